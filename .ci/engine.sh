@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers: installs it from Debian's packages when
+# dockerd is missing, and starts it when `docker info` does not answer.
+set -euo pipefail
+
+log=${SCAD_DOCKERD_LOG:-/var/log/scad-dockerd.log}
+
+if ! command -v dockerd >/dev/null; then
+    echo "engine: installing docker.io"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
+fi
+
+if docker info >/dev/null 2>&1; then
+    echo "engine: already running"
+    exit 0
+fi
+
+# A dockerd that was killed leaves its pid file behind and the next one refuses
+# to start; only remove it when no dockerd process is alive.
+if ! pgrep -x dockerd >/dev/null; then
+    rm -f /var/run/docker.pid
+    rm -f /var/run/docker/containerd/containerd.pid
+fi
+
+echo "engine: starting dockerd (log: $log)"
+nohup dockerd >"$log" 2>&1 &
+
+for _ in $(seq 1 60); do
+    if docker info >/dev/null 2>&1; then
+        echo "engine: ready"
+        exit 0
+    fi
+    sleep 1
+done
+echo "engine: dockerd did not answer within 60 s; last lines of $log:" >&2
+tail -n 20 "$log" >&2
+exit 1

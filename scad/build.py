@@ -1,0 +1,146 @@
+"""Building a config's image: up-to-date check, build with progress, prune.
+
+Progress goes to a callback as :class:`BuildProgress` Structs; the library
+itself prints nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from .config import Config
+from .errors import BaseImageMissing, BuildFailed, EngineError
+from .image import BuildContext, create_build_context
+
+if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
+    from .engine import Engine
+
+__all__ = ["BuildProgress", "BuildResult", "build_image", "image_status"]
+
+_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+#: Lines of output kept to show when a step fails.
+TAIL_LINES = 15
+PULL_TIMEOUT = 300
+
+
+class BuildProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """A step starting (``step`` set) or a line of its output."""
+
+    step: int
+    total: int
+    instruction: str
+    line: str | None = None
+
+
+class BuildResult(msgspec.Struct, frozen=True, kw_only=True):
+    config: str
+    image: str
+    content_hash: str
+    up_to_date: bool
+    #: Older images of this config that were removed.
+    pruned: list[str] = []
+    seconds: float = 0.0
+
+
+def build_context(config: Config) -> BuildContext:
+    return create_build_context(config, host_uid=os.getuid(), host_gid=os.getgid())
+
+
+async def image_status(engine: Engine, config: Config) -> tuple[str, bool]:
+    """The tag ``config`` builds to, and whether that image exists."""
+    context = build_context(config)
+    return context.tag, await engine.image(context.tag) is not None
+
+
+async def build_image(
+    engine: Engine,
+    config: Config,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[BuildProgress], None] | None = None,
+) -> BuildResult:
+    """Build ``config``'s image unless an image of the same content exists."""
+    started = time.monotonic()
+    context = build_context(config)
+    if not rebuild and await engine.image(context.tag) is not None:
+        await engine.tag_image(context.tag, context.repository, "latest")
+        return BuildResult(
+            config=config.name,
+            image=context.tag,
+            content_hash=context.content_hash,
+            up_to_date=True,
+        )
+
+    await _ensure_base_image(engine, config.base_image)
+    await _run_build(engine, context, config.name, progress or (lambda _: None))
+    await engine.tag_image(context.tag, context.repository, "latest")
+    pruned = await prune_images(engine, context)
+    return BuildResult(
+        config=config.name,
+        image=context.tag,
+        content_hash=context.content_hash,
+        up_to_date=False,
+        pruned=pruned,
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+async def _ensure_base_image(engine: Engine, base: str) -> None:
+    """The engine would try to pull a missing base itself; try once, clearly."""
+    if await engine.image(base) is not None:
+        return
+    try:
+        with anyio.fail_after(PULL_TIMEOUT):
+            await engine.pull(base)
+    except (EngineError, TimeoutError) as exc:
+        raise BaseImageMissing(base) from exc
+
+
+async def _run_build(
+    engine: Engine,
+    context: BuildContext,
+    config_name: str,
+    progress: Callable[[BuildProgress], None],
+) -> None:
+    step, total, instruction = 0, 0, ""
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    labels = {"scad.config": config_name, "scad.hash": context.content_hash}
+    async for line in engine.build(context.tar(), tag=context.tag, labels=labels):
+        if line.error:
+            where = f"step {step}/{total} ({instruction})" if step else "before the first step"
+            raise BuildFailed(
+                f"build of {context.tag} failed at {where}: {line.text}",
+                step=instruction,
+                output=tuple(tail),
+            )
+        if match := _STEP_RE.match(line.text):
+            step, total, instruction = int(match[1]), int(match[2]), match[3]
+            tail.clear()
+            progress(BuildProgress(step=step, total=total, instruction=instruction))
+        elif line.text.strip():
+            tail.append(line.text)
+            progress(BuildProgress(step=step, total=total, instruction=instruction, line=line.text))
+
+
+async def prune_images(engine: Engine, context: BuildContext) -> list[str]:
+    """Remove this config's older images that no container uses; returns their tags."""
+    current = await engine.image(context.tag)
+    in_use = {c.image_id for c in await engine.containers({})}
+    removed = []
+    for image in await engine.images(context.repository):
+        if current is not None and image.id == current.id:
+            continue
+        if image.id in in_use:
+            continue
+        for tag in image.tags:
+            await engine.remove_image(tag)
+            removed.append(tag)
+    return removed

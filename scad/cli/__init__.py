@@ -1,0 +1,31 @@
+"""The scad command line: parse arguments, call the library, render the result.
+
+Command modules are imported only when their command runs (or help lists
+them), and none imports the Docker client at import time, so commands that do
+not talk to Docker start fast.
+"""
+
+from __future__ import annotations
+
+import asyncclick as click
+
+from ._app import ScadGroup
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    cls=ScadGroup,
+    lazy_commands={
+        "config": "scad.cli.config:config",
+        "build": "scad.cli.build:build",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="scad", prog_name="scad")
+def cli() -> None:
+    """Run Claude Code agents in isolated Docker containers, many at once."""
+
+
+def main() -> None:
+    cli(prog_name="scad", _anyio_backend="asyncio")

@@ -1,0 +1,14 @@
+"""`scad config ...`: manage project configs."""
+
+import asyncclick as click
+
+from . import add, edit, info, list, new, remove, view
+
+
+@click.group()
+def config() -> None:
+    """Create, register, check and inspect project configs."""
+
+
+for module in (list, new, view, edit, add, remove, info):
+    config.add_command(module.command)

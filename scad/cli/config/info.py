@@ -1,0 +1,68 @@
+import asyncclick as click
+
+from ...configinfo import ConfigInfo, describe_config
+from ...errors import EngineUnavailable
+from ...home import scad_home
+from ...registry import load_registered
+from .._complete import config_names
+from .._render import echo_json, table
+
+
+@click.command("info")
+@click.argument("name", shell_complete=config_names)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(name: str, as_json: bool) -> None:
+    """Summarise config NAME: repos, mounts, Python, plugins, image."""
+    from ...build import image_status
+    from ...engine import open_engine
+
+    config = load_registered(scad_home(), name)
+    try:
+        async with open_engine() as engine:
+            image, built = await image_status(engine, config)
+    except EngineUnavailable:
+        from ...build import build_context
+
+        image, built = build_context(config).tag, None
+    info = await describe_config(config, image=image, image_built=built)
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(render(info))
+
+
+def render(info: ConfigInfo) -> str:
+    def repo_state(r) -> str:  # type: ignore[no-untyped-def]
+        if r.problem and r.branch is None:
+            return r.problem
+        state = f"{r.branch}, {'dirty' if r.dirty else 'clean'}"
+        return f"{state}; {r.problem}" if r.problem else state
+
+    def roles(r) -> str:  # type: ignore[no-untyped-def]
+        return ",".join(x for x, on in (("workdir", r.workdir), ("add_dir", r.add_dir)) if on)
+
+    built = {True: "built", False: "not built", None: "unknown (engine unreachable)"}[
+        info.image_built
+    ]
+    parts = [
+        f"config   {info.name}",
+        f"image    {info.image} ({built}); base {info.base_image}",
+        f"python   {info.python}"
+        + (f", requirements {info.requirements}" if info.requirements else ""),
+        f"claude   {info.claude_version}; plugins: {', '.join(info.plugins) or 'none'}",
+        f"network  {info.network}",
+        "",
+        table(
+            ("REPO", "ROLE", "PATH", "STATE"),
+            [(r.key, roles(r), r.path, repo_state(r)) for r in info.repos],
+        ),
+    ]
+    if info.mounts:
+        parts += [
+            "",
+            table(
+                ("MOUNT", "CONTAINER", "EXISTS"),
+                [(m.host, m.container, "yes" if m.exists else "NO") for m in info.mounts],
+            ),
+        ]
+    return "\n".join(parts)

@@ -1,0 +1,23 @@
+import asyncclick as click
+
+from ...home import scad_home
+from ...registry import list_configs
+from .._render import echo_json, table
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def command(as_json: bool) -> None:
+    """List registered configs; invalid ones are marked, not fatal."""
+    entries = list_configs(scad_home())
+    if as_json:
+        echo_json(entries)
+        return
+    if not entries:
+        click.echo("no configs yet; create one with `scad config new NAME`")
+        return
+    rows = [
+        (e.name, "ok" if e.error is None else f"invalid: {e.error}", e.target or e.path)
+        for e in entries
+    ]
+    click.echo(table(("NAME", "STATUS", "FILE"), rows))

@@ -1,0 +1,359 @@
+"""Project configs: the YAML schema, and loading it into validated Structs.
+
+A config is decoded in two steps so that every error names the exact field: the
+YAML is walked against the Structs' annotations (unknown fields get a "did you
+mean", missing ones a hint), then semantic rules that span fields are checked.
+Paths are made absolute relative to the config file's directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from .errors import ConfigError
+from .names import NAME_RE
+
+__all__ = [
+    "CLAUDE_CODE_VERSION",
+    "ClaudeSettings",
+    "Config",
+    "ImageSettings",
+    "Marketplace",
+    "Mount",
+    "Permissions",
+    "PythonEnv",
+    "Repo",
+    "load_config",
+    "parse_config",
+]
+
+#: The Claude Code release scad installs unless a config pins another.
+CLAUDE_CODE_VERSION = "2.1.332"
+
+REPO_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# Debian policy: lowercase alphanumerics, '+', '-', '.', at least two characters.
+APT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_ENV_RE = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+PYTHON_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
+CLAUDE_VERSION_RE = re.compile(r"^(latest|stable|\d+\.\d+\.\d+)$")
+PLUGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Schema(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Base of every config Struct: strict, keyword-only, immutable."""
+
+
+class Repo(_Schema):
+    """A git repository the agents work on; cloned per run."""
+
+    path: str
+    #: Claude starts in this repo (exactly one repo has it).
+    workdir: bool = False
+    #: Passed to Claude with --add-dir so it may work there too.
+    add_dir: bool = False
+    #: A subfolder to work in, relative to the repo.
+    focus: str | None = None
+
+
+class Mount(_Schema):
+    """A host folder mounted read-write into every container."""
+
+    host: str
+    #: Where it appears in the container; defaults to the host path.
+    container: str | None = None
+
+
+class PythonEnv(_Schema):
+    version: str = "3.11"
+    #: A requirements file, relative to the workdir repo, installed into /opt/venv.
+    requirements: str | None = None
+
+
+class Marketplace(_Schema):
+    """Where Claude finds plugins: exactly one of a local folder, GitHub repo or git URL."""
+
+    path: str | None = None
+    github: str | None = None
+    git: str | None = None
+
+
+class Permissions(_Schema):
+    allow: list[str] = []
+    deny: list[str] = []
+
+
+class ClaudeSettings(_Schema):
+    version: str = CLAUDE_CODE_VERSION
+    model: str | None = None
+    dangerously_skip_permissions: bool = False
+    permissions: Permissions = Permissions()
+    #: Plugins to enable, as ``name@marketplace``.
+    plugins: list[str] = []
+    marketplaces: dict[str, Marketplace] = {}
+    #: A file installed as the agents' CLAUDE.md.
+    claude_md: str | None = None
+    #: Extra environment for Claude (a gateway URL, say); never secrets.
+    env: dict[str, str] = {}
+
+
+class ImageSettings(_Schema):
+    #: Base image; defaults to ``python:{python.version}-slim``.
+    base: str | None = None
+
+
+class Config(_Schema):
+    """One project: what to clone, mount and install, and how to run Claude."""
+
+    name: str
+    repos: dict[str, Repo]
+    mounts: list[Mount] = []
+    python: PythonEnv = PythonEnv()
+    apt_packages: list[str] = []
+    claude: ClaudeSettings = ClaudeSettings()
+    ca_certificates: list[str] = []
+    network: Literal["bridge", "host", "none"] = "bridge"
+    image: ImageSettings = ImageSettings()
+
+    @property
+    def workdir_key(self) -> str:
+        return next(key for key, repo in self.repos.items() if repo.workdir)
+
+    @property
+    def base_image(self) -> str:
+        return self.image.base or f"python:{self.python.version}-slim"
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and return the config at ``path``; raises :class:`ConfigError`."""
+    label = path.name
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(label, "file not found") from None
+    except OSError as exc:
+        raise ConfigError(label, f"cannot read: {exc.strerror}") from None
+    return parse_config(text, label=label, base_dir=path.resolve().parent)
+
+
+def parse_config(text: str, *, label: str, base_dir: Path) -> Config:
+    """Validate YAML ``text``; relative paths are taken from ``base_dir``."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(label, f"invalid YAML: {problem}", field=where) from None
+    if raw is None:
+        raise ConfigError(label, "the file is empty; start from `scad config new NAME`")
+    _check(raw, Config, "", label)
+    config = msgspec.convert(raw, Config)
+    config = _absolute_paths(config, base_dir)
+    _check_rules(config, label)
+    return config
+
+
+def _field_types(cls: type[msgspec.Struct]) -> dict[str, tuple[Any, bool]]:
+    hints = typing.get_type_hints(cls)
+    return {f.encode_name: (hints[f.name], f.required) for f in msgspec.structs.fields(cls)}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else type(value).__name__
+
+
+def _check(value: Any, annotation: Any, path: str, label: str) -> None:
+    """Walk ``value`` against ``annotation`` so each error names its exact field."""
+    origin = typing.get_origin(annotation)
+    where = path or "(top level)"
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        if not isinstance(value, dict):
+            raise ConfigError(label, f"expected a mapping, got {_describe(value)}", field=where)
+        fields = _field_types(annotation)
+        for key in value:
+            if key not in fields:
+                hint = difflib.get_close_matches(str(key), list(fields), n=1)
+                fix = f'did you mean "{hint[0]}"?' if hint else f"known: {', '.join(fields)}"
+                raise ConfigError(label, f"unknown field; {fix}", field=_join(path, key))
+        for key, (field_type, required) in fields.items():
+            if key in value:
+                _check(value[key], field_type, _join(path, key), label)
+            elif required:
+                raise ConfigError(label, f'missing required field "{key}"', field=where)
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(label, f"expected a mapping, got {_describe(value)}", field=where)
+        _, item_type = typing.get_args(annotation)
+        for key, item in value.items():
+            _check(item, item_type, _join(path, str(key)), label)
+    elif origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(label, f"expected a list, got {_describe(value)}", field=where)
+        (item_type,) = typing.get_args(annotation)
+        for index, item in enumerate(value):
+            _check(item, item_type, f"{path}[{index}]", label)
+    elif origin in (typing.Union, types.UnionType) and value is None:
+        return
+    else:
+        _check_leaf(value, annotation, where, label)
+
+
+def _check_leaf(value: Any, annotation: Any, where: str, label: str) -> None:
+    try:
+        msgspec.convert(value, annotation)
+    except msgspec.ValidationError:
+        if typing.get_origin(annotation) is Literal:
+            choices = ", ".join(typing.get_args(annotation))
+            problem = f"{value!r} is not one of: {choices}"
+        elif str in _leaf_types(annotation) and isinstance(value, int | float):
+            problem = "expected a string, got a number; put it in quotes"
+        else:
+            expected = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in _leaf_types(annotation))
+            problem = f"expected {expected}, got {_describe(value)}"
+        raise ConfigError(label, problem, field=where) from None
+
+
+_TYPE_WORDS = {str: "a string", bool: "true or false", int: "a whole number"}
+
+
+def _leaf_types(annotation: Any) -> list[type]:
+    args = typing.get_args(annotation) if typing.get_origin(annotation) else (annotation,)
+    return [a for a in args if a is not type(None)]
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _absolute(raw: str, base_dir: Path) -> str:
+    return str((base_dir / Path(raw).expanduser()).resolve())
+
+
+def _absolute_paths(config: Config, base_dir: Path) -> Config:
+    replace = msgspec.structs.replace
+    repos = {k: replace(r, path=_absolute(r.path, base_dir)) for k, r in config.repos.items()}
+    mounts = [
+        replace(
+            m,
+            host=_absolute(m.host, base_dir),
+            container=m.container or _absolute(m.host, base_dir),
+        )
+        for m in config.mounts
+    ]
+    marketplaces = {
+        k: replace(m, path=_absolute(m.path, base_dir)) if m.path else m
+        for k, m in config.claude.marketplaces.items()
+    }
+    claude_md = _absolute(config.claude.claude_md, base_dir) if config.claude.claude_md else None
+    claude = replace(config.claude, marketplaces=marketplaces, claude_md=claude_md)
+    certs = [_absolute(c, base_dir) for c in config.ca_certificates]
+    return replace(config, repos=repos, mounts=mounts, claude=claude, ca_certificates=certs)
+
+
+def _check_rules(config: Config, label: str) -> None:
+    """Rules that a type cannot express; each raises one precise ConfigError."""
+
+    def fail(field: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(label, problem, field=field)
+
+    if not NAME_RE.match(config.name):
+        fail(
+            "name",
+            f'"{config.name}" is not a valid name; use lowercase letters, digits, "-" and "_"',
+        )
+    if not config.repos:
+        fail("repos", "no repos; add at least one with `path:` and `workdir: true`")
+    for key, repo in config.repos.items():
+        if not REPO_KEY_RE.match(key) or ".." in key:
+            fail(f"repos.{key}", 'not a safe folder name; use letters, digits, ".", "-" and "_"')
+        if repo.focus is not None and (
+            Path(repo.focus).is_absolute() or ".." in Path(repo.focus).parts
+        ):
+            fail(f"repos.{key}.focus", "must be a subfolder inside the repo (relative, no '..')")
+    workdirs = [key for key, repo in config.repos.items() if repo.workdir]
+    if not workdirs:
+        fail("repos", "no repo has `workdir: true`; mark the one Claude starts in")
+    if len(workdirs) > 1:
+        fail("repos", f"only one repo may have `workdir: true`, found {', '.join(workdirs)}")
+    seen: set[str] = set()
+    for index, mount in enumerate(config.mounts):
+        if not Path(mount.host).exists():
+            fail(f"mounts[{index}].host", f"{mount.host} does not exist; create it or fix the path")
+        assert mount.container is not None
+        if not mount.container.startswith("/"):
+            fail(f"mounts[{index}].container", "must be an absolute path in the container")
+        if mount.container in seen:
+            fail(f"mounts[{index}].container", f"{mount.container} is mounted twice")
+        seen.add(mount.container)
+    if not PYTHON_VERSION_RE.match(config.python.version):
+        fail("python.version", f'"{config.python.version}" is not a Python version like "3.11"')
+    if config.python.requirements and Path(config.python.requirements).is_absolute():
+        fail("python.requirements", "must be relative to the workdir repo")
+    for index, package in enumerate(config.apt_packages):
+        if not APT_NAME_RE.match(package):
+            fail(f"apt_packages[{index}]", f'"{package}" is not a Debian package name')
+    for index, cert in enumerate(config.ca_certificates):
+        _check_certificate(cert, f"ca_certificates[{index}]", fail)
+    _check_claude(config.claude, fail)
+
+
+def _check_certificate(
+    path: str, field: str, fail: typing.Callable[[str, str], typing.NoReturn]
+) -> None:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        fail(field, f"{path} cannot be read; point it at a PEM certificate file")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        fail(field, f"{path} is not a PEM certificate (no BEGIN CERTIFICATE line)")
+
+
+def _check_claude(
+    claude: ClaudeSettings, fail: typing.Callable[[str, str], typing.NoReturn]
+) -> None:
+    if not CLAUDE_VERSION_RE.match(claude.version):
+        fail(
+            "claude.version",
+            f'"{claude.version}" is not a version like "{CLAUDE_CODE_VERSION}" or "latest"',
+        )
+    for name in claude.env:
+        if not ENV_NAME_RE.match(name):
+            fail(f"claude.env.{name}", "not a valid environment variable name")
+        if SECRET_ENV_RE.search(name):
+            fail(
+                f"claude.env.{name}",
+                "looks like a secret; scad passes credentials from the host's environment, never from configs",
+            )
+    for index, plugin in enumerate(claude.plugins):
+        if not PLUGIN_RE.match(plugin):
+            fail(f"claude.plugins[{index}]", f'"{plugin}" must be written as name@marketplace')
+    for key, market in claude.marketplaces.items():
+        sources = [s for s in (market.path, market.github, market.git) if s]
+        if len(sources) != 1:
+            fail(f"claude.marketplaces.{key}", "give exactly one of path, github or git")
+        if market.path and not Path(market.path, ".claude-plugin", "marketplace.json").is_file():
+            fail(
+                f"claude.marketplaces.{key}.path",
+                f"{market.path} has no .claude-plugin/marketplace.json",
+            )
+    if claude.claude_md and not Path(claude.claude_md).is_file():
+        fail("claude.claude_md", f"{claude.claude_md} does not exist")

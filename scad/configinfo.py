@@ -1,0 +1,96 @@
+"""What `scad config info` reports: the state of a config's repos, mounts and image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import msgspec
+
+from . import git
+from .config import Config
+
+__all__ = ["ConfigInfo", "MountInfo", "RepoInfo", "describe_config"]
+
+
+class RepoInfo(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    path: str
+    workdir: bool
+    add_dir: bool
+    focus: str | None
+    #: None when the path is not a git repository.
+    branch: str | None
+    dirty: bool | None
+    problem: str | None = None
+
+
+class MountInfo(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    container: str
+    exists: bool
+
+
+class ConfigInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    repos: list[RepoInfo]
+    mounts: list[MountInfo]
+    python: str
+    requirements: str | None
+    apt_packages: list[str]
+    claude_version: str
+    plugins: list[str]
+    network: str
+    base_image: str
+    #: The image tag this config builds to, and whether it exists; None: engine not asked.
+    image: str
+    image_built: bool | None
+
+
+async def _describe_repo(key: str, config: Config) -> RepoInfo:
+    repo = config.repos[key]
+    path = Path(repo.path)
+    common = {
+        "key": key,
+        "path": repo.path,
+        "workdir": repo.workdir,
+        "add_dir": repo.add_dir,
+        "focus": repo.focus,
+    }
+    if not await git.is_repository(path):
+        problem = "does not exist" if not path.exists() else "not a git repository"
+        return RepoInfo(**common, branch=None, dirty=None, problem=problem)
+    problem = None
+    if repo.focus and not (path / repo.focus).is_dir():
+        problem = f"focus folder {repo.focus} does not exist"
+    branch, dirty = await git.current_branch(path), await git.is_dirty(path)
+    return RepoInfo(**common, branch=branch, dirty=dirty, problem=problem)
+
+
+async def describe_config(config: Config, *, image: str, image_built: bool | None) -> ConfigInfo:
+    """Summarise ``config``; repos are inspected concurrently."""
+    repos: dict[str, RepoInfo] = {}
+
+    async def describe(key: str) -> None:
+        repos[key] = await _describe_repo(key, config)
+
+    async with anyio.create_task_group() as tg:
+        for key in config.repos:
+            tg.start_soon(describe, key)
+    return ConfigInfo(
+        name=config.name,
+        repos=[repos[key] for key in config.repos],
+        mounts=[
+            MountInfo(host=m.host, container=m.container or m.host, exists=Path(m.host).exists())
+            for m in config.mounts
+        ],
+        python=config.python.version,
+        requirements=config.python.requirements,
+        apt_packages=list(config.apt_packages),
+        claude_version=config.claude.version,
+        plugins=list(config.claude.plugins),
+        network=config.network,
+        base_image=config.base_image,
+        image=image,
+        image_built=image_built,
+    )

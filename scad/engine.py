@@ -1,0 +1,398 @@
+"""The Docker engine edge: the only module that imports aiodocker.
+
+Inspect dicts are turned into Structs here and go no further; aiodocker and
+aiohttp errors become :class:`EngineUnavailable` / :class:`EngineError` here.
+aiodocker runs on asyncio only, and its client must be made inside the loop.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn
+
+import aiodocker
+import aiohttp
+import anyio
+import msgspec
+
+from .errors import EngineError, EngineUnavailable
+
+__all__ = [
+    "BindMount",
+    "BuildLine",
+    "ContainerSpec",
+    "ContainerState",
+    "Engine",
+    "ExecResult",
+    "ImageInfo",
+    "open_engine",
+]
+
+#: Labels every scad container carries; `scad.` is our namespace.
+LABEL_PREFIX = "scad."
+#: Timeout for requests that do not stream.
+REQUEST_TIMEOUT = 60.0
+
+
+class BindMount(msgspec.Struct, frozen=True):
+    source: str
+    target: str
+    read_only: bool = False
+
+
+class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What to create; secrets never go in here (env and labels are visible to inspect)."""
+
+    image: str
+    name: str
+    labels: dict[str, str]
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    env: dict[str, str] = {}
+    mounts: list[BindMount] = []
+    workdir: str | None = None
+    network: str = "bridge"
+    tty: bool = False
+    init: bool = True
+
+
+class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    image: str
+    image_id: str
+    status: str
+    running: bool
+    exit_code: int | None
+    labels: dict[str, str]
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class ImageInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    tags: list[str]
+    labels: dict[str, str]
+    created: str
+
+
+class ExecResult(msgspec.Struct, frozen=True):
+    exit_code: int
+    output: str
+
+
+class BuildLine(msgspec.Struct, frozen=True):
+    """One line of build output; ``error`` is set on the failing line."""
+
+    text: str
+    error: bool = False
+
+
+#: aiodocker reports a connection failure as a DockerError with this status.
+_NO_CONNECTION = 900
+
+
+def _raise(exc: Exception, what: str) -> NoReturn:
+    if isinstance(exc, aiodocker.DockerError) and exc.status != _NO_CONNECTION:
+        raise EngineError(f"{what}: {exc.message}") from exc
+    raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+
+
+_TRANSLATED = (aiodocker.DockerError, aiohttp.ClientError, OSError)
+
+
+class Engine:
+    """A thin, typed face over one aiodocker client."""
+
+    def __init__(self, docker: aiodocker.Docker) -> None:
+        self._docker = docker
+
+    async def version(self) -> str:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                info = await self._docker.version()
+        except _TRANSLATED as exc:
+            _raise(exc, "engine version")
+        return str(info.get("Version", "unknown"))
+
+    # -- images -----------------------------------------------------------
+
+    async def image(self, reference: str) -> ImageInfo | None:
+        """The image named ``reference``, or None when absent."""
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                data = await self._docker.images.inspect(reference)
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return None
+            _raise(exc, f"inspect image {reference}")
+        except _TRANSLATED as exc:
+            _raise(exc, f"inspect image {reference}")
+        config = data.get("Config") or {}
+        return ImageInfo(
+            id=data["Id"],
+            tags=list(data.get("RepoTags") or []),
+            labels=dict(config.get("Labels") or {}),
+            created=data.get("Created", ""),
+        )
+
+    async def images(self, repository: str) -> list[ImageInfo]:
+        """Every image with a tag in ``repository``."""
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                rows = await self._docker.images.list(filters={"reference": [repository]})
+        except _TRANSLATED as exc:
+            _raise(exc, f"list images {repository}")
+        return [
+            ImageInfo(
+                id=row["Id"],
+                tags=list(row.get("RepoTags") or []),
+                labels=dict(row.get("Labels") or {}),
+                created=str(row.get("Created", "")),
+            )
+            for row in rows
+        ]
+
+    async def pull(self, reference: str) -> None:
+        """Pull ``reference``; the caller bounds the time."""
+        try:
+            await self._docker.images.pull(reference)
+        except _TRANSLATED as exc:
+            _raise(exc, f"pull {reference}")
+
+    async def tag_image(self, image: str, repository: str, tag: str) -> None:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                await self._docker.images.tag(image, repository, tag=tag)
+        except _TRANSLATED as exc:
+            _raise(exc, f"tag {image}")
+
+    async def remove_image(self, reference: str) -> None:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                await self._docker.images.delete(reference)
+        except _TRANSLATED as exc:
+            _raise(exc, f"remove image {reference}")
+
+    async def build(
+        self, context: bytes, *, tag: str, labels: Mapping[str, str]
+    ) -> AsyncIterator[BuildLine]:
+        """Build from an in-memory tar ``context``, yielding output as it comes.
+
+        ``forcerm`` removes the intermediate containers of failed steps too. The
+        last line carries ``error=True`` when the build failed.
+        """
+        stream = self._docker.images.build(
+            fileobj=io.BytesIO(context),
+            encoding="identity",
+            tag=tag,
+            labels=dict(labels),
+            forcerm=True,
+            stream=True,
+        )
+        try:
+            async for item in stream:
+                if "error" in item:
+                    yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
+                    return
+                if "stream" in item:
+                    for line in str(item["stream"]).splitlines():
+                        yield BuildLine(line)
+                elif "status" in item:
+                    yield BuildLine(str(item["status"]))
+        except aiodocker.DockerError as exc:
+            yield BuildLine(str(exc.message), error=True)
+        except (aiohttp.ClientError, OSError) as exc:
+            _raise(exc, "build")
+
+    # -- containers -------------------------------------------------------
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container; returns its id. Never pulls."""
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Labels": spec.labels,
+            "Env": [f"{k}={v}" for k, v in spec.env.items()],
+            "Tty": spec.tty,
+            "OpenStdin": spec.tty,
+            "HostConfig": {
+                "Init": spec.init,
+                "NetworkMode": spec.network,
+                "Mounts": [
+                    {
+                        "Type": "bind",
+                        "Source": m.source,
+                        "Target": m.target,
+                        "ReadOnly": m.read_only,
+                    }
+                    for m in spec.mounts
+                ],
+            },
+        }
+        if spec.command is not None:
+            config["Cmd"] = spec.command
+        if spec.entrypoint is not None:
+            config["Entrypoint"] = spec.entrypoint
+        if spec.user:
+            config["User"] = spec.user
+        if spec.workdir:
+            config["WorkingDir"] = spec.workdir
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                container = await self._docker.containers.create(config, name=spec.name)
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                raise EngineError(
+                    f"image {spec.image} does not exist; build it with `scad build`"
+                ) from exc
+            _raise(exc, f"create container {spec.name}")
+        except _TRANSLATED as exc:
+            _raise(exc, f"create container {spec.name}")
+        return str(container.id)
+
+    async def start(self, container_id: str) -> None:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                await self._docker.containers.container(container_id).start()
+        except _TRANSLATED as exc:
+            _raise(exc, f"start container {container_id[:12]}")
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT + grace):
+                await self._docker.containers.container(container_id).stop(t=grace)
+        except aiodocker.DockerError as exc:
+            if exc.status in (304, 404):  # already stopped, or gone
+                return
+            _raise(exc, f"stop container {container_id[:12]}")
+        except _TRANSLATED as exc:
+            _raise(exc, f"stop container {container_id[:12]}")
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                await self._docker.containers.container(container_id).delete(force=force)
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return
+            _raise(exc, f"remove container {container_id[:12]}")
+        except _TRANSLATED as exc:
+            _raise(exc, f"remove container {container_id[:12]}")
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        """The container's state, or None when it does not exist."""
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                data = await self._docker.containers.container(container_id).show()
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return None
+            _raise(exc, f"inspect container {container_id[:12]}")
+        except _TRANSLATED as exc:
+            _raise(exc, f"inspect container {container_id[:12]}")
+        return _container_state(data)
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        """All containers (running or not) carrying ``labels`` (None: any value)."""
+        label_filter = [k if v is None else f"{k}={v}" for k, v in labels.items()]
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                rows = await self._docker.containers.list(
+                    all=True, filters=json.dumps({"label": label_filter})
+                )
+        except _TRANSLATED as exc:
+            _raise(exc, "list containers")
+        return [_container_state(row._container) for row in rows]
+
+    async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
+        """Run ``command`` in a running container and collect its output."""
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                execution = await self._docker.containers.container(container_id).exec(
+                    command, user=user
+                )
+                chunks: list[bytes] = []
+                async with execution.start(detach=False) as stream:
+                    while (message := await stream.read_out()) is not None:
+                        chunks.append(message.data)
+                info = await execution.inspect()
+        except _TRANSLATED as exc:
+            _raise(exc, f"exec in {container_id[:12]}")
+        return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
+
+
+def _container_state(data: Mapping[str, Any]) -> ContainerState:
+    """Inspect (``State`` is a dict) and list rows (``State`` is a string) alike."""
+    state = data.get("State")
+    config = data.get("Config") or {}
+    labels = data.get("Labels") or config.get("Labels") or {}
+    name = data.get("Name") or (data.get("Names") or [""])[0]
+    if isinstance(state, dict):
+        status = state.get("Status", "unknown")
+        return ContainerState(
+            id=data["Id"],
+            name=name.lstrip("/"),
+            image=config.get("Image", ""),
+            image_id=data.get("Image", ""),
+            status=status,
+            running=bool(state.get("Running")),
+            exit_code=state.get("ExitCode") if status == "exited" else None,
+            labels=dict(labels),
+            started_at=state.get("StartedAt"),
+            finished_at=state.get("FinishedAt"),
+        )
+    return ContainerState(
+        id=data["Id"],
+        name=name.lstrip("/"),
+        image=data.get("Image", ""),
+        image_id=data.get("ImageID", ""),
+        status=str(state or "unknown"),
+        running=state == "running",
+        exit_code=None,
+        labels=dict(labels),
+    )
+
+
+@asynccontextmanager
+async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
+    """Connect to the engine (``DOCKER_HOST`` or the local socket) and check it answers.
+
+    The connection pool is sized by ``max_connections``: with more live streams
+    than connections the next request would hang.
+    """
+    host = _host()
+    connector: aiohttp.BaseConnector | None = None
+    try:
+        if host.startswith("unix://"):
+            # With a connector of our own, aiodocker wants the placeholder host it uses itself.
+            connector = aiohttp.UnixConnector(host.removeprefix("unix://"), limit=max_connections)
+            docker = aiodocker.Docker(url="unix://localhost", connector=connector)
+        else:
+            docker = aiodocker.Docker(url=host)
+    except (ValueError, OSError) as exc:
+        raise EngineUnavailable(f"cannot use DOCKER_HOST={host}: {exc}") from exc
+    try:
+        engine = Engine(docker)
+        try:
+            with anyio.fail_after(15):
+                await engine.version()
+        except (EngineUnavailable, TimeoutError) as exc:
+            raise EngineUnavailable(
+                f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
+                "or point DOCKER_HOST at a running engine"
+            ) from exc
+        yield engine
+    finally:
+        with anyio.CancelScope(shield=True):
+            await docker.close()
+            if connector is not None:  # ours, so aiodocker leaves it open
+                await connector.close()
+
+
+def _host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"

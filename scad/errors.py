@@ -1,0 +1,111 @@
+"""The exceptions scad raises on purpose.
+
+Every one of them means "the user can fix this"; the CLI prints its message on
+one line and exits with its ``exit_code``. Anything else is a bug.
+
+    ScadError
+    ├── ConfigError          a config file is missing, unreadable or invalid   (exit 2)
+    ├── UsageError           an argument is invalid (tag, name, path)           (exit 2)
+    ├── NotFound             a named config or run does not exist               (exit 2)
+    ├── EngineUnavailable    the Docker engine does not answer
+    ├── EngineError          the engine refused a request
+    ├── ImageError           an image cannot be built or used
+    │   ├── BaseImageMissing the base image is absent and cannot be pulled
+    │   └── BuildFailed      a build step failed
+    ├── GitError             a git command failed
+    └── SessionError         a session cannot do what was asked
+        └── UnfetchedWork    cleaning would destroy commits the host lacks
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BaseImageMissing",
+    "BuildFailed",
+    "ConfigError",
+    "EngineError",
+    "EngineUnavailable",
+    "GitError",
+    "ImageError",
+    "NotFound",
+    "ScadError",
+    "SessionError",
+    "UnfetchedWork",
+    "UsageError",
+]
+
+
+class ScadError(Exception):
+    """Raised for any failure the user can act on; the message is one line."""
+
+    exit_code = 1
+
+
+class ConfigError(ScadError):
+    """Raised when a config file is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, message: str, *, field: str = "") -> None:
+        self.file = file
+        self.field = field
+        self.problem = message
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {message}")
+
+
+class UsageError(ScadError):
+    """Raised when an argument is invalid."""
+
+    exit_code = 2
+
+
+class NotFound(ScadError):
+    """Raised when a named config or run does not exist."""
+
+    exit_code = 2
+
+
+class EngineUnavailable(ScadError):
+    """Raised when the Docker engine cannot be reached."""
+
+
+class EngineError(ScadError):
+    """Raised when the Docker engine refuses a request."""
+
+
+class ImageError(ScadError):
+    """Raised when an image cannot be built or used."""
+
+
+class BaseImageMissing(ImageError):
+    """Raised when the base image is not present and cannot be pulled."""
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        super().__init__(
+            f"base image {image} is not present and cannot be pulled; "
+            f"load or tag it locally (docker load / docker tag ... {image}) "
+            "or set image.base in the config"
+        )
+
+
+class BuildFailed(ImageError):
+    """Raised when a step of an image build fails."""
+
+    def __init__(self, message: str, *, step: str = "", output: tuple[str, ...] = ()) -> None:
+        self.step = step
+        self.output = output
+        super().__init__(message)
+
+
+class GitError(ScadError):
+    """Raised when a git command fails."""
+
+
+class SessionError(ScadError):
+    """Raised when a session cannot do what was asked."""
+
+
+class UnfetchedWork(SessionError):
+    """Raised when cleaning a run would destroy commits that are not in the host repo."""

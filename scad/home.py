@@ -1,0 +1,52 @@
+"""Where scad keeps its state: ``$SCAD_HOME`` (default ``~/.scad``).
+
+configs/<name>.yml     configs; `config add` registers a symlink
+runs/<run-id>/         one directory per session (mode 0700)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Home", "scad_home"]
+
+
+@dataclass(frozen=True)
+class Home:
+    """The layout of one scad home directory."""
+
+    root: Path
+
+    @property
+    def configs(self) -> Path:
+        return self.root / "configs"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def config_file(self, name: str) -> Path:
+        return self.configs / f"{name}.yml"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def config_names(self) -> list[str]:
+        """Registered config names, sorted; a cheap directory listing."""
+        if not self.configs.is_dir():
+            return []
+        return sorted(p.stem for p in self.configs.glob("*.yml"))
+
+    def run_ids(self) -> list[str]:
+        """Run ids that have a run directory, sorted."""
+        if not self.runs.is_dir():
+            return []
+        return sorted(p.name for p in self.runs.iterdir() if p.is_dir())
+
+
+def scad_home() -> Home:
+    """The home named by ``$SCAD_HOME``, else ``~/.scad``."""
+    root = os.environ.get("SCAD_HOME") or "~/.scad"
+    return Home(Path(root).expanduser())

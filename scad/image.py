@@ -1,0 +1,191 @@
+"""The image a config runs in: the Dockerfile and build context, rendered purely.
+
+Nothing here touches Docker; :mod:`scad.build` feeds the context to the engine.
+The content hash covers the rendered Dockerfile, every context file and the
+Claude Code version, so an unchanged config maps to an existing tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import msgspec
+
+from .config import Config
+from .errors import ImageError
+from .names import image_repository
+
+__all__ = [
+    "AGENT_HOME",
+    "AGENT_USER",
+    "BuildContext",
+    "agent_ids",
+    "create_build_context",
+    "render_dockerfile",
+]
+
+AGENT_USER = "agent"
+AGENT_HOME = "/home/agent"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BASE_PACKAGES = ("git", "tmux", "ca-certificates", "tzdata", "procps", "nodejs", "npm")
+
+TMUX_CONF = """\
+# scad: Claude runs in session "main"; detach with Ctrl+b d.
+set -g history-limit 50000
+set -g mouse on
+set -g status-right "scad #{session_name}"
+"""
+
+
+class BuildContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a build needs, decided before the engine is asked."""
+
+    dockerfile: str
+    #: Context files by their path in the context (Dockerfile included).
+    files: dict[str, bytes]
+    content_hash: str
+    repository: str
+
+    @property
+    def tag(self) -> str:
+        return f"{self.repository}:{self.content_hash}"
+
+    @property
+    def latest(self) -> str:
+        return f"{self.repository}:latest"
+
+    def tar(self) -> bytes:
+        """The context as an uncompressed tar, built in memory, reproducibly."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for name in sorted(self.files):
+                info = tarfile.TarInfo(name)
+                info.size = len(self.files[name])
+                info.mode = 0o755 if name.endswith(".sh") else 0o644
+                archive.addfile(info, io.BytesIO(self.files[name]))
+        return buffer.getvalue()
+
+
+def agent_ids(host_uid: int, host_gid: int) -> tuple[int, int]:
+    """The agent's uid/gid: the host user's, so clones stay theirs.
+
+    A root host (uid 0) cannot lend its id: agents must not run as root
+    (Claude refuses to skip permissions as root), so they get 1000; root on
+    the host can still read and write what they make.
+    """
+    if host_uid == 0:
+        return 1000, 1000
+    return host_uid, host_gid
+
+
+def render_dockerfile(
+    config: Config, *, uid: int, gid: int, certificates: list[str], requirements: bool
+) -> str:
+    """The Dockerfile for ``config``; ``certificates`` are context paths of PEM files."""
+    packages = " ".join(dict.fromkeys([*BASE_PACKAGES, *config.apt_packages]))
+    lines = [
+        f"FROM {config.base_image}",
+        "ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 \\",
+        "    DISABLE_AUTOUPDATER=1 \\",
+        "    PATH=/opt/venv/bin:$PATH",
+    ]
+    if certificates:
+        # Trusted system-wide, and by tools that bring their own bundle.
+        lines += [
+            "COPY ca/ /usr/local/share/ca-certificates/scad/",
+            f"ENV NODE_EXTRA_CA_CERTS={SYSTEM_CA_BUNDLE} PIP_CERT={SYSTEM_CA_BUNDLE} \\",
+            f"    REQUESTS_CA_BUNDLE={SYSTEM_CA_BUNDLE} SSL_CERT_FILE={SYSTEM_CA_BUNDLE} \\",
+            f"    GIT_SSL_CAINFO={SYSTEM_CA_BUNDLE}",
+        ]
+    lines += [
+        "RUN apt-get update \\",
+        f" && apt-get install -y --no-install-recommends {packages} \\",
+        " && update-ca-certificates \\",
+        " && rm -rf /var/lib/apt/lists/*",
+        f"RUN groupadd -o -g {gid} {AGENT_USER} \\",
+        f" && useradd -o -m -u {uid} -g {gid} -d {AGENT_HOME} -s /bin/bash {AGENT_USER} \\",
+        # Clones are bind-mounted from the host and may have another owner.
+        " && git config --system safe.directory '*'",
+        "COPY tmux.conf /etc/tmux.conf",
+        "COPY entrypoint.sh /usr/local/bin/scad-entrypoint",
+        "RUN python3 -m venv /opt/venv",
+    ]
+    if requirements:
+        lines += [
+            "COPY requirements.txt /opt/scad/requirements.txt",
+            "RUN /opt/venv/bin/pip install --no-cache-dir -r /opt/scad/requirements.txt",
+        ]
+    lines += [
+        f"RUN chown -R {uid}:{gid} /opt/venv",
+        f"RUN npm install --global --no-fund --no-audit @anthropic-ai/claude-code@{config.claude.version} \\",
+        " && npm cache clean --force",
+        f"USER {AGENT_USER}",
+        f"WORKDIR {AGENT_HOME}",
+        "RUN claude --version",
+        'ENTRYPOINT ["/usr/local/bin/scad-entrypoint"]',
+        'CMD ["bash"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+ENTRYPOINT = """\
+#!/bin/sh
+# scad-entrypoint: runs the container's job as given; a bare container idles.
+set -e
+if [ "$#" -eq 0 ]; then
+    exec sleep infinity
+fi
+exec "$@"
+"""
+
+
+def create_build_context(config: Config, *, host_uid: int, host_gid: int) -> BuildContext:
+    """Read the files a build needs (certificates, requirements) and render it all."""
+    files: dict[str, bytes] = {}
+    certificates = []
+    for index, cert in enumerate(config.ca_certificates):
+        name = f"ca/{index:02d}-{Path(cert).stem}.crt"
+        files[name] = _read(Path(cert), f"ca_certificates[{index}]")
+        certificates.append(name)
+    if config.python.requirements:
+        workdir = Path(config.repos[config.workdir_key].path)
+        files["requirements.txt"] = _read(
+            workdir / config.python.requirements, "python.requirements"
+        )
+    uid, gid = agent_ids(host_uid, host_gid)
+    dockerfile = render_dockerfile(
+        config,
+        uid=uid,
+        gid=gid,
+        certificates=certificates,
+        requirements="requirements.txt" in files,
+    )
+    files["Dockerfile"] = dockerfile.encode()
+    files["tmux.conf"] = TMUX_CONF.encode()
+    files["entrypoint.sh"] = ENTRYPOINT.encode()
+    return BuildContext(
+        dockerfile=dockerfile,
+        files=files,
+        content_hash=content_hash(files, config.claude.version),
+        repository=image_repository(config.name),
+    )
+
+
+def content_hash(files: dict[str, bytes], claude_version: str) -> str:
+    digest = hashlib.sha256(f"claude-code {claude_version}\n".encode())
+    for name in sorted(files):
+        digest.update(f"{name} {len(files[name])}\n".encode())
+        digest.update(files[name])
+    return digest.hexdigest()[:16]
+
+
+def _read(path: Path, field: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{field}: {path} not found; fix the path in the config") from None
+    except OSError as exc:
+        raise ImageError(f"{field}: cannot read {path}: {exc.strerror}") from None

@@ -1,0 +1,56 @@
+"""Naming rules: run ids, branches, container and image names. All pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import datetime
+
+from .errors import UsageError
+
+__all__ = [
+    "branch_name",
+    "container_name",
+    "image_repository",
+    "make_run_id",
+    "validate_tag",
+]
+
+# Both a Docker container name and a git branch component accept this.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def validate_tag(tag: str) -> str:
+    """Return ``tag`` if it is usable in a run id, else raise :class:`UsageError`."""
+    if not TAG_RE.match(tag):
+        raise UsageError(
+            f'invalid tag "{tag}": use 1-40 letters, digits, "-" or "_", starting with a letter or digit'
+        )
+    return tag
+
+
+def make_run_id(config: str, tag: str, now: datetime, existing: Collection[str]) -> str:
+    """``{config}-{tag}-{Mon}{DD}-{HHMM}``, with ``-2``, ``-3``... when taken."""
+    base = f"{config}-{validate_tag(tag)}-{_MONTHS[now.month - 1]}{now.day:02d}-{now:%H%M}"
+    if base not in existing:
+        return base
+    n = 2
+    while f"{base}-{n}" in existing:
+        n += 1
+    return f"{base}-{n}"
+
+
+def branch_name(run_id: str) -> str:
+    """The branch a run's clones work on."""
+    return f"scad-{run_id}"
+
+
+def container_name(run_id: str) -> str:
+    return f"scad-{run_id}"
+
+
+def image_repository(config: str) -> str:
+    """The image repository of a config (tags: content hash and ``latest``)."""
+    return f"scad-{config}"

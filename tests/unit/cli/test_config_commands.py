@@ -1,0 +1,176 @@
+"""`scad config ...` against a temporary $SCAD_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from scad.config import load_config
+from tests.conftest import Cli, make_repo
+
+pytestmark = pytest.mark.anyio
+
+
+def external_config(tmp_path: Path, name: str = "proj", repo: Path | None = None) -> Path:
+    repo = repo or make_repo(tmp_path / f"{name}-repo")
+    path = tmp_path / f"{name}-config.yml"
+    path.write_text(f"name: {name}\nrepos:\n  code: {{path: {repo}, workdir: true}}\n")
+    return path
+
+
+async def test_new_writes_a_valid_commented_template(run_cli: Cli, scad_home: Path) -> None:
+    result = await run_cli("config", "new", "demo")
+    assert result.exit_code == 0
+    path = scad_home / "configs" / "demo.yml"
+    assert result.stdout == f"created {path}\n"
+    assert "# " in path.read_text()
+    assert load_config(path).name == "demo"
+
+
+async def test_new_refuses_to_overwrite(run_cli: Cli, scad_home: Path) -> None:
+    await run_cli("config", "new", "demo")
+    (scad_home / "configs" / "demo.yml").write_text("mine")
+    result = await run_cli("config", "new", "demo")
+    assert result.exit_code == 2
+    assert result.stderr.startswith('scad: error: config "demo" already exists')
+    assert (scad_home / "configs" / "demo.yml").read_text() == "mine"
+
+
+async def test_new_rejects_bad_name(run_cli: Cli, scad_home: Path) -> None:
+    result = await run_cli("config", "new", "Bad Name")
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == 'scad: error: invalid config name "Bad Name": use lowercase letters, digits, "-" and "_"\n'
+    )
+    assert not (scad_home / "configs").exists()
+
+
+async def test_list_marks_invalid_configs(run_cli: Cli, scad_home: Path, tmp_path: Path) -> None:
+    await run_cli("config", "add", str(external_config(tmp_path)))
+    (scad_home / "configs" / "broken.yml").write_text("name: broken\nrepos: {}\n")
+    result = await run_cli("config", "list")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "FILE"]
+    assert lines[1].startswith("broken  invalid: no repos;")
+    assert lines[2].split()[:2] == ["proj", "ok"]
+    data = json.loads((await run_cli("config", "list", "--json")).stdout)
+    assert [(e["name"], e["error"] is None) for e in data] == [("broken", False), ("proj", True)]
+
+
+async def test_list_empty(run_cli: Cli) -> None:
+    result = await run_cli("config", "list")
+    assert result.stdout == "no configs yet; create one with `scad config new NAME`\n"
+
+
+async def test_add_registers_a_link_and_refuses_a_clash(
+    run_cli: Cli, scad_home: Path, tmp_path: Path
+) -> None:
+    source = external_config(tmp_path)
+    result = await run_cli("config", "add", str(source))
+    assert result.exit_code == 0
+    link = scad_home / "configs" / "proj.yml"
+    assert link.is_symlink() and link.resolve() == source.resolve()
+    clash = await run_cli("config", "add", str(source))
+    assert clash.exit_code == 2
+    assert clash.stderr == (
+        f'scad: error: a config named "proj" is already registered ({link}); '
+        "remove it first with `scad config remove proj`\n"
+    )
+
+
+async def test_add_missing_file(run_cli: Cli, tmp_path: Path) -> None:
+    result = await run_cli("config", "add", str(tmp_path / "nope.yml"))
+    assert result.exit_code == 2
+    assert result.stderr == "scad: error: nope.yml: file not found\n"
+
+
+async def test_view_prints_the_file(run_cli: Cli, scad_home: Path) -> None:
+    await run_cli("config", "new", "demo")
+    result = await run_cli("config", "view", "demo")
+    assert result.stdout == (scad_home / "configs" / "demo.yml").read_text()
+
+
+async def test_unknown_config_suggests_close_names(run_cli: Cli, tmp_path: Path) -> None:
+    await run_cli("config", "add", str(external_config(tmp_path)))
+    result = await run_cli("config", "info", "prj")
+    assert result.exit_code == 2
+    assert result.stderr == 'scad: error: no config named "prj"; did you mean proj?\n'
+
+
+async def test_remove_link_keeps_the_target(run_cli: Cli, scad_home: Path, tmp_path: Path) -> None:
+    source = external_config(tmp_path)
+    await run_cli("config", "add", str(source))
+    result = await run_cli("config", "remove", "proj")
+    assert result.exit_code == 0
+    assert result.stdout == f"unregistered proj (kept {source.resolve()})\n"
+    assert source.exists()
+    assert not (scad_home / "configs" / "proj.yml").exists()
+
+
+async def test_remove_owned_file_needs_yes(run_cli: Cli, scad_home: Path) -> None:
+    await run_cli("config", "new", "demo")
+    path = scad_home / "configs" / "demo.yml"
+    refused = await run_cli("config", "remove", "demo")
+    assert refused.exit_code == 2
+    assert (
+        refused.stderr
+        == f"scad: error: {path} is scad's own copy and would be deleted; pass --yes to confirm\n"
+    )
+    assert path.exists()
+    done = await run_cli("config", "remove", "demo", "--yes")
+    assert done.exit_code == 0
+    assert not path.exists()
+
+
+async def test_edit_validates_and_keeps_a_broken_file(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await run_cli("config", "new", "demo")
+    editor = tmp_path / "editor.sh"
+    editor.write_text(
+        '#!/bin/sh\nprintf "name: demo\\nrepos: {c: {path: ., workdir: maybe}}\\n" > "$1"\n'
+    )
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = await run_cli("config", "edit", "demo")
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == "scad: error: demo.yml: repos.c.workdir: expected true or false, got a string\n"
+    )
+    assert "maybe" in (scad_home / "configs" / "demo.yml").read_text()
+
+
+async def test_info_reports_repos_and_mounts(
+    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    repo = make_repo(tmp_path / "code")
+    (repo / "new.txt").write_text("x")
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "proj.yml"
+    path.write_text(
+        f"name: proj\nrepos:\n  code: {{path: {repo}, workdir: true}}\n  gone: {{path: {tmp_path}/gone}}\n"
+        f"mounts: [{{host: {tmp_path}/data, container: /data}}]\n"
+    )
+    await run_cli("config", "add", str(path))
+    result = await run_cli("config", "info", "proj", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert [(r["key"], r["branch"], r["dirty"], r["problem"]) for r in info["repos"]] == [
+        ("code", "main", True, None),
+        ("gone", None, None, "does not exist"),
+    ]
+    assert info["mounts"] == [{"host": f"{tmp_path}/data", "container": "/data", "exists": True}]
+    assert info["image"].startswith("scad-proj:")
+    assert info["image_built"] is None
+    text = (await run_cli("config", "info", "proj")).stdout
+    assert "unknown (engine unreachable)" in text
+    assert "main, dirty" in text
+    assert os.environ["DOCKER_HOST"].endswith("no-engine.sock")

@@ -1,0 +1,109 @@
+"""The command line as a whole: help, version, start-up cost, completion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import scad
+from tests.conftest import Cli
+
+pytestmark = pytest.mark.anyio
+SCAD = str(Path(sys.executable).parent / "scad")
+
+
+async def test_version(run_cli: Cli) -> None:
+    result = await run_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"scad, version {scad.__version__}\n"
+
+
+async def test_help_lists_every_command_and_each_has_help(run_cli: Cli) -> None:
+    from scad.cli import cli
+
+    result = await run_cli("--help")
+    assert result.exit_code == 0
+    section = result.stdout.split("Commands:\n")[1]
+    names = [line.split()[0] for line in section.splitlines() if line.strip()]
+    assert names == sorted(cli.lazy_commands)
+    for name in names:
+        sub = await run_cli(name, "--help")
+        assert sub.exit_code == 0, sub.output
+        assert sub.stdout.startswith(f"Usage: scad {name}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--version"], id="version"),
+        pytest.param(["--help"], id="help"),
+        pytest.param(["config", "list"], id="config-list"),
+        pytest.param(["config", "--help"], id="config-help"),
+    ],
+)
+def test_fast_commands_do_not_import_the_docker_client(args: list[str], scad_home: Path) -> None:
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from scad.cli import cli
+        try:
+            cli.main({args!r}, prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
+        except SystemExit:
+            pass
+        import asyncclick
+        """
+    )
+    code = (
+        probe
+        + "\nprint('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('aiodocker', 'aiohttp')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines()[-1] == "LOADED []"
+
+
+def _bash_complete(words: str, scad_home: Path) -> list[str]:
+    """Complete ``words`` in a real bash with scad's completion script loaded."""
+    script = f"""
+        eval "$(_SCAD_COMPLETE=bash_source {SCAD})"
+        COMP_WORDS=({words})
+        COMP_CWORD={len(words.split()) - (0 if words.endswith(" ") else 1)}
+        [[ "{words}" == *" " ]] && COMP_WORDS+=("")
+        _scad_completion {SCAD}
+        printf '%s\\n' "${{COMPREPLY[@]}}"
+    """
+    env = {
+        **os.environ,
+        "SCAD_HOME": str(scad_home),
+        "PATH": f"{Path(SCAD).parent}:{os.environ['PATH']}",
+    }
+    out = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def test_bash_completes_commands(scad_home: Path) -> None:
+    assert _bash_complete("scad con", scad_home) == ["config"]
+
+
+def test_bash_completes_config_names(scad_home: Path) -> None:
+    (scad_home / "configs").mkdir(parents=True)
+    for name in ("alpha", "beta", "alps"):
+        (scad_home / "configs" / f"{name}.yml").write_text("name: x\n")
+    assert _bash_complete("scad config view al", scad_home) == ["alpha", "alps"]
+    assert _bash_complete("scad build ", scad_home) == ["alpha", "alps", "beta"]
+
+
+def test_bash_completes_run_ids(scad_home: Path) -> None:
+    from scad.cli._complete import run_ids
+
+    (scad_home / "runs" / "proj-a-Mar02-1400").mkdir(parents=True)
+    (scad_home / "runs" / "proj-b-Mar02-1400").mkdir(parents=True)
+    assert [c.value for c in run_ids(None, None, "proj-a")] == ["proj-a-Mar02-1400"]

@@ -1,0 +1,279 @@
+"""Every bad config gets one exact line and exit code 2, and nothing is written."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scad.config import CLAUDE_CODE_VERSION, load_config
+from tests.conftest import Cli
+
+pytestmark = pytest.mark.anyio
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "ca.pem").write_text(CERT)
+    (tmp_path / "mkt" / ".claude-plugin").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "mkt" / ".claude-plugin" / "marketplace.json").write_text("{}")
+    path = tmp_path / "proj.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+VALID = """\
+name: proj
+repos:
+  code: {path: ./code, workdir: true, focus: src}
+  docs: {path: ~/docs, add_dir: true}
+mounts:
+  - host: data
+    container: /data
+python: {version: "3.12", requirements: requirements.txt}
+apt_packages: [ripgrep, libssl-dev, g++]
+claude:
+  model: claude-sonnet-4-5
+  dangerously_skip_permissions: true
+  plugins: [hello@local]
+  marketplaces: {local: {path: mkt}}
+  env: {ANTHROPIC_BASE_URL: "http://127.0.0.1:9"}
+  permissions: {allow: ["Bash(git:*)"]}
+ca_certificates: [ca.pem]
+network: host
+"""
+
+
+def test_valid_config_loads_with_absolute_paths(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID))
+    assert config.repos["code"].path == str(tmp_path / "code")
+    assert config.repos["docs"].path == str(Path("~/docs").expanduser())
+    assert config.workdir_key == "code"
+    assert config.mounts[0].host == str(tmp_path / "data")
+    assert config.mounts[0].container == "/data"
+    assert config.ca_certificates == [str(tmp_path / "ca.pem")]
+    assert config.claude.marketplaces["local"].path == str(tmp_path / "mkt")
+    assert config.claude.version == CLAUDE_CODE_VERSION
+    assert config.base_image == "python:3.12-slim"
+    assert config.network == "host"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "name: p\nrepos: {c: {path: ., workdir: true}}\nmounts: [{host: data}]\n")
+    )
+    assert config.python.version == "3.11"
+    assert config.network == "bridge"
+    assert config.mounts[0].container == str(tmp_path / "data")
+    assert config.claude.dangerously_skip_permissions is False
+
+
+BASE = "name: proj\nrepos:\n  code: {path: ., workdir: true}\n"
+
+BAD = [
+    pytest.param("", "proj.yml: the file is empty; start from `scad config new NAME`", id="empty"),
+    pytest.param(
+        "- a\n", "proj.yml: (top level): expected a mapping, got a list", id="not-a-mapping"
+    ),
+    pytest.param(
+        "name: [\n",
+        "proj.yml: line 2: invalid YAML: expected the node content, but found '<stream end>'",
+        id="yaml-syntax",
+    ),
+    pytest.param(
+        "repos: {c: {path: ., workdir: true}}\n",
+        'proj.yml: (top level): missing required field "name"',
+        id="missing-name",
+    ),
+    pytest.param(
+        "name: proj\n", 'proj.yml: (top level): missing required field "repos"', id="missing-repos"
+    ),
+    pytest.param(
+        BASE + "nmae: x\n", 'proj.yml: nmae: unknown field; did you mean "name"?', id="unknown-top"
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  code: {path: ., workdir: true, wokdir: true}\n",
+        'proj.yml: repos.code.wokdir: unknown field; did you mean "workdir"?',
+        id="unknown-nested",
+    ),
+    pytest.param(
+        BASE + "zzz: 1\n",
+        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, image",
+        id="unknown-no-hint",
+    ),
+    pytest.param(
+        "name: Proj X\nrepos:\n  code: {path: ., workdir: true}\n",
+        'proj.yml: name: "Proj X" is not a valid name; use lowercase letters, digits, "-" and "_"',
+        id="bad-name",
+    ),
+    pytest.param(
+        "name: 12\nrepos:\n  code: {path: ., workdir: true}\n",
+        "proj.yml: name: expected a string, got a number; put it in quotes",
+        id="name-number",
+    ),
+    pytest.param(
+        "name: proj\nrepos: {}\n",
+        "proj.yml: repos: no repos; add at least one with `path:` and `workdir: true`",
+        id="no-repos",
+    ),
+    pytest.param(
+        "name: proj\nrepos: [a]\n",
+        "proj.yml: repos: expected a mapping, got a list",
+        id="repos-list",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  code: {workdir: true}\n",
+        'proj.yml: repos.code: missing required field "path"',
+        id="repo-no-path",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  code: {path: .}\n",
+        "proj.yml: repos: no repo has `workdir: true`; mark the one Claude starts in",
+        id="no-workdir",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  a: {path: ., workdir: true}\n  b: {path: ., workdir: true}\n",
+        "proj.yml: repos: only one repo may have `workdir: true`, found a, b",
+        id="two-workdirs",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  code: {path: ., workdir: yes please}\n",
+        "proj.yml: repos.code.workdir: expected true or false, got a string",
+        id="workdir-not-bool",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  ../x: {path: ., workdir: true}\n",
+        'proj.yml: repos.../x: not a safe folder name; use letters, digits, ".", "-" and "_"',
+        id="unsafe-key",
+    ),
+    pytest.param(
+        "name: proj\nrepos:\n  code: {path: ., workdir: true, focus: ../up}\n",
+        "proj.yml: repos.code.focus: must be a subfolder inside the repo (relative, no '..')",
+        id="focus-escapes",
+    ),
+    pytest.param(
+        BASE + "mounts: [{host: nowhere}]\n",
+        "proj.yml: mounts[0].host: {tmp}/nowhere does not exist; create it or fix the path",
+        id="mount-missing",
+    ),
+    pytest.param(
+        BASE + "mounts: [{host: data, container: rel}]\n",
+        "proj.yml: mounts[0].container: must be an absolute path in the container",
+        id="mount-relative",
+    ),
+    pytest.param(
+        BASE + "mounts: [{host: data, container: /d}, {host: data, container: /d}]\n",
+        "proj.yml: mounts[1].container: /d is mounted twice",
+        id="mount-twice",
+    ),
+    pytest.param(
+        BASE + "mounts: [{container: /d}]\n",
+        'proj.yml: mounts[0]: missing required field "host"',
+        id="mount-no-host",
+    ),
+    pytest.param(
+        BASE + "python: {version: 3.10}\n",
+        "proj.yml: python.version: expected a string, got a number; put it in quotes",
+        id="python-float",
+    ),
+    pytest.param(
+        BASE + 'python: {version: "python3"}\n',
+        'proj.yml: python.version: "python3" is not a Python version like "3.11"',
+        id="python-version",
+    ),
+    pytest.param(
+        BASE + "python: {requirements: /abs/req.txt}\n",
+        "proj.yml: python.requirements: must be relative to the workdir repo",
+        id="requirements-absolute",
+    ),
+    pytest.param(
+        BASE + "apt_packages: [curl, 'curl; rm -rf /']\n",
+        'proj.yml: apt_packages[1]: "curl; rm -rf /" is not a Debian package name',
+        id="apt-injection",
+    ),
+    pytest.param(
+        BASE + "apt_packages: curl\n",
+        "proj.yml: apt_packages: expected a list, got a string",
+        id="apt-not-list",
+    ),
+    pytest.param(
+        BASE + "ca_certificates: [missing.pem]\n",
+        "proj.yml: ca_certificates[0]: {tmp}/missing.pem cannot be read; point it at a PEM certificate file",
+        id="ca-missing",
+    ),
+    pytest.param(
+        BASE + "ca_certificates: [proj.yml]\n",
+        "proj.yml: ca_certificates[0]: {tmp}/proj.yml is not a PEM certificate (no BEGIN CERTIFICATE line)",
+        id="ca-not-pem",
+    ),
+    pytest.param(
+        BASE + "network: wifi\n",
+        "proj.yml: network: 'wifi' is not one of: bridge, host, none",
+        id="network",
+    ),
+    pytest.param(
+        BASE + "claude: {version: newest}\n",
+        f'proj.yml: claude.version: "newest" is not a version like "{CLAUDE_CODE_VERSION}" or "latest"',
+        id="claude-version",
+    ),
+    pytest.param(
+        BASE + "claude: {env: {ANTHROPIC_API_KEY: sk-1}}\n",
+        "proj.yml: claude.env.ANTHROPIC_API_KEY: looks like a secret; scad passes credentials from the host's environment, never from configs",
+        id="env-secret",
+    ),
+    pytest.param(
+        BASE + "claude: {env: {1X: a}}\n",
+        "proj.yml: claude.env.1X: not a valid environment variable name",
+        id="env-name",
+    ),
+    pytest.param(
+        BASE + "claude: {env: {X: 1}}\n",
+        "proj.yml: claude.env.X: expected a string, got a number; put it in quotes",
+        id="env-value",
+    ),
+    pytest.param(
+        BASE + "claude: {plugins: [hello]}\n",
+        'proj.yml: claude.plugins[0]: "hello" must be written as name@marketplace',
+        id="plugin-form",
+    ),
+    pytest.param(
+        BASE + "claude: {marketplaces: {m: {path: mkt, github: a/b}}}\n",
+        "proj.yml: claude.marketplaces.m: give exactly one of path, github or git",
+        id="marketplace-two-sources",
+    ),
+    pytest.param(
+        BASE + "claude: {marketplaces: {m: {path: data}}}\n",
+        "proj.yml: claude.marketplaces.m.path: {tmp}/data has no .claude-plugin/marketplace.json",
+        id="marketplace-not-one",
+    ),
+    pytest.param(
+        BASE + "claude: {claude_md: nope.md}\n",
+        "proj.yml: claude.claude_md: {tmp}/nope.md does not exist",
+        id="claude-md-missing",
+    ),
+    pytest.param(
+        BASE + "claude: {dangerously_skip_permission: true}\n",
+        'proj.yml: claude.dangerously_skip_permission: unknown field; did you mean "dangerously_skip_permissions"?',
+        id="claude-typo",
+    ),
+    pytest.param(
+        BASE + "image: {base: 3}\n",
+        "proj.yml: image.base: expected a string, got a number; put it in quotes",
+        id="image-base",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+async def test_bad_config_is_one_line_exit_2(
+    tmp_path: Path, run_cli: Cli, scad_home: Path, text: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    result = await run_cli("config", "add", str(path))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"scad: error: {message.format(tmp=tmp_path)}\n"
+    assert not (scad_home / "configs" / "proj.yml").exists()

@@ -1,0 +1,43 @@
+from datetime import datetime
+
+import pytest
+
+from scad.errors import UsageError
+from scad.names import branch_name, make_run_id, validate_tag
+
+NOW = datetime(2026, 3, 2, 14, 0)
+
+
+def test_run_id_format() -> None:
+    assert make_run_id("myproj", "feat1", NOW, existing=()) == "myproj-feat1-Mar02-1400"
+
+
+def test_run_id_made_unique() -> None:
+    taken = {"myproj-feat1-Mar02-1400", "myproj-feat1-Mar02-1400-2"}
+    assert make_run_id("myproj", "feat1", NOW, existing=taken) == "myproj-feat1-Mar02-1400-3"
+
+
+def test_branch_name() -> None:
+    assert branch_name("myproj-feat1-Mar02-1400") == "scad-myproj-feat1-Mar02-1400"
+
+
+@pytest.mark.parametrize("tag", ["a", "feat-1", "Fix_2", "x" * 40])
+def test_valid_tags(tag: str) -> None:
+    assert validate_tag(tag) == tag
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("-x", id="leading-dash"),
+        pytest.param("a b", id="space"),
+        pytest.param("a..b", id="dots"),
+        pytest.param("a/b", id="slash"),
+        pytest.param("x" * 41, id="too-long"),
+        pytest.param("héllo", id="non-ascii"),
+    ],
+)
+def test_invalid_tags(tag: str) -> None:
+    with pytest.raises(UsageError, match=f'invalid tag "{tag}"'):
+        validate_tag(tag)
