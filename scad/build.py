@@ -65,12 +65,16 @@ async def build_image(
     config: Config,
     *,
     rebuild: bool = False,
+    use_cache: bool = True,
     progress: Callable[[BuildProgress], None] | None = None,
 ) -> BuildResult:
-    """Build ``config``'s image unless an image of the same content exists."""
+    """Build ``config``'s image unless an image of the same content exists.
+
+    ``rebuild`` builds even then; ``use_cache=False`` also ignores the engine's layer cache.
+    """
     started = time.monotonic()
     context = build_context(config)
-    if not rebuild and await engine.image(context.tag) is not None:
+    if not rebuild and use_cache and await engine.image(context.tag) is not None:
         await engine.tag_image(context.tag, context.repository, "latest")
         return BuildResult(
             config=config.name,
@@ -80,7 +84,7 @@ async def build_image(
         )
 
     await _ensure_base_image(engine, config.base_image)
-    await _run_build(engine, context, config.name, progress or (lambda _: None))
+    await _run_build(engine, context, config.name, use_cache, progress or (lambda _: None))
     await engine.tag_image(context.tag, context.repository, "latest")
     pruned = await prune_images(engine, context)
     return BuildResult(
@@ -108,12 +112,15 @@ async def _run_build(
     engine: Engine,
     context: BuildContext,
     config_name: str,
+    use_cache: bool,
     progress: Callable[[BuildProgress], None],
 ) -> None:
     step, total, instruction = 0, 0, ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     labels = {"scad.config": config_name, "scad.hash": context.content_hash}
-    async for line in engine.build(context.tar(), tag=context.tag, labels=labels):
+    async for line in engine.build(
+        context.tar(), tag=context.tag, labels=labels, use_cache=use_cache
+    ):
         if line.error:
             where = f"step {step}/{total} ({instruction})" if step else "before the first step"
             raise BuildFailed(

@@ -180,7 +180,7 @@ class Engine:
             _raise(exc, f"remove image {reference}")
 
     async def build(
-        self, context: bytes, *, tag: str, labels: Mapping[str, str]
+        self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
     ) -> AsyncIterator[BuildLine]:
         """Build from an in-memory tar ``context``, yielding output as it comes.
 
@@ -193,6 +193,7 @@ class Engine:
             tag=tag,
             labels=dict(labels),
             forcerm=True,
+            nocache=not use_cache,
             stream=True,
         )
         try:

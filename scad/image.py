@@ -109,8 +109,11 @@ def render_dockerfile(
         f" && useradd -o -m -u {uid} -g {gid} -d {AGENT_HOME} -s /bin/bash {AGENT_USER} \\",
         # Clones are bind-mounted from the host and may have another owner.
         " && git config --system safe.directory '*'",
-        "COPY tmux.conf /etc/tmux.conf",
-        "COPY entrypoint.sh /usr/local/bin/scad-entrypoint",
+        f"RUN npm install --global --no-fund --no-audit @anthropic-ai/claude-code@{config.claude.version} \\",
+        " && npm cache clean --force",
+        # The agent owns the virtualenv so it can install into it.
+        f"RUN install -d -o {uid} -g {gid} /opt/venv",
+        f"USER {AGENT_USER}",
         "RUN python3 -m venv /opt/venv",
     ]
     if requirements:
@@ -119,10 +122,8 @@ def render_dockerfile(
             "RUN /opt/venv/bin/pip install --no-cache-dir -r /opt/scad/requirements.txt",
         ]
     lines += [
-        f"RUN chown -R {uid}:{gid} /opt/venv",
-        f"RUN npm install --global --no-fund --no-audit @anthropic-ai/claude-code@{config.claude.version} \\",
-        " && npm cache clean --force",
-        f"USER {AGENT_USER}",
+        "COPY tmux.conf /etc/tmux.conf",
+        "COPY entrypoint.sh /usr/local/bin/scad-entrypoint",
         f"WORKDIR {AGENT_HOME}",
         "RUN claude --version",
         'ENTRYPOINT ["/usr/local/bin/scad-entrypoint"]',

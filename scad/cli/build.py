@@ -52,9 +52,12 @@ class ProgressPrinter:
 @click.command("build")
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option("--rebuild", is_flag=True, help="Build even if an image of the same content exists.")
+@click.option("--no-cache", is_flag=True, help="Rebuild every layer (implies --rebuild).")
 @click.option("--verbose", "-v", is_flag=True, help="Show every line of build output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-async def build(config_name: str, rebuild: bool, verbose: bool, as_json: bool) -> None:
+async def build(
+    config_name: str, rebuild: bool, no_cache: bool, verbose: bool, as_json: bool
+) -> None:
     """Build the image for CONFIG (cached by content)."""
     from ..engine import open_engine
 
@@ -63,7 +66,11 @@ async def build(config_name: str, rebuild: bool, verbose: bool, as_json: bool) -
     try:
         async with open_engine() as engine:
             result = await build_image(
-                engine, config, rebuild=rebuild, progress=None if as_json else printer
+                engine,
+                config,
+                rebuild=rebuild,
+                use_cache=not no_cache,
+                progress=None if as_json else printer,
             )
     except BuildFailed as exc:
         printer.close()

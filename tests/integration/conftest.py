@@ -6,17 +6,24 @@ Under CI a missing engine fails the run; elsewhere the tests skip, loudly.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from scad.build import build_context
+from scad.config import load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
-from tests.conftest import in_ci
+from tests.conftest import host_certificates, in_ci, make_repo
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
+SCAD = str(Path(sys.executable).parent / "scad")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,3 +51,57 @@ async def engine() -> AsyncIterator[Engine]:
 def test_label() -> str:
     """A label value unique to one test, to find (and clean) what it made."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+class BuiltImage:
+    """The test project's image, built once per test run through `scad build`."""
+
+    def __init__(self, home: Path, repo: Path, tag: str, build_output: str) -> None:
+        self.home = home
+        self.repo = repo
+        self.tag = tag
+        self.build_output = build_output
+
+
+def scad(
+    home: Path, *args: str, check: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `scad` executable with ``$SCAD_HOME`` at ``home``."""
+    env = {**os.environ, "SCAD_HOME": str(home), **kwargs.pop("env", {})}
+    result = subprocess.run([SCAD, *args], capture_output=True, text=True, env=env, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"scad {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+def project_config(name: str, repo: Path, extra: str = "") -> str:
+    certs = ", ".join(host_certificates())
+    return (
+        f"name: {name}\n"
+        f"repos:\n  code: {{path: {repo}, workdir: true}}\n"
+        f"ca_certificates: [{certs}]\n"
+        f"{extra}"
+    )
+
+
+@pytest.fixture(scope="session")
+def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+    root = tmp_path_factory.mktemp("image")
+    home = root / "home"
+    repo = make_repo(
+        root / "repo", {"README.md": "test project\n", "requirements.txt": "six==1.16.0\n"}
+    )
+    (home / "configs").mkdir(parents=True)
+    config_file = home / "configs" / "scadtest.yml"
+    config_file.write_text(
+        project_config("scadtest", repo, "python: {requirements: requirements.txt}\n")
+    )
+    try:
+        result = scad(home, "build", "scadtest", timeout=1200)
+    except AssertionError as exc:
+        if not in_ci() and "cannot reach the Docker engine" in str(exc):
+            pytest.skip(f"NO DOCKER ENGINE, integration test skipped: {exc}")
+        raise
+    tag = build_context(load_config(config_file)).tag
+    assert tag in result.stdout
+    return BuiltImage(home, repo, tag, result.stdout)

@@ -1,0 +1,94 @@
+"""Build orchestration against a fake engine: the error paths and pruning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scad.build import BuildProgress, build_context, build_image
+from scad.config import parse_config
+from scad.engine import BuildLine, ImageInfo
+from scad.errors import BaseImageMissing, BuildFailed
+from tests.fakes import FakeEngine, container_using
+
+pytestmark = pytest.mark.anyio
+
+BASE = ImageInfo(id="sha256:base", tags=["python:3.11-slim"], labels={}, created="")
+
+
+@pytest.fixture
+def config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "code").mkdir()
+    return parse_config(
+        "name: proj\nrepos: {code: {path: code, workdir: true}}\n", label="p.yml", base_dir=tmp_path
+    )
+
+
+def old_image(tag: str) -> ImageInfo:
+    return ImageInfo(id=f"sha256:{tag}", tags=[tag], labels={}, created="")
+
+
+async def test_missing_base_image_that_cannot_be_pulled(config) -> None:  # type: ignore[no-untyped-def]
+    engine = FakeEngine()
+    with pytest.raises(BaseImageMissing) as caught:
+        await build_image(engine, config)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "base image python:3.11-slim is not present and cannot be pulled; load or tag it locally "
+        "(docker load / docker tag ... python:3.11-slim) or set image.base in the config"
+    )
+    assert engine.built == []
+
+
+async def test_missing_base_image_is_pulled_when_possible(config) -> None:  # type: ignore[no-untyped-def]
+    engine = FakeEngine(pullable=True)
+    result = await build_image(engine, config)  # type: ignore[arg-type]
+    assert result.up_to_date is False and engine.built == [result.image]
+
+
+async def test_failed_step_names_the_step_and_keeps_its_output(config) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        BuildLine("Step 1/3 : FROM python:3.11-slim"),
+        BuildLine(" ---> abc"),
+        BuildLine("Step 2/3 : RUN apt-get install nope"),
+        BuildLine("Reading package lists..."),
+        BuildLine("E: Unable to locate package nope"),
+        BuildLine(
+            "The command '/bin/sh -c apt-get install nope' returned a non-zero code: 100",
+            error=True,
+        ),
+    ]
+    events: list[BuildProgress] = []
+    engine = FakeEngine(images=[BASE], build_lines=lines)
+    with pytest.raises(BuildFailed) as caught:
+        await build_image(engine, config, progress=events.append)  # type: ignore[arg-type]
+    tag = build_context(config).tag
+    assert str(caught.value) == (
+        f"build of {tag} failed at step 2/3 (RUN apt-get install nope): "
+        "The command '/bin/sh -c apt-get install nope' returned a non-zero code: 100"
+    )
+    assert caught.value.output == ("Reading package lists...", "E: Unable to locate package nope")
+    assert [(e.step, e.line) for e in events] == [
+        (1, None),
+        (1, " ---> abc"),
+        (2, None),
+        (2, "Reading package lists..."),
+        (2, "E: Unable to locate package nope"),
+    ]
+
+
+async def test_up_to_date_does_not_build(config) -> None:  # type: ignore[no-untyped-def]
+    tag = build_context(config).tag
+    engine = FakeEngine(images=[BASE, old_image(tag)])
+    result = await build_image(engine, config)  # type: ignore[arg-type]
+    assert result.up_to_date is True and result.image == tag
+    assert engine.built == []
+
+
+async def test_prune_keeps_images_in_use(config) -> None:  # type: ignore[no-untyped-def]
+    used, unused = old_image("scad-proj:aaaa"), old_image("scad-proj:bbbb")
+    other = old_image("scad-other:cccc")
+    engine = FakeEngine(images=[BASE, used, unused, other], containers=[container_using(used.id)])
+    result = await build_image(engine, config)  # type: ignore[arg-type]
+    assert result.pruned == ["scad-proj:bbbb"]
+    assert engine.removed == ["scad-proj:bbbb"]
