@@ -46,7 +46,7 @@ class FakeEngine:
         self.removed.append(reference)
 
     async def build(
-        self, context: bytes, *, tag: str, labels: dict[str, str]
+        self, context: bytes, *, tag: str, labels: dict[str, str], use_cache: bool = True
     ) -> AsyncIterator[BuildLine]:
         for line in self.build_lines:
             yield line
