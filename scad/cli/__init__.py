@@ -19,6 +19,7 @@ __all__ = ["cli", "main"]
     lazy_commands={
         "config": "scad.cli.config:config",
         "build": "scad.cli.build:build",
+        "offline": "scad.cli.offline:offline",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

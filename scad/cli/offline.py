@@ -1,0 +1,41 @@
+"""`scad offline serve`: run the offline model in the foreground."""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import asyncclick as click
+
+
+@click.group()
+def offline() -> None:
+    """The offline model: a scripted Messages API for trying scad without an account."""
+
+
+@offline.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
+async def serve(host: str, port: int) -> None:
+    """Serve the offline model until interrupted."""
+    from ..errors import UsageError
+    from ..offline import serve_offline_model
+
+    try:
+        async with serve_offline_model(host, port) as model:
+            click.echo(f"offline model listening on {model.url}")
+            click.echo("to use it from a session, add to the config:")
+            click.echo("  network: host")
+            click.echo("  claude:")
+            click.echo(f'    env: {{ANTHROPIC_BASE_URL: "{model.url}"}}')
+            click.echo("and set any API key on the host, e.g. export ANTHROPIC_API_KEY=offline")
+            await anyio.sleep_forever()
+    except OSError as exc:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}; pick another --port") from None

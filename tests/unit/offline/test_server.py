@@ -1,0 +1,126 @@
+"""The offline model over HTTP, in-process (the real binary is in tests/integration)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from scad.offline import serve_offline_model
+
+pytestmark = pytest.mark.anyio
+
+
+def body(prompt: str, *, stream: bool = False, session: str = "s1") -> dict[str, Any]:
+    return {
+        "model": "claude-test",
+        "stream": stream,
+        "metadata": {"user_id": json.dumps({"session_id": session})},
+        "messages": [{"role": "user", "content": prompt}],
+    }
+
+
+def sse_events(raw: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for chunk in raw.strip().split("\n\n"):
+        name_line, data_line = chunk.splitlines()
+        events.append(
+            (name_line.removeprefix("event: "), json.loads(data_line.removeprefix("data: ")))
+        )
+    return events
+
+
+async def test_streaming_answer_with_text_and_tool_use() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{model.url}/v1/messages?beta=true", json=body("SAY: hi\nRUN: ls", stream=True)
+        )
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/event-stream"
+        events = sse_events(await response.text())
+    assert [name for name, _ in events] == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert events[0][1]["message"]["model"] == "claude-test"
+    assert events[2][1]["delta"] == {"type": "text_delta", "text": "hi"}
+    assert events[4][1]["content_block"]["name"] == "Bash"
+    assert json.loads(events[5][1]["delta"]["partial_json"]) == {"command": "ls"}
+    assert events[7][1]["delta"]["stop_reason"] == "tool_use"
+
+
+async def test_non_streaming_answer() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        response = await http.post(f"{model.url}/v1/messages", json=body("TOKENS: 7 3\nSAY: plain"))
+        message = await response.json()
+    assert message["content"] == [{"type": "text", "text": "plain"}]
+    assert message["stop_reason"] == "end_turn"
+    assert message["usage"] == {"input_tokens": 7, "output_tokens": 3}
+
+
+async def test_scripted_failures_count_per_conversation() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        url = f"{model.url}/v1/messages"
+        statuses = []
+        for session in ("a", "a", "a", "b"):
+            response = await http.post(url, json=body("FAIL: 429 x2\nSAY: ok", session=session))
+            statuses.append(response.status)
+            if response.status == 429:
+                assert response.headers["retry-after"] == "1"
+                assert (await response.json())["error"]["type"] == "rate_limit_error"
+    assert statuses == [429, 429, 200, 429]
+    assert model.errors == 3
+
+
+@pytest.mark.parametrize(("status", "kind"), [(529, "overloaded_error"), (500, "api_error")])
+async def test_other_failures(status: int, kind: str) -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        response = await http.post(f"{model.url}/v1/messages", json=body(f"FAIL: {status}"))
+        assert response.status == status
+        assert (await response.json())["error"]["type"] == kind
+
+
+async def test_malformed_body_is_400() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        response = await http.post(f"{model.url}/v1/messages", data=b"{nope")
+        assert response.status == 400
+        error = await response.json()
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        response = await http.post(f"{model.url}/v1/messages", json={"messages": "x"})
+        assert response.status == 400
+
+
+async def test_count_tokens_and_other_paths() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        counted = await http.post(f"{model.url}/v1/messages/count_tokens", json=body("x" * 400))
+        assert (await counted.json())["input_tokens"] > 0
+        other = await http.get(f"{model.url}/api/oauth/profile")
+        assert other.status == 200
+
+
+async def test_hang_never_answers_and_releases_on_disconnect() -> None:
+    async with serve_offline_model() as model, aiohttp.ClientSession() as http:
+        with anyio.move_on_after(0.5) as scope:
+            await http.post(f"{model.url}/v1/messages", json=body("HANG"))
+        assert scope.cancelled_caught
+        # The server still answers others.
+        response = await http.post(f"{model.url}/v1/messages", json=body("SAY: alive"))
+        assert response.status == 200
+
+
+async def test_port_in_use_is_reported() -> None:
+    async with serve_offline_model() as model:
+        port = int(model.url.rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            async with serve_offline_model(port=port):
+                pass
