@@ -1,4 +1,4 @@
-"""Integration fixtures: a real Docker engine, and the images CI makes.
+"""Integration fixtures: a real Docker engine, the images CI makes, the real Claude Code.
 
 Under CI a missing engine fails the run; elsewhere the tests skip, loudly.
 """
@@ -6,6 +6,7 @@ Under CI a missing engine fails the run; elsewhere the tests skip, loudly.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from scad.build import build_context
-from scad.config import load_config
+from scad.config import CLAUDE_CODE_VERSION, load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
 from tests.conftest import host_certificates, in_ci, make_repo
@@ -24,12 +25,6 @@ from tests.conftest import host_certificates, in_ci, make_repo
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
 SCAD = str(Path(sys.executable).parent / "scad")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "integration" in item.path.parts:
-            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture
@@ -105,3 +100,23 @@ def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     tag = build_context(load_config(config_file)).tag
     assert tag in result.stdout
     return BuiltImage(home, repo, tag, result.stdout)
+
+
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The real Claude Code binary at the pinned version, installed once into a cache folder."""
+    cache = Path(os.environ.get("SCAD_TEST_CACHE", Path.home() / ".cache" / "scad-tests"))
+    prefix = cache / "claude-code" / CLAUDE_CODE_VERSION
+    binary = prefix / "node_modules" / ".bin" / "claude"
+    if not binary.exists():
+        if shutil.which("npm") is None:
+            if in_ci():
+                pytest.fail("CI needs npm to install Claude Code")
+            pytest.skip("NO NPM: cannot install Claude Code; real-binary tests skipped")
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(prefix), "--no-fund", "--no-audit",
+             f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+    return binary

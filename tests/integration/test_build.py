@@ -14,7 +14,7 @@ from tests.conftest import make_repo
 
 from .conftest import BuiltImage, project_config, scad
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 
 def docker(*args: str) -> str:

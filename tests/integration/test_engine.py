@@ -9,7 +9,7 @@ from scad.errors import EngineError
 
 from .conftest import BASE_IMAGE
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 
 async def test_labelled_container_lifecycle(engine: Engine, test_label: str) -> None:

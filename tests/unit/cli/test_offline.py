@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import anyio
 import pytest
+from anyio.streams.text import TextReceiveStream
 
 from scad.offline import serve_offline_model
 
@@ -16,17 +17,20 @@ SCAD = str(Path(sys.executable).parent / "scad")
 
 
 async def test_serve_prints_url_and_config_lines_and_answers() -> None:
-    command = [SCAD, "offline", "serve", "--port", "0"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+    async with await anyio.open_process([SCAD, "offline", "serve", "--port", "0"]) as process:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(6)]
-        url = lines[0].removeprefix("offline model listening on ").strip()
+        lines = []
+        async for chunk in TextReceiveStream(process.stdout):
+            lines += chunk.splitlines()
+            if len(lines) >= 6:
+                break
+        url = lines[0].removeprefix("offline model listening on ")
         assert url.startswith("http://127.0.0.1:")
         assert lines[1:5] == [
-            "to use it from a session, add to the config:\n",
-            "  network: host\n",
-            "  claude:\n",
-            f'    env: {{ANTHROPIC_BASE_URL: "{url}"}}\n',
+            "to use it from a session, add to the config:",
+            "  network: host",
+            "  claude:",
+            f'    env: {{ANTHROPIC_BASE_URL: "{url}"}}',
         ]
         request = {
             "model": "m",
@@ -43,11 +47,8 @@ async def test_serve_prints_url_and_config_lines_and_answers() -> None:
 async def test_serve_on_a_busy_port_is_one_line() -> None:
     async with serve_offline_model() as model:
         port = model.url.rsplit(":", 1)[1]
-        result = subprocess.run(
-            [SCAD, "offline", "serve", "--port", port], capture_output=True, text=True, timeout=30
-        )
+        result = await anyio.run_process([SCAD, "offline", "serve", "--port", port], check=False)
     assert result.returncode == 2
-    assert (
-        result.stderr
-        == f"scad: error: cannot listen on 127.0.0.1:{port}: address already in use; pick another --port\n"
+    assert result.stderr.decode() == (
+        f"scad: error: cannot listen on 127.0.0.1:{port}: address already in use; pick another --port\n"
     )
