@@ -17,9 +17,9 @@ from typing import Any, NoReturn
 import aiodocker
 import aiohttp
 import anyio
-import msgspec
 
 from .errors import EngineError, EngineUnavailable
+from .specs import BindMount, BuildLine, ContainerSpec, ContainerState, ExecResult, ImageInfo
 
 __all__ = [
     "BindMount",
@@ -36,61 +36,6 @@ __all__ = [
 LABEL_PREFIX = "scad."
 #: Timeout for requests that do not stream.
 REQUEST_TIMEOUT = 60.0
-
-
-class BindMount(msgspec.Struct, frozen=True):
-    source: str
-    target: str
-    read_only: bool = False
-
-
-class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """What to create; secrets never go in here (env and labels are visible to inspect)."""
-
-    image: str
-    name: str
-    labels: dict[str, str]
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    user: str | None = None
-    env: dict[str, str] = {}
-    mounts: list[BindMount] = []
-    workdir: str | None = None
-    network: str = "bridge"
-    tty: bool = False
-    init: bool = True
-
-
-class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    name: str
-    image: str
-    image_id: str
-    status: str
-    running: bool
-    exit_code: int | None
-    labels: dict[str, str]
-    started_at: str | None = None
-    finished_at: str | None = None
-
-
-class ImageInfo(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    tags: list[str]
-    labels: dict[str, str]
-    created: str
-
-
-class ExecResult(msgspec.Struct, frozen=True):
-    exit_code: int
-    output: str
-
-
-class BuildLine(msgspec.Struct, frozen=True):
-    """One line of build output; ``error`` is set on the failing line."""
-
-    text: str
-    error: bool = False
 
 
 #: aiodocker reports a connection failure as a DockerError with this status.
@@ -309,6 +254,34 @@ class Engine:
         except _TRANSLATED as exc:
             _raise(exc, "list containers")
         return [_container_state(row._container) for row in rows]
+
+    async def logs(
+        self, container_id: str, *, stderr: bool = False, timestamps: bool = False
+    ) -> list[str]:
+        """The log entries of stdout (or stderr) so far.
+
+        Entries are not lines: a long line comes as several entries, only the
+        last of which ends in a newline; with ``timestamps`` each starts with one.
+        """
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                entries = await self._docker.containers.container(container_id).log(
+                    stdout=not stderr, stderr=stderr, timestamps=timestamps
+                )
+        except _TRANSLATED as exc:
+            _raise(exc, f"logs of {container_id[:12]}")
+        return list(entries)
+
+    async def follow_logs(self, container_id: str) -> AsyncIterator[str]:
+        """Timestamped stdout entries from the start, as they come, until the container stops."""
+        try:
+            stream = self._docker.containers.container(container_id).log(
+                stdout=True, follow=True, timestamps=True
+            )
+            async for entry in stream:
+                yield entry
+        except _TRANSLATED as exc:
+            _raise(exc, f"logs of {container_id[:12]}")
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         """Run ``command`` in a running container and collect its output."""

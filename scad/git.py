@@ -19,6 +19,8 @@ from .errors import GitError
 __all__ = ["current_branch", "git", "is_dirty", "is_repository"]
 
 _SAFE_OPTIONS = (
+    # Clones may be owned by the agent's uid rather than the host user's.
+    "-c", "safe.directory=*",
     "-c", "core.fsmonitor=false",
     "-c", "core.hooksPath=/dev/null",
     "-c", "core.sshCommand=false",

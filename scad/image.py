@@ -124,6 +124,7 @@ def render_dockerfile(
     lines += [
         "COPY tmux.conf /etc/tmux.conf",
         "COPY entrypoint.sh /usr/local/bin/scad-entrypoint",
+        "COPY session.sh /usr/local/bin/scad-session",
         f"WORKDIR {AGENT_HOME}",
         "RUN claude --version",
         'ENTRYPOINT ["/usr/local/bin/scad-entrypoint"]',
@@ -134,12 +135,47 @@ def render_dockerfile(
 
 ENTRYPOINT = """\
 #!/bin/sh
-# scad-entrypoint: runs the container's job as given; a bare container idles.
+# scad-entrypoint MODE [CLAUDE ARGUMENTS...]
+#   headless     Claude with the run's prompt on stdin; stream-json on stdout
+#   interactive  Claude in tmux session "main" (a shell once it exits); the
+#                container lives as long as that session
+#   (nothing)    idle; anything else runs as given
+# Credentials come from a file in the run, never from the container's environment.
 set -e
-if [ "$#" -eq 0 ]; then
-    exec sleep infinity
+if [ -r /run/scad/credentials.env ]; then
+    set -a
+    . /run/scad/credentials.env
+    set +a
 fi
-exec "$@"
+case "${1:-}" in
+headless)
+    shift
+    exec claude "$@" < /run/scad/prompt.txt
+    ;;
+interactive)
+    shift
+    tmux new-session -d -s main -x 200 -y 50 scad-session "$@"
+    while tmux has-session -t main 2>/dev/null; do sleep 1; done
+    ;;
+"")
+    exec sleep infinity
+    ;;
+*)
+    exec "$@"
+    ;;
+esac
+"""
+
+SESSION = """\
+#!/bin/bash
+# scad-session [CLAUDE ARGUMENTS...]: Claude in the foreground, then a shell.
+if [ -s /run/scad/prompt.txt ]; then
+    claude "$@" "$(cat /run/scad/prompt.txt)"
+else
+    claude "$@"
+fi
+echo "Claude exited; this is a shell in the same container (exit to end the session)."
+exec bash -l
 """
 
 
@@ -167,6 +203,7 @@ def create_build_context(config: Config, *, host_uid: int, host_gid: int) -> Bui
     files["Dockerfile"] = dockerfile.encode()
     files["tmux.conf"] = TMUX_CONF.encode()
     files["entrypoint.sh"] = ENTRYPOINT.encode()
+    files["session.sh"] = SESSION.encode()
     return BuildContext(
         dockerfile=dockerfile,
         files=files,

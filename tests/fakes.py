@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from scad.engine import BuildLine, ContainerState, ImageInfo
+from scad.specs import BuildLine, ContainerState, ImageInfo
 from scad.errors import EngineError
 
 

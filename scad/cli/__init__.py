@@ -20,6 +20,7 @@ __all__ = ["cli", "main"]
         "config": "scad.cli.config:config",
         "build": "scad.cli.build:build",
         "offline": "scad.cli.offline:offline",
+        "session": "scad.cli.session:session",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

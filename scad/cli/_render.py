@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncclick as click
@@ -26,3 +27,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def echo_json(value: Any) -> None:
     """Print ``value`` (Structs included) as indented JSON."""
     click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
+
+
+def age(timestamp: str, now: datetime | None = None) -> str:
+    """``42s``, ``3m``, ``2h``, ``5d``: how long ago an ISO timestamp was."""
+    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"

@@ -8,7 +8,7 @@ import pytest
 
 from scad.build import BuildProgress, build_context, build_image
 from scad.config import parse_config
-from scad.engine import BuildLine, ImageInfo
+from scad.specs import BuildLine, ImageInfo
 from scad.errors import BaseImageMissing, BuildFailed
 from tests.fakes import FakeEngine, container_using
 

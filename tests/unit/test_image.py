@@ -80,6 +80,7 @@ def test_context_holds_only_what_the_build_needs(tmp_path: Path) -> None:
         "ca/00-ca.crt",
         "entrypoint.sh",
         "requirements.txt",
+        "session.sh",
         "tmux.conf",
     ]
     with tarfile.open(fileobj=io.BytesIO(context.tar())) as archive:

@@ -1,0 +1,121 @@
+"""Summing up what runs did and cost, from their event logs. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from .events import Envelope
+
+__all__ = ["ClaudeSession", "RunSummary", "Usage", "summarise"]
+
+
+class Usage(msgspec.Struct, kw_only=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+    def add(self, usage: dict[str, Any]) -> None:
+        self.input_tokens += int(usage.get("input_tokens") or 0)
+        self.output_tokens += int(usage.get("output_tokens") or 0)
+        self.cache_read_tokens += int(usage.get("cache_read_input_tokens") or 0)
+        self.cache_creation_tokens += int(usage.get("cache_creation_input_tokens") or 0)
+
+    def merge(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_creation_tokens += other.cache_creation_tokens
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_creation_tokens
+        )
+
+
+class ClaudeSession(msgspec.Struct, kw_only=True):
+    """One Claude conversation within a run (a run resumed has several)."""
+
+    session_id: str
+    started: str
+    model: str | None = None
+    turns: int = 0
+    cost_usd: float = 0.0
+    #: success, error (with the subtype), or running while no result came.
+    outcome: str = "running"
+    result: str | None = None
+    usage: Usage = msgspec.field(default_factory=Usage)
+    duration_ms: int = 0
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    turns: int = 0
+    cost_usd: float = 0.0
+    usage: Usage = msgspec.field(default_factory=Usage)
+    duration_ms: int = 0
+    tool_calls: int = 0
+    api_retries: int = 0
+    last_activity: str | None = None
+    exit_code: int | None = None
+    sessions: list[ClaudeSession] = []
+
+
+def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
+    """Totals over a run's log: results count once; a conversation still going
+    counts the usage of the assistant messages seen so far."""
+    summary = RunSummary()
+    sessions: list[ClaudeSession] = []
+    seen_messages: set[str] = set()
+    current: ClaudeSession | None = None
+    for envelope in envelopes:
+        summary.last_activity = envelope.ts
+        if envelope.src == "scad":
+            if envelope.event == "exited":
+                summary.exit_code = envelope.exit_code
+            continue
+        data = envelope.data
+        if not isinstance(data, dict):
+            continue
+        kind = data.get("type")
+        session_id = str(data.get("session_id") or "")
+        if kind == "system" and data.get("subtype") == "init":
+            current = sessions.setdefault(
+                session_id,
+                ClaudeSession(session_id=session_id, started=envelope.ts, model=data.get("model")),
+            )
+        elif kind == "system" and data.get("subtype") == "api_retry":
+            summary.api_retries += 1
+        elif kind == "assistant" and current is not None:
+            message = data.get("message") or {}
+            summary.tool_calls += sum(
+                1 for b in message.get("content") or [] if b.get("type") == "tool_use"
+            )
+            message_id = message.get("id")
+            if message_id not in seen_messages and current.outcome == "running":
+                seen_messages.add(message_id)
+                current.usage.add(message.get("usage") or {})
+        elif kind == "result" and current is not None:
+            session = current
+            session.turns = int(data.get("num_turns") or 0)
+            session.cost_usd = float(data.get("total_cost_usd") or 0.0)
+            session.duration_ms = int(data.get("duration_ms") or 0)
+            session.usage = Usage()
+            session.usage.add(data.get("usage") or {})
+            session.outcome = "error" if data.get("is_error") else "success"
+            if data.get("is_error") and data.get("subtype") not in (None, "success"):
+                session.outcome = f"error ({data.get('subtype')})"
+            session.result = data.get("result") if isinstance(data.get("result"), str) else None
+    for session in sessions:
+        summary.turns += session.turns
+        summary.cost_usd += session.cost_usd
+        summary.duration_ms += session.duration_ms
+        summary.usage.merge(session.usage)
+    summary.sessions = sessions
+    return summary

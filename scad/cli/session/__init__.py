@@ -1,0 +1,14 @@
+"""`scad session ...`: start, watch and manage sessions."""
+
+import asyncclick as click
+
+from . import attach, clean, info, logs, resume, start, status, stop
+
+
+@click.group()
+def session() -> None:
+    """Start, attach to, watch, stop and clean sessions."""
+
+
+for module in (start, resume, attach, stop, clean, status, logs, info):
+    session.add_command(module.command)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import os
+
+import asyncclick as click
+
+from ...errors import UsageError
+from ...home import scad_home
+from .._complete import run_ids
+
+
+@click.command("attach")
+@click.argument("run_id", shell_complete=run_ids)
+async def command(run_id: str) -> None:
+    """Open the session's terminal (Claude in tmux; detach with Ctrl+b d)."""
+    from ...engine import open_engine
+    from ...sessions import attach_command
+
+    async with open_engine() as engine:
+        argv = await attach_command(engine, scad_home(), run_id)
+    if not os.isatty(0):
+        raise UsageError("attach needs a terminal; run it from an interactive shell")
+    os.execv(argv[0], argv)

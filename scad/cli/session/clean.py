@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...errors import ScadError
+from ...home import scad_home
+from .._complete import run_ids
+from .._render import echo_json
+from ._common import check_selection, confirm_many, selection_options
+
+
+@click.command("clean")
+@click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
+@selection_options
+@click.option(
+    "--force", is_flag=True, help="Also clean running sessions and discard unfetched commits."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+async def command(
+    run_id_args: tuple[str, ...],
+    all_runs: bool,
+    config_name: str | None,
+    yes: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Remove sessions' containers, clones and Claude state (their logs stay)."""
+    from ...engine import open_engine
+    from ...sessions import clean_session, select_runs
+
+    check_selection(run_id_args, all_runs, config_name)
+    home = scad_home()
+    records = select_runs(home, run_ids=run_id_args, all_runs=all_runs, config=config_name)
+    results, refused = [], []
+    async with open_engine() as engine:
+        confirm_many("clean", [r.run_id for r in records], yes)
+        for record in records:
+            try:
+                results.append(await clean_session(engine, home, record, force=force))
+            except ScadError as exc:
+                if len(records) == 1:
+                    raise
+                refused.append(str(exc))
+    if as_json:
+        echo_json({"results": results, "refused": refused})
+    else:
+        for result in results:
+            click.echo(
+                f"{result.outcome} {result.run_id}"
+                + (f" ({result.reason})" if result.reason else "")
+            )
+            for commit in result.discarded:
+                click.echo(f"  discarded {commit.sha[:8]} {commit.subject}")
+        for reason in refused:
+            click.echo(f"skipped: {reason}", err=True)
+    if refused:
+        raise click.exceptions.Exit(1)

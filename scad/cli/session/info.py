@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...home import scad_home
+from .._complete import run_ids
+from .._render import echo_json, table
+
+
+@click.command("info")
+@click.argument("run_id", shell_complete=run_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(run_id: str, as_json: bool) -> None:
+    """One session's dashboard: container, branches, tokens, cost, history."""
+    from ...engine import open_engine
+    from ...sessions import session_info
+
+    async with open_engine() as engine:
+        info = await session_info(engine, scad_home(), run_id)
+    if as_json:
+        echo_json(info)
+        return
+    r, s = info.record, info.summary
+    state = info.state if info.exit_code is None else f"{info.state} (exit {info.exit_code})"
+    click.echo(f"run        {r.run_id}   ({r.mode}, {state})")
+    click.echo(f"config     {r.config}   image {r.image}")
+    click.echo(
+        f"container  {info.container.id[:12] if info.container else '-'}   auth {r.auth or '-'}"
+    )
+    click.echo(f"created    {r.created}")
+    if r.prompt:
+        click.echo(f"prompt     {r.prompt.splitlines()[0][:100]}")
+    click.echo(f"turns      {s.turns}   tool calls {s.tool_calls}   API retries {s.api_retries}")
+    click.echo(
+        f"tokens     in {s.usage.input_tokens}  out {s.usage.output_tokens}  "
+        f"cache read {s.usage.cache_read_tokens}  cache write {s.usage.cache_creation_tokens}"
+    )
+    click.echo(f"cost       ${s.cost_usd:.4f}   duration {s.duration_ms / 1000:.1f} s")
+    if info.clones:
+        click.echo("")
+        click.echo(
+            table(
+                ("CLONE", "BRANCH", "AHEAD OF HOST", "PATH"),
+                [(c.key, c.branch, len(c.ahead), c.path) for c in info.clones],
+            )
+        )
+    if s.sessions:
+        click.echo("")
+        click.echo(
+            table(
+                ("CLAUDE SESSION", "STARTED", "TURNS", "COST", "OUTCOME"),
+                [
+                    (c.session_id, c.started, c.turns, f"${c.cost_usd:.4f}", c.outcome)
+                    for c in s.sessions
+                ],
+            )
+        )
+    elif info.transcripts:
+        click.echo("")
+        click.echo(
+            table(
+                ("CLAUDE SESSION", "STARTED", "ENTRIES"),
+                [(t.session_id, t.started or "-", t.entries) for t in info.transcripts],
+            )
+        )

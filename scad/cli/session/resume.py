@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncclick as click
+
+from ...home import scad_home
+from ...registry import load_registered
+from ...runs import load_run
+from .._complete import run_ids
+from ._common import prompt_options, read_prompt
+
+
+@click.command("resume")
+@click.argument("run_id", shell_complete=run_ids)
+@prompt_options
+async def command(run_id: str, prompt: str | None, prompt_file: Path | None) -> None:
+    """Start a stopped session again: same clones, Claude continues its conversation."""
+    from ...engine import open_engine
+    from ...sessions import resume_session
+
+    home = scad_home()
+    record = load_run(home, run_id)
+    config = load_registered(home, record.config)
+    async with open_engine() as engine:
+        record = await resume_session(
+            engine, home, config, run_id, prompt=read_prompt(prompt, prompt_file)
+        )
+    click.echo(f"resumed {record.run_id} ({record.mode})")

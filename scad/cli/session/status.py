@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import asyncclick as click
+
+from ...credentials import discover_credentials, expiry_warning
+from ...home import scad_home
+from .._render import age, echo_json, table
+
+
+@click.command("status")
+@click.option(
+    "--all", "include_all", is_flag=True, help="Also stopped, exited and cleaned sessions."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(include_all: bool, as_json: bool) -> None:
+    """Sessions with their state, activity, turns, tokens and cost."""
+    from ...engine import open_engine
+    from ...sessions import session_status
+
+    async with open_engine() as engine:
+        rows = await session_status(engine, scad_home(), include_all=include_all)
+    credentials = discover_credentials(os.environ)
+    warning = expiry_warning(credentials, datetime.now(UTC))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        echo_json({"auth": credentials.method if credentials else None, "sessions": rows})
+        return
+    if not rows:
+        click.echo("no running sessions" + ("" if include_all else "; `--all` shows the others"))
+    else:
+        click.echo(
+            table(
+                (
+                    "RUN ID",
+                    "CONFIG",
+                    "MODE",
+                    "STATE",
+                    "AGE",
+                    "BRANCH",
+                    "LAST ACTIVITY",
+                    "TURNS",
+                    "TOKENS",
+                    "COST",
+                ),
+                [
+                    (
+                        r.run_id,
+                        r.config,
+                        r.mode,
+                        r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
+                        age(r.created),
+                        r.branch,
+                        f"{age(r.summary.last_activity)} ago" if r.summary.last_activity else "-",
+                        r.summary.turns,
+                        r.summary.usage.total,
+                        f"${r.summary.cost_usd:.4f}",
+                    )
+                    for r in rows
+                ],
+            )
+        )
+    click.echo(f"auth: {credentials.method if credentials else 'none found on this host'}")

@@ -1,0 +1,162 @@
+"""The per-run event log: ``runs/<run-id>/events.jsonl``, append-only.
+
+Each line is an envelope: ``src: "claude"`` lines carry Claude's stream-json
+objects verbatim under ``data``; ``src: "scad"`` lines are lifecycle events.
+Only scad writes it, on the host, under a file lock, so concurrent writers
+never interleave or duplicate: Claude's lines are numbered as they come from
+the engine and each number is written once.
+
+Readers tolerate a partial last line and event types they do not know.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+
+from .runs import RunPaths, now_iso
+
+__all__ = ["Envelope", "append_event", "ingest_claude_lines", "read_events"]
+
+
+class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of the log. Unknown fields are ignored when read."""
+
+    seq: int
+    ts: str
+    src: str
+    #: Lifecycle event name, for ``src: "scad"``.
+    event: str | None = None
+    #: Claude's stream-json object, verbatim, for ``src: "claude"``.
+    data: Any = None
+    #: A line Claude printed that was not JSON.
+    text: str | None = None
+    exit_code: int | None = None
+    detail: str | None = None
+
+
+class IngestState(msgspec.Struct, kw_only=True):
+    seq: int = 0
+    container_id: str | None = None
+    #: Lines of the container's stdout already in the log.
+    claude_lines: int = 0
+    exited: bool = False
+
+
+_decode_envelope = msgspec.json.Decoder(Envelope).decode
+_decode_state = msgspec.json.Decoder(IngestState).decode
+
+
+class _Writer:
+    def __init__(self, paths: RunPaths, state: IngestState, out: Any) -> None:
+        self.paths = paths
+        self.state = state
+        self._out = out
+
+    def write_raw(self, fields: bytes) -> None:
+        self.state.seq += 1
+        self._out.write(
+            b'{"seq":%d,"ts":"%s",' % (self.state.seq, now_iso().encode()) + fields + b"}\n"
+        )
+
+    def write(self, **fields: Any) -> None:
+        self.write_raw(msgspec.json.encode(fields)[1:-1])
+
+
+@contextmanager
+def _locked(paths: RunPaths) -> Iterator[_Writer]:
+    """The log open for appending, with its state, under an exclusive lock."""
+    with open(paths.lock, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = (
+                _decode_state(paths.ingest_state.read_bytes())
+                if paths.ingest_state.exists()
+                else IngestState()
+            )
+            with open(paths.events, "ab") as out:
+                writer = _Writer(paths, state, out)
+                yield writer
+                out.flush()
+                os.fsync(out.fileno())
+            tmp = paths.ingest_state.with_suffix(".tmp")
+            tmp.write_bytes(msgspec.json.encode(state))
+            os.replace(tmp, paths.ingest_state)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
+    """Append a scad lifecycle event."""
+    with _locked(paths) as log:
+        log.write(src="scad", event=event, **{k: v for k, v in fields.items() if v is not None})
+
+
+def ingest_claude_lines(
+    paths: RunPaths,
+    container_id: str,
+    first: int,
+    lines: Sequence[tuple[str, str]],
+    *,
+    exit_code: int | None = None,
+    detail: str | None = None,
+) -> int:
+    """Append Claude's stdout lines number ``first, first+1, ...`` not yet in the log.
+
+    ``lines`` are ``(timestamp, text)`` pairs. With ``exit_code`` the container
+    has ended and an ``exited`` event follows, once. Returns how many lines
+    were appended.
+    """
+    appended = 0
+    with _locked(paths) as log:
+        if log.state.container_id != container_id:
+            # A resumed run has a new container whose output starts from line 0.
+            log.state.container_id, log.state.claude_lines, log.state.exited = (
+                container_id,
+                0,
+                False,
+            )
+        for index, (ts, line) in enumerate(lines, start=first):
+            if index != log.state.claude_lines:
+                continue  # written already, or (a gap) another reader will write it
+            log.state.claude_lines += 1
+            if not line.strip():
+                continue
+            try:
+                msgspec.json.decode(line)
+                log.write_raw(b'"src":"claude","data":' + line.strip().encode(), ts)
+            except msgspec.DecodeError:
+                log.write(ts, src="claude", text=line)
+            appended += 1
+        if exit_code is not None and not log.state.exited:
+            log.write(
+                src="scad",
+                event="exited",
+                exit_code=exit_code,
+                **({"detail": detail} if detail else {}),
+            )
+            log.state.exited = True
+    return appended
+
+
+def read_events(paths: RunPaths, offset: int = 0) -> tuple[list[Envelope], int]:
+    """Envelopes from byte ``offset`` to the last complete line, and the offset after it."""
+    try:
+        with open(paths.events, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    envelopes = []
+    for line in data[:end].splitlines():
+        try:
+            envelopes.append(_decode_envelope(line))
+        except msgspec.DecodeError:
+            continue  # a damaged line is skipped, not fatal
+    return envelopes, offset + end

@@ -1,0 +1,34 @@
+"""Sessions: one run directory, one container, its own clones and Claude state."""
+
+from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
+from .logs import catch_up, follow
+from .start import resume_session, start_session
+from .status import (
+    CloneInfo,
+    SessionInfo,
+    SessionStatus,
+    TranscriptInfo,
+    session_info,
+    session_status,
+)
+from .terminal import attach_command, pane_text
+
+__all__ = [
+    "CleanResult",
+    "CloneInfo",
+    "SessionInfo",
+    "SessionStatus",
+    "StopResult",
+    "TranscriptInfo",
+    "attach_command",
+    "catch_up",
+    "clean_session",
+    "follow",
+    "pane_text",
+    "resume_session",
+    "select_runs",
+    "session_info",
+    "session_status",
+    "start_session",
+    "stop_sessions",
+]

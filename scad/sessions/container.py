@@ -1,0 +1,67 @@
+"""The container of a run, as a spec. Pure: paths and ids in, ContainerSpec out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..claude_setup import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, container_workdir
+from ..config import Config
+from ..names import container_name
+from ..runs import RunPaths, RunRecord
+from ..specs import BindMount, ContainerSpec
+
+__all__ = ["host_timezone", "run_container_spec"]
+
+
+def host_timezone() -> str:
+    """The host's IANA time zone name, so agents' commits match the host clock."""
+    if zone := os.environ.get("TZ", "").lstrip(":"):
+        return zone
+    try:
+        return Path("/etc/timezone").read_text().strip() or "UTC"
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return "UTC"
+    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
+
+
+def run_container_spec(
+    config: Config,
+    record: RunRecord,
+    paths: RunPaths,
+    *,
+    user: tuple[int, int],
+    timezone: str,
+    claude_args: list[str],
+) -> ContainerSpec:
+    mounts = [BindMount(str(paths.clone(key)), str(WORKSPACE / key)) for key in config.repos]
+    mounts += [BindMount(m.host, m.container or m.host) for m in config.mounts]
+    mounts += [
+        BindMount(str(paths.claude_dir), CLAUDE_DIR),
+        BindMount(str(paths.claude_json), CLAUDE_JSON),
+        BindMount(str(paths.inputs), "/run/scad", read_only=True),
+    ]
+    mounts += [
+        BindMount(m.path, str(MARKETPLACES / name), read_only=True)
+        for name, m in config.claude.marketplaces.items()
+        if m.path
+    ]
+    if Path("/etc/localtime").exists():
+        mounts.append(
+            BindMount(str(Path("/etc/localtime").resolve()), "/etc/localtime", read_only=True)
+        )
+    return ContainerSpec(
+        image=record.image,
+        name=container_name(record.run_id),
+        labels={"scad.run": record.run_id, "scad.config": record.config, "scad.mode": record.mode},
+        command=[record.mode, *claude_args],
+        user=f"{user[0]}:{user[1]}",
+        env={"TZ": timezone, **config.claude.env},
+        mounts=mounts,
+        workdir=container_workdir(config),
+        network=config.network,
+    )

@@ -1,0 +1,116 @@
+"""Stopping and cleaning sessions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from ..clones import Commit, unfetched_commits
+from ..errors import SessionError, UnfetchedWork
+from ..events import append_event
+from ..home import Home
+from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
+from .logs import catch_up
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["CleanResult", "StopResult", "clean_session", "select_runs", "stop_sessions"]
+
+STOP_GRACE = 10
+
+
+class StopResult(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    #: stopped, or not-running when there was nothing to stop.
+    outcome: str
+
+
+class CleanResult(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    #: cleaned, or skipped (with the reason).
+    outcome: str
+    reason: str | None = None
+    discarded: list[Commit] = []
+
+
+def select_runs(
+    home: Home, *, run_ids: tuple[str, ...], all_runs: bool, config: str | None
+) -> list[RunRecord]:
+    """The runs a stop/clean addresses: named ones, all, or one config's."""
+    if run_ids:
+        return [load_run(home, run_id) for run_id in run_ids]
+    records = [r for r in list_runs(home) if not r.cleaned]
+    return [r for r in records if all_runs or r.config == config]
+
+
+async def _running(engine: Engine, record: RunRecord) -> bool:
+    if not record.container_id:
+        return False
+    state = await engine.inspect(record.container_id)
+    return state is not None and state.running
+
+
+async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) -> list[StopResult]:
+    """Stop the sessions' containers concurrently; clones and state are kept."""
+    results: dict[str, StopResult] = {}
+
+    async def stop(record: RunRecord) -> None:
+        if not await _running(engine, record):
+            results[record.run_id] = StopResult(run_id=record.run_id, outcome="not-running")
+            return
+        assert record.container_id is not None
+        await engine.stop(record.container_id, grace=STOP_GRACE)
+        await catch_up(engine, home, record)
+        append_event(RunPaths(home, record.run_id), "stopped")
+        results[record.run_id] = StopResult(run_id=record.run_id, outcome="stopped")
+
+    async with anyio.create_task_group() as tg:
+        for record in records:
+            tg.start_soon(stop, record)
+    return [results[r.run_id] for r in records]
+
+
+async def clean_session(
+    engine: Engine, home: Home, record: RunRecord, *, force: bool
+) -> CleanResult:
+    """Remove a run's container, clones and Claude state; its record and event log stay.
+
+    Refuses, unless ``force``, while it runs or while a clone holds commits
+    that the host repo does not have.
+    """
+    paths = RunPaths(home, record.run_id)
+    if record.cleaned:
+        return CleanResult(run_id=record.run_id, outcome="skipped", reason="already cleaned")
+    if await _running(engine, record) and not force:
+        raise SessionError(
+            f"{record.run_id} is running; stop it first (`scad session stop {record.run_id}`) or pass --force"
+        )
+    unfetched: list[Commit] = []
+    for key, host_repo in record.repos.items():
+        commits = await unfetched_commits(paths.clone(key), Path(host_repo))
+        if commits and not force:
+            listed = ", ".join(f"{c.sha[:8]} {c.subject!r}" for c in commits[:5])
+            more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
+            raise UnfetchedWork(
+                f"{record.run_id}: clone {key} has {len(commits)} commit(s) not in {host_repo}: {listed}{more}; "
+                f"fetch them (git -C {host_repo} fetch {paths.clone(key)} {record.branch}:{record.branch}) "
+                "or pass --force to discard them"
+            )
+        unfetched += commits
+    await catch_up(engine, home, record)
+    if record.container_id:
+        await engine.remove(record.container_id, force=True)
+    for path in (paths.worktrees, paths.claude_dir, paths.inputs):
+        await anyio.to_thread.run_sync(shutil.rmtree, path, True)
+    paths.claude_json.unlink(missing_ok=True)
+    record.cleaned = now_iso()
+    save_run(home, record)
+    append_event(
+        paths, "cleaned", detail=f"discarded {len(unfetched)} commit(s)" if unfetched else None
+    )
+    return CleanResult(run_id=record.run_id, outcome="cleaned", discarded=unfetched)

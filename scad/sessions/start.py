@@ -1,0 +1,227 @@
+"""Starting a session, and starting a stopped one again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..build import BuildProgress, build_context, build_image
+from ..claude_setup import claude_arguments, claude_json, settings_json
+from ..clones import check_repos, chown_tree, create_clone
+from ..config import Config
+from ..credentials import HostCredentials, credentials_env_file, discover_credentials, write_secret
+from ..errors import SessionError, UsageError
+from ..events import append_event
+from ..home import Home
+from ..image import agent_ids
+from ..names import branch_name, make_run_id, validate_tag
+from ..runs import RunPaths, RunRecord, load_run, now_iso, save_run
+from .container import host_timezone, run_container_spec
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["resume_session", "start_session"]
+
+
+def _agent_owner() -> tuple[int, int] | None:
+    """Who must own the files the agent writes to, when that is not the host user."""
+    uid, gid = os.getuid(), os.getgid()
+    agent = agent_ids(uid, gid)
+    return None if agent == (uid, gid) else agent
+
+
+def _require_credentials() -> HostCredentials:
+    credentials = discover_credentials(os.environ)
+    if credentials is None:
+        raise SessionError(
+            "no Claude credentials on this host: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, "
+            "or log in with `claude` so ~/.claude/.credentials.json exists"
+        )
+    return credentials
+
+
+def _make_run_dir(home: Home, config: str, tag: str) -> str:
+    """Claim a fresh run directory; the id is unique even against a racing start."""
+    home.runs.mkdir(parents=True, exist_ok=True)
+    while True:
+        run_id = make_run_id(config, tag, datetime.now(), existing=home.run_ids())
+        try:
+            home.run_dir(run_id).mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return run_id
+
+
+def write_claude_state(
+    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+) -> None:
+    """Settings, seeded ~/.claude.json, CLAUDE.md and credentials into the run (idempotent)."""
+    paths.claude_dir.mkdir(exist_ok=True)
+    paths.inputs.mkdir(exist_ok=True)
+    (paths.claude_dir / "settings.json").write_text(json.dumps(settings_json(config), indent=2))
+    if config.claude.claude_md:
+        shutil.copyfile(config.claude.claude_md, paths.claude_dir / "CLAUDE.md")
+    existing = json.loads(paths.claude_json.read_text()) if paths.claude_json.exists() else {}
+    paths.claude_json.write_text(
+        json.dumps(claude_json(config, existing, credentials.api_key), indent=2)
+    )
+    if credentials.credentials_file:
+        # A copy per run: refresh tokens rotate, and a shared file would log the others out.
+        write_secret(
+            paths.claude_dir / ".credentials.json",
+            Path(credentials.credentials_file).read_bytes(),
+            owner,
+        )
+    write_secret(
+        paths.inputs / "credentials.env", credentials_env_file(credentials).encode(), owner
+    )
+    if owner is not None:
+        chown_tree(paths.claude_dir, owner)
+        os.chown(paths.claude_json, *owner)
+        os.chown(paths.inputs, *owner)
+    os.chmod(paths.claude_json, 0o600)
+
+
+def _write_prompt(paths: RunPaths, prompt: str | None) -> None:
+    (paths.inputs / "prompt.txt").write_text(prompt or "")
+
+
+async def _launch(
+    engine: Engine, config: Config, record: RunRecord, paths: RunPaths, *, resume: bool
+) -> str:
+    """Create and start the run's container; returns its id."""
+    spec = run_container_spec(
+        config,
+        record,
+        paths,
+        user=agent_ids(os.getuid(), os.getgid()),
+        timezone=host_timezone(),
+        claude_args=claude_arguments(config, headless=record.mode == "headless", resume=resume),
+    )
+    container_id = await engine.create_container(spec)
+    try:
+        await engine.start(container_id)
+    except BaseException:
+        with anyio.move_on_after(30, shield=True):
+            await engine.remove(container_id, force=True)
+        raise
+    return container_id
+
+
+async def start_session(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    *,
+    tag: str,
+    prompt: str | None = None,
+    headless: bool = False,
+    build_progress: Callable[[BuildProgress], None] | None = None,
+) -> RunRecord:
+    """Build if needed, then make the run: clones, Claude state, container.
+
+    Any failure rolls everything back: no half-made run is left behind.
+    """
+    validate_tag(tag)
+    if headless and not prompt:
+        raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
+    await check_repos(config, f"{config.name}.yml")
+    credentials = _require_credentials()
+    context = build_context(config)
+    if await engine.image(context.tag) is None:
+        await build_image(engine, config, progress=build_progress)
+
+    run_id = _make_run_dir(home, config.name, tag)
+    paths = RunPaths(home, run_id)
+    container_id: str | None = None
+    try:
+        owner = _agent_owner()
+        paths.worktrees.mkdir()
+        branch = branch_name(run_id)
+        async with anyio.create_task_group() as tg:
+            for key, repo in config.repos.items():
+                tg.start_soon(
+                    partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
+                )
+        write_claude_state(config, paths, credentials, owner)
+        _write_prompt(paths, prompt)
+        record = RunRecord(
+            run_id=run_id,
+            config=config.name,
+            tag=tag,
+            mode="headless" if headless else "interactive",
+            image=context.tag,
+            branch=branch,
+            created=now_iso(),
+            repos={key: repo.path for key, repo in config.repos.items()},
+            prompt=prompt,
+            auth=credentials.method,
+        )
+        save_run(home, record)
+        append_event(paths, "created", detail=f"image {context.tag}, branch {branch}")
+        container_id = await _launch(engine, config, record, paths, resume=False)
+        record.container_id = container_id
+        save_run(home, record)
+        append_event(paths, "started", detail=container_id[:12])
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            if container_id is not None:
+                await engine.remove(container_id, force=True)
+            await anyio.to_thread.run_sync(shutil.rmtree, paths.root, True)
+        raise
+    return record
+
+
+async def resume_session(
+    engine: Engine, home: Home, config: Config, run_id: str, *, prompt: str | None = None
+) -> RunRecord:
+    """Start a stopped or finished session again, with its clones and Claude history.
+
+    The container is made anew (its command carries ``--continue``); everything
+    that matters lives in the run directory.
+    """
+    record = load_run(home, run_id)
+    paths = RunPaths(home, run_id)
+    if record.cleaned:
+        raise SessionError(
+            f"run {run_id} was cleaned; start a new session with `scad session start {record.config} --tag ...`"
+        )
+    if record.mode == "headless" and not prompt:
+        raise UsageError(
+            f"{run_id} is headless: give the next prompt with --prompt or --prompt-file"
+        )
+    if record.container_id:
+        state = await engine.inspect(record.container_id)
+        if state is not None and state.running:
+            raise SessionError(
+                f"{run_id} is already running; attach with `scad session attach {run_id}`"
+            )
+        from .logs import catch_up
+
+        await catch_up(engine, home, record)
+        if state is not None:
+            await engine.remove(record.container_id, force=True)
+    credentials = _require_credentials()
+    if await engine.image(record.image) is None:
+        context = build_context(config)
+        await build_image(engine, config)
+        record.image = context.tag
+    write_claude_state(config, paths, credentials, _agent_owner())
+    _write_prompt(paths, prompt)
+    container_id = await _launch(engine, config, record, paths, resume=True)
+    record.container_id = container_id
+    record.auth = credentials.method
+    if prompt:
+        record.prompt = prompt
+    save_run(home, record)
+    append_event(paths, "resumed", detail=container_id[:12])
+    return record
