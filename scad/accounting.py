@@ -84,12 +84,14 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
         if not isinstance(data, dict):
             continue
         kind = data.get("type")
-        session_id = str(data.get("session_id") or "")
         if kind == "system" and data.get("subtype") == "init":
-            current = sessions.setdefault(
-                session_id,
-                ClaudeSession(session_id=session_id, started=envelope.ts, model=data.get("model")),
+            # Each start of Claude counts apart, a resumed conversation (same id) too.
+            current = ClaudeSession(
+                session_id=str(data.get("session_id") or ""),
+                started=envelope.ts,
+                model=data.get("model"),
             )
+            sessions.append(current)
         elif kind == "system" and data.get("subtype") == "api_retry":
             summary.api_retries += 1
         elif kind == "assistant" and current is not None:

@@ -34,12 +34,15 @@ def _environment() -> dict[str, str]:
     return env
 
 
-async def git(repo: Path, *args: str, check: bool = True) -> str:
-    """Run ``git -C repo args`` and return its stdout; raises GitError on failure."""
+async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
+    """Run ``git -C repo args`` (``input`` on stdin) and return its stdout; raises GitError."""
     command: Sequence[str] = ["git", *_SAFE_OPTIONS, "-C", str(repo), *args]
-    result = await anyio.run_process(
-        command, check=False, env=_environment(), stdin=subprocess.DEVNULL
-    )
+    if input is None:
+        result = await anyio.run_process(
+            command, check=False, env=_environment(), stdin=subprocess.DEVNULL
+        )
+    else:
+        result = await anyio.run_process(command, check=False, env=_environment(), input=input)
     if check and result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {result.returncode}"
