@@ -58,14 +58,14 @@ class _Writer:
         self.state = state
         self._out = out
 
-    def write_raw(self, fields: bytes) -> None:
+    def write_raw(self, fields: bytes, ts: str | None = None) -> None:
+        """Append an envelope whose fields after seq and ts are the JSON ``fields``."""
         self.state.seq += 1
-        self._out.write(
-            b'{"seq":%d,"ts":"%s",' % (self.state.seq, now_iso().encode()) + fields + b"}\n"
-        )
+        head = b'{"seq":%d,"ts":"%s",' % (self.state.seq, (ts or now_iso()).encode())
+        self._out.write(head + fields + b"}\n")
 
-    def write(self, **fields: Any) -> None:
-        self.write_raw(msgspec.json.encode(fields)[1:-1])
+    def write(self, ts: str | None = None, **fields: Any) -> None:
+        self.write_raw(msgspec.json.encode(fields)[1:-1], ts)
 
 
 @contextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from scad.specs import BuildLine, ContainerState, ImageInfo
 from scad.errors import EngineError
+from scad.specs import BuildLine, ContainerState, ImageInfo
 
 
 class FakeEngine:

@@ -23,7 +23,7 @@ from ..events import append_event
 from ..home import Home
 from ..image import agent_ids
 from ..names import branch_name, make_run_id, validate_tag
-from ..runs import RunPaths, RunRecord, load_run, now_iso, save_run
+from ..runs import RunPaths, RunRecord, now_iso, save_run
 from .container import host_timezone, run_container_spec
 
 if TYPE_CHECKING:
@@ -182,14 +182,14 @@ async def start_session(
 
 
 async def resume_session(
-    engine: Engine, home: Home, config: Config, run_id: str, *, prompt: str | None = None
+    engine: Engine, home: Home, config: Config, record: RunRecord, *, prompt: str | None = None
 ) -> RunRecord:
     """Start a stopped or finished session again, with its clones and Claude history.
 
     The container is made anew (its command carries ``--continue``); everything
     that matters lives in the run directory.
     """
-    record = load_run(home, run_id)
+    run_id = record.run_id
     paths = RunPaths(home, run_id)
     if record.cleaned:
         raise SessionError(

@@ -14,7 +14,7 @@ from ..accounting import RunSummary, summarise
 from ..clones import Commit, unfetched_commits
 from ..events import read_events
 from ..home import Home
-from ..runs import RunPaths, RunRecord, list_runs, load_run
+from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
 from .logs import catch_up
 
@@ -136,9 +136,8 @@ def _transcripts(claude_dir: Path) -> list[TranscriptInfo]:
     return found
 
 
-async def session_info(engine: Engine, home: Home, run_id: str) -> SessionInfo:
-    record = load_run(home, run_id)
-    paths = RunPaths(home, run_id)
+async def session_info(engine: Engine, home: Home, record: RunRecord) -> SessionInfo:
+    paths = RunPaths(home, record.run_id)
     container = await engine.inspect(record.container_id) if record.container_id else None
     status = await _status_of(engine, home, record, container)
     clones = [

@@ -6,8 +6,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ..errors import SessionError
-from ..home import Home
-from ..runs import RunRecord, load_run
+from ..runs import RunRecord
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -31,9 +30,8 @@ async def _running_interactive(engine: Engine, record: RunRecord) -> str:
     return record.container_id
 
 
-async def attach_command(engine: Engine, home: Home, run_id: str) -> list[str]:
+async def attach_command(engine: Engine, record: RunRecord) -> list[str]:
     """The command that puts this terminal into the session's tmux (Ctrl+b d detaches)."""
-    record = load_run(home, run_id)
     container_id = await _running_interactive(engine, record)
     docker = shutil.which("docker")
     if docker is None:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,10 @@ from scad.build import build_context
 from scad.config import CLAUDE_CODE_VERSION, load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
+from scad.offline import OfflineModel, serve_offline_model
 from tests.conftest import host_certificates, in_ci, make_repo
+
+from .sessions_support import Project, remove_run_containers
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
@@ -120,3 +123,37 @@ def claude_binary() -> Path:
             check=True, capture_output=True, timeout=600,
         )  # fmt: skip
     return binary
+
+
+@pytest.fixture
+async def offline_model() -> AsyncIterator[OfflineModel]:
+    async with serve_offline_model() as model:
+        yield model
+
+
+SESSION_SETTINGS = """\
+python: {{requirements: requirements.txt}}
+network: host
+claude:
+  dangerously_skip_permissions: true
+  env: {{ANTHROPIC_BASE_URL: "{url}", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"}}
+"""
+
+
+@pytest.fixture
+def project(
+    built_image: BuiltImage, tmp_path: Path, offline_model: OfflineModel
+) -> Iterator[Project]:
+    """A project whose config builds to the session's shared image and uses the offline model."""
+    repo = make_repo(
+        tmp_path / "repo", {"README.md": "test project\n", "requirements.txt": "six==1.16.0\n"}
+    )
+    project = Project(tmp_path, repo, offline_model)
+    (project.home / "configs").mkdir(parents=True)
+    config_file = project.home / "configs" / "scadtest.yml"
+    config_file.write_text(
+        project_config("scadtest", repo, SESSION_SETTINGS.format(url=offline_model.url))
+    )
+    assert build_context(load_config(config_file)).tag == built_image.tag
+    yield project
+    remove_run_containers(project.home)

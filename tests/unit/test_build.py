@@ -8,8 +8,8 @@ import pytest
 
 from scad.build import BuildProgress, build_context, build_image
 from scad.config import parse_config
-from scad.specs import BuildLine, ImageInfo
 from scad.errors import BaseImageMissing, BuildFailed
+from scad.specs import BuildLine, ImageInfo
 from tests.fakes import FakeEngine, container_using
 
 pytestmark = pytest.mark.anyio

@@ -6,6 +6,7 @@ import asyncclick as click
 
 from ...errors import UsageError
 from ...home import scad_home
+from ...runs import load_run
 from .._complete import run_ids
 
 
@@ -16,8 +17,9 @@ async def command(run_id: str) -> None:
     from ...engine import open_engine
     from ...sessions import attach_command
 
+    record = load_run(scad_home(), run_id)
     async with open_engine() as engine:
-        argv = await attach_command(engine, scad_home(), run_id)
+        argv = await attach_command(engine, record)
     if not os.isatty(0):
         raise UsageError("attach needs a terminal; run it from an interactive shell")
     os.execv(argv[0], argv)

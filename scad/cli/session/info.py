@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncclick as click
 
 from ...home import scad_home
+from ...runs import load_run
 from .._complete import run_ids
 from .._render import echo_json, table
 
@@ -15,8 +16,10 @@ async def command(run_id: str, as_json: bool) -> None:
     from ...engine import open_engine
     from ...sessions import session_info
 
+    home = scad_home()
+    record = load_run(home, run_id)
     async with open_engine() as engine:
-        info = await session_info(engine, scad_home(), run_id)
+        info = await session_info(engine, home, record)
     if as_json:
         echo_json(info)
         return

@@ -24,6 +24,6 @@ async def command(run_id: str, prompt: str | None, prompt_file: Path | None) -> 
     config = load_registered(home, record.config)
     async with open_engine() as engine:
         record = await resume_session(
-            engine, home, config, run_id, prompt=read_prompt(prompt, prompt_file)
+            engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )
     click.echo(f"resumed {record.run_id} ({record.mode})")

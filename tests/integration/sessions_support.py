@@ -1,0 +1,134 @@
+"""Helpers for session tests: a project wired to the offline model, run via the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from scad.offline import OfflineModel
+
+SCAD = str(Path(sys.executable).parent / "scad")
+
+
+class Project:
+    """A scad home with the `scadtest` config, whose sessions talk to the offline model."""
+
+    def __init__(self, root: Path, repo: Path, model: OfflineModel) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.repo = repo
+        self.model = model
+        self.api_key = f"sk-ant-test-{uuid.uuid4().hex}"
+        self.env = {
+            **os.environ,
+            "SCAD_HOME": str(self.home),
+            "ANTHROPIC_API_KEY": self.api_key,
+            "HOME": str(root / "host-home"),
+        }
+        self.env.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
+        (root / "host-home").mkdir(exist_ok=True)
+
+    async def scad(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = await anyio.run_process(
+            [SCAD, *args], check=False, env={**self.env, **(env or {})}
+        )
+        out = subprocess.CompletedProcess(
+            args, result.returncode, result.stdout.decode(), result.stderr.decode()
+        )
+        if check and out.returncode != 0:
+            raise AssertionError(f"scad {' '.join(args)} exited {out.returncode}:\n{out.stderr}")
+        return out
+
+    async def start(self, *args: str) -> str:
+        """`scad session start scadtest ARGS --json`; returns the run id."""
+        result = await self.scad("session", "start", "scadtest", *args, "--json")
+        return str(json.loads(result.stdout)["run_id"])
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    def clone(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "worktrees" / "code"
+
+    def envelopes(self, run_id: str) -> list[dict[str, Any]]:
+        text = (self.run_dir(run_id) / "events.jsonl").read_text()
+        return [json.loads(line) for line in text.splitlines()]
+
+
+async def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command without blocking the event loop (the offline model shares it)."""
+    result = await anyio.run_process(list(command), check=False)
+    out = subprocess.CompletedProcess(
+        command, result.returncode, result.stdout.decode(), result.stderr.decode()
+    )
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} exited {out.returncode}:\n{out.stderr}")
+    return out
+
+
+async def pane(run_id: str) -> str:
+    """What the session's tmux pane shows, read from inside its container."""
+    return (
+        await run(
+            "docker",
+            "exec",
+            f"scad-{run_id}",
+            "tmux",
+            "capture-pane",
+            "-p",
+            "-t",
+            "main",
+            check=False,
+        )
+    ).stdout
+
+
+def git_log(repo: Path, *refs: str) -> list[str]:
+    out = subprocess.run(
+        ["git", "-c", "safe.directory=*", "-C", str(repo), "log", "--format=%s", *refs],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.splitlines()
+
+
+def container_state(run_id: str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["docker", "inspect", f"scad-{run_id}"], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)[0]["State"]
+
+
+async def wait_for_exit(run_id: str, timeout: float = 90) -> dict[str, Any]:
+    with anyio.fail_after(timeout):
+        while True:
+            state = container_state(run_id)
+            if state["Status"] == "exited":
+                return state
+            await anyio.sleep(0.2)
+
+
+async def wait_until(predicate: Any, timeout: float = 60) -> None:
+    """Poll ``predicate`` (a function, or an async one) until it holds."""
+    with anyio.fail_after(timeout):
+        while True:
+            value = predicate()
+            if hasattr(value, "__await__"):
+                value = await value
+            if value:
+                return
+            await anyio.sleep(0.25)
+
+
+def remove_run_containers(home: Path) -> None:
+    runs = home / "runs"
+    for run_dir in runs.iterdir() if runs.is_dir() else []:
+        subprocess.run(["docker", "rm", "-f", f"scad-{run_dir.name}"], capture_output=True)

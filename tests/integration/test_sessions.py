@@ -1,0 +1,324 @@
+"""Sessions end to end: real engine, real image, real Claude Code, the offline model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.streams.text import TextReceiveStream
+
+from .sessions_support import (
+    SCAD,
+    Project,
+    container_state,
+    git_log,
+    pane,
+    run,
+    wait_for_exit,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
+
+COMMIT = (
+    "TOKENS: 1000 50\n"
+    "RUN: echo agent > agent.txt && git add agent.txt && git commit -qm 'agent commit'\n"
+    "SAY: committed it"
+)
+
+
+async def test_headless_run_commits_and_logs_everything(project: Project) -> None:
+    run_id = await project.start("--tag", "head", "--headless", "--prompt", COMMIT)
+    state = await wait_for_exit(run_id)
+    assert state["ExitCode"] == 0
+    assert git_log(project.clone(run_id)) == ["agent commit", "init"]
+    assert git_log(project.clone(run_id), "--format=%D", "-1") == [f"HEAD -> scad-{run_id}"]
+    assert git_log(project.repo) == ["init"]
+
+    logs = await project.scad("session", "logs", run_id, "--json")
+    envelopes = [json.loads(line) for line in logs.stdout.splitlines()]
+    assert [e["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert [e["event"] for e in envelopes if e["src"] == "scad"] == ["created", "started", "exited"]
+    claude = [e["data"] for e in envelopes if e["src"] == "claude"]
+    kinds = [(d["type"], d.get("subtype")) for d in claude]
+    assert kinds[0] == ("system", "init") and kinds[-1] == ("result", "success")
+    blocks = [
+        (d["type"], b["type"])
+        for d in claude
+        if d["type"] in ("assistant", "user")
+        for b in d["message"]["content"]
+    ]
+    assert ("assistant", "tool_use") in blocks and ("user", "tool_result") in blocks
+    result = claude[-1]
+
+    info = json.loads((await project.scad("session", "info", run_id, "--json")).stdout)
+    summary = info["summary"]
+    assert summary["turns"] == result["num_turns"] == 2
+    assert summary["cost_usd"] == pytest.approx(result["total_cost_usd"])
+    assert summary["usage"]["input_tokens"] == result["usage"]["input_tokens"] == 2000
+    assert summary["usage"]["output_tokens"] == result["usage"]["output_tokens"] == 100
+    assert info["state"] == "exited" and info["exit_code"] == 0
+    assert [c["subject"] for c in info["clones"][0]["ahead"]] == ["agent commit"]
+
+    readable = (await project.scad("session", "logs", run_id)).stdout
+    assert (
+        "→ Bash: echo agent > agent.txt && git add agent.txt && git commit -qm 'agent commit'"
+        in readable
+    )
+    assert "[scad] exited with code 0" in readable
+
+
+async def test_a_run_nobody_watched_is_caught_up_once(project: Project) -> None:
+    run_id = await project.start(
+        "--tag", "quiet", "--headless", "--prompt", "RUN: echo one\nRUN: echo two\nSAY: bye"
+    )
+    await wait_for_exit(run_id)
+    # Nobody has read it yet: the log holds only what `start` wrote.
+    assert [e["event"] for e in project.envelopes(run_id)] == ["created", "started"]
+    docker_logs = (await run("docker", "logs", f"scad-{run_id}")).stdout
+    stdout_lines = [line for line in docker_logs.splitlines() if line.strip()]
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):  # concurrent readers must not duplicate lines
+            tg.start_soon(project.scad, "session", "logs", run_id, "--json")
+    envelopes = project.envelopes(run_id)
+    claude = [e["data"] for e in envelopes if e["src"] == "claude"]
+    assert claude == [json.loads(line) for line in stdout_lines]
+    assert [e["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
+    assert [e["event"] for e in envelopes if e["src"] == "scad"] == ["created", "started", "exited"]
+    before = (project.run_dir(run_id) / "events.jsonl").read_bytes()
+    await project.scad("session", "status", "--all")
+    assert (project.run_dir(run_id) / "events.jsonl").read_bytes() == before
+
+
+async def test_logs_follow_prints_a_live_run_and_ends_with_it(project: Project) -> None:
+    run_id = await project.start(
+        "--tag", "live", "--headless", "--prompt", "RUN: echo step-one\nSLEEP: 4\nSAY: finished"
+    )
+    seen_running = False
+    lines: list[str] = []
+    async with await anyio.open_process(
+        [SCAD, "session", "logs", run_id, "-f"], env=project.env
+    ) as process:
+        assert process.stdout is not None
+        buffer = ""
+        with anyio.fail_after(90):
+            async for chunk in TextReceiveStream(process.stdout):
+                buffer += chunk
+                *complete, buffer = buffer.split("\n")
+                for line in complete:
+                    lines.append(line)
+                    if "→ Bash: echo step-one" in line:
+                        seen_running = container_state(run_id)["Running"]
+            code = await process.wait()
+    assert code == 0
+    assert seen_running, "the tool call was printed only after the run had ended"
+    assert any(line.endswith(" finished") for line in lines)
+    assert lines[-1].endswith("[scad] exited with code 0")
+
+
+async def pane_shows(run_id: str, text: str) -> bool:
+    return text in await pane(run_id)
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+async def attach_and_read(project: Project, run_id: str, name: str, expect: str) -> str:
+    """Attach through a real terminal (tmux on the host) and return the screen once ``expect`` shows."""
+    env = " ".join(
+        f"{k}={v}" for k, v in (("SCAD_HOME", project.home), ("HOME", project.root / "host-home"))
+    )
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        "160",
+        "-y",
+        "45",
+        f"env {env} {SCAD} session attach {run_id}",
+    )
+    try:
+        screen = ""
+
+        def shows() -> bool:
+            nonlocal screen
+            screen = tmux("capture-pane", "-p", "-t", name)
+            return expect in screen
+
+        await wait_until(shows, timeout=60)
+        return screen
+    finally:
+        tmux("kill-session", "-t", name)
+
+
+async def test_interactive_prompt_in_a_real_terminal_then_stop_and_resume(project: Project) -> None:
+    prompt = "RUN: echo hi > hi.txt && git add hi.txt && git commit -qm 'interactive commit'\nSAY: interactive done"
+    run_id = await project.start("--tag", "tty", "--prompt", prompt)
+    await wait_until(lambda: git_log(project.clone(run_id))[0] == "interactive commit")
+    screen = await attach_and_read(project, run_id, f"t-{run_id}", "interactive done")
+    assert "❯ RUN: echo hi > hi.txt" in screen and "bypass permissions on" in screen
+    for first_run_screen in (
+        "trust this folder",
+        "Choose the text style",
+        "Bypass Permissions mode",
+    ):
+        assert first_run_screen not in screen
+
+    await project.scad("session", "stop", run_id)
+    status = json.loads((await project.scad("session", "status", "--all", "--json")).stdout)
+    assert [(s["run_id"], s["state"]) for s in status["sessions"]] == [(run_id, "stopped")]
+
+    await project.scad("session", "resume", run_id)
+    # Claude starts with --continue: the earlier conversation is on screen again.
+    screen = await attach_and_read(project, run_id, f"r-{run_id}", "interactive done")
+    assert "❯ RUN: echo hi > hi.txt" in screen
+    pane = (await project.scad("session", "logs", run_id)).stdout
+    assert "[scad] resumed" in pane and "--- tmux pane ---" in pane
+
+
+async def test_headless_resume_continues_the_same_claude_session(project: Project) -> None:
+    run_id = await project.start("--tag", "again", "--headless", "--prompt", "SAY: first answer")
+    await wait_for_exit(run_id)
+    stopped = await project.scad("session", "stop", run_id)
+    assert stopped.stdout == f"{run_id} was not running\n"
+    await project.scad("session", "resume", run_id, "--prompt", "SAY: second answer")
+    await wait_for_exit(run_id)
+    await project.scad("session", "logs", run_id)
+    claude = [e["data"] for e in project.envelopes(run_id) if e["src"] == "claude"]
+    inits = [d["session_id"] for d in claude if d.get("subtype") == "init"]
+    results = [d["result"] for d in claude if d["type"] == "result"]
+    assert len(inits) == 2 and inits[0] == inits[1]
+    assert results == ["first answer", "second answer"]
+    transcripts = list((project.run_dir(run_id) / "claude" / "projects").glob("*/*.jsonl"))
+    assert [t.stem for t in transcripts] == [inits[0]]
+
+
+async def test_clean_refuses_unfetched_commits_until_fetched_or_forced(project: Project) -> None:
+    fetched = await project.start("--tag", "fetched", "--headless", "--prompt", COMMIT)
+    # Another change, or both agents could make the very same commit in the same second.
+    forced = await project.start(
+        "--tag", "forced", "--headless", "--prompt", COMMIT.replace("echo agent", "echo other")
+    )
+    await wait_for_exit(fetched)
+    await wait_for_exit(forced)
+
+    refused = await project.scad("session", "clean", fetched, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        f"scad: error: {fetched}: clone code has 1 commit(s) not in {project.repo}: "
+    )
+    assert "'agent commit'" in refused.stderr and "--force" in refused.stderr
+    assert project.clone(fetched).is_dir() and container_state(fetched)
+
+    branch = f"scad-{fetched}"
+    # As root the clone belongs to the agent's uid, so upload-pack needs the exception too.
+    upload_pack = "--upload-pack=git -c safe.directory=* upload-pack"
+    await run(
+        "git",
+        "-C",
+        str(project.repo),
+        "fetch",
+        "-q",
+        upload_pack,
+        str(project.clone(fetched)),
+        f"{branch}:{branch}",
+    )
+    assert (await project.scad("session", "clean", fetched)).stdout == f"cleaned {fetched}\n"
+
+    done = await project.scad("session", "clean", forced, "--force")
+    assert done.stdout.splitlines()[0] == f"cleaned {forced}"
+    assert done.stdout.splitlines()[1].startswith("  discarded ") and done.stdout.endswith(
+        " agent commit\n"
+    )
+    for run_id in (fetched, forced):
+        run_dir = project.run_dir(run_id)
+        assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == [
+            "events.jsonl",
+            "ingest.json",
+            "run.json",
+        ]
+        assert (await run("docker", "inspect", f"scad-{run_id}", check=False)).returncode != 0
+        assert project.envelopes(run_id)[-1]["event"] == "cleaned"
+    status = json.loads((await project.scad("session", "status", "--all", "--json")).stdout)
+    assert {s["run_id"]: s["state"] for s in status["sessions"]} == {
+        fetched: "cleaned",
+        forced: "cleaned",
+    }
+
+
+async def test_status_warns_when_oauth_credentials_expire_within_the_hour(project: Project) -> None:
+    import time
+
+    claude_dir = project.root / "host-home" / ".claude"
+    claude_dir.mkdir(parents=True)
+    expires = int((time.time() + 1800) * 1000)
+    (claude_dir / ".credentials.json").write_text(
+        json.dumps(
+            {"claudeAiOauth": {"accessToken": "a", "refreshToken": "r", "expiresAt": expires}}
+        )
+    )
+    result = await project.scad("session", "status", env={"ANTHROPIC_API_KEY": ""})
+    assert result.stderr.startswith(
+        f"warning: the Claude OAuth credentials in {claude_dir}/.credentials.json expire in 0 h 2"
+    )
+    assert result.stdout.splitlines()[-1] == "auth: credentials-file"
+
+
+async def test_agent_planted_git_config_never_runs_on_the_host(
+    project: Project, tmp_path: Path
+) -> None:
+    run_id = await project.start("--tag", "sec")
+    marker = tmp_path / "host-only" / "pwned"
+    marker.parent.mkdir()
+    hooks = "/workspace/code/.git/evil-hooks"
+    plant = (
+        f"git config core.fsmonitor 'touch {marker}; false' && mkdir -p {hooks} && "
+        f"printf '#!/bin/sh\\ntouch {marker}\\n' > {hooks}/post-checkout && chmod +x {hooks}/post-checkout && "
+        f"git config core.hooksPath {hooks} && git commit -q --allow-empty -m planted"
+    )
+    await run("docker", "exec", "-w", "/workspace/code", f"scad-{run_id}", "sh", "-c", plant)
+    # The trap is armed: plain git on the host would run it.
+    await run(
+        "git", "-c", "safe.directory=*", "-C", str(project.clone(run_id)), "status", check=False
+    )
+    assert marker.exists()
+    marker.unlink()
+
+    await project.scad("session", "info", run_id)
+    await project.scad("session", "status")
+    await project.scad("session", "clean", run_id, "--force")
+    assert not marker.exists()
+
+
+async def test_no_secret_reaches_inspect_and_the_log_is_out_of_reach(project: Project) -> None:
+    run_id = await project.start("--tag", "secret", "--prompt", "SAY: hello")
+    await wait_until(lambda: pane_shows(run_id, "hello"))
+    inspect = (await run("docker", "inspect", f"scad-{run_id}")).stdout
+    image = (await run("docker", "image", "inspect", json.loads(inspect)[0]["Image"])).stdout
+    processes = (await run("docker", "exec", f"scad-{run_id}", "ps", "-eo", "args")).stdout
+    await project.scad("session", "logs", run_id)
+    log = (project.run_dir(run_id) / "events.jsonl").read_text()
+    for where, text in (
+        ("inspect", inspect),
+        ("image", image),
+        ("processes", processes),
+        ("event log", log),
+    ):
+        assert project.api_key not in text, where
+    # Claude in the container did get the key (from the run's 0600 file).
+    assert "claude" in processes
+
+    mounts = json.loads(inspect)[0]["Mounts"]
+    run_dir = str(project.run_dir(run_id))
+    assert all(m["Source"] != run_dir and not m["Source"].endswith("events.jsonl") for m in mounts)
+    inputs = next(m for m in mounts if m["Destination"] == "/run/scad")
+    assert inputs["RW"] is False
+    probe = "find / -name events.jsonl -not -path '/proc/*' 2>/dev/null; touch /run/scad/x 2>&1 || echo read-only"
+    out = (await run("docker", "exec", f"scad-{run_id}", "sh", "-c", probe, check=False)).stdout
+    assert out.strip().endswith("read-only") and "events.jsonl" not in out
