@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Any
+
+from scad.cli._activity import activity_lines
+from scad.events import Envelope
+
+
+def claude(data: dict[str, Any]) -> list[str]:
+    return activity_lines(Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="claude", data=data))
+
+
+def test_one_line_per_thing_the_agent_did() -> None:
+    assert claude(
+        {
+            "type": "system",
+            "subtype": "init",
+            "session_id": "s",
+            "model": "m",
+            "claude_code_version": "2.1",
+        }
+    ) == ["10:11:12 session s started: model m, Claude Code 2.1"]
+    message = {
+        "content": [
+            {"type": "text", "text": "Let me\nlook."},
+            {"type": "tool_use", "name": "Bash", "input": {"command": "ls -la"}},
+        ]
+    }
+    assert claude({"type": "assistant", "message": message}) == [
+        "10:11:12 Let me look.",
+        "10:11:12 → Bash: ls -la",
+    ]
+    results = {
+        "content": [
+            {"type": "tool_result", "content": "a\nb\nc"},
+            {"type": "tool_result", "is_error": True, "content": [{"type": "text", "text": "no"}]},
+        ]
+    }
+    assert claude({"type": "user", "message": results}) == [
+        "10:11:12   ← a (+2 lines)",
+        "10:11:12   ✗ no",
+    ]
+    done = {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 3,
+        "total_cost_usd": 0.01234,
+        "duration_ms": 2500,
+        "result": "All good.",
+    }
+    assert claude(done) == [
+        "10:11:12 done: 3 turns, $0.0123, 2.5 s (success)",
+        "10:11:12   All good.",
+    ]
+    retry = {
+        "type": "system",
+        "subtype": "api_retry",
+        "attempt": 2,
+        "max_retries": 10,
+        "error_status": 429,
+        "error": "rate_limit",
+        "retry_delay_ms": 1500,
+    }
+    assert claude(retry) == ["10:11:12 API retry 2/10: 429 rate_limit, next in 1.5 s"]
+
+
+def test_unknown_types_print_nothing_and_scad_events_print_one_line() -> None:
+    assert claude({"type": "stream_event"}) == []
+    scad = Envelope(
+        seq=1,
+        ts="2026-11-27T10:11:12.000Z",
+        src="scad",
+        event="exited",
+        exit_code=1,
+        detail="boom\nbang",
+    )
+    assert activity_lines(scad) == ["10:11:12 [scad] exited with code 1 (boom bang)"]
+
+
+def test_long_text_is_cut_to_one_line() -> None:
+    (line,) = claude(
+        {"type": "assistant", "message": {"content": [{"type": "text", "text": "x" * 500}]}}
+    )
+    assert len(line) == len("10:11:12 ") + 160 and line.endswith("…")

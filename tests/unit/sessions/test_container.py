@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from scad.config import parse_config
+from scad.home import Home
+from scad.runs import RunPaths, RunRecord
+from scad.sessions.container import run_container_spec
+
+
+def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    config = parse_config(
+        "name: p\nrepos:\n  code: {path: ., workdir: true}\n  lib: {path: ., add_dir: true}\n"
+        "mounts: [{host: data, container: /data}]\nnetwork: host\nclaude: {env: {ANTHROPIC_BASE_URL: 'http://127.0.0.1:1'}}\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    record = RunRecord(
+        run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:abc",
+        branch="scad-p-t-Nov27-1000", created="2026-11-27T10:00:00.000Z", repos={},
+    )  # fmt: skip
+    paths = RunPaths(Home(tmp_path / "home"), record.run_id)
+    spec = run_container_spec(
+        config, record, paths, user=(1000, 1000), timezone="Europe/Paris", claude_args=["-p"]
+    )
+    assert spec.name == "scad-p-t-Nov27-1000"
+    assert spec.labels == {
+        "scad.run": "p-t-Nov27-1000",
+        "scad.config": "p",
+        "scad.mode": "headless",
+    }
+    assert spec.command == ["headless", "-p"]
+    assert spec.user == "1000:1000"
+    assert spec.network == "host"
+    assert spec.workdir == "/workspace/code"
+    assert spec.env == {"TZ": "Europe/Paris", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
+    targets = {m.target: (m.source, m.read_only) for m in spec.mounts}
+    assert targets["/workspace/code"] == (str(paths.clone("code")), False)
+    assert targets["/workspace/lib"] == (str(paths.clone("lib")), False)
+    assert targets["/data"] == (str(tmp_path / "data"), False)
+    assert targets["/home/agent/.claude"] == (str(paths.claude_dir), False)
+    assert targets["/home/agent/.claude.json"] == (str(paths.claude_json), False)
+    assert targets["/run/scad"] == (str(paths.inputs), True)
+    # The event log and the run's own record are never mounted.
+    assert all(source not in (str(paths.root), str(paths.events)) for source, _ in targets.values())

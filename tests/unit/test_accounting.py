@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any
+
+from scad.accounting import summarise
+from scad.events import Envelope
+
+
+def claude(seq: int, data: dict[str, Any]) -> Envelope:
+    return Envelope(seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", src="claude", data=data)
+
+
+def init(seq: int, session: str = "s1") -> Envelope:
+    return claude(seq, {"type": "system", "subtype": "init", "session_id": session, "model": "m"})
+
+
+def assistant(seq: int, message_id: str, tool: bool = False) -> Envelope:
+    content = (
+        [{"type": "tool_use", "name": "Bash", "input": {}}]
+        if tool
+        else [{"type": "text", "text": "x"}]
+    )
+    return claude(
+        seq,
+        {
+            "type": "assistant",
+            "message": {
+                "id": message_id,
+                "content": content,
+                "usage": {"input_tokens": 10, "output_tokens": 2},
+            },
+        },
+    )
+
+
+def result(seq: int, **fields: Any) -> Envelope:
+    data = {"type": "result", "subtype": "success", "is_error": False, "num_turns": 2, "total_cost_usd": 0.5,
+            "duration_ms": 1500, "usage": {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 5}, "result": "ok"}  # fmt: skip
+    return claude(seq, data | fields)
+
+
+def test_results_count_and_resumed_sessions_add_up() -> None:
+    events = [
+        init(1), assistant(2, "m1", tool=True), assistant(3, "m1"), result(4),
+        Envelope(seq=5, ts="2026-11-27T10:00:05.000Z", src="scad", event="exited", exit_code=0),
+        init(6), result(7, num_turns=1, total_cost_usd=0.25, is_error=True, subtype="error_max_turns"),
+    ]  # fmt: skip
+    summary = summarise(events)
+    assert (summary.turns, summary.cost_usd, summary.tool_calls, summary.duration_ms) == (
+        3,
+        0.75,
+        1,
+        3000,
+    )
+    assert (
+        summary.usage.input_tokens,
+        summary.usage.output_tokens,
+        summary.usage.cache_read_tokens,
+    ) == (200, 40, 10)
+    assert [s.outcome for s in summary.sessions] == ["success", "error (error_max_turns)"]
+    assert summary.exit_code == 0
+    assert summary.last_activity == "2026-11-27T10:00:07.000Z"
+
+
+def test_a_conversation_still_going_counts_its_messages_once() -> None:
+    retry = claude(2, {"type": "system", "subtype": "api_retry", "attempt": 1})
+    summary = summarise(
+        [init(1), retry, assistant(3, "m1"), assistant(4, "m1"), assistant(5, "m2")]
+    )
+    assert (summary.usage.input_tokens, summary.usage.output_tokens) == (20, 4)
+    assert summary.sessions[0].outcome == "running"
+    assert summary.api_retries == 1
+
+
+def test_unknown_and_text_lines_are_ignored() -> None:
+    odd = [
+        claude(1, {"type": "stream_event", "event": {}}),
+        Envelope(seq=2, ts="t", src="claude", text="plain"),
+        Envelope(seq=3, ts="t", src="future"),
+        result(4),
+    ]
+    assert summarise(odd).turns == 0  # a result without an init belongs to no session

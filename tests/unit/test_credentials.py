@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from scad.credentials import (
+    credentials_env_file,
+    discover_credentials,
+    expiry_warning,
+    write_secret,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def credentials_file(home: Path, expires: datetime) -> Path:
+    path = home / ".claude" / ".credentials.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        json.dumps(
+            {"claudeAiOauth": {"accessToken": "a", "expiresAt": int(expires.timestamp() * 1000)}}
+        )
+    )
+    return path
+
+
+def test_precedence(tmp_path: Path) -> None:
+    credentials_file(tmp_path, NOW)
+    env = {"HOME": str(tmp_path), "ANTHROPIC_API_KEY": "k", "CLAUDE_CODE_OAUTH_TOKEN": "t"}
+    assert discover_credentials(env).method == "api-key"  # type: ignore[union-attr]
+    assert discover_credentials({**env, "ANTHROPIC_API_KEY": ""}).method == "oauth-token"  # type: ignore[union-attr]
+    found = discover_credentials({"HOME": str(tmp_path)})
+    assert found is not None and found.method == "credentials-file" and found.expires_at == NOW
+    assert discover_credentials({"HOME": str(tmp_path / "nobody")}) is None
+
+
+def test_secrets_are_not_in_repr() -> None:
+    found = discover_credentials({"ANTHROPIC_API_KEY": "sk-secret-value"})
+    assert "sk-secret-value" not in repr(found)
+
+
+def test_expiry_warnings(tmp_path: Path) -> None:
+    path = credentials_file(tmp_path, NOW + timedelta(minutes=45))
+    found = discover_credentials({"HOME": str(tmp_path)})
+    assert expiry_warning(found, NOW) == (
+        f"the Claude OAuth credentials in {path} expire in 0 h 45 min; running sessions will stop working then"
+    )
+    assert expiry_warning(found, NOW + timedelta(hours=1)) == (
+        f"the Claude OAuth credentials in {path} have expired; run `claude` on the host to log in again"
+    )
+    assert expiry_warning(found, NOW - timedelta(days=1)) is None
+    assert expiry_warning(discover_credentials({"ANTHROPIC_API_KEY": "k"}), NOW) is None
+
+
+def test_env_file_quotes_for_the_shell() -> None:
+    found = discover_credentials({"ANTHROPIC_API_KEY": "a'b $c"})
+    assert credentials_env_file(found) == "ANTHROPIC_API_KEY='a'\"'\"'b $c'\n"  # type: ignore[arg-type]
+
+
+def test_write_secret_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    write_secret(path, b"x", owner=None)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.stat().st_uid == os.getuid()
