@@ -137,7 +137,12 @@ network: host
 claude:
   dangerously_skip_permissions: true
   env: {{ANTHROPIC_BASE_URL: "{url}", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"}}
-"""
+{claude_extra}"""
+
+
+def session_settings(url: str, claude_extra: str = "") -> str:
+    """Config lines for sessions against the offline model; ``claude_extra`` goes under ``claude:``."""
+    return SESSION_SETTINGS.format(url=url, claude_extra=claude_extra)
 
 
 @pytest.fixture
@@ -145,15 +150,18 @@ def project(
     built_image: BuiltImage, tmp_path: Path, offline_model: OfflineModel
 ) -> Iterator[Project]:
     """A project whose config builds to the session's shared image and uses the offline model."""
-    repo = make_repo(
-        tmp_path / "repo", {"README.md": "test project\n", "requirements.txt": "six==1.16.0\n"}
-    )
-    project = Project(tmp_path, repo, offline_model)
+    files = {"README.md": "test project\n", "requirements.txt": "six==1.16.0\n"}
+    project = Project(tmp_path, make_repo(tmp_path / "repo", files), offline_model)
     (project.home / "configs").mkdir(parents=True)
     config_file = project.home / "configs" / "scadtest.yml"
     config_file.write_text(
-        project_config("scadtest", repo, SESSION_SETTINGS.format(url=offline_model.url))
+        project_config("scadtest", project.repo, session_settings(offline_model.url))
     )
     assert build_context(load_config(config_file)).tag == built_image.tag
     yield project
     remove_run_containers(project.home)
+    for other in (project.home / "configs").glob("*.yml"):
+        if other.stem != "scadtest":
+            subprocess.run(
+                ["docker", "rmi", "--force", f"scad-{other.stem}:latest"], capture_output=True
+            )

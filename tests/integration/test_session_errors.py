@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SESSION_SETTINGS, project_config
+from .conftest import project_config, session_settings
 from .sessions_support import Project, run, wait_for_exit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -19,9 +19,7 @@ async def containers_of(config: str) -> list[str]:
 
 
 def add_config(project: Project, name: str, extra: str = "", repo: Path | None = None) -> None:
-    text = project_config(
-        name, repo or project.repo, SESSION_SETTINGS.format(url=project.model.url) + extra
-    )
+    text = project_config(name, repo or project.repo, session_settings(project.model.url) + extra)
     (project.home / "configs" / f"{name}.yml").write_text(text)
 
 
@@ -154,8 +152,10 @@ async def test_attach_and_resume_say_what_would_help(project: Project) -> None:
 
 
 async def test_stop_several_needs_yes_without_a_terminal(project: Project) -> None:
-    first = await project.start("--tag", "one")
-    second = await project.start("--tag", "two")
+    first = await project.start("--tag", "twin")
+    second = await project.start("--tag", "twin")
+    # The same config and tag in the same minute still get distinct run ids.
+    assert second == f"{first}-2" or second.rsplit("-", 1)[0] != first.rsplit("-", 1)[0]
     refused = await project.scad("session", "stop", "--all", check=False)
     assert (refused.returncode, refused.stderr) == (
         2,

@@ -10,6 +10,7 @@ import anyio
 import pytest
 from anyio.streams.text import TextReceiveStream
 
+from .conftest import project_config, session_settings
 from .sessions_support import (
     SCAD,
     Project,
@@ -322,3 +323,54 @@ async def test_no_secret_reaches_inspect_and_the_log_is_out_of_reach(project: Pr
     probe = "find / -name events.jsonl -not -path '/proc/*' 2>/dev/null; touch /run/scad/x 2>&1 || echo read-only"
     out = (await run("docker", "exec", f"scad-{run_id}", "sh", "-c", probe, check=False)).stdout
     assert out.strip().endswith("read-only") and "events.jsonl" not in out
+
+
+async def test_plugins_claude_md_and_host_timezone_reach_claude(
+    project: Project, tmp_path: Path
+) -> None:
+    market = tmp_path / "market"
+    (market / ".claude-plugin").mkdir(parents=True)
+    plugins = [{"name": "hello", "source": "./hello", "description": "d"}]
+    (market / ".claude-plugin" / "marketplace.json").write_text(
+        json.dumps({"name": "local", "owner": {"name": "t"}, "plugins": plugins})
+    )
+    (market / "hello" / ".claude-plugin").mkdir(parents=True)
+    (market / "hello" / ".claude-plugin" / "plugin.json").write_text(
+        json.dumps({"name": "hello", "version": "1.0.0", "description": "d"})
+    )
+    (market / "hello" / "commands").mkdir()
+    (market / "hello" / "commands" / "greet.md").write_text(
+        "---\ndescription: Greet\n---\nSay hello.\n"
+    )
+    notes = tmp_path / "notes.md"
+    notes.write_text("Keep answers short. MARKER-7431\n")
+    extra = f"  plugins: [hello@local]\n  marketplaces: {{local: {{path: {market}}}}}\n  claude_md: {notes}\n"
+    config = project.home / "configs" / "scadtest.yml"
+    config.write_text(
+        project_config("scadtest", project.repo, session_settings(project.model.url, extra))
+    )
+
+    prompt = "RUN: git commit -q --allow-empty -m 'in paris'\nSAY: ok"
+    args = (
+        "session",
+        "start",
+        "scadtest",
+        "--tag",
+        "plug",
+        "--headless",
+        "--prompt",
+        prompt,
+        "--json",
+    )
+    run_id = json.loads((await project.scad(*args, env={"TZ": "Europe/Paris"})).stdout)["run_id"]
+    await wait_for_exit(run_id)
+    await project.scad("session", "logs", run_id)
+    claude = [e["data"] for e in project.envelopes(run_id) if e["src"] == "claude"]
+    init = next(d for d in claude if d.get("subtype") == "init")
+    assert {"name": "hello", "source": "hello@local"} in [
+        {k: p[k] for k in ("name", "source")} for p in init["plugins"]
+    ]
+    assert "hello:greet" in init["slash_commands"]
+    assert (project.run_dir(run_id) / "claude" / "CLAUDE.md").read_text() == notes.read_text()
+    # November in Paris is UTC+1: the agent's commit carries the host's zone.
+    assert git_log(project.clone(run_id), "-1", "--format=%ci %s")[0].endswith("+0100 in paris")

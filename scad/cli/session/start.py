@@ -5,6 +5,7 @@ from pathlib import Path
 
 import asyncclick as click
 
+from ...build import BuildProgress
 from ...home import scad_home
 from ...registry import load_registered
 from .._complete import config_names
@@ -40,9 +41,16 @@ async def command(
     text = read_prompt(prompt, prompt_file)
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
 
-    def on_build(event):  # type: ignore[no-untyped-def]
-        if not as_json:
-            printer(event)
+    announced = False
+
+    def on_build(event: BuildProgress) -> None:
+        nonlocal announced
+        if as_json:
+            return
+        if not announced:
+            click.echo(f"the image of {config.name} is not built yet; building it first")
+            announced = True
+        printer(event)
 
     async with open_engine() as engine:
         record = await start_session(
