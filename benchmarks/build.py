@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _bench import print_ratios, timed
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERTS = sorted(str(p) for p in Path("/usr/local/share/ca-certificates").glob("*.crt"))
-
-
-def timed(command: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -64,11 +58,8 @@ def main() -> None:
             subprocess.run(
                 ["docker", "rmi", "--force", *set(images.stdout.split())], capture_output=True
             )
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    baseline = medians["docker image inspect (baseline)"]
-    print(f"\n{'command':<34} {'median ms':>10} {'x baseline':>11}")
-    for name, seconds in medians.items():
-        print(f"{name:<34} {seconds * 1000:>10.1f} {seconds / baseline:>11.2f}")
+    print()
+    print_ratios(samples, "docker image inspect (baseline)")
 
 
 if __name__ == "__main__":

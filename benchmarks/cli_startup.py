@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _bench import print_ratios, timed
+
 SCAD = str(Path(sys.executable).parent / "scad")
-
-
-def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -40,14 +31,13 @@ def main() -> None:
             "scad --version": [SCAD, "--version"],
             "scad config list": [SCAD, "config", "list"],
         }
-        # Interleave warm-up so the first case does not pay for a cold disk cache.
-        for command in cases.values():
+        for command in cases.values():  # warm the disk cache for every case alike
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-        results = {name: median_seconds(command, args.runs, env) for name, command in cases.items()}
-    baseline = results["python -c pass (baseline)"]
-    print(f"{'command':<32} {'median ms':>10} {'x baseline':>11}")
-    for name, seconds in results.items():
-        print(f"{name:<32} {seconds * 1000:>10.1f} {seconds / baseline:>11.2f}")
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.runs):  # interleaved, so drift hits every case alike
+            for name, command in cases.items():
+                samples[name].append(timed(command, env))
+    print_ratios(samples, "python -c pass (baseline)")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import aiodocker
 import aiohttp
@@ -42,13 +42,24 @@ REQUEST_TIMEOUT = 60.0
 _NO_CONNECTION = 900
 
 
-def _raise(exc: Exception, what: str) -> NoReturn:
-    if isinstance(exc, aiodocker.DockerError) and exc.status != _NO_CONNECTION:
-        raise EngineError(f"{what}: {exc.message}") from exc
-    raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
-
-
-_TRANSLATED = (aiodocker.DockerError, aiohttp.ClientError, OSError)
+@contextmanager
+def _request(what: str, timeout: float | None = REQUEST_TIMEOUT) -> Iterator[None]:
+    """Bound a request in time and turn Docker client errors into scad's."""
+    try:
+        with anyio.fail_after(timeout):
+            yield
+    except aiodocker.DockerError as exc:
+        if exc.status == _NO_CONNECTION:
+            raise EngineUnavailable(
+                f"{what}: the Docker engine did not answer ({exc.message})"
+            ) from exc
+        raise EngineError(f"{what}: {exc.message}", status=exc.status) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+    except TimeoutError as exc:
+        raise EngineUnavailable(
+            f"{what}: the Docker engine did not answer within {timeout:.0f} s"
+        ) from exc
 
 
 class Engine:
@@ -58,41 +69,32 @@ class Engine:
         self._docker = docker
 
     async def version(self) -> str:
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                info = await self._docker.version()
-        except _TRANSLATED as exc:
-            _raise(exc, "engine version")
+        with _request("engine version"):
+            info = await self._docker.version()
         return str(info.get("Version", "unknown"))
 
-    # -- images -----------------------------------------------------------
+    # Images
 
     async def image(self, reference: str) -> ImageInfo | None:
         """The image named ``reference``, or None when absent."""
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
+            with _request(f"inspect image {reference}"):
                 data = await self._docker.images.inspect(reference)
-        except aiodocker.DockerError as exc:
+        except EngineError as exc:
             if exc.status == 404:
                 return None
-            _raise(exc, f"inspect image {reference}")
-        except _TRANSLATED as exc:
-            _raise(exc, f"inspect image {reference}")
-        config = data.get("Config") or {}
+            raise
         return ImageInfo(
             id=data["Id"],
             tags=list(data.get("RepoTags") or []),
-            labels=dict(config.get("Labels") or {}),
+            labels=dict((data.get("Config") or {}).get("Labels") or {}),
             created=data.get("Created", ""),
         )
 
     async def images(self, repository: str) -> list[ImageInfo]:
         """Every image with a tag in ``repository``."""
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                rows = await self._docker.images.list(filters={"reference": [repository]})
-        except _TRANSLATED as exc:
-            _raise(exc, f"list images {repository}")
+        with _request(f"list images {repository}"):
+            rows = await self._docker.images.list(filters={"reference": [repository]})
         return [
             ImageInfo(
                 id=row["Id"],
@@ -105,24 +107,16 @@ class Engine:
 
     async def pull(self, reference: str) -> None:
         """Pull ``reference``; the caller bounds the time."""
-        try:
+        with _request(f"pull {reference}", timeout=None):
             await self._docker.images.pull(reference)
-        except _TRANSLATED as exc:
-            _raise(exc, f"pull {reference}")
 
     async def tag_image(self, image: str, repository: str, tag: str) -> None:
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                await self._docker.images.tag(image, repository, tag=tag)
-        except _TRANSLATED as exc:
-            _raise(exc, f"tag {image}")
+        with _request(f"tag {image}"):
+            await self._docker.images.tag(image, repository, tag=tag)
 
     async def remove_image(self, reference: str) -> None:
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                await self._docker.images.delete(reference)
-        except _TRANSLATED as exc:
-            _raise(exc, f"remove image {reference}")
+        with _request(f"remove image {reference}"):
+            await self._docker.images.delete(reference)
 
     async def build(
         self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
@@ -142,117 +136,91 @@ class Engine:
             stream=True,
         )
         try:
-            async for item in stream:
-                if "error" in item:
-                    yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
-                    return
-                if "stream" in item:
-                    for line in str(item["stream"]).splitlines():
-                        yield BuildLine(line)
-                elif "status" in item:
-                    yield BuildLine(str(item["status"]))
-        except aiodocker.DockerError as exc:
-            yield BuildLine(str(exc.message), error=True)
-        except (aiohttp.ClientError, OSError) as exc:
-            _raise(exc, "build")
+            with _request("build", timeout=None):
+                async for item in stream:
+                    if "error" in item:
+                        yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
+                        return
+                    if "stream" in item:
+                        for line in str(item["stream"]).splitlines():
+                            yield BuildLine(line)
+                    elif "status" in item:
+                        yield BuildLine(str(item["status"]))
+        except EngineError as exc:
+            yield BuildLine(str(exc), error=True)
 
-    # -- containers -------------------------------------------------------
+    # Containers
 
     async def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container; returns its id. Never pulls."""
+        mounts = [
+            {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+            for m in spec.mounts
+        ]
         config: dict[str, Any] = {
             "Image": spec.image,
             "Labels": spec.labels,
             "Env": [f"{k}={v}" for k, v in spec.env.items()],
             "Tty": spec.tty,
             "OpenStdin": spec.tty,
-            "HostConfig": {
-                "Init": spec.init,
-                "NetworkMode": spec.network,
-                "Mounts": [
-                    {
-                        "Type": "bind",
-                        "Source": m.source,
-                        "Target": m.target,
-                        "ReadOnly": m.read_only,
-                    }
-                    for m in spec.mounts
-                ],
-            },
+            "HostConfig": {"Init": spec.init, "NetworkMode": spec.network, "Mounts": mounts},
         }
-        if spec.command is not None:
-            config["Cmd"] = spec.command
-        if spec.entrypoint is not None:
-            config["Entrypoint"] = spec.entrypoint
-        if spec.user:
-            config["User"] = spec.user
-        if spec.workdir:
-            config["WorkingDir"] = spec.workdir
+        optional = {
+            "Cmd": spec.command,
+            "Entrypoint": spec.entrypoint,
+            "User": spec.user,
+            "WorkingDir": spec.workdir,
+        }
+        config.update({key: value for key, value in optional.items() if value})
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
+            with _request(f"create container {spec.name}"):
                 container = await self._docker.containers.create(config, name=spec.name)
-        except aiodocker.DockerError as exc:
+        except EngineError as exc:
             if exc.status == 404:
                 raise EngineError(
                     f"image {spec.image} does not exist; build it with `scad build`"
                 ) from exc
-            _raise(exc, f"create container {spec.name}")
-        except _TRANSLATED as exc:
-            _raise(exc, f"create container {spec.name}")
+            raise
         return str(container.id)
 
     async def start(self, container_id: str) -> None:
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                await self._docker.containers.container(container_id).start()
-        except _TRANSLATED as exc:
-            _raise(exc, f"start container {container_id[:12]}")
+        with _request(f"start container {container_id[:12]}"):
+            await self._docker.containers.container(container_id).start()
 
     async def stop(self, container_id: str, *, grace: int = 10) -> None:
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT + grace):
+            with _request(f"stop container {container_id[:12]}", timeout=REQUEST_TIMEOUT + grace):
                 await self._docker.containers.container(container_id).stop(t=grace)
-        except aiodocker.DockerError as exc:
-            if exc.status in (304, 404):  # already stopped, or gone
-                return
-            _raise(exc, f"stop container {container_id[:12]}")
-        except _TRANSLATED as exc:
-            _raise(exc, f"stop container {container_id[:12]}")
+        except EngineError as exc:
+            if exc.status not in (304, 404):  # already stopped, or gone
+                raise
 
     async def remove(self, container_id: str, *, force: bool = False) -> None:
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
+            with _request(f"remove container {container_id[:12]}"):
                 await self._docker.containers.container(container_id).delete(force=force)
-        except aiodocker.DockerError as exc:
-            if exc.status == 404:
-                return
-            _raise(exc, f"remove container {container_id[:12]}")
-        except _TRANSLATED as exc:
-            _raise(exc, f"remove container {container_id[:12]}")
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
 
     async def inspect(self, container_id: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
+            with _request(f"inspect container {container_id[:12]}"):
                 data = await self._docker.containers.container(container_id).show()
-        except aiodocker.DockerError as exc:
+        except EngineError as exc:
             if exc.status == 404:
                 return None
-            _raise(exc, f"inspect container {container_id[:12]}")
-        except _TRANSLATED as exc:
-            _raise(exc, f"inspect container {container_id[:12]}")
+            raise
         return _container_state(data)
 
     async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         """All containers (running or not) carrying ``labels`` (None: any value)."""
         label_filter = [k if v is None else f"{k}={v}" for k, v in labels.items()]
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                rows = await self._docker.containers.list(
-                    all=True, filters=json.dumps({"label": label_filter})
-                )
-        except _TRANSLATED as exc:
-            _raise(exc, "list containers")
+        with _request("list containers"):
+            rows = await self._docker.containers.list(
+                all=True, filters=json.dumps({"label": label_filter})
+            )
         return [_container_state(row._container) for row in rows]
 
     async def logs(
@@ -263,40 +231,32 @@ class Engine:
         Entries are not lines: a long line comes as several entries, only the
         last of which ends in a newline; with ``timestamps`` each starts with one.
         """
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                entries = await self._docker.containers.container(container_id).log(
-                    stdout=not stderr, stderr=stderr, timestamps=timestamps
-                )
-        except _TRANSLATED as exc:
-            _raise(exc, f"logs of {container_id[:12]}")
+        with _request(f"logs of {container_id[:12]}"):
+            entries = await self._docker.containers.container(container_id).log(
+                stdout=not stderr, stderr=stderr, timestamps=timestamps
+            )
         return list(entries)
 
     async def follow_logs(self, container_id: str) -> AsyncIterator[str]:
         """Timestamped stdout entries from the start, as they come, until the container stops."""
-        try:
+        with _request(f"logs of {container_id[:12]}", timeout=None):
             stream = self._docker.containers.container(container_id).log(
                 stdout=True, follow=True, timestamps=True
             )
             async for entry in stream:
                 yield entry
-        except _TRANSLATED as exc:
-            _raise(exc, f"logs of {container_id[:12]}")
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         """Run ``command`` in a running container and collect its output."""
-        try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
-                execution = await self._docker.containers.container(container_id).exec(
-                    command, user=user
-                )
-                chunks: list[bytes] = []
-                async with execution.start(detach=False) as stream:
-                    while (message := await stream.read_out()) is not None:
-                        chunks.append(message.data)
-                info = await execution.inspect()
-        except _TRANSLATED as exc:
-            _raise(exc, f"exec in {container_id[:12]}")
+        chunks: list[bytes] = []
+        with _request(f"exec in {container_id[:12]}"):
+            execution = await self._docker.containers.container(container_id).exec(
+                command, user=user
+            )
+            async with execution.start(detach=False) as stream:
+                while (message := await stream.read_out()) is not None:
+                    chunks.append(message.data)
+            info = await execution.inspect()
         return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
 
 

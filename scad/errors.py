@@ -71,7 +71,11 @@ class EngineUnavailable(ScadError):
 
 
 class EngineError(ScadError):
-    """Raised when the Docker engine refuses a request."""
+    """Raised when the Docker engine refuses a request; ``status`` is its HTTP status."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class ImageError(ScadError):

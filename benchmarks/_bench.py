@@ -1,0 +1,23 @@
+"""What every benchmark shares: timing a command, and the table of ratios it prints."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    """Seconds ``command`` takes to run to completion."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - started
+
+
+def print_ratios(samples: dict[str, list[float]], baseline: str) -> None:
+    """Medians, and each one's ratio to the baseline measured in the same run."""
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    width = max(len(name) for name in medians) + 2
+    print(f"{'command':<{width}} {'median ms':>10} {'x baseline':>11}")
+    for name, seconds in medians.items():
+        print(f"{name:<{width}} {seconds * 1000:>10.1f} {seconds / medians[baseline]:>11.2f}")
