@@ -99,7 +99,7 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
             summary.tool_calls += sum(
                 1 for b in message.get("content") or [] if b.get("type") == "tool_use"
             )
-            message_id = message.get("id")
+            message_id = str(message.get("id"))
             if message_id not in seen_messages and current.outcome == "running":
                 seen_messages.add(message_id)
                 current.usage.add(message.get("usage") or {})

@@ -52,7 +52,7 @@ class _Schema(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
     """Base of every config Struct: strict, keyword-only, immutable."""
 
 
-class Repo(_Schema):
+class Repo(_Schema, frozen=True):
     """A git repository the agents work on; cloned per run."""
 
     path: str
@@ -64,7 +64,7 @@ class Repo(_Schema):
     focus: str | None = None
 
 
-class Mount(_Schema):
+class Mount(_Schema, frozen=True):
     """A host folder mounted read-write into every container."""
 
     host: str
@@ -72,13 +72,13 @@ class Mount(_Schema):
     container: str | None = None
 
 
-class PythonEnv(_Schema):
+class PythonEnv(_Schema, frozen=True):
     version: str = "3.11"
     #: A requirements file, relative to the workdir repo, installed into /opt/venv.
     requirements: str | None = None
 
 
-class Marketplace(_Schema):
+class Marketplace(_Schema, frozen=True):
     """Where Claude finds plugins: exactly one of a local folder, GitHub repo or git URL."""
 
     path: str | None = None
@@ -86,12 +86,12 @@ class Marketplace(_Schema):
     git: str | None = None
 
 
-class Permissions(_Schema):
+class Permissions(_Schema, frozen=True):
     allow: list[str] = []
     deny: list[str] = []
 
 
-class ClaudeSettings(_Schema):
+class ClaudeSettings(_Schema, frozen=True):
     version: str = CLAUDE_CODE_VERSION
     model: str | None = None
     dangerously_skip_permissions: bool = False
@@ -105,12 +105,12 @@ class ClaudeSettings(_Schema):
     env: dict[str, str] = {}
 
 
-class ImageSettings(_Schema):
+class ImageSettings(_Schema, frozen=True):
     #: Base image; defaults to ``python:{python.version}-slim``.
     base: str | None = None
 
 
-class Config(_Schema):
+class Config(_Schema, frozen=True):
     """One project: what to clone, mount and install, and how to run Claude."""
 
     name: str

@@ -50,21 +50,25 @@ class ConfigInfo(msgspec.Struct, frozen=True, kw_only=True):
 async def _describe_repo(key: str, config: Config) -> RepoInfo:
     repo = config.repos[key]
     path = Path(repo.path)
-    common = {
-        "key": key,
-        "path": repo.path,
-        "workdir": repo.workdir,
-        "add_dir": repo.add_dir,
-        "focus": repo.focus,
-    }
+    branch: str | None = None
+    dirty: bool | None = None
     if not await git.is_repository(path):
-        problem = "does not exist" if not path.exists() else "not a git repository"
-        return RepoInfo(**common, branch=None, dirty=None, problem=problem)
-    problem = None
-    if repo.focus and not (path / repo.focus).is_dir():
-        problem = f"focus folder {repo.focus} does not exist"
-    branch, dirty = await git.current_branch(path), await git.is_dirty(path)
-    return RepoInfo(**common, branch=branch, dirty=dirty, problem=problem)
+        problem: str | None = "does not exist" if not path.exists() else "not a git repository"
+    else:
+        problem = None
+        if repo.focus and not (path / repo.focus).is_dir():
+            problem = f"focus folder {repo.focus} does not exist"
+        branch, dirty = await git.current_branch(path), await git.is_dirty(path)
+    return RepoInfo(
+        key=key,
+        path=repo.path,
+        workdir=repo.workdir,
+        add_dir=repo.add_dir,
+        focus=repo.focus,
+        branch=branch,
+        dirty=dirty,
+        problem=problem,
+    )
 
 
 async def describe_config(config: Config, *, image: str, image_built: bool | None) -> ConfigInfo:
