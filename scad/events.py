@@ -79,7 +79,8 @@ def _locked(paths: RunPaths) -> Iterator[_Writer]:
                 if paths.ingest_state.exists()
                 else IngestState()
             )
-            with open(paths.events, "ab") as out:
+            with open(paths.events, "ab+") as out:
+                _end_last_line(out)
                 writer = _Writer(paths, state, out)
                 yield writer
                 out.flush()
@@ -89,6 +90,14 @@ def _locked(paths: RunPaths) -> Iterator[_Writer]:
             os.replace(tmp, paths.ingest_state)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _end_last_line(out: Any) -> None:
+    """A writer killed mid-line leaves a partial line; close it so the next one stands alone."""
+    if out.seek(0, os.SEEK_END) > 0:
+        out.seek(-1, os.SEEK_END)
+        if out.read(1) != b"\n":
+            out.write(b"\n")
 
 
 def append_event(paths: RunPaths, event: str, **fields: Any) -> None:

@@ -30,4 +30,8 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="scad", _anyio_backend="asyncio")
+    try:
+        cli(prog_name="scad", _anyio_backend="asyncio")
+    except KeyboardInterrupt:
+        # Work in flight was rolled back or left consistent by its own cleanup.
+        raise SystemExit(130) from None

@@ -76,17 +76,21 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
 
 
 async def clean_session(
-    engine: Engine, home: Home, record: RunRecord, *, force: bool
+    engine: Engine, home: Home, record: RunRecord, *, force: bool, skip_running: bool = False
 ) -> CleanResult:
     """Remove a run's container, clones and Claude state; its record and event log stay.
 
-    Refuses, unless ``force``, while it runs or while a clone holds commits
-    that the host repo does not have.
+    Unless ``force``, a running session is refused (or, with ``skip_running``,
+    passed over) and so is one whose clones hold commits the host repo lacks.
     """
     paths = RunPaths(home, record.run_id)
     if record.cleaned:
         return CleanResult(run_id=record.run_id, outcome="skipped", reason="already cleaned")
     if await _running(engine, record) and not force:
+        if skip_running:
+            return CleanResult(
+                run_id=record.run_id, outcome="skipped", reason="running; --force cleans it too"
+            )
         raise SessionError(
             f"{record.run_id} is running; stop it first (`scad session stop {record.run_id}`) or pass --force"
         )

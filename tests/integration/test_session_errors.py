@@ -168,3 +168,18 @@ async def test_stop_several_needs_yes_without_a_terminal(project: Project) -> No
         neither.stderr
         == "scad: error: name sessions by RUN_ID, or use --all or --config CONFIG (one of them)\n"
     )
+
+
+async def test_clean_all_passes_over_running_sessions(project: Project) -> None:
+    finished = await project.start("--tag", "fin", "--headless", "--prompt", "SAY: done")
+    running = await project.start("--tag", "run")
+    await wait_for_exit(finished)
+    result = await project.scad("session", "clean", "--all", "--yes")
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [f"cleaned {finished}", f"skipped {running} (running; --force cleans it too)"]
+    )
+    named = await project.scad("session", "clean", running, check=False)
+    assert (named.returncode, named.stderr) == (
+        1,
+        f"scad: error: {running} is running; stop it first (`scad session stop {running}`) or pass --force\n",
+    )

@@ -95,3 +95,13 @@ def test_reader_tolerates_partial_and_unknown_lines(tmp_path: Path) -> None:
 
 def test_reading_a_missing_log(tmp_path: Path) -> None:
     assert read_events(RunPaths(Home(tmp_path), "none")) == ([], 0)
+
+
+def test_a_line_cut_short_by_a_killed_writer_does_not_swallow_the_next(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    append_event(paths, "created")
+    with open(paths.events, "a") as f:
+        f.write('{"seq":2,"ts":"t","src":"scad","ev')
+    append_event(paths, "started")
+    envelopes, _ = read_events(paths)
+    assert [e.event for e in envelopes] == ["created", "started"]

@@ -36,7 +36,11 @@ async def command(
         confirm_many("clean", [r.run_id for r in records], yes)
         for record in records:
             try:
-                results.append(await clean_session(engine, home, record, force=force))
+                # Named sessions are meant: a running one is an error; a swept one is passed over.
+                result = await clean_session(
+                    engine, home, record, force=force, skip_running=not run_id_args
+                )
+                results.append(result)
             except ScadError as exc:
                 if len(records) == 1:
                     raise
