@@ -1,7 +1,7 @@
 """Sessions: one run directory, one container, its own clones and Claude state."""
 
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
-from .logs import catch_up, follow
+from .logs import catch_up, ingest_live, stream_events
 from .start import resume_session, start_session
 from .status import (
     CloneInfo,
@@ -23,7 +23,7 @@ __all__ = [
     "attach_command",
     "catch_up",
     "clean_session",
-    "follow",
+    "ingest_live",
     "pane_text",
     "resume_session",
     "select_runs",
@@ -31,4 +31,5 @@ __all__ = [
     "session_status",
     "start_session",
     "stop_sessions",
+    "stream_events",
 ]

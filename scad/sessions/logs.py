@@ -7,9 +7,12 @@ event log's lock makes sure each line lands once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..events import ingest_claude_lines
+import anyio
+
+from ..events import Envelope, ingest_claude_lines, read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord
 from .loglines import LogLines
@@ -17,10 +20,12 @@ from .loglines import LogLines
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["catch_up", "follow"]
+__all__ = ["catch_up", "ingest_live", "stream_events"]
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
+#: How often a follower looks for lines that other writers appended.
+POLL_SECONDS = 0.2
 
 
 async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
@@ -58,7 +63,7 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
     return not finished
 
 
-async def follow(engine: Engine, home: Home, record: RunRecord) -> None:
+async def ingest_live(engine: Engine, home: Home, record: RunRecord) -> None:
     """Ingest the container's output as it comes, until it stops."""
     if not record.container_id:
         return
@@ -69,3 +74,40 @@ async def follow(engine: Engine, home: Home, record: RunRecord) -> None:
             ingest_claude_lines(paths, record.container_id, index, lines)
             index += len(lines)
     await catch_up(engine, home, record)
+
+
+async def stream_events(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    emit: Callable[[list[Envelope]], None],
+    *,
+    follow: bool,
+) -> bool:
+    """Hand the run's envelopes to ``emit``: everything so far in one batch, then,
+    with ``follow`` and while the run goes on, new ones as they land. Returns
+    whether the run is still going when this returns."""
+    paths = RunPaths(home, record.run_id)
+    running = await catch_up(engine, home, record)
+    envelopes, offset = read_events(paths)
+    emit(envelopes)
+    if not (follow and running):
+        return running
+    done = anyio.Event()
+
+    async def ingest() -> None:
+        await ingest_live(engine, home, record)
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ingest)
+        while True:
+            finished = done.is_set()
+            envelopes, offset = read_events(paths, offset)
+            if envelopes:
+                emit(envelopes)
+            if finished:
+                break
+            with anyio.move_on_after(POLL_SECONDS):
+                await done.wait()
+    return False

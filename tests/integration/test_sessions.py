@@ -70,6 +70,9 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
         in readable
     )
     assert "[scad] exited with code 0" in readable
+    last_two = (await project.scad("session", "logs", run_id, "-n", "2")).stdout
+    assert last_two.splitlines() == readable.splitlines()[-2:]
+    assert (await project.scad("session", "logs", run_id, "-n", "0")).stdout == ""
 
 
 async def test_a_run_nobody_watched_is_caught_up_once(project: Project) -> None:
