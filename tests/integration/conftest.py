@@ -23,7 +23,7 @@ from scad.errors import EngineUnavailable
 from scad.offline import OfflineModel, serve_offline_model
 from tests.conftest import host_certificates, in_ci, make_repo
 
-from .sessions_support import Project, remove_run_containers
+from .sessions_support import Project, remove_images, remove_run_containers
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
@@ -162,6 +162,4 @@ def project(
     remove_run_containers(project.home)
     for other in (project.home / "configs").glob("*.yml"):
         if other.stem != "scadtest":
-            subprocess.run(
-                ["docker", "rmi", "--force", f"scad-{other.stem}:latest"], capture_output=True
-            )
+            remove_images(f"scad-{other.stem}")
