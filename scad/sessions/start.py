@@ -25,6 +25,7 @@ from ..image import agent_ids
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from .container import host_timezone, run_container_spec
+from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -205,8 +206,6 @@ async def resume_session(
             raise SessionError(
                 f"{run_id} is already running; attach with `scad session attach {run_id}`"
             )
-        from .logs import catch_up
-
         await catch_up(engine, home, record)
         if state is not None:
             await engine.remove(record.container_id, force=True)

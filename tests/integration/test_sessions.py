@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -70,6 +71,8 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
         in readable
     )
     assert "[scad] exited with code 0" in readable
+    dashboard = (await project.scad("session", "info", run_id)).stdout
+    assert re.search(r"^  code: [0-9a-f]{8} agent commit$", dashboard, re.MULTILINE), dashboard
     last_two = (await project.scad("session", "logs", run_id, "-n", "2")).stdout
     assert last_two.splitlines() == readable.splitlines()[-2:]
     assert (await project.scad("session", "logs", run_id, "-n", "0")).stdout == ""

@@ -47,6 +47,11 @@ async def command(run_id: str, as_json: bool) -> None:
                 [(c.key, c.branch, len(c.ahead), c.path) for c in info.clones],
             )
         )
+        for clone in info.clones:
+            for commit in clone.ahead[:10]:
+                click.echo(f"  {clone.key}: {commit.sha[:8]} {commit.subject}")
+            if len(clone.ahead) > 10:
+                click.echo(f"  {clone.key}: ... and {len(clone.ahead) - 10} more")
     if s.sessions:
         click.echo("")
         click.echo(
