@@ -23,7 +23,7 @@ from .image import BuildContext, create_build_context
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
     from .engine import Engine
 
-__all__ = ["BuildProgress", "BuildResult", "build_image", "image_status"]
+__all__ = ["BuildProgress", "BuildResult", "build_context", "build_image"]
 
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 #: Lines of output kept to show when a step fails.
@@ -52,12 +52,6 @@ class BuildResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def build_context(config: Config) -> BuildContext:
     return create_build_context(config, host_uid=os.getuid(), host_gid=os.getgid())
-
-
-async def image_status(engine: Engine, config: Config) -> tuple[str, bool]:
-    """The tag ``config`` builds to, and whether that image exists."""
-    context = build_context(config)
-    return context.tag, await engine.image(context.tag) is not None
 
 
 async def build_image(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
 from . import git
+from .build import build_context
 from .config import Config
+from .errors import ImageError
+
+if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
+    from .engine import Engine
 
 __all__ = ["ConfigInfo", "MountInfo", "RepoInfo", "describe_config"]
 
@@ -42,9 +48,11 @@ class ConfigInfo(msgspec.Struct, frozen=True, kw_only=True):
     plugins: list[str]
     network: str
     base_image: str
-    #: The image tag this config builds to, and whether it exists; None: engine not asked.
-    image: str
+    #: The image tag this config builds to (None when its build context cannot be made).
+    image: str | None
+    #: Whether that image exists; None when the engine could not be asked.
     image_built: bool | None
+    image_problem: str | None = None
 
 
 async def _describe_repo(key: str, config: Config) -> RepoInfo:
@@ -71,8 +79,8 @@ async def _describe_repo(key: str, config: Config) -> RepoInfo:
     )
 
 
-async def describe_config(config: Config, *, image: str, image_built: bool | None) -> ConfigInfo:
-    """Summarise ``config``; repos are inspected concurrently."""
+async def describe_config(config: Config, engine: Engine | None) -> ConfigInfo:
+    """Summarise ``config``; repos are inspected concurrently, the image only with an engine."""
     repos: dict[str, RepoInfo] = {}
 
     async def describe(key: str) -> None:
@@ -81,6 +89,13 @@ async def describe_config(config: Config, *, image: str, image_built: bool | Non
     async with anyio.create_task_group() as tg:
         for key in config.repos:
             tg.start_soon(describe, key)
+    image, built, problem = None, None, None
+    try:
+        image = build_context(config).tag
+    except ImageError as exc:
+        problem = str(exc)
+    if engine is not None and image is not None:
+        built = await engine.image(image) is not None
     return ConfigInfo(
         name=config.name,
         repos=[repos[key] for key in config.repos],
@@ -96,5 +111,6 @@ async def describe_config(config: Config, *, image: str, image_built: bool | Non
         network=config.network,
         base_image=config.base_image,
         image=image,
-        image_built=image_built,
+        image_built=built,
+        image_problem=problem,
     )

@@ -13,18 +13,14 @@ from .._render import echo_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(name: str, as_json: bool) -> None:
     """Summarise config NAME: repos, mounts, Python, plugins, image."""
-    from ...build import image_status
     from ...engine import open_engine
 
     config = load_registered(scad_home(), name)
     try:
         async with open_engine() as engine:
-            image, built = await image_status(engine, config)
+            info = await describe_config(config, engine)
     except EngineUnavailable:
-        from ...build import build_context
-
-        image, built = build_context(config).tag, None
-    info = await describe_config(config, image=image, image_built=built)
+        info = await describe_config(config, None)
     if as_json:
         echo_json(info)
     else:
@@ -44,9 +40,10 @@ def render(info: ConfigInfo) -> str:
     built = {True: "built", False: "not built", None: "unknown (engine unreachable)"}[
         info.image_built
     ]
+    image = f"{info.image} ({built})" if info.image else f"cannot be built: {info.image_problem}"
     parts = [
         f"config   {info.name}",
-        f"image    {info.image} ({built}); base {info.base_image}",
+        f"image    {image}; base {info.base_image}",
         f"python   {info.python}"
         + (f", requirements {info.requirements}" if info.requirements else ""),
         f"claude   {info.claude_version}; plugins: {', '.join(info.plugins) or 'none'}",

@@ -174,3 +174,20 @@ async def test_info_reports_repos_and_mounts(
     assert "unknown (engine unreachable)" in text
     assert "main, dirty" in text
     assert os.environ["DOCKER_HOST"].endswith("no-engine.sock")
+
+
+async def test_info_shows_an_image_that_cannot_be_built(
+    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    repo = make_repo(tmp_path / "code")
+    path = tmp_path / "proj.yml"
+    path.write_text(
+        f"name: proj\nrepos: {{code: {{path: {repo}, workdir: true}}}}\npython: {{requirements: req.txt}}\n"
+    )
+    await run_cli("config", "add", str(path))
+    info = json.loads((await run_cli("config", "info", "proj", "--json")).stdout)
+    problem = f"python.requirements: {repo}/req.txt not found; fix the path in the config"
+    assert (info["image"], info["image_built"], info["image_problem"]) == (None, None, problem)
+    text = (await run_cli("config", "info", "proj")).stdout
+    assert f"image    cannot be built: {problem}; base python:3.11-slim" in text
