@@ -14,16 +14,16 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from scad.build import build_context
 from scad.config import CLAUDE_CODE_VERSION, load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
-from scad.offline import OfflineModel, serve_offline_model
 from tests.conftest import host_certificates, in_ci, make_repo
 
-from .sessions_support import Project, remove_images, remove_run_containers
+from .sessions_support import OfflineServer, Project, remove_images, remove_run_containers
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
@@ -126,9 +126,16 @@ def claude_binary() -> Path:
 
 
 @pytest.fixture
-async def offline_model() -> AsyncIterator[OfflineModel]:
-    async with serve_offline_model() as model:
-        yield model
+async def offline_model() -> AsyncIterator[OfflineServer]:
+    """`scad offline serve` in its own process, as a user would run it beside sessions."""
+    async with await anyio.open_process([SCAD, "offline", "serve", "--port", "0"]) as process:
+        assert process.stdout is not None
+        first = b""
+        with anyio.fail_after(30):
+            while not first.endswith(b"\n"):
+                first += await process.stdout.receive(1)
+        yield OfflineServer(first.decode().removeprefix("offline model listening on ").strip())
+        process.terminate()
 
 
 SESSION_SETTINGS = """\
@@ -147,7 +154,7 @@ def session_settings(url: str, claude_extra: str = "") -> str:
 
 @pytest.fixture
 def project(
-    built_image: BuiltImage, tmp_path: Path, offline_model: OfflineModel
+    built_image: BuiltImage, tmp_path: Path, offline_model: OfflineServer
 ) -> Iterator[Project]:
     """A project whose config builds to the session's shared image and uses the offline model."""
     files = {"README.md": "test project\n", "requirements.txt": "six==1.16.0\n"}

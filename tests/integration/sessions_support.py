@@ -12,15 +12,20 @@ from typing import Any
 
 import anyio
 
-from scad.offline import OfflineModel
-
 SCAD = str(Path(sys.executable).parent / "scad")
+
+
+class OfflineServer:
+    """A running `scad offline serve`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
 
 
 class Project:
     """A scad home with the `scadtest` config, whose sessions talk to the offline model."""
 
-    def __init__(self, root: Path, repo: Path, model: OfflineModel) -> None:
+    def __init__(self, root: Path, repo: Path, model: OfflineServer) -> None:
         self.root = root
         self.home = root / "home"
         self.repo = repo

@@ -136,8 +136,18 @@ def tmux(*args: str) -> str:
 
 async def attach_and_read(project: Project, run_id: str, name: str, expect: str) -> str:
     """Attach through a real terminal (tmux on the host) and return the screen once ``expect`` shows."""
+    return await terminal_screen(project, ["session", "attach", run_id], name, expect)
+
+
+async def terminal_screen(project: Project, args: list[str], name: str, expect: str) -> str:
+    """Run scad with ``args`` in a real terminal (tmux on the host); the screen once ``expect`` shows."""
     env = " ".join(
-        f"{k}={v}" for k, v in (("SCAD_HOME", project.home), ("HOME", project.root / "host-home"))
+        f"{k}={v}"
+        for k, v in (
+            ("SCAD_HOME", project.home),
+            ("HOME", project.root / "host-home"),
+            ("ANTHROPIC_API_KEY", project.api_key),
+        )
     )
     tmux(
         "new-session",
@@ -148,7 +158,7 @@ async def attach_and_read(project: Project, run_id: str, name: str, expect: str)
         "160",
         "-y",
         "45",
-        f"env {env} {SCAD} session attach {run_id}",
+        f"env {env} {SCAD} {' '.join(args)}",
     )
     try:
         screen = ""
@@ -380,3 +390,13 @@ async def test_plugins_claude_md_and_host_timezone_reach_claude(
     assert (project.run_dir(run_id) / "claude" / "CLAUDE.md").read_text() == notes.read_text()
     # November in Paris is UTC+1: the agent's commit carries the host's zone.
     assert git_log(project.clone(run_id), "-1", "--format=%ci %s")[0].endswith("+0100 in paris")
+
+
+async def test_start_on_a_terminal_opens_the_session(project: Project) -> None:
+    screen = await terminal_screen(
+        project,
+        ["session", "start", "scadtest", "--tag", "auto", "--prompt", "'SAY: hello from auto'"],
+        "auto-start",
+        "hello from auto",
+    )
+    assert "❯ SAY: hello from auto" in screen
