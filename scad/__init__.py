@@ -5,7 +5,5 @@ of the project's repos on its own branch. The package is a library first; the
 ``scad`` command line in :mod:`scad.cli` is one front end over it.
 """
 
-from importlib.metadata import version as _version
-
-__version__ = _version("scad")
+__version__ = "0.1.0"
 __all__ = ["__version__"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncclick as click
 
+from .. import __version__
 from ._app import ScadGroup
 
 __all__ = ["cli", "main"]
@@ -24,7 +25,7 @@ __all__ = ["cli", "main"]
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(package_name="scad", prog_name="scad")
+@click.version_option(__version__, prog_name="scad")
 def cli() -> None:
     """Run Claude Code agents in isolated Docker containers, many at once."""
 
