@@ -135,6 +135,16 @@ async def test_attach_and_resume_say_what_would_help(project: Project) -> None:
         f"scad: error: {run_id} is headless: give the next prompt with --prompt or --prompt-file\n",
     )
     interactive = await project.start("--tag", "idle")
+    no_terminal = await project.scad("session", "attach", interactive, check=False)
+    assert (no_terminal.returncode, no_terminal.stderr) == (
+        2,
+        "scad: error: attach needs a terminal; run it from an interactive shell\n",
+    )
+    twice = await project.scad("session", "resume", interactive, check=False)
+    assert (twice.returncode, twice.stderr) == (
+        1,
+        f"scad: error: {interactive} is already running; attach with `scad session attach {interactive}`\n",
+    )
     await project.scad("session", "stop", interactive)
     attach = await project.scad("session", "attach", interactive, check=False)
     assert attach.stderr == (
@@ -173,11 +183,18 @@ async def test_stop_several_needs_yes_without_a_terminal(project: Project) -> No
 async def test_clean_all_passes_over_running_sessions(project: Project) -> None:
     finished = await project.start("--tag", "fin", "--headless", "--prompt", "SAY: done")
     running = await project.start("--tag", "run")
+    worked = await project.start(
+        "--tag", "work", "--headless", "--prompt", "RUN: git commit -q --allow-empty -m kept"
+    )
     await wait_for_exit(finished)
-    result = await project.scad("session", "clean", "--all", "--yes")
+    await wait_for_exit(worked)
+    result = await project.scad("session", "clean", "--all", "--yes", check=False)
+    assert result.returncode == 1
     assert sorted(result.stdout.splitlines()) == sorted(
         [f"cleaned {finished}", f"skipped {running} (running; --force cleans it too)"]
     )
+    assert result.stderr.startswith(f"skipped: {worked}: clone code has 1 commit(s) not in ")
+    assert project.clone(worked).is_dir()
     named = await project.scad("session", "clean", running, check=False)
     assert (named.returncode, named.stderr) == (
         1,
