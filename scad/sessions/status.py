@@ -69,10 +69,16 @@ class SessionInfo(msgspec.Struct, kw_only=True):
 
 
 def _state(
-    record: RunRecord, container: ContainerState | None, stopped_by_scad: bool
+    record: RunRecord,
+    container: ContainerState | None,
+    stopped_by_scad: bool,
+    *,
+    engine_known: bool,
 ) -> tuple[str, int | None]:
     if record.cleaned:
         return "cleaned", None
+    if not engine_known:
+        return "unknown", None
     if container is None:
         return "missing", None
     if container.running:
@@ -83,14 +89,14 @@ def _state(
 
 
 async def _status_of(
-    engine: Engine, home: Home, record: RunRecord, container: ContainerState | None
+    engine: Engine | None, home: Home, record: RunRecord, container: ContainerState | None
 ) -> SessionStatus:
-    if container is not None:
+    if engine is not None and container is not None:
         await catch_up(engine, home, record)
     envelopes, _ = read_events(RunPaths(home, record.run_id))
     lifecycle = [e.event for e in envelopes if e.event in ("started", "resumed", "stopped")]
     stopped = bool(lifecycle) and lifecycle[-1] == "stopped"
-    state, exit_code = _state(record, container, stopped)
+    state, exit_code = _state(record, container, stopped, engine_known=engine is not None)
     return SessionStatus(
         run_id=record.run_id,
         config=record.config,
@@ -103,9 +109,19 @@ async def _status_of(
     )
 
 
-async def session_status(engine: Engine, home: Home, *, include_all: bool) -> list[SessionStatus]:
-    """Every session's state and totals; running ones only unless ``include_all``."""
-    containers = {c.labels.get("scad.run"): c for c in await engine.containers({"scad.run": None})}
+async def session_status(
+    engine: Engine | None, home: Home, *, include_all: bool
+) -> list[SessionStatus]:
+    """Every session's state and totals; running ones only unless ``include_all``.
+
+    Without an engine, states are ``unknown`` and totals are those of the logs
+    as last caught up; such sessions count as possibly running.
+    """
+    containers = (
+        {}
+        if engine is None
+        else {c.labels.get("scad.run"): c for c in await engine.containers({"scad.run": None})}
+    )
     records = list_runs(home)
     results: dict[str, SessionStatus] = {}
 
@@ -119,7 +135,7 @@ async def session_status(engine: Engine, home: Home, *, include_all: bool) -> li
         for record in records:
             tg.start_soon(one, record)
     rows = [results[r.run_id] for r in records]
-    return rows if include_all else [r for r in rows if r.state == "running"]
+    return rows if include_all else [r for r in rows if r.state in ("running", "unknown")]
 
 
 def _transcripts(claude_dir: Path) -> list[TranscriptInfo]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import asyncclick as click
 
 from ...credentials import discover_credentials, expiry_warning
+from ...errors import EngineUnavailable
 from ...home import scad_home
 from .._render import age, echo_json, table
 
@@ -20,8 +21,13 @@ async def command(include_all: bool, as_json: bool) -> None:
     from ...engine import open_engine
     from ...sessions import session_status
 
-    async with open_engine() as engine:
-        rows = await session_status(engine, scad_home(), include_all=include_all)
+    home = scad_home()
+    try:
+        async with open_engine() as engine:
+            rows = await session_status(engine, home, include_all=include_all)
+    except EngineUnavailable as exc:
+        click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
+        rows = await session_status(None, home, include_all=include_all)
     credentials = discover_credentials(os.environ)
     warning = expiry_warning(credentials, datetime.now(UTC))
     if warning:

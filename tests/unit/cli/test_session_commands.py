@@ -40,3 +40,47 @@ async def test_an_unreadable_run_record_is_one_line(run_cli: Cli, scad_home: Pat
         "scad: error: run proj-x-Nov27-1000 has an unreadable run.json ("
     )
     assert result.stderr.endswith(f"; remove {run_dir} by hand\n")
+
+
+async def test_status_without_an_engine_shows_what_the_logs_hold(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from scad.events import append_event, ingest_claude_lines
+    from scad.home import Home
+    from scad.runs import RunPaths, RunRecord, save_run
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    home = Home(scad_home)
+    record = RunRecord(
+        run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:x",
+        branch="scad-p-t-Nov27-1000", created="2026-11-27T10:00:00.000Z", repos={}, container_id="c1",
+    )  # fmt: skip
+    paths = RunPaths(home, record.run_id)
+    paths.root.mkdir(parents=True)
+    save_run(home, record)
+    append_event(paths, "started")
+    result_line = {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 4,
+        "total_cost_usd": 0.5,
+        "usage": {"input_tokens": 7},
+    }
+    init = {"type": "system", "subtype": "init", "session_id": "s"}
+    ingest_claude_lines(paths, "c1", 0, [("t1", json.dumps(init)), ("t2", json.dumps(result_line))])
+
+    result = await run_cli("session", "status", "--json")
+    assert result.exit_code == 0
+    assert result.stderr.startswith(
+        f"warning: cannot reach the Docker engine at unix://{tmp_path}/none.sock;"
+    )
+    (row,) = json.loads(result.stdout)["sessions"]
+    assert (row["run_id"], row["state"], row["summary"]["turns"], row["summary"]["cost_usd"]) == (
+        "p-t-Nov27-1000",
+        "unknown",
+        4,
+        0.5,
+    )
