@@ -32,7 +32,7 @@ PULL_TIMEOUT = 300
 
 
 class BuildProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """A step starting (``step`` set) or a line of its output."""
+    """A build step starting (``line`` is None), or a line of its output."""
 
     step: int
     total: int
