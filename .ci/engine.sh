@@ -11,7 +11,7 @@ if ! command -v dockerd >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
 fi
 
-if docker info >/dev/null 2>&1; then
+if timeout 20 docker info >/dev/null 2>&1; then
     echo "engine: already running"
     exit 0
 fi
@@ -27,7 +27,7 @@ echo "engine: starting dockerd (log: $log)"
 nohup dockerd >"$log" 2>&1 &
 
 for _ in $(seq 1 60); do
-    if docker info >/dev/null 2>&1; then
+    if timeout 10 docker info >/dev/null 2>&1; then
         echo "engine: ready"
         exit 0
     fi
