@@ -17,11 +17,17 @@ if timeout 20 docker info >/dev/null 2>&1; then
 fi
 
 # A dockerd that was killed leaves its pid file behind and the next one refuses
-# to start; only remove it when no dockerd process is alive.
-if ! pgrep -x dockerd >/dev/null; then
-    rm -f /var/run/docker.pid
-    rm -f /var/run/docker/containerd/containerd.pid
-fi
+# to start; remove pid files whose process is gone (or a zombie).
+alive() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -e "/proc/$pid" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+    if [ -e "$pidfile" ] && ! alive "$pidfile"; then
+        rm -f "$pidfile"
+    fi
+done
 
 echo "engine: starting dockerd (log: $log)"
 nohup dockerd >"$log" 2>&1 &
