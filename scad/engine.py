@@ -224,16 +224,24 @@ class Engine:
         return [_container_state(row._container) for row in rows]
 
     async def logs(
-        self, container_id: str, *, stderr: bool = False, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        stderr: bool = False,
+        timestamps: bool = False,
+        since: str | None = None,
     ) -> list[str]:
-        """The log entries of stdout (or stderr) so far.
+        """The log entries of stdout (or stderr) so far, or since the UNIX time ``since``.
 
         Entries are not lines: a long line comes as several entries, only the
         last of which ends in a newline; with ``timestamps`` each starts with one.
         """
+        options: dict[str, Any] = {"timestamps": timestamps}
+        if since is not None:
+            options["since"] = since
         with _request(f"logs of {container_id[:12]}"):
             entries = await self._docker.containers.container(container_id).log(
-                stdout=not stderr, stderr=stderr, timestamps=timestamps
+                stdout=not stderr, stderr=stderr, **options
             )
         return list(entries)
 

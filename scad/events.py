@@ -21,7 +21,7 @@ import msgspec
 
 from .runs import RunPaths, now_iso
 
-__all__ = ["Envelope", "append_event", "ingest_claude_lines", "read_events"]
+__all__ = ["Envelope", "append_event", "ingest_claude_lines", "ingest_position", "read_events"]
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -45,6 +45,8 @@ class IngestState(msgspec.Struct, kw_only=True):
     container_id: str | None = None
     #: Lines of the container's stdout already in the log.
     claude_lines: int = 0
+    #: The engine's timestamp of the last of those lines: where a catch-up resumes.
+    last_entry: str | None = None
     exited: bool = False
 
 
@@ -106,34 +108,47 @@ def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
         log.write(src="scad", event=event, **{k: v for k, v in fields.items() if v is not None})
 
 
+def ingest_position(paths: RunPaths, container_id: str) -> tuple[int, str | None]:
+    """How many of the container's stdout lines the log holds, and the engine's
+    timestamp of the last of them (None: start from the beginning)."""
+    if not paths.ingest_state.exists():
+        return 0, None
+    state = _decode_state(paths.ingest_state.read_bytes())
+    if state.container_id != container_id:
+        return 0, None
+    return state.claude_lines, state.last_entry
+
+
 def ingest_claude_lines(
     paths: RunPaths,
     container_id: str,
     first: int,
-    lines: Sequence[tuple[str, str]],
+    lines: Sequence[tuple[str, str, str]],
     *,
     exit_code: int | None = None,
     detail: str | None = None,
 ) -> int:
     """Append Claude's stdout lines number ``first, first+1, ...`` not yet in the log.
 
-    ``lines`` are ``(timestamp, text)`` pairs. With ``exit_code`` the container
-    has ended and an ``exited`` event follows, once. Returns how many lines
-    were appended.
+    ``lines`` are ``(timestamp, text, engine timestamp of its end)``. With
+    ``exit_code`` the container has ended and an ``exited`` event follows, once.
+    Returns how many lines were appended.
     """
     appended = 0
     with _locked(paths) as log:
-        if log.state.container_id != container_id:
+        state = log.state
+        if state.container_id != container_id:
             # A resumed run has a new container whose output starts from line 0.
-            log.state.container_id, log.state.claude_lines, log.state.exited = (
+            state.container_id, state.claude_lines, state.last_entry, state.exited = (
                 container_id,
                 0,
+                None,
                 False,
             )
-        for index, (ts, line) in enumerate(lines, start=first):
-            if index != log.state.claude_lines:
+        for index, (ts, line, end) in enumerate(lines, start=first):
+            if index != state.claude_lines:
                 continue  # written already, or (a gap) another reader will write it
-            log.state.claude_lines += 1
+            state.claude_lines, state.last_entry = index + 1, end or state.last_entry
             if not line.strip():
                 continue
             try:
@@ -142,14 +157,14 @@ def ingest_claude_lines(
             except msgspec.DecodeError:
                 log.write(ts, src="claude", text=line)
             appended += 1
-        if exit_code is not None and not log.state.exited:
+        if exit_code is not None and not state.exited:
             log.write(
                 src="scad",
                 event="exited",
                 exit_code=exit_code,
                 **({"detail": detail} if detail else {}),
             )
-            log.state.exited = True
+            state.exited = True
     return appended
 
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..events import Envelope, ingest_claude_lines, read_events
+from ..events import Envelope, ingest_claude_lines, ingest_position, read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord
-from .loglines import LogLines
+from .loglines import LogLines, after, unix_time
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -29,18 +29,25 @@ POLL_SECONDS = 0.2
 
 
 async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
-    """Ingest what the container has printed so far; True while it still runs."""
+    """Ingest what the container printed since the log last caught up; True while it runs.
+
+    Only entries after the last ingested line are fetched, so reading a long
+    run again costs what is new, not the whole log.
+    """
     if not record.container_id:
         return False
     state = await engine.inspect(record.container_id)
     if state is None:
         return False
+    paths = RunPaths(home, record.run_id)
+    first, last_entry = ingest_position(paths, record.container_id)
+    since = unix_time(last_entry) if last_entry else None
+    entries = await engine.logs(record.container_id, timestamps=True, since=since)
+    if last_entry:
+        # The engine's `since` includes the instant itself: drop what is already in.
+        entries = [entry for entry in entries if after(entry, last_entry)]
     parser = LogLines()
-    lines = [
-        line
-        for entry in await engine.logs(record.container_id, timestamps=True)
-        for line in parser.feed(entry)
-    ]
+    lines = [line for entry in entries for line in parser.feed(entry)]
     finished = state.status in ("exited", "dead")
     exit_code, detail = None, None
     if finished:
@@ -53,12 +60,7 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
             )
             detail = "\n".join(stderr[-STDERR_TAIL:]) or None
     ingest_claude_lines(
-        RunPaths(home, record.run_id),
-        record.container_id,
-        0,
-        lines,
-        exit_code=exit_code,
-        detail=detail,
+        paths, record.container_id, first, lines, exit_code=exit_code, detail=detail
     )
     return not finished
 

@@ -400,3 +400,23 @@ async def test_start_on_a_terminal_opens_the_session(project: Project) -> None:
         "hello from auto",
     )
     assert "❯ SAY: hello from auto" in screen
+
+
+async def test_reading_a_run_while_it_goes_ingests_each_line_once(project: Project) -> None:
+    prompt = "RUN: echo first\nSLEEP: 1.5\nRUN: echo second\nSLEEP: 1.5\nSAY: end"
+    run_id = await project.start("--tag", "reads", "--headless", "--prompt", prompt)
+    reads = 0
+    with anyio.fail_after(90):
+        while container_state(run_id)["Running"]:
+            # Each read catches up only what is new since the last one.
+            await project.scad("session", "status")
+            reads += 1
+    await project.scad("session", "logs", run_id)
+    assert reads > 1
+    docker_logs = (await run("docker", "logs", f"scad-{run_id}")).stdout
+    expected = [json.loads(line) for line in docker_logs.splitlines() if line.strip()]
+    claude = [e["data"] for e in project.envelopes(run_id) if e["src"] == "claude"]
+    assert claude == expected
+    assert [e["seq"] for e in project.envelopes(run_id)] == list(
+        range(1, len(project.envelopes(run_id)) + 1)
+    )

@@ -6,12 +6,16 @@ import json
 import threading
 from pathlib import Path
 
-from scad.events import append_event, ingest_claude_lines, read_events
+from scad.events import append_event, ingest_claude_lines, ingest_position, read_events
 from scad.home import Home
 from scad.runs import RunPaths
 
 LINES = [
-    ("2026-11-27T10:00:00.000Z", json.dumps({"type": "system", "subtype": "init", "n": i}))
+    (
+        "2026-11-27T10:00:00.000Z",
+        json.dumps({"type": "system", "subtype": "init", "n": i}),
+        f"end-{i}",
+    )
     for i in range(50)
 ]
 
@@ -30,7 +34,7 @@ def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> None:
         paths,
         "c1",
         0,
-        [("2026-11-27T10:00:01.000Z", raw), ("2026-11-27T10:00:02.000Z", "not json")],
+        [("2026-11-27T10:00:01.000Z", raw, "e1"), ("2026-11-27T10:00:02.000Z", "not json", "e2")],
     )
     lines = paths.events.read_text().splitlines()
     assert lines[1] == '{"seq":2,"ts":"2026-11-27T10:00:01.000Z","src":"claude","data":' + raw + "}"
@@ -60,6 +64,14 @@ def test_concurrent_ingestion_writes_each_line_once(tmp_path: Path) -> None:
     assert [e.seq for e in envelopes] == list(range(1, 52))
     assert [e.data["n"] for e in envelopes[:-1]] == list(range(50))
     assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 0)
+
+
+def test_the_position_follows_the_last_line_and_the_container(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    assert ingest_position(paths, "c1") == (0, None)
+    ingest_claude_lines(paths, "c1", 0, LINES[:3])
+    assert ingest_position(paths, "c1") == (3, "end-2")
+    assert ingest_position(paths, "c2") == (0, None)
 
 
 def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:

@@ -70,7 +70,9 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
         "usage": {"input_tokens": 7},
     }
     init = {"type": "system", "subtype": "init", "session_id": "s"}
-    ingest_claude_lines(paths, "c1", 0, [("t1", json.dumps(init)), ("t2", json.dumps(result_line))])
+    ingest_claude_lines(
+        paths, "c1", 0, [("t1", json.dumps(init), "e1"), ("t2", json.dumps(result_line), "e2")]
+    )
 
     result = await run_cli("session", "status", "--json")
     assert result.exit_code == 0
