@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..events import Envelope
 
 __all__ = ["activity_lines"]
@@ -15,7 +17,11 @@ def _one_line(text: str, width: int = WIDTH) -> str:
 
 
 def _time(ts: str) -> str:
-    return ts[11:19] if len(ts) >= 19 else ts
+    """The log's UTC timestamp as local wall-clock time."""
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return ts
 
 
 def activity_lines(envelope: Envelope) -> list[str]:

@@ -1,9 +1,29 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from scad.cli._activity import activity_lines
 from scad.events import Envelope
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_are_shown_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    envelope = Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="scad", event="started")
+    assert activity_lines(envelope) == ["15:41:12 [scad] started"]
 
 
 def claude(data: dict[str, Any]) -> list[str]:
