@@ -55,8 +55,7 @@ def parse_script(prompt: str) -> list[Turn]:
     A prompt with no directives gets one text answer quoting its first line.
     """
     turns: list[Turn] = []
-    current: dict[str, Any] = {"say": []}
-    tokens: tuple[int, int] | None = None
+    draft = _Draft()
     found = False
     for line in prompt.splitlines():
         match = _DIRECTIVE_RE.match(line)
@@ -65,45 +64,54 @@ def parse_script(prompt: str) -> list[Turn]:
         found = True
         keyword, argument = match[1], (match[2] or "").strip()
         if keyword == "SAY":
-            current["say"].append(argument)
+            draft.say.append(argument)
         elif keyword == "SLEEP":
-            current["sleep"] = current.get("sleep", 0.0) + _number(argument, 0.0)
+            draft.sleep += _number(argument)
         elif keyword == "TOKENS":
             parts = argument.split()
             if len(parts) == 2 and all(p.isdigit() for p in parts):
-                tokens = (int(parts[0]), int(parts[1]))
-                current["tokens"] = tokens
+                draft.tokens = (int(parts[0]), int(parts[1]))
         elif keyword == "FAIL":
             if failure := _FAIL_RE.match(argument):
-                current["fail"] = Failure(int(failure[1]), int(failure[2] or 1))
+                draft.fail = Failure(int(failure[1]), int(failure[2] or 1))
         elif keyword == "HANG":
-            current["hang"] = True
+            draft.hang = True
         elif keyword == "RUN" and argument:
-            turns.append(_turn(current, run=argument))
-            current = {"say": [], "tokens": tokens}
+            turns.append(draft.finish(run=argument))
+            draft = _Draft(tokens=draft.tokens)  # usage carries over to later answers
     if not found:
         first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
         return [Turn(say=(f'You said: "{first}"',))]
-    turns.append(_turn(current, run=None))
+    turns.append(draft.finish(run=None))
     return turns
 
 
-def _turn(fields: dict[str, Any], run: str | None) -> Turn:
-    return Turn(
-        say=tuple(fields["say"]),
-        run=run,
-        sleep=fields.get("sleep", 0.0),
-        tokens=fields.get("tokens"),
-        fail=fields.get("fail"),
-        hang=fields.get("hang", False),
-    )
+class _Draft(msgspec.Struct):
+    """A turn being read from the prompt."""
+
+    say: list[str] = []
+    sleep: float = 0.0
+    tokens: tuple[int, int] | None = None
+    fail: Failure | None = None
+    hang: bool = False
+
+    def finish(self, run: str | None) -> Turn:
+        return Turn(
+            say=tuple(self.say),
+            run=run,
+            sleep=self.sleep,
+            tokens=self.tokens,
+            fail=self.fail,
+            hang=self.hang,
+        )
 
 
-def _number(text: str, default: float) -> float:
+def _number(text: str) -> float:
+    """A duration in seconds; anything else counts as none."""
     try:
         return max(0.0, float(text))
     except ValueError:
-        return default
+        return 0.0
 
 
 def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
