@@ -80,7 +80,7 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
             if envelope.event == "exited":
                 summary.exit_code = envelope.exit_code
             continue
-        data = envelope.data
+        data = envelope.payload()
         if not isinstance(data, dict):
             continue
         kind = data.get("type")

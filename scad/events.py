@@ -32,12 +32,22 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     src: str
     #: Lifecycle event name, for ``src: "scad"``.
     event: str | None = None
-    #: Claude's stream-json object, verbatim, for ``src: "claude"``.
-    data: Any = None
+    #: Claude's stream-json object, for ``src: "claude"``: its bytes as Claude wrote
+    #: them (re-encoding the envelope writes them back unchanged); see :meth:`payload`.
+    data: msgspec.Raw = msgspec.Raw()
     #: A line Claude printed that was not JSON.
     text: str | None = None
     exit_code: int | None = None
     detail: str | None = None
+
+    def payload(self) -> Any:
+        """Claude's object, decoded (None for other lines or one that is not JSON)."""
+        if not self.data:
+            return None
+        try:
+            return msgspec.json.decode(self.data)
+        except msgspec.DecodeError:
+            return None
 
 
 class IngestState(msgspec.Struct, kw_only=True):

@@ -33,7 +33,8 @@ def activity_lines(envelope: Envelope) -> list[str]:
         return [f"{at} [scad] {envelope.event}{code}{detail}"]
     if envelope.text is not None:
         return [f"{at} {_one_line(envelope.text)}"]
-    data = envelope.data if isinstance(envelope.data, dict) else {}
+    payload = envelope.payload()
+    data = payload if isinstance(payload, dict) else {}
     kind, subtype = data.get("type"), data.get("subtype")
     if kind == "system" and subtype == "init":
         return [

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import msgspec
 
 from scad.accounting import summarise
 from scad.events import Envelope
 
 
 def claude(seq: int, data: dict[str, Any]) -> Envelope:
-    return Envelope(seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", src="claude", data=data)
+    return Envelope(
+        seq=seq,
+        ts=f"2026-11-27T10:00:{seq:02d}.000Z",
+        src="claude",
+        data=msgspec.Raw(json.dumps(data).encode()),
+    )
 
 
 def init(seq: int, session: str = "s1") -> Envelope:

@@ -62,7 +62,7 @@ def test_concurrent_ingestion_writes_each_line_once(tmp_path: Path) -> None:
         thread.join()
     envelopes, _ = read_events(paths)
     assert [e.seq for e in envelopes] == list(range(1, 52))
-    assert [e.data["n"] for e in envelopes[:-1]] == list(range(50))
+    assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(50))
     assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 0)
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 
 from scad.cli._activity import activity_lines
@@ -27,7 +29,14 @@ def test_times_are_shown_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def claude(data: dict[str, Any]) -> list[str]:
-    return activity_lines(Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="claude", data=data))
+    return activity_lines(
+        Envelope(
+            seq=1,
+            ts="2026-11-27T10:11:12.000Z",
+            src="claude",
+            data=msgspec.Raw(json.dumps(data).encode()),
+        )
+    )
 
 
 def test_one_line_per_thing_the_agent_did() -> None:
