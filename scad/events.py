@@ -41,13 +41,8 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     detail: str | None = None
 
     def payload(self) -> Any:
-        """Claude's object, decoded (None for other lines or one that is not JSON)."""
-        if not self.data:
-            return None
-        try:
-            return msgspec.json.decode(self.data)
-        except msgspec.DecodeError:
-            return None
+        """Claude's object, decoded (None for lines that carry none)."""
+        return msgspec.json.decode(self.data) if self.data else None
 
 
 class IngestState(msgspec.Struct, kw_only=True):
