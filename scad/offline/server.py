@@ -169,10 +169,13 @@ async def _stream(request: web.Request, answer: Answer, model: str) -> web.Strea
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    await response.prepare(request)
-    for name, data in _sse_events(answer, model):
-        await response.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        for name, data in _sse_events(answer, model):
+            await response.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away (a stopped container): nothing to answer
     return response
 
 

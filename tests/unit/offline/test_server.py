@@ -124,3 +124,22 @@ async def test_port_in_use_is_reported() -> None:
         with pytest.raises(OSError):
             async with serve_offline_model(port=port):
                 pass
+
+
+async def test_a_client_that_goes_away_mid_answer_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+    import struct
+
+    async with serve_offline_model() as model:
+        port = int(model.url.rsplit(":", 1)[1])
+        data = json.dumps(body("SAY: too late", stream=True)).encode()
+        head = b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(head % len(data) + data)
+        # Reset at once, as a killed container's connection is, while the answer is written.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        await anyio.sleep(0.5)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
