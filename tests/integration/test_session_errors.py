@@ -105,6 +105,9 @@ async def test_a_build_that_fails(project: Project) -> None:
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("scad: error: build of scad-nobuild:") and "failed at step" in last
+    assert result.stdout.startswith(
+        "the image of nobuild is not built yet; building it first\nstep 1/"
+    )
     await assert_nothing_left(project, "nobuild")
     assert (await run("docker", "images", "-q", "scad-nobuild")).stdout == ""
 
