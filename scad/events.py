@@ -60,8 +60,7 @@ _decode_state = msgspec.json.Decoder(IngestState).decode
 
 
 class _Writer:
-    def __init__(self, paths: RunPaths, state: IngestState, out: Any) -> None:
-        self.paths = paths
+    def __init__(self, state: IngestState, out: Any) -> None:
         self.state = state
         self._out = out
 
@@ -72,7 +71,15 @@ class _Writer:
         self._out.write(head + fields + b"}\n")
 
     def write(self, ts: str | None = None, **fields: Any) -> None:
-        self.write_raw(msgspec.json.encode(fields)[1:-1], ts)
+        """Append an envelope of ``fields``; those that are None are left out."""
+        present = {k: v for k, v in fields.items() if v is not None}
+        self.write_raw(msgspec.json.encode(present)[1:-1], ts)
+
+
+def _read_state(paths: RunPaths) -> IngestState:
+    if not paths.ingest_state.exists():
+        return IngestState()
+    return _decode_state(paths.ingest_state.read_bytes())
 
 
 @contextmanager
@@ -81,14 +88,10 @@ def _locked(paths: RunPaths) -> Iterator[_Writer]:
     with open(paths.lock, "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            state = (
-                _decode_state(paths.ingest_state.read_bytes())
-                if paths.ingest_state.exists()
-                else IngestState()
-            )
+            state = _read_state(paths)
             with open(paths.events, "ab+") as out:
                 _end_last_line(out)
-                writer = _Writer(paths, state, out)
+                writer = _Writer(state, out)
                 yield writer
                 out.flush()
                 os.fsync(out.fileno())
@@ -110,15 +113,13 @@ def _end_last_line(out: Any) -> None:
 def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
     """Append a scad lifecycle event."""
     with _locked(paths) as log:
-        log.write(src="scad", event=event, **{k: v for k, v in fields.items() if v is not None})
+        log.write(src="scad", event=event, **fields)
 
 
 def ingest_position(paths: RunPaths, container_id: str) -> tuple[int, str | None]:
     """How many of the container's stdout lines the log holds, and the engine's
     timestamp of the last of them (None: start from the beginning)."""
-    if not paths.ingest_state.exists():
-        return 0, None
-    state = _decode_state(paths.ingest_state.read_bytes())
+    state = _read_state(paths)
     if state.container_id != container_id:
         return 0, None
     return state.claude_lines, state.last_entry
@@ -163,12 +164,7 @@ def ingest_claude_lines(
                 log.write(ts, src="claude", text=line)
             appended += 1
         if exit_code is not None and not state.exited:
-            log.write(
-                src="scad",
-                event="exited",
-                exit_code=exit_code,
-                **({"detail": detail} if detail else {}),
-            )
+            log.write(src="scad", event="exited", exit_code=exit_code, detail=detail)
             state.exited = True
     return appended
 

@@ -23,6 +23,7 @@ __all__ = [
     "list_configs",
     "load_registered",
     "new_config",
+    "registered_file",
     "remove_config",
 ]
 
@@ -97,11 +98,17 @@ def list_configs(home: Home) -> list[ConfigEntry]:
     return [_entry(home, home.config_file(name)) for name in home.config_names()]
 
 
-def load_registered(home: Home, name: str) -> Config:
-    """Load the registered config ``name``; raises NotFound or ConfigError."""
+def registered_file(home: Home, name: str) -> Path:
+    """The file (or link) of the registered config ``name``; raises NotFound with close names."""
     path = home.config_file(name)
     if not path.exists() and not path.is_symlink():
         raise NotFound(_unknown_config_message(home, name))
+    return path
+
+
+def load_registered(home: Home, name: str) -> Config:
+    """Load the registered config ``name``; raises NotFound or ConfigError."""
+    path = registered_file(home, name)
     config = load_config(path)
     if config.name != name:
         raise ConfigError(
@@ -156,9 +163,7 @@ def add_config(home: Home, source: Path) -> ConfigEntry:
 
 def remove_config(home: Home, name: str) -> ConfigEntry:
     """Unregister ``name``: a symlink goes, the file it points to stays."""
-    path = home.config_file(name)
-    if not path.exists() and not path.is_symlink():
-        raise NotFound(_unknown_config_message(home, name))
+    path = registered_file(home, name)
     entry = ConfigEntry(
         name=name, path=str(path), target=str(path.resolve()) if path.is_symlink() else None
     )

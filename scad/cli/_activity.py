@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..events import Envelope
+from ._render import parse_timestamp
 
 __all__ = ["activity_lines"]
 
@@ -19,7 +18,7 @@ def _one_line(text: str, width: int = WIDTH) -> str:
 def _time(ts: str) -> str:
     """The log's UTC timestamp as local wall-clock time."""
     try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        return parse_timestamp(ts).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return ts
 

@@ -1,17 +1,13 @@
 import asyncclick as click
 
-from ...errors import NotFound
 from ...home import Home, scad_home
-from ...registry import load_registered
+from ...registry import load_registered, registered_file
 from .._complete import config_names
 
 
 def edit_and_validate(home: Home, name: str) -> None:
     """Open the config in $EDITOR, then validate it; the file is kept either way."""
-    path = home.config_file(name)
-    if not path.exists():
-        raise NotFound(f'no config named "{name}"; see `scad config list`')
-    click.edit(filename=str(path.resolve()))
+    click.edit(filename=str(registered_file(home, name).resolve()))
     load_registered(home, name)
     click.echo(f"{name}: valid")
 

@@ -1,9 +1,9 @@
 import asyncclick as click
 
-from ...errors import NotFound, UsageError
 from ...home import scad_home
-from ...registry import remove_config
+from ...registry import registered_file, remove_config
 from .._complete import config_names
+from .._confirm import confirm
 
 
 @click.command("remove")
@@ -12,15 +12,12 @@ from .._complete import config_names
 def command(name: str, yes: bool) -> None:
     """Unregister config NAME (a linked file is left where it is)."""
     home = scad_home()
-    path = home.config_file(name)
-    if not path.exists() and not path.is_symlink():
-        raise NotFound(f'no config named "{name}"; see `scad config list`')
+    path = registered_file(home, name)
     if not path.is_symlink() and not yes:
-        if not click.get_text_stream("stdin").isatty():
-            raise UsageError(
-                f"{path} is scad's own copy and would be deleted; pass --yes to confirm"
-            )
-        click.confirm(f"delete {path}?", abort=True)
+        confirm(
+            f"delete {path}?",
+            refusal=f"{path} is scad's own copy and would be deleted; pass --yes to confirm",
+        )
     entry = remove_config(home, name)
     if entry.owned:
         click.echo(f"deleted {entry.path}")

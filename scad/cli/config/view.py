@@ -1,7 +1,8 @@
 import asyncclick as click
 
-from ...errors import NotFound
+from ...errors import ConfigError
 from ...home import scad_home
+from ...registry import registered_file
 from .._complete import config_names
 
 
@@ -9,7 +10,9 @@ from .._complete import config_names
 @click.argument("name", shell_complete=config_names)
 def command(name: str) -> None:
     """Print the config file NAME."""
-    path = scad_home().config_file(name)
-    if not path.exists():
-        raise NotFound(f'no config named "{name}"; see `scad config list`')
-    click.echo(path.read_text(), nl=False)
+    path = registered_file(scad_home(), name)
+    try:
+        text = path.read_text()
+    except OSError as exc:  # a link whose file is gone
+        raise ConfigError(path.name, f"cannot read: {exc.strerror}") from None
+    click.echo(text, nl=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import asyncclick as click
 
 from ...errors import UsageError
+from .._confirm import confirm
 
 
 def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
@@ -33,10 +34,11 @@ def confirm_many(action: str, run_ids: list[str], yes: bool) -> None:
     """Ask before acting on several sessions; without a terminal, --yes is required."""
     if len(run_ids) <= 1 or yes:
         return
-    if not click.get_text_stream("stdin").isatty():
-        raise UsageError(f"{action} {len(run_ids)} sessions? pass --yes to confirm")
-    click.echo("\n".join(f"  {r}" for r in run_ids))
-    click.confirm(f"{action} these {len(run_ids)} sessions?", abort=True)
+    listing = "".join(f"  {r}\n" for r in run_ids)
+    confirm(
+        f"{listing}{action} these {len(run_ids)} sessions?",
+        refusal=f"{action} {len(run_ids)} sessions? pass --yes to confirm",
+    )
 
 
 def selection_options(function):  # type: ignore[no-untyped-def]

@@ -191,3 +191,26 @@ async def test_info_shows_an_image_that_cannot_be_built(
     assert (info["image"], info["image_built"], info["image_problem"]) == (None, None, problem)
     text = (await run_cli("config", "info", "proj")).stdout
     assert f"image    cannot be built: {problem}; base python:3.11-slim" in text
+
+
+async def test_view_of_a_link_whose_file_is_gone(
+    run_cli: Cli, scad_home: Path, tmp_path: Path
+) -> None:
+    source = external_config(tmp_path)
+    await run_cli("config", "add", str(source))
+    source.unlink()
+    result = await run_cli("config", "view", "proj")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "scad: error: proj.yml: cannot read: No such file or directory\n",
+    )
+
+
+async def test_view_edit_and_remove_suggest_close_names(run_cli: Cli, tmp_path: Path) -> None:
+    await run_cli("config", "add", str(external_config(tmp_path)))
+    for command in ("view", "edit", "remove"):
+        result = await run_cli("config", command, "prj")
+        assert (result.exit_code, result.stderr) == (
+            2,
+            'scad: error: no config named "prj"; did you mean proj?\n',
+        )
