@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..build import BuildProgress, build_context, build_image
+from ..build import BuildProgress, build_image
 from ..claude_setup import claude_arguments, claude_json, settings_json
 from ..clones import check_repos, chown_tree, create_clone
 from ..config import Config
@@ -137,9 +137,8 @@ async def start_session(
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
     await check_repos(config, f"{config.name}.yml")
     credentials = _require_credentials()
-    context = build_context(config)
-    if await engine.image(context.tag) is None:
-        await build_image(engine, config, progress=build_progress)
+    # Up to date at once when the image exists; built (with progress) when not.
+    image = (await build_image(engine, config, progress=build_progress)).image
 
     run_id = _make_run_dir(home, config.name, tag)
     paths = RunPaths(home, run_id)
@@ -160,7 +159,7 @@ async def start_session(
             config=config.name,
             tag=tag,
             mode="headless" if headless else "interactive",
-            image=context.tag,
+            image=image,
             branch=branch,
             created=now_iso(),
             repos={key: repo.path for key, repo in config.repos.items()},
@@ -168,7 +167,7 @@ async def start_session(
             auth=credentials.method,
         )
         save_run(home, record)
-        append_event(paths, "created", detail=f"image {context.tag}, branch {branch}")
+        append_event(paths, "created", detail=f"image {image}, branch {branch}")
         container_id = await _launch(engine, config, record, paths, resume=False)
         record.container_id = container_id
         save_run(home, record)
@@ -211,9 +210,7 @@ async def resume_session(
             await engine.remove(record.container_id, force=True)
     credentials = _require_credentials()
     if await engine.image(record.image) is None:
-        context = build_context(config)
-        await build_image(engine, config)
-        record.image = context.tag
+        record.image = (await build_image(engine, config)).image
     write_claude_state(config, paths, credentials, _agent_owner())
     _write_prompt(paths, prompt)
     container_id = await _launch(engine, config, record, paths, resume=True)
