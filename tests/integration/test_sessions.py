@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
@@ -390,8 +392,10 @@ async def test_plugins_claude_md_and_host_timezone_reach_claude(
     ]
     assert "hello:greet" in init["slash_commands"]
     assert (project.run_dir(run_id) / "claude" / "CLAUDE.md").read_text() == notes.read_text()
-    # November in Paris is UTC+1: the agent's commit carries the host's zone.
-    assert git_log(project.clone(run_id), "-1", "--format=%ci %s")[0].endswith("+0100 in paris")
+    # The agent's commit carries the host's zone: Paris's offset at the commit's instant.
+    epoch, stamp = git_log(project.clone(run_id), "-1", "--format=%ct|%ci %s")[0].split("|")
+    paris = datetime.fromtimestamp(int(epoch), ZoneInfo("Europe/Paris"))
+    assert stamp == f"{paris:%Y-%m-%d %H:%M:%S %z} in paris"
 
 
 async def test_start_on_a_terminal_opens_the_session(project: Project) -> None:
