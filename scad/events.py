@@ -21,7 +21,14 @@ import msgspec
 
 from .runs import RunPaths, now_iso
 
-__all__ = ["Envelope", "append_event", "ingest_claude_lines", "ingest_position", "read_events"]
+__all__ = [
+    "Envelope",
+    "IngestState",
+    "append_event",
+    "ingest_claude_lines",
+    "ingest_state",
+    "read_events",
+]
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -116,13 +123,11 @@ def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
         log.write(src="scad", event=event, **fields)
 
 
-def ingest_position(paths: RunPaths, container_id: str) -> tuple[int, str | None]:
-    """How many of the container's stdout lines the log holds, and the engine's
-    timestamp of the last of them (None: start from the beginning)."""
+def ingest_state(paths: RunPaths, container_id: str) -> IngestState:
+    """How far the log holds the container's output: a fresh state for a container
+    the log has not seen yet."""
     state = _read_state(paths)
-    if state.container_id != container_id:
-        return 0, None
-    return state.claude_lines, state.last_entry
+    return state if state.container_id == container_id else IngestState(seq=state.seq)
 
 
 def ingest_claude_lines(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..events import Envelope, ingest_claude_lines, ingest_position, read_events
+from ..events import Envelope, ingest_claude_lines, ingest_state, read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord
 from .loglines import LogLines, after, unix_time
@@ -36,11 +36,14 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
     """
     if not record.container_id:
         return False
+    paths = RunPaths(home, record.run_id)
+    ingested = ingest_state(paths, record.container_id)
+    if ingested.exited:
+        return False  # its exit is in the log: the container has nothing more to say
     state = await engine.inspect(record.container_id)
     if state is None:
         return False
-    paths = RunPaths(home, record.run_id)
-    first, last_entry = ingest_position(paths, record.container_id)
+    first, last_entry = ingested.claude_lines, ingested.last_entry
     since = unix_time(last_entry) if last_entry else None
     entries = await engine.logs(record.container_id, timestamps=True, since=since)
     if last_entry:

@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from scad.events import append_event, ingest_claude_lines, ingest_position, read_events
+from scad.events import IngestState, append_event, ingest_claude_lines, ingest_state, read_events
 from scad.home import Home
 from scad.runs import RunPaths
 
@@ -68,10 +68,14 @@ def test_concurrent_ingestion_writes_each_line_once(tmp_path: Path) -> None:
 
 def test_the_position_follows_the_last_line_and_the_container(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    assert ingest_position(paths, "c1") == (0, None)
+    assert ingest_state(paths, "c1") == IngestState()
     ingest_claude_lines(paths, "c1", 0, LINES[:3])
-    assert ingest_position(paths, "c1") == (3, "end-2")
-    assert ingest_position(paths, "c2") == (0, None)
+    assert ingest_state(paths, "c1") == IngestState(
+        seq=3, container_id="c1", claude_lines=3, last_entry="end-2"
+    )
+    ingest_claude_lines(paths, "c1", 3, [], exit_code=0)
+    assert ingest_state(paths, "c1").exited
+    assert ingest_state(paths, "c2") == IngestState(seq=4)
 
 
 def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
