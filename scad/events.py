@@ -138,11 +138,13 @@ def ingest_claude_lines(
     *,
     exit_code: int | None = None,
     detail: str | None = None,
+    exited_at: str | None = None,
 ) -> int:
     """Append Claude's stdout lines number ``first, first+1, ...`` not yet in the log.
 
     ``lines`` are ``(timestamp, text, engine timestamp of its end)``. With
-    ``exit_code`` the container has ended and an ``exited`` event follows, once.
+    ``exit_code`` the container has ended and an ``exited`` event follows, once,
+    stamped ``exited_at`` (when the container ended, not when it was noticed).
     Returns how many lines were appended.
     """
     appended = 0
@@ -169,7 +171,7 @@ def ingest_claude_lines(
                 log.write(ts, src="claude", text=line)
             appended += 1
         if exit_code is not None and not state.exited:
-            log.write(src="scad", event="exited", exit_code=exit_code, detail=detail)
+            log.write(exited_at, src="scad", event="exited", exit_code=exit_code, detail=detail)
             state.exited = True
     return appended
 

@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-__all__ = ["LogLine", "LogLines", "after", "unix_time"]
+__all__ = ["LogLine", "LogLines", "after", "event_time", "unix_time"]
 
 # RFC 3339 with nanoseconds, as the engine writes it; a multi-byte character cut
 # at an entry boundary can leave a few characters in front of it.
@@ -28,7 +28,7 @@ class LogLine(NamedTuple):
     end: str
 
 
-def _millis(timestamp: str) -> str:
+def event_time(timestamp: str) -> str:
     """``2026-11-27T10:57:51.102755120Z`` -> ``2026-11-27T10:57:51.102Z``."""
     head, _, fraction = timestamp.rstrip("Z").partition(".")
     return f"{head}.{(fraction + '000')[:3]}Z"
@@ -67,7 +67,7 @@ class LogLines:
             content, stamp = entry, self._since or ""
         else:
             self._pending += entry[: match.start()]
-            content, stamp, self._last = entry[match.end() :], _millis(match[1]), match[1]
+            content, stamp, self._last = entry[match.end() :], event_time(match[1]), match[1]
         if not self._pending:
             self._since = stamp
         self._pending += content

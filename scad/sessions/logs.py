@@ -15,7 +15,7 @@ import anyio
 from ..events import Envelope, ingest_claude_lines, ingest_state, read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord
-from .loglines import LogLines, after, unix_time
+from .loglines import LogLines, after, event_time, unix_time
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -52,19 +52,21 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
     parser = LogLines()
     lines = [line for entry in entries for line in parser.feed(entry)]
     finished = state.status in ("exited", "dead")
-    exit_code, detail = None, None
+    exit_code, detail, exited_at = None, None, None
     if finished:
         # Output that ended without a newline is a last line, not one still being written.
         lines += parser.finish()
         exit_code = state.exit_code if state.exit_code is not None else -1
+        exited_at = event_time(state.finished_at) if state.finished_at else None
         if exit_code != 0:
             stderr = (
                 "".join(await engine.logs(record.container_id, stderr=True)).strip().splitlines()
             )
             detail = "\n".join(stderr[-STDERR_TAIL:]) or None
     ingest_claude_lines(
-        paths, record.container_id, first, lines, exit_code=exit_code, detail=detail
-    )
+        paths, record.container_id, first, lines,
+        exit_code=exit_code, detail=detail, exited_at=exited_at,
+    )  # fmt: skip
     return not finished
 
 

@@ -86,7 +86,8 @@ async def test_a_run_nobody_watched_is_caught_up_once(project: Project) -> None:
     run_id = await project.start(
         "--tag", "quiet", "--headless", "--prompt", "RUN: echo one\nRUN: echo two\nSAY: bye"
     )
-    await wait_for_exit(run_id)
+    finished = await wait_for_exit(run_id)
+    await anyio.sleep(1.1)  # so that noticing the exit later is a different instant
     # Nobody has read it yet: the log holds only what `start` wrote.
     assert [e["event"] for e in project.envelopes(run_id)] == ["created", "started"]
     docker_logs = (await run("docker", "logs", f"scad-{run_id}")).stdout
@@ -99,6 +100,8 @@ async def test_a_run_nobody_watched_is_caught_up_once(project: Project) -> None:
     assert claude == [json.loads(line) for line in stdout_lines]
     assert [e["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
     assert [e["event"] for e in envelopes if e["src"] == "scad"] == ["created", "started", "exited"]
+    # The exit is stamped when the container ended, not when a reader noticed it.
+    assert envelopes[-1]["ts"] == finished["FinishedAt"][:23] + "Z"
     before = (project.run_dir(run_id) / "events.jsonl").read_bytes()
     await project.scad("session", "status", "--all")
     assert (project.run_dir(run_id) / "events.jsonl").read_bytes() == before
