@@ -83,7 +83,8 @@ def activity_lines(envelope: Envelope) -> list[str]:
         lines = [
             f"{at} {outcome}: {data.get('num_turns')} turns, ${cost:.4f}, {seconds:.1f} s ({data.get('subtype')})"
         ]
-        if isinstance(data.get("result"), str) and data["result"].strip():
+        # A success's result repeats the last assistant text; an error's says what went wrong.
+        if data.get("is_error") and isinstance(data.get("result"), str) and data["result"].strip():
             lines.append(f"{at}   {_one_line(data['result'])}")
         return lines
     return []

@@ -78,9 +78,11 @@ def test_one_line_per_thing_the_agent_did() -> None:
         "duration_ms": 2500,
         "result": "All good.",
     }
-    assert claude(done) == [
-        "10:11:12 done: 3 turns, $0.0123, 2.5 s (success)",
-        "10:11:12   All good.",
+    assert claude(done) == ["10:11:12 done: 3 turns, $0.0123, 2.5 s (success)"]
+    failed = done | {"is_error": True, "subtype": "error_during_execution", "result": "API Error"}
+    assert claude(failed) == [
+        "10:11:12 error: 3 turns, $0.0123, 2.5 s (error_during_execution)",
+        "10:11:12   API Error",
     ]
     retry = {
         "type": "system",
