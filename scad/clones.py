@@ -7,6 +7,7 @@ into a clone's git config or hooks runs on the host.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import msgspec
@@ -15,7 +16,7 @@ from . import git
 from .config import Config
 from .errors import ConfigError
 
-__all__ = ["Commit", "check_repos", "create_clone", "unfetched_commits"]
+__all__ = ["Commit", "check_repos", "create_clone", "fetch_command", "unfetched_commits"]
 
 DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
 
@@ -89,6 +90,16 @@ async def unfetched_commits(clone: Path, host_repo: Path) -> list[Commit]:
         return candidates
     missing = set(await _missing_objects(host_repo, [c.sha for c in candidates]))
     return [c for c in candidates if c.sha in missing]
+
+
+def fetch_command(host_repo: Path, clone: Path, branch: str) -> str:
+    """The shell command that brings the clone's branch into the host repo."""
+    command = ["git", "-C", str(host_repo), "fetch"]
+    if clone.stat().st_uid != os.getuid():
+        # The clone belongs to the agent's uid (scad runs as root): git refuses to
+        # read a repository another user owns unless told that this one is safe.
+        command.append("--upload-pack=git -c safe.directory=* upload-pack")
+    return shlex.join([*command, str(clone), f"{branch}:{branch}"])
 
 
 async def _missing_objects(repo: Path, shas: list[str]) -> list[str]:

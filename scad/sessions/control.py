@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..clones import Commit, unfetched_commits
+from ..clones import Commit, fetch_command, unfetched_commits
 from ..errors import SessionError, UnfetchedWork
 from ..events import append_event
 from ..home import Home
@@ -102,7 +102,7 @@ async def clean_session(
             more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
             raise UnfetchedWork(
                 f"{record.run_id}: clone {key} has {len(commits)} commit(s) not in {host_repo}: {listed}{more}; "
-                f"fetch them (git -C {host_repo} fetch {paths.clone(key)} {record.branch}:{record.branch}) "
+                f"fetch them ({fetch_command(Path(host_repo), paths.clone(key), record.branch)}) "
                 "or pass --force to discard them"
             )
         unfetched += commits
