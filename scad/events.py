@@ -53,6 +53,8 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class IngestState(msgspec.Struct, kw_only=True):
+    """How far the log holds a container's output (``ingest.json`` beside the log)."""
+
     seq: int = 0
     container_id: str | None = None
     #: Lines of the container's stdout already in the log.
