@@ -21,3 +21,23 @@ def print_ratios(samples: dict[str, list[float]], baseline: str) -> None:
     print(f"{'command':<{width}} {'median ms':>10} {'x baseline':>11}")
     for name, seconds in medians.items():
         print(f"{name:<{width}} {seconds * 1000:>10.1f} {seconds / medians[baseline]:>11.2f}")
+
+
+def sample_interleaved(
+    commands: dict[str, list[str]], runs: int, env: dict[str, str]
+) -> dict[str, list[float]]:
+    """Times of each command, ``runs`` times, taking turns so that drift hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            samples[name].append(timed(command, env))
+    return samples
+
+
+def remove_images(repository: str) -> None:
+    """Remove every image of ``repository`` (what a benchmark built)."""
+    found = subprocess.run(
+        ["docker", "images", "-q", repository], capture_output=True, text=True
+    ).stdout.split()
+    if found:
+        subprocess.run(["docker", "rmi", "--force", *set(found)], capture_output=True)

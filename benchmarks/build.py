@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _bench import print_ratios, timed
+from _bench import print_ratios, remove_images, sample_interleaved, timed
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERTS = sorted(str(p) for p in Path("/usr/local/share/ca-certificates").glob("*.crt"))
@@ -42,22 +42,12 @@ def main() -> None:
         if args.full:
             full = timed([SCAD, "build", "bench", "--no-cache"], env)
             print(f"full build (--no-cache):            {full:.1f} s")
-        inspect = ["docker", "image", "inspect", "scad-bench:latest"]
-        up_to_date = [SCAD, "build", "bench"]
-        samples: dict[str, list[float]] = {
-            "docker image inspect (baseline)": [],
-            "scad build (up to date)": [],
+        commands = {
+            "docker image inspect (baseline)": ["docker", "image", "inspect", "scad-bench:latest"],
+            "scad build (up to date)": [SCAD, "build", "bench"],
         }
-        for _ in range(args.runs):  # interleaved, so drift hits both alike
-            samples["docker image inspect (baseline)"].append(timed(inspect, env))
-            samples["scad build (up to date)"].append(timed(up_to_date, env))
-        images = subprocess.run(
-            ["docker", "images", "-q", "scad-bench"], capture_output=True, text=True
-        )
-        if images.stdout.split():
-            subprocess.run(
-                ["docker", "rmi", "--force", *set(images.stdout.split())], capture_output=True
-            )
+        samples = sample_interleaved(commands, args.runs, env)
+        remove_images("scad-bench")
     print()
     print_ratios(samples, "docker image inspect (baseline)")
 

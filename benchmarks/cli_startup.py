@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _bench import print_ratios, timed
+from _bench import print_ratios, sample_interleaved
 
 SCAD = str(Path(sys.executable).parent / "scad")
 
@@ -33,10 +33,7 @@ def main() -> None:
         }
         for command in cases.values():  # warm the disk cache for every case alike
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.runs):  # interleaved, so drift hits every case alike
-            for name, command in cases.items():
-                samples[name].append(timed(command, env))
+        samples = sample_interleaved(cases, args.runs, env)
     print_ratios(samples, "python -c pass (baseline)")
 
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _bench import print_ratios, timed
+from _bench import print_ratios, remove_images, sample_interleaved
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERTS = sorted(str(p) for p in Path("/usr/local/share/ca-certificates").glob("*.crt"))
@@ -73,23 +73,21 @@ def main() -> None:
                     scad(env, "session", "start", "bench", "--tag", f"b{n}", "--headless",
                          "--prompt", "RUN: echo hello\nSAY: done")  # fmt: skip
                 print(f"{wait_until_finished(env)} sessions finished; timing", flush=True)
-                ps = ["docker", "ps", "-a", "--filter", "label=scad.config=bench"]
-                status = [SCAD, "session", "status", "--all", "--json"]
-                samples: dict[str, list[float]] = {
-                    "docker ps -a (baseline)": [],
-                    "scad status --all": [],
+                commands = {
+                    "docker ps -a (baseline)": [
+                        "docker",
+                        "ps",
+                        "-a",
+                        "--filter",
+                        "label=scad.config=bench",
+                    ],
+                    "scad status --all": [SCAD, "session", "status", "--all", "--json"],
                 }
-                for _ in range(args.runs):  # interleaved, so drift hits both alike
-                    samples["docker ps -a (baseline)"].append(timed(ps, env))
-                    samples["scad status --all"].append(timed(status, env))
+                samples = sample_interleaved(commands, args.runs, env)
             finally:
                 subprocess.run([SCAD, "session", "clean", "--all", "--yes", "--force"],
                                env=env, capture_output=True)  # fmt: skip
-                images = subprocess.run(
-                    ["docker", "images", "-q", "scad-bench"], capture_output=True, text=True
-                ).stdout.split()
-                if images:
-                    subprocess.run(["docker", "rmi", "--force", *set(images)], capture_output=True)
+                remove_images("scad-bench")
     finally:
         serve.terminate()
         serve.wait()
