@@ -64,9 +64,14 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
             )
             detail = "\n".join(stderr[-STDERR_TAIL:]) or None
     ingest_claude_lines(
-        paths, record.container_id, first, lines,
-        exit_code=exit_code, detail=detail, exited_at=exited_at,
-    )  # fmt: skip
+        paths,
+        record.container_id,
+        first,
+        lines,
+        exit_code=exit_code,
+        detail=detail,
+        exited_at=exited_at,
+    )
     return not finished
 
 
