@@ -76,28 +76,35 @@ def _marketplace_source(
 def claude_json(config: Config, existing: dict[str, Any], api_key: str | None) -> dict[str, Any]:
     """``~/.claude.json`` with onboarding done and the workspace trusted.
 
-    ``existing`` is the run's current file (Claude writes to it); its content is
-    kept and only the keys that skip first-run screens are set.
+    ``existing`` is the run's current file (Claude, or the agent, writes to it):
+    its content is kept and only the keys that skip first-run screens are set,
+    whatever shape the agent left them in.
     """
     state = dict(existing)
     state["hasCompletedOnboarding"] = True
-    projects = dict(state.get("projects") or {})
+    projects = _object(state.get("projects"))
     for key in config.repos:
         path = repo_path(config, key)
         projects[path] = {
-            **projects.get(path, {}),
+            **_object(projects.get(path)),
             "hasTrustDialogAccepted": True,
             "hasCompletedProjectOnboarding": True,
         }
     state["projects"] = projects
     if api_key:
         # Claude asks once whether to use a key from the environment; this is that answer.
-        responses = dict(state.get("customApiKeyResponses") or {"approved": [], "rejected": []})
-        approved = list(responses.get("approved") or [])
+        responses = _object(state.get("customApiKeyResponses")) or {"approved": [], "rejected": []}
+        approved = responses.get("approved")
+        approved = list(approved) if isinstance(approved, list) else []
         if api_key[-20:] not in approved:
             approved.append(api_key[-20:])
         state["customApiKeyResponses"] = {**responses, "approved": approved}
     return state
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A copy of ``value`` when it is a JSON object; the agent may have written anything."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def claude_arguments(config: Config, *, headless: bool, resume: bool) -> list[str]:

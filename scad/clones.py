@@ -7,6 +7,7 @@ into a clone's git config or hooks runs on the host.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -14,11 +15,21 @@ import msgspec
 
 from . import git
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, GitError, UnreadableClone
+from .snapshot import snapshot_clone
 
-__all__ = ["Commit", "check_repos", "create_clone", "fetch_command", "unfetched_commits"]
+__all__ = [
+    "BranchAhead",
+    "Commit",
+    "check_repos",
+    "create_clone",
+    "fetch_command",
+    "printable",
+    "unfetched_work",
+]
 
 DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Commit(msgspec.Struct, frozen=True):
@@ -54,11 +65,14 @@ async def create_clone(
 ) -> None:
     """Clone ``host_repo`` to ``dest`` on a new ``branch``; origin is the host repo.
 
-    With ``owner`` (a root host lending files to the agent's uid) the clone is
-    made without hardlinks, so handing it over never touches the host's objects.
+    The clone never shares files with the host repo (``--no-hardlinks``): a
+    hardlinked object would let the agent rewrite the host's copy in place.
+    With ``owner`` (a root host lending files to the agent's uid) the new clone
+    is handed over before any agent sees it.
     """
-    hardlinks = [] if owner is None else ["--no-hardlinks"]
-    await git.git(dest.parent, "clone", "--local", "--quiet", *hardlinks, str(host_repo), dest.name)
+    await git.git(
+        dest.parent, "clone", "--local", "--quiet", "--no-hardlinks", str(host_repo), dest.name
+    )
     await git.git(dest, "checkout", "--quiet", "-b", branch)
     name, email = await _identity(host_repo)
     await git.git(dest, "config", "user.name", name)
@@ -74,34 +88,62 @@ def chown_tree(root: Path, owner: tuple[int, int]) -> None:
             os.chown(os.path.join(folder, name), *owner, follow_symlinks=False)
 
 
-async def unfetched_commits(clone: Path, host_repo: Path) -> list[Commit]:
-    """Commits on the clone's branches that the host repo does not have."""
-    if not clone.is_dir():
+class BranchAhead(msgspec.Struct, frozen=True, kw_only=True):
+    """A branch of a clone with commits that no ref of the host repo reaches."""
+
+    #: The branch name, or ``HEAD`` for a detached HEAD.
+    name: str
+    commits: list[Commit]
+
+
+async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> list[BranchAhead]:
+    """The clone's branches (and a detached HEAD) holding commits the host repo lacks.
+
+    A commit counts as fetched once a ref of the host repo reaches it. The clone
+    is read through :mod:`scad.snapshot`: git never runs in it. Raises
+    UnreadableClone when it cannot be read without trusting it.
+    """
+    snapshot = await snapshot_clone(clone, store, host_repo)
+    tips = dict(snapshot.branches)
+    if snapshot.detached:
+        tips["HEAD"] = snapshot.detached
+    if not tips:
         return []
-    # Commits the clone made: reachable from its branches, not from what it cloned.
-    out = await git.git(clone, "log", "--branches", "--not", "--remotes", "--format=%H %s")
-    candidates = [
-        Commit(*line.split(" ", 1)) if " " in line else Commit(line, "")
-        for line in out.splitlines()
+    host_tips = ""
+    if await git.is_repository(host_repo):
+        host_tips = await git.git(host_repo, "for-each-ref", "--format=%(objectname)")
+    ahead = []
+    for name, tip in sorted(tips.items()):
+        # Host tips are in the store through its alternates; the clone's in its copies.
+        revisions = "".join([f"{tip}\n", *(f"^{oid}\n" for oid in host_tips.split())])
+        try:
+            out = await git.store_git(
+                store, "log", "--stdin", "--format=%H %s", input=revisions.encode()
+            )
+        except GitError as exc:
+            raise UnreadableClone(clone.name, str(exc)) from None
+        commits = [
+            Commit(sha, printable(subject))
+            for sha, _, subject in (line.partition(" ") for line in out.splitlines())
+        ]
+        if commits:
+            ahead.append(BranchAhead(name=name, commits=commits))
+    return ahead
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes an agent wrote) made visible."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def fetch_command(host_repo: Path, store: Path, run_branch: str, branches: list[str]) -> str:
+    """The shell command that brings ``branches`` of a clone into the host repo.
+
+    It fetches from the run's store (scad's copy of the clone), never from the
+    clone itself, so no configuration an agent wrote takes part.
+    """
+    specs = [
+        f"HEAD:refs/heads/{run_branch}-head" if b == "HEAD" else f"refs/heads/{b}:refs/heads/{b}"
+        for b in branches
     ]
-    if not candidates:
-        return []
-    if not await git.is_repository(host_repo):
-        return candidates
-    missing = set(await _missing_objects(host_repo, [c.sha for c in candidates]))
-    return [c for c in candidates if c.sha in missing]
-
-
-def fetch_command(host_repo: Path, clone: Path, branch: str) -> str:
-    """The shell command that brings the clone's branch into the host repo."""
-    command = ["git", "-C", str(host_repo), "fetch"]
-    if clone.stat().st_uid != os.getuid():
-        # The clone belongs to the agent's uid (scad runs as root): git refuses to
-        # read a repository another user owns unless told that this one is safe.
-        command.append("--upload-pack=git -c safe.directory=* upload-pack")
-    return shlex.join([*command, str(clone), f"{branch}:{branch}"])
-
-
-async def _missing_objects(repo: Path, shas: list[str]) -> list[str]:
-    out = await git.git(repo, "cat-file", "--batch-check", input="\n".join(shas).encode() + b"\n")
-    return [line.split()[0] for line in out.splitlines() if line.endswith(" missing")]
+    return shlex.join(["git", "-C", str(host_repo), "fetch", str(store), *specs])

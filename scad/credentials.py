@@ -8,8 +8,7 @@ environment, labels, image layers, logs or command-line arguments.
 
 from __future__ import annotations
 
-import json
-import os
+import hashlib
 import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,8 @@ __all__ = [
     "discover_credentials",
     "expiry_warning",
     "host_claude_dir",
+    "oauth_expiry",
+    "refresh_token_fingerprint",
 ]
 
 Method = Literal["api-key", "oauth-token", "credentials-file"]
@@ -65,11 +66,45 @@ def discover_credentials(environ: Mapping[str, str]) -> HostCredentials | None:
 
 def _expiry(path: Path) -> datetime | None:
     try:
-        data = json.loads(path.read_text())
-        millis = data["claudeAiOauth"]["expiresAt"]
-        return datetime.fromtimestamp(int(millis) / 1000, tz=UTC)
-    except (OSError, ValueError, KeyError, TypeError):
+        return oauth_expiry(path.read_bytes())
+    except OSError:
         return None
+
+
+class _OAuth(msgspec.Struct):
+    expiresAt: int | float | None = None
+    refreshToken: str | None = None
+
+
+class _CredentialsFile(msgspec.Struct):
+    claudeAiOauth: _OAuth | None = None
+
+
+def _oauth(data: bytes) -> _OAuth | None:
+    try:
+        return msgspec.json.decode(data, type=_CredentialsFile).claudeAiOauth
+    except msgspec.DecodeError:
+        return None
+
+
+def oauth_expiry(data: bytes) -> datetime | None:
+    """When the OAuth credentials in a credentials file's ``data`` expire; None if unknown."""
+    oauth = _oauth(data)
+    if oauth is None or oauth.expiresAt is None:
+        return None
+    try:
+        return datetime.fromtimestamp(oauth.expiresAt / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def refresh_token_fingerprint(data: bytes) -> str | None:
+    """A short hash that tells whether two credentials files share a refresh token
+    (never the token itself); None when there is none."""
+    oauth = _oauth(data)
+    if oauth is None or not oauth.refreshToken:
+        return None
+    return hashlib.sha256(oauth.refreshToken.encode()).hexdigest()[:16]
 
 
 def expiry_warning(credentials: HostCredentials | None, now: datetime) -> str | None:
@@ -95,14 +130,3 @@ def credentials_env_file(credentials: HostCredentials) -> str:
     if credentials.oauth_token:
         return f"CLAUDE_CODE_OAUTH_TOKEN={shlex.quote(credentials.oauth_token)}\n"
     return ""
-
-
-def write_secret(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
-    """Write ``data`` readable only by its owner (the agent's uid when given)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        if owner is not None:
-            os.fchown(fd, *owner)
-    finally:
-        os.close(fd)

@@ -13,6 +13,8 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │   ├── BaseImageMissing the base image is absent and cannot be pulled
     │   └── BuildFailed      a build step failed
     ├── GitError             a git command failed
+    ├── AgentFileError       a file an agent can write is not what scad may read or replace
+    ├── UnreadableClone      a clone cannot be read without trusting it
     └── SessionError         a session cannot do what was asked
         └── UnfetchedWork    cleaning would destroy commits the host lacks
 """
@@ -20,6 +22,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
 from __future__ import annotations
 
 __all__ = [
+    "AgentFileError",
     "BaseImageMissing",
     "BuildFailed",
     "ConfigError",
@@ -31,6 +34,7 @@ __all__ = [
     "ScadError",
     "SessionError",
     "UnfetchedWork",
+    "UnreadableClone",
     "UsageError",
 ]
 
@@ -105,6 +109,24 @@ class BuildFailed(ImageError):
 
 class GitError(ScadError):
     """Raised when a git command fails."""
+
+
+class AgentFileError(ScadError):
+    """Raised when a file an agent can write is a link, not a regular file, or too large."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} {problem}")
+
+
+class UnreadableClone(ScadError):
+    """Raised when a run's clone cannot be read without trusting what the agent wrote."""
+
+    def __init__(self, clone: str, problem: str) -> None:
+        self.clone = clone
+        self.problem = problem
+        super().__init__(f"clone {clone}: {problem}")
 
 
 class SessionError(ScadError):

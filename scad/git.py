@@ -1,53 +1,77 @@
 """The one place scad runs git.
 
-Clones are written by agents, so their git config is untrusted: every command
-runs with hooks and fsmonitor disabled and without the system config, so nothing
-an agent planted in a clone executes on the host.
+git runs in two kinds of repository only, never in an agent's clone:
+
+- the user's host repos (:func:`git`), with the user's own configuration; a
+  repo another user owns is named safe by its own path, never by ``*``;
+- repositories scad made (:func:`store_git`, see :mod:`scad.snapshot`), with no
+  configuration but the one scad wrote: neither the system's nor the user's.
+
+Variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` in scad's own
+environment are dropped, so nothing outside these arguments steers git.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
 
 from .errors import GitError
 
-__all__ = ["current_branch", "git", "is_dirty", "is_repository"]
-
-_SAFE_OPTIONS = (
-    # Clones may be owned by the agent's uid rather than the host user's.
-    "-c", "safe.directory=*",
-    "-c", "core.fsmonitor=false",
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "core.sshCommand=false",
-    "-c", "protocol.ext.allow=never",
-)  # fmt: skip
+__all__ = ["current_branch", "git", "is_dirty", "is_repository", "store_environment", "store_git"]
 
 
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+def _environment(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_NO_REPLACE_OBJECTS="1", LC_ALL="C", **extra)
     return env
 
 
-async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
-    """Run ``git -C repo args`` (``input`` on stdin) and return its stdout; raises GitError."""
-    command: Sequence[str] = ["git", *_SAFE_OPTIONS, "-C", str(repo), *args]
+def store_environment() -> dict[str, str]:
+    """The environment of git in a repository scad made: its own config and nothing else."""
+    return _environment(
+        {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.devnull}
+    )
+
+
+async def _run(
+    command: Sequence[str],
+    verb: str,
+    *,
+    env: dict[str, str],
+    where: Path,
+    input: bytes | None,
+    check: bool,
+) -> str:
     if input is None:
-        result = await anyio.run_process(
-            command, check=False, env=_environment(), stdin=subprocess.DEVNULL
-        )
+        result = await anyio.run_process(command, check=False, env=env, stdin=subprocess.DEVNULL)
     else:
-        result = await anyio.run_process(command, check=False, env=_environment(), input=input)
+        result = await anyio.run_process(command, check=False, env=env, input=input)
     if check and result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {result.returncode}"
-        raise GitError(f"git {args[0]} in {repo} failed: {detail}")
+        raise GitError(f"git {verb} in {where} failed: {detail}")
     return result.stdout.decode(errors="replace")
+
+
+async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
+    """Run ``git -C repo args`` in a host repo (``input`` on stdin); raises GitError."""
+    # As root, git refuses a repo another user owns; this one the user named in a config.
+    safe = os.path.realpath(repo)
+    command = ["git", "-c", f"safe.directory={safe}", "-C", str(repo), *args]
+    return await _run(command, args[0], env=_environment({}), where=repo, input=input, check=check)
+
+
+async def store_git(store: Path, *args: str, input: bytes | None = None) -> str:
+    """Run git in a repository scad made (``--git-dir store``); raises GitError."""
+    command = ["git", "--git-dir", str(store), *args]
+    return await _run(
+        command, args[0], env=store_environment(), where=store, input=input, check=True
+    )
 
 
 async def is_repository(path: Path) -> bool:

@@ -61,6 +61,14 @@ class RunPaths:
         return self.worktrees / key
 
     @property
+    def stores(self) -> Path:
+        return self.root / "stores"
+
+    def store(self, key: str) -> Path:
+        """scad's own repository mirroring clone ``key`` (see :mod:`scad.snapshot`)."""
+        return self.stores / f"{key}.git"
+
+    @property
     def claude_dir(self) -> Path:
         return self.root / "claude"
 

@@ -2,7 +2,7 @@
 
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
 from .logs import catch_up, ingest_live, stream_events
-from .start import resume_session, start_session
+from .start import Resumed, resume_session, start_session
 from .status import (
     CloneInfo,
     SessionInfo,
@@ -16,6 +16,7 @@ from .terminal import attach_command, pane_text
 __all__ = [
     "CleanResult",
     "CloneInfo",
+    "Resumed",
     "SessionInfo",
     "SessionStatus",
     "StopResult",

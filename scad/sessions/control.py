@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..clones import Commit, fetch_command, unfetched_commits
-from ..errors import SessionError, UnfetchedWork
+from ..clones import Commit, fetch_command, unfetched_work
+from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..events import append_event
 from ..home import Home
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
@@ -75,6 +75,35 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
     return [results[r.run_id] for r in records]
 
 
+async def _unfetched(
+    paths: RunPaths, record: RunRecord, key: str, host_repo: Path, *, force: bool
+) -> list[Commit]:
+    """The clone's commits the host lacks; unless ``force``, refuses to go on when
+    there are some or when the clone cannot be read."""
+    clone = paths.clone(key)
+    if not clone.is_dir():
+        return []
+    try:
+        ahead = await unfetched_work(clone, paths.store(key), host_repo)
+    except UnreadableClone as exc:
+        if force:
+            return []
+        raise UnfetchedWork(
+            f"{record.run_id}: cannot tell whether clone {key} holds commits the host lacks "
+            f"({exc.problem}); pass --force to discard it unread"
+        ) from None
+    commits = list({c.sha: c for branch in ahead for c in branch.commits}.values())
+    if commits and not force:
+        listed = ", ".join(f"{c.sha[:8]} {c.subject!r}" for c in commits[:5])
+        more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
+        command = fetch_command(host_repo, paths.store(key), record.branch, [b.name for b in ahead])
+        raise UnfetchedWork(
+            f"{record.run_id}: clone {key} has {len(commits)} commit(s) not in {host_repo}: "
+            f"{listed}{more}; fetch them ({command}) or pass --force to discard them"
+        )
+    return commits
+
+
 async def clean_session(
     engine: Engine, home: Home, record: RunRecord, *, force: bool, skip_running: bool = False
 ) -> CleanResult:
@@ -96,20 +125,12 @@ async def clean_session(
         )
     unfetched: list[Commit] = []
     for key, host_repo in record.repos.items():
-        commits = await unfetched_commits(paths.clone(key), Path(host_repo))
-        if commits and not force:
-            listed = ", ".join(f"{c.sha[:8]} {c.subject!r}" for c in commits[:5])
-            more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
-            raise UnfetchedWork(
-                f"{record.run_id}: clone {key} has {len(commits)} commit(s) not in {host_repo}: {listed}{more}; "
-                f"fetch them ({fetch_command(Path(host_repo), paths.clone(key), record.branch)}) "
-                "or pass --force to discard them"
-            )
+        commits = await _unfetched(paths, record, key, Path(host_repo), force=force)
         unfetched += commits
     await catch_up(engine, home, record)
     if record.container_id:
         await engine.remove(record.container_id, force=True)
-    for path in (paths.worktrees, paths.claude_dir, paths.inputs):
+    for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)
     record.cleaned = now_iso()

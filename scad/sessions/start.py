@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -12,25 +11,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import msgspec
 
 from ..build import BuildProgress, build_image
-from ..claude_setup import claude_arguments, claude_json, settings_json
-from ..clones import check_repos, chown_tree, create_clone
+from ..claude_setup import claude_arguments
+from ..clones import check_repos, create_clone
 from ..config import Config
-from ..credentials import HostCredentials, credentials_env_file, discover_credentials, write_secret
+from ..credentials import HostCredentials, discover_credentials
 from ..errors import SessionError, UsageError
 from ..events import append_event
 from ..home import Home
 from ..image import agent_ids
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs import RunPaths, RunRecord, now_iso, save_run
+from .claude_state import write_claude_state
 from .container import host_timezone, run_container_spec
 from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["resume_session", "start_session"]
+__all__ = ["Resumed", "resume_session", "start_session"]
 
 
 def _agent_owner() -> tuple[int, int] | None:
@@ -60,36 +61,6 @@ def _make_run_dir(home: Home, config: str, tag: str) -> str:
         except FileExistsError:
             continue
         return run_id
-
-
-def write_claude_state(
-    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
-) -> None:
-    """Settings, seeded ~/.claude.json, CLAUDE.md and credentials into the run (idempotent)."""
-    paths.claude_dir.mkdir(exist_ok=True)
-    paths.inputs.mkdir(exist_ok=True)
-    (paths.claude_dir / "settings.json").write_text(json.dumps(settings_json(config), indent=2))
-    if config.claude.claude_md:
-        shutil.copyfile(config.claude.claude_md, paths.claude_dir / "CLAUDE.md")
-    existing = json.loads(paths.claude_json.read_text()) if paths.claude_json.exists() else {}
-    paths.claude_json.write_text(
-        json.dumps(claude_json(config, existing, credentials.api_key), indent=2)
-    )
-    if credentials.credentials_file:
-        # A copy per run: refresh tokens rotate, and a shared file would log the others out.
-        write_secret(
-            paths.claude_dir / ".credentials.json",
-            Path(credentials.credentials_file).read_bytes(),
-            owner,
-        )
-    write_secret(
-        paths.inputs / "credentials.env", credentials_env_file(credentials).encode(), owner
-    )
-    if owner is not None:
-        chown_tree(paths.claude_dir, owner)
-        os.chown(paths.claude_json, *owner)
-        os.chown(paths.inputs, *owner)
-    os.chmod(paths.claude_json, 0o600)
 
 
 def _write_prompt(paths: RunPaths, prompt: str | None) -> None:
@@ -152,7 +123,7 @@ async def start_session(
                 tg.start_soon(
                     partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
                 )
-        write_claude_state(config, paths, credentials, owner)
+        await anyio.to_thread.run_sync(write_claude_state, config, paths, credentials, owner)
         _write_prompt(paths, prompt)
         record = RunRecord(
             run_id=run_id,
@@ -181,9 +152,16 @@ async def start_session(
     return record
 
 
+class Resumed(msgspec.Struct, kw_only=True):
+    record: RunRecord
+    #: What the agent had left in its Claude state that scad could not use, and
+    #: what it did instead (also in the event log, as ``warning`` events).
+    notes: list[str]
+
+
 async def resume_session(
     engine: Engine, home: Home, config: Config, record: RunRecord, *, prompt: str | None = None
-) -> RunRecord:
+) -> Resumed:
     """Start a stopped or finished session again, with its clones and Claude history.
 
     The container is made anew (its command carries ``--continue``); everything
@@ -211,7 +189,11 @@ async def resume_session(
     credentials = _require_credentials()
     if await engine.image(record.image) is None:
         record.image = (await build_image(engine, config)).image
-    write_claude_state(config, paths, credentials, _agent_owner())
+    notes = await anyio.to_thread.run_sync(
+        write_claude_state, config, paths, credentials, _agent_owner()
+    )
+    for note in notes:
+        append_event(paths, "warning", detail=note)
     _write_prompt(paths, prompt)
     container_id = await _launch(engine, config, record, paths, resume=True)
     record.container_id = container_id
@@ -220,4 +202,4 @@ async def resume_session(
         record.prompt = prompt
     save_run(home, record)
     append_event(paths, "resumed", detail=container_id[:12])
-    return record
+    return Resumed(record=record, notes=notes)

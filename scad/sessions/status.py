@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
+from .. import agentfs
 from ..accounting import RunSummary, summarise
-from ..clones import Commit, unfetched_commits
+from ..clones import BranchAhead, printable, unfetched_work
+from ..errors import AgentFileError, UnreadableClone
 from ..events import read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord, list_runs
@@ -20,6 +22,9 @@ from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+#: Transcripts larger than this are listed, not read.
+TRANSCRIPT_LIMIT = 64 << 20
 
 __all__ = [
     "CloneInfo",
@@ -48,14 +53,18 @@ class CloneInfo(msgspec.Struct, kw_only=True):
     path: str
     host_repo: str
     branch: str
-    #: Commits on the clone's branches that the host repo lacks.
-    ahead: list[Commit]
+    #: Branches (and a detached HEAD) with commits the host repo lacks; None when
+    #: the clone could not be read (see ``problem``).
+    ahead: list[BranchAhead] | None
+    problem: str | None = None
 
 
 class TranscriptInfo(msgspec.Struct, kw_only=True):
     session_id: str
     started: str | None
-    entries: int
+    #: Lines in the transcript; None when it could not be read (see ``problem``).
+    entries: int | None
+    problem: str | None = None
 
 
 class SessionInfo(msgspec.Struct, kw_only=True):
@@ -139,17 +148,54 @@ async def session_status(
 
 
 def _transcripts(claude_dir: Path) -> list[TranscriptInfo]:
-    found = []
-    for path in sorted((claude_dir / "projects").glob("*/*.jsonl")):
-        started, entries = None, 0
-        with open(path, "rb") as f:
-            for line in f:
-                entries += 1
-                if started is None:
-                    with contextlib.suppress(ValueError):
-                        started = json.loads(line).get("timestamp")
-        found.append(TranscriptInfo(session_id=path.stem, started=started, entries=entries))
+    """Claude's transcripts in the run, read as hostile files (see :mod:`scad.agentfs`)."""
+    found: list[TranscriptInfo] = []
+    try:
+        with (
+            agentfs.open_folder(claude_dir) as claude,
+            agentfs.open_folder("projects", dir_fd=claude) as projects,
+        ):
+            for project, kind in sorted(agentfs.list_dir(projects)):
+                if kind != stat.S_IFDIR:
+                    continue
+                with agentfs.open_folder(project, dir_fd=projects) as folder:
+                    for name, _ in sorted(agentfs.list_dir(folder)):
+                        if name.endswith(".jsonl"):
+                            found.append(_transcript(folder, name))
+    except AgentFileError:
+        pass  # no transcripts, or a folder the agent made a link: nothing to show
     return found
+
+
+def _transcript(folder: int, name: str) -> TranscriptInfo:
+    session_id = printable(name.removesuffix(".jsonl"))
+    try:
+        data = agentfs.read_file_at(folder, name, limit=TRANSCRIPT_LIMIT)
+    except AgentFileError as exc:
+        return TranscriptInfo(
+            session_id=session_id, started=None, entries=None, problem=exc.problem
+        )
+    first = data.split(b"\n", 1)[0]
+    started = None
+    with contextlib.suppress(msgspec.DecodeError):
+        value = msgspec.json.decode(first, type=_TranscriptLine).timestamp
+        started = printable(value) if isinstance(value, str) else None
+    return TranscriptInfo(session_id=session_id, started=started, entries=data.count(b"\n"))
+
+
+class _TranscriptLine(msgspec.Struct):
+    timestamp: object = None
+
+
+async def _clone_info(paths: RunPaths, record: RunRecord, key: str, host_repo: str) -> CloneInfo:
+    info = CloneInfo(
+        key=key, path=str(paths.clone(key)), host_repo=host_repo, branch=record.branch, ahead=None
+    )
+    try:
+        info.ahead = await unfetched_work(paths.clone(key), paths.store(key), Path(host_repo))
+    except UnreadableClone as exc:
+        info.problem = exc.problem
+    return info
 
 
 async def session_info(engine: Engine, home: Home, record: RunRecord) -> SessionInfo:
@@ -157,13 +203,7 @@ async def session_info(engine: Engine, home: Home, record: RunRecord) -> Session
     container = await engine.inspect(record.container_id) if record.container_id else None
     status = await _status_of(engine, home, record, container)
     clones = [
-        CloneInfo(
-            key=key,
-            path=str(paths.clone(key)),
-            host_repo=host_repo,
-            branch=record.branch,
-            ahead=await unfetched_commits(paths.clone(key), Path(host_repo)),
-        )
+        await _clone_info(paths, record, key, host_repo)
         for key, host_repo in record.repos.items()
         if paths.clone(key).is_dir()
     ]
@@ -174,5 +214,5 @@ async def session_info(engine: Engine, home: Home, record: RunRecord) -> Session
         container=container,
         clones=clones,
         summary=status.summary,
-        transcripts=_transcripts(paths.claude_dir),
+        transcripts=await anyio.to_thread.run_sync(_transcripts, paths.claude_dir),
     )

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from scad.credentials import (
     credentials_env_file,
     discover_credentials,
     expiry_warning,
-    write_secret,
+    oauth_expiry,
+    refresh_token_fingerprint,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -59,8 +61,27 @@ def test_env_file_quotes_for_the_shell() -> None:
     assert credentials_env_file(found) == "ANTHROPIC_API_KEY='a'\"'\"'b $c'\n"  # type: ignore[arg-type]
 
 
-def test_write_secret_is_private(tmp_path: Path) -> None:
-    path = tmp_path / "s"
-    write_secret(path, b"x", owner=None)
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert path.stat().st_uid == os.getuid()
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"{", id="malformed"),
+        pytest.param(b'{"claudeAiOauth": "x"}', id="wrong-shape"),
+        pytest.param(b'{"claudeAiOauth": {"expiresAt": "soon"}}', id="wrong-type"),
+        pytest.param(b'{"claudeAiOauth": {"expiresAt": 1e300}}', id="out-of-range"),
+    ],
+)
+def test_unreadable_credentials_have_no_expiry_or_fingerprint(data: bytes) -> None:
+    assert oauth_expiry(data) is None
+    assert refresh_token_fingerprint(data) is None
+
+
+def test_a_fingerprint_tells_shared_refresh_tokens_apart_without_showing_them() -> None:
+    def creds(token: str) -> bytes:
+        return json.dumps({"claudeAiOauth": {"refreshToken": token, "expiresAt": 5}}).encode()
+
+    first = refresh_token_fingerprint(creds("secret-one"))
+    assert first == refresh_token_fingerprint(creds("secret-one"))
+    assert first != refresh_token_fingerprint(creds("secret-two"))
+    assert first is not None and "secret" not in first
+    assert oauth_expiry(creds("x")) == datetime.fromtimestamp(0.005, tz=UTC)

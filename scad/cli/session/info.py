@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncclick as click
 
 from ...home import scad_home
 from ...runs import load_run
 from .._complete import run_ids
 from .._render import echo_json, table
+
+if TYPE_CHECKING:
+    from ...sessions.status import CloneInfo, TranscriptInfo
 
 
 @click.command("info")
@@ -44,14 +49,19 @@ async def command(run_id: str, as_json: bool) -> None:
         click.echo(
             table(
                 ("CLONE", "BRANCH", "AHEAD OF HOST", "PATH"),
-                [(c.key, c.branch, len(c.ahead), c.path) for c in info.clones],
+                [(c.key, c.branch, _ahead(c), c.path) for c in info.clones],
             )
         )
         for clone in info.clones:
-            for commit in clone.ahead[:10]:
-                click.echo(f"  {clone.key}: {commit.sha[:8]} {commit.subject}")
-            if len(clone.ahead) > 10:
-                click.echo(f"  {clone.key}: ... and {len(clone.ahead) - 10} more")
+            if clone.problem:
+                click.echo(f"  {clone.key}: unreadable: {clone.problem}")
+            for branch in clone.ahead or []:
+                for commit in branch.commits[:10]:
+                    click.echo(f"  {clone.key} {branch.name}: {commit.sha[:8]} {commit.subject}")
+                if len(branch.commits) > 10:
+                    click.echo(
+                        f"  {clone.key} {branch.name}: ... and {len(branch.commits) - 10} more"
+                    )
     if s.sessions:
         click.echo("")
         click.echo(
@@ -68,6 +78,18 @@ async def command(run_id: str, as_json: bool) -> None:
         click.echo(
             table(
                 ("CLAUDE SESSION", "STARTED", "ENTRIES"),
-                [(t.session_id, t.started or "-", t.entries) for t in info.transcripts],
+                [(t.session_id, t.started or "-", _entries(t)) for t in info.transcripts],
             )
         )
+
+
+def _ahead(clone: CloneInfo) -> str:
+    if clone.ahead is None:
+        return "unknown"
+    return str(len({c.sha for branch in clone.ahead for c in branch.commits}))
+
+
+def _entries(transcript: TranscriptInfo) -> str:
+    if transcript.entries is None:
+        return f"unknown ({transcript.problem})"
+    return str(transcript.entries)

@@ -23,7 +23,9 @@ async def command(run_id: str, prompt: str | None, prompt_file: Path | None) -> 
     record = load_run(home, run_id)
     config = load_registered(home, record.config)
     async with open_engine() as engine:
-        record = await resume_session(
+        resumed = await resume_session(
             engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )
-    click.echo(f"resumed {record.run_id} ({record.mode})")
+    for note in resumed.notes:
+        click.echo(f"warning: {run_id}: {note}", err=True)
+    click.echo(f"resumed {run_id} ({resumed.record.mode})")

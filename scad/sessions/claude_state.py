@@ -1,0 +1,112 @@
+"""Writing a run's Claude state (settings, ``claude.json``, credentials) into its folders.
+
+``claude/`` and ``claude.json`` belong to the agent, so nothing here trusts
+what is there: every file is put in place by :func:`scad.agentfs.replace_file`
+(a new file renamed over whatever the agent left, link or not), and what scad
+reads back (``claude.json``, the run's credentials) is read bounded, without
+following links, and taken as "unknown" when malformed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .. import agentfs
+from ..claude_setup import claude_json, settings_json
+from ..config import Config
+from ..credentials import HostCredentials, credentials_env_file, oauth_expiry
+from ..errors import AgentFileError
+from ..runs import RunPaths
+
+__all__ = ["write_claude_state"]
+
+CLAUDE_JSON_LIMIT = 32 << 20
+CREDENTIALS_LIMIT = 1 << 20
+
+
+def write_claude_state(
+    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+) -> list[str]:
+    """Settings, seeded ``claude.json``, CLAUDE.md and credentials into the run.
+
+    Idempotent; run while no container of the run is up. Returns notes on what
+    the agent had left that scad could not use (and what it did instead).
+    """
+    notes: list[str] = []
+    for folder in (paths.claude_dir, paths.inputs):
+        try:
+            folder.mkdir(mode=0o755)
+        except FileExistsError:
+            continue
+        if owner is not None:
+            os.chown(folder, *owner, follow_symlinks=False)  # just made by scad
+
+    def put(path: Path, data: bytes, mode: int) -> None:
+        aside = agentfs.replace_file(path, data, staging=paths.root, mode=mode, owner=owner)
+        if aside:
+            notes.append(f"{path.name} was a folder; moved aside to {aside}")
+
+    put(paths.claude_dir / "settings.json", _json(settings_json(config)), 0o644)
+    if config.claude.claude_md:
+        put(paths.claude_dir / "CLAUDE.md", Path(config.claude.claude_md).read_bytes(), 0o644)
+    existing = _existing_claude_json(paths.claude_json, notes)
+    put(paths.claude_json, _json(claude_json(config, existing, credentials.api_key)), 0o600)
+    if credentials.credentials_file:
+        host = Path(credentials.credentials_file).read_bytes()
+        run_copy = paths.claude_dir / ".credentials.json"
+        if _newer(_read_agent(run_copy, CREDENTIALS_LIMIT, notes), than=host):
+            notes.append(
+                "kept the run's own OAuth credentials: they were refreshed inside the run "
+                "and are newer than the host's"
+            )
+        else:
+            put(run_copy, host, 0o600)
+    agentfs.replace_file(
+        paths.inputs / "credentials.env",
+        credentials_env_file(credentials).encode(),
+        staging=paths.root,
+        mode=0o600,
+        owner=owner,
+    )
+    return notes
+
+
+def _json(value: Any) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(value), indent=2)
+
+
+def _read_agent(path: Path, limit: int, notes: list[str]) -> bytes | None:
+    """An agent file's bytes; None (with a note unless simply absent) when unreadable."""
+    try:
+        return agentfs.read_file(path, limit=limit)
+    except AgentFileError as exc:
+        if exc.problem != "does not exist":
+            notes.append(f"could not read {path.name}: {exc.problem}")
+        return None
+
+
+def _existing_claude_json(path: Path, notes: list[str]) -> dict[str, Any]:
+    data = _read_agent(path, CLAUDE_JSON_LIMIT, notes)
+    if data is None:
+        return {}
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    notes.append(f"{path.name} held no JSON object; replaced with a fresh one")
+    return {}
+
+
+def _newer(run_copy: bytes | None, *, than: bytes) -> bool:
+    """Whether the run's credentials expire later than the host's: the run refreshed
+    them, which rotated the refresh token; the host's copy would log it out."""
+    if run_copy is None:
+        return False
+    run_expiry, host_expiry = oauth_expiry(run_copy), oauth_expiry(than)
+    return run_expiry is not None and (host_expiry is None or run_expiry > host_expiry)

@@ -1,0 +1,265 @@
+"""An agent's clone seen through a repository scad owns.
+
+git never runs in a clone: its config (``include.path`` too), attributes and
+hooks can make git run anything, and ``safe.directory=*`` would let them. So a
+clone is read as data and mirrored into a bare *store* beside it in the run
+directory (never mounted into the container), whose config scad writes:
+
+- refs: ``HEAD``, loose refs under ``refs/heads`` and ``packed-refs`` are read
+  as text; names are checked as git checks them and ids must be hex object ids;
+- objects: loose object files are copied; packs are streamed through
+  ``git index-pack``, which hashes every object and writes scad's own index;
+  ``objects/info/alternates`` and the clone's ``.idx`` files are never read;
+- the store borrows the host repo's objects (its own alternates, written by
+  scad), so the packs a clone shares with its host are not copied at all.
+
+Every open goes through :mod:`scad.agentfs`: no link is followed, so a ``.git``
+that became a ``gitdir:`` file or a link, or objects that point elsewhere,
+name nothing outside the run. The copy is incremental: a file already in the
+store is not copied again (object and pack names are content hashes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import stat
+import subprocess
+from pathlib import Path
+
+import anyio
+import msgspec
+
+from . import agentfs, git
+from .errors import AgentFileError, GitError, UnreadableClone
+
+__all__ = ["CloneSnapshot", "snapshot_clone"]
+
+#: Bounds on what an agent's ``.git`` may make scad read.
+REF_FILE_LIMIT = 4096
+PACKED_REFS_LIMIT = 64 << 20
+LOOSE_OBJECT_LIMIT = 1 << 30
+PACK_LIMIT = 16 << 30
+MAX_REFS = 100_000
+MAX_REF_DEPTH = 16
+
+_OID = re.compile(rb"[0-9a-f]{40}")
+_FANOUT = re.compile(r"[0-9a-f]{2}")
+_LOOSE = re.compile(r"[0-9a-f]{38}")
+_PACK = re.compile(r"pack-[0-9a-f]{40}\.pack")
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^/|/$|\.$|^\.|/\.|\.lock$|\.lock/")
+
+STORE_CONFIG = b"""\
+[core]
+\trepositoryformatversion = 0
+\tbare = true
+[gc]
+\tauto = 0
+"""
+
+
+class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """What a clone's refs said when it was read, and the store that holds its objects."""
+
+    store: str
+    #: Branch name (without ``refs/heads/``) -> commit id.
+    branches: dict[str, str]
+    #: The checked-out branch; None when HEAD is detached (see ``detached``).
+    head_branch: str | None
+    #: HEAD's commit when detached.
+    detached: str | None
+
+
+def valid_branch(name: str) -> bool:
+    """Whether git would accept ``refs/heads/<name>`` (git check-ref-format's rules)."""
+    return bool(name) and name != "@" and not _BAD_REF.search(name) and len(name) < 1024
+
+
+async def snapshot_clone(clone: Path, store: Path, host_repo: Path) -> CloneSnapshot:
+    """Mirror ``clone``'s refs and objects into ``store`` (made when missing).
+
+    Raises UnreadableClone when the clone cannot be read without trusting it.
+    """
+    host_objects = await _host_objects(host_repo)
+    try:
+        return await anyio.to_thread.run_sync(_snapshot, clone, store, host_objects)
+    except (AgentFileError, GitError) as exc:
+        raise UnreadableClone(clone.name, str(exc)) from None
+
+
+async def _host_objects(host_repo: Path) -> Path | None:
+    if not await git.is_repository(host_repo):
+        return None
+    out = await git.git(host_repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
+    return Path(out.strip())
+
+
+def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnapshot:
+    _init_store(store, host_objects)
+    with (
+        agentfs.open_folder(clone) as clone_fd,
+        agentfs.open_folder(".git", dir_fd=clone_fd) as git_fd,
+    ):
+        head_branch, detached = _read_head(git_fd)
+        branches = _read_branches(git_fd)
+        _copy_objects(git_fd, store, host_objects)
+    snapshot = CloneSnapshot(
+        store=str(store), branches=branches, head_branch=head_branch, detached=detached
+    )
+    _write_refs(store, snapshot)
+    return snapshot
+
+
+def _init_store(store: Path, host_objects: Path | None) -> None:
+    for folder in ("objects/pack", "objects/info", "refs/heads"):
+        (store / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write(store / "config", STORE_CONFIG)
+    if not (store / "HEAD").exists():
+        _write(store / "HEAD", b"ref: refs/heads/main\n")  # git needs one to see a repository
+    alternates = store / "objects/info/alternates"
+    if host_objects is not None and host_objects.is_dir():
+        _write(alternates, str(host_objects).encode() + b"\n")
+    else:
+        alternates.unlink(missing_ok=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a file of the store atomically (the store is scad's; no agent reaches it)."""
+    tmp = path.with_name(f".tmp-{secrets.token_hex(6)}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _read_head(git_fd: int) -> tuple[str | None, str | None]:
+    text = agentfs.read_file_at(git_fd, "HEAD", limit=REF_FILE_LIMIT, label=".git/HEAD").strip()
+    if text.startswith(b"ref: refs/heads/"):
+        name = text.removeprefix(b"ref: refs/heads/").decode(errors="replace")
+        if not valid_branch(name):
+            raise AgentFileError(".git/HEAD", f"names {name!r}, not a branch git accepts")
+        return name, None
+    if _OID.fullmatch(text):
+        return None, text.decode()
+    raise AgentFileError(".git/HEAD", "is neither a branch nor a commit id")
+
+
+def _read_branches(git_fd: int) -> dict[str, str]:
+    branches: dict[str, str] = {}
+    try:
+        packed = agentfs.read_file_at(
+            git_fd, "packed-refs", limit=PACKED_REFS_LIMIT, label=".git/packed-refs"
+        )
+    except AgentFileError as exc:
+        if exc.problem != "does not exist":
+            raise
+        packed = b""
+    for line in packed.splitlines():
+        if line.startswith((b"#", b"^")) or not line.strip():
+            continue
+        oid, _, ref = line.partition(b" ")
+        if ref.startswith(b"refs/heads/"):
+            _add_branch(branches, ref.removeprefix(b"refs/heads/").decode(errors="replace"), oid)
+    try:
+        with agentfs.open_folder("refs/heads", dir_fd=git_fd) as heads:
+            _read_loose(heads, "", branches, depth=0)
+    except AgentFileError as exc:
+        if exc.problem != "does not exist":
+            raise
+    return branches
+
+
+def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) -> None:
+    if depth > MAX_REF_DEPTH:
+        raise AgentFileError(f"refs/heads/{prefix}", "nests too deep")
+    for name, kind in agentfs.list_dir(folder):
+        if name.startswith(".scad-tmp-") or name.endswith(".lock"):
+            continue
+        if kind == stat.S_IFDIR:
+            with agentfs.open_folder(name, dir_fd=folder) as sub:
+                _read_loose(sub, f"{prefix}{name}/", branches, depth + 1)
+        elif kind == stat.S_IFREG:
+            label = f".git/refs/heads/{prefix}{name}"
+            text = agentfs.read_file_at(folder, name, limit=REF_FILE_LIMIT, label=label).strip()
+            if not text.startswith(b"ref: "):  # a symbolic ref points at a branch read anyway
+                _add_branch(branches, prefix + name, text)
+        else:
+            raise AgentFileError(f".git/refs/heads/{prefix}{name}", "is not a regular file")
+
+
+def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
+    if not valid_branch(name):
+        raise AgentFileError(f"branch {name!r}", "is not a name git accepts")
+    if not _OID.fullmatch(oid):
+        raise AgentFileError(f"branch {name!r}", "does not hold a commit id")
+    if len(branches) >= MAX_REFS and name not in branches:
+        raise AgentFileError(".git", f"holds more than {MAX_REFS} branches")
+    branches[name] = oid.decode()
+
+
+def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
+    host_packs = (
+        set(os.listdir(host_objects / "pack"))
+        if host_objects and (host_objects / "pack").is_dir()
+        else set()
+    )
+    store_packs = set(os.listdir(store / "objects/pack"))
+    with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
+        for name, kind in agentfs.list_dir(objects):
+            if kind != stat.S_IFDIR:
+                continue
+            if _FANOUT.fullmatch(name):
+                with agentfs.open_folder(name, dir_fd=objects) as fanout:
+                    _copy_loose(fanout, store / "objects" / name)
+            elif name == "pack":
+                with agentfs.open_folder(name, dir_fd=objects) as packs:
+                    for pack, pack_kind in agentfs.list_dir(packs):
+                        new = pack not in host_packs and pack not in store_packs
+                        if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
+                            _index_pack(packs, pack, store)
+
+
+def _copy_loose(fanout: int, dest: Path) -> None:
+    present = set(os.listdir(dest)) if dest.is_dir() else set()
+    for name, kind in agentfs.list_dir(fanout):
+        if kind != stat.S_IFREG or not _LOOSE.fullmatch(name) or name in present:
+            continue
+        data = agentfs.read_file_at(fanout, name, limit=LOOSE_OBJECT_LIMIT)
+        dest.mkdir(mode=0o700, exist_ok=True)
+        _write(dest / name, data)
+
+
+def _index_pack(packs: int, name: str, store: Path) -> None:
+    """Let git read the pack as a stream, verify every object and index it itself."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > PACK_LIMIT:
+            raise AgentFileError(f".git/objects/pack/{name}", "is not a regular file within bounds")
+        os.set_blocking(fd, True)
+        result = subprocess.run(
+            ["git", "--git-dir", str(store), "index-pack", "--stdin"],
+            stdin=fd,
+            capture_output=True,
+            env=git.store_environment(),
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(
+            f"pack {name} does not verify: {detail[-1] if detail else 'index-pack failed'}"
+        )
+
+
+def _write_refs(store: Path, snapshot: CloneSnapshot) -> None:
+    """The store's refs are the clone's, as read: packed-refs and HEAD, nothing loose."""
+    lines = [b"# pack-refs with: sorted\n"]
+    lines += [
+        f"{oid} refs/heads/{name}\n".encode() for name, oid in sorted(snapshot.branches.items())
+    ]
+    _write(store / "packed-refs", b"".join(lines))
+    if snapshot.head_branch is not None:
+        _write(store / "HEAD", f"ref: refs/heads/{snapshot.head_branch}\n".encode())
+    else:
+        _write(store / "HEAD", f"{snapshot.detached}\n".encode())

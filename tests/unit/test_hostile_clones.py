@@ -1,0 +1,293 @@
+"""The hostile-clone matrix: every way a clone can make git run or read something.
+
+Each case plants one mechanism in a run's clone as an agent could (its config,
+an included file, attributes, hooks, a signed commit, a replaced ``.git``,
+alternates, links, FIFOs). A mechanism that git consults runs a script that
+leaves a marker on the host, or blocks on a FIFO outside the run. Then every
+scad call that touches clones runs over it: no marker may appear, nothing may
+hang, and work that can be read is still reported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad.clones import create_clone
+from scad.errors import UnfetchedWork
+from scad.home import Home
+from scad.runs import RunPaths, RunRecord, save_run
+from scad.sessions import SessionInfo, clean_session, session_info, session_status
+
+pytestmark = pytest.mark.anyio
+
+AGENT = (1000, 1000) if os.getuid() == 0 else None
+BRANCH = "scad-r"
+
+
+class Trap:
+    """Where a planted mechanism reports that it ran, and the paths it may use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.markers = root / "markers"
+        self.markers.mkdir(parents=True)
+        self.fifo = root / "fifo"
+        os.mkfifo(self.fifo)
+
+    def command(self, name: str) -> str:
+        """A program that leaves marker ``name``: a file of its own, as some keys run
+        their value as a program and others through the shell."""
+        script = self.root / f"evil-{name}"
+        script.write_text(f'#!/bin/sh\ntouch "{self.markers}/{name}"\ncat >/dev/null\n')
+        script.chmod(0o755)
+        return str(script)
+
+    def fired(self) -> list[str]:
+        return sorted(p.name for p in self.markers.iterdir())
+
+
+def agent_git(clone: Path, *args: str, input: str | None = None) -> str:
+    return subprocess.run(
+        ["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null",
+         "-c", "user.name=a", "-c", "user.email=a@a", "-C", str(clone), *args],
+        check=True, capture_output=True, text=True, input=input,
+    ).stdout  # fmt: skip
+
+
+def add_config(clone: Path, text: str) -> None:
+    """Append to the clone's config as a file write: no git runs while planting."""
+    with open(clone / ".git" / "config", "a") as f:
+        f.write(text)
+
+
+CONFIG_KEYS = {
+    "fsmonitor": "[core]\n\tfsmonitor = {cmd}\n",
+    "pager": "[core]\n\tpager = {cmd}\n[pager]\n\tlog = true\n\tstatus = true\n",
+    "diff-external": "[diff]\n\texternal = {cmd}\n",
+    "alternate-refs": "[core]\n\talternateRefsCommand = {cmd}\n",
+    "askpass": "[core]\n\taskPass = {cmd}\n",
+    "credential": "[credential]\n\thelper = !{cmd}\n",
+    "ssh-command": "[core]\n\tsshCommand = {cmd}\n",
+    "editor": "[core]\n\teditor = {cmd}\n[sequence]\n\teditor = {cmd}\n",
+    "pack-objects-hook": "[uploadpack]\n\tpackObjectsHook = {cmd}\n",
+    "gpg-ssh": '[gpg]\n\tformat = ssh\n[gpg "ssh"]\n\tprogram = {cmd}\n[log]\n\tshowSignature = true\n',
+}
+
+
+def plant_config_key(name: str) -> Callable[[Path, Trap], None]:
+    def plant(clone: Path, trap: Trap) -> None:
+        add_config(clone, CONFIG_KEYS[name].format(cmd=trap.command(name)))
+
+    return plant
+
+
+def plant_include(clone: Path, trap: Trap) -> None:
+    included = clone / ".git" / "more.cfg"
+    included.write_text(f"[core]\n\tfsmonitor = {trap.command('include')}\n")
+    add_config(
+        clone, f'[include]\n\tpath = {included}\n[includeIf "gitdir:/"]\n\tpath = {included}\n'
+    )
+
+
+def plant_attributes(clone: Path, trap: Trap) -> None:
+    attributes = "* filter=evil diff=evil merge=evil\n"
+    (clone / ".gitattributes").write_text(attributes)
+    (clone / ".git" / "info").mkdir(exist_ok=True)
+    (clone / ".git" / "info" / "attributes").write_text(attributes)
+    add_config(
+        clone,
+        f'[filter "evil"]\n\tclean = {trap.command("clean")}\n\tsmudge = {trap.command("smudge")}\n'
+        f"\tprocess = {trap.command('process')}\n\trequired = true\n"
+        f'[diff "evil"]\n\ttextconv = {trap.command("textconv")}\n\tcommand = {trap.command("diff")}\n'
+        f'[merge "evil"]\n\tdriver = {trap.command("merge")}\n',
+    )
+    (clone / "README.md").write_text("changed, so a status or diff would filter it\n")
+
+
+def plant_hooks(clone: Path, trap: Trap) -> None:
+    names = ["post-checkout", "reference-transaction", "pre-auto-gc", "post-index-change",
+             "fsmonitor-watchman", "post-merge", "pre-push", "post-rewrite", "push-to-checkout"]  # fmt: skip
+    for folder in (clone / ".git" / "hooks", clone / ".git" / "evil-hooks"):
+        folder.mkdir(exist_ok=True)
+        for name in names:
+            hook = folder / name
+            hook.write_text(f"#!/bin/sh\n{trap.command('hook-' + name)}\n")
+            hook.chmod(0o755)
+    add_config(clone, f"[core]\n\thooksPath = {clone / '.git' / 'evil-hooks'}\n")
+
+
+def plant_signed_commit(clone: Path, trap: Trap) -> None:
+    """A commit with a gpgsig header, shown with signatures: git would call gpg.program."""
+    tree = agent_git(clone, "rev-parse", "HEAD^{tree}").strip()
+    parent = agent_git(clone, "rev-parse", "HEAD").strip()
+    body = (
+        f"tree {tree}\nparent {parent}\n"
+        "author a <a@a> 1700000000 +0000\ncommitter a <a@a> 1700000000 +0000\n"
+        "gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n"
+        "\nsigned work\n"
+    )
+    signed = agent_git(clone, "hash-object", "-t", "commit", "-w", "--stdin", input=body).strip()
+    agent_git(clone, "update-ref", f"refs/heads/{BRANCH}", signed)
+    add_config(clone, f"[log]\n\tshowSignature = true\n[gpg]\n\tprogram = {trap.command('gpg')}\n")
+
+
+def evil_repo(trap: Trap) -> Path:
+    """A repository outside the run whose own config would run the trap."""
+    outside = trap.root / "outside-repo"
+    subprocess.run(["git", "init", "-q", str(outside)], check=True)
+    (outside / ".git" / "config").write_text(
+        f"[core]\n\trepositoryformatversion = 0\n\tfsmonitor = {trap.command('outside-config')}\n"
+    )
+    return outside
+
+
+def plant_gitdir_file(clone: Path, trap: Trap) -> None:
+    outside = evil_repo(trap)
+    shutil.rmtree(clone / ".git")
+    (clone / ".git").write_text(f"gitdir: {outside / '.git'}\n")
+
+
+def plant_git_link(clone: Path, trap: Trap) -> None:
+    outside = evil_repo(trap)
+    shutil.rmtree(clone / ".git")
+    (clone / ".git").symlink_to(outside / ".git")
+
+
+def plant_alternates(clone: Path, trap: Trap) -> None:
+    """Objects borrowed from outside the run; reading their own alternates blocks."""
+    objects = trap.root / "outside-objects"
+    (objects / "info").mkdir(parents=True)
+    os.mkfifo(objects / "info" / "alternates")
+    (clone / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+
+
+def plant_links(clone: Path, trap: Trap) -> None:
+    """Links where git keeps refs and objects, all to a FIFO outside the run."""
+    git = clone / ".git"
+    (git / "objects" / "pack" / ("pack-" + "a" * 40 + ".pack")).symlink_to(trap.fifo)
+    (git / "objects" / "ab").mkdir(exist_ok=True)
+    (git / "objects" / "ab" / ("c" * 38)).symlink_to(trap.fifo)
+    (git / "refs" / "heads" / "linked").symlink_to(trap.fifo)
+
+
+def plant_fifo_head(clone: Path, trap: Trap) -> None:
+    (clone / ".git" / "HEAD").unlink()
+    os.mkfifo(clone / ".git" / "HEAD")
+
+
+def plant_fifo_packed_refs(clone: Path, trap: Trap) -> None:
+    (clone / ".git" / "packed-refs").unlink(missing_ok=True)
+    os.mkfifo(clone / ".git" / "packed-refs")
+
+
+def plant_bad_ref_name(clone: Path, trap: Trap) -> None:
+    sha = agent_git(clone, "rev-parse", "HEAD").strip()
+    with open(clone / ".git" / "packed-refs", "a") as f:
+        f.write(f"{sha} refs/heads/../../../../etc/passwd\n")
+
+
+#: Mechanisms whose clone stays readable: scad must still see the agent's work.
+READABLE = {
+    **{f"config-{name}": plant_config_key(name) for name in CONFIG_KEYS},
+    "include-path": plant_include,
+    "attributes": plant_attributes,
+    "hooks": plant_hooks,
+    "signed-commit": plant_signed_commit,
+}
+#: Mechanisms that make the clone unreadable without trusting it.
+UNREADABLE = {
+    "gitdir-file": plant_gitdir_file,
+    "git-link": plant_git_link,
+    "links": plant_links,
+    "fifo-head": plant_fifo_head,
+    "fifo-packed-refs": plant_fifo_packed_refs,
+    "bad-ref-name": plant_bad_ref_name,
+}
+
+
+async def make_run(tmp_path: Path, repo: Path) -> tuple[Home, RunRecord]:
+    home = Home(tmp_path / "home")
+    paths = RunPaths(home, "r")
+    paths.worktrees.mkdir(parents=True)
+    await create_clone(repo, paths.clone("code"), BRANCH, owner=AGENT)
+    record = RunRecord(run_id="r", config="p", tag="t", mode="headless", image="i",
+                       branch=BRANCH, created="2026-11-27T00:00:00.000Z",
+                       repos={"code": str(repo)})  # fmt: skip
+    save_run(home, record)
+    agent_git(paths.clone("code"), "commit", "-q", "--allow-empty", "-m", "agent work")
+    return home, record
+
+
+class Seen:
+    """What scad's calls made of a hostile clone."""
+
+    def __init__(self, info: SessionInfo, refusal: str | None) -> None:
+        self.info = info
+        self.refusal = refusal
+
+    @property
+    def clone(self) -> str:
+        (clone,) = self.info.clones
+        if clone.ahead is None:
+            return f"unreadable: {clone.problem}"
+        return " ".join(f"{b.name}:{len(b.commits)}" for b in clone.ahead)
+
+
+async def exercise(home: Home, record: RunRecord) -> Seen:
+    """Every library call that reads clones, bounded in time."""
+    with anyio.fail_after(30):  # a FIFO that git or scad opened would block here
+        info = await session_info(None, home, record)  # type: ignore[arg-type]
+        await session_status(None, home, include_all=True)
+        try:
+            await clean_session(None, home, record, force=False)  # type: ignore[arg-type]
+            refusal = None
+        except UnfetchedWork as exc:
+            refusal = str(exc)
+    return Seen(info, refusal)
+
+
+@pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in READABLE.items()])
+async def test_readable_hostile_clone_runs_nothing_and_still_counts_work(
+    tmp_path: Path, repo: Path, plant: Callable[[Path, Trap], None]
+) -> None:
+    home, record = await make_run(tmp_path, repo)
+    trap = Trap(tmp_path / "trap-root")
+    plant(RunPaths(home, "r").clone("code"), trap)
+    seen = await exercise(home, record)
+    assert trap.fired() == []
+    assert seen.clone.startswith(f"{BRANCH}:") and seen.clone != f"{BRANCH}:0"
+    assert seen.refusal is not None and "commit(s) not in" in seen.refusal
+
+
+@pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in UNREADABLE.items()])
+async def test_unreadable_hostile_clone_names_nothing_outside_and_is_kept(
+    tmp_path: Path, repo: Path, plant: Callable[[Path, Trap], None]
+) -> None:
+    home, record = await make_run(tmp_path, repo)
+    trap = Trap(tmp_path / "trap-root")
+    plant(RunPaths(home, "r").clone("code"), trap)
+    seen = await exercise(home, record)
+    assert trap.fired() == []
+    assert seen.clone.startswith("unreadable: ")
+    assert seen.refusal is not None
+    assert "cannot tell whether clone code holds commits" in seen.refusal
+    assert RunPaths(home, "r").clone("code").exists()  # nothing destroyed unread
+
+
+async def test_outside_alternates_are_never_read(tmp_path: Path, repo: Path) -> None:
+    home, record = await make_run(tmp_path, repo)
+    trap = Trap(tmp_path / "trap-root")
+    plant_alternates(RunPaths(home, "r").clone("code"), trap)
+    seen = await exercise(home, record)
+    assert seen.clone == f"{BRANCH}:1"
+    store = RunPaths(home, "r").store("code")
+    assert (
+        store / "objects" / "info" / "alternates"
+    ).read_text() == f"{repo / '.git' / 'objects'}\n"
