@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -28,11 +29,13 @@ from .errors import AgentFileError
 __all__ = [
     "list_dir",
     "open_folder",
+    "printable",
     "read_file",
     "read_file_at",
     "replace_file",
 ]
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -62,6 +65,8 @@ def open_folder(path: Path | str, *, dir_fd: int | None = None) -> Iterator[int]
             try:
                 current = os.open(part, _DIR_FLAGS, dir_fd=current)
             except OSError as exc:
+                if exc.errno == errno.ENOTDIR and _is_link(part, current):
+                    exc.errno = errno.ELOOP  # O_DIRECTORY speaks first for a link
                 raise _refusal(str(path), exc) from None
             fds.append(current)
         assert current is not None
@@ -69,6 +74,13 @@ def open_folder(path: Path | str, *, dir_fd: int | None = None) -> Iterator[int]
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _is_link(name: str, dir_fd: int | None) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def list_dir(dir_fd: int) -> list[tuple[str, int]]:
@@ -160,3 +172,9 @@ def replace_file(
                 os.unlink(tmp, dir_fd=stage_fd)
             raise
     return moved_aside
+
+
+def printable(text: str) -> str:
+    """Text an agent wrote, safe to show on a terminal: control characters (escape
+    sequences that could rewrite the screen) are shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -7,13 +7,13 @@ into a clone's git config or hooks runs on the host.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from pathlib import Path
 
 import msgspec
 
 from . import git
+from .agentfs import printable
 from .config import Config
 from .errors import ConfigError, GitError, UnreadableClone
 from .snapshot import snapshot_clone
@@ -24,12 +24,10 @@ __all__ = [
     "check_repos",
     "create_clone",
     "fetch_command",
-    "printable",
     "unfetched_work",
 ]
 
 DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Commit(msgspec.Struct, frozen=True):
@@ -129,11 +127,6 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> list[Bran
         if commits:
             ahead.append(BranchAhead(name=name, commits=commits))
     return ahead
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (terminal escapes an agent wrote) made visible."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def fetch_command(host_repo: Path, store: Path, run_branch: str, branches: list[str]) -> str:

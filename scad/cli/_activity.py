@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..agentfs import printable
 from ..events import Envelope
 from ._render import parse_timestamp
 
@@ -24,7 +25,12 @@ def _time(ts: str) -> str:
 
 
 def activity_lines(envelope: Envelope) -> list[str]:
-    """What a person wants to see of one envelope (often nothing)."""
+    """What a person wants to see of one envelope (often nothing), safe for a terminal:
+    the agent's text cannot carry escape sequences through."""
+    return [printable(line) for line in _lines(envelope)]
+
+
+def _lines(envelope: Envelope) -> list[str]:
     at = _time(envelope.ts)
     if envelope.src == "scad":
         detail = f" ({_one_line(envelope.detail)})" if envelope.detail else ""

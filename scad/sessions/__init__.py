@@ -10,6 +10,7 @@ from .status import (
     TranscriptInfo,
     session_info,
     session_status,
+    shared_refresh_tokens,
 )
 from .terminal import attach_command, pane_text
 
@@ -30,6 +31,7 @@ __all__ = [
     "select_runs",
     "session_info",
     "session_status",
+    "shared_refresh_tokens",
     "start_session",
     "stop_sessions",
     "stream_events",

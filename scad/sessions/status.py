@@ -12,12 +12,15 @@ import msgspec
 
 from .. import agentfs
 from ..accounting import RunSummary, summarise
-from ..clones import BranchAhead, printable, unfetched_work
+from ..agentfs import printable
+from ..clones import BranchAhead, unfetched_work
+from ..credentials import refresh_token_fingerprint
 from ..errors import AgentFileError, UnreadableClone
 from ..events import read_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
+from .claude_state import CREDENTIALS_LIMIT
 from .logs import catch_up
 
 if TYPE_CHECKING:
@@ -31,8 +34,10 @@ __all__ = [
     "SessionInfo",
     "SessionStatus",
     "TranscriptInfo",
+    "list_transcripts",
     "session_info",
     "session_status",
+    "shared_refresh_tokens",
 ]
 
 
@@ -147,7 +152,26 @@ async def session_status(
     return rows if include_all else [r for r in rows if r.state in ("running", "unknown")]
 
 
-def _transcripts(claude_dir: Path) -> list[TranscriptInfo]:
+def shared_refresh_tokens(home: Home, rows: list[SessionStatus]) -> list[list[str]]:
+    """Groups of live sessions whose Claude credentials share one OAuth refresh token.
+
+    Refresh tokens rotate: when one of them refreshes, the others are logged out.
+    """
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if row.state not in ("running", "unknown"):
+            continue
+        path = RunPaths(home, row.run_id).claude_dir / ".credentials.json"
+        try:
+            data = agentfs.read_file(path, limit=CREDENTIALS_LIMIT)
+        except AgentFileError:
+            continue
+        if fingerprint := refresh_token_fingerprint(data):
+            groups.setdefault(fingerprint, []).append(row.run_id)
+    return [ids for ids in groups.values() if len(ids) > 1]
+
+
+def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
     """Claude's transcripts in the run, read as hostile files (see :mod:`scad.agentfs`)."""
     found: list[TranscriptInfo] = []
     try:
@@ -214,5 +238,5 @@ async def session_info(engine: Engine, home: Home, record: RunRecord) -> Session
         container=container,
         clones=clones,
         summary=status.summary,
-        transcripts=await anyio.to_thread.run_sync(_transcripts, paths.claude_dir),
+        transcripts=await anyio.to_thread.run_sync(list_transcripts, paths.claude_dir),
     )

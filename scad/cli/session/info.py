@@ -81,6 +81,10 @@ async def command(run_id: str, as_json: bool) -> None:
                 [(t.session_id, t.started or "-", _entries(t)) for t in info.transcripts],
             )
         )
+    if s.sessions:  # the table above lists no transcripts: say which could not be read
+        for transcript in info.transcripts:
+            if transcript.problem:
+                click.echo(f"transcript {transcript.session_id}: {_entries(transcript)}")
 
 
 def _ahead(clone: CloneInfo) -> str:
@@ -91,5 +95,5 @@ def _ahead(clone: CloneInfo) -> str:
 
 def _entries(transcript: TranscriptInfo) -> str:
     if transcript.entries is None:
-        return f"unknown ({transcript.problem})"
+        return f"not read: {transcript.problem}"
     return str(transcript.entries)

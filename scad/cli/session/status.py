@@ -19,7 +19,7 @@ from .._render import age, echo_json, table
 async def command(include_all: bool, as_json: bool) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
     from ...engine import open_engine
-    from ...sessions import session_status
+    from ...sessions import session_status, shared_refresh_tokens
 
     home = scad_home()
     try:
@@ -32,6 +32,13 @@ async def command(include_all: bool, as_json: bool) -> None:
     warning = expiry_warning(credentials, datetime.now(UTC))
     if warning:
         click.echo(f"warning: {warning}", err=True)
+    for run_ids in shared_refresh_tokens(home, rows):
+        click.echo(
+            f"warning: sessions {', '.join(run_ids)} share one OAuth refresh token; the first "
+            "to refresh it logs the others out: for parallel runs use CLAUDE_CODE_OAUTH_TOKEN "
+            "(from `claude setup-token`) or ANTHROPIC_API_KEY",
+            err=True,
+        )
     if as_json:
         echo_json({"auth": credentials.method if credentials else None, "sessions": rows})
         return

@@ -114,3 +114,22 @@ def test_long_text_is_cut_to_one_line() -> None:
         {"type": "assistant", "message": {"content": [{"type": "text", "text": "x" * 500}]}}
     )
     assert len(line) == len("10:11:12 ") + 160 and line.endswith("…")
+
+
+def test_escape_sequences_the_agent_wrote_are_shown_not_obeyed() -> None:
+    clear = "\x1b[2J\x1b]0;pwned\x07"
+    lines = claude(
+        {
+            "type": "assistant",
+            "message": {
+                "content": [
+                    {"type": "text", "text": f"hi{clear}"},
+                    {"type": "tool_use", "name": f"Bash{clear}", "input": {"command": clear}},
+                ]
+            },
+        }
+    )
+    assert lines == [
+        "10:11:12 hi\\x1b[2J\\x1b]0;pwned\\x07",
+        "10:11:12 → Bash\\x1b[2J\\x1b]0;pwned\\x07: \\x1b[2J\\x1b]0;pwned\\x07",
+    ]

@@ -1,0 +1,88 @@
+"""What status and info read from an agent's claude/ folder, hostile or not."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from scad.accounting import RunSummary
+from scad.home import Home
+from scad.runs import RunPaths
+from scad.sessions.status import (
+    TRANSCRIPT_LIMIT,
+    SessionStatus,
+    TranscriptInfo,
+    list_transcripts,
+    shared_refresh_tokens,
+)
+
+
+def row(run_id: str, state: str) -> SessionStatus:
+    return SessionStatus(run_id=run_id, config="p", mode="headless", state=state, exit_code=None,
+                         created="", branch="b", summary=RunSummary())  # fmt: skip
+
+
+def test_live_sessions_sharing_a_refresh_token_are_grouped(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    tokens = {"a": "one", "b": "one", "c": "one", "d": "two", "e": "two", "f": None}
+    for run_id, token in tokens.items():
+        claude = RunPaths(home, run_id).claude_dir
+        claude.mkdir(parents=True)
+        oauth = {"refreshToken": token} if token else {}
+        (claude / ".credentials.json").write_text(json.dumps({"claudeAiOauth": oauth}))
+    # Agent-made hazards: a link to another run's credentials and a FIFO are not read.
+    (RunPaths(home, "g").claude_dir).mkdir(parents=True)
+    (RunPaths(home, "g").claude_dir / ".credentials.json").symlink_to(
+        RunPaths(home, "a").claude_dir / ".credentials.json"
+    )
+    (RunPaths(home, "h").claude_dir).mkdir(parents=True)
+    os.mkfifo(RunPaths(home, "h").claude_dir / ".credentials.json")
+    rows = [row("a", "running"), row("b", "unknown"), row("c", "exited"), row("d", "running"),
+            row("e", "running"), row("f", "running"), row("g", "running"), row("h", "running")]  # fmt: skip
+    assert shared_refresh_tokens(home, rows) == [["a", "b"], ["d", "e"]]
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    folder = tmp_path / "claude" / "projects" / "-workspace-code"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_transcripts_are_counted_and_dated(projects: Path) -> None:
+    (projects / "s1.jsonl").write_text('{"timestamp": "2026-11-27T10:00:00Z"}\n{}\n')
+    (projects / "s2.jsonl").write_text("not json\n")
+    assert list_transcripts(projects.parent.parent) == [
+        TranscriptInfo(session_id="s1", started="2026-11-27T10:00:00Z", entries=2),
+        TranscriptInfo(session_id="s2", started=None, entries=1),
+    ]
+
+
+def test_hostile_transcripts_are_named_not_read(projects: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret.jsonl").write_text('{"timestamp": "host secret"}\n')
+    (projects / "link.jsonl").symlink_to(tmp_path / "secret.jsonl")
+    os.mkfifo(projects / "fifo.jsonl")
+    with open(projects / "huge.jsonl", "wb") as f:
+        f.truncate(1 << 30)
+    (projects.parent / "linked-project").symlink_to(tmp_path)
+    (projects / "\x1b[2Jescape.jsonl").write_text('{"timestamp": "\\u001b[2J"}\n')
+    assert list_transcripts(projects.parent.parent) == [
+        TranscriptInfo(session_id="\\x1b[2Jescape", started="\\x1b[2J", entries=1),
+        TranscriptInfo(session_id="fifo", started=None, entries=None,
+                       problem="is not a regular file"),
+        TranscriptInfo(session_id="huge", started=None, entries=None,
+                       problem=f"is {1 << 30} bytes, over the {TRANSCRIPT_LIMIT}-byte bound"),
+        TranscriptInfo(session_id="link", started=None, entries=None,
+                       problem="is a symbolic link; not followed"),
+    ]  # fmt: skip
+
+
+def test_a_linked_projects_folder_shows_no_transcripts(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere" / "p").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "p" / "s.jsonl").write_text("{}\n")
+    (tmp_path / "claude").mkdir()
+    (tmp_path / "claude" / "projects").symlink_to(tmp_path / "elsewhere")
+    assert list_transcripts(tmp_path / "claude") == []
