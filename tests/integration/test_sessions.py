@@ -67,7 +67,9 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     assert summary["usage"]["input_tokens"] == result["usage"]["input_tokens"] == 2000
     assert summary["usage"]["output_tokens"] == result["usage"]["output_tokens"] == 100
     assert info["state"] == "exited" and info["exit_code"] == 0
-    assert [c["subject"] for c in info["clones"][0]["ahead"]] == ["agent commit"]
+    (ahead,) = info["clones"][0]["ahead"]
+    assert ahead["name"] == f"scad-{run_id}"
+    assert [c["subject"] for c in ahead["commits"]] == ["agent commit"]
 
     readable = (await project.scad("session", "logs", run_id)).stdout
     assert (
@@ -76,7 +78,9 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     )
     assert "[scad] exited with code 0" in readable
     dashboard = (await project.scad("session", "info", run_id)).stdout
-    assert re.search(r"^  code: [0-9a-f]{8} agent commit$", dashboard, re.MULTILINE), dashboard
+    assert re.search(
+        rf"^  code scad-{run_id}: [0-9a-f]{{8}} agent commit$", dashboard, re.MULTILINE
+    ), dashboard
     last_two = (await project.scad("session", "logs", run_id, "-n", "2")).stdout
     assert last_two.splitlines() == readable.splitlines()[-2:]
     assert (await project.scad("session", "logs", run_id, "-n", "0")).stdout == ""
