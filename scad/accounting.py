@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import msgspec
 
+from . import streamjson
 from .events import Envelope
 
 __all__ = ["ClaudeSession", "RunSummary", "Usage", "summarise"]
@@ -18,11 +18,13 @@ class Usage(msgspec.Struct, kw_only=True):
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
 
-    def add(self, usage: dict[str, Any]) -> None:
-        self.input_tokens += int(usage.get("input_tokens") or 0)
-        self.output_tokens += int(usage.get("output_tokens") or 0)
-        self.cache_read_tokens += int(usage.get("cache_read_input_tokens") or 0)
-        self.cache_creation_tokens += int(usage.get("cache_creation_input_tokens") or 0)
+    def add(self, usage: streamjson.Usage | None) -> None:
+        if usage is None:
+            return
+        self.input_tokens += usage.input_tokens or 0
+        self.output_tokens += usage.output_tokens or 0
+        self.cache_read_tokens += usage.cache_read_input_tokens or 0
+        self.cache_creation_tokens += usage.cache_creation_input_tokens or 0
 
     def merge(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
@@ -72,7 +74,7 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
     counts the usage of the assistant messages seen so far."""
     summary = RunSummary()
     sessions: list[ClaudeSession] = []
-    seen_messages: set[str] = set()
+    seen_messages: set[str | None] = set()
     current: ClaudeSession | None = None
     for envelope in envelopes:
         summary.last_activity = envelope.ts
@@ -80,40 +82,23 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
             if envelope.event == "exited":
                 summary.exit_code = envelope.exit_code
             continue
-        data = envelope.payload()
-        if not isinstance(data, dict):
-            continue
-        kind = data.get("type")
-        if kind == "system" and data.get("subtype") == "init":
-            # Each start of Claude counts apart, a resumed conversation (same id) too.
-            current = ClaudeSession(
-                session_id=str(data.get("session_id") or ""),
-                started=envelope.ts,
-                model=data.get("model"),
-            )
-            sessions.append(current)
-        elif kind == "system" and data.get("subtype") == "api_retry":
-            summary.api_retries += 1
-        elif kind == "assistant" and current is not None:
-            message = data.get("message") or {}
-            summary.tool_calls += sum(
-                1 for b in message.get("content") or [] if b.get("type") == "tool_use"
-            )
-            message_id = str(message.get("id"))
-            if message_id not in seen_messages and current.outcome == "running":
-                seen_messages.add(message_id)
-                current.usage.add(message.get("usage") or {})
-        elif kind == "result" and current is not None:
-            session = current
-            session.turns = int(data.get("num_turns") or 0)
-            session.cost_usd = float(data.get("total_cost_usd") or 0.0)
-            session.duration_ms = int(data.get("duration_ms") or 0)
-            session.usage = Usage()
-            session.usage.add(data.get("usage") or {})
-            session.outcome = "error" if data.get("is_error") else "success"
-            if data.get("is_error") and data.get("subtype") not in (None, "success"):
-                session.outcome = f"error ({data.get('subtype')})"
-            session.result = data.get("result") if isinstance(data.get("result"), str) else None
+        # Unknown kinds and lines that do not fit (the agent writes them) count nothing.
+        match streamjson.claude_event(envelope):
+            case streamjson.Init() as init:
+                # Each start of Claude counts apart, a resumed conversation (same id) too.
+                current = ClaudeSession(
+                    session_id=init.session_id or "", started=envelope.ts, model=init.model
+                )
+                sessions.append(current)
+            case streamjson.ApiRetry():
+                summary.api_retries += 1
+            case streamjson.Assistant(message=message) if current is not None:
+                summary.tool_calls += sum(1 for b in message.content if b.type == "tool_use")
+                if message.id not in seen_messages and current.outcome == "running":
+                    seen_messages.add(message.id)
+                    current.usage.add(message.usage)
+            case streamjson.Result() as result if current is not None:
+                _close(current, result)
     for session in sessions:
         summary.turns += session.turns
         summary.cost_usd += session.cost_usd
@@ -121,3 +106,16 @@ def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
         summary.usage.merge(session.usage)
     summary.sessions = sessions
     return summary
+
+
+def _close(session: ClaudeSession, result: streamjson.Result) -> None:
+    """A conversation's result replaces what its messages added up to."""
+    session.turns = result.num_turns or 0
+    session.cost_usd = result.total_cost_usd or 0.0
+    session.duration_ms = int(result.duration_ms or 0)
+    session.usage = Usage()
+    session.usage.add(result.usage)
+    session.outcome = "error" if result.is_error else "success"
+    if result.is_error and result.subtype not in (None, "success"):
+        session.outcome = f"error ({result.subtype})"
+    session.result = result.result

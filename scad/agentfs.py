@@ -17,25 +17,29 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
+
 from .errors import AgentFileError
 
+#: What decoding an agent's JSON can raise besides msgspec's DecodeError: bytes that
+#: are not UTF-8 inside strings, and nesting deep enough to exhaust the stack.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
 __all__ = [
+    "JSON_ERRORS",
     "list_dir",
     "open_folder",
-    "printable",
     "read_file",
     "read_file_at",
     "replace_file",
 ]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -172,9 +176,3 @@ def replace_file(
                 os.unlink(tmp, dir_fd=stage_fd)
             raise
     return moved_aside
-
-
-def printable(text: str) -> str:
-    """Text an agent wrote, safe to show on a terminal: control characters (escape
-    sequences that could rewrite the screen) are shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -21,7 +21,7 @@ from .errors import BaseImageMissing, BuildFailed, EngineError
 from .image import BuildContext, create_build_context
 
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
-    from .engine import Engine
+    from .specs import Engine
 
 __all__ = ["BuildProgress", "BuildResult", "build_context", "build_image"]
 
@@ -112,23 +112,25 @@ async def _run_build(
     step, total, instruction = 0, 0, ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     labels = {"scad.config": config_name, "scad.hash": context.content_hash}
-    async for line in engine.build(
-        context.tar(), tag=context.tag, labels=labels, use_cache=use_cache
-    ):
-        if line.error:
-            where = f"step {step}/{total} ({instruction})" if step else "before the first step"
-            raise BuildFailed(
-                f"build of {context.tag} failed at {where}: {line.text}",
-                step=instruction,
-                output=tuple(tail),
-            )
-        if match := _STEP_RE.match(line.text):
-            step, total, instruction = int(match[1]), int(match[2]), match[3]
-            tail.clear()
-            progress(BuildProgress(step=step, total=total, instruction=instruction))
-        elif line.text.strip():
-            tail.append(line.text)
-            progress(BuildProgress(step=step, total=total, instruction=instruction, line=line.text))
+    build = engine.open_build(context.tar(), tag=context.tag, labels=labels, use_cache=use_cache)
+    async with build as lines:
+        async for line in lines:
+            if line.error:
+                where = f"step {step}/{total} ({instruction})" if step else "before the first step"
+                raise BuildFailed(
+                    f"build of {context.tag} failed at {where}: {line.text}",
+                    step=instruction,
+                    output=tuple(tail),
+                )
+            if match := _STEP_RE.match(line.text):
+                step, total, instruction = int(match[1]), int(match[2]), match[3]
+                tail.clear()
+                progress(BuildProgress(step=step, total=total, instruction=instruction))
+            elif line.text.strip():
+                tail.append(line.text)
+                progress(
+                    BuildProgress(step=step, total=total, instruction=instruction, line=line.text)
+                )
 
 
 async def prune_images(engine: Engine, context: BuildContext) -> list[str]:

@@ -13,13 +13,14 @@ from pathlib import Path
 import msgspec
 
 from . import git
-from .agentfs import printable
 from .config import Config
 from .errors import ConfigError, GitError, UnreadableClone
 from .snapshot import snapshot_clone
+from .text import printable
 
 __all__ = [
-    "BranchAhead",
+    "MAX_COUNTED",
+    "CloneWork",
     "Commit",
     "check_repos",
     "create_clone",
@@ -86,57 +87,80 @@ def chown_tree(root: Path, owner: tuple[int, int]) -> None:
             os.chown(os.path.join(folder, name), *owner, follow_symlinks=False)
 
 
-class BranchAhead(msgspec.Struct, frozen=True, kw_only=True):
-    """A branch of a clone with commits that no ref of the host repo reaches."""
+class CloneWork(msgspec.Struct, frozen=True, kw_only=True):
+    """What a clone holds that no ref of the host repo reaches."""
 
-    #: The branch name, or ``HEAD`` for a detached HEAD.
-    name: str
+    #: Branches (``HEAD`` for a detached HEAD) whose tips the host lacks.
+    branches: list[str]
+    #: How many commits in all (``MAX_COUNTED + 1`` means "more than MAX_COUNTED").
+    total: int
+    #: The newest of them, at most ``MAX_LISTED``; subjects cut to ``SUBJECT_WIDTH``.
     commits: list[Commit]
 
 
-async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> list[BranchAhead]:
-    """The clone's branches (and a detached HEAD) holding commits the host repo lacks.
+#: Bounds on what one look at a clone lists and counts.
+MAX_LISTED = 50
+MAX_COUNTED = 100_000
+SUBJECT_WIDTH = 120
 
-    A commit counts as fetched once a ref of the host repo reaches it. The clone
-    is read through :mod:`scad.snapshot`: git never runs in it. Raises
-    UnreadableClone when it cannot be read without trusting it.
+
+async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork:
+    """The clone's work that the host repo lacks: a commit counts as fetched once a ref
+    of the host repo reaches it. The clone is read through :mod:`scad.snapshot`: git
+    never runs in it. Raises UnreadableClone when it cannot be read without trusting it.
     """
     snapshot = await snapshot_clone(clone, store, host_repo)
     tips = dict(snapshot.branches)
     if snapshot.detached:
         tips["HEAD"] = snapshot.detached
     if not tips:
-        return []
-    host_tips = ""
+        return CloneWork(branches=[], total=0, commits=[])
+    host_tips: list[str] = []
     if await git.is_repository(host_repo):
-        host_tips = await git.git(host_repo, "for-each-ref", "--format=%(objectname)")
-    ahead = []
-    for name, tip in sorted(tips.items()):
-        # Host tips are in the store through its alternates; the clone's in its copies.
-        revisions = "".join([f"{tip}\n", *(f"^{oid}\n" for oid in host_tips.split())])
-        try:
-            out = await git.store_git(
-                store, "log", "--stdin", "--format=%H %s", input=revisions.encode()
+        host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
+    # Host tips are in the store through its alternates; the clone's in its copies.
+    revisions = "".join([*(f"{t}\n" for t in set(tips.values())), *(f"^{t}\n" for t in host_tips)])
+    try:
+        ahead = (
+            await git.store_git(
+                store,
+                "rev-list",
+                "--stdin",
+                f"--max-count={MAX_COUNTED + 1}",
+                input=revisions.encode(),
             )
-        except GitError as exc:
-            raise UnreadableClone(clone.name, str(exc)) from None
-        commits = [
-            Commit(sha, printable(subject))
-            for sha, _, subject in (line.partition(" ") for line in out.splitlines())
-        ]
-        if commits:
-            ahead.append(BranchAhead(name=name, commits=commits))
-    return ahead
+        ).split()
+        listed = await git.store_git(
+            store, "log", "--stdin", "--topo-order", f"--max-count={MAX_LISTED}",
+            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input=revisions.encode(),
+        )  # fmt: skip
+    except GitError as exc:
+        raise UnreadableClone(clone.name, str(exc)) from None
+    unfetched = set(ahead)
+    cut = len(ahead) > MAX_COUNTED  # then a tip may be ahead without being among those seen
+    branches = [
+        name
+        for name, tip in sorted(tips.items())
+        if tip in unfetched or (cut and tip not in host_tips)
+    ]
+    commits = [
+        Commit(sha, printable(subject.rstrip()))
+        for sha, _, subject in (line.partition(" ") for line in listed.splitlines())
+    ]
+    return CloneWork(branches=branches, total=len(ahead), commits=commits)
 
 
 def fetch_command(host_repo: Path, store: Path, run_branch: str, branches: list[str]) -> str:
     """The shell command that brings ``branches`` of a clone into the host repo.
 
     It fetches from the run's store (scad's copy of the clone), never from the
-    clone itself, so no configuration an agent wrote takes part.
+    clone itself, so no configuration an agent wrote takes part. The run's own
+    branch keeps its name; any other lands under ``scad/<run-branch>/``, so the
+    agent cannot move a branch of the user's (its ``main`` is not the user's).
     """
-    specs = [
-        f"HEAD:refs/heads/{run_branch}-head" if b == "HEAD" else f"refs/heads/{b}:refs/heads/{b}"
-        for b in branches
-    ]
+    specs = []
+    for branch in branches:
+        source = "HEAD" if branch == "HEAD" else f"refs/heads/{branch}"
+        target = branch if branch == run_branch else f"scad/{run_branch}/{branch}"
+        specs.append(f"{source}:refs/heads/{target}")
     return shlex.join(["git", "-C", str(host_repo), "fetch", str(store), *specs])

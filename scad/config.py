@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from .names import NAME_RE
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
+    "DEFAULT_PIDS_LIMIT",
     "ClaudeSettings",
     "Config",
     "ImageSettings",
@@ -31,12 +33,26 @@ __all__ = [
     "Permissions",
     "PythonEnv",
     "Repo",
+    "ResourceSettings",
+    "SecuritySettings",
     "load_config",
     "parse_config",
 ]
 
 #: The Claude Code release scad installs unless a config pins another.
 CLAUDE_CODE_VERSION = "2.1.332"
+#: Processes and threads a run's container may hold at once unless its config says
+#: otherwise. An agent running a parallel build or test suite stays within a few
+#: hundred (Claude Code itself ~10 threads, a JVM or `make -j` dozens to a couple of
+#: hundred), so this is ample headroom, while a runaway fork loop stops long before it
+#: exhausts the host's pid space (kernel.pid_max may be 32768, shared by all containers).
+DEFAULT_PIDS_LIMIT = 4096
+#: Docker refuses a memory limit below 6 MiB.
+MIN_MEMORY = 6 * 1024**2
+#: Fewer CPUs is below the kernel's smallest CFS quota (1 ms per 100 ms period).
+#: The most Docker accepts is the engine's CPU count, which a config cannot know.
+MIN_CPUS = 0.01
+MAX_CPUS = 1024
 
 REPO_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # Debian policy: lowercase alphanumerics, '+', '-', '.', at least two characters.
@@ -46,6 +62,9 @@ SECRET_ENV_RE = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGN
 PYTHON_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
 CLAUDE_VERSION_RE = re.compile(r"^(latest|stable|\d+\.\d+\.\d+)$")
 PLUGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Docker's own size syntax (binary units): "512m", "1.5g", "2GiB", "1024 kb", "100000000".
+SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgt]?)i?b?$", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 class _Schema(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -110,6 +129,31 @@ class ImageSettings(_Schema, frozen=True):
     base: str | None = None
 
 
+class ResourceSettings(_Schema, frozen=True):
+    """What each run's container may use; null means no limit."""
+
+    #: CPUs, e.g. 1.5.
+    cpus: float | None = None
+    #: A size like "512m" or "2g", or bytes; no swap is allowed beyond it.
+    memory: int | str | None = None
+    #: Processes and threads at once.
+    pids: int | None = DEFAULT_PIDS_LIMIT
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """``memory`` in bytes (a loaded config's ``memory`` always parses)."""
+        return None if self.memory is None else _size(self.memory)
+
+
+class SecuritySettings(_Schema, frozen=True):
+    """Hardening of each run's container; both are on unless switched off."""
+
+    #: Nothing in the container gains privileges (setuid binaries, file capabilities).
+    no_new_privileges: bool = True
+    #: Drop every Linux capability: the agent runs as a plain user and needs none.
+    cap_drop_all: bool = True
+
+
 class Config(_Schema, frozen=True):
     """One project: what to clone, mount and install, and how to run Claude."""
 
@@ -122,6 +166,8 @@ class Config(_Schema, frozen=True):
     ca_certificates: list[str] = []
     network: Literal["bridge", "host", "none"] = "bridge"
     image: ImageSettings = ImageSettings()
+    resources: ResourceSettings = ResourceSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def workdir_key(self) -> str:
@@ -224,7 +270,11 @@ def _check_leaf(value: Any, annotation: Any, where: str, label: str) -> None:
         if typing.get_origin(annotation) is Literal:
             choices = ", ".join(typing.get_args(annotation))
             problem = f"{value!r} is not one of: {choices}"
-        elif str in _leaf_types(annotation) and isinstance(value, int | float):
+        elif (
+            str in _leaf_types(annotation)
+            and int not in _leaf_types(annotation)
+            and isinstance(value, int | float)
+        ):
             problem = "expected a string, got a number; put it in quotes"
         else:
             expected = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in _leaf_types(annotation))
@@ -232,7 +282,7 @@ def _check_leaf(value: Any, annotation: Any, where: str, label: str) -> None:
         raise ConfigError(label, problem, field=where) from None
 
 
-_TYPE_WORDS = {str: "a string", bool: "true or false", int: "a whole number"}
+_TYPE_WORDS = {str: "a string", bool: "true or false", int: "a whole number", float: "a number"}
 
 
 def _leaf_types(annotation: Any) -> list[type]:
@@ -314,6 +364,7 @@ def _check_rules(config: Config, label: str) -> None:
     for index, cert in enumerate(config.ca_certificates):
         _check_certificate(cert, f"ca_certificates[{index}]", fail)
     _check_claude(config.claude, fail)
+    _check_resources(config.resources, fail)
 
 
 def _check_certificate(
@@ -357,3 +408,42 @@ def _check_claude(
             )
     if claude.claude_md and not Path(claude.claude_md).is_file():
         fail("claude.claude_md", f"{claude.claude_md} does not exist")
+
+
+def _size(value: int | str) -> int | None:
+    """Bytes in a Docker-style size (``int`` is bytes already), or None if it is not one."""
+    if isinstance(value, int):
+        return value
+    match = SIZE_RE.match(value.strip())
+    if not match:
+        return None
+    return int(Fraction(match[1]) * SIZE_UNITS[match[2].lower()])
+
+
+def _check_resources(
+    resources: ResourceSettings, fail: typing.Callable[[str, str], typing.NoReturn]
+) -> None:
+    # Written as "not in range" so that NaN fails too.
+    if resources.cpus is not None and not MIN_CPUS <= resources.cpus <= MAX_CPUS:
+        fail("resources.cpus", f"must be a number from {MIN_CPUS} to {MAX_CPUS}, like 1.5")
+    if resources.memory is not None:
+        size = _size(resources.memory)
+        shown = (
+            f"{resources.memory} bytes"
+            if isinstance(resources.memory, int)
+            else f'"{resources.memory}"'
+        )
+        if size is None:
+            fail(
+                "resources.memory",
+                f'{shown} is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
+            )
+        if size < MIN_MEMORY:
+            fail(
+                "resources.memory",
+                f'{shown} is below Docker\'s minimum of 6 MiB; give at least "6m"',
+            )
+        if size >= 2**63:
+            fail("resources.memory", f"{shown} is too large")
+    if resources.pids is not None and resources.pids < 1:
+        fail("resources.pids", "must be a whole number of at least 1, or null for no limit")

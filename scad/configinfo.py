@@ -14,7 +14,7 @@ from .config import Config
 from .errors import ImageError
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
-    from .engine import Engine
+    from .specs import Engine
 
 __all__ = ["ConfigInfo", "MountInfo", "RepoInfo", "describe_config"]
 

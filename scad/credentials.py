@@ -83,7 +83,7 @@ class _CredentialsFile(msgspec.Struct):
 def _oauth(data: bytes) -> _OAuth | None:
     try:
         return msgspec.json.decode(data, type=_CredentialsFile).claudeAiOauth
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # a run's copy: anything
         return None
 
 

@@ -10,27 +10,41 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiodocker
 import aiohttp
 import anyio
 
 from .errors import EngineError, EngineUnavailable
-from .specs import BindMount, BuildLine, ContainerSpec, ContainerState, ExecResult, ImageInfo
+from .specs import (
+    BindMount,
+    BuildLine,
+    ContainerExit,
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    ExecResult,
+    ImageInfo,
+    Output,
+    OutputStream,
+)
 
 __all__ = [
     "BindMount",
     "BuildLine",
     "ContainerSpec",
     "ContainerState",
+    "DockerEngine",
     "Engine",
     "ExecResult",
     "ImageInfo",
     "open_engine",
 ]
+
+T = TypeVar("T")
 
 #: Labels every scad container carries; `scad.` is our namespace.
 LABEL_PREFIX = "scad."
@@ -62,8 +76,9 @@ def _request(what: str, timeout: float | None = REQUEST_TIMEOUT) -> Iterator[Non
         ) from exc
 
 
-class Engine:
-    """A thin, typed face over one aiodocker client."""
+class DockerEngine:
+    """The :class:`~scad.specs.Engine` of a Docker engine: a thin, typed face over
+    one aiodocker client."""
 
     def __init__(self, docker: aiodocker.Docker) -> None:
         self._docker = docker
@@ -118,10 +133,12 @@ class Engine:
         with _request(f"remove image {reference}"):
             await self._docker.images.delete(reference)
 
-    async def build(
+    @asynccontextmanager
+    async def open_build(
         self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
-    ) -> AsyncIterator[BuildLine]:
-        """Build from an in-memory tar ``context``, yielding output as it comes.
+    ) -> AsyncIterator[AsyncIterator[BuildLine]]:
+        """Build from an in-memory tar ``context``; iterate the block's value for the
+        output as it comes. The connection closes when the block is left.
 
         ``forcerm`` removes the intermediate containers of failed steps too. The
         last line carries ``error=True`` when the build failed.
@@ -136,18 +153,10 @@ class Engine:
             stream=True,
         )
         try:
-            with _request("build", timeout=None):
-                async for item in stream:
-                    if "error" in item:
-                        yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
-                        return
-                    if "stream" in item:
-                        for line in str(item["stream"]).splitlines():
-                            yield BuildLine(line)
-                    elif "status" in item:
-                        yield BuildLine(str(item["status"]))
-        except EngineError as exc:
-            yield BuildLine(str(exc), error=True)
+            yield _build_lines(stream)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await cast("AsyncGenerator[Any, None]", stream).aclose()
 
     # Containers
 
@@ -157,13 +166,33 @@ class Engine:
             {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
             for m in spec.mounts
         ]
+        host: dict[str, Any] = {
+            "Init": spec.init,
+            "NetworkMode": spec.network,
+            "Mounts": mounts,
+            # The engine keeps all a container prints until it is removed, whatever
+            # the daemon's default rotation: a run nobody watched is caught up from it.
+            "LogConfig": {"Type": "json-file", "Config": {}},
+        }
+        limits = spec.limits
+        if limits.cpus is not None:
+            host["NanoCpus"] = round(limits.cpus * 1e9)
+        if limits.memory is not None:
+            # Swap as large as memory: no swap beyond the limit (unset, Docker allows 2x).
+            host["Memory"] = host["MemorySwap"] = limits.memory
+        if limits.pids is not None:
+            host["PidsLimit"] = limits.pids
+        if spec.security.no_new_privileges:
+            host["SecurityOpt"] = ["no-new-privileges"]
+        if spec.security.cap_drop_all:
+            host["CapDrop"] = ["ALL"]
         config: dict[str, Any] = {
             "Image": spec.image,
             "Labels": spec.labels,
             "Env": [f"{k}={v}" for k, v in spec.env.items()],
             "Tty": spec.tty,
             "OpenStdin": spec.tty,
-            "HostConfig": {"Init": spec.init, "NetworkMode": spec.network, "Mounts": mounts},
+            "HostConfig": host,
         }
         optional = {
             "Cmd": spec.command,
@@ -245,14 +274,48 @@ class Engine:
             )
         return list(entries)
 
-    async def follow_logs(self, container_id: str) -> AsyncIterator[str]:
-        """Timestamped stdout entries from the start, as they come, until the container stops."""
-        with _request(f"logs of {container_id[:12]}", timeout=None):
+    @asynccontextmanager
+    async def open_logs(
+        self, container_id: str, *, since: str | None = None
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """Timestamped stdout entries (since the UNIX time ``since``) as they come, until
+        the container stops; the connection closes when the block is left."""
+        options: dict[str, Any] = {} if since is None else {"since": since}
+        with _request(f"logs of {container_id[:12]}"):
             stream = self._docker.containers.container(container_id).log(
-                stdout=True, follow=True, timestamps=True
+                stdout=True, follow=True, timestamps=True, **options
             )
-            async for entry in stream:
-                yield entry
+        try:
+            yield _mapped(stream, f"logs of {container_id[:12]}")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await cast("AsyncGenerator[str, None]", stream).aclose()
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
+        """The container's stdout and stderr from the moment of attaching: attach to a
+        created container before starting it and nothing it prints is missed."""
+        with _request(f"attach to {container_id[:12]}"):
+            stream = self._docker.containers.container(container_id).attach(
+                stdout=True, stderr=True
+            )
+            await stream.__aenter__()  # connect now, before the caller starts the container
+        try:
+            yield _DockerOutput(stream, container_id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.close()
+
+    async def wait(self, container_id: str) -> ContainerExit:
+        """Wait for the container to stop (no time bound: the caller sets one)."""
+        with _request(f"wait for {container_id[:12]}", timeout=None):
+            result = await self._docker.containers.container(container_id).wait()
+        state = await self.inspect(container_id)
+        return ContainerExit(
+            exit_code=int(result.get("StatusCode", -1)),
+            oom=bool(state and state.oom_killed),
+            finished_at=state.finished_at if state else None,
+        )
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         """Run ``command`` in a running container and collect its output."""
@@ -266,6 +329,46 @@ class Engine:
                     chunks.append(message.data)
             info = await execution.inspect()
         return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
+
+
+class _DockerOutput:
+    """An attached container's output, chunk by chunk."""
+
+    def __init__(self, stream: Any, container_id: str) -> None:
+        self._stream = stream
+        self._what = f"output of {container_id[:12]}"
+
+    async def read(self) -> Output | None:
+        """The next chunk (``stream`` 1 is stdout, 2 stderr), or None once it ended."""
+        with _request(self._what, timeout=None):
+            message = await self._stream.read_out()
+        return None if message is None else Output(stream=message.stream, data=message.data)
+
+
+async def _build_lines(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[BuildLine]:
+    try:
+        async for item in _mapped(stream, "build"):
+            if "error" in item:
+                yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
+                return
+            if "stream" in item:
+                for line in str(item["stream"]).splitlines():
+                    yield BuildLine(line)
+            elif "status" in item:
+                yield BuildLine(str(item["status"]))
+    except EngineError as exc:
+        yield BuildLine(str(exc), error=True)
+
+
+async def _mapped(stream: AsyncIterator[T], what: str) -> AsyncIterator[T]:
+    """``stream`` with the client's errors turned into scad's (no scope held across yield)."""
+    while True:
+        with _request(what, timeout=None):
+            try:
+                entry = await stream.__anext__()
+            except StopAsyncIteration:
+                return
+        yield entry
 
 
 def _container_state(data: Mapping[str, Any]) -> ContainerState:
@@ -287,6 +390,7 @@ def _container_state(data: Mapping[str, Any]) -> ContainerState:
             labels=dict(labels),
             started_at=state.get("StartedAt"),
             finished_at=state.get("FinishedAt"),
+            oom_killed=bool(state.get("OOMKilled")),
         )
     return ContainerState(
         id=data["Id"],
@@ -319,7 +423,7 @@ async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
     except (ValueError, OSError) as exc:
         raise EngineUnavailable(f"cannot use DOCKER_HOST={host}: {exc}") from exc
     try:
-        engine = Engine(docker)
+        engine = DockerEngine(docker)
         try:
             with anyio.fail_after(15):
                 await engine.version()

@@ -21,6 +21,8 @@ one line and exits with its ``exit_code``. Anything else is a bug.
 
 from __future__ import annotations
 
+from .text import printable
+
 __all__ = [
     "AgentFileError",
     "BaseImageMissing",
@@ -115,9 +117,10 @@ class AgentFileError(ScadError):
     """Raised when a file an agent can write is a link, not a regular file, or too large."""
 
     def __init__(self, path: str, problem: str) -> None:
-        self.path = path
-        self.problem = problem
-        super().__init__(f"{path} {problem}")
+        # Names in these messages come from an agent: shown, never obeyed by a terminal.
+        self.path = printable(path)
+        self.problem = printable(problem)
+        super().__init__(f"{self.path} {self.problem}")
 
 
 class UnreadableClone(ScadError):
@@ -125,8 +128,8 @@ class UnreadableClone(ScadError):
 
     def __init__(self, clone: str, problem: str) -> None:
         self.clone = clone
-        self.problem = problem
-        super().__init__(f"clone {clone}: {problem}")
+        self.problem = printable(problem)
+        super().__init__(f"clone {clone}: {self.problem}")
 
 
 class SessionError(ScadError):

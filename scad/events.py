@@ -2,9 +2,15 @@
 
 Each line is an envelope: ``src: "claude"`` lines carry Claude's stream-json
 objects verbatim under ``data``; ``src: "scad"`` lines are lifecycle events.
-Only scad writes it, on the host, under a file lock, so concurrent writers
-never interleave or duplicate: Claude's lines are numbered as they come from
-the engine and each number is written once.
+Only scad writes it, on the host.
+
+Where the log has reached is read back from the log itself: each of Claude's
+lines says which container printed it (``cid``) and which line of that
+container's output it is (``n``), so a writer recovers its position from the
+last lines under the lock and every line lands once, whoever writes it (the live
+supervisor, or a catch-up from the engine's log) and wherever a writer was
+killed. A batch is written with one ``write`` and synced; a writer killed mid-
+write leaves a partial last line, which readers skip and the next writer closes.
 
 Readers tolerate a partial last line and event types they do not know.
 """
@@ -13,22 +19,31 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
+import aiofiles
+import anyio
 import msgspec
 
 from .runs import RunPaths, now_iso
 
 __all__ = [
     "Envelope",
-    "IngestState",
+    "Exit",
+    "LogLine",
+    "Position",
     "append_event",
-    "ingest_claude_lines",
-    "ingest_state",
+    "ingest",
+    "position",
+    "read_all_events",
     "read_events",
 ]
+
+#: How much of the log's end a writer reads at a time to find where it stands.
+_TAIL_BLOCK = 64 << 10
+#: How much a reader takes in one call: memory stays flat whatever the log's size.
+READ_CHUNK = 4 << 20
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -39,12 +54,22 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     src: str
     #: Lifecycle event name, for ``src: "scad"``.
     event: str | None = None
+    #: The container a line or event is about (its id's first 12 characters).
+    cid: str | None = None
+    #: For Claude's lines: which line of the container's stdout it is, from 0.
+    n: int | None = None
+    #: For lines read from the engine's log: the engine's timestamp of the line's
+    #: last piece, and how many log entries carry that timestamp up to that piece.
+    end: str | None = None
+    k: int | None = None
     #: Claude's stream-json object, for ``src: "claude"``: its bytes as Claude wrote
     #: them (re-encoding the envelope writes them back unchanged); see :meth:`payload`.
     data: msgspec.Raw = msgspec.Raw()
     #: A line Claude printed that was not JSON.
     text: str | None = None
     exit_code: int | None = None
+    #: Set on ``exited`` when the engine reports the container was OOM-killed.
+    oom: bool | None = None
     detail: str | None = None
 
     def payload(self) -> Any:
@@ -52,138 +77,215 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
         return msgspec.json.decode(self.data) if self.data else None
 
 
-class IngestState(msgspec.Struct, kw_only=True):
-    """How far the log holds a container's output (``ingest.json`` beside the log)."""
+class LogLine(NamedTuple):
+    """One line of a container's stdout, as a writer hands it to :func:`ingest`."""
 
-    seq: int = 0
-    container_id: str | None = None
-    #: Lines of the container's stdout already in the log.
-    claude_lines: int = 0
-    #: The engine's timestamp of the last of those lines: where a catch-up resumes.
-    last_entry: str | None = None
-    exited: bool = False
+    #: When the line began (the event log's millisecond format).
+    ts: str
+    text: str
+    #: The engine's exact timestamp of its last piece and the count of entries with
+    #: that timestamp up to it; None for lines streamed live (they carry no stamps).
+    end: str | None = None
+    k: int | None = None
+
+
+class Exit(msgspec.Struct, frozen=True, kw_only=True):
+    """How a container ended, for the ``exited`` event."""
+
+    exit_code: int
+    oom: bool = False
+    detail: str | None = None
+    #: When it ended (the event log's format); now when unknown.
+    at: str | None = None
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """How far the log holds one container's output."""
+
+    #: The number of the next line to write.
+    next_line: int = 0
+    #: ``end`` and ``k`` of the last line written, when it came from the engine's log.
+    end: str | None = None
+    k: int = 0
+    #: Its exit (or its loss) is in the log: nothing more will come.
+    done: bool = False
 
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
-_decode_state = msgspec.json.Decoder(IngestState).decode
 
 
-class _Writer:
-    def __init__(self, state: IngestState, out: Any) -> None:
-        self.state = state
-        self._out = out
+def _short(container_id: str) -> str:
+    return container_id[:12]
 
-    def write_raw(self, fields: bytes, ts: str | None = None) -> None:
-        """Append an envelope whose fields after seq and ts are the JSON ``fields``."""
-        self.state.seq += 1
-        head = b'{"seq":%d,"ts":"%s",' % (self.state.seq, (ts or now_iso()).encode())
-        self._out.write(head + fields + b"}\n")
 
-    def write(self, ts: str | None = None, **fields: Any) -> None:
-        """Append an envelope of ``fields``; those that are None are left out."""
+def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
+    """The last seq in the log, and where it stands for container ``cid``."""
+    seq: int | None = None
+    done = False
+    tail, pos = b"", size
+    while pos > 0:
+        start = max(0, pos - _TAIL_BLOCK)
+        log.seek(start)
+        lines = (log.read(pos - start) + tail).split(b"\n")
+        tail, lines = (lines[0], lines[1:]) if start > 0 else (b"", lines)
+        for line in reversed(lines):
+            try:
+                envelope = _decode_envelope(line)
+            except (msgspec.DecodeError, RecursionError):
+                continue  # blank, or a partial line a killed writer left
+            if seq is None:
+                seq = envelope.seq
+            if cid is None:
+                return seq, Position()
+            if envelope.cid != cid:
+                continue
+            if envelope.src == "claude" and envelope.n is not None:
+                return seq, Position(
+                    next_line=envelope.n + 1, end=envelope.end, k=envelope.k or 0, done=done
+                )
+            if envelope.event in ("exited", "lost"):
+                done = True
+            elif envelope.event in ("started", "resumed"):
+                return seq, Position(done=done)
+        pos = start
+    return seq or 0, Position(done=done)
+
+
+class _Batch:
+    """Envelopes gathered under the lock, written with one ``write``."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.parts: list[bytes] = []
+
+    def raw(self, fields: bytes, ts: str | None = None) -> None:
+        self.seq += 1
+        head = b'{"seq":%d,"ts":"%s",' % (self.seq, (ts or now_iso()).encode())
+        self.parts.append(head + fields + b"}\n")
+
+    def fields(self, ts: str | None = None, **fields: Any) -> None:
         present = {k: v for k, v in fields.items() if v is not None}
-        self.write_raw(msgspec.json.encode(present)[1:-1], ts)
+        self.raw(msgspec.json.encode(present)[1:-1], ts)
 
 
-def _read_state(paths: RunPaths) -> IngestState:
-    if not paths.ingest_state.exists():
-        return IngestState()
-    return _decode_state(paths.ingest_state.read_bytes())
-
-
-@contextmanager
-def _locked(paths: RunPaths) -> Iterator[_Writer]:
-    """The log open for appending, with its state, under an exclusive lock."""
+def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:
+    """Under the run's lock: find where the log stands, let ``fill`` add envelopes
+    to a batch, append the batch in one write and sync it. Returns what fill did."""
     with open(paths.lock, "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            state = _read_state(paths)
-            with open(paths.events, "ab+") as out:
-                _end_last_line(out)
-                writer = _Writer(state, out)
-                yield writer
-                out.flush()
-                os.fsync(out.fileno())
-            tmp = paths.ingest_state.with_suffix(".tmp")
-            tmp.write_bytes(msgspec.json.encode(state))
-            os.replace(tmp, paths.ingest_state)
+            with open(paths.events, "a+b") as log:
+                size = log.seek(0, os.SEEK_END)
+                if size:
+                    log.seek(size - 1)
+                    if log.read(1) != b"\n":
+                        log.write(b"\n")  # close a partial line so the next stands alone
+                        size += 1
+                seq, where = _scan(log, size, cid)
+                batch = _Batch(seq)
+                result = fill(batch, where)
+                if batch.parts:
+                    log.write(b"".join(batch.parts))
+                    log.flush()
+                    os.fsync(log.fileno())
+                return result
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _end_last_line(out: Any) -> None:
-    """A writer killed mid-line leaves a partial line; close it so the next one stands alone."""
-    if out.seek(0, os.SEEK_END) > 0:
-        out.seek(-1, os.SEEK_END)
-        if out.read(1) != b"\n":
-            out.write(b"\n")
+async def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
+    """Append a scad lifecycle event (``cid`` names its container, when it has one)."""
+    if fields.get("cid"):
+        fields["cid"] = _short(fields["cid"])
+
+    def fill(batch: _Batch, _: Position) -> None:
+        batch.fields(src="scad", event=event, **fields)
+
+    await anyio.to_thread.run_sync(_locked_append, paths, None, fill)
 
 
-def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
-    """Append a scad lifecycle event."""
-    with _locked(paths) as log:
-        log.write(src="scad", event=event, **fields)
+async def position(paths: RunPaths, container_id: str) -> Position:
+    """How far the log holds the container's output (a hint: :func:`ingest` checks again)."""
+
+    def scan() -> Position:
+        try:
+            with open(paths.events, "rb") as log:
+                return _scan(log, log.seek(0, os.SEEK_END), _short(container_id))[1]
+        except FileNotFoundError:
+            return Position()
+
+    return await anyio.to_thread.run_sync(scan)
 
 
-def ingest_state(paths: RunPaths, container_id: str) -> IngestState:
-    """How far the log holds the container's output: a fresh state for a container
-    the log has not seen yet."""
-    state = _read_state(paths)
-    return state if state.container_id == container_id else IngestState(seq=state.seq)
-
-
-def ingest_claude_lines(
+async def ingest(
     paths: RunPaths,
     container_id: str,
     first: int,
-    lines: Sequence[tuple[str, str, str]],
+    lines: Sequence[LogLine],
     *,
-    exit_code: int | None = None,
-    detail: str | None = None,
-    exited_at: str | None = None,
+    exit: Exit | None = None,
 ) -> int:
-    """Append Claude's stdout lines number ``first, first+1, ...`` not yet in the log.
+    """Append the container's stdout lines numbered ``first, first+1, ...`` that the
+    log does not hold yet; with ``exit``, then its ``exited`` event, once.
 
-    ``lines`` are ``(timestamp, text, engine timestamp of its end)``. With
-    ``exit_code`` the container has ended and an ``exited`` event follows, once,
-    stamped ``exited_at`` (when the container ended, not when it was noticed).
-    Returns how many lines were appended.
+    Both the live supervisor and the catch-up from the engine write through
+    here. Returns how many lines were appended.
     """
-    appended = 0
-    with _locked(paths) as log:
-        state = log.state
-        if state.container_id != container_id:
-            # A resumed run has a new container whose output starts from line 0.
-            state.container_id, state.claude_lines, state.last_entry, state.exited = (
-                container_id,
-                0,
-                None,
-                False,
-            )
-        for index, (ts, line, end) in enumerate(lines, start=first):
-            if index != state.claude_lines:
-                continue  # written already, or (a gap) another reader will write it
-            state.claude_lines, state.last_entry = index + 1, end or state.last_entry
-            if not line.strip():
-                continue
+    cid = _short(container_id)
+    claude_head = b'"src":"claude","cid":"%s",' % cid.encode()
+
+    def fill(batch: _Batch, where: Position) -> int:
+        if where.done:
+            return 0
+        expected, appended = where.next_line, 0
+        for index, line in enumerate(lines, start=first):
+            if index < expected:
+                continue  # written already
+            if index > expected:
+                break  # a gap: the lines between are another writer's to bring
+            expected += 1
+            text = line.text.strip()
+            if not text:
+                continue  # blank lines are not kept; the next line's number says they passed
+            place = b'"n":%d,' % index
+            if line.end is not None:
+                place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
             try:
-                msgspec.json.decode(line)
-                log.write_raw(b'"src":"claude","data":' + line.strip().encode(), ts)
-            except msgspec.DecodeError:
-                log.write(ts, src="claude", text=line)
+                msgspec.json.decode(text)
+                body = b'"data":' + text.encode()
+            except (msgspec.DecodeError, RecursionError):  # an agent can print anything
+                body = msgspec.json.encode({"text": line.text})[1:-1]
+            batch.raw(claude_head + place + body, line.ts)
             appended += 1
-        if exit_code is not None and not state.exited:
-            log.write(exited_at, src="scad", event="exited", exit_code=exit_code, detail=detail)
-            state.exited = True
-    return appended
+        if exit is not None:
+            batch.fields(
+                exit.at,
+                src="scad",
+                event="exited",
+                cid=cid,
+                exit_code=exit.exit_code,
+                oom=exit.oom or None,
+                detail=exit.detail,
+            )
+        return appended
+
+    return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
 
 
-def read_events(paths: RunPaths, offset: int = 0) -> tuple[list[Envelope], int]:
-    """Envelopes from byte ``offset`` to the last complete line, and the offset after it."""
+async def read_events(
+    paths: RunPaths, offset: int = 0, *, limit: int = READ_CHUNK
+) -> tuple[list[Envelope], int]:
+    """Envelopes from byte ``offset`` up to the last complete line within about
+    ``limit`` bytes, and the offset after them; call again from there for more."""
     try:
-        with open(paths.events, "rb") as f:
-            f.seek(offset)
-            data = f.read()
+        async with aiofiles.open(paths.events, "rb") as log:
+            await log.seek(offset)
+            data = await log.read(limit)
+            if len(data) == limit and b"\n" not in data:
+                # One line longer than the limit: read on to its end.
+                while (more := await log.read(limit)) and b"\n" not in more:
+                    data += more
+                data += more
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n") + 1
@@ -191,6 +293,18 @@ def read_events(paths: RunPaths, offset: int = 0) -> tuple[list[Envelope], int]:
     for line in data[:end].splitlines():
         try:
             envelopes.append(_decode_envelope(line))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             continue  # a damaged line is skipped, not fatal
     return envelopes, offset + end
+
+
+async def read_all_events(paths: RunPaths) -> list[Envelope]:
+    """Every envelope of the log (for summing up a whole run)."""
+    envelopes: list[Envelope] = []
+    offset = 0
+    while True:
+        batch, after = await read_events(paths, offset)
+        if after == offset:
+            return envelopes
+        envelopes += batch
+        offset = after

@@ -22,7 +22,15 @@ import anyio
 
 from .errors import GitError
 
-__all__ = ["current_branch", "git", "is_dirty", "is_repository", "store_environment", "store_git"]
+__all__ = [
+    "current_branch",
+    "git",
+    "is_dirty",
+    "is_repository",
+    "store_command",
+    "store_environment",
+    "store_git",
+]
 
 
 def _environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -66,9 +74,21 @@ async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = 
     return await _run(command, args[0], env=_environment({}), where=repo, input=input, check=check)
 
 
+#: Bounds on git in a store: its objects came from an agent, and a pack of a few
+#: kilobytes can inflate to gigabytes or keep a core busy for minutes.
+STORE_MEMORY_KIB = 4 << 20
+STORE_CPU_SECONDS = 300
+
+
+def store_command(store: Path, *args: str) -> list[str]:
+    """The command line of git in a repository scad made, within bounds."""
+    bounds = f'ulimit -v {STORE_MEMORY_KIB} && ulimit -t {STORE_CPU_SECONDS} && exec "$@"'
+    return ["sh", "-c", bounds, "git", "git", "--git-dir", str(store), *args]
+
+
 async def store_git(store: Path, *args: str, input: bytes | None = None) -> str:
     """Run git in a repository scad made (``--git-dir store``); raises GitError."""
-    command = ["git", "--git-dir", str(store), *args]
+    command = store_command(store, *args)
     return await _run(
         command, args[0], env=store_environment(), where=store, input=input, check=True
     )

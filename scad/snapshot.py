@@ -21,11 +21,13 @@ store is not copied again (object and pack names are content hashes).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import stat
 import subprocess
+import zlib
 from pathlib import Path
 
 import anyio
@@ -39,16 +41,23 @@ __all__ = ["CloneSnapshot", "snapshot_clone"]
 #: Bounds on what an agent's ``.git`` may make scad read.
 REF_FILE_LIMIT = 4096
 PACKED_REFS_LIMIT = 64 << 20
-LOOSE_OBJECT_LIMIT = 1 << 30
+#: A loose object's file, and its content once inflated.
+LOOSE_OBJECT_LIMIT = 64 << 20
+INFLATED_LIMIT = 256 << 20
 PACK_LIMIT = 16 << 30
+#: New bytes one snapshot may copy into the store.
+COPY_BUDGET = 4 << 30
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
+
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 _LOOSE = re.compile(r"[0-9a-f]{38}")
 _PACK = re.compile(r"pack-[0-9a-f]{40}\.pack")
-_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^/|/$|\.$|^\.|/\.|\.lock$|\.lock/")
+_BAD_REF = re.compile(
+    r"[\x00-\x20\x7f-\x9f~^:?*\[\\]|\.\.|@\{|//|^/|/$|\.$|^\.|/\.|\.lock$|\.lock/"
+)
 
 STORE_CONFIG = b"""\
 [core]
@@ -72,8 +81,15 @@ class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def valid_branch(name: str) -> bool:
-    """Whether git would accept ``refs/heads/<name>`` (git check-ref-format's rules)."""
-    return bool(name) and name != "@" and not _BAD_REF.search(name) and len(name) < 1024
+    """Whether git would accept ``refs/heads/<name>`` (git check-ref-format's rules),
+    and the name is printable text: no control characters, nothing that is not UTF-8.
+    ``HEAD`` is refused too: it would read as the clone's HEAD."""
+    return (
+        0 < len(name) < 1024
+        and name not in ("@", "HEAD")
+        and name.isprintable()
+        and not _BAD_REF.search(name)
+    )
 
 
 async def snapshot_clone(clone: Path, store: Path, host_repo: Path) -> CloneSnapshot:
@@ -144,46 +160,62 @@ def _read_head(git_fd: int) -> tuple[str | None, str | None]:
 
 
 def _read_branches(git_fd: int) -> dict[str, str]:
-    branches: dict[str, str] = {}
+    packed: dict[str, str] = {}
     try:
-        packed = agentfs.read_file_at(
+        data = agentfs.read_file_at(
             git_fd, "packed-refs", limit=PACKED_REFS_LIMIT, label=".git/packed-refs"
         )
     except AgentFileError as exc:
         if exc.problem != "does not exist":
             raise
-        packed = b""
-    for line in packed.splitlines():
+        data = b""
+    for line in data.splitlines():
         if line.startswith((b"#", b"^")) or not line.strip():
             continue
         oid, _, ref = line.partition(b" ")
         if ref.startswith(b"refs/heads/"):
-            _add_branch(branches, ref.removeprefix(b"refs/heads/").decode(errors="replace"), oid)
+            name = _text(ref.removeprefix(b"refs/heads/"), ".git/packed-refs")
+            if name in packed:  # git would read the first, a lookup of ours the last
+                raise AgentFileError(".git/packed-refs", f"names branch {name!r} twice")
+            _add_branch(packed, name, oid)
+    loose: dict[str, str] = {}
     try:
         with agentfs.open_folder("refs/heads", dir_fd=git_fd) as heads:
-            _read_loose(heads, "", branches, depth=0)
+            _read_loose(heads, "", loose, depth=0)
     except AgentFileError as exc:
         if exc.problem != "does not exist":
             raise
-    return branches
+    return packed | loose  # a loose ref overrides its packed twin, as in git
+
+
+def _text(name: bytes, where: str) -> str:
+    try:
+        return name.decode()
+    except UnicodeDecodeError:
+        raise AgentFileError(where, "names a branch that is not UTF-8") from None
 
 
 def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) -> None:
     if depth > MAX_REF_DEPTH:
         raise AgentFileError(f"refs/heads/{prefix}", "nests too deep")
     for name, kind in agentfs.list_dir(folder):
-        if name.startswith(".scad-tmp-") or name.endswith(".lock"):
-            continue
+        label = f".git/refs/heads/{prefix}{name}"
+        if name.endswith(".lock"):
+            continue  # git's own half-written update
         if kind == stat.S_IFDIR:
             with agentfs.open_folder(name, dir_fd=folder) as sub:
                 _read_loose(sub, f"{prefix}{name}/", branches, depth + 1)
         elif kind == stat.S_IFREG:
-            label = f".git/refs/heads/{prefix}{name}"
             text = agentfs.read_file_at(folder, name, limit=REF_FILE_LIMIT, label=label).strip()
-            if not text.startswith(b"ref: "):  # a symbolic ref points at a branch read anyway
-                _add_branch(branches, prefix + name, text)
+            if text.startswith(b"ref: "):
+                # A branch that follows another: fine when that one is a branch read anyway.
+                target = _text(text.removeprefix(b"ref: "), label)
+                if not (target.startswith("refs/heads/") and valid_branch(target[11:])):
+                    raise AgentFileError(label, "follows a ref that is not a branch")
+                continue
+            _add_branch(branches, prefix + name, text)
         else:
-            raise AgentFileError(f".git/refs/heads/{prefix}{name}", "is not a regular file")
+            raise AgentFileError(label, "is not a regular file")
 
 
 def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
@@ -196,6 +228,18 @@ def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
     branches[name] = oid.decode()
 
 
+class _Budget:
+    """How many more bytes a snapshot may copy into the store."""
+
+    def __init__(self) -> None:
+        self.left = COPY_BUDGET
+
+    def spend(self, size: int, what: str) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise AgentFileError(what, f"is past the {COPY_BUDGET}-byte bound on one read")
+
+
 def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
     host_packs = (
         set(os.listdir(host_objects / "pack"))
@@ -203,41 +247,64 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
         else set()
     )
     store_packs = set(os.listdir(store / "objects/pack"))
+    budget = _Budget()
     with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
         for name, kind in agentfs.list_dir(objects):
             if kind != stat.S_IFDIR:
                 continue
             if _FANOUT.fullmatch(name):
                 with agentfs.open_folder(name, dir_fd=objects) as fanout:
-                    _copy_loose(fanout, store / "objects" / name)
+                    _copy_loose(fanout, name, store / "objects" / name, budget)
             elif name == "pack":
                 with agentfs.open_folder(name, dir_fd=objects) as packs:
                     for pack, pack_kind in agentfs.list_dir(packs):
                         new = pack not in host_packs and pack not in store_packs
                         if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
-                            _index_pack(packs, pack, store)
+                            _index_pack(packs, pack, store, budget)
 
 
-def _copy_loose(fanout: int, dest: Path) -> None:
+def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
     present = set(os.listdir(dest)) if dest.is_dir() else set()
     for name, kind in agentfs.list_dir(fanout):
         if kind != stat.S_IFREG or not _LOOSE.fullmatch(name) or name in present:
             continue
-        data = agentfs.read_file_at(fanout, name, limit=LOOSE_OBJECT_LIMIT)
+        label = f".git/objects/{prefix}/{name}"
+        data = agentfs.read_file_at(fanout, name, limit=LOOSE_OBJECT_LIMIT, label=label)
+        budget.spend(len(data), label)
+        _verify_loose(data, prefix + name, label)
         dest.mkdir(mode=0o700, exist_ok=True)
         _write(dest / name, data)
 
 
-def _index_pack(packs: int, name: str, store: Path) -> None:
+def _verify_loose(data: bytes, oid: str, label: str) -> None:
+    """A loose object is stored only when its content hashes to its name: a forged
+    one could stand in for a host commit and hide the agent's work."""
+    inflate = zlib.decompressobj()
+    try:
+        content = inflate.decompress(data, INFLATED_LIMIT + 1)
+    except zlib.error:
+        raise AgentFileError(label, "is not a git object") from None
+    if len(content) > INFLATED_LIMIT or inflate.unconsumed_tail:
+        raise AgentFileError(label, f"inflates past the {INFLATED_LIMIT}-byte bound")
+    if hashlib.sha1(content, usedforsecurity=False).hexdigest() != oid:
+        raise AgentFileError(label, "does not hold the object its name says")
+
+
+def _index_pack(packs: int, name: str, store: Path, budget: _Budget) -> None:
     """Let git read the pack as a stream, verify every object and index it itself."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
+    label = f".git/objects/pack/{name}"
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
+    except OSError as exc:
+        raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > PACK_LIMIT:
-            raise AgentFileError(f".git/objects/pack/{name}", "is not a regular file within bounds")
+            raise AgentFileError(label, "is not a regular file within bounds")
+        budget.spend(info.st_size, label)
         os.set_blocking(fd, True)
         result = subprocess.run(
-            ["git", "--git-dir", str(store), "index-pack", "--stdin"],
+            git.store_command(store, "index-pack", "--stdin"),
             stdin=fd,
             capture_output=True,
             env=git.store_environment(),

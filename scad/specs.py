@@ -6,15 +6,51 @@ these Structs does not import the Docker client.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
 import msgspec
 
-__all__ = ["BindMount", "BuildLine", "ContainerSpec", "ContainerState", "ExecResult", "ImageInfo"]
+__all__ = [
+    "BindMount",
+    "BuildLine",
+    "ContainerExit",
+    "ContainerSpec",
+    "ContainerState",
+    "Engine",
+    "ExecResult",
+    "ImageInfo",
+    "Limits",
+    "Output",
+    "OutputStream",
+    "Security",
+]
 
 
 class BindMount(msgspec.Struct, frozen=True):
     source: str
     target: str
     read_only: bool = False
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """What a container may use; None is no limit (Docker's default)."""
+
+    cpus: float | None = None
+    #: Bytes; the container gets no swap beyond it.
+    memory: int | None = None
+    #: Processes and threads at once.
+    pids: int | None = None
+
+
+class Security(msgspec.Struct, frozen=True, kw_only=True):
+    """Hardening of a container; off by default, as in Docker (run containers get
+    theirs from the config, which turns both on)."""
+
+    no_new_privileges: bool = False
+    #: Drop every Linux capability.
+    cap_drop_all: bool = False
 
 
 class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +68,8 @@ class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
     network: str = "bridge"
     tty: bool = False
     init: bool = True
+    limits: Limits = Limits()
+    security: Security = Security()
 
 
 class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +83,30 @@ class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
     labels: dict[str, str]
     started_at: str | None = None
     finished_at: str | None = None
+    oom_killed: bool = False
+
+
+class ContainerExit(msgspec.Struct, frozen=True, kw_only=True):
+    """How a container ended."""
+
+    exit_code: int
+    #: The engine killed a process in it for memory (not always its main one).
+    oom: bool = False
+    finished_at: str | None = None
+
+
+class Output(msgspec.Struct, frozen=True, kw_only=True):
+    """A chunk of an attached container's output; chunks are not lines."""
+
+    #: 1 for stdout, 2 for stderr.
+    stream: int
+    data: bytes
+
+
+class OutputStream(Protocol):
+    async def read(self) -> Output | None:
+        """The next chunk, or None once the container's output ended."""
+        ...
 
 
 class ImageInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,3 +126,57 @@ class BuildLine(msgspec.Struct, frozen=True):
 
     text: str
     error: bool = False
+
+
+class Engine(Protocol):
+    """What scad asks of a container engine. :class:`scad.engine.DockerEngine` is the
+    real one; tests of error paths use a fake with the same face."""
+
+    async def version(self) -> str: ...
+
+    async def image(self, reference: str) -> ImageInfo | None: ...
+
+    async def images(self, repository: str) -> list[ImageInfo]: ...
+
+    async def pull(self, reference: str) -> None: ...
+
+    async def tag_image(self, image: str, repository: str, tag: str) -> None: ...
+
+    async def remove_image(self, reference: str) -> None: ...
+
+    def open_build(
+        self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
+    ) -> AbstractAsyncContextManager[AsyncIterator[BuildLine]]: ...
+
+    async def create_container(self, spec: ContainerSpec) -> str: ...
+
+    async def start(self, container_id: str) -> None: ...
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None: ...
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None: ...
+
+    async def inspect(self, container_id: str) -> ContainerState | None: ...
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]: ...
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        stderr: bool = False,
+        timestamps: bool = False,
+        since: str | None = None,
+    ) -> list[str]: ...
+
+    def open_logs(
+        self, container_id: str, *, since: str | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[str]]: ...
+
+    def attach(self, container_id: str) -> AbstractAsyncContextManager[OutputStream]: ...
+
+    async def wait(self, container_id: str) -> ContainerExit: ...
+
+    async def exec(
+        self, container_id: str, command: list[str], *, user: str = ""
+    ) -> ExecResult: ...

@@ -1,11 +1,63 @@
-"""A scripted stand-in for :class:`scad.engine.Engine`, for unit tests of error paths."""
+"""A scripted stand-in for :class:`scad.specs.Engine`, for unit tests of error paths.
+
+It implements the whole protocol. A container's behaviour comes from a
+:class:`Script` (chosen per spec by ``FakeEngine.script``): the chunks it prints,
+whether it then hangs until stopped, its exit code and OOM flag. ``fail`` makes a
+named method raise, to reach error paths.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.lowlevel
 
 from scad.errors import EngineError
-from scad.specs import BuildLine, ContainerState, ImageInfo
+from scad.specs import (
+    BuildLine,
+    ContainerExit,
+    ContainerSpec,
+    ContainerState,
+    ExecResult,
+    ImageInfo,
+    Output,
+)
+
+
+@dataclass
+class Script:
+    """What a fake container does once started."""
+
+    chunks: list[tuple[int, bytes]] = field(default_factory=list)
+    exit_code: int = 0
+    oom: bool = False
+    #: Print the chunks, then wait until stopped (a hung agent).
+    hang: bool = False
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    spec: ContainerSpec
+    script: Script
+    status: str = "created"
+    exit_code: int | None = None
+    printed: list[tuple[int, bytes]] = field(default_factory=list)
+    stopped: anyio.Event = field(default_factory=anyio.Event)
+    ended: anyio.Event = field(default_factory=anyio.Event)
+
+    def state(self) -> ContainerState:
+        return ContainerState(
+            id=self.id, name=self.spec.name, image=self.spec.image, image_id="sha256:x",
+            status=self.status, running=self.status == "running",
+            exit_code=self.exit_code if self.status == "exited" else None,
+            labels=dict(self.spec.labels), finished_at="2026-11-27T10:00:09.5Z" if self.status == "exited" else None,
+            oom_killed=self.script.oom and self.status == "exited",
+        )  # fmt: skip
 
 
 class FakeEngine:
@@ -16,13 +68,28 @@ class FakeEngine:
         containers: list[ContainerState] | None = None,
         build_lines: list[BuildLine] | None = None,
         pullable: bool = False,
+        script: Callable[[ContainerSpec], Script] | None = None,
+        fail: Mapping[str, Exception] | None = None,
     ) -> None:
         self.image_list = list(images or [])
         self.container_list = list(containers or [])
         self.build_lines = build_lines or []
         self.pullable = pullable
+        self.script = script or (lambda spec: Script())
+        self.fail = dict(fail or {})
         self.removed: list[str] = []
         self.built: list[str] = []
+        self.made: dict[str, FakeContainer] = {}
+        self._ids = (f"{n:064x}" for n in itertools.count(1))
+
+    def _check(self, method: str) -> None:
+        if method in self.fail:
+            raise self.fail[method]
+
+    async def version(self) -> str:
+        return "fake"
+
+    # Images
 
     async def image(self, reference: str) -> ImageInfo | None:
         return next((i for i in self.image_list if reference in i.tags), None)
@@ -45,18 +112,121 @@ class FakeEngine:
     async def remove_image(self, reference: str) -> None:
         self.removed.append(reference)
 
-    async def build(
-        self, context: bytes, *, tag: str, labels: dict[str, str], use_cache: bool = True
-    ) -> AsyncIterator[BuildLine]:
-        for line in self.build_lines:
-            yield line
-            if line.error:
-                return
-        self.built.append(tag)
-        self.image_list.append(ImageInfo(id=f"sha256:{tag}", tags=[tag], labels=labels, created=""))
+    @asynccontextmanager
+    async def open_build(
+        self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
+    ) -> AsyncIterator[AsyncIterator[BuildLine]]:
+        async def lines() -> AsyncIterator[BuildLine]:
+            for line in self.build_lines:
+                yield line
+                if line.error:
+                    return
+            self.built.append(tag)
+            self.image_list.append(
+                ImageInfo(id=f"sha256:{tag}", tags=[tag], labels=dict(labels), created="")
+            )
 
-    async def containers(self, labels: dict[str, str | None]) -> list[ContainerState]:
-        return self.container_list
+        yield lines()
+
+    # Containers
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        self._check("create_container")
+        container_id = next(self._ids)
+        self.made[container_id] = FakeContainer(container_id, spec, self.script(spec))
+        return container_id
+
+    async def start(self, container_id: str) -> None:
+        self._check("start")
+        self.made[container_id].status = "running"
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None:
+        self._check("stop")
+        container = self.made.get(container_id)
+        if container is not None and container.status == "running":
+            container.stopped.set()
+            await container.ended.wait()
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        self.removed.append(container_id)
+        self.made.pop(container_id, None)
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        container = self.made.get(container_id)
+        return container.state() if container else None
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        made = [
+            c.state()
+            for c in self.made.values()
+            if all(k in c.spec.labels and v in (None, c.spec.labels[k]) for k, v in labels.items())
+        ]
+        return self.container_list + made
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        stderr: bool = False,
+        timestamps: bool = False,
+        since: str | None = None,
+    ) -> list[str]:
+        wanted = 2 if stderr else 1
+        texts = [d.decode() for s, d in self.made[container_id].printed if s == wanted]
+        if timestamps:
+            texts = [f"2026-11-27T10:00:{i:02d}.{i:09d}Z {t}" for i, t in enumerate(texts)]
+        return texts
+
+    @asynccontextmanager
+    async def open_logs(
+        self, container_id: str, *, since: str | None = None
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        async def entries() -> AsyncIterator[str]:
+            container = self.made[container_id]
+            await container.ended.wait()
+            for entry in await self.logs(container_id, timestamps=True):
+                yield entry
+
+        yield entries()
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[_Output]:
+        self._check("attach")
+        yield _Output(self.made[container_id])
+
+    async def wait(self, container_id: str) -> ContainerExit:
+        container = self.made[container_id]
+        await container.ended.wait()
+        return ContainerExit(exit_code=container.exit_code or 0, oom=container.script.oom)
+
+    async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
+        return ExecResult(0, "")
+
+
+class _Output:
+    """The attached output of a fake container: its script, once it is running."""
+
+    def __init__(self, container: FakeContainer) -> None:
+        self._container = container
+        self._pending = iter(container.script.chunks)
+
+    async def read(self) -> Output | None:
+        container = self._container
+        while container.status == "created":
+            await anyio.sleep(0.001)
+        if container.status == "running":
+            for stream, data in self._pending:
+                container.printed.append((stream, data))
+                await anyio.lowlevel.checkpoint()
+                return Output(stream=stream, data=data)
+            if container.script.hang:
+                await container.stopped.wait()
+            container.status, container.exit_code = (
+                "exited",
+                (143 if container.stopped.is_set() else container.script.exit_code),
+            )
+            container.ended.set()
+        return None
 
 
 def container_using(image_id: str) -> ContainerState:

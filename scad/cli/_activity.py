@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from ..agentfs import printable
 from ..events import Envelope
+from ..streamjson import (
+    ApiRetry,
+    Assistant,
+    Block,
+    Init,
+    Malformed,
+    Result,
+    ToolInput,
+    User,
+    UserBlock,
+    claude_event,
+)
+from ..text import printable
 from ._render import parse_timestamp
 
 __all__ = ["activity_lines"]
@@ -38,59 +50,69 @@ def _lines(envelope: Envelope) -> list[str]:
         return [f"{at} [scad] {envelope.event}{code}{detail}"]
     if envelope.text is not None:
         return [f"{at} {_one_line(envelope.text)}"]
-    payload = envelope.payload()
-    data = payload if isinstance(payload, dict) else {}
-    kind, subtype = data.get("type"), data.get("subtype")
-    if kind == "system" and subtype == "init":
-        return [
-            f"{at} session {data.get('session_id', '?')} started: model {data.get('model', '?')}, Claude Code {data.get('claude_code_version', '?')}"
-        ]
-    if kind == "system" and subtype == "api_retry":
-        return [
-            f"{at} API retry {data.get('attempt')}/{data.get('max_retries')}: "
-            f"{data.get('error_status')} {data.get('error')}, next in {int(data.get('retry_delay_ms') or 0) / 1000:.1f} s"
-        ]
-    if kind == "assistant":
-        lines = []
-        for block in (data.get("message") or {}).get("content") or []:
-            if block.get("type") == "text" and block.get("text", "").strip():
-                lines.append(f"{at} {_one_line(block['text'])}")
-            elif block.get("type") == "tool_use":
-                tool_input = block.get("input") or {}
-                argument = (
-                    tool_input.get("command")
-                    or tool_input.get("file_path")
-                    or tool_input.get("pattern")
-                    or ""
-                )
-                lines.append(f"{at} → {block.get('name')}: {_one_line(str(argument))}")
-        return lines
-    if kind == "user":
-        lines = []
-        for block in (data.get("message") or {}).get("content") or []:
-            if isinstance(block, dict) and block.get("type") == "tool_result":
-                content = block.get("content")
-                if isinstance(content, list):
-                    content = " ".join(
-                        str(c.get("text", "")) for c in content if isinstance(c, dict)
-                    )
-                text = str(content or "").strip()
-                count = len(text.splitlines())
-                more = f" (+{count - 1} lines)" if count > 1 else ""
-                mark = "✗" if block.get("is_error") else "←"
-                lines.append(
-                    f"{at}   {mark} {_one_line(text.splitlines()[0] if text else '(no output)', 100)}{more}"
-                )
-        return lines
-    if kind == "result":
-        outcome = "error" if data.get("is_error") else "done"
-        cost = float(data.get("total_cost_usd") or 0.0)
-        seconds = int(data.get("duration_ms") or 0) / 1000
-        lines = [
-            f"{at} {outcome}: {data.get('num_turns')} turns, ${cost:.4f}, {seconds:.1f} s ({data.get('subtype')})"
-        ]
-        # A success's result repeats the last assistant text; an error's says what went wrong.
-        if data.get("is_error") and isinstance(data.get("result"), str) and data["result"].strip():
-            lines.append(f"{at}   {_one_line(data['result'])}")
-        return lines
+    event = claude_event(envelope)
+    match event:
+        case Init():
+            return [
+                f"{at} session {_given(event.session_id)} started: model {_given(event.model)}, Claude Code {_given(event.claude_code_version)}"
+            ]
+        case ApiRetry():
+            delay = int(event.retry_delay_ms or 0) / 1000
+            return [
+                f"{at} API retry {event.attempt}/{event.max_retries}: "
+                f"{event.error_status} {event.error}, next in {delay:.1f} s"
+            ]
+        case Assistant():
+            return [line for block in event.message.content for line in _assistant(at, block)]
+        case User() if not isinstance(event.message.content, str):
+            return [
+                _tool_result(at, block)
+                for block in event.message.content
+                if block.type == "tool_result"
+            ]
+        case Result():
+            return _result(at, event)
+        case Malformed():
+            # A kind this model knows whose fields do not fit, or not an object at all.
+            kind = "/".join(filter(None, (event.type, event.subtype)))
+            line = f"{kind} line" if kind else "line"
+            return [f"{at} unreadable {line}: {_one_line(event.error, 100)}"]
     return []
+
+
+def _given(value: str | None) -> str:
+    return "?" if value is None else value
+
+
+def _assistant(at: str, block: Block) -> list[str]:
+    if block.type == "text" and block.text and block.text.strip():
+        return [f"{at} {_one_line(block.text)}"]
+    if block.type == "tool_use":
+        tool_input = block.input or ToolInput()
+        argument = tool_input.command or tool_input.file_path or tool_input.pattern or ""
+        return [f"{at} → {block.name}: {_one_line(str(argument))}"]
+    return []
+
+
+def _tool_result(at: str, block: UserBlock) -> str:
+    content = block.content
+    if not isinstance(content, str):
+        content = " ".join(part.text or "" for part in content or [])
+    text = content.strip()
+    count = len(text.splitlines())
+    more = f" (+{count - 1} lines)" if count > 1 else ""
+    mark = "✗" if block.is_error else "←"
+    return f"{at}   {mark} {_one_line(text.splitlines()[0] if text else '(no output)', 100)}{more}"
+
+
+def _result(at: str, event: Result) -> list[str]:
+    outcome = "error" if event.is_error else "done"
+    cost = event.total_cost_usd or 0.0
+    seconds = int(event.duration_ms or 0) / 1000
+    lines = [
+        f"{at} {outcome}: {event.num_turns} turns, ${cost:.4f}, {seconds:.1f} s ({event.subtype})"
+    ]
+    # A success's result repeats the last assistant text; an error's says what went wrong.
+    if event.is_error and event.result and event.result.strip():
+        lines.append(f"{at}   {_one_line(event.result)}")
+    return lines

@@ -1,8 +1,16 @@
 """Sessions: one run directory, one container, its own clones and Claude state."""
 
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
-from .logs import catch_up, ingest_live, stream_events
-from .start import Resumed, resume_session, start_session
+from .logs import catch_up, follow_engine, stream_events, tail_events
+from .start import (
+    Prepared,
+    Resumed,
+    discard_run,
+    prepare_session,
+    resume_session,
+    run_session,
+    start_session,
+)
 from .status import (
     CloneInfo,
     SessionInfo,
@@ -17,6 +25,7 @@ from .terminal import attach_command, pane_text
 __all__ = [
     "CleanResult",
     "CloneInfo",
+    "Prepared",
     "Resumed",
     "SessionInfo",
     "SessionStatus",
@@ -25,9 +34,12 @@ __all__ = [
     "attach_command",
     "catch_up",
     "clean_session",
-    "ingest_live",
+    "discard_run",
+    "follow_engine",
     "pane_text",
+    "prepare_session",
     "resume_session",
+    "run_session",
     "select_runs",
     "session_info",
     "session_status",
@@ -35,4 +47,5 @@ __all__ = [
     "start_session",
     "stop_sessions",
     "stream_events",
+    "tail_events",
 ]

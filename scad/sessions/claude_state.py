@@ -95,7 +95,7 @@ def _existing_claude_json(path: Path, notes: list[str]) -> dict[str, Any]:
         return {}
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except agentfs.JSON_ERRORS:
         value = None
     if isinstance(value, dict):
         return value

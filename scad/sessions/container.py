@@ -9,7 +9,7 @@ from ..claude_setup import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, con
 from ..config import Config
 from ..names import container_name
 from ..runs import RunPaths, RunRecord
-from ..specs import BindMount, ContainerSpec
+from ..specs import BindMount, ContainerSpec, Limits, Security
 
 __all__ = ["host_timezone", "run_container_spec"]
 
@@ -64,4 +64,13 @@ def run_container_spec(
         mounts=mounts,
         workdir=container_workdir(config),
         network=config.network,
+        limits=Limits(
+            cpus=config.resources.cpus,
+            memory=config.resources.memory_bytes,
+            pids=config.resources.pids,
+        ),
+        security=Security(
+            no_new_privileges=config.security.no_new_privileges,
+            cap_drop_all=config.security.cap_drop_all,
+        ),
     )

@@ -9,17 +9,25 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..clones import Commit, fetch_command, unfetched_work
+from ..clones import MAX_COUNTED, Commit, fetch_command, unfetched_work
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..events import append_event
 from ..home import Home
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
+from ..specs import ContainerState
 from .logs import catch_up
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..specs import Engine
 
-__all__ = ["CleanResult", "StopResult", "clean_session", "select_runs", "stop_sessions"]
+__all__ = [
+    "CleanResult",
+    "StopResult",
+    "adopt_container",
+    "clean_session",
+    "select_runs",
+    "stop_sessions",
+]
 
 STOP_GRACE = 10
 
@@ -48,7 +56,23 @@ def select_runs(
     return [r for r in records if all_runs or r.config == config]
 
 
-async def _running(engine: Engine, record: RunRecord) -> bool:
+async def adopt_container(
+    engine: Engine, home: Home, record: RunRecord, listed: ContainerState | None = None
+) -> None:
+    """Give ``record`` the id of its container when the id never reached ``run.json``
+    (scad killed between creating and saving): the engine's run label says whose it is."""
+    if record.container_id or record.cleaned:
+        return
+    if listed is None:
+        found = await engine.containers({"scad.run": record.run_id})
+        listed = found[0] if found else None
+    if listed is not None:
+        record.container_id = listed.id
+        await anyio.to_thread.run_sync(save_run, home, record)
+
+
+async def _running(engine: Engine, home: Home, record: RunRecord) -> bool:
+    await adopt_container(engine, home, record)
     if not record.container_id:
         return False
     state = await engine.inspect(record.container_id)
@@ -60,13 +84,13 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
     results: dict[str, StopResult] = {}
 
     async def stop(record: RunRecord) -> None:
-        if not await _running(engine, record):
+        if not await _running(engine, home, record):
             results[record.run_id] = StopResult(run_id=record.run_id, outcome="not-running")
             return
         assert record.container_id is not None
         await engine.stop(record.container_id, grace=STOP_GRACE)
         await catch_up(engine, home, record)
-        append_event(RunPaths(home, record.run_id), "stopped")
+        await append_event(RunPaths(home, record.run_id), "stopped")
         results[record.run_id] = StopResult(run_id=record.run_id, outcome="stopped")
 
     async with anyio.create_task_group() as tg:
@@ -84,7 +108,7 @@ async def _unfetched(
     if not clone.is_dir():
         return []
     try:
-        ahead = await unfetched_work(clone, paths.store(key), host_repo)
+        work = await unfetched_work(clone, paths.store(key), host_repo)
     except UnreadableClone as exc:
         if force:
             return []
@@ -92,16 +116,18 @@ async def _unfetched(
             f"{record.run_id}: cannot tell whether clone {key} holds commits the host lacks "
             f"({exc.problem}); pass --force to discard it unread"
         ) from None
-    commits = list({c.sha: c for branch in ahead for c in branch.commits}.values())
-    if commits and not force:
-        listed = ", ".join(f"{c.sha[:8]} {c.subject!r}" for c in commits[:5])
-        more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
-        command = fetch_command(host_repo, paths.store(key), record.branch, [b.name for b in ahead])
+    if work.total and not force:
+        listed = ", ".join(f"{c.sha[:8]} {c.subject!r}" for c in work.commits[:5])
+        more = f" and {work.total - 5} more" if work.total > 5 else ""
+        if work.total > MAX_COUNTED:
+            more = f" and more than {MAX_COUNTED - 5} more"
+        command = fetch_command(host_repo, paths.store(key), record.branch, work.branches)
+        count = f"more than {MAX_COUNTED}" if work.total > MAX_COUNTED else str(work.total)
         raise UnfetchedWork(
-            f"{record.run_id}: clone {key} has {len(commits)} commit(s) not in {host_repo}: "
+            f"{record.run_id}: clone {key} has {count} commit(s) not in {host_repo}: "
             f"{listed}{more}; fetch them ({command}) or pass --force to discard them"
         )
-    return commits
+    return work.commits
 
 
 async def clean_session(
@@ -115,7 +141,7 @@ async def clean_session(
     paths = RunPaths(home, record.run_id)
     if record.cleaned:
         return CleanResult(run_id=record.run_id, outcome="skipped", reason="already cleaned")
-    if await _running(engine, record) and not force:
+    if await _running(engine, home, record) and not force:
         if skip_running:
             return CleanResult(
                 run_id=record.run_id, outcome="skipped", reason="running; --force cleans it too"
@@ -128,14 +154,16 @@ async def clean_session(
         commits = await _unfetched(paths, record, key, Path(host_repo), force=force)
         unfetched += commits
     await catch_up(engine, home, record)
-    if record.container_id:
-        await engine.remove(record.container_id, force=True)
+    # Every container of the run, by its label: not only the one run.json names.
+    labelled = {c.id for c in await engine.containers({"scad.run": record.run_id})}
+    for container_id in labelled | ({record.container_id} if record.container_id else set()):
+        await engine.remove(container_id, force=True)
     for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)
     record.cleaned = now_iso()
     save_run(home, record)
-    append_event(
+    await append_event(
         paths, "cleaned", detail=f"discarded {len(unfetched)} commit(s)" if unfetched else None
     )
     return CleanResult(run_id=record.run_id, outcome="cleaned", discarded=unfetched)

@@ -1,8 +1,10 @@
 """Bringing a run's event log up to date from the engine, once or live.
 
 Claude writes stream-json to the container's stdout whether or not scad is
-watching; the engine keeps it. Whoever reads a log first catches it up; the
-event log's lock makes sure each line lands once.
+watching; the engine keeps it (scad's containers log with no rotation). A run
+under a supervisor is written live; whoever reads a log nobody watched catches it
+up from the engine's log. Both write through :func:`scad.events.ingest`, so each
+line lands once.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..events import Envelope, ingest_claude_lines, ingest_state, read_events
+from ..events import Envelope, Exit, append_event, ingest, position, read_events
 from ..home import Home
+from ..loglines import LogLines, event_time, skip_consumed, stamped_at, unix_time
 from ..runs import RunPaths, RunRecord
-from .loglines import LogLines, after, event_time, unix_time
+from ..specs import ContainerState
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..specs import Engine
 
-__all__ = ["catch_up", "ingest_live", "stream_events"]
+__all__ = ["catch_up", "exit_of", "follow_engine", "stream_events", "tail_events"]
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
@@ -28,98 +31,132 @@ STDERR_TAIL = 5
 POLL_SECONDS = 0.2
 
 
-async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
-    """Ingest what the container printed since the log last caught up; True while it runs.
+async def exit_of(engine: Engine, container: ContainerState) -> Exit:
+    """The ``exited`` event of a stopped container: code, OOM, and a failure's stderr."""
+    exit_code = container.exit_code if container.exit_code is not None else -1
+    detail = None
+    if exit_code != 0:
+        stderr = "".join(await engine.logs(container.id, stderr=True)).strip().splitlines()
+        detail = "\n".join(stderr[-STDERR_TAIL:]) or None
+    at = event_time(container.finished_at) if container.finished_at else None
+    return Exit(exit_code=exit_code, oom=container.oom_killed, detail=detail, at=at)
 
-    Only entries after the last ingested line are fetched, so reading a long
-    run again costs what is new, not the whole log.
+
+async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
+    """Ingest what the container printed that the log lacks; True while it runs.
+
+    When the log's last line came from the engine's log, only what follows it
+    is fetched (entries sharing its timestamp are told apart by count), so
+    reading a long run again costs what is new. A container that is gone before
+    its output was read leaves a ``lost`` event saying so.
     """
-    if not record.container_id:
+    container_id = record.container_id
+    if not container_id:
         return False
     paths = RunPaths(home, record.run_id)
-    ingested = ingest_state(paths, record.container_id)
-    if ingested.exited:
+    where = await position(paths, container_id)
+    if where.done:
         return False  # its exit is in the log: the container has nothing more to say
-    state = await engine.inspect(record.container_id)
-    if state is None:
+    container = await engine.inspect(container_id)
+    if container is None:
+        await append_event(
+            paths,
+            "lost",
+            cid=container_id,
+            detail=f"the container was removed before scad read its output from line {where.next_line} on",
+        )
         return False
-    first, last_entry = ingested.claude_lines, ingested.last_entry
-    since = unix_time(last_entry) if last_entry else None
-    entries = await engine.logs(record.container_id, timestamps=True, since=since)
-    if last_entry:
-        # The engine's `since` includes the instant itself: drop what is already in.
-        entries = [entry for entry in entries if after(entry, last_entry)]
+    if where.end is not None:
+        since = await engine.logs(container_id, timestamps=True, since=unix_time(where.end))
+        entries, first = skip_consumed(since, where.end, where.k), where.next_line
+    else:
+        entries, first = await engine.logs(container_id, timestamps=True), 0
     parser = LogLines()
     lines = [line for entry in entries for line in parser.feed(entry)]
-    finished = state.status in ("exited", "dead")
-    exit_code, detail, exited_at = None, None, None
+    finished = container.status in ("exited", "dead")
+    exit = None
     if finished:
         # Output that ended without a newline is a last line, not one still being written.
         lines += parser.finish()
-        exit_code = state.exit_code if state.exit_code is not None else -1
-        exited_at = event_time(state.finished_at) if state.finished_at else None
-        if exit_code != 0:
-            stderr = (
-                "".join(await engine.logs(record.container_id, stderr=True)).strip().splitlines()
-            )
-            detail = "\n".join(stderr[-STDERR_TAIL:]) or None
-    ingest_claude_lines(
-        paths,
-        record.container_id,
-        first,
-        lines,
-        exit_code=exit_code,
-        detail=detail,
-        exited_at=exited_at,
-    )
+        exit = await exit_of(engine, container)
+    await ingest(paths, container_id, first, lines, exit=exit)
     return not finished
 
 
-async def ingest_live(engine: Engine, home: Home, record: RunRecord) -> None:
-    """Ingest the container's output as it comes, until it stops."""
-    if not record.container_id:
+async def follow_engine(engine: Engine, home: Home, record: RunRecord) -> None:
+    """Ingest the container's output from the engine as it comes, until it stops."""
+    container_id = record.container_id
+    if not container_id:
         return
     paths = RunPaths(home, record.run_id)
-    parser, index = LogLines(), 0
-    async for entry in engine.follow_logs(record.container_id):
-        if lines := parser.feed(entry):
-            ingest_claude_lines(paths, record.container_id, index, lines)
-            index += len(lines)
+    where = await position(paths, container_id)
+    if where.done:
+        return
+    resume = where.end is not None
+    since = unix_time(where.end) if where.end else None
+    index, to_skip = (where.next_line, where.k) if resume else (0, 0)
+    parser = LogLines()
+    async with engine.open_logs(container_id, since=since) as entries:
+        async for entry in entries:
+            if to_skip and where.end and stamped_at(entry, where.end):
+                to_skip -= 1
+                continue
+            to_skip = 0
+            if lines := parser.feed(entry):
+                await ingest(paths, container_id, index, lines)
+                index += len(lines)
     await catch_up(engine, home, record)
+
+
+Emit = Callable[[list[Envelope], bool], None]
+
+
+async def _emit_new(paths: RunPaths, offset: int, emit: Emit, live: bool) -> int:
+    """Hand every complete envelope after ``offset`` to ``emit``, a chunk at a time."""
+    while True:
+        envelopes, after = await read_events(paths, offset)
+        if after == offset:
+            return offset
+        emit(envelopes, live)
+        offset = after
 
 
 async def stream_events(
     engine: Engine,
     home: Home,
     record: RunRecord,
-    emit: Callable[[list[Envelope]], None],
+    emit: Emit,
     *,
     follow: bool,
 ) -> bool:
-    """Hand the run's envelopes to ``emit``: everything so far in one batch, then,
-    with ``follow`` and while the run goes on, new ones as they land. Returns
+    """Hand the run's envelopes to ``emit`` a chunk at a time (memory stays flat), then,
+    with ``follow`` and while the run goes on, new ones as they land; ``emit``'s
+    second argument says which (False for what was there before). Returns
     whether the run is still going when this returns."""
     paths = RunPaths(home, record.run_id)
     running = await catch_up(engine, home, record)
-    envelopes, offset = read_events(paths)
-    emit(envelopes)
+    offset = await _emit_new(paths, 0, emit, False)
     if not (follow and running):
         return running
     done = anyio.Event()
 
-    async def ingest() -> None:
-        await ingest_live(engine, home, record)
+    async def ingest_live() -> None:
+        await follow_engine(engine, home, record)
         done.set()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(ingest)
-        while True:
-            finished = done.is_set()
-            envelopes, offset = read_events(paths, offset)
-            if envelopes:
-                emit(envelopes)
-            if finished:
-                break
-            with anyio.move_on_after(POLL_SECONDS):
-                await done.wait()
+        tg.start_soon(ingest_live)
+        await tail_events(paths, emit, done, offset=offset)
     return False
+
+
+async def tail_events(paths: RunPaths, emit: Emit, done: anyio.Event, *, offset: int = 0) -> int:
+    """Hand the log's envelopes to ``emit`` as other writers append them (from
+    ``offset``), until ``done`` is set and the rest is read; returns the offset."""
+    while True:
+        finished = done.is_set()
+        offset = await _emit_new(paths, offset, emit, True)
+        if finished:
+            return offset
+        with anyio.move_on_after(POLL_SECONDS):
+            await done.wait()

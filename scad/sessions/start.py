@@ -8,11 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
+from anyio.abc import TaskStatus
 
+from .. import agentfs
 from ..build import BuildProgress, build_image
 from ..claude_setup import claude_arguments
 from ..clones import check_repos, create_clone
@@ -24,14 +26,24 @@ from ..home import Home
 from ..image import agent_ids
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs import RunPaths, RunRecord, now_iso, save_run
+from ..specs import ContainerSpec
+from ..supervisor import Outcome, launch, supervise
 from .claude_state import write_claude_state
 from .container import host_timezone, run_container_spec
 from .logs import catch_up
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..specs import Engine
 
-__all__ = ["Resumed", "resume_session", "start_session"]
+__all__ = [
+    "Prepared",
+    "Resumed",
+    "discard_run",
+    "prepare_session",
+    "resume_session",
+    "run_session",
+    "start_session",
+]
 
 
 def _agent_owner() -> tuple[int, int] | None:
@@ -64,14 +76,17 @@ def _make_run_dir(home: Home, config: str, tag: str) -> str:
 
 
 def _write_prompt(paths: RunPaths, prompt: str | None) -> None:
-    (paths.inputs / "prompt.txt").write_text(prompt or "")
+    agentfs.replace_file(
+        paths.inputs / "prompt.txt", (prompt or "").encode(), staging=paths.root, mode=0o644
+    )
 
 
-async def _launch(
-    engine: Engine, config: Config, record: RunRecord, paths: RunPaths, *, resume: bool
-) -> str:
-    """Create and start the run's container; returns its id."""
-    spec = run_container_spec(
+def container_spec(
+    config: Config, record: RunRecord, paths: RunPaths, *, resume: bool
+) -> ContainerSpec:
+    """The run's container: how its files reach it (bind mounts of the run directory)
+    is decided in :func:`run_container_spec`, the one seam for that."""
+    return run_container_spec(
         config,
         record,
         paths,
@@ -79,17 +94,16 @@ async def _launch(
         timezone=host_timezone(),
         claude_args=claude_arguments(config, headless=record.mode == "headless", resume=resume),
     )
-    container_id = await engine.create_container(spec)
-    try:
-        await engine.start(container_id)
-    except BaseException:
-        with anyio.move_on_after(30, shield=True):
-            await engine.remove(container_id, force=True)
-        raise
-    return container_id
 
 
-async def start_session(
+class Prepared(msgspec.Struct, kw_only=True):
+    """A run ready to start: its directory, clones and Claude state made."""
+
+    record: RunRecord
+    spec: ContainerSpec
+
+
+async def prepare_session(
     engine: Engine,
     home: Home,
     config: Config,
@@ -97,23 +111,24 @@ async def start_session(
     tag: str,
     prompt: str | None = None,
     headless: bool = False,
+    image: str | None = None,
     build_progress: Callable[[BuildProgress], None] | None = None,
-) -> RunRecord:
-    """Build if needed, then make the run: clones, Claude state, container.
+) -> Prepared:
+    """Checks, run directory, clones and Claude state; the container is not made yet.
 
-    Any failure rolls everything back: no half-made run is left behind.
+    ``image`` is the config's image when the caller built it already (a batch
+    builds once); else it is built (with progress) when missing. Any failure
+    rolls everything back: no half-made run is left behind.
     """
     validate_tag(tag)
     if headless and not prompt:
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
     await check_repos(config, f"{config.name}.yml")
     credentials = _require_credentials()
-    # Up to date at once when the image exists; built (with progress) when not.
-    image = (await build_image(engine, config, progress=build_progress)).image
-
-    run_id = _make_run_dir(home, config.name, tag)
+    if image is None:
+        image = (await build_image(engine, config, progress=build_progress)).image
+    run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag)
     paths = RunPaths(home, run_id)
-    container_id: str | None = None
     try:
         owner = _agent_owner()
         paths.worktrees.mkdir()
@@ -124,7 +139,7 @@ async def start_session(
                     partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
                 )
         await anyio.to_thread.run_sync(write_claude_state, config, paths, credentials, owner)
-        _write_prompt(paths, prompt)
+        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         record = RunRecord(
             run_id=run_id,
             config=config.name,
@@ -137,19 +152,65 @@ async def start_session(
             prompt=prompt,
             auth=credentials.method,
         )
-        save_run(home, record)
-        append_event(paths, "created", detail=f"image {image}, branch {branch}")
-        container_id = await _launch(engine, config, record, paths, resume=False)
-        record.container_id = container_id
-        save_run(home, record)
-        append_event(paths, "started", detail=container_id[:12])
+        await anyio.to_thread.run_sync(save_run, home, record)
+        await append_event(paths, "created", detail=f"image {image}, branch {branch}")
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            if container_id is not None:
-                await engine.remove(container_id, force=True)
-            await anyio.to_thread.run_sync(shutil.rmtree, paths.root, True)
+        await discard_run(home, run_id)
         raise
-    return record
+    return Prepared(record=record, spec=container_spec(config, record, paths, resume=False))
+
+
+async def discard_run(home: Home, run_id: str) -> None:
+    """Remove the directory of a run that never started."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(shutil.rmtree, home.run_dir(run_id), True)
+
+
+async def start_session(engine: Engine, home: Home, config: Config, **options: Any) -> RunRecord:
+    """Prepare a run and start its container unwatched (its log is caught up later).
+
+    Takes :func:`prepare_session`'s options. Any failure rolls everything back.
+    """
+    prepared = await prepare_session(engine, home, config, **options)
+    try:
+        await launch(engine, home, prepared.record, prepared.spec)
+    except BaseException:
+        await _remove_containers(engine, prepared.record.run_id)
+        await discard_run(home, prepared.record.run_id)
+        raise
+    return prepared.record
+
+
+async def run_session(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    *,
+    idle_timeout: float | None = None,
+    task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
+    **options: Any,
+) -> Outcome:
+    """Prepare a headless run and supervise it to its end; reports the run once its
+    container started. A run that could not start is rolled back."""
+    prepared = await prepare_session(engine, home, config, headless=True, **options)
+    outcome = await supervise(
+        engine,
+        home,
+        prepared.record,
+        prepared.spec,
+        idle_timeout=idle_timeout,
+        task_status=task_status,
+    )
+    if outcome.status == "crashed" and outcome.container_id is None:
+        await discard_run(home, prepared.record.run_id)
+    return outcome
+
+
+async def _remove_containers(engine: Engine, run_id: str) -> None:
+    """Every container of the run, found by its label (its id may never have been saved)."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+        for container in await engine.containers({"scad.run": run_id}):
+            await engine.remove(container.id, force=True)
 
 
 class Resumed(msgspec.Struct, kw_only=True):
@@ -193,13 +254,12 @@ async def resume_session(
         write_claude_state, config, paths, credentials, _agent_owner()
     )
     for note in notes:
-        append_event(paths, "warning", detail=note)
-    _write_prompt(paths, prompt)
-    container_id = await _launch(engine, config, record, paths, resume=True)
-    record.container_id = container_id
+        await append_event(paths, "warning", detail=note)
+    await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method
     if prompt:
         record.prompt = prompt
-    save_run(home, record)
-    append_event(paths, "resumed", detail=container_id[:12])
+    await launch(
+        engine, home, record, container_spec(config, record, paths, resume=True), event="resumed"
+    )
     return Resumed(record=record, notes=notes)

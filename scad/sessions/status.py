@@ -12,22 +12,24 @@ import msgspec
 
 from .. import agentfs
 from ..accounting import RunSummary, summarise
-from ..agentfs import printable
-from ..clones import BranchAhead, unfetched_work
+from ..clones import CloneWork, unfetched_work
 from ..credentials import refresh_token_fingerprint
 from ..errors import AgentFileError, UnreadableClone
-from ..events import read_events
+from ..events import read_all_events
 from ..home import Home
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
+from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
+from .control import adopt_container
 from .logs import catch_up
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..specs import Engine
 
-#: Transcripts larger than this are listed, not read.
+#: Transcripts larger than this are listed, not read; nor is any once this much was read.
 TRANSCRIPT_LIMIT = 64 << 20
+TRANSCRIPTS_BUDGET = 256 << 20
 
 __all__ = [
     "CloneInfo",
@@ -58,9 +60,9 @@ class CloneInfo(msgspec.Struct, kw_only=True):
     path: str
     host_repo: str
     branch: str
-    #: Branches (and a detached HEAD) with commits the host repo lacks; None when
-    #: the clone could not be read (see ``problem``).
-    ahead: list[BranchAhead] | None
+    #: What the clone holds that the host repo lacks; None when it could not be
+    #: read (see ``problem``).
+    ahead: CloneWork | None
     problem: str | None = None
 
 
@@ -70,6 +72,8 @@ class TranscriptInfo(msgspec.Struct, kw_only=True):
     #: Lines in the transcript; None when it could not be read (see ``problem``).
     entries: int | None
     problem: str | None = None
+    #: Bytes read.
+    size: int = 0
 
 
 class SessionInfo(msgspec.Struct, kw_only=True):
@@ -107,7 +111,7 @@ async def _status_of(
 ) -> SessionStatus:
     if engine is not None and container is not None:
         await catch_up(engine, home, record)
-    envelopes, _ = read_events(RunPaths(home, record.run_id))
+    envelopes = await read_all_events(RunPaths(home, record.run_id))
     lifecycle = [e.event for e in envelopes if e.event in ("started", "resumed", "stopped")]
     stopped = bool(lifecycle) and lifecycle[-1] == "stopped"
     state, exit_code = _state(record, container, stopped, engine_known=engine is not None)
@@ -141,6 +145,8 @@ async def session_status(
 
     async def one(record: RunRecord) -> None:
         container = containers.get(record.run_id) if not record.cleaned else None
+        if engine is not None:
+            await adopt_container(engine, home, record, container)
         if container is not None and container.id != record.container_id:
             container = None
         results[record.run_id] = await _status_of(engine, home, record, container)
@@ -172,8 +178,10 @@ def shared_refresh_tokens(home: Home, rows: list[SessionStatus]) -> list[list[st
 
 
 def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
-    """Claude's transcripts in the run, read as hostile files (see :mod:`scad.agentfs`)."""
+    """Claude's transcripts in the run, read as hostile files (see :mod:`scad.agentfs`):
+    each up to a bound, and all of them together up to another."""
     found: list[TranscriptInfo] = []
+    budget = TRANSCRIPTS_BUDGET
     try:
         with (
             agentfs.open_folder(claude_dir) as claude,
@@ -184,27 +192,37 @@ def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
                     continue
                 with agentfs.open_folder(project, dir_fd=projects) as folder:
                     for name, _ in sorted(agentfs.list_dir(folder)):
-                        if name.endswith(".jsonl"):
-                            found.append(_transcript(folder, name))
+                        if not name.endswith(".jsonl"):
+                            continue
+                        if budget <= 0:
+                            found.append(_unread(name, "past the bound on bytes read in one look"))
+                            continue
+                        found.append(_transcript(folder, name, min(budget, TRANSCRIPT_LIMIT)))
+                        budget -= found[-1].size
     except AgentFileError:
         pass  # no transcripts, or a folder the agent made a link: nothing to show
     return found
 
 
-def _transcript(folder: int, name: str) -> TranscriptInfo:
+def _unread(name: str, problem: str) -> TranscriptInfo:
+    session_id = printable(name.removesuffix(".jsonl"))
+    return TranscriptInfo(session_id=session_id, started=None, entries=None, problem=problem)
+
+
+def _transcript(folder: int, name: str, limit: int) -> TranscriptInfo:
     session_id = printable(name.removesuffix(".jsonl"))
     try:
-        data = agentfs.read_file_at(folder, name, limit=TRANSCRIPT_LIMIT)
+        data = agentfs.read_file_at(folder, name, limit=limit)
     except AgentFileError as exc:
-        return TranscriptInfo(
-            session_id=session_id, started=None, entries=None, problem=exc.problem
-        )
+        return _unread(name, exc.problem)
     first = data.split(b"\n", 1)[0]
     started = None
-    with contextlib.suppress(msgspec.DecodeError):
+    with contextlib.suppress(*agentfs.JSON_ERRORS):
         value = msgspec.json.decode(first, type=_TranscriptLine).timestamp
         started = printable(value) if isinstance(value, str) else None
-    return TranscriptInfo(session_id=session_id, started=started, entries=data.count(b"\n"))
+    return TranscriptInfo(
+        session_id=session_id, started=started, entries=data.count(b"\n"), size=len(data)
+    )
 
 
 class _TranscriptLine(msgspec.Struct):

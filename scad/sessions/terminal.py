@@ -9,7 +9,7 @@ from ..errors import SessionError
 from ..runs import RunRecord
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..specs import Engine
 
 __all__ = ["attach_command", "pane_text"]
 

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import msgspec
+import pytest
 
 from scad.accounting import summarise
 from scad.events import Envelope
@@ -88,3 +89,36 @@ def test_unknown_and_text_lines_are_ignored() -> None:
         result(4),
     ]
     assert summarise(odd).turns == 0  # a result without an init belongs to no session
+
+
+def raw(seq: int, data: bytes) -> Envelope:
+    return Envelope(
+        seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", src="claude", data=msgspec.Raw(data)
+    )
+
+
+HOSTILE = [
+    pytest.param(b'{"type":"assistant","message":{"content":[1]}}', id="block-not-an-object"),
+    pytest.param(b'{"type":"assistant","message":{"id":"m9","content":"hi","usage":{"input_tokens":5}}}',
+                 id="content-a-string"),
+    pytest.param(b'{"type":"assistant","message":{"id":"m9","usage":{"input_tokens":"lots"}}}',
+                 id="tokens-a-string"),
+    pytest.param(b'{"type":"result","num_turns":"abc"}', id="turns-a-string"),
+    pytest.param(b'{"type":"result","num_turns":1,"total_cost_usd":"free"}', id="cost-a-string"),
+    pytest.param(b'{"type":"result","num_turns":' + b"9" * 4000 + b"}", id="turns-of-4000-digits"),
+    pytest.param(b'{"type":"result","duration_ms":1e400}', id="duration-past-float-range"),
+    pytest.param(b'{"type":"system","subtype":"init","session_id":7}', id="session-id-a-number"),
+    pytest.param(b'{"type":"system","subtype":"api_retry","attempt":"x"}', id="retry-malformed"),
+    pytest.param(b"[1, 2]", id="array"),
+    pytest.param(b"null", id="null"),
+    pytest.param(b'{"type":"assistant","message":{"con', id="truncated"),
+    pytest.param(b'{"type":"result","usage":' + b"[" * 5000 + b"]" * 5000 + b"}", id="deep"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line", HOSTILE)
+def test_a_line_that_does_not_fit_counts_nothing(line: bytes) -> None:
+    # Still going, so that a line taken for a message, a result or a start would show.
+    run = [init(1), assistant(2, "m1", tool=True), assistant(4, "m2")]
+    with_line = [*run[:2], raw(3, line), *run[2:]]
+    assert summarise(with_line) == summarise(run)

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.clones import BranchAhead, Commit, create_clone, fetch_command, unfetched_work
+from scad.clones import CloneWork, Commit, create_clone, fetch_command, unfetched_work
 from scad.errors import UnreadableClone
 
 pytestmark = pytest.mark.anyio
@@ -45,7 +45,9 @@ def store_of(clone: Path) -> Path:
 
 
 async def test_a_fresh_clone_holds_nothing_the_host_lacks(clone: Path, repo: Path) -> None:
-    assert await unfetched_work(clone, store_of(clone), repo) == []
+    assert await unfetched_work(clone, store_of(clone), repo) == CloneWork(
+        branches=[], total=0, commits=[]
+    )
 
 
 async def test_a_clone_shares_no_file_with_its_host(clone: Path, repo: Path) -> None:
@@ -62,29 +64,46 @@ async def test_every_branch_and_a_detached_head_count(clone: Path, repo: Path) -
     third = commit(clone, "detached")
     agent_git(clone, "gc", "-q")  # packed objects and packed refs are read too
 
-    ahead = await unfetched_work(clone, store_of(clone), repo)
-    assert ahead == [
-        BranchAhead(name="HEAD", commits=[Commit(third, "detached"),
-                                          Commit(second, "on a side branch\\x1b[31m red"),
-                                          Commit(first, "on the run branch")]),
-        BranchAhead(name="scad-r", commits=[Commit(first, "on the run branch")]),
-        BranchAhead(name="side", commits=[Commit(second, "on a side branch\\x1b[31m red"),
-                                          Commit(first, "on the run branch")]),
-    ]  # fmt: skip
+    work = await unfetched_work(clone, store_of(clone), repo)
+    assert (work.branches, work.total) == (["HEAD", "scad-r", "side"], 3)
+    # Newest first; commits made in the same second may come in either order.
+    assert sorted(work.commits, key=lambda c: c.subject) == [
+        Commit(third, "detached"),
+        Commit(second, "on a side branch\\x1b[31m red"),
+        Commit(first, "on the run branch"),
+    ]
 
 
-async def test_the_suggested_fetch_brings_the_work_home(clone: Path, repo: Path) -> None:
+async def test_long_subjects_and_long_histories_are_cut(clone: Path, repo: Path) -> None:
+    for n in range(60):
+        commit(clone, f"{n} " + "x" * 500)
+    work = await unfetched_work(clone, store_of(clone), repo)
+    assert work.total == 60 and len(work.commits) == 50
+    assert work.commits[0].subject.startswith("59 xxx") and len(work.commits[0].subject) == 120
+
+
+async def test_the_suggested_fetch_brings_the_work_home_and_moves_no_branch_of_the_host(
+    clone: Path, repo: Path
+) -> None:
     commit(clone, "work")
+    agent_git(clone, "checkout", "-q", "-b", "main-2", "main")
+    commit(clone, "the agent's main")
+    agent_git(clone, "branch", "-f", "main", "HEAD")  # the agent moves its main
     agent_git(clone, "checkout", "-q", "--detach")
     commit(clone, "detached work")
     store = store_of(clone)
-    ahead = await unfetched_work(clone, store, repo)
-    command = fetch_command(repo, store, "scad-r", [b.name for b in ahead])
+    work = await unfetched_work(clone, store, repo)
+    assert work.branches == ["HEAD", "main", "main-2", "scad-r"]
+    command = fetch_command(repo, store, "scad-r", work.branches)
     assert command == (
-        f"git -C {repo} fetch {store} HEAD:refs/heads/scad-r-head refs/heads/scad-r:refs/heads/scad-r"
+        f"git -C {repo} fetch {store} HEAD:refs/heads/scad/scad-r/HEAD "
+        "refs/heads/main:refs/heads/scad/scad-r/main "
+        "refs/heads/main-2:refs/heads/scad/scad-r/main-2 refs/heads/scad-r:refs/heads/scad-r"
     )
+    host_main = agent_git(repo, "rev-parse", "main")
     await anyio.run_process(command, check=True)
-    assert await unfetched_work(clone, store, repo) == []
+    assert (await unfetched_work(clone, store, repo)).total == 0
+    assert agent_git(repo, "rev-parse", "main") == host_main
 
 
 async def test_a_clone_whose_host_repo_is_gone_is_read_from_its_own_objects(
@@ -93,11 +112,11 @@ async def test_a_clone_whose_host_repo_is_gone_is_read_from_its_own_objects(
     sha = commit(clone, "work")
     moved = tmp_path / "moved"
     repo.rename(moved)
-    ahead = await unfetched_work(clone, store_of(clone), repo)
+    work = await unfetched_work(clone, store_of(clone), repo)
     # With no host to compare with, all the clone holds is at stake.
-    assert [b.name for b in ahead] == ["main", "scad-r"]
-    assert [c.subject for c in ahead[1].commits] == ["work", "init"]
-    assert ahead[1].commits[0].sha == sha
+    assert work.branches == ["main", "scad-r"]
+    assert [(c.sha, c.subject) for c in work.commits][:1] == [(sha, "work")]
+    assert [c.subject for c in work.commits] == ["work", "init"]
 
 
 async def test_a_clone_without_git_folder_is_unreadable(clone: Path, repo: Path) -> None:

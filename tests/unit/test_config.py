@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config import CLAUDE_CODE_VERSION, load_config
+from scad.config import CLAUDE_CODE_VERSION, DEFAULT_PIDS_LIMIT, load_config
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.anyio
@@ -69,9 +69,16 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.network == "bridge"
     assert config.mounts[0].container == str(tmp_path / "data")
     assert config.claude.dangerously_skip_permissions is False
+    # Safe container defaults: a pids limit, no new privileges, no capabilities.
+    assert config.resources.pids == DEFAULT_PIDS_LIMIT == 4096
+    assert config.resources.cpus is None and config.resources.memory_bytes is None
+    assert config.security.no_new_privileges is True
+    assert config.security.cap_drop_all is True
 
 
 BASE = "name: proj\nrepos:\n  code: {path: ., workdir: true}\n"
+CPUS = "proj.yml: resources.cpus: must be a number from 0.01 to 1024, like 1.5"
+PIDS = "proj.yml: resources.pids: must be a whole number of at least 1, or null for no limit"
 
 BAD = [
     pytest.param("", "proj.yml: the file is empty; start from `scad config new NAME`", id="empty"),
@@ -101,7 +108,7 @@ BAD = [
     ),
     pytest.param(
         BASE + "zzz: 1\n",
-        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, image",
+        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, image, resources, security",
         id="unknown-no-hint",
     ),
     pytest.param(
@@ -264,6 +271,103 @@ BAD = [
         "proj.yml: image.base: expected a string, got a number; put it in quotes",
         id="image-base",
     ),
+    pytest.param(
+        BASE + "resources: 4\n",
+        "proj.yml: resources: expected a mapping, got a number",
+        id="resources-not-mapping",
+    ),
+    pytest.param(
+        BASE + "resources: {pid: 64}\n",
+        'proj.yml: resources.pid: unknown field; did you mean "pids"?',
+        id="resources-typo",
+    ),
+    pytest.param(BASE + "resources: {cpus: 0}\n", CPUS, id="cpus-zero"),
+    pytest.param(BASE + "resources: {cpus: -1}\n", CPUS, id="cpus-negative"),
+    pytest.param(BASE + "resources: {cpus: 0.001}\n", CPUS, id="cpus-too-few"),
+    pytest.param(BASE + "resources: {cpus: 2000}\n", CPUS, id="cpus-too-many"),
+    pytest.param(BASE + "resources: {cpus: .nan}\n", CPUS, id="cpus-nan"),
+    pytest.param(
+        BASE + 'resources: {cpus: "2"}\n',
+        "proj.yml: resources.cpus: expected a number, got a string",
+        id="cpus-string",
+    ),
+    pytest.param(
+        BASE + "resources: {cpus: true}\n",
+        "proj.yml: resources.cpus: expected a number, got a boolean",
+        id="cpus-bool",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: lots}\n",
+        'proj.yml: resources.memory: "lots" is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
+        id="memory-word",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 2x}\n",
+        'proj.yml: resources.memory: "2x" is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
+        id="memory-unit",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: -1g}\n",
+        'proj.yml: resources.memory: "-1g" is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
+        id="memory-negative",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 1e9}\n",
+        'proj.yml: resources.memory: "1e9" is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
+        id="memory-exponent",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 5m}\n",
+        'proj.yml: resources.memory: "5m" is below Docker\'s minimum of 6 MiB; give at least "6m"',
+        id="memory-below-docker-minimum",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 1000}\n",
+        'proj.yml: resources.memory: 1000 bytes is below Docker\'s minimum of 6 MiB; give at least "6m"',
+        id="memory-bytes-too-few",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 0}\n",
+        'proj.yml: resources.memory: 0 bytes is below Docker\'s minimum of 6 MiB; give at least "6m"',
+        id="memory-zero",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 99999999t}\n",
+        'proj.yml: resources.memory: "99999999t" is too large',
+        id="memory-too-large",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: 1.5}\n",
+        "proj.yml: resources.memory: expected a whole number or a string, got a number",
+        id="memory-float",
+    ),
+    pytest.param(
+        BASE + "resources: {memory: [1g]}\n",
+        "proj.yml: resources.memory: expected a whole number or a string, got a list",
+        id="memory-list",
+    ),
+    pytest.param(BASE + "resources: {pids: 0}\n", PIDS, id="pids-zero"),
+    pytest.param(BASE + "resources: {pids: -1}\n", PIDS, id="pids-negative"),
+    pytest.param(
+        BASE + "resources: {pids: 1.5}\n",
+        "proj.yml: resources.pids: expected a whole number, got a number",
+        id="pids-float",
+    ),
+    pytest.param(
+        BASE + "resources: {pids: many}\n",
+        "proj.yml: resources.pids: expected a whole number, got a string",
+        id="pids-string",
+    ),
+    pytest.param(
+        BASE + 'security: {no_new_privileges: "off"}\n',
+        "proj.yml: security.no_new_privileges: expected true or false, got a string",
+        id="security-not-bool",
+    ),
+    pytest.param(
+        BASE + "security: {cap_drop: true}\n",
+        'proj.yml: security.cap_drop: unknown field; did you mean "cap_drop_all"?',
+        id="security-typo",
+    ),
 ]
 
 
@@ -277,3 +381,36 @@ async def test_bad_config_is_one_line_exit_2(
     assert result.stdout == ""
     assert result.stderr == f"scad: error: {message.format(tmp=tmp_path)}\n"
     assert not (scad_home / "configs" / "proj.yml").exists()
+
+
+@pytest.mark.parametrize(
+    ("memory", "size"),
+    [
+        pytest.param('"512m"', 512 * 1024**2, id="512m"),
+        pytest.param("2g", 2 * 1024**3, id="2g"),
+        pytest.param("1.5g", 3 * 512 * 1024**2, id="1.5g"),
+        pytest.param("2GiB", 2 * 1024**3, id="2GiB"),
+        pytest.param("6144k", 6 * 1024**2, id="docker-minimum"),
+        pytest.param("1073741824", 1024**3, id="bytes"),
+        pytest.param('"1073741824"', 1024**3, id="bytes-as-string"),
+        pytest.param("1 tb", 1024**4, id="1 tb"),
+    ],
+)
+def test_memory_sizes(tmp_path: Path, memory: str, size: int) -> None:
+    config = load_config(write(tmp_path, BASE + f"resources: {{memory: {memory}}}\n"))
+    assert config.resources.memory_bytes == size
+
+
+def test_resources_and_security_override_the_defaults(tmp_path: Path) -> None:
+    text = BASE + (
+        "resources: {cpus: 1.5, memory: 2g, pids: null}\n"
+        "security: {no_new_privileges: false, cap_drop_all: false}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.resources.cpus == 1.5
+    assert config.resources.memory_bytes == 2 * 1024**3
+    assert config.resources.pids is None
+    assert config.security.no_new_privileges is False
+    assert config.security.cap_drop_all is False
+    whole = load_config(write(tmp_path, BASE + "resources: {cpus: 2, pids: 64}\n"))
+    assert whole.resources.cpus == 2.0 and whole.resources.pids == 64

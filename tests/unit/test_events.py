@@ -1,23 +1,39 @@
-"""The event log: envelopes, exactly-once ingestion under concurrency, tolerant reads."""
+"""The event log: envelopes, exactly-once ingestion whoever writes and wherever a writer
+dies, tolerant reads."""
 
 from __future__ import annotations
 
 import json
-import threading
+import os
 from pathlib import Path
 
-from scad.events import IngestState, append_event, ingest_claude_lines, ingest_state, read_events
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scad.events import (
+    Exit,
+    LogLine,
+    Position,
+    append_event,
+    ingest,
+    position,
+    read_all_events,
+    read_events,
+)
 from scad.home import Home
 from scad.runs import RunPaths
 
-LINES = [
-    (
-        "2026-11-27T10:00:00.000Z",
-        json.dumps({"type": "system", "subtype": "init", "n": i}),
-        f"end-{i}",
-    )
-    for i in range(50)
-]
+pytestmark = pytest.mark.anyio
+
+TS = "2026-11-27T10:00:00.000Z"
+LINES = [LogLine(TS, json.dumps({"type": "system", "subtype": "init", "i": i})) for i in range(50)]
+
+
+def append_raw(path: Path, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
 
 
 def run_paths(tmp_path: Path) -> RunPaths:
@@ -26,73 +42,94 @@ def run_paths(tmp_path: Path) -> RunPaths:
     return paths
 
 
-def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> None:
+async def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     raw = '{"type":"assistant","message":{"content":[{"type":"text","text":"h\\u00e9 \\"q\\""}]}}'
-    append_event(paths, "created")
-    ingest_claude_lines(
-        paths,
-        "c1",
-        0,
-        [("2026-11-27T10:00:01.000Z", raw, "e1"), ("2026-11-27T10:00:02.000Z", "not json", "e2")],
-    )
+    await append_event(paths, "started", cid="c1" * 10)
+    stamped = LogLine("2026-11-27T10:00:02.000Z", "not json", "2026-11-27T10:00:02.1Z", 2)
+    await ingest(paths, "c1" * 10, 0, [LogLine("2026-11-27T10:00:01.000Z", raw), stamped])
     lines = paths.events.read_text().splitlines()
-    assert lines[1] == '{"seq":2,"ts":"2026-11-27T10:00:01.000Z","src":"claude","data":' + raw + "}"
-    envelopes, _ = read_events(paths)
-    assert [(e.seq, e.src, e.event, e.text) for e in envelopes] == [
-        (1, "scad", "created", None),
-        (2, "claude", None, None),
-        (3, "claude", None, "not json"),
+    assert lines[1] == (
+        '{"seq":2,"ts":"2026-11-27T10:00:01.000Z","src":"claude","cid":"c1c1c1c1c1c1","n":0,'
+        '"data":' + raw + "}"
+    )
+    assert lines[2] == (
+        '{"seq":3,"ts":"2026-11-27T10:00:02.000Z","src":"claude","cid":"c1c1c1c1c1c1","n":1,'
+        '"end":"2026-11-27T10:00:02.1Z","k":2,"text":"not json"}'
+    )
+    envelopes, _ = await read_events(paths)
+    assert [(e.seq, e.src, e.event, e.cid, e.n, e.text) for e in envelopes] == [
+        (1, "scad", "started", "c1c1c1c1c1c1", None, None),
+        (2, "claude", None, "c1c1c1c1c1c1", 0, None),
+        (3, "claude", None, "c1c1c1c1c1c1", 1, "not json"),
     ]
+    assert envelopes[1].payload()["message"]["content"][0]["text"] == 'hé "q"'
 
 
-def test_concurrent_ingestion_writes_each_line_once(tmp_path: Path) -> None:
+async def test_concurrent_writers_write_each_line_once(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
 
-    def reader(step: int) -> None:
-        # Readers see the output in different batches, as followers and catch-ups do.
+    async def writer(step: int) -> None:
+        # Writers see the output in different batches, as the supervisor and catch-ups do.
         for start in range(0, len(LINES), step):
-            ingest_claude_lines(paths, "c1", start, LINES[start : start + step])
-        ingest_claude_lines(paths, "c1", 0, LINES, exit_code=0)
+            await ingest(paths, "c1", start, LINES[start : start + step])
+        await ingest(paths, "c1", 0, LINES, exit=Exit(exit_code=0))
 
-    threads = [threading.Thread(target=reader, args=(step,)) for step in (1, 3, 7, 50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    envelopes, _ = read_events(paths)
+    async with anyio.create_task_group() as tg:
+        for step in (1, 3, 7, 50):
+            tg.start_soon(writer, step)
+    envelopes = await read_all_events(paths)
     assert [e.seq for e in envelopes] == list(range(1, 52))
-    assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(50))
+    assert [e.n for e in envelopes[:-1]] == list(range(50))
+    assert [e.payload()["i"] for e in envelopes[:-1]] == list(range(50))
     assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 0)
 
 
-def test_the_position_follows_the_last_line_and_the_container(tmp_path: Path) -> None:
+async def test_the_position_is_read_back_from_the_log(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    assert ingest_state(paths, "c1") == IngestState()
-    ingest_claude_lines(paths, "c1", 0, LINES[:3])
-    assert ingest_state(paths, "c1") == IngestState(
-        seq=3, container_id="c1", claude_lines=3, last_entry="end-2"
-    )
-    ingest_claude_lines(paths, "c1", 3, [], exit_code=0)
-    assert ingest_state(paths, "c1").exited
-    assert ingest_state(paths, "c2") == IngestState(seq=4)
+    assert await position(paths, "c1") == Position()
+    await append_event(paths, "started", cid="c1")
+    await ingest(paths, "c1", 0, [*LINES[:2], LogLine(TS, "x", "2026-11-27T10:00:01Z", 3)])
+    assert await position(paths, "c1") == Position(next_line=3, end="2026-11-27T10:00:01Z", k=3)
+    await append_event(paths, "stopped")  # events that say nothing of lines do not count
+    assert (await position(paths, "c1")).next_line == 3
+    await ingest(paths, "c1", 3, [], exit=Exit(exit_code=0))
+    assert (await position(paths, "c1")).done
+    # Once exited, nothing more is written for that container, however often asked.
+    assert await ingest(paths, "c1", 3, LINES[3:5], exit=Exit(exit_code=0)) == 0
+    await append_event(paths, "resumed", cid="c2")
+    assert await position(paths, "c2") == Position()
 
 
-def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
+async def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    ingest_claude_lines(paths, "c1", 0, LINES[:2], exit_code=0)
-    ingest_claude_lines(paths, "c2", 0, LINES[:1], exit_code=1, detail="boom")
-    envelopes, _ = read_events(paths)
-    assert [(e.event, e.exit_code, e.detail) for e in envelopes] == [
-        (None, None, None),
-        (None, None, None),
-        ("exited", 0, None),
-        (None, None, None),
-        ("exited", 1, "boom"),
+    await append_event(paths, "started", cid="c1")
+    await ingest(paths, "c1", 0, LINES[:2], exit=Exit(exit_code=0))
+    await append_event(paths, "resumed", cid="c2")
+    await ingest(paths, "c2", 0, LINES[:1], exit=Exit(exit_code=137, oom=True, detail="boom"))
+    envelopes = await read_all_events(paths)
+    assert [(e.event, e.cid, e.n, e.exit_code, e.oom, e.detail) for e in envelopes] == [
+        ("started", "c1", None, None, None, None),
+        (None, "c1", 0, None, None, None),
+        (None, "c1", 1, None, None, None),
+        ("exited", "c1", None, 0, None, None),
+        ("resumed", "c2", None, None, None, None),
+        (None, "c2", 0, None, None, None),
+        ("exited", "c2", None, 137, True, "boom"),
     ]
 
 
-def test_reader_tolerates_partial_and_unknown_lines(tmp_path: Path) -> None:
+async def test_blank_lines_are_passed_over_and_gaps_wait_for_their_writer(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    lines = [LINES[0], LogLine(TS, "  "), LINES[2]]
+    assert await ingest(paths, "c1", 0, lines) == 2
+    assert [e.n for e in await read_all_events(paths)] == [0, 2]
+    # Lines 5.. cannot be written before 3 and 4 are.
+    assert await ingest(paths, "c1", 5, LINES[5:7]) == 0
+    assert await ingest(paths, "c1", 3, LINES[3:7]) == 4
+
+
+async def test_reader_tolerates_partial_and_unknown_lines(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     paths.events.write_text(
         '{"seq":1,"ts":"t","src":"scad","event":"created"}\n'
@@ -101,23 +138,87 @@ def test_reader_tolerates_partial_and_unknown_lines(tmp_path: Path) -> None:
         '{"seq":4,"ts":"t","src":"claude","data":{"type":"some_new_type"}}\n'
         '{"seq":5,"ts":"t","src":"cla'
     )
-    envelopes, offset = read_events(paths)
+    envelopes, offset = await read_events(paths)
     assert [e.seq for e in envelopes] == [1, 2, 4]
-    with open(paths.events, "a") as f:
-        f.write('ude","data":{}}\n')
-    more, _ = read_events(paths, offset)
+    append_raw(paths.events, 'ude","data":{}}\n')
+    more, _ = await read_events(paths, offset)
     assert [e.seq for e in more] == [5]
 
 
-def test_reading_a_missing_log(tmp_path: Path) -> None:
-    assert read_events(RunPaths(Home(tmp_path), "none")) == ([], 0)
-
-
-def test_a_line_cut_short_by_a_killed_writer_does_not_swallow_the_next(tmp_path: Path) -> None:
+async def test_reads_come_in_bounded_chunks(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    append_event(paths, "created")
-    with open(paths.events, "a") as f:
-        f.write('{"seq":2,"ts":"t","src":"scad","ev')
-    append_event(paths, "started")
-    envelopes, _ = read_events(paths)
-    assert [e.event for e in envelopes] == ["created", "started"]
+    await ingest(paths, "c1", 0, LINES)
+    first, offset = await read_events(paths, limit=1000)
+    assert 0 < len(first) < 50 and offset < paths.events.stat().st_size
+    rest = await read_all_events(paths)
+    assert len(rest) == 50
+    # A single line longer than the chunk is still read whole.
+    before = paths.events.stat().st_size
+    await ingest(paths, "c1", 50, [LogLine(TS, json.dumps({"big": "x" * 5000}))])
+    (big,), _ = await read_events(paths, before, limit=100)
+    assert big.n == 50
+
+
+async def test_reading_a_missing_log(tmp_path: Path) -> None:
+    assert await read_events(RunPaths(Home(tmp_path), "none")) == ([], 0)
+
+
+async def test_a_line_cut_short_by_a_killed_writer_does_not_swallow_the_next(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    await append_event(paths, "created")
+    append_raw(paths.events, '{"seq":2,"ts":"t","src":"scad","ev')
+    await append_event(paths, "started")
+    envelopes = await read_all_events(paths)
+    assert [(e.seq, e.event) for e in envelopes] == [(1, "created"), (2, "started")]
+
+
+# A writer killed at any point, and readers at any moment: every line once, in order.
+step = st.tuples(
+    st.integers(min_value=0, max_value=19),  # first line of the batch
+    st.integers(min_value=1, max_value=8),  # its size
+    st.one_of(st.none(), st.floats(min_value=0, max_value=1)),  # killed after this much of it
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    texts=st.lists(
+        st.one_of(st.just(""), st.text(max_size=12), st.integers().map(str)),
+        min_size=1,
+        max_size=20,
+    ),
+    steps=st.lists(step, max_size=12),
+)
+def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str], steps: list[tuple]
+) -> None:
+    paths = run_paths(tmp_path_factory.mktemp("log"))
+    lines = [LogLine(TS, json.dumps({"t": t}) if t.isdigit() else t) for t in texts]
+    expected = [i for i, line in enumerate(lines) if line.text.strip()]
+
+    async def check_reader() -> list[int]:
+        numbers = [e.n for e in await read_all_events(paths) if e.src == "claude"]
+        assert numbers == sorted(set(numbers)), "a line twice, or out of order"
+        return [n for n in numbers if n is not None]
+
+    async def scenario() -> None:
+        for first, size, killed in steps:
+            before = paths.events.stat().st_size if paths.events.exists() else 0
+            await ingest(paths, "c1", first, lines[first : first + size])
+            if killed is not None and paths.events.exists():
+                # Keep only part of what that write appended: the writer died mid-write.
+                after = paths.events.stat().st_size
+                keep = before + int((after - before) * killed)
+                os.truncate(paths.events, keep)
+            await check_reader()
+        await ingest(paths, "c1", 0, lines, exit=Exit(exit_code=0))
+
+    anyio.run(scenario)
+    assert anyio.run(check_reader) == expected
+    events = anyio.run(read_all_events, paths)
+    assert [e.event for e in events if e.src == "scad"] == ["exited"]
+    assert [e.seq for e in events] == sorted({e.seq for e in events})

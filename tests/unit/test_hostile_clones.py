@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from scad.errors import UnfetchedWork
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.sessions import SessionInfo, clean_session, session_info, session_status
+from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio
 
@@ -193,6 +195,58 @@ def plant_bad_ref_name(clone: Path, trap: Trap) -> None:
         f.write(f"{sha} refs/heads/../../../../etc/passwd\n")
 
 
+def plant_forged_object(clone: Path, trap: Trap) -> None:
+    """A loose object named as the host's commit whose content names the agent's work
+    as its parent: trusted, the host would seem to reach the work already."""
+    host_tip = agent_git(clone, "rev-parse", "origin/main").strip()
+    work = agent_git(clone, "rev-parse", "HEAD").strip()
+    tree = agent_git(clone, "rev-parse", "HEAD^{tree}").strip()
+    body = f"tree {tree}\nparent {work}\nauthor a <a@a> 1 +0000\ncommitter a <a@a> 1 +0000\n\nx\n"
+    path = clone / ".git" / "objects" / host_tip[:2] / host_tip[2:]
+    path.unlink(missing_ok=True)
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(zlib.compress(f"commit {len(body)}\0{body}".encode()))
+
+
+def plant_branch_named_head(clone: Path, trap: Trap) -> None:
+    """A branch called HEAD holding the work, and a detached HEAD at the host's commit."""
+    work = agent_git(clone, "rev-parse", "HEAD").strip()
+    (clone / ".git" / "refs" / "heads" / "HEAD").write_text(f"{work}\n")
+    host_tip = agent_git(clone, "rev-parse", "origin/main").strip()
+    (clone / ".git" / "HEAD").write_text(f"{host_tip}\n")
+
+
+def plant_twice_packed(clone: Path, trap: Trap) -> None:
+    """packed-refs naming the work's branch twice: git reads the first, a dict the last."""
+    work = agent_git(clone, "rev-parse", "HEAD").strip()
+    host_tip = agent_git(clone, "rev-parse", "origin/main").strip()
+    (clone / ".git" / "refs" / "heads" / BRANCH).unlink()
+    (clone / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (clone / ".git" / "packed-refs").write_text(
+        f"{work} refs/heads/w\n{host_tip} refs/heads/w\n{host_tip} refs/heads/main\n"
+    )
+
+
+def plant_symref_to_a_tag(clone: Path, trap: Trap) -> None:
+    work = agent_git(clone, "rev-parse", "HEAD").strip()
+    agent_git(clone, "tag", "wip", work)
+    (clone / ".git" / "refs" / "heads" / "feature").write_text("ref: refs/tags/wip\n")
+    agent_git(clone, "checkout", "-q", "--detach", "origin/main")
+    agent_git(clone, "branch", "-f", BRANCH, "origin/main")
+
+
+def plant_names_not_utf8(clone: Path, trap: Trap) -> None:
+    work = agent_git(clone, "rev-parse", "HEAD").strip()
+    heads = bytes(clone / ".git" / "refs" / "heads")
+    with open(os.path.join(heads, b"w\xff"), "w") as f:
+        f.write(f"{work}\n")
+
+
+def plant_escapes_in_a_name(clone: Path, trap: Trap) -> None:
+    """A FIFO whose name clears the screen and retitles the terminal when printed raw."""
+    os.mkfifo(clone / ".git" / "refs" / "heads" / "\x1b[2J\x1b]0;owned\x07x")
+
+
 #: Mechanisms whose clone stays readable: scad must still see the agent's work.
 READABLE = {
     **{f"config-{name}": plant_config_key(name) for name in CONFIG_KEYS},
@@ -209,6 +263,12 @@ UNREADABLE = {
     "fifo-head": plant_fifo_head,
     "fifo-packed-refs": plant_fifo_packed_refs,
     "bad-ref-name": plant_bad_ref_name,
+    "forged-object": plant_forged_object,
+    "branch-named-head": plant_branch_named_head,
+    "twice-packed": plant_twice_packed,
+    "symref-to-a-tag": plant_symref_to_a_tag,
+    "names-not-utf8": plant_names_not_utf8,
+    "escapes-in-a-name": plant_escapes_in_a_name,
 }
 
 
@@ -237,16 +297,17 @@ class Seen:
         (clone,) = self.info.clones
         if clone.ahead is None:
             return f"unreadable: {clone.problem}"
-        return " ".join(f"{b.name}:{len(b.commits)}" for b in clone.ahead)
+        return f"{' '.join(clone.ahead.branches)}:{clone.ahead.total}"
 
 
 async def exercise(home: Home, record: RunRecord) -> Seen:
     """Every library call that reads clones, bounded in time."""
     with anyio.fail_after(30):  # a FIFO that git or scad opened would block here
-        info = await session_info(None, home, record)  # type: ignore[arg-type]
+        engine = FakeEngine()  # the run has no container: only its files matter here
+        info = await session_info(engine, home, record)
         await session_status(None, home, include_all=True)
         try:
-            await clean_session(None, home, record, force=False)  # type: ignore[arg-type]
+            await clean_session(engine, home, record, force=False)
             refusal = None
         except UnfetchedWork as exc:
             refusal = str(exc)
@@ -278,6 +339,7 @@ async def test_unreadable_hostile_clone_names_nothing_outside_and_is_kept(
     assert seen.clone.startswith("unreadable: ")
     assert seen.refusal is not None
     assert "cannot tell whether clone code holds commits" in seen.refusal
+    assert "\x1b" not in seen.refusal and "\x1b" not in seen.clone
     assert RunPaths(home, "r").clone("code").exists()  # nothing destroyed unread
 
 

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
+from ...clones import MAX_COUNTED
 from ...home import scad_home
 from ...runs import load_run
 from .._complete import run_ids
@@ -55,13 +56,14 @@ async def command(run_id: str, as_json: bool) -> None:
         for clone in info.clones:
             if clone.problem:
                 click.echo(f"  {clone.key}: unreadable: {clone.problem}")
-            for branch in clone.ahead or []:
-                for commit in branch.commits[:10]:
-                    click.echo(f"  {clone.key} {branch.name}: {commit.sha[:8]} {commit.subject}")
-                if len(branch.commits) > 10:
-                    click.echo(
-                        f"  {clone.key} {branch.name}: ... and {len(branch.commits) - 10} more"
-                    )
+            if clone.ahead is None:
+                continue
+            for commit in clone.ahead.commits[:10]:
+                click.echo(f"  {clone.key}: {commit.sha[:8]} {commit.subject}")
+            if clone.ahead.total > 10:
+                click.echo(f"  {clone.key}: ... and {clone.ahead.total - 10} more")
+            if clone.ahead.branches:
+                click.echo(f"  {clone.key}: on {', '.join(clone.ahead.branches)}")
     if s.sessions:
         click.echo("")
         click.echo(
@@ -90,7 +92,9 @@ async def command(run_id: str, as_json: bool) -> None:
 def _ahead(clone: CloneInfo) -> str:
     if clone.ahead is None:
         return "unknown"
-    return str(len({c.sha for branch in clone.ahead for c in branch.commits}))
+    if clone.ahead.total > MAX_COUNTED:
+        return f"> {MAX_COUNTED}"
+    return str(clone.ahead.total)
 
 
 def _entries(transcript: TranscriptInfo) -> str:

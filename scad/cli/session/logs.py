@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import deque
+
 import asyncclick as click
 import msgspec
 
@@ -26,22 +28,30 @@ async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -
 
     home = scad_home()
     record = load_run(home, run_id)
-    history = True
+    # With -n, what came before is held back (only the last N lines) until it ends.
+    held: deque[str] | None = deque(maxlen=lines) if lines is not None else None
 
-    def emit(envelopes: list[Envelope]) -> None:
-        nonlocal history
+    def flush() -> None:
+        nonlocal held
+        for line in held or ():
+            click.echo(line)
+        held = None
+
+    def emit(envelopes: list[Envelope], live: bool) -> None:
         if as_json:
             out = [msgspec.json.encode(e).decode() for e in envelopes]
         else:
             out = [line for e in envelopes for line in activity_lines(e)]
-        if history and lines is not None:
-            out = out[len(out) - lines :] if lines < len(out) else out
-        history = False
+        if held is not None and not live:
+            held.extend(out)
+            return
+        flush()
         for line in out:
             click.echo(line)
 
     async with open_engine() as engine:
         running = await stream_events(engine, home, record, emit, follow=follow)
+        flush()
         if record.mode == "interactive" and running and not as_json:
             click.echo("--- tmux pane ---")
             click.echo(await pane_text(engine, record), nl=False)

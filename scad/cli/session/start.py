@@ -2,17 +2,29 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import anyio
 import asyncclick as click
+from anyio.abc import TaskStatus
 
 from ...build import BuildProgress
+from ...errors import UsageError
 from ...home import scad_home
 from ...registry import load_registered
+from .._activity import activity_lines
 from .._complete import config_names
 from .._render import echo_json
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
+
+if TYPE_CHECKING:
+    from ...config import Config
+    from ...events import Envelope
+    from ...runs import RunRecord
+    from ...supervisor import Outcome
 
 
 @click.command("start")
@@ -29,7 +41,12 @@ from ._common import prompt_options, read_prompt
     is_flag=True,
     help="Do not open an interactive session's terminal (it opens on a terminal).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="With --headless: watch the run to its end, then exit 0 only if it succeeded.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run record (or outcome) as JSON.")
 async def command(
     config_name: str,
     tag: str,
@@ -37,6 +54,7 @@ async def command(
     prompt_file: Path | None,
     headless: bool,
     no_attach: bool,
+    wait: bool,
     as_json: bool,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
@@ -46,6 +64,8 @@ async def command(
     home = scad_home()
     config = load_registered(home, config_name)
     text = read_prompt(prompt, prompt_file)
+    if wait and not headless:
+        raise UsageError("--wait watches a headless run: add --headless")
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
 
     announced = False
@@ -59,6 +79,9 @@ async def command(
             announced = True
         printer(event)
 
+    if wait:
+        await _start_and_wait(config, text, tag=tag, as_json=as_json, on_build=on_build)
+        return
     attach = not (headless or no_attach or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
     async with open_engine() as engine:
         record = await start_session(
@@ -77,3 +100,57 @@ async def command(
         click.echo(f"follow it: scad session logs {record.run_id} -f")
     else:
         click.echo(f"attach to it: scad session attach {record.run_id}   (detach: Ctrl+b d)")
+
+
+async def _start_and_wait(
+    config: Config,
+    prompt: str | None,
+    *,
+    tag: str,
+    as_json: bool,
+    on_build: Callable[[BuildProgress], None],
+) -> None:
+    """Supervise a headless run in the foreground, showing what it does; the exit
+    code is its outcome (Ctrl-C stops it)."""
+    from ...engine import open_engine
+    from ...runs import RunPaths
+    from ...sessions import run_session, tail_events
+
+    home = scad_home()
+    outcomes: list[Outcome] = []
+    done = anyio.Event()
+
+    def show(envelopes: list[Envelope], live: bool) -> None:
+        for envelope in envelopes:
+            for line in activity_lines(envelope):
+                click.echo(line)
+
+    async with open_engine() as engine, anyio.create_task_group() as tg:
+
+        async def run(*, task_status: TaskStatus[RunRecord]) -> None:
+            try:
+                outcomes.append(
+                    await run_session(
+                        engine, home, config, tag=tag, prompt=prompt,
+                        build_progress=on_build, task_status=task_status,
+                    )
+                )  # fmt: skip
+            finally:
+                done.set()
+
+        record = await tg.start(run)
+        if not as_json:
+            click.echo(f"started {record.run_id} (headless) on branch {record.branch}")
+            tg.start_soon(tail_events, RunPaths(home, record.run_id), show, done)
+    (outcome,) = outcomes
+    if as_json:
+        echo_json(outcome)
+    else:
+        ended = f"{outcome.run_id}: {outcome.status}"
+        if outcome.exit_code is not None:
+            ended += f" (exit {outcome.exit_code})"
+        click.echo(f"{ended}, {outcome.turns} turns, ${outcome.cost_usd:.4f}")
+        if outcome.status != "succeeded" and (outcome.detail or outcome.result):
+            click.echo(f"  {outcome.detail or outcome.result}")
+    if outcome.status != "succeeded":
+        raise click.exceptions.Exit(1)

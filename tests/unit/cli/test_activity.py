@@ -133,3 +133,65 @@ def test_escape_sequences_the_agent_wrote_are_shown_not_obeyed() -> None:
         "10:11:12 hi\\x1b[2J\\x1b]0;pwned\\x07",
         "10:11:12 → Bash\\x1b[2J\\x1b]0;pwned\\x07: \\x1b[2J\\x1b]0;pwned\\x07",
     ]
+
+
+def raw(data: bytes) -> list[str]:
+    return activity_lines(
+        Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="claude", data=msgspec.Raw(data))
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(
+            b'{"type":"assistant","message":{"content":[1]}}',
+            ["10:11:12 unreadable assistant line: Expected `object`, got `int` - at `$.message.content[0]`"],
+            id="block-not-an-object",
+        ),
+        pytest.param(
+            b'{"type":"result","subtype":"success","num_turns":"abc"}',
+            ["10:11:12 unreadable result/success line: Expected `int | null`, got `str` - at `$.num_turns`"],
+            id="turns-a-string",
+        ),
+        pytest.param(
+            b'{"type":"system","subtype":"api_retry","retry_delay_ms":"soon"}',
+            ["10:11:12 unreadable system/api_retry line: Expected `float | null`, got `str` - at `$.retry_delay_ms`"],
+            id="retry-delay-a-string",
+        ),
+        pytest.param(
+            b'{"type":"user","message":{"content":[{"type":"tool_result","content":{"a":1}}]}}',
+            ["10:11:12 unreadable user line: Expected `str | array | null`, got `object` - at `$.message.content[0].content`"],
+            id="tool-result-an-object",
+        ),
+        pytest.param(b"[1, 2]", ["10:11:12 unreadable line: Expected `object`, got `array`"], id="array"),
+        pytest.param(b'{"type":"assistant","message":{"con', ["10:11:12 unreadable line: Input data was truncated"], id="truncated"),
+        pytest.param(
+            b'{"type":"assistant","message":{"content":[{"type":"tool_use","input":{"command":'
+            + b"[" * 5000 + b"]" * 5000 + b"}}]}}",
+            ["10:11:12 unreadable line: maximum recursion depth exceeded while deserializing an object"],
+            id="deep",
+        ),
+        pytest.param(b'{"type":"\\u001b[2Jevil","subtype":7}', ["10:11:12 unreadable line: Expected `str | null`, got `int` - at `$.subtype`"], id="type-with-escapes"),
+        pytest.param(b'{"type":"\\u001b[2Jevil"}', [], id="unknown-type-with-escapes"),
+        pytest.param(b'{"type":"system","subtype":"hook_response"}', [], id="unknown-subtype"),
+    ],
+)  # fmt: skip
+def test_a_line_that_does_not_fit_is_shown_as_unreadable(data: bytes, expected: list[str]) -> None:
+    assert raw(data) == expected
+
+
+def test_odd_but_valid_shapes_are_shown() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "hmm"},
+        {"type": "tool_use", "name": "mcp__db__query", "input": {"pattern": ["a", 1]}},
+        {"type": "tool_use", "name": "Read"},
+    ]
+    assert claude({"type": "assistant", "message": {"content": blocks}}) == [
+        "10:11:12 → mcp__db__query: ['a', 1]",
+        "10:11:12 → Read: ",
+    ]
+    assert claude({"type": "user", "message": {"content": "Fix the test."}}) == []
+    empty = {"content": [{"type": "tool_result", "content": [{"type": "image", "source": {}}]}]}
+    assert claude({"type": "user", "message": empty}) == ["10:11:12   ← (no output)"]
+    assert claude({"type": "result"}) == ["10:11:12 done: None turns, $0.0000, 0.0 s (None)"]

@@ -47,7 +47,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
 ) -> None:
     import json
 
-    from scad.events import append_event, ingest_claude_lines
+    from scad.events import LogLine, append_event, ingest
     from scad.home import Home
     from scad.runs import RunPaths, RunRecord, save_run
 
@@ -60,7 +60,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
     save_run(home, record)
-    append_event(paths, "started")
+    await append_event(paths, "started", cid="c1")
     result_line = {
         "type": "result",
         "subtype": "success",
@@ -70,8 +70,8 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
         "usage": {"input_tokens": 7},
     }
     init = {"type": "system", "subtype": "init", "session_id": "s"}
-    ingest_claude_lines(
-        paths, "c1", 0, [("t1", json.dumps(init), "e1"), ("t2", json.dumps(result_line), "e2")]
+    await ingest(
+        paths, "c1", 0, [LogLine("t1", json.dumps(init)), LogLine("t2", json.dumps(result_line))]
     )
 
     result = await run_cli("session", "status", "--json")

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scad.config import parse_config
+from scad.config import DEFAULT_PIDS_LIMIT, parse_config
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord
 from scad.sessions.container import run_container_spec
+from scad.specs import ContainerSpec, Limits, Security
 
 
 def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
@@ -44,3 +45,41 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert targets["/run/scad"] == (str(paths.inputs), True)
     # The event log and the run's own record are never mounted.
     assert all(source not in (str(paths.root), str(paths.events)) for source, _ in targets.values())
+
+
+def spec_for(tmp_path: Path, extra: str = "") -> ContainerSpec:
+    config = parse_config(
+        "name: p\nrepos:\n  code: {path: ., workdir: true}\n" + extra,
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    record = RunRecord(
+        run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:abc",
+        branch="scad-p-t-Nov27-1000", created="2026-11-27T10:00:00.000Z", repos={},
+    )  # fmt: skip
+    paths = RunPaths(Home(tmp_path / "home"), record.run_id)
+    return run_container_spec(
+        config, record, paths, user=(1000, 1000), timezone="UTC", claude_args=["-p"]
+    )
+
+
+def test_spec_is_limited_and_hardened_by_default(tmp_path: Path) -> None:
+    spec = spec_for(tmp_path)
+    assert spec.limits == Limits(cpus=None, memory=None, pids=DEFAULT_PIDS_LIMIT)
+    assert spec.security == Security(no_new_privileges=True, cap_drop_all=True)
+
+
+def test_spec_carries_the_configs_resources_and_security(tmp_path: Path) -> None:
+    spec = spec_for(
+        tmp_path,
+        "resources: {cpus: 1.5, memory: 1.5g, pids: 64}\n"
+        "security: {no_new_privileges: false, cap_drop_all: false}\n",
+    )
+    assert spec.limits == Limits(cpus=1.5, memory=1536 * 1024**2, pids=64)
+    assert spec.security == Security(no_new_privileges=False, cap_drop_all=False)
+
+
+def test_pids_null_lifts_the_limit(tmp_path: Path) -> None:
+    spec = spec_for(tmp_path, "resources: {pids: null}\nsecurity: {cap_drop_all: false}\n")
+    assert spec.limits == Limits()
+    assert spec.security == Security(no_new_privileges=True, cap_drop_all=False)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from scad.events import ingest_claude_lines, read_events
+from scad.events import Exit, LogLine, ingest, read_all_events
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord
 from scad.sessions.logs import catch_up
@@ -31,6 +31,6 @@ async def test_a_run_whose_exit_is_logged_needs_no_engine(tmp_path: Path) -> Non
     )  # fmt: skip
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
-    ingest_claude_lines(paths, "c1", 0, [("t0", '{"type":"result"}', "e0")], exit_code=0)
+    await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exit(exit_code=0))
     assert await catch_up(cast(Any, UnreachableEngine()), home, record) is False
-    assert [e.event for e in read_events(paths)[0]] == [None, "exited"]
+    assert [e.event for e in await read_all_events(paths)] == [None, "exited"]

@@ -56,8 +56,8 @@ def test_transcripts_are_counted_and_dated(projects: Path) -> None:
     (projects / "s1.jsonl").write_text('{"timestamp": "2026-11-27T10:00:00Z"}\n{}\n')
     (projects / "s2.jsonl").write_text("not json\n")
     assert list_transcripts(projects.parent.parent) == [
-        TranscriptInfo(session_id="s1", started="2026-11-27T10:00:00Z", entries=2),
-        TranscriptInfo(session_id="s2", started=None, entries=1),
+        TranscriptInfo(session_id="s1", started="2026-11-27T10:00:00Z", entries=2, size=41),
+        TranscriptInfo(session_id="s2", started=None, entries=1, size=9),
     ]
 
 
@@ -70,7 +70,7 @@ def test_hostile_transcripts_are_named_not_read(projects: Path, tmp_path: Path) 
     (projects.parent / "linked-project").symlink_to(tmp_path)
     (projects / "\x1b[2Jescape.jsonl").write_text('{"timestamp": "\\u001b[2J"}\n')
     assert list_transcripts(projects.parent.parent) == [
-        TranscriptInfo(session_id="\\x1b[2Jescape", started="\\x1b[2J", entries=1),
+        TranscriptInfo(session_id="\\x1b[2Jescape", started="\\x1b[2J", entries=1, size=27),
         TranscriptInfo(session_id="fifo", started=None, entries=None,
                        problem="is not a regular file"),
         TranscriptInfo(session_id="huge", started=None, entries=None,
@@ -86,3 +86,28 @@ def test_a_linked_projects_folder_shows_no_transcripts(tmp_path: Path) -> None:
     (tmp_path / "claude").mkdir()
     (tmp_path / "claude" / "projects").symlink_to(tmp_path / "elsewhere")
     assert list_transcripts(tmp_path / "claude") == []
+
+
+def test_transcripts_not_utf8_or_nested_too_deep_are_counted_not_trusted(projects: Path) -> None:
+    (projects / b"\xff.jsonl".decode(errors="surrogateescape")).write_bytes(
+        b'{"timestamp": "\xff"}\n'
+    )
+    (projects / "deep.jsonl").write_bytes(b"[" * 100_000 + b"\n")
+    assert list_transcripts(projects.parent.parent) == [
+        TranscriptInfo(session_id="deep", started=None, entries=1, size=100_001),
+        TranscriptInfo(session_id="\\udcff", started=None, entries=1, size=19),
+    ]
+
+
+def test_many_transcripts_are_read_up_to_a_bound(
+    projects: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.sessions.status.TRANSCRIPTS_BUDGET", 25)
+    for n in range(3):
+        (projects / f"s{n}.jsonl").write_text("x" * 9 + "\n")
+    found = list_transcripts(projects.parent.parent)
+    assert [(t.session_id, t.entries, t.problem) for t in found] == [
+        ("s0", 1, None),
+        ("s1", 1, None),
+        ("s2", None, "is 10 bytes, over the 5-byte bound"),
+    ]

@@ -1,0 +1,136 @@
+"""Turning the engine's timestamped log entries back into lines. Pure.
+
+The engine splits lines longer than 16 KiB into several entries, each with its
+own timestamp and only the last ending in a newline. A line keeps the timestamp
+of its first piece, so a log caught up long after the fact still says when
+Claude wrote each line; it also carries the exact timestamp of its last piece
+and how many entries share that timestamp up to it, which is where the next
+catch-up resumes (several entries can share one timestamp).
+
+Lines streamed live (attached to the container) carry no engine timestamps:
+:class:`ChunkLines` stamps them on receipt.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from .events import LogLine
+from .runs import now_iso
+
+__all__ = [
+    "ChunkLines",
+    "LogLines",
+    "entry_time",
+    "event_time",
+    "skip_consumed",
+    "stamped_at",
+    "unix_time",
+]
+
+# RFC 3339 with nanoseconds, as the engine writes it; a multi-byte character cut
+# at an entry boundary can leave a few characters in front of it.
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+
+
+def event_time(timestamp: str) -> str:
+    """``2026-11-27T10:57:51.102755120Z`` -> ``2026-11-27T10:57:51.102Z``."""
+    head, _, fraction = timestamp.rstrip("Z").partition(".")
+    return f"{head}.{(fraction + '000')[:3]}Z"
+
+
+def _instant(timestamp: str) -> tuple[int, int]:
+    """Seconds since the epoch and nanoseconds; the engine trims trailing zeros."""
+    head, _, fraction = timestamp.rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(head + "+00:00").timestamp())
+    return seconds, int((fraction + "000000000")[:9])
+
+
+def unix_time(timestamp: str) -> str:
+    """The engine's ``since`` form of a log timestamp: ``seconds.nanoseconds``."""
+    seconds, nanos = _instant(timestamp)
+    return f"{seconds}.{nanos:09d}"
+
+
+def entry_time(entry: str) -> str | None:
+    """The engine's timestamp at the start of a log entry."""
+    match = _TIMESTAMP.search(entry, 0, 48)
+    return match[1] if match else None
+
+
+def stamped_at(entry: str, timestamp: str) -> bool:
+    """Whether a log entry carries the instant ``timestamp``."""
+    stamp = entry_time(entry)
+    return stamp is not None and _instant(stamp) == _instant(timestamp)
+
+
+def skip_consumed(entries: list[str], end: str, k: int) -> list[str]:
+    """Entries read ``since`` a line's ``end`` (the engine includes that instant),
+    without the ``k`` entries stamped ``end`` that the log already holds."""
+    skipped = 0
+    while skipped < len(entries) and skipped < k and stamped_at(entries[skipped], end):
+        skipped += 1
+    return entries[skipped:]
+
+
+class LogLines:
+    """Feed entries in order; get back complete lines."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._since: str | None = None
+        self._last = ""
+        #: Entries seen so far with timestamp ``_last``.
+        self._same = 0
+
+    def feed(self, entry: str) -> list[LogLine]:
+        match = _TIMESTAMP.search(entry, 0, 48)
+        if match is None:
+            content, stamp = entry, self._since or ""
+        else:
+            self._pending += entry[: match.start()]
+            content, stamp = entry[match.end() :], event_time(match[1])
+            self._same = self._same + 1 if match[1] == self._last else 1
+            self._last = match[1]
+        if not self._pending:
+            self._since = stamp
+        self._pending += content
+        lines = []
+        while "\n" in self._pending:
+            text, self._pending = self._pending.split("\n", 1)
+            lines.append(LogLine(self._since or stamp, text, self._last or None, self._same))
+            self._since = stamp
+        return lines
+
+    def finish(self) -> list[LogLine]:
+        """The last line, when the output ended without a newline."""
+        if not self._pending:
+            return []
+        text, self._pending = self._pending, ""
+        return [LogLine(self._since or "", text, self._last or None, self._same)]
+
+
+class ChunkLines:
+    """Feed raw output chunks as they are received; get back complete lines, stamped now."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._since = ""
+
+    def feed(self, chunk: bytes) -> list[LogLine]:
+        if not self._pending:
+            self._since = now_iso()
+        self._pending += chunk
+        if b"\n" not in chunk:
+            return []
+        *complete, self._pending = self._pending.split(b"\n")
+        lines = [LogLine(self._since, line.decode(errors="replace")) for line in complete]
+        self._since = now_iso()
+        return lines
+
+    def finish(self) -> list[LogLine]:
+        if not self._pending:
+            return []
+        text, self._pending = self._pending.decode(errors="replace"), b""
+        return [LogLine(self._since, text)]

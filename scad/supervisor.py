@@ -1,0 +1,230 @@
+"""The run supervisor: the one path by which scad runs a container and watches it.
+
+:func:`supervise` creates a run's container, attaches to its output *before*
+starting it (so nothing it prints is missed, whatever the engine keeps), starts
+it, reports "started" through ``task_status``, streams its stdout into the event
+log line by line as it comes, waits for the exit and returns a typed
+:class:`Outcome`. A task group may call it for many runs at once: a run's
+failure is its outcome, never an exception that cancels its siblings, and a
+cancelled run is stopped, caught up and removed in a shielded, bounded way.
+
+:func:`launch` is the unwatched start (interactive sessions, and headless ones
+nobody waits for): the same creation, and the log is caught up from the engine
+later. Either way the container carries its run's label, so a container whose id
+never reached ``run.json`` (scad killed in between) is still found by its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+import msgspec
+from anyio.abc import TaskStatus
+
+from .errors import ScadError
+from .events import Exit, LogLine, append_event, ingest
+from .home import Home
+from .loglines import ChunkLines, event_time
+from .runs import RunPaths, RunRecord, save_run
+from .sessions.logs import STDERR_TAIL, catch_up
+from .specs import ContainerExit, ContainerSpec
+from .streamjson import Result, decode_event
+
+if TYPE_CHECKING:
+    from .specs import Engine
+
+__all__ = ["Outcome", "Status", "launch", "supervise"]
+
+Status = Literal["succeeded", "failed", "crashed", "oom", "hung", "cancelled"]
+#: Seconds a container gets to stop before it is killed.
+STOP_GRACE = 10
+#: Bound on the shielded clean-up of a cancelled run.
+CLEANUP_SECONDS = STOP_GRACE + 30
+
+
+class Outcome(msgspec.Struct, kw_only=True):
+    """How a supervised run ended."""
+
+    run_id: str
+    status: Status
+    container_id: str | None = None
+    exit_code: int | None = None
+    #: Claude's final text (its answer, or what went wrong).
+    result: str | None = None
+    turns: int = 0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: float = 0.0
+    #: What scad saw go wrong: the error that kept the run from starting, stderr, ...
+    detail: str | None = None
+
+
+async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
+    container_id = await engine.create_container(spec)
+    record.container_id = container_id
+    await anyio.to_thread.run_sync(save_run, home, record)
+    return container_id
+
+
+async def launch(
+    engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec, *, event: str = "started"
+) -> str:
+    """Create and start the run's container without watching it; returns its id."""
+    container_id = await _create(engine, home, record, spec)
+    try:
+        await engine.start(container_id)
+    except BaseException:
+        with anyio.move_on_after(30, shield=True):
+            await engine.remove(container_id, force=True)
+        raise
+    await append_event(RunPaths(home, record.run_id), event, cid=container_id)
+    return container_id
+
+
+class _Watch:
+    """What the supervisor keeps of a run's output while streaming it."""
+
+    def __init__(self) -> None:
+        self.stdout = ChunkLines()
+        self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
+        self.next_line = 0
+        self.result: Result | None = None
+        self.hung = False
+
+    def saw(self, text: str) -> None:
+        if '"result"' in text:  # cheap filter before decoding
+            event = decode_event(text.encode())
+            if isinstance(event, Result):
+                self.result = event
+
+
+async def supervise(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    spec: ContainerSpec,
+    *,
+    event: str = "started",
+    idle_timeout: float | None = None,
+    task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
+) -> Outcome:
+    """Run ``record``'s container from creation to exit, streaming its output into the log;
+    reports the record (its container id set) once the container started.
+
+    ``event`` names the start in the log (``started``, or ``resumed``). With
+    ``idle_timeout``, a run that prints nothing for that long is stopped and
+    ends as ``hung``. Errors become the outcome (``crashed``, with the message
+    in ``detail``); only cancellation propagates, after the run is stopped.
+    """
+    paths = RunPaths(home, record.run_id)
+    try:
+        container_id = await _create(engine, home, record, spec)
+    except ScadError as exc:
+        return Outcome(run_id=record.run_id, status="crashed", detail=str(exc))
+    watch = _Watch()
+    try:
+        async with engine.attach(container_id) as output:
+            await engine.start(container_id)
+            await append_event(paths, event, cid=container_id)
+            task_status.started(record)
+            while True:
+                with anyio.move_on_after(idle_timeout) as idle:
+                    chunk = await output.read()
+                if idle.cancelled_caught:
+                    watch.hung = True
+                    await engine.stop(container_id, grace=STOP_GRACE)
+                    continue  # the stream ends once the container has stopped
+                if chunk is None:
+                    break
+                if chunk.stream == 2:
+                    text = chunk.data.decode(errors="replace")
+                    watch.stderr.extend(line for line in text.splitlines() if line.strip())
+                elif lines := watch.stdout.feed(chunk.data):
+                    await _ingest(paths, container_id, watch, lines)
+        exit = await engine.wait(container_id)
+        await _ingest(paths, container_id, watch, watch.stdout.finish(), _exit(exit, watch))
+    except ScadError as exc:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+            await catch_up(engine, home, record)
+        return Outcome(
+            run_id=record.run_id,
+            status="crashed",
+            container_id=container_id,
+            detail=f"{record.run_id}: {exc}",
+        )
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+            await _stop_cancelled(engine, home, record, container_id)
+        raise
+    return _outcome(record.run_id, container_id, exit, watch)
+
+
+async def _ingest(
+    paths: RunPaths,
+    container_id: str,
+    watch: _Watch,
+    lines: list[LogLine],
+    exit: Exit | None = None,
+) -> None:
+    await ingest(paths, container_id, watch.next_line, lines, exit=exit)
+    watch.next_line += len(lines)
+    for line in lines:
+        watch.saw(line.text)
+
+
+def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
+    detail = "\n".join(watch.stderr) if exit.exit_code != 0 and watch.stderr else None
+    if watch.hung:
+        detail = "stopped: no output for longer than the idle timeout"
+    at = event_time(exit.finished_at) if exit.finished_at else None
+    return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at)
+
+
+async def _stop_cancelled(engine: Engine, home: Home, record: RunRecord, container_id: str) -> None:
+    """Stop a cancelled run, keep what it printed, and leave no container behind."""
+    paths = RunPaths(home, record.run_id)
+    with contextlib.suppress(ScadError):
+        await engine.stop(container_id, grace=STOP_GRACE)
+        await catch_up(engine, home, record)
+        await append_event(paths, "cancelled", cid=container_id)
+        await engine.remove(container_id, force=True)
+
+
+def _outcome(run_id: str, container_id: str, exit: ContainerExit, watch: _Watch) -> Outcome:
+    result = watch.result
+    outcome = Outcome(
+        run_id=run_id,
+        status=_status(exit, watch),
+        container_id=container_id,
+        exit_code=exit.exit_code,
+        detail=("\n".join(watch.stderr) or None) if exit.exit_code != 0 else None,
+    )
+    if result is not None:
+        usage = result.usage
+        outcome.result = result.result
+        outcome.turns = int(result.num_turns or 0)
+        outcome.cost_usd = float(result.total_cost_usd or 0.0)
+        outcome.duration_ms = float(result.duration_ms or 0.0)
+        outcome.input_tokens = int(usage.input_tokens or 0) if usage else 0
+        outcome.output_tokens = int(usage.output_tokens or 0) if usage else 0
+    return outcome
+
+
+def _status(exit: ContainerExit, watch: _Watch) -> Status:
+    """OOM-killed alone does not mean failed (a child may have been the one killed):
+    it is read together with the exit and the result."""
+    result = watch.result
+    if watch.hung:
+        return "hung"
+    succeeded = exit.exit_code == 0 and result is not None and not result.is_error
+    if succeeded:
+        return "succeeded"
+    if exit.oom:
+        return "oom"
+    if result is None:
+        return "crashed"
+    return "failed"

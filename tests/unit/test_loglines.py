@@ -1,0 +1,88 @@
+from scad.events import LogLine
+from scad.loglines import ChunkLines, LogLines, skip_consumed, unix_time
+
+
+def test_whole_lines_keep_their_timestamps() -> None:
+    parser = LogLines()
+    assert parser.feed("2026-11-27T10:57:51.102755120Z one\n") == [
+        LogLine("2026-11-27T10:57:51.102Z", "one", "2026-11-27T10:57:51.102755120Z", 1)
+    ]
+    assert parser.feed("2026-11-27T10:57:52.5Z two\n") == [
+        LogLine("2026-11-27T10:57:52.500Z", "two", "2026-11-27T10:57:52.5Z", 1)
+    ]
+    assert parser.finish() == []
+
+
+def test_long_lines_come_back_whole_with_their_first_and_last_timestamps() -> None:
+    parser = LogLines()
+    assert parser.feed("2026-11-27T10:00:00.100000000Z " + "a" * 16384) == []
+    assert parser.feed("2026-11-27T10:00:00.200000000Z " + "a" * 16384) == []
+    assert parser.feed("2026-11-27T10:00:00.300000000Z aaa\n") == [
+        LogLine("2026-11-27T10:00:00.100Z", "a" * 32771, "2026-11-27T10:00:00.300000000Z", 1)
+    ]
+
+
+def test_a_character_cut_at_an_entry_boundary_is_rejoined() -> None:
+    parser = LogLines()
+    parser.feed("2026-11-27T10:00:00.1Z caf")
+    # The incremental decoder hands the rest of a cut character over before the next timestamp.
+    assert parser.feed("é2026-11-27T10:00:00.2Z !\n") == [
+        LogLine("2026-11-27T10:00:00.100Z", "café!", "2026-11-27T10:00:00.2Z", 1)
+    ]
+
+
+def test_output_without_a_final_newline() -> None:
+    parser = LogLines()
+    assert [line.text for line in parser.feed("2026-11-27T10:00:00.1Z a\n2")] == ["a"]
+    assert parser.finish() == [
+        LogLine("2026-11-27T10:00:00.100Z", "2", "2026-11-27T10:00:00.1Z", 1)
+    ]
+
+
+SAME = "2026-11-27T10:00:00.5Z"
+ENTRIES = [
+    "2026-11-27T10:00:00.4Z zero\n",
+    f"{SAME} one\n",
+    f"{SAME} tw",
+    f"{SAME} o\n",
+    f"{SAME} three\n",
+    "2026-11-27T10:00:00.6Z four\n",
+]
+
+
+def test_entries_sharing_a_timestamp_are_counted() -> None:
+    parser = LogLines()
+    lines = [line for entry in ENTRIES for line in parser.feed(entry)]
+    assert [(line.text, line.end, line.k) for line in lines] == [
+        ("zero", "2026-11-27T10:00:00.4Z", 1),
+        ("one", SAME, 1),
+        ("two", SAME, 3),
+        ("three", SAME, 4),
+        ("four", "2026-11-27T10:00:00.6Z", 1),
+    ]
+
+
+def test_a_catch_up_since_a_shared_timestamp_resumes_after_the_right_line() -> None:
+    # The engine's `since` includes the instant itself: it returns entries 1.. again.
+    since = ENTRIES[1:]
+    for written, k, rest in [("one", 1, ["two", "three", "four"]), ("two", 3, ["three", "four"]),
+                             ("three", 4, ["four"])]:  # fmt: skip
+        parser = LogLines()
+        lines = [line for entry in skip_consumed(since, SAME, k) for line in parser.feed(entry)]
+        assert [line.text for line in lines] == rest, written
+    # Another spelling of the same instant counts as the same.
+    assert skip_consumed(["2026-11-27T10:00:00.500000000Z x\n"], SAME, 1) == []
+
+
+def test_live_chunks_are_split_into_lines_stamped_on_receipt() -> None:
+    chunks = ChunkLines()
+    assert chunks.feed(b'{"a":') == []
+    first = chunks.feed(b"1}\nsecond\nthi")
+    assert [(line.text, line.end) for line in first] == [('{"a":1}', None), ("second", None)]
+    assert first[0].ts.endswith("Z")
+    assert [line.text for line in chunks.finish()] == ["thi"]
+
+
+def test_resuming_after_an_entry() -> None:
+    assert unix_time("2026-11-27T10:00:00.1Z") == "1795773600.100000000"
+    assert unix_time("2026-11-27T10:00:00Z") == "1795773600.000000000"
