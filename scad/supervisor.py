@@ -28,8 +28,8 @@ from .errors import ScadError
 from .events import Exit, LogLine, append_event, ingest
 from .home import Home
 from .loglines import ChunkLines, event_time
+from .runlog import STDERR_TAIL, catch_up
 from .runs import RunPaths, RunRecord, save_run
-from .sessions.logs import STDERR_TAIL, catch_up
 from .specs import ContainerExit, ContainerSpec
 from .streamjson import Result, decode_event
 

@@ -145,7 +145,8 @@ class FakeEngine:
         container = self.made.get(container_id)
         if container is not None and container.status == "running":
             container.stopped.set()
-            await container.ended.wait()
+            container.status, container.exit_code = "exited", 143
+            container.ended.set()
 
     async def remove(self, container_id: str, *, force: bool = False) -> None:
         self.removed.append(container_id)

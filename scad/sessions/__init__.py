@@ -1,7 +1,7 @@
 """Sessions: one run directory, one container, its own clones and Claude state."""
 
+from ..runlog import catch_up, follow_engine, stream_events, tail_events
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
-from .logs import catch_up, follow_engine, stream_events, tail_events
 from .start import (
     Prepared,
     Resumed,

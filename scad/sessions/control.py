@@ -13,9 +13,9 @@ from ..clones import MAX_COUNTED, Commit, fetch_command, unfetched_work
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..events import append_event
 from ..home import Home
+from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
-from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..specs import Engine

@@ -25,12 +25,12 @@ from ..events import append_event
 from ..home import Home
 from ..image import agent_ids
 from ..names import branch_name, make_run_id, validate_tag
+from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from ..specs import ContainerSpec
 from ..supervisor import Outcome, launch, supervise
 from .claude_state import write_claude_state
 from .container import host_timezone, run_container_spec
-from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..specs import Engine

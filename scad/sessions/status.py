@@ -17,12 +17,12 @@ from ..credentials import refresh_token_fingerprint
 from ..errors import AgentFileError, UnreadableClone
 from ..events import read_all_events
 from ..home import Home
+from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
-from .logs import catch_up
 
 if TYPE_CHECKING:
     from ..specs import Engine

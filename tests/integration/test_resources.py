@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import project_config, session_settings
-from .sessions_support import Project, container_state, git_log, run, wait_for_exit, wait_until
+from .sessions_support import Project, container_state, git_log, run, wait_for_exit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
 
@@ -16,25 +16,18 @@ PIDS = 64
 GIB = 1024**3
 RESOURCES = f"resources: {{pids: {PIDS}, memory: 1g, cpus: 1}}\n"
 
-# Far more processes than the limit, yet over by itself: once the container is full,
-# bash retries the failing fork for ~15 s and then gives up, so two rounds hold the
-# run at its limit for ~30 s; the sleeps would end after 40 s anyway.
+# Far more processes than the limit, each fork counted in a file of the clone. The run
+# may not survive it (Claude Code aborts when it cannot make a thread): the point is
+# that the limit holds inside this run and its sibling never notices.
 BOMB = (
-    "RUN: for round in 1 2; do bash -c 'for i in $(seq 200); do sleep 40 & done; wait'; done\n"
+    "RUN: for i in $(seq 300); do sleep 60 & echo $i > /workspace/code/forked; done; wait\n"
     "SAY: bomb over"
 )
 SIBLING = (
-    "RUN: grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status\n"
+    "RUN: sleep 6; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status\n"
     "RUN: echo agent > agent.txt && git add agent.txt && git commit -qm 'agent commit'\n"
     "SAY: committed it"
 )
-
-
-async def pids(run_id: str) -> int:
-    """Processes and threads in the run's container, as the engine counts them from outside
-    (an exec inside would need a pid of its own)."""
-    out = await run("docker", "stats", "--no-stream", "--format", "{{.PIDs}}", f"scad-{run_id}")
-    return int(out.stdout.strip())
 
 
 async def host_config(run_id: str) -> dict[str, Any]:
@@ -66,30 +59,17 @@ async def test_a_fork_bomb_hits_its_own_pids_limit_while_a_sibling_commits(
         project_config("scadtest", project.repo, session_settings(project.model.url) + RESOURCES)
     )
 
-    bomb = await project.start("--tag", "bomb", "--headless", "--prompt", BOMB)
-
-    async def bomb_is_full() -> bool:
-        return await pids(bomb) >= PIDS
-
-    await wait_until(bomb_is_full, timeout=60)
-    # Still exactly at the limit a moment later: without one, 200 sleeps would show.
-    assert await pids(bomb) == PIDS
-
     sibling = await project.start("--tag", "sibling", "--headless", "--prompt", SIBLING)
+    bomb = await project.start("--tag", "bomb", "--headless", "--prompt", BOMB)
+    await wait_for_exit(bomb, timeout=120)
+    assert container_state(sibling)["Running"], "the sibling ended before the bomb did"
+    forked = int((project.clone(bomb) / "forked").read_text())
+    assert 0 < forked < PIDS, forked  # the limit stopped the bomb, not the end of its loop
+
     finished = await wait_for_exit(sibling)
     assert finished["ExitCode"] == 0
     assert git_log(project.clone(sibling)) == ["agent commit", "init"]
-    # The sibling did all that while the bomb was pinned at its limit.
-    assert container_state(bomb)["Running"], "the bomb ended before the sibling did"
-    assert await pids(bomb) == PIDS
-
-    # The bomb ends by itself, and Claude in it saw the forks fail and carried on.
-    ended = await wait_for_exit(bomb, timeout=120)
-    assert ended["ExitCode"] == 0 and not ended["OOMKilled"]
-    for run_id in (bomb, sibling):
-        await project.scad("session", "logs", run_id)  # catch the event logs up
-    (bombed,) = tool_results(project, bomb)
-    assert "fork: retry: Resource temporarily unavailable" in bombed
+    await project.scad("session", "logs", sibling)  # catch the event log up
     status, _ = tool_results(project, sibling)
     # Hardened: no capability can be had, nothing gains privileges.
     assert "CapBnd:\t0000000000000000" in status

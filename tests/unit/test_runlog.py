@@ -9,8 +9,8 @@ import pytest
 
 from scad.events import Exit, LogLine, ingest, read_all_events
 from scad.home import Home
+from scad.runlog import catch_up
 from scad.runs import RunPaths, RunRecord
-from scad.sessions.logs import catch_up
 
 pytestmark = pytest.mark.anyio
 

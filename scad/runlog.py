@@ -1,4 +1,4 @@
-"""Bringing a run's event log up to date from the engine, once or live.
+"""A run's event log brought up to date from the engine, once or live, and followed.
 
 Claude writes stream-json to the container's stdout whether or not scad is
 watching; the engine keeps it (scad's containers log with no rotation). A run
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..events import Envelope, Exit, append_event, ingest, position, read_events
-from ..home import Home
-from ..loglines import LogLines, event_time, skip_consumed, stamped_at, unix_time
-from ..runs import RunPaths, RunRecord
-from ..specs import ContainerState
+from .events import Envelope, Exit, append_event, ingest, position, read_events
+from .home import Home
+from .loglines import LogLines, event_time, skip_consumed, stamped_at, unix_time
+from .runs import RunPaths, RunRecord
+from .specs import ContainerState
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from .specs import Engine
 
 __all__ = ["catch_up", "exit_of", "follow_engine", "stream_events", "tail_events"]
 

@@ -1,0 +1,150 @@
+"""The supervisor's paths, against the engine fake: outcomes, errors, hangs, cancellation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad.errors import EngineError
+from scad.events import read_all_events
+from scad.home import Home
+from scad.runs import RunPaths, RunRecord, load_run, save_run
+from scad.specs import ContainerSpec
+from scad.supervisor import Outcome, supervise
+from tests.fakes import FakeEngine, Script
+
+pytestmark = pytest.mark.anyio
+
+INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "m"}
+
+
+def result(is_error: bool = False, text: str = "done") -> dict[str, object]:
+    return {"type": "result", "subtype": "success", "is_error": is_error, "num_turns": 2,
+            "total_cost_usd": 0.25, "duration_ms": 1200, "result": text,
+            "usage": {"input_tokens": 10, "output_tokens": 3}}  # fmt: skip
+
+
+def out(*objects: object) -> list[tuple[int, bytes]]:
+    """stdout chunks that cut lines at odd places, as the engine does."""
+    data = b"".join(json.dumps(o).encode() + b"\n" for o in objects)
+    return [(1, data[i : i + 7]) for i in range(0, len(data), 7)]
+
+
+def make_run(home: Home, run_id: str = "p-t-Nov27-1000") -> tuple[RunRecord, ContainerSpec]:
+    record = RunRecord(run_id=run_id, config="p", tag="t", mode="headless", image="scad-p:x",
+                       branch=f"scad-{run_id}", created="2026-11-27T10:00:00.000Z", repos={})  # fmt: skip
+    RunPaths(home, run_id).root.mkdir(parents=True)
+    save_run(home, record)
+    spec = ContainerSpec(image="scad-p:x", name=f"scad-{run_id}", labels={"scad.run": run_id})
+    return record, spec
+
+
+async def run_one(tmp_path: Path, script: Script, **options: object) -> tuple[Outcome, Home]:
+    home = Home(tmp_path)
+    engine = FakeEngine(script=lambda spec: script)
+    record, spec = make_run(home)
+    outcome = await supervise(engine, home, record, spec, **options)  # type: ignore[arg-type]
+    return outcome, home
+
+
+@pytest.mark.parametrize(
+    ("printed", "exit_code", "oom", "status"),
+    [
+        pytest.param([INIT, result()], 0, False, "succeeded", id="succeeded"),
+        pytest.param([INIT, result(is_error=True)], 1, False, "failed", id="is-error"),
+        pytest.param([INIT, result()], 1, False, "failed", id="exit-code"),
+        pytest.param([INIT], 137, False, "crashed", id="no-result"),
+        pytest.param([INIT], 137, True, "oom", id="oom"),
+        # A child killed for memory while Claude went on to succeed: the run succeeded.
+        pytest.param([INIT, result()], 0, True, "succeeded", id="oom-child"),
+    ],
+)
+async def test_outcomes(
+    tmp_path: Path, printed: list[dict[str, object]], exit_code: int, oom: bool, status: str
+) -> None:
+    outcome, home = await run_one(tmp_path, Script(out(*printed), exit_code=exit_code, oom=oom))
+    assert (outcome.status, outcome.exit_code) == (status, exit_code)
+    envelopes = await read_all_events(RunPaths(home, outcome.run_id))
+    kinds = [e.event or e.payload()["type"] for e in envelopes]
+    assert kinds == ["started", *[p["type"] for p in printed], "exited"]
+    assert [e.n for e in envelopes if e.src == "claude"] == list(range(len(printed)))
+    assert (envelopes[-1].exit_code, envelopes[-1].oom) == (exit_code, oom or None)
+    assert load_run(home, outcome.run_id).container_id == outcome.container_id
+
+
+async def test_a_success_carries_what_the_result_said(tmp_path: Path) -> None:
+    outcome, _ = await run_one(tmp_path, Script(out(INIT, result(text="all done"))))
+    assert (outcome.result, outcome.turns, outcome.cost_usd, outcome.duration_ms) == (
+        "all done", 2, 0.25, 1200,
+    )  # fmt: skip
+    assert (outcome.input_tokens, outcome.output_tokens) == (10, 3)
+
+
+async def test_a_crash_keeps_the_end_of_stderr(tmp_path: Path) -> None:
+    chunks = [(2, f"line {n}\n".encode()) for n in range(8)]
+    outcome, home = await run_one(tmp_path, Script(chunks, exit_code=2))
+    assert outcome.detail == "line 3\nline 4\nline 5\nline 6\nline 7"
+    events = await read_all_events(RunPaths(home, outcome.run_id))
+    assert [(e.event, e.detail) for e in events] == [
+        ("started", None),
+        ("exited", "line 3\nline 4\nline 5\nline 6\nline 7"),
+    ]
+
+
+async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
+    outcome, home = await run_one(tmp_path, Script(out(INIT), hang=True), idle_timeout=0.2)
+    assert outcome.status == "hung"
+    envelopes = await read_all_events(RunPaths(home, outcome.run_id))
+    assert envelopes[-1].detail == "stopped: no output for longer than the idle timeout"
+
+
+@pytest.mark.parametrize("method", ["create_container", "attach", "start"])
+async def test_an_engine_error_is_the_runs_outcome_with_its_id(tmp_path: Path, method: str) -> None:
+    home = Home(tmp_path)
+    engine = FakeEngine(fail={method: EngineError("the engine said no")})
+    record, spec = make_run(home)
+    outcome = await supervise(engine, home, record, spec)
+    assert outcome.status == "crashed"
+    assert outcome.detail is not None and "the engine said no" in outcome.detail
+    if method != "create_container":
+        assert outcome.detail.startswith(f"{record.run_id}: ")
+
+
+async def test_one_run_failing_leaves_its_siblings_running(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+
+    def script(spec: ContainerSpec) -> Script:
+        if spec.name.endswith("-2"):
+            return Script([(2, b"boom\n")], exit_code=1)
+        return Script(out(INIT, result()))
+
+    engine = FakeEngine(script=script)
+    outcomes: dict[str, Outcome] = {}
+
+    async def one(n: int) -> None:
+        record, spec = make_run(home, f"p-t{n}-Nov27-1000-{n}")
+        outcomes[record.run_id] = await supervise(engine, home, record, spec)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(1, 6):
+            tg.start_soon(one, n)
+    assert sorted(o.status for o in outcomes.values()) == ["crashed", *["succeeded"] * 4]
+
+
+async def test_a_cancelled_run_is_stopped_kept_and_removed(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    engine = FakeEngine(script=lambda spec: Script(out(INIT), hang=True))
+    record, spec = make_run(home)
+    async with anyio.create_task_group() as tg:
+        started = await tg.start(
+            lambda task_status: supervise(engine, home, record, spec, task_status=task_status)
+        )
+        assert started.container_id in engine.made
+        await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert engine.made == {} and started.container_id in engine.removed
+    events = [e.event for e in await read_all_events(RunPaths(home, record.run_id))]
+    assert events == ["started", None, "exited", "cancelled"]
