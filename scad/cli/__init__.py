@@ -20,6 +20,7 @@ __all__ = ["cli", "main"]
     lazy_commands={
         "config": "scad.cli.config:config",
         "build": "scad.cli.build:build",
+        "logs": "scad.cli.logs:logs",
         "offline": "scad.cli.offline:offline",
         "session": "scad.cli.session:session",
     },

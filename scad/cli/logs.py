@@ -1,0 +1,192 @@
+"""`scad logs`: many runs' logs merged by time, each line prefixed by its run id."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import anyio
+import asyncclick as click
+from anyio.abc import TaskGroup
+
+from ..errors import EngineUnavailable, UsageError
+from ..home import Home, scad_home
+from ..runs import RunRecord, list_runs, load_run
+from ._activity import activity_lines
+from ._complete import config_names, run_ids
+
+if TYPE_CHECKING:
+    from ..merged import RunEnvelope
+    from ..specs import Engine
+
+COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
+_SINCE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+#: How often a follower looks for runs that started since.
+DISCOVER_SECONDS = 1.0
+
+
+def parse_since(text: str, now: datetime) -> str:
+    """``10m``, ``2h``, ``1d`` ago, or an ISO time, as an event log timestamp."""
+    if match := _SINCE.match(text):
+        then = now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    else:
+        try:
+            then = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(
+                f"--since {text}: give a duration (30s, 10m, 2h, 1d) or a time "
+                "(2026-11-27T10:00:00Z)"
+            ) from None
+        if then.tzinfo is None:
+            then = then.astimezone()
+    return then.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _selected(home: Home, run_ids: tuple[str, ...], config: str | None) -> list[RunRecord]:
+    if run_ids:
+        return [load_run(home, run_id) for run_id in run_ids]
+    return [r for r in list_runs(home) if config is None or r.config == config]
+
+
+class _Printer:
+    """Lines prefixed by their run id, in a colour of the run's own on a terminal."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.colour = sys.stdout.isatty()
+        self.width = 0
+        self.colours: dict[str, str] = {}
+
+    def __call__(self, items: list[RunEnvelope]) -> None:
+        import msgspec
+
+        for item in items:
+            if self.as_json:
+                body = msgspec.json.encode(item.envelope)
+                click.echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
+                continue
+            self.width = max(self.width, len(item.run_id))
+            prefix = item.run_id.ljust(self.width) + " |"
+            if self.colour:
+                colour = self.colours.setdefault(
+                    item.run_id, COLOURS[len(self.colours) % len(COLOURS)]
+                )
+                prefix = click.style(prefix, fg=colour)
+            for line in activity_lines(item.envelope):
+                click.echo(f"{prefix} {line}")
+
+
+@click.command("logs")
+@click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
+@click.option(
+    "--config", "-c", "config", shell_complete=config_names, help="The runs of this config."
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (and new runs).")
+@click.option("--since", help="Only lines since then: 30s, 10m, 2h, 1d, or an ISO time.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print envelopes as JSON lines, with their run id."
+)
+async def logs(
+    run_id_args: tuple[str, ...],
+    config: str | None,
+    follow: bool,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """What the agents of several runs did, merged by time (all runs by default).
+
+    With --follow and named runs it ends when they have all ended; otherwise it
+    follows until interrupted, picking up runs that start meanwhile.
+    """
+    from ..engine import open_engine
+    from ..merged import follow_logs, merge_logs
+
+    home = scad_home()
+    if run_id_args and config:
+        raise UsageError("name runs or give --config, not both")
+    since_ts = parse_since(since, datetime.now(UTC)) if since else None
+    records = _selected(home, run_id_args, config)
+    printer = _Printer(as_json)
+    try:
+        async with open_engine() as engine:
+            await _catch_up_all(engine, home, records)
+            offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
+            if follow:
+                await _follow(engine, home, offsets, printer, run_id_args, config)
+    except EngineUnavailable as exc:
+        click.echo(f"warning: {exc}; showing the logs as last read", err=True)
+        offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
+        if follow:
+            discover = (
+                None if run_id_args else lambda: [r.run_id for r in _selected(home, (), config)]
+            )
+            await follow_logs(home, offsets, printer, discover=discover)
+
+
+async def _catch_up_all(engine: Engine, home: Home, records: list[RunRecord]) -> None:
+    from ..runlog import catch_up
+
+    limiter = anyio.CapacityLimiter(16)
+
+    async def one(record: RunRecord) -> None:
+        async with limiter:
+            await catch_up(engine, home, record)
+
+    async with anyio.create_task_group() as tg:
+        for record in records:
+            tg.start_soon(one, record)
+
+
+async def _follow(
+    engine: Engine,
+    home: Home,
+    offsets: dict[str, int],
+    printer: _Printer,
+    named: tuple[str, ...],
+    config: str | None,
+) -> None:
+    """Keep the runs' logs fed from the engine (runs nobody else watches) and print
+    what lands; named runs end it when they have all ended."""
+    from ..merged import follow_logs
+    from ..runlog import follow_engine
+
+    fed: set[str] = set()
+    feeding = 0  # engine feeds still running
+    all_ended = anyio.Event()
+
+    async def feed(record: RunRecord) -> None:
+        nonlocal feeding
+        try:
+            await follow_engine(engine, home, record)
+        finally:
+            feeding -= 1
+
+    def runs() -> list[RunRecord]:
+        return _selected(home, named, config)
+
+    async def discover_and_feed(tg: TaskGroup) -> None:
+        nonlocal feeding
+        while True:
+            for record in runs():
+                if record.container_id and record.run_id not in fed and not record.cleaned:
+                    fed.add(record.run_id)
+                    feeding += 1
+                    tg.start_soon(feed, record)
+            if named and feeding == 0:
+                all_ended.set()
+                return
+            await anyio.sleep(DISCOVER_SECONDS)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(discover_and_feed, tg)
+        await follow_logs(
+            home,
+            offsets,
+            printer,
+            discover=None if named else lambda: [r.run_id for r in runs()],
+            until=all_ended.is_set,
+        )
+        tg.cancel_scope.cancel()

@@ -1,0 +1,124 @@
+"""Many runs' event logs as one stream ordered by time, like ``docker compose logs``.
+
+Each log is read a chunk at a time and merged by timestamp, so memory stays
+flat whatever the logs' size. Following, the logs are read as other writers (a
+supervisor, a catch-up) append to them, new runs are picked up as they appear,
+and each line is handed on once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+import anyio
+import msgspec
+
+from .events import Envelope, read_events
+from .home import Home
+from .runs import RunPaths
+
+__all__ = ["MERGE_CHUNK", "RunEnvelope", "follow_logs", "merge_logs"]
+
+#: What each log is read by when merging: many logs are open at once.
+MERGE_CHUNK = 256 << 10
+#: How often a follower looks for new lines and new runs.
+POLL_SECONDS = 0.2
+
+
+class RunEnvelope(msgspec.Struct, frozen=True):
+    run_id: str
+    envelope: Envelope
+
+
+Emit = Callable[[list[RunEnvelope]], None]
+
+
+class _Reader:
+    """One run's log, read forward a chunk at a time."""
+
+    def __init__(self, home: Home, run_id: str, since: str | None) -> None:
+        self.run_id = run_id
+        self._paths = RunPaths(home, run_id)
+        self._since = since
+        self.offset = 0
+
+    async def next_chunk(self, limit: int = MERGE_CHUNK) -> list[RunEnvelope]:
+        """The next complete envelopes (at or after ``since``); [] at the log's end."""
+        while True:
+            envelopes, after = await read_events(self._paths, self.offset, limit=limit)
+            if after == self.offset:
+                return []
+            self.offset = after
+            chosen = [
+                RunEnvelope(self.run_id, e)
+                for e in envelopes
+                if self._since is None or e.ts >= self._since
+            ]
+            if chosen:
+                return chosen
+
+
+async def merge_logs(
+    home: Home, run_ids: Iterable[str], emit: Emit, *, since: str | None = None, batch: int = 500
+) -> dict[str, int]:
+    """Hand every envelope of the runs to ``emit`` in time order, ``batch`` at a time;
+    returns where each log was read to (for :func:`follow_logs`)."""
+    readers = [_Reader(home, run_id, since) for run_id in run_ids]
+    pending: dict[int, list[RunEnvelope]] = {}
+    heap: list[tuple[str, int, int]] = []  # (ts, reader, position in its chunk)
+
+    async def refill(index: int) -> None:
+        chunk = await readers[index].next_chunk()
+        if chunk:
+            pending[index] = chunk
+            heapq.heappush(heap, (chunk[0].envelope.ts, index, 0))
+
+    for index in range(len(readers)):
+        await refill(index)
+    out: list[RunEnvelope] = []
+    while heap:
+        _, index, position = heapq.heappop(heap)
+        chunk = pending[index]
+        out.append(chunk[position])
+        if position + 1 < len(chunk):
+            heapq.heappush(heap, (chunk[position + 1].envelope.ts, index, position + 1))
+        else:
+            await refill(index)
+        if len(out) >= batch:
+            emit(out)
+            out = []
+    if out:
+        emit(out)
+    return {reader.run_id: reader.offset for reader in readers}
+
+
+async def follow_logs(
+    home: Home,
+    offsets: dict[str, int],
+    emit: Emit,
+    *,
+    discover: Callable[[], Iterable[str]] | None = None,
+    until: Callable[[], bool] = lambda: False,
+) -> None:
+    """Hand on what is appended to the logs after ``offsets``, each poll's lines in
+    time order; ``discover`` names runs to pick up as they appear (read from their
+    start). Returns once ``until()`` holds and what was there then is handed on."""
+    readers: dict[str, _Reader] = {}
+    for run_id, offset in offsets.items():
+        readers[run_id] = _Reader(home, run_id, None)
+        readers[run_id].offset = offset
+    while True:
+        finished = until()
+        for run_id in discover() if discover else ():
+            readers.setdefault(run_id, _Reader(home, run_id, None))
+        fresh: list[RunEnvelope] = []
+        for reader in readers.values():
+            while chunk := await reader.next_chunk():
+                fresh += chunk
+        if fresh:
+            fresh.sort(key=lambda item: item.envelope.ts)
+            emit(fresh)
+        if finished:
+            return
+        await anyio.sleep(POLL_SECONDS)
