@@ -86,10 +86,6 @@ class RunPaths:
         return self.root / "events.jsonl"
 
     @property
-    def ingest_state(self) -> Path:
-        return self.root / "ingest.json"
-
-    @property
     def lock(self) -> Path:
         return self.root / ".lock"
 

@@ -67,8 +67,8 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     assert summary["usage"]["input_tokens"] == result["usage"]["input_tokens"] == 2000
     assert summary["usage"]["output_tokens"] == result["usage"]["output_tokens"] == 100
     assert info["state"] == "exited" and info["exit_code"] == 0
-    (ahead,) = info["clones"][0]["ahead"]
-    assert ahead["name"] == f"scad-{run_id}"
+    ahead = info["clones"][0]["ahead"]
+    assert (ahead["branches"], ahead["total"]) == ([f"scad-{run_id}"], 1)
     assert [c["subject"] for c in ahead["commits"]] == ["agent commit"]
 
     readable = (await project.scad("session", "logs", run_id)).stdout
@@ -78,9 +78,8 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     )
     assert "[scad] exited with code 0" in readable
     dashboard = (await project.scad("session", "info", run_id)).stdout
-    assert re.search(
-        rf"^  code scad-{run_id}: [0-9a-f]{{8}} agent commit$", dashboard, re.MULTILINE
-    ), dashboard
+    assert re.search(r"^  code: [0-9a-f]{8} agent commit$", dashboard, re.MULTILINE), dashboard
+    assert f"  code: on scad-{run_id}\n" in dashboard
     last_two = (await project.scad("session", "logs", run_id, "-n", "2")).stdout
     assert last_two.splitlines() == readable.splitlines()[-2:]
     assert (await project.scad("session", "logs", run_id, "-n", "0")).stdout == ""
@@ -258,7 +257,6 @@ async def test_clean_refuses_unfetched_commits_until_fetched_or_forced(project: 
         run_dir = project.run_dir(run_id)
         assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == [
             "events.jsonl",
-            "ingest.json",
             "run.json",
         ]
         assert (await run("docker", "inspect", f"scad-{run_id}", check=False)).returncode != 0
