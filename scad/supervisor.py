@@ -215,16 +215,16 @@ def _outcome(run_id: str, container_id: str, exit: ContainerExit, watch: _Watch)
 
 
 def _status(exit: ContainerExit, watch: _Watch) -> Status:
-    """OOM-killed alone does not mean failed (a child may have been the one killed):
-    it is read together with the exit and the result."""
+    """A run that hit its memory limit is ``oom`` even when Claude went on to a result
+    (the kernel may have killed a tool, not Claude): its work ran short of memory, and
+    the exit code and result say how far it got."""
     result = watch.result
     if watch.hung:
         return "hung"
-    succeeded = exit.exit_code == 0 and result is not None and not result.is_error
-    if succeeded:
-        return "succeeded"
     if exit.oom:
         return "oom"
+    if exit.exit_code == 0 and result is not None and not result.is_error:
+        return "succeeded"
     if result is None:
         return "crashed"
     return "failed"

@@ -88,3 +88,32 @@ async def test_a_fork_bomb_hits_its_own_pids_limit_while_a_sibling_commits(
             "SecurityOpt": ["no-new-privileges"],
             "CapDrop": ["ALL"],
         }, run_id
+
+
+async def test_a_run_that_outgrows_its_memory_ends_as_oom(project: Project) -> None:
+    """The agent's tool pushes the container past its limit: the run ends as `oom`."""
+    config = project.home / "configs" / "scadtest.yml"
+    config.write_text(
+        project_config(
+            "scadtest",
+            project.repo,
+            session_settings(project.model.url) + "resources: {memory: 320m}\n",
+        )
+    )
+    grow = (
+        'RUN: python3 -c \'import time; c = []; [c.append(b"x" * (10 << 20)) or '
+        "time.sleep(0.05) for _ in range(40)]; time.sleep(20)'\nSAY: survived"
+    )
+    result = await project.scad(
+        "session", "start", "scadtest", "--tag", "oom", "--headless", "--wait", "--json",
+        "--prompt", grow, check=False,
+    )  # fmt: skip
+    outcome = json.loads(result.stdout)
+    # The kernel kills the tool or Claude itself, whichever it judges larger.
+    assert (result.returncode, outcome["status"]) == (1, "oom")
+    assert outcome["exit_code"] in (0, 137)
+    assert container_state(outcome["run_id"])["OOMKilled"] is True
+    exited = project.envelopes(outcome["run_id"])[-1]
+    assert (exited["event"], exited["exit_code"], exited["oom"]) == (
+        "exited", outcome["exit_code"], True,
+    )  # fmt: skip

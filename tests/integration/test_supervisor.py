@@ -106,8 +106,8 @@ async def test_start_wait_exits_with_the_outcome(project: Project) -> None:
         or ": succeeded (exit 0)" in lines[-1]
     )
     failed = await project.scad("session", "start", "scadtest", "--tag", "f", "--headless",
-                                "--wait", "--json", "--prompt", "FAIL: 500 x20", check=False)  # fmt: skip
-    assert failed.returncode == 1
+                                "--wait", "--json", "--prompt", "FAIL: 400 x20", check=False)  # fmt: skip
+    assert failed.returncode == 1, failed.stdout
     outcome = json.loads(failed.stdout)
     assert outcome["status"] == "failed" and outcome["exit_code"] == 1
     interactive = await project.scad(
