@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 from ..events import Envelope
 from ..streamjson import (
     ApiRetry,
@@ -29,11 +32,18 @@ def _one_line(text: str, width: int = WIDTH) -> str:
 
 
 def _time(ts: str) -> str:
-    """The log's UTC timestamp as local wall-clock time."""
+    """The log's UTC timestamp as local wall-clock time (HH:MM:SS)."""
+    return _clock(ts[:19], time.tzname)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock(second: str, zone: tuple[str, str]) -> str:
+    """Cached per second (and time zone): a log has many lines a second, and converting
+    each through datetime was most of rendering's cost."""
     try:
-        return parse_timestamp(ts).astimezone().strftime("%H:%M:%S")
+        return parse_timestamp(second + "Z").astimezone().strftime("%H:%M:%S")
     except ValueError:
-        return ts
+        return second
 
 
 def activity_lines(envelope: Envelope) -> list[str]:
