@@ -271,17 +271,14 @@ class DockerEngine:
         if since is not None:
             params["since"] = since
         # The raw body, demultiplexed here: aiodocker reads it two small reads per
-        # entry, which cost most of a long catch-up. scad's containers have no TTY,
-        # so their output is always multiplexed.
+        # entry, which cost most of a long catch-up.
         with _request(f"logs of {container_id[:12]}"):
             async with self._docker._query(
                 f"containers/{container_id}/logs", params=params, timeout=None
             ) as response:
                 body = await response.read()
-        # One decoder across entries: a character cut at an entry's end is completed
-        # at the start of the next (where the line parser expects it).
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        return [decoder.decode(entry) for entry in _frames(body)]
+        entries = _Entries(timestamps)
+        return [entries.decode(frame) for frame in _frames(body)]
 
     @asynccontextmanager
     async def open_logs(
@@ -289,26 +286,30 @@ class DockerEngine:
     ) -> AsyncIterator[AsyncIterator[str]]:
         """Timestamped stdout entries (since the UNIX time ``since``) as they come, until
         the container stops; the connection closes when the block is left."""
-        options: dict[str, Any] = {} if since is None else {"since": since}
+        params: dict[str, Any] = {"stdout": True, "follow": True, "timestamps": True}
+        if since is not None:
+            params["since"] = since
+        query = self._docker._query(f"containers/{container_id}/logs", params=params, timeout=None)
         with _request(f"logs of {container_id[:12]}"):
-            stream = self._docker.containers.container(container_id).log(
-                stdout=True, follow=True, timestamps=True, **options
-            )
+            response = await query.__aenter__()
         try:
-            yield _mapped(stream, f"logs of {container_id[:12]}")
+            yield _mapped(_followed(response), f"logs of {container_id[:12]}")
         finally:
             with anyio.CancelScope(shield=True):
-                await cast("AsyncGenerator[str, None]", stream).aclose()
+                await query.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
         """The container's stdout and stderr from the moment of attaching: attach to a
         created container before starting it and nothing it prints is missed."""
-        with _request(f"attach to {container_id[:12]}"):
-            stream = self._docker.containers.container(container_id).attach(
-                stdout=True, stderr=True
-            )
-            await stream.__aenter__()  # connect now, before the caller starts the container
+        stream = self._docker.containers.container(container_id).attach(stdout=True, stderr=True)
+        try:
+            with _request(f"attach to {container_id[:12]}"):
+                await stream.__aenter__()  # connect now, before the caller starts the container
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stream.close()
+            raise
         try:
             yield _DockerOutput(stream, container_id)
         finally:
@@ -340,11 +341,42 @@ class DockerEngine:
         return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
 
 
+class _Entries:
+    """Decodes log entries in order. An entry's text is decoded across entries, so a
+    character cut where the engine split a long line is completed at the start of
+    the next entry's text (after its timestamp), where the line parser joins it."""
+
+    def __init__(self, timestamps: bool) -> None:
+        self._timestamps = timestamps
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def decode(self, frame: bytes) -> str:
+        if not self._timestamps:
+            return self._decoder.decode(frame)
+        stamp, _, content = frame.partition(b" ")
+        return f"{stamp.decode('ascii', 'replace')} {self._decoder.decode(content)}"
+
+
+async def _followed(response: Any) -> AsyncIterator[str]:
+    """The entries of a followed log response, demultiplexed as they arrive."""
+    entries, buffer = _Entries(timestamps=True), b""
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        frames = _frames(buffer)
+        buffer = buffer[sum(8 + len(f) for f in frames) :]
+        for frame in frames:
+            yield entries.decode(frame)
+
+
 def _frames(body: bytes) -> list[bytes]:
-    """The payloads of a multiplexed stream: 8-byte headers (stream, 0, 0, 0, length)."""
+    """The whole frames of a multiplexed stream: 8-byte headers (stream, 0, 0, 0,
+    length), then the payload. scad's containers have no TTY, so their output is
+    always multiplexed. A frame cut at the end is left for the next read."""
     frames, position, end = [], 0, len(body)
     while position + 8 <= end:
         (length,) = struct.unpack_from(">I", body, position + 4)
+        if position + 8 + length > end:
+            break
         frames.append(body[position + 8 : position + 8 + length])
         position += 8 + length
     return frames

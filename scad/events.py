@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 import aiofiles
@@ -35,9 +36,12 @@ __all__ = [
     "Position",
     "append_event",
     "ingest",
+    "is_supervised",
+    "mark_lost",
     "position",
     "read_all_events",
     "read_events",
+    "supervising",
 ]
 
 #: How much of the log's end a writer reads at a time to find where it stands.
@@ -70,6 +74,9 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     exit_code: int | None = None
     #: Set on ``exited`` when the engine reports the container was OOM-killed.
     oom: bool | None = None
+    #: On ``exited``: when the life that ended began (the container's StartedAt), so
+    #: that a restarted container's further output is still taken.
+    life: str | None = None
     detail: str | None = None
 
     def payload(self) -> Any:
@@ -97,6 +104,8 @@ class Exit(msgspec.Struct, frozen=True, kw_only=True):
     detail: str | None = None
     #: When it ended (the event log's format); now when unknown.
     at: str | None = None
+    #: When the life that ended began (the container's StartedAt).
+    life: str | None = None
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,8 +116,20 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     #: ``end`` and ``k`` of the last line written, when it came from the engine's log.
     end: str | None = None
     k: int = 0
-    #: Its exit (or its loss) is in the log: nothing more will come.
+    #: Its exit (or its loss) is in the log: nothing more will come, unless the
+    #: container was started again since (a restart: see ``exited_life``).
     done: bool = False
+    #: When the life whose exit is logged began (the container's StartedAt).
+    exited_life: str | None = None
+    #: It was removed before its output was read: nothing more can come.
+    lost: bool = False
+
+    def ended(self, life: str | None) -> bool:
+        """Whether nothing more will come from the container's life that began at
+        ``life`` (its StartedAt; None when unknown)."""
+        if self.lost or not self.done:
+            return self.lost
+        return life is None or self.exited_life is None or self.exited_life == life
 
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
@@ -121,13 +142,19 @@ def _short(container_id: str) -> str:
 def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
     """The last seq in the log, and where it stands for container ``cid``."""
     seq: int | None = None
-    done = False
-    tail, pos = b"", size
+    exited: Envelope | None = None
+    pieces: list[bytes] = []  # the start of a line longer than a block, last read first
+    pos = size
     while pos > 0:
         start = max(0, pos - _TAIL_BLOCK)
         log.seek(start)
-        lines = (log.read(pos - start) + tail).split(b"\n")
-        tail, lines = (lines[0], lines[1:]) if start > 0 else (b"", lines)
+        block = log.read(pos - start)
+        pos = start
+        if start > 0 and b"\n" not in block:
+            pieces.append(block)  # joined once the line's start is found: no quadratic copying
+            continue
+        lines = (block + b"".join(reversed(pieces))).split(b"\n")
+        pieces = [lines.pop(0)] if start > 0 else []
         for line in reversed(lines):
             try:
                 envelope = _decode_envelope(line)
@@ -139,16 +166,24 @@ def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
                 return seq, Position()
             if envelope.cid != cid:
                 continue
-            if envelope.src == "claude" and envelope.n is not None:
-                return seq, Position(
-                    next_line=envelope.n + 1, end=envelope.end, k=envelope.k or 0, done=done
-                )
-            if envelope.event in ("exited", "lost"):
-                done = True
+            if exited is None and envelope.event in ("exited", "lost"):
+                exited = envelope
+            elif envelope.src == "claude" and envelope.n is not None:
+                return seq, _position(envelope.n + 1, envelope, exited)
             elif envelope.event in ("started", "resumed"):
-                return seq, Position(done=done)
-        pos = start
-    return seq or 0, Position(done=done)
+                return seq, _position(0, None, exited)
+    return seq or 0, _position(0, None, exited)
+
+
+def _position(next_line: int, last: Envelope | None, exited: Envelope | None) -> Position:
+    return Position(
+        next_line=next_line,
+        end=last.end if last else None,
+        k=(last.k or 0) if last else 0,
+        done=exited is not None,
+        exited_life=exited.life if exited else None,
+        lost=exited is not None and exited.event == "lost",
+    )
 
 
 class _Batch:
@@ -193,6 +228,33 @@ def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@asynccontextmanager
+async def supervising(paths: RunPaths) -> AsyncIterator[None]:
+    """Mark the run as written live by this process for the block's duration (a lock
+    the kernel drops if the process dies): catch-ups leave such a run to its writer."""
+    fd = await anyio.to_thread.run_sync(os.open, paths.supervised, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def is_supervised(paths: RunPaths) -> bool:
+    """Whether a live process supervises the run right now."""
+    try:
+        fd = os.open(paths.supervised, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 async def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
     """Append a scad lifecycle event (``cid`` names its container, when it has one)."""
     if fields.get("cid"):
@@ -224,40 +286,45 @@ async def ingest(
     lines: Sequence[LogLine],
     *,
     exit: Exit | None = None,
+    life: str | None = None,
 ) -> int:
     """Append the container's stdout lines numbered ``first, first+1, ...`` that the
     log does not hold yet; with ``exit``, then its ``exited`` event, once.
 
     Both the live supervisor and the catch-up from the engine write through
-    here. Returns how many lines were appended.
+    here. ``life`` is when the container's current life began (its StartedAt,
+    when known): lines of a restarted container are taken after an exit logged
+    for an earlier life. The exit is written only when every line before it is
+    in the log. Returns how many lines were appended.
     """
     cid = _short(container_id)
     claude_head = b'"src":"claude","cid":"%s",' % cid.encode()
+    life = life or (exit.life if exit else None)
 
     def fill(batch: _Batch, where: Position) -> int:
-        if where.done:
+        if where.ended(life):
             return 0
-        expected, appended = where.next_line, 0
+        expected = where.next_line
         for index, line in enumerate(lines, start=first):
             if index < expected:
                 continue  # written already
             if index > expected:
                 break  # a gap: the lines between are another writer's to bring
             expected += 1
-            text = line.text.strip()
-            if not text:
-                continue  # blank lines are not kept; the next line's number says they passed
             place = b'"n":%d,' % index
             if line.end is not None:
                 place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
+            text = line.text.strip()
             try:
+                if not text:
+                    raise msgspec.DecodeError
                 msgspec.json.decode(text)
                 body = b'"data":' + text.encode()
             except (msgspec.DecodeError, RecursionError):  # an agent can print anything
                 body = msgspec.json.encode({"text": line.text})[1:-1]
             batch.raw(claude_head + place + body, line.ts)
-            appended += 1
-        if exit is not None:
+        appended = len(batch.parts)
+        if exit is not None and expected >= first + len(lines):
             batch.fields(
                 exit.at,
                 src="scad",
@@ -265,11 +332,23 @@ async def ingest(
                 cid=cid,
                 exit_code=exit.exit_code,
                 oom=exit.oom or None,
+                life=exit.life,
                 detail=exit.detail,
             )
         return appended
 
     return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+
+
+async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
+    """Record, once, that the container is gone before all its output was read."""
+    cid = _short(container_id)
+
+    def fill(batch: _Batch, where: Position) -> None:
+        if not where.lost:
+            batch.fields(src="scad", event="lost", cid=cid, detail=detail)
+
+    await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
 
 
 async def read_events(

@@ -29,8 +29,7 @@ __all__ = [
     "unix_time",
 ]
 
-# RFC 3339 with nanoseconds, as the engine writes it; a multi-byte character cut
-# at an entry boundary can leave a few characters in front of it.
+# RFC 3339 with nanoseconds, as the engine writes it at the start of each entry.
 _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
 
 
@@ -77,12 +76,14 @@ def skip_consumed(entries: list[str], end: str, k: int) -> list[str]:
 class LogLines:
     """Feed entries in order; get back complete lines."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, last: str | None = None, same: int = 0) -> None:
+        """``last`` and ``same``: a parse that resumes after a line whose last piece was
+        stamped ``last``, the ``same``-th entry with that stamp."""
         self._pending = ""
         self._since: str | None = None
-        self._last = ""
+        self._last = last or ""
         #: Entries seen so far with timestamp ``_last``.
-        self._same = 0
+        self._same = same
 
     def feed(self, entry: str) -> list[LogLine]:
         match = _TIMESTAMP.search(entry, 0, 48)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .events import Envelope, Exit, append_event, ingest, position, read_events
+from .events import Envelope, Exit, ingest, is_supervised, mark_lost, position, read_events
 from .home import Home
 from .loglines import LogLines, event_time, skip_consumed, stamped_at, unix_time
 from .runs import RunPaths, RunRecord
@@ -39,39 +39,57 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exit:
         stderr = "".join(await engine.logs(container.id, stderr=True)).strip().splitlines()
         detail = "\n".join(stderr[-STDERR_TAIL:]) or None
     at = event_time(container.finished_at) if container.finished_at else None
-    return Exit(exit_code=exit_code, oom=container.oom_killed, detail=detail, at=at)
+    return Exit(
+        exit_code=exit_code,
+        oom=container.oom_killed,
+        detail=detail,
+        at=at,
+        life=container.started_at,
+    )
 
 
-async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
-    """Ingest what the container printed that the log lacks; True while it runs.
+async def catch_up(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    *,
+    listed: ContainerState | None = None,
+    supervisor: bool = False,
+) -> bool:
+    """Ingest what the container printed that the log lacks; True while it may print more.
 
     When the log's last line came from the engine's log, only what follows it
     is fetched (entries sharing its timestamp are told apart by count), so
-    reading a long run again costs what is new. A container that is gone before
-    its output was read leaves a ``lost`` event saying so.
+    reading a long run again costs what is new. A run whose exit is logged asks
+    the engine nothing, unless ``listed`` (from a listing) says it runs again. A
+    run under a live supervisor is left to it, unless the caller is that
+    supervisor. A container that is gone before its output was read leaves a
+    ``lost`` event.
     """
     container_id = record.container_id
-    if not container_id:
+    if not container_id or record.cleaned:
         return False
     paths = RunPaths(home, record.run_id)
     where = await position(paths, container_id)
-    if where.done:
+    if where.lost or (where.done and not (listed and listed.running)):
         return False  # its exit is in the log: the container has nothing more to say
+    if not supervisor and await anyio.to_thread.run_sync(is_supervised, paths):
+        return True  # its supervisor writes it live, the exit included
     container = await engine.inspect(container_id)
     if container is None:
-        await append_event(
-            paths,
-            "lost",
-            cid=container_id,
-            detail=f"the container was removed before scad read its output from line {where.next_line} on",
+        detail = (
+            f"the container was removed before scad read its output from line {where.next_line} on"
         )
+        await mark_lost(paths, container_id, detail)
+        return False
+    if where.ended(container.started_at):
         return False
     if where.end is not None:
         since = await engine.logs(container_id, timestamps=True, since=unix_time(where.end))
         entries, first = skip_consumed(since, where.end, where.k), where.next_line
+        parser = LogLines(last=where.end, same=where.k)
     else:
-        entries, first = await engine.logs(container_id, timestamps=True), 0
-    parser = LogLines()
+        entries, first, parser = await engine.logs(container_id, timestamps=True), 0, LogLines()
     lines = [line for entry in entries for line in parser.feed(entry)]
     finished = container.status in ("exited", "dead")
     exit = None
@@ -79,33 +97,34 @@ async def catch_up(engine: Engine, home: Home, record: RunRecord) -> bool:
         # Output that ended without a newline is a last line, not one still being written.
         lines += parser.finish()
         exit = await exit_of(engine, container)
-    await ingest(paths, container_id, first, lines, exit=exit)
+    await ingest(paths, container_id, first, lines, exit=exit, life=container.started_at)
     return not finished
 
 
 async def follow_engine(engine: Engine, home: Home, record: RunRecord) -> None:
-    """Ingest the container's output from the engine as it comes, until it stops."""
+    """Ingest the container's output from the engine as it comes, until it has ended
+    (a container not started yet, or restarting, is waited for)."""
     container_id = record.container_id
     if not container_id:
         return
     paths = RunPaths(home, record.run_id)
-    where = await position(paths, container_id)
-    if where.done:
-        return
-    resume = where.end is not None
-    since = unix_time(where.end) if where.end else None
-    index, to_skip = (where.next_line, where.k) if resume else (0, 0)
-    parser = LogLines()
-    async with engine.open_logs(container_id, since=since) as entries:
-        async for entry in entries:
-            if to_skip and where.end and stamped_at(entry, where.end):
-                to_skip -= 1
-                continue
-            to_skip = 0
-            if lines := parser.feed(entry):
-                await ingest(paths, container_id, index, lines)
-                index += len(lines)
-    await catch_up(engine, home, record)
+    while await catch_up(engine, home, record):
+        where = await position(paths, container_id)
+        if where.end is None:
+            await anyio.sleep(POLL_SECONDS)  # nothing from the engine's log yet
+            continue
+        index, to_skip = where.next_line, where.k
+        parser = LogLines(last=where.end, same=where.k)
+        async with engine.open_logs(container_id, since=unix_time(where.end)) as entries:
+            async for entry in entries:
+                if to_skip and stamped_at(entry, where.end):
+                    to_skip -= 1
+                    continue
+                to_skip = 0
+                if lines := parser.feed(entry):
+                    await ingest(paths, container_id, index, lines)
+                    index += len(lines)
+        await anyio.sleep(POLL_SECONDS)  # the stream ended: stopped, or restarting
 
 
 Emit = Callable[[list[Envelope], bool], None]

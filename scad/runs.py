@@ -86,6 +86,11 @@ class RunPaths:
         return self.root / "events.jsonl"
 
     @property
+    def supervised(self) -> Path:
+        """Locked while a supervisor writes the run's log live."""
+        return self.root / ".supervised"
+
+    @property
     def lock(self) -> Path:
         return self.root / ".lock"
 

@@ -4,9 +4,11 @@
 starting it (so nothing it prints is missed, whatever the engine keeps), starts
 it, reports "started" through ``task_status``, streams its stdout into the event
 log line by line as it comes, waits for the exit and returns a typed
-:class:`Outcome`. A task group may call it for many runs at once: a run's
-failure is its outcome, never an exception that cancels its siblings, and a
-cancelled run is stopped, caught up and removed in a shielded, bounded way.
+:class:`Outcome`. A task group may call it for many runs at once: once started,
+a run's failure is its outcome, never an exception that cancels its siblings (a
+run that cannot start raises, for its caller to report), and a cancelled run is
+stopped, caught up and removed in a shielded, bounded way. While it runs, the
+run is marked as supervised, so catch-ups elsewhere leave its log to it.
 
 :func:`launch` is the unwatched start (interactive sessions, and headless ones
 nobody waits for): the same creation, and the log is caught up from the engine
@@ -24,13 +26,13 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from .errors import ScadError
-from .events import Exit, LogLine, append_event, ingest
+from .errors import ScadError, SessionError
+from .events import Exit, LogLine, append_event, ingest, supervising
 from .home import Home
 from .loglines import ChunkLines, event_time
 from .runlog import STDERR_TAIL, catch_up
 from .runs import RunPaths, RunRecord, save_run
-from .specs import ContainerExit, ContainerSpec
+from .specs import ContainerExit, ContainerSpec, OutputStream
 from .streamjson import Result, decode_event
 
 if TYPE_CHECKING:
@@ -41,8 +43,8 @@ __all__ = ["Outcome", "Status", "launch", "supervise"]
 Status = Literal["succeeded", "failed", "crashed", "oom", "hung", "cancelled"]
 #: Seconds a container gets to stop before it is killed.
 STOP_GRACE = 10
-#: Bound on the shielded clean-up of a cancelled run.
-CLEANUP_SECONDS = STOP_GRACE + 30
+#: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
+CLEANUP_SECONDS = STOP_GRACE + 90
 
 
 class Outcome(msgspec.Struct, kw_only=True):
@@ -93,6 +95,7 @@ class _Watch:
         self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
         self.next_line = 0
         self.result: Result | None = None
+        self.started = False
         self.hung = False
 
     def saw(self, text: str) -> None:
@@ -117,50 +120,74 @@ async def supervise(
 
     ``event`` names the start in the log (``started``, or ``resumed``). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
-    ends as ``hung``. Errors become the outcome (``crashed``, with the message
-    in ``detail``); only cancellation propagates, after the run is stopped.
+    ends as ``hung``. A run that cannot start raises (a ScadError naming the
+    run; its container removed); once started, errors become the outcome
+    (``crashed``, with the message in ``detail``) and only cancellation
+    propagates, after the run is stopped, caught up and removed.
     """
     paths = RunPaths(home, record.run_id)
-    try:
-        container_id = await _create(engine, home, record, spec)
-    except ScadError as exc:
-        return Outcome(run_id=record.run_id, status="crashed", detail=str(exc))
     watch = _Watch()
-    try:
-        async with engine.attach(container_id) as output:
-            await engine.start(container_id)
+    container_id: str | None = None
+    async with supervising(paths):
+        try:
+            container_id = await _create(engine, home, record, spec)
+            # Before the container prints anything: its line count starts here.
             await append_event(paths, event, cid=container_id)
-            task_status.started(record)
-            while True:
-                with anyio.move_on_after(idle_timeout) as idle:
-                    chunk = await output.read()
-                if idle.cancelled_caught:
-                    watch.hung = True
-                    await engine.stop(container_id, grace=STOP_GRACE)
-                    continue  # the stream ends once the container has stopped
-                if chunk is None:
-                    break
-                if chunk.stream == 2:
-                    text = chunk.data.decode(errors="replace")
-                    watch.stderr.extend(line for line in text.splitlines() if line.strip())
-                elif lines := watch.stdout.feed(chunk.data):
-                    await _ingest(paths, container_id, watch, lines)
-        exit = await engine.wait(container_id)
-        await _ingest(paths, container_id, watch, watch.stdout.finish(), _exit(exit, watch))
-    except ScadError as exc:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-            await catch_up(engine, home, record)
-        return Outcome(
-            run_id=record.run_id,
-            status="crashed",
-            container_id=container_id,
-            detail=f"{record.run_id}: {exc}",
-        )
-    except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-            await _stop_cancelled(engine, home, record, container_id)
-        raise
+            async with engine.attach(container_id) as output:
+                await engine.start(container_id)
+                task_status.started(record)
+                await _stream(engine, paths, container_id, output, watch, idle_timeout)
+            exit = await engine.wait(container_id)
+            await _ingest(paths, container_id, watch, watch.stdout.finish(), _exit(exit, watch))
+        except ScadError as exc:
+            if not watch.started:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                    await _remove(engine, record, container_id)
+                raise SessionError(f"{record.run_id} could not start: {exc}") from exc
+            return Outcome(
+                run_id=record.run_id,
+                status="crashed",
+                container_id=container_id,
+                detail=f"{record.run_id}: {exc}",
+            )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await _stop_cancelled(engine, home, record, container_id)
+            raise
     return _outcome(record.run_id, container_id, exit, watch)
+
+
+async def _remove(engine: Engine, record: RunRecord, container_id: str | None) -> None:
+    """The run's container, also when its id never came back (found by its label)."""
+    found = {c.id for c in await engine.containers({"scad.run": record.run_id})}
+    for each in found | ({container_id} if container_id else set()):
+        await engine.remove(each, force=True)
+
+
+async def _stream(
+    engine: Engine,
+    paths: RunPaths,
+    container_id: str,
+    output: OutputStream,
+    watch: _Watch,
+    idle_timeout: float | None,
+) -> None:
+    """The container's output into the log, as it comes, until it ends."""
+    watch.started = True
+    while True:
+        with anyio.move_on_after(idle_timeout) as idle:
+            chunk = await output.read()
+        if idle.cancelled_caught:
+            watch.hung = True
+            await engine.stop(container_id, grace=STOP_GRACE)
+            continue  # the stream ends once the container has stopped
+        if chunk is None:
+            return
+        if chunk.stream == 2:
+            text = chunk.data.decode(errors="replace")
+            watch.stderr.extend(line for line in text.splitlines() if line.strip())
+        elif lines := watch.stdout.feed(chunk.data):
+            await _ingest(paths, container_id, watch, lines)
 
 
 async def _ingest(
@@ -184,14 +211,23 @@ def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
     return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at)
 
 
-async def _stop_cancelled(engine: Engine, home: Home, record: RunRecord, container_id: str) -> None:
-    """Stop a cancelled run, keep what it printed, and leave no container behind."""
+async def _stop_cancelled(
+    engine: Engine, home: Home, record: RunRecord, container_id: str | None
+) -> None:
+    """Stop a cancelled run, keep what it printed, and leave no container behind:
+    each step is tried whatever became of the one before."""
     paths = RunPaths(home, record.run_id)
-    with contextlib.suppress(ScadError):
-        await engine.stop(container_id, grace=STOP_GRACE)
-        await catch_up(engine, home, record)
+    try:
+        if container_id is not None:
+            with contextlib.suppress(ScadError):
+                await engine.stop(container_id, grace=STOP_GRACE)
+            with contextlib.suppress(ScadError):
+                # What the stream had not handed over yet is in the engine's log.
+                await catch_up(engine, home, record, supervisor=True)
         await append_event(paths, "cancelled", cid=container_id)
-        await engine.remove(container_id, force=True)
+    finally:
+        with contextlib.suppress(ScadError):
+            await _remove(engine, record, container_id)
 
 
 def _outcome(run_id: str, container_id: str, exit: ContainerExit, watch: _Watch) -> Outcome:

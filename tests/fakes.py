@@ -196,6 +196,7 @@ class FakeEngine:
         yield _Output(self.made[container_id])
 
     async def wait(self, container_id: str) -> ContainerExit:
+        self._check("wait")
         container = self.made[container_id]
         await container.ended.wait()
         return ContainerExit(exit_code=container.exit_code or 0, oom=container.script.oom)

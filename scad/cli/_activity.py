@@ -59,7 +59,7 @@ def _lines(envelope: Envelope) -> list[str]:
         code = f" with code {envelope.exit_code}" if envelope.exit_code is not None else ""
         return [f"{at} [scad] {envelope.event}{code}{detail}"]
     if envelope.text is not None:
-        return [f"{at} {_one_line(envelope.text)}"]
+        return [f"{at} {_one_line(envelope.text)}"] if envelope.text.strip() else []
     event = claude_event(envelope)
     match event:
         case Init():

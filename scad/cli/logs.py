@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -9,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 import asyncclick as click
+import msgspec
 from anyio.abc import TaskGroup
 
-from ..errors import EngineUnavailable, UsageError
+from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
 from ..runs import RunRecord, list_runs, load_run
 from ._activity import activity_lines
@@ -61,8 +63,6 @@ class _Printer:
         self.colours: dict[str, str] = {}
 
     def __call__(self, items: list[RunEnvelope]) -> None:
-        import msgspec
-
         for item in items:
             if self.as_json:
                 body = msgspec.json.encode(item.envelope)
@@ -110,20 +110,28 @@ async def logs(
     since_ts = parse_since(since, datetime.now(UTC)) if since else None
     records = _selected(home, run_id_args, config)
     printer = _Printer(as_json)
-    try:
-        async with open_engine() as engine:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            engine: Engine | None = await stack.enter_async_context(open_engine())
+        except EngineUnavailable as exc:
+            click.echo(f"warning: {exc}; showing the logs as last read", err=True)
+            engine = None
+        if engine is not None:
             await _catch_up_all(engine, home, records)
-            offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
-            if follow:
-                await _follow(engine, home, offsets, printer, run_id_args, config)
-    except EngineUnavailable as exc:
-        click.echo(f"warning: {exc}; showing the logs as last read", err=True)
         offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
-        if follow:
+        if not follow:
+            return
+        if engine is None:
             discover = (
                 None if run_id_args else lambda: [r.run_id for r in _selected(home, (), config)]
             )
             await follow_logs(home, offsets, printer, discover=discover)
+        else:
+            await _follow(engine, home, offsets, printer, run_id_args, config)
+
+
+def _warn(record: RunRecord, exc: ScadError) -> None:
+    click.echo(f"warning: {record.run_id}: {exc}", err=True)
 
 
 async def _catch_up_all(engine: Engine, home: Home, records: list[RunRecord]) -> None:
@@ -133,7 +141,10 @@ async def _catch_up_all(engine: Engine, home: Home, records: list[RunRecord]) ->
 
     async def one(record: RunRecord) -> None:
         async with limiter:
-            await catch_up(engine, home, record)
+            try:
+                await catch_up(engine, home, record)
+            except ScadError as exc:  # one run's trouble is said, and the others still show
+                _warn(record, exc)
 
     async with anyio.create_task_group() as tg:
         for record in records:
@@ -153,7 +164,7 @@ async def _follow(
     from ..merged import follow_logs
     from ..runlog import follow_engine
 
-    fed: set[str] = set()
+    fed: set[str] = set()  # container ids being fed or done
     feeding = 0  # engine feeds still running
     all_ended = anyio.Event()
 
@@ -161,6 +172,8 @@ async def _follow(
         nonlocal feeding
         try:
             await follow_engine(engine, home, record)
+        except ScadError as exc:
+            _warn(record, exc)
         finally:
             feeding -= 1
 
@@ -170,12 +183,14 @@ async def _follow(
     async def discover_and_feed(tg: TaskGroup) -> None:
         nonlocal feeding
         while True:
-            for record in runs():
-                if record.container_id and record.run_id not in fed and not record.cleaned:
-                    fed.add(record.run_id)
+            current = runs()
+            for record in current:
+                if record.container_id and record.container_id not in fed and not record.cleaned:
+                    fed.add(record.container_id)
                     feeding += 1
                     tg.start_soon(feed, record)
-            if named and feeding == 0:
+            # Named runs end it once each has a container and none is fed any more.
+            if named and feeding == 0 and all(r.container_id or r.cleaned for r in current):
                 all_ended.set()
                 return
             await anyio.sleep(DISCOVER_SECONDS)

@@ -16,6 +16,7 @@ from ..home import Home
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
+from ..supervisor import STOP_GRACE
 
 if TYPE_CHECKING:
     from ..specs import Engine
@@ -28,8 +29,6 @@ __all__ = [
     "select_runs",
     "stop_sessions",
 ]
-
-STOP_GRACE = 10
 
 
 class StopResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +152,9 @@ async def clean_session(
     for key, host_repo in record.repos.items():
         commits = await _unfetched(paths, record, key, Path(host_repo), force=force)
         unfetched += commits
+    if record.container_id and force:
+        # Stopped first, so that all it printed is in the log before it goes.
+        await engine.stop(record.container_id, grace=STOP_GRACE)
     await catch_up(engine, home, record)
     # Every container of the run, by its label: not only the one run.json names.
     labelled = {c.id for c in await engine.containers({"scad.run": record.run_id})}

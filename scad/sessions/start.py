@@ -191,19 +191,20 @@ async def run_session(
     **options: Any,
 ) -> Outcome:
     """Prepare a headless run and supervise it to its end; reports the run once its
-    container started. A run that could not start is rolled back."""
+    container started. A run that could not start is rolled back, and raises."""
     prepared = await prepare_session(engine, home, config, headless=True, **options)
-    outcome = await supervise(
-        engine,
-        home,
-        prepared.record,
-        prepared.spec,
-        idle_timeout=idle_timeout,
-        task_status=task_status,
-    )
-    if outcome.status == "crashed" and outcome.container_id is None:
-        await discard_run(home, prepared.record.run_id)
-    return outcome
+    try:
+        return await supervise(
+            engine,
+            home,
+            prepared.record,
+            prepared.spec,
+            idle_timeout=idle_timeout,
+            task_status=task_status,
+        )
+    except SessionError:
+        await discard_run(home, prepared.record.run_id)  # it never started: nothing to keep
+        raise
 
 
 async def _remove_containers(engine: Engine, run_id: str) -> None:

@@ -18,9 +18,12 @@ from scad.events import (
     Position,
     append_event,
     ingest,
+    is_supervised,
+    mark_lost,
     position,
     read_all_events,
     read_events,
+    supervising,
 )
 from scad.home import Home
 from scad.runs import RunPaths
@@ -119,14 +122,43 @@ async def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
     ]
 
 
-async def test_blank_lines_are_passed_over_and_gaps_wait_for_their_writer(tmp_path: Path) -> None:
+async def test_blank_lines_count_and_gaps_wait_for_their_writer(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    lines = [LINES[0], LogLine(TS, "  "), LINES[2]]
-    assert await ingest(paths, "c1", 0, lines) == 2
-    assert [e.n for e in await read_all_events(paths)] == [0, 2]
-    # Lines 5.. cannot be written before 3 and 4 are.
-    assert await ingest(paths, "c1", 5, LINES[5:7]) == 0
-    assert await ingest(paths, "c1", 3, LINES[3:7]) == 4
+    # Batches as the live supervisor hands them over, one ending in a blank line.
+    assert await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, "  ")]) == 2
+    assert await ingest(paths, "c1", 2, LINES[2:4]) == 2
+    # Lines 6.. cannot be written before 4 and 5 are; nor the exit after them.
+    assert await ingest(paths, "c1", 6, LINES[6:8], exit=Exit(exit_code=0)) == 0
+    assert await ingest(paths, "c1", 4, LINES[4:8], exit=Exit(exit_code=0)) == 4
+    envelopes = await read_all_events(paths)
+    assert [e.n for e in envelopes] == [*range(8), None]
+    assert (envelopes[1].text, envelopes[-1].event) == ("  ", "exited")
+
+
+async def test_a_restarted_container_goes_on_after_its_first_exit(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    first_life, second_life = "2026-11-27T10:00:00.1Z", "2026-11-27T10:05:00.2Z"
+    await ingest(paths, "c1", 0, LINES[:2], exit=Exit(exit_code=143, life=first_life))
+    # The same life is over; a catch-up that knows no life does not write either.
+    assert await ingest(paths, "c1", 2, LINES[2:3], life=first_life) == 0
+    assert await ingest(paths, "c1", 2, LINES[2:3]) == 0
+    assert await ingest(paths, "c1", 2, LINES[2:4], exit=Exit(exit_code=0, life=second_life)) == 2
+    envelopes = await read_all_events(paths)
+    assert [(e.n, e.event, e.life) for e in envelopes] == [
+        (0, None, None), (1, None, None), (None, "exited", first_life),
+        (2, None, None), (3, None, None), (None, "exited", second_life),
+    ]  # fmt: skip
+    assert (await position(paths, "c1")).ended(second_life)
+
+
+async def test_a_lost_container_is_recorded_once(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    await ingest(paths, "c1", 0, LINES[:1])
+    for _ in range(2):
+        await mark_lost(paths, "c1", "gone")
+    assert [e.event for e in await read_all_events(paths)] == [None, "lost"]
+    assert (await position(paths, "c1")).ended(None)
+    assert await ingest(paths, "c1", 1, LINES[1:2]) == 0
 
 
 async def test_reader_tolerates_partial_and_unknown_lines(tmp_path: Path) -> None:
@@ -198,7 +230,7 @@ def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
 ) -> None:
     paths = run_paths(tmp_path_factory.mktemp("log"))
     lines = [LogLine(TS, json.dumps({"t": t}) if t.isdigit() else t) for t in texts]
-    expected = [i for i, line in enumerate(lines) if line.text.strip()]
+    expected = list(range(len(lines)))
 
     async def check_reader() -> list[int]:
         numbers = [e.n for e in await read_all_events(paths) if e.src == "claude"]
@@ -222,3 +254,13 @@ def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
     events = anyio.run(read_all_events, paths)
     assert [e.event for e in events if e.src == "scad"] == ["exited"]
     assert [e.seq for e in events] == sorted({e.seq for e in events})
+
+
+async def test_a_supervised_run_is_seen_as_such_until_its_supervisor_lets_go(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    assert not is_supervised(paths)
+    async with supervising(paths):
+        assert is_supervised(paths)
+    assert not is_supervised(paths)

@@ -25,8 +25,8 @@ def test_long_lines_come_back_whole_with_their_first_and_last_timestamps() -> No
 def test_a_character_cut_at_an_entry_boundary_is_rejoined() -> None:
     parser = LogLines()
     parser.feed("2026-11-27T10:00:00.1Z caf")
-    # The incremental decoder hands the rest of a cut character over before the next timestamp.
-    assert parser.feed("é2026-11-27T10:00:00.2Z !\n") == [
+    # The engine edge completes a cut character at the start of the next entry's text.
+    assert parser.feed("2026-11-27T10:00:00.2Z é!\n") == [
         LogLine("2026-11-27T10:00:00.100Z", "café!", "2026-11-27T10:00:00.2Z", 1)
     ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.errors import EngineError
+from scad.errors import EngineError, SessionError
 from scad.events import read_all_events
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord, load_run, save_run
@@ -102,15 +102,28 @@ async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("method", ["create_container", "attach", "start"])
-async def test_an_engine_error_is_the_runs_outcome_with_its_id(tmp_path: Path, method: str) -> None:
+async def test_a_run_that_cannot_start_raises_with_its_id_and_leaves_no_container(
+    tmp_path: Path, method: str
+) -> None:
     home = Home(tmp_path)
     engine = FakeEngine(fail={method: EngineError("the engine said no")})
     record, spec = make_run(home)
+    with pytest.raises(SessionError) as raised:
+        await supervise(engine, home, record, spec)
+    assert str(raised.value) == f"{record.run_id} could not start: the engine said no"
+    assert engine.made == {}
+
+
+async def test_an_engine_error_once_started_is_the_runs_outcome(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    engine = FakeEngine(
+        script=lambda spec: Script(out(INIT)), fail={"wait": EngineError("the engine went away")}
+    )
+    record, spec = make_run(home)
     outcome = await supervise(engine, home, record, spec)
-    assert outcome.status == "crashed"
-    assert outcome.detail is not None and "the engine said no" in outcome.detail
-    if method != "create_container":
-        assert outcome.detail.startswith(f"{record.run_id}: ")
+    assert (outcome.status, outcome.detail) == (
+        "crashed", f"{record.run_id}: the engine went away",
+    )  # fmt: skip
 
 
 async def test_one_run_failing_leaves_its_siblings_running(tmp_path: Path) -> None:
