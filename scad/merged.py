@@ -22,8 +22,9 @@ __all__ = ["MERGE_CHUNK", "RunEnvelope", "follow_logs", "merge_logs"]
 
 #: What each log is read by when merging: many logs are open at once.
 MERGE_CHUNK = 256 << 10
-#: How often a follower looks for new lines and new runs.
+#: How often a follower looks for new lines, and for new runs.
 POLL_SECONDS = 0.2
+DISCOVER_SECONDS = 1.0
 
 
 class RunEnvelope(msgspec.Struct, frozen=True):
@@ -108,10 +109,13 @@ async def follow_logs(
     for run_id, offset in offsets.items():
         readers[run_id] = _Reader(home, run_id, None)
         readers[run_id].offset = offset
+    discovered = 0.0
     while True:
         finished = until()
-        for run_id in discover() if discover else ():
-            readers.setdefault(run_id, _Reader(home, run_id, None))
+        if discover and (finished or anyio.current_time() - discovered >= DISCOVER_SECONDS):
+            discovered = anyio.current_time()  # reading every run's record is not free
+            for run_id in discover():
+                readers.setdefault(run_id, _Reader(home, run_id, None))
         fresh: list[RunEnvelope] = []
         for reader in readers.values():
             while chunk := await reader.next_chunk():

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
+from ..merged import DISCOVER_SECONDS
 from ..runs import RunRecord, list_runs, load_run
 from ._activity import activity_lines
 from ._complete import config_names, run_ids
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-#: How often a follower looks for runs that started since.
-DISCOVER_SECONDS = 1.0
 
 
 def parse_since(text: str, now: datetime) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import project_config, session_settings
-from .sessions_support import Project, container_state, git_log, run, wait_for_exit
+from .sessions_support import Project, container_state, git_log, run, wait_for_exit, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
 
@@ -20,7 +20,7 @@ RESOURCES = f"resources: {{pids: {PIDS}, memory: 1g, cpus: 1}}\n"
 # may not survive it (Claude Code aborts when it cannot make a thread): the point is
 # that the limit holds inside this run and its sibling never notices.
 BOMB = (
-    "RUN: for i in $(seq 300); do sleep 60 & echo $i > /workspace/code/forked; done; wait\n"
+    "RUN: for i in $(seq 300); do sleep 20 & echo $i > /workspace/code/forked; done; wait\n"
     "SAY: bomb over"
 )
 SIBLING = (
@@ -61,8 +61,10 @@ async def test_a_fork_bomb_hits_its_own_pids_limit_while_a_sibling_commits(
 
     sibling = await project.start("--tag", "sibling", "--headless", "--prompt", SIBLING)
     bomb = await project.start("--tag", "bomb", "--headless", "--prompt", BOMB)
+    await wait_until(lambda: (project.clone(bomb) / "forked").exists())
+    # The bomb is at work while the sibling is mid-run (its first command sleeps 6 s).
+    assert container_state(sibling)["Running"], "the sibling ended before the bomb began"
     await wait_for_exit(bomb, timeout=120)
-    assert container_state(sibling)["Running"], "the sibling ended before the bomb did"
     forked = int((project.clone(bomb) / "forked").read_text())
     assert 0 < forked < PIDS, forked  # the limit stopped the bomb, not the end of its loop
 
