@@ -7,11 +7,9 @@ aiodocker runs on asyncio only, and its client must be made inside the loop.
 
 from __future__ import annotations
 
-import codecs
 import io
 import json
 import os
-import struct
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
@@ -21,6 +19,7 @@ import aiohttp
 import anyio
 
 from .errors import EngineError, EngineUnavailable
+from .logframes import LogEntries, frames
 from .specs import (
     BindMount,
     BuildLine,
@@ -277,8 +276,8 @@ class DockerEngine:
                 f"containers/{container_id}/logs", params=params, timeout=None
             ) as response:
                 body = await response.read()
-        entries = _Entries(timestamps)
-        return [entries.decode(frame) for frame in _frames(body)]
+        entries = LogEntries(timestamps)
+        return [entries.decode(frame) for frame in frames(body)]
 
     @asynccontextmanager
     async def open_logs(
@@ -341,45 +340,15 @@ class DockerEngine:
         return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
 
 
-class _Entries:
-    """Decodes log entries in order. An entry's text is decoded across entries, so a
-    character cut where the engine split a long line is completed at the start of
-    the next entry's text (after its timestamp), where the line parser joins it."""
-
-    def __init__(self, timestamps: bool) -> None:
-        self._timestamps = timestamps
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def decode(self, frame: bytes) -> str:
-        if not self._timestamps:
-            return self._decoder.decode(frame)
-        stamp, _, content = frame.partition(b" ")
-        return f"{stamp.decode('ascii', 'replace')} {self._decoder.decode(content)}"
-
-
 async def _followed(response: Any) -> AsyncIterator[str]:
     """The entries of a followed log response, demultiplexed as they arrive."""
-    entries, buffer = _Entries(timestamps=True), b""
+    entries, buffer = LogEntries(timestamps=True), b""
     async for chunk in response.content.iter_any():
         buffer += chunk
-        frames = _frames(buffer)
-        buffer = buffer[sum(8 + len(f) for f in frames) :]
-        for frame in frames:
+        complete = frames(buffer)
+        buffer = buffer[sum(8 + len(f) for f in complete) :]
+        for frame in complete:
             yield entries.decode(frame)
-
-
-def _frames(body: bytes) -> list[bytes]:
-    """The whole frames of a multiplexed stream: 8-byte headers (stream, 0, 0, 0,
-    length), then the payload. scad's containers have no TTY, so their output is
-    always multiplexed. A frame cut at the end is left for the next read."""
-    frames, position, end = [], 0, len(body)
-    while position + 8 <= end:
-        (length,) = struct.unpack_from(">I", body, position + 4)
-        if position + 8 + length > end:
-            break
-        frames.append(body[position + 8 : position + 8 + length])
-        position += 8 + length
-    return frames
 
 
 class _DockerOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from scad.engine import _Entries, _frames
+from scad.logframes import LogEntries, frames
 
 
 def frame(payload: bytes, stream: int = 1) -> bytes:
@@ -13,11 +13,11 @@ def frame(payload: bytes, stream: int = 1) -> bytes:
 
 def test_frames_and_a_cut_last_frame() -> None:
     body = frame(b"one\n") + frame(b"two\n") + frame(b"three\n")[:7]
-    assert _frames(body) == [b"one\n", b"two\n"]
+    assert frames(body) == [b"one\n", b"two\n"]
 
 
 def test_a_character_cut_between_entries_is_whole_in_the_next() -> None:
-    entries = _Entries(timestamps=True)
+    entries = LogEntries(timestamps=True)
     first, second = "café!\n".encode()[:4], "café!\n".encode()[4:]
     assert [
         entries.decode(b"2026-11-27T10:00:00.1Z " + first),
@@ -26,4 +26,4 @@ def test_a_character_cut_between_entries_is_whole_in_the_next() -> None:
 
 
 def test_bytes_that_are_not_utf8_are_replaced_not_dropped() -> None:
-    assert _Entries(timestamps=False).decode(b"a\xffb\n") == "a\ufffdb\n"
+    assert LogEntries(timestamps=False).decode(b"a\xffb\n") == "a\ufffdb\n"

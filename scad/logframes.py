@@ -1,0 +1,43 @@
+"""The engine's log stream: multiplexed frames, and entries decoded in order. Pure.
+
+The engine sends a container's output as frames (an 8-byte header: stream, three
+zero bytes, the payload's length; then the payload), each one log entry, which
+starts with its timestamp when asked for.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+
+__all__ = ["LogEntries", "frames"]
+
+
+class LogEntries:
+    """Decodes log entries in order. An entry's text is decoded across entries, so a
+    character cut where the engine split a long line is completed at the start of
+    the next entry's text (after its timestamp), where the line parser joins it."""
+
+    def __init__(self, timestamps: bool) -> None:
+        self._timestamps = timestamps
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def decode(self, frame: bytes) -> str:
+        if not self._timestamps:
+            return self._decoder.decode(frame)
+        stamp, _, content = frame.partition(b" ")
+        return f"{stamp.decode('ascii', 'replace')} {self._decoder.decode(content)}"
+
+
+def frames(body: bytes) -> list[bytes]:
+    """The whole frames of a multiplexed stream: 8-byte headers (stream, 0, 0, 0,
+    length), then the payload. scad's containers have no TTY, so their output is
+    always multiplexed. A frame cut at the end is left for the next read."""
+    found, position, end = [], 0, len(body)
+    while position + 8 <= end:
+        (length,) = struct.unpack_from(">I", body, position + 4)
+        if position + 8 + length > end:
+            break
+        found.append(body[position + 8 : position + 8 + length])
+        position += 8 + length
+    return found
