@@ -324,6 +324,7 @@ class DockerEngine:
             exit_code=int(result.get("StatusCode", -1)),
             oom=bool(state and state.oom_killed),
             finished_at=state.finished_at if state else None,
+            started_at=state.started_at if state else None,
         )
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:

@@ -93,6 +93,8 @@ class ContainerExit(msgspec.Struct, frozen=True, kw_only=True):
     #: The engine killed a process in it for memory (not always its main one).
     oom: bool = False
     finished_at: str | None = None
+    #: When the life that ended began (its StartedAt).
+    started_at: str | None = None
 
 
 class Output(msgspec.Struct, frozen=True, kw_only=True):

@@ -208,7 +208,7 @@ def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
     if watch.hung:
         detail = "stopped: no output for longer than the idle timeout"
     at = event_time(exit.finished_at) if exit.finished_at else None
-    return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at)
+    return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at, life=exit.started_at)
 
 
 async def _stop_cancelled(
