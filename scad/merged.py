@@ -3,20 +3,27 @@
 Each log is read a chunk at a time and merged by timestamp, so memory stays
 flat whatever the logs' size. Following, the logs are read as other writers (a
 supervisor, a catch-up) append to them, new runs are picked up as they appear,
-and each line is handed on once.
+runs nobody else watches are fed from the engine, and each line is handed on once.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
+from anyio.abc import TaskGroup
 
+from .errors import ScadError
 from .events import Envelope, read_events
 from .home import Home
-from .runs import RunPaths
+from .runlog import catch_up, follow_engine
+from .runs import RunPaths, RunRecord
+
+if TYPE_CHECKING:
+    from .specs import Engine
 
 __all__ = ["MERGE_CHUNK", "RunEnvelope", "follow_logs", "merge_logs"]
 
@@ -25,6 +32,8 @@ MERGE_CHUNK = 256 << 10
 #: How often a follower looks for new lines, and for new runs.
 POLL_SECONDS = 0.2
 DISCOVER_SECONDS = 1.0
+#: Catch-ups from the engine at once (each holds a connection).
+CATCH_UP_AT_ONCE = 16
 
 
 class RunEnvelope(msgspec.Struct, frozen=True):
@@ -33,6 +42,7 @@ class RunEnvelope(msgspec.Struct, frozen=True):
 
 
 Emit = Callable[[list[RunEnvelope]], None]
+OnError = Callable[[RunRecord, ScadError], None]
 
 
 class _Reader:
@@ -126,3 +136,75 @@ async def follow_logs(
         if finished:
             return
         await anyio.sleep(POLL_SECONDS)
+
+
+async def catch_up_runs(
+    engine: Engine, home: Home, records: Iterable[RunRecord], *, on_error: OnError
+) -> None:
+    """Catch every run's log up from the engine, a bounded number at a time; a run
+    that fails is handed to ``on_error`` and the others go on."""
+    limiter = anyio.CapacityLimiter(CATCH_UP_AT_ONCE)
+
+    async def one(record: RunRecord) -> None:
+        async with limiter:
+            try:
+                await catch_up(engine, home, record)
+            except ScadError as exc:
+                on_error(record, exc)
+
+    async with anyio.create_task_group() as tg:
+        for record in records:
+            tg.start_soon(one, record)
+
+
+async def follow_runs(
+    engine: Engine,
+    home: Home,
+    offsets: dict[str, int],
+    emit: Emit,
+    *,
+    select: Callable[[], list[RunRecord]],
+    named: bool,
+    on_error: OnError,
+) -> None:
+    """Hand on what lands in the runs' logs (``select`` names them, and is asked again
+    for runs that start later) while feeding each container nobody else watches
+    from the engine. With ``named`` runs it returns once each has a container and
+    none is fed any more; otherwise it goes on until cancelled."""
+    fed: set[str] = set()  # container ids being fed or done
+    feeding = 0  # engine feeds still running
+    all_ended = anyio.Event()
+
+    async def feed(record: RunRecord) -> None:
+        nonlocal feeding
+        try:
+            await follow_engine(engine, home, record)
+        except ScadError as exc:
+            on_error(record, exc)
+        finally:
+            feeding -= 1
+
+    async def discover_and_feed(tg: TaskGroup) -> None:
+        nonlocal feeding
+        while True:
+            current = select()
+            for record in current:
+                if record.container_id and record.container_id not in fed and not record.cleaned:
+                    fed.add(record.container_id)
+                    feeding += 1
+                    tg.start_soon(feed, record)
+            if named and feeding == 0 and all(r.container_id or r.cleaned for r in current):
+                all_ended.set()
+                return
+            await anyio.sleep(DISCOVER_SECONDS)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(discover_and_feed, tg)
+        await follow_logs(
+            home,
+            offsets,
+            emit,
+            discover=None if named else lambda: [r.run_id for r in select()],
+            until=all_ended.is_set,
+        )
+        tg.cancel_scope.cancel()

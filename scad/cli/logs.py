@@ -8,14 +8,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import anyio
 import asyncclick as click
 import msgspec
-from anyio.abc import TaskGroup
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
-from ..merged import DISCOVER_SECONDS
 from ..runs import RunRecord, list_runs, load_run
 from ._activity import activity_lines
 from ._complete import config_names, run_ids
@@ -101,7 +98,7 @@ async def logs(
     follows until interrupted, picking up runs that start meanwhile.
     """
     from ..engine import open_engine
-    from ..merged import follow_logs, merge_logs
+    from ..merged import catch_up_runs, follow_logs, follow_runs, merge_logs
 
     home = scad_home()
     if run_id_args and config:
@@ -116,7 +113,7 @@ async def logs(
             click.echo(f"warning: {exc}; showing the logs as last read", err=True)
             engine = None
         if engine is not None:
-            await _catch_up_all(engine, home, records)
+            await catch_up_runs(engine, home, records, on_error=_warn)
         offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
         if not follow:
             return
@@ -126,81 +123,17 @@ async def logs(
             )
             await follow_logs(home, offsets, printer, discover=discover)
         else:
-            await _follow(engine, home, offsets, printer, run_id_args, config)
+            await follow_runs(
+                engine,
+                home,
+                offsets,
+                printer,
+                select=lambda: _selected(home, run_id_args, config),
+                named=bool(run_id_args),
+                on_error=_warn,
+            )
 
 
 def _warn(record: RunRecord, exc: ScadError) -> None:
+    """One run's trouble is said, and the others still show."""
     click.echo(f"warning: {record.run_id}: {exc}", err=True)
-
-
-async def _catch_up_all(engine: Engine, home: Home, records: list[RunRecord]) -> None:
-    from ..runlog import catch_up
-
-    limiter = anyio.CapacityLimiter(16)
-
-    async def one(record: RunRecord) -> None:
-        async with limiter:
-            try:
-                await catch_up(engine, home, record)
-            except ScadError as exc:  # one run's trouble is said, and the others still show
-                _warn(record, exc)
-
-    async with anyio.create_task_group() as tg:
-        for record in records:
-            tg.start_soon(one, record)
-
-
-async def _follow(
-    engine: Engine,
-    home: Home,
-    offsets: dict[str, int],
-    printer: _Printer,
-    named: tuple[str, ...],
-    config: str | None,
-) -> None:
-    """Keep the runs' logs fed from the engine (runs nobody else watches) and print
-    what lands; named runs end it when they have all ended."""
-    from ..merged import follow_logs
-    from ..runlog import follow_engine
-
-    fed: set[str] = set()  # container ids being fed or done
-    feeding = 0  # engine feeds still running
-    all_ended = anyio.Event()
-
-    async def feed(record: RunRecord) -> None:
-        nonlocal feeding
-        try:
-            await follow_engine(engine, home, record)
-        except ScadError as exc:
-            _warn(record, exc)
-        finally:
-            feeding -= 1
-
-    def runs() -> list[RunRecord]:
-        return _selected(home, named, config)
-
-    async def discover_and_feed(tg: TaskGroup) -> None:
-        nonlocal feeding
-        while True:
-            current = runs()
-            for record in current:
-                if record.container_id and record.container_id not in fed and not record.cleaned:
-                    fed.add(record.container_id)
-                    feeding += 1
-                    tg.start_soon(feed, record)
-            # Named runs end it once each has a container and none is fed any more.
-            if named and feeding == 0 and all(r.container_id or r.cleaned for r in current):
-                all_ended.set()
-                return
-            await anyio.sleep(DISCOVER_SECONDS)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(discover_and_feed, tg)
-        await follow_logs(
-            home,
-            offsets,
-            printer,
-            discover=None if named else lambda: [r.run_id for r in runs()],
-            until=all_ended.is_set,
-        )
-        tg.cancel_scope.cancel()

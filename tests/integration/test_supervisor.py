@@ -199,3 +199,19 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
     texts = [e["text"] for e in claude if "text" in e]
     assert texts.count("flood 1") == 2 and texts.count("flood 3000") == 2  # both lives, once each
     assert sum(1 for e in claude if e.get("data", {}).get("subtype") == "init") == 2
+
+
+async def test_logs_follow_of_named_runs_ends_when_they_have(project: Project) -> None:
+    run_ids = [
+        await project.start(
+            "--tag", f"named{n}", "--headless", "--prompt", f"SLEEP: {n}\n" + commit_prompt(n)
+        )
+        for n in (1, 3)
+    ]
+    with anyio.fail_after(90):
+        followed = await project.scad("logs", "-f", *run_ids, "--json")
+    lines = [json.loads(line) for line in followed.stdout.splitlines()]
+    for run_id in run_ids:
+        stored = (project.run_dir(run_id) / "events.jsonl").read_text().splitlines()
+        shown = [line for line in lines if line["run"] == run_id]
+        assert len(shown) == len(stored) and shown[-1]["event"] == "exited", run_id
