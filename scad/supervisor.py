@@ -78,12 +78,14 @@ async def launch(
     """Create and start the run's container without watching it; returns its id."""
     container_id = await _create(engine, home, record, spec)
     try:
+        # Before it prints anything: a catch-up landing right after the start
+        # must find where the container's line count begins.
+        await append_event(RunPaths(home, record.run_id), event, cid=container_id)
         await engine.start(container_id)
     except BaseException:
         with anyio.move_on_after(30, shield=True):
             await engine.remove(container_id, force=True)
         raise
-    await append_event(RunPaths(home, record.run_id), event, cid=container_id)
     return container_id
 
 
