@@ -19,18 +19,24 @@ from anyio.abc import TaskGroup
 from .errors import ScadError
 from .events import Envelope, read_events
 from .home import Home
-from .runlog import catch_up, follow_engine
+from .runlog import POLL_SECONDS, catch_up, follow_engine
 from .runs import RunPaths, RunRecord
 
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["MERGE_CHUNK", "RunEnvelope", "follow_logs", "merge_logs"]
+__all__ = [
+    "MERGE_CHUNK",
+    "RunEnvelope",
+    "catch_up_runs",
+    "follow_logs",
+    "follow_runs",
+    "merge_logs",
+]
 
 #: What each log is read by when merging: many logs are open at once.
 MERGE_CHUNK = 256 << 10
-#: How often a follower looks for new lines, and for new runs.
-POLL_SECONDS = 0.2
+#: How often a follower looks for new runs (for new lines: runlog.POLL_SECONDS).
 DISCOVER_SECONDS = 1.0
 #: Catch-ups from the engine at once (each holds a connection).
 CATCH_UP_AT_ONCE = 16

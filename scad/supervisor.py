@@ -38,7 +38,7 @@ from .streamjson import Result, decode_event
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["Outcome", "Status", "launch", "supervise"]
+__all__ = ["Outcome", "Status", "launch", "remove_containers", "supervise"]
 
 Status = Literal["succeeded", "failed", "crashed", "oom", "hung", "cancelled"]
 #: Seconds a container gets to stop before it is killed.
@@ -144,7 +144,7 @@ async def supervise(
         except ScadError as exc:
             if not watch.started:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                    await _remove(engine, record, container_id)
+                    await remove_containers(engine, record)
                 raise SessionError(f"{record.run_id} could not start: {exc}") from exc
             return Outcome(
                 run_id=record.run_id,
@@ -159,10 +159,11 @@ async def supervise(
     return _outcome(record.run_id, container_id, exit, watch)
 
 
-async def _remove(engine: Engine, record: RunRecord, container_id: str | None) -> None:
-    """The run's container, also when its id never came back (found by its label)."""
+async def remove_containers(engine: Engine, record: RunRecord) -> None:
+    """Every container of the run: the one ``run.json`` names, and any its label finds
+    (an id may never have reached ``run.json``)."""
     found = {c.id for c in await engine.containers({"scad.run": record.run_id})}
-    for each in found | ({container_id} if container_id else set()):
+    for each in found | ({record.container_id} if record.container_id else set()):
         await engine.remove(each, force=True)
 
 
@@ -229,7 +230,7 @@ async def _stop_cancelled(
         await append_event(paths, "cancelled", cid=container_id)
     finally:
         with contextlib.suppress(ScadError):
-            await _remove(engine, record, container_id)
+            await remove_containers(engine, record)
 
 
 def _outcome(run_id: str, container_id: str, exit: ContainerExit, watch: _Watch) -> Outcome:

@@ -16,7 +16,7 @@ from ..home import Home
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
-from ..supervisor import STOP_GRACE
+from ..supervisor import STOP_GRACE, remove_containers
 
 if TYPE_CHECKING:
     from ..specs import Engine
@@ -156,10 +156,7 @@ async def clean_session(
         # Stopped first, so that all it printed is in the log before it goes.
         await engine.stop(record.container_id, grace=STOP_GRACE)
     await catch_up(engine, home, record)
-    # Every container of the run, by its label: not only the one run.json names.
-    labelled = {c.id for c in await engine.containers({"scad.run": record.run_id})}
-    for container_id in labelled | ({record.container_id} if record.container_id else set()):
-        await engine.remove(container_id, force=True)
+    await remove_containers(engine, record)
     for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)

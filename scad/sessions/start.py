@@ -28,7 +28,7 @@ from ..names import branch_name, make_run_id, validate_tag
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from ..specs import ContainerSpec
-from ..supervisor import Outcome, launch, supervise
+from ..supervisor import Outcome, launch, remove_containers, supervise
 from .claude_state import write_claude_state
 from .container import host_timezone, run_container_spec
 
@@ -175,7 +175,8 @@ async def start_session(engine: Engine, home: Home, config: Config, **options: A
     try:
         await launch(engine, home, prepared.record, prepared.spec)
     except BaseException:
-        await _remove_containers(engine, prepared.record.run_id)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+            await remove_containers(engine, prepared.record)
         await discard_run(home, prepared.record.run_id)
         raise
     return prepared.record
@@ -205,13 +206,6 @@ async def run_session(
     except SessionError:
         await discard_run(home, prepared.record.run_id)  # it never started: nothing to keep
         raise
-
-
-async def _remove_containers(engine: Engine, run_id: str) -> None:
-    """Every container of the run, found by its label (its id may never have been saved)."""
-    with anyio.CancelScope(shield=True), anyio.move_on_after(30):
-        for container in await engine.containers({"scad.run": run_id}):
-            await engine.remove(container.id, force=True)
 
 
 class Resumed(msgspec.Struct, kw_only=True):
