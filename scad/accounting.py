@@ -8,8 +8,9 @@ import msgspec
 
 from . import streamjson
 from .events import Envelope
+from .pricing import usage_cost
 
-__all__ = ["ClaudeSession", "RunSummary", "Usage", "summarise"]
+__all__ = ["RATE_LIMIT_STATUSES", "ClaudeSession", "RunSummary", "RunTally", "Usage", "summarise"]
 
 
 class Usage(msgspec.Struct, kw_only=True):
@@ -59,53 +60,113 @@ class ClaudeSession(msgspec.Struct, kw_only=True):
 
 class RunSummary(msgspec.Struct, kw_only=True):
     turns: int = 0
+    #: Finished conversations at the cost Claude Code reported; one still going at
+    #: its usage priced by model (see ``cost_estimated``).
     cost_usd: float = 0.0
+    cost_estimated: bool = False
     usage: Usage = msgspec.field(default_factory=Usage)
     duration_ms: int = 0
     tool_calls: int = 0
+    #: The last tool the agent called, and on what (a command, a file).
+    last_tool: str | None = None
     api_retries: int = 0
     last_activity: str | None = None
     exit_code: int | None = None
     sessions: list[ClaudeSession] = []
 
 
+#: The HTTP statuses that say the API is rate-limited or overloaded.
+RATE_LIMIT_STATUSES = (429, 529)
+
+
+class RunTally:
+    """A run's totals, brought up to date as its log grows: feed it new envelopes.
+
+    Results count once; a conversation still going counts the usage of the
+    assistant messages seen so far.
+    """
+
+    def __init__(self) -> None:
+        self._summary = RunSummary()
+        self._sessions: list[ClaudeSession] = []
+        self._seen_messages: set[str | None] = set()
+        self._current: ClaudeSession | None = None
+        #: Statuses of the rate-limit reports seen, in order (retries and results).
+        self.rate_limits: list[int] = []
+
+    def feed(self, envelopes: Iterable[Envelope]) -> None:
+        summary = self._summary
+        for envelope in envelopes:
+            summary.last_activity = envelope.ts
+            if envelope.src == "scad":
+                if envelope.event == "exited":
+                    summary.exit_code = envelope.exit_code
+                continue
+            # Unknown kinds and lines that do not fit (the agent writes them) count nothing.
+            match streamjson.claude_event(envelope):
+                case streamjson.Init() as init:
+                    # Each start of Claude counts apart, a resumed conversation (same id) too.
+                    self._current = ClaudeSession(
+                        session_id=init.session_id or "", started=envelope.ts, model=init.model
+                    )
+                    self._sessions.append(self._current)
+                case streamjson.ApiRetry() as retry:
+                    summary.api_retries += 1
+                    if retry.error_status in RATE_LIMIT_STATUSES:
+                        self.rate_limits.append(retry.error_status)
+                case streamjson.Assistant(message=message) if self._current is not None:
+                    self._assistant(message)
+                case streamjson.Result() as result if self._current is not None:
+                    _close(self._current, result)
+                    if result.api_error_status in RATE_LIMIT_STATUSES:
+                        self.rate_limits.append(result.api_error_status)
+
+    def _assistant(self, message: streamjson.AssistantMessage) -> None:
+        current = self._current
+        assert current is not None
+        for block in message.content:
+            if block.type == "tool_use":
+                self._summary.tool_calls += 1
+                tool_input = block.input or streamjson.ToolInput()
+                target = tool_input.command or tool_input.file_path or tool_input.pattern
+                name = block.name or "?"
+                self._summary.last_tool = f"{name}: {str(target)[:200]}" if target else name
+        if message.id not in self._seen_messages and current.outcome == "running":
+            self._seen_messages.add(message.id)
+            current.usage.add(message.usage)
+
+    def summary(self) -> RunSummary:
+        """The totals so far (a new Struct each call)."""
+        summary = msgspec.structs.replace(self._summary, usage=Usage(), sessions=[])
+        for session in self._sessions:
+            summary.turns += session.turns
+            summary.duration_ms += session.duration_ms
+            summary.usage.merge(session.usage)
+            if session.outcome == "running":
+                summary.cost_usd += _priced(session)
+                summary.cost_estimated = True
+            else:
+                summary.cost_usd += session.cost_usd
+        summary.sessions = list(self._sessions)
+        return summary
+
+
 def summarise(envelopes: Iterable[Envelope]) -> RunSummary:
-    """Totals over a run's log: results count once; a conversation still going
-    counts the usage of the assistant messages seen so far."""
-    summary = RunSummary()
-    sessions: list[ClaudeSession] = []
-    seen_messages: set[str | None] = set()
-    current: ClaudeSession | None = None
-    for envelope in envelopes:
-        summary.last_activity = envelope.ts
-        if envelope.src == "scad":
-            if envelope.event == "exited":
-                summary.exit_code = envelope.exit_code
-            continue
-        # Unknown kinds and lines that do not fit (the agent writes them) count nothing.
-        match streamjson.claude_event(envelope):
-            case streamjson.Init() as init:
-                # Each start of Claude counts apart, a resumed conversation (same id) too.
-                current = ClaudeSession(
-                    session_id=init.session_id or "", started=envelope.ts, model=init.model
-                )
-                sessions.append(current)
-            case streamjson.ApiRetry():
-                summary.api_retries += 1
-            case streamjson.Assistant(message=message) if current is not None:
-                summary.tool_calls += sum(1 for b in message.content if b.type == "tool_use")
-                if message.id not in seen_messages and current.outcome == "running":
-                    seen_messages.add(message.id)
-                    current.usage.add(message.usage)
-            case streamjson.Result() as result if current is not None:
-                _close(current, result)
-    for session in sessions:
-        summary.turns += session.turns
-        summary.cost_usd += session.cost_usd
-        summary.duration_ms += session.duration_ms
-        summary.usage.merge(session.usage)
-    summary.sessions = sessions
-    return summary
+    """Totals over a run's log (see :class:`RunTally`)."""
+    tally = RunTally()
+    tally.feed(envelopes)
+    return tally.summary()
+
+
+def _priced(session: ClaudeSession) -> float:
+    usage = session.usage
+    return usage_cost(
+        session.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_creation_tokens=usage.cache_creation_tokens,
+    )
 
 
 def _close(session: ClaudeSession, result: streamjson.Result) -> None:

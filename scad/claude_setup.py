@@ -118,6 +118,8 @@ def claude_arguments(config: Config, *, headless: bool, resume: bool) -> list[st
         args.append("--dangerously-skip-permissions")
     if config.claude.model:
         args += ["--model", config.claude.model]
+    if headless and config.claude.max_turns:
+        args += ["--max-turns", str(config.claude.max_turns)]
     for key, repo in config.repos.items():
         if repo.add_dir:
             args += ["--add-dir", repo_path(config, key)]

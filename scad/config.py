@@ -113,6 +113,8 @@ class Permissions(_Schema, frozen=True):
 class ClaudeSettings(_Schema, frozen=True):
     version: str = CLAUDE_CODE_VERSION
     model: str | None = None
+    #: Headless runs end after this many turns (``--max-turns``).
+    max_turns: int | None = None
     dangerously_skip_permissions: bool = False
     permissions: Permissions = Permissions()
     #: Plugins to enable, as ``name@marketplace``.
@@ -394,6 +396,8 @@ def _check_claude(
                 f"claude.env.{name}",
                 "looks like a secret; scad passes credentials from the host's environment, never from configs",
             )
+    if claude.max_turns is not None and claude.max_turns < 1:
+        fail("claude.max_turns", "must be a whole number of at least 1, or null for no limit")
     for index, plugin in enumerate(claude.plugins):
         if not PLUGIN_RE.match(plugin):
             fail(f"claude.plugins[{index}]", f'"{plugin}" must be written as name@marketplace')

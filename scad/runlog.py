@@ -101,14 +101,17 @@ async def catch_up(
     return not finished
 
 
-async def follow_engine(engine: Engine, home: Home, record: RunRecord) -> None:
+async def follow_engine(
+    engine: Engine, home: Home, record: RunRecord, *, supervisor: bool = False
+) -> None:
     """Ingest the container's output from the engine as it comes, until it has ended
-    (a container not started yet, or restarting, is waited for)."""
+    (a container not started yet, or restarting, is waited for). ``supervisor``: the
+    caller supervises the run (see :func:`catch_up`)."""
     container_id = record.container_id
     if not container_id:
         return
     paths = RunPaths(home, record.run_id)
-    while await catch_up(engine, home, record):
+    while await catch_up(engine, home, record, supervisor=supervisor):
         where = await position(paths, container_id)
         if where.end is None:
             await anyio.sleep(POLL_SECONDS)  # nothing from the engine's log yet

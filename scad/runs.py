@@ -41,6 +41,9 @@ class RunRecord(msgspec.Struct, kw_only=True):
     """How Claude authenticates in this run (api-key, oauth-token, credentials-file)."""
     cleaned: str | None = None
     """When `session clean` removed its container and clones."""
+    batch: str | None = None
+    """The batch this run is an item of, and which (from 1)."""
+    item: int | None = None
 
 
 class RunPaths:

@@ -26,21 +26,33 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
+from .accounting import RATE_LIMIT_STATUSES
 from .errors import ScadError, SessionError
-from .events import Exit, LogLine, append_event, ingest, supervising
+from .events import (
+    Envelope,
+    Exit,
+    LogLine,
+    append_event,
+    ingest,
+    position,
+    read_all_events,
+    supervising,
+)
 from .home import Home
 from .loglines import ChunkLines, event_time
-from .runlog import STDERR_TAIL, catch_up
+from .runlog import STDERR_TAIL, catch_up, follow_engine
 from .runs import RunPaths, RunRecord, save_run
 from .specs import ContainerExit, ContainerSpec, OutputStream
-from .streamjson import Result, decode_event
+from .streamjson import Result, claude_event, decode_event
 
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["Outcome", "Status", "launch", "remove_containers", "supervise"]
+__all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "supervise"]
 
-Status = Literal["succeeded", "failed", "crashed", "oom", "hung", "cancelled"]
+Status = Literal[
+    "succeeded", "failed", "timed-out", "hung", "rate-limited", "crashed", "oom", "cancelled"
+]
 #: Seconds a container gets to stop before it is killed.
 STOP_GRACE = 10
 #: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
@@ -99,12 +111,34 @@ class _Watch:
         self.result: Result | None = None
         self.started = False
         self.hung = False
+        self.timed_out = False
+
+    def wait_for(self, idle_timeout: float | None, deadline: float | None) -> float | None:
+        """How long to wait for output before a watchdog fires (None: for ever)."""
+        if self.hung or self.timed_out:
+            return None  # stopped already: wait for the end
+        waits = [idle_timeout] if idle_timeout is not None else []
+        if deadline is not None:
+            waits.append(max(0.0, deadline - anyio.current_time()))
+        return min(waits) if waits else None
+
+    def expire(self, deadline: float | None) -> None:
+        """A watchdog fired: the run took too long in all, or went quiet."""
+        if deadline is not None and anyio.current_time() >= deadline:
+            self.timed_out = True
+        else:
+            self.hung = True
 
     def saw(self, text: str) -> None:
         if '"result"' in text:  # cheap filter before decoding
             event = decode_event(text.encode())
             if isinstance(event, Result):
                 self.result = event
+
+    def saw_envelope(self, envelope: Envelope) -> None:
+        event = claude_event(envelope)
+        if isinstance(event, Result):
+            self.result = event
 
 
 async def supervise(
@@ -115,6 +149,7 @@ async def supervise(
     *,
     event: str = "started",
     idle_timeout: float | None = None,
+    time_limit: float | None = None,
     task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
 ) -> Outcome:
     """Run ``record``'s container from creation to exit, streaming its output into the log;
@@ -122,7 +157,8 @@ async def supervise(
 
     ``event`` names the start in the log (``started``, or ``resumed``). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
-    ends as ``hung``. A run that cannot start raises (a ScadError naming the
+    ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than that in all is
+    stopped and ends as ``timed-out``. A run that cannot start raises (a ScadError naming the
     run; its container removed); once started, errors become the outcome
     (``crashed``, with the message in ``detail``) and only cancellation
     propagates, after the run is stopped, caught up and removed.
@@ -138,7 +174,8 @@ async def supervise(
             async with engine.attach(container_id) as output:
                 await engine.start(container_id)
                 task_status.started(record)
-                await _stream(engine, paths, container_id, output, watch, idle_timeout)
+                deadline = None if time_limit is None else anyio.current_time() + time_limit
+                await _stream(engine, paths, container_id, output, watch, idle_timeout, deadline)
             exit = await engine.wait(container_id)
             await _ingest(paths, container_id, watch, watch.stdout.finish(), _exit(exit, watch))
         except ScadError as exc:
@@ -159,6 +196,96 @@ async def supervise(
     return _outcome(record.run_id, container_id, exit, watch)
 
 
+async def adopt(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    *,
+    idle_timeout: float | None = None,
+    deadline: float | None = None,
+) -> Outcome:
+    """Supervise a run whose container another supervisor started and lost (it was
+    killed): its log is caught up from the engine, then followed live to the exit,
+    under the same watchdogs (``deadline`` on the :func:`anyio.current_time` clock).
+    Cancellation stops, catches up and removes it, as :func:`supervise` does."""
+    paths = RunPaths(home, record.run_id)
+    container_id = record.container_id
+    if container_id is None:
+        raise SessionError(f"{record.run_id} has no container to adopt")
+    watch = _Watch()
+    async with supervising(paths):
+        try:
+            state = await engine.inspect(container_id)
+            if state is not None and state.status == "created":
+                await engine.start(container_id)  # its supervisor died before starting it
+            watch.started = True
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    _log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline
+                )
+                await follow_engine(engine, home, record, supervisor=True)
+                tg.cancel_scope.cancel()
+        except ScadError as exc:
+            return Outcome(
+                run_id=record.run_id,
+                status="crashed",
+                container_id=container_id,
+                detail=f"{record.run_id}: {exc}",
+            )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await _stop_cancelled(engine, home, record, container_id)
+            raise
+    return await _logged_outcome(paths, record.run_id, container_id, watch)
+
+
+async def _log_watchdog(
+    engine: Engine,
+    paths: RunPaths,
+    container_id: str,
+    watch: _Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> None:
+    """The watchdogs of a run followed through the engine's log: quiet is measured
+    by the lines reaching the event log."""
+    seen, since = -1, anyio.current_time()
+    while (wait := watch.wait_for(idle_timeout, deadline)) is not None:
+        await anyio.sleep(min(wait, 1.0))
+        where = await position(paths, container_id)
+        now = anyio.current_time()
+        if where.next_line != seen:
+            seen, since = where.next_line, now
+        quiet = idle_timeout is not None and now - since >= idle_timeout
+        if quiet or (deadline is not None and now >= deadline):
+            watch.expire(deadline)
+            await engine.stop(container_id, grace=STOP_GRACE)
+
+
+async def _logged_outcome(
+    paths: RunPaths, run_id: str, container_id: str, watch: _Watch
+) -> Outcome:
+    """The outcome of a container's life as its event log tells it."""
+    cid = container_id[:12]
+    exited: Envelope | None = None
+    for envelope in await read_all_events(paths):
+        if envelope.cid != cid:
+            continue
+        if envelope.src == "claude":
+            watch.saw_envelope(envelope)
+        elif envelope.event in ("exited", "lost"):
+            exited = envelope
+    if exited is None or exited.event == "lost":
+        detail = exited.detail if exited else "the container ended with no exit in its log"
+        return Outcome(run_id=run_id, status="crashed", container_id=container_id, detail=detail)
+    if exited.detail:
+        watch.stderr.extend(exited.detail.splitlines())
+    exit = ContainerExit(
+        exit_code=exited.exit_code if exited.exit_code is not None else -1, oom=bool(exited.oom)
+    )
+    return _outcome(run_id, container_id, exit, watch)
+
+
 async def remove_containers(engine: Engine, record: RunRecord) -> None:
     """Every container of the run: the one ``run.json`` names, and any its label finds
     (an id may never have reached ``run.json``)."""
@@ -174,14 +301,15 @@ async def _stream(
     output: OutputStream,
     watch: _Watch,
     idle_timeout: float | None,
+    deadline: float | None,
 ) -> None:
     """The container's output into the log, as it comes, until it ends."""
     watch.started = True
     while True:
-        with anyio.move_on_after(idle_timeout) as idle:
+        with anyio.move_on_after(watch.wait_for(idle_timeout, deadline)) as waited:
             chunk = await output.read()
-        if idle.cancelled_caught:
-            watch.hung = True
+        if waited.cancelled_caught:
+            watch.expire(deadline)
             await engine.stop(container_id, grace=STOP_GRACE)
             continue  # the stream ends once the container has stopped
         if chunk is None:
@@ -210,6 +338,8 @@ def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
     detail = "\n".join(watch.stderr) if exit.exit_code != 0 and watch.stderr else None
     if watch.hung:
         detail = "stopped: no output for longer than the idle timeout"
+    elif watch.timed_out:
+        detail = "stopped: the run took longer than its timeout"
     at = event_time(exit.finished_at) if exit.finished_at else None
     return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at, life=exit.started_at)
 
@@ -260,10 +390,14 @@ def _status(exit: ContainerExit, watch: _Watch) -> Status:
     result = watch.result
     if watch.hung:
         return "hung"
+    if watch.timed_out:
+        return "timed-out"
     if exit.oom:
         return "oom"
     if exit.exit_code == 0 and result is not None and not result.is_error:
         return "succeeded"
     if result is None:
         return "crashed"
+    if result.is_error and result.api_error_status in RATE_LIMIT_STATUSES:
+        return "rate-limited"
     return "failed"

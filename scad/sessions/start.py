@@ -113,11 +113,13 @@ async def prepare_session(
     headless: bool = False,
     image: str | None = None,
     build_progress: Callable[[BuildProgress], None] | None = None,
+    batch: tuple[str, int] | None = None,
 ) -> Prepared:
     """Checks, run directory, clones and Claude state; the container is not made yet.
 
     ``image`` is the config's image when the caller built it already (a batch
-    builds once); else it is built (with progress) when missing. Any failure
+    builds once); else it is built (with progress) when missing. ``batch`` names
+    the batch and item the run belongs to. Any failure
     rolls everything back: no half-made run is left behind.
     """
     validate_tag(tag)
@@ -151,6 +153,8 @@ async def prepare_session(
             repos={key: repo.path for key, repo in config.repos.items()},
             prompt=prompt,
             auth=credentials.method,
+            batch=batch[0] if batch else None,
+            item=batch[1] if batch else None,
         )
         await anyio.to_thread.run_sync(save_run, home, record)
         await append_event(paths, "created", detail=f"image {image}, branch {branch}")

@@ -1,0 +1,86 @@
+"""How a batch paces its runs. Pure policy, no clocks or engines of its own.
+
+- :class:`Concurrency`: how many runs may go at once. Rate limits are a fleet
+  problem: when runs report 429 or 529 the limit is halved (at most once per
+  cool-down, since one burst is reported by many runs), and each run that
+  succeeds raises it by one again, up to the ceiling the user gave
+  (additive increase, multiplicative decrease).
+- :func:`backoff`: how long a run waits before its next attempt.
+- :class:`Budget`: whether the batch may still spend.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import msgspec
+
+__all__ = ["Budget", "Concurrency", "LimitChange", "backoff"]
+
+
+class LimitChange(msgspec.Struct, frozen=True):
+    """The concurrency limit moved: from, to, and why."""
+
+    old: int
+    new: int
+    reason: str
+
+
+class Concurrency:
+    """Additive increase, multiplicative decrease of the number of runs at once."""
+
+    def __init__(self, ceiling: int, *, cooldown: float = 30.0) -> None:
+        if ceiling < 1:
+            raise ValueError("the ceiling must be at least 1")
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.cooldown = cooldown
+        self._last_cut = -math.inf
+
+    def rate_limited(self, now: float, status: int) -> LimitChange | None:
+        """A run reported ``status`` (429 or 529) at ``now`` (seconds, any clock)."""
+        if self.limit == 1 or now - self._last_cut < self.cooldown:
+            return None
+        old, self.limit = self.limit, max(1, self.limit // 2)
+        self._last_cut = now
+        return LimitChange(old, self.limit, f"the API answered {status}")
+
+    def succeeded(self) -> LimitChange | None:
+        """A run succeeded: one more may go at once, up to the ceiling."""
+        if self.limit >= self.ceiling:
+            return None
+        old, self.limit = self.limit, self.limit + 1
+        return LimitChange(old, self.limit, "a run succeeded")
+
+
+def backoff(attempt: int, base: float, rng: random.Random, *, cap: float = 600.0) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (from 1): ``base`` doubled per
+    attempt up to ``cap``, half of it fixed and half random, so runs that failed
+    together do not come back together."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class Budget:
+    """What the batch has spent, against what it may spend (None: no limit).
+
+    Each run reports everything it has cost so far, over all its attempts:
+    finished conversations at the cost Claude Code reported, one still going at
+    its usage priced by model.
+    """
+
+    def __init__(self, limit_usd: float | None) -> None:
+        self.limit_usd = limit_usd
+        self._runs: dict[str, float] = {}
+
+    def spent_by(self, run_id: str, usd: float) -> None:
+        self._runs[run_id] = usd
+
+    @property
+    def spent(self) -> float:
+        return sum(self._runs.values())
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit_usd is not None and self.spent >= self.limit_usd
