@@ -264,6 +264,9 @@ class ItemState(msgspec.Struct, kw_only=True):
     #: No further attempt will come (until the item is requeued).
     final: bool = False
     detail: str | None = None
+    #: When its first attempt started, and when its final one ended.
+    started: str | None = None
+    finished: str | None = None
 
 
 class BatchState(msgspec.Struct, kw_only=True):
@@ -281,6 +284,10 @@ class BatchState(msgspec.Struct, kw_only=True):
     def succeeded(self) -> bool:
         return self.ended and all(item.status == "succeeded" for item in self.items)
 
+    @property
+    def run_ids(self) -> list[str]:
+        return [item.run_id for item in self.items if item.run_id]
+
 
 def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchState:
     """Where each item stands, from the batch's log. Pure."""
@@ -295,12 +302,14 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                 item.run_id = event.run_id
                 item.final = False
                 item.status = "running"
+                item.started = item.started or event.ts
             case "attempt" if item is not None and event.status:
                 item.run_id = event.run_id or item.run_id
                 item.attempts = max(item.attempts, event.attempt or 0)
                 item.final = bool(event.final)
                 item.status = event.status if item.final else "retrying"  # type: ignore[assignment]
                 item.detail = event.detail
+                item.finished = event.ts if item.final else None
             case "concurrency":
                 state.limit = event.limit
                 if event.detail:
@@ -311,7 +320,7 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
             case "requeued":
                 for index in event.items or ():
                     if again := items.get(index):
-                        again.final = False
+                        again.final, again.finished = False, None
                         again.status = "retrying" if again.run_id else "queued"
                 state.ended = state.stopping = state.budget_spent = False
             case "stopping":

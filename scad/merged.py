@@ -170,13 +170,14 @@ async def follow_runs(
     emit: Emit,
     *,
     select: Callable[[], list[RunRecord]],
-    named: bool,
+    complete: Callable[[], bool] | None,
     on_error: OnError,
 ) -> None:
     """Hand on what lands in the runs' logs (``select`` names them, and is asked again
     for runs that start later) while feeding each container nobody else watches
-    from the engine. With ``named`` runs it returns once each has a container and
-    none is fed any more; otherwise it goes on until cancelled."""
+    from the engine. Once ``complete()`` says no run will join (always, for runs
+    named), it returns when each has a container and none is fed any more;
+    without it, it goes on until cancelled."""
     fed: set[str] = set()  # container ids being fed or done
     feeding = 0  # engine feeds still running
     all_ended = anyio.Event()
@@ -199,7 +200,12 @@ async def follow_runs(
                     fed.add(record.container_id)
                     feeding += 1
                     tg.start_soon(feed, record)
-            if named and feeding == 0 and all(r.container_id or r.cleaned for r in current):
+            if (
+                complete is not None
+                and complete()
+                and feeding == 0
+                and all(r.container_id or r.cleaned for r in current)
+            ):
                 all_ended.set()
                 return
             await anyio.sleep(DISCOVER_SECONDS)
@@ -210,7 +216,7 @@ async def follow_runs(
             home,
             offsets,
             emit,
-            discover=None if named else lambda: [r.run_id for r in select()],
+            discover=lambda: [r.run_id for r in select()],
             until=all_ended.is_set,
         )
         tg.cancel_scope.cancel()

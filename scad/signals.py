@@ -12,10 +12,8 @@ from typing import Protocol
 
 import msgspec
 
-from .accounting import RunTally
-from .events import read_events
 from .home import Home
-from .runs import RunPaths
+from .tallies import LogTallies
 
 __all__ = ["LogSignals", "RunSignals", "SignalSource"]
 
@@ -37,26 +35,18 @@ class SignalSource(Protocol):
 
 
 class LogSignals:
-    """Signals read from the runs' event logs, each read from where it was left."""
+    """Signals read from the runs' event logs, each read on from where it stopped."""
 
     def __init__(self, home: Home) -> None:
-        self.home = home
-        self._tallies: dict[str, RunTally] = {}
-        self._offsets: dict[str, int] = {}
+        self._tallies = LogTallies(home)
+        self._reported: dict[str, int] = {}  # rate-limit reports handed on, per run
 
     async def poll(self, run_ids: Collection[str]) -> list[RunSignals]:
         signals = []
         for run_id in run_ids:
-            tally = self._tallies.setdefault(run_id, RunTally())
-            seen = len(tally.rate_limits)
-            offset = self._offsets.get(run_id, 0)
-            while True:
-                envelopes, after = await read_events(RunPaths(self.home, run_id), offset)
-                if after == offset:
-                    break
-                tally.feed(envelopes)
-                offset = after
-            self._offsets[run_id] = offset
+            tally = await self._tallies.read(run_id)
+            seen = self._reported.get(run_id, 0)
+            self._reported[run_id] = len(tally.rate_limits)
             signals.append(
                 RunSignals(
                     run_id=run_id,

@@ -18,6 +18,7 @@ __all__ = ["cli", "main"]
 @click.group(
     cls=ScadGroup,
     lazy_commands={
+        "batch": "scad.cli.batch:batch",
         "config": "scad.cli.config:config",
         "build": "scad.cli.build:build",
         "logs": "scad.cli.logs:logs",

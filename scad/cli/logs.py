@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,13 +44,19 @@ def parse_since(text: str, now: datetime) -> str:
     return then.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _selected(home: Home, run_ids: tuple[str, ...], config: str | None) -> list[RunRecord]:
+def _selected(
+    home: Home, run_ids: tuple[str, ...], config: str | None, batch: str | None = None
+) -> list[RunRecord]:
     if run_ids:
         return [load_run(home, run_id) for run_id in run_ids]
-    return [r for r in list_runs(home) if config is None or r.config == config]
+    return [
+        r
+        for r in list_runs(home)
+        if (config is None or r.config == config) and (batch is None or r.batch == batch)
+    ]
 
 
-class _Printer:
+class LogPrinter:
     """Lines prefixed by their run id, in a colour of the run's own on a terminal."""
 
     def __init__(self, as_json: bool) -> None:
@@ -80,6 +87,7 @@ class _Printer:
 @click.option(
     "--config", "-c", "config", shell_complete=config_names, help="The runs of this config."
 )
+@click.option("--batch", "-b", "batch_id", help="The runs of this batch.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (and new runs).")
 @click.option("--since", help="Only lines since then: 30s, 10m, 2h, 1d, or an ISO time.")
 @click.option(
@@ -88,24 +96,29 @@ class _Printer:
 async def logs(
     run_id_args: tuple[str, ...],
     config: str | None,
+    batch_id: str | None,
     follow: bool,
     since: str | None,
     as_json: bool,
 ) -> None:
     """What the agents of several runs did, merged by time (all runs by default).
 
-    With --follow and named runs it ends when they have all ended; otherwise it
-    follows until interrupted, picking up runs that start meanwhile.
+    With --follow and named runs it ends when they have all ended, with a batch
+    when the batch has; otherwise it follows until interrupted, picking up runs
+    that start meanwhile.
     """
     from ..engine import open_engine
     from ..merged import catch_up_runs, follow_logs, follow_runs, merge_logs
 
     home = scad_home()
-    if run_id_args and config:
-        raise UsageError("name runs or give --config, not both")
+    if sum([bool(run_id_args), config is not None, batch_id is not None]) > 1:
+        raise UsageError("name runs, or give --config or --batch (one of them)")
+    batch_ended = None
+    if batch_id is not None:
+        batch_ended = _batch_ended(home, batch_id)
     since_ts = parse_since(since, datetime.now(UTC)) if since else None
-    records = _selected(home, run_id_args, config)
-    printer = _Printer(as_json)
+    records = _selected(home, run_id_args, config, batch_id)
+    printer = LogPrinter(as_json)
     async with contextlib.AsyncExitStack() as stack:
         try:
             engine: Engine | None = await stack.enter_async_context(open_engine())
@@ -117,21 +130,39 @@ async def logs(
         offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
         if not follow:
             return
+
+        def select() -> list[RunRecord]:
+            return _selected(home, run_id_args, config, batch_id)
+
         if engine is None:
-            discover = (
-                None if run_id_args else lambda: [r.run_id for r in _selected(home, (), config)]
+            discover = None if run_id_args else lambda: [r.run_id for r in select()]
+            await follow_logs(
+                home, offsets, printer, discover=discover, until=batch_ended or (lambda: False)
             )
-            await follow_logs(home, offsets, printer, discover=discover)
         else:
             await follow_runs(
                 engine,
                 home,
                 offsets,
                 printer,
-                select=lambda: _selected(home, run_id_args, config),
-                named=bool(run_id_args),
+                select=select,
+                complete=(lambda: True) if run_id_args else batch_ended,
                 on_error=_warn,
             )
+
+
+def _batch_ended(home: Home, batch_id: str) -> Callable[[], bool]:
+    """Whether the batch is over: ended, or its supervisor is dead (nothing more comes)."""
+    from ..batches import BatchPaths, load_manifest, read_batch_events, supervisor_pid
+
+    load_manifest(home, batch_id)  # an unknown batch is named as such
+    paths = BatchPaths(home, batch_id)
+
+    def ended() -> bool:
+        started = any(e.event == "supervisor" for e in read_batch_events(paths))
+        return started and supervisor_pid(paths) is None
+
+    return ended
 
 
 def _warn(record: RunRecord, exc: ScadError) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Answer", "Failure", "Turn", "conversation_key", "parse_script", "plan_answer"]
+__all__ = ["Answer", "Failure", "Turn", "parse_script", "plan_answer", "script_key"]
 
 _DIRECTIVE_RE = re.compile(r"^\s*(RUN|SAY|SLEEP|TOKENS|FAIL|HANG)\s*(?::\s?(.*))?$")
 _FAIL_RE = re.compile(r"^(\d{3})(?:\s+x(\d+))?$")
@@ -171,18 +171,9 @@ def plan_answer(request: dict[str, Any]) -> Answer:
     )
 
 
-def conversation_key(request: dict[str, Any]) -> str:
-    """Which conversation a request belongs to: Claude's session id, else the prompt."""
-    metadata = request.get("metadata") or {}
-    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
-    if isinstance(user_id, str):
-        try:
-            session = json.loads(user_id).get("session_id")
-        except (ValueError, AttributeError):
-            session = None
-        if session:
-            return str(session)
-        if "session_" in user_id:
-            return user_id.rsplit("session_", 1)[1]
+def script_key(request: dict[str, Any]) -> str:
+    """What the ``FAIL:`` counters count by: the prompt itself, so a rate limit lasts
+    N requests of that prompt whoever sends them (Claude retrying by itself, or a
+    new attempt of the run in a new Claude session)."""
     messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
     return latest_prompt(messages)[0]

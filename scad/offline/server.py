@@ -7,7 +7,8 @@ Facts about Claude Code 2.1.x as a client, measured against this server:
   assistant ones, and user messages carry ``<system-reminder>`` text blocks
   before the prompt itself.
 - ``metadata.user_id`` is a JSON string whose ``session_id`` names the Claude
-  session; it keys the per-conversation failure counters (``FAIL:``).
+  session. The ``FAIL:`` counters are kept per prompt, not per session, so a
+  run that is tried again sees its scripted failures run out.
 - After a ``tool_use`` of ``Bash`` Claude runs the command and sends the whole
   conversation again with a ``tool_result`` block in the latest user message.
 - On 429 (honouring ``retry-after``), 529 and 500 it retries by itself, printing
@@ -28,7 +29,7 @@ from typing import Any
 import anyio
 from aiohttp import web
 
-from .script import Answer, conversation_key, plan_answer
+from .script import Answer, plan_answer, script_key
 
 __all__ = ["OfflineModel", "serve_offline_model"]
 
@@ -60,7 +61,7 @@ class OfflineModel:
         self.requests += 1
         answer = plan_answer(body)
         if answer.fail is not None:
-            key = (conversation_key(body), answer.turn)
+            key = (script_key(body), answer.turn)
             if self._failures[key] < answer.fail.times:
                 self._failures[key] += 1
                 self.errors += 1

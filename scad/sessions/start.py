@@ -53,7 +53,7 @@ def _agent_owner() -> tuple[int, int] | None:
     return None if agent == (uid, gid) else agent
 
 
-def _require_credentials() -> HostCredentials:
+def require_credentials() -> HostCredentials:
     credentials = discover_credentials(os.environ)
     if credentials is None:
         raise SessionError(
@@ -126,7 +126,7 @@ async def prepare_session(
     if headless and not prompt:
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
     await check_repos(config, f"{config.name}.yml")
-    credentials = _require_credentials()
+    credentials = require_credentials()
     if image is None:
         image = (await build_image(engine, config, progress=build_progress)).image
     run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag)
@@ -246,7 +246,7 @@ async def resume_session(
         await catch_up(engine, home, record)
         if state is not None:
             await engine.remove(record.container_id, force=True)
-    credentials = _require_credentials()
+    credentials = require_credentials()
     if await engine.image(record.image) is None:
         record.image = (await build_image(engine, config)).image
     notes = await anyio.to_thread.run_sync(

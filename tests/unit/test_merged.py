@@ -143,7 +143,7 @@ async def test_logs_without_an_engine_shows_the_logs_as_they_are(
     both = await run_cli("logs", "p-a-Nov27-1000", "--config", "p")
     assert (both.exit_code, both.stderr) == (
         2,
-        "scad: error: name runs or give --config, not both\n",
+        "scad: error: name runs, or give --config or --batch (one of them)\n",
     )
     bad = await run_cli("logs", "--since", "yesterday")
     assert bad.exit_code == 2 and bad.stderr.startswith("scad: error: --since yesterday: give")

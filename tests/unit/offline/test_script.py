@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scad.offline.script import Failure, Turn, conversation_key, parse_script, plan_answer
+from scad.offline.script import Failure, Turn, parse_script, plan_answer, script_key
 
 
 def test_directives_become_turns() -> None:
@@ -82,11 +82,8 @@ def test_tokens_are_reported() -> None:
     assert (answer.input_tokens, answer.output_tokens) == (1234, 56)
 
 
-def test_conversation_key_prefers_claude_session() -> None:
+def test_failures_are_counted_by_prompt_whatever_the_session() -> None:
     metadata = {"user_id": '{"device_id":"d","session_id":"abc-123"}'}
-    assert conversation_key({"metadata": metadata, "messages": []}) == "abc-123"
-    assert (
-        conversation_key({"metadata": {"user_id": "user_x_account__session_s-9"}, "messages": []})
-        == "s-9"
-    )
-    assert conversation_key({"messages": [user(text("SAY: p"))]}) == "SAY: p"
+    request = {"metadata": metadata, "messages": [user(text("FAIL: 429\nSAY: p"))]}
+    assert script_key(request) == "FAIL: 429\nSAY: p"
+    assert script_key({**request, "metadata": {}}) == script_key(request)

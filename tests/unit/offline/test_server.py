@@ -68,16 +68,18 @@ async def test_non_streaming_answer() -> None:
     assert message["usage"] == {"input_tokens": 7, "output_tokens": 3}
 
 
-async def test_scripted_failures_count_per_conversation() -> None:
+async def test_scripted_failures_count_per_prompt_across_sessions() -> None:
     async with serve_offline_model() as model, aiohttp.ClientSession() as http:
         url = f"{model.url}/v1/messages"
         statuses = []
-        for session in ("a", "a", "a", "b"):
-            response = await http.post(url, json=body("FAIL: 429 x2\nSAY: ok", session=session))
+        for session, prompt in [("a", "1"), ("b", "1"), ("c", "1"), ("a", "2")]:
+            script = f"FAIL: 429 x2\nSAY: ok {prompt}"
+            response = await http.post(url, json=body(script, session=session))
             statuses.append(response.status)
             if response.status == 429:
                 assert response.headers["retry-after"] == "1"
                 assert (await response.json())["error"]["type"] == "rate_limit_error"
+    # A new session (a retried run) goes on counting the same prompt's failures.
     assert statuses == [429, 429, 200, 429]
     assert model.errors == 3
 

@@ -1,0 +1,57 @@
+"""What the batch commands share: durations, and supervising in this process."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import anyio
+import asyncclick as click
+
+from ._view import show_batch
+
+if TYPE_CHECKING:
+    from ...batchview import BatchView
+    from ...config import Config
+    from ...home import Home
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``90``, ``90s``, ``20m``, ``2h`` as seconds."""
+    if value is None:
+        return None
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a duration: write 90s, 20m or 2h")
+    return float(match[1]) * _SECONDS[match[2]]
+
+
+async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: bool) -> BatchView:
+    """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
+    from ...dispatch import run_batch
+    from ...engine import open_engine
+
+    views: list[BatchView] = []
+    from ...batches import load_manifest
+
+    parallel = load_manifest(home, batch_id).options.parallel
+
+    async def show() -> None:
+        views.append(await show_batch(home, batch_id, as_json=as_json, detachable=False))
+
+    async with (
+        open_engine(max_connections=connections(parallel)) as engine,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(run_batch, engine, home, config, batch_id)
+        tg.start_soon(show)
+    return views[0]
+
+
+def connections(parallel: int) -> int:
+    """Engine connections for a batch: each run holds an attach stream, and
+    waits, stops and catch-ups need more."""
+    return max(100, 3 * parallel + 20)

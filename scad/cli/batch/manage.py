@@ -1,0 +1,126 @@
+"""`scad batch status|watch|stop|resume|retry BATCH_ID`, and the supervisor's own entry."""
+
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...batches import list_batches, load_manifest
+from ...home import scad_home
+from ...registry import load_registered
+from .._render import echo_json, table
+from ._options import connections, supervise_here
+from ._view import show_batch, summary
+
+
+def _batch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return [b for b in list_batches(scad_home()) if b.startswith(incomplete)]
+
+
+batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complete=_batch_ids)
+
+
+@click.command("status")
+@click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+async def status(batch_id: str | None, as_json: bool) -> None:
+    """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
+    from ...batchview import BatchWatcher
+
+    home = scad_home()
+    if batch_id is None:
+        views = [await BatchWatcher(home, b).look() for b in list_batches(home)]
+        if as_json:
+            echo_json(views)
+            return
+        rows = [
+            (v.batch_id, v.supervisor, v.totals.prompts,
+             ", ".join(f"{n} {s}" for s, n in sorted(v.totals.statuses.items())),
+             f"${v.totals.cost_usd:.4f}")
+            for v in views
+        ]  # fmt: skip
+        click.echo(table(("batch", "supervisor", "prompts", "outcomes", "cost"), rows))
+        return
+    view = await BatchWatcher(home, batch_id).look()
+    if as_json:
+        echo_json(view)
+    else:
+        click.echo(summary(view))
+    if view.done and not view.succeeded:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("watch")
+@batch_id_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON at the end.")
+async def watch(batch_id: str, as_json: bool) -> None:
+    """Show a batch live until it ends (Ctrl-C leaves it running)."""
+    view = await show_batch(scad_home(), batch_id, as_json=as_json, detachable=True)
+    if not view.succeeded:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("stop")
+@batch_id_argument
+async def stop(batch_id: str) -> None:
+    """Stop a batch: its runs are stopped, kept, and end as cancelled."""
+    from ...batchproc import stop_batch
+    from ...engine import open_engine
+
+    home = scad_home()
+    load_manifest(home, batch_id)
+    async with open_engine() as engine:
+        await stop_batch(engine, home, batch_id)
+    click.echo(f"stopped {batch_id}")
+
+
+def _again(name: str, failed_only: bool, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @batch_id_argument
+    @click.option("--foreground", is_flag=True, help="Supervise in this process.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    async def again(batch_id: str, foreground: bool, as_json: bool) -> None:
+        from ...batchproc import requeue, spawn_supervisor
+
+        home = scad_home()
+        manifest = load_manifest(home, batch_id)
+        config = load_registered(home, manifest.config)
+        items = requeue(home, batch_id, failed_only=failed_only)
+        if not as_json:
+            click.echo(f"{name}: {len(items)} prompts of {batch_id}")
+        if foreground:
+            view = await supervise_here(home, config, batch_id, as_json=as_json)
+        else:
+            await spawn_supervisor(home, batch_id)
+            view = await show_batch(home, batch_id, as_json=as_json, detachable=True)
+        if not view.succeeded:
+            raise click.exceptions.Exit(1)
+
+    return again
+
+
+resume = _again(
+    "resume",
+    False,
+    "Pick up a batch whose supervisor died: runs still going are adopted, queued prompts start.",
+)
+retry = _again("retry", True, "Run again the prompts of an ended batch that did not succeed.")
+
+
+@click.command("supervise", hidden=True)
+@batch_id_argument
+async def supervise(batch_id: str) -> None:
+    """The batch's supervisor (started in the background by the other commands)."""
+    from ...dispatch import run_batch
+    from ...engine import open_engine
+
+    home = scad_home()
+    manifest = load_manifest(home, batch_id)
+    config = load_registered(home, manifest.config)
+    async with open_engine(max_connections=connections(manifest.options.parallel)) as engine:
+        state = await run_batch(engine, home, config, batch_id)
+    click.echo(
+        f"batch {batch_id} ended: {sum(1 for i in state.items if i.status == 'succeeded')}/{len(state.items)} succeeded"
+    )
+
+
+commands = (status, watch, stop, resume, retry, supervise)

@@ -1,0 +1,168 @@
+"""`scad batch CONFIG --tag T (--prompt-file F | --prompt P ...)`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncclick as click
+
+from ...batches import BatchOptions
+from ...errors import UsageError
+from ...home import scad_home
+from ...names import validate_tag
+from ...prompts import BatchPrompt, parse_prompts
+from ...registry import load_registered
+from .._complete import config_names
+from ..build import ProgressPrinter
+from ._options import duration, supervise_here
+from ._view import show_batch
+
+if TYPE_CHECKING:
+    from ...build import BuildProgress
+
+
+def read_prompts(
+    prompt_file: str | None, prompts: tuple[str, ...]
+) -> tuple[list[BatchPrompt], str]:
+    """The batch's prompts and where they came from; every bad line is named."""
+    if bool(prompt_file) == bool(prompts):
+        raise UsageError(
+            "give the prompts with --prompt-file F (- for standard input) or --prompt P ..."
+        )
+    if prompts:
+        if any(not p.strip() for p in prompts):
+            raise UsageError("--prompt: a prompt is empty")
+        return [BatchPrompt(prompt=p.strip()) for p in prompts], "--prompt"
+    assert prompt_file is not None
+    try:
+        text = sys.stdin.read() if prompt_file == "-" else Path(prompt_file).read_text("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the prompt file {prompt_file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{prompt_file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    source = "standard input" if prompt_file == "-" else prompt_file
+    return parse_prompts(text, source), source
+
+
+@click.command("run")
+@click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
+@click.option(
+    "--tag", "-t", required=True, help="A short name for the batch (part of each run id)."
+)
+@click.option(
+    "--prompt-file",
+    "-f",
+    help="Prompts: plain text split by --- lines, or JSON Lines; - reads standard input.",
+)
+@click.option("--prompt", "-p", "prompts", multiple=True, help="A prompt (repeat for more).")
+@click.option(
+    "--parallel",
+    "-j",
+    type=click.IntRange(1, 200),
+    default=4,
+    show_default=True,
+    help="How many run at once at most.",
+)
+@click.option(
+    "--timeout",
+    "time_limit",
+    callback=duration,
+    help="Stop a run that takes longer in all (90s, 20m, 2h).",
+)
+@click.option(
+    "--idle-timeout",
+    callback=duration,
+    help="Stop a run that prints nothing for this long (it ends hung).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=0,
+    show_default=True,
+    help="Further attempts for runs that were rate-limited, hung or crashed.",
+)
+@click.option(
+    "--backoff",
+    callback=duration,
+    default="10s",
+    show_default=True,
+    help="Wait before the first retry (doubling, with jitter).",
+)
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop starting and stop running runs once the batch has cost this much.",
+)
+@click.option(
+    "--stagger",
+    callback=duration,
+    default="0.1s",
+    show_default=True,
+    help="Least time between two starts.",
+)
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Supervise in this process: the exit code is the outcome, Ctrl-C stops the runs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+async def command(
+    config_name: str,
+    tag: str,
+    prompt_file: str | None,
+    prompts: tuple[str, ...],
+    parallel: int,
+    time_limit: float | None,
+    idle_timeout: float | None,
+    retries: int,
+    backoff: float,
+    budget_usd: float | None,
+    stagger: float,
+    foreground: bool,
+    as_json: bool,
+) -> None:
+    """Run each prompt as a headless session of CONFIG, many at once, and show them live.
+
+    Exits 0 only if every run succeeded.
+    """  # fmt: skip
+    from ...batchproc import spawn_supervisor
+    from ...dispatch import create_batch
+    from ...engine import open_engine
+
+    home = scad_home()
+    validate_tag(tag)
+    config = load_registered(home, config_name)
+    batch_prompts, source = read_prompts(prompt_file, prompts)
+    options = BatchOptions(
+        parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
+        backoff=backoff if backoff is not None else 10.0, budget_usd=budget_usd,
+        stagger=stagger if stagger is not None else 0.1,
+    )  # fmt: skip
+    printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
+
+    def on_build(event: BuildProgress) -> None:
+        if not as_json:
+            printer(event)
+
+    async with open_engine() as engine:
+        manifest = await create_batch(
+            engine, home, config, batch_prompts, tag=tag, source=source, options=options,
+            build_progress=on_build,
+        )  # fmt: skip
+    printer.close()
+    batch_id = manifest.batch_id
+    if not as_json:
+        click.echo(f"batch {batch_id}: {len(manifest.items)} prompts, {parallel} at once")
+    if foreground:
+        view = await supervise_here(home, config, batch_id, as_json=as_json)
+    else:
+        pid = await spawn_supervisor(home, batch_id)
+        if not as_json:
+            click.echo(f"supervised in the background (pid {pid}); Ctrl-C leaves it running")
+        view = await show_batch(home, batch_id, as_json=as_json, detachable=True)
+    if not view.succeeded:
+        raise click.exceptions.Exit(1)
