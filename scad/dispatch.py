@@ -51,7 +51,7 @@ from .fleet import Budget, Concurrency, LimitChange, backoff
 from .home import Home
 from .prompts import BatchPrompt
 from .runs import RunPaths, RunRecord, list_runs, now_iso
-from .sessions.start import container_spec, prepare_session, require_credentials
+from .sessions.start import container_spec, discard_run, prepare_session, require_credentials
 from .signals import LogSignals, SignalSource
 from .specs import ContainerSpec
 from .supervisor import Outcome, Status, adopt, remove_containers, supervise
@@ -185,6 +185,8 @@ class _Batch:
         self.start_lock = anyio.Lock()
         self.last_start = -float("inf")
         self.unfinished = 0
+        #: The local time the batch's run ids carry: when it was made.
+        self.named_at = datetime.fromisoformat(manifest.created.replace("Z", "+00:00")).astimezone()
         self.finished = anyio.Event()
 
     async def _event(self, event: str, **fields: object) -> None:
@@ -203,25 +205,27 @@ class _Batch:
         self.unfinished = len(pending)
         if not pending:
             self.finished.set()
-        with anyio.CancelScope() as everything:
-            async with anyio.create_task_group() as tg:
-                if stop_on_signals:
-                    tg.start_soon(self._stop_on_signals, everything)
-                tg.start_soon(self._monitor)
-                # Runs a dead supervisor left going take their slots first.
-                for item in sorted(pending, key=lambda i: i.run_id is None):
-                    record = records.get(item.index)
-                    if record is not None:
-                        self.runs.add(record.run_id)
-                    tg.start_soon(
-                        self._item, self.manifest.items[item.index - 1], record, item.attempts
-                    )
-                await self.finished.wait()
-                tg.cancel_scope.cancel()  # the monitor and the signal handler
-        with anyio.CancelScope(shield=True):
-            if everything.cancelled_caught:
+        try:
+            with anyio.CancelScope() as everything:
+                async with anyio.create_task_group() as tg:
+                    if stop_on_signals:
+                        tg.start_soon(self._stop_on_signals, everything)
+                    tg.start_soon(self._monitor)
+                    # Runs a dead supervisor left going take their slots first.
+                    for item in sorted(pending, key=lambda i: i.run_id is None):
+                        record = records.get(item.index)
+                        if record is not None:
+                            self.runs.add(record.run_id)
+                        tg.start_soon(
+                            self._item, self.manifest.items[item.index - 1], record, item.attempts
+                        )
+                    await self.finished.wait()
+                    tg.cancel_scope.cancel()  # the monitor and the signal handler
+        finally:
+            # Stopped (on a signal, or by the caller): every run was stopped and kept.
+            with anyio.CancelScope(shield=True):
                 await self._close_unfinished("the batch was stopped")
-            await self._event("ended")
+                await self._event("ended")
 
     async def _stop_on_signals(self, everything: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
@@ -277,6 +281,7 @@ class _Batch:
 
     async def _item(self, item: BatchItem, record: RunRecord | None, ended: int) -> None:
         """One prompt, through its attempts, to a final outcome."""
+        run = _ItemRun(item, record)
         try:
             attempt = ended + 1
             adopting = record is not None and await self._left_running(record, ended)
@@ -284,20 +289,13 @@ class _Batch:
                 with anyio.CancelScope() as scope:
                     async with self.limiter:
                         if self.budget_spent:
-                            outcome = _not_started(
-                                record, "cancelled", "not started: the budget is spent"
+                            outcome = run.not_started(
+                                "cancelled", "not started: the budget is spent"
                             )
                         else:
-                            record, outcome = await self._attempt(
-                                item, record, attempt, adopting, scope
-                            )
+                            outcome = await self._attempt(run, attempt, adopting, scope)
                 if scope.cancelled_caught:  # the budget stopped it
-                    assert record is not None
-                    outcome = Outcome(
-                        run_id=record.run_id,
-                        status="cancelled",
-                        detail="stopped: the budget is spent",
-                    )
+                    outcome = run.not_started("cancelled", "stopped: the budget is spent")
                 final = outcome.status not in RETRYABLE or attempt > self.options.retries
                 failed = outcome.status != "succeeded"
                 await self._event(
@@ -329,32 +327,28 @@ class _Batch:
         return starts > ended and record.container_id is not None
 
     async def _attempt(
-        self,
-        item: BatchItem,
-        record: RunRecord | None,
-        attempt: int,
-        adopting: bool,
-        scope: anyio.CancelScope,
-    ) -> tuple[RunRecord | None, Outcome]:
+        self, run: _ItemRun, attempt: int, adopting: bool, scope: anyio.CancelScope
+    ) -> Outcome:
         """One attempt, holding a slot: prepared (the first time), started, supervised.
         An attempt that cannot start ends ``failed``, saying why."""
+        record, fresh = run.record, False
         try:
             if adopting and record is not None:
                 self.running[record.run_id] = scope
-                outcome = await adopt(
+                return await adopt(
                     self.engine, self.home, record, idle_timeout=self.options.idle_timeout,
                     deadline=self._deadline(),
                 )  # fmt: skip
-                return record, outcome
             await self._stagger()
-            config = _item_config(self.config, item)
+            config = _item_config(self.config, run.item)
             if record is None:
                 prepared = await prepare_session(
-                    self.engine, self.home, config, tag=item.tag, prompt=item.prompt,
+                    self.engine, self.home, config, tag=run.item.tag, prompt=run.item.prompt,
                     headless=True, image=self.manifest.image,
-                    batch=(self.manifest.batch_id, item.index),
+                    batch=(self.manifest.batch_id, run.item.index), named_at=self.named_at,
                 )  # fmt: skip
-                record, spec = prepared.record, prepared.spec
+                record, spec, fresh = prepared.record, prepared.spec, True
+                run.record = record
             else:
                 paths = RunPaths(self.home, record.run_id)
                 spec = container_spec(config, record, paths, resume=False)
@@ -363,9 +357,12 @@ class _Batch:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
             self.runs.add(record.run_id)
             self.running[record.run_id] = scope
-            return record, await self._supervise(item, record, spec, attempt)
+            return await self._supervise(run.item, record, spec, attempt)
         except ScadError as exc:
-            return record, _not_started(record, "failed", str(exc))
+            if fresh:
+                await discard_run(self.home, run.record_id)  # it never started: nothing to keep
+                run.record = None
+            return run.not_started("failed", str(exc))
         finally:
             if record is not None:
                 self.running.pop(record.run_id, None)
@@ -373,21 +370,18 @@ class _Batch:
     async def _supervise(
         self, item: BatchItem, record: RunRecord, spec: ContainerSpec, attempt: int
     ) -> Outcome:
-        outcomes: list[Outcome] = []
+        batch = self
 
-        async def run(*, task_status: TaskStatus[RunRecord]) -> None:
-            outcomes.append(
-                await supervise(
-                    self.engine, self.home, record, spec,
-                    idle_timeout=self.options.idle_timeout, time_limit=self.options.timeout,
-                    task_status=task_status,
+        class Started(TaskStatus[RunRecord]):
+            def started(self, value: RunRecord | None = None) -> None:
+                append_batch_event(
+                    batch.paths, "started", item=item.index, run_id=record.run_id, attempt=attempt
                 )
-            )  # fmt: skip
 
-        async with anyio.create_task_group() as tg:
-            await tg.start(run)
-            await self._event("started", item=item.index, run_id=record.run_id, attempt=attempt)
-        return outcomes[0]
+        return await supervise(
+            self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
+            time_limit=self.options.timeout, task_status=Started(),
+        )  # fmt: skip
 
     def _deadline(self) -> float | None:
         """An adopted run's time limit counts from now: when it began is the dead
@@ -405,8 +399,20 @@ class _Batch:
             self.last_start = anyio.current_time()
 
 
-def _not_started(record: RunRecord | None, status: Status, why: str) -> Outcome:
-    return Outcome(run_id=record.run_id if record else "", status=status, detail=why)
+class _ItemRun:
+    """An item and its run, once it has one."""
+
+    def __init__(self, item: BatchItem, record: RunRecord | None) -> None:
+        self.item = item
+        self.record = record
+
+    @property
+    def record_id(self) -> str:
+        return self.record.run_id if self.record else ""
+
+    def not_started(self, status: Status, why: str) -> Outcome:
+        """The outcome of an attempt that did not run to its end."""
+        return Outcome(run_id=self.record_id, status=status, detail=why)
 
 
 def _item_config(config: Config, item: BatchItem) -> Config:

@@ -37,6 +37,8 @@ class Script:
     oom: bool = False
     #: Print the chunks, then wait until stopped (a hung agent).
     hang: bool = False
+    #: Print the chunks, then take this long to exit (unless stopped first).
+    seconds: float = 0.0
 
 
 @dataclass
@@ -80,7 +82,7 @@ class FakeEngine:
         self.removed: list[str] = []
         self.built: list[str] = []
         self.made: dict[str, FakeContainer] = {}
-        self._ids = (f"{n:064x}" for n in itertools.count(1))
+        self._ids = (f"{n:012x}{0:052x}" for n in itertools.count(1))
 
     def _check(self, method: str) -> None:
         if method in self.fail:
@@ -223,6 +225,9 @@ class _Output:
                 return Output(stream=stream, data=data)
             if container.script.hang:
                 await container.stopped.wait()
+            elif container.script.seconds:
+                with anyio.move_on_after(container.script.seconds):
+                    await container.stopped.wait()
             container.status, container.exit_code = (
                 "exited",
                 (143 if container.stopped.is_set() else container.script.exit_code),

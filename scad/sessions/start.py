@@ -63,11 +63,11 @@ def require_credentials() -> HostCredentials:
     return credentials
 
 
-def _make_run_dir(home: Home, config: str, tag: str) -> str:
+def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str:
     """Claim a fresh run directory; the id is unique even against a racing start."""
     home.runs.mkdir(parents=True, exist_ok=True)
     while True:
-        run_id = make_run_id(config, tag, datetime.now(), existing=home.run_ids())
+        run_id = make_run_id(config, tag, at or datetime.now(), existing=home.run_ids())
         try:
             home.run_dir(run_id).mkdir(mode=0o700)
         except FileExistsError:
@@ -114,12 +114,14 @@ async def prepare_session(
     image: str | None = None,
     build_progress: Callable[[BuildProgress], None] | None = None,
     batch: tuple[str, int] | None = None,
+    named_at: datetime | None = None,
 ) -> Prepared:
     """Checks, run directory, clones and Claude state; the container is not made yet.
 
     ``image`` is the config's image when the caller built it already (a batch
     builds once); else it is built (with progress) when missing. ``batch`` names
-    the batch and item the run belongs to. Any failure
+    the batch and item the run belongs to; ``named_at``, the time its id
+    carries (a batch's runs carry the batch's). Any failure
     rolls everything back: no half-made run is left behind.
     """
     validate_tag(tag)
@@ -129,7 +131,7 @@ async def prepare_session(
     credentials = require_credentials()
     if image is None:
         image = (await build_image(engine, config, progress=build_progress)).image
-    run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag)
+    run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag, named_at)
     paths = RunPaths(home, run_id)
     try:
         owner = _agent_owner()

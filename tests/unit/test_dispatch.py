@@ -1,0 +1,318 @@
+"""The batch supervisor's scheduling against the engine fake: outcomes, retries,
+concurrency, rate limits, budget, and picking up a batch a dead supervisor left."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Collection
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad.batches import (
+    BatchItem,
+    BatchManifest,
+    BatchOptions,
+    BatchPaths,
+    append_batch_event,
+    batch_state,
+    load_manifest,
+    read_batch_events,
+    save_manifest,
+)
+from scad.config import Config, parse_config
+from scad.dispatch import run_batch
+from scad.errors import SessionError
+from scad.events import read_all_events
+from scad.home import Home
+from scad.runlog import catch_up
+from scad.runs import RunPaths, RunRecord, list_runs, load_run
+from scad.sessions.start import prepare_session
+from scad.signals import RunSignals
+from scad.specs import ContainerSpec
+from scad.supervisor import launch
+from tests.conftest import make_repo
+from tests.fakes import FakeEngine, Script
+
+pytestmark = pytest.mark.anyio
+
+INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"}
+
+
+def result(
+    is_error: bool = False, status: int | None = None, cost: float = 0.01
+) -> dict[str, object]:
+    line: dict[str, object] = {"type": "result", "subtype": "success", "is_error": is_error,
+                               "num_turns": 1, "total_cost_usd": cost, "result": "r"}  # fmt: skip
+    if status:
+        line["api_error_status"] = status
+    return line
+
+
+def out(*objects: object) -> list[tuple[int, bytes]]:
+    return [(1, b"".join(json.dumps(o).encode() + b"\n" for o in objects))]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Home, Config]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
+    repo = make_repo(tmp_path / "repo")
+    config = parse_config(
+        f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    return Home(tmp_path / "home"), config
+
+
+def make_batch(home: Home, prompts: list[str], **options: object) -> str:
+    batch_id = "p-b-Nov27-1000"
+    paths = BatchPaths(home, batch_id)
+    paths.root.mkdir(parents=True)
+    items = [BatchItem(index=n, tag=f"b-{n:02d}", prompt=p) for n, p in enumerate(prompts, 1)]
+    manifest = BatchManifest(
+        batch_id=batch_id, config="p", tag="b", created="2026-11-27T10:00:00.000Z",
+        image="scad-p:x", source="test", items=items,
+        options=BatchOptions(backoff=0.01, stagger=0.0, **options),  # type: ignore[arg-type]
+    )  # fmt: skip
+    save_manifest(paths, manifest)
+    return batch_id
+
+
+class Scripted(FakeEngine):
+    """A fake engine whose containers act out their prompt, attempt by attempt,
+    and that keeps count of how many run at once."""
+
+    def __init__(self, plans: dict[str, list[Script]]) -> None:
+        super().__init__(script=self._plan)
+        self.plans = plans
+        self.attempts: Counter[str] = Counter()
+        self.running = 0
+        self.most_running = 0
+
+    def _plan(self, spec: ContainerSpec) -> Script:
+        tag = spec.labels["scad.run"].split("-")[2]  # p-b-NN-...
+        self.attempts[tag] += 1
+        plan = self.plans[tag]
+        return plan[min(self.attempts[tag], len(plan)) - 1]
+
+    async def start(self, container_id: str) -> None:
+        await super().start(container_id)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        container = self.made[container_id]
+
+        async def count_end() -> None:
+            await container.ended.wait()
+            self.running -= 1
+
+        self.tg.start_soon(count_end)
+
+
+async def run(engine: Scripted, home: Home, config: Config, batch_id: str, **kw: object):  # type: ignore[no-untyped-def]
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        with anyio.fail_after(30):
+            state = await run_batch(engine, home, config, batch_id, stop_on_signals=False,
+                                    rng=random.Random(1), **kw)  # type: ignore[arg-type]  # fmt: skip
+    return state
+
+
+OK = Script(out(INIT, result()), seconds=0.05)
+
+
+async def test_outcomes_retries_and_the_concurrency_bound(project: tuple[Home, Config]) -> None:
+    home, config = project
+    plans = {
+        "01": [OK],
+        "02": [Script(out(INIT, result(is_error=True, status=429)), exit_code=1), OK],
+        "03": [Script(out(INIT), hang=True)],
+        "04": [Script(out(INIT), exit_code=137), Script(out(INIT), exit_code=137)],
+        "05": [Script(out(INIT, result(is_error=True)), exit_code=1)],
+        "06": [OK],
+        "07": [Script(out(INIT, result()), oom=True, exit_code=137)],
+    }
+    batch_id = make_batch(
+        home, [f"prompt {n}" for n in plans], parallel=3, retries=1, idle_timeout=0.3
+    )
+    engine = Scripted(plans)
+    state = await run(engine, home, config, batch_id)
+    statuses = {item.tag[-2:]: (item.status, item.attempts) for item in state.items}
+    assert statuses == {
+        "01": ("succeeded", 1),
+        "02": ("succeeded", 2),  # rate-limited, then through
+        "03": ("hung", 2),  # the watchdog stopped it each time
+        "04": ("crashed", 2),
+        "05": ("failed", 1),  # not worth another attempt
+        "06": ("succeeded", 1),
+        "07": ("oom", 1),
+    }
+    assert state.ended and not state.succeeded
+    assert engine.most_running <= 3
+    # Each prompt ran as one run; its attempts are in that run's log.
+    runs = list_runs(home)
+    assert sorted(r.item for r in runs) == list(range(1, 8))
+    for record in runs:
+        events = await read_all_events(RunPaths(home, record.run_id))
+        starts = [e for e in events if e.event == "started"]
+        retries = [e for e in events if e.event == "retry"]
+        assert len(starts) == engine.attempts[record.tag[-2:]] == len(retries) + 1
+    # Every attempt of the rate-limited run left its own container's lines.
+    second = next(r for r in runs if r.item == 2)
+    cids = {
+        e.cid for e in await read_all_events(RunPaths(home, second.run_id)) if e.src == "claude"
+    }
+    assert len(cids) == 2
+
+
+async def test_a_run_that_cannot_start_fails_alone(project: tuple[Home, Config]) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a", "b"], parallel=2)
+    engine = Scripted({"01": [OK], "02": [OK]})
+    engine.fail["create_container"] = SessionError("no room")
+    state = await run(engine, home, config, batch_id)
+    assert {i.status for i in state.items} == {"failed"}
+    assert all("could not start: no room" in (i.detail or "") for i in state.items)
+    assert list_runs(home) == []  # nothing half-made is left
+
+
+class Signals:
+    """Signals a test hands the batch: rate limits, spend."""
+
+    def __init__(self) -> None:
+        self.rate_limits: dict[str, tuple[int, ...]] = {}
+        self.spent: dict[str, float] = {}
+
+    async def poll(self, run_ids: Collection[str]) -> list[RunSignals]:
+        found = [RunSignals(run_id=r, spent_usd=self.spent.get(r, 0.0),
+                            rate_limits=self.rate_limits.pop(r, ())) for r in run_ids]  # fmt: skip
+        return found
+
+
+async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    home, config = project
+    slow = Script(out(INIT, result()), seconds=0.4)
+    plans = {f"{n:02d}": [slow] for n in range(1, 9)}
+    batch_id = make_batch(home, [f"p{n}" for n in plans], parallel=4)
+    engine = Scripted(plans)
+    signals = Signals()
+
+    async def report_429() -> None:
+        while not engine.made:
+            await anyio.sleep(0.01)
+        spec = next(iter(engine.made.values())).spec
+        signals.rate_limits[spec.labels["scad.run"]] = (429, 429, 429)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(report_429)
+        state = await run(engine, home, config, batch_id, signals=signals)
+    limits = [
+        e.limit for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "concurrency"
+    ]
+    # Halved once for the burst (one cut per cool-down), then raised as runs succeed.
+    assert limits[:2] == [4, 2]
+    assert limits[2:] == [3, 4]
+    assert any("429" in note for note in state.notes)
+    assert {i.status for i in state.items} == {"succeeded"}
+
+
+async def test_a_spent_budget_stops_running_runs_and_starts_no_more(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    home, config = project
+    plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 6)}
+    batch_id = make_batch(home, [f"p{n}" for n in plans], parallel=2, budget_usd=1.0)
+    engine = Scripted(plans)
+    signals = Signals()
+
+    async def spend() -> None:
+        while len(engine.made) < 2:
+            await anyio.sleep(0.01)
+        for container in engine.made.values():
+            signals.spent[container.spec.labels["scad.run"]] = 0.6
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(spend)
+        state = await run(engine, home, config, batch_id, signals=signals)
+    assert [i.status for i in state.items] == ["cancelled"] * 5
+    assert [i.run_id is not None for i in state.items] == [True, True, False, False, False]
+    assert state.budget_spent
+    assert sum(engine.attempts.values()) == 2  # nothing started after the budget was spent
+    assert engine.made == {}  # the stopped runs' containers are removed, their logs kept
+
+
+async def test_a_batch_has_one_supervisor(project: tuple[Home, Config]) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a"])
+    engine = Scripted({"01": [Script(out(INIT), hang=True)]})
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        tg.start_soon(lambda: run_batch(engine, home, config, batch_id, stop_on_signals=False))
+        while not engine.made:
+            await anyio.sleep(0.01)
+        with pytest.raises(SessionError, match="supervised already"):
+            await run_batch(engine, home, config, batch_id, stop_on_signals=False)
+        tg.cancel_scope.cancel()
+    # Cancelled: the run was stopped and the batch says so.
+    state = batch_state(
+        load_manifest(home, batch_id), read_batch_events(BatchPaths(home, batch_id))
+    )
+    assert [i.status for i in state.items] == ["cancelled"] and state.ended
+
+
+async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
+    project: tuple[Home, Config],
+) -> None:
+    """A supervisor died with item 1 running, item 2 done, item 3 prepared but not
+    started and item 4 not begun: the next one follows item 1 to its end, leaves
+    item 2, starts item 3 in the run it has, and starts item 4."""
+    home, config = project
+    plans = {"01": [Script(out(INIT, result()), seconds=0.3)], "02": [OK], "03": [OK], "04": [OK]}
+    batch_id = make_batch(home, ["a", "b", "c", "d"])
+    engine = Scripted(plans)
+    paths = BatchPaths(home, batch_id)
+    append_batch_event(paths, "supervisor", pid=1)
+    prepared = {}
+    for index in (1, 2, 3):
+        prepared[index] = await prepare_session(
+            engine, home, config, tag=f"b-{index:02d}", prompt="x", headless=True,
+            image="scad-p:x", batch=(batch_id, index),
+        )  # fmt: skip
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        for index in (1, 2):
+            record = prepared[index].record
+            container_id = await launch(engine, home, record, prepared[index].spec)
+            tg.start_soon(drain, engine, container_id)  # the container runs by itself
+            append_batch_event(paths, "started", item=index, run_id=record.run_id, attempt=1)
+        await catch_up_when_ended(engine, home, prepared[2].record)
+        append_batch_event(paths, "attempt", item=2, run_id=prepared[2].record.run_id,
+                           attempt=1, status="succeeded", final=True)  # fmt: skip
+        state = await run(engine, home, config, batch_id)
+    assert [(i.status, i.attempts) for i in state.items] == [("succeeded", 1)] * 4
+    assert engine.attempts == {"01": 1, "02": 1, "03": 1, "04": 1}  # nothing ran twice
+    assert sorted(r.item for r in list_runs(home)) == [1, 2, 3, 4]  # one run each
+    adopted = await read_all_events(RunPaths(home, prepared[1].record.run_id))
+    assert [e.event or e.payload()["type"] for e in adopted] == [
+        "created", "started", "system", "result", "exited",
+    ]  # fmt: skip
+
+
+async def drain(engine: FakeEngine, container_id: str) -> None:
+    async with engine.attach(container_id) as output:
+        while await output.read() is not None:
+            pass
+
+
+async def catch_up_when_ended(engine: FakeEngine, home: Home, record: RunRecord) -> None:
+    assert record.container_id is not None
+    await engine.made[record.container_id].ended.wait()
+    await catch_up(engine, home, load_run(home, record.run_id))
