@@ -81,7 +81,8 @@ def _plain(text: str) -> tuple[list[BatchPrompt], list[str]]:
             leading = next(i for i, line in enumerate(lines) if line.strip())
             prompts.append(BatchPrompt(prompt=body, line=start + leading))
         elif 0 < index < len(blocks) - 1:  # a separator may open or close the file
-            problems.append(f"{start - 1}: empty prompt between two --- lines")
+            end = start + len(lines)
+            problems.append(f"{end}: empty prompt: nothing since the --- on line {start - 1}")
     return prompts, problems
 
 

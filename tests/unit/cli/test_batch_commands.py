@@ -1,0 +1,92 @@
+"""Batch commands that fail before anything starts: one line, exit 2, nothing made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, make_repo
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def config(scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    # No engine answers here: anything that got as far as the engine would say so.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    repo = make_repo(tmp_path / "repo")
+    (scad_home / "configs").mkdir(parents=True)
+    (scad_home / "configs" / "p.yml").write_text(f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n")
+    return "p"
+
+
+async def test_a_prompt_file_with_bad_lines_is_refused_before_anything(
+    run_cli: Cli, config: str, scad_home: Path, tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "fine"}\n{"prompt": ""}\n{"prompt": "x", "extra": 1}\n')
+    result = await run_cli("batch", config, "--tag", "t", "--prompt-file", str(prompts))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"scad: error: {prompts}:2: the prompt is empty",
+        f"{prompts}:3: Object contains unknown field `extra` (fields: prompt, and optional tag, model, max_turns)",
+    ]
+    assert not (scad_home / "batches").exists() and not (scad_home / "runs").exists()
+
+
+async def test_prompts_from_standard_input(run_cli: Cli, config: str) -> None:
+    result = await run_cli("batch", config, "-t", "t", "-f", "-", input="a\n---\n---\n")
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == "scad: error: standard input:3: empty prompt: nothing since the --- on line 2\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give the prompts with --prompt-file F (- for standard input) or --prompt P ..."),
+        (("-p", "a", "-f", "x"), "give the prompts with --prompt-file F (- for standard input) or --prompt P ..."),
+        (("-p", " "), "--prompt: a prompt is empty"),
+        (("-f", "/nonexistent/p.txt"), "cannot read the prompt file /nonexistent/p.txt: No such file or directory"),
+    ],
+)  # fmt: skip
+async def test_prompt_options(
+    run_cli: Cli, config: str, args: tuple[str, ...], message: str
+) -> None:
+    result = await run_cli("batch", config, "--tag", "t", *args)
+    assert (result.exit_code, result.stderr) == (2, f"scad: error: {message}\n")
+
+
+async def test_a_bad_tag_or_duration(run_cli: Cli, config: str) -> None:
+    result = await run_cli("batch", config, "--tag", "no good", "-p", "x")
+    assert result.exit_code == 2 and result.stderr.startswith('scad: error: invalid tag "no good"')
+    result = await run_cli("batch", config, "--tag", "t", "-p", "x", "--timeout", "soon")
+    assert (
+        result.exit_code == 2 and "'soon' is not a duration: write 90s, 20m or 2h" in result.stderr
+    )
+
+
+async def test_an_unknown_config(run_cli: Cli, config: str) -> None:
+    result = await run_cli("batch", "nope", "--tag", "t", "-p", "x")
+    assert result.exit_code == 2 and result.stderr.startswith("scad: error: ")
+    assert "nope" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "watch", "stop", "resume", "retry"])
+async def test_an_unknown_batch(run_cli: Cli, config: str, command: str) -> None:
+    result = await run_cli("batch", command, "p-x-Nov27-1000")
+    assert (result.exit_code, result.stderr) == (2, 'scad: error: no batch "p-x-Nov27-1000"\n')
+
+
+async def test_no_batches_yet(run_cli: Cli, config: str) -> None:
+    result = await run_cli("batch", "status")
+    assert result.exit_code == 0
+    assert result.stdout.split() == ["batch", "supervisor", "prompts", "outcomes", "cost"]
+
+
+async def test_logs_of_an_unknown_batch(run_cli: Cli, config: str) -> None:
+    result = await run_cli("logs", "--batch", "p-x-Nov27-1000")
+    assert (result.exit_code, result.stderr) == (2, 'scad: error: no batch "p-x-Nov27-1000"\n')

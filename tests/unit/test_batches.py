@@ -1,0 +1,188 @@
+"""A batch on disk: its state folded from its log, what views show, and the
+supervisor's process (stop, resume, retry) when it is not running."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scad.batches import (
+    BatchItem,
+    BatchManifest,
+    BatchOptions,
+    BatchPaths,
+    append_batch_event,
+    batch_state,
+    item_tags,
+    read_batch_events,
+    save_manifest,
+)
+from scad.batchproc import requeue, stop_batch
+from scad.batchview import BatchWatcher
+from scad.errors import SessionError, UsageError
+from scad.events import LogLine, append_event, ingest
+from scad.home import Home
+from scad.prompts import BatchPrompt
+from scad.runs import RunPaths, RunRecord, save_run
+from tests.fakes import FakeEngine
+
+pytestmark = pytest.mark.anyio
+
+BATCH = "p-b-Nov27-1000"
+
+
+def manifest(count: int = 3, **options: object) -> BatchManifest:
+    items = [BatchItem(index=n, tag=f"b-{n:02d}", prompt=f"p{n}") for n in range(1, count + 1)]
+    return BatchManifest(batch_id=BATCH, config="p", tag="b", created="2026-11-27T10:00:00.000Z",
+                         image="scad-p:x", source="t", items=items,
+                         options=BatchOptions(**options))  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    home = Home(tmp_path / "home")
+    paths = BatchPaths(home, BATCH)
+    paths.root.mkdir(parents=True)
+    save_manifest(paths, manifest())
+    return home
+
+
+def event(home: Home, name: str, **fields: object) -> None:
+    append_batch_event(BatchPaths(home, BATCH), name, **fields)
+
+
+def test_the_state_follows_attempts_retries_and_requeues(home: Home) -> None:
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id="r1", attempt=1)
+    event(home, "started", item=2, run_id="r2", attempt=1)
+    event(home, "attempt", item=1, run_id="r1", attempt=1, status="rate-limited", final=False)
+    state = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH)))
+    assert [(i.status, i.run_id, i.attempts) for i in state.items] == [
+        ("retrying", "r1", 1), ("running", "r2", 0), ("queued", None, 0),
+    ]  # fmt: skip
+    event(home, "started", item=1, run_id="r1", attempt=2)
+    event(home, "attempt", item=1, run_id="r1", attempt=2, status="succeeded", final=True)
+    event(home, "attempt", item=2, run_id="r2", attempt=1, status="failed", final=True, detail="no")
+    event(home, "attempt", item=3, attempt=1, status="cancelled", final=True)
+    event(home, "concurrency", limit=2, detail="concurrency 4 -> 2: the API answered 429")
+    event(home, "ended")
+    state = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH)))
+    assert [(i.status, i.attempts, i.final) for i in state.items] == [
+        ("succeeded", 2, True), ("failed", 1, True), ("cancelled", 1, True),
+    ]  # fmt: skip
+    assert state.ended and not state.succeeded and state.limit == 2
+    assert state.notes == ["concurrency 4 -> 2: the API answered 429"]
+    assert state.items[0].started and state.items[0].finished
+    assert requeue(home, BATCH, failed_only=True) == [2, 3]
+    state = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH)))
+    assert [(i.status, i.final) for i in state.items] == [
+        ("succeeded", True), ("retrying", False), ("queued", False),
+    ]  # fmt: skip
+    assert not state.ended
+
+
+def test_a_partial_last_line_is_left_for_later(home: Home) -> None:
+    event(home, "supervisor", pid=5)
+    with open(BatchPaths(home, BATCH).events, "ab") as log:
+        log.write(b'{"ts":"2026-11-27T10:00:00.000Z","event":"ended"')  # a writer killed mid-line
+    assert [e.event for e in read_batch_events(BatchPaths(home, BATCH))] == ["supervisor"]
+
+
+def test_item_tags_number_or_name_each_prompt() -> None:
+    prompts = [BatchPrompt(prompt="a"), BatchPrompt(prompt="b", tag="login")]
+    assert item_tags("fix", prompts) == ["fix-01", "fix-login"]
+    assert item_tags("f", [BatchPrompt(prompt="x")] * 120)[-1] == "f-120"
+    with pytest.raises(UsageError, match=r"line 3: the run tag .* is longer than 40"):
+        item_tags("t" * 30, [BatchPrompt(prompt="x", tag="y" * 12, line=3)])
+
+
+def test_resume_and_retry_say_what_they_cannot_do(home: Home) -> None:
+    with pytest.raises(SessionError, match=r"has not ended .* `scad batch resume"):
+        requeue(home, BATCH, failed_only=True)
+    assert requeue(home, BATCH, failed_only=False) == [1, 2, 3]
+    for index in (1, 2, 3):
+        event(
+            home,
+            "attempt",
+            item=index,
+            run_id=f"r{index}",
+            attempt=1,
+            status="succeeded",
+            final=True,
+        )
+    event(home, "ended")
+    with pytest.raises(SessionError, match=r"has ended; .* `scad batch retry"):
+        requeue(home, BATCH, failed_only=False)
+    with pytest.raises(SessionError, match=r"every prompt .* succeeded; nothing to retry"):
+        requeue(home, BATCH, failed_only=True)
+
+
+def test_a_live_supervisor_keeps_others_off(home: Home) -> None:
+    import fcntl
+    import os
+
+    paths = BatchPaths(home, BATCH)
+    fd = os.open(paths.supervisor, os.O_RDWR | os.O_CREAT)
+    os.write(fd, b"4242")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(SessionError, match=r"being supervised \(pid 4242\)"):
+            requeue(home, BATCH, failed_only=False)
+    finally:
+        os.close(fd)
+    assert requeue(home, BATCH, failed_only=False) == [1, 2, 3]  # the lock died with it
+
+
+async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
+    """What the dead supervisor left running is stopped and caught up, the rest cancelled."""
+    engine = FakeEngine()
+    record = RunRecord(run_id="p-b-01-Nov27-1000", config="p", tag="b-01", mode="headless",
+                       image="scad-p:x", branch="scad-p-b-01-Nov27-1000",
+                       created="2026-11-27T10:00:00.000Z", repos={}, batch=BATCH, item=1)  # fmt: skip
+    RunPaths(home, record.run_id).root.mkdir(parents=True)
+    from scad.specs import ContainerSpec
+    from tests.fakes import Script
+
+    engine.script = lambda spec: Script([(1, b'{"type":"system","subtype":"init"}\n')], hang=True)
+    record.container_id = await engine.create_container(
+        ContainerSpec(image="scad-p:x", name="scad-x", labels={"scad.run": record.run_id})
+    )
+    save_run(home, record)
+    await append_event(RunPaths(home, record.run_id), "started", cid=record.container_id)
+    await engine.start(record.container_id)
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id=record.run_id, attempt=1)
+    await stop_batch(engine, home, BATCH)
+    state = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH)))
+    assert [i.status for i in state.items] == ["cancelled"] * 3 and state.ended
+    assert engine.made[record.container_id].status == "exited"
+    logged = (RunPaths(home, record.run_id).events).read_text().splitlines()
+    assert json.loads(logged[-1])["event"] == "exited"
+
+
+async def test_the_view_sums_up_the_runs_logs(home: Home) -> None:
+    record = RunRecord(run_id="r1", config="p", tag="b-01", mode="headless", image="x",
+                       branch="scad-r1", created="2026-11-27T10:00:00.000Z", repos={})  # fmt: skip
+    paths = RunPaths(home, "r1")
+    paths.root.mkdir(parents=True)
+    save_run(home, record)
+    lines = [
+        {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"},
+        {"type": "assistant", "message": {"id": "m1", "content": [
+            {"type": "tool_use", "name": "Bash", "input": {"command": "make test"}}],
+            "usage": {"input_tokens": 1000000, "output_tokens": 0}}},
+    ]  # fmt: skip
+    await ingest(
+        paths, "c" * 64, 0, [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in lines]
+    )
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id="r1", attempt=1)
+    view = await BatchWatcher(home, BATCH).look()
+    row = view.rows[0]
+    assert (row.status, row.last_tool, row.input_tokens) == ("running", "Bash: make test", 1000000)
+    # A conversation still going is priced by its model: a million input tokens of Sonnet.
+    assert row.cost_usd == pytest.approx(3.0) and row.cost_estimated
+    assert view.supervisor == "dead"  # it said it started, and holds no lock
+    assert view.totals.statuses == {"running": 1, "queued": 2}

@@ -1,0 +1,62 @@
+"""The batch's pacing policy: AIMD concurrency, backoff with jitter, the budget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scad.fleet import Budget, Concurrency, LimitChange, backoff
+
+
+def test_rate_limits_halve_the_limit_once_per_cooldown() -> None:
+    limit = Concurrency(10, cooldown=30)
+    assert limit.rate_limited(100.0, 429) == LimitChange(10, 5, "the API answered 429")
+    assert limit.rate_limited(110.0, 529) is None  # the same burst, reported by another run
+    assert limit.rate_limited(131.0, 529) == LimitChange(5, 2, "the API answered 529")
+    assert limit.rate_limited(200.0, 429) == LimitChange(2, 1, "the API answered 429")
+    assert limit.rate_limited(300.0, 429) is None  # never below one
+    assert limit.limit == 1
+
+
+def test_successes_raise_it_one_at_a_time_up_to_the_ceiling() -> None:
+    limit = Concurrency(3, cooldown=0)
+    assert limit.succeeded() is None
+    limit.rate_limited(0.0, 429)
+    assert limit.limit == 1
+    assert [limit.succeeded(), limit.succeeded(), limit.succeeded()] == [
+        LimitChange(1, 2, "a run succeeded"),
+        LimitChange(2, 3, "a run succeeded"),
+        None,
+    ]
+
+
+def test_a_ceiling_below_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Concurrency(0)
+
+
+@given(attempt=st.integers(1, 40), base=st.floats(0.01, 100), seed=st.integers(0, 2**32))
+def test_backoff_doubles_within_its_jitter_and_cap(attempt: int, base: float, seed: int) -> None:
+    delay = backoff(attempt, base, random.Random(seed), cap=600)
+    full = min(600, base * 2 ** (attempt - 1))
+    assert full / 2 <= delay <= full
+
+
+def test_backoff_spreads_runs_that_failed_together() -> None:
+    rng = random.Random(7)
+    delays = {round(backoff(3, 10, rng), 6) for _ in range(20)}
+    assert len(delays) == 20
+    assert all(20 <= d <= 40 for d in delays)
+
+
+def test_the_budget_counts_each_runs_latest_spend() -> None:
+    budget = Budget(1.0)
+    budget.spent_by("a", 0.4)
+    budget.spent_by("b", 0.5)
+    assert not budget.exhausted
+    budget.spent_by("a", 0.5)  # a's spend went up: replaced, not added
+    assert budget.spent == pytest.approx(1.0) and budget.exhausted
+    assert not Budget(None).exhausted
