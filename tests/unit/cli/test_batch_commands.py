@@ -17,7 +17,9 @@ def config(scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     repo = make_repo(tmp_path / "repo")
     (scad_home / "configs").mkdir(parents=True)
-    (scad_home / "configs" / "p.yml").write_text(f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n")
+    (scad_home / "configs" / "p.yml").write_text(
+        f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n"
+    )
     return "p"
 
 

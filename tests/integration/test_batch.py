@@ -1,0 +1,305 @@
+"""`scad batch` end to end: real engine, real image, real Claude Code, the offline model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from scad.batches import BatchPaths, supervisor_pid
+from scad.home import Home
+
+from .conftest import SCAD, project_config, session_settings
+from .sessions_support import Project, git_log, run, wait_until
+
+pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
+
+#: Claude gives up on a rate limit after one retry of its own, so a scripted 429
+#: ends a run as rate-limited in seconds instead of minutes.
+QUICK_RATE_LIMITS = '  CLAUDE_CODE_MAX_RETRIES: "1"\n'
+
+
+@pytest.fixture
+def batch_project(project: Project) -> Iterator[Project]:
+    config = project.home / "configs" / "scadtest.yml"
+    settings = session_settings(project.model.url).replace(
+        'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"}',
+        'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", CLAUDE_CODE_MAX_RETRIES: "1"}',
+    )
+    config.write_text(project_config("scadtest", project.repo, settings))
+    yield project
+    for batch in (project.home / "batches").glob("*"):
+        pid = supervisor_pid(BatchPaths(Home(project.home), batch.name))
+        if pid and pid > 0:
+            os.kill(pid, signal.SIGKILL)  # a supervisor this test started and left
+
+
+class Spawned:
+    """A scad command run in the background, its output going to files (read at the end)."""
+
+    def __init__(self, process: anyio.abc.Process, out: Path, err: Path) -> None:
+        self.process = process
+        self.out_file, self.err_file = out, err
+
+    @classmethod
+    async def start(cls, project: Project, tmp_path: Path, name: str, *args: str) -> Spawned:
+        out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = await anyio.open_process(
+                [SCAD, *args], env=project.env, stdout=stdout, stderr=stderr
+            )
+        return cls(process, out, err)
+
+    async def wait(self, timeout: float) -> int:
+        try:
+            with anyio.fail_after(timeout):
+                return await self.process.wait()
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
+
+    @property
+    def out(self) -> str:
+        return self.out_file.read_text()
+
+    @property
+    def err(self) -> str:
+        return self.err_file.read_text()
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for its parent does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def batch_id_of(project: Project) -> str:
+    (batch,) = (project.home / "batches").iterdir()
+    return batch.name
+
+
+def batch_events(project: Project, batch_id: str) -> list[dict[str, Any]]:
+    text = (project.home / "batches" / batch_id / "events.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def runs_of(project: Project, batch_id: str) -> dict[int, str]:
+    """Item -> run id, from the run records."""
+    found = {}
+    for record in (project.home / "runs").glob("*/run.json"):
+        data = json.loads(record.read_text())
+        if data.get("batch") == batch_id:
+            found[data["item"]] = data["run_id"]
+    return found
+
+
+async def running_containers(tag: str) -> list[str]:
+    out = await run(
+        "docker", "ps", "--filter", "label=scad.run", "--format", '{{.Label "scad.run"}}'
+    )
+    return [name for name in out.stdout.split() if f"-{tag}-" in name]
+
+
+def commit(n: int) -> str:
+    return f"RUN: sleep 2 && echo {n} > f{n}.txt && git add f{n}.txt && git commit -qm 'item {n}'\nSAY: committed {n}"
+
+
+async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None:
+    """Mixed prompts at --parallel 4: the right outcome for each, the rate-limited one
+    retried to success, the hung one stopped, never more than 4 running; Ctrl-C in
+    the view leaves the batch (queued prompts too) going, and `logs -f --batch`
+    then shows every event once."""
+    project = batch_project
+    prompts = [commit(n) for n in range(1, 7)]
+    prompts += [f"SLEEP: 3\nSAY: slept {n}" for n in range(7, 10)]
+    prompts += ["FAIL: 429 x2\nSAY: through at last", "HANG", "SAY: quick"]
+    (tmp_path / "prompts.txt").write_text("\n---\n".join(prompts) + "\n")
+    view = await Spawned.start(
+        project, tmp_path, "view", "batch", "scadtest", "--tag", "mix",
+        "-f", str(tmp_path / "prompts.txt"), "--parallel", "4", "--retries", "1",
+        "--backoff", "1s", "--idle-timeout", "8s",
+    )  # fmt: skip
+    most = 0
+
+    async def some_started() -> bool:
+        nonlocal most
+        most = max(most, len(await running_containers("mix")))
+        return most >= 2
+
+    # The view shows the batch while it runs; then it is interrupted.
+    await wait_until(some_started, timeout=120)
+    view.process.send_signal(signal.SIGINT)
+    assert await view.wait(30) == 130, view.err
+    batch_id = batch_id_of(project)
+    assert f"scad batch watch {batch_id}" in view.err
+    assert f"scad logs -f --batch {batch_id}" in view.err
+    assert view.out.startswith(f"batch {batch_id}: 12 prompts, 4 at once")
+    pid = supervisor_pid(BatchPaths(Home(project.home), batch_id))
+    assert pid is not None  # the batch goes on without its view
+
+    # Following the batch's logs to its end, while sampling how many run at once.
+    logs = await Spawned.start(
+        project, tmp_path, "logs", "logs", "-f", "--batch", batch_id, "--json"
+    )
+    with anyio.fail_after(300):
+        while logs.process.returncode is None:
+            most = max(most, len(await running_containers("mix")))
+            await anyio.sleep(0.3)
+    assert await logs.wait(30) == 0, logs.err
+    shown = logs.out
+    assert 2 <= most <= 4
+    assert supervisor_pid(BatchPaths(Home(project.home), batch_id)) is None
+    await wait_until(lambda: not alive(pid), timeout=30)  # the supervisor left with its batch
+
+    status = await project.scad("batch", "status", batch_id, "--json", check=False)
+    assert status.returncode == 1  # one run hung
+    rows = {row["item"]: row for row in json.loads(status.stdout)["rows"]}
+    assert {n: (r["status"], r["attempts"]) for n, r in rows.items()} == {
+        **{n: ("succeeded", 1) for n in range(1, 10)},
+        10: ("succeeded", 2),  # rate-limited, then retried
+        11: ("hung", 2),  # the watchdog stopped it, twice
+        12: ("succeeded", 1),
+    }
+    runs = runs_of(project, batch_id)
+    assert sorted(runs) == list(range(1, 13))
+    for n in range(1, 7):
+        assert git_log(project.clone(runs[n])) == [f"item {n}", "init"]
+
+    # Every event of every run is in its log, and `logs -f --batch` showed each once.
+    seen = [(line["run"], line["seq"]) for line in map(json.loads, shown.splitlines())]
+    assert len(seen) == len(set(seen))
+    logged = {(run_id, e["seq"]) for run_id in runs.values() for e in project.envelopes(run_id)}
+    assert set(seen) == logged
+    for n, run_id in runs.items():
+        envelopes = project.envelopes(run_id)
+        lives = [e["cid"] for e in envelopes if e.get("event") == "started"]
+        assert len(lives) == rows[n]["attempts"]
+        for cid in lives:
+            lines = [e["n"] for e in envelopes if e["src"] == "claude" and e["cid"] == cid]
+            assert lines == list(range(len(lines)))
+            assert any(e.get("event") == "exited" and e["cid"] == cid for e in envelopes)
+        kept = (await run("docker", "logs", f"scad-{run_id}")).stdout.splitlines()
+        last = [e for e in envelopes if e["src"] == "claude" and e["cid"] == lives[-1]]
+        assert [json.loads(line) for line in kept if line.strip()] == [e["data"] for e in last]
+    retried = project.envelopes(runs[10])
+    assert [e["event"] for e in retried if e["src"] == "scad"] == [
+        "created", "started", "exited", "retry", "started", "exited",
+    ]  # fmt: skip
+    assert any(e["src"] == "claude" and e["data"].get("subtype") == "api_retry" for e in retried)
+    notes = [
+        e.get("detail") for e in batch_events(project, batch_id) if e["event"] == "concurrency"
+    ]
+    assert any("the API answered 429" in (note or "") for note in notes)
+
+
+async def test_a_killed_supervisor_is_picked_up_and_nothing_runs_twice(
+    batch_project: Project, tmp_path: Path
+) -> None:
+    project = batch_project
+    (tmp_path / "p.jsonl").write_text(
+        "".join(json.dumps({"prompt": f"SLEEP: 4\nSAY: item {n}"}) + "\n" for n in range(1, 7))
+    )
+    view = await Spawned.start(
+        project, tmp_path, "view", "batch", "scadtest", "--tag", "kill",
+        "-f", str(tmp_path / "p.jsonl"), "-j", "3",
+    )  # fmt: skip
+
+    async def three_running() -> bool:
+        return len(await running_containers("kill")) == 3
+
+    await wait_until(three_running, timeout=120)
+    batch_id = batch_id_of(project)
+    pid = supervisor_pid(BatchPaths(Home(project.home), batch_id))
+    assert pid is not None and pid > 0
+    os.kill(pid, signal.SIGKILL)
+    assert await view.wait(30) == 1  # the view saw its supervisor die
+    status = await project.scad("batch", "status", batch_id, check=False)
+    assert (
+        f"the batch's supervisor died; pick it up with `scad batch resume {batch_id}`"
+        in status.stdout
+    )
+    assert len(await running_containers("kill")) == 3  # the runs go on without it
+
+    resumed = await project.scad("batch", "resume", batch_id, "--foreground", "--json")
+    view_json = json.loads(resumed.stdout)
+    assert [row["status"] for row in view_json["rows"]] == ["succeeded"] * 6
+    runs = runs_of(project, batch_id)
+    assert sorted(runs) == list(range(1, 7))  # one run a prompt
+    for n, run_id in runs.items():
+        envelopes = project.envelopes(run_id)
+        assert [e.get("event") for e in envelopes if e["src"] == "scad"] == [
+            "created",
+            "started",
+            "exited",
+        ]
+        results = [e for e in envelopes if e["src"] == "claude" and e["data"]["type"] == "result"]
+        assert [r["data"]["result"] for r in results] == [f"item {n}"]  # ran once, logged once
+
+
+async def test_a_budget_stops_the_batch(batch_project: Project) -> None:
+    """The first prompt spends more than the budget: the one running beside it is
+    stopped, and the rest never start."""
+    project = batch_project
+    prompts = ["TOKENS: 400000 2000\nSAY: expensive"] + ["SLEEP: 60\nSAY: slow"] * 4
+    result = await project.scad(
+        "batch", "scadtest", "--tag", "cost", *[arg for p in prompts for arg in ("-p", p)],
+        "-j", "2", "--budget-usd", "0.2", "--foreground", "--json", check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    view = json.loads(result.stdout)
+    statuses = [row["status"] for row in view["rows"]]
+    # The expensive one may be stopped too, if the budget ran out before it exited.
+    assert statuses[0] in ("succeeded", "cancelled") and set(statuses[1:]) == {"cancelled"}
+    assert view["budget_spent"] and view["totals"]["cost_usd"] >= 0.2
+    started = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "started"]
+    assert len(started) <= 3  # no start once the budget was seen spent
+    assert [r["detail"] for r in view["rows"][3:]] == ["not started: the budget is spent"] * 2
+    assert any("budget spent" in note for note in view["notes"])
+    assert await running_containers("cost") == []
+
+
+async def test_a_bad_prompt_file_starts_nothing(batch_project: Project, tmp_path: Path) -> None:
+    project = batch_project
+    (tmp_path / "p.jsonl").write_text('{"prompt": "SAY: fine"}\n{"prompt": "x", "tag": "a b"}\n')
+    before = (await run("docker", "ps", "-aq")).stdout
+    result = await project.scad(
+        "batch", "scadtest", "-t", "bad", "-f", str(tmp_path / "p.jsonl"), check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"scad: error: {tmp_path / 'p.jsonl'}:2: invalid tag")
+    assert (await run("docker", "ps", "-aq")).stdout == before
+    assert not (project.home / "batches").exists()
+
+
+async def test_ctrl_c_in_the_foreground_stops_the_runs(
+    batch_project: Project, tmp_path: Path
+) -> None:
+    project = batch_project
+    process = await Spawned.start(
+        project, tmp_path, "fg", "batch", "scadtest", "--tag", "fg", "-p", "HANG", "-p", "HANG",
+        "-p", "SAY: later", "-j", "2", "--foreground",
+    )  # fmt: skip
+
+    async def both_running() -> bool:
+        return len(await running_containers("fg")) == 2
+
+    await wait_until(both_running, timeout=120)
+    process.process.send_signal(signal.SIGINT)
+    assert await process.wait(60) == 1, process.err
+    assert "3 cancelled" in process.out
+    assert await running_containers("fg") == []
+    batch_id = batch_id_of(project)
+    runs = runs_of(project, batch_id)
+    assert sorted(runs) == [1, 2]  # the third never started
+    for run_id in runs.values():
+        events = [e.get("event") for e in project.envelopes(run_id) if e["src"] == "scad"]
+        assert events[-1] == "cancelled"
