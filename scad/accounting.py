@@ -51,7 +51,8 @@ class ClaudeSession(msgspec.Struct, kw_only=True):
     model: str | None = None
     turns: int = 0
     cost_usd: float = 0.0
-    #: success, error (with the subtype), or running while no result came.
+    #: success, error (with the subtype), or running while no result came (also
+    #: when its container ended without one: its cost is then its usage's price).
     outcome: str = "running"
     result: str | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
@@ -101,6 +102,8 @@ class RunTally:
             if envelope.src == "scad":
                 if envelope.event == "exited":
                     summary.exit_code = envelope.exit_code
+                if envelope.event in ("exited", "lost"):
+                    self._current = None  # a conversation with no result ends with its container
                 continue
             # Unknown kinds and lines that do not fit (the agent writes them) count nothing.
             match streamjson.claude_event(envelope):
@@ -144,7 +147,7 @@ class RunTally:
             summary.usage.merge(session.usage)
             if session.outcome == "running":
                 summary.cost_usd += _priced(session)
-                summary.cost_estimated = True
+                summary.cost_estimated |= session.usage.total > 0
             else:
                 summary.cost_usd += session.cost_usd
         summary.sessions = list(self._sessions)

@@ -45,11 +45,12 @@ from .batches import (
 from .build import BuildProgress, build_image
 from .clones import check_repos
 from .config import Config
-from .errors import ScadError, SessionError
+from .errors import EngineUnavailable, ScadError, SessionError
 from .events import append_event, read_all_events
 from .fleet import Budget, Concurrency, LimitChange, backoff
 from .home import Home
 from .prompts import BatchPrompt
+from .runlog import catch_up
 from .runs import RunPaths, RunRecord, list_runs, now_iso
 from .sessions.start import container_spec, discard_run, prepare_session, require_credentials
 from .signals import LogSignals, SignalSource
@@ -352,7 +353,9 @@ class _Batch:
             else:
                 paths = RunPaths(self.home, record.run_id)
                 spec = container_spec(config, record, paths, resume=False)
-                await remove_containers(self.engine, record)  # the last attempt's
+                # The last attempt's container goes, once its log holds all it printed.
+                await catch_up(self.engine, self.home, record)
+                await remove_containers(self.engine, record)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
             self.runs.add(record.run_id)
@@ -362,7 +365,9 @@ class _Batch:
             if fresh:
                 await discard_run(self.home, run.record_id)  # it never started: nothing to keep
                 run.record = None
-            return run.not_started("failed", str(exc))
+            # An engine away (restarting, say) is no fault of the prompt: worth a retry.
+            status: Status = "crashed" if isinstance(exc, EngineUnavailable) else "failed"
+            return run.not_started(status, str(exc))
         finally:
             if record is not None:
                 self.running.pop(record.run_id, None)

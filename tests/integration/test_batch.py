@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ import pytest
 
 from scad.batches import BatchPaths, supervisor_pid
 from scad.home import Home
+from tests.conftest import in_ci
 
 from .conftest import SCAD, project_config, session_settings
 from .sessions_support import Project, git_log, run, wait_until
@@ -303,3 +307,92 @@ async def test_ctrl_c_in_the_foreground_stops_the_runs(
     for run_id in runs.values():
         events = [e.get("event") for e in project.envelopes(run_id) if e["src"] == "scad"]
         assert events[-1] == "cancelled"
+
+
+class SecondEngine:
+    """A `dockerd` of the test's own (socket, data and exec roots), to restart at will
+    without disturbing the engine the other tests use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = f"unix://{root}/docker.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.root / "dockerd.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["dockerd", "--host", self.socket, "--data-root", f"{self.root}/data",
+                 "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/docker.pid",
+                 "--bridge", "none", "--iptables=false", "--ip6tables=false"],
+                stdout=log, stderr=log,
+            )  # fmt: skip
+
+    async def ready(self) -> None:
+        async def answers() -> bool:
+            return (await run("docker", "-H", self.socket, "info", check=False)).returncode == 0
+
+        await wait_until(answers, timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # as a restart does: its containers are stopped
+            self.process.wait(timeout=60)
+
+
+@pytest.fixture
+async def second_engine(built_image: Any) -> Any:
+    if shutil.which("dockerd") is None:
+        if in_ci():
+            pytest.fail("CI needs dockerd to restart an engine of its own")
+        pytest.skip("NO DOCKERD: the engine-restart test is skipped")
+    root = Path(tempfile.mkdtemp(prefix="scad-d2-", dir="/tmp"))  # a socket path must be short
+    engine = SecondEngine(root)
+    engine.start()
+    try:
+        await engine.ready()
+        image = built_image.tag  # repository:tag
+        await run("sh", "-c", f"docker save {image} | docker -H {engine.socket} load")
+        yield engine
+    finally:
+        engine.stop()
+        # dockerd leaves its network namespace mounted under the exec root.
+        subprocess.run(["umount", f"{root}/exec/netns/default"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_an_engine_restart_mid_batch(
+    batch_project: Project, second_engine: SecondEngine, tmp_path: Path
+) -> None:
+    """No live-restore: the restart kills the running containers. Their runs end
+    crashed, are retried once the engine is back, and every prompt runs once to success."""
+    project = batch_project
+    project.env["DOCKER_HOST"] = second_engine.socket
+    batch = await Spawned.start(
+        project, tmp_path, "batch", "batch", "scadtest", "--tag", "restart",
+        *[arg for n in (1, 2, 3) for arg in ("-p", f"SLEEP: 10\nSAY: done {n}")],
+        "-j", "3", "--retries", "3", "--backoff", "2s", "--foreground", "--json",
+    )  # fmt: skip
+
+    async def three_running() -> bool:
+        out = await run("docker", "-H", second_engine.socket, "ps", "-q", check=False)
+        return len(out.stdout.split()) == 3
+
+    await wait_until(three_running, timeout=120)
+    second_engine.stop()
+    second_engine.start()
+    await second_engine.ready()
+    assert await batch.wait(240) == 0, batch.err
+    view = json.loads(batch.out)
+    assert [row["status"] for row in view["rows"]] == ["succeeded"] * 3
+    ends = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "attempt"]
+    for n in (1, 2, 3):
+        mine = [e["status"] for e in ends if e["item"] == n]
+        assert mine[0] == "crashed" and mine[-1] == "succeeded", mine
+        assert set(mine[1:-1]) <= {"crashed"}
+        run_id = view["rows"][n - 1]["run_id"]
+        results = [
+            e
+            for e in project.envelopes(run_id)
+            if e["src"] == "claude" and e["data"]["type"] == "result"
+        ]
+        assert [r["data"]["result"] for r in results] == [f"done {n}"]  # once, to success
