@@ -58,7 +58,7 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     backoff: float = 10.0
     budget_usd: float | None = None
     #: Seconds between two starts.
-    stagger: float = 0.1
+    stagger: float = 0.05
 
 
 class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from .accounting import RunTally
 from .batches import (
     BatchManifest,
     BatchPaths,
@@ -104,7 +105,8 @@ class BatchWatcher:
             supervisor = "dead"
         else:
             supervisor = "starting"
-        rows = [await self._row(item) for item in state.items]
+        tallies = await self._tallies.update(state.run_ids)
+        rows = [_row(item, tallies.get(item.run_id or "")) for item in state.items]
         return BatchView(
             batch_id=manifest.batch_id,
             config=manifest.config,
@@ -119,26 +121,27 @@ class BatchWatcher:
             totals=_totals(rows),
         )
 
-    async def _row(self, item: ItemState) -> BatchRow:
-        row = BatchRow(
-            item=item.index,
-            tag=item.tag,
-            status=item.status,
-            run_id=item.run_id,
-            attempts=item.attempts,
-            detail=item.detail,
-            elapsed_s=_elapsed(item.started, item.finished),
-        )
-        if item.run_id is None:
-            return row
-        summary = (await self._tallies.read(item.run_id)).summary()
-        row.turns = summary.turns
-        row.last_tool = summary.last_tool
-        row.input_tokens = summary.usage.input_tokens
-        row.output_tokens = summary.usage.output_tokens
-        row.cost_usd = summary.cost_usd
-        row.cost_estimated = summary.cost_estimated
+
+def _row(item: ItemState, tally: RunTally | None) -> BatchRow:
+    row = BatchRow(
+        item=item.index,
+        tag=item.tag,
+        status=item.status,
+        run_id=item.run_id,
+        attempts=item.attempts,
+        detail=item.detail,
+        elapsed_s=_elapsed(item.started, item.finished),
+    )
+    if tally is None:
         return row
+    summary = tally.summary()
+    row.turns = summary.turns
+    row.last_tool = summary.last_tool
+    row.input_tokens = summary.usage.input_tokens
+    row.output_tokens = summary.usage.output_tokens
+    row.cost_usd = summary.cost_usd
+    row.cost_estimated = summary.cost_estimated
+    return row
 
 
 def _elapsed(started: str | None, finished: str | None) -> float | None:

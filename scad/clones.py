@@ -54,9 +54,12 @@ async def check_repos(config: Config, label: str) -> None:
 
 
 async def _identity(host_repo: Path) -> tuple[str, str]:
-    name = (await git.git(host_repo, "config", "--get", "user.name", check=False)).strip()
-    email = (await git.git(host_repo, "config", "--get", "user.email", check=False)).strip()
-    return name or DEFAULT_IDENTITY[0], email or DEFAULT_IDENTITY[1]
+    found = await git.git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
+    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
+    return (
+        values.get("user.name", "").strip() or DEFAULT_IDENTITY[0],
+        values.get("user.email", "").strip() or DEFAULT_IDENTITY[1],
+    )
 
 
 async def create_clone(
@@ -69,13 +72,13 @@ async def create_clone(
     With ``owner`` (a root host lending files to the agent's uid) the new clone
     is handed over before any agent sees it.
     """
-    await git.git(
-        dest.parent, "clone", "--local", "--quiet", "--no-hardlinks", str(host_repo), dest.name
-    )
-    await git.git(dest, "checkout", "--quiet", "-b", branch)
     name, email = await _identity(host_repo)
-    await git.git(dest, "config", "user.name", name)
-    await git.git(dest, "config", "user.email", email)
+    await git.git(
+        dest.parent, "clone", "--local", "--quiet", "--no-hardlinks",
+        "--config", f"user.name={name}", "--config", f"user.email={email}",
+        str(host_repo), dest.name,
+    )  # fmt: skip
+    await git.git(dest, "checkout", "--quiet", "-b", branch)
     if owner is not None:
         chown_tree(dest, owner)
 

@@ -340,7 +340,6 @@ class _Batch:
                     self.engine, self.home, record, idle_timeout=self.options.idle_timeout,
                     deadline=self._deadline(),
                 )  # fmt: skip
-            await self._stagger()
             config = _item_config(self.config, run.item)
             if record is None:
                 prepared = await prepare_session(
@@ -360,6 +359,7 @@ class _Batch:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
             self.runs.add(record.run_id)
             self.running[record.run_id] = scope
+            await self._stagger()  # after preparing, so that the starts themselves are spaced
             return await self._supervise(run.item, record, spec, attempt)
         except ScadError as exc:
             if fresh:

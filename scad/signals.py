@@ -43,8 +43,7 @@ class LogSignals:
 
     async def poll(self, run_ids: Collection[str]) -> list[RunSignals]:
         signals = []
-        for run_id in run_ids:
-            tally = await self._tallies.read(run_id)
+        for run_id, tally in (await self._tallies.update(run_ids)).items():
             seen = self._reported.get(run_id, 0)
             self._reported[run_id] = len(tally.rate_limits)
             signals.append(

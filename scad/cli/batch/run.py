@@ -100,7 +100,7 @@ def read_prompts(
 @click.option(
     "--stagger",
     callback=duration,
-    default="0.1s",
+    default="0.05s",
     show_default=True,
     help="Least time between two starts.",
 )
@@ -140,7 +140,7 @@ async def command(
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff if backoff is not None else 10.0, budget_usd=budget_usd,
-        stagger=stagger if stagger is not None else 0.1,
+        stagger=stagger if stagger is not None else 0.05,
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 
