@@ -194,14 +194,19 @@ class _Batch:
         await anyio.to_thread.run_sync(lambda: append_batch_event(self.paths, event, **fields))
 
     async def run(self, *, stop_on_signals: bool) -> None:
+        events = read_batch_events(self.paths)
+        state = batch_state(self.manifest, events)
+        # A batch supervised before may have runs its log does not name yet (the
+        # supervisor died between making a run and saying so): their records do.
+        records = {}
+        if any(e.event == "supervisor" for e in events):
+            records = {
+                r.item: r
+                for r in await anyio.to_thread.run_sync(list_runs, self.home)
+                if r.batch == self.manifest.batch_id and r.item is not None
+            }
         await self._event("supervisor", pid=os.getpid())
         await self._event("concurrency", limit=self.limiter.total_tokens)
-        state = batch_state(self.manifest, read_batch_events(self.paths))
-        records = {
-            r.item: r
-            for r in await anyio.to_thread.run_sync(list_runs, self.home)
-            if r.batch == self.manifest.batch_id and r.item is not None
-        }
         pending = [item for item in state.items if not item.final]
         self.unfinished = len(pending)
         if not pending:

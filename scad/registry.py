@@ -70,6 +70,7 @@ python:
 claude:
   dangerously_skip_permissions: false
   # model: claude-sonnet-4-5
+  # max_turns: 50              # headless runs stop after this many turns
   # permissions: {{allow: ["Bash(git:*)"], deny: []}}
   # plugins: [hello@local]
   # marketplaces:
