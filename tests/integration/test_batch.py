@@ -356,7 +356,7 @@ async def second_engine(built_image: Any) -> Any:
     finally:
         engine.stop()
         # dockerd leaves its network namespace mounted under the exec root.
-        subprocess.run(["umount", f"{root}/exec/netns/default"], capture_output=True)
+        await run("umount", f"{root}/exec/netns/default", check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
