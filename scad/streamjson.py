@@ -42,6 +42,8 @@ __all__ = [
 #: A count Claude reports (tokens, turns, attempts). Bounded, so that sums of many
 #: stay printable (Python refuses to print ints of more than 4300 digits).
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+#: Dollars and milliseconds: an agent's forged negative amount must not offset others'.
+Amount = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class _Struct(msgspec.Struct, kw_only=True, gc=False):
@@ -148,8 +150,8 @@ class Result(_Struct, tag="result", tag_field="type"):
     subtype: str | None = None
     is_error: bool | None = None
     num_turns: Count | None = None
-    duration_ms: float | None = None
-    total_cost_usd: float | None = None
+    duration_ms: Amount | None = None
+    total_cost_usd: Amount | None = None
     usage: Usage | None = None
     session_id: str | None = None
     result: str | None = None

@@ -186,3 +186,32 @@ async def test_the_view_sums_up_the_runs_logs(home: Home) -> None:
     assert row.cost_usd == pytest.approx(3.0) and row.cost_estimated
     assert view.supervisor == "dead"  # it said it started, and holds no lock
     assert view.totals.statuses == {"running": 1, "queued": 2}
+
+
+async def test_what_an_agent_prints_cannot_lower_the_spend_or_reach_the_terminal(
+    home: Home,
+) -> None:
+    from scad.cli.batch._view import summary
+
+    paths = RunPaths(home, "r1")
+    paths.root.mkdir(parents=True)
+    forged = [
+        {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"},
+        {"type": "assistant", "message": {"id": "m1", "content": [
+            {"type": "tool_use", "name": "Bash\x1b]0;owned\x07", "input": {"command": "\x1b[2J"}}],
+            "usage": {"input_tokens": 1000000, "output_tokens": 0}}},
+        {"type": "result", "is_error": True, "num_turns": 1, "total_cost_usd": -1000.0,
+         "result": "\x1b[31mred\x1b[0m"},
+    ]  # fmt: skip
+    lines = [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in forged]
+    await ingest(paths, "c" * 64, 0, lines)
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id="r1", attempt=1)
+    event(home, "attempt", item=1, run_id="r1", attempt=1, status="failed", final=True,
+          detail="\x1b[31mred\x1b[0m")  # fmt: skip
+    view = await BatchWatcher(home, BATCH).look()
+    # The negative result is refused: the conversation is priced by its usage instead.
+    assert view.rows[0].cost_usd == pytest.approx(3.0)
+    assert view.totals.cost_usd >= 0
+    shown = summary(view)
+    assert "\x1b" not in shown and "\x07" not in shown

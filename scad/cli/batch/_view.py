@@ -12,6 +12,7 @@ import asyncclick as click
 from ...batches import BatchPaths, batch_state, load_manifest, read_batch_events, supervisor_pid
 from ...batchview import BatchRow, BatchView, BatchWatcher
 from ...home import Home
+from ...text import printable
 from .._render import echo_json, table
 
 #: How often the live table is redrawn.
@@ -101,7 +102,7 @@ def _rich_table(view: BatchView):  # type: ignore[no-untyped-def]
             Text(row.run_id or row.tag),
             Text(_state(row), style=_STYLES.get(row.status, "")),
             str(row.turns),
-            Text(row.last_tool or ""),
+            Text(printable(row.last_tool or "")),
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
             _seconds(row.elapsed_s),
@@ -170,7 +171,7 @@ def summary(view: BatchView) -> str:
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
             _seconds(row.elapsed_s),
-            (row.detail or "").splitlines()[0][:60] if row.detail else "",
+            printable(row.detail.splitlines()[0][:60]) if row.detail else "",
         )
         for row in view.rows
     ]
