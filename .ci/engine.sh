@@ -5,10 +5,11 @@ set -euo pipefail
 
 log=${SCAD_DOCKERD_LOG:-/var/log/scad-dockerd.log}
 
-if ! command -v dockerd >/dev/null; then
-    echo "engine: installing docker.io"
+# iproute2: the engine-restart test gives a second dockerd a bridge of its own.
+if ! command -v dockerd >/dev/null || ! command -v ip >/dev/null; then
+    echo "engine: installing docker.io and iproute2"
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io iproute2 >/dev/null
 fi
 
 if timeout 20 docker info >/dev/null 2>&1; then

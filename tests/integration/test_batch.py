@@ -310,12 +310,14 @@ async def test_ctrl_c_in_the_foreground_stops_the_runs(
 
 
 class SecondEngine:
-    """A `dockerd` of the test's own (socket, data and exec roots), to restart at will
-    without disturbing the engine the other tests use."""
+    """A `dockerd` of the test's own (socket, data and exec roots, and bridge), to
+    restart at will without disturbing the engine the other tests use. (With
+    `--bridge none` a dockerd deletes `docker0`, the other engine's bridge.)"""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.socket = f"unix://{root}/docker.sock"
+        self.bridge = f"scadbr{os.getpid() % 100000}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -323,7 +325,7 @@ class SecondEngine:
             self.process = subprocess.Popen(
                 ["dockerd", "--host", self.socket, "--data-root", f"{self.root}/data",
                  "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/docker.pid",
-                 "--bridge", "none", "--iptables=false", "--ip6tables=false"],
+                 "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
                 stdout=log, stderr=log,
             )  # fmt: skip
 
@@ -345,8 +347,13 @@ async def second_engine(built_image: Any) -> Any:
         if in_ci():
             pytest.fail("CI needs dockerd to restart an engine of its own")
         pytest.skip("NO DOCKERD: the engine-restart test is skipped")
+    if shutil.which("ip") is None:
+        if in_ci():
+            pytest.fail("CI needs ip (iproute2) to give the second engine a bridge")
+        pytest.skip("NO ip COMMAND: the engine-restart test is skipped")
     root = Path(tempfile.mkdtemp(prefix="scad-d2-", dir="/tmp"))  # a socket path must be short
     engine = SecondEngine(root)
+    await run("ip", "link", "add", engine.bridge, "type", "bridge")
     engine.start()
     try:
         await engine.ready()
@@ -357,6 +364,7 @@ async def second_engine(built_image: Any) -> Any:
         engine.stop()
         # dockerd leaves its network namespace mounted under the exec root.
         await run("umount", f"{root}/exec/netns/default", check=False)
+        await run("ip", "link", "delete", engine.bridge, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
