@@ -132,7 +132,7 @@ class RunTally:
                 self._summary.tool_calls += 1
                 tool_input = block.input or streamjson.ToolInput()
                 target = tool_input.command or tool_input.file_path or tool_input.pattern
-                name = block.name or "?"
+                name = (block.name or "?")[:100]
                 self._summary.last_tool = f"{name}: {str(target)[:200]}" if target else name
         if message.id not in self._seen_messages and current.outcome == "running":
             self._seen_messages.add(message.id)

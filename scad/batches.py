@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
 import msgspec
 
-from .errors import NotFound, UsageError
+from .errors import NotFound, SessionError, UsageError
 from .home import Home
 from .names import make_run_id
 from .prompts import BatchPrompt
@@ -36,12 +37,17 @@ __all__ = [
     "BatchPaths",
     "BatchState",
     "ItemState",
+    "SupervisorLock",
     "append_batch_event",
+    "batch_over",
     "batch_state",
     "claim_batch_dir",
+    "close_unfinished",
+    "item_tags",
     "list_batches",
     "load_manifest",
     "read_batch_events",
+    "save_manifest",
     "supervisor_pid",
 ]
 
@@ -83,19 +89,19 @@ class BatchManifest(msgspec.Struct, frozen=True, kw_only=True):
     items: list[BatchItem]
 
 
-EventName = Literal[
-    "supervisor",  # a supervisor took the batch (pid)
-    "started",  # an attempt's container started (item, run_id, attempt)
-    "attempt",  # an attempt ended (item, run_id, attempt, status, final, detail, cost_usd)
-    "concurrency",  # the limit moved (limit, detail)
-    "budget",  # the budget is spent (cost_usd)
-    "requeued",  # items to run again (items)
-    "stopping",  # a stop was asked for (detail)
-    "ended",  # the supervisor is done with the batch
-]
-
-
 class BatchEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of a batch's log. ``event`` is one of:
+
+    supervisor   a supervisor took the batch (pid)
+    started      an attempt's container started (item, run_id, attempt)
+    attempt      an attempt ended (item, run_id, attempt, status, final, detail, cost_usd)
+    concurrency  the limit moved (limit, detail)
+    budget       the budget is spent (cost_usd, detail)
+    requeued     items to run again (items)
+    stopping     a stop was asked for (detail)
+    ended        the supervisor is done with the batch
+    """
+
     ts: str
     event: str
     item: int | None = None
@@ -149,16 +155,18 @@ def claim_batch_dir(home: Home, config: str, tag: str, now: datetime) -> str:
 def item_tags(tag: str, prompts: list[BatchPrompt]) -> list[str]:
     """The run tag of each prompt: its own, else the batch's and its number (``fix-07``)."""
     width = max(2, len(str(len(prompts))))
-    tags = []
+    tags, problems = [], []
     for number, prompt in enumerate(prompts, start=1):
         item_tag = f"{tag}-{prompt.tag}" if prompt.tag else f"{tag}-{number:0{width}d}"
         if len(item_tag) > 40:
             where = f"line {prompt.line}: " if prompt.line else ""
-            raise UsageError(
+            problems.append(
                 f"{where}the run tag {item_tag} is longer than 40 characters; "
                 "use a shorter --tag or item tag"
             )
         tags.append(item_tag)
+    if problems:
+        raise UsageError("\n".join(problems))
     return tags
 
 
@@ -214,7 +222,7 @@ def read_batch_events(paths: BatchPaths) -> list[BatchEvent]:
     except FileNotFoundError:
         return []
     events = []
-    for line in data[: data.rfind(b"\n") + 1].splitlines():
+    for line in data[: data.rfind(b"\n") + 1].split(b"\n"):
         try:
             events.append(_decode_event(line))
         except msgspec.DecodeError:
@@ -239,6 +247,45 @@ def supervisor_pid(paths: BatchPaths) -> int | None:
         os.close(fd)
 
 
+class SupervisorLock:
+    """The batch's supervisor lock, held (with this process's pid in it) for as long
+    as this process supervises the batch; the kernel drops it if the process dies."""
+
+    def __init__(self, paths: BatchPaths) -> None:
+        self.paths = paths
+        self.fd = -1
+
+    def __enter__(self) -> SupervisorLock:
+        self.fd = os.open(self.paths.supervisor, os.O_RDWR | os.O_CREAT, 0o600)
+        # A view looking (supervisor_pid holds a shared lock for an instant) is not
+        # a supervisor: try again a little before giving up.
+        for _ in range(50):
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+        else:
+            os.close(self.fd)
+            batch_id = self.paths.root.name
+            raise SessionError(
+                f"batch {batch_id} is supervised already (pid {supervisor_pid(self.paths)}); "
+                f"watch it with `scad batch watch {batch_id}`"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self.fd)  # releases the lock
+
+
+def batch_over(paths: BatchPaths) -> bool:
+    """Nothing more will happen to the batch on its own: no supervisor holds it (it
+    ended, died, or never started; a new one takes the lock before it writes)."""
+    return supervisor_pid(paths) is None
+
+
 ItemStatus = Literal[
     "queued",
     "running",
@@ -259,8 +306,11 @@ class ItemState(msgspec.Struct, kw_only=True):
     tag: str
     status: ItemStatus = "queued"
     run_id: str | None = None
-    #: Attempts that ended.
+    #: Attempts that ended; the latest attempt begun; attempts ended since the item
+    #: was last put back in the queue (what ``--retries`` counts).
     attempts: int = 0
+    current: int = 0
+    tries: int = 0
     #: No further attempt will come (until the item is requeued).
     final: bool = False
     detail: str | None = None
@@ -300,12 +350,15 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                 state.ended = False
             case "started" if item is not None:
                 item.run_id = event.run_id
+                item.current = max(item.current, event.attempt or 0)
                 item.final = False
                 item.status = "running"
                 item.started = item.started or event.ts
             case "attempt" if item is not None and event.status:
                 item.run_id = event.run_id or item.run_id
                 item.attempts = max(item.attempts, event.attempt or 0)
+                item.current = max(item.current, item.attempts)
+                item.tries += 1
                 item.final = bool(event.final)
                 item.status = event.status if item.final else "retrying"  # type: ignore[assignment]
                 item.detail = event.detail
@@ -320,7 +373,7 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
             case "requeued":
                 for index in event.items or ():
                     if again := items.get(index):
-                        again.final, again.finished = False, None
+                        again.final, again.finished, again.tries = False, None, 0
                         again.status = "retrying" if again.run_id else "queued"
                 state.ended = state.stopping = state.budget_spent = False
             case "stopping":
@@ -328,3 +381,19 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
             case "ended":
                 state.ended = True
     return state
+
+
+def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> None:
+    """End every item that has not ended as ``cancelled``, saying ``why``."""
+    for item in batch_state(manifest, read_batch_events(paths)).items:
+        if not item.final:
+            append_batch_event(
+                paths,
+                "attempt",
+                item=item.index,
+                run_id=item.run_id,
+                attempt=item.current if item.status == "running" else item.attempts,
+                status="cancelled",
+                final=True,
+                detail=why,
+            )

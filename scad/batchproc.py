@@ -1,45 +1,102 @@
-"""A batch's supervisor as a process of its own: started in the background, stopped,
-and the batch put back in the queue (resume, retry).
+"""A batch's life around its supervisor: made, supervised in a process of its own,
+stopped, and put back in the queue (resume, retry).
 
 A batch outlives its terminal: its supervisor runs in a session of its own (no
-Ctrl-C, no SSH hang-up reaches it), writing the manifest's event log and the
-runs' logs, and exits when the batch ends.
+Ctrl-C, no SSH hang-up reaches it), writing the batch's log and the runs' logs,
+and exits when the batch ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
 
 from .batches import (
+    BatchItem,
+    BatchManifest,
+    BatchOptions,
     BatchPaths,
     append_batch_event,
     batch_state,
+    claim_batch_dir,
+    close_unfinished,
+    item_tags,
     load_manifest,
     read_batch_events,
+    save_manifest,
     supervisor_pid,
 )
-from .errors import ScadError, SessionError
+from .build import BuildProgress, build_image
+from .clones import check_repos
+from .config import Config
+from .errors import SessionError
 from .home import Home
-from .runlog import catch_up
-from .runs import load_run
-from .supervisor import STOP_GRACE
+from .prompts import BatchPrompt
+from .runs import load_run, now_iso
+from .sessions.start import require_credentials
+from .supervisor import STOP_GRACE, stop_run
 
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["requeue", "spawn_supervisor", "stop_batch"]
+__all__ = ["create_batch", "requeue", "spawn_supervisor", "stop_batch"]
 
 #: How long a new supervisor may take to take its batch.
 SPAWN_SECONDS = 30
 #: How long a supervisor may take to stop its runs and end (each is stopped,
 #: caught up and removed; all at once).
 STOP_SECONDS = STOP_GRACE + 120
+
+
+async def create_batch(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    prompts: list[BatchPrompt],
+    *,
+    tag: str,
+    source: str,
+    options: BatchOptions,
+    build_progress: Callable[[BuildProgress], None] | None = None,
+) -> BatchManifest:
+    """Check what every run will need, build the image once, and write the manifest.
+    Nothing runs yet; :func:`run_batch` runs it."""
+    tags = item_tags(tag, prompts)
+    await check_repos(config, f"{config.name}.yml")
+    require_credentials()
+    image = (await build_image(engine, config, progress=build_progress)).image
+    batch_id = await anyio.to_thread.run_sync(
+        claim_batch_dir, home, config.name, tag, datetime.now()
+    )
+    manifest = BatchManifest(
+        batch_id=batch_id,
+        config=config.name,
+        tag=tag,
+        created=now_iso(),
+        image=image,
+        source=source,
+        options=options,
+        items=[
+            BatchItem(
+                index=number,
+                tag=item_tag,
+                prompt=prompt.prompt,
+                model=prompt.model,
+                max_turns=prompt.max_turns,
+            )
+            for number, (prompt, item_tag) in enumerate(zip(prompts, tags, strict=True), start=1)
+        ],
+    )
+    await anyio.to_thread.run_sync(save_manifest, BatchPaths(home, batch_id), manifest)
+    return manifest
 
 
 async def spawn_supervisor(home: Home, batch_id: str) -> int:
@@ -86,49 +143,37 @@ def _last_line(path: str) -> str:
 
 async def stop_batch(engine: Engine, home: Home, batch_id: str) -> None:
     """Stop the batch: its live supervisor is asked to (it stops its runs and keeps
-    them as ``cancelled``); when it died, what it left running is stopped here."""
+    them as ``cancelled``); when it died, what it left running is stopped here, the
+    same way."""
     paths = BatchPaths(home, batch_id)
     manifest = load_manifest(home, batch_id)
     pid = supervisor_pid(paths)
-    if pid is not None and pid > 0:
-        os.kill(pid, signal.SIGTERM)
-        with anyio.move_on_after(STOP_SECONDS):
-            while True:
-                if supervisor_pid(paths) is None:
-                    return
+    if pid is not None:
+        if pid > 0:
+            with contextlib.suppress(ProcessLookupError):  # it was ending anyway
+                os.kill(pid, signal.SIGTERM)
+        # (A pid of -1: a supervisor took the lock but has not written its pid yet.)
+        with anyio.move_on_after(STOP_SECONDS) as waited:
+            while supervisor_pid(paths) is not None:  # noqa: ASYNC110 (another process)
                 await anyio.sleep(0.2)
-        raise SessionError(f"the supervisor of {batch_id} (pid {pid}) did not stop in time")
+        if waited.cancelled_caught:
+            raise SessionError(f"the supervisor of {batch_id} (pid {pid}) did not stop in time")
+    # What a supervisor left (it died, or was killed while stopping) is stopped here.
     state = batch_state(manifest, read_batch_events(paths))
     if state.ended:
         return
     for item in state.items:
-        if item.final:
-            continue
-        if item.run_id:
+        if not item.final and item.run_id:
             record = load_run(home, item.run_id)
-            if record.container_id:
-                try:
-                    await engine.stop(record.container_id, grace=STOP_GRACE)
-                    await catch_up(engine, home, record)
-                except ScadError:
-                    pass  # gone already: its log says so
-        append_batch_event(
-            paths,
-            "attempt",
-            item=item.index,
-            run_id=item.run_id,
-            attempt=item.attempts,
-            status="cancelled",
-            final=True,
-            detail="the batch was stopped",
-        )
+            await stop_run(engine, home, record, record.container_id)
+    close_unfinished(paths, manifest, "the batch was stopped")
     append_batch_event(paths, "ended")
 
 
 def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
-    """Put the batch's items back in the queue for a new supervisor: with
-    ``failed_only`` (retry) the ended ones that did not succeed, else (resume)
-    nothing: a resumed supervisor picks up what is not final by itself."""
+    """The items a new supervisor of the batch will run. ``failed_only`` (retry):
+    those that ended without success, put back in the queue; else (resume) those
+    that have not ended, which a new supervisor picks up by itself."""
     paths = BatchPaths(home, batch_id)
     manifest = load_manifest(home, batch_id)
     if (pid := supervisor_pid(paths)) is not None:

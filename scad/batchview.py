@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Literal
 
+import anyio
 import msgspec
 
 from .accounting import RunTally
@@ -28,7 +29,8 @@ from .tallies import LogTallies
 
 __all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
 
-SupervisorState = Literal["starting", "running", "ended", "dead"]
+#: ``dead``: not running and the batch not ended (killed, or never started).
+SupervisorState = Literal["running", "ended", "dead"]
 
 
 class BatchRow(msgspec.Struct, kw_only=True):
@@ -75,7 +77,7 @@ class BatchView(msgspec.Struct, kw_only=True):
     @property
     def done(self) -> bool:
         """Nothing more will happen unless someone resumes or retries the batch."""
-        return self.supervisor in ("ended", "dead")
+        return self.supervisor != "running"
 
     @property
     def succeeded(self) -> bool:
@@ -93,18 +95,12 @@ class BatchWatcher:
 
     async def look(self) -> BatchView:
         manifest = self.manifest
-        events = read_batch_events(self.paths)
+        events = await anyio.to_thread.run_sync(read_batch_events, self.paths)
         state = batch_state(manifest, events)
         pid = supervisor_pid(self.paths)
-        supervisor: SupervisorState
+        supervisor: SupervisorState = "ended" if state.ended else "dead"
         if pid is not None:
             supervisor = "running"
-        elif state.ended:
-            supervisor = "ended"
-        elif any(e.event == "supervisor" for e in events):
-            supervisor = "dead"
-        else:
-            supervisor = "starting"
         tallies = await self._tallies.update(state.run_ids)
         rows = [_row(item, tallies.get(item.run_id or "")) for item in state.items]
         return BatchView(

@@ -15,11 +15,9 @@ runs still going are adopted, queued prompts start, and nothing runs twice.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import random
 import signal
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,111 +28,36 @@ from anyio.abc import TaskStatus
 from .batches import (
     BatchItem,
     BatchManifest,
-    BatchOptions,
     BatchPaths,
     BatchState,
+    ItemState,
+    SupervisorLock,
     append_batch_event,
     batch_state,
-    claim_batch_dir,
-    item_tags,
+    close_unfinished,
     load_manifest,
     read_batch_events,
-    save_manifest,
-    supervisor_pid,
 )
-from .build import BuildProgress, build_image
-from .clones import check_repos
 from .config import Config
-from .errors import EngineUnavailable, ScadError, SessionError
+from .errors import EngineUnavailable, ScadError
 from .events import append_event, read_all_events
 from .fleet import Budget, Concurrency, LimitChange, backoff
 from .home import Home
-from .prompts import BatchPrompt
 from .runlog import catch_up
-from .runs import RunPaths, RunRecord, list_runs, now_iso
-from .sessions.start import container_spec, discard_run, prepare_session, require_credentials
+from .runs import RunPaths, RunRecord, list_runs
+from .sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
 from .signals import LogSignals, SignalSource
-from .specs import ContainerSpec
-from .supervisor import Outcome, Status, adopt, remove_containers, supervise
+from .supervisor import CLEANUP_SECONDS, Outcome, Status, adopt, remove_containers, supervise
 
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["RETRYABLE", "create_batch", "run_batch"]
+__all__ = ["RETRYABLE", "run_batch"]
 
 #: Outcomes worth another attempt: the next may well go through.
 RETRYABLE: frozenset[Status] = frozenset({"rate-limited", "hung", "crashed"})
 #: How often the monitor reads the fleet's signals.
 MONITOR_SECONDS = 1.0
-
-
-async def create_batch(
-    engine: Engine,
-    home: Home,
-    config: Config,
-    prompts: list[BatchPrompt],
-    *,
-    tag: str,
-    source: str,
-    options: BatchOptions,
-    build_progress: Callable[[BuildProgress], None] | None = None,
-) -> BatchManifest:
-    """Check what every run will need, build the image once, and write the manifest.
-    Nothing runs yet; :func:`run_batch` runs it."""
-    tags = item_tags(tag, prompts)
-    await check_repos(config, f"{config.name}.yml")
-    require_credentials()
-    image = (await build_image(engine, config, progress=build_progress)).image
-    batch_id = await anyio.to_thread.run_sync(
-        claim_batch_dir, home, config.name, tag, datetime.now()
-    )
-    manifest = BatchManifest(
-        batch_id=batch_id,
-        config=config.name,
-        tag=tag,
-        created=now_iso(),
-        image=image,
-        source=source,
-        options=options,
-        items=[
-            BatchItem(
-                index=number,
-                tag=item_tag,
-                prompt=prompt.prompt,
-                model=prompt.model,
-                max_turns=prompt.max_turns,
-            )
-            for number, (prompt, item_tag) in enumerate(zip(prompts, tags, strict=True), start=1)
-        ],
-    )
-    await anyio.to_thread.run_sync(save_manifest, BatchPaths(home, batch_id), manifest)
-    return manifest
-
-
-class _Lock:
-    """The batch's supervisor lock, held for as long as this process supervises it."""
-
-    def __init__(self, paths: BatchPaths) -> None:
-        self.paths = paths
-        self.fd = -1
-
-    def __enter__(self) -> _Lock:
-        self.fd = os.open(self.paths.supervisor, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            pid = supervisor_pid(self.paths)
-            raise SessionError(
-                f"batch {self.paths.root.name} is supervised already (pid {pid}); "
-                f"watch it with `scad batch watch {self.paths.root.name}`"
-            ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, str(os.getpid()).encode())
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        os.close(self.fd)  # releases the lock
 
 
 async def run_batch(
@@ -152,7 +75,7 @@ async def run_batch(
     (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
     paths = BatchPaths(home, batch_id)
     manifest = load_manifest(home, batch_id)
-    with _Lock(paths):
+    with SupervisorLock(paths):
         batch = _Batch(engine, home, config, manifest, signals or LogSignals(home), rng)
         await batch.run(stop_on_signals=stop_on_signals)
     return batch_state(manifest, read_batch_events(paths))
@@ -179,10 +102,11 @@ class _Batch:
         self.concurrency = Concurrency(self.options.parallel)
         self.limiter = anyio.CapacityLimiter(self.options.parallel)
         self.budget = Budget(self.options.budget_usd)
-        self.budget_spent = False
-        #: Runs whose spend counts (every run of the batch) and those running now.
+        self.budget_spent = anyio.Event()
+        #: Runs whose spend counts (every run of the batch, from earlier supervisors
+        #: too), and the scopes of the attempts going now, by item.
         self.runs: set[str] = set()
-        self.running: dict[str, anyio.CancelScope] = {}
+        self.attempts: dict[int, anyio.CancelScope] = {}
         self.start_lock = anyio.Lock()
         self.last_start = -float("inf")
         self.unfinished = 0
@@ -208,51 +132,45 @@ class _Batch:
         await self._event("supervisor", pid=os.getpid())
         await self._event("concurrency", limit=self.limiter.total_tokens)
         pending = [item for item in state.items if not item.final]
+        self.runs.update(state.run_ids)
+        self.runs.update(r.run_id for r in records.values())
+        await self._read_signals()  # what earlier runs spent counts before anything starts
         self.unfinished = len(pending)
         if not pending:
             self.finished.set()
-        try:
-            with anyio.CancelScope() as everything:
-                async with anyio.create_task_group() as tg:
-                    if stop_on_signals:
-                        tg.start_soon(self._stop_on_signals, everything)
-                    tg.start_soon(self._monitor)
-                    # Runs a dead supervisor left going take their slots first.
-                    for item in sorted(pending, key=lambda i: i.run_id is None):
-                        record = records.get(item.index)
-                        if record is not None:
-                            self.runs.add(record.run_id)
-                        tg.start_soon(
-                            self._item, self.manifest.items[item.index - 1], record, item.attempts
-                        )
-                    await self.finished.wait()
-                    tg.cancel_scope.cancel()  # the monitor and the signal handler
-        finally:
-            # Stopped (on a signal, or by the caller): every run was stopped and kept.
-            with anyio.CancelScope(shield=True):
-                await self._close_unfinished("the batch was stopped")
-                await self._event("ended")
+        why = "the batch was stopped"
+        everything = anyio.CancelScope()
+        # The signal handler outlives the runs: a second SIGTERM during the clean-up
+        # must not kill the supervisor halfway.
+        async with anyio.create_task_group() as guard:
+            if stop_on_signals:
+                guard.start_soon(self._stop_on_signals, everything)
+            try:
+                with everything:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._monitor)
+                        # Runs a dead supervisor left going take their slots first.
+                        for item in sorted(pending, key=lambda i: i.run_id is None):
+                            tg.start_soon(self._item, item, records.get(item.index))
+                        await self.finished.wait()
+                        tg.cancel_scope.cancel()  # the monitor
+            except Exception as exc:
+                why = f"the batch's supervisor failed: {exc}"
+                raise
+            finally:
+                # Stopped (on a signal, by the caller, or by a bug): every run was
+                # stopped and kept; the batch says so, and that it ended.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                    await anyio.to_thread.run_sync(close_unfinished, self.paths, self.manifest, why)
+                    await self._event("ended")
+            guard.cancel_scope.cancel()
 
     async def _stop_on_signals(self, everything: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
             async for _ in received:
-                await self._event("stopping", detail="stopped on request")
-                everything.cancel()
-                return
-
-    async def _close_unfinished(self, why: str) -> None:
-        state = batch_state(self.manifest, read_batch_events(self.paths))
-        for item in state.items:
-            if not item.final:
-                await self._event(
-                    "attempt",
-                    item=item.index,
-                    run_id=item.run_id,
-                    attempt=item.attempts,
-                    status="cancelled",
-                    final=True,
-                    detail=why,
-                )
+                if not everything.cancel_called:
+                    await self._event("stopping", detail="stopped on request")
+                    everything.cancel()
 
     async def _monitor(self) -> None:
         while True:
@@ -264,15 +182,15 @@ class _Batch:
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
             for status in signal_.rate_limits:
                 await self._limit(self.concurrency.rate_limited(anyio.current_time(), status))
-        if self.budget.exhausted and not self.budget_spent:
-            self.budget_spent = True
+        if self.budget.exhausted and not self.budget_spent.is_set():
+            self.budget_spent.set()
             spent = self.budget.spent
             await self._event(
                 "budget",
                 cost_usd=spent,
                 detail=f"budget spent: ${spent:.4f} of ${self.budget.limit_usd:.2f}; stopping the runs",
             )
-            for scope in self.running.values():
+            for scope in self.attempts.values():
                 scope.cancel()
 
     async def _limit(self, change: LimitChange | None) -> None:
@@ -285,66 +203,73 @@ class _Batch:
             detail=f"concurrency {change.old} -> {change.new}: {change.reason}",
         )
 
-    async def _item(self, item: BatchItem, record: RunRecord | None, ended: int) -> None:
+    async def _item(self, state: ItemState, record: RunRecord | None) -> None:
         """One prompt, through its attempts, to a final outcome."""
-        run = _ItemRun(item, record)
+        run = _ItemRun(self.manifest.items[state.index - 1], record)
         try:
-            attempt = ended + 1
-            adopting = record is not None and await self._left_running(record, ended)
+            attempt, tries = state.attempts + 1, state.tries
+            adopting = record is not None and await self._left_running(record)
             while True:
                 with anyio.CancelScope() as scope:
+                    self.attempts[state.index] = scope
                     async with self.limiter:
-                        if self.budget_spent:
-                            outcome = run.not_started(
-                                "cancelled", "not started: the budget is spent"
-                            )
-                        else:
-                            outcome = await self._attempt(run, attempt, adopting, scope)
-                if scope.cancelled_caught:  # the budget stopped it
-                    outcome = run.not_started("cancelled", "stopped: the budget is spent")
-                final = outcome.status not in RETRYABLE or attempt > self.options.retries
+                        outcome = await self._attempt(run, attempt, adopting)
+                self.attempts.pop(state.index)
+                if scope.cancelled_caught:  # the budget stopped it, or kept it from starting
+                    done = "stopped" if run.record else "not started"
+                    outcome = run.ended_early("cancelled", f"{done}: the budget is spent")
+                tries += 1
+                final = outcome.status not in RETRYABLE or tries > self.options.retries
                 failed = outcome.status != "succeeded"
                 await self._event(
                     "attempt",
-                    item=item.index,
+                    item=state.index,
                     run_id=outcome.run_id or None,
                     attempt=attempt,
                     status=outcome.status,
                     final=final,
-                    detail=outcome.detail or (outcome.result if failed else None),
+                    detail=_short(outcome.detail or (outcome.result if failed else None)),
                     cost_usd=outcome.cost_usd,
                 )
                 if not failed:
                     await self._limit(self.concurrency.succeeded())
                 if final:
                     return
-                await anyio.sleep(backoff(attempt, self.options.backoff, self.rng))
+                with anyio.move_on_after(backoff(tries, self.options.backoff, self.rng)):
+                    await self.budget_spent.wait()  # no point waiting out a spent budget
                 attempt, adopting = attempt + 1, False
         finally:
             self.unfinished -= 1
             if self.unfinished == 0:
                 self.finished.set()
 
-    async def _left_running(self, record: RunRecord, ended: int) -> bool:
-        """Whether a supervisor that died left this run's attempt going: its log
-        has more starts than the batch has ends."""
-        events = await read_all_events(RunPaths(self.home, record.run_id))
-        starts = sum(1 for e in events if e.src == "scad" and e.event == "started")
-        return starts > ended and record.container_id is not None
+    async def _left_running(self, record: RunRecord) -> bool:
+        """Whether a supervisor that died left this run's last container going: its
+        log has no end for it (an exit, a loss, a cancel)."""
+        last: str | None = None
+        ended: set[str | None] = set()
+        for envelope in await read_all_events(RunPaths(self.home, record.run_id)):
+            if envelope.src != "scad":
+                continue
+            if envelope.event == "started":
+                last = envelope.cid
+            elif envelope.event in ("exited", "lost", "cancelled"):
+                ended.add(envelope.cid)
+        return last is not None and last not in ended and record.container_id is not None
 
-    async def _attempt(
-        self, run: _ItemRun, attempt: int, adopting: bool, scope: anyio.CancelScope
-    ) -> Outcome:
+    async def _attempt(self, run: _ItemRun, attempt: int, adopting: bool) -> Outcome:
         """One attempt, holding a slot: prepared (the first time), started, supervised.
-        An attempt that cannot start ends ``failed``, saying why."""
+        An attempt that cannot start ends ``failed``, saying why (``crashed`` when the
+        engine was away: worth another attempt)."""
         record, fresh = run.record, False
         try:
             if adopting and record is not None:
-                self.running[record.run_id] = scope
                 return await adopt(
                     self.engine, self.home, record, idle_timeout=self.options.idle_timeout,
                     deadline=self._deadline(),
                 )  # fmt: skip
+            if self.budget_spent.is_set():
+                return run.ended_early("cancelled", "not started: the budget is spent")
             config = _item_config(self.config, run.item)
             if record is None:
                 prepared = await prepare_session(
@@ -354,44 +279,36 @@ class _Batch:
                 )  # fmt: skip
                 record, spec, fresh = prepared.record, prepared.spec, True
                 run.record = record
+                self.runs.add(record.run_id)
             else:
                 paths = RunPaths(self.home, record.run_id)
                 spec = container_spec(config, record, paths, resume=False)
-                # The last attempt's container goes, once its log holds all it printed.
+                # The last attempt's container goes, once its log holds all it printed;
+                # the next one gets fresh credentials and settings, as a resume does.
                 await catch_up(self.engine, self.home, record)
                 await remove_containers(self.engine, record)
+                await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
-            self.runs.add(record.run_id)
-            self.running[record.run_id] = scope
             await self._stagger()  # after preparing, so that the starts themselves are spaced
-            return await self._supervise(run.item, record, spec, attempt)
-        except ScadError as exc:
+            if self.budget_spent.is_set():
+                raise _BudgetSpent
+            return await supervise(
+                self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
+                time_limit=self.options.timeout,
+                task_status=_OnStart(self.paths, run.item.index, record.run_id, attempt),
+            )  # fmt: skip
+        except (ScadError, _BudgetSpent) as exc:
             if fresh:
                 await discard_run(self.home, run.record_id)  # it never started: nothing to keep
                 run.record = None
+            if isinstance(exc, _BudgetSpent):
+                return run.ended_early("cancelled", "not started: the budget is spent")
             # An engine away (restarting, say) is no fault of the prompt: worth a retry.
-            status: Status = "crashed" if isinstance(exc, EngineUnavailable) else "failed"
-            return run.not_started(status, str(exc))
-        finally:
-            if record is not None:
-                self.running.pop(record.run_id, None)
-
-    async def _supervise(
-        self, item: BatchItem, record: RunRecord, spec: ContainerSpec, attempt: int
-    ) -> Outcome:
-        batch = self
-
-        class Started(TaskStatus[RunRecord]):
-            def started(self, value: RunRecord | None = None) -> None:
-                append_batch_event(
-                    batch.paths, "started", item=item.index, run_id=record.run_id, attempt=attempt
-                )
-
-        return await supervise(
-            self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
-            time_limit=self.options.timeout, task_status=Started(),
-        )  # fmt: skip
+            away = isinstance(exc, EngineUnavailable) or isinstance(
+                exc.__cause__, EngineUnavailable
+            )
+            return run.ended_early("crashed" if away else "failed", str(exc))
 
     def _deadline(self) -> float | None:
         """An adopted run's time limit counts from now: when it began is the dead
@@ -409,6 +326,22 @@ class _Batch:
             self.last_start = anyio.current_time()
 
 
+class _BudgetSpent(Exception):
+    """The budget ran out while an attempt was being prepared."""
+
+
+class _OnStart(TaskStatus[RunRecord]):
+    """Says in the batch's log that an attempt's container started."""
+
+    def __init__(self, paths: BatchPaths, item: int, run_id: str, attempt: int) -> None:
+        self.paths, self.item, self.run_id, self.attempt = paths, item, run_id, attempt
+
+    def started(self, value: RunRecord | None = None) -> None:
+        append_batch_event(
+            self.paths, "started", item=self.item, run_id=self.run_id, attempt=self.attempt
+        )
+
+
 class _ItemRun:
     """An item and its run, once it has one."""
 
@@ -420,9 +353,17 @@ class _ItemRun:
     def record_id(self) -> str:
         return self.record.run_id if self.record else ""
 
-    def not_started(self, status: Status, why: str) -> Outcome:
-        """The outcome of an attempt that did not run to its end."""
+    def ended_early(self, status: Status, why: str) -> Outcome:
+        """The outcome of an attempt that did not run to its own end."""
         return Outcome(run_id=self.record_id, status=status, detail=why)
+
+
+#: How much of what went wrong the batch's log keeps (an agent's result can be huge).
+DETAIL_LIMIT = 2000
+
+
+def _short(text: str | None) -> str | None:
+    return text if text is None or len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "…"
 
 
 def _item_config(config: Config, item: BatchItem) -> Config:

@@ -369,7 +369,9 @@ async def read_events(
         return [], offset
     end = data.rfind(b"\n") + 1
     envelopes = []
-    for line in data[:end].splitlines():
+    # Lines end at \n only: a \r inside Claude's JSON (whitespace there) must not
+    # cut one envelope into pieces that read as envelopes of their own.
+    for line in data[:end].split(b"\n"):
         try:
             envelopes.append(_decode_envelope(line))
         except (msgspec.DecodeError, RecursionError):

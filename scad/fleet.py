@@ -75,7 +75,9 @@ class Budget:
         self._runs: dict[str, float] = {}
 
     def spent_by(self, run_id: str, usd: float) -> None:
-        self._runs[run_id] = usd
+        """What ``run_id`` has spent so far: it never goes down (a run's own output
+        could claim less than it did before)."""
+        self._runs[run_id] = max(usd, self._runs.get(run_id, 0.0))
 
     @property
     def spent(self) -> float:

@@ -79,7 +79,9 @@ class LogLines:
     def __init__(self, *, last: str | None = None, same: int = 0) -> None:
         """``last`` and ``same``: a parse that resumes after a line whose last piece was
         stamped ``last``, the ``same``-th entry with that stamp."""
-        self._pending = ""
+        #: The pieces of the line being read: joined once its end comes, so that a
+        #: line of many entries costs what it weighs, not its square.
+        self._pending: list[str] = []
         self._since: str | None = None
         self._last = last or ""
         #: Entries seen so far with timestamp ``_last``.
@@ -90,16 +92,20 @@ class LogLines:
         if match is None:
             content, stamp = entry, self._since or ""
         else:
-            self._pending += entry[: match.start()]
+            if match.start():
+                self._pending.append(entry[: match.start()])
             content, stamp = entry[match.end() :], event_time(match[1])
             self._same = self._same + 1 if match[1] == self._last else 1
             self._last = match[1]
         if not self._pending:
             self._since = stamp
-        self._pending += content
+        self._pending.append(content)
+        if "\n" not in content and (match is None or "\n" not in entry[: match.start()]):
+            return []
+        *complete, rest = "".join(self._pending).split("\n")
+        self._pending = [rest] if rest else []
         lines = []
-        while "\n" in self._pending:
-            text, self._pending = self._pending.split("\n", 1)
+        for text in complete:
             lines.append(LogLine(self._since or stamp, text, self._last or None, self._same))
             self._since = stamp
         return lines
@@ -108,7 +114,7 @@ class LogLines:
         """The last line, when the output ended without a newline."""
         if not self._pending:
             return []
-        text, self._pending = self._pending, ""
+        text, self._pending = "".join(self._pending), []
         return [LogLine(self._since or "", text, self._last or None, self._same)]
 
 
@@ -116,7 +122,7 @@ class ChunkLines:
     """Feed raw output chunks as they are received; get back complete lines, stamped now."""
 
     def __init__(self) -> None:
-        self._pending = b""
+        self._pending = bytearray()  # grows in place: a long line costs what it weighs
         self._since = ""
 
     def feed(self, chunk: bytes) -> list[LogLine]:
@@ -125,7 +131,8 @@ class ChunkLines:
         self._pending += chunk
         if b"\n" not in chunk:
             return []
-        *complete, self._pending = self._pending.split(b"\n")
+        *complete, rest = bytes(self._pending).split(b"\n")
+        self._pending = bytearray(rest)
         lines = [LogLine(self._since, line.decode(errors="replace")) for line in complete]
         self._since = now_iso()
         return lines
@@ -133,5 +140,5 @@ class ChunkLines:
     def finish(self) -> list[LogLine]:
         if not self._pending:
             return []
-        text, self._pending = self._pending.decode(errors="replace"), b""
+        text, self._pending = self._pending.decode(errors="replace"), bytearray()
         return [LogLine(self._since, text)]

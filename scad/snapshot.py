@@ -169,7 +169,7 @@ def _read_branches(git_fd: int) -> dict[str, str]:
         if exc.problem != "does not exist":
             raise
         data = b""
-    for line in data.splitlines():
+    for line in data.split(b"\n"):  # as git splits it: a \r is part of a name, not an end
         if line.startswith((b"#", b"^")) or not line.strip():
             continue
         oid, _, ref = line.partition(b" ")

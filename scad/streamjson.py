@@ -43,7 +43,7 @@ __all__ = [
 #: stay printable (Python refuses to print ints of more than 4300 digits).
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 #: Dollars and milliseconds: an agent's forged negative amount must not offset others'.
-Amount = Annotated[float, msgspec.Meta(ge=0)]
+Amount = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
 
 
 class _Struct(msgspec.Struct, kw_only=True, gc=False):

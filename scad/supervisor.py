@@ -48,7 +48,7 @@ from .streamjson import Result, claude_event, decode_event
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "supervise"]
+__all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "stop_run", "supervise"]
 
 Status = Literal[
     "succeeded", "failed", "timed-out", "hung", "rate-limited", "crashed", "oom", "cancelled"
@@ -183,15 +183,10 @@ async def supervise(
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                     await remove_containers(engine, record)
                 raise SessionError(f"{record.run_id} could not start: {exc}") from exc
-            return Outcome(
-                run_id=record.run_id,
-                status="crashed",
-                container_id=container_id,
-                detail=f"{record.run_id}: {exc}",
-            )
+            return await _lost_track(engine, record, container_id, exc)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                await _stop_cancelled(engine, home, record, container_id)
+                await stop_run(engine, home, record, container_id)
             raise
     return _outcome(record.run_id, container_id, exit, watch)
 
@@ -213,6 +208,7 @@ async def adopt(
     if container_id is None:
         raise SessionError(f"{record.run_id} has no container to adopt")
     watch = _Watch()
+    failure: ScadError | None = None
     async with supervising(paths):
         try:
             state = await engine.inspect(container_id)
@@ -223,20 +219,37 @@ async def adopt(
                 tg.start_soon(
                     _log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline
                 )
-                await follow_engine(engine, home, record, supervisor=True)
+                try:
+                    await follow_engine(engine, home, record, supervisor=True)
+                except ScadError as exc:  # kept from the task group, which would wrap it
+                    failure = exc
                 tg.cancel_scope.cancel()
         except ScadError as exc:
-            return Outcome(
-                run_id=record.run_id,
-                status="crashed",
-                container_id=container_id,
-                detail=f"{record.run_id}: {exc}",
-            )
+            failure = exc
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                await _stop_cancelled(engine, home, record, container_id)
+                await stop_run(engine, home, record, container_id)
             raise
+    if failure is not None:
+        return await _lost_track(engine, record, container_id, failure)
     return await _logged_outcome(paths, record.run_id, container_id, watch)
+
+
+async def _lost_track(
+    engine: Engine, record: RunRecord, container_id: str | None, error: ScadError
+) -> Outcome:
+    """The engine failed while the run was watched: it ends ``crashed``, and its
+    container is stopped if the engine lets it (nobody watches it any more; what it
+    printed stays in the engine's log, for a catch-up)."""
+    if container_id is not None:
+        with contextlib.suppress(ScadError), anyio.move_on_after(STOP_GRACE + 30):
+            await engine.stop(container_id, grace=STOP_GRACE)
+    return Outcome(
+        run_id=record.run_id,
+        status="crashed",
+        container_id=container_id,
+        detail=f"{record.run_id}: {error}",
+    )
 
 
 async def _log_watchdog(
@@ -259,7 +272,8 @@ async def _log_watchdog(
         quiet = idle_timeout is not None and now - since >= idle_timeout
         if quiet or (deadline is not None and now >= deadline):
             watch.expire(deadline)
-            await engine.stop(container_id, grace=STOP_GRACE)
+            with contextlib.suppress(ScadError):  # the follower sees what became of it
+                await engine.stop(container_id, grace=STOP_GRACE)
 
 
 async def _logged_outcome(
@@ -344,9 +358,7 @@ def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
     return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at, life=exit.started_at)
 
 
-async def _stop_cancelled(
-    engine: Engine, home: Home, record: RunRecord, container_id: str | None
-) -> None:
+async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: str | None) -> None:
     """Stop a cancelled run, keep what it printed, and leave no container behind:
     each step is tried whatever became of the one before."""
     paths = RunPaths(home, record.run_id)

@@ -174,6 +174,7 @@ class FakeEngine:
         timestamps: bool = False,
         since: str | None = None,
     ) -> list[str]:
+        self._check("logs")
         wanted = 2 if stderr else 1
         texts = [d.decode() for s, d in self.made[container_id].printed if s == wanted]
         if timestamps:

@@ -152,17 +152,12 @@ async def logs(
 
 
 def _batch_ended(home: Home, batch_id: str) -> Callable[[], bool]:
-    """Whether the batch is over: ended, or its supervisor is dead (nothing more comes)."""
-    from ..batches import BatchPaths, load_manifest, read_batch_events, supervisor_pid
+    """Whether the batch is over (nothing more comes); an unknown batch is named as such."""
+    from ..batches import BatchPaths, batch_over, load_manifest
 
-    load_manifest(home, batch_id)  # an unknown batch is named as such
+    load_manifest(home, batch_id)
     paths = BatchPaths(home, batch_id)
-
-    def ended() -> bool:
-        started = any(e.event == "supervisor" for e in read_batch_events(paths))
-        return started and supervisor_pid(paths) is None
-
-    return ended
+    return lambda: batch_over(paths)
 
 
 def _warn(record: RunRecord, exc: ScadError) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "Resumed",
     "discard_run",
     "prepare_session",
+    "renew_claude_state",
     "resume_session",
     "run_session",
     "start_session",
@@ -214,6 +215,19 @@ async def run_session(
         raise
 
 
+async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCredentials, list[str]]:
+    """Give a run that starts again the host's credentials and scad's settings (what
+    the agent left is replaced, never written through); returns the credentials and
+    what scad could not use of the agent's state (also logged as ``warning``)."""
+    credentials = require_credentials()
+    notes = await anyio.to_thread.run_sync(
+        write_claude_state, config, paths, credentials, _agent_owner()
+    )
+    for note in notes:
+        await append_event(paths, "warning", detail=note)
+    return credentials, notes
+
+
 class Resumed(msgspec.Struct, kw_only=True):
     record: RunRecord
     #: What the agent had left in its Claude state that scad could not use, and
@@ -248,14 +262,10 @@ async def resume_session(
         await catch_up(engine, home, record)
         if state is not None:
             await engine.remove(record.container_id, force=True)
-    credentials = require_credentials()
+    require_credentials()
     if await engine.image(record.image) is None:
         record.image = (await build_image(engine, config)).image
-    notes = await anyio.to_thread.run_sync(
-        write_claude_state, config, paths, credentials, _agent_owner()
-    )
-    for note in notes:
-        await append_event(paths, "warning", detail=note)
+    credentials, notes = await renew_claude_state(config, paths)
     await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method
     if prompt:

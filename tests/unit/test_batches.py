@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 
 from scad.batches import (
@@ -27,6 +28,7 @@ from scad.home import Home
 from scad.prompts import BatchPrompt
 from scad.runs import RunPaths, RunRecord, save_run
 from tests.fakes import FakeEngine
+from tests.unit.test_dispatch import drain
 
 pytestmark = pytest.mark.anyio
 
@@ -136,7 +138,8 @@ def test_a_live_supervisor_keeps_others_off(home: Home) -> None:
 
 
 async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
-    """What the dead supervisor left running is stopped and caught up, the rest cancelled."""
+    """What the dead supervisor left running is stopped, caught up and removed, as a
+    supervisor stops its runs; the rest is cancelled."""
     engine = FakeEngine()
     record = RunRecord(run_id="p-b-01-Nov27-1000", config="p", tag="b-01", mode="headless",
                        image="scad-p:x", branch="scad-p-b-01-Nov27-1000",
@@ -154,12 +157,19 @@ async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
     await engine.start(record.container_id)
     event(home, "supervisor", pid=5)
     event(home, "started", item=1, run_id=record.run_id, attempt=1)
-    await stop_batch(engine, home, BATCH)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drain, engine, record.container_id)  # it runs, with nobody watching
+        while not engine.made[record.container_id].printed:
+            await anyio.sleep(0.01)
+        await stop_batch(engine, home, BATCH)
     state = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH)))
     assert [i.status for i in state.items] == ["cancelled"] * 3 and state.ended
-    assert engine.made[record.container_id].status == "exited"
-    logged = (RunPaths(home, record.run_id).events).read_text().splitlines()
-    assert json.loads(logged[-1])["event"] == "exited"
+    assert record.container_id in engine.removed and engine.made == {}
+    logged = [
+        json.loads(line) for line in RunPaths(home, record.run_id).events.read_text().splitlines()
+    ]
+    assert [e.get("event") for e in logged] == ["started", None, "exited", "cancelled"]
+    assert logged[1]["data"]["subtype"] == "init"  # what it printed was caught up first
 
 
 async def test_the_view_sums_up_the_runs_logs(home: Home) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad import dispatch
 from scad.batches import (
     BatchItem,
     BatchManifest,
@@ -23,9 +24,10 @@ from scad.batches import (
     read_batch_events,
     save_manifest,
 )
+from scad.batchproc import requeue
 from scad.config import Config, parse_config
 from scad.dispatch import run_batch
-from scad.errors import SessionError
+from scad.errors import EngineUnavailable, SessionError
 from scad.events import read_all_events
 from scad.home import Home
 from scad.runlog import catch_up
@@ -316,3 +318,122 @@ async def catch_up_when_ended(engine: FakeEngine, home: Home, record: RunRecord)
     assert record.container_id is not None
     await engine.made[record.container_id].ended.wait()
     await catch_up(engine, home, load_run(home, record.run_id))
+
+
+async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    home, config = project
+    plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 4)}
+    batch_id = make_batch(home, ["a", "b", "c"], parallel=3, budget_usd=1.0)
+    engine = Scripted(plans)
+    signals = Signals()
+    real_prepare = dispatch.prepare_session
+
+    async def slow_prepare(*args: object, **kwargs: object) -> object:
+        if kwargs["tag"] != "b-01":
+            await anyio.sleep(0.5)  # still preparing when the money runs out
+        return await real_prepare(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("scad.dispatch.prepare_session", slow_prepare)
+
+    async def spend() -> None:
+        while not engine.made:
+            await anyio.sleep(0.01)
+        signals.spent[next(iter(engine.made.values())).spec.labels["scad.run"]] = 2.0
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(spend)
+        state = await run(engine, home, config, batch_id, signals=signals)
+    assert [i.status for i in state.items] == ["cancelled"] * 3
+    assert engine.attempts == {"01": 1}  # the others never started
+    assert [r.item for r in list_runs(home)] == [1]  # and left no half-made run
+
+
+async def test_a_resumed_batch_counts_what_earlier_runs_spent(project: tuple[Home, Config]) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a", "b"], budget_usd=1.0)
+    paths = BatchPaths(home, batch_id)
+    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, "started", item=1, run_id="p-b-01-old", attempt=1)
+    append_batch_event(paths, "attempt", item=1, run_id="p-b-01-old", attempt=1,
+                       status="succeeded", final=True)  # fmt: skip
+    signals = Signals()
+    signals.spent["p-b-01-old"] = 1.5
+    engine = Scripted({"02": [OK]})
+    state = await run(engine, home, config, batch_id, signals=signals)
+    assert [i.status for i in state.items] == ["succeeded", "cancelled"]
+    assert engine.attempts == {}
+    assert state.items[1].detail == "not started: the budget is spent"
+
+
+class Flaky(Scripted):
+    """An engine that is away for the first ``away`` creates."""
+
+    def __init__(self, plans: dict[str, list[Script]], away: int) -> None:
+        super().__init__(plans)
+        self.away = away
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        if self.away:
+            self.away -= 1
+            raise EngineUnavailable("create container: the Docker engine did not answer")
+        return await super().create_container(spec)
+
+
+async def test_an_engine_away_at_start_is_a_crash_worth_a_retry(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=2)
+    engine = Flaky({"01": [OK]}, away=2)
+    state = await run(engine, home, config, batch_id)
+    events = read_batch_events(BatchPaths(home, batch_id))
+    assert [e.status for e in events if e.event == "attempt"] == ["crashed", "crashed", "succeeded"]
+    assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 3)
+
+
+async def test_a_retried_batch_gives_each_prompt_its_retries_again(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=1)
+    paths = BatchPaths(home, batch_id)
+    record = (await prepare_session(
+        Scripted({}), home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
+        batch=(batch_id, 1),
+    )).record  # fmt: skip
+    append_batch_event(paths, "supervisor", pid=1)
+    for attempt, final in ((1, False), (2, True)):
+        append_batch_event(paths, "attempt", item=1, run_id=record.run_id, attempt=attempt,
+                           status="crashed", final=final)  # fmt: skip
+    append_batch_event(paths, "ended")
+    assert requeue(home, batch_id, failed_only=True) == [1]
+    crash = Script(out(INIT), exit_code=137)
+    engine = Scripted({"01": [crash, OK]})
+    state = await run(engine, home, config, batch_id)
+    assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 4)
+    assert engine.attempts == {"01": 2}  # one retry more, as --retries 1 allows
+
+
+async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batch(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a", "b"])
+    engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
+    paths = BatchPaths(home, batch_id)
+    append_batch_event(paths, "supervisor", pid=1)
+    prepared = await prepare_session(
+        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
+        batch=(batch_id, 1),
+    )  # fmt: skip
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        await launch(engine, home, prepared.record, prepared.spec)
+        append_batch_event(paths, "started", item=1, run_id=prepared.record.run_id, attempt=1)
+        engine.fail["logs"] = EngineUnavailable("logs: the Docker engine did not answer")
+        state = await run(engine, home, config, batch_id)
+    assert [(i.status, i.attempts) for i in state.items] == [("crashed", 1), ("succeeded", 1)]
+    assert "the Docker engine did not answer" in (state.items[0].detail or "")

@@ -101,6 +101,20 @@ async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
     assert envelopes[-1].detail == "stopped: no output for longer than the idle timeout"
 
 
+async def test_a_run_that_talks_on_but_takes_too_long_is_timed_out(tmp_path: Path) -> None:
+    chatter = Script(out(*[INIT] * 3), seconds=5)  # prints, then keeps going: not idle
+    outcome, home = await run_one(tmp_path, chatter, idle_timeout=1, time_limit=0.2)
+    assert (outcome.status, outcome.exit_code) == ("timed-out", 143)
+    envelopes = await read_all_events(RunPaths(home, outcome.run_id))
+    assert envelopes[-1].detail == "stopped: the run took longer than its timeout"
+
+
+async def test_a_run_that_gave_up_on_rate_limits(tmp_path: Path) -> None:
+    gave_up = {**result(is_error=True), "api_error_status": 529}
+    outcome, _ = await run_one(tmp_path, Script(out(INIT, gave_up), exit_code=1))
+    assert outcome.status == "rate-limited"
+
+
 @pytest.mark.parametrize("method", ["create_container", "attach", "start"])
 async def test_a_run_that_cannot_start_raises_with_its_id_and_leaves_no_container(
     tmp_path: Path, method: str

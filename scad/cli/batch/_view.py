@@ -9,7 +9,7 @@ import sys
 import anyio
 import asyncclick as click
 
-from ...batches import BatchPaths, batch_state, load_manifest, read_batch_events, supervisor_pid
+from ...batches import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
 from ...batchview import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...text import printable
@@ -148,15 +148,19 @@ async def _log_lines(home: Home, batch_id: str) -> None:
     paths = BatchPaths(home, batch_id)
     manifest = load_manifest(home, batch_id)
 
+    noted = 0
+
     def run_ids() -> list[str]:
-        return batch_state(manifest, read_batch_events(paths)).run_ids
+        nonlocal noted
+        state = batch_state(manifest, read_batch_events(paths))
+        for note in state.notes[noted:]:  # the batch's own news, between the agents' lines
+            click.echo(f"[batch] {note}")
+        noted = len(state.notes)
+        return state.run_ids
 
-    def done() -> bool:  # ended, or its supervisor died
-        events = read_batch_events(paths)
-        started = any(e.event == "supervisor" for e in events)
-        return started and supervisor_pid(paths) is None
-
-    await follow_logs(home, {}, LogPrinter(as_json=False), discover=run_ids, until=done)
+    await follow_logs(
+        home, {}, LogPrinter(as_json=False), discover=run_ids, until=lambda: batch_over(paths)
+    )
 
 
 def summary(view: BatchView) -> str:
@@ -190,7 +194,8 @@ def summary(view: BatchView) -> str:
     lines += view.notes
     if view.supervisor == "dead":
         lines.append(
-            f"the batch's supervisor died; pick it up with `scad batch resume {view.batch_id}`"
+            f"the batch's supervisor is not running; pick it up with "
+            f"`scad batch resume {view.batch_id}`"
         )
     elif view.supervisor == "ended" and not view.succeeded:
         lines.append(f"run the ones that did not succeed again: scad batch retry {view.batch_id}")

@@ -127,10 +127,10 @@ async def command(
 ) -> None:
     """Run each prompt as a headless session of CONFIG, many at once, and show them live.
 
-    Exits 0 only if every run succeeded.
+    Exits 0 only if every run succeeded. (Fetching each run's branches as it
+    succeeds comes with `scad code fetch`.)
     """  # fmt: skip
-    from ...batchproc import spawn_supervisor
-    from ...dispatch import create_batch
+    from ...batchproc import create_batch, spawn_supervisor
     from ...engine import open_engine
 
     home = scad_home()
@@ -139,8 +139,7 @@ async def command(
     batch_prompts, source = read_prompts(prompt_file, prompts)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
-        backoff=backoff if backoff is not None else 10.0, budget_usd=budget_usd,
-        stagger=stagger if stagger is not None else 0.05,
+        backoff=backoff, budget_usd=budget_usd, stagger=stagger,
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 
