@@ -404,3 +404,43 @@ async def test_an_engine_restart_mid_batch(
             if e["src"] == "claude" and e["data"]["type"] == "result"
         ]
         assert [r["data"]["result"] for r in results] == [f"done {n}"]  # once, to success
+
+
+async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_path: Path) -> None:
+    """`batch stop` asks the background supervisor to stop: its runs are stopped and
+    kept (their logs too), the queued prompt never starts, and nothing stays behind."""
+    project = batch_project
+    view = await Spawned.start(
+        project, tmp_path, "view", "batch", "scadtest", "--tag", "stop",
+        "-p", "HANG", "-p", "HANG", "-p", "SAY: never", "-j", "2",
+    )  # fmt: skip
+
+    async def both_running() -> bool:
+        return len(await running_containers("stop")) == 2
+
+    await wait_until(both_running, timeout=120)
+    batch_id = batch_id_of(project)
+
+    def both_talking() -> bool:  # each Claude has said something (and now hangs)
+        runs = runs_of(project, batch_id).values()
+        return len(runs) == 2 and all(
+            any(e["src"] == "claude" for e in project.envelopes(run_id)) for run_id in runs
+        )
+
+    await wait_until(both_talking, timeout=60)
+    pid = supervisor_pid(BatchPaths(Home(project.home), batch_id))
+    assert pid is not None and pid > 0
+    await project.scad("batch", "stop", batch_id)
+    assert await view.wait(60) == 1
+    assert not alive(pid)
+    assert await running_containers("stop") == []
+    status = json.loads(
+        (await project.scad("batch", "status", batch_id, "--json", check=False)).stdout
+    )
+    assert [row["status"] for row in status["rows"]] == ["cancelled"] * 3
+    assert status["supervisor"] == "ended"
+    for run_id in runs_of(project, batch_id).values():
+        envelopes = project.envelopes(run_id)
+        assert envelopes[-1]["event"] == "cancelled"
+        kinds = [e["data"].get("subtype") for e in envelopes if e["src"] == "claude"]
+        assert kinds[:1] == ["init"]  # what it printed before it was stopped is kept
