@@ -19,14 +19,11 @@ never reached ``run.json`` (scad killed in between) is still found by its run.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import anyio
-import msgspec
 from anyio.abc import TaskStatus
 
-from .accounting import RATE_LIMIT_STATUSES
 from .errors import ScadError, SessionError
 from .events import (
     Envelope,
@@ -39,42 +36,20 @@ from .events import (
     supervising,
 )
 from .home import Home
-from .loglines import ChunkLines, event_time
-from .runlog import STDERR_TAIL, catch_up, follow_engine
+from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
+from .runlog import catch_up, follow_engine
 from .runs import RunPaths, RunRecord, save_run
 from .specs import ContainerExit, ContainerSpec, OutputStream
-from .streamjson import Result, claude_event, decode_event
 
 if TYPE_CHECKING:
     from .specs import Engine
 
 __all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "stop_run", "supervise"]
 
-Status = Literal[
-    "succeeded", "failed", "timed-out", "hung", "rate-limited", "crashed", "oom", "cancelled"
-]
 #: Seconds a container gets to stop before it is killed.
 STOP_GRACE = 10
 #: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
 CLEANUP_SECONDS = STOP_GRACE + 90
-
-
-class Outcome(msgspec.Struct, kw_only=True):
-    """How a supervised run ended."""
-
-    run_id: str
-    status: Status
-    container_id: str | None = None
-    exit_code: int | None = None
-    #: Claude's final text (its answer, or what went wrong).
-    result: str | None = None
-    turns: int = 0
-    cost_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    duration_ms: float = 0.0
-    #: What scad saw go wrong: the error that kept the run from starting, stderr, ...
-    detail: str | None = None
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
@@ -101,46 +76,6 @@ async def launch(
     return container_id
 
 
-class _Watch:
-    """What the supervisor keeps of a run's output while streaming it."""
-
-    def __init__(self) -> None:
-        self.stdout = ChunkLines()
-        self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
-        self.next_line = 0
-        self.result: Result | None = None
-        self.started = False
-        self.hung = False
-        self.timed_out = False
-
-    def wait_for(self, idle_timeout: float | None, deadline: float | None) -> float | None:
-        """How long to wait for output before a watchdog fires (None: for ever)."""
-        if self.hung or self.timed_out:
-            return None  # stopped already: wait for the end
-        waits = [idle_timeout] if idle_timeout is not None else []
-        if deadline is not None:
-            waits.append(max(0.0, deadline - anyio.current_time()))
-        return min(waits) if waits else None
-
-    def expire(self, deadline: float | None) -> None:
-        """A watchdog fired: the run took too long in all, or went quiet."""
-        if deadline is not None and anyio.current_time() >= deadline:
-            self.timed_out = True
-        else:
-            self.hung = True
-
-    def saw(self, text: str) -> None:
-        if '"result"' in text:  # cheap filter before decoding
-            event = decode_event(text.encode())
-            if isinstance(event, Result):
-                self.result = event
-
-    def saw_envelope(self, envelope: Envelope) -> None:
-        event = claude_event(envelope)
-        if isinstance(event, Result):
-            self.result = event
-
-
 async def supervise(
     engine: Engine,
     home: Home,
@@ -164,7 +99,7 @@ async def supervise(
     propagates, after the run is stopped, caught up and removed.
     """
     paths = RunPaths(home, record.run_id)
-    watch = _Watch()
+    watch = Watch()
     container_id: str | None = None
     async with supervising(paths):
         try:
@@ -177,7 +112,9 @@ async def supervise(
                 deadline = None if time_limit is None else anyio.current_time() + time_limit
                 await _stream(engine, paths, container_id, output, watch, idle_timeout, deadline)
             exit = await engine.wait(container_id)
-            await _ingest(paths, container_id, watch, watch.stdout.finish(), _exit(exit, watch))
+            await _ingest(
+                paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
+            )
         except ScadError as exc:
             if not watch.started:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
@@ -188,7 +125,7 @@ async def supervise(
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await stop_run(engine, home, record, container_id)
             raise
-    return _outcome(record.run_id, container_id, exit, watch)
+    return outcome_of(record.run_id, container_id, exit, watch)
 
 
 async def adopt(
@@ -207,7 +144,7 @@ async def adopt(
     container_id = record.container_id
     if container_id is None:
         raise SessionError(f"{record.run_id} has no container to adopt")
-    watch = _Watch()
+    watch = Watch()
     failure: ScadError | None = None
     async with supervising(paths):
         try:
@@ -256,7 +193,7 @@ async def _log_watchdog(
     engine: Engine,
     paths: RunPaths,
     container_id: str,
-    watch: _Watch,
+    watch: Watch,
     idle_timeout: float | None,
     deadline: float | None,
 ) -> None:
@@ -276,9 +213,7 @@ async def _log_watchdog(
                 await engine.stop(container_id, grace=STOP_GRACE)
 
 
-async def _logged_outcome(
-    paths: RunPaths, run_id: str, container_id: str, watch: _Watch
-) -> Outcome:
+async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch: Watch) -> Outcome:
     """The outcome of a container's life as its event log tells it."""
     cid = container_id[:12]
     exited: Envelope | None = None
@@ -297,7 +232,7 @@ async def _logged_outcome(
     exit = ContainerExit(
         exit_code=exited.exit_code if exited.exit_code is not None else -1, oom=bool(exited.oom)
     )
-    return _outcome(run_id, container_id, exit, watch)
+    return outcome_of(run_id, container_id, exit, watch)
 
 
 async def remove_containers(engine: Engine, record: RunRecord) -> None:
@@ -313,7 +248,7 @@ async def _stream(
     paths: RunPaths,
     container_id: str,
     output: OutputStream,
-    watch: _Watch,
+    watch: Watch,
     idle_timeout: float | None,
     deadline: float | None,
 ) -> None:
@@ -338,7 +273,7 @@ async def _stream(
 async def _ingest(
     paths: RunPaths,
     container_id: str,
-    watch: _Watch,
+    watch: Watch,
     lines: list[LogLine],
     exit: Exit | None = None,
 ) -> None:
@@ -346,16 +281,6 @@ async def _ingest(
     watch.next_line += len(lines)
     for line in lines:
         watch.saw(line.text)
-
-
-def _exit(exit: ContainerExit, watch: _Watch) -> Exit:
-    detail = "\n".join(watch.stderr) if exit.exit_code != 0 and watch.stderr else None
-    if watch.hung:
-        detail = "stopped: no output for longer than the idle timeout"
-    elif watch.timed_out:
-        detail = "stopped: the run took longer than its timeout"
-    at = event_time(exit.finished_at) if exit.finished_at else None
-    return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at, life=exit.started_at)
 
 
 async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: str | None) -> None:
@@ -373,43 +298,3 @@ async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: 
     finally:
         with contextlib.suppress(ScadError):
             await remove_containers(engine, record)
-
-
-def _outcome(run_id: str, container_id: str, exit: ContainerExit, watch: _Watch) -> Outcome:
-    result = watch.result
-    outcome = Outcome(
-        run_id=run_id,
-        status=_status(exit, watch),
-        container_id=container_id,
-        exit_code=exit.exit_code,
-        detail=("\n".join(watch.stderr) or None) if exit.exit_code != 0 else None,
-    )
-    if result is not None:
-        usage = result.usage
-        outcome.result = result.result
-        outcome.turns = int(result.num_turns or 0)
-        outcome.cost_usd = float(result.total_cost_usd or 0.0)
-        outcome.duration_ms = float(result.duration_ms or 0.0)
-        outcome.input_tokens = int(usage.input_tokens or 0) if usage else 0
-        outcome.output_tokens = int(usage.output_tokens or 0) if usage else 0
-    return outcome
-
-
-def _status(exit: ContainerExit, watch: _Watch) -> Status:
-    """A run that hit its memory limit is ``oom`` even when Claude went on to a result
-    (the kernel may have killed a tool, not Claude): its work ran short of memory, and
-    the exit code and result say how far it got."""
-    result = watch.result
-    if watch.hung:
-        return "hung"
-    if watch.timed_out:
-        return "timed-out"
-    if exit.oom:
-        return "oom"
-    if exit.exit_code == 0 and result is not None and not result.is_error:
-        return "succeeded"
-    if result is None:
-        return "crashed"
-    if result.is_error and result.api_error_status in RATE_LIMIT_STATUSES:
-        return "rate-limited"
-    return "failed"
