@@ -277,6 +277,7 @@ class SupervisorLock:
         return self
 
     def __exit__(self, *_: object) -> None:
+        os.ftruncate(self.fd, 0)  # no stale pid for the next to find
         os.close(self.fd)  # releases the lock
 
 

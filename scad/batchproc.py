@@ -112,7 +112,10 @@ async def spawn_supervisor(home: Home, batch_id: str) -> int:
                 return process.pid
             await anyio.sleep(0.05)
     if process.poll() is None:
-        return process.pid  # slow, but alive: the view will tell
+        raise SessionError(
+            f"the supervisor of {batch_id} (pid {process.pid}) has not taken the batch after "
+            f"{SPAWN_SECONDS} s; see {paths.supervisor_log} and `scad batch status {batch_id}`"
+        )
     raise SessionError(
         f"the supervisor of {batch_id} ended at once: {_last_line(paths.supervisor_log)}"
     )

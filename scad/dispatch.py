@@ -47,7 +47,15 @@ from .runlog import catch_up
 from .runs import RunPaths, RunRecord, list_runs
 from .sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
 from .signals import LogSignals, SignalSource
-from .supervisor import CLEANUP_SECONDS, Outcome, Status, adopt, remove_containers, supervise
+from .supervisor import (
+    CLEANUP_SECONDS,
+    Outcome,
+    Status,
+    adopt,
+    remove_containers,
+    stop_run,
+    supervise,
+)
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -264,6 +272,10 @@ class _Batch:
         record, fresh = run.record, False
         try:
             if adopting and record is not None:
+                if self.budget_spent.is_set():  # a resumed batch whose money is gone
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                        await stop_run(self.engine, self.home, record, record.container_id)
+                    return run.ended_early("cancelled", "stopped: the budget is spent")
                 return await adopt(
                     self.engine, self.home, record, idle_timeout=self.options.idle_timeout,
                     deadline=self._deadline(),
@@ -290,7 +302,13 @@ class _Batch:
                 await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
-            await self._stagger()  # after preparing, so that the starts themselves are spaced
+            try:
+                await self._stagger()  # after preparing, so that the starts are spaced
+            except anyio.get_cancelled_exc_class():
+                if fresh:  # stopped before it started: nothing to keep
+                    await discard_run(self.home, run.record_id)
+                    run.record = None
+                raise
             if self.budget_spent.is_set():
                 raise _BudgetSpent
             return await supervise(

@@ -99,7 +99,8 @@ class LogLines:
             self._last = match[1]
         if not self._pending:
             self._since = stamp
-        self._pending.append(content)
+        if content:
+            self._pending.append(content)
         if "\n" not in content and (match is None or "\n" not in entry[: match.start()]):
             return []
         *complete, rest = "".join(self._pending).split("\n")

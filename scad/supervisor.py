@@ -31,6 +31,7 @@ from .events import (
     LogLine,
     append_event,
     ingest,
+    mark_lost,
     position,
     read_all_events,
     supervising,
@@ -119,6 +120,8 @@ async def supervise(
             if not watch.started:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                     await remove_containers(engine, record)
+                    if container_id is not None:  # its start is logged: so is its end
+                        await mark_lost(paths, container_id, f"it could not start: {exc}")
                 raise SessionError(f"{record.run_id} could not start: {exc}") from exc
             return await _lost_track(engine, record, container_id, exc)
         except anyio.get_cancelled_exc_class():

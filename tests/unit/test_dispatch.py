@@ -10,6 +10,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from scad import dispatch
@@ -35,7 +36,7 @@ from scad.runs import RunPaths, RunRecord, list_runs, load_run
 from scad.sessions.start import prepare_session
 from scad.signals import RunSignals
 from scad.specs import ContainerSpec
-from scad.supervisor import launch
+from scad.supervisor import launch, supervise
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine, Script
 
@@ -437,3 +438,78 @@ async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batc
         state = await run(engine, home, config, batch_id)
     assert [(i.status, i.attempts) for i in state.items] == [("crashed", 1), ("succeeded", 1)]
     assert "the Docker engine did not answer" in (state.items[0].detail or "")
+
+
+async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a", "b"], budget_usd=1.0)
+    engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
+    paths = BatchPaths(home, batch_id)
+    append_batch_event(paths, "supervisor", pid=1)
+    prepared = await prepare_session(
+        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
+        batch=(batch_id, 1),
+    )  # fmt: skip
+    signals = Signals()
+    signals.spent[prepared.record.run_id] = 2.0
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        await launch(engine, home, prepared.record, prepared.spec)
+        append_batch_event(paths, "started", item=1, run_id=prepared.record.run_id, attempt=1)
+        state = await run(engine, home, config, batch_id, signals=signals)
+    assert [(i.status, i.detail) for i in state.items] == [
+        ("cancelled", "stopped: the budget is spent"),
+        ("cancelled", "not started: the budget is spent"),
+    ]
+    assert engine.made == {} and engine.attempts == {"01": 1}
+
+
+async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    home, config = project
+    plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in (1, 2)}
+    batch_id = make_batch(home, ["a", "b"], parallel=2, budget_usd=1.0)
+    manifest = load_manifest(home, batch_id)
+    slow = msgspec.structs.replace(manifest.options, stagger=1.0)  # item 2 waits its turn
+    save_manifest(BatchPaths(home, batch_id), msgspec.structs.replace(manifest, options=slow))
+    engine = Scripted(plans)
+    signals = Signals()
+
+    async def spend() -> None:
+        while not engine.made:
+            await anyio.sleep(0.01)
+        signals.spent[next(iter(engine.made.values())).spec.labels["scad.run"]] = 2.0
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(spend)
+        await run(engine, home, config, batch_id, signals=signals)
+    assert engine.attempts == {"01": 1}
+    assert [r.item for r in list_runs(home)] == [1]  # item 2 was prepared, and is gone
+
+
+async def test_a_start_that_failed_is_not_taken_for_a_running_container(
+    project: tuple[Home, Config],
+) -> None:
+    """A dead supervisor's start that failed left its end in the run's log: the
+    resumed batch tries again instead of following a container that never ran."""
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=1)
+    paths = BatchPaths(home, batch_id)
+    engine = Scripted({"01": [OK]})
+    prepared = await prepare_session(
+        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
+        batch=(batch_id, 1),
+    )  # fmt: skip
+    append_batch_event(paths, "supervisor", pid=1)
+    engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
+    with pytest.raises(SessionError):
+        await supervise(engine, home, prepared.record, prepared.spec)
+    del engine.fail["start"]
+    append_batch_event(paths, "attempt", item=1, run_id=prepared.record.run_id, attempt=1,
+                       status="crashed", final=False)  # fmt: skip
+    state = await run(engine, home, config, batch_id)
+    assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 2)

@@ -197,6 +197,6 @@ def summary(view: BatchView) -> str:
             f"the batch's supervisor is not running; pick it up with "
             f"`scad batch resume {view.batch_id}`"
         )
-    elif view.supervisor == "ended" and not view.succeeded:
+    elif view.supervisor == "ended" and not view.succeeded and not view.budget_spent:
         lines.append(f"run the ones that did not succeed again: scad batch retry {view.batch_id}")
     return "\n".join(lines)
