@@ -302,25 +302,22 @@ class _Batch:
                 await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
+            on_start = _OnStart(self.paths, run.item.index, record.run_id, attempt)
             try:
-                await self._stagger()  # after preparing, so that the starts are spaced
+                return await supervise(
+                    self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
+                    time_limit=self.options.timeout, gate=self._stagger, task_status=on_start,
+                )  # fmt: skip
             except anyio.get_cancelled_exc_class():
-                if fresh:  # stopped before it started: nothing to keep
+                if fresh and not on_start.called:  # stopped before it started: nothing to keep
                     await discard_run(self.home, run.record_id)
                     run.record = None
                 raise
-            if self.budget_spent.is_set():
-                raise _BudgetSpent
-            return await supervise(
-                self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
-                time_limit=self.options.timeout,
-                task_status=_OnStart(self.paths, run.item.index, record.run_id, attempt),
-            )  # fmt: skip
-        except (ScadError, _BudgetSpent) as exc:
+        except ScadError as exc:
             if fresh:
                 await discard_run(self.home, run.record_id)  # it never started: nothing to keep
                 run.record = None
-            if isinstance(exc, _BudgetSpent):
+            if isinstance(exc.__cause__, _BudgetSpent):
                 return run.ended_early("cancelled", "not started: the budget is spent")
             # An engine away (restarting, say) is no fault of the prompt: worth a retry.
             away = isinstance(exc, EngineUnavailable) or isinstance(
@@ -336,7 +333,9 @@ class _Batch:
 
     async def _stagger(self) -> None:
         """Starts come no closer than ``stagger`` apart, so fifty agents do not hit
-        the API in the same second."""
+        the API in the same second (their containers are made meanwhile)."""
+        if self.budget_spent.is_set():
+            raise _BudgetSpent  # the budget ran out while it waited its turn
         async with self.start_lock:
             wait = self.last_start + self.options.stagger - anyio.current_time()
             if wait > 0:
@@ -344,8 +343,9 @@ class _Batch:
             self.last_start = anyio.current_time()
 
 
-class _BudgetSpent(Exception):
-    """The budget ran out while an attempt was being prepared."""
+class _BudgetSpent(ScadError):
+    """The budget ran out while an attempt waited to start (its container is removed,
+    as for any run that could not start)."""
 
 
 class _OnStart(TaskStatus[RunRecord]):
@@ -353,8 +353,10 @@ class _OnStart(TaskStatus[RunRecord]):
 
     def __init__(self, paths: BatchPaths, item: int, run_id: str, attempt: int) -> None:
         self.paths, self.item, self.run_id, self.attempt = paths, item, run_id, attempt
+        self.called = False
 
     def started(self, value: RunRecord | None = None) -> None:
+        self.called = True
         append_batch_event(
             self.paths, "started", item=self.item, run_id=self.run_id, attempt=self.attempt
         )

@@ -19,6 +19,7 @@ never reached ``run.json`` (scad killed in between) is still found by its run.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -86,6 +87,7 @@ async def supervise(
     event: str = "started",
     idle_timeout: float | None = None,
     time_limit: float | None = None,
+    gate: Callable[[], Awaitable[None]] | None = None,
     task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
 ) -> Outcome:
     """Run ``record``'s container from creation to exit, streaming its output into the log;
@@ -94,7 +96,8 @@ async def supervise(
     ``event`` names the start in the log (``started``, or ``resumed``). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
     ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than that in all is
-    stopped and ends as ``timed-out``. A run that cannot start raises (a ScadError naming the
+    stopped and ends as ``timed-out``. ``gate`` is awaited between creating the
+    container and starting it (a batch spaces its starts, not its creations). A run that cannot start raises (a ScadError naming the
     run; its container removed); once started, errors become the outcome
     (``crashed``, with the message in ``detail``) and only cancellation
     propagates, after the run is stopped, caught up and removed.
@@ -108,6 +111,8 @@ async def supervise(
             # Before the container prints anything: its line count starts here.
             await append_event(paths, event, cid=container_id)
             async with engine.attach(container_id) as output:
+                if gate is not None:
+                    await gate()
                 await engine.start(container_id)
                 task_status.started(record)
                 deadline = None if time_limit is None else anyio.current_time() + time_limit

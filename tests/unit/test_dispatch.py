@@ -487,7 +487,11 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     async with anyio.create_task_group() as tg:
         tg.start_soon(spend)
         await run(engine, home, config, batch_id, signals=signals)
-    assert engine.attempts == {"01": 1}
+    started = [
+        e.item for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "started"
+    ]
+    assert started == [1]  # item 2's container was made, never started, and removed
+    assert len(engine.made) == 0
     assert [r.item for r in list_runs(home)] == [1]  # item 2 was prepared, and is gone
 
 
