@@ -92,3 +92,13 @@ async def test_no_batches_yet(run_cli: Cli, config: str) -> None:
 async def test_logs_of_an_unknown_batch(run_cli: Cli, config: str) -> None:
     result = await run_cli("logs", "--batch", "p-x-Nov27-1000")
     assert (result.exit_code, result.stderr) == (2, 'scad: error: no batch "p-x-Nov27-1000"\n')
+
+
+async def test_a_prompt_file_that_is_not_text(run_cli: Cli, config: str, tmp_path: Path) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_bytes(b"fix it\n\xff\xfe\n")
+    result = await run_cli("batch", config, "--tag", "t", "-f", str(prompts))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"scad: error: {prompts}: not UTF-8 text (invalid start byte at byte 7)\n",
+    )
