@@ -225,3 +225,25 @@ async def test_what_an_agent_prints_cannot_lower_the_spend_or_reach_the_terminal
     assert view.totals.cost_usd >= 0
     shown = summary(view)
     assert "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
+    import io
+
+    from rich.console import Console
+
+    from scad.cli.batch._view import _rich_table
+
+    event(home, "supervisor", pid=5)
+    event(home, "concurrency", limit=2, detail="concurrency 4 -> 2: the API answered 429")
+    event(home, "started", item=1, run_id="p-b-01-Nov27-1000", attempt=1)
+    event(
+        home, "attempt", item=1, run_id="p-b-01-Nov27-1000", attempt=1, status="hung", final=False
+    )
+    view = await BatchWatcher(home, BATCH).look()
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(_rich_table(view))
+    text = out.getvalue()
+    assert "p-b-01-Nov27-1000" in text and "retrying (try 2)" in text
+    assert text.count("queued") == 3  # two rows, and the totals
+    assert "3 prompts: 2 queued, 1 retrying | at once 2/4" in text

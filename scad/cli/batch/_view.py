@@ -19,13 +19,10 @@ from .._render import echo_json, table
 REDRAW_SECONDS = 0.5
 
 
-async def show_batch(
-    home: Home, batch_id: str, *, as_json: bool, detachable: bool, live: bool | None = None
-) -> BatchView:
+async def show_batch(home: Home, batch_id: str, *, as_json: bool, detachable: bool) -> BatchView:
     """Show the batch until it ends (or, when ``detachable``, until Ctrl-C, which
     leaves it running and says how to come back); then the summary."""
     watcher = BatchWatcher(home, batch_id)
-    live = sys.stdout.isatty() if live is None else live
     interrupted = False
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:
@@ -41,7 +38,7 @@ async def show_batch(
                 tg.start_soon(on_interrupt)
             if as_json:
                 await _wait(watcher)
-            elif live:
+            elif sys.stdout.isatty():
                 await _live_table(watcher)
             else:
                 await _log_lines(home, batch_id)
