@@ -490,9 +490,9 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     started = [
         e.item for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "started"
     ]
-    assert started == [1]  # item 2's container was made, never started, and removed
+    assert len(started) == 1  # the other's container was made, never started, and removed
     assert len(engine.made) == 0
-    assert [r.item for r in list_runs(home)] == [1]  # item 2 was prepared, and is gone
+    assert [r.item for r in list_runs(home)] == started  # the other was prepared, and is gone
 
 
 async def test_a_start_that_failed_is_not_taken_for_a_running_container(
