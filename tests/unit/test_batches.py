@@ -19,6 +19,7 @@ from scad.batches import (
     item_tags,
     read_batch_events,
     save_manifest,
+    supervisor_pid,
 )
 from scad.batchproc import requeue, stop_batch
 from scad.batchview import BatchWatcher
@@ -247,3 +248,16 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
     assert "p-b-01-Nov27-1000" in text and "retrying (try 2)" in text
     assert text.count("queued") == 3  # two rows, and the totals
     assert "3 prompts: 2 queued, 1 retrying | at once 2/4" in text
+
+
+async def test_a_supervisor_that_ends_at_once_says_why(home: Home) -> None:
+    """The batch's config is gone: the background supervisor cannot start, and the
+    command that spawned it shows its last word instead of waiting."""
+    from scad.batchproc import spawn_supervisor
+
+    with pytest.raises(SessionError) as raised:
+        await spawn_supervisor(home, BATCH)
+    message = str(raised.value)
+    assert message.startswith(f"the supervisor of {BATCH} ended at once: scad: error: ")
+    assert message.endswith('no config named "p"; create one with `scad config new p`')
+    assert supervisor_pid(BatchPaths(home, BATCH)) is None
