@@ -95,10 +95,13 @@ async def supervise(
 
     ``event`` names the start in the log (``started``, or ``resumed``). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
-    ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than that in all is
-    stopped and ends as ``timed-out``. ``gate`` is awaited between creating the
-    container and starting it (a batch spaces its starts, not its creations). A run that cannot start raises (a ScadError naming the
-    run; its container removed); once started, errors become the outcome
+    ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than
+    that in all is stopped and ends as ``timed-out``. ``gate`` is awaited
+    between creating the container and starting it (a batch spaces its starts,
+    not its creations).
+
+    A run that cannot start raises (a ScadError naming the run; its container
+    removed, its end logged); once started, errors become the outcome
     (``crashed``, with the message in ``detail``) and only cancellation
     propagates, after the run is stopped, caught up and removed.
     """
