@@ -20,6 +20,7 @@ from .events import LogLine
 from .runs import now_iso
 
 __all__ = [
+    "MAX_LINE",
     "ChunkLines",
     "LogLines",
     "entry_time",
@@ -28,6 +29,10 @@ __all__ = [
     "stamped_at",
     "unix_time",
 ]
+
+#: The longest line kept of a container's output (Claude's lines can be megabytes);
+#: the rest of a longer one is dropped, and the line still counts as one.
+MAX_LINE = 16 << 20
 
 # RFC 3339 with nanoseconds, as the engine writes it at the start of each entry.
 _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
@@ -74,14 +79,12 @@ def skip_consumed(entries: list[str], end: str, k: int) -> list[str]:
 
 
 class LogLines:
-    """Feed entries in order; get back complete lines."""
+    """Feed entries in order; get back complete lines (each cut at ``MAX_LINE``)."""
 
     def __init__(self, *, last: str | None = None, same: int = 0) -> None:
         """``last`` and ``same``: a parse that resumes after a line whose last piece was
         stamped ``last``, the ``same``-th entry with that stamp."""
-        #: The pieces of the line being read: joined once its end comes, so that a
-        #: line of many entries costs what it weighs, not its square.
-        self._pending: list[str] = []
+        self._pending = _Pending()
         self._since: str | None = None
         self._last = last or ""
         #: Entries seen so far with timestamp ``_last``.
@@ -92,54 +95,100 @@ class LogLines:
         if match is None:
             content, stamp = entry, self._since or ""
         else:
-            if match.start():
-                self._pending.append(entry[: match.start()])
-            content, stamp = entry[match.end() :], event_time(match[1])
+            content, stamp = entry[: match.start()] + entry[match.end() :], event_time(match[1])
             self._same = self._same + 1 if match[1] == self._last else 1
             self._last = match[1]
         if not self._pending:
             self._since = stamp
-        if content:
-            self._pending.append(content)
-        if "\n" not in content and (match is None or "\n" not in entry[: match.start()]):
+        first, *others = content.split("\n")
+        self._pending.take(first)
+        if not others:
             return []
-        *complete, rest = "".join(self._pending).split("\n")
-        self._pending = [rest] if rest else []
-        lines = []
-        for text in complete:
-            lines.append(LogLine(self._since or stamp, text, self._last or None, self._same))
-            self._since = stamp
+        *complete, rest = others
+        end, same = self._last or None, self._same
+        lines = [LogLine(self._since or stamp, self._pending.text(), end, same)]
+        lines += [LogLine(stamp, text[:MAX_LINE], end, same) for text in complete]
+        self._pending.take(rest)
+        self._since = stamp
         return lines
 
     def finish(self) -> list[LogLine]:
         """The last line, when the output ended without a newline."""
         if not self._pending:
             return []
-        text, self._pending = "".join(self._pending), []
-        return [LogLine(self._since or "", text, self._last or None, self._same)]
+        return [LogLine(self._since or "", self._pending.text(), self._last or None, self._same)]
 
 
 class ChunkLines:
-    """Feed raw output chunks as they are received; get back complete lines, stamped now."""
+    """Feed raw output chunks as they are received; get back complete lines, stamped
+    now (each cut at ``MAX_LINE``)."""
 
     def __init__(self) -> None:
-        self._pending = bytearray()  # grows in place: a long line costs what it weighs
+        self._pending = _PendingBytes()
         self._since = ""
 
     def feed(self, chunk: bytes) -> list[LogLine]:
         if not self._pending:
             self._since = now_iso()
-        self._pending += chunk
-        if b"\n" not in chunk:
+        first, *others = chunk.split(b"\n")
+        self._pending.take(first)
+        if not others:
             return []
-        *complete, rest = bytes(self._pending).split(b"\n")
-        self._pending = bytearray(rest)
-        lines = [LogLine(self._since, line.decode(errors="replace")) for line in complete]
+        *complete, rest = others
+        lines = [LogLine(self._since, self._pending.text())]
+        lines += [
+            LogLine(self._since, line[:MAX_LINE].decode(errors="replace")) for line in complete
+        ]
+        self._pending.take(rest)
         self._since = now_iso()
         return lines
 
     def finish(self) -> list[LogLine]:
         if not self._pending:
             return []
-        text, self._pending = self._pending.decode(errors="replace"), bytearray()
-        return [LogLine(self._since, text)]
+        return [LogLine(self._since, self._pending.text())]
+
+
+class _Pending:
+    """The pieces of the line being read, joined once its end comes (so a line of
+    many pieces costs what it weighs, not its square), and no more than
+    ``MAX_LINE`` of it: an agent printing without end must not exhaust the host."""
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._size = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
+    def take(self, piece: str) -> None:
+        room = MAX_LINE - self._size
+        if piece and room > 0:
+            self._pieces.append(piece[:room])
+            self._size += min(len(piece), room)
+
+    def text(self) -> str:
+        """The line so far; the buffer starts afresh."""
+        text = "".join(self._pieces)
+        self._pieces, self._size = [], 0
+        return text
+
+
+class _PendingBytes:
+    """:class:`_Pending` for raw output."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def take(self, piece: bytes) -> None:
+        room = MAX_LINE - len(self._data)
+        if piece and room > 0:
+            self._data += piece[:room]
+
+    def text(self) -> str:
+        text = self._data.decode(errors="replace")
+        self._data = bytearray()
+        return text

@@ -1,3 +1,5 @@
+import pytest
+
 from scad.events import LogLine
 from scad.loglines import ChunkLines, LogLines, skip_consumed, unix_time
 
@@ -86,3 +88,21 @@ def test_live_chunks_are_split_into_lines_stamped_on_receipt() -> None:
 def test_resuming_after_an_entry() -> None:
     assert unix_time("2026-11-27T10:00:00.1Z") == "1795773600.100000000"
     assert unix_time("2026-11-27T10:00:00Z") == "1795773600.000000000"
+
+
+def test_a_line_longer_than_the_limit_is_cut_and_still_counts_as_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent printing without end cannot make scad hold more than MAX_LINE of it."""
+    monkeypatch.setattr("scad.loglines.MAX_LINE", 8)
+    live = ChunkLines()
+    got = [line.text for chunk in (b"0123", b"456789", b"abcdef\nshort\n", b"x" * 20, b"\n")
+           for line in live.feed(chunk)]  # fmt: skip
+    assert got == ["01234567", "short", "xxxxxxxx"]
+    logged = LogLines()
+    entries = [
+        "2026-11-27T10:00:00.1Z 0123456",
+        "2026-11-27T10:00:00.2Z 789abc\nok\n" + "y" * 30 + "\n",
+    ]
+    got = [line.text for entry in entries for line in logged.feed(entry)]
+    assert got == ["01234567", "ok", "yyyyyyyy"]
