@@ -148,8 +148,16 @@ def new_config(home: Home, name: str) -> Path:
 
 
 def add_config(home: Home, source: Path) -> ConfigEntry:
-    """Validate the config at ``source`` and register it under its name."""
+    """Validate the config at ``source`` and register it under its name; its repos
+    must exist (a config is added to be used)."""
     config = load_config(source)
+    for key, repo in config.repos.items():
+        if not Path(repo.path).is_dir():
+            raise ConfigError(
+                source.name,
+                f"{repo.path} does not exist; fix the path",
+                field=f"repos.{key}.path",
+            )
     path = home.config_file(config.name)
     if path.exists() or path.is_symlink():
         raise UsageError(

@@ -83,6 +83,19 @@ async def test_add_registers_a_link_and_refuses_a_clash(
     )
 
 
+async def test_add_refuses_a_repo_that_does_not_exist(
+    run_cli: Cli, scad_home: Path, tmp_path: Path
+) -> None:
+    source = external_config(tmp_path, repo=tmp_path / "gone")
+    result = await run_cli("config", "add", str(source))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"scad: error: proj-config.yml: repos.code.path: {tmp_path / 'gone'} does not exist; "
+        "fix the path\n",
+    )
+    assert not (scad_home / "configs" / "proj.yml").exists()
+
+
 async def test_add_missing_file(run_cli: Cli, tmp_path: Path) -> None:
     result = await run_cli("config", "add", str(tmp_path / "nope.yml"))
     assert result.exit_code == 2
@@ -148,18 +161,18 @@ async def test_edit_validates_and_keeps_a_broken_file(
 
 
 async def test_info_reports_repos_and_mounts(
-    run_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     repo = make_repo(tmp_path / "code")
     (repo / "new.txt").write_text("x")
     (tmp_path / "data").mkdir()
-    path = tmp_path / "proj.yml"
-    path.write_text(
+    # A repo that went away after the config was registered (`add` refuses one).
+    (scad_home / "configs").mkdir(parents=True)
+    (scad_home / "configs" / "proj.yml").write_text(
         f"name: proj\nrepos:\n  code: {{path: {repo}, workdir: true}}\n  gone: {{path: {tmp_path}/gone}}\n"
         f"mounts: [{{host: {tmp_path}/data, container: /data}}]\n"
     )
-    await run_cli("config", "add", str(path))
     result = await run_cli("config", "info", "proj", "--json")
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
