@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncclick as click
 import msgspec
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -42,3 +46,12 @@ def age(timestamp: str, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def warn_unwritable_mounts(config: Config) -> None:
+    """Say, before a run starts, which of the config's mounts its agent cannot write."""
+    from ..image import agent_ids
+    from ..sessions.container import unwritable_mounts
+
+    for warning in unwritable_mounts(config, agent_ids(os.getuid(), os.getgid())):
+        click.echo(f"warning: {warning}", err=True)

@@ -11,7 +11,7 @@ from ..names import container_name
 from ..runs import RunPaths, RunRecord
 from ..specs import BindMount, ContainerSpec, Limits, Security
 
-__all__ = ["host_timezone", "run_container_spec"]
+__all__ = ["host_timezone", "run_container_spec", "unwritable_mounts"]
 
 
 def host_timezone() -> str:
@@ -74,3 +74,31 @@ def run_container_spec(
             cap_drop_all=config.security.cap_drop_all,
         ),
     )
+
+
+def unwritable_mounts(config: Config, agent: tuple[int, int]) -> list[str]:
+    """The config's mounts that the agent (running as ``agent``, uid and gid) cannot
+    write to, one warning each: as root, scad runs agents as uid 1000, and a
+    root-owned ``0700`` folder is then read-only to them, with no word from anyone."""
+    uid, gid = agent
+    warnings = []
+    for mount in config.mounts:
+        try:
+            found = os.stat(mount.host)
+        except OSError:
+            continue  # a missing mount is the config's error, reported there
+        if uid == 0:
+            continue
+        if found.st_uid == uid:
+            bits = found.st_mode >> 6
+        elif found.st_gid == gid:
+            bits = found.st_mode >> 3
+        else:
+            bits = found.st_mode
+        if bits & 0o3 != 0o3:  # writing into a folder takes w and x
+            warnings.append(
+                f"mount {mount.host}: the agent (uid {uid}) cannot write there "
+                f"(owner {found.st_uid}, mode {found.st_mode & 0o777:o}); "
+                f"chown it to {uid}:{gid} or let its group or others write"
+            )
+    return warnings

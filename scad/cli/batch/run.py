@@ -15,6 +15,7 @@ from ...names import validate_tag
 from ...prompts import BatchPrompt, parse_prompts
 from ...registry import load_registered
 from .._complete import config_names
+from .._render import warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._options import duration, supervise_here
 from ._view import show_batch
@@ -137,6 +138,7 @@ async def command(
     validate_tag(tag)
     config = load_registered(home, config_name)
     batch_prompts, source = read_prompts(prompt_file, prompts)
+    warn_unwritable_mounts(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, stagger=stagger,

@@ -16,7 +16,7 @@ from ...home import scad_home
 from ...registry import load_registered
 from .._activity import activity_lines
 from .._complete import config_names
-from .._render import echo_json
+from .._render import echo_json, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
@@ -66,6 +66,7 @@ async def command(
     text = read_prompt(prompt, prompt_file)
     if wait and not headless:
         raise UsageError("--wait watches a headless run: add --headless")
+    warn_unwritable_mounts(config)
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
 
     announced = False

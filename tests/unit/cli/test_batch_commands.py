@@ -102,3 +102,19 @@ async def test_a_prompt_file_that_is_not_text(run_cli: Cli, config: str, tmp_pat
         2,
         f"scad: error: {prompts}: not UTF-8 text (invalid start byte at byte 7)\n",
     )
+
+
+async def test_a_mount_the_agent_cannot_write_is_warned_of_before_anything_starts(
+    run_cli: Cli, config: str, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    config_file = scad_home / "configs" / "p.yml"
+    config_file.write_text(config_file.read_text() + f"mounts: [{{host: {private}}}]\n")
+    # Agents run as another uid than the host user (as they do when scad runs as root).
+    monkeypatch.setattr("scad.image.agent_ids", lambda uid, gid: (uid + 1, gid + 1))
+    for args in (("batch", "p", "-t", "t", "-p", "x"), ("session", "start", "p", "-t", "t")):
+        result = await run_cli(*args)
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"warning: mount {private}: the agent (uid ")
+        assert "cannot reach the Docker engine" in result.stderr  # it went on, and no further

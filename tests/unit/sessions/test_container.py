@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from scad.config import DEFAULT_PIDS_LIMIT, parse_config
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord
-from scad.sessions.container import run_container_spec
+from scad.sessions.container import run_container_spec, unwritable_mounts
 from scad.specs import ContainerSpec, Limits, Security
 
 
@@ -83,3 +84,26 @@ def test_pids_null_lifts_the_limit(tmp_path: Path) -> None:
     spec = spec_for(tmp_path, "resources: {pids: null}\nsecurity: {cap_drop_all: false}\n")
     assert spec.limits == Limits()
     assert spec.security == Security(no_new_privileges=True, cap_drop_all=False)
+
+
+def test_mounts_the_agent_cannot_write_are_named(tmp_path: Path) -> None:
+    """As root, agents run as another uid: a folder only its owner may write is
+    read-only to them."""
+    agent = (os.getuid() + 1, os.getgid() + 1)  # not the owner, not the group
+    private, shared = tmp_path / "private", tmp_path / "shared"
+    for folder, mode in ((private, 0o700), (shared, 0o777)):
+        folder.mkdir()
+        folder.chmod(mode)
+    mounts = ", ".join(f"{{host: {f}}}" for f in (private, shared))
+    config = parse_config(
+        f"name: p\nrepos:\n  code: {{path: {tmp_path}, workdir: true}}\nmounts: [{mounts}]\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    assert unwritable_mounts(config, agent) == [
+        f"mount {private}: the agent (uid {agent[0]}) cannot write there "
+        f"(owner {os.getuid()}, mode 700); chown it to {agent[0]}:{agent[1]} "
+        "or let its group or others write"
+    ]
+    own = (os.getuid(), os.getgid())
+    assert unwritable_mounts(config, own) == []  # its owner may
