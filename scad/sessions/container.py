@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..claude_setup import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, container_workdir
@@ -81,21 +82,23 @@ def unwritable_mounts(config: Config, agent: tuple[int, int]) -> list[str]:
     write to, one warning each: as root, scad runs agents as uid 1000, and a
     root-owned ``0700`` folder is then read-only to them, with no word from anyone."""
     uid, gid = agent
+    if uid == 0:
+        return []
     warnings = []
     for mount in config.mounts:
         try:
             found = os.stat(mount.host)
         except OSError:
             continue  # a missing mount is the config's error, reported there
-        if uid == 0:
-            continue
         if found.st_uid == uid:
             bits = found.st_mode >> 6
         elif found.st_gid == gid:
             bits = found.st_mode >> 3
         else:
             bits = found.st_mode
-        if bits & 0o3 != 0o3:  # writing into a folder takes w and x
+        # Writing into a folder takes w and x; into a file, w.
+        needed = 0o3 if stat.S_ISDIR(found.st_mode) else 0o2
+        if bits & needed != needed:
             warnings.append(
                 f"mount {mount.host}: the agent (uid {uid}) cannot write there "
                 f"(owner {found.st_uid}, mode {found.st_mode & 0o777:o}); "

@@ -115,6 +115,7 @@ async def test_a_build_that_fails(project: Project) -> None:
 async def test_a_container_that_fails_to_start(project: Project, tmp_path: Path) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
+    not_a_folder.chmod(0o666)  # writable by the agent: no warning before the error
     # A file mounted over a folder of the image: the engine creates the container, then cannot start it.
     add_config(project, "nostart", f"mounts: [{{host: {not_a_folder}, container: /usr}}]\n")
     result = await project.scad("session", "start", "nostart", "--tag", "x", check=False)

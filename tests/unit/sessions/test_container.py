@@ -107,3 +107,18 @@ def test_mounts_the_agent_cannot_write_are_named(tmp_path: Path) -> None:
     ]
     own = (os.getuid(), os.getgid())
     assert unwritable_mounts(config, own) == []  # its owner may
+
+
+def test_a_mounted_file_needs_only_to_be_writable(tmp_path: Path) -> None:
+    agent = (os.getuid() + 1, os.getgid() + 1)
+    shared, private = tmp_path / "shared.txt", tmp_path / "private.txt"
+    for file, mode in ((shared, 0o666), (private, 0o644)):
+        file.write_text("x")
+        file.chmod(mode)
+    mounts = ", ".join(f"{{host: {f}, container: /data/{f.name}}}" for f in (shared, private))
+    config = parse_config(
+        f"name: p\nrepos:\n  code: {{path: {tmp_path}, workdir: true}}\nmounts: [{mounts}]\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    assert [w.split(":")[0] for w in unwritable_mounts(config, agent)] == [f"mount {private}"]
