@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -34,6 +33,7 @@ from scad.build import build_image
 from scad.config import load_config
 from scad.engine import open_engine
 from scad.home import Home
+from scad.runs import parse_iso
 from scad.sessions.start import prepare_session
 from scad.specs import ContainerSpec
 
@@ -142,13 +142,9 @@ def scad_batch(
         raise SystemExit(f"the batch did not succeed: {view['totals']}")
     events_file = Path(env["SCAD_HOME"]) / "batches" / view["batch_id"] / "events.jsonl"
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
-    last_start = max(_epoch(e["ts"]) for e in events if e["event"] == "started")
+    last_start = max(parse_iso(e["ts"]).timestamp() for e in events if e["event"] == "started")
     cost = {"rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
     return last_start - wall, all_finished, cost
-
-
-def _epoch(ts: str) -> float:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def remove_runs(env: dict[str, str]) -> None:

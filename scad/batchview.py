@@ -25,6 +25,7 @@ from .batches import (
     supervisor_pid,
 )
 from .home import Home
+from .runs import parse_iso
 from .tallies import LogTallies
 
 __all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
@@ -143,12 +144,8 @@ def _row(item: ItemState, tally: RunTally | None) -> BatchRow:
 def _elapsed(started: str | None, finished: str | None) -> float | None:
     if started is None:
         return None
-    end = _parse(finished) if finished else datetime.now(UTC)
-    return max(0.0, (end - _parse(started)).total_seconds())
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    end = parse_iso(finished) if finished else datetime.now(UTC)
+    return max(0.0, (end - parse_iso(started)).total_seconds())
 
 
 def _totals(rows: list[BatchRow]) -> BatchTotals:

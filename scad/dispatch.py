@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -44,7 +43,7 @@ from .events import append_event, read_all_events
 from .fleet import Budget, Concurrency, LimitChange, backoff
 from .home import Home
 from .runlog import catch_up
-from .runs import RunPaths, RunRecord, list_runs
+from .runs import RunPaths, RunRecord, list_runs, parse_iso
 from .sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
 from .signals import LogSignals, SignalSource
 from .supervisor import (
@@ -119,7 +118,7 @@ class _Batch:
         self.last_start = -float("inf")
         self.unfinished = 0
         #: The local time the batch's run ids carry: when it was made.
-        self.named_at = datetime.fromisoformat(manifest.created.replace("Z", "+00:00")).astimezone()
+        self.named_at = parse_iso(manifest.created).astimezone()
         self.finished = anyio.Event()
 
     async def _event(self, event: str, **fields: object) -> None:

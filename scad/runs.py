@@ -18,7 +18,7 @@ import msgspec
 from .errors import NotFound
 from .home import Home
 
-__all__ = ["RunPaths", "RunRecord", "list_runs", "load_run", "save_run"]
+__all__ = ["RunPaths", "RunRecord", "list_runs", "load_run", "now_iso", "parse_iso", "save_run"]
 
 Mode = Literal["interactive", "headless"]
 
@@ -100,6 +100,11 @@ class RunPaths:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(timestamp: str) -> datetime:
+    """A timestamp of scad's (ISO 8601, UTC, ``Z``) as an aware datetime."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def save_run(home: Home, record: RunRecord) -> None:

@@ -6,6 +6,7 @@ import functools
 import time
 
 from ..events import Envelope
+from ..runs import parse_iso
 from ..streamjson import (
     ApiRetry,
     Assistant,
@@ -19,7 +20,6 @@ from ..streamjson import (
     claude_event,
 )
 from ..text import printable
-from ._render import parse_timestamp
 
 __all__ = ["activity_lines"]
 
@@ -41,7 +41,7 @@ def _clock(second: str, zone: tuple[str, str]) -> str:
     """Cached per second (and time zone): a log has many lines a second, and converting
     each through datetime was most of rendering's cost."""
     try:
-        return parse_timestamp(second + "Z").astimezone().strftime("%H:%M:%S")
+        return parse_iso(second + "Z").astimezone().strftime("%H:%M:%S")
     except ValueError:
         return second
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import asyncclick as click
 import msgspec
 
+from ..runs import parse_iso
+
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -33,14 +35,9 @@ def echo_json(value: Any) -> None:
     click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
 
 
-def parse_timestamp(timestamp: str) -> datetime:
-    """An event log or run record timestamp (ISO 8601, UTC, ``Z``) as an aware datetime."""
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-
-
 def age(timestamp: str, now: datetime | None = None) -> str:
     """``42s``, ``3m``, ``2h``, ``5d``: how long ago an ISO timestamp was."""
-    then = parse_timestamp(timestamp)
+    then = parse_iso(timestamp)
     seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
