@@ -33,7 +33,7 @@ from scad.events import read_all_events
 from scad.home import Home
 from scad.runlog import catch_up
 from scad.runs import RunPaths, RunRecord, list_runs, load_run
-from scad.sessions.start import prepare_session
+from scad.sessions.start import Prepared, prepare_session
 from scad.signals import RunSignals
 from scad.specs import ContainerSpec
 from scad.supervisor import launch, supervise
@@ -126,6 +126,16 @@ async def run(engine: Scripted, home: Home, config: Config, batch_id: str, **kw:
 
 
 OK = Script(out(INIT, result()), seconds=0.05)
+
+
+async def prepare_item(
+    engine: FakeEngine, home: Home, config: Config, batch_id: str, index: int
+) -> Prepared:
+    """Item ``index``'s run, made as the batch makes it (for a supervisor that died later)."""
+    return await prepare_session(
+        engine, home, config, tag=f"b-{index:02d}", prompt=f"prompt {index}", headless=True,
+        image="scad-p:x", batch=(batch_id, index),
+    )  # fmt: skip
 
 
 async def test_outcomes_retries_and_the_concurrency_bound(project: tuple[Home, Config]) -> None:
@@ -288,10 +298,7 @@ async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
     append_batch_event(paths, "supervisor", pid=1)
     prepared = {}
     for index in (1, 2, 3):
-        prepared[index] = await prepare_session(
-            engine, home, config, tag=f"b-{index:02d}", prompt="x", headless=True,
-            image="scad-p:x", batch=(batch_id, index),
-        )  # fmt: skip
+        prepared[index] = await prepare_item(engine, home, config, batch_id, index)
     async with anyio.create_task_group() as tg:
         engine.tg = tg  # type: ignore[attr-defined]
         for index in (1, 2):
@@ -404,10 +411,7 @@ async def test_a_retried_batch_gives_each_prompt_its_retries_again(
     home, config = project
     batch_id = make_batch(home, ["a"], retries=1)
     paths = BatchPaths(home, batch_id)
-    record = (await prepare_session(
-        Scripted({}), home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
-        batch=(batch_id, 1),
-    )).record  # fmt: skip
+    record = (await prepare_item(Scripted({}), home, config, batch_id, 1)).record
     append_batch_event(paths, "supervisor", pid=1)
     for attempt, final in ((1, False), (2, True)):
         append_batch_event(paths, "attempt", item=1, run_id=record.run_id, attempt=attempt,
@@ -429,10 +433,7 @@ async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batc
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
     paths = BatchPaths(home, batch_id)
     append_batch_event(paths, "supervisor", pid=1)
-    prepared = await prepare_session(
-        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
-        batch=(batch_id, 1),
-    )  # fmt: skip
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
     async with anyio.create_task_group() as tg:
         engine.tg = tg  # type: ignore[attr-defined]
         await launch(engine, home, prepared.record, prepared.spec)
@@ -451,10 +452,7 @@ async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
     paths = BatchPaths(home, batch_id)
     append_batch_event(paths, "supervisor", pid=1)
-    prepared = await prepare_session(
-        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
-        batch=(batch_id, 1),
-    )  # fmt: skip
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
     signals = Signals()
     signals.spent[prepared.record.run_id] = 2.0
     async with anyio.create_task_group() as tg:
@@ -507,10 +505,7 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     batch_id = make_batch(home, ["a"], retries=1)
     paths = BatchPaths(home, batch_id)
     engine = Scripted({"01": [OK]})
-    prepared = await prepare_session(
-        engine, home, config, tag="b-01", prompt="a", headless=True, image="scad-p:x",
-        batch=(batch_id, 1),
-    )  # fmt: skip
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
     append_batch_event(paths, "supervisor", pid=1)
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
     with pytest.raises(SessionError):
