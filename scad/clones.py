@@ -7,7 +7,6 @@ into a clone's git config or hooks runs on the host.
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import msgspec
@@ -24,7 +23,6 @@ __all__ = [
     "Commit",
     "check_repos",
     "create_clone",
-    "fetch_command",
     "unfetched_work",
 ]
 
@@ -151,19 +149,3 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
         for sha, _, subject in (line.partition(" ") for line in listed.splitlines())
     ]
     return CloneWork(branches=branches, total=len(ahead), commits=commits)
-
-
-def fetch_command(host_repo: Path, store: Path, run_branch: str, branches: list[str]) -> str:
-    """The shell command that brings ``branches`` of a clone into the host repo.
-
-    It fetches from the run's store (scad's copy of the clone), never from the
-    clone itself, so no configuration an agent wrote takes part. The run's own
-    branch keeps its name; any other lands under ``scad/<run-branch>/``, so the
-    agent cannot move a branch of the user's (its ``main`` is not the user's).
-    """
-    specs = []
-    for branch in branches:
-        source = "HEAD" if branch == "HEAD" else f"refs/heads/{branch}"
-        target = branch if branch == run_branch else f"scad/{run_branch}/{branch}"
-        specs.append(f"{source}:refs/heads/{target}")
-    return shlex.join(["git", "-C", str(host_repo), "fetch", str(store), *specs])

@@ -23,6 +23,8 @@ import anyio
 from .errors import GitError
 
 __all__ = [
+    "branch_tips",
+    "checked_out_branches",
     "current_branch",
     "git",
     "is_dirty",
@@ -109,3 +111,24 @@ async def current_branch(repo: Path) -> str:
 
 async def is_dirty(repo: Path) -> bool:
     return bool((await git(repo, "status", "--porcelain", "--untracked-files=normal")).strip())
+
+
+async def branch_tips(repo: Path) -> dict[str, str]:
+    """The host repo's branches (name without ``refs/heads/``) and their commits."""
+    out = await git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    tips = {}
+    for line in out.splitlines():
+        oid, _, ref = line.partition(" ")
+        tips[ref.removeprefix("refs/heads/")] = oid
+    return tips
+
+
+async def checked_out_branches(repo: Path) -> set[str]:
+    """Branches checked out in the repo or any of its linked worktrees: updating one
+    would leave that working tree out of step with its branch."""
+    out = await git(repo, "worktree", "list", "--porcelain")
+    return {
+        line.removeprefix("branch refs/heads/")
+        for line in out.splitlines()
+        if line.startswith("branch refs/heads/")
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ __all__ = [
     "AGENT_USER",
     "BuildContext",
     "agent_ids",
+    "agent_owner",
     "create_build_context",
     "render_dockerfile",
 ]
@@ -79,6 +81,13 @@ def agent_ids(host_uid: int, host_gid: int) -> tuple[int, int]:
     if host_uid == 0:
         return 1000, 1000
     return host_uid, host_gid
+
+
+def agent_owner() -> tuple[int, int] | None:
+    """Who must own the files the agent writes to, when that is not this process's user."""
+    uid, gid = os.getuid(), os.getgid()
+    agent = agent_ids(uid, gid)
+    return None if agent == (uid, gid) else agent
 
 
 def render_dockerfile(

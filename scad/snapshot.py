@@ -65,6 +65,8 @@ STORE_CONFIG = b"""\
 \tbare = true
 [gc]
 \tauto = 0
+[uploadpack]
+\tallowAnySHA1InWant = true
 """
 
 

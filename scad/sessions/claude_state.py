@@ -10,6 +10,7 @@ following links, and taken as "unknown" when malformed.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..credentials import HostCredentials, credentials_env_file, oauth_expiry
 from ..errors import AgentFileError
 from ..runs import RunPaths
 
-__all__ = ["write_claude_state"]
+__all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
 CLAUDE_JSON_LIMIT = 32 << 20
 CREDENTIALS_LIMIT = 1 << 20
@@ -55,16 +56,29 @@ def write_claude_state(
         put(paths.claude_dir / "CLAUDE.md", Path(config.claude.claude_md).read_bytes(), 0o644)
     existing = _existing_claude_json(paths.claude_json, notes)
     put(paths.claude_json, _json(claude_json(config, existing, credentials.api_key)), 0o600)
-    if credentials.credentials_file:
-        host = Path(credentials.credentials_file).read_bytes()
-        run_copy = paths.claude_dir / ".credentials.json"
-        if _newer(_read_agent(run_copy, CREDENTIALS_LIMIT, notes), than=host):
-            notes.append(
-                "kept the run's own OAuth credentials: they were refreshed inside the run "
-                "and are newer than the host's"
-            )
-        else:
-            put(run_copy, host, 0o600)
+    notes += refresh_credentials(paths, credentials, owner).notes
+    return notes
+
+
+class Refreshed(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run's credentials are after :func:`refresh_credentials`."""
+
+    method: str
+    #: When the run's OAuth credentials expire (None for a key or token).
+    expires_at: datetime | None = None
+    #: The run kept its own credentials file (see ``notes``).
+    kept: bool = False
+    notes: list[str] = []
+
+
+def refresh_credentials(
+    paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+) -> Refreshed:
+    """Put the host's current credentials into the run, also while its container runs:
+    ``claude/`` and ``inputs/`` are mounted as folders, so a file renamed into them is
+    what the container sees next. The host's file is read afresh, so a host that
+    replaced it (a new login) hands over the new one."""
+    notes: list[str] = []
     agentfs.replace_file(
         paths.inputs / "credentials.env",
         credentials_env_file(credentials).encode(),
@@ -72,7 +86,24 @@ def write_claude_state(
         mode=0o600,
         owner=owner,
     )
-    return notes
+    if not credentials.credentials_file:
+        return Refreshed(method=credentials.method)
+    host = Path(credentials.credentials_file).read_bytes()
+    run_copy = paths.claude_dir / ".credentials.json"
+    current = _read_agent(run_copy, CREDENTIALS_LIMIT, notes)
+    if _newer(current, than=host):
+        assert current is not None
+        notes.append(
+            "kept the run's own OAuth credentials: they were refreshed inside the run "
+            "and are newer than the host's"
+        )
+        return Refreshed(
+            method=credentials.method, expires_at=oauth_expiry(current), kept=True, notes=notes
+        )
+    aside = agentfs.replace_file(run_copy, host, staging=paths.root, mode=0o600, owner=owner)
+    if aside:
+        notes.append(f"{run_copy.name} was a folder; moved aside to {aside}")
+    return Refreshed(method=credentials.method, expires_at=oauth_expiry(host), notes=notes)
 
 
 def _json(value: Any) -> bytes:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..clones import MAX_COUNTED, Commit, fetch_command, unfetched_work
+from ..clones import MAX_COUNTED, Commit, unfetched_work
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..events import append_event
 from ..home import Home
@@ -46,13 +46,19 @@ class CleanResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def select_runs(
-    home: Home, *, run_ids: tuple[str, ...], all_runs: bool, config: str | None
+    home: Home,
+    *,
+    run_ids: tuple[str, ...],
+    all_runs: bool = False,
+    config: str | None = None,
+    batch: str | None = None,
 ) -> list[RunRecord]:
-    """The runs a stop/clean addresses: named ones, all, or one config's."""
+    """The runs a command addresses: named ones, or the uncleaned ones of all, of a
+    config or of a batch."""
     if run_ids:
         return [load_run(home, run_id) for run_id in run_ids]
     records = [r for r in list_runs(home) if not r.cleaned]
-    return [r for r in records if all_runs or r.config == config]
+    return [r for r in records if all_runs or r.config == config or (batch and r.batch == batch)]
 
 
 async def adopt_container(
@@ -120,11 +126,11 @@ async def _unfetched(
         more = f" and {work.total - 5} more" if work.total > 5 else ""
         if work.total > MAX_COUNTED:
             more = f" and more than {MAX_COUNTED - 5} more"
-        command = fetch_command(host_repo, paths.store(key), record.branch, work.branches)
         count = f"more than {MAX_COUNTED}" if work.total > MAX_COUNTED else str(work.total)
         raise UnfetchedWork(
             f"{record.run_id}: clone {key} has {count} commit(s) not in {host_repo}: "
-            f"{listed}{more}; fetch them ({command}) or pass --force to discard them"
+            f"{listed}{more}; fetch them (`scad code fetch {record.run_id}`) or pass --force "
+            "to discard them"
         )
     return work.commits
 

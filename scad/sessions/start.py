@@ -23,13 +23,13 @@ from ..credentials import HostCredentials, discover_credentials
 from ..errors import SessionError, UsageError
 from ..events import append_event
 from ..home import Home
-from ..image import agent_ids
+from ..image import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from ..specs import ContainerSpec
 from ..supervisor import Outcome, launch, remove_containers, supervise
-from .claude_state import write_claude_state
+from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import host_timezone, run_container_spec
 
 if TYPE_CHECKING:
@@ -38,20 +38,15 @@ if TYPE_CHECKING:
 __all__ = [
     "Prepared",
     "Resumed",
+    "SessionRefresh",
     "discard_run",
     "prepare_session",
+    "refresh_session",
     "renew_claude_state",
     "resume_session",
     "run_session",
     "start_session",
 ]
-
-
-def _agent_owner() -> tuple[int, int] | None:
-    """Who must own the files the agent writes to, when that is not the host user."""
-    uid, gid = os.getuid(), os.getgid()
-    agent = agent_ids(uid, gid)
-    return None if agent == (uid, gid) else agent
 
 
 def require_credentials() -> HostCredentials:
@@ -135,7 +130,7 @@ async def prepare_session(
     run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag, named_at)
     paths = RunPaths(home, run_id)
     try:
-        owner = _agent_owner()
+        owner = agent_owner()
         paths.worktrees.mkdir()
         branch = branch_name(run_id)
         async with anyio.create_task_group() as tg:
@@ -221,11 +216,37 @@ async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCrede
     what scad could not use of the agent's state (also logged as ``warning``)."""
     credentials = require_credentials()
     notes = await anyio.to_thread.run_sync(
-        write_claude_state, config, paths, credentials, _agent_owner()
+        write_claude_state, config, paths, credentials, agent_owner()
     )
     for note in notes:
         await append_event(paths, "warning", detail=note)
     return credentials, notes
+
+
+class SessionRefresh(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    running: bool
+    credentials: Refreshed
+
+
+async def refresh_session(engine: Engine, home: Home, record: RunRecord) -> SessionRefresh:
+    """Hand a session the host's current credentials (see :func:`refresh_credentials`);
+    logged as ``refreshed`` (the method and expiry, never the secret)."""
+    if record.cleaned:
+        raise SessionError(f"{record.run_id} was cleaned; there is nothing to refresh")
+    paths = RunPaths(home, record.run_id)
+    refreshed = await anyio.to_thread.run_sync(
+        refresh_credentials, paths, require_credentials(), agent_owner()
+    )
+    expiry = refreshed.expires_at.isoformat(timespec="seconds") if refreshed.expires_at else None
+    detail = refreshed.method + (f", expires {expiry}" if expiry else "")
+    await append_event(
+        paths, "refreshed", detail=detail + (" (kept the run's own)" if refreshed.kept else "")
+    )
+    state = await engine.inspect(record.container_id) if record.container_id else None
+    return SessionRefresh(
+        run_id=record.run_id, running=state is not None and state.running, credentials=refreshed
+    )
 
 
 class Resumed(msgspec.Struct, kw_only=True):

@@ -7,10 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import anyio
 import pytest
 
-from scad.clones import CloneWork, Commit, create_clone, fetch_command, unfetched_work
+from scad.clones import CloneWork, Commit, create_clone, unfetched_work
 from scad.errors import UnreadableClone
 
 pytestmark = pytest.mark.anyio
@@ -80,30 +79,6 @@ async def test_long_subjects_and_long_histories_are_cut(clone: Path, repo: Path)
     work = await unfetched_work(clone, store_of(clone), repo)
     assert work.total == 60 and len(work.commits) == 50
     assert work.commits[0].subject.startswith("59 xxx") and len(work.commits[0].subject) == 120
-
-
-async def test_the_suggested_fetch_brings_the_work_home_and_moves_no_branch_of_the_host(
-    clone: Path, repo: Path
-) -> None:
-    commit(clone, "work")
-    agent_git(clone, "checkout", "-q", "-b", "main-2", "main")
-    commit(clone, "the agent's main")
-    agent_git(clone, "branch", "-f", "main", "HEAD")  # the agent moves its main
-    agent_git(clone, "checkout", "-q", "--detach")
-    commit(clone, "detached work")
-    store = store_of(clone)
-    work = await unfetched_work(clone, store, repo)
-    assert work.branches == ["HEAD", "main", "main-2", "scad-r"]
-    command = fetch_command(repo, store, "scad-r", work.branches)
-    assert command == (
-        f"git -C {repo} fetch {store} HEAD:refs/heads/scad/scad-r/HEAD "
-        "refs/heads/main:refs/heads/scad/scad-r/main "
-        "refs/heads/main-2:refs/heads/scad/scad-r/main-2 refs/heads/scad-r:refs/heads/scad-r"
-    )
-    host_main = agent_git(repo, "rev-parse", "main")
-    await anyio.run_process(command, check=True)
-    assert (await unfetched_work(clone, store, repo)).total == 0
-    assert agent_git(repo, "rev-parse", "main") == host_main
 
 
 async def test_a_clone_whose_host_repo_is_gone_is_read_from_its_own_objects(

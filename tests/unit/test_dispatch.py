@@ -256,9 +256,9 @@ async def test_a_spent_budget_stops_running_runs_and_starts_no_more(
         tg.start_soon(spend)
         state = await run(engine, home, config, batch_id, signals=signals)
     assert [i.status for i in state.items] == ["cancelled"] * 5
-    # The second may have been stopped before it started: then it left no run.
+    # Either of the two may have been stopped before it started: then it left no run.
     with_runs = [i.index for i in state.items if i.run_id is not None]
-    assert with_runs in ([1, 2], [1])
+    assert with_runs in ([1, 2], [1], [2])
     assert sorted(r.item for r in list_runs(home)) == with_runs
     assert state.budget_spent
     assert sum(engine.attempts.values()) == 2  # nothing was made after the budget was spent

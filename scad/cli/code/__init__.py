@@ -1,0 +1,14 @@
+"""`scad code ...`: move branches between the host repos and runs' clones."""
+
+import asyncclick as click
+
+from . import fetch, refresh, sync
+
+
+@click.group()
+def code() -> None:
+    """Fetch runs' branches, sync the host's into them, refresh their credentials."""
+
+
+for module in (fetch, sync, refresh):
+    code.add_command(module.command)

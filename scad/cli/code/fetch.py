@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...errors import ScadError, UsageError
+from ...home import scad_home
+from .._complete import run_ids
+from .._render import echo_json, table
+
+
+@click.command("fetch")
+@click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
+@click.option("--batch", "-b", "batch_id", help="Every run of this batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: bool) -> None:
+    """Bring runs' branches into the host repos.
+
+    New branches keep their names and branches the host has are fast-forwarded;
+    a branch that diverged, or the host's checked-out branch, lands under
+    scad/RUN_ID/BRANCH instead. The host's working tree is never touched.
+    """
+    from ...batches import load_manifest
+    from ...codefetch import fetch_run
+    from ...sessions import select_runs
+
+    if bool(run_id_args) == (batch_id is not None):
+        raise UsageError("name runs by RUN_ID, or a batch with --batch BATCH_ID (one of them)")
+    home = scad_home()
+    if batch_id is not None:
+        load_manifest(home, batch_id)  # an unknown batch is an error, not an empty list
+    records = select_runs(home, run_ids=run_id_args, batch=batch_id)
+    results, problems = [], []
+    for record in records:
+        try:
+            result = await fetch_run(home, record)
+        except ScadError as exc:
+            if len(records) == 1:
+                raise
+            problems.append(str(exc))
+            continue
+        results.append(result)
+        problems += result.problems
+    if as_json:
+        echo_json({"runs": results, "problems": problems})
+    else:
+        rows = [
+            (
+                run.run_id,
+                repo.key,
+                branch.branch,
+                branch.target or "-",
+                branch.action,
+                branch.ahead,
+                _files(branch.files_changed, branch.files),
+            )
+            for run in results
+            for repo in run.repos
+            for branch in repo.branches
+        ]
+        if rows:
+            click.echo(
+                table(("RUN ID", "REPO", "BRANCH", "ON THE HOST", "ACTION", "AHEAD", "FILES"), rows)
+            )
+        else:
+            click.echo("nothing to fetch")
+        for run in results:
+            for repo in run.repos:
+                for branch in repo.branches:
+                    if branch.action in ("diverged", "checked-out"):
+                        why = (
+                            "diverged from" if branch.action == "diverged" else "is checked out in"
+                        )
+                        click.echo(
+                            f"{run.run_id}: {repo.key} {branch.branch} {why} the host's; "
+                            f"it is at {branch.target} (the host's {branch.branch} is unchanged)"
+                        )
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+def _files(count: int, names: list[str]) -> str:
+    if not count:
+        return "-"
+    shown = ", ".join(names[:3])
+    return f"{count}: {shown}" + (", ..." if count > 3 else "")

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...home import scad_home
+from .._complete import run_ids
+from .._render import echo_json
+
+
+@click.command("refresh")
+@click.argument("run_id", shell_complete=run_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(run_id: str, as_json: bool) -> None:
+    """Give a session the host's current Claude credentials (also while it runs)."""
+    from ...engine import open_engine
+    from ...runs import load_run
+    from ...sessions import refresh_session
+
+    home = scad_home()
+    record = load_run(home, run_id)
+    async with open_engine() as engine:
+        result = await refresh_session(engine, home, record)
+    if as_json:
+        echo_json(result)
+        return
+    credentials = result.credentials
+    for note in credentials.notes:
+        click.echo(f"note: {note}", err=True)
+    expiry = (
+        f"; they expire {credentials.expires_at.astimezone():%Y-%m-%d %H:%M %Z}"
+        if credentials.expires_at
+        else ""
+    )
+    click.echo(f"refreshed {run_id} ({credentials.method}){expiry}")
+    if credentials.method != "credentials-file" and result.running:
+        click.echo(
+            "the running Claude keeps the key it started with; the new one is used "
+            f"when it starts again (`scad session resume {run_id}`)"
+        )

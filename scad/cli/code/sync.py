@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import asyncclick as click
+
+from ...home import scad_home
+from .._complete import run_ids
+from .._render import echo_json, table
+
+
+@click.command("sync")
+@click.argument("run_id", shell_complete=run_ids)
+@click.option("--checkout", "branch", metavar="BRANCH", help="Switch the clones to BRANCH.")
+@click.option(
+    "--no-update-main", is_flag=True, help="Leave the clones' default branch where it is."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def command(run_id: str, branch: str | None, no_update_main: bool, as_json: bool) -> None:
+    """Bring the host repos' branches into a run's clones.
+
+    The host's branches become the clone's origin/*, and its default branch is
+    fast-forwarded (a diverged one is reported, not reset). Works on a running
+    session: the agent sees the new commits.
+    """
+    from ...codesync import sync_run
+    from ...engine import open_engine
+    from ...runs import load_run
+
+    home = scad_home()
+    record = load_run(home, run_id)
+    async with open_engine() as engine:
+        result = await sync_run(
+            engine, home, record, checkout=branch, update_main=not no_update_main
+        )
+    if as_json:
+        echo_json(result)
+    else:
+        rows = [
+            (
+                r.key,
+                r.default_branch or "-",
+                r.commits,
+                r.remote_branches,
+                r.main,
+                r.checkout or "-",
+            )
+            for r in result.repos
+            if r.problem is None
+        ]
+        if rows:
+            click.echo(
+                table(
+                    ("REPO", "DEFAULT", "NEW COMMITS", "ORIGIN/*", "DEFAULT BRANCH", "CHECKOUT"),
+                    rows,
+                )
+            )
+        for r in result.repos:
+            if r.main == "diverged":
+                click.echo(
+                    f"{r.key}: the clone's {r.default_branch} diverged from the host's; left as it is"
+                )
+            elif r.main == "checked-out":
+                click.echo(
+                    f"{r.key}: the clone has {r.default_branch} checked out and the session is not "
+                    "running; its origin/ has the host's commits"
+                )
+    for problem in result.problems:
+        click.echo(f"error: {problem}", err=True)
+    if result.problems:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,230 @@
+"""``scad code fetch``: a run's branches into the host repos.
+
+Each clone is read through scad's store (:mod:`scad.snapshot`); git runs in
+the store and in the host repo, never in the clone. Every branch of the clone
+is brought over by commit id, so what lands is exactly what was judged:
+
+- a branch the host lacks is created under the same name, and one the host has
+  is fast-forwarded;
+- a branch that diverged from the host's, or the host's checked-out branch (in
+  any worktree), is never moved: it lands under ``scad/<run-id>/<branch>``;
+- a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``.
+
+The fetch itself is ``git fetch --atomic`` with refspecs that do not force, so
+git refuses any update that stopped being a fast-forward in the meantime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from . import git
+from .errors import GitError, SessionError, UnreadableClone
+from .events import append_event
+from .home import Home
+from .runs import RunPaths, RunRecord
+from .snapshot import snapshot_clone
+from .text import printable
+
+__all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
+
+#: A clone with more branches than this is not fetched (one git call each, and a
+#: refspec each on the host's command line).
+MAX_BRANCHES = 256
+#: Changed files listed per branch (all are counted).
+MAX_FILES = 20
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+#: new: created on the host under its name; updated: fast-forwarded; diverged and
+#: checked-out: landed under ``scad/<run-id>/``; current: the host already has it.
+Action = Literal["new", "updated", "diverged", "checked-out", "current"]
+
+
+class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
+    """One branch of a clone and where it is on the host now."""
+
+    #: The clone's branch (``HEAD`` for a detached HEAD).
+    branch: str
+    commit: str
+    action: Action
+    #: The host branch that holds it; None when ``current``.
+    target: str | None
+    #: Commits ahead of the host's default branch, and the files they change.
+    ahead: int
+    files_changed: int
+    #: The first ``MAX_FILES`` of them.
+    files: list[str]
+
+
+class RepoFetch(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    host_repo: str
+    #: The branch checked out in the host repo; None when its HEAD is detached.
+    default_branch: str | None
+    branches: list[BranchFetch]
+    #: Why nothing was fetched from this clone.
+    problem: str | None = None
+
+
+class RunFetch(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    repos: list[RepoFetch]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{self.run_id}: {r.key}: {r.problem}" for r in self.repos if r.problem]
+
+
+async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
+    """Bring every branch of every clone of ``record`` into its host repo and log
+    a ``fetched`` event. A clone that cannot be read safely is reported in its
+    ``problem``, and the other clones are still fetched."""
+    if record.cleaned:
+        raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
+    paths = RunPaths(home, record.run_id)
+    repos = [
+        await _fetch_repo(paths, record.run_id, key, Path(host_repo))
+        for key, host_repo in record.repos.items()
+    ]
+    moved = [
+        f"{r.key}:{b.branch}->{b.target} ({b.action})"
+        for r in repos
+        for b in r.branches
+        if b.action != "current"
+    ]
+    await append_event(paths, "fetched", detail=", ".join(moved) or "nothing new")
+    return RunFetch(run_id=record.run_id, repos=repos)
+
+
+async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -> RepoFetch:
+    def failed(problem: str) -> RepoFetch:
+        return RepoFetch(
+            key=key, host_repo=str(host_repo), default_branch=None, branches=[], problem=problem
+        )
+
+    clone, store = paths.clone(key), paths.store(key)
+    if not clone.is_dir():
+        return failed("the clone is gone")
+    if not await git.is_repository(host_repo):
+        return failed(f"{host_repo} is not a git repository any more")
+    try:
+        snapshot = await snapshot_clone(clone, store, host_repo)
+    except UnreadableClone as exc:
+        return failed(f"cannot be read safely ({exc.problem}); nothing fetched")
+    tips = dict(snapshot.branches)
+    if len(tips) > MAX_BRANCHES:
+        return failed(f"holds {len(tips)} branches, more than the {MAX_BRANCHES} fetched at once")
+    host = _Host(
+        tips=await git.branch_tips(host_repo),
+        checked_out=await git.checked_out_branches(host_repo),
+        default=await git.current_branch(host_repo),
+    )
+    if snapshot.detached and await _commits_only_in(
+        store, snapshot.detached, [*tips.values(), *host.tips.values()]
+    ):
+        tips["HEAD"] = snapshot.detached
+    try:
+        plans = [
+            await _plan(store, run_id, branch, tip, host) for branch, tip in sorted(tips.items())
+        ]
+        specs = [f"{p.commit}:refs/heads/{p.target}" for p in plans if p.target]
+        if specs:
+            await git.git(
+                host_repo, "fetch", "--quiet", "--atomic", "--no-tags", "--no-write-fetch-head",
+                "--no-recurse-submodules", str(store), *specs,
+            )  # fmt: skip
+        branches = [await _described(store, plan, host) for plan in plans]
+    except GitError as exc:
+        return failed(str(exc))
+    return RepoFetch(
+        key=key,
+        host_repo=str(host_repo),
+        default_branch=host.default_branch,
+        branches=branches,
+    )
+
+
+class _Host(msgspec.Struct, frozen=True, kw_only=True):
+    tips: dict[str, str]
+    checked_out: set[str]
+    default: str
+
+    @property
+    def default_branch(self) -> str | None:
+        return None if self.default == "(detached)" else self.default
+
+
+class _Plan(msgspec.Struct, frozen=True, kw_only=True):
+    branch: str
+    commit: str
+    action: Action
+    target: str | None
+
+
+async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
+    """Where ``branch`` (at ``tip``) goes on the host, decided before anything moves."""
+    hosts = host.tips.get(branch)
+    if hosts is not None and not await _commits_only_in(store, tip, [hosts]):
+        return _Plan(branch=branch, commit=tip, action="current", target=None)
+    if branch == "HEAD":
+        action: Action = "diverged"
+    elif branch in host.checked_out:
+        action = "checked-out"
+    elif hosts is None:
+        return _Plan(branch=branch, commit=tip, action="new", target=branch)
+    elif not await _commits_only_in(store, hosts, [tip]):
+        return _Plan(branch=branch, commit=tip, action="updated", target=branch)
+    else:
+        action = "diverged"
+    return _Plan(
+        branch=branch,
+        commit=tip,
+        action=action,
+        target=await _landing(store, run_id, branch, tip, host),
+    )
+
+
+async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> str:
+    """``scad/<run-id>/<branch>``, unless that holds commits ``tip`` lacks (the
+    agent rewrote the branch since it last landed): then a name of its own."""
+    name = f"scad/{run_id}/{'detached' if branch == 'HEAD' else branch}"
+    there = host.tips.get(name)
+    if there is None or not await _commits_only_in(store, there, [tip]):
+        return name
+    return f"{name}-{tip[:8]}"
+
+
+async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
+    """The plan with what the branch holds beyond the host's default branch."""
+    base = host.tips.get(host.default)
+    ahead = await _commits_only_in(store, plan.commit, [base] if base else [])
+    if base is None:
+        since = EMPTY_TREE
+    else:
+        try:
+            since = (await git.store_git(store, "merge-base", base, plan.commit)).strip()
+        except GitError:  # unrelated histories
+            since = EMPTY_TREE
+    diff = ("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
+    changed = (await git.store_git(store, *diff, since, plan.commit)).split("\0")
+    files = [printable(name) for name in changed if name]  # names from the agent's commits
+    return BranchFetch(
+        branch=plan.branch,
+        commit=plan.commit,
+        action=plan.action,
+        target=plan.target,
+        ahead=ahead,
+        files_changed=len(files),
+        files=files[:MAX_FILES],
+    )
+
+
+async def _commits_only_in(store: Path, tip: str, others: list[str]) -> int:
+    """How many commits ``tip`` reaches that none of ``others`` does (in the store,
+    which holds the clone's objects and borrows the host's)."""
+    revisions = "".join([f"{tip}\n", *(f"^{o}\n" for o in others)])
+    out = await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions.encode())
+    return int(out.strip() or 0)

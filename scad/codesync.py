@@ -1,0 +1,261 @@
+"""``scad code sync``: the host repos' branches into a run's clones.
+
+The host's branches become the clone's ``origin/*`` and its default branch is
+fast-forwarded, so an agent, running or not, sees commits made on the host
+since it started. git makes the pack in scad's store (which holds the clone's
+objects and borrows the host's); :mod:`scad.clonewrite` puts it and the refs
+into the clone as data. Only what needs a working tree (switching branches,
+fast-forwarding the branch the clone has checked out) runs git in the clone,
+and then inside the session's container, as the agent, where its own config
+can reach nothing of the host's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+import msgspec
+
+from . import git
+from .claude_setup import WORKSPACE
+from .clonewrite import RefBusy, add_pack, update_ref
+from .errors import AgentFileError, GitError, SessionError, UnreadableClone, UsageError
+from .home import Home
+from .image import agent_owner
+from .runs import RunPaths, RunRecord
+from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
+from .text import printable
+
+if TYPE_CHECKING:
+    from .specs import Engine, ExecResult
+
+__all__ = ["RepoSync", "RunSync", "sync_run"]
+
+#: up-to-date, fast-forwarded, created (the clone had none), diverged (reported, not
+#: reset), checked-out (the clone works on it and the session is not running, so its
+#: working tree cannot follow), busy (git in the session held the ref), kept
+#: (``--no-update-main``), or none (the host's HEAD is detached).
+MainUpdate = Literal[
+    "up-to-date", "fast-forwarded", "created", "diverged", "checked-out", "busy", "kept", "none"
+]
+
+
+class RepoSync(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    #: The branch checked out in the host repo.
+    default_branch: str | None
+    #: Commits the clone did not have.
+    commits: int = 0
+    #: ``origin/*`` branches written.
+    remote_branches: int = 0
+    main: MainUpdate = "none"
+    #: The branch the clone was switched to (``--checkout``).
+    checkout: str | None = None
+    problem: str | None = None
+
+
+class RunSync(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    running: bool
+    repos: list[RepoSync]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{self.run_id}: {r.key}: {r.problem}" for r in self.repos if r.problem]
+
+
+async def sync_run(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    *,
+    checkout: str | None = None,
+    update_main: bool = True,
+) -> RunSync:
+    """Bring the host's branches into every clone of ``record``; with ``checkout``,
+    switch the clones to that branch (refused, before anything changes, while a
+    clone has uncommitted changes or the session is not running)."""
+    if record.cleaned:
+        raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
+    paths = RunPaths(home, record.run_id)
+    state = await engine.inspect(record.container_id) if record.container_id else None
+    running = state is not None and state.running
+    container = record.container_id if running else None
+    if checkout is not None:
+        _check_checkout(record, container, checkout)
+    repos = [
+        await _sync_repo(engine, paths, key, Path(host_repo), container, update_main)
+        for key, host_repo in record.repos.items()
+    ]
+    if checkout is not None and not any(r.problem for r in repos):
+        assert container is not None
+        # Every clone must be able to switch before any does.
+        starts = {key: await _start_of(engine, container, key, checkout) for key in record.repos}
+        for key, start in starts.items():
+            new = () if start == f"refs/heads/{checkout}" else ("-b", checkout)
+            await _exec_git(engine, container, key, "checkout", "--quiet", *new, start)
+        repos = [msgspec.structs.replace(r, checkout=checkout) for r in repos]
+    return RunSync(run_id=record.run_id, running=running, repos=repos)
+
+
+def _check_checkout(record: RunRecord, container: str | None, branch: str) -> None:
+    if container is None:
+        raise SessionError(
+            f"{record.run_id} is not running; --checkout switches a running session's "
+            f"clones (start it again with `scad session resume {record.run_id}`)"
+        )
+    if branch.startswith("-") or not valid_branch(branch):
+        raise UsageError(f"{branch!r} is not a branch name git accepts")
+
+
+async def _start_of(engine: Engine, container: str, key: str, branch: str) -> str:
+    """The ref clone ``key`` switches to: its own branch, else the host's (``origin/``)."""
+    changes = await _exec_git(engine, container, key, "status", "--porcelain")
+    if changes.output.strip():
+        raise SessionError(
+            f"clone {key} has uncommitted changes; commit or stash them in the session "
+            f"before switching it to {branch}"
+        )
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+        found = await _exec_git(
+            engine, container, key, "rev-parse", "--verify", "--quiet", ref, check=False
+        )
+        if found.exit_code == 0:
+            return ref
+    raise SessionError(f"clone {key} has no branch {branch}, nor has its host repo")
+
+
+async def _exec_git(
+    engine: Engine, container: str, key: str, *args: str, check: bool = True
+) -> ExecResult:
+    """git in the session's container, as the agent, in clone ``key``."""
+    result = await engine.exec(container, ["git", "-C", str(WORKSPACE / key), *args])
+    if check and result.exit_code != 0:
+        lines = result.output.strip().splitlines()
+        last = printable(lines[-1]) if lines else f"exit code {result.exit_code}"
+        raise SessionError(f"git {args[0]} in clone {key} failed in the session: {last}")
+    return result
+
+
+async def _sync_repo(
+    engine: Engine,
+    paths: RunPaths,
+    key: str,
+    host_repo: Path,
+    container: str | None,
+    update_main: bool,
+) -> RepoSync:
+    clone, store = paths.clone(key), paths.store(key)
+    if not clone.is_dir():
+        return RepoSync(key=key, default_branch=None, problem="the clone is gone")
+    if not await git.is_repository(host_repo):
+        return RepoSync(
+            key=key, default_branch=None, problem=f"{host_repo} is not a git repository"
+        )
+    default = await git.current_branch(host_repo)
+    default_branch = None if default == "(detached)" else default
+    try:
+        snapshot = await snapshot_clone(clone, store, host_repo)
+        host = await git.branch_tips(host_repo)
+        commits = await _send_objects(paths, store, clone, snapshot, host)
+        owner = agent_owner()
+        for branch, tip in host.items():
+            await anyio.to_thread.run_sync(
+                partial(update_ref, clone, f"refs/remotes/origin/{branch}", tip,
+                        old=None, owner=owner, check_old=False)
+            )  # fmt: skip
+        main: MainUpdate = "kept"
+        if default_branch is None:
+            main = "none"
+        elif update_main:
+            main = await _update_main(
+                engine, clone, store, snapshot, default_branch, host[default_branch], container, key
+            )
+    except (UnreadableClone, AgentFileError, GitError, SessionError) as exc:
+        return RepoSync(key=key, default_branch=default_branch, problem=str(exc))
+    return RepoSync(
+        key=key,
+        default_branch=default_branch,
+        commits=commits,
+        remote_branches=len(host),
+        main=main,
+    )
+
+
+async def _send_objects(
+    paths: RunPaths, store: Path, clone: Path, snapshot: CloneSnapshot, host: dict[str, str]
+) -> int:
+    """Give the clone the host's commits it lacks (one pack); how many commits."""
+    revisions = "".join(
+        [
+            *(f"{t}\n" for t in set(host.values())),
+            *(f"^{t}\n" for t in set(snapshot.branches.values())),
+        ]
+    ) + (f"^{snapshot.detached}\n" if snapshot.detached else "")
+    count = int(
+        (
+            await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions.encode())
+        ).strip()
+        or 0
+    )
+    if not count:
+        return 0
+    work = paths.root / f".sync-{secrets.token_hex(6)}"  # scad's own folder, beside the clones
+    work.mkdir(mode=0o700)
+    try:
+        name = (
+            await git.store_git(
+                store,
+                "pack-objects",
+                "--revs",
+                "--quiet",
+                str(work / "pack"),
+                input=revisions.encode(),
+            )
+        ).strip()
+        pack = work / f"pack-{name}.pack"
+        await anyio.to_thread.run_sync(
+            add_pack, clone, pack, pack.with_suffix(".idx"), agent_owner()
+        )
+    finally:
+        await anyio.to_thread.run_sync(shutil.rmtree, work, True)
+    return count
+
+
+async def _update_main(
+    engine: Engine,
+    clone: Path,
+    store: Path,
+    snapshot: CloneSnapshot,
+    branch: str,
+    host_tip: str,
+    container: str | None,
+    key: str,
+) -> MainUpdate:
+    ours = snapshot.branches.get(branch)
+    if ours == host_tip:
+        return "up-to-date"
+    if ours is not None:
+        revisions = f"{ours}\n^{host_tip}\n".encode()
+        if int(
+            (await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions)).strip()
+        ):
+            return "diverged"
+    if snapshot.head_branch == branch:
+        if container is None:
+            return "checked-out"
+        await _exec_git(engine, container, key, "merge", "--ff-only", "--quiet", host_tip)
+        return "fast-forwarded"
+    try:
+        await anyio.to_thread.run_sync(
+            partial(update_ref, clone, f"refs/heads/{branch}", host_tip,
+                    old=ours, owner=agent_owner(), check_old=True)
+        )  # fmt: skip
+    except RefBusy:
+        return "busy"
+    return "created" if ours is None else "fast-forwarded"

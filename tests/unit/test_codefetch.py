@@ -1,0 +1,205 @@
+"""`scad code fetch`: a run's branches into the host repo, read through scad's store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scad.clones import create_clone, unfetched_work
+from scad.codefetch import MAX_BRANCHES, BranchFetch, fetch_run
+from scad.errors import SessionError
+from scad.events import read_all_events
+from scad.home import Home
+from scad.runs import RunPaths, RunRecord, save_run
+
+pytestmark = pytest.mark.anyio
+
+AGENT = (1000, 1000) if os.getuid() == 0 else None
+RUN = "r"
+BRANCH = "scad-r"
+
+
+def git(repo: Path, *args: str) -> str:
+    """git as a user or an agent runs it in its own repository (a test may; scad never
+    runs git in a clone)."""
+    return subprocess.run(
+        ["git", "-c", "safe.directory=*", "-c", "user.name=a", "-c", "user.email=a@a",
+         "-C", str(repo), *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def commit(repo: Path, name: str, text: str = "x\n") -> str:
+    (repo / name).parent.mkdir(parents=True, exist_ok=True)
+    (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"add {name}")
+    return git(repo, "rev-parse", "HEAD")
+
+
+async def make_run(tmp_path: Path, repos: dict[str, Path]) -> tuple[Home, RunRecord]:
+    home = Home(tmp_path / "home")
+    paths = RunPaths(home, RUN)
+    paths.worktrees.mkdir(parents=True)
+    for key, repo in repos.items():
+        await create_clone(repo, paths.clone(key), BRANCH, owner=AGENT)
+    record = RunRecord(run_id=RUN, config="p", tag="t", mode="headless", image="i",
+                       branch=BRANCH, created="2026-11-27T00:00:00.000Z",
+                       repos={k: str(v) for k, v in repos.items()})  # fmt: skip
+    save_run(home, record)
+    return home, record
+
+
+def by_branch(result_branches: list[BranchFetch]) -> dict[str, tuple[str, str | None, int]]:
+    return {b.branch: (b.action, b.target, b.ahead) for b in result_branches}
+
+
+async def test_new_branches_keep_their_names_and_the_checked_out_branch_never_moves(
+    tmp_path: Path, repo: Path
+) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    first = commit(clone, "src/a.py")
+    second = commit(clone, "src/b.py")
+    git(clone, "checkout", "-q", "-b", "side")
+    side = commit(clone, "docs/side.md")
+    git(clone, "checkout", "-q", "main")
+    theirs = commit(clone, "main.txt")  # the agent moves its main; the host's is checked out
+    host_main, host_status = git(repo, "rev-parse", "main"), git(repo, "status", "--porcelain")
+
+    (result,) = (await fetch_run(home, record)).repos
+    assert result.problem is None and result.default_branch == "main"
+    assert by_branch(result.branches) == {
+        "main": ("checked-out", f"scad/{RUN}/main", 1),
+        BRANCH: ("new", BRANCH, 2),
+        "side": ("new", "side", 3),
+    }
+    assert git(repo, "rev-parse", BRANCH, "side", f"scad/{RUN}/main").split() == [
+        second,
+        side,
+        theirs,
+    ]
+    assert git(repo, "rev-parse", "main") == host_main
+    assert git(repo, "status", "--porcelain") == host_status
+    files = {b.branch: (b.files_changed, b.files) for b in result.branches}
+    assert files[BRANCH] == (2, ["src/a.py", "src/b.py"])
+    assert files["side"] == (3, ["docs/side.md", "src/a.py", "src/b.py"])
+    assert first in git(repo, "rev-list", BRANCH)
+    work = await unfetched_work(clone, RunPaths(home, RUN).store("code"), repo)
+    assert work.total == 0
+
+
+async def test_a_branch_the_host_has_is_fast_forwarded_and_a_diverged_one_lands_apart(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "branch", "ff")
+    git(repo, "branch", "split")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "ff")
+    ahead = commit(clone, "ff.txt")
+    git(clone, "checkout", "-q", "split")
+    agent_split = commit(clone, "split-agent.txt")
+    git(repo, "checkout", "-q", "split")
+    host_split = commit(repo, "split-host.txt")
+    git(repo, "checkout", "-q", "main")
+
+    (result,) = (await fetch_run(home, record)).repos
+    assert by_branch(result.branches)["ff"] == ("updated", "ff", 1)
+    assert by_branch(result.branches)["split"] == ("diverged", f"scad/{RUN}/split", 1)
+    assert git(repo, "rev-parse", "ff", "split", f"scad/{RUN}/split").split() == [
+        ahead,
+        host_split,
+        agent_split,
+    ]
+
+    # The agent rewrites its branch: what landed before is not overwritten either.
+    git(clone, "reset", "-q", "--hard", "main")
+    rewritten = commit(clone, "split-again.txt")
+    (again,) = (await fetch_run(home, record)).repos
+    landed = f"scad/{RUN}/split-{rewritten[:8]}"
+    assert by_branch(again.branches)["split"] == ("diverged", landed, 1)
+    assert git(repo, "rev-parse", f"scad/{RUN}/split", landed).split() == [agent_split, rewritten]
+    assert by_branch(again.branches)["ff"] == ("current", None, 1)
+
+
+async def test_a_detached_head_with_work_of_its_own_lands_as_detached(
+    tmp_path: Path, repo: Path
+) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "--detach")
+    loose = commit(clone, "loose.txt")
+    (result,) = (await fetch_run(home, record)).repos
+    assert by_branch(result.branches)["HEAD"] == ("diverged", f"scad/{RUN}/detached", 1)
+    assert git(repo, "rev-parse", f"scad/{RUN}/detached") == loose
+
+    git(clone, "checkout", "-q", BRANCH)  # HEAD on a branch again: nothing detached to bring
+    git(clone, "checkout", "-q", "--detach")
+    (again,) = (await fetch_run(home, record)).repos
+    assert "HEAD" not in by_branch(again.branches)
+
+
+async def test_a_second_fetch_finds_everything_current_and_both_are_logged(
+    tmp_path: Path, repo: Path
+) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    commit(RunPaths(home, RUN).clone("code"), "a.txt")
+    await fetch_run(home, record)
+    (again,) = (await fetch_run(home, record)).repos
+    assert {b.action for b in again.branches} == {"current"}
+    fetched = [e.detail for e in await read_all_events(RunPaths(home, RUN)) if e.event == "fetched"]
+    assert fetched == [f"code:{BRANCH}->{BRANCH} (new)", "nothing new"]
+
+
+async def test_an_unreadable_clone_is_reported_and_the_others_are_still_fetched(
+    tmp_path: Path, repo: Path
+) -> None:
+    from tests.conftest import make_repo
+
+    other = make_repo(tmp_path / "other")
+    home, record = await make_run(tmp_path, {"code": repo, "docs": other})
+    paths = RunPaths(home, RUN)
+    commit(paths.clone("code"), "a.txt")
+    work = commit(paths.clone("docs"), "b.txt")
+    (paths.clone("code") / ".git" / "HEAD").unlink()
+    (paths.clone("code") / ".git" / "HEAD").symlink_to("/etc/passwd")
+
+    result = await fetch_run(home, record)
+    code, docs = result.repos
+    assert docs.problem is None
+    assert code.branches == [] and code.problem is not None
+    assert "cannot be read safely" in code.problem and "symbolic link" in code.problem
+    assert result.problems == [f"{RUN}: code: {code.problem}"]
+    assert git(other, "rev-parse", BRANCH) == work
+    assert BRANCH not in git(repo, "branch", "--list")
+
+
+async def test_a_clone_with_too_many_branches_is_not_fetched(tmp_path: Path, repo: Path) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    head = git(clone, "rev-parse", "HEAD")
+    (clone / ".git" / "packed-refs").write_text(
+        "".join(f"{head} refs/heads/b{n}\n" for n in range(MAX_BRANCHES + 1))
+    )
+    (result,) = (await fetch_run(home, record)).repos
+    assert result.problem == f"holds {MAX_BRANCHES + 3} branches, more than the 256 fetched at once"
+    assert git(repo, "branch", "--list", "b*") == ""
+
+
+async def test_a_cleaned_run_has_nothing_to_fetch(tmp_path: Path, repo: Path) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    record.cleaned = "2026-11-27T01:00:00.000Z"
+    with pytest.raises(SessionError, match=f"^{RUN} was cleaned; its clones are gone$"):
+        await fetch_run(home, record)
+
+
+async def test_file_names_from_the_agent_are_shown_escaped(tmp_path: Path, repo: Path) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    commit(RunPaths(home, RUN).clone("code"), "evil\x1b]52;c;aGk=\x07.txt")
+    (result,) = (await fetch_run(home, record)).repos
+    (branch,) = [b for b in result.branches if b.branch == BRANCH]
+    assert branch.files == ["evil\\x1b]52;c;aGk=\\x07.txt"]
