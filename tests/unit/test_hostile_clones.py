@@ -21,6 +21,8 @@ import anyio
 import pytest
 
 from scad.clones import create_clone
+from scad.codefetch import RepoFetch, fetch_run
+from scad.codesync import RepoSync, sync_run
 from scad.errors import UnfetchedWork
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord, save_run
@@ -288,9 +290,13 @@ async def make_run(tmp_path: Path, repo: Path) -> tuple[Home, RunRecord]:
 class Seen:
     """What scad's calls made of a hostile clone."""
 
-    def __init__(self, info: SessionInfo, refusal: str | None) -> None:
+    def __init__(
+        self, info: SessionInfo, refusal: str | None, fetched: RepoFetch, synced: RepoSync
+    ) -> None:
         self.info = info
         self.refusal = refusal
+        self.fetched = fetched
+        self.synced = synced
 
     @property
     def clone(self) -> str:
@@ -306,12 +312,14 @@ async def exercise(home: Home, record: RunRecord) -> Seen:
         engine = FakeEngine()  # the run has no container: only its files matter here
         info = await session_info(engine, home, record)
         await session_status(None, home, include_all=True)
+        (synced,) = (await sync_run(engine, home, record)).repos
         try:
             await clean_session(engine, home, record, force=False)
             refusal = None
         except UnfetchedWork as exc:
             refusal = str(exc)
-    return Seen(info, refusal)
+        (fetched,) = (await fetch_run(home, record)).repos
+    return Seen(info, refusal, fetched, synced)
 
 
 @pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in READABLE.items()])
@@ -325,6 +333,11 @@ async def test_readable_hostile_clone_runs_nothing_and_still_counts_work(
     assert trap.fired() == []
     assert seen.clone.startswith(f"{BRANCH}:") and seen.clone != f"{BRANCH}:0"
     assert seen.refusal is not None and "commit(s) not in" in seen.refusal
+    assert seen.synced.problem is None and seen.synced.remote_branches == 1
+    assert seen.fetched.problem is None
+    clone = RunPaths(home, "r").clone("code")
+    assert agent_git(repo, "rev-parse", BRANCH) == agent_git(clone, "rev-parse", BRANCH)
+    assert trap.fired() == []
 
 
 @pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in UNREADABLE.items()])
@@ -341,6 +354,10 @@ async def test_unreadable_hostile_clone_names_nothing_outside_and_is_kept(
     assert "cannot tell whether clone code holds commits" in seen.refusal
     assert "\x1b" not in seen.refusal and "\x1b" not in seen.clone
     assert RunPaths(home, "r").clone("code").exists()  # nothing destroyed unread
+    for problem in (seen.fetched.problem, seen.synced.problem):
+        assert problem is not None and "\x1b" not in problem
+    assert seen.fetched.branches == []
+    assert agent_git(repo, "branch", "--list", BRANCH) == ""
 
 
 async def test_outside_alternates_are_never_read(tmp_path: Path, repo: Path) -> None:
