@@ -97,8 +97,8 @@ async def sync_run(
         # Every clone must be able to switch before any does.
         starts = {key: await _start_of(engine, container, key, checkout) for key in record.repos}
         for key, start in starts.items():
-            new = () if start == f"refs/heads/{checkout}" else ("-b", checkout)
-            await _exec_git(engine, container, key, "checkout", "--quiet", *new, start)
+            switch = (checkout,) if start == f"refs/heads/{checkout}" else ("-b", checkout, start)
+            await _exec_git(engine, container, key, "checkout", "--quiet", *switch, "--")
         repos = [msgspec.structs.replace(r, checkout=checkout) for r in repos]
     return RunSync(run_id=record.run_id, running=running, repos=repos)
 

@@ -243,9 +243,15 @@ async def test_clean_refuses_unfetched_commits_until_fetched_or_forced(project: 
     assert "'agent commit'" in refused.stderr and "--force" in refused.stderr
     assert project.clone(fetched).is_dir() and container_state(fetched)
 
-    # The command the refusal suggests works as printed (as root, too).
-    suggested = refused.stderr.split("fetch them (", 1)[1].split(") or pass --force", 1)[0]
-    await run("sh", "-c", suggested)
+    # The command the refusal names brings the work home (as root, too).
+    assert f"fetch them (`scad code fetch {fetched}`)" in refused.stderr
+    brought = await project.scad("code", "fetch", fetched, "--json")
+    (branch,) = [
+        b
+        for b in json.loads(brought.stdout)["runs"][0]["repos"][0]["branches"]
+        if b["branch"] == f"scad-{fetched}"
+    ]
+    assert (branch["action"], branch["ahead"], branch["files"]) == ("new", 1, ["agent.txt"])
     assert (await project.scad("session", "clean", fetched)).stdout == f"cleaned {fetched}\n"
 
     done = await project.scad("session", "clean", forced, "--force")

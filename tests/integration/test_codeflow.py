@@ -1,0 +1,151 @@
+"""Code flow against the real engine, image and Claude Code, with the offline model:
+fetch a run's branches home, sync the host's into a running session, refresh its
+credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import anyio
+import pytest
+
+from .sessions_support import Project, git_log, run, wait_for_exit
+
+pytestmark = [pytest.mark.anyio, pytest.mark.docker]
+
+FEATURE = (
+    "RUN: git checkout -q -b feature main && echo agent > feature.txt && git add feature.txt"
+    " && git commit -qm 'agent feature' && git checkout -q -\n"
+    "RUN: mkdir -p src && echo one > src/one.py && echo two > src/two.py && git add src"
+    " && git commit -qm 'agent work'\n"
+    "SAY: done\n"
+)
+
+
+def host_git(project: Project, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(project.repo), "-c", "user.name=h", "-c", "user.email=h@h", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+async def in_session(run_id: str, *command: str) -> str:
+    return (await run("docker", "exec", "-w", "/workspace/code", f"scad-{run_id}", *command)).stdout
+
+
+async def test_fetch_brings_the_agent_branches_home_and_a_diverged_one_lands_apart(
+    project: Project,
+) -> None:
+    host_git(project, "branch", "feature")  # the host's own feature, soon diverged
+    host_git(project, "checkout", "-q", "feature")
+    (project.repo / "host.txt").write_text("host\n")
+    host_git(project, "add", "host.txt")
+    host_git(project, "commit", "-qm", "host feature")
+    host_git(project, "checkout", "-q", "main")
+    host_feature, host_main = host_git(project, "rev-parse", "feature", "main").split()
+
+    run_id = await project.start("--tag", "fetch", "--headless", "--prompt", FEATURE)
+    await wait_for_exit(run_id)
+    result = await project.scad("code", "fetch", run_id)
+    assert f"feature diverged from the host's; it is at scad/{run_id}/feature" in result.stdout
+
+    branch = f"scad-{run_id}"
+    assert git_log(project.repo, branch)[:2] == ["agent work", "init"]
+    assert git_log(project.repo, f"scad/{run_id}/feature")[:1] == ["agent feature"]
+    assert host_git(project, "rev-parse", "feature", "main").split() == [host_feature, host_main]
+    assert host_git(project, "status", "--porcelain") == ""
+    row = next(line for line in result.stdout.splitlines() if f" {branch} " in line)
+    assert row.split()[4:7] == ["new", "1", "2:"] and "src/one.py, src/two.py" in row
+
+    events = [e for e in project.envelopes(run_id) if e.get("event") == "fetched"]
+    assert len(events) == 1 and f"code:{branch}->{branch} (new)" in events[0]["detail"]
+    assert (await project.scad("session", "clean", run_id)).stdout == f"cleaned {run_id}\n"
+
+
+async def test_sync_reaches_a_running_session_and_checkout_switches_it(project: Project) -> None:
+    run_id = await project.start("--tag", "sync", "--no-attach")
+    host_git(project, "branch", "topic")
+    (project.repo / "news.txt").write_text("news\n")
+    host_git(project, "add", "news.txt")
+    host_git(project, "commit", "-qm", "host news")
+    news = host_git(project, "rev-parse", "main")
+
+    synced = json.loads((await project.scad("code", "sync", run_id, "--json")).stdout)
+    assert synced["running"] is True
+    assert [(r["main"], r["commits"], r["problem"]) for r in synced["repos"]] == [
+        ("fast-forwarded", 1, None)
+    ]
+    # The agent sees the commit, on its main and as origin/main; its own branch is untouched.
+    seen = await in_session(run_id, "git", "rev-parse", "main", "origin/main", "origin/topic")
+    assert seen.split() == [news, news, host_git(project, "rev-parse", "topic")]
+    assert (await in_session(run_id, "git", "branch", "--show-current")).strip() == f"scad-{run_id}"
+    await in_session(run_id, "git", "fsck", "--no-dangling")
+
+    await in_session(run_id, "sh", "-c", "echo wip > wip.txt")
+    refused = await project.scad("code", "sync", run_id, "--checkout", "topic", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "scad: error: clone code has uncommitted changes; commit or stash them in the session "
+        "before switching it to topic\n"
+    )
+    assert (await in_session(run_id, "git", "branch", "--show-current")).strip() == f"scad-{run_id}"
+    await in_session(run_id, "rm", "wip.txt")
+    await project.scad("code", "sync", run_id, "--checkout", "topic")
+    assert (await in_session(run_id, "git", "branch", "--show-current")).strip() == "topic"
+
+    # With the session's main checked out, the fast-forward moves its working tree too.
+    await project.scad("code", "sync", run_id, "--checkout", "main", "--no-update-main")
+    assert (await in_session(run_id, "git", "branch", "--show-current")).strip() == "main"
+    (project.repo / "more.txt").write_text("more\n")
+    host_git(project, "add", "more.txt")
+    host_git(project, "commit", "-qm", "host more")
+    await project.scad("code", "sync", run_id)
+    assert (await in_session(run_id, "cat", "more.txt")).strip() == "more"
+    await project.scad("session", "stop", run_id)
+
+
+async def test_refresh_puts_the_host_new_credentials_into_a_running_session(
+    project: Project,
+) -> None:
+    claude_dir = project.root / "host-home" / ".claude"
+    claude_dir.mkdir(parents=True)
+    credentials = claude_dir / ".credentials.json"
+
+    def login(token: str, hours: float) -> str:
+        expires = int((time.time() + hours * 3600) * 1000)
+        text = json.dumps(
+            {
+                "claudeAiOauth": {
+                    "accessToken": token,
+                    "refreshToken": f"r-{token}",
+                    "expiresAt": expires,
+                }
+            }
+        )
+        fresh = claude_dir / "new.json"
+        fresh.write_text(text)
+        os.replace(fresh, credentials)  # a new file, as a new login writes it
+        return text
+
+    env = {"ANTHROPIC_API_KEY": ""}
+    login("first", 5)
+    started = await project.scad(
+        "session", "start", "scadtest", "--tag", "refresh", "--no-attach", "--json", env=env
+    )
+    run_id = json.loads(started.stdout)["run_id"]
+    inside = ("docker", "exec", f"scad-{run_id}", "sh", "-c")
+    assert "first" in (await run(*inside, "cat ~/.claude/.credentials.json")).stdout
+
+    second = login("second", 9)
+    result = await project.scad("code", "refresh", run_id, env=env)
+    assert result.stdout.startswith(f"refreshed {run_id} (credentials-file); they expire ")
+    seen = await run(
+        *inside, "cat ~/.claude/.credentials.json; echo; stat -c %a ~/.claude/.credentials.json"
+    )
+    assert seen.stdout == f"{second}\n600\n"
+    assert "second" not in (project.run_dir(run_id) / "events.jsonl").read_text()
+    with anyio.fail_after(30):
+        await project.scad("session", "stop", run_id)
