@@ -15,6 +15,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── GitError             a git command failed
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
     ├── UnreadableClone      a clone cannot be read without trusting it
+    ├── CostCheckError       ccusage cannot give its figure for a run
     └── SessionError         a session cannot do what was asked
         └── UnfetchedWork    cleaning would destroy commits the host lacks
 """
@@ -28,6 +29,7 @@ __all__ = [
     "BaseImageMissing",
     "BuildFailed",
     "ConfigError",
+    "CostCheckError",
     "EngineError",
     "EngineUnavailable",
     "GitError",
@@ -130,6 +132,10 @@ class UnreadableClone(ScadError):
         self.clone = clone
         self.problem = printable(problem)
         super().__init__(f"clone {clone}: {self.problem}")
+
+
+class CostCheckError(ScadError):
+    """Raised when ccusage cannot run or its output cannot be read."""
 
 
 class SessionError(ScadError):

@@ -1,0 +1,166 @@
+"""A second opinion on a run's cost: ccusage, run over the run's Claude transcripts.
+
+The transcripts are the agent's files, so ccusage never reads them in place:
+they are copied out of ``claude/projects`` the way scad reads any agent file
+(no link followed, regular files only, bounded; see :mod:`scad.agentfs`) into a
+folder of scad's, and ccusage runs there with a home of its own, offline (its
+bundled prices), within a time limit. What it prints is decoded into a Struct
+and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+import msgspec
+
+from . import agentfs
+from .errors import AgentFileError, CostCheckError
+
+__all__ = ["CCUSAGE_VERSION", "CcusageReport", "ccusage_command", "ccusage_report"]
+
+#: The version scad runs through npx when ccusage is not installed (measured: it reads
+#: Claude Code 2.1 transcripts, and its tokens match the stream's result).
+CCUSAGE_VERSION = "20.0.24"
+#: Bounds on the transcripts copied for one run, and on ccusage itself.
+TRANSCRIPT_LIMIT = 64 << 20
+COPY_BUDGET = 256 << 20
+MAX_DEPTH = 4
+OUTPUT_LIMIT = 16 << 20
+TIME_LIMIT = 120.0
+
+
+class CcusageReport(msgspec.Struct, frozen=True, kw_only=True):
+    """ccusage's totals for one run."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    cost_usd: float
+    #: Models ccusage has no price for: their cost counts as 0.
+    unpriced_models: list[str] = []
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_tokens
+            + self.cache_read_tokens
+        )
+
+
+def ccusage_command(environ: Mapping[str, str]) -> list[str]:
+    """How to run ccusage here: ``$SCAD_CCUSAGE``, else ``ccusage`` on the PATH, else
+    ``npx`` fetching the pinned version. Raises CostCheckError when none can."""
+    if chosen := environ.get("SCAD_CCUSAGE"):
+        return [chosen]
+    if found := shutil.which("ccusage", path=environ.get("PATH")):
+        return [found]
+    if npx := shutil.which("npx", path=environ.get("PATH")):
+        return [npx, "--yes", f"ccusage@{CCUSAGE_VERSION}"]
+    raise CostCheckError(
+        f"ccusage cannot run: neither ccusage nor npx is on the PATH; install it with "
+        f"`npm install -g ccusage@{CCUSAGE_VERSION}`"
+    )
+
+
+async def ccusage_report(claude_dir: Path, command: list[str]) -> CcusageReport:
+    """ccusage's view of the transcripts under ``claude_dir`` (a run's ``claude/``)."""
+    with tempfile.TemporaryDirectory(prefix="scad-ccusage-") as scratch:
+        root = Path(scratch)
+        await anyio.to_thread.run_sync(_copy_transcripts, claude_dir, root / "claude" / "projects")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(root),
+            "CLAUDE_CONFIG_DIR": str(root / "claude"),
+            "NO_COLOR": "1",
+        }
+        try:
+            with anyio.fail_after(TIME_LIMIT):
+                result = await anyio.run_process(
+                    [*command, "session", "--json", "--offline"],
+                    check=False,
+                    env=env,
+                    cwd=root,
+                    stdin=subprocess.DEVNULL,
+                )
+        except TimeoutError:
+            raise CostCheckError(f"ccusage took longer than {TIME_LIMIT:.0f} s") from None
+        except OSError as exc:
+            raise CostCheckError(f"ccusage cannot run: {exc.strerror or exc}") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        raise CostCheckError(
+            f"ccusage failed: {lines[-1] if lines else f'exit code {result.returncode}'}"
+        )
+    return _report(result.stdout)
+
+
+def _report(output: bytes) -> CcusageReport:
+    if len(output) > OUTPUT_LIMIT:
+        raise CostCheckError("ccusage printed more than scad reads")
+    try:
+        totals = msgspec.json.decode(output, type=_Output).totals
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise CostCheckError(f"ccusage printed something scad cannot read ({exc})") from None
+    return CcusageReport(
+        input_tokens=totals.inputTokens,
+        output_tokens=totals.outputTokens,
+        cache_creation_tokens=totals.cacheCreationTokens,
+        cache_read_tokens=totals.cacheReadTokens,
+        cost_usd=totals.totalCost,
+        unpriced_models=totals.unpricedModels,
+    )
+
+
+class _Totals(msgspec.Struct):
+    inputTokens: int = 0
+    outputTokens: int = 0
+    cacheCreationTokens: int = 0
+    cacheReadTokens: int = 0
+    totalCost: float = 0.0
+    unpricedModels: list[str] = []
+
+
+class _Output(msgspec.Struct):
+    totals: _Totals = msgspec.field(default_factory=_Totals)
+
+
+def _copy_transcripts(claude_dir: Path, dest: Path) -> None:
+    """Every ``*.jsonl`` under ``claude_dir/projects`` into ``dest``, read as hostile
+    files: a link, a FIFO or a file over the bound is left out, as is all once the
+    budget is spent. Names are scad's own (``d0/f1.jsonl``): the agent's name nothing."""
+    dest.mkdir(parents=True, mode=0o700)
+    budget = [COPY_BUDGET]
+    try:
+        with (
+            agentfs.open_folder(claude_dir) as claude,
+            agentfs.open_folder("projects", dir_fd=claude) as projects,
+        ):
+            _copy_folder(projects, dest, 0, budget)
+    except AgentFileError:
+        pass  # no transcripts, or a folder the agent made a link: nothing to count
+
+
+def _copy_folder(folder: int, dest: Path, depth: int, budget: list[int]) -> None:
+    for n, (name, kind) in enumerate(sorted(agentfs.list_dir(folder))):
+        if kind == stat.S_IFDIR and depth < MAX_DEPTH:
+            with agentfs.open_folder(name, dir_fd=folder) as sub:
+                (dest / f"d{n}").mkdir(mode=0o700)
+                _copy_folder(sub, dest / f"d{n}", depth + 1, budget)
+        elif kind == stat.S_IFREG and name.endswith(".jsonl") and budget[0] > 0:
+            try:
+                data = agentfs.read_file_at(folder, name, limit=min(TRANSCRIPT_LIMIT, budget[0]))
+            except AgentFileError:
+                continue
+            budget[0] -= len(data)
+            (dest / f"f{n}.jsonl").write_bytes(data)

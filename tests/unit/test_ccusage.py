@@ -1,0 +1,127 @@
+"""ccusage over a run's transcripts: what it is shown, and its ways to fail.
+
+ccusage itself runs in the integration tests; here a stand-in script records
+what ccusage would have been given, so the error paths can be driven."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad import ccusage
+from scad.ccusage import CcusageReport, ccusage_command, ccusage_report
+from scad.errors import CostCheckError
+
+pytestmark = pytest.mark.anyio
+
+TOTALS = {
+    "inputTokens": 10, "outputTokens": 20, "cacheCreationTokens": 3, "cacheReadTokens": 4,
+    "totalCost": 0.5, "totalTokens": 37, "unpricedModels": ["m"],
+}  # fmt: skip
+
+
+def stand_in(tmp_path: Path, body: str) -> list[str]:
+    """A ccusage that runs ``body`` (sh) with what it was given."""
+    script = tmp_path / "ccusage"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return [str(script)]
+
+
+def recording(tmp_path: Path) -> tuple[list[str], Path]:
+    seen = tmp_path / "seen.txt"
+    body = (
+        f'cd "$CLAUDE_CONFIG_DIR" && find . -type f -exec sh -c \'echo "$1 $(cat "$1")"\' _ {{}} \\; '
+        f'| sort > {seen}; echo "$HOME $*" >> {seen}; '
+        f"echo '{json.dumps({'session': [], 'totals': TOTALS})}'"
+    )
+    return stand_in(tmp_path, body), seen
+
+
+async def test_the_transcripts_are_copied_out_and_links_and_fifos_left_behind(
+    tmp_path: Path,
+) -> None:
+    claude = tmp_path / "run" / "claude"
+    project = claude / "projects" / "-workspace-code"
+    (project / "sess" / "subagents").mkdir(parents=True)
+    (project / "a.jsonl").write_text("mine\n")
+    (project / "sess" / "subagents" / "b.jsonl").write_text("sub\n")
+    (project / "notes.txt").write_text("not a transcript\n")
+    secret = tmp_path / "host-secret.jsonl"
+    secret.write_text("host\n")
+    (project / "link.jsonl").symlink_to(secret)
+    os.mkfifo(project / "fifo.jsonl")
+    (claude / "projects" / "linked").symlink_to(tmp_path)
+    command, seen = recording(tmp_path)
+
+    with anyio.fail_after(30):
+        report = await ccusage_report(claude, command)
+    assert report == CcusageReport(
+        input_tokens=10, output_tokens=20, cache_creation_tokens=3, cache_read_tokens=4,
+        cost_usd=0.5, unpriced_models=["m"],
+    )  # fmt: skip
+    assert report.total_tokens == 37
+    lines = seen.read_text().splitlines()
+    assert lines[:2] == ["./projects/d0/d4/d0/f0.jsonl sub", "./projects/d0/f0.jsonl mine"]
+    home, args = lines[2].split(" ", 1)
+    assert args == "session --json --offline" and home.startswith(os.path.realpath("/tmp"))
+    assert not Path(home).exists()  # the copies are gone once read
+
+
+async def test_a_run_without_transcripts_is_still_asked(tmp_path: Path) -> None:
+    command, seen = recording(tmp_path)
+    await ccusage_report(tmp_path / "no-claude", command)
+    assert seen.read_text().splitlines()[:-1] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("echo 'no data' >&2; exit 3", "^ccusage failed: no data$"),
+        ("exit 2", "^ccusage failed: exit code 2$"),
+        (
+            'echo \'{"totals": {"inputTokens": "many"}}\'',
+            "^ccusage printed something scad cannot read",
+        ),
+        ("echo not json", "^ccusage printed something scad cannot read"),
+    ],
+)
+async def test_ccusage_failing_is_one_line(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(CostCheckError, match=message):
+        await ccusage_report(tmp_path, stand_in(tmp_path, body))
+
+
+async def test_ccusage_that_hangs_is_given_up_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ccusage, "TIME_LIMIT", 0.5)
+    with (
+        anyio.fail_after(20),
+        pytest.raises(CostCheckError, match="^ccusage took longer than 0 s$"),
+    ):
+        await ccusage_report(tmp_path, stand_in(tmp_path, "exec sleep 30"))
+
+
+async def test_a_missing_ccusage_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(CostCheckError, match="^ccusage cannot run: "):
+        await ccusage_report(tmp_path, [str(tmp_path / "absent")])
+
+
+def test_the_command_is_chosen_from_the_environment(tmp_path: Path) -> None:
+    assert ccusage_command({"SCAD_CCUSAGE": "/opt/cc"}) == ["/opt/cc"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npx").write_text("#!/bin/sh\n")
+    (bin_dir / "npx").chmod(0o755)
+    assert ccusage_command({"PATH": str(bin_dir)}) == [
+        str(bin_dir / "npx"), "--yes", f"ccusage@{ccusage.CCUSAGE_VERSION}"
+    ]  # fmt: skip
+    (bin_dir / "ccusage").write_text("#!/bin/sh\n")
+    (bin_dir / "ccusage").chmod(0o755)
+    assert ccusage_command({"PATH": str(bin_dir)}) == [str(bin_dir / "ccusage")]
+    with pytest.raises(CostCheckError, match="neither ccusage nor npx is on the PATH; install"):
+        ccusage_command({"PATH": str(tmp_path / "empty")})
