@@ -65,6 +65,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     budget_usd: float | None = None
     #: Seconds between two starts.
     stagger: float = 0.05
+    #: Bring each run's branches home once it succeeded (``scad code fetch``).
+    fetch: bool = False
 
 
 class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -96,6 +98,7 @@ class BatchEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     started      an attempt's container started (item, run_id, attempt)
     attempt      an attempt ended (item, run_id, attempt, status, final, detail, cost_usd)
     concurrency  the limit moved (limit, detail)
+    fetched      a run that succeeded brought its branches home (item, run_id, detail)
     budget       the budget is spent (cost_usd, detail)
     requeued     items to run again (items)
     stopping     a stop was asked for (detail)
@@ -368,6 +371,8 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                 state.limit = event.limit
                 if event.detail:
                     state.notes.append(event.detail)
+            case "fetched" if event.detail:
+                state.notes.append(event.detail)
             case "budget":
                 state.budget_spent = True
                 state.notes.append(event.detail or "the budget is spent")

@@ -37,6 +37,7 @@ from .batches import (
     load_manifest,
     read_batch_events,
 )
+from .codefetch import fetch_run
 from .config import Config
 from .errors import EngineUnavailable, ScadError
 from .events import append_event, read_all_events
@@ -110,6 +111,7 @@ class _Batch:
         self.limiter = anyio.CapacityLimiter(self.options.parallel)
         self.budget = Budget(self.options.budget_usd)
         self.budget_spent = anyio.Event()
+        self.fetching = anyio.Lock()
         #: Runs whose spend counts (every run of the batch, from earlier supervisors
         #: too), and the scopes of the attempts going now, by item.
         self.runs: set[str] = set()
@@ -240,6 +242,8 @@ class _Batch:
                 )
                 if not failed:
                     await self._limit(self.concurrency.succeeded())
+                    if self.options.fetch and run.record is not None:
+                        await self._fetch(state.index, run.record)
                 if final:
                     return
                 with anyio.move_on_after(backoff(tries, self.options.backoff, self.rng)):
@@ -249,6 +253,16 @@ class _Batch:
             self.unfinished -= 1
             if self.unfinished == 0:
                 self.finished.set()
+
+    async def _fetch(self, index: int, record: RunRecord) -> None:
+        """Bring a run that succeeded home; one fetch at a time, as they share host repos."""
+        async with self.fetching:
+            try:
+                problems = (await fetch_run(self.home, record)).problems
+            except ScadError as exc:
+                problems = [str(exc)]
+        detail = "; ".join(problems) if problems else f"{record.run_id}: branches fetched"
+        await self._event("fetched", item=index, run_id=record.run_id, detail=_short(detail))
 
     async def _left_running(self, record: RunRecord) -> bool:
         """Whether a supervisor that died left this run's last container going: its

@@ -515,3 +515,27 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
                        status="crashed", final=False)  # fmt: skip
     state = await run(engine, home, config, batch_id)
     assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 2)
+
+
+async def test_with_fetch_each_run_that_succeeded_brings_its_branches_home(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    plans = {
+        "01": [Script(out(INIT, result()))],
+        "02": [Script(out(INIT, result(is_error=True)), exit_code=1)],
+        "03": [Script(out(INIT, result()))],
+    }
+    batch_id = make_batch(home, ["p1", "p2", "p3"], fetch=True)
+    state = await run(Scripted(plans), home, config, batch_id)
+    repo = Path(config.repos["code"].path)
+    listed = await anyio.run_process(["git", "-C", str(repo), "branch", "--format=%(refname)"])
+    branches = listed.stdout.decode().replace("refs/heads/", "").split()
+    succeeded = {i.run_id for i in state.items if i.status == "succeeded"}
+    assert len(succeeded) == 2
+    assert sorted(branches) == sorted(["main", *(f"scad-{r}" for r in succeeded)])
+    fetched = [e for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "fetched"]
+    assert {(e.run_id, e.detail) for e in fetched} == {
+        (r, f"{r}: branches fetched") for r in succeeded
+    }
+    assert sorted(state.notes) == sorted(f"{r}: branches fetched" for r in succeeded)

@@ -105,6 +105,7 @@ def read_prompts(
     show_default=True,
     help="Least time between two starts.",
 )
+@click.option("--fetch", is_flag=True, help="Bring each run's branches home once it succeeds.")
 @click.option(
     "--foreground",
     is_flag=True,
@@ -123,13 +124,14 @@ async def command(
     backoff: float,
     budget_usd: float | None,
     stagger: float,
+    fetch: bool,
     foreground: bool,
     as_json: bool,
 ) -> None:
     """Run each prompt as a headless session of CONFIG, many at once, and show them live.
 
-    Exits 0 only if every run succeeded. (Fetching each run's branches as it
-    succeeds comes with `scad code fetch`.)
+    Exits 0 only if every run succeeded. With --fetch, each run's branches come
+    home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
     from ...batchproc import create_batch, spawn_supervisor
     from ...engine import open_engine
@@ -141,7 +143,7 @@ async def command(
     warn_unwritable_mounts(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
-        backoff=backoff, budget_usd=budget_usd, stagger=stagger,
+        backoff=backoff, budget_usd=budget_usd, stagger=stagger, fetch=fetch,
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 
