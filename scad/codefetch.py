@@ -8,6 +8,9 @@ is brought over by commit id, so what lands is exactly what was judged:
   is fast-forwarded;
 - a branch that diverged from the host's, or the host's checked-out branch (in
   any worktree), is never moved: it lands under ``scad/<run-id>/<branch>``;
+- a new branch whose name could pass for another ref of the host's (``origin/main``
+  would shadow the remote-tracking branch in ``git merge origin/main``) or for a
+  landing of scad's (``scad/...``) lands there too;
 - a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``.
 
 The fetch itself is ``git fetch --atomic`` with refspecs that do not force, so
@@ -38,9 +41,12 @@ MAX_BRANCHES = 256
 MAX_FILES = 20
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-#: new: created on the host under its name; updated: fast-forwarded; diverged and
-#: checked-out: landed under ``scad/<run-id>/``; current: the host already has it.
-Action = Literal["new", "updated", "diverged", "checked-out", "current"]
+#: new: created on the host under its name; updated: fast-forwarded; diverged,
+#: checked-out and misleading (a name that could pass for another ref): landed under
+#: ``scad/<run-id>/``; current: the host already has it.
+Action = Literal["new", "updated", "diverged", "checked-out", "misleading", "current"]
+#: First parts of a branch name that git or scad read as something else.
+RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
 
 
 class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,6 +127,7 @@ async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -
         tips=await git.branch_tips(host_repo),
         checked_out=await git.checked_out_branches(host_repo),
         default=await git.current_branch(host_repo),
+        remotes=set((await git.git(host_repo, "remote")).split()),
     )
     if snapshot.detached and await _commits_only_in(
         store, snapshot.detached, [*tips.values(), *host.tips.values()]
@@ -151,6 +158,13 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
     tips: dict[str, str]
     checked_out: set[str]
     default: str
+    remotes: set[str]
+
+    def misleading(self, branch: str) -> bool:
+        """Whether a new branch of this name would read as another ref: git resolves
+        ``origin/main`` to ``refs/heads/origin/main`` before the remote-tracking one."""
+        first = branch.split("/", 1)[0]
+        return first in RESERVED or ("/" in branch and first in self.remotes)
 
     @property
     def default_branch(self) -> str | None:
@@ -173,6 +187,8 @@ async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) ->
         action: Action = "diverged"
     elif branch in host.checked_out:
         action = "checked-out"
+    elif hosts is None and host.misleading(branch):
+        action = "misleading"
     elif hosts is None:
         return _Plan(branch=branch, commit=tip, action="new", target=branch)
     elif not await _commits_only_in(store, hosts, [tip]):

@@ -50,7 +50,10 @@ async def test_fetch_brings_the_agent_branches_home_and_a_diverged_one_lands_apa
     run_id = await project.start("--tag", "fetch", "--headless", "--prompt", FEATURE)
     await wait_for_exit(run_id)
     result = await project.scad("code", "fetch", run_id)
-    assert f"feature diverged from the host's; it is at scad/{run_id}/feature" in result.stdout
+    assert (
+        f"{run_id}: code feature diverged from the host's (which is unchanged); "
+        f"it is at scad/{run_id}/feature\n"
+    ) in result.stdout
 
     branch = f"scad-{run_id}"
     assert git_log(project.repo, branch)[:2] == ["agent work", "init"]

@@ -203,3 +203,22 @@ async def test_file_names_from_the_agent_are_shown_escaped(tmp_path: Path, repo:
     (result,) = (await fetch_run(home, record)).repos
     (branch,) = [b for b in result.branches if b.branch == BRANCH]
     assert branch.files == ["evil\\x1b]52;c;aGk=\\x07.txt"]
+
+
+async def test_a_new_branch_named_like_another_ref_lands_apart(tmp_path: Path, repo: Path) -> None:
+    git(repo, "remote", "add", "origin", "https://example.invalid/x.git")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    work = commit(clone, "a.txt")
+    names = ["origin/main", "scad/other-run/main", "tags/v1", "refs/x", "upstream/main", "fix/one"]
+    for name in names:
+        git(clone, "branch", name)
+    (result,) = (await fetch_run(home, record)).repos
+    landed = {b.branch: (b.action, b.target) for b in result.branches}
+    for name in names[:4]:
+        assert landed[name] == ("misleading", f"scad/{RUN}/{name}")
+    # No remote is called upstream here, and fix/ is no namespace of git's.
+    assert landed["upstream/main"] == ("new", "upstream/main")
+    assert landed["fix/one"] == ("new", "fix/one")
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/origin") == ""
+    assert git(repo, "rev-parse", f"scad/{RUN}/origin/main") == work

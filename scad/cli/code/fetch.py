@@ -16,8 +16,9 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
     """Bring runs' branches into the host repos.
 
     New branches keep their names and branches the host has are fast-forwarded;
-    a branch that diverged, or the host's checked-out branch, lands under
-    scad/RUN_ID/BRANCH instead. The host's working tree is never touched.
+    a branch that diverged, the host's checked-out branch, or a new one whose
+    name could pass for another ref (origin/main) lands under scad/RUN_ID/BRANCH
+    instead. The host's working tree is never touched.
     """
     from ...batches import load_manifest
     from ...codefetch import fetch_run
@@ -66,18 +67,22 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
         for run in results:
             for repo in run.repos:
                 for branch in repo.branches:
-                    if branch.action in ("diverged", "checked-out"):
-                        why = (
-                            "diverged from" if branch.action == "diverged" else "is checked out in"
-                        )
+                    if why := _APART.get(branch.action):
                         click.echo(
-                            f"{run.run_id}: {repo.key} {branch.branch} {why} the host's; "
-                            f"it is at {branch.target} (the host's {branch.branch} is unchanged)"
+                            f"{run.run_id}: {repo.key} {branch.branch} {why}; "
+                            f"it is at {branch.target}"
                         )
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
     if problems:
         raise click.exceptions.Exit(1)
+
+
+_APART = {
+    "diverged": "diverged from the host's (which is unchanged)",
+    "checked-out": "is checked out on the host (which is unchanged)",
+    "misleading": "could pass for another ref of the host's",
+}
 
 
 def _files(count: int, names: list[str]) -> str:
