@@ -1,0 +1,74 @@
+"""`scad demo [--cleanup]`: the whole product on a throwaway project, no API key needed."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import asyncclick as click
+
+from ..home import scad_home
+
+
+@click.command("demo")
+@click.option("--cleanup", is_flag=True, help="Remove everything the demo made.")
+async def demo(cleanup: bool) -> None:
+    """Watch four agents work on a throwaway project, against the offline model.
+
+    Builds the demo's image, runs a batch of four prompts that commit real changes
+    (one meets a rate limit and recovers), shows it live, brings the branches home
+    and totals what it cost. Everything it makes is the config `demo`'s; `scad demo
+    --cleanup` removes it.
+    """
+    from .. import git
+    from ..batchproc import create_batch
+    from ..demo import DEMO_OPTIONS, DEMO_PROMPTS, demo_repo, prepare_demo, remove_demo
+    from ..engine import open_engine
+    from ..offline import serve_offline_model
+    from .batch._options import supervise_here
+    from .build import ProgressPrinter
+
+    home = scad_home()
+    if cleanup:
+        async with open_engine() as engine:
+            removed = await remove_demo(engine, home)
+        click.echo(
+            f"removed the demo: {len(removed.runs)} runs, {len(removed.batches)} batches, "
+            f"{len(removed.images)} image tags"
+            + (", its config and repo" if removed.config else "")
+        )
+        return
+    # The offline model takes any key; the demo never hands a real one to anything.
+    os.environ["ANTHROPIC_API_KEY"] = "scad-demo-offline-model"
+    os.environ.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
+    async with serve_offline_model() as model:
+        config = await prepare_demo(home, model.url)
+        repo = demo_repo(home)
+        click.echo(f"scad demo: a project in {repo}, the offline model at {model.url}")
+        click.echo("[1/3] building the demo's image (the first time takes a few minutes)")
+        printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
+        async with open_engine() as engine:
+            manifest = await create_batch(
+                engine, home, config, DEMO_PROMPTS, tag="greeter", source="scad demo",
+                options=DEMO_OPTIONS, build_progress=printer,
+            )  # fmt: skip
+        printer.close()
+        click.echo(
+            f"[2/3] {len(manifest.items)} agents at work, each in its own container and branch"
+        )
+        view = await supervise_here(home, config, manifest.batch_id, as_json=False)
+    click.echo("[3/3] their branches, fetched into the demo's repo:")
+    listing = await git.git(repo, "branch", "--list", "--format=%(refname:short)  %(subject)")
+    click.echo("".join(f"  {line}\n" for line in listing.splitlines()), nl=False)
+    batch = manifest.batch_id
+    click.echo(
+        "\nlook around:\n"
+        f"  scad batch status {batch}       the batch's table\n"
+        f"  scad logs --batch {batch}       what the agents did, merged\n"
+        f"  scad project status demo         every run: tokens, cost, commits ahead\n"
+        f"  git -C {repo} log --all --oneline --graph\n"
+        "clean up:\n"
+        "  scad demo --cleanup"
+    )
+    if not view.succeeded:
+        raise click.exceptions.Exit(1)
