@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Everything scad needs on a Debian-like machine, as root: a Docker engine
+# (installed and started when none answers), the base image (made locally when no
+# registry has it), git, tmux and npm, and scad itself in .venv. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+.ci/engine.sh
+.ci/base-image.sh python:3.11-slim
+
+# git makes the repos, tmux is the terminal that attaches to sessions, npm
+# installs the real Claude Code for the tests and ccusage for `project status --cost`.
+missing=()
+for tool in git tmux npm; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+
+python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
+echo "setup: done; try .venv/bin/scad demo"
