@@ -120,20 +120,13 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
     if await git.is_repository(host_repo):
         host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
     # Host tips are in the store through its alternates; the clone's in its copies.
-    revisions = "".join([*(f"{t}\n" for t in set(tips.values())), *(f"^{t}\n" for t in host_tips)])
+    revisions = git.revisions(tips.values(), host_tips)
     try:
-        ahead = (
-            await git.store_git(
-                store,
-                "rev-list",
-                "--stdin",
-                f"--max-count={MAX_COUNTED + 1}",
-                input=revisions.encode(),
-            )
-        ).split()
+        counted = ("rev-list", "--stdin", f"--max-count={MAX_COUNTED + 1}")
+        ahead = (await git.store_git(store, *counted, input=revisions)).split()
         listed = await git.store_git(
             store, "log", "--stdin", "--topo-order", f"--max-count={MAX_LISTED}",
-            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input=revisions.encode(),
+            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input=revisions,
         )  # fmt: skip
     except GitError as exc:
         raise UnreadableClone(clone.name, str(exc)) from None

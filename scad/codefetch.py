@@ -129,8 +129,8 @@ async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -
         default=await git.current_branch(host_repo),
         remotes=set((await git.git(host_repo, "remote")).split()),
     )
-    if snapshot.detached and await _commits_only_in(
-        store, snapshot.detached, [*tips.values(), *host.tips.values()]
+    if snapshot.detached and await git.count_commits(
+        store, [snapshot.detached], [*tips.values(), *host.tips.values()]
     ):
         tips["HEAD"] = snapshot.detached
     try:
@@ -181,7 +181,7 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
 async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
     """Where ``branch`` (at ``tip``) goes on the host, decided before anything moves."""
     hosts = host.tips.get(branch)
-    if hosts is not None and not await _commits_only_in(store, tip, [hosts]):
+    if hosts is not None and not await git.count_commits(store, [tip], [hosts]):
         return _Plan(branch=branch, commit=tip, action="current", target=None)
     if branch == "HEAD":
         action: Action = "diverged"
@@ -191,7 +191,7 @@ async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) ->
         action = "misleading"
     elif hosts is None:
         return _Plan(branch=branch, commit=tip, action="new", target=branch)
-    elif not await _commits_only_in(store, hosts, [tip]):
+    elif not await git.count_commits(store, [hosts], [tip]):
         return _Plan(branch=branch, commit=tip, action="updated", target=branch)
     else:
         action = "diverged"
@@ -208,7 +208,7 @@ async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host)
     agent rewrote the branch since it last landed): then a name of its own."""
     name = f"scad/{run_id}/{'detached' if branch == 'HEAD' else branch}"
     there = host.tips.get(name)
-    if there is None or not await _commits_only_in(store, there, [tip]):
+    if there is None or not await git.count_commits(store, [there], [tip]):
         return name
     return f"{name}-{tip[:8]}"
 
@@ -216,7 +216,7 @@ async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host)
 async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
     """The plan with what the branch holds beyond the host's default branch."""
     base = host.tips.get(host.default)
-    ahead = await _commits_only_in(store, plan.commit, [base] if base else [])
+    ahead = await git.count_commits(store, [plan.commit], [base] if base else [])
     if base is None:
         since = EMPTY_TREE
     else:
@@ -236,11 +236,3 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         files_changed=len(files),
         files=files[:MAX_FILES],
     )
-
-
-async def _commits_only_in(store: Path, tip: str, others: list[str]) -> int:
-    """How many commits ``tip`` reaches that none of ``others`` does (in the store,
-    which holds the clone's objects and borrows the host's)."""
-    revisions = "".join([f"{tip}\n", *(f"^{o}\n" for o in others)])
-    out = await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions.encode())
-    return int(out.strip() or 0)

@@ -163,12 +163,7 @@ async def _sync_repo(
         snapshot = await snapshot_clone(clone, store, host_repo)
         host = await git.branch_tips(host_repo)
         commits = await _send_objects(paths, store, clone, snapshot, host)
-        owner = agent_owner()
-        for branch, tip in host.items():
-            await anyio.to_thread.run_sync(
-                partial(update_ref, clone, f"refs/remotes/origin/{branch}", tip,
-                        old=None, owner=owner, check_old=False)
-            )  # fmt: skip
+        await anyio.to_thread.run_sync(_write_origin, clone, host, agent_owner())
         main: MainUpdate = "kept"
         if default_branch is None:
             main = "none"
@@ -187,37 +182,28 @@ async def _sync_repo(
     )
 
 
+def _write_origin(clone: Path, host: dict[str, str], owner: tuple[int, int] | None) -> None:
+    """The host's branches as the clone's ``origin/*`` (scad's to write: origin is the host)."""
+    for branch, tip in host.items():
+        update_ref(
+            clone, f"refs/remotes/origin/{branch}", tip, old=None, owner=owner, check_old=False
+        )
+
+
 async def _send_objects(
     paths: RunPaths, store: Path, clone: Path, snapshot: CloneSnapshot, host: dict[str, str]
 ) -> int:
     """Give the clone the host's commits it lacks (one pack); how many commits."""
-    revisions = "".join(
-        [
-            *(f"{t}\n" for t in set(host.values())),
-            *(f"^{t}\n" for t in set(snapshot.branches.values())),
-        ]
-    ) + (f"^{snapshot.detached}\n" if snapshot.detached else "")
-    count = int(
-        (
-            await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions.encode())
-        ).strip()
-        or 0
-    )
+    has = [*snapshot.branches.values(), *([snapshot.detached] if snapshot.detached else [])]
+    count = await git.count_commits(store, host.values(), has)
     if not count:
         return 0
     work = paths.root / f".sync-{secrets.token_hex(6)}"  # scad's own folder, beside the clones
     work.mkdir(mode=0o700)
     try:
-        name = (
-            await git.store_git(
-                store,
-                "pack-objects",
-                "--revs",
-                "--quiet",
-                str(work / "pack"),
-                input=revisions.encode(),
-            )
-        ).strip()
+        wanted = git.revisions(host.values(), has)
+        pack_args = ("pack-objects", "--revs", "--quiet", str(work / "pack"))
+        name = (await git.store_git(store, *pack_args, input=wanted)).strip()
         pack = work / f"pack-{name}.pack"
         await anyio.to_thread.run_sync(
             add_pack, clone, pack, pack.with_suffix(".idx"), agent_owner()
@@ -240,12 +226,8 @@ async def _update_main(
     ours = snapshot.branches.get(branch)
     if ours == host_tip:
         return "up-to-date"
-    if ours is not None:
-        revisions = f"{ours}\n^{host_tip}\n".encode()
-        if int(
-            (await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions)).strip()
-        ):
-            return "diverged"
+    if ours is not None and await git.count_commits(store, [ours], [host_tip]):
+        return "diverged"
     if snapshot.head_branch == branch:
         if container is None:
             return "checked-out"

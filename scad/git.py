@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -25,10 +25,12 @@ from .errors import GitError
 __all__ = [
     "branch_tips",
     "checked_out_branches",
+    "count_commits",
     "current_branch",
     "git",
     "is_dirty",
     "is_repository",
+    "revisions",
     "store_command",
     "store_environment",
     "store_git",
@@ -132,3 +134,14 @@ async def checked_out_branches(repo: Path) -> set[str]:
         for line in out.splitlines()
         if line.startswith("branch refs/heads/")
     }
+
+
+def revisions(tips: Iterable[str], excluded: Iterable[str] = ()) -> bytes:
+    """``--stdin`` input for rev-list and friends: what ``tips`` reach but ``excluded`` do not."""
+    return "".join([*(f"{t}\n" for t in set(tips)), *(f"^{e}\n" for e in set(excluded))]).encode()
+
+
+async def count_commits(store: Path, tips: Iterable[str], excluded: Iterable[str] = ()) -> int:
+    """How many commits ``tips`` reach that none of ``excluded`` does, in a store."""
+    out = await store_git(store, "rev-list", "--count", "--stdin", input=revisions(tips, excluded))
+    return int(out.strip() or 0)
