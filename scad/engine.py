@@ -89,6 +89,13 @@ class DockerEngine:
             info = await self._docker.version()
         return str(info.get("Version", "unknown"))
 
+    async def live_restore(self) -> bool:
+        """Whether containers keep running while dockerd restarts; without it a
+        restart ends every running session."""
+        with _request("engine info"):
+            info = await self._docker.system.info()
+        return bool(info.get("LiveRestoreEnabled"))
+
     # Images
 
     async def image(self, reference: str) -> ImageInfo | None:
@@ -111,15 +118,14 @@ class DockerEngine:
         """Every image with a tag in ``repository``."""
         with _request(f"list images {repository}"):
             rows = await self._docker.images.list(filters={"reference": [repository]})
-        return [
-            ImageInfo(
-                id=row["Id"],
-                tags=list(row.get("RepoTags") or []),
-                labels=dict(row.get("Labels") or {}),
-                created=str(row.get("Created", "")),
-            )
-            for row in rows
-        ]
+        return [_listed_image(row) for row in rows]
+
+    async def labelled_images(self, label: str) -> list[ImageInfo]:
+        """Every image carrying ``label`` (any value), tagged or not (an image whose
+        tags went to a newer build is listed too)."""
+        with _request(f"list images labelled {label}"):
+            rows = await self._docker.images.list(filters={"label": [label]})
+        return [_listed_image(row) for row in rows]
 
     async def pull(self, reference: str) -> None:
         """Pull ``reference``; the caller bounds the time."""
@@ -390,6 +396,16 @@ async def _mapped(stream: AsyncIterator[T], what: str) -> AsyncIterator[T]:
             except StopAsyncIteration:
                 return
         yield entry
+
+
+def _listed_image(row: Mapping[str, Any]) -> ImageInfo:
+    """An image as the engine lists it (``Created`` in seconds; no tag is ``<none>``)."""
+    return ImageInfo(
+        id=row["Id"],
+        tags=[t for t in row.get("RepoTags") or [] if t != "<none>:<none>"],
+        labels=dict(row.get("Labels") or {}),
+        created=str(row.get("Created", "")),
+    )
 
 
 def _container_state(data: Mapping[str, Any]) -> ContainerState:

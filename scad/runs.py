@@ -50,6 +50,7 @@ class RunPaths:
     """Where a run keeps each thing."""
 
     def __init__(self, home: Home, run_id: str) -> None:
+        self.home = home
         self.root = home.run_dir(run_id)
 
     @property

@@ -70,6 +70,7 @@ class FakeEngine:
         containers: list[ContainerState] | None = None,
         build_lines: list[BuildLine] | None = None,
         pullable: bool = False,
+        live_restore: bool = True,
         script: Callable[[ContainerSpec], Script] | None = None,
         fail: Mapping[str, Exception] | None = None,
     ) -> None:
@@ -77,6 +78,7 @@ class FakeEngine:
         self.container_list = list(containers or [])
         self.build_lines = build_lines or []
         self.pullable = pullable
+        self.live_restore_enabled = live_restore
         self.script = script or (lambda spec: Script())
         self.fail = dict(fail or {})
         self.removed: list[str] = []
@@ -91,6 +93,10 @@ class FakeEngine:
     async def version(self) -> str:
         return "fake"
 
+    async def live_restore(self) -> bool:
+        self._check("live_restore")
+        return self.live_restore_enabled
+
     # Images
 
     async def image(self, reference: str) -> ImageInfo | None:
@@ -98,6 +104,10 @@ class FakeEngine:
 
     async def images(self, repository: str) -> list[ImageInfo]:
         return [i for i in self.image_list if any(t.startswith(f"{repository}:") for t in i.tags)]
+
+    async def labelled_images(self, label: str) -> list[ImageInfo]:
+        self._check("labelled_images")
+        return [i for i in self.image_list if label in i.labels]
 
     async def pull(self, reference: str) -> None:
         if not self.pullable:

@@ -101,13 +101,13 @@ async def test_ccusage_that_hangs_is_given_up_on(
     monkeypatch.setattr(ccusage, "TIME_LIMIT", 0.5)
     with (
         anyio.fail_after(20),
-        pytest.raises(CostCheckError, match="^ccusage took longer than 0 s$"),
+        pytest.raises(CostCheckError, match=r"^ccusage took longer than 0 s$"),
     ):
         await ccusage_report(tmp_path, stand_in(tmp_path, "exec sleep 30"))
 
 
 async def test_a_missing_ccusage_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(CostCheckError, match="^ccusage cannot run: "):
+    with pytest.raises(CostCheckError, match=r"^ccusage cannot run: "):
         await ccusage_report(tmp_path, [str(tmp_path / "absent")])
 
 

@@ -29,6 +29,7 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert spec.name == "scad-p-t-Nov27-1000"
     assert spec.labels == {
         "scad.run": "p-t-Nov27-1000",
+        "scad.home": os.path.realpath(tmp_path / "home"),
         "scad.config": "p",
         "scad.mode": "headless",
     }
@@ -48,7 +49,7 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert all(source not in (str(paths.root), str(paths.events)) for source, _ in targets.values())
 
 
-def spec_for(tmp_path: Path, extra: str = "") -> ContainerSpec:
+def spec_for(tmp_path: Path, extra: str = "", *, home: Home | None = None) -> ContainerSpec:
     config = parse_config(
         "name: p\nrepos:\n  code: {path: ., workdir: true}\n" + extra,
         label="p.yml",
@@ -58,10 +59,19 @@ def spec_for(tmp_path: Path, extra: str = "") -> ContainerSpec:
         run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:abc",
         branch="scad-p-t-Nov27-1000", created="2026-11-27T10:00:00.000Z", repos={},
     )  # fmt: skip
-    paths = RunPaths(Home(tmp_path / "home"), record.run_id)
+    paths = RunPaths(home or Home(tmp_path / "home"), record.run_id)
     return run_container_spec(
         config, record, paths, user=(1000, 1000), timezone="UTC", claude_args=["-p"]
     )
+
+
+def test_spec_names_the_home_by_its_real_path(tmp_path: Path) -> None:
+    """A container names the scad home that made it (another home's gc leaves it
+    alone); a home reached through a link is named by where the link leads."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    spec = spec_for(tmp_path, home=Home(tmp_path / "link"))
+    assert spec.labels["scad.home"] == os.path.realpath(tmp_path / "real")
 
 
 def test_spec_is_limited_and_hardened_by_default(tmp_path: Path) -> None:

@@ -1,0 +1,122 @@
+"""`scad gc [--force] [--json]`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import asyncclick as click
+
+from ..home import scad_home
+from ..text import printable
+from ._render import echo_json, table
+
+if TYPE_CHECKING:
+    from ..gc import GcPlan, GcResult
+
+_NOUNS = {
+    "container": ("container", "containers"),
+    "run": ("run", "runs"),
+    "batch": ("batch", "batches"),
+    "image": ("image", "images"),
+    "temp": ("temporary file", "temporary files"),
+}
+
+
+@click.command("gc")
+@click.option("--force", is_flag=True, help="Remove what a dry run lists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and results) as JSON.")
+async def gc(force: bool, as_json: bool) -> None:
+    """List what scad left behind that nothing needs (a dry run); --force removes it.
+
+    Orphan containers of this scad home (their run directory is gone), run
+    directories whose container and clones are gone, batches whose runs are all
+    cleaned, images no container uses that are not their config's newest, and
+    stale temporary files. A run whose clones exist is never collected, nor a
+    container another scad home made.
+    """
+    from ..engine import open_engine
+    from ..gc import apply_gc, plan_gc
+
+    home = scad_home()
+    async with open_engine() as engine:
+        plan = await plan_gc(engine, home)
+        results = await apply_gc(engine, home, plan) if force else None
+    if as_json:
+        echo_json(
+            {
+                "items": plan.items,
+                "kept": plan.kept,
+                "size_bytes": plan.size_bytes,
+                "results": results,
+            }
+        )
+    elif results is None:
+        _show_plan(plan)
+    else:
+        _show_results(plan, results)
+    if results is not None and any(r.outcome == "failed" for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def _show_plan(plan: GcPlan) -> None:
+    if plan.kept:
+        click.echo("kept:")
+        kept = [(k.kind, printable(k.name), printable(k.why)) for k in plan.kept]
+        click.echo(table(("KIND", "NAME", "WHY"), kept))
+        click.echo()
+    if not plan.items:
+        click.echo("nothing to collect")
+        return
+    rows = [
+        (i.kind, printable(i.name), _size(i.size_bytes), printable(i.reason)) for i in plan.items
+    ]
+    click.echo(table(("KIND", "NAME", "SIZE", "WHY"), rows))
+    click.echo(f"total: {_counts(i.kind for i in plan.items)}; {_size(plan.size_bytes)}")
+    click.echo("`scad gc --force` removes them")
+
+
+def _show_results(plan: GcPlan, results: list[GcResult]) -> None:
+    if not results:
+        click.echo("nothing to collect")
+        return
+    rows = [(r.kind, printable(r.name), r.outcome, printable(r.detail or "")) for r in results]
+    click.echo(table(("KIND", "NAME", "OUTCOME", "DETAIL"), rows))
+    removed = [r for r in results if r.outcome == "removed"]
+    freed = sum(
+        i.size_bytes or 0
+        for i, r in zip(plan.items, results, strict=True)
+        if r.outcome == "removed"
+    )
+    line = f"removed {_counts(r.kind for r in removed) or 'nothing'}; {_size(freed)} freed"
+    failed = sum(r.outcome == "failed" for r in results)
+    skipped = sum(r.outcome == "skipped" for r in results)
+    if skipped:
+        line += f"; {skipped} skipped"
+    if failed:
+        line += f"; {failed} failed"
+    click.echo(line)
+
+
+def _counts(kinds: Iterable[str]) -> str:
+    """``1 container, 2 runs``, in the order gc lists kinds."""
+    counted = Counter(kinds)
+    return ", ".join(
+        f"{counted[kind]} {one if counted[kind] == 1 else many}"
+        for kind, (one, many) in _NOUNS.items()
+        if counted[kind]
+    )
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

@@ -1,0 +1,38 @@
+"""Garbage collection: what scad left behind that nothing needs any more.
+
+:func:`plan_gc` only looks, and returns a :class:`GcPlan`: the items to remove,
+each with why, and what it considered and keeps, each with why. :func:`apply_gc`
+removes exactly the plan's items, re-checking first what could have changed
+since, and reports on each. The decisions are pure functions of what was seen
+(:mod:`.rules`); the looking (:mod:`.scan`, :mod:`.temps`) and the removing
+(:mod:`.apply`) sit around them.
+
+container  a container of this scad home whose run directory is gone
+run        a run directory whose container and clones are gone
+batch      a batch directory whose runs are all cleaned or gone
+image      a scad image that no container uses and is not its config's newest
+temp       a temporary file scad left (a process killed mid-write), over an hour old
+
+Nothing that may hold work is collected: a run with clones never is (its
+commits may be the only copy), and neither is anything a live process is using,
+nor a container whose label does not name this home (another home's, or one an
+older scad made).
+"""
+
+from .apply import apply_gc
+from .items import STALE_SECONDS, GcItem, GcKept, GcKind, GcPlan, GcResult
+from .plan import plan_gc
+from .rules import orphan_containers, stale_images
+
+__all__ = [
+    "STALE_SECONDS",
+    "GcItem",
+    "GcKept",
+    "GcKind",
+    "GcPlan",
+    "GcResult",
+    "apply_gc",
+    "orphan_containers",
+    "plan_gc",
+    "stale_images",
+]

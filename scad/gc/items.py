@@ -1,0 +1,66 @@
+"""What a gc plan is made of: the items it removes, what it keeps, and the results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = ["ORDER", "STALE_SECONDS", "GcItem", "GcKept", "GcKind", "GcPlan", "GcResult"]
+
+#: A temporary file, or a run that is not cleaned, touched more recently than
+#: this is left: it may be being written, or the run being prepared, right now.
+STALE_SECONDS = 3600.0
+
+GcKind = Literal["container", "run", "batch", "image", "temp"]
+#: The order items are listed and removed in: a container before anything it
+#: might use, a batch after its runs.
+ORDER: tuple[GcKind, ...] = ("container", "run", "batch", "image", "temp")
+
+
+class GcItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing the plan removes."""
+
+    kind: GcKind
+    #: What it is, for people: a container's name, a run or batch id, an image's
+    #: tags (its id when it has none), a temporary file's path in the home (or
+    #: its absolute path, in the system's temporary folder).
+    name: str
+    reason: str
+    #: What removal acts on: a container or image id, or an absolute path.
+    target: str
+    size_bytes: int | None = None
+    #: An image's tags; each is removed (the image goes with its last).
+    tags: list[str] = []
+    #: A container's run; a batch's runs that this plan removes too (the batch
+    #: stays if one of them does not go).
+    runs: list[str] = []
+
+
+class GcKept(msgspec.Struct, frozen=True, kw_only=True):
+    """Something gc looked at and leaves, and why."""
+
+    kind: GcKind
+    name: str
+    why: str
+
+
+class GcPlan(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[GcItem]
+    kept: list[GcKept]
+    #: Files touched after this UNIX time are fresh: a temporary file written
+    #: again between the plan and its removal is left.
+    stale_before: float = 0.0
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(item.size_bytes or 0 for item in self.items)
+
+
+class GcResult(msgspec.Struct, frozen=True, kw_only=True):
+    kind: GcKind
+    name: str
+    #: removed; skipped (something changed since the plan: ``detail`` says what);
+    #: or failed (``detail`` holds the error).
+    outcome: Literal["removed", "skipped", "failed"]
+    detail: str | None = None

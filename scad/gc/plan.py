@@ -1,0 +1,197 @@
+"""plan_gc: what gc would remove and what it keeps, from the engine and the home."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..batches import BatchPaths
+from ..clones import MAX_COUNTED, unfetched_work
+from ..errors import UnreadableClone
+from ..home import Home
+from ..runs import RunPaths
+from ..sessions.container import RUN_LABEL, home_label
+from ..specs import ContainerState
+from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
+from .rules import (
+    CONFIG_LABEL,
+    batch_verdict,
+    can_check_clones,
+    orphan_containers,
+    run_reason,
+    run_verdict,
+    stale_images,
+)
+from .scan import SeenHome, SeenRun, read_home, tree_size
+from .temps import plan_temps
+
+if TYPE_CHECKING:
+    from ..specs import Engine
+
+__all__ = ["plan_gc"]
+
+
+async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) -> GcPlan:
+    """What gc would remove, and what it keeps; nothing is removed.
+
+    The engine is asked first, then the home is read: a run directory made after
+    the engine answered has clones before it has a container, so it is kept.
+    Reading a stale run's clones (to say what they hold) updates its store, as
+    ``session clean`` does. An image that only an orphan container uses counts as
+    used: it goes at the next gc, once the container is gone.
+    """
+    moment = (now or datetime.now(UTC)).timestamp()
+    containers = await engine.containers({})
+    images = await engine.labelled_images(CONFIG_LABEL)
+    seen = await anyio.to_thread.run_sync(read_home, home)
+
+    runs = await _plan_runs(home, seen, containers, moment)
+    runs_gone = {item.name for item in runs.items}
+    batches = await anyio.to_thread.run_sync(_plan_batches, home, seen, runs_gone, moment)
+    batches_gone = {item.name for item in batches.items}
+    stale_before = moment - STALE_SECONDS
+    temps = await anyio.to_thread.run_sync(
+        plan_temps,
+        home,
+        [run.run_id for run in seen.runs if run.run_id not in runs_gone],
+        [batch.batch_id for batch in seen.batches if batch.batch_id not in batches_gone],
+        stale_before,
+    )
+    parts = [
+        orphan_containers(containers, seen.run_names, home_label(home)),
+        runs,
+        batches,
+        stale_images(images, containers),
+        temps,
+    ]
+    return GcPlan(
+        # Sorted by kind, stably: the order they are removed in.
+        items=sorted((i for p in parts for i in p.items), key=lambda i: ORDER.index(i.kind)),
+        kept=sorted((k for p in parts for k in p.kept), key=lambda k: ORDER.index(k.kind)),
+        stale_before=stale_before,
+    )
+
+
+async def _plan_runs(
+    home: Home, seen: SeenHome, containers: list[ContainerState], now: float
+) -> GcPlan:
+    """The run directories to remove (see :func:`~scad.gc.rules.run_verdict`)."""
+    ids = [container.id for container in containers]
+    # Any container naming the run keeps it, whichever home made it: the safe side.
+    by_run: dict[str, str] = {}
+    for container in containers:
+        if (run_id := container.labels.get(RUN_LABEL)) is not None:
+            by_run.setdefault(run_id, container.id)
+    # A run's batch keeps it while the batch's supervisor lives (its log's runs and
+    # those whose record names it).
+    live = {
+        run_id: f"its batch {batch.batch_id} is supervised (pid {batch.pid})"
+        for batch in seen.batches
+        if batch.pid is not None
+        for run_id in batch.runs
+    }
+
+    def container_of(run: SeenRun) -> str | None:
+        if run.run_id in by_run:
+            return by_run[run.run_id]
+        cid = run.record.container_id if run.record else None
+        return cid if cid and any(i.startswith(cid) for i in ids) else None
+
+    their_container = {run.run_id: container_of(run) for run in seen.runs}
+    notes: dict[str, str] = {}
+    limiter = anyio.CapacityLimiter(4)
+
+    async def check(run: SeenRun) -> None:
+        async with limiter:
+            notes[run.run_id] = await _clones_note(home, run)
+
+    async with anyio.create_task_group() as tg:
+        for run in seen.runs:
+            if can_check_clones(run, their_container[run.run_id], live.get(run.run_id)):
+                tg.start_soon(check, run)
+
+    collected: list[SeenRun] = []
+    kept = [GcKept(kind="run", name=name, why="not a folder; left alone") for name in seen.not_runs]
+    for run in seen.runs:
+        why = run_verdict(
+            run,
+            container=their_container[run.run_id],
+            batch=live.get(run.run_id),
+            now=now,
+            clones_note=notes.get(run.run_id),
+        )
+        if why is None:
+            collected.append(run)
+        else:
+            kept.append(GcKept(kind="run", name=run.run_id, why=why))
+    items = await anyio.to_thread.run_sync(_run_items, home, collected)
+    return GcPlan(items=items, kept=kept)
+
+
+def _run_items(home: Home, runs: list[SeenRun]) -> list[GcItem]:
+    return [
+        GcItem(
+            kind="run",
+            name=run.run_id,
+            reason=run_reason(run),
+            target=str(home.run_dir(run.run_id)),
+            size_bytes=tree_size(home.run_dir(run.run_id)),
+        )
+        for run in runs
+    ]
+
+
+def _plan_batches(home: Home, seen: SeenHome, gone: set[str], now: float) -> GcPlan:
+    """The batch directories to remove (see :func:`~scad.gc.rules.batch_verdict`);
+    ``gone``: the runs this plan removes."""
+    done = gone | {run.run_id for run in seen.runs if run.record and run.record.cleaned}
+    done |= {run_id for b in seen.batches for run_id in b.runs if run_id not in seen.run_names}
+    items, kept = [], []
+    for batch in seen.batches:
+        why = batch_verdict(batch, done=done, now=now)
+        if why is not None:
+            kept.append(GcKept(kind="batch", name=batch.batch_id, why=why))
+            continue
+        root = BatchPaths(home, batch.batch_id).root
+        items.append(
+            GcItem(
+                kind="batch",
+                name=batch.batch_id,
+                reason=(
+                    "no manifest (its creation was cut short)"
+                    if batch.problem
+                    else "every run of it is cleaned or gone"
+                ),
+                target=str(root),
+                size_bytes=tree_size(root),
+                runs=sorted(set(batch.runs) & gone),
+            )
+        )
+    return GcPlan(items=items, kept=kept)
+
+
+async def _clones_note(home: Home, run: SeenRun) -> str:
+    """What the run's clones hold that the host lacks, said as why the run stays."""
+    assert run.record is not None
+    paths = RunPaths(home, run.run_id)
+    for key in run.clones:
+        host = run.record.repos.get(key)
+        if host is None:
+            return f"it has clone {key}, which is not one of its repos; look at it by hand"
+        try:
+            work = await unfetched_work(paths.clone(key), paths.store(key), Path(host))
+        except UnreadableClone as exc:
+            return (
+                f"it has clones; cannot tell whether clone {key} holds commits {host} lacks "
+                f"({exc.problem})"
+            )
+        if work.total:
+            count = f"more than {MAX_COUNTED}" if work.total > MAX_COUNTED else str(work.total)
+            return (
+                f"clone {key} holds {count} commit(s) not in {host}; "
+                f"fetch them (`scad code fetch {run.run_id}`)"
+            )
+    return f"it has clones (nothing unfetched); `scad session clean {run.run_id}` removes them"

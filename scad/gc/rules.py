@@ -1,0 +1,208 @@
+"""What gc collects and what it keeps, as pure functions of what was seen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..names import image_repository
+from ..runs import parse_iso
+from ..sessions.container import HOME_LABEL, RUN_LABEL
+from ..specs import ContainerState, ImageInfo
+from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
+from .scan import SeenBatch, SeenRun
+
+__all__ = [
+    "CONFIG_LABEL",
+    "batch_verdict",
+    "can_check_clones",
+    "orphan_containers",
+    "run_reason",
+    "run_verdict",
+    "stale_images",
+]
+
+#: The label of a scad image (set by :mod:`scad.build`), naming its config.
+CONFIG_LABEL = "scad.config"
+
+
+def orphan_containers(
+    containers: Iterable[ContainerState], run_names: set[str], home: str
+) -> GcPlan:
+    """This home's containers whose run label names a run with no run directory.
+
+    Such a container's output is detached from scad (its event log went with the
+    run directory) and nothing will read it. A running one is listed as running:
+    removal stops it first (gracefully, as ``session stop`` does), then removes it.
+    A container is this home's when its home label is ``home`` (the home's
+    resolved root). Other homes may share the engine, and a container made before
+    containers named their home may be anyone's: such containers are kept.
+    """
+    items, kept = [], []
+    for container in containers:
+        run_id = container.labels.get(RUN_LABEL)
+        if run_id is None or run_id in run_names:
+            continue
+        name = container.name or container.id[:12]
+        maker = container.labels.get(HOME_LABEL)
+        if maker is None:
+            why = (
+                "made before containers named their scad home; "
+                f"remove it with `docker rm -f {name}` if it is yours"
+            )
+            kept.append(GcKept(kind="container", name=name, why=why))
+            continue
+        if maker != home:
+            kept.append(
+                GcKept(kind="container", name=name, why=f"made by another scad home ({maker})")
+            )
+            continue
+        reason = f"its run {run_id} has no run directory"
+        if container.running:
+            reason += "; it is running: removing it stops it"
+        items.append(
+            GcItem(kind="container", name=name, reason=reason, target=container.id, runs=[run_id])
+        )
+    return GcPlan(items=items, kept=kept)
+
+
+def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerState]) -> GcPlan:
+    """scad images that no container uses (any container, scad's or not) and that
+    are not the newest of their config.
+
+    An image is scad's when it carries the config label and every tag it has is in
+    its config's repository (``scad-NAME``); one also tagged elsewhere is someone
+    else's too, and left. Of each config, the image tagged ``latest`` and the
+    newest by creation stay: the next run of the config uses them.
+    """
+    in_use = {container.image_id for container in containers}
+    by_config: dict[str, list[ImageInfo]] = {}
+    kept: list[GcKept] = []
+    for image in images:
+        config = image.labels.get(CONFIG_LABEL)
+        if not config:
+            continue
+        prefix = f"{image_repository(config)}:"
+        foreign = [tag for tag in image.tags if not tag.startswith(prefix)]
+        if not foreign:
+            by_config.setdefault(config, []).append(image)
+        elif len(foreign) < len(image.tags):
+            kept.append(
+                GcKept(kind="image", name=_image_name(image), why=f"also tagged {foreign[0]}")
+            )
+    items = []
+    for config, group in sorted(by_config.items()):
+        latest = f"{image_repository(config)}:latest"
+        # A list gives whole seconds: of two builds in one second, ``latest`` is the newer.
+        newest = max(group, key=lambda image: (_created(image), latest in image.tags))
+        for image in sorted(group, key=_created):
+            name = _image_name(image)
+            if latest in image.tags:
+                kept.append(GcKept(kind="image", name=name, why=f"the latest of config {config}"))
+            elif image is newest:
+                kept.append(GcKept(kind="image", name=name, why=f"the newest of config {config}"))
+            elif image.id in in_use:
+                kept.append(GcKept(kind="image", name=name, why="a container uses it"))
+            else:
+                what = "an older image" if image.tags else "an untagged image"
+                items.append(
+                    GcItem(
+                        kind="image",
+                        name=name,
+                        reason=f"{what} of config {config}; no container uses it",
+                        target=image.id,
+                        tags=sorted(image.tags),
+                    )
+                )
+    return GcPlan(items=items, kept=kept)
+
+
+def _image_name(image: ImageInfo) -> str:
+    return ", ".join(sorted(image.tags)) or image.id.removeprefix("sha256:")[:12]
+
+
+def _created(image: ImageInfo) -> float:
+    """The image's creation time: a list gives UNIX seconds, an inspect ISO 8601."""
+    if image.created.isdigit():
+        return float(image.created)
+    try:
+        return parse_iso(image.created).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def can_check_clones(run: SeenRun, container: str | None, batch: str | None) -> bool:
+    """Whether the run's clones are all that keeps it: then reading them says
+    whether they hold work the host lacks (a run with a container or a live
+    process is left to ``session clean`` and its own checks)."""
+    return bool(run.record and run.clones and not run.busy and not batch and not container)
+
+
+def run_verdict(
+    run: SeenRun,
+    *,
+    container: str | None,
+    batch: str | None,
+    now: float,
+    clones_note: str | None = None,
+) -> str | None:
+    """Why the run directory stays, or None when it goes.
+
+    It stays while a live process uses it (a supervisor writing its log, or a
+    writer holding its log's lock), while its batch's supervisor is alive (which
+    may start it again), while any container of it exists, while it has
+    ``worktrees/`` at all (its clones may hold the only copy of commits; with no
+    readable ``run.json`` it is never touched), and while it has ``stores/`` and
+    was not cleaned (a store holds copies of its clones' commits). A run that was
+    not cleaned also stays until nothing touched it for :data:`STALE_SECONDS`: a
+    run being prepared has no container yet (and, for a moment, no clones).
+    ``clones_note`` says what its clones hold, when they were read.
+    """
+    run_id = run.run_id
+    if run.busy:
+        return run.busy
+    if batch:
+        return batch
+    if container:
+        return f"its container {container[:12]} exists; `scad session clean {run_id}` removes it"
+    if run.worktrees:
+        if run.record is None:
+            return f"it has clones and no readable run.json ({run.unreadable}); look at it by hand"
+        return clones_note or (
+            f"it has clones; `scad session clean {run_id}` removes them once they are fetched"
+        )
+    cleaned = run.record is not None and run.record.cleaned
+    if run.stores and not cleaned:
+        return "its stores/ hold copies of its clones' commits; look at it by hand"
+    if not cleaned and now - run.touched < STALE_SECONDS:
+        return "touched less than an hour ago (it may be starting)"
+    return None
+
+
+def run_reason(run: SeenRun) -> str:
+    """Why a run directory that goes, goes."""
+    if run.record is None:
+        return f"no readable run.json ({run.unreadable}), no container, no clones"
+    if run.record.cleaned:
+        return f"cleaned {run.record.cleaned}; its record and event log go"
+    return "no container and no clones"
+
+
+def batch_verdict(batch: SeenBatch, *, done: set[str], now: float) -> str | None:
+    """Why the batch directory stays, or None when it goes.
+
+    It stays while its supervisor is alive, while its manifest is unreadable,
+    until nothing touched it for :data:`STALE_SECONDS` (a batch is made, then its
+    supervisor starts), and while any of its runs is neither cleaned nor gone
+    (a run this plan removes counts as gone).
+    """
+    if batch.pid is not None:
+        return f"its supervisor is alive (pid {batch.pid})"
+    if batch.problem and batch.problem != "no manifest":
+        return f"its manifest is {batch.problem}; look at it by hand"
+    if now - batch.touched < STALE_SECONDS:
+        return "touched less than an hour ago"
+    waiting = [run_id for run_id in batch.runs if run_id not in done]
+    if waiting:
+        more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        return f"its run(s) {', '.join(waiting[:3])}{more} are not cleaned"
+    return None

@@ -1,0 +1,196 @@
+"""What gc sees in a scad home: its runs and batches, and the sizes of trees.
+
+Blocking file work, to be run in a thread. Links are never followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+from pathlib import Path
+
+import msgspec
+
+from ..batches import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
+from ..events import is_supervised
+from ..home import Home
+from ..runs import RunPaths, RunRecord, parse_iso
+
+__all__ = [
+    "SeenBatch",
+    "SeenHome",
+    "SeenRun",
+    "busy",
+    "entries",
+    "read_home",
+    "tree_size",
+    "tree_touched",
+]
+
+
+class SeenRun(msgspec.Struct, kw_only=True):
+    """What the file system says of one run directory."""
+
+    run_id: str
+    record: RunRecord | None
+    #: Why ``run.json`` could not be read, when it could not.
+    unreadable: str | None = None
+    worktrees: bool
+    #: Clone folders in ``worktrees/``.
+    clones: list[str]
+    stores: bool
+    #: A live process is using it (what it does), else None.
+    busy: str | None
+    #: The newest of its folder's, ``run.json``'s and ``events.jsonl``'s mtimes.
+    touched: float
+
+
+class SeenBatch(msgspec.Struct, kw_only=True):
+    batch_id: str
+    #: ``manifest.json`` is missing (its creation was cut short) or unreadable.
+    problem: str | None
+    #: The live supervisor's pid (-1: one took the lock but has not written it yet).
+    pid: int | None
+    touched: float
+    #: Its runs: those its log names and those whose record names it.
+    runs: list[str]
+
+
+class SeenHome(msgspec.Struct, kw_only=True):
+    runs: list[SeenRun]
+    #: Every name in ``runs/`` (folder or not): a run label naming one is not an orphan's.
+    run_names: set[str]
+    not_runs: list[str]
+    batches: list[SeenBatch]
+
+
+def read_home(home: Home) -> SeenHome:
+    seen = SeenHome(runs=[], run_names=set(), not_runs=[], batches=[])
+    by_batch: dict[str, set[str]] = {}
+    for entry in entries(home.runs):
+        seen.run_names.add(entry.name)
+        if not entry.is_dir(follow_symlinks=False):
+            seen.not_runs.append(entry.name)
+            continue
+        run = _read_run(home, entry.name)
+        seen.runs.append(run)
+        if run.record is not None and run.record.batch:
+            by_batch.setdefault(run.record.batch, set()).add(run.record.run_id)
+    seen.batches = [
+        _read_batch(home, entry.name, by_batch.get(entry.name, set()))
+        for entry in entries(home.root / "batches")
+        if entry.is_dir(follow_symlinks=False)
+    ]
+    return seen
+
+
+def entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` by name; none when it is missing or not a folder."""
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(listing, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _read_run(home: Home, run_id: str) -> SeenRun:
+    paths = RunPaths(home, run_id)
+    record, unreadable = None, None
+    try:
+        record = msgspec.json.decode(paths.record.read_bytes(), type=RunRecord)
+    except FileNotFoundError:
+        unreadable = "missing"
+    except (OSError, msgspec.DecodeError) as exc:
+        unreadable = str(exc)
+    touched = _mtime(paths.root, paths.record, paths.events)
+    if record is not None:
+        with contextlib.suppress(ValueError):  # a malformed time: the mtimes say enough
+            touched = max(touched, parse_iso(record.created).timestamp())
+    return SeenRun(
+        run_id=run_id,
+        record=record,
+        unreadable=unreadable,
+        worktrees=os.path.lexists(paths.worktrees),
+        clones=[] if paths.worktrees.is_symlink() else [e.name for e in entries(paths.worktrees)],
+        stores=os.path.lexists(paths.stores),
+        busy=busy(paths),
+        touched=touched,
+    )
+
+
+def busy(paths: RunPaths) -> str | None:
+    """What a live process is doing with the run, if one is."""
+    if is_supervised(paths):
+        return "a live process supervises it"
+    if _locked(paths.lock):
+        return "its event log is being written"
+    return None
+
+
+def _locked(path: Path) -> bool:
+    """Whether another open file holds a lock on ``path`` (tried for an instant, not waited)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock, if it was taken
+    return False
+
+
+def _read_batch(home: Home, batch_id: str, recorded: set[str]) -> SeenBatch:
+    paths = BatchPaths(home, batch_id)
+    runs, problem = set(recorded), None
+    try:
+        manifest = msgspec.json.decode(Path(paths.manifest).read_bytes(), type=BatchManifest)
+    except FileNotFoundError:
+        problem = "no manifest"
+    except (OSError, msgspec.DecodeError) as exc:
+        problem = f"unreadable ({exc})"
+    else:
+        runs.update(batch_state(manifest, read_batch_events(paths)).run_ids)
+    return SeenBatch(
+        batch_id=batch_id,
+        problem=problem,
+        pid=supervisor_pid(paths),
+        touched=_mtime(paths.root, Path(paths.manifest), Path(paths.events)),
+        runs=sorted(runs),
+    )
+
+
+def _mtime(*paths: Path) -> float:
+    """The newest mtime of those of ``paths`` that exist (links not followed)."""
+    times = [0.0]
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            times.append(os.lstat(path).st_mtime)
+    return max(times)
+
+
+def _tree_stats(root: Path) -> list[os.stat_result]:
+    """``lstat`` of ``root`` and everything under it (a file: itself); links are
+    not followed below ``root``."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            with contextlib.suppress(FileNotFoundError):
+                found.append(os.lstat(os.path.join(folder, name)))
+    with contextlib.suppress(FileNotFoundError):
+        found.append(os.lstat(root))
+    return found
+
+
+def tree_size(root: Path) -> int:
+    """The bytes of the files under ``root`` (of ``root``, a file)."""
+    return sum(info.st_size for info in _tree_stats(root) if not stat.S_ISDIR(info.st_mode))
+
+
+def tree_touched(root: Path) -> float:
+    """The newest mtime under ``root`` (``root``'s own included)."""
+    return max((info.st_mtime for info in _tree_stats(root)), default=0.0)

@@ -1,0 +1,151 @@
+"""`scad gc`: the dry run's table, --json, and --force's report and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from scad.errors import EngineError
+from scad.home import Home
+from tests.conftest import Cli
+from tests.fakes import FakeEngine
+from tests.unit.test_gc import (
+    image,
+    make_run,
+    run_container,
+    system_temp,  # noqa: F401 (autouse: gc sees a temp folder of the test's)
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class Refusing(FakeEngine):
+    """Refuses to remove the image named ``refused``."""
+
+    refused = ""
+
+    async def remove_image(self, reference: str) -> None:
+        if reference == self.refused:
+            raise EngineError(f"remove image {reference}: conflict")
+        await super().remove_image(reference)
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Refusing:
+    fake = Refusing(
+        images=[
+            image("aaa", "scad-proj:aaa", created=1),
+            image("bbb", "scad-proj:bbb", "scad-proj:latest", created=2),
+        ]
+    )
+
+    @asynccontextmanager
+    async def open_engine(**_: object) -> AsyncIterator[FakeEngine]:
+        yield fake
+
+    monkeypatch.setattr("scad.engine.open_engine", open_engine)
+    return fake
+
+
+def run_size(root: Path) -> int:
+    return sum(os.lstat(root / name).st_size for name in ("run.json", "events.jsonl"))
+
+
+async def test_the_dry_run_lists_by_kind_with_a_total(
+    run_cli: Cli, scad_home: Path, engine: Refusing
+) -> None:
+    container = await run_container(engine, "p-gone", home=Home(scad_home), running=True)
+    make_run(Home(scad_home), "p-cleaned", cleaned=True)
+    make_run(Home(scad_home), "p-fresh", fresh=True)
+    size = run_size(scad_home / "runs" / "p-cleaned")
+    cleaned = json.loads((scad_home / "runs" / "p-cleaned" / "run.json").read_text())["cleaned"]
+
+    result = await run_cli("gc")
+
+    assert result.exit_code == 0
+    shown = f"{size} B"
+    width = max(len("SIZE"), len(shown))
+    assert result.stdout == (
+        "kept:\n"
+        "KIND   NAME                             WHY\n"
+        "run    p-fresh                          touched less than an hour ago (it may be starting)\n"
+        "image  scad-proj:bbb, scad-proj:latest  the latest of config proj\n"
+        "\n"
+        f"KIND       NAME           {'SIZE'.ljust(width)}  WHY\n"
+        f"container  scad-p-gone    {'-'.ljust(width)}  its run p-gone has no run directory; it is running: removing it stops it\n"
+        f"run        p-cleaned      {shown.ljust(width)}  cleaned {cleaned}; its record and event log go\n"
+        f"image      scad-proj:aaa  {'-'.ljust(width)}  an older image of config proj; no container uses it\n"
+        f"total: 1 container, 1 run, 1 image; {shown}\n"
+        "`scad gc --force` removes them\n"
+    )
+    assert engine.removed == [] and container in engine.made
+    assert (scad_home / "runs" / "p-cleaned").is_dir()
+
+
+async def test_nothing_to_collect(run_cli: Cli, engine: Refusing) -> None:
+    engine.image_list.clear()
+    result = await run_cli("gc")
+    assert (result.exit_code, result.stdout) == (0, "nothing to collect\n")
+
+
+async def test_json_holds_the_plan_and_no_results_in_a_dry_run(
+    run_cli: Cli, scad_home: Path, engine: Refusing
+) -> None:
+    make_run(Home(scad_home), "p-cleaned", cleaned=True)
+    result = await run_cli("gc", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [(i["kind"], i["name"]) for i in data["items"]] == [
+        ("run", "p-cleaned"),
+        ("image", "scad-proj:aaa"),
+    ]
+    assert data["items"][1]["tags"] == ["scad-proj:aaa"]
+    assert data["kept"] == [
+        {
+            "kind": "image",
+            "name": "scad-proj:bbb, scad-proj:latest",
+            "why": "the latest of config proj",
+        }
+    ]
+    assert data["size_bytes"] == run_size(scad_home / "runs" / "p-cleaned")
+    assert data["results"] is None
+
+
+async def test_force_reports_each_item_and_fails_when_one_failed(
+    run_cli: Cli, scad_home: Path, engine: Refusing
+) -> None:
+    container = await run_container(engine, "p-gone", home=Home(scad_home))
+    make_run(Home(scad_home), "p-cleaned", cleaned=True)
+    size = run_size(scad_home / "runs" / "p-cleaned")
+    engine.refused = "scad-proj:aaa"
+
+    result = await run_cli("gc", "--force")
+
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "KIND       NAME           OUTCOME  DETAIL\n"
+        "container  scad-p-gone    removed\n"
+        "run        p-cleaned      removed\n"
+        "image      scad-proj:aaa  failed   remove image scad-proj:aaa: conflict\n"
+        f"removed 1 container, 1 run; {size} B freed; 1 failed\n"
+    )
+    assert engine.removed == [container]
+    assert not (scad_home / "runs" / "p-cleaned").exists()
+
+
+async def test_force_with_json_exits_zero_when_all_went(
+    run_cli: Cli, scad_home: Path, engine: Refusing
+) -> None:
+    make_run(Home(scad_home), "p-cleaned", cleaned=True)
+    result = await run_cli("gc", "--force", "--json")
+    assert result.exit_code == 0
+    assert [(r["name"], r["outcome"]) for r in json.loads(result.stdout)["results"]] == [
+        ("p-cleaned", "removed"),
+        ("scad-proj:aaa", "removed"),
+    ]
+    assert engine.removed == ["scad-proj:aaa"]
