@@ -24,6 +24,7 @@ from scad.clones import create_clone
 from scad.codefetch import RepoFetch, fetch_run
 from scad.codesync import RepoSync, sync_run
 from scad.errors import UnfetchedWork
+from scad.gc import plan_gc
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.sessions import SessionInfo, clean_session, session_info, session_status
@@ -313,6 +314,8 @@ async def exercise(home: Home, record: RunRecord) -> Seen:
         info = await session_info(engine, home, record)
         await session_status(None, home, include_all=True)
         (synced,) = (await sync_run(engine, home, record)).repos
+        collect = await plan_gc(engine, home)
+        assert collect.items == [] and [k.name for k in collect.kept] == ["r"]
         try:
             await clean_session(engine, home, record, force=False)
             refusal = None
