@@ -40,7 +40,7 @@ _STORE_TEMPS = (
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
-_SYSTEM_TEMPS = ("scad-ccusage-*",)  # ccusage: a run's transcripts, copied out for it
+_SYSTEM_TEMPS = ("scad-ccusage-*", "scad-doctor-*")  # transcripts copied for ccusage; doctor inputs
 
 
 class _Temp(msgspec.Struct, kw_only=True):

@@ -1,0 +1,47 @@
+"""`scad doctor [--json]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import asyncclick as click
+
+from ..home import scad_home
+from ._render import echo_json
+
+if TYPE_CHECKING:
+    from ..doctor import Check
+
+_LABELS = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+
+
+def _show(check: Check) -> None:
+    about = f"{check.name} ({check.config})" if check.config else check.name
+    click.echo(f"{_LABELS[check.status]:<6}{about}: {check.detail}")
+    if check.fix and check.status in ("warn", "fail"):
+        click.echo(f"      fix: {check.fix}")
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+async def doctor(as_json: bool) -> None:
+    """Check that this host can run sessions: the engine, images, configs, credentials,
+    CA certificates, disk, mounts, live-restore, and a container of each built image.
+
+    Exits 1 when a check fails; warnings do not fail.
+    """
+    from ..doctor import run_checks
+    from ..engine import open_engine
+
+    if not as_json and sys.stderr.isatty():
+        click.echo("checking (the container checks may take a minute)...", err=True)
+    checks = await run_checks(
+        scad_home(), os.environ, engine_factory=open_engine, on_check=None if as_json else _show
+    )
+    failed = any(check.status == "fail" for check in checks)
+    if as_json:
+        echo_json({"ok": not failed, "checks": checks})
+    if failed:
+        raise click.exceptions.Exit(1)

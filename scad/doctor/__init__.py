@@ -1,0 +1,30 @@
+"""``scad doctor``: whether this host can run sessions, one check at a time.
+
+Each check gives a :class:`Check` (pass, warn, fail or skip; warnings and
+failures say how to fix them); :func:`run_checks` runs them all, bounded in time,
+and prints nothing. The checks, in order: the engine answers; each config's base image is
+present; each config is valid and its repos exist; the credentials sessions
+would use (and when OAuth ones expire); the configs' CA certificates; free disk
+under ``$SCAD_HOME``; mounts the agent's uid cannot write; the engine's
+live-restore; each built image runs ``claude --version``; and one headless Claude
+in a built image answers the offline model.
+"""
+
+from ._check import Check, Status
+from ._containers import DOCTOR_LABEL, ROUND_TRIP_TIMEOUT, VERSION_TIMEOUT
+from ._host import DISK_FAIL_BYTES, DISK_WARN_BYTES
+from ._run import CHECKS, ENGINE_TIMEOUT, EngineFactory, run_checks
+
+__all__ = [
+    "CHECKS",
+    "DISK_FAIL_BYTES",
+    "DISK_WARN_BYTES",
+    "DOCTOR_LABEL",
+    "ENGINE_TIMEOUT",
+    "ROUND_TRIP_TIMEOUT",
+    "VERSION_TIMEOUT",
+    "Check",
+    "EngineFactory",
+    "Status",
+    "run_checks",
+]

@@ -1,0 +1,275 @@
+"""The checks that run throwaway containers of the built images: `claude --version`,
+and a round trip through the offline model. Each container is bounded in time and
+removed whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from ..config import Config
+from ..credentials import HostCredentials, credentials_env_file
+from ..errors import ScadError
+from ..image import agent_ids
+from ..specs import BindMount, ContainerSpec, Limits, Security
+from ..streamjson import Result, decode_event
+from ..text import printable
+from ._check import Check, failed, skipped
+from ._engine import valid_configs
+from ._host import LoadedConfig, for_each
+
+if TYPE_CHECKING:
+    from ..specs import Engine
+
+__all__ = [
+    "CLEANUP_TIMEOUT",
+    "DOCTOR_LABEL",
+    "ROUND_TRIP_TIMEOUT",
+    "VERSION_TIMEOUT",
+    "check_claude_versions",
+    "check_round_trip",
+]
+
+#: Bounds on a throwaway container's whole life, and on removing it afterwards.
+VERSION_TIMEOUT = 60.0
+ROUND_TRIP_TIMEOUT = 90.0
+CLEANUP_TIMEOUT = 30.0
+#: Output of a throwaway container kept per stream.
+MAX_OUTPUT = 64 * 1024
+#: Doctor's containers carry this label (value: which check), never ``scad.run``.
+DOCTOR_LABEL = "scad.doctor"
+PROMPT = "SAY: doctor ok\n"
+ANSWER = "doctor ok"
+#: The offline model takes any key; this one is no secret.
+DUMMY_KEY = "scad-doctor-offline-model"
+INPUTS = "/run/scad"
+
+
+class _Ran(msgspec.Struct, frozen=True):
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+async def _run_container(engine: Engine, spec: ContainerSpec) -> _Ran:
+    """Create, attach, start and read a throwaway container to its end; it is removed
+    whatever happens. The caller bounds the time."""
+    container_id = await engine.create_container(spec)
+    try:
+        output = {1: bytearray(), 2: bytearray()}
+        # Attached before the start, as the supervisor does: nothing printed is missed.
+        async with engine.attach(container_id) as stream:
+            await engine.start(container_id)
+            while (chunk := await stream.read()) is not None:
+                kept = output.get(chunk.stream)
+                if kept is not None:
+                    kept += chunk.data[: MAX_OUTPUT - len(kept)]
+        ended = await engine.wait(container_id)
+    finally:
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(CLEANUP_TIMEOUT),
+            contextlib.suppress(ScadError),
+        ):
+            await engine.remove(container_id, force=True)
+    return _Ran(
+        ended.exit_code,
+        output[1].decode(errors="replace"),
+        output[2].decode(errors="replace"),
+    )
+
+
+def _spec(
+    config: Config,
+    image: str,
+    *,
+    check: str,
+    command: list[str],
+    network: str = "none",
+    env: dict[str, str] | None = None,
+    mounts: Sequence[BindMount] = (),
+) -> ContainerSpec:
+    """A throwaway container run as a session's is: the agent's uid, the config's
+    limits and hardening."""
+    uid, gid = agent_ids(os.getuid(), os.getgid())
+    return ContainerSpec(
+        image=image,
+        name=f"scad-doctor-{config.name}-{secrets.token_hex(4)}",
+        labels={DOCTOR_LABEL: check},
+        command=command,
+        user=f"{uid}:{gid}",
+        env=env or {},
+        mounts=list(mounts),
+        network=network,
+        limits=Limits(
+            cpus=config.resources.cpus,
+            memory=config.resources.memory_bytes,
+            pids=config.resources.pids,
+        ),
+        security=Security(
+            no_new_privileges=config.security.no_new_privileges,
+            cap_drop_all=config.security.cap_drop_all,
+        ),
+    )
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return printable(lines[-1][:300]) if lines else "no output"
+
+
+async def _built(engine: Engine, loaded: LoadedConfig) -> bool:
+    return loaded.tag is not None and await engine.image(loaded.tag) is not None
+
+
+def _rebuild(name: str) -> str:
+    return f"rebuild the image: scad build {name} --rebuild"
+
+
+async def check_claude_versions(engine: Engine, configs: Sequence[LoadedConfig]) -> list[Check]:
+    """The image of each config that is built runs `claude --version`."""
+    valid = [(c, config) for c, config in valid_configs(configs) if c.tag is not None]
+    if not valid:
+        return [skipped("claude --version", "no valid config")]
+    return await for_each(valid, lambda item: _check_claude_version(engine, *item))
+
+
+async def _check_claude_version(engine: Engine, loaded: LoadedConfig, config: Config) -> Check:
+    name, tag = loaded.name, loaded.tag
+    assert tag is not None
+    if not await _built(engine, loaded):
+        return Check(
+            name="claude --version",
+            status="skip",
+            detail=f"not built; run `scad build {name}`",
+            config=name,
+        )
+    spec = _spec(config, tag, check="claude-version", command=["claude", "--version"])
+    try:
+        with anyio.fail_after(VERSION_TIMEOUT):
+            ran = await _run_container(engine, spec)
+    except TimeoutError:
+        return failed(
+            "claude --version",
+            f"no answer from {tag} within {VERSION_TIMEOUT:.0f} s",
+            _rebuild(name),
+            name,
+        )
+    except ScadError as exc:
+        return failed("claude --version", f"cannot run {tag}: {exc}", _rebuild(name), name)
+    if ran.exit_code != 0:
+        return failed(
+            "claude --version",
+            f"exited {ran.exit_code} in {tag}: {_last_line(ran.stderr or ran.stdout)}",
+            _rebuild(name),
+            name,
+        )
+    return Check(
+        name="claude --version",
+        status="pass",
+        detail=f"{_last_line(ran.stdout)} in {tag}",
+        config=name,
+    )
+
+
+def _make_inputs() -> Path:
+    """A folder laid out as a run's ``inputs/``: the prompt, and the key as a file the
+    entrypoint sources (never container environment, as for sessions)."""
+    folder = Path(tempfile.mkdtemp(prefix="scad-doctor-"))
+    credentials = HostCredentials(method="api-key", api_key=DUMMY_KEY)
+    (folder / "prompt.txt").write_text(PROMPT)
+    (folder / "credentials.env").write_text(credentials_env_file(credentials))
+    # The agent's uid (another than scad's when scad runs as root) reads them; the
+    # dummy key is no secret.
+    for path in (folder, *folder.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+async def check_round_trip(engine: Engine, configs: Sequence[LoadedConfig]) -> list[Check]:
+    """One headless Claude, in the first config's image that is built, answers the
+    offline model (served here on 127.0.0.1; the container uses the host's network)."""
+    for loaded, config in valid_configs(configs):
+        if await _built(engine, loaded):
+            return [await _round_trip(engine, loaded, config)]
+    return [skipped("round trip", "no config's image is built; run `scad build NAME`")]
+
+
+async def _round_trip(engine: Engine, loaded: LoadedConfig, config: Config) -> Check:
+    from ..offline import serve_offline_model  # aiohttp's server: only for this check
+
+    name, tag = loaded.name, loaded.tag
+    assert tag is not None
+    fix = (
+        f"{_rebuild(name)}; the container must reach 127.0.0.1 on the host network "
+        "(a remote or rootless engine cannot)"
+    )
+    started = time.monotonic()
+    inputs = await anyio.to_thread.run_sync(_make_inputs)
+    try:
+        async with serve_offline_model("127.0.0.1", 0) as model:
+            spec = _spec(
+                config,
+                tag,
+                check="round-trip",
+                command=["headless", "-p", "--output-format", "stream-json", "--verbose"],
+                network="host",
+                env={
+                    "ANTHROPIC_BASE_URL": model.url,
+                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                },
+                mounts=[BindMount(str(inputs), INPUTS, read_only=True)],
+            )
+            with anyio.fail_after(ROUND_TRIP_TIMEOUT):
+                ran = await _run_container(engine, spec)
+    except TimeoutError:
+        return failed(
+            "round trip", f"no result from {tag} within {ROUND_TRIP_TIMEOUT:.0f} s", fix, name
+        )
+    except (ScadError, OSError) as exc:
+        return failed("round trip", f"cannot run {tag}: {exc}", fix, name)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(shutil.rmtree, inputs, True)
+    seconds = time.monotonic() - started
+    results = [
+        event
+        for event in map(decode_event, ran.stdout.encode().splitlines())
+        if isinstance(event, Result)
+    ]
+    if not results:
+        return failed(
+            "round trip",
+            f"no result from claude in {tag} (exit {ran.exit_code}): "
+            f"{_last_line(ran.stderr or ran.stdout)}",
+            fix,
+            name,
+        )
+    answer = printable((results[-1].result or "")[:300])
+    if results[-1].is_error or ran.exit_code != 0:
+        return failed(
+            "round trip",
+            f"claude in {tag} reported an error (exit {ran.exit_code}): {answer}",
+            fix,
+            name,
+        )
+    if ANSWER not in answer:
+        return failed(
+            "round trip", f"claude in {tag} answered {answer!r}, not {ANSWER!r}", fix, name
+        )
+    return Check(
+        name="round trip",
+        status="pass",
+        detail=f"claude in {tag} answered the offline model in {seconds:.1f} s",
+        config=name,
+    )

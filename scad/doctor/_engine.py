@@ -1,0 +1,67 @@
+"""The checks that ask the engine about itself and its images: each config's base
+image, and whether containers survive a restart of the engine (live-restore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ._check import Check, skipped
+from ._host import LoadedConfig, for_each
+
+if TYPE_CHECKING:
+    from ..specs import Engine
+
+__all__ = ["check_base_images", "check_live_restore", "valid_configs"]
+
+
+def valid_configs(configs: Sequence[LoadedConfig]) -> list[tuple[LoadedConfig, Config]]:
+    return [(c, c.config) for c in configs if c.config is not None]
+
+
+async def check_base_images(engine: Engine, configs: Sequence[LoadedConfig]) -> list[Check]:
+    """Each config's base image is present; an absent one is a warning, since `scad
+    build` pulls it (and doctor does not download gigabytes to find out whether it can)."""
+    valid = valid_configs(configs)
+    if not valid:
+        return [skipped("base image", "no valid config")]
+    return await for_each(valid, lambda item: _check_base_image(engine, *item))
+
+
+async def _check_base_image(engine: Engine, loaded: LoadedConfig, config: Config) -> Check:
+    base = config.base_image
+    if await engine.image(base) is not None:
+        return Check(
+            name="base image", status="pass", detail=f"{base} is present", config=loaded.name
+        )
+    built = loaded.tag is not None and await engine.image(loaded.tag) is not None
+    note = f"; {loaded.tag} is built, so runs work until the config changes" if built else ""
+    return Check(
+        name="base image",
+        status="warn",
+        detail=f"{base} is absent; `scad build {loaded.name}` will try to pull it{note}",
+        fix=f"docker pull {base} where a registry is reachable; else docker load (or docker "
+        f"tag) an image as {base}, or set image.base in the config",
+        config=loaded.name,
+    )
+
+
+async def check_live_restore(engine: Engine) -> list[Check]:
+    if await engine.live_restore():
+        return [
+            Check(
+                name="live-restore",
+                status="pass",
+                detail="on: running sessions survive a restart of the engine",
+            )
+        ]
+    return [
+        Check(
+            name="live-restore",
+            status="warn",
+            detail="off: a restart of dockerd ends every running session (exit 143)",
+            fix='set "live-restore": true in /etc/docker/daemon.json and reload dockerd '
+            "(systemctl reload docker, or kill -HUP its pid)",
+        )
+    ]

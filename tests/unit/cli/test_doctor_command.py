@@ -1,0 +1,163 @@
+"""`scad doctor`: one line per check, fixes under warnings and failures, --json, exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from scad.doctor import CHECKS
+from scad.errors import EngineUnavailable
+from scad.specs import Engine
+from tests.conftest import Cli
+from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Disk, Host
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
+    fake = Disk()
+    monkeypatch.setattr(shutil, "disk_usage", fake)
+    return fake
+
+
+@pytest.fixture
+def patched(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch) -> Host:
+    """A host whose engine and environment the CLI sees."""
+    host = Host(scad_home, tmp_path)
+    monkeypatch.setattr("scad.engine.open_engine", host.factory())
+    monkeypatch.setenv("HOME", host.environ["HOME"])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", host.environ["ANTHROPIC_API_KEY"])
+    monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    return host
+
+
+def timing(text: str) -> str:
+    return re.sub(r"in \d+\.\d s", "in T s", text)
+
+
+async def test_a_healthy_host_prints_a_line_per_check(run_cli: Cli, patched: Host) -> None:
+    patched.config()
+    tag = patched.build()
+
+    result = await run_cli("doctor")
+
+    assert result.exit_code == 0
+    assert timing(result.stdout) == (
+        "ok    engine: Docker fake\n"
+        "ok    base image (proj): python:3.11-slim is present\n"
+        "ok    config (proj): valid; repos: code\n"
+        "ok    credentials: ANTHROPIC_API_KEY (an API key)\n"
+        "ok    CA certificates: none configured\n"
+        f"ok    disk: 100.0 GiB free at {patched.home.root}\n"
+        "ok    mounts: no config mounts a host folder\n"
+        "ok    live-restore: on: running sessions survive a restart of the engine\n"
+        f"ok    claude --version (proj): 2.1.332 (Claude Code) in {tag}\n"
+        f"ok    round trip (proj): claude in {tag} answered the offline model in T s\n"
+    )
+
+
+async def test_an_unavailable_engine_fails_with_its_fix_and_no_traceback(
+    run_cli: Cli, patched: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patched.config()
+
+    @asynccontextmanager
+    async def unavailable() -> AsyncIterator[Engine]:
+        raise EngineUnavailable(UNAVAILABLE)
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("scad.engine.open_engine", unavailable)
+
+    result = await run_cli("doctor")
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [f"FAIL  engine: {UNAVAILABLE}", f"      fix: {ENGINE_FIX}"]
+    assert [line for line in lines if line.startswith("skip")] == [
+        "skip  base image: the engine did not answer",
+        "skip  live-restore: the engine did not answer",
+        "skip  claude --version: the engine did not answer",
+        "skip  round trip: the engine did not answer",
+    ]
+    assert len(lines) == len(CHECKS) + 1  # one line a check, and the engine's fix
+    assert "Traceback" not in result.output and result.stderr == ""
+
+
+async def test_warnings_show_their_fix_and_do_not_fail(
+    run_cli: Cli, patched: Host, disk: Disk
+) -> None:
+    patched.config()
+    patched.build()
+    patched.engine.live_restore_enabled = False
+    disk.free = 2 * 1024**3
+
+    result = await run_cli("doctor")
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    at = lines.index(
+        "WARN  live-restore: off: a restart of dockerd ends every running session (exit 143)"
+    )
+    assert lines[at + 1] == (
+        '      fix: set "live-restore": true in /etc/docker/daemon.json and reload dockerd '
+        "(systemctl reload docker, or kill -HUP its pid)"
+    )
+    assert f"WARN  disk: 2.0 GiB free at {patched.home.root}; less than 5 GiB" in lines
+
+
+async def test_a_failure_exits_1(
+    run_cli: Cli, patched: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    result = await run_cli("doctor")
+    assert result.exit_code == 1
+    assert (
+        "FAIL  credentials: no Claude credentials on this host\n"
+        "      fix: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or run `claude` to log in\n"
+    ) in result.stdout
+
+
+async def test_json_gives_every_check_and_whether_all_passed(run_cli: Cli, patched: Host) -> None:
+    patched.config()
+    patched.engine.live_restore_enabled = False
+
+    result = await run_cli("doctor", "--json")
+
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)
+    assert shown["ok"] is True
+    assert [c["name"] for c in shown["checks"]] == list(CHECKS)
+    assert shown["checks"][1] == {
+        "name": "base image",
+        "status": "pass",
+        "detail": "python:3.11-slim is present",
+        "fix": None,
+        "config": "proj",
+    }
+    assert shown["checks"][7]["status"] == "warn" and shown["checks"][7]["fix"]
+    assert shown["checks"][8] == {
+        "name": "claude --version",
+        "status": "skip",
+        "detail": "not built; run `scad build proj`",
+        "fix": None,
+        "config": "proj",
+    }
+
+
+async def test_json_says_not_ok_and_exits_1_on_a_failure(
+    run_cli: Cli, patched: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    result = await run_cli("doctor", "--json")
+    assert result.exit_code == 1
+    shown = json.loads(result.stdout)
+    assert shown["ok"] is False
+    assert [c["status"] for c in shown["checks"] if c["name"] == "credentials"] == ["fail"]

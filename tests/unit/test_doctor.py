@@ -1,0 +1,610 @@
+"""`scad.doctor`: every check's pass, warn, fail and skip, against the engine fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad.build import build_context
+from scad.doctor import CHECKS, DISK_FAIL_BYTES, DISK_WARN_BYTES, Check, run_checks
+from scad.errors import EngineError, EngineUnavailable
+from scad.home import Home
+from scad.image import agent_ids
+from scad.registry import load_registered
+from scad.sessions.container import unwritable_mounts
+from scad.specs import ContainerSpec, Engine, ImageInfo
+from tests.conftest import make_repo
+from tests.fakes import FakeEngine, Script
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+GIB = 1024**3
+VERSION = b"2.1.332 (Claude Code)\n"
+UNAVAILABLE = (
+    "cannot reach the Docker engine at unix:///nonexistent; start dockerd (or Docker "
+    "Desktop) or point DOCKER_HOST at a running engine"
+)
+ENGINE_FIX = (
+    "start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine; "
+    "`docker info` must answer"
+)
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def result_line(text: str = "doctor ok", is_error: bool = False) -> bytes:
+    result = {"type": "result", "subtype": "success", "is_error": is_error, "result": text}
+    return (
+        json.dumps({"type": "system", "subtype": "init"}).encode()
+        + b"\n"
+        + (json.dumps(result).encode() + b"\n")
+    )
+
+
+class Containers:
+    """What the fake's containers do: `claude --version` and a headless Claude; and
+    what the round trip's container found in its inputs when it was made."""
+
+    def __init__(self) -> None:
+        self.version = Script(chunks=[(1, VERSION)])
+        self.headless = Script(chunks=[(1, result_line())])
+        self.specs: list[ContainerSpec] = []
+        self.inputs: dict[str, str] = {}
+
+    def __call__(self, spec: ContainerSpec) -> Script:
+        self.specs.append(spec)
+        if spec.command == ["claude", "--version"]:
+            return self.version
+        (inputs,) = [m.source for m in spec.mounts if m.target == "/run/scad"]
+        self.inputs = {p.name: p.read_text() for p in Path(inputs).iterdir()}
+        return self.headless
+
+
+def image(*tags: str) -> ImageInfo:
+    return ImageInfo(id=f"sha256:{tags[0]}", tags=list(tags), labels={}, created="")
+
+
+class Host:
+    """A scad home with configs, a fake engine with their images, and an environment."""
+
+    def __init__(self, root: Path, tmp_path: Path) -> None:
+        self.home = Home(root)
+        self.tmp = tmp_path
+        self.containers = Containers()
+        self.engine = FakeEngine(images=[image("python:3.11-slim")], script=self.containers)
+        self.environ = {"HOME": str(tmp_path / "user"), "ANTHROPIC_API_KEY": "sk-test"}
+
+    def config(self, name: str = "proj", extra: str = "", repo: Path | None = None) -> Path:
+        repo = repo or make_repo(self.tmp / f"{name}-repo")
+        self.home.configs.mkdir(parents=True, exist_ok=True)
+        path = self.home.config_file(name)
+        path.write_text(f"name: {name}\nrepos:\n  code: {{path: {repo}, workdir: true}}\n{extra}")
+        return repo
+
+    def tag(self, name: str = "proj") -> str:
+        return build_context(load_registered(self.home, name)).tag
+
+    def build(self, name: str = "proj") -> str:
+        tag = self.tag(name)
+        self.engine.image_list.append(image(tag))
+        return tag
+
+    def factory(self) -> Callable[[], AbstractAsyncContextManager[Engine]]:
+        @asynccontextmanager
+        async def open_fake() -> AsyncIterator[Engine]:
+            yield self.engine
+
+        return open_fake
+
+    async def run(self, **options: object) -> dict[str, list[Check]]:
+        options.setdefault("engine_factory", self.factory())
+        options.setdefault("now", NOW)
+        checks = await run_checks(self.home, self.environ, **options)  # type: ignore[arg-type]
+        by_name: dict[str, list[Check]] = {}
+        for check in checks:
+            by_name.setdefault(check.name, []).append(check)
+        return by_name
+
+
+class Disk:
+    """What shutil.disk_usage reports, and where it was asked."""
+
+    def __init__(self) -> None:
+        self.free = 100 * GIB
+        self.asked: list[str] = []
+
+    def __call__(self, path: str | Path) -> shutil._ntuple_diskusage:
+        self.asked.append(str(path))
+        return shutil._ntuple_diskusage(1000 * GIB, 1000 * GIB - self.free, self.free)
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
+    fake = Disk()
+    monkeypatch.setattr(shutil, "disk_usage", fake)
+    return fake
+
+
+@pytest.fixture
+def host(scad_home: Path, tmp_path: Path, disk: Disk) -> Host:
+    return Host(scad_home, tmp_path)
+
+
+def ok(name: str, detail: str, config: str | None = None) -> Check:
+    return Check(name=name, status="pass", detail=detail, config=config)
+
+
+async def test_a_healthy_host_passes_every_check(host: Host) -> None:
+    host.config()
+    tag = host.build()
+    seen: list[Check] = []
+
+    checks = await run_checks(
+        host.home, host.environ, engine_factory=host.factory(), now=NOW, on_check=seen.append
+    )
+
+    round_trip = checks[-1]
+    assert round_trip.status == "pass", round_trip
+    assert round_trip.detail.startswith(f"claude in {tag} answered the offline model in ")
+    assert checks[:-1] == [
+        ok("engine", "Docker fake"),
+        ok("base image", "python:3.11-slim is present", "proj"),
+        ok("config", "valid; repos: code", "proj"),
+        ok("credentials", "ANTHROPIC_API_KEY (an API key)"),
+        ok("CA certificates", "none configured"),
+        ok("disk", f"100.0 GiB free at {host.home.root}"),
+        ok("mounts", "no config mounts a host folder"),
+        ok("live-restore", "on: running sessions survive a restart of the engine"),
+        ok("claude --version", f"2.1.332 (Claude Code) in {tag}", "proj"),
+    ]
+    assert [c.name for c in checks] == list(CHECKS)
+    assert seen == checks
+    # Both throwaway containers are gone.
+    assert host.engine.made == {} and len(host.engine.removed) == 2
+
+
+async def test_the_round_trip_hands_the_key_over_as_a_file(host: Host) -> None:
+    host.config(extra="resources: {memory: 1g, pids: 100}\nnetwork: none\n")
+    tag = host.build()
+    await host.run()
+
+    version, headless = host.containers.specs
+    agent = agent_ids(os.getuid(), os.getgid())
+    assert version.image == headless.image == tag
+    assert version.network == "none" and version.labels == {"scad.doctor": "claude-version"}
+    assert headless.command == ["headless", "-p", "--output-format", "stream-json", "--verbose"]
+    assert headless.labels == {"scad.doctor": "round-trip"}
+    assert headless.network == "host"  # the model listens on the host's loopback
+    assert headless.user == version.user == f"{agent[0]}:{agent[1]}"
+    assert headless.limits.memory == GIB and headless.limits.pids == 100
+    assert headless.security.no_new_privileges and headless.security.cap_drop_all
+    assert set(headless.env) == {"ANTHROPIC_BASE_URL", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}
+    assert headless.env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+    (mount,) = headless.mounts
+    assert (mount.target, mount.read_only) == ("/run/scad", True)
+    assert host.containers.inputs == {
+        "credentials.env": "ANTHROPIC_API_KEY=scad-doctor-offline-model\n",
+        "prompt.txt": "SAY: doctor ok\n",
+    }
+    assert not Path(mount.source).exists()  # removed afterwards
+
+
+async def test_an_engine_that_does_not_answer_fails_and_skips_what_needs_it(host: Host) -> None:
+    host.config()
+
+    @asynccontextmanager
+    async def unavailable() -> AsyncIterator[Engine]:
+        raise EngineUnavailable(UNAVAILABLE)
+        yield  # pragma: no cover
+
+    checks = await run_checks(host.home, host.environ, engine_factory=unavailable, now=NOW)
+
+    assert checks[0] == Check(name="engine", status="fail", detail=UNAVAILABLE, fix=ENGINE_FIX)
+    skipped = [c for c in checks if c.status == "skip"]
+    assert skipped == [
+        Check(name=name, status="skip", detail="the engine did not answer")
+        for name in ("base image", "live-restore", "claude --version", "round trip")
+    ]
+    # The checks that need no engine still ran.
+    assert [c.status for c in checks if c.name in ("config", "credentials", "disk")] == ["pass"] * 3
+
+
+async def test_an_engine_that_hangs_is_given_up_on(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.doctor._run.ENGINE_TIMEOUT", 0.05)
+
+    @asynccontextmanager
+    async def hanging() -> AsyncIterator[Engine]:
+        await anyio.sleep_forever()
+        yield FakeEngine()  # pragma: no cover
+
+    checks = await run_checks(host.home, host.environ, engine_factory=hanging, now=NOW)
+
+    assert checks[0] == Check(
+        name="engine", status="fail", detail="no answer within 0 s", fix=ENGINE_FIX
+    )
+
+
+async def test_a_missing_base_image_is_a_warning_with_the_ways_to_get_it(host: Host) -> None:
+    host.config(extra="image: {base: 'corp/base:1'}\n")
+    fix = (
+        "docker pull corp/base:1 where a registry is reachable; else docker load (or docker "
+        "tag) an image as corp/base:1, or set image.base in the config"
+    )
+
+    assert (await host.run())["base image"] == [
+        Check(
+            name="base image",
+            status="warn",
+            detail="corp/base:1 is absent; `scad build proj` will try to pull it",
+            fix=fix,
+            config="proj",
+        )
+    ]
+    tag = host.build()
+    (check,) = (await host.run())["base image"]
+    assert check.detail == (
+        "corp/base:1 is absent; `scad build proj` will try to pull it; "
+        f"{tag} is built, so runs work until the config changes"
+    )
+
+
+async def test_an_invalid_config_and_a_gone_repo_fail(host: Host) -> None:
+    host.config("bad", extra="netwrok: host\n")
+    gone = host.config("gone")
+    shutil.rmtree(gone)
+    host.config("good")
+
+    checks = await host.run()
+
+    assert checks["config"] == [
+        Check(
+            name="config",
+            status="fail",
+            detail='bad.yml: netwrok: unknown field; did you mean "network"?',
+            fix="scad config edit bad",
+            config="bad",
+        ),
+        Check(
+            name="config",
+            status="fail",
+            detail=f"gone.yml: repos.code.path: {gone} does not exist; fix the path or run "
+            "`git init` there",
+            fix="scad config edit gone",
+            config="gone",
+        ),
+        ok("config", "valid; repos: code", "good"),
+    ]
+    # An invalid config has no image to look at; a gone repo does not stop one.
+    assert [c.config for c in checks["base image"]] == ["gone", "good"]
+
+
+async def test_no_configs_is_a_warning_and_skips_the_image_checks(host: Host) -> None:
+    checks = await host.run()
+    assert checks["config"] == [
+        Check(
+            name="config",
+            status="warn",
+            detail="no configs registered",
+            fix="scad config new NAME (or scad config add PATH)",
+        )
+    ]
+    assert checks["base image"] == [
+        Check(name="base image", status="skip", detail="no valid config")
+    ]
+    assert checks["round trip"] == [
+        Check(
+            name="round trip",
+            status="skip",
+            detail="no config's image is built; run `scad build NAME`",
+        )
+    ]
+
+
+def write_credentials(host: Host, expires: datetime) -> Path:
+    path = Path(host.environ["HOME"]) / ".claude" / ".credentials.json"
+    path.parent.mkdir(parents=True)
+    oauth = {"accessToken": "a", "refreshToken": "r", "expiresAt": expires.timestamp() * 1000}
+    path.write_text(json.dumps({"claudeAiOauth": oauth}))
+    return path
+
+
+async def test_no_credentials_fail_with_the_ways_to_log_in(host: Host) -> None:
+    del host.environ["ANTHROPIC_API_KEY"]
+    assert (await host.run())["credentials"] == [
+        Check(
+            name="credentials",
+            status="fail",
+            detail="no Claude credentials on this host",
+            fix="set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or run `claude` to log in",
+        )
+    ]
+
+
+async def test_expired_oauth_credentials_fail(host: Host) -> None:
+    del host.environ["ANTHROPIC_API_KEY"]
+    path = write_credentials(host, NOW - timedelta(minutes=1))
+    assert (await host.run())["credentials"] == [
+        Check(
+            name="credentials",
+            status="fail",
+            detail=f"the Claude OAuth credentials in {path} have expired; run `claude` on the "
+            "host to log in again",
+            fix="run `claude` on the host to log in again",
+        )
+    ]
+
+
+async def test_oauth_credentials_expiring_soon_warn_and_later_pass(host: Host) -> None:
+    del host.environ["ANTHROPIC_API_KEY"]
+    path = write_credentials(host, NOW + timedelta(hours=1, minutes=30))
+    (check,) = (await host.run())["credentials"]
+    assert (check.status, check.detail) == (
+        "warn",
+        f"the Claude OAuth credentials in {path} expire in 1 h 30 min; running sessions "
+        "will stop working then",
+    )
+    assert check.fix is not None and "claude setup-token" in check.fix
+
+    (check,) = (await host.run(now=NOW - timedelta(days=1)))["credentials"]
+    assert check == ok(
+        "credentials", f"OAuth credentials in {path}, valid until 2026-11-27 11:30 UTC"
+    )
+
+
+async def test_an_oauth_token_in_the_environment_passes(host: Host) -> None:
+    host.environ = {"HOME": host.environ["HOME"], "CLAUDE_CODE_OAUTH_TOKEN": "t"}
+    assert (await host.run())["credentials"] == [ok("credentials", "CLAUDE_CODE_OAUTH_TOKEN")]
+
+
+async def test_an_unreadable_ca_file_fails(host: Host, tmp_path: Path) -> None:
+    folder, good = tmp_path / "not-a-file.crt", tmp_path / "corp.crt"
+    folder.mkdir()  # unreadable as a file, even to root
+    good.write_text(PEM)
+    host.config("broken", extra=f"ca_certificates: [{folder}]\n")
+    host.config("fine", extra=f"ca_certificates: [{good}]\n")
+
+    assert (await host.run())["CA certificates"] == [
+        Check(
+            name="CA certificates",
+            status="fail",
+            detail=f"broken.yml: ca_certificates[0]: {folder} cannot be read; point it at a "
+            "PEM certificate file",
+            fix="point ca_certificates at a readable PEM file: scad config edit broken",
+            config="broken",
+        )
+    ]
+    folder.rmdir()
+    folder.write_text(PEM)
+    assert (await host.run())["CA certificates"] == [
+        ok("CA certificates", "2 files (broken, fine) readable, each a PEM certificate")
+    ]
+
+
+async def test_a_mount_the_agent_cannot_write_warns(host: Host, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o500)  # nobody may write: neither its owner nor (as root) the agent's uid
+    host.config(extra=f"mounts: [{{host: {data}, container: /data}}]\n")
+    agent = agent_ids(os.getuid(), os.getgid())
+    (warning,) = unwritable_mounts(load_registered(host.home, "proj"), agent)
+
+    assert (await host.run())["mounts"] == [
+        Check(
+            name="mounts",
+            status="warn",
+            detail=warning,
+            fix=f"chown the folder to {agent[0]}:{agent[1]}, or let its group or others write",
+            config="proj",
+        )
+    ]
+    data.chmod(0o777)
+    assert (await host.run())["mounts"] == [
+        ok("mounts", f"the agent (uid {agent[0]}) can write every mount (1)")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("free", "status", "suffix"),
+    [
+        pytest.param(DISK_WARN_BYTES, "pass", "", id="enough"),
+        pytest.param(DISK_WARN_BYTES - 1, "warn", "; less than 5 GiB", id="low"),
+        pytest.param(DISK_FAIL_BYTES - 1, "fail", "; less than 1 GiB", id="too-low"),
+    ],
+)
+async def test_free_disk_under_the_home(
+    host: Host, disk: Disk, free: int, status: str, suffix: str
+) -> None:
+    disk.free = free
+    (check,) = (await host.run())["disk"]
+    # The home does not exist yet: its nearest existing folder is measured.
+    place = host.home.root.parent
+    shown = f"{free / GIB:.1f} GiB free at {place} ({host.home.root} does not exist yet)"
+    assert (check.status, check.detail) == (status, shown + suffix)
+    assert (check.fix is None) == (status == "pass")
+    assert disk.asked == [str(place)]
+
+
+async def test_live_restore_off_warns(host: Host) -> None:
+    host.engine.live_restore_enabled = False
+    assert (await host.run())["live-restore"] == [
+        Check(
+            name="live-restore",
+            status="warn",
+            detail="off: a restart of dockerd ends every running session (exit 143)",
+            fix='set "live-restore": true in /etc/docker/daemon.json and reload dockerd '
+            "(systemctl reload docker, or kill -HUP its pid)",
+        )
+    ]
+
+
+async def test_an_image_that_is_not_built_skips_its_container_checks(host: Host) -> None:
+    host.config()
+    checks = await host.run()
+    assert checks["claude --version"] == [
+        Check(
+            name="claude --version",
+            status="skip",
+            detail="not built; run `scad build proj`",
+            config="proj",
+        )
+    ]
+    assert checks["round trip"][0].status == "skip"
+    assert host.engine.made == {} and host.containers.specs == []
+
+
+async def test_claude_version_failing_fails(host: Host) -> None:
+    host.config()
+    tag = host.build()
+    host.containers.version = Script(chunks=[(2, b"sh: 1: claude: not found\n")], exit_code=127)
+
+    assert (await host.run())["claude --version"] == [
+        Check(
+            name="claude --version",
+            status="fail",
+            detail=f"exited 127 in {tag}: sh: 1: claude: not found",
+            fix="rebuild the image: scad build proj --rebuild",
+            config="proj",
+        )
+    ]
+    assert host.engine.made == {}
+
+
+async def test_a_container_that_cannot_run_is_removed(host: Host) -> None:
+    host.config()
+    tag = host.build()
+    host.engine.fail["attach"] = EngineError("attach to 000000000001: conflict")
+
+    checks = await host.run()
+
+    (check,) = checks["claude --version"]
+    assert (check.status, check.detail) == (
+        "fail",
+        f"cannot run {tag}: attach to 000000000001: conflict",
+    )
+    assert host.engine.made == {} and len(host.engine.removed) == 2
+
+
+class Vanishing(FakeEngine):
+    """An engine that goes away once the checks have begun."""
+
+    async def image(self, reference: str) -> ImageInfo | None:
+        raise EngineUnavailable("inspect image: the Docker engine did not answer")
+
+
+async def test_an_engine_that_goes_away_fails_the_checks_that_needed_it(host: Host) -> None:
+    host.config("one")
+    host.config("two")
+    host.engine = Vanishing(script=host.containers)
+
+    checks = await host.run()
+
+    lost = "inspect image: the Docker engine did not answer"
+    for name in ("base image", "claude --version", "round trip"):
+        assert checks[name] == [Check(name=name, status="fail", detail=lost)]
+    assert [c.status for c in checks["live-restore"]] == ["pass"]
+
+
+ROUND_TRIP_FIX = (
+    "rebuild the image: scad build proj --rebuild; the container must reach 127.0.0.1 on "
+    "the host network (a remote or rootless engine cannot)"
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "detail"),
+    [
+        pytest.param(
+            Script(chunks=[(1, result_line("API Error: Connection error.", is_error=True))]),
+            "claude in {tag} reported an error (exit 0): API Error: Connection error.",
+            id="is-error",
+        ),
+        pytest.param(
+            Script(chunks=[(1, result_line("doctor ok", is_error=True))]),
+            "claude in {tag} reported an error (exit 0): doctor ok",
+            id="is-error-whatever-it-says",
+        ),
+        pytest.param(
+            Script(chunks=[(1, result_line())], exit_code=1),
+            "claude in {tag} reported an error (exit 1): doctor ok",
+            id="exit-code",
+        ),
+        pytest.param(
+            Script(chunks=[(1, result_line("You said: hi"))]),
+            "claude in {tag} answered 'You said: hi', not 'doctor ok'",
+            id="wrong-answer",
+        ),
+        pytest.param(
+            Script(chunks=[(2, b"Invalid API key\n")], exit_code=1),
+            "no result from claude in {tag} (exit 1): Invalid API key",
+            id="no-result",
+        ),
+    ],
+)
+async def test_a_failed_round_trip_fails(host: Host, script: Script, detail: str) -> None:
+    host.config()
+    tag = host.build()
+    host.containers.headless = script
+
+    assert (await host.run())["round trip"] == [
+        Check(
+            name="round trip",
+            status="fail",
+            detail=detail.format(tag=tag),
+            fix=ROUND_TRIP_FIX,
+            config="proj",
+        )
+    ]
+    assert host.engine.made == {}
+
+
+async def test_a_round_trip_that_hangs_is_stopped_and_removed(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.doctor._containers.ROUND_TRIP_TIMEOUT", 0.2)
+    host.config()
+    tag = host.build()
+    host.containers.headless = Script(hang=True)
+
+    assert (await host.run())["round trip"] == [
+        Check(
+            name="round trip",
+            status="fail",
+            detail=f"no result from {tag} within 0 s",
+            fix=ROUND_TRIP_FIX,
+            config="proj",
+        )
+    ]
+    assert host.engine.made == {}
+
+
+async def test_results_come_in_order_as_they_are_known(host: Host) -> None:
+    host.config()
+    host.build()
+    opened = anyio.Event()
+    seen: list[str] = []
+
+    @asynccontextmanager
+    async def slow() -> AsyncIterator[Engine]:
+        await anyio.sleep(0.05)  # the host's checks are done by now, but wait for it
+        opened.set()
+        yield host.engine
+
+    def on_check(check: Check) -> None:
+        seen.append(check.name)
+        if check.name == "engine":
+            assert opened.is_set()
+
+    checks = await run_checks(
+        host.home, host.environ, engine_factory=slow, now=NOW, on_check=on_check
+    )
+    assert seen == [c.name for c in checks] == list(CHECKS)
