@@ -11,15 +11,15 @@ import anyio
 import msgspec
 
 from .. import agentfs
-from ..accounting import RunSummary, summarise
+from ..accounting import RunSummary
 from ..clones import CloneWork, unfetched_work
 from ..credentials import refresh_token_fingerprint
 from ..errors import AgentFileError, UnreadableClone
-from ..events import read_all_events
 from ..home import Home
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
+from ..summaries import LogSummary, log_summaries, log_summary
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
@@ -37,6 +37,7 @@ __all__ = [
     "SessionStatus",
     "TranscriptInfo",
     "list_transcripts",
+    "run_statuses",
     "session_info",
     "session_status",
     "shared_refresh_tokens",
@@ -53,6 +54,8 @@ class SessionStatus(msgspec.Struct, kw_only=True):
     created: str
     branch: str
     summary: RunSummary
+    #: How its last container ended (see :class:`scad.summaries.LogSummary`).
+    outcome: str | None = None
 
 
 class CloneInfo(msgspec.Struct, kw_only=True):
@@ -106,15 +109,10 @@ def _state(
     return container.status, None
 
 
-async def _status_of(
-    engine: Engine | None, home: Home, record: RunRecord, container: ContainerState | None
+def _status(
+    record: RunRecord, container: ContainerState | None, log: LogSummary, *, engine_known: bool
 ) -> SessionStatus:
-    if engine is not None and container is not None:
-        await catch_up(engine, home, record)
-    envelopes = await read_all_events(RunPaths(home, record.run_id))
-    lifecycle = [e.event for e in envelopes if e.event in ("started", "resumed", "stopped")]
-    stopped = bool(lifecycle) and lifecycle[-1] == "stopped"
-    state, exit_code = _state(record, container, stopped, engine_known=engine is not None)
+    state, exit_code = _state(record, container, log.stopped, engine_known=engine_known)
     return SessionStatus(
         run_id=record.run_id,
         config=record.config,
@@ -123,8 +121,58 @@ async def _status_of(
         exit_code=exit_code,
         created=record.created,
         branch=record.branch,
-        summary=summarise(envelopes),
+        summary=log.summary,
+        outcome=log.outcome,
     )
+
+
+async def _status_of(
+    engine: Engine | None, home: Home, record: RunRecord, container: ContainerState | None
+) -> SessionStatus:
+    if engine is not None and container is not None:
+        await catch_up(engine, home, record)
+    log = await log_summary(RunPaths(home, record.run_id))
+    return _status(record, container, log, engine_known=engine is not None)
+
+
+async def run_statuses(
+    engine: Engine | None, home: Home, records: list[RunRecord]
+) -> list[SessionStatus]:
+    """The state and totals of each of ``records``, in their order.
+
+    Logs are summed up from their caches (:mod:`scad.summaries`) in one trip to
+    a worker thread; only a run whose container may have printed what its log
+    lacks (its exit is not logged) is caught up from the engine, and read again.
+    """
+    containers: dict[str, ContainerState] = {}
+    if engine is not None:
+        listed = await engine.containers({"scad.run": None})
+        by_run = {c.labels.get("scad.run"): c for c in listed}
+
+        async def match(record: RunRecord) -> None:
+            container = by_run.get(record.run_id) if not record.cleaned else None
+            await adopt_container(engine, home, record, container)
+            if container is not None and container.id == record.container_id:
+                containers[record.run_id] = container
+
+        async with anyio.create_task_group() as tg:
+            for record in records:
+                tg.start_soon(match, record)
+    logs = await log_summaries(home, [r.run_id for r in records])
+    if engine is not None:
+        behind = [
+            r
+            for r in records
+            if r.run_id in containers and not logs[r.run_id].ended(containers[r.run_id].id)
+        ]
+        async with anyio.create_task_group() as tg:
+            for record in behind:
+                tg.start_soon(catch_up, engine, home, record)
+        logs |= await log_summaries(home, [r.run_id for r in behind])
+    known = engine is not None
+    return [
+        _status(r, containers.get(r.run_id), logs[r.run_id], engine_known=known) for r in records
+    ]
 
 
 async def session_status(
@@ -135,26 +183,7 @@ async def session_status(
     Without an engine, states are ``unknown`` and totals are those of the logs
     as last caught up; such sessions count as possibly running.
     """
-    containers = (
-        {}
-        if engine is None
-        else {c.labels.get("scad.run"): c for c in await engine.containers({"scad.run": None})}
-    )
-    records = list_runs(home)
-    results: dict[str, SessionStatus] = {}
-
-    async def one(record: RunRecord) -> None:
-        container = containers.get(record.run_id) if not record.cleaned else None
-        if engine is not None:
-            await adopt_container(engine, home, record, container)
-        if container is not None and container.id != record.container_id:
-            container = None
-        results[record.run_id] = await _status_of(engine, home, record, container)
-
-    async with anyio.create_task_group() as tg:
-        for record in records:
-            tg.start_soon(one, record)
-    rows = [results[r.run_id] for r in records]
+    rows = await run_statuses(engine, home, list_runs(home))
     return rows if include_all else [r for r in rows if r.state in ("running", "unknown")]
 
 

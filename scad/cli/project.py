@@ -1,0 +1,108 @@
+"""`scad project ...`: a config's runs side by side."""
+
+from __future__ import annotations
+
+import asyncclick as click
+
+from ..errors import EngineUnavailable
+from ..home import scad_home
+from ._complete import config_names
+from ._render import echo_json, table
+
+__all__ = ["project"]
+
+HEADERS = (
+    "RUN ID",
+    "STATE",
+    "OUTCOME",
+    "TURNS",
+    "IN",
+    "OUT",
+    "CACHE",
+    "COST",
+    "DURATION",
+    "BRANCH",
+    "AHEAD",
+)
+
+
+@click.group()
+def project() -> None:
+    """Look at a config's runs together."""
+
+
+@project.command("status")
+@click.argument("config", shell_complete=config_names)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+async def status(config: str, as_json: bool) -> None:
+    """The runs of CONFIG side by side, with totals.
+
+    Each run's state, outcome, turns, tokens (cache: read and written), cost,
+    duration as Claude reported it, and the commits its clones hold beyond the
+    host repo's default branch.
+    """
+    from ..engine import open_engine
+    from ..projects import config_runs, project_status
+
+    home = scad_home()
+    runs = config_runs(home, config)  # an unknown name fails before the engine is asked
+    try:
+        async with open_engine() as engine:
+            result = await project_status(engine, home, config, runs=runs)
+    except EngineUnavailable as exc:
+        click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
+        result = await project_status(None, home, config, runs=runs)
+    if as_json:
+        echo_json(result)
+        return
+    rows = [
+        (
+            r.run_id,
+            r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
+            r.outcome or "-",
+            r.turns,
+            r.input_tokens,
+            r.output_tokens,
+            r.cache_read_tokens + r.cache_creation_tokens,
+            _cost(r.cost_usd, r.cost_estimated),
+            _duration(r.duration_ms),
+            r.branch,
+            "?" if r.problem else ("-" if r.ahead is None else r.ahead),
+        )
+        for r in result.rows
+    ]
+    t = result.totals
+    rows.append(
+        (
+            "TOTAL",
+            "",
+            "",
+            t.turns,
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_read_tokens + t.cache_creation_tokens,
+            _cost(t.cost_usd, t.cost_estimated),
+            _duration(t.duration_ms),
+            "",
+            t.ahead,
+        )
+    )
+    click.echo(table(HEADERS, rows))
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
+    click.echo(f"{t.runs} run{'' if t.runs == 1 else 's'}" + (f": {counts}" if counts else ""))
+    for r in result.rows:
+        if r.problem:
+            click.echo(f"warning: {r.run_id}: commits ahead unknown: {r.problem}", err=True)
+
+
+def _cost(usd: float, estimated: bool) -> str:
+    return f"{'~' if estimated else ''}${usd:.4f}"
+
+
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"

@@ -1,0 +1,136 @@
+"""`scad project status` against a temporary $SCAD_HOME, with no engine to ask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scad.home import Home
+from scad.runs import RunPaths
+from tests.conftest import Cli
+from tests.unit.cli.test_main import _bash_complete
+from tests.unit.test_projects import add_run, register
+from tests.unit.test_summaries import Log, failed, headless, running
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    socket = f"unix://{tmp_path}/none.sock"
+    monkeypatch.setenv("DOCKER_HOST", socket)
+    return (
+        f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
+        "Desktop) or point DOCKER_HOST at a running engine; states are unknown and totals "
+        "are as last read\n"
+    )
+
+
+def three_runs(scad_home: Path, tmp_path: Path) -> Home:
+    home = Home(scad_home)
+    register(home, "proj", tmp_path / "repo")
+    headless(Log(RunPaths(home, add_run(home, "proj-a-Nov27-1001", minute=1).run_id)),
+             cost=0.25, duration_ms=65_000)  # fmt: skip
+    failed(Log(RunPaths(home, add_run(home, "proj-b-Nov27-1002", minute=2).run_id)))
+    running(Log(RunPaths(home, add_run(home, "proj-c-Nov27-1003", minute=3).run_id)))
+    headless(Log(RunPaths(home, add_run(home, "other-a-Nov27-1004", config="other").run_id)))
+    return home
+
+
+async def test_status_prints_a_row_a_run_and_the_totals(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    three_runs(scad_home, tmp_path)
+    result = await run_cli("project", "status", "proj")
+    assert (result.exit_code, result.stderr) == (0, no_engine)
+    assert result.stdout == (
+        "RUN ID             STATE    OUTCOME    TURNS  IN   OUT  CACHE  COST      DURATION  BRANCH                  AHEAD\n"
+        "proj-a-Nov27-1001  unknown  succeeded  3      100  20   340    $0.2500   1m05s     scad-proj-a-Nov27-1001  -\n"
+        "proj-b-Nov27-1002  unknown  failed     3      100  20   340    $0.2500   4s        scad-proj-b-Nov27-1002  -\n"
+        "proj-c-Nov27-1003  unknown  running    0      20   6    200    ~$0.0002  0s        scad-proj-c-Nov27-1003  -\n"
+        "TOTAL                                  6      220  46   880    ~$0.5002  1m09s                             0\n"
+        "3 runs: 1 failed, 1 running, 1 succeeded\n"
+    )
+
+
+async def test_status_json_has_rows_and_totals(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    three_runs(scad_home, tmp_path)
+    result = await run_cli("project", "status", "proj", "--json")
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert sorted(out) == ["config", "rows", "totals"]
+    assert out["config"] == "proj"
+    assert [(r["run_id"], r["outcome"], r["cost_usd"]) for r in out["rows"]] == [
+        ("proj-a-Nov27-1001", "succeeded", 0.25),
+        ("proj-b-Nov27-1002", "failed", 0.25),
+        ("proj-c-Nov27-1003", "running", pytest.approx(0.00021)),
+    ]
+    assert out["rows"][0] == {
+        "run_id": "proj-a-Nov27-1001", "state": "unknown", "exit_code": None,
+        "outcome": "succeeded", "turns": 3, "input_tokens": 100, "output_tokens": 20,
+        "cache_read_tokens": 300, "cache_creation_tokens": 40, "cost_usd": 0.25,
+        "cost_estimated": False, "duration_ms": 65000, "branch": "scad-proj-a-Nov27-1001",
+        "ahead": None, "problem": None, "ccusage_cost_usd": None, "ccusage_tokens": None,
+    }  # fmt: skip
+    totals = out["totals"]
+    assert {k: v for k, v in totals.items() if k != "cost_usd"} == {
+        "runs": 3, "outcomes": {"succeeded": 1, "failed": 1, "running": 1}, "turns": 6,
+        "input_tokens": 220, "output_tokens": 46, "cache_read_tokens": 800,
+        "cache_creation_tokens": 80, "cost_estimated": True, "duration_ms": 69000, "ahead": 0,
+    }  # fmt: skip
+    assert totals["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in out["rows"]))
+
+
+async def test_an_unknown_config_is_one_line_and_exit_code_2(
+    run_cli: Cli, scad_home: Path, tmp_path: Path
+) -> None:
+    three_runs(scad_home, tmp_path)
+    result = await run_cli("project", "status", "nope")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert (
+        result.stderr == 'scad: error: no config "nope" and no runs of it; see `scad config list`\n'
+    )
+
+
+async def test_a_config_without_runs_is_an_empty_table(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    register(Home(scad_home), "proj", tmp_path / "repo")
+    result = await run_cli("project", "status", "proj")
+    assert (result.exit_code, result.stderr) == (0, no_engine)
+    assert result.stdout == (
+        "RUN ID  STATE  OUTCOME  TURNS  IN  OUT  CACHE  COST     DURATION  BRANCH  AHEAD\n"
+        "TOTAL                   0      0   0    0      $0.0000  0s                0\n"
+        "0 runs\n"
+    )
+    result = await run_cli("project", "status", "proj", "--json")
+    assert json.loads(result.stdout)["rows"] == []
+
+
+async def test_a_run_whose_clone_cannot_be_read_is_named_with_its_problem(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    home = Home(scad_home)
+    record = add_run(home, "proj-a-Nov27-1001", repo=tmp_path / "repo")
+    headless(Log(RunPaths(home, record.run_id)))
+    clone = RunPaths(home, record.run_id).clone("code")
+    clone.parent.mkdir()
+    clone.symlink_to(tmp_path)  # the clone itself a link: never followed
+    result = await run_cli("project", "status", "proj")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].endswith("scad-proj-a-Nov27-1001  ?")
+    assert result.stderr == no_engine + (
+        "warning: proj-a-Nov27-1001: commits ahead unknown: "
+        f"code: {clone} is a symbolic link; not followed\n"
+    )
+
+
+def test_config_names_complete(scad_home: Path) -> None:
+    (scad_home / "configs").mkdir(parents=True)
+    for name in ("alpha", "beta", "alps"):
+        (scad_home / "configs" / f"{name}.yml").write_text("name: x\n")
+    assert _bash_complete("scad project status al", scad_home) == ["alpha", "alps"]

@@ -1,0 +1,543 @@
+"""A run's log summed up once and reused: the cache always says what a full read says."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from scad import summaries
+from scad.accounting import RunSummary, summarise
+from scad.events import Envelope, read_all_events
+from scad.home import Home
+from scad.runs import RunPaths
+from scad.summaries import SUMMARY_VERSION, LogSummary, log_summaries, log_summary, summarise_log
+
+pytestmark = pytest.mark.anyio
+
+CID = "c0ffee000001"
+
+
+class Log:
+    """A run's event log, written line by line as scad writes it."""
+
+    def __init__(self, paths: RunPaths) -> None:
+        self.paths = paths
+        self.seq = 0
+        self.lines: dict[str, int] = {}
+        paths.root.mkdir(parents=True, exist_ok=True)
+
+    def _write(self, line: bytes) -> None:
+        with open(self.paths.events, "ab") as f:
+            f.write(line)
+
+    def _next(self) -> tuple[int, str]:
+        self.seq += 1
+        return self.seq, f"2026-11-27T10:{self.seq // 60 % 60:02d}:{self.seq % 60:02d}.000Z"
+
+    def scad(self, event: str, cid: str | None = CID, **fields: Any) -> Log:
+        seq, ts = self._next()
+        envelope = Envelope(seq=seq, ts=ts, src="scad", event=event, cid=cid, **fields)
+        self._write(msgspec.json.encode(envelope) + b"\n")
+        return self
+
+    def claude(self, data: dict[str, Any], cid: str = CID) -> Log:
+        seq, ts = self._next()
+        n = self.lines.get(cid, 0)
+        self.lines[cid] = n + 1
+        raw = msgspec.Raw(json.dumps(data, separators=(",", ":")).encode())  # as Claude prints
+        envelope = Envelope(seq=seq, ts=ts, src="claude", cid=cid, n=n, data=raw)
+        self._write(msgspec.json.encode(envelope) + b"\n")
+        return self
+
+    def claude_raw(self, data: str, cid: str = CID) -> Log:
+        """Claude's object written as given (spaces, key order, escapes)."""
+        seq, ts = self._next()
+        n = self.lines.get(cid, 0)
+        self.lines[cid] = n + 1
+        envelope = Envelope(
+            seq=seq, ts=ts, src="claude", cid=cid, n=n, data=msgspec.Raw(data.encode())
+        )
+        self._write(msgspec.json.encode(envelope) + b"\n")
+        return self
+
+    def text(self, text: str) -> Log:
+        """Bytes as they are: a damaged line, a partial one."""
+        self._write(text.encode())
+        return self
+
+
+def init(session: str = "s1") -> dict[str, Any]:
+    return {
+        "type": "system",
+        "subtype": "init",
+        "session_id": session,
+        "model": "claude-sonnet-4-5",
+    }
+
+
+def assistant(message_id: str, *, tool: str | None = None, tokens: int = 10) -> dict[str, Any]:
+    block = (
+        {"type": "tool_use", "id": f"t-{message_id}", "name": "Bash", "input": {"command": tool}}
+        if tool
+        else {"type": "text", "text": "working on it"}
+    )
+    usage = {"input_tokens": tokens, "output_tokens": 3, "cache_read_input_tokens": 100}
+    return {"type": "assistant", "message": {"id": message_id, "content": [block], "usage": usage}}
+
+
+def tool_result(text: str) -> dict[str, Any]:
+    block = {"type": "tool_result", "tool_use_id": "t", "content": text}
+    return {"type": "user", "message": {"role": "user", "content": [block]}}
+
+
+def result(
+    cost: float = 0.25,
+    *,
+    turns: int = 3,
+    tokens: tuple[int, int, int, int] = (100, 20, 300, 40),
+    duration_ms: int = 4000,
+    **fields: Any,
+) -> dict[str, Any]:
+    usage = dict(
+        zip(
+            (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+            ),
+            tokens,
+            strict=True,
+        )
+    )
+    return {"type": "result", "subtype": "success", "is_error": False, "num_turns": turns,
+            "total_cost_usd": cost, "duration_ms": duration_ms, "usage": usage, "result": "done",
+            **fields}  # fmt: skip
+
+
+def headless(
+    log: Log, *, exit_code: int = 0, oom: bool | None = None, cid: str = CID, **result_fields: Any
+) -> Log:
+    """A headless run's life from start to exit."""
+    log.scad("started", cid=cid).claude(init(), cid).claude(assistant("m1", tool="ls"), cid)
+    log.claude(tool_result("a.txt"), cid).claude(assistant("m2"), cid)
+    log.claude(result(**result_fields), cid)
+    return log.scad("exited", cid=cid, exit_code=exit_code, oom=oom)
+
+
+def succeeded(log: Log) -> None:
+    log.scad("created", cid=None, detail="image scad-p:x, branch scad-r")
+    headless(log)
+
+
+def failed(log: Log) -> None:
+    headless(log, exit_code=1, is_error=True, subtype="error_max_turns")
+
+
+def rate_limited(log: Log) -> None:
+    log.scad("started").claude(init())
+    log.claude({"type": "system", "subtype": "api_retry", "attempt": 1, "error_status": 429})
+    log.claude(result(0.0, is_error=True, api_error_status=429)).scad("exited", exit_code=1)
+
+
+def crashed(log: Log) -> None:
+    log.scad("started").claude(init()).claude(assistant("m1")).scad("exited", exit_code=137)
+
+
+def oom(log: Log) -> None:
+    headless(log, oom=True)  # a tool was killed; Claude went on to its result
+
+
+def hung(log: Log) -> None:
+    detail = "stopped: no output for longer than the idle timeout"
+    log.scad("started").claude(init()).scad("exited", exit_code=143, detail=detail)
+
+
+def timed_out(log: Log) -> None:
+    detail = "stopped: the run took longer than its timeout"
+    log.scad("started").claude(init()).scad("exited", exit_code=143, detail=detail)
+
+
+def lost(log: Log) -> None:
+    log.scad("started").claude(init()).scad("lost", detail="removed")
+
+
+def cancelled(log: Log) -> None:
+    log.scad("started").claude(init()).scad("exited", exit_code=143).scad("cancelled")
+
+
+def stopped_by_scad(log: Log) -> None:
+    log.scad("started").claude(init()).claude(assistant("m1"))
+    log.scad("exited", exit_code=143).scad("stopped")
+
+
+def running(log: Log) -> None:
+    log.scad("started").claude(init()).claude(assistant("m1", tool="make")).claude(assistant("m2"))
+
+
+def resumed(log: Log) -> None:
+    headless(log)
+    log.scad("stopped")
+    log.scad("resumed", cid="c0ffee000002").claude(init("s1"), "c0ffee000002")
+    log.claude(assistant("m3", tokens=7), "c0ffee000002").claude(result(0.5), "c0ffee000002")
+    log.scad("exited", cid="c0ffee000002", exit_code=0)
+
+
+def retried(log: Log) -> None:
+    crashed(log)
+    log.scad("retry", cid=None, detail="attempt 2")
+    headless(log, cid="c0ffee000003")
+
+
+def damaged(log: Log) -> None:
+    log.scad("started").claude(init()).text("{not json\n").text("\n")
+    log.claude({"type": "result", "num_turns": "abc"}).claude(result(0.125))
+    log.text('{"seq":99,"ts":"2026-11-27T11:00:00.000Z","src":"claude","data":{"type":"res')
+
+
+def odd_shapes(log: Log) -> None:
+    """Objects whose kind cannot be read off their first key, or that look like one
+    kind and are another: each counts as a full decoding says."""
+    log.scad("started").claude(init("s1"))
+    log.claude_raw('{"num_turns":2,"total_cost_usd":0.5,"type":"result","is_error":false}')
+    log.claude(init("s2"))  # still going at the end: its messages' usage shows
+    log.claude_raw('{"type": "assistant", "message": {"id": "m1", "usage": {"input_tokens": 5}}}')
+    log.claude_raw('{"type":"as\\u0073istant","message":{"id":"m2","usage":{"input_tokens":7}}}')
+    log.claude_raw(
+        '{"type":"user","type":"assistant","message":{"id":"m3","usage":{"input_tokens":9}}}'
+    )
+    log.claude_raw('{"type":"stream_event","type":"result","num_turns":50,"total_cost_usd":9.0}')
+    log.claude_raw('{"message":{"id":"m4","usage":{"input_tokens":11}},"type":"assistant"}')
+    log.claude_raw('{"type":"user","message":{"content":"a prompt that says \\"result\\""}}')
+    log.claude_raw("[1,2]").text('{"seq":50,"ts":"late","src":"claude","data":{"type":"user"}\n')
+    log.claude({"type": "stream_event", "event": {}}).claude(tool_result("the last line"))
+    log.scad("exited", exit_code=0)
+    log.claude(tool_result("printed after its exit: a restart"))
+
+
+def created_only(log: Log) -> None:
+    log.scad("created", cid=None)
+
+
+def empty(log: Log) -> None:
+    log.text("")
+
+
+#: Each log, with the (outcome, stopped) it must give.
+LOGS: dict[str, tuple[Callable[[Log], None], str | None, bool]] = {
+    "succeeded": (succeeded, "succeeded", False),
+    "failed": (failed, "failed", False),
+    "rate-limited": (rate_limited, "rate-limited", False),
+    "crashed": (crashed, "crashed", False),
+    "oom": (oom, "oom", False),
+    "hung": (hung, "hung", False),
+    "timed-out": (timed_out, "timed-out", False),
+    "lost": (lost, "crashed", False),
+    "cancelled": (cancelled, "cancelled", False),
+    "stopped-by-scad": (stopped_by_scad, "cancelled", True),
+    "running": (running, "running", False),
+    "resumed": (resumed, "succeeded", False),
+    "retried": (retried, "succeeded", False),
+    "damaged-and-partial": (damaged, "running", False),
+    "odd-shapes": (odd_shapes, "running", False),
+    "created-only": (created_only, None, False),
+    "empty": (empty, None, False),
+}
+
+
+def run_paths(tmp_path: Path, run_id: str = "r1") -> RunPaths:
+    return RunPaths(Home(tmp_path), run_id)
+
+
+def cache_of(paths: RunPaths) -> dict[str, Any]:
+    return json.loads((paths.root / "summary.json").read_bytes())
+
+
+async def full_read(paths: RunPaths) -> RunSummary:
+    return summarise(await read_all_events(paths))
+
+
+@pytest.fixture
+def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the logs read in full (a cache hit reads none)."""
+    reads: list[int] = []
+    real = summaries._summarise_bytes
+
+    def counted(fd: int, size: int) -> tuple[LogSummary, bool]:
+        reads.append(size)
+        return real(fd, size)
+
+    monkeypatch.setattr(summaries, "_summarise_bytes", counted)
+    return reads
+
+
+@pytest.mark.parametrize(("write", "outcome", "stopped"), [pytest.param(*v, id=k) for k, v in LOGS.items()])  # fmt: skip
+async def test_the_cached_summary_is_what_a_full_read_says(
+    tmp_path: Path,
+    log_reads: list[int],
+    write: Callable[[Log], None],
+    outcome: str | None,
+    stopped: bool,
+) -> None:
+    paths = run_paths(tmp_path)
+    write(Log(paths))
+    expected = await full_read(paths)
+    first = await log_summary(paths)
+    assert (first.summary, first.outcome, first.stopped) == (expected, outcome, stopped)
+    again = await log_summary(paths)
+    assert again == first
+    assert log_reads == [paths.events.stat().st_size]  # the second look read the cache only
+    info = paths.events.stat()
+    assert cache_of(paths)["version"] == SUMMARY_VERSION
+    assert cache_of(paths)["key"] == [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+async def test_odd_shapes_count_as_a_full_decoding_says(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    odd_shapes(Log(paths))
+    summary = (await log_summary(paths)).summary
+    # s1's result, and s2's messages m1, m2 and m4 (at Sonnet's $3 per million input tokens).
+    assert (summary.turns, summary.usage.input_tokens, summary.cost_estimated) == (2, 23, True)
+    assert summary.cost_usd == pytest.approx(0.5 + 23 * 3e-6)
+    assert summary.last_activity == "2026-11-27T10:00:15.000Z"  # the line after the exit
+
+
+async def test_totals_of_a_finished_run_are_exact(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    resumed(Log(paths))
+    summary = (await log_summary(paths)).summary
+    assert (summary.turns, summary.cost_usd, summary.cost_estimated, summary.duration_ms) == (
+        6,
+        0.75,
+        False,
+        8000,
+    )
+    usage = summary.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (200, 40, 600)
+    assert (summary.tool_calls, summary.last_tool, summary.exit_code) == (1, "Bash: ls", 0)
+
+
+async def test_a_log_appended_to_after_caching_is_read_again(
+    tmp_path: Path, log_reads: list[int]
+) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    running(log)
+    before = await log_summary(paths)
+    assert before.outcome == "running"
+    log.claude(result(1.5)).scad("exited", exit_code=0)
+    after = await log_summary(paths)
+    assert (after.summary, after.outcome) == (await full_read(paths), "succeeded")
+    assert after.summary.cost_usd == 1.5
+    assert len(log_reads) == 2
+    assert cache_of(paths)["key"][1] == paths.events.stat().st_size
+
+
+async def test_a_log_replaced_by_another_of_the_same_size_and_time_is_read_again(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    headless(Log(paths), cost=0.25)
+    assert (await log_summary(paths)).summary.cost_usd == 0.25
+    old = paths.events.stat()
+    other = run_paths(tmp_path, "other")
+    headless(Log(other), cost=0.75)  # the same bytes but one digit: the same size
+    assert other.events.stat().st_size == old.st_size
+    os.utime(other.events, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(other.events, paths.events)  # a new inode under the old name
+    assert (paths.events.stat().st_size, paths.events.stat().st_mtime_ns) == (
+        old.st_size,
+        old.st_mtime_ns,
+    )
+    assert (await log_summary(paths)).summary.cost_usd == 0.75
+
+
+async def test_a_truncated_log_is_read_again(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    resumed(Log(paths))
+    await log_summary(paths)
+    lines = paths.events.read_bytes().splitlines(keepends=True)
+    os.truncate(paths.events, sum(len(line) for line in lines[:8]))  # the same inode, shorter
+    summary = await log_summary(paths)
+    assert summary.summary == await full_read(paths)
+    assert (summary.summary.cost_usd, summary.outcome) == (0.25, "succeeded")
+
+
+def write_cache(paths: RunPaths, *, version: int = SUMMARY_VERSION, turns: int = 999) -> bytes:
+    """A cache entry keyed to the log as it is, holding a summary that is not its own."""
+    info = paths.events.stat()
+    entry = {
+        "version": version,
+        "key": [info.st_ino, info.st_size, info.st_mtime_ns],
+        "log": {"summary": {"turns": turns}, "stopped": True, "outcome": "forged"},
+    }
+    return json.dumps(entry).encode()
+
+
+async def test_a_valid_cache_is_taken_as_it_is(tmp_path: Path) -> None:
+    # The cache's content is trusted once its key matches: that is what makes it a cache.
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    (paths.root / "summary.json").write_bytes(write_cache(paths))
+    assert await log_summary(paths) == LogSummary(
+        summary=RunSummary(turns=999), stopped=True, outcome="forged"
+    )
+
+
+CORRUPT: dict[str, Callable[[RunPaths], bytes]] = {
+    "not-json": lambda paths: b"{not json",
+    "truncated": lambda paths: write_cache(paths)[:40],
+    "wrong-shape": lambda paths: b'{"version": 1, "key": "x", "log": []}',
+    "wrong-version": lambda paths: write_cache(paths, version=SUMMARY_VERSION + 1),
+    "old-version": lambda paths: write_cache(paths, version=0),
+    "not-utf8": lambda paths: b'{"version": 1, "key": [1, 2, 3], "log": {"outcome": "\xff"}}',
+    "too-large": lambda paths: b" " * (summaries.CACHE_LIMIT + 1) + write_cache(paths),
+}
+
+
+@pytest.mark.parametrize("content", [pytest.param(v, id=k) for k, v in CORRUPT.items()])
+async def test_a_cache_that_does_not_decode_or_match_is_recomputed_and_replaced(
+    tmp_path: Path, content: Callable[[RunPaths], bytes]
+) -> None:
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    (paths.root / "summary.json").write_bytes(content(paths))
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "succeeded")
+    assert cache_of(paths)["version"] == SUMMARY_VERSION
+    assert cache_of(paths)["log"]["outcome"] == "succeeded"
+    assert [p.name for p in paths.root.iterdir() if p.name.startswith(".")] == []
+
+
+async def test_a_cache_that_is_a_link_is_not_followed_and_is_replaced(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    elsewhere = tmp_path / "elsewhere.json"
+    forged = write_cache(paths)  # would match, were it followed
+    elsewhere.write_bytes(forged)
+    (paths.root / "summary.json").symlink_to(elsewhere)
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "succeeded")
+    assert not (paths.root / "summary.json").is_symlink()
+    assert elsewhere.read_bytes() == forged  # not written through
+
+
+@pytest.mark.timeout(20)
+async def test_a_cache_that_is_a_fifo_does_not_block_and_is_replaced(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    os.mkfifo(paths.root / "summary.json")
+    summary = await log_summary(paths)
+    assert summary.outcome == "succeeded"
+    assert (paths.root / "summary.json").is_file()
+
+
+async def test_a_folder_in_the_way_of_the_cache_leaves_the_summary_uncached(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    (paths.root / "summary.json").mkdir()
+    assert (await log_summary(paths)).summary == await full_read(paths)
+    assert (paths.root / "summary.json").is_dir()
+    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+
+
+async def test_a_missing_log_is_an_empty_summary_and_caches_nothing(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    paths.root.mkdir(parents=True)
+    assert await log_summary(paths) == LogSummary()
+    assert list(paths.root.iterdir()) == []
+    assert await log_summary(run_paths(tmp_path, "no-such-run")) == LogSummary()
+
+
+async def test_a_log_growing_while_read_is_cached_for_what_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    running(log)
+    size = paths.events.stat().st_size
+    expected = await full_read(paths)
+    real = summaries._summarise_bytes
+
+    def appended_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+        log.claude(result(2.0)).scad("exited", exit_code=0)  # lands after the key was taken
+        return real(fd, size)
+
+    monkeypatch.setattr(summaries, "_summarise_bytes", appended_meanwhile)
+    during = await log_summary(paths)
+    monkeypatch.setattr(summaries, "_summarise_bytes", real)
+    assert (during.summary, during.outcome) == (expected, "running")
+    assert cache_of(paths)["key"][1] == size
+    after = await log_summary(paths)  # the key no longer matches: read again
+    assert (after.summary, after.outcome) == (await full_read(paths), "succeeded")
+    assert cache_of(paths)["key"][1] == paths.events.stat().st_size
+
+
+async def test_a_log_shrinking_while_read_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = run_paths(tmp_path)
+    succeeded(Log(paths))
+    real = summaries._summarise_bytes
+
+    def truncated_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+        os.truncate(paths.events, size // 2)
+        return real(fd, size)
+
+    monkeypatch.setattr(summaries, "_summarise_bytes", truncated_meanwhile)
+    await log_summary(paths)
+    assert not (paths.root / "summary.json").exists()
+
+
+async def test_a_line_longer_than_a_read_is_taken_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summaries, "_CHUNK", 64)
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    log.scad("started").claude(init()).claude(tool_result("x" * 1000))
+    log.claude(result(0.5, result="y" * 300)).scad("exited", exit_code=0)
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "succeeded")
+    assert summary.summary.sessions[0].result == "y" * 300
+
+
+async def test_many_runs_in_one_trip(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    for run_id, cost in (("a", 0.25), ("b", 0.5)):
+        headless(Log(RunPaths(home, run_id)), cost=cost)
+    found = await log_summaries(home, ["a", "b", "missing"])
+    assert {k: v.summary.cost_usd for k, v in found.items()} == {
+        "a": 0.25,
+        "b": 0.5,
+        "missing": 0.0,
+    }
+
+
+def test_concurrent_lookers_leave_one_valid_cache(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    resumed(Log(paths))
+    seen: list[LogSummary] = []
+
+    def look() -> None:
+        for _ in range(20):
+            (paths.root / "summary.json").unlink(missing_ok=True)
+            seen.append(summarise_log(paths))
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({msgspec.json.encode(s) for s in seen}) == 1
+    assert cache_of(paths)["log"]["outcome"] == "succeeded"
+    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
