@@ -17,7 +17,8 @@ import anyio
 import msgspec
 
 from . import git
-from .errors import GitError, NotFound, UnreadableClone
+from .ccusage import ccusage_report
+from .errors import CostCheckError, GitError, NotFound, UnreadableClone
 from .home import Home
 from .runs import RunPaths, RunRecord, list_runs
 from .sessions.status import SessionStatus, run_statuses
@@ -35,8 +36,9 @@ __all__ = [
     "project_status",
 ]
 
-#: Runs looked at at once (each may run git a few times).
+#: Runs looked at at once (each may run git a few times), and ccusage processes at once.
 PARALLEL_RUNS = 8
+CCUSAGE_RUNS = 4
 
 
 class ProjectRow(msgspec.Struct, kw_only=True):
@@ -91,12 +93,17 @@ class ProjectTotals(msgspec.Struct, kw_only=True):
     duration_ms: int = 0
     #: Commits ahead, over the runs where they could be counted.
     ahead: int = 0
+    #: ccusage's figures over the runs it counted (``--cost``).
+    ccusage_cost_usd: float | None = None
+    ccusage_tokens: int | None = None
 
 
 class ProjectStatus(msgspec.Struct, kw_only=True):
     config: str
     rows: list[ProjectRow]
     totals: ProjectTotals
+    #: Why ccusage gave no figures, when it was asked and could not.
+    cost_problem: str | None = None
 
 
 def config_runs(home: Home, config: str) -> list[RunRecord]:
@@ -113,10 +120,16 @@ def config_runs(home: Home, config: str) -> list[RunRecord]:
 
 
 async def project_status(
-    engine: Engine | None, home: Home, config: str, *, runs: list[RunRecord] | None = None
+    engine: Engine | None,
+    home: Home,
+    config: str,
+    *,
+    runs: list[RunRecord] | None = None,
+    ccusage: list[str] | None = None,
 ) -> ProjectStatus:
     """Every run of ``config`` (or ``runs``, from :func:`config_runs`), oldest first,
-    with totals.
+    with totals; with ``ccusage`` (a command, see :func:`scad.ccusage.ccusage_command`)
+    also ccusage's cost and tokens for each run that still has its transcripts.
 
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
@@ -138,7 +151,36 @@ async def project_status(
             keys = [k for k in record.repos if os.path.lexists(paths.clone(k))]
             if keys and not record.cleaned:
                 tg.start_soon(count, row, paths, record, keys)
-    return ProjectStatus(config=config, rows=rows, totals=_totals(rows))
+    cost_problem = None
+    if ccusage is not None:
+        cost_problem = await _ccusage_figures(home, records, rows, ccusage)
+    return ProjectStatus(config=config, rows=rows, totals=_totals(rows), cost_problem=cost_problem)
+
+
+async def _ccusage_figures(
+    home: Home, records: list[RunRecord], rows: list[ProjectRow], command: list[str]
+) -> str | None:
+    """ccusage's figures into the rows of runs that still have their transcripts; the
+    first reason it cannot give them ends the asking (it would be the same for all)."""
+    problems: list[str] = []
+    limiter = anyio.CapacityLimiter(CCUSAGE_RUNS)
+
+    async def one(row: ProjectRow, record: RunRecord) -> None:
+        async with limiter:
+            if problems:
+                return
+            try:
+                report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
+            except CostCheckError as exc:
+                problems.append(str(exc))
+                return
+        row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.total_tokens
+
+    async with anyio.create_task_group() as tg:
+        for row, record in zip(rows, records, strict=True):
+            if not record.cleaned:
+                tg.start_soon(one, row, record)
+    return problems[0] if problems else None
 
 
 def _row(status: SessionStatus) -> ProjectRow:
@@ -226,12 +268,11 @@ async def _clone_ahead(clone: Path, store: Path, host_repo: str, bases: _Default
     if base is None:
         raise GitError(f"{host_repo} has no default branch to count from")
     # The host's commits are in the store through its alternates.
-    revisions = "".join([*(f"{tip}\n" for tip in sorted(tips)), f"^{base}\n"])
-    out = await git.store_git(store, "rev-list", "--count", "--stdin", input=revisions.encode())
-    return int(out.strip())
+    return await git.count_commits(store, tips, [base])
 
 
 def _totals(rows: list[ProjectRow]) -> ProjectTotals:
+    counted = [row for row in rows if row.ccusage_tokens is not None]
     return ProjectTotals(
         runs=len(rows),
         outcomes=dict(Counter(row.outcome for row in rows if row.outcome is not None)),
@@ -244,4 +285,6 @@ def _totals(rows: list[ProjectRow]) -> ProjectTotals:
         cost_estimated=any(row.cost_estimated for row in rows),
         duration_ms=sum(row.duration_ms for row in rows),
         ahead=sum(row.ahead for row in rows if row.ahead is not None),
+        ccusage_cost_usd=sum(r.ccusage_cost_usd or 0.0 for r in counted) if counted else None,
+        ccusage_tokens=sum(r.ccusage_tokens or 0 for r in counted) if counted else None,
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import asyncclick as click
 
-from ..errors import EngineUnavailable
+from ..errors import CostCheckError, EngineUnavailable
 from ..home import scad_home
 from ._complete import config_names
 from ._render import echo_json, table
@@ -33,25 +35,37 @@ def project() -> None:
 
 @project.command("status")
 @click.argument("config", shell_complete=config_names)
+@click.option(
+    "--cost", is_flag=True, help="Also each run's cost and tokens as ccusage counts them."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def status(config: str, as_json: bool) -> None:
+async def status(config: str, cost: bool, as_json: bool) -> None:
     """The runs of CONFIG side by side, with totals.
 
     Each run's state, outcome, turns, tokens (cache: read and written), cost,
     duration as Claude reported it, and the commits its clones hold beyond the
-    host repo's default branch.
+    host repo's default branch. With --cost, ccusage's figures from Claude's
+    transcripts stand beside scad's (ccusage on the PATH, else through npx).
     """
+    from ..ccusage import ccusage_command
     from ..engine import open_engine
     from ..projects import config_runs, project_status
 
     home = scad_home()
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
+    ccusage, cost_problem = None, None
+    if cost:
+        try:
+            ccusage = ccusage_command(os.environ)
+        except CostCheckError as exc:
+            cost_problem = str(exc)
     try:
         async with open_engine() as engine:
-            result = await project_status(engine, home, config, runs=runs)
+            result = await project_status(engine, home, config, runs=runs, ccusage=ccusage)
     except EngineUnavailable as exc:
         click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
-        result = await project_status(None, home, config, runs=runs)
+        result = await project_status(None, home, config, runs=runs, ccusage=ccusage)
+    result.cost_problem = result.cost_problem or cost_problem
     if as_json:
         echo_json(result)
         return
@@ -68,6 +82,7 @@ async def status(config: str, as_json: bool) -> None:
             _duration(r.duration_ms),
             r.branch,
             "?" if r.problem else ("-" if r.ahead is None else r.ahead),
+            *((_cost(r.ccusage_cost_usd, False), _count(r.ccusage_tokens)) if cost else ()),
         )
         for r in result.rows
     ]
@@ -85,18 +100,25 @@ async def status(config: str, as_json: bool) -> None:
             _duration(t.duration_ms),
             "",
             t.ahead,
+            *((_cost(t.ccusage_cost_usd, False), _count(t.ccusage_tokens)) if cost else ()),
         )
     )
-    click.echo(table(HEADERS, rows))
+    click.echo(table(HEADERS + (("CCUSAGE $", "CCUSAGE TOKENS") if cost else ()), rows))
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
     click.echo(f"{t.runs} run{'' if t.runs == 1 else 's'}" + (f": {counts}" if counts else ""))
+    if result.cost_problem:
+        click.echo(f"warning: no ccusage figures: {result.cost_problem}", err=True)
     for r in result.rows:
         if r.problem:
             click.echo(f"warning: {r.run_id}: commits ahead unknown: {r.problem}", err=True)
 
 
-def _cost(usd: float, estimated: bool) -> str:
-    return f"{'~' if estimated else ''}${usd:.4f}"
+def _cost(usd: float | None, estimated: bool) -> str:
+    return "-" if usd is None else f"{'~' if estimated else ''}${usd:.4f}"
+
+
+def _count(n: int | None) -> object:
+    return "-" if n is None else n
 
 
 def _duration(ms: int) -> str:

@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 from scad.build import build_context
+from scad.ccusage import CCUSAGE_VERSION
 from scad.config import CLAUDE_CODE_VERSION, load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
@@ -120,6 +121,26 @@ def claude_binary() -> Path:
         subprocess.run(
             ["npm", "install", "--prefix", str(prefix), "--no-fund", "--no-audit",
              f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+    return binary
+
+
+@pytest.fixture(scope="session")
+def ccusage_binary() -> Path:
+    """ccusage at the version scad pins, installed once into the cache folder."""
+    cache = Path(os.environ.get("SCAD_TEST_CACHE", Path.home() / ".cache" / "scad-tests"))
+    prefix = cache / "ccusage" / CCUSAGE_VERSION
+    binary = prefix / "node_modules" / ".bin" / "ccusage"
+    if not binary.exists():
+        if shutil.which("npm") is None:
+            if in_ci():
+                pytest.fail("CI needs npm to install ccusage")
+            pytest.skip("NO NPM: cannot install ccusage; cost cross-checks skipped")
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(prefix), "--no-fund", "--no-audit",
+             f"ccusage@{CCUSAGE_VERSION}"],
             check=True, capture_output=True, timeout=600,
         )  # fmt: skip
     return binary

@@ -62,7 +62,7 @@ async def test_status_json_has_rows_and_totals(
     result = await run_cli("project", "status", "proj", "--json")
     assert result.exit_code == 0
     out = json.loads(result.stdout)
-    assert sorted(out) == ["config", "rows", "totals"]
+    assert sorted(out) == ["config", "cost_problem", "rows", "totals"]
     assert out["config"] == "proj"
     assert [(r["run_id"], r["outcome"], r["cost_usd"]) for r in out["rows"]] == [
         ("proj-a-Nov27-1001", "succeeded", 0.25),
@@ -134,3 +134,55 @@ def test_config_names_complete(scad_home: Path) -> None:
     for name in ("alpha", "beta", "alps"):
         (scad_home / "configs" / f"{name}.yml").write_text("name: x\n")
     assert _bash_complete("scad project status al", scad_home) == ["alpha", "alps"]
+
+
+@pytest.mark.parametrize(
+    ("ccusage", "why"),
+    [
+        ("exit 3", "ccusage failed: exit code 3"),
+        ("echo '[1, 2'", "ccusage printed something scad cannot read"),
+    ],
+)
+async def test_cost_without_ccusage_is_one_warning_and_the_table_still_prints(
+    run_cli: Cli,
+    scad_home: Path,
+    tmp_path: Path,
+    no_engine: str,
+    monkeypatch: pytest.MonkeyPatch,
+    ccusage: str,
+    why: str,
+) -> None:
+    three_runs(scad_home, tmp_path)
+    script = tmp_path / "ccusage"
+    script.write_text(f"#!/bin/sh\n{ccusage}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("SCAD_CCUSAGE", str(script))
+    result = await run_cli("project", "status", "proj", "--cost")
+    assert result.exit_code == 0
+    warning = result.stderr.removeprefix(no_engine)
+    assert warning.startswith(f"warning: no ccusage figures: {why}") and warning.count("\n") == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[-4:] == ["CCUSAGE", "$", "CCUSAGE", "TOKENS"]
+    assert [line.split()[-2:] for line in lines[1:4]] == [["-", "-"]] * 3
+    assert lines[-1] == "3 runs: 1 failed, 1 running, 1 succeeded"
+
+
+async def test_cost_shows_ccusage_figures_beside_scad(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    three_runs(scad_home, tmp_path)
+    totals = {"inputTokens": 100, "outputTokens": 20, "totalCost": 0.125}
+    script = tmp_path / "ccusage"
+    script.write_text(f"#!/bin/sh\necho '{json.dumps({'totals': totals})}'\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("SCAD_CCUSAGE", str(script))
+    result = await run_cli("project", "status", "proj", "--cost", "--json")
+    status = json.loads(result.stdout)
+    assert [(r["ccusage_cost_usd"], r["ccusage_tokens"]) for r in status["rows"]] == [
+        (0.125, 120)
+    ] * 3
+    assert (status["totals"]["ccusage_cost_usd"], status["totals"]["ccusage_tokens"]) == (
+        0.375,
+        360,
+    )
+    assert status["cost_problem"] is None
