@@ -81,6 +81,7 @@ async def test_status_json_has_rows_and_totals(
         "runs": 3, "outcomes": {"succeeded": 1, "failed": 1, "running": 1}, "turns": 6,
         "input_tokens": 220, "output_tokens": 46, "cache_read_tokens": 800,
         "cache_creation_tokens": 80, "cost_estimated": True, "duration_ms": 69000, "ahead": 0,
+        "ccusage_cost_usd": None, "ccusage_tokens": None,
     }  # fmt: skip
     assert totals["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in out["rows"]))
 
