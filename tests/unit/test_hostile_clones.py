@@ -26,6 +26,7 @@ from scad.codesync import RepoSync, sync_run
 from scad.errors import UnfetchedWork
 from scad.gc import plan_gc
 from scad.home import Home
+from scad.projects import ProjectRow, project_status
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.sessions import SessionInfo, clean_session, session_info, session_status
 from tests.fakes import FakeEngine
@@ -292,8 +293,14 @@ class Seen:
     """What scad's calls made of a hostile clone."""
 
     def __init__(
-        self, info: SessionInfo, refusal: str | None, fetched: RepoFetch, synced: RepoSync
+        self,
+        info: SessionInfo,
+        refusal: str | None,
+        fetched: RepoFetch,
+        synced: RepoSync,
+        row: ProjectRow,
     ) -> None:
+        self.row = row
         self.info = info
         self.refusal = refusal
         self.fetched = fetched
@@ -314,6 +321,8 @@ async def exercise(home: Home, record: RunRecord) -> Seen:
         info = await session_info(engine, home, record)
         await session_status(None, home, include_all=True)
         (synced,) = (await sync_run(engine, home, record)).repos
+        (row,) = (await project_status(engine, home, "p")).rows
+        assert (row.ahead is None) == (row.problem is not None)
         collect = await plan_gc(engine, home)
         assert collect.items == [] and [k.name for k in collect.kept] == ["r"]
         try:
@@ -322,7 +331,7 @@ async def exercise(home: Home, record: RunRecord) -> Seen:
         except UnfetchedWork as exc:
             refusal = str(exc)
         (fetched,) = (await fetch_run(home, record)).repos
-    return Seen(info, refusal, fetched, synced)
+    return Seen(info, refusal, fetched, synced, row)
 
 
 @pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in READABLE.items()])
@@ -337,6 +346,7 @@ async def test_readable_hostile_clone_runs_nothing_and_still_counts_work(
     assert seen.clone.startswith(f"{BRANCH}:") and seen.clone != f"{BRANCH}:0"
     assert seen.refusal is not None and "commit(s) not in" in seen.refusal
     assert seen.synced.problem is None and seen.synced.remote_branches == 1
+    assert seen.row.problem is None and seen.row.ahead is not None and seen.row.ahead >= 1
     assert seen.fetched.problem is None
     clone = RunPaths(home, "r").clone("code")
     assert agent_git(repo, "rev-parse", BRANCH) == agent_git(clone, "rev-parse", BRANCH)
@@ -360,6 +370,7 @@ async def test_unreadable_hostile_clone_names_nothing_outside_and_is_kept(
     for problem in (seen.fetched.problem, seen.synced.problem):
         assert problem is not None and "\x1b" not in problem
     assert seen.fetched.branches == []
+    assert seen.row.ahead is None and seen.row.problem and "\x1b" not in seen.row.problem
     assert agent_git(repo, "branch", "--list", BRANCH) == ""
 
 
