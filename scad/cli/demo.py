@@ -22,11 +22,20 @@ async def demo(cleanup: bool) -> None:
     """
     from .. import git
     from ..batchproc import create_batch
-    from ..demo import DEMO_OPTIONS, DEMO_PROMPTS, demo_repo, prepare_demo, remove_demo
+    from ..demo import (
+        DEMO_CONFIG,
+        DEMO_OPTIONS,
+        DEMO_PROMPTS,
+        demo_repo,
+        prepare_demo,
+        remove_demo,
+    )
     from ..engine import open_engine
     from ..offline import serve_offline_model
+    from ..projects import project_status
     from .batch._options import supervise_here
     from .build import ProgressPrinter
+    from .project import status_table
 
     home = scad_home()
     if cleanup:
@@ -60,15 +69,19 @@ async def demo(cleanup: bool) -> None:
     click.echo("[3/3] their branches, fetched into the demo's repo:")
     listing = await git.git(repo, "branch", "--list", "--format=%(refname:short)  %(subject)")
     click.echo("".join(f"  {line}\n" for line in listing.splitlines()), nl=False)
+    async with open_engine() as engine:
+        status = await project_status(engine, home, DEMO_CONFIG)
+    click.echo(f"\nscad project status {DEMO_CONFIG}:\n{status_table(status, cost=False)}")
     batch = manifest.batch_id
-    click.echo(
-        "\nlook around:\n"
-        f"  scad batch status {batch}       the batch's table\n"
-        f"  scad logs --batch {batch}       what the agents did, merged\n"
-        f"  scad project status demo         every run: tokens, cost, commits ahead\n"
-        f"  git -C {repo} log --all --oneline --graph\n"
-        "clean up:\n"
-        "  scad demo --cleanup"
-    )
+    hints = [
+        (f"scad batch status {batch}", "the batch's table"),
+        (f"scad logs --batch {batch}", "what the agents did, merged"),
+        (f"scad project status {DEMO_CONFIG} --cost", "ccusage's count beside scad's"),
+        (f"git -C {repo} log --all --oneline --graph", "the branches they made"),
+    ]
+    width = max(len(command) for command, _ in hints)
+    click.echo("\nlook around:")
+    click.echo("".join(f"  {command:<{width}}  {what}\n" for command, what in hints), nl=False)
+    click.echo("clean up:\n  scad demo --cleanup")
     if not view.succeeded:
         raise click.exceptions.Exit(1)

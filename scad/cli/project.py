@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import asyncclick as click
 
@@ -11,7 +12,10 @@ from ..home import scad_home
 from ._complete import config_names
 from ._render import echo_json, table
 
-__all__ = ["project"]
+if TYPE_CHECKING:
+    from ..projects import ProjectStatus
+
+__all__ = ["project", "status_table"]
 
 HEADERS = (
     "RUN ID",
@@ -69,6 +73,16 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
     if as_json:
         echo_json(result)
         return
+    click.echo(status_table(result, cost=cost))
+    if result.cost_problem:
+        click.echo(f"warning: no ccusage figures: {result.cost_problem}", err=True)
+    for r in result.rows:
+        if r.problem:
+            click.echo(f"warning: {r.run_id}: commits ahead unknown: {r.problem}", err=True)
+
+
+def status_table(result: ProjectStatus, *, cost: bool) -> str:
+    """The rows, a total row, and the count of runs by outcome."""
     rows = [
         (
             r.run_id,
@@ -103,14 +117,12 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
             *((_cost(t.ccusage_cost_usd, False), _count(t.ccusage_tokens)) if cost else ()),
         )
     )
-    click.echo(table(HEADERS + (("CCUSAGE $", "CCUSAGE TOKENS") if cost else ()), rows))
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
-    click.echo(f"{t.runs} run{'' if t.runs == 1 else 's'}" + (f": {counts}" if counts else ""))
-    if result.cost_problem:
-        click.echo(f"warning: no ccusage figures: {result.cost_problem}", err=True)
-    for r in result.rows:
-        if r.problem:
-            click.echo(f"warning: {r.run_id}: commits ahead unknown: {r.problem}", err=True)
+    return (
+        table(HEADERS + (("CCUSAGE $", "CCUSAGE TOKENS") if cost else ()), rows)
+        + f"\n{t.runs} run{'' if t.runs == 1 else 's'}"
+        + (f": {counts}" if counts else "")
+    )
 
 
 def _cost(usd: float | None, estimated: bool) -> str:

@@ -50,7 +50,7 @@ async def test_the_set_up_line_sets_up_and_the_demo_works_end_to_end(tmp_path: P
         branches = listed.stdout.decode().splitlines()
         subjects = sorted(b.split(" ", 1)[1] for b in branches if b.startswith("scad-demo-"))
         assert subjects == ["Add shout()", "Document greet()", "Test greet()", "Type greet()"]
-        assert "scad demo --cleanup" in out
+        assert "scad demo --cleanup" in out and "4 runs: 4 succeeded" in out
     finally:
         cleanup = await anyio.run_process(
             [str(ROOT / ".venv" / "bin" / "scad"), "demo", "--cleanup"], env=env, check=False
