@@ -8,17 +8,22 @@ is brought over by commit id, so what lands is exactly what was judged:
   is fast-forwarded;
 - a branch that diverged from the host's, or the host's checked-out branch (in
   any worktree), is never moved: it lands under ``scad/<run-id>/<branch>``;
-- a new branch whose name could pass for another ref of the host's (``origin/main``
-  would shadow the remote-tracking branch in ``git merge origin/main``) or for a
-  landing of scad's (``scad/...``) lands there too;
+- a branch whose name could pass for another ref of the host's (``origin``,
+  ``origin/main``, a tag, ``ORIG_HEAD``, a commit id: git would resolve the user's
+  ``git merge origin/main`` to it) or for another run's (``scad-<run-id>``,
+  ``scad/...``) lands there too, new or not;
+- a branch git refuses to update after all (checked out in a worktree that is in
+  the middle of a rebase, say) lands there as well.
 - a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``.
 
-The fetch itself is ``git fetch --atomic`` with refspecs that do not force, so
-git refuses any update that stopped being a fast-forward in the meantime.
+Each branch is fetched with a refspec that does not force, so git refuses any
+update that stopped being a fast-forward in the meantime, and one refusal costs
+no other branch its fetch.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -42,11 +47,13 @@ MAX_FILES = 20
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 #: new: created on the host under its name; updated: fast-forwarded; diverged,
-#: checked-out and misleading (a name that could pass for another ref): landed under
-#: ``scad/<run-id>/``; current: the host already has it.
-Action = Literal["new", "updated", "diverged", "checked-out", "misleading", "current"]
+#: checked-out, misleading (a name that could pass for another ref) and refused (git
+#: would not update it): landed under ``scad/<run-id>/``; current: the host has it.
+Action = Literal["new", "updated", "diverged", "checked-out", "misleading", "refused", "current"]
 #: First parts of a branch name that git or scad read as something else.
 RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
+#: Names git reads as a special ref (``ORIG_HEAD``) or as a commit id.
+_SPECIAL = re.compile(r"[A-Z_]*HEAD|[0-9a-fA-F]{4,64}")
 
 
 class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,7 +99,7 @@ async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
         raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
     paths = RunPaths(home, record.run_id)
     repos = [
-        await _fetch_repo(paths, record.run_id, key, Path(host_repo))
+        await _fetch_repo(paths, record, key, Path(host_repo))
         for key, host_repo in record.repos.items()
     ]
     moved = [
@@ -105,7 +112,7 @@ async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
     return RunFetch(run_id=record.run_id, repos=repos)
 
 
-async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -> RepoFetch:
+async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: Path) -> RepoFetch:
     def failed(problem: str) -> RepoFetch:
         return RepoFetch(
             key=key, host_repo=str(host_repo), default_branch=None, branches=[], problem=problem
@@ -123,27 +130,18 @@ async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -
     tips = dict(snapshot.branches)
     if len(tips) > MAX_BRANCHES:
         return failed(f"holds {len(tips)} branches, more than the {MAX_BRANCHES} fetched at once")
-    host = _Host(
-        tips=await git.branch_tips(host_repo),
-        checked_out=await git.checked_out_branches(host_repo),
-        default=await git.current_branch(host_repo),
-        remotes=set((await git.git(host_repo, "remote")).split()),
-    )
-    if snapshot.detached and await git.count_commits(
-        store, [snapshot.detached], [*tips.values(), *host.tips.values()]
-    ):
-        tips["HEAD"] = snapshot.detached
     try:
+        host = await _look_at(host_repo, record.branch)
+        if snapshot.detached and await git.count_commits(
+            store, [snapshot.detached], [*tips.values(), *host.tips.values()]
+        ):
+            tips["HEAD"] = snapshot.detached
         plans = [
-            await _plan(store, run_id, branch, tip, host) for branch, tip in sorted(tips.items())
+            await _plan(store, record.run_id, branch, tip, host)
+            for branch, tip in sorted(tips.items())
         ]
-        specs = [f"{p.commit}:refs/heads/{p.target}" for p in plans if p.target]
-        if specs:
-            await git.git(
-                host_repo, "fetch", "--quiet", "--atomic", "--no-tags", "--no-write-fetch-head",
-                "--no-recurse-submodules", str(store), *specs,
-            )  # fmt: skip
-        branches = [await _described(store, plan, host) for plan in plans]
+        landed, refused = await _bring(host_repo, store, record.run_id, plans, host)
+        branches = [await _described(store, plan, host) for plan in landed]
     except GitError as exc:
         return failed(str(exc))
     return RepoFetch(
@@ -151,6 +149,7 @@ async def _fetch_repo(paths: RunPaths, run_id: str, key: str, host_repo: Path) -
         host_repo=str(host_repo),
         default_branch=host.default_branch,
         branches=branches,
+        problem=f"git would not take {', '.join(refused)}" if refused else None,
     )
 
 
@@ -159,16 +158,78 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
     checked_out: set[str]
     default: str
     remotes: set[str]
+    #: Every name a ref of the host's answers to besides a branch (``v1``, ``origin/main``).
+    names: set[str]
+    #: The run's own branch: the one ``scad-*`` name it may bring under its name.
+    own: str
 
     def misleading(self, branch: str) -> bool:
-        """Whether a new branch of this name would read as another ref: git resolves
-        ``origin/main`` to ``refs/heads/origin/main`` before the remote-tracking one."""
+        """Whether a branch of this name would read as another ref, or as another run's:
+        git resolves ``origin/main`` to ``refs/heads/origin/main`` before the
+        remote-tracking branch, and a tag or ``ORIG_HEAD`` after a branch of that name."""
         first = branch.split("/", 1)[0]
-        return first in RESERVED or ("/" in branch and first in self.remotes)
+        return (
+            first in RESERVED
+            or branch in self.names
+            or ("/" in branch and first in self.remotes)
+            or bool(_SPECIAL.fullmatch(branch))
+            or (branch.startswith("scad-") and branch != self.own)
+        )
 
     @property
     def default_branch(self) -> str | None:
         return None if self.default == "(detached)" else self.default
+
+
+async def _look_at(host_repo: Path, own: str) -> _Host:
+    refs = (await git.git(host_repo, "for-each-ref", "--format=%(refname)")).split()
+    remotes = set((await git.git(host_repo, "remote")).split())
+    names = set(remotes)
+    for ref in refs:
+        rest = ref.removeprefix("refs/")
+        space, _, short = rest.partition("/")
+        names.add(rest)  # refs/x/y answers to x/y
+        if space in ("tags", "remotes"):
+            names.add(short)
+    return _Host(
+        tips=await git.branch_tips(host_repo),
+        checked_out=await git.checked_out_branches(host_repo),
+        default=await git.current_branch(host_repo),
+        remotes=remotes,
+        names=names,
+        own=own,
+    )
+
+
+async def _bring(
+    host_repo: Path, store: Path, run_id: str, plans: list[_Plan], host: _Host
+) -> tuple[list[_Plan], list[str]]:
+    """Fetch each plan's commit to its target, one branch at a time; a branch git
+    will not update under its own name lands under ``scad/<run-id>/`` instead.
+    Returns the plans as they landed, and the branches that could not land at all."""
+    landed, refused = [], []
+    for plan in plans:
+        if plan.target is None or await _fetched(host_repo, store, plan.commit, plan.target):
+            landed.append(plan)
+            continue
+        if plan.target == plan.branch:
+            apart = await _landing(store, run_id, plan.branch, plan.commit, host)
+            if await _fetched(host_repo, store, plan.commit, apart):
+                landed.append(msgspec.structs.replace(plan, action="refused", target=apart))
+                continue
+        refused.append(plan.branch)
+    return landed, refused
+
+
+async def _fetched(host_repo: Path, store: Path, commit: str, target: str) -> bool:
+    """Whether the host's ``target`` holds ``commit`` after fetching it there."""
+    ref = f"refs/heads/{target}"
+    await git.git(
+        host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+        "--no-recurse-submodules", str(store), f"{commit}:{ref}", check=False,
+    )  # fmt: skip
+    now = await git.git(host_repo, "rev-parse", "--verify", "--quiet", ref, check=False)
+    return now.strip() == commit
 
 
 class _Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,10 +246,10 @@ async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) ->
         return _Plan(branch=branch, commit=tip, action="current", target=None)
     if branch == "HEAD":
         action: Action = "diverged"
+    elif host.misleading(branch):
+        action = "misleading"
     elif branch in host.checked_out:
         action = "checked-out"
-    elif hosts is None and host.misleading(branch):
-        action = "misleading"
     elif hosts is None:
         return _Plan(branch=branch, commit=tip, action="new", target=branch)
     elif not await git.count_commits(store, [hosts], [tip]):

@@ -207,18 +207,78 @@ async def test_file_names_from_the_agent_are_shown_escaped(tmp_path: Path, repo:
 
 async def test_a_new_branch_named_like_another_ref_lands_apart(tmp_path: Path, repo: Path) -> None:
     git(repo, "remote", "add", "origin", "https://example.invalid/x.git")
+    git(repo, "tag", "v1.0")
     home, record = await make_run(tmp_path, {"code": repo})
     clone = RunPaths(home, RUN).clone("code")
     work = commit(clone, "a.txt")
-    names = ["origin/main", "scad/other-run/main", "tags/v1", "refs/x", "upstream/main", "fix/one"]
+    names = [
+        "origin/main", "scad/other-run/main", "tags/v1", "refs/x", "v1.0",
+        "ORIG_HEAD", "FETCH_HEAD", "deadbeef", "scad-p-other-Nov27-1000",
+        "upstream/main", "fix/one",
+    ]  # fmt: skip
     for name in names:
         git(clone, "branch", name)
     (result,) = (await fetch_run(home, record)).repos
     landed = {b.branch: (b.action, b.target) for b in result.branches}
-    for name in names[:4]:
+    for name in names[:-2]:
         assert landed[name] == ("misleading", f"scad/{RUN}/{name}")
     # No remote is called upstream here, and fix/ is no namespace of git's.
     assert landed["upstream/main"] == ("new", "upstream/main")
     assert landed["fix/one"] == ("new", "fix/one")
     assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/origin") == ""
     assert git(repo, "rev-parse", f"scad/{RUN}/origin/main") == work
+
+
+async def test_another_run_branch_on_the_host_is_never_moved_by_this_run(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "branch", "scad-other")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "-b", "scad-other", "main")
+    mine = commit(clone, "mine.txt")
+    (result,) = (await fetch_run(home, record)).repos
+    assert by_branch(result.branches)["scad-other"] == ("misleading", f"scad/{RUN}/scad-other", 1)
+    assert git(repo, "rev-parse", "scad-other") == git(repo, "rev-parse", "main")
+    assert git(repo, "rev-parse", f"scad/{RUN}/scad-other") == mine
+
+
+async def test_a_branch_git_will_not_update_lands_apart_and_the_rest_still_come(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "branch", "busy")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "-b", "busy", "main")
+    busy = commit(clone, "busy.txt")
+    git(clone, "checkout", "-q", BRANCH)
+    work = commit(clone, "work.txt")
+    (repo / ".git" / "refs" / "heads" / "busy.lock").write_text("held\n")  # git holds it
+    (result,) = (await fetch_run(home, record)).repos
+    assert result.problem is None
+    assert by_branch(result.branches)["busy"] == ("refused", f"scad/{RUN}/busy", 1)
+    assert git(repo, "rev-parse", f"scad/{RUN}/busy", BRANCH).split() == [busy, work]
+
+
+async def test_a_detached_head_naming_nothing_costs_the_other_clones_nothing(
+    tmp_path: Path, repo: Path
+) -> None:
+    from tests.conftest import make_repo
+
+    other = make_repo(tmp_path / "other")
+    home, record = await make_run(tmp_path, {"code": repo, "docs": other})
+    paths = RunPaths(home, RUN)
+    (paths.clone("code") / ".git" / "HEAD").write_text("1" * 40 + "\n")
+    work = commit(paths.clone("docs"), "b.txt")
+    code, docs = (await fetch_run(home, record)).repos
+    assert code.problem is not None and docs.problem is None
+    assert git(other, "rev-parse", BRANCH) == work
+
+
+async def test_a_branch_named_after_a_remote_lands_apart(tmp_path: Path, repo: Path) -> None:
+    git(repo, "remote", "add", "upstream", "https://example.invalid/x.git")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "branch", "upstream")  # `git rebase upstream` on the host would take it
+    (result,) = (await fetch_run(home, record)).repos
+    assert by_branch(result.branches)["upstream"] == ("misleading", f"scad/{RUN}/upstream", 0)

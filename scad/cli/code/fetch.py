@@ -81,7 +81,8 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
 _APART = {
     "diverged": "diverged from the host's (which is unchanged)",
     "checked-out": "is checked out on the host (which is unchanged)",
-    "misleading": "could pass for another ref of the host's",
+    "misleading": "could pass for another ref of the host's, or another run's",
+    "refused": "was refused by git on the host",
 }
 
 
