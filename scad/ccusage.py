@@ -10,8 +10,10 @@ and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import anyio
 import msgspec
+from anyio.abc import ByteReceiveStream
 
 from . import agentfs
 from .errors import AgentFileError, CostCheckError
@@ -85,24 +88,47 @@ async def ccusage_report(claude_dir: Path, command: list[str]) -> CcusageReport:
             "NO_COLOR": "1",
         }
         try:
-            with anyio.fail_after(TIME_LIMIT):
-                result = await anyio.run_process(
-                    [*command, "session", "--json", "--offline"],
-                    check=False,
-                    env=env,
-                    cwd=root,
-                    stdin=subprocess.DEVNULL,
-                )
+            returncode, stdout, stderr = await _run(
+                [*command, "session", "--json", "--offline"], env=env, cwd=root
+            )
         except TimeoutError:
             raise CostCheckError(f"ccusage took longer than {TIME_LIMIT:.0f} s") from None
         except OSError as exc:
             raise CostCheckError(f"ccusage cannot run: {exc.strerror or exc}") from None
-    if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        raise CostCheckError(
-            f"ccusage failed: {lines[-1] if lines else f'exit code {result.returncode}'}"
-        )
-    return _report(result.stdout)
+    if returncode != 0:
+        lines = stderr.decode(errors="replace").strip().splitlines()
+        raise CostCheckError(f"ccusage failed: {lines[-1] if lines else f'exit code {returncode}'}")
+    return _report(stdout)
+
+
+async def _run(command: list[str], *, env: dict[str, str], cwd: Path) -> tuple[int, bytes, bytes]:
+    """Run ccusage in a process group of its own, within ``TIME_LIMIT``: through npx
+    it is npm's child, and the whole group goes when time is up."""
+    process = await anyio.open_process(
+        command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    outputs: dict[str, bytes] = {}
+
+    async def collect(name: str, stream: ByteReceiveStream | None) -> None:
+        data = bytearray()
+        if stream is not None:
+            async for chunk in stream:
+                if len(data) <= OUTPUT_LIMIT:
+                    data += chunk  # past the bound it is read and dropped: ccusage never blocks
+        outputs[name] = bytes(data)
+
+    try:
+        with anyio.fail_after(TIME_LIMIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(collect, "out", process.stdout)
+                tg.start_soon(collect, "err", process.stderr)
+            returncode = await process.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
+    return returncode, outputs["out"], outputs["err"]
 
 
 def _report(output: bytes) -> CcusageReport:

@@ -171,8 +171,12 @@ async def _sync_repo(
             main = await _update_main(
                 engine, clone, store, snapshot, default_branch, host[default_branch], container, key
             )
-    except (UnreadableClone, AgentFileError, GitError, SessionError) as exc:
+    except (UnreadableClone, AgentFileError, GitError, SessionError, RefBusy) as exc:
         return RepoSync(key=key, default_branch=default_branch, problem=str(exc))
+    except OSError as exc:  # a folder where a ref belongs, say: the agent's to untangle
+        return RepoSync(
+            key=key, default_branch=default_branch, problem=f"cannot write into it: {exc}"
+        )
     return RepoSync(
         key=key,
         default_branch=default_branch,

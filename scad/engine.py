@@ -57,6 +57,10 @@ REQUEST_TIMEOUT = 60.0
 _NO_CONNECTION = 900
 
 
+#: The end of an exec's output that is kept (a terminal screen is far less).
+EXEC_OUTPUT_LIMIT = 1 << 20
+
+
 @contextmanager
 def _request(what: str, timeout: float | None = REQUEST_TIMEOUT) -> Iterator[None]:
     """Bound a request in time and turn Docker client errors into scad's."""
@@ -334,17 +338,21 @@ class DockerEngine:
         )
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
-        """Run ``command`` in a running container and collect its output."""
-        chunks: list[bytes] = []
+        """Run ``command`` in a running container and collect the end of its output
+        (the last ``EXEC_OUTPUT_LIMIT`` bytes: what runs there may print without end)."""
+        tail = bytearray()
         with _request(f"exec in {container_id[:12]}"):
             execution = await self._docker.containers.container(container_id).exec(
                 command, user=user
             )
             async with execution.start(detach=False) as stream:
                 while (message := await stream.read_out()) is not None:
-                    chunks.append(message.data)
+                    tail += message.data
+                    if len(tail) > 2 * EXEC_OUTPUT_LIMIT:
+                        del tail[:-EXEC_OUTPUT_LIMIT]
             info = await execution.inspect()
-        return ExecResult(int(info["ExitCode"]), b"".join(chunks).decode(errors="replace"))
+        output = bytes(tail[-EXEC_OUTPUT_LIMIT:]).decode(errors="replace")
+        return ExecResult(int(info["ExitCode"]), output)
 
 
 async def _followed(response: Any) -> AsyncIterator[str]:

@@ -49,4 +49,5 @@ class Home:
 def scad_home() -> Home:
     """The home named by ``$SCAD_HOME``, else ``~/.scad``."""
     root = os.environ.get("SCAD_HOME") or "~/.scad"
-    return Home(Path(root).expanduser())
+    # Absolute: paths made from it are handed to git running elsewhere (``git -C``).
+    return Home(Path(root).expanduser().absolute())

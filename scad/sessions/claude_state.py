@@ -25,7 +25,8 @@ from ..runs import RunPaths
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
-CLAUDE_JSON_LIMIT = 32 << 20
+#: Decoded untyped, so every byte may become a Python object: kept small.
+CLAUDE_JSON_LIMIT = 4 << 20
 CREDENTIALS_LIMIT = 1 << 20
 
 

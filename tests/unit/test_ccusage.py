@@ -95,15 +95,20 @@ async def test_ccusage_failing_is_one_line(tmp_path: Path, body: str, message: s
         await ccusage_report(tmp_path, stand_in(tmp_path, body))
 
 
-async def test_ccusage_that_hangs_is_given_up_on(
+async def test_ccusage_that_hangs_is_given_up_on_with_all_it_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ccusage, "TIME_LIMIT", 0.5)
+    marker = tmp_path / "child-ran-on"
+    # As through npx: the process scad starts is not the one that does the work.
+    body = f"(sleep 1.5; touch {marker}) & exec sleep 30"
     with (
         anyio.fail_after(20),
         pytest.raises(CostCheckError, match=r"^ccusage took longer than 0 s$"),
     ):
-        await ccusage_report(tmp_path, stand_in(tmp_path, "exec sleep 30"))
+        await ccusage_report(tmp_path, stand_in(tmp_path, body))
+    await anyio.sleep(2.5)
+    assert not marker.exists()
 
 
 async def test_a_missing_ccusage_is_one_line(tmp_path: Path) -> None:

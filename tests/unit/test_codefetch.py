@@ -282,3 +282,13 @@ async def test_a_branch_named_after_a_remote_lands_apart(tmp_path: Path, repo: P
     git(clone, "branch", "upstream")  # `git rebase upstream` on the host would take it
     (result,) = (await fetch_run(home, record)).repos
     assert by_branch(result.branches)["upstream"] == ("misleading", f"scad/{RUN}/upstream", 0)
+
+
+def test_a_relative_scad_home_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scad.home import scad_home
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCAD_HOME", "relative/home")
+    assert scad_home().root == tmp_path / "relative" / "home"

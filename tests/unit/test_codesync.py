@@ -129,3 +129,24 @@ async def test_checkout_needs_a_running_session_and_a_branch_name(
 
 def _spec() -> ContainerSpec:
     return ContainerSpec(name="n", image="i", command=["true"], labels={})
+
+
+@pytest.mark.parametrize("planted", ["lock", "folder"])
+async def test_a_stale_lock_or_a_folder_in_origin_is_that_clone_problem_only(
+    tmp_path: Path, repo: Path, planted: str
+) -> None:
+    from tests.conftest import make_repo
+
+    other = make_repo(tmp_path / "other")
+    home, record = await make_run(tmp_path, {"code": repo, "docs": other})
+    origin = RunPaths(home, RUN).clone("code") / ".git" / "refs" / "remotes" / "origin"
+    origin.mkdir(parents=True, exist_ok=True)
+    if planted == "lock":
+        (origin / "main.lock").write_text("left by a killed git\n")
+    else:
+        (origin / "main").unlink(missing_ok=True)
+        (origin / "main").mkdir()
+    news = commit(other, "news.txt")
+    code, docs = (await sync_run(FakeEngine(), home, record)).repos
+    assert code.problem is not None and docs.problem is None
+    assert git(RunPaths(home, RUN).clone("docs"), "rev-parse", "origin/main") == news
