@@ -21,6 +21,7 @@ store is not copied again (object and pack names are content hashes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -45,8 +46,11 @@ PACKED_REFS_LIMIT = 64 << 20
 LOOSE_OBJECT_LIMIT = 64 << 20
 INFLATED_LIMIT = 256 << 20
 PACK_LIMIT = 16 << 30
-#: New bytes one snapshot may copy into the store.
+#: New bytes one snapshot may copy into the store, bytes it may inflate to verify
+#: loose objects (the CPU it spends hashing), and new packs it may index.
 COPY_BUDGET = 4 << 30
+INFLATE_BUDGET = 1 << 30
+MAX_NEW_PACKS = 64
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
 
@@ -231,15 +235,28 @@ def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
 
 
 class _Budget:
-    """How many more bytes a snapshot may copy into the store."""
+    """What one snapshot may still spend: bytes copied into the store, bytes
+    inflated to verify loose objects, packs indexed."""
 
     def __init__(self) -> None:
         self.left = COPY_BUDGET
+        self.inflate_left = INFLATE_BUDGET
+        self.packs_left = MAX_NEW_PACKS
 
     def spend(self, size: int, what: str) -> None:
         self.left -= size
         if self.left < 0:
             raise AgentFileError(what, f"is past the {COPY_BUDGET}-byte bound on one read")
+
+    def inflate(self, size: int, what: str) -> None:
+        self.inflate_left -= size
+        if self.inflate_left < 0:
+            raise AgentFileError(what, f"is past the {INFLATE_BUDGET}-byte bound on inflating")
+
+    def pack(self, what: str) -> None:
+        self.packs_left -= 1
+        if self.packs_left < 0:
+            raise AgentFileError(what, f"is past the {MAX_NEW_PACKS} new packs read at once")
 
 
 def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
@@ -273,12 +290,12 @@ def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
         label = f".git/objects/{prefix}/{name}"
         data = agentfs.read_file_at(fanout, name, limit=LOOSE_OBJECT_LIMIT, label=label)
         budget.spend(len(data), label)
-        _verify_loose(data, prefix + name, label)
+        _verify_loose(data, prefix + name, label, budget)
         dest.mkdir(mode=0o700, exist_ok=True)
         _write(dest / name, data)
 
 
-def _verify_loose(data: bytes, oid: str, label: str) -> None:
+def _verify_loose(data: bytes, oid: str, label: str, budget: _Budget) -> None:
     """A loose object is stored only when its content hashes to its name: a forged
     one could stand in for a host commit and hide the agent's work."""
     inflate = zlib.decompressobj()
@@ -288,37 +305,62 @@ def _verify_loose(data: bytes, oid: str, label: str) -> None:
         raise AgentFileError(label, "is not a git object") from None
     if len(content) > INFLATED_LIMIT or inflate.unconsumed_tail:
         raise AgentFileError(label, f"inflates past the {INFLATED_LIMIT}-byte bound")
+    budget.inflate(len(content), label)
     if hashlib.sha1(content, usedforsecurity=False).hexdigest() != oid:
         raise AgentFileError(label, "does not hold the object its name says")
 
 
 def _index_pack(packs: int, name: str, store: Path, budget: _Budget) -> None:
-    """Let git read the pack as a stream, verify every object and index it itself."""
+    """Let git read the pack as a stream, verify every object and index it itself.
+
+    git gets exactly the bytes whose size was checked, through a pipe (a pack the
+    agent grows meanwhile is cut there), and what it leaves in the store when the
+    pack does not verify is removed.
+    """
     label = f".git/objects/pack/{name}"
+    budget.pack(label)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
     except OSError as exc:
         raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
+    pack_dir = store / "objects/pack"
+    before = set(os.listdir(pack_dir))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > PACK_LIMIT:
             raise AgentFileError(label, "is not a regular file within bounds")
         budget.spend(info.st_size, label)
         os.set_blocking(fd, True)
-        result = subprocess.run(
-            git.store_command(store, "index-pack", "--stdin"),
-            stdin=fd,
-            capture_output=True,
-            env=git.store_environment(),
-            check=False,
-        )
+        result = _feed(git.store_command(store, "index-pack", "--stdin"), fd, info.st_size)
     finally:
         os.close(fd)
     if result.returncode != 0:
+        for left in set(os.listdir(pack_dir)) - before:
+            if left.startswith("tmp_"):
+                (pack_dir / left).unlink(missing_ok=True)
         detail = result.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(
             f"pack {name} does not verify: {detail[-1] if detail else 'index-pack failed'}"
         )
+
+
+def _feed(command: list[str], fd: int, size: int) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command`` with the first ``size`` bytes of ``fd`` on its stdin."""
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git.store_environment(),
+    )
+    assert process.stdin is not None
+    left = size
+    with contextlib.suppress(BrokenPipeError):  # git stopped reading: its verdict follows
+        while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+            process.stdin.write(chunk)
+            left -= len(chunk)
+    stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _write_refs(store: Path, snapshot: CloneSnapshot) -> None:
