@@ -150,9 +150,12 @@ async def run_statuses(
         by_run = {c.labels.get("scad.run"): c for c in listed}
 
         async def match(record: RunRecord) -> None:
+            # The listing holds every run's container: a run not in it has none to adopt.
             container = by_run.get(record.run_id) if not record.cleaned else None
+            if container is None:
+                return
             await adopt_container(engine, home, record, container)
-            if container is not None and container.id == record.container_id:
+            if container.id == record.container_id:
                 containers[record.run_id] = container
 
         async with anyio.create_task_group() as tg:

@@ -183,7 +183,7 @@ def test_a_fifo_or_huge_claude_json_is_replaced_without_hanging(
         f.truncate(1 << 30)  # sparse: a gigabyte that costs no disk
     notes = write_claude_state(config(tmp_path), paths, credentials, owner=None)
     assert notes == [
-        f"could not read claude.json: is {1 << 30} bytes, over the {32 << 20}-byte bound"
+        f"could not read claude.json: is {1 << 30} bytes, over the {4 << 20}-byte bound"
     ]
     assert time.monotonic() - started < 60  # a bound on hanging, not a timing claim
     assert paths.claude_json.stat().st_size < 10_000
