@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
@@ -18,6 +17,7 @@ import aiodocker
 import aiohttp
 import anyio
 
+from .enginedata import container_state, engine_host, listed_image, unreachable
 from .errors import EngineError, EngineUnavailable
 from .logframes import LogEntries, frames
 from .specs import (
@@ -122,14 +122,14 @@ class DockerEngine:
         """Every image with a tag in ``repository``."""
         with _request(f"list images {repository}"):
             rows = await self._docker.images.list(filters={"reference": [repository]})
-        return [_listed_image(row) for row in rows]
+        return [listed_image(row) for row in rows]
 
     async def labelled_images(self, label: str) -> list[ImageInfo]:
         """Every image carrying ``label`` (any value), tagged or not (an image whose
         tags went to a newer build is listed too)."""
         with _request(f"list images labelled {label}"):
             rows = await self._docker.images.list(filters={"label": [label]})
-        return [_listed_image(row) for row in rows]
+        return [listed_image(row) for row in rows]
 
     async def pull(self, reference: str) -> None:
         """Pull ``reference``; the caller bounds the time."""
@@ -252,7 +252,7 @@ class DockerEngine:
             if exc.status == 404:
                 return None
             raise
-        return _container_state(data)
+        return container_state(data)
 
     async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         """All containers (running or not) carrying ``labels`` (None: any value)."""
@@ -261,7 +261,7 @@ class DockerEngine:
             rows = await self._docker.containers.list(
                 all=True, filters=json.dumps({"label": label_filter})
             )
-        return [_container_state(row._container) for row in rows]
+        return [container_state(row._container) for row in rows]
 
     async def logs(
         self,
@@ -406,49 +406,6 @@ async def _mapped(stream: AsyncIterator[T], what: str) -> AsyncIterator[T]:
         yield entry
 
 
-def _listed_image(row: Mapping[str, Any]) -> ImageInfo:
-    """An image as the engine lists it (``Created`` in seconds; no tag is ``<none>``)."""
-    return ImageInfo(
-        id=row["Id"],
-        tags=[t for t in row.get("RepoTags") or [] if t != "<none>:<none>"],
-        labels=dict(row.get("Labels") or {}),
-        created=str(row.get("Created", "")),
-    )
-
-
-def _container_state(data: Mapping[str, Any]) -> ContainerState:
-    """Inspect (``State`` is a dict) and list rows (``State`` is a string) alike."""
-    state = data.get("State")
-    config = data.get("Config") or {}
-    labels = data.get("Labels") or config.get("Labels") or {}
-    name = data.get("Name") or (data.get("Names") or [""])[0]
-    if isinstance(state, dict):
-        status = state.get("Status", "unknown")
-        return ContainerState(
-            id=data["Id"],
-            name=name.lstrip("/"),
-            image=config.get("Image", ""),
-            image_id=data.get("Image", ""),
-            status=status,
-            running=bool(state.get("Running")),
-            exit_code=state.get("ExitCode") if status == "exited" else None,
-            labels=dict(labels),
-            started_at=state.get("StartedAt"),
-            finished_at=state.get("FinishedAt"),
-            oom_killed=bool(state.get("OOMKilled")),
-        )
-    return ContainerState(
-        id=data["Id"],
-        name=name.lstrip("/"),
-        image=data.get("Image", ""),
-        image_id=data.get("ImageID", ""),
-        status=str(state or "unknown"),
-        running=state == "running",
-        exit_code=None,
-        labels=dict(labels),
-    )
-
-
 @asynccontextmanager
 async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
     """Connect to the engine (``DOCKER_HOST`` or the local socket) and check it answers.
@@ -456,7 +413,7 @@ async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
     The connection pool is sized by ``max_connections``: with more live streams
     than connections the next request would hang.
     """
-    host = _host()
+    host = engine_host()
     connector: aiohttp.BaseConnector | None = None
     try:
         if host.startswith("unix://"):
@@ -473,17 +430,10 @@ async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
             with anyio.fail_after(15):
                 await engine.version()
         except (EngineUnavailable, TimeoutError) as exc:
-            raise EngineUnavailable(
-                f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
-                "or point DOCKER_HOST at a running engine"
-            ) from exc
+            raise unreachable(host) from exc
         yield engine
     finally:
         with anyio.CancelScope(shield=True):
             await docker.close()
             if connector is not None:  # ours, so aiodocker leaves it open
                 await connector.close()
-
-
-def _host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"

@@ -52,7 +52,7 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
     """
     from ..ccusage import ccusage_command
-    from ..engine import open_engine
+    from ..enginesocket import open_status_engine
     from ..projects import config_runs, project_status
 
     home = scad_home()
@@ -64,7 +64,7 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
         except CostCheckError as exc:
             cost_problem = str(exc)
     try:
-        async with open_engine() as engine:
+        async with open_status_engine() as engine:
             result = await project_status(engine, home, config, runs=runs, ccusage=ccusage)
     except EngineUnavailable as exc:
         click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)

@@ -18,12 +18,12 @@ from .._render import age, echo_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(include_all: bool, as_json: bool) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
-    from ...engine import open_engine
+    from ...enginesocket import open_status_engine
     from ...sessions import session_status, shared_refresh_tokens
 
     home = scad_home()
     try:
-        async with open_engine() as engine:
+        async with open_status_engine() as engine:
             rows = await session_status(engine, home, include_all=include_all)
     except EngineUnavailable as exc:
         click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
