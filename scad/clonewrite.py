@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import agentfs
-from .errors import AgentFileError
+from .errors import AgentFileError, SessionError
 
 __all__ = ["RefBusy", "add_pack", "update_ref"]
 
@@ -37,8 +37,9 @@ PACKED_REFS_LIMIT = 64 << 20
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class RefBusy(Exception):
-    """Raised when a ref is locked or no longer holds the value it was read with."""
+class RefBusy(SessionError):
+    """Raised when a ref of a clone is locked by git in the session, or no longer holds
+    the value it was read with."""
 
 
 def add_pack(clone: Path, pack: Path, index: Path, owner: tuple[int, int] | None) -> None:

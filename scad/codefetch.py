@@ -39,8 +39,7 @@ from .text import printable
 
 __all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
 
-#: A clone with more branches than this is not fetched (one git call each, and a
-#: refspec each on the host's command line).
+#: A clone with more branches than this is not fetched (a few git calls each).
 MAX_BRANCHES = 256
 #: Changed files listed per branch (all are counted).
 MAX_FILES = 20
@@ -85,10 +84,8 @@ class RepoFetch(msgspec.Struct, frozen=True, kw_only=True):
 class RunFetch(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     repos: list[RepoFetch]
-
-    @property
-    def problems(self) -> list[str]:
-        return [f"{self.run_id}: {r.key}: {r.problem}" for r in self.repos if r.problem]
+    #: Each clone's problem, as one line naming the run and the clone.
+    problems: list[str] = []
 
 
 async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
@@ -109,7 +106,8 @@ async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
         if b.action != "current"
     ]
     await append_event(paths, "fetched", detail=", ".join(moved) or "nothing new")
-    return RunFetch(run_id=record.run_id, repos=repos)
+    problems = [f"{record.run_id}: {r.key}: {r.problem}" for r in repos if r.problem]
+    return RunFetch(run_id=record.run_id, repos=repos, problems=problems)
 
 
 async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: Path) -> RepoFetch:
@@ -162,6 +160,8 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
     names: set[str]
     #: The run's own branch: the one ``scad-*`` name it may bring under its name.
     own: str
+    #: The commit "ahead" counts from (see :func:`scad.git.default_tip`).
+    base: str | None
 
     def misleading(self, branch: str) -> bool:
         """Whether a branch of this name would read as another ref, or as another run's:
@@ -198,6 +198,7 @@ async def _look_at(host_repo: Path, own: str) -> _Host:
         remotes=remotes,
         names=names,
         own=own,
+        base=await git.default_tip(host_repo),
     )
 
 
@@ -276,7 +277,7 @@ async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host)
 
 async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
     """The plan with what the branch holds beyond the host's default branch."""
-    base = host.tips.get(host.default)
+    base = host.base
     ahead = await git.count_commits(store, [plan.commit], [base] if base else [])
     if base is None:
         since = EMPTY_TREE

@@ -53,7 +53,8 @@ class RepoSync(msgspec.Struct, frozen=True, kw_only=True):
     commits: int = 0
     #: ``origin/*`` branches written.
     remote_branches: int = 0
-    main: MainUpdate = "none"
+    #: What became of the clone's default branch; None when the clone had a problem.
+    main: MainUpdate | None = None
     #: The branch the clone was switched to (``--checkout``).
     checkout: str | None = None
     problem: str | None = None
@@ -63,10 +64,8 @@ class RunSync(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     running: bool
     repos: list[RepoSync]
-
-    @property
-    def problems(self) -> list[str]:
-        return [f"{self.run_id}: {r.key}: {r.problem}" for r in self.repos if r.problem]
+    #: Each clone's problem, as one line naming the run and the clone.
+    problems: list[str] = []
 
 
 async def sync_run(
@@ -78,29 +77,36 @@ async def sync_run(
     update_main: bool = True,
 ) -> RunSync:
     """Bring the host's branches into every clone of ``record``; with ``checkout``,
-    switch the clones to that branch (refused, before anything changes, while a
-    clone has uncommitted changes or the session is not running)."""
+    switch the clones to that branch. A checkout is refused before anything
+    changes when the session is not running, a clone has uncommitted changes, or
+    neither a clone nor its host repo has the branch."""
     if record.cleaned:
         raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
     paths = RunPaths(home, record.run_id)
     state = await engine.inspect(record.container_id) if record.container_id else None
     running = state is not None and state.running
     container = record.container_id if running else None
+    local: dict[str, bool] = {}
     if checkout is not None:
         _check_checkout(record, container, checkout)
+        assert container is not None
+        # Every clone must be able to switch before anything changes.
+        for key, host_repo in record.repos.items():
+            local[key] = await _can_switch(engine, container, key, Path(host_repo), checkout)
     repos = [
         await _sync_repo(engine, paths, key, Path(host_repo), container, update_main)
         for key, host_repo in record.repos.items()
     ]
-    if checkout is not None and not any(r.problem for r in repos):
-        assert container is not None
-        # Every clone must be able to switch before any does.
-        starts = {key: await _start_of(engine, container, key, checkout) for key in record.repos}
-        for key, start in starts.items():
-            switch = (checkout,) if start == f"refs/heads/{checkout}" else ("-b", checkout, start)
-            await _exec_git(engine, container, key, "checkout", "--quiet", *switch, "--")
-        repos = [msgspec.structs.replace(r, checkout=checkout) for r in repos]
-    return RunSync(run_id=record.run_id, running=running, repos=repos)
+    if checkout is not None and container is not None:
+        for index, synced in enumerate(repos):
+            if synced.problem is None:
+                switch = (
+                    (checkout,) if local[synced.key] else ("-b", checkout, f"origin/{checkout}")
+                )
+                await _exec_git(engine, container, synced.key, "checkout", "--quiet", *switch, "--")
+                repos[index] = msgspec.structs.replace(synced, checkout=checkout)
+    problems = [f"{record.run_id}: {r.key}: {r.problem}" for r in repos if r.problem]
+    return RunSync(run_id=record.run_id, running=running, repos=repos, problems=problems)
 
 
 def _check_checkout(record: RunRecord, container: str | None, branch: str) -> None:
@@ -113,20 +119,25 @@ def _check_checkout(record: RunRecord, container: str | None, branch: str) -> No
         raise UsageError(f"{branch!r} is not a branch name git accepts")
 
 
-async def _start_of(engine: Engine, container: str, key: str, branch: str) -> str:
-    """The ref clone ``key`` switches to: its own branch, else the host's (``origin/``)."""
+async def _can_switch(
+    engine: Engine, container: str, key: str, host_repo: Path, branch: str
+) -> bool:
+    """Whether clone ``key`` can switch to ``branch``: True when it has the branch, False
+    when its host repo has it (it comes as ``origin/``); else refused with why."""
     changes = await _exec_git(engine, container, key, "status", "--porcelain")
     if changes.output.strip():
         raise SessionError(
             f"clone {key} has uncommitted changes; commit or stash them in the session "
             f"before switching it to {branch}"
         )
-    for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
-        found = await _exec_git(
-            engine, container, key, "rev-parse", "--verify", "--quiet", ref, check=False
-        )
-        if found.exit_code == 0:
-            return ref
+    ref = f"refs/heads/{branch}"
+    found = await _exec_git(
+        engine, container, key, "rev-parse", "--verify", "--quiet", ref, check=False
+    )
+    if found.exit_code == 0:
+        return True
+    if await git.is_repository(host_repo) and branch in await git.branch_tips(host_repo):
+        return False
     raise SessionError(f"clone {key} has no branch {branch}, nor has its host repo")
 
 

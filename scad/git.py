@@ -27,6 +27,7 @@ __all__ = [
     "checked_out_branches",
     "count_commits",
     "current_branch",
+    "default_tip",
     "git",
     "is_dirty",
     "is_repository",
@@ -145,3 +146,20 @@ async def count_commits(store: Path, tips: Iterable[str], excluded: Iterable[str
     """How many commits ``tips`` reach that none of ``excluded`` does, in a store."""
     out = await store_git(store, "rev-list", "--count", "--stdin", input=revisions(tips, excluded))
     return int(out.strip() or 0)
+
+
+async def default_tip(repo: Path) -> str | None:
+    """The commit of the branch HEAD names in the host repo, else of ``main`` or
+    ``master``; None when there is none (no repository, an unborn branch)."""
+    if not await is_repository(repo):
+        return None
+    head = (await git(repo, "symbolic-ref", "--quiet", "HEAD", check=False)).strip()
+    for ref in dict.fromkeys([head, "refs/heads/main", "refs/heads/master"]):
+        if ref and (tip := await _commit_of(repo, ref)):
+            return tip
+    return None
+
+
+async def _commit_of(repo: Path, ref: str) -> str | None:
+    out = await git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    return out.strip() or None

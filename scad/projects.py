@@ -17,7 +17,7 @@ import anyio
 import msgspec
 
 from . import git
-from .ccusage import ccusage_report
+from .ccusage import ccusage_command, ccusage_report
 from .errors import CostCheckError, GitError, NotFound, UnreadableClone
 from .home import Home
 from .runs import RunPaths, RunRecord, list_runs
@@ -125,11 +125,11 @@ async def project_status(
     config: str,
     *,
     runs: list[RunRecord] | None = None,
-    ccusage: list[str] | None = None,
+    cost: bool = False,
 ) -> ProjectStatus:
     """Every run of ``config`` (or ``runs``, from :func:`config_runs`), oldest first,
-    with totals; with ``ccusage`` (a command, see :func:`scad.ccusage.ccusage_command`)
-    also ccusage's cost and tokens for each run that still has its transcripts.
+    with totals; with ``cost`` also ccusage's cost and tokens for each run that still
+    has its transcripts (all of them, or none and ``cost_problem`` says why).
 
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
@@ -152,35 +152,35 @@ async def project_status(
             if keys and not record.cleaned:
                 tg.start_soon(count, row, paths, record, keys)
     cost_problem = None
-    if ccusage is not None:
-        cost_problem = await _ccusage_figures(home, records, rows, ccusage)
+    if cost:
+        try:
+            await _ccusage_figures(home, records, rows, ccusage_command(os.environ))
+        except CostCheckError as exc:
+            cost_problem = str(exc)
+            for row in rows:  # a partial count would read as the whole
+                row.ccusage_cost_usd = row.ccusage_tokens = None
     return ProjectStatus(config=config, rows=rows, totals=_totals(rows), cost_problem=cost_problem)
 
 
 async def _ccusage_figures(
     home: Home, records: list[RunRecord], rows: list[ProjectRow], command: list[str]
-) -> str | None:
+) -> None:
     """ccusage's figures into the rows of runs that still have their transcripts; the
-    first reason it cannot give them ends the asking (it would be the same for all)."""
-    problems: list[str] = []
+    first reason it cannot give one (raised) ends the asking for all."""
     limiter = anyio.CapacityLimiter(CCUSAGE_RUNS)
 
     async def one(row: ProjectRow, record: RunRecord) -> None:
         async with limiter:
-            if problems:
-                return
-            try:
-                report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
-            except CostCheckError as exc:
-                problems.append(str(exc))
-                return
+            report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
         row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.total_tokens
 
-    async with anyio.create_task_group() as tg:
-        for row, record in zip(rows, records, strict=True):
-            if not record.cleaned:
-                tg.start_soon(one, row, record)
-    return problems[0] if problems else None
+    try:
+        async with anyio.create_task_group() as tg:
+            for row, record in zip(rows, records, strict=True):
+                if not record.cleaned:
+                    tg.start_soon(one, row, record)
+    except* CostCheckError as group:
+        raise group.exceptions[0] from None
 
 
 def _row(status: SessionStatus) -> ProjectRow:
@@ -212,27 +212,8 @@ class _DefaultBranches:
     async def tip(self, host_repo: str) -> str | None:
         async with self._locks.setdefault(host_repo, anyio.Lock()):
             if host_repo not in self._tips:
-                self._tips[host_repo] = await _default_tip(Path(host_repo))
+                self._tips[host_repo] = await git.default_tip(Path(host_repo))
             return self._tips[host_repo]
-
-
-async def _default_tip(host_repo: Path) -> str | None:
-    """The commit of the branch HEAD names in the host repo, else of ``main`` or
-    ``master``; None when there is none (no repository, an unborn branch)."""
-    if not await git.is_repository(host_repo):
-        return None
-    head = (await git.git(host_repo, "symbolic-ref", "--quiet", "HEAD", check=False)).strip()
-    for ref in dict.fromkeys([head, "refs/heads/main", "refs/heads/master"]):
-        if ref and (tip := await _commit_of(host_repo, ref)):
-            return tip
-    return None
-
-
-async def _commit_of(host_repo: Path, ref: str) -> str | None:
-    out = await git.git(
-        host_repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
-    )
-    return out.strip() or None
 
 
 async def _count_ahead(

@@ -28,6 +28,7 @@ import re
 import secrets
 import stat
 import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -108,6 +109,8 @@ async def snapshot_clone(clone: Path, store: Path, host_repo: Path) -> CloneSnap
         return await anyio.to_thread.run_sync(_snapshot, clone, store, host_objects)
     except (AgentFileError, GitError) as exc:
         raise UnreadableClone(clone.name, str(exc)) from None
+    except OSError as exc:  # the store's side: a full disk, say
+        raise UnreadableClone(clone.name, f"its store cannot be written ({exc})") from None
 
 
 async def _host_objects(host_repo: Path) -> Path | None:
@@ -346,21 +349,24 @@ def _index_pack(packs: int, name: str, store: Path, budget: _Budget) -> None:
 
 def _feed(command: list[str], fd: int, size: int) -> subprocess.CompletedProcess[bytes]:
     """Run ``command`` with the first ``size`` bytes of ``fd`` on its stdin."""
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=git.store_environment(),
-    )
-    assert process.stdin is not None
-    left = size
-    with contextlib.suppress(BrokenPipeError):  # git stopped reading: its verdict follows
-        while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
-            process.stdin.write(chunk)
-            left -= len(chunk)
-    stdout, stderr = process.communicate()
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    # Its output goes to files: a pipe nobody drains while stdin is written could block it.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=out, stderr=err, env=git.store_environment()
+        )
+        assert process.stdin is not None
+        left = size
+        with contextlib.suppress(BrokenPipeError):  # git stopped reading: its verdict follows
+            try:
+                while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+                    process.stdin.write(chunk)
+                    left -= len(chunk)
+            finally:
+                process.stdin.close()
+        process.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read())
 
 
 def _write_refs(store: Path, snapshot: CloneSnapshot) -> None:

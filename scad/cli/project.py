@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..errors import CostCheckError, EngineUnavailable
+from ..errors import EngineUnavailable
 from ..home import scad_home
 from ._complete import config_names
 from ._render import echo_json, table
@@ -51,25 +50,17 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
     host repo's default branch. With --cost, ccusage's figures from Claude's
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
     """
-    from ..ccusage import ccusage_command
     from ..enginesocket import open_status_engine
     from ..projects import config_runs, project_status
 
     home = scad_home()
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    ccusage, cost_problem = None, None
-    if cost:
-        try:
-            ccusage = ccusage_command(os.environ)
-        except CostCheckError as exc:
-            cost_problem = str(exc)
     try:
         async with open_status_engine() as engine:
-            result = await project_status(engine, home, config, runs=runs, ccusage=ccusage)
+            result = await project_status(engine, home, config, runs=runs, cost=cost)
     except EngineUnavailable as exc:
         click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
-        result = await project_status(None, home, config, runs=runs, ccusage=ccusage)
-    result.cost_problem = result.cost_problem or cost_problem
+        result = await project_status(None, home, config, runs=runs, cost=cost)
     if as_json:
         echo_json(result)
         return

@@ -292,3 +292,19 @@ def test_a_relative_scad_home_is_made_absolute(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCAD_HOME", "relative/home")
     assert scad_home().root == tmp_path / "relative" / "home"
+
+
+async def test_a_branch_that_lands_nowhere_is_named(tmp_path: Path, repo: Path) -> None:
+    git(repo, "branch", "busy")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "-b", "busy", "main")
+    commit(clone, "busy.txt")
+    heads = repo / ".git" / "refs" / "heads"
+    (heads / "busy.lock").write_text("held\n")
+    (heads / "scad" / RUN).mkdir(parents=True)
+    (heads / "scad" / RUN / "busy.lock").write_text("held\n")
+    (result,) = (await fetch_run(home, record)).repos
+    assert result.problem == "git would not take busy"
+    assert "busy" not in by_branch(result.branches)
+    assert BRANCH in by_branch(result.branches)

@@ -539,3 +539,20 @@ async def test_with_fetch_each_run_that_succeeded_brings_its_branches_home(
         (r, f"{r}: branches fetched") for r in succeeded
     }
     assert sorted(state.notes) == sorted(f"{r}: branches fetched" for r in succeeded)
+
+
+async def test_a_fetch_that_fails_is_noted_and_the_batch_goes_on(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(home: Home, record: RunRecord) -> None:
+        raise SessionError(f"{record.run_id}: the host repo went away")
+
+    monkeypatch.setattr(dispatch, "fetch_run", refuse)
+    home, config = project
+    plans = {f"{n:02d}": [Script(out(INIT, result()))] for n in (1, 2)}
+    batch_id = make_batch(home, ["p1", "p2"], fetch=True)
+    state = await run(Scripted(plans), home, config, batch_id)
+    assert [i.status for i in state.items] == ["succeeded", "succeeded"]
+    assert sorted(state.notes) == sorted(
+        f"{i.run_id}: the host repo went away" for i in state.items
+    )

@@ -1,3 +1,5 @@
+"""`scad code fetch RUN_ID... | --batch B`."""
+
 from __future__ import annotations
 
 import asyncclick as click
@@ -18,7 +20,8 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
     New branches keep their names and branches the host has are fast-forwarded;
     a branch that diverged, the host's checked-out branch, or a new one whose
     name could pass for another ref (origin/main) lands under scad/RUN_ID/BRANCH
-    instead. The host's working tree is never touched.
+    instead. The host's working tree is never touched. Exits 1 when a run or a
+    clone could not be fetched (each says why).
     """
     from ...batches import load_manifest
     from ...codefetch import fetch_run

@@ -1,3 +1,5 @@
+"""`scad code refresh RUN_ID`."""
+
 from __future__ import annotations
 
 import asyncclick as click

@@ -1,3 +1,5 @@
+"""`scad code sync RUN_ID [--checkout B] [--no-update-main]`."""
+
 from __future__ import annotations
 
 import asyncclick as click
@@ -19,7 +21,8 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
 
     The host's branches become the clone's origin/*, and its default branch is
     fast-forwarded (a diverged one is reported, not reset). Works on a running
-    session: the agent sees the new commits.
+    session: the agent sees the new commits. Exits 1 when a clone could not be
+    synced (each says why).
     """
     from ...codesync import sync_run
     from ...engine import open_engine
@@ -49,7 +52,7 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
         if rows:
             click.echo(
                 table(
-                    ("REPO", "DEFAULT", "NEW COMMITS", "ORIGIN/*", "DEFAULT BRANCH", "CHECKOUT"),
+                    ("REPO", "BRANCH", "NEW COMMITS", "ORIGIN/*", "UPDATE", "CHECKOUT"),
                     rows,
                 )
             )
@@ -63,7 +66,7 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
                     f"{r.key}: the clone has {r.default_branch} checked out and the session is not "
                     "running; its origin/ has the host's commits"
                 )
-    for problem in result.problems:
-        click.echo(f"error: {problem}", err=True)
+        for problem in result.problems:
+            click.echo(f"error: {problem}", err=True)
     if result.problems:
         raise click.exceptions.Exit(1)

@@ -239,3 +239,18 @@ def test_as_root_only_what_scad_made_is_given_to_the_agent(tmp_path: Path, paths
     assert os.stat(victim).st_uid == 0 and victim.read_text() == "root's\n"
     for made in (paths.claude_dir / ".credentials.json", paths.claude_json):
         assert made.lstat().st_uid == 1000 and mode(made) == 0o600
+
+
+@pytest.mark.anyio
+async def test_refreshing_a_cleaned_session_is_one_line(tmp_path: Path) -> None:
+    from scad.errors import SessionError
+    from scad.home import Home
+    from scad.runs import RunRecord
+    from scad.sessions import refresh_session
+    from tests.fakes import FakeEngine
+
+    record = RunRecord(run_id="r", config="p", tag="t", mode="headless", image="i",
+                       branch="scad-r", created="2026-11-27T00:00:00.000Z", repos={},
+                       cleaned="2026-11-27T01:00:00.000Z")  # fmt: skip
+    with pytest.raises(SessionError, match=r"^r was cleaned; there is nothing to refresh$"):
+        await refresh_session(FakeEngine(), Home(tmp_path), record)
