@@ -38,6 +38,8 @@ COPY_BUDGET = 256 << 20
 MAX_DEPTH = 4
 OUTPUT_LIMIT = 16 << 20
 TIME_LIMIT = 120.0
+#: The system temp folders transcripts are copied into (``scad gc`` knows them).
+SCRATCH_PREFIX = "scad-ccusage-"
 
 
 class CcusageReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,7 +80,7 @@ def ccusage_command(environ: Mapping[str, str]) -> list[str]:
 
 async def ccusage_report(claude_dir: Path, command: list[str]) -> CcusageReport:
     """ccusage's view of the transcripts under ``claude_dir`` (a run's ``claude/``)."""
-    with tempfile.TemporaryDirectory(prefix="scad-ccusage-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
         root = Path(scratch)
         await anyio.to_thread.run_sync(_copy_transcripts, claude_dir, root / "claude" / "projects")
         env = {

@@ -21,6 +21,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiofiles
@@ -36,6 +37,7 @@ __all__ = [
     "Position",
     "append_event",
     "ingest",
+    "is_locked",
     "is_supervised",
     "mark_lost",
     "position",
@@ -242,8 +244,13 @@ async def supervising(paths: RunPaths) -> AsyncIterator[None]:
 
 def is_supervised(paths: RunPaths) -> bool:
     """Whether a live process supervises the run right now."""
+    return is_locked(paths.supervised)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a live process holds a lock on ``path`` (tried for an instant, not waited)."""
     try:
-        fd = os.open(paths.supervised, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:
@@ -251,7 +258,7 @@ def is_supervised(paths: RunPaths) -> bool:
     except BlockingIOError:
         return True
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock, if it was taken
     return False
 
 

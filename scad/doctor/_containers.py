@@ -52,6 +52,8 @@ PROMPT = "SAY: doctor ok\n"
 ANSWER = "doctor ok"
 #: The offline model takes any key; this one is no secret.
 DUMMY_KEY = "scad-doctor-offline-model"
+#: The system temp folders of the round trip's inputs (``scad gc`` knows them).
+SCRATCH_PREFIX = "scad-doctor-"
 INPUTS = "/run/scad"
 
 
@@ -185,7 +187,7 @@ async def _check_claude_version(engine: Engine, loaded: LoadedConfig, config: Co
 def _make_inputs() -> Path:
     """A folder laid out as a run's ``inputs/``: the prompt, and the key as a file the
     entrypoint sources (never container environment, as for sessions)."""
-    folder = Path(tempfile.mkdtemp(prefix="scad-doctor-"))
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     credentials = HostCredentials(method="api-key", api_key=DUMMY_KEY)
     (folder / "prompt.txt").write_text(PROMPT)
     (folder / "credentials.env").write_text(credentials_env_file(credentials))

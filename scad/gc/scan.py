@@ -6,7 +6,6 @@ Blocking file work, to be run in a thread. Links are never followed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import msgspec
 
 from ..batches import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
-from ..events import is_supervised
+from ..events import is_locked, is_supervised
 from ..home import Home
 from ..runs import RunPaths, RunRecord, parse_iso
 
@@ -124,24 +123,9 @@ def busy(paths: RunPaths) -> str | None:
     """What a live process is doing with the run, if one is."""
     if is_supervised(paths):
         return "a live process supervises it"
-    if _locked(paths.lock):
+    if is_locked(paths.lock):
         return "its event log is being written"
     return None
-
-
-def _locked(path: Path) -> bool:
-    """Whether another open file holds a lock on ``path`` (tried for an instant, not waited)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # releases the lock, if it was taken
-    return False
 
 
 def _read_batch(home: Home, batch_id: str, recorded: set[str]) -> SeenBatch:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import msgspec
 
+from .. import ccusage
 from ..batches import BatchPaths
+from ..doctor._containers import SCRATCH_PREFIX as doctor_scratch
 from ..home import Home
 from ..runs import RunPaths
 from .items import GcItem, GcKept, GcPlan
@@ -40,7 +42,7 @@ _STORE_TEMPS = (
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
-_SYSTEM_TEMPS = ("scad-ccusage-*", "scad-doctor-*")  # transcripts copied for ccusage; doctor inputs
+_SYSTEM_TEMPS = (f"{ccusage.SCRATCH_PREFIX}*", f"{doctor_scratch}*")
 
 
 class _Temp(msgspec.Struct, kw_only=True):
