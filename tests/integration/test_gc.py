@@ -56,7 +56,9 @@ async def test_gc_lists_exactly_the_leftovers_and_force_removes_only_them(
     for run_id in (kept, cleaned):
         await wait_for_exit(run_id)
     await project.scad("session", "clean", cleaned)
-    # A container whose run directory went away (removed by hand).
+    # A container whose run directory went away (removed by hand, once nothing
+    # writes there: Claude in the session keeps writing its state).
+    await run("docker", "stop", "-t", "1", f"scad-{orphaned}")
     shutil.rmtree(project.run_dir(orphaned))
     # A temporary file a killed process left in the kept run, an hour and more ago.
     stale = project.run_dir(kept) / "run.tmp"
