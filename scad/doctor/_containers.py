@@ -21,7 +21,8 @@ from ..config import Config
 from ..credentials import HostCredentials, credentials_env_file
 from ..errors import ScadError
 from ..image import agent_ids
-from ..specs import BindMount, ContainerSpec, Limits, Security
+from ..sessions.container import container_limits, container_security
+from ..specs import BindMount, ContainerSpec
 from ..streamjson import Result, decode_event
 from ..text import printable
 from ._check import Check, failed, skipped
@@ -113,15 +114,8 @@ def _spec(
         env=env or {},
         mounts=list(mounts),
         network=network,
-        limits=Limits(
-            cpus=config.resources.cpus,
-            memory=config.resources.memory_bytes,
-            pids=config.resources.pids,
-        ),
-        security=Security(
-            no_new_privileges=config.security.no_new_privileges,
-            cap_drop_all=config.security.cap_drop_all,
-        ),
+        limits=container_limits(config),
+        security=container_security(config),
     )
 
 

@@ -16,6 +16,8 @@ from ..specs import BindMount, ContainerSpec, Limits, Security
 __all__ = [
     "HOME_LABEL",
     "RUN_LABEL",
+    "container_limits",
+    "container_security",
     "home_label",
     "host_timezone",
     "run_container_spec",
@@ -91,15 +93,22 @@ def run_container_spec(
         mounts=mounts,
         workdir=container_workdir(config),
         network=config.network,
-        limits=Limits(
-            cpus=config.resources.cpus,
-            memory=config.resources.memory_bytes,
-            pids=config.resources.pids,
-        ),
-        security=Security(
-            no_new_privileges=config.security.no_new_privileges,
-            cap_drop_all=config.security.cap_drop_all,
-        ),
+        limits=container_limits(config),
+        security=container_security(config),
+    )
+
+
+def container_limits(config: Config) -> Limits:
+    """The resources a container of ``config`` may use."""
+    resources = config.resources
+    return Limits(cpus=resources.cpus, memory=resources.memory_bytes, pids=resources.pids)
+
+
+def container_security(config: Config) -> Security:
+    """What a container of ``config`` may not do."""
+    security = config.security
+    return Security(
+        no_new_privileges=security.no_new_privileges, cap_drop_all=security.cap_drop_all
     )
 
 

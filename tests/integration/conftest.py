@@ -106,44 +106,35 @@ def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     return BuiltImage(home, repo, tag, result.stdout)
 
 
-@pytest.fixture(scope="session")
-def claude_binary() -> Path:
-    """The real Claude Code binary at the pinned version, installed once into a cache folder."""
+def npm_tool(package: str, version: str, binary: str) -> Path:
+    """``binary`` of npm ``package`` at ``version``, installed once into the cache folder."""
     cache = Path(os.environ.get("SCAD_TEST_CACHE", Path.home() / ".cache" / "scad-tests"))
-    prefix = cache / "claude-code" / CLAUDE_CODE_VERSION
-    binary = prefix / "node_modules" / ".bin" / "claude"
-    if not binary.exists():
+    prefix = cache / package.rsplit("/", 1)[-1] / version
+    path = prefix / "node_modules" / ".bin" / binary
+    if not path.exists():
         if shutil.which("npm") is None:
             if in_ci():
-                pytest.fail("CI needs npm to install Claude Code")
-            pytest.skip("NO NPM: cannot install Claude Code; real-binary tests skipped")
+                pytest.fail(f"CI needs npm to install {package}")
+            pytest.skip(f"NO NPM: cannot install {package}; the tests that run it are skipped")
         prefix.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             ["npm", "install", "--prefix", str(prefix), "--no-fund", "--no-audit",
-             f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
+             f"{package}@{version}"],
             check=True, capture_output=True, timeout=600,
         )  # fmt: skip
-    return binary
+    return path
+
+
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The real Claude Code binary at the pinned version."""
+    return npm_tool("@anthropic-ai/claude-code", CLAUDE_CODE_VERSION, "claude")
 
 
 @pytest.fixture(scope="session")
 def ccusage_binary() -> Path:
-    """ccusage at the version scad pins, installed once into the cache folder."""
-    cache = Path(os.environ.get("SCAD_TEST_CACHE", Path.home() / ".cache" / "scad-tests"))
-    prefix = cache / "ccusage" / CCUSAGE_VERSION
-    binary = prefix / "node_modules" / ".bin" / "ccusage"
-    if not binary.exists():
-        if shutil.which("npm") is None:
-            if in_ci():
-                pytest.fail("CI needs npm to install ccusage")
-            pytest.skip("NO NPM: cannot install ccusage; cost cross-checks skipped")
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(prefix), "--no-fund", "--no-audit",
-             f"ccusage@{CCUSAGE_VERSION}"],
-            check=True, capture_output=True, timeout=600,
-        )  # fmt: skip
-    return binary
+    """ccusage at the version scad pins."""
+    return npm_tool("ccusage", CCUSAGE_VERSION, "ccusage")
 
 
 @pytest.fixture
