@@ -144,13 +144,14 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
-async def attach_and_read(project: Project, run_id: str, name: str, expect: str) -> str:
-    """Attach through a real terminal (tmux on the host) and return the screen once ``expect`` shows."""
-    return await terminal_screen(project, ["session", "attach", run_id], name, expect)
+async def attach_and_read(project: Project, run_id: str, name: str, *expect: str) -> str:
+    """Attach through a real terminal (tmux on the host) and return the screen once all of ``expect`` shows."""
+    return await terminal_screen(project, ["session", "attach", run_id], name, *expect)
 
 
-async def terminal_screen(project: Project, args: list[str], name: str, expect: str) -> str:
-    """Run scad with ``args`` in a real terminal (tmux on the host); the screen once ``expect`` shows."""
+async def terminal_screen(project: Project, args: list[str], name: str, *expect: str) -> str:
+    """Run scad with ``args`` in a real terminal (tmux on the host); the screen once all
+    of ``expect`` shows (a screen read mid-redraw may lack a line that comes back)."""
     env = " ".join(
         f"{k}={v}"
         for k, v in (
@@ -176,7 +177,7 @@ async def terminal_screen(project: Project, args: list[str], name: str, expect: 
         def shows() -> bool:
             nonlocal screen
             screen = tmux("capture-pane", "-p", "-t", name)
-            return expect in screen
+            return all(text in screen for text in expect)
 
         await wait_until(shows, timeout=60)
         return screen
@@ -188,7 +189,9 @@ async def test_interactive_prompt_in_a_real_terminal_then_stop_and_resume(projec
     prompt = "RUN: echo hi > hi.txt && git add hi.txt && git commit -qm 'interactive commit'\nSAY: interactive done"
     run_id = await project.start("--tag", "tty", "--prompt", prompt)
     await wait_until(lambda: git_log(project.clone(run_id))[0] == "interactive commit")
-    screen = await attach_and_read(project, run_id, f"t-{run_id}", "interactive done")
+    screen = await attach_and_read(
+        project, run_id, f"t-{run_id}", "interactive done", "bypass permissions on"
+    )
     assert "❯ RUN: echo hi > hi.txt" in screen and "bypass permissions on" in screen
     for first_run_screen in (
         "trust this folder",
