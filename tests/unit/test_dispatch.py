@@ -359,7 +359,8 @@ async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
         state = await run(engine, home, config, batch_id, signals=signals)
     assert [i.status for i in state.items] == ["cancelled"] * 3
     assert engine.attempts == {"01": 1}  # the others never started
-    assert [r.item for r in list_runs(home)] == [1]  # and left no half-made run
+    # Nor left a half-made run (the first, stopped before it started, may have none).
+    assert [r.item for r in list_runs(home)] in ([1], [])
 
 
 async def test_a_resumed_batch_counts_what_earlier_runs_spent(project: tuple[Home, Config]) -> None:
