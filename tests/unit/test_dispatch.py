@@ -482,9 +482,10 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     signals = Signals()
 
     async def spend() -> None:
-        while not engine.made:
+        # Once the first has started (the second waits a second for its turn).
+        while not (running := [c for c in engine.made.values() if c.status == "running"]):
             await anyio.sleep(0.01)
-        signals.spent[next(iter(engine.made.values())).spec.labels["scad.run"]] = 2.0
+        signals.spent[running[0].spec.labels["scad.run"]] = 2.0
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(spend)
