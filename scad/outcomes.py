@@ -21,7 +21,15 @@ from .runlog import STDERR_TAIL
 from .specs import ContainerExit
 from .streamjson import Result, claude_event, decode_event
 
-__all__ = ["Outcome", "Status", "Watch", "exit_event", "outcome_of"]
+__all__ = [
+    "HUNG_DETAIL",
+    "TIMED_OUT_DETAIL",
+    "Outcome",
+    "Status",
+    "Watch",
+    "exit_event",
+    "outcome_of",
+]
 
 Status = Literal[
     "succeeded", "failed", "timed-out", "hung", "rate-limited", "crashed", "oom", "cancelled"
@@ -86,13 +94,19 @@ class Watch:
             self.result = event
 
 
+#: The ``detail`` of the ``exited`` event of a run a watchdog stopped: a reader of
+#: the log tells ``hung`` and ``timed-out`` from the other exits by it.
+HUNG_DETAIL = "stopped: no output for longer than the idle timeout"
+TIMED_OUT_DETAIL = "stopped: the run took longer than its timeout"
+
+
 def exit_event(exit: ContainerExit, watch: Watch) -> Exit:
     """The ``exited`` event of a run's container."""
     detail = "\n".join(watch.stderr) if exit.exit_code != 0 and watch.stderr else None
     if watch.hung:
-        detail = "stopped: no output for longer than the idle timeout"
+        detail = HUNG_DETAIL
     elif watch.timed_out:
-        detail = "stopped: the run took longer than its timeout"
+        detail = TIMED_OUT_DETAIL
     at = event_time(exit.finished_at) if exit.finished_at else None
     return Exit(exit_code=exit.exit_code, oom=exit.oom, detail=detail, at=at, life=exit.started_at)
 

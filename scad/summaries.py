@@ -28,7 +28,7 @@ from .accounting import RunSummary, RunTally
 from .errors import AgentFileError
 from .events import Envelope
 from .home import Home
-from .outcomes import Watch, exit_event, outcome_of
+from .outcomes import HUNG_DETAIL, TIMED_OUT_DETAIL, Watch, outcome_of
 from .runs import RunPaths
 from .specs import ContainerExit
 
@@ -94,17 +94,6 @@ _encode = msgspec.json.Encoder().encode
 _LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
-def _watchdog_detail(*, hung: bool) -> str | None:
-    """The ``detail`` a watchdog's stop leaves on the ``exited`` event."""
-    watch = Watch()
-    watch.hung, watch.timed_out = hung, not hung
-    return exit_event(ContainerExit(exit_code=0), watch).detail
-
-
-_HUNG_DETAIL = _watchdog_detail(hung=True)
-_TIMED_OUT_DETAIL = _watchdog_detail(hung=False)
-
-
 class _Life:
     """One container's life in the log: from its ``started`` (or ``resumed``) on."""
 
@@ -126,8 +115,8 @@ class _Life:
             return "running"
         if self.stopped and self.watch.result is None:
             return "cancelled"
-        self.watch.hung = exited.detail == _HUNG_DETAIL
-        self.watch.timed_out = exited.detail == _TIMED_OUT_DETAIL
+        self.watch.hung = exited.detail == HUNG_DETAIL
+        self.watch.timed_out = exited.detail == TIMED_OUT_DETAIL
         code = exited.exit_code if exited.exit_code is not None else -1
         exit = ContainerExit(exit_code=code, oom=bool(exited.oom))
         return outcome_of("", exited.cid or "", exit, self.watch).status
