@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from scad.clones import CloneWork, Commit, create_clone, unfetched_work
+from scad.clones import CloneWork, Commit, unfetched_work
 from scad.errors import UnreadableClone
 
 pytestmark = pytest.mark.anyio
-
-AGENT = (1000, 1000) if os.getuid() == 0 else None
 
 
 def agent_git(clone: Path, *args: str) -> str:
@@ -29,14 +26,6 @@ def agent_git(clone: Path, *args: str) -> str:
 def commit(clone: Path, message: str) -> str:
     agent_git(clone, "commit", "-q", "--allow-empty", "-m", message)
     return agent_git(clone, "rev-parse", "HEAD").strip()
-
-
-@pytest.fixture
-async def clone(repo: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "run" / "worktrees" / "code"
-    dest.parent.mkdir(parents=True)
-    await create_clone(repo, dest, "scad-r", owner=AGENT)
-    return dest
 
 
 def store_of(clone: Path) -> Path:

@@ -9,19 +9,11 @@ from pathlib import Path
 import pytest
 
 from scad import snapshot
-from scad.clones import create_clone, unfetched_work
+from scad.clones import unfetched_work
 from scad.errors import UnreadableClone
-from tests.unit.test_clones import AGENT, agent_git, commit, store_of
+from tests.unit.test_clones import agent_git, commit, store_of
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def clone(repo: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "run" / "worktrees" / "code"
-    dest.parent.mkdir(parents=True)
-    await create_clone(repo, dest, "scad-r", owner=AGENT)
-    return dest
 
 
 def pack_dir(clone: Path) -> Path:
