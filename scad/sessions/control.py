@@ -17,6 +17,7 @@ from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
 from ..supervisor import STOP_GRACE, remove_containers
+from .container import RUN_LABEL
 
 if TYPE_CHECKING:
     from ..specs import Engine
@@ -69,7 +70,7 @@ async def adopt_container(
     if record.container_id or record.cleaned:
         return
     if listed is None:
-        found = await engine.containers({"scad.run": record.run_id})
+        found = await engine.containers({RUN_LABEL: record.run_id})
         listed = found[0] if found else None
     if listed is not None:
         record.container_id = listed.id

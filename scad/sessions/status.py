@@ -22,6 +22,7 @@ from ..specs import ContainerState
 from ..summaries import LogSummary, log_summaries, log_summary
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
+from .container import RUN_LABEL
 from .control import adopt_container
 
 if TYPE_CHECKING:
@@ -146,8 +147,8 @@ async def run_statuses(
     """
     containers: dict[str, ContainerState] = {}
     if engine is not None:
-        listed = await engine.containers({"scad.run": None})
-        by_run = {c.labels.get("scad.run"): c for c in listed}
+        listed = await engine.containers({RUN_LABEL: None})
+        by_run = {c.labels.get(RUN_LABEL): c for c in listed}
 
         async def match(record: RunRecord) -> None:
             # The listing holds every run's container: a run not in it has none to adopt.
