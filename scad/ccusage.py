@@ -25,6 +25,7 @@ import msgspec
 from anyio.abc import ByteReceiveStream
 
 from . import agentfs
+from .accounting import Usage
 from .errors import AgentFileError, CostCheckError
 
 __all__ = ["CCUSAGE_VERSION", "CcusageReport", "ccusage_command", "ccusage_report"]
@@ -45,22 +46,10 @@ SCRATCH_PREFIX = "scad-ccusage-"
 class CcusageReport(msgspec.Struct, frozen=True, kw_only=True):
     """ccusage's totals for one run."""
 
-    input_tokens: int
-    output_tokens: int
-    cache_creation_tokens: int
-    cache_read_tokens: int
+    usage: Usage
     cost_usd: float
     #: Models ccusage has no price for: their cost counts as 0.
     unpriced_models: list[str] = []
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_tokens
-            + self.cache_read_tokens
-        )
 
 
 def ccusage_command(environ: Mapping[str, str]) -> list[str]:
@@ -141,10 +130,12 @@ def _report(output: bytes) -> CcusageReport:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise CostCheckError(f"ccusage printed something scad cannot read ({exc})") from None
     return CcusageReport(
-        input_tokens=totals.inputTokens,
-        output_tokens=totals.outputTokens,
-        cache_creation_tokens=totals.cacheCreationTokens,
-        cache_read_tokens=totals.cacheReadTokens,
+        usage=Usage(
+            input_tokens=totals.inputTokens,
+            output_tokens=totals.outputTokens,
+            cache_creation_tokens=totals.cacheCreationTokens,
+            cache_read_tokens=totals.cacheReadTokens,
+        ),
         cost_usd=totals.totalCost,
         unpriced_models=totals.unpricedModels,
     )

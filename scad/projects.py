@@ -172,7 +172,7 @@ async def _ccusage_figures(
     async def one(row: ProjectRow, record: RunRecord) -> None:
         async with limiter:
             report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
-        row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.total_tokens
+        row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.usage.total
 
     try:
         async with anyio.create_task_group() as tg:

@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from scad import ccusage
+from scad.accounting import Usage
 from scad.ccusage import CcusageReport, ccusage_command, ccusage_report
 from scad.errors import CostCheckError
 
@@ -61,10 +62,11 @@ async def test_the_transcripts_are_copied_out_and_links_and_fifos_left_behind(
     with anyio.fail_after(30):
         report = await ccusage_report(claude, command)
     assert report == CcusageReport(
-        input_tokens=10, output_tokens=20, cache_creation_tokens=3, cache_read_tokens=4,
+        usage=Usage(input_tokens=10, output_tokens=20, cache_creation_tokens=3,
+                    cache_read_tokens=4),
         cost_usd=0.5, unpriced_models=["m"],
     )  # fmt: skip
-    assert report.total_tokens == 37
+    assert report.usage.total == 37
     lines = seen.read_text().splitlines()
     assert lines[:2] == ["./projects/d0/d4/d0/f0.jsonl sub", "./projects/d0/f0.jsonl mine"]
     home, args = lines[2].split(" ", 1)
