@@ -29,11 +29,10 @@ from typing import BinaryIO
 
 from . import agentfs
 from .errors import AgentFileError, SessionError
+from .snapshot import PACKED_REFS_LIMIT, REF_FILE_LIMIT
 
 __all__ = ["RefBusy", "add_pack", "update_ref"]
 
-REF_LIMIT = 4096
-PACKED_REFS_LIMIT = 64 << 20
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -99,7 +98,7 @@ def update_ref(
 def _read_ref(git_fd: int, ref_fd: int, name: str, ref: str) -> str | None:
     """The ref's value as git would read it: the loose file, else ``packed-refs``."""
     try:
-        return agentfs.read_file_at(ref_fd, name, limit=REF_LIMIT).strip().decode()
+        return agentfs.read_file_at(ref_fd, name, limit=REF_FILE_LIMIT).strip().decode()
     except AgentFileError as exc:
         if exc.problem != "does not exist":
             raise
