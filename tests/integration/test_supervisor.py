@@ -135,7 +135,15 @@ async def test_logs_follow_a_config_picks_up_runs_that_start_later(project: Proj
             ]
             for run_id in later:
                 await wait_for_exit(run_id)
-            await anyio.sleep(3)  # a poll or two after the last line landed
+
+            def followed_to_the_end() -> bool:
+                stored = sum(
+                    len((project.run_dir(r) / "events.jsonl").read_bytes().splitlines())
+                    for r in (first, *later)
+                )
+                return len(output.read_bytes().splitlines()) >= stored
+
+            await wait_until(followed_to_the_end, timeout=60)
         finally:
             follower.send_signal(signal.SIGINT)
             with anyio.fail_after(30):
@@ -171,7 +179,7 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
     project: Project,
 ) -> None:
     # The agent writes 3,000 lines of its own to the container's stdout, fast, then
-    # sleeps; the container is restarted mid-way, so everything runs twice.
+    # sleeps; the container is restarted in that sleep, so everything runs twice.
     prompt = "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1\nSLEEP: 3\nSAY: flooded"
     run_id = await project.start("--tag", "flood", "--headless", "--prompt", prompt)
 
@@ -183,7 +191,13 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
     async with anyio.create_task_group() as tg:
         tg.start_soon(read_repeatedly)
         tg.start_soon(read_repeatedly)
-        await anyio.sleep(1.5)
+
+        async def flooded() -> bool:
+            logs = await run("docker", "logs", f"scad-{run_id}", check=False)
+            return "flood 3000" in logs.stdout
+
+        # Restarting at a fixed time raced a slow first life that had not flooded yet.
+        await wait_until(flooded, timeout=60)
         await run("docker", "restart", "-t", "0", f"scad-{run_id}")
     await wait_for_exit(run_id)
     await project.scad("session", "logs", run_id)
