@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from . import labels
 from .config import Config
 from .errors import BaseImageMissing, BuildFailed, EngineError
 from .image import BuildContext, create_build_context
@@ -111,8 +112,10 @@ async def _run_build(
 ) -> None:
     step, total, instruction = 0, 0, ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    labels = {"scad.config": config_name, "scad.hash": context.content_hash}
-    build = engine.open_build(context.tar(), tag=context.tag, labels=labels, use_cache=use_cache)
+    image_labels = {labels.CONFIG: config_name, labels.HASH: context.content_hash}
+    build = engine.open_build(
+        context.tar(), tag=context.tag, labels=image_labels, use_cache=use_cache
+    )
     async with build as lines:
         async for line in lines:
             if line.error:

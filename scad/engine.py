@@ -47,8 +47,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Labels every scad container carries; `scad.` is our namespace.
-LABEL_PREFIX = "scad."
 #: Timeout for requests that do not stream.
 REQUEST_TIMEOUT = 60.0
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskStatus
 
+from . import labels
 from .errors import ScadError, SessionError
 from .events import (
     Envelope,
@@ -249,7 +250,7 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
 async def remove_containers(engine: Engine, record: RunRecord) -> None:
     """Every container of the run: the one ``run.json`` names, and any its label finds
     (an id may never have reached ``run.json``)."""
-    found = {c.id for c in await engine.containers({"scad.run": record.run_id})}
+    found = {c.id for c in await engine.containers({labels.RUN: record.run_id})}
     for each in found | ({record.container_id} if record.container_id else set()):
         await engine.remove(each, force=True)
 

@@ -11,7 +11,7 @@ in a built image answers the offline model.
 """
 
 from ._check import Check, Status
-from ._containers import DOCTOR_LABEL, ROUND_TRIP_TIMEOUT, VERSION_TIMEOUT
+from ._containers import ROUND_TRIP_TIMEOUT, VERSION_TIMEOUT
 from ._host import DISK_FAIL_BYTES, DISK_WARN_BYTES
 from ._run import CHECKS, ENGINE_TIMEOUT, EngineFactory, run_checks
 
@@ -19,7 +19,6 @@ __all__ = [
     "CHECKS",
     "DISK_FAIL_BYTES",
     "DISK_WARN_BYTES",
-    "DOCTOR_LABEL",
     "ENGINE_TIMEOUT",
     "ROUND_TRIP_TIMEOUT",
     "VERSION_TIMEOUT",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from .. import labels
 from ..config import Config
 from ..credentials import HostCredentials, credentials_env_file
 from ..errors import ScadError
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLEANUP_TIMEOUT",
-    "DOCTOR_LABEL",
     "ROUND_TRIP_TIMEOUT",
     "VERSION_TIMEOUT",
     "check_claude_versions",
@@ -47,8 +47,6 @@ ROUND_TRIP_TIMEOUT = 90.0
 CLEANUP_TIMEOUT = 30.0
 #: Output of a throwaway container kept per stream.
 MAX_OUTPUT = 64 * 1024
-#: Doctor's containers carry this label (value: which check), never ``scad.run``.
-DOCTOR_LABEL = "scad.doctor"
 PROMPT = "SAY: doctor ok\n"
 ANSWER = "doctor ok"
 #: The offline model takes any key; this one is no secret.
@@ -108,7 +106,7 @@ def _spec(
     return ContainerSpec(
         image=image,
         name=f"scad-doctor-{config.name}-{secrets.token_hex(4)}",
-        labels={DOCTOR_LABEL: check},
+        labels={labels.DOCTOR: check},
         command=command,
         user=f"{uid}:{gid}",
         env=env or {},

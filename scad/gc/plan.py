@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .. import labels
 from ..batches import BatchPaths
 from ..clones import MAX_COUNTED, unfetched_work
 from ..errors import UnreadableClone
 from ..home import Home
 from ..runs import RunPaths
-from ..sessions.container import RUN_LABEL, home_label
 from ..specs import ContainerState
 from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
 from .rules import (
-    CONFIG_LABEL,
     batch_verdict,
     can_check_clones,
     orphan_containers,
@@ -45,7 +44,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
     """
     moment = (now or datetime.now(UTC)).timestamp()
     containers = await engine.containers({})
-    images = await engine.labelled_images(CONFIG_LABEL)
+    images = await engine.labelled_images(labels.CONFIG)
     seen = await anyio.to_thread.run_sync(read_home, home)
 
     runs = await _plan_runs(home, seen, containers, moment)
@@ -61,7 +60,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
         stale_before,
     )
     parts = [
-        orphan_containers(containers, seen.run_names, home_label(home)),
+        orphan_containers(containers, seen.run_names, labels.home_label(home)),
         runs,
         batches,
         stale_images(images, containers),
@@ -83,7 +82,7 @@ async def _plan_runs(
     # Any container naming the run keeps it, whichever home made it: the safe side.
     by_run: dict[str, str] = {}
     for container in containers:
-        if (run_id := container.labels.get(RUN_LABEL)) is not None:
+        if (run_id := container.labels.get(labels.RUN)) is not None:
             by_run.setdefault(run_id, container.id)
     # A run's batch keeps it while the batch's supervisor lives (its log's runs and
     # those whose record names it).

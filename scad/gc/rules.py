@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .. import labels
 from ..names import image_repository
 from ..runs import parse_iso
-from ..sessions.container import HOME_LABEL, RUN_LABEL
 from ..specs import ContainerState, ImageInfo
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
 from .scan import SeenBatch, SeenRun
 
 __all__ = [
-    "CONFIG_LABEL",
     "batch_verdict",
     "can_check_clones",
     "orphan_containers",
@@ -20,9 +19,6 @@ __all__ = [
     "run_verdict",
     "stale_images",
 ]
-
-#: The label of a scad image (set by :mod:`scad.build`), naming its config.
-CONFIG_LABEL = "scad.config"
 
 
 def orphan_containers(
@@ -39,11 +35,11 @@ def orphan_containers(
     """
     items, kept = [], []
     for container in containers:
-        run_id = container.labels.get(RUN_LABEL)
+        run_id = container.labels.get(labels.RUN)
         if run_id is None or run_id in run_names:
             continue
         name = container.name or container.id[:12]
-        maker = container.labels.get(HOME_LABEL)
+        maker = container.labels.get(labels.HOME)
         if maker is None:
             why = (
                 "made before containers named their scad home; "
@@ -78,7 +74,7 @@ def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerStat
     by_config: dict[str, list[ImageInfo]] = {}
     kept: list[GcKept] = []
     for image in images:
-        config = image.labels.get(CONFIG_LABEL)
+        config = image.labels.get(labels.CONFIG)
         if not config:
             continue
         prefix = f"{image_repository(config)}:"

@@ -6,36 +6,20 @@ import os
 import stat
 from pathlib import Path
 
+from .. import labels
 from ..claude_setup import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, container_workdir
 from ..config import Config
-from ..home import Home
 from ..names import container_name
 from ..runs import RunPaths, RunRecord
 from ..specs import BindMount, ContainerSpec, Limits, Security
 
 __all__ = [
-    "HOME_LABEL",
-    "RUN_LABEL",
     "container_limits",
     "container_security",
-    "home_label",
     "host_timezone",
     "run_container_spec",
     "unwritable_mounts",
 ]
-
-#: The label naming a container's run: only it says a container is a run's (a
-#: container inherits its image's labels, so ``scad.config`` does not).
-RUN_LABEL = "scad.run"
-#: The label naming the scad home that made a run's container (see
-#: :func:`home_label`): with several homes on one engine, each tells its own apart.
-HOME_LABEL = "scad.home"
-
-
-def home_label(home: Home) -> str:
-    """The value of :data:`HOME_LABEL` for ``home``: its root with links resolved,
-    so that two spellings of one home agree."""
-    return os.path.realpath(home.root)
 
 
 def host_timezone() -> str:
@@ -82,10 +66,10 @@ def run_container_spec(
         image=record.image,
         name=container_name(record.run_id),
         labels={
-            RUN_LABEL: record.run_id,
-            HOME_LABEL: home_label(paths.home),
-            "scad.config": record.config,
-            "scad.mode": record.mode,
+            labels.RUN: record.run_id,
+            labels.HOME: labels.home_label(paths.home),
+            labels.CONFIG: record.config,
+            labels.MODE: record.mode,
         },
         command=[record.mode, *claude_args],
         user=f"{user[0]}:{user[1]}",

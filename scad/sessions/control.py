@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from .. import labels
 from ..clones import MAX_COUNTED, Commit, unfetched_work
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..events import append_event
@@ -17,7 +18,6 @@ from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
 from ..supervisor import STOP_GRACE, remove_containers
-from .container import RUN_LABEL
 
 if TYPE_CHECKING:
     from ..specs import Engine
@@ -70,7 +70,7 @@ async def adopt_container(
     if record.container_id or record.cleaned:
         return
     if listed is None:
-        found = await engine.containers({RUN_LABEL: record.run_id})
+        found = await engine.containers({labels.RUN: record.run_id})
         listed = found[0] if found else None
     if listed is not None:
         record.container_id = listed.id

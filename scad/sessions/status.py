@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from .. import agentfs
+from .. import agentfs, labels
 from ..accounting import RunSummary
 from ..clones import CloneWork, unfetched_work
 from ..credentials import refresh_token_fingerprint
@@ -22,7 +22,6 @@ from ..specs import ContainerState
 from ..summaries import LogSummary, log_summaries, log_summary
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
-from .container import RUN_LABEL
 from .control import adopt_container
 
 if TYPE_CHECKING:
@@ -147,8 +146,8 @@ async def run_statuses(
     """
     containers: dict[str, ContainerState] = {}
     if engine is not None:
-        listed = await engine.containers({RUN_LABEL: None})
-        by_run = {c.labels.get(RUN_LABEL): c for c in listed}
+        listed = await engine.containers({labels.RUN: None})
+        by_run = {c.labels.get(labels.RUN): c for c in listed}
 
         async def match(record: RunRecord) -> None:
             # The listing holds every run's container: a run not in it has none to adopt.
