@@ -58,6 +58,7 @@ def container_state(data: Mapping[str, Any]) -> ContainerState:
             started_at=state.get("StartedAt"),
             finished_at=state.get("FinishedAt"),
             oom_killed=bool(state.get("OOMKilled")),
+            created=str(data.get("Created", "")),
         )
     return ContainerState(
         id=data["Id"],
@@ -68,4 +69,5 @@ def container_state(data: Mapping[str, Any]) -> ContainerState:
         running=state == "running",
         exit_code=None,
         labels=dict(labels),
+        created=str(data.get("Created", "")),
     )

@@ -84,6 +84,8 @@ class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
     started_at: str | None = None
     finished_at: str | None = None
     oom_killed: bool = False
+    #: When it was made: UNIX seconds in a list, ISO 8601 in an inspect.
+    created: str = ""
 
 
 class ContainerExit(msgspec.Struct, frozen=True, kw_only=True):

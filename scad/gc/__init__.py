@@ -7,7 +7,8 @@ since, and reports on each. The decisions are pure functions of what was seen
 (:mod:`.rules`); the looking (:mod:`.scan`, :mod:`.temps`) and the removing
 (:mod:`.apply`) sit around them.
 
-container  a container of this scad home whose run directory is gone
+container  a container of this scad home whose run directory is gone, or one a
+           killed ``scad doctor`` left over an hour ago
 run        a run directory whose container and clones are gone
 batch      a batch directory whose runs are all cleaned or gone
 image      a scad image that no container uses and is not its config's newest
@@ -22,7 +23,7 @@ older scad made).
 from .apply import apply_gc
 from .items import STALE_SECONDS, GcItem, GcKept, GcKind, GcPlan, GcResult
 from .plan import plan_gc
-from .rules import orphan_containers, stale_images
+from .rules import doctor_leftovers, orphan_containers, stale_images
 
 __all__ = [
     "STALE_SECONDS",
@@ -32,6 +33,7 @@ __all__ = [
     "GcPlan",
     "GcResult",
     "apply_gc",
+    "doctor_leftovers",
     "orphan_containers",
     "plan_gc",
     "stale_images",

@@ -19,6 +19,7 @@ from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
 from .rules import (
     batch_verdict,
     can_check_clones,
+    doctor_leftovers,
     orphan_containers,
     run_reason,
     run_verdict,
@@ -61,6 +62,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
     )
     parts = [
         orphan_containers(containers, seen.run_names, labels.home_label(home)),
+        doctor_leftovers(containers, moment),
         runs,
         batches,
         stale_images(images, containers),

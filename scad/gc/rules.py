@@ -14,6 +14,7 @@ from .scan import SeenBatch, SeenRun
 __all__ = [
     "batch_verdict",
     "can_check_clones",
+    "doctor_leftovers",
     "orphan_containers",
     "run_reason",
     "run_verdict",
@@ -61,6 +62,28 @@ def orphan_containers(
     return GcPlan(items=items, kept=kept)
 
 
+def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan:
+    """Throwaway containers of ``scad doctor`` made over :data:`STALE_SECONDS` ago.
+
+    A doctor removes each container it makes within minutes (its checks have time
+    limits), so an older one was left by a doctor that was killed. They hold
+    nothing: whichever home's doctor made them, they go. A younger one is left to
+    the doctor that may be using it.
+    """
+    items, kept = [], []
+    for container in containers:
+        if labels.DOCTOR not in container.labels:
+            continue
+        name = container.name or container.id[:12]
+        if now - _seconds(container.created) < STALE_SECONDS:
+            why = "made by scad doctor under an hour ago: it may be in use"
+            kept.append(GcKept(kind="container", name=name, why=why))
+        else:
+            reason = "left by a scad doctor that did not finish"
+            items.append(GcItem(kind="container", name=name, reason=reason, target=container.id))
+    return GcPlan(items=items, kept=kept)
+
+
 def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerState]) -> GcPlan:
     """scad images that no container uses (any container, scad's or not) and that
     are not the newest of their config.
@@ -89,8 +112,8 @@ def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerStat
     for config, group in sorted(by_config.items()):
         latest = f"{image_repository(config)}:latest"
         # A list gives whole seconds: of two builds in one second, ``latest`` is the newer.
-        newest = max(group, key=lambda image: (_created(image), latest in image.tags))
-        for image in sorted(group, key=_created):
+        newest = max(group, key=lambda image: (_seconds(image.created), latest in image.tags))
+        for image in sorted(group, key=lambda image: _seconds(image.created)):
             name = _image_name(image)
             if latest in image.tags:
                 kept.append(GcKept(kind="image", name=name, why=f"the latest of config {config}"))
@@ -116,12 +139,13 @@ def _image_name(image: ImageInfo) -> str:
     return ", ".join(sorted(image.tags)) or image.id.removeprefix("sha256:")[:12]
 
 
-def _created(image: ImageInfo) -> float:
-    """The image's creation time: a list gives UNIX seconds, an inspect ISO 8601."""
-    if image.created.isdigit():
-        return float(image.created)
+def _seconds(created: str) -> float:
+    """A creation time as the engine gives it (a list: UNIX seconds; an inspect: ISO
+    8601) in UNIX seconds; 0 when it cannot be read."""
+    if created.isdigit():
+        return float(created)
     try:
-        return parse_iso(image.created).timestamp()
+        return parse_iso(created).timestamp()
     except ValueError:
         return 0.0
 

@@ -7,10 +7,15 @@ import json
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
+
+from scad.engine import open_engine
+from scad.gc import GcPlan, apply_gc, plan_gc
+from scad.home import Home
 
 from .sessions_support import Project, run, wait_for_exit
 
@@ -113,3 +118,27 @@ async def test_gc_lists_exactly_the_leftovers_and_force_removes_only_them(
     finally:
         await run("docker", "rm", "-f", f"scad-{orphaned}", check=False)
         await run("docker", "rmi", "-f", older, newer, check=False)
+
+
+async def test_a_killed_doctors_container_is_left_while_young_and_collected_when_old(
+    project: Project,
+) -> None:
+    name = f"scad-doctor-scadtest-gc{os.getpid()}"
+    await run("docker", "create", "--name", name, "--label", "scad.doctor=round trip",
+              "python:3.11-slim", "true")  # fmt: skip
+    try:
+        dry = json.loads((await project.scad("gc", "--json")).stdout)
+        assert {"kind": "container", "name": name,
+                "why": "made by scad doctor under an hour ago: it may be in use"} in dry["kept"]  # fmt: skip
+        assert name not in {item["name"] for item in dry["items"]}
+        # Two hours on, no doctor can be using it.
+        later = datetime.now(UTC) + timedelta(hours=2)
+        async with open_engine() as engine:
+            plan = await plan_gc(engine, Home(project.home), now=later)
+            doomed = [item for item in plan.items if item.kind == "container"]
+            assert [item.name for item in doomed] == [name]
+            results = await apply_gc(engine, Home(project.home), GcPlan(items=doomed, kept=[]))
+        assert [(r.name, r.outcome) for r in results] == [(name, "removed")]
+        assert (await run("docker", "inspect", name, check=False)).returncode != 0
+    finally:
+        await run("docker", "rm", "-f", name, check=False)

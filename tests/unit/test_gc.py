@@ -25,7 +25,15 @@ from scad.batches import (
 from scad.clones import create_clone
 from scad.errors import EngineError
 from scad.events import supervising
-from scad.gc import GcItem, GcPlan, apply_gc, orphan_containers, plan_gc, stale_images
+from scad.gc import (
+    GcItem,
+    GcPlan,
+    apply_gc,
+    doctor_leftovers,
+    orphan_containers,
+    plan_gc,
+    stale_images,
+)
 from scad.home import Home
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.specs import ContainerSpec, ContainerState, ImageInfo
@@ -607,6 +615,34 @@ def test_a_container_is_an_orphan_only_by_its_run_and_home_labels() -> None:
         ("container", "another-homes"): "made by another scad home (/tmp/t/home)",
         ("container", "older"): "made before containers named their scad home; "
         "remove it with `docker rm -f older` if it is yours",
+    }
+
+
+def test_a_killed_doctors_containers_go_once_no_doctor_can_be_using_them() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+    def made(name: str, created: str, labels: dict[str, str]) -> ContainerState:
+        return msgspec.structs.replace(
+            container_using("sha256:x"), id=name, name=name, labels=labels, created=created
+        )
+
+    doctor = {"scad.doctor": "round trip"}
+    containers = [
+        made("listed-long-ago", str(int(now.timestamp()) - 3601), doctor),
+        made("inspected-long-ago", "2026-11-27T09:59:59.123456789Z", doctor),
+        made("unreadable-time", "yesterday", doctor),
+        made("just-made", str(int(now.timestamp()) - 30), doctor),
+        made("made-in-the-hour", "2026-11-27T11:00:01.5Z", doctor),
+        made("a-run-of-long-ago", "1", {"scad.run": "p-gone", "scad.config": "proj"}),
+    ]
+    plan = doctor_leftovers(containers, now.timestamp())
+    assert listed(plan) == {
+        ("container", name) for name in ("listed-long-ago", "inspected-long-ago", "unreadable-time")
+    }
+    young = "made by scad doctor under an hour ago: it may be in use"
+    assert kept(plan) == {
+        ("container", "just-made"): young,
+        ("container", "made-in-the-hour"): young,
     }
 
 
