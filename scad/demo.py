@@ -180,7 +180,7 @@ async def remove_demo(engine: Engine, home: Home) -> DemoRemoved:
         )
     runs = [r for r in list_runs(home) if r.config == DEMO_CONFIG]
     for record in runs:
-        await remove_containers(engine, record)
+        await remove_containers(engine, home, record)
         await anyio.to_thread.run_sync(shutil.rmtree, home.run_dir(record.run_id), True)
     batches = []
     for batch_id in list_batches(home):

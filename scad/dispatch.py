@@ -311,7 +311,7 @@ class _Batch:
                 # The last attempt's container goes, once its log holds all it printed;
                 # the next one gets fresh credentials and settings, as a resume does.
                 await catch_up(self.engine, self.home, record)
-                await remove_containers(self.engine, record)
+                await remove_containers(self.engine, self.home, record)
                 await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")

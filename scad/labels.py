@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from .home import Home
 
-__all__ = ["CONFIG", "DOCTOR", "HASH", "HOME", "MODE", "RUN", "home_label"]
+__all__ = ["CONFIG", "DOCTOR", "HASH", "HOME", "MODE", "RUN", "home_label", "made_by"]
 
 #: A container's run id.
 RUN = "scad.run"
@@ -31,3 +32,10 @@ def home_label(home: Home) -> str:
     """The value of :data:`HOME` for ``home``: its root with links resolved, so that
     two spellings of one home agree."""
     return os.path.realpath(home.root)
+
+
+def made_by(container_labels: Mapping[str, str], home: str) -> bool:
+    """Whether a run's container is the one of the home whose :func:`home_label` is
+    ``home``: two homes on one engine may each have a run of the same id. One that
+    names no home was made before containers named theirs, and is taken as ours."""
+    return container_labels.get(HOME, home) == home

@@ -128,7 +128,7 @@ async def supervise(
         except ScadError as exc:
             if not watch.started:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                    await remove_containers(engine, record)
+                    await remove_containers(engine, paths.home, record)
                     if container_id is not None:  # its start is logged: so is its end
                         await mark_lost(paths, container_id, f"it could not start: {exc}")
                 raise SessionError(f"{record.run_id} could not start: {exc}") from exc
@@ -247,10 +247,12 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
     return outcome_of(run_id, container_id, exit, watch)
 
 
-async def remove_containers(engine: Engine, record: RunRecord) -> None:
-    """Every container of the run: the one ``run.json`` names, and any its label finds
-    (an id may never have reached ``run.json``)."""
-    found = {c.id for c in await engine.containers({labels.RUN: record.run_id})}
+async def remove_containers(engine: Engine, home: Home, record: RunRecord) -> None:
+    """Every container of the run: the one ``run.json`` names, and any of this home
+    that its label finds (an id may never have reached ``run.json``)."""
+    here = labels.home_label(home)
+    listed = await engine.containers({labels.RUN: record.run_id})
+    found = {c.id for c in listed if labels.made_by(c.labels, here)}
     for each in found | ({record.container_id} if record.container_id else set()):
         await engine.remove(each, force=True)
 
@@ -309,4 +311,4 @@ async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: 
         await append_event(paths, "cancelled", cid=container_id)
     finally:
         with contextlib.suppress(ScadError):
-            await remove_containers(engine, record)
+            await remove_containers(engine, home, record)

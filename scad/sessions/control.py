@@ -70,8 +70,9 @@ async def adopt_container(
     if record.container_id or record.cleaned:
         return
     if listed is None:
+        here = labels.home_label(home)
         found = await engine.containers({labels.RUN: record.run_id})
-        listed = found[0] if found else None
+        listed = next((c for c in found if labels.made_by(c.labels, here)), None)
     if listed is not None:
         record.container_id = listed.id
         await anyio.to_thread.run_sync(save_run, home, record)
@@ -163,7 +164,7 @@ async def clean_session(
         # Stopped first, so that all it printed is in the log before it goes.
         await engine.stop(record.container_id, grace=STOP_GRACE)
     await catch_up(engine, home, record)
-    await remove_containers(engine, record)
+    await remove_containers(engine, home, record)
     for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)

@@ -178,7 +178,7 @@ async def start_session(engine: Engine, home: Home, config: Config, **options: A
         await launch(engine, home, prepared.record, prepared.spec)
     except BaseException:
         with anyio.CancelScope(shield=True), anyio.move_on_after(30):
-            await remove_containers(engine, prepared.record)
+            await remove_containers(engine, home, prepared.record)
         await discard_run(home, prepared.record.run_id)
         raise
     return prepared.record

@@ -146,8 +146,9 @@ async def run_statuses(
     """
     containers: dict[str, ContainerState] = {}
     if engine is not None:
+        here = labels.home_label(home)
         listed = await engine.containers({labels.RUN: None})
-        by_run = {c.labels.get(labels.RUN): c for c in listed}
+        by_run = {c.labels.get(labels.RUN): c for c in listed if labels.made_by(c.labels, here)}
 
         async def match(record: RunRecord) -> None:
             # The listing holds every run's container: a run not in it has none to adopt.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 
 import anyio
@@ -173,6 +174,31 @@ async def test_a_container_whose_id_was_never_saved_is_found_by_its_label(
     cleaned = await project.scad("session", "clean", run_id, "--force")
     assert cleaned.stdout.splitlines()[0] == f"cleaned {run_id}"
     assert (await run("docker", "inspect", f"scad-{run_id}", check=False)).returncode != 0
+
+
+async def test_another_homes_container_of_the_same_run_id_is_never_adopted_or_removed(
+    project: Project,
+) -> None:
+    run_id = await project.start("--tag", "twin", "--headless", "--prompt", "SLEEP: 60")
+    # A second home on the engine holds a run of the same id whose container id
+    # never reached its run.json: the engine's run label alone would name ours.
+    other = project.root / "other-home"
+    shutil.copytree(project.home / "configs", other / "configs", symlinks=True)
+    record = json.loads((project.run_dir(run_id) / "run.json").read_text())
+    record["container_id"] = None
+    (other / "runs" / run_id).mkdir(parents=True)
+    (other / "runs" / run_id / "run.json").write_text(json.dumps(record))
+    there = {"SCAD_HOME": str(other)}
+    listed = await project.scad("session", "status", "--all", "--json", env=there)
+    status = json.loads(listed.stdout)
+    assert [(s["run_id"], s["state"]) for s in status["sessions"]] == [(run_id, "missing")]
+    await project.scad("session", "clean", run_id, "--force", env=there)
+    assert not (other / "runs" / run_id / "worktrees").exists()
+    assert json.loads((other / "runs" / run_id / "run.json").read_text())["container_id"] is None
+    ours = await run("docker", "inspect", "-f", "{{.State.Running}}", f"scad-{run_id}")
+    assert ours.stdout.strip() == "true"
+    mine = json.loads((await project.scad("session", "status", "--json")).stdout)
+    assert [(s["run_id"], s["state"]) for s in mine["sessions"]] == [(run_id, "running")]
 
 
 async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
