@@ -165,9 +165,13 @@ def _is_mine(container: str, env: dict[str, str]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="runs launched at once")
-    parser.add_argument("--live", type=int, default=50, help="live runs for the supervisor's cost")
+    parser.add_argument(
+        "--live", type=int, default=50, help="live runs for the supervisor's cost (0: skip it)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the launch")
     options = parser.parse_args()
+    if options.runs < 1 or options.rounds < 1 or options.live < 0:
+        parser.error("--runs and --rounds take 1 or more, --live 0 or more")
     root = Path(tempfile.mkdtemp(prefix="scad-bench-batch-"))
     env: dict[str, str] | None = None
     model = subprocess.Popen(
@@ -184,9 +188,11 @@ def main() -> None:
             ours.append(scad_batch(env, options.runs, f"l{round_}", "SAY: hi")[:2])
             raw.append(raw_engine(env, options.runs, f"r{round_}"))
             remove_runs(env)
-        print(f"supervising {options.live} live runs", file=sys.stderr)
-        _, _, cost = scad_batch(env, options.live, "live", "SLEEP: 15\nSAY: done")
-        remove_runs(env)
+        cost = None
+        if options.live:
+            print(f"supervising {options.live} live runs", file=sys.stderr)
+            cost = scad_batch(env, options.live, "live", "SLEEP: 15\nSAY: done")[2]
+            remove_runs(env)
     finally:
         model.terminate()
         if env is not None:
@@ -200,6 +206,8 @@ def main() -> None:
     print(f"{'':22} {'scad batch s':>12} {'docker run s':>12} {'ratio':>6} {'goal':>6}")
     for name, (scad_s, raw_s) in (("all started", started), ("all finished", finished)):
         print(f"{name:22} {scad_s:>12.2f} {raw_s:>12.2f} {scad_s / raw_s:>6.2f} {'1.30':>6}")
+    if cost is None:
+        return
     print(f"\nthe batch process over {options.live} live runs")
     print(f"{'peak RSS':22} {cost['rss_mb']:>9.1f} MB (goal 150)")
     print(f"{'CPU':22} {cost['cpu_s']:>9.2f} s  (goal 5)")
