@@ -8,17 +8,16 @@ Paths are made absolute relative to the config file's directory.
 
 from __future__ import annotations
 
-import difflib
 import re
-import types
-import typing
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, NoReturn
 
 import msgspec
 import yaml
 
+from .configshape import check_shape
 from .errors import ConfigError
 from .names import NAME_RE
 
@@ -203,97 +202,11 @@ def parse_config(text: str, *, label: str, base_dir: Path) -> Config:
         raise ConfigError(label, f"invalid YAML: {problem}", field=where) from None
     if raw is None:
         raise ConfigError(label, "the file is empty; start from `scad config new NAME`")
-    _check(raw, Config, "", label)
+    check_shape(raw, Config, label)
     config = msgspec.convert(raw, Config)
     config = _absolute_paths(config, base_dir)
     _check_rules(config, label)
     return config
-
-
-def _field_types(cls: type[msgspec.Struct]) -> dict[str, tuple[Any, bool]]:
-    hints = typing.get_type_hints(cls)
-    return {f.encode_name: (hints[f.name], f.required) for f in msgspec.structs.fields(cls)}
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "nothing" if value is None else type(value).__name__
-
-
-def _check(value: Any, annotation: Any, path: str, label: str) -> None:
-    """Walk ``value`` against ``annotation`` so each error names its exact field."""
-    origin = typing.get_origin(annotation)
-    where = path or "(top level)"
-    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        if not isinstance(value, dict):
-            raise ConfigError(label, f"expected a mapping, got {_describe(value)}", field=where)
-        fields = _field_types(annotation)
-        for key in value:
-            if key not in fields:
-                hint = difflib.get_close_matches(str(key), list(fields), n=1)
-                fix = f'did you mean "{hint[0]}"?' if hint else f"known: {', '.join(fields)}"
-                raise ConfigError(label, f"unknown field; {fix}", field=_join(path, key))
-        for key, (field_type, required) in fields.items():
-            if key in value:
-                _check(value[key], field_type, _join(path, key), label)
-            elif required:
-                raise ConfigError(label, f'missing required field "{key}"', field=where)
-    elif origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(label, f"expected a mapping, got {_describe(value)}", field=where)
-        _, item_type = typing.get_args(annotation)
-        for key, item in value.items():
-            _check(item, item_type, _join(path, str(key)), label)
-    elif origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(label, f"expected a list, got {_describe(value)}", field=where)
-        (item_type,) = typing.get_args(annotation)
-        for index, item in enumerate(value):
-            _check(item, item_type, f"{path}[{index}]", label)
-    elif origin in (typing.Union, types.UnionType) and value is None:
-        return
-    else:
-        _check_leaf(value, annotation, where, label)
-
-
-def _check_leaf(value: Any, annotation: Any, where: str, label: str) -> None:
-    try:
-        msgspec.convert(value, annotation)
-    except msgspec.ValidationError:
-        if typing.get_origin(annotation) is Literal:
-            choices = ", ".join(typing.get_args(annotation))
-            problem = f"{value!r} is not one of: {choices}"
-        elif (
-            str in _leaf_types(annotation)
-            and int not in _leaf_types(annotation)
-            and isinstance(value, int | float)
-        ):
-            problem = "expected a string, got a number; put it in quotes"
-        else:
-            expected = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in _leaf_types(annotation))
-            problem = f"expected {expected}, got {_describe(value)}"
-        raise ConfigError(label, problem, field=where) from None
-
-
-_TYPE_WORDS = {str: "a string", bool: "true or false", int: "a whole number", float: "a number"}
-
-
-def _leaf_types(annotation: Any) -> list[type]:
-    args = typing.get_args(annotation) if typing.get_origin(annotation) else (annotation,)
-    return [a for a in args if a is not type(None)]
-
-
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
 
 
 def _absolute(raw: str, base_dir: Path) -> str:
@@ -324,7 +237,7 @@ def _absolute_paths(config: Config, base_dir: Path) -> Config:
 def _check_rules(config: Config, label: str) -> None:
     """Rules that a type cannot express; each raises one precise ConfigError."""
 
-    def fail(field: str, problem: str) -> typing.NoReturn:
+    def fail(field: str, problem: str) -> NoReturn:
         raise ConfigError(label, problem, field=field)
 
     if not NAME_RE.match(config.name):
@@ -369,9 +282,11 @@ def _check_rules(config: Config, label: str) -> None:
     _check_resources(config.resources, fail)
 
 
-def _check_certificate(
-    path: str, field: str, fail: typing.Callable[[str, str], typing.NoReturn]
-) -> None:
+#: How a rule reports a field that breaks it: (field, problem), never returning.
+_Fail = Callable[[str, str], NoReturn]
+
+
+def _check_certificate(path: str, field: str, fail: _Fail) -> None:
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
@@ -380,9 +295,7 @@ def _check_certificate(
         fail(field, f"{path} is not a PEM certificate (no BEGIN CERTIFICATE line)")
 
 
-def _check_claude(
-    claude: ClaudeSettings, fail: typing.Callable[[str, str], typing.NoReturn]
-) -> None:
+def _check_claude(claude: ClaudeSettings, fail: _Fail) -> None:
     if not CLAUDE_VERSION_RE.match(claude.version):
         fail(
             "claude.version",
@@ -424,9 +337,7 @@ def _size(value: int | str) -> int | None:
     return int(Fraction(match[1]) * SIZE_UNITS[match[2].lower()])
 
 
-def _check_resources(
-    resources: ResourceSettings, fail: typing.Callable[[str, str], typing.NoReturn]
-) -> None:
+def _check_resources(resources: ResourceSettings, fail: _Fail) -> None:
     # Written as "not in range" so that NaN fails too.
     if resources.cpus is not None and not MIN_CPUS <= resources.cpus <= MAX_CPUS:
         fail("resources.cpus", f"must be a number from {MIN_CPUS} to {MAX_CPUS}, like 1.5")
