@@ -17,7 +17,13 @@ import aiodocker
 import aiohttp
 import anyio
 
-from .enginedata import container_state, engine_host, listed_image, unreachable
+from .enginedata import (
+    container_config,
+    container_state,
+    engine_host,
+    listed_image,
+    unreachable,
+)
 from .errors import EngineError, EngineUnavailable
 from .logframes import LogEntries, frames
 from .specs import (
@@ -171,45 +177,7 @@ class DockerEngine:
 
     async def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container; returns its id. Never pulls."""
-        mounts = [
-            {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
-            for m in spec.mounts
-        ]
-        host: dict[str, Any] = {
-            "Init": spec.init,
-            "NetworkMode": spec.network,
-            "Mounts": mounts,
-            # The engine keeps all a container prints until it is removed, whatever
-            # the daemon's default rotation: a run nobody watched is caught up from it.
-            "LogConfig": {"Type": "json-file", "Config": {}},
-        }
-        limits = spec.limits
-        if limits.cpus is not None:
-            host["NanoCpus"] = round(limits.cpus * 1e9)
-        if limits.memory is not None:
-            # Swap as large as memory: no swap beyond the limit (unset, Docker allows 2x).
-            host["Memory"] = host["MemorySwap"] = limits.memory
-        if limits.pids is not None:
-            host["PidsLimit"] = limits.pids
-        if spec.security.no_new_privileges:
-            host["SecurityOpt"] = ["no-new-privileges"]
-        if spec.security.cap_drop_all:
-            host["CapDrop"] = ["ALL"]
-        config: dict[str, Any] = {
-            "Image": spec.image,
-            "Labels": spec.labels,
-            "Env": [f"{k}={v}" for k, v in spec.env.items()],
-            "Tty": spec.tty,
-            "OpenStdin": spec.tty,
-            "HostConfig": host,
-        }
-        optional = {
-            "Cmd": spec.command,
-            "Entrypoint": spec.entrypoint,
-            "User": spec.user,
-            "WorkingDir": spec.workdir,
-        }
-        config.update({key: value for key, value in optional.items() if value})
+        config = container_config(spec)
         try:
             with _request(f"create container {spec.name}"):
                 container = await self._docker.containers.create(config, name=spec.name)

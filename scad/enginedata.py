@@ -1,4 +1,4 @@
-"""What the engine answers, as scad's Structs, and where the engine is.
+"""What the engine answers, as scad's Structs; what scad asks of it; where it is.
 
 Shared by the client (:mod:`scad.engine`) and the listing read straight from the
 engine's socket (:mod:`scad.enginesocket`), so both see containers alike.
@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import EngineUnavailable
-from .specs import ContainerState, ImageInfo
+from .specs import ContainerSpec, ContainerState, ImageInfo
 
-__all__ = ["container_state", "engine_host", "listed_image", "unreachable"]
+__all__ = [
+    "container_config",
+    "container_state",
+    "engine_host",
+    "listed_image",
+    "unreachable",
+]
 
 
 def engine_host() -> str:
@@ -71,3 +77,47 @@ def container_state(data: Mapping[str, Any]) -> ContainerState:
         labels=dict(labels),
         created=str(data.get("Created", "")),
     )
+
+
+def container_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The engine's create request for ``spec`` (its name goes in the query)."""
+    mounts = [
+        {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+        for m in spec.mounts
+    ]
+    host: dict[str, Any] = {
+        "Init": spec.init,
+        "NetworkMode": spec.network,
+        "Mounts": mounts,
+        # The engine keeps all a container prints until it is removed, whatever
+        # the daemon's default rotation: a run nobody watched is caught up from it.
+        "LogConfig": {"Type": "json-file", "Config": {}},
+    }
+    limits = spec.limits
+    if limits.cpus is not None:
+        host["NanoCpus"] = round(limits.cpus * 1e9)
+    if limits.memory is not None:
+        # Swap as large as memory: no swap beyond the limit (unset, Docker allows 2x).
+        host["Memory"] = host["MemorySwap"] = limits.memory
+    if limits.pids is not None:
+        host["PidsLimit"] = limits.pids
+    if spec.security.no_new_privileges:
+        host["SecurityOpt"] = ["no-new-privileges"]
+    if spec.security.cap_drop_all:
+        host["CapDrop"] = ["ALL"]
+    config: dict[str, Any] = {
+        "Image": spec.image,
+        "Labels": spec.labels,
+        "Env": [f"{k}={v}" for k, v in spec.env.items()],
+        "Tty": spec.tty,
+        "OpenStdin": spec.tty,
+        "HostConfig": host,
+    }
+    optional = {
+        "Cmd": spec.command,
+        "Entrypoint": spec.entrypoint,
+        "User": spec.user,
+        "WorkingDir": spec.workdir,
+    }
+    config.update({key: value for key, value in optional.items() if value})
+    return config

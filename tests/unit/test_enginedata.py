@@ -1,0 +1,39 @@
+"""What scad asks the engine to create, from a spec: limits, hardening, and nothing unset."""
+
+from __future__ import annotations
+
+from scad.enginedata import container_config
+from scad.specs import BindMount, ContainerSpec, Limits, Security
+
+
+def test_a_run_container_asks_for_its_limits_hardening_and_whole_log() -> None:
+    spec = ContainerSpec(
+        image="scad-p:abc", name="scad-r", labels={"scad.run": "r"}, command=["headless"],
+        user="1000:1000", env={"TZ": "UTC"}, workdir="/workspace/code", network="host",
+        mounts=[BindMount("/h/claude", "/home/agent/.claude"), BindMount("/h/in", "/in", read_only=True)],
+        limits=Limits(cpus=1.5, memory=2 << 30, pids=512),
+        security=Security(no_new_privileges=True, cap_drop_all=True),
+    )  # fmt: skip
+    config = container_config(spec)
+    host = config.pop("HostConfig")
+    assert config == {
+        "Image": "scad-p:abc", "Labels": {"scad.run": "r"}, "Env": ["TZ=UTC"], "Tty": False,
+        "OpenStdin": False, "Cmd": ["headless"], "User": "1000:1000", "WorkingDir": "/workspace/code",
+    }  # fmt: skip
+    assert host == {
+        "Init": True, "NetworkMode": "host",
+        "Mounts": [
+            {"Type": "bind", "Source": "/h/claude", "Target": "/home/agent/.claude", "ReadOnly": False},
+            {"Type": "bind", "Source": "/h/in", "Target": "/in", "ReadOnly": True},
+        ],
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NanoCpus": 1_500_000_000, "Memory": 2 << 30, "MemorySwap": 2 << 30, "PidsLimit": 512,
+        "SecurityOpt": ["no-new-privileges"], "CapDrop": ["ALL"],
+    }  # fmt: skip
+
+
+def test_what_a_spec_leaves_unset_is_not_asked_for() -> None:
+    config = container_config(ContainerSpec(image="i", name="n", labels={}, tty=True))
+    assert set(config) == {"Image", "Labels", "Env", "Tty", "OpenStdin", "HostConfig"}
+    assert config["Tty"] is config["OpenStdin"] is True
+    assert set(config["HostConfig"]) == {"Init", "NetworkMode", "Mounts", "LogConfig"}
