@@ -8,13 +8,15 @@ from ...home import scad_home
 from ...registry import load_registered
 from ...runs import load_run
 from .._complete import run_ids
+from .._render import echo_json
 from ._common import prompt_options, read_prompt
 
 
 @click.command("resume")
 @click.argument("run_id", shell_complete=run_ids)
 @prompt_options
-async def command(run_id: str, prompt: str | None, prompt_file: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the run record and notes as JSON.")
+async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_json: bool) -> None:
     """Start a stopped session again: same clones, Claude continues its conversation."""
     from ...engine import open_engine
     from ...sessions import resume_session
@@ -26,6 +28,9 @@ async def command(run_id: str, prompt: str | None, prompt_file: Path | None) -> 
         resumed = await resume_session(
             engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )
+    if as_json:
+        echo_json(resumed)
+        return
     for note in resumed.notes:
         click.echo(f"warning: {run_id}: {note}", err=True)
     click.echo(f"resumed {run_id} ({resumed.record.mode})")
