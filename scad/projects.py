@@ -32,6 +32,7 @@ __all__ = [
     "ProjectRow",
     "ProjectStatus",
     "ProjectTotals",
+    "RunFigures",
     "config_runs",
     "project_status",
 ]
@@ -41,22 +42,15 @@ PARALLEL_RUNS = 8
 CCUSAGE_RUNS = 4
 
 
-class ProjectRow(msgspec.Struct, kw_only=True):
-    """One run of the config.
+class RunFigures(msgspec.Struct, kw_only=True):
+    """What a run, or runs together, took: a row's figures and the totals'.
 
     ``duration_ms`` is what Claude reported: the sum of the ``duration_ms`` of the
-    run's conversations that reached their result (0 while none has); time spent
-    in a container before or after Claude, or in a conversation with no result,
-    is not counted.
+    conversations that reached their result (0 while none has); time spent in a
+    container before or after Claude, or in a conversation with no result, is not
+    counted.
     """
 
-    run_id: str
-    #: As ``session status`` says: running, exited, stopped, missing, cleaned, unknown, ...
-    state: str
-    exit_code: int | None = None
-    #: How the run's last container ended (succeeded, failed, ..., or running); None
-    #: for an interactive run (Claude in a terminal reports no result) or one never started.
-    outcome: str | None = None
     turns: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -66,36 +60,52 @@ class ProjectRow(msgspec.Struct, kw_only=True):
     #: The cost counts a conversation still going at its usage's price.
     cost_estimated: bool = False
     duration_ms: int = 0
+    #: Cost and tokens as ccusage counts them from Claude's transcripts (``--cost``);
+    #: in totals, over the runs it counted.
+    ccusage_cost_usd: float | None = None
+    ccusage_tokens: int | None = None
+
+    def add(self, other: RunFigures) -> None:
+        self.turns += other.turns
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_creation_tokens += other.cache_creation_tokens
+        self.cost_usd += other.cost_usd
+        self.cost_estimated |= other.cost_estimated
+        self.duration_ms += other.duration_ms
+        if other.ccusage_cost_usd is not None:
+            self.ccusage_cost_usd = (self.ccusage_cost_usd or 0.0) + other.ccusage_cost_usd
+        if other.ccusage_tokens is not None:
+            self.ccusage_tokens = (self.ccusage_tokens or 0) + other.ccusage_tokens
+
+
+class ProjectRow(RunFigures, kw_only=True):
+    """One run of the config."""
+
+    run_id: str
+    #: As ``session status`` says: running, exited, stopped, missing, cleaned, unknown, ...
+    state: str
+    exit_code: int | None = None
+    #: How the run's last container ended (succeeded, failed, ..., or running); None
+    #: for an interactive run (Claude in a terminal reports no result) or one never started.
+    outcome: str | None = None
     branch: str
     #: Commits on the run's clones' branches that the host repos' default branches
     #: lack, all clones together; None when the clones are gone (the run was cleaned)
     #: or one could not be read (see ``problem``).
     ahead: int | None = None
     problem: str | None = None
-    #: Cost and tokens as ccusage counts them from Claude's transcripts (``--cost``).
-    ccusage_cost_usd: float | None = None
-    ccusage_tokens: int | None = None
 
 
-class ProjectTotals(msgspec.Struct, kw_only=True):
+class ProjectTotals(RunFigures, kw_only=True):
     """The rows summed up."""
 
     runs: int = 0
     #: How many runs ended each way (runs with no outcome are not counted).
     outcomes: dict[str, int] = {}
-    turns: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_estimated: bool = False
-    duration_ms: int = 0
     #: Commits ahead, over the runs where they could be counted.
     ahead: int = 0
-    #: ccusage's figures over the runs it counted (``--cost``).
-    ccusage_cost_usd: float | None = None
-    ccusage_tokens: int | None = None
 
 
 class ProjectStatus(msgspec.Struct, kw_only=True):
@@ -253,19 +263,11 @@ async def _clone_ahead(clone: Path, store: Path, host_repo: str, bases: _Default
 
 
 def _totals(rows: list[ProjectRow]) -> ProjectTotals:
-    counted = [row for row in rows if row.ccusage_tokens is not None]
-    return ProjectTotals(
+    totals = ProjectTotals(
         runs=len(rows),
         outcomes=dict(Counter(row.outcome for row in rows if row.outcome is not None)),
-        turns=sum(row.turns for row in rows),
-        input_tokens=sum(row.input_tokens for row in rows),
-        output_tokens=sum(row.output_tokens for row in rows),
-        cache_read_tokens=sum(row.cache_read_tokens for row in rows),
-        cache_creation_tokens=sum(row.cache_creation_tokens for row in rows),
-        cost_usd=sum(row.cost_usd for row in rows),
-        cost_estimated=any(row.cost_estimated for row in rows),
-        duration_ms=sum(row.duration_ms for row in rows),
         ahead=sum(row.ahead for row in rows if row.ahead is not None),
-        ccusage_cost_usd=sum(r.ccusage_cost_usd or 0.0 for r in counted) if counted else None,
-        ccusage_tokens=sum(r.ccusage_tokens or 0 for r in counted) if counted else None,
     )
+    for row in rows:
+        totals.add(row)
+    return totals
