@@ -9,6 +9,7 @@ from datetime import datetime
 from .errors import UsageError
 
 __all__ = [
+    "DOCTOR_PREFIX",
     "branch_name",
     "container_name",
     "image_repository",
@@ -16,6 +17,8 @@ __all__ = [
     "validate_tag",
 ]
 
+#: How the throwaway containers and temporary folders of ``scad doctor`` are named.
+DOCTOR_PREFIX = "scad-doctor-"
 # Both a Docker container name and a git branch component accept this.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")

@@ -22,6 +22,7 @@ from ..config import Config
 from ..credentials import HostCredentials, credentials_env_file
 from ..errors import ScadError
 from ..image import agent_ids
+from ..names import DOCTOR_PREFIX
 from ..sessions.container import container_limits, container_security
 from ..specs import BindMount, ContainerSpec
 from ..streamjson import Result, decode_event
@@ -51,8 +52,6 @@ PROMPT = "SAY: doctor ok\n"
 ANSWER = "doctor ok"
 #: The offline model takes any key; this one is no secret.
 DUMMY_KEY = "scad-doctor-offline-model"
-#: The system temp folders of the round trip's inputs (``scad gc`` knows them).
-SCRATCH_PREFIX = "scad-doctor-"
 INPUTS = "/run/scad"
 
 
@@ -105,7 +104,7 @@ def _spec(
     uid, gid = agent_ids(os.getuid(), os.getgid())
     return ContainerSpec(
         image=image,
-        name=f"scad-doctor-{config.name}-{secrets.token_hex(4)}",
+        name=f"{DOCTOR_PREFIX}{config.name}-{secrets.token_hex(4)}",
         labels={labels.DOCTOR: check},
         command=command,
         user=f"{uid}:{gid}",
@@ -179,7 +178,7 @@ async def _check_claude_version(engine: Engine, loaded: LoadedConfig, config: Co
 def _make_inputs() -> Path:
     """A folder laid out as a run's ``inputs/``: the prompt, and the key as a file the
     entrypoint sources (never container environment, as for sessions)."""
-    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    folder = Path(tempfile.mkdtemp(prefix=DOCTOR_PREFIX))
     credentials = HostCredentials(method="api-key", api_key=DUMMY_KEY)
     (folder / "prompt.txt").write_text(PROMPT)
     (folder / "credentials.env").write_text(credentials_env_file(credentials))

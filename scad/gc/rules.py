@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import labels
-from ..names import image_repository
+from ..names import DOCTOR_PREFIX, image_repository
 from ..runs import parse_iso
 from ..specs import ContainerState, ImageInfo
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
@@ -68,13 +68,18 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
     A doctor removes each container it makes within minutes (its checks have time
     limits), so an older one was left by a doctor that was killed. They hold
     nothing: whichever home's doctor made them, they go. A younger one is left to
-    the doctor that may be using it.
+    the doctor that may be using it. A doctor's container carries its label and
+    its name: a label alone could come from an image, and a run of a config
+    named ``doctor`` has the name.
     """
     items, kept = [], []
     for container in containers:
-        if labels.DOCTOR not in container.labels:
+        tags = container.labels
+        if labels.DOCTOR not in tags or labels.RUN in tags:
             continue
-        name = container.name or container.id[:12]
+        if not container.name.startswith(DOCTOR_PREFIX):
+            continue
+        name = container.name
         if now - _seconds(container.created) < STALE_SECONDS:
             why = "made by scad doctor under an hour ago: it may be in use"
             kept.append(GcKept(kind="container", name=name, why=why))

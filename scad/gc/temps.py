@@ -18,8 +18,8 @@ import msgspec
 
 from .. import ccusage
 from ..batches import BatchPaths
-from ..doctor._containers import SCRATCH_PREFIX as doctor_scratch
 from ..home import Home
+from ..names import DOCTOR_PREFIX
 from ..runs import RunPaths
 from .items import GcItem, GcKept, GcPlan
 from .scan import entries, tree_size, tree_touched
@@ -42,7 +42,7 @@ _STORE_TEMPS = (
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
-_SYSTEM_TEMPS = (f"{ccusage.SCRATCH_PREFIX}*", f"{doctor_scratch}*")
+_SYSTEM_TEMPS = (f"{ccusage.SCRATCH_PREFIX}*", f"{DOCTOR_PREFIX}*")
 
 
 class _Temp(msgspec.Struct, kw_only=True):
