@@ -33,6 +33,7 @@ from .specs import (
     ContainerSpec,
     ContainerState,
     Engine,
+    EngineInfo,
     ExecResult,
     ImageInfo,
     Output,
@@ -97,12 +98,14 @@ class DockerEngine:
             info = await self._docker.version()
         return str(info.get("Version", "unknown"))
 
-    async def live_restore(self) -> bool:
-        """Whether containers keep running while dockerd restarts; without it a
-        restart ends every running session."""
+    async def info(self) -> EngineInfo:
         with _request("engine info"):
             info = await self._docker.system.info()
-        return bool(info.get("LiveRestoreEnabled"))
+        root = info.get("DockerRootDir")
+        return EngineInfo(
+            live_restore=bool(info.get("LiveRestoreEnabled")),
+            data_root=root if isinstance(root, str) and root else None,
+        )
 
     # Images
 

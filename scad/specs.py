@@ -19,6 +19,7 @@ __all__ = [
     "ContainerSpec",
     "ContainerState",
     "Engine",
+    "EngineInfo",
     "ExecResult",
     "ImageInfo",
     "Limits",
@@ -132,15 +133,22 @@ class BuildLine(msgspec.Struct, frozen=True):
     error: bool = False
 
 
+class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What the engine says of itself."""
+
+    #: Containers keep running while the engine restarts (``live-restore``).
+    live_restore: bool
+    #: Where it keeps images and containers, on its own host.
+    data_root: str | None = None
+
+
 class Engine(Protocol):
     """What scad asks of a container engine. :class:`scad.engine.DockerEngine` is the
     real one; tests of error paths use a fake with the same face."""
 
     async def version(self) -> str: ...
 
-    async def live_restore(self) -> bool:
-        """Whether containers keep running while the engine restarts (``live-restore``)."""
-        ...
+    async def info(self) -> EngineInfo: ...
 
     async def image(self, reference: str) -> ImageInfo | None: ...
 

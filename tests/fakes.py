@@ -22,6 +22,7 @@ from scad.specs import (
     ContainerExit,
     ContainerSpec,
     ContainerState,
+    EngineInfo,
     ExecResult,
     ImageInfo,
     Output,
@@ -79,6 +80,8 @@ class FakeEngine:
         self.build_lines = build_lines or []
         self.pullable = pullable
         self.live_restore_enabled = live_restore
+        #: Where the engine says it keeps its data (None: it does not say).
+        self.data_root: str | None = None
         self.script = script or (lambda spec: Script())
         self.fail = dict(fail or {})
         self.removed: list[str] = []
@@ -93,9 +96,9 @@ class FakeEngine:
     async def version(self) -> str:
         return "fake"
 
-    async def live_restore(self) -> bool:
-        self._check("live_restore")
-        return self.live_restore_enabled
+    async def info(self) -> EngineInfo:
+        self._check("info")
+        return EngineInfo(live_restore=self.live_restore_enabled, data_root=self.data_root)
 
     # Images
 

@@ -1,19 +1,30 @@
 """The checks that ask the engine about itself and its images: each config's base
-image, and whether containers survive a restart of the engine (live-restore)."""
+image, whether containers survive a restart of the engine (live-restore), and the
+free space where it keeps images and containers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import anyio
 
 from ..config import Config
 from ._check import Check, skipped
-from ._host import LoadedConfig, for_each
+from ._host import LoadedConfig, for_each, measure_disk
 
 if TYPE_CHECKING:
     from ..specs import Engine
 
-__all__ = ["check_base_images", "check_live_restore", "valid_configs"]
+__all__ = [
+    "check_base_images",
+    "check_engine_disk",
+    "check_live_restore",
+    "valid_configs",
+]
 
 
 def valid_configs(configs: Sequence[LoadedConfig]) -> list[tuple[LoadedConfig, Config]]:
@@ -48,7 +59,7 @@ async def _check_base_image(engine: Engine, loaded: LoadedConfig, config: Config
 
 
 async def check_live_restore(engine: Engine) -> list[Check]:
-    if await engine.live_restore():
+    if (await engine.info()).live_restore:
         return [
             Check(
                 name="live-restore",
@@ -65,3 +76,21 @@ async def check_live_restore(engine: Engine) -> list[Check]:
             "(systemctl reload docker, or kill -HUP its pid)",
         )
     ]
+
+
+async def check_engine_disk(engine: Engine, host: str) -> list[Check]:
+    """Free space where the engine keeps images and containers, when that is on this
+    host: the engine at ``host`` is local (``unix://``) and its data root is here."""
+    root = (await engine.info()).data_root
+    if root is None or not host.startswith("unix://"):
+        return [skipped("engine disk", "the engine keeps its data on another host")]
+    if not os.path.isdir(root):
+        return [skipped("engine disk", f"the engine's data root {root} is not on this host")]
+    fix = (
+        "free space there: `scad gc --force` removes scad's old images and containers, "
+        "`docker system prune` what else the engine holds and nothing uses"
+    )
+    measure = partial(
+        measure_disk, Path(root), name="engine disk", fix=fix, note=" (images and containers)"
+    )
+    return [await anyio.to_thread.run_sync(measure)]

@@ -33,6 +33,7 @@ __all__ = [
     "check_mounts",
     "for_each",
     "load_configs",
+    "measure_disk",
 ]
 
 T = TypeVar("T")
@@ -197,24 +198,28 @@ def check_disk(root: Path) -> Check:
     place = root
     while not place.exists() and place != place.parent:
         place = place.parent
+    note = f" ({root} does not exist yet)" if place != root else ""
+    fix = "free space there (`scad gc` lists what scad can remove), or set SCAD_HOME to a roomier disk"
+    return measure_disk(place, name="disk", fix=fix, note=note)
+
+
+def measure_disk(place: Path, *, name: str, fix: str, note: str = "") -> Check:
+    """Check ``name``: the free space at ``place``, a warning or failure when low. Blocking."""
     try:
         free = shutil.disk_usage(place).free
     except OSError as exc:
-        return failed("disk", f"cannot measure free space at {place}: {exc.strerror}")
-    detail = f"{free / GIB:.1f} GiB free at {place}"
-    if place != root:
-        detail += f" ({root} does not exist yet)"
-    fix = "free space there (`scad gc` lists what scad can remove), or set SCAD_HOME to a roomier disk"
+        return failed(name, f"cannot measure free space at {place}: {exc.strerror}")
+    detail = f"{free / GIB:.1f} GiB free at {place}{note}"
     if free < DISK_FAIL_BYTES:
-        return failed("disk", f"{detail}; less than {DISK_FAIL_BYTES // GIB} GiB", fix)
+        return failed(name, f"{detail}; less than {DISK_FAIL_BYTES // GIB} GiB", fix)
     if free < DISK_WARN_BYTES:
         return Check(
-            name="disk",
+            name=name,
             status="warn",
             detail=f"{detail}; less than {DISK_WARN_BYTES // GIB} GiB",
             fix=fix,
         )
-    return Check(name="disk", status="pass", detail=detail)
+    return Check(name=name, status="pass", detail=detail)
 
 
 def check_mounts(configs: Sequence[LoadedConfig], agent: tuple[int, int]) -> list[Check]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from ..enginedata import engine_host
 from ..errors import ScadError
 from ..home import Home
 from ..image import agent_ids
@@ -23,7 +24,7 @@ from ._containers import (
     check_claude_versions,
     check_round_trip,
 )
-from ._engine import check_base_images, check_live_restore
+from ._engine import check_base_images, check_engine_disk, check_live_restore
 from ._host import (
     LoadedConfig,
     check_ca_certificates,
@@ -49,6 +50,7 @@ CHECKS = (
     "credentials",
     "CA certificates",
     "disk",
+    "engine disk",
     "mounts",
     "live-restore",
     "claude --version",
@@ -62,7 +64,7 @@ ENGINE_FIX = (
     "start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine; "
     "`docker info` must answer"
 )
-_ENGINE_CHECKS = ("base image", "live-restore", "claude --version", "round trip")
+_ENGINE_CHECKS = ("base image", "engine disk", "live-restore", "claude --version", "round trip")
 
 
 class _Report:
@@ -178,6 +180,7 @@ async def _engine_checks(
         async with anyio.create_task_group() as tg:
             for name, run, limit in (
                 ("base image", partial(check_base_images, engine, configs), QUICK_TIMEOUT),
+                ("engine disk", partial(check_engine_disk, engine, engine_host()), QUICK_TIMEOUT),
                 ("live-restore", partial(check_live_restore, engine), QUICK_TIMEOUT),
                 (
                     "claude --version",

@@ -80,6 +80,8 @@ class Host:
         self.tmp = tmp_path
         self.containers = Containers()
         self.engine = FakeEngine(images=[image("python:3.11-slim")], script=self.containers)
+        self.engine.data_root = str(tmp_path / "docker")
+        os.makedirs(self.engine.data_root, exist_ok=True)
         self.environ = {"HOME": str(tmp_path / "user"), "ANTHROPIC_API_KEY": "sk-test"}
 
     def config(self, name: str = "proj", extra: str = "", repo: Path | None = None) -> Path:
@@ -134,7 +136,8 @@ def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
 
 
 @pytest.fixture
-def host(scad_home: Path, tmp_path: Path, disk: Disk) -> Host:
+def host(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch) -> Host:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)  # the local engine
     return Host(scad_home, tmp_path)
 
 
@@ -161,6 +164,7 @@ async def test_a_healthy_host_passes_every_check(host: Host) -> None:
         ok("credentials", "ANTHROPIC_API_KEY (an API key)"),
         ok("CA certificates", "none configured"),
         ok("disk", f"100.0 GiB free at {host.home.root}"),
+        ok("engine disk", f"100.0 GiB free at {host.tmp}/docker (images and containers)"),
         ok("mounts", "no config mounts a host folder"),
         ok("live-restore", "on: running sessions survive a restart of the engine"),
         ok("claude --version", f"2.1.332 (Claude Code) in {tag}", "proj"),
@@ -211,7 +215,7 @@ async def test_an_engine_that_does_not_answer_fails_and_skips_what_needs_it(host
     skipped = [c for c in checks if c.status == "skip"]
     assert skipped == [
         Check(name=name, status="skip", detail="the engine did not answer")
-        for name in ("base image", "live-restore", "claude --version", "round trip")
+        for name in ("base image", "engine disk", "live-restore", "claude --version", "round trip")
     ]
     # The checks that need no engine still ran.
     assert [c.status for c in checks if c.name in ("config", "credentials", "disk")] == ["pass"] * 3
@@ -431,7 +435,39 @@ async def test_free_disk_under_the_home(
     shown = f"{free / GIB:.1f} GiB free at {place} ({host.home.root} does not exist yet)"
     assert (check.status, check.detail) == (status, shown + suffix)
     assert (check.fix is None) == (status == "pass")
-    assert disk.asked == [str(place)]
+    assert sorted(disk.asked) == sorted([str(place), f"{host.tmp}/docker"])  # and the engine's
+
+
+async def test_free_disk_where_the_engine_keeps_its_data(host: Host, disk: Disk) -> None:
+    disk.free = DISK_FAIL_BYTES // 2
+    (check,) = (await host.run())["engine disk"]
+    assert (check.status, check.detail) == (
+        "fail", f"0.5 GiB free at {host.tmp}/docker (images and containers); less than 1 GiB"
+    )  # fmt: skip
+    assert check.fix is not None and "scad gc --force" in check.fix
+    assert f"{host.tmp}/docker" in disk.asked
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "data_root", "why"),
+    [
+        pytest.param("tcp://127.0.0.1:2375", "docker", "the engine keeps its data on another host", id="remote"),
+        pytest.param("unix:///run/user/1000/docker.sock", None, "the engine keeps its data on another host", id="unsaid"),
+        pytest.param("", "absent", "the engine's data root {root} is not on this host", id="elsewhere"),
+    ],
+)  # fmt: skip
+async def test_an_engine_whose_data_is_not_here_skips_its_disk(
+    host: Host, disk: Disk, monkeypatch: pytest.MonkeyPatch,
+    docker_host: str, data_root: str | None, why: str,
+) -> None:  # fmt: skip
+    if docker_host:
+        monkeypatch.setenv("DOCKER_HOST", docker_host)
+    root = str(host.tmp / data_root) if data_root else None
+    host.engine.data_root = root
+    assert (await host.run())["engine disk"] == [
+        Check(name="engine disk", status="skip", detail=why.format(root=root))
+    ]
+    assert not any("docker" in place or "absent" in place for place in disk.asked)
 
 
 async def test_live_restore_off_warns(host: Host) -> None:

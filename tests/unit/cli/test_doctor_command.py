@@ -36,6 +36,7 @@ def patched(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.Mon
     monkeypatch.setenv("ANTHROPIC_API_KEY", host.environ["ANTHROPIC_API_KEY"])
     monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     return host
 
 
@@ -57,6 +58,7 @@ async def test_a_healthy_host_prints_a_line_per_check(run_cli: Cli, patched: Hos
         "ok    credentials: ANTHROPIC_API_KEY (an API key)\n"
         "ok    CA certificates: none configured\n"
         f"ok    disk: 100.0 GiB free at {patched.home.root}\n"
+        f"ok    engine disk: 100.0 GiB free at {patched.tmp}/docker (images and containers)\n"
         "ok    mounts: no config mounts a host folder\n"
         "ok    live-restore: on: running sessions survive a restart of the engine\n"
         f"ok    claude --version (proj): 2.1.332 (Claude Code) in {tag}\n"
@@ -83,6 +85,7 @@ async def test_an_unavailable_engine_fails_with_its_fix_and_no_traceback(
     assert lines[:2] == [f"FAIL  engine: {UNAVAILABLE}", f"      fix: {ENGINE_FIX}"]
     assert [line for line in lines if line.startswith("skip")] == [
         "skip  base image: the engine did not answer",
+        "skip  engine disk: the engine did not answer",
         "skip  live-restore: the engine did not answer",
         "skip  claude --version: the engine did not answer",
         "skip  round trip: the engine did not answer",
@@ -135,15 +138,16 @@ async def test_json_gives_every_check_and_whether_all_passed(run_cli: Cli, patch
     shown = json.loads(result.stdout)
     assert shown["ok"] is True
     assert [c["name"] for c in shown["checks"]] == list(CHECKS)
-    assert shown["checks"][1] == {
+    by_name = {c["name"]: c for c in shown["checks"]}
+    assert by_name["base image"] == {
         "name": "base image",
         "status": "pass",
         "detail": "python:3.11-slim is present",
         "fix": None,
         "config": "proj",
     }
-    assert shown["checks"][7]["status"] == "warn" and shown["checks"][7]["fix"]
-    assert shown["checks"][8] == {
+    assert by_name["live-restore"]["status"] == "warn" and by_name["live-restore"]["fix"]
+    assert by_name["claude --version"] == {
         "name": "claude --version",
         "status": "skip",
         "detail": "not built; run `scad build proj`",
