@@ -101,10 +101,11 @@ class DockerEngine:
     async def info(self) -> EngineInfo:
         with _request("engine info"):
             info = await self._docker.system.info()
-        root = info.get("DockerRootDir")
+        root, name = info.get("DockerRootDir"), info.get("Name")
         return EngineInfo(
             live_restore=bool(info.get("LiveRestoreEnabled")),
             data_root=root if isinstance(root, str) and root else None,
+            host_name=name if isinstance(name, str) and name else None,
         )
 
     # Images

@@ -140,6 +140,8 @@ class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
     live_restore: bool
     #: Where it keeps images and containers, on its own host.
     data_root: str | None = None
+    #: The name of the host it runs on.
+    host_name: str | None = None
 
 
 class Engine(Protocol):

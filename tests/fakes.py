@@ -9,6 +9,7 @@ named method raise, to reach error paths.
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class FakeEngine:
         self.live_restore_enabled = live_restore
         #: Where the engine says it keeps its data (None: it does not say).
         self.data_root: str | None = None
+        self.host_name: str | None = socket.gethostname()
         self.script = script or (lambda spec: Script())
         self.fail = dict(fail or {})
         self.removed: list[str] = []
@@ -98,7 +100,11 @@ class FakeEngine:
 
     async def info(self) -> EngineInfo:
         self._check("info")
-        return EngineInfo(live_restore=self.live_restore_enabled, data_root=self.data_root)
+        return EngineInfo(
+            live_restore=self.live_restore_enabled,
+            data_root=self.data_root,
+            host_name=self.host_name,
+        )
 
     # Images
 

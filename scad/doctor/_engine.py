@@ -5,6 +5,7 @@ free space where it keeps images and containers."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,7 @@ from ._check import Check, skipped
 from ._host import LoadedConfig, for_each, measure_disk
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..specs import Engine, EngineInfo
 
 __all__ = [
     "check_base_images",
@@ -58,8 +59,8 @@ async def _check_base_image(engine: Engine, loaded: LoadedConfig, config: Config
     )
 
 
-async def check_live_restore(engine: Engine) -> list[Check]:
-    if (await engine.info()).live_restore:
+def check_live_restore(info: EngineInfo) -> list[Check]:
+    if info.live_restore:
         return [
             Check(
                 name="live-restore",
@@ -78,17 +79,23 @@ async def check_live_restore(engine: Engine) -> list[Check]:
     ]
 
 
-async def check_engine_disk(engine: Engine, host: str) -> list[Check]:
+async def check_engine_disk(info: EngineInfo, host: str) -> list[Check]:
     """Free space where the engine keeps images and containers, when that is on this
-    host: the engine at ``host`` is local (``unix://``) and its data root is here."""
-    root = (await engine.info()).data_root
-    if root is None or not host.startswith("unix://"):
-        return [skipped("engine disk", "the engine keeps its data on another host")]
+    machine: the engine at ``host`` is reached over a local socket, runs on a host of
+    this machine's name (not in a VM, as Docker Desktop's does) and its data root is here."""
+    root = info.data_root
+    if root is None:
+        return [skipped("engine disk", "the engine did not say where it keeps its data")]
+    if not host.startswith("unix://") or info.host_name != socket.gethostname():
+        where = f" ({info.host_name})" if info.host_name else ""
+        return [skipped("engine disk", f"the engine runs on another host{where}")]
     if not os.path.isdir(root):
         return [skipped("engine disk", f"the engine's data root {root} is not on this host")]
+    # Not `docker system prune`: it removes stopped sessions' containers, whose logs
+    # are all that is left of what an unwatched run printed.
     fix = (
         "free space there: `scad gc --force` removes scad's old images and containers, "
-        "`docker system prune` what else the engine holds and nothing uses"
+        "`docker image prune` and `docker builder prune` what else nothing uses"
     )
     measure = partial(
         measure_disk, Path(root), name="engine disk", fix=fix, note=" (images and containers)"

@@ -169,6 +169,7 @@ async def _engine_checks(
             with anyio.fail_after(ENGINE_TIMEOUT):
                 engine = await stack.enter_async_context(factory())
                 version = await engine.version()
+                info = await engine.info()
         except (ScadError, TimeoutError) as exc:
             why = str(exc) or f"no answer within {ENGINE_TIMEOUT:.0f} s"
             report.put("engine", [failed("engine", why, ENGINE_FIX)])
@@ -176,12 +177,12 @@ async def _engine_checks(
                 report.put(name, [skipped(name, "the engine did not answer")])
             return
         report.put("engine", [Check(name="engine", status="pass", detail=f"Docker {version}")])
+        report.put("live-restore", check_live_restore(info))
         container = CLEANUP_TIMEOUT + 10  # beyond a container's own bound and its removal
         async with anyio.create_task_group() as tg:
             for name, run, limit in (
                 ("base image", partial(check_base_images, engine, configs), QUICK_TIMEOUT),
-                ("engine disk", partial(check_engine_disk, engine, engine_host()), QUICK_TIMEOUT),
-                ("live-restore", partial(check_live_restore, engine), QUICK_TIMEOUT),
+                ("engine disk", partial(check_engine_disk, info, engine_host()), QUICK_TIMEOUT),
                 (
                     "claude --version",
                     partial(check_claude_versions, engine, configs),

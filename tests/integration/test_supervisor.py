@@ -138,10 +138,11 @@ async def test_logs_follow_a_config_picks_up_runs_that_start_later(project: Proj
                 await wait_for_exit(run_id)
 
             def followed_to_the_end() -> bool:
-                stored = sum(
-                    len((project.run_dir(r) / "events.jsonl").read_bytes().splitlines())
-                    for r in (first, *later)
-                )
+                logs = [(project.run_dir(r) / "events.jsonl").read_bytes() for r in (first, *later)]
+                # The exits are logged (by the follower's catch-up) after the containers end.
+                if not all(b'"event":"exited"' in log for log in logs):
+                    return False
+                stored = sum(len(log.splitlines()) for log in logs)
                 return len(output.read_bytes().splitlines()) >= stored
 
             await wait_until(followed_to_the_end, timeout=60)
@@ -206,7 +207,7 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
 ) -> None:
     # The agent writes 3,000 lines of its own to the container's stdout, fast, then
     # sleeps; the container is restarted in that sleep, so everything runs twice.
-    prompt = "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1\nSLEEP: 3\nSAY: flooded"
+    prompt = "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1\nSLEEP: 6\nSAY: flooded"
     run_id = await project.start("--tag", "flood", "--headless", "--prompt", prompt)
 
     async def read_repeatedly() -> None:

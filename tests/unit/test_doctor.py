@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,9 @@ class Host:
         for check in checks:
             by_name.setdefault(check.name, []).append(check)
         return by_name
+
+
+HERE = socket.gethostname()
 
 
 class Disk:
@@ -449,21 +453,23 @@ async def test_free_disk_where_the_engine_keeps_its_data(host: Host, disk: Disk)
 
 
 @pytest.mark.parametrize(
-    ("docker_host", "data_root", "why"),
+    ("docker_host", "host_name", "data_root", "why"),
     [
-        pytest.param("tcp://127.0.0.1:2375", "docker", "the engine keeps its data on another host", id="remote"),
-        pytest.param("unix:///run/user/1000/docker.sock", None, "the engine keeps its data on another host", id="unsaid"),
-        pytest.param("", "absent", "the engine's data root {root} is not on this host", id="elsewhere"),
+        pytest.param("tcp://127.0.0.1:2375", HERE, "docker", f"the engine runs on another host ({HERE})", id="remote"),
+        pytest.param("", "docker-desktop", "docker", "the engine runs on another host (docker-desktop)", id="in-a-vm"),
+        pytest.param("", None, "docker", "the engine runs on another host", id="unnamed"),
+        pytest.param("", HERE, None, "the engine did not say where it keeps its data", id="unsaid"),
+        pytest.param("", HERE, "absent", "the engine's data root {root} is not on this host", id="elsewhere"),
     ],
 )  # fmt: skip
 async def test_an_engine_whose_data_is_not_here_skips_its_disk(
     host: Host, disk: Disk, monkeypatch: pytest.MonkeyPatch,
-    docker_host: str, data_root: str | None, why: str,
+    docker_host: str, host_name: str | None, data_root: str | None, why: str,
 ) -> None:  # fmt: skip
     if docker_host:
         monkeypatch.setenv("DOCKER_HOST", docker_host)
     root = str(host.tmp / data_root) if data_root else None
-    host.engine.data_root = root
+    host.engine.data_root, host.engine.host_name = root, host_name
     assert (await host.run())["engine disk"] == [
         Check(name="engine disk", status="skip", detail=why.format(root=root))
     ]
