@@ -34,8 +34,8 @@ def home_label(home: Home) -> str:
     return os.path.realpath(home.root)
 
 
-def made_by(container_labels: Mapping[str, str], home: str) -> bool:
+def made_by(container_labels: Mapping[str, str], home_value: str) -> bool:
     """Whether a run's container is the one of the home whose :func:`home_label` is
-    ``home``: two homes on one engine may each have a run of the same id. One that
-    names no home was made before containers named theirs, and is taken as ours."""
-    return container_labels.get(HOME, home) == home
+    ``home_value``: two homes on one engine may each have a run of the same id. One
+    that names no home was made before containers named theirs, and is taken as ours."""
+    return container_labels.get(HOME, home_value) == home_value

@@ -12,7 +12,9 @@ __all__ = [
     "DOCTOR_PREFIX",
     "branch_name",
     "container_name",
+    "doctor_container_name",
     "image_repository",
+    "is_doctor_container",
     "make_run_id",
     "validate_tag",
 ]
@@ -21,6 +23,7 @@ __all__ = [
 DOCTOR_PREFIX = "scad-doctor-"
 # Both a Docker container name and a git branch component accept this.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DOCTOR_CONTAINER_RE = re.compile(rf"^{DOCTOR_PREFIX}[a-z0-9][a-z0-9_-]{{0,62}}-[0-9a-f]{{8}}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -52,6 +55,17 @@ def branch_name(run_id: str) -> str:
 
 def container_name(run_id: str) -> str:
     return f"scad-{run_id}"
+
+
+def doctor_container_name(config: str, token: str) -> str:
+    """A throwaway container of ``scad doctor``: its config and 8 random hex digits."""
+    return f"{DOCTOR_PREFIX}{config}-{token}"
+
+
+def is_doctor_container(name: str) -> bool:
+    """Whether ``name`` is one :func:`doctor_container_name` gives (a run's container
+    name ends in its time, or a count: never in 8 hex digits)."""
+    return _DOCTOR_CONTAINER_RE.match(name) is not None
 
 
 def image_repository(config: str) -> str:

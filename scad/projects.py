@@ -74,10 +74,9 @@ class RunFigures(msgspec.Struct, kw_only=True):
         self.cost_usd += other.cost_usd
         self.cost_estimated |= other.cost_estimated
         self.duration_ms += other.duration_ms
-        if other.ccusage_cost_usd is not None:
-            self.ccusage_cost_usd = (self.ccusage_cost_usd or 0.0) + other.ccusage_cost_usd
-        if other.ccusage_tokens is not None:
+        if other.ccusage_tokens is not None:  # ccusage counted it: both figures are there
             self.ccusage_tokens = (self.ccusage_tokens or 0) + other.ccusage_tokens
+            self.ccusage_cost_usd = (self.ccusage_cost_usd or 0.0) + (other.ccusage_cost_usd or 0.0)
 
 
 class ProjectRow(RunFigures, kw_only=True):

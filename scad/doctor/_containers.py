@@ -22,7 +22,7 @@ from ..config import Config
 from ..credentials import HostCredentials, credentials_env_file
 from ..errors import ScadError
 from ..image import agent_ids
-from ..names import DOCTOR_PREFIX
+from ..names import DOCTOR_PREFIX, doctor_container_name
 from ..sessions.container import container_limits, container_security
 from ..specs import BindMount, ContainerSpec
 from ..streamjson import Result, decode_event
@@ -104,7 +104,7 @@ def _spec(
     uid, gid = agent_ids(os.getuid(), os.getgid())
     return ContainerSpec(
         image=image,
-        name=f"{DOCTOR_PREFIX}{config.name}-{secrets.token_hex(4)}",
+        name=doctor_container_name(config.name, secrets.token_hex(4)),
         labels={labels.DOCTOR: check},
         command=command,
         user=f"{uid}:{gid}",

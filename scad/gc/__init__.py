@@ -16,8 +16,9 @@ temp       a temporary file scad left (a process killed mid-write), over an hour
 
 Nothing that may hold work is collected: a run with clones never is (its
 commits may be the only copy), and neither is anything a live process is using,
-nor a container whose label does not name this home (another home's, or one an
-older scad made).
+nor a run's container whose label does not name this home (another home's, or
+one an older scad made). A doctor's throwaway containers hold nothing: any
+home's gc takes them once they are old.
 """
 
 from .apply import apply_gc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import labels
-from ..names import DOCTOR_PREFIX, image_repository
+from ..names import image_repository, is_doctor_container
 from ..runs import parse_iso
 from ..specs import ContainerState, ImageInfo
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
@@ -68,19 +68,20 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
     A doctor removes each container it makes within minutes (its checks have time
     limits), so an older one was left by a doctor that was killed. They hold
     nothing: whichever home's doctor made them, they go. A younger one is left to
-    the doctor that may be using it. A doctor's container carries its label and
-    its name: a label alone could come from an image, and a run of a config
-    named ``doctor`` has the name.
+    the doctor that may be using it, and so is one whose age cannot be told. A
+    doctor's container carries its label and its name (a label alone could come
+    from an image).
     """
     items, kept = [], []
     for container in containers:
-        tags = container.labels
-        if labels.DOCTOR not in tags or labels.RUN in tags:
-            continue
-        if not container.name.startswith(DOCTOR_PREFIX):
-            continue
         name = container.name
-        if now - _seconds(container.created) < STALE_SECONDS:
+        if labels.DOCTOR not in container.labels or not is_doctor_container(name):
+            continue
+        made = _seconds(container.created)
+        if made is None:
+            why = f"made by scad doctor at a time the engine does not say ({container.created!r})"
+            kept.append(GcKept(kind="container", name=name, why=why))
+        elif now - made < STALE_SECONDS:
             why = "made by scad doctor under an hour ago: it may be in use"
             kept.append(GcKept(kind="container", name=name, why=why))
         else:
@@ -117,8 +118,8 @@ def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerStat
     for config, group in sorted(by_config.items()):
         latest = f"{image_repository(config)}:latest"
         # A list gives whole seconds: of two builds in one second, ``latest`` is the newer.
-        newest = max(group, key=lambda image: (_seconds(image.created), latest in image.tags))
-        for image in sorted(group, key=lambda image: _seconds(image.created)):
+        newest = max(group, key=lambda image: (_made(image), latest in image.tags))
+        for image in sorted(group, key=_made):
             name = _image_name(image)
             if latest in image.tags:
                 kept.append(GcKept(kind="image", name=name, why=f"the latest of config {config}"))
@@ -144,15 +145,20 @@ def _image_name(image: ImageInfo) -> str:
     return ", ".join(sorted(image.tags)) or image.id.removeprefix("sha256:")[:12]
 
 
-def _seconds(created: str) -> float:
+def _seconds(created: str) -> float | None:
     """A creation time as the engine gives it (a list: UNIX seconds; an inspect: ISO
-    8601) in UNIX seconds; 0 when it cannot be read."""
+    8601) in UNIX seconds; None when it cannot be read."""
     if created.isdigit():
         return float(created)
     try:
         return parse_iso(created).timestamp()
     except ValueError:
-        return 0.0
+        return None
+
+
+def _made(image: ImageInfo) -> float:
+    """An image's creation time, for ordering (one that cannot be read: oldest)."""
+    return _seconds(image.created) or 0.0
 
 
 def can_check_clones(run: SeenRun, container: str | None, batch: str | None) -> bool:

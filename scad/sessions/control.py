@@ -66,14 +66,15 @@ async def adopt_container(
     engine: Engine, home: Home, record: RunRecord, listed: ContainerState | None = None
 ) -> None:
     """Give ``record`` the id of its container when the id never reached ``run.json``
-    (scad killed between creating and saving): the engine's run label says whose it is."""
+    (scad killed between creating and saving): the engine's run and home labels say
+    whose it is. ``listed``: the container a listing found for the run, if any."""
     if record.container_id or record.cleaned:
         return
+    here = labels.home_label(home)
     if listed is None:
-        here = labels.home_label(home)
         found = await engine.containers({labels.RUN: record.run_id})
         listed = next((c for c in found if labels.made_by(c.labels, here)), None)
-    if listed is not None:
+    if listed is not None and labels.made_by(listed.labels, here):
         record.container_id = listed.id
         await anyio.to_thread.run_sync(save_run, home, record)
 

@@ -123,7 +123,7 @@ async def test_gc_lists_exactly_the_leftovers_and_force_removes_only_them(
 async def test_a_killed_doctors_container_is_left_while_young_and_collected_when_old(
     project: Project,
 ) -> None:
-    name = f"scad-doctor-scadtest-gc{os.getpid()}"
+    name = f"scad-doctor-scadtest-{os.getpid() & 0xFFFFFFFF:08x}"  # as a doctor names them
     await run("docker", "create", "--name", name, "--label", "scad.doctor=round trip",
               "python:3.11-slim", "true")  # fmt: skip
     try:

@@ -221,8 +221,8 @@ async def test_headless_resume_continues_the_same_claude_session(project: Projec
         "session", "resume", run_id, "--prompt", "SAY: second answer", "--json"
     )
     shown = json.loads(resumed.stdout)
-    assert (shown["record"]["run_id"], shown["notes"]) == (run_id, [])
-    assert shown["record"]["container_id"]
+    assert (shown["run_id"], resumed.stderr) == (run_id, "")
+    assert shown["container_id"]
     await wait_for_exit(run_id)
     await project.scad("session", "logs", run_id)
     claude = [e["data"] for e in project.envelopes(run_id) if e["src"] == "claude"]

@@ -3,7 +3,13 @@ from datetime import datetime
 import pytest
 
 from scad.errors import UsageError
-from scad.names import branch_name, make_run_id, validate_tag
+from scad.names import (
+    branch_name,
+    doctor_container_name,
+    is_doctor_container,
+    make_run_id,
+    validate_tag,
+)
 
 NOW = datetime(2026, 3, 2, 14, 0)
 
@@ -41,3 +47,16 @@ def test_valid_tags(tag: str) -> None:
 def test_invalid_tags(tag: str) -> None:
     with pytest.raises(UsageError, match=f'invalid tag "{tag}"'):
         validate_tag(tag)
+
+
+def test_a_doctor_container_is_told_by_its_whole_name() -> None:
+    name = doctor_container_name("proj", "0123abcd")
+    assert name == "scad-doctor-proj-0123abcd" and is_doctor_container(name)
+    # Runs of a config named "doctor" end in their time (and a count when taken).
+    first = make_run_id("doctor", "abcd0123", NOW, set())
+    second = make_run_id("doctor", "abcd0123", NOW, {first})
+    assert second.endswith("-2")
+    for run_id in (first, second):
+        assert not is_doctor_container(f"scad-{run_id}")
+    for name in ("scad-doctor-proj-0123abc", "scad-doctor--0123abcd", "scad-doctor-proj-0123ABCD"):
+        assert not is_doctor_container(name)

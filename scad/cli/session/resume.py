@@ -15,7 +15,7 @@ from ._common import prompt_options, read_prompt
 @click.command("resume")
 @click.argument("run_id", shell_complete=run_ids)
 @prompt_options
-@click.option("--json", "as_json", is_flag=True, help="Print the run record and notes as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_json: bool) -> None:
     """Start a stopped session again: same clones, Claude continues its conversation."""
     from ...engine import open_engine
@@ -28,9 +28,9 @@ async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_
         resumed = await resume_session(
             engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )
-    if as_json:
-        echo_json(resumed)
-        return
     for note in resumed.notes:
         click.echo(f"warning: {run_id}: {note}", err=True)
+    if as_json:
+        echo_json(resumed.record)  # as `session start --json` prints it
+        return
     click.echo(f"resumed {run_id} ({resumed.record.mode})")
