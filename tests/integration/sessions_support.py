@@ -121,6 +121,16 @@ async def wait_for_exit(run_id: str, timeout: float = 90) -> dict[str, Any]:
             await anyio.sleep(0.2)
 
 
+#: A prompt's step that waits until the test opens the run's gate (:func:`open_gate`):
+#: the run is sure to be going while the test looks at it, however slow the machine.
+GATE = "RUN: until [ -e .scad-test-gate ]; do sleep 0.2; done"
+
+
+def open_gate(project: Project, run_id: str) -> None:
+    """Let the run's :data:`GATE` step (and a retry's) go on: a file in its clone."""
+    (project.clone(run_id) / ".scad-test-gate").touch()
+
+
 async def wait_until(predicate: Any, timeout: float = 60) -> None:
     """Poll ``predicate`` (a function, or an async one) until it holds."""
     with anyio.fail_after(timeout):

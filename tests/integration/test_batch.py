@@ -20,7 +20,7 @@ from scad.home import Home
 from tests.conftest import in_ci
 
 from .conftest import SCAD, project_config, session_settings
-from .sessions_support import Project, git_log, run, wait_until
+from .sessions_support import GATE, Project, git_log, open_gate, run, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
 
@@ -96,6 +96,15 @@ def batch_events(project: Project, batch_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+async def open_gates(project: Project, batch_id: str) -> None:
+    """Open the gate of every run of the batch, as each comes, until cancelled."""
+    while True:
+        for run_id in runs_of(project, batch_id).values():
+            if project.clone(run_id).is_dir():
+                open_gate(project, run_id)
+        await anyio.sleep(0.2)
+
+
 def runs_of(project: Project, batch_id: str) -> dict[int, str]:
     """Item -> run id, from the run records."""
     found = {}
@@ -117,6 +126,7 @@ def commit(n: int) -> str:
     return f"RUN: sleep 2 && echo {n} > f{n}.txt && git add f{n}.txt && git commit -qm 'item {n}'\nSAY: committed {n}"
 
 
+@pytest.mark.timeout(900)  # beyond its waits' own bounds
 async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None:
     """Mixed prompts at --parallel 4: the right outcome for each, the rate-limited one
     retried to success, the hung one stopped, never more than 4 running; Ctrl-C in
@@ -130,7 +140,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
     view = await Spawned.start(
         project, tmp_path, "view", "batch", "scadtest", "--tag", "mix",
         "-f", str(tmp_path / "prompts.txt"), "--parallel", "4", "--retries", "1",
-        "--backoff", "1s", "--idle-timeout", "8s",
+        "--backoff", "1s", "--idle-timeout", "20s",
     )  # fmt: skip
     most = 0
 
@@ -210,7 +220,7 @@ async def test_a_killed_supervisor_is_picked_up_and_nothing_runs_twice(
 ) -> None:
     project = batch_project
     (tmp_path / "p.jsonl").write_text(
-        "".join(json.dumps({"prompt": f"SLEEP: 4\nSAY: item {n}"}) + "\n" for n in range(1, 7))
+        "".join(json.dumps({"prompt": f"{GATE}\nSAY: item {n}"}) + "\n" for n in range(1, 7))
     )
     view = await Spawned.start(
         project, tmp_path, "view", "batch", "scadtest", "--tag", "kill",
@@ -232,8 +242,10 @@ async def test_a_killed_supervisor_is_picked_up_and_nothing_runs_twice(
         in status.stdout
     )
     assert len(await running_containers("kill")) == 3  # the runs go on without it
-
-    resumed = await project.scad("batch", "resume", batch_id, "--foreground", "--json")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(open_gates, project, batch_id)
+        resumed = await project.scad("batch", "resume", batch_id, "--foreground", "--json")
+        tg.cancel_scope.cancel()
     view_json = json.loads(resumed.stdout)
     assert [row["status"] for row in view_json["rows"]] == ["succeeded"] * 6
     runs = runs_of(project, batch_id)
@@ -368,6 +380,7 @@ async def second_engine(built_image: Any) -> Any:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.timeout(600)  # beyond its waits' own bounds
 async def test_an_engine_restart_mid_batch(
     batch_project: Project, second_engine: SecondEngine, tmp_path: Path
 ) -> None:
@@ -377,7 +390,7 @@ async def test_an_engine_restart_mid_batch(
     project.env["DOCKER_HOST"] = second_engine.socket
     batch = await Spawned.start(
         project, tmp_path, "batch", "batch", "scadtest", "--tag", "restart",
-        *[arg for n in (1, 2, 3) for arg in ("-p", f"SLEEP: 10\nSAY: done {n}")],
+        *[arg for n in (1, 2, 3) for arg in ("-p", f"{GATE}\nSAY: done {n}")],
         "-j", "3", "--retries", "3", "--backoff", "2s", "--foreground", "--json",
     )  # fmt: skip
 
@@ -389,6 +402,8 @@ async def test_an_engine_restart_mid_batch(
     second_engine.stop()
     second_engine.start()
     await second_engine.ready()
+    for run_id in runs_of(project, batch_id_of(project)).values():
+        open_gate(project, run_id)  # the retries go through
     assert await batch.wait(240) == 0, batch.err
     view = json.loads(batch.out)
     assert [row["status"] for row in view["rows"]] == ["succeeded"] * 3
@@ -432,7 +447,7 @@ async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_pa
     assert pid is not None and pid > 0
     await project.scad("batch", "stop", batch_id)
     assert await view.wait(60) == 1
-    assert not alive(pid)
+    await wait_until(lambda: not alive(pid), timeout=30)  # it exits once its lock is let go
     assert await running_containers("stop") == []
     status = json.loads(
         (await project.scad("batch", "status", batch_id, "--json", check=False)).stdout

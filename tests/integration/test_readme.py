@@ -32,6 +32,7 @@ def test_the_test_command_is_the_one_ci_runs() -> None:
     assert "./setup.sh" in ci and setup.startswith("./setup.sh && ")
 
 
+@pytest.mark.timeout(960)  # beyond the set-up's own bound
 async def test_the_set_up_line_sets_up_and_the_demo_works_end_to_end(tmp_path: Path) -> None:
     (setup,) = commands_under("Set up")
     env = {**os.environ, "SCAD_HOME": str(tmp_path / "home"), "HOME": str(tmp_path / "user")}

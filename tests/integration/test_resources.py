@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from .conftest import project_config, session_settings
-from .sessions_support import Project, container_state, git_log, run, wait_for_exit, wait_until
+from .sessions_support import (
+    GATE,
+    Project,
+    container_state,
+    git_log,
+    open_gate,
+    run,
+    wait_for_exit,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
 
@@ -24,7 +33,7 @@ BOMB = (
     "SAY: bomb over"
 )
 SIBLING = (
-    "RUN: sleep 6; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status\n"
+    f"{GATE}; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status\n"
     "RUN: echo agent > agent.txt && git add agent.txt && git commit -qm 'agent commit'\n"
     "SAY: committed it"
 )
@@ -62,8 +71,9 @@ async def test_a_fork_bomb_hits_its_own_pids_limit_while_a_sibling_commits(
     sibling = await project.start("--tag", "sibling", "--headless", "--prompt", SIBLING)
     bomb = await project.start("--tag", "bomb", "--headless", "--prompt", BOMB)
     await wait_until(lambda: (project.clone(bomb) / "forked").exists())
-    # The bomb is at work while the sibling is mid-run (its first command sleeps 6 s).
+    # The bomb is at work while the sibling is mid-run (its first command waits for us).
     assert container_state(sibling)["Running"], "the sibling ended before the bomb began"
+    open_gate(project, sibling)
     await wait_for_exit(bomb, timeout=120)
     forked = int((project.clone(bomb) / "forked").read_text())
     assert 0 < forked < PIDS, forked  # the limit stopped the bomb, not the end of its loop

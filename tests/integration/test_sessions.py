@@ -15,10 +15,12 @@ from anyio.streams.text import TextReceiveStream
 
 from .conftest import project_config, session_settings
 from .sessions_support import (
+    GATE,
     SCAD,
     Project,
     container_state,
     git_log,
+    open_gate,
     pane,
     run,
     wait_for_exit,
@@ -112,7 +114,7 @@ async def test_a_run_nobody_watched_is_caught_up_once(project: Project) -> None:
 
 async def test_logs_follow_prints_a_live_run_and_ends_with_it(project: Project) -> None:
     run_id = await project.start(
-        "--tag", "live", "--headless", "--prompt", "RUN: echo step-one\nSLEEP: 4\nSAY: finished"
+        "--tag", "live", "--headless", "--prompt", f"RUN: echo step-one\n{GATE}\nSAY: finished"
     )
     seen_running = False
     lines: list[str] = []
@@ -129,6 +131,7 @@ async def test_logs_follow_prints_a_live_run_and_ends_with_it(project: Project) 
                     lines.append(line)
                     if "→ Bash: echo step-one" in line:
                         seen_running = container_state(run_id)["Running"]
+                        open_gate(project, run_id)
             code = await process.wait()
     assert code == 0
     assert seen_running, "the tool call was printed only after the run had ended"
@@ -418,7 +421,7 @@ async def test_start_on_a_terminal_opens_the_session(project: Project) -> None:
 
 
 async def test_reading_a_run_while_it_goes_ingests_each_line_once(project: Project) -> None:
-    prompt = "RUN: echo first\nSLEEP: 1.5\nRUN: echo second\nSLEEP: 1.5\nSAY: end"
+    prompt = f"RUN: echo first\n{GATE}\nRUN: echo second\nSAY: end"
     run_id = await project.start("--tag", "reads", "--headless", "--prompt", prompt)
     reads = 0
     with anyio.fail_after(90):
@@ -426,6 +429,11 @@ async def test_reading_a_run_while_it_goes_ingests_each_line_once(project: Proje
             # Each read catches up only what is new since the last one.
             await project.scad("session", "status")
             reads += 1
+            if (
+                reads >= 2
+                and b"echo first" in (project.run_dir(run_id) / "events.jsonl").read_bytes()
+            ):
+                open_gate(project, run_id)  # two reads took part of the run: let the rest come
     await project.scad("session", "logs", run_id)
     assert reads > 1
     docker_logs = (await run("docker", "logs", f"scad-{run_id}")).stdout

@@ -205,9 +205,12 @@ async def test_another_homes_container_of_the_same_run_id_is_never_adopted_or_re
 async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
     project: Project,
 ) -> None:
-    # The agent writes 3,000 lines of its own to the container's stdout, fast, then
-    # sleeps; the container is restarted in that sleep, so everything runs twice.
-    prompt = "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1\nSLEEP: 6\nSAY: flooded"
+    # The agent writes 3,000 lines of its own to the container's stdout, fast; its
+    # first life then waits to be restarted, so everything runs twice.
+    prompt = (
+        "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1; "
+        "[ -e /tmp/lived ] || { touch /tmp/lived; sleep 100; }\nSAY: flooded"
+    )
     run_id = await project.start("--tag", "flood", "--headless", "--prompt", prompt)
 
     async def read_repeatedly() -> None:
@@ -223,7 +226,6 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
             logs = await run("docker", "logs", f"scad-{run_id}", check=False)
             return "flood 3000" in logs.stdout
 
-        # Restarting at a fixed time raced a slow first life that had not flooded yet.
         await wait_until(flooded, timeout=60)
         await run("docker", "restart", "-t", "0", f"scad-{run_id}")
     await wait_for_exit(run_id)
