@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..errors import EngineUnavailable
 from ..home import scad_home
 from ._complete import config_names
+from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._render import echo_json, table
 
 if TYPE_CHECKING:
@@ -55,12 +55,11 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
 
     home = scad_home()
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    try:
-        async with open_status_engine() as engine:
-            result = await project_status(engine, home, config, runs=runs, cost=cost)
-    except EngineUnavailable as exc:
-        click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
-        result = await project_status(None, home, config, runs=runs, cost=cost)
+    result = await with_engine_if_up(
+        lambda engine: project_status(engine, home, config, runs=runs, cost=cost),
+        open_status_engine,
+        lacking=STATES_UNKNOWN,
+    )
     if as_json:
         echo_json(result)
         return

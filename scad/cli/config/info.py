@@ -1,10 +1,10 @@
 import asyncclick as click
 
 from ...configinfo import ConfigInfo, describe_config
-from ...errors import EngineUnavailable
 from ...home import scad_home
 from ...registry import load_registered
 from .._complete import config_names
+from .._engine import with_engine_if_up
 from .._render import echo_json, table
 
 
@@ -16,11 +16,10 @@ async def command(name: str, as_json: bool) -> None:
     from ...engine import open_engine
 
     config = load_registered(scad_home(), name)
-    try:
-        async with open_engine() as engine:
-            info = await describe_config(config, engine)
-    except EngineUnavailable:
-        info = await describe_config(config, None)
+    # Without the engine, the image's state is shown as unknown.
+    info = await with_engine_if_up(
+        lambda engine: describe_config(config, engine), open_engine, lacking=None
+    )
     if as_json:
         echo_json(info)
     else:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import asyncclick as click
 
 from ...credentials import discover_credentials, expiry_warning
-from ...errors import EngineUnavailable
 from ...home import scad_home
+from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._render import age, echo_json, table
 
 
@@ -22,12 +22,11 @@ async def command(include_all: bool, as_json: bool) -> None:
     from ...sessions import session_status, shared_refresh_tokens
 
     home = scad_home()
-    try:
-        async with open_status_engine() as engine:
-            rows = await session_status(engine, home, include_all=include_all)
-    except EngineUnavailable as exc:
-        click.echo(f"warning: {exc}; states are unknown and totals are as last read", err=True)
-        rows = await session_status(None, home, include_all=include_all)
+    rows = await with_engine_if_up(
+        lambda engine: session_status(engine, home, include_all=include_all),
+        open_status_engine,
+        lacking=STATES_UNKNOWN,
+    )
     credentials = discover_credentials(os.environ)
     warning = expiry_warning(credentials, datetime.now(UTC))
     if warning:
