@@ -182,17 +182,17 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _look_at(host_repo: Path, own: str) -> _Host:
-    refs = (await git.git(host_repo, "for-each-ref", "--format=%(refname)")).split()
+    all_refs = await git.refs(host_repo)
     remotes = set((await git.git(host_repo, "remote")).split())
     names = set(remotes)
-    for ref in refs:
+    for ref in all_refs:
         rest = ref.removeprefix("refs/")
         space, _, short = rest.partition("/")
         names.add(rest)  # refs/x/y answers to x/y
         if space in ("tags", "remotes"):
             names.add(short)
     return _Host(
-        tips=await git.branch_tips(host_repo),
+        tips=git.heads(all_refs),
         checked_out=await git.checked_out_branches(host_repo),
         default=await git.current_branch(host_repo),
         remotes=remotes,

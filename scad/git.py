@@ -29,8 +29,10 @@ __all__ = [
     "current_branch",
     "default_tip",
     "git",
+    "heads",
     "is_dirty",
     "is_repository",
+    "refs",
     "revisions",
     "store_command",
     "store_environment",
@@ -118,12 +120,22 @@ async def is_dirty(repo: Path) -> bool:
 
 async def branch_tips(repo: Path) -> dict[str, str]:
     """The host repo's branches (name without ``refs/heads/``) and their commits."""
-    out = await git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
-    tips = {}
-    for line in out.splitlines():
-        oid, _, ref = line.partition(" ")
-        tips[ref.removeprefix("refs/heads/")] = oid
-    return tips
+    return heads(await refs(repo, "refs/heads/"))
+
+
+async def refs(repo: Path, *patterns: str) -> dict[str, str]:
+    """The host repo's refs (full names) and their objects; those under ``patterns``
+    when given."""
+    out = await git(repo, "for-each-ref", "--format=%(objectname) %(refname)", *patterns)
+    return {ref: oid for oid, _, ref in (line.partition(" ") for line in out.splitlines())}
+
+
+def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
+    """The branches among ``all_refs`` (as :func:`refs` gives them), by short name."""
+    prefix = "refs/heads/"
+    return {
+        ref.removeprefix(prefix): oid for ref, oid in all_refs.items() if ref.startswith(prefix)
+    }
 
 
 async def checked_out_branches(repo: Path) -> set[str]:
