@@ -11,15 +11,16 @@ import asyncclick as click
 
 from ..errors import EngineUnavailable
 
-__all__ = ["STATES_UNKNOWN", "with_engine_if_up"]
+__all__ = ["STATES_UNKNOWN", "STATE_UNKNOWN", "with_engine_if_up"]
 
 if TYPE_CHECKING:
     from ..specs import Engine
 
 T = TypeVar("T")
 
-#: What a status view lacks without the engine.
+#: What a status view lacks without the engine, and what one run's lacks.
 STATES_UNKNOWN = "states are unknown and totals are as last read"
+STATE_UNKNOWN = "its state is unknown and its totals are as last read"
 
 
 async def with_engine_if_up(

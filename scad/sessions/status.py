@@ -273,9 +273,13 @@ async def _clone_info(paths: RunPaths, record: RunRecord, key: str, host_repo: s
     return info
 
 
-async def session_info(engine: Engine, home: Home, record: RunRecord) -> SessionInfo:
+async def session_info(engine: Engine | None, home: Home, record: RunRecord) -> SessionInfo:
+    """One run's record, state, clones, totals and transcripts; without an engine, its
+    state is ``unknown`` and its totals are its log's as last read."""
     paths = RunPaths(home, record.run_id)
-    container = await engine.inspect(record.container_id) if record.container_id else None
+    container = None
+    if engine is not None and record.container_id:
+        container = await engine.inspect(record.container_id)
     status = await _status_of(engine, home, record, container)
     clones = [
         await _clone_info(paths, record, key, host_repo)

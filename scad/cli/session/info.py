@@ -8,6 +8,7 @@ from ...clones import MAX_COUNTED
 from ...home import scad_home
 from ...runs import load_run
 from .._complete import run_ids
+from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._render import echo_json, table
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ async def command(run_id: str, as_json: bool) -> None:
 
     home = scad_home()
     record = load_run(home, run_id)
-    async with open_engine() as engine:
-        info = await session_info(engine, home, record)
+    info = await with_engine_if_up(
+        lambda engine: session_info(engine, home, record), open_engine, lacking=STATE_UNKNOWN
+    )
     if as_json:
         echo_json(info)
         return

@@ -1,12 +1,17 @@
-"""Session commands that fail before they need the engine."""
+"""Session commands that fail before they need the engine, or go on without it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from scad.home import Home
+from scad.runs import RunPaths
 from tests.conftest import Cli
+from tests.unit.test_projects import add_run
+from tests.unit.test_summaries import Log, headless
 
 pytestmark = pytest.mark.anyio
 
@@ -86,3 +91,30 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
         4,
         0.5,
     )
+
+
+async def test_info_without_an_engine_shows_the_log_as_last_read(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = f"unix://{tmp_path}/none.sock"
+    monkeypatch.setenv("DOCKER_HOST", socket)
+    home = Home(scad_home)
+    record = add_run(home, "proj-a-Nov27-1001", container_id="c0ffee000001")
+    headless(Log(RunPaths(home, record.run_id)), cost=0.25)
+
+    result = await run_cli("session", "info", record.run_id, "--json")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
+        "Desktop) or point DOCKER_HOST at a running engine; its state is unknown and its "
+        "totals are as last read\n"
+    )
+    info = json.loads(result.stdout)
+    assert (info["state"], info["container"], info["summary"]["cost_usd"]) == (
+        "unknown",
+        None,
+        0.25,
+    )
+    text = await run_cli("session", "info", record.run_id)
+    assert text.exit_code == 0 and "unknown" in text.stdout
