@@ -30,12 +30,20 @@ async def with_engine_if_up(
     lacking: str | None,
 ) -> T:
     """``work(engine)`` with the engine ``opener`` opens; when it cannot be reached
-    (then, or midway), ``work(None)``, after a warning that says so and what that
-    leaves out (``lacking``; no warning when None)."""
+    (then, or midway, also from within a task group), ``work(None)``, after a
+    warning that says so and what that leaves out (``lacking``; no warning when
+    None). Any other error goes on up."""
     try:
         async with opener() as engine:
             return await work(engine)
-    except EngineUnavailable as exc:
-        if lacking is not None:
-            click.echo(f"warning: {exc}; {lacking}", err=True)
-        return await work(None)
+    except* EngineUnavailable as group:
+        unavailable = _first(group)
+    if lacking is not None:
+        click.echo(f"warning: {unavailable}; {lacking}", err=True)
+    return await work(None)
+
+
+def _first(group: BaseExceptionGroup[EngineUnavailable]) -> EngineUnavailable:
+    """The first of a group's errors, however deeply nested."""
+    found = group.exceptions[0]
+    return found if isinstance(found, EngineUnavailable) else _first(found)

@@ -146,13 +146,15 @@ async def wait_until(predicate: Any, timeout: float = 60) -> None:
 def remove_run_containers(home: Path) -> None:
     runs = home / "runs"
     for run_dir in runs.iterdir() if runs.is_dir() else []:
-        subprocess.run(["docker", "rm", "-f", f"scad-{run_dir.name}"], capture_output=True)
+        subprocess.run(
+            ["docker", "rm", "-f", f"scad-{run_dir.name}"], capture_output=True, timeout=120
+        )
 
 
 def remove_images(repository: str) -> None:
     """Every tag of ``repository`` (a test config's image)."""
     ids = subprocess.run(
-        ["docker", "images", "-q", repository], capture_output=True, text=True
+        ["docker", "images", "-q", repository], capture_output=True, text=True, timeout=120
     ).stdout.split()
     if ids:
-        subprocess.run(["docker", "rmi", "--force", *set(ids)], capture_output=True)
+        subprocess.run(["docker", "rmi", "--force", *set(ids)], capture_output=True, timeout=120)

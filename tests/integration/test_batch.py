@@ -370,13 +370,15 @@ async def second_engine(built_image: Any) -> Any:
     try:
         await engine.ready()
         image = built_image.tag  # repository:tag
-        await run("sh", "-c", f"docker save {image} | docker -H {engine.socket} load")
+        with anyio.fail_after(600):
+            await run("sh", "-c", f"docker save {image} | docker -H {engine.socket} load")
         yield engine
     finally:
         engine.stop()
-        # dockerd leaves its network namespace mounted under the exec root.
-        await run("umount", f"{root}/exec/netns/default", check=False)
-        await run("ip", "link", "delete", engine.bridge, check=False)
+        with anyio.move_on_after(60):
+            # dockerd leaves its network namespace mounted under the exec root.
+            await run("umount", f"{root}/exec/netns/default", check=False)
+            await run("ip", "link", "delete", engine.bridge, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

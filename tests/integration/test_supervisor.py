@@ -208,8 +208,9 @@ async def test_a_restarted_container_and_a_flood_of_stdout_are_each_logged_once(
     # The agent writes 3,000 lines of its own to the container's stdout, fast; its
     # first life then waits to be restarted, so everything runs twice.
     prompt = (
-        "RUN: seq -f 'flood %g' 3000 > /proc/1/fd/1; "
-        "[ -e /tmp/lived ] || { touch /tmp/lived; sleep 100; }\nSAY: flooded"
+        "RUN: if [ -e /tmp/lived ]; then seq -f 'flood %g' 3000 > /proc/1/fd/1; "
+        "else touch /tmp/lived; seq -f 'flood %g' 3000 > /proc/1/fd/1; sleep 100; fi\n"
+        "SAY: flooded"
     )
     run_id = await project.start("--tag", "flood", "--headless", "--prompt", prompt)
 
