@@ -12,7 +12,7 @@ from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._render import echo_json, table
 
 if TYPE_CHECKING:
-    from ..projects import ProjectStatus
+    from ..projects import ProjectStatus, RunFigures
 
 __all__ = ["project", "status_table"]
 
@@ -78,15 +78,10 @@ def status_table(result: ProjectStatus, *, cost: bool) -> str:
             r.run_id,
             r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
             r.outcome or "-",
-            r.turns,
-            r.input_tokens,
-            r.output_tokens,
-            r.cache_read_tokens + r.cache_creation_tokens,
-            _cost(r.cost_usd, r.cost_estimated),
-            _duration(r.duration_ms),
+            *_figures(r),
             r.branch,
             "?" if r.problem else ("-" if r.ahead is None else r.ahead),
-            *((_cost(r.ccusage_cost_usd, False), _count(r.ccusage_tokens)) if cost else ()),
+            *(_ccusage(r) if cost else ()),
         )
         for r in result.rows
     ]
@@ -96,15 +91,10 @@ def status_table(result: ProjectStatus, *, cost: bool) -> str:
             "TOTAL",
             "",
             "",
-            t.turns,
-            t.input_tokens,
-            t.output_tokens,
-            t.cache_read_tokens + t.cache_creation_tokens,
-            _cost(t.cost_usd, t.cost_estimated),
-            _duration(t.duration_ms),
+            *_figures(t),
             "",
             t.ahead,
-            *((_cost(t.ccusage_cost_usd, False), _count(t.ccusage_tokens)) if cost else ()),
+            *(_ccusage(t) if cost else ()),
         )
     )
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
@@ -113,6 +103,22 @@ def status_table(result: ProjectStatus, *, cost: bool) -> str:
         + f"\n{t.runs} run{'' if t.runs == 1 else 's'}"
         + (f": {counts}" if counts else "")
     )
+
+
+def _figures(f: RunFigures) -> tuple[object, ...]:
+    """Turns, tokens in, out and cache, cost and duration: a row's or the totals'."""
+    return (
+        f.turns,
+        f.input_tokens,
+        f.output_tokens,
+        f.cache_read_tokens + f.cache_creation_tokens,
+        _cost(f.cost_usd, f.cost_estimated),
+        _duration(f.duration_ms),
+    )
+
+
+def _ccusage(f: RunFigures) -> tuple[object, ...]:
+    return _cost(f.ccusage_cost_usd, False), _count(f.ccusage_tokens)
 
 
 def _cost(usd: float | None, estimated: bool) -> str:
