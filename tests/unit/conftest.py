@@ -1,7 +1,8 @@
-"""Fixtures the unit tests of clones share."""
+"""Fixtures several unit test modules share: a clone, a fake disk."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,25 @@ async def clone(repo: Path, tmp_path: Path) -> Path:
     dest.parent.mkdir(parents=True)
     await create_clone(repo, dest, "scad-r", owner=agent_owner())
     return dest
+
+
+GIB = 1024**3
+
+
+class Disk:
+    """What shutil.disk_usage reports, and where it was asked."""
+
+    def __init__(self) -> None:
+        self.free = 100 * GIB
+        self.asked: list[str] = []
+
+    def __call__(self, path: str | Path) -> shutil._ntuple_diskusage:
+        self.asked.append(str(path))
+        return shutil._ntuple_diskusage(1000 * GIB, 1000 * GIB - self.free, self.free)
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
+    fake = Disk()
+    monkeypatch.setattr(shutil, "disk_usage", fake)
+    return fake

@@ -24,11 +24,11 @@ from scad.sessions.container import unwritable_mounts
 from scad.specs import ContainerSpec, Engine, ImageInfo
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine, Script
+from tests.unit.conftest import GIB, Disk
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-GIB = 1024**3
 VERSION = b"2.1.332 (Claude Code)\n"
 UNAVAILABLE = (
     "cannot reach the Docker engine at unix:///nonexistent; start dockerd (or Docker "
@@ -118,25 +118,6 @@ class Host:
 
 
 HERE = socket.gethostname()
-
-
-class Disk:
-    """What shutil.disk_usage reports, and where it was asked."""
-
-    def __init__(self) -> None:
-        self.free = 100 * GIB
-        self.asked: list[str] = []
-
-    def __call__(self, path: str | Path) -> shutil._ntuple_diskusage:
-        self.asked.append(str(path))
-        return shutil._ntuple_diskusage(1000 * GIB, 1000 * GIB - self.free, self.free)
-
-
-@pytest.fixture
-def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
-    fake = Disk()
-    monkeypatch.setattr(shutil, "disk_usage", fake)
-    return fake
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,16 +14,10 @@ from scad.doctor import CHECKS
 from scad.errors import EngineUnavailable
 from scad.specs import Engine
 from tests.conftest import Cli
-from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Disk, Host
+from tests.unit.conftest import Disk
+from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Host
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
-    fake = Disk()
-    monkeypatch.setattr(shutil, "disk_usage", fake)
-    return fake
 
 
 @pytest.fixture
