@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 __all__ = ["printable"]
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def printable(text: str) -> str:
-    """``text`` safe to show: control characters (escape sequences that could rewrite
-    the screen or the clipboard) and bytes that were not UTF-8 are shown as escapes."""
+    """``text`` as it really is, safe to show: every character a terminal would not
+    show as itself is shown as an escape. That is control characters (escape
+    sequences could rewrite the screen or the clipboard), bidirectional overrides
+    and isolates (``evil<U+202E>gpj.exe`` would read as ``evilexe.jpg``), invisible
+    format characters (zero-width spaces and joiners), separators other than the
+    space, unassigned and private code points, and bytes that were not UTF-8."""
     if text.isprintable():
         return text  # the common case, and much faster than what follows
-    text = text.encode("utf-8", "backslashreplace").decode()
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
