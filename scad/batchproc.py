@@ -3,7 +3,10 @@ stopped, and put back in the queue (resume, retry).
 
 A batch outlives its terminal: its supervisor runs in a session of its own (no
 Ctrl-C, no SSH hang-up reaches it), writing the batch's log and the runs' logs,
-and exits when the batch ends.
+and exits when the batch ends. That process is :func:`main`, started as
+``python -P -m scad.batchproc BATCH_ID``: ``-P`` keeps the folder it was started
+from off the import path, so a folder named ``scad`` there is never imported
+in place of the installed package.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from .batches import (
 from .build import BuildProgress, build_image
 from .clones import check_repos
 from .config import Config
-from .errors import SessionError
-from .home import Home
+from .errors import ScadError, SessionError
+from .home import Home, scad_home
 from .prompts import BatchPrompt
 from .runs import load_run, now_iso
 from .sessions.start import require_credentials
@@ -47,7 +50,7 @@ from .supervisor import STOP_GRACE, stop_run
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["create_batch", "requeue", "spawn_supervisor", "stop_batch"]
+__all__ = ["create_batch", "main", "requeue", "spawn_supervisor", "stop_batch"]
 
 #: How long a new supervisor may take to take its batch.
 SPAWN_SECONDS = 30
@@ -125,7 +128,7 @@ def _start_process(home: Home, paths: BatchPaths, batch_id: str) -> subprocess.P
     env = {**os.environ, "SCAD_HOME": str(home.root)}
     with open(paths.supervisor_log, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "scad", "batch", "supervise", batch_id],
+            [sys.executable, "-P", "-m", __name__, batch_id],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -202,3 +205,38 @@ def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
         raise SessionError(f"every prompt of batch {batch_id} succeeded; nothing to retry")
     append_batch_event(paths, "requeued", items=again)
     return again
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The background supervisor's process: supervise the batch named on the command
+    line (in ``$SCAD_HOME``) to its end. Its output is the supervisor's log."""
+    (batch_id,) = sys.argv[1:] if argv is None else argv
+    try:
+        ended = anyio.run(_supervise, scad_home(), batch_id, backend="asyncio")
+    except ScadError as exc:
+        sys.stderr.write(f"scad: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    sys.stderr.write(f"batch {batch_id} ended: {ended}\n")
+
+
+async def _supervise(home: Home, batch_id: str) -> str:
+    from .dispatch import run_batch
+    from .engine import open_engine
+    from .registry import load_registered
+
+    manifest = load_manifest(home, batch_id)
+    config = load_registered(home, manifest.config)
+    async with open_engine(max_connections=engine_connections(manifest.options.parallel)) as engine:
+        state = await run_batch(engine, home, config, batch_id)
+    succeeded = sum(1 for item in state.items if item.status == "succeeded")
+    return f"{succeeded}/{len(state.items)} succeeded"
+
+
+def engine_connections(parallel: int) -> int:
+    """Engine connections for a batch: each run holds an attach stream, and
+    waits, stops and catch-ups need more."""
+    return max(100, 3 * parallel + 20)
+
+
+if __name__ == "__main__":
+    main()

@@ -461,3 +461,23 @@ async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_pa
         assert envelopes[-1]["event"] == "cancelled"
         kinds = [e["data"].get("subtype") for e in envelopes if e["src"] == "claude"]
         assert kinds[:1] == ["init"]  # what it printed before it was stopped is kept
+
+
+async def test_a_batch_started_beside_a_folder_named_scad(
+    batch_project: Project, tmp_path: Path
+) -> None:
+    """The background supervisor imports scad from where it is installed: a folder
+    named ``scad`` where the command was typed is neither imported nor run."""
+    project = batch_project
+    here, marker = tmp_path / "checkouts", tmp_path / "planted-code-ran"
+    (here / "scad").mkdir(parents=True)
+    (here / "scad" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    result = await anyio.run_process(
+        [SCAD, "batch", "scadtest", "--tag", "here", "-p", "SAY: from here", "--json"],
+        cwd=here, env=project.env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    batch_id = batch_id_of(project)
+    status = json.loads((await project.scad("batch", "status", batch_id, "--json")).stdout)
+    assert [row["status"] for row in status["rows"]] == ["succeeded"]
+    assert not marker.exists()

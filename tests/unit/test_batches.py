@@ -261,3 +261,30 @@ async def test_a_supervisor_that_ends_at_once_says_why(home: Home) -> None:
     assert message.startswith(f"the supervisor of {BATCH} ended at once: scad: error: ")
     assert message.endswith('no config named "p"; create one with `scad config new p`')
     assert supervisor_pid(BatchPaths(home, BATCH)) is None
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        pytest.param({}, id="a-bare-folder"),
+        pytest.param({"__init__.py": "open({marker!r}, 'w').write('ran')\n"}, id="a-package"),
+    ],
+)
+async def test_the_supervisor_imports_the_installed_scad_wherever_it_starts(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: dict[str, str]
+) -> None:
+    """Started from a folder that holds a folder named ``scad``, the background
+    supervisor still runs the installed scad (it gets as far as finding the config
+    gone), and nothing in that folder runs."""
+    from scad.batchproc import spawn_supervisor
+
+    here = tmp_path / "elsewhere"
+    marker = tmp_path / "planted-code-ran"
+    (here / "scad").mkdir(parents=True)
+    for name, text in planted.items():
+        (here / "scad" / name).write_text(text.format(marker=str(marker)))
+    monkeypatch.chdir(here)
+    with pytest.raises(SessionError) as raised:
+        await spawn_supervisor(home, BATCH)
+    assert str(raised.value).endswith('no config named "p"; create one with `scad config new p`')
+    assert not marker.exists()

@@ -31,11 +31,12 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: bool) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
+    from ...batches import load_manifest
+    from ...batchproc import engine_connections
     from ...dispatch import run_batch
     from ...engine import open_engine
 
     views: list[BatchView] = []
-    from ...batches import load_manifest
 
     parallel = load_manifest(home, batch_id).options.parallel
 
@@ -43,15 +44,9 @@ async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: 
         views.append(await show_batch(home, batch_id, as_json=as_json, detachable=False))
 
     async with (
-        open_engine(max_connections=connections(parallel)) as engine,
+        open_engine(max_connections=engine_connections(parallel)) as engine,
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(run_batch, engine, home, config, batch_id)
         tg.start_soon(show)
     return views[0]
-
-
-def connections(parallel: int) -> int:
-    """Engine connections for a batch: each run holds an attach stream, and
-    waits, stops and catch-ups need more."""
-    return max(100, 3 * parallel + 20)

@@ -1,4 +1,4 @@
-"""`scad batch status|watch|stop|resume|retry BATCH_ID`, and the supervisor's own entry."""
+"""`scad batch status|watch|stop|resume|retry BATCH_ID`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ...batches import list_batches, load_manifest
 from ...home import scad_home
 from ...registry import load_registered
 from .._render import echo_json, table
-from ._options import connections, supervise_here
+from ._options import supervise_here
 from ._view import show_batch, summary
 
 
@@ -106,21 +106,4 @@ resume = _again(
 retry = _again("retry", True, "Run again the prompts of an ended batch that did not succeed.")
 
 
-@click.command("supervise", hidden=True)
-@batch_id_argument
-async def supervise(batch_id: str) -> None:
-    """The batch's supervisor (started in the background by the other commands)."""
-    from ...dispatch import run_batch
-    from ...engine import open_engine
-
-    home = scad_home()
-    manifest = load_manifest(home, batch_id)
-    config = load_registered(home, manifest.config)
-    async with open_engine(max_connections=connections(manifest.options.parallel)) as engine:
-        state = await run_batch(engine, home, config, batch_id)
-    click.echo(
-        f"batch {batch_id} ended: {sum(1 for i in state.items if i.status == 'succeeded')}/{len(state.items)} succeeded"
-    )
-
-
-commands = (status, watch, stop, resume, retry, supervise)
+commands = (status, watch, stop, resume, retry)
