@@ -97,7 +97,7 @@ async def prepared_specs(env: dict[str, str], n: int, tag: str) -> list[Containe
     home = Home(Path(env["SCAD_HOME"]))
     config = load_config(home.config_file("scadtest"))
     async with open_engine() as engine:
-        image = (await build_image(engine, config)).image  # up to date already: a lookup
+        image = (await build_image(engine, home, config)).image  # up to date already: a lookup
         specs = []
         for i in range(n):
             prepared = await prepare_session(

@@ -75,7 +75,7 @@ async def create_batch(
     tags = item_tags(tag, prompts)
     await check_repos(config, f"{config.name}.yml")
     require_credentials()
-    image = (await build_image(engine, config, progress=build_progress)).image
+    image = (await build_image(engine, home, config, progress=build_progress)).image
     batch_id = await anyio.to_thread.run_sync(
         claim_batch_dir, home, config.name, tag, datetime.now()
     )

@@ -19,7 +19,9 @@ import msgspec
 from . import labels
 from .config import Config
 from .errors import BaseImageMissing, BuildFailed, EngineError
+from .home import Home
 from .image import BuildContext, create_build_context
+from .names import image_repository
 
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
     from .specs import Engine
@@ -51,26 +53,32 @@ class BuildResult(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float = 0.0
 
 
-def build_context(config: Config) -> BuildContext:
-    return create_build_context(config, host_uid=os.getuid(), host_gid=os.getgid())
+def build_context(home: Home, config: Config) -> BuildContext:
+    """What ``config``'s image is made from, tagged in ``home``'s repository for it."""
+    repository = image_repository(config.name, labels.home_label(home))
+    return create_build_context(
+        config, repository=repository, host_uid=os.getuid(), host_gid=os.getgid()
+    )
 
 
 async def build_image(
     engine: Engine,
+    home: Home,
     config: Config,
     *,
     rebuild: bool = False,
     use_cache: bool = True,
     progress: Callable[[BuildProgress], None] | None = None,
 ) -> BuildResult:
-    """Build ``config``'s image unless an image of the same content exists.
+    """Build ``config``'s image in ``home`` unless an image of the same content
+    exists (another home's is tagged into this home's repository: images are
+    content, only tags are a home's).
 
     ``rebuild`` builds even then; ``use_cache=False`` also ignores the engine's layer cache.
     """
     started = time.monotonic()
-    context = build_context(config)
-    if not rebuild and use_cache and await engine.image(context.tag) is not None:
-        await engine.tag_image(context.tag, context.repository, "latest")
+    context = build_context(home, config)
+    if not rebuild and use_cache and await _find_built(engine, context, config.name):
         return BuildResult(
             config=config.name,
             image=context.tag,
@@ -90,6 +98,27 @@ async def build_image(
         pruned=pruned,
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+async def _find_built(engine: Engine, context: BuildContext, config_name: str) -> bool:
+    """Whether an image of the context's content is here; tagged ``latest`` (and by its
+    content, when another home built it) in the context's repository when it is."""
+    image = await engine.image(context.tag)
+    if image is None:
+        same = f"{labels.HASH}={context.content_hash}"
+        image = next(
+            (
+                i
+                for i in await engine.labelled_images(same)
+                if i.labels.get(labels.CONFIG) == config_name
+            ),
+            None,
+        )
+        if image is None:
+            return False
+        await engine.tag_image(image.id, context.repository, context.content_hash)
+    await engine.tag_image(context.tag, context.repository, "latest")
+    return True
 
 
 async def _ensure_base_image(engine: Engine, base: str) -> None:
@@ -137,7 +166,8 @@ async def _run_build(
 
 
 async def prune_images(engine: Engine, context: BuildContext) -> list[str]:
-    """Remove this config's older images that no container uses; returns their tags."""
+    """Untag this config's older images in this home that no container uses (an
+    image no home tags any more is removed with its last tag); returns the tags."""
     current = await engine.image(context.tag)
     in_use = {c.image_id for c in await engine.containers({})}
     removed = []
@@ -147,6 +177,7 @@ async def prune_images(engine: Engine, context: BuildContext) -> list[str]:
         if image.id in in_use:
             continue
         for tag in image.tags:
-            await engine.remove_image(tag)
-            removed.append(tag)
+            if tag.startswith(f"{context.repository}:"):  # another home's tags are its own
+                await engine.remove_image(tag)
+                removed.append(tag)
     return removed

@@ -12,6 +12,7 @@ from . import git
 from .build import build_context
 from .config import Config
 from .errors import ImageError
+from .home import Home
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
     from .specs import Engine
@@ -79,8 +80,8 @@ async def _describe_repo(key: str, config: Config) -> RepoInfo:
     )
 
 
-async def describe_config(config: Config, engine: Engine | None) -> ConfigInfo:
-    """Summarise ``config``; repos are inspected concurrently, the image only with an engine."""
+async def describe_config(home: Home, config: Config, engine: Engine | None) -> ConfigInfo:
+    """Summarise ``config`` (as ``home`` builds it); repos are inspected concurrently, the image only with an engine."""
     repos: dict[str, RepoInfo] = {}
 
     async def describe(key: str) -> None:
@@ -91,7 +92,7 @@ async def describe_config(config: Config, engine: Engine | None) -> ConfigInfo:
             tg.start_soon(describe, key)
     image, built, problem = None, None, None
     try:
-        image = build_context(config).tag
+        image = build_context(home, config).tag
     except ImageError as exc:
         problem = str(exc)
     if engine is not None and image is not None:

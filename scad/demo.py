@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from . import git
+from . import git, labels
 from .batches import BatchOptions, BatchPaths, list_batches, load_manifest
 from .config import Config
 from .errors import NotFound, UsageError
@@ -191,7 +191,10 @@ async def remove_demo(engine: Engine, home: Home) -> DemoRemoved:
         if manifest.config == DEMO_CONFIG:
             batches.append(batch_id)
             await anyio.to_thread.run_sync(shutil.rmtree, BatchPaths(home, batch_id).root, True)
-    images = [t for i in await engine.images(image_repository(DEMO_CONFIG)) for t in i.tags]
+    repository = image_repository(DEMO_CONFIG, labels.home_label(home))
+    # Only this home's tags: an image another home tagged too stays, with its tags.
+    listed = await engine.images(repository)
+    images = [t for i in listed for t in i.tags if t.startswith(f"{repository}:")]
     for reference in images:
         await engine.remove_image(reference)
     if ours:

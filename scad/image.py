@@ -17,7 +17,6 @@ import msgspec
 
 from .config import Config
 from .errors import ImageError
-from .names import image_repository
 
 __all__ = [
     "AGENT_HOME",
@@ -188,8 +187,11 @@ exec bash -l
 """
 
 
-def create_build_context(config: Config, *, host_uid: int, host_gid: int) -> BuildContext:
-    """Read the files a build needs (certificates, requirements) and render it all."""
+def create_build_context(
+    config: Config, *, repository: str, host_uid: int, host_gid: int
+) -> BuildContext:
+    """Read the files a build needs (certificates, requirements) and render it all,
+    for an image of ``repository``."""
     files: dict[str, bytes] = {}
     certificates = []
     for index, cert in enumerate(config.ca_certificates):
@@ -217,7 +219,7 @@ def create_build_context(config: Config, *, host_uid: int, host_gid: int) -> Bui
         dockerfile=dockerfile,
         files=files,
         content_hash=content_hash(files, config.claude.version),
-        repository=image_repository(config.name),
+        repository=repository,
     )
 
 

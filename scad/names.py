@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection
 from datetime import datetime
@@ -13,6 +14,7 @@ __all__ = [
     "branch_name",
     "container_name",
     "doctor_container_name",
+    "home_key",
     "image_repository",
     "is_doctor_container",
     "make_run_id",
@@ -68,6 +70,13 @@ def is_doctor_container(name: str) -> bool:
     return _DOCTOR_CONTAINER_RE.match(name) is not None
 
 
-def image_repository(config: str) -> str:
-    """The image repository of a config (tags: content hash and ``latest``)."""
-    return f"scad-{config}"
+def image_repository(config: str, home: str) -> str:
+    """The image repository of a config in the scad home whose label is ``home``
+    (tags: content hash and ``latest``). Each home has its own: two homes on one
+    engine never move each other's ``latest`` nor remove each other's images."""
+    return f"scad-{config}-{home_key(home)}"
+
+
+def home_key(home: str) -> str:
+    """A short name for a scad home (from its label): 8 hex digits of its hash."""
+    return hashlib.sha256(home.encode()).hexdigest()[:8]

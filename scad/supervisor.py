@@ -23,10 +23,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
+import msgspec
 from anyio.abc import TaskStatus
 
 from . import labels
-from .errors import ScadError, SessionError
+from .errors import EngineError, ScadError, SessionError
 from .events import (
     Envelope,
     Exit,
@@ -39,6 +40,7 @@ from .events import (
     supervising,
 )
 from .home import Home
+from .names import home_key
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .runlog import catch_up, follow_engine
 from .runs import RunPaths, RunRecord, save_run
@@ -56,7 +58,16 @@ CLEANUP_SECONDS = STOP_GRACE + 90
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
-    container_id = await engine.create_container(spec)
+    try:
+        container_id = await engine.create_container(spec)
+    except EngineError as exc:
+        if exc.status != 409:
+            raise
+        # Another home's run of the same id holds the name: this home's key sets them apart.
+        key = home_key(labels.home_label(home))
+        container_id = await engine.create_container(
+            msgspec.structs.replace(spec, name=f"{spec.name}-{key}")
+        )
     record.container_id = container_id
     await anyio.to_thread.run_sync(save_run, home, record)
     return container_id

@@ -109,14 +109,17 @@ class FakeEngine:
     # Images
 
     async def image(self, reference: str) -> ImageInfo | None:
-        return next((i for i in self.image_list if reference in i.tags), None)
+        return next((i for i in self.image_list if reference in (i.id, *i.tags)), None)
 
     async def images(self, repository: str) -> list[ImageInfo]:
         return [i for i in self.image_list if any(t.startswith(f"{repository}:") for t in i.tags)]
 
     async def labelled_images(self, label: str) -> list[ImageInfo]:
         self._check("labelled_images")
-        return [i for i in self.image_list if label in i.labels]
+        key, _, value = label.partition("=")
+        return [
+            i for i in self.image_list if key in i.labels and (not value or i.labels[key] == value)
+        ]
 
     async def pull(self, reference: str) -> None:
         if not self.pullable:
@@ -128,7 +131,8 @@ class FakeEngine:
     async def tag_image(self, image: str, repository: str, tag: str) -> None:
         found = await self.image(image)
         assert found is not None
-        found.tags.append(f"{repository}:{tag}")
+        if f"{repository}:{tag}" not in found.tags:  # a tag moves; it is never twice
+            found.tags.append(f"{repository}:{tag}")
 
     async def remove_image(self, reference: str) -> None:
         self.removed.append(reference)
@@ -153,6 +157,8 @@ class FakeEngine:
 
     async def create_container(self, spec: ContainerSpec) -> str:
         self._check("create_container")
+        if any(c.spec.name == spec.name for c in self.made.values()):
+            raise EngineError(f"create container {spec.name}: name in use", status=409)
         container_id = next(self._ids)
         self.made[container_id] = FakeContainer(container_id, spec, self.script(spec))
         return container_id

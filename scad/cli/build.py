@@ -61,12 +61,14 @@ async def build(
     """Build the image for CONFIG (cached by content)."""
     from ..engine import open_engine
 
-    config = load_registered(scad_home(), config_name)
+    home = scad_home()
+    config = load_registered(home, config_name)
     printer = ProgressPrinter(verbose=verbose, live=sys.stdout.isatty())
     try:
         async with open_engine() as engine:
             result = await build_image(
                 engine,
+                home,
                 config,
                 rebuild=rebuild,
                 use_cache=not no_cache,

@@ -73,7 +73,7 @@ def load_configs(home: Home) -> list[LoadedConfig]:
             loaded.append(LoadedConfig(name=name, error=str(exc)))
             continue
         try:
-            tag = build_context(config).tag  # reads its CA files and requirements
+            tag = build_context(home, config).tag  # reads its CA files and requirements
         except ScadError as exc:
             loaded.append(LoadedConfig(name=name, config=config, image_error=str(exc)))
             continue

@@ -65,7 +65,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
         doctor_leftovers(containers, moment),
         runs,
         batches,
-        stale_images(images, containers),
+        stale_images(images, containers, labels.home_label(home)),
         temps,
     ]
     return GcPlan(

@@ -90,14 +90,18 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
     return GcPlan(items=items, kept=kept)
 
 
-def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerState]) -> GcPlan:
-    """scad images that no container uses (any container, scad's or not) and that
-    are not the newest of their config.
+def stale_images(
+    images: Iterable[ImageInfo], containers: Iterable[ContainerState], home: str
+) -> GcPlan:
+    """The images of the home whose label is ``home`` that no container uses (any
+    container, scad's or not) and that are not the newest of their config.
 
-    An image is scad's when it carries the config label and every tag it has is in
-    its config's repository (``scad-NAME``); one also tagged elsewhere is someone
-    else's too, and left. Of each config, the image tagged ``latest`` and the
-    newest by creation stay: the next run of the config uses them.
+    An image is the home's when it carries the config label and every tag it has is
+    in the home's repository for that config (or in ``scad-NAME``, as images were
+    named before each home had its own: taken as the home's, as a container that
+    names no home is). One also tagged elsewhere (by another home, or by hand) is
+    someone else's too, and left. Of each config, the image tagged ``latest`` and
+    the newest by creation stay: the next run of the config uses them.
     """
     in_use = {container.image_id for container in containers}
     by_config: dict[str, list[ImageInfo]] = {}
@@ -106,8 +110,8 @@ def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerStat
         config = image.labels.get(labels.CONFIG)
         if not config:
             continue
-        prefix = f"{image_repository(config)}:"
-        foreign = [tag for tag in image.tags if not tag.startswith(prefix)]
+        ours = (f"{image_repository(config, home)}:", f"scad-{config}:")
+        foreign = [tag for tag in image.tags if not tag.startswith(ours)]
         if not foreign:
             by_config.setdefault(config, []).append(image)
         elif len(foreign) < len(image.tags):
@@ -116,12 +120,12 @@ def stale_images(images: Iterable[ImageInfo], containers: Iterable[ContainerStat
             )
     items = []
     for config, group in sorted(by_config.items()):
-        latest = f"{image_repository(config)}:latest"
+        latest = {f"{image_repository(config, home)}:latest", f"scad-{config}:latest"}
         # A list gives whole seconds: of two builds in one second, ``latest`` is the newer.
-        newest = max(group, key=lambda image: (_made(image), latest in image.tags))
+        newest = max(group, key=lambda image: (_made(image), bool(latest & set(image.tags))))
         for image in sorted(group, key=_made):
             name = _image_name(image)
-            if latest in image.tags:
+            if latest & set(image.tags):
                 kept.append(GcKept(kind="image", name=name, why=f"the latest of config {config}"))
             elif image is newest:
                 kept.append(GcKept(kind="image", name=name, why=f"the newest of config {config}"))

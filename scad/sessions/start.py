@@ -126,7 +126,7 @@ async def prepare_session(
     await check_repos(config, f"{config.name}.yml")
     credentials = require_credentials()
     if image is None:
-        image = (await build_image(engine, config, progress=build_progress)).image
+        image = (await build_image(engine, home, config, progress=build_progress)).image
     run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag, named_at)
     paths = RunPaths(home, run_id)
     try:
@@ -285,7 +285,7 @@ async def resume_session(
             await engine.remove(record.container_id, force=True)
     require_credentials()
     if await engine.image(record.image) is None:
-        record.image = (await build_image(engine, config)).image
+        record.image = (await build_image(engine, home, config)).image
     credentials, notes = await renew_claude_state(config, paths)
     await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method

@@ -22,6 +22,9 @@ from scad.ccusage import CCUSAGE_VERSION
 from scad.config import CLAUDE_CODE_VERSION, load_config
 from scad.engine import Engine, open_engine
 from scad.errors import EngineUnavailable
+from scad.home import Home
+from scad.labels import home_label
+from scad.names import image_repository
 from tests.conftest import host_certificates, in_ci, make_repo
 
 from .sessions_support import OfflineServer, Project, remove_images, remove_run_containers
@@ -101,7 +104,7 @@ def built_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
         if not in_ci() and "cannot reach the Docker engine" in str(exc):
             pytest.skip(f"NO DOCKER ENGINE, integration test skipped: {exc}")
         raise
-    tag = build_context(load_config(config_file)).tag
+    tag = build_context(Home(home), load_config(config_file)).tag
     assert tag in result.stdout
     return BuiltImage(home, repo, tag, result.stdout)
 
@@ -176,9 +179,13 @@ def project(
     config_file.write_text(
         project_config("scadtest", project.repo, session_settings(offline_model.url))
     )
-    assert build_context(load_config(config_file)).tag == built_image.tag
+    # The same content as the shared image, tagged in the project's home as `scad
+    # build` would tag it (an image of the same content is never built twice).
+    context = build_context(Home(project.home), load_config(config_file))
+    assert built_image.tag.endswith(f":{context.content_hash}")
+    for tag in (context.tag, context.latest):
+        subprocess.run(["docker", "tag", built_image.tag, tag], check=True, timeout=60)
     yield project
     remove_run_containers(project.home)
-    for other in (project.home / "configs").glob("*.yml"):
-        if other.stem != "scadtest":
-            remove_images(f"scad-{other.stem}")
+    for config in (project.home / "configs").glob("*.yml"):
+        remove_images(image_repository(config.stem, home_label(Home(project.home))))

@@ -152,9 +152,11 @@ def remove_run_containers(home: Path) -> None:
 
 
 def remove_images(repository: str) -> None:
-    """Every tag of ``repository`` (a test config's image)."""
-    ids = subprocess.run(
-        ["docker", "images", "-q", repository], capture_output=True, text=True, timeout=120
-    ).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rmi", "--force", *set(ids)], capture_output=True, timeout=120)
+    """Every tag of ``repository`` (a test config's image in one home); an image
+    another home tags too keeps its other tags."""
+    tags = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", repository],
+        capture_output=True, text=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    if tags:
+        subprocess.run(["docker", "rmi", *tags], capture_output=True, timeout=120)

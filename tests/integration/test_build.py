@@ -51,7 +51,8 @@ def test_build_shows_steps_and_is_then_up_to_date(built_image: BuiltImage) -> No
         docker("image", "inspect", "--format", "{{json .Config.Labels}}", built_image.tag)
     )
     assert labels["scad.config"] == "scadtest"
-    assert docker("image", "inspect", "--format", "{{.Id}}", "scad-scadtest:latest") == docker(
+    latest = built_image.tag.rsplit(":", 1)[0] + ":latest"
+    assert docker("image", "inspect", "--format", "{{.Id}}", latest) == docker(
         "image", "inspect", "--format", "{{.Id}}", built_image.tag
     )
 

@@ -29,7 +29,7 @@ async def test_a_healthy_host_passes_every_check(project: Project) -> None:
     assert {"engine", "round trip (scadtest)", "claude --version (scadtest)"} <= set(seen)
     assert json.loads(result.stdout)["ok"] is True
     text = await project.scad("doctor")
-    assert "ok    round trip (scadtest): claude in scad-scadtest:" in text.stdout
+    assert "ok    round trip (scadtest): claude in scad-scadtest-" in text.stdout
     assert (await run("docker", "ps", "-aq", "--filter", "label=scad.doctor")).stdout == ""
 
 

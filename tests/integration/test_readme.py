@@ -10,9 +10,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.names import image_repository
+
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parents[2]
+SCAD = str(ROOT / ".venv" / "bin" / "scad")
 
 
 def commands_under(heading: str) -> list[str]:
@@ -52,10 +55,34 @@ async def test_the_set_up_line_sets_up_and_the_demo_works_end_to_end(tmp_path: P
         subjects = sorted(b.split(" ", 1)[1] for b in branches if b.startswith("scad-demo-"))
         assert subjects == ["Add shout()", "Document greet()", "Test greet()", "Type greet()"]
         assert "scad demo --cleanup" in out and "4 runs: 4 succeeded" in out
+        await a_second_home_runs_and_cleans_the_demo_beside_it(tmp_path, env)
     finally:
-        cleanup = await anyio.run_process(
-            [str(ROOT / ".venv" / "bin" / "scad"), "demo", "--cleanup"], env=env, check=False
-        )
+        cleanup = await anyio.run_process([SCAD, "demo", "--cleanup"], env=env, check=False)
     assert cleanup.returncode == 0, cleanup.stderr.decode()
     assert cleanup.stdout.decode().startswith("removed the demo: 4 runs, 1 batches, 2 image tags")
     assert not repo.exists()
+
+
+async def a_second_home_runs_and_cleans_the_demo_beside_it(
+    tmp_path: Path, first: dict[str, str]
+) -> None:
+    """Another home on the same engine runs the demo (the same run ids, the same
+    image content) and cleans it up while the first home's demo containers still
+    use that image: the clean-up succeeds and leaves the first home's alone."""
+    env = {**first, "SCAD_HOME": str(tmp_path / "second")}
+    try:
+        demo = await anyio.run_process([SCAD, "demo"], env=env, check=False)
+        assert demo.returncode == 0, demo.stderr.decode()[-3000:]
+        assert "4 prompts: 4 succeeded" in demo.stdout.decode()
+    finally:
+        cleanup = await anyio.run_process([SCAD, "demo", "--cleanup"], env=env, check=False)
+    assert cleanup.returncode == 0, cleanup.stderr.decode()
+    assert cleanup.stdout.decode().startswith("removed the demo: 4 runs, 1 batches, 2 image tags")
+    ours = await anyio.run_process(
+        ["docker", "ps", "-a", "--filter", f"label=scad.home={first['SCAD_HOME']}", "-q"]
+    )
+    assert len(ours.stdout.split()) == 4  # the first home's demo containers, untouched
+    latest = image_repository("demo", str(Path(first["SCAD_HOME"]).resolve())) + ":latest"
+    assert (
+        await anyio.run_process(["docker", "image", "inspect", latest], check=False)
+    ).returncode == 0

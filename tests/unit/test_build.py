@@ -9,12 +9,14 @@ import pytest
 from scad.build import BuildProgress, build_context, build_image
 from scad.config import parse_config
 from scad.errors import BaseImageMissing, BuildFailed
+from scad.home import Home
 from scad.specs import BuildLine, ImageInfo
 from tests.fakes import FakeEngine, container_using
 
 pytestmark = pytest.mark.anyio
 
 BASE = ImageInfo(id="sha256:base", tags=["python:3.11-slim"], labels={}, created="")
+HOME, OTHER_HOME = Home(Path("/homes/one")), Home(Path("/homes/two"))
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def old_image(tag: str) -> ImageInfo:
 async def test_missing_base_image_that_cannot_be_pulled(config) -> None:  # type: ignore[no-untyped-def]
     engine = FakeEngine()
     with pytest.raises(BaseImageMissing) as caught:
-        await build_image(engine, config)  # type: ignore[arg-type]
+        await build_image(engine, HOME, config)  # type: ignore[arg-type]
     assert str(caught.value) == (
         "base image python:3.11-slim is not present and cannot be pulled; load or tag it locally "
         "(docker load / docker tag ... python:3.11-slim) or set image.base in the config"
@@ -42,7 +44,7 @@ async def test_missing_base_image_that_cannot_be_pulled(config) -> None:  # type
 
 async def test_missing_base_image_is_pulled_when_possible(config) -> None:  # type: ignore[no-untyped-def]
     engine = FakeEngine(pullable=True)
-    result = await build_image(engine, config)  # type: ignore[arg-type]
+    result = await build_image(engine, HOME, config)  # type: ignore[arg-type]
     assert result.up_to_date is False and engine.built == [result.image]
 
 
@@ -61,8 +63,8 @@ async def test_failed_step_names_the_step_and_keeps_its_output(config) -> None: 
     events: list[BuildProgress] = []
     engine = FakeEngine(images=[BASE], build_lines=lines)
     with pytest.raises(BuildFailed) as caught:
-        await build_image(engine, config, progress=events.append)  # type: ignore[arg-type]
-    tag = build_context(config).tag
+        await build_image(engine, HOME, config, progress=events.append)  # type: ignore[arg-type]
+    tag = build_context(HOME, config).tag
     assert str(caught.value) == (
         f"build of {tag} failed at step 2/3 (RUN apt-get install nope): "
         "The command '/bin/sh -c apt-get install nope' returned a non-zero code: 100"
@@ -78,17 +80,38 @@ async def test_failed_step_names_the_step_and_keeps_its_output(config) -> None: 
 
 
 async def test_up_to_date_does_not_build(config) -> None:  # type: ignore[no-untyped-def]
-    tag = build_context(config).tag
+    tag = build_context(HOME, config).tag
     engine = FakeEngine(images=[BASE, old_image(tag)])
-    result = await build_image(engine, config)  # type: ignore[arg-type]
+    result = await build_image(engine, HOME, config)  # type: ignore[arg-type]
     assert result.up_to_date is True and result.image == tag
     assert engine.built == []
 
 
-async def test_prune_keeps_images_in_use(config) -> None:  # type: ignore[no-untyped-def]
-    used, unused = old_image("scad-proj:aaaa"), old_image("scad-proj:bbbb")
-    other = old_image("scad-other:cccc")
-    engine = FakeEngine(images=[BASE, used, unused, other], containers=[container_using(used.id)])
-    result = await build_image(engine, config)  # type: ignore[arg-type]
-    assert result.pruned == ["scad-proj:bbbb"]
-    assert engine.removed == ["scad-proj:bbbb"]
+async def test_prune_keeps_images_in_use_and_other_homes_images(config) -> None:  # type: ignore[no-untyped-def]
+    repository = build_context(HOME, config).repository
+    theirs = build_context(OTHER_HOME, config).repository
+    used, unused = old_image(f"{repository}:aaaa"), old_image(f"{repository}:bbbb")
+    shared = ImageInfo(
+        id="sha256:shared", tags=[f"{repository}:cccc", f"{theirs}:cccc"], labels={}, created=""
+    )
+    others = [old_image(f"{theirs}:dddd"), old_image("scad-other:eeee")]
+    engine = FakeEngine(
+        images=[BASE, used, unused, shared, *others], containers=[container_using(used.id)]
+    )
+    result = await build_image(engine, HOME, config)  # type: ignore[arg-type]
+    # This home's tag of the shared image goes; the other home's keeps it.
+    assert result.pruned == engine.removed == [f"{repository}:bbbb", f"{repository}:cccc"]
+
+
+async def test_two_homes_have_their_own_tags_of_one_image(config) -> None:  # type: ignore[no-untyped-def]
+    """Another home built the same content: it is tagged into this home's repository,
+    not built again, and neither home's ``latest`` is the other's."""
+    engine = FakeEngine(images=[BASE])
+    first = await build_image(engine, OTHER_HOME, config)  # type: ignore[arg-type]
+    second = await build_image(engine, HOME, config)  # type: ignore[arg-type]
+    assert engine.built == [first.image]
+    assert second.up_to_date and second.image == build_context(HOME, config).tag
+    assert second.image != first.image
+    (image,) = [i for i in engine.image_list if first.image in i.tags]
+    mine, theirs = build_context(HOME, config), build_context(OTHER_HOME, config)
+    assert sorted(image.tags) == sorted([mine.tag, mine.latest, theirs.tag, theirs.latest])

@@ -11,6 +11,8 @@ from scad.batches import BatchManifest, BatchOptions, BatchPaths, save_manifest
 from scad.demo import DEMO_CONFIG, DEMO_PROMPTS, demo_repo, prepare_demo, remove_demo
 from scad.errors import UsageError
 from scad.home import Home
+from scad.labels import home_label
+from scad.names import image_repository
 from scad.offline.script import parse_script
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.specs import ContainerSpec, ImageInfo
@@ -78,9 +80,13 @@ async def test_cleanup_removes_the_demo_and_nothing_else(tmp_path: Path) -> None
     other_run = _run(home, "proj-x-Nov27-1000", "proj")
     _batch(home, "demo-greeter-Nov27-1000", "demo")
     _batch(home, "proj-b-Nov27-1000", "proj")
+    demo, theirs = (image_repository("demo", label) for label in (home_label(home), "/other"))
     engine = FakeEngine(
         images=[
-            ImageInfo(id="sha256:d", tags=["scad-demo:abc", "scad-demo:latest"], labels={}, created="t"),
+            ImageInfo(id="sha256:d", tags=[f"{demo}:abc", f"{demo}:latest"], labels={}, created="t"),
+            # Another home's demo image of the same content: its tags stay.
+            ImageInfo(id="sha256:e", tags=[f"{demo}:old", f"{theirs}:old"], labels={}, created="t"),
+            ImageInfo(id="sha256:f", tags=[f"{theirs}:abc"], labels={}, created="t"),
             ImageInfo(id="sha256:p", tags=["scad-proj:latest"], labels={}, created="t"),
         ]
     )  # fmt: skip
@@ -90,9 +96,9 @@ async def test_cleanup_removes_the_demo_and_nothing_else(tmp_path: Path) -> None
     removed = await remove_demo(engine, home)
     assert removed.runs == [demo_run.run_id] and removed.config
     assert removed.batches == ["demo-greeter-Nov27-1000"]
-    assert sorted(removed.images) == ["scad-demo:abc", "scad-demo:latest"]
+    assert sorted(removed.images) == [f"{demo}:abc", f"{demo}:latest", f"{demo}:old"]
     assert set(engine.made) == {other_container}
-    assert sorted(engine.removed) == sorted([demo_container, "scad-demo:abc", "scad-demo:latest"])
+    assert sorted(engine.removed) == sorted([demo_container, *removed.images])
     assert home.run_ids() == [other_run.run_id]
     assert sorted(p.name for p in (home.root / "batches").iterdir()) == ["proj-b-Nov27-1000"]
     assert not home.config_file(DEMO_CONFIG).exists() and not demo_repo(home).exists()

@@ -93,7 +93,7 @@ class Host:
         return repo
 
     def tag(self, name: str = "proj") -> str:
-        return build_context(load_registered(self.home, name)).tag
+        return build_context(self.home, load_registered(self.home, name)).tag
 
     def build(self, name: str = "proj") -> str:
         tag = self.tag(name)

@@ -35,6 +35,7 @@ from scad.gc import (
     stale_images,
 )
 from scad.home import Home
+from scad.names import image_repository
 from scad.runs import RunPaths, RunRecord, save_run
 from scad.specs import ContainerSpec, ContainerState, ImageInfo
 from tests.conftest import make_repo
@@ -576,12 +577,32 @@ def test_the_newest_image_and_the_latest_one_both_stay() -> None:
             created="1970-01-01T00:00:02.5Z",
         ),
     ]
-    plan = stale_images(images, [])
+    plan = stale_images(images, [], "/h")
     assert listed(plan) == {("image", "scad-proj:old"), ("image", "scad-proj:iso")}
     assert kept(plan) == {
         ("image", "scad-proj:back, scad-proj:latest"): "the latest of config proj",
         ("image", "scad-proj:newer"): "the newest of config proj",
     }
+
+
+def test_a_home_collects_only_its_own_images() -> None:
+    """Two homes on one engine: each keeps its own latest and newest, leaves the
+    other's images alone, and an image both tagged is the other's too."""
+    mine, theirs = image_repository("proj", "/home/a"), image_repository("proj", "/home/b")
+    images = [
+        image("old", f"{mine}:old", created=1),
+        image("shared", f"{mine}:shared", f"{theirs}:shared", created=2),
+        image("current", f"{mine}:current", f"{mine}:latest", created=3),
+        image("theirs-old", f"{theirs}:old", created=4),
+        image("theirs-latest", f"{theirs}:new", f"{theirs}:latest", created=5),
+    ]
+    plan = stale_images(images, [], "/home/a")
+    assert listed(plan) == {("image", f"{mine}:old")}
+    assert kept(plan) == {
+        ("image", f"{mine}:shared, {theirs}:shared"): f"also tagged {theirs}:shared",
+        ("image", f"{mine}:current, {mine}:latest"): "the latest of config proj",
+    }
+    assert listed(stale_images(images, [], "/home/b")) == {("image", f"{theirs}:old")}
 
 
 def test_of_two_images_made_in_one_second_the_latest_is_the_newest() -> None:
@@ -590,7 +611,7 @@ def test_of_two_images_made_in_one_second_the_latest_is_the_newest() -> None:
         image("second", "scad-proj:second", "scad-proj:latest", created=7),
     ]
     for order in (images, images[::-1]):
-        assert listed(stale_images(order, [])) == {("image", "scad-proj:first")}
+        assert listed(stale_images(order, [], "/h")) == {("image", "scad-proj:first")}
 
 
 def test_a_container_is_an_orphan_only_by_its_run_and_home_labels() -> None:

@@ -74,7 +74,7 @@ def test_context_holds_only_what_the_build_needs(tmp_path: Path) -> None:
     config = make_config(tmp_path, "ca_certificates: [ca.pem]\npython: {requirements: req.txt}\n")
     (tmp_path / "code" / "req.txt").write_text("six\n")
     (tmp_path / "code" / "secret.txt").write_text("do not ship")
-    context = create_build_context(config, host_uid=0, host_gid=0)
+    context = create_build_context(config, repository="scad-proj-0123abcd", host_uid=0, host_gid=0)
     assert sorted(context.files) == [
         "Dockerfile",
         "ca/00-ca.crt",
@@ -86,36 +86,50 @@ def test_context_holds_only_what_the_build_needs(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(context.tar())) as archive:
         assert sorted(archive.getnames()) == sorted(context.files)
         assert archive.extractfile("requirements.txt").read() == b"six\n"  # type: ignore[union-attr]
-    assert context.tag == f"scad-proj:{context.content_hash}"
-    assert context.latest == "scad-proj:latest"
+    assert context.tag == f"scad-proj-0123abcd:{context.content_hash}"
+    assert context.latest == "scad-proj-0123abcd:latest"
 
 
 def test_hash_is_stable_and_tracks_content(tmp_path: Path) -> None:
     config = make_config(tmp_path, "python: {requirements: req.txt}\n")
     (tmp_path / "code" / "req.txt").write_text("six\n")
-    first = create_build_context(config, host_uid=1000, host_gid=1000)
+    first = create_build_context(
+        config, repository="scad-proj-0123abcd", host_uid=1000, host_gid=1000
+    )
     assert (
-        create_build_context(config, host_uid=1000, host_gid=1000).content_hash
+        create_build_context(
+            config, repository="scad-proj-0123abcd", host_uid=1000, host_gid=1000
+        ).content_hash
         == first.content_hash
     )
-    assert create_build_context(config, host_uid=0, host_gid=0).content_hash == first.content_hash
+    assert (
+        create_build_context(
+            config, repository="scad-proj-0123abcd", host_uid=0, host_gid=0
+        ).content_hash
+        == first.content_hash
+    )
     (tmp_path / "code" / "req.txt").write_text("seven\n")
     assert (
-        create_build_context(config, host_uid=1000, host_gid=1000).content_hash
+        create_build_context(
+            config, repository="scad-proj-0123abcd", host_uid=1000, host_gid=1000
+        ).content_hash
         != first.content_hash
     )
     newer = msgspec.structs.replace(
         config, claude=msgspec.structs.replace(config.claude, version="9.9.9")
     )
     assert (
-        create_build_context(newer, host_uid=1000, host_gid=1000).content_hash != first.content_hash
+        create_build_context(
+            newer, repository="scad-proj-0123abcd", host_uid=1000, host_gid=1000
+        ).content_hash
+        != first.content_hash
     )
 
 
 def test_missing_requirements_file(tmp_path: Path) -> None:
     config = make_config(tmp_path, "python: {requirements: req.txt}\n")
     with pytest.raises(ImageError) as caught:
-        create_build_context(config, host_uid=1000, host_gid=1000)
+        create_build_context(config, repository="scad-proj-0123abcd", host_uid=1000, host_gid=1000)
     assert str(caught.value) == (
         f"python.requirements: {tmp_path}/code/req.txt not found; fix the path in the config"
     )

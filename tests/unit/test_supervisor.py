@@ -11,6 +11,7 @@ import pytest
 from scad.errors import EngineError, SessionError
 from scad.events import read_all_events
 from scad.home import Home
+from scad.names import home_key
 from scad.runs import RunPaths, RunRecord, load_run, save_run
 from scad.specs import ContainerSpec
 from scad.supervisor import Outcome, supervise
@@ -175,3 +176,17 @@ async def test_a_cancelled_run_is_stopped_kept_and_removed(tmp_path: Path) -> No
     assert engine.made == {} and started.container_id in engine.removed
     events = [e.event for e in await read_all_events(RunPaths(home, record.run_id))]
     assert events == ["started", None, "exited", "cancelled"]
+
+
+async def test_two_homes_run_the_same_run_id_side_by_side(tmp_path: Path) -> None:
+    """Run ids are unique within a home; another home's run of the same id already
+    holds the container name, so this one's name also carries its home's key."""
+    engine = FakeEngine(script=lambda spec: Script(out(INIT, result())))
+    first, second = Home(tmp_path / "a"), Home(tmp_path / "b")
+    outcomes = []
+    for home in (first, second):
+        record, spec = make_run(home)
+        outcomes.append(await supervise(engine, home, record, spec))
+    assert [o.status for o in outcomes] == ["succeeded", "succeeded"]
+    names = [engine.made[o.container_id].spec.name for o in outcomes if o.container_id]
+    assert names == ["scad-p-t-Nov27-1000", f"scad-p-t-Nov27-1000-{home_key(str(second.root))}"]

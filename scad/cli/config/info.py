@@ -15,10 +15,11 @@ async def command(name: str, as_json: bool) -> None:
     """Summarise config NAME: repos, mounts, Python, plugins, image."""
     from ...engine import open_engine
 
-    config = load_registered(scad_home(), name)
+    home = scad_home()
+    config = load_registered(home, name)
     # Without the engine, the image's state is shown as unknown.
     info = await with_engine_if_up(
-        lambda engine: describe_config(config, engine), open_engine, lacking=None
+        lambda engine: describe_config(home, config, engine), open_engine, lacking=None
     )
     if as_json:
         echo_json(info)

@@ -181,7 +181,7 @@ async def test_info_reports_repos_and_mounts(
         ("gone", None, None, "does not exist"),
     ]
     assert info["mounts"] == [{"host": f"{tmp_path}/data", "container": "/data", "exists": True}]
-    assert info["image"].startswith("scad-proj:")
+    assert info["image"].startswith("scad-proj-")  # this home's repository of the config
     assert info["image_built"] is None
     text = (await run_cli("config", "info", "proj")).stdout
     assert "unknown (engine unreachable)" in text
