@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["Price", "price_of", "usage_cost"]
+__all__ = ["Price", "price_of", "usage_ceiling", "usage_cost"]
 
 
 class Price(msgspec.Struct, frozen=True):
@@ -60,7 +60,29 @@ def usage_cost(
     cache_creation_tokens: int = 0,
 ) -> float:
     """US dollars for this much usage of ``model``."""
-    price = price_of(model)
+    return _cost(
+        price_of(model), input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens
+    )
+
+
+def usage_ceiling(
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_creation_tokens: int = 0,
+) -> float:
+    """The most this much usage could cost, whatever the model: at the dearest prices."""
+    return _cost(_DEAREST, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
+
+
+def _cost(
+    price: Price,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_creation_tokens: int,
+) -> float:
     return (
         input_tokens * price.input
         + output_tokens * price.output

@@ -122,3 +122,24 @@ def test_a_line_that_does_not_fit_counts_nothing(line: bytes) -> None:
     run = [init(1), assistant(2, "m1", tool=True), assistant(4, "m2")]
     with_line = [*run[:2], raw(3, line), *run[2:]]
     assert summarise(with_line) == summarise(run)
+
+
+@pytest.mark.parametrize(
+    ("claimed", "usage", "counted"),
+    [
+        # 1,000 output tokens cost at most $0.075 (at the dearest prices): a claim above is cut.
+        pytest.param(999999.0, {"output_tokens": 1000}, 0.075, id="forged-cost"),
+        pytest.param(1e300, {}, 0.0, id="forged-cost-with-no-tokens"),
+        pytest.param(0.02, {"output_tokens": 1000}, 0.02, id="honest-cost"),
+        pytest.param(
+            0.5, {"input_tokens": 1000, "cache_read_input_tokens": 10**6}, 1.515, id="cache-reads"
+        ),
+    ],
+)
+def test_a_claimed_cost_is_capped_at_what_its_tokens_could_cost(
+    claimed: float, usage: dict[str, int], counted: float
+) -> None:
+    """Any process in a run's container can print a result: what it claims to have
+    cost counts for no more than its own tokens could cost, whatever the model."""
+    summary = summarise([init(1), result(2, total_cost_usd=claimed, usage=usage)])
+    assert summary.cost_usd == pytest.approx(min(claimed, counted))
