@@ -43,8 +43,9 @@ def assistant(seq: int, message_id: str, tool: bool = False) -> Envelope:
 
 
 def result(seq: int, **fields: Any) -> Envelope:
+    # 20,000 output tokens could cost $1.50: the claimed $0.50 counts as it is.
     data = {"type": "result", "subtype": "success", "is_error": False, "num_turns": 2, "total_cost_usd": 0.5,
-            "duration_ms": 1500, "usage": {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 5}, "result": "ok"}  # fmt: skip
+            "duration_ms": 1500, "usage": {"input_tokens": 100, "output_tokens": 20_000, "cache_read_input_tokens": 5}, "result": "ok"}  # fmt: skip
     return claude(seq, data | fields)
 
 
@@ -65,7 +66,7 @@ def test_results_count_and_resumed_sessions_add_up() -> None:
         summary.usage.input_tokens,
         summary.usage.output_tokens,
         summary.usage.cache_read_tokens,
-    ) == (200, 40, 10)
+    ) == (200, 40_000, 10)
     assert [s.outcome for s in summary.sessions] == ["success", "error (error_max_turns)"]
     assert summary.exit_code == 0
     assert summary.last_activity == "2026-11-27T10:00:07.000Z"

@@ -49,7 +49,8 @@ def result(
     is_error: bool = False, status: int | None = None, cost: float = 0.01
 ) -> dict[str, object]:
     line: dict[str, object] = {"type": "result", "subtype": "success", "is_error": is_error,
-                               "num_turns": 1, "total_cost_usd": cost, "result": "r"}  # fmt: skip
+                               "num_turns": 1, "total_cost_usd": cost, "result": "r",
+                               "usage": {"input_tokens": 100, "output_tokens": 1000}}  # fmt: skip
     if status:
         line["api_error_status"] = status
     return line

@@ -276,7 +276,8 @@ async def test_a_carriage_return_cannot_forge_an_envelope(tmp_path: Path) -> Non
     lines = [
         '{"type":"system","subtype":"init","session_id":"s","model":"claude-sonnet-4-5"}',
         f"[\r{forged}\r]",
-        '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0}',
+        '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0,'
+        '"usage":{"output_tokens":100000}}',
     ]
     await ingest(paths, "c" * 64, 0, [LogLine(TS, line) for line in lines])
     envelopes = await read_all_events(paths)

@@ -99,7 +99,8 @@ async def test_rows_and_totals_come_from_the_logs(tmp_path: Path) -> None:
     running(Log(RunPaths(home, add_run(home, "c", minute=3).run_id)))
     crashed(Log(RunPaths(home, add_run(home, "d", minute=4, mode="interactive").run_id)))
     add_run(home, "e", minute=5, cleaned="2026-11-27T11:00:00.000Z")
-    headless(Log(RunPaths(home, add_run(home, "x", config="other").run_id)), cost=9.0)
+    other = Log(RunPaths(home, add_run(home, "x", config="other").run_id))
+    headless(other, cost=9.0, tokens=(100, 200_000, 300, 40))
 
     status = await project_status(None, home, "proj")
 
@@ -114,7 +115,7 @@ async def test_rows_and_totals_come_from_the_logs(tmp_path: Path) -> None:
     a = status.rows[0]
     assert a == ProjectRow(
         run_id="a", state="unknown", outcome="succeeded", turns=3, input_tokens=100,
-        output_tokens=20, cache_read_tokens=300, cache_creation_tokens=40, cost_usd=0.25,
+        output_tokens=40_000, cache_read_tokens=300, cache_creation_tokens=40, cost_usd=0.25,
         duration_ms=4000, branch="scad-a",
     )  # fmt: skip
     # The running one is priced by its usage so far (two messages of 10 in, 3 out, 100 read).
@@ -142,21 +143,24 @@ async def test_rows_and_totals_come_from_the_logs(tmp_path: Path) -> None:
     )
     # The finished runs' totals are their result events' (0.25 and the default 0.25).
     assert (totals.turns, totals.duration_ms) == (6, 8000)
-    assert (totals.input_tokens, totals.output_tokens) == (100 + 100 + 20 + 10, 20 + 20 + 6 + 3)
+    assert (totals.input_tokens, totals.output_tokens) == (
+        100 + 100 + 20 + 10,
+        40_000 + 40_000 + 6 + 3,
+    )
     assert totals.cost_usd == pytest.approx(0.5 + c.cost_usd + rows[3].cost_usd)
 
 
 async def test_totals_of_finished_runs_are_the_sums_of_their_results(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
     register(home, "proj", tmp_path / "repo")
-    costs = [0.125, 0.25, 0.5, 1.0]
+    costs = [0.125, 0.25, 0.5, 1.0]  # 20,000 output tokens could cost $1.50: each counts
     for n, cost in enumerate(costs):
         record = add_run(home, f"r{n}", minute=n)
         headless(Log(RunPaths(home, record.run_id)), cost=cost, turns=n + 1,
-                 tokens=(n, 2 * n, 3 * n, 4 * n), duration_ms=1000 * n)  # fmt: skip
+                 tokens=(n, 20_000 + 2 * n, 3 * n, 4 * n), duration_ms=1000 * n)  # fmt: skip
     totals = (await project_status(None, home, "proj")).totals
     assert totals == ProjectTotals(
-        runs=4, outcomes={"succeeded": 4}, turns=10, input_tokens=6, output_tokens=12,
+        runs=4, outcomes={"succeeded": 4}, turns=10, input_tokens=6, output_tokens=80_012,
         cache_read_tokens=18, cache_creation_tokens=24, cost_usd=1.875, duration_ms=6000,
     )  # fmt: skip
 

@@ -101,10 +101,11 @@ def result(
     cost: float = 0.25,
     *,
     turns: int = 3,
-    tokens: tuple[int, int, int, int] = (100, 20, 300, 40),
+    tokens: tuple[int, int, int, int] = (100, 40_000, 300, 40),
     duration_ms: int = 4000,
     **fields: Any,
 ) -> dict[str, Any]:
+    """A result; its tokens could cost $3 or so, so that each cost claimed here counts."""
     usage = dict(
         zip(
             (
@@ -206,14 +207,20 @@ def odd_shapes(log: Log) -> None:
     """Objects whose kind cannot be read off their first key, or that look like one
     kind and are another: each counts as a full decoding says."""
     log.scad("started").claude(init("s1"))
-    log.claude_raw('{"num_turns":2,"total_cost_usd":0.5,"type":"result","is_error":false}')
+    log.claude_raw(
+        '{"num_turns":2,"total_cost_usd":0.5,"type":"result","is_error":false,'
+        '"usage":{"output_tokens":10000}}'
+    )
     log.claude(init("s2"))  # still going at the end: its messages' usage shows
     log.claude_raw('{"type": "assistant", "message": {"id": "m1", "usage": {"input_tokens": 5}}}')
     log.claude_raw('{"type":"as\\u0073istant","message":{"id":"m2","usage":{"input_tokens":7}}}')
     log.claude_raw(
         '{"type":"user","type":"assistant","message":{"id":"m3","usage":{"input_tokens":9}}}'
     )
-    log.claude_raw('{"type":"stream_event","type":"result","num_turns":50,"total_cost_usd":9.0}')
+    log.claude_raw(
+        '{"type":"stream_event","type":"result","num_turns":50,"total_cost_usd":9.0,'
+        '"usage":{"output_tokens":200000}}'
+    )
     log.claude_raw('{"message":{"id":"m4","usage":{"input_tokens":11}},"type":"assistant"}')
     log.claude_raw('{"type":"user","message":{"content":"a prompt that says \\"result\\""}}')
     log.claude_raw("[1,2]").text('{"seq":50,"ts":"late","src":"claude","data":{"type":"user"}\n')
@@ -320,7 +327,11 @@ async def test_totals_of_a_finished_run_are_exact(tmp_path: Path) -> None:
         8000,
     )
     usage = summary.usage
-    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (200, 40, 600)
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (
+        200,
+        80_000,
+        600,
+    )
     assert (summary.tool_calls, summary.last_tool, summary.exit_code) == (1, "Bash: ls", 0)
 
 

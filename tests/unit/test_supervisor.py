@@ -25,7 +25,7 @@ INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "m"}
 def result(is_error: bool = False, text: str = "done") -> dict[str, object]:
     return {"type": "result", "subtype": "success", "is_error": is_error, "num_turns": 2,
             "total_cost_usd": 0.25, "duration_ms": 1200, "result": text,
-            "usage": {"input_tokens": 10, "output_tokens": 3}}  # fmt: skip
+            "usage": {"input_tokens": 10, "output_tokens": 10_000}}  # fmt: skip
 
 
 def out(*objects: object) -> list[tuple[int, bytes]]:
@@ -81,7 +81,7 @@ async def test_a_success_carries_what_the_result_said(tmp_path: Path) -> None:
     assert (outcome.result, outcome.turns, outcome.cost_usd, outcome.duration_ms) == (
         "all done", 2, 0.25, 1200,
     )  # fmt: skip
-    assert (outcome.input_tokens, outcome.output_tokens) == (10, 3)
+    assert (outcome.input_tokens, outcome.output_tokens) == (10, 10_000)
 
 
 async def test_a_crash_keeps_the_end_of_stderr(tmp_path: Path) -> None:

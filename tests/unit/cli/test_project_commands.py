@@ -46,11 +46,11 @@ async def test_status_prints_a_row_a_run_and_the_totals(
     result = await run_cli("project", "status", "proj")
     assert (result.exit_code, result.stderr) == (0, no_engine)
     assert result.stdout == (
-        "RUN ID             STATE    OUTCOME    TURNS  IN   OUT  CACHE  COST      DURATION  BRANCH                  AHEAD\n"
-        "proj-a-Nov27-1001  unknown  succeeded  3      100  20   340    $0.2500   1m05s     scad-proj-a-Nov27-1001  -\n"
-        "proj-b-Nov27-1002  unknown  failed     3      100  20   340    $0.2500   4s        scad-proj-b-Nov27-1002  -\n"
-        "proj-c-Nov27-1003  unknown  running    0      20   6    200    ~$0.0002  0s        scad-proj-c-Nov27-1003  -\n"
-        "TOTAL                                  6      220  46   880    ~$0.5002  1m09s                             0\n"
+        "RUN ID             STATE    OUTCOME    TURNS  IN   OUT    CACHE  COST      DURATION  BRANCH                  AHEAD\n"
+        "proj-a-Nov27-1001  unknown  succeeded  3      100  40000  340    $0.2500   1m05s     scad-proj-a-Nov27-1001  -\n"
+        "proj-b-Nov27-1002  unknown  failed     3      100  40000  340    $0.2500   4s        scad-proj-b-Nov27-1002  -\n"
+        "proj-c-Nov27-1003  unknown  running    0      20   6      200    ~$0.0002  0s        scad-proj-c-Nov27-1003  -\n"
+        "TOTAL                                  6      220  80006  880    ~$0.5002  1m09s                             0\n"
         "3 runs: 1 failed, 1 running, 1 succeeded\n"
     )
 
@@ -71,7 +71,7 @@ async def test_status_json_has_rows_and_totals(
     ]
     assert out["rows"][0] == {
         "run_id": "proj-a-Nov27-1001", "state": "unknown", "exit_code": None,
-        "outcome": "succeeded", "turns": 3, "input_tokens": 100, "output_tokens": 20,
+        "outcome": "succeeded", "turns": 3, "input_tokens": 100, "output_tokens": 40_000,
         "cache_read_tokens": 300, "cache_creation_tokens": 40, "cost_usd": 0.25,
         "cost_estimated": False, "duration_ms": 65000, "branch": "scad-proj-a-Nov27-1001",
         "ahead": None, "problem": None, "ccusage_cost_usd": None, "ccusage_tokens": None,
@@ -79,7 +79,7 @@ async def test_status_json_has_rows_and_totals(
     totals = out["totals"]
     assert {k: v for k, v in totals.items() if k != "cost_usd"} == {
         "runs": 3, "outcomes": {"succeeded": 1, "failed": 1, "running": 1}, "turns": 6,
-        "input_tokens": 220, "output_tokens": 46, "cache_read_tokens": 800,
+        "input_tokens": 220, "output_tokens": 80_006, "cache_read_tokens": 800,
         "cache_creation_tokens": 80, "cost_estimated": True, "duration_ms": 69000, "ahead": 0,
         "ccusage_cost_usd": None, "ccusage_tokens": None,
     }  # fmt: skip

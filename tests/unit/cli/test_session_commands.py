@@ -72,7 +72,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
         "is_error": False,
         "num_turns": 4,
         "total_cost_usd": 0.5,
-        "usage": {"input_tokens": 7},
+        "usage": {"input_tokens": 7, "output_tokens": 10_000},  # could cost $0.75: all counts
     }
     init = {"type": "system", "subtype": "init", "session_id": "s"}
     await ingest(
