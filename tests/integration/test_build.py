@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from scad.engine import ContainerSpec, Engine
+from scad.home import Home
+from scad.labels import home_label
+from scad.names import image_repository
 from tests.conftest import make_repo
 
 from .conftest import BuiltImage, project_config, scad
@@ -105,11 +108,12 @@ def test_failing_package_shows_the_step_and_leaves_no_container(
     result = scad(home, "build", "broken", check=False, timeout=600)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()
-    assert error[-1].startswith("scad: error: build of scad-broken:")
+    repository = image_repository("broken", home_label(Home(home)))
+    assert error[-1].startswith(f"scad: error: build of {repository}:")
     assert "failed at step" in error[-1] and "RUN apt-get update" in error[-1]
     assert any("Unable to locate package scad-no-such-package" in line for line in error)
     assert scad_containers() == before
-    assert docker("images", "-q", "scad-broken") == ""
+    assert docker("images", "-q", repository) == ""
 
 
 def test_missing_base_image_is_one_clear_line(tmp_path: Path) -> None:
@@ -152,19 +156,21 @@ async def test_prune_keeps_images_in_use(
         project_config("prune", repo, "python: {requirements: requirements.txt}\n")
     )
 
+    repository = image_repository("prune", home_label(Home(home)))
+
     def build(requirements: str) -> str:
         (repo / "requirements.txt").write_text(requirements)
         scad(home, "build", "prune", timeout=900)
-        return docker("image", "inspect", "--format", "{{.Id}}", "scad-prune:latest").strip()
+        return docker("image", "inspect", "--format", "{{.Id}}", f"{repository}:latest").strip()
 
     first = build("# one\n")
     spec = ContainerSpec(image=first, name=f"scad-{test_label}", labels={"scad.test": test_label})
     container_id = await engine.create_container(spec)
     try:
         second = build("# two\n")
-        assert set(docker("images", "--no-trunc", "-q", "scad-prune").split()) == {first, second}
+        assert set(docker("images", "--no-trunc", "-q", repository).split()) == {first, second}
     finally:
         await engine.remove(container_id, force=True)
     third = build("# three\n")
-    assert set(docker("images", "--no-trunc", "-q", "scad-prune").split()) == {third}
+    assert set(docker("images", "--no-trunc", "-q", repository).split()) == {third}
     docker("rmi", "--force", third)
