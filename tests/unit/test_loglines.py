@@ -1,7 +1,7 @@
 import pytest
 
 from scad.events import LogLine
-from scad.loglines import ChunkLines, LogLines, skip_consumed, unix_time
+from scad.loglines import ChunkLines, LogLines, unix_time
 
 
 def test_whole_lines_keep_their_timestamps() -> None:
@@ -69,11 +69,15 @@ def test_a_catch_up_since_a_shared_timestamp_resumes_after_the_right_line() -> N
     since = ENTRIES[1:]
     for written, k, rest in [("one", 1, ["two", "three", "four"]), ("two", 3, ["three", "four"]),
                              ("three", 4, ["four"])]:  # fmt: skip
-        parser = LogLines()
-        lines = [line for entry in skip_consumed(since, SAME, k) for line in parser.feed(entry)]
+        parser = LogLines(last=SAME, same=k)
+        lines = [line for entry in since for line in parser.feed(entry)]
         assert [line.text for line in lines] == rest, written
+        # Resumed, the lines count their stamp's entries on from where the log stood.
+        full = LogLines()
+        whole = [line for entry in ENTRIES for line in full.feed(entry)]
+        assert [(line.end, line.k) for line in lines] == [(w.end, w.k) for w in whole][-len(rest) :]
     # Another spelling of the same instant counts as the same.
-    assert skip_consumed(["2026-11-27T10:00:00.500000000Z x\n"], SAME, 1) == []
+    assert LogLines(last=SAME, same=1).feed("2026-11-27T10:00:00.500000000Z x\n") == []
 
 
 def test_live_chunks_are_split_into_lines_stamped_on_receipt() -> None:
