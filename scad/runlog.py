@@ -32,7 +32,14 @@ from .specs import ContainerState
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["catch_up", "exit_of", "follow_engine", "stream_events", "tail_events"]
+__all__ = [
+    "CATCH_UPS_AT_ONCE",
+    "catch_up",
+    "exit_of",
+    "follow_engine",
+    "stream_events",
+    "tail_events",
+]
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
@@ -41,7 +48,10 @@ STDERR_TAIL = 5
 STDERR_ENTRIES = 64
 #: Lines of the engine's log gathered before they are written, in characters: a
 #: catch-up holds no more than this (and one line), whatever the log's size.
-BATCH_CHARS = 4 << 20
+BATCH_CHARS = 1 << 20
+#: Catch-ups from the engine at once, where many runs are caught up together: each
+#: holds a connection and a batch.
+CATCH_UPS_AT_ONCE = 8
 #: How often a follower looks for lines that other writers appended.
 POLL_SECONDS = 0.2
 
