@@ -44,6 +44,7 @@ __all__ = [
     "Position",
     "append_event",
     "decode_line",
+    "each_event",
     "ingest",
     "is_locked",
     "is_supervised",
@@ -241,7 +242,8 @@ class _Batch:
             except _LINE_ERRORS:  # an agent can print anything
                 pass
             else:
-                return self._add(line)
+                self._add(line)
+                return
         self.raw(head + msgspec.json.encode({"text": raw.decode()})[1:-1], ts)
 
     def fields(self, ts: str | None = None, **fields: Any) -> None:
@@ -421,13 +423,19 @@ async def read_events(
     return envelopes, offset + end
 
 
-async def read_all_events(paths: RunPaths) -> list[Envelope]:
-    """Every envelope of the log (for summing up a whole run)."""
-    envelopes: list[Envelope] = []
+async def each_event(paths: RunPaths) -> AsyncIterator[Envelope]:
+    """Every envelope of the log, read a chunk at a time (for going over a whole run
+    with memory flat in the log's size)."""
     offset = 0
     while True:
         batch, after = await read_events(paths, offset)
         if after == offset:
-            return envelopes
-        envelopes += batch
+            return
+        for envelope in batch:
+            yield envelope
         offset = after
+
+
+async def read_all_events(paths: RunPaths) -> list[Envelope]:
+    """Every envelope of the log, in a list (a log known to be small)."""
+    return [envelope async for envelope in each_event(paths)]

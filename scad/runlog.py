@@ -121,13 +121,12 @@ async def catch_up(
         async for lines in _batches(chunks, parser):
             await ingest(paths, container_id, first, lines, life=life)
             first += len(lines)
-    exit = None
-    lines = []
+    exit, rest = None, []
     if finished:
         # Output that ended without a newline is a last line, not one still being written.
-        lines = parser.finish()
+        rest = parser.finish()
         exit = await exit_of(engine, container)
-    await ingest(paths, container_id, first, lines, exit=exit, life=life)
+    await ingest(paths, container_id, first, rest, exit=exit, life=life)
     return not finished
 
 
