@@ -96,7 +96,7 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def payload(self) -> Any:
         """Claude's object, decoded (None for lines that carry none)."""
-        return msgspec.json.decode(self.data) if self.data else None
+        return _decode_payload(self.data) if self.data else None
 
 
 class LogLine(NamedTuple):
@@ -148,6 +148,8 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
+# Numbers past a float's range read as infinite, as they do when the envelope is read.
+_decode_payload = msgspec.json.Decoder(float_hook=float).decode
 #: What decoding a line can raise (a partial line, or a damaged one).
 _LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
@@ -231,13 +233,13 @@ class _Batch:
 
     def claude(self, head: bytes, text: str, ts: str) -> None:
         """One line of Claude's output, after the fields in ``head``: its JSON as
-        ``data`` when every reader can read the line back, else as ``text``."""
+        ``data`` when every reader can read the line back, else as ``text``. The check
+        builds no objects: a line of megabytes costs its bytes, not their decoding."""
         raw = text.encode(errors="replace")  # a lone surrogate has no UTF-8
         value = raw.strip()
         if value and nests_within(value, MAX_NESTING):
             line = self._line(head + b'"data":' + value, ts)
             try:
-                msgspec.json.decode(value)  # as Envelope.payload reads it
                 _decode_envelope(line)  # the very line, as the log's readers read it
             except _LINE_ERRORS:  # an agent can print anything
                 pass

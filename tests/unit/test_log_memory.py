@@ -41,3 +41,20 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
         tracemalloc.stop()
     assert (outcome.status, outcome.turns, outcome.cost_usd) == ("succeeded", 7, 1.5)
     assert peak < 24 << 20, f"{peak >> 20} MB"
+
+
+async def test_writing_a_line_of_megabytes_costs_its_bytes_not_its_decoding(
+    tmp_path: Path,
+) -> None:
+    """Megabytes of tiny JSON objects would be millions of Python objects, decoded."""
+    paths = RunPaths(Home(tmp_path), "r1")
+    paths.root.mkdir(parents=True)
+    line = "[" + ",".join(["{}"] * (3 << 20)) + "]"  # 9 MB
+    tracemalloc.start()
+    try:
+        await ingest(paths, CID, 0, [LogLine("t", line)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"{peak >> 20} MB"
+    assert paths.events.read_bytes().endswith(b',"data":' + line.encode() + b"}\n")
