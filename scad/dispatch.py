@@ -40,7 +40,7 @@ from .batches import (
 from .codefetch import fetch_run
 from .config import Config
 from .errors import EngineUnavailable, ScadError
-from .events import append_event, read_all_events
+from .events import append_event, each_event
 from .fleet import Budget, Concurrency, LimitChange, backoff
 from .home import Home
 from .runlog import catch_up
@@ -269,7 +269,7 @@ class _Batch:
         log has no end for it (an exit, a loss, a cancel)."""
         last: str | None = None
         ended: set[str | None] = set()
-        for envelope in await read_all_events(RunPaths(self.home, record.run_id)):
+        async for envelope in each_event(RunPaths(self.home, record.run_id)):
             if envelope.src != "scad":
                 continue
             if envelope.event == "started":

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
 import aiodocker
@@ -233,46 +234,44 @@ class DockerEngine:
             )
         return [container_state(row._container) for row in rows]
 
-    async def logs(
-        self,
-        container_id: str,
-        *,
-        stderr: bool = False,
-        timestamps: bool = False,
-        since: str | None = None,
-    ) -> list[str]:
-        """The log entries of stdout (or stderr) so far, or since the UNIX time ``since``.
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        """The last ``tail`` log entries of stdout (or stderr): the engine sends no more,
+        and no more are kept whatever it sends.
 
         Entries are not lines: a long line comes as several entries, only the
-        last of which ends in a newline; with ``timestamps`` each starts with one.
+        last of which ends in a newline.
         """
-        params: dict[str, Any] = {"stdout": not stderr, "stderr": stderr, "timestamps": timestamps}
+        params = {"stdout": not stderr, "stderr": stderr, "tail": str(tail)}
+        kept: deque[str] = deque(maxlen=tail)
+        async with self._log_stream(container_id, params, timestamps=False, follow=False) as chunks:
+            async for entries in chunks:
+                kept.extend(entries)
+        return list(kept)
+
+    def open_logs(
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Timestamped stdout entries (since the UNIX time ``since``), those of each read
+        together; with ``follow``, until the container stops. Memory stays flat
+        whatever the log's size; the connection closes when the block is left."""
+        params: dict[str, Any] = {"stdout": True, "follow": follow, "timestamps": True}
         if since is not None:
             params["since"] = since
-        # The raw body, demultiplexed here: aiodocker reads it two small reads per
-        # entry, which cost most of a long catch-up.
-        with _request(f"logs of {container_id[:12]}"):
-            async with self._docker._query(
-                f"containers/{container_id}/logs", params=params, timeout=None
-            ) as response:
-                body = await response.read()
-        entries = LogEntries(timestamps)
-        return [entries.decode(frame) for frame in frames(body)]
+        return self._log_stream(container_id, params, timestamps=True, follow=follow)
 
     @asynccontextmanager
-    async def open_logs(
-        self, container_id: str, *, since: str | None = None
-    ) -> AsyncIterator[AsyncIterator[str]]:
-        """Timestamped stdout entries (since the UNIX time ``since``) as they come, until
-        the container stops; the connection closes when the block is left."""
-        params: dict[str, Any] = {"stdout": True, "follow": True, "timestamps": True}
-        if since is not None:
-            params["since"] = since
+    async def _log_stream(
+        self, container_id: str, params: dict[str, Any], *, timestamps: bool, follow: bool
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        """A log response's entries; a stream not followed that stalls (each read waits
+        at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
+        what = f"logs of {container_id[:12]}"
         query = self._docker._query(f"containers/{container_id}/logs", params=params, timeout=None)
-        with _request(f"logs of {container_id[:12]}"):
+        with _request(what):
             response = await query.__aenter__()
         try:
-            yield _mapped(_followed(response), f"logs of {container_id[:12]}")
+            stall = None if follow else REQUEST_TIMEOUT
+            yield _mapped(_entries(response, timestamps), what, stall)
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
@@ -325,15 +324,17 @@ class DockerEngine:
         return ExecResult(int(info["ExitCode"]), output)
 
 
-async def _followed(response: Any) -> AsyncIterator[str]:
-    """The entries of a followed log response, demultiplexed as they arrive."""
-    entries, buffer = LogEntries(timestamps=True), b""
+async def _entries(response: Any, timestamps: bool) -> AsyncIterator[list[str]]:
+    """The entries of a log response, demultiplexed here as they arrive, those of each
+    read together (aiodocker's own reader makes two small reads per entry, which
+    cost most of a long catch-up)."""
+    entries, buffer = LogEntries(timestamps), b""
     async for chunk in response.content.iter_any():
         buffer += chunk
         complete = frames(buffer)
         buffer = buffer[sum(8 + len(f) for f in complete) :]
-        for frame in complete:
-            yield entries.decode(frame)
+        if complete:
+            yield [entries.decode(frame) for frame in complete]
 
 
 class _DockerOutput:
@@ -365,10 +366,13 @@ async def _build_lines(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[B
         yield BuildLine(str(exc), error=True)
 
 
-async def _mapped(stream: AsyncIterator[T], what: str) -> AsyncIterator[T]:
-    """``stream`` with the client's errors turned into scad's (no scope held across yield)."""
+async def _mapped(
+    stream: AsyncIterator[T], what: str, stall: float | None = None
+) -> AsyncIterator[T]:
+    """``stream`` with the client's errors turned into scad's, each item awaited at most
+    ``stall`` seconds (no scope held across yield)."""
     while True:
-        with _request(what, timeout=None):
+        with _request(what, timeout=stall):
             try:
                 entry = await stream.__anext__()
             except StopAsyncIteration:

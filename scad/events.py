@@ -12,6 +12,12 @@ supervisor, or a catch-up from the engine's log) and wherever a writer was
 killed. A batch is written with one ``write`` and synced; a writer killed mid-
 write leaves a partial last line, which readers skip and the next writer closes.
 
+What the writer stores every reader reads back: a line of Claude's is kept as
+``data`` only when the reader's decoder reads the very line written and its JSON
+nests far below the decoder's recursion limit (which counts the reader's own
+stack); anything else an agent prints is kept as ``text``. So no reader, and no
+writer finding its place, depends on decoding what an agent printed.
+
 Readers tolerate a partial last line and event types they do not know.
 """
 
@@ -28,6 +34,7 @@ import aiofiles
 import anyio
 import msgspec
 
+from .jsondepth import nests_within
 from .runs import RunPaths, now_iso
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "LogLine",
     "Position",
     "append_event",
+    "decode_line",
+    "each_event",
     "ingest",
     "is_locked",
     "is_supervised",
@@ -50,6 +59,10 @@ __all__ = [
 _TAIL_BLOCK = 64 << 10
 #: How much a reader takes in one call: memory stays flat whatever the log's size.
 READ_CHUNK = 4 << 20
+#: The deepest nesting of Claude's objects kept as ``data`` (deeper ones are kept as
+#: ``text``): Claude's own nest a dozen levels; the decoder's limit, about 1000 less
+#: the reader's stack depth, must never be near.
+MAX_NESTING = 128
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -83,7 +96,7 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def payload(self) -> Any:
         """Claude's object, decoded (None for lines that carry none)."""
-        return msgspec.json.decode(self.data) if self.data else None
+        return _decode_payload(self.data) if self.data else None
 
 
 class LogLine(NamedTuple):
@@ -135,6 +148,19 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
+# Numbers past a float's range read as infinite, as they do when the envelope is read.
+_decode_payload = msgspec.json.Decoder(float_hook=float).decode
+#: What decoding a line can raise (a partial line, or a damaged one).
+_LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def decode_line(line: bytes) -> Envelope | None:
+    """The envelope one line of the log holds; None for a blank, partial or damaged
+    line (readers skip it)."""
+    try:
+        return _decode_envelope(line)
+    except _LINE_ERRORS:
+        return None
 
 
 def _short(container_id: str) -> str:
@@ -158,9 +184,8 @@ def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
         lines = (block + b"".join(reversed(pieces))).split(b"\n")
         pieces = [lines.pop(0)] if start > 0 else []
         for line in reversed(lines):
-            try:
-                envelope = _decode_envelope(line)
-            except (msgspec.DecodeError, RecursionError):
+            envelope = decode_line(line)
+            if envelope is None:
                 continue  # blank, or a partial line a killed writer left
             if seq is None:
                 seq = envelope.seq
@@ -195,10 +220,33 @@ class _Batch:
         self.seq = seq
         self.parts: list[bytes] = []
 
-    def raw(self, fields: bytes, ts: str | None = None) -> None:
+    def _line(self, fields: bytes, ts: str | None) -> bytes:
+        head = b'{"seq":%d,"ts":"%s",' % (self.seq + 1, (ts or now_iso()).encode())
+        return head + fields + b"}"
+
+    def _add(self, line: bytes) -> None:
         self.seq += 1
-        head = b'{"seq":%d,"ts":"%s",' % (self.seq, (ts or now_iso()).encode())
-        self.parts.append(head + fields + b"}\n")
+        self.parts.append(line + b"\n")
+
+    def raw(self, fields: bytes, ts: str | None = None) -> None:
+        self._add(self._line(fields, ts))
+
+    def claude(self, head: bytes, text: str, ts: str) -> None:
+        """One line of Claude's output, after the fields in ``head``: its JSON as
+        ``data`` when every reader can read the line back, else as ``text``. The check
+        builds no objects: a line of megabytes costs its bytes, not their decoding."""
+        raw = text.encode(errors="replace")  # a lone surrogate has no UTF-8
+        value = raw.strip()
+        if value and nests_within(value, MAX_NESTING):
+            line = self._line(head + b'"data":' + value, ts)
+            try:
+                _decode_envelope(line)  # the very line, as the log's readers read it
+            except _LINE_ERRORS:  # an agent can print anything
+                pass
+            else:
+                self._add(line)
+                return
+        self.raw(head + msgspec.json.encode({"text": raw.decode()})[1:-1], ts)
 
     def fields(self, ts: str | None = None, **fields: Any) -> None:
         present = {k: v for k, v in fields.items() if v is not None}
@@ -321,15 +369,7 @@ async def ingest(
             place = b'"n":%d,' % index
             if line.end is not None:
                 place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
-            text = line.text.strip()
-            try:
-                if not text:
-                    raise msgspec.DecodeError
-                msgspec.json.decode(text)
-                body = b'"data":' + text.encode()
-            except (msgspec.DecodeError, RecursionError):  # an agent can print anything
-                body = msgspec.json.encode({"text": line.text})[1:-1]
-            batch.raw(claude_head + place + body, line.ts)
+            batch.claude(claude_head + place, line.text, line.ts)
         appended = len(batch.parts)
         if exit is not None and expected >= first + len(lines):
             batch.fields(
@@ -368,10 +408,11 @@ async def read_events(
             await log.seek(offset)
             data = await log.read(limit)
             if len(data) == limit and b"\n" not in data:
-                # One line longer than the limit: read on to its end.
+                # One line longer than the limit: read on to its end (joined once).
+                pieces = [data]
                 while (more := await log.read(limit)) and b"\n" not in more:
-                    data += more
-                data += more
+                    pieces.append(more)
+                data = b"".join([*pieces, more])
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n") + 1
@@ -379,20 +420,24 @@ async def read_events(
     # Lines end at \n only: a \r inside Claude's JSON (whitespace there) must not
     # cut one envelope into pieces that read as envelopes of their own.
     for line in data[:end].split(b"\n"):
-        try:
-            envelopes.append(_decode_envelope(line))
-        except (msgspec.DecodeError, RecursionError):
-            continue  # a damaged line is skipped, not fatal
+        if (envelope := decode_line(line)) is not None:
+            envelopes.append(envelope)  # a damaged line is skipped, not fatal
     return envelopes, offset + end
 
 
-async def read_all_events(paths: RunPaths) -> list[Envelope]:
-    """Every envelope of the log (for summing up a whole run)."""
-    envelopes: list[Envelope] = []
+async def each_event(paths: RunPaths) -> AsyncIterator[Envelope]:
+    """Every envelope of the log, read a chunk at a time (for going over a whole run
+    with memory flat in the log's size)."""
     offset = 0
     while True:
         batch, after = await read_events(paths, offset)
         if after == offset:
-            return envelopes
-        envelopes += batch
+            return
+        for envelope in batch:
+            yield envelope
         offset = after
+
+
+async def read_all_events(paths: RunPaths) -> list[Envelope]:
+    """Every envelope of the log, in a list (a log known to be small)."""
+    return [envelope async for envelope in each_event(paths)]

@@ -25,7 +25,6 @@ __all__ = [
     "LogLines",
     "entry_time",
     "event_time",
-    "skip_consumed",
     "stamped_at",
     "unix_time",
 ]
@@ -69,28 +68,27 @@ def stamped_at(entry: str, timestamp: str) -> bool:
     return stamp is not None and _instant(stamp) == _instant(timestamp)
 
 
-def skip_consumed(entries: list[str], end: str, k: int) -> list[str]:
-    """Entries read ``since`` a line's ``end`` (the engine includes that instant),
-    without the ``k`` entries stamped ``end`` that the log already holds."""
-    skipped = 0
-    while skipped < len(entries) and skipped < k and stamped_at(entries[skipped], end):
-        skipped += 1
-    return entries[skipped:]
-
-
 class LogLines:
     """Feed entries in order; get back complete lines (each cut at ``MAX_LINE``)."""
 
     def __init__(self, *, last: str | None = None, same: int = 0) -> None:
         """``last`` and ``same``: a parse that resumes after a line whose last piece was
-        stamped ``last``, the ``same``-th entry with that stamp."""
+        stamped ``last``, the ``same``-th entry with that stamp. Read ``since`` that
+        instant, the engine sends those ``same`` entries again: they are dropped."""
         self._pending = _Pending()
         self._since: str | None = None
         self._last = last or ""
         #: Entries seen so far with timestamp ``_last``.
         self._same = same
+        #: Entries still to drop: the log holds them already.
+        self._consumed = same if last else 0
 
     def feed(self, entry: str) -> list[LogLine]:
+        if self._consumed:
+            if stamped_at(entry, self._last):
+                self._consumed -= 1
+                return []
+            self._consumed = 0  # fewer came again than were consumed: the rest is new
         match = _TIMESTAMP.search(entry, 0, 48)
         if match is None:
             content, stamp = entry, self._since or ""

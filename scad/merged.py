@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup
 from .errors import ScadError
 from .events import Envelope, read_events
 from .home import Home
-from .runlog import POLL_SECONDS, catch_up, follow_engine
+from .runlog import CATCH_UPS_AT_ONCE, POLL_SECONDS, catch_up, follow_engine
 from .runs import RunPaths, RunRecord
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ __all__ = [
 MERGE_CHUNK = 256 << 10
 #: How often a follower looks for new runs (for new lines: runlog.POLL_SECONDS).
 DISCOVER_SECONDS = 1.0
-#: Catch-ups from the engine at once (each holds a connection).
-CATCH_UP_AT_ONCE = 16
 
 
 class RunEnvelope(msgspec.Struct, frozen=True):
@@ -149,7 +147,7 @@ async def catch_up_runs(
 ) -> None:
     """Catch every run's log up from the engine, a bounded number at a time; a run
     that fails is handed to ``on_error`` and the others go on."""
-    limiter = anyio.CapacityLimiter(CATCH_UP_AT_ONCE)
+    limiter = anyio.CapacityLimiter(CATCH_UPS_AT_ONCE)
 
     async def one(record: RunRecord) -> None:
         async with limiter:

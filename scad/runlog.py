@@ -9,24 +9,49 @@ line lands once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import anyio
 
-from .events import Envelope, Exit, ingest, is_supervised, mark_lost, position, read_events
+from .events import (
+    Envelope,
+    Exit,
+    LogLine,
+    ingest,
+    is_supervised,
+    mark_lost,
+    position,
+    read_events,
+)
 from .home import Home
-from .loglines import LogLines, event_time, skip_consumed, stamped_at, unix_time
+from .loglines import LogLines, event_time, unix_time
 from .runs import RunPaths, RunRecord
 from .specs import ContainerState
 
 if TYPE_CHECKING:
     from .specs import Engine
 
-__all__ = ["catch_up", "exit_of", "follow_engine", "stream_events", "tail_events"]
+__all__ = [
+    "CATCH_UPS_AT_ONCE",
+    "catch_up",
+    "exit_of",
+    "follow_engine",
+    "stream_events",
+    "tail_events",
+]
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
+#: The engine's log entries of stderr read for them: an entry is a line, or a piece
+#: of one (16 KiB at most), and blank lines count too.
+STDERR_ENTRIES = 64
+#: Lines of the engine's log gathered before they are written, in characters: a
+#: catch-up holds no more than this (and one line), whatever the log's size.
+BATCH_CHARS = 1 << 20
+#: Catch-ups from the engine at once, where many runs are caught up together: each
+#: holds a connection and a batch.
+CATCH_UPS_AT_ONCE = 8
 #: How often a follower looks for lines that other writers appended.
 POLL_SECONDS = 0.2
 
@@ -36,7 +61,8 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exit:
     exit_code = container.exit_code if container.exit_code is not None else -1
     detail = None
     if exit_code != 0:
-        stderr = "".join(await engine.logs(container.id, stderr=True)).strip().splitlines()
+        entries = await engine.logs(container.id, stderr=True, tail=STDERR_ENTRIES)
+        stderr = [line for line in "".join(entries).splitlines() if line.strip()]
         detail = "\n".join(stderr[-STDERR_TAIL:]) or None
     at = event_time(container.finished_at) if container.finished_at else None
     return Exit(
@@ -84,21 +110,42 @@ async def catch_up(
         return False
     if where.ended(container.started_at):
         return False
-    if where.end is not None:
-        since = await engine.logs(container_id, timestamps=True, since=unix_time(where.end))
-        entries, first = skip_consumed(since, where.end, where.k), where.next_line
-        parser = LogLines(last=where.end, same=where.k)
-    else:
-        entries, first, parser = await engine.logs(container_id, timestamps=True), 0, LogLines()
-    lines = [line for entry in entries for line in parser.feed(entry)]
     finished = container.status in ("exited", "dead")
-    exit = None
+    life = container.started_at
+    # Only what follows the log's last line from the engine is asked for; lines the
+    # log holds already (written live) are read again, and skipped by ingest.
+    first = where.next_line if where.end is not None else 0
+    since = unix_time(where.end) if where.end is not None else None
+    parser = LogLines(last=where.end, same=where.k)
+    async with engine.open_logs(container_id, since=since, follow=False) as chunks:
+        async for lines in _batches(chunks, parser):
+            await ingest(paths, container_id, first, lines, life=life)
+            first += len(lines)
+    exit, rest = None, []
     if finished:
         # Output that ended without a newline is a last line, not one still being written.
-        lines += parser.finish()
+        rest = parser.finish()
         exit = await exit_of(engine, container)
-    await ingest(paths, container_id, first, lines, exit=exit, life=container.started_at)
+    await ingest(paths, container_id, first, rest, exit=exit, life=life)
     return not finished
+
+
+async def _batches(
+    chunks: AsyncIterator[list[str]], parser: LogLines
+) -> AsyncIterator[list[LogLine]]:
+    """The complete lines of the engine's log entries, about :data:`BATCH_CHARS` at a time."""
+    batch: list[LogLine] = []
+    size = 0
+    async for entries in chunks:
+        for entry in entries:
+            for line in parser.feed(entry):
+                batch.append(line)
+                size += len(line.text)
+        if size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 async def follow_engine(
@@ -116,15 +163,11 @@ async def follow_engine(
         if where.end is None:
             await anyio.sleep(POLL_SECONDS)  # nothing from the engine's log yet
             continue
-        index, to_skip = where.next_line, where.k
+        index = where.next_line
         parser = LogLines(last=where.end, same=where.k)
-        async with engine.open_logs(container_id, since=unix_time(where.end)) as entries:
-            async for entry in entries:
-                if to_skip and stamped_at(entry, where.end):
-                    to_skip -= 1
-                    continue
-                to_skip = 0
-                if lines := parser.feed(entry):
+        async with engine.open_logs(container_id, since=unix_time(where.end)) as chunks:
+            async for entries in chunks:
+                if lines := [line for entry in entries for line in parser.feed(entry)]:
                     await ingest(paths, container_id, index, lines)
                     index += len(lines)
         await anyio.sleep(POLL_SECONDS)  # the stream ended: stopped, or restarting

@@ -182,18 +182,16 @@ class Engine(Protocol):
 
     async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]: ...
 
-    async def logs(
-        self,
-        container_id: str,
-        *,
-        stderr: bool = False,
-        timestamps: bool = False,
-        since: str | None = None,
-    ) -> list[str]: ...
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        """The last ``tail`` log entries of stdout (or stderr)."""
+        ...
 
     def open_logs(
-        self, container_id: str, *, since: str | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[str]]: ...
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Timestamped stdout entries (since the UNIX time ``since``), a few at a time as
+        they arrive; with ``follow``, until the container stops, else what is there."""
+        ...
 
     def attach(self, container_id: str) -> AbstractAsyncContextManager[OutputStream]: ...
 

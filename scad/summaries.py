@@ -26,7 +26,7 @@ import msgspec
 from . import agentfs
 from .accounting import RunSummary, RunTally
 from .errors import AgentFileError
-from .events import Envelope
+from .events import Envelope, decode_line
 from .home import Home
 from .outcomes import HUNG_DETAIL, TIMED_OUT_DETAIL, Watch, outcome_of
 from .runs import RunPaths
@@ -88,10 +88,7 @@ class _Cache(msgspec.Struct, kw_only=True):
 
 
 _decode_cache = msgspec.json.Decoder(_Cache).decode
-_decode_envelope = msgspec.json.Decoder(Envelope).decode
 _encode = msgspec.json.Encoder().encode
-#: What decoding a line of the log can raise: it is skipped, as the log's readers do.
-_LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
 class _Life:
@@ -155,9 +152,8 @@ class _LogScan:
         envelopes = []
         # Lines end at \n only, as the log's readers split them.
         for line in data.split(b"\n"):
-            try:
-                envelope = _decode_envelope(line)
-            except _LINE_ERRORS:
+            envelope = decode_line(line)
+            if envelope is None:
                 continue  # blank, or damaged: skipped, not fatal
             self.last_ts = envelope.ts
             if envelope.src != "claude":

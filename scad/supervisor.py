@@ -33,10 +33,10 @@ from .events import (
     Exit,
     LogLine,
     append_event,
+    each_event,
     ingest,
     mark_lost,
     position,
-    read_all_events,
     supervising,
 )
 from .home import Home
@@ -240,7 +240,7 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
     """The outcome of a container's life as its event log tells it."""
     cid = container_id[:12]
     exited: Envelope | None = None
-    for envelope in await read_all_events(paths):
+    async for envelope in each_event(paths):
         if envelope.cid != cid:
             continue
         if envelope.src == "claude":

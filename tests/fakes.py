@@ -18,6 +18,7 @@ import anyio
 import anyio.lowlevel
 
 from scad.errors import EngineError
+from scad.loglines import unix_time
 from scad.specs import (
     BuildLine,
     ContainerExit,
@@ -191,30 +192,32 @@ class FakeEngine:
         ]
         return self.container_list + made
 
-    async def logs(
-        self,
-        container_id: str,
-        *,
-        stderr: bool = False,
-        timestamps: bool = False,
-        since: str | None = None,
-    ) -> list[str]:
+    def _entries(self, container_id: str, stderr: bool = False) -> list[str]:
         self._check("logs")
         wanted = 2 if stderr else 1
-        texts = [d.decode() for s, d in self.made[container_id].printed if s == wanted]
-        if timestamps:
-            texts = [f"2026-11-27T10:00:{i:02d}.{i:09d}Z {t}" for i, t in enumerate(texts)]
-        return texts
+        return [d.decode() for s, d in self.made[container_id].printed if s == wanted]
+
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        return self._entries(container_id, stderr)[-tail:]
 
     @asynccontextmanager
     async def open_logs(
-        self, container_id: str, *, since: str | None = None
-    ) -> AsyncIterator[AsyncIterator[str]]:
-        async def entries() -> AsyncIterator[str]:
-            container = self.made[container_id]
-            await container.ended.wait()
-            for entry in await self.logs(container_id, timestamps=True):
-                yield entry
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        """Every entry from ``since`` on (the engine includes that instant), each its
+        own read."""
+
+        def instant(unix: str) -> tuple[int, int]:
+            seconds, _, nanos = unix.partition(".")
+            return int(seconds), int(nanos)
+
+        async def entries() -> AsyncIterator[list[str]]:
+            if follow:
+                await self.made[container_id].ended.wait()
+            for i, text in enumerate(self._entries(container_id)):
+                stamp = f"2026-11-27T10:00:{i:02d}.{i:09d}Z"
+                if since is None or instant(unix_time(stamp)) >= instant(since):
+                    yield [f"{stamp} {text}"]
 
         yield entries()
 

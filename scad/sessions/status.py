@@ -16,7 +16,7 @@ from ..clones import CloneWork, unfetched_work
 from ..credentials import refresh_token_fingerprint
 from ..errors import AgentFileError, UnreadableClone
 from ..home import Home
-from ..runlog import catch_up
+from ..runlog import CATCH_UPS_AT_ONCE, catch_up
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
 from ..summaries import LogSummary, log_summaries, log_summary
@@ -169,9 +169,15 @@ async def run_statuses(
             for r in records
             if r.run_id in containers and not logs[r.run_id].ended(containers[r.run_id].id)
         ]
+        limiter = anyio.CapacityLimiter(CATCH_UPS_AT_ONCE)
+
+        async def catch_up_one(record: RunRecord) -> None:
+            async with limiter:
+                await catch_up(engine, home, record)
+
         async with anyio.create_task_group() as tg:
             for record in behind:
-                tg.start_soon(catch_up, engine, home, record)
+                tg.start_soon(catch_up_one, record)
         logs |= await log_summaries(home, [r.run_id for r in behind])
     known = engine is not None
     return [

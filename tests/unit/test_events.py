@@ -284,3 +284,109 @@ async def test_a_carriage_return_cannot_forge_an_envelope(tmp_path: Path) -> Non
     assert [(e.src, e.event) for e in envelopes] == [("claude", None)] * 3
     summary = summarise(envelopes)
     assert (summary.turns, summary.cost_usd) == (3, 4.0)
+
+
+def nested(depth: int) -> str:
+    """A JSON object ``depth`` levels deep: arrays inside a stream-json-shaped object."""
+    return '{"type":"assistant","x":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+INIT = '{"type":"system","subtype":"init","session_id":"s","model":"claude-sonnet-4-5"}'
+RESULT = '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0}'
+#: Lines an agent can print that sit at the edges of what the decoder reads: depth just
+#: under, at and over its recursion limit (about 1000, counting the envelope's level),
+#: odd bytes and characters, numbers past 64 bits, a line of megabytes.
+ODD_LINES = [
+    pytest.param(nested(depth), id=f"depth-{depth}")
+    for depth in (100, 200, 300, 700, 900, 950, 980, 990, 995, 997, 998, 999, 1000, 5000)
+] + [
+    pytest.param("", id="empty"),
+    pytest.param(" \t \x0b\x0c\x1c\u2028 ", id="whitespace"),
+    pytest.param('{"type":"assistant","x":"a\x00b"}', id="nul"),
+    pytest.param('{"type":"assistant","x":"\\ud800"}', id="lone-surrogate-escape"),
+    pytest.param('{"type":"assistant","x":"\ud800"}', id="lone-surrogate"),
+    pytest.param('{"type":"assistant","x":"\ufffd\ufffd"}', id="replaced-bytes"),
+    pytest.param('{"type":"assistant",\r"x":1}\r', id="carriage-returns"),
+    pytest.param('{"type":"assistant","x":"\u2028\u2029\x85"}', id="line-separators"),
+    pytest.param('{"type":"assistant","x":123456789012345678901234567890}', id="bigint"),
+    pytest.param('{"type":"assistant","x":1e999}', id="huge-float"),
+    pytest.param('{"type":"result","num_turns":99999999999999999999999}', id="bigint-count"),
+    pytest.param('{"type":"assistant","x":"' + "y" * (3 << 20) + '"}', id="megabytes"),
+    pytest.param("[" * (3 << 20), id="megabytes-deep"),
+]
+
+
+@pytest.mark.parametrize("odd", ODD_LINES)
+async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, odd: str) -> None:
+    """Lines written one batch at a time, as the live supervisor writes them: each write
+    finds its place from the lines before, whatever an agent printed in them."""
+    from scad.summaries import summarise_log
+
+    paths = run_paths(tmp_path)
+    cid = "c" * 64
+    await append_event(paths, "started", cid=cid)
+    lines = [INIT, odd, '{"type":"user"}', RESULT]
+    for n, line in enumerate(lines):
+        await ingest(paths, cid, n, [LogLine(TS, line)])
+        assert (await position(paths, cid)).next_line == n + 1
+    await ingest(paths, cid, len(lines), [], exit=Exit(exit_code=0))
+    envelopes = await read_all_events(paths)
+    assert [(e.src, e.event, e.n) for e in envelopes] == [
+        ("scad", "started", None),
+        *[("claude", None, n) for n in range(len(lines))],
+        ("scad", "exited", None),
+    ]
+    assert [e.seq for e in envelopes] == list(range(1, len(lines) + 3))
+    stored = envelopes[2]
+    # A lone surrogate has no UTF-8: it is kept as the replacement any decoder makes.
+    kept = odd.encode(errors="replace").decode()
+    assert stored.text == kept or stored.payload() == json.loads(kept)
+    summary = await anyio.to_thread.run_sync(summarise_log, paths)
+    assert (summary.outcome, summary.summary.turns, summary.summary.cost_usd) == (
+        "succeeded", 3, 4.0,
+    )  # fmt: skip
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    odd=st.one_of(
+        st.text(),
+        st.integers(min_value=990, max_value=1010).map(nested),
+        st.recursive(
+            st.one_of(st.none(), st.integers(), st.floats(), st.text()),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        ).map(json.dumps),
+    )
+)
+def test_any_line_an_agent_prints_is_read_back_and_keeps_the_count(
+    tmp_path_factory: pytest.TempPathFactory, odd: str
+) -> None:
+    paths = run_paths(tmp_path_factory.mktemp("log"))
+
+    async def scenario() -> list:
+        for n, line in enumerate([odd, RESULT]):
+            await ingest(paths, "c1", n, [LogLine(TS, line)])
+        await ingest(paths, "c1", 2, [], exit=Exit(exit_code=0))
+        return await read_all_events(paths)
+
+    envelopes = anyio.run(scenario)
+    assert [(e.n, e.event) for e in envelopes] == [(0, None), (1, None), (None, "exited")]
+    assert envelopes[1].payload()["total_cost_usd"] == 4.0
+
+
+async def test_no_nesting_depth_blinds_the_log(tmp_path: Path) -> None:
+    """Every depth around the decoder's limit, whichever stack the writer and the
+    readers decode it in: the line after it and the exit still land and read back."""
+    for depth in range(940, 1010):
+        paths = RunPaths(Home(tmp_path), f"r{depth}")
+        paths.root.mkdir(parents=True)
+        for n, line in enumerate([nested(depth), RESULT]):
+            await ingest(paths, "c1", n, [LogLine(TS, line)])
+        await ingest(paths, "c1", 2, [], exit=Exit(exit_code=0))
+        envelopes = await read_all_events(paths)
+        assert [(e.n, e.event) for e in envelopes] == [(0, None), (1, None), (None, "exited")], (
+            depth
+        )
+        assert envelopes[0].text == nested(depth)

@@ -1,7 +1,9 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scad.events import LogLine
-from scad.loglines import ChunkLines, LogLines, skip_consumed, unix_time
+from scad.loglines import ChunkLines, LogLines, unix_time
 
 
 def test_whole_lines_keep_their_timestamps() -> None:
@@ -69,11 +71,15 @@ def test_a_catch_up_since_a_shared_timestamp_resumes_after_the_right_line() -> N
     since = ENTRIES[1:]
     for written, k, rest in [("one", 1, ["two", "three", "four"]), ("two", 3, ["three", "four"]),
                              ("three", 4, ["four"])]:  # fmt: skip
-        parser = LogLines()
-        lines = [line for entry in skip_consumed(since, SAME, k) for line in parser.feed(entry)]
+        parser = LogLines(last=SAME, same=k)
+        lines = [line for entry in since for line in parser.feed(entry)]
         assert [line.text for line in lines] == rest, written
+        # Resumed, the lines count their stamp's entries on from where the log stood.
+        full = LogLines()
+        whole = [line for entry in ENTRIES for line in full.feed(entry)]
+        assert [(line.end, line.k) for line in lines] == [(w.end, w.k) for w in whole][-len(rest) :]
     # Another spelling of the same instant counts as the same.
-    assert skip_consumed(["2026-11-27T10:00:00.500000000Z x\n"], SAME, 1) == []
+    assert LogLines(last=SAME, same=1).feed("2026-11-27T10:00:00.500000000Z x\n") == []
 
 
 def test_live_chunks_are_split_into_lines_stamped_on_receipt() -> None:
@@ -106,3 +112,31 @@ def test_a_line_longer_than_the_limit_is_cut_and_still_counts_as_one(
     ]
     got = [line.text for entry in entries for line in logged.feed(entry)]
     assert got == ["01234567", "ok", "yyyyyyyy"]
+
+
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2), st.sampled_from(["a", "b\n", "\n"])),
+        max_size=30,
+    )
+)
+def test_a_parse_resumed_after_any_line_gives_the_lines_after_it(
+    pieces: list[tuple[int, str]],
+) -> None:
+    """Where a catch-up resumes (the last line's ``end`` and ``k``), however entries
+    share timestamps (an entry is a line, or a piece of a long one, as the engine
+    logs them): the engine sends every entry from that instant on, and the
+    lines after the last one written come out, each once, counted as before."""
+    stamps, second = [], 0
+    for step, _ in pieces:
+        second += step  # several entries to one instant, as the engine stamps them
+        stamps.append(f"2026-11-27T10:00:{second:02d}.5Z")
+    entries = [f"{stamp} {text}" for stamp, (_, text) in zip(stamps, pieces, strict=True)]
+    whole = LogLines()
+    lines = [line for entry in entries for line in whole.feed(entry)]
+    for written, line in enumerate(lines):
+        assert line.end is not None
+        since = [e for e, stamp in zip(entries, stamps, strict=True) if stamp >= line.end]
+        resumed = LogLines(last=line.end, same=line.k or 0)
+        rest = [later for entry in since for later in resumed.feed(entry)]
+        assert rest == lines[written + 1 :]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from scad.errors import EngineUnavailable
 from scad.events import Exit, LogLine, ingest, read_all_events
 from scad.home import Home
+from scad.loglines import unix_time
 from scad.runlog import catch_up
 from scad.runs import RunPaths, RunRecord
+from scad.specs import ContainerState
 
 pytestmark = pytest.mark.anyio
 
@@ -34,3 +41,137 @@ async def test_a_run_whose_exit_is_logged_needs_no_engine(tmp_path: Path) -> Non
     await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exit(exit_code=0))
     assert await catch_up(cast(Any, UnreachableEngine()), home, record) is False
     assert [e.event for e in await read_all_events(paths)] == [None, "exited"]
+
+
+def stamp(i: int) -> str:
+    """The engine's stamp of entry ``i``: three entries share each instant."""
+    return f"2026-11-27T10:{i // 3 // 60:02d}:{i // 3 % 60:02d}.5Z"
+
+
+class LogEngine:
+    """An engine that kept a finished container's output: stdout entries (long lines
+    in pieces, several to a timestamp) handed out a read at a time, and stderr."""
+
+    def __init__(self, stdout: list[str], stderr: list[str], *, break_after: int | None = None):
+        self.entries = [f"{stamp(i)} {text}" for i, text in enumerate(stdout)]
+        self.stderr = stderr
+        self.break_after = break_after
+        self.entries_read = 0
+        self.whole_reads = 0
+        self.tails: list[int] = []
+        self.on_read: Any = None
+
+    async def inspect(self, container_id: str) -> ContainerState:
+        return ContainerState(
+            id=container_id, name="n", image="i", image_id="i", status="exited", running=False,
+            exit_code=3, labels={}, started_at="2026-11-27T10:00:00Z",
+            finished_at="2026-11-27T11:00:00Z",
+        )  # fmt: skip
+
+    async def logs(self, container_id: str, *, stderr: bool = False, **asked: Any) -> list[str]:
+        if "tail" not in asked:
+            self.whole_reads += 1  # all of it, at once
+            return self.stderr if stderr else self.entries
+        self.tails.append(asked["tail"])
+        return (self.stderr if stderr else self.entries)[-asked["tail"] :]
+
+    @asynccontextmanager
+    async def open_logs(
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        assert not follow
+
+        async def reads() -> AsyncIterator[list[str]]:
+            for i, entry in enumerate(self.entries):
+                if since is not None and unix_time(entry.split(" ")[0]) < since:
+                    continue
+                if self.break_after is not None and self.entries_read == self.break_after:
+                    self.break_after = None
+                    raise EngineUnavailable("the engine went away")
+                self.entries_read += 1
+                if self.on_read is not None:
+                    self.on_read(i)
+                yield [entry]
+
+        yield reads()
+
+
+def unwatched_run(home: Home) -> RunRecord:
+    record = RunRecord(
+        run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:abc",
+        branch="scad-p-t-Nov27-1000", created="2026-11-27T10:00:00.000Z", repos={},
+        container_id="c" * 64,
+    )  # fmt: skip
+    RunPaths(home, record.run_id).root.mkdir(parents=True)
+    return record
+
+
+def output(count: int) -> list[str]:
+    """``count`` lines of stdout as entries: every fifth line comes in three pieces."""
+    entries = []
+    for n in range(count):
+        text = json.dumps({"type": "user", "n": n, "pad": "x" * 50})
+        if n % 5 == 0:
+            entries += [text[:10], text[10:20], text[20:] + "\n"]
+        else:
+            entries.append(text + "\n")
+    return entries
+
+
+async def test_a_catch_up_writes_lines_as_it_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays flat in the log's size: what is read is written in batches, and
+    no more than a batch is held."""
+    monkeypatch.setattr("scad.runlog.BATCH_CHARS", 1000, raising=False)
+    home = Home(tmp_path)
+    record = unwatched_run(home)
+    paths = RunPaths(home, record.run_id)
+    engine = LogEngine(output(300), [])
+    written_while_reading: list[int] = []
+
+    def on_read(i: int) -> None:
+        if i % 50 == 49:
+            written_while_reading.append(paths.events.read_bytes().count(b"\n"))
+
+    engine.on_read = on_read
+    assert await catch_up(cast(Any, engine), home, record) is False
+    assert engine.whole_reads == 0
+    # Each time 50 more entries were read (of 420), more lines had been written.
+    assert len(written_while_reading) == 8 and written_while_reading[0] > 0
+    assert all(b - a > 5 for a, b in itertools.pairwise(written_while_reading))
+    envelopes = await read_all_events(paths)
+    assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(300))
+    assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 3)
+
+
+async def test_a_catch_up_cut_short_resumes_where_its_last_batch_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.runlog.BATCH_CHARS", 500, raising=False)
+    home = Home(tmp_path)
+    record = unwatched_run(home)
+    engine = LogEngine(output(100), [], break_after=61)
+    with pytest.raises(EngineUnavailable):
+        await catch_up(cast(Any, engine), home, record)
+    paths = RunPaths(home, record.run_id)
+    held = [e.n for e in await read_all_events(paths)]
+    assert 0 < len(held) < 100
+    assert await catch_up(cast(Any, engine), home, record) is False
+    envelopes = await read_all_events(paths)
+    assert [e.n for e in envelopes[:-1]] == list(range(100))
+    assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(100))
+    assert envelopes[-1].event == "exited"
+    # The second catch-up asked only for what follows the log's last line.
+    assert engine.entries_read - 61 < 140 - len(held)  # 140 entries in all
+
+
+async def test_a_failed_exit_reads_only_the_end_of_stderr(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    record = unwatched_run(home)
+    stderr = [f"noise {i}\n" for i in range(100_000)] + ["last words\n", "\n", "  \n"]
+    engine = LogEngine([], stderr)
+    await catch_up(cast(Any, engine), home, record)
+    (exited,) = await read_all_events(RunPaths(home, record.run_id))
+    assert exited.detail == "noise 99996\nnoise 99997\nnoise 99998\nnoise 99999\nlast words"
+    assert engine.whole_reads == 0 and engine.tails and max(engine.tails) <= 64
