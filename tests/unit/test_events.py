@@ -292,7 +292,7 @@ def nested(depth: int) -> str:
 
 
 INIT = '{"type":"system","subtype":"init","session_id":"s","model":"claude-sonnet-4-5"}'
-RESULT = '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0}'
+RESULT = '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0,"usage":{"output_tokens":100000}}'
 #: Lines an agent can print that sit at the edges of what the decoder reads: depth just
 #: under, at and over its recursion limit (about 1000, counting the envelope's level),
 #: odd bytes and characters, numbers past 64 bits, a line of megabytes.
