@@ -133,6 +133,9 @@ def _start_process(home: Home, paths: BatchPaths, batch_id: str) -> subprocess.P
             stdout=log,
             stderr=log,
             env=env,
+            # Not the folder it was typed in: an empty entry of PYTHONPATH means that
+            # folder, and -P does not drop it. Its paths are absolute (SCAD_HOME too).
+            cwd="/",
             start_new_session=True,  # no terminal's signals reach it
         )
 

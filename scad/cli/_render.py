@@ -11,16 +11,18 @@ import asyncclick as click
 import msgspec
 
 from ..runs import parse_iso
+from ..text import printable
 
 if TYPE_CHECKING:
     from ..config import Config
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain, left-aligned text table."""
+    """A plain, left-aligned text table. Its cells often quote an agent (session ids,
+    subjects, outcomes): each is shown as :func:`printable` makes it."""
     cells = [
         [str(c) for c in headers],
-        *[[("" if c is None else str(c)) for c in row] for row in rows],
+        *[[("" if c is None else printable(str(c))) for c in row] for row in rows],
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [

@@ -263,15 +263,24 @@ async def test_a_supervisor_that_ends_at_once_says_why(home: Home) -> None:
     assert supervisor_pid(BatchPaths(home, BATCH)) is None
 
 
+PLANTED = {"__init__.py": "open({marker!r}, 'w').write('ran')\n"}
+
+
 @pytest.mark.parametrize(
-    "planted",
+    ("planted", "python_path"),
     [
-        pytest.param({}, id="a-bare-folder"),
-        pytest.param({"__init__.py": "open({marker!r}, 'w').write('ran')\n"}, id="a-package"),
+        pytest.param({}, None, id="a-bare-folder"),
+        pytest.param(PLANTED, None, id="a-package"),
+        # An empty entry (`PYTHONPATH=$PYTHONPATH:/x` with none before) means the folder.
+        pytest.param(PLANTED, ":/nonexistent", id="an-empty-python-path-entry"),
     ],
 )
 async def test_the_supervisor_imports_the_installed_scad_wherever_it_starts(
-    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: dict[str, str]
+    home: Home,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    planted: dict[str, str],
+    python_path: str | None,
 ) -> None:
     """Started from a folder that holds a folder named ``scad``, the background
     supervisor still runs the installed scad (it gets as far as finding the config
@@ -284,6 +293,8 @@ async def test_the_supervisor_imports_the_installed_scad_wherever_it_starts(
     for name, text in planted.items():
         (here / "scad" / name).write_text(text.format(marker=str(marker)))
     monkeypatch.chdir(here)
+    if python_path is not None:
+        monkeypatch.setenv("PYTHONPATH", python_path)
     with pytest.raises(SessionError) as raised:
         await spawn_supervisor(home, BATCH)
     assert str(raised.value).endswith('no config named "p"; create one with `scad config new p`')

@@ -77,13 +77,21 @@ async def _live_table(watcher: BatchWatcher) -> None:
     with Live(_rich_table(view), console=console, refresh_per_second=4) as live:
         while True:
             for note in view.notes[noted:]:
-                live.console.print(f"[yellow]{note}[/yellow]", markup=True, highlight=False)
+                live.console.print(_note(note), highlight=False)
             noted = len(view.notes)
             live.update(_rich_table(view))
             if view.done:
                 return
             await anyio.sleep(REDRAW_SECONDS)
             view = await watcher.look()
+
+
+def _note(note: str):  # type: ignore[no-untyped-def]
+    """A batch note for the live view. A note can quote an agent (a fetch problem
+    names its branches): text, never markup."""
+    from rich.text import Text
+
+    return Text(printable(note), style="yellow")
 
 
 def _rich_table(view: BatchView):  # type: ignore[no-untyped-def]
@@ -151,7 +159,7 @@ async def _log_lines(home: Home, batch_id: str) -> None:
         nonlocal noted
         state = batch_state(manifest, read_batch_events(paths))
         for note in state.notes[noted:]:  # the batch's own news, between the agents' lines
-            click.echo(f"[batch] {note}")
+            click.echo(f"[batch] {printable(note)}")
         noted = len(state.notes)
         return state.run_ids
 
@@ -188,7 +196,7 @@ def summary(view: BatchView) -> str:
         "detail",
     )
     lines = [table(headers, rows), _totals_line(view)]
-    lines += view.notes
+    lines += [printable(note) for note in view.notes]
     if view.supervisor == "dead":
         lines.append(
             f"the batch's supervisor is not running; pick it up with "

@@ -8,6 +8,7 @@ import msgspec
 from ...events import Envelope
 from ...home import scad_home
 from ...runs import load_run
+from ...text import printable
 from .._activity import activity_lines
 from .._complete import run_ids
 
@@ -54,4 +55,6 @@ async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -
         flush()
         if record.mode == "interactive" and running and not as_json:
             click.echo("--- tmux pane ---")
-            click.echo(await pane_text(engine, record), nl=False)
+            # The pane is what the agent's terminal shows: its escapes are not for ours.
+            pane = (await pane_text(engine, record)).split("\n")
+            click.echo("\n".join(printable(line) for line in pane), nl=False)

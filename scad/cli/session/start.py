@@ -14,6 +14,7 @@ from ...build import BuildProgress
 from ...errors import UsageError
 from ...home import scad_home
 from ...registry import load_registered
+from ...text import printable
 from .._activity import activity_lines
 from .._complete import config_names
 from .._render import echo_json, warn_unwritable_mounts
@@ -152,6 +153,6 @@ async def _start_and_wait(
             ended += f" (exit {outcome.exit_code})"
         click.echo(f"{ended}, {outcome.turns} turns, ${outcome.cost_usd:.4f}")
         if outcome.status != "succeeded" and (outcome.detail or outcome.result):
-            click.echo(f"  {outcome.detail or outcome.result}")
+            click.echo(f"  {printable(outcome.detail or outcome.result or '')}")
     if outcome.status != "succeeded":
         raise click.exceptions.Exit(1)
