@@ -102,21 +102,26 @@ async def build_image(
 
 async def _find_built(engine: Engine, context: BuildContext, config_name: str) -> bool:
     """Whether an image of the context's content is here; tagged ``latest`` (and by its
-    content, when another home built it) in the context's repository when it is."""
+    content, when another home built it) in the context's repository when it is.
+
+    Another home's image is known by its tag, not its labels alone: an image built
+    FROM a scad image inherits them."""
     image = await engine.image(context.tag)
     if image is None:
+        built = re.compile(rf"scad-{re.escape(config_name)}-[0-9a-f]{{8}}:{context.content_hash}")
         same = f"{labels.HASH}={context.content_hash}"
-        image = next(
-            (
-                i
-                for i in await engine.labelled_images(same)
-                if i.labels.get(labels.CONFIG) == config_name
-            ),
-            None,
-        )
+        found = [
+            i
+            for i in await engine.labelled_images(same)
+            if i.labels.get(labels.CONFIG) == config_name
+        ]
+        image = next((i for i in found if any(built.fullmatch(t) for t in i.tags)), None)
         if image is None:
             return False
-        await engine.tag_image(image.id, context.repository, context.content_hash)
+        try:
+            await engine.tag_image(image.id, context.repository, context.content_hash)
+        except EngineError:  # removed since it was listed: built here instead
+            return False
     await engine.tag_image(context.tag, context.repository, "latest")
     return True
 

@@ -115,3 +115,15 @@ async def test_two_homes_have_their_own_tags_of_one_image(config) -> None:  # ty
     (image,) = [i for i in engine.image_list if first.image in i.tags]
     mine, theirs = build_context(HOME, config), build_context(OTHER_HOME, config)
     assert sorted(image.tags) == sorted([mine.tag, mine.latest, theirs.tag, theirs.latest])
+
+
+async def test_an_image_that_only_inherits_the_labels_is_not_taken(config) -> None:  # type: ignore[no-untyped-def]
+    """An image built FROM a scad image carries its labels: it is not that image."""
+    engine = FakeEngine(images=[BASE])
+    first = await build_image(engine, OTHER_HOME, config)  # type: ignore[arg-type]
+    (built,) = [i for i in engine.image_list if first.image in i.tags]
+    child = ImageInfo(id="sha256:child", tags=["mine:1"], labels=dict(built.labels), created="")
+    engine.image_list[:] = [BASE, child]
+    second = await build_image(engine, HOME, config)  # type: ignore[arg-type]
+    assert not second.up_to_date and engine.built == [first.image, second.image]
+    assert child.tags == ["mine:1"]
