@@ -37,6 +37,7 @@ __all__ = [
     "store_command",
     "store_environment",
     "store_git",
+    "symbolic_branches",
 ]
 
 
@@ -136,6 +137,15 @@ def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
     return {
         ref.removeprefix(prefix): oid for ref, oid in all_refs.items() if ref.startswith(prefix)
     }
+
+
+async def symbolic_branches(repo: Path) -> dict[str, str]:
+    """The host repo's branches that are symbolic refs (``master -> main``), by short
+    name, with the ref each ends at (git follows a chain to its end). One that names
+    a missing ref is not listed: git skips it."""
+    out = await git(repo, "for-each-ref", "--format=%(symref) %(refname)", "refs/heads/")
+    found = (line.partition(" ") for line in out.splitlines())
+    return {ref.removeprefix("refs/heads/"): target for target, _, ref in found if target}
 
 
 async def checked_out_branches(repo: Path) -> set[str]:
