@@ -40,7 +40,8 @@ import anyio
 import msgspec
 
 from . import agentfs, git
-from .errors import AgentFileError, GitError, UnreadableClone
+from .agentfs import MAX_ENTRIES
+from .errors import AgentFileError, GitError, TooManyEntries, UnreadableClone
 
 __all__ = ["CloneSnapshot", "snapshot_clone"]
 
@@ -56,6 +57,8 @@ PACK_LIMIT = 16 << 30
 COPY_BUDGET = 4 << 30
 INFLATE_BUDGET = 1 << 30
 MAX_NEW_PACKS = 64
+#: Entries of ``.git/objects`` one snapshot looks at, in all its folders.
+MAX_OBJECT_ENTRIES = 1_000_000
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
 #: Bytes of reflogs one snapshot reads.
@@ -237,7 +240,7 @@ def _text(name: bytes, where: str) -> str:
 def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) -> None:
     if depth > MAX_REF_DEPTH:
         raise AgentFileError(f"refs/heads/{prefix}", "nests too deep")
-    for name, kind in agentfs.list_dir(folder):
+    for name, kind in agentfs.list_dir(folder, label=f".git/refs/heads/{prefix}"):
         label = f".git/refs/heads/{prefix}{name}"
         if name.endswith(".lock"):
             continue  # git's own half-written update
@@ -361,7 +364,7 @@ def _walk(
     aside), within ``MAX_REF_DEPTH`` folders; anything else there is refused."""
     if depth > MAX_REF_DEPTH:
         raise AgentFileError(label, "nests too deep")
-    for name, kind in agentfs.list_dir(folder):
+    for name, kind in agentfs.list_dir(folder, label=label):
         path = f"{label}/{name}"
         if name.endswith(".lock") or name == skip:
             continue
@@ -384,6 +387,7 @@ class _Budget:
         self.left = COPY_BUDGET
         self.inflate_left = INFLATE_BUDGET
         self.packs_left = MAX_NEW_PACKS
+        self.entries_left = MAX_OBJECT_ENTRIES
 
     def spend(self, size: int, what: str) -> None:
         self.left -= size
@@ -394,6 +398,20 @@ class _Budget:
         self.inflate_left -= size
         if self.inflate_left < 0:
             raise AgentFileError(what, f"is past the {INFLATE_BUDGET}-byte bound on inflating")
+
+    def listing(self, folder: int, what: str) -> list[tuple[str, int]]:
+        """The entries of ``folder``, counted against the bound on entries looked at."""
+        if self.entries_left < MAX_ENTRIES:
+            try:
+                listed = agentfs.list_dir(folder, label=what, limit=self.entries_left)
+            except TooManyEntries:
+                raise AgentFileError(
+                    what, f"is past the {MAX_OBJECT_ENTRIES} entries looked at in one read"
+                ) from None
+        else:
+            listed = agentfs.list_dir(folder, label=what)
+        self.entries_left -= len(listed)
+        return listed
 
     def pack(self, what: str) -> None:
         self.packs_left -= 1
@@ -410,7 +428,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
     store_packs = set(os.listdir(store / "objects/pack"))
     budget = _Budget()
     with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
-        for name, kind in agentfs.list_dir(objects):
+        for name, kind in budget.listing(objects, ".git/objects"):
             if kind != stat.S_IFDIR:
                 continue
             if _FANOUT.fullmatch(name):
@@ -418,7 +436,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
                     _copy_loose(fanout, name, store / "objects" / name, budget)
             elif name == "pack":
                 with agentfs.open_folder(name, dir_fd=objects) as packs:
-                    for pack, pack_kind in agentfs.list_dir(packs):
+                    for pack, pack_kind in budget.listing(packs, ".git/objects/pack"):
                         new = pack not in host_packs and pack not in store_packs
                         if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
                             _index_pack(packs, pack, store, budget)
@@ -426,7 +444,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
 
 def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
     present = set(os.listdir(dest)) if dest.is_dir() else set()
-    for name, kind in agentfs.list_dir(fanout):
+    for name, kind in budget.listing(fanout, f".git/objects/{prefix}"):
         if kind != stat.S_IFREG or not _LOOSE.fullmatch(name) or name in present:
             continue
         label = f".git/objects/{prefix}/{name}"
