@@ -25,7 +25,7 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import AgentFileError
+from .errors import AgentFileError, TooManyEntries
 
 #: What decoding an agent's JSON can raise besides msgspec's DecodeError: bytes that
 #: are not UTF-8 inside strings, and nesting deep enough to exhaust the stack.
@@ -33,12 +33,16 @@ JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 __all__ = [
     "JSON_ERRORS",
+    "MAX_ENTRIES",
     "list_dir",
     "open_folder",
     "read_file",
     "read_file_at",
     "replace_file",
 ]
+
+#: Entries one folder an agent wrote may hold for scad to list it.
+MAX_ENTRIES = 100_000
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -87,11 +91,20 @@ def _is_link(name: str, dir_fd: int | None) -> bool:
         return False
 
 
-def list_dir(dir_fd: int) -> list[tuple[str, int]]:
-    """Names in a folder with their file type (``stat.S_IF*``), links not followed."""
-    entries = []
+def list_dir(
+    dir_fd: int, *, label: str = "a folder", limit: int | None = None
+) -> list[tuple[str, int]]:
+    """Names in a folder with their file type (``stat.S_IF*``), links not followed.
+
+    Raises TooManyEntries when it holds more than ``limit`` entries (``MAX_ENTRIES``
+    by default): the agent decides how many there are, scad how many it looks at.
+    """
+    limit = MAX_ENTRIES if limit is None else limit
+    entries: list[tuple[str, int]] = []
     with os.scandir(dir_fd) as scan:
         for entry in scan:
+            if len(entries) >= limit:
+                raise TooManyEntries(label, f"holds more than {limit} entries")
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except OSError:

@@ -26,7 +26,7 @@ from anyio.abc import ByteReceiveStream
 
 from . import agentfs
 from .accounting import Usage
-from .errors import AgentFileError, CostCheckError
+from .errors import AgentFileError, CostCheckError, TooManyEntries
 
 __all__ = ["CCUSAGE_VERSION", "CcusageReport", "ccusage_command", "ccusage_report"]
 
@@ -37,6 +37,8 @@ CCUSAGE_VERSION = "20.0.24"
 TRANSCRIPT_LIMIT = 64 << 20
 COPY_BUDGET = 256 << 20
 MAX_DEPTH = 4
+#: Transcripts and folders copied for one run (the agent decides how many there are).
+MAX_ENTRIES = 10_000
 OUTPUT_LIMIT = 16 << 20
 TIME_LIMIT = 120.0
 #: The system temp folders transcripts are copied into (``scad gc`` knows them).
@@ -157,29 +159,59 @@ class _Output(msgspec.Struct):
 def _copy_transcripts(claude_dir: Path, dest: Path) -> None:
     """Every ``*.jsonl`` under ``claude_dir/projects`` into ``dest``, read as hostile
     files: a link, a FIFO or a file over the bound is left out, as is all once the
-    budget is spent. Names are scad's own (``d0/f1.jsonl``): the agent's name nothing."""
+    byte budget is spent. Names are scad's own (``d0/f1.jsonl``): the agent's name
+    nothing. Raises CostCheckError when the agent made more files or folders there
+    than scad copies: a count of only some of them would be a wrong one."""
     dest.mkdir(parents=True, mode=0o700)
-    budget = [COPY_BUDGET]
+    budget = _Budget()
     try:
         with (
             agentfs.open_folder(claude_dir) as claude,
             agentfs.open_folder("projects", dir_fd=claude) as projects,
         ):
             _copy_folder(projects, dest, 0, budget)
+    except TooManyEntries as exc:
+        raise CostCheckError(f"the run's transcripts cannot be counted: {exc}") from None
     except AgentFileError:
         pass  # no transcripts, or a folder the agent made a link: nothing to count
 
 
-def _copy_folder(folder: int, dest: Path, depth: int, budget: list[int]) -> None:
-    for n, (name, kind) in enumerate(sorted(agentfs.list_dir(folder))):
+class _Budget:
+    """What one copy may still take: bytes, and files and folders made."""
+
+    def __init__(self) -> None:
+        self.bytes_left = COPY_BUDGET
+        self.entries_left = MAX_ENTRIES
+
+    def entry(self) -> None:
+        self.entries_left -= 1
+        if self.entries_left < 0:
+            raise CostCheckError(
+                f"the run's transcripts cannot be counted: they are more than {MAX_ENTRIES} "
+                "files and folders"
+            )
+
+
+def _copy_folder(folder: int, dest: Path, depth: int, budget: _Budget) -> None:
+    listed = agentfs.list_dir(folder, label="claude/projects", limit=MAX_ENTRIES)
+    for n, (name, kind) in enumerate(sorted(listed)):
         if kind == stat.S_IFDIR and depth < MAX_DEPTH:
-            with agentfs.open_folder(name, dir_fd=folder) as sub:
-                (dest / f"d{n}").mkdir(mode=0o700)
-                _copy_folder(sub, dest / f"d{n}", depth + 1, budget)
-        elif kind == stat.S_IFREG and name.endswith(".jsonl") and budget[0] > 0:
+            budget.entry()
             try:
-                data = agentfs.read_file_at(folder, name, limit=min(TRANSCRIPT_LIMIT, budget[0]))
+                with agentfs.open_folder(name, dir_fd=folder) as sub:
+                    (dest / f"d{n}").mkdir(mode=0o700)
+                    _copy_folder(sub, dest / f"d{n}", depth + 1, budget)
+            except TooManyEntries:
+                raise
+            except AgentFileError:
+                continue  # replaced by a link meanwhile: left out
+        elif kind == stat.S_IFREG and name.endswith(".jsonl") and budget.bytes_left > 0:
+            budget.entry()
+            try:
+                data = agentfs.read_file_at(
+                    folder, name, limit=min(TRANSCRIPT_LIMIT, budget.bytes_left)
+                )
             except AgentFileError:
                 continue
-            budget[0] -= len(data)
+            budget.bytes_left -= len(data)
             (dest / f"f{n}.jsonl").write_bytes(data)

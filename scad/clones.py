@@ -106,32 +106,53 @@ SUBJECT_WIDTH = 120
 
 
 async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork:
-    """The clone's work that the host repo lacks: a commit counts as fetched once a ref
-    of the host repo reaches it. The clone is read through :mod:`scad.snapshot`: git
-    never runs in it. Raises UnreadableClone when it cannot be read without trusting it.
+    """The clone's work that the host repo lacks.
+
+    What counts is every commit the clone keeps: reachable from any of its refs
+    (branches, tags, the stash, notes, any namespace), its HEAD, git's pseudo refs
+    (``ORIG_HEAD``...) or any entry of any reflog. A commit reachable from none of
+    these is garbage to git itself (``git gc`` prunes it) and does not count. A kept
+    commit counts as fetched once a ref of the host repo reaches it, or the host
+    repo holds it anyway: a clone remembers the host's history as it was (its
+    reflogs, ``origin/*``), and a commit the user rewrote since is still the host's.
+
+    The clone is read through :mod:`scad.snapshot`: git never runs in it. Raises
+    UnreadableClone when it cannot be read without trusting it.
     """
     snapshot = await snapshot_clone(clone, store, host_repo)
+    if snapshot.kept_problem is not None:
+        raise UnreadableClone(clone.name, snapshot.kept_problem)
     tips = dict(snapshot.branches)
     if snapshot.detached:
         tips["HEAD"] = snapshot.detached
-    if not tips:
-        return CloneWork(branches=[], total=0, commits=[])
     host_tips: list[str] = []
+    host_objects = None
     if await git.is_repository(host_repo):
         host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
-    # Host tips are in the store through its alternates; the clone's in its copies.
-    revisions = git.revisions(tips.values(), host_tips)
+        host_objects = await git.git(
+            host_repo, "rev-parse", "--path-format=absolute", "--git-path", "objects"
+        )
     try:
-        counted = ("rev-list", "--stdin", f"--max-count={MAX_COUNTED + 1}")
-        ahead = (await git.store_git(store, *counted, input=revisions)).split()
+        kept = await git.commits_named(store, snapshot.kept)
+        if not tips and not kept:
+            return CloneWork(branches=[], total=0, commits=[])
+        # Host tips are in the store through its alternates; the clone's in its copies.
+        revisions = git.revisions([*tips.values(), *kept], host_tips)
+        counted = ("rev-list", "--stdin", "--topo-order", f"--max-count={MAX_COUNTED + 1}")
+        seen = (await git.store_git(store, *counted, input=revisions)).split()
+        if host_objects is not None:
+            lacking = await git.missing_objects(store, Path(host_objects.strip()), seen)
+            ahead = [sha for sha in seen if sha in lacking]
+        else:
+            ahead = seen
         listed = await git.store_git(
-            store, "log", "--stdin", "--topo-order", f"--max-count={MAX_LISTED}",
-            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input=revisions,
-        )  # fmt: skip
+            store, "log", "--stdin", "--no-walk=unsorted",
+            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input="".join(f"{sha}\n" for sha in ahead[:MAX_LISTED]).encode(),
+        ) if ahead else ""  # fmt: skip
     except GitError as exc:
         raise UnreadableClone(clone.name, str(exc)) from None
     unfetched = set(ahead)
-    cut = len(ahead) > MAX_COUNTED  # then a tip may be ahead without being among those seen
+    cut = len(seen) > MAX_COUNTED  # then a tip may be ahead without being among those seen
     branches = [
         name
         for name, tip in sorted(tips.items())
@@ -141,4 +162,5 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
         Commit(sha, printable(subject.rstrip()))
         for sha, _, subject in (line.partition(" ") for line in listed.splitlines())
     ]
-    return CloneWork(branches=branches, total=len(ahead), commits=commits)
+    total = MAX_COUNTED + 1 if cut and ahead else len(ahead)
+    return CloneWork(branches=branches, total=total, commits=commits)

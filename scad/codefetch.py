@@ -7,18 +7,24 @@ is brought over by commit id, so what lands is exactly what was judged:
 - a branch the host lacks is created under the same name, and one the host has
   is fast-forwarded;
 - a branch that diverged from the host's, or the host's checked-out branch (in
-  any worktree), is never moved: it lands under ``scad/<run-id>/<branch>``;
+  any worktree, its name in any case: a file system that ignores case would
+  take ``MAIN`` for ``main``), is never moved: it lands under
+  ``scad/<run-id>/<branch>``;
+- a branch name that is a symbolic ref on the host (``master -> main`` after a
+  rename; a chain of them, or one naming a ref that does not exist) is never
+  written through: that would move the branch it names. It lands there too;
 - a branch whose name could pass for another ref of the host's (``origin``,
   ``origin/main``, a tag, ``ORIG_HEAD``, a commit id: git would resolve the user's
   ``git merge origin/main`` to it) or for another run's (``scad-<run-id>``,
   ``scad/...``) lands there too, new or not;
 - a branch git refuses to update after all (checked out in a worktree that is in
-  the middle of a rebase, say) lands there as well.
+  the middle of a rebase, say) lands there as well;
 - a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``.
 
 Each branch is fetched with a refspec that does not force, so git refuses any
 update that stopped being a fast-forward in the meantime, and one refusal costs
-no other branch its fetch.
+no other branch its fetch. Right before each write, the host ref is looked at
+again: one that is a symbolic ref or checked out by then is not written.
 """
 
 from __future__ import annotations
@@ -46,9 +52,12 @@ MAX_FILES = 20
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 #: new: created on the host under its name; updated: fast-forwarded; diverged,
-#: checked-out, misleading (a name that could pass for another ref) and refused (git
-#: would not update it): landed under ``scad/<run-id>/``; current: the host has it.
-Action = Literal["new", "updated", "diverged", "checked-out", "misleading", "refused", "current"]
+#: checked-out, aliased (a symbolic ref on the host), misleading (a name that could
+#: pass for another ref) and refused (git would not update it): landed under
+#: ``scad/<run-id>/``; current: the host has it.
+Action = Literal[
+    "new", "updated", "diverged", "checked-out", "aliased", "misleading", "refused", "current"
+]
 #: First parts of a branch name that git or scad read as something else.
 RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
 #: Names git reads as a special ref (``ORIG_HEAD``) or as a commit id.
@@ -64,6 +73,8 @@ class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
     action: Action
     #: The host branch that holds it; None when ``current``.
     target: str | None
+    #: When ``aliased``: the ref the host's branch of this name stands for.
+    alias_of: str | None = None
     #: Commits ahead of the host's default branch, and the files they change.
     ahead: int
     files_changed: int
@@ -147,13 +158,16 @@ async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: P
         host_repo=str(host_repo),
         default_branch=host.default_branch,
         branches=branches,
-        problem=f"git would not take {', '.join(refused)}" if refused else None,
+        problem=f"not fetched: {', '.join(refused)}" if refused else None,
     )
 
 
 class _Host(msgspec.Struct, frozen=True, kw_only=True):
     tips: dict[str, str]
+    #: Branches checked out in any worktree, case folded.
     checked_out: set[str]
+    #: Branches that are symbolic refs, and the ref each ends at.
+    aliases: dict[str, str]
     default: str
     remotes: set[str]
     #: Every name a ref of the host's answers to besides a branch (``v1``, ``origin/main``).
@@ -176,6 +190,9 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
             or (branch.startswith("scad-") and branch != self.own)
         )
 
+    def is_checked_out(self, branch: str) -> bool:
+        return branch.casefold() in self.checked_out
+
     @property
     def default_branch(self) -> str | None:
         return None if self.default == "(detached)" else self.default
@@ -193,7 +210,8 @@ async def _look_at(host_repo: Path, own: str) -> _Host:
             names.add(short)
     return _Host(
         tips=git.heads(all_refs),
-        checked_out=await git.checked_out_branches(host_repo),
+        checked_out={b.casefold() for b in await git.checked_out_branches(host_repo)},
+        aliases=await git.symbolic_branches(host_repo),
         default=await git.current_branch(host_repo),
         remotes=remotes,
         names=names,
@@ -207,19 +225,52 @@ async def _bring(
 ) -> tuple[list[_Plan], list[str]]:
     """Fetch each plan's commit to its target, one branch at a time; a branch git
     will not update under its own name lands under ``scad/<run-id>/`` instead.
-    Returns the plans as they landed, and the branches that could not land at all."""
+    Returns the plans as they landed, and the branches that could not land at all
+    (each with why, when scad knows)."""
     landed, refused = [], []
     for plan in plans:
-        if plan.target is None or await _fetched(host_repo, store, plan.commit, plan.target):
+        if plan.target is None:
+            landed.append(plan)
+            continue
+        why = await _unwritable(host_repo, plan.target, host)
+        if why is None and await _fetched(host_repo, store, plan.commit, plan.target):
             landed.append(plan)
             continue
         if plan.target == plan.branch:
             apart = await _landing(store, run_id, plan.branch, plan.commit, host)
-            if await _fetched(host_repo, store, plan.commit, apart):
-                landed.append(msgspec.structs.replace(plan, action="refused", target=apart))
+            why = await _unwritable(host_repo, apart, host)
+            if why is None and await _fetched(host_repo, store, plan.commit, apart):
+                alias_of = await _alias_of(host_repo, plan.branch)
+                action: Action = (
+                    "aliased"
+                    if alias_of
+                    else "checked-out"
+                    if host.is_checked_out(plan.branch)
+                    else "refused"
+                )
+                landed.append(
+                    msgspec.structs.replace(plan, action=action, target=apart, alias_of=alias_of)
+                )
                 continue
-        refused.append(plan.branch)
+        refused.append(f"{plan.branch} ({why})" if why else plan.branch)
     return landed, refused
+
+
+async def _unwritable(host_repo: Path, target: str, host: _Host) -> str | None:
+    """Why the host's branch ``target`` must not be written, looked at right before
+    the write; None when it may be."""
+    if alias_of := await _alias_of(host_repo, target):
+        return f"{target} is a symbolic ref to {alias_of} on the host"
+    if host.is_checked_out(target):
+        return f"{target} is checked out on the host"
+    return None
+
+
+async def _alias_of(host_repo: Path, branch: str) -> str | None:
+    """The ref the host's ``branch`` ends at when it is a symbolic ref (one that names
+    a missing ref too), else None: a fetch to it would write to that ref instead."""
+    out = await git.git(host_repo, "symbolic-ref", "--quiet", f"refs/heads/{branch}", check=False)
+    return out.strip() or None
 
 
 async def _fetched(host_repo: Path, store: Path, commit: str, target: str) -> bool:
@@ -238,6 +289,7 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     commit: str
     action: Action
     target: str | None
+    alias_of: str | None = None
 
 
 async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
@@ -249,7 +301,9 @@ async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) ->
         action: Action = "diverged"
     elif host.misleading(branch):
         action = "misleading"
-    elif branch in host.checked_out:
+    elif branch in host.aliases:
+        action = "aliased"
+    elif host.is_checked_out(branch):
         action = "checked-out"
     elif hosts is None:
         return _Plan(branch=branch, commit=tip, action="new", target=branch)
@@ -262,6 +316,7 @@ async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) ->
         commit=tip,
         action=action,
         target=await _landing(store, run_id, branch, tip, host),
+        alias_of=host.aliases.get(branch) if action == "aliased" else None,
     )
 
 
@@ -294,6 +349,7 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         commit=plan.commit,
         action=plan.action,
         target=plan.target,
+        alias_of=plan.alias_of,
         ahead=ahead,
         files_changed=len(files),
         files=files[:MAX_FILES],

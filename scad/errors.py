@@ -14,6 +14,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │   └── BuildFailed      a build step failed
     ├── GitError             a git command failed
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
+    │   └── TooManyEntries   a folder an agent can write holds more than scad lists
     ├── UnreadableClone      a clone cannot be read without trusting it
     ├── CostCheckError       ccusage cannot give its figure for a run
     └── SessionError         a session cannot do what was asked
@@ -38,6 +39,7 @@ __all__ = [
     "NotFound",
     "ScadError",
     "SessionError",
+    "TooManyEntries",
     "UnfetchedWork",
     "UnreadableClone",
     "UsageError",
@@ -124,6 +126,10 @@ class AgentFileError(ScadError):
         self.path = printable(path)
         self.problem = printable(problem)
         super().__init__(f"{self.path} {self.problem}")
+
+
+class TooManyEntries(AgentFileError):
+    """Raised when a folder an agent can write holds more entries than scad lists."""
 
 
 class UnreadableClone(ScadError):

@@ -25,6 +25,7 @@ from .errors import GitError
 __all__ = [
     "branch_tips",
     "checked_out_branches",
+    "commits_named",
     "count_commits",
     "current_branch",
     "default_tip",
@@ -32,11 +33,13 @@ __all__ = [
     "heads",
     "is_dirty",
     "is_repository",
+    "missing_objects",
     "refs",
     "revisions",
     "store_command",
     "store_environment",
     "store_git",
+    "symbolic_branches",
 ]
 
 
@@ -138,6 +141,15 @@ def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+async def symbolic_branches(repo: Path) -> dict[str, str]:
+    """The host repo's branches that are symbolic refs (``master -> main``), by short
+    name, with the ref each ends at (git follows a chain to its end). One that names
+    a missing ref is not listed: git skips it."""
+    out = await git(repo, "for-each-ref", "--format=%(symref) %(refname)", "refs/heads/")
+    found = (line.partition(" ") for line in out.splitlines())
+    return {ref.removeprefix("refs/heads/"): target for target, _, ref in found if target}
+
+
 async def checked_out_branches(repo: Path) -> set[str]:
     """Branches checked out in the repo or any of its linked worktrees: updating one
     would leave that working tree out of step with its branch."""
@@ -158,6 +170,31 @@ async def count_commits(store: Path, tips: Iterable[str], excluded: Iterable[str
     """How many commits ``tips`` reach that none of ``excluded`` does, in a store."""
     out = await store_git(store, "rev-list", "--count", "--stdin", input=revisions(tips, excluded))
     return int(out.strip() or 0)
+
+
+async def commits_named(store: Path, oids: Iterable[str]) -> list[str]:
+    """The commits ``oids`` name in a store (an annotated tag peeled to its commit);
+    ids of other objects, or of none the store has, are left out."""
+    wanted = "".join(f"{oid}^{{commit}}\n" for oid in oids).encode()
+    if not wanted:
+        return []
+    out = await store_git(
+        store, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=wanted
+    )
+    return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
+
+
+async def missing_objects(store: Path, objects: Path, oids: Iterable[str]) -> set[str]:
+    """Which of ``oids`` the object folder ``objects`` (a host repo's, through its own
+    alternates) lacks. git runs as in the store, with the store's configuration:
+    nothing of the host's (a promisor remote, say) is consulted."""
+    wanted = "".join(f"{oid}\n" for oid in oids).encode()
+    if not wanted:
+        return set()
+    env = store_environment() | {"GIT_OBJECT_DIRECTORY": str(objects)}
+    command = store_command(store, "cat-file", "--batch-check=%(objectname)")
+    out = await _run(command, "cat-file", env=env, where=objects, input=wanted, check=True)
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
 
 
 async def default_tip(repo: Path) -> str | None:

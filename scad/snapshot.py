@@ -7,6 +7,9 @@ directory (never mounted into the container), whose config scad writes:
 
 - refs: ``HEAD``, loose refs under ``refs/heads`` and ``packed-refs`` are read
   as text; names are checked as git checks them and ids must be hex object ids;
+- what else keeps commits in the clone is read too, for its ids only: every
+  other ref (tags, the stash, notes, any namespace), git's pseudo refs
+  (``ORIG_HEAD``...) and every entry of every reflog;
 - objects: loose object files are copied; packs are streamed through
   ``git index-pack``, which hashes every object and writes scad's own index;
   ``objects/info/alternates`` and the clone's ``.idx`` files are never read;
@@ -30,13 +33,15 @@ import stat
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import msgspec
 
 from . import agentfs, git
-from .errors import AgentFileError, GitError, UnreadableClone
+from .agentfs import MAX_ENTRIES
+from .errors import AgentFileError, GitError, TooManyEntries, UnreadableClone
 
 __all__ = ["CloneSnapshot", "snapshot_clone"]
 
@@ -52,11 +57,21 @@ PACK_LIMIT = 16 << 30
 COPY_BUDGET = 4 << 30
 INFLATE_BUDGET = 1 << 30
 MAX_NEW_PACKS = 64
+#: Entries of ``.git/objects`` one snapshot looks at, in all its folders.
+MAX_OBJECT_ENTRIES = 1_000_000
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
+#: Bytes of reflogs one snapshot reads.
+REFLOG_BUDGET = 64 << 20
+#: Files in ``.git`` besides HEAD that name a commit git keeps: the tip before a
+#: reset, the other side of a merge or a pick.
+PSEUDO_REFS = (
+    "ORIG_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "BISECT_HEAD", "AUTO_MERGE"
+)  # fmt: skip
 
 
 _OID = re.compile(rb"[0-9a-f]{40}")
+_NO_OID = b"0" * 40
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 _LOOSE = re.compile(r"[0-9a-f]{38}")
 _PACK = re.compile(r"pack-[0-9a-f]{40}\.pack")
@@ -85,6 +100,11 @@ class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     head_branch: str | None
     #: HEAD's commit when detached.
     detached: str | None
+    #: Ids that everything else keeping commits in the clone names: its other refs,
+    #: pseudo refs and reflog entries. Objects of any kind, or none the clone has.
+    kept: list[str] = []
+    #: Why ``kept`` could not be read in full (then it is empty).
+    kept_problem: str | None = None
 
 
 def valid_branch(name: str) -> bool:
@@ -127,10 +147,20 @@ def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnaps
         agentfs.open_folder(".git", dir_fd=clone_fd) as git_fd,
     ):
         head_branch, detached = _read_head(git_fd)
-        branches = _read_branches(git_fd)
+        packed = _read_packed(git_fd)
+        branches = _read_branches(git_fd, packed)
+        try:
+            kept, kept_problem = _read_kept(git_fd, packed), None
+        except AgentFileError as exc:  # the branches can still be fetched
+            kept, kept_problem = set(), str(exc)
         _copy_objects(git_fd, store, host_objects)
     snapshot = CloneSnapshot(
-        store=str(store), branches=branches, head_branch=head_branch, detached=detached
+        store=str(store),
+        branches=branches,
+        head_branch=head_branch,
+        detached=detached,
+        kept=sorted(kept),
+        kept_problem=kept_problem,
     )
     _write_refs(store, snapshot)
     return snapshot
@@ -168,16 +198,19 @@ def _read_head(git_fd: int) -> tuple[str | None, str | None]:
     raise AgentFileError(".git/HEAD", "is neither a branch nor a commit id")
 
 
-def _read_branches(git_fd: int) -> dict[str, str]:
-    packed: dict[str, str] = {}
+def _read_packed(git_fd: int) -> bytes:
     try:
-        data = agentfs.read_file_at(
+        return agentfs.read_file_at(
             git_fd, "packed-refs", limit=PACKED_REFS_LIMIT, label=".git/packed-refs"
         )
     except AgentFileError as exc:
         if exc.problem != "does not exist":
             raise
-        data = b""
+        return b""
+
+
+def _read_branches(git_fd: int, data: bytes) -> dict[str, str]:
+    packed: dict[str, str] = {}
     for line in data.split(b"\n"):  # as git splits it: a \r is part of a name, not an end
         if line.startswith((b"#", b"^")) or not line.strip():
             continue
@@ -207,7 +240,7 @@ def _text(name: bytes, where: str) -> str:
 def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) -> None:
     if depth > MAX_REF_DEPTH:
         raise AgentFileError(f"refs/heads/{prefix}", "nests too deep")
-    for name, kind in agentfs.list_dir(folder):
+    for name, kind in agentfs.list_dir(folder, label=f".git/refs/heads/{prefix}"):
         label = f".git/refs/heads/{prefix}{name}"
         if name.endswith(".lock"):
             continue  # git's own half-written update
@@ -237,6 +270,115 @@ def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
     branches[name] = oid.decode()
 
 
+class _Kept:
+    """Ids read from the clone's other refs and reflogs, within bounds on how many
+    files and how many reflog bytes one snapshot reads."""
+
+    def __init__(self) -> None:
+        self.oids: set[str] = set()
+        self.files_left = MAX_REFS
+        self.reflog_left = REFLOG_BUDGET
+
+    def add(self, oid: bytes, label: str) -> None:
+        if not _OID.fullmatch(oid):
+            raise AgentFileError(label, "does not hold an object id")
+        if oid != _NO_OID:
+            self.oids.add(oid.decode())
+
+    def file(self, label: str) -> None:
+        self.files_left -= 1
+        if self.files_left < 0:
+            raise AgentFileError(label, f"is past the {MAX_REFS} refs and reflogs read at once")
+
+
+def _read_kept(git_fd: int, packed: bytes) -> set[str]:
+    """The ids of every ref but the branches, of git's pseudo refs, and of every
+    reflog entry: commits an agent made stay reachable from these after it moved
+    its branches away (a tag, the stash, a note, a reset)."""
+    kept = _Kept()
+    for line in packed.split(b"\n"):
+        if line.startswith(b"^"):  # the commit a packed annotated tag peels to
+            kept.add(line[1:].strip(), ".git/packed-refs")
+        elif line.strip() and not line.startswith(b"#"):
+            oid, _, ref = line.partition(b" ")
+            if not ref.startswith(b"refs/heads/"):
+                kept.add(oid, ".git/packed-refs")
+    for name in PSEUDO_REFS:
+        text = _read_if_there(git_fd, name, limit=REF_FILE_LIMIT)
+        for line in (text or b"").split(b"\n"):  # MERGE_HEAD may list several, one a line
+            if line.strip():
+                kept.add(line.strip()[:40], f".git/{name}")
+
+    def take_ref(folder: int, name: str, label: str) -> None:
+        kept.file(label)
+        text = agentfs.read_file_at(folder, name, limit=REF_FILE_LIMIT, label=label).strip()
+        if not text.startswith(b"ref: "):  # one that follows another: that one is read
+            kept.add(text, label)
+
+    def take_reflog(folder: int, name: str, label: str) -> None:
+        kept.file(label)
+        if kept.reflog_left <= 0:
+            raise AgentFileError(label, f"is past the {REFLOG_BUDGET}-byte bound on reflogs")
+        data = agentfs.read_file_at(folder, name, limit=kept.reflog_left, label=label)
+        kept.reflog_left -= len(data)
+        for line in data.split(b"\n"):
+            if line.strip():  # "<old> <new> <who> <when>\t<message>"
+                kept.add(line[:40], label)
+                kept.add(line[41:81], label)
+
+    with contextlib.ExitStack() as stack:
+        if (refs := _open_if_there(stack, git_fd, "refs")) is not None:
+            _walk(refs, ".git/refs", take_ref, 0, skip="heads")
+        if (logs := _open_if_there(stack, git_fd, "logs")) is not None:
+            _walk(logs, ".git/logs", take_reflog, 0)
+    return kept.oids
+
+
+def _read_if_there(folder: int, name: str, *, limit: int) -> bytes | None:
+    try:
+        return agentfs.read_file_at(folder, name, limit=limit, label=f".git/{name}")
+    except AgentFileError as exc:
+        if exc.problem != "does not exist":
+            raise
+        return None
+
+
+def _open_if_there(stack: contextlib.ExitStack[bool | None], parent: int, name: str) -> int | None:
+    try:
+        return stack.enter_context(agentfs.open_folder(name, dir_fd=parent))
+    except AgentFileError as exc:
+        if exc.problem != "does not exist":
+            raise
+        return None
+
+
+def _walk(
+    folder: int,
+    label: str,
+    take: Callable[[int, str, str], None],
+    depth: int,
+    *,
+    skip: str | None = None,
+) -> None:
+    """``take`` each regular file below ``folder`` (git's half-written ``.lock`` files
+    aside), within ``MAX_REF_DEPTH`` folders; anything else there is refused."""
+    if depth > MAX_REF_DEPTH:
+        raise AgentFileError(label, "nests too deep")
+    for name, kind in agentfs.list_dir(folder, label=label):
+        path = f"{label}/{name}"
+        if name.endswith(".lock") or name == skip:
+            continue
+        if kind == stat.S_IFDIR:
+            with agentfs.open_folder(name, dir_fd=folder) as sub:
+                _walk(sub, path, take, depth + 1)
+        elif kind == stat.S_IFREG:
+            take(folder, name, path)
+        elif kind == stat.S_IFLNK:
+            raise AgentFileError(path, "is a symbolic link; not followed")
+        else:
+            raise AgentFileError(path, "is not a regular file")
+
+
 class _Budget:
     """What one snapshot may still spend: bytes copied into the store, bytes
     inflated to verify loose objects, packs indexed."""
@@ -245,6 +387,7 @@ class _Budget:
         self.left = COPY_BUDGET
         self.inflate_left = INFLATE_BUDGET
         self.packs_left = MAX_NEW_PACKS
+        self.entries_left = MAX_OBJECT_ENTRIES
 
     def spend(self, size: int, what: str) -> None:
         self.left -= size
@@ -255,6 +398,20 @@ class _Budget:
         self.inflate_left -= size
         if self.inflate_left < 0:
             raise AgentFileError(what, f"is past the {INFLATE_BUDGET}-byte bound on inflating")
+
+    def listing(self, folder: int, what: str) -> list[tuple[str, int]]:
+        """The entries of ``folder``, counted against the bound on entries looked at."""
+        if self.entries_left < MAX_ENTRIES:
+            try:
+                listed = agentfs.list_dir(folder, label=what, limit=self.entries_left)
+            except TooManyEntries:
+                raise AgentFileError(
+                    what, f"is past the {MAX_OBJECT_ENTRIES} entries looked at in one read"
+                ) from None
+        else:
+            listed = agentfs.list_dir(folder, label=what)
+        self.entries_left -= len(listed)
+        return listed
 
     def pack(self, what: str) -> None:
         self.packs_left -= 1
@@ -271,7 +428,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
     store_packs = set(os.listdir(store / "objects/pack"))
     budget = _Budget()
     with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
-        for name, kind in agentfs.list_dir(objects):
+        for name, kind in budget.listing(objects, ".git/objects"):
             if kind != stat.S_IFDIR:
                 continue
             if _FANOUT.fullmatch(name):
@@ -279,7 +436,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
                     _copy_loose(fanout, name, store / "objects" / name, budget)
             elif name == "pack":
                 with agentfs.open_folder(name, dir_fd=objects) as packs:
-                    for pack, pack_kind in agentfs.list_dir(packs):
+                    for pack, pack_kind in budget.listing(packs, ".git/objects/pack"):
                         new = pack not in host_packs and pack not in store_packs
                         if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
                             _index_pack(packs, pack, store, budget)
@@ -287,7 +444,7 @@ def _copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
 
 def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
     present = set(os.listdir(dest)) if dest.is_dir() else set()
-    for name, kind in agentfs.list_dir(fanout):
+    for name, kind in budget.listing(fanout, f".git/objects/{prefix}"):
         if kind != stat.S_IFREG or not _LOOSE.fullmatch(name) or name in present:
             continue
         label = f".git/objects/{prefix}/{name}"

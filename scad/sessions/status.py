@@ -14,7 +14,7 @@ from .. import agentfs, labels
 from ..accounting import RunSummary
 from ..clones import CloneWork, unfetched_work
 from ..credentials import refresh_token_fingerprint
-from ..errors import AgentFileError, UnreadableClone
+from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..home import Home
 from ..runlog import CATCH_UPS_AT_ONCE, catch_up
 from ..runs import RunPaths, RunRecord, list_runs
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 #: Transcripts larger than this are listed, not read; nor is any once this much was read.
 TRANSCRIPT_LIMIT = 64 << 20
 TRANSCRIPTS_BUDGET = 256 << 20
+#: Transcripts listed in one look (the agent decides how many files there are).
+MAX_TRANSCRIPTS = 1000
 
 __all__ = [
     "CloneInfo",
@@ -218,7 +220,8 @@ def shared_refresh_tokens(home: Home, rows: list[SessionStatus]) -> list[list[st
 
 def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
     """Claude's transcripts in the run, read as hostile files (see :mod:`scad.agentfs`):
-    each up to a bound, and all of them together up to another."""
+    each up to a bound, all of them together up to another, and at most
+    ``MAX_TRANSCRIPTS`` of them; past that, one last entry says how the list was cut."""
     found: list[TranscriptInfo] = []
     budget = TRANSCRIPTS_BUDGET
     try:
@@ -226,18 +229,24 @@ def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
             agentfs.open_folder(claude_dir) as claude,
             agentfs.open_folder("projects", dir_fd=claude) as projects,
         ):
-            for project, kind in sorted(agentfs.list_dir(projects)):
+            for project, kind in sorted(agentfs.list_dir(projects, label="claude/projects")):
                 if kind != stat.S_IFDIR:
                     continue
                 with agentfs.open_folder(project, dir_fd=projects) as folder:
-                    for name, _ in sorted(agentfs.list_dir(folder)):
+                    label = f"claude/projects/{project}"
+                    for name, _ in sorted(agentfs.list_dir(folder, label=label)):
                         if not name.endswith(".jsonl"):
                             continue
+                        if len(found) >= MAX_TRANSCRIPTS:
+                            cut = f"past the {MAX_TRANSCRIPTS} transcripts listed in one look"
+                            return [*found, _unread("(more)", cut)]
                         if budget <= 0:
                             found.append(_unread(name, "past the bound on bytes read in one look"))
                             continue
                         found.append(_transcript(folder, name, min(budget, TRANSCRIPT_LIMIT)))
                         budget -= found[-1].size
+    except TooManyEntries as exc:
+        return [*found, _unread("(more)", f"not listed: {exc}")]
     except AgentFileError:
         pass  # no transcripts, or a folder the agent made a link: nothing to show
     return found

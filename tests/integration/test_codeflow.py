@@ -68,6 +68,34 @@ async def test_fetch_brings_the_agent_branches_home_and_a_diverged_one_lands_apa
     assert (await project.scad("session", "clean", run_id)).stdout == f"cleaned {run_id}\n"
 
 
+ON_THE_ALIAS = (
+    "RUN: git checkout -q -b master main && echo agent > master.txt && git add master.txt"
+    " && git commit -qm 'agent on master' && git checkout -q -\n"
+    "SAY: done\n"
+)
+
+
+async def test_fetch_never_writes_through_a_host_branch_that_is_a_symbolic_ref(
+    project: Project,
+) -> None:
+    # The host renamed master to main and kept the old name as an alias.
+    host_git(project, "symbolic-ref", "refs/heads/master", "refs/heads/main")
+    host_main = host_git(project, "rev-parse", "main")
+
+    run_id = await project.start("--tag", "alias", "--headless", "--prompt", ON_THE_ALIAS)
+    await wait_for_exit(run_id)
+    result = await project.scad("code", "fetch", run_id)
+    assert host_git(project, "rev-parse", "main") == host_main
+    assert host_git(project, "symbolic-ref", "refs/heads/master") == "refs/heads/main"
+    assert host_git(project, "status", "--porcelain") == ""
+    assert (
+        f"{run_id}: code master is a symbolic ref to refs/heads/main on the host: not written "
+        f"through, and refs/heads/main is unchanged; it is at scad/{run_id}/master\n"
+    ) in result.stdout
+    assert git_log(project.repo, f"scad/{run_id}/master")[:1] == ["agent on master"]
+    assert (await project.scad("session", "clean", run_id)).stdout == f"cleaned {run_id}\n"
+
+
 async def test_sync_reaches_a_running_session_and_checkout_switches_it(project: Project) -> None:
     run_id = await project.start("--tag", "sync", "--no-attach")
     host_git(project, "branch", "topic")

@@ -132,3 +132,40 @@ def test_the_command_is_chosen_from_the_environment(tmp_path: Path) -> None:
     assert ccusage_command({"PATH": str(bin_dir)}) == [str(bin_dir / "ccusage")]
     with pytest.raises(CostCheckError, match="neither ccusage nor npx is on the PATH; install"):
         ccusage_command({"PATH": str(tmp_path / "empty")})
+
+
+@pytest.mark.parametrize("layout", ["files", "folders", "a-wide-folder"])
+async def test_more_transcripts_than_scad_copies_are_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    monkeypatch.setattr(ccusage, "MAX_ENTRIES", 1000)
+    project = tmp_path / "claude" / "projects" / "-workspace-code"
+    project.mkdir(parents=True)
+    for n in range(1500):
+        if layout == "files":
+            (project / f"s{n}.jsonl").touch()
+        elif layout == "folders":
+            (project / f"d{n // 100}" / f"d{n}").mkdir(parents=True)
+        else:
+            (project / f"other{n}").touch()
+    scratch = tmp_path / "scratch"
+    monkeypatch.setattr(ccusage.tempfile, "tempdir", str(scratch))
+    scratch.mkdir()
+    command, seen = recording(tmp_path)
+    with pytest.raises(CostCheckError, match=r"^the run's transcripts cannot be counted: "):
+        await ccusage_report(tmp_path / "claude", command)
+    assert not seen.exists()  # ccusage was not asked about a part of them
+    assert list(scratch.iterdir()) == []
+
+
+async def test_twenty_thousand_empty_transcripts_are_refused_before_any_is_counted(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "claude" / "projects" / "-workspace-code"
+    project.mkdir(parents=True)
+    for n in range(20_000):
+        (project / f"s{n:05}.jsonl").touch()
+    command, seen = recording(tmp_path)
+    with pytest.raises(CostCheckError, match=r" holds more than 10000 entries$"):
+        await ccusage_report(tmp_path / "claude", command)
+    assert not seen.exists()

@@ -22,13 +22,13 @@ RUN = "r"
 BRANCH = "scad-r"
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, check: bool = True) -> str:
     """git as a user or an agent runs it in its own repository (a test may; scad never
     runs git in a clone)."""
     return subprocess.run(
         ["git", "-c", "safe.directory=*", "-c", "user.name=a", "-c", "user.email=a@a",
          "-C", str(repo), *args],
-        check=True, capture_output=True, text=True,
+        check=check, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
 
 
@@ -305,6 +305,124 @@ async def test_a_branch_that_lands_nowhere_is_named(tmp_path: Path, repo: Path) 
     (heads / "scad" / RUN).mkdir(parents=True)
     (heads / "scad" / RUN / "busy.lock").write_text("held\n")
     (result,) = (await fetch_run(home, record)).repos
-    assert result.problem == "git would not take busy"
+    assert result.problem == "not fetched: busy"
     assert "busy" not in by_branch(result.branches)
     assert BRANCH in by_branch(result.branches)
+
+
+async def agent_branch(home: Home, name: str, start: str = "main") -> str:
+    """The agent's commit on a branch ``name`` of its clone, which it leaves."""
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "-b", name, start)
+    tip = commit(clone, f"{name.replace('/', '-')}.txt")
+    git(clone, "checkout", "-q", BRANCH)
+    return tip
+
+
+def unmoved(repo: Path, branches: dict[str, str]) -> None:
+    assert {b: git(repo, "rev-parse", f"refs/heads/{b}") for b in branches} == branches
+    assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_a_branch_the_host_names_by_a_symbolic_ref_is_not_written_through(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "symbolic-ref", "refs/heads/master", "refs/heads/main")  # main was renamed
+    home, record = await make_run(tmp_path, {"code": repo})
+    before = {"main": git(repo, "rev-parse", "main")}
+    mine = await agent_branch(home, "master")
+    work = commit(RunPaths(home, RUN).clone("code"), "work.txt")
+    (result,) = (await fetch_run(home, record)).repos
+    unmoved(repo, before)
+    assert git(repo, "symbolic-ref", "refs/heads/master") == "refs/heads/main"
+    (master,) = [b for b in result.branches if b.branch == "master"]
+    assert (master.action, master.target, master.alias_of) == (
+        "aliased",
+        f"scad/{RUN}/master",
+        "refs/heads/main",
+    )
+    assert git(repo, "rev-parse", f"scad/{RUN}/master", BRANCH).split() == [mine, work]
+
+
+@pytest.mark.parametrize(
+    "aliases",
+    [
+        pytest.param({"a": "refs/heads/b", "b": "refs/heads/main"}, id="a-chain"),
+        pytest.param({"a": "refs/heads/nowhere"}, id="dangling"),
+        pytest.param({"a": "refs/remotes/origin/main"}, id="outside-the-branches"),
+        pytest.param({"a": "refs/heads/side"}, id="to-a-branch-of-another-worktree"),
+    ],
+)
+async def test_no_symbolic_ref_of_the_host_is_written_through(
+    tmp_path: Path, repo: Path, aliases: dict[str, str]
+) -> None:
+    git(repo, "branch", "side")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "side"), "side")
+    git(repo, "update-ref", "refs/remotes/origin/main", "main")
+    for name, target in aliases.items():
+        git(repo, "symbolic-ref", f"refs/heads/{name}", target)
+    home, record = await make_run(tmp_path, {"code": repo})
+    before = {b: git(repo, "rev-parse", b) for b in ("main", "side")}
+    origin = git(repo, "rev-parse", "refs/remotes/origin/main")
+    mine = await agent_branch(home, "a")
+    (result,) = (await fetch_run(home, record)).repos
+    unmoved(repo, before)
+    assert git(repo, "rev-parse", "refs/remotes/origin/main") == origin
+    assert git(repo, "rev-parse", "--verify", "--quiet", "nowhere", check=False) == ""
+    heads = repo / ".git" / "refs" / "heads"
+    assert {n: (heads / n).read_text() for n in aliases} == {
+        n: f"ref: {t}\n" for n, t in aliases.items()
+    }
+    (a,) = [b for b in result.branches if b.branch == "a"]
+    assert (a.action, a.target, a.alias_of) == (
+        "aliased",
+        f"scad/{RUN}/a",
+        git(repo, "symbolic-ref", "refs/heads/a"),
+    )
+    assert git(repo, "rev-parse", f"scad/{RUN}/a") == mine
+
+
+async def test_a_branch_checked_out_in_a_linked_worktree_never_moves(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "branch", "side")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "side"), "side")
+    home, record = await make_run(tmp_path, {"code": repo})
+    before = {"side": git(repo, "rev-parse", "side")}
+    mine = await agent_branch(home, "side")
+    (result,) = (await fetch_run(home, record)).repos
+    unmoved(repo, before)
+    assert git(tmp_path / "side", "status", "--porcelain") == ""
+    assert by_branch(result.branches)["side"] == ("checked-out", f"scad/{RUN}/side", 1)
+    assert git(repo, "rev-parse", f"scad/{RUN}/side") == mine
+
+
+async def test_a_branch_whose_name_differs_from_a_checked_out_one_only_in_case_lands_apart(
+    tmp_path: Path, repo: Path
+) -> None:
+    # On a file system that ignores case, refs/heads/MAIN is the file of refs/heads/main.
+    home, record = await make_run(tmp_path, {"code": repo})
+    before = {"main": git(repo, "rev-parse", "main")}
+    await agent_branch(home, "MAIN")
+    (result,) = (await fetch_run(home, record)).repos
+    unmoved(repo, before)
+    assert by_branch(result.branches)["MAIN"] == ("checked-out", f"scad/{RUN}/MAIN", 1)
+
+
+async def test_a_landing_place_that_is_a_symbolic_ref_is_not_written_through(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "symbolic-ref", f"refs/heads/scad/{RUN}/main", "refs/heads/main")
+    home, record = await make_run(tmp_path, {"code": repo})
+    before = {"main": git(repo, "rev-parse", "main")}
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "checkout", "-q", "main")
+    commit(clone, "main.txt")
+    git(clone, "checkout", "-q", BRANCH)
+    work = commit(clone, "work.txt")
+    (result,) = (await fetch_run(home, record)).repos
+    unmoved(repo, before)
+    assert result.problem == (
+        f"not fetched: main (scad/{RUN}/main is a symbolic ref to refs/heads/main on the host)"
+    )
+    assert git(repo, "rev-parse", BRANCH) == work

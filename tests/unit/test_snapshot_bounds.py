@@ -75,3 +75,50 @@ async def test_the_packs_indexed_in_one_read_are_counted(
     monkeypatch.setattr(snapshot, "MAX_NEW_PACKS", 2)
     with pytest.raises(UnreadableClone, match="past the 2 new packs read at once"):
         await unfetched_work(clone, store_of(clone), repo)
+
+
+@pytest.mark.parametrize(
+    ("folder", "bound", "message"),
+    [
+        pytest.param(
+            "objects/ab",
+            "MAX_OBJECT_ENTRIES",
+            r"\.git/objects/ab is past the 1000 entries",
+            id="objects",
+        ),
+        pytest.param(
+            "objects/pack", "MAX_OBJECT_ENTRIES", r"\.git/objects/pack is past the 1000", id="packs"
+        ),
+        pytest.param(
+            "refs/heads/many",
+            "MAX_ENTRIES",
+            r"refs/heads/many/ holds more than 1000",
+            id="branches",
+        ),
+        pytest.param(
+            "refs/tags", "MAX_ENTRIES", r"\.git/refs/tags holds more than 1000", id="tags"
+        ),
+        pytest.param(
+            "logs/refs/heads", "MAX_ENTRIES", r"\.git/logs/refs/heads holds more", id="reflogs"
+        ),
+    ],
+)
+async def test_a_folder_the_agent_filled_is_not_listed_past_a_count(
+    clone: Path, repo: Path, monkeypatch: pytest.MonkeyPatch, folder: str, bound: str, message: str
+) -> None:
+    from scad import agentfs
+
+    monkeypatch.setattr(snapshot if bound == "MAX_OBJECT_ENTRIES" else agentfs, bound, 1000)
+    filled = clone / ".git" / folder
+    filled.mkdir(parents=True, exist_ok=True)
+    for n in range(1500):
+        (filled / f"junk{n}").touch()
+    with pytest.raises(UnreadableClone, match=message):
+        await unfetched_work(clone, store_of(clone), repo)
+
+
+async def test_refs_nested_past_the_depth_bound_are_not_walked(clone: Path, repo: Path) -> None:
+    deep = clone / ".git" / "refs" / "keep" / "/".join(["d"] * 20)
+    deep.mkdir(parents=True)
+    with pytest.raises(UnreadableClone, match="nests too deep"):
+        await unfetched_work(clone, store_of(clone), repo)

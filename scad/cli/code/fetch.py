@@ -18,9 +18,9 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
     """Bring runs' branches into the host repos.
 
     New branches keep their names and branches the host has are fast-forwarded;
-    a branch that diverged, the host's checked-out branch, or a new one whose
-    name could pass for another ref (origin/main) lands under scad/RUN_ID/BRANCH
-    instead. The host's working tree is never touched. Exits 1 when a run or a
+    a branch that diverged, a branch checked out on the host, a name that is a
+    symbolic ref on the host (master -> main), or a new one whose name could pass
+    for another ref (origin/main) lands under scad/RUN_ID/BRANCH instead. The host's working tree is never touched. Exits 1 when a run or a
     clone could not be fetched (each says why).
     """
     from ...batches import load_manifest
@@ -71,6 +71,7 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
             for repo in run.repos:
                 for branch in repo.branches:
                     if why := _APART.get(branch.action):
+                        why = why.format(alias_of=branch.alias_of)
                         click.echo(
                             f"{run.run_id}: {repo.key} {branch.branch} {why}; "
                             f"it is at {branch.target}"
@@ -84,6 +85,8 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
 _APART = {
     "diverged": "diverged from the host's (which is unchanged)",
     "checked-out": "is checked out on the host (which is unchanged)",
+    "aliased": "is a symbolic ref to {alias_of} on the host: not written through, "
+    "and {alias_of} is unchanged",
     "misleading": "could pass for another ref of the host's, or another run's",
     "refused": "was refused by git on the host",
 }

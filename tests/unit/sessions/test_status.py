@@ -111,3 +111,37 @@ def test_many_transcripts_are_read_up_to_a_bound(
         ("s1", 1, None),
         ("s2", None, "is 10 bytes, over the 5-byte bound"),
     ]
+
+
+def test_many_transcripts_are_listed_up_to_a_count_and_the_cut_is_said(
+    projects: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.sessions.status.MAX_TRANSCRIPTS", 100)
+    for n in range(3000):
+        (projects / f"s{n:04}.jsonl").touch()
+    found = list_transcripts(projects.parent.parent)
+    assert len(found) == 101
+    assert [t.session_id for t in found[:2]] == ["s0000", "s0001"]
+    assert (found[-1].session_id, found[-1].problem) == (
+        "(more)",
+        "past the 100 transcripts listed in one look",
+    )
+
+
+def test_a_folder_of_more_entries_than_scad_lists_is_named_not_listed(
+    projects: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.agentfs.MAX_ENTRIES", 1000)
+    for n in range(1500):
+        (projects / f"n{n}").touch()
+    (found,) = list_transcripts(projects.parent.parent)
+    assert found.problem is not None
+    assert found.problem.startswith("not listed: claude/projects/")
+    assert found.problem.endswith(" holds more than 1000 entries")
+
+
+def test_empty_transcripts_by_the_ten_thousand_are_listed_in_bounded_time(projects: Path) -> None:
+    for n in range(20_000):
+        (projects / f"s{n:05}.jsonl").touch()
+    found = list_transcripts(projects.parent.parent)
+    assert len(found) == 1001 and found[-1].session_id == "(more)"
