@@ -158,9 +158,11 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
         for name, tip in sorted(tips.items())
         if tip in unfetched or (cut and tip not in host_tips)
     ]
+    # Lines end at \n only: a subject may hold U+2028 or \x1c, which splitlines()
+    # would take for line ends, making up commits of its own.
     commits = [
         Commit(sha, printable(subject.rstrip()))
-        for sha, _, subject in (line.partition(" ") for line in listed.splitlines())
+        for sha, _, subject in (line.partition(" ") for line in listed.split("\n") if line)
     ]
     total = MAX_COUNTED + 1 if cut and ahead else len(ahead)
     return CloneWork(branches=branches, total=total, commits=commits)

@@ -62,6 +62,15 @@ async def test_every_branch_and_a_detached_head_count(clone: Path, repo: Path) -
     ]
 
 
+async def test_a_subject_cannot_make_up_commits(clone: Path, repo: Path) -> None:
+    """Characters Python takes for line ends (U+2028, \\x1c, \\x85) inside a subject
+    stay in it, shown escaped, instead of listing a commit that is not there."""
+    fake = "0" * 40
+    made = commit(clone, f"fix\u2028{fake} approved\x1cdone\x85ok")
+    work = await unfetched_work(clone, store_of(clone), repo)
+    assert work.commits == [Commit(made, f"fix\\u2028{fake} approved\\x1cdone\\x85ok")]
+
+
 async def test_long_subjects_and_long_histories_are_cut(clone: Path, repo: Path) -> None:
     for n in range(60):
         commit(clone, f"{n} " + "x" * 500)
