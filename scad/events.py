@@ -95,8 +95,12 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     detail: str | None = None
 
     def payload(self) -> Any:
-        """Claude's object, decoded (None for lines that carry none)."""
-        return _decode_payload(self.data) if self.data else None
+        """Claude's object, decoded (None for lines that carry none, or whose numbers
+        Python cannot hold: the writer checks a line's shape, not every value)."""
+        try:
+            return _decode_payload(self.data) if self.data else None
+        except msgspec.DecodeError:
+            return None
 
 
 class LogLine(NamedTuple):
@@ -246,11 +250,25 @@ class _Batch:
             else:
                 self._add(line)
                 return
-        self.raw(head + msgspec.json.encode({"text": raw.decode()})[1:-1], ts)
+        self.raw(head + _text_field(raw.decode()), ts)
 
     def fields(self, ts: str | None = None, **fields: Any) -> None:
         present = {k: v for k, v in fields.items() if v is not None}
         self.raw(msgspec.json.encode(present)[1:-1], ts)
+
+
+#: The most a line kept as text takes in the log: escaping can make a line of
+#: control characters six times its size, and a reader holds a line whole.
+MAX_TEXT = 16 << 20
+
+
+def _text_field(text: str) -> bytes:
+    """``"text":...`` for a line kept as text, cut to keep within :data:`MAX_TEXT`."""
+    field = msgspec.json.encode({"text": text})[1:-1]
+    while len(field) > MAX_TEXT:
+        text = text[: len(text) * MAX_TEXT // len(field) - 1]  # escapes grow it evenly enough
+        field = msgspec.json.encode({"text": text})[1:-1]
+    return field
 
 
 def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:

@@ -11,8 +11,11 @@ import re
 
 __all__ = ["nests_within"]
 
-# A JSON string (escapes included), whose brackets are text, not nesting.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# An escape within a string (an escaped quote ends nothing), and then a string, whose
+# brackets are text, not nesting. Two linear passes: one pattern for strings with
+# their escapes would scan on from every escaped quote of an unclosed one.
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
 # Objects and arrays alike become "[...]"; everything else goes.
 _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -27,7 +30,7 @@ def nests_within(text: bytes, limit: int) -> bool:
     """
     if text.count(b"[") + text.count(b"{") <= limit:
         return True  # no more openers than the limit: no deeper either (the common case)
-    brackets = _STRING.sub(b"", text).translate(_BRACKETS, _NOT_BRACKETS)
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", text)).translate(_BRACKETS, _NOT_BRACKETS)
     for _ in range(limit):
         if not brackets:
             return True

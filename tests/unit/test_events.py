@@ -390,3 +390,26 @@ async def test_no_nesting_depth_blinds_the_log(tmp_path: Path) -> None:
             depth
         )
         assert envelopes[0].text == nested(depth)
+
+
+async def test_a_line_kept_as_text_is_bounded_in_the_log_not_only_on_screen(
+    tmp_path: Path,
+) -> None:
+    """Escaping makes a line of control characters six times its size: what the log
+    keeps of it is cut to the same bound as any line, and the lines after it follow."""
+    from scad.events import MAX_TEXT
+    from scad.loglines import MAX_LINE
+
+    paths = run_paths(tmp_path)
+    await ingest(paths, "c1", 0, [LogLine(TS, "\x01" * MAX_LINE), LogLine(TS, RESULT)])
+    assert paths.events.stat().st_size < MAX_TEXT + 4096
+    first, second = await read_all_events(paths)
+    assert first.text is not None and set(first.text) == {"\x01"}
+    assert (first.n, second.n, second.payload()["num_turns"]) == (0, 1, 3)
+
+
+async def test_a_number_python_cannot_hold_reads_as_no_payload(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    await ingest(paths, "c1", 0, [LogLine(TS, '{"type":"assistant","a":' + "9" * 5000 + "}")])
+    (stored,) = await read_all_events(paths)
+    assert stored.payload() is None

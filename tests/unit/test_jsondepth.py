@@ -48,3 +48,11 @@ def test_the_depth_is_told_exactly(value: Any, spaced: bool) -> None:
 )
 def test_edges(text: bytes, limit: int, within: bool) -> None:
     assert nests_within(text, limit) is within
+
+
+@pytest.mark.timeout(120)  # quadratic work on this line takes days; linear takes a second
+def test_an_unclosed_string_of_escaped_quotes_is_read_in_one_pass() -> None:
+    """Past the cheap count, a line of 16 MiB that opens a string and then only
+    escapes quotes is measured without going over the rest of it from each quote."""
+    text = b"[" * 129 + b'"' + b'\\"' * (8 << 20)
+    assert not nests_within(text, 128)  # 129 openers, none closed: deeper than 128
