@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
 import msgspec
 
 from . import git
 from .build import build_context
 from .config import Config
 from .errors import ImageError
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
     from .specs import Engine
@@ -86,7 +86,7 @@ async def describe_config(config: Config, engine: Engine | None) -> ConfigInfo:
     async def describe(key: str) -> None:
         repos[key] = await _describe_repo(key, config)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for key in config.repos:
             tg.start_soon(describe, key)
     image, built, problem = None, None, None

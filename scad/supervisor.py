@@ -43,6 +43,7 @@ from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .runlog import catch_up, follow_engine
 from .runs import RunPaths, RunRecord, save_run
 from .specs import ContainerExit, ContainerSpec, OutputStream
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -101,8 +102,8 @@ async def supervise(
     between creating the container and starting it (a batch spaces its starts,
     not its creations).
 
-    A run that cannot start raises (a ScadError naming the run; its container
-    removed, its end logged); once started, errors become the outcome
+    A run that cannot start raises the ScadError that kept it from starting (its
+    container removed, its end logged; the caller names the run); once started, errors become the outcome
     (``crashed``, with the message in ``detail``) and only cancellation
     propagates, after the run is stopped, caught up and removed.
     """
@@ -131,7 +132,7 @@ async def supervise(
                     await remove_containers(engine, paths.home, record)
                     if container_id is not None:  # its start is logged: so is its end
                         await mark_lost(paths, container_id, f"it could not start: {exc}")
-                raise SessionError(f"{record.run_id} could not start: {exc}") from exc
+                raise  # as it came: the caller names the run
             return await _lost_track(engine, record, container_id, exc)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
@@ -164,7 +165,7 @@ async def adopt(
             if state is not None and state.status == "created":
                 await engine.start(container_id)  # its supervisor died before starting it
             watch.started = True
-            async with anyio.create_task_group() as tg:
+            async with open_task_group() as tg:
                 tg.start_soon(
                     _log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline
                 )

@@ -20,6 +20,7 @@ from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
 from ..summaries import LogSummary, log_summaries, log_summary
+from ..taskgroups import open_task_group
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
@@ -159,7 +160,7 @@ async def run_statuses(
             if container.id == record.container_id:
                 containers[record.run_id] = container
 
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for record in records:
                 tg.start_soon(match, record)
     logs = await log_summaries(home, [r.run_id for r in records])
@@ -169,7 +170,7 @@ async def run_statuses(
             for r in records
             if r.run_id in containers and not logs[r.run_id].ended(containers[r.run_id].id)
         ]
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for record in behind:
                 tg.start_soon(catch_up, engine, home, record)
         logs |= await log_summaries(home, [r.run_id for r in behind])

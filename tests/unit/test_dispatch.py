@@ -3,11 +3,13 @@ concurrency, rate limits, budget, and picking up a batch a dead supervisor left.
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -26,13 +28,15 @@ from scad.batches import (
     save_manifest,
 )
 from scad.batchproc import requeue
+from scad.clones import create_clone
 from scad.config import Config, parse_config
 from scad.dispatch import run_batch
-from scad.errors import EngineUnavailable, SessionError
+from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.events import read_all_events
 from scad.home import Home
 from scad.runlog import catch_up
 from scad.runs import RunPaths, RunRecord, list_runs, load_run
+from scad.sessions.claude_state import write_claude_state
 from scad.sessions.start import Prepared, prepare_session
 from scad.signals import RunSignals
 from scad.specs import ContainerSpec
@@ -191,6 +195,66 @@ async def test_a_run_that_cannot_start_fails_alone(project: tuple[Home, Config])
     assert {i.status for i in state.items} == {"failed"}
     assert all("could not start: no room" in (i.detail or "") for i in state.items)
     assert list_runs(home) == []  # nothing half-made is left
+
+
+class Refusing(Scripted):
+    """Refuses to make the container of one prompt."""
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        if "-b-02-" in spec.labels["scad.run"]:
+            raise EngineError("create container: the engine refused: no space left on device")
+        return await super().create_container(spec)
+
+
+async def clone_fails(host_repo: Path, dest: Path, branch: str, **kw: Any) -> None:
+    if "-b-02-" in str(dest):
+        raise GitError("git clone failed: fatal: could not read from the host repository")
+    await create_clone(host_repo, dest, branch, **kw)
+
+
+def state_fails(config: Config, paths: RunPaths, *args: Any) -> list[str]:
+    if "-b-02-" in paths.root.name:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write_claude_state(config, paths, *args)
+
+
+@pytest.mark.parametrize(
+    ("engine_type", "patch", "reason"),
+    [
+        pytest.param(
+            Scripted,
+            ("create_clone", clone_fails),
+            "fatal: could not read from the host",
+            id="clone",
+        ),
+        pytest.param(
+            Scripted,
+            ("write_claude_state", state_fails),
+            "No space left on device",
+            id="claude-state",
+        ),
+        pytest.param(
+            Refusing, None, "could not start: create container: the engine refused", id="create"
+        ),
+    ],
+)
+async def test_one_item_that_cannot_start_fails_with_its_reason_and_the_others_go_on(
+    project: tuple[Home, Config],
+    monkeypatch: pytest.MonkeyPatch,
+    engine_type: type[Scripted],
+    patch: tuple[str, object] | None,
+    reason: str,
+) -> None:
+    if patch is not None:
+        monkeypatch.setattr(f"scad.sessions.start.{patch[0]}", patch[1])
+    home, config = project
+    batch_id = make_batch(home, ["a", "b", "c"], parallel=3, retries=1)
+    engine = engine_type({"01": [OK], "02": [OK], "03": [OK]})
+    state = await run(engine, home, config, batch_id)
+    assert [i.status for i in state.items] == ["succeeded", "failed", "succeeded"]
+    assert reason in (state.items[1].detail or "")
+    assert "TaskGroup" not in (state.items[1].detail or "")
+    assert [r.item for r in sorted(list_runs(home), key=lambda r: r.item or 0)] == [1, 3]
 
 
 class Signals:
@@ -510,7 +574,7 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     prepared = await prepare_item(engine, home, config, batch_id, 1)
     append_batch_event(paths, "supervisor", pid=1)
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
-    with pytest.raises(SessionError):
+    with pytest.raises(EngineUnavailable):
         await supervise(engine, home, prepared.record, prepared.spec)
     del engine.fail["start"]
     append_batch_event(paths, "attempt", item=1, run_id=prepared.record.run_id, attempt=1,
