@@ -129,16 +129,21 @@ async def test_a_run_that_cannot_start_raises_its_error_as_it_came_and_leaves_no
     assert engine.made == {}
 
 
-async def test_an_engine_error_once_started_is_the_runs_outcome(tmp_path: Path) -> None:
+async def test_an_engine_error_once_started_is_followed_to_the_runs_real_end(
+    tmp_path: Path,
+) -> None:
     home = Home(tmp_path)
     engine = FakeEngine(
-        script=lambda spec: Script(out(INIT)), fail={"wait": EngineError("the engine went away")}
+        script=lambda spec: Script(out(INIT, result())),
+        fail={"wait": EngineError("the engine went away")},
     )
     record, spec = make_run(home)
     outcome = await supervise(engine, home, record, spec)
-    assert (outcome.status, outcome.detail) == (
-        "crashed", f"{record.run_id}: the engine went away",
-    )  # fmt: skip
+    assert (outcome.status, outcome.result) == ("succeeded", "done")
+    envelopes = await read_all_events(RunPaths(home, record.run_id))
+    assert [e.event or e.payload()["type"] for e in envelopes] == [
+        "started", "system", "result", "exited",
+    ]  # fmt: skip
 
 
 async def test_one_run_failing_leaves_its_siblings_running(tmp_path: Path) -> None:
