@@ -302,6 +302,7 @@ ItemStatus = Literal[
     "crashed",
     "oom",
     "cancelled",
+    "unknown",
 ]
 
 

@@ -27,6 +27,7 @@ from anyio.abc import ByteReceiveStream
 from . import agentfs
 from .accounting import Usage
 from .errors import AgentFileError, CostCheckError, TooManyEntries
+from .taskgroups import open_task_group
 
 __all__ = ["CCUSAGE_VERSION", "CcusageReport", "ccusage_command", "ccusage_report"]
 
@@ -112,7 +113,7 @@ async def _run(command: list[str], *, env: dict[str, str], cwd: Path) -> tuple[i
 
     try:
         with anyio.fail_after(TIME_LIMIT):
-            async with anyio.create_task_group() as tg:
+            async with open_task_group() as tg:
                 tg.start_soon(collect, "out", process.stdout)
                 tg.start_soon(collect, "err", process.stderr)
             returncode = await process.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
 import msgspec
 
 from . import git
@@ -13,6 +12,7 @@ from .build import build_context
 from .config import Config
 from .errors import ImageError
 from .home import Home
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
     from .specs import Engine
@@ -87,7 +87,7 @@ async def describe_config(home: Home, config: Config, engine: Engine | None) -> 
     async def describe(key: str) -> None:
         repos[key] = await _describe_repo(key, config)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for key in config.repos:
             tg.start_soon(describe, key)
     image, built, problem = None, None, None

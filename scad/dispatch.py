@@ -56,6 +56,7 @@ from .supervisor import (
     stop_run,
     supervise,
 )
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -151,12 +152,12 @@ class _Batch:
         everything = anyio.CancelScope()
         # The signal handler outlives the runs: a second SIGTERM during the clean-up
         # must not kill the supervisor halfway.
-        async with anyio.create_task_group() as guard:
+        async with open_task_group() as guard:
             if stop_on_signals:
                 guard.start_soon(self._stop_on_signals, everything)
             try:
                 with everything:
-                    async with anyio.create_task_group() as tg:
+                    async with open_task_group() as tg:
                         tg.start_soon(self._monitor)
                         # Runs a dead supervisor left going take their slots first.
                         for item in sorted(pending, key=lambda i: i.run_id is None):
@@ -330,13 +331,12 @@ class _Batch:
             if fresh:
                 await discard_run(self.home, run.record_id)  # it never started: nothing to keep
                 run.record = None
-            if isinstance(exc.__cause__, _BudgetSpent):
+            if isinstance(exc, _BudgetSpent):
                 return run.ended_early("cancelled", "not started: the budget is spent")
             # An engine away (restarting, say) is no fault of the prompt: worth a retry.
-            away = isinstance(exc, EngineUnavailable) or isinstance(
-                exc.__cause__, EngineUnavailable
-            )
-            return run.ended_early("crashed" if away else "failed", str(exc))
+            away = isinstance(exc, EngineUnavailable)
+            why = f"{record.run_id} could not start: {exc}" if record is not None else str(exc)
+            return run.ended_early("crashed" if away else "failed", why)
 
     def _deadline(self) -> float | None:
         """An adopted run's time limit counts from now: when it began is the dead

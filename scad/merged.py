@@ -21,6 +21,7 @@ from .events import Envelope, read_events
 from .home import Home
 from .runlog import CATCH_UPS_AT_ONCE, POLL_SECONDS, catch_up, follow_engine
 from .runs import RunPaths, RunRecord
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -156,7 +157,7 @@ async def catch_up_runs(
             except ScadError as exc:
                 on_error(record, exc)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for record in records:
             tg.start_soon(one, record)
 
@@ -208,7 +209,7 @@ async def follow_runs(
                 return
             await anyio.sleep(DISCOVER_SECONDS)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         tg.start_soon(discover_and_feed, tg)
         await follow_logs(
             home,

@@ -31,8 +31,18 @@ __all__ = [
     "outcome_of",
 ]
 
+#: ``unknown``: the engine stopped answering mid-run, and whether the run's
+#: container still runs is not known (it is never tried again beside it).
 Status = Literal[
-    "succeeded", "failed", "timed-out", "hung", "rate-limited", "crashed", "oom", "cancelled"
+    "succeeded",
+    "failed",
+    "timed-out",
+    "hung",
+    "rate-limited",
+    "crashed",
+    "oom",
+    "cancelled",
+    "unknown",
 ]
 
 

@@ -23,6 +23,7 @@ from .home import Home
 from .runs import RunPaths, RunRecord, list_runs
 from .sessions.status import SessionStatus, run_statuses
 from .snapshot import snapshot_clone
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -153,7 +154,7 @@ async def project_status(
         async with limiter:
             await _count_ahead(row, paths, record, keys, bases)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for row, record in zip(rows, records, strict=True):
             paths = RunPaths(home, record.run_id)
             # A cleaned run's clones are gone; a link where a clone belongs is read (and refused).
@@ -183,13 +184,10 @@ async def _ccusage_figures(
             report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
         row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.usage.total
 
-    try:
-        async with anyio.create_task_group() as tg:
-            for row, record in zip(rows, records, strict=True):
-                if not record.cleaned:
-                    tg.start_soon(one, row, record)
-    except* CostCheckError as group:
-        raise group.exceptions[0] from None
+    async with open_task_group() as tg:
+        for row, record in zip(rows, records, strict=True):
+            if not record.cleaned:
+                tg.start_soon(one, row, record)
 
 
 def _row(status: SessionStatus) -> ProjectRow:

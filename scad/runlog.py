@@ -28,6 +28,7 @@ from .home import Home
 from .loglines import LogLines, event_time, unix_time
 from .runs import RunPaths, RunRecord
 from .specs import ContainerState
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -209,7 +210,7 @@ async def stream_events(
         await follow_engine(engine, home, record)
         done.set()
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         tg.start_soon(ingest_live)
         await tail_events(paths, emit, done, offset=offset)
     return False

@@ -45,6 +45,7 @@ from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .runlog import catch_up, follow_engine
 from .runs import RunPaths, RunRecord, save_run
 from .specs import ContainerExit, ContainerSpec, OutputStream
+from .taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from .specs import Engine
@@ -55,6 +56,10 @@ __all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "stop_ru
 STOP_GRACE = 10
 #: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
 CLEANUP_SECONDS = STOP_GRACE + 90
+#: How long a supervisor that lost the engine mid-run waits for it to answer again
+#: (an engine restart with live-restore takes seconds), and its pauses between asking.
+REGAIN_SECONDS = 300.0
+REGAIN_PAUSES = (0.5, 10.0)
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
@@ -112,38 +117,46 @@ async def supervise(
     between creating the container and starting it (a batch spaces its starts,
     not its creations).
 
-    A run that cannot start raises (a ScadError naming the run; its container
-    removed, its end logged); once started, errors become the outcome
-    (``crashed``, with the message in ``detail``) and only cancellation
-    propagates, after the run is stopped, caught up and removed.
+    A run that cannot start raises the ScadError that kept it from starting (its
+    container removed, its end logged; the caller names the run). Once started,
+    an engine that fails is waited for and the run followed to its real end (see
+    :func:`_regain`); only cancellation propagates, after the run is stopped,
+    caught up and removed.
     """
     paths = RunPaths(home, record.run_id)
     watch = Watch()
     container_id: str | None = None
+    deadline: float | None = None
     async with supervising(paths):
         try:
-            container_id = await _create(engine, home, record, spec)
-            # Before the container prints anything: its line count starts here.
-            await append_event(paths, event, cid=container_id)
-            async with engine.attach(container_id) as output:
-                if gate is not None:
-                    await gate()
-                await engine.start(container_id)
-                task_status.started(record)
-                deadline = None if time_limit is None else anyio.current_time() + time_limit
-                await _stream(engine, paths, container_id, output, watch, idle_timeout, deadline)
-            exit = await engine.wait(container_id)
-            await _ingest(
-                paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
-            )
-        except ScadError as exc:
-            if not watch.started:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                    await remove_containers(engine, paths.home, record)
-                    if container_id is not None:  # its start is logged: so is its end
-                        await mark_lost(paths, container_id, f"it could not start: {exc}")
-                raise SessionError(f"{record.run_id} could not start: {exc}") from exc
-            return await _lost_track(engine, record, container_id, exc)
+            try:
+                container_id = await _create(engine, home, record, spec)
+                # Before the container prints anything: its line count starts here.
+                await append_event(paths, event, cid=container_id)
+                async with engine.attach(container_id) as output:
+                    if gate is not None:
+                        await gate()
+                    await engine.start(container_id)
+                    task_status.started(record)
+                    deadline = None if time_limit is None else anyio.current_time() + time_limit
+                    await _stream(
+                        engine, paths, container_id, output, watch, idle_timeout, deadline
+                    )
+                exit = await engine.wait(container_id)
+                await _ingest(
+                    paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
+                )
+            except ScadError as exc:
+                if not watch.started:
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                        await remove_containers(engine, paths.home, record)
+                        if container_id is not None:  # its start is logged: so is its end
+                            await mark_lost(paths, container_id, f"it could not start: {exc}")
+                    raise  # as it came: the caller names the run
+                assert container_id is not None
+                return await _regain(
+                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
+                )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await stop_run(engine, home, record, container_id)
@@ -168,48 +181,92 @@ async def adopt(
     if container_id is None:
         raise SessionError(f"{record.run_id} has no container to adopt")
     watch = Watch()
-    failure: ScadError | None = None
     async with supervising(paths):
         try:
-            state = await engine.inspect(container_id)
-            if state is not None and state.status == "created":
-                await engine.start(container_id)  # its supervisor died before starting it
-            watch.started = True
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    _log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline
+            try:
+                state = await engine.inspect(container_id)
+                if state is not None and state.status == "created":
+                    await engine.start(container_id)  # its supervisor died before starting it
+                watch.started = True
+                await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+            except ScadError as exc:
+                return await _regain(
+                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
                 )
-                try:
-                    await follow_engine(engine, home, record, supervisor=True)
-                except ScadError as exc:  # kept from the task group, which would wrap it
-                    failure = exc
-                tg.cancel_scope.cancel()
-        except ScadError as exc:
-            failure = exc
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await stop_run(engine, home, record, container_id)
             raise
-    if failure is not None:
-        return await _lost_track(engine, record, container_id, failure)
     return await _logged_outcome(paths, record.run_id, container_id, watch)
 
 
-async def _lost_track(
-    engine: Engine, record: RunRecord, container_id: str | None, error: ScadError
+async def _follow(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    container_id: str,
+    watch: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> None:
+    """The container's output through the engine's log into the run's, to its end,
+    under the watchdogs."""
+    paths = RunPaths(home, record.run_id)
+    async with open_task_group() as tg:
+        tg.start_soon(_log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline)
+        await follow_engine(engine, home, record, supervisor=True)
+        tg.cancel_scope.cancel()
+
+
+async def _regain(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    container_id: str,
+    error: ScadError,
+    watched: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
 ) -> Outcome:
-    """The engine failed while the run was watched: it ends ``crashed``, and its
-    container is stopped if the engine lets it (nobody watches it any more; what it
-    printed stays in the engine's log, for a catch-up)."""
-    if container_id is not None:
-        with contextlib.suppress(ScadError), anyio.move_on_after(STOP_GRACE + 30):
+    """The engine failed while the run was watched, and its container may live on (a
+    dropped connection, an engine restarted with live-restore). Once the engine
+    answers again (asked with growing pauses, for up to :data:`REGAIN_SECONDS`),
+    the container is followed through the engine's log to its end and the outcome
+    is its real exit; one gone meanwhile is ``crashed`` (``lost`` in its log).
+
+    An engine that never answers leaves the container's fate unknown: it is stopped
+    if the engine lets it (then ``crashed``: it is gone, and may be tried again),
+    else the run ends ``unknown``, which nobody tries again beside a container that
+    may still be running.
+    """
+    paths = RunPaths(home, record.run_id)
+    until = anyio.current_time() + REGAIN_SECONDS
+    pause, longest = REGAIN_PAUSES
+    while anyio.current_time() + pause < until:
+        await anyio.sleep(pause)
+        pause = min(2 * pause, longest)
+        # What was seen live is read back from the log, with its watchdogs' verdict.
+        watch = Watch()
+        watch.started, watch.hung, watch.timed_out = True, watched.hung, watched.timed_out
+        try:
+            if watch.hung or watch.timed_out:  # its stop may never have reached the engine
+                await engine.stop(container_id, grace=STOP_GRACE)
+            await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+        except ScadError as exc:
+            error = exc
+            continue
+        return await _logged_outcome(paths, record.run_id, container_id, watch)
+    try:
+        with anyio.fail_after(STOP_GRACE + 30):
             await engine.stop(container_id, grace=STOP_GRACE)
-    return Outcome(
-        run_id=record.run_id,
-        status="crashed",
-        container_id=container_id,
-        detail=f"{record.run_id}: {error}",
-    )
+    except (ScadError, TimeoutError):
+        detail = f"{record.run_id}: {error}; whether its container {container_id[:12]} still runs is unknown"
+        return Outcome(
+            run_id=record.run_id, status="unknown", container_id=container_id, detail=detail
+        )
+    # Stopped: what it printed stays in the engine's log, for a catch-up.
+    detail = f"{record.run_id}: {error}; its container was stopped"
+    return Outcome(run_id=record.run_id, status="crashed", container_id=container_id, detail=detail)
 
 
 async def _log_watchdog(

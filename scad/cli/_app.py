@@ -39,20 +39,6 @@ class ScadGroup(click.Group):
             return await super().invoke(ctx)
         except ScadError as exc:
             abort(exc)
-        except BaseExceptionGroup as group:
-            # Errors raised inside a task group arrive wrapped; report the first.
-            matched, rest = group.split(ScadError)
-            if matched is None or rest is not None:
-                raise
-            abort(_first(matched))
-
-
-def _first(group: BaseExceptionGroup[ScadError]) -> ScadError:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    assert isinstance(exc, ScadError)
-    return exc
 
 
 def abort(exc: ScadError) -> Any:

@@ -36,14 +36,7 @@ async def with_engine_if_up(
     try:
         async with opener() as engine:
             return await work(engine)
-    except* EngineUnavailable as group:
-        unavailable = _first(group)
-    if lacking is not None:
-        click.echo(f"warning: {unavailable}; {lacking}", err=True)
+    except EngineUnavailable as unavailable:
+        if lacking is not None:
+            click.echo(f"warning: {unavailable}; {lacking}", err=True)
     return await work(None)
-
-
-def _first(group: BaseExceptionGroup[EngineUnavailable]) -> EngineUnavailable:
-    """The first of a group's errors, however deeply nested."""
-    found = group.exceptions[0]
-    return found if isinstance(found, EngineUnavailable) else _first(found)

@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
 import msgspec
 
 from ..build import build_context
@@ -20,6 +19,7 @@ from ..errors import ConfigError, ScadError
 from ..home import Home
 from ..registry import load_registered
 from ..sessions.container import unwritable_mounts
+from ..taskgroups import open_task_group
 from ._check import Check, failed
 
 __all__ = [
@@ -88,7 +88,7 @@ async def for_each(items: Sequence[T], check: Callable[[T], Awaitable[Check]]) -
     async def one(index: int) -> None:
         results[index] = await check(items[index])
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for index in range(len(items)):
             tg.start_soon(one, index)
     return [r for r in results if r is not None]

@@ -16,6 +16,7 @@ from ..enginedata import engine_host
 from ..errors import ScadError
 from ..home import Home
 from ..image import agent_ids
+from ..taskgroups import open_task_group
 from ._check import Check, failed, skipped
 from ._containers import (
     CLEANUP_TIMEOUT,
@@ -103,20 +104,7 @@ async def _bounded(
         checks = [failed(name, f"did not finish within {limit:.0f} s")]
     except ScadError as exc:
         checks = [failed(name, str(exc))]
-    except BaseExceptionGroup as group:  # from a check made per config, concurrently
-        matched, rest = group.split(ScadError)
-        if matched is None or rest is not None:
-            raise
-        checks = [failed(name, "; ".join(dict.fromkeys(map(str, _leaves(matched)))))]
     report.put(name, checks)
-
-
-def _leaves(group: BaseExceptionGroup[ScadError]) -> list[ScadError]:
-    return [
-        leaf
-        for exc in group.exceptions
-        for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    ]
 
 
 def _open_engine() -> AbstractAsyncContextManager[Engine]:
@@ -151,7 +139,7 @@ async def run_checks(
         run = partial(anyio.to_thread.run_sync, blocking, abandon_on_cancel=True)
         await _bounded(report, name, run, QUICK_TIMEOUT)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         tg.start_soon(_engine_checks, report, engine_factory or _open_engine, configs)
         tg.start_soon(_bounded, report, "config", partial(check_configs, configs), QUICK_TIMEOUT)
         tg.start_soon(host, "credentials", lambda: [check_credentials(environ, moment)])
@@ -179,7 +167,7 @@ async def _engine_checks(
         report.put("engine", [Check(name="engine", status="pass", detail=f"Docker {version}")])
         report.put("live-restore", check_live_restore(info))
         container = CLEANUP_TIMEOUT + 10  # beyond a container's own bound and its removal
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for name, run, limit in (
                 ("base image", partial(check_base_images, engine, configs), QUICK_TIMEOUT),
                 ("engine disk", partial(check_engine_disk, info, engine_host()), QUICK_TIMEOUT),

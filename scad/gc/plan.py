@@ -15,6 +15,7 @@ from ..errors import UnreadableClone
 from ..home import Home
 from ..runs import RunPaths
 from ..specs import ContainerState
+from ..taskgroups import open_task_group
 from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
 from .rules import (
     batch_verdict,
@@ -109,7 +110,7 @@ async def _plan_runs(
         async with limiter:
             notes[run.run_id] = await _clones_note(home, run)
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for run in seen.runs:
             if can_check_clones(run, their_container[run.run_id], live.get(run.run_id)):
                 tg.start_soon(check, run)

@@ -18,6 +18,7 @@ from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
 from ..specs import ContainerState
 from ..supervisor import STOP_GRACE, remove_containers
+from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:
     from ..specs import Engine
@@ -101,7 +102,7 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
         await append_event(RunPaths(home, record.run_id), "stopped")
         results[record.run_id] = StopResult(run_id=record.run_id, outcome="stopped")
 
-    async with anyio.create_task_group() as tg:
+    async with open_task_group() as tg:
         for record in records:
             tg.start_soon(stop, record)
     return [results[r.run_id] for r in records]

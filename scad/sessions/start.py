@@ -20,7 +20,7 @@ from ..claude_setup import claude_arguments
 from ..clones import check_repos, create_clone
 from ..config import Config
 from ..credentials import HostCredentials, discover_credentials
-from ..errors import SessionError, UsageError
+from ..errors import ScadError, SessionError, UsageError
 from ..events import append_event
 from ..home import Home
 from ..image import agent_ids, agent_owner
@@ -29,6 +29,7 @@ from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from ..specs import ContainerSpec
 from ..supervisor import Outcome, launch, remove_containers, supervise
+from ..taskgroups import open_task_group
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import host_timezone, run_container_spec
 
@@ -69,6 +70,17 @@ def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str
         except FileExistsError:
             continue
         return run_id
+
+
+async def _write_claude_state(
+    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+) -> list[str]:
+    """:func:`write_claude_state`; a host that cannot write it (its disk full, the
+    config's CLAUDE.md gone) is the user's to fix, not a bug."""
+    try:
+        return await anyio.to_thread.run_sync(write_claude_state, config, paths, credentials, owner)
+    except OSError as exc:
+        raise SessionError(f"{paths.root.name}: cannot write its Claude state: {exc}") from exc
 
 
 def _write_prompt(paths: RunPaths, prompt: str | None) -> None:
@@ -133,12 +145,12 @@ async def prepare_session(
         owner = agent_owner()
         paths.worktrees.mkdir()
         branch = branch_name(run_id)
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for key, repo in config.repos.items():
                 tg.start_soon(
                     partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
                 )
-        await anyio.to_thread.run_sync(write_claude_state, config, paths, credentials, owner)
+        await _write_claude_state(config, paths, credentials, owner)
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         record = RunRecord(
             run_id=run_id,
@@ -205,7 +217,7 @@ async def run_session(
             idle_timeout=idle_timeout,
             task_status=task_status,
         )
-    except SessionError:
+    except ScadError:
         await discard_run(home, prepared.record.run_id)  # it never started: nothing to keep
         raise
 
@@ -215,9 +227,7 @@ async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCrede
     the agent left is replaced, never written through); returns the credentials and
     what scad could not use of the agent's state (also logged as ``warning``)."""
     credentials = require_credentials()
-    notes = await anyio.to_thread.run_sync(
-        write_claude_state, config, paths, credentials, agent_owner()
-    )
+    notes = await _write_claude_state(config, paths, credentials, agent_owner())
     for note in notes:
         await append_event(paths, "warning", detail=note)
     return credentials, notes

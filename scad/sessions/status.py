@@ -20,6 +20,7 @@ from ..runlog import CATCH_UPS_AT_ONCE, catch_up
 from ..runs import RunPaths, RunRecord, list_runs
 from ..specs import ContainerState
 from ..summaries import LogSummary, log_summaries, log_summary
+from ..taskgroups import open_task_group
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
@@ -161,7 +162,7 @@ async def run_statuses(
             if container.id == record.container_id:
                 containers[record.run_id] = container
 
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for record in records:
                 tg.start_soon(match, record)
     logs = await log_summaries(home, [r.run_id for r in records])
@@ -177,7 +178,7 @@ async def run_statuses(
             async with limiter:
                 await catch_up(engine, home, record)
 
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             for record in behind:
                 tg.start_soon(catch_up_one, record)
         logs |= await log_summaries(home, [r.run_id for r in behind])

@@ -3,11 +3,14 @@ concurrency, rate limits, budget, and picking up a batch a dead supervisor left.
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -19,6 +22,7 @@ from scad.batches import (
     BatchManifest,
     BatchOptions,
     BatchPaths,
+    BatchState,
     append_batch_event,
     batch_state,
     load_manifest,
@@ -26,19 +30,21 @@ from scad.batches import (
     save_manifest,
 )
 from scad.batchproc import requeue
+from scad.clones import create_clone
 from scad.config import Config, parse_config
 from scad.dispatch import run_batch
-from scad.errors import EngineUnavailable, SessionError
+from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.events import read_all_events
 from scad.home import Home
 from scad.runlog import catch_up
 from scad.runs import RunPaths, RunRecord, list_runs, load_run
+from scad.sessions.claude_state import write_claude_state
 from scad.sessions.start import Prepared, prepare_session
 from scad.signals import RunSignals
-from scad.specs import ContainerSpec
+from scad.specs import ContainerSpec, ContainerState, Output, OutputStream
 from scad.supervisor import launch, supervise
 from tests.conftest import make_repo
-from tests.fakes import FakeEngine, Script
+from tests.fakes import FakeContainer, FakeEngine, Script
 
 pytestmark = pytest.mark.anyio
 
@@ -192,6 +198,66 @@ async def test_a_run_that_cannot_start_fails_alone(project: tuple[Home, Config])
     assert {i.status for i in state.items} == {"failed"}
     assert all("could not start: no room" in (i.detail or "") for i in state.items)
     assert list_runs(home) == []  # nothing half-made is left
+
+
+class Refusing(Scripted):
+    """Refuses to make the container of one prompt."""
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        if "-b-02-" in spec.labels["scad.run"]:
+            raise EngineError("create container: the engine refused: no space left on device")
+        return await super().create_container(spec)
+
+
+async def clone_fails(host_repo: Path, dest: Path, branch: str, **kw: Any) -> None:
+    if "-b-02-" in str(dest):
+        raise GitError("git clone failed: fatal: could not read from the host repository")
+    await create_clone(host_repo, dest, branch, **kw)
+
+
+def state_fails(config: Config, paths: RunPaths, *args: Any) -> list[str]:
+    if "-b-02-" in paths.root.name:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write_claude_state(config, paths, *args)
+
+
+@pytest.mark.parametrize(
+    ("engine_type", "patch", "reason"),
+    [
+        pytest.param(
+            Scripted,
+            ("create_clone", clone_fails),
+            "fatal: could not read from the host",
+            id="clone",
+        ),
+        pytest.param(
+            Scripted,
+            ("write_claude_state", state_fails),
+            "No space left on device",
+            id="claude-state",
+        ),
+        pytest.param(
+            Refusing, None, "could not start: create container: the engine refused", id="create"
+        ),
+    ],
+)
+async def test_one_item_that_cannot_start_fails_with_its_reason_and_the_others_go_on(
+    project: tuple[Home, Config],
+    monkeypatch: pytest.MonkeyPatch,
+    engine_type: type[Scripted],
+    patch: tuple[str, object] | None,
+    reason: str,
+) -> None:
+    if patch is not None:
+        monkeypatch.setattr(f"scad.sessions.start.{patch[0]}", patch[1])
+    home, config = project
+    batch_id = make_batch(home, ["a", "b", "c"], parallel=3, retries=1)
+    engine = engine_type({"01": [OK], "02": [OK], "03": [OK]})
+    state = await run(engine, home, config, batch_id)
+    assert [i.status for i in state.items] == ["succeeded", "failed", "succeeded"]
+    assert reason in (state.items[1].detail or "")
+    assert "TaskGroup" not in (state.items[1].detail or "")
+    assert [r.item for r in sorted(list_runs(home), key=lambda r: r.item or 0)] == [1, 3]
 
 
 class Signals:
@@ -428,8 +494,9 @@ async def test_a_retried_batch_gives_each_prompt_its_retries_again(
 
 
 async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batch(
-    project: tuple[Home, Config],
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("scad.supervisor.REGAIN_SECONDS", 0.5)
     home, config = project
     batch_id = make_batch(home, ["a", "b"])
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
@@ -442,8 +509,10 @@ async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batc
         append_batch_event(paths, "started", item=1, run_id=prepared.record.run_id, attempt=1)
         engine.fail["logs"] = EngineUnavailable("logs: the Docker engine did not answer")
         state = await run(engine, home, config, batch_id)
+    # Its log could not be read, but the engine could stop it: gone, so worth a retry.
     assert [(i.status, i.attempts) for i in state.items] == [("crashed", 1), ("succeeded", 1)]
     assert "the Docker engine did not answer" in (state.items[0].detail or "")
+    assert "its container was stopped" in (state.items[0].detail or "")
 
 
 async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
@@ -511,7 +580,7 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     prepared = await prepare_item(engine, home, config, batch_id, 1)
     append_batch_event(paths, "supervisor", pid=1)
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
-    with pytest.raises(SessionError):
+    with pytest.raises(EngineUnavailable):
         await supervise(engine, home, prepared.record, prepared.spec)
     del engine.fail["start"]
     append_batch_event(paths, "attempt", item=1, run_id=prepared.record.run_id, attempt=1,
@@ -559,3 +628,144 @@ async def test_a_fetch_that_fails_is_noted_and_the_batch_goes_on(
     assert sorted(state.notes) == sorted(
         f"{i.run_id}: the host repo went away" for i in state.items
     )
+
+
+class Vanishing(Scripted):
+    """An engine that goes away while its containers run on (a dropped connection, a
+    restart with live-restore): every request fails until it is back."""
+
+    def __init__(self, plans: dict[str, list[Script]]) -> None:
+        super().__init__(plans)
+        self.away = False
+        self.went_away = anyio.Event()
+        self.refused = 0
+
+    def leave(self) -> None:
+        self.away = True
+        self.went_away.set()
+
+    def come_back(self) -> None:
+        self.away = False
+        self.went_away = anyio.Event()  # for the connections made from now on
+
+    def _check(self, method: str) -> None:
+        if self.away:
+            self.refused += 1
+            raise EngineUnavailable(f"{method}: the Docker engine did not answer")
+        super()._check(method)
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        self._check("inspect")
+        return await super().inspect(container_id)
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        self._check("containers")
+        return await super().containers(labels)
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        self._check("remove")
+        await super().remove(container_id, force=force)
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[Dropping]:
+        async with super().attach(container_id) as output:
+            yield Dropping(self, output)
+
+
+class Dropping:
+    """An attached output that breaks when its engine goes away."""
+
+    def __init__(self, engine: Vanishing, output: OutputStream) -> None:
+        self.output = output
+        self.dropped = engine.went_away
+
+    async def read(self) -> Output | None:
+        read: list[Output | None] = []
+        async with anyio.create_task_group() as tg:
+
+            async def inner() -> None:
+                read.append(await self.output.read())
+                tg.cancel_scope.cancel()
+
+            async def dropped() -> None:
+                await self.dropped.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(inner)
+            tg.start_soon(dropped)
+        if self.dropped.is_set():  # a dropped connection stays dropped
+            raise EngineUnavailable("output: the Docker engine did not answer")
+        return read[0]
+
+
+async def lose_the_engine_midrun(engine: Vanishing, home: Home) -> FakeContainer:
+    """Once item 1's container has said something, the engine goes away; returns
+    the container, still running."""
+
+    def first_item_talking() -> list[FakeContainer]:
+        return [
+            c
+            for c in engine.made.values()
+            if "-b-01-" in c.spec.labels["scad.run"] and c.status == "running" and c.printed
+        ]
+
+    while not (running := first_item_talking()):
+        await anyio.sleep(0.01)
+    engine.leave()
+    while not engine.refused:  # the supervisor has noticed, and asks the engine again
+        await anyio.sleep(0.01)
+    return running[0]
+
+
+async def test_a_run_whose_engine_went_away_is_followed_to_its_real_end_not_retried(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=2)
+    engine = Vanishing({"01": [Script(out(INIT), hang=True), OK]})
+
+    async def meanwhile() -> None:
+        container = await lose_the_engine_midrun(engine, home)
+        # The agent finishes while nobody can watch; then the engine answers again.
+        container.printed += out(result(cost=0.5))
+        container.status, container.exit_code = "exited", 0
+        container.ended.set()
+        engine.come_back()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(meanwhile)
+        state = await run(engine, home, config, batch_id)
+    assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 1)
+    assert engine.attempts == {"01": 1}  # no second container beside the first
+    run_id = state.items[0].run_id
+    assert run_id is not None
+    envelopes = await read_all_events(RunPaths(home, run_id))
+    kinds = [e.event or e.payload()["type"] for e in envelopes]
+    assert kinds == ["created", "started", "system", "result", "exited"]  # each once, its real exit
+
+
+async def test_a_run_whose_engine_never_answers_again_is_unknown_and_not_retried(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scad.supervisor.REGAIN_SECONDS", 0.5)
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=2)
+    engine = Vanishing({"01": [Script(out(INIT), hang=True), OK]})
+    finished: list[BatchState] = []
+    done = anyio.Event()
+
+    async def batch() -> None:
+        with anyio.fail_after(30):
+            finished.append(await run_batch(engine, home, config, batch_id, stop_on_signals=False))
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        tg.start_soon(batch)
+        container = await lose_the_engine_midrun(engine, home)
+        await done.wait()
+        container.ended.set()  # the test's own clean-up: the container may end now
+    item = finished[0].items[0]
+    assert (item.status, item.attempts, item.final) == ("unknown", 1, True)
+    assert "its container" in (item.detail or "") and "unknown" in (item.detail or "")
+    assert engine.attempts["01"] == 1  # never a second attempt beside one that may run

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.errors import EngineError, SessionError
+from scad.errors import EngineError
 from scad.events import read_all_events
 from scad.home import Home
 from scad.names import home_key
@@ -117,28 +117,34 @@ async def test_a_run_that_gave_up_on_rate_limits(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("method", ["create_container", "attach", "start"])
-async def test_a_run_that_cannot_start_raises_with_its_id_and_leaves_no_container(
+async def test_a_run_that_cannot_start_raises_its_error_as_it_came_and_leaves_no_container(
     tmp_path: Path, method: str
 ) -> None:
     home = Home(tmp_path)
-    engine = FakeEngine(fail={method: EngineError("the engine said no")})
+    refusal = EngineError("the engine said no", status=507)
+    engine = FakeEngine(fail={method: refusal})
     record, spec = make_run(home)
-    with pytest.raises(SessionError) as raised:
+    with pytest.raises(EngineError) as raised:
         await supervise(engine, home, record, spec)
-    assert str(raised.value) == f"{record.run_id} could not start: the engine said no"
+    assert raised.value is refusal  # not wrapped: its type and status reach the caller
     assert engine.made == {}
 
 
-async def test_an_engine_error_once_started_is_the_runs_outcome(tmp_path: Path) -> None:
+async def test_an_engine_error_once_started_is_followed_to_the_runs_real_end(
+    tmp_path: Path,
+) -> None:
     home = Home(tmp_path)
     engine = FakeEngine(
-        script=lambda spec: Script(out(INIT)), fail={"wait": EngineError("the engine went away")}
+        script=lambda spec: Script(out(INIT, result())),
+        fail={"wait": EngineError("the engine went away")},
     )
     record, spec = make_run(home)
     outcome = await supervise(engine, home, record, spec)
-    assert (outcome.status, outcome.detail) == (
-        "crashed", f"{record.run_id}: the engine went away",
-    )  # fmt: skip
+    assert (outcome.status, outcome.result) == ("succeeded", "done")
+    envelopes = await read_all_events(RunPaths(home, record.run_id))
+    assert [e.event or e.payload()["type"] for e in envelopes] == [
+        "started", "system", "result", "exited",
+    ]  # fmt: skip
 
 
 async def test_one_run_failing_leaves_its_siblings_running(tmp_path: Path) -> None:

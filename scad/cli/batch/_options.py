@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import anyio
 import asyncclick as click
 
+from ...taskgroups import open_task_group
 from ._view import show_batch
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: 
 
     async with (
         open_engine(max_connections=engine_connections(parallel)) as engine,
-        anyio.create_task_group() as tg,
+        open_task_group() as tg,
     ):
         tg.start_soon(run_batch, engine, home, config, batch_id)
         tg.start_soon(show)

@@ -12,6 +12,7 @@ import asyncclick as click
 from ...batches import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
 from ...batchview import BatchRow, BatchView, BatchWatcher
 from ...home import Home
+from ...taskgroups import open_task_group
 from ...text import printable
 from .._render import echo_json, table
 
@@ -25,7 +26,7 @@ async def show_batch(home: Home, batch_id: str, *, as_json: bool, detachable: bo
     watcher = BatchWatcher(home, batch_id)
     interrupted = False
     with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as tg:
+        async with open_task_group() as tg:
             if detachable:
 
                 async def on_interrupt() -> None:

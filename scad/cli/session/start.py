@@ -14,6 +14,7 @@ from ...build import BuildProgress
 from ...errors import UsageError
 from ...home import scad_home
 from ...registry import load_registered
+from ...taskgroups import open_task_group
 from ...text import printable
 from .._activity import activity_lines
 from .._complete import config_names
@@ -127,7 +128,7 @@ async def _start_and_wait(
             for line in activity_lines(envelope):
                 click.echo(line)
 
-    async with open_engine() as engine, anyio.create_task_group() as tg:
+    async with open_engine() as engine, open_task_group() as tg:
 
         async def run(*, task_status: TaskStatus[RunRecord]) -> None:
             try:
