@@ -62,7 +62,7 @@ MAX_OBJECT_ENTRIES = 1_000_000
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
 #: Bytes of reflogs one snapshot reads.
-REFLOG_BUDGET = 64 << 20
+REFLOG_BUDGET = 16 << 20
 #: Files in ``.git`` besides HEAD that name a commit git keeps: the tip before a
 #: reset, the other side of a merge or a pick.
 PSEUDO_REFS = (
