@@ -153,6 +153,9 @@ async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: P
         branches = [await _described(store, plan, host) for plan in landed]
     except GitError as exc:
         return failed(str(exc))
+    if snapshot.refused:
+        names = ", ".join(repr(name) for name in sorted(snapshot.refused))
+        refused.append(f"{names} (not a branch name git accepts)")
     return RepoFetch(
         key=key,
         host_repo=str(host_repo),
