@@ -345,8 +345,9 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         except GitError:  # unrelated histories
             since = EMPTY_TREE
     diff = ("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
-    changed = (await git.store_git(store, *diff, since, plan.commit)).split("\0")
-    files = [printable(name) for name in changed if name]  # names from the agent's commits
+    changed = await git.store_git(store, *diff, since, plan.commit)
+    # The agent decides how many names there are: count them all, escape the few shown.
+    shown = [printable(name) for name in changed.split("\0", MAX_FILES)[:MAX_FILES] if name]
     return BranchFetch(
         branch=plan.branch,
         commit=plan.commit,
@@ -354,6 +355,6 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         target=plan.target,
         alias_of=plan.alias_of,
         ahead=ahead,
-        files_changed=len(files),
-        files=files[:MAX_FILES],
+        files_changed=changed.count("\0"),
+        files=shown,
     )
