@@ -407,6 +407,9 @@ async def test_a_branch_git_would_not_name_so_is_named_and_counted_not_fetched(
     assert trap.fired() == []
     assert seen.refusal is not None and "'agent work'" in seen.refusal
     assert seen.fetched.problem == f"not fetched: {shown} (not a branch name git accepts)"
+    # Its commits come home under a name of scad's, as what only a reflog kept would.
     host_refs = agent_git(repo, "for-each-ref", "--format=%(refname)").split()
-    assert host_refs == ["refs/heads/main", f"refs/heads/{BRANCH}"]
+    (kept,) = [ref for ref in host_refs if ref.startswith("refs/heads/scad/r/kept/")]
+    assert sorted(host_refs) == sorted(["refs/heads/main", f"refs/heads/{BRANCH}", kept])
+    assert agent_git(repo, "log", "-1", "--format=%s", kept).strip() == "agent work"
     assert not (repo / ".git" / "refs" / "heads" / "HEAD").exists()
