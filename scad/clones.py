@@ -129,9 +129,7 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
     host_objects = None
     if await git.is_repository(host_repo):
         host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
-        host_objects = await git.git(
-            host_repo, "rev-parse", "--path-format=absolute", "--git-path", "objects"
-        )
+        host_objects = await git.objects_folder(host_repo)
     try:
         kept = await git.commits_named(store, snapshot.kept)
         if not tips and not kept:
@@ -141,7 +139,7 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
         counted = ("rev-list", "--stdin", "--topo-order", f"--max-count={MAX_COUNTED + 1}")
         seen = (await git.store_git(store, *counted, input=revisions)).split()
         if host_objects is not None:
-            lacking = await git.missing_objects(store, Path(host_objects.strip()), seen)
+            lacking = await git.missing_objects(store, host_objects, seen)
             ahead = [sha for sha in seen if sha in lacking]
         else:
             ahead = seen

@@ -19,7 +19,10 @@ is brought over by commit id, so what lands is exactly what was judged:
   ``scad/...``) lands there too, new or not;
 - a branch git refuses to update after all (checked out in a worktree that is in
   the middle of a rebase, say) lands there as well;
-- a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``.
+- a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``;
+- commits that only a tag, the stash, a note, another ref or a reflog of the clone
+  keeps (and the host lacks) land as ``scad/<run-id>/kept/<commit>``, one branch
+  per commit that no other of them reaches: ``session clean`` counts them as work.
 
 Each branch is fetched with a refspec that does not force, so git refuses any
 update that stopped being a fast-forward in the meantime, and one refusal costs
@@ -47,6 +50,8 @@ __all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
 
 #: A clone with more branches than this is not fetched (a few git calls each).
 MAX_BRANCHES = 256
+#: Commits looked at beyond the branches, for those other refs and reflogs keep.
+MAX_KEPT_LOOKED_AT = 100_000
 #: Changed files listed per branch (all are counted).
 MAX_FILES = 20
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -56,8 +61,18 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 #: pass for another ref) and refused (git would not update it): landed under
 #: ``scad/<run-id>/``; current: the host has it.
 Action = Literal[
-    "new", "updated", "diverged", "checked-out", "aliased", "misleading", "refused", "current"
+    "new",
+    "updated",
+    "diverged",
+    "checked-out",
+    "aliased",
+    "misleading",
+    "refused",
+    "kept",
+    "current",
 ]
+#: The ``branch`` of commits only other refs and reflogs keep (action ``kept``).
+KEPT = "(kept)"
 #: First parts of a branch name that git or scad read as something else.
 RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
 #: Names git reads as a special ref (``ORIG_HEAD``) or as a commit id.
@@ -150,9 +165,23 @@ async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: P
             for branch, tip in sorted(tips.items())
         ]
         landed, refused = await _bring(host_repo, store, record.run_id, plans, host)
+        kept = await _kept_tips(host_repo, store, [*tips.values()], snapshot.kept)
+        if len(kept) > MAX_BRANCHES:
+            refused.append(f"{len(kept)} commits kept outside branches (more than {MAX_BRANCHES})")
+            kept = []
+        for tip in kept:
+            target = f"scad/{record.run_id}/kept/{tip[:12]}"
+            why = await _unwritable(host_repo, target, host)
+            if why is None and await _fetched(host_repo, store, tip, target):
+                landed.append(_Plan(branch=KEPT, commit=tip, action="kept", target=target))
+            else:
+                refused.append(f"{KEPT} {tip[:12]} ({why})" if why else f"{KEPT} {tip[:12]}")
         branches = [await _described(store, plan, host) for plan in landed]
     except GitError as exc:
         return failed(str(exc))
+    if snapshot.refused:
+        names = ", ".join(repr(name) for name in sorted(snapshot.refused))
+        refused.append(f"{names} (not a branch name git accepts)")
     return RepoFetch(
         key=key,
         host_repo=str(host_repo),
@@ -256,6 +285,25 @@ async def _bring(
     return landed, refused
 
 
+async def _kept_tips(
+    host_repo: Path, store: Path, branch_tips: list[str], kept: list[str]
+) -> list[str]:
+    """The commits among ``kept`` (ids a clone's other refs and reflogs name) that hold
+    work no branch tip and no ref of the host reaches, and that the host lacks; only
+    those no other of them reaches."""
+    named = await git.commits_named(store, kept)
+    if not named:
+        return []
+    reached = [*branch_tips, *(await git.refs(host_repo)).values()]
+    listed = ("rev-list", "--stdin", f"--max-count={MAX_KEPT_LOOKED_AT}")
+    seen = (await git.store_git(store, *listed, input=git.revisions(named, reached))).split()
+    lacking = await git.missing_objects(store, await git.objects_folder(host_repo), seen)
+    tips = sorted({tip for tip in named if tip in lacking})
+    if len(tips) <= 1 or len(tips) > MAX_BRANCHES:
+        return tips
+    return sorted((await git.store_git(store, "merge-base", "--independent", *tips)).split())
+
+
 async def _unwritable(host_repo: Path, target: str, host: _Host) -> str | None:
     """Why the host's branch ``target`` must not be written, looked at right before
     the write; None when it may be."""
@@ -342,8 +390,9 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         except GitError:  # unrelated histories
             since = EMPTY_TREE
     diff = ("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
-    changed = (await git.store_git(store, *diff, since, plan.commit)).split("\0")
-    files = [printable(name) for name in changed if name]  # names from the agent's commits
+    changed = await git.store_git(store, *diff, since, plan.commit)
+    # The agent decides how many names there are: count them all, escape the few shown.
+    shown = [printable(name) for name in changed.split("\0", MAX_FILES)[:MAX_FILES] if name]
     return BranchFetch(
         branch=plan.branch,
         commit=plan.commit,
@@ -351,6 +400,6 @@ async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
         target=plan.target,
         alias_of=plan.alias_of,
         ahead=ahead,
-        files_changed=len(files),
-        files=files[:MAX_FILES],
+        files_changed=changed.count("\0"),
+        files=shown,
     )

@@ -34,6 +34,7 @@ __all__ = [
     "is_dirty",
     "is_repository",
     "missing_objects",
+    "objects_folder",
     "refs",
     "revisions",
     "store_command",
@@ -182,6 +183,12 @@ async def commits_named(store: Path, oids: Iterable[str]) -> list[str]:
         store, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=wanted
     )
     return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
+
+
+async def objects_folder(repo: Path) -> Path:
+    """The object folder of a host repo (a linked worktree's is its main repo's)."""
+    out = await git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
+    return Path(out.strip())
 
 
 async def missing_objects(store: Path, objects: Path, oids: Iterable[str]) -> set[str]:

@@ -42,6 +42,7 @@ import msgspec
 from . import agentfs, git
 from .agentfs import MAX_ENTRIES
 from .errors import AgentFileError, GitError, TooManyEntries, UnreadableClone
+from .text import printable
 
 __all__ = ["CloneSnapshot", "snapshot_clone"]
 
@@ -62,7 +63,7 @@ MAX_OBJECT_ENTRIES = 1_000_000
 MAX_REFS = 100_000
 MAX_REF_DEPTH = 16
 #: Bytes of reflogs one snapshot reads.
-REFLOG_BUDGET = 64 << 20
+REFLOG_BUDGET = 16 << 20
 #: Files in ``.git`` besides HEAD that name a commit git keeps: the tip before a
 #: reset, the other side of a merge or a pick.
 PSEUDO_REFS = (
@@ -105,6 +106,9 @@ class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     kept: list[str] = []
     #: Why ``kept`` could not be read in full (then it is empty).
     kept_problem: str | None = None
+    #: Branches whose names git would not accept (``HEAD``, controls, not UTF-8),
+    #: shown escaped, and their commit ids: never fetched, but counted as work.
+    refused: dict[str, str] = {}
 
 
 def valid_branch(name: str) -> bool:
@@ -148,7 +152,8 @@ def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnaps
     ):
         head_branch, detached = _read_head(git_fd)
         packed = _read_packed(git_fd)
-        branches = _read_branches(git_fd, packed)
+        refused: dict[str, str] = {}
+        branches = _read_branches(git_fd, packed, refused)
         try:
             kept, kept_problem = _read_kept(git_fd, packed), None
         except AgentFileError as exc:  # the branches can still be fetched
@@ -159,8 +164,9 @@ def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnaps
         branches=branches,
         head_branch=head_branch,
         detached=detached,
-        kept=sorted(kept),
+        kept=sorted(kept | set(refused.values())),
         kept_problem=kept_problem,
+        refused=refused,
     )
     _write_refs(store, snapshot)
     return snapshot
@@ -209,21 +215,23 @@ def _read_packed(git_fd: int) -> bytes:
         return b""
 
 
-def _read_branches(git_fd: int, data: bytes) -> dict[str, str]:
+def _read_branches(git_fd: int, data: bytes, refused: dict[str, str]) -> dict[str, str]:
+    """The clone's branches; those whose names git would not accept go to ``refused``
+    instead (shown name -> commit id)."""
     packed: dict[str, str] = {}
     for line in data.split(b"\n"):  # as git splits it: a \r is part of a name, not an end
         if line.startswith((b"#", b"^")) or not line.strip():
             continue
         oid, _, ref = line.partition(b" ")
         if ref.startswith(b"refs/heads/"):
-            name = _text(ref.removeprefix(b"refs/heads/"), ".git/packed-refs")
+            name = ref.removeprefix(b"refs/heads/").decode(errors="surrogateescape")
             if name in packed:  # git would read the first, a lookup of ours the last
                 raise AgentFileError(".git/packed-refs", f"names branch {name!r} twice")
-            _add_branch(packed, name, oid)
+            _add_branch(packed, refused, name, oid)
     loose: dict[str, str] = {}
     try:
         with agentfs.open_folder("refs/heads", dir_fd=git_fd) as heads:
-            _read_loose(heads, "", loose, depth=0)
+            _read_loose(heads, "", loose, refused, depth=0)
     except AgentFileError as exc:
         if exc.problem != "does not exist":
             raise
@@ -237,7 +245,9 @@ def _text(name: bytes, where: str) -> str:
         raise AgentFileError(where, "names a branch that is not UTF-8") from None
 
 
-def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) -> None:
+def _read_loose(
+    folder: int, prefix: str, branches: dict[str, str], refused: dict[str, str], depth: int
+) -> None:
     if depth > MAX_REF_DEPTH:
         raise AgentFileError(f"refs/heads/{prefix}", "nests too deep")
     for name, kind in agentfs.list_dir(folder, label=f".git/refs/heads/{prefix}"):
@@ -246,7 +256,7 @@ def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) 
             continue  # git's own half-written update
         if kind == stat.S_IFDIR:
             with agentfs.open_folder(name, dir_fd=folder) as sub:
-                _read_loose(sub, f"{prefix}{name}/", branches, depth + 1)
+                _read_loose(sub, f"{prefix}{name}/", branches, refused, depth + 1)
         elif kind == stat.S_IFREG:
             text = agentfs.read_file_at(folder, name, limit=REF_FILE_LIMIT, label=label).strip()
             if text.startswith(b"ref: "):
@@ -255,19 +265,20 @@ def _read_loose(folder: int, prefix: str, branches: dict[str, str], depth: int) 
                 if not (target.startswith("refs/heads/") and valid_branch(target[11:])):
                     raise AgentFileError(label, "follows a ref that is not a branch")
                 continue
-            _add_branch(branches, prefix + name, text)
+            _add_branch(branches, refused, prefix + name, text)
         else:
             raise AgentFileError(label, "is not a regular file")
 
 
-def _add_branch(branches: dict[str, str], name: str, oid: bytes) -> None:
-    if not valid_branch(name):
-        raise AgentFileError(f"branch {name!r}", "is not a name git accepts")
+def _add_branch(branches: dict[str, str], refused: dict[str, str], name: str, oid: bytes) -> None:
     if not _OID.fullmatch(oid):
         raise AgentFileError(f"branch {name!r}", "does not hold a commit id")
-    if len(branches) >= MAX_REFS and name not in branches:
+    if len(branches) + len(refused) >= MAX_REFS and name not in branches:
         raise AgentFileError(".git", f"holds more than {MAX_REFS} branches")
-    branches[name] = oid.decode()
+    if valid_branch(name):
+        branches[name] = oid.decode()
+    else:  # HEAD, a name not UTF-8 or with controls: never a branch of scad's, still work
+        refused[printable(name)] = oid.decode()
 
 
 class _Kept:

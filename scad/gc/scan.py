@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -157,22 +158,31 @@ def _mtime(*paths: Path) -> float:
     return max(times)
 
 
-def _tree_stats(root: Path) -> list[os.stat_result]:
-    """``lstat`` of ``root`` and everything under it (a file: itself); links are
-    not followed below ``root``."""
-    found = []
+#: Entries counted in one tree: a run's tree is the agent's, which decides how many.
+MAX_TREE_ENTRIES = 1_000_000
+
+
+def _tree_stats(root: Path) -> Iterator[os.stat_result]:
+    """``lstat`` of ``root`` and everything under it (a file: itself), one at a time;
+    links are not followed below ``root``."""
     for folder, dirs, files in os.walk(root):
         for name in (*dirs, *files):
             with contextlib.suppress(FileNotFoundError):
-                found.append(os.lstat(os.path.join(folder, name)))
+                yield os.lstat(os.path.join(folder, name))
     with contextlib.suppress(FileNotFoundError):
-        found.append(os.lstat(root))
-    return found
+        yield os.lstat(root)
 
 
-def tree_size(root: Path) -> int:
-    """The bytes of the files under ``root`` (of ``root``, a file)."""
-    return sum(info.st_size for info in _tree_stats(root) if not stat.S_ISDIR(info.st_mode))
+def tree_size(root: Path) -> int | None:
+    """The bytes of the files under ``root`` (of ``root``, a file); None (unknown)
+    when it holds more than ``MAX_TREE_ENTRIES`` entries."""
+    total = 0
+    for seen, info in enumerate(_tree_stats(root)):
+        if seen >= MAX_TREE_ENTRIES:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            total += info.st_size
+    return total
 
 
 def tree_touched(root: Path) -> float:

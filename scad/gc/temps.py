@@ -50,7 +50,7 @@ class _Temp(msgspec.Struct, kw_only=True):
     #: Its path in the home (absolute when outside it), for people.
     name: str
     touched: float
-    size: int
+    size: int | None
     owner: int
 
 

@@ -61,7 +61,8 @@ async def test_an_agent_planting_git_traps_never_runs_code_on_the_host(project: 
         refused = await project.scad("session", "clean", run_id, check=False)
     assert markers(clone) == []
     assert "agent work" in info.stdout  # the signed commit is still seen as work
-    assert refused.returncode == 1 and "1 commit(s) not in" in refused.stderr
+    # The commit before it was signed is the agent's too: its reflog keeps it.
+    assert refused.returncode == 1 and "2 commit(s) not in" in refused.stderr
 
     # Code flow reads the clone through scad's store and writes into it as data only.
     with anyio.fail_after(120):

@@ -426,3 +426,20 @@ async def test_a_landing_place_that_is_a_symbolic_ref_is_not_written_through(
         f"not fetched: main (scad/{RUN}/main is a symbolic ref to refs/heads/main on the host)"
     )
     assert git(repo, "rev-parse", BRANCH) == work
+
+
+async def test_thousands_of_changed_files_are_counted_and_a_few_named(
+    tmp_path: Path, repo: Path
+) -> None:
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    many = clone / "many"
+    many.mkdir()
+    for n in range(5000):
+        (many / f"f{n:04}").touch()
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "many")
+    (result,) = (await fetch_run(home, record)).repos
+    (branch,) = [b for b in result.branches if b.branch == BRANCH]
+    assert branch.files_changed == 5000
+    assert branch.files == [f"many/f{n:04}" for n in range(20)]

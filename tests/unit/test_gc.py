@@ -751,3 +751,19 @@ async def test_a_scratch_folder_left_in_the_system_temp_folder(
     assert tree(system_temp) == {
         "scad-ccusage-fresh", "scad-ccusage-fresh/claude", "someone-else-1", "someone-else-1/x",
     }  # fmt: skip
+
+
+def test_a_tree_of_more_entries_than_are_counted_has_no_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scad.gc import scan
+
+    monkeypatch.setattr(scan, "MAX_TREE_ENTRIES", 1000)
+    tree = tmp_path / "claude"
+    tree.mkdir()
+    for n in range(999):
+        (tree / f"f{n}").write_text("x")
+    assert scan.tree_size(tree) == 999
+    for n in range(2000):
+        (tree / f"g{n}").touch()
+    assert scan.tree_size(tree) is None

@@ -266,13 +266,16 @@ UNREADABLE = {
     "links": plant_links,
     "fifo-head": plant_fifo_head,
     "fifo-packed-refs": plant_fifo_packed_refs,
-    "bad-ref-name": plant_bad_ref_name,
     "forged-object": plant_forged_object,
-    "branch-named-head": plant_branch_named_head,
     "twice-packed": plant_twice_packed,
     "symref-to-a-tag": plant_symref_to_a_tag,
-    "names-not-utf8": plant_names_not_utf8,
     "escapes-in-a-name": plant_escapes_in_a_name,
+}
+#: Branches named as git would not name one: never fetched, still the agent's work.
+REFUSED_NAMES = {
+    "bad-ref-name": (plant_bad_ref_name, "'../../../../etc/passwd'"),
+    "branch-named-head": (plant_branch_named_head, "'HEAD'"),
+    "names-not-utf8": (plant_names_not_utf8, "'w\\\\udcff'"),
 }
 
 
@@ -384,3 +387,29 @@ async def test_outside_alternates_are_never_read(tmp_path: Path, repo: Path) -> 
     assert (
         store / "objects" / "info" / "alternates"
     ).read_text() == f"{repo / '.git' / 'objects'}\n"
+
+
+@pytest.mark.parametrize(
+    ("plant", "shown"), [pytest.param(*p, id=n) for n, p in REFUSED_NAMES.items()]
+)
+async def test_a_branch_git_would_not_name_so_is_named_and_counted_not_fetched(
+    tmp_path: Path, repo: Path, plant: Callable[[Path, Trap], None], shown: str
+) -> None:
+    home, record = await make_run(tmp_path, repo)
+    trap = Trap(tmp_path / "trap-root")
+    clone = RunPaths(home, "r").clone("code")
+    plant(clone, trap)
+    # The odd name alone holds the work: the run's branch is back at the host's.
+    host_tip = agent_git(repo, "rev-parse", "main").strip()
+    (clone / ".git" / "refs" / "heads" / BRANCH).write_text(f"{host_tip}\n")
+    shutil.rmtree(clone / ".git" / "logs")
+    seen = await exercise(home, record)
+    assert trap.fired() == []
+    assert seen.refusal is not None and "'agent work'" in seen.refusal
+    assert seen.fetched.problem == f"not fetched: {shown} (not a branch name git accepts)"
+    # Its commits come home under a name of scad's, as what only a reflog kept would.
+    host_refs = agent_git(repo, "for-each-ref", "--format=%(refname)").split()
+    (kept,) = [ref for ref in host_refs if ref.startswith("refs/heads/scad/r/kept/")]
+    assert sorted(host_refs) == sorted(["refs/heads/main", f"refs/heads/{BRANCH}", kept])
+    assert agent_git(repo, "log", "-1", "--format=%s", kept).strip() == "agent work"
+    assert not (repo / ".git" / "refs" / "heads" / "HEAD").exists()

@@ -89,6 +89,7 @@ _APART = {
     "and {alias_of} is unchanged",
     "misleading": "could pass for another ref of the host's, or another run's",
     "refused": "was refused by git on the host",
+    "kept": "holds commits only a tag, the stash, a note or a reflog of the clone kept",
 }
 
 

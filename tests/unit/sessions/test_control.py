@@ -180,3 +180,22 @@ async def test_a_reflog_past_the_bound_is_not_read(
         work(clone, f"commit {n}")
     with pytest.raises(UnfetchedWork, match=r"\.git/logs/.* over the 1000-byte bound"):
         await clean_session(FakeEngine(), home, record, force=False)
+
+
+@pytest.mark.parametrize("shape", [pytest.param(s, id=i) for i, s in SHAPES.items()])
+async def test_what_fetch_brought_home_clean_lets_go_of(
+    tmp_path: Path, repo: Path, shape: tuple[Callable[[Path], None], str]
+) -> None:
+    from scad.codefetch import fetch_run
+
+    plant, subject = shape
+    home, record = await make_run(tmp_path, repo)
+    plant(RunPaths(home, "r").clone("code"))
+    (fetched,) = (await fetch_run(home, record)).repos
+    assert fetched.problem is None
+    kept = [b for b in fetched.branches if b.action == "kept"]
+    assert kept and all(b.target and b.target.startswith("scad/r/kept/") for b in kept)
+    logged = agent_git(repo, "log", "--format=%s", *(f"refs/heads/{b.target}" for b in kept))
+    assert subject in logged.splitlines()
+    result = await clean_session(FakeEngine(), home, record, force=False)
+    assert result.outcome == "cleaned" and result.discarded == []
