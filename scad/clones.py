@@ -131,7 +131,7 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
         host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
         host_objects = await git.objects_folder(host_repo)
     try:
-        kept = await git.commits_named(store, snapshot.kept)
+        kept = await git.commits_named(store, snapshot.kept, all_there=True)
         if not tips and not kept:
             return CloneWork(branches=[], total=0, commits=[])
         # Host tips are in the store through its alternates; the clone's in its copies.

@@ -173,14 +173,24 @@ async def count_commits(store: Path, tips: Iterable[str], excluded: Iterable[str
     return int(out.strip() or 0)
 
 
-async def commits_named(store: Path, oids: Iterable[str]) -> list[str]:
+async def commits_named(store: Path, oids: Iterable[str], *, all_there: bool = False) -> list[str]:
     """The commits ``oids`` name in a store (an annotated tag peeled to its commit);
-    ids of other objects, or of none the store has, are left out."""
-    wanted = "".join(f"{oid}^{{commit}}\n" for oid in oids).encode()
+    ids of other objects are left out, and so are ids of none the store has, unless
+    ``all_there``: then such an id raises (work scad cannot see is not no work)."""
+    oids = list(oids)
+    wanted = "".join(f"{oid}\n" for oid in oids).encode()
     if not wanted:
         return []
+    if all_there and (out := await store_git(store, "cat-file", "--batch-check", input=wanted)):
+        missing = [line.split()[0] for line in out.splitlines() if line.endswith(" missing")]
+        if missing:
+            raise GitError(
+                f"{len(missing)} commit(s) its refs or reflogs name are not among the objects "
+                f"scad could read (first: {missing[0][:12]})"
+            )
+    peeled = "".join(f"{oid}^{{commit}}\n" for oid in oids).encode()
     out = await store_git(
-        store, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=wanted
+        store, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=peeled
     )
     return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
 

@@ -337,11 +337,28 @@ def _read_kept(git_fd: int, packed: bytes) -> set[str]:
                 kept.add(line[:40], label)
                 kept.add(line[41:81], label)
 
+    def take_worktree_file(folder: int, name: str, label: str) -> None:
+        # A linked worktree (`git worktree add`) keeps its own HEAD, pseudo refs, refs
+        # and reflogs under .git/worktrees/<name>/; the rest there is not about commits.
+        inside = label.split("/")[3:-1]  # the folders below .git/worktrees/<name>
+        if inside[:1] == ["logs"]:
+            take_reflog(folder, name, label)
+        elif inside[:1] == ["refs"] or (not inside and name in ("HEAD", *PSEUDO_REFS)):
+            kept.file(label)
+            text = agentfs.read_file_at(folder, name, limit=REF_FILE_LIMIT, label=label)
+            for line in text.split(b"\n"):
+                if line.strip() and not line.startswith(b"ref: "):
+                    kept.add(line.strip()[:40], label)
+        else:
+            kept.file(label)
+
     with contextlib.ExitStack() as stack:
         if (refs := _open_if_there(stack, git_fd, "refs")) is not None:
             _walk(refs, ".git/refs", take_ref, 0, skip="heads")
         if (logs := _open_if_there(stack, git_fd, "logs")) is not None:
             _walk(logs, ".git/logs", take_reflog, 0)
+        if (trees := _open_if_there(stack, git_fd, "worktrees")) is not None:
+            _walk(trees, ".git/worktrees", take_worktree_file, 0)
     return kept.oids
 
 

@@ -81,6 +81,12 @@ def packed_away(clone: Path) -> None:
     agent_git(clone, "gc", "-q", "--prune=never")
 
 
+def in_a_linked_worktree(clone: Path) -> None:
+    side = clone.parent / "side"
+    agent_git(clone, "worktree", "add", "-q", "--detach", str(side))
+    work(side, "worktree work")
+
+
 SHAPES: dict[str, tuple[Callable[[Path], None], str]] = {
     "tag": (on_a_tag, "tagged work"),
     "stash": (in_the_stash, "On scad-r: stashed work"),
@@ -89,6 +95,7 @@ SHAPES: dict[str, tuple[Callable[[Path], None], str]] = {
     "note": (in_a_note, "Notes added by 'git notes add'"),
     "other-ref": (under_another_ref, "kept elsewhere"),
     "packed": (packed_away, "tagged work"),
+    "linked-worktree": (in_a_linked_worktree, "worktree work"),
 }
 
 
@@ -166,6 +173,25 @@ async def test_what_keeps_commits_but_cannot_be_read_stops_clean_and_not_fetch(
     (fetched,) = (await fetch_run(home, record)).repos
     assert fetched.problem is None
     assert agent_git(repo, "rev-parse", "scad-r") == mine
+
+
+def in_a_pack_scad_does_not_read(git_dir: Path) -> None:
+    """git reads a pack of any name with its index; scad's copy takes pack-<id> only."""
+    clone = git_dir.parent
+    on_a_tag(clone)
+    agent_git(clone, "repack", "-a", "-d", "-q")
+    for old in (git_dir / "objects" / "pack").glob("pack-*"):
+        old.rename(old.with_name("pack-x" + old.suffix))
+
+
+async def test_a_kept_commit_scad_cannot_read_stops_clean(tmp_path: Path, repo: Path) -> None:
+    """What git can still reach but scad's copy of the clone lacks is not taken for
+    no work: clean refuses, and says why."""
+    home, record = await make_run(tmp_path, repo)
+    in_a_pack_scad_does_not_read(RunPaths(home, "r").clone("code") / ".git")
+    with pytest.raises(UnfetchedWork, match="cannot tell whether clone code holds") as refused:
+        await clean_session(FakeEngine(), home, record, force=False)
+    assert "not among the objects scad could read" in str(refused.value)
 
 
 async def test_a_reflog_past_the_bound_is_not_read(
