@@ -326,8 +326,9 @@ class SecondEngine:
     restart at will without disturbing the engine the other tests use. (With
     `--bridge none` a dockerd deletes `docker0`, the other engine's bridge.)"""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, live_restore: bool = False) -> None:
         self.root = root
+        self.live_restore = live_restore
         self.socket = f"unix://{root}/docker.sock"
         self.bridge = f"scadbr{os.getpid() % 100000}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -337,7 +338,8 @@ class SecondEngine:
             self.process = subprocess.Popen(
                 ["dockerd", "--host", self.socket, "--data-root", f"{self.root}/data",
                  "--exec-root", f"{self.root}/exec", "--pidfile", f"{self.root}/docker.pid",
-                 "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
+                 "--bridge", self.bridge, "--iptables=false", "--ip6tables=false",
+                 *(["--live-restore"] if self.live_restore else [])],
                 stdout=log, stderr=log,
             )  # fmt: skip
 
@@ -355,6 +357,18 @@ class SecondEngine:
 
 @pytest.fixture
 async def second_engine(built_image: Any) -> Any:
+    async for engine in _second_engine(built_image, live_restore=False):
+        yield engine
+
+
+@pytest.fixture
+async def live_restore_engine(built_image: Any) -> Any:
+    """A second engine whose restarts leave its containers running."""
+    async for engine in _second_engine(built_image, live_restore=True):
+        yield engine
+
+
+async def _second_engine(built_image: Any, *, live_restore: bool) -> Any:
     if shutil.which("dockerd") is None:
         if in_ci():
             pytest.fail("CI needs dockerd to restart an engine of its own")
@@ -364,7 +378,7 @@ async def second_engine(built_image: Any) -> Any:
             pytest.fail("CI needs ip (iproute2) to give the second engine a bridge")
         pytest.skip("NO ip COMMAND: the engine-restart test is skipped")
     root = Path(tempfile.mkdtemp(prefix="scad-d2-", dir="/tmp"))  # a socket path must be short
-    engine = SecondEngine(root)
+    engine = SecondEngine(root, live_restore=live_restore)
     await run("ip", "link", "add", engine.bridge, "type", "bridge")
     engine.start()
     try:
@@ -421,6 +435,55 @@ async def test_an_engine_restart_mid_batch(
             if e["src"] == "claude" and e["data"]["type"] == "result"
         ]
         assert [r["data"]["result"] for r in results] == [f"done {n}"]  # once, to success
+
+
+@pytest.mark.timeout(600)  # beyond its waits' own bounds
+async def test_a_run_whose_engine_restarts_under_it_is_followed_never_retried_beside_itself(
+    batch_project: Project, live_restore_engine: SecondEngine, tmp_path: Path
+) -> None:
+    """With live-restore a restart leaves the container running while the supervisor
+    loses the engine: it waits for the engine, follows the same container to its real
+    exit, and never starts a second attempt of the prompt beside it."""
+    project = batch_project
+    engine = live_restore_engine
+    project.env["DOCKER_HOST"] = engine.socket
+    batch = await Spawned.start(
+        project, tmp_path, "batch", "batch", "scadtest", "--tag", "live",
+        "-p", f"{GATE}\nSAY: done once", "--retries", "3", "--backoff", "1s",
+        "--foreground", "--json",
+    )  # fmt: skip
+
+    async def running() -> list[str]:
+        out = await run("docker", "-H", engine.socket, "ps", "-q", "--no-trunc", check=False)
+        return out.stdout.split()
+
+    async def one_running() -> bool:
+        return len(await running()) == 1
+
+    await wait_until(one_running, timeout=120)
+    before = await running()
+    engine.stop()
+    engine.start()
+    await engine.ready()
+    assert await running() == before  # the container lived on through the restart
+    (run_id,) = runs_of(project, batch_id_of(project)).values()
+    open_gate(project, run_id)
+    assert await batch.wait(300) == 0, batch.err
+    view = json.loads(batch.out)
+    assert [row["status"] for row in view["rows"]] == ["succeeded"]
+    ends = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "attempt"]
+    assert [e["status"] for e in ends] == ["succeeded"]  # one attempt, from its real exit
+    envelopes = project.envelopes(run_id)
+    starts = [e for e in envelopes if e["src"] == "scad" and e.get("event") == "started"]
+    assert [e["cid"] for e in starts] == [before[0][:12]]  # one container ever ran it
+    results = [
+        e["data"]["result"]
+        for e in envelopes
+        if e["src"] == "claude" and e["data"]["type"] == "result"
+    ]
+    assert results == ["done once"]
+    exits = [e for e in envelopes if e["src"] == "scad" and e.get("event") == "exited"]
+    assert [e["exit_code"] for e in exits] == [0]
 
 
 async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_path: Path) -> None:
