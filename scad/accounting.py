@@ -10,7 +10,15 @@ from . import streamjson
 from .events import Envelope
 from .pricing import usage_ceiling, usage_cost
 
-__all__ = ["RATE_LIMIT_STATUSES", "ClaudeSession", "RunSummary", "RunTally", "Usage", "summarise"]
+__all__ = [
+    "RATE_LIMIT_STATUSES",
+    "ClaudeSession",
+    "RunSummary",
+    "RunTally",
+    "Usage",
+    "result_cost",
+    "summarise",
+]
 
 
 class Usage(msgspec.Struct, kw_only=True):
@@ -172,24 +180,28 @@ def _priced(session: ClaudeSession) -> float:
     )
 
 
+def result_cost(result: streamjson.Result) -> float:
+    """What a result says its conversation cost, counted for no more than its tokens
+    could cost at the dearest prices: the figure is the agent's word (any process in
+    its container can print a result)."""
+    usage = Usage()
+    usage.add(result.usage)
+    ceiling = usage_ceiling(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_creation_tokens=usage.cache_creation_tokens,
+    )
+    return min(result.total_cost_usd or 0.0, ceiling)
+
+
 def _close(session: ClaudeSession, result: streamjson.Result) -> None:
     """A conversation's result replaces what its messages added up to."""
     session.turns = result.num_turns or 0
     session.duration_ms = int(result.duration_ms or 0)
     session.usage = Usage()
     session.usage.add(result.usage)
-    # The cost a result claims is the agent's word (any process in its container can
-    # print a result): never more than its tokens could cost at the dearest prices.
-    usage = session.usage
-    session.cost_usd = min(
-        result.total_cost_usd or 0.0,
-        usage_ceiling(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_creation_tokens=usage.cache_creation_tokens,
-        ),
-    )
+    session.cost_usd = result_cost(result)
     session.outcome = "error" if result.is_error else "success"
     if result.is_error and result.subtype not in (None, "success"):
         session.outcome = f"error ({result.subtype})"

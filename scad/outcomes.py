@@ -14,7 +14,7 @@ from typing import Literal
 import anyio
 import msgspec
 
-from .accounting import RATE_LIMIT_STATUSES
+from .accounting import RATE_LIMIT_STATUSES, result_cost
 from .events import Envelope, Exit
 from .loglines import ChunkLines, event_time
 from .runlog import STDERR_TAIL
@@ -135,7 +135,7 @@ def outcome_of(run_id: str, container_id: str, exit: ContainerExit, watch: Watch
         usage = result.usage
         outcome.result = result.result
         outcome.turns = int(result.num_turns or 0)
-        outcome.cost_usd = float(result.total_cost_usd or 0.0)
+        outcome.cost_usd = result_cost(result)
         outcome.duration_ms = float(result.duration_ms or 0.0)
         outcome.input_tokens = int(usage.input_tokens or 0) if usage else 0
         outcome.output_tokens = int(usage.output_tokens or 0) if usage else 0

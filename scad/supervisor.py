@@ -68,14 +68,26 @@ async def _create(engine: Engine, home: Home, record: RunRecord, spec: Container
     except EngineError as exc:
         if exc.status != 409:
             raise
-        # Another home's run of the same id holds the name: this home's key sets them apart.
-        key = home_key(labels.home_label(home))
-        container_id = await engine.create_container(
-            msgspec.structs.replace(spec, name=f"{spec.name}-{key}")
-        )
+        container_id = await _create_beside(engine, home, record, spec)
     record.container_id = container_id
     await anyio.to_thread.run_sync(save_run, home, record)
     return container_id
+
+
+async def _create_beside(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
+    """The run's container, when a container already holds its name. One of this
+    home's that never started (scad was stopped between making and starting it) is
+    removed and the name taken; any other (another home's run of the same id) stays,
+    and this home's key in the name sets them apart."""
+    here = labels.home_label(home)
+    for holder in await engine.containers({labels.RUN: record.run_id}):
+        if holder.name == spec.name and labels.made_by(holder.labels, here):
+            if holder.status != "created":
+                break  # it ran: what it holds is not scad's to drop here
+            await engine.remove(holder.id, force=True)
+            return await engine.create_container(spec)
+    key = home_key(here)
+    return await engine.create_container(msgspec.structs.replace(spec, name=f"{spec.name}-{key}"))
 
 
 async def launch(

@@ -196,3 +196,28 @@ async def test_two_homes_run_the_same_run_id_side_by_side(tmp_path: Path) -> Non
     assert [o.status for o in outcomes] == ["succeeded", "succeeded"]
     names = [engine.made[o.container_id].spec.name for o in outcomes if o.container_id]
     assert names == ["scad-p-t-Nov27-1000", f"scad-p-t-Nov27-1000-{home_key(str(second.root))}"]
+
+
+async def test_an_outcome_counts_a_claimed_cost_only_as_far_as_its_tokens_go(
+    tmp_path: Path,
+) -> None:
+    """The batch's log and `start --wait` show the outcome's cost: a forged result's
+    claim counts no more there than in the run's totals."""
+    forged = result() | {"total_cost_usd": 999999.0, "usage": {"output_tokens": 1000}}
+    outcome, _ = await run_one(tmp_path, Script(out(INIT, forged)))
+    assert outcome.cost_usd == pytest.approx(0.075)
+
+
+async def test_a_container_of_this_run_that_never_started_gives_up_its_name(
+    tmp_path: Path,
+) -> None:
+    """scad was stopped between making a run's container and starting it: the next
+    start takes the name back, and nothing that ran is removed."""
+    engine = FakeEngine(script=lambda spec: Script(out(INIT, result())))
+    home = Home(tmp_path)
+    record, spec = make_run(home)
+    left = await engine.create_container(spec)
+    outcome = await supervise(engine, home, record, spec)
+    assert outcome.status == "succeeded" and left not in engine.made
+    assert outcome.container_id is not None
+    assert engine.made[outcome.container_id].spec.name == spec.name
