@@ -82,15 +82,22 @@ def load_configs(home: Home) -> list[LoadedConfig]:
 
 
 async def for_each(items: Sequence[T], check: Callable[[T], Awaitable[Check]]) -> list[Check]:
-    """``check`` of every item, concurrently; the results in the items' order."""
+    """``check`` of every item, concurrently; the results in the items' order. When
+    checks raise, one error says what each of them said (each once)."""
     results: list[Check | None] = [None] * len(items)
+    problems: dict[int, str] = {}
 
     async def one(index: int) -> None:
-        results[index] = await check(items[index])
+        try:
+            results[index] = await check(items[index])
+        except ScadError as exc:
+            problems[index] = str(exc)
 
     async with open_task_group() as tg:
         for index in range(len(items)):
             tg.start_soon(one, index)
+    if problems:
+        raise ScadError("; ".join(dict.fromkeys(problems[i] for i in sorted(problems))))
     return [r for r in results if r is not None]
 
 

@@ -631,3 +631,20 @@ async def test_results_come_in_order_as_they_are_known(host: Host) -> None:
         host.home, host.environ, engine_factory=slow, now=NOW, on_check=on_check
     )
     assert seen == [c.name for c in checks] == list(CHECKS)
+
+
+async def test_checks_made_per_config_that_fail_say_each_what_went_wrong() -> None:
+    from scad.doctor._host import for_each
+    from scad.errors import ScadError
+
+    # Concurrent checks fail in any order; the message keeps the items' order.
+
+    async def check(name: str) -> Check:
+        await anyio.lowlevel.checkpoint()
+        if name == "ok":
+            return Check(name=name, status="pass", detail="fine")
+        raise ScadError(f"{name} is broken")
+
+    with pytest.raises(ScadError) as raised:
+        await for_each(["a", "ok", "b", "b"], check)
+    assert str(raised.value) == "a is broken; b is broken"
