@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from scad.home import Home
+from scad.labels import home_label
+from scad.names import image_repository
+
 from .conftest import project_config, session_settings
 from .sessions_support import Project, run, wait_for_exit
 
@@ -104,12 +108,13 @@ async def test_a_build_that_fails(project: Project) -> None:
     result = await project.scad("session", "start", "nobuild", "--tag", "x", check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("scad: error: build of scad-nobuild:") and "failed at step" in last
+    repository = image_repository("nobuild", home_label(Home(project.home)))
+    assert last.startswith(f"scad: error: build of {repository}:") and "failed at step" in last
     assert result.stdout.startswith(
         "the image of nobuild is not built yet; building it first\nstep 1/"
     )
     await assert_nothing_left(project, "nobuild")
-    assert (await run("docker", "images", "-q", "scad-nobuild")).stdout == ""
+    assert (await run("docker", "images", "-q", repository)).stdout == ""
 
 
 async def test_a_container_that_fails_to_start(project: Project, tmp_path: Path) -> None:
