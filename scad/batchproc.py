@@ -38,11 +38,11 @@ from .batches import (
     supervisor_pid,
 )
 from .build import BuildProgress, build_image
-from .clones import check_repos
 from .config import Config
 from .errors import ScadError, SessionError
 from .home import Home, scad_home
 from .prompts import BatchPrompt
+from .repocheck import check_repos
 from .runs import load_run, now_iso
 from .sessions.start import require_credentials
 from .supervisor import STOP_GRACE, stop_run

@@ -7,26 +7,18 @@ and settings persist with the run across stop and resume.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 
 from .config import Config
-from .image import AGENT_HOME
+from .layout import MARKETPLACES, WORKSPACE
 
 __all__ = [
-    "MARKETPLACES",
-    "WORKSPACE",
     "claude_arguments",
     "claude_json",
     "container_workdir",
     "repo_path",
     "settings_json",
 ]
-
-WORKSPACE = PurePosixPath("/workspace")
-MARKETPLACES = PurePosixPath("/opt/scad/marketplaces")
-CLAUDE_DIR = f"{AGENT_HOME}/.claude"
-CLAUDE_JSON = f"{AGENT_HOME}/.claude.json"
 
 
 def repo_path(config: Config, key: str) -> str:

@@ -12,8 +12,7 @@ from pathlib import Path
 import msgspec
 
 from . import git
-from .config import Config
-from .errors import ConfigError, GitError, UnreadableClone
+from .errors import GitError, UnreadableClone
 from .snapshot import snapshot_clone
 from .text import printable
 
@@ -21,7 +20,6 @@ __all__ = [
     "MAX_COUNTED",
     "CloneWork",
     "Commit",
-    "check_repos",
     "create_clone",
     "unfetched_work",
 ]
@@ -32,23 +30,6 @@ DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
 class Commit(msgspec.Struct, frozen=True):
     sha: str
     subject: str
-
-
-async def check_repos(config: Config, label: str) -> None:
-    """Every repo is a git repository and every focus folder exists; else one clear line."""
-    for key, repo in config.repos.items():
-        path = Path(repo.path)
-        if not await git.is_repository(path):
-            what = "does not exist" if not path.exists() else "is not a git repository"
-            raise ConfigError(
-                label,
-                f"{repo.path} {what}; fix the path or run `git init` there",
-                field=f"repos.{key}.path",
-            )
-        if repo.focus and not (path / repo.focus).is_dir():
-            raise ConfigError(
-                label, f"{repo.focus} is not a folder in {repo.path}", field=f"repos.{key}.focus"
-            )
 
 
 async def _identity(host_repo: Path) -> tuple[str, str]:

@@ -22,11 +22,10 @@ import anyio
 import msgspec
 
 from . import git
-from .claude_setup import WORKSPACE
 from .clonewrite import RefBusy, add_pack, update_ref
 from .errors import AgentFileError, GitError, SessionError, UnreadableClone, UsageError
 from .home import Home
-from .image import agent_owner
+from .layout import WORKSPACE, agent_owner
 from .runs import RunPaths, RunRecord
 from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
 from .text import printable

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tarfile
 from pathlib import Path
 
@@ -17,19 +16,14 @@ import msgspec
 
 from .config import Config
 from .errors import ImageError
+from .layout import AGENT_HOME, AGENT_USER, agent_ids
 
 __all__ = [
-    "AGENT_HOME",
-    "AGENT_USER",
     "BuildContext",
-    "agent_ids",
-    "agent_owner",
     "create_build_context",
     "render_dockerfile",
 ]
 
-AGENT_USER = "agent"
-AGENT_HOME = "/home/agent"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 BASE_PACKAGES = ("git", "tmux", "ca-certificates", "tzdata", "procps", "nodejs", "npm")
 
@@ -68,25 +62,6 @@ class BuildContext(msgspec.Struct, frozen=True, kw_only=True):
                 info.mode = 0o755 if name.endswith(".sh") else 0o644
                 archive.addfile(info, io.BytesIO(self.files[name]))
         return buffer.getvalue()
-
-
-def agent_ids(host_uid: int, host_gid: int) -> tuple[int, int]:
-    """The agent's uid/gid: the host user's, so clones stay theirs.
-
-    A root host (uid 0) cannot lend its id: agents must not run as root
-    (Claude refuses to skip permissions as root), so they get 1000; root on
-    the host can still read and write what they make.
-    """
-    if host_uid == 0:
-        return 1000, 1000
-    return host_uid, host_gid
-
-
-def agent_owner() -> tuple[int, int] | None:
-    """Who must own the files the agent writes to, when that is not this process's user."""
-    uid, gid = os.getuid(), os.getgid()
-    agent = agent_ids(uid, gid)
-    return None if agent == (uid, gid) else agent
 
 
 def render_dockerfile(

@@ -49,7 +49,7 @@ def age(timestamp: str, now: datetime | None = None) -> str:
 
 def warn_unwritable_mounts(config: Config) -> None:
     """Say, before a run starts, which of the config's mounts its agent cannot write."""
-    from ..image import agent_ids
+    from ..layout import agent_ids
     from ..sessions.container import unwritable_mounts
 
     for warning in unwritable_mounts(config, agent_ids(os.getuid(), os.getgid())):

@@ -21,7 +21,7 @@ from .. import labels
 from ..config import Config
 from ..credentials import HostCredentials, credentials_env_file
 from ..errors import ScadError
-from ..image import agent_ids
+from ..layout import agent_ids
 from ..names import DOCTOR_PREFIX, doctor_container_name
 from ..sessions.container import container_limits, container_security
 from ..specs import BindMount, ContainerSpec

@@ -12,12 +12,12 @@ from typing import TypeVar
 import msgspec
 
 from ..build import build_context
-from ..clones import check_repos
 from ..config import Config
 from ..credentials import discover_credentials, expiry_warning
 from ..errors import ConfigError, ScadError
 from ..home import Home
 from ..registry import load_registered
+from ..repocheck import check_repos
 from ..sessions.container import unwritable_mounts
 from ..taskgroups import open_task_group
 from ._check import Check, failed

@@ -15,7 +15,7 @@ import anyio
 from ..enginedata import engine_host
 from ..errors import ScadError
 from ..home import Home
-from ..image import agent_ids
+from ..layout import agent_ids
 from ..taskgroups import open_task_group
 from ._check import Check, failed, skipped
 from ._containers import (

@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 
 from .. import labels
-from ..claude_setup import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, container_workdir
+from ..claude_setup import container_workdir
 from ..config import Config
+from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE
 from ..names import container_name
 from ..runs import RunPaths, RunRecord
 from ..specs import BindMount, ContainerSpec, Limits, Security

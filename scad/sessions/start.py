@@ -17,14 +17,15 @@ from anyio.abc import TaskStatus
 from .. import agentfs
 from ..build import BuildProgress, build_image
 from ..claude_setup import claude_arguments
-from ..clones import check_repos, create_clone
+from ..clones import create_clone
 from ..config import Config
 from ..credentials import HostCredentials, discover_credentials
 from ..errors import ScadError, SessionError, UsageError
 from ..events import append_event
 from ..home import Home
-from ..image import agent_ids, agent_owner
+from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
+from ..repocheck import check_repos
 from ..runlog import catch_up
 from ..runs import RunPaths, RunRecord, now_iso, save_run
 from ..specs import ContainerSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scad.clones import create_clone
-from scad.image import agent_owner
+from scad.layout import agent_owner
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scad.build import build_context
 from scad.doctor import CHECKS, DISK_FAIL_BYTES, DISK_WARN_BYTES, Check, run_checks
 from scad.errors import EngineError, EngineUnavailable
 from scad.home import Home
-from scad.image import agent_ids
+from scad.layout import agent_ids
 from scad.registry import load_registered
 from scad.sessions.container import unwritable_mounts
 from scad.specs import ContainerSpec, Engine, ImageInfo

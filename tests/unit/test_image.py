@@ -11,7 +11,8 @@ import pytest
 
 from scad.config import Config, parse_config
 from scad.errors import ImageError
-from scad.image import agent_ids, create_build_context, render_dockerfile
+from scad.image import create_build_context, render_dockerfile
+from scad.layout import agent_ids
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
