@@ -28,7 +28,8 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
     await append_event(paths, "started", cid=CID)
     pad = "x" * 2000
     lines = [LogLine("t", json.dumps({"type": "user", "pad": pad})) for _ in range(30_000)]
-    result = {"type": "result", "is_error": False, "num_turns": 7, "total_cost_usd": 1.5}
+    result = {"type": "result", "is_error": False, "num_turns": 7, "total_cost_usd": 1.5,
+              "usage": {"output_tokens": 100_000}}  # fmt: skip
     lines.append(LogLine("t", json.dumps(result)))
     await ingest(paths, CID, 0, lines, exit=Exit(exit_code=0))
     del lines
