@@ -1,14 +1,26 @@
-"""Fixtures several unit test modules share: a clone, a fake disk."""
+"""Fixtures several unit test modules share: a temporary folder of their own, a clone,
+a fake disk."""
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from scad.clones import create_clone
 from scad.layout import agent_owner
+
+
+@pytest.fixture(autouse=True)
+def system_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temporary folder, as gc and ccusage see it: one of the test's own,
+    so what other processes leave in the machine's /tmp never reaches a unit test."""
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import fcntl
 import os
 import shutil
 import subprocess
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -167,15 +166,6 @@ def tree(root: Path) -> set[str]:
         for name in (*dirs, *files):
             found.add(os.path.relpath(os.path.join(folder, name), root))
     return found
-
-
-@pytest.fixture(autouse=True)
-def system_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The system's temporary folder, as gc sees it: one of the test's own."""
-    folder = tmp_path / "system-tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.fixture

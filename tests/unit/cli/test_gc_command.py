@@ -18,7 +18,6 @@ from tests.unit.test_gc import (
     image,
     make_run,
     run_container,
-    system_temp,  # noqa: F401 (autouse: gc sees a temp folder of the test's)
 )
 
 pytestmark = pytest.mark.anyio
