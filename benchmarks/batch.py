@@ -29,13 +29,13 @@ from pathlib import Path
 
 import anyio
 
-from scad.build import build_image
-from scad.config import load_config
-from scad.engine import open_engine
+from scad.config.schema import load_config
+from scad.engine._client import open_engine
+from scad.engine._types import ContainerSpec
 from scad.home import Home
-from scad.runs import parse_iso
+from scad.image.build import build_image
+from scad.runs.records import parse_iso
 from scad.sessions.start import prepare_session
-from scad.specs import ContainerSpec
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERT_DIR = Path("/usr/local/share/ca-certificates")

@@ -28,7 +28,7 @@ from pathlib import Path
 import anyio
 from _bench import print_ratios
 
-from scad.clones import create_clone, unfetched_work
+from scad.code.clones import create_clone, unfetched_work
 
 
 def fast_import(repo: Path, commits: int, branch: str, prefix: str) -> None:

@@ -28,10 +28,10 @@ import anyio
 from _bench import print_ratios
 
 from scad.cli._activity import activity_lines
-from scad.events import LogLine, ingest, read_events
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord
-from scad.streamjson import claude_event
+from scad.runs.events import LogLine, ingest, read_events
+from scad.runs.records import RunPaths, RunRecord
+from scad.runs.streamjson import claude_event
 
 BASE_IMAGE = "python:3.11-slim"
 
@@ -118,8 +118,8 @@ def pipeline(root: Path, n: int, runs: int) -> None:
 
 
 def catch_up_bench(root: Path, n: int, runs: int) -> None:
-    from scad.engine import open_engine
-    from scad.runlog import catch_up
+    from scad.engine._client import open_engine
+    from scad.runs.catchup import catch_up
 
     line = json.dumps(json.loads(stream_json(1)[0]))
     script = f"import sys\nline = {line!r} + '\\n'\nsys.stdout.write(line * {n})\n"

@@ -41,9 +41,9 @@ from pathlib import Path
 import anyio
 from _bench import print_ratios
 
-from scad.clones import create_clone
+from scad.code.clones import create_clone
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord, save_run
+from scad.runs.records import RunPaths, RunRecord, save_run
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CONFIG = "bench"

@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from . import git, labels
-from .batches import BatchOptions, BatchPaths, list_batches, load_manifest
-from .config import Config
+from .batch.prompts import BatchPrompt
+from .batch.store import BatchOptions, BatchPaths, list_batches, load_manifest
+from .code import git
+from .config.registry import load_registered
+from .config.schema import Config
+from .engine import labels
 from .errors import NotFound, UsageError
 from .home import Home
 from .names import image_repository
-from .prompts import BatchPrompt
-from .registry import load_registered
-from .runs import list_runs
+from .runs.records import list_runs
 
 if TYPE_CHECKING:
-    from .specs import Engine
+    from .engine._types import Engine
 
 __all__ = [
     "DEMO_CONFIG",
@@ -169,7 +170,7 @@ class DemoRemoved(msgspec.Struct, frozen=True, kw_only=True):
 async def remove_demo(engine: Engine, home: Home) -> DemoRemoved:
     """Everything the demo made: its runs (containers, clones, logs), batches,
     images, config and repo; nothing of another config's."""
-    from .supervisor import remove_containers
+    from .runs.supervisor import remove_containers
 
     config_file = home.config_file(DEMO_CONFIG)
     ours = config_file.is_file() and not config_file.is_symlink() and _ours(config_file)

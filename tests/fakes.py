@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 import anyio
 import anyio.lowlevel
 
-from scad.errors import EngineError
-from scad.loglines import unix_time
-from scad.specs import (
+from scad.engine._types import (
     BuildLine,
     ContainerExit,
     ContainerSpec,
@@ -29,6 +27,8 @@ from scad.specs import (
     ImageInfo,
     Output,
 )
+from scad.errors import EngineError
+from scad.runs.lines import unix_time
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import time
 
-from ..events import Envelope
-from ..runs import parse_iso
-from ..streamjson import (
+from ..runs.events import Envelope
+from ..runs.records import parse_iso
+from ..runs.streamjson import (
     ApiRetry,
     Assistant,
     Block,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import asyncclick as click
 import msgspec
 
-from ..runs import parse_iso
+from ..runs.records import parse_iso
 from ..text import printable
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..config.schema import Config
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -7,10 +7,10 @@ import sys
 
 import asyncclick as click
 
-from ..build import BuildProgress, build_image
+from ..config.registry import load_registered
 from ..errors import BuildFailed
 from ..home import scad_home
-from ..registry import load_registered
+from ..image.build import BuildProgress, build_image
 from ._complete import config_names
 from ._render import echo_json
 
@@ -59,7 +59,7 @@ async def build(
     config_name: str, rebuild: bool, no_cache: bool, verbose: bool, as_json: bool
 ) -> None:
     """Build the image for CONFIG (cached by content)."""
-    from ..engine import open_engine
+    from ..engine._client import open_engine
 
     home = scad_home()
     config = load_registered(home, config_name)

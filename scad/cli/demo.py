@@ -20,8 +20,8 @@ async def demo(cleanup: bool) -> None:
     and totals what it cost. Everything it makes is the config `demo`'s; `scad demo
     --cleanup` removes it.
     """
-    from .. import git
-    from ..batchproc import create_batch
+    from ..batch.process import create_batch
+    from ..code import git
     from ..demo import (
         DEMO_CONFIG,
         DEMO_OPTIONS,
@@ -30,9 +30,9 @@ async def demo(cleanup: bool) -> None:
         prepare_demo,
         remove_demo,
     )
-    from ..engine import open_engine
+    from ..engine._client import open_engine
     from ..offline import serve_offline_model
-    from ..projects import project_status
+    from ..reports.project import project_status
     from .batch._options import supervise_here
     from .build import ProgressPrinter
     from .project import status_table

@@ -33,7 +33,7 @@ async def doctor(as_json: bool) -> None:
     Exits 1 when a check fails; warnings do not fail.
     """
     from ..doctor import run_checks
-    from ..engine import open_engine
+    from ..engine._client import open_engine
 
     if not as_json and sys.stderr.isatty():
         click.echo("checking (the container checks may take a minute)...", err=True)

@@ -36,7 +36,7 @@ async def gc(force: bool, as_json: bool) -> None:
     stale temporary files. A run whose clones exist is never collected, nor a
     container another scad home made.
     """
-    from ..engine import open_engine
+    from ..engine._client import open_engine
     from ..gc import apply_gc, plan_gc
 
     home = scad_home()

@@ -14,13 +14,13 @@ import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
-from ..runs import RunRecord, list_runs, load_run
+from ..runs.records import RunRecord, list_runs, load_run
 from ._activity import activity_lines
 from ._complete import config_names, run_ids
 
 if TYPE_CHECKING:
-    from ..merged import RunEnvelope
-    from ..specs import Engine
+    from ..engine._types import Engine
+    from ..runs.merged import RunEnvelope
 
 COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")
 _SINCE = re.compile(r"^(\d+)([smhd])$")
@@ -107,8 +107,8 @@ async def logs(
     when the batch has; otherwise it follows until interrupted, picking up runs
     that start meanwhile.
     """
-    from ..engine import open_engine
-    from ..merged import catch_up_runs, follow_logs, follow_runs, merge_logs
+    from ..engine._client import open_engine
+    from ..runs.merged import catch_up_runs, follow_logs, follow_runs, merge_logs
 
     home = scad_home()
     if sum([bool(run_id_args), config is not None, batch_id is not None]) > 1:
@@ -153,7 +153,7 @@ async def logs(
 
 def _batch_ended(home: Home, batch_id: str) -> Callable[[], bool]:
     """Whether the batch is over (nothing more comes); an unknown batch is named as such."""
-    from ..batches import BatchPaths, batch_over, load_manifest
+    from ..batch.store import BatchPaths, batch_over, load_manifest
 
     load_manifest(home, batch_id)
     paths = BatchPaths(home, batch_id)

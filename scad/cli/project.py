@@ -12,7 +12,7 @@ from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._render import echo_json, table
 
 if TYPE_CHECKING:
-    from ..projects import ProjectStatus, RunFigures
+    from ..reports.project import ProjectStatus, RunFigures
 
 __all__ = ["project", "status_table"]
 
@@ -50,8 +50,8 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
     host repo's default branch. With --cost, ccusage's figures from Claude's
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
     """
-    from ..enginesocket import open_status_engine
-    from ..projects import config_runs, project_status
+    from ..engine._socket import open_status_engine
+    from ..reports.project import config_runs, project_status
 
     home = scad_home()
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked

@@ -17,22 +17,22 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from .. import labels
-from ..config import Config
-from ..credentials import HostCredentials, credentials_env_file
+from ..config.schema import Config
+from ..engine import labels
+from ..engine._types import BindMount, ContainerSpec
 from ..errors import ScadError
 from ..layout import agent_ids
 from ..names import DOCTOR_PREFIX, doctor_container_name
+from ..runs.streamjson import Result, decode_event
 from ..sessions.container import container_limits, container_security
-from ..specs import BindMount, ContainerSpec
-from ..streamjson import Result, decode_event
+from ..sessions.credentials import HostCredentials, credentials_env_file
 from ..text import printable
 from ._check import Check, failed, skipped
 from ._engine import valid_configs
 from ._host import LoadedConfig, for_each
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = [
     "CLEANUP_TIMEOUT",

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..config import Config
+from ..config.schema import Config
 from ._check import Check, skipped
 from ._host import LoadedConfig, for_each, measure_disk
 
 if TYPE_CHECKING:
-    from ..specs import Engine, EngineInfo
+    from ..engine._types import Engine, EngineInfo
 
 __all__ = [
     "check_base_images",

@@ -11,14 +11,14 @@ from typing import TypeVar
 
 import msgspec
 
-from ..build import build_context
-from ..config import Config
-from ..credentials import discover_credentials, expiry_warning
+from ..config.registry import load_registered
+from ..config.repos import check_repos
+from ..config.schema import Config
 from ..errors import ConfigError, ScadError
 from ..home import Home
-from ..registry import load_registered
-from ..repocheck import check_repos
+from ..image.build import build_context
 from ..sessions.container import unwritable_mounts
+from ..sessions.credentials import discover_credentials, expiry_warning
 from ..taskgroups import open_task_group
 from ._check import Check, failed
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..enginedata import engine_host
+from ..engine._wire import engine_host
 from ..errors import ScadError
 from ..home import Home
 from ..layout import agent_ids
@@ -37,7 +37,7 @@ from ._host import (
 )
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = ["CHECKS", "ENGINE_TIMEOUT", "EngineFactory", "run_checks"]
 
@@ -108,7 +108,7 @@ async def _bounded(
 
 
 def _open_engine() -> AbstractAsyncContextManager[Engine]:
-    from ..engine import open_engine  # imports aiodocker, which is slow to import
+    from ..engine._client import open_engine
 
     return open_engine()
 

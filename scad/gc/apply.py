@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
-from ..batches import BatchPaths, supervisor_pid
+from ..batch.store import BatchPaths, supervisor_pid
 from ..errors import ScadError
 from ..home import Home
-from ..runs import RunPaths
-from ..supervisor import STOP_GRACE
+from ..runs.records import RunPaths
+from ..runs.supervisor import STOP_GRACE
 from .items import GcItem, GcPlan, GcResult
 from .scan import busy, entries
 from .temps import remove_temp, temp_place
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = ["apply_gc"]
 

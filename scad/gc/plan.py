@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .. import labels
-from ..batches import BatchPaths
-from ..clones import MAX_COUNTED, unfetched_work
+from ..batch.store import BatchPaths
+from ..code.clones import MAX_COUNTED, unfetched_work
+from ..engine import labels
+from ..engine._types import ContainerState
 from ..errors import UnreadableClone
 from ..home import Home
-from ..runs import RunPaths
-from ..specs import ContainerState
+from ..runs.records import RunPaths
 from ..taskgroups import open_task_group
 from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
 from .rules import (
@@ -30,7 +30,7 @@ from .scan import SeenHome, SeenRun, read_home, tree_size
 from .temps import plan_temps
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = ["plan_gc"]
 

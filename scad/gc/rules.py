@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import labels
+from ..engine import labels
+from ..engine._types import ContainerState, ImageInfo
 from ..names import image_repository, is_doctor_container
-from ..runs import parse_iso
-from ..specs import ContainerState, ImageInfo
+from ..runs.records import parse_iso
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
 from .scan import SeenBatch, SeenRun
 

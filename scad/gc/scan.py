@@ -13,10 +13,10 @@ from pathlib import Path
 
 import msgspec
 
-from ..batches import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
-from ..events import is_locked, is_supervised
+from ..batch.store import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
 from ..home import Home
-from ..runs import RunPaths, RunRecord, parse_iso
+from ..runs.events import is_locked, is_supervised
+from ..runs.records import RunPaths, RunRecord, parse_iso
 
 __all__ = [
     "SeenBatch",

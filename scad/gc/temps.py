@@ -16,11 +16,11 @@ from pathlib import Path
 
 import msgspec
 
-from .. import ccusage
-from ..batches import BatchPaths
+from ..batch.store import BatchPaths
 from ..home import Home
 from ..names import DOCTOR_PREFIX
-from ..runs import RunPaths
+from ..reports import ccusage
+from ..runs.records import RunPaths
 from .items import GcItem, GcKept, GcPlan
 from .scan import entries, tree_size, tree_touched
 

@@ -1,6 +1,6 @@
 """Sessions: one run directory, one container, its own clones and Claude state."""
 
-from ..runlog import catch_up, follow_engine, stream_events, tail_events
+from ..runs.catchup import catch_up, follow_engine, stream_events, tail_events
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
 from .start import (
     Prepared,

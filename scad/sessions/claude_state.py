@@ -17,11 +17,11 @@ from typing import Any
 import msgspec
 
 from .. import agentfs
-from ..claude_setup import claude_json, settings_json
-from ..config import Config
-from ..credentials import HostCredentials, credentials_env_file, oauth_expiry
+from ..config.schema import Config
 from ..errors import AgentFileError
-from ..runs import RunPaths
+from ..runs.records import RunPaths
+from .claude_setup import claude_json, settings_json
+from .credentials import HostCredentials, credentials_env_file, oauth_expiry
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 

@@ -6,13 +6,13 @@ import os
 import stat
 from pathlib import Path
 
-from .. import labels
-from ..claude_setup import container_workdir
-from ..config import Config
+from ..config.schema import Config
+from ..engine import labels
+from ..engine._types import BindMount, ContainerSpec, Limits, Security
 from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE
 from ..names import container_name
-from ..runs import RunPaths, RunRecord
-from ..specs import BindMount, ContainerSpec, Limits, Security
+from ..runs.records import RunPaths, RunRecord
+from .claude_setup import container_workdir
 
 __all__ = [
     "container_limits",

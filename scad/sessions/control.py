@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from .. import labels
-from ..clones import MAX_COUNTED, Commit, unfetched_work
+from ..code.clones import MAX_COUNTED, Commit, unfetched_work
+from ..engine import labels
+from ..engine._types import ContainerState
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
-from ..events import append_event
 from ..home import Home
-from ..runlog import catch_up
-from ..runs import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
-from ..specs import ContainerState
-from ..supervisor import STOP_GRACE, remove_containers
+from ..runs.catchup import catch_up
+from ..runs.events import append_event
+from ..runs.records import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
+from ..runs.supervisor import STOP_GRACE, remove_containers
 from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = [
     "CleanResult",

@@ -15,27 +15,27 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from .. import agentfs
-from ..build import BuildProgress, build_image
-from ..claude_setup import claude_arguments
-from ..clones import create_clone
-from ..config import Config
-from ..credentials import HostCredentials, discover_credentials
+from ..code.clones import create_clone
+from ..config.repos import check_repos
+from ..config.schema import Config
+from ..engine._types import ContainerSpec
 from ..errors import ScadError, SessionError, UsageError
-from ..events import append_event
 from ..home import Home
+from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
-from ..repocheck import check_repos
-from ..runlog import catch_up
-from ..runs import RunPaths, RunRecord, now_iso, save_run
-from ..specs import ContainerSpec
-from ..supervisor import Outcome, launch, remove_containers, supervise
+from ..runs.catchup import catch_up
+from ..runs.events import append_event
+from ..runs.records import RunPaths, RunRecord, now_iso, save_run
+from ..runs.supervisor import Outcome, launch, remove_containers, supervise
 from ..taskgroups import open_task_group
+from .claude_setup import claude_arguments
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import host_timezone, run_container_spec
+from .credentials import HostCredentials, discover_credentials
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = [
     "Prepared",

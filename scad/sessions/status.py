@@ -10,23 +10,24 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from .. import agentfs, labels
-from ..accounting import RunSummary
-from ..clones import CloneWork, unfetched_work
-from ..credentials import refresh_token_fingerprint
+from .. import agentfs
+from ..code.clones import CloneWork, unfetched_work
+from ..engine import labels
+from ..engine._types import ContainerState
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..home import Home
-from ..runlog import CATCH_UPS_AT_ONCE, catch_up
-from ..runs import RunPaths, RunRecord, list_runs
-from ..specs import ContainerState
-from ..summaries import LogSummary, log_summaries, log_summary
+from ..runs.accounting import RunSummary
+from ..runs.catchup import CATCH_UPS_AT_ONCE, catch_up
+from ..runs.records import RunPaths, RunRecord, list_runs
+from ..runs.summaries import LogSummary, log_summaries, log_summary
 from ..taskgroups import open_task_group
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
+from .credentials import refresh_token_fingerprint
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 #: Transcripts larger than this are listed, not read; nor is any once this much was read.
 TRANSCRIPT_LIMIT = 64 << 20

@@ -6,10 +6,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ..errors import SessionError
-from ..runs import RunRecord
+from ..runs.records import RunRecord
 
 if TYPE_CHECKING:
-    from ..specs import Engine
+    from ..engine._types import Engine
 
 __all__ = ["attach_command", "pane_text"]
 

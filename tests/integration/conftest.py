@@ -17,14 +17,14 @@ from typing import Any
 import anyio
 import pytest
 
-from scad.build import build_context
-from scad.ccusage import CCUSAGE_VERSION
-from scad.config import CLAUDE_CODE_VERSION, load_config
-from scad.engine import Engine, open_engine
+from scad.config.schema import CLAUDE_CODE_VERSION, load_config
+from scad.engine._client import Engine, open_engine
+from scad.engine.labels import home_label
 from scad.errors import EngineUnavailable
 from scad.home import Home
-from scad.labels import home_label
+from scad.image.build import build_context
 from scad.names import image_repository
+from scad.reports.ccusage import CCUSAGE_VERSION
 from tests.conftest import host_certificates, in_ci, make_repo
 
 from .sessions_support import OfflineServer, Project, remove_images, remove_run_containers

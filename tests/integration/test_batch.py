@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from scad.batches import BatchPaths, supervisor_pid
+from scad.batch.store import BatchPaths, supervisor_pid
 from scad.home import Home
 from tests.conftest import in_ci
 

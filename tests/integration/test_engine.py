@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scad.engine import ContainerSpec, Engine
+from scad.engine._client import ContainerSpec, Engine
 from scad.errors import EngineError
 
 from .conftest import BASE_IMAGE

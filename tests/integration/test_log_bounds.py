@@ -13,14 +13,14 @@ import anyio
 import msgspec
 import pytest
 
-from scad.config import load_config
-from scad.engine import open_engine
-from scad.events import Envelope, append_event, read_all_events
+from scad.config.schema import load_config
+from scad.engine._client import open_engine
 from scad.home import Home
-from scad.runlog import catch_up
-from scad.runs import RunPaths, RunRecord
+from scad.runs.catchup import catch_up
+from scad.runs.events import Envelope, append_event, read_all_events
+from scad.runs.records import RunPaths, RunRecord
+from scad.runs.summaries import log_summary
 from scad.sessions import run_session
-from scad.summaries import log_summary
 
 from .conftest import SCAD
 from .sessions_support import Project, wait_for_exit

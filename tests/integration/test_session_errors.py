@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from scad.engine.labels import home_label
 from scad.home import Home
-from scad.labels import home_label
 from scad.names import image_repository
 
 from .conftest import project_config, session_settings

@@ -9,13 +9,13 @@ import signal
 import anyio
 import pytest
 
-from scad.config import load_config
-from scad.engine import open_engine
-from scad.events import read_all_events
+from scad.config.schema import load_config
+from scad.engine._client import open_engine
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord
+from scad.runs.events import read_all_events
+from scad.runs.records import RunPaths, RunRecord
+from scad.runs.supervisor import Outcome
 from scad.sessions import run_session
-from scad.supervisor import Outcome
 
 from .conftest import SCAD
 from .sessions_support import Project, git_log, run, wait_for_exit, wait_until

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.clones import create_clone
+from scad.code.clones import create_clone
 from scad.layout import agent_owner
 
 

@@ -6,8 +6,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad.accounting import summarise
-from scad.events import Envelope
+from scad.runs.accounting import summarise
+from scad.runs.events import Envelope
 
 
 def claude(seq: int, data: dict[str, Any]) -> Envelope:

@@ -9,7 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.batches import (
+from scad.batch.process import requeue, stop_batch
+from scad.batch.prompts import BatchPrompt
+from scad.batch.store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
@@ -21,13 +23,11 @@ from scad.batches import (
     save_manifest,
     supervisor_pid,
 )
-from scad.batchproc import requeue, stop_batch
-from scad.batchview import BatchWatcher
+from scad.batch.view import BatchWatcher
 from scad.errors import SessionError, UsageError
-from scad.events import LogLine, append_event, ingest
 from scad.home import Home
-from scad.prompts import BatchPrompt
-from scad.runs import RunPaths, RunRecord, save_run
+from scad.runs.events import LogLine, append_event, ingest
+from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.fakes import FakeEngine
 from tests.unit.test_dispatch import drain
 
@@ -146,7 +146,7 @@ async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
                        image="scad-p:x", branch="scad-p-b-01-Nov27-1000",
                        created="2026-11-27T10:00:00.000Z", repos={}, batch=BATCH, item=1)  # fmt: skip
     RunPaths(home, record.run_id).root.mkdir(parents=True)
-    from scad.specs import ContainerSpec
+    from scad.engine._types import ContainerSpec
     from tests.fakes import Script
 
     engine.script = lambda spec: Script([(1, b'{"type":"system","subtype":"init"}\n')], hang=True)
@@ -253,7 +253,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
 async def test_a_supervisor_that_ends_at_once_says_why(home: Home) -> None:
     """The batch's config is gone: the background supervisor cannot start, and the
     command that spawned it shows its last word instead of waiting."""
-    from scad.batchproc import spawn_supervisor
+    from scad.batch.process import spawn_supervisor
 
     with pytest.raises(SessionError) as raised:
         await spawn_supervisor(home, BATCH)
@@ -285,7 +285,7 @@ async def test_the_supervisor_imports_the_installed_scad_wherever_it_starts(
     """Started from a folder that holds a folder named ``scad``, the background
     supervisor still runs the installed scad (it gets as far as finding the config
     gone), and nothing in that folder runs."""
-    from scad.batchproc import spawn_supervisor
+    from scad.batch.process import spawn_supervisor
 
     here = tmp_path / "elsewhere"
     marker = tmp_path / "planted-code-ran"

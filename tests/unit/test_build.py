@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from scad.build import BuildProgress, build_context, build_image
-from scad.config import parse_config
+from scad.config.schema import parse_config
+from scad.engine._types import BuildLine, ImageInfo
 from scad.errors import BaseImageMissing, BuildFailed
 from scad.home import Home
-from scad.specs import BuildLine, ImageInfo
+from scad.image.build import BuildProgress, build_context, build_image
 from tests.fakes import FakeEngine, container_using
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad import ccusage
-from scad.accounting import Usage
-from scad.ccusage import CcusageReport, ccusage_command, ccusage_report
 from scad.errors import CostCheckError
+from scad.reports import ccusage
+from scad.reports.ccusage import CcusageReport, ccusage_command, ccusage_report
+from scad.runs.accounting import Usage
 
 pytestmark = pytest.mark.anyio
 

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scad.claude_setup import claude_arguments, claude_json, container_workdir, settings_json
-from scad.config import Config, parse_config
+from scad.config.schema import Config, parse_config
+from scad.sessions.claude_setup import (
+    claude_arguments,
+    claude_json,
+    container_workdir,
+    settings_json,
+)
 
 
 def make(tmp_path: Path, claude: str = "{}") -> Config:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.clones import CloneWork, Commit, unfetched_work
+from scad.code.clones import CloneWork, Commit, unfetched_work
 from scad.errors import UnreadableClone
 
 pytestmark = pytest.mark.anyio

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from scad.clones import create_clone, unfetched_work
-from scad.codefetch import MAX_BRANCHES, BranchFetch, fetch_run
+from scad.code.clones import create_clone, unfetched_work
+from scad.code.fetch import MAX_BRANCHES, BranchFetch, fetch_run
 from scad.errors import SessionError
-from scad.events import read_all_events
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord, save_run
+from scad.runs.events import read_all_events
+from scad.runs.records import RunPaths, RunRecord, save_run
 
 pytestmark = pytest.mark.anyio
 

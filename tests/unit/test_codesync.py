@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scad.codesync import sync_run
+from scad.code.sync import sync_run
+from scad.engine._types import ContainerSpec
 from scad.errors import SessionError, UsageError
-from scad.runs import RunPaths
-from scad.specs import ContainerSpec
+from scad.runs.records import RunPaths
 from tests.fakes import FakeEngine
 from tests.unit.test_codefetch import BRANCH, RUN, commit, git, make_run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config import CLAUDE_CODE_VERSION, DEFAULT_PIDS_LIMIT, load_config
+from scad.config.schema import CLAUDE_CODE_VERSION, DEFAULT_PIDS_LIMIT, load_config
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.anyio

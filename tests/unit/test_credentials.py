@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.credentials import (
+from scad.sessions.credentials import (
     credentials_env_file,
     discover_credentials,
     expiry_warning,

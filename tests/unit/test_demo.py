@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from scad.batches import BatchManifest, BatchOptions, BatchPaths, save_manifest
+from scad.batch.store import BatchManifest, BatchOptions, BatchPaths, save_manifest
 from scad.demo import DEMO_CONFIG, DEMO_PROMPTS, demo_repo, prepare_demo, remove_demo
+from scad.engine._types import ContainerSpec, ImageInfo
+from scad.engine.labels import home_label
 from scad.errors import UsageError
 from scad.home import Home
-from scad.labels import home_label
 from scad.names import image_repository
 from scad.offline.script import parse_script
-from scad.runs import RunPaths, RunRecord, save_run
-from scad.specs import ContainerSpec, ImageInfo
+from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio

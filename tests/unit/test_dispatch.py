@@ -16,8 +16,11 @@ import anyio
 import msgspec
 import pytest
 
-from scad import dispatch
-from scad.batches import (
+from scad.batch import scheduler as dispatch
+from scad.batch.process import requeue
+from scad.batch.scheduler import run_batch
+from scad.batch.signals import RunSignals
+from scad.batch.store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
@@ -29,20 +32,17 @@ from scad.batches import (
     read_batch_events,
     save_manifest,
 )
-from scad.batchproc import requeue
-from scad.clones import create_clone
-from scad.config import Config, parse_config
-from scad.dispatch import run_batch
+from scad.code.clones import create_clone
+from scad.config.schema import Config, parse_config
+from scad.engine._types import ContainerSpec, ContainerState, Output, OutputStream
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
-from scad.events import read_all_events
 from scad.home import Home
-from scad.runlog import catch_up
-from scad.runs import RunPaths, RunRecord, list_runs, load_run
+from scad.runs.catchup import catch_up
+from scad.runs.events import read_all_events
+from scad.runs.records import RunPaths, RunRecord, list_runs, load_run
+from scad.runs.supervisor import launch, supervise
 from scad.sessions.claude_state import write_claude_state
 from scad.sessions.start import Prepared, prepare_session
-from scad.signals import RunSignals
-from scad.specs import ContainerSpec, ContainerState, Output, OutputStream
-from scad.supervisor import launch, supervise
 from tests.conftest import make_repo
 from tests.fakes import FakeContainer, FakeEngine, Script
 
@@ -276,7 +276,7 @@ class Signals:
 async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     slow = Script(out(INIT, result()), seconds=0.4)
     plans = {f"{n:02d}": [slow] for n in range(1, 9)}
@@ -306,7 +306,7 @@ async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
 async def test_a_spent_budget_stops_running_runs_and_starts_no_more(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 6)}
     batch_id = make_batch(home, [f"p{n}" for n in plans], parallel=2, budget_usd=1.0)
@@ -401,7 +401,7 @@ async def catch_up_when_ended(engine: FakeEngine, home: Home, record: RunRecord)
 async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 4)}
     batch_id = make_batch(home, ["a", "b", "c"], parallel=3, budget_usd=1.0)
@@ -414,7 +414,7 @@ async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
             await anyio.sleep_forever()  # still preparing when the money runs out
         return await real_prepare(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("scad.dispatch.prepare_session", slow_prepare)
+    monkeypatch.setattr("scad.batch.scheduler.prepare_session", slow_prepare)
 
     async def spend() -> None:
         while not engine.made:
@@ -496,7 +496,7 @@ async def test_a_retried_batch_gives_each_prompt_its_retries_again(
 async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batch(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.supervisor.REGAIN_SECONDS", 0.5)
+    monkeypatch.setattr("scad.runs.supervisor.REGAIN_SECONDS", 0.5)
     home, config = project
     batch_id = make_batch(home, ["a", "b"])
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
@@ -541,7 +541,7 @@ async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
 async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.dispatch.MONITOR_SECONDS", 0.02)
+    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in (1, 2)}
     batch_id = make_batch(home, ["a", "b"], parallel=2, budget_usd=1.0)
@@ -747,7 +747,7 @@ async def test_a_run_whose_engine_went_away_is_followed_to_its_real_end_not_retr
 async def test_a_run_whose_engine_never_answers_again_is_unknown_and_not_retried(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.supervisor.REGAIN_SECONDS", 0.5)
+    monkeypatch.setattr("scad.runs.supervisor.REGAIN_SECONDS", 0.5)
     home, config = project
     batch_id = make_batch(home, ["a"], retries=2)
     engine = Vanishing({"01": [Script(out(INIT), hang=True), OK]})

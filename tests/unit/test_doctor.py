@@ -14,14 +14,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.build import build_context
+from scad.config.registry import load_registered
 from scad.doctor import CHECKS, DISK_FAIL_BYTES, DISK_WARN_BYTES, Check, run_checks
+from scad.engine._types import ContainerSpec, Engine, ImageInfo
 from scad.errors import EngineError, EngineUnavailable
 from scad.home import Home
+from scad.image.build import build_context
 from scad.layout import agent_ids
-from scad.registry import load_registered
 from scad.sessions.container import unwritable_mounts
-from scad.specs import ContainerSpec, Engine, ImageInfo
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine, Script
 from tests.unit.conftest import GIB, Disk

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scad.enginedata import container_config
-from scad.specs import BindMount, ContainerSpec, Limits, Security
+from scad.engine._types import BindMount, ContainerSpec, Limits, Security
+from scad.engine._wire import container_config
 
 
 def test_a_run_container_asks_for_its_limits_hardening_and_whole_log() -> None:

@@ -14,10 +14,10 @@ import anyio
 import pytest
 from anyio.abc import SocketStream
 
-from scad import enginesocket
-from scad.enginesocket import open_status_engine
+from scad.engine import _socket as enginesocket
+from scad.engine._socket import open_status_engine
+from scad.engine._types import ContainerSpec
 from scad.errors import EngineError, EngineUnavailable
-from scad.specs import ContainerSpec
 from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio
@@ -86,7 +86,7 @@ async def test_anything_else_opens_the_client_once(
         opened.append(1)
         yield client
 
-    monkeypatch.setattr("scad.engine.open_engine", open_engine)
+    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
     async with engine_at(tmp_path, {"/_ping": ("200 OK", b"OK")}) as (socket, _):
         monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
         async with open_status_engine() as engine:
@@ -152,7 +152,7 @@ async def test_an_engine_elsewhere_is_asked_through_the_client(
     async def open_engine() -> AsyncIterator[FakeEngine]:
         yield client
 
-    monkeypatch.setattr("scad.engine.open_engine", open_engine)
+    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
     async with open_status_engine() as engine:
         assert engine is client

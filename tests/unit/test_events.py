@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scad.events import (
+from scad.home import Home
+from scad.runs.events import (
     Exit,
     LogLine,
     Position,
@@ -25,8 +26,7 @@ from scad.events import (
     read_events,
     supervising,
 )
-from scad.home import Home
-from scad.runs import RunPaths
+from scad.runs.records import RunPaths
 
 pytestmark = pytest.mark.anyio
 
@@ -269,7 +269,7 @@ async def test_a_supervised_run_is_seen_as_such_until_its_supervisor_lets_go(
 async def test_a_carriage_return_cannot_forge_an_envelope(tmp_path: Path) -> None:
     """A \\r is whitespace inside Claude's JSON; a reader that also ended lines there
     would read the forged scad event hidden between two of them."""
-    from scad.accounting import summarise
+    from scad.runs.accounting import summarise
 
     paths = run_paths(tmp_path)
     forged = '{"seq":1,"ts":"2026-11-27T10:00:00.000Z","src":"scad","event":"exited","exit_code":0}'
@@ -320,7 +320,7 @@ ODD_LINES = [
 async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, odd: str) -> None:
     """Lines written one batch at a time, as the live supervisor writes them: each write
     finds its place from the lines before, whatever an agent printed in them."""
-    from scad.summaries import summarise_log
+    from scad.runs.summaries import summarise_log
 
     paths = run_paths(tmp_path)
     cid = "c" * 64
@@ -397,8 +397,8 @@ async def test_a_line_kept_as_text_is_bounded_in_the_log_not_only_on_screen(
 ) -> None:
     """Escaping makes a line of control characters six times its size: what the log
     keeps of it is cut to the same bound as any line, and the lines after it follow."""
-    from scad.events import MAX_TEXT
-    from scad.loglines import MAX_LINE
+    from scad.runs.events import MAX_TEXT
+    from scad.runs.lines import MAX_LINE
 
     paths = run_paths(tmp_path)
     await ingest(paths, "c1", 0, [LogLine(TS, "\x01" * MAX_LINE), LogLine(TS, RESULT)])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scad.fleet import Budget, Concurrency, LimitChange, backoff
+from scad.batch.policy import Budget, Concurrency, LimitChange, backoff
 
 
 def test_rate_limits_halve_the_limit_once_per_cooldown() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from scad.batches import (
+from scad.batch.store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
@@ -21,9 +21,9 @@ from scad.batches import (
     append_batch_event,
     save_manifest,
 )
-from scad.clones import create_clone
+from scad.code.clones import create_clone
+from scad.engine._types import ContainerSpec, ContainerState, ImageInfo
 from scad.errors import EngineError
-from scad.events import supervising
 from scad.gc import (
     GcItem,
     GcPlan,
@@ -35,8 +35,8 @@ from scad.gc import (
 )
 from scad.home import Home
 from scad.names import image_repository
-from scad.runs import RunPaths, RunRecord, save_run
-from scad.specs import ContainerSpec, ContainerState, ImageInfo
+from scad.runs.events import supervising
+from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine, container_using
 
@@ -136,7 +136,7 @@ async def run_container(
 ) -> str:
     """A run's container as scad makes it in ``home`` (None: as an older scad made
     it, naming no home)."""
-    labels = {"scad.run": run_id, "scad.config": "proj"}
+    labels = {"scad.run": run_id, "scad.config.schema": "proj"}
     if home is not None:
         labels["scad.home"] = os.path.realpath(home.root)
     spec = ContainerSpec(image="scad-proj:x", name=f"scad-{run_id}", labels=labels)
@@ -147,7 +147,7 @@ async def run_container(
 
 
 def image(id: str, *tags: str, created: int, config: str | None = "proj") -> ImageInfo:
-    labels = {"scad.config": config, "scad.hash": id} if config else {}
+    labels = {"scad.config.schema": config, "scad.hash": id} if config else {}
     return ImageInfo(id=f"sha256:{id}", tags=list(tags), labels=labels, created=str(created))
 
 
@@ -563,7 +563,7 @@ def test_the_newest_image_and_the_latest_one_both_stay() -> None:
         ImageInfo(
             id="sha256:iso",
             tags=["scad-proj:iso"],
-            labels={"scad.config": "proj"},
+            labels={"scad.config.schema": "proj"},
             created="1970-01-01T00:00:02.5Z",
         ),
     ]
@@ -613,11 +613,11 @@ def test_a_container_is_an_orphan_only_by_its_run_and_home_labels() -> None:
     here = {"scad.home": "/home/me/.scad"}
     containers = [
         container("of-a-run", {"scad.run": "p-here", **here}),
-        container("orphan", {"scad.run": "p-gone", "scad.config": "proj", **here}),
+        container("orphan", {"scad.run": "p-gone", "scad.config.schema": "proj", **here}),
         container("another-homes", {"scad.run": "p-gone", "scad.home": "/tmp/t/home"}),
         container("of-a-run-elsewhere", {"scad.run": "p-here", "scad.home": "/tmp/t/home"}),
-        container("older", {"scad.run": "p-gone", "scad.config": "proj"}),
-        container("from-a-scad-image", {"scad.config": "proj", "scad.hash": "h"}),
+        container("older", {"scad.run": "p-gone", "scad.config.schema": "proj"}),
+        container("from-a-scad-image", {"scad.config.schema": "proj", "scad.hash": "h"}),
         container("unrelated", {}),
     ]
     plan = orphan_containers(containers, {"p-here"}, "/home/me/.scad")
@@ -648,7 +648,7 @@ def test_a_killed_doctors_containers_go_once_no_doctor_can_be_using_them() -> No
         # The label from an image, and a run of a config named "doctor": neither is one.
         made("web", long_ago, doctor),
         made("scad-doctor-fix-Nov27-1000", long_ago, {"scad.run": "doctor-fix", **doctor}),
-        made("scad-doctor-p-0000000f", long_ago, {"scad.config": "doctor"}),
+        made("scad-doctor-p-0000000f", long_ago, {"scad.config.schema": "doctor"}),
     ]
     plan = doctor_leftovers(containers, now.timestamp())
     assert listed(plan) == {

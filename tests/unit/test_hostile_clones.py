@@ -20,14 +20,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.clones import create_clone
-from scad.codefetch import RepoFetch, fetch_run
-from scad.codesync import RepoSync, sync_run
+from scad.code.clones import create_clone
+from scad.code.fetch import RepoFetch, fetch_run
+from scad.code.sync import RepoSync, sync_run
 from scad.errors import UnfetchedWork
 from scad.gc import plan_gc
 from scad.home import Home
-from scad.projects import ProjectRow, project_status
-from scad.runs import RunPaths, RunRecord, save_run
+from scad.reports.project import ProjectRow, project_status
+from scad.runs.records import RunPaths, RunRecord, save_run
 from scad.sessions import SessionInfo, clean_session, session_info, session_status
 from tests.fakes import FakeEngine
 

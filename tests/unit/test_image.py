@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from scad.config import Config, parse_config
+from scad.config.schema import Config, parse_config
 from scad.errors import ImageError
-from scad.image import create_build_context, render_dockerfile
+from scad.image.render import create_build_context, render_dockerfile
 from scad.layout import agent_ids
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scad.jsondepth import nests_within
+from scad.runs._jsondepth import nests_within
 
 values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(alphabet='[]{}"\\ab')),

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from scad import labels
+from scad.engine import labels
+from scad.engine._types import ContainerSpec
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord, load_run, save_run
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
+from scad.runs.supervisor import remove_containers
 from scad.sessions.control import adopt_container
 from scad.sessions.status import run_statuses
-from scad.specs import ContainerSpec
-from scad.supervisor import remove_containers
 from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio

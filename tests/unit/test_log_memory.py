@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from scad.events import Exit, LogLine, append_event, ingest
 from scad.home import Home
-from scad.outcomes import Watch
-from scad.runs import RunPaths
-from scad.supervisor import _logged_outcome
+from scad.runs.events import Exit, LogLine, append_event, ingest
+from scad.runs.outcomes import Watch
+from scad.runs.records import RunPaths
+from scad.runs.supervisor import _logged_outcome
 
 pytestmark = pytest.mark.anyio
 

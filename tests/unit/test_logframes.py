@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from scad.logframes import LogEntries, frames
+from scad.engine._frames import LogEntries, frames
 
 
 def frame(payload: bytes, stream: int = 1) -> bytes:

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scad.events import LogLine
-from scad.loglines import ChunkLines, LogLines, unix_time
+from scad.runs.events import LogLine
+from scad.runs.lines import ChunkLines, LogLines, unix_time
 
 
 def test_whole_lines_keep_their_timestamps() -> None:
@@ -100,7 +100,7 @@ def test_a_line_longer_than_the_limit_is_cut_and_still_counts_as_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An agent printing without end cannot make scad hold more than MAX_LINE of it."""
-    monkeypatch.setattr("scad.loglines.MAX_LINE", 8)
+    monkeypatch.setattr("scad.runs.lines.MAX_LINE", 8)
     live = ChunkLines()
     got = [line.text for chunk in (b"0123", b"456789", b"abcdef\nshort\n", b"x" * 20, b"\n")
            for line in live.feed(chunk)]  # fmt: skip

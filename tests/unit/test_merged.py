@@ -9,13 +9,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad import merged
 from scad.cli.logs import parse_since
 from scad.errors import UsageError
-from scad.events import LogLine, ingest
 from scad.home import Home
-from scad.merged import RunEnvelope, follow_logs, merge_logs
-from scad.runs import RunPaths
+from scad.runs import merged
+from scad.runs.events import LogLine, ingest
+from scad.runs.merged import RunEnvelope, follow_logs, merge_logs
+from scad.runs.records import RunPaths
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.anyio
@@ -112,7 +112,7 @@ def test_since_that_is_neither_a_duration_nor_a_time(text: str) -> None:
 async def test_logs_without_an_engine_shows_the_logs_as_they_are(
     run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scad.runs import RunRecord, save_run
+    from scad.runs.records import RunRecord, save_run
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     home = Home(scad_home)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from scad.clones import create_clone
+from scad.code.clones import create_clone
+from scad.engine._types import ContainerSpec, ContainerState, Engine
 from scad.errors import NotFound
-from scad.events import append_event
 from scad.home import Home
-from scad.projects import ProjectRow, ProjectTotals, project_status
-from scad.runs import RunPaths, RunRecord, save_run
+from scad.reports.project import ProjectRow, ProjectTotals, project_status
+from scad.runs.events import append_event
+from scad.runs.records import RunPaths, RunRecord, save_run
 from scad.sessions import status as status_module
-from scad.specs import ContainerSpec, ContainerState, Engine
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine
 from tests.unit.test_summaries import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from scad.batch.prompts import BatchPrompt, parse_prompts
 from scad.errors import UsageError
-from scad.prompts import BatchPrompt, parse_prompts
 
 
 def test_plain_text_prompts_split_by_separator_lines() -> None:

@@ -11,13 +11,13 @@ from typing import Any, cast
 
 import pytest
 
+from scad.engine._types import ContainerState
 from scad.errors import EngineUnavailable
-from scad.events import Exit, LogLine, ingest, read_all_events
 from scad.home import Home
-from scad.loglines import unix_time
-from scad.runlog import catch_up
-from scad.runs import RunPaths, RunRecord
-from scad.specs import ContainerState
+from scad.runs.catchup import catch_up
+from scad.runs.events import Exit, LogLine, ingest, read_all_events
+from scad.runs.lines import unix_time
+from scad.runs.records import RunPaths, RunRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -123,7 +123,7 @@ async def test_a_catch_up_writes_lines_as_it_reads_them(
 ) -> None:
     """Memory stays flat in the log's size: what is read is written in batches, and
     no more than a batch is held."""
-    monkeypatch.setattr("scad.runlog.BATCH_CHARS", 1000, raising=False)
+    monkeypatch.setattr("scad.runs.catchup.BATCH_CHARS", 1000, raising=False)
     home = Home(tmp_path)
     record = unwatched_run(home)
     paths = RunPaths(home, record.run_id)
@@ -148,7 +148,7 @@ async def test_a_catch_up_writes_lines_as_it_reads_them(
 async def test_a_catch_up_cut_short_resumes_where_its_last_batch_ended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.runlog.BATCH_CHARS", 500, raising=False)
+    monkeypatch.setattr("scad.runs.catchup.BATCH_CHARS", 500, raising=False)
     home = Home(tmp_path)
     record = unwatched_run(home)
     engine = LogEngine(output(100), [], break_after=61)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scad import snapshot
-from scad.clones import unfetched_work
+from scad.code import snapshot
+from scad.code.clones import unfetched_work
 from scad.errors import UnreadableClone
 from tests.unit.test_clones import agent_git, commit, store_of
 

@@ -6,8 +6,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad.events import Envelope
-from scad.streamjson import (
+from scad.runs.events import Envelope
+from scad.runs.streamjson import (
     ApiRetry,
     Assistant,
     AssistantMessage,

@@ -12,12 +12,18 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad import summaries
-from scad.accounting import RunSummary, summarise
-from scad.events import Envelope, read_all_events
 from scad.home import Home
-from scad.runs import RunPaths
-from scad.summaries import SUMMARY_VERSION, LogSummary, log_summaries, log_summary, summarise_log
+from scad.runs import summaries
+from scad.runs.accounting import RunSummary, summarise
+from scad.runs.events import Envelope, read_all_events
+from scad.runs.records import RunPaths
+from scad.runs.summaries import (
+    SUMMARY_VERSION,
+    LogSummary,
+    log_summaries,
+    log_summary,
+    summarise_log,
+)
 
 pytestmark = pytest.mark.anyio
 

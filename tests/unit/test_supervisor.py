@@ -8,13 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.engine._types import ContainerSpec
 from scad.errors import EngineError
-from scad.events import read_all_events
 from scad.home import Home
 from scad.names import home_key
-from scad.runs import RunPaths, RunRecord, load_run, save_run
-from scad.specs import ContainerSpec
-from scad.supervisor import Outcome, supervise
+from scad.runs.events import read_all_events
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
+from scad.runs.supervisor import Outcome, supervise
 from tests.fakes import FakeEngine, Script
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ from ...taskgroups import open_task_group
 from ._view import show_batch
 
 if TYPE_CHECKING:
-    from ...batchview import BatchView
-    from ...config import Config
+    from ...batch.view import BatchView
+    from ...config.schema import Config
     from ...home import Home
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -31,10 +31,10 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: bool) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
-    from ...batches import load_manifest
-    from ...batchproc import engine_connections
-    from ...dispatch import run_batch
-    from ...engine import open_engine
+    from ...batch.process import engine_connections
+    from ...batch.scheduler import run_batch
+    from ...batch.store import load_manifest
+    from ...engine._client import open_engine
 
     views: list[BatchView] = []
 

@@ -9,8 +9,8 @@ import sys
 import anyio
 import asyncclick as click
 
-from ...batches import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
-from ...batchview import BatchRow, BatchView, BatchWatcher
+from ...batch.store import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
+from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...taskgroups import open_task_group
 from ...text import printable
@@ -148,7 +148,7 @@ def _totals_line(view: BatchView) -> str:
 
 async def _log_lines(home: Home, batch_id: str) -> None:
     """Merged log lines of the batch's runs, prefixed by run id, until it ends."""
-    from ...merged import follow_logs
+    from ...runs.merged import follow_logs
     from ..logs import LogPrinter
 
     paths = BatchPaths(home, batch_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ...batches import list_batches, load_manifest
+from ...batch.store import list_batches, load_manifest
+from ...config.registry import load_registered
 from ...home import scad_home
-from ...registry import load_registered
 from .._render import echo_json, table
 from ._options import supervise_here
 from ._view import show_batch, summary
@@ -24,7 +24,7 @@ batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complet
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
 async def status(batch_id: str | None, as_json: bool) -> None:
     """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
-    from ...batchview import BatchWatcher
+    from ...batch.view import BatchWatcher
 
     home = scad_home()
     if batch_id is None:
@@ -63,8 +63,8 @@ async def watch(batch_id: str, as_json: bool) -> None:
 @batch_id_argument
 async def stop(batch_id: str) -> None:
     """Stop a batch: its runs are stopped, kept, and end as cancelled."""
-    from ...batchproc import stop_batch
-    from ...engine import open_engine
+    from ...batch.process import stop_batch
+    from ...engine._client import open_engine
 
     home = scad_home()
     load_manifest(home, batch_id)
@@ -79,7 +79,7 @@ def _again(name: str, failed_only: bool, doc: str) -> click.Command:
     @click.option("--foreground", is_flag=True, help="Supervise in this process.")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     async def again(batch_id: str, foreground: bool, as_json: bool) -> None:
-        from ...batchproc import requeue, spawn_supervisor
+        from ...batch.process import requeue, spawn_supervisor
 
         home = scad_home()
         manifest = load_manifest(home, batch_id)

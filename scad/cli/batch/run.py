@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ...batches import BatchOptions
+from ...batch.prompts import BatchPrompt, parse_prompts
+from ...batch.store import BatchOptions
+from ...config.registry import load_registered
 from ...errors import UsageError
 from ...home import scad_home
 from ...names import validate_tag
-from ...prompts import BatchPrompt, parse_prompts
-from ...registry import load_registered
 from .._complete import config_names
 from .._render import warn_unwritable_mounts
 from ..build import ProgressPrinter
@@ -21,7 +21,7 @@ from ._options import duration, supervise_here
 from ._view import show_batch
 
 if TYPE_CHECKING:
-    from ...build import BuildProgress
+    from ...image.build import BuildProgress
 
 
 def read_prompts(
@@ -133,8 +133,8 @@ async def command(
     Exits 0 only if every run succeeded. With --fetch, each run's branches come
     home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
-    from ...batchproc import create_batch, spawn_supervisor
-    from ...engine import open_engine
+    from ...batch.process import create_batch, spawn_supervisor
+    from ...engine._client import open_engine
 
     home = scad_home()
     validate_tag(tag)

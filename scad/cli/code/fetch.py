@@ -23,8 +23,8 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
     for another ref (origin/main) lands under scad/RUN_ID/BRANCH instead. The host's working tree is never touched. Exits 1 when a run or a
     clone could not be fetched (each says why).
     """
-    from ...batches import load_manifest
-    from ...codefetch import fetch_run
+    from ...batch.store import load_manifest
+    from ...code.fetch import fetch_run
     from ...sessions import select_runs
 
     if bool(run_id_args) == (batch_id is not None):

@@ -14,8 +14,8 @@ from .._render import echo_json
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(run_id: str, as_json: bool) -> None:
     """Give a session the host's current Claude credentials (also while it runs)."""
-    from ...engine import open_engine
-    from ...runs import load_run
+    from ...engine._client import open_engine
+    from ...runs.records import load_run
     from ...sessions import refresh_session
 
     home = scad_home()

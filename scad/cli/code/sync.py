@@ -24,9 +24,9 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
     session: the agent sees the new commits. Exits 1 when a clone could not be
     synced (each says why).
     """
-    from ...codesync import sync_run
-    from ...engine import open_engine
-    from ...runs import load_run
+    from ...code.sync import sync_run
+    from ...engine._client import open_engine
+    from ...runs.records import load_run
 
     home = scad_home()
     record = load_run(home, run_id)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import asyncclick as click
 
+from ...config.registry import add_config
 from ...home import scad_home
-from ...registry import add_config
 
 
 @click.command("add")

@@ -1,7 +1,7 @@
 import asyncclick as click
 
+from ...config.registry import load_registered, registered_file
 from ...home import Home, scad_home
-from ...registry import load_registered, registered_file
 from .._complete import config_names
 
 

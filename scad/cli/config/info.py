@@ -1,8 +1,8 @@
 import asyncclick as click
 
-from ...configinfo import ConfigInfo, describe_config
+from ...config.registry import load_registered
 from ...home import scad_home
-from ...registry import load_registered
+from ...reports.configinfo import ConfigInfo, describe_config
 from .._complete import config_names
 from .._engine import with_engine_if_up
 from .._render import echo_json, table
@@ -13,7 +13,7 @@ from .._render import echo_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(name: str, as_json: bool) -> None:
     """Summarise config NAME: repos, mounts, Python, plugins, image."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
 
     home = scad_home()
     config = load_registered(home, name)

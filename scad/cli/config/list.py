@@ -1,7 +1,7 @@
 import asyncclick as click
 
+from ...config.registry import list_configs
 from ...home import scad_home
-from ...registry import list_configs
 from .._render import echo_json, table
 
 

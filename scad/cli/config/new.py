@@ -1,7 +1,7 @@
 import asyncclick as click
 
+from ...config.registry import new_config
 from ...home import scad_home
-from ...registry import new_config
 from .edit import edit_and_validate
 
 

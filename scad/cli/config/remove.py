@@ -1,7 +1,7 @@
 import asyncclick as click
 
+from ...config.registry import registered_file, remove_config
 from ...home import scad_home
-from ...registry import registered_file, remove_config
 from .._complete import config_names
 from .._confirm import confirm
 

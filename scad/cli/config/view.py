@@ -1,8 +1,8 @@
 import asyncclick as click
 
+from ...config.registry import registered_file
 from ...errors import ConfigError
 from ...home import scad_home
-from ...registry import registered_file
 from .._complete import config_names
 
 

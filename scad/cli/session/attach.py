@@ -6,7 +6,7 @@ import asyncclick as click
 
 from ...errors import UsageError
 from ...home import scad_home
-from ...runs import load_run
+from ...runs.records import load_run
 from .._complete import run_ids
 
 
@@ -14,7 +14,7 @@ from .._complete import run_ids
 @click.argument("run_id", shell_complete=run_ids)
 async def command(run_id: str) -> None:
     """Open the session's terminal (Claude in tmux; detach with Ctrl+b d)."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import attach_command
 
     record = load_run(scad_home(), run_id)

@@ -25,7 +25,7 @@ async def command(
     as_json: bool,
 ) -> None:
     """Remove sessions' containers, clones and Claude state (their logs stay)."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import clean_session, select_runs
 
     check_selection(run_id_args, all_runs, config_name)

@@ -4,9 +4,9 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ...clones import MAX_COUNTED
+from ...code.clones import MAX_COUNTED
 from ...home import scad_home
-from ...runs import load_run
+from ...runs.records import load_run
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._render import echo_json, table
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(run_id: str, as_json: bool) -> None:
     """One session's dashboard: container, branches, tokens, cost, history."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import session_info
 
     home = scad_home()

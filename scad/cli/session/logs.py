@@ -5,9 +5,9 @@ from collections import deque
 import asyncclick as click
 import msgspec
 
-from ...events import Envelope
 from ...home import scad_home
-from ...runs import load_run
+from ...runs.events import Envelope
+from ...runs.records import load_run
 from ...text import printable
 from .._activity import activity_lines
 from .._complete import run_ids
@@ -24,7 +24,7 @@ from .._complete import run_ids
 )
 async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -> None:
     """What the session's agent did: messages, tool calls, results."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import pane_text, stream_events
 
     home = scad_home()

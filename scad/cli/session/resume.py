@@ -4,9 +4,9 @@ from pathlib import Path
 
 import asyncclick as click
 
+from ...config.registry import load_registered
 from ...home import scad_home
-from ...registry import load_registered
-from ...runs import load_run
+from ...runs.records import load_run
 from .._complete import run_ids
 from .._render import echo_json
 from ._common import prompt_options, read_prompt
@@ -18,7 +18,7 @@ from ._common import prompt_options, read_prompt
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_json: bool) -> None:
     """Start a stopped session again: same clones, Claude continues its conversation."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import resume_session
 
     home = scad_home()

@@ -10,10 +10,10 @@ import anyio
 import asyncclick as click
 from anyio.abc import TaskStatus
 
-from ...build import BuildProgress
+from ...config.registry import load_registered
 from ...errors import UsageError
 from ...home import scad_home
-from ...registry import load_registered
+from ...image.build import BuildProgress
 from ...taskgroups import open_task_group
 from ...text import printable
 from .._activity import activity_lines
@@ -23,10 +23,10 @@ from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
 if TYPE_CHECKING:
-    from ...config import Config
-    from ...events import Envelope
-    from ...runs import RunRecord
-    from ...supervisor import Outcome
+    from ...config.schema import Config
+    from ...runs.events import Envelope
+    from ...runs.records import RunRecord
+    from ...runs.supervisor import Outcome
 
 
 @click.command("start")
@@ -60,7 +60,7 @@ async def command(
     as_json: bool,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import attach_command, start_session
 
     home = scad_home()
@@ -115,8 +115,8 @@ async def _start_and_wait(
 ) -> None:
     """Supervise a headless run in the foreground, showing what it does; the exit
     code is its outcome (Ctrl-C stops it)."""
-    from ...engine import open_engine
-    from ...runs import RunPaths
+    from ...engine._client import open_engine
+    from ...runs.records import RunPaths
     from ...sessions import run_session, tail_events
 
     home = scad_home()

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import asyncclick as click
 
-from ...credentials import discover_credentials, expiry_warning
 from ...home import scad_home
+from ...sessions.credentials import discover_credentials, expiry_warning
 from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._render import age, echo_json, table
 
@@ -18,7 +18,7 @@ from .._render import age, echo_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 async def command(include_all: bool, as_json: bool) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
-    from ...enginesocket import open_status_engine
+    from ...engine._socket import open_status_engine
     from ...sessions import session_status, shared_refresh_tokens
 
     home = scad_home()

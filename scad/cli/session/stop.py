@@ -16,7 +16,7 @@ async def command(
     run_id_args: tuple[str, ...], all_runs: bool, config_name: str | None, yes: bool, as_json: bool
 ) -> None:
     """Stop sessions; clones and Claude state are kept (resume to continue)."""
-    from ...engine import open_engine
+    from ...engine._client import open_engine
     from ...sessions import select_runs, stop_sessions
 
     check_selection(run_id_args, all_runs, config_name)

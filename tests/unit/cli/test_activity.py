@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from scad.cli._activity import activity_lines
-from scad.events import Envelope
+from scad.runs.events import Envelope
 
 
 @pytest.fixture(autouse=True)

@@ -112,7 +112,7 @@ async def test_a_mount_the_agent_cannot_write_is_warned_of_before_anything_start
     config_file = scad_home / "configs" / "p.yml"
     config_file.write_text(config_file.read_text() + f"mounts: [{{host: {private}}}]\n")
     # Agents run as another uid than the host user (as they do when scad runs as root).
-    monkeypatch.setattr("scad.image.agent_ids", lambda uid, gid: (uid + 1, gid + 1))
+    monkeypatch.setattr("scad.image.render.agent_ids", lambda uid, gid: (uid + 1, gid + 1))
     for args in (("batch", "p", "-t", "t", "-p", "x"), ("session", "start", "p", "-t", "t")):
         result = await run_cli(*args)
         first = result.stderr.splitlines()[0]

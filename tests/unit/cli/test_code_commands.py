@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from scad.runs import RunPaths, save_run
+from scad.runs.records import RunPaths, save_run
 from tests.conftest import Cli
 from tests.unit.test_codefetch import BRANCH, RUN, commit, git, make_run
 

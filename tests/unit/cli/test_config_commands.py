@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config import load_config
+from scad.config.schema import load_config
 from tests.conftest import Cli, make_repo
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from scad.doctor import CHECKS
+from scad.engine._types import Engine
 from scad.errors import EngineUnavailable
-from scad.specs import Engine
 from tests.conftest import Cli
 from tests.unit.conftest import Disk
 from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Host
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 def patched(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch) -> Host:
     """A host whose engine and environment the CLI sees."""
     host = Host(scad_home, tmp_path)
-    monkeypatch.setattr("scad.engine.open_engine", host.factory())
+    monkeypatch.setattr("scad.engine._client.open_engine", host.factory())
     monkeypatch.setenv("HOME", host.environ["HOME"])
     monkeypatch.setenv("ANTHROPIC_API_KEY", host.environ["ANTHROPIC_API_KEY"])
     monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
@@ -69,7 +69,7 @@ async def test_an_unavailable_engine_fails_with_its_fix_and_no_traceback(
         raise EngineUnavailable(UNAVAILABLE)
         yield  # pragma: no cover
 
-    monkeypatch.setattr("scad.engine.open_engine", unavailable)
+    monkeypatch.setattr("scad.engine._client.open_engine", unavailable)
 
     result = await run_cli("doctor")
 

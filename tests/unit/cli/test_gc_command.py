@@ -47,7 +47,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Refusing:
     async def open_engine(**_: object) -> AsyncIterator[FakeEngine]:
         yield fake
 
-    monkeypatch.setattr("scad.engine.open_engine", open_engine)
+    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
     return fake
 
 

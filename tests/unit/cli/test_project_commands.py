@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scad.home import Home
-from scad.runs import RunPaths
+from scad.runs.records import RunPaths
 from tests.conftest import Cli
 from tests.unit.cli.test_main import _bash_complete
 from tests.unit.test_projects import add_run, register

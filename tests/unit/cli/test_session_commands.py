@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scad.home import Home
-from scad.runs import RunPaths
+from scad.runs.records import RunPaths
 from tests.conftest import Cli
 from tests.unit.test_projects import add_run
 from tests.unit.test_summaries import Log, headless
@@ -52,9 +52,9 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
 ) -> None:
     import json
 
-    from scad.events import LogLine, append_event, ingest
     from scad.home import Home
-    from scad.runs import RunPaths, RunRecord, save_run
+    from scad.runs.events import LogLine, append_event, ingest
+    from scad.runs.records import RunPaths, RunRecord, save_run
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     home = Home(scad_home)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from scad.config import parse_config
-from scad.credentials import HostCredentials
+from scad.config.schema import parse_config
 from scad.home import Home
-from scad.runs import RunPaths
+from scad.runs.records import RunPaths
 from scad.sessions.claude_state import write_claude_state
+from scad.sessions.credentials import HostCredentials
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_as_root_only_what_scad_made_is_given_to_the_agent(tmp_path: Path, paths
 async def test_refreshing_a_cleaned_session_is_one_line(tmp_path: Path) -> None:
     from scad.errors import SessionError
     from scad.home import Home
-    from scad.runs import RunRecord
+    from scad.runs.records import RunRecord
     from scad.sessions import refresh_session
     from tests.fakes import FakeEngine
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scad.config import DEFAULT_PIDS_LIMIT, parse_config
+from scad.config.schema import DEFAULT_PIDS_LIMIT, parse_config
+from scad.engine._types import ContainerSpec, Limits, Security
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord
+from scad.runs.records import RunPaths, RunRecord
 from scad.sessions.container import run_container_spec, unwritable_mounts
-from scad.specs import ContainerSpec, Limits, Security
 
 
 def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert spec.labels == {
         "scad.run": "p-t-Nov27-1000",
         "scad.home": os.path.realpath(tmp_path / "home"),
-        "scad.config": "p",
+        "scad.config.schema": "p",
         "scad.mode": "headless",
     }
     assert spec.command == ["headless", "-p"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scad.clones import create_clone
+from scad.code.clones import create_clone
 from scad.errors import UnfetchedWork
 from scad.home import Home
-from scad.runs import RunPaths, RunRecord, load_run, save_run
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.sessions import clean_session
 from tests.fakes import FakeEngine
 
@@ -160,7 +160,7 @@ async def test_the_host_own_history_a_clone_remembers_is_not_the_agent_work(
 async def test_what_keeps_commits_but_cannot_be_read_stops_clean_and_not_fetch(
     tmp_path: Path, repo: Path, plant: Callable[[Path], None], problem: str
 ) -> None:
-    from scad.codefetch import fetch_run
+    from scad.code.fetch import fetch_run
 
     home, record = await make_run(tmp_path, repo)
     clone = RunPaths(home, "r").clone("code")
@@ -197,7 +197,7 @@ async def test_a_kept_commit_scad_cannot_read_stops_clean(tmp_path: Path, repo: 
 async def test_a_reflog_past_the_bound_is_not_read(
     tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scad import snapshot
+    from scad.code import snapshot
 
     monkeypatch.setattr(snapshot, "REFLOG_BUDGET", 1000)
     home, record = await make_run(tmp_path, repo)
@@ -212,7 +212,7 @@ async def test_a_reflog_past_the_bound_is_not_read(
 async def test_what_fetch_brought_home_clean_lets_go_of(
     tmp_path: Path, repo: Path, shape: tuple[Callable[[Path], None], str]
 ) -> None:
-    from scad.codefetch import fetch_run
+    from scad.code.fetch import fetch_run
 
     plant, subject = shape
     home, record = await make_run(tmp_path, repo)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scad.accounting import RunSummary
 from scad.home import Home
-from scad.runs import RunPaths
+from scad.runs.accounting import RunSummary
+from scad.runs.records import RunPaths
 from scad.sessions.status import (
     TRANSCRIPT_LIMIT,
     SessionStatus,

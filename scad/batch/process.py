@@ -1,0 +1,245 @@
+"""A batch's life around its supervisor: made, supervised in a process of its own,
+stopped, and put back in the queue (resume, retry).
+
+A batch outlives its terminal: its supervisor runs in a session of its own (no
+Ctrl-C, no SSH hang-up reaches it), writing the batch's log and the runs' logs,
+and exits when the batch ends. That process is :func:`main`, started as
+``python -P -m scad.batchproc BATCH_ID``: ``-P`` keeps the folder it was started
+from off the import path, so a folder named ``scad`` there is never imported
+in place of the installed package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..config.repos import check_repos
+from ..config.schema import Config
+from ..errors import ScadError, SessionError
+from ..home import Home, scad_home
+from ..image.build import BuildProgress, build_image
+from ..runs.records import load_run, now_iso
+from ..runs.supervisor import STOP_GRACE, stop_run
+from ..sessions.start import require_credentials
+from .prompts import BatchPrompt
+from .store import (
+    BatchItem,
+    BatchManifest,
+    BatchOptions,
+    BatchPaths,
+    append_batch_event,
+    batch_state,
+    claim_batch_dir,
+    close_unfinished,
+    item_tags,
+    load_manifest,
+    read_batch_events,
+    save_manifest,
+    supervisor_pid,
+)
+
+if TYPE_CHECKING:
+    from ..engine._types import Engine
+
+__all__ = ["create_batch", "main", "requeue", "spawn_supervisor", "stop_batch"]
+
+#: How long a new supervisor may take to take its batch.
+SPAWN_SECONDS = 30
+#: How long a supervisor may take to stop its runs and end (each is stopped,
+#: caught up and removed; all at once).
+STOP_SECONDS = STOP_GRACE + 120
+
+
+async def create_batch(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    prompts: list[BatchPrompt],
+    *,
+    tag: str,
+    source: str,
+    options: BatchOptions,
+    build_progress: Callable[[BuildProgress], None] | None = None,
+) -> BatchManifest:
+    """Check what every run will need, build the image once, and write the manifest.
+    Nothing runs yet; :func:`run_batch` runs it."""
+    tags = item_tags(tag, prompts)
+    await check_repos(config, f"{config.name}.yml")
+    require_credentials()
+    image = (await build_image(engine, home, config, progress=build_progress)).image
+    batch_id = await anyio.to_thread.run_sync(
+        claim_batch_dir, home, config.name, tag, datetime.now()
+    )
+    manifest = BatchManifest(
+        batch_id=batch_id,
+        config=config.name,
+        tag=tag,
+        created=now_iso(),
+        image=image,
+        source=source,
+        options=options,
+        items=[
+            BatchItem(
+                index=number,
+                tag=item_tag,
+                prompt=prompt.prompt,
+                model=prompt.model,
+                max_turns=prompt.max_turns,
+            )
+            for number, (prompt, item_tag) in enumerate(zip(prompts, tags, strict=True), start=1)
+        ],
+    )
+    await anyio.to_thread.run_sync(save_manifest, BatchPaths(home, batch_id), manifest)
+    return manifest
+
+
+async def spawn_supervisor(home: Home, batch_id: str) -> int:
+    """Start the batch's supervisor in the background; returns its pid once it holds
+    the batch. Raises with what it said if it ends before."""
+    paths = BatchPaths(home, batch_id)
+    process = _start_process(home, paths, batch_id)
+    with anyio.move_on_after(SPAWN_SECONDS):
+        while True:
+            if process.poll() is not None:
+                break
+            if supervisor_pid(paths) == process.pid:
+                return process.pid
+            await anyio.sleep(0.05)
+    if process.poll() is None:
+        raise SessionError(
+            f"the supervisor of {batch_id} (pid {process.pid}) has not taken the batch after "
+            f"{SPAWN_SECONDS} s; see {paths.supervisor_log} and `scad batch status {batch_id}`"
+        )
+    raise SessionError(
+        f"the supervisor of {batch_id} ended at once: {_last_line(paths.supervisor_log)}"
+    )
+
+
+def _start_process(home: Home, paths: BatchPaths, batch_id: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SCAD_HOME": str(home.root)}
+    with open(paths.supervisor_log, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-P", "-m", __name__, batch_id],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            # Not the folder it was typed in: an empty entry of PYTHONPATH means that
+            # folder, and -P does not drop it. Its paths are absolute (SCAD_HOME too).
+            cwd="/",
+            start_new_session=True,  # no terminal's signals reach it
+        )
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = log.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no output)"
+    return lines[-1] if lines else "(no output)"
+
+
+async def stop_batch(engine: Engine, home: Home, batch_id: str) -> None:
+    """Stop the batch: its live supervisor is asked to (it stops its runs and keeps
+    them as ``cancelled``); when it died, what it left running is stopped here, the
+    same way."""
+    paths = BatchPaths(home, batch_id)
+    manifest = load_manifest(home, batch_id)
+    pid = supervisor_pid(paths)
+    if pid is not None:
+        if pid > 0:
+            with contextlib.suppress(ProcessLookupError):  # it was ending anyway
+                os.kill(pid, signal.SIGTERM)
+        # (A pid of -1: a supervisor took the lock but has not written its pid yet.)
+        with anyio.move_on_after(STOP_SECONDS) as waited:
+            while supervisor_pid(paths) is not None:  # noqa: ASYNC110 (another process)
+                await anyio.sleep(0.2)
+        if waited.cancelled_caught:
+            raise SessionError(f"the supervisor of {batch_id} (pid {pid}) did not stop in time")
+    # What a supervisor left (it died, or was killed while stopping) is stopped here.
+    state = batch_state(manifest, read_batch_events(paths))
+    if state.ended:
+        return
+    for item in state.items:
+        if not item.final and item.run_id:
+            record = load_run(home, item.run_id)
+            await stop_run(engine, home, record, record.container_id)
+    close_unfinished(paths, manifest, "the batch was stopped")
+    append_batch_event(paths, "ended")
+
+
+def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
+    """The items a new supervisor of the batch will run. ``failed_only`` (retry):
+    those that ended without success, put back in the queue; else (resume) those
+    that have not ended, which a new supervisor picks up by itself."""
+    paths = BatchPaths(home, batch_id)
+    manifest = load_manifest(home, batch_id)
+    if (pid := supervisor_pid(paths)) is not None:
+        raise SessionError(
+            f"batch {batch_id} is being supervised (pid {pid}); "
+            f"watch it with `scad batch watch {batch_id}` or stop it with `scad batch stop {batch_id}`"
+        )
+    state = batch_state(manifest, read_batch_events(paths))
+    if not failed_only:
+        if state.ended:
+            raise SessionError(
+                f"batch {batch_id} has ended; run the prompts that did not succeed "
+                f"again with `scad batch retry {batch_id}`"
+            )
+        return [item.index for item in state.items if not item.final]
+    again = [item.index for item in state.items if item.final and item.status != "succeeded"]
+    if not state.ended and not again:
+        raise SessionError(
+            f"batch {batch_id} has not ended (its supervisor died); pick it up with "
+            f"`scad batch resume {batch_id}`"
+        )
+    if not again:
+        raise SessionError(f"every prompt of batch {batch_id} succeeded; nothing to retry")
+    append_batch_event(paths, "requeued", items=again)
+    return again
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The background supervisor's process: supervise the batch named on the command
+    line (in ``$SCAD_HOME``) to its end. Its output is the supervisor's log."""
+    (batch_id,) = sys.argv[1:] if argv is None else argv
+    try:
+        ended = anyio.run(_supervise, scad_home(), batch_id, backend="asyncio")
+    except ScadError as exc:
+        sys.stderr.write(f"scad: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    sys.stderr.write(f"batch {batch_id} ended: {ended}\n")
+
+
+async def _supervise(home: Home, batch_id: str) -> str:
+    from ..config.registry import load_registered
+    from ..engine._client import open_engine
+    from .scheduler import run_batch
+
+    manifest = load_manifest(home, batch_id)
+    config = load_registered(home, manifest.config)
+    async with open_engine(max_connections=engine_connections(manifest.options.parallel)) as engine:
+        state = await run_batch(engine, home, config, batch_id)
+    succeeded = sum(1 for item in state.items if item.status == "succeeded")
+    return f"{succeeded}/{len(state.items)} succeeded"
+
+
+def engine_connections(parallel: int) -> int:
+    """Engine connections for a batch: each run holds an attach stream, and
+    waits, stops and catch-ups need more."""
+    return max(100, 3 * parallel + 20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""Batches on disk: ``batches/<batch-id>/``, what a batch is and what became of it.
+
+manifest.json     what was asked: the prompts, the options, the image (written once)
+events.jsonl      what the batch's supervisor did, one event a line (append-only)
+.supervisor       locked by the live supervisor process (the kernel drops the lock
+                  when it dies), holding its pid
+supervisor.log    what a background supervisor printed
+
+Each prompt is an *item*; it runs as one run (``runs/<run-id>/``, whose record
+names the batch and the item), through as many attempts as it needs. Where an
+item stands is folded from the event log (:func:`batch_state`), so any process
+can show a batch: the supervisor writes, views only read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from ..errors import NotFound, SessionError, UsageError
+from ..home import Home
+from ..names import make_run_id
+from ..runs.records import now_iso
+from .prompts import BatchPrompt
+
+__all__ = [
+    "BatchEvent",
+    "BatchItem",
+    "BatchManifest",
+    "BatchOptions",
+    "BatchPaths",
+    "BatchState",
+    "ItemState",
+    "SupervisorLock",
+    "append_batch_event",
+    "batch_over",
+    "batch_state",
+    "claim_batch_dir",
+    "close_unfinished",
+    "item_tags",
+    "list_batches",
+    "load_manifest",
+    "read_batch_events",
+    "save_manifest",
+    "supervisor_pid",
+]
+
+
+class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
+    parallel: int = 4
+    #: Seconds a run may take in all; None: no limit.
+    timeout: float | None = None
+    #: Seconds a run may go without printing anything.
+    idle_timeout: float | None = None
+    #: Further attempts for a run that was rate-limited, hung or crashed.
+    retries: int = 0
+    #: Seconds before the first retry (doubling after).
+    backoff: float = 10.0
+    budget_usd: float | None = None
+    #: Seconds between two starts.
+    stagger: float = 0.05
+    #: Bring each run's branches home once it succeeded (``scad code fetch``).
+    fetch: bool = False
+
+
+class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One prompt of the batch: item ``index`` (from 1) runs under tag ``tag``."""
+
+    index: int
+    tag: str
+    prompt: str
+    model: str | None = None
+    max_turns: int | None = None
+
+
+class BatchManifest(msgspec.Struct, frozen=True, kw_only=True):
+    batch_id: str
+    config: str
+    tag: str
+    created: str
+    image: str
+    #: Where the prompts came from (a file, ``-`` for standard input, or ``--prompt``).
+    source: str
+    options: BatchOptions
+    items: list[BatchItem]
+
+
+class BatchEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of a batch's log. ``event`` is one of:
+
+    supervisor   a supervisor took the batch (pid)
+    started      an attempt's container started (item, run_id, attempt)
+    attempt      an attempt ended (item, run_id, attempt, status, final, detail, cost_usd)
+    concurrency  the limit moved (limit, detail)
+    fetched      a run that succeeded brought its branches home (item, run_id, detail)
+    budget       the budget is spent (cost_usd, detail)
+    requeued     items to run again (items)
+    stopping     a stop was asked for (detail)
+    ended        the supervisor is done with the batch
+    """
+
+    ts: str
+    event: str
+    item: int | None = None
+    run_id: str | None = None
+    attempt: int | None = None
+    status: str | None = None
+    #: On ``attempt``: no further attempt will follow.
+    final: bool | None = None
+    limit: int | None = None
+    pid: int | None = None
+    cost_usd: float | None = None
+    items: list[int] | None = None
+    detail: str | None = None
+
+
+class BatchPaths:
+    def __init__(self, home: Home, batch_id: str) -> None:
+        self.root = home.root / "batches" / batch_id
+
+    @property
+    def manifest(self) -> str:
+        return str(self.root / "manifest.json")
+
+    @property
+    def events(self) -> str:
+        return str(self.root / "events.jsonl")
+
+    @property
+    def supervisor(self) -> str:
+        return str(self.root / ".supervisor")
+
+    @property
+    def supervisor_log(self) -> str:
+        return str(self.root / "supervisor.log")
+
+
+def claim_batch_dir(home: Home, config: str, tag: str, now: datetime) -> str:
+    """A fresh batch id and its directory; unique even against a racing start."""
+    batches = home.root / "batches"
+    batches.mkdir(parents=True, exist_ok=True)
+    while True:
+        existing = {p.name for p in batches.iterdir()}
+        batch_id = make_run_id(config, tag, now, existing=existing)
+        try:
+            (batches / batch_id).mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return batch_id
+
+
+def item_tags(tag: str, prompts: list[BatchPrompt]) -> list[str]:
+    """The run tag of each prompt: its own, else the batch's and its number (``fix-07``)."""
+    width = max(2, len(str(len(prompts))))
+    tags, problems = [], []
+    for number, prompt in enumerate(prompts, start=1):
+        item_tag = f"{tag}-{prompt.tag}" if prompt.tag else f"{tag}-{number:0{width}d}"
+        if len(item_tag) > 40:
+            where = f"line {prompt.line}: " if prompt.line else ""
+            problems.append(
+                f"{where}the run tag {item_tag} is longer than 40 characters; "
+                "use a shorter --tag or item tag"
+            )
+        tags.append(item_tag)
+    if problems:
+        raise UsageError("\n".join(problems))
+    return tags
+
+
+def save_manifest(paths: BatchPaths, manifest: BatchManifest) -> None:
+    tmp = paths.manifest + ".tmp"
+    with open(tmp, "wb") as out:
+        out.write(msgspec.json.format(msgspec.json.encode(manifest), indent=2))
+    os.replace(tmp, paths.manifest)
+
+
+def load_manifest(home: Home, batch_id: str) -> BatchManifest:
+    paths = BatchPaths(home, batch_id)
+    try:
+        with open(paths.manifest, "rb") as file:
+            return msgspec.json.decode(file.read(), type=BatchManifest)
+    except FileNotFoundError:
+        known = list_batches(home)
+        hint = f"; batches: {', '.join(known[-5:])}" if known else ""
+        raise NotFound(f'no batch "{batch_id}"{hint}') from None
+    except msgspec.DecodeError as exc:
+        raise NotFound(f"batch {batch_id} has an unreadable manifest ({exc})") from None
+
+
+def list_batches(home: Home) -> list[str]:
+    batches = home.root / "batches"
+    if not batches.is_dir():
+        return []
+    return sorted(p.name for p in batches.iterdir() if (p / "manifest.json").is_file())
+
+
+def append_batch_event(paths: BatchPaths, event: str, **fields: object) -> BatchEvent:
+    """Append one event, whole, under the batch's lock, and sync it."""
+    envelope = BatchEvent(ts=now_iso(), event=event, **fields)  # type: ignore[arg-type]
+    line = msgspec.json.encode(envelope) + b"\n"
+    fd = os.open(paths.events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return envelope
+
+
+_decode_event = msgspec.json.Decoder(BatchEvent).decode
+
+
+def read_batch_events(paths: BatchPaths) -> list[BatchEvent]:
+    """Every complete event of the batch's log (a partial last line is left)."""
+    try:
+        with open(paths.events, "rb") as log:
+            data = log.read()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in data[: data.rfind(b"\n") + 1].split(b"\n"):
+        try:
+            events.append(_decode_event(line))
+        except msgspec.DecodeError:
+            continue
+    return events
+
+
+def supervisor_pid(paths: BatchPaths) -> int | None:
+    """The pid of the live process supervising the batch, if one does."""
+    try:
+        fd = os.open(paths.supervisor, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        return None
+    finally:
+        os.close(fd)
+
+
+class SupervisorLock:
+    """The batch's supervisor lock, held (with this process's pid in it) for as long
+    as this process supervises the batch; the kernel drops it if the process dies."""
+
+    def __init__(self, paths: BatchPaths) -> None:
+        self.paths = paths
+        self.fd = -1
+
+    def __enter__(self) -> SupervisorLock:
+        self.fd = os.open(self.paths.supervisor, os.O_RDWR | os.O_CREAT, 0o600)
+        # A view looking (supervisor_pid holds a shared lock for an instant) is not
+        # a supervisor: try again a little before giving up.
+        for _ in range(50):
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+        else:
+            os.close(self.fd)
+            batch_id = self.paths.root.name
+            raise SessionError(
+                f"batch {batch_id} is supervised already (pid {supervisor_pid(self.paths)}); "
+                f"watch it with `scad batch watch {batch_id}`"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.ftruncate(self.fd, 0)  # no stale pid for the next to find
+        os.close(self.fd)  # releases the lock
+
+
+def batch_over(paths: BatchPaths) -> bool:
+    """Nothing more will happen to the batch on its own: no supervisor holds it (it
+    ended, died, or never started; a new one takes the lock before it writes)."""
+    return supervisor_pid(paths) is None
+
+
+ItemStatus = Literal[
+    "queued",
+    "running",
+    "retrying",
+    "succeeded",
+    "failed",
+    "timed-out",
+    "hung",
+    "rate-limited",
+    "crashed",
+    "oom",
+    "cancelled",
+    "unknown",
+]
+
+
+class ItemState(msgspec.Struct, kw_only=True):
+    index: int
+    tag: str
+    status: ItemStatus = "queued"
+    run_id: str | None = None
+    #: Attempts that ended; the latest attempt begun; attempts ended since the item
+    #: was last put back in the queue (what ``--retries`` counts).
+    attempts: int = 0
+    current: int = 0
+    tries: int = 0
+    #: No further attempt will come (until the item is requeued).
+    final: bool = False
+    detail: str | None = None
+    #: When its first attempt started, and when its final one ended.
+    started: str | None = None
+    finished: str | None = None
+
+
+class BatchState(msgspec.Struct, kw_only=True):
+    batch_id: str
+    items: list[ItemState]
+    #: The concurrency limit now (None until the supervisor says).
+    limit: int | None = None
+    ended: bool = False
+    stopping: bool = False
+    budget_spent: bool = False
+    #: What the batch said along the way (limits moving, the budget), oldest first.
+    notes: list[str] = []
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ended and all(item.status == "succeeded" for item in self.items)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [item.run_id for item in self.items if item.run_id]
+
+
+def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchState:
+    """Where each item stands, from the batch's log. Pure."""
+    items = {item.index: ItemState(index=item.index, tag=item.tag) for item in manifest.items}
+    state = BatchState(batch_id=manifest.batch_id, items=list(items.values()))
+    for event in events:
+        item = items.get(event.item) if event.item is not None else None
+        match event.event:
+            case "supervisor":
+                state.ended = False
+            case "started" if item is not None:
+                item.run_id = event.run_id
+                item.current = max(item.current, event.attempt or 0)
+                item.final = False
+                item.status = "running"
+                item.started = item.started or event.ts
+            case "attempt" if item is not None and event.status:
+                item.run_id = event.run_id or item.run_id
+                item.attempts = max(item.attempts, event.attempt or 0)
+                item.current = max(item.current, item.attempts)
+                item.tries += 1
+                item.final = bool(event.final)
+                item.status = event.status if item.final else "retrying"  # type: ignore[assignment]
+                item.detail = event.detail
+                item.finished = event.ts if item.final else None
+            case "concurrency":
+                state.limit = event.limit
+                if event.detail:
+                    state.notes.append(event.detail)
+            case "fetched" if event.detail:
+                state.notes.append(event.detail)
+            case "budget":
+                state.budget_spent = True
+                state.notes.append(event.detail or "the budget is spent")
+            case "requeued":
+                for index in event.items or ():
+                    if again := items.get(index):
+                        again.final, again.finished, again.tries = False, None, 0
+                        again.status = "retrying" if again.run_id else "queued"
+                state.ended = state.stopping = state.budget_spent = False
+            case "stopping":
+                state.stopping = True
+            case "ended":
+                state.ended = True
+    return state
+
+
+def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> None:
+    """End every item that has not ended as ``cancelled``, saying ``why``."""
+    for item in batch_state(manifest, read_batch_events(paths)).items:
+        if not item.final:
+            append_batch_event(
+                paths,
+                "attempt",
+                item=item.index,
+                run_id=item.run_id,
+                attempt=item.current if item.status == "running" else item.attempts,
+                status="cancelled",
+                final=True,
+                detail=why,
+            )

@@ -1,0 +1,159 @@
+"""What a batch looks like now, from its logs alone: one row a prompt, and totals.
+
+Views (the live table, `batch status`, `--json`) only read: the manifest, the
+batch's event log and the runs' event logs, each log read on from where the
+last look left it, so refreshing a view of fifty runs costs what is new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Literal
+
+import anyio
+import msgspec
+
+from ..home import Home
+from ..runs.accounting import RunTally
+from ..runs.records import parse_iso
+from ..runs.tallies import LogTallies
+from .store import (
+    BatchManifest,
+    BatchPaths,
+    ItemState,
+    batch_state,
+    load_manifest,
+    read_batch_events,
+    supervisor_pid,
+)
+
+__all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
+
+#: ``dead``: not running and the batch not ended (killed, or never started).
+SupervisorState = Literal["running", "ended", "dead"]
+
+
+class BatchRow(msgspec.Struct, kw_only=True):
+    item: int
+    tag: str
+    status: str
+    run_id: str | None = None
+    attempts: int = 0
+    turns: int = 0
+    last_tool: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    #: The cost counts a conversation still going at its usage's price.
+    cost_estimated: bool = False
+    elapsed_s: float | None = None
+    detail: str | None = None
+
+
+class BatchTotals(msgspec.Struct, kw_only=True):
+    prompts: int = 0
+    statuses: dict[str, int] = {}
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class BatchView(msgspec.Struct, kw_only=True):
+    batch_id: str
+    config: str
+    supervisor: SupervisorState
+    #: The live supervisor's pid.
+    pid: int | None = None
+    parallel: int
+    #: How many may run at once now (lowered under rate limits).
+    limit: int | None = None
+    budget_usd: float | None = None
+    budget_spent: bool = False
+    notes: list[str] = []
+    rows: list[BatchRow]
+    totals: BatchTotals
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will happen unless someone resumes or retries the batch."""
+        return self.supervisor != "running"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.supervisor == "ended" and all(r.status == "succeeded" for r in self.rows)
+
+
+class BatchWatcher:
+    """Looks at one batch again and again, reading each log on from where it stopped."""
+
+    def __init__(self, home: Home, batch_id: str) -> None:
+        self.home = home
+        self.manifest: BatchManifest = load_manifest(home, batch_id)
+        self.paths = BatchPaths(home, batch_id)
+        self._tallies = LogTallies(home)
+
+    async def look(self) -> BatchView:
+        manifest = self.manifest
+        events = await anyio.to_thread.run_sync(read_batch_events, self.paths)
+        state = batch_state(manifest, events)
+        pid = supervisor_pid(self.paths)
+        supervisor: SupervisorState = "ended" if state.ended else "dead"
+        if pid is not None:
+            supervisor = "running"
+        tallies = await self._tallies.update(state.run_ids)
+        rows = [_row(item, tallies.get(item.run_id or "")) for item in state.items]
+        return BatchView(
+            batch_id=manifest.batch_id,
+            config=manifest.config,
+            supervisor=supervisor,
+            pid=pid if pid and pid > 0 else None,
+            parallel=manifest.options.parallel,
+            limit=state.limit,
+            budget_usd=manifest.options.budget_usd,
+            budget_spent=state.budget_spent,
+            notes=state.notes,
+            rows=rows,
+            totals=_totals(rows),
+        )
+
+
+def _row(item: ItemState, tally: RunTally | None) -> BatchRow:
+    row = BatchRow(
+        item=item.index,
+        tag=item.tag,
+        status=item.status,
+        run_id=item.run_id,
+        attempts=item.attempts,
+        detail=item.detail,
+        elapsed_s=_elapsed(item.started, item.finished),
+    )
+    if tally is None:
+        return row
+    summary = tally.summary()
+    row.turns = summary.turns
+    row.last_tool = summary.last_tool
+    row.input_tokens = summary.usage.input_tokens
+    row.output_tokens = summary.usage.output_tokens
+    row.cost_usd = summary.cost_usd
+    row.cost_estimated = summary.cost_estimated
+    return row
+
+
+def _elapsed(started: str | None, finished: str | None) -> float | None:
+    if started is None:
+        return None
+    end = parse_iso(finished) if finished else datetime.now(UTC)
+    return max(0.0, (end - parse_iso(started)).total_seconds())
+
+
+def _totals(rows: list[BatchRow]) -> BatchTotals:
+    return BatchTotals(
+        prompts=len(rows),
+        statuses=dict(Counter(row.status for row in rows)),
+        turns=sum(row.turns for row in rows),
+        input_tokens=sum(row.input_tokens for row in rows),
+        output_tokens=sum(row.output_tokens for row in rows),
+        cost_usd=sum(row.cost_usd for row in rows),
+    )

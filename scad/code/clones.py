@@ -1,0 +1,147 @@
+"""A run's clones: ``git clone --local`` of each repo, on the run's branch.
+
+Every git command here goes through :mod:`scad.git`, so nothing an agent writes
+into a clone's git config or hooks runs on the host.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from ..errors import GitError, UnreadableClone
+from ..text import printable
+from . import git
+from .snapshot import snapshot_clone
+
+__all__ = [
+    "MAX_COUNTED",
+    "CloneWork",
+    "Commit",
+    "create_clone",
+    "unfetched_work",
+]
+
+DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
+
+
+class Commit(msgspec.Struct, frozen=True):
+    sha: str
+    subject: str
+
+
+async def _identity(host_repo: Path) -> tuple[str, str]:
+    found = await git.git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
+    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
+    return (
+        values.get("user.name", "").strip() or DEFAULT_IDENTITY[0],
+        values.get("user.email", "").strip() or DEFAULT_IDENTITY[1],
+    )
+
+
+async def create_clone(
+    host_repo: Path, dest: Path, branch: str, *, owner: tuple[int, int] | None
+) -> None:
+    """Clone ``host_repo`` to ``dest`` on a new ``branch``; origin is the host repo.
+
+    The clone never shares files with the host repo (``--no-hardlinks``): a
+    hardlinked object would let the agent rewrite the host's copy in place.
+    With ``owner`` (a root host lending files to the agent's uid) the new clone
+    is handed over before any agent sees it.
+    """
+    name, email = await _identity(host_repo)
+    await git.git(
+        dest.parent, "clone", "--local", "--quiet", "--no-hardlinks",
+        "--config", f"user.name={name}", "--config", f"user.email={email}",
+        str(host_repo), dest.name,
+    )  # fmt: skip
+    await git.git(dest, "checkout", "--quiet", "-b", branch)
+    if owner is not None:
+        chown_tree(dest, owner)
+
+
+def chown_tree(root: Path, owner: tuple[int, int]) -> None:
+    os.chown(root, *owner, follow_symlinks=False)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), *owner, follow_symlinks=False)
+
+
+class CloneWork(msgspec.Struct, frozen=True, kw_only=True):
+    """What a clone holds that no ref of the host repo reaches."""
+
+    #: Branches (``HEAD`` for a detached HEAD) whose tips the host lacks.
+    branches: list[str]
+    #: How many commits in all (``MAX_COUNTED + 1`` means "more than MAX_COUNTED").
+    total: int
+    #: The newest of them, at most ``MAX_LISTED``; subjects cut to ``SUBJECT_WIDTH``.
+    commits: list[Commit]
+
+
+#: Bounds on what one look at a clone lists and counts.
+MAX_LISTED = 50
+MAX_COUNTED = 100_000
+SUBJECT_WIDTH = 120
+
+
+async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork:
+    """The clone's work that the host repo lacks.
+
+    What counts is every commit the clone keeps: reachable from any of its refs
+    (branches, tags, the stash, notes, any namespace), its HEAD, git's pseudo refs
+    (``ORIG_HEAD``...) or any entry of any reflog. A commit reachable from none of
+    these is garbage to git itself (``git gc`` prunes it) and does not count. A kept
+    commit counts as fetched once a ref of the host repo reaches it, or the host
+    repo holds it anyway: a clone remembers the host's history as it was (its
+    reflogs, ``origin/*``), and a commit the user rewrote since is still the host's.
+
+    The clone is read through :mod:`scad.snapshot`: git never runs in it. Raises
+    UnreadableClone when it cannot be read without trusting it.
+    """
+    snapshot = await snapshot_clone(clone, store, host_repo)
+    if snapshot.kept_problem is not None:
+        raise UnreadableClone(clone.name, snapshot.kept_problem)
+    tips = dict(snapshot.branches)
+    if snapshot.detached:
+        tips["HEAD"] = snapshot.detached
+    host_tips: list[str] = []
+    host_objects = None
+    if await git.is_repository(host_repo):
+        host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
+        host_objects = await git.objects_folder(host_repo)
+    try:
+        kept = await git.commits_named(store, snapshot.kept, all_there=True)
+        if not tips and not kept:
+            return CloneWork(branches=[], total=0, commits=[])
+        # Host tips are in the store through its alternates; the clone's in its copies.
+        revisions = git.revisions([*tips.values(), *kept], host_tips)
+        counted = ("rev-list", "--stdin", "--topo-order", f"--max-count={MAX_COUNTED + 1}")
+        seen = (await git.store_git(store, *counted, input=revisions)).split()
+        if host_objects is not None:
+            lacking = await git.missing_objects(store, host_objects, seen)
+            ahead = [sha for sha in seen if sha in lacking]
+        else:
+            ahead = seen
+        listed = await git.store_git(
+            store, "log", "--stdin", "--no-walk=unsorted",
+            f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input="".join(f"{sha}\n" for sha in ahead[:MAX_LISTED]).encode(),
+        ) if ahead else ""  # fmt: skip
+    except GitError as exc:
+        raise UnreadableClone(clone.name, str(exc)) from None
+    unfetched = set(ahead)
+    cut = len(seen) > MAX_COUNTED  # then a tip may be ahead without being among those seen
+    branches = [
+        name
+        for name, tip in sorted(tips.items())
+        if tip in unfetched or (cut and tip not in host_tips)
+    ]
+    # Lines end at \n only: a subject may hold U+2028 or \x1c, which splitlines()
+    # would take for line ends, making up commits of its own.
+    commits = [
+        Commit(sha, printable(subject.rstrip()))
+        for sha, _, subject in (line.partition(" ") for line in listed.split("\n") if line)
+    ]
+    total = MAX_COUNTED + 1 if cut and ahead else len(ahead)
+    return CloneWork(branches=branches, total=total, commits=commits)

@@ -1,0 +1,405 @@
+"""``scad code fetch``: a run's branches into the host repos.
+
+Each clone is read through scad's store (:mod:`scad.snapshot`); git runs in
+the store and in the host repo, never in the clone. Every branch of the clone
+is brought over by commit id, so what lands is exactly what was judged:
+
+- a branch the host lacks is created under the same name, and one the host has
+  is fast-forwarded;
+- a branch that diverged from the host's, or the host's checked-out branch (in
+  any worktree, its name in any case: a file system that ignores case would
+  take ``MAIN`` for ``main``), is never moved: it lands under
+  ``scad/<run-id>/<branch>``;
+- a branch name that is a symbolic ref on the host (``master -> main`` after a
+  rename; a chain of them, or one naming a ref that does not exist) is never
+  written through: that would move the branch it names. It lands there too;
+- a branch whose name could pass for another ref of the host's (``origin``,
+  ``origin/main``, a tag, ``ORIG_HEAD``, a commit id: git would resolve the user's
+  ``git merge origin/main`` to it) or for another run's (``scad-<run-id>``,
+  ``scad/...``) lands there too, new or not;
+- a branch git refuses to update after all (checked out in a worktree that is in
+  the middle of a rebase, say) lands there as well;
+- a detached HEAD whose commits no branch holds lands as ``scad/<run-id>/detached``;
+- commits that only a tag, the stash, a note, another ref or a reflog of the clone
+  keeps (and the host lacks) land as ``scad/<run-id>/kept/<commit>``, one branch
+  per commit that no other of them reaches: ``session clean`` counts them as work.
+
+Each branch is fetched with a refspec that does not force, so git refuses any
+update that stopped being a fast-forward in the meantime, and one refusal costs
+no other branch its fetch. Right before each write, the host ref is looked at
+again: one that is a symbolic ref or checked out by then is not written.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from ..errors import GitError, SessionError, UnreadableClone
+from ..home import Home
+from ..runs.events import append_event
+from ..runs.records import RunPaths, RunRecord
+from ..text import printable
+from . import git
+from .snapshot import snapshot_clone
+
+__all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
+
+#: A clone with more branches than this is not fetched (a few git calls each).
+MAX_BRANCHES = 256
+#: Commits looked at beyond the branches, for those other refs and reflogs keep.
+MAX_KEPT_LOOKED_AT = 100_000
+#: Changed files listed per branch (all are counted).
+MAX_FILES = 20
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+#: new: created on the host under its name; updated: fast-forwarded; diverged,
+#: checked-out, aliased (a symbolic ref on the host), misleading (a name that could
+#: pass for another ref) and refused (git would not update it): landed under
+#: ``scad/<run-id>/``; current: the host has it.
+Action = Literal[
+    "new",
+    "updated",
+    "diverged",
+    "checked-out",
+    "aliased",
+    "misleading",
+    "refused",
+    "kept",
+    "current",
+]
+#: The ``branch`` of commits only other refs and reflogs keep (action ``kept``).
+KEPT = "(kept)"
+#: First parts of a branch name that git or scad read as something else.
+RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
+#: Names git reads as a special ref (``ORIG_HEAD``) or as a commit id.
+_SPECIAL = re.compile(r"[A-Z_]*HEAD|[0-9a-fA-F]{4,64}")
+
+
+class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
+    """One branch of a clone and where it is on the host now."""
+
+    #: The clone's branch (``HEAD`` for a detached HEAD).
+    branch: str
+    commit: str
+    action: Action
+    #: The host branch that holds it; None when ``current``.
+    target: str | None
+    #: When ``aliased``: the ref the host's branch of this name stands for.
+    alias_of: str | None = None
+    #: Commits ahead of the host's default branch, and the files they change.
+    ahead: int
+    files_changed: int
+    #: The first ``MAX_FILES`` of them.
+    files: list[str]
+
+
+class RepoFetch(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    host_repo: str
+    #: The branch checked out in the host repo; None when its HEAD is detached.
+    default_branch: str | None
+    branches: list[BranchFetch]
+    #: Why nothing was fetched from this clone.
+    problem: str | None = None
+
+
+class RunFetch(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    repos: list[RepoFetch]
+    #: Each clone's problem, as one line naming the run and the clone.
+    problems: list[str] = []
+
+
+async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
+    """Bring every branch of every clone of ``record`` into its host repo and log
+    a ``fetched`` event. A clone that cannot be read safely is reported in its
+    ``problem``, and the other clones are still fetched."""
+    if record.cleaned:
+        raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
+    paths = RunPaths(home, record.run_id)
+    repos = [
+        await _fetch_repo(paths, record, key, Path(host_repo))
+        for key, host_repo in record.repos.items()
+    ]
+    moved = [
+        f"{r.key}:{b.branch}->{b.target} ({b.action})"
+        for r in repos
+        for b in r.branches
+        if b.action != "current"
+    ]
+    await append_event(paths, "fetched", detail=", ".join(moved) or "nothing new")
+    problems = [f"{record.run_id}: {r.key}: {r.problem}" for r in repos if r.problem]
+    return RunFetch(run_id=record.run_id, repos=repos, problems=problems)
+
+
+async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: Path) -> RepoFetch:
+    def failed(problem: str) -> RepoFetch:
+        return RepoFetch(
+            key=key, host_repo=str(host_repo), default_branch=None, branches=[], problem=problem
+        )
+
+    clone, store = paths.clone(key), paths.store(key)
+    if not clone.is_dir():
+        return failed("the clone is gone")
+    if not await git.is_repository(host_repo):
+        return failed(f"{host_repo} is not a git repository any more")
+    try:
+        snapshot = await snapshot_clone(clone, store, host_repo)
+    except UnreadableClone as exc:
+        return failed(f"cannot be read safely ({exc.problem}); nothing fetched")
+    tips = dict(snapshot.branches)
+    if len(tips) > MAX_BRANCHES:
+        return failed(f"holds {len(tips)} branches, more than the {MAX_BRANCHES} fetched at once")
+    try:
+        host = await _look_at(host_repo, record.branch)
+        if snapshot.detached and await git.count_commits(
+            store, [snapshot.detached], [*tips.values(), *host.tips.values()]
+        ):
+            tips["HEAD"] = snapshot.detached
+        plans = [
+            await _plan(store, record.run_id, branch, tip, host)
+            for branch, tip in sorted(tips.items())
+        ]
+        landed, refused = await _bring(host_repo, store, record.run_id, plans, host)
+        kept = await _kept_tips(host_repo, store, [*tips.values()], snapshot.kept)
+        if len(kept) > MAX_BRANCHES:
+            refused.append(f"{len(kept)} commits kept outside branches (more than {MAX_BRANCHES})")
+            kept = []
+        for tip in kept:
+            target = f"scad/{record.run_id}/kept/{tip[:12]}"
+            why = await _unwritable(host_repo, target, host)
+            if why is None and await _fetched(host_repo, store, tip, target):
+                landed.append(_Plan(branch=KEPT, commit=tip, action="kept", target=target))
+            else:
+                refused.append(f"{KEPT} {tip[:12]} ({why})" if why else f"{KEPT} {tip[:12]}")
+        branches = [await _described(store, plan, host) for plan in landed]
+    except GitError as exc:
+        return failed(str(exc))
+    if snapshot.refused:
+        names = ", ".join(repr(name) for name in sorted(snapshot.refused))
+        refused.append(f"{names} (not a branch name git accepts)")
+    return RepoFetch(
+        key=key,
+        host_repo=str(host_repo),
+        default_branch=host.default_branch,
+        branches=branches,
+        problem=f"not fetched: {', '.join(refused)}" if refused else None,
+    )
+
+
+class _Host(msgspec.Struct, frozen=True, kw_only=True):
+    tips: dict[str, str]
+    #: Branches checked out in any worktree, case folded.
+    checked_out: set[str]
+    #: Branches that are symbolic refs, and the ref each ends at.
+    aliases: dict[str, str]
+    default: str
+    remotes: set[str]
+    #: Every name a ref of the host's answers to besides a branch (``v1``, ``origin/main``).
+    names: set[str]
+    #: The run's own branch: the one ``scad-*`` name it may bring under its name.
+    own: str
+    #: The commit "ahead" counts from (see :func:`scad.git.default_tip`).
+    base: str | None
+
+    def misleading(self, branch: str) -> bool:
+        """Whether a branch of this name would read as another ref, or as another run's:
+        git resolves ``origin/main`` to ``refs/heads/origin/main`` before the
+        remote-tracking branch, and a tag or ``ORIG_HEAD`` after a branch of that name."""
+        first = branch.split("/", 1)[0]
+        return (
+            first in RESERVED
+            or branch in self.names
+            or ("/" in branch and first in self.remotes)
+            or bool(_SPECIAL.fullmatch(branch))
+            or (branch.startswith("scad-") and branch != self.own)
+        )
+
+    def is_checked_out(self, branch: str) -> bool:
+        return branch.casefold() in self.checked_out
+
+    @property
+    def default_branch(self) -> str | None:
+        return None if self.default == "(detached)" else self.default
+
+
+async def _look_at(host_repo: Path, own: str) -> _Host:
+    all_refs = await git.refs(host_repo)
+    remotes = set((await git.git(host_repo, "remote")).split())
+    names = set(remotes)
+    for ref in all_refs:
+        rest = ref.removeprefix("refs/")
+        space, _, short = rest.partition("/")
+        names.add(rest)  # refs/x/y answers to x/y
+        if space in ("tags", "remotes"):
+            names.add(short)
+    return _Host(
+        tips=git.heads(all_refs),
+        checked_out={b.casefold() for b in await git.checked_out_branches(host_repo)},
+        aliases=await git.symbolic_branches(host_repo),
+        default=await git.current_branch(host_repo),
+        remotes=remotes,
+        names=names,
+        own=own,
+        base=await git.default_tip(host_repo),
+    )
+
+
+async def _bring(
+    host_repo: Path, store: Path, run_id: str, plans: list[_Plan], host: _Host
+) -> tuple[list[_Plan], list[str]]:
+    """Fetch each plan's commit to its target, one branch at a time; a branch git
+    will not update under its own name lands under ``scad/<run-id>/`` instead.
+    Returns the plans as they landed, and the branches that could not land at all
+    (each with why, when scad knows)."""
+    landed, refused = [], []
+    for plan in plans:
+        if plan.target is None:
+            landed.append(plan)
+            continue
+        why = await _unwritable(host_repo, plan.target, host)
+        if why is None and await _fetched(host_repo, store, plan.commit, plan.target):
+            landed.append(plan)
+            continue
+        if plan.target == plan.branch:
+            apart = await _landing(store, run_id, plan.branch, plan.commit, host)
+            why = await _unwritable(host_repo, apart, host)
+            if why is None and await _fetched(host_repo, store, plan.commit, apart):
+                alias_of = await _alias_of(host_repo, plan.branch)
+                action: Action = (
+                    "aliased"
+                    if alias_of
+                    else "checked-out"
+                    if host.is_checked_out(plan.branch)
+                    else "refused"
+                )
+                landed.append(
+                    msgspec.structs.replace(plan, action=action, target=apart, alias_of=alias_of)
+                )
+                continue
+        refused.append(f"{plan.branch} ({why})" if why else plan.branch)
+    return landed, refused
+
+
+async def _kept_tips(
+    host_repo: Path, store: Path, branch_tips: list[str], kept: list[str]
+) -> list[str]:
+    """The commits among ``kept`` (ids a clone's other refs and reflogs name) that hold
+    work no branch tip and no ref of the host reaches, and that the host lacks; only
+    those no other of them reaches."""
+    named = await git.commits_named(store, kept)
+    if not named:
+        return []
+    reached = [*branch_tips, *(await git.refs(host_repo)).values()]
+    listed = ("rev-list", "--stdin", f"--max-count={MAX_KEPT_LOOKED_AT}")
+    seen = (await git.store_git(store, *listed, input=git.revisions(named, reached))).split()
+    lacking = await git.missing_objects(store, await git.objects_folder(host_repo), seen)
+    tips = sorted({tip for tip in named if tip in lacking})
+    if len(tips) <= 1 or len(tips) > MAX_BRANCHES:
+        return tips
+    return sorted((await git.store_git(store, "merge-base", "--independent", *tips)).split())
+
+
+async def _unwritable(host_repo: Path, target: str, host: _Host) -> str | None:
+    """Why the host's branch ``target`` must not be written, looked at right before
+    the write; None when it may be."""
+    if alias_of := await _alias_of(host_repo, target):
+        return f"{target} is a symbolic ref to {alias_of} on the host"
+    if host.is_checked_out(target):
+        return f"{target} is checked out on the host"
+    return None
+
+
+async def _alias_of(host_repo: Path, branch: str) -> str | None:
+    """The ref the host's ``branch`` ends at when it is a symbolic ref (one that names
+    a missing ref too), else None: a fetch to it would write to that ref instead."""
+    out = await git.git(host_repo, "symbolic-ref", "--quiet", f"refs/heads/{branch}", check=False)
+    return out.strip() or None
+
+
+async def _fetched(host_repo: Path, store: Path, commit: str, target: str) -> bool:
+    """Whether the host's ``target`` holds ``commit`` after fetching it there."""
+    ref = f"refs/heads/{target}"
+    await git.git(
+        host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+        "--no-recurse-submodules", str(store), f"{commit}:{ref}", check=False,
+    )  # fmt: skip
+    now = await git.git(host_repo, "rev-parse", "--verify", "--quiet", ref, check=False)
+    return now.strip() == commit
+
+
+class _Plan(msgspec.Struct, frozen=True, kw_only=True):
+    branch: str
+    commit: str
+    action: Action
+    target: str | None
+    alias_of: str | None = None
+
+
+async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
+    """Where ``branch`` (at ``tip``) goes on the host, decided before anything moves."""
+    hosts = host.tips.get(branch)
+    if hosts is not None and not await git.count_commits(store, [tip], [hosts]):
+        return _Plan(branch=branch, commit=tip, action="current", target=None)
+    if branch == "HEAD":
+        action: Action = "diverged"
+    elif host.misleading(branch):
+        action = "misleading"
+    elif branch in host.aliases:
+        action = "aliased"
+    elif host.is_checked_out(branch):
+        action = "checked-out"
+    elif hosts is None:
+        return _Plan(branch=branch, commit=tip, action="new", target=branch)
+    elif not await git.count_commits(store, [hosts], [tip]):
+        return _Plan(branch=branch, commit=tip, action="updated", target=branch)
+    else:
+        action = "diverged"
+    return _Plan(
+        branch=branch,
+        commit=tip,
+        action=action,
+        target=await _landing(store, run_id, branch, tip, host),
+        alias_of=host.aliases.get(branch) if action == "aliased" else None,
+    )
+
+
+async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> str:
+    """``scad/<run-id>/<branch>``, unless that holds commits ``tip`` lacks (the
+    agent rewrote the branch since it last landed): then a name of its own."""
+    name = f"scad/{run_id}/{'detached' if branch == 'HEAD' else branch}"
+    there = host.tips.get(name)
+    if there is None or not await git.count_commits(store, [there], [tip]):
+        return name
+    return f"{name}-{tip[:8]}"
+
+
+async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
+    """The plan with what the branch holds beyond the host's default branch."""
+    base = host.base
+    ahead = await git.count_commits(store, [plan.commit], [base] if base else [])
+    if base is None:
+        since = EMPTY_TREE
+    else:
+        try:
+            since = (await git.store_git(store, "merge-base", base, plan.commit)).strip()
+        except GitError:  # unrelated histories
+            since = EMPTY_TREE
+    diff = ("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
+    changed = await git.store_git(store, *diff, since, plan.commit)
+    # The agent decides how many names there are: count them all, escape the few shown.
+    shown = [printable(name) for name in changed.split("\0", MAX_FILES)[:MAX_FILES] if name]
+    return BranchFetch(
+        branch=plan.branch,
+        commit=plan.commit,
+        action=plan.action,
+        target=plan.target,
+        alias_of=plan.alias_of,
+        ahead=ahead,
+        files_changed=changed.count("\0"),
+        files=shown,
+    )

@@ -1,0 +1,231 @@
+"""The one place scad runs git.
+
+git runs in two kinds of repository only, never in an agent's clone:
+
+- the user's host repos (:func:`git`), with the user's own configuration; a
+  repo another user owns is named safe by its own path, never by ``*``;
+- repositories scad made (:func:`store_git`, see :mod:`scad.snapshot`), with no
+  configuration but the one scad wrote: neither the system's nor the user's.
+
+Variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` in scad's own
+environment are dropped, so nothing outside these arguments steers git.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from ..errors import GitError
+
+__all__ = [
+    "branch_tips",
+    "checked_out_branches",
+    "commits_named",
+    "count_commits",
+    "current_branch",
+    "default_tip",
+    "git",
+    "heads",
+    "is_dirty",
+    "is_repository",
+    "missing_objects",
+    "objects_folder",
+    "refs",
+    "revisions",
+    "store_command",
+    "store_environment",
+    "store_git",
+    "symbolic_branches",
+]
+
+
+def _environment(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_NO_REPLACE_OBJECTS="1", LC_ALL="C", **extra)
+    return env
+
+
+def store_environment() -> dict[str, str]:
+    """The environment of git in a repository scad made: its own config and nothing else."""
+    return _environment(
+        {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": os.devnull}
+    )
+
+
+async def _run(
+    command: Sequence[str],
+    verb: str,
+    *,
+    env: dict[str, str],
+    where: Path,
+    input: bytes | None,
+    check: bool,
+) -> str:
+    if input is None:
+        result = await anyio.run_process(command, check=False, env=env, stdin=subprocess.DEVNULL)
+    else:
+        result = await anyio.run_process(command, check=False, env=env, input=input)
+    if check and result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {result.returncode}"
+        raise GitError(f"git {verb} in {where} failed: {detail}")
+    return result.stdout.decode(errors="replace")
+
+
+async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
+    """Run ``git -C repo args`` in a host repo (``input`` on stdin); raises GitError."""
+    # As root, git refuses a repo another user owns; this one the user named in a config.
+    safe = os.path.realpath(repo)
+    command = ["git", "-c", f"safe.directory={safe}", "-C", str(repo), *args]
+    return await _run(command, args[0], env=_environment({}), where=repo, input=input, check=check)
+
+
+#: Bounds on git in a store: its objects came from an agent, and a pack of a few
+#: kilobytes can inflate to gigabytes or keep a core busy for minutes.
+STORE_MEMORY_KIB = 4 << 20
+STORE_CPU_SECONDS = 300
+
+
+def store_command(store: Path, *args: str) -> list[str]:
+    """The command line of git in a repository scad made, within bounds."""
+    bounds = f'ulimit -v {STORE_MEMORY_KIB} && ulimit -t {STORE_CPU_SECONDS} && exec "$@"'
+    return ["sh", "-c", bounds, "git", "git", "--git-dir", str(store), *args]
+
+
+async def store_git(store: Path, *args: str, input: bytes | None = None) -> str:
+    """Run git in a repository scad made (``--git-dir store``); raises GitError."""
+    command = store_command(store, *args)
+    return await _run(
+        command, args[0], env=store_environment(), where=store, input=input, check=True
+    )
+
+
+async def is_repository(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    out = await git(path, "rev-parse", "--is-inside-work-tree", check=False)
+    return out.strip() == "true"
+
+
+async def current_branch(repo: Path) -> str:
+    """The checked-out branch, or ``(detached)``."""
+    out = (await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)).strip()
+    return out or "(detached)"
+
+
+async def is_dirty(repo: Path) -> bool:
+    return bool((await git(repo, "status", "--porcelain", "--untracked-files=normal")).strip())
+
+
+async def branch_tips(repo: Path) -> dict[str, str]:
+    """The host repo's branches (name without ``refs/heads/``) and their commits."""
+    return heads(await refs(repo, "refs/heads/"))
+
+
+async def refs(repo: Path, *patterns: str) -> dict[str, str]:
+    """The host repo's refs (full names) and their objects; those under ``patterns``
+    when given."""
+    out = await git(repo, "for-each-ref", "--format=%(objectname) %(refname)", *patterns)
+    return {ref: oid for oid, _, ref in (line.partition(" ") for line in out.splitlines())}
+
+
+def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
+    """The branches among ``all_refs`` (as :func:`refs` gives them), by short name."""
+    prefix = "refs/heads/"
+    return {
+        ref.removeprefix(prefix): oid for ref, oid in all_refs.items() if ref.startswith(prefix)
+    }
+
+
+async def symbolic_branches(repo: Path) -> dict[str, str]:
+    """The host repo's branches that are symbolic refs (``master -> main``), by short
+    name, with the ref each ends at (git follows a chain to its end). One that names
+    a missing ref is not listed: git skips it."""
+    out = await git(repo, "for-each-ref", "--format=%(symref) %(refname)", "refs/heads/")
+    found = (line.partition(" ") for line in out.splitlines())
+    return {ref.removeprefix("refs/heads/"): target for target, _, ref in found if target}
+
+
+async def checked_out_branches(repo: Path) -> set[str]:
+    """Branches checked out in the repo or any of its linked worktrees: updating one
+    would leave that working tree out of step with its branch."""
+    out = await git(repo, "worktree", "list", "--porcelain")
+    return {
+        line.removeprefix("branch refs/heads/")
+        for line in out.splitlines()
+        if line.startswith("branch refs/heads/")
+    }
+
+
+def revisions(tips: Iterable[str], excluded: Iterable[str] = ()) -> bytes:
+    """``--stdin`` input for rev-list and friends: what ``tips`` reach but ``excluded`` do not."""
+    return "".join([*(f"{t}\n" for t in set(tips)), *(f"^{e}\n" for e in set(excluded))]).encode()
+
+
+async def count_commits(store: Path, tips: Iterable[str], excluded: Iterable[str] = ()) -> int:
+    """How many commits ``tips`` reach that none of ``excluded`` does, in a store."""
+    out = await store_git(store, "rev-list", "--count", "--stdin", input=revisions(tips, excluded))
+    return int(out.strip() or 0)
+
+
+async def commits_named(store: Path, oids: Iterable[str], *, all_there: bool = False) -> list[str]:
+    """The commits ``oids`` name in a store (an annotated tag peeled to its commit);
+    ids of other objects are left out, and so are ids of none the store has, unless
+    ``all_there``: then such an id raises (work scad cannot see is not no work)."""
+    oids = list(oids)
+    wanted = "".join(f"{oid}\n" for oid in oids).encode()
+    if not wanted:
+        return []
+    if all_there and (out := await store_git(store, "cat-file", "--batch-check", input=wanted)):
+        missing = [line.split()[0] for line in out.splitlines() if line.endswith(" missing")]
+        if missing:
+            raise GitError(
+                f"{len(missing)} commit(s) its refs or reflogs name are not among the objects "
+                f"scad could read (first: {missing[0][:12]})"
+            )
+    peeled = "".join(f"{oid}^{{commit}}\n" for oid in oids).encode()
+    out = await store_git(
+        store, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=peeled
+    )
+    return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
+
+
+async def objects_folder(repo: Path) -> Path:
+    """The object folder of a host repo (a linked worktree's is its main repo's)."""
+    out = await git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
+    return Path(out.strip())
+
+
+async def missing_objects(store: Path, objects: Path, oids: Iterable[str]) -> set[str]:
+    """Which of ``oids`` the object folder ``objects`` (a host repo's, through its own
+    alternates) lacks. git runs as in the store, with the store's configuration:
+    nothing of the host's (a promisor remote, say) is consulted."""
+    wanted = "".join(f"{oid}\n" for oid in oids).encode()
+    if not wanted:
+        return set()
+    env = store_environment() | {"GIT_OBJECT_DIRECTORY": str(objects)}
+    command = store_command(store, "cat-file", "--batch-check=%(objectname)")
+    out = await _run(command, "cat-file", env=env, where=objects, input=wanted, check=True)
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
+
+
+async def default_tip(repo: Path) -> str | None:
+    """The commit of the branch HEAD names in the host repo, else of ``main`` or
+    ``master``; None when there is none (no repository, an unborn branch)."""
+    if not await is_repository(repo):
+        return None
+    head = (await git(repo, "symbolic-ref", "--quiet", "HEAD", check=False)).strip()
+    for ref in dict.fromkeys([head, "refs/heads/main", "refs/heads/master"]):
+        if ref and (tip := await _commit_of(repo, ref)):
+            return tip
+    return None
+
+
+async def _commit_of(repo: Path, ref: str) -> str | None:
+    out = await git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    return out.strip() or None

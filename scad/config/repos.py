@@ -1,0 +1,28 @@
+"""Whether a config's repos are there to clone: checked before anything is made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..code import git
+from ..errors import ConfigError
+from .schema import Config
+
+__all__ = ["check_repos"]
+
+
+async def check_repos(config: Config, label: str) -> None:
+    """Every repo is a git repository and every focus folder exists; else one clear line."""
+    for key, repo in config.repos.items():
+        path = Path(repo.path)
+        if not await git.is_repository(path):
+            what = "does not exist" if not path.exists() else "is not a git repository"
+            raise ConfigError(
+                label,
+                f"{repo.path} {what}; fix the path or run `git init` there",
+                field=f"repos.{key}.path",
+            )
+        if repo.focus and not (path / repo.focus).is_dir():
+            raise ConfigError(
+                label, f"{repo.focus} is not a folder in {repo.path}", field=f"repos.{key}.focus"
+            )

@@ -1,0 +1,407 @@
+"""The Docker engine edge: the only module that imports aiodocker.
+
+Inspect dicts are turned into Structs here and go no further; aiodocker and
+aiohttp errors become :class:`EngineUnavailable` / :class:`EngineError` here.
+aiodocker runs on asyncio only, and its client must be made inside the loop.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Any, TypeVar, cast
+
+import aiodocker
+import aiohttp
+import anyio
+
+from ..errors import EngineError, EngineUnavailable
+from ._frames import LogEntries, frames
+from ._types import (
+    BindMount,
+    BuildLine,
+    ContainerExit,
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    EngineInfo,
+    ExecResult,
+    ImageInfo,
+    Output,
+    OutputStream,
+)
+from ._wire import container_config, container_state, engine_host, listed_image, unreachable
+
+__all__ = [
+    "BindMount",
+    "BuildLine",
+    "ContainerSpec",
+    "ContainerState",
+    "DockerEngine",
+    "Engine",
+    "ExecResult",
+    "ImageInfo",
+    "open_engine",
+]
+
+T = TypeVar("T")
+
+#: Timeout for requests that do not stream.
+REQUEST_TIMEOUT = 60.0
+
+
+#: aiodocker reports a connection failure as a DockerError with this status.
+_NO_CONNECTION = 900
+
+
+#: The end of an exec's output that is kept (a terminal screen is far less).
+EXEC_OUTPUT_LIMIT = 1 << 20
+
+
+@contextmanager
+def _request(what: str, timeout: float | None = REQUEST_TIMEOUT) -> Iterator[None]:
+    """Bound a request in time and turn Docker client errors into scad's."""
+    try:
+        with anyio.fail_after(timeout):
+            yield
+    except aiodocker.DockerError as exc:
+        if exc.status == _NO_CONNECTION:
+            raise EngineUnavailable(
+                f"{what}: the Docker engine did not answer ({exc.message})"
+            ) from exc
+        raise EngineError(f"{what}: {exc.message}", status=exc.status) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+    except TimeoutError as exc:
+        raise EngineUnavailable(
+            f"{what}: the Docker engine did not answer within {timeout:.0f} s"
+        ) from exc
+
+
+class DockerEngine:
+    """The :class:`~scad.specs.Engine` of a Docker engine: a thin, typed face over
+    one aiodocker client."""
+
+    def __init__(self, docker: aiodocker.Docker) -> None:
+        self._docker = docker
+
+    async def version(self) -> str:
+        with _request("engine version"):
+            info = await self._docker.version()
+        return str(info.get("Version", "unknown"))
+
+    async def info(self) -> EngineInfo:
+        with _request("engine info"):
+            info = await self._docker.system.info()
+        root, name = info.get("DockerRootDir"), info.get("Name")
+        return EngineInfo(
+            live_restore=bool(info.get("LiveRestoreEnabled")),
+            data_root=root if isinstance(root, str) and root else None,
+            host_name=name if isinstance(name, str) and name else None,
+        )
+
+    # Images
+
+    async def image(self, reference: str) -> ImageInfo | None:
+        """The image named ``reference``, or None when absent."""
+        try:
+            with _request(f"inspect image {reference}"):
+                data = await self._docker.images.inspect(reference)
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ImageInfo(
+            id=data["Id"],
+            tags=list(data.get("RepoTags") or []),
+            labels=dict((data.get("Config") or {}).get("Labels") or {}),
+            created=data.get("Created", ""),
+        )
+
+    async def images(self, repository: str) -> list[ImageInfo]:
+        """Every image with a tag in ``repository``."""
+        with _request(f"list images {repository}"):
+            rows = await self._docker.images.list(filters={"reference": [repository]})
+        return [listed_image(row) for row in rows]
+
+    async def labelled_images(self, label: str) -> list[ImageInfo]:
+        """Every image carrying ``label`` (any value), tagged or not (an image whose
+        tags went to a newer build is listed too)."""
+        with _request(f"list images labelled {label}"):
+            rows = await self._docker.images.list(filters={"label": [label]})
+        return [listed_image(row) for row in rows]
+
+    async def pull(self, reference: str) -> None:
+        """Pull ``reference``; the caller bounds the time."""
+        with _request(f"pull {reference}", timeout=None):
+            await self._docker.images.pull(reference)
+
+    async def tag_image(self, image: str, repository: str, tag: str) -> None:
+        with _request(f"tag {image}"):
+            await self._docker.images.tag(image, repository, tag=tag)
+
+    async def remove_image(self, reference: str) -> None:
+        with _request(f"remove image {reference}"):
+            await self._docker.images.delete(reference)
+
+    @asynccontextmanager
+    async def open_build(
+        self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
+    ) -> AsyncIterator[AsyncIterator[BuildLine]]:
+        """Build from an in-memory tar ``context``; iterate the block's value for the
+        output as it comes. The connection closes when the block is left.
+
+        ``forcerm`` removes the intermediate containers of failed steps too. The
+        last line carries ``error=True`` when the build failed.
+        """
+        stream = self._docker.images.build(
+            fileobj=io.BytesIO(context),
+            encoding="identity",
+            tag=tag,
+            labels=dict(labels),
+            forcerm=True,
+            nocache=not use_cache,
+            stream=True,
+        )
+        try:
+            yield _build_lines(stream)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await cast("AsyncGenerator[Any, None]", stream).aclose()
+
+    # Containers
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container; returns its id. Never pulls."""
+        config = container_config(spec)
+        try:
+            with _request(f"create container {spec.name}"):
+                container = await self._docker.containers.create(config, name=spec.name)
+        except EngineError as exc:
+            if exc.status == 404:
+                raise EngineError(
+                    f"image {spec.image} does not exist; build it with `scad build`"
+                ) from exc
+            raise
+        return str(container.id)
+
+    async def start(self, container_id: str) -> None:
+        with _request(f"start container {container_id[:12]}"):
+            await self._docker.containers.container(container_id).start()
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None:
+        try:
+            with _request(f"stop container {container_id[:12]}", timeout=REQUEST_TIMEOUT + grace):
+                await self._docker.containers.container(container_id).stop(t=grace)
+        except EngineError as exc:
+            if exc.status not in (304, 404):  # already stopped, or gone
+                raise
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        try:
+            with _request(f"remove container {container_id[:12]}"):
+                await self._docker.containers.container(container_id).delete(force=force)
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        """The container's state, or None when it does not exist."""
+        try:
+            with _request(f"inspect container {container_id[:12]}"):
+                data = await self._docker.containers.container(container_id).show()
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return container_state(data)
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        """All containers (running or not) carrying ``labels`` (None: any value)."""
+        label_filter = [k if v is None else f"{k}={v}" for k, v in labels.items()]
+        with _request("list containers"):
+            rows = await self._docker.containers.list(
+                all=True, filters=json.dumps({"label": label_filter})
+            )
+        return [container_state(row._container) for row in rows]
+
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        """The last ``tail`` log entries of stdout (or stderr): the engine sends no more,
+        and no more are kept whatever it sends.
+
+        Entries are not lines: a long line comes as several entries, only the
+        last of which ends in a newline.
+        """
+        params = {"stdout": not stderr, "stderr": stderr, "tail": str(tail)}
+        kept: deque[str] = deque(maxlen=tail)
+        async with self._log_stream(container_id, params, timestamps=False, follow=False) as chunks:
+            async for entries in chunks:
+                kept.extend(entries)
+        return list(kept)
+
+    def open_logs(
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Timestamped stdout entries (since the UNIX time ``since``), those of each read
+        together; with ``follow``, until the container stops. Memory stays flat
+        whatever the log's size; the connection closes when the block is left."""
+        params: dict[str, Any] = {"stdout": True, "follow": follow, "timestamps": True}
+        if since is not None:
+            params["since"] = since
+        return self._log_stream(container_id, params, timestamps=True, follow=follow)
+
+    @asynccontextmanager
+    async def _log_stream(
+        self, container_id: str, params: dict[str, Any], *, timestamps: bool, follow: bool
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        """A log response's entries; a stream not followed that stalls (each read waits
+        at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
+        what = f"logs of {container_id[:12]}"
+        query = self._docker._query(f"containers/{container_id}/logs", params=params, timeout=None)
+        with _request(what):
+            response = await query.__aenter__()
+        try:
+            stall = None if follow else REQUEST_TIMEOUT
+            yield _mapped(_entries(response, timestamps), what, stall)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await query.__aexit__(None, None, None)
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
+        """The container's stdout and stderr from the moment of attaching: attach to a
+        created container before starting it and nothing it prints is missed."""
+        stream = self._docker.containers.container(container_id).attach(stdout=True, stderr=True)
+        try:
+            with _request(f"attach to {container_id[:12]}"):
+                await stream.__aenter__()  # connect now, before the caller starts the container
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await stream.close()
+            raise
+        try:
+            yield _DockerOutput(stream, container_id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.close()
+
+    async def wait(self, container_id: str) -> ContainerExit:
+        """Wait for the container to stop (no time bound: the caller sets one)."""
+        with _request(f"wait for {container_id[:12]}", timeout=None):
+            result = await self._docker.containers.container(container_id).wait()
+        state = await self.inspect(container_id)
+        return ContainerExit(
+            exit_code=int(result.get("StatusCode", -1)),
+            oom=bool(state and state.oom_killed),
+            finished_at=state.finished_at if state else None,
+            started_at=state.started_at if state else None,
+        )
+
+    async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
+        """Run ``command`` in a running container and collect the end of its output
+        (the last ``EXEC_OUTPUT_LIMIT`` bytes: what runs there may print without end)."""
+        tail = bytearray()
+        with _request(f"exec in {container_id[:12]}"):
+            execution = await self._docker.containers.container(container_id).exec(
+                command, user=user
+            )
+            async with execution.start(detach=False) as stream:
+                while (message := await stream.read_out()) is not None:
+                    tail += message.data
+                    if len(tail) > 2 * EXEC_OUTPUT_LIMIT:
+                        del tail[:-EXEC_OUTPUT_LIMIT]
+            info = await execution.inspect()
+        output = bytes(tail[-EXEC_OUTPUT_LIMIT:]).decode(errors="replace")
+        return ExecResult(int(info["ExitCode"]), output)
+
+
+async def _entries(response: Any, timestamps: bool) -> AsyncIterator[list[str]]:
+    """The entries of a log response, demultiplexed here as they arrive, those of each
+    read together (aiodocker's own reader makes two small reads per entry, which
+    cost most of a long catch-up)."""
+    entries, buffer = LogEntries(timestamps), b""
+    async for chunk in response.content.iter_any():
+        buffer += chunk
+        complete = frames(buffer)
+        buffer = buffer[sum(8 + len(f) for f in complete) :]
+        if complete:
+            yield [entries.decode(frame) for frame in complete]
+
+
+class _DockerOutput:
+    """An attached container's output, chunk by chunk."""
+
+    def __init__(self, stream: Any, container_id: str) -> None:
+        self._stream = stream
+        self._what = f"output of {container_id[:12]}"
+
+    async def read(self) -> Output | None:
+        """The next chunk (``stream`` 1 is stdout, 2 stderr), or None once it ended."""
+        with _request(self._what, timeout=None):
+            message = await self._stream.read_out()
+        return None if message is None else Output(stream=message.stream, data=message.data)
+
+
+async def _build_lines(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[BuildLine]:
+    try:
+        async for item in _mapped(stream, "build"):
+            if "error" in item:
+                yield BuildLine(str(item["error"]).rstrip("\n"), error=True)
+                return
+            if "stream" in item:
+                for line in str(item["stream"]).splitlines():
+                    yield BuildLine(line)
+            elif "status" in item:
+                yield BuildLine(str(item["status"]))
+    except EngineError as exc:
+        yield BuildLine(str(exc), error=True)
+
+
+async def _mapped(
+    stream: AsyncIterator[T], what: str, stall: float | None = None
+) -> AsyncIterator[T]:
+    """``stream`` with the client's errors turned into scad's, each item awaited at most
+    ``stall`` seconds (no scope held across yield)."""
+    while True:
+        with _request(what, timeout=stall):
+            try:
+                entry = await stream.__anext__()
+            except StopAsyncIteration:
+                return
+        yield entry
+
+
+@asynccontextmanager
+async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
+    """Connect to the engine (``DOCKER_HOST`` or the local socket) and check it answers.
+
+    The connection pool is sized by ``max_connections``: with more live streams
+    than connections the next request would hang.
+    """
+    host = engine_host()
+    connector: aiohttp.BaseConnector | None = None
+    try:
+        if host.startswith("unix://"):
+            # With a connector of our own, aiodocker wants the placeholder host it uses itself.
+            connector = aiohttp.UnixConnector(host.removeprefix("unix://"), limit=max_connections)
+            docker = aiodocker.Docker(url="unix://localhost", connector=connector)
+        else:
+            docker = aiodocker.Docker(url=host)
+    except (ValueError, OSError) as exc:
+        raise EngineUnavailable(f"cannot use DOCKER_HOST={host}: {exc}") from exc
+    try:
+        engine = DockerEngine(docker)
+        try:
+            with anyio.fail_after(15):
+                await engine.version()
+        except (EngineUnavailable, TimeoutError) as exc:
+            raise unreachable(host) from exc
+        yield engine
+    finally:
+        with anyio.CancelScope(shield=True):
+            await docker.close()
+            if connector is not None:  # ours, so aiodocker leaves it open
+                await connector.close()

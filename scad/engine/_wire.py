@@ -1,0 +1,123 @@
+"""What the engine answers, as scad's Structs; what scad asks of it; where it is.
+
+Shared by the client (:mod:`scad.engine`) and the listing read straight from the
+engine's socket (:mod:`scad.enginesocket`), so both see containers alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import EngineUnavailable
+from ._types import ContainerSpec, ContainerState, ImageInfo
+
+__all__ = [
+    "container_config",
+    "container_state",
+    "engine_host",
+    "listed_image",
+    "unreachable",
+]
+
+
+def engine_host() -> str:
+    """``DOCKER_HOST``, else the local socket."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def unreachable(host: str) -> EngineUnavailable:
+    return EngineUnavailable(
+        f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
+        "or point DOCKER_HOST at a running engine"
+    )
+
+
+def listed_image(row: Mapping[str, Any]) -> ImageInfo:
+    """An image as the engine lists it (``Created`` in seconds; no tag is ``<none>``)."""
+    return ImageInfo(
+        id=row["Id"],
+        tags=[t for t in row.get("RepoTags") or [] if t != "<none>:<none>"],
+        labels=dict(row.get("Labels") or {}),
+        created=str(row.get("Created", "")),
+    )
+
+
+def container_state(data: Mapping[str, Any]) -> ContainerState:
+    """Inspect (``State`` is a dict) and list rows (``State`` is a string) alike."""
+    state = data.get("State")
+    config = data.get("Config") or {}
+    labels = data.get("Labels") or config.get("Labels") or {}
+    name = data.get("Name") or (data.get("Names") or [""])[0]
+    if isinstance(state, dict):
+        status = state.get("Status", "unknown")
+        return ContainerState(
+            id=data["Id"],
+            name=name.lstrip("/"),
+            image=config.get("Image", ""),
+            image_id=data.get("Image", ""),
+            status=status,
+            running=bool(state.get("Running")),
+            exit_code=state.get("ExitCode") if status == "exited" else None,
+            labels=dict(labels),
+            started_at=state.get("StartedAt"),
+            finished_at=state.get("FinishedAt"),
+            oom_killed=bool(state.get("OOMKilled")),
+            created=str(data.get("Created", "")),
+        )
+    return ContainerState(
+        id=data["Id"],
+        name=name.lstrip("/"),
+        image=data.get("Image", ""),
+        image_id=data.get("ImageID", ""),
+        status=str(state or "unknown"),
+        running=state == "running",
+        exit_code=None,
+        labels=dict(labels),
+        created=str(data.get("Created", "")),
+    )
+
+
+def container_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The engine's create request for ``spec`` (its name goes in the query)."""
+    mounts = [
+        {"Type": "bind", "Source": m.source, "Target": m.target, "ReadOnly": m.read_only}
+        for m in spec.mounts
+    ]
+    host: dict[str, Any] = {
+        "Init": spec.init,
+        "NetworkMode": spec.network,
+        "Mounts": mounts,
+        # The engine keeps all a container prints until it is removed, whatever
+        # the daemon's default rotation: a run nobody watched is caught up from it.
+        "LogConfig": {"Type": "json-file", "Config": {}},
+    }
+    limits = spec.limits
+    if limits.cpus is not None:
+        host["NanoCpus"] = round(limits.cpus * 1e9)
+    if limits.memory is not None:
+        # Swap as large as memory: no swap beyond the limit (unset, Docker allows 2x).
+        host["Memory"] = host["MemorySwap"] = limits.memory
+    if limits.pids is not None:
+        host["PidsLimit"] = limits.pids
+    if spec.security.no_new_privileges:
+        host["SecurityOpt"] = ["no-new-privileges"]
+    if spec.security.cap_drop_all:
+        host["CapDrop"] = ["ALL"]
+    config: dict[str, Any] = {
+        "Image": spec.image,
+        "Labels": spec.labels,
+        "Env": [f"{k}={v}" for k, v in spec.env.items()],
+        "Tty": spec.tty,
+        "OpenStdin": spec.tty,
+        "HostConfig": host,
+    }
+    optional = {
+        "Cmd": spec.command,
+        "Entrypoint": spec.entrypoint,
+        "User": spec.user,
+        "WorkingDir": spec.workdir,
+    }
+    config.update({key: value for key, value in optional.items() if value})
+    return config

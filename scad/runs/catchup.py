@@ -1,0 +1,219 @@
+"""A run's event log brought up to date from the engine, once or live, and followed.
+
+Claude writes stream-json to the container's stdout whether or not scad is
+watching; the engine keeps it (scad's containers log with no rotation). A run
+under a supervisor is written live; whoever reads a log nobody watched catches it
+up from the engine's log. Both write through :func:`scad.events.ingest`, so each
+line lands once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..engine._types import ContainerState
+from ..home import Home
+from ..taskgroups import open_task_group
+from .events import Envelope, Exit, LogLine, ingest, is_supervised, mark_lost, position, read_events
+from .lines import LogLines, event_time, unix_time
+from .records import RunPaths, RunRecord
+
+if TYPE_CHECKING:
+    from ..engine._types import Engine
+
+__all__ = [
+    "CATCH_UPS_AT_ONCE",
+    "catch_up",
+    "exit_of",
+    "follow_engine",
+    "stream_events",
+    "tail_events",
+]
+
+#: Lines of stderr kept in the `exited` event of a failed run.
+STDERR_TAIL = 5
+#: The engine's log entries of stderr read for them: an entry is a line, or a piece
+#: of one (16 KiB at most), and blank lines count too.
+STDERR_ENTRIES = 64
+#: Lines of the engine's log gathered before they are written, in characters: a
+#: catch-up holds no more than this (and one line), whatever the log's size.
+BATCH_CHARS = 1 << 20
+#: Catch-ups from the engine at once, where many runs are caught up together: each
+#: holds a connection and a batch.
+CATCH_UPS_AT_ONCE = 8
+#: How often a follower looks for lines that other writers appended.
+POLL_SECONDS = 0.2
+
+
+async def exit_of(engine: Engine, container: ContainerState) -> Exit:
+    """The ``exited`` event of a stopped container: code, OOM, and a failure's stderr."""
+    exit_code = container.exit_code if container.exit_code is not None else -1
+    detail = None
+    if exit_code != 0:
+        entries = await engine.logs(container.id, stderr=True, tail=STDERR_ENTRIES)
+        stderr = [line for line in "".join(entries).splitlines() if line.strip()]
+        detail = "\n".join(stderr[-STDERR_TAIL:]) or None
+    at = event_time(container.finished_at) if container.finished_at else None
+    return Exit(
+        exit_code=exit_code,
+        oom=container.oom_killed,
+        detail=detail,
+        at=at,
+        life=container.started_at,
+    )
+
+
+async def catch_up(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    *,
+    listed: ContainerState | None = None,
+    supervisor: bool = False,
+) -> bool:
+    """Ingest what the container printed that the log lacks; True while it may print more.
+
+    When the log's last line came from the engine's log, only what follows it
+    is fetched (entries sharing its timestamp are told apart by count), so
+    reading a long run again costs what is new. A run whose exit is logged asks
+    the engine nothing, unless ``listed`` (from a listing) says it runs again. A
+    run under a live supervisor is left to it, unless the caller is that
+    supervisor. A container that is gone before its output was read leaves a
+    ``lost`` event.
+    """
+    container_id = record.container_id
+    if not container_id or record.cleaned:
+        return False
+    paths = RunPaths(home, record.run_id)
+    where = await position(paths, container_id)
+    if where.lost or (where.done and not (listed and listed.running)):
+        return False  # its exit is in the log: the container has nothing more to say
+    if not supervisor and await anyio.to_thread.run_sync(is_supervised, paths):
+        return True  # its supervisor writes it live, the exit included
+    container = await engine.inspect(container_id)
+    if container is None:
+        detail = (
+            f"the container was removed before scad read its output from line {where.next_line} on"
+        )
+        await mark_lost(paths, container_id, detail)
+        return False
+    if where.ended(container.started_at):
+        return False
+    finished = container.status in ("exited", "dead")
+    life = container.started_at
+    # Only what follows the log's last line from the engine is asked for; lines the
+    # log holds already (written live) are read again, and skipped by ingest.
+    first = where.next_line if where.end is not None else 0
+    since = unix_time(where.end) if where.end is not None else None
+    parser = LogLines(last=where.end, same=where.k)
+    async with engine.open_logs(container_id, since=since, follow=False) as chunks:
+        async for lines in _batches(chunks, parser):
+            await ingest(paths, container_id, first, lines, life=life)
+            first += len(lines)
+    exit, rest = None, []
+    if finished:
+        # Output that ended without a newline is a last line, not one still being written.
+        rest = parser.finish()
+        exit = await exit_of(engine, container)
+    await ingest(paths, container_id, first, rest, exit=exit, life=life)
+    return not finished
+
+
+async def _batches(
+    chunks: AsyncIterator[list[str]], parser: LogLines
+) -> AsyncIterator[list[LogLine]]:
+    """The complete lines of the engine's log entries, about :data:`BATCH_CHARS` at a time."""
+    batch: list[LogLine] = []
+    size = 0
+    async for entries in chunks:
+        for entry in entries:
+            for line in parser.feed(entry):
+                batch.append(line)
+                size += len(line.text)
+        if size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+async def follow_engine(
+    engine: Engine, home: Home, record: RunRecord, *, supervisor: bool = False
+) -> None:
+    """Ingest the container's output from the engine as it comes, until it has ended
+    (a container not started yet, or restarting, is waited for). ``supervisor``: the
+    caller supervises the run (see :func:`catch_up`)."""
+    container_id = record.container_id
+    if not container_id:
+        return
+    paths = RunPaths(home, record.run_id)
+    while await catch_up(engine, home, record, supervisor=supervisor):
+        where = await position(paths, container_id)
+        if where.end is None:
+            await anyio.sleep(POLL_SECONDS)  # nothing from the engine's log yet
+            continue
+        index = where.next_line
+        parser = LogLines(last=where.end, same=where.k)
+        async with engine.open_logs(container_id, since=unix_time(where.end)) as chunks:
+            async for entries in chunks:
+                if lines := [line for entry in entries for line in parser.feed(entry)]:
+                    await ingest(paths, container_id, index, lines)
+                    index += len(lines)
+        await anyio.sleep(POLL_SECONDS)  # the stream ended: stopped, or restarting
+
+
+Emit = Callable[[list[Envelope], bool], None]
+
+
+async def _emit_new(paths: RunPaths, offset: int, emit: Emit, live: bool) -> int:
+    """Hand every complete envelope after ``offset`` to ``emit``, a chunk at a time."""
+    while True:
+        envelopes, after = await read_events(paths, offset)
+        if after == offset:
+            return offset
+        emit(envelopes, live)
+        offset = after
+
+
+async def stream_events(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    emit: Emit,
+    *,
+    follow: bool,
+) -> bool:
+    """Hand the run's envelopes to ``emit`` a chunk at a time (memory stays flat), then,
+    with ``follow`` and while the run goes on, new ones as they land; ``emit``'s
+    second argument says which (False for what was there before). Returns
+    whether the run is still going when this returns."""
+    paths = RunPaths(home, record.run_id)
+    running = await catch_up(engine, home, record)
+    offset = await _emit_new(paths, 0, emit, False)
+    if not (follow and running):
+        return running
+    done = anyio.Event()
+
+    async def ingest_live() -> None:
+        await follow_engine(engine, home, record)
+        done.set()
+
+    async with open_task_group() as tg:
+        tg.start_soon(ingest_live)
+        await tail_events(paths, emit, done, offset=offset)
+    return False
+
+
+async def tail_events(paths: RunPaths, emit: Emit, done: anyio.Event, *, offset: int = 0) -> int:
+    """Hand the log's envelopes to ``emit`` as other writers append them (from
+    ``offset``), until ``done`` is set and the rest is read; returns the offset."""
+    while True:
+        finished = done.is_set()
+        offset = await _emit_new(paths, offset, emit, True)
+        if finished:
+            return offset
+        with anyio.move_on_after(POLL_SECONDS):
+            await done.wait()

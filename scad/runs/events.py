@@ -1,0 +1,461 @@
+"""The per-run event log: ``runs/<run-id>/events.jsonl``, append-only.
+
+Each line is an envelope: ``src: "claude"`` lines carry Claude's stream-json
+objects verbatim under ``data``; ``src: "scad"`` lines are lifecycle events.
+Only scad writes it, on the host.
+
+Where the log has reached is read back from the log itself: each of Claude's
+lines says which container printed it (``cid``) and which line of that
+container's output it is (``n``), so a writer recovers its position from the
+last lines under the lock and every line lands once, whoever writes it (the live
+supervisor, or a catch-up from the engine's log) and wherever a writer was
+killed. A batch is written with one ``write`` and synced; a writer killed mid-
+write leaves a partial last line, which readers skip and the next writer closes.
+
+What the writer stores every reader reads back: a line of Claude's is kept as
+``data`` only when the reader's decoder reads the very line written and its JSON
+nests far below the decoder's recursion limit (which counts the reader's own
+stack); anything else an agent prints is kept as ``text``. So no reader, and no
+writer finding its place, depends on decoding what an agent printed.
+
+Readers tolerate a partial last line and event types they do not know.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import aiofiles
+import anyio
+import msgspec
+
+from ._jsondepth import nests_within
+from .records import RunPaths, now_iso
+
+__all__ = [
+    "Envelope",
+    "Exit",
+    "LogLine",
+    "Position",
+    "append_event",
+    "decode_line",
+    "each_event",
+    "ingest",
+    "is_locked",
+    "is_supervised",
+    "mark_lost",
+    "position",
+    "read_all_events",
+    "read_events",
+    "supervising",
+]
+
+#: How much of the log's end a writer reads at a time to find where it stands.
+_TAIL_BLOCK = 64 << 10
+#: How much a reader takes in one call: memory stays flat whatever the log's size.
+READ_CHUNK = 4 << 20
+#: The deepest nesting of Claude's objects kept as ``data`` (deeper ones are kept as
+#: ``text``): Claude's own nest a dozen levels; the decoder's limit, about 1000 less
+#: the reader's stack depth, must never be near.
+MAX_NESTING = 128
+
+
+class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One line of the log. Unknown fields are ignored when read."""
+
+    seq: int
+    ts: str
+    src: str
+    #: Lifecycle event name, for ``src: "scad"``.
+    event: str | None = None
+    #: The container a line or event is about (its id's first 12 characters).
+    cid: str | None = None
+    #: For Claude's lines: which line of the container's stdout it is, from 0.
+    n: int | None = None
+    #: For lines read from the engine's log: the engine's timestamp of the line's
+    #: last piece, and how many log entries carry that timestamp up to that piece.
+    end: str | None = None
+    k: int | None = None
+    #: Claude's stream-json object, for ``src: "claude"``: its bytes as Claude wrote
+    #: them (re-encoding the envelope writes them back unchanged); see :meth:`payload`.
+    data: msgspec.Raw = msgspec.Raw()
+    #: A line Claude printed that was not JSON.
+    text: str | None = None
+    exit_code: int | None = None
+    #: Set on ``exited`` when the engine reports the container was OOM-killed.
+    oom: bool | None = None
+    #: On ``exited``: when the life that ended began (the container's StartedAt), so
+    #: that a restarted container's further output is still taken.
+    life: str | None = None
+    detail: str | None = None
+
+    def payload(self) -> Any:
+        """Claude's object, decoded (None for lines that carry none, or whose numbers
+        Python cannot hold: the writer checks a line's shape, not every value)."""
+        try:
+            return _decode_payload(self.data) if self.data else None
+        except msgspec.DecodeError:
+            return None
+
+
+class LogLine(NamedTuple):
+    """One line of a container's stdout, as a writer hands it to :func:`ingest`."""
+
+    #: When the line began (the event log's millisecond format).
+    ts: str
+    text: str
+    #: The engine's exact timestamp of its last piece and the count of entries with
+    #: that timestamp up to it; None for lines streamed live (they carry no stamps).
+    end: str | None = None
+    k: int | None = None
+
+
+class Exit(msgspec.Struct, frozen=True, kw_only=True):
+    """How a container ended, for the ``exited`` event."""
+
+    exit_code: int
+    oom: bool = False
+    detail: str | None = None
+    #: When it ended (the event log's format); now when unknown.
+    at: str | None = None
+    #: When the life that ended began (the container's StartedAt).
+    life: str | None = None
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """How far the log holds one container's output."""
+
+    #: The number of the next line to write.
+    next_line: int = 0
+    #: ``end`` and ``k`` of the last line written, when it came from the engine's log.
+    end: str | None = None
+    k: int = 0
+    #: Its exit (or its loss) is in the log: nothing more will come, unless the
+    #: container was started again since (a restart: see ``exited_life``).
+    done: bool = False
+    #: When the life whose exit is logged began (the container's StartedAt).
+    exited_life: str | None = None
+    #: It was removed before its output was read: nothing more can come.
+    lost: bool = False
+
+    def ended(self, life: str | None) -> bool:
+        """Whether nothing more will come from the container's life that began at
+        ``life`` (its StartedAt; None when unknown)."""
+        if self.lost or not self.done:
+            return self.lost
+        return life is None or self.exited_life is None or self.exited_life == life
+
+
+_decode_envelope = msgspec.json.Decoder(Envelope).decode
+# Numbers past a float's range read as infinite, as they do when the envelope is read.
+_decode_payload = msgspec.json.Decoder(float_hook=float).decode
+#: What decoding a line can raise (a partial line, or a damaged one).
+_LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def decode_line(line: bytes) -> Envelope | None:
+    """The envelope one line of the log holds; None for a blank, partial or damaged
+    line (readers skip it)."""
+    try:
+        return _decode_envelope(line)
+    except _LINE_ERRORS:
+        return None
+
+
+def _short(container_id: str) -> str:
+    return container_id[:12]
+
+
+def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
+    """The last seq in the log, and where it stands for container ``cid``."""
+    seq: int | None = None
+    exited: Envelope | None = None
+    pieces: list[bytes] = []  # the start of a line longer than a block, last read first
+    pos = size
+    while pos > 0:
+        start = max(0, pos - _TAIL_BLOCK)
+        log.seek(start)
+        block = log.read(pos - start)
+        pos = start
+        if start > 0 and b"\n" not in block:
+            pieces.append(block)  # joined once the line's start is found: no quadratic copying
+            continue
+        lines = (block + b"".join(reversed(pieces))).split(b"\n")
+        pieces = [lines.pop(0)] if start > 0 else []
+        for line in reversed(lines):
+            envelope = decode_line(line)
+            if envelope is None:
+                continue  # blank, or a partial line a killed writer left
+            if seq is None:
+                seq = envelope.seq
+            if cid is None:
+                return seq, Position()
+            if envelope.cid != cid:
+                continue
+            if exited is None and envelope.event in ("exited", "lost"):
+                exited = envelope
+            elif envelope.src == "claude" and envelope.n is not None:
+                return seq, _position(envelope.n + 1, envelope, exited)
+            elif envelope.event in ("started", "resumed"):
+                return seq, _position(0, None, exited)
+    return seq or 0, _position(0, None, exited)
+
+
+def _position(next_line: int, last: Envelope | None, exited: Envelope | None) -> Position:
+    return Position(
+        next_line=next_line,
+        end=last.end if last else None,
+        k=(last.k or 0) if last else 0,
+        done=exited is not None,
+        exited_life=exited.life if exited else None,
+        lost=exited is not None and exited.event == "lost",
+    )
+
+
+class _Batch:
+    """Envelopes gathered under the lock, written with one ``write``."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.parts: list[bytes] = []
+
+    def _line(self, fields: bytes, ts: str | None) -> bytes:
+        head = b'{"seq":%d,"ts":"%s",' % (self.seq + 1, (ts or now_iso()).encode())
+        return head + fields + b"}"
+
+    def _add(self, line: bytes) -> None:
+        self.seq += 1
+        self.parts.append(line + b"\n")
+
+    def raw(self, fields: bytes, ts: str | None = None) -> None:
+        self._add(self._line(fields, ts))
+
+    def claude(self, head: bytes, text: str, ts: str) -> None:
+        """One line of Claude's output, after the fields in ``head``: its JSON as
+        ``data`` when every reader can read the line back, else as ``text``. The check
+        builds no objects: a line of megabytes costs its bytes, not their decoding."""
+        raw = text.encode(errors="replace")  # a lone surrogate has no UTF-8
+        value = raw.strip()
+        if value and nests_within(value, MAX_NESTING):
+            line = self._line(head + b'"data":' + value, ts)
+            try:
+                _decode_envelope(line)  # the very line, as the log's readers read it
+            except _LINE_ERRORS:  # an agent can print anything
+                pass
+            else:
+                self._add(line)
+                return
+        self.raw(head + _text_field(raw.decode()), ts)
+
+    def fields(self, ts: str | None = None, **fields: Any) -> None:
+        present = {k: v for k, v in fields.items() if v is not None}
+        self.raw(msgspec.json.encode(present)[1:-1], ts)
+
+
+#: The most a line kept as text takes in the log: escaping can make a line of
+#: control characters six times its size, and a reader holds a line whole.
+MAX_TEXT = 16 << 20
+
+
+def _text_field(text: str) -> bytes:
+    """``"text":...`` for a line kept as text, cut to keep within :data:`MAX_TEXT`."""
+    field = msgspec.json.encode({"text": text})[1:-1]
+    while len(field) > MAX_TEXT:
+        text = text[: len(text) * MAX_TEXT // len(field) - 1]  # escapes grow it evenly enough
+        field = msgspec.json.encode({"text": text})[1:-1]
+    return field
+
+
+def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:
+    """Under the run's lock: find where the log stands, let ``fill`` add envelopes
+    to a batch, append the batch in one write and sync it. Returns what fill did."""
+    with open(paths.lock, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(paths.events, "a+b") as log:
+                size = log.seek(0, os.SEEK_END)
+                if size:
+                    log.seek(size - 1)
+                    if log.read(1) != b"\n":
+                        log.write(b"\n")  # close a partial line so the next stands alone
+                        size += 1
+                seq, where = _scan(log, size, cid)
+                batch = _Batch(seq)
+                result = fill(batch, where)
+                if batch.parts:
+                    log.write(b"".join(batch.parts))
+                    log.flush()
+                    os.fsync(log.fileno())
+                return result
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@asynccontextmanager
+async def supervising(paths: RunPaths) -> AsyncIterator[None]:
+    """Mark the run as written live by this process for the block's duration (a lock
+    the kernel drops if the process dies): catch-ups leave such a run to its writer."""
+    fd = await anyio.to_thread.run_sync(os.open, paths.supervised, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def is_supervised(paths: RunPaths) -> bool:
+    """Whether a live process supervises the run right now."""
+    return is_locked(paths.supervised)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a live process holds a lock on ``path`` (tried for an instant, not waited)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock, if it was taken
+    return False
+
+
+async def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
+    """Append a scad lifecycle event (``cid`` names its container, when it has one)."""
+    if fields.get("cid"):
+        fields["cid"] = _short(fields["cid"])
+
+    def fill(batch: _Batch, _: Position) -> None:
+        batch.fields(src="scad", event=event, **fields)
+
+    await anyio.to_thread.run_sync(_locked_append, paths, None, fill)
+
+
+async def position(paths: RunPaths, container_id: str) -> Position:
+    """How far the log holds the container's output (a hint: :func:`ingest` checks again)."""
+
+    def scan() -> Position:
+        try:
+            with open(paths.events, "rb") as log:
+                return _scan(log, log.seek(0, os.SEEK_END), _short(container_id))[1]
+        except FileNotFoundError:
+            return Position()
+
+    return await anyio.to_thread.run_sync(scan)
+
+
+async def ingest(
+    paths: RunPaths,
+    container_id: str,
+    first: int,
+    lines: Sequence[LogLine],
+    *,
+    exit: Exit | None = None,
+    life: str | None = None,
+) -> int:
+    """Append the container's stdout lines numbered ``first, first+1, ...`` that the
+    log does not hold yet; with ``exit``, then its ``exited`` event, once.
+
+    Both the live supervisor and the catch-up from the engine write through
+    here. ``life`` is when the container's current life began (its StartedAt,
+    when known): lines of a restarted container are taken after an exit logged
+    for an earlier life. The exit is written only when every line before it is
+    in the log. Returns how many lines were appended.
+    """
+    cid = _short(container_id)
+    claude_head = b'"src":"claude","cid":"%s",' % cid.encode()
+    life = life or (exit.life if exit else None)
+
+    def fill(batch: _Batch, where: Position) -> int:
+        if where.ended(life):
+            return 0
+        expected = where.next_line
+        for index, line in enumerate(lines, start=first):
+            if index < expected:
+                continue  # written already
+            if index > expected:
+                break  # a gap: the lines between are another writer's to bring
+            expected += 1
+            place = b'"n":%d,' % index
+            if line.end is not None:
+                place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
+            batch.claude(claude_head + place, line.text, line.ts)
+        appended = len(batch.parts)
+        if exit is not None and expected >= first + len(lines):
+            batch.fields(
+                exit.at,
+                src="scad",
+                event="exited",
+                cid=cid,
+                exit_code=exit.exit_code,
+                oom=exit.oom or None,
+                life=exit.life,
+                detail=exit.detail,
+            )
+        return appended
+
+    return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+
+
+async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
+    """Record, once, that the container is gone before all its output was read."""
+    cid = _short(container_id)
+
+    def fill(batch: _Batch, where: Position) -> None:
+        if not where.lost:
+            batch.fields(src="scad", event="lost", cid=cid, detail=detail)
+
+    await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+
+
+async def read_events(
+    paths: RunPaths, offset: int = 0, *, limit: int = READ_CHUNK
+) -> tuple[list[Envelope], int]:
+    """Envelopes from byte ``offset`` up to the last complete line within about
+    ``limit`` bytes, and the offset after them; call again from there for more."""
+    try:
+        async with aiofiles.open(paths.events, "rb") as log:
+            await log.seek(offset)
+            data = await log.read(limit)
+            if len(data) == limit and b"\n" not in data:
+                # One line longer than the limit: read on to its end (joined once).
+                pieces = [data]
+                while (more := await log.read(limit)) and b"\n" not in more:
+                    pieces.append(more)
+                data = b"".join([*pieces, more])
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    envelopes = []
+    # Lines end at \n only: a \r inside Claude's JSON (whitespace there) must not
+    # cut one envelope into pieces that read as envelopes of their own.
+    for line in data[:end].split(b"\n"):
+        if (envelope := decode_line(line)) is not None:
+            envelopes.append(envelope)  # a damaged line is skipped, not fatal
+    return envelopes, offset + end
+
+
+async def each_event(paths: RunPaths) -> AsyncIterator[Envelope]:
+    """Every envelope of the log, read a chunk at a time (for going over a whole run
+    with memory flat in the log's size)."""
+    offset = 0
+    while True:
+        batch, after = await read_events(paths, offset)
+        if after == offset:
+            return
+        for envelope in batch:
+            yield envelope
+        offset = after
+
+
+async def read_all_events(paths: RunPaths) -> list[Envelope]:
+    """Every envelope of the log, in a list (a log known to be small)."""
+    return [envelope async for envelope in each_event(paths)]

@@ -1,0 +1,192 @@
+"""Turning the engine's timestamped log entries back into lines. Pure.
+
+The engine splits lines longer than 16 KiB into several entries, each with its
+own timestamp and only the last ending in a newline. A line keeps the timestamp
+of its first piece, so a log caught up long after the fact still says when
+Claude wrote each line; it also carries the exact timestamp of its last piece
+and how many entries share that timestamp up to it, which is where the next
+catch-up resumes (several entries can share one timestamp).
+
+Lines streamed live (attached to the container) carry no engine timestamps:
+:class:`ChunkLines` stamps them on receipt.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from .events import LogLine
+from .records import now_iso
+
+__all__ = [
+    "MAX_LINE",
+    "ChunkLines",
+    "LogLines",
+    "entry_time",
+    "event_time",
+    "stamped_at",
+    "unix_time",
+]
+
+#: The longest line kept of a container's output (Claude's lines can be megabytes);
+#: the rest of a longer one is dropped, and the line still counts as one.
+MAX_LINE = 16 << 20
+
+# RFC 3339 with nanoseconds, as the engine writes it at the start of each entry.
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+
+
+def event_time(timestamp: str) -> str:
+    """``2026-11-27T10:57:51.102755120Z`` -> ``2026-11-27T10:57:51.102Z``."""
+    head, _, fraction = timestamp.rstrip("Z").partition(".")
+    return f"{head}.{(fraction + '000')[:3]}Z"
+
+
+def _instant(timestamp: str) -> tuple[int, int]:
+    """Seconds since the epoch and nanoseconds; the engine trims trailing zeros."""
+    head, _, fraction = timestamp.rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(head + "+00:00").timestamp())
+    return seconds, int((fraction + "000000000")[:9])
+
+
+def unix_time(timestamp: str) -> str:
+    """The engine's ``since`` form of a log timestamp: ``seconds.nanoseconds``."""
+    seconds, nanos = _instant(timestamp)
+    return f"{seconds}.{nanos:09d}"
+
+
+def entry_time(entry: str) -> str | None:
+    """The engine's timestamp at the start of a log entry."""
+    match = _TIMESTAMP.search(entry, 0, 48)
+    return match[1] if match else None
+
+
+def stamped_at(entry: str, timestamp: str) -> bool:
+    """Whether a log entry carries the instant ``timestamp``."""
+    stamp = entry_time(entry)
+    return stamp is not None and _instant(stamp) == _instant(timestamp)
+
+
+class LogLines:
+    """Feed entries in order; get back complete lines (each cut at ``MAX_LINE``)."""
+
+    def __init__(self, *, last: str | None = None, same: int = 0) -> None:
+        """``last`` and ``same``: a parse that resumes after a line whose last piece was
+        stamped ``last``, the ``same``-th entry with that stamp. Read ``since`` that
+        instant, the engine sends those ``same`` entries again: they are dropped."""
+        self._pending = _Pending()
+        self._since: str | None = None
+        self._last = last or ""
+        #: Entries seen so far with timestamp ``_last``.
+        self._same = same
+        #: Entries still to drop: the log holds them already.
+        self._consumed = same if last else 0
+
+    def feed(self, entry: str) -> list[LogLine]:
+        if self._consumed:
+            if stamped_at(entry, self._last):
+                self._consumed -= 1
+                return []
+            self._consumed = 0  # fewer came again than were consumed: the rest is new
+        match = _TIMESTAMP.search(entry, 0, 48)
+        if match is None:
+            content, stamp = entry, self._since or ""
+        else:
+            content, stamp = entry[: match.start()] + entry[match.end() :], event_time(match[1])
+            self._same = self._same + 1 if match[1] == self._last else 1
+            self._last = match[1]
+        if not self._pending:
+            self._since = stamp
+        first, *others = content.split("\n")
+        self._pending.take(first)
+        if not others:
+            return []
+        *complete, rest = others
+        end, same = self._last or None, self._same
+        lines = [LogLine(self._since or stamp, self._pending.text(), end, same)]
+        lines += [LogLine(stamp, text[:MAX_LINE], end, same) for text in complete]
+        self._pending.take(rest)
+        self._since = stamp
+        return lines
+
+    def finish(self) -> list[LogLine]:
+        """The last line, when the output ended without a newline."""
+        if not self._pending:
+            return []
+        return [LogLine(self._since or "", self._pending.text(), self._last or None, self._same)]
+
+
+class ChunkLines:
+    """Feed raw output chunks as they are received; get back complete lines, stamped
+    now (each cut at ``MAX_LINE``)."""
+
+    def __init__(self) -> None:
+        self._pending = _PendingBytes()
+        self._since = ""
+
+    def feed(self, chunk: bytes) -> list[LogLine]:
+        if not self._pending:
+            self._since = now_iso()
+        first, *others = chunk.split(b"\n")
+        self._pending.take(first)
+        if not others:
+            return []
+        *complete, rest = others
+        lines = [LogLine(self._since, self._pending.text())]
+        lines += [
+            LogLine(self._since, line[:MAX_LINE].decode(errors="replace")) for line in complete
+        ]
+        self._pending.take(rest)
+        self._since = now_iso()
+        return lines
+
+    def finish(self) -> list[LogLine]:
+        if not self._pending:
+            return []
+        return [LogLine(self._since, self._pending.text())]
+
+
+class _Pending:
+    """The pieces of the line being read, joined once its end comes (so a line of
+    many pieces costs what it weighs, not its square), and no more than
+    ``MAX_LINE`` of it: an agent printing without end must not exhaust the host."""
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._size = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
+    def take(self, piece: str) -> None:
+        room = MAX_LINE - self._size
+        if piece and room > 0:
+            self._pieces.append(piece[:room])
+            self._size += min(len(piece), room)
+
+    def text(self) -> str:
+        """The line so far; the buffer starts afresh."""
+        text = "".join(self._pieces)
+        self._pieces, self._size = [], 0
+        return text
+
+
+class _PendingBytes:
+    """:class:`_Pending` for raw output."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def take(self, piece: bytes) -> None:
+        room = MAX_LINE - len(self._data)
+        if piece and room > 0:
+            self._data += piece[:room]
+
+    def text(self) -> str:
+        text = self._data.decode(errors="replace")
+        self._data = bytearray()
+        return text

@@ -1,0 +1,148 @@
+"""Run directories and their metadata (``runs/<run-id>/run.json``).
+
+One run directory is one session: its clones, Claude state, event log and
+this record. The record is the source of truth for what the session is; the
+engine is asked only for what the container is doing now.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from ..errors import NotFound
+from ..home import Home
+
+__all__ = ["RunPaths", "RunRecord", "list_runs", "load_run", "now_iso", "parse_iso", "save_run"]
+
+Mode = Literal["interactive", "headless"]
+
+
+class RunRecord(msgspec.Struct, kw_only=True):
+    """What a run is: written at start, updated as it changes."""
+
+    run_id: str
+    config: str
+    tag: str
+    mode: Mode
+    image: str
+    branch: str
+    created: str
+    repos: dict[str, str]
+    """Repo key -> host repo path the clone came from."""
+    prompt: str | None = None
+    container_id: str | None = None
+    auth: str | None = None
+    """How Claude authenticates in this run (api-key, oauth-token, credentials-file)."""
+    cleaned: str | None = None
+    """When `session clean` removed its container and clones."""
+    batch: str | None = None
+    """The batch this run is an item of, and which (from 1)."""
+    item: int | None = None
+
+
+class RunPaths:
+    """Where a run keeps each thing."""
+
+    def __init__(self, home: Home, run_id: str) -> None:
+        self.home = home
+        self.root = home.run_dir(run_id)
+
+    @property
+    def record(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def worktrees(self) -> Path:
+        return self.root / "worktrees"
+
+    def clone(self, key: str) -> Path:
+        return self.worktrees / key
+
+    @property
+    def stores(self) -> Path:
+        return self.root / "stores"
+
+    def store(self, key: str) -> Path:
+        """scad's own repository mirroring clone ``key`` (see :mod:`scad.snapshot`)."""
+        return self.stores / f"{key}.git"
+
+    @property
+    def claude_dir(self) -> Path:
+        return self.root / "claude"
+
+    @property
+    def claude_json(self) -> Path:
+        return self.root / "claude.json"
+
+    @property
+    def inputs(self) -> Path:
+        """Mounted read-only at /run/scad: prompt and credentials for the agent."""
+        return self.root / "inputs"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def supervised(self) -> Path:
+        """Locked while a supervisor writes the run's log live."""
+        return self.root / ".supervised"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(timestamp: str) -> datetime:
+    """A timestamp of scad's (ISO 8601, UTC, ``Z``) as an aware datetime."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def save_run(home: Home, record: RunRecord) -> None:
+    """Write ``run.json`` atomically."""
+    path = RunPaths(home, record.run_id).record
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(record), indent=2))
+    os.replace(tmp, path)
+
+
+def load_run(home: Home, run_id: str) -> RunRecord:
+    """The record of ``run_id``; an unknown id suggests close matches."""
+    path = RunPaths(home, run_id).record
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=RunRecord)
+    except FileNotFoundError:
+        raise NotFound(_unknown_run(home, run_id)) from None
+    except msgspec.DecodeError as exc:
+        raise NotFound(
+            f"run {run_id} has an unreadable run.json ({exc}); remove {path.parent} by hand"
+        ) from None
+
+
+def _unknown_run(home: Home, run_id: str) -> str:
+    known = home.run_ids()
+    close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.5)
+    if close:
+        return f'no run "{run_id}"; did you mean {", ".join(close)}?'
+    return f'no run "{run_id}"; see `scad session status --all`'
+
+
+def list_runs(home: Home) -> list[RunRecord]:
+    """Every run with a readable record, oldest first."""
+    records = []
+    for run_id in home.run_ids():
+        try:
+            records.append(load_run(home, run_id))
+        except NotFound:
+            continue
+    return sorted(records, key=lambda r: r.created)

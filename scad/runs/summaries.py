@@ -1,0 +1,306 @@
+"""A run's event log summed up once, kept beside it, and reused while the log is unchanged.
+
+Status views look at every run, and a finished run's log never changes again,
+so its summary (:class:`LogSummary`) is written to ``runs/<id>/summary.json``
+keyed by the log's identity: its inode, size and modification time, and
+:data:`SUMMARY_VERSION`. A look costs a ``stat`` and a small read; only a log
+that changed since is read again.
+
+Only scad writes the run directory's root (the agent's container cannot reach
+it), but the cache is still read as untrusted: without following a link, only a
+regular file (a FIFO cannot block), up to a bound. One that does not decode, or
+whose key does not match, is recomputed and replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Collection
+
+import anyio
+import msgspec
+
+from .. import agentfs
+from ..engine._types import ContainerExit
+from ..errors import AgentFileError
+from ..home import Home
+from .accounting import RunSummary, RunTally
+from .events import Envelope, decode_line
+from .outcomes import HUNG_DETAIL, TIMED_OUT_DETAIL, Watch, outcome_of
+from .records import RunPaths
+
+__all__ = [
+    "CACHE_LIMIT",
+    "SUMMARY_VERSION",
+    "LogSummary",
+    "log_summaries",
+    "log_summary",
+    "summarise_log",
+]
+
+#: Bumped whenever what a summary holds, or how it is worked out, changes: caches
+#: written by another version are recomputed.
+SUMMARY_VERSION = 1
+#: A cache file larger than this is not read (nor written): the log is read instead.
+CACHE_LIMIT = 16 << 20
+#: How much of the log one read takes: memory stays flat whatever its size.
+_CHUNK = 4 << 20
+_CACHE_NAME = "summary.json"
+
+
+class LogSummary(msgspec.Struct, kw_only=True):
+    """What a run's event log says, as the status views need it."""
+
+    summary: RunSummary = msgspec.field(default_factory=RunSummary)
+    #: The last of the ``started``/``resumed``/``stopped`` events is ``stopped``:
+    #: scad stopped the run (its container's exit is not the agent's doing).
+    stopped: bool = False
+    #: How the last container's life ended: an :data:`scad.outcomes.Status`, or
+    #: ``running`` while its end is not in the log; None when none ever started.
+    #: A life scad stopped (``session stop``) before Claude's result is ``cancelled``.
+    outcome: str | None = None
+    #: The container of the last start (its id's first 12 characters).
+    container: str | None = None
+    #: That container's exit (or its loss) is in the log: it prints nothing more
+    #: unless started again.
+    container_ended: bool = False
+
+    def ended(self, container_id: str) -> bool:
+        """Whether the log holds the end of container ``container_id``'s output."""
+        return self.container_ended and self.container == container_id[:12]
+
+
+class _LogKey(msgspec.Struct, frozen=True, array_like=True):
+    """Which bytes a summary is of: the log's identity when it was read."""
+
+    ino: int
+    size: int
+    mtime_ns: int
+
+
+class _Cache(msgspec.Struct, kw_only=True):
+    version: int
+    key: _LogKey
+    log: LogSummary
+
+
+_decode_cache = msgspec.json.Decoder(_Cache).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class _Life:
+    """One container's life in the log: from its ``started`` (or ``resumed``) on."""
+
+    def __init__(self, cid: str | None) -> None:
+        self.cid = cid
+        self.watch = Watch()
+        self.exited: Envelope | None = None
+        self.lost = False
+        self.cancelled = False
+        self.stopped = False
+
+    def outcome(self) -> str:
+        if self.lost:
+            return "crashed"
+        if self.cancelled:
+            return "cancelled"
+        exited = self.exited
+        if exited is None:
+            return "running"
+        if self.stopped and self.watch.result is None:
+            return "cancelled"
+        self.watch.hung = exited.detail == HUNG_DETAIL
+        self.watch.timed_out = exited.detail == TIMED_OUT_DETAIL
+        code = exited.exit_code if exited.exit_code is not None else -1
+        exit = ContainerExit(exit_code=code, oom=bool(exited.oom))
+        return outcome_of("", exited.cid or "", exit, self.watch).status
+
+
+#: How Claude's objects begin: their kind first (``{"type":"assistant",...``). A name
+#: with an escape, or spaces, does not match: such an object is decoded in full.
+_KIND = re.compile(rb'\{"type":"([a-z_]{1,32})"')
+#: Kinds the tally counts: Claude's objects are decoded as a union tagged by the first
+#: ``type`` key, and only these tags can give an event the tally takes.
+_TALLIED = frozenset({b"assistant", b"result", b"system"})
+
+
+def _kind(data: msgspec.Raw) -> bytes | None:
+    """The kind of a Claude object, read off its first key; None when it cannot be
+    told at a glance."""
+    found = _KIND.match(data)
+    return found[1] if found else None
+
+
+class _LogScan:
+    """Everything a :class:`LogSummary` needs, fed the log's complete lines in order.
+
+    Claude's lines of a kind the tally ignores (tool results, mostly: the bulk of
+    a log) are decoded as envelopes only, not handed to the tally: it would only
+    take their time as the last activity, which :meth:`result` sets.
+    """
+
+    def __init__(self) -> None:
+        self.tally = RunTally()
+        self.lifecycle: str | None = None
+        self.life: _Life | None = None
+        self.last_ts: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        envelopes = []
+        # Lines end at \n only, as the log's readers split them.
+        for line in data.split(b"\n"):
+            envelope = decode_line(line)
+            if envelope is None:
+                continue  # blank, or damaged: skipped, not fatal
+            self.last_ts = envelope.ts
+            if envelope.src != "claude":
+                envelopes.append(envelope)
+                self._see_scad(envelope)
+                continue
+            kind = _kind(envelope.data)
+            if kind is None or kind in _TALLIED:
+                envelopes.append(envelope)
+            self._see_claude(envelope, kind, line)
+        self.tally.feed(envelopes)
+
+    def _see_claude(self, envelope: Envelope, kind: bytes | None, line: bytes) -> None:
+        life = self.life
+        if life is None or envelope.cid != life.cid:
+            return
+        if life.exited is not None:
+            life.exited = None  # printing again: the container was restarted
+        if kind == b"result" or (kind is None and b'"result"' in line):
+            life.watch.saw_envelope(envelope)
+
+    def _see_scad(self, envelope: Envelope) -> None:
+        life = self.life
+        event = envelope.event
+        if event in ("started", "resumed"):
+            self.lifecycle = event
+            self.life = _Life(envelope.cid)
+        elif event == "stopped":
+            self.lifecycle = event
+            if life is not None:
+                life.stopped = True
+        elif life is not None and envelope.cid == life.cid:
+            if event == "exited":
+                life.exited = envelope
+            elif event == "lost":
+                life.lost = True
+            elif event == "cancelled":
+                life.cancelled = True
+        elif event == "cancelled" and envelope.cid is None:
+            # Cancelled before a container of its own started (or with its id unknown).
+            self.life = life or _Life(None)
+            self.life.cancelled = True
+
+    def result(self) -> LogSummary:
+        life = self.life
+        summary = self.tally.summary()
+        summary.last_activity = self.last_ts  # the tally saw every line but those it ignores
+        return LogSummary(
+            summary=summary,
+            stopped=self.lifecycle == "stopped",
+            outcome=life.outcome() if life is not None else None,
+            container=life.cid if life is not None else None,
+            container_ended=life is not None and (life.exited is not None or life.lost),
+        )
+
+
+def _summarise_bytes(fd: int, size: int) -> tuple[LogSummary, bool]:
+    """The summary of the log's first ``size`` bytes, and whether all of them were there."""
+    scan = _LogScan()
+    pending: list[bytes] = []  # the start of a line longer than a chunk
+    done = 0
+    while done < size:
+        chunk = os.read(fd, min(_CHUNK, size - done))
+        if not chunk:
+            break  # the log shrank while read (it should not): not worth keeping
+        done += len(chunk)
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            pending.append(chunk)
+            continue
+        scan.feed(b"".join([*pending, chunk[:cut]]) if pending else chunk[:cut])
+        pending = [chunk[cut:]] if cut < len(chunk) else []
+    # What follows the last \n is a line still being written: the readers skip it too.
+    return scan.result(), done == size
+
+
+def _cached(paths: RunPaths, key: _LogKey) -> LogSummary | None:
+    try:
+        cache = _decode_cache(agentfs.read_file(paths.root / _CACHE_NAME, limit=CACHE_LIMIT))
+    except (AgentFileError, *agentfs.JSON_ERRORS):
+        return None  # missing, a link, a FIFO, too large or not ours: recomputed
+    if cache.version != SUMMARY_VERSION or cache.key != key:
+        return None
+    return cache.log
+
+
+def _store(paths: RunPaths, key: _LogKey, log: LogSummary) -> None:
+    """Write the cache atomically: a reader sees the old file or the new, whole."""
+    data = _encode(_Cache(version=SUMMARY_VERSION, key=key, log=log))
+    if len(data) > CACHE_LIMIT:
+        return  # it would not be read back
+    tmp = paths.root / f".{_CACHE_NAME}.{secrets.token_hex(6)}"
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, paths.root / _CACHE_NAME)
+    except OSError:
+        # A folder in the way, a full disk, a run being removed: the summary stands
+        # without its cache, and the next look tries again.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _key(info: os.stat_result) -> _LogKey:
+    return _LogKey(ino=info.st_ino, size=info.st_size, mtime_ns=info.st_mtime_ns)
+
+
+def summarise_log(paths: RunPaths) -> LogSummary:
+    """The summary of the run's event log, from its cache when the log is unchanged,
+    else read (and cached). Blocking: call it in a worker thread. A missing log is
+    an empty summary."""
+    try:
+        key = _key(os.stat(paths.events))
+    except FileNotFoundError:
+        return LogSummary()
+    if (cached := _cached(paths, key)) is not None:
+        return cached
+    try:
+        fd = os.open(paths.events, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return LogSummary()
+    try:
+        # Keyed by what this descriptor held when read began: the log only grows, so
+        # its first st_size bytes are what that key names, whatever is appended meanwhile.
+        key = _key(os.fstat(fd))
+        log, whole = _summarise_bytes(fd, key.size)
+    finally:
+        os.close(fd)
+    if whole:
+        _store(paths, key, log)
+    return log
+
+
+async def log_summary(paths: RunPaths) -> LogSummary:
+    """:func:`summarise_log` in a worker thread."""
+    return await anyio.to_thread.run_sync(summarise_log, paths)
+
+
+async def log_summaries(home: Home, run_ids: Collection[str]) -> dict[str, LogSummary]:
+    """The summaries of many runs' logs, in one trip to a worker thread."""
+
+    def summarise_all() -> dict[str, LogSummary]:
+        return {run_id: summarise_log(RunPaths(home, run_id)) for run_id in run_ids}
+
+    return await anyio.to_thread.run_sync(summarise_all)

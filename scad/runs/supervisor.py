@@ -1,0 +1,394 @@
+"""The run supervisor: the one path by which scad runs a container and watches it.
+
+:func:`supervise` creates a run's container, attaches to its output *before*
+starting it (so nothing it prints is missed, whatever the engine keeps), starts
+it, reports "started" through ``task_status``, streams its stdout into the event
+log line by line as it comes, waits for the exit and returns a typed
+:class:`Outcome`. A task group may call it for many runs at once: once started,
+a run's failure is its outcome, never an exception that cancels its siblings (a
+run that cannot start raises, for its caller to report), and a cancelled run is
+stopped, caught up and removed in a shielded, bounded way. While it runs, the
+run is marked as supervised, so catch-ups elsewhere leave its log to it.
+
+:func:`launch` is the unwatched start (interactive sessions, and headless ones
+nobody waits for): the same creation, and the log is caught up from the engine
+later. Either way the container carries its run's label, so a container whose id
+never reached ``run.json`` (scad killed in between) is still found by its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+from anyio.abc import TaskStatus
+
+from ..engine import labels
+from ..engine._types import ContainerExit, ContainerSpec, OutputStream
+from ..errors import EngineError, ScadError, SessionError
+from ..home import Home
+from ..names import home_key
+from ..taskgroups import open_task_group
+from .catchup import catch_up, follow_engine
+from .events import (
+    Envelope,
+    Exit,
+    LogLine,
+    append_event,
+    each_event,
+    ingest,
+    mark_lost,
+    position,
+    supervising,
+)
+from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
+from .records import RunPaths, RunRecord, save_run
+
+if TYPE_CHECKING:
+    from ..engine._types import Engine
+
+__all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "stop_run", "supervise"]
+
+#: Seconds a container gets to stop before it is killed.
+STOP_GRACE = 10
+#: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
+CLEANUP_SECONDS = STOP_GRACE + 90
+#: How long a supervisor that lost the engine mid-run waits for it to answer again
+#: (an engine restart with live-restore takes seconds), and its pauses between asking.
+REGAIN_SECONDS = 300.0
+REGAIN_PAUSES = (0.5, 10.0)
+
+
+async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
+    try:
+        container_id = await engine.create_container(spec)
+    except EngineError as exc:
+        if exc.status != 409:
+            raise
+        container_id = await _create_beside(engine, home, record, spec)
+    record.container_id = container_id
+    await anyio.to_thread.run_sync(save_run, home, record)
+    return container_id
+
+
+async def _create_beside(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
+    """The run's container, when a container already holds its name. One of this
+    home's that never started (scad was stopped between making and starting it) is
+    removed and the name taken; any other (another home's run of the same id) stays,
+    and this home's key in the name sets them apart."""
+    here = labels.home_label(home)
+    for holder in await engine.containers({labels.RUN: record.run_id}):
+        if holder.name == spec.name and labels.made_by(holder.labels, here):
+            if holder.status != "created":
+                break  # it ran: what it holds is not scad's to drop here
+            await engine.remove(holder.id, force=True)
+            return await engine.create_container(spec)
+    key = home_key(here)
+    return await engine.create_container(msgspec.structs.replace(spec, name=f"{spec.name}-{key}"))
+
+
+async def launch(
+    engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec, *, event: str = "started"
+) -> str:
+    """Create and start the run's container without watching it; returns its id."""
+    container_id = await _create(engine, home, record, spec)
+    try:
+        # Before it prints anything: a catch-up landing right after the start
+        # must find where the container's line count begins.
+        await append_event(RunPaths(home, record.run_id), event, cid=container_id)
+        await engine.start(container_id)
+    except BaseException:
+        with anyio.move_on_after(30, shield=True):
+            await engine.remove(container_id, force=True)
+        raise
+    return container_id
+
+
+async def supervise(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    spec: ContainerSpec,
+    *,
+    event: str = "started",
+    idle_timeout: float | None = None,
+    time_limit: float | None = None,
+    gate: Callable[[], Awaitable[None]] | None = None,
+    task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
+) -> Outcome:
+    """Run ``record``'s container from creation to exit, streaming its output into the log;
+    reports the record (its container id set) once the container started.
+
+    ``event`` names the start in the log (``started``, or ``resumed``). With
+    ``idle_timeout``, a run that prints nothing for that long is stopped and
+    ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than
+    that in all is stopped and ends as ``timed-out``. ``gate`` is awaited
+    between creating the container and starting it (a batch spaces its starts,
+    not its creations).
+
+    A run that cannot start raises the ScadError that kept it from starting (its
+    container removed, its end logged; the caller names the run). Once started,
+    an engine that fails is waited for and the run followed to its real end (see
+    :func:`_regain`); only cancellation propagates, after the run is stopped,
+    caught up and removed.
+    """
+    paths = RunPaths(home, record.run_id)
+    watch = Watch()
+    container_id: str | None = None
+    deadline: float | None = None
+    async with supervising(paths):
+        try:
+            try:
+                container_id = await _create(engine, home, record, spec)
+                # Before the container prints anything: its line count starts here.
+                await append_event(paths, event, cid=container_id)
+                async with engine.attach(container_id) as output:
+                    if gate is not None:
+                        await gate()
+                    await engine.start(container_id)
+                    task_status.started(record)
+                    deadline = None if time_limit is None else anyio.current_time() + time_limit
+                    await _stream(
+                        engine, paths, container_id, output, watch, idle_timeout, deadline
+                    )
+                exit = await engine.wait(container_id)
+                await _ingest(
+                    paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
+                )
+            except ScadError as exc:
+                if not watch.started:
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                        await remove_containers(engine, paths.home, record)
+                        if container_id is not None:  # its start is logged: so is its end
+                            await mark_lost(paths, container_id, f"it could not start: {exc}")
+                    raise  # as it came: the caller names the run
+                assert container_id is not None
+                return await _regain(
+                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
+                )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await stop_run(engine, home, record, container_id)
+            raise
+    return outcome_of(record.run_id, container_id, exit, watch)
+
+
+async def adopt(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    *,
+    idle_timeout: float | None = None,
+    deadline: float | None = None,
+) -> Outcome:
+    """Supervise a run whose container another supervisor started and lost (it was
+    killed): its log is caught up from the engine, then followed live to the exit,
+    under the same watchdogs (``deadline`` on the :func:`anyio.current_time` clock).
+    Cancellation stops, catches up and removes it, as :func:`supervise` does."""
+    paths = RunPaths(home, record.run_id)
+    container_id = record.container_id
+    if container_id is None:
+        raise SessionError(f"{record.run_id} has no container to adopt")
+    watch = Watch()
+    async with supervising(paths):
+        try:
+            try:
+                state = await engine.inspect(container_id)
+                if state is not None and state.status == "created":
+                    await engine.start(container_id)  # its supervisor died before starting it
+                watch.started = True
+                await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+            except ScadError as exc:
+                return await _regain(
+                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
+                )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await stop_run(engine, home, record, container_id)
+            raise
+    return await _logged_outcome(paths, record.run_id, container_id, watch)
+
+
+async def _follow(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    container_id: str,
+    watch: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> None:
+    """The container's output through the engine's log into the run's, to its end,
+    under the watchdogs."""
+    paths = RunPaths(home, record.run_id)
+    async with open_task_group() as tg:
+        tg.start_soon(_log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline)
+        await follow_engine(engine, home, record, supervisor=True)
+        tg.cancel_scope.cancel()
+
+
+async def _regain(
+    engine: Engine,
+    home: Home,
+    record: RunRecord,
+    container_id: str,
+    error: ScadError,
+    watched: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> Outcome:
+    """The engine failed while the run was watched, and its container may live on (a
+    dropped connection, an engine restarted with live-restore). Once the engine
+    answers again (asked with growing pauses, for up to :data:`REGAIN_SECONDS`),
+    the container is followed through the engine's log to its end and the outcome
+    is its real exit; one gone meanwhile is ``crashed`` (``lost`` in its log).
+
+    An engine that never answers leaves the container's fate unknown: it is stopped
+    if the engine lets it (then ``crashed``: it is gone, and may be tried again),
+    else the run ends ``unknown``, which nobody tries again beside a container that
+    may still be running.
+    """
+    paths = RunPaths(home, record.run_id)
+    until = anyio.current_time() + REGAIN_SECONDS
+    pause, longest = REGAIN_PAUSES
+    while anyio.current_time() + pause < until:
+        await anyio.sleep(pause)
+        pause = min(2 * pause, longest)
+        # What was seen live is read back from the log, with its watchdogs' verdict.
+        watch = Watch()
+        watch.started, watch.hung, watch.timed_out = True, watched.hung, watched.timed_out
+        try:
+            if watch.hung or watch.timed_out:  # its stop may never have reached the engine
+                await engine.stop(container_id, grace=STOP_GRACE)
+            await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+        except ScadError as exc:
+            error = exc
+            continue
+        return await _logged_outcome(paths, record.run_id, container_id, watch)
+    try:
+        with anyio.fail_after(STOP_GRACE + 30):
+            await engine.stop(container_id, grace=STOP_GRACE)
+    except (ScadError, TimeoutError):
+        detail = f"{record.run_id}: {error}; whether its container {container_id[:12]} still runs is unknown"
+        return Outcome(
+            run_id=record.run_id, status="unknown", container_id=container_id, detail=detail
+        )
+    # Stopped: what it printed stays in the engine's log, for a catch-up.
+    detail = f"{record.run_id}: {error}; its container was stopped"
+    return Outcome(run_id=record.run_id, status="crashed", container_id=container_id, detail=detail)
+
+
+async def _log_watchdog(
+    engine: Engine,
+    paths: RunPaths,
+    container_id: str,
+    watch: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> None:
+    """The watchdogs of a run followed through the engine's log: quiet is measured
+    by the lines reaching the event log."""
+    seen, since = -1, anyio.current_time()
+    while (wait := watch.wait_for(idle_timeout, deadline)) is not None:
+        await anyio.sleep(min(wait, 1.0))
+        where = await position(paths, container_id)
+        now = anyio.current_time()
+        if where.next_line != seen:
+            seen, since = where.next_line, now
+        quiet = idle_timeout is not None and now - since >= idle_timeout
+        if quiet or (deadline is not None and now >= deadline):
+            watch.expire(deadline)
+            with contextlib.suppress(ScadError):  # the follower sees what became of it
+                await engine.stop(container_id, grace=STOP_GRACE)
+
+
+async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch: Watch) -> Outcome:
+    """The outcome of a container's life as its event log tells it."""
+    cid = container_id[:12]
+    exited: Envelope | None = None
+    async for envelope in each_event(paths):
+        if envelope.cid != cid:
+            continue
+        if envelope.src == "claude":
+            watch.saw_envelope(envelope)
+        elif envelope.event in ("exited", "lost"):
+            exited = envelope
+    if exited is None or exited.event == "lost":
+        detail = exited.detail if exited else "the container ended with no exit in its log"
+        return Outcome(run_id=run_id, status="crashed", container_id=container_id, detail=detail)
+    if exited.detail:
+        watch.stderr.extend(exited.detail.splitlines())
+    exit = ContainerExit(
+        exit_code=exited.exit_code if exited.exit_code is not None else -1, oom=bool(exited.oom)
+    )
+    return outcome_of(run_id, container_id, exit, watch)
+
+
+async def remove_containers(engine: Engine, home: Home, record: RunRecord) -> None:
+    """Every container of the run: the one ``run.json`` names, and any of this home
+    that its label finds (an id may never have reached ``run.json``)."""
+    here = labels.home_label(home)
+    listed = await engine.containers({labels.RUN: record.run_id})
+    found = {c.id for c in listed if labels.made_by(c.labels, here)}
+    for each in found | ({record.container_id} if record.container_id else set()):
+        await engine.remove(each, force=True)
+
+
+async def _stream(
+    engine: Engine,
+    paths: RunPaths,
+    container_id: str,
+    output: OutputStream,
+    watch: Watch,
+    idle_timeout: float | None,
+    deadline: float | None,
+) -> None:
+    """The container's output into the log, as it comes, until it ends."""
+    watch.started = True
+    while True:
+        with anyio.move_on_after(watch.wait_for(idle_timeout, deadline)) as waited:
+            chunk = await output.read()
+        if waited.cancelled_caught:
+            watch.expire(deadline)
+            await engine.stop(container_id, grace=STOP_GRACE)
+            continue  # the stream ends once the container has stopped
+        if chunk is None:
+            return
+        if chunk.stream == 2:
+            text = chunk.data.decode(errors="replace")
+            watch.stderr.extend(line for line in text.splitlines() if line.strip())
+        elif lines := watch.stdout.feed(chunk.data):
+            await _ingest(paths, container_id, watch, lines)
+
+
+async def _ingest(
+    paths: RunPaths,
+    container_id: str,
+    watch: Watch,
+    lines: list[LogLine],
+    exit: Exit | None = None,
+) -> None:
+    await ingest(paths, container_id, watch.next_line, lines, exit=exit)
+    watch.next_line += len(lines)
+    for line in lines:
+        watch.saw(line.text)
+
+
+async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: str | None) -> None:
+    """Stop a cancelled run, keep what it printed, and leave no container behind:
+    each step is tried whatever became of the one before."""
+    paths = RunPaths(home, record.run_id)
+    try:
+        if container_id is not None:
+            with contextlib.suppress(ScadError):
+                await engine.stop(container_id, grace=STOP_GRACE)
+            with contextlib.suppress(ScadError):
+                # What the stream had not handed over yet is in the engine's log.
+                await catch_up(engine, home, record, supervisor=True)
+        await append_event(paths, "cancelled", cid=container_id)
+    finally:
+        with contextlib.suppress(ScadError):
+            await remove_containers(engine, home, record)
