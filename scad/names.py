@@ -10,6 +10,7 @@ from datetime import datetime
 from .errors import UsageError
 
 __all__ = [
+    "CCUSAGE_PREFIX",
     "DOCTOR_PREFIX",
     "branch_name",
     "container_name",
@@ -23,6 +24,8 @@ __all__ = [
 
 #: How the throwaway containers and temporary folders of ``scad doctor`` are named.
 DOCTOR_PREFIX = "scad-doctor-"
+#: How the scratch folders ``project status --cost`` runs ccusage in are named.
+CCUSAGE_PREFIX = "scad-ccusage-"
 # Both a Docker container name and a git branch component accept this.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DOCTOR_CONTAINER_RE = re.compile(rf"^{DOCTOR_PREFIX}[a-z0-9][a-z0-9_-]{{0,62}}-[0-9a-f]{{8}}$")

@@ -18,8 +18,7 @@ import msgspec
 
 from ..batch.store import BatchPaths
 from ..home import Home
-from ..names import DOCTOR_PREFIX
-from ..reports import ccusage
+from ..names import CCUSAGE_PREFIX, DOCTOR_PREFIX
 from ..runs.records import RunPaths
 from .items import GcItem, GcKept, GcPlan
 from .scan import entries, tree_size, tree_touched
@@ -42,7 +41,7 @@ _STORE_TEMPS = (
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
-_SYSTEM_TEMPS = (f"{ccusage.SCRATCH_PREFIX}*", f"{DOCTOR_PREFIX}*")
+_SYSTEM_TEMPS = (f"{CCUSAGE_PREFIX}*", f"{DOCTOR_PREFIX}*")
 
 
 class _Temp(msgspec.Struct, kw_only=True):

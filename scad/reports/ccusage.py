@@ -26,6 +26,7 @@ from anyio.abc import ByteReceiveStream
 
 from .. import agentfs
 from ..errors import AgentFileError, CostCheckError, TooManyEntries
+from ..names import CCUSAGE_PREFIX
 from ..runs.accounting import Usage
 from ..taskgroups import open_task_group
 
@@ -43,7 +44,6 @@ MAX_ENTRIES = 10_000
 OUTPUT_LIMIT = 16 << 20
 TIME_LIMIT = 120.0
 #: The system temp folders transcripts are copied into (``scad gc`` knows them).
-SCRATCH_PREFIX = "scad-ccusage-"
 
 
 class CcusageReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +72,7 @@ def ccusage_command(environ: Mapping[str, str]) -> list[str]:
 
 async def ccusage_report(claude_dir: Path, command: list[str]) -> CcusageReport:
     """ccusage's view of the transcripts under ``claude_dir`` (a run's ``claude/``)."""
-    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
+    with tempfile.TemporaryDirectory(prefix=CCUSAGE_PREFIX) as scratch:
         root = Path(scratch)
         await anyio.to_thread.run_sync(_copy_transcripts, claude_dir, root / "claude" / "projects")
         env = {
