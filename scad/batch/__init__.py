@@ -1,1 +1,32 @@
-"""TODO"""
+"""Batches: many prompts as supervised headless runs.
+
+A batch is a manifest and a log of its own (:mod:`.store`), made and handed to a
+supervisor in a background process (:mod:`.process`), which schedules its runs
+(:mod:`.scheduler`) under a pure policy of concurrency, backoff and budget
+(:mod:`.policy`) fed by the runs' signals (:mod:`.signals`). Every view of it
+(:mod:`.view`) only reads those logs.
+"""
+
+from .process import create_batch, requeue, spawn_supervisor, stop_batch
+from .prompts import BatchPrompt, parse_prompts
+from .scheduler import run_batch
+from .store import BatchManifest, BatchOptions, BatchPaths, BatchState, list_batches, load_manifest
+from .view import BatchView, BatchWatcher
+
+__all__ = [
+    "BatchManifest",
+    "BatchOptions",
+    "BatchPaths",
+    "BatchPrompt",
+    "BatchState",
+    "BatchView",
+    "BatchWatcher",
+    "create_batch",
+    "list_batches",
+    "load_manifest",
+    "parse_prompts",
+    "requeue",
+    "run_batch",
+    "spawn_supervisor",
+    "stop_batch",
+]

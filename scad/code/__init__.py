@@ -1,1 +1,28 @@
-"""TODO"""
+"""Code: a run's clones, read without trusting them, and branches moved home and back.
+
+git never runs in a clone: :mod:`.snapshot` reads one as data into a store scad
+owns, where :mod:`.git` runs; :mod:`.clones` makes clones and counts their work,
+:mod:`.fetch` brings branches home, :mod:`.sync` takes the host's into a session
+(writing refs with :mod:`.clonewrite`).
+"""
+
+from .clones import CloneWork, Commit, create_clone, unfetched_work
+from .fetch import BranchFetch, RepoFetch, RunFetch, fetch_run
+from .snapshot import CloneSnapshot, snapshot_clone
+from .sync import RepoSync, RunSync, sync_run
+
+__all__ = [
+    "BranchFetch",
+    "CloneSnapshot",
+    "CloneWork",
+    "Commit",
+    "RepoFetch",
+    "RepoSync",
+    "RunFetch",
+    "RunSync",
+    "create_clone",
+    "fetch_run",
+    "snapshot_clone",
+    "sync_run",
+    "unfetched_work",
+]

@@ -1,1 +1,32 @@
-"""TODO"""
+"""Configs: a project described once in YAML, validated into typed Structs.
+
+:mod:`.schema` is the config and its loading, :mod:`.registry` the configs a scad
+home knows, :mod:`.repos` the check that a config's repos are there to clone.
+"""
+
+from .registry import (
+    ConfigEntry,
+    add_config,
+    list_configs,
+    load_registered,
+    new_config,
+    registered_file,
+    remove_config,
+)
+from .repos import check_repos
+from .schema import CLAUDE_CODE_VERSION, Config, load_config, parse_config
+
+__all__ = [
+    "CLAUDE_CODE_VERSION",
+    "Config",
+    "ConfigEntry",
+    "add_config",
+    "check_repos",
+    "list_configs",
+    "load_config",
+    "load_registered",
+    "new_config",
+    "parse_config",
+    "registered_file",
+    "remove_config",
+]

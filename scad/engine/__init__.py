@@ -1,1 +1,60 @@
-"""TODO"""
+"""The Docker edge: everything scad asks of a container engine goes through here.
+
+:class:`Engine` is the interface the rest of scad programs against (its types are
+in ``_types``); :func:`open_engine` opens the aiodocker client behind it, imported
+only when asked (aiohttp is slow to import); :func:`open_status_engine` answers the
+status views over the engine's socket without it. Converting to and from the
+engine's wire format (``_wire``) and its log frames (``_frames``) stay inside;
+:mod:`.labels` names what scad puts on containers and images.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+from . import labels
+from ._socket import open_status_engine
+from ._types import (
+    BindMount,
+    BuildLine,
+    ContainerExit,
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    EngineInfo,
+    ExecResult,
+    ImageInfo,
+    Limits,
+    Output,
+    OutputStream,
+    Security,
+)
+from ._wire import engine_host
+
+__all__ = [
+    "BindMount",
+    "BuildLine",
+    "ContainerExit",
+    "ContainerSpec",
+    "ContainerState",
+    "Engine",
+    "EngineInfo",
+    "ExecResult",
+    "ImageInfo",
+    "Limits",
+    "Output",
+    "OutputStream",
+    "Security",
+    "engine_host",
+    "labels",
+    "open_engine",
+    "open_status_engine",
+]
+
+
+def open_engine(*, max_connections: int = 100) -> AbstractAsyncContextManager[Engine]:
+    """Connect to the engine (``DOCKER_HOST`` or the local socket), checked to answer;
+    ``max_connections`` sizes the pool for the streams the caller will hold."""
+    from ._client import open_engine as open_client  # aiodocker: imported when used
+
+    return open_client(max_connections=max_connections)

@@ -1,1 +1,48 @@
-"""TODO"""
+"""Runs: their records, their event logs, and what watches and sums them up.
+
+A run is a folder (:mod:`.records`); its event log (:mod:`.events`) is written only
+by scad, from the container's output as it comes (:mod:`.supervisor`) or caught up
+from the engine's log later (:mod:`.catchup`), exactly once either way. Claude's
+lines are typed on reading (:mod:`.streamjson`), summed up (:mod:`.accounting`,
+:mod:`.summaries`) and merged across runs (:mod:`.merged`).
+"""
+
+from .accounting import RunSummary, Usage, summarise
+from .catchup import catch_up, follow_engine, tail_events
+from .events import Envelope, append_event, each_event, read_all_events, read_events
+from .merged import follow_logs, merge_logs
+from .outcomes import Outcome, Status
+from .records import RunPaths, RunRecord, list_runs, load_run, save_run
+from .summaries import LogSummary, log_summaries, log_summary
+from .supervisor import adopt, launch, remove_containers, stop_run, supervise
+
+__all__ = [
+    "Envelope",
+    "LogSummary",
+    "Outcome",
+    "RunPaths",
+    "RunRecord",
+    "RunSummary",
+    "Status",
+    "Usage",
+    "adopt",
+    "append_event",
+    "catch_up",
+    "each_event",
+    "follow_engine",
+    "follow_logs",
+    "launch",
+    "list_runs",
+    "load_run",
+    "log_summaries",
+    "log_summary",
+    "merge_logs",
+    "read_all_events",
+    "read_events",
+    "remove_containers",
+    "save_run",
+    "stop_run",
+    "summarise",
+    "supervise",
+    "tail_events",
+]
