@@ -19,7 +19,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── CostCheckError       ccusage cannot give its figure for a run
     └── SessionError         a session cannot do what was asked
         ├── UnfetchedWork    cleaning would destroy commits the host lacks
-        └── RefBusy          git in the session holds a ref scad would write (scad.clonewrite)
+        └── RefBusy          git in the session holds a ref scad would write (scad.code.clonewrite)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A scripted stand-in for :class:`scad.specs.Engine`, for unit tests of error paths.
+"""A scripted stand-in for :class:`scad.engine._types.Engine`, for unit tests of error paths.
 
 It implements the whole protocol. A container's behaviour comes from a
 :class:`Script` (chosen per spec by ``FakeEngine.script``): the chunks it prints,

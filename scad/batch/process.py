@@ -4,7 +4,7 @@ stopped, and put back in the queue (resume, retry).
 A batch outlives its terminal: its supervisor runs in a session of its own (no
 Ctrl-C, no SSH hang-up reaches it), writing the batch's log and the runs' logs,
 and exits when the batch ends. That process is :func:`main`, started as
-``python -P -m scad.batchproc BATCH_ID``: ``-P`` keeps the folder it was started
+``python -P -m scad.batch.process BATCH_ID``: ``-P`` keeps the folder it was started
 from off the import path, so a folder named ``scad`` there is never imported
 in place of the installed package.
 """

@@ -1,9 +1,9 @@
 """A batch's supervisor: each prompt of a batch as a supervised headless run.
 
 One task group carries the whole batch. Each item waits for a slot (a
-:class:`~anyio.CapacityLimiter` whose size follows :class:`~scad.fleet.Concurrency`),
+:class:`~anyio.CapacityLimiter` whose size follows :class:`~scad.batch.policy.Concurrency`),
 starts no sooner than ``stagger`` after the previous start, and is supervised
-to its end by :func:`scad.supervisor.supervise`; a run that was rate-limited,
+to its end by :func:`scad.runs.supervisor.supervise`; a run that was rate-limited,
 hung or crashed is tried again after a backoff, in the same run (its clones,
 its log), as long as retries remain. A monitor polls the fleet's signals: rate
 limits lower the concurrency, and a spent budget stops what runs and what waits.

@@ -1,6 +1,6 @@
 """A run's clones: ``git clone --local`` of each repo, on the run's branch.
 
-Every git command here goes through :mod:`scad.git`, so nothing an agent writes
+Every git command here goes through :mod:`scad.code.git`, so nothing an agent writes
 into a clone's git config or hooks runs on the host.
 """
 
@@ -97,7 +97,7 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
     repo holds it anyway: a clone remembers the host's history as it was (its
     reflogs, ``origin/*``), and a commit the user rewrote since is still the host's.
 
-    The clone is read through :mod:`scad.snapshot`: git never runs in it. Raises
+    The clone is read through :mod:`scad.code.snapshot`: git never runs in it. Raises
     UnreadableClone when it cannot be read without trusting it.
     """
     snapshot = await snapshot_clone(clone, store, host_repo)

@@ -1,6 +1,6 @@
 """``scad code fetch``: a run's branches into the host repos.
 
-Each clone is read through scad's store (:mod:`scad.snapshot`); git runs in
+Each clone is read through scad's store (:mod:`scad.code.snapshot`); git runs in
 the store and in the host repo, never in the clone. Every branch of the clone
 is brought over by commit id, so what lands is exactly what was judged:
 
@@ -203,7 +203,7 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
     names: set[str]
     #: The run's own branch: the one ``scad-*`` name it may bring under its name.
     own: str
-    #: The commit "ahead" counts from (see :func:`scad.git.default_tip`).
+    #: The commit "ahead" counts from (see :func:`scad.code.git.default_tip`).
     base: str | None
 
     def misleading(self, branch: str) -> bool:

@@ -4,7 +4,7 @@ git runs in two kinds of repository only, never in an agent's clone:
 
 - the user's host repos (:func:`git`), with the user's own configuration; a
   repo another user owns is named safe by its own path, never by ``*``;
-- repositories scad made (:func:`store_git`, see :mod:`scad.snapshot`), with no
+- repositories scad made (:func:`store_git`, see :mod:`scad.code.snapshot`), with no
   configuration but the one scad wrote: neither the system's nor the user's.
 
 Variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` in scad's own

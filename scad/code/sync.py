@@ -3,7 +3,7 @@
 The host's branches become the clone's ``origin/*`` and its default branch is
 fast-forwarded, so an agent, running or not, sees commits made on the host
 since it started. git makes the pack in scad's store (which holds the clone's
-objects and borrows the host's); :mod:`scad.clonewrite` puts it and the refs
+objects and borrows the host's); :mod:`scad.code.clonewrite` puts it and the refs
 into the clone as data. Only what needs a working tree (switching branches,
 fast-forwarding the branch the clone has checked out) runs git in the clone,
 and then inside the session's container, as the agent, where its own config

@@ -1,7 +1,7 @@
 """Project configs: the YAML schema, and loading it into validated Structs.
 
 A config is decoded in two steps so that every error names the exact field: the
-YAML is walked against the Structs' annotations (:mod:`scad.configshape`: unknown
+YAML is walked against the Structs' annotations (:mod:`scad.config._shape`: unknown
 fields get a "did you mean", missing ones a hint), then semantic rules that span
 fields are checked.
 Paths are made absolute relative to the config file's directory.

@@ -82,7 +82,7 @@ def _request(what: str, timeout: float | None = REQUEST_TIMEOUT) -> Iterator[Non
 
 
 class DockerEngine:
-    """The :class:`~scad.specs.Engine` of a Docker engine: a thin, typed face over
+    """The :class:`~scad.engine._types.Engine` of a Docker engine: a thin, typed face over
     one aiodocker client."""
 
     def __init__(self, docker: aiodocker.Docker) -> None:

@@ -1,7 +1,7 @@
 """What the engine answers, as scad's Structs; what scad asks of it; where it is.
 
 Shared by the client (:mod:`scad.engine`) and the listing read straight from the
-engine's socket (:mod:`scad.enginesocket`), so both see containers alike.
+engine's socket (:mod:`scad.engine._socket`), so both see containers alike.
 """
 
 from __future__ import annotations

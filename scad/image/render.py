@@ -1,6 +1,6 @@
 """The image a config runs in: the Dockerfile and build context, rendered purely.
 
-Nothing here touches Docker; :mod:`scad.build` feeds the context to the engine.
+Nothing here touches Docker; :mod:`scad.image.build` feeds the context to the engine.
 The content hash covers the rendered Dockerfile, every context file and the
 Claude Code version, so an unchanged config maps to an existing tag.
 """

@@ -1,9 +1,9 @@
 """A config's runs side by side: state, outcome, what each cost, and the work it holds.
 
 Each run's state and totals come as ``session status`` makes them (its log's
-summary cached beside it, see :mod:`scad.summaries`); the commits a run's clones
+summary cached beside it, see :mod:`scad.runs.summaries`); the commits a run's clones
 hold beyond the host repo's default branch are counted in scad's store of each
-clone (:mod:`scad.snapshot`): git never runs in a clone.
+clone (:mod:`scad.code.snapshot`): git never runs in a clone.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Claude writes stream-json to the container's stdout whether or not scad is
 watching; the engine keeps it (scad's containers log with no rotation). A run
 under a supervisor is written live; whoever reads a log nobody watched catches it
-up from the engine's log. Both write through :func:`scad.events.ingest`, so each
+up from the engine's log. Both write through :func:`scad.runs.events.ingest`, so each
 line lands once.
 """
 

@@ -1,6 +1,6 @@
 """How a run ended: what its supervisor saw of it, and the outcome that makes. Pure.
 
-The supervisor (:mod:`scad.supervisor`) keeps a :class:`Watch` of each run it
+The supervisor (:mod:`scad.runs.supervisor`) keeps a :class:`Watch` of each run it
 follows: its output's lines, the tail of its stderr, Claude's result, and
 whether a watchdog stopped it; :func:`outcome_of` turns that and the engine's
 exit into the run's :class:`Outcome`.

@@ -69,7 +69,7 @@ class RunPaths:
         return self.root / "stores"
 
     def store(self, key: str) -> Path:
-        """scad's own repository mirroring clone ``key`` (see :mod:`scad.snapshot`)."""
+        """scad's own repository mirroring clone ``key`` (see :mod:`scad.code.snapshot`)."""
         return self.stores / f"{key}.git"
 
     @property

@@ -58,7 +58,7 @@ class LogSummary(msgspec.Struct, kw_only=True):
     #: The last of the ``started``/``resumed``/``stopped`` events is ``stopped``:
     #: scad stopped the run (its container's exit is not the agent's doing).
     stopped: bool = False
-    #: How the last container's life ended: an :data:`scad.outcomes.Status`, or
+    #: How the last container's life ended: an :data:`scad.runs.outcomes.Status`, or
     #: ``running`` while its end is not in the log; None when none ever started.
     #: A life scad stopped (``session stop``) before Claude's result is ``cancelled``.
     outcome: str | None = None

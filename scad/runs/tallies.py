@@ -16,7 +16,7 @@ __all__ = ["LogTallies"]
 
 
 class LogTallies:
-    """One :class:`~scad.accounting.RunTally` per run, fed what its log gained since.
+    """One :class:`~scad.runs.accounting.RunTally` per run, fed what its log gained since.
 
     Views and the batch's monitor look at every run about once a second; one
     look at the logs' sizes (a single trip to a worker thread) tells which grew,

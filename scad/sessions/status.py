@@ -58,7 +58,7 @@ class SessionStatus(msgspec.Struct, kw_only=True):
     created: str
     branch: str
     summary: RunSummary
-    #: How its last container ended (see :class:`scad.summaries.LogSummary`).
+    #: How its last container ended (see :class:`scad.runs.summaries.LogSummary`).
     outcome: str | None = None
 
 
@@ -144,7 +144,7 @@ async def run_statuses(
 ) -> list[SessionStatus]:
     """The state and totals of each of ``records``, in their order.
 
-    Logs are summed up from their caches (:mod:`scad.summaries`) in one trip to
+    Logs are summed up from their caches (:mod:`scad.runs.summaries`) in one trip to
     a worker thread; only a run whose container may have printed what its log
     lacks (its exit is not logged) is caught up from the engine, and read again.
     """
