@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.lowlevel
+import msgspec
 
+from scad.batch.events import BatchEvent
 from scad.engine._types import (
     BuildLine,
     ContainerExit,
@@ -276,3 +278,8 @@ def container_using(image_id: str) -> ContainerState:
         exit_code=0,
         labels={},
     )
+
+
+def batch_event(kind: str, **fields: object) -> BatchEvent:
+    """A batch log event of ``kind`` as the log spells it (``started``, ``attempt``...)."""
+    return msgspec.convert({"event": kind, **fields}, BatchEvent)

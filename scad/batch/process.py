@@ -30,6 +30,7 @@ from ..image.build import BuildProgress, build_image
 from ..runs.records import load_run, now_iso
 from ..runs.supervisor import STOP_GRACE, stop_run
 from ..sessions.start import require_credentials
+from .events import Ended, Requeued
 from .prompts import BatchPrompt
 from .store import (
     BatchItem,
@@ -176,7 +177,7 @@ async def stop_batch(engine: Engine, home: Home, batch_id: str) -> None:
             record = load_run(home, item.run_id)
             await stop_run(engine, home, record, record.container_id)
     close_unfinished(paths, manifest, "the batch was stopped")
-    append_batch_event(paths, "ended")
+    append_batch_event(paths, Ended())
 
 
 def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
@@ -206,7 +207,7 @@ def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
         )
     if not again:
         raise SessionError(f"every prompt of batch {batch_id} succeeded; nothing to retry")
-    append_batch_event(paths, "requeued", items=again)
+    append_batch_event(paths, Requeued(items=again))
     return again
 
 

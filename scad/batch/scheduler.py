@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
-from anyio.abc import TaskStatus
 
 from ..code.fetch import fetch_run
 from ..config.schema import Config
@@ -42,6 +41,17 @@ from ..runs.supervisor import (
 )
 from ..sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
 from ..taskgroups import open_task_group
+from .events import (
+    AttemptEnded,
+    AttemptStarted,
+    BatchEvent,
+    BudgetSpent,
+    Ended,
+    Fetched,
+    LimitMoved,
+    Stopping,
+    SupervisorTook,
+)
 from .policy import Budget, Concurrency, LimitChange, backoff
 from .signals import LogSignals, SignalSource
 from .store import (
@@ -124,8 +134,8 @@ class _Batch:
         self.named_at = parse_iso(manifest.created).astimezone()
         self.finished = anyio.Event()
 
-    async def _event(self, event: str, **fields: object) -> None:
-        await anyio.to_thread.run_sync(lambda: append_batch_event(self.paths, event, **fields))
+    async def _log(self, event: BatchEvent) -> None:
+        await anyio.to_thread.run_sync(append_batch_event, self.paths, event)
 
     async def run(self, *, stop_on_signals: bool) -> None:
         events = read_batch_events(self.paths)
@@ -133,14 +143,14 @@ class _Batch:
         # A batch supervised before may have runs its log does not name yet (the
         # supervisor died between making a run and saying so): their records do.
         records = {}
-        if any(e.event == "supervisor" for e in events):
+        if any(isinstance(e, SupervisorTook) for e in events):
             records = {
                 r.item: r
                 for r in await anyio.to_thread.run_sync(list_runs, self.home)
                 if r.batch == self.manifest.batch_id and r.item is not None
             }
-        await self._event("supervisor", pid=os.getpid())
-        await self._event("concurrency", limit=self.limiter.total_tokens)
+        await self._log(SupervisorTook(pid=os.getpid()))
+        await self._log(LimitMoved(limit=int(self.limiter.total_tokens)))
         pending = [item for item in state.items if not item.final]
         self.runs.update(state.run_ids)
         self.runs.update(r.run_id for r in records.values())
@@ -172,14 +182,14 @@ class _Batch:
                 # stopped and kept; the batch says so, and that it ended.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                     await anyio.to_thread.run_sync(close_unfinished, self.paths, self.manifest, why)
-                    await self._event("ended")
+                    await self._log(Ended())
             guard.cancel_scope.cancel()
 
     async def _stop_on_signals(self, everything: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
             async for _ in received:
                 if not everything.cancel_called:
-                    await self._event("stopping", detail="stopped on request")
+                    await self._log(Stopping(detail="stopped on request"))
                     everything.cancel()
 
     async def _monitor(self) -> None:
@@ -195,11 +205,9 @@ class _Batch:
         if self.budget.exhausted and not self.budget_spent.is_set():
             self.budget_spent.set()
             spent = self.budget.spent
-            await self._event(
-                "budget",
-                cost_usd=spent,
-                detail=f"budget spent: ${spent:.4f} of ${self.budget.limit_usd:.2f}; stopping the runs",
-            )
+            limit = self.budget.limit_usd
+            detail = f"budget spent: ${spent:.4f} of ${limit:.2f}; stopping the runs"
+            await self._log(BudgetSpent(cost_usd=spent, detail=detail))
             for scope in self.attempts.values():
                 scope.cancel()
 
@@ -207,11 +215,8 @@ class _Batch:
         if change is None:
             return
         self.limiter.total_tokens = change.new
-        await self._event(
-            "concurrency",
-            limit=change.new,
-            detail=f"concurrency {change.old} -> {change.new}: {change.reason}",
-        )
+        detail = f"concurrency {change.old} -> {change.new}: {change.reason}"
+        await self._log(LimitMoved(limit=change.new, detail=detail))
 
     async def _item(self, state: ItemState, record: RunRecord | None) -> None:
         """One prompt, through its attempts, to a final outcome."""
@@ -231,8 +236,7 @@ class _Batch:
                 tries += 1
                 final = outcome.status not in RETRYABLE or tries > self.options.retries
                 failed = outcome.status != "succeeded"
-                await self._event(
-                    "attempt",
+                ended = AttemptEnded(
                     item=state.index,
                     run_id=outcome.run_id or None,
                     attempt=attempt,
@@ -241,6 +245,7 @@ class _Batch:
                     detail=_short(outcome.detail or (outcome.result if failed else None)),
                     cost_usd=outcome.cost_usd,
                 )
+                await self._log(ended)
                 if not failed:
                     await self._limit(self.concurrency.succeeded())
                     if self.options.fetch and run.record is not None:
@@ -263,7 +268,7 @@ class _Batch:
             except ScadError as exc:
                 problems = [str(exc)]
         detail = "; ".join(problems) if problems else f"{record.run_id}: branches fetched"
-        await self._event("fetched", item=index, run_id=record.run_id, detail=_short(detail))
+        await self._log(Fetched(item=index, run_id=record.run_id, detail=_short(detail)))
 
     async def _left_running(self, record: RunRecord) -> bool:
         """Whether a supervisor that died left this run's last container going: its
@@ -316,14 +321,22 @@ class _Batch:
                 await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
-            on_start = _OnStart(self.paths, run.item.index, record.run_id, attempt)
+            started = False
+
+            async def on_started(record: RunRecord) -> None:
+                nonlocal started
+                started = True
+                await self._log(
+                    AttemptStarted(item=run.item.index, run_id=record.run_id, attempt=attempt)
+                )
+
             try:
                 return await supervise(
                     self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
-                    time_limit=self.options.timeout, gate=self._stagger, task_status=on_start,
+                    time_limit=self.options.timeout, gate=self._stagger, on_started=on_started,
                 )  # fmt: skip
             except anyio.get_cancelled_exc_class():
-                if fresh and not on_start.called:  # stopped before it started: nothing to keep
+                if fresh and not started:  # stopped before it started: nothing to keep
                     await discard_run(self.home, run.record_id)
                     run.record = None
                 raise
@@ -359,20 +372,6 @@ class _Batch:
 class _BudgetSpent(ScadError):
     """The budget ran out while an attempt waited to start (its container is removed,
     as for any run that could not start)."""
-
-
-class _OnStart(TaskStatus[RunRecord]):
-    """Says in the batch's log that an attempt's container started."""
-
-    def __init__(self, paths: BatchPaths, item: int, run_id: str, attempt: int) -> None:
-        self.paths, self.item, self.run_id, self.attempt = paths, item, run_id, attempt
-        self.called = False
-
-    def started(self, value: RunRecord | None = None) -> None:
-        self.called = True
-        append_batch_event(
-            self.paths, "started", item=self.item, run_id=self.run_id, attempt=self.attempt
-        )
 
 
 class _ItemRun:

@@ -19,7 +19,6 @@ import os
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
 
 import msgspec
 
@@ -27,10 +26,22 @@ from ..errors import NotFound, SessionError, UsageError
 from ..home import Home
 from ..names import make_run_id
 from ..runs.records import now_iso
+from .events import (
+    AttemptEnded,
+    AttemptStarted,
+    BatchEvent,
+    BudgetSpent,
+    Ended,
+    Fetched,
+    ItemStatus,
+    LimitMoved,
+    Requeued,
+    Stopping,
+    SupervisorTook,
+)
 from .prompts import BatchPrompt
 
 __all__ = [
-    "BatchEvent",
     "BatchItem",
     "BatchManifest",
     "BatchOptions",
@@ -89,35 +100,6 @@ class BatchManifest(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     options: BatchOptions
     items: list[BatchItem]
-
-
-class BatchEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One line of a batch's log. ``event`` is one of:
-
-    supervisor   a supervisor took the batch (pid)
-    started      an attempt's container started (item, run_id, attempt)
-    attempt      an attempt ended (item, run_id, attempt, status, final, detail, cost_usd)
-    concurrency  the limit moved (limit, detail)
-    fetched      a run that succeeded brought its branches home (item, run_id, detail)
-    budget       the budget is spent (cost_usd, detail)
-    requeued     items to run again (items)
-    stopping     a stop was asked for (detail)
-    ended        the supervisor is done with the batch
-    """
-
-    ts: str
-    event: str
-    item: int | None = None
-    run_id: str | None = None
-    attempt: int | None = None
-    status: str | None = None
-    #: On ``attempt``: no further attempt will follow.
-    final: bool | None = None
-    limit: int | None = None
-    pid: int | None = None
-    cost_usd: float | None = None
-    items: list[int] | None = None
-    detail: str | None = None
 
 
 class BatchPaths:
@@ -200,9 +182,9 @@ def list_batches(home: Home) -> list[str]:
     return sorted(p.name for p in batches.iterdir() if (p / "manifest.json").is_file())
 
 
-def append_batch_event(paths: BatchPaths, event: str, **fields: object) -> BatchEvent:
-    """Append one event, whole, under the batch's lock, and sync it."""
-    envelope = BatchEvent(ts=now_iso(), event=event, **fields)  # type: ignore[arg-type]
+def append_batch_event(paths: BatchPaths, event: BatchEvent) -> BatchEvent:
+    """Append one event, stamped now, whole, under the batch's lock, and sync it."""
+    envelope = msgspec.structs.replace(event, ts=now_iso())
     line = msgspec.json.encode(envelope) + b"\n"
     fd = os.open(paths.events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -229,7 +211,7 @@ def read_batch_events(paths: BatchPaths) -> list[BatchEvent]:
         try:
             events.append(_decode_event(line))
         except msgspec.DecodeError:
-            continue
+            continue  # a partial line, or an event a later version wrote
     return events
 
 
@@ -290,22 +272,6 @@ def batch_over(paths: BatchPaths) -> bool:
     return supervisor_pid(paths) is None
 
 
-ItemStatus = Literal[
-    "queued",
-    "running",
-    "retrying",
-    "succeeded",
-    "failed",
-    "timed-out",
-    "hung",
-    "rate-limited",
-    "crashed",
-    "oom",
-    "cancelled",
-    "unknown",
-]
-
-
 class ItemState(msgspec.Struct, kw_only=True):
     index: int
     tag: str
@@ -349,43 +315,42 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
     items = {item.index: ItemState(index=item.index, tag=item.tag) for item in manifest.items}
     state = BatchState(batch_id=manifest.batch_id, items=list(items.values()))
     for event in events:
-        item = items.get(event.item) if event.item is not None else None
-        match event.event:
-            case "supervisor":
+        match event:
+            case SupervisorTook():
                 state.ended = False
-            case "started" if item is not None:
+            case AttemptStarted(item=index) if (item := items.get(index)) is not None:
                 item.run_id = event.run_id
-                item.current = max(item.current, event.attempt or 0)
+                item.current = max(item.current, event.attempt)
                 item.final = False
                 item.status = "running"
                 item.started = item.started or event.ts
-            case "attempt" if item is not None and event.status:
+            case AttemptEnded(item=index) if (item := items.get(index)) is not None:
                 item.run_id = event.run_id or item.run_id
-                item.attempts = max(item.attempts, event.attempt or 0)
+                item.attempts = max(item.attempts, event.attempt)
                 item.current = max(item.current, item.attempts)
                 item.tries += 1
-                item.final = bool(event.final)
-                item.status = event.status if item.final else "retrying"  # type: ignore[assignment]
+                item.final = event.final
+                item.status = event.status if event.final else "retrying"
                 item.detail = event.detail
-                item.finished = event.ts if item.final else None
-            case "concurrency":
+                item.finished = event.ts if event.final else None
+            case LimitMoved():
                 state.limit = event.limit
                 if event.detail:
                     state.notes.append(event.detail)
-            case "fetched" if event.detail:
-                state.notes.append(event.detail)
-            case "budget":
+            case Fetched(detail=detail) if detail:
+                state.notes.append(detail)
+            case BudgetSpent():
                 state.budget_spent = True
                 state.notes.append(event.detail or "the budget is spent")
-            case "requeued":
-                for index in event.items or ():
+            case Requeued():
+                for index in event.items:
                     if again := items.get(index):
                         again.final, again.finished, again.tries = False, None, 0
                         again.status = "retrying" if again.run_id else "queued"
                 state.ended = state.stopping = state.budget_spent = False
-            case "stopping":
+            case Stopping():
                 state.stopping = True
-            case "ended":
+            case Ended():
                 state.ended = True
     return state
 
@@ -394,13 +359,15 @@ def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> No
     """End every item that has not ended as ``cancelled``, saying ``why``."""
     for item in batch_state(manifest, read_batch_events(paths)).items:
         if not item.final:
+            attempt = item.current if item.status == "running" else item.attempts
             append_batch_event(
                 paths,
-                "attempt",
-                item=item.index,
-                run_id=item.run_id,
-                attempt=item.current if item.status == "running" else item.attempts,
-                status="cancelled",
-                final=True,
-                detail=why,
+                AttemptEnded(
+                    item=item.index,
+                    run_id=item.run_id,
+                    attempt=attempt,
+                    status="cancelled",
+                    final=True,
+                    detail=why,
+                ),
             )

@@ -117,6 +117,7 @@ async def supervise(
     idle_timeout: float | None = None,
     time_limit: float | None = None,
     gate: Callable[[], Awaitable[None]] | None = None,
+    on_started: Callable[[RunRecord], Awaitable[None]] | None = None,
     task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
 ) -> Outcome:
     """Run ``record``'s container from creation to exit, streaming its output into the log;
@@ -127,7 +128,7 @@ async def supervise(
     ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than
     that in all is stopped and ends as ``timed-out``. ``gate`` is awaited
     between creating the container and starting it (a batch spaces its starts,
-    not its creations).
+    not its creations); ``on_started`` once it started (a batch logs it).
 
     A run that cannot start raises the ScadError that kept it from starting (its
     container removed, its end logged; the caller names the run). Once started,
@@ -150,6 +151,8 @@ async def supervise(
                         await gate()
                     await engine.start(container_id)
                     task_status.started(record)
+                    if on_started is not None:
+                        await on_started(record)
                     deadline = None if time_limit is None else anyio.current_time() + time_limit
                     await _stream(
                         engine, paths, container_id, output, watch, idle_timeout, deadline

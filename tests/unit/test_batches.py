@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.batch.events import SupervisorTook
 from scad.batch.process import requeue, stop_batch
 from scad.batch.prompts import BatchPrompt
 from scad.batch.store import (
@@ -28,7 +29,7 @@ from scad.errors import SessionError, UsageError
 from scad.home import Home
 from scad.runs.events import LogLine, append_event, ingest
 from scad.runs.records import RunPaths, RunRecord, save_run
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, batch_event
 from tests.unit.test_dispatch import drain
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +54,7 @@ def home(tmp_path: Path) -> Home:
 
 
 def event(home: Home, name: str, **fields: object) -> None:
-    append_batch_event(BatchPaths(home, BATCH), name, **fields)
+    append_batch_event(BatchPaths(home, BATCH), batch_event(name, **fields))
 
 
 def test_the_state_follows_attempts_retries_and_requeues(home: Home) -> None:
@@ -90,7 +91,7 @@ def test_a_partial_last_line_is_left_for_later(home: Home) -> None:
     event(home, "supervisor", pid=5)
     with open(BatchPaths(home, BATCH).events, "ab") as log:
         log.write(b'{"ts":"2026-11-27T10:00:00.000Z","event":"ended"')  # a writer killed mid-line
-    assert [e.event for e in read_batch_events(BatchPaths(home, BATCH))] == ["supervisor"]
+    assert [type(e) for e in read_batch_events(BatchPaths(home, BATCH))] == [SupervisorTook]
 
 
 def test_item_tags_number_or_name_each_prompt() -> None:

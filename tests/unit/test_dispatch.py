@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from scad.batch import scheduler as dispatch
+from scad.batch.events import AttemptEnded, AttemptStarted, Fetched, LimitMoved
 from scad.batch.process import requeue
 from scad.batch.scheduler import run_batch
 from scad.batch.signals import RunSignals
@@ -44,7 +45,7 @@ from scad.runs.supervisor import launch, supervise
 from scad.sessions.claude_state import write_claude_state
 from scad.sessions.start import Prepared, prepare_session
 from tests.conftest import make_repo
-from tests.fakes import FakeContainer, FakeEngine, Script
+from tests.fakes import FakeContainer, FakeEngine, Script, batch_event
 
 pytestmark = pytest.mark.anyio
 
@@ -294,7 +295,7 @@ async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
         tg.start_soon(report_429)
         state = await run(engine, home, config, batch_id, signals=signals)
     limits = [
-        e.limit for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "concurrency"
+        e.limit for e in read_batch_events(BatchPaths(home, batch_id)) if isinstance(e, LimitMoved)
     ]
     # Halved once for the burst (one cut per cool-down), then raised as runs succeed.
     assert limits[:2] == [4, 2]
@@ -362,7 +363,7 @@ async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
     batch_id = make_batch(home, ["a", "b", "c", "d"])
     engine = Scripted(plans)
     paths = BatchPaths(home, batch_id)
-    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, batch_event("supervisor", pid=1))
     prepared = {}
     for index in (1, 2, 3):
         prepared[index] = await prepare_item(engine, home, config, batch_id, index)
@@ -372,10 +373,12 @@ async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
             record = prepared[index].record
             container_id = await launch(engine, home, record, prepared[index].spec)
             tg.start_soon(drain, engine, container_id)  # the container runs by itself
-            append_batch_event(paths, "started", item=index, run_id=record.run_id, attempt=1)
+            append_batch_event(
+                paths, batch_event("started", item=index, run_id=record.run_id, attempt=1)
+            )
         await catch_up_when_ended(engine, home, prepared[2].record)
-        append_batch_event(paths, "attempt", item=2, run_id=prepared[2].record.run_id,
-                           attempt=1, status="succeeded", final=True)  # fmt: skip
+        append_batch_event(paths, batch_event("attempt", item=2, run_id=prepared[2].record.run_id,
+                           attempt=1, status="succeeded", final=True))  # fmt: skip
         state = await run(engine, home, config, batch_id)
     assert [(i.status, i.attempts) for i in state.items] == [("succeeded", 1)] * 4
     assert engine.attempts == {"01": 1, "02": 1, "03": 1, "04": 1}  # nothing ran twice
@@ -434,10 +437,10 @@ async def test_a_resumed_batch_counts_what_earlier_runs_spent(project: tuple[Hom
     home, config = project
     batch_id = make_batch(home, ["a", "b"], budget_usd=1.0)
     paths = BatchPaths(home, batch_id)
-    append_batch_event(paths, "supervisor", pid=1)
-    append_batch_event(paths, "started", item=1, run_id="p-b-01-old", attempt=1)
-    append_batch_event(paths, "attempt", item=1, run_id="p-b-01-old", attempt=1,
-                       status="succeeded", final=True)  # fmt: skip
+    append_batch_event(paths, batch_event("supervisor", pid=1))
+    append_batch_event(paths, batch_event("started", item=1, run_id="p-b-01-old", attempt=1))
+    append_batch_event(paths, batch_event("attempt", item=1, run_id="p-b-01-old", attempt=1,
+                       status="succeeded", final=True))  # fmt: skip
     signals = Signals()
     signals.spent["p-b-01-old"] = 1.5
     engine = Scripted({"02": [OK]})
@@ -469,7 +472,8 @@ async def test_an_engine_away_at_start_is_a_crash_worth_a_retry(
     engine = Flaky({"01": [OK]}, away=2)
     state = await run(engine, home, config, batch_id)
     events = read_batch_events(BatchPaths(home, batch_id))
-    assert [e.status for e in events if e.event == "attempt"] == ["crashed", "crashed", "succeeded"]
+    ended = [e.status for e in events if isinstance(e, AttemptEnded)]
+    assert ended == ["crashed", "crashed", "succeeded"]
     assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 3)
 
 
@@ -480,11 +484,11 @@ async def test_a_retried_batch_gives_each_prompt_its_retries_again(
     batch_id = make_batch(home, ["a"], retries=1)
     paths = BatchPaths(home, batch_id)
     record = (await prepare_item(Scripted({}), home, config, batch_id, 1)).record
-    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, batch_event("supervisor", pid=1))
     for attempt, final in ((1, False), (2, True)):
-        append_batch_event(paths, "attempt", item=1, run_id=record.run_id, attempt=attempt,
-                           status="crashed", final=final)  # fmt: skip
-    append_batch_event(paths, "ended")
+        append_batch_event(paths, batch_event("attempt", item=1, run_id=record.run_id, attempt=attempt,
+                           status="crashed", final=final))  # fmt: skip
+    append_batch_event(paths, batch_event("ended"))
     assert requeue(home, batch_id, failed_only=True) == [1]
     crash = Script(out(INIT), exit_code=137)
     engine = Scripted({"01": [crash, OK]})
@@ -501,12 +505,14 @@ async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batc
     batch_id = make_batch(home, ["a", "b"])
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
     paths = BatchPaths(home, batch_id)
-    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, batch_event("supervisor", pid=1))
     prepared = await prepare_item(engine, home, config, batch_id, 1)
     async with anyio.create_task_group() as tg:
         engine.tg = tg  # type: ignore[attr-defined]
         await launch(engine, home, prepared.record, prepared.spec)
-        append_batch_event(paths, "started", item=1, run_id=prepared.record.run_id, attempt=1)
+        append_batch_event(
+            paths, batch_event("started", item=1, run_id=prepared.record.run_id, attempt=1)
+        )
         engine.fail["logs"] = EngineUnavailable("logs: the Docker engine did not answer")
         state = await run(engine, home, config, batch_id)
     # Its log could not be read, but the engine could stop it: gone, so worth a retry.
@@ -522,14 +528,16 @@ async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
     batch_id = make_batch(home, ["a", "b"], budget_usd=1.0)
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
     paths = BatchPaths(home, batch_id)
-    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, batch_event("supervisor", pid=1))
     prepared = await prepare_item(engine, home, config, batch_id, 1)
     signals = Signals()
     signals.spent[prepared.record.run_id] = 2.0
     async with anyio.create_task_group() as tg:
         engine.tg = tg  # type: ignore[attr-defined]
         await launch(engine, home, prepared.record, prepared.spec)
-        append_batch_event(paths, "started", item=1, run_id=prepared.record.run_id, attempt=1)
+        append_batch_event(
+            paths, batch_event("started", item=1, run_id=prepared.record.run_id, attempt=1)
+        )
         state = await run(engine, home, config, batch_id, signals=signals)
     assert [(i.status, i.detail) for i in state.items] == [
         ("cancelled", "stopped: the budget is spent"),
@@ -561,7 +569,9 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
         tg.start_soon(spend)
         await run(engine, home, config, batch_id, signals=signals)
     started = [
-        e.item for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "started"
+        e.item
+        for e in read_batch_events(BatchPaths(home, batch_id))
+        if isinstance(e, AttemptStarted)
     ]
     assert len(started) == 1  # the other's container was made, never started, and removed
     assert len(engine.made) == 0
@@ -578,13 +588,13 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     paths = BatchPaths(home, batch_id)
     engine = Scripted({"01": [OK]})
     prepared = await prepare_item(engine, home, config, batch_id, 1)
-    append_batch_event(paths, "supervisor", pid=1)
+    append_batch_event(paths, batch_event("supervisor", pid=1))
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
     with pytest.raises(EngineUnavailable):
         await supervise(engine, home, prepared.record, prepared.spec)
     del engine.fail["start"]
-    append_batch_event(paths, "attempt", item=1, run_id=prepared.record.run_id, attempt=1,
-                       status="crashed", final=False)  # fmt: skip
+    append_batch_event(paths, batch_event("attempt", item=1, run_id=prepared.record.run_id, attempt=1,
+                       status="crashed", final=False))  # fmt: skip
     state = await run(engine, home, config, batch_id)
     assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 2)
 
@@ -606,7 +616,7 @@ async def test_with_fetch_each_run_that_succeeded_brings_its_branches_home(
     succeeded = {i.run_id for i in state.items if i.status == "succeeded"}
     assert len(succeeded) == 2
     assert sorted(branches) == sorted(["main", *(f"scad-{r}" for r in succeeded)])
-    fetched = [e for e in read_batch_events(BatchPaths(home, batch_id)) if e.event == "fetched"]
+    fetched = [e for e in read_batch_events(BatchPaths(home, batch_id)) if isinstance(e, Fetched)]
     assert {(e.run_id, e.detail) for e in fetched} == {
         (r, f"{r}: branches fetched") for r in succeeded
     }

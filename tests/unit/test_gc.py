@@ -38,7 +38,7 @@ from scad.names import image_repository
 from scad.runs.events import supervising
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
-from tests.fakes import FakeEngine, container_using
+from tests.fakes import FakeEngine, batch_event, container_using
 
 pytestmark = pytest.mark.anyio
 
@@ -114,11 +114,14 @@ def make_batch(home: Home, batch_id: str, runs: list[str], *, fresh: bool = Fals
     )  # fmt: skip
     save_manifest(paths, manifest)
     for n, run_id in enumerate(runs, start=1):
-        append_batch_event(paths, "started", item=n, run_id=run_id, attempt=1)
+        append_batch_event(paths, batch_event("started", item=n, run_id=run_id, attempt=1))
         append_batch_event(
-            paths, "attempt", item=n, run_id=run_id, attempt=1, status="succeeded", final=True
+            paths,
+            batch_event(
+                "attempt", item=n, run_id=run_id, attempt=1, status="succeeded", final=True
+            ),
         )
-    append_batch_event(paths, "ended")
+    append_batch_event(paths, batch_event("ended"))
     if not fresh:
         age(paths.root)
     return paths

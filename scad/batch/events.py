@@ -1,0 +1,115 @@
+"""A batch's log (``batches/<batch-id>/events.jsonl``), typed: one Struct a kind of
+event, told apart by its ``event`` tag, as Claude's own lines are by ``type``.
+
+The supervisor writes them (:func:`~scad.batch.store.append_batch_event`); every
+view folds them into where the batch stands (:func:`~scad.batch.store.batch_state`).
+A line of a kind this version does not know is left unread.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from ..runs.outcomes import Status
+
+__all__ = [
+    "AttemptEnded",
+    "AttemptStarted",
+    "BatchEvent",
+    "BudgetSpent",
+    "Ended",
+    "Fetched",
+    "ItemStatus",
+    "LimitMoved",
+    "Requeued",
+    "Stopping",
+    "SupervisorTook",
+]
+
+#: Where one prompt of a batch stands: waiting, going, or its run's outcome (one
+#: vocabulary with the runs').
+ItemStatus = Literal["queued", "running", "retrying"] | Status
+
+
+class _Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event"):
+    #: When it happened; stamped as it is written.
+    ts: str = ""
+
+
+class SupervisorTook(_Event, tag="supervisor", kw_only=True):
+    """A supervisor process took the batch."""
+
+    pid: int
+
+
+class AttemptStarted(_Event, tag="started", kw_only=True):
+    """An attempt's container started."""
+
+    item: int
+    run_id: str
+    attempt: int
+
+
+class AttemptEnded(_Event, tag="attempt", kw_only=True):
+    """An attempt ended (``final``: no further attempt will follow)."""
+
+    item: int
+    run_id: str | None = None
+    attempt: int
+    status: ItemStatus
+    final: bool
+    detail: str | None = None
+    cost_usd: float | None = None
+
+
+class LimitMoved(_Event, tag="concurrency", kw_only=True):
+    """How many may run at once, and why it moved."""
+
+    limit: int
+    detail: str | None = None
+
+
+class Fetched(_Event, tag="fetched", kw_only=True):
+    """A run that succeeded brought its branches home (or said why not)."""
+
+    item: int
+    run_id: str
+    detail: str | None = None
+
+
+class BudgetSpent(_Event, tag="budget", kw_only=True):
+    """The budget is spent: what runs is stopped, nothing more starts."""
+
+    cost_usd: float
+    detail: str | None = None
+
+
+class Requeued(_Event, tag="requeued", kw_only=True):
+    """Items put back in the queue for a new supervisor (resume, retry)."""
+
+    items: list[int]
+
+
+class Stopping(_Event, tag="stopping", kw_only=True):
+    """A stop was asked for."""
+
+    detail: str | None = None
+
+
+class Ended(_Event, tag="ended", kw_only=True):
+    """The supervisor is done with the batch."""
+
+
+BatchEvent = (
+    SupervisorTook
+    | AttemptStarted
+    | AttemptEnded
+    | LimitMoved
+    | Fetched
+    | BudgetSpent
+    | Requeued
+    | Stopping
+    | Ended
+)
