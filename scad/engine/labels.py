@@ -19,7 +19,7 @@ RUN = "scad.run"
 #: homes on one engine, each tells its own apart.
 HOME = "scad.home"
 #: An image's config (a run's container carries it too, by inheritance and by name).
-CONFIG = "scad.config.schema"
+CONFIG = "scad.config"
 #: A run's mode: ``interactive`` or ``headless``.
 MODE = "scad.mode"
 #: The content hash of the build context an image was made from.

@@ -53,7 +53,7 @@ def test_build_shows_steps_and_is_then_up_to_date(built_image: BuiltImage) -> No
     labels = json.loads(
         docker("image", "inspect", "--format", "{{json .Config.Labels}}", built_image.tag)
     )
-    assert labels["scad.config.schema"] == "scadtest"
+    assert labels["scad.config"] == "scadtest"
     latest = built_image.tag.rsplit(":", 1)[0] + ":latest"
     assert docker("image", "inspect", "--format", "{{.Id}}", latest) == docker(
         "image", "inspect", "--format", "{{.Id}}", built_image.tag

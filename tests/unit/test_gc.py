@@ -139,7 +139,7 @@ async def run_container(
 ) -> str:
     """A run's container as scad makes it in ``home`` (None: as an older scad made
     it, naming no home)."""
-    labels = {"scad.run": run_id, "scad.config.schema": "proj"}
+    labels = {"scad.run": run_id, "scad.config": "proj"}
     if home is not None:
         labels["scad.home"] = os.path.realpath(home.root)
     spec = ContainerSpec(image="scad-proj:x", name=f"scad-{run_id}", labels=labels)
@@ -150,7 +150,7 @@ async def run_container(
 
 
 def image(id: str, *tags: str, created: int, config: str | None = "proj") -> ImageInfo:
-    labels = {"scad.config.schema": config, "scad.hash": id} if config else {}
+    labels = {"scad.config": config, "scad.hash": id} if config else {}
     return ImageInfo(id=f"sha256:{id}", tags=list(tags), labels=labels, created=str(created))
 
 
@@ -566,7 +566,7 @@ def test_the_newest_image_and_the_latest_one_both_stay() -> None:
         ImageInfo(
             id="sha256:iso",
             tags=["scad-proj:iso"],
-            labels={"scad.config.schema": "proj"},
+            labels={"scad.config": "proj"},
             created="1970-01-01T00:00:02.5Z",
         ),
     ]
@@ -616,11 +616,11 @@ def test_a_container_is_an_orphan_only_by_its_run_and_home_labels() -> None:
     here = {"scad.home": "/home/me/.scad"}
     containers = [
         container("of-a-run", {"scad.run": "p-here", **here}),
-        container("orphan", {"scad.run": "p-gone", "scad.config.schema": "proj", **here}),
+        container("orphan", {"scad.run": "p-gone", "scad.config": "proj", **here}),
         container("another-homes", {"scad.run": "p-gone", "scad.home": "/tmp/t/home"}),
         container("of-a-run-elsewhere", {"scad.run": "p-here", "scad.home": "/tmp/t/home"}),
-        container("older", {"scad.run": "p-gone", "scad.config.schema": "proj"}),
-        container("from-a-scad-image", {"scad.config.schema": "proj", "scad.hash": "h"}),
+        container("older", {"scad.run": "p-gone", "scad.config": "proj"}),
+        container("from-a-scad-image", {"scad.config": "proj", "scad.hash": "h"}),
         container("unrelated", {}),
     ]
     plan = orphan_containers(containers, {"p-here"}, "/home/me/.scad")
@@ -651,7 +651,7 @@ def test_a_killed_doctors_containers_go_once_no_doctor_can_be_using_them() -> No
         # The label from an image, and a run of a config named "doctor": neither is one.
         made("web", long_ago, doctor),
         made("scad-doctor-fix-Nov27-1000", long_ago, {"scad.run": "doctor-fix", **doctor}),
-        made("scad-doctor-p-0000000f", long_ago, {"scad.config.schema": "doctor"}),
+        made("scad-doctor-p-0000000f", long_ago, {"scad.config": "doctor"}),
     ]
     plan = doctor_leftovers(containers, now.timestamp())
     assert listed(plan) == {

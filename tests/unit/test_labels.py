@@ -94,3 +94,17 @@ def test_two_spellings_of_one_home_agree(tmp_path: Path) -> None:
     assert labels.home_label(Home(tmp_path / "link")) == here
     assert labels.made_by({labels.HOME: here}, here) and labels.made_by({}, here)
     assert not labels.made_by({labels.HOME: str(tmp_path / "elsewhere")}, here)
+
+
+def test_the_labels_are_named_as_documented() -> None:
+    """Other tools filter by them (`docker ps --filter label=scad.run`): their names
+    are an interface, not an implementation detail."""
+    names = (labels.RUN, labels.HOME, labels.CONFIG, labels.MODE, labels.HASH, labels.DOCTOR)
+    assert names == (
+        "scad.run",
+        "scad.home",
+        "scad.config",
+        "scad.mode",
+        "scad.hash",
+        "scad.doctor",
+    )

@@ -30,7 +30,7 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert spec.labels == {
         "scad.run": "p-t-Nov27-1000",
         "scad.home": os.path.realpath(tmp_path / "home"),
-        "scad.config.schema": "p",
+        "scad.config": "p",
         "scad.mode": "headless",
     }
     assert spec.command == ["headless", "-p"]
