@@ -420,7 +420,7 @@ async def test_an_engine_restart_mid_batch(
     await second_engine.ready()
     for run_id in runs_of(project, batch_id_of(project)).values():
         open_gate(project, run_id)  # the retries go through
-    assert await batch.wait(240) == 0, batch.err
+    assert await batch.wait(240) == 0, batch.out + batch.err
     view = json.loads(batch.out)
     assert [row["status"] for row in view["rows"]] == ["succeeded"] * 3
     ends = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "attempt"]
