@@ -288,7 +288,7 @@ class _Batch:
         """One attempt, holding a slot: prepared (the first time), started, supervised.
         An attempt that cannot start ends ``failed``, saying why (``crashed`` when the
         engine was away: worth another attempt)."""
-        record, fresh = run.record, False
+        record, fresh, started = run.record, False, False
         try:
             if adopting and record is not None:
                 if self.budget_spent.is_set():  # a resumed batch whose money is gone
@@ -321,7 +321,6 @@ class _Batch:
                 await renew_claude_state(config, paths)
                 if attempt > 1:
                     await append_event(paths, "retry", detail=f"attempt {attempt}")
-            started = False
 
             async def on_started(record: RunRecord) -> None:
                 nonlocal started
@@ -350,6 +349,12 @@ class _Batch:
             away = isinstance(exc, EngineUnavailable)
             why = f"{record.run_id} could not start: {exc}" if record is not None else str(exc)
             return run.ended_early("crashed" if away else "failed", why)
+        except Exception as exc:  # a bug, or the host failing it (a full disk): this item's end
+            if fresh and not started:
+                await discard_run(self.home, run.record_id)
+                run.record = None
+            where = record.run_id if record is not None else run.item.tag
+            return run.ended_early("failed", f"{where}: {_described(exc)}")
 
     def _deadline(self) -> float | None:
         """An adopted run's time limit counts from now: when it began is the dead
@@ -392,6 +397,14 @@ class _ItemRun:
 
 #: How much of what went wrong the batch's log keeps (an agent's result can be huge).
 DETAIL_LIMIT = 2000
+
+
+def _described(exc: BaseException) -> str:
+    """An error scad did not expect, in one line: its kind and message (the first of
+    a group's)."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _short(text: str | None) -> str | None:

@@ -28,7 +28,7 @@ from anyio.abc import TaskStatus
 
 from ..engine import labels
 from ..engine._types import ContainerExit, ContainerSpec, OutputStream
-from ..errors import EngineError, ScadError, SessionError
+from ..errors import EngineError, EngineUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
 from ..taskgroups import open_task_group
@@ -70,20 +70,33 @@ async def _create(engine: Engine, home: Home, record: RunRecord, spec: Container
             raise
         container_id = await _create_beside(engine, home, record, spec)
     record.container_id = container_id
-    await anyio.to_thread.run_sync(save_run, home, record)
+    try:
+        await anyio.to_thread.run_sync(save_run, home, record)
+    except BaseException:  # the record does not name it: it goes now, never started
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(30),
+            contextlib.suppress(ScadError),
+        ):
+            await engine.remove(container_id, force=True)
+        raise
     return container_id
 
 
 async def _create_beside(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
     """The run's container, when a container already holds its name. One of this
     home's that never started (scad was stopped between making and starting it) is
-    removed and the name taken; any other (another home's run of the same id) stays,
-    and this home's key in the name sets them apart."""
+    removed and the name taken; one of this home's that ran is refused (a second
+    agent never starts beside it); another home's run of the same id keeps it, and
+    this home's key in the name sets the two apart."""
     here = labels.home_label(home)
     for holder in await engine.containers({labels.RUN: record.run_id}):
         if holder.name == spec.name and labels.made_by(holder.labels, here):
-            if holder.status != "created":
-                break  # it ran: what it holds is not scad's to drop here
+            if holder.status != "created":  # it ran: never a second agent beside it
+                raise SessionError(
+                    f"{record.run_id}'s earlier container {holder.id[:12]} is still there "
+                    f"({holder.status}); see it with `scad session info {record.run_id}`"
+                )
             await engine.remove(holder.id, force=True)
             return await engine.create_container(spec)
     key = home_key(here)
@@ -140,6 +153,7 @@ async def supervise(
     watch = Watch()
     container_id: str | None = None
     deadline: float | None = None
+    start_sent = False
     async with supervising(paths):
         try:
             try:
@@ -149,6 +163,7 @@ async def supervise(
                 async with engine.attach(container_id) as output:
                     if gate is not None:
                         await gate()
+                    start_sent = True
                     await engine.start(container_id)
                     task_status.started(record)
                     if on_started is not None:
@@ -162,17 +177,26 @@ async def supervise(
                     paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
                 )
             except ScadError as exc:
-                if not watch.started:
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                        await remove_containers(engine, paths.home, record)
-                        if container_id is not None:  # its start is logged: so is its end
+                # An engine that did not answer a start may have carried it out: such a
+                # run is regained like one that started, never taken for one that did not.
+                maybe_started = start_sent and isinstance(exc, EngineUnavailable)
+                if not (watch.started or maybe_started):
+                    # Only the container this start made goes (an earlier one of the run
+                    # may hold output); a failing removal never hides why it could not start.
+                    if container_id is not None:
+                        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                            with contextlib.suppress(ScadError):
+                                await engine.remove(container_id, force=True)
+                            # Its start is logged: so is its end.
                             await mark_lost(paths, container_id, f"it could not start: {exc}")
                     raise  # as it came: the caller names the run
                 assert container_id is not None
                 return await _regain(
                     engine, home, record, container_id, exc, watch, idle_timeout, deadline
                 )
-        except anyio.get_cancelled_exc_class():
+        except ScadError:
+            raise  # it could not start, and what it left is cleaned up already
+        except BaseException:  # cancelled, or a bug: nothing is left running unwatched
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await stop_run(engine, home, record, container_id)
             raise
@@ -208,7 +232,9 @@ async def adopt(
                 return await _regain(
                     engine, home, record, container_id, exc, watch, idle_timeout, deadline
                 )
-        except anyio.get_cancelled_exc_class():
+        except ScadError:
+            raise  # it could not start, and what it left is cleaned up already
+        except BaseException:  # cancelled, or a bug: nothing is left running unwatched
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await stop_run(engine, home, record, container_id)
             raise
@@ -264,6 +290,14 @@ async def _regain(
         watch = Watch()
         watch.started, watch.hung, watch.timed_out = True, watched.hung, watched.timed_out
         try:
+            state = await engine.inspect(container_id)
+            if state is not None and state.status == "created":  # the start never reached it
+                await engine.remove(container_id, force=True)
+                await mark_lost(paths, container_id, "its start never reached the engine")
+                detail = f"{record.run_id}: {error}; its container never started"
+                return Outcome(
+                    run_id=record.run_id, status="crashed", container_id=container_id, detail=detail
+                )
             if watch.hung or watch.timed_out:  # its stop may never have reached the engine
                 await engine.stop(container_id, grace=STOP_GRACE)
             await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)

@@ -25,7 +25,7 @@ from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs.catchup import catch_up
-from ..runs.events import append_event
+from ..runs.events import append_event, is_supervised
 from ..runs.records import RunPaths, RunRecord, now_iso, save_run
 from ..runs.supervisor import Outcome, launch, remove_containers, supervise
 from ..taskgroups import open_task_group
@@ -284,6 +284,11 @@ async def resume_session(
     if record.mode == "headless" and not prompt:
         raise UsageError(
             f"{run_id} is headless: give the next prompt with --prompt or --prompt-file"
+        )
+    if await anyio.to_thread.run_sync(is_supervised, paths):
+        raise SessionError(
+            f"{run_id} is being watched by its supervisor (a batch, or `session start --wait`); "
+            f"stop it first with `scad session stop {run_id}`"
         )
     if record.container_id:
         state = await engine.inspect(record.container_id)

@@ -40,10 +40,11 @@ from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.events import read_all_events
-from scad.runs.records import RunPaths, RunRecord, list_runs, load_run
+from scad.runs.records import RunPaths, RunRecord, list_runs, load_run, save_run
 from scad.runs.supervisor import launch, supervise
 from scad.sessions.claude_state import write_claude_state
 from scad.sessions.start import Prepared, prepare_session
+from scad.sessions.start import _write_prompt as write_prompt
 from tests.conftest import make_repo
 from tests.fakes import FakeContainer, FakeEngine, Script, batch_event
 
@@ -222,9 +223,33 @@ def state_fails(config: Config, paths: RunPaths, *args: Any) -> list[str]:
     return write_claude_state(config, paths, *args)
 
 
+def prompt_fails(paths: RunPaths, prompt: str | None) -> None:
+    if "-b-02-" in paths.root.name:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write_prompt(paths, prompt)
+
+
+def record_fails(home: Home, record: RunRecord) -> None:
+    if "-b-02-" in record.run_id:
+        raise UnicodeEncodeError("utf-8", "x", 0, 1, "a name that is not text")
+    save_run(home, record)
+
+
 @pytest.mark.parametrize(
     ("engine_type", "patch", "reason"),
     [
+        pytest.param(
+            Scripted,
+            ("_write_prompt", prompt_fails),
+            "OSError: [Errno 28] No space left on device",
+            id="prompt-file",
+        ),
+        pytest.param(
+            Scripted,
+            ("save_run", record_fails),
+            "UnicodeEncodeError",
+            id="run-record",
+        ),
         pytest.param(
             Scripted,
             ("create_clone", clone_fails),
@@ -581,8 +606,9 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
 async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     project: tuple[Home, Config],
 ) -> None:
-    """A dead supervisor's start that failed left its end in the run's log: the
-    resumed batch tries again instead of following a container that never ran."""
+    """A start the engine did not answer may have happened: the engine is asked again,
+    finds the container never started, and says so in the run's log; the resumed
+    batch then tries again instead of following a container that never ran."""
     home, config = project
     batch_id = make_batch(home, ["a"], retries=1)
     paths = BatchPaths(home, batch_id)
@@ -590,8 +616,9 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     prepared = await prepare_item(engine, home, config, batch_id, 1)
     append_batch_event(paths, batch_event("supervisor", pid=1))
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
-    with pytest.raises(EngineUnavailable):
-        await supervise(engine, home, prepared.record, prepared.spec)
+    outcome = await supervise(engine, home, prepared.record, prepared.spec)
+    assert outcome.status == "crashed" and "its container never started" in (outcome.detail or "")
+    assert engine.made == {}  # removed: nothing is left to run beside a retry
     del engine.fail["start"]
     append_batch_event(paths, batch_event("attempt", item=1, run_id=prepared.record.run_id, attempt=1,
                        status="crashed", final=False))  # fmt: skip
@@ -779,3 +806,70 @@ async def test_a_run_whose_engine_never_answers_again_is_unknown_and_not_retried
     assert (item.status, item.attempts, item.final) == ("unknown", 1, True)
     assert "its container" in (item.detail or "") and "unknown" in (item.detail or "")
     assert engine.attempts["01"] == 1  # never a second attempt beside one that may run
+
+
+class LostStartAnswer(Scripted):
+    """Carries out the first start, and then does not answer it: the container runs
+    to its end with nobody watching."""
+
+    lost = True
+
+    async def start(self, container_id: str) -> None:
+        await super().start(container_id)
+        if self.lost:
+            self.lost = False
+            container = self.made[container_id]
+            container.printed += list(container.script.chunks)
+            container.status, container.exit_code = "exited", 0
+            container.ended.set()
+            raise EngineUnavailable("start container: the Docker engine did not answer")
+
+
+async def test_a_start_whose_answer_was_lost_is_followed_not_retried_beside_itself(
+    project: tuple[Home, Config],
+) -> None:
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=2)
+    engine = LostStartAnswer({"01": [OK]})
+    state = await run(engine, home, config, batch_id)
+    assert (state.items[0].status, state.items[0].attempts) == ("succeeded", 1)
+    assert engine.attempts["01"] == 1  # one container, ever
+
+
+async def test_a_bug_while_a_run_streams_ends_that_run_and_stops_its_container(
+    project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host fails one run's log write (a full disk): that item ends failed, saying
+    so, its container is stopped, and the others go on."""
+    from scad.runs import supervisor
+
+    real_ingest = supervisor.ingest
+
+    async def ingest(paths: RunPaths, *args: Any, **kwargs: Any) -> int:
+        if "-b-01-" in paths.root.name and args[2]:  # lines of the first run
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return await real_ingest(paths, *args, **kwargs)
+
+    monkeypatch.setattr(supervisor, "ingest", ingest)
+    home, config = project
+    batch_id = make_batch(home, ["a", "b", "c"], parallel=3, retries=1)
+    engine = Scripted({"01": [OK], "02": [OK], "03": [OK]})
+    state = await run(engine, home, config, batch_id)
+    assert [i.status for i in state.items] == ["failed", "succeeded", "succeeded"]
+    assert "OSError: [Errno 28] No space left on device" in (state.items[0].detail or "")
+    assert not any(c.status == "running" for c in engine.made.values())
+
+
+async def test_a_session_a_supervisor_watches_is_not_resumed_from_under_it(
+    project: tuple[Home, Config],
+) -> None:
+    from scad.runs.events import supervising
+    from scad.sessions.start import resume_session
+
+    home, config = project
+    batch_id = make_batch(home, ["a"])
+    engine = Scripted({"01": [OK]})
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
+    async with supervising(RunPaths(home, prepared.record.run_id)):
+        with pytest.raises(SessionError, match="is being watched by its supervisor"):
+            await resume_session(engine, home, config, prepared.record, prompt="again")

@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
+from scad.engine import labels
 from scad.engine._types import ContainerSpec
-from scad.errors import EngineError
+from scad.engine.labels import home_label
+from scad.errors import EngineError, SessionError
 from scad.home import Home
 from scad.names import home_key
 from scad.runs.events import read_all_events
@@ -192,6 +195,7 @@ async def test_two_homes_run_the_same_run_id_side_by_side(tmp_path: Path) -> Non
     outcomes = []
     for home in (first, second):
         record, spec = make_run(home)
+        spec = msgspec.structs.replace(spec, labels={**spec.labels, labels.HOME: home_label(home)})
         outcomes.append(await supervise(engine, home, record, spec))
     assert [o.status for o in outcomes] == ["succeeded", "succeeded"]
     names = [engine.made[o.container_id].spec.name for o in outcomes if o.container_id]
@@ -221,3 +225,16 @@ async def test_a_container_of_this_run_that_never_started_gives_up_its_name(
     assert outcome.status == "succeeded" and left not in engine.made
     assert outcome.container_id is not None
     assert engine.made[outcome.container_id].spec.name == spec.name
+
+
+async def test_a_container_of_this_run_that_ran_is_never_joined_by_a_second(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(script=lambda spec: Script(out(INIT, result())))
+    home = Home(tmp_path)
+    record, spec = make_run(home)
+    earlier = await engine.create_container(spec)
+    await engine.start(earlier)
+    with pytest.raises(SessionError, match=r"earlier container .* is still there \(running\)"):
+        await supervise(engine, home, record, spec)
+    assert list(engine.made) == [earlier]
