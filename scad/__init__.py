@@ -13,9 +13,9 @@ exports the rest of what it offers. They are imported when first used, so that
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._faces import lazy_face
 from .errors import (
     AgentFileError,
     BaseImageMissing,
@@ -44,21 +44,6 @@ if TYPE_CHECKING:
     from .sessions import run_session, start_session
 
 __version__ = "0.1.0"
-
-#: Where each name imported on first use lives.
-_LAZY = {
-    "Config": "config",
-    "Engine": "engine",
-    "build_image": "image",
-    "create_batch": "batch",
-    "load_config": "config",
-    "load_registered": "config",
-    "open_engine": "engine",
-    "run_batch": "batch",
-    "run_session": "sessions",
-    "spawn_supervisor": "batch",
-    "start_session": "sessions",
-}
 
 __all__ = [
     "AgentFileError",
@@ -94,10 +79,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'scad' has no attribute {name!r}")
+#: Each name loaded on first use, and the package that defines it.
+__getattr__, _ = lazy_face(
+    __name__,
+    {
+        "Config": "config",
+        "Engine": "engine",
+        "build_image": "image",
+        "create_batch": "batch",
+        "load_config": "config",
+        "load_registered": "config",
+        "open_engine": "engine",
+        "run_batch": "batch",
+        "run_session": "sessions",
+        "spawn_supervisor": "batch",
+        "start_session": "sessions",
+    },
+)
 
 
 def __dir__() -> list[str]:

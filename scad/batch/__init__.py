@@ -7,11 +7,25 @@ supervisor in a background process (:mod:`.process`), which schedules its runs
 (:mod:`.view`) only reads those logs.
 """
 
-from .process import create_batch, requeue, spawn_supervisor, stop_batch
-from .prompts import BatchPrompt, parse_prompts
-from .scheduler import run_batch
-from .store import BatchManifest, BatchOptions, BatchPaths, BatchState, list_batches, load_manifest
-from .view import BatchView, BatchWatcher
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .process import create_batch, requeue, spawn_supervisor, stop_batch
+    from .prompts import BatchPrompt, parse_prompts
+    from .scheduler import run_batch
+    from .store import (
+        BatchManifest,
+        BatchOptions,
+        BatchPaths,
+        BatchState,
+        list_batches,
+        load_manifest,
+    )
+    from .view import BatchView, BatchWatcher
 
 __all__ = [
     "BatchManifest",
@@ -30,3 +44,24 @@ __all__ = [
     "spawn_supervisor",
     "stop_batch",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "BatchManifest": "store",
+        "BatchOptions": "store",
+        "BatchPaths": "store",
+        "BatchPrompt": "prompts",
+        "BatchState": "store",
+        "BatchView": "view",
+        "BatchWatcher": "view",
+        "create_batch": "process",
+        "list_batches": "store",
+        "load_manifest": "store",
+        "parse_prompts": "prompts",
+        "requeue": "process",
+        "run_batch": "scheduler",
+        "spawn_supervisor": "process",
+        "stop_batch": "process",
+    },
+)

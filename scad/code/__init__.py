@@ -6,10 +6,17 @@ owns, where :mod:`.git` runs; :mod:`.clones` makes clones and counts their work,
 (writing refs with :mod:`.clonewrite`).
 """
 
-from .clones import CloneWork, Commit, create_clone, unfetched_work
-from .fetch import BranchFetch, RepoFetch, RunFetch, fetch_run
-from .snapshot import CloneSnapshot, snapshot_clone
-from .sync import RepoSync, RunSync, sync_run
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .clones import CloneWork, Commit, create_clone, unfetched_work
+    from .fetch import BranchFetch, RepoFetch, RunFetch, fetch_run
+    from .snapshot import CloneSnapshot, snapshot_clone
+    from .sync import RepoSync, RunSync, sync_run
 
 __all__ = [
     "BranchFetch",
@@ -26,3 +33,22 @@ __all__ = [
     "sync_run",
     "unfetched_work",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "BranchFetch": "fetch",
+        "CloneSnapshot": "snapshot",
+        "CloneWork": "clones",
+        "Commit": "clones",
+        "RepoFetch": "fetch",
+        "RepoSync": "sync",
+        "RunFetch": "fetch",
+        "RunSync": "sync",
+        "create_clone": "clones",
+        "fetch_run": "fetch",
+        "snapshot_clone": "snapshot",
+        "sync_run": "sync",
+        "unfetched_work": "clones",
+    },
+)

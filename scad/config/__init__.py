@@ -4,17 +4,24 @@
 home knows, :mod:`.repos` the check that a config's repos are there to clone.
 """
 
-from .registry import (
-    ConfigEntry,
-    add_config,
-    list_configs,
-    load_registered,
-    new_config,
-    registered_file,
-    remove_config,
-)
-from .repos import check_repos
-from .schema import CLAUDE_CODE_VERSION, Config, load_config, parse_config
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .registry import (
+        ConfigEntry,
+        add_config,
+        list_configs,
+        load_registered,
+        new_config,
+        registered_file,
+        remove_config,
+    )
+    from .repos import check_repos
+    from .schema import CLAUDE_CODE_VERSION, Config, load_config, parse_config
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -30,3 +37,21 @@ __all__ = [
     "registered_file",
     "remove_config",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "CLAUDE_CODE_VERSION": "schema",
+        "Config": "schema",
+        "ConfigEntry": "registry",
+        "add_config": "registry",
+        "check_repos": "repos",
+        "list_configs": "registry",
+        "load_config": "schema",
+        "load_registered": "registry",
+        "new_config": "registry",
+        "parse_config": "schema",
+        "registered_file": "registry",
+        "remove_config": "registry",
+    },
+)

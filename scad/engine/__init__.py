@@ -11,25 +11,29 @@ engine's wire format (``_wire``) and its log frames (``_frames``) stay inside;
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
-from . import labels
-from ._socket import open_status_engine
-from ._types import (
-    BindMount,
-    BuildLine,
-    ContainerExit,
-    ContainerSpec,
-    ContainerState,
-    Engine,
-    EngineInfo,
-    ExecResult,
-    ImageInfo,
-    Limits,
-    Output,
-    OutputStream,
-    Security,
-)
-from ._wire import engine_host
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from . import labels
+    from ._socket import open_status_engine
+    from ._types import (
+        BindMount,
+        BuildLine,
+        ContainerExit,
+        ContainerSpec,
+        ContainerState,
+        Engine,
+        EngineInfo,
+        ExecResult,
+        ImageInfo,
+        Limits,
+        Output,
+        OutputStream,
+        Security,
+    )
+    from ._wire import engine_host
 
 __all__ = [
     "BindMount",
@@ -50,6 +54,21 @@ __all__ = [
     "open_engine",
     "open_status_engine",
 ]
+
+
+_TYPES = (
+    "BindMount", "BuildLine", "ContainerExit", "ContainerSpec", "ContainerState", "Engine",
+    "EngineInfo", "ExecResult", "ImageInfo", "Limits", "Output", "OutputStream", "Security",
+)  # fmt: skip
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        **dict.fromkeys(_TYPES, "_types"),
+        "engine_host": "_wire",
+        "labels": "labels",
+        "open_status_engine": "_socket",
+    },
+)
 
 
 def open_engine(*, max_connections: int = 100) -> AbstractAsyncContextManager[Engine]:

@@ -2,9 +2,16 @@
 :mod:`.ccusage`'s count of Claude's transcripts), and a config's state (:mod:`.configinfo`).
 """
 
-from .ccusage import CcusageReport, ccusage_report
-from .configinfo import ConfigInfo, describe_config
-from .project import ProjectStatus, project_status
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .ccusage import CcusageReport, ccusage_report
+    from .configinfo import ConfigInfo, describe_config
+    from .project import ProjectStatus, project_status
 
 __all__ = [
     "CcusageReport",
@@ -14,3 +21,15 @@ __all__ = [
     "describe_config",
     "project_status",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "CcusageReport": "ccusage",
+        "ConfigInfo": "configinfo",
+        "ProjectStatus": "project",
+        "ccusage_report": "ccusage",
+        "describe_config": "configinfo",
+        "project_status": "project",
+    },
+)

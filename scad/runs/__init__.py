@@ -7,14 +7,21 @@ lines are typed on reading (:mod:`.streamjson`), summed up (:mod:`.accounting`,
 :mod:`.summaries`) and merged across runs (:mod:`.merged`).
 """
 
-from .accounting import RunSummary, Usage, summarise
-from .catchup import catch_up, follow_engine, tail_events
-from .events import Envelope, append_event, each_event, read_all_events, read_events
-from .merged import follow_logs, merge_logs
-from .outcomes import Outcome, Status
-from .records import RunPaths, RunRecord, list_runs, load_run, save_run
-from .summaries import LogSummary, log_summaries, log_summary
-from .supervisor import adopt, launch, remove_containers, stop_run, supervise
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .accounting import RunSummary, Usage, summarise
+    from .catchup import catch_up, follow_engine, tail_events
+    from .events import Envelope, append_event, each_event, read_all_events, read_events
+    from .merged import follow_logs, merge_logs
+    from .outcomes import Outcome, Status
+    from .records import RunPaths, RunRecord, list_runs, load_run, save_run
+    from .summaries import LogSummary, log_summaries, log_summary
+    from .supervisor import adopt, launch, remove_containers, stop_run, supervise
 
 __all__ = [
     "Envelope",
@@ -46,3 +53,37 @@ __all__ = [
     "supervise",
     "tail_events",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "Envelope": "events",
+        "LogSummary": "summaries",
+        "Outcome": "outcomes",
+        "RunPaths": "records",
+        "RunRecord": "records",
+        "RunSummary": "accounting",
+        "Status": "outcomes",
+        "Usage": "accounting",
+        "adopt": "supervisor",
+        "append_event": "events",
+        "catch_up": "catchup",
+        "each_event": "events",
+        "follow_engine": "catchup",
+        "follow_logs": "merged",
+        "launch": "supervisor",
+        "list_runs": "records",
+        "load_run": "records",
+        "log_summaries": "summaries",
+        "log_summary": "summaries",
+        "merge_logs": "merged",
+        "read_all_events": "events",
+        "read_events": "events",
+        "remove_containers": "supervisor",
+        "save_run": "records",
+        "stop_run": "supervisor",
+        "summarise": "accounting",
+        "supervise": "supervisor",
+        "tail_events": "catchup",
+    },
+)

@@ -3,6 +3,7 @@ they say, and the package's own face is the way in."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
@@ -54,4 +55,16 @@ def test_importing_the_package_imports_no_layer() -> None:
     step) takes neither the Docker client nor any layer."""
     code = "import sys, scad; print(sorted(m for m in sys.modules if m.startswith(('scad.', 'aiodocker'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['scad.errors', 'scad.home', 'scad.text']"
+    assert out.stdout.strip() == "['scad._faces', 'scad.errors', 'scad.home', 'scad.text']"
+
+
+def test_one_module_of_a_layer_costs_that_module() -> None:
+    """A face loads what it exports on first use: a command that reads the configs
+    imports no clone code, no run supervisor and no Docker client."""
+    code = "import sys, scad.config.registry; print(sorted(m for m in sys.modules if m.startswith(('scad.', 'aiodocker'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = ast.literal_eval(out.stdout)
+    assert "scad.config.registry" in loaded
+    assert not [
+        m for m in loaded if m.startswith(("scad.code", "scad.runs", "scad.engine", "aiodocker"))
+    ]
