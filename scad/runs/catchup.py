@@ -71,7 +71,6 @@ async def catch_up(
     home: Home,
     record: RunRecord,
     *,
-    listed: ContainerState | None = None,
     supervisor: bool = False,
 ) -> bool:
     """Ingest what the container printed that the log lacks; True while it may print more.
@@ -79,22 +78,24 @@ async def catch_up(
     When the log's last line came from the engine's log, only what follows it
     is fetched (entries sharing its timestamp are told apart by count), so
     reading a long run again costs what is new. A run whose exit is logged asks
-    the engine nothing, unless ``listed`` (from a listing) says it runs again. A
-    run under a live supervisor is left to it, unless the caller is that
-    supervisor. A container that is gone before its output was read leaves a
-    ``lost`` event.
+    the engine only when that life began: a container restarted since (its stop
+    seen, then its new life missed) has more to say. A run under a live
+    supervisor is left to it, unless the caller is that supervisor. A container
+    that is gone before its output was read leaves a ``lost`` event.
     """
     container_id = record.container_id
     if not container_id or record.cleaned:
         return False
     paths = RunPaths(home, record.run_id)
     where = await position(paths, container_id)
-    if where.lost or (where.done and not (listed and listed.running)):
-        return False  # its exit is in the log: the container has nothing more to say
+    if where.lost:
+        return False
     if not supervisor and await anyio.to_thread.run_sync(is_supervised, paths):
         return True  # its supervisor writes it live, the exit included
     container = await engine.inspect(container_id)
     if container is None:
+        if where.done:
+            return False  # removed after its exit was logged: nothing was lost
         detail = (
             f"the container was removed before scad read its output from line {where.next_line} on"
         )

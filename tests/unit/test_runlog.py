@@ -22,14 +22,20 @@ from scad.runs.records import RunPaths, RunRecord
 pytestmark = pytest.mark.anyio
 
 
-class UnreachableEngine:
-    """Fails any call: the code under test must not need the engine."""
+class GoneEngine:
+    """Answers that the container is gone, and fails any other call."""
+
+    async def inspect(self, container_id: str) -> None:
+        return None
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"the engine was asked for {name}")
 
 
-async def test_a_run_whose_exit_is_logged_needs_no_engine(tmp_path: Path) -> None:
+async def test_a_run_whose_exit_is_logged_asks_only_whether_it_lives_again(
+    tmp_path: Path,
+) -> None:
+    """Its container removed since: nothing more is read, and nothing was lost."""
     home = Home(tmp_path)
     record = RunRecord(
         run_id="p-t-Nov27-1000", config="p", tag="t", mode="headless", image="scad-p:abc",
@@ -39,7 +45,7 @@ async def test_a_run_whose_exit_is_logged_needs_no_engine(tmp_path: Path) -> Non
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
     await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exit(exit_code=0))
-    assert await catch_up(cast(Any, UnreachableEngine()), home, record) is False
+    assert await catch_up(cast(Any, GoneEngine()), home, record) is False
     assert [e.event for e in await read_all_events(paths)] == [None, "exited"]
 
 
