@@ -181,3 +181,27 @@ async def test_a_failed_exit_reads_only_the_end_of_stderr(tmp_path: Path) -> Non
     (exited,) = await read_all_events(RunPaths(home, record.run_id))
     assert exited.detail == "noise 99996\nnoise 99997\nnoise 99998\nnoise 99999\nlast words"
     assert engine.whole_reads == 0 and engine.tails and max(engine.tails) <= 64
+
+
+async def test_a_restart_whose_stop_was_seen_is_read_after_all(tmp_path: Path) -> None:
+    """A reader saw the container stopped between the two lives of a restart, and
+    logged that exit; the new life ran while nobody looked. The next catch-up, asked
+    for this run alone, finds the new life and reads it."""
+    home = Home(tmp_path)
+    record = unwatched_run(home)
+    paths = RunPaths(home, record.run_id)
+    first = output(4)
+    engine = LogEngine(first, [])
+    first_life = "2026-11-27T09:00:00Z"
+    await ingest(
+        paths, record.container_id or "", 0,
+        [LogLine(f"t{n}", json.dumps({"type": "user", "n": n, "pad": "x" * 50}),
+                 end=engine.entries[-1].split(" ")[0], k=3) for n in range(4)],
+        exit=Exit(exit_code=137, life=first_life),
+    )  # fmt: skip
+    engine.entries += [f"{stamp(100 + i)} {text}" for i, text in enumerate(output(3))]
+    assert await catch_up(cast(Any, engine), home, record) is False
+    envelopes = await read_all_events(paths)
+    claude = [e for e in envelopes if e.src == "claude"]
+    assert [e.n for e in claude] == list(range(7))
+    assert [e.event for e in envelopes if e.src == "scad"] == ["exited", "exited"]
