@@ -19,7 +19,7 @@ never reached ``run.json`` (scad killed in between) is still found by its run.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -146,60 +146,51 @@ async def supervise(
     A run that cannot start raises the ScadError that kept it from starting (its
     container removed, its end logged; the caller names the run). Once started,
     an engine that fails is waited for and the run followed to its real end (see
-    :func:`_regain`); only cancellation propagates, after the run is stopped,
-    caught up and removed.
+    :func:`_regain`); only cancellation (or a bug) propagates, after the run is
+    stopped, caught up and removed.
     """
     paths = RunPaths(home, record.run_id)
     watch = Watch()
     container_id: str | None = None
     deadline: float | None = None
     start_sent = False
-    async with supervising(paths):
+    async with supervising(paths), _never_left_running(engine, home, record, lambda: container_id):
         try:
-            try:
-                container_id = await _create(engine, home, record, spec)
-                # Before the container prints anything: its line count starts here.
-                await append_event(paths, event, cid=container_id)
-                async with engine.attach(container_id) as output:
-                    if gate is not None:
-                        await gate()
-                    start_sent = True
-                    await engine.start(container_id)
-                    task_status.started(record)
-                    if on_started is not None:
-                        await on_started(record)
-                    deadline = None if time_limit is None else anyio.current_time() + time_limit
-                    await _stream(
-                        engine, paths, container_id, output, watch, idle_timeout, deadline
-                    )
-                exit = await engine.wait(container_id)
-                await _ingest(
-                    paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
-                )
-            except ScadError as exc:
-                # An engine that did not answer a start may have carried it out: such a
-                # run is regained like one that started, never taken for one that did not.
-                maybe_started = start_sent and isinstance(exc, EngineUnavailable)
-                if not (watch.started or maybe_started):
-                    # Only the container this start made goes (an earlier one of the run
-                    # may hold output); a failing removal never hides why it could not start.
-                    if container_id is not None:
-                        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                            with contextlib.suppress(ScadError):
-                                await engine.remove(container_id, force=True)
-                            # Its start is logged: so is its end.
-                            await mark_lost(paths, container_id, f"it could not start: {exc}")
-                    raise  # as it came: the caller names the run
-                assert container_id is not None
-                return await _regain(
-                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
-                )
-        except ScadError:
-            raise  # it could not start, and what it left is cleaned up already
-        except BaseException:  # cancelled, or a bug: nothing is left running unwatched
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                await stop_run(engine, home, record, container_id)
-            raise
+            container_id = await _create(engine, home, record, spec)
+            # Before the container prints anything: its line count starts here.
+            await append_event(paths, event, cid=container_id)
+            async with engine.attach(container_id) as output:
+                if gate is not None:
+                    await gate()
+                start_sent = True
+                await engine.start(container_id)
+                task_status.started(record)
+                if on_started is not None:
+                    await on_started(record)
+                deadline = None if time_limit is None else anyio.current_time() + time_limit
+                await _stream(engine, paths, container_id, output, watch, idle_timeout, deadline)
+            exit = await engine.wait(container_id)
+            await _ingest(
+                paths, container_id, watch, watch.stdout.finish(), exit_event(exit, watch)
+            )
+        except ScadError as exc:
+            # An engine that did not answer a start may have carried it out: such a
+            # run is regained like one that started, never taken for one that did not.
+            maybe_started = start_sent and isinstance(exc, EngineUnavailable)
+            if not (watch.started or maybe_started):
+                # Only the container this start made goes (an earlier one of the run
+                # may hold output); a failing removal never hides why it could not start.
+                if container_id is not None:
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                        with contextlib.suppress(ScadError):
+                            await engine.remove(container_id, force=True)
+                        # Its start is logged: so is its end.
+                        await mark_lost(paths, container_id, f"it could not start: {exc}")
+                raise  # as it came: the caller names the run
+            assert container_id is not None
+            return await _regain(
+                engine, home, record, container_id, exc, watch, idle_timeout, deadline
+            )
     return outcome_of(record.run_id, container_id, exit, watch)
 
 
@@ -220,25 +211,35 @@ async def adopt(
     if container_id is None:
         raise SessionError(f"{record.run_id} has no container to adopt")
     watch = Watch()
-    async with supervising(paths):
+    async with supervising(paths), _never_left_running(engine, home, record, lambda: container_id):
         try:
-            try:
-                state = await engine.inspect(container_id)
-                if state is not None and state.status == "created":
-                    await engine.start(container_id)  # its supervisor died before starting it
-                watch.started = True
-                await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
-            except ScadError as exc:
-                return await _regain(
-                    engine, home, record, container_id, exc, watch, idle_timeout, deadline
-                )
-        except ScadError:
-            raise  # it could not start, and what it left is cleaned up already
-        except BaseException:  # cancelled, or a bug: nothing is left running unwatched
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                await stop_run(engine, home, record, container_id)
-            raise
+            state = await engine.inspect(container_id)
+            if state is not None and state.status == "created":
+                await engine.start(container_id)  # its supervisor died before starting it
+            watch.started = True
+            await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+        except ScadError as exc:
+            return await _regain(
+                engine, home, record, container_id, exc, watch, idle_timeout, deadline
+            )
     return await _logged_outcome(paths, record.run_id, container_id, watch)
+
+
+@contextlib.asynccontextmanager
+async def _never_left_running(
+    engine: Engine, home: Home, record: RunRecord, container: Callable[[], str | None]
+) -> AsyncIterator[None]:
+    """Around a run watched to its end: cancelled, or failed by a bug, it is stopped,
+    caught up and removed (shielded, bounded), so nothing runs on unwatched. A scad
+    error passes through: the run could not start, and its clean-up is done."""
+    try:
+        yield
+    except ScadError:
+        raise
+    except BaseException:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+            await stop_run(engine, home, record, container())
+        raise
 
 
 async def _follow(
