@@ -6,12 +6,13 @@ directives are in the README ("The offline model").
 """
 
 from .script import Answer, Failure, Turn, parse_script, plan_answer
-from .server import OfflineModel, serve_offline_model
+from .server import OfflineModel, Served, serve_offline_model
 
 __all__ = [
     "Answer",
     "Failure",
     "OfflineModel",
+    "Served",
     "Turn",
     "parse_script",
     "plan_answer",

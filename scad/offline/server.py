@@ -22,30 +22,50 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import msgspec
 from aiohttp import web
 
 from .script import Answer, plan_answer, script_key
 
-__all__ = ["OfflineModel", "serve_offline_model"]
+__all__ = ["OfflineModel", "Served", "serve_offline_model"]
 
+#: The Messages API's error type for each status it answers with.
 _ERROR_TYPES = {
-    429: "rate_limit_error",
-    529: "overloaded_error",
-    500: "api_error",
     400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
 }
+
+
+class Served(msgspec.Struct, frozen=True, kw_only=True):
+    """One Messages request the model answered: what it served, for a log."""
+
+    status: int
+    #: The script's first line: which prompt this was.
+    prompt: str
+    turn: int
+    command: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class OfflineModel:
     """A running offline model; ``url`` is what ``ANTHROPIC_BASE_URL`` should be."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, on_served: Callable[[Served], None] | None = None) -> None:
         self.url = url
+        self._on_served = on_served
         #: Messages requests answered, and API errors sent on purpose.
         self.requests = 0
         self.errors = 0
@@ -60,14 +80,27 @@ class OfflineModel:
             return _error(400, f"malformed request: {exc}")
         self.requests += 1
         answer = plan_answer(body)
+        prompt = script_key(body)
+        first_line = prompt.strip().partition("\n")[0]
         if answer.fail is not None:
-            key = (script_key(body), answer.turn)
+            key = (prompt, answer.turn)
             if self._failures[key] < answer.fail.times:
                 self._failures[key] += 1
                 self.errors += 1
+                self._served(Served(status=answer.fail.status, prompt=first_line, turn=answer.turn))
                 return _error(
                     answer.fail.status, f"offline model: scripted failure {self._failures[key]}"
                 )
+        self._served(
+            Served(
+                status=200,
+                prompt=first_line,
+                turn=answer.turn,
+                command=answer.command,
+                input_tokens=answer.input_tokens,
+                output_tokens=answer.output_tokens,
+            )
+        )
         if answer.hang:
             await anyio.sleep_forever()  # cancelled when the client goes away
         if answer.sleep:
@@ -76,6 +109,10 @@ class OfflineModel:
         if body.get("stream"):
             return await _stream(request, answer, model)
         return web.json_response(_message(answer, model))
+
+    def _served(self, served: Served) -> None:
+        if self._on_served is not None:
+            self._on_served(served)
 
     async def handle_count_tokens(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -182,11 +219,12 @@ async def _stream(request: web.Request, answer: Answer, model: str) -> web.Strea
 
 @asynccontextmanager
 async def serve_offline_model(
-    host: str = "127.0.0.1", port: int = 0
+    host: str = "127.0.0.1", port: int = 0, on_served: Callable[[Served], None] | None = None
 ) -> AsyncIterator[OfflineModel]:
-    """Serve the offline model until the block exits; port 0 picks a free port."""
+    """Serve the offline model until the block exits; port 0 picks a free port.
+    ``on_served`` hears of every Messages request answered (a log's lines)."""
     app = web.Application()
-    model = OfflineModel("")
+    model = OfflineModel("", on_served)
     app.router.add_post("/v1/messages", model.handle_messages)
     app.router.add_post("/v1/messages/count_tokens", model.handle_count_tokens)
     app.router.add_route("*", "/{tail:.*}", model.handle_other)

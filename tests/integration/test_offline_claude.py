@@ -167,3 +167,39 @@ async def test_twenty_claudes_share_one_server(claude_binary: Path, tmp_path: Pa
         assert run.result["result"] == f"answer-{n}"
         assert (tmp_path / f"w{n}" / "n.txt").read_text() == f"{n}\n"
     assert model.requests == 40
+
+
+@pytest.mark.parametrize("status", [402, 403, 413])
+async def test_a_refusal_claude_does_not_retry_fails_the_run_at_once(
+    claude_binary: Path, tmp_path: Path, status: int
+) -> None:
+    """The quick scripted failure: one request, no retry, an error result."""
+    async with serve_offline_model() as model:
+        run = await run_claude(
+            claude_binary, model, f"FAIL: {status}\nSAY: never", tmp_path, tmp_path / "home"
+        )
+    assert run.returncode == 1
+    assert run.result["is_error"] is True
+    assert run.result["api_error_status"] == status
+    assert not run.of_type("system", "api_retry")
+    assert (model.requests, model.errors) == (1, 1)
+
+
+async def test_a_command_that_fails_is_not_a_failed_run(
+    claude_binary: Path, tmp_path: Path
+) -> None:
+    """A tool's non-zero exit goes back to the model as a result; the run goes on."""
+    async with serve_offline_model() as model:
+        run = await run_claude(
+            claude_binary, model, "RUN: exit 3\nSAY: carried on", tmp_path, tmp_path / "home"
+        )
+    (tool_result,) = [
+        block
+        for event in run.of_type("user")
+        for block in event["message"]["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert tool_result["is_error"] is True
+    assert run.returncode == 0
+    assert run.result["is_error"] is False and run.result["result"] == "carried on"
+    assert model.requests == 2

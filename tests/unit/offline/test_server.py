@@ -7,9 +7,11 @@ from typing import Any
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 
-from scad.offline import serve_offline_model
+from scad.cli.offline import served_line
+from scad.offline import Served, serve_offline_model
 
 pytestmark = pytest.mark.anyio
 
@@ -84,7 +86,19 @@ async def test_scripted_failures_count_per_prompt_across_sessions() -> None:
     assert model.errors == 3
 
 
-@pytest.mark.parametrize(("status", "kind"), [(529, "overloaded_error"), (500, "api_error")])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (529, "overloaded_error"),
+        (500, "api_error"),
+        (401, "authentication_error"),
+        (402, "billing_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+        (413, "request_too_large"),
+        (418, "api_error"),
+    ],
+)
 async def test_other_failures(status: int, kind: str) -> None:
     async with serve_offline_model() as model, aiohttp.ClientSession() as http:
         response = await http.post(f"{model.url}/v1/messages", json=body(f"FAIL: {status}"))
@@ -145,3 +159,29 @@ async def test_a_client_that_goes_away_mid_answer_is_not_an_error(
         client.close()
         await anyio.sleep(0.5)
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_every_answer_is_heard_when_asked() -> None:
+    served: list[Served] = []
+    async with (
+        serve_offline_model(on_served=served.append) as model,
+        aiohttp.ClientSession() as http,
+    ):
+        prompt = "FAIL: 402\nTOKENS: 5 9\nRUN: make test"
+        for _ in range(2):
+            await http.post(f"{model.url}/v1/messages", json=body(prompt))
+        await http.post(f"{model.url}/v1/messages/count_tokens", json=body("x"))
+    assert served == [
+        Served(status=402, prompt="FAIL: 402", turn=0),
+        Served(
+            status=200,
+            prompt="FAIL: 402",
+            turn=0,
+            command="make test",
+            input_tokens=5,
+            output_tokens=9,
+        ),
+    ]
+    line = served_line(msgspec.structs.replace(served[1], prompt="evil\u202e\x1b[2J"))
+    assert line.startswith("200 turn 0 RUN make test (in 5, out 9) ")
+    assert "\x1b" not in line and "\u202e" not in line
