@@ -2,6 +2,7 @@
 
 configs/<name>.yml     configs; `config add` registers a symlink
 runs/<run-id>/         one directory per session (mode 0700)
+batches/<batch-id>/    one directory per batch
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class Home:
     def runs(self) -> Path:
         return self.root / "runs"
 
+    @property
+    def batches(self) -> Path:
+        return self.root / "batches"
+
     def config_file(self, name: str) -> Path:
         return self.configs / f"{name}.yml"
 
@@ -41,9 +46,17 @@ class Home:
 
     def run_ids(self) -> list[str]:
         """Run ids that have a run directory, sorted."""
-        if not self.runs.is_dir():
-            return []
-        return sorted(p.name for p in self.runs.iterdir() if p.is_dir())
+        return _folders(self.runs)
+
+    def batch_ids(self) -> list[str]:
+        """Batch ids that have a batch directory, sorted."""
+        return _folders(self.batches)
+
+
+def _folders(parent: Path) -> list[str]:
+    if not parent.is_dir():
+        return []
+    return sorted(p.name for p in parent.iterdir() if p.is_dir())
 
 
 def scad_home() -> Home:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Collection
@@ -16,6 +17,8 @@ __all__ = [
     "container_name",
     "doctor_container_name",
     "home_key",
+    "ids_like",
+    "ids_named",
     "image_repository",
     "is_doctor_container",
     "make_run_id",
@@ -83,3 +86,19 @@ def image_repository(config: str, home: str) -> str:
 def home_key(home: str) -> str:
     """A short name for a scad home (from its label): 8 hex digits of its hash."""
     return hashlib.sha256(home.encode()).hexdigest()[:8]
+
+
+def ids_named(text: str, known: Collection[str]) -> list[str]:
+    """The ids of ``known`` that ``text`` names, sorted: itself when it is one, else
+    every id it begins (as git's short ids do). Empty text names nothing."""
+    if text in known:
+        return [text]
+    return sorted(k for k in known if text and k.startswith(text))
+
+
+def ids_like(text: str, known: Collection[str]) -> list[str]:
+    """Ids a mistyped ``text`` may have meant: those holding every dash-separated part
+    of it (``calc-day1-06`` finds ``calc-day1-Dec06-1400``), else the closest spellings."""
+    parts = [p for p in text.split("-") if p]
+    holding = sorted(k for k in known if parts and all(p in k for p in parts))
+    return holding[:5] or difflib.get_close_matches(text, sorted(known), n=3, cutoff=0.75)

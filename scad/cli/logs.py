@@ -14,7 +14,7 @@ import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
-from ..runs.records import RunRecord, list_runs, load_run
+from ..runs.records import RunRecord, find_run, list_runs
 from ._activity import activity_lines
 from ._complete import config_names, run_ids
 
@@ -48,7 +48,7 @@ def _selected(
     home: Home, run_ids: tuple[str, ...], config: str | None, batch: str | None = None
 ) -> list[RunRecord]:
     if run_ids:
-        return [load_run(home, run_id) for run_id in run_ids]
+        return [find_run(home, run_id) for run_id in run_ids]
     return [
         r
         for r in list_runs(home)

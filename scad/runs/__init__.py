@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .events import Envelope, append_event, each_event, read_all_events, read_events
     from .merged import follow_logs, merge_logs
     from .outcomes import Outcome, Status
-    from .records import RunPaths, RunRecord, list_runs, load_run, save_run
+    from .records import RunPaths, RunRecord, find_run, list_runs, load_run, save_run
     from .summaries import LogSummary, log_summaries, log_summary
     from .supervisor import adopt, launch, remove_containers, stop_run, supervise
 
@@ -36,6 +36,7 @@ __all__ = [
     "append_event",
     "catch_up",
     "each_event",
+    "find_run",
     "follow_engine",
     "follow_logs",
     "launch",
@@ -73,6 +74,7 @@ __getattr__, __dir__ = lazy_face(
         "follow_logs": "merged",
         "launch": "supervisor",
         "list_runs": "records",
+        "find_run": "records",
         "load_run": "records",
         "log_summaries": "summaries",
         "log_summary": "summaries",

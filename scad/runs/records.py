@@ -7,7 +7,6 @@ engine is asked only for what the container is doing now.
 
 from __future__ import annotations
 
-import difflib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +14,20 @@ from typing import Literal
 
 import msgspec
 
-from ..errors import NotFound
+from ..errors import NotFound, UsageError
 from ..home import Home
+from ..names import ids_like, ids_named
 
-__all__ = ["RunPaths", "RunRecord", "list_runs", "load_run", "now_iso", "parse_iso", "save_run"]
+__all__ = [
+    "RunPaths",
+    "RunRecord",
+    "find_run",
+    "list_runs",
+    "load_run",
+    "now_iso",
+    "parse_iso",
+    "save_run",
+]
 
 Mode = Literal["interactive", "headless"]
 
@@ -122,6 +131,8 @@ def load_run(home: Home, run_id: str) -> RunRecord:
     try:
         return msgspec.json.decode(path.read_bytes(), type=RunRecord)
     except FileNotFoundError:
+        if path.parent.is_dir():  # a start interrupted before its record was written
+            raise NotFound(f"run {run_id} has no run.json; remove {path.parent} by hand") from None
         raise NotFound(_unknown_run(home, run_id)) from None
     except msgspec.DecodeError as exc:
         raise NotFound(
@@ -129,10 +140,21 @@ def load_run(home: Home, run_id: str) -> RunRecord:
         ) from None
 
 
+def find_run(home: Home, text: str) -> RunRecord:
+    """The record of the run a user named: its id or any unique beginning of it."""
+    named = ids_named(text, home.run_ids())
+    if len(named) == 1:
+        return load_run(home, named[0])
+    if named:
+        shown = ", ".join(named[:6]) + (", ..." if len(named) > 6 else "")
+        raise UsageError(f'"{text}" begins {len(named)} run ids ({shown}); give more of one')
+    raise NotFound(_unknown_run(home, text))
+
+
 def _unknown_run(home: Home, run_id: str) -> str:
-    known = home.run_ids()
-    close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.5)
-    if close:
+    if ids_named(run_id, home.batch_ids()):
+        return f'"{run_id}" is a batch, not a run; `scad batch status {run_id}` lists its runs'
+    if close := ids_like(run_id, home.run_ids()):
         return f'no run "{run_id}"; did you mean {", ".join(close)}?'
     return f'no run "{run_id}"; see `scad session status --all`'
 

@@ -16,7 +16,7 @@ from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..home import Home
 from ..runs.catchup import catch_up
 from ..runs.events import append_event
-from ..runs.records import RunPaths, RunRecord, list_runs, load_run, now_iso, save_run
+from ..runs.records import RunPaths, RunRecord, find_run, list_runs, now_iso, save_run
 from ..runs.supervisor import STOP_GRACE, remove_containers
 from ..taskgroups import open_task_group
 
@@ -58,7 +58,7 @@ def select_runs(
     """The runs a command addresses: named ones, or the uncleaned ones of all, of a
     config or of a batch."""
     if run_ids:
-        return [load_run(home, run_id) for run_id in run_ids]
+        return [find_run(home, run_id) for run_id in run_ids]
     records = [r for r in list_runs(home) if not r.cleaned]
     return [r for r in records if all_runs or r.config == config or (batch and r.batch == batch)]
 

@@ -6,6 +6,8 @@ from scad.errors import UsageError
 from scad.names import (
     branch_name,
     doctor_container_name,
+    ids_like,
+    ids_named,
     is_doctor_container,
     make_run_id,
     validate_tag,
@@ -60,3 +62,41 @@ def test_a_doctor_container_is_told_by_its_whole_name() -> None:
         assert not is_doctor_container(f"scad-{run_id}")
     for name in ("scad-doctor-proj-0123abc", "scad-doctor--0123abcd", "scad-doctor-proj-0123ABCD"):
         assert not is_doctor_container(name)
+
+
+KNOWN = [
+    "calc-day1-Dec06-1400",
+    "calc-day1-Dec06-1400-2",
+    "calc-fix-Dec06-0900",
+    "web-a-Dec01-0800",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("calc-day1-Dec06-1400", ["calc-day1-Dec06-1400"]),  # an id names itself, never more
+        ("calc-f", ["calc-fix-Dec06-0900"]),
+        ("calc-day1", ["calc-day1-Dec06-1400", "calc-day1-Dec06-1400-2"]),
+        ("w", ["web-a-Dec01-0800"]),
+        ("day1", []),  # a prefix, not a substring
+        ("", []),
+        ("calc-day1-Dec06-14000", []),
+    ],
+)
+def test_ids_named_by_prefix(text: str, named: list[str]) -> None:
+    assert ids_named(text, KNOWN) == named
+
+
+@pytest.mark.parametrize(
+    ("text", "like"),
+    [
+        ("calc-day1-06", ["calc-day1-Dec06-1400", "calc-day1-Dec06-1400-2"]),
+        ("fix-0900", ["calc-fix-Dec06-0900"]),
+        ("web-a-Dec01-080", ["web-a-Dec01-0800"]),  # parts held
+        ("wbe-a-Dec01-0800", ["web-a-Dec01-0800"]),  # a typo: the closest spelling
+        ("zzz", []),
+    ],
+)
+def test_ids_like_finds_what_a_mistyped_id_meant(text: str, like: list[str]) -> None:
+    assert ids_like(text, KNOWN) == like

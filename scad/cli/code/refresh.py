@@ -15,11 +15,11 @@ from .._render import echo_json
 async def command(run_id: str, as_json: bool) -> None:
     """Give a session the host's current Claude credentials (also while it runs)."""
     from ...engine._client import open_engine
-    from ...runs.records import load_run
+    from ...runs.records import find_run
     from ...sessions import refresh_session
 
     home = scad_home()
-    record = load_run(home, run_id)
+    record = find_run(home, run_id)
     async with open_engine() as engine:
         result = await refresh_session(engine, home, record)
     if as_json:
@@ -33,9 +33,9 @@ async def command(run_id: str, as_json: bool) -> None:
         if credentials.expires_at
         else ""
     )
-    click.echo(f"refreshed {run_id} ({credentials.method}){expiry}")
+    click.echo(f"refreshed {record.run_id} ({credentials.method}){expiry}")
     if credentials.method != "credentials-file" and result.running:
         click.echo(
             "the running Claude keeps the key it started with; the new one is used "
-            f"when it starts again (`scad session resume {run_id}`)"
+            f"when it starts again (`scad session resume {record.run_id}`)"
         )

@@ -26,10 +26,10 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
     """
     from ...code.sync import sync_run
     from ...engine._client import open_engine
-    from ...runs.records import load_run
+    from ...runs.records import find_run
 
     home = scad_home()
-    record = load_run(home, run_id)
+    record = find_run(home, run_id)
     async with open_engine() as engine:
         result = await sync_run(
             engine, home, record, checkout=branch, update_main=not no_update_main

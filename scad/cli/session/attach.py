@@ -6,7 +6,7 @@ import asyncclick as click
 
 from ...errors import UsageError
 from ...home import scad_home
-from ...runs.records import load_run
+from ...runs.records import find_run
 from .._complete import run_ids
 
 
@@ -17,7 +17,7 @@ async def command(run_id: str) -> None:
     from ...engine._client import open_engine
     from ...sessions import attach_command
 
-    record = load_run(scad_home(), run_id)
+    record = find_run(scad_home(), run_id)
     async with open_engine() as engine:
         argv = await attach_command(engine, record)
     if not os.isatty(0):

@@ -6,7 +6,7 @@ import asyncclick as click
 
 from ...code.clones import MAX_COUNTED
 from ...home import scad_home
-from ...runs.records import load_run
+from ...runs.records import find_run
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._render import echo_json, table
@@ -24,7 +24,7 @@ async def command(run_id: str, as_json: bool) -> None:
     from ...sessions import session_info
 
     home = scad_home()
-    record = load_run(home, run_id)
+    record = find_run(home, run_id)
     info = await with_engine_if_up(
         lambda engine: session_info(engine, home, record), open_engine, lacking=STATE_UNKNOWN
     )

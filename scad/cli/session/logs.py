@@ -7,7 +7,7 @@ import msgspec
 
 from ...home import scad_home
 from ...runs.events import Envelope
-from ...runs.records import load_run
+from ...runs.records import find_run
 from ...text import printable
 from .._activity import activity_lines
 from .._complete import run_ids
@@ -28,7 +28,7 @@ async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -
     from ...sessions import pane_text, stream_events
 
     home = scad_home()
-    record = load_run(home, run_id)
+    record = find_run(home, run_id)
     # With -n, what came before is held back (only the last N lines) until it ends.
     held: deque[str] | None = deque(maxlen=lines) if lines is not None else None
 

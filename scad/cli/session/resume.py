@@ -6,7 +6,7 @@ import asyncclick as click
 
 from ...config.registry import load_registered
 from ...home import scad_home
-from ...runs.records import load_run
+from ...runs.records import find_run
 from .._complete import run_ids
 from .._render import echo_json
 from ._common import prompt_options, read_prompt
@@ -22,15 +22,15 @@ async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_
     from ...sessions import resume_session
 
     home = scad_home()
-    record = load_run(home, run_id)
+    record = find_run(home, run_id)
     config = load_registered(home, record.config)
     async with open_engine() as engine:
         resumed = await resume_session(
             engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )
     for note in resumed.notes:
-        click.echo(f"warning: {run_id}: {note}", err=True)
+        click.echo(f"warning: {record.run_id}: {note}", err=True)
     if as_json:
         echo_json(resumed.record)  # as `session start --json` prints it
         return
-    click.echo(f"resumed {run_id} ({resumed.record.mode})")
+    click.echo(f"resumed {record.run_id} ({resumed.record.mode})")

@@ -17,16 +17,77 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("command", ["info", "logs", "attach", "resume"])
-async def test_unknown_run_id_suggests_close_matches(
+async def test_unknown_run_id_suggests_what_it_may_mean(
     run_cli: Cli, scad_home: Path, command: str
 ) -> None:
-    (scad_home / "runs" / "proj-feat-Nov27-1000").mkdir(parents=True)
-    (scad_home / "runs" / "proj-fix-Nov27-1000").mkdir(parents=True)
-    result = await run_cli("session", command, "proj-feat-Nov27-100")
+    home = Home(scad_home)
+    add_run(home, "proj-feat-Dec06-1000")
+    add_run(home, "proj-fix-Dec06-1000")
+    add_run(home, "web-feat-Dec01-0900")
+    result = await run_cli("session", command, "proj-feat-06")
     assert result.exit_code == 2
     assert (
-        result.stderr
-        == 'scad: error: no run "proj-feat-Nov27-100"; did you mean proj-feat-Nov27-1000, proj-fix-Nov27-1000?\n'
+        result.stderr == 'scad: error: no run "proj-feat-06"; did you mean proj-feat-Dec06-1000?\n'
+    )
+    result = await run_cli("session", command, "proj-faet-Dec06-1000")
+    assert result.stderr == (
+        'scad: error: no run "proj-faet-Dec06-1000"; '
+        "did you mean proj-feat-Dec06-1000, proj-fix-Dec06-1000?\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "found"), [("proj-fe", "proj-feat-Dec06-1000"), ("w", "web-feat-Dec01-0900")]
+)
+async def test_a_unique_beginning_of_a_run_id_names_the_run(
+    run_cli: Cli, scad_home: Path, given: str, found: str
+) -> None:
+    home = Home(scad_home)
+    for run_id in ("proj-feat-Dec06-1000", "proj-fix-Dec06-1000", "web-feat-Dec01-0900"):
+        add_run(home, run_id)
+    result = await run_cli("session", "info", given, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["record"]["run_id"] == found
+
+
+async def test_an_ambiguous_beginning_lists_the_runs_it_could_be(
+    run_cli: Cli, scad_home: Path
+) -> None:
+    home = Home(scad_home)
+    for run_id in ("proj-feat-Dec06-1000", "proj-feat-Dec06-1000-2", "proj-fix-Dec06-1000"):
+        add_run(home, run_id)
+    result = await run_cli("session", "info", "proj-f")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        'scad: error: "proj-f" begins 3 run ids (proj-feat-Dec06-1000, '
+        "proj-feat-Dec06-1000-2, proj-fix-Dec06-1000); give more of one\n"
+    )
+    # The whole id names its run even when it begins another.
+    result = await run_cli("session", "info", "proj-feat-Dec06-1000", "--json")
+    assert json.loads(result.stdout)["record"]["run_id"] == "proj-feat-Dec06-1000"
+
+
+@pytest.mark.parametrize("command", [("session", "info"), ("session", "stop"), ("code", "fetch")])
+async def test_a_batch_id_where_a_run_id_belongs_says_so(
+    run_cli: Cli, scad_home: Path, command: tuple[str, ...]
+) -> None:
+    (scad_home / "batches" / "proj-fix-Dec06-1000").mkdir(parents=True)
+    add_run(Home(scad_home), "proj-fix-01-Dec06-1000")
+    result = await run_cli(*command, "proj-fix-Dec06-1000")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        'scad: error: "proj-fix-Dec06-1000" is a batch, not a run; '
+        "`scad batch status proj-fix-Dec06-1000` lists its runs\n"
+    )
+
+
+async def test_a_run_folder_without_its_record_says_so(run_cli: Cli, scad_home: Path) -> None:
+    run_dir = scad_home / "runs" / "proj-x-Dec06-1000"
+    run_dir.mkdir(parents=True)
+    result = await run_cli("session", "info", "proj-x")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"scad: error: run proj-x-Dec06-1000 has no run.json; remove {run_dir} by hand\n"
     )
 
 
