@@ -59,7 +59,8 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 #: new: created on the host under its name; updated: fast-forwarded; diverged,
 #: checked-out, aliased (a symbolic ref on the host), misleading (a name that could
 #: pass for another ref) and refused (git would not update it): landed under
-#: ``scad/<run-id>/``; current: the host has it.
+#: ``scad/<run-id>/``; current: the host has it (or the branch holds nothing beyond
+#: the host's default branch, so it makes no branch there).
 Action = Literal[
     "new",
     "updated",
@@ -343,7 +344,10 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
 async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
     """Where ``branch`` (at ``tip``) goes on the host, decided before anything moves."""
     hosts = host.tips.get(branch)
-    if hosts is not None and not await git.count_commits(store, [tip], [hosts]):
+    # Only work comes home: a branch with nothing beyond the host's (or beyond its
+    # default branch, as a run's branch that saw no commit) makes no branch there.
+    have = [hosts] if hosts is not None else [host.base] if host.base else []
+    if have and not await git.count_commits(store, [tip], have):
         return _Plan(branch=branch, commit=tip, action="current", target=None)
     if branch == "HEAD":
         action: Action = "diverged"

@@ -279,9 +279,10 @@ async def test_a_branch_named_after_a_remote_lands_apart(tmp_path: Path, repo: P
     git(repo, "remote", "add", "upstream", "https://example.invalid/x.git")
     home, record = await make_run(tmp_path, {"code": repo})
     clone = RunPaths(home, RUN).clone("code")
+    commit(clone, "a.txt")
     git(clone, "branch", "upstream")  # `git rebase upstream` on the host would take it
     (result,) = (await fetch_run(home, record)).repos
-    assert by_branch(result.branches)["upstream"] == ("misleading", f"scad/{RUN}/upstream", 0)
+    assert by_branch(result.branches)["upstream"] == ("misleading", f"scad/{RUN}/upstream", 1)
 
 
 def test_a_relative_scad_home_is_made_absolute(
@@ -443,3 +444,21 @@ async def test_thousands_of_changed_files_are_counted_and_a_few_named(
     (branch,) = [b for b in result.branches if b.branch == BRANCH]
     assert branch.files_changed == 5000
     assert branch.files == [f"many/f{n:04}" for n in range(20)]
+
+
+async def test_only_work_comes_home(tmp_path: Path, repo: Path) -> None:
+    """Branches with no commit beyond the host's default branch make no host branch."""
+    commit(repo, "later.txt")  # the host moves on after the clone
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    git(clone, "branch", "idle")  # a branch the agent made and never committed to
+    git(clone, "checkout", "-q", "--detach")  # a detached HEAD at the base
+    before = git(repo, "for-each-ref", "--format=%(refname)")
+
+    (result,) = (await fetch_run(home, record)).repos
+    assert by_branch(result.branches) == {
+        BRANCH: ("current", None, 0),
+        "idle": ("current", None, 0),
+        "main": ("current", None, 0),
+    }
+    assert git(repo, "for-each-ref", "--format=%(refname)") == before
