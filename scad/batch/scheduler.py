@@ -264,10 +264,9 @@ class _Batch:
         """Bring a run that succeeded home; one fetch at a time, as they share host repos."""
         async with self.fetching:
             try:
-                problems = (await fetch_run(self.home, record)).problems
+                detail = (await fetch_run(self.home, record)).note
             except ScadError as exc:
-                problems = [str(exc)]
-        detail = "; ".join(problems) if problems else f"{record.run_id}: branches fetched"
+                detail = str(exc)
         await self._log(Fetched(item=index, run_id=record.run_id, detail=_short(detail)))
 
     async def _left_running(self, record: RunRecord) -> bool:

@@ -114,6 +114,16 @@ class RunFetch(msgspec.Struct, frozen=True, kw_only=True):
     #: Each clone's problem, as one line naming the run and the clone.
     problems: list[str] = []
 
+    @property
+    def note(self) -> str:
+        """What came home, in a few words: its problems, or how many branches landed."""
+        if self.problems:
+            return "; ".join(self.problems)
+        landed = sum(b.action != "current" for r in self.repos for b in r.branches)
+        if not landed:
+            return f"{self.run_id}: no new commits"
+        return f"{self.run_id}: {landed} branch{'es' if landed > 1 else ''} fetched"
+
 
 async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
     """Bring every branch of every clone of ``record`` into its host repo and log

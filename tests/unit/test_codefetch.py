@@ -70,7 +70,9 @@ async def test_new_branches_keep_their_names_and_the_checked_out_branch_never_mo
     theirs = commit(clone, "main.txt")  # the agent moves its main; the host's is checked out
     host_main, host_status = git(repo, "rev-parse", "main"), git(repo, "status", "--porcelain")
 
-    (result,) = (await fetch_run(home, record)).repos
+    fetched = await fetch_run(home, record)
+    assert fetched.note == f"{RUN}: 3 branches fetched"
+    (result,) = fetched.repos
     assert result.problem is None and result.default_branch == "main"
     assert by_branch(result.branches) == {
         "main": ("checked-out", f"scad/{RUN}/main", 1),
@@ -455,7 +457,9 @@ async def test_only_work_comes_home(tmp_path: Path, repo: Path) -> None:
     git(clone, "checkout", "-q", "--detach")  # a detached HEAD at the base
     before = git(repo, "for-each-ref", "--format=%(refname)")
 
-    (result,) = (await fetch_run(home, record)).repos
+    fetched = await fetch_run(home, record)
+    assert fetched.note == f"{RUN}: no new commits"
+    (result,) = fetched.repos
     assert by_branch(result.branches) == {
         BRANCH: ("current", None, 0),
         "idle": ("current", None, 0),

@@ -642,12 +642,13 @@ async def test_with_fetch_each_run_that_succeeded_brings_its_branches_home(
     branches = listed.stdout.decode().replace("refs/heads/", "").split()
     succeeded = {i.run_id for i in state.items if i.status == "succeeded"}
     assert len(succeeded) == 2
-    assert sorted(branches) == sorted(["main", *(f"scad-{r}" for r in succeeded)])
+    # These agents committed nothing: no branch comes home for them.
+    assert branches == ["main"]
     fetched = [e for e in read_batch_events(BatchPaths(home, batch_id)) if isinstance(e, Fetched)]
     assert {(e.run_id, e.detail) for e in fetched} == {
-        (r, f"{r}: branches fetched") for r in succeeded
+        (r, f"{r}: no new commits") for r in succeeded
     }
-    assert sorted(state.notes) == sorted(f"{r}: branches fetched" for r in succeeded)
+    assert sorted(state.notes) == sorted(f"{r}: no new commits" for r in succeeded)
 
 
 async def test_a_fetch_that_fails_is_noted_and_the_batch_goes_on(
