@@ -3,6 +3,7 @@
 configs/<name>.yml     configs; `config add` registers a symlink
 runs/<run-id>/         one directory per session (mode 0700)
 batches/<batch-id>/    one directory per batch
+ledger/<run-id>.json   what each collected run was and spent
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class Home:
     @property
     def batches(self) -> Path:
         return self.root / "batches"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "ledger"
 
     def config_file(self, name: str) -> Path:
         return self.configs / f"{name}.yml"

@@ -15,8 +15,9 @@ import anyio
 import msgspec
 
 from ..home import Home
-from ..runs.accounting import RunTally
-from ..runs.records import parse_iso
+from ..runs.accounting import RunSummary
+from ..runs.ledger import Collected, collected_run
+from ..runs.records import RunPaths, parse_iso
 from ..runs.tallies import LogTallies
 from .store import (
     BatchManifest,
@@ -93,6 +94,7 @@ class BatchWatcher:
         self.manifest: BatchManifest = load_manifest(home, batch_id)
         self.paths = BatchPaths(home, batch_id)
         self._tallies = LogTallies(home)
+        self._ledger: dict[str, Collected | None] = {}
 
     async def look(self) -> BatchView:
         manifest = self.manifest
@@ -103,7 +105,9 @@ class BatchWatcher:
         if pid is not None:
             supervisor = "running"
         tallies = await self._tallies.update(state.run_ids)
-        rows = [_row(item, tallies.get(item.run_id or "")) for item in state.items]
+        summaries = {run_id: tally.summary() for run_id, tally in tallies.items()}
+        summaries |= await anyio.to_thread.run_sync(self._collected, state.run_ids)
+        rows = [_row(item, summaries.get(item.run_id or "")) for item in state.items]
         return BatchView(
             batch_id=manifest.batch_id,
             config=manifest.config,
@@ -118,8 +122,18 @@ class BatchWatcher:
             totals=_totals(rows),
         )
 
+    def _collected(self, run_ids: list[str]) -> dict[str, RunSummary]:
+        """The ledger's figures for the runs whose folders gc collected (looked up
+        once each: a collected run does not come back)."""
+        for run_id in run_ids:
+            if run_id not in self._ledger and not RunPaths(self.home, run_id).root.is_dir():
+                self._ledger[run_id] = collected_run(self.home, run_id)
+        return {
+            run_id: entry.log.summary for run_id, entry in self._ledger.items() if entry is not None
+        }
 
-def _row(item: ItemState, tally: RunTally | None) -> BatchRow:
+
+def _row(item: ItemState, summary: RunSummary | None) -> BatchRow:
     row = BatchRow(
         item=item.index,
         tag=item.tag,
@@ -129,9 +143,8 @@ def _row(item: ItemState, tally: RunTally | None) -> BatchRow:
         detail=item.detail,
         elapsed_s=_elapsed(item.started, item.finished),
     )
-    if tally is None:
+    if summary is None:
         return row
-    summary = tally.summary()
     row.turns = summary.turns
     row.last_tool = summary.last_tool
     row.input_tokens = summary.usage.input_tokens

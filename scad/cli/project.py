@@ -41,14 +41,20 @@ def project() -> None:
 @click.option(
     "--cost", is_flag=True, help="Also each run's cost and tokens as ccusage counts them."
 )
+@click.option(
+    "--hide-cleaned",
+    is_flag=True,
+    help="Leave out runs that were cleaned or collected by gc (counted by default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def status(config: str, cost: bool, as_json: bool) -> None:
+async def status(config: str, cost: bool, hide_cleaned: bool, as_json: bool) -> None:
     """The runs of CONFIG side by side, with totals.
 
     Each run's state, outcome, turns, tokens (cache: read and written), cost,
     duration as Claude reported it, and the commits its clones hold beyond the
     host repo's default branch. With --cost, ccusage's figures from Claude's
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
+    Runs that gc collected keep their figures (state "collected").
     """
     from ..engine._socket import open_status_engine
     from ..reports.project import config_runs, project_status
@@ -56,7 +62,9 @@ async def status(config: str, cost: bool, as_json: bool) -> None:
     home = scad_home()
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
     result = await with_engine_if_up(
-        lambda engine: project_status(engine, home, config, runs=runs, cost=cost),
+        lambda engine: project_status(
+            engine, home, config, runs=runs, cost=cost, cleaned=not hide_cleaned
+        ),
         open_status_engine,
         lacking=STATES_UNKNOWN,
     )

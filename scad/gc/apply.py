@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 
 from ..batch.store import BatchPaths, supervisor_pid
-from ..errors import ScadError
+from ..errors import NotFound, ScadError
 from ..home import Home
-from ..runs.records import RunPaths
+from ..runs.ledger import keep_collected
+from ..runs.records import RunPaths, load_run
+from ..runs.summaries import summarise_log
 from ..runs.supervisor import STOP_GRACE
 from .items import GcItem, GcPlan, GcResult
 from .scan import busy, entries
@@ -90,6 +92,12 @@ def _remove_run(home: Home, run_id: str) -> str | None:
         return why
     if os.path.lexists(paths.worktrees):
         return "it has clones again"
+    try:
+        record = load_run(home, run_id)
+    except NotFound:
+        pass  # no record to keep: nothing to say whose the figures were
+    else:
+        keep_collected(home, record, summarise_log(paths))
     # rmtree works through file descriptors and unlinks links rather than follow
     # them: a link an agent planted points at something that is not removed.
     shutil.rmtree(paths.root)

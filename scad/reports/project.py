@@ -20,6 +20,8 @@ from ..code import git
 from ..code.snapshot import snapshot_clone
 from ..errors import CostCheckError, GitError, NotFound, UnreadableClone
 from ..home import Home
+from ..runs.accounting import RunSummary
+from ..runs.ledger import Collected, collected_runs
 from ..runs.records import RunPaths, RunRecord, list_runs
 from ..sessions.status import SessionStatus, run_statuses
 from ..taskgroups import open_task_group
@@ -84,7 +86,9 @@ class ProjectRow(RunFigures, kw_only=True):
     """One run of the config."""
 
     run_id: str
-    #: As ``session status`` says: running, exited, stopped, missing, cleaned, unknown, ...
+    created: str
+    #: As ``session status`` says (running, exited, stopped, missing, cleaned, unknown,
+    #: ...), or ``collected``: gc removed its folder and the ledger kept its figures.
     state: str
     exit_code: int | None = None
     #: How the run's last container ended (succeeded, failed, ..., or running); None
@@ -119,14 +123,18 @@ class ProjectStatus(msgspec.Struct, kw_only=True):
 def config_runs(home: Home, config: str) -> list[RunRecord]:
     """The runs of ``config``, oldest first (a cheap look at ``$SCAD_HOME`` alone).
 
-    Raises NotFound when no config of that name is registered and no run has it;
-    a registered config with no runs has none.
+    Raises NotFound when no config of that name is registered and no run has it,
+    collected or not; a registered config with no runs has none.
     """
     records = [record for record in list_runs(home) if record.config == config]
     path = home.config_file(config)
-    if not records and not (path.exists() or path.is_symlink()):
+    if not records and not (path.exists() or path.is_symlink()) and not _collected(home, config):
         raise NotFound(f'no config "{config}" and no runs of it; see `scad config list`')
     return records
+
+
+def _collected(home: Home, config: str) -> list[Collected]:
+    return [entry for entry in collected_runs(home) if entry.record.config == config]
 
 
 async def project_status(
@@ -136,15 +144,20 @@ async def project_status(
     *,
     runs: list[RunRecord] | None = None,
     cost: bool = False,
+    cleaned: bool = True,
 ) -> ProjectStatus:
     """Every run of ``config`` (or ``runs``, from :func:`config_runs`), oldest first,
     with totals; with ``cost`` also ccusage's cost and tokens for each run that still
-    has its transcripts (all of them, or none and ``cost_problem`` says why).
+    has its transcripts (all of them, or none and ``cost_problem`` says why). Runs
+    that were cleaned, and those gc collected (from the ledger), count unless
+    ``cleaned`` is False.
 
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
     """
     records = config_runs(home, config) if runs is None else runs
+    if not cleaned:
+        records = [record for record in records if not record.cleaned]
     statuses = await run_statuses(engine, home, records)
     rows = [_row(status) for status in statuses]
     limiter = anyio.CapacityLimiter(PARALLEL_RUNS)
@@ -169,6 +182,9 @@ async def project_status(
             cost_problem = str(exc)
             for row in rows:  # a partial count would read as the whole
                 row.ccusage_cost_usd = row.ccusage_tokens = None
+    if cleaned:
+        collected = await anyio.to_thread.run_sync(_collected, home, config)
+        rows = sorted([*rows, *map(_collected_row, collected)], key=lambda row: row.created)
     return ProjectStatus(config=config, rows=rows, totals=_totals(rows), cost_problem=cost_problem)
 
 
@@ -191,12 +207,46 @@ async def _ccusage_figures(
 
 
 def _row(status: SessionStatus) -> ProjectRow:
-    summary, usage = status.summary, status.summary.usage
-    return ProjectRow(
+    return _figures(
+        status.summary,
         run_id=status.run_id,
+        created=status.created,
         state=status.state,
         exit_code=status.exit_code,
         outcome=status.outcome if status.mode == "headless" else None,
+        branch=status.branch,
+    )
+
+
+def _collected_row(entry: Collected) -> ProjectRow:
+    record = entry.record
+    return _figures(
+        entry.log.summary,
+        run_id=record.run_id,
+        created=record.created,
+        state="collected",
+        outcome=entry.log.outcome if record.mode == "headless" else None,
+        branch=record.branch,
+    )
+
+
+def _figures(
+    summary: RunSummary,
+    *,
+    run_id: str,
+    created: str,
+    state: str,
+    outcome: str | None,
+    branch: str,
+    exit_code: int | None = None,
+) -> ProjectRow:
+    usage = summary.usage
+    return ProjectRow(
+        run_id=run_id,
+        created=created,
+        state=state,
+        exit_code=exit_code,
+        outcome=outcome,
         turns=summary.turns,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
@@ -205,7 +255,7 @@ def _row(status: SessionStatus) -> ProjectRow:
         cost_usd=summary.cost_usd,
         cost_estimated=summary.cost_estimated,
         duration_ms=summary.duration_ms,
-        branch=status.branch,
+        branch=branch,
     )
 
 

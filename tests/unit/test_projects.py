@@ -9,16 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from scad.batch.store import BatchPaths, append_batch_event
+from scad.batch.view import BatchWatcher
 from scad.code.clones import create_clone
 from scad.engine._types import ContainerSpec, ContainerState, Engine
 from scad.errors import NotFound
+from scad.gc import apply_gc, plan_gc
 from scad.home import Home
 from scad.reports.project import ProjectRow, ProjectTotals, project_status
 from scad.runs.events import append_event
 from scad.runs.records import RunPaths, RunRecord, save_run
 from scad.sessions import status as status_module
 from tests.conftest import make_repo
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, batch_event
+from tests.unit.test_dispatch import make_batch
 from tests.unit.test_summaries import (
     CID,
     Log,
@@ -114,7 +118,7 @@ async def test_rows_and_totals_come_from_the_logs(tmp_path: Path) -> None:
     ]
     a = status.rows[0]
     assert a == ProjectRow(
-        run_id="a", state="unknown", outcome="succeeded", turns=3, input_tokens=100,
+        run_id="a", created="2026-11-27T10:01:00.000Z", state="unknown", outcome="succeeded", turns=3, input_tokens=100,
         output_tokens=40_000, cache_read_tokens=300, cache_creation_tokens=40, cost_usd=0.25,
         duration_ms=4000, branch="scad-a",
     )  # fmt: skip
@@ -317,3 +321,54 @@ async def test_a_run_nobody_watched_is_caught_up_once(
     (again,) = (await project_status(engine, home, "proj")).rows  # type: ignore[arg-type]
     assert again == row
     assert caught_up == ["a"]  # the second look found the exit in the log: no catch-up
+
+
+async def test_what_collected_runs_spent_still_adds_up(tmp_path: Path) -> None:
+    """gc removes a cleaned run's folder; its figures stay in project and batch status."""
+    home = Home(tmp_path / "home")
+    register(home, "proj", tmp_path / "repo")
+    batch = make_batch(home, ["p1", "p2"])
+    gone = add_run(home, "proj-t-01-Dec06-1000", minute=1, cleaned="2026-11-27T11:00:00.000Z")
+    kept = add_run(home, "proj-t-02-Dec06-1000", minute=2)
+    headless(Log(RunPaths(home, gone.run_id)), cost=0.25, turns=4)
+    headless(Log(RunPaths(home, kept.run_id)), cost=0.5, turns=2)
+    for index, record in enumerate((gone, kept), start=1):
+        started = batch_event("started", item=index, run_id=record.run_id, attempt=1)
+        append_batch_event(BatchPaths(home, batch), started)
+    add_run(home, "other-t-Dec06-1000", config="other", cleaned="2026-11-27T11:00:00.000Z")
+    before = await project_status(None, home, "proj")
+
+    plan = await plan_gc(FakeEngine(), home)
+    assert {i.name for i in plan.items if i.kind == "run"} == {gone.run_id, "other-t-Dec06-1000"}
+    await apply_gc(FakeEngine(), home, plan)
+    assert not RunPaths(home, gone.run_id).root.exists()
+
+    after = await project_status(None, home, "proj")
+    assert [(r.run_id, r.state, r.outcome, r.turns) for r in after.rows] == [
+        (gone.run_id, "collected", "succeeded", 4),
+        (kept.run_id, "unknown", "succeeded", 2),
+    ]
+    assert after.totals == before.totals
+    assert after.totals.cost_usd == pytest.approx(0.75)
+    hidden = await project_status(None, home, "proj", cleaned=False)
+    assert [r.run_id for r in hidden.rows] == [kept.run_id]
+    assert hidden.totals.cost_usd == pytest.approx(0.5)
+    # A config that is gone and whose runs were all collected still has its history.
+    assert [r.state for r in (await project_status(None, home, "other")).rows] == ["collected"]
+
+    view = await BatchWatcher(home, batch).look()
+    assert [(row.run_id, row.turns, row.cost_usd) for row in view.rows] == [
+        (gone.run_id, 4, 0.25),
+        (kept.run_id, 2, 0.5),
+    ]
+    assert view.totals.cost_usd == pytest.approx(0.75)
+
+
+async def test_an_unreadable_ledger_entry_is_left_out(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    register(home, "proj", tmp_path / "repo")
+    home.ledger.mkdir(parents=True)
+    (home.ledger / "proj-t-Dec06-1000.json").write_text("{not json")
+    (home.ledger / "proj-u-Dec06-1000.json").mkdir()
+    status = await project_status(None, home, "proj")
+    assert status.rows == [] and status.totals.runs == 0

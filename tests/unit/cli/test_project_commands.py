@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from scad.home import Home
+from scad.runs.ledger import keep_collected
 from scad.runs.records import RunPaths
+from scad.runs.summaries import summarise_log
 from tests.conftest import Cli
 from tests.unit.cli.test_main import _bash_complete
 from tests.unit.test_projects import add_run, register
@@ -70,7 +73,8 @@ async def test_status_json_has_rows_and_totals(
         ("proj-c-Nov27-1003", "running", pytest.approx(0.00021)),
     ]
     assert out["rows"][0] == {
-        "run_id": "proj-a-Nov27-1001", "state": "unknown", "exit_code": None,
+        "run_id": "proj-a-Nov27-1001", "created": "2026-11-27T10:01:00.000Z",
+        "state": "unknown", "exit_code": None,
         "outcome": "succeeded", "turns": 3, "input_tokens": 100, "output_tokens": 40_000,
         "cache_read_tokens": 300, "cache_creation_tokens": 40, "cost_usd": 0.25,
         "cost_estimated": False, "duration_ms": 65000, "branch": "scad-proj-a-Nov27-1001",
@@ -187,3 +191,24 @@ async def test_cost_shows_ccusage_figures_beside_scad(
         360,
     )
     assert status["cost_problem"] is None
+
+
+async def test_hide_cleaned_leaves_out_cleaned_and_collected_runs(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    home = three_runs(scad_home, tmp_path)
+    cleaned = add_run(home, "proj-d-Nov27-1005", minute=5, cleaned="2026-11-27T11:00:00.000Z")
+    headless(Log(RunPaths(home, cleaned.run_id)), cost=1.0)
+    keep_collected(home, cleaned, summarise_log(RunPaths(home, cleaned.run_id)))
+    shutil.rmtree(RunPaths(home, cleaned.run_id).root)
+    shown = json.loads((await run_cli("project", "status", "proj", "--json")).stdout)
+    assert [(r["run_id"], r["state"]) for r in shown["rows"]][-1] == (cleaned.run_id, "collected")
+    assert shown["totals"]["cost_usd"] == pytest.approx(1.5002, abs=1e-4)
+    hidden = await run_cli("project", "status", "proj", "--hide-cleaned", "--json")
+    assert hidden.exit_code == 0
+    rows = json.loads(hidden.stdout)["rows"]
+    assert [r["run_id"] for r in rows] == [
+        "proj-a-Nov27-1001",
+        "proj-b-Nov27-1002",
+        "proj-c-Nov27-1003",
+    ]
