@@ -52,7 +52,7 @@ def test_fast_commands_do_not_import_the_docker_client(args: list[str], scad_hom
         import sys
         from scad.cli import cli
         try:
-            cli.main({args!r}, prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
+            cli({args!r}, prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
         except SystemExit:
             pass
         import asyncclick
