@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from asyncclick.testing import CliRunner, Result
 
 from scad.cli import cli
+from scad.cli._app import Application, EngineFactory
+from scad.engine import Engine
+from scad.home import Home
 
 CERT_DIR = Path("/usr/local/share/ca-certificates")
 
@@ -64,13 +68,31 @@ def host_certificates() -> list[str]:
 
 
 class Cli:
-    """Runs scad in-process and returns exit code and output."""
+    """Runs scad in-process and returns exit code and output. The commands get
+    ``app`` (by default, the host's: ``$SCAD_HOME`` and the engine there)."""
 
     def __init__(self) -> None:
         self.runner = CliRunner(catch_exceptions=False)
+        self.app: Application | None = None
+
+    def use_engine(self, home: Path, open_engine: EngineFactory) -> None:
+        """The commands find their home at ``home`` and their engine through ``open_engine``."""
+        self.app = Application.with_engine(Home(home), open_engine)
 
     async def __call__(self, *args: str, input: str | None = None) -> Result:
-        return await self.runner.invoke(cli, list(args), input=input, prog_name="scad")
+        return await self.runner.invoke(
+            cli, list(args), input=input, prog_name="scad", obj=self.app
+        )
+
+
+def opening(engine: Engine) -> EngineFactory:
+    """An engine factory that hands out ``engine``."""
+
+    @asynccontextmanager
+    async def open_engine(*, max_connections: int = 100) -> AsyncIterator[Engine]:
+        yield engine
+
+    return open_engine
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncclick as click
 
 from .. import __version__
-from ._app import ScadGroup
+from ._app import Application, ScadGroup
 
 __all__ = ["cli", "main"]
 
@@ -33,8 +33,11 @@ __all__ = ["cli", "main"]
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="scad")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Run Claude Code agents in isolated Docker containers, many at once."""
+    if ctx.obj is None:  # tests hand in an application of their own
+        ctx.obj = Application.for_host()
 
 
 def main() -> None:

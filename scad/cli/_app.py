@@ -1,13 +1,67 @@
-"""The root group: lazy command loading and the one place errors are reported."""
+"""The root group: lazy command loading, the one place errors are reported, and the
+application every command is handed (the scad home and the way to the engine)."""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncclick as click
 
 from ..errors import ScadError
+from ..home import Home, scad_home
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["Application", "EngineFactory", "ScadGroup", "abort", "pass_app"]
+
+
+class EngineFactory(Protocol):
+    """Opens an engine whose pool holds ``max_connections`` streams at once."""
+
+    def __call__(self, *, max_connections: int = ...) -> AbstractAsyncContextManager[Engine]: ...
+
+
+@dataclass(frozen=True)
+class Application:
+    """What every command shares, on the click context: the scad home, the engine,
+    and the status views' engine (the container listing without the Docker client).
+    A command never reads ``SCAD_HOME`` or opens an engine of its own; tests hand
+    the root group an application of theirs (``obj=``)."""
+
+    home: Home
+    open_engine: EngineFactory
+    open_status_engine: Callable[[], AbstractAsyncContextManager[Engine]]
+
+    @classmethod
+    def for_host(cls) -> Application:
+        """``$SCAD_HOME`` and the engine at ``DOCKER_HOST`` (else the local socket)."""
+        return cls(scad_home(), _open_docker, _open_docker_status)
+
+    @classmethod
+    def with_engine(cls, home: Home, open_engine: EngineFactory) -> Application:
+        """``home``, and ``open_engine``'s engine for the status views too."""
+        return cls(home, open_engine, open_engine)
+
+
+def _open_docker(*, max_connections: int = 100) -> AbstractAsyncContextManager[Engine]:
+    from ..engine import open_engine  # the face: aiodocker is imported when it is opened
+
+    return open_engine(max_connections=max_connections)
+
+
+def _open_docker_status() -> AbstractAsyncContextManager[Engine]:
+    from ..engine._socket import open_status_engine
+
+    return open_status_engine()
+
+
+#: Hands a command the :class:`Application` as its first argument.
+pass_app = click.pass_obj
 
 
 class ScadGroup(click.Group):

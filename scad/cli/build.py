@@ -9,8 +9,8 @@ import asyncclick as click
 
 from ..config.registry import load_registered
 from ..errors import BuildFailed
-from ..home import scad_home
 from ..image.build import BuildProgress, build_image
+from ._app import Application, pass_app
 from ._complete import config_names
 from ._render import echo_json
 
@@ -55,17 +55,17 @@ class ProgressPrinter:
 @click.option("--no-cache", is_flag=True, help="Rebuild every layer (implies --rebuild).")
 @click.option("--verbose", "-v", is_flag=True, help="Show every line of build output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
 async def build(
-    config_name: str, rebuild: bool, no_cache: bool, verbose: bool, as_json: bool
+    app: Application, config_name: str, rebuild: bool, no_cache: bool, verbose: bool, as_json: bool
 ) -> None:
     """Build the image for CONFIG (cached by content)."""
-    from ..engine._client import open_engine
 
-    home = scad_home()
+    home = app.home
     config = load_registered(home, config_name)
     printer = ProgressPrinter(verbose=verbose, live=sys.stdout.isatty())
     try:
-        async with open_engine() as engine:
+        async with app.open_engine() as engine:
             result = await build_image(
                 engine,
                 home,

@@ -7,12 +7,13 @@ import sys
 
 import asyncclick as click
 
-from ..home import scad_home
+from ._app import Application, pass_app
 
 
 @click.command("demo")
 @click.option("--cleanup", is_flag=True, help="Remove everything the demo made.")
-async def demo(cleanup: bool) -> None:
+@pass_app
+async def demo(app: Application, cleanup: bool) -> None:
     """Watch four agents work on a throwaway project, against the offline model.
 
     Builds the demo's image, runs a batch of four prompts that commit real changes
@@ -30,16 +31,15 @@ async def demo(cleanup: bool) -> None:
         prepare_demo,
         remove_demo,
     )
-    from ..engine._client import open_engine
     from ..offline import serve_offline_model
     from ..reports.project import project_status
     from .batch._options import supervise_here
     from .build import ProgressPrinter
     from .project import status_table
 
-    home = scad_home()
+    home = app.home
     if cleanup:
-        async with open_engine() as engine:
+        async with app.open_engine() as engine:
             removed = await remove_demo(engine, home)
         click.echo(
             f"removed the demo: {len(removed.runs)} runs, {len(removed.batches)} batches, "
@@ -56,7 +56,7 @@ async def demo(cleanup: bool) -> None:
         click.echo(f"scad demo: a project in {repo}, the offline model at {model.url}")
         click.echo("[1/3] building the demo's image (the first time takes a few minutes)")
         printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
-        async with open_engine() as engine:
+        async with app.open_engine() as engine:
             manifest = await create_batch(
                 engine, home, config, DEMO_PROMPTS, tag="greeter", source="scad demo",
                 options=DEMO_OPTIONS, build_progress=printer,
@@ -65,11 +65,11 @@ async def demo(cleanup: bool) -> None:
         click.echo(
             f"[2/3] {len(manifest.items)} agents at work, each in its own container and branch"
         )
-        view = await supervise_here(home, config, manifest.batch_id, as_json=False)
+        view = await supervise_here(app, config, manifest.batch_id, as_json=False)
     click.echo("[3/3] their branches, fetched into the demo's repo:")
     listing = await git.git(repo, "branch", "--list", "--format=%(refname:short)  %(subject)")
     click.echo("".join(f"  {line}\n" for line in listing.splitlines()), nl=False)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         status = await project_status(engine, home, DEMO_CONFIG)
     click.echo(f"\nscad project status {DEMO_CONFIG}:\n{status_table(status, cost=False)}")
     batch = manifest.batch_id

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..home import scad_home
+from ._app import Application, pass_app
 from ._render import echo_json
 
 if TYPE_CHECKING:
@@ -26,19 +26,19 @@ def _show(check: Check) -> None:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-async def doctor(as_json: bool) -> None:
+@pass_app
+async def doctor(app: Application, as_json: bool) -> None:
     """Check that this host can run sessions: the engine, images, configs, credentials,
     CA certificates, disk, mounts, live-restore, and a container of each built image.
 
     Exits 1 when a check fails; warnings do not fail.
     """
     from ..doctor import run_checks
-    from ..engine._client import open_engine
 
     if not as_json and sys.stderr.isatty():
         click.echo("checking (the container checks may take a minute)...", err=True)
     checks = await run_checks(
-        scad_home(), os.environ, engine_factory=open_engine, on_check=None if as_json else _show
+        app.home, os.environ, engine_factory=app.open_engine, on_check=None if as_json else _show
     )
     failed = any(check.status == "fail" for check in checks)
     if as_json:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..home import scad_home
 from ..text import printable
+from ._app import Application, pass_app
 from ._render import echo_json, table
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ _NOUNS = {
 @click.command("gc")
 @click.option("--force", is_flag=True, help="Remove what a dry run lists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (and results) as JSON.")
-async def gc(force: bool, as_json: bool) -> None:
+@pass_app
+async def gc(app: Application, force: bool, as_json: bool) -> None:
     """List what scad left behind that nothing needs (a dry run); --force removes it.
 
     Orphan containers of this scad home (their run directory is gone), run
@@ -36,11 +37,10 @@ async def gc(force: bool, as_json: bool) -> None:
     stale temporary files. A run whose clones exist is never collected, nor a
     container another scad home made.
     """
-    from ..engine._client import open_engine
     from ..gc import apply_gc, plan_gc
 
-    home = scad_home()
-    async with open_engine() as engine:
+    home = app.home
+    async with app.open_engine() as engine:
         plan = await plan_gc(engine, home)
         results = await apply_gc(engine, home, plan) if force else None
     if as_json:

@@ -13,9 +13,10 @@ import asyncclick as click
 import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
-from ..home import Home, scad_home
+from ..home import Home
 from ..runs.records import RunRecord, find_run, list_runs
 from ._activity import activity_lines
+from ._app import Application, pass_app
 from ._complete import config_names, run_ids
 
 if TYPE_CHECKING:
@@ -93,7 +94,9 @@ class LogPrinter:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print envelopes as JSON lines, with their run id."
 )
+@pass_app
 async def logs(
+    app: Application,
     run_id_args: tuple[str, ...],
     config: str | None,
     batch_id: str | None,
@@ -107,10 +110,9 @@ async def logs(
     when the batch has; otherwise it follows until interrupted, picking up runs
     that start meanwhile.
     """
-    from ..engine._client import open_engine
     from ..runs.merged import catch_up_runs, follow_logs, follow_runs, merge_logs
 
-    home = scad_home()
+    home = app.home
     if sum([bool(run_id_args), config is not None, batch_id is not None]) > 1:
         raise UsageError("name runs, or give --config or --batch (one of them)")
     batch_ended = None
@@ -121,7 +123,7 @@ async def logs(
     printer = LogPrinter(as_json)
     async with contextlib.AsyncExitStack() as stack:
         try:
-            engine: Engine | None = await stack.enter_async_context(open_engine())
+            engine: Engine | None = await stack.enter_async_context(app.open_engine())
         except EngineUnavailable as exc:
             click.echo(f"warning: {exc}; showing the logs as last read", err=True)
             engine = None

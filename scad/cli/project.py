@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..home import scad_home
+from ._app import Application, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._render import echo_json, table
@@ -47,7 +47,10 @@ def project() -> None:
     help="Leave out runs that were cleaned or collected by gc (counted by default).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def status(config: str, cost: bool, hide_cleaned: bool, as_json: bool) -> None:
+@pass_app
+async def status(
+    app: Application, config: str, cost: bool, hide_cleaned: bool, as_json: bool
+) -> None:
     """The runs of CONFIG side by side, with totals.
 
     Each run's state, outcome, turns, tokens (cache: read and written), cost,
@@ -56,16 +59,15 @@ async def status(config: str, cost: bool, hide_cleaned: bool, as_json: bool) -> 
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
     Runs that gc collected keep their figures (state "collected").
     """
-    from ..engine._socket import open_status_engine
     from ..reports.project import config_runs, project_status
 
-    home = scad_home()
+    home = app.home
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
     result = await with_engine_if_up(
         lambda engine: project_status(
             engine, home, config, runs=runs, cost=cost, cleaned=not hide_cleaned
         ),
-        open_status_engine,
+        app.open_status_engine,
         lacking=STATES_UNKNOWN,
     )
     if as_json:

@@ -1,4 +1,4 @@
-"""The Docker engine edge: the only module that imports aiodocker.
+"""The Docker engine edge: aiodocker is imported here and in ``_internals`` only.
 
 Inspect dicts are turned into Structs here and go no further; aiodocker and
 aiohttp errors become :class:`EngineUnavailable` / :class:`EngineError` here.
@@ -20,6 +20,7 @@ import anyio
 
 from ..errors import EngineError, EngineUnavailable
 from ._frames import LogEntries, frames
+from ._internals import log_response
 from ._types import (
     BindMount,
     BuildLine,
@@ -33,7 +34,14 @@ from ._types import (
     Output,
     OutputStream,
 )
-from ._wire import container_config, container_state, engine_host, listed_image, unreachable
+from ._wire import (
+    LISTED_CONTAINER_FIELDS,
+    container_config,
+    container_state,
+    engine_host,
+    listed_image,
+    unreachable,
+)
 
 __all__ = [
     "BindMount",
@@ -226,7 +234,7 @@ class DockerEngine:
             rows = await self._docker.containers.list(
                 all=True, filters=json.dumps({"label": label_filter})
             )
-        return [container_state(row._container) for row in rows]
+        return [container_state(listed_fields(row)) for row in rows]
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
         """The last ``tail`` log entries of stdout (or stderr): the engine sends no more,
@@ -260,7 +268,7 @@ class DockerEngine:
         """A log response's entries; a stream not followed that stalls (each read waits
         at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
         what = f"logs of {container_id[:12]}"
-        query = self._docker._query(f"containers/{container_id}/logs", params=params, timeout=None)
+        query = log_response(self._docker, container_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
@@ -318,7 +326,13 @@ class DockerEngine:
         return ExecResult(int(info["ExitCode"]), output)
 
 
-async def _entries(response: Any, timestamps: bool) -> AsyncIterator[list[str]]:
+def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
+    """A listed container's fields that :func:`container_state` reads, through the
+    row's public item access."""
+    return {key: row[key] for key in LISTED_CONTAINER_FIELDS if key in row}
+
+
+async def _entries(response: aiohttp.ClientResponse, timestamps: bool) -> AsyncIterator[list[str]]:
     """The entries of a log response, demultiplexed here as they arrive, those of each
     read together (aiodocker's own reader makes two small reads per entry, which
     cost most of a long catch-up)."""

@@ -11,25 +11,32 @@ not a local socket, the full client (:func:`scad.engine.open_engine`) does the r
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from urllib.parse import quote
 
 import anyio
 import msgspec
 
 from ..errors import EngineError
-from ._types import ContainerState
+from ._types import (
+    BuildLine,
+    ContainerExit,
+    ContainerSpec,
+    ContainerState,
+    Engine,
+    EngineInfo,
+    ExecResult,
+    ImageInfo,
+    OutputStream,
+)
 from ._wire import container_state, engine_host, unreachable
 
-if TYPE_CHECKING:
-    from ._types import Engine
+__all__ = ["ClientOpener", "StatusEngine", "get", "open_status_engine"]
 
-__all__ = ["get", "open_status_engine"]
+#: Opens the full client (:func:`scad.engine.open_engine`, unless a test gives its own).
+ClientOpener = Callable[[], AbstractAsyncContextManager[Engine]]
 
-#: The client's methods that hand out a stream as an async context manager.
-_STREAMS = frozenset({"open_build", "open_logs", "attach"})
 RESPONSE_LIMIT = 64 << 20
 TIMEOUT = 15.0
 
@@ -55,12 +62,15 @@ async def get(socket: str, path: str) -> bytes:
     return body
 
 
-class _StatusEngine:
-    """:meth:`containers` from the socket; any other method opens the full client."""
+class StatusEngine:
+    """:meth:`containers` from the socket; every other method asks the full client,
+    which :meth:`client` opens on first need, once, and keeps open until the block
+    this engine was handed out in ends."""
 
-    def __init__(self, stack: AsyncExitStack, socket: str) -> None:
+    def __init__(self, stack: AsyncExitStack, socket: str, open_client: ClientOpener) -> None:
         self._stack = stack
         self._socket = socket
+        self._open_client = open_client
         self._client: Engine | None = None
         self._opening = anyio.Lock()
 
@@ -70,43 +80,100 @@ class _StatusEngine:
         body = await get(self._socket, f"/containers/json?all=1&filters={filters}")
         return [container_state(row) for row in msgspec.json.decode(body, type=list[dict])]
 
-    async def _open(self) -> Engine:
+    async def client(self) -> Engine:
+        """The full client, opened now if it is not yet (importing it costs ~0.3 s)."""
         async with self._opening:
             if self._client is None:
-                from ._client import open_engine
-
-                self._client = await self._stack.enter_async_context(open_engine())
+                self._client = await self._stack.enter_async_context(self._open_client())
             return self._client
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _STREAMS:
+    async def version(self) -> str:
+        return await (await self.client()).version()
 
-            @asynccontextmanager
-            async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                async with getattr(await self._open(), name)(*args, **kwargs) as opened:
-                    yield opened
+    async def info(self) -> EngineInfo:
+        return await (await self.client()).info()
 
-            return stream
+    async def image(self, reference: str) -> ImageInfo | None:
+        return await (await self.client()).image(reference)
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await getattr(await self._open(), name)(*args, **kwargs)
+    async def images(self, repository: str) -> list[ImageInfo]:
+        return await (await self.client()).images(repository)
 
-        return call
+    async def labelled_images(self, label: str) -> list[ImageInfo]:
+        return await (await self.client()).labelled_images(label)
+
+    async def pull(self, reference: str) -> None:
+        await (await self.client()).pull(reference)
+
+    async def tag_image(self, image: str, repository: str, tag: str) -> None:
+        await (await self.client()).tag_image(image, repository, tag)
+
+    async def remove_image(self, reference: str) -> None:
+        await (await self.client()).remove_image(reference)
+
+    @asynccontextmanager
+    async def open_build(
+        self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
+    ) -> AsyncIterator[AsyncIterator[BuildLine]]:
+        client = await self.client()
+        async with client.open_build(context, tag=tag, labels=labels, use_cache=use_cache) as lines:
+            yield lines
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        return await (await self.client()).create_container(spec)
+
+    async def start(self, container_id: str) -> None:
+        await (await self.client()).start(container_id)
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None:
+        await (await self.client()).stop(container_id, grace=grace)
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        await (await self.client()).remove(container_id, force=force)
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        return await (await self.client()).inspect(container_id)
+
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        return await (await self.client()).logs(container_id, stderr=stderr, tail=tail)
+
+    @asynccontextmanager
+    async def open_logs(
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        client = await self.client()
+        async with client.open_logs(container_id, since=since, follow=follow) as entries:
+            yield entries
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
+        async with (await self.client()).attach(container_id) as output:
+            yield output
+
+    async def wait(self, container_id: str) -> ContainerExit:
+        return await (await self.client()).wait(container_id)
+
+    async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
+        return await (await self.client()).exec(container_id, command, user=user)
+
+
+def _open_client() -> AbstractAsyncContextManager[Engine]:
+    from ._client import open_engine  # aiodocker: imported when a status view needs it
+
+    return open_engine()
 
 
 @asynccontextmanager
-async def open_status_engine() -> AsyncIterator[Engine]:
-    """An engine that answers container listings from its socket (see the module);
-    raises EngineUnavailable, as :func:`scad.engine.open_engine` does, when it does
-    not answer."""
+async def open_status_engine(open_client: ClientOpener = _open_client) -> AsyncIterator[Engine]:
+    """An engine that answers container listings from its socket (see the module),
+    and anything else through ``open_client``'s client; raises EngineUnavailable, as
+    :func:`scad.engine.open_engine` does, when it does not answer."""
     host = engine_host()
     if not host.startswith("unix://"):
-        from ._client import open_engine
-
-        async with open_engine() as client:
+        async with open_client() as client:
             yield client
         return
     socket = host.removeprefix("unix://")
     await get(socket, "/_ping")
     async with AsyncExitStack() as stack:
-        yield cast("Engine", _StatusEngine(stack, socket))
+        yield StatusEngine(stack, socket, open_client)

@@ -14,6 +14,7 @@ from ..errors import EngineUnavailable
 from ._types import ContainerSpec, ContainerState, ImageInfo
 
 __all__ = [
+    "LISTED_CONTAINER_FIELDS",
     "container_config",
     "container_state",
     "engine_host",
@@ -42,6 +43,12 @@ def listed_image(row: Mapping[str, Any]) -> ImageInfo:
         labels=dict(row.get("Labels") or {}),
         created=str(row.get("Created", "")),
     )
+
+
+#: Every field :func:`container_state` reads (the client copies these from its rows).
+LISTED_CONTAINER_FIELDS = (
+    "Id", "Name", "Names", "Image", "ImageID", "State", "Config", "Labels", "Created",
+)  # fmt: skip
 
 
 def container_state(data: Mapping[str, Any]) -> ContainerState:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import aiodocker
 import pytest
 
 from scad.engine._client import ContainerSpec, Engine
+from scad.engine._frames import frames
+from scad.engine._internals import log_response
 from scad.errors import EngineError
 
 from .conftest import BASE_IMAGE
@@ -48,3 +51,50 @@ async def test_create_from_missing_image_is_clear(engine: Engine, test_label: st
         match=r"image scad-no-such-image:nope does not exist; build it with `scad build`",
     ):
         await engine.create_container(spec)
+
+
+async def test_a_listed_container_reads_as_its_inspection(engine: Engine, test_label: str) -> None:
+    spec = ContainerSpec(
+        image=BASE_IMAGE,
+        name=f"scad-{test_label}",
+        labels={"scad.test": test_label},
+        command=["sh", "-c", "exit 0"],
+    )
+    container_id = await engine.create_container(spec)
+    try:
+        (listed,) = await engine.containers({"scad.test": test_label})
+        inspected = await engine.inspect(container_id)
+        assert inspected is not None
+        fields = ("id", "name", "image", "image_id", "status", "running", "labels")
+        assert [getattr(listed, f) for f in fields] == [getattr(inspected, f) for f in fields]
+        assert (listed.name, listed.status) == (f"scad-{test_label}", "created")
+        assert listed.image_id.startswith("sha256:") and listed.created
+    finally:
+        await engine.remove(container_id, force=True)
+
+
+async def test_the_log_response_is_the_engines_frames(engine: Engine, test_label: str) -> None:
+    """aiodocker's internals that scad reads logs through still answer as they did."""
+    spec = ContainerSpec(
+        image=BASE_IMAGE,
+        name=f"scad-{test_label}",
+        labels={"scad.test": test_label},
+        command=["sh", "-c", "echo one; echo two >&2; echo three"],
+    )
+    container_id = await engine.create_container(spec)
+    try:
+        await engine.start(container_id)
+        assert (await engine.wait(container_id)).exit_code == 0
+        async with aiodocker.Docker() as docker:
+            out = await log_body(docker, container_id, {"stdout": True, "follow": False})
+            err = await log_body(docker, container_id, {"stderr": True, "follow": False})
+    finally:
+        await engine.remove(container_id, force=True)
+    assert (frames(out), frames(err)) == ([b"one\n", b"three\n"], [b"two\n"])
+    assert (out[0], out[12], err[0]) == (1, 1, 2)  # each frame's header names its stream
+
+
+async def log_body(docker: aiodocker.Docker, container_id: str, params: dict[str, bool]) -> bytes:
+    async with log_response(docker, container_id, params) as response:
+        assert response.status == 200
+        return b"".join([chunk async for chunk in response.content.iter_any()])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from scad.engine._types import BindMount, ContainerSpec, Limits, Security
-from scad.engine._wire import container_config
+from scad.engine._wire import LISTED_CONTAINER_FIELDS, container_config, container_state
 
 
 def test_a_run_container_asks_for_its_limits_hardening_and_whole_log() -> None:
@@ -37,3 +41,41 @@ def test_what_a_spec_leaves_unset_is_not_asked_for() -> None:
     assert set(config) == {"Image", "Labels", "Env", "Tty", "OpenStdin", "HostConfig"}
     assert config["Tty"] is config["OpenStdin"] is True
     assert set(config["HostConfig"]) == {"Init", "NetworkMode", "Mounts", "LogConfig"}
+
+
+class Recording(dict[str, Any]):
+    """A row that remembers which fields were read from it."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__(row)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param(
+            {"Id": "c", "Names": ["/n"], "Image": "i", "ImageID": "sha256:i", "State": "exited",
+             "Labels": {"a": "b"}, "Created": 1},
+            id="listed",
+        ),
+        pytest.param(
+            {"Id": "c", "Name": "/n", "Image": "sha256:i", "Created": "t",
+             "Config": {"Image": "i", "Labels": {"a": "b"}},
+             "State": {"Status": "exited", "Running": False, "ExitCode": 3}},
+            id="inspected",
+        ),
+    ],
+)  # fmt: skip
+def test_a_container_state_reads_only_the_fields_the_client_copies(row: dict[str, Any]) -> None:
+    recording = Recording(row)
+    container_state(recording)
+    assert recording.read <= set(LISTED_CONTAINER_FIELDS)

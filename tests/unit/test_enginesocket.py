@@ -4,10 +4,15 @@ engine answers the same requests in the integration tests."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -15,8 +20,9 @@ import pytest
 from anyio.abc import SocketStream
 
 from scad.engine import _socket as enginesocket
-from scad.engine._socket import open_status_engine
-from scad.engine._types import ContainerSpec
+from scad.engine._client import DockerEngine
+from scad.engine._socket import StatusEngine, open_status_engine
+from scad.engine._types import ContainerSpec, Engine
 from scad.errors import EngineError, EngineUnavailable
 from tests.fakes import FakeEngine
 
@@ -75,6 +81,28 @@ async def test_containers_come_from_the_socket_without_the_client(
     assert json.loads(query["filters"][0]) == {"label": ["scad.run", "scad.home=/h"]}
 
 
+STATUS_PROBE = """
+import sys
+from scad.cli import cli
+cli(["session", "status", "--all"], prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
+print("LOADED", sorted(m for m in sys.modules if m.split(".")[0] in ("aiodocker", "aiohttp")))
+"""
+
+
+async def test_session_status_asks_the_socket_and_never_imports_the_client(
+    tmp_path: Path, scad_home: Path
+) -> None:
+    answers = {
+        "/_ping": ("200 OK", b"OK"),
+        "/containers/json": ("200 OK", json.dumps([ROW]).encode()),
+    }
+    async with engine_at(tmp_path, answers) as (socket, asked):
+        env = {**os.environ, "DOCKER_HOST": f"unix://{socket}", "SCAD_HOME": str(scad_home)}
+        result = await anyio.run_process([sys.executable, "-c", STATUS_PROBE], env=env)
+    assert result.stdout.decode().splitlines()[-1] == "LOADED []"
+    assert [urlsplit(target).path for target in asked] == ["/_ping", "/containers/json"]
+
+
 async def test_anything_else_opens_the_client_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,10 +114,9 @@ async def test_anything_else_opens_the_client_once(
         opened.append(1)
         yield client
 
-    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
     async with engine_at(tmp_path, {"/_ping": ("200 OK", b"OK")}) as (socket, _):
         monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
-        async with open_status_engine() as engine:
+        async with open_status_engine(open_engine) as engine:
             made = await engine.create_container(
                 ContainerSpec(image="i", name="n", labels={"scad.run": "r"})
             )
@@ -152,7 +179,82 @@ async def test_an_engine_elsewhere_is_asked_through_the_client(
     async def open_engine() -> AsyncIterator[FakeEngine]:
         yield client
 
-    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
-    async with open_status_engine() as engine:
+    async with open_status_engine(open_engine) as engine:
         assert engine is client
+
+
+SPEC = ContainerSpec(image="i", name="n", labels={})
+CALLS = [
+    pytest.param("version", (), {}, id="version"),
+    pytest.param("info", (), {}, id="info"),
+    pytest.param("image", ("i",), {}, id="image"),
+    pytest.param("images", ("r",), {}, id="images"),
+    pytest.param("labelled_images", ("l",), {}, id="labelled_images"),
+    pytest.param("pull", ("i",), {}, id="pull"),
+    pytest.param("tag_image", ("i", "r", "t"), {}, id="tag_image"),
+    pytest.param("remove_image", ("i",), {}, id="remove_image"),
+    pytest.param("create_container", (SPEC,), {}, id="create_container"),
+    pytest.param("start", ("c",), {}, id="start"),
+    pytest.param("stop", ("c",), {"grace": 3}, id="stop"),
+    pytest.param("remove", ("c",), {"force": True}, id="remove"),
+    pytest.param("inspect", ("c",), {}, id="inspect"),
+    pytest.param("logs", ("c",), {"stderr": True, "tail": 5}, id="logs"),
+    pytest.param("wait", ("c",), {}, id="wait"),
+    pytest.param("exec", ("c", ["true"]), {"user": "u"}, id="exec"),
+]
+STREAMS = [
+    pytest.param(
+        "open_build", (b"tar",), {"tag": "t", "labels": {}, "use_cache": False}, id="open_build"
+    ),
+    pytest.param("open_logs", ("c",), {"since": "1", "follow": False}, id="open_logs"),
+    pytest.param("attach", ("c",), {}, id="attach"),
+]
+ENGINE_METHODS = sorted(name for name in vars(Engine) if not name.startswith("_"))
+
+
+def test_the_status_engine_answers_every_method_of_an_engine_by_name() -> None:
+    asked = {param.values[0] for param in [*CALLS, *STREAMS]} | {"containers"}
+    assert sorted(asked) == ENGINE_METHODS
+    for name in ENGINE_METHODS:
+        defined = inspect.signature(vars(StatusEngine)[name]).parameters
+        assert defined == inspect.signature(vars(Engine)[name]).parameters, name
+
+
+async def status_engine(client: Any, stack: AsyncExitStack, opened: list[int]) -> StatusEngine:
+    @asynccontextmanager
+    async def open_client() -> AsyncIterator[Any]:
+        opened.append(1)
+        yield client
+
+    return StatusEngine(stack, "/nowhere.sock", open_client)
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), CALLS)
+async def test_a_call_is_the_clients_with_its_arguments(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    client, opened = AsyncMock(spec=DockerEngine), []
+    async with AsyncExitStack() as stack:
+        engine = await status_engine(client, stack, opened)
+        answer = await getattr(engine, name)(*args, **kwargs)
+        await getattr(engine, name)(*args, **kwargs)
+    returns_nothing = inspect.signature(vars(Engine)[name]).return_annotation == "None"
+    assert answer is (None if returns_nothing else getattr(client, name).return_value)
+    assert getattr(client, name).await_args_list == [((*args,), kwargs)] * 2
+    assert opened == [1]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), STREAMS)
+async def test_a_stream_is_the_clients_with_its_arguments(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    client, opened = AsyncMock(spec=DockerEngine), []
+    opener = getattr(client, name)
+    async with AsyncExitStack() as stack:
+        engine = await status_engine(client, stack, opened)
+        async with getattr(engine, name)(*args, **kwargs) as stream:
+            assert stream is opener.return_value.__aenter__.return_value
+        assert opener.return_value.__aexit__.await_count == 1
+    opener.assert_called_once_with(*args, **kwargs)
+    assert opened == [1]

@@ -13,7 +13,7 @@ from ._view import show_batch
 if TYPE_CHECKING:
     from ...batch.view import BatchView
     from ...config.schema import Config
-    from ...home import Home
+    from .._app import Application
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
@@ -29,22 +29,23 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
     return float(match[1]) * _SECONDS[match[2]]
 
 
-async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: bool) -> BatchView:
+async def supervise_here(
+    app: Application, config: Config, batch_id: str, *, as_json: bool
+) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
     from ...batch.process import engine_connections
     from ...batch.scheduler import run_batch
     from ...batch.store import load_manifest
-    from ...engine._client import open_engine
 
+    home = app.home
     views: list[BatchView] = []
-
     parallel = load_manifest(home, batch_id).options.parallel
 
     async def show() -> None:
         views.append(await show_batch(home, batch_id, as_json=as_json, detachable=False))
 
     async with (
-        open_engine(max_connections=engine_connections(parallel)) as engine,
+        app.open_engine(max_connections=engine_connections(parallel)) as engine,
         open_task_group() as tg,
     ):
         tg.start_soon(run_batch, engine, home, config, batch_id)

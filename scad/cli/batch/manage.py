@@ -7,12 +7,14 @@ import asyncclick as click
 from ...batch.store import list_batches, load_manifest
 from ...config.registry import load_registered
 from ...home import scad_home
+from .._app import Application, pass_app
 from .._render import echo_json, table
 from ._options import supervise_here
 from ._view import show_batch, summary
 
 
 def _batch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    # Completion runs no command: it reads the home from $SCAD_HOME, not the application.
     return [b for b in list_batches(scad_home()) if b.startswith(incomplete)]
 
 
@@ -22,11 +24,12 @@ batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complet
 @click.command("status")
 @click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
-async def status(batch_id: str | None, as_json: bool) -> None:
+@pass_app
+async def status(app: Application, batch_id: str | None, as_json: bool) -> None:
     """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
     from ...batch.view import BatchWatcher
 
-    home = scad_home()
+    home = app.home
     if batch_id is None:
         views = [await BatchWatcher(home, b).look() for b in list_batches(home)]
         if as_json:
@@ -52,23 +55,24 @@ async def status(batch_id: str | None, as_json: bool) -> None:
 @click.command("watch")
 @batch_id_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON at the end.")
-async def watch(batch_id: str, as_json: bool) -> None:
+@pass_app
+async def watch(app: Application, batch_id: str, as_json: bool) -> None:
     """Show a batch live until it ends (Ctrl-C leaves it running)."""
-    view = await show_batch(scad_home(), batch_id, as_json=as_json, detachable=True)
+    view = await show_batch(app.home, batch_id, as_json=as_json, detachable=True)
     if not view.succeeded:
         raise click.exceptions.Exit(1)
 
 
 @click.command("stop")
 @batch_id_argument
-async def stop(batch_id: str) -> None:
+@pass_app
+async def stop(app: Application, batch_id: str) -> None:
     """Stop a batch: its runs are stopped, kept, and end as cancelled."""
     from ...batch.process import stop_batch
-    from ...engine._client import open_engine
 
-    home = scad_home()
+    home = app.home
     load_manifest(home, batch_id)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         await stop_batch(engine, home, batch_id)
     click.echo(f"stopped {batch_id}")
 
@@ -78,17 +82,18 @@ def _again(name: str, failed_only: bool, doc: str) -> click.Command:
     @batch_id_argument
     @click.option("--foreground", is_flag=True, help="Supervise in this process.")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-    async def again(batch_id: str, foreground: bool, as_json: bool) -> None:
+    @pass_app
+    async def again(app: Application, batch_id: str, foreground: bool, as_json: bool) -> None:
         from ...batch.process import requeue, spawn_supervisor
 
-        home = scad_home()
+        home = app.home
         manifest = load_manifest(home, batch_id)
         config = load_registered(home, manifest.config)
         items = requeue(home, batch_id, failed_only=failed_only)
         if not as_json:
             click.echo(f"{name}: {len(items)} prompts of {batch_id}")
         if foreground:
-            view = await supervise_here(home, config, batch_id, as_json=as_json)
+            view = await supervise_here(app, config, batch_id, as_json=as_json)
         else:
             await spawn_supervisor(home, batch_id)
             view = await show_batch(home, batch_id, as_json=as_json, detachable=True)

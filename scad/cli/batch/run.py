@@ -12,8 +12,8 @@ from ...batch.prompts import BatchPrompt, parse_prompts
 from ...batch.store import BatchOptions
 from ...config.registry import load_registered
 from ...errors import UsageError
-from ...home import scad_home
 from ...names import validate_tag
+from .._app import Application, pass_app
 from .._complete import config_names
 from .._render import warn_unwritable_mounts
 from ..build import ProgressPrinter
@@ -112,7 +112,9 @@ def read_prompts(
     help="Supervise in this process: the exit code is the outcome, Ctrl-C stops the runs.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
 async def command(
+    app: Application,
     config_name: str,
     tag: str,
     prompt_file: str | None,
@@ -134,9 +136,8 @@ async def command(
     home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
     from ...batch.process import create_batch, spawn_supervisor
-    from ...engine._client import open_engine
 
-    home = scad_home()
+    home = app.home
     validate_tag(tag)
     config = load_registered(home, config_name)
     batch_prompts, source = read_prompts(prompt_file, prompts)
@@ -151,7 +152,7 @@ async def command(
         if not as_json:
             printer(event)
 
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         manifest = await create_batch(
             engine, home, config, batch_prompts, tag=tag, source=source, options=options,
             build_progress=on_build,
@@ -161,7 +162,7 @@ async def command(
     if not as_json:
         click.echo(f"batch {batch_id}: {len(manifest.items)} prompts, {parallel} at once")
     if foreground:
-        view = await supervise_here(home, config, batch_id, as_json=as_json)
+        view = await supervise_here(app, config, batch_id, as_json=as_json)
     else:
         pid = await spawn_supervisor(home, batch_id)
         if not as_json:

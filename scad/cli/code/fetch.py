@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncclick as click
 
 from ...errors import ScadError, UsageError
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json, table
 
@@ -14,7 +14,10 @@ from .._render import echo_json, table
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @click.option("--batch", "-b", "batch_id", help="Every run of this batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: bool) -> None:
+@pass_app
+async def command(
+    app: Application, run_id_args: tuple[str, ...], batch_id: str | None, as_json: bool
+) -> None:
     """Bring runs' branches into the host repos.
 
     New branches keep their names and branches the host has are fast-forwarded;
@@ -29,7 +32,7 @@ async def command(run_id_args: tuple[str, ...], batch_id: str | None, as_json: b
 
     if bool(run_id_args) == (batch_id is not None):
         raise UsageError("name runs by RUN_ID, or a batch with --batch BATCH_ID (one of them)")
-    home = scad_home()
+    home = app.home
     if batch_id is not None:
         load_manifest(home, batch_id)  # an unknown batch is an error, not an empty list
     records = select_runs(home, run_ids=run_id_args, batch=batch_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json
 
@@ -12,15 +12,15 @@ from .._render import echo_json
 @click.command("refresh")
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(run_id: str, as_json: bool) -> None:
+@pass_app
+async def command(app: Application, run_id: str, as_json: bool) -> None:
     """Give a session the host's current Claude credentials (also while it runs)."""
-    from ...engine._client import open_engine
     from ...runs.records import find_run
     from ...sessions import refresh_session
 
-    home = scad_home()
+    home = app.home
     record = find_run(home, run_id)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         result = await refresh_session(engine, home, record)
     if as_json:
         echo_json(result)

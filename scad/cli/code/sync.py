@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json, table
 
@@ -16,7 +16,10 @@ from .._render import echo_json, table
     "--no-update-main", is_flag=True, help="Leave the clones' default branch where it is."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(run_id: str, branch: str | None, no_update_main: bool, as_json: bool) -> None:
+@pass_app
+async def command(
+    app: Application, run_id: str, branch: str | None, no_update_main: bool, as_json: bool
+) -> None:
     """Bring the host repos' branches into a run's clones.
 
     The host's branches become the clone's origin/*, and its default branch is
@@ -25,12 +28,11 @@ async def command(run_id: str, branch: str | None, no_update_main: bool, as_json
     synced (each says why).
     """
     from ...code.sync import sync_run
-    from ...engine._client import open_engine
     from ...runs.records import find_run
 
-    home = scad_home()
+    home = app.home
     record = find_run(home, run_id)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         result = await sync_run(
             engine, home, record, checkout=branch, update_main=not no_update_main
         )

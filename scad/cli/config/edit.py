@@ -1,7 +1,8 @@
 import asyncclick as click
 
 from ...config.registry import load_registered, registered_file
-from ...home import Home, scad_home
+from ...home import Home
+from .._app import Application, pass_app
 from .._complete import config_names
 
 
@@ -14,6 +15,7 @@ def edit_and_validate(home: Home, name: str) -> None:
 
 @click.command("edit")
 @click.argument("name", shell_complete=config_names)
-def command(name: str) -> None:
+@pass_app
+def command(app: Application, name: str) -> None:
     """Edit config NAME in $EDITOR and validate it on return."""
-    edit_and_validate(scad_home(), name)
+    edit_and_validate(app.home, name)

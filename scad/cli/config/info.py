@@ -1,8 +1,8 @@
 import asyncclick as click
 
 from ...config.registry import load_registered
-from ...home import scad_home
 from ...reports.configinfo import ConfigInfo, describe_config
+from .._app import Application, pass_app
 from .._complete import config_names
 from .._engine import with_engine_if_up
 from .._render import echo_json, table
@@ -11,15 +11,15 @@ from .._render import echo_json, table
 @click.command("info")
 @click.argument("name", shell_complete=config_names)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(name: str, as_json: bool) -> None:
+@pass_app
+async def command(app: Application, name: str, as_json: bool) -> None:
     """Summarise config NAME: repos, mounts, Python, plugins, image."""
-    from ...engine._client import open_engine
 
-    home = scad_home()
+    home = app.home
     config = load_registered(home, name)
     # Without the engine, the image's state is shown as unknown.
     info = await with_engine_if_up(
-        lambda engine: describe_config(home, config, engine), open_engine, lacking=None
+        lambda engine: describe_config(home, config, engine), app.open_engine, lacking=None
     )
     if as_json:
         echo_json(info)

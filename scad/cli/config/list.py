@@ -1,15 +1,16 @@
 import asyncclick as click
 
 from ...config.registry import list_configs
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._render import echo_json, table
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def command(as_json: bool) -> None:
+@pass_app
+def command(app: Application, as_json: bool) -> None:
     """List registered configs; invalid ones are marked, not fatal."""
-    entries = list_configs(scad_home())
+    entries = list_configs(app.home)
     if as_json:
         echo_json(entries)
         return

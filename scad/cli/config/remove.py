@@ -1,7 +1,7 @@
 import asyncclick as click
 
 from ...config.registry import registered_file, remove_config
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import config_names
 from .._confirm import confirm
 
@@ -9,9 +9,10 @@ from .._confirm import confirm
 @click.command("remove")
 @click.argument("name", shell_complete=config_names)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting a config scad owns.")
-def command(name: str, yes: bool) -> None:
+@pass_app
+def command(app: Application, name: str, yes: bool) -> None:
     """Unregister config NAME (a linked file is left where it is)."""
-    home = scad_home()
+    home = app.home
     path = registered_file(home, name)
     if not path.is_symlink() and not yes:
         confirm(

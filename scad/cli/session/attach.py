@@ -5,20 +5,20 @@ import os
 import asyncclick as click
 
 from ...errors import UsageError
-from ...home import scad_home
 from ...runs.records import find_run
+from .._app import Application, pass_app
 from .._complete import run_ids
 
 
 @click.command("attach")
 @click.argument("run_id", shell_complete=run_ids)
-async def command(run_id: str) -> None:
+@pass_app
+async def command(app: Application, run_id: str) -> None:
     """Open the session's terminal (Claude in tmux; detach with Ctrl+b d)."""
-    from ...engine._client import open_engine
     from ...sessions import attach_command
 
-    record = find_run(scad_home(), run_id)
-    async with open_engine() as engine:
+    record = find_run(app.home, run_id)
+    async with app.open_engine() as engine:
         argv = await attach_command(engine, record)
     if not os.isatty(0):
         raise UsageError("attach needs a terminal; run it from an interactive shell")

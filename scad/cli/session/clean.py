@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncclick as click
 
 from ...errors import ScadError
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json
 from ._common import check_selection, confirm_many, selection_options
@@ -16,7 +16,9 @@ from ._common import check_selection, confirm_many, selection_options
     "--force", is_flag=True, help="Also clean running sessions and discard unfetched commits."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@pass_app
 async def command(
+    app: Application,
     run_id_args: tuple[str, ...],
     all_runs: bool,
     config_name: str | None,
@@ -25,14 +27,13 @@ async def command(
     as_json: bool,
 ) -> None:
     """Remove sessions' containers, clones and Claude state (their logs stay)."""
-    from ...engine._client import open_engine
     from ...sessions import clean_session, select_runs
 
     check_selection(run_id_args, all_runs, config_name)
-    home = scad_home()
+    home = app.home
     records = select_runs(home, run_ids=run_id_args, all_runs=all_runs, config=config_name)
     results, refused = [], []
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         confirm_many("clean", [r.run_id for r in records], yes)
         for record in records:
             try:

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ...code.clones import MAX_COUNTED
-from ...home import scad_home
 from ...runs.records import find_run
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._render import echo_json, table
@@ -18,15 +18,15 @@ if TYPE_CHECKING:
 @click.command("info")
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(run_id: str, as_json: bool) -> None:
+@pass_app
+async def command(app: Application, run_id: str, as_json: bool) -> None:
     """One session's dashboard: container, branches, tokens, cost, history."""
-    from ...engine._client import open_engine
     from ...sessions import session_info
 
-    home = scad_home()
+    home = app.home
     record = find_run(home, run_id)
     info = await with_engine_if_up(
-        lambda engine: session_info(engine, home, record), open_engine, lacking=STATE_UNKNOWN
+        lambda engine: session_info(engine, home, record), app.open_engine, lacking=STATE_UNKNOWN
     )
     if as_json:
         echo_json(info)

@@ -5,11 +5,11 @@ from collections import deque
 import asyncclick as click
 import msgspec
 
-from ...home import scad_home
 from ...runs.events import Envelope
 from ...runs.records import find_run
 from ...text import printable
 from .._activity import activity_lines
+from .._app import Application, pass_app
 from .._complete import run_ids
 
 
@@ -22,12 +22,14 @@ from .._complete import run_ids
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the envelope lines as they are stored."
 )
-async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -> None:
+@pass_app
+async def command(
+    app: Application, run_id: str, follow: bool, lines: int | None, as_json: bool
+) -> None:
     """What the session's agent did: messages, tool calls, results."""
-    from ...engine._client import open_engine
     from ...sessions import pane_text, stream_events
 
-    home = scad_home()
+    home = app.home
     record = find_run(home, run_id)
     # With -n, what came before is held back (only the last N lines) until it ends.
     held: deque[str] | None = deque(maxlen=lines) if lines is not None else None
@@ -50,7 +52,7 @@ async def command(run_id: str, follow: bool, lines: int | None, as_json: bool) -
         for line in out:
             click.echo(line)
 
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         running = await stream_events(engine, home, record, emit, follow=follow)
         flush()
         if record.mode == "interactive" and running and not as_json:

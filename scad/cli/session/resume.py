@@ -5,8 +5,8 @@ from pathlib import Path
 import asyncclick as click
 
 from ...config.registry import load_registered
-from ...home import scad_home
 from ...runs.records import find_run
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json
 from ._common import prompt_options, read_prompt
@@ -16,15 +16,17 @@ from ._common import prompt_options, read_prompt
 @click.argument("run_id", shell_complete=run_ids)
 @prompt_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-async def command(run_id: str, prompt: str | None, prompt_file: Path | None, as_json: bool) -> None:
+@pass_app
+async def command(
+    app: Application, run_id: str, prompt: str | None, prompt_file: Path | None, as_json: bool
+) -> None:
     """Start a stopped session again: same clones, Claude continues its conversation."""
-    from ...engine._client import open_engine
     from ...sessions import resume_session
 
-    home = scad_home()
+    home = app.home
     record = find_run(home, run_id)
     config = load_registered(home, record.config)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         resumed = await resume_session(
             engine, home, config, record, prompt=read_prompt(prompt, prompt_file)
         )

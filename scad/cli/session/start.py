@@ -12,11 +12,11 @@ from anyio.abc import TaskStatus
 
 from ...config.registry import load_registered
 from ...errors import UsageError
-from ...home import scad_home
 from ...image.build import BuildProgress
 from ...taskgroups import open_task_group
 from ...text import printable
 from .._activity import activity_lines
+from .._app import Application, pass_app
 from .._complete import config_names
 from .._render import echo_json, warn_unwritable_mounts
 from ..build import ProgressPrinter
@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     help="With --headless: watch the run to its end, then exit 0 only if it succeeded.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run record (or outcome) as JSON.")
+@pass_app
 async def command(
+    app: Application,
     config_name: str,
     tag: str,
     prompt: str | None,
@@ -60,10 +62,9 @@ async def command(
     as_json: bool,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
-    from ...engine._client import open_engine
     from ...sessions import attach_command, start_session
 
-    home = scad_home()
+    home = app.home
     config = load_registered(home, config_name)
     text = read_prompt(prompt, prompt_file)
     if wait and not headless:
@@ -83,10 +84,10 @@ async def command(
         printer(event)
 
     if wait:
-        await _start_and_wait(config, text, tag=tag, as_json=as_json, on_build=on_build)
+        await _start_and_wait(app, config, text, tag=tag, as_json=as_json, on_build=on_build)
         return
     attach = not (headless or no_attach or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         record = await start_session(
             engine, home, config, tag=tag, prompt=text, headless=headless, build_progress=on_build
         )
@@ -106,6 +107,7 @@ async def command(
 
 
 async def _start_and_wait(
+    app: Application,
     config: Config,
     prompt: str | None,
     *,
@@ -115,11 +117,10 @@ async def _start_and_wait(
 ) -> None:
     """Supervise a headless run in the foreground, showing what it does; the exit
     code is its outcome (Ctrl-C stops it)."""
-    from ...engine._client import open_engine
     from ...runs.records import RunPaths
     from ...sessions import run_session, tail_events
 
-    home = scad_home()
+    home = app.home
     outcomes: list[Outcome] = []
     done = anyio.Event()
 
@@ -128,7 +129,7 @@ async def _start_and_wait(
             for line in activity_lines(envelope):
                 click.echo(line)
 
-    async with open_engine() as engine, open_task_group() as tg:
+    async with app.open_engine() as engine, open_task_group() as tg:
 
         async def run(*, task_status: TaskStatus[RunRecord]) -> None:
             try:

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import asyncclick as click
 
-from ...home import scad_home
 from ...sessions.credentials import discover_credentials, expiry_warning
+from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._render import age, echo_json, table
 
@@ -16,15 +16,15 @@ from .._render import age, echo_json, table
     "--all", "include_all", is_flag=True, help="Also stopped, exited and cleaned sessions."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def command(include_all: bool, as_json: bool) -> None:
+@pass_app
+async def command(app: Application, include_all: bool, as_json: bool) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
-    from ...engine._socket import open_status_engine
     from ...sessions import session_status, shared_refresh_tokens
 
-    home = scad_home()
+    home = app.home
     rows = await with_engine_if_up(
         lambda engine: session_status(engine, home, include_all=include_all),
-        open_status_engine,
+        app.open_status_engine,
         lacking=STATES_UNKNOWN,
     )
     credentials = discover_credentials(os.environ)

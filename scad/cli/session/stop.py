@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ...home import scad_home
+from .._app import Application, pass_app
 from .._complete import run_ids
 from .._render import echo_json
 from ._common import check_selection, confirm_many, selection_options
@@ -12,17 +12,22 @@ from ._common import check_selection, confirm_many, selection_options
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@pass_app
 async def command(
-    run_id_args: tuple[str, ...], all_runs: bool, config_name: str | None, yes: bool, as_json: bool
+    app: Application,
+    run_id_args: tuple[str, ...],
+    all_runs: bool,
+    config_name: str | None,
+    yes: bool,
+    as_json: bool,
 ) -> None:
     """Stop sessions; clones and Claude state are kept (resume to continue)."""
-    from ...engine._client import open_engine
     from ...sessions import select_runs, stop_sessions
 
     check_selection(run_id_args, all_runs, config_name)
-    home = scad_home()
+    home = app.home
     records = select_runs(home, run_ids=run_id_args, all_runs=all_runs, config=config_name)
-    async with open_engine() as engine:
+    async with app.open_engine() as engine:
         confirm_many("stop", [r.run_id for r in records], yes)
         results = await stop_sessions(engine, home, records)
     if as_json:

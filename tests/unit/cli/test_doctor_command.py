@@ -13,7 +13,7 @@ import pytest
 from scad.doctor import CHECKS
 from scad.engine._types import Engine
 from scad.errors import EngineUnavailable
-from tests.conftest import Cli
+from tests.conftest import Cli, opening
 from tests.unit.conftest import Disk
 from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Host
 
@@ -21,10 +21,12 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def patched(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch) -> Host:
+def patched(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch
+) -> Host:
     """A host whose engine and environment the CLI sees."""
     host = Host(scad_home, tmp_path)
-    monkeypatch.setattr("scad.engine._client.open_engine", host.factory())
+    run_cli.use_engine(scad_home, opening(host.engine))
     monkeypatch.setenv("HOME", host.environ["HOME"])
     monkeypatch.setenv("ANTHROPIC_API_KEY", host.environ["ANTHROPIC_API_KEY"])
     monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
@@ -65,11 +67,11 @@ async def test_an_unavailable_engine_fails_with_its_fix_and_no_traceback(
     patched.config()
 
     @asynccontextmanager
-    async def unavailable() -> AsyncIterator[Engine]:
+    async def unavailable(*, max_connections: int = 100) -> AsyncIterator[Engine]:
         raise EngineUnavailable(UNAVAILABLE)
         yield  # pragma: no cover
 
-    monkeypatch.setattr("scad.engine._client.open_engine", unavailable)
+    run_cli.use_engine(patched.home.root, unavailable)
 
     result = await run_cli("doctor")
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from scad.errors import EngineError
 from scad.home import Home
-from tests.conftest import Cli
+from tests.conftest import Cli, opening
 from tests.fakes import FakeEngine
 from tests.unit.test_gc import (
     image,
@@ -35,19 +33,14 @@ class Refusing(FakeEngine):
 
 
 @pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> Refusing:
+def engine(run_cli: Cli, scad_home: Path) -> Refusing:
     fake = Refusing(
         images=[
             image("aaa", "scad-proj:aaa", created=1),
             image("bbb", "scad-proj:bbb", "scad-proj:latest", created=2),
         ]
     )
-
-    @asynccontextmanager
-    async def open_engine(**_: object) -> AsyncIterator[FakeEngine]:
-        yield fake
-
-    monkeypatch.setattr("scad.engine._client.open_engine", open_engine)
+    run_cli.use_engine(scad_home, opening(fake))
     return fake
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import scad
-from tests.conftest import Cli
+from tests.conftest import Cli, opening
+from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio
 SCAD = str(Path(sys.executable).parent / "scad")
@@ -52,7 +54,7 @@ def test_fast_commands_do_not_import_the_docker_client(args: list[str], scad_hom
         import sys
         from scad.cli import cli
         try:
-            cli.main({args!r}, prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
+            cli({args!r}, prog_name="scad", standalone_mode=False, _anyio_backend="asyncio")
         except SystemExit:
             pass
         import asyncclick
@@ -107,3 +109,29 @@ def test_bash_completes_run_ids(scad_home: Path) -> None:
     (scad_home / "runs" / "proj-a-Mar02-1400").mkdir(parents=True)
     (scad_home / "runs" / "proj-b-Mar02-1400").mkdir(parents=True)
     assert [c.value for c in run_ids(None, None, "proj-a")] == ["proj-a-Mar02-1400"]
+
+
+async def test_commands_take_the_home_from_the_application(
+    run_cli: Cli, scad_home: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other-home"
+    (other / "configs").mkdir(parents=True)
+    (other / "configs" / "alpha.yml").write_text("name: alpha\n")
+    run_cli.use_engine(other, opening(FakeEngine()))
+    result = await run_cli("config", "list", "--json")
+    assert [entry["name"] for entry in json.loads(result.stdout)] == ["alpha"]
+
+
+def test_no_command_reads_the_home_or_opens_an_engine_itself() -> None:
+    """The application on the click context holds both (completion, which runs no
+    command, reads the home from $SCAD_HOME)."""
+    cli_dir = Path(scad.__file__).parent / "cli"
+    found = [
+        f"{path.relative_to(cli_dir)}: {needle}"
+        for path in sorted(cli_dir.rglob("*.py"))
+        if path.name not in ("_app.py", "_complete.py")
+        for line in path.read_text().splitlines()
+        for needle in ("scad_home()", "engine._client", "engine._socket", "import open_engine")
+        if needle in line and "def _batch_ids" not in line
+    ]
+    assert found == ["batch/manage.py: scad_home()"]  # its completion of batch ids
