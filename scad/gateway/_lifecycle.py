@@ -40,6 +40,9 @@ __all__ = [
 START_SECONDS = 30
 #: How long a gateway may take to stop (answers in flight are cut short).
 STOP_SECONDS = 15
+#: Gateways this process started: kept to be reaped when they end (a gateway outlives
+#: its starter, so the starter cannot wait for it).
+_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 class GatewayInfo(msgspec.Struct, kw_only=True, frozen=True):
@@ -90,6 +93,7 @@ def write_state(paths: GatewayPaths, info: GatewayInfo) -> None:
 def gateway_info(home: Home) -> GatewayInfo | None:
     """The home's running gateway; None when none runs."""
     paths = GatewayPaths(home)
+    _reap()
     if not _lock_held(paths):
         return None
     info = read_state(paths)
@@ -153,7 +157,7 @@ def _start_process(
     for address in addresses:
         command += ["--listen", address]
     with open(paths.log, "ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -163,6 +167,12 @@ def _start_process(
             cwd="/",
             start_new_session=True,  # no terminal's signals reach it
         )
+    _STARTED.append(process)
+    return process
+
+
+def _reap() -> None:
+    _STARTED[:] = [process for process in _STARTED if process.poll() is None]
 
 
 def _lock_held(paths: GatewayPaths) -> bool:
