@@ -17,6 +17,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
     ├── UnreadableClone      a clone cannot be read without trusting it
     ├── CostCheckError       ccusage cannot give its figure for a run
+    ├── GatewayError         the model gateway cannot be started or reached
     └── SessionError         a session cannot do what was asked
         ├── UnfetchedWork    cleaning would destroy commits the host lacks
         └── RefBusy          git in the session holds a ref scad would write (scad.code.clonewrite)
@@ -34,6 +35,7 @@ __all__ = [
     "CostCheckError",
     "EngineError",
     "EngineUnavailable",
+    "GatewayError",
     "GitError",
     "ImageError",
     "NotFound",
@@ -143,6 +145,10 @@ class UnreadableClone(ScadError):
 
 class CostCheckError(ScadError):
     """Raised when ccusage cannot run or its output cannot be read."""
+
+
+class GatewayError(ScadError):
+    """Raised when the model gateway cannot be started or reached."""
 
 
 class SessionError(ScadError):

@@ -24,6 +24,7 @@ __all__ = ["cli", "main"]
         "doctor": "scad.cli.doctor:doctor",
         "build": "scad.cli.build:build",
         "code": "scad.cli.code:code",
+        "gateway": "scad.cli.gateway:gateway",
         "gc": "scad.cli.gc:gc",
         "logs": "scad.cli.logs:logs",
         "offline": "scad.cli.offline:offline",

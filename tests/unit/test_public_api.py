@@ -19,6 +19,7 @@ FACES = [
     "scad.config",
     "scad.doctor",
     "scad.engine",
+    "scad.gateway",
     "scad.gc",
     "scad.image",
     "scad.offline",

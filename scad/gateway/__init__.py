@@ -1,0 +1,96 @@
+"""The model gateway: the one way runs reach the model API.
+
+A host process per scad home (:mod:`.process`, started by :func:`ensure_gateway`)
+holds the user's credential and swaps it in for each run's own token
+(:func:`register_run`, :func:`revoke_run`); it measures every answer as it streams
+past, writes what it measured as the run's gateway events (:func:`gateway_usage`
+adds them up) and refuses a run's next model call once its budget, or its batch's,
+is spent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from ._credentials import (
+        ApiKey,
+        CredentialSource,
+        OAuthToken,
+        OutgoingAuth,
+        credential_from_env,
+    )
+    from ._events import BudgetRefused, Exchange, GatewayEvent, GatewayUsage, gateway_usage
+    from ._lifecycle import GatewayInfo, ensure_gateway, gateway_info, stop_gateway
+    from ._registry import (
+        DEFAULT_UPSTREAM,
+        Registration,
+        events_path,
+        load_registration,
+        register_run,
+        revoke_run,
+        upstream_of,
+    )
+    from ._server import serve_gateway
+    from ._status import GatewayStatus, RunSpend, gateway_status
+
+__all__ = [
+    "DEFAULT_UPSTREAM",
+    "ApiKey",
+    "BudgetRefused",
+    "CredentialSource",
+    "Exchange",
+    "GatewayEvent",
+    "GatewayInfo",
+    "GatewayStatus",
+    "GatewayUsage",
+    "OAuthToken",
+    "OutgoingAuth",
+    "Registration",
+    "RunSpend",
+    "credential_from_env",
+    "ensure_gateway",
+    "events_path",
+    "gateway_info",
+    "gateway_status",
+    "gateway_usage",
+    "load_registration",
+    "register_run",
+    "revoke_run",
+    "serve_gateway",
+    "stop_gateway",
+    "upstream_of",
+]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "DEFAULT_UPSTREAM": "_registry",
+        "ApiKey": "_credentials",
+        "BudgetRefused": "_events",
+        "CredentialSource": "_credentials",
+        "Exchange": "_events",
+        "GatewayEvent": "_events",
+        "GatewayInfo": "_lifecycle",
+        "GatewayStatus": "_status",
+        "GatewayUsage": "_events",
+        "OAuthToken": "_credentials",
+        "OutgoingAuth": "_credentials",
+        "Registration": "_registry",
+        "RunSpend": "_status",
+        "credential_from_env": "_credentials",
+        "ensure_gateway": "_lifecycle",
+        "events_path": "_registry",
+        "gateway_info": "_lifecycle",
+        "gateway_status": "_status",
+        "gateway_usage": "_events",
+        "load_registration": "_registry",
+        "register_run": "_registry",
+        "revoke_run": "_registry",
+        "serve_gateway": "_server",
+        "stop_gateway": "_lifecycle",
+        "upstream_of": "_registry",
+    },
+)

@@ -1,0 +1,209 @@
+"""One gateway per scad home: started on demand, found again, stopped.
+
+The gateway is a process of its own (:mod:`.process`), started in ``/`` in a new
+session so it outlives the command that started it. It holds ``gateway/lock`` for
+its whole life and writes ``gateway/state.json`` (pid, port, addresses) once it
+listens: a gateway is running when the lock is held and the state's pid is alive.
+A new gateway takes the port of the one before, so runs that were given its address
+reach it again (Claude Code retries a refused connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+import msgspec
+
+from ..errors import GatewayError
+from ..home import Home
+from ._server import LOOPBACK
+
+__all__ = [
+    "GatewayInfo",
+    "GatewayPaths",
+    "ensure_gateway",
+    "gateway_info",
+    "read_state",
+    "stop_gateway",
+    "write_state",
+]
+
+#: How long a new gateway may take to listen.
+START_SECONDS = 30
+#: How long a gateway may take to stop (answers in flight are cut short).
+STOP_SECONDS = 15
+#: Gateways this process started: kept to be reaped when they end (a gateway outlives
+#: its starter, so the starter cannot wait for it).
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+class GatewayInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """A running gateway."""
+
+    pid: int
+    port: int
+    addresses: list[str]
+    started: str
+    credential: str | None
+    """How it authenticates upstream (api-key, oauth-token), None without a credential."""
+
+    def url(self, address: str = LOOPBACK) -> str:
+        """What ``ANTHROPIC_BASE_URL`` is for a client that reaches it at ``address``."""
+        return f"http://{address}:{self.port}"
+
+
+class GatewayPaths:
+    def __init__(self, home: Home) -> None:
+        self.root = home.root / "gateway"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "gateway.log"
+
+
+def read_state(paths: GatewayPaths) -> GatewayInfo | None:
+    try:
+        return msgspec.json.decode(paths.state.read_bytes(), type=GatewayInfo)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def write_state(paths: GatewayPaths, info: GatewayInfo) -> None:
+    tmp = paths.state.with_name(f".state.{os.getpid()}")
+    tmp.write_bytes(msgspec.json.encode(info))
+    os.replace(tmp, paths.state)
+
+
+def gateway_info(home: Home) -> GatewayInfo | None:
+    """The home's running gateway; None when none runs."""
+    paths = GatewayPaths(home)
+    _reap()
+    if not _lock_held(paths):
+        return None
+    info = read_state(paths)
+    return info if info is not None and _alive(info.pid) else None
+
+
+async def ensure_gateway(
+    home: Home, *, addresses: Sequence[str] = (), environ: Mapping[str, str] | None = None
+) -> GatewayInfo:
+    """The home's gateway, started when none runs, listening on 127.0.0.1 and ``addresses``.
+
+    A running gateway that lacks one of ``addresses`` is restarted on all of them, on
+    its port. A new gateway takes its credential from ``environ`` (default: this
+    process's environment).
+    """
+    wanted = [a for a in dict.fromkeys([LOOPBACK, *addresses])]
+    info = gateway_info(home)
+    if info is not None:
+        if set(wanted) <= set(info.addresses):
+            return info
+        wanted = list(dict.fromkeys([*info.addresses, *wanted]))
+        await stop_gateway(home)
+    paths = GatewayPaths(home)
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    process = _start_process(home, paths, wanted, environ)
+    with anyio.move_on_after(START_SECONDS):
+        while True:
+            info = gateway_info(home)
+            if info is not None and set(wanted) <= set(info.addresses):
+                return info
+            if process.poll() is not None and not _lock_held(paths):
+                break
+            await anyio.sleep(0.05)
+    if process.poll() is None:
+        raise GatewayError(
+            f"the gateway (pid {process.pid}) is not listening after {START_SECONDS} s; see {paths.log}"
+        )
+    raise GatewayError(f"the gateway ended at once: {_last_line(paths.log)}")
+
+
+async def stop_gateway(home: Home) -> bool:
+    """Stop the home's gateway; False when none ran."""
+    info = gateway_info(home)
+    if info is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(info.pid, signal.SIGTERM)
+    with anyio.move_on_after(STOP_SECONDS) as waited:
+        while _lock_held(GatewayPaths(home)):  # noqa: ASYNC110 (another process)
+            await anyio.sleep(0.05)
+    if waited.cancelled_caught:
+        raise GatewayError(f"the gateway (pid {info.pid}) did not stop in time")
+    return True
+
+
+def _start_process(
+    home: Home, paths: GatewayPaths, addresses: list[str], environ: Mapping[str, str] | None
+) -> subprocess.Popen[bytes]:
+    env = {**(os.environ if environ is None else environ), "SCAD_HOME": str(home.root)}
+    command = [sys.executable, "-P", "-m", "scad.gateway.process"]
+    for address in addresses:
+        command += ["--listen", address]
+    with open(paths.log, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            # Not the folder it was typed in (a `scad` folder there would be imported).
+            cwd="/",
+            start_new_session=True,  # no terminal's signals reach it
+        )
+    _STARTED.append(process)
+    return process
+
+
+def _reap() -> None:
+    _STARTED[:] = [process for process in _STARTED if process.poll() is None]
+
+
+def _lock_held(paths: GatewayPaths) -> bool:
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken just now
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = log.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no output)"
+    return lines[-1] if lines else "(no output)"

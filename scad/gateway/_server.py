@@ -1,0 +1,81 @@
+"""Serving the gateway on its addresses, all on one port."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import aiohttp
+import anyio
+import msgspec
+from aiohttp import web
+
+from ..home import Home
+from ._credentials import CredentialSource
+from ._journal import Journal
+from ._proxy import Gateway
+
+__all__ = ["LOOPBACK", "Listening", "serve_gateway"]
+
+LOOPBACK = "127.0.0.1"
+#: How long a new connection to the model API may take; an answer may take as long
+#: as it takes (the API keeps a quiet stream alive with pings).
+_CONNECT_SECONDS = 30
+
+
+class Listening(msgspec.Struct, frozen=True):
+    port: int
+    addresses: list[str]
+
+
+@asynccontextmanager
+async def serve_gateway(
+    home: Home,
+    credential: CredentialSource | None,
+    *,
+    addresses: Sequence[str] = (),
+    port: int = 0,
+) -> AsyncIterator[Listening]:
+    """Serve the gateway of ``home`` on 127.0.0.1 and ``addresses``, until the block ends.
+
+    ``port`` is the one to take again (a restarted gateway keeps its runs' address);
+    when it is taken by something else, any free port.
+    """
+    journal = Journal(home)
+    # No pool limit: every stream a run has open holds a connection, and runs are
+    # bounded where they start; compressed answers pass through as they are.
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_SECONDS)
+    async with (
+        aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False, trust_env=True
+        ) as client,
+        anyio.create_task_group() as tg,
+    ):
+        await tg.start(journal.run)
+        gateway = Gateway(home, credential, client, journal)
+        runner = web.AppRunner(gateway.application(), access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        try:
+            listening = await _listen(
+                runner, [LOOPBACK, *(a for a in addresses if a != LOOPBACK)], port
+            )
+            yield listening
+        finally:
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
+                journal.close()
+
+
+async def _listen(runner: web.AppRunner, addresses: list[str], port: int) -> Listening:
+    try:
+        await web.TCPSite(runner, addresses[0], port).start()
+    except OSError as exc:
+        if port == 0 or exc.errno != errno.EADDRINUSE:
+            raise
+        await web.TCPSite(runner, addresses[0], 0).start()
+    bound = runner.addresses[0][1]
+    for address in addresses[1:]:
+        await web.TCPSite(runner, address, bound).start()
+    return Listening(port=bound, addresses=addresses)

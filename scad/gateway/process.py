@@ -1,0 +1,87 @@
+"""The gateway's process: ``python -P -m scad.gateway.process [--listen ADDR]...``.
+
+It takes the home's gateway lock (a second gateway of the same home ends at once),
+serves until SIGTERM or SIGINT, and keeps the lock until it ends. ``-P`` keeps the
+folder it was started from off the import path. Its output is ``gateway/gateway.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import sys
+import time
+
+import anyio
+
+from ..home import Home, scad_home
+from ..runs.records import now_iso
+from ._credentials import credential_from_env
+from ._lifecycle import GatewayInfo, GatewayPaths, read_state, write_state
+from ._server import serve_gateway
+
+__all__ = ["main"]
+
+#: How long a new gateway waits for the lock (others look at it for an instant).
+_LOCK_SECONDS = 2.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scad.gateway.process")
+    parser.add_argument("--listen", action="append", default=[], metavar="ADDRESS")
+    args = parser.parse_args(argv)
+    home = scad_home()
+    paths = GatewayPaths(home)
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _take_lock(paths):
+        sys.stderr.write("scad gateway: another gateway serves this home\n")
+        return
+    anyio.run(_serve, home, paths, args.listen, backend="asyncio")
+
+
+def _take_lock(paths: GatewayPaths) -> bool:
+    """Hold the home's gateway lock for the life of this process. A look at whether a
+    gateway runs holds it shared for an instant: that is waited out, a gateway is not."""
+    lock = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + _LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True  # the descriptor stays open, and the lock with it
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(lock)
+                return False
+            time.sleep(0.01)
+
+
+async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
+    credential = credential_from_env(os.environ)
+    previous = read_state(paths)
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with serve_gateway(
+            home, credential, addresses=addresses, port=previous.port if previous else 0
+        ) as listening:
+            write_state(
+                paths,
+                GatewayInfo(
+                    pid=os.getpid(),
+                    port=listening.port,
+                    addresses=listening.addresses,
+                    started=now_iso(),
+                    credential=credential.method if credential else None,
+                ),
+            )
+            sys.stderr.write(
+                f"scad gateway {os.getpid()} listening on port {listening.port} "
+                f"({', '.join(listening.addresses)}) at {now_iso()}\n"
+            )
+            async for received in signals:
+                sys.stderr.write(f"scad gateway {os.getpid()} stopping on signal {received}\n")
+                break
+
+
+if __name__ == "__main__":
+    main()
