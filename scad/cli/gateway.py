@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncclick as click
 
+from ._app import Application, pass_app
 from ._render import echo_json, table
 
 
@@ -14,12 +15,12 @@ def gateway() -> None:
 
 @gateway.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-async def status(as_json: bool) -> None:
+@pass_app
+async def status(app: Application, as_json: bool) -> None:
     """Show the gateway, its runs and their spend."""
     from ..gateway import gateway_status
-    from ..home import scad_home
 
-    found = gateway_status(scad_home())
+    found = gateway_status(app.home)
     if as_json:
         echo_json(found)
         return
