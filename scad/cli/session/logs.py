@@ -17,7 +17,11 @@ from .._complete import run_ids
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @click.option(
-    "-n", "lines", type=click.IntRange(min=0), help="Only the last N lines of what came before."
+    "--tail",
+    "-n",
+    "lines",
+    type=click.IntRange(min=0),
+    help="Only the last N lines of what came before.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the envelope lines as they are stored."
