@@ -144,7 +144,7 @@ async def project_status(
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
     """
-    records = config_runs(home, config) if runs is None else runs
+    records = await anyio.to_thread.run_sync(config_runs, home, config) if runs is None else runs
     statuses = await run_statuses(engine, home, records)
     rows = [_row(status) for status in statuses]
     limiter = anyio.CapacityLimiter(PARALLEL_RUNS)

@@ -3,6 +3,9 @@
 One run directory is one session: its clones, Claude state, event log and
 this record. The record is the source of truth for what the session is; the
 engine is asked only for what the container is doing now.
+
+Loading, saving and listing records block (a folder scan, a file each); async
+code calls their ``a``-prefixed twins, which run them off the event loop.
 """
 
 from __future__ import annotations
@@ -17,8 +20,20 @@ import msgspec
 
 from ..errors import NotFound
 from ..home import Home
+from ..threads import async_twin
 
-__all__ = ["RunPaths", "RunRecord", "list_runs", "load_run", "now_iso", "parse_iso", "save_run"]
+__all__ = [
+    "RunPaths",
+    "RunRecord",
+    "alist_runs",
+    "aload_run",
+    "asave_run",
+    "list_runs",
+    "load_run",
+    "now_iso",
+    "parse_iso",
+    "save_run",
+]
 
 Mode = Literal["interactive", "headless"]
 
@@ -146,3 +161,8 @@ def list_runs(home: Home) -> list[RunRecord]:
         except NotFound:
             continue
     return sorted(records, key=lambda r: r.created)
+
+
+asave_run = async_twin(save_run)
+aload_run = async_twin(load_run)
+alist_runs = async_twin(list_runs)
