@@ -39,7 +39,7 @@ from ..runs.supervisor import (
     stop_run,
     supervise,
 )
-from ..sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
+from ..sessions.start import acontainer_spec, discard_run, prepare_session, renew_claude_state
 from ..taskgroups import open_task_group
 from .events import (
     AttemptEnded,
@@ -61,11 +61,11 @@ from .store import (
     BatchState,
     ItemState,
     SupervisorLock,
+    aload_manifest,
     append_batch_event,
+    aread_batch_events,
     batch_state,
     close_unfinished,
-    load_manifest,
-    read_batch_events,
 )
 
 if TYPE_CHECKING:
@@ -93,11 +93,11 @@ async def run_batch(
     picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
     (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
     paths = BatchPaths(home, batch_id)
-    manifest = load_manifest(home, batch_id)
-    with SupervisorLock(paths):
+    manifest = await aload_manifest(home, batch_id)
+    async with SupervisorLock(paths):
         batch = _Batch(engine, home, config, manifest, signals or LogSignals(home), rng)
         await batch.run(stop_on_signals=stop_on_signals)
-    return batch_state(manifest, read_batch_events(paths))
+    return batch_state(manifest, await aread_batch_events(paths))
 
 
 class _Batch:
@@ -138,7 +138,7 @@ class _Batch:
         await anyio.to_thread.run_sync(append_batch_event, self.paths, event)
 
     async def run(self, *, stop_on_signals: bool) -> None:
-        events = read_batch_events(self.paths)
+        events = await aread_batch_events(self.paths)
         state = batch_state(self.manifest, events)
         # A batch supervised before may have runs its log does not name yet (the
         # supervisor died between making a run and saying so): their records do.
@@ -312,7 +312,7 @@ class _Batch:
                 self.runs.add(record.run_id)
             else:
                 paths = RunPaths(self.home, record.run_id)
-                spec = container_spec(config, record, paths, resume=False)
+                spec = await acontainer_spec(config, record, paths, resume=False)
                 # The last attempt's container goes, once its log holds all it printed;
                 # the next one gets fresh credentials and settings, as a resume does.
                 await catch_up(self.engine, self.home, record)

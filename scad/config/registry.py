@@ -15,11 +15,13 @@ import msgspec
 from ..errors import ConfigError, NotFound, UsageError
 from ..home import Home
 from ..names import NAME_RE
+from ..threads import async_twin
 from .schema import Config, load_config
 
 __all__ = [
     "ConfigEntry",
     "add_config",
+    "aload_registered",
     "list_configs",
     "load_registered",
     "new_config",
@@ -178,3 +180,7 @@ def remove_config(home: Home, name: str) -> ConfigEntry:
     )
     path.unlink()
     return entry
+
+
+#: Loading reads the config and every file it names (certificates, ...).
+aload_registered = async_twin(load_registered)

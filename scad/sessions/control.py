@@ -16,7 +16,7 @@ from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..home import Home
 from ..runs.catchup import catch_up
 from ..runs.events import append_event
-from ..runs.records import RunPaths, RunRecord, find_run, list_runs, now_iso, save_run
+from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso, save_run
 from ..runs.supervisor import STOP_GRACE, remove_containers
 from ..taskgroups import open_task_group
 
@@ -171,7 +171,7 @@ async def clean_session(
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)
     record.cleaned = now_iso()
-    save_run(home, record)
+    await asave_run(home, record)
     await append_event(
         paths, "cleaned", detail=f"discarded {len(unfetched)} commit(s)" if unfetched else None
     )

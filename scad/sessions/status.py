@@ -18,7 +18,7 @@ from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..home import Home
 from ..runs.accounting import RunSummary
 from ..runs.catchup import CATCH_UPS_AT_ONCE, catch_up
-from ..runs.records import RunPaths, RunRecord, list_runs
+from ..runs.records import RunPaths, RunRecord, alist_runs
 from ..runs.summaries import LogSummary, log_summaries, log_summary
 from ..taskgroups import open_task_group
 from ..text import printable
@@ -197,7 +197,7 @@ async def session_status(
     Without an engine, states are ``unknown`` and totals are those of the logs
     as last caught up; such sessions count as possibly running.
     """
-    rows = await run_statuses(engine, home, list_runs(home))
+    rows = await run_statuses(engine, home, await alist_runs(home))
     return rows if include_all else [r for r in rows if r.state in ("running", "unknown")]
 
 

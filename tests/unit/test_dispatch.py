@@ -48,7 +48,8 @@ from scad.sessions.start import _write_prompt as write_prompt
 from tests.conftest import make_repo
 from tests.fakes import FakeContainer, FakeEngine, Script, batch_event
 
-pytestmark = pytest.mark.anyio
+# The batch's supervisor never blocks its event loop: no sync, lock, scan or sleep on it.
+pytestmark = [pytest.mark.anyio, pytest.mark.loop_watch]
 
 INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"}
 
