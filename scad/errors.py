@@ -17,6 +17,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
     ├── UnreadableClone      a clone cannot be read without trusting it
     ├── CostCheckError       ccusage cannot give its figure for a run
+    ├── CredentialsError     the host's Claude login cannot be read, used or refreshed
     └── SessionError         a session cannot do what was asked
         ├── UnfetchedWork    cleaning would destroy commits the host lacks
         └── RefBusy          git in the session holds a ref scad would write (scad.code.clonewrite)
@@ -32,6 +33,7 @@ __all__ = [
     "BuildFailed",
     "ConfigError",
     "CostCheckError",
+    "CredentialsError",
     "EngineError",
     "EngineUnavailable",
     "GitError",
@@ -143,6 +145,10 @@ class UnreadableClone(ScadError):
 
 class CostCheckError(ScadError):
     """Raised when ccusage cannot run or its output cannot be read."""
+
+
+class CredentialsError(ScadError):
+    """Raised when the host's Claude login cannot be read, used or refreshed."""
 
 
 class SessionError(ScadError):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scad.engine._types import BindMount, ContainerSpec, Limits, Security
-from scad.engine._wire import container_config
+from scad.engine._types import BindMount, ContainerSpec, Limits, NetworkInfo, Security
+from scad.engine._wire import container_config, network_info
 
 
 def test_a_run_container_asks_for_its_limits_hardening_and_whole_log() -> None:
@@ -37,3 +37,19 @@ def test_what_a_spec_leaves_unset_is_not_asked_for() -> None:
     assert set(config) == {"Image", "Labels", "Env", "Tty", "OpenStdin", "HostConfig"}
     assert config["Tty"] is config["OpenStdin"] is True
     assert set(config["HostConfig"]) == {"Init", "NetworkMode", "Mounts", "LogConfig"}
+
+
+def test_a_network_gives_its_ipv4_gateway() -> None:
+    inspected = {
+        "Id": "abc",
+        "Name": "scad-egress-1",
+        "Internal": True,
+        "Labels": {"scad.home": "/h"},
+        "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd00::1"},
+                            {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]},
+    }  # fmt: skip
+    assert network_info(inspected) == NetworkInfo(
+        id="abc", name="scad-egress-1", internal=True, gateway="172.18.0.1",
+        labels={"scad.home": "/h"},
+    )  # fmt: skip
+    assert network_info({"Id": "d", "IPAM": {"Config": None}}).gateway is None
