@@ -14,6 +14,7 @@ import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home, scad_home
+from ..runs.envelopes import encode_envelope
 from ..runs.records import RunRecord, list_runs, load_run
 from ._activity import activity_lines
 from ._complete import config_names, run_ids
@@ -68,7 +69,7 @@ class LogPrinter:
     def __call__(self, items: list[RunEnvelope]) -> None:
         for item in items:
             if self.as_json:
-                body = msgspec.json.encode(item.envelope)
+                body = encode_envelope(item.envelope)
                 click.echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
                 continue
             self.width = max(self.width, len(item.run_id))

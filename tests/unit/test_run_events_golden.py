@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from scad.home import Home
+from scad.runs.envelopes import ClaudeLine, Created, Exited, UnknownEvent
 from scad.runs.events import Position, position, read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import summarise_log
@@ -31,13 +32,39 @@ def golden_paths(tmp_path: Path, lines: int | None = None) -> RunPaths:
 
 async def test_every_line_reads(tmp_path: Path) -> None:
     envelopes = await read_all_events(golden_paths(tmp_path))
-    # The partial last line is left unread.
-    assert [e.event or e.src for e in envelopes] == [
+    # The partial last line is left unread; a kind of a later version reads as unknown.
+    assert [e.kind or e.src for e in envelopes] == [
         "created", "started", "claude", "claude", "claude", "exited", "warning", "retry",
         "started", "claude", "exited", "fetched", "refreshed", "resumed", "claude", "claude",
         "stopped", "exited", "started", "lost", "cancelled", "cancelled", "cleaned",
         "a-kind-of-a-later-version",
     ]  # fmt: skip
+    exits = [e for e in envelopes if isinstance(e, Exited)]
+    # The watchdog's stop was a sentence; now it is read as its reason.
+    assert exits == [
+        Exited(seq=6, ts="2026-11-27T10:00:05.000Z", cid=A, exit_code=143,
+               life="2026-11-27T10:00:02.5Z", stop="hung"),
+        Exited(seq=11, ts="2026-11-27T10:00:10.000Z", cid=B, exit_code=137, oom=True,
+               life="2026-11-27T10:00:10Z", stop="timed-out"),
+        Exited(seq=18, ts="2026-11-27T10:00:17.000Z", cid=C, exit_code=1,
+               life="2026-11-27T10:00:20Z", stderr="Error: one\nError: two"),
+    ]  # fmt: skip
+    assert envelopes[0] == Created(
+        seq=1, ts="2026-11-27T10:00:00.000Z", detail="image scad-p:abc, branch scad/t"
+    )
+    assert envelopes[-1] == UnknownEvent(
+        seq=24, ts="2026-11-27T10:00:23.000Z", event="a-kind-of-a-later-version", cid=D,
+        detail="new",
+    )  # fmt: skip
+    line = envelopes[3]
+    assert isinstance(line, ClaudeLine)
+    assert (line.cid, line.n, line.end, line.k, line.text) == (
+        A,
+        1,
+        "2026-11-27T10:00:04.5Z",
+        1,
+        "not json at all",
+    )
 
 
 @pytest.mark.parametrize(
