@@ -28,7 +28,9 @@ from ..config.schema import Config
 from ..errors import EngineUnavailable, ScadError
 from ..home import Home
 from ..runs.catchup import catch_up
+from ..runs.envelopes import Retried
 from ..runs.events import append_event, each_event
+from ..runs.lives import RunLives
 from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
 from ..runs.supervisor import (
     CLEANUP_SECONDS,
@@ -272,16 +274,11 @@ class _Batch:
     async def _left_running(self, record: RunRecord) -> bool:
         """Whether a supervisor that died left this run's last container going: its
         log has no end for it (an exit, a loss, a cancel)."""
-        last: str | None = None
-        ended: set[str | None] = set()
+        lives = RunLives()
         async for envelope in each_event(RunPaths(self.home, record.run_id)):
-            if envelope.src != "scad":
-                continue
-            if envelope.event == "started":
-                last = envelope.cid
-            elif envelope.event in ("exited", "lost", "cancelled"):
-                ended.add(envelope.cid)
-        return last is not None and last not in ended and record.container_id is not None
+            lives.feed(envelope)
+        life = lives.last
+        return life is not None and not life.over and record.container_id is not None
 
     async def _attempt(self, run: _ItemRun, attempt: int, adopting: bool) -> Outcome:
         """One attempt, holding a slot: prepared (the first time), started, supervised.
@@ -319,7 +316,7 @@ class _Batch:
                 await remove_containers(self.engine, self.home, record)
                 await renew_claude_state(config, paths)
                 if attempt > 1:
-                    await append_event(paths, "retry", detail=f"attempt {attempt}")
+                    await append_event(paths, Retried(detail=f"attempt {attempt}"))
 
             async def on_started(record: RunRecord) -> None:
                 nonlocal started

@@ -15,6 +15,7 @@ import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home
+from ..runs.envelopes import encode_envelope
 from ..runs.records import RunRecord, find_run, list_runs
 from ._activity import activity_lines
 from ._app import Application, pass_app
@@ -72,7 +73,7 @@ class LogPrinter:
     def __call__(self, items: list[RunEnvelope]) -> None:
         for item in items:
             if self.as_json:
-                body = msgspec.json.encode(item.envelope)
+                body = encode_envelope(item.envelope)
                 self._echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
                 continue
             self.width = max(self.width, len(item.run_id))

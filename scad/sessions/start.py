@@ -24,6 +24,7 @@ from ..home import Home
 from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
+from ..runs import envelopes
 from ..runs.catchup import catch_up
 from ..runs.events import append_event, is_supervised
 from ..runs.records import RunPaths, RunRecord, now_iso, save_run
@@ -179,7 +180,7 @@ async def prepare_session(
             item=batch[1] if batch else None,
         )
         await anyio.to_thread.run_sync(save_run, home, record)
-        await append_event(paths, "created", detail=f"image {image}, branch {branch}")
+        await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))
     except BaseException:
         await discard_run(home, run_id)
         raise
@@ -242,7 +243,7 @@ async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCrede
     credentials = await arequire_credentials()
     notes = await _write_claude_state(config, paths, credentials, agent_owner())
     for note in notes:
-        await append_event(paths, "warning", detail=note)
+        await append_event(paths, envelopes.Warned(detail=note))
     return credentials, notes
 
 
@@ -264,9 +265,8 @@ async def refresh_session(engine: Engine, home: Home, record: RunRecord) -> Sess
     )
     expiry = refreshed.expires_at.isoformat(timespec="seconds") if refreshed.expires_at else None
     detail = refreshed.method + (f", expires {expiry}" if expiry else "")
-    await append_event(
-        paths, "refreshed", detail=detail + (" (kept the run's own)" if refreshed.kept else "")
-    )
+    kept = " (kept the run's own)" if refreshed.kept else ""
+    await append_event(paths, envelopes.Refreshed(detail=detail + kept))
     state = await engine.inspect(record.container_id) if record.container_id else None
     return SessionRefresh(
         run_id=record.run_id, running=state is not None and state.running, credentials=refreshed
@@ -321,5 +321,5 @@ async def resume_session(
     if prompt:
         record.prompt = prompt
     spec = await acontainer_spec(config, record, paths, resume=True)
-    await launch(engine, home, record, spec, event="resumed")
+    await launch(engine, home, record, spec, event=envelopes.Resumed)
     return Resumed(record=record, notes=notes)

@@ -27,6 +27,7 @@ from scad.batch.store import (
 from scad.batch.view import BatchWatcher
 from scad.errors import SessionError, UsageError
 from scad.home import Home
+from scad.runs.envelopes import Started
 from scad.runs.events import LogLine, append_event, ingest
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.fakes import FakeEngine, batch_event
@@ -155,7 +156,7 @@ async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
         ContainerSpec(image="scad-p:x", name="scad-x", labels={"scad.run": record.run_id})
     )
     save_run(home, record)
-    await append_event(RunPaths(home, record.run_id), "started", cid=record.container_id)
+    await append_event(RunPaths(home, record.run_id), Started(cid=record.container_id))
     await engine.start(record.container_id)
     event(home, "supervisor", pid=5)
     event(home, "started", item=1, run_id=record.run_id, attempt=1)

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from scad.code import git
+from scad.errors import GitError
 
 pytestmark = pytest.mark.anyio
 
@@ -37,5 +38,5 @@ async def test_input_output_and_the_exit_code_come_back(tmp_path: Path) -> None:
         ["sh", "-c", "cat; echo oops >&2; exit 3"], dict(os.environ), b"in"
     )
     assert (code, out, err) == (3, b"in", b"oops\n")
-    with pytest.raises(Exception, match="git rev-parse in .* failed: "):
+    with pytest.raises(GitError, match=r"^git rev-parse in .* failed: "):
         await git.git(tmp_path, "rev-parse", "HEAD")

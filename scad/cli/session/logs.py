@@ -3,9 +3,8 @@ from __future__ import annotations
 from collections import deque
 
 import asyncclick as click
-import msgspec
 
-from ...runs.events import Envelope
+from ...runs.envelopes import Envelope, encode_envelope
 from ...runs.records import find_run
 from ...text import printable
 from .._activity import activity_lines
@@ -46,7 +45,7 @@ async def command(
 
     def emit(envelopes: list[Envelope], live: bool) -> None:
         if as_json:
-            out = [msgspec.json.encode(e).decode() for e in envelopes]
+            out = [encode_envelope(e).decode() for e in envelopes]
         else:
             out = [line for e in envelopes for line in activity_lines(e)]
         if held is not None and not live:

@@ -114,6 +114,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     import json
 
     from scad.home import Home
+    from scad.runs.envelopes import Started
     from scad.runs.events import LogLine, append_event, ingest
     from scad.runs.records import RunPaths, RunRecord, save_run
 
@@ -126,7 +127,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
     save_run(home, record)
-    await append_event(paths, "started", cid="c1")
+    await append_event(paths, Started(cid="c1"))
     result_line = {
         "type": "result",
         "subtype": "success",
