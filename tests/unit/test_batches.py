@@ -235,7 +235,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
 
     from rich.console import Console
 
-    from scad.cli.batch._view import _rich_table
+    from scad.cli.batch._view import live_screen
 
     event(home, "supervisor", pid=5)
     event(home, "concurrency", limit=2, detail="concurrency 4 -> 2: the API answered 429")
@@ -245,7 +245,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
     )
     view = await BatchWatcher(home, BATCH).look()
     out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(_rich_table(view))
+    Console(file=out, width=200, color_system=None).print(live_screen(view, 200))
     text = out.getvalue()
     assert "p-b-01-Nov27-1000" in text and "retrying (try 2)" in text
     assert text.count("queued") == 3  # two rows, and the totals
