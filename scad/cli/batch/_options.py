@@ -32,7 +32,7 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 async def supervise_here(home: Home, config: Config, batch_id: str, *, as_json: bool) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
     from ...batch.process import engine_connections
-    from ...batch.scheduler import run_batch
+    from ...batch.run import run_batch
     from ...batch.store import load_manifest
     from ...engine._client import open_engine
 
