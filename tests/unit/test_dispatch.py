@@ -35,7 +35,7 @@ from scad.batch.store import (
 )
 from scad.code.clones import create_clone
 from scad.config.schema import Config, parse_config
-from scad.engine._types import ContainerSpec, ContainerState, Output, OutputStream
+from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output, OutputStream
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.home import Home
 from scad.runs.catchup import catch_up
@@ -869,3 +869,35 @@ async def test_a_session_a_supervisor_watches_is_not_resumed_from_under_it(
     async with supervising(RunPaths(home, prepared.record.run_id)):
         with pytest.raises(SessionError, match="is being watched by its supervisor"):
             await resume_session(engine, home, config, prepared.record, prompt="again")
+
+
+async def test_resume_makes_a_run_ready_as_a_batch_attempt_does(
+    project: tuple[Home, Config],
+) -> None:
+    """One path starts a run again: a container of the run whose id never reached
+    ``run.json`` goes before the new one is made, as for a batch's next attempt, and
+    the new start is logged the same way."""
+    from scad.sessions import resume_session
+
+    home, config = project
+    batch_id = make_batch(home, ["a"])
+    engine = Scripted({"01": [OK, OK]})
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
+    record = prepared.record
+    engine.image_list.append(ImageInfo(id="sha256:x", tags=[record.image], labels={}, created=""))
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        container_id = await launch(engine, home, record, prepared.spec)
+        await drain(engine, container_id)
+        await catch_up(engine, home, record)
+        record.container_id = None  # scad was killed before the id reached run.json
+        save_run(home, record)
+        resumed = await resume_session(engine, home, config, record, prompt="again")
+        assert resumed.record.container_id is not None
+        await drain(engine, resumed.record.container_id)
+    assert container_id in engine.removed
+    scad = [
+        e.event for e in await read_all_events(RunPaths(home, record.run_id)) if e.src == "scad"
+    ]
+    assert scad == ["created", "started", "exited", "resumed"]
+    assert resumed.record.prompt == "again"
