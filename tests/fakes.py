@@ -308,3 +308,43 @@ def container_using(image_id: str) -> ContainerState:
 def batch_event(kind: str, **fields: object) -> BatchEvent:
     """A batch log event of ``kind`` as the log spells it (``started``, ``attempt``...)."""
     return msgspec.convert({"event": kind, **fields}, BatchEvent)
+
+
+class FakeClock:
+    """A clock that moves only when a test moves it; every sleep waits for that."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        #: Sleeps still pending: when each ends, and the event that ends it.
+        self.sleepers: list[tuple[float, float, anyio.Event]] = []
+        #: Every sleep asked for, in seconds.
+        self.asked: list[float] = []
+        self._changed = anyio.Event()
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        woken = anyio.Event()
+        sleeper = (self.time + seconds, seconds, woken)
+        self.sleepers.append(sleeper)
+        self.asked.append(seconds)
+        self._changed.set()
+        try:
+            await woken.wait()
+        finally:
+            if sleeper in self.sleepers:
+                self.sleepers.remove(sleeper)
+
+    async def sleeping(self, seconds: float) -> None:
+        """Wait until something sleeps for ``seconds``."""
+        while not any(asked == seconds for _, asked, _ in self.sleepers):
+            self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def advance(self, seconds: float) -> None:
+        """Move on by ``seconds``: the sleeps that ended by then end."""
+        self.time += seconds
+        for sleeper in [s for s in self.sleepers if s[0] <= self.time]:
+            self.sleepers.remove(sleeper)
+            sleeper[2].set()

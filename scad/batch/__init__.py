@@ -16,7 +16,7 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from .process import create_batch, requeue, spawn_supervisor, stop_batch
     from .prompts import BatchPrompt, parse_prompts
-    from .scheduler import run_batch
+    from .run import run_batch
     from .store import (
         BatchManifest,
         BatchOptions,
@@ -60,7 +60,7 @@ __getattr__, __dir__ = lazy_face(
         "load_manifest": "store",
         "parse_prompts": "prompts",
         "requeue": "process",
-        "run_batch": "scheduler",
+        "run_batch": "run",
         "spawn_supervisor": "process",
         "stop_batch": "process",
     },

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
 async def _supervise(home: Home, batch_id: str) -> str:
     from ..config.registry import aload_registered
     from ..engine._client import open_engine
-    from .scheduler import run_batch
+    from .run import run_batch
 
     manifest = await aload_manifest(home, batch_id)
     config = await aload_registered(home, manifest.config)

@@ -1,216 +1,141 @@
-"""A batch's supervisor: each prompt of a batch as a supervised headless run.
+"""The batch's scheduler: when each attempt of each item may go, and what its end
+means. No engine, no files: attempts run through :class:`Attempts`, the batch's
+log is written through ``log``, and time is an injected :class:`Clock`.
 
-One task group carries the whole batch. Each item waits for a slot (a
-:class:`~anyio.CapacityLimiter` whose size follows :class:`~scad.batch.policy.Concurrency`),
-starts no sooner than ``stagger`` after the previous start, and is supervised
-to its end by :func:`scad.runs.supervisor.supervise`; a run that was rate-limited,
-hung or crashed is tried again after a backoff, in the same run (its clones,
-its log), as long as retries remain. A monitor polls the fleet's signals: rate
-limits lower the concurrency, and a spent budget stops what runs and what waits.
-
-Everything the supervisor decides goes to the batch's event log, so it can be
-killed at any point and picked up again (:func:`run_batch` on the same batch):
-runs still going are adopted, queued prompts start, and nothing runs twice.
+Each item waits for a slot (a :class:`~anyio.CapacityLimiter` whose size follows
+:class:`~scad.batch.policy.Concurrency`); its container, once made, starts no
+sooner than ``stagger`` after the previous start; an attempt that ended
+rate-limited, hung or crashed is tried again after a backoff as long as retries
+remain (:mod:`~scad.batch.verdict`). A monitor reads the fleet's signals every
+``monitor_period``: rate limits lower the concurrency, and a spent budget stops
+what runs and what waits.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Collection
+from typing import Protocol
 
 import anyio
-import msgspec
 
-from ..code.fetch import fetch_run
-from ..config.schema import Config
-from ..errors import EngineUnavailable, ScadError
-from ..home import Home
-from ..runs.catchup import catch_up
-from ..runs.envelopes import Retried
-from ..runs.events import append_event, each_event
-from ..runs.lives import RunLives
-from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
-from ..runs.supervisor import (
-    CLEANUP_SECONDS,
-    Outcome,
-    Status,
-    adopt,
-    remove_containers,
-    stop_run,
-    supervise,
-)
-from ..sessions.start import acontainer_spec, discard_run, prepare_session, renew_claude_state
+from ..runs.gate import StartGate
+from ..runs.outcomes import Outcome
+from ..runs.records import RunRecord
 from ..taskgroups import open_task_group
-from .events import (
-    AttemptEnded,
-    AttemptStarted,
-    BatchEvent,
-    BudgetSpent,
-    Ended,
-    Fetched,
-    LimitMoved,
-    Stopping,
-    SupervisorTook,
-)
+from .attempt import ItemRun
+from .events import AttemptEnded, AttemptStarted, BatchEvent, BudgetSpent, Fetched, LimitMoved
 from .policy import Budget, Concurrency, LimitChange, backoff
-from .signals import LogSignals, SignalSource
-from .store import (
-    BatchItem,
-    BatchManifest,
-    BatchPaths,
-    BatchState,
-    ItemState,
-    SupervisorLock,
-    aload_manifest,
-    append_batch_event,
-    aread_batch_events,
-    batch_state,
-    close_unfinished,
-)
+from .signals import SignalSource
+from .store import BatchManifest, ItemState
+from .verdict import BUDGET_NOT_STARTED, BUDGET_STOPPED, attempt_end, shorten
 
-if TYPE_CHECKING:
-    from ..engine._types import Engine
+__all__ = ["MONITOR_SECONDS", "AnyioClock", "Attempts", "Clock", "Scheduler"]
 
-__all__ = ["RETRYABLE", "run_batch"]
-
-#: Outcomes worth another attempt: the next may well go through.
-RETRYABLE: frozenset[Status] = frozenset({"rate-limited", "hung", "crashed"})
-#: How often the monitor reads the fleet's signals.
+#: How often the monitor reads the fleet's signals, unless told otherwise.
 MONITOR_SECONDS = 1.0
 
 
-async def run_batch(
-    engine: Engine,
-    home: Home,
-    config: Config,
-    batch_id: str,
-    *,
-    signals: SignalSource | None = None,
-    stop_on_signals: bool = True,
-    rng: random.Random | None = None,
-) -> BatchState:
-    """Supervise batch ``batch_id`` until every item has ended: started afresh, or
-    picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
-    (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
-    paths = BatchPaths(home, batch_id)
-    manifest = await aload_manifest(home, batch_id)
-    async with SupervisorLock(paths):
-        batch = _Batch(engine, home, config, manifest, signals or LogSignals(home), rng)
-        await batch.run(stop_on_signals=stop_on_signals)
-    return batch_state(manifest, await aread_batch_events(paths))
+class Clock(Protocol):
+    """The scheduler's time: now, and waiting."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
-class _Batch:
+class AnyioClock:
+    """The event loop's clock."""
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class Attempts(Protocol):
+    """How an item's attempts run (:class:`scad.batch.attempt.Attempts`)."""
+
+    async def left_running(self, record: RunRecord) -> bool: ...
+
+    async def adopt(self, run: ItemRun) -> Outcome: ...
+
+    async def stop(self, run: ItemRun) -> Outcome: ...
+
+    async def start(self, run: ItemRun, attempt: int, gate: StartGate) -> Outcome: ...
+
+    async def fetch(self, record: RunRecord) -> str: ...
+
+
+class Scheduler:
+    """One batch's items through their attempts, paced."""
+
     def __init__(
         self,
-        engine: Engine,
-        home: Home,
-        config: Config,
         manifest: BatchManifest,
+        attempts: Attempts,
         signals: SignalSource,
-        rng: random.Random | None,
+        log: Callable[[BatchEvent], Awaitable[None]],
+        *,
+        clock: Clock,
+        monitor_period: float = MONITOR_SECONDS,
+        rng: random.Random | None = None,
     ) -> None:
-        self.engine = engine
-        self.home = home
-        self.config = config
         self.manifest = manifest
         self.options = manifest.options
-        self.paths = BatchPaths(home, manifest.batch_id)
+        self.attempts = attempts
         self.signals = signals
+        self.log = log
+        self.clock = clock
+        self.monitor_period = monitor_period
         self.rng = rng or random.Random()
         self.concurrency = Concurrency(self.options.parallel)
         self.limiter = anyio.CapacityLimiter(self.options.parallel)
         self.budget = Budget(self.options.budget_usd)
         self.budget_spent = anyio.Event()
-        self.fetching = anyio.Lock()
         #: Runs whose spend counts (every run of the batch, from earlier supervisors
         #: too), and the scopes of the attempts going now, by item.
         self.runs: set[str] = set()
-        self.attempts: dict[int, anyio.CancelScope] = {}
+        self.scopes: dict[int, anyio.CancelScope] = {}
         self.start_lock = anyio.Lock()
         self.last_start = -float("inf")
-        self.unfinished = 0
-        #: The local time the batch's run ids carry: when it was made.
-        self.named_at = parse_iso(manifest.created).astimezone()
-        self.finished = anyio.Event()
 
-    async def _log(self, event: BatchEvent) -> None:
-        await anyio.to_thread.run_sync(append_batch_event, self.paths, event)
-
-    async def run(self, *, stop_on_signals: bool) -> None:
-        events = await aread_batch_events(self.paths)
-        state = batch_state(self.manifest, events)
-        # A batch supervised before may have runs its log does not name yet (the
-        # supervisor died between making a run and saying so): their records do.
-        records = {}
-        if any(isinstance(e, SupervisorTook) for e in events):
-            records = {
-                r.item: r
-                for r in await anyio.to_thread.run_sync(list_runs, self.home)
-                if r.batch == self.manifest.batch_id and r.item is not None
-            }
-        await self._log(SupervisorTook(pid=os.getpid()))
-        await self._log(LimitMoved(limit=int(self.limiter.total_tokens)))
-        pending = [item for item in state.items if not item.final]
-        self.runs.update(state.run_ids)
+    async def run(
+        self, pending: list[ItemState], records: dict[int, RunRecord], known: Collection[str]
+    ) -> None:
+        """Every item of ``pending`` to its final end; ``records``: runs an earlier
+        supervisor made for items, ``known``: every run of the batch so far."""
+        await self.log(LimitMoved(limit=int(self.limiter.total_tokens)))
+        self.runs.update(known)
         self.runs.update(r.run_id for r in records.values())
-        await self._read_signals()  # what earlier runs spent counts before anything starts
-        self.unfinished = len(pending)
-        if not pending:
-            self.finished.set()
-        why = "the batch was stopped"
-        everything = anyio.CancelScope()
-        # The signal handler outlives the runs: a second SIGTERM during the clean-up
-        # must not kill the supervisor halfway.
-        async with open_task_group() as guard:
-            if stop_on_signals:
-                guard.start_soon(self._stop_on_signals, everything)
-            try:
-                with everything:
-                    async with open_task_group() as tg:
-                        tg.start_soon(self._monitor)
-                        # Runs a dead supervisor left going take their slots first.
-                        for item in sorted(pending, key=lambda i: i.run_id is None):
-                            tg.start_soon(self._item, item, records.get(item.index))
-                        await self.finished.wait()
-                        tg.cancel_scope.cancel()  # the monitor
-            except Exception as exc:
-                why = f"the batch's supervisor failed: {exc}"
-                raise
-            finally:
-                # Stopped (on a signal, by the caller, or by a bug): every run was
-                # stopped and kept; the batch says so, and that it ended.
-                with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                    await anyio.to_thread.run_sync(close_unfinished, self.paths, self.manifest, why)
-                    await self._log(Ended())
-            guard.cancel_scope.cancel()
-
-    async def _stop_on_signals(self, everything: anyio.CancelScope) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
-            async for _ in received:
-                if not everything.cancel_called:
-                    await self._log(Stopping(detail="stopped on request"))
-                    everything.cancel()
+        await self.read_signals()  # what earlier runs spent counts before anything starts
+        async with open_task_group() as tg:
+            tg.start_soon(self._monitor)
+            async with open_task_group() as items:
+                # Runs a dead supervisor left going take their slots first.
+                for item in sorted(pending, key=lambda i: i.run_id is None):
+                    items.start_soon(self._item, item, records.get(item.index))
+            tg.cancel_scope.cancel()  # the monitor
 
     async def _monitor(self) -> None:
         while True:
-            await anyio.sleep(MONITOR_SECONDS)
-            await self._read_signals()
+            await self.clock.sleep(self.monitor_period)
+            await self.read_signals()
 
-    async def _read_signals(self) -> None:
+    async def read_signals(self) -> None:
+        """Spend and rate limits, as the runs report them."""
         for signal_ in await self.signals.poll(sorted(self.runs)):
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
             for status in signal_.rate_limits:
-                await self._limit(self.concurrency.rate_limited(anyio.current_time(), status))
+                await self._limit(self.concurrency.rate_limited(self.clock.now(), status))
         if self.budget.exhausted and not self.budget_spent.is_set():
             self.budget_spent.set()
             spent = self.budget.spent
             limit = self.budget.limit_usd
             detail = f"budget spent: ${spent:.4f} of ${limit:.2f}; stopping the runs"
-            await self._log(BudgetSpent(cost_usd=spent, detail=detail))
-            for scope in self.attempts.values():
+            await self.log(BudgetSpent(cost_usd=spent, detail=detail))
+            for scope in self.scopes.values():
                 scope.cancel()
 
     async def _limit(self, change: LimitChange | None) -> None:
@@ -218,202 +143,91 @@ class _Batch:
             return
         self.limiter.total_tokens = change.new
         detail = f"concurrency {change.old} -> {change.new}: {change.reason}"
-        await self._log(LimitMoved(limit=change.new, detail=detail))
+        await self.log(LimitMoved(limit=change.new, detail=detail))
 
     async def _item(self, state: ItemState, record: RunRecord | None) -> None:
-        """One prompt, through its attempts, to a final outcome."""
-        run = _ItemRun(self.manifest.items[state.index - 1], record)
-        try:
-            attempt, tries = state.attempts + 1, state.tries
-            adopting = record is not None and await self._left_running(record)
-            while True:
-                with anyio.CancelScope() as scope:
-                    self.attempts[state.index] = scope
-                    async with self.limiter:
-                        outcome = await self._attempt(run, attempt, adopting)
-                self.attempts.pop(state.index)
-                if scope.cancelled_caught:  # the budget stopped it, or kept it from starting
-                    done = "stopped" if run.record else "not started"
-                    outcome = run.ended_early("cancelled", f"{done}: the budget is spent")
-                tries += 1
-                final = outcome.status not in RETRYABLE or tries > self.options.retries
-                failed = outcome.status != "succeeded"
-                ended = AttemptEnded(
-                    item=state.index,
-                    run_id=outcome.run_id or None,
-                    attempt=attempt,
-                    status=outcome.status,
-                    final=final,
-                    detail=_short(outcome.detail or (outcome.result if failed else None)),
+        """One prompt, through its attempts, to a final end."""
+        run = ItemRun(self.manifest.items[state.index - 1], record)
+        attempt, tries = state.attempts + 1, state.tries
+        adopting = record is not None and await self.attempts.left_running(record)
+        while True:
+            with anyio.CancelScope() as scope:
+                self.scopes[state.index] = scope
+                async with self.limiter:
+                    outcome = await self._attempt(run, attempt, adopting)
+            self.scopes.pop(state.index)
+            if scope.cancelled_caught:  # the budget stopped it, or kept it from starting
+                outcome = run.ended_early(
+                    "cancelled", BUDGET_STOPPED if run.record else BUDGET_NOT_STARTED
+                )
+            tries += 1
+            end = attempt_end(outcome, tries=tries, retries=self.options.retries)
+            await self.log(
+                AttemptEnded(
+                    item=state.index, run_id=outcome.run_id or None, attempt=attempt,
+                    status=end.status, final=end.final, detail=end.detail,
                     cost_usd=outcome.cost_usd,
                 )
-                await self._log(ended)
-                if not failed:
-                    await self._limit(self.concurrency.succeeded())
-                    if self.options.fetch and run.record is not None:
-                        await self._fetch(state.index, run.record)
-                if final:
-                    return
-                with anyio.move_on_after(backoff(tries, self.options.backoff, self.rng)):
-                    await self.budget_spent.wait()  # no point waiting out a spent budget
-                attempt, adopting = attempt + 1, False
-        finally:
-            self.unfinished -= 1
-            if self.unfinished == 0:
-                self.finished.set()
+            )  # fmt: skip
+            if end.status == "succeeded":
+                await self._limit(self.concurrency.succeeded())
+                if self.options.fetch and run.record is not None:
+                    detail = await self.attempts.fetch(run.record)
+                    await self.log(
+                        Fetched(item=state.index, run_id=run.record.run_id, detail=shorten(detail))
+                    )
+            if end.final:
+                return
+            await self._back_off(tries)
+            attempt, adopting = attempt + 1, False
 
-    async def _fetch(self, index: int, record: RunRecord) -> None:
-        """Bring a run that succeeded home; one fetch at a time, as they share host repos."""
-        async with self.fetching:
-            try:
-                detail = (await fetch_run(self.home, record)).note
-            except ScadError as exc:
-                detail = str(exc)
-        await self._log(Fetched(item=index, run_id=record.run_id, detail=_short(detail)))
-
-    async def _left_running(self, record: RunRecord) -> bool:
-        """Whether a supervisor that died left this run's last container going: its
-        log has no end for it (an exit, a loss, a cancel)."""
-        lives = RunLives()
-        async for envelope in each_event(RunPaths(self.home, record.run_id)):
-            lives.feed(envelope)
-        life = lives.last
-        return life is not None and not life.over and record.container_id is not None
-
-    async def _attempt(self, run: _ItemRun, attempt: int, adopting: bool) -> Outcome:
-        """One attempt, holding a slot: prepared (the first time), started, supervised.
-        An attempt that cannot start ends ``failed``, saying why (``crashed`` when the
-        engine was away: worth another attempt)."""
-        record, fresh, started = run.record, False, False
-        try:
-            if adopting and record is not None:
-                if self.budget_spent.is_set():  # a resumed batch whose money is gone
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                        await stop_run(self.engine, self.home, record, record.container_id)
-                    return run.ended_early("cancelled", "stopped: the budget is spent")
-                return await adopt(
-                    self.engine, self.home, record, idle_timeout=self.options.idle_timeout,
-                    deadline=self._deadline(),
-                )  # fmt: skip
-            if self.budget_spent.is_set():
-                return run.ended_early("cancelled", "not started: the budget is spent")
-            config = _item_config(self.config, run.item)
-            if record is None:
-                prepared = await prepare_session(
-                    self.engine, self.home, config, tag=run.item.tag, prompt=run.item.prompt,
-                    headless=True, image=self.manifest.image,
-                    batch=(self.manifest.batch_id, run.item.index), named_at=self.named_at,
-                )  # fmt: skip
-                record, spec, fresh = prepared.record, prepared.spec, True
-                run.record = record
-                self.runs.add(record.run_id)
-            else:
-                paths = RunPaths(self.home, record.run_id)
-                spec = await acontainer_spec(config, record, paths, resume=False)
-                # The last attempt's container goes, once its log holds all it printed;
-                # the next one gets fresh credentials and settings, as a resume does.
-                await catch_up(self.engine, self.home, record)
-                await remove_containers(self.engine, self.home, record)
-                await renew_claude_state(config, paths)
-                if attempt > 1:
-                    await append_event(paths, Retried(detail=f"attempt {attempt}"))
-
-            async def on_started(record: RunRecord) -> None:
-                nonlocal started
-                started = True
-                await self._log(
-                    AttemptStarted(item=run.item.index, run_id=record.run_id, attempt=attempt)
-                )
-
-            try:
-                return await supervise(
-                    self.engine, self.home, record, spec, idle_timeout=self.options.idle_timeout,
-                    time_limit=self.options.timeout, gate=self._stagger, on_started=on_started,
-                )  # fmt: skip
-            except anyio.get_cancelled_exc_class():
-                if fresh and not started:  # stopped before it started: nothing to keep
-                    await discard_run(self.home, run.record_id)
-                    run.record = None
-                raise
-        except ScadError as exc:
-            if fresh:
-                await discard_run(self.home, run.record_id)  # it never started: nothing to keep
-                run.record = None
-            if isinstance(exc, _BudgetSpent):
-                return run.ended_early("cancelled", "not started: the budget is spent")
-            # An engine away (restarting, say) is no fault of the prompt: worth a retry.
-            away = isinstance(exc, EngineUnavailable)
-            why = f"{record.run_id} could not start: {exc}" if record is not None else str(exc)
-            return run.ended_early("crashed" if away else "failed", why)
-        except Exception as exc:  # a bug, or the host failing it (a full disk): this item's end
-            if fresh and not started:
-                await discard_run(self.home, run.record_id)
-                run.record = None
-            where = record.run_id if record is not None else run.item.tag
-            return run.ended_early("failed", f"{where}: {_described(exc)}")
-
-    def _deadline(self) -> float | None:
-        """An adopted run's time limit counts from now: when it began is the dead
-        supervisor's clock."""
-        timeout = self.options.timeout
-        return None if timeout is None else anyio.current_time() + timeout
-
-    async def _stagger(self) -> None:
-        """Starts come no closer than ``stagger`` apart, so fifty agents do not hit
-        the API in the same second (their containers are made meanwhile)."""
+    async def _attempt(self, run: ItemRun, attempt: int, adopting: bool) -> Outcome:
+        """One attempt, holding a slot."""
+        if adopting:
+            if self.budget_spent.is_set():  # a resumed batch whose money is gone
+                return await self.attempts.stop(run)
+            return await self.attempts.adopt(run)
         if self.budget_spent.is_set():
-            raise _BudgetSpent  # the budget ran out while it waited its turn
+            return run.ended_early("cancelled", BUDGET_NOT_STARTED)
+        gate = StartGate()
+        async with open_task_group() as tg:
+            tg.start_soon(self._pace, run, attempt, gate)
+            try:
+                return await self.attempts.start(run, attempt, gate)
+            finally:
+                if not gate.started.is_set():  # it never started: nothing to log
+                    tg.cancel_scope.cancel()
+
+    async def _pace(self, run: ItemRun, attempt: int, gate: StartGate) -> None:
+        """Let an attempt's container start in its turn: no closer than ``stagger``
+        to the previous start, so fifty agents do not hit the API in the same second
+        (their containers are made meanwhile); once it started, say so."""
+        await gate.created.wait()
+        self.runs.add(run.record_id)
+        if self.budget_spent.is_set():
+            gate.refuse(BUDGET_NOT_STARTED)  # the budget ran out while it was made
+            return
         async with self.start_lock:
-            wait = self.last_start + self.options.stagger - anyio.current_time()
+            wait = self.last_start + self.options.stagger - self.clock.now()
             if wait > 0:
-                await anyio.sleep(wait)
-            self.last_start = anyio.current_time()
+                await self.clock.sleep(wait)
+            self.last_start = self.clock.now()
+        gate.open()
+        if not gate.started.is_set():
+            await gate.started.wait()
+        with anyio.CancelScope(shield=True):
+            await self.log(
+                AttemptStarted(item=run.item.index, run_id=run.record_id, attempt=attempt)
+            )
 
+    async def _back_off(self, tries: int) -> None:
+        """Wait before the next attempt; no point waiting out a spent budget."""
+        async with open_task_group() as tg:
 
-class _BudgetSpent(ScadError):
-    """The budget ran out while an attempt waited to start (its container is removed,
-    as for any run that could not start)."""
+            async def spent() -> None:
+                await self.budget_spent.wait()
+                tg.cancel_scope.cancel()
 
-
-class _ItemRun:
-    """An item and its run, once it has one."""
-
-    def __init__(self, item: BatchItem, record: RunRecord | None) -> None:
-        self.item = item
-        self.record = record
-
-    @property
-    def record_id(self) -> str:
-        return self.record.run_id if self.record else ""
-
-    def ended_early(self, status: Status, why: str) -> Outcome:
-        """The outcome of an attempt that did not run to its own end."""
-        return Outcome(run_id=self.record_id, status=status, detail=why)
-
-
-#: How much of what went wrong the batch's log keeps (an agent's result can be huge).
-DETAIL_LIMIT = 2000
-
-
-def _described(exc: BaseException) -> str:
-    """An error scad did not expect, in one line: its kind and message (the first of
-    a group's)."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _short(text: str | None) -> str | None:
-    return text if text is None or len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "…"
-
-
-def _item_config(config: Config, item: BatchItem) -> Config:
-    """The config as one item runs it: its own model and turn limit, when it has them."""
-    if item.model is None and item.max_turns is None:
-        return config
-    claude = msgspec.structs.replace(
-        config.claude,
-        model=item.model or config.claude.model,
-        max_turns=item.max_turns or config.claude.max_turns,
-    )
-    return msgspec.structs.replace(config, claude=claude)
+            tg.start_soon(spent)
+            await self.clock.sleep(backoff(tries, self.options.backoff, self.rng))
+            tg.cancel_scope.cancel()

@@ -19,7 +19,7 @@ never reached ``run.json`` (scad killed in between) is still found by its run.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -35,6 +35,7 @@ from ..taskgroups import open_task_group
 from .catchup import catch_up, follow_engine
 from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
 from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
+from .gate import StartGate
 from .lives import RunLives
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .records import RunPaths, RunRecord, save_run
@@ -125,8 +126,7 @@ async def supervise(
     event: Start = Started,
     idle_timeout: float | None = None,
     time_limit: float | None = None,
-    gate: Callable[[], Awaitable[None]] | None = None,
-    on_started: Callable[[RunRecord], Awaitable[None]] | None = None,
+    gate: StartGate | None = None,
     task_status: TaskStatus[RunRecord] = anyio.TASK_STATUS_IGNORED,
 ) -> Outcome:
     """Run ``record``'s container from creation to exit, streaming its output into the log;
@@ -135,9 +135,9 @@ async def supervise(
     ``event`` is the start's kind in the log (:class:`Started`, or :class:`Resumed`). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
     ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than
-    that in all is stopped and ends as ``timed-out``. ``gate`` is awaited
+    that in all is stopped and ends as ``timed-out``. ``gate`` holds the run
     between creating the container and starting it (a batch spaces its starts,
-    not its creations); ``on_started`` once it started (a batch logs it).
+    not its creations), and hears that it started (a batch logs it).
 
     A run that cannot start raises the ScadError that kept it from starting (its
     container removed, its end logged; the caller names the run). Once started,
@@ -157,12 +157,12 @@ async def supervise(
             await append_event(paths, event(cid=container_id))
             async with engine.attach(container_id) as output:
                 if gate is not None:
-                    await gate()
+                    await gate.passed()
                 start_sent = True
                 await engine.start(container_id)
                 task_status.started(record)
-                if on_started is not None:
-                    await on_started(record)
+                if gate is not None:
+                    gate.started.set()
                 deadline = None if time_limit is None else anyio.current_time() + time_limit
                 await _stream(engine, paths, container_id, output, watch, idle_timeout, deadline)
             exit = await engine.wait(container_id)

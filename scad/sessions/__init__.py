@@ -2,14 +2,13 @@
 
 from ..runs.catchup import catch_up, follow_engine, stream_events, tail_events
 from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
+from .restart import Resumed, prepare_restart, resume_session
 from .start import (
     Prepared,
-    Resumed,
     SessionRefresh,
     discard_run,
     prepare_session,
     refresh_session,
-    resume_session,
     run_session,
     start_session,
 )
@@ -40,6 +39,7 @@ __all__ = [
     "discard_run",
     "follow_engine",
     "pane_text",
+    "prepare_restart",
     "prepare_session",
     "refresh_session",
     "resume_session",

@@ -25,10 +25,9 @@ from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs import envelopes
-from ..runs.catchup import catch_up
-from ..runs.events import append_event, is_supervised
+from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord, now_iso, save_run
-from ..runs.supervisor import Outcome, launch, remove_containers, supervise
+from ..runs.supervisor import Outcome, Start, launch, remove_containers, supervise
 from ..taskgroups import open_task_group
 from ..threads import async_twin
 from .claude_setup import claude_arguments
@@ -41,15 +40,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Prepared",
-    "Resumed",
     "SessionRefresh",
     "acontainer_spec",
     "arequire_credentials",
+    "container_spec",
     "discard_run",
     "prepare_session",
     "refresh_session",
-    "renew_claude_state",
-    "resume_session",
+    "require_credentials",
     "run_session",
     "start_session",
 ]
@@ -122,6 +120,11 @@ class Prepared(msgspec.Struct, kw_only=True):
 
     record: RunRecord
     spec: ContainerSpec
+    #: How its start is logged: ``started`` the first time, ``resumed`` after.
+    event: Start = envelopes.Started
+    #: What the agent had left in its Claude state that scad could not use, and
+    #: what it did instead (also in the event log, as ``warning`` events).
+    notes: list[str] = []
 
 
 async def prepare_session(
@@ -236,17 +239,6 @@ async def run_session(
         raise
 
 
-async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCredentials, list[str]]:
-    """Give a run that starts again the host's credentials and scad's settings (what
-    the agent left is replaced, never written through); returns the credentials and
-    what scad could not use of the agent's state (also logged as ``warning``)."""
-    credentials = await arequire_credentials()
-    notes = await _write_claude_state(config, paths, credentials, agent_owner())
-    for note in notes:
-        await append_event(paths, envelopes.Warned(detail=note))
-    return credentials, notes
-
-
 class SessionRefresh(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     running: bool
@@ -271,55 +263,3 @@ async def refresh_session(engine: Engine, home: Home, record: RunRecord) -> Sess
     return SessionRefresh(
         run_id=record.run_id, running=state is not None and state.running, credentials=refreshed
     )
-
-
-class Resumed(msgspec.Struct, kw_only=True):
-    record: RunRecord
-    #: What the agent had left in its Claude state that scad could not use, and
-    #: what it did instead (also in the event log, as ``warning`` events).
-    notes: list[str]
-
-
-async def resume_session(
-    engine: Engine, home: Home, config: Config, record: RunRecord, *, prompt: str | None = None
-) -> Resumed:
-    """Start a stopped or finished session again, with its clones and Claude history.
-
-    The container is made anew (its command carries ``--continue``); everything
-    that matters lives in the run directory.
-    """
-    run_id = record.run_id
-    paths = RunPaths(home, run_id)
-    if record.cleaned:
-        raise SessionError(
-            f"run {run_id} was cleaned; start a new session with `scad session start {record.config} --tag ...`"
-        )
-    if record.mode == "headless" and not prompt:
-        raise UsageError(
-            f"{run_id} is headless: give the next prompt with --prompt or --prompt-file"
-        )
-    if await anyio.to_thread.run_sync(is_supervised, paths):
-        raise SessionError(
-            f"{run_id} is being watched by its supervisor (a batch, or `session start --wait`); "
-            f"stop it first with `scad session stop {run_id}`"
-        )
-    if record.container_id:
-        state = await engine.inspect(record.container_id)
-        if state is not None and state.running:
-            raise SessionError(
-                f"{run_id} is already running; attach with `scad session attach {run_id}`"
-            )
-        await catch_up(engine, home, record)
-        if state is not None:
-            await engine.remove(record.container_id, force=True)
-    await arequire_credentials()
-    if await engine.image(record.image) is None:
-        record.image = (await build_image(engine, home, config)).image
-    credentials, notes = await renew_claude_state(config, paths)
-    await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
-    record.auth = credentials.method
-    if prompt:
-        record.prompt = prompt
-    spec = await acontainer_spec(config, record, paths, resume=True)
-    await launch(engine, home, record, spec, event=envelopes.Resumed)
-    return Resumed(record=record, notes=notes)

@@ -195,7 +195,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
     assert set(seen) == logged
     for n, run_id in runs.items():
         envelopes = project.envelopes(run_id)
-        lives = [e["cid"] for e in envelopes if e.get("event") == "started"]
+        lives = [e["cid"] for e in envelopes if e.get("event") in ("started", "resumed")]
         assert len(lives) == rows[n]["attempts"]
         for cid in lives:
             lines = [e["n"] for e in envelopes if e["src"] == "claude" and e["cid"] == cid]
@@ -206,7 +206,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
         assert [json.loads(line) for line in kept if line.strip()] == [e["data"] for e in last]
     retried = project.envelopes(runs[10])
     assert [e["event"] for e in retried if e["src"] == "scad"] == [
-        "created", "started", "exited", "retry", "started", "exited",
+        "created", "started", "exited", "resumed", "exited",
     ]  # fmt: skip
     assert any(e["src"] == "claude" and e["data"].get("subtype") == "api_retry" for e in retried)
     notes = [

@@ -16,10 +16,10 @@ import anyio
 import msgspec
 import pytest
 
-from scad.batch import scheduler as dispatch
+from scad.batch import attempt as dispatch
 from scad.batch.events import AttemptEnded, AttemptStarted, Fetched, LimitMoved
 from scad.batch.process import requeue
-from scad.batch.scheduler import run_batch
+from scad.batch.run import run_batch
 from scad.batch.signals import RunSignals
 from scad.batch.store import (
     BatchItem,
@@ -35,7 +35,7 @@ from scad.batch.store import (
 )
 from scad.code.clones import create_clone
 from scad.config.schema import Config, parse_config
-from scad.engine._types import ContainerSpec, ContainerState, Output, OutputStream
+from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output, OutputStream
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.home import Home
 from scad.runs.catchup import catch_up
@@ -182,8 +182,8 @@ async def test_outcomes_retries_and_the_concurrency_bound(project: tuple[Home, C
     for record in runs:
         events = await read_all_events(RunPaths(home, record.run_id))
         starts = [e for e in events if e.kind == "started"]
-        retries = [e for e in events if e.kind == "retry"]
-        assert len(starts) == engine.attempts[record.tag[-2:]] == len(retries) + 1
+        again = [e for e in events if e.kind == "resumed"]
+        assert len(starts) == 1 and len(again) == engine.attempts[record.tag[-2:]] - 1
     # Every attempt of the rate-limited run left its own container's lines.
     second = next(r for r in runs if r.item == 2)
     cids = {
@@ -303,7 +303,6 @@ class Signals:
 async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     slow = Script(out(INIT, result()), seconds=0.4)
     plans = {f"{n:02d}": [slow] for n in range(1, 9)}
@@ -319,7 +318,7 @@ async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(report_429)
-        state = await run(engine, home, config, batch_id, signals=signals)
+        state = await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     limits = [
         e.limit for e in read_batch_events(BatchPaths(home, batch_id)) if isinstance(e, LimitMoved)
     ]
@@ -333,7 +332,6 @@ async def test_rate_limits_lower_the_concurrency_and_successes_raise_it(
 async def test_a_spent_budget_stops_running_runs_and_starts_no_more(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 6)}
     batch_id = make_batch(home, [f"p{n}" for n in plans], parallel=2, budget_usd=1.0)
@@ -349,7 +347,7 @@ async def test_a_spent_budget_stops_running_runs_and_starts_no_more(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(spend)
-        state = await run(engine, home, config, batch_id, signals=signals)
+        state = await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     assert [i.status for i in state.items] == ["cancelled"] * 5
     with_runs = [i.index for i in state.items if i.run_id is not None]
     assert with_runs == [1, 2]
@@ -430,7 +428,6 @@ async def catch_up_when_ended(engine: FakeEngine, home: Home, record: RunRecord)
 async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in range(1, 4)}
     batch_id = make_batch(home, ["a", "b", "c"], parallel=3, budget_usd=1.0)
@@ -443,7 +440,7 @@ async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
             await anyio.sleep_forever()  # still preparing when the money runs out
         return await real_prepare(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("scad.batch.scheduler.prepare_session", slow_prepare)
+    monkeypatch.setattr("scad.batch.attempt.prepare_session", slow_prepare)
 
     async def spend() -> None:
         while not engine.made:
@@ -452,7 +449,7 @@ async def test_a_run_still_preparing_when_the_budget_runs_out_never_starts(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(spend)
-        state = await run(engine, home, config, batch_id, signals=signals)
+        state = await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     assert [i.status for i in state.items] == ["cancelled"] * 3
     assert engine.attempts == {"01": 1}  # the others never started
     # Nor left a half-made run (the first, stopped before it started, may have none).
@@ -470,7 +467,7 @@ async def test_a_resumed_batch_counts_what_earlier_runs_spent(project: tuple[Hom
     signals = Signals()
     signals.spent["p-b-01-old"] = 1.5
     engine = Scripted({"02": [OK]})
-    state = await run(engine, home, config, batch_id, signals=signals)
+    state = await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     assert [i.status for i in state.items] == ["succeeded", "cancelled"]
     assert engine.attempts == {}
     assert state.items[1].detail == "not started: the budget is spent"
@@ -564,7 +561,7 @@ async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
         append_batch_event(
             paths, batch_event("started", item=1, run_id=prepared.record.run_id, attempt=1)
         )
-        state = await run(engine, home, config, batch_id, signals=signals)
+        state = await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     assert [(i.status, i.detail) for i in state.items] == [
         ("cancelled", "stopped: the budget is spent"),
         ("cancelled", "not started: the budget is spent"),
@@ -575,7 +572,6 @@ async def test_a_resumed_batch_whose_budget_is_spent_stops_what_it_adopts(
 async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.batch.scheduler.MONITOR_SECONDS", 0.02)
     home, config = project
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in (1, 2)}
     batch_id = make_batch(home, ["a", "b"], parallel=2, budget_usd=1.0)
@@ -593,7 +589,7 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(spend)
-        await run(engine, home, config, batch_id, signals=signals)
+        await run(engine, home, config, batch_id, signals=signals, monitor_period=0.02)
     started = [
         e.item
         for e in read_batch_events(BatchPaths(home, batch_id))
@@ -866,7 +862,7 @@ async def test_a_session_a_supervisor_watches_is_not_resumed_from_under_it(
     project: tuple[Home, Config],
 ) -> None:
     from scad.runs.events import supervising
-    from scad.sessions.start import resume_session
+    from scad.sessions.restart import resume_session
 
     home, config = project
     batch_id = make_batch(home, ["a"])
@@ -875,3 +871,33 @@ async def test_a_session_a_supervisor_watches_is_not_resumed_from_under_it(
     async with supervising(RunPaths(home, prepared.record.run_id)):
         with pytest.raises(SessionError, match="is being watched by its supervisor"):
             await resume_session(engine, home, config, prepared.record, prompt="again")
+
+
+async def test_resume_makes_a_run_ready_as_a_batch_attempt_does(
+    project: tuple[Home, Config],
+) -> None:
+    """One path starts a run again: a container of the run whose id never reached
+    ``run.json`` goes before the new one is made, as for a batch's next attempt, and
+    the new start is logged the same way."""
+    from scad.sessions import resume_session
+
+    home, config = project
+    batch_id = make_batch(home, ["a"])
+    engine = Scripted({"01": [OK, OK]})
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
+    record = prepared.record
+    engine.image_list.append(ImageInfo(id="sha256:x", tags=[record.image], labels={}, created=""))
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+        container_id = await launch(engine, home, record, prepared.spec)
+        await drain(engine, container_id)
+        await catch_up(engine, home, record)
+        record.container_id = None  # scad was killed before the id reached run.json
+        save_run(home, record)
+        resumed = await resume_session(engine, home, config, record, prompt="again")
+        assert resumed.record.container_id is not None
+        await drain(engine, resumed.record.container_id)
+    assert container_id in engine.removed
+    scad = [e.kind for e in await read_all_events(RunPaths(home, record.run_id)) if e.src == "scad"]
+    assert scad == ["created", "started", "exited", "resumed"]
+    assert resumed.record.prompt == "again"

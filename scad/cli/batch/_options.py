@@ -34,7 +34,7 @@ async def supervise_here(
 ) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
     from ...batch.process import engine_connections
-    from ...batch.scheduler import run_batch
+    from ...batch.run import run_batch
     from ...batch.store import load_manifest
 
     home = app.home

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from scad.gateway import events_path, register_run
 from scad.gateway._events import (
     BudgetRefused,
     Exchange,
@@ -13,6 +16,8 @@ from scad.gateway._events import (
     gateway_usage,
     read_gateway_events,
 )
+from scad.gateway._journal import Journal
+from scad.home import Home
 
 
 def exchange(status: int = 200, **fields: object) -> Exchange:
@@ -61,3 +66,16 @@ def test_a_linked_file_reads_as_nothing(tmp_path: Path) -> None:
     real.write_bytes(encode_event(EVENTS[0]))
     (tmp_path / "link.jsonl").symlink_to(real)
     assert gateway_usage([tmp_path / "link.jsonl"]) == GatewayUsage()
+
+
+@pytest.mark.anyio
+async def test_a_journal_closed_while_it_holds_events_writes_them_all(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    home.run_dir("run-a").mkdir(parents=True)
+    register_run(home, "run-a")
+    journal = Journal(home)
+    for event in EVENTS:
+        await journal.record("run-a", event)
+    journal.close()  # before the writer took any: it drains the stream and ends
+    await journal.run()
+    assert list(read_gateway_events(events_path(home, "run-a"))) == EVENTS

@@ -1,0 +1,129 @@
+"""A batch's supervisor process at work: the batch taken (one supervisor at a time),
+its items handed to the :class:`~scad.batch.scheduler.Scheduler`, and its end
+logged however it ends.
+
+Everything the supervisor decides goes to the batch's event log, so it can be
+killed at any point and picked up again (:func:`run_batch` on the same batch):
+runs still going are adopted, queued prompts start, and nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..config.schema import Config
+from ..home import Home
+from ..runs.records import RunRecord, list_runs, parse_iso
+from ..runs.supervisor import CLEANUP_SECONDS
+from ..taskgroups import open_task_group
+from .attempt import Attempts
+from .events import BatchEvent, Ended, Stopping, SupervisorTook
+from .scheduler import MONITOR_SECONDS, AnyioClock, Clock, Scheduler
+from .signals import LogSignals, SignalSource
+from .store import (
+    BatchManifest,
+    BatchPaths,
+    BatchState,
+    SupervisorLock,
+    aload_manifest,
+    append_batch_event,
+    aread_batch_events,
+    batch_state,
+    close_unfinished,
+)
+
+if TYPE_CHECKING:
+    from ..engine._types import Engine
+
+__all__ = ["run_batch"]
+
+
+async def run_batch(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    batch_id: str,
+    *,
+    signals: SignalSource | None = None,
+    stop_on_signals: bool = True,
+    rng: random.Random | None = None,
+    clock: Clock | None = None,
+    monitor_period: float = MONITOR_SECONDS,
+) -> BatchState:
+    """Supervise batch ``batch_id`` until every item has ended: started afresh, or
+    picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
+    (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
+    paths = BatchPaths(home, batch_id)
+    manifest = await aload_manifest(home, batch_id)
+
+    async def log(event: BatchEvent) -> None:
+        await anyio.to_thread.run_sync(append_batch_event, paths, event)
+
+    named_at = parse_iso(manifest.created).astimezone()
+    scheduler = Scheduler(
+        manifest, Attempts(engine, home, config, manifest, named_at), signals or LogSignals(home),
+        log, clock=clock or AnyioClock(), monitor_period=monitor_period, rng=rng,
+    )  # fmt: skip
+    async with SupervisorLock(paths):
+        await _supervise(home, manifest, paths, scheduler, log, stop_on_signals=stop_on_signals)
+    return batch_state(manifest, await aread_batch_events(paths))
+
+
+async def _supervise(
+    home: Home,
+    manifest: BatchManifest,
+    paths: BatchPaths,
+    scheduler: Scheduler,
+    log: Callable[[BatchEvent], Awaitable[None]],
+    *,
+    stop_on_signals: bool,
+) -> None:
+    events = await aread_batch_events(paths)
+    state = batch_state(manifest, events)
+    # A batch supervised before may have runs its log does not name yet (the
+    # supervisor died between making a run and saying so): their records do.
+    records: dict[int, RunRecord] = {}
+    if any(isinstance(e, SupervisorTook) for e in events):
+        records = {
+            r.item: r
+            for r in await anyio.to_thread.run_sync(list_runs, home)
+            if r.batch == manifest.batch_id and r.item is not None
+        }
+    await log(SupervisorTook(pid=os.getpid()))
+    pending = [item for item in state.items if not item.final]
+    why = "the batch was stopped"
+    everything = anyio.CancelScope()
+    # The signal handler outlives the runs: a second SIGTERM during the clean-up
+    # must not kill the supervisor halfway.
+    async with open_task_group() as guard:
+        if stop_on_signals:
+            guard.start_soon(_stop_on_signals, everything, log)
+        try:
+            with everything:
+                await scheduler.run(pending, records, state.run_ids)
+        except Exception as exc:
+            why = f"the batch's supervisor failed: {exc}"
+            raise
+        finally:
+            # Stopped (on a signal, by the caller, or by a bug): every run was
+            # stopped and kept; the batch says so, and that it ended.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                await anyio.to_thread.run_sync(close_unfinished, paths, manifest, why)
+                await log(Ended())
+        guard.cancel_scope.cancel()
+
+
+async def _stop_on_signals(
+    everything: anyio.CancelScope, log: Callable[[BatchEvent], Awaitable[None]]
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+        async for _ in received:
+            if not everything.cancel_called:
+                await log(Stopping(detail="stopped on request"))
+                everything.cancel()
