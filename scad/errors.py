@@ -7,6 +7,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── ConfigError          a config file is missing, unreadable or invalid   (exit 2)
     ├── UsageError           an argument is invalid (tag, name, path)           (exit 2)
     ├── NotFound             a named config or run does not exist               (exit 2)
+    ├── HomeUnwritable       scad cannot write in its home ($SCAD_HOME)
     ├── EngineUnavailable    the Docker engine does not answer
     ├── EngineError          the engine refused a request
     ├── ImageError           an image cannot be built or used
@@ -37,6 +38,7 @@ __all__ = [
     "EngineUnavailable",
     "GatewayError",
     "GitError",
+    "HomeUnwritable",
     "ImageError",
     "NotFound",
     "ScadError",
@@ -77,6 +79,16 @@ class NotFound(ScadError):
     """Raised when a named config or run does not exist."""
 
     exit_code = 2
+
+
+class HomeUnwritable(ScadError):
+    """Raised when scad cannot write in its home; ``problem`` says which path and why."""
+
+    FIX = "set SCAD_HOME to a folder you can write, or make this one writable"
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"scad's home is not usable: {problem}; {self.FIX}")
 
 
 class EngineUnavailable(ScadError):
