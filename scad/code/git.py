@@ -41,6 +41,7 @@ __all__ = [
     "store_environment",
     "store_git",
     "symbolic_branches",
+    "top_level",
 ]
 
 
@@ -110,6 +111,15 @@ async def is_repository(path: Path) -> bool:
         return False
     out = await git(path, "rev-parse", "--is-inside-work-tree", check=False)
     return out.strip() == "true"
+
+
+async def top_level(path: Path) -> Path | None:
+    """The top folder of the host work tree ``path`` is in; None outside any (or in a
+    bare repository or a ``.git`` folder)."""
+    if not path.is_dir():
+        return None
+    out = (await git(path, "rev-parse", "--show-toplevel", check=False)).strip()
+    return Path(out) if out else None
 
 
 async def current_branch(repo: Path) -> str:

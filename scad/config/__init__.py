@@ -1,7 +1,8 @@
 """Configs: a project described once in YAML, validated into typed Structs.
 
 :mod:`.schema` is the config and its loading, :mod:`.registry` the configs a scad
-home knows, :mod:`.repos` the check that a config's repos are there to clone.
+home knows, :mod:`.repos` the check that a config's repos are there to clone,
+:mod:`.certificates` the extra CA certificates this host trusts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from .._faces import lazy_face
 
 if TYPE_CHECKING:
+    from .certificates import host_certificates
     from .registry import (
         ConfigEntry,
         add_config,
@@ -29,6 +31,7 @@ __all__ = [
     "ConfigEntry",
     "add_config",
     "check_repos",
+    "host_certificates",
     "list_configs",
     "load_config",
     "load_registered",
@@ -46,6 +49,7 @@ __getattr__, __dir__ = lazy_face(
         "ConfigEntry": "registry",
         "add_config": "registry",
         "check_repos": "repos",
+        "host_certificates": "certificates",
         "list_configs": "registry",
         "load_config": "schema",
         "load_registered": "registry",
