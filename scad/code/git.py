@@ -42,6 +42,7 @@ __all__ = [
     "store_git",
     "symbolic_branches",
     "top_level",
+    "uncommitted_files",
 ]
 
 
@@ -130,6 +131,16 @@ async def current_branch(repo: Path) -> str:
 
 async def is_dirty(repo: Path) -> bool:
     return bool((await git(repo, "status", "--porcelain", "--untracked-files=normal")).strip())
+
+
+async def uncommitted_files(repo: Path) -> int:
+    """How many files of the host work tree ``repo`` differ from its last commit:
+    changed, staged or new (not ignored); 0 when git cannot tell."""
+    out = await git(
+        repo, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
+        "--ignore-submodules=none", check=False,
+    )  # fmt: skip
+    return out.count("\0")
 
 
 async def branch_tips(repo: Path) -> dict[str, str]:

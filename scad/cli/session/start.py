@@ -18,7 +18,7 @@ from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import config_names
-from .._render import echo_json, warn_unwritable_mounts
+from .._render import echo_json, warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
@@ -70,6 +70,7 @@ async def command(
     if wait and not headless:
         raise UsageError("--wait watches a headless run: add --headless")
     warn_unwritable_mounts(config)
+    await warn_uncommitted_work(config)
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
 
     announced = False
