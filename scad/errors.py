@@ -13,6 +13,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── ImageError           an image cannot be built or used
     │   ├── BaseImageMissing the base image is absent and cannot be pulled
     │   └── BuildFailed      a build step failed
+    │       └── UntrustedCertificate  it failed because it did not trust a TLS certificate
     ├── GitError             a git command failed
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
@@ -46,6 +47,7 @@ __all__ = [
     "TooManyEntries",
     "UnfetchedWork",
     "UnreadableClone",
+    "UntrustedCertificate",
     "UsageError",
 ]
 
@@ -126,6 +128,17 @@ class BuildFailed(ImageError):
         self.step = step
         self.output = output
         super().__init__(message)
+
+
+class UntrustedCertificate(BuildFailed):
+    """Raised when a build step failed because it did not trust a TLS certificate (a
+    proxy that intercepts TLS); ``evidence`` is the tool's line that says so."""
+
+    def __init__(
+        self, message: str, *, evidence: str, step: str = "", output: tuple[str, ...] = ()
+    ) -> None:
+        self.evidence = evidence
+        super().__init__(message, step=step, output=output)
 
 
 class GitError(ScadError):
