@@ -148,6 +148,9 @@ async def _run_build(
 ) -> None:
     step, total, instruction = 0, 0, ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    #: The step's line saying it did not trust a certificate: apt says it long before
+    #: the line that fails (an install that finds no package), beyond the tail.
+    evidence: str | None = None
     image_labels = {labels.CONFIG: config.name, labels.HASH: context.content_hash}
     build = engine.open_build(
         context.tar(), tag=context.tag, labels=image_labels, use_cache=use_cache
@@ -157,7 +160,7 @@ async def _run_build(
             if line.error:
                 where = f"step {step}/{total} ({instruction})" if step else "before the first step"
                 failed = f"build of {context.tag} failed at {where}"
-                if evidence := untrusted_certificate([*tail, line.text]):
+                if evidence := untrusted_certificate(line.text) or evidence:
                     fix = await anyio.to_thread.run_sync(_trust_fix, config)
                     raise UntrustedCertificate(
                         f"{failed}: it did not trust a TLS certificate, as behind a proxy "
@@ -170,9 +173,11 @@ async def _run_build(
             if match := _STEP_RE.match(line.text):
                 step, total, instruction = int(match[1]), int(match[2]), match[3]
                 tail.clear()
+                evidence = None
                 progress(BuildProgress(step=step, total=total, instruction=instruction))
             elif line.text.strip():
                 tail.append(line.text)
+                evidence = untrusted_certificate(line.text) or evidence
                 progress(
                     BuildProgress(step=step, total=total, instruction=instruction, line=line.text)
                 )

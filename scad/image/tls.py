@@ -8,7 +8,6 @@ Python's ssl), apt (GnuTLS), git and wget.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from ..text import printable
 
@@ -40,17 +39,12 @@ EVIDENCE_CHARS = 200
 LEAD_CHARS = 60
 
 
-def untrusted_certificate(lines: Iterable[str]) -> str | None:
-    """The last line of ``lines`` that says a TLS certificate was not trusted, cut to
-    its telling part; None when none says so."""
-    found = None
-    for line in lines:
-        if match := _UNTRUSTED.search(line):
-            found = (line, match)
-    if found is None:
-        return None
-    line, match = found
+def untrusted_certificate(line: str) -> str | None:
+    """``line``, cut to its telling part, when it says a TLS certificate was not
+    trusted; else None."""
     line = line.strip()
+    if (match := _UNTRUSTED.search(line)) is None:
+        return None
     if len(line) <= EVIDENCE_CHARS:
         return printable(line)
     start = max(0, min(match.start() - LEAD_CHARS, len(line) - EVIDENCE_CHARS))

@@ -93,7 +93,8 @@ PIP_LINE = (
 def test_each_tools_words_for_an_untrusted_certificate_are_recognised(
     output: list[str], evidence: str
 ) -> None:
-    assert untrusted_certificate(output) == evidence
+    found = [e for line in output if (e := untrusted_certificate(line)) is not None]
+    assert found[-1:] == [evidence]
 
 
 @pytest.mark.parametrize(
@@ -110,11 +111,11 @@ def test_each_tools_words_for_an_untrusted_certificate_are_recognised(
     ],
 )
 def test_other_failures_are_not_taken_for_one(line: str) -> None:
-    assert untrusted_certificate([line]) is None
+    assert untrusted_certificate(line) is None
 
 
 def test_control_characters_in_the_evidence_are_shown_not_obeyed() -> None:
-    assert untrusted_certificate(["\x1b[31mcurl: (60) SSL certificate problem\x1b[0m"]) == (
+    assert untrusted_certificate("\x1b[31mcurl: (60) SSL certificate problem\x1b[0m") == (
         "\\x1b[31mcurl: (60) SSL certificate problem\\x1b[0m"
     )
 
@@ -149,8 +150,8 @@ def host_trust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-async def build_fails(config: Config) -> BuildFailed:
-    engine = FakeEngine(images=[BASE], build_lines=NPM_FAILURE)
+async def build_fails(config: Config, lines: list[BuildLine] = NPM_FAILURE) -> BuildFailed:
+    engine = FakeEngine(images=[BASE], build_lines=lines)
     with pytest.raises(BuildFailed) as caught:
         await build_image(engine, HOME, config)  # type: ignore[arg-type]
     return caught.value
@@ -204,3 +205,40 @@ async def test_without_a_certificate_to_name_it_says_what_to_add(
     error = await build_fails(make_config(tmp_path, extra))
 
     assert str(error).endswith(f"certificate in certificate chain); {fix}")
+
+
+async def test_apts_words_count_however_much_output_follows_them(tmp_path: Path) -> None:
+    apt = "Certificate verification failed: The certificate is NOT trusted. [IP: 10.0.0.1 443]"
+    lines = [
+        BuildLine("Step 1/3 : FROM python:3.11-slim"),
+        BuildLine("Step 2/3 : RUN apt-get update && apt-get install -y git"),
+        BuildLine("Err:1 https://deb.debian.org/debian bookworm InRelease"),
+        BuildLine(f"  {apt}"),
+        *[BuildLine(f"E: Unable to locate package p{n}") for n in range(40)],
+        BuildLine(
+            "The command '/bin/sh -c apt-get update' returned a non-zero code: 100", error=True
+        ),
+    ]
+
+    error = await build_fails(make_config(tmp_path), lines)
+
+    assert isinstance(error, UntrustedCertificate) and error.evidence == apt
+
+
+async def test_a_certificate_named_by_an_earlier_step_is_not_this_steps_evidence(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        BuildLine("Step 1/3 : RUN curl -k https://example.invalid || true"),
+        BuildLine("curl: (60) SSL certificate problem: self-signed certificate"),
+        BuildLine("Step 2/3 : RUN apt-get install -y nope"),
+        BuildLine("E: Unable to locate package nope"),
+        BuildLine(
+            "The command '/bin/sh -c apt-get install -y nope' returned a non-zero code: 100",
+            error=True,
+        ),
+    ]
+
+    error = await build_fails(make_config(tmp_path), lines)
+
+    assert type(error) is BuildFailed
