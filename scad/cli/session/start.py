@@ -62,7 +62,7 @@ async def command(
     as_json: bool,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
-    from ...sessions import attach_command, start_session
+    from ...sessions import attach_command, detach_keys, start_session
 
     home = app.home
     config = load_registered(home, config_name)
@@ -98,13 +98,14 @@ async def command(
         echo_json(record)
         return
     click.echo(f"started {record.run_id} ({record.mode}) on branch {record.branch}")
-    if argv:
-        click.echo("attaching (detach: Ctrl+b d)")
-        os.execv(argv[0], argv)
     if record.mode == "headless":
         click.echo(f"follow it: scad session logs {record.run_id} -f")
-    else:
-        click.echo(f"attach to it: scad session attach {record.run_id}   (detach: Ctrl+b d)")
+        return
+    detach = await detach_keys(os.environ)
+    if argv:
+        click.echo(f"attaching (detach: {detach})")
+        os.execv(argv[0], argv)
+    click.echo(f"attach to it: scad session attach {record.run_id}   (detach: {detach})")
 
 
 async def _start_and_wait(
