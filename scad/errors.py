@@ -20,6 +20,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── UnreadableClone      a clone cannot be read without trusting it
     ├── CostCheckError       ccusage cannot give its figure for a run
     ├── GatewayError         the model gateway cannot be started or reached
+    ├── CredentialsError     the host's Claude login cannot be read, used or refreshed
     └── SessionError         a session cannot do what was asked
         ├── UnfetchedWork    cleaning would destroy commits the host lacks
         └── RefBusy          git in the session holds a ref scad would write (scad.code.clonewrite)
@@ -35,6 +36,7 @@ __all__ = [
     "BuildFailed",
     "ConfigError",
     "CostCheckError",
+    "CredentialsError",
     "EngineError",
     "EngineUnavailable",
     "GatewayError",
@@ -174,6 +176,10 @@ class CostCheckError(ScadError):
 
 class GatewayError(ScadError):
     """Raised when the model gateway cannot be started or reached."""
+
+
+class CredentialsError(ScadError):
+    """Raised when the host's Claude login cannot be read, used or refreshed."""
 
 
 class SessionError(ScadError):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import os
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asyncclick.testing import CliRunner, Result
@@ -19,9 +24,71 @@ from scad.home import Home
 CERT_DIR = Path("/usr/local/share/ca-certificates")
 
 
+#: A callback that holds the event loop longer than this is a blocking call on it.
+SLOW_CALLBACK_SECONDS = 0.05
+
+
+class _WatchedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock leaves out the time its thread waited for a CPU that
+    other processes held: on a busy machine, a callback is slow for what it did
+    (computed, slept, waited for a lock or a disk), not for being preempted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow_callback_duration = SLOW_CALLBACK_SECONDS
+        self._schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+
+    def time(self) -> float:
+        try:
+            waited_ns = int(self._schedstat.read_bytes().split()[1])
+        except (OSError, IndexError, ValueError):
+            waited_ns = 0  # no scheduler statistics: wall time
+        return super().time() - waited_ns / 1e9
+
+
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # aiodocker runs on asyncio only
+def anyio_backend(request: pytest.FixtureRequest) -> str | tuple[str, dict[str, Any]]:
+    # aiodocker runs on asyncio only. Tests marked ``loop_watch`` run in asyncio's
+    # debug mode, which logs every callback slower than SLOW_CALLBACK_SECONDS.
+    if request.node.get_closest_marker("loop_watch"):
+        return "asyncio", {"debug": True, "loop_factory": _WatchedLoop}
+    return "asyncio"
+
+
+class _SlowCallbacks(logging.Handler):
+    """What asyncio's debug mode says about callbacks that held the loop too long."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Executing ") and " took " in message:
+            self.seen.append(message)
+
+
+@pytest.fixture(autouse=True)
+def loop_watch(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``loop_watch`` fails when anything blocked its event loop (a file
+    synced, a lock waited for, a folder scanned or a sleep on the loop's thread)."""
+    if not request.node.get_closest_marker("loop_watch"):
+        yield
+        return
+    slow = _SlowCallbacks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(slow)
+    # What earlier tests left on the heap is kept out of the collector's full passes:
+    # their pauses are not this test's.
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        logger.removeHandler(slow)
+    if slow.seen:
+        pytest.fail("the event loop was blocked:\n" + "\n".join(slow.seen), pytrace=False)
 
 
 @pytest.fixture

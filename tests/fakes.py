@@ -27,6 +27,7 @@ from scad.engine._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     Output,
 )
 from scad.errors import EngineError
@@ -92,6 +93,7 @@ class FakeEngine:
         self.removed: list[str] = []
         self.built: list[str] = []
         self.made: dict[str, FakeContainer] = {}
+        self.networks: dict[str, NetworkInfo] = {}
         self._ids = (f"{n:012x}{0:052x}" for n in itertools.count(1))
 
     def _check(self, method: str) -> None:
@@ -236,6 +238,29 @@ class FakeEngine:
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         return ExecResult(0, "")
+
+    # Networks
+
+    async def network(self, name: str) -> NetworkInfo | None:
+        self._check("network")
+        return self.networks.get(name)
+
+    async def create_network(
+        self, name: str, *, labels: Mapping[str, str], internal: bool = False
+    ) -> NetworkInfo:
+        self._check("create_network")
+        if name in self.networks:
+            raise EngineError(f"create network {name}: name in use", status=409)
+        subnet = 18 + len(self.networks)
+        made = NetworkInfo(
+            id=f"net{len(self.networks):061x}", name=name, internal=internal,
+            gateway=f"172.{subnet}.0.1", labels=dict(labels),
+        )  # fmt: skip
+        self.networks[name] = made
+        return made
+
+    async def remove_network(self, name: str) -> None:
+        self.networks.pop(name, None)
 
 
 class _Output:

@@ -8,11 +8,9 @@ A line of a kind this version does not know is left unread.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 
-from ..runs.outcomes import Status
+from ..runs.states import ItemStatus
 
 __all__ = [
     "AttemptEnded",
@@ -27,10 +25,6 @@ __all__ = [
     "Stopping",
     "SupervisorTook",
 ]
-
-#: Where one prompt of a batch stands: waiting, going, or its run's outcome (one
-#: vocabulary with the runs').
-ItemStatus = Literal["queued", "running", "retrying"] | Status
 
 
 class _Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="event"):

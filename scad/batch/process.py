@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import aiofiles
 import anyio
 
 from ..config.repos import check_repos
@@ -27,9 +28,9 @@ from ..config.schema import Config
 from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
-from ..runs.records import load_run, now_iso
+from ..runs.records import aload_run, now_iso
 from ..runs.supervisor import STOP_GRACE, stop_run
-from ..sessions.start import require_credentials
+from ..sessions.start import arequire_credentials
 from .events import Ended, Requeued
 from .prompts import BatchPrompt
 from .store import (
@@ -37,14 +38,18 @@ from .store import (
     BatchManifest,
     BatchOptions,
     BatchPaths,
+    aappend_batch_event,
+    aclaim_batch_dir,
+    aclose_unfinished,
+    aload_manifest,
     append_batch_event,
+    aread_batch_events,
+    asave_manifest,
+    asupervisor_pid,
     batch_state,
-    claim_batch_dir,
-    close_unfinished,
     item_tags,
     load_manifest,
     read_batch_events,
-    save_manifest,
     supervisor_pid,
 )
 
@@ -75,11 +80,9 @@ async def create_batch(
     Nothing runs yet; :func:`run_batch` runs it."""
     tags = item_tags(tag, prompts)
     await check_repos(config, f"{config.name}.yml")
-    require_credentials()
+    await arequire_credentials()
     image = (await build_image(engine, home, config, progress=build_progress)).image
-    batch_id = await anyio.to_thread.run_sync(
-        claim_batch_dir, home, config.name, tag, datetime.now()
-    )
+    batch_id = await aclaim_batch_dir(home, config.name, tag, datetime.now())
     manifest = BatchManifest(
         batch_id=batch_id,
         config=config.name,
@@ -99,7 +102,7 @@ async def create_batch(
             for number, (prompt, item_tag) in enumerate(zip(prompts, tags, strict=True), start=1)
         ],
     )
-    await anyio.to_thread.run_sync(save_manifest, BatchPaths(home, batch_id), manifest)
+    await asave_manifest(BatchPaths(home, batch_id), manifest)
     return manifest
 
 
@@ -107,12 +110,12 @@ async def spawn_supervisor(home: Home, batch_id: str) -> int:
     """Start the batch's supervisor in the background; returns its pid once it holds
     the batch. Raises with what it said if it ends before."""
     paths = BatchPaths(home, batch_id)
-    process = _start_process(home, paths, batch_id)
+    process = await anyio.to_thread.run_sync(_start_process, home, paths, batch_id)
     with anyio.move_on_after(SPAWN_SECONDS):
         while True:
             if process.poll() is not None:
                 break
-            if supervisor_pid(paths) == process.pid:
+            if await asupervisor_pid(paths) == process.pid:
                 return process.pid
             await anyio.sleep(0.05)
     if process.poll() is None:
@@ -121,7 +124,7 @@ async def spawn_supervisor(home: Home, batch_id: str) -> int:
             f"{SPAWN_SECONDS} s; see {paths.supervisor_log} and `scad batch status {batch_id}`"
         )
     raise SessionError(
-        f"the supervisor of {batch_id} ended at once: {_last_line(paths.supervisor_log)}"
+        f"the supervisor of {batch_id} ended at once: {await _last_line(paths.supervisor_log)}"
     )
 
 
@@ -141,11 +144,11 @@ def _start_process(home: Home, paths: BatchPaths, batch_id: str) -> subprocess.P
         )
 
 
-def _last_line(path: str) -> str:
+async def _last_line(path: str) -> str:
     try:
-        with open(path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
-            lines = log.read().decode(errors="replace").strip().splitlines()
+        async with aiofiles.open(path, "rb") as log:
+            await log.seek(max(0, await log.seek(0, os.SEEK_END) - 4096))
+            lines = (await log.read()).decode(errors="replace").strip().splitlines()
     except OSError:
         return "(no output)"
     return lines[-1] if lines else "(no output)"
@@ -156,28 +159,28 @@ async def stop_batch(engine: Engine, home: Home, batch_id: str) -> None:
     them as ``cancelled``); when it died, what it left running is stopped here, the
     same way."""
     paths = BatchPaths(home, batch_id)
-    manifest = load_manifest(home, batch_id)
-    pid = supervisor_pid(paths)
+    manifest = await aload_manifest(home, batch_id)
+    pid = await asupervisor_pid(paths)
     if pid is not None:
         if pid > 0:
             with contextlib.suppress(ProcessLookupError):  # it was ending anyway
                 os.kill(pid, signal.SIGTERM)
         # (A pid of -1: a supervisor took the lock but has not written its pid yet.)
         with anyio.move_on_after(STOP_SECONDS) as waited:
-            while supervisor_pid(paths) is not None:  # noqa: ASYNC110 (another process)
+            while await asupervisor_pid(paths) is not None:  # noqa: ASYNC110 (another process)
                 await anyio.sleep(0.2)
         if waited.cancelled_caught:
             raise SessionError(f"the supervisor of {batch_id} (pid {pid}) did not stop in time")
     # What a supervisor left (it died, or was killed while stopping) is stopped here.
-    state = batch_state(manifest, read_batch_events(paths))
+    state = batch_state(manifest, await aread_batch_events(paths))
     if state.ended:
         return
     for item in state.items:
         if not item.final and item.run_id:
-            record = load_run(home, item.run_id)
+            record = await aload_run(home, item.run_id)
             await stop_run(engine, home, record, record.container_id)
-    close_unfinished(paths, manifest, "the batch was stopped")
-    append_batch_event(paths, Ended())
+    await aclose_unfinished(paths, manifest, "the batch was stopped")
+    await aappend_batch_event(paths, Ended())
 
 
 def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
@@ -224,12 +227,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _supervise(home: Home, batch_id: str) -> str:
-    from ..config.registry import load_registered
+    from ..config.registry import aload_registered
     from ..engine._client import open_engine
     from .scheduler import run_batch
 
-    manifest = load_manifest(home, batch_id)
-    config = load_registered(home, manifest.config)
+    manifest = await aload_manifest(home, batch_id)
+    config = await aload_registered(home, manifest.config)
     async with open_engine(max_connections=engine_connections(manifest.options.parallel)) as engine:
         state = await run_batch(engine, home, config, batch_id)
     succeeded = sum(1 for item in state.items if item.status == "succeeded")

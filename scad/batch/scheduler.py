@@ -28,7 +28,9 @@ from ..config.schema import Config
 from ..errors import EngineUnavailable, ScadError
 from ..home import Home
 from ..runs.catchup import catch_up
+from ..runs.envelopes import Retried
 from ..runs.events import append_event, each_event
+from ..runs.lives import RunLives
 from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
 from ..runs.supervisor import (
     CLEANUP_SECONDS,
@@ -39,7 +41,7 @@ from ..runs.supervisor import (
     stop_run,
     supervise,
 )
-from ..sessions.start import container_spec, discard_run, prepare_session, renew_claude_state
+from ..sessions.start import acontainer_spec, discard_run, prepare_session, renew_claude_state
 from ..taskgroups import open_task_group
 from .events import (
     AttemptEnded,
@@ -61,11 +63,11 @@ from .store import (
     BatchState,
     ItemState,
     SupervisorLock,
+    aload_manifest,
     append_batch_event,
+    aread_batch_events,
     batch_state,
     close_unfinished,
-    load_manifest,
-    read_batch_events,
 )
 
 if TYPE_CHECKING:
@@ -93,11 +95,11 @@ async def run_batch(
     picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
     (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
     paths = BatchPaths(home, batch_id)
-    manifest = load_manifest(home, batch_id)
-    with SupervisorLock(paths):
+    manifest = await aload_manifest(home, batch_id)
+    async with SupervisorLock(paths):
         batch = _Batch(engine, home, config, manifest, signals or LogSignals(home), rng)
         await batch.run(stop_on_signals=stop_on_signals)
-    return batch_state(manifest, read_batch_events(paths))
+    return batch_state(manifest, await aread_batch_events(paths))
 
 
 class _Batch:
@@ -138,7 +140,7 @@ class _Batch:
         await anyio.to_thread.run_sync(append_batch_event, self.paths, event)
 
     async def run(self, *, stop_on_signals: bool) -> None:
-        events = read_batch_events(self.paths)
+        events = await aread_batch_events(self.paths)
         state = batch_state(self.manifest, events)
         # A batch supervised before may have runs its log does not name yet (the
         # supervisor died between making a run and saying so): their records do.
@@ -272,16 +274,11 @@ class _Batch:
     async def _left_running(self, record: RunRecord) -> bool:
         """Whether a supervisor that died left this run's last container going: its
         log has no end for it (an exit, a loss, a cancel)."""
-        last: str | None = None
-        ended: set[str | None] = set()
+        lives = RunLives()
         async for envelope in each_event(RunPaths(self.home, record.run_id)):
-            if envelope.src != "scad":
-                continue
-            if envelope.event == "started":
-                last = envelope.cid
-            elif envelope.event in ("exited", "lost", "cancelled"):
-                ended.add(envelope.cid)
-        return last is not None and last not in ended and record.container_id is not None
+            lives.feed(envelope)
+        life = lives.last
+        return life is not None and not life.over and record.container_id is not None
 
     async def _attempt(self, run: _ItemRun, attempt: int, adopting: bool) -> Outcome:
         """One attempt, holding a slot: prepared (the first time), started, supervised.
@@ -312,14 +309,14 @@ class _Batch:
                 self.runs.add(record.run_id)
             else:
                 paths = RunPaths(self.home, record.run_id)
-                spec = container_spec(config, record, paths, resume=False)
+                spec = await acontainer_spec(config, record, paths, resume=False)
                 # The last attempt's container goes, once its log holds all it printed;
                 # the next one gets fresh credentials and settings, as a resume does.
                 await catch_up(self.engine, self.home, record)
                 await remove_containers(self.engine, self.home, record)
                 await renew_claude_state(config, paths)
                 if attempt > 1:
-                    await append_event(paths, "retry", detail=f"attempt {attempt}")
+                    await append_event(paths, Retried(detail=f"attempt {attempt}"))
 
             async def on_started(record: RunRecord) -> None:
                 nonlocal started

@@ -10,6 +10,9 @@ Each prompt is an *item*; it runs as one run (``runs/<run-id>/``, whose record
 names the batch and the item), through as many attempts as it needs. Where an
 item stands is folded from the event log (:func:`batch_state`), so any process
 can show a batch: the supervisor writes, views only read.
+
+Its functions block (a lock, an fsync, a folder scan); async code calls their
+``a``-prefixed twins, which run them off the event loop.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
+import anyio
 import msgspec
 
 from ..errors import NotFound, SessionError, UsageError
 from ..home import Home
 from ..names import make_run_id
 from ..runs.records import now_iso
+from ..threads import async_twin
 from .events import (
     AttemptEnded,
     AttemptStarted,
@@ -49,7 +54,15 @@ __all__ = [
     "BatchState",
     "ItemState",
     "SupervisorLock",
+    "aappend_batch_event",
+    "aclaim_batch_dir",
+    "aclose_unfinished",
+    "alist_batches",
+    "aload_manifest",
     "append_batch_event",
+    "aread_batch_events",
+    "asave_manifest",
+    "asupervisor_pid",
     "batch_over",
     "batch_state",
     "claim_batch_dir",
@@ -234,7 +247,8 @@ def supervisor_pid(paths: BatchPaths) -> int | None:
 
 class SupervisorLock:
     """The batch's supervisor lock, held (with this process's pid in it) for as long
-    as this process supervises the batch; the kernel drops it if the process dies."""
+    as this process supervises the batch; the kernel drops it if the process dies.
+    ``async with`` takes and drops it off the event loop."""
 
     def __init__(self, paths: BatchPaths) -> None:
         self.paths = paths
@@ -264,6 +278,16 @@ class SupervisorLock:
     def __exit__(self, *_: object) -> None:
         os.ftruncate(self.fd, 0)  # no stale pid for the next to find
         os.close(self.fd)  # releases the lock
+
+    async def __aenter__(self) -> SupervisorLock:
+        # Shielded: a lock taken just as the caller is cancelled is still dropped
+        # (by __aexit__), not held until the process ends.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.__enter__)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await anyio.to_thread.run_sync(self.__exit__)
 
 
 def batch_over(paths: BatchPaths) -> bool:
@@ -371,3 +395,13 @@ def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> No
                     detail=why,
                 ),
             )
+
+
+aclaim_batch_dir = async_twin(claim_batch_dir)
+asave_manifest = async_twin(save_manifest)
+aload_manifest = async_twin(load_manifest)
+alist_batches = async_twin(list_batches)
+aappend_batch_event = async_twin(append_batch_event)
+aread_batch_events = async_twin(read_batch_events)
+asupervisor_pid = async_twin(supervisor_pid)
+aclose_unfinished = async_twin(close_unfinished)

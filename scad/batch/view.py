@@ -23,10 +23,10 @@ from .store import (
     BatchManifest,
     BatchPaths,
     ItemState,
+    aload_manifest,
+    aread_batch_events,
+    asupervisor_pid,
     batch_state,
-    load_manifest,
-    read_batch_events,
-    supervisor_pid,
 )
 
 __all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
@@ -91,16 +91,19 @@ class BatchWatcher:
 
     def __init__(self, home: Home, batch_id: str) -> None:
         self.home = home
-        self.manifest: BatchManifest = load_manifest(home, batch_id)
+        self.batch_id = batch_id
+        #: Read at the first look (it never changes).
+        self.manifest: BatchManifest | None = None
         self.paths = BatchPaths(home, batch_id)
         self._tallies = LogTallies(home)
         self._ledger: dict[str, Collected | None] = {}
 
     async def look(self) -> BatchView:
+        if self.manifest is None:
+            self.manifest = await aload_manifest(self.home, self.batch_id)
         manifest = self.manifest
-        events = await anyio.to_thread.run_sync(read_batch_events, self.paths)
-        state = batch_state(manifest, events)
-        pid = supervisor_pid(self.paths)
+        state = batch_state(manifest, await aread_batch_events(self.paths))
+        pid = await asupervisor_pid(self.paths)
         supervisor: SupervisorState = "ended" if state.ended else "dead"
         if pid is not None:
             supervisor = "running"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import functools
 import time
 
-from ..runs.events import Envelope
+from ..runs.envelopes import (
+    STOP_SAYS,
+    Cancelled,
+    ClaudeLine,
+    Envelope,
+    Exited,
+    Resumed,
+    Started,
+    Stopped,
+)
 from ..runs.records import parse_iso
 from ..runs.streamjson import (
     ApiRetry,
@@ -54,10 +63,11 @@ def activity_lines(envelope: Envelope) -> list[str]:
 
 def _lines(envelope: Envelope) -> list[str]:
     at = _time(envelope.ts)
-    if envelope.src == "scad":
-        detail = f" ({_one_line(envelope.detail)})" if envelope.detail else ""
-        code = f" with code {envelope.exit_code}" if envelope.exit_code is not None else ""
-        return [f"{at} [scad] {envelope.event}{code}{detail}"]
+    if not isinstance(envelope, ClaudeLine):
+        said = _said(envelope)
+        detail = f" ({_one_line(said)})" if said else ""
+        code = f" with code {envelope.exit_code}" if isinstance(envelope, Exited) else ""
+        return [f"{at} [scad] {envelope.kind}{code}{detail}"]
     if envelope.text is not None:
         return [f"{at} {_one_line(envelope.text)}"] if envelope.text.strip() else []
     event = claude_event(envelope)
@@ -88,6 +98,16 @@ def _lines(envelope: Envelope) -> list[str]:
             line = f"{kind} line" if kind else "line"
             return [f"{at} unreadable {line}: {_one_line(event.error, 100)}"]
     return []
+
+
+def _said(event: Envelope) -> str | None:
+    """What a scad event says beyond its kind."""
+    match event:
+        case Exited():
+            return STOP_SAYS[event.stop] if event.stop else event.stderr
+        case ClaudeLine() | Started() | Resumed() | Cancelled() | Stopped():
+            return None
+    return event.detail
 
 
 def _given(value: str | None) -> str:

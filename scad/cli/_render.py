@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import asyncclick as click
 import msgspec
@@ -17,19 +18,114 @@ if TYPE_CHECKING:
     from ..config.schema import Config
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+class Column(NamedTuple):
+    """A table's column: shown by default, or only with ``-o wide``; and whether its
+    cells are free text that may be cut (with ``…``) to fit the terminal. Numbers
+    and ids are never cut: a column of them keeps its width."""
+
+    header: str
+    wide: bool = False
+    cut: bool = False
+
+
+#: A cut text column keeps at least this many characters.
+MIN_CUT = 5
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one; piped: none."""
+    if not sys.stdout.isatty():
+        return None
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except OSError:  # a terminal that does not say: as if piped
+        return None
+
+
+def table(
+    columns: Sequence[str | Column],
+    rows: Sequence[Sequence[object]],
+    *,
+    wide: bool = False,
+    width: int | None = None,
+) -> str:
     """A plain, left-aligned text table. Its cells often quote an agent (session ids,
-    subjects, outcomes): each is shown as :func:`printable` makes it."""
+    subjects, outcomes): each is shown as :func:`printable` makes it.
+
+    ``rows`` hold a cell for every column; the ``wide`` columns are shown only when
+    ``wide``. Within ``width`` characters (else the terminal's, when there is one),
+    the text columns are cut to make the table fit.
+    """
+    return "\n".join(table_lines(columns, rows, wide=wide, width=width))
+
+
+def table_lines(
+    columns: Sequence[str | Column],
+    rows: Sequence[Sequence[object]],
+    *,
+    wide: bool = False,
+    width: int | None = None,
+) -> list[str]:
+    """The lines of :func:`table`, each cell padded to its column's width."""
+    return [
+        "  ".join(cells).rstrip() for cells in table_cells(columns, rows, wide=wide, width=width)
+    ]
+
+
+def table_cells(
+    columns: Sequence[str | Column],
+    rows: Sequence[Sequence[object]],
+    *,
+    wide: bool = False,
+    width: int | None = None,
+) -> list[list[str]]:
+    """The header and rows of :func:`table` as padded cells, columns two spaces apart."""
+    cols = [c if isinstance(c, Column) else Column(c) for c in columns]
+    shown = [i for i, c in enumerate(cols) if wide or not c.wide]
     cells = [
-        [str(c) for c in headers],
-        *[[("" if c is None else printable(str(c))) for c in row] for row in rows],
+        [cols[i].header for i in shown],
+        *[[("" if row[i] is None else printable(str(row[i]))) for i in shown] for row in rows],
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    ]
-    return "\n".join(lines)
+    widths = [max(len(row[j]) for row in cells) for j in range(len(shown))]
+    limit = width if width is not None else (None if wide else terminal_width())
+    if limit is not None:
+        _fit(widths, [cols[i].cut for i in shown], limit)
+    return [[clip(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)] for row in cells]
+
+
+def _fit(widths: list[int], cut: list[bool], limit: int) -> None:
+    """Narrow the cut columns, widest first, until the table is ``limit`` wide."""
+    excess = sum(widths) + 2 * (len(widths) - 1) - limit
+    while excess > 0:
+        candidates = [j for j, c in enumerate(cut) if c and widths[j] > MIN_CUT]
+        if not candidates:
+            return
+        j = max(candidates, key=lambda j: widths[j])
+        step = min(excess, widths[j] - MIN_CUT)
+        widths[j] -= step
+        excess -= step
+
+
+def clip(cell: str, width: int) -> str:
+    """``cell``, cut to ``width`` with ``…`` when longer: after a whole word when it
+    can be, so a number in the text is shown whole or not at all."""
+    if len(cell) <= width:
+        return cell
+    kept = cell[: width - 1]
+    if not cell[width - 1].isspace() and " " in kept:
+        kept = kept[: kept.rindex(" ")]
+    return kept.rstrip() + "\u2026"
+
+
+def output_option(fn: Any) -> Any:
+    """``-o wide``: every column (as kubectl's)."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(["wide"]),
+        help="wide: every column, however wide the table.",
+    )(fn)
 
 
 def echo_json(value: Any) -> None:

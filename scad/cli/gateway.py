@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncclick as click
 
 from ._app import Application, pass_app
-from ._render import echo_json, table
+from ._render import Column, echo_json, output_option, table
 
 
 @click.group()
@@ -15,8 +15,9 @@ def gateway() -> None:
 
 @gateway.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@output_option
 @pass_app
-async def status(app: Application, as_json: bool) -> None:
+async def status(app: Application, as_json: bool, output: str | None) -> None:
     """Show the gateway, its runs and their spend."""
     from ..gateway import gateway_status
 
@@ -49,9 +50,20 @@ async def status(app: Application, as_json: bool) -> None:
         ]
         for run in found.runs
     ]
-    click.echo(
-        table(
-            ["RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "USD", "CAP USD", "429/529", "402"],
-            rows,
-        )
-    )
+    click.echo(table(_COLUMNS, rows, wide=output == "wide"))
+
+
+#: At 80 columns: each run, whether its token still opens the gateway, what it
+#: asked and spent against its cap; ``-o wide`` adds its batch, tokens and refusals.
+_COLUMNS = (
+    Column("RUN"),
+    Column("TOKEN"),
+    Column("BATCH", wide=True),
+    Column("REQUESTS"),
+    Column("IN", wide=True),
+    Column("OUT", wide=True),
+    Column("USD"),
+    Column("CAP USD"),
+    Column("429/529", wide=True),
+    Column("402", wide=True),
+)

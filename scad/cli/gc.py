@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ..text import printable
 from ._app import Application, pass_app
-from ._render import echo_json, table
+from ._render import Column, echo_json, output_option, table
 
 if TYPE_CHECKING:
     from ..gc import GcPlan, GcResult
@@ -26,15 +25,24 @@ _NOUNS = {
 
 @click.command("gc")
 @click.option("--force", is_flag=True, help="Remove what a dry run lists.")
+@click.option(
+    "--other-homes",
+    is_flag=True,
+    help="Also list what other scad homes on this engine made (always kept).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (and results) as JSON.")
+@output_option
 @pass_app
-async def gc(app: Application, force: bool, as_json: bool) -> None:
+async def gc(
+    app: Application, force: bool, other_homes: bool, as_json: bool, output: str | None
+) -> None:
     """List what scad left behind that nothing needs (a dry run); --force removes it.
 
     Orphan containers of this scad home (their run directory is gone), run
     directories whose container and clones are gone, batches whose runs are all
-    cleaned, images no container uses that are not their config's newest, and
-    stale temporary files. A run whose clones exist is never collected, nor a
+    cleaned, images no container uses that are not their config's newest (or
+    whose config is gone), and stale temporary files. What it keeps is listed
+    after, with why. A run whose clones exist is never collected, nor a
     container another scad home made.
     """
     from ..gc import apply_gc, plan_gc
@@ -53,36 +61,45 @@ async def gc(app: Application, force: bool, as_json: bool) -> None:
             }
         )
     elif results is None:
-        _show_plan(plan)
+        _show_plan(plan, other_homes=other_homes, wide=output == "wide")
     else:
-        _show_results(plan, results)
+        _show_results(plan, results, wide=output == "wide")
     if results is not None and any(r.outcome == "failed" for r in results):
         raise click.exceptions.Exit(1)
 
 
-def _show_plan(plan: GcPlan) -> None:
-    if plan.kept:
-        click.echo("kept:")
-        kept = [(k.kind, printable(k.name), printable(k.why)) for k in plan.kept]
-        click.echo(table(("KIND", "NAME", "WHY"), kept))
-        click.echo()
-    if not plan.items:
+def _show_plan(plan: GcPlan, *, other_homes: bool, wide: bool) -> None:
+    """What would go first, then what stays: another home's only when asked."""
+    if plan.items:
+        rows = [(i.kind, i.name, _size(i.size_bytes), i.reason) for i in plan.items]
+        click.echo(table(_ITEM_COLUMNS, rows, wide=wide))
+        click.echo(f"total: {_counts(i.kind for i in plan.items)}; {_size(plan.size_bytes)}")
+        click.echo("`scad gc --force` removes them")
+    else:
         click.echo("nothing to collect")
-        return
-    rows = [
-        (i.kind, printable(i.name), _size(i.size_bytes), printable(i.reason)) for i in plan.items
-    ]
-    click.echo(table(("KIND", "NAME", "SIZE", "WHY"), rows))
-    click.echo(f"total: {_counts(i.kind for i in plan.items)}; {_size(plan.size_bytes)}")
-    click.echo("`scad gc --force` removes them")
+    kept = [k for k in plan.kept if other_homes or k.home is None]
+    if kept:
+        click.echo("\nkept:")
+        click.echo(table(_KEPT_COLUMNS, [(k.kind, k.name, k.why) for k in kept], wide=wide))
+    if hidden := len(plan.kept) - len(kept):
+        click.echo(
+            f"\n{hidden} kept for other scad homes on this engine; "
+            "`scad gc --other-homes` lists them"
+        )
 
 
-def _show_results(plan: GcPlan, results: list[GcResult]) -> None:
+#: Kinds and names are never cut; the reasons are, to fit the terminal.
+_ITEM_COLUMNS = (Column("KIND"), Column("NAME"), Column("SIZE"), Column("WHY", cut=True))
+_KEPT_COLUMNS = (Column("KIND"), Column("NAME"), Column("WHY", cut=True))
+_RESULT_COLUMNS = (Column("KIND"), Column("NAME"), Column("OUTCOME"), Column("DETAIL", cut=True))
+
+
+def _show_results(plan: GcPlan, results: list[GcResult], *, wide: bool) -> None:
     if not results:
         click.echo("nothing to collect")
         return
-    rows = [(r.kind, printable(r.name), r.outcome, printable(r.detail or "")) for r in results]
-    click.echo(table(("KIND", "NAME", "OUTCOME", "DETAIL"), rows))
+    rows = [(r.kind, r.name, r.outcome, r.detail or "") for r in results]
+    click.echo(table(_RESULT_COLUMNS, rows, wide=wide))
     removed = [r for r in results if r.outcome == "removed"]
     freed = sum(
         i.size_bytes or 0

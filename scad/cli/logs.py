@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home
+from ..runs.envelopes import encode_envelope
 from ..runs.records import RunRecord, find_run, list_runs
 from ._activity import activity_lines
 from ._app import Application, pass_app
@@ -60,17 +62,19 @@ def _selected(
 class LogPrinter:
     """Lines prefixed by their run id, in a colour of the run's own on a terminal."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, tail: int | None = None) -> None:
         self.as_json = as_json
         self.colour = sys.stdout.isatty()
         self.width = 0
         self.colours: dict[str, str] = {}
+        #: With a tail, lines are held (the last ``tail`` of them) until :meth:`flush`.
+        self.held: deque[str | bytes] | None = deque(maxlen=tail) if tail is not None else None
 
     def __call__(self, items: list[RunEnvelope]) -> None:
         for item in items:
             if self.as_json:
-                body = msgspec.json.encode(item.envelope)
-                click.echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
+                body = encode_envelope(item.envelope)
+                self._echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
                 continue
             self.width = max(self.width, len(item.run_id))
             prefix = item.run_id.ljust(self.width) + " |"
@@ -80,7 +84,19 @@ class LogPrinter:
                 )
                 prefix = click.style(prefix, fg=colour)
             for line in activity_lines(item.envelope):
-                click.echo(f"{prefix} {line}")
+                self._echo(f"{prefix} {line}")
+
+    def _echo(self, line: str | bytes) -> None:
+        if self.held is not None:
+            self.held.append(line)
+        else:
+            click.echo(line)
+
+    def flush(self) -> None:
+        """Print what was held, and print every later line at once."""
+        held, self.held = self.held, None
+        for line in held or ():
+            click.echo(line)
 
 
 @click.command("logs")
@@ -92,6 +108,13 @@ class LogPrinter:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (and new runs).")
 @click.option("--since", help="Only lines since then: 30s, 10m, 2h, 1d, or an ISO time.")
 @click.option(
+    "--tail",
+    "-n",
+    "tail",
+    type=click.IntRange(min=0),
+    help="Only the last N lines of what came before (then new ones with -f).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print envelopes as JSON lines, with their run id."
 )
 @pass_app
@@ -102,6 +125,7 @@ async def logs(
     batch_id: str | None,
     follow: bool,
     since: str | None,
+    tail: int | None,
     as_json: bool,
 ) -> None:
     """What the agents of several runs did, merged by time (all runs by default).
@@ -120,7 +144,7 @@ async def logs(
         batch_ended = _batch_ended(home, batch_id)
     since_ts = parse_since(since, datetime.now(UTC)) if since else None
     records = _selected(home, run_id_args, config, batch_id)
-    printer = LogPrinter(as_json)
+    printer = LogPrinter(as_json, tail)
     async with contextlib.AsyncExitStack() as stack:
         try:
             engine: Engine | None = await stack.enter_async_context(app.open_engine())
@@ -130,6 +154,7 @@ async def logs(
         if engine is not None:
             await catch_up_runs(engine, home, records, on_error=_warn)
         offsets = await merge_logs(home, [r.run_id for r in records], printer, since=since_ts)
+        printer.flush()
         if not follow:
             return
 

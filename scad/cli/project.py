@@ -9,26 +9,29 @@ import asyncclick as click
 from ._app import Application, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
-from ._render import echo_json, table
+from ._render import Column, echo_json, output_option, table
 
 if TYPE_CHECKING:
     from ..reports.project import ProjectStatus, RunFigures
 
 __all__ = ["project", "status_table"]
 
+#: At 80 columns: the run, how it ended, what it took and what it left; ``-o wide``
+#: adds the tokens and the branch.
 HEADERS = (
-    "RUN ID",
-    "STATE",
-    "OUTCOME",
-    "TURNS",
-    "IN",
-    "OUT",
-    "CACHE",
-    "COST",
-    "DURATION",
-    "BRANCH",
-    "AHEAD",
+    Column("RUN ID"),
+    Column("STATE"),
+    Column("OUTCOME"),
+    Column("TURNS"),
+    Column("IN", wide=True),
+    Column("OUT", wide=True),
+    Column("CACHE", wide=True),
+    Column("COST"),
+    Column("DURATION"),
+    Column("BRANCH", wide=True),
+    Column("AHEAD"),
 )
+CCUSAGE = (Column("CCUSAGE $"), Column("CCUSAGE TOKENS", wide=True))
 
 
 @click.group()
@@ -47,9 +50,15 @@ def project() -> None:
     help="Leave out runs that were cleaned or collected by gc (counted by default).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@output_option
 @pass_app
 async def status(
-    app: Application, config: str, cost: bool, hide_cleaned: bool, as_json: bool
+    app: Application,
+    config: str,
+    cost: bool,
+    hide_cleaned: bool,
+    as_json: bool,
+    output: str | None,
 ) -> None:
     """The runs of CONFIG side by side, with totals.
 
@@ -73,7 +82,7 @@ async def status(
     if as_json:
         echo_json(result)
         return
-    click.echo(status_table(result, cost=cost))
+    click.echo(status_table(result, cost=cost, wide=output == "wide"))
     if result.cost_problem:
         click.echo(f"warning: no ccusage figures: {result.cost_problem}", err=True)
     for r in result.rows:
@@ -81,7 +90,9 @@ async def status(
             click.echo(f"warning: {r.run_id}: commits ahead unknown: {r.problem}", err=True)
 
 
-def status_table(result: ProjectStatus, *, cost: bool) -> str:
+def status_table(
+    result: ProjectStatus, *, cost: bool, wide: bool = False, width: int | None = None
+) -> str:
     """The rows, a total row, and the count of runs by outcome."""
     rows = [
         (
@@ -109,7 +120,7 @@ def status_table(result: ProjectStatus, *, cost: bool) -> str:
     )
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
     return (
-        table(HEADERS + (("CCUSAGE $", "CCUSAGE TOKENS") if cost else ()), rows)
+        table(HEADERS + (CCUSAGE if cost else ()), rows, wide=wide, width=width)
         + f"\n{t.runs} run{'' if t.runs == 1 else 's'}"
         + (f": {counts}" if counts else "")
     )

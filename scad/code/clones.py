@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
 import msgspec
 
 from ..errors import GitError, UnreadableClone
@@ -59,7 +60,8 @@ async def create_clone(
     )  # fmt: skip
     await git.git(dest, "checkout", "--quiet", "-b", branch)
     if owner is not None:
-        chown_tree(dest, owner)
+        # A walk over the whole clone: off the event loop.
+        await anyio.to_thread.run_sync(chown_tree, dest, owner)
 
 
 def chown_tree(root: Path, owner: tuple[int, int]) -> None:

@@ -40,6 +40,7 @@ import msgspec
 
 from ..errors import GitError, SessionError, UnreadableClone
 from ..home import Home
+from ..runs.envelopes import Fetched
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
@@ -142,7 +143,7 @@ async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
         for b in r.branches
         if b.action != "current"
     ]
-    await append_event(paths, "fetched", detail=", ".join(moved) or "nothing new")
+    await append_event(paths, Fetched(detail=", ".join(moved) or "nothing new"))
     problems = [f"{record.run_id}: {r.key}: {r.problem}" for r in repos if r.problem]
     return RunFetch(run_id=record.run_id, repos=repos, problems=problems)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -68,15 +69,38 @@ async def _run(
     input: bytes | None,
     check: bool,
 ) -> str:
-    if input is None:
-        result = await anyio.run_process(command, check=False, env=env, stdin=subprocess.DEVNULL)
-    else:
-        result = await anyio.run_process(command, check=False, env=env, input=input)
-    if check and result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        detail = message[-1] if message else f"exit code {result.returncode}"
+    returncode, stdout, stderr = await _completed(command, env, input)
+    if check and returncode != 0:
+        message = stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit code {returncode}"
         raise GitError(f"git {verb} in {where} failed: {detail}")
-    return result.stdout.decode(errors="replace")
+    return stdout.decode(errors="replace")
+
+
+async def _completed(
+    command: Sequence[str], env: dict[str, str], input: bytes | None
+) -> tuple[int, bytes, bytes]:
+    """Run ``command`` to its end in worker threads: spawning a process (a fork of a
+    big interpreter) and reaping it would otherwise hold the event loop. Cancelled,
+    the process is killed and reaped before the cancellation goes on."""
+    process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
+    try:
+        stdout, stderr = await anyio.to_thread.run_sync(
+            partial(process.communicate, input), abandon_on_cancel=True
+        )
+    except BaseException:
+        process.kill()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(process.wait)
+        raise
+    return process.returncode, stdout, stderr
+
+
+def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subprocess.Popen[bytes]:
+    stdin = subprocess.PIPE if piped else subprocess.DEVNULL
+    return subprocess.Popen(
+        command, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:

@@ -1,8 +1,9 @@
 """Configs: a project described once in YAML, validated into typed Structs.
 
 :mod:`.schema` is the config and its loading, :mod:`.registry` the configs a scad
-home knows, :mod:`.repos` the check that a config's repos are there to clone,
-:mod:`.certificates` the extra CA certificates this host trusts.
+home knows, :mod:`.repos` the check that a config's repos are there to clone, :mod:`.hosts` the
+host patterns of an egress allowlist, :mod:`.certificates` the extra CA certificates this
+host trusts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .._faces import lazy_face
 
 if TYPE_CHECKING:
     from .certificates import host_certificates
+    from .hosts import HostPattern, allows, normal_host, parse_host_pattern
     from .registry import (
         ConfigEntry,
         add_config,
@@ -23,20 +25,25 @@ if TYPE_CHECKING:
         remove_config,
     )
     from .repos import check_repos
-    from .schema import CLAUDE_CODE_VERSION, Config, load_config, parse_config
+    from .schema import CLAUDE_CODE_VERSION, Config, EgressSettings, load_config, parse_config
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
     "Config",
     "ConfigEntry",
+    "EgressSettings",
+    "HostPattern",
     "add_config",
+    "allows",
     "check_repos",
     "host_certificates",
     "list_configs",
     "load_config",
     "load_registered",
     "new_config",
+    "normal_host",
     "parse_config",
+    "parse_host_pattern",
     "registered_file",
     "remove_config",
 ]
@@ -47,14 +54,19 @@ __getattr__, __dir__ = lazy_face(
         "CLAUDE_CODE_VERSION": "schema",
         "Config": "schema",
         "ConfigEntry": "registry",
+        "EgressSettings": "schema",
+        "HostPattern": "hosts",
         "add_config": "registry",
+        "allows": "hosts",
         "check_repos": "repos",
         "host_certificates": "certificates",
         "list_configs": "registry",
         "load_config": "schema",
         "load_registered": "registry",
         "new_config": "registry",
+        "normal_host": "hosts",
         "parse_config": "schema",
+        "parse_host_pattern": "hosts",
         "registered_file": "registry",
         "remove_config": "registry",
     },

@@ -18,11 +18,13 @@ import yaml
 from ..errors import ConfigError, NotFound, UsageError
 from ..home import Home
 from ..names import NAME_RE
+from ..threads import async_twin
 from .schema import REPO_KEY_RE, Config, load_config
 
 __all__ = [
     "ConfigEntry",
     "add_config",
+    "aload_registered",
     "list_configs",
     "load_registered",
     "new_config",
@@ -210,3 +212,7 @@ def remove_config(home: Home, name: str) -> ConfigEntry:
     )
     path.unlink()
     return entry
+
+
+#: Loading reads the config and every file it names (certificates, ...).
+aload_registered = async_twin(load_registered)

@@ -21,12 +21,14 @@ import yaml
 from ..errors import ConfigError
 from ..names import NAME_RE
 from ._shape import check_shape
+from .hosts import parse_host_pattern
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
     "DEFAULT_PIDS_LIMIT",
     "ClaudeSettings",
     "Config",
+    "EgressSettings",
     "ImageSettings",
     "Marketplace",
     "Mount",
@@ -156,6 +158,20 @@ class SecuritySettings(_Schema, frozen=True):
     cap_drop_all: bool = True
 
 
+class EgressSettings(_Schema, frozen=True):
+    """Where a run's container may connect.
+
+    ``open``: the engine's network as configured by ``network`` (today's default).
+    ``gateway``: a network with no route out but the host's gateway, which carries
+    the model API and tunnels to the hosts in ``allow`` (``host[:port]``,
+    ``*.domain`` for its subdomains; port 443 unless given); everything else is
+    refused at once.
+    """
+
+    mode: Literal["open", "gateway"] = "open"
+    allow: list[str] = []
+
+
 class Config(_Schema, frozen=True):
     """One project: what to clone, mount and install, and how to run Claude."""
 
@@ -167,6 +183,7 @@ class Config(_Schema, frozen=True):
     claude: ClaudeSettings = ClaudeSettings()
     ca_certificates: list[str] = []
     network: Literal["bridge", "host", "none"] = "bridge"
+    egress: EgressSettings = EgressSettings()
     image: ImageSettings = ImageSettings()
     resources: ResourceSettings = ResourceSettings()
     security: SecuritySettings = SecuritySettings()
@@ -281,6 +298,7 @@ def _check_rules(config: Config, label: str) -> None:
         _check_certificate(cert, f"ca_certificates[{index}]", fail)
     _check_claude(config.claude, fail)
     _check_resources(config.resources, fail)
+    _check_egress(config, fail)
 
 
 #: How a rule reports a field that breaks it: (field, problem), never returning.
@@ -363,3 +381,23 @@ def _check_resources(resources: ResourceSettings, fail: _Fail) -> None:
             fail("resources.memory", f"{shown} is too large")
     if resources.pids is not None and resources.pids < 1:
         fail("resources.pids", "must be a whole number of at least 1, or null for no limit")
+
+
+def _check_egress(config: Config, fail: _Fail) -> None:
+    egress = config.egress
+    for index, entry in enumerate(egress.allow):
+        if parse_host_pattern(entry) is None:
+            fail(
+                f"egress.allow[{index}]",
+                f'"{entry}" is not a host like "pypi.org", "*.pythonhosted.org" or "git.example.com:8443"',
+            )
+    if egress.mode == "open" and egress.allow:
+        fail(
+            "egress.allow",
+            "has no effect while egress.mode is open (every host is reachable); set egress.mode: gateway",
+        )
+    if egress.mode == "gateway" and config.network != "bridge":
+        fail(
+            "egress.mode",
+            f"gateway puts runs on a network of its own; remove network: {config.network} or set egress.mode: open",
+        )

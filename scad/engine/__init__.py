@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         ExecResult,
         ImageInfo,
         Limits,
+        NetworkInfo,
         Output,
         OutputStream,
         Security,
@@ -46,6 +47,7 @@ __all__ = [
     "ExecResult",
     "ImageInfo",
     "Limits",
+    "NetworkInfo",
     "Output",
     "OutputStream",
     "Security",
@@ -58,7 +60,8 @@ __all__ = [
 
 _TYPES = (
     "BindMount", "BuildLine", "ContainerExit", "ContainerSpec", "ContainerState", "Engine",
-    "EngineInfo", "ExecResult", "ImageInfo", "Limits", "Output", "OutputStream", "Security",
+    "EngineInfo", "ExecResult", "ImageInfo", "Limits", "NetworkInfo", "Output", "OutputStream",
+    "Security",
 )  # fmt: skip
 __getattr__, __dir__ = lazy_face(
     __name__,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 import aiodocker
 import aiohttp
 import anyio
+from aiodocker.networks import DockerNetwork
 
 from ..errors import EngineError, EngineUnavailable
 from ._frames import LogEntries, frames
@@ -31,6 +32,7 @@ from ._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     Output,
     OutputStream,
 )
@@ -40,6 +42,7 @@ from ._wire import (
     container_state,
     engine_host,
     listed_image,
+    network_info,
     unreachable,
 )
 
@@ -324,6 +327,44 @@ class DockerEngine:
             info = await execution.inspect()
         output = bytes(tail[-EXEC_OUTPUT_LIMIT:]).decode(errors="replace")
         return ExecResult(int(info["ExitCode"]), output)
+
+    # Networks
+
+    async def network(self, name: str) -> NetworkInfo | None:
+        """The network named ``name``, or None when absent."""
+        try:
+            with _request(f"inspect network {name}"):
+                data = await DockerNetwork(self._docker, name).show()
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return network_info(data)
+
+    async def create_network(
+        self, name: str, *, labels: Mapping[str, str], internal: bool = False
+    ) -> NetworkInfo:
+        """Make a bridge network; an existing one of that name is an error (status 409)."""
+        config = {
+            "Name": name,
+            "Driver": "bridge",
+            "Internal": internal,
+            "Labels": dict(labels),
+            "CheckDuplicate": True,
+        }
+        with _request(f"create network {name}"):
+            made = await self._docker.networks.create(config)
+            data = await made.show()
+        return network_info(data)
+
+    async def remove_network(self, name: str) -> None:
+        """Remove the network; one already gone is no error."""
+        try:
+            with _request(f"remove network {name}"):
+                await DockerNetwork(self._docker, name).delete()
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
 
 
 def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:

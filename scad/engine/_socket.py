@@ -28,6 +28,7 @@ from ._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     OutputStream,
 )
 from ._wire import container_state, engine_host, unreachable
@@ -155,6 +156,17 @@ class StatusEngine:
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         return await (await self.client()).exec(container_id, command, user=user)
+
+    async def network(self, name: str) -> NetworkInfo | None:
+        return await (await self.client()).network(name)
+
+    async def create_network(
+        self, name: str, *, labels: Mapping[str, str], internal: bool = False
+    ) -> NetworkInfo:
+        return await (await self.client()).create_network(name, labels=labels, internal=internal)
+
+    async def remove_network(self, name: str) -> None:
+        await (await self.client()).remove_network(name)
 
 
 def _open_client() -> AbstractAsyncContextManager[Engine]:

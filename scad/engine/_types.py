@@ -23,6 +23,7 @@ __all__ = [
     "ExecResult",
     "ImageInfo",
     "Limits",
+    "NetworkInfo",
     "Output",
     "OutputStream",
     "Security",
@@ -144,6 +145,19 @@ class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
     host_name: str | None = None
 
 
+class NetworkInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A network of the engine."""
+
+    id: str
+    name: str
+    #: Made with ``--internal``: no route out, only its members and the host's address on it.
+    internal: bool
+    #: The host's own address on the network (its bridge's), where a host process can
+    #: listen for its containers; None when the engine gives none.
+    gateway: str | None
+    labels: dict[str, str]
+
+
 class Engine(Protocol):
     """What scad asks of a container engine. :class:`scad.engine.DockerEngine` is the
     real one; tests of error paths use a fake with the same face."""
@@ -200,3 +214,17 @@ class Engine(Protocol):
     async def exec(
         self, container_id: str, command: list[str], *, user: str = ""
     ) -> ExecResult: ...
+
+    async def network(self, name: str) -> NetworkInfo | None:
+        """The network named ``name``, or None when absent."""
+        ...
+
+    async def create_network(
+        self, name: str, *, labels: Mapping[str, str], internal: bool = False
+    ) -> NetworkInfo:
+        """Make a bridge network; an existing one of that name is an error (status 409)."""
+        ...
+
+    async def remove_network(self, name: str) -> None:
+        """Remove the network; one already gone is no error."""
+        ...

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import EngineUnavailable
-from ._types import ContainerSpec, ContainerState, ImageInfo
+from ._types import ContainerSpec, ContainerState, ImageInfo, NetworkInfo
 
 __all__ = [
     "LISTED_CONTAINER_FIELDS",
@@ -19,6 +19,7 @@ __all__ = [
     "container_state",
     "engine_host",
     "listed_image",
+    "network_info",
     "unreachable",
 ]
 
@@ -128,3 +129,16 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     }
     config.update({key: value for key, value in optional.items() if value})
     return config
+
+
+def network_info(data: Mapping[str, Any]) -> NetworkInfo:
+    """A network as the engine inspects it; its gateway is the first IPv4 pool's."""
+    pools = (data.get("IPAM") or {}).get("Config") or []
+    gateways = [p["Gateway"] for p in pools if p.get("Gateway") and ":" not in p["Gateway"]]
+    return NetworkInfo(
+        id=data["Id"],
+        name=data.get("Name", ""),
+        internal=bool(data.get("Internal")),
+        gateway=gateways[0] if gateways else None,
+        labels=dict(data.get("Labels") or {}),
+    )

@@ -11,7 +11,8 @@ container  a container of this scad home whose run directory is gone, or one a
            killed ``scad doctor`` left over an hour ago
 run        a run directory whose container and clones are gone
 batch      a batch directory whose runs are all cleaned or gone
-image      a scad image that no container uses and is not its config's newest
+image      a scad image that no container uses and is not its config's newest, or
+           any such image of a config the home no longer has
 temp       a temporary file scad left (a process killed mid-write), over an hour old
 
 Nothing that may hold work is collected: a run with clones never is (its

@@ -61,7 +61,7 @@ async def _remove(
         return "not a temporary file of scad's"
     match item.kind:
         case "container":
-            names = {entry.name for entry in entries(home.runs)}
+            names = {entry.name for entry in await anyio.to_thread.run_sync(entries, home.runs)}
             if any(run_id in names for run_id in item.runs):
                 return "its run directory is back"
             # Stopped first: its processes get the grace a `session stop` gives.

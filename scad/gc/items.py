@@ -37,12 +37,14 @@ class GcItem(msgspec.Struct, frozen=True, kw_only=True):
     runs: list[str] = []
 
 
-class GcKept(msgspec.Struct, frozen=True, kw_only=True):
+class GcKept(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Something gc looked at and leaves, and why."""
 
     kind: GcKind
     name: str
     why: str
+    #: The scad home it belongs to, when it is another home's (on the same engine).
+    home: str | None = None
 
 
 class GcPlan(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,6 +48,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
     containers = await engine.containers({})
     images = await engine.labelled_images(labels.CONFIG)
     seen = await anyio.to_thread.run_sync(read_home, home)
+    configs = await anyio.to_thread.run_sync(home.config_names)
 
     runs = await _plan_runs(home, seen, containers, moment)
     runs_gone = {item.name for item in runs.items}
@@ -66,7 +67,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
         doctor_leftovers(containers, moment),
         runs,
         batches,
-        stale_images(images, containers, labels.home_label(home)),
+        stale_images(images, containers, labels.home_label(home), configs),
         temps,
     ]
     return GcPlan(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ..engine import labels
 from ..engine._types import ContainerState, ImageInfo
@@ -49,9 +49,8 @@ def orphan_containers(
             kept.append(GcKept(kind="container", name=name, why=why))
             continue
         if maker != home:
-            kept.append(
-                GcKept(kind="container", name=name, why=f"made by another scad home ({maker})")
-            )
+            why = f"made by another scad home ({maker})"
+            kept.append(GcKept(kind="container", name=name, why=why, home=maker))
             continue
         reason = f"its run {run_id} has no run directory"
         if container.running:
@@ -91,10 +90,14 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
 
 
 def stale_images(
-    images: Iterable[ImageInfo], containers: Iterable[ContainerState], home: str
+    images: Iterable[ImageInfo],
+    containers: Iterable[ContainerState],
+    home: str,
+    configs: Collection[str],
 ) -> GcPlan:
     """The images of the home whose label is ``home`` that no container uses (any
-    container, scad's or not) and that are not the newest of their config.
+    container, scad's or not) and that are not the newest of their config; of a
+    config the home no longer has (not in ``configs``), every one no container uses.
 
     An image is the home's when it carries the config label and every tag it has is
     in the home's repository for that config (or in ``scad-NAME``, as images were
@@ -120,6 +123,15 @@ def stale_images(
             )
     items = []
     for config, group in sorted(by_config.items()):
+        if config not in configs:
+            for image in sorted(group, key=_made):
+                name = _image_name(image)
+                if image.id in in_use:
+                    kept.append(GcKept(kind="image", name=name, why="a container uses it"))
+                else:
+                    reason = f"config {config} no longer exists; no container uses it"
+                    items.append(_image_item(image, reason))
+            continue
         latest = {f"{image_repository(config, home)}:latest", f"scad-{config}:latest"}
         # A list gives whole seconds: of two builds in one second, ``latest`` is the newer.
         newest = max(group, key=lambda image: (_made(image), bool(latest & set(image.tags))))
@@ -133,16 +145,18 @@ def stale_images(
                 kept.append(GcKept(kind="image", name=name, why="a container uses it"))
             else:
                 what = "an older image" if image.tags else "an untagged image"
-                items.append(
-                    GcItem(
-                        kind="image",
-                        name=name,
-                        reason=f"{what} of config {config}; no container uses it",
-                        target=image.id,
-                        tags=sorted(image.tags),
-                    )
-                )
+                items.append(_image_item(image, f"{what} of config {config}; no container uses it"))
     return GcPlan(items=items, kept=kept)
+
+
+def _image_item(image: ImageInfo, reason: str) -> GcItem:
+    return GcItem(
+        kind="image",
+        name=_image_name(image),
+        reason=reason,
+        target=image.id,
+        tags=sorted(image.tags),
+    )
 
 
 def _image_name(image: ImageInfo) -> str:

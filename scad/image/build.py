@@ -22,13 +22,14 @@ from ..engine import labels
 from ..errors import BaseImageMissing, BuildFailed, EngineError, UntrustedCertificate
 from ..home import Home
 from ..names import image_repository
+from ..threads import async_twin
 from .render import BuildContext, create_build_context
 from .tls import untrusted_certificate
 
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
     from ..engine._types import Engine
 
-__all__ = ["BuildProgress", "BuildResult", "build_context", "build_image"]
+__all__ = ["BuildProgress", "BuildResult", "abuild_context", "build_context", "build_image"]
 
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 #: Lines of output kept to show when a step fails.
@@ -63,6 +64,10 @@ def build_context(home: Home, config: Config) -> BuildContext:
     )
 
 
+#: The context reads every file the image is made from.
+abuild_context = async_twin(build_context)
+
+
 async def build_image(
     engine: Engine,
     home: Home,
@@ -79,7 +84,7 @@ async def build_image(
     ``rebuild`` builds even then; ``use_cache=False`` also ignores the engine's layer cache.
     """
     started = time.monotonic()
-    context = build_context(home, config)
+    context = await abuild_context(home, config)
     if not rebuild and use_cache and await _find_built(engine, context, config.name):
         return BuildResult(
             config=config.name,

@@ -11,7 +11,7 @@ from ..code import git
 from ..config.schema import Config
 from ..errors import ImageError
 from ..home import Home
-from ..image.build import build_context
+from ..image.build import abuild_context
 from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
@@ -92,7 +92,7 @@ async def describe_config(home: Home, config: Config, engine: Engine | None) -> 
             tg.start_soon(describe, key)
     image, built, problem = None, None, None
     try:
-        image = build_context(home, config).tag
+        image = (await abuild_context(home, config)).tag
     except ImageError as exc:
         problem = str(exc)
     if engine is not None and image is not None:

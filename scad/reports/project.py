@@ -155,7 +155,7 @@ async def project_status(
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
     """
-    records = config_runs(home, config) if runs is None else runs
+    records = await anyio.to_thread.run_sync(config_runs, home, config) if runs is None else runs
     if not cleaned:
         records = [record for record in records if not record.cleaned]
     statuses = await run_statuses(engine, home, records)

@@ -16,10 +16,12 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from .accounting import RunSummary, Usage, summarise
     from .catchup import catch_up, follow_engine, tail_events
-    from .events import Envelope, append_event, each_event, read_all_events, read_events
+    from .envelopes import Envelope
+    from .events import append_event, each_event, read_all_events, read_events
     from .merged import follow_logs, merge_logs
-    from .outcomes import Outcome, Status
+    from .outcomes import Outcome
     from .records import RunPaths, RunRecord, find_run, list_runs, load_run, save_run
+    from .states import Status
     from .summaries import LogSummary, log_summaries, log_summary
     from .supervisor import adopt, launch, remove_containers, stop_run, supervise
 
@@ -58,13 +60,13 @@ __all__ = [
 __getattr__, __dir__ = lazy_face(
     __name__,
     {
-        "Envelope": "events",
+        "Envelope": "envelopes",
         "LogSummary": "summaries",
         "Outcome": "outcomes",
         "RunPaths": "records",
         "RunRecord": "records",
         "RunSummary": "accounting",
-        "Status": "outcomes",
+        "Status": "states",
         "Usage": "accounting",
         "adopt": "supervisor",
         "append_event": "events",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import msgspec
 
 from . import streamjson
-from .events import Envelope
+from .envelopes import ClaudeLine, Envelope, Exited, Lost
 from .pricing import usage_ceiling, usage_cost
 
 __all__ = [
@@ -107,10 +107,10 @@ class RunTally:
         summary = self._summary
         for envelope in envelopes:
             summary.last_activity = envelope.ts
-            if envelope.src == "scad":
-                if envelope.event == "exited":
+            if not isinstance(envelope, ClaudeLine):
+                if isinstance(envelope, Exited):
                     summary.exit_code = envelope.exit_code
-                if envelope.event in ("exited", "lost"):
+                if isinstance(envelope, Exited | Lost):
                     self._current = None  # a conversation with no result ends with its container
                 continue
             # Unknown kinds and lines that do not fit (the agent writes them) count nothing.

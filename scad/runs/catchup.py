@@ -17,7 +17,8 @@ import anyio
 from ..engine._types import ContainerState
 from ..home import Home
 from ..taskgroups import open_task_group
-from .events import Envelope, Exit, LogLine, ingest, is_supervised, mark_lost, position, read_events
+from .envelopes import Envelope, Exited
+from .events import LogLine, ingest, is_supervised, mark_lost, position, read_events
 from .lines import LogLines, event_time, unix_time
 from .records import RunPaths, RunRecord
 
@@ -48,21 +49,20 @@ CATCH_UPS_AT_ONCE = 8
 POLL_SECONDS = 0.2
 
 
-async def exit_of(engine: Engine, container: ContainerState) -> Exit:
+async def exit_of(engine: Engine, container: ContainerState) -> Exited:
     """The ``exited`` event of a stopped container: code, OOM, and a failure's stderr."""
     exit_code = container.exit_code if container.exit_code is not None else -1
-    detail = None
+    stderr = None
     if exit_code != 0:
         entries = await engine.logs(container.id, stderr=True, tail=STDERR_ENTRIES)
-        stderr = [line for line in "".join(entries).splitlines() if line.strip()]
-        detail = "\n".join(stderr[-STDERR_TAIL:]) or None
-    at = event_time(container.finished_at) if container.finished_at else None
-    return Exit(
+        lines = [line for line in "".join(entries).splitlines() if line.strip()]
+        stderr = "\n".join(lines[-STDERR_TAIL:]) or None
+    return Exited(
+        ts=event_time(container.finished_at) if container.finished_at else "",
         exit_code=exit_code,
         oom=container.oom_killed,
-        detail=detail,
-        at=at,
         life=container.started_at,
+        stderr=stderr,
     )
 
 

@@ -1,8 +1,9 @@
 """The per-run event log: ``runs/<run-id>/events.jsonl``, append-only.
 
-Each line is an envelope: ``src: "claude"`` lines carry Claude's stream-json
-objects verbatim under ``data``; ``src: "scad"`` lines are lifecycle events.
-Only scad writes it, on the host.
+Each line is an envelope (:mod:`.envelopes`): ``src: "claude"`` lines carry
+Claude's stream-json objects verbatim under ``data``; ``src: "scad"`` lines are
+scad's own events, one typed Struct a kind, appended whole. Only scad writes it,
+on the host.
 
 Where the log has reached is read back from the log itself: each of Claude's
 lines says which container printed it (``cid``) and which line of that
@@ -35,11 +36,21 @@ import anyio
 import msgspec
 
 from ._jsondepth import nests_within
+from .envelopes import (
+    LINE_ERRORS,
+    ClaudeLine,
+    Envelope,
+    Exited,
+    Lost,
+    ScadEvent,
+    decode_line,
+    encode_event,
+)
+from .lives import Life, begins_life
 from .records import RunPaths, now_iso
 
 __all__ = [
     "Envelope",
-    "Exit",
     "LogLine",
     "Position",
     "append_event",
@@ -65,44 +76,6 @@ READ_CHUNK = 4 << 20
 MAX_NESTING = 128
 
 
-class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One line of the log. Unknown fields are ignored when read."""
-
-    seq: int
-    ts: str
-    src: str
-    #: Lifecycle event name, for ``src: "scad"``.
-    event: str | None = None
-    #: The container a line or event is about (its id's first 12 characters).
-    cid: str | None = None
-    #: For Claude's lines: which line of the container's stdout it is, from 0.
-    n: int | None = None
-    #: For lines read from the engine's log: the engine's timestamp of the line's
-    #: last piece, and how many log entries carry that timestamp up to that piece.
-    end: str | None = None
-    k: int | None = None
-    #: Claude's stream-json object, for ``src: "claude"``: its bytes as Claude wrote
-    #: them (re-encoding the envelope writes them back unchanged); see :meth:`payload`.
-    data: msgspec.Raw = msgspec.Raw()
-    #: A line Claude printed that was not JSON.
-    text: str | None = None
-    exit_code: int | None = None
-    #: Set on ``exited`` when the engine reports the container was OOM-killed.
-    oom: bool | None = None
-    #: On ``exited``: when the life that ended began (the container's StartedAt), so
-    #: that a restarted container's further output is still taken.
-    life: str | None = None
-    detail: str | None = None
-
-    def payload(self) -> Any:
-        """Claude's object, decoded (None for lines that carry none, or whose numbers
-        Python cannot hold: the writer checks a line's shape, not every value)."""
-        try:
-            return _decode_payload(self.data) if self.data else None
-        except msgspec.DecodeError:
-            return None
-
-
 class LogLine(NamedTuple):
     """One line of a container's stdout, as a writer hands it to :func:`ingest`."""
 
@@ -113,18 +86,6 @@ class LogLine(NamedTuple):
     #: that timestamp up to it; None for lines streamed live (they carry no stamps).
     end: str | None = None
     k: int | None = None
-
-
-class Exit(msgspec.Struct, frozen=True, kw_only=True):
-    """How a container ended, for the ``exited`` event."""
-
-    exit_code: int
-    oom: bool = False
-    detail: str | None = None
-    #: When it ended (the event log's format); now when unknown.
-    at: str | None = None
-    #: When the life that ended began (the container's StartedAt).
-    life: str | None = None
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,20 +112,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
         return life is None or self.exited_life is None or self.exited_life == life
 
 
-_decode_envelope = msgspec.json.Decoder(Envelope).decode
-# Numbers past a float's range read as infinite, as they do when the envelope is read.
-_decode_payload = msgspec.json.Decoder(float_hook=float).decode
-#: What decoding a line can raise (a partial line, or a damaged one).
-_LINE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
-
-
-def decode_line(line: bytes) -> Envelope | None:
-    """The envelope one line of the log holds; None for a blank, partial or damaged
-    line (readers skip it)."""
-    try:
-        return _decode_envelope(line)
-    except _LINE_ERRORS:
-        return None
+_decode_claude = msgspec.json.Decoder(ClaudeLine).decode
 
 
 def _short(container_id: str) -> str:
@@ -172,9 +120,10 @@ def _short(container_id: str) -> str:
 
 
 def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
-    """The last seq in the log, and where it stands for container ``cid``."""
+    """The last seq in the log, and where it stands for container ``cid``: its last
+    line of output, and its life's end folded from the events that follow it."""
     seq: int | None = None
-    exited: Envelope | None = None
+    after: list[Envelope] = []  # cid's events after its last line, last first
     pieces: list[bytes] = []  # the start of a line longer than a block, last read first
     pos = size
     while pos > 0:
@@ -197,23 +146,25 @@ def _scan(log: Any, size: int, cid: str | None) -> tuple[int, Position]:
                 return seq, Position()
             if envelope.cid != cid:
                 continue
-            if exited is None and envelope.event in ("exited", "lost"):
-                exited = envelope
-            elif envelope.src == "claude" and envelope.n is not None:
-                return seq, _position(envelope.n + 1, envelope, exited)
-            elif envelope.event in ("started", "resumed"):
-                return seq, _position(0, None, exited)
-    return seq or 0, _position(0, None, exited)
+            if isinstance(envelope, ClaudeLine) and envelope.n is not None:
+                return seq, _position(cid, envelope.n + 1, envelope, after)
+            if begins_life(envelope):
+                return seq, _position(cid, 0, None, after)
+            after.append(envelope)
+    return seq or 0, _position(cid or "", 0, None, after)
 
 
-def _position(next_line: int, last: Envelope | None, exited: Envelope | None) -> Position:
+def _position(cid: str, next_line: int, last: ClaudeLine | None, after: list[Envelope]) -> Position:
+    life = Life(cid=cid)
+    for envelope in reversed(after):
+        life.feed(envelope)
     return Position(
         next_line=next_line,
         end=last.end if last else None,
         k=(last.k or 0) if last else 0,
-        done=exited is not None,
-        exited_life=exited.life if exited else None,
-        lost=exited is not None and exited.event == "lost",
+        done=life.output_ended,
+        exited_life=life.exit.life if life.exit else None,
+        lost=life.lost is not None,
     )
 
 
@@ -235,6 +186,11 @@ class _Batch:
     def raw(self, fields: bytes, ts: str | None = None) -> None:
         self._add(self._line(fields, ts))
 
+    def event(self, event: ScadEvent, cid: str | None) -> None:
+        """A scad event about container ``cid``, stamped with the event's ``ts`` or now."""
+        event = msgspec.structs.replace(event, cid=cid)
+        self._add(encode_event(event, self.seq + 1, event.ts or now_iso()))
+
     def claude(self, head: bytes, text: str, ts: str) -> None:
         """One line of Claude's output, after the fields in ``head``: its JSON as
         ``data`` when every reader can read the line back, else as ``text``. The check
@@ -244,17 +200,13 @@ class _Batch:
         if value and nests_within(value, MAX_NESTING):
             line = self._line(head + b'"data":' + value, ts)
             try:
-                _decode_envelope(line)  # the very line, as the log's readers read it
-            except _LINE_ERRORS:  # an agent can print anything
+                _decode_claude(line)  # the very line, as the log's readers read it
+            except LINE_ERRORS:  # an agent can print anything
                 pass
             else:
                 self._add(line)
                 return
         self.raw(head + _text_field(raw.decode()), ts)
-
-    def fields(self, ts: str | None = None, **fields: Any) -> None:
-        present = {k: v for k, v in fields.items() if v is not None}
-        self.raw(msgspec.json.encode(present)[1:-1], ts)
 
 
 #: The most a line kept as text takes in the log: escaping can make a line of
@@ -328,13 +280,13 @@ def is_locked(path: Path) -> bool:
     return False
 
 
-async def append_event(paths: RunPaths, event: str, **fields: Any) -> None:
-    """Append a scad lifecycle event (``cid`` names its container, when it has one)."""
-    if fields.get("cid"):
-        fields["cid"] = _short(fields["cid"])
+async def append_event(paths: RunPaths, event: ScadEvent) -> None:
+    """Append a scad event (its ``cid``, a container's id, is kept to its first 12
+    characters; its ``ts``, when empty, is now)."""
+    cid = _short(event.cid) if event.cid else None
 
     def fill(batch: _Batch, _: Position) -> None:
-        batch.fields(src="scad", event=event, **fields)
+        batch.event(event, cid)
 
     await anyio.to_thread.run_sync(_locked_append, paths, None, fill)
 
@@ -358,7 +310,7 @@ async def ingest(
     first: int,
     lines: Sequence[LogLine],
     *,
-    exit: Exit | None = None,
+    exit: Exited | None = None,
     life: str | None = None,
 ) -> int:
     """Append the container's stdout lines numbered ``first, first+1, ...`` that the
@@ -390,16 +342,7 @@ async def ingest(
             batch.claude(claude_head + place, line.text, line.ts)
         appended = len(batch.parts)
         if exit is not None and expected >= first + len(lines):
-            batch.fields(
-                exit.at,
-                src="scad",
-                event="exited",
-                cid=cid,
-                exit_code=exit.exit_code,
-                oom=exit.oom or None,
-                life=exit.life,
-                detail=exit.detail,
-            )
+            batch.event(exit, cid)
         return appended
 
     return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
@@ -411,7 +354,7 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
 
     def fill(batch: _Batch, where: Position) -> None:
         if not where.lost:
-            batch.fields(src="scad", event="lost", cid=cid, detail=detail)
+            batch.event(Lost(detail=detail), cid)
 
     await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
 

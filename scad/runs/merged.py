@@ -20,7 +20,8 @@ from ..errors import ScadError
 from ..home import Home
 from ..taskgroups import open_task_group
 from .catchup import CATCH_UPS_AT_ONCE, POLL_SECONDS, catch_up, follow_engine
-from .events import Envelope, read_events
+from .envelopes import Envelope
+from .events import read_events
 from .records import RunPaths, RunRecord
 
 if TYPE_CHECKING:
@@ -119,17 +120,18 @@ async def follow_logs(
 ) -> None:
     """Hand on what is appended to the logs after ``offsets``, each poll's lines in
     time order; ``discover`` names runs to pick up as they appear (read from their
-    start). Returns once ``until()`` holds and what was there then is handed on."""
+    start). Returns once ``until()`` holds and what was there then is handed on.
+    Both may read the disk: they are called off the event loop."""
     readers: dict[str, _Reader] = {}
     for run_id, offset in offsets.items():
         readers[run_id] = _Reader(home, run_id, None)
         readers[run_id].offset = offset
     discovered = 0.0
     while True:
-        finished = until()
+        finished = await anyio.to_thread.run_sync(until)
         if discover and (finished or anyio.current_time() - discovered >= DISCOVER_SECONDS):
             discovered = anyio.current_time()  # reading every run's record is not free
-            for run_id in discover():
+            for run_id in await anyio.to_thread.run_sync(discover):
                 readers.setdefault(run_id, _Reader(home, run_id, None))
         fresh: list[RunEnvelope] = []
         for reader in readers.values():
@@ -176,7 +178,8 @@ async def follow_runs(
     for runs that start later) while feeding each container nobody else watches
     from the engine. Once ``complete()`` says no run will join (always, for runs
     named), it returns when each has a container and none is fed any more;
-    without it, it goes on until cancelled."""
+    without it, it goes on until cancelled. ``select`` and ``complete`` may read the
+    disk: they are called off the event loop."""
     fed: set[str] = set()  # container ids being fed or done
     feeding = 0  # engine feeds still running
     all_ended = anyio.Event()
@@ -193,7 +196,7 @@ async def follow_runs(
     async def discover_and_feed(tg: TaskGroup) -> None:
         nonlocal feeding
         while True:
-            current = select()
+            current = await anyio.to_thread.run_sync(select)
             for record in current:
                 if record.container_id and record.container_id not in fed and not record.cleaned:
                     fed.add(record.container_id)
@@ -201,7 +204,7 @@ async def follow_runs(
                     tg.start_soon(feed, record)
             if (
                 complete is not None
-                and complete()
+                and await anyio.to_thread.run_sync(complete)
                 and feeding == 0
                 and all(r.container_id or r.cleaned for r in current)
             ):

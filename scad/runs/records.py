@@ -3,6 +3,9 @@
 One run directory is one session: its clones, Claude state, event log and
 this record. The record is the source of truth for what the session is; the
 engine is asked only for what the container is doing now.
+
+Loading, saving and listing records block (a folder scan, a file each); async
+code calls their ``a``-prefixed twins, which run them off the event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import msgspec
 from ..errors import NotFound, UsageError
 from ..home import Home
 from ..names import ids_like, ids_named
+from ..threads import async_twin
 
 __all__ = [
     "RunPaths",
     "RunRecord",
+    "alist_runs",
+    "aload_run",
+    "asave_run",
     "find_run",
     "list_runs",
     "load_run",
@@ -168,3 +175,8 @@ def list_runs(home: Home) -> list[RunRecord]:
         except NotFound:
             continue
     return sorted(records, key=lambda r: r.created)
+
+
+asave_run = async_twin(save_run)
+aload_run = async_twin(load_run)
+alist_runs = async_twin(list_runs)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import msgspec
 
 if TYPE_CHECKING:
-    from .events import Envelope
+    from .envelopes import ClaudeLine
 
 __all__ = [
     "ApiRetry",
@@ -227,6 +227,6 @@ def _untagged(data: bytes, exc: Exception) -> Unknown | Malformed:
     return Unknown(type=head.type, subtype=head.subtype)
 
 
-def claude_event(envelope: Envelope) -> StreamEvent | None:
-    """The event a log envelope carries (None for one that carries no object)."""
+def claude_event(envelope: ClaudeLine) -> StreamEvent | None:
+    """The event a line of Claude's carries (None for one that carries no object)."""
     return decode_event(envelope.data) if envelope.data else None

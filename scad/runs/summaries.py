@@ -24,13 +24,14 @@ import anyio
 import msgspec
 
 from .. import agentfs
-from ..engine._types import ContainerExit
 from ..errors import AgentFileError
 from ..home import Home
 from .accounting import RunSummary, RunTally
-from .events import Envelope, decode_line
-from .outcomes import HUNG_DETAIL, TIMED_OUT_DETAIL, Watch, outcome_of
+from .envelopes import ClaudeLine, Envelope, decode_line
+from .lives import RunLives
 from .records import RunPaths
+from .states import LifeStatus
+from .streamjson import claude_event
 
 __all__ = [
     "CACHE_LIMIT",
@@ -58,10 +59,9 @@ class LogSummary(msgspec.Struct, kw_only=True):
     #: The last of the ``started``/``resumed``/``stopped`` events is ``stopped``:
     #: scad stopped the run (its container's exit is not the agent's doing).
     stopped: bool = False
-    #: How the last container's life ended: an :data:`scad.runs.outcomes.Status`, or
-    #: ``running`` while its end is not in the log; None when none ever started.
-    #: A life scad stopped (``session stop``) before Claude's result is ``cancelled``.
-    outcome: str | None = None
+    #: How the last container's life ended (see :meth:`scad.runs.lives.Life.status`);
+    #: None when none ever started.
+    outcome: LifeStatus | None = None
     #: The container of the last start (its id's first 12 characters).
     container: str | None = None
     #: That container's exit (or its loss) is in the log: it prints nothing more
@@ -91,34 +91,6 @@ _decode_cache = msgspec.json.Decoder(_Cache).decode
 _encode = msgspec.json.Encoder().encode
 
 
-class _Life:
-    """One container's life in the log: from its ``started`` (or ``resumed``) on."""
-
-    def __init__(self, cid: str | None) -> None:
-        self.cid = cid
-        self.watch = Watch()
-        self.exited: Envelope | None = None
-        self.lost = False
-        self.cancelled = False
-        self.stopped = False
-
-    def outcome(self) -> str:
-        if self.lost:
-            return "crashed"
-        if self.cancelled:
-            return "cancelled"
-        exited = self.exited
-        if exited is None:
-            return "running"
-        if self.stopped and self.watch.result is None:
-            return "cancelled"
-        self.watch.hung = exited.detail == HUNG_DETAIL
-        self.watch.timed_out = exited.detail == TIMED_OUT_DETAIL
-        code = exited.exit_code if exited.exit_code is not None else -1
-        exit = ContainerExit(exit_code=code, oom=bool(exited.oom))
-        return outcome_of("", exited.cid or "", exit, self.watch).status
-
-
 #: How Claude's objects begin: their kind first (``{"type":"assistant",...``). A name
 #: with an escape, or spaces, does not match: such an object is decoded in full.
 _KIND = re.compile(rb'\{"type":"([a-z_]{1,32})"')
@@ -144,69 +116,39 @@ class _LogScan:
 
     def __init__(self) -> None:
         self.tally = RunTally()
-        self.lifecycle: str | None = None
-        self.life: _Life | None = None
+        self.lives = RunLives()
         self.last_ts: str | None = None
 
     def feed(self, data: bytes) -> None:
-        envelopes = []
+        envelopes: list[Envelope] = []
         # Lines end at \n only, as the log's readers split them.
         for line in data.split(b"\n"):
             envelope = decode_line(line)
             if envelope is None:
                 continue  # blank, or damaged: skipped, not fatal
             self.last_ts = envelope.ts
-            if envelope.src != "claude":
+            life = self.lives.feed(envelope)
+            if not isinstance(envelope, ClaudeLine):
                 envelopes.append(envelope)
-                self._see_scad(envelope)
                 continue
             kind = _kind(envelope.data)
             if kind is None or kind in _TALLIED:
                 envelopes.append(envelope)
-            self._see_claude(envelope, kind, line)
+            may_be_result = kind == b"result" or (kind is None and b'"result"' in line)
+            if life is not None and may_be_result:
+                life.saw(claude_event(envelope))
         self.tally.feed(envelopes)
 
-    def _see_claude(self, envelope: Envelope, kind: bytes | None, line: bytes) -> None:
-        life = self.life
-        if life is None or envelope.cid != life.cid:
-            return
-        if life.exited is not None:
-            life.exited = None  # printing again: the container was restarted
-        if kind == b"result" or (kind is None and b'"result"' in line):
-            life.watch.saw_envelope(envelope)
-
-    def _see_scad(self, envelope: Envelope) -> None:
-        life = self.life
-        event = envelope.event
-        if event in ("started", "resumed"):
-            self.lifecycle = event
-            self.life = _Life(envelope.cid)
-        elif event == "stopped":
-            self.lifecycle = event
-            if life is not None:
-                life.stopped = True
-        elif life is not None and envelope.cid == life.cid:
-            if event == "exited":
-                life.exited = envelope
-            elif event == "lost":
-                life.lost = True
-            elif event == "cancelled":
-                life.cancelled = True
-        elif event == "cancelled" and envelope.cid is None:
-            # Cancelled before a container of its own started (or with its id unknown).
-            self.life = life or _Life(None)
-            self.life.cancelled = True
-
     def result(self) -> LogSummary:
-        life = self.life
+        life = self.lives.last
         summary = self.tally.summary()
         summary.last_activity = self.last_ts  # the tally saw every line but those it ignores
         return LogSummary(
             summary=summary,
-            stopped=self.lifecycle == "stopped",
-            outcome=life.outcome() if life is not None else None,
+            stopped=self.lives.stopped,
+            outcome=life.status() if life is not None else None,
             container=life.cid if life is not None else None,
-            container_ended=life is not None and (life.exited is not None or life.lost),
+            container_ended=life is not None and life.output_ended,
         )
 
 

@@ -33,17 +33,9 @@ from ..home import Home
 from ..names import home_key
 from ..taskgroups import open_task_group
 from .catchup import catch_up, follow_engine
-from .events import (
-    Envelope,
-    Exit,
-    LogLine,
-    append_event,
-    each_event,
-    ingest,
-    mark_lost,
-    position,
-    supervising,
-)
+from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
+from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
+from .lives import RunLives
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .records import RunPaths, RunRecord, save_run
 
@@ -103,15 +95,19 @@ async def _create_beside(engine: Engine, home: Home, record: RunRecord, spec: Co
     return await engine.create_container(msgspec.structs.replace(spec, name=f"{spec.name}-{key}"))
 
 
+#: How the log names a start: a run's first container, or a session's resumed one.
+Start = type[Started] | type[Resumed]
+
+
 async def launch(
-    engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec, *, event: str = "started"
+    engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec, *, event: Start = Started
 ) -> str:
     """Create and start the run's container without watching it; returns its id."""
     container_id = await _create(engine, home, record, spec)
     try:
         # Before it prints anything: a catch-up landing right after the start
         # must find where the container's line count begins.
-        await append_event(RunPaths(home, record.run_id), event, cid=container_id)
+        await append_event(RunPaths(home, record.run_id), event(cid=container_id))
         await engine.start(container_id)
     except BaseException:
         with anyio.move_on_after(30, shield=True):
@@ -126,7 +122,7 @@ async def supervise(
     record: RunRecord,
     spec: ContainerSpec,
     *,
-    event: str = "started",
+    event: Start = Started,
     idle_timeout: float | None = None,
     time_limit: float | None = None,
     gate: Callable[[], Awaitable[None]] | None = None,
@@ -136,7 +132,7 @@ async def supervise(
     """Run ``record``'s container from creation to exit, streaming its output into the log;
     reports the record (its container id set) once the container started.
 
-    ``event`` names the start in the log (``started``, or ``resumed``). With
+    ``event`` is the start's kind in the log (:class:`Started`, or :class:`Resumed`). With
     ``idle_timeout``, a run that prints nothing for that long is stopped and
     ends as ``hung``; with ``time_limit`` (seconds), one that runs longer than
     that in all is stopped and ends as ``timed-out``. ``gate`` is awaited
@@ -158,7 +154,7 @@ async def supervise(
         try:
             container_id = await _create(engine, home, record, spec)
             # Before the container prints anything: its line count starts here.
-            await append_event(paths, event, cid=container_id)
+            await append_event(paths, event(cid=container_id))
             async with engine.attach(container_id) as output:
                 if gate is not None:
                     await gate()
@@ -289,7 +285,7 @@ async def _regain(
         pause = min(2 * pause, longest)
         # What was seen live is read back from the log, with its watchdogs' verdict.
         watch = Watch()
-        watch.started, watch.hung, watch.timed_out = True, watched.hung, watched.timed_out
+        watch.started, watch.stop = True, watched.stop
         try:
             state = await engine.inspect(container_id)
             if state is not None and state.status == "created":  # the start never reached it
@@ -299,7 +295,7 @@ async def _regain(
                 return Outcome(
                     run_id=record.run_id, status="crashed", container_id=container_id, detail=detail
                 )
-            if watch.hung or watch.timed_out:  # its stop may never have reached the engine
+            if watch.stop is not None:  # its stop may never have reached the engine
                 await engine.stop(container_id, grace=STOP_GRACE)
             await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
         except ScadError as exc:
@@ -346,23 +342,26 @@ async def _log_watchdog(
 async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch: Watch) -> Outcome:
     """The outcome of a container's life as its event log tells it."""
     cid = container_id[:12]
-    exited: Envelope | None = None
+    lives = RunLives()
+    life = None
     async for envelope in each_event(paths):
-        if envelope.cid != cid:
+        about = lives.feed(envelope)
+        if about is None or about.cid != cid:
             continue
-        if envelope.src == "claude":
+        life = about
+        if isinstance(envelope, ClaudeLine):
             watch.saw_envelope(envelope)
-        elif envelope.event in ("exited", "lost"):
-            exited = envelope
-    if exited is None or exited.event == "lost":
-        detail = exited.detail if exited else "the container ended with no exit in its log"
+    exit = life.exit if life is not None else None
+    lost = life.lost if life is not None else None
+    if exit is None or lost is not None:
+        detail = lost.detail if lost else "the container ended with no exit in its log"
         return Outcome(run_id=run_id, status="crashed", container_id=container_id, detail=detail)
-    if exited.detail:
-        watch.stderr.extend(exited.detail.splitlines())
-    exit = ContainerExit(
-        exit_code=exited.exit_code if exited.exit_code is not None else -1, oom=bool(exited.oom)
+    if exit.stderr:
+        watch.stderr.extend(exit.stderr.splitlines())
+    watch.stop = watch.stop or exit.stop
+    return outcome_of(
+        run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch
     )
-    return outcome_of(run_id, container_id, exit, watch)
 
 
 async def remove_containers(engine: Engine, home: Home, record: RunRecord) -> None:
@@ -407,7 +406,7 @@ async def _ingest(
     container_id: str,
     watch: Watch,
     lines: list[LogLine],
-    exit: Exit | None = None,
+    exit: Exited | None = None,
 ) -> None:
     await ingest(paths, container_id, watch.next_line, lines, exit=exit)
     watch.next_line += len(lines)
@@ -426,7 +425,7 @@ async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: 
             with contextlib.suppress(ScadError):
                 # What the stream had not handed over yet is in the engine's log.
                 await catch_up(engine, home, record, supervisor=True)
-        await append_event(paths, "cancelled", cid=container_id)
+        await append_event(paths, Cancelled(cid=container_id))
     finally:
         with contextlib.suppress(ScadError):
             await remove_containers(engine, home, record)

@@ -15,8 +15,9 @@ from ..engine._types import ContainerState
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..home import Home
 from ..runs.catchup import catch_up
+from ..runs.envelopes import Cleaned, Stopped
 from ..runs.events import append_event
-from ..runs.records import RunPaths, RunRecord, find_run, list_runs, now_iso, save_run
+from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso, save_run
 from ..runs.supervisor import STOP_GRACE, remove_containers
 from ..taskgroups import open_task_group
 
@@ -99,7 +100,7 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
         assert record.container_id is not None
         await engine.stop(record.container_id, grace=STOP_GRACE)
         await catch_up(engine, home, record)
-        await append_event(RunPaths(home, record.run_id), "stopped")
+        await append_event(RunPaths(home, record.run_id), Stopped())
         results[record.run_id] = StopResult(run_id=record.run_id, outcome="stopped")
 
     async with open_task_group() as tg:
@@ -171,8 +172,7 @@ async def clean_session(
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)
     record.cleaned = now_iso()
-    save_run(home, record)
-    await append_event(
-        paths, "cleaned", detail=f"discarded {len(unfetched)} commit(s)" if unfetched else None
-    )
+    await asave_run(home, record)
+    discarded = f"discarded {len(unfetched)} commit(s)" if unfetched else None
+    await append_event(paths, Cleaned(detail=discarded))
     return CleanResult(run_id=record.run_id, outcome="cleaned", discarded=unfetched)

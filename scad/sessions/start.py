@@ -24,11 +24,13 @@ from ..home import Home
 from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
 from ..names import branch_name, make_run_id, validate_tag
+from ..runs import envelopes
 from ..runs.catchup import catch_up
 from ..runs.events import append_event, is_supervised
 from ..runs.records import RunPaths, RunRecord, now_iso, save_run
 from ..runs.supervisor import Outcome, launch, remove_containers, supervise
 from ..taskgroups import open_task_group
+from ..threads import async_twin
 from .claude_setup import claude_arguments
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import host_timezone, run_container_spec
@@ -41,6 +43,8 @@ __all__ = [
     "Prepared",
     "Resumed",
     "SessionRefresh",
+    "acontainer_spec",
+    "arequire_credentials",
     "discard_run",
     "prepare_session",
     "refresh_session",
@@ -59,6 +63,10 @@ def require_credentials() -> HostCredentials:
             "or log in with `claude` so ~/.claude/.credentials.json exists"
         )
     return credentials
+
+
+#: The host's credentials are read from files (~/.claude/.credentials.json).
+arequire_credentials = async_twin(require_credentials)
 
 
 def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str:
@@ -105,6 +113,10 @@ def container_spec(
     )
 
 
+#: The host's time zone is read from a file (/etc/timezone).
+acontainer_spec = async_twin(container_spec)
+
+
 class Prepared(msgspec.Struct, kw_only=True):
     """A run ready to start: its directory, clones and Claude state made."""
 
@@ -137,7 +149,7 @@ async def prepare_session(
     if headless and not prompt:
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
     await check_repos(config, f"{config.name}.yml")
-    credentials = require_credentials()
+    credentials = await arequire_credentials()
     if image is None:
         image = (await build_image(engine, home, config, progress=build_progress)).image
     run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag, named_at)
@@ -168,11 +180,12 @@ async def prepare_session(
             item=batch[1] if batch else None,
         )
         await anyio.to_thread.run_sync(save_run, home, record)
-        await append_event(paths, "created", detail=f"image {image}, branch {branch}")
+        await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))
     except BaseException:
         await discard_run(home, run_id)
         raise
-    return Prepared(record=record, spec=container_spec(config, record, paths, resume=False))
+    spec = await acontainer_spec(config, record, paths, resume=False)
+    return Prepared(record=record, spec=spec)
 
 
 async def discard_run(home: Home, run_id: str) -> None:
@@ -227,10 +240,10 @@ async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCrede
     """Give a run that starts again the host's credentials and scad's settings (what
     the agent left is replaced, never written through); returns the credentials and
     what scad could not use of the agent's state (also logged as ``warning``)."""
-    credentials = require_credentials()
+    credentials = await arequire_credentials()
     notes = await _write_claude_state(config, paths, credentials, agent_owner())
     for note in notes:
-        await append_event(paths, "warning", detail=note)
+        await append_event(paths, envelopes.Warned(detail=note))
     return credentials, notes
 
 
@@ -246,14 +259,14 @@ async def refresh_session(engine: Engine, home: Home, record: RunRecord) -> Sess
     if record.cleaned:
         raise SessionError(f"{record.run_id} was cleaned; there is nothing to refresh")
     paths = RunPaths(home, record.run_id)
+    credentials = await arequire_credentials()
     refreshed = await anyio.to_thread.run_sync(
-        refresh_credentials, paths, require_credentials(), agent_owner()
+        refresh_credentials, paths, credentials, agent_owner()
     )
     expiry = refreshed.expires_at.isoformat(timespec="seconds") if refreshed.expires_at else None
     detail = refreshed.method + (f", expires {expiry}" if expiry else "")
-    await append_event(
-        paths, "refreshed", detail=detail + (" (kept the run's own)" if refreshed.kept else "")
-    )
+    kept = " (kept the run's own)" if refreshed.kept else ""
+    await append_event(paths, envelopes.Refreshed(detail=detail + kept))
     state = await engine.inspect(record.container_id) if record.container_id else None
     return SessionRefresh(
         run_id=record.run_id, running=state is not None and state.running, credentials=refreshed
@@ -299,7 +312,7 @@ async def resume_session(
         await catch_up(engine, home, record)
         if state is not None:
             await engine.remove(record.container_id, force=True)
-    require_credentials()
+    await arequire_credentials()
     if await engine.image(record.image) is None:
         record.image = (await build_image(engine, home, config)).image
     credentials, notes = await renew_claude_state(config, paths)
@@ -307,7 +320,6 @@ async def resume_session(
     record.auth = credentials.method
     if prompt:
         record.prompt = prompt
-    await launch(
-        engine, home, record, container_spec(config, record, paths, resume=True), event="resumed"
-    )
+    spec = await acontainer_spec(config, record, paths, resume=True)
+    await launch(engine, home, record, spec, event=envelopes.Resumed)
     return Resumed(record=record, notes=notes)

@@ -18,7 +18,8 @@ from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..home import Home
 from ..runs.accounting import RunSummary
 from ..runs.catchup import CATCH_UPS_AT_ONCE, catch_up
-from ..runs.records import RunPaths, RunRecord, list_runs
+from ..runs.records import RunPaths, RunRecord, alist_runs
+from ..runs.states import LifeStatus, SessionState
 from ..runs.summaries import LogSummary, log_summaries, log_summary
 from ..taskgroups import open_task_group
 from ..text import printable
@@ -52,14 +53,13 @@ class SessionStatus(msgspec.Struct, kw_only=True):
     run_id: str
     config: str
     mode: str
-    #: running, exited, stopped, created, missing (container gone) or cleaned.
-    state: str
+    state: SessionState
     exit_code: int | None
     created: str
     branch: str
     summary: RunSummary
     #: How its last container ended (see :class:`scad.runs.summaries.LogSummary`).
-    outcome: str | None = None
+    outcome: LifeStatus | None = None
 
 
 class CloneInfo(msgspec.Struct, kw_only=True):
@@ -85,7 +85,7 @@ class TranscriptInfo(msgspec.Struct, kw_only=True):
 
 class SessionInfo(msgspec.Struct, kw_only=True):
     record: RunRecord
-    state: str
+    state: SessionState
     exit_code: int | None
     container: ContainerState | None
     clones: list[CloneInfo]
@@ -99,7 +99,7 @@ def _state(
     stopped_by_scad: bool,
     *,
     engine_known: bool,
-) -> tuple[str, int | None]:
+) -> tuple[SessionState, int | None]:
     if record.cleaned:
         return "cleaned", None
     if not engine_known:
@@ -110,7 +110,15 @@ def _state(
         return "running", None
     if container.status == "exited":
         return ("stopped" if stopped_by_scad else "exited"), container.exit_code
-    return container.status, None
+    return _engine_state(container.status), None
+
+
+def _engine_state(status: str) -> SessionState:
+    """A container's state as the engine names it (one it may add later: ``unknown``)."""
+    match status:
+        case "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead":
+            return status
+    return "unknown"
 
 
 def _status(
@@ -197,7 +205,7 @@ async def session_status(
     Without an engine, states are ``unknown`` and totals are those of the logs
     as last caught up; such sessions count as possibly running.
     """
-    rows = await run_statuses(engine, home, list_runs(home))
+    rows = await run_statuses(engine, home, await alist_runs(home))
     return rows if include_all else [r for r in rows if r.state in ("running", "unknown")]
 
 

@@ -238,7 +238,7 @@ async def test_a_killed_supervisor_is_picked_up_and_nothing_runs_twice(
     assert await view.wait(30) == 1  # the view saw its supervisor die
     status = await project.scad("batch", "status", batch_id, check=False)
     assert (
-        f"the batch's supervisor is not running; pick it up with `scad batch resume {batch_id}`"
+        f"the batch's supervisor is not running; pick it up with:\n  scad batch resume {batch_id}"
         in status.stdout
     )
     assert len(await running_containers("kill")) == 3  # the runs go on without it

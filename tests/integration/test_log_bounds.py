@@ -17,6 +17,7 @@ from scad.config.schema import load_config
 from scad.engine._client import open_engine
 from scad.home import Home
 from scad.runs.catchup import catch_up
+from scad.runs.envelopes import ClaudeLine, Exited, Started
 from scad.runs.events import Envelope, append_event, read_all_events
 from scad.runs.records import RunPaths, RunRecord
 from scad.runs.summaries import log_summary
@@ -100,7 +101,7 @@ async def test_odd_lines_leave_every_later_line_the_exit_and_the_cost_in_the_log
         branch="b", created="", repos={}, container_id=outcome.container_id,
     )  # fmt: skip
     # As a run nobody watched: its start is logged, its output is the engine's to give.
-    await append_event(caught_up, "started", cid=outcome.container_id)
+    await append_event(caught_up, Started(cid=outcome.container_id))
     async with open_engine() as engine:
         assert await catch_up(engine, caught_up_home, record) is False
 
@@ -111,7 +112,7 @@ async def test_odd_lines_leave_every_later_line_the_exit_and_the_cost_in_the_log
         for envelope, line in zip(claude, lines, strict=True):
             assert as_printed(envelope) in (line, line.strip()), envelope.n
         assert claude[-1].payload() == result
-        exited = [e for e in envelopes if e.event == "exited"]
+        exited = [e for e in envelopes if e.kind == "exited"]
         assert [e.exit_code for e in exited] == [0]
         summary = await log_summary(paths)
         assert summary.outcome == "succeeded"
@@ -159,12 +160,12 @@ async def test_catching_up_hundreds_of_megabytes_keeps_memory_flat(project: Proj
     assert run_id in output
 
     envelopes = await read_all_events(RunPaths(Home(project.home), run_id))
-    claude = [e for e in envelopes if e.src == "claude"]
+    claude = [e for e in envelopes if isinstance(e, ClaudeLine)]
     assert [e.n for e in claude] == list(range(len(claude)))
     texts = [e.text for e in claude if e.text is not None]
     assert len(texts) == 300 * 256 + 5 and texts[-5:] == [f"last {n}" for n in range(5)]
-    (exited,) = [e for e in envelopes if e.event == "exited"]
+    (exited,) = [e for e in envelopes if isinstance(e, Exited)]
     assert exited.exit_code == 1
-    assert exited.detail is not None and exited.detail.splitlines()[-3:] == [
+    assert exited.stderr is not None and exited.stderr.splitlines()[-3:] == [
         "last 2", "last 3", "last 4",
     ]  # fmt: skip

@@ -56,7 +56,7 @@ async def test_eight_runs_supervised_at_once(project: Project, credentials: None
         assert outcome.result == f"committed {n}" and outcome.turns == 2
         assert git_log(project.clone(outcome.run_id)) == [f"run {n}", "init"]
         envelopes = await read_all_events(RunPaths(home, outcome.run_id))
-        assert [e.event for e in envelopes if e.src == "scad"] == ["created", "started", "exited"]
+        assert [e.kind for e in envelopes if e.src == "scad"] == ["created", "started", "exited"]
         claude = [e for e in envelopes if e.src == "claude"]
         assert [e.n for e in claude] == list(range(len(claude)))
         assert claude[0].payload()["subtype"] == "init" and claude[-1].payload()["type"] == "result"
@@ -89,7 +89,7 @@ async def test_a_cancelled_group_leaves_no_container_and_consistent_logs(
         probe = await run("docker", "inspect", f"scad-{record.run_id}", check=False)
         assert probe.returncode != 0, record.run_id
         events = await read_all_events(RunPaths(home, record.run_id))
-        scad_events = [e.event for e in events if e.src == "scad"]
+        scad_events = [e.kind for e in events if e.src == "scad"]
         assert scad_events[:2] == ["created", "started"] and scad_events[-1] == "cancelled"
         assert "exited" in scad_events
         claude = [e.n for e in events if e.src == "claude"]

@@ -7,11 +7,11 @@ import msgspec
 import pytest
 
 from scad.runs.accounting import summarise
-from scad.runs.events import Envelope
+from scad.runs.envelopes import ClaudeLine, Envelope, Exited
 
 
 def claude(seq: int, data: dict[str, Any]) -> Envelope:
-    return Envelope(
+    return ClaudeLine(
         seq=seq,
         ts=f"2026-11-27T10:00:{seq:02d}.000Z",
         src="claude",
@@ -52,7 +52,7 @@ def result(seq: int, **fields: Any) -> Envelope:
 def test_results_count_and_resumed_sessions_add_up() -> None:
     events = [
         init(1), assistant(2, "m1", tool=True), assistant(3, "m1"), result(4),
-        Envelope(seq=5, ts="2026-11-27T10:00:05.000Z", src="scad", event="exited", exit_code=0),
+        Exited(seq=5, ts="2026-11-27T10:00:05.000Z", exit_code=0),
         init(6), result(7, num_turns=1, total_cost_usd=0.25, is_error=True, subtype="error_max_turns"),
     ]  # fmt: skip
     summary = summarise(events)
@@ -85,15 +85,15 @@ def test_a_conversation_still_going_counts_its_messages_once() -> None:
 def test_unknown_and_text_lines_are_ignored() -> None:
     odd = [
         claude(1, {"type": "stream_event", "event": {}}),
-        Envelope(seq=2, ts="t", src="claude", text="plain"),
-        Envelope(seq=3, ts="t", src="future"),
+        ClaudeLine(seq=2, ts="t", src="claude", text="plain"),
+        ClaudeLine(seq=3, ts="t", src="future"),
         result(4),
     ]
     assert summarise(odd).turns == 0  # a result without an init belongs to no session
 
 
 def raw(seq: int, data: bytes) -> Envelope:
-    return Envelope(
+    return ClaudeLine(
         seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", src="claude", data=msgspec.Raw(data)
     )
 

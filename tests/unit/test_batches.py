@@ -27,6 +27,7 @@ from scad.batch.store import (
 from scad.batch.view import BatchWatcher
 from scad.errors import SessionError, UsageError
 from scad.home import Home
+from scad.runs.envelopes import Started
 from scad.runs.events import LogLine, append_event, ingest
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.fakes import FakeEngine, batch_event
@@ -155,7 +156,7 @@ async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
         ContainerSpec(image="scad-p:x", name="scad-x", labels={"scad.run": record.run_id})
     )
     save_run(home, record)
-    await append_event(RunPaths(home, record.run_id), "started", cid=record.container_id)
+    await append_event(RunPaths(home, record.run_id), Started(cid=record.container_id))
     await engine.start(record.container_id)
     event(home, "supervisor", pid=5)
     event(home, "started", item=1, run_id=record.run_id, attempt=1)
@@ -234,7 +235,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
 
     from rich.console import Console
 
-    from scad.cli.batch._view import _rich_table
+    from scad.cli.batch._view import live_screen
 
     event(home, "supervisor", pid=5)
     event(home, "concurrency", limit=2, detail="concurrency 4 -> 2: the API answered 429")
@@ -244,7 +245,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
     )
     view = await BatchWatcher(home, BATCH).look()
     out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(_rich_table(view))
+    Console(file=out, width=200, color_system=None).print(live_screen(view, 200))
     text = out.getvalue()
     assert "p-b-01-Nov27-1000" in text and "retrying (try 2)" in text
     assert text.count("queued") == 3  # two rows, and the totals

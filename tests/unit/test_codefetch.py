@@ -153,7 +153,7 @@ async def test_a_second_fetch_finds_everything_current_and_both_are_logged(
     await fetch_run(home, record)
     (again,) = (await fetch_run(home, record)).repos
     assert {b.action for b in again.branches} == {"current"}
-    fetched = [e.detail for e in await read_all_events(RunPaths(home, RUN)) if e.event == "fetched"]
+    fetched = [e.detail for e in await read_all_events(RunPaths(home, RUN)) if e.kind == "fetched"]
     assert fetched == [f"code:{BRANCH}->{BRANCH} (new)", "nothing new"]
 
 

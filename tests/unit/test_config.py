@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import CLAUDE_CODE_VERSION, DEFAULT_PIDS_LIMIT, load_config
+from scad.config.schema import (
+    CLAUDE_CODE_VERSION,
+    DEFAULT_PIDS_LIMIT,
+    EgressSettings,
+    load_config,
+)
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.anyio
@@ -67,6 +72,7 @@ def test_defaults(tmp_path: Path) -> None:
     )
     assert config.python.version == "3.11"
     assert config.network == "bridge"
+    assert config.egress == EgressSettings(mode="open", allow=[])
     assert config.mounts[0].container == str(tmp_path / "data")
     assert config.claude.dangerously_skip_permissions is False
     # Safe container defaults: a pids limit, no new privileges, no capabilities.
@@ -108,7 +114,7 @@ BAD = [
     ),
     pytest.param(
         BASE + "zzz: 1\n",
-        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, image, resources, security",
+        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, egress, image, resources, security",
         id="unknown-no-hint",
     ),
     pytest.param(
@@ -368,6 +374,41 @@ BAD = [
         'proj.yml: security.cap_drop: unknown field; did you mean "cap_drop_all"?',
         id="security-typo",
     ),
+    pytest.param(
+        BASE + "egress: {mode: closed}\n",
+        "proj.yml: egress.mode: 'closed' is not one of: open, gateway",
+        id="egress-mode",
+    ),
+    pytest.param(
+        BASE + "egress: {mode: gateway, allow: [pypi.org, 'http://x.org/']}\n",
+        'proj.yml: egress.allow[1]: "http://x.org/" is not a host like "pypi.org", "*.pythonhosted.org" or "git.example.com:8443"',
+        id="egress-url",
+    ),
+    pytest.param(
+        BASE + "egress: {mode: gateway, allow: ['git.example.com:99999']}\n",
+        'proj.yml: egress.allow[0]: "git.example.com:99999" is not a host like "pypi.org", "*.pythonhosted.org" or "git.example.com:8443"',
+        id="egress-port",
+    ),
+    pytest.param(
+        BASE + "egress: {mode: gateway, allow: ['*.10.0.0.1']}\n",
+        'proj.yml: egress.allow[0]: "*.10.0.0.1" is not a host like "pypi.org", "*.pythonhosted.org" or "git.example.com:8443"',
+        id="egress-wildcard-ip",
+    ),
+    pytest.param(
+        BASE + "egress: {mode: gateway, allow: pypi.org}\n",
+        "proj.yml: egress.allow: expected a list, got a string",
+        id="egress-allow-not-list",
+    ),
+    pytest.param(
+        BASE + "egress: {allow: [pypi.org]}\n",
+        "proj.yml: egress.allow: has no effect while egress.mode is open (every host is reachable); set egress.mode: gateway",
+        id="egress-allow-open",
+    ),
+    pytest.param(
+        BASE + "network: host\negress: {mode: gateway}\n",
+        "proj.yml: egress.mode: gateway puts runs on a network of its own; remove network: host or set egress.mode: open",
+        id="egress-host-network",
+    ),
 ]
 
 
@@ -414,3 +455,16 @@ def test_resources_and_security_override_the_defaults(tmp_path: Path) -> None:
     assert config.security.cap_drop_all is False
     whole = load_config(write(tmp_path, BASE + "resources: {cpus: 2, pids: 64}\n"))
     assert whole.resources.cpus == 2.0 and whole.resources.pids == 64
+
+
+def test_egress_through_the_gateway(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "name: p\nrepos: {c: {path: ., workdir: true}}\n"
+            "egress:\n  mode: gateway\n  allow: [pypi.org, '*.pythonhosted.org', 'git.corp:8443']\n",
+        )
+    )
+    assert config.egress == EgressSettings(
+        mode="gateway", allow=["pypi.org", "*.pythonhosted.org", "git.corp:8443"]
+    )

@@ -48,7 +48,8 @@ from scad.sessions.start import _write_prompt as write_prompt
 from tests.conftest import make_repo
 from tests.fakes import FakeContainer, FakeEngine, Script, batch_event
 
-pytestmark = pytest.mark.anyio
+# The batch's supervisor never blocks its event loop: no sync, lock, scan or sleep on it.
+pytestmark = [pytest.mark.anyio, pytest.mark.loop_watch]
 
 INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"}
 
@@ -180,8 +181,8 @@ async def test_outcomes_retries_and_the_concurrency_bound(project: tuple[Home, C
     assert sorted(r.item for r in runs) == list(range(1, 8))
     for record in runs:
         events = await read_all_events(RunPaths(home, record.run_id))
-        starts = [e for e in events if e.event == "started"]
-        retries = [e for e in events if e.event == "retry"]
+        starts = [e for e in events if e.kind == "started"]
+        retries = [e for e in events if e.kind == "retry"]
         assert len(starts) == engine.attempts[record.tag[-2:]] == len(retries) + 1
     # Every attempt of the rate-limited run left its own container's lines.
     second = next(r for r in runs if r.item == 2)
@@ -409,7 +410,7 @@ async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
     assert engine.attempts == {"01": 1, "02": 1, "03": 1, "04": 1}  # nothing ran twice
     assert sorted(r.item for r in list_runs(home)) == [1, 2, 3, 4]  # one run each
     adopted = await read_all_events(RunPaths(home, prepared[1].record.run_id))
-    assert [e.event or e.payload()["type"] for e in adopted] == [
+    assert [e.kind or e.payload()["type"] for e in adopted] == [
         "created", "started", "system", "result", "exited",
     ]  # fmt: skip
 
@@ -778,7 +779,7 @@ async def test_a_run_whose_engine_went_away_is_followed_to_its_real_end_not_retr
     run_id = state.items[0].run_id
     assert run_id is not None
     envelopes = await read_all_events(RunPaths(home, run_id))
-    kinds = [e.event or e.payload()["type"] for e in envelopes]
+    kinds = [e.kind or e.payload()["type"] for e in envelopes]
     assert kinds == ["created", "started", "system", "result", "exited"]  # each once, its real exit
 
 

@@ -6,8 +6,13 @@ from typing import Any
 
 import pytest
 
-from scad.engine._types import BindMount, ContainerSpec, Limits, Security
-from scad.engine._wire import LISTED_CONTAINER_FIELDS, container_config, container_state
+from scad.engine._types import BindMount, ContainerSpec, Limits, NetworkInfo, Security
+from scad.engine._wire import (
+    LISTED_CONTAINER_FIELDS,
+    container_config,
+    container_state,
+    network_info,
+)
 
 
 def test_a_run_container_asks_for_its_limits_hardening_and_whole_log() -> None:
@@ -79,3 +84,19 @@ def test_a_container_state_reads_only_the_fields_the_client_copies(row: dict[str
     recording = Recording(row)
     container_state(recording)
     assert recording.read <= set(LISTED_CONTAINER_FIELDS)
+
+
+def test_a_network_gives_its_ipv4_gateway() -> None:
+    inspected = {
+        "Id": "abc",
+        "Name": "scad-egress-1",
+        "Internal": True,
+        "Labels": {"scad.home": "/h"},
+        "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd00::1"},
+                            {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]},
+    }  # fmt: skip
+    assert network_info(inspected) == NetworkInfo(
+        id="abc", name="scad-egress-1", internal=True, gateway="172.18.0.1",
+        labels={"scad.home": "/h"},
+    )  # fmt: skip
+    assert network_info({"Id": "d", "IPAM": {"Config": None}}).gateway is None

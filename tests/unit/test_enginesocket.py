@@ -202,6 +202,11 @@ CALLS = [
     pytest.param("logs", ("c",), {"stderr": True, "tail": 5}, id="logs"),
     pytest.param("wait", ("c",), {}, id="wait"),
     pytest.param("exec", ("c", ["true"]), {"user": "u"}, id="exec"),
+    pytest.param("network", ("n",), {}, id="network"),
+    pytest.param(
+        "create_network", ("n",), {"labels": {"a": "b"}, "internal": True}, id="create_network"
+    ),
+    pytest.param("remove_network", ("n",), {}, id="remove_network"),
 ]
 STREAMS = [
     pytest.param(

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scad.home import Home
+from scad.runs.envelopes import Created, Exited, Resumed, Started, Stopped
 from scad.runs.events import (
-    Exit,
     LogLine,
     Position,
     append_event,
@@ -34,6 +34,11 @@ TS = "2026-11-27T10:00:00.000Z"
 LINES = [LogLine(TS, json.dumps({"type": "system", "subtype": "init", "i": i})) for i in range(50)]
 
 
+def at(envelope: object, field: str) -> object:
+    """A field of a line of the log, None for a kind of line without it."""
+    return getattr(envelope, field, None)
+
+
 def append_raw(path: Path, text: str) -> None:
     with open(path, "a") as f:
         f.write(text)
@@ -48,7 +53,7 @@ def run_paths(tmp_path: Path) -> RunPaths:
 async def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     raw = '{"type":"assistant","message":{"content":[{"type":"text","text":"h\\u00e9 \\"q\\""}]}}'
-    await append_event(paths, "started", cid="c1" * 10)
+    await append_event(paths, Started(cid="c1" * 10))
     stamped = LogLine("2026-11-27T10:00:02.000Z", "not json", "2026-11-27T10:00:02.1Z", 2)
     await ingest(paths, "c1" * 10, 0, [LogLine("2026-11-27T10:00:01.000Z", raw), stamped])
     lines = paths.events.read_text().splitlines()
@@ -61,7 +66,7 @@ async def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> No
         '"end":"2026-11-27T10:00:02.1Z","k":2,"text":"not json"}'
     )
     envelopes, _ = await read_events(paths)
-    assert [(e.seq, e.src, e.event, e.cid, e.n, e.text) for e in envelopes] == [
+    assert [(e.seq, e.src, e.kind, e.cid, at(e, "n"), at(e, "text")) for e in envelopes] == [
         (1, "scad", "started", "c1c1c1c1c1c1", None, None),
         (2, "claude", None, "c1c1c1c1c1c1", 0, None),
         (3, "claude", None, "c1c1c1c1c1c1", 1, "not json"),
@@ -76,46 +81,49 @@ async def test_concurrent_writers_write_each_line_once(tmp_path: Path) -> None:
         # Writers see the output in different batches, as the supervisor and catch-ups do.
         for start in range(0, len(LINES), step):
             await ingest(paths, "c1", start, LINES[start : start + step])
-        await ingest(paths, "c1", 0, LINES, exit=Exit(exit_code=0))
+        await ingest(paths, "c1", 0, LINES, exit=Exited(exit_code=0))
 
     async with anyio.create_task_group() as tg:
         for step in (1, 3, 7, 50):
             tg.start_soon(writer, step)
     envelopes = await read_all_events(paths)
     assert [e.seq for e in envelopes] == list(range(1, 52))
-    assert [e.n for e in envelopes[:-1]] == list(range(50))
+    assert [at(e, "n") for e in envelopes[:-1]] == list(range(50))
     assert [e.payload()["i"] for e in envelopes[:-1]] == list(range(50))
-    assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 0)
+    assert (envelopes[-1].kind, envelopes[-1].exit_code) == ("exited", 0)
 
 
 async def test_the_position_is_read_back_from_the_log(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     assert await position(paths, "c1") == Position()
-    await append_event(paths, "started", cid="c1")
+    await append_event(paths, Started(cid="c1"))
     await ingest(paths, "c1", 0, [*LINES[:2], LogLine(TS, "x", "2026-11-27T10:00:01Z", 3)])
     assert await position(paths, "c1") == Position(next_line=3, end="2026-11-27T10:00:01Z", k=3)
-    await append_event(paths, "stopped")  # events that say nothing of lines do not count
+    await append_event(paths, Stopped())  # events that say nothing of lines do not count
     assert (await position(paths, "c1")).next_line == 3
-    await ingest(paths, "c1", 3, [], exit=Exit(exit_code=0))
+    await ingest(paths, "c1", 3, [], exit=Exited(exit_code=0))
     assert (await position(paths, "c1")).done
     # Once exited, nothing more is written for that container, however often asked.
-    assert await ingest(paths, "c1", 3, LINES[3:5], exit=Exit(exit_code=0)) == 0
-    await append_event(paths, "resumed", cid="c2")
+    assert await ingest(paths, "c1", 3, LINES[3:5], exit=Exited(exit_code=0)) == 0
+    await append_event(paths, Resumed(cid="c2"))
     assert await position(paths, "c2") == Position()
 
 
 async def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    await append_event(paths, "started", cid="c1")
-    await ingest(paths, "c1", 0, LINES[:2], exit=Exit(exit_code=0))
-    await append_event(paths, "resumed", cid="c2")
-    await ingest(paths, "c2", 0, LINES[:1], exit=Exit(exit_code=137, oom=True, detail="boom"))
+    await append_event(paths, Started(cid="c1"))
+    await ingest(paths, "c1", 0, LINES[:2], exit=Exited(exit_code=0))
+    await append_event(paths, Resumed(cid="c2"))
+    await ingest(paths, "c2", 0, LINES[:1], exit=Exited(exit_code=137, oom=True, stderr="boom"))
     envelopes = await read_all_events(paths)
-    assert [(e.event, e.cid, e.n, e.exit_code, e.oom, e.detail) for e in envelopes] == [
+    assert [
+        (e.kind, e.cid, at(e, "n"), at(e, "exit_code"), at(e, "oom"), at(e, "stderr"))
+        for e in envelopes
+    ] == [
         ("started", "c1", None, None, None, None),
         (None, "c1", 0, None, None, None),
         (None, "c1", 1, None, None, None),
-        ("exited", "c1", None, 0, None, None),
+        ("exited", "c1", None, 0, False, None),
         ("resumed", "c2", None, None, None, None),
         (None, "c2", 0, None, None, None),
         ("exited", "c2", None, 137, True, "boom"),
@@ -128,23 +136,23 @@ async def test_blank_lines_count_and_gaps_wait_for_their_writer(tmp_path: Path) 
     assert await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, "  ")]) == 2
     assert await ingest(paths, "c1", 2, LINES[2:4]) == 2
     # Lines 6.. cannot be written before 4 and 5 are; nor the exit after them.
-    assert await ingest(paths, "c1", 6, LINES[6:8], exit=Exit(exit_code=0)) == 0
-    assert await ingest(paths, "c1", 4, LINES[4:8], exit=Exit(exit_code=0)) == 4
+    assert await ingest(paths, "c1", 6, LINES[6:8], exit=Exited(exit_code=0)) == 0
+    assert await ingest(paths, "c1", 4, LINES[4:8], exit=Exited(exit_code=0)) == 4
     envelopes = await read_all_events(paths)
-    assert [e.n for e in envelopes] == [*range(8), None]
-    assert (envelopes[1].text, envelopes[-1].event) == ("  ", "exited")
+    assert [at(e, "n") for e in envelopes] == [*range(8), None]
+    assert (envelopes[1].text, envelopes[-1].kind) == ("  ", "exited")
 
 
 async def test_a_restarted_container_goes_on_after_its_first_exit(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     first_life, second_life = "2026-11-27T10:00:00.1Z", "2026-11-27T10:05:00.2Z"
-    await ingest(paths, "c1", 0, LINES[:2], exit=Exit(exit_code=143, life=first_life))
+    await ingest(paths, "c1", 0, LINES[:2], exit=Exited(exit_code=143, life=first_life))
     # The same life is over; a catch-up that knows no life does not write either.
     assert await ingest(paths, "c1", 2, LINES[2:3], life=first_life) == 0
     assert await ingest(paths, "c1", 2, LINES[2:3]) == 0
-    assert await ingest(paths, "c1", 2, LINES[2:4], exit=Exit(exit_code=0, life=second_life)) == 2
+    assert await ingest(paths, "c1", 2, LINES[2:4], exit=Exited(exit_code=0, life=second_life)) == 2
     envelopes = await read_all_events(paths)
-    assert [(e.n, e.event, e.life) for e in envelopes] == [
+    assert [(at(e, "n"), e.kind, at(e, "life")) for e in envelopes] == [
         (0, None, None), (1, None, None), (None, "exited", first_life),
         (2, None, None), (3, None, None), (None, "exited", second_life),
     ]  # fmt: skip
@@ -156,7 +164,7 @@ async def test_a_lost_container_is_recorded_once(tmp_path: Path) -> None:
     await ingest(paths, "c1", 0, LINES[:1])
     for _ in range(2):
         await mark_lost(paths, "c1", "gone")
-    assert [e.event for e in await read_all_events(paths)] == [None, "lost"]
+    assert [e.kind for e in await read_all_events(paths)] == [None, "lost"]
     assert (await position(paths, "c1")).ended(None)
     assert await ingest(paths, "c1", 1, LINES[1:2]) == 0
 
@@ -199,11 +207,11 @@ async def test_a_line_cut_short_by_a_killed_writer_does_not_swallow_the_next(
     tmp_path: Path,
 ) -> None:
     paths = run_paths(tmp_path)
-    await append_event(paths, "created")
+    await append_event(paths, Created())
     append_raw(paths.events, '{"seq":2,"ts":"t","src":"scad","ev')
-    await append_event(paths, "started")
+    await append_event(paths, Started())
     envelopes = await read_all_events(paths)
-    assert [(e.seq, e.event) for e in envelopes] == [(1, "created"), (2, "started")]
+    assert [(e.seq, e.kind) for e in envelopes] == [(1, "created"), (2, "started")]
 
 
 # A writer killed at any point, and readers at any moment: every line once, in order.
@@ -233,7 +241,7 @@ def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
     expected = list(range(len(lines)))
 
     async def check_reader() -> list[int]:
-        numbers = [e.n for e in await read_all_events(paths) if e.src == "claude"]
+        numbers = [at(e, "n") for e in await read_all_events(paths) if e.src == "claude"]
         assert numbers == sorted(set(numbers)), "a line twice, or out of order"
         return [n for n in numbers if n is not None]
 
@@ -247,12 +255,12 @@ def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
                 keep = before + int((after - before) * killed)
                 os.truncate(paths.events, keep)
             await check_reader()
-        await ingest(paths, "c1", 0, lines, exit=Exit(exit_code=0))
+        await ingest(paths, "c1", 0, lines, exit=Exited(exit_code=0))
 
     anyio.run(scenario)
     assert anyio.run(check_reader) == expected
     events = anyio.run(read_all_events, paths)
-    assert [e.event for e in events if e.src == "scad"] == ["exited"]
+    assert [e.kind for e in events if e.src == "scad"] == ["exited"]
     assert [e.seq for e in events] == sorted({e.seq for e in events})
 
 
@@ -281,7 +289,7 @@ async def test_a_carriage_return_cannot_forge_an_envelope(tmp_path: Path) -> Non
     ]
     await ingest(paths, "c" * 64, 0, [LogLine(TS, line) for line in lines])
     envelopes = await read_all_events(paths)
-    assert [(e.src, e.event) for e in envelopes] == [("claude", None)] * 3
+    assert [(e.src, e.kind) for e in envelopes] == [("claude", None)] * 3
     summary = summarise(envelopes)
     assert (summary.turns, summary.cost_usd) == (3, 4.0)
 
@@ -324,14 +332,14 @@ async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, od
 
     paths = run_paths(tmp_path)
     cid = "c" * 64
-    await append_event(paths, "started", cid=cid)
+    await append_event(paths, Started(cid=cid))
     lines = [INIT, odd, '{"type":"user"}', RESULT]
     for n, line in enumerate(lines):
         await ingest(paths, cid, n, [LogLine(TS, line)])
         assert (await position(paths, cid)).next_line == n + 1
-    await ingest(paths, cid, len(lines), [], exit=Exit(exit_code=0))
+    await ingest(paths, cid, len(lines), [], exit=Exited(exit_code=0))
     envelopes = await read_all_events(paths)
-    assert [(e.src, e.event, e.n) for e in envelopes] == [
+    assert [(e.src, e.kind, at(e, "n")) for e in envelopes] == [
         ("scad", "started", None),
         *[("claude", None, n) for n in range(len(lines))],
         ("scad", "exited", None),
@@ -368,11 +376,11 @@ def test_any_line_an_agent_prints_is_read_back_and_keeps_the_count(
     async def scenario() -> list:
         for n, line in enumerate([odd, RESULT]):
             await ingest(paths, "c1", n, [LogLine(TS, line)])
-        await ingest(paths, "c1", 2, [], exit=Exit(exit_code=0))
+        await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
         return await read_all_events(paths)
 
     envelopes = anyio.run(scenario)
-    assert [(e.n, e.event) for e in envelopes] == [(0, None), (1, None), (None, "exited")]
+    assert [(at(e, "n"), e.kind) for e in envelopes] == [(0, None), (1, None), (None, "exited")]
     assert envelopes[1].payload()["total_cost_usd"] == 4.0
 
 
@@ -384,11 +392,13 @@ async def test_no_nesting_depth_blinds_the_log(tmp_path: Path) -> None:
         paths.root.mkdir(parents=True)
         for n, line in enumerate([nested(depth), RESULT]):
             await ingest(paths, "c1", n, [LogLine(TS, line)])
-        await ingest(paths, "c1", 2, [], exit=Exit(exit_code=0))
+        await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
         envelopes = await read_all_events(paths)
-        assert [(e.n, e.event) for e in envelopes] == [(0, None), (1, None), (None, "exited")], (
-            depth
-        )
+        assert [(at(e, "n"), e.kind) for e in envelopes] == [
+            (0, None),
+            (1, None),
+            (None, "exited"),
+        ], depth
         assert envelopes[0].text == nested(depth)
 
 

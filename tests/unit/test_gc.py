@@ -171,6 +171,12 @@ def tree(root: Path) -> set[str]:
     return found
 
 
+def register_config(home: Home, name: str = "proj") -> None:
+    """A config of that name in the home (gc reads only which exist)."""
+    home.configs.mkdir(parents=True, exist_ok=True)
+    home.config_file(name).write_text(f"name: {name}\n")
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home(tmp_path / "home")
@@ -200,6 +206,7 @@ async def test_each_kind_is_listed_or_kept_and_force_removes_exactly_the_list(
     orphan = await run_container(engine, "p-gone", home=home)
     running_orphan = await run_container(engine, "p-gone-running", home=home, running=True)
     live = await run_container(engine, "p-live", home=home)
+    register_config(home)
 
     make_run(home, "p-cleaned", cleaned=True, batch="b-done")
     stale_file(home.run_dir("p-cleaned") / "run.tmp")  # goes with its run, not on its own
@@ -490,6 +497,7 @@ async def test_a_failure_is_reported_and_the_rest_proceeds(home: Home) -> None:
     first = await run_container(engine, "p-gone-1", home=home)
     second = await run_container(engine, "p-gone-2", home=home)
     engine.refuse.add(first)
+    register_config(home)
     make_run(home, "p-cleaned", cleaned=True)
 
     plan = await plan_gc(engine, home)
@@ -571,7 +579,7 @@ def test_the_newest_image_and_the_latest_one_both_stay() -> None:
             created="1970-01-01T00:00:02.5Z",
         ),
     ]
-    plan = stale_images(images, [], "/h")
+    plan = stale_images(images, [], "/h", {"proj"})
     assert listed(plan) == {("image", "scad-proj:old"), ("image", "scad-proj:iso")}
     assert kept(plan) == {
         ("image", "scad-proj:back, scad-proj:latest"): "the latest of config proj",
@@ -590,13 +598,13 @@ def test_a_home_collects_only_its_own_images() -> None:
         image("theirs-old", f"{theirs}:old", created=4),
         image("theirs-latest", f"{theirs}:new", f"{theirs}:latest", created=5),
     ]
-    plan = stale_images(images, [], "/home/a")
+    plan = stale_images(images, [], "/home/a", {"proj"})
     assert listed(plan) == {("image", f"{mine}:old")}
     assert kept(plan) == {
         ("image", f"{mine}:shared, {theirs}:shared"): f"also tagged {theirs}:shared",
         ("image", f"{mine}:current, {mine}:latest"): "the latest of config proj",
     }
-    assert listed(stale_images(images, [], "/home/b")) == {("image", f"{theirs}:old")}
+    assert listed(stale_images(images, [], "/home/b", {"proj"})) == {("image", f"{theirs}:old")}
 
 
 def test_of_two_images_made_in_one_second_the_latest_is_the_newest() -> None:
@@ -605,7 +613,7 @@ def test_of_two_images_made_in_one_second_the_latest_is_the_newest() -> None:
         image("second", "scad-proj:second", "scad-proj:latest", created=7),
     ]
     for order in (images, images[::-1]):
-        assert listed(stale_images(order, [], "/h")) == {("image", "scad-proj:first")}
+        assert listed(stale_images(order, [], "/h", {"proj"})) == {("image", "scad-proj:first")}
 
 
 def test_a_container_is_an_orphan_only_by_its_run_and_home_labels() -> None:
@@ -761,3 +769,29 @@ def test_a_tree_of_more_entries_than_are_counted_has_no_size(
     for n in range(2000):
         (tree / f"g{n}").touch()
     assert scan.tree_size(tree) is None
+
+
+def test_the_images_of_a_config_that_is_gone_all_go_but_one_in_use() -> None:
+    images = [
+        image("old", "scad-gone:old", created=1, config="gone"),
+        image("used", "scad-gone:used", created=2, config="gone"),
+        image("latest", "scad-gone:new", "scad-gone:latest", created=3, config="gone"),
+        image("mine", "scad-proj:latest", created=4),
+    ]
+    plan = stale_images(images, [container_using("sha256:used")], "/h", {"proj"})
+    assert listed(plan) == {
+        ("image", "scad-gone:old"),
+        ("image", "scad-gone:latest, scad-gone:new"),
+    }
+    assert {i.reason for i in plan.items} == {"config gone no longer exists; no container uses it"}
+    assert kept(plan) == {
+        ("image", "scad-gone:used"): "a container uses it",
+        ("image", "scad-proj:latest"): "the latest of config proj",
+    }
+
+
+async def test_a_plan_collects_the_images_of_configs_the_home_no_longer_has(home: Home) -> None:
+    engine = FakeEngine(images=[image("a", "scad-proj:latest", created=1)])
+    assert listed(await plan_gc(engine, home)) == {("image", "scad-proj:latest")}
+    register_config(home)
+    assert listed(await plan_gc(engine, home)) == set()

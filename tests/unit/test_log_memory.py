@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scad.home import Home
-from scad.runs.events import Exit, LogLine, append_event, ingest
+from scad.runs.envelopes import Exited, Started
+from scad.runs.events import LogLine, append_event, ingest
 from scad.runs.outcomes import Watch
 from scad.runs.records import RunPaths
 from scad.runs.supervisor import _logged_outcome
@@ -25,13 +26,13 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
 ) -> None:
     paths = RunPaths(Home(tmp_path), "r1")
     paths.root.mkdir(parents=True)
-    await append_event(paths, "started", cid=CID)
+    await append_event(paths, Started(cid=CID))
     pad = "x" * 2000
     lines = [LogLine("t", json.dumps({"type": "user", "pad": pad})) for _ in range(30_000)]
     result = {"type": "result", "is_error": False, "num_turns": 7, "total_cost_usd": 1.5,
               "usage": {"output_tokens": 100_000}}  # fmt: skip
     lines.append(LogLine("t", json.dumps(result)))
-    await ingest(paths, CID, 0, lines, exit=Exit(exit_code=0))
+    await ingest(paths, CID, 0, lines, exit=Exited(exit_code=0))
     del lines
     assert paths.events.stat().st_size > 60 << 20
     tracemalloc.start()

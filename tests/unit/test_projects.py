@@ -17,6 +17,7 @@ from scad.errors import NotFound
 from scad.gc import apply_gc, plan_gc
 from scad.home import Home
 from scad.reports.project import ProjectRow, ProjectTotals, project_status
+from scad.runs.envelopes import Started
 from scad.runs.events import append_event
 from scad.runs.records import RunPaths, RunRecord, save_run
 from scad.sessions import status as status_module
@@ -303,7 +304,7 @@ async def test_a_run_nobody_watched_is_caught_up_once(
     spec = ContainerSpec(image="scad-proj:x", name="scad-a", labels={"scad.run": "a"})
     record.container_id = await engine.create_container(spec)
     save_run(home, record)
-    await append_event(RunPaths(home, "a"), "started", cid=record.container_id)
+    await append_event(RunPaths(home, "a"), Started(cid=record.container_id))
     container = engine.made[record.container_id]
     container.printed = [(1, (json.dumps(line) + "\n").encode()) for line in (init(), result(0.5))]
     container.status, container.exit_code = "exited", 0

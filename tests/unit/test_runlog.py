@@ -15,7 +15,8 @@ from scad.engine._types import ContainerState
 from scad.errors import EngineUnavailable
 from scad.home import Home
 from scad.runs.catchup import catch_up
-from scad.runs.events import Exit, LogLine, ingest, read_all_events
+from scad.runs.envelopes import Exited
+from scad.runs.events import LogLine, ingest, read_all_events
 from scad.runs.lines import unix_time
 from scad.runs.records import RunPaths, RunRecord
 
@@ -44,9 +45,9 @@ async def test_a_run_whose_exit_is_logged_asks_only_whether_it_lives_again(
     )  # fmt: skip
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
-    await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exit(exit_code=0))
+    await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exited(exit_code=0))
     assert await catch_up(cast(Any, GoneEngine()), home, record) is False
-    assert [e.event for e in await read_all_events(paths)] == [None, "exited"]
+    assert [e.kind for e in await read_all_events(paths)] == [None, "exited"]
 
 
 def stamp(i: int) -> str:
@@ -148,7 +149,7 @@ async def test_a_catch_up_writes_lines_as_it_reads_them(
     assert all(b - a > 5 for a, b in itertools.pairwise(written_while_reading))
     envelopes = await read_all_events(paths)
     assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(300))
-    assert (envelopes[-1].event, envelopes[-1].exit_code) == ("exited", 3)
+    assert (envelopes[-1].kind, envelopes[-1].exit_code) == ("exited", 3)
 
 
 async def test_a_catch_up_cut_short_resumes_where_its_last_batch_ended(
@@ -167,7 +168,7 @@ async def test_a_catch_up_cut_short_resumes_where_its_last_batch_ended(
     envelopes = await read_all_events(paths)
     assert [e.n for e in envelopes[:-1]] == list(range(100))
     assert [e.payload()["n"] for e in envelopes[:-1]] == list(range(100))
-    assert envelopes[-1].event == "exited"
+    assert envelopes[-1].kind == "exited"
     # The second catch-up asked only for what follows the log's last line.
     assert engine.entries_read - 61 < 140 - len(held)  # 140 entries in all
 
@@ -179,7 +180,7 @@ async def test_a_failed_exit_reads_only_the_end_of_stderr(tmp_path: Path) -> Non
     engine = LogEngine([], stderr)
     await catch_up(cast(Any, engine), home, record)
     (exited,) = await read_all_events(RunPaths(home, record.run_id))
-    assert exited.detail == "noise 99996\nnoise 99997\nnoise 99998\nnoise 99999\nlast words"
+    assert exited.stderr == "noise 99996\nnoise 99997\nnoise 99998\nnoise 99999\nlast words"
     assert engine.whole_reads == 0 and engine.tails and max(engine.tails) <= 64
 
 
@@ -197,11 +198,11 @@ async def test_a_restart_whose_stop_was_seen_is_read_after_all(tmp_path: Path) -
         paths, record.container_id or "", 0,
         [LogLine(f"t{n}", json.dumps({"type": "user", "n": n, "pad": "x" * 50}),
                  end=engine.entries[-1].split(" ")[0], k=3) for n in range(4)],
-        exit=Exit(exit_code=137, life=first_life),
+        exit=Exited(exit_code=137, life=first_life),
     )  # fmt: skip
     engine.entries += [f"{stamp(100 + i)} {text}" for i, text in enumerate(output(3))]
     assert await catch_up(cast(Any, engine), home, record) is False
     envelopes = await read_all_events(paths)
     claude = [e for e in envelopes if e.src == "claude"]
     assert [e.n for e in claude] == list(range(7))
-    assert [e.event for e in envelopes if e.src == "scad"] == ["exited", "exited"]
+    assert [e.kind for e in envelopes if e.src == "scad"] == ["exited", "exited"]

@@ -6,7 +6,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad.runs.events import Envelope
+from scad.runs.envelopes import ClaudeLine
 from scad.runs.streamjson import (
     ApiRetry,
     Assistant,
@@ -162,8 +162,8 @@ def test_blocks_of_kinds_not_modelled_keep_the_message() -> None:
 
 def test_an_envelope_decodes_its_data_and_one_without_data_holds_no_event() -> None:
     data = msgspec.Raw(b'{"type":"system","subtype":"init","session_id":"s"}')
-    assert claude_event(Envelope(seq=1, ts="t", src="claude", data=data)) == Init(session_id="s")
-    assert claude_event(Envelope(seq=2, ts="t", src="claude", text="plain")) is None
+    assert claude_event(ClaudeLine(seq=1, ts="t", src="claude", data=data)) == Init(session_id="s")
+    assert claude_event(ClaudeLine(seq=2, ts="t", src="claude", text="plain")) is None
 
 
 DEEP = b"[" * 100_000 + b"]" * 100_000

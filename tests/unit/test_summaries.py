@@ -15,7 +15,8 @@ import pytest
 from scad.home import Home
 from scad.runs import summaries
 from scad.runs.accounting import RunSummary, summarise
-from scad.runs.events import Envelope, read_all_events
+from scad.runs.envelopes import ClaudeLine
+from scad.runs.events import read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import (
     SUMMARY_VERSION,
@@ -49,8 +50,12 @@ class Log:
 
     def scad(self, event: str, cid: str | None = CID, **fields: Any) -> Log:
         seq, ts = self._next()
-        envelope = Envelope(seq=seq, ts=ts, src="scad", event=event, cid=cid, **fields)
-        self._write(msgspec.json.encode(envelope) + b"\n")
+        # As this version's writer wrote them, and an earlier one (a watchdog's sentence).
+        head = {"seq": seq, "ts": ts, "src": "scad", "event": event}
+        given = {"cid": cid} | fields
+        self._write(
+            msgspec.json.encode(head | {k: v for k, v in given.items() if v is not None}) + b"\n"
+        )
         return self
 
     def claude(self, data: dict[str, Any], cid: str = CID) -> Log:
@@ -58,7 +63,7 @@ class Log:
         n = self.lines.get(cid, 0)
         self.lines[cid] = n + 1
         raw = msgspec.Raw(json.dumps(data, separators=(",", ":")).encode())  # as Claude prints
-        envelope = Envelope(seq=seq, ts=ts, src="claude", cid=cid, n=n, data=raw)
+        envelope = ClaudeLine(seq=seq, ts=ts, src="claude", cid=cid, n=n, data=raw)
         self._write(msgspec.json.encode(envelope) + b"\n")
         return self
 
@@ -67,7 +72,7 @@ class Log:
         seq, ts = self._next()
         n = self.lines.get(cid, 0)
         self.lines[cid] = n + 1
-        envelope = Envelope(
+        envelope = ClaudeLine(
             seq=seq, ts=ts, src="claude", cid=cid, n=n, data=msgspec.Raw(data.encode())
         )
         self._write(msgspec.json.encode(envelope) + b"\n")
@@ -393,7 +398,7 @@ def write_cache(paths: RunPaths, *, version: int = SUMMARY_VERSION, turns: int =
     entry = {
         "version": version,
         "key": [info.st_ino, info.st_size, info.st_mtime_ns],
-        "log": {"summary": {"turns": turns}, "stopped": True, "outcome": "forged"},
+        "log": {"summary": {"turns": turns}, "stopped": True, "outcome": "oom"},
     }
     return json.dumps(entry).encode()
 
@@ -404,7 +409,7 @@ async def test_a_valid_cache_is_taken_as_it_is(tmp_path: Path) -> None:
     succeeded(Log(paths))
     (paths.root / "summary.json").write_bytes(write_cache(paths))
     assert await log_summary(paths) == LogSummary(
-        summary=RunSummary(turns=999), stopped=True, outcome="forged"
+        summary=RunSummary(turns=999), stopped=True, outcome="oom"
     )
 
 

@@ -72,10 +72,10 @@ async def test_outcomes(
     outcome, home = await run_one(tmp_path, Script(out(*printed), exit_code=exit_code, oom=oom))
     assert (outcome.status, outcome.exit_code) == (status, exit_code)
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
-    kinds = [e.event or e.payload()["type"] for e in envelopes]
+    kinds = [e.kind or e.payload()["type"] for e in envelopes]
     assert kinds == ["started", *[p["type"] for p in printed], "exited"]
     assert [e.n for e in envelopes if e.src == "claude"] == list(range(len(printed)))
-    assert (envelopes[-1].exit_code, envelopes[-1].oom) == (exit_code, oom or None)
+    assert (envelopes[-1].exit_code, envelopes[-1].oom) == (exit_code, oom)
     assert load_run(home, outcome.run_id).container_id == outcome.container_id
 
 
@@ -92,7 +92,7 @@ async def test_a_crash_keeps_the_end_of_stderr(tmp_path: Path) -> None:
     outcome, home = await run_one(tmp_path, Script(chunks, exit_code=2))
     assert outcome.detail == "line 3\nline 4\nline 5\nline 6\nline 7"
     events = await read_all_events(RunPaths(home, outcome.run_id))
-    assert [(e.event, e.detail) for e in events] == [
+    assert [(e.kind, getattr(e, "stderr", None)) for e in events] == [
         ("started", None),
         ("exited", "line 3\nline 4\nline 5\nline 6\nline 7"),
     ]
@@ -102,7 +102,7 @@ async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
     outcome, home = await run_one(tmp_path, Script(out(INIT), hang=True), idle_timeout=0.2)
     assert outcome.status == "hung"
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
-    assert envelopes[-1].detail == "stopped: no output for longer than the idle timeout"
+    assert (envelopes[-1].stop, envelopes[-1].stderr) == ("hung", None)
 
 
 async def test_a_run_that_talks_on_but_takes_too_long_is_timed_out(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ async def test_a_run_that_talks_on_but_takes_too_long_is_timed_out(tmp_path: Pat
     outcome, home = await run_one(tmp_path, chatter, idle_timeout=1, time_limit=0.2)
     assert (outcome.status, outcome.exit_code) == ("timed-out", 143)
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
-    assert envelopes[-1].detail == "stopped: the run took longer than its timeout"
+    assert (envelopes[-1].stop, envelopes[-1].stderr) == ("timed-out", None)
 
 
 async def test_a_run_that_gave_up_on_rate_limits(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ async def test_an_engine_error_once_started_is_followed_to_the_runs_real_end(
     outcome = await supervise(engine, home, record, spec)
     assert (outcome.status, outcome.result) == ("succeeded", "done")
     envelopes = await read_all_events(RunPaths(home, record.run_id))
-    assert [e.event or e.payload()["type"] for e in envelopes] == [
+    assert [e.kind or e.payload()["type"] for e in envelopes] == [
         "started", "system", "result", "exited",
     ]  # fmt: skip
 
@@ -183,7 +183,7 @@ async def test_a_cancelled_run_is_stopped_kept_and_removed(tmp_path: Path) -> No
         await anyio.sleep(0.05)
         tg.cancel_scope.cancel()
     assert engine.made == {} and started.container_id in engine.removed
-    events = [e.event for e in await read_all_events(RunPaths(home, record.run_id))]
+    events = [e.kind for e in await read_all_events(RunPaths(home, record.run_id))]
     assert events == ["started", None, "exited", "cancelled"]
 
 

@@ -14,13 +14,18 @@ from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...taskgroups import open_task_group
 from ...text import printable
-from .._render import echo_json, table
+from .._render import Column, clip, echo_json, table, table_cells, terminal_width
+
+#: A detail is its first line, at most this long even when nothing cuts it to fit.
+MAX_DETAIL = 200
 
 #: How often the live table is redrawn.
 REDRAW_SECONDS = 0.5
 
 
-async def show_batch(home: Home, batch_id: str, *, as_json: bool, detachable: bool) -> BatchView:
+async def show_batch(
+    home: Home, batch_id: str, *, as_json: bool, detachable: bool, wide: bool = False
+) -> BatchView:
     """Show the batch until it ends (or, when ``detachable``, until Ctrl-C, which
     leaves it running and says how to come back); then the summary."""
     watcher = BatchWatcher(home, batch_id)
@@ -40,7 +45,7 @@ async def show_batch(home: Home, batch_id: str, *, as_json: bool, detachable: bo
             if as_json:
                 await _wait(watcher)
             elif sys.stdout.isatty():
-                await _live_table(watcher)
+                await _live_table(watcher, wide=wide)
             else:
                 await _log_lines(home, batch_id)
             tg.cancel_scope.cancel()
@@ -57,7 +62,7 @@ async def show_batch(home: Home, batch_id: str, *, as_json: bool, detachable: bo
     if as_json:
         echo_json(view)
     else:
-        click.echo(summary(view))
+        click.echo(summary(view, wide=wide))
     return view
 
 
@@ -68,19 +73,21 @@ async def _wait(watcher: BatchWatcher) -> None:
         await anyio.sleep(REDRAW_SECONDS)
 
 
-async def _live_table(watcher: BatchWatcher) -> None:
+async def _live_table(watcher: BatchWatcher, *, wide: bool) -> None:
     from rich.console import Console
     from rich.live import Live
 
     console = Console()
     view = await watcher.look()
     noted = 0
-    with Live(_rich_table(view), console=console, refresh_per_second=4) as live:
+    with Live(
+        live_screen(view, console.width, wide=wide), console=console, refresh_per_second=4
+    ) as live:
         while True:
             for note in view.notes[noted:]:
                 live.console.print(_note(note), highlight=False)
             noted = len(view.notes)
-            live.update(_rich_table(view))
+            live.update(live_screen(view, console.width, wide=wide))
             if view.done:
                 return
             await anyio.sleep(REDRAW_SECONDS)
@@ -95,25 +102,47 @@ def _note(note: str):  # type: ignore[no-untyped-def]
     return Text(printable(note), style="yellow")
 
 
-def _rich_table(view: BatchView):  # type: ignore[no-untyped-def]
-    from rich.table import Table
+#: The live table at 80 columns: the run, where it stands, what it is doing and
+#: has spent; ``-o wide`` adds its tokens. Only the last tool's text is cut.
+_LIVE = (
+    Column("#"),
+    Column("RUN"),
+    Column("STATE"),
+    Column("TURNS"),
+    Column("TOKENS IN/OUT", wide=True),
+    Column("COST"),
+    Column("ELAPSED"),
+    Column("LAST TOOL", cut=True),
+)
+
+
+def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ignore[no-untyped-def]
+    """The live view: a title, a row per prompt (its state coloured) and the totals,
+    every line within ``width`` columns unless ``wide``."""
     from rich.text import Text
 
-    grid = Table(title=f"batch {view.batch_id}", caption=_totals_line(view), expand=False)
-    for header in ("#", "run", "state", "turns", "last tool", "tokens in/out", "cost", "elapsed"):
-        grid.add_column(header, no_wrap=True, overflow="ellipsis", max_width=48)
-    for row in view.rows:
-        grid.add_row(
-            str(row.item),
-            Text(row.run_id or row.tag),
-            Text(_state(row), style=_STYLES.get(row.status, "")),
-            str(row.turns),
-            Text(printable(row.last_tool or "")),
+    rows = [
+        (
+            row.item,
+            row.run_id or row.tag,
+            _state(row),
+            row.turns,
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
             _seconds(row.elapsed_s),
+            row.last_tool or "",
         )
-    return grid
+        for row in view.rows
+    ]
+    header, *lines = table_cells(_LIVE, rows, wide=wide, width=None if wide else width)
+    screen = Text(f"batch {view.batch_id}\n", style="bold")
+    screen.append("  ".join(header).rstrip() + "\n", style="bold")
+    for row, cells in zip(view.rows, lines, strict=True):
+        screen.append("  ".join(cells[:2]) + "  ")
+        screen.append(cells[2], style=_STYLES.get(row.status, ""))
+        screen.append(("  " + "  ".join(cells[3:])).rstrip() + "\n")
+    screen.append(_totals_line(view, None if wide else width), style="dim")
+    return screen
 
 
 _STYLES = {"succeeded": "green", "running": "cyan", "retrying": "yellow", "queued": "dim"}
@@ -134,16 +163,21 @@ def _seconds(value: float | None) -> str:
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _totals_line(view: BatchView) -> str:
+def _totals_line(view: BatchView, width: int | None = None) -> str:
+    """The batch's totals on one line, or one part a line when that is wider than ``width``."""
     totals = view.totals
     counts = ", ".join(f"{n} {status}" for status, n in sorted(totals.statuses.items()))
     limit = f"at once {view.limit}/{view.parallel}" if view.limit else f"at once {view.parallel}"
     budget = f" of ${view.budget_usd:.2f}" if view.budget_usd is not None else ""
-    return (
-        f"{totals.prompts} prompts: {counts} | {limit} | {totals.turns} turns, "
-        f"{totals.input_tokens}/{totals.output_tokens} tokens, ${totals.cost_usd:.4f}{budget} | "
-        f"supervisor {view.supervisor}"
-    )
+    parts = [
+        f"{totals.prompts} prompts: {counts}",
+        limit,
+        f"{totals.turns} turns, {totals.input_tokens}/{totals.output_tokens} tokens, "
+        f"${totals.cost_usd:.4f}{budget}",
+        f"supervisor {view.supervisor}",
+    ]
+    line = " | ".join(parts)
+    return "\n".join(parts) if width is not None and len(line) > width else line
 
 
 async def _log_lines(home: Home, batch_id: str) -> None:
@@ -169,7 +203,21 @@ async def _log_lines(home: Home, batch_id: str) -> None:
     )
 
 
-def summary(view: BatchView) -> str:
+#: The summary at 80 columns; ``-o wide`` adds the tokens. Only the detail is cut.
+_SUMMARY = (
+    Column("#"),
+    Column("RUN"),
+    Column("OUTCOME"),
+    Column("TRIES"),
+    Column("TURNS"),
+    Column("TOKENS IN/OUT", wide=True),
+    Column("COST"),
+    Column("ELAPSED"),
+    Column("DETAIL", cut=True),
+)
+
+
+def summary(view: BatchView, *, wide: bool = False, width: int | None = None) -> str:
     """The table people compare at the end, and what to do next."""
     rows = [
         (
@@ -181,28 +229,21 @@ def summary(view: BatchView) -> str:
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
             _seconds(row.elapsed_s),
-            printable(row.detail.splitlines()[0][:60]) if row.detail else "",
+            clip(row.detail.splitlines()[0], MAX_DETAIL) if row.detail else "",
         )
         for row in view.rows
     ]
-    headers = (
-        "#",
-        "run",
-        "outcome",
-        "tries",
-        "turns",
-        "tokens in/out",
-        "cost",
-        "elapsed",
-        "detail",
-    )
-    lines = [table(headers, rows), _totals_line(view)]
+    if width is None and not wide:
+        width = terminal_width()
+    lines = [table(_SUMMARY, rows, wide=wide, width=width), _totals_line(view, width)]
     lines += [printable(note) for note in view.notes]
     if view.supervisor == "dead":
         lines.append(
-            f"the batch's supervisor is not running; pick it up with "
-            f"`scad batch resume {view.batch_id}`"
+            f"the batch's supervisor is not running; pick it up with:\n"
+            f"  scad batch resume {view.batch_id}"
         )
     elif view.supervisor == "ended" and not view.succeeded and not view.budget_spent:
-        lines.append(f"run the ones that did not succeed again: scad batch retry {view.batch_id}")
+        lines.append(
+            f"run the ones that did not succeed again:\n  scad batch retry {view.batch_id}"
+        )
     return "\n".join(lines)

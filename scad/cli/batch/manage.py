@@ -8,7 +8,7 @@ from ...batch.store import list_batches, load_manifest
 from ...config.registry import load_registered
 from ...home import scad_home
 from .._app import Application, pass_app
-from .._render import echo_json, table
+from .._render import echo_json, output_option, table
 from ._options import supervise_here
 from ._view import show_batch, summary
 
@@ -24,8 +24,9 @@ batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complet
 @click.command("status")
 @click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+@output_option
 @pass_app
-async def status(app: Application, batch_id: str | None, as_json: bool) -> None:
+async def status(app: Application, batch_id: str | None, as_json: bool, output: str | None) -> None:
     """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
     from ...batch.view import BatchWatcher
 
@@ -41,13 +42,13 @@ async def status(app: Application, batch_id: str | None, as_json: bool) -> None:
              f"${v.totals.cost_usd:.4f}")
             for v in views
         ]  # fmt: skip
-        click.echo(table(("batch", "supervisor", "prompts", "outcomes", "cost"), rows))
+        click.echo(table(("BATCH", "SUPERVISOR", "PROMPTS", "OUTCOMES", "COST"), rows))
         return
     view = await BatchWatcher(home, batch_id).look()
     if as_json:
         echo_json(view)
     else:
-        click.echo(summary(view))
+        click.echo(summary(view, wide=output == "wide"))
     if view.done and not view.succeeded:
         raise click.exceptions.Exit(1)
 
@@ -55,10 +56,13 @@ async def status(app: Application, batch_id: str | None, as_json: bool) -> None:
 @click.command("watch")
 @batch_id_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON at the end.")
+@output_option
 @pass_app
-async def watch(app: Application, batch_id: str, as_json: bool) -> None:
+async def watch(app: Application, batch_id: str, as_json: bool, output: str | None) -> None:
     """Show a batch live until it ends (Ctrl-C leaves it running)."""
-    view = await show_batch(app.home, batch_id, as_json=as_json, detachable=True)
+    view = await show_batch(
+        app.home, batch_id, as_json=as_json, detachable=True, wide=output == "wide"
+    )
     if not view.succeeded:
         raise click.exceptions.Exit(1)
 

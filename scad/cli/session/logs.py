@@ -3,9 +3,8 @@ from __future__ import annotations
 from collections import deque
 
 import asyncclick as click
-import msgspec
 
-from ...runs.events import Envelope
+from ...runs.envelopes import Envelope, encode_envelope
 from ...runs.records import find_run
 from ...text import printable
 from .._activity import activity_lines
@@ -17,7 +16,11 @@ from .._complete import run_ids
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @click.option(
-    "-n", "lines", type=click.IntRange(min=0), help="Only the last N lines of what came before."
+    "--tail",
+    "-n",
+    "lines",
+    type=click.IntRange(min=0),
+    help="Only the last N lines of what came before.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the envelope lines as they are stored."
@@ -42,7 +45,7 @@ async def command(
 
     def emit(envelopes: list[Envelope], live: bool) -> None:
         if as_json:
-            out = [msgspec.json.encode(e).decode() for e in envelopes]
+            out = [encode_envelope(e).decode() for e in envelopes]
         else:
             out = [line for e in envelopes for line in activity_lines(e)]
         if held is not None and not live:

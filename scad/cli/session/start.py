@@ -24,7 +24,7 @@ from ._common import prompt_options, read_prompt
 
 if TYPE_CHECKING:
     from ...config.schema import Config
-    from ...runs.events import Envelope
+    from ...runs.envelopes import Envelope
     from ...runs.records import RunRecord
     from ...runs.supervisor import Outcome
 

@@ -8,7 +8,7 @@ import asyncclick as click
 from ...sessions.credentials import discover_credentials, expiry_warning
 from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
-from .._render import age, echo_json, table
+from .._render import Column, age, echo_json, output_option, table
 
 
 @click.command("status")
@@ -16,8 +16,9 @@ from .._render import age, echo_json, table
     "--all", "include_all", is_flag=True, help="Also stopped, exited and cleaned sessions."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@output_option
 @pass_app
-async def command(app: Application, include_all: bool, as_json: bool) -> None:
+async def command(app: Application, include_all: bool, as_json: bool, output: str | None) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
     from ...sessions import session_status, shared_refresh_tokens
 
@@ -46,18 +47,7 @@ async def command(app: Application, include_all: bool, as_json: bool) -> None:
     else:
         click.echo(
             table(
-                (
-                    "RUN ID",
-                    "CONFIG",
-                    "MODE",
-                    "STATE",
-                    "AGE",
-                    "BRANCH",
-                    "LAST ACTIVITY",
-                    "TURNS",
-                    "TOKENS",
-                    "COST",
-                ),
+                _COLUMNS,
                 [
                     (
                         r.run_id,
@@ -73,6 +63,23 @@ async def command(app: Application, include_all: bool, as_json: bool) -> None:
                     )
                     for r in rows
                 ],
+                wide=output == "wide",
             )
         )
     click.echo(f"auth: {credentials.method if credentials else 'none found on this host'}")
+
+
+#: At 80 columns: each run, where it stands, how lately busy, what it took; ``-o wide``
+#: adds its config, mode, age, branch and tokens.
+_COLUMNS = (
+    Column("RUN ID"),
+    Column("CONFIG", wide=True),
+    Column("MODE", wide=True),
+    Column("STATE"),
+    Column("AGE", wide=True),
+    Column("BRANCH", wide=True),
+    Column("ACTIVE"),
+    Column("TURNS"),
+    Column("TOKENS", wide=True),
+    Column("COST"),
+)

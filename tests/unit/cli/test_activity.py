@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from scad.cli._activity import activity_lines
-from scad.runs.events import Envelope
+from scad.runs.envelopes import ClaudeLine, Exited, Started
 
 
 @pytest.fixture(autouse=True)
@@ -24,13 +24,13 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_times_are_shown_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
-    envelope = Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="scad", event="started")
+    envelope = Started(seq=1, ts="2026-11-27T10:11:12.000Z")
     assert activity_lines(envelope) == ["15:41:12 [scad] started"]
 
 
 def claude(data: dict[str, Any]) -> list[str]:
     return activity_lines(
-        Envelope(
+        ClaudeLine(
             seq=1,
             ts="2026-11-27T10:11:12.000Z",
             src="claude",
@@ -98,14 +98,7 @@ def test_one_line_per_thing_the_agent_did() -> None:
 
 def test_unknown_types_print_nothing_and_scad_events_print_one_line() -> None:
     assert claude({"type": "stream_event"}) == []
-    scad = Envelope(
-        seq=1,
-        ts="2026-11-27T10:11:12.000Z",
-        src="scad",
-        event="exited",
-        exit_code=1,
-        detail="boom\nbang",
-    )
+    scad = Exited(seq=1, ts="2026-11-27T10:11:12.000Z", exit_code=1, stderr="boom\nbang")
     assert activity_lines(scad) == ["10:11:12 [scad] exited with code 1 (boom bang)"]
 
 
@@ -137,7 +130,7 @@ def test_escape_sequences_the_agent_wrote_are_shown_not_obeyed() -> None:
 
 def raw(data: bytes) -> list[str]:
     return activity_lines(
-        Envelope(seq=1, ts="2026-11-27T10:11:12.000Z", src="claude", data=msgspec.Raw(data))
+        ClaudeLine(seq=1, ts="2026-11-27T10:11:12.000Z", src="claude", data=msgspec.Raw(data))
     )
 
 

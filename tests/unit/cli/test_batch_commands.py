@@ -86,7 +86,7 @@ async def test_an_unknown_batch(run_cli: Cli, config: str, command: str) -> None
 async def test_no_batches_yet(run_cli: Cli, config: str) -> None:
     result = await run_cli("batch", "status")
     assert result.exit_code == 0
-    assert result.stdout.split() == ["batch", "supervisor", "prompts", "outcomes", "cost"]
+    assert result.stdout.split() == ["BATCH", "SUPERVISOR", "PROMPTS", "OUTCOMES", "COST"]
 
 
 async def test_logs_of_an_unknown_batch(run_cli: Cli, config: str) -> None:

@@ -34,7 +34,7 @@ def home(scad_home: Path) -> Home:
 
 
 async def test_status_lists_runs_and_their_spend(home: Home, run_cli: Cli) -> None:
-    result = await run_cli("gateway", "status")
+    result = await run_cli("gateway", "status", "-o", "wide")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "gateway: not running (it starts when a run needs it)"

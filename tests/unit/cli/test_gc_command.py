@@ -15,6 +15,7 @@ from tests.fakes import FakeEngine
 from tests.unit.test_gc import (
     image,
     make_run,
+    register_config,
     run_container,
 )
 
@@ -40,6 +41,7 @@ def engine(run_cli: Cli, scad_home: Path) -> Refusing:
             image("bbb", "scad-proj:bbb", "scad-proj:latest", created=2),
         ]
     )
+    register_config(Home(scad_home))
     run_cli.use_engine(scad_home, opening(fake))
     return fake
 
@@ -62,18 +64,19 @@ async def test_the_dry_run_lists_by_kind_with_a_total(
     assert result.exit_code == 0
     shown = f"{size} B"
     width = max(len("SIZE"), len(shown))
+    # What would go comes first; what stays after.
     assert result.stdout == (
-        "kept:\n"
-        "KIND   NAME                             WHY\n"
-        "run    p-fresh                          touched less than an hour ago (it may be starting)\n"
-        "image  scad-proj:bbb, scad-proj:latest  the latest of config proj\n"
-        "\n"
         f"KIND       NAME           {'SIZE'.ljust(width)}  WHY\n"
         f"container  scad-p-gone    {'-'.ljust(width)}  its run p-gone has no run directory; it is running: removing it stops it\n"
         f"run        p-cleaned      {shown.ljust(width)}  cleaned {cleaned}; its record and event log go\n"
         f"image      scad-proj:aaa  {'-'.ljust(width)}  an older image of config proj; no container uses it\n"
         f"total: 1 container, 1 run, 1 image; {shown}\n"
         "`scad gc --force` removes them\n"
+        "\n"
+        "kept:\n"
+        "KIND   NAME                             WHY\n"
+        "run    p-fresh                          touched less than an hour ago (it may be starting)\n"
+        "image  scad-proj:bbb, scad-proj:latest  the latest of config proj\n"
     )
     assert engine.removed == [] and container in engine.made
     assert (scad_home / "runs" / "p-cleaned").is_dir()
@@ -141,3 +144,19 @@ async def test_force_with_json_exits_zero_when_all_went(
         ("scad-proj:aaa", "removed"),
     ]
     assert engine.removed == ["scad-proj:aaa"]
+
+
+async def test_what_other_homes_made_is_listed_only_when_asked(
+    run_cli: Cli, scad_home: Path, engine: Refusing
+) -> None:
+    await run_container(engine, "p-theirs", home=Home(scad_home / "other"))
+    make_run(Home(scad_home), "p-cleaned", cleaned=True)
+    shown = (await run_cli("gc")).stdout
+    assert shown.startswith("KIND ") and "scad-p-theirs" not in shown
+    assert shown.endswith(
+        "\n1 kept for other scad homes on this engine; `scad gc --other-homes` lists them\n"
+    )
+    asked = (await run_cli("gc", "--other-homes")).stdout
+    assert "scad-p-theirs" in asked and "made by another scad home" in asked
+    data = json.loads((await run_cli("gc", "--json")).stdout)
+    assert [k["name"] for k in data["kept"] if k.get("home")] == ["scad-p-theirs"]

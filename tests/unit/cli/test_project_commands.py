@@ -46,7 +46,7 @@ async def test_status_prints_a_row_a_run_and_the_totals(
     run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
 ) -> None:
     three_runs(scad_home, tmp_path)
-    result = await run_cli("project", "status", "proj")
+    result = await run_cli("project", "status", "proj", "-o", "wide")
     assert (result.exit_code, result.stderr) == (0, no_engine)
     assert result.stdout == (
         "RUN ID             STATE    OUTCOME    TURNS  IN   OUT    CACHE  COST      DURATION  BRANCH                  AHEAD\n"
@@ -105,7 +105,7 @@ async def test_a_config_without_runs_is_an_empty_table(
     run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str
 ) -> None:
     register(Home(scad_home), "proj", tmp_path / "repo")
-    result = await run_cli("project", "status", "proj")
+    result = await run_cli("project", "status", "proj", "-o", "wide")
     assert (result.exit_code, result.stderr) == (0, no_engine)
     assert result.stdout == (
         "RUN ID  STATE  OUTCOME  TURNS  IN  OUT  CACHE  COST     DURATION  BRANCH  AHEAD\n"
@@ -125,7 +125,7 @@ async def test_a_run_whose_clone_cannot_be_read_is_named_with_its_problem(
     clone = RunPaths(home, record.run_id).clone("code")
     clone.parent.mkdir()
     clone.symlink_to(tmp_path)  # the clone itself a link: never followed
-    result = await run_cli("project", "status", "proj")
+    result = await run_cli("project", "status", "proj", "-o", "wide")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[1].endswith("scad-proj-a-Nov27-1001  ?")
     assert result.stderr == no_engine + (
@@ -162,7 +162,7 @@ async def test_cost_without_ccusage_is_one_warning_and_the_table_still_prints(
     script.write_text(f"#!/bin/sh\n{ccusage}\n")
     script.chmod(0o755)
     monkeypatch.setenv("SCAD_CCUSAGE", str(script))
-    result = await run_cli("project", "status", "proj", "--cost")
+    result = await run_cli("project", "status", "proj", "--cost", "-o", "wide")
     assert result.exit_code == 0
     warning = result.stderr.removeprefix(no_engine)
     assert warning.startswith(f"warning: no ccusage figures: {why}") and warning.count("\n") == 1

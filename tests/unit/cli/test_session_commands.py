@@ -114,6 +114,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     import json
 
     from scad.home import Home
+    from scad.runs.envelopes import Started
     from scad.runs.events import LogLine, append_event, ingest
     from scad.runs.records import RunPaths, RunRecord, save_run
 
@@ -126,7 +127,7 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
     save_run(home, record)
-    await append_event(paths, "started", cid="c1")
+    await append_event(paths, Started(cid="c1"))
     result_line = {
         "type": "result",
         "subtype": "success",
@@ -179,3 +180,21 @@ async def test_info_without_an_engine_shows_the_log_as_last_read(
     )
     text = await run_cli("session", "info", record.run_id)
     assert text.exit_code == 0 and "unknown" in text.stdout
+
+
+@pytest.mark.parametrize("tail", ["0", "2", "100"])
+async def test_logs_tail_prints_the_last_lines_of_all_runs_merged(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    home = Home(scad_home)
+    for run_id in ("proj-a-Dec06-1000", "proj-b-Dec06-1000"):
+        add_run(home, run_id)
+        headless(Log(RunPaths(home, run_id)))
+    whole = (await run_cli("logs")).stdout.splitlines()
+    assert len(whole) > 4
+    result = await run_cli("logs", "--tail", tail)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == (whole[-int(tail) :] if int(tail) else [])
+    as_json = (await run_cli("logs", "-n", "1", "--json")).stdout.splitlines()
+    assert [json.loads(line)["run"] for line in as_json] == ["proj-b-Dec06-1000"]

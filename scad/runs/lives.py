@@ -1,0 +1,143 @@
+"""Has a container's life ended, and how: the one fold of a run's log that says so. Pure.
+
+Every reader that asks goes through :class:`Life`: where a writer stands
+(:func:`scad.runs.events.position`), the summaries, a batch picking up its runs,
+the supervisor reading an outcome back. A life begins at its ``started`` (or
+``resumed``); its ``exited`` or ``lost`` ends its output, a ``cancelled`` ends
+it for scad; a line it prints after its exit is a restart (its life goes on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from .accounting import RATE_LIMIT_STATUSES
+from .envelopes import Cancelled, ClaudeLine, Envelope, Exited, Lost, Resumed, Started, Stopped
+from .states import LifeStatus, Status, Watchdog
+from .streamjson import Result, StreamEvent
+
+__all__ = ["Life", "RunLives", "begins_life", "last_life", "run_status"]
+
+
+class Life(msgspec.Struct, kw_only=True):
+    """One container's life, as its run's log tells it: fed its events in order."""
+
+    #: The container (its id's first 12 characters); None for a run cancelled
+    #: before a container of its own started.
+    cid: str | None
+    #: Its exit, once the log holds all it printed.
+    exit: Exited | None = None
+    #: It went before all its output was read.
+    lost: Lost | None = None
+    #: scad gave it up (stopped, caught up as far as it could, removed).
+    cancelled: bool = False
+    #: ``session stop`` stopped it: an exit with no result of Claude's is not the agent's.
+    stopped: bool = False
+    #: Claude's last result in this life (fed by the reader that decodes it).
+    result: Result | None = None
+
+    def feed(self, envelope: Envelope) -> None:
+        """One line of the log about this life (lines of other containers are the caller's
+        to leave out; ``stopped`` names none, and counts for the life it follows)."""
+        match envelope:
+            case Exited():
+                self.exit = envelope
+            case Lost():
+                self.lost = envelope
+            case Cancelled():
+                self.cancelled = True
+            case Stopped():
+                self.stopped = True
+            case ClaudeLine() if self.exit is not None or self.lost is not None:
+                self.exit = self.lost = None  # printing again: the container was restarted
+
+    def saw(self, event: StreamEvent | None) -> None:
+        """One of Claude's events in this life: its last result is kept."""
+        if isinstance(event, Result):
+            self.result = event
+
+    @property
+    def output_ended(self) -> bool:
+        """Nothing more comes from it: its exit (or its loss) is in the log."""
+        return self.exit is not None or self.lost is not None
+
+    @property
+    def over(self) -> bool:
+        """Nobody need watch it any more: its output ended, or scad gave it up."""
+        return self.output_ended or self.cancelled
+
+    def status(self) -> LifeStatus:
+        """How it ended (``running`` while its end is not in the log). A life scad
+        stopped (``session stop``) before Claude's result is ``cancelled``."""
+        if self.lost is not None:
+            return "crashed"
+        if self.cancelled:
+            return "cancelled"
+        exit = self.exit
+        if exit is None:
+            return "running"
+        if self.stopped and self.result is None:
+            return "cancelled"
+        return run_status(exit.stop, exit.exit_code, exit.oom, self.result)
+
+
+def begins_life(envelope: Envelope) -> bool:
+    """Whether the line starts a container's life."""
+    return isinstance(envelope, Started | Resumed)
+
+
+class RunLives:
+    """A run's lives, folded from its whole log in order: the last is the run's."""
+
+    def __init__(self) -> None:
+        self.last: Life | None = None
+        #: The last ``started``, ``resumed`` or ``stopped`` is ``stopped``: scad stopped
+        #: the run (its container's exit is not the agent's doing).
+        self.stopped = False
+
+    def feed(self, envelope: Envelope) -> Life | None:
+        """Fold one line in; returns the life it is about (None: none, or an earlier one)."""
+        life = self.last
+        if begins_life(envelope):
+            self.last = Life(cid=envelope.cid)
+            self.stopped = False
+            return self.last
+        if isinstance(envelope, Stopped):
+            self.stopped = True
+        elif isinstance(envelope, Cancelled) and envelope.cid is None:
+            # Cancelled before a container of its own started (or with its id unknown).
+            life = self.last = life or Life(cid=None)
+        elif life is None or envelope.cid != life.cid:
+            return None
+        if life is not None:
+            life.feed(envelope)
+        return life
+
+
+def last_life(envelopes: Iterable[Envelope]) -> Life | None:
+    """The run's last container's life, folded from the whole log (Claude's results
+    left out: a caller that needs them feeds them)."""
+    lives = RunLives()
+    for envelope in envelopes:
+        lives.feed(envelope)
+    return lives.last
+
+
+def run_status(stop: Watchdog | None, exit_code: int, oom: bool, result: Result | None) -> Status:
+    """How a run whose container ended ends. One that hit its memory limit is ``oom``
+    even when Claude went on to a result (the kernel may have killed a tool, not
+    Claude): its work ran short of memory, and the exit code and result say how far
+    it got."""
+    if stop is not None:
+        return stop
+    if oom:
+        return "oom"
+    if exit_code == 0 and result is not None and not result.is_error:
+        return "succeeded"
+    if result is None:
+        return "crashed"
+    if result.is_error and result.api_error_status in RATE_LIMIT_STATUSES:
+        return "rate-limited"
+    return "failed"

@@ -1,0 +1,42 @@
+"""How scad runs git: off the event loop, and a cancelled git is killed and reaped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+import pytest
+
+from scad.code import git
+from scad.errors import GitError
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_cancelled_command_is_killed_and_reaped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = f"echo $$ > {pid_file}; exec sleep 60"
+    with anyio.move_on_after(30) as overall:
+        async with anyio.create_task_group() as tg:
+
+            async def run() -> None:
+                await git._completed(["sh", "-c", script], dict(os.environ), None)
+
+            tg.start_soon(run)
+            while not pid_file.exists() or not pid_file.read_text().strip():
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    assert not overall.cancelled_caught
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed, and reaped: no zombie keeps the id
+
+
+async def test_input_output_and_the_exit_code_come_back(tmp_path: Path) -> None:
+    code, out, err = await git._completed(
+        ["sh", "-c", "cat; echo oops >&2; exit 3"], dict(os.environ), b"in"
+    )
+    assert (code, out, err) == (3, b"in", b"oops\n")
+    with pytest.raises(GitError, match=r"^git rev-parse in .* failed: "):
+        await git.git(tmp_path, "rev-parse", "HEAD")
