@@ -1,3 +1,4 @@
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -23,7 +24,9 @@ async def command(app: Application, name: str, open_editor: bool) -> None:
     home = app.home
     repo = await git.top_level(Path.cwd())
     certificates = await anyio.to_thread.run_sync(host_certificates)
-    path = new_config(home, name, repo=repo, certificates=certificates)
+    path = await anyio.to_thread.run_sync(
+        partial(new_config, home, name, repo=repo, certificates=certificates)
+    )
     click.echo(f"created {path}")
     if repo is not None:
         click.echo(f"  repo: {repo}")
