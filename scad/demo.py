@@ -18,6 +18,7 @@ import msgspec
 from .batch.prompts import BatchPrompt
 from .batch.store import BatchOptions, BatchPaths, list_batches, load_manifest
 from .code import git
+from .config.certificates import host_certificates
 from .config.registry import load_registered
 from .config.schema import Config
 from .engine import labels
@@ -44,10 +45,6 @@ DEMO_CONFIG = "demo"
 #: The first line of the config the demo writes: a config of that name without it
 #: is the user's, and the demo leaves it alone.
 MARK = "# written by `scad demo`; `scad demo --cleanup` removes it\n"
-#: Extra CA certificates this host trusts (a TLS-intercepting proxy's): the demo's
-#: image trusts them too, so its build reaches npm and Debian through the proxy.
-HOST_CERTIFICATES = Path("/usr/local/share/ca-certificates")
-
 FILES = {
     "README.md": "# greeter\n\nA tiny project the scad demo's agents work on.\n",
     "greeter/__init__.py": "",
@@ -135,7 +132,8 @@ async def prepare_demo(home: Home, model_url: str) -> Config:
     repo = demo_repo(home)
     if not (repo / ".git").is_dir():
         await _make_repo(repo)
-    certificates = sorted(str(p) for p in HOST_CERTIFICATES.glob("*.crt"))
+    # A TLS-intercepting proxy's certificates: the build reaches npm and Debian through it.
+    certificates = await anyio.to_thread.run_sync(host_certificates)
     home.configs.mkdir(parents=True, exist_ok=True)
     text = demo_config_text(repo, model_url, certificates)
     await anyio.to_thread.run_sync(config_file.write_text, text)

@@ -7,11 +7,13 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── ConfigError          a config file is missing, unreadable or invalid   (exit 2)
     ├── UsageError           an argument is invalid (tag, name, path)           (exit 2)
     ├── NotFound             a named config or run does not exist               (exit 2)
+    ├── HomeUnwritable       scad cannot write in its home ($SCAD_HOME)
     ├── EngineUnavailable    the Docker engine does not answer
     ├── EngineError          the engine refused a request
     ├── ImageError           an image cannot be built or used
     │   ├── BaseImageMissing the base image is absent and cannot be pulled
     │   └── BuildFailed      a build step failed
+    │       └── UntrustedCertificate  it failed because it did not trust a TLS certificate
     ├── GitError             a git command failed
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
@@ -39,6 +41,7 @@ __all__ = [
     "EngineUnavailable",
     "GatewayError",
     "GitError",
+    "HomeUnwritable",
     "ImageError",
     "NotFound",
     "ScadError",
@@ -46,6 +49,7 @@ __all__ = [
     "TooManyEntries",
     "UnfetchedWork",
     "UnreadableClone",
+    "UntrustedCertificate",
     "UsageError",
 ]
 
@@ -79,6 +83,16 @@ class NotFound(ScadError):
     """Raised when a named config or run does not exist."""
 
     exit_code = 2
+
+
+class HomeUnwritable(ScadError):
+    """Raised when scad cannot write in its home; ``problem`` says which path and why."""
+
+    FIX = "set SCAD_HOME to a folder you can write, or make this one writable"
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"scad's home is not usable: {problem}; {self.FIX}")
 
 
 class EngineUnavailable(ScadError):
@@ -116,6 +130,17 @@ class BuildFailed(ImageError):
         self.step = step
         self.output = output
         super().__init__(message)
+
+
+class UntrustedCertificate(BuildFailed):
+    """Raised when a build step failed because it did not trust a TLS certificate (a
+    proxy that intercepts TLS); ``evidence`` is the tool's line that says so."""
+
+    def __init__(
+        self, message: str, *, evidence: str, step: str = "", output: tuple[str, ...] = ()
+    ) -> None:
+        self.evidence = evidence
+        super().__init__(message, step=step, output=output)
 
 
 class GitError(ScadError):

@@ -12,7 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import HomeUnwritable
+
 __all__ = ["Home", "scad_home"]
+
+#: The folders scad writes in a home (each made on first use).
+_FOLDERS = ("configs", "runs", "batches", "ledger")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,46 @@ class Home:
     def batch_ids(self) -> list[str]:
         """Batch ids that have a batch directory, sorted."""
         return _folders(self.batches)
+
+    def unwritable(self) -> str | None:
+        """Why scad cannot write in this home (the root or a folder of it that exists
+        is no folder, or cannot be written), or None. A home not made yet needs its
+        nearest existing parent to be a writable folder. Blocking."""
+        for folder in (self.root, *(self.root / name for name in _FOLDERS)):
+            if not os.path.lexists(folder):
+                if folder == self.root:
+                    return _uncreatable(folder)
+                continue
+            if not folder.is_dir():
+                return f"{folder} is not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"{folder} is not writable{_read_only(folder)}"
+        return None
+
+    def require_writable(self) -> None:
+        """Raises :class:`HomeUnwritable` unless scad can write in this home. Blocking."""
+        if (problem := self.unwritable()) is not None:
+            raise HomeUnwritable(problem)
+
+
+def _uncreatable(root: Path) -> str | None:
+    parent = root.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{root} cannot be made: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{root} cannot be made: {parent} is not writable{_read_only(parent)}"
+    return None
+
+
+def _read_only(folder: Path) -> str:
+    """Names a read-only file system when that is why (root ignores mode bits, not that)."""
+    try:
+        flags = os.statvfs(folder).f_flag
+    except OSError:
+        return ""
+    return " (a read-only file system)" if flags & os.ST_RDONLY else ""
 
 
 def _folders(parent: Path) -> list[str]:

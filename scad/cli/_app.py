@@ -7,7 +7,8 @@ import importlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncclick as click
 
@@ -17,7 +18,10 @@ from ..home import Home, scad_home
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Application", "EngineFactory", "ScadGroup", "abort", "pass_app"]
+__all__ = ["Application", "EngineFactory", "ScadGroup", "abort", "pass_app", "pass_app_as_is"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class EngineFactory(Protocol):
@@ -60,8 +64,22 @@ def _open_docker_status() -> AbstractAsyncContextManager[Engine]:
     return open_status_engine()
 
 
-#: Hands a command the :class:`Application` as its first argument.
-pass_app = click.pass_obj
+def pass_app(f: Callable[Concatenate[Application, P], R]) -> Callable[P, R]:
+    """Hands a command the :class:`Application` as its first argument, once its home
+    is known to be writable (every command writes there, status views included: they
+    catch logs up): otherwise the command ends with one line saying where and why."""
+
+    def new_func(*args: P.args, **kwargs: P.kwargs) -> R:
+        app: Application = click.get_current_context().obj
+        app.home.require_writable()
+        return f(app, *args, **kwargs)
+
+    return update_wrapper(new_func, f)
+
+
+#: Hands a command the :class:`Application` whatever its home is like (``doctor``
+#: reports an unwritable home among its checks).
+pass_app_as_is = click.pass_obj
 
 
 class ScadGroup(click.Group):

@@ -150,3 +150,16 @@ def warn_unwritable_mounts(config: Config) -> None:
 
     for warning in unwritable_mounts(config, agent_ids(os.getuid(), os.getgid())):
         click.echo(f"warning: {warning}", err=True)
+
+
+async def warn_uncommitted_work(config: Config) -> None:
+    """Say, before a run is made, which repos hold changes its clones will not have."""
+    from ..config.repos import uncommitted_work
+
+    for work in await uncommitted_work(config):
+        files = f"{work.files} uncommitted file{'s' if work.files != 1 else ''}"
+        click.echo(
+            f"warning: repo {work.key} ({work.path}) has {files}; the agent's clone starts "
+            "from the last commit without them (commit them first to include them)",
+            err=True,
+        )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ._app import Application, pass_app
+from ._app import Application, pass_app_as_is
 from ._render import echo_json
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def _show(check: Check) -> None:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-@pass_app
+@pass_app_as_is
 async def doctor(app: Application, as_json: bool) -> None:
     """Check that this host can run sessions: the engine, images, configs, credentials,
     CA certificates, disk, mounts, live-restore, and a container of each built image.

@@ -42,6 +42,8 @@ __all__ = [
     "store_environment",
     "store_git",
     "symbolic_branches",
+    "top_level",
+    "uncommitted_files",
 ]
 
 
@@ -136,6 +138,15 @@ async def is_repository(path: Path) -> bool:
     return out.strip() == "true"
 
 
+async def top_level(path: Path) -> Path | None:
+    """The top folder of the host work tree ``path`` is in; None outside any (or in a
+    bare repository or a ``.git`` folder)."""
+    if not path.is_dir():
+        return None
+    out = (await git(path, "rev-parse", "--show-toplevel", check=False)).strip()
+    return Path(out) if out else None
+
+
 async def current_branch(repo: Path) -> str:
     """The checked-out branch, or ``(detached)``."""
     out = (await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)).strip()
@@ -144,6 +155,16 @@ async def current_branch(repo: Path) -> str:
 
 async def is_dirty(repo: Path) -> bool:
     return bool((await git(repo, "status", "--porcelain", "--untracked-files=normal")).strip())
+
+
+async def uncommitted_files(repo: Path) -> int:
+    """How many files of the host work tree ``repo`` differ from its last commit:
+    changed, staged or new (not ignored); 0 when git cannot tell."""
+    out = await git(
+        repo, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
+        "--ignore-submodules=none", check=False,
+    )  # fmt: skip
+    return out.count("\0")
 
 
 async def branch_tips(repo: Path) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 :mod:`.schema` is the config and its loading, :mod:`.registry` the configs a scad
 home knows, :mod:`.repos` the check that a config's repos are there to clone, :mod:`.hosts` the
-host patterns of an egress allowlist.
+host patterns of an egress allowlist, :mod:`.certificates` the extra CA certificates this
+host trusts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from .._faces import lazy_face
 
 if TYPE_CHECKING:
+    from .certificates import host_certificates
     from .hosts import HostPattern, allows, normal_host, parse_host_pattern
     from .registry import (
         ConfigEntry,
@@ -34,6 +36,7 @@ __all__ = [
     "add_config",
     "allows",
     "check_repos",
+    "host_certificates",
     "list_configs",
     "load_config",
     "load_registered",
@@ -56,6 +59,7 @@ __getattr__, __dir__ = lazy_face(
         "add_config": "registry",
         "allows": "hosts",
         "check_repos": "repos",
+        "host_certificates": "certificates",
         "list_configs": "registry",
         "load_config": "schema",
         "load_registered": "registry",

@@ -7,16 +7,19 @@ registered (a symlink made by ``scad config add`` to a file that lives elsewhere
 from __future__ import annotations
 
 import difflib
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+import yaml
 
 from ..errors import ConfigError, NotFound, UsageError
 from ..home import Home
 from ..names import NAME_RE
 from ..threads import async_twin
-from .schema import Config, load_config
+from .schema import REPO_KEY_RE, Config, load_config
 
 __all__ = [
     "ConfigEntry",
@@ -50,8 +53,8 @@ name: {name}
 
 # Git repositories the agents work on. Each run clones every repo on its own branch.
 repos:
-  code:
-    path: ~/src/{name}          # a git repository on this machine
+  {key}:
+    path: {path}{path_note}
     workdir: true               # Claude starts here (exactly one repo)
     # focus: src                # a subfolder to work in
   # docs:
@@ -81,7 +84,7 @@ claude:
   # env: {{ANTHROPIC_BASE_URL: "http://127.0.0.1:8080"}}
 
 # PEM files the image must trust (a proxy that intercepts TLS).
-# ca_certificates: [/usr/local/share/ca-certificates/corp.crt]
+{certificates}
 
 network: bridge                 # bridge, host or none
 """
@@ -132,8 +135,14 @@ def _unknown_config_message(home: Home, name: str) -> str:
     return f'no config named "{name}"; create one with `scad config new {name}`'
 
 
-def new_config(home: Home, name: str) -> Path:
-    """Write a commented template for ``name``; refuses to overwrite."""
+def new_config(
+    home: Home, name: str, *, repo: Path | None = None, certificates: Sequence[str] = ()
+) -> Path:
+    """Write a commented template for ``name``; refuses to overwrite.
+
+    ``repo`` (the repository the user stands in) is its workdir repo, keyed by its
+    folder's name; ``certificates`` (the host's extra CA certificates) its image trusts.
+    """
     if not NAME_RE.match(name):
         raise UsageError(
             f'invalid config name "{name}": use lowercase letters, digits, "-" and "_"'
@@ -145,8 +154,31 @@ def new_config(home: Home, name: str) -> Path:
         )
     home.configs.mkdir(parents=True, exist_ok=True)
     with path.open("x") as f:
-        f.write(TEMPLATE.format(name=name))
+        f.write(_template(name, repo, certificates))
     return path
+
+
+def _template(name: str, repo: Path | None, certificates: Sequence[str]) -> str:
+    if repo is None:
+        key, where, note = "code", f"~/src/{name}", "          # a git repository on this machine"
+    else:
+        key = repo.name if REPO_KEY_RE.match(repo.name) and ".." not in repo.name else "code"
+        where, note = _yaml_string(str(repo)), ""
+    if certificates:
+        listed = ", ".join(_yaml_string(c) for c in certificates)
+        trusted = f"ca_certificates: [{listed}]   # this host's extra CA certificates"
+    else:
+        trusted = "# ca_certificates: [/usr/local/share/ca-certificates/corp.crt]"
+    return TEMPLATE.format(name=name, key=key, path=where, path_note=note, certificates=trusted)
+
+
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML flow scalar: plain when YAML reads it back unchanged, else quoted."""
+    try:
+        plain = yaml.safe_load(f"[{text}]") == [text]
+    except yaml.YAMLError:
+        plain = False
+    return text if plain else json.dumps(text)
 
 
 def add_config(home: Home, source: Path) -> ConfigEntry:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from ..code import git
 from ..errors import ConfigError
 from .schema import Config
 
-__all__ = ["check_repos"]
+__all__ = ["UncommittedWork", "check_repos", "uncommitted_work"]
+
+
+class UncommittedWork(msgspec.Struct, frozen=True, kw_only=True):
+    """A repo whose work tree holds changes a run's clone will not have."""
+
+    key: str
+    path: str
+    files: int
 
 
 async def check_repos(config: Config, label: str) -> None:
@@ -26,3 +36,13 @@ async def check_repos(config: Config, label: str) -> None:
             raise ConfigError(
                 label, f"{repo.focus} is not a folder in {repo.path}", field=f"repos.{key}.focus"
             )
+
+
+async def uncommitted_work(config: Config) -> list[UncommittedWork]:
+    """The config's repos that hold uncommitted changes (a clone starts from the last
+    commit, so an agent never sees them), in the config's order."""
+    found = []
+    for key, repo in config.repos.items():
+        if files := await git.uncommitted_files(Path(repo.path)):
+            found.append(UncommittedWork(key=key, path=repo.path, files=files))
+    return found

@@ -2,12 +2,13 @@
 
 Each check gives a :class:`Check` (pass, warn, fail or skip; warnings and
 failures say how to fix them); :func:`run_checks` runs them all, bounded in time,
-and prints nothing. The checks, in order: the engine answers; each config's base image is
-present; each config is valid and its repos exist; the credentials sessions
-would use (and when OAuth ones expire); the configs' CA certificates; free disk
-under ``$SCAD_HOME``, and where the engine keeps images and containers; mounts the agent's uid cannot write; the engine's
-live-restore; each built image runs ``claude --version``; and one headless Claude
-in a built image answers the offline model.
+and prints nothing. The checks, in order: the engine answers; each config's base
+image is present; each config is valid and its repos exist; the credentials sessions
+would use (and when OAuth ones expire); the configs' CA certificates; that scad can
+write in ``$SCAD_HOME``; free disk there, and where the engine keeps images and
+containers; mounts the agent's uid cannot write; the engine's live-restore; each built
+image runs ``claude --version``; and one headless Claude in a built image answers the
+offline model.
 """
 
 from ._check import Check, Status

@@ -14,7 +14,7 @@ import msgspec
 from ..config.registry import load_registered
 from ..config.repos import check_repos
 from ..config.schema import Config
-from ..errors import ConfigError, ScadError
+from ..errors import ConfigError, HomeUnwritable, ScadError
 from ..home import Home
 from ..image.build import build_context
 from ..sessions.container import unwritable_mounts
@@ -30,6 +30,7 @@ __all__ = [
     "check_configs",
     "check_credentials",
     "check_disk",
+    "check_home",
     "check_mounts",
     "for_each",
     "load_configs",
@@ -198,6 +199,14 @@ def check_ca_certificates(configs: Sequence[LoadedConfig]) -> list[Check]:
             "readable, each a PEM certificate",
         )
     ]
+
+
+def check_home(home: Home) -> Check:
+    """scad can write in its home (every other command refuses to start otherwise). Blocking."""
+    if (problem := home.unwritable()) is not None:
+        return failed("home", problem, HomeUnwritable.FIX)
+    made = "" if home.root.is_dir() else " (made on first use)"
+    return Check(name="home", status="pass", detail=f"{home.root} is writable{made}")
 
 
 def check_disk(root: Path) -> Check:

@@ -32,6 +32,7 @@ from ._host import (
     check_configs,
     check_credentials,
     check_disk,
+    check_home,
     check_mounts,
     load_configs,
 )
@@ -50,6 +51,7 @@ CHECKS = (
     "config",
     "credentials",
     "CA certificates",
+    "home",
     "disk",
     "engine disk",
     "mounts",
@@ -144,6 +146,7 @@ async def run_checks(
         tg.start_soon(_bounded, report, "config", partial(check_configs, configs), QUICK_TIMEOUT)
         tg.start_soon(host, "credentials", lambda: [check_credentials(environ, moment)])
         tg.start_soon(host, "CA certificates", partial(check_ca_certificates, configs))
+        tg.start_soon(host, "home", lambda: [check_home(home)])
         tg.start_soon(host, "disk", lambda: [check_disk(home.root)])
         tg.start_soon(host, "mounts", partial(check_mounts, configs, agent))
     return report.checks()

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from ..config.certificates import host_certificates
 from ..config.schema import Config
 from ..engine import labels
-from ..errors import BaseImageMissing, BuildFailed, EngineError
+from ..errors import BaseImageMissing, BuildFailed, EngineError, UntrustedCertificate
 from ..home import Home
 from ..names import image_repository
 from ..threads import async_twin
 from .render import BuildContext, create_build_context
+from .tls import untrusted_certificate
 
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
     from ..engine._types import Engine
@@ -92,7 +94,7 @@ async def build_image(
         )
 
     await _ensure_base_image(engine, config.base_image)
-    await _run_build(engine, context, config.name, use_cache, progress or (lambda _: None))
+    await _run_build(engine, context, config, use_cache, progress or (lambda _: None))
     await engine.tag_image(context.tag, context.repository, "latest")
     pruned = await prune_images(engine, context)
     return BuildResult(
@@ -145,13 +147,16 @@ async def _ensure_base_image(engine: Engine, base: str) -> None:
 async def _run_build(
     engine: Engine,
     context: BuildContext,
-    config_name: str,
+    config: Config,
     use_cache: bool,
     progress: Callable[[BuildProgress], None],
 ) -> None:
     step, total, instruction = 0, 0, ""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    image_labels = {labels.CONFIG: config_name, labels.HASH: context.content_hash}
+    #: The step's line saying it did not trust a certificate: apt says it long before
+    #: the line that fails (an install that finds no package), beyond the tail.
+    evidence: str | None = None
+    image_labels = {labels.CONFIG: config.name, labels.HASH: context.content_hash}
     build = engine.open_build(
         context.tar(), tag=context.tag, labels=image_labels, use_cache=use_cache
     )
@@ -159,20 +164,41 @@ async def _run_build(
         async for line in lines:
             if line.error:
                 where = f"step {step}/{total} ({instruction})" if step else "before the first step"
-                raise BuildFailed(
-                    f"build of {context.tag} failed at {where}: {line.text}",
-                    step=instruction,
-                    output=tuple(tail),
-                )
+                failed = f"build of {context.tag} failed at {where}"
+                if evidence := untrusted_certificate(line.text) or evidence:
+                    fix = await anyio.to_thread.run_sync(_trust_fix, config)
+                    raise UntrustedCertificate(
+                        f"{failed}: it did not trust a TLS certificate, as behind a proxy "
+                        f"that intercepts TLS ({evidence}); {fix}",
+                        evidence=evidence,
+                        step=instruction,
+                        output=tuple(tail),
+                    )
+                raise BuildFailed(f"{failed}: {line.text}", step=instruction, output=tuple(tail))
             if match := _STEP_RE.match(line.text):
                 step, total, instruction = int(match[1]), int(match[2]), match[3]
                 tail.clear()
+                evidence = None
                 progress(BuildProgress(step=step, total=total, instruction=instruction))
             elif line.text.strip():
                 tail.append(line.text)
+                evidence = untrusted_certificate(line.text) or evidence
                 progress(
                     BuildProgress(step=step, total=total, instruction=instruction, line=line.text)
                 )
+
+
+def _trust_fix(config: Config) -> str:
+    """What to add to the config: the host's extra CA certificates it does not list yet."""
+    edit = f"scad config edit {config.name}"
+    missing = [c for c in host_certificates() if c not in config.ca_certificates]
+    if missing:
+        return f"add this host's CA certificates to the config ({edit}): ca_certificates: [{', '.join(missing)}]"
+    if config.ca_certificates:
+        return (
+            f"add the proxy's CA certificate (a PEM file) to the config's ca_certificates ({edit})"
+        )
+    return f"add the proxy's CA certificate (a PEM file) to the config ({edit}): ca_certificates: [PATH]"
 
 
 async def prune_images(engine: Engine, context: BuildContext) -> list[str]:

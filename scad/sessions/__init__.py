@@ -21,7 +21,7 @@ from .status import (
     session_status,
     shared_refresh_tokens,
 )
-from .terminal import attach_command, pane_text
+from .terminal import attach_command, detach_keys, pane_text
 
 __all__ = [
     "CleanResult",
@@ -36,6 +36,7 @@ __all__ = [
     "attach_command",
     "catch_up",
     "clean_session",
+    "detach_keys",
     "discard_run",
     "follow_engine",
     "pane_text",

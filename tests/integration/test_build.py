@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ from scad.engine._client import ContainerSpec, Engine
 from scad.engine.labels import home_label
 from scad.home import Home
 from scad.names import image_repository
-from tests.conftest import make_repo
+from tests.conftest import host_certificates, make_repo
 
-from .conftest import BuiltImage, project_config, scad
+from .conftest import BASE_IMAGE, BuiltImage, project_config, scad
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -174,3 +175,82 @@ async def test_prune_keeps_images_in_use(
     third = build("# three\n")
     assert set(docker("images", "--no-trunc", "-q", repository).split()) == {third}
     docker("rmi", "--force", third)
+
+
+TLS_SERVER = """\
+import os, socket, ssl
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("/srv/tls/cert.pem", "/srv/tls/key.pem")
+server = socket.create_server(("127.0.0.1", 8443))
+if os.fork():
+    os._exit(0)  # listening: apt may connect
+os.setsid()
+while True:
+    connection, _ = server.accept()
+    try:
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(1)
+    except OSError:
+        pass
+"""
+
+# apt fetches its lists from a TLS server in the build's own container (only its
+# loopback), started by apt itself before it updates: a proxy's certificate, as apt meets it.
+TLS_BASE = f"""\
+FROM {BASE_IMAGE}
+COPY tls.py cert.pem key.pem /srv/tls/
+RUN rm -f /etc/apt/sources.list.d/* \\
+ && echo "deb https://127.0.0.1:8443/debian bookworm main" > /etc/apt/sources.list \\
+ && echo 'APT::Update::Pre-Invoke {{"python3 /srv/tls/tls.py";}};' > /etc/apt/apt.conf.d/00tls
+"""
+
+
+@pytest.fixture
+def untrusted_base(tmp_path: Path, test_label: str) -> Iterator[str]:
+    """A base image whose apt meets a self-signed certificate."""
+    folder = tmp_path / "tls-base"
+    folder.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(folder / "key.pem"),
+         "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (folder / "tls.py").write_text(TLS_SERVER)
+    (folder / "Dockerfile").write_text(TLS_BASE)
+    tag = f"scad-{test_label}/untrusted:1"
+    docker("build", "-q", "-t", tag, str(folder))
+    yield tag
+    docker("rmi", tag)
+
+
+def test_a_build_that_does_not_trust_a_certificate_says_so_and_names_the_fix(
+    tmp_path: Path, untrusted_base: str
+) -> None:
+    home = tmp_path / "home"
+    (home / "configs").mkdir(parents=True)
+    repo = make_repo(tmp_path / "repo")
+    (home / "configs" / "proxied.yml").write_text(
+        f"name: proxied\nrepos:\n  code: {{path: {repo}, workdir: true}}\n"
+        f"image: {{base: {untrusted_base}}}\n"
+    )
+    before = scad_containers()
+
+    result = scad(home, "build", "proxied", check=False, timeout=600)
+
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    repository = image_repository("proxied", home_label(Home(home)))
+    assert error.startswith(f"scad: error: build of {repository}:")
+    assert "RUN apt-get update" in error
+    assert ": it did not trust a TLS certificate, as behind a proxy that intercepts TLS (" in error
+    assert "Certificate verification failed: The certificate is NOT trusted." in error
+    host = ", ".join(host_certificates())
+    if host:
+        assert error.endswith(
+            f"; add this host's CA certificates to the config (scad config edit proxied): "
+            f"ca_certificates: [{host}]"
+        )
+    else:
+        assert error.endswith("to the config (scad config edit proxied): ca_certificates: [PATH]")
+    assert "SELF_SIGNED" not in error and scad_containers() == before

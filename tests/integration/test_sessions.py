@@ -443,3 +443,58 @@ async def test_reading_a_run_while_it_goes_ingests_each_line_once(project: Proje
     assert [e["seq"] for e in project.envelopes(run_id)] == list(
         range(1, len(project.envelopes(run_id)) + 1)
     )
+
+
+def tmux_at(socket: str, *args: str) -> str:
+    """tmux of the server at ``socket``; its output."""
+    return subprocess.run(
+        ["tmux", "-S", socket, *args], capture_output=True, text=True, check=False
+    ).stdout
+
+
+async def test_inside_tmux_the_detach_hint_names_keys_that_leave_only_the_session(
+    project: Project, tmp_path: Path
+) -> None:
+    """The user's own tmux (tmux's defaults) runs `scad session attach`; the keys the hint
+    names, typed into the user's terminal, detach the session and leave the user's tmux."""
+    run_id = await project.start("--tag", "nest", "--prompt", "SAY: hello from inside")
+    harness, user = str(tmp_path / "harness.sock"), str(tmp_path / "user.sock")
+    output = tmp_path / "user-pane.log"
+    env = " ".join(
+        f"{k}={v}"
+        for k, v in (
+            ("SCAD_HOME", project.home),
+            ("HOME", project.root / "host-home"),
+            ("ANTHROPIC_API_KEY", project.api_key),
+        )
+    )
+    script = tmp_path / "attach.sh"
+    # Waits for a line first, so that everything the pane shows is logged.
+    script.write_text(
+        f"read go\nenv {env} {SCAD} session attach {run_id}\necho DETACHED-$?\nexec sleep 600\n"
+    )
+
+    def screen() -> str:
+        return tmux_at(harness, "capture-pane", "-p", "-t", "h")
+
+    tmux_at(
+        harness, "-f", "/dev/null", "new-session", "-d", "-s", "h", "-x", "160", "-y", "45",
+        f"env -u TMUX tmux -S {user} -f /dev/null new-session -s user sh {script}",
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: tmux_at(user, "list-clients").strip() != "")
+        tmux_at(user, "pipe-pane", "-t", "user", f"cat >> {output}")
+        tmux_at(harness, "send-keys", "-t", "h", "Enter")
+        await wait_until(lambda: "hello from inside" in screen())
+        hint = re.search(r"attaching \(detach: ([^)\r\n]+)\)", output.read_text(errors="replace"))
+        assert hint is not None and hint[1] == "Ctrl+b Ctrl+b d"
+
+        keys = hint[1].replace("Ctrl+", "C-").split()
+        tmux_at(harness, "send-keys", "-t", "h", *keys)
+
+        await wait_until(lambda: "DETACHED-0" in screen())
+        assert tmux_at(user, "list-clients").strip() != ""  # the user's tmux is still attached
+        assert container_state(run_id)["Running"] is True  # and the session goes on
+    finally:
+        for socket in (harness, user):
+            tmux_at(socket, "kill-server")

@@ -148,6 +148,7 @@ async def test_a_healthy_host_passes_every_check(host: Host) -> None:
         ok("config", "valid; repos: code", "proj"),
         ok("credentials", "ANTHROPIC_API_KEY (an API key)"),
         ok("CA certificates", "none configured"),
+        ok("home", f"{host.home.root} is writable"),
         ok("disk", f"100.0 GiB free at {host.home.root}"),
         ok("engine disk", f"100.0 GiB free at {host.tmp}/docker (images and containers)"),
         ok("mounts", "no config mounts a host folder"),

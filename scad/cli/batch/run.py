@@ -15,7 +15,7 @@ from ...errors import UsageError
 from ...names import validate_tag
 from .._app import Application, pass_app
 from .._complete import config_names
-from .._render import warn_unwritable_mounts
+from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._options import duration, supervise_here
 from ._view import show_batch
@@ -142,6 +142,7 @@ async def command(
     config = load_registered(home, config_name)
     batch_prompts, source = read_prompts(prompt_file, prompts)
     warn_unwritable_mounts(config)
+    await warn_uncommitted_work(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, stagger=stagger, fetch=fetch,

@@ -1,5 +1,11 @@
+from functools import partial
+from pathlib import Path
+
+import anyio
 import asyncclick as click
 
+from ...code import git
+from ...config.certificates import host_certificates
 from ...config.registry import new_config
 from .._app import Application, pass_app
 from .edit import edit_and_validate
@@ -9,10 +15,22 @@ from .edit import edit_and_validate
 @click.argument("name")
 @click.option("--edit", "open_editor", is_flag=True, help="Open it in $EDITOR.")
 @pass_app
-def command(app: Application, name: str, open_editor: bool) -> None:
-    """Scaffold a commented config named NAME."""
+async def command(app: Application, name: str, open_editor: bool) -> None:
+    """Scaffold a commented config named NAME.
+
+    Its repo is the git repository you are in (when you are in one), and its image
+    trusts the extra CA certificates this host trusts (a TLS-intercepting proxy's).
+    """
     home = app.home
-    path = new_config(home, name)
+    repo = await git.top_level(Path.cwd())
+    certificates = await anyio.to_thread.run_sync(host_certificates)
+    path = await anyio.to_thread.run_sync(
+        partial(new_config, home, name, repo=repo, certificates=certificates)
+    )
     click.echo(f"created {path}")
+    if repo is not None:
+        click.echo(f"  repo: {repo}")
+    if certificates:
+        click.echo(f"  CA certificates: {', '.join(certificates)}")
     if open_editor:
         edit_and_validate(home, name)

@@ -18,7 +18,7 @@ from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import config_names
-from .._render import echo_json, warn_unwritable_mounts
+from .._render import echo_json, warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
@@ -62,7 +62,7 @@ async def command(
     as_json: bool,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
-    from ...sessions import attach_command, start_session
+    from ...sessions import attach_command, detach_keys, start_session
 
     home = app.home
     config = load_registered(home, config_name)
@@ -70,6 +70,7 @@ async def command(
     if wait and not headless:
         raise UsageError("--wait watches a headless run: add --headless")
     warn_unwritable_mounts(config)
+    await warn_uncommitted_work(config)
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())
 
     announced = False
@@ -97,13 +98,14 @@ async def command(
         echo_json(record)
         return
     click.echo(f"started {record.run_id} ({record.mode}) on branch {record.branch}")
-    if argv:
-        click.echo("attaching (detach: Ctrl+b d)")
-        os.execv(argv[0], argv)
     if record.mode == "headless":
         click.echo(f"follow it: scad session logs {record.run_id} -f")
-    else:
-        click.echo(f"attach to it: scad session attach {record.run_id}   (detach: Ctrl+b d)")
+        return
+    detach = await detach_keys(os.environ)
+    if argv:
+        click.echo(f"attaching (detach: {detach})")
+        os.execv(argv[0], argv)
+    click.echo(f"attach to it: scad session attach {record.run_id}   (detach: {detach})")
 
 
 async def _start_and_wait(

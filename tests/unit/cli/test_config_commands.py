@@ -8,10 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import load_config
+from scad.config import certificates
+from scad.config.schema import Repo, load_config
 from tests.conftest import Cli, make_repo
 
 pytestmark = pytest.mark.anyio
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture(autouse=True)
+def host_trust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The host's extra CA certificates (none unless a test adds some), and a
+    current folder in no git repository."""
+    folder = tmp_path / "host-ca"
+    folder.mkdir()
+    monkeypatch.setattr(certificates, "HOST_CERTIFICATES", folder)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    return folder
 
 
 def external_config(tmp_path: Path, name: str = "proj", repo: Path | None = None) -> Path:
@@ -28,6 +43,40 @@ async def test_new_writes_a_valid_commented_template(run_cli: Cli, scad_home: Pa
     assert result.stdout == f"created {path}\n"
     assert "# " in path.read_text()
     assert load_config(path).name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("folder", "key"),
+    [
+        pytest.param("my-proj", "my-proj", id="keyed by its folder"),
+        pytest.param("odd #name: [x]", "code", id="a name no key can be"),
+    ],
+)
+async def test_new_fills_in_the_repo_you_stand_in_and_the_hosts_certificates(
+    run_cli: Cli,
+    scad_home: Path,
+    tmp_path: Path,
+    host_trust: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folder: str,
+    key: str,
+) -> None:
+    repo = make_repo(tmp_path / folder, {"src/app.py": ""})
+    (host_trust / "proxy.crt").write_text(PEM)
+    (host_trust / "a-key.crt").write_text("-----BEGIN PRIVATE KEY-----\n")  # no certificate
+    (host_trust / "notes.txt").write_text(PEM)  # not a .crt: update-ca-certificates skips it
+    monkeypatch.chdir(repo / "src")
+
+    result = await run_cli("config", "new", "proj")
+
+    assert result.exit_code == 0, result.output
+    path = scad_home / "configs" / "proj.yml"
+    assert result.stdout == (
+        f"created {path}\n  repo: {repo}\n  CA certificates: {host_trust}/proxy.crt\n"
+    )
+    config = load_config(path)
+    assert config.repos == {key: Repo(path=str(repo), workdir=True)}
+    assert config.ca_certificates == [f"{host_trust}/proxy.crt"]
 
 
 async def test_new_refuses_to_overwrite(run_cli: Cli, scad_home: Path) -> None:

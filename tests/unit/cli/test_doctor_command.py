@@ -52,6 +52,7 @@ async def test_a_healthy_host_prints_a_line_per_check(run_cli: Cli, patched: Hos
         "ok    config (proj): valid; repos: code\n"
         "ok    credentials: ANTHROPIC_API_KEY (an API key)\n"
         "ok    CA certificates: none configured\n"
+        f"ok    home: {patched.home.root} is writable\n"
         f"ok    disk: 100.0 GiB free at {patched.home.root}\n"
         f"ok    engine disk: 100.0 GiB free at {patched.tmp}/docker (images and containers)\n"
         "ok    mounts: no config mounts a host folder\n"
