@@ -19,9 +19,10 @@ import msgspec
 from .. import agentfs
 from ..config.schema import Config
 from ..errors import AgentFileError
+from ..gateway import oauth_expiry
 from ..runs.records import RunPaths
 from .claude_setup import claude_json, settings_json
-from .credentials import HostCredentials, credentials_env_file, oauth_expiry
+from .credentials import HostCredentials, credentials_env_file
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
