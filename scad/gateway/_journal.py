@@ -47,7 +47,8 @@ class Journal:
         async with self._receive:
             async for first in self._receive:
                 waiting = [first]
-                with contextlib.suppress(anyio.WouldBlock):
+                # Nothing more for now, or the stream ended right behind these.
+                with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
                     while len(waiting) < _BACKLOG:
                         waiting.append(self._receive.receive_nowait())
                 # Shielded: events taken off the stream are written even while the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from scad.gateway._events import (
     BudgetRefused,
     Exchange,
@@ -13,6 +15,9 @@ from scad.gateway._events import (
     gateway_usage,
     read_gateway_events,
 )
+from scad.gateway._journal import Journal
+from scad.gateway._registry import events_path, register_run
+from scad.home import Home
 
 
 def exchange(status: int = 200, **fields: object) -> Exchange:
@@ -61,3 +66,15 @@ def test_a_linked_file_reads_as_nothing(tmp_path: Path) -> None:
     real.write_bytes(encode_event(EVENTS[0]))
     (tmp_path / "link.jsonl").symlink_to(real)
     assert gateway_usage([tmp_path / "link.jsonl"]) == GatewayUsage()
+
+
+@pytest.mark.anyio
+async def test_the_journal_writes_what_it_holds_when_closed_and_ends(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    home.run_dir("run-a").mkdir(parents=True)
+    register_run(home, "run-a")
+    journal = Journal(home)
+    await journal.record("run-a", BudgetRefused(ts="t", scope="run", spent_usd=1.0, cap_usd=1.0))
+    journal.close()  # before the journal takes the event: the stream ends right behind it
+    await journal.run()
+    assert [type(e) for e in read_gateway_events(events_path(home, "run-a"))] == [BudgetRefused]
