@@ -21,12 +21,10 @@ if TYPE_CHECKING:
         OAuthLogin,
         StaticCredential,
         credential_source,
-        credentials_path,
-        oauth_expiry,
-        refresh_token_fingerprint,
     )
     from ._events import BudgetRefused, Exchange, GatewayEvent, GatewayUsage, gateway_usage
-    from ._lifecycle import GatewayInfo, ensure_gateway, gateway_info, stop_gateway
+    from ._lifecycle import LOOPBACK, GatewayInfo, ensure_gateway, gateway_info, stop_gateway
+    from ._login_file import credentials_path, oauth_expiry, refresh_token_fingerprint
     from ._registry import (
         DEFAULT_UPSTREAM,
         Registration,
@@ -41,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_UPSTREAM",
+    "LOOPBACK",
     "BudgetRefused",
     "Credential",
     "CredentialSource",
@@ -74,6 +73,7 @@ __getattr__, __dir__ = lazy_face(
     __name__,
     {
         "DEFAULT_UPSTREAM": "_registry",
+        "LOOPBACK": "_lifecycle",
         "BudgetRefused": "_events",
         "Credential": "_credentials",
         "CredentialSource": "_credentials",
@@ -87,15 +87,15 @@ __getattr__, __dir__ = lazy_face(
         "RunSpend": "_status",
         "StaticCredential": "_credentials",
         "credential_source": "_credentials",
-        "credentials_path": "_credentials",
+        "credentials_path": "_login_file",
         "ensure_gateway": "_lifecycle",
         "events_path": "_registry",
         "gateway_info": "_lifecycle",
         "gateway_status": "_status",
         "gateway_usage": "_events",
         "load_registration": "_registry",
-        "oauth_expiry": "_credentials",
-        "refresh_token_fingerprint": "_credentials",
+        "oauth_expiry": "_login_file",
+        "refresh_token_fingerprint": "_login_file",
         "register_run": "_registry",
         "revoke_run": "_registry",
         "serve_gateway": "_server",

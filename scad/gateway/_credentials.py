@@ -21,7 +21,6 @@ import stat
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -31,6 +30,8 @@ import msgspec
 
 from ..errors import CredentialsError
 from ..text import printable
+from ._login_file import MAX_BYTES as _MAX_BYTES
+from ._login_file import credentials_path, oauth_fields
 
 __all__ = [
     "CLIENT_ID",
@@ -44,8 +45,6 @@ __all__ = [
     "StaticCredential",
     "credential_source",
     "credentials_path",
-    "oauth_expiry",
-    "refresh_token_fingerprint",
 ]
 
 #: Claude Code's OAuth token endpoint and client id (read in Claude Code 2.1.332).
@@ -67,8 +66,6 @@ REFRESH_MARGIN = 300.0
 #: The one fix for a login that cannot be refreshed.
 RELOGIN = "run `claude` on the host to log in again"
 
-#: The most of a credentials file or a token answer that is read.
-_MAX_BYTES = 1 << 20
 #: How long a lock held by someone else is waited for, and how often it is tried.
 _LOCK_WAIT = 90.0
 _LOCK_POLL = 0.05
@@ -119,12 +116,6 @@ class StaticCredential:
 
     def __repr__(self) -> str:
         return f"StaticCredential({self.method})"
-
-
-def credentials_path(environ: Mapping[str, str]) -> Path:
-    """Where Claude Code on the host keeps its OAuth login."""
-    folder = environ.get("CLAUDE_CONFIG_DIR") or Path(environ.get("HOME", "~"), ".claude")
-    return Path(folder).expanduser() / ".credentials.json"
 
 
 def credential_source(
@@ -307,52 +298,10 @@ def _read_login(path: Path) -> _Login:
     return _parse_login(path, data)
 
 
-class _OAuthFields(msgspec.Struct, frozen=True):
-    accessToken: str | None = None
-    refreshToken: str | None = None
-    expiresAt: int | float | None = None
-    scopes: Any = None
-
-
-class _CredentialsFile(msgspec.Struct, frozen=True):
-    claudeAiOauth: _OAuthFields | None = None
-
-
-def _oauth_fields(data: bytes) -> _OAuthFields | None:
-    """The OAuth login's fields in a credentials file's ``data``; None when it holds
-    none (a run's own copy may hold anything)."""
-    if len(data) > _MAX_BYTES:
-        return None
-    try:
-        return msgspec.json.decode(data, type=_CredentialsFile).claudeAiOauth
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None
-
-
-def oauth_expiry(data: bytes) -> datetime | None:
-    """When the OAuth login in a credentials file's ``data`` expires; None if unknown."""
-    oauth = _oauth_fields(data)
-    if oauth is None or oauth.expiresAt is None:
-        return None
-    try:
-        return datetime.fromtimestamp(oauth.expiresAt / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def refresh_token_fingerprint(data: bytes) -> str | None:
-    """A short hash that tells whether two credentials files share a refresh token
-    (never the token itself); None when there is none."""
-    oauth = _oauth_fields(data)
-    if oauth is None or not oauth.refreshToken:
-        return None
-    return hashlib.sha256(oauth.refreshToken.encode()).hexdigest()[:16]
-
-
 def _parse_login(path: Path, data: bytes) -> _Login:
     if len(data) > _MAX_BYTES:
         raise CredentialsError(f"{path} is larger than {_MAX_BYTES} bytes; {RELOGIN}")
-    oauth = _oauth_fields(data)
+    oauth = oauth_fields(data)
     if oauth is None or not oauth.accessToken or not oauth.refreshToken or oauth.expiresAt is None:
         raise CredentialsError(f"{path} holds no Claude OAuth login; {RELOGIN}")
     scopes = oauth.scopes
