@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
+from anyio.abc import TaskStatus
 
 from ..config.schema import Config
 from ..home import Home
@@ -55,10 +56,12 @@ async def run_batch(
     rng: random.Random | None = None,
     clock: Clock | None = None,
     monitor_period: float = MONITOR_SECONDS,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> BatchState:
     """Supervise batch ``batch_id`` until every item has ended: started afresh, or
     picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
-    (runs stopped and kept as ``cancelled``). Returns where the batch ended."""
+    (runs stopped and kept as ``cancelled``). Returns where the batch ended; started
+    (``task_status``) once it holds the batch, so views that follow it see it held."""
     paths = BatchPaths(home, batch_id)
     manifest = await aload_manifest(home, batch_id)
 
@@ -71,6 +74,7 @@ async def run_batch(
         log, clock=clock or AnyioClock(), monitor_period=monitor_period, rng=rng,
     )  # fmt: skip
     async with SupervisorLock(paths):
+        task_status.started()
         await _supervise(home, manifest, paths, scheduler, log, stop_on_signals=stop_on_signals)
     return batch_state(manifest, await aread_batch_events(paths))
 

@@ -287,7 +287,10 @@ class SupervisorLock:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await anyio.to_thread.run_sync(self.__exit__)
+        # Shielded: a supervisor leaving because it was cancelled (Ctrl-C, its work
+        # done) must drop the lock, or its own views see it supervising still.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.__exit__)
 
 
 def batch_over(paths: BatchPaths) -> bool:

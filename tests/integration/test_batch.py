@@ -311,7 +311,7 @@ async def test_ctrl_c_in_the_foreground_stops_the_runs(
     await wait_until(both_running, timeout=120)
     process.process.send_signal(signal.SIGINT)
     assert await process.wait(60) == 1, process.err
-    assert "3 cancelled" in process.out
+    assert "3 cancelled" in process.out, process.err
     assert await running_containers("fg") == []
     batch_id = batch_id_of(project)
     runs = runs_of(project, batch_id)

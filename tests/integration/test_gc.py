@@ -84,7 +84,9 @@ async def test_gc_lists_exactly_the_leftovers_and_force_removes_only_them(
         "attempt": 1, "status": "succeeded", "final": True,
     }) + "\n")  # fmt: skip
     age(batch)
-    # Two builds of another config: the older one, unused, goes; the newest stays.
+    # Two builds of another config of this home: the older one, unused, goes; the
+    # newest stays.
+    (project.home / "configs" / "gctest.yml").write_text("name: gctest\n")
     older = await build_labelled("scad-gctest:older", "gctest", "1")
     await anyio.sleep(1.1)  # the engine lists creation times in whole seconds
     newer = await build_labelled("scad-gctest:newer", "gctest", "2")

@@ -69,7 +69,7 @@ async def test_totals_are_the_runs_results_and_ccusage_agrees(
     assert totals["ccusage_tokens"] == sum(r["ccusage_tokens"] for r in rows)
 
     # The table says the same; without ccusage, one line says why and the rest prints.
-    table = await project.scad("project", "status", "scadtest", "--cost", env=env)
+    table = await project.scad("project", "status", "scadtest", "--cost", "-o", "wide", env=env)
     assert table.stdout.splitlines()[0].split()[-4:] == ["CCUSAGE", "$", "CCUSAGE", "TOKENS"]
     missing = await project.scad(
         "project", "status", "scadtest", "--cost", env={"SCAD_CCUSAGE": "/nonexistent/ccusage"}

@@ -4,6 +4,7 @@ supervisor's process (stop, resume, retry) when it is not running."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import anyio
@@ -17,6 +18,7 @@ from scad.batch.store import (
     BatchManifest,
     BatchOptions,
     BatchPaths,
+    SupervisorLock,
     append_batch_event,
     batch_state,
     item_tags,
@@ -301,3 +303,16 @@ async def test_the_supervisor_imports_the_installed_scad_wherever_it_starts(
         await spawn_supervisor(home, BATCH)
     assert str(raised.value).endswith('no config named "p"; create one with `scad config new p`')
     assert not marker.exists()
+
+
+@pytest.mark.anyio
+async def test_a_supervisor_cancelled_inside_its_lock_drops_it(tmp_path: Path) -> None:
+    paths = BatchPaths(Home(tmp_path), "p-b-Dec06-1000")
+    paths.root.mkdir(parents=True)
+    with anyio.CancelScope() as scope:
+        async with SupervisorLock(paths):
+            assert supervisor_pid(paths) == os.getpid()
+            scope.cancel()
+            await anyio.sleep(1)  # cancelled here: the lock must still go
+    assert scope.cancelled_caught
+    assert supervisor_pid(paths) is None

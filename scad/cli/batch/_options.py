@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 import asyncclick as click
@@ -48,6 +49,7 @@ async def supervise_here(
         app.open_engine(max_connections=engine_connections(parallel)) as engine,
         open_task_group() as tg,
     ):
-        tg.start_soon(run_batch, engine, home, config, batch_id)
+        # Shown once this process holds the batch: before, it would look unsupervised.
+        await tg.start(partial(run_batch, engine, home, config, batch_id))
         tg.start_soon(show)
     return views[0]
