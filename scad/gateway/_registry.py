@@ -27,12 +27,11 @@ import msgspec
 from ..agentfs import JSON_ERRORS, open_folder, read_file_at
 from ..errors import AgentFileError, NotFound, UsageError
 from ..home import Home
-from ..runs.records import now_iso
+from ..runs.gatewaylog import GATEWAY_DIR
+from ..runs.records import RunPaths, now_iso
 
 __all__ = [
     "DEFAULT_UPSTREAM",
-    "EVENTS_FILE",
-    "GATEWAY_DIR",
     "REGISTRATION_FILE",
     "Registration",
     "check_token",
@@ -46,9 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
-GATEWAY_DIR = "gateway"
 REGISTRATION_FILE = "registration.json"
-EVENTS_FILE = "events.jsonl"
 #: A registration is a few hundred bytes; anything larger is not one.
 _REGISTRATION_LIMIT = 64 * 1024
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
@@ -84,7 +81,7 @@ _decode = msgspec.json.Decoder(Registration).decode
 
 def events_path(home: Home, run_id: str) -> Path:
     """The run's gateway events (written by the gateway alone)."""
-    return home.run_dir(run_id) / GATEWAY_DIR / EVENTS_FILE
+    return RunPaths(home, run_id).gateway_events
 
 
 def upstream_of(claude_env: Mapping[str, str]) -> str:
