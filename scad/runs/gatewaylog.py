@@ -21,6 +21,7 @@ import msgspec
 from ..agentfs import JSON_ERRORS
 
 __all__ = [
+    "BUDGET_STATUS",
     "EVENTS_FILE",
     "GATEWAY_DIR",
     "RATE_LIMIT_STATUSES",
@@ -39,6 +40,9 @@ __all__ = [
 #: The run's folder of the gateway's (no container mounts it), and its events there.
 GATEWAY_DIR = "gateway"
 EVENTS_FILE = "events.jsonl"
+#: The gateway's answer to a run past its budget: Claude Code ends at once on it (a
+#: 401 it would retry ten times).
+BUDGET_STATUS = 402
 #: Answers that say the API is limiting: rate limited, overloaded.
 RATE_LIMIT_STATUSES = (429, 529)
 #: How much of a file one incremental read takes at most.
@@ -75,6 +79,12 @@ class BudgetRefused(_Event, tag="budget"):
     scope: Literal["run", "batch"]
     spent_usd: float
     cap_usd: float
+
+    def describe(self) -> str:
+        return (
+            f"the gateway refused its next request: the {self.scope}'s budget is spent "
+            f"(${self.spent_usd:.4f} of ${self.cap_usd:.2f})"
+        )
 
 
 GatewayEvent = Exchange | BudgetRefused
