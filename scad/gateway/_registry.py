@@ -37,6 +37,7 @@ __all__ = [
     "check_token",
     "check_upstream",
     "events_path",
+    "limit_run",
     "load_registration",
     "register_run",
     "registered_runs",
@@ -122,6 +123,27 @@ def register_run(
     )
     _write(home, registration)
     return registration
+
+
+def limit_run(
+    home: Home,
+    run_id: str,
+    *,
+    max_usd: float | None,
+    batch: str | None = None,
+    batch_max_usd: float | None = None,
+) -> Registration | None:
+    """Give run ``run_id``'s registration its budget (``max_usd``) and its batch's
+    (``batch``, ``batch_max_usd``), its token kept; registering again keeps them.
+    None when the run has no registration (made before the gateway)."""
+    current = load_registration(home, run_id)
+    if current is None:
+        return None
+    limited = msgspec.structs.replace(
+        current, max_usd=max_usd, batch=batch, batch_max_usd=batch_max_usd
+    )
+    _write(home, limited)
+    return limited
 
 
 def revoke_run(home: Home, run_id: str) -> None:
