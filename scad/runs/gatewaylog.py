@@ -29,6 +29,7 @@ __all__ = [
     "Exchange",
     "GatewayEvent",
     "GatewayUsage",
+    "add_usage",
     "encode_event",
     "fold",
     "gateway_usage",
@@ -130,6 +131,21 @@ def fold(events: Iterable[GatewayEvent], into: GatewayUsage | None = None) -> Ga
         if event.retry_after is not None:
             usage.last_retry_after = event.retry_after
     return usage
+
+
+def add_usage(total: GatewayUsage, other: GatewayUsage) -> GatewayUsage:
+    """``other`` added into ``total`` (returned)."""
+    total.requests += other.requests
+    total.input_tokens += other.input_tokens
+    total.output_tokens += other.output_tokens
+    total.cache_read_tokens += other.cache_read_tokens
+    total.cache_creation_tokens += other.cache_creation_tokens
+    total.cost_usd += other.cost_usd
+    total.rate_limited += other.rate_limited
+    total.budget_refusals += other.budget_refusals
+    if other.last_retry_after is not None:
+        total.last_retry_after = other.last_retry_after
+    return total
 
 
 def gateway_usage(paths: Iterable[Path]) -> GatewayUsage:
