@@ -68,6 +68,10 @@ class FakeContainer:
         )  # fmt: skip
 
 
+#: The engine's default network, as Docker makes it.
+BRIDGE = NetworkInfo(id="b" * 64, name="bridge", internal=False, gateway="172.17.0.1", labels={})
+
+
 class FakeEngine:
     def __init__(
         self,
@@ -243,6 +247,8 @@ class FakeEngine:
 
     async def network(self, name: str) -> NetworkInfo | None:
         self._check("network")
+        if name == "bridge" and name not in self.networks:
+            return BRIDGE  # an engine's default network is always there
         return self.networks.get(name)
 
     async def create_network(

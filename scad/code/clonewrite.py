@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from .. import agentfs
 from ..errors import AgentFileError, SessionError
-from .snapshot import PACKED_REFS_LIMIT, REF_FILE_LIMIT
+from ._refs import PACKED_REFS_LIMIT, REF_FILE_LIMIT
 
 __all__ = ["RefBusy", "add_pack", "update_ref"]
 

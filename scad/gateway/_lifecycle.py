@@ -24,9 +24,9 @@ import msgspec
 
 from ..errors import GatewayError
 from ..home import Home
-from ._server import LOOPBACK
 
 __all__ = [
+    "LOOPBACK",
     "GatewayInfo",
     "GatewayPaths",
     "ensure_gateway",
@@ -36,6 +36,8 @@ __all__ = [
     "write_state",
 ]
 
+#: Where a gateway always listens (the host's own clients, and runs on its network).
+LOOPBACK = "127.0.0.1"
 #: How long a new gateway may take to listen.
 START_SECONDS = 30
 #: How long a gateway may take to stop (answers in flight are cut short).

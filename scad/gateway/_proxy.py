@@ -10,6 +10,7 @@ ends the gateway records the exchange as the run's event.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 
@@ -19,11 +20,12 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ..errors import CredentialsError
 from ..home import Home
 from ..runs.pricing import usage_cost
 from ..runs.records import now_iso
 from ._budget import overspent
-from ._credentials import CredentialSource, OutgoingAuth
+from ._credentials import OAUTH_BETA, Credential, CredentialSource
 from ._events import BudgetRefused, Exchange
 from ._journal import Journal
 from ._ledger import Ledger
@@ -118,7 +120,10 @@ class Gateway:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return error_response(413, "request_too_large", "scad gateway: request too large")
-        auth = await self._credential.current()
+        try:
+            auth = await self._credential.credential()
+        except CredentialsError as exc:
+            return error_response(403, "authentication_error", f"scad gateway: {exc}")
         started = time.monotonic()
         url = URL(registration.upstream + request.raw_path, encoded=True)
         try:
@@ -143,9 +148,13 @@ class Gateway:
             )
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
         async with upstream:
-            if upstream.status == 401:
-                await self._credential.rejected(auth)
-            return await self._relay(request, registration, upstream, started)
+            response = await self._relay(request, registration, upstream, started)
+        if upstream.status == 401:
+            # The API refused the host's credential: a login is refreshed now, once for
+            # every request that saw it refused; Claude Code retries a 401.
+            with contextlib.suppress(CredentialsError):
+                await self._credential.credential(rejected=auth)
+        return response
 
     async def _refusal(self, registration: Registration) -> web.Response | None:
         run_spent, batch_spent = await self._ledger.spent(registration)
@@ -238,7 +247,7 @@ def _registration(home: Home, headers: Mapping[str, str]) -> Registration | None
     return check_token(home, presented) if presented else None
 
 
-def _outgoing_headers(incoming: CIMultiDictProxy[str], auth: OutgoingAuth) -> CIMultiDict[str]:
+def _outgoing_headers(incoming: CIMultiDictProxy[str], auth: Credential) -> CIMultiDict[str]:
     named_by_connection = {
         name.strip().lower() for name in incoming.get("connection", "").split(",") if name.strip()
     }
@@ -249,11 +258,12 @@ def _outgoing_headers(incoming: CIMultiDictProxy[str], auth: OutgoingAuth) -> CI
     )
     # The meter reads the answer as it passes: ask for it uncompressed.
     headers["accept-encoding"] = "identity"
-    headers.update(auth.headers)
-    if auth.betas:
+    headers.update(auth.headers())
+    if auth.kind == "oauth":  # the API takes an OAuth token only beside its beta
         given = ",".join(headers.getall("anthropic-beta", []))
         betas = [beta.strip() for beta in given.split(",") if beta.strip()]
-        betas += [beta for beta in auth.betas if beta not in betas]
+        if OAUTH_BETA not in betas:
+            betas.append(OAUTH_BETA)
         headers["anthropic-beta"] = ",".join(betas)
     return headers
 

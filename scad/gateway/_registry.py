@@ -65,6 +65,8 @@ class Registration(msgspec.Struct, kw_only=True, frozen=True):
     batch_max_usd: float | None = None
     registered: str
     revoked: str | None = None
+    address: str | None = None
+    """Where the run's container reaches the gateway (the host's address on its network)."""
 
     @property
     def token(self) -> str:
@@ -107,6 +109,7 @@ def register_run(
     max_usd: float | None = None,
     batch: str | None = None,
     batch_max_usd: float | None = None,
+    address: str | None = None,
 ) -> Registration:
     """Give run ``run_id`` (its folder must exist) a new token for the gateway.
 
@@ -120,6 +123,7 @@ def register_run(
         batch=batch,
         batch_max_usd=batch_max_usd,
         registered=now_iso(),
+        address=address,
     )
     _write(home, registration)
     return registration

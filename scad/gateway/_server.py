@@ -14,11 +14,10 @@ from aiohttp import web
 from ..home import Home
 from ._credentials import CredentialSource
 from ._journal import Journal
+from ._lifecycle import LOOPBACK
 from ._proxy import Gateway
 
 __all__ = ["LOOPBACK", "Listening", "serve_gateway"]
-
-LOOPBACK = "127.0.0.1"
 #: How long a new connection to the model API may take; an answer may take as long
 #: as it takes (the API keeps a quiet stream alive with pings).
 _CONNECT_SECONDS = 30

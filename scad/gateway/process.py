@@ -18,7 +18,7 @@ import anyio
 
 from ..home import Home, scad_home
 from ..runs.records import now_iso
-from ._credentials import credential_from_env
+from ._credentials import credential_source
 from ._lifecycle import GatewayInfo, GatewayPaths, read_state, write_state
 from ._server import serve_gateway
 
@@ -58,7 +58,7 @@ def _take_lock(paths: GatewayPaths) -> bool:
 
 
 async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
-    credential = credential_from_env(os.environ)
+    credential = credential_source(os.environ)
     previous = read_state(paths)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with serve_gateway(

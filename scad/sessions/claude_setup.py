@@ -65,12 +65,14 @@ def _marketplace_source(
     return {"source": "git", "url": str(git)}
 
 
-def claude_json(config: Config, existing: dict[str, Any], api_key: str | None) -> dict[str, Any]:
+def claude_json(config: Config, existing: dict[str, Any]) -> dict[str, Any]:
     """``~/.claude.json`` with onboarding done and the workspace trusted.
 
     ``existing`` is the run's current file (Claude, or the agent, writes to it):
     its content is kept and only the keys that skip first-run screens are set,
-    whatever shape the agent left them in.
+    whatever shape the agent left them in. Claude reaches the model with the run's
+    gateway token, which it takes without asking; the answers a run made before the
+    gateway kept for the host's API key (the key's last characters) go.
     """
     state = dict(existing)
     state["hasCompletedOnboarding"] = True
@@ -83,14 +85,7 @@ def claude_json(config: Config, existing: dict[str, Any], api_key: str | None) -
             "hasCompletedProjectOnboarding": True,
         }
     state["projects"] = projects
-    if api_key:
-        # Claude asks once whether to use a key from the environment; this is that answer.
-        responses = _object(state.get("customApiKeyResponses")) or {"approved": [], "rejected": []}
-        approved = responses.get("approved")
-        approved = list(approved) if isinstance(approved, list) else []
-        if api_key[-20:] not in approved:
-            approved.append(api_key[-20:])
-        state["customApiKeyResponses"] = {**responses, "approved": approved}
+    state.pop("customApiKeyResponses", None)
     return state
 
 

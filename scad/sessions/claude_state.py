@@ -1,4 +1,4 @@
-"""Writing a run's Claude state (settings, ``claude.json``, credentials) into its folders.
+"""Writing a run's Claude state (settings, ``claude.json``, its way to the model) into its folders.
 
 ``claude/`` and ``claude.json`` belong to the agent, so nothing here trusts
 what is there: every file is put in place by :func:`scad.agentfs.replace_file`
@@ -19,21 +19,27 @@ import msgspec
 from .. import agentfs
 from ..config.schema import Config
 from ..errors import AgentFileError
+from ..gateway import oauth_expiry
 from ..runs.records import RunPaths
 from .claude_setup import claude_json, settings_json
-from .credentials import HostCredentials, credentials_env_file, oauth_expiry
+from .credentials import HostCredentials, credentials_env_file
+from .gateway_access import ModelAccess, model_env_file
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
 #: Decoded untyped, so every byte may become a Python object: kept small.
 CLAUDE_JSON_LIMIT = 4 << 20
 CREDENTIALS_LIMIT = 1 << 20
+#: Where a run made before the gateway kept its copy of the host's OAuth login.
+LOGIN_COPY = ".credentials.json"
 
 
 def write_claude_state(
-    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+    config: Config, paths: RunPaths, access: ModelAccess, owner: tuple[int, int] | None
 ) -> list[str]:
-    """Settings, seeded ``claude.json``, CLAUDE.md and credentials into the run.
+    """Settings, seeded ``claude.json``, CLAUDE.md and the run's way to the model (the
+    gateway's address and the run's token; a copy of the host's login that a run made
+    before the gateway holds is removed).
 
     Idempotent; run while no container of the run is up. Returns notes on what
     the agent had left that scad could not use (and what it did instead).
@@ -56,9 +62,23 @@ def write_claude_state(
     if config.claude.claude_md:
         put(paths.claude_dir / "CLAUDE.md", Path(config.claude.claude_md).read_bytes(), 0o644)
     existing = _existing_claude_json(paths.claude_json, notes)
-    put(paths.claude_json, _json(claude_json(config, existing, credentials.api_key)), 0o600)
-    notes += refresh_credentials(paths, credentials, owner).notes
+    put(paths.claude_json, _json(claude_json(config, existing)), 0o600)
+    put(paths.inputs / "credentials.env", model_env_file(access).encode(), 0o600)
+    notes += _remove_login_copy(paths)
     return notes
+
+
+def _remove_login_copy(paths: RunPaths) -> list[str]:
+    """Remove the copy of the host's OAuth login a run made before the gateway holds
+    (never following a link the agent put there)."""
+    try:
+        with agentfs.open_folder(paths.claude_dir) as folder:
+            os.unlink(LOGIN_COPY, dir_fd=folder)
+    except FileNotFoundError:
+        return []
+    except (OSError, AgentFileError) as exc:
+        return [f"could not remove {LOGIN_COPY}: {exc}"]
+    return []
 
 
 class Refreshed(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +95,8 @@ class Refreshed(msgspec.Struct, frozen=True, kw_only=True):
 def refresh_credentials(
     paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
 ) -> Refreshed:
-    """Put the host's current credentials into the run, also while its container runs:
+    """Put the host's current credentials into a run made before the gateway, also
+    while its container runs:
     ``claude/`` and ``inputs/`` are mounted as folders, so a file renamed into them is
     what the container sees next. The host's file is read afresh, so a host that
     replaced it (a new login) hands over the new one."""
@@ -90,7 +111,7 @@ def refresh_credentials(
     if not credentials.credentials_file:
         return Refreshed(method=credentials.method)
     host = Path(credentials.credentials_file).read_bytes()
-    run_copy = paths.claude_dir / ".credentials.json"
+    run_copy = paths.claude_dir / LOGIN_COPY
     current = _read_agent(run_copy, CREDENTIALS_LIMIT, notes)
     if _newer(current, than=host):
         assert current is not None

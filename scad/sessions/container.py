@@ -13,6 +13,7 @@ from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
 from .claude_setup import container_workdir
+from .gateway_access import container_env
 
 __all__ = [
     "container_limits",
@@ -74,7 +75,7 @@ def run_container_spec(
         },
         command=[record.mode, *claude_args],
         user=f"{user[0]}:{user[1]}",
-        env={"TZ": timezone, **config.claude.env},
+        env={"TZ": timezone, **container_env(config)},
         mounts=mounts,
         workdir=container_workdir(config),
         network=config.network,

@@ -13,6 +13,7 @@ from ..code.clones import MAX_COUNTED, Commit, unfetched_work
 from ..engine import labels
 from ..engine._types import ContainerState
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
+from ..gateway import revoke_run
 from ..home import Home
 from ..runs.catchup import catch_up
 from ..runs.envelopes import Cleaned, Stopped
@@ -143,7 +144,8 @@ async def _unfetched(
 async def clean_session(
     engine: Engine, home: Home, record: RunRecord, *, force: bool, skip_running: bool = False
 ) -> CleanResult:
-    """Remove a run's container, clones and Claude state; its record and event log stay.
+    """Remove a run's container, clones and Claude state, and revoke its gateway token;
+    its record, event log and gateway events stay.
 
     Unless ``force``, a running session is refused (or, with ``skip_running``,
     passed over) and so is one whose clones hold commits the host repo lacks.
@@ -168,6 +170,7 @@ async def clean_session(
         await engine.stop(record.container_id, grace=STOP_GRACE)
     await catch_up(engine, home, record)
     await remove_containers(engine, home, record)
+    await anyio.to_thread.run_sync(revoke_run, home, record.run_id)  # what it spent stays
     for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)

@@ -8,14 +8,15 @@ environment, labels, image layers, logs or command-line arguments.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import msgspec
+
+from ..gateway import credentials_path, oauth_expiry
 
 __all__ = [
     "EXPIRY_WARNING",
@@ -23,9 +24,6 @@ __all__ = [
     "credentials_env_file",
     "discover_credentials",
     "expiry_warning",
-    "host_claude_dir",
-    "oauth_expiry",
-    "refresh_token_fingerprint",
 ]
 
 Method = Literal["api-key", "oauth-token", "credentials-file"]
@@ -44,19 +42,13 @@ class HostCredentials(msgspec.Struct, frozen=True, kw_only=True):
         return f"HostCredentials(method={self.method!r})"
 
 
-def host_claude_dir(environ: Mapping[str, str]) -> Path:
-    return Path(
-        environ.get("CLAUDE_CONFIG_DIR") or Path(environ.get("HOME", "~"), ".claude")
-    ).expanduser()
-
-
 def discover_credentials(environ: Mapping[str, str]) -> HostCredentials | None:
     """The credentials the host would give Claude, or None when it has none."""
     if key := environ.get("ANTHROPIC_API_KEY"):
         return HostCredentials(method="api-key", api_key=key)
     if token := environ.get("CLAUDE_CODE_OAUTH_TOKEN"):
         return HostCredentials(method="oauth-token", oauth_token=token)
-    path = host_claude_dir(environ) / ".credentials.json"
+    path = credentials_path(environ)
     if path.is_file():
         return HostCredentials(
             method="credentials-file", credentials_file=str(path), expires_at=_expiry(path)
@@ -69,42 +61,6 @@ def _expiry(path: Path) -> datetime | None:
         return oauth_expiry(path.read_bytes())
     except OSError:
         return None
-
-
-class _OAuth(msgspec.Struct):
-    expiresAt: int | float | None = None
-    refreshToken: str | None = None
-
-
-class _CredentialsFile(msgspec.Struct):
-    claudeAiOauth: _OAuth | None = None
-
-
-def _oauth(data: bytes) -> _OAuth | None:
-    try:
-        return msgspec.json.decode(data, type=_CredentialsFile).claudeAiOauth
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # a run's copy: anything
-        return None
-
-
-def oauth_expiry(data: bytes) -> datetime | None:
-    """When the OAuth credentials in a credentials file's ``data`` expire; None if unknown."""
-    oauth = _oauth(data)
-    if oauth is None or oauth.expiresAt is None:
-        return None
-    try:
-        return datetime.fromtimestamp(oauth.expiresAt / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def refresh_token_fingerprint(data: bytes) -> str | None:
-    """A short hash that tells whether two credentials files share a refresh token
-    (never the token itself); None when there is none."""
-    oauth = _oauth(data)
-    if oauth is None or not oauth.refreshToken:
-        return None
-    return hashlib.sha256(oauth.refreshToken.encode()).hexdigest()[:16]
 
 
 def expiry_warning(credentials: HostCredentials | None, now: datetime) -> str | None:

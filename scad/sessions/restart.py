@@ -54,7 +54,7 @@ async def prepare_restart(
     paths = RunPaths(home, record.run_id)
     await catch_up(engine, home, record)
     await remove_containers(engine, home, record)
-    credentials, notes = await renew_claude_state(config, paths)
+    credentials, notes = await renew_claude_state(config, paths, engine=engine)
     await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method
     if prompt:
@@ -63,12 +63,15 @@ async def prepare_restart(
     return Prepared(record=record, spec=spec, event=RESTARTED, notes=notes)
 
 
-async def renew_claude_state(config: Config, paths: RunPaths) -> tuple[HostCredentials, list[str]]:
-    """Give a run that starts again the host's credentials and scad's settings (what
-    the agent left is replaced, never written through); returns the credentials and
-    what scad could not use of the agent's state (also logged as ``warning``)."""
+async def renew_claude_state(
+    config: Config, paths: RunPaths, *, engine: Engine | None = None
+) -> tuple[HostCredentials, list[str]]:
+    """Give a run that starts again a new gateway token and scad's settings (what the
+    agent left is replaced, never written through); returns the host's credentials
+    and what scad could not use of the agent's state (also logged as ``warning``).
+    Without ``engine``, its container reaches the gateway where it did before."""
     credentials = await arequire_credentials()
-    notes = await _write_claude_state(config, paths, credentials, agent_owner())
+    notes = await _write_claude_state(engine, config, paths, agent_owner())
     for note in notes:
         await append_event(paths, envelopes.Warned(detail=note))
     return credentials, notes

@@ -20,6 +20,7 @@ from ..config.repos import check_repos
 from ..config.schema import Config
 from ..engine._types import ContainerSpec
 from ..errors import ScadError, SessionError, UsageError
+from ..gateway import load_registration
 from ..home import Home
 from ..image.build import BuildProgress, build_image
 from ..layout import agent_ids, agent_owner
@@ -34,6 +35,7 @@ from .claude_setup import claude_arguments
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import host_timezone, run_container_spec
 from .credentials import HostCredentials, discover_credentials
+from .gateway_access import connect_run
 
 if TYPE_CHECKING:
     from ..engine._types import Engine
@@ -80,12 +82,14 @@ def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str
 
 
 async def _write_claude_state(
-    config: Config, paths: RunPaths, credentials: HostCredentials, owner: tuple[int, int] | None
+    engine: Engine | None, config: Config, paths: RunPaths, owner: tuple[int, int] | None
 ) -> list[str]:
-    """:func:`write_claude_state`; a host that cannot write it (its disk full, the
-    config's CLAUDE.md gone) is the user's to fix, not a bug."""
+    """:func:`write_claude_state`, with a new gateway token for the run (see
+    :func:`connect_run`); a host that cannot write it (its disk full, the config's
+    CLAUDE.md gone) is the user's to fix, not a bug."""
+    access = await connect_run(engine, paths.home, config, paths.root.name)
     try:
-        return await anyio.to_thread.run_sync(write_claude_state, config, paths, credentials, owner)
+        return await anyio.to_thread.run_sync(write_claude_state, config, paths, access, owner)
     except OSError as exc:
         raise SessionError(f"{paths.root.name}: cannot write its Claude state: {exc}") from exc
 
@@ -166,7 +170,7 @@ async def prepare_session(
                 tg.start_soon(
                     partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
                 )
-        await _write_claude_state(config, paths, credentials, owner)
+        await _write_claude_state(engine, config, paths, owner)
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         record = RunRecord(
             run_id=run_id,
@@ -242,15 +246,19 @@ async def run_session(
 class SessionRefresh(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     running: bool
-    credentials: Refreshed
+    #: None for a run that reaches the model through the gateway: it holds the login.
+    credentials: Refreshed | None
 
 
 async def refresh_session(engine: Engine, home: Home, record: RunRecord) -> SessionRefresh:
-    """Hand a session the host's current credentials (see :func:`refresh_credentials`);
-    logged as ``refreshed`` (the method and expiry, never the secret)."""
+    """Hand a session made before the gateway the host's current credentials (see
+    :func:`refresh_credentials`); logged as ``refreshed`` (the method and expiry,
+    never the secret). A run of the gateway has nothing to refresh."""
     if record.cleaned:
         raise SessionError(f"{record.run_id} was cleaned; there is nothing to refresh")
     paths = RunPaths(home, record.run_id)
+    if await anyio.to_thread.run_sync(load_registration, home, record.run_id) is not None:
+        return SessionRefresh(run_id=record.run_id, running=False, credentials=None)
     credentials = await arequire_credentials()
     refreshed = await anyio.to_thread.run_sync(
         refresh_credentials, paths, credentials, agent_owner()

@@ -15,6 +15,7 @@ from ..code.clones import CloneWork, unfetched_work
 from ..engine import labels
 from ..engine._types import ContainerState
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
+from ..gateway import refresh_token_fingerprint
 from ..home import Home
 from ..runs.accounting import RunSummary
 from ..runs.catchup import CATCH_UPS_AT_ONCE, catch_up
@@ -25,7 +26,6 @@ from ..taskgroups import open_task_group
 from ..text import printable
 from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
-from .credentials import refresh_token_fingerprint
 
 if TYPE_CHECKING:
     from ..engine._types import Engine

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,6 +22,7 @@ from scad.config.schema import CLAUDE_CODE_VERSION, load_config
 from scad.engine._client import Engine, open_engine
 from scad.engine.labels import home_label
 from scad.errors import EngineUnavailable
+from scad.gateway import gateway_info
 from scad.home import Home
 from scad.image.build import build_context
 from scad.names import image_repository
@@ -187,5 +189,8 @@ def project(
         subprocess.run(["docker", "tag", built_image.tag, tag], check=True, timeout=60)
     yield project
     remove_run_containers(project.home)
+    gateway = gateway_info(Home(project.home))
+    if gateway is not None:  # the gateway the project's sessions started, by its pid
+        os.kill(gateway.pid, signal.SIGTERM)
     for config in (project.home / "configs").glob("*.yml"):
         remove_images(image_repository(config.stem, home_label(Home(project.home))))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from scad.code.clones import create_clone
+from scad.gateway import GatewayInfo
+from scad.home import Home
 from scad.layout import agent_owner
 
 
@@ -21,6 +24,28 @@ def system_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
+
+
+class FakeGateways:
+    """The home's gateway as runs are wired to it, without a process: the addresses
+    each start asked it to listen on."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    async def __call__(self, home: Home, *, addresses: Sequence[str] = ()) -> GatewayInfo:
+        self.asked.append(list(addresses))
+        return GatewayInfo(
+            pid=0, port=4000, addresses=["127.0.0.1", *addresses], started="", credential=None
+        )
+
+
+@pytest.fixture(autouse=True)
+def gateways(monkeypatch: pytest.MonkeyPatch) -> FakeGateways:
+    """Sessions reach a gateway that is no process of its own in unit tests."""
+    fake = FakeGateways()
+    monkeypatch.setattr("scad.sessions.gateway_access.ensure_gateway", fake)
+    return fake
 
 
 @pytest.fixture

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scad.sessions.credentials import (
-    credentials_env_file,
-    discover_credentials,
-    expiry_warning,
-    oauth_expiry,
-    refresh_token_fingerprint,
-)
+from scad.gateway import oauth_expiry, refresh_token_fingerprint
+from scad.sessions.credentials import credentials_env_file, discover_credentials, expiry_warning
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.code import snapshot
+from scad.code import _objects
 from scad.code.clones import unfetched_work
 from scad.errors import UnreadableClone
 from tests.unit.test_clones import agent_git, commit, store_of
@@ -45,7 +45,7 @@ def test_git_is_fed_exactly_the_bytes_that_were_checked(tmp_path: Path) -> None:
     try:
         with path.open("ab") as grower:
             grower.write(b"y" * 50_000)  # grown after its size was taken
-        result = snapshot._feed(["wc", "-c"], fd, 100_000)
+        result = _objects._feed(["wc", "-c"], fd, 100_000)
     finally:
         os.close(fd)
     assert (result.returncode, result.stdout.strip()) == (0, b"100000")
@@ -58,10 +58,10 @@ async def test_inflating_loose_objects_is_bounded_per_read(
         (clone / f"big{n}.txt").write_text(f"{n}" * 50_000)
         agent_git(clone, "add", f"big{n}.txt")
         agent_git(clone, "commit", "-q", "-m", f"big {n}")
-    monkeypatch.setattr(snapshot, "INFLATE_BUDGET", 120_000)
+    monkeypatch.setattr(_objects, "INFLATE_BUDGET", 120_000)
     with pytest.raises(UnreadableClone, match="past the 120000-byte bound on inflating"):
         await unfetched_work(clone, store_of(clone), repo)
-    monkeypatch.setattr(snapshot, "INFLATE_BUDGET", 1 << 30)
+    monkeypatch.setattr(_objects, "INFLATE_BUDGET", 1 << 30)
     assert (await unfetched_work(clone, store_of(clone), repo)).total == 5
 
 
@@ -72,7 +72,7 @@ async def test_the_packs_indexed_in_one_read_are_counted(
         commit(clone, f"work {n}")
         agent_git(clone, "repack", "-q")  # one new pack each time
     assert len(list(pack_dir(clone).glob("*.pack"))) == 3
-    monkeypatch.setattr(snapshot, "MAX_NEW_PACKS", 2)
+    monkeypatch.setattr(_objects, "MAX_NEW_PACKS", 2)
     with pytest.raises(UnreadableClone, match="past the 2 new packs read at once"):
         await unfetched_work(clone, store_of(clone), repo)
 
@@ -108,7 +108,7 @@ async def test_a_folder_the_agent_filled_is_not_listed_past_a_count(
 ) -> None:
     from scad import agentfs
 
-    monkeypatch.setattr(snapshot if bound == "MAX_OBJECT_ENTRIES" else agentfs, bound, 1000)
+    monkeypatch.setattr(_objects if bound == "MAX_OBJECT_ENTRIES" else agentfs, bound, 1000)
     filled = clone / ".git" / folder
     filled.mkdir(parents=True, exist_ok=True)
     for n in range(1500):

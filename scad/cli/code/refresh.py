@@ -14,7 +14,8 @@ from .._render import echo_json
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 async def command(app: Application, run_id: str, as_json: bool) -> None:
-    """Give a session the host's current Claude credentials (also while it runs)."""
+    """Give a session made before the gateway the host's current Claude credentials
+    (also while it runs); a run of the gateway has nothing to refresh."""
     from ...runs.records import find_run
     from ...sessions import refresh_session
 
@@ -26,6 +27,12 @@ async def command(app: Application, run_id: str, as_json: bool) -> None:
         echo_json(result)
         return
     credentials = result.credentials
+    if credentials is None:
+        click.echo(
+            f"{record.run_id} reaches the model through the gateway, which holds the "
+            "host's login: there is nothing to refresh"
+        )
+        return
     for note in credentials.notes:
         click.echo(f"note: {note}", err=True)
     expiry = (

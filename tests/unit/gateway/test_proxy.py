@@ -15,15 +15,27 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from scad.gateway._credentials import OAUTH_BETA, ApiKey, CredentialSource, OAuthToken
+from scad.gateway._credentials import (
+    OAUTH_BETA,
+    Credential,
+    CredentialSource,
+    OAuthLogin,
+    StaticCredential,
+)
 from scad.gateway._events import BudgetRefused, Exchange, read_gateway_events
 from scad.gateway._registry import Registration, events_path, register_run, revoke_run
 from scad.gateway._server import serve_gateway
 from scad.home import Home
 
+from .oauth_support import NOW, TokenEndpoint, write_login
+
 pytestmark = pytest.mark.anyio
 
 HOST_KEY = "sk-host-secret-key"
+
+
+def api_key(key: str = HOST_KEY) -> StaticCredential:
+    return StaticCredential(Credential(kind="api-key", secret=key))
 
 
 def sse(name: str, data: dict[str, object]) -> bytes:
@@ -57,12 +69,19 @@ class Upstream:
         self.release = anyio.Event()
         self.gzip = False
         self.url = ""
+        #: A credential answered 401, as the API answers an expired token.
+        self.reject: str | None = None
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(
             {k.lower(): v for k, v in request.headers.items()} | {"path": request.path_qs}
         )
         body = await request.json()
+        if self.reject is not None and request.headers.get("authorization") == self.reject:
+            return web.json_response(
+                {"type": "error", "error": {"type": "authentication_error", "message": "x"}},
+                status=401,
+            )
         if body.get("fail") == 429:
             return web.json_response(
                 {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
@@ -145,7 +164,7 @@ async def gateway(
     home = Home(tmp_path / "home")
     async with (
         upstream_server() as upstream,
-        serve_gateway(home, credential or ApiKey(HOST_KEY)) as listening,
+        serve_gateway(home, credential or api_key()) as listening,
         aiohttp.ClientSession(auto_decompress=False) as client,
     ):
         yield Setup(home, upstream, f"http://127.0.0.1:{listening.port}", client)
@@ -278,17 +297,42 @@ async def test_a_restarted_gateway_remembers_what_was_spent(tmp_path: Path) -> N
     async with gateway(tmp_path) as setup:
         run = setup.register("run-a", max_usd=0.004)
         assert (await setup.ask(run.token))[0] == 200
-    async with serve_gateway(setup.home, ApiKey(HOST_KEY)) as listening:
+    async with serve_gateway(setup.home, api_key()) as listening:
         assert await status_of(listening.port, run.token) == 402
 
 
 async def test_an_oauth_token_goes_as_bearer_with_its_beta(tmp_path: Path) -> None:
-    async with gateway(tmp_path, OAuthToken("oauth-access")) as setup:
+    async with gateway(
+        tmp_path, StaticCredential(Credential(kind="oauth", secret="oauth-access"))
+    ) as setup:
         run = setup.register("run-a")
         assert (await setup.ask(run.token, **{"anthropic-beta": "x-1"}))[0] == 200
     seen = setup.upstream.seen[0]
     assert seen["authorization"] == "Bearer oauth-access" and "x-api-key" not in seen
     assert seen["anthropic-beta"] == f"x-1,{OAUTH_BETA}"
+
+
+async def test_an_expired_login_is_refreshed_once_for_all_requests_and_after_a_401(
+    tmp_path: Path, endpoint: TokenEndpoint
+) -> None:
+    path = tmp_path / "claude" / ".credentials.json"
+    write_login(path, access="access-0", refresh="refresh-0", expires_at=NOW - 1)
+    login = OAuthLogin(path, token_endpoint=endpoint.url, clock=lambda: NOW)
+    async with gateway(tmp_path, login) as setup:
+        run = setup.register("run-a")
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(setup.ask, run.token)
+        assert len(endpoint.bodies) == 1
+        assert {seen["authorization"] for seen in setup.upstream.seen} == {"Bearer access-1"}
+        assert {seen["anthropic-beta"] for seen in setup.upstream.seen} == {OAUTH_BETA}
+        setup.upstream.reject = "Bearer access-1"
+        assert (await setup.ask(run.token))[0] == 401
+        assert (await setup.ask(run.token))[0] == 200
+    assert (
+        len(endpoint.bodies) == 2 and setup.upstream.seen[-1]["authorization"] == "Bearer access-2"
+    )
+    assert json.loads(path.read_text())["claudeAiOauth"]["refreshToken"] == "refresh-2"
 
 
 async def test_the_probe_and_other_calls(tmp_path: Path) -> None:

@@ -12,8 +12,11 @@ import pytest
 from scad.config.schema import parse_config
 from scad.home import Home
 from scad.runs.records import RunPaths
-from scad.sessions.claude_state import write_claude_state
+from scad.sessions.claude_state import refresh_credentials, write_claude_state
 from scad.sessions.credentials import HostCredentials
+from scad.sessions.gateway_access import ModelAccess
+
+ACCESS = ModelAccess(base_url="http://172.17.0.1:4000", token="r.run-token")
 
 
 @pytest.fixture
@@ -36,18 +39,16 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_api_key(tmp_path: Path, paths: RunPaths) -> None:
-    write_claude_state(
-        config(tmp_path),
-        paths,
-        HostCredentials(method="api-key", api_key="sk-" + "a" * 30),
-        owner=None,
+def test_a_run_holds_the_gateways_address_and_its_token_only(
+    tmp_path: Path, paths: RunPaths
+) -> None:
+    write_claude_state(config(tmp_path), paths, ACCESS, owner=None)
+    assert (paths.inputs / "credentials.env").read_text() == (
+        "ANTHROPIC_BASE_URL=http://172.17.0.1:4000\nANTHROPIC_AUTH_TOKEN=r.run-token\n"
     )
-    assert (paths.inputs / "credentials.env").read_text() == f"ANTHROPIC_API_KEY=sk-{'a' * 30}\n"
     assert mode(paths.inputs / "credentials.env") == 0o600
     assert mode(paths.claude_json) == 0o600
-    state = json.loads(paths.claude_json.read_text())
-    assert state["customApiKeyResponses"]["approved"] == ["a" * 20]
+    assert "customApiKeyResponses" not in json.loads(paths.claude_json.read_text())
     assert json.loads((paths.claude_dir / "settings.json").read_text())["attribution"] == {
         "commit": "",
         "pr": "",
@@ -56,29 +57,23 @@ def test_api_key(tmp_path: Path, paths: RunPaths) -> None:
     assert not (paths.claude_dir / ".credentials.json").exists()
 
 
-def test_oauth_token(tmp_path: Path, paths: RunPaths) -> None:
-    write_claude_state(
-        config(tmp_path),
-        paths,
-        HostCredentials(method="oauth-token", oauth_token="tok en"),
-        owner=None,
-    )
-    assert (paths.inputs / "credentials.env").read_text() == "CLAUDE_CODE_OAUTH_TOKEN='tok en'\n"
-    assert "customApiKeyResponses" not in json.loads(paths.claude_json.read_text())
-
-
-def test_credentials_file_is_copied_per_run(tmp_path: Path, paths: RunPaths) -> None:
+def test_a_run_made_before_the_gateway_loses_its_copy_of_the_login(
+    tmp_path: Path, paths: RunPaths
+) -> None:
     source = tmp_path / "creds.json"
-    source.write_text('{"claudeAiOauth": {"accessToken": "x"}}')
+    source.write_bytes(oauth(1_000))
     credentials = HostCredentials(method="credentials-file", credentials_file=str(source))
-    write_claude_state(config(tmp_path), paths, credentials, owner=None)
+    paths.claude_dir.mkdir()
+    paths.inputs.mkdir()
+    refresh_credentials(paths, credentials, owner=None)
     copy = paths.claude_dir / ".credentials.json"
-    assert copy.read_text() == source.read_text() and mode(copy) == 0o600
-    assert (paths.inputs / "credentials.env").read_text() == ""
+    assert copy.read_bytes() == source.read_bytes() and mode(copy) == 0o600
+    assert write_claude_state(config(tmp_path), paths, ACCESS, owner=None) == []
+    assert not copy.exists() and source.exists()
 
 
 def test_claudes_own_state_survives_a_rewrite(tmp_path: Path, paths: RunPaths) -> None:
-    credentials = HostCredentials(method="api-key", api_key="k" * 30)
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     state = json.loads(paths.claude_json.read_text())
     paths.claude_json.write_text(json.dumps({**state, "numStartups": 7}))
@@ -92,22 +87,26 @@ def oauth(expires_ms: int, refresh: str = "r") -> bytes:
     ).encode()
 
 
-def test_a_run_keeps_credentials_it_refreshed_itself(tmp_path: Path, paths: RunPaths) -> None:
+def test_a_run_made_before_the_gateway_keeps_credentials_it_refreshed_itself(
+    tmp_path: Path, paths: RunPaths
+) -> None:
     source = tmp_path / "creds.json"
     source.write_bytes(oauth(1_000))
     credentials = HostCredentials(method="credentials-file", credentials_file=str(source))
-    write_claude_state(config(tmp_path), paths, credentials, owner=None)
+    paths.claude_dir.mkdir()
+    paths.inputs.mkdir()
+    refresh_credentials(paths, credentials, owner=None)
     copy = paths.claude_dir / ".credentials.json"
     copy.write_bytes(oauth(2_000, refresh="rotated"))  # Claude refreshed inside the run
 
-    notes = write_claude_state(config(tmp_path), paths, credentials, owner=None)
+    notes = refresh_credentials(paths, credentials, owner=None).notes
     assert copy.read_bytes() == oauth(2_000, refresh="rotated")
     assert notes == [
         "kept the run's own OAuth credentials: they were refreshed inside the run "
         "and are newer than the host's"
     ]
     source.write_bytes(oauth(3_000, refresh="host-newer"))  # the host logged in again
-    assert write_claude_state(config(tmp_path), paths, credentials, owner=None) == []
+    assert refresh_credentials(paths, credentials, owner=None).notes == []
     assert copy.read_bytes() == oauth(3_000, refresh="host-newer")
 
 
@@ -135,9 +134,7 @@ def plant_link(paths: RunPaths, name: str, target: Path) -> None:
 def test_a_planted_link_is_replaced_never_written_through(
     tmp_path: Path, paths: RunPaths, entry: str, target: str
 ) -> None:
-    source = tmp_path / "creds.json"
-    source.write_bytes(oauth(1_000))
-    credentials = HostCredentials(method="credentials-file", credentials_file=str(source))
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     victim = {
         "outside": tmp_path / OUTSIDE,
@@ -163,14 +160,17 @@ def test_a_planted_link_is_replaced_never_written_through(
     else:
         assert victim.read_text() == "precious\n"
     planted = paths.root / entry
-    assert not planted.is_symlink() and planted.is_file()
+    if entry == "claude/.credentials.json":  # a gateway run holds no login: it goes
+        assert not planted.is_symlink() and not planted.exists()
+    else:
+        assert not planted.is_symlink() and planted.is_file()
     assert all("precious" not in note for note in notes)
 
 
 def test_a_fifo_or_huge_claude_json_is_replaced_without_hanging(
     tmp_path: Path, paths: RunPaths
 ) -> None:
-    credentials = HostCredentials(method="api-key", api_key="k" * 30)
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     paths.claude_json.unlink()
     os.mkfifo(paths.claude_json)
@@ -201,17 +201,16 @@ def test_a_fifo_or_huge_claude_json_is_replaced_without_hanging(
 def test_malformed_claude_json_becomes_a_fresh_one(
     tmp_path: Path, paths: RunPaths, content: bytes
 ) -> None:
-    credentials = HostCredentials(method="api-key", api_key="k" * 30)
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     paths.claude_json.write_bytes(content)
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     state = json.loads(paths.claude_json.read_text())
     assert state["projects"]["/workspace/c"]["hasTrustDialogAccepted"] is True
-    assert state["customApiKeyResponses"]["approved"] == ["k" * 20]
 
 
 def test_a_folder_in_place_of_settings_is_moved_aside(tmp_path: Path, paths: RunPaths) -> None:
-    credentials = HostCredentials(method="api-key", api_key="k" * 30)
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=None)
     settings = paths.claude_dir / "settings.json"
     settings.unlink()
@@ -227,9 +226,7 @@ def test_a_folder_in_place_of_settings_is_moved_aside(tmp_path: Path, paths: Run
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root can give files to another user")
 def test_as_root_only_what_scad_made_is_given_to_the_agent(tmp_path: Path, paths: RunPaths) -> None:
-    source = tmp_path / "creds.json"
-    source.write_bytes(oauth(1_000))
-    credentials = HostCredentials(method="credentials-file", credentials_file=str(source))
+    credentials = ACCESS
     write_claude_state(config(tmp_path), paths, credentials, owner=(1000, 1000))
     victim = tmp_path / OUTSIDE
     victim.write_text("root's\n")
@@ -237,8 +234,8 @@ def test_as_root_only_what_scad_made_is_given_to_the_agent(tmp_path: Path, paths
     plant_link(paths, "claude.json", victim)
     write_claude_state(config(tmp_path), paths, credentials, owner=(1000, 1000))
     assert os.stat(victim).st_uid == 0 and victim.read_text() == "root's\n"
-    for made in (paths.claude_dir / ".credentials.json", paths.claude_json):
-        assert made.lstat().st_uid == 1000 and mode(made) == 0o600
+    assert not (paths.claude_dir / ".credentials.json").exists()
+    assert paths.claude_json.lstat().st_uid == 1000 and mode(paths.claude_json) == 0o600
 
 
 @pytest.mark.anyio

@@ -14,7 +14,8 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     config = parse_config(
         "name: p\nrepos:\n  code: {path: ., workdir: true}\n  lib: {path: ., add_dir: true}\n"
-        "mounts: [{host: data, container: /data}]\nnetwork: host\nclaude: {env: {ANTHROPIC_BASE_URL: 'http://127.0.0.1:1'}}\n",
+        "mounts: [{host: data, container: /data}]\nnetwork: host\nclaude: {env: {ANTHROPIC_BASE_URL: 'http://127.0.0.1:1', "
+        "DISABLE_TELEMETRY: '1'}}\n",
         label="p.yml",
         base_dir=tmp_path,
     )
@@ -37,7 +38,8 @@ def test_spec_mounts_labels_and_no_secrets(tmp_path: Path) -> None:
     assert spec.user == "1000:1000"
     assert spec.network == "host"
     assert spec.workdir == "/workspace/code"
-    assert spec.env == {"TZ": "Europe/Paris", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
+    # The model's address is the gateway's upstream: the run's is the gateway.
+    assert spec.env == {"TZ": "Europe/Paris", "DISABLE_TELEMETRY": "1"}
     targets = {m.target: (m.source, m.read_only) for m in spec.mounts}
     assert targets["/workspace/code"] == (str(paths.clone("code")), False)
     assert targets["/workspace/lib"] == (str(paths.clone("lib")), False)

@@ -197,9 +197,9 @@ async def test_a_kept_commit_scad_cannot_read_stops_clean(tmp_path: Path, repo: 
 async def test_a_reflog_past_the_bound_is_not_read(
     tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scad.code import snapshot
+    from scad.code import _refs
 
-    monkeypatch.setattr(snapshot, "REFLOG_BUDGET", 1000)
+    monkeypatch.setattr(_refs, "REFLOG_BUDGET", 1000)
     home, record = await make_run(tmp_path, repo)
     clone = RunPaths(home, "r").clone("code")
     for n in range(10):

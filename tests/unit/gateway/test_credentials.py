@@ -8,16 +8,14 @@ import json
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
 
 from scad.errors import CredentialsError
-from scad.gateway._oauth import (
+from scad.gateway._credentials import (
     CLIENT_ID,
     Credential,
     OAuthLogin,
@@ -25,65 +23,11 @@ from scad.gateway._oauth import (
     credential_source,
 )
 
+from .oauth_support import NOW, TokenEndpoint, write_login
+
 pytestmark = pytest.mark.anyio
 
-NOW = 1_800_000_000.0
 RELOGIN = "run `claude` on the host to log in again"
-
-
-class TokenEndpoint:
-    """A stand-in for Claude's OAuth token endpoint on 127.0.0.1: it counts what it is
-    sent, answers with numbered tokens, and holds its answers until ``gate`` is set."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.received = anyio.Event()
-        self.gate = anyio.Event()
-        self.gate.set()
-        self.status = 200
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append(await request.json())
-        self.received.set()
-        await self.gate.wait()
-        if self.status != 200:
-            return web.json_response({"error": "invalid_grant"}, status=self.status)
-        n = len(self.bodies)
-        return web.json_response(
-            {"access_token": f"access-{n}", "refresh_token": f"refresh-{n}",
-             "expires_in": 3600, "scope": "user:inference user:profile"}
-        )  # fmt: skip
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[TokenEndpoint]:
-    fake = TokenEndpoint()
-    app = web.Application()
-    app.router.add_post("/v1/oauth/token", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.url = f"http://{host}:{port}/v1/oauth/token"
-    try:
-        yield fake
-    finally:
-        await runner.cleanup()
-
-
-def write_login(path: Path, *, access: str, refresh: str, expires_at: float) -> None:
-    document = {
-        "claudeAiOauth": {
-            "accessToken": access, "refreshToken": refresh, "expiresAt": int(expires_at * 1000),
-            "scopes": ["user:inference", "user:profile"], "subscriptionType": "max",
-        },
-        "mcpOAuth": {"server": {"accessToken": "kept"}},
-    }  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    path.chmod(0o600)
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""Copying a clone's objects into scad's store: loose objects verified by their hash,
+packs streamed through ``git index-pack`` (which hashes every object and writes
+scad's own index); never the clone's ``.idx`` files or its alternates. Within
+budgets of bytes copied, bytes inflated and packs indexed."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import stat
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+from .. import agentfs
+from ..agentfs import MAX_ENTRIES
+from ..errors import AgentFileError, GitError, TooManyEntries
+from . import git
+
+__all__ = ["copy_objects", "write_file"]
+
+#: A loose object's file, and its content once inflated.
+LOOSE_OBJECT_LIMIT = 64 << 20
+INFLATED_LIMIT = 256 << 20
+PACK_LIMIT = 16 << 30
+#: New bytes one snapshot may copy into the store, bytes it may inflate to verify
+#: loose objects (the CPU it spends hashing), and new packs it may index.
+COPY_BUDGET = 4 << 30
+INFLATE_BUDGET = 1 << 30
+MAX_NEW_PACKS = 64
+#: Entries of ``.git/objects`` one snapshot looks at, in all its folders.
+MAX_OBJECT_ENTRIES = 1_000_000
+
+_FANOUT = re.compile(r"[0-9a-f]{2}")
+_LOOSE = re.compile(r"[0-9a-f]{38}")
+_PACK = re.compile(r"pack-[0-9a-f]{40}\.pack")
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a file of the store atomically (the store is scad's; no agent reaches it)."""
+    tmp = path.with_name(f".tmp-{secrets.token_hex(6)}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class _Budget:
+    """What one snapshot may still spend: bytes copied into the store, bytes
+    inflated to verify loose objects, packs indexed."""
+
+    def __init__(self) -> None:
+        self.left = COPY_BUDGET
+        self.inflate_left = INFLATE_BUDGET
+        self.packs_left = MAX_NEW_PACKS
+        self.entries_left = MAX_OBJECT_ENTRIES
+
+    def spend(self, size: int, what: str) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise AgentFileError(what, f"is past the {COPY_BUDGET}-byte bound on one read")
+
+    def inflate(self, size: int, what: str) -> None:
+        self.inflate_left -= size
+        if self.inflate_left < 0:
+            raise AgentFileError(what, f"is past the {INFLATE_BUDGET}-byte bound on inflating")
+
+    def listing(self, folder: int, what: str) -> list[tuple[str, int]]:
+        """The entries of ``folder``, counted against the bound on entries looked at."""
+        if self.entries_left < MAX_ENTRIES:
+            try:
+                listed = agentfs.list_dir(folder, label=what, limit=self.entries_left)
+            except TooManyEntries:
+                raise AgentFileError(
+                    what, f"is past the {MAX_OBJECT_ENTRIES} entries looked at in one read"
+                ) from None
+        else:
+            listed = agentfs.list_dir(folder, label=what)
+        self.entries_left -= len(listed)
+        return listed
+
+    def pack(self, what: str) -> None:
+        self.packs_left -= 1
+        if self.packs_left < 0:
+            raise AgentFileError(what, f"is past the {MAX_NEW_PACKS} new packs read at once")
+
+
+def copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
+    host_packs = (
+        set(os.listdir(host_objects / "pack"))
+        if host_objects and (host_objects / "pack").is_dir()
+        else set()
+    )
+    store_packs = set(os.listdir(store / "objects/pack"))
+    budget = _Budget()
+    with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
+        for name, kind in budget.listing(objects, ".git/objects"):
+            if kind != stat.S_IFDIR:
+                continue
+            if _FANOUT.fullmatch(name):
+                with agentfs.open_folder(name, dir_fd=objects) as fanout:
+                    _copy_loose(fanout, name, store / "objects" / name, budget)
+            elif name == "pack":
+                with agentfs.open_folder(name, dir_fd=objects) as packs:
+                    for pack, pack_kind in budget.listing(packs, ".git/objects/pack"):
+                        new = pack not in host_packs and pack not in store_packs
+                        if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
+                            _index_pack(packs, pack, store, budget)
+
+
+def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
+    present = set(os.listdir(dest)) if dest.is_dir() else set()
+    for name, kind in budget.listing(fanout, f".git/objects/{prefix}"):
+        if kind != stat.S_IFREG or not _LOOSE.fullmatch(name) or name in present:
+            continue
+        label = f".git/objects/{prefix}/{name}"
+        data = agentfs.read_file_at(fanout, name, limit=LOOSE_OBJECT_LIMIT, label=label)
+        budget.spend(len(data), label)
+        _verify_loose(data, prefix + name, label, budget)
+        dest.mkdir(mode=0o700, exist_ok=True)
+        write_file(dest / name, data)
+
+
+def _verify_loose(data: bytes, oid: str, label: str, budget: _Budget) -> None:
+    """A loose object is stored only when its content hashes to its name: a forged
+    one could stand in for a host commit and hide the agent's work."""
+    inflate = zlib.decompressobj()
+    try:
+        content = inflate.decompress(data, INFLATED_LIMIT + 1)
+    except zlib.error:
+        raise AgentFileError(label, "is not a git object") from None
+    if len(content) > INFLATED_LIMIT or inflate.unconsumed_tail:
+        raise AgentFileError(label, f"inflates past the {INFLATED_LIMIT}-byte bound")
+    budget.inflate(len(content), label)
+    if hashlib.sha1(content, usedforsecurity=False).hexdigest() != oid:
+        raise AgentFileError(label, "does not hold the object its name says")
+
+
+def _index_pack(packs: int, name: str, store: Path, budget: _Budget) -> None:
+    """Let git read the pack as a stream, verify every object and index it itself.
+
+    git gets exactly the bytes whose size was checked, through a pipe (a pack the
+    agent grows meanwhile is cut there), and what it leaves in the store when the
+    pack does not verify is removed.
+    """
+    label = f".git/objects/pack/{name}"
+    budget.pack(label)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
+    except OSError as exc:
+        raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
+    pack_dir = store / "objects/pack"
+    before = set(os.listdir(pack_dir))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > PACK_LIMIT:
+            raise AgentFileError(label, "is not a regular file within bounds")
+        budget.spend(info.st_size, label)
+        os.set_blocking(fd, True)
+        result = _feed(git.store_command(store, "index-pack", "--stdin"), fd, info.st_size)
+    finally:
+        os.close(fd)
+    if result.returncode != 0:
+        for left in set(os.listdir(pack_dir)) - before:
+            if left.startswith("tmp_"):
+                (pack_dir / left).unlink(missing_ok=True)
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(
+            f"pack {name} does not verify: {detail[-1] if detail else 'index-pack failed'}"
+        )
+
+
+def _feed(command: list[str], fd: int, size: int) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command`` with the first ``size`` bytes of ``fd`` on its stdin."""
+    # Its output goes to files: a pipe nobody drains while stdin is written could block it.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=out, stderr=err, env=git.store_environment()
+        )
+        assert process.stdin is not None
+        left = size
+        with contextlib.suppress(BrokenPipeError):  # git stopped reading: its verdict follows
+            try:
+                while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+                    process.stdin.write(chunk)
+                    left -= len(chunk)
+            finally:
+                process.stdin.close()
+        process.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read())
