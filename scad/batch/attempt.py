@@ -6,6 +6,7 @@ run a dead supervisor left going adopted. An attempt that cannot start ends
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -14,6 +15,7 @@ import msgspec
 from ..code.fetch import fetch_run
 from ..config.schema import Config
 from ..errors import EngineUnavailable, ScadError
+from ..gateway import limit_run
 from ..home import Home
 from ..runs.events import each_event
 from ..runs.gate import StartGate, StartRefused
@@ -108,6 +110,7 @@ class Attempts:
             return run.ended_early("failed", f"{run.record_id or run.item.tag}: {_described(exc)}")
         run_id = prepared.record.run_id
         try:
+            await self._limit(run_id)  # before its container starts: no request goes unlimited
             return await supervise(
                 self.engine, self.home, prepared.record, prepared.spec, event=prepared.event,
                 idle_timeout=self.options.idle_timeout, time_limit=self.options.timeout,
@@ -142,6 +145,15 @@ class Attempts:
         )  # fmt: skip
         run.record = prepared.record
         return prepared
+
+    async def _limit(self, run_id: str) -> None:
+        """The run's budget and its batch's, where the gateway enforces them."""
+        await anyio.to_thread.run_sync(
+            partial(
+                limit_run, self.home, run_id, max_usd=self.options.max_usd_per_run,
+                batch=self.manifest.batch_id, batch_max_usd=self.options.budget_usd,
+            )
+        )  # fmt: skip
 
     async def _discard(self, run: ItemRun) -> None:
         await discard_run(self.home, run.record_id)

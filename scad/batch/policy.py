@@ -1,7 +1,7 @@
 """How a batch paces its runs. Pure policy, no clocks or engines of its own.
 
 - :class:`Concurrency`: how many runs may go at once. Rate limits are a fleet
-  problem: when runs report 429 or 529 the limit is halved (at most once per
+  problem: when the API answers runs 429 or 529 the limit is halved (at most once per
   cool-down, since one burst is reported by many runs), and each run that
   succeeds raises it by one again, up to the ceiling the user gave
   (additive increase, multiplicative decrease).
@@ -65,9 +65,10 @@ def backoff(attempt: int, base: float, rng: random.Random, *, cap: float = 600.0
 class Budget:
     """What the batch has spent, against what it may spend (None: no limit).
 
-    Each run reports everything it has cost so far, over all its attempts:
-    finished conversations at the cost Claude Code reported, one still going at
-    its usage priced by model.
+    Each run reports everything it has cost so far, over all its attempts: as the
+    gateway measured its answers (a run made before the gateway: finished
+    conversations at the cost Claude Code reported, one still going at its usage
+    priced by model).
     """
 
     def __init__(self, limit_usd: float | None) -> None:

@@ -26,7 +26,7 @@ from ..taskgroups import open_task_group
 from .attempt import Attempts
 from .events import BatchEvent, Ended, Stopping, SupervisorTook
 from .scheduler import MONITOR_SECONDS, AnyioClock, Clock, Scheduler
-from .signals import LogSignals, SignalSource
+from .signals import GatewaySignals, SignalSource
 from .store import (
     BatchManifest,
     BatchPaths,
@@ -70,7 +70,7 @@ async def run_batch(
 
     named_at = parse_iso(manifest.created).astimezone()
     scheduler = Scheduler(
-        manifest, Attempts(engine, home, config, manifest, named_at), signals or LogSignals(home),
+        manifest, Attempts(engine, home, config, manifest, named_at), signals or GatewaySignals(home),
         log, clock=clock or AnyioClock(), monitor_period=monitor_period, rng=rng,
     )  # fmt: skip
     async with SupervisorLock(paths):

@@ -8,7 +8,9 @@ sooner than ``stagger`` after the previous start; an attempt that ended
 rate-limited, hung or crashed is tried again after a backoff as long as retries
 remain (:mod:`~scad.batch.verdict`). A monitor reads the fleet's signals every
 ``monitor_period``: rate limits lower the concurrency, and a spent budget stops
-what runs and what waits.
+what runs and what waits. A pass (a batch's first, its retry, its resume) starts
+from its own evidence: the rate limits its runs met before it began are an earlier
+pass's, and read past without a cut; what they spent counts.
 """
 
 from __future__ import annotations
@@ -109,7 +111,9 @@ class Scheduler:
         await self.log(LimitMoved(limit=int(self.limiter.total_tokens)))
         self.runs.update(known)
         self.runs.update(r.run_id for r in records.values())
-        await self.read_signals()  # what earlier runs spent counts before anything starts
+        # What earlier runs spent counts before anything starts; the rate limits they
+        # met were the earlier pass's.
+        await self.read_signals(rate_limits=False)
         async with open_task_group() as tg:
             tg.start_soon(self._monitor)
             async with open_task_group() as items:
@@ -123,11 +127,12 @@ class Scheduler:
             await self.clock.sleep(self.monitor_period)
             await self.read_signals()
 
-    async def read_signals(self) -> None:
-        """Spend and rate limits, as the runs report them."""
+    async def read_signals(self, *, rate_limits: bool = True) -> None:
+        """Spend and rate limits, as the runs report them (without ``rate_limits``,
+        those reported since the last read are read past)."""
         for signal_ in await self.signals.poll(sorted(self.runs)):
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
-            for status in signal_.rate_limits:
+            for status in signal_.rate_limits if rate_limits else ():
                 await self._limit(self.concurrency.rate_limited(self.clock.now(), status))
         if self.budget.exhausted and not self.budget_spent.is_set():
             self.budget_spent.set()

@@ -1,8 +1,10 @@
 """The signals a batch paces itself by: rate limits and spend, behind one small interface.
 
-Today they are read from the runs' event logs, that is from what Claude printed
-in its container. A host-side model gateway would see them at the source, where
-an agent cannot forge them, and plugs in as another :class:`SignalSource`.
+:class:`GatewaySignals` reads them where an agent cannot forge them: the model
+gateway's own events about each run (the status of every answer, what it cost).
+What a run printed in its container (``api_retry`` lines, a ``result``'s cost) is
+anyone's to write there, and counts only for a run the gateway never knew (one
+made by a version of scad before it): :class:`LogSignals`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol
 
+import anyio
 import msgspec
 
+from ..gateway import load_registration
 from ..home import Home
+from ..runs.gatewaylog import RATE_LIMIT_STATUSES, Exchange, read_gateway_events_from
+from ..runs.records import RunPaths
 from ..runs.tallies import LogTallies
 
-__all__ = ["LogSignals", "RunSignals", "SignalSource"]
+__all__ = ["GatewaySignals", "LogSignals", "RunSignals", "SignalSource"]
 
 
 class RunSignals(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,3 +60,50 @@ class LogSignals:
                 )
             )
         return signals
+
+
+class GatewaySignals:
+    """Signals the gateway measured, each run's events read on from where they
+    stopped; a run with no registration (made before the gateway) by its log."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._log = LogSignals(home)
+        self._registered: set[str] = set()
+        self._offsets: dict[str, int] = {}
+        self._spent: dict[str, float] = {}
+
+    async def poll(self, run_ids: Collection[str]) -> list[RunSignals]:
+        measured, unregistered = await anyio.to_thread.run_sync(self._measured, list(run_ids))
+        return measured + (await self._log.poll(unregistered) if unregistered else [])
+
+    def _measured(self, run_ids: list[str]) -> tuple[list[RunSignals], list[str]]:
+        """The signals of the registered runs, and which runs have no registration."""
+        measured, unregistered = [], []
+        for run_id in run_ids:
+            if run_id not in self._registered:
+                if load_registration(self.home, run_id) is None:
+                    unregistered.append(run_id)
+                    continue
+                self._registered.add(run_id)
+            measured.append(self._read_on(run_id))
+        return measured, unregistered
+
+    def _read_on(self, run_id: str) -> RunSignals:
+        path = RunPaths(self.home, run_id).gateway_events
+        offset = self._offsets.get(run_id, 0)
+        limits: list[int] = []
+        while True:
+            events, after = read_gateway_events_from(path, offset)
+            for event in events:
+                if isinstance(event, Exchange):
+                    self._spent[run_id] = self._spent.get(run_id, 0.0) + event.cost_usd
+                    if event.status in RATE_LIMIT_STATUSES:
+                        limits.append(event.status)
+            if after == offset:
+                break  # all read, or a partial last line whose end comes later
+            offset = after
+        self._offsets[run_id] = offset
+        return RunSignals(
+            run_id=run_id, spent_usd=self._spent.get(run_id, 0.0), rate_limits=tuple(limits)
+        )

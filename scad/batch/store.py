@@ -86,7 +86,10 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     retries: int = 0
     #: Seconds before the first retry (doubling after).
     backoff: float = 10.0
+    #: What the batch may spend in all (US dollars); the gateway refuses its runs past it.
     budget_usd: float | None = None
+    #: What each run may spend (US dollars); the gateway refuses a run past it.
+    max_usd_per_run: float | None = None
     #: Seconds between two starts.
     stagger: float = 0.05
     #: Bring each run's branches home once it succeeded (``scad code fetch``).

@@ -32,6 +32,8 @@ HEADERS = (
     Column("AHEAD"),
 )
 CCUSAGE = (Column("CCUSAGE $"), Column("CCUSAGE TOKENS", wide=True))
+#: What the model gateway measured, beside what Claude reported.
+GATEWAY = (Column("GATEWAY $", wide=True), Column("GATEWAY TOKENS", wide=True))
 
 
 @click.group()
@@ -94,6 +96,7 @@ def status_table(
     result: ProjectStatus, *, cost: bool, wide: bool = False, width: int | None = None
 ) -> str:
     """The rows, a total row, and the count of runs by outcome."""
+    measured = any(r.gateway is not None for r in result.rows)
     rows = [
         (
             r.run_id,
@@ -103,6 +106,7 @@ def status_table(
             r.branch,
             "?" if r.problem else ("-" if r.ahead is None else r.ahead),
             *(_ccusage(r) if cost else ()),
+            *(_gateway(r) if measured else ()),
         )
         for r in result.rows
     ]
@@ -116,11 +120,17 @@ def status_table(
             "",
             t.ahead,
             *(_ccusage(t) if cost else ()),
+            *(_gateway(t) if measured else ()),
         )
     )
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
     return (
-        table(HEADERS + (CCUSAGE if cost else ()), rows, wide=wide, width=width)
+        table(
+            HEADERS + (CCUSAGE if cost else ()) + (GATEWAY if measured else ()),
+            rows,
+            wide=wide,
+            width=width,
+        )
         + f"\n{t.runs} run{'' if t.runs == 1 else 's'}"
         + (f": {counts}" if counts else "")
     )
@@ -140,6 +150,16 @@ def _figures(f: RunFigures) -> tuple[object, ...]:
 
 def _ccusage(f: RunFigures) -> tuple[object, ...]:
     return _cost(f.ccusage_cost_usd, False), _count(f.ccusage_tokens)
+
+
+def _gateway(f: RunFigures) -> tuple[object, ...]:
+    usage = f.gateway
+    if usage is None:
+        return "-", "-"
+    tokens = usage.input_tokens + usage.output_tokens
+    return _cost(
+        usage.cost_usd, False
+    ), tokens + usage.cache_read_tokens + usage.cache_creation_tokens
 
 
 def _cost(usd: float | None, estimated: bool) -> str:

@@ -1,22 +1,18 @@
-"""The gateway's own events about a run, and what they add up to.
-
-``runs/<id>/gateway/events.jsonl``: one JSON object a line, each a typed event told
-apart by its ``event`` tag, written by the gateway process alone (no agent can write
-there, so nothing in it is forged). :func:`gateway_usage` folds such files into one
-figure; it reads a partial last line, malformed lines and unknown events as nothing.
-"""
+"""The gateway's own events about a run: kept with the run's other logs
+(:mod:`scad.runs.gatewaylog`), so that how a run ended can be read from them."""
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Literal
-
-import msgspec
-
-from ..agentfs import JSON_ERRORS
+from ..runs.gatewaylog import (
+    BudgetRefused,
+    Exchange,
+    GatewayEvent,
+    GatewayUsage,
+    encode_event,
+    fold,
+    gateway_usage,
+    read_gateway_events,
+)
 
 __all__ = [
     "BudgetRefused",
@@ -28,106 +24,3 @@ __all__ = [
     "gateway_usage",
     "read_gateway_events",
 ]
-
-
-class _Event(msgspec.Struct, kw_only=True, tag_field="event"):
-    ts: str
-
-
-class Exchange(_Event, tag="exchange"):
-    """One request passed to the model API, and what its answer said it used."""
-
-    method: str
-    path: str
-    status: int
-    model: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    #: The answer ran to its end (a stream's ``message_stop``, a body read whole).
-    complete: bool = False
-    error: str | None = None
-    retry_after: float | None = None
-    ratelimit: dict[str, str] = {}
-    ms: int = 0
-
-
-class BudgetRefused(_Event, tag="budget"):
-    """A request refused (402) because the run's or its batch's budget was spent."""
-
-    scope: Literal["run", "batch"]
-    spent_usd: float
-    cap_usd: float
-
-
-GatewayEvent = Exchange | BudgetRefused
-
-_encoder = msgspec.json.Encoder()
-_decode_event = msgspec.json.Decoder(GatewayEvent).decode
-
-
-def encode_event(event: GatewayEvent) -> bytes:
-    return _encoder.encode(event) + b"\n"
-
-
-class GatewayUsage(msgspec.Struct, kw_only=True):
-    """What the gateway measured for one or more runs."""
-
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    rate_limited: int = 0
-    """Answers with status 429 (rate limited) or 529 (overloaded)."""
-    last_retry_after: float | None = None
-    budget_refusals: int = 0
-
-
-def fold(events: Iterable[GatewayEvent], into: GatewayUsage | None = None) -> GatewayUsage:
-    """Add ``events`` up. Pure."""
-    usage = into or GatewayUsage()
-    for event in events:
-        if isinstance(event, BudgetRefused):
-            usage.budget_refusals += 1
-            continue
-        usage.requests += 1
-        usage.input_tokens += event.input_tokens
-        usage.output_tokens += event.output_tokens
-        usage.cache_read_tokens += event.cache_read_tokens
-        usage.cache_creation_tokens += event.cache_creation_tokens
-        usage.cost_usd += event.cost_usd
-        if event.status in (429, 529):
-            usage.rate_limited += 1
-        if event.retry_after is not None:
-            usage.last_retry_after = event.retry_after
-    return usage
-
-
-def gateway_usage(paths: Iterable[Path]) -> GatewayUsage:
-    """What the gateway's event files at ``paths`` add up to (a missing one adds nothing)."""
-    usage = GatewayUsage()
-    for path in paths:
-        fold(read_gateway_events(path), usage)
-    return usage
-
-
-def read_gateway_events(path: Path) -> Iterator[GatewayEvent]:
-    """The events of one file, in order; a link or a missing file reads as none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return
-    with open(fd, "rb") as lines:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        for line in lines:
-            if not line.endswith(b"\n"):
-                return  # being written
-            try:
-                yield _decode_event(line)
-            except (*JSON_ERRORS, msgspec.ValidationError):
-                continue

@@ -19,8 +19,8 @@ from anyio.abc import TaskStatus
 from ..agentfs import open_folder
 from ..errors import AgentFileError
 from ..home import Home
+from ..runs.gatewaylog import EVENTS_FILE, GATEWAY_DIR
 from ._events import GatewayEvent, encode_event
-from ._registry import EVENTS_FILE, GATEWAY_DIR
 
 __all__ = ["Journal"]
 

@@ -27,17 +27,17 @@ import msgspec
 from ..agentfs import JSON_ERRORS, open_folder, read_file_at
 from ..errors import AgentFileError, NotFound, UsageError
 from ..home import Home
-from ..runs.records import now_iso
+from ..runs.gatewaylog import GATEWAY_DIR
+from ..runs.records import RunPaths, now_iso
 
 __all__ = [
     "DEFAULT_UPSTREAM",
-    "EVENTS_FILE",
-    "GATEWAY_DIR",
     "REGISTRATION_FILE",
     "Registration",
     "check_token",
     "check_upstream",
     "events_path",
+    "limit_run",
     "load_registration",
     "register_run",
     "registered_runs",
@@ -46,9 +46,7 @@ __all__ = [
 ]
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
-GATEWAY_DIR = "gateway"
 REGISTRATION_FILE = "registration.json"
-EVENTS_FILE = "events.jsonl"
 #: A registration is a few hundred bytes; anything larger is not one.
 _REGISTRATION_LIMIT = 64 * 1024
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
@@ -86,7 +84,7 @@ _decode = msgspec.json.Decoder(Registration).decode
 
 def events_path(home: Home, run_id: str) -> Path:
     """The run's gateway events (written by the gateway alone)."""
-    return home.run_dir(run_id) / GATEWAY_DIR / EVENTS_FILE
+    return RunPaths(home, run_id).gateway_events
 
 
 def upstream_of(claude_env: Mapping[str, str]) -> str:
@@ -129,6 +127,27 @@ def register_run(
     )
     _write(home, registration)
     return registration
+
+
+def limit_run(
+    home: Home,
+    run_id: str,
+    *,
+    max_usd: float | None,
+    batch: str | None = None,
+    batch_max_usd: float | None = None,
+) -> Registration | None:
+    """Give run ``run_id``'s registration its budget (``max_usd``) and its batch's
+    (``batch``, ``batch_max_usd``), its token kept; registering again keeps them.
+    None when the run has no registration (made before the gateway)."""
+    current = load_registration(home, run_id)
+    if current is None:
+        return None
+    limited = msgspec.structs.replace(
+        current, max_usd=max_usd, batch=batch, batch_max_usd=batch_max_usd
+    )
+    _write(home, limited)
+    return limited
 
 
 def revoke_run(home: Home, run_id: str) -> None:

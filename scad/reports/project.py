@@ -19,8 +19,10 @@ import msgspec
 from ..code import git
 from ..code.snapshot import snapshot_clone
 from ..errors import CostCheckError, GitError, NotFound, UnreadableClone
+from ..gateway import load_registration
 from ..home import Home
 from ..runs.accounting import RunSummary
+from ..runs.gatewaylog import GatewayUsage, add_usage, gateway_usage
 from ..runs.ledger import Collected, collected_runs
 from ..runs.records import RunPaths, RunRecord, list_runs
 from ..sessions.status import SessionStatus, run_statuses
@@ -67,6 +69,9 @@ class RunFigures(msgspec.Struct, kw_only=True):
     #: in totals, over the runs it counted.
     ccusage_cost_usd: float | None = None
     ccusage_tokens: int | None = None
+    #: What the model gateway measured of the run's requests, where no agent can
+    #: write; None for a run made before the gateway. In totals, over such runs.
+    gateway: GatewayUsage | None = None
 
     def add(self, other: RunFigures) -> None:
         self.turns += other.turns
@@ -80,6 +85,8 @@ class RunFigures(msgspec.Struct, kw_only=True):
         if other.ccusage_tokens is not None:  # ccusage counted it: both figures are there
             self.ccusage_tokens = (self.ccusage_tokens or 0) + other.ccusage_tokens
             self.ccusage_cost_usd = (self.ccusage_cost_usd or 0.0) + (other.ccusage_cost_usd or 0.0)
+        if other.gateway is not None:
+            self.gateway = add_usage(self.gateway or GatewayUsage(), other.gateway)
 
 
 class ProjectRow(RunFigures, kw_only=True):
@@ -174,6 +181,7 @@ async def project_status(
             keys = [k for k in record.repos if os.path.lexists(paths.clone(k))]
             if keys and not record.cleaned:
                 tg.start_soon(count, row, paths, record, keys)
+    await anyio.to_thread.run_sync(_gateway_figures, home, records, rows)
     cost_problem = None
     if cost:
         try:
@@ -204,6 +212,13 @@ async def _ccusage_figures(
         for row, record in zip(rows, records, strict=True):
             if not record.cleaned:
                 tg.start_soon(one, row, record)
+
+
+def _gateway_figures(home: Home, records: list[RunRecord], rows: list[ProjectRow]) -> None:
+    """The gateway's figures into the rows of runs registered with it."""
+    for row, record in zip(rows, records, strict=True):
+        if load_registration(home, record.run_id) is not None:
+            row.gateway = gateway_usage([RunPaths(home, record.run_id).gateway_events])
 
 
 def _row(status: SessionStatus) -> ProjectRow:

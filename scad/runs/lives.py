@@ -15,10 +15,11 @@ import msgspec
 
 from .accounting import RATE_LIMIT_STATUSES
 from .envelopes import Cancelled, ClaudeLine, Envelope, Exited, Lost, Resumed, Started, Stopped
+from .gatewaylog import BUDGET_STATUS
 from .states import LifeStatus, Status, Watchdog
 from .streamjson import Result, StreamEvent
 
-__all__ = ["Life", "RunLives", "begins_life", "last_life", "run_status"]
+__all__ = ["Life", "RunLives", "begins_life", "last_life", "refused_payment", "run_status"]
 
 
 class Life(msgspec.Struct, kw_only=True):
@@ -70,7 +71,9 @@ class Life(msgspec.Struct, kw_only=True):
 
     def status(self) -> LifeStatus:
         """How it ended (``running`` while its end is not in the log). A life scad
-        stopped (``session stop``) before Claude's result is ``cancelled``."""
+        stopped (``session stop``) before Claude's result is ``cancelled``; one the
+        gateway refused for its budget reads ``failed`` here (the summaries, which
+        read the gateway's events too, say ``budget``)."""
         if self.lost is not None:
             return "crashed"
         if self.cancelled:
@@ -125,11 +128,25 @@ def last_life(envelopes: Iterable[Envelope]) -> Life | None:
     return lives.last
 
 
-def run_status(stop: Watchdog | None, exit_code: int, oom: bool, result: Result | None) -> Status:
+def refused_payment(result: Result | None) -> bool:
+    """Claude's result says the API refused it with 402, as the gateway refuses a
+    run past its budget. The run's own word: anything it printed can say so."""
+    return result is not None and bool(result.is_error) and result.api_error_status == BUDGET_STATUS
+
+
+def run_status(
+    stop: Watchdog | None,
+    exit_code: int,
+    oom: bool,
+    result: Result | None,
+    *,
+    budget_refused: bool = False,
+) -> Status:
     """How a run whose container ended ends. One that hit its memory limit is ``oom``
     even when Claude went on to a result (the kernel may have killed a tool, not
     Claude): its work ran short of memory, and the exit code and result say how far
-    it got."""
+    it got. A 402 in the result is ``budget`` only when ``budget_refused``: the
+    gateway's own events hold the refusal (the run's word alone is a failure)."""
     if stop is not None:
         return stop
     if oom:
@@ -138,6 +155,8 @@ def run_status(stop: Watchdog | None, exit_code: int, oom: bool, result: Result 
         return "succeeded"
     if result is None:
         return "crashed"
+    if budget_refused and refused_payment(result):
+        return "budget"
     if result.is_error and result.api_error_status in RATE_LIMIT_STATUSES:
         return "rate-limited"
     return "failed"

@@ -17,6 +17,7 @@ from ..engine._types import ContainerExit
 from .accounting import result_cost
 from .catchup import STDERR_TAIL
 from .envelopes import ClaudeLine, Exited
+from .gatewaylog import BudgetRefused
 from .lines import ChunkLines, event_time
 from .lives import run_status
 from .states import Status, Watchdog
@@ -103,16 +104,28 @@ def exit_event(exit: ContainerExit, watch: Watch) -> Exited:
     )
 
 
-def outcome_of(run_id: str, container_id: str, exit: ContainerExit, watch: Watch) -> Outcome:
-    """The outcome of a run's container that ended with ``exit``."""
+def outcome_of(
+    run_id: str,
+    container_id: str,
+    exit: ContainerExit,
+    watch: Watch,
+    refusal: BudgetRefused | None = None,
+) -> Outcome:
+    """The outcome of a run's container that ended with ``exit``; ``refusal``: the
+    gateway's last refusal of the run for its budget, if its events hold one."""
     result = watch.result
+    status = run_status(
+        watch.stop, exit.exit_code, exit.oom, result, budget_refused=refusal is not None
+    )
     outcome = Outcome(
         run_id=run_id,
-        status=run_status(watch.stop, exit.exit_code, exit.oom, result),
+        status=status,
         container_id=container_id,
         exit_code=exit.exit_code,
         detail=("\n".join(watch.stderr) or None) if exit.exit_code != 0 else None,
     )
+    if status == "budget" and refusal is not None:
+        outcome.detail = refusal.describe()
     if result is not None:
         usage = result.usage
         outcome.result = result.result

@@ -21,6 +21,7 @@ from ..errors import NotFound, UsageError
 from ..home import Home
 from ..names import ids_like, ids_named
 from ..threads import async_twin
+from .gatewaylog import EVENTS_FILE, GATEWAY_DIR
 
 __all__ = [
     "RunPaths",
@@ -104,6 +105,11 @@ class RunPaths:
     @property
     def events(self) -> Path:
         return self.root / "events.jsonl"
+
+    @property
+    def gateway_events(self) -> Path:
+        """The gateway's own events about the run (written by the gateway alone)."""
+        return self.root / GATEWAY_DIR / EVENTS_FILE
 
     @property
     def supervised(self) -> Path:

@@ -10,12 +10,15 @@ __all__ = ["ItemStatus", "LifeStatus", "SessionState", "Status", "Watchdog"]
 
 #: How a run ended. ``unknown``: the engine stopped answering mid-run, and whether
 #: the run's container still runs is not known (it is never tried again beside it).
+#: ``budget``: the gateway refused its next model call, its own or its batch's
+#: budget spent (its result says 402, and the gateway's events hold the refusal).
 Status = Literal[
     "succeeded",
     "failed",
     "timed-out",
     "hung",
     "rate-limited",
+    "budget",
     "crashed",
     "oom",
     "cancelled",

@@ -28,7 +28,8 @@ from ..errors import AgentFileError
 from ..home import Home
 from .accounting import RunSummary, RunTally
 from .envelopes import ClaudeLine, Envelope, decode_line
-from .lives import RunLives
+from .gatewaylog import refused_by_budget
+from .lives import RunLives, refused_payment
 from .records import RunPaths
 from .states import LifeStatus
 from .streamjson import claude_event
@@ -44,7 +45,7 @@ __all__ = [
 
 #: Bumped whenever what a summary holds, or how it is worked out, changes: caches
 #: written by another version are recomputed.
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 #: A cache file larger than this is not read (nor written): the log is read instead.
 CACHE_LIMIT = 16 << 20
 #: How much of the log one read takes: memory stays flat whatever its size.
@@ -67,6 +68,9 @@ class LogSummary(msgspec.Struct, kw_only=True):
     #: That container's exit (or its loss) is in the log: it prints nothing more
     #: unless started again.
     container_ended: bool = False
+    #: The last life ended ``failed`` saying the API refused it with 402: ``budget``
+    #: when the gateway's events hold the refusal (read apart: they change on their own).
+    refused_payment: bool = False
 
     def ended(self, container_id: str) -> bool:
         """Whether the log holds the end of container ``container_id``'s output."""
@@ -149,6 +153,9 @@ class _LogScan:
             outcome=life.status() if life is not None else None,
             container=life.cid if life is not None else None,
             container_ended=life is not None and life.output_ended,
+            refused_payment=life is not None
+            and life.status() == "failed"
+            and refused_payment(life.result),
         )
 
 
@@ -217,7 +224,7 @@ def summarise_log(paths: RunPaths) -> LogSummary:
     except FileNotFoundError:
         return LogSummary()
     if (cached := _cached(paths, key)) is not None:
-        return cached
+        return _with_gateway(paths, cached)
     try:
         fd = os.open(paths.events, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -231,6 +238,14 @@ def summarise_log(paths: RunPaths) -> LogSummary:
         os.close(fd)
     if whole:
         _store(paths, key, log)
+    return _with_gateway(paths, log)
+
+
+def _with_gateway(paths: RunPaths, log: LogSummary) -> LogSummary:
+    """The summary with its outcome ``budget`` when the gateway's events say it
+    refused the run that its log says was refused."""
+    if log.refused_payment and refused_by_budget(paths.gateway_events) is not None:
+        return msgspec.structs.replace(log, outcome="budget")
     return log
 
 

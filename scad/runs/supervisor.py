@@ -36,7 +36,8 @@ from .catchup import catch_up, follow_engine
 from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
 from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
 from .gate import StartGate
-from .lives import RunLives
+from .gatewaylog import BudgetRefused, refused_by_budget
+from .lives import RunLives, refused_payment
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .records import RunPaths, RunRecord, save_run
 
@@ -53,6 +54,10 @@ CLEANUP_SECONDS = STOP_GRACE + 90
 #: (an engine restart with live-restore takes seconds), and its pauses between asking.
 REGAIN_SECONDS = 300.0
 REGAIN_PAUSES = (0.5, 10.0)
+
+
+#: How long a run that says the API refused it with 402 waits for the gateway's word.
+REFUSAL_WAIT = 2.0
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
@@ -187,7 +192,7 @@ async def supervise(
             return await _regain(
                 engine, home, record, container_id, exc, watch, idle_timeout, deadline
             )
-    return outcome_of(record.run_id, container_id, exit, watch)
+    return outcome_of(record.run_id, container_id, exit, watch, await _refusal(paths, watch))
 
 
 async def adopt(
@@ -360,8 +365,23 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
         watch.stderr.extend(exit.stderr.splitlines())
     watch.stop = watch.stop or exit.stop
     return outcome_of(
-        run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch
-    )
+        run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch,
+        await _refusal(paths, watch),
+    )  # fmt: skip
+
+
+async def _refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:
+    """The gateway's refusal of the run for its budget, when its result says 402 (the
+    gateway writes its events a moment after it answers: they are given that moment)."""
+    if not refused_payment(watch.result):
+        return None
+    with anyio.move_on_after(REFUSAL_WAIT):
+        while True:
+            refusal = await anyio.to_thread.run_sync(refused_by_budget, paths.gateway_events)
+            if refusal is not None:
+                return refusal
+            await anyio.sleep(0.05)
+    return None
 
 
 async def remove_containers(engine: Engine, home: Home, record: RunRecord) -> None:

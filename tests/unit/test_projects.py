@@ -373,3 +373,29 @@ async def test_an_unreadable_ledger_entry_is_left_out(tmp_path: Path) -> None:
     (home.ledger / "proj-u-Dec06-1000.json").mkdir()
     status = await project_status(None, home, "proj")
     assert status.rows == [] and status.totals.runs == 0
+
+
+async def test_the_gateways_figures_stand_beside_claudes_own(tmp_path: Path) -> None:
+    """A run the gateway measured shows its measured cost and tokens beside what
+    Claude reported; a run made before the gateway has none (and counts in no total)."""
+    from scad.cli.project import status_table
+    from scad.gateway._registry import register_run
+    from scad.runs.gatewaylog import Exchange, encode_event
+
+    home = Home(tmp_path / "home")
+    register(home, "proj", tmp_path / "repo")
+    measured = RunPaths(home, add_run(home, "a", minute=1).run_id)
+    headless(Log(measured), cost=999.0)  # what the run printed
+    register_run(home, "a")
+    answer = Exchange(ts="t", method="POST", path="/v1/messages", status=200, input_tokens=10,
+                      output_tokens=20, cost_usd=0.125, complete=True)  # fmt: skip
+    measured.gateway_events.write_bytes(encode_event(answer) * 2)
+    headless(Log(RunPaths(home, add_run(home, "b", minute=2).run_id)), cost=0.25)
+    status = await project_status(None, home, "proj")
+    a, b = status.rows
+    assert a.gateway is not None and (a.gateway.cost_usd, a.gateway.input_tokens) == (0.25, 20)
+    assert a.gateway.output_tokens == 40 and b.gateway is None
+    assert status.totals.gateway is not None and status.totals.gateway.cost_usd == 0.25
+    lines = status_table(status, cost=False, wide=True, width=300).splitlines()
+    assert "GATEWAY $" in lines[0]
+    assert "$0.2500" in lines[1] and "60" in lines[1]

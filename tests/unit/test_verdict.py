@@ -23,6 +23,7 @@ def ended(status: Status, *, detail: str | None = None, result: str | None = Non
         pytest.param(ended("hung"), 2, 1, AttemptEnd(status="hung", final=True), id="hung-retries-used"),
         pytest.param(ended("crashed", detail="gone"), 2, 2, AttemptEnd(status="crashed", final=False, detail="gone"), id="crashed-retry"),
         pytest.param(ended("crashed"), 3, 2, AttemptEnd(status="crashed", final=True), id="crashed-retries-used"),
+        pytest.param(ended("budget", detail="refused"), 1, 5, AttemptEnd(status="budget", final=True, detail="refused"), id="budget-never-retried"),
         pytest.param(ended("unknown", detail="?"), 1, 5, AttemptEnd(status="unknown", final=True, detail="?"), id="unknown-never-beside-itself"),
         pytest.param(ended("cancelled", detail="stopped: the budget is spent"), 1, 5, AttemptEnd(status="cancelled", final=True, detail="stopped: the budget is spent"), id="budget-cancelled"),
         pytest.param(ended("failed", detail="scad saw", result="claude said"), 1, 0, AttemptEnd(status="failed", final=True, detail="scad saw"), id="scad-detail-first"),

@@ -96,7 +96,12 @@ def read_prompts(
 @click.option(
     "--budget-usd",
     type=click.FloatRange(min=0, min_open=True),
-    help="Stop starting and stop running runs once the batch has cost this much.",
+    help="Stop starting and stop running runs once the batch has cost this much; the gateway refuses their next model call past it.",
+)
+@click.option(
+    "--max-usd-per-run",
+    type=click.FloatRange(min=0, min_open=True),
+    help="The gateway refuses a run's next model call once it has cost this much.",
 )
 @click.option(
     "--stagger",
@@ -125,6 +130,7 @@ async def command(
     retries: int,
     backoff: float,
     budget_usd: float | None,
+    max_usd_per_run: float | None,
     stagger: float,
     fetch: bool,
     foreground: bool,
@@ -145,7 +151,8 @@ async def command(
     await warn_uncommitted_work(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
-        backoff=backoff, budget_usd=budget_usd, stagger=stagger, fetch=fetch,
+        backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
+        stagger=stagger, fetch=fetch,
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 

@@ -78,14 +78,14 @@ async def test_status_json_has_rows_and_totals(
         "outcome": "succeeded", "turns": 3, "input_tokens": 100, "output_tokens": 40_000,
         "cache_read_tokens": 300, "cache_creation_tokens": 40, "cost_usd": 0.25,
         "cost_estimated": False, "duration_ms": 65000, "branch": "scad-proj-a-Nov27-1001",
-        "ahead": None, "problem": None, "ccusage_cost_usd": None, "ccusage_tokens": None,
+        "ahead": None, "problem": None, "ccusage_cost_usd": None, "ccusage_tokens": None, "gateway": None,
     }  # fmt: skip
     totals = out["totals"]
     assert {k: v for k, v in totals.items() if k != "cost_usd"} == {
         "runs": 3, "outcomes": {"succeeded": 1, "failed": 1, "running": 1}, "turns": 6,
         "input_tokens": 220, "output_tokens": 80_006, "cache_read_tokens": 800,
         "cache_creation_tokens": 80, "cost_estimated": True, "duration_ms": 69000, "ahead": 0,
-        "ccusage_cost_usd": None, "ccusage_tokens": None,
+        "ccusage_cost_usd": None, "ccusage_tokens": None, "gateway": None,
     }  # fmt: skip
     assert totals["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in out["rows"]))
 

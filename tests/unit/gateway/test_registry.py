@@ -108,3 +108,22 @@ def test_the_upstream_is_the_configs_base_url_or_anthropics() -> None:
     assert upstream_of({"ANTHROPIC_BASE_URL": "http://127.0.0.1:8765/"}) == "http://127.0.0.1:8765"
     with pytest.raises(UsageError):
         upstream_of({"ANTHROPIC_BASE_URL": "file:///etc/passwd"})
+
+
+def test_a_runs_budget_is_set_on_its_registration_and_its_token_kept(home: Home) -> None:
+    from scad.gateway._registry import limit_run
+
+    token = register_run(home, "run-a").token
+    limited = limit_run(home, "run-a", max_usd=0.5, batch="b-1", batch_max_usd=2.0)
+    assert limited is not None and limited.token == token
+    loaded = load_registration(home, "run-a")
+    assert loaded is not None
+    assert (loaded.max_usd, loaded.batch, loaded.batch_max_usd) == (0.5, "b-1", 2.0)
+    assert check_token(home, token) == loaded
+
+
+def test_a_run_made_before_the_gateway_has_no_budget_to_set(home: Home) -> None:
+    from scad.gateway._registry import limit_run
+
+    assert limit_run(home, "run-a", max_usd=0.5) is None
+    assert load_registration(home, "run-a") is None
