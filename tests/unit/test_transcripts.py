@@ -13,7 +13,7 @@ import pytest
 from scad.cli._activity import activity_lines
 from scad.home import Home
 from scad.runs import summaries
-from scad.runs.records import RunPaths, RunRecord
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.runs.summaries import summarise_log, summarise_transcripts
 from scad.runs.transcripts import (
     MAX_FOLDER_ENTRIES,
@@ -22,7 +22,9 @@ from scad.runs.transcripts import (
     count_transcripts,
     find_transcripts,
 )
+from scad.sessions import clean_session
 from scad.sessions.status import run_statuses
+from tests.fakes import FakeEngine
 
 pytestmark = pytest.mark.anyio
 
@@ -133,6 +135,19 @@ async def test_interactive_status_counts_the_transcripts_and_headless_ones_do_no
     assert [(r.summary.turns, r.summary.tool_calls) for r in rows] == [(6, 5), (0, 0)]
     assert rows[0].summary.cost_usd > 0 and rows[0].summary.cost_estimated
     assert rows[1].summary.cost_usd == 0  # a headless run's transcript is its log again
+
+
+async def test_session_clean_keeps_what_an_interactive_run_spent(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    paths = run_with(tmp_path)
+    record = RunRecord(run_id=paths.root.name, config="p", tag="t", mode="interactive", image="i",
+                       branch="b", created="2026-11-27T10:00:00.000Z", repos={})  # fmt: skip
+    save_run(home, record)
+    await clean_session(FakeEngine(), home, record, force=False)
+    assert not paths.claude_dir.exists()
+    [row] = await run_statuses(None, home, [load_run(home, record.run_id)])
+    assert (row.state, row.summary.turns, row.summary.tool_calls) == ("cleaned", 6, 5)
+    assert row.summary.cost_usd > 0
 
 
 def test_the_cached_count_is_reused_until_a_transcript_changes(
