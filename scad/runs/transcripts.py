@@ -34,7 +34,7 @@ from ..errors import AgentFileError, TooManyEntries
 from ..text import printable
 from ._jsondepth import nests_within
 from .accounting import ClaudeSession, RunSummary, Usage, tool_call
-from .envelopes import ClaudeLine
+from .envelopes import ClaudeLine, Envelope
 from .events import MAX_NESTING
 from .pricing import usage_cost
 from .records import parse_iso
@@ -424,12 +424,12 @@ class TranscriptFollower:
         #: The last read stopped at its bound: more is there to read now.
         self.behind = False
 
-    def read(self) -> list[ClaudeLine]:
+    def read(self) -> list[Envelope]:
         """What was written since the last read, up to :data:`FOLLOW_BYTES` (what is
         left waits for the next). Blocking."""
         listing = find_transcripts(self._claude_dir)
         self.problem = self.problem or listing.problem
-        found: list[ClaudeLine] = []
+        found: list[Envelope] = []
         budget = FOLLOW_BYTES
         for file in listing.files:
             followed = self._files.setdefault((file.dev, file.ino), _Followed())
@@ -458,7 +458,7 @@ class TranscriptFollower:
             yield ClaudeLine(seq=0, ts=self._last_ts, src="claude", data=msgspec.Raw(line))
 
 
-Emit = Callable[[list[ClaudeLine], bool], None]
+Emit = Callable[[list[Envelope], bool], None]
 
 
 async def emit_transcripts(follower: TranscriptFollower, emit: Emit, *, live: bool) -> None:

@@ -24,7 +24,10 @@ from scad.runs.transcripts import (
 )
 from scad.sessions import clean_session
 from scad.sessions.status import run_statuses
+from tests.conftest import Cli, opening
 from tests.fakes import FakeEngine
+from tests.unit.test_projects import add_run
+from tests.unit.test_summaries import Log
 
 pytestmark = pytest.mark.anyio
 
@@ -289,3 +292,23 @@ def test_escapes_in_a_transcript_reach_no_terminal(tmp_path: Path) -> None:
     rendered = [text for e in follower.read() for text in activity_lines(e)]
     assert rendered and all("\x1b" not in text for text in rendered)
     assert "\x1b" not in (summarise_transcripts(paths).last_tool or "")
+
+
+async def test_session_logs_shows_an_interactive_run_s_tool_calls(
+    run_cli: Cli, scad_home: Path
+) -> None:
+    home = Home(scad_home)
+    record = add_run(home, "p-tty-Nov27-1000", mode="interactive")
+    paths = RunPaths(home, record.run_id)
+    Log(paths).scad("created").scad("started")
+    (claude_project(paths.claude_dir) / f"{SESSION}.jsonl").write_text(CONVERSATION)
+    run_cli.use_engine(scad_home, opening(FakeEngine()))
+    for follow in ([], ["-f"]):  # its container is gone: -f has nothing more to wait for
+        result = await run_cli("session", "logs", record.run_id, *follow)
+        assert result.exit_code == 0, result.stderr
+        lines = [line.split(" ", 1)[1] for line in result.stdout.splitlines()]
+        assert lines[:2] == ["[scad] created", "[scad] started"]
+        assert lines[2:4] == ["→ Bash: step 1", "  ← ok"]
+        assert "→ Bash: git commit -qm work" in lines and lines[-1] == "Done."
+    tail = await run_cli("session", "logs", record.run_id, "-n", "1")
+    assert [line.split(" ", 1)[1] for line in tail.stdout.splitlines()] == ["Done."]
