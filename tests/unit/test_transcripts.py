@@ -312,3 +312,16 @@ async def test_session_logs_shows_an_interactive_run_s_tool_calls(
         assert "→ Bash: git commit -qm work" in lines and lines[-1] == "Done."
     tail = await run_cli("session", "logs", record.run_id, "-n", "1")
     assert [line.split(" ", 1)[1] for line in tail.stdout.splitlines()] == ["Done."]
+
+
+async def test_status_and_info_mark_the_cost_estimated(run_cli: Cli, scad_home: Path) -> None:
+    home = Home(scad_home)
+    record = add_run(home, "p-tty-Nov27-1000", mode="interactive")
+    paths = RunPaths(home, record.run_id)
+    Log(paths).scad("created")
+    (claude_project(paths.claude_dir) / f"{SESSION}.jsonl").write_text(CONVERSATION)
+    run_cli.use_engine(scad_home, opening(FakeEngine()))
+    status = await run_cli("session", "status", "--all")
+    assert "~$0.0226" in status.stdout, status.stdout
+    info = await run_cli("session", "info", record.run_id)
+    assert "cost       $0.0226 (estimated from tokens)" in info.stdout, info.stdout
