@@ -97,7 +97,8 @@ def _remove_run(home: Home, run_id: str) -> str | None:
     except NotFound:
         pass  # no record to keep: nothing to say whose the figures were
     else:
-        keep_collected(home, record, summarise_log(paths))
+        interactive = record.mode == "interactive"
+        keep_collected(home, record, summarise_log(paths, transcripts=interactive))
     # rmtree works through file descriptors and unlinks links rather than follow
     # them: a link an agent planted points at something that is not removed.
     shutil.rmtree(paths.root)

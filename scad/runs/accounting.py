@@ -18,6 +18,7 @@ __all__ = [
     "Usage",
     "result_cost",
     "summarise",
+    "tool_call",
 ]
 
 
@@ -60,7 +61,9 @@ class ClaudeSession(msgspec.Struct, kw_only=True):
     turns: int = 0
     cost_usd: float = 0.0
     #: success, error (with the subtype), or running while no result came (also
-    #: when its container ended without one: its cost is then its usage's price).
+    #: when its container ended without one: its cost is then its usage's price);
+    #: interactive when counted from its transcript (Claude in a terminal writes no
+    #: result: its cost is its usage's price).
     outcome: str = "running"
     result: str | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
@@ -82,6 +85,9 @@ class RunSummary(msgspec.Struct, kw_only=True):
     last_activity: str | None = None
     exit_code: int | None = None
     sessions: list[ClaudeSession] = []
+    #: Why some of an interactive run's transcripts were not counted (see
+    #: :mod:`scad.runs.transcripts`): its figures are then a part of the whole.
+    transcripts_unread: str | None = None
 
 
 #: The HTTP statuses that say the API is rate-limited or overloaded.
@@ -138,10 +144,7 @@ class RunTally:
         for block in message.content:
             if block.type == "tool_use":
                 self._summary.tool_calls += 1
-                tool_input = block.input or streamjson.ToolInput()
-                target = tool_input.command or tool_input.file_path or tool_input.pattern
-                name = (block.name or "?")[:100]
-                self._summary.last_tool = f"{name}: {str(target)[:200]}" if target else name
+                self._summary.last_tool = tool_call(block)
         if message.id not in self._seen_messages and current.outcome == "running":
             self._seen_messages.add(message.id)
             current.usage.add(message.usage)
@@ -160,6 +163,14 @@ class RunTally:
                 summary.cost_usd += session.cost_usd
         summary.sessions = list(self._sessions)
         return summary
+
+
+def tool_call(block: streamjson.Block) -> str:
+    """A tool call in a few words: the tool, and what it works on (a command, a file)."""
+    tool_input = block.input or streamjson.ToolInput()
+    target = tool_input.command or tool_input.file_path or tool_input.pattern
+    name = (block.name or "?")[:100]
+    return f"{name}: {str(target)[:200]}" if target else name
 
 
 def summarise(envelopes: Iterable[Envelope]) -> RunSummary:

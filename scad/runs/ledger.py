@@ -3,7 +3,8 @@
 When ``gc`` removes a run's folder, the run's record and its log's summary are
 kept here first, so what was spent still adds up in ``project status`` and
 ``batch status`` after the clones, the log and the container are gone. Written by
-scad alone, from the host's own log: nothing here comes from an agent's files.
+scad alone: the figures of its own log, and for an interactive run those it counted
+from Claude's transcripts (read as untrusted files, within bounds).
 """
 
 from __future__ import annotations

@@ -10,11 +10,18 @@ Only scad writes the run directory's root (the agent's container cannot reach
 it), but the cache is still read as untrusted: without following a link, only a
 regular file (a FIFO cannot block), up to a bound. One that does not decode, or
 whose key does not match, is recomputed and replaced atomically.
+
+An interactive run's Claude prints nothing to the log: its turns, tool calls,
+tokens and cost are counted from its transcripts (:mod:`scad.runs.transcripts`)
+and cached apart, in ``runs/<id>/transcripts.json``, keyed by a digest of every
+transcript's identity: a count is reused only while no transcript changed. When
+``session clean`` removes the run's Claude state, that cache is what remains of it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -33,6 +40,7 @@ from .lives import RunLives, refused_payment
 from .records import RunPaths
 from .states import LifeStatus
 from .streamjson import claude_event
+from .transcripts import count_transcripts, find_transcripts
 
 __all__ = [
     "CACHE_LIMIT",
@@ -41,6 +49,7 @@ __all__ = [
     "log_summaries",
     "log_summary",
     "summarise_log",
+    "summarise_transcripts",
 ]
 
 #: Bumped whenever what a summary holds, or how it is worked out, changes: caches
@@ -51,6 +60,7 @@ CACHE_LIMIT = 16 << 20
 #: How much of the log one read takes: memory stays flat whatever its size.
 _CHUNK = 4 << 20
 _CACHE_NAME = "summary.json"
+_TRANSCRIPTS_CACHE_NAME = "transcripts.json"
 
 
 class LogSummary(msgspec.Struct, kw_only=True):
@@ -91,7 +101,15 @@ class _Cache(msgspec.Struct, kw_only=True):
     log: LogSummary
 
 
+class _TranscriptsCache(msgspec.Struct, kw_only=True):
+    version: int
+    #: Which transcripts were counted (see :meth:`scad.runs.transcripts.Listing.digest`).
+    digest: str
+    summary: RunSummary
+
+
 _decode_cache = msgspec.json.Decoder(_Cache).decode
+_decode_transcripts_cache = msgspec.json.Decoder(_TranscriptsCache).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -190,11 +208,14 @@ def _cached(paths: RunPaths, key: _LogKey) -> LogSummary | None:
 
 
 def _store(paths: RunPaths, key: _LogKey, log: LogSummary) -> None:
-    """Write the cache atomically: a reader sees the old file or the new, whole."""
-    data = _encode(_Cache(version=SUMMARY_VERSION, key=key, log=log))
+    _write_cache(paths, _CACHE_NAME, _encode(_Cache(version=SUMMARY_VERSION, key=key, log=log)))
+
+
+def _write_cache(paths: RunPaths, name: str, data: bytes) -> None:
+    """Write a cache atomically: a reader sees the old file or the new, whole."""
     if len(data) > CACHE_LIMIT:
         return  # it would not be read back
-    tmp = paths.root / f".{_CACHE_NAME}.{secrets.token_hex(6)}"
+    tmp = paths.root / f".{name}.{secrets.token_hex(6)}"
     try:
         fd = os.open(
             tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
@@ -203,7 +224,7 @@ def _store(paths: RunPaths, key: _LogKey, log: LogSummary) -> None:
             os.write(fd, data)
         finally:
             os.close(fd)
-        os.replace(tmp, paths.root / _CACHE_NAME)
+        os.replace(tmp, paths.root / name)
     except OSError:
         # A folder in the way, a full disk, a run being removed: the summary stands
         # without its cache, and the next look tries again.
@@ -215,10 +236,18 @@ def _key(info: os.stat_result) -> _LogKey:
     return _LogKey(ino=info.st_ino, size=info.st_size, mtime_ns=info.st_mtime_ns)
 
 
-def summarise_log(paths: RunPaths) -> LogSummary:
+def summarise_log(paths: RunPaths, *, transcripts: bool = False) -> LogSummary:
     """The summary of the run's event log, from its cache when the log is unchanged,
-    else read (and cached). Blocking: call it in a worker thread. A missing log is
-    an empty summary."""
+    else read (and cached). With ``transcripts`` (an interactive run), Claude's
+    figures are its transcripts' (see :func:`summarise_transcripts`). Blocking: call
+    it in a worker thread. A missing log is an empty summary."""
+    log = _summarise_log(paths)
+    if transcripts:
+        log.summary = _with_transcripts(log.summary, summarise_transcripts(paths))
+    return log
+
+
+def _summarise_log(paths: RunPaths) -> LogSummary:
     try:
         key = _key(os.stat(paths.events))
     except FileNotFoundError:
@@ -249,15 +278,70 @@ def _with_gateway(paths: RunPaths, log: LogSummary) -> LogSummary:
     return log
 
 
-async def log_summary(paths: RunPaths) -> LogSummary:
+def summarise_transcripts(paths: RunPaths) -> RunSummary:
+    """What the run's transcripts add up to, from their cache while no transcript
+    changed, else counted (and cached). A run whose Claude state is gone (cleaned)
+    has the count made before it went. Blocking."""
+    if not os.path.lexists(paths.claude_dir):
+        cache = _cached_transcripts(paths)
+        return cache.summary if cache is not None else RunSummary()
+    listing = find_transcripts(paths.claude_dir)
+    digest = listing.digest()
+    cache = _cached_transcripts(paths)
+    if cache is not None and cache.digest == digest:
+        return cache.summary
+    counted = count_transcripts(paths.claude_dir, listing)
+    if counted.whole:
+        cache = _TranscriptsCache(version=SUMMARY_VERSION, digest=digest, summary=counted.summary)
+        _write_cache(paths, _TRANSCRIPTS_CACHE_NAME, _encode(cache))
+    return counted.summary
+
+
+def _cached_transcripts(paths: RunPaths) -> _TranscriptsCache | None:
+    try:
+        data = agentfs.read_file(paths.root / _TRANSCRIPTS_CACHE_NAME, limit=CACHE_LIMIT)
+        cache = _decode_transcripts_cache(data)
+    except (AgentFileError, *agentfs.JSON_ERRORS):
+        return None  # missing, a link, a FIFO, too large or not ours: recounted
+    return cache if cache.version == SUMMARY_VERSION else None
+
+
+def _with_transcripts(log: RunSummary, counted: RunSummary) -> RunSummary:
+    """An interactive run's totals: what its log holds (scad's events; Claude's lines,
+    should its terminal's Claude ever print any) and what its transcripts add up to."""
+    usage = msgspec.structs.replace(log.usage)
+    usage.merge(counted.usage)
+    return msgspec.structs.replace(
+        log,
+        turns=log.turns + counted.turns,
+        tool_calls=log.tool_calls + counted.tool_calls,
+        last_tool=counted.last_tool or log.last_tool,
+        usage=usage,
+        cost_usd=log.cost_usd + counted.cost_usd,
+        cost_estimated=log.cost_estimated or counted.cost_estimated,
+        last_activity=max(filter(None, (log.last_activity, counted.last_activity)), default=None),
+        sessions=[*log.sessions, *counted.sessions],
+        transcripts_unread=counted.transcripts_unread,
+    )
+
+
+async def log_summary(paths: RunPaths, *, transcripts: bool = False) -> LogSummary:
     """:func:`summarise_log` in a worker thread."""
-    return await anyio.to_thread.run_sync(summarise_log, paths)
+    return await anyio.to_thread.run_sync(
+        functools.partial(summarise_log, paths, transcripts=transcripts)
+    )
 
 
-async def log_summaries(home: Home, run_ids: Collection[str]) -> dict[str, LogSummary]:
-    """The summaries of many runs' logs, in one trip to a worker thread."""
+async def log_summaries(
+    home: Home, run_ids: Collection[str], *, interactive: Collection[str] = ()
+) -> dict[str, LogSummary]:
+    """The summaries of many runs' logs, in one trip to a worker thread; those of the
+    runs in ``interactive`` with their transcripts' figures."""
 
     def summarise_all() -> dict[str, LogSummary]:
-        return {run_id: summarise_log(RunPaths(home, run_id)) for run_id in run_ids}
+        return {
+            run_id: summarise_log(RunPaths(home, run_id), transcripts=run_id in interactive)
+            for run_id in run_ids
+        }
 
     return await anyio.to_thread.run_sync(summarise_all)

@@ -19,6 +19,7 @@ from ..runs.catchup import catch_up
 from ..runs.envelopes import Cleaned, Stopped
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso, save_run
+from ..runs.summaries import summarise_transcripts
 from ..runs.supervisor import STOP_GRACE, remove_containers
 from ..taskgroups import open_task_group
 
@@ -171,6 +172,9 @@ async def clean_session(
     await catch_up(engine, home, record)
     await remove_containers(engine, home, record)
     await anyio.to_thread.run_sync(revoke_run, home, record.run_id)  # what it spent stays
+    if record.mode == "interactive":
+        # Counted (and kept) before the transcripts go: what was spent is a record.
+        await anyio.to_thread.run_sync(summarise_transcripts, paths)
     for path in (paths.worktrees, paths.stores, paths.claude_dir, paths.inputs):
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
     paths.claude_json.unlink(missing_ok=True)

@@ -143,7 +143,7 @@ async def _status_of(
 ) -> SessionStatus:
     if engine is not None and container is not None:
         await catch_up(engine, home, record)
-    log = await log_summary(RunPaths(home, record.run_id))
+    log = await log_summary(RunPaths(home, record.run_id), transcripts=record.mode == "interactive")
     return _status(record, container, log, engine_known=engine is not None)
 
 
@@ -174,7 +174,8 @@ async def run_statuses(
         async with open_task_group() as tg:
             for record in records:
                 tg.start_soon(match, record)
-    logs = await log_summaries(home, [r.run_id for r in records])
+    interactive = {r.run_id for r in records if r.mode == "interactive"}
+    logs = await log_summaries(home, [r.run_id for r in records], interactive=interactive)
     if engine is not None:
         behind = [
             r
@@ -190,7 +191,7 @@ async def run_statuses(
         async with open_task_group() as tg:
             for record in behind:
                 tg.start_soon(catch_up_one, record)
-        logs |= await log_summaries(home, [r.run_id for r in behind])
+        logs |= await log_summaries(home, [r.run_id for r in behind], interactive=interactive)
     known = engine is not None
     return [
         _status(r, containers.get(r.run_id), logs[r.run_id], engine_known=known) for r in records

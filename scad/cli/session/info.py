@@ -46,7 +46,10 @@ async def command(app: Application, run_id: str, as_json: bool) -> None:
         f"tokens     in {s.usage.input_tokens}  out {s.usage.output_tokens}  "
         f"cache read {s.usage.cache_read_tokens}  cache write {s.usage.cache_creation_tokens}"
     )
-    click.echo(f"cost       ${s.cost_usd:.4f}   duration {s.duration_ms / 1000:.1f} s")
+    estimated = " (estimated from tokens)" if s.cost_estimated else ""
+    click.echo(f"cost       ${s.cost_usd:.4f}{estimated}   duration {s.duration_ms / 1000:.1f} s")
+    if s.transcripts_unread:
+        click.echo(f"counted    not all transcripts: {s.transcripts_unread}")
     if info.clones:
         click.echo("")
         click.echo(

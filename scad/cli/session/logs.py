@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
+import anyio
 import asyncclick as click
 
 from ...runs.envelopes import Envelope, encode_envelope
-from ...runs.records import find_run
+from ...runs.records import RunPaths, RunRecord, find_run
+from ...runs.transcripts import TranscriptFollower, emit_transcripts, follow_transcripts
+from ...taskgroups import open_task_group
 from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import run_ids
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ...engine._types import Engine
+    from ...home import Home
+
+    Emit = Callable[[list[Envelope], bool], None]
 
 
 @click.command("logs")
@@ -29,7 +41,8 @@ from .._complete import run_ids
 async def command(
     app: Application, run_id: str, follow: bool, lines: int | None, as_json: bool
 ) -> None:
-    """What the session's agent did: messages, tool calls, results."""
+    """What the session's agent did: messages, tool calls, results (for an interactive
+    session, from Claude's transcripts)."""
     from ...sessions import pane_text, stream_events
 
     home = app.home
@@ -56,10 +69,44 @@ async def command(
             click.echo(line)
 
     async with app.open_engine() as engine:
-        running = await stream_events(engine, home, record, emit, follow=follow)
+        if record.mode == "interactive" and not as_json:
+            running = await _interactive(engine, home, record, emit, follow=follow)
+        else:
+            running = await stream_events(engine, home, record, emit, follow=follow)
         flush()
         if record.mode == "interactive" and running and not as_json:
             click.echo("--- tmux pane ---")
             # The pane is what the agent's terminal shows: its escapes are not for ours.
             pane = (await pane_text(engine, record)).split("\n")
             click.echo("\n".join(printable(line) for line in pane), nl=False)
+
+
+async def _interactive(
+    engine: Engine, home: Home, record: RunRecord, emit: Emit, *, follow: bool
+) -> bool:
+    """An interactive run's log, then what its Claude did (its transcripts: Claude in
+    a terminal prints nothing to the log); with ``follow``, both as they grow."""
+    from ...sessions import stream_events
+
+    transcripts = TranscriptFollower(RunPaths(home, record.run_id).claude_dir)
+    printed = -1
+
+    def emit_log(envelopes: list[Envelope], live: bool) -> None:
+        nonlocal printed
+        # Followed from its start again: what the first pass printed is not printed twice.
+        fresh = [e for e in envelopes if e.seq > printed]
+        printed = max((e.seq for e in fresh), default=printed)
+        emit(fresh, live)
+
+    running = await stream_events(engine, home, record, emit_log, follow=False)
+    await emit_transcripts(transcripts, emit, live=False)
+    if transcripts.problem:
+        click.echo(f"note: transcripts not all followed: {transcripts.problem}", err=True)
+    if not (follow and running):
+        return running
+    done = anyio.Event()
+    async with open_task_group() as tg:
+        tg.start_soon(follow_transcripts, transcripts, emit, done)
+        await stream_events(engine, home, record, emit_log, follow=True)
+        done.set()
+    return False

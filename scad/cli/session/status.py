@@ -59,7 +59,7 @@ async def command(app: Application, include_all: bool, as_json: bool, output: st
                         f"{age(r.summary.last_activity)} ago" if r.summary.last_activity else "-",
                         r.summary.turns,
                         r.summary.usage.total,
-                        f"${r.summary.cost_usd:.4f}",
+                        f"{'~' if r.summary.cost_estimated else ''}${r.summary.cost_usd:.4f}",
                     )
                     for r in rows
                 ],
