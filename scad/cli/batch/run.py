@@ -15,10 +15,11 @@ from ...errors import UsageError
 from ...names import validate_tag
 from .._app import Application, pass_app
 from .._complete import config_names
+from .._json import JsonCommand, JsonOutput, json_option
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._options import duration, supervise_here
-from ._view import show_batch
+from ._view import VIEW_JSON, show_batch
 
 if TYPE_CHECKING:
     from ...image.build import BuildProgress
@@ -49,7 +50,7 @@ def read_prompts(
     return parse_prompts(text, source), source
 
 
-@click.command("run")
+@click.command("run", cls=JsonCommand)
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option(
     "--tag", "-t", required=True, help="A short name for the batch (part of each run id)."
@@ -111,7 +112,7 @@ def read_prompts(
     is_flag=True,
     help="Supervise in this process: the exit code is the outcome, Ctrl-C stops the runs.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option(VIEW_JSON, help="Print the summary as JSON (only FIELDS).")
 @pass_app
 async def command(
     app: Application,
@@ -128,7 +129,7 @@ async def command(
     stagger: float,
     fetch: bool,
     foreground: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Run each prompt as a headless session of CONFIG, many at once, and show them live.
 

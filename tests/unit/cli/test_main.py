@@ -119,7 +119,7 @@ async def test_commands_take_the_home_from_the_application(
     (other / "configs" / "alpha.yml").write_text("name: alpha\n")
     run_cli.use_engine(other, opening(FakeEngine()))
     result = await run_cli("config", "list", "--json")
-    assert [entry["name"] for entry in json.loads(result.stdout)] == ["alpha"]
+    assert [entry["name"] for entry in json.loads(result.stdout)["configs"]] == ["alpha"]
 
 
 def test_no_command_reads_the_home_or_opens_an_engine_itself() -> None:
