@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ._app import Application, pass_app
+from ._app import Application, HelpGroup, pass_app
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._render import Column, output_option, table
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def gateway() -> None:
     """The model gateway: the one way runs reach the model API."""
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ._app import Application, pass_app
+from ._app import Application, HelpGroup, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._json import Document, JsonCommand, JsonOutput, json_option
@@ -35,7 +35,7 @@ HEADERS = (
 CCUSAGE = (Column("CCUSAGE $"), Column("CCUSAGE TOKENS", wide=True))
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def project() -> None:
     """Look at a config's runs together."""
 

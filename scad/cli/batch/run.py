@@ -73,11 +73,13 @@ def read_prompts(
     "--timeout",
     "time_limit",
     callback=duration,
+    metavar="DURATION",
     help="Stop a run that takes longer in all (90s, 20m, 2h).",
 )
 @click.option(
     "--idle-timeout",
     callback=duration,
+    metavar="DURATION",
     help="Stop a run that prints nothing for this long (it ends hung).",
 )
 @click.option(
@@ -90,6 +92,7 @@ def read_prompts(
 @click.option(
     "--backoff",
     callback=duration,
+    metavar="DURATION",
     default="10s",
     show_default=True,
     help="Wait before the first retry (doubling, with jitter).",
@@ -102,7 +105,8 @@ def read_prompts(
 @click.option(
     "--stagger",
     callback=duration,
-    default="0.05s",
+    metavar="DURATION",
+    default="50ms",
     show_default=True,
     help="Least time between two starts.",
 )
