@@ -73,7 +73,9 @@ class LogPrinter:
     def __call__(self, items: list[RunEnvelope]) -> None:
         for item in items:
             if self.as_json:
-                self._echo(self.as_json.line({"run": item.run_id}, encode_envelope(item.envelope)))
+                self._echo(
+                    self.as_json.line({"run_id": item.run_id}, encode_envelope(item.envelope))
+                )
                 continue
             self.width = max(self.width, len(item.run_id))
             prefix = item.run_id.ljust(self.width) + " |"
@@ -99,7 +101,9 @@ class LogPrinter:
 
 
 #: What --json prints: one line of a run's log a line, with the run's id.
-JSON = Document(("scad.runs.envelopes:ClaudeLine", "scad.runs.envelopes:ScadEvent"), lines=("run",))
+JSON = Document(
+    ("scad.runs.envelopes:ClaudeLine", "scad.runs.envelopes:ScadEvent"), lines=("run_id",)
+)
 
 
 @click.command("logs", cls=JsonCommand)
