@@ -18,7 +18,15 @@ from ..home import Home, scad_home
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Application", "EngineFactory", "ScadGroup", "abort", "pass_app", "pass_app_as_is"]
+__all__ = [
+    "Application",
+    "EngineFactory",
+    "HelpGroup",
+    "ScadGroup",
+    "abort",
+    "pass_app",
+    "pass_app_as_is",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,7 +90,22 @@ def pass_app(f: Callable[Concatenate[Application, P], R]) -> Callable[P, R]:
 pass_app_as_is = click.pass_obj
 
 
-class ScadGroup(click.Group):
+class HelpGroup(click.Group):
+    """A group whose help lists each command with its first sentence whole (click
+    cuts it with ``...`` to fit one line; a wrapped sentence reads better)."""
+
+    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class ScadGroup(HelpGroup):
     """A group whose commands are imported on first use.
 
     Domain errors (:class:`ScadError`) end the command here with one line on

@@ -12,7 +12,7 @@ from ..errors import BuildFailed
 from ..image.build import BuildProgress, build_image
 from ._app import Application, pass_app
 from ._complete import config_names
-from ._render import echo_json
+from ._json import Document, JsonCommand, JsonOutput, json_option
 
 
 class ProgressPrinter:
@@ -49,15 +49,24 @@ class ProgressPrinter:
             self._header = ""
 
 
-@click.command("build")
+#: What --json prints.
+JSON = Document(("scad.image.build:BuildResult",))
+
+
+@click.command("build", cls=JsonCommand)
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option("--rebuild", is_flag=True, help="Build even if an image of the same content exists.")
 @click.option("--no-cache", is_flag=True, help="Rebuild every layer (implies --rebuild).")
 @click.option("--verbose", "-v", is_flag=True, help="Show every line of build output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option(JSON, help="Print the result as JSON.")
 @pass_app
 async def build(
-    app: Application, config_name: str, rebuild: bool, no_cache: bool, verbose: bool, as_json: bool
+    app: Application,
+    config_name: str,
+    rebuild: bool,
+    no_cache: bool,
+    verbose: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Build the image for CONFIG (cached by content)."""
 
@@ -81,7 +90,7 @@ async def build(
         raise
     printer.close()
     if as_json:
-        echo_json(result)
+        as_json.echo(result)
     elif result.up_to_date:
         click.echo(f"{result.image} is up to date")
     else:

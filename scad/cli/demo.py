@@ -65,7 +65,7 @@ async def demo(app: Application, cleanup: bool) -> None:
         click.echo(
             f"[2/3] {len(manifest.items)} agents at work, each in its own container and branch"
         )
-        view = await supervise_here(app, config, manifest.batch_id, as_json=False)
+        view = await supervise_here(app, config, manifest.batch_id, as_json=None)
     click.echo("[3/3] their branches, fetched into the demo's repo:")
     listing = await git.git(repo, "branch", "--list", "--format=%(refname:short)  %(subject)")
     click.echo("".join(f"  {line}\n" for line in listing.splitlines()), nl=False)

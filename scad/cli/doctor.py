@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ._app import Application, pass_app_as_is
-from ._render import echo_json
+from ._json import Document, JsonCommand, JsonOutput, json_option
 
 if TYPE_CHECKING:
     from ..doctor import Check
@@ -24,10 +24,14 @@ def _show(check: Check) -> None:
         click.echo(f"      fix: {check.fix}")
 
 
-@click.command("doctor")
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+#: What --json prints.
+JSON = Document(("scad.cli._documents:DoctorReport",), items="checks")
+
+
+@click.command("doctor", cls=JsonCommand)
+@json_option(JSON, help="Print the checks as JSON.")
 @pass_app_as_is
-async def doctor(app: Application, as_json: bool) -> None:
+async def doctor(app: Application, as_json: JsonOutput | None) -> None:
     """Check that this host can run sessions: the engine, images, configs, credentials,
     CA certificates, disk, mounts, live-restore, and a container of each built image.
 
@@ -42,6 +46,8 @@ async def doctor(app: Application, as_json: bool) -> None:
     )
     failed = any(check.status == "fail" for check in checks)
     if as_json:
-        echo_json({"ok": not failed, "checks": checks})
+        from ._documents import DoctorReport
+
+        as_json.echo(DoctorReport(ok=not failed, checks=checks))
     if failed:
         raise click.exceptions.Exit(1)

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ._app import Application, pass_app
-from ._render import Column, echo_json, output_option, table
+from ._app import Application, HelpGroup, pass_app
+from ._json import Document, JsonCommand, JsonOutput, json_option
+from ._render import Column, output_option, table
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def gateway() -> None:
     """The model gateway: the one way runs reach the model API."""
 
 
-@gateway.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+#: What --json prints.
+JSON = Document(("scad.gateway._status:GatewayStatus",), items="runs")
+
+
+@gateway.command("status", cls=JsonCommand)
+@json_option(JSON)
 @output_option
 @pass_app
-async def status(app: Application, as_json: bool, output: str | None) -> None:
+async def status(app: Application, as_json: JsonOutput | None, output: str | None) -> None:
     """Show the gateway, its runs and their spend."""
     from ..gateway import gateway_status
 
     found = gateway_status(app.home)
     if as_json:
-        echo_json(found)
+        as_json.echo(found)
         return
     info = found.gateway
     if info is None:

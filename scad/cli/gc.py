@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ._app import Application, pass_app
-from ._render import Column, echo_json, output_option, table
+from ._json import Document, JsonCommand, JsonOutput, json_option
+from ._render import Column, output_option, table
 
 if TYPE_CHECKING:
     from ..gc import GcPlan, GcResult
@@ -23,18 +24,22 @@ _NOUNS = {
 }
 
 
-@click.command("gc")
+#: What --json prints.
+JSON = Document(("scad.cli._documents:GcReport",), items="items")
+
+
+@click.command("gc", cls=JsonCommand)
 @click.option("--force", is_flag=True, help="Remove what a dry run lists.")
 @click.option(
     "--other-homes",
     is_flag=True,
     help="Also list what other scad homes on this engine made (always kept).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan (and results) as JSON.")
+@json_option(JSON, help="Print the plan (and results) as JSON.")
 @output_option
 @pass_app
 async def gc(
-    app: Application, force: bool, other_homes: bool, as_json: bool, output: str | None
+    app: Application, force: bool, other_homes: bool, as_json: JsonOutput | None, output: str | None
 ) -> None:
     """List what scad left behind that nothing needs (a dry run); --force removes it.
 
@@ -52,13 +57,10 @@ async def gc(
         plan = await plan_gc(engine, home)
         results = await apply_gc(engine, home, plan) if force else None
     if as_json:
-        echo_json(
-            {
-                "items": plan.items,
-                "kept": plan.kept,
-                "size_bytes": plan.size_bytes,
-                "results": results,
-            }
+        from ._documents import GcReport
+
+        as_json.echo(
+            GcReport(items=plan.items, kept=plan.kept, size_bytes=plan.size_bytes, results=results)
         )
     elif results is None:
         _show_plan(plan, other_homes=other_homes, wide=output == "wide")

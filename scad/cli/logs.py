@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncclick as click
-import msgspec
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home
@@ -20,6 +19,7 @@ from ..runs.records import RunRecord, find_run, list_runs
 from ._activity import activity_lines
 from ._app import Application, pass_app
 from ._complete import config_names, run_ids
+from ._json import Document, JsonCommand, JsonOutput, json_option
 
 if TYPE_CHECKING:
     from ..engine._types import Engine
@@ -62,7 +62,7 @@ def _selected(
 class LogPrinter:
     """Lines prefixed by their run id, in a colour of the run's own on a terminal."""
 
-    def __init__(self, as_json: bool, tail: int | None = None) -> None:
+    def __init__(self, as_json: JsonOutput | None, tail: int | None = None) -> None:
         self.as_json = as_json
         self.colour = sys.stdout.isatty()
         self.width = 0
@@ -73,8 +73,9 @@ class LogPrinter:
     def __call__(self, items: list[RunEnvelope]) -> None:
         for item in items:
             if self.as_json:
-                body = encode_envelope(item.envelope)
-                self._echo(b'{"run":' + msgspec.json.encode(item.run_id) + b"," + body[1:])
+                self._echo(
+                    self.as_json.line({"run_id": item.run_id}, encode_envelope(item.envelope))
+                )
                 continue
             self.width = max(self.width, len(item.run_id))
             prefix = item.run_id.ljust(self.width) + " |"
@@ -99,7 +100,13 @@ class LogPrinter:
             click.echo(line)
 
 
-@click.command("logs")
+#: What --json prints: one line of a run's log a line, with the run's id.
+JSON = Document(
+    ("scad.runs.envelopes:ClaudeLine", "scad.runs.envelopes:ScadEvent"), lines=("run_id",)
+)
+
+
+@click.command("logs", cls=JsonCommand)
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @click.option(
     "--config", "-c", "config", shell_complete=config_names, help="The runs of this config."
@@ -114,9 +121,7 @@ class LogPrinter:
     type=click.IntRange(min=0),
     help="Only the last N lines of what came before (then new ones with -f).",
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print envelopes as JSON lines, with their run id."
-)
+@json_option(JSON, help="Print the lines as JSON lines, each with its run id (only FIELDS).")
 @pass_app
 async def logs(
     app: Application,
@@ -126,7 +131,7 @@ async def logs(
     follow: bool,
     since: str | None,
     tail: int | None,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """What the agents of several runs did, merged by time (all runs by default).
 

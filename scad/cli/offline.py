@@ -9,12 +9,13 @@ import anyio
 import asyncclick as click
 
 from ..text import printable
+from ._app import HelpGroup
 
 if TYPE_CHECKING:
     from ..offline import Served
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def offline() -> None:
     """The offline model: a scripted Messages API for trying scad without an account."""
 

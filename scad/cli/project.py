@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
-from ._app import Application, pass_app
+from ._app import Application, HelpGroup, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
-from ._render import Column, echo_json, output_option, table
+from ._json import Document, JsonCommand, JsonOutput, json_option
+from ._render import Column, output_option, table
 
 if TYPE_CHECKING:
     from ..reports.project import ProjectStatus, RunFigures
@@ -36,12 +37,16 @@ CCUSAGE = (Column("CCUSAGE $"), Column("CCUSAGE TOKENS", wide=True))
 GATEWAY = (Column("GATEWAY $", wide=True), Column("GATEWAY TOKENS", wide=True))
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def project() -> None:
     """Look at a config's runs together."""
 
 
-@project.command("status")
+#: What --json prints.
+JSON = Document(("scad.reports.project:ProjectStatus",), items="rows")
+
+
+@project.command("status", cls=JsonCommand)
 @click.argument("config", shell_complete=config_names)
 @click.option(
     "--cost", is_flag=True, help="Also each run's cost and tokens as ccusage counts them."
@@ -51,7 +56,7 @@ def project() -> None:
     is_flag=True,
     help="Leave out runs that were cleaned or collected by gc (counted by default).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @output_option
 @pass_app
 async def status(
@@ -59,7 +64,7 @@ async def status(
     config: str,
     cost: bool,
     hide_cleaned: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
     output: str | None,
 ) -> None:
     """The runs of CONFIG side by side, with totals.
@@ -82,7 +87,7 @@ async def status(
         lacking=STATES_UNKNOWN,
     )
     if as_json:
-        echo_json(result)
+        as_json.echo(result)
         return
     click.echo(status_table(result, cost=cost, wide=output == "wide"))
     if result.cost_problem:

@@ -189,7 +189,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
         assert git_log(project.clone(runs[n])) == [f"item {n}", "init"]
 
     # Every event of every run is in its log, and `logs -f --batch` showed each once.
-    seen = [(line["run"], line["seq"]) for line in map(json.loads, shown.splitlines())]
+    seen = [(line["run_id"], line["seq"]) for line in map(json.loads, shown.splitlines())]
     assert len(seen) == len(set(seen))
     logged = {(run_id, e["seq"]) for run_id in runs.values() for e in project.envelopes(run_id)}
     assert set(seen) == logged

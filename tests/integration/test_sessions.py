@@ -45,8 +45,9 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     assert git_log(project.repo) == ["init"]
 
     logs = await project.scad("session", "logs", run_id, "--json")
-    # --json prints the stored lines as they are, Claude's bytes included.
-    assert logs.stdout == (project.run_dir(run_id) / "events.jsonl").read_text()
+    # --json prints the stored lines as they are, Claude's bytes included, after the schema.
+    stored = (project.run_dir(run_id) / "events.jsonl").read_text().splitlines()
+    assert logs.stdout.splitlines() == ['{"schema":1,' + line[1:] for line in stored]
     envelopes = [json.loads(line) for line in logs.stdout.splitlines()]
     assert [e["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
     assert [e["event"] for e in envelopes if e["src"] == "scad"] == ["created", "started", "exited"]

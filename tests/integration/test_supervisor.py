@@ -158,7 +158,9 @@ async def test_logs_follow_a_config_picks_up_runs_that_start_later(project: Proj
             for line in (project.run_dir(run_id) / "events.jsonl").read_text().splitlines()
         ]
         shown = [
-            {k: v for k, v in line.items() if k != "run"} for line in lines if line["run"] == run_id
+            {k: v for k, v in line.items() if k not in ("run_id", "schema")}
+            for line in lines
+            if line["run_id"] == run_id
         ]
         assert shown == stored, run_id  # every line, once, as stored
 
@@ -257,5 +259,5 @@ async def test_logs_follow_of_named_runs_ends_when_they_have(project: Project) -
     lines = [json.loads(line) for line in followed.stdout.splitlines()]
     for run_id in run_ids:
         stored = (project.run_dir(run_id) / "events.jsonl").read_text().splitlines()
-        shown = [line for line in lines if line["run"] == run_id]
+        shown = [line for line in lines if line["run_id"] == run_id]
         assert len(shown) == len(stored) and shown[-1]["event"] == "exited", run_id

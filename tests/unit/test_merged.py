@@ -135,7 +135,7 @@ async def test_logs_without_an_engine_shows_the_logs_as_they_are(
     result = await run_cli("logs", "--json")
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: cannot reach the Docker engine")
-    assert [json.loads(line)["run"] for line in result.stdout.splitlines()] == [
+    assert [json.loads(line)["run_id"] for line in result.stdout.splitlines()] == [
         "p-a-Nov27-1000", "p-b-Nov27-1000", "p-a-Nov27-1000",
     ]  # fmt: skip
     plain = await run_cli("logs", "--config", "p")

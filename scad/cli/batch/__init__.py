@@ -6,10 +6,11 @@ from typing import Any
 
 import asyncclick as click
 
+from .._app import HelpGroup
 from . import manage, run
 
 
-class BatchGroup(click.Group):
+class BatchGroup(HelpGroup):
     """`scad batch CONFIG ...` starts a batch; `scad batch status|watch|... ID` handles one."""
 
     async def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

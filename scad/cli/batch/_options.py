@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ...batch.view import BatchView
     from ...config.schema import Config
     from .._app import Application
+    from .._json import JsonOutput
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
@@ -31,7 +32,7 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 
 async def supervise_here(
-    app: Application, config: Config, batch_id: str, *, as_json: bool
+    app: Application, config: Config, batch_id: str, *, as_json: JsonOutput | None
 ) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
     from ...batch.process import engine_connections

@@ -14,7 +14,8 @@ from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...taskgroups import open_task_group
 from ...text import printable
-from .._render import Column, clip, echo_json, table, table_cells, terminal_width
+from .._json import Document, JsonOutput
+from .._render import Column, clip, table, table_cells, terminal_width
 
 #: A detail is its first line, at most this long even when nothing cuts it to fit.
 MAX_DETAIL = 200
@@ -23,8 +24,12 @@ MAX_DETAIL = 200
 REDRAW_SECONDS = 0.5
 
 
+#: What --json prints at the end of a batch.
+VIEW_JSON = Document(("scad.batch.view:BatchView",), items="rows")
+
+
 async def show_batch(
-    home: Home, batch_id: str, *, as_json: bool, detachable: bool, wide: bool = False
+    home: Home, batch_id: str, *, as_json: JsonOutput | None, detachable: bool, wide: bool = False
 ) -> BatchView:
     """Show the batch until it ends (or, when ``detachable``, until Ctrl-C, which
     leaves it running and says how to come back); then the summary."""
@@ -60,7 +65,7 @@ async def show_batch(
         raise click.exceptions.Exit(130)
     view = await watcher.look()
     if as_json:
-        echo_json(view)
+        as_json.echo(view)
     else:
         click.echo(summary(view, wide=wide))
     return view
@@ -199,7 +204,7 @@ async def _log_lines(home: Home, batch_id: str) -> None:
         return state.run_ids
 
     await follow_logs(
-        home, {}, LogPrinter(as_json=False), discover=run_ids, until=lambda: batch_over(paths)
+        home, {}, LogPrinter(as_json=None), discover=run_ids, until=lambda: batch_over(paths)
     )
 
 

@@ -8,9 +8,10 @@ from ...batch.store import list_batches, load_manifest
 from ...config.registry import load_registered
 from ...home import scad_home
 from .._app import Application, pass_app
-from .._render import echo_json, output_option, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import output_option, table
 from ._options import supervise_here
-from ._view import show_batch, summary
+from ._view import VIEW_JSON, show_batch, summary
 
 
 def _batch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -21,12 +22,18 @@ def _batch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> l
 batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complete=_batch_ids)
 
 
-@click.command("status")
+#: What --json prints: a batch, or every batch.
+JSON = Document(("scad.batch.view:BatchView", "scad.cli._documents:BatchList"), items="rows")
+
+
+@click.command("status", cls=JsonCommand)
 @click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+@json_option(JSON)
 @output_option
 @pass_app
-async def status(app: Application, batch_id: str | None, as_json: bool, output: str | None) -> None:
+async def status(
+    app: Application, batch_id: str | None, as_json: JsonOutput | None, output: str | None
+) -> None:
     """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
     from ...batch.view import BatchWatcher
 
@@ -34,7 +41,9 @@ async def status(app: Application, batch_id: str | None, as_json: bool, output: 
     if batch_id is None:
         views = [await BatchWatcher(home, b).look() for b in list_batches(home)]
         if as_json:
-            echo_json(views)
+            from .._documents import BatchList
+
+            as_json.echo(BatchList(batches=views))
             return
         rows = [
             (v.batch_id, v.supervisor, v.totals.prompts,
@@ -46,19 +55,21 @@ async def status(app: Application, batch_id: str | None, as_json: bool, output: 
         return
     view = await BatchWatcher(home, batch_id).look()
     if as_json:
-        echo_json(view)
+        as_json.echo(view)
     else:
         click.echo(summary(view, wide=output == "wide"))
     if view.done and not view.succeeded:
         raise click.exceptions.Exit(1)
 
 
-@click.command("watch")
+@click.command("watch", cls=JsonCommand)
 @batch_id_argument
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON at the end.")
+@json_option(VIEW_JSON, help="Print the summary as JSON at the end (only FIELDS).")
 @output_option
 @pass_app
-async def watch(app: Application, batch_id: str, as_json: bool, output: str | None) -> None:
+async def watch(
+    app: Application, batch_id: str, as_json: JsonOutput | None, output: str | None
+) -> None:
     """Show a batch live until it ends (Ctrl-C leaves it running)."""
     view = await show_batch(
         app.home, batch_id, as_json=as_json, detachable=True, wide=output == "wide"
@@ -82,12 +93,14 @@ async def stop(app: Application, batch_id: str) -> None:
 
 
 def _again(name: str, failed_only: bool, doc: str) -> click.Command:
-    @click.command(name, help=doc)
+    @click.command(name, help=doc, cls=JsonCommand)
     @batch_id_argument
     @click.option("--foreground", is_flag=True, help="Supervise in this process.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    @json_option(VIEW_JSON, help="Print the summary as JSON (only FIELDS).")
     @pass_app
-    async def again(app: Application, batch_id: str, foreground: bool, as_json: bool) -> None:
+    async def again(
+        app: Application, batch_id: str, foreground: bool, as_json: JsonOutput | None
+    ) -> None:
         from ...batch.process import requeue, spawn_supervisor
 
         home = app.home

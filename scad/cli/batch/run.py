@@ -15,10 +15,11 @@ from ...errors import UsageError
 from ...names import validate_tag
 from .._app import Application, pass_app
 from .._complete import config_names
+from .._json import JsonCommand, JsonOutput, json_option
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._options import duration, supervise_here
-from ._view import show_batch
+from ._view import VIEW_JSON, show_batch
 
 if TYPE_CHECKING:
     from ...image.build import BuildProgress
@@ -49,7 +50,7 @@ def read_prompts(
     return parse_prompts(text, source), source
 
 
-@click.command("run")
+@click.command("run", cls=JsonCommand)
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option(
     "--tag", "-t", required=True, help="A short name for the batch (part of each run id)."
@@ -72,11 +73,13 @@ def read_prompts(
     "--timeout",
     "time_limit",
     callback=duration,
+    metavar="DURATION",
     help="Stop a run that takes longer in all (90s, 20m, 2h).",
 )
 @click.option(
     "--idle-timeout",
     callback=duration,
+    metavar="DURATION",
     help="Stop a run that prints nothing for this long (it ends hung).",
 )
 @click.option(
@@ -89,6 +92,7 @@ def read_prompts(
 @click.option(
     "--backoff",
     callback=duration,
+    metavar="DURATION",
     default="10s",
     show_default=True,
     help="Wait before the first retry (doubling, with jitter).",
@@ -106,7 +110,8 @@ def read_prompts(
 @click.option(
     "--stagger",
     callback=duration,
-    default="0.05s",
+    metavar="DURATION",
+    default="50ms",
     show_default=True,
     help="Least time between two starts.",
 )
@@ -116,7 +121,7 @@ def read_prompts(
     is_flag=True,
     help="Supervise in this process: the exit code is the outcome, Ctrl-C stops the runs.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option(VIEW_JSON, help="Print the summary as JSON (only FIELDS).")
 @pass_app
 async def command(
     app: Application,
@@ -134,7 +139,7 @@ async def command(
     stagger: float,
     fetch: bool,
     foreground: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Run each prompt as a headless session of CONFIG, many at once, and show them live.
 

@@ -2,10 +2,11 @@
 
 import asyncclick as click
 
+from .._app import HelpGroup
 from . import fetch, refresh, sync
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def code() -> None:
     """Fetch runs' branches, sync the host's into them, refresh their credentials."""
 

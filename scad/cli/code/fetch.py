@@ -7,16 +7,20 @@ import asyncclick as click
 from ...errors import ScadError, UsageError
 from .._app import Application, pass_app
 from .._complete import run_ids
-from .._render import echo_json, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import table
+
+#: What --json prints.
+JSON = Document(("scad.cli._documents:FetchReport",), items="runs")
 
 
-@click.command("fetch")
+@click.command("fetch", cls=JsonCommand)
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @click.option("--batch", "-b", "batch_id", help="Every run of this batch.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @pass_app
 async def command(
-    app: Application, run_id_args: tuple[str, ...], batch_id: str | None, as_json: bool
+    app: Application, run_id_args: tuple[str, ...], batch_id: str | None, as_json: JsonOutput | None
 ) -> None:
     """Bring runs' branches into the host repos.
 
@@ -48,7 +52,9 @@ async def command(
         results.append(result)
         problems += result.problems
     if as_json:
-        echo_json({"runs": results, "problems": problems})
+        from .._documents import FetchReport
+
+        as_json.echo(FetchReport(runs=results, problems=problems))
     else:
         rows = [
             (

@@ -6,14 +6,17 @@ import asyncclick as click
 
 from .._app import Application, pass_app
 from .._complete import run_ids
-from .._render import echo_json
+from .._json import Document, JsonCommand, JsonOutput, json_option
+
+#: What --json prints.
+JSON = Document(("scad.sessions.start:SessionRefresh",))
 
 
-@click.command("refresh")
+@click.command("refresh", cls=JsonCommand)
 @click.argument("run_id", shell_complete=run_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @pass_app
-async def command(app: Application, run_id: str, as_json: bool) -> None:
+async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> None:
     """Give a session made before the gateway the host's current Claude credentials
     (also while it runs); a run of the gateway has nothing to refresh."""
     from ...runs.records import find_run
@@ -24,7 +27,7 @@ async def command(app: Application, run_id: str, as_json: bool) -> None:
     async with app.open_engine() as engine:
         result = await refresh_session(engine, home, record)
     if as_json:
-        echo_json(result)
+        as_json.echo(result)
         return
     credentials = result.credentials
     if credentials is None:

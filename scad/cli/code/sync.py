@@ -6,19 +6,27 @@ import asyncclick as click
 
 from .._app import Application, pass_app
 from .._complete import run_ids
-from .._render import echo_json, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import table
+
+#: What --json prints.
+JSON = Document(("scad.code.sync:RunSync",))
 
 
-@click.command("sync")
+@click.command("sync", cls=JsonCommand)
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--checkout", "branch", metavar="BRANCH", help="Switch the clones to BRANCH.")
 @click.option(
     "--no-update-main", is_flag=True, help="Leave the clones' default branch where it is."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @pass_app
 async def command(
-    app: Application, run_id: str, branch: str | None, no_update_main: bool, as_json: bool
+    app: Application,
+    run_id: str,
+    branch: str | None,
+    no_update_main: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Bring the host repos' branches into a run's clones.
 
@@ -37,7 +45,7 @@ async def command(
             engine, home, record, checkout=branch, update_main=not no_update_main
         )
     if as_json:
-        echo_json(result)
+        as_json.echo(result)
     else:
         rows = [
             (

@@ -2,10 +2,11 @@
 
 import asyncclick as click
 
+from .._app import HelpGroup
 from . import add, edit, info, list, new, remove, view
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def config() -> None:
     """Create, register, check and inspect project configs."""
 

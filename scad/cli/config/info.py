@@ -5,14 +5,18 @@ from ...reports.configinfo import ConfigInfo, describe_config
 from .._app import Application, pass_app
 from .._complete import config_names
 from .._engine import with_engine_if_up
-from .._render import echo_json, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import table
+
+#: What --json prints.
+JSON = Document(("scad.reports.configinfo:ConfigInfo",))
 
 
-@click.command("info")
+@click.command("info", cls=JsonCommand)
 @click.argument("name", shell_complete=config_names)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @pass_app
-async def command(app: Application, name: str, as_json: bool) -> None:
+async def command(app: Application, name: str, as_json: JsonOutput | None) -> None:
     """Summarise config NAME: repos, mounts, Python, plugins, image."""
 
     home = app.home
@@ -22,7 +26,7 @@ async def command(app: Application, name: str, as_json: bool) -> None:
         lambda engine: describe_config(home, config, engine), app.open_engine, lacking=None
     )
     if as_json:
-        echo_json(info)
+        as_json.echo(info)
     else:
         click.echo(render(info))
 

@@ -2,10 +2,11 @@
 
 import asyncclick as click
 
+from .._app import HelpGroup
 from . import attach, clean, info, logs, resume, start, status, stop
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def session() -> None:
     """Start, attach to, watch, stop and clean sessions."""
 

@@ -5,17 +5,20 @@ import asyncclick as click
 from ...errors import ScadError
 from .._app import Application, pass_app
 from .._complete import run_ids
-from .._render import echo_json
+from .._json import Document, JsonCommand, JsonOutput, json_option
 from ._common import check_selection, confirm_many, selection_options
 
+#: What --json prints.
+JSON = Document(("scad.cli._documents:CleanReport",), items="results")
 
-@click.command("clean")
+
+@click.command("clean", cls=JsonCommand)
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @selection_options
 @click.option(
     "--force", is_flag=True, help="Also clean running sessions and discard unfetched commits."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@json_option(JSON, help="Print results as JSON.")
 @pass_app
 async def command(
     app: Application,
@@ -24,7 +27,7 @@ async def command(
     config_name: str | None,
     yes: bool,
     force: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Remove sessions' containers, clones and Claude state (their logs stay)."""
     from ...sessions import clean_session, select_runs
@@ -47,7 +50,9 @@ async def command(
                     raise
                 refused.append(str(exc))
     if as_json:
-        echo_json({"results": results, "refused": refused})
+        from .._documents import CleanReport
+
+        as_json.echo(CleanReport(results=results, refused=refused))
     else:
         for result in results:
             click.echo(

@@ -9,17 +9,22 @@ from ...runs.records import find_run
 from .._app import Application, pass_app
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
-from .._render import echo_json, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import table
 
 if TYPE_CHECKING:
     from ...sessions.status import CloneInfo, TranscriptInfo
 
 
-@click.command("info")
+#: What --json prints.
+JSON = Document(("scad.sessions.status:SessionInfo",))
+
+
+@click.command("info", cls=JsonCommand)
 @click.argument("run_id", shell_complete=run_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @pass_app
-async def command(app: Application, run_id: str, as_json: bool) -> None:
+async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> None:
     """One session's dashboard: container, branches, tokens, cost, history."""
     from ...sessions import session_info
 
@@ -29,7 +34,7 @@ async def command(app: Application, run_id: str, as_json: bool) -> None:
         lambda engine: session_info(engine, home, record), app.open_engine, lacking=STATE_UNKNOWN
     )
     if as_json:
-        echo_json(info)
+        as_json.echo(info)
         return
     r, s = info.record, info.summary
     state = info.state if info.exit_code is None else f"{info.state} (exit {info.exit_code})"

@@ -14,6 +14,10 @@ from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import run_ids
+from .._json import Document, JsonCommand, JsonOutput, json_option
+
+#: What --json prints: one line of the run's log a line.
+JSON = Document(("scad.runs.envelopes:ClaudeLine", "scad.runs.envelopes:ScadEvent"), lines=())
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
     Emit = Callable[[list[Envelope], bool], None]
 
 
-@click.command("logs")
+@click.command("logs", cls=JsonCommand)
 @click.argument("run_id", shell_complete=run_ids)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @click.option(
@@ -34,12 +38,10 @@ if TYPE_CHECKING:
     type=click.IntRange(min=0),
     help="Only the last N lines of what came before.",
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the envelope lines as they are stored."
-)
+@json_option(JSON, help="Print the lines as JSON lines, as they are stored (only FIELDS).")
 @pass_app
 async def command(
-    app: Application, run_id: str, follow: bool, lines: int | None, as_json: bool
+    app: Application, run_id: str, follow: bool, lines: int | None, as_json: JsonOutput | None
 ) -> None:
     """What the session's agent did: messages, tool calls, results (for an interactive
     session, from Claude's transcripts)."""
@@ -58,7 +60,7 @@ async def command(
 
     def emit(envelopes: list[Envelope], live: bool) -> None:
         if as_json:
-            out = [encode_envelope(e).decode() for e in envelopes]
+            out = [as_json.line({}, encode_envelope(e)).decode() for e in envelopes]
         else:
             out = [line for e in envelopes for line in activity_lines(e)]
         if held is not None and not live:

@@ -18,7 +18,8 @@ from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import config_names
-from .._render import echo_json, warn_uncommitted_work, warn_unwritable_mounts
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
@@ -29,7 +30,11 @@ if TYPE_CHECKING:
     from ...runs.supervisor import Outcome
 
 
-@click.command("start")
+#: What --json prints.
+JSON = Document(("scad.runs.records:RunRecord", "scad.runs.outcomes:Outcome"))
+
+
+@click.command("start", cls=JsonCommand)
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option(
     "--tag", "-t", required=True, help="A short name for this session (part of its run id)."
@@ -48,7 +53,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="With --headless: watch the run to its end, then exit 0 only if it succeeded.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run record (or outcome) as JSON.")
+@json_option(JSON, help="Print the run record (or outcome) as JSON.")
 @pass_app
 async def command(
     app: Application,
@@ -59,7 +64,7 @@ async def command(
     headless: bool,
     no_attach: bool,
     wait: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
     from ...sessions import attach_command, detach_keys, start_session
@@ -95,7 +100,7 @@ async def command(
         argv = await attach_command(engine, record) if attach else None
     printer.close()
     if as_json:
-        echo_json(record)
+        as_json.echo(record)
         return
     click.echo(f"started {record.run_id} ({record.mode}) on branch {record.branch}")
     if record.mode == "headless":
@@ -114,7 +119,7 @@ async def _start_and_wait(
     prompt: str | None,
     *,
     tag: str,
-    as_json: bool,
+    as_json: JsonOutput | None,
     on_build: Callable[[BuildProgress], None],
 ) -> None:
     """Supervise a headless run in the foreground, showing what it does; the exit
@@ -150,7 +155,7 @@ async def _start_and_wait(
             tg.start_soon(tail_events, RunPaths(home, record.run_id), show, done)
     (outcome,) = outcomes
     if as_json:
-        echo_json(outcome)
+        as_json.echo(outcome)
     else:
         ended = f"{outcome.run_id}: {outcome.status}"
         if outcome.exit_code is not None:

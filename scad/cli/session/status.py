@@ -8,17 +8,23 @@ import asyncclick as click
 from ...sessions.credentials import discover_credentials, expiry_warning
 from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
-from .._render import Column, age, echo_json, output_option, table
+from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._render import Column, age, output_option, table
+
+#: What --json prints.
+JSON = Document(("scad.cli._documents:SessionList",), items="sessions")
 
 
-@click.command("status")
+@click.command("status", cls=JsonCommand)
 @click.option(
     "--all", "include_all", is_flag=True, help="Also stopped, exited and cleaned sessions."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option(JSON)
 @output_option
 @pass_app
-async def command(app: Application, include_all: bool, as_json: bool, output: str | None) -> None:
+async def command(
+    app: Application, include_all: bool, as_json: JsonOutput | None, output: str | None
+) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
     from ...sessions import session_status, shared_refresh_tokens
 
@@ -40,7 +46,10 @@ async def command(app: Application, include_all: bool, as_json: bool, output: st
             err=True,
         )
     if as_json:
-        echo_json({"auth": credentials.method if credentials else None, "sessions": rows})
+        from .._documents import SessionList
+
+        auth = credentials.method if credentials else None
+        as_json.echo(SessionList(auth=auth, sessions=rows))
         return
     if not rows:
         click.echo("no running sessions" + ("" if include_all else "; `--all` shows the others"))

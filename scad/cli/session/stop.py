@@ -4,14 +4,17 @@ import asyncclick as click
 
 from .._app import Application, pass_app
 from .._complete import run_ids
-from .._render import echo_json
+from .._json import Document, JsonCommand, JsonOutput, json_option
 from ._common import check_selection, confirm_many, selection_options
 
+#: What --json prints.
+JSON = Document(("scad.cli._documents:StopReport",), items="results")
 
-@click.command("stop")
+
+@click.command("stop", cls=JsonCommand)
 @click.argument("run_id_args", metavar="[RUN_ID]...", nargs=-1, shell_complete=run_ids)
 @selection_options
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@json_option(JSON, help="Print results as JSON.")
 @pass_app
 async def command(
     app: Application,
@@ -19,7 +22,7 @@ async def command(
     all_runs: bool,
     config_name: str | None,
     yes: bool,
-    as_json: bool,
+    as_json: JsonOutput | None,
 ) -> None:
     """Stop sessions; clones and Claude state are kept (resume to continue)."""
     from ...sessions import select_runs, stop_sessions
@@ -31,7 +34,9 @@ async def command(
         confirm_many("stop", [r.run_id for r in records], yes)
         results = await stop_sessions(engine, home, records)
     if as_json:
-        echo_json(results)
+        from .._documents import StopReport
+
+        as_json.echo(StopReport(results=results))
         return
     for result in results:
         click.echo(

@@ -65,7 +65,7 @@ async def test_status_json_has_rows_and_totals(
     result = await run_cli("project", "status", "proj", "--json")
     assert result.exit_code == 0
     out = json.loads(result.stdout)
-    assert sorted(out) == ["config", "cost_problem", "rows", "totals"]
+    assert sorted(out) == ["config", "cost_problem", "rows", "schema", "totals"]
     assert out["config"] == "proj"
     assert [(r["run_id"], r["outcome"], r["cost_usd"]) for r in out["rows"]] == [
         ("proj-a-Nov27-1001", "succeeded", 0.25),

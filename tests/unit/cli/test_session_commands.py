@@ -197,4 +197,4 @@ async def test_logs_tail_prints_the_last_lines_of_all_runs_merged(
     assert result.exit_code == 0
     assert result.stdout.splitlines() == (whole[-int(tail) :] if int(tail) else [])
     as_json = (await run_cli("logs", "-n", "1", "--json")).stdout.splitlines()
-    assert [json.loads(line)["run"] for line in as_json] == ["proj-b-Dec06-1000"]
+    assert [json.loads(line)["run_id"] for line in as_json] == ["proj-b-Dec06-1000"]
