@@ -8,7 +8,8 @@ import logging
 import os
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,21 +30,44 @@ SLOW_CALLBACK_SECONDS = 0.05
 
 
 class _WatchedLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock leaves out the time its thread waited for a CPU that
-    other processes held: on a busy machine, a callback is slow for what it did
-    (computed, slept, waited for a lock or a disk), not for being preempted."""
+    """An event loop whose clock leaves out what a busy machine, not the code, made
+    its thread wait for: a CPU that other processes held, and a new worker thread
+    getting its first turn (``Thread.start`` waits for it). A callback is slow for
+    what it did: computed, slept, waited for a lock or a disk."""
 
     def __init__(self) -> None:
         super().__init__()
         self.slow_callback_duration = SLOW_CALLBACK_SECONDS
         self._schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+        self._thread = threading.get_ident()
+        self._excused = 0.0
+        self._last = 0.0
 
     def time(self) -> float:
         try:
             waited_ns = int(self._schedstat.read_bytes().split()[1])
         except (OSError, IndexError, ValueError):
             waited_ns = 0  # no scheduler statistics: wall time
-        return super().time() - waited_ns / 1e9
+        self._last = max(self._last, super().time() - waited_ns / 1e9 - self._excused)
+        return self._last
+
+    def excuse(self, seconds: float) -> None:
+        """Leave ``seconds`` the loop's thread spent starting a thread out of its clock."""
+        if threading.get_ident() == self._thread:
+            self._excused += seconds
+
+
+def _excusing_thread_starts(loop: _WatchedLoop) -> Callable[[threading.Thread], None]:
+    start = threading.Thread.start
+
+    def timed_start(thread: threading.Thread) -> None:
+        began = time.monotonic()
+        try:
+            start(thread)
+        finally:
+            loop.excuse(time.monotonic() - began)
+
+    return timed_start
 
 
 @pytest.fixture
@@ -51,7 +75,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> str | tuple[str, dict[str, 
     # aiodocker runs on asyncio only. Tests marked ``loop_watch`` run in asyncio's
     # debug mode, which logs every callback slower than SLOW_CALLBACK_SECONDS.
     if request.node.get_closest_marker("loop_watch"):
-        return "asyncio", {"debug": True, "loop_factory": _WatchedLoop}
+        monkeypatch = request.getfixturevalue("monkeypatch")
+
+        def watched_loop() -> _WatchedLoop:
+            loop = _WatchedLoop()
+            monkeypatch.setattr(threading.Thread, "start", _excusing_thread_starts(loop))
+            return loop
+
+        return "asyncio", {"debug": True, "loop_factory": watched_loop}
     return "asyncio"
 
 
