@@ -168,7 +168,7 @@ class DemoRemoved(msgspec.Struct, frozen=True, kw_only=True):
 async def remove_demo(engine: Engine, home: Home) -> DemoRemoved:
     """Everything the demo made: its runs (containers, clones, logs), batches,
     images, config and repo; nothing of another config's."""
-    from .runs.supervisor import remove_containers
+    from .runs.containers import remove_containers
 
     config_file = home.config_file(DEMO_CONFIG)
     ours = config_file.is_file() and not config_file.is_symlink() and _ours(config_file)

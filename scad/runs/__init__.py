@@ -2,8 +2,9 @@
 
 A run is a folder (:mod:`.records`); its event log (:mod:`.events`) is written only
 by scad, from the container's output as it comes (:mod:`.supervisor`) or caught up
-from the engine's log later (:mod:`.catchup`), exactly once either way. Claude's
-lines are typed on reading (:mod:`.streamjson`), summed up (:mod:`.accounting`,
+from the engine's log later (:mod:`.catchup`), exactly once either way; its
+containers are found and removed by its label (:mod:`.containers`). Claude's lines
+are typed on reading (:mod:`.streamjson`), summed up (:mod:`.accounting`,
 :mod:`.summaries`) and merged across runs (:mod:`.merged`).
 """
 
@@ -16,6 +17,7 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from .accounting import RunSummary, Usage, summarise
     from .catchup import catch_up, follow_engine, tail_events
+    from .containers import remove_containers, retire_containers
     from .envelopes import Envelope
     from .events import append_event, each_event, read_all_events, read_events
     from .merged import follow_logs, merge_logs
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from .records import RunPaths, RunRecord, find_run, list_runs, load_run, save_run
     from .states import Status
     from .summaries import LogSummary, log_summaries, log_summary
-    from .supervisor import adopt, launch, remove_containers, stop_run, supervise
+    from .supervisor import adopt, launch, stop_run, supervise
 
 __all__ = [
     "Envelope",
@@ -50,6 +52,7 @@ __all__ = [
     "read_all_events",
     "read_events",
     "remove_containers",
+    "retire_containers",
     "save_run",
     "stop_run",
     "summarise",
@@ -83,7 +86,8 @@ __getattr__, __dir__ = lazy_face(
         "merge_logs": "merged",
         "read_all_events": "events",
         "read_events": "events",
-        "remove_containers": "supervisor",
+        "remove_containers": "containers",
+        "retire_containers": "containers",
         "save_run": "records",
         "stop_run": "supervisor",
         "summarise": "accounting",

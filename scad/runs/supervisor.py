@@ -33,6 +33,7 @@ from ..home import Home
 from ..names import home_key
 from ..taskgroups import open_task_group
 from .catchup import catch_up, follow_engine
+from .containers import remove_containers
 from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
 from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
 from .gate import StartGate
@@ -44,7 +45,7 @@ from .records import RunPaths, RunRecord, save_run
 if TYPE_CHECKING:
     from ..engine._types import Engine
 
-__all__ = ["Outcome", "Status", "adopt", "launch", "remove_containers", "stop_run", "supervise"]
+__all__ = ["Outcome", "Status", "adopt", "launch", "stop_run", "supervise"]
 
 #: Seconds a container gets to stop before it is killed.
 STOP_GRACE = 10
@@ -382,16 +383,6 @@ async def _refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:
                 return refusal
             await anyio.sleep(0.05)
     return None
-
-
-async def remove_containers(engine: Engine, home: Home, record: RunRecord) -> None:
-    """Every container of the run: the one ``run.json`` names, and any of this home
-    that its label finds (an id may never have reached ``run.json``)."""
-    here = labels.home_label(home)
-    listed = await engine.containers({labels.RUN: record.run_id})
-    found = {c.id for c in listed if labels.made_by(c.labels, here)}
-    for each in found | ({record.container_id} if record.container_id else set()):
-        await engine.remove(each, force=True)
 
 
 async def _stream(

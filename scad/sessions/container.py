@@ -1,4 +1,5 @@
-"""The container of a run, as a spec. Pure: paths and ids in, ContainerSpec out."""
+"""The container of a run, as a spec: paths and ids in, ContainerSpec out (the
+host's user and time zone read where it is made)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from pathlib import Path
 from ..config.schema import Config
 from ..engine import labels
 from ..engine._types import BindMount, ContainerSpec, Limits, Security
-from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE
+from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
-from .claude_setup import container_workdir
+from ..threads import async_twin
+from .claude_setup import claude_arguments, container_workdir
 from .gateway_access import container_env
 
 __all__ = [
+    "acontainer_spec",
     "container_limits",
     "container_security",
+    "container_spec",
     "host_timezone",
     "run_container_spec",
     "unwritable_mounts",
@@ -37,6 +41,25 @@ def host_timezone() -> str:
     except OSError:
         return "UTC"
     return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
+
+
+def container_spec(
+    config: Config, record: RunRecord, paths: RunPaths, *, resume: bool
+) -> ContainerSpec:
+    """The run's container: how its files reach it (bind mounts of the run directory)
+    is decided in :func:`run_container_spec`, the one seam for that."""
+    return run_container_spec(
+        config,
+        record,
+        paths,
+        user=agent_ids(os.getuid(), os.getgid()),
+        timezone=host_timezone(),
+        claude_args=claude_arguments(config, headless=record.mode == "headless", resume=resume),
+    )
+
+
+#: The host's time zone is read from a file (/etc/timezone).
+acontainer_spec = async_twin(container_spec)
 
 
 def run_container_spec(

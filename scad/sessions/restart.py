@@ -14,18 +14,13 @@ from ..home import Home
 from ..image.build import build_image
 from ..layout import agent_owner
 from ..runs import envelopes
-from ..runs.catchup import catch_up
+from ..runs.containers import retire_containers
 from ..runs.events import append_event, is_supervised
 from ..runs.records import RunPaths, RunRecord
-from ..runs.supervisor import launch, remove_containers
+from ..runs.supervisor import launch
+from .container import acontainer_spec
 from .credentials import HostCredentials
-from .start import (
-    Prepared,
-    _write_claude_state,
-    _write_prompt,
-    acontainer_spec,
-    arequire_credentials,
-)
+from .start import Prepared, _write_claude_state, _write_prompt, arequire_credentials
 
 if TYPE_CHECKING:
     from ..engine._types import Engine
@@ -52,8 +47,7 @@ async def prepare_restart(
     :data:`RESTARTED`. ``resume``: Claude continues its conversation (a session
     resumed), instead of beginning anew with the prompt (a batch's next attempt)."""
     paths = RunPaths(home, record.run_id)
-    await catch_up(engine, home, record)
-    await remove_containers(engine, home, record)
+    await retire_containers(engine, home, record)
     credentials, notes = await renew_claude_state(config, paths, engine=engine)
     await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method

@@ -23,17 +23,17 @@ from ..errors import ScadError, SessionError, UsageError
 from ..gateway import load_registration
 from ..home import Home
 from ..image.build import BuildProgress, build_image
-from ..layout import agent_ids, agent_owner
+from ..layout import agent_owner
 from ..names import branch_name, make_run_id, validate_tag
 from ..runs import envelopes
+from ..runs.containers import remove_containers
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord, now_iso, save_run
-from ..runs.supervisor import Outcome, Start, launch, remove_containers, supervise
+from ..runs.supervisor import Outcome, Start, launch, supervise
 from ..taskgroups import open_task_group
 from ..threads import async_twin
-from .claude_setup import claude_arguments
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
-from .container import host_timezone, run_container_spec
+from .container import acontainer_spec
 from .credentials import HostCredentials, discover_credentials
 from .gateway_access import connect_run
 
@@ -43,9 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Prepared",
     "SessionRefresh",
-    "acontainer_spec",
     "arequire_credentials",
-    "container_spec",
     "discard_run",
     "prepare_session",
     "refresh_session",
@@ -98,25 +96,6 @@ def _write_prompt(paths: RunPaths, prompt: str | None) -> None:
     agentfs.replace_file(
         paths.inputs / "prompt.txt", (prompt or "").encode(), staging=paths.root, mode=0o644
     )
-
-
-def container_spec(
-    config: Config, record: RunRecord, paths: RunPaths, *, resume: bool
-) -> ContainerSpec:
-    """The run's container: how its files reach it (bind mounts of the run directory)
-    is decided in :func:`run_container_spec`, the one seam for that."""
-    return run_container_spec(
-        config,
-        record,
-        paths,
-        user=agent_ids(os.getuid(), os.getgid()),
-        timezone=host_timezone(),
-        claude_args=claude_arguments(config, headless=record.mode == "headless", resume=resume),
-    )
-
-
-#: The host's time zone is read from a file (/etc/timezone).
-acontainer_spec = async_twin(container_spec)
 
 
 class Prepared(msgspec.Struct, kw_only=True):
