@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,12 @@ from .sessions_support import Project, run, wait_for_exit
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 
-async def containers_of(config: str) -> list[str]:
-    out = await run("docker", "ps", "-aq", "--filter", f"label=scad.config={config}")
+async def containers_of(project: Project, config: str) -> list[str]:
+    """The containers of ``config`` that this test's home made (not another home's)."""
+    home = f"label=scad.home={os.path.realpath(project.home)}"
+    out = await run(
+        "docker", "ps", "-aq", "--filter", f"label=scad.config={config}", "--filter", home
+    )
     return out.stdout.split()
 
 
@@ -30,7 +35,7 @@ def add_config(project: Project, name: str, extra: str = "", repo: Path | None =
 async def assert_nothing_left(project: Project, config: str) -> None:
     runs = project.home / "runs"
     assert not runs.exists() or not any(runs.iterdir())
-    assert await containers_of(config) == []
+    assert await containers_of(project, config) == []
 
 
 @pytest.mark.parametrize(
