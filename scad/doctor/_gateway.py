@@ -42,7 +42,7 @@ async def check_gateway(
     try:
         address = await gateway_address(engine, config) if config else LOOPBACK
         info = await ensure_gateway(home, addresses=[address], environ=environ)
-    except ScadError as exc:
+    except (ScadError, OSError) as exc:  # OSError: a home scad cannot write in
         return [failed(NAME, f"cannot start for {home.root}: {exc}", f"see {log}")]
     where = f"pid {info.pid}, port {info.port}"
     answer = await anyio.to_thread.run_sync(_head, LOOPBACK, info.port, abandon_on_cancel=True)

@@ -276,11 +276,19 @@ async def test_a_gateway_that_does_not_answer_or_cannot_be_reached_fails_with_a_
     assert silent.fix is not None and "gateway.log" in silent.fix
 
 
+@pytest.mark.parametrize(
+    ("error", "why"),
+    [
+        (GatewayError("the gateway ended at once: address in use"),
+         "the gateway ended at once: address in use"),
+        (NotADirectoryError(20, "Not a directory"), "[Errno 20] Not a directory"),
+    ],
+)  # fmt: skip
 async def test_a_gateway_that_cannot_start_fails_with_its_log(
-    host: Host, monkeypatch: pytest.MonkeyPatch
+    host: Host, monkeypatch: pytest.MonkeyPatch, error: Exception, why: str
 ) -> None:
     async def broken(home: Home, **_: object) -> GatewayInfo:
-        raise GatewayError("the gateway ended at once: address in use")
+        raise error
 
     monkeypatch.setattr("scad.doctor._gateway.ensure_gateway", broken)
     host.config()
@@ -288,7 +296,7 @@ async def test_a_gateway_that_cannot_start_fails_with_its_log(
     assert check == Check(
         name="gateway",
         status="fail",
-        detail=f"cannot start for {host.home.root}: the gateway ended at once: address in use",
+        detail=f"cannot start for {host.home.root}: {why}",
         fix=f"see {host.home.root}/gateway/gateway.log",
     )
 
