@@ -77,6 +77,12 @@ class GatewaySignals:
         measured, unregistered = await anyio.to_thread.run_sync(self._measured, list(run_ids))
         return measured + (await self._log.poll(unregistered) if unregistered else [])
 
+    def measured_spend(self, run_ids: Collection[str]) -> dict[str, float]:
+        """What the gateway measured each registered run of ``run_ids`` to have cost so
+        far; the others are left out. Blocks (reads files)."""
+        measured, _ = self._measured(list(run_ids))
+        return {signals.run_id: signals.spent_usd for signals in measured}
+
     def _measured(self, run_ids: list[str]) -> tuple[list[RunSignals], list[str]]:
         """The signals of the registered runs, and which runs have no registration."""
         measured, unregistered = [], []

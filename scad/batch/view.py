@@ -19,6 +19,7 @@ from ..runs.accounting import RunSummary
 from ..runs.ledger import Collected, collected_run
 from ..runs.records import RunPaths, parse_iso
 from ..runs.tallies import LogTallies
+from .signals import GatewaySignals
 from .store import (
     BatchManifest,
     BatchPaths,
@@ -48,6 +49,8 @@ class BatchRow(msgspec.Struct, kw_only=True):
     cost_usd: float = 0.0
     #: The cost counts a conversation still going at its usage's price.
     cost_estimated: bool = False
+    #: The cost is what the model gateway measured (else what Claude reported).
+    cost_measured: bool = False
     elapsed_s: float | None = None
     detail: str | None = None
 
@@ -96,6 +99,7 @@ class BatchWatcher:
         self.manifest: BatchManifest | None = None
         self.paths = BatchPaths(home, batch_id)
         self._tallies = LogTallies(home)
+        self._gateway = GatewaySignals(home)
         self._ledger: dict[str, Collected | None] = {}
 
     async def look(self) -> BatchView:
@@ -110,7 +114,11 @@ class BatchWatcher:
         tallies = await self._tallies.update(state.run_ids)
         summaries = {run_id: tally.summary() for run_id, tally in tallies.items()}
         summaries |= await anyio.to_thread.run_sync(self._collected, state.run_ids)
-        rows = [_row(item, summaries.get(item.run_id or "")) for item in state.items]
+        spent = await anyio.to_thread.run_sync(self._gateway.measured_spend, state.run_ids)
+        rows = [
+            _row(item, summaries.get(item.run_id or ""), spent.get(item.run_id or ""))
+            for item in state.items
+        ]
         return BatchView(
             batch_id=manifest.batch_id,
             config=manifest.config,
@@ -136,7 +144,9 @@ class BatchWatcher:
         }
 
 
-def _row(item: ItemState, summary: RunSummary | None) -> BatchRow:
+def _row(item: ItemState, summary: RunSummary | None, measured_usd: float | None) -> BatchRow:
+    """The item's row: Claude's figures from its log, its cost the gateway's where
+    the gateway measured it (what a run printed is anyone's to write)."""
     row = BatchRow(
         item=item.index,
         tag=item.tag,
@@ -154,6 +164,8 @@ def _row(item: ItemState, summary: RunSummary | None) -> BatchRow:
     row.output_tokens = summary.usage.output_tokens
     row.cost_usd = summary.cost_usd
     row.cost_estimated = summary.cost_estimated
+    if measured_usd is not None:
+        row.cost_usd, row.cost_estimated, row.cost_measured = measured_usd, False, True
     return row
 
 

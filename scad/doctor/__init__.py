@@ -7,8 +7,10 @@ image is present; each config is valid and its repos exist; the credentials sess
 would use (and when OAuth ones expire); the configs' CA certificates; that scad can
 write in ``$SCAD_HOME``; free disk there, and where the engine keeps images and
 containers; mounts the agent's uid cannot write; the engine's live-restore; each built
-image runs ``claude --version``; and one headless Claude in a built image answers the
-offline model.
+image runs ``claude --version``; the home's model gateway starts (or runs), answers
+``HEAD /`` and is reached from a container on the network runs use; and one headless
+Claude in a built image answers the offline model through the gateway, with a run token
+as a run has.
 """
 
 from ._check import Check, Status

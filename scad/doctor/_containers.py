@@ -10,7 +10,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,11 +21,13 @@ from ..config.schema import Config
 from ..engine import labels
 from ..engine._types import BindMount, ContainerSpec
 from ..errors import ScadError
+from ..gateway import LOOPBACK, ensure_gateway, register_run, revoke_run
+from ..home import Home
 from ..layout import agent_ids
 from ..names import DOCTOR_PREFIX, doctor_container_name
 from ..runs.streamjson import Result, decode_event
 from ..sessions.container import container_limits, container_security
-from ..sessions.credentials import HostCredentials, credentials_env_file
+from ..sessions.gateway_access import ModelAccess, model_env_file
 from ..text import printable
 from ._check import Check, failed, skipped
 from ._engine import valid_configs
@@ -36,23 +38,34 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLEANUP_TIMEOUT",
+    "PROBE_TIMEOUT",
     "ROUND_TRIP_TIMEOUT",
     "VERSION_TIMEOUT",
     "check_claude_versions",
     "check_round_trip",
+    "probe_container",
 ]
 
 #: Bounds on a throwaway container's whole life, and on removing it afterwards.
 VERSION_TIMEOUT = 60.0
 ROUND_TRIP_TIMEOUT = 90.0
+PROBE_TIMEOUT = 60.0
 CLEANUP_TIMEOUT = 30.0
 #: Output of a throwaway container kept per stream.
 MAX_OUTPUT = 64 * 1024
 PROMPT = "SAY: doctor ok\n"
 ANSWER = "doctor ok"
-#: The offline model takes any key; this one is no secret.
-DUMMY_KEY = "scad-doctor-offline-model"
 INPUTS = "/run/scad"
+#: A ``HEAD /`` from a container (its image has Python): the status, or why none.
+HEAD_PROBE = (
+    "import http.client, sys\n"
+    "c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)\n"
+    "try:\n"
+    "    c.request('HEAD', '/')\n"
+    "    print(c.getresponse().status)\n"
+    "except OSError as e:\n"
+    "    print(e)\n"
+)
 
 
 class _Ran(msgspec.Struct, frozen=True):
@@ -175,30 +188,77 @@ async def _check_claude_version(engine: Engine, loaded: LoadedConfig, config: Co
     )
 
 
-def _make_inputs() -> Path:
-    """A folder laid out as a run's ``inputs/``: the prompt, and the key as a file the
-    entrypoint sources (never container environment, as for sessions)."""
+async def probe_container(
+    engine: Engine, config: Config, image: str, *, network: str, address: str, port: int
+) -> tuple[int, str]:
+    """``HEAD /`` at ``address:port`` from a container of ``image`` on ``network``:
+    its exit code and what it printed (the status). The caller bounds the time."""
+    spec = _spec(
+        config,
+        image,
+        check="gateway",
+        command=["python3", "-c", HEAD_PROBE, address, str(port)],
+        network=network,
+    )
+    ran = await _run_container(engine, spec)
+    return ran.exit_code, _last_line(ran.stdout or ran.stderr)
+
+
+async def _connect(
+    home: Home, run_id: str, upstream: str, environ: Mapping[str, str]
+) -> ModelAccess:
+    """A run of the doctor's own, registered with the home's gateway (started if need
+    be) with ``upstream`` as its model API: its token and the gateway's address."""
+
+    def register() -> str:
+        folder = home.run_dir(run_id)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        return register_run(home, run_id, upstream=upstream, address=LOOPBACK).token
+
+    token = await anyio.to_thread.run_sync(register)
+    gateway = await ensure_gateway(home, environ=environ)
+    return ModelAccess(base_url=gateway.url(LOOPBACK), token=token)
+
+
+def _forget(home: Home, run_id: str, inputs: Path | None) -> None:
+    """The doctor's run goes: its token revoked, its folder and its inputs removed."""
+    with contextlib.suppress(ScadError):
+        revoke_run(home, run_id)
+    shutil.rmtree(home.run_dir(run_id), ignore_errors=True)
+    if inputs is not None:
+        shutil.rmtree(inputs, ignore_errors=True)
+
+
+def _make_inputs(access: ModelAccess) -> Path:
+    """A folder laid out as a run's ``inputs/``: the prompt, and the gateway's address
+    and a run token as the file the entrypoint sources (never container environment),
+    as a run gets them."""
     folder = Path(tempfile.mkdtemp(prefix=DOCTOR_PREFIX))
-    credentials = HostCredentials(method="api-key", api_key=DUMMY_KEY)
     (folder / "prompt.txt").write_text(PROMPT)
-    (folder / "credentials.env").write_text(credentials_env_file(credentials))
+    (folder / "credentials.env").write_text(model_env_file(access))
     # The agent's uid (another than scad's when scad runs as root) reads them; the
-    # dummy key is no secret.
+    # token opens nothing once the check is over (it is revoked with its run).
     for path in (folder, *folder.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
 
 
-async def check_round_trip(engine: Engine, configs: Sequence[LoadedConfig]) -> list[Check]:
+async def check_round_trip(
+    engine: Engine, home: Home, configs: Sequence[LoadedConfig], environ: Mapping[str, str]
+) -> list[Check]:
     """One headless Claude, in the first config's image that is built, answers the
-    offline model (served here on 127.0.0.1; the container uses the host's network)."""
+    offline model (served here on 127.0.0.1) through the home's gateway with a run
+    token of its own, as a run does (the container uses the host's network)."""
     for loaded, config in valid_configs(configs):
         if await _built(engine, loaded):
-            return [await _round_trip(engine, loaded, config)]
+            return [await _round_trip(engine, home, loaded, config, environ)]
     return [skipped("round trip", "no config's image is built; run `scad build NAME`")]
 
 
-async def _round_trip(engine: Engine, loaded: LoadedConfig, config: Config) -> Check:
+async def _round_trip(
+    engine: Engine, home: Home, loaded: LoadedConfig, config: Config, environ: Mapping[str, str]
+) -> Check:
     from ..offline import serve_offline_model  # aiohttp's server: only for this check
 
     name, tag = loaded.name, loaded.tag
@@ -208,19 +268,19 @@ async def _round_trip(engine: Engine, loaded: LoadedConfig, config: Config) -> C
         "(a remote or rootless engine cannot)"
     )
     started = time.monotonic()
-    inputs = await anyio.to_thread.run_sync(_make_inputs)
+    run_id = doctor_container_name(name, secrets.token_hex(4))
+    inputs: Path | None = None
     try:
         async with serve_offline_model("127.0.0.1", 0) as model:
+            access = await _connect(home, run_id, model.url, environ)
+            inputs = await anyio.to_thread.run_sync(_make_inputs, access)
             spec = _spec(
                 config,
                 tag,
                 check="round-trip",
                 command=["headless", "-p", "--output-format", "stream-json", "--verbose"],
                 network="host",
-                env={
-                    "ANTHROPIC_BASE_URL": model.url,
-                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                },
+                env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
                 mounts=[BindMount(str(inputs), INPUTS, read_only=True)],
             )
             with anyio.fail_after(ROUND_TRIP_TIMEOUT):
@@ -233,7 +293,7 @@ async def _round_trip(engine: Engine, loaded: LoadedConfig, config: Config) -> C
         return failed("round trip", f"cannot run {tag}: {exc}", fix, name)
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(shutil.rmtree, inputs, True)
+            await anyio.to_thread.run_sync(_forget, home, run_id, inputs)
     seconds = time.monotonic() - started
     results = [
         event

@@ -14,18 +14,21 @@ import anyio
 
 from ..engine._wire import engine_host
 from ..errors import ScadError
+from ..gateway._lifecycle import START_SECONDS
 from ..home import Home
 from ..layout import agent_ids
 from ..taskgroups import open_task_group
 from ._check import Check, failed, skipped
 from ._containers import (
     CLEANUP_TIMEOUT,
+    PROBE_TIMEOUT,
     ROUND_TRIP_TIMEOUT,
     VERSION_TIMEOUT,
     check_claude_versions,
     check_round_trip,
 )
 from ._engine import check_base_images, check_engine_disk, check_live_restore
+from ._gateway import HEAD_TIMEOUT, check_gateway
 from ._host import (
     LoadedConfig,
     check_ca_certificates,
@@ -57,6 +60,7 @@ CHECKS = (
     "mounts",
     "live-restore",
     "claude --version",
+    "gateway",
     "round trip",
 )
 #: Bound on connecting to the engine and reading its version.
@@ -67,7 +71,14 @@ ENGINE_FIX = (
     "start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine; "
     "`docker info` must answer"
 )
-_ENGINE_CHECKS = ("base image", "engine disk", "live-restore", "claude --version", "round trip")
+_ENGINE_CHECKS = (
+    "base image",
+    "engine disk",
+    "live-restore",
+    "claude --version",
+    "gateway",
+    "round trip",
+)
 
 
 class _Report:
@@ -142,7 +153,9 @@ async def run_checks(
         await _bounded(report, name, run, QUICK_TIMEOUT)
 
     async with open_task_group() as tg:
-        tg.start_soon(_engine_checks, report, engine_factory or _open_engine, configs)
+        tg.start_soon(
+            _engine_checks, report, engine_factory or _open_engine, home, configs, environ
+        )
         tg.start_soon(_bounded, report, "config", partial(check_configs, configs), QUICK_TIMEOUT)
         tg.start_soon(host, "credentials", lambda: [check_credentials(environ, moment)])
         tg.start_soon(host, "CA certificates", partial(check_ca_certificates, configs))
@@ -153,7 +166,11 @@ async def run_checks(
 
 
 async def _engine_checks(
-    report: _Report, factory: EngineFactory, configs: Sequence[LoadedConfig]
+    report: _Report,
+    factory: EngineFactory,
+    home: Home,
+    configs: Sequence[LoadedConfig],
+    environ: Mapping[str, str],
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -180,9 +197,14 @@ async def _engine_checks(
                     VERSION_TIMEOUT + container,
                 ),
                 (
+                    "gateway",
+                    partial(check_gateway, engine, home, configs, environ),
+                    START_SECONDS + HEAD_TIMEOUT + PROBE_TIMEOUT + container,
+                ),
+                (
                     "round trip",
-                    partial(check_round_trip, engine, configs),
-                    ROUND_TRIP_TIMEOUT + container,
+                    partial(check_round_trip, engine, home, configs, environ),
+                    START_SECONDS + ROUND_TRIP_TIMEOUT + container,
                 ),
             ):
                 tg.start_soon(_bounded, report, name, run, limit)

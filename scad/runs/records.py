@@ -61,6 +61,8 @@ class RunRecord(msgspec.Struct, kw_only=True):
     batch: str | None = None
     """The batch this run is an item of, and which (from 1)."""
     item: int | None = None
+    max_usd_per_run: float | None = None
+    """The run's own budget (US dollars): the gateway refuses its next model call past it."""
 
 
 class RunPaths:

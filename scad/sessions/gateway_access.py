@@ -78,11 +78,17 @@ async def gateway_address(engine: Engine, config: Config) -> str:
 
 
 async def connect_run(
-    engine: Engine | None, home: Home, config: Config, run_id: str
+    engine: Engine | None,
+    home: Home,
+    config: Config,
+    run_id: str,
+    *,
+    max_usd: float | None = None,
 ) -> ModelAccess:
     """Give run ``run_id`` a new gateway token (the one before stops working; its
-    budget stays) and the home's gateway, started if need be where its container
-    reaches it. Without ``engine``, that is where the run reached it before."""
+    budget stays, unless ``max_usd`` gives it one) and the home's gateway, started if
+    need be where its container reaches it. Without ``engine``, that is where the run
+    reached it before."""
     upstream = upstream_of(config.claude.env)
     before = await anyio.to_thread.run_sync(load_registration, home, run_id)
     if engine is not None:
@@ -99,7 +105,7 @@ async def connect_run(
             home,
             run_id,
             upstream=upstream,
-            max_usd=before.max_usd if before else None,
+            max_usd=max_usd if max_usd is not None or before is None else before.max_usd,
             batch=before.batch if before else None,
             batch_max_usd=before.batch_max_usd if before else None,
             address=address,

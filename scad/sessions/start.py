@@ -80,12 +80,17 @@ def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str
 
 
 async def _write_claude_state(
-    engine: Engine | None, config: Config, paths: RunPaths, owner: tuple[int, int] | None
+    engine: Engine | None,
+    config: Config,
+    paths: RunPaths,
+    owner: tuple[int, int] | None,
+    *,
+    max_usd: float | None = None,
 ) -> list[str]:
     """:func:`write_claude_state`, with a new gateway token for the run (see
     :func:`connect_run`); a host that cannot write it (its disk full, the config's
     CLAUDE.md gone) is the user's to fix, not a bug."""
-    access = await connect_run(engine, paths.home, config, paths.root.name)
+    access = await connect_run(engine, paths.home, config, paths.root.name, max_usd=max_usd)
     try:
         return await anyio.to_thread.run_sync(write_claude_state, config, paths, access, owner)
     except OSError as exc:
@@ -122,13 +127,15 @@ async def prepare_session(
     build_progress: Callable[[BuildProgress], None] | None = None,
     batch: tuple[str, int] | None = None,
     named_at: datetime | None = None,
+    max_usd_per_run: float | None = None,
 ) -> Prepared:
     """Checks, run directory, clones and Claude state; the container is not made yet.
 
     ``image`` is the config's image when the caller built it already (a batch
     builds once); else it is built (with progress) when missing. ``batch`` names
     the batch and item the run belongs to; ``named_at``, the time its id
-    carries (a batch's runs carry the batch's). Any failure
+    carries (a batch's runs carry the batch's); ``max_usd_per_run``, the budget
+    the gateway holds the run to from its first model call. Any failure
     rolls everything back: no half-made run is left behind.
     """
     validate_tag(tag)
@@ -149,7 +156,7 @@ async def prepare_session(
                 tg.start_soon(
                     partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
                 )
-        await _write_claude_state(engine, config, paths, owner)
+        await _write_claude_state(engine, config, paths, owner, max_usd=max_usd_per_run)
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         record = RunRecord(
             run_id=run_id,
@@ -164,6 +171,7 @@ async def prepare_session(
             auth=credentials.method,
             batch=batch[0] if batch else None,
             item=batch[1] if batch else None,
+            max_usd_per_run=max_usd_per_run,
         )
         await anyio.to_thread.run_sync(save_run, home, record)
         await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))

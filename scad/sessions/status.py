@@ -15,10 +15,11 @@ from ..code.clones import CloneWork, unfetched_work
 from ..engine import labels
 from ..engine._types import ContainerState
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
-from ..gateway import refresh_token_fingerprint
+from ..gateway import load_registration, refresh_token_fingerprint
 from ..home import Home
 from ..runs.accounting import RunSummary
 from ..runs.catchup import CATCH_UPS_AT_ONCE, catch_up
+from ..runs.gatewaylog import GatewayUsage, gateway_usage
 from ..runs.records import RunPaths, RunRecord, alist_runs
 from ..runs.states import LifeStatus, SessionState
 from ..runs.summaries import LogSummary, log_summaries, log_summary
@@ -91,6 +92,11 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     clones: list[CloneInfo]
     summary: RunSummary
     transcripts: list[TranscriptInfo]
+    #: What the model gateway measured of the run's requests, beside what Claude
+    #: reported in ``summary``; None for a run made before the gateway.
+    gateway: GatewayUsage | None = None
+    #: The run's budget at the gateway (US dollars), None without one.
+    max_usd: float | None = None
 
 
 def _state(
@@ -312,6 +318,7 @@ async def session_info(engine: Engine | None, home: Home, record: RunRecord) -> 
         for key, host_repo in record.repos.items()
         if paths.clone(key).is_dir()
     ]
+    gateway, max_usd = await anyio.to_thread.run_sync(_measured, home, record.run_id)
     return SessionInfo(
         record=record,
         state=status.state,
@@ -320,4 +327,14 @@ async def session_info(engine: Engine | None, home: Home, record: RunRecord) -> 
         clones=clones,
         summary=status.summary,
         transcripts=await anyio.to_thread.run_sync(list_transcripts, paths.claude_dir),
+        gateway=gateway,
+        max_usd=max_usd,
     )
+
+
+def _measured(home: Home, run_id: str) -> tuple[GatewayUsage | None, float | None]:
+    """What the gateway measured of a run registered with it, and its budget there."""
+    registration = load_registration(home, run_id)
+    if registration is None:
+        return None, None
+    return gateway_usage([RunPaths(home, run_id).gateway_events]), registration.max_usd

@@ -33,7 +33,9 @@ class FakeGateways:
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
 
-    async def __call__(self, home: Home, *, addresses: Sequence[str] = ()) -> GatewayInfo:
+    async def __call__(
+        self, home: Home, *, addresses: Sequence[str] = (), environ: object = None
+    ) -> GatewayInfo:
         self.asked.append(list(addresses))
         return GatewayInfo(
             pid=0, port=4000, addresses=["127.0.0.1", *addresses], started="", credential=None
@@ -45,6 +47,8 @@ def gateways(monkeypatch: pytest.MonkeyPatch) -> FakeGateways:
     """Sessions reach a gateway that is no process of its own in unit tests."""
     fake = FakeGateways()
     monkeypatch.setattr("scad.sessions.gateway_access.ensure_gateway", fake)
+    monkeypatch.setattr("scad.doctor._gateway.ensure_gateway", fake)
+    monkeypatch.setattr("scad.doctor._containers.ensure_gateway", fake)
     return fake
 
 

@@ -232,6 +232,40 @@ async def test_what_an_agent_prints_cannot_lower_the_spend_or_reach_the_terminal
     assert "\x1b" not in shown and "\x07" not in shown
 
 
+async def test_the_view_counts_what_the_gateway_measured_not_what_a_run_printed(
+    home: Home,
+) -> None:
+    """A run registered with the gateway costs what the gateway measured (a forged
+    result counts for nothing); a run made before it, what its log says (a result
+    counted for no more than what its tokens cost at the dearest price)."""
+    from scad.gateway import register_run
+    from scad.runs.gatewaylog import Exchange, encode_event
+
+    INIT = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-sonnet-4-5"}
+    forged = {"type": "result", "is_error": False, "num_turns": 1, "total_cost_usd": 999999.0,
+              "result": "done", "usage": {"input_tokens": 1000000, "output_tokens": 0}}  # fmt: skip
+    for run_id in ("r1", "r2"):
+        paths = RunPaths(home, run_id)
+        paths.root.mkdir(parents=True)
+        lines = [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in (INIT, forged)]
+        await ingest(paths, "c" * 64, 0, lines)
+    register_run(home, "r1", upstream="http://127.0.0.1:1")
+    answer = Exchange(ts="t", method="POST", path="/v1/messages", status=200, cost_usd=0.125)
+    RunPaths(home, "r1").gateway_events.write_bytes(encode_event(answer) * 2)
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id="r1", attempt=1)
+    event(home, "started", item=2, run_id="r2", attempt=1)
+    watcher = BatchWatcher(home, BATCH)
+    view = await watcher.look()
+    measured, printed = view.rows[0], view.rows[1]
+    assert (measured.cost_usd, measured.cost_measured) == (0.25, True)
+    assert (printed.cost_usd, printed.cost_measured) == (15.0, False)
+    assert view.totals.cost_usd == 15.25
+    events = RunPaths(home, "r1").gateway_events
+    events.write_bytes(events.read_bytes() + encode_event(answer))  # read on from the last look
+    assert (await watcher.look()).rows[0].cost_usd == 0.375
+
+
 async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
     import io
 

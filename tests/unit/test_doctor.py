@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +16,10 @@ import pytest
 
 from scad.config.registry import load_registered
 from scad.doctor import CHECKS, DISK_FAIL_BYTES, DISK_WARN_BYTES, Check, run_checks
+from scad.doctor import _containers as doctor_containers
 from scad.engine._types import ContainerSpec, Engine, ImageInfo
-from scad.errors import EngineError, EngineUnavailable
+from scad.errors import EngineError, EngineUnavailable, GatewayError
+from scad.gateway import GatewayInfo, Registration
 from scad.home import Home
 from scad.image.build import build_context
 from scad.layout import agent_ids
@@ -57,6 +59,7 @@ class Containers:
     def __init__(self) -> None:
         self.version = Script(chunks=[(1, VERSION)])
         self.headless = Script(chunks=[(1, result_line())])
+        self.probe = Script(chunks=[(1, b"200\n")])
         self.specs: list[ContainerSpec] = []
         self.inputs: dict[str, str] = {}
 
@@ -64,6 +67,8 @@ class Containers:
         self.specs.append(spec)
         if spec.command == ["claude", "--version"]:
             return self.version
+        if spec.command[0] == "python3":
+            return self.probe
         (inputs,) = [m.source for m in spec.mounts if m.target == "/run/scad"]
         self.inputs = {p.name: p.read_text() for p in Path(inputs).iterdir()}
         return self.headless
@@ -120,8 +125,40 @@ class Host:
 HERE = socket.gethostname()
 
 
+class FakeGateway:
+    """The home's gateway without a process of its own: something on 127.0.0.1 that
+    answers ``HEAD /`` (the offline model), and the addresses it was asked to add."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.asked: list[list[str]] = []
+        self.environ: Mapping[str, str] | None = None
+
+    async def __call__(
+        self, home: Home, *, addresses: Sequence[str] = (), environ: Mapping[str, str] | None = None
+    ) -> GatewayInfo:
+        self.asked.append(list(addresses))
+        self.environ = environ
+        return GatewayInfo(pid=4321, port=self.port, addresses=["127.0.0.1", *addresses],
+                           started="", credential="api-key")  # fmt: skip
+
+
 @pytest.fixture
-def host(scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch) -> Host:
+async def gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeGateway]:
+    from scad.offline import serve_offline_model
+
+    async with serve_offline_model("127.0.0.1", 0) as model:
+        fake = FakeGateway(int(model.url.rsplit(":", 1)[1]))
+        monkeypatch.setattr("scad.doctor._gateway.ensure_gateway", fake)
+        monkeypatch.setattr("scad.doctor._containers.ensure_gateway", fake)
+        yield fake
+
+
+@pytest.fixture
+def host(
+    scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch,
+    gateway: FakeGateway,
+) -> Host:  # fmt: skip
     monkeypatch.delenv("DOCKER_HOST", raising=False)  # the local engine
     return Host(scad_home, tmp_path)
 
@@ -130,7 +167,7 @@ def ok(name: str, detail: str, config: str | None = None) -> Check:
     return Check(name=name, status="pass", detail=detail, config=config)
 
 
-async def test_a_healthy_host_passes_every_check(host: Host) -> None:
+async def test_a_healthy_host_passes_every_check(host: Host, gateway: FakeGateway) -> None:
     host.config()
     tag = host.build()
     seen: list[Check] = []
@@ -154,19 +191,38 @@ async def test_a_healthy_host_passes_every_check(host: Host) -> None:
         ok("mounts", "no config mounts a host folder"),
         ok("live-restore", "on: running sessions survive a restart of the engine"),
         ok("claude --version", f"2.1.332 (Claude Code) in {tag}", "proj"),
+        ok(
+            "gateway",
+            f"pid 4321, port {gateway.port}: answers HEAD /, and a container on the bridge "
+            "network reaches it at 172.17.0.1",
+            "proj",
+        ),
     ]
     assert [c.name for c in checks] == list(CHECKS)
     assert seen == checks
-    # Both throwaway containers are gone.
-    assert host.engine.made == {} and len(host.engine.removed) == 2
+    # The throwaway containers are gone, and the round trip's run with them.
+    assert host.engine.made == {} and len(host.engine.removed) == 3
+    assert host.home.run_ids() == []
 
 
-async def test_the_round_trip_hands_the_key_over_as_a_file(host: Host) -> None:
+async def test_the_round_trip_reaches_the_gateway_with_a_run_token_in_a_file(
+    host: Host, gateway: FakeGateway
+) -> None:
     host.config(extra="resources: {memory: 1g, pids: 100}\nnetwork: none\n")
     tag = host.build()
-    await host.run()
+    tokens: list[str] = []
+    real_register = doctor_containers.register_run
 
-    version, headless = host.containers.specs
+    def register(home: Home, run_id: str, **kw: object) -> Registration:
+        registration = real_register(home, run_id, **kw)  # type: ignore[arg-type]
+        tokens.append(registration.token)
+        return registration
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(doctor_containers, "register_run", register)
+        await host.run()
+
+    version, headless, probe = sorted(host.containers.specs, key=lambda s: s.command[0])
     agent = agent_ids(os.getuid(), os.getgid())
     assert version.image == headless.image == tag
     assert version.network == "none" and version.labels == {"scad.doctor": "claude-version"}
@@ -176,15 +232,73 @@ async def test_the_round_trip_hands_the_key_over_as_a_file(host: Host) -> None:
     assert headless.user == version.user == f"{agent[0]}:{agent[1]}"
     assert headless.limits.memory == GIB and headless.limits.pids == 100
     assert headless.security.no_new_privileges and headless.security.cap_drop_all
-    assert set(headless.env) == {"ANTHROPIC_BASE_URL", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}
-    assert headless.env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+    assert set(headless.env) == {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}
     (mount,) = headless.mounts
     assert (mount.target, mount.read_only) == ("/run/scad", True)
+    (token,) = tokens
     assert host.containers.inputs == {
-        "credentials.env": "ANTHROPIC_API_KEY=scad-doctor-offline-model\n",
+        "credentials.env": f"ANTHROPIC_BASE_URL=http://127.0.0.1:{gateway.port}\n"
+        f"ANTHROPIC_AUTH_TOKEN={token}\n",
         "prompt.txt": "SAY: doctor ok\n",
     }
-    assert not Path(mount.source).exists()  # removed afterwards
+    assert "sk-test" not in json.dumps([s.env for s in host.containers.specs])
+    assert gateway.environ == host.environ  # a gateway it starts holds the host's key
+    assert not Path(mount.source).exists()  # removed afterwards, with the run
+    assert host.home.run_ids() == []
+    # The probe ran on the config's own network, towards the address runs are given.
+    assert probe.network == "none" and probe.labels == {"scad.doctor": "gateway"}
+    assert probe.command[-2:] == ["127.0.0.1", str(gateway.port)]
+
+
+async def test_a_gateway_that_does_not_answer_or_cannot_be_reached_fails_with_a_fix(
+    host: Host, gateway: FakeGateway
+) -> None:
+    host.config()
+    host.build()
+    host.containers.probe = Script(chunks=[(1, b"timed out\n")])
+    (reached,) = (await host.run())["gateway"]
+    assert reached.status == "fail" and reached.config == "proj"
+    assert reached.detail == (
+        f"a container on the bridge network does not reach it at 172.17.0.1:{gateway.port}: "
+        "timed out"
+    )
+    assert reached.fix == (
+        f"a container on the bridge network must reach 172.17.0.1:{gateway.port} on the host: "
+        "allow that traffic in the host's firewall, or set network: host"
+    )
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        gateway.port = unused.getsockname()[1]  # nothing listens there
+        (silent,) = (await host.run())["gateway"]
+    assert silent.status == "fail" and silent.detail.startswith(
+        f"pid 4321, port {gateway.port}: HEAD / on 127.0.0.1 answered nothing ("
+    )
+    assert silent.fix is not None and "gateway.log" in silent.fix
+
+
+@pytest.mark.parametrize(
+    ("error", "why"),
+    [
+        (GatewayError("the gateway ended at once: address in use"),
+         "the gateway ended at once: address in use"),
+        (NotADirectoryError(20, "Not a directory"), "[Errno 20] Not a directory"),
+    ],
+)  # fmt: skip
+async def test_a_gateway_that_cannot_start_fails_with_its_log(
+    host: Host, monkeypatch: pytest.MonkeyPatch, error: Exception, why: str
+) -> None:
+    async def broken(home: Home, **_: object) -> GatewayInfo:
+        raise error
+
+    monkeypatch.setattr("scad.doctor._gateway.ensure_gateway", broken)
+    host.config()
+    (check,) = (await host.run())["gateway"]
+    assert check == Check(
+        name="gateway",
+        status="fail",
+        detail=f"cannot start for {host.home.root}: {why}",
+        fix=f"see {host.home.root}/gateway/gateway.log",
+    )
 
 
 async def test_an_engine_that_does_not_answer_fails_and_skips_what_needs_it(host: Host) -> None:
@@ -201,8 +315,10 @@ async def test_an_engine_that_does_not_answer_fails_and_skips_what_needs_it(host
     skipped = [c for c in checks if c.status == "skip"]
     assert skipped == [
         Check(name=name, status="skip", detail="the engine did not answer")
-        for name in ("base image", "engine disk", "live-restore", "claude --version", "round trip")
-    ]
+        for name in (
+            "base image", "engine disk", "live-restore", "claude --version", "gateway", "round trip"
+        )
+    ]  # fmt: skip
     # The checks that need no engine still ran.
     assert [c.status for c in checks if c.name in ("config", "credentials", "disk")] == ["pass"] * 3
 
@@ -515,7 +631,7 @@ async def test_a_container_that_cannot_run_is_removed(host: Host) -> None:
         "fail",
         f"cannot run {tag}: attach to 000000000001: conflict",
     )
-    assert host.engine.made == {} and len(host.engine.removed) == 2
+    assert host.engine.made == {} and len(host.engine.removed) == 3
 
 
 class Vanishing(FakeEngine):
@@ -533,7 +649,7 @@ async def test_an_engine_that_goes_away_fails_the_checks_that_needed_it(host: Ho
     checks = await host.run()
 
     lost = "inspect image: the Docker engine did not answer"
-    for name in ("base image", "claude --version", "round trip"):
+    for name in ("base image", "claude --version", "gateway", "round trip"):
         assert checks[name] == [Check(name=name, status="fail", detail=lost)]
     assert [c.status for c in checks["live-restore"]] == ["pass"]
 

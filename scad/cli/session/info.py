@@ -13,6 +13,7 @@ from .._json import Document, JsonCommand, JsonOutput, json_option
 from .._render import table
 
 if TYPE_CHECKING:
+    from ...runs.gatewaylog import GatewayUsage
     from ...sessions.status import CloneInfo, TranscriptInfo
 
 
@@ -53,6 +54,8 @@ async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> 
     )
     estimated = " (estimated from tokens)" if s.cost_estimated else ""
     click.echo(f"cost       ${s.cost_usd:.4f}{estimated}   duration {s.duration_ms / 1000:.1f} s")
+    if info.gateway is not None:
+        click.echo(f"gateway    {_measured(info.gateway, info.max_usd)}")
     if s.transcripts_unread:
         click.echo(f"counted    not all transcripts: {s.transcripts_unread}")
     if info.clones:
@@ -97,6 +100,22 @@ async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> 
         for transcript in info.transcripts:
             if transcript.problem:
                 click.echo(f"transcript {transcript.session_id}: {_entries(transcript)}")
+
+
+def _measured(usage: GatewayUsage, max_usd: float | None) -> str:
+    """What the gateway measured, on one line beside Claude's own figures."""
+    line = (
+        f"{usage.requests} requests  in {usage.input_tokens}  out {usage.output_tokens}  "
+        f"cache read {usage.cache_read_tokens}  cache write {usage.cache_creation_tokens}  "
+        f"${usage.cost_usd:.4f}"
+    )
+    if max_usd is not None:
+        line += f" of ${max_usd:.2f}"
+    if usage.rate_limited:
+        line += f"   rate limited {usage.rate_limited}"
+    if usage.budget_refusals:
+        line += f"   refused for budget {usage.budget_refusals}"
+    return line
 
 
 def _ahead(clone: CloneInfo) -> str:

@@ -53,6 +53,11 @@ JSON = Document(("scad.runs.records:RunRecord", "scad.runs.outcomes:Outcome"))
     is_flag=True,
     help="With --headless: watch the run to its end, then exit 0 only if it succeeded.",
 )
+@click.option(
+    "--max-usd-per-run",
+    type=click.FloatRange(min=0, min_open=True),
+    help="The gateway refuses the run's next model call once it has cost this much (kept on resume).",
+)
 @json_option(JSON, help="Print the run record (or outcome) as JSON.")
 @pass_app
 async def command(
@@ -64,6 +69,7 @@ async def command(
     headless: bool,
     no_attach: bool,
     wait: bool,
+    max_usd_per_run: float | None,
     as_json: JsonOutput | None,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
@@ -90,13 +96,17 @@ async def command(
         printer(event)
 
     if wait:
-        await _start_and_wait(app, config, text, tag=tag, as_json=as_json, on_build=on_build)
+        await _start_and_wait(
+            app, config, text, tag=tag, max_usd_per_run=max_usd_per_run, as_json=as_json,
+            on_build=on_build,
+        )  # fmt: skip
         return
     attach = not (headless or no_attach or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
     async with app.open_engine() as engine:
         record = await start_session(
-            engine, home, config, tag=tag, prompt=text, headless=headless, build_progress=on_build
-        )
+            engine, home, config, tag=tag, prompt=text, headless=headless,
+            build_progress=on_build, max_usd_per_run=max_usd_per_run,
+        )  # fmt: skip
         argv = await attach_command(engine, record) if attach else None
     printer.close()
     if as_json:
@@ -119,6 +129,7 @@ async def _start_and_wait(
     prompt: str | None,
     *,
     tag: str,
+    max_usd_per_run: float | None,
     as_json: JsonOutput | None,
     on_build: Callable[[BuildProgress], None],
 ) -> None:
@@ -143,7 +154,8 @@ async def _start_and_wait(
                 outcomes.append(
                     await run_session(
                         engine, home, config, tag=tag, prompt=prompt,
-                        build_progress=on_build, task_status=task_status,
+                        build_progress=on_build, max_usd_per_run=max_usd_per_run,
+                        task_status=task_status,
                     )
                 )  # fmt: skip
             finally:

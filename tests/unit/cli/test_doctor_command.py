@@ -15,15 +15,23 @@ from scad.engine._types import Engine
 from scad.errors import EngineUnavailable
 from tests.conftest import Cli, opening
 from tests.unit.conftest import Disk
-from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, Host
+from tests.unit.test_doctor import ENGINE_FIX, UNAVAILABLE, FakeGateway, Host
+from tests.unit.test_doctor import gateway as gateway  # the fixture: no gateway process
 
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(autouse=True)
+def no_gateway_process(gateway: FakeGateway) -> FakeGateway:
+    """No doctor here starts a gateway process of its own."""
+    return gateway
+
+
 @pytest.fixture
 def patched(
-    run_cli: Cli, scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch
-) -> Host:
+    run_cli: Cli, scad_home: Path, tmp_path: Path, disk: Disk, monkeypatch: pytest.MonkeyPatch,
+    gateway: FakeGateway,
+) -> Host:  # fmt: skip
     """A host whose engine and environment the CLI sees."""
     host = Host(scad_home, tmp_path)
     run_cli.use_engine(scad_home, opening(host.engine))
@@ -39,7 +47,9 @@ def timing(text: str) -> str:
     return re.sub(r"in \d+\.\d s", "in T s", text)
 
 
-async def test_a_healthy_host_prints_a_line_per_check(run_cli: Cli, patched: Host) -> None:
+async def test_a_healthy_host_prints_a_line_per_check(
+    run_cli: Cli, patched: Host, gateway: FakeGateway
+) -> None:
     patched.config()
     tag = patched.build()
 
@@ -58,6 +68,8 @@ async def test_a_healthy_host_prints_a_line_per_check(run_cli: Cli, patched: Hos
         "ok    mounts: no config mounts a host folder\n"
         "ok    live-restore: on: running sessions survive a restart of the engine\n"
         f"ok    claude --version (proj): 2.1.332 (Claude Code) in {tag}\n"
+        f"ok    gateway (proj): pid 4321, port {gateway.port}: answers HEAD /, and a container "
+        "on the bridge network reaches it at 172.17.0.1\n"
         f"ok    round trip (proj): claude in {tag} answered the offline model in T s\n"
     )
 
@@ -84,6 +96,7 @@ async def test_an_unavailable_engine_fails_with_its_fix_and_no_traceback(
         "skip  engine disk: the engine did not answer",
         "skip  live-restore: the engine did not answer",
         "skip  claude --version: the engine did not answer",
+        "skip  gateway: the engine did not answer",
         "skip  round trip: the engine did not answer",
     ]
     assert len(lines) == len(CHECKS) + 1  # one line a check, and the engine's fix

@@ -198,3 +198,47 @@ async def test_logs_tail_prints_the_last_lines_of_all_runs_merged(
     assert result.stdout.splitlines() == (whole[-int(tail) :] if int(tail) else [])
     as_json = (await run_cli("logs", "-n", "1", "--json")).stdout.splitlines()
     assert [json.loads(line)["run_id"] for line in as_json] == ["proj-b-Dec06-1000"]
+
+
+async def test_info_shows_what_the_gateway_measured_beside_what_claude_reported(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scad.gateway import register_run
+    from scad.runs.gatewaylog import BudgetRefused, Exchange, encode_event
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    home = Home(scad_home)
+    measured = add_run(home, "proj-a-Nov27-1001")
+    paths = RunPaths(home, measured.run_id)
+    headless(Log(paths), cost=999.0)  # what the run printed
+    register_run(home, measured.run_id, upstream="http://127.0.0.1:1", max_usd=0.5)
+    answer = Exchange(ts="t", method="POST", path="/v1/messages", status=200, input_tokens=10,
+                      output_tokens=20, cost_usd=0.125, complete=True)  # fmt: skip
+    limited = Exchange(ts="t", method="POST", path="/v1/messages", status=429, retry_after=3.0)
+    refused = BudgetRefused(ts="t", scope="run", spent_usd=0.5, cap_usd=0.5)
+    paths.gateway_events.write_bytes(
+        encode_event(answer) * 4 + encode_event(limited) + encode_event(refused)
+    )
+    before = add_run(home, "proj-b-Nov27-1002")  # made before the gateway
+    headless(Log(RunPaths(home, before.run_id)), cost=0.25)
+
+    info = json.loads((await run_cli("session", "info", measured.run_id, "--json")).stdout)
+    claude = info["summary"]["cost_usd"]
+    assert claude > 1  # what the run printed, kept apart from what was measured
+    gateway = info["gateway"]
+    assert (gateway["requests"], gateway["cost_usd"], gateway["input_tokens"]) == (5, 0.5, 40)
+    assert (gateway["output_tokens"], gateway["rate_limited"], gateway["budget_refusals"]) == (
+        80,
+        1,
+        1,
+    )
+    assert info["max_usd"] == 0.5
+    text = (await run_cli("session", "info", measured.run_id)).stdout
+    assert f"cost       ${claude:.4f}" in text
+    assert (
+        "gateway    5 requests  in 40  out 80  cache read 0  cache write 0  $0.5000 "
+        "of $0.50   rate limited 1   refused for budget 1"
+    ) in text
+    old = json.loads((await run_cli("session", "info", before.run_id, "--json")).stdout)
+    assert (old["gateway"], old["max_usd"]) == (None, None)
+    assert "gateway " not in (await run_cli("session", "info", before.run_id)).stdout
