@@ -13,7 +13,7 @@ from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
 from .claude_setup import container_workdir
-from .gateway_access import container_env
+from .gateway_access import container_env, fenced_run
 
 __all__ = [
     "container_limits",
@@ -64,7 +64,7 @@ def run_container_spec(
         mounts.append(
             BindMount(str(Path("/etc/localtime").resolve()), "/etc/localtime", read_only=True)
         )
-    return ContainerSpec(
+    spec = ContainerSpec(
         image=record.image,
         name=container_name(record.run_id),
         labels={
@@ -82,6 +82,7 @@ def run_container_spec(
         limits=container_limits(config),
         security=container_security(config),
     )
+    return fenced_run(config, paths, spec)
 
 
 def container_limits(config: Config) -> Limits:

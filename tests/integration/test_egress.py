@@ -105,7 +105,7 @@ async def test_a_fenced_container_reaches_the_gateway_and_allowed_hosts_only(
         async with anyio.create_task_group() as tg:
             for listener in listeners:
                 tg.start_soon(listener.serve, _echo)
-            async with open_connect_proxy(policy, host=fenced.gateway) as proxy:
+            async with open_connect_proxy(policy, hosts=[fenced.gateway]) as proxy:
                 await engine.start(container_id)
                 probes = [
                     ["direct", fenced.gateway, at_gateway],
