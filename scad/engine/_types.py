@@ -67,7 +67,15 @@ class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
     env: dict[str, str] = {}
     mounts: list[BindMount] = []
     workdir: str | None = None
+    #: A network's name, or ``container:<id>`` to share that container's network stack.
     network: str = "bridge"
+    #: Name servers instead of the engine's (on a user-defined network, where its
+    #: own resolver forwards).
+    dns: list[str] = []
+    #: Network-namespaced kernel settings (``net.*``).
+    sysctls: dict[str, str] = {}
+    #: Linux capabilities added back after any drop.
+    cap_add: list[str] = []
     tty: bool = False
     init: bool = True
     limits: Limits = Limits()

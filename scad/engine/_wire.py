@@ -113,6 +113,12 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
         host["SecurityOpt"] = ["no-new-privileges"]
     if spec.security.cap_drop_all:
         host["CapDrop"] = ["ALL"]
+    if spec.cap_add:
+        host["CapAdd"] = spec.cap_add
+    if spec.dns:
+        host["Dns"] = spec.dns
+    if spec.sysctls:
+        host["Sysctls"] = spec.sysctls
     config: dict[str, Any] = {
         "Image": spec.image,
         "Labels": spec.labels,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ..home import Home
 
-__all__ = ["CONFIG", "DOCTOR", "HASH", "HOME", "MODE", "RUN", "home_label", "made_by"]
+__all__ = ["CONFIG", "DOCTOR", "FENCE", "HASH", "HOME", "MODE", "RUN", "home_label", "made_by"]
 
 #: A container's run id.
 RUN = "scad.run"
@@ -26,6 +26,9 @@ MODE = "scad.mode"
 HASH = "scad.hash"
 #: A throwaway container of ``scad doctor``: the check it runs.
 DOCTOR = "scad.doctor"
+#: A fenced run's container (its routes are cut at each start), or the helper that
+#: cuts them: the id of the container it fences.
+FENCE = "scad.fence"
 
 
 def home_label(home: Home) -> str:

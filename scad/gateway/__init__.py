@@ -22,6 +22,14 @@ if TYPE_CHECKING:
         StaticCredential,
         credential_source,
     )
+    from ._egress import (
+        EgressNetwork,
+        EgressPolicy,
+        egress_network_name,
+        egress_policy,
+        ensure_egress_network,
+        open_connect_proxy,
+    )
     from ._events import BudgetRefused, Exchange, GatewayEvent, GatewayUsage, gateway_usage
     from ._lifecycle import LOOPBACK, GatewayInfo, ensure_gateway, gateway_info, stop_gateway
     from ._login_file import credentials_path, oauth_expiry, refresh_token_fingerprint
@@ -44,6 +52,8 @@ __all__ = [
     "BudgetRefused",
     "Credential",
     "CredentialSource",
+    "EgressNetwork",
+    "EgressPolicy",
     "Exchange",
     "GatewayEvent",
     "GatewayInfo",
@@ -55,6 +65,9 @@ __all__ = [
     "StaticCredential",
     "credential_source",
     "credentials_path",
+    "egress_network_name",
+    "egress_policy",
+    "ensure_egress_network",
     "ensure_gateway",
     "events_path",
     "gateway_info",
@@ -63,6 +76,7 @@ __all__ = [
     "limit_run",
     "load_registration",
     "oauth_expiry",
+    "open_connect_proxy",
     "refresh_token_fingerprint",
     "register_run",
     "revoke_run",
@@ -77,6 +91,12 @@ __getattr__, __dir__ = lazy_face(
         "DEFAULT_UPSTREAM": "_registry",
         "LOOPBACK": "_lifecycle",
         "BudgetRefused": "_events",
+        "EgressNetwork": "_egress",
+        "EgressPolicy": "_egress",
+        "egress_network_name": "_egress",
+        "egress_policy": "_egress",
+        "ensure_egress_network": "_egress",
+        "open_connect_proxy": "_egress",
         "Credential": "_credentials",
         "CredentialSource": "_credentials",
         "Exchange": "_events",

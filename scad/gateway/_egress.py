@@ -4,7 +4,9 @@ A fenced run sits on an ``--internal`` network (:func:`ensure_egress_network`): 
 route out, only the host's own address on that network, where the gateway listens.
 Besides the model API it serves an HTTP CONNECT proxy (:func:`open_connect_proxy`)
 that tunnels to the ``host[:port]`` patterns of an allowlist and refuses anything
-else at once with a 403. The allowlist is by name, so the address a name resolves to
+else at once with a 403. Each run has its own allowlist, found by the run's gateway
+token, which it presents as the proxy's password (:func:`token_admission`): a run
+cannot pass for another, as its address could be taken. The allowlist is by name, so the address a name resolves to
 is checked too: one that is not public (loopback, private, link-local, the gateway's
 own) is reached only when the allowlist names that very address, and the tunnel goes
 to the address that was checked, never to a second lookup.
@@ -12,9 +14,11 @@ to the address that was checked, never to a second lookup.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 
 import anyio
@@ -28,9 +32,11 @@ from ..errors import EngineError, UsageError
 from ..home import Home
 from ..names import home_key
 from ..text import printable
+from ._registry import check_token
 
 __all__ = [
     "MAX_HEAD",
+    "Admit",
     "ConnectProxy",
     "EgressNetwork",
     "EgressPolicy",
@@ -39,6 +45,7 @@ __all__ = [
     "egress_policy",
     "ensure_egress_network",
     "open_connect_proxy",
+    "token_admission",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -92,11 +99,50 @@ class ConnectProxy(msgspec.Struct, frozen=True, kw_only=True):
     port: int
 
 
+#: The policy of a request's ``Proxy-Authorization`` value (None: it sent none); None
+#: when that value opens no fenced run.
+Admit = Callable[[str | None], Awaitable[EgressPolicy | None]]
+
+
+def token_admission(home: Home) -> Admit:
+    """The allowlist of the fenced run whose live gateway token is the password of a
+    request's Basic proxy credentials (any user name: clients need one)."""
+
+    async def admit(credentials: str | None) -> EgressPolicy | None:
+        token = _basic_password(credentials)
+        if token is None:
+            return None
+        registration = await anyio.to_thread.run_sync(check_token, home, token)
+        if registration is None or registration.egress is None:
+            return None
+        return egress_policy(registration.egress)
+
+    return admit
+
+
+def _basic_password(credentials: str | None) -> str | None:
+    scheme, _, encoded = (credentials or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, colon, password = decoded.partition(":")
+    return password if colon else None
+
+
 @asynccontextmanager
 async def open_connect_proxy(
-    policy: EgressPolicy, *, host: str, port: int = 0, resolve: Resolve | None = None
+    policy: EgressPolicy | Admit,
+    *,
+    hosts: Sequence[str],
+    port: int = 0,
+    resolve: Resolve | None = None,
 ) -> AsyncIterator[ConnectProxy]:
-    """Serve the CONNECT proxy on ``host:port`` (0: any free port) until the block ends."""
+    """Serve the CONNECT proxy on ``port`` (0: any free port) of each of ``hosts``
+    until the block ends. ``policy`` is one for every client, or how to find each
+    request's from its proxy credentials (refused with a 407 when there is none)."""
     resolver = resolve or _resolve
     limiter = anyio.CapacityLimiter(MAX_TUNNELS)
 
@@ -104,25 +150,40 @@ async def open_connect_proxy(
         async with client, limiter:
             await _serve_one(client, policy, resolver)
 
-    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-    async with listener, anyio.create_task_group() as tg:
-        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield ConnectProxy(host=host, port=bound)
-        finally:
-            tg.cancel_scope.cancel()
+    listeners = [await anyio.create_tcp_listener(local_host=hosts[0], local_port=port)]
+    bound = listeners[0].extra(anyio.abc.SocketAttribute.local_port)
+    try:
+        for host in hosts[1:]:
+            listeners.append(await anyio.create_tcp_listener(local_host=host, local_port=bound))
+        async with anyio.create_task_group() as tg:
+            for listener in listeners:
+                tg.start_soon(listener.serve, handle)
+            try:
+                yield ConnectProxy(host=hosts[0], port=bound)
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        for listener in listeners:
+            await listener.aclose()
 
 
 class _Refusal(Exception):
     """An answer to the client instead of a tunnel."""
 
-    def __init__(self, status: int, reason: str, text: str) -> None:
+    def __init__(self, status: int, reason: str, text: str, headers: str = "") -> None:
         super().__init__(text)
-        self.status, self.reason, self.text = status, reason, text
+        self.status, self.reason, self.text, self.headers = status, reason, text, headers
 
 
-async def _serve_one(client: SocketStream, policy: EgressPolicy, resolve: Resolve) -> None:
+_UNKNOWN_RUN = _Refusal(
+    407,
+    "Proxy Authentication Required",
+    "the proxy's password must be a fenced run's gateway token",
+    'Proxy-Authenticate: Basic realm="scad"\r\n',
+)
+
+
+async def _serve_one(client: SocketStream, policy: EgressPolicy | Admit, resolve: Resolve) -> None:
     incoming = BufferedByteReceiveStream(client)
     too_large = _Refusal(431, "Request Header Fields Too Large", "request head too large")
     try:
@@ -138,6 +199,11 @@ async def _serve_one(client: SocketStream, policy: EgressPolicy, resolve: Resolv
         return
     try:
         host, port = _target(head)
+        if not isinstance(policy, EgressPolicy):
+            found = await policy(_header(head, b"proxy-authorization"))
+            if found is None:
+                raise _UNKNOWN_RUN
+            policy = found
         upstream = await _open_upstream(host, port, policy, resolve)
     except _Refusal as refusal:
         await _answer(client, refusal)
@@ -151,6 +217,15 @@ async def _serve_one(client: SocketStream, policy: EgressPolicy, resolve: Resolv
             # Bytes sent after the head (a TLS hello, say) are in ``incoming`` and go first.
             tg.start_soon(_pipe, incoming, upstream, tg.cancel_scope)
             tg.start_soon(_pipe, upstream, client, tg.cancel_scope)
+
+
+def _header(head: bytes, name: bytes) -> str | None:
+    """The value of the head's header ``name`` (lower case), if it has one."""
+    for line in head.split(b"\r\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return None
 
 
 def _target(head: bytes) -> tuple[str, int]:
@@ -225,6 +300,7 @@ async def _answer(client: SocketStream, refusal: _Refusal) -> None:
     head = (
         f"HTTP/1.1 {refusal.status} {refusal.reason}\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
+        f"{refusal.headers}"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):

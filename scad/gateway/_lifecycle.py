@@ -56,10 +56,18 @@ class GatewayInfo(msgspec.Struct, kw_only=True, frozen=True):
     started: str
     credential: str | None
     """How it authenticates upstream (api-key, oauth-token), None without a credential."""
+    proxy_port: int | None = None
+    """Where its CONNECT proxy for fenced runs listens (None: a gateway from before it)."""
 
     def url(self, address: str = LOOPBACK) -> str:
         """What ``ANTHROPIC_BASE_URL`` is for a client that reaches it at ``address``."""
         return f"http://{address}:{self.port}"
+
+    def proxy_url(self, token: str, address: str) -> str | None:
+        """What ``HTTPS_PROXY`` is for the run of ``token`` that reaches it at ``address``."""
+        if self.proxy_port is None:
+            return None
+        return f"http://run:{token}@{address}:{self.proxy_port}"
 
 
 class GatewayPaths:
@@ -114,7 +122,7 @@ async def ensure_gateway(
     wanted = [a for a in dict.fromkeys([LOOPBACK, *addresses])]
     info = gateway_info(home)
     if info is not None:
-        if set(wanted) <= set(info.addresses):
+        if set(wanted) <= set(info.addresses) and info.proxy_port is not None:
             return info
         wanted = list(dict.fromkeys([*info.addresses, *wanted]))
         await stop_gateway(home)

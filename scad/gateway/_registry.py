@@ -67,6 +67,9 @@ class Registration(msgspec.Struct, kw_only=True, frozen=True):
     revoked: str | None = None
     address: str | None = None
     """Where the run's container reaches the gateway (the host's address on its network)."""
+    egress: list[str] | None = None
+    """A fenced run's allowlist (``host[:port]`` patterns) for the CONNECT proxy; None
+    for a run on an open network, which the proxy refuses."""
 
     @property
     def token(self) -> str:
@@ -110,6 +113,7 @@ def register_run(
     batch: str | None = None,
     batch_max_usd: float | None = None,
     address: str | None = None,
+    egress: list[str] | None = None,
 ) -> Registration:
     """Give run ``run_id`` (its folder must exist) a new token for the gateway.
 
@@ -124,6 +128,7 @@ def register_run(
         batch_max_usd=batch_max_usd,
         registered=now_iso(),
         address=address,
+        egress=egress,
     )
     _write(home, registration)
     return registration

@@ -1,10 +1,11 @@
-"""Serving the gateway on its addresses, all on one port."""
+"""Serving the gateway on its addresses: the model API on one port, the CONNECT proxy
+of fenced runs on another."""
 
 from __future__ import annotations
 
 import errno
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 import anyio
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from ..home import Home
 from ._credentials import CredentialSource
+from ._egress import open_connect_proxy, token_admission
 from ._journal import Journal
 from ._lifecycle import LOOPBACK
 from ._proxy import Gateway
@@ -26,6 +28,7 @@ _CONNECT_SECONDS = 30
 class Listening(msgspec.Struct, frozen=True):
     port: int
     addresses: list[str]
+    proxy_port: int
 
 
 @asynccontextmanager
@@ -35,11 +38,12 @@ async def serve_gateway(
     *,
     addresses: Sequence[str] = (),
     port: int = 0,
+    proxy_port: int = 0,
 ) -> AsyncIterator[Listening]:
     """Serve the gateway of ``home`` on 127.0.0.1 and ``addresses``, until the block ends.
 
-    ``port`` is the one to take again (a restarted gateway keeps its runs' address);
-    when it is taken by something else, any free port.
+    ``port`` and ``proxy_port`` are the ones to take again (a restarted gateway keeps
+    its runs' address); when the first is taken by something else, any free port.
     """
     journal = Journal(home)
     # No pool limit: every stream a run has open holds a connection, and runs are
@@ -56,18 +60,34 @@ async def serve_gateway(
         gateway = Gateway(home, credential, client, journal)
         runner = web.AppRunner(gateway.application(), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
+        everywhere = [LOOPBACK, *(a for a in addresses if a != LOOPBACK)]
         try:
-            listening = await _listen(
-                runner, [LOOPBACK, *(a for a in addresses if a != LOOPBACK)], port
-            )
-            yield listening
+            api_port = await _listen(runner, everywhere, port)
+            async with _open_proxy(home, everywhere, proxy_port) as proxy:
+                yield Listening(port=api_port, addresses=everywhere, proxy_port=proxy)
         finally:
             with anyio.CancelScope(shield=True):
                 await runner.cleanup()
                 journal.close()
 
 
-async def _listen(runner: web.AppRunner, addresses: list[str], port: int) -> Listening:
+@asynccontextmanager
+async def _open_proxy(home: Home, addresses: list[str], port: int) -> AsyncIterator[int]:
+    """The CONNECT proxy on ``port`` when it is free, else on any free port."""
+    admit = token_admission(home)
+    async with AsyncExitStack() as stack:
+        try:
+            served = await stack.enter_async_context(
+                open_connect_proxy(admit, hosts=addresses, port=port)
+            )
+        except OSError as exc:
+            if port == 0 or exc.errno != errno.EADDRINUSE:
+                raise
+            served = await stack.enter_async_context(open_connect_proxy(admit, hosts=addresses))
+        yield served.port
+
+
+async def _listen(runner: web.AppRunner, addresses: list[str], port: int) -> int:
     try:
         await web.TCPSite(runner, addresses[0], port).start()
     except OSError as exc:
@@ -77,4 +97,4 @@ async def _listen(runner: web.AppRunner, addresses: list[str], port: int) -> Lis
     bound = runner.addresses[0][1]
     for address in addresses[1:]:
         await web.TCPSite(runner, address, bound).start()
-    return Listening(port=bound, addresses=addresses)
+    return bound

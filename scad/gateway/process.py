@@ -62,7 +62,11 @@ async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
     previous = read_state(paths)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with serve_gateway(
-            home, credential, addresses=addresses, port=previous.port if previous else 0
+            home,
+            credential,
+            addresses=addresses,
+            port=previous.port if previous else 0,
+            proxy_port=previous.proxy_port or 0 if previous else 0,
         ) as listening:
             write_state(
                 paths,
@@ -70,12 +74,14 @@ async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
                     pid=os.getpid(),
                     port=listening.port,
                     addresses=listening.addresses,
+                    proxy_port=listening.proxy_port,
                     started=now_iso(),
                     credential=credential.method if credential else None,
                 ),
             )
             sys.stderr.write(
                 f"scad gateway {os.getpid()} listening on port {listening.port} "
+                f"(CONNECT proxy {listening.proxy_port}) "
                 f"({', '.join(listening.addresses)}) at {now_iso()}\n"
             )
             async for received in signals:

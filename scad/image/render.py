@@ -124,7 +124,20 @@ ENTRYPOINT = """\
 #                container lives as long as that session
 #   (nothing)    idle; anything else runs as given
 # Credentials come from a file in the run, never from the container's environment.
+# A fenced run (SCAD_FENCE set) goes on only once its default route is cut (scad
+# cuts it from outside right after the start), and gives up when it is not.
 set -e
+if [ -n "${SCAD_FENCE:-}" ]; then
+    tries=600
+    while cut -f2 /proc/net/route | grep -qx 00000000; do
+        tries=$((tries - 1))
+        if [ "$tries" -le 0 ]; then
+            echo "scad: this run's network was not fenced; not starting" >&2
+            exit 70
+        fi
+        sleep 0.1
+    done
+fi
 if [ -r /run/scad/credentials.env ]; then
     set -a
     . /run/scad/credentials.env

@@ -19,7 +19,7 @@ never reached ``run.json`` (scad killed in between) is still found by its run.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import anyio
@@ -36,6 +36,7 @@ from .catchup import catch_up, follow_engine
 from .containers import remove_containers
 from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
 from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
+from .fence import fence_container, fenced
 from .gate import StartGate
 from .gatewaylog import BudgetRefused, refused_by_budget
 from .lives import RunLives, refused_payment
@@ -102,6 +103,16 @@ async def _create_beside(engine: Engine, home: Home, record: RunRecord, spec: Co
     return await engine.create_container(msgspec.structs.replace(spec, name=f"{spec.name}-{key}"))
 
 
+async def _start(
+    engine: Engine, container_id: str, container_labels: Mapping[str, str], image: str
+) -> None:
+    """Start a run's container, and fence it when it is a fenced run's (its entrypoint
+    waits for that before Claude starts)."""
+    await engine.start(container_id)
+    if fenced(container_labels):
+        await fence_container(engine, container_id, image)
+
+
 #: How the log names a start: a run's first container, or a session's resumed one.
 Start = type[Started] | type[Resumed]
 
@@ -115,7 +126,7 @@ async def launch(
         # Before it prints anything: a catch-up landing right after the start
         # must find where the container's line count begins.
         await append_event(RunPaths(home, record.run_id), event(cid=container_id))
-        await engine.start(container_id)
+        await _start(engine, container_id, spec.labels, spec.image)
     except BaseException:
         with anyio.move_on_after(30, shield=True):
             await engine.remove(container_id, force=True)
@@ -165,7 +176,7 @@ async def supervise(
                 if gate is not None:
                     await gate.passed()
                 start_sent = True
-                await engine.start(container_id)
+                await _start(engine, container_id, spec.labels, spec.image)
                 task_status.started(record)
                 if gate is not None:
                     gate.started.set()
@@ -217,7 +228,8 @@ async def adopt(
         try:
             state = await engine.inspect(container_id)
             if state is not None and state.status == "created":
-                await engine.start(container_id)  # its supervisor died before starting it
+                # Its supervisor died before starting it.
+                await _start(engine, container_id, state.labels, state.image_id)
             watch.started = True
             await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
         except ScadError as exc:

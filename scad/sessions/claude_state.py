@@ -23,7 +23,7 @@ from ..gateway import oauth_expiry
 from ..runs.records import RunPaths
 from .claude_setup import claude_json, settings_json
 from .credentials import HostCredentials, credentials_env_file
-from .gateway_access import ModelAccess, model_env_file
+from .gateway_access import FENCED_RESOLV_CONF, RESOLV_CONF, ModelAccess, model_env_file
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
@@ -64,6 +64,8 @@ def write_claude_state(
     existing = _existing_claude_json(paths.claude_json, notes)
     put(paths.claude_json, _json(claude_json(config, existing)), 0o600)
     put(paths.inputs / "credentials.env", model_env_file(access).encode(), 0o600)
+    if access.proxy is not None:
+        put(paths.inputs / RESOLV_CONF, FENCED_RESOLV_CONF.encode(), 0o644)
     notes += _remove_login_copy(paths)
     return notes
 

@@ -15,7 +15,7 @@ from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
 from ..threads import async_twin
 from .claude_setup import claude_arguments, container_workdir
-from .gateway_access import container_env
+from .gateway_access import container_env, fenced_run
 
 __all__ = [
     "acontainer_spec",
@@ -87,7 +87,7 @@ def run_container_spec(
         mounts.append(
             BindMount(str(Path("/etc/localtime").resolve()), "/etc/localtime", read_only=True)
         )
-    return ContainerSpec(
+    spec = ContainerSpec(
         image=record.image,
         name=container_name(record.run_id),
         labels={
@@ -105,6 +105,7 @@ def run_container_spec(
         limits=container_limits(config),
         security=container_security(config),
     )
+    return fenced_run(config, paths, spec)
 
 
 def container_limits(config: Config) -> Limits:

@@ -13,6 +13,7 @@ import pytest
 from anyio.abc import SocketStream
 
 from scad.engine._client import ContainerSpec, Engine
+from scad.engine._types import BindMount, Security
 from scad.gateway._egress import (
     EgressNetwork,
     egress_policy,
@@ -20,6 +21,8 @@ from scad.gateway._egress import (
     open_connect_proxy,
 )
 from scad.home import Home
+from scad.runs.fence import fence_container, fenced_spec
+from scad.sessions.gateway_access import FENCED_RESOLV_CONF
 
 from .conftest import BASE_IMAGE
 
@@ -27,7 +30,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 #: Run in the container: each probe says what happened, a timeout apart from a refusal.
 PROBE = r"""
-import errno, json, socket, sys
+import errno, json, socket, sys, time
 
 def direct(host, port):
     try:
@@ -57,8 +60,22 @@ def via(proxy, port, target):
     except socket.timeout:
         return "timeout"
 
+def timed(host, port):
+    started = time.monotonic()
+    try:
+        with socket.create_connection((host, int(port)), timeout=60):
+            error = "connected"
+    except socket.timeout:
+        error = "timeout"
+    except socket.gaierror as e:
+        error = {socket.EAI_AGAIN: "EAI_AGAIN", socket.EAI_NONAME: "EAI_NONAME"}.get(e.errno, str(e))
+    except OSError as e:
+        error = errno.errorcode.get(e.errno, str(e))
+    return [error, time.monotonic() - started]
+
 probes = json.loads(sys.argv[1])
-print(json.dumps([{"direct": direct, "via": via}[kind](*args) for kind, *args in probes]))
+kinds = {"direct": direct, "via": via, "timed": timed}
+print(json.dumps([kinds[kind](*args) for kind, *args in probes]))
 """
 
 
@@ -105,7 +122,7 @@ async def test_a_fenced_container_reaches_the_gateway_and_allowed_hosts_only(
         async with anyio.create_task_group() as tg:
             for listener in listeners:
                 tg.start_soon(listener.serve, _echo)
-            async with open_connect_proxy(policy, host=fenced.gateway) as proxy:
+            async with open_connect_proxy(policy, hosts=[fenced.gateway]) as proxy:
                 await engine.start(container_id)
                 probes = [
                     ["direct", fenced.gateway, at_gateway],
@@ -128,27 +145,61 @@ async def test_a_fenced_container_reaches_the_gateway_and_allowed_hosts_only(
     assert json.loads(result.output) == ["echo:ping", "200 echo:ping", "403", "403", "403"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docker 20.10 gives a container on an --internal network a default route and "
-    "drops, not refuses, what leaves it: a direct connection out waits for its timeout",
-)
 async def test_a_fenced_container_fails_at_once_to_reach_anything_else(
-    engine: Engine, fenced: EgressNetwork, test_label: str
+    engine: Engine, fenced: EgressNetwork, test_label: str, tmp_path: Path
 ) -> None:
-    spec = ContainerSpec(
-        image=BASE_IMAGE,
-        name=f"scad-{test_label}",
-        labels={"scad.test": test_label},
-        command=["sleep", "300"],
-        network=fenced.name,
+    """Its routes cut at its start and no name server: an address elsewhere (here the
+    host's own, on another network, with a server listening) and a name fail with an
+    error, not a timeout, while the gateway's address stays reachable."""
+    other = f"scad-{test_label}"
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(FENCED_RESOLV_CONF)
+    resolv.chmod(0o644)
+    spec = fenced_spec(
+        ContainerSpec(
+            image=BASE_IMAGE,
+            name=f"scad-{test_label}",
+            labels={"scad.test": test_label},
+            command=["sleep", "300"],
+            network=fenced.name,
+            mounts=[BindMount(str(resolv), "/etc/resolv.conf", read_only=True)],
+            security=Security(no_new_privileges=True, cap_drop_all=True),
+        )
+    )
+    elsewhere = await engine.create_network(other, labels={"scad.test": test_label})
+    assert elsewhere.gateway is not None
+    listeners = [
+        await anyio.create_tcp_listener(local_host=host, local_port=0)
+        for host in (fenced.gateway, elsewhere.gateway)
+    ]
+    at_gateway, at_elsewhere = (
+        listener.extra(anyio.abc.SocketAttribute.local_port) for listener in listeners
     )
     container_id = await engine.create_container(spec)
     try:
-        await engine.start(container_id)
-        probes = [["direct", "192.0.2.1", 80]]  # TEST-NET-1: never routed anywhere
-        result = await engine.exec(container_id, ["python3", "-c", PROBE, json.dumps(probes)])
+        async with anyio.create_task_group() as tg:
+            for listener in listeners:
+                tg.start_soon(listener.serve, _echo)
+            await engine.start(container_id)
+            await fence_container(engine, container_id, BASE_IMAGE)
+            probes = [
+                ["direct", fenced.gateway, at_gateway],
+                ["timed", elsewhere.gateway, at_elsewhere],
+                ["timed", "192.0.2.1", 80],  # TEST-NET-1: never routed anywhere
+                ["timed", "pypi.org", 443],
+                ["timed", other, 80],
+            ]
+            result = await engine.exec(container_id, ["python3", "-c", PROBE, json.dumps(probes)])
+            tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await engine.remove(container_id, force=True)
-    assert json.loads(result.output) == ["ENETUNREACH"]
+            await engine.remove_network(other)
+            for listener in listeners:
+                await listener.aclose()
+    assert result.exit_code == 0, result.output
+    outcomes = json.loads(result.output)
+    assert outcomes[0] == "echo:ping"
+    # Each attempt may wait 60 s; an answer in under 5 s is a refusal, never a timeout.
+    assert [error for error, _ in outcomes[1:]] == ["ENETUNREACH"] * 2 + ["EAI_AGAIN"] * 2
+    assert all(seconds < 5 for _, seconds in outcomes[1:]), outcomes

@@ -3,6 +3,7 @@ the fenced network is made once per home. Everything here talks to 127.0.0.1 onl
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,9 @@ from scad.gateway._egress import (
     egress_policy,
     ensure_egress_network,
     open_connect_proxy,
+    token_admission,
 )
+from scad.gateway._registry import register_run, revoke_run
 from scad.home import Home
 from tests.fakes import FakeEngine
 
@@ -97,7 +100,7 @@ async def refusal(port: int, request: bytes) -> str:
 
 async def test_an_allowed_host_is_tunnelled_both_ways(echo_port: int) -> None:
     policy = egress_policy([f"127.0.0.1:{echo_port}"])
-    async with open_connect_proxy(policy, host="127.0.0.1") as proxy:
+    async with open_connect_proxy(policy, hosts=["127.0.0.1"]) as proxy:
         # The first bytes travel with the request's head, as a TLS hello often does.
         stream, answer = await connect(
             proxy.port, f"CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\nHost: x\r\n\r\nhello".encode()
@@ -135,7 +138,7 @@ async def test_anything_else_is_answered_at_once(
 ) -> None:
     resolver = Resolver({})
     policy = egress_policy([f"127.0.0.1:{echo_port}"])
-    async with open_connect_proxy(policy, host="127.0.0.1", resolve=resolver) as proxy:
+    async with open_connect_proxy(policy, hosts=["127.0.0.1"], resolve=resolver) as proxy:
         line = request_line.format(echo=echo_port, other=other_port)
         assert await refusal(proxy.port, f"{line}\r\n\r\n".encode()) == answer.format(
             echo=echo_port, other=other_port
@@ -154,7 +157,7 @@ async def test_a_name_is_checked_by_the_address_it_resolves_to(
         [f"{name}:{port}" for name in resolver.table for port in (echo_port, other_port)]
         + [f"127.0.0.1:{echo_port}"]
     )
-    async with open_connect_proxy(policy, host="127.0.0.1", resolve=resolver) as proxy:
+    async with open_connect_proxy(policy, hosts=["127.0.0.1"], resolve=resolver) as proxy:
 
         async def ask(target: str) -> str:
             return await refusal(proxy.port, f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
@@ -188,7 +191,7 @@ async def test_an_unanswering_upstream_is_a_502(other_port: int) -> None:
     closed = listener.extra(anyio.abc.SocketAttribute.local_port)
     await listener.aclose()
     policy = egress_policy([f"127.0.0.1:{closed}"])
-    async with open_connect_proxy(policy, host="127.0.0.1") as proxy:
+    async with open_connect_proxy(policy, hosts=["127.0.0.1"]) as proxy:
         assert await refusal(
             proxy.port, f"CONNECT 127.0.0.1:{closed} HTTP/1.1\r\n\r\n".encode()
         ) == (
@@ -198,7 +201,7 @@ async def test_an_unanswering_upstream_is_a_502(other_port: int) -> None:
 
 async def test_the_request_head_is_bounded(echo_port: int) -> None:
     policy = egress_policy([f"127.0.0.1:{echo_port}"])
-    async with open_connect_proxy(policy, host="127.0.0.1") as proxy:
+    async with open_connect_proxy(policy, hosts=["127.0.0.1"]) as proxy:
         request = f"CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\nX: {'a' * MAX_HEAD}\r\n\r\n"
         assert await refusal(proxy.port, request.encode()) == (
             "HTTP/1.1 431 Request Header Fields Too Large | scad egress: request head too large"
@@ -241,3 +244,46 @@ async def test_a_network_with_a_route_out_is_refused(tmp_path: Path) -> None:
         match=rf"^network {name} has a route out; remove it with `docker network rm {name}`",
     ):
         await ensure_egress_network(engine, home)
+
+
+def _basic(token: str) -> str:
+    return "Basic " + base64.b64encode(f"run:{token}".encode()).decode()
+
+
+async def test_each_run_gets_its_own_allowlist_by_its_token(
+    tmp_path: Path, echo_port: int, other_port: int
+) -> None:
+    home = Home(tmp_path / "home")
+    for run_id in ("fenced", "open", "revoked"):
+        home.run_dir(run_id).mkdir(parents=True)
+    fenced = register_run(home, "fenced", egress=[f"127.0.0.1:{echo_port}"])
+    open_run = register_run(home, "open")
+    revoked = register_run(home, "revoked", egress=[f"127.0.0.1:{other_port}"])
+    revoke_run(home, "revoked")
+    target = "CONNECT 127.0.0.1:{} HTTP/1.1\r\nHost: x\r\n{}\r\n"
+    async with open_connect_proxy(token_admission(home), hosts=["127.0.0.1"]) as proxy:
+        stream, answer = await connect(
+            proxy.port,
+            target.format(echo_port, f"Proxy-Authorization: {_basic(fenced.token)}\r\n").encode(),
+        )
+        await stream.aclose()
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        answers = [
+            await refusal(proxy.port, target.format(port, header).encode())
+            for port, header in [
+                (other_port, f"proxy-authorization: {_basic(fenced.token)}\r\n"),
+                (echo_port, ""),
+                (echo_port, f"Proxy-Authorization: {_basic(open_run.token)}\r\n"),
+                (other_port, f"Proxy-Authorization: {_basic(revoked.token)}\r\n"),
+                (echo_port, f"Proxy-Authorization: {_basic('fenced.' + 'x' * 43)}\r\n"),
+                (echo_port, f"Proxy-Authorization: Bearer {fenced.token}\r\n"),
+            ]
+        ]
+    unknown = (
+        "HTTP/1.1 407 Proxy Authentication Required | "
+        "scad egress: the proxy's password must be a fenced run's gateway token"
+    )
+    assert answers == [
+        f"HTTP/1.1 403 Forbidden | scad egress: 127.0.0.1:{other_port} is not in the egress allowlist",
+        *[unknown] * 5,
+    ]

@@ -251,3 +251,21 @@ async def test_refreshing_a_cleaned_session_is_one_line(tmp_path: Path) -> None:
                        cleaned="2026-11-27T01:00:00.000Z")  # fmt: skip
     with pytest.raises(SessionError, match=r"^r was cleaned; there is nothing to refresh$"):
         await refresh_session(FakeEngine(), Home(tmp_path), record)
+
+
+def test_a_fenced_run_is_told_the_proxy_and_reaches_the_gateway_directly(
+    tmp_path: Path, paths: RunPaths
+) -> None:
+    proxy = "http://run:r.run-token@172.18.0.1:4001"
+    fenced = ModelAccess(base_url="http://172.18.0.1:4000", token="r.run-token", proxy=proxy)
+    write_claude_state(config(tmp_path), paths, fenced, owner=None)
+    assert (paths.inputs / "credentials.env").read_text() == (
+        "ANTHROPIC_BASE_URL=http://172.18.0.1:4000\nANTHROPIC_AUTH_TOKEN=r.run-token\n"
+        + "".join(
+            f"{name}={proxy}\n"
+            for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")
+        )
+        + "NO_PROXY=172.18.0.1\nno_proxy=172.18.0.1\n"
+    )
+    assert "run-token" not in repr(fenced)
+    assert (paths.inputs / "resolv.conf").read_text().endswith("\nnameserver 127.0.0.1\n")

@@ -4,7 +4,8 @@ import os
 from pathlib import Path
 
 from scad.config.schema import DEFAULT_PIDS_LIMIT, parse_config
-from scad.engine._types import ContainerSpec, Limits, Security
+from scad.engine._types import BindMount, ContainerSpec, Limits, Security
+from scad.gateway import egress_network_name
 from scad.home import Home
 from scad.runs.records import RunPaths, RunRecord
 from scad.sessions.container import run_container_spec, unwritable_mounts
@@ -134,3 +135,21 @@ def test_a_mounted_file_needs_only_to_be_writable(tmp_path: Path) -> None:
         base_dir=tmp_path,
     )
     assert [w.split(":")[0] for w in unwritable_mounts(config, agent)] == [f"mount {private}"]
+
+
+def test_a_fenced_config_puts_its_runs_on_the_homes_internal_network(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    open_spec = spec_for(tmp_path, home=home)
+    spec = spec_for(tmp_path, "egress: {mode: gateway, allow: [pypi.org]}\n", home=home)
+    assert spec.network == egress_network_name(home)
+    resolv = BindMount(
+        str(RunPaths(home, "p-t-Nov27-1000").inputs / "resolv.conf"), "/etc/resolv.conf", True
+    )
+    assert spec.mounts == [*open_spec.mounts, resolv]
+    assert spec.labels == {**open_spec.labels, "scad.fence": "routes"}
+    assert spec.env == {**open_spec.env, "SCAD_FENCE": "1"}
+    assert spec.sysctls == {"net.ipv6.conf.all.disable_ipv6": "1"}
+    # The agent's container gets no capability back: the cut is done from outside.
+    assert spec.cap_add == [] and spec.security == open_spec.security
+    assert (open_spec.network, open_spec.sysctls) == ("bridge", {})
+    assert "scad.fence" not in open_spec.labels
