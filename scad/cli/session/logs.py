@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import contextlib
 from collections import deque
+from typing import TYPE_CHECKING
 
 import asyncclick as click
 
+from ...errors import EngineUnavailable
 from ...runs.envelopes import Envelope, encode_envelope
 from ...runs.records import find_run
 from ...text import printable
 from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import run_ids
+
+if TYPE_CHECKING:
+    from ...engine._types import Engine
 
 
 @click.command("logs")
@@ -55,10 +61,15 @@ async def command(
         for line in out:
             click.echo(line)
 
-    async with app.open_engine() as engine:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            engine: Engine | None = await stack.enter_async_context(app.open_engine())
+        except EngineUnavailable as exc:
+            click.echo(f"warning: {exc}; showing the log as last read", err=True)
+            engine = None
         running = await stream_events(engine, home, record, emit, follow=follow)
         flush()
-        if record.mode == "interactive" and running and not as_json:
+        if engine is not None and record.mode == "interactive" and running and not as_json:
             click.echo("--- tmux pane ---")
             # The pane is what the agent's terminal shows: its escapes are not for ours.
             pane = (await pane_text(engine, record)).split("\n")
