@@ -9,6 +9,7 @@ import asyncclick as click
 from ._app import Application, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
+from ._progress import ProgressLine
 from ._render import Column, echo_json, output_option, table
 
 if TYPE_CHECKING:
@@ -72,13 +73,20 @@ async def status(
 
     home = app.home
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    result = await with_engine_if_up(
-        lambda engine: project_status(
-            engine, home, config, runs=runs, cost=cost, cleaned=not hide_cleaned
-        ),
-        app.open_status_engine,
-        lacking=STATES_UNKNOWN,
-    )
+    with ProgressLine(quiet=as_json) as progress:
+        result = await with_engine_if_up(
+            lambda engine: project_status(
+                engine,
+                home,
+                config,
+                runs=runs,
+                cost=cost,
+                cleaned=not hide_cleaned,
+                progress=progress,
+            ),
+            app.open_status_engine,
+            lacking=STATES_UNKNOWN,
+        )
     if as_json:
         echo_json(result)
         return

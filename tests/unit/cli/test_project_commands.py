@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,8 @@ from tests.unit.test_projects import add_run, register
 from tests.unit.test_summaries import Log, failed, headless, running
 
 pytestmark = pytest.mark.anyio
+
+SCAD = str(Path(sys.executable).parent / "scad")
 
 
 @pytest.fixture
@@ -212,3 +218,48 @@ async def test_hide_cleaned_leaves_out_cleaned_and_collected_runs(
         "proj-b-Nov27-1002",
         "proj-c-Nov27-1003",
     ]
+
+
+def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """Run the real scad with its stderr on a pseudo-terminal; its stdout and what the
+    terminal showed."""
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [SCAD, *argv], stdout=subprocess.PIPE, stderr=follower, env=env, timeout=60
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    return result.stdout.decode(), shown.decode()
+
+
+def test_cost_shows_its_progress_on_a_terminal_only(
+    scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    three_runs(scad_home, tmp_path)
+    script = tmp_path / "ccusage"
+    script.write_text('#!/bin/sh\necho \'{"totals": {"totalCost": 0.125}}\'\n')
+    script.chmod(0o755)
+    env = {**os.environ, "SCAD_HOME": str(scad_home), "SCAD_CCUSAGE": str(script)}
+    stdout, shown = on_a_terminal(["project", "status", "proj", "--cost"], env)
+    assert stdout.splitlines()[-1] == "3 runs: 1 failed, 1 running, 1 succeeded"
+    steps = [f"\r\x1b[Kcounting cost with ccusage: {n}/3" for n in range(4)]
+    assert shown.removeprefix(no_engine.replace("\n", "\r\n")) == "".join(steps) + "\r\x1b[K"
+    # Piped, or with --json: not a byte of it.
+    piped = subprocess.run(
+        [SCAD, "project", "status", "proj", "--cost"], capture_output=True, env=env, timeout=60
+    )
+    assert piped.stderr.decode() == no_engine
+    stdout, shown = on_a_terminal(["project", "status", "proj", "--cost", "--json"], env)
+    assert json.loads(stdout)["totals"]["ccusage_cost_usd"] == 0.375
+    assert shown == no_engine.replace("\n", "\r\n")
