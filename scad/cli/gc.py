@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ._app import Application, pass_app
+from ._progress import ProgressLine
 from ._render import Column, echo_json, output_option, table
 
 if TYPE_CHECKING:
@@ -49,8 +50,10 @@ async def gc(
 
     home = app.home
     async with app.open_engine() as engine:
-        plan = await plan_gc(engine, home)
-        results = await apply_gc(engine, home, plan) if force else None
+        with ProgressLine(quiet=as_json) as progress:
+            plan = await plan_gc(engine, home, progress=progress)
+        with ProgressLine(quiet=as_json) as progress:
+            results = await apply_gc(engine, home, plan, progress=progress) if force else None
     if as_json:
         echo_json(
             {

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,12 @@ from scad.home import Home
 from scad.runs.ledger import keep_collected
 from scad.runs.records import RunPaths
 from scad.runs.summaries import summarise_log
-from tests.conftest import Cli
+from tests.conftest import SCAD, Cli, on_a_terminal
 from tests.unit.cli.test_main import _bash_complete
 from tests.unit.test_projects import add_run, register
 from tests.unit.test_summaries import Log, failed, headless, running
 
 pytestmark = pytest.mark.anyio
-
-SCAD = str(Path(sys.executable).parent / "scad")
 
 
 @pytest.fixture
@@ -218,29 +214,6 @@ async def test_hide_cleaned_leaves_out_cleaned_and_collected_runs(
         "proj-b-Nov27-1002",
         "proj-c-Nov27-1003",
     ]
-
-
-def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[str, str]:
-    """Run the real scad with its stderr on a pseudo-terminal; its stdout and what the
-    terminal showed."""
-    leader, follower = pty.openpty()
-    try:
-        result = subprocess.run(
-            [SCAD, *argv], stdout=subprocess.PIPE, stderr=follower, env=env, timeout=60
-        )
-        os.close(follower)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal closed: all is read
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(leader)
-    return result.stdout.decode(), shown.decode()
 
 
 def test_cost_shows_its_progress_on_a_terminal_only(
