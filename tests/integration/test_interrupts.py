@@ -159,13 +159,21 @@ def _no_traceback(name: str, said: str) -> None:
         assert "Traceback" not in said, said
 
 
-@pytest.mark.parametrize("wait", [False, True], ids=["unwatched", "wait"])
+#: An interactive session (the path a headless one nobody waits for shares), and a
+#: headless one watched to its end.
+STARTS = [
+    pytest.param(["--no-attach"], id="interactive"),
+    pytest.param(["--headless", "--wait"], id="wait"),
+]
+
+
+@pytest.mark.parametrize("how", STARTS)
 @pytest.mark.parametrize(("name", "moment"), SESSION_MOMENTS, ids=[n for n, _ in SESSION_MOMENTS])
 async def test_ctrl_c_during_session_start_leaves_only_what_status_lists(
-    project: Project, engine: Engine, name: str, moment: Moment, wait: bool
+    project: Project, engine: Engine, name: str, moment: Moment, how: list[str]
 ) -> None:
-    argv = ["session", "start", "scadtest", "--tag", "intr", "--headless", "--prompt", LONG]
-    said = await _interrupt_at(project, engine, [*argv, *(["--wait"] if wait else [])], moment)
+    argv = ["session", "start", "scadtest", "--tag", "intr", "--prompt", LONG, *how]
+    said = await _interrupt_at(project, engine, argv, moment)
     _no_traceback(name, said)
     await _assert_nothing_unseen(project, engine, said)
     await _remove_everything(project, engine)
