@@ -6,7 +6,9 @@ import asyncio
 import gc
 import logging
 import os
+import pty
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -200,3 +202,30 @@ def run_cli(scad_home: Path) -> Iterator[Cli]:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+#: The real `scad` executable of this environment.
+SCAD = str(Path(sys.executable).parent / "scad")
+
+
+def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """Run the real scad with its stderr on a pseudo-terminal; its stdout and what the
+    terminal showed."""
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [SCAD, *argv], stdout=subprocess.PIPE, stderr=follower, env=env, timeout=60
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    return result.stdout.decode(), shown.decode()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,17 +40,17 @@ from .store import (
     BatchOptions,
     BatchPaths,
     aappend_batch_event,
-    aclaim_batch_dir,
     aclose_unfinished,
     aload_manifest,
     append_batch_event,
     aread_batch_events,
-    asave_manifest,
     asupervisor_pid,
     batch_state,
+    claim_batch_dir,
     item_tags,
     load_manifest,
     read_batch_events,
+    save_manifest,
     supervisor_pid,
 )
 
@@ -82,27 +83,46 @@ async def create_batch(
     await check_repos(config, f"{config.name}.yml")
     await arequire_credentials()
     image = (await build_image(engine, home, config, progress=build_progress)).image
-    batch_id = await aclaim_batch_dir(home, config.name, tag, datetime.now())
-    manifest = BatchManifest(
-        batch_id=batch_id,
-        config=config.name,
-        tag=tag,
-        created=now_iso(),
-        image=image,
-        source=source,
-        options=options,
-        items=[
-            BatchItem(
-                index=number,
-                tag=item_tag,
-                prompt=prompt.prompt,
-                model=prompt.model,
-                max_turns=prompt.max_turns,
-            )
-            for number, (prompt, item_tag) in enumerate(zip(prompts, tags, strict=True), start=1)
-        ],
-    )
-    await asave_manifest(BatchPaths(home, batch_id), manifest)
+
+    def manifest_of(batch_id: str) -> BatchManifest:
+        return BatchManifest(
+            batch_id=batch_id,
+            config=config.name,
+            tag=tag,
+            created=now_iso(),
+            image=image,
+            source=source,
+            options=options,
+            items=[
+                BatchItem(
+                    index=number,
+                    tag=item_tag,
+                    prompt=prompt.prompt,
+                    model=prompt.model,
+                    max_turns=prompt.max_turns,
+                )
+                for number, (prompt, item_tag) in enumerate(
+                    zip(prompts, tags, strict=True), start=1
+                )
+            ],
+        )
+
+    return await anyio.to_thread.run_sync(_claim_batch, home, config.name, tag, manifest_of)
+
+
+def _claim_batch(
+    home: Home, config: str, tag: str, manifest_of: Callable[[str], BatchManifest]
+) -> BatchManifest:
+    """Claim a batch folder and write its manifest in one step: an interrupted
+    `batch` leaves a batch that `batch status` lists, or no folder at all."""
+    batch_id = claim_batch_dir(home, config, tag, datetime.now())
+    paths = BatchPaths(home, batch_id)
+    manifest = manifest_of(batch_id)
+    try:
+        save_manifest(paths, manifest)
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise
     return manifest
 
 

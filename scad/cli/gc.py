@@ -10,6 +10,7 @@ import asyncclick as click
 
 from ._app import Application, pass_app
 from ._json import Document, JsonCommand, JsonOutput, json_option
+from ._progress import ProgressLine
 from ._render import Column, output_option, table
 
 if TYPE_CHECKING:
@@ -54,8 +55,10 @@ async def gc(
 
     home = app.home
     async with app.open_engine() as engine:
-        plan = await plan_gc(engine, home)
-        results = await apply_gc(engine, home, plan) if force else None
+        with ProgressLine(quiet=as_json is not None) as progress:
+            plan = await plan_gc(engine, home, progress=progress)
+        with ProgressLine(quiet=as_json is not None) as progress:
+            results = await apply_gc(engine, home, plan, progress=progress) if force else None
     if as_json:
         from ._documents import GcReport
 

@@ -10,6 +10,7 @@ from ._app import Application, HelpGroup, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._json import Document, JsonCommand, JsonOutput, json_option
+from ._progress import ProgressLine
 from ._render import Column, output_option, table
 
 if TYPE_CHECKING:
@@ -79,13 +80,20 @@ async def status(
 
     home = app.home
     runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    result = await with_engine_if_up(
-        lambda engine: project_status(
-            engine, home, config, runs=runs, cost=cost, cleaned=not hide_cleaned
-        ),
-        app.open_status_engine,
-        lacking=STATES_UNKNOWN,
-    )
+    with ProgressLine(quiet=as_json is not None) as progress:
+        result = await with_engine_if_up(
+            lambda engine: project_status(
+                engine,
+                home,
+                config,
+                runs=runs,
+                cost=cost,
+                cleaned=not hide_cleaned,
+                progress=progress,
+            ),
+            app.open_status_engine,
+            lacking=STATES_UNKNOWN,
+        )
     if as_json:
         as_json.echo(result)
         return

@@ -77,20 +77,29 @@ async def _run(
     return stdout.decode(errors="replace")
 
 
+#: How long a cancelled git has to end on SIGTERM before it is killed.
+END_SECONDS = 5.0
+
+
 async def _completed(
     command: Sequence[str], env: dict[str, str], input: bytes | None
 ) -> tuple[int, bytes, bytes]:
     """Run ``command`` to its end in worker threads: spawning a process (a fork of a
     big interpreter) and reaping it would otherwise hold the event loop. Cancelled,
-    the process is killed and reaped before the cancellation goes on."""
+    the process is asked to end (SIGTERM: git then removes its lock files, as a
+    killed one cannot, and a host branch stays writable), killed if it has not within
+    :data:`END_SECONDS`, and reaped before the cancellation goes on."""
     process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
     try:
         stdout, stderr = await anyio.to_thread.run_sync(
             partial(process.communicate, input), abandon_on_cancel=True
         )
     except BaseException:
-        process.kill()
+        process.terminate()
         with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(END_SECONDS):
+                await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+            process.kill()
             await anyio.to_thread.run_sync(process.wait)
         raise
     return process.returncode, stdout, stderr

@@ -12,6 +12,7 @@ import anyio
 from ..batch.store import BatchPaths, supervisor_pid
 from ..errors import NotFound, ScadError
 from ..home import Home
+from ..progress import OnProgress, Progress
 from ..runs.ledger import keep_collected
 from ..runs.records import RunPaths, load_run
 from ..runs.summaries import summarise_log
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["apply_gc"]
 
 
-async def apply_gc(engine: Engine, home: Home, plan: GcPlan) -> list[GcResult]:
+async def apply_gc(
+    engine: Engine, home: Home, plan: GcPlan, *, progress: OnProgress | None = None
+) -> list[GcResult]:
     """Remove the plan's items in its order (containers, runs, batches, images,
     temporary files) and say what became of each; one failure does not stop the rest.
 
@@ -34,6 +37,7 @@ async def apply_gc(engine: Engine, home: Home, plan: GcPlan) -> list[GcResult]:
     that a live process took up or that has clones again, a batch whose
     supervisor started or one of whose runs stayed, a container whose run
     directory is back, a temporary file written again. Such an item is skipped.
+    ``progress`` hears each item done.
     """
     results: list[GcResult] = []
     stayed: set[str] = set()  # runs that were not removed
@@ -48,6 +52,8 @@ async def apply_gc(engine: Engine, home: Home, plan: GcPlan) -> list[GcResult]:
         if item.kind == "run" and result.outcome != "removed":
             stayed.add(item.name)
         results.append(result)
+        if progress is not None:
+            progress(Progress(what="removing", done=len(results), total=len(plan.items)))
     return results
 
 

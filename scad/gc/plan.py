@@ -14,6 +14,7 @@ from ..engine import labels
 from ..engine._types import ContainerState
 from ..errors import UnreadableClone
 from ..home import Home
+from ..progress import OnProgress, Progress
 from ..runs.records import RunPaths
 from ..taskgroups import open_task_group
 from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
@@ -35,14 +36,17 @@ if TYPE_CHECKING:
 __all__ = ["plan_gc"]
 
 
-async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) -> GcPlan:
+async def plan_gc(
+    engine: Engine, home: Home, *, now: datetime | None = None, progress: OnProgress | None = None
+) -> GcPlan:
     """What gc would remove, and what it keeps; nothing is removed.
 
     The engine is asked first, then the home is read: a run directory made after
     the engine answered has clones before it has a container, so it is kept.
     Reading a stale run's clones (to say what they hold) updates its store, as
     ``session clean`` does. An image that only an orphan container uses counts as
-    used: it goes at the next gc, once the container is gone.
+    used: it goes at the next gc, once the container is gone. ``progress`` hears each
+    stale run whose clones were read (git work, seconds for many).
     """
     moment = (now or datetime.now(UTC)).timestamp()
     containers = await engine.containers({})
@@ -50,7 +54,7 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
     seen = await anyio.to_thread.run_sync(read_home, home)
     configs = await anyio.to_thread.run_sync(home.config_names)
 
-    runs = await _plan_runs(home, seen, containers, moment)
+    runs = await _plan_runs(home, seen, containers, moment, progress)
     runs_gone = {item.name for item in runs.items}
     batches = await anyio.to_thread.run_sync(_plan_batches, home, seen, runs_gone, moment)
     batches_gone = {item.name for item in batches.items}
@@ -79,7 +83,11 @@ async def plan_gc(engine: Engine, home: Home, *, now: datetime | None = None) ->
 
 
 async def _plan_runs(
-    home: Home, seen: SeenHome, containers: list[ContainerState], now: float
+    home: Home,
+    seen: SeenHome,
+    containers: list[ContainerState],
+    now: float,
+    progress: OnProgress | None,
 ) -> GcPlan:
     """The run directories to remove (see :func:`~scad.gc.rules.run_verdict`)."""
     ids = [container.id for container in containers]
@@ -106,15 +114,25 @@ async def _plan_runs(
     their_container = {run.run_id: container_of(run) for run in seen.runs}
     notes: dict[str, str] = {}
     limiter = anyio.CapacityLimiter(4)
+    checked = [
+        run
+        for run in seen.runs
+        if can_check_clones(run, their_container[run.run_id], live.get(run.run_id))
+    ]
+
+    def told() -> None:
+        if progress is not None and checked:
+            progress(Progress(what="reading clones", done=len(notes), total=len(checked)))
 
     async def check(run: SeenRun) -> None:
         async with limiter:
             notes[run.run_id] = await _clones_note(home, run)
+        told()
 
+    told()
     async with open_task_group() as tg:
-        for run in seen.runs:
-            if can_check_clones(run, their_container[run.run_id], live.get(run.run_id)):
-                tg.start_soon(check, run)
+        for run in checked:
+            tg.start_soon(check, run)
 
     collected: list[SeenRun] = []
     kept = [GcKept(kind="run", name=name, why="not a folder; left alone") for name in seen.not_runs]

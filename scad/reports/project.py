@@ -21,6 +21,7 @@ from ..code.snapshot import snapshot_clone
 from ..errors import CostCheckError, GitError, NotFound, UnreadableClone
 from ..gateway import load_registration
 from ..home import Home
+from ..progress import OnProgress, Progress
 from ..runs.accounting import RunSummary
 from ..runs.gatewaylog import GatewayUsage, add_usage, gateway_usage
 from ..runs.ledger import Collected, collected_runs
@@ -152,12 +153,14 @@ async def project_status(
     runs: list[RunRecord] | None = None,
     cost: bool = False,
     cleaned: bool = True,
+    progress: OnProgress | None = None,
 ) -> ProjectStatus:
     """Every run of ``config`` (or ``runs``, from :func:`config_runs`), oldest first,
     with totals; with ``cost`` also ccusage's cost and tokens for each run that still
     has its transcripts (all of them, or none and ``cost_problem`` says why). Runs
     that were cleaned, and those gc collected (from the ledger), count unless
-    ``cleaned`` is False.
+    ``cleaned`` is False. ``progress`` hears each run ccusage has counted (it takes
+    seconds a run).
 
     Without an engine, states are ``unknown`` (as in ``session status``). Raises
     NotFound as :func:`config_runs` does.
@@ -185,7 +188,7 @@ async def project_status(
     cost_problem = None
     if cost:
         try:
-            await _ccusage_figures(home, records, rows, ccusage_command(os.environ))
+            await _ccusage_figures(home, records, rows, ccusage_command(os.environ), progress)
         except CostCheckError as exc:
             cost_problem = str(exc)
             for row in rows:  # a partial count would read as the whole
@@ -197,21 +200,36 @@ async def project_status(
 
 
 async def _ccusage_figures(
-    home: Home, records: list[RunRecord], rows: list[ProjectRow], command: list[str]
+    home: Home,
+    records: list[RunRecord],
+    rows: list[ProjectRow],
+    command: list[str],
+    progress: OnProgress | None,
 ) -> None:
     """ccusage's figures into the rows of runs that still have their transcripts; the
     first reason it cannot give one (raised) ends the asking for all."""
     limiter = anyio.CapacityLimiter(CCUSAGE_RUNS)
+    counted = [
+        (row, record) for row, record in zip(rows, records, strict=True) if not record.cleaned
+    ]
+    done = 0
+
+    def told() -> None:
+        if progress is not None:
+            progress(Progress(what="counting cost with ccusage", done=done, total=len(counted)))
 
     async def one(row: ProjectRow, record: RunRecord) -> None:
+        nonlocal done
         async with limiter:
             report = await ccusage_report(RunPaths(home, record.run_id).claude_dir, command)
         row.ccusage_cost_usd, row.ccusage_tokens = report.cost_usd, report.usage.total
+        done += 1
+        told()
 
+    told()
     async with open_task_group() as tg:
-        for row, record in zip(rows, records, strict=True):
-            if not record.cleaned:
-                tg.start_soon(one, row, record)
+        for row, record in counted:
+            tg.start_soon(one, row, record)
 
 
 def _gateway_figures(home: Home, records: list[RunRecord], rows: list[ProjectRow]) -> None:

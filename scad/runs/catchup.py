@@ -180,7 +180,7 @@ async def _emit_new(paths: RunPaths, offset: int, emit: Emit, live: bool) -> int
 
 
 async def stream_events(
-    engine: Engine,
+    engine: Engine | None,
     home: Home,
     record: RunRecord,
     emit: Emit,
@@ -190,8 +190,16 @@ async def stream_events(
     """Hand the run's envelopes to ``emit`` a chunk at a time (memory stays flat), then,
     with ``follow`` and while the run goes on, new ones as they land; ``emit``'s
     second argument says which (False for what was there before). Returns
-    whether the run is still going when this returns."""
+    whether the run is still going when this returns.
+
+    Without the engine (None), the log is as last read, and ``follow`` hands on what
+    other writers (a supervisor) append to it, until cancelled."""
     paths = RunPaths(home, record.run_id)
+    if engine is None:
+        offset = await _emit_new(paths, 0, emit, False)
+        if follow:  # never done: until interrupted
+            await tail_events(paths, emit, anyio.Event(), offset=offset)
+        return False
     running = await catch_up(engine, home, record)
     offset = await _emit_new(paths, 0, emit, False)
     if not (follow and running):

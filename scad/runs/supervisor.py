@@ -63,12 +63,16 @@ REFUSAL_WAIT = 2.0
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
-    try:
-        container_id = await engine.create_container(spec)
-    except EngineError as exc:
-        if exc.status != 409:
-            raise
-        container_id = await _create_beside(engine, home, record, spec)
+    # Shielded (each engine call is bounded): the engine carries out a create it was
+    # sent, however the caller fares, so a Ctrl-C waits for the container's id and the
+    # roll-back removes it, instead of leaving a container no run knows.
+    with anyio.CancelScope(shield=True):
+        try:
+            container_id = await engine.create_container(spec)
+        except EngineError as exc:
+            if exc.status != 409:
+                raise
+            container_id = await _create_beside(engine, home, record, spec)
     record.container_id = container_id
     try:
         await anyio.to_thread.run_sync(save_run, home, record)

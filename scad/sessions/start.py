@@ -67,8 +67,12 @@ def require_credentials() -> HostCredentials:
 arequire_credentials = async_twin(require_credentials)
 
 
-def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str:
-    """Claim a fresh run directory; the id is unique even against a racing start."""
+def _claim_run(
+    home: Home, config: str, tag: str, at: datetime | None, record_of: Callable[[str], RunRecord]
+) -> RunRecord:
+    """Claim a fresh run directory (the id is unique even against a racing start) and
+    write its record at once: a start interrupted from here on leaves a run that
+    status lists and clean removes, never a folder no command knows."""
     home.runs.mkdir(parents=True, exist_ok=True)
     while True:
         run_id = make_run_id(config, tag, at or datetime.now(), existing=home.run_ids())
@@ -76,7 +80,13 @@ def _make_run_dir(home: Home, config: str, tag: str, at: datetime | None) -> str
             home.run_dir(run_id).mkdir(mode=0o700)
         except FileExistsError:
             continue
-        return run_id
+        record = record_of(run_id)
+        try:
+            save_run(home, record)
+        except BaseException:
+            shutil.rmtree(home.run_dir(run_id), ignore_errors=True)
+            raise
+        return record
 
 
 async def _write_claude_state(
@@ -145,26 +155,15 @@ async def prepare_session(
     credentials = await arequire_credentials()
     if image is None:
         image = (await build_image(engine, home, config, progress=build_progress)).image
-    run_id = await anyio.to_thread.run_sync(_make_run_dir, home, config.name, tag, named_at)
-    paths = RunPaths(home, run_id)
-    try:
-        owner = agent_owner()
-        paths.worktrees.mkdir()
-        branch = branch_name(run_id)
-        async with open_task_group() as tg:
-            for key, repo in config.repos.items():
-                tg.start_soon(
-                    partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
-                )
-        await _write_claude_state(engine, config, paths, owner, max_usd=max_usd_per_run)
-        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
-        record = RunRecord(
+
+    def record_of(run_id: str) -> RunRecord:
+        return RunRecord(
             run_id=run_id,
             config=config.name,
             tag=tag,
             mode="headless" if headless else "interactive",
             image=image,
-            branch=branch,
+            branch=branch_name(run_id),
             created=now_iso(),
             repos={key: repo.path for key, repo in config.repos.items()},
             prompt=prompt,
@@ -173,7 +172,20 @@ async def prepare_session(
             item=batch[1] if batch else None,
             max_usd_per_run=max_usd_per_run,
         )
-        await anyio.to_thread.run_sync(save_run, home, record)
+
+    record = await anyio.to_thread.run_sync(_claim_run, home, config.name, tag, named_at, record_of)
+    run_id, branch = record.run_id, record.branch
+    paths = RunPaths(home, run_id)
+    try:
+        owner = agent_owner()
+        paths.worktrees.mkdir()
+        async with open_task_group() as tg:
+            for key, repo in config.repos.items():
+                tg.start_soon(
+                    partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
+                )
+        await _write_claude_state(engine, config, paths, owner, max_usd=max_usd_per_run)
+        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))
     except BaseException:
         await discard_run(home, run_id)

@@ -35,6 +35,7 @@ from scad.gc import (
 )
 from scad.home import Home
 from scad.names import image_repository
+from scad.progress import Progress
 from scad.runs.events import supervising
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
@@ -795,3 +796,24 @@ async def test_a_plan_collects_the_images_of_configs_the_home_no_longer_has(home
     assert listed(await plan_gc(engine, home)) == {("image", "scad-proj:latest")}
     register_config(home)
     assert listed(await plan_gc(engine, home)) == set()
+
+
+async def test_plan_and_removal_tell_their_progress(home: Home, repo: Path) -> None:
+    for run_id in ("proj-a-Nov27-1000", "proj-b-Nov27-1000"):
+        await add_clone(make_run(home, run_id, repos={"code": str(repo)}), repo)
+    make_run(home, "proj-c-Nov27-1000", cleaned=True)
+    engine = FakeEngine()
+    heard: list[Progress] = []
+    plan = await plan_gc(engine, home, progress=heard.append)
+    # Both runs' clones are read (git work, seconds for many): each read is told.
+    assert [(p.what, p.done, p.total) for p in heard] == [
+        ("reading clones", 0, 2),
+        ("reading clones", 1, 2),
+        ("reading clones", 2, 2),
+    ]
+    heard.clear()
+    await apply_gc(engine, home, plan, progress=heard.append)
+    total = len(plan.items)
+    assert total and [(p.what, p.done, p.total) for p in heard] == [
+        ("removing", n, total) for n in range(1, total + 1)
+    ]

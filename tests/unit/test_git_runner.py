@@ -40,3 +40,23 @@ async def test_input_output_and_the_exit_code_come_back(tmp_path: Path) -> None:
     assert (code, out, err) == (3, b"in", b"oops\n")
     with pytest.raises(GitError, match=r"^git rev-parse in .* failed: "):
         await git.git(tmp_path, "rev-parse", "HEAD")
+
+
+async def test_a_cancelled_git_is_asked_to_end_first_so_it_removes_its_lock_files(
+    tmp_path: Path,
+) -> None:
+    # git removes its lock files (a host branch's ``.lock``) on SIGTERM, never on SIGKILL:
+    # one killed outright leaves the user's repo refusing to update that branch.
+    started, cleaned = tmp_path / "started", tmp_path / "cleaned"
+    script = f"trap 'touch {cleaned}; exit 143' TERM; touch {started}; while :; do sleep 0.05; done"
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+
+            async def run() -> None:
+                await git._completed(["sh", "-c", script], dict(os.environ), None)
+
+            tg.start_soon(run)
+            while not started.exists():
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    assert cleaned.exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncclick as click
 
 from ...errors import ScadError, UsageError
+from ...progress import Progress
 from .._app import Application, pass_app
 from .._complete import run_ids
 from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._progress import ProgressLine
 from .._render import table
 
 #: What --json prints.
@@ -41,16 +43,18 @@ async def command(
         load_manifest(home, batch_id)  # an unknown batch is an error, not an empty list
     records = select_runs(home, run_ids=run_id_args, batch=batch_id)
     results, problems = [], []
-    for record in records:
-        try:
-            result = await fetch_run(home, record)
-        except ScadError as exc:
-            if len(records) == 1:
-                raise
-            problems.append(str(exc))
-            continue
-        results.append(result)
-        problems += result.problems
+    with ProgressLine(quiet=as_json is not None or len(records) < 2) as progress:
+        for done, record in enumerate(records):
+            progress(Progress(what="fetching runs", done=done, total=len(records)))
+            try:
+                result = await fetch_run(home, record)
+            except ScadError as exc:
+                if len(records) == 1:
+                    raise
+                problems.append(str(exc))
+                continue
+            results.append(result)
+            problems += result.problems
     if as_json:
         from .._documents import FetchReport
 

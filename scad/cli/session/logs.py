@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from typing import TYPE_CHECKING
 
 import anyio
 import asyncclick as click
 
+from ...errors import EngineUnavailable
 from ...runs.envelopes import Envelope, encode_envelope
 from ...runs.records import RunPaths, RunRecord, find_run
 from ...runs.transcripts import TranscriptFollower, emit_transcripts, follow_transcripts
@@ -70,13 +72,18 @@ async def command(
         for line in out:
             click.echo(line)
 
-    async with app.open_engine() as engine:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            engine: Engine | None = await stack.enter_async_context(app.open_engine())
+        except EngineUnavailable as exc:
+            click.echo(f"warning: {exc}; showing the log as last read", err=True)
+            engine = None
         if record.mode == "interactive" and not as_json:
             running = await _interactive(engine, home, record, emit, follow=follow)
         else:
             running = await stream_events(engine, home, record, emit, follow=follow)
         flush()
-        if record.mode == "interactive" and running and not as_json:
+        if engine is not None and record.mode == "interactive" and running and not as_json:
             click.echo("--- tmux pane ---")
             # The pane is what the agent's terminal shows: its escapes are not for ours.
             pane = (await pane_text(engine, record)).split("\n")
@@ -84,7 +91,7 @@ async def command(
 
 
 async def _interactive(
-    engine: Engine, home: Home, record: RunRecord, emit: Emit, *, follow: bool
+    engine: Engine | None, home: Home, record: RunRecord, emit: Emit, *, follow: bool
 ) -> bool:
     """An interactive run's log, then what its Claude did (its transcripts: Claude in
     a terminal prints nothing to the log); with ``follow``, both as they grow."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from scad.home import Home
 from scad.runs.ledger import keep_collected
 from scad.runs.records import RunPaths
 from scad.runs.summaries import summarise_log
-from tests.conftest import Cli
+from tests.conftest import SCAD, Cli, on_a_terminal
 from tests.unit.cli.test_main import _bash_complete
 from tests.unit.test_projects import add_run, register
 from tests.unit.test_summaries import Log, failed, headless, running
@@ -212,3 +214,25 @@ async def test_hide_cleaned_leaves_out_cleaned_and_collected_runs(
         "proj-b-Nov27-1002",
         "proj-c-Nov27-1003",
     ]
+
+
+def test_cost_shows_its_progress_on_a_terminal_only(
+    scad_home: Path, tmp_path: Path, no_engine: str
+) -> None:
+    three_runs(scad_home, tmp_path)
+    script = tmp_path / "ccusage"
+    script.write_text('#!/bin/sh\necho \'{"totals": {"totalCost": 0.125}}\'\n')
+    script.chmod(0o755)
+    env = {**os.environ, "SCAD_HOME": str(scad_home), "SCAD_CCUSAGE": str(script)}
+    stdout, shown = on_a_terminal(["project", "status", "proj", "--cost"], env)
+    assert stdout.splitlines()[-1] == "3 runs: 1 failed, 1 running, 1 succeeded"
+    steps = [f"\r\x1b[Kcounting cost with ccusage: {n}/3" for n in range(4)]
+    assert shown.removeprefix(no_engine.replace("\n", "\r\n")) == "".join(steps) + "\r\x1b[K"
+    # Piped, or with --json: not a byte of it.
+    piped = subprocess.run(
+        [SCAD, "project", "status", "proj", "--cost"], capture_output=True, env=env, timeout=60
+    )
+    assert piped.stderr.decode() == no_engine
+    stdout, shown = on_a_terminal(["project", "status", "proj", "--cost", "--json"], env)
+    assert json.loads(stdout)["totals"]["ccusage_cost_usd"] == 0.375
+    assert shown == no_engine.replace("\n", "\r\n")

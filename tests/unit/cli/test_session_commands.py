@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from scad.home import Home
@@ -14,6 +17,8 @@ from tests.unit.test_projects import add_run
 from tests.unit.test_summaries import Log, headless
 
 pytestmark = pytest.mark.anyio
+
+SCAD = str(Path(sys.executable).parent / "scad")
 
 
 @pytest.mark.parametrize("command", ["info", "logs", "attach", "resume"])
@@ -242,3 +247,57 @@ async def test_info_shows_what_the_gateway_measured_beside_what_claude_reported(
     old = json.loads((await run_cli("session", "info", before.run_id, "--json")).stdout)
     assert (old["gateway"], old["max_usd"]) == (None, None)
     assert "gateway " not in (await run_cli("session", "info", before.run_id)).stdout
+
+
+async def test_logs_without_an_engine_shows_the_log_as_last_read(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = f"unix://{tmp_path}/none.sock"
+    monkeypatch.setenv("DOCKER_HOST", socket)
+    home = Home(scad_home)
+    record = add_run(home, "proj-a-Nov27-1001", container_id="c0ffee000001")
+    paths = RunPaths(home, record.run_id)
+    headless(Log(paths), cost=0.25)
+    warning = (
+        f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
+        "Desktop) or point DOCKER_HOST at a running engine; showing the log as last read\n"
+    )
+
+    as_json = await run_cli("session", "logs", record.run_id, "--json")
+    assert (as_json.exit_code, as_json.stderr) == (0, warning)
+    stored = paths.events.read_text().splitlines()
+    assert as_json.stdout.splitlines() == ['{"schema":1,' + line[1:] for line in stored]
+    text = await run_cli("session", "logs", record.run_id)
+    assert (text.exit_code, text.stderr) == (0, warning)
+    lines = text.stdout.splitlines()
+    assert (lines[0], lines[-1]) == (
+        "10:00:01 [scad] started",
+        "10:00:07 [scad] exited with code 0",
+    )
+
+
+async def test_logs_follow_without_an_engine_follows_the_file(
+    scad_home: Path, tmp_path: Path
+) -> None:
+    home = Home(scad_home)
+    record = add_run(home, "proj-a-Nov27-1001", container_id="c0ffee000001")
+    paths = RunPaths(home, record.run_id)
+    log = Log(paths).scad("started", cid="c0ffee000001")
+    env = {**os.environ, "SCAD_HOME": str(scad_home), "DOCKER_HOST": f"unix://{tmp_path}/x.sock"}
+    argv = [SCAD, "session", "logs", record.run_id, "-f", "--json"]
+    async with await anyio.open_process(argv, env=env) as process:
+        assert process.stdout is not None and process.stderr is not None
+        with anyio.fail_after(30):
+            said = await process.stderr.receive()
+            assert b"showing the log as last read" in said
+            printed = b""
+            while printed.count(b"\n") < 1:
+                printed += await process.stdout.receive()
+            # Another writer (a supervisor, elsewhere) appends: the follower prints it.
+            headless(log)
+            stored = paths.events.read_bytes().splitlines()
+            whole = b"".join(b'{"schema":1,' + line[1:] + b"\n" for line in stored)
+            while len(printed) < len(whole):
+                printed += await process.stdout.receive()
+        process.terminate()
+    assert printed == whole
