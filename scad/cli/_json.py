@@ -25,7 +25,7 @@ from ..errors import UsageError
 __all__ = ["SCHEMA", "Document", "JsonCommand", "JsonOutput", "json_option"]
 
 #: The version of every document's shape.
-SCHEMA = 1
+SCHEMA = 2
 
 #: What ``--json`` holds when no fields follow it: every field.
 _ALL = ""

@@ -47,7 +47,7 @@ async def status(
             return
         rows = [
             (v.batch_id, v.supervisor, v.totals.prompts,
-             ", ".join(f"{n} {s}" for s, n in sorted(v.totals.statuses.items())),
+             ", ".join(f"{n} {o}" for o, n in sorted(v.totals.outcomes.items())),
              f"${v.totals.cost_usd:.4f}")
             for v in views
         ]  # fmt: skip
