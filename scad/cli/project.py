@@ -11,6 +11,8 @@ from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._render import Column, output_option, table
+from ._watch import watch as follow
+from ._watch import watch_option
 
 if TYPE_CHECKING:
     from ..reports.project import ProjectStatus, RunFigures
@@ -58,6 +60,7 @@ JSON = Document(("scad.reports.project:ProjectStatus",), items="rows")
 )
 @json_option(JSON)
 @output_option
+@watch_option
 @pass_app
 async def status(
     app: Application,
@@ -66,6 +69,7 @@ async def status(
     hide_cleaned: bool,
     as_json: JsonOutput | None,
     output: str | None,
+    watch: bool,
 ) -> None:
     """The runs of CONFIG side by side, with totals.
 
@@ -78,14 +82,29 @@ async def status(
     from ..reports.project import config_runs, project_status
 
     home = app.home
-    runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    result = await with_engine_if_up(
-        lambda engine: project_status(
-            engine, home, config, runs=runs, cost=cost, cleaned=not hide_cleaned
-        ),
-        app.open_status_engine,
-        lacking=STATES_UNKNOWN,
-    )
+    config_runs(home, config)  # an unknown name fails before the engine is asked
+
+    async def look() -> ProjectStatus:
+        return await with_engine_if_up(
+            lambda engine: project_status(
+                engine, home, config, runs=config_runs(home, config), cost=cost,
+                cleaned=not hide_cleaned,
+            ),
+            app.open_status_engine,
+            lacking=STATES_UNKNOWN,
+        )  # fmt: skip
+
+    if watch:
+
+        async def screen() -> str:
+            result = await look()
+            if as_json:
+                return as_json.text(result)
+            return status_table(result, cost=cost, wide=output == "wide")
+
+        await follow(screen)
+        return
+    result = await look()
     if as_json:
         as_json.echo(result)
         return
