@@ -46,7 +46,7 @@ class ItemRun:
 
     def ended_early(self, status: Status, why: str) -> Outcome:
         """The outcome of an attempt that did not run to its own end."""
-        return Outcome(run_id=self.record_id, status=status, detail=why)
+        return Outcome(run_id=self.record_id, outcome=status, detail=why)
 
 
 class Attempts:

@@ -97,7 +97,7 @@ async def _supervise(
         records = {
             r.item: r
             for r in await anyio.to_thread.run_sync(list_runs, home)
-            if r.batch == manifest.batch_id and r.item is not None
+            if r.batch_id == manifest.batch_id and r.item is not None
         }
     await log(SupervisorTook(pid=os.getpid()))
     pending = [item for item in state.items if not item.final]

@@ -42,10 +42,10 @@ def attempt_end(outcome: Outcome, *, tries: int, retries: int) -> AttemptEnd:
     (this one counted) of the ``retries`` + 1 it may have: a retryable outcome
     with tries left is tried again; a failure says why (what scad saw, else
     Claude's last word), cut to :data:`DETAIL_LIMIT`."""
-    failed = outcome.status != "succeeded"
-    final = outcome.status not in RETRYABLE or tries > retries
+    failed = outcome.outcome != "succeeded"
+    final = outcome.outcome not in RETRYABLE or tries > retries
     return AttemptEnd(
-        status=outcome.status,
+        status=outcome.outcome,
         final=final,
         detail=shorten(outcome.detail or (outcome.result if failed else None)),
     )

@@ -18,6 +18,7 @@ from ..home import Home
 from ..runs.accounting import RunSummary
 from ..runs.ledger import Collected, collected_run
 from ..runs.records import RunPaths, parse_iso
+from ..runs.states import ItemStatus
 from ..runs.tallies import LogTallies
 from .signals import GatewaySignals
 from .store import (
@@ -39,7 +40,7 @@ SupervisorState = Literal["running", "ended", "dead"]
 class BatchRow(msgspec.Struct, kw_only=True):
     item: int
     tag: str
-    status: str
+    outcome: ItemStatus
     run_id: str | None = None
     attempts: int = 0
     turns: int = 0
@@ -51,13 +52,14 @@ class BatchRow(msgspec.Struct, kw_only=True):
     cost_estimated: bool = False
     #: The cost is what the model gateway measured (else what Claude reported).
     cost_measured: bool = False
-    elapsed_s: float | None = None
+    #: How long it ran (so far, while it runs).
+    duration_ms: int | None = None
     detail: str | None = None
 
 
 class BatchTotals(msgspec.Struct, kw_only=True):
     prompts: int = 0
-    statuses: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
     turns: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -86,7 +88,7 @@ class BatchView(msgspec.Struct, kw_only=True):
 
     @property
     def succeeded(self) -> bool:
-        return self.supervisor == "ended" and all(r.status == "succeeded" for r in self.rows)
+        return self.supervisor == "ended" and all(r.outcome == "succeeded" for r in self.rows)
 
 
 class BatchWatcher:
@@ -150,11 +152,11 @@ def _row(item: ItemState, summary: RunSummary | None, measured_usd: float | None
     row = BatchRow(
         item=item.index,
         tag=item.tag,
-        status=item.status,
+        outcome=item.status,
         run_id=item.run_id,
         attempts=item.attempts,
         detail=item.detail,
-        elapsed_s=_elapsed(item.started, item.finished),
+        duration_ms=_duration_ms(item.started, item.finished),
     )
     if summary is None:
         return row
@@ -169,17 +171,17 @@ def _row(item: ItemState, summary: RunSummary | None, measured_usd: float | None
     return row
 
 
-def _elapsed(started: str | None, finished: str | None) -> float | None:
+def _duration_ms(started: str | None, finished: str | None) -> int | None:
     if started is None:
         return None
     end = parse_iso(finished) if finished else datetime.now(UTC)
-    return max(0.0, (end - parse_iso(started)).total_seconds())
+    return max(0, round((end - parse_iso(started)).total_seconds() * 1000))
 
 
 def _totals(rows: list[BatchRow]) -> BatchTotals:
     return BatchTotals(
         prompts=len(rows),
-        statuses=dict(Counter(row.status for row in rows)),
+        outcomes=dict(Counter(row.outcome for row in rows)),
         turns=sum(row.turns for row in rows),
         input_tokens=sum(row.input_tokens for row in rows),
         output_tokens=sum(row.output_tokens for row in rows),

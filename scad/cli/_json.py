@@ -25,7 +25,7 @@ from ..errors import UsageError
 __all__ = ["SCHEMA", "Document", "JsonCommand", "JsonOutput", "json_option"]
 
 #: The version of every document's shape.
-SCHEMA = 1
+SCHEMA = 2
 
 #: What ``--json`` holds when no fields follow it: every field.
 _ALL = ""
@@ -77,8 +77,12 @@ class JsonOutput:
 
     def echo(self, value: Any) -> None:
         """Print ``value`` (the document's Struct) as indented JSON."""
+        click.echo(self.text(value))
+
+    def text(self, value: Any) -> str:
+        """``value`` (the document's Struct) as indented JSON."""
         encoded = msgspec.json.encode(self.select(msgspec.to_builtins(value)))
-        click.echo(msgspec.json.format(encoded, indent=2).decode())
+        return msgspec.json.format(encoded, indent=2).decode()
 
     def line(self, first: dict[str, Any], body: bytes) -> bytes:
         """One line of a JSON-lines document: ``first``'s fields, then the JSON

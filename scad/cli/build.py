@@ -94,6 +94,6 @@ async def build(
     elif result.up_to_date:
         click.echo(f"{result.image} is up to date")
     else:
-        click.echo(f"built {result.image} in {result.seconds:.1f} s")
+        click.echo(f"built {result.image} in {result.duration_ms / 1000:.1f} s")
         for tag in result.pruned:
             click.echo(f"removed old image {tag}")

@@ -44,12 +44,12 @@ async def status(app: Application, as_json: JsonOutput | None, output: str | Non
         [
             run.run_id,
             "live" if run.live else "revoked",
-            run.batch or "",
+            run.batch_id or "",
             run.usage.requests,
             run.usage.input_tokens,
             run.usage.output_tokens,
             f"{run.usage.cost_usd:.4f}",
-            "" if run.max_usd is None else f"{run.max_usd:.2f}",
+            "" if run.budget_usd is None else f"{run.budget_usd:.2f}",
             run.usage.rate_limited,
             run.usage.budget_refusals,
         ]

@@ -85,7 +85,7 @@ def _show_plan(plan: GcPlan, *, other_homes: bool, wide: bool) -> None:
     kept = [k for k in plan.kept if other_homes or k.home is None]
     if kept:
         click.echo("\nkept:")
-        click.echo(table(_KEPT_COLUMNS, [(k.kind, k.name, k.why) for k in kept], wide=wide))
+        click.echo(table(_KEPT_COLUMNS, [(k.kind, k.name, k.reason) for k in kept], wide=wide))
     if hidden := len(plan.kept) - len(kept):
         click.echo(
             f"\n{hidden} kept for other scad homes on this engine; "

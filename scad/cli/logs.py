@@ -55,7 +55,7 @@ def _selected(
     return [
         r
         for r in list_runs(home)
-        if (config is None or r.config == config) and (batch is None or r.batch == batch)
+        if (config is None or r.config == config) and (batch is None or r.batch_id == batch)
     ]
 
 

@@ -12,6 +12,8 @@ from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._progress import ProgressLine
 from ._render import Column, output_option, table
+from ._watch import watch as follow
+from ._watch import watch_option
 
 if TYPE_CHECKING:
     from ..reports.project import ProjectStatus, RunFigures
@@ -59,6 +61,7 @@ JSON = Document(("scad.reports.project:ProjectStatus",), items="rows")
 )
 @json_option(JSON)
 @output_option
+@watch_option
 @pass_app
 async def status(
     app: Application,
@@ -67,6 +70,7 @@ async def status(
     hide_cleaned: bool,
     as_json: JsonOutput | None,
     output: str | None,
+    watch: bool,
 ) -> None:
     """The runs of CONFIG side by side, with totals.
 
@@ -79,21 +83,31 @@ async def status(
     from ..reports.project import config_runs, project_status
 
     home = app.home
-    runs = config_runs(home, config)  # an unknown name fails before the engine is asked
-    with ProgressLine(quiet=as_json is not None) as progress:
-        result = await with_engine_if_up(
-            lambda engine: project_status(
-                engine,
-                home,
-                config,
-                runs=runs,
-                cost=cost,
-                cleaned=not hide_cleaned,
-                progress=progress,
-            ),
-            app.open_status_engine,
-            lacking=STATES_UNKNOWN,
-        )
+    config_runs(home, config)  # an unknown name fails before the engine is asked
+
+    async def look() -> ProjectStatus:
+        # Progress only for a single look: a watch redraws the whole screen instead.
+        with ProgressLine(quiet=as_json is not None or watch) as progress:
+            return await with_engine_if_up(
+                lambda engine: project_status(
+                    engine, home, config, runs=config_runs(home, config), cost=cost,
+                    cleaned=not hide_cleaned, progress=progress,
+                ),
+                app.open_status_engine,
+                lacking=STATES_UNKNOWN,
+            )  # fmt: skip
+
+    if watch:
+
+        async def screen() -> str:
+            result = await look()
+            if as_json:
+                return as_json.text(result)
+            return status_table(result, cost=cost, wide=output == "wide")
+
+        await follow(screen)
+        return
+    result = await look()
     if as_json:
         as_json.echo(result)
         return

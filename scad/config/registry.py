@@ -40,7 +40,7 @@ class ConfigEntry(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     #: The file a registered symlink points to; None for a file scad owns.
     target: str | None
-    error: str | None = None
+    problem: str | None = None
 
     @property
     def owned(self) -> bool:
@@ -95,7 +95,7 @@ def _entry(home: Home, path: Path) -> ConfigEntry:
     try:
         load_registered(home, path.stem)
     except ConfigError as exc:
-        return ConfigEntry(name=path.stem, path=str(path), target=target, error=exc.problem)
+        return ConfigEntry(name=path.stem, path=str(path), target=target, problem=exc.problem)
     return ConfigEntry(name=path.stem, path=str(path), target=target)
 
 

@@ -16,9 +16,9 @@ class RunSpend(msgspec.Struct, kw_only=True):
     run_id: str
     live: bool
     """Its token still works."""
-    batch: str | None
-    max_usd: float | None
-    batch_max_usd: float | None
+    batch_id: str | None
+    budget_usd: float | None
+    batch_budget_usd: float | None
     usage: GatewayUsage
 
 
@@ -33,9 +33,9 @@ def gateway_status(home: Home) -> GatewayStatus:
         RunSpend(
             run_id=registration.run_id,
             live=registration.secret is not None,
-            batch=registration.batch,
-            max_usd=registration.max_usd,
-            batch_max_usd=registration.batch_max_usd,
+            batch_id=registration.batch,
+            budget_usd=registration.max_usd,
+            batch_budget_usd=registration.batch_max_usd,
             usage=gateway_usage([events_path(home, registration.run_id)]),
         )
         for registration in registered_runs(home)

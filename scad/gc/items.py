@@ -42,7 +42,7 @@ class GcKept(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     kind: GcKind
     name: str
-    why: str
+    reason: str
     #: The scad home it belongs to, when it is another home's (on the same engine).
     home: str | None = None
 

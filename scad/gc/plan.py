@@ -135,7 +135,9 @@ async def _plan_runs(
             tg.start_soon(check, run)
 
     collected: list[SeenRun] = []
-    kept = [GcKept(kind="run", name=name, why="not a folder; left alone") for name in seen.not_runs]
+    kept = [
+        GcKept(kind="run", name=name, reason="not a folder; left alone") for name in seen.not_runs
+    ]
     for run in seen.runs:
         why = run_verdict(
             run,
@@ -147,7 +149,7 @@ async def _plan_runs(
         if why is None:
             collected.append(run)
         else:
-            kept.append(GcKept(kind="run", name=run.run_id, why=why))
+            kept.append(GcKept(kind="run", name=run.run_id, reason=why))
     items = await anyio.to_thread.run_sync(_run_items, home, collected)
     return GcPlan(items=items, kept=kept)
 
@@ -174,7 +176,7 @@ def _plan_batches(home: Home, seen: SeenHome, gone: set[str], now: float) -> GcP
     for batch in seen.batches:
         why = batch_verdict(batch, done=done, now=now)
         if why is not None:
-            kept.append(GcKept(kind="batch", name=batch.batch_id, why=why))
+            kept.append(GcKept(kind="batch", name=batch.batch_id, reason=why))
             continue
         root = BatchPaths(home, batch.batch_id).root
         items.append(

@@ -46,11 +46,11 @@ def orphan_containers(
                 "made before containers named their scad home; "
                 f"remove it with `docker rm -f {name}` if it is yours"
             )
-            kept.append(GcKept(kind="container", name=name, why=why))
+            kept.append(GcKept(kind="container", name=name, reason=why))
             continue
         if maker != home:
             why = f"made by another scad home ({maker})"
-            kept.append(GcKept(kind="container", name=name, why=why, home=maker))
+            kept.append(GcKept(kind="container", name=name, reason=why, home=maker))
             continue
         reason = f"its run {run_id} has no run directory"
         if container.running:
@@ -79,10 +79,10 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
         made = _seconds(container.created)
         if made is None:
             why = f"made by scad doctor at a time the engine does not say ({container.created!r})"
-            kept.append(GcKept(kind="container", name=name, why=why))
+            kept.append(GcKept(kind="container", name=name, reason=why))
         elif now - made < STALE_SECONDS:
             why = "made by scad doctor under an hour ago: it may be in use"
-            kept.append(GcKept(kind="container", name=name, why=why))
+            kept.append(GcKept(kind="container", name=name, reason=why))
         else:
             reason = "left by a scad doctor that did not finish"
             items.append(GcItem(kind="container", name=name, reason=reason, target=container.id))
@@ -119,7 +119,7 @@ def stale_images(
             by_config.setdefault(config, []).append(image)
         elif len(foreign) < len(image.tags):
             kept.append(
-                GcKept(kind="image", name=_image_name(image), why=f"also tagged {foreign[0]}")
+                GcKept(kind="image", name=_image_name(image), reason=f"also tagged {foreign[0]}")
             )
     items = []
     for config, group in sorted(by_config.items()):
@@ -127,7 +127,7 @@ def stale_images(
             for image in sorted(group, key=_made):
                 name = _image_name(image)
                 if image.id in in_use:
-                    kept.append(GcKept(kind="image", name=name, why="a container uses it"))
+                    kept.append(GcKept(kind="image", name=name, reason="a container uses it"))
                 else:
                     reason = f"config {config} no longer exists; no container uses it"
                     items.append(_image_item(image, reason))
@@ -138,11 +138,15 @@ def stale_images(
         for image in sorted(group, key=_made):
             name = _image_name(image)
             if latest & set(image.tags):
-                kept.append(GcKept(kind="image", name=name, why=f"the latest of config {config}"))
+                kept.append(
+                    GcKept(kind="image", name=name, reason=f"the latest of config {config}")
+                )
             elif image is newest:
-                kept.append(GcKept(kind="image", name=name, why=f"the newest of config {config}"))
+                kept.append(
+                    GcKept(kind="image", name=name, reason=f"the newest of config {config}")
+                )
             elif image.id in in_use:
-                kept.append(GcKept(kind="image", name=name, why="a container uses it"))
+                kept.append(GcKept(kind="image", name=name, reason="a container uses it"))
             else:
                 what = "an older image" if image.tags else "an untagged image"
                 items.append(_image_item(image, f"{what} of config {config}; no container uses it"))

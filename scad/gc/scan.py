@@ -16,7 +16,7 @@ import msgspec
 from ..batch.store import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
 from ..home import Home
 from ..runs.events import is_locked, is_supervised
-from ..runs.records import RunPaths, RunRecord, parse_iso
+from ..runs.records import RunPaths, RunRecord, decode_record, parse_iso
 
 __all__ = [
     "SeenBatch",
@@ -76,8 +76,8 @@ def read_home(home: Home) -> SeenHome:
             continue
         run = _read_run(home, entry.name)
         seen.runs.append(run)
-        if run.record is not None and run.record.batch:
-            by_batch.setdefault(run.record.batch, set()).add(run.record.run_id)
+        if run.record is not None and run.record.batch_id:
+            by_batch.setdefault(run.record.batch_id, set()).add(run.record.run_id)
     seen.batches = [
         _read_batch(home, entry.name, by_batch.get(entry.name, set()))
         for entry in entries(home.root / "batches")
@@ -99,7 +99,7 @@ def _read_run(home: Home, run_id: str) -> SeenRun:
     paths = RunPaths(home, run_id)
     record, unreadable = None, None
     try:
-        record = msgspec.json.decode(paths.record.read_bytes(), type=RunRecord)
+        record = decode_record(paths.record.read_bytes())
     except FileNotFoundError:
         unreadable = "missing"
     except (OSError, msgspec.DecodeError) as exc:

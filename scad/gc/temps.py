@@ -68,7 +68,7 @@ def plan_temps(home: Home, run_ids: list[str], batch_ids: list[str], stale_befor
                 )
             )
         else:
-            kept.append(GcKept(kind="temp", name=temp.name, why="written less than an hour ago"))
+            kept.append(GcKept(kind="temp", name=temp.name, reason="written less than an hour ago"))
     return GcPlan(items=items, kept=kept)
 
 

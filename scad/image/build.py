@@ -53,7 +53,7 @@ class BuildResult(msgspec.Struct, frozen=True, kw_only=True):
     up_to_date: bool
     #: Older images of this config that were removed.
     pruned: list[str] = []
-    seconds: float = 0.0
+    duration_ms: int = 0
 
 
 def build_context(home: Home, config: Config) -> BuildContext:
@@ -103,7 +103,7 @@ async def build_image(
         content_hash=context.content_hash,
         up_to_date=False,
         pruned=pruned,
-        seconds=round(time.monotonic() - started, 1),
+        duration_ms=round((time.monotonic() - started) * 1000),
     )
 
 

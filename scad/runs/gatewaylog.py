@@ -109,7 +109,8 @@ class GatewayUsage(msgspec.Struct, kw_only=True):
     cost_usd: float = 0.0
     rate_limited: int = 0
     """Answers with status 429 (rate limited) or 529 (overloaded)."""
-    last_retry_after: float | None = None
+    #: The wait the last 429 or 529 asked for.
+    last_retry_after_ms: int | None = None
     budget_refusals: int = 0
 
 
@@ -129,7 +130,7 @@ def fold(events: Iterable[GatewayEvent], into: GatewayUsage | None = None) -> Ga
         if event.status in RATE_LIMIT_STATUSES:
             usage.rate_limited += 1
         if event.retry_after is not None:
-            usage.last_retry_after = event.retry_after
+            usage.last_retry_after_ms = round(event.retry_after * 1000)
     return usage
 
 
@@ -143,8 +144,8 @@ def add_usage(total: GatewayUsage, other: GatewayUsage) -> GatewayUsage:
     total.cost_usd += other.cost_usd
     total.rate_limited += other.rate_limited
     total.budget_refusals += other.budget_refusals
-    if other.last_retry_after is not None:
-        total.last_retry_after = other.last_retry_after
+    if other.last_retry_after_ms is not None:
+        total.last_retry_after_ms = other.last_retry_after_ms
     return total
 
 

@@ -14,7 +14,7 @@ import os
 import msgspec
 
 from ..home import Home
-from .records import RunRecord, now_iso
+from .records import OlderNames, RunRecord, now_iso
 from .summaries import LogSummary
 
 __all__ = ["Collected", "collected_run", "collected_runs", "keep_collected"]
@@ -39,7 +39,20 @@ def keep_collected(home: Home, record: RunRecord, log: LogSummary) -> Collected:
     return entry
 
 
-_decode = msgspec.json.Decoder(Collected).decode
+class _OlderEntry(msgspec.Struct):
+    record: OlderNames
+
+
+_decode_entry = msgspec.json.Decoder(Collected).decode
+_decode_older = msgspec.json.Decoder(_OlderEntry).decode
+
+
+def _decode(data: bytes) -> Collected:
+    """An entry, also one whose record names its batch the old way (see ``OlderNames``)."""
+    entry = _decode_entry(data)
+    if entry.record.item is not None and entry.record.batch_id is None:
+        _decode_older(data).record.carry_into(entry.record)
+    return entry
 
 
 def collected_runs(home: Home) -> list[Collected]:

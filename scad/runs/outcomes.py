@@ -36,7 +36,7 @@ class Outcome(msgspec.Struct, kw_only=True):
     """How a supervised run ended."""
 
     run_id: str
-    status: Status
+    outcome: Status
     container_id: str | None = None
     exit_code: int | None = None
     #: Claude's final text (its answer, or what went wrong).
@@ -45,7 +45,7 @@ class Outcome(msgspec.Struct, kw_only=True):
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
-    duration_ms: float = 0.0
+    duration_ms: int = 0
     #: What scad saw go wrong: the error that kept the run from starting, stderr, ...
     detail: str | None = None
 
@@ -119,7 +119,7 @@ def outcome_of(
     )
     outcome = Outcome(
         run_id=run_id,
-        status=status,
+        outcome=status,
         container_id=container_id,
         exit_code=exit.exit_code,
         detail=("\n".join(watch.stderr) or None) if exit.exit_code != 0 else None,
@@ -131,7 +131,7 @@ def outcome_of(
         outcome.result = result.result
         outcome.turns = int(result.num_turns or 0)
         outcome.cost_usd = result_cost(result)
-        outcome.duration_ms = float(result.duration_ms or 0.0)
+        outcome.duration_ms = int(result.duration_ms or 0)
         outcome.input_tokens = int(usage.input_tokens or 0) if usage else 0
         outcome.output_tokens = int(usage.output_tokens or 0) if usage else 0
     return outcome

@@ -24,11 +24,13 @@ from ..threads import async_twin
 from .gatewaylog import EVENTS_FILE, GATEWAY_DIR
 
 __all__ = [
+    "OlderNames",
     "RunPaths",
     "RunRecord",
     "alist_runs",
     "aload_run",
     "asave_run",
+    "decode_record",
     "find_run",
     "list_runs",
     "load_run",
@@ -58,11 +60,34 @@ class RunRecord(msgspec.Struct, kw_only=True):
     """How Claude authenticates in this run (api-key, oauth-token, credentials-file)."""
     cleaned: str | None = None
     """When `session clean` removed its container and clones."""
-    batch: str | None = None
+    batch_id: str | None = None
     """The batch this run is an item of, and which (from 1)."""
     item: int | None = None
     max_usd_per_run: float | None = None
     """The run's own budget (US dollars): the gateway refuses its next model call past it."""
+
+
+class OlderNames(msgspec.Struct):
+    """What older scad wrote in run.json under other names: read, never written."""
+
+    batch: str | None = None
+
+    def carry_into(self, record: RunRecord) -> RunRecord:
+        if record.batch_id is None:
+            record.batch_id = self.batch
+        return record
+
+
+_decode_record = msgspec.json.Decoder(RunRecord).decode
+_decode_older = msgspec.json.Decoder(OlderNames).decode
+
+
+def decode_record(data: bytes) -> RunRecord:
+    """A run.json's record, also one written before ``batch`` became ``batch_id``."""
+    record = _decode_record(data)
+    if record.item is not None and record.batch_id is None:  # a batch's item, named the old way
+        return _decode_older(data).carry_into(record)
+    return record
 
 
 class RunPaths:
@@ -144,7 +169,7 @@ def load_run(home: Home, run_id: str) -> RunRecord:
     """The record of ``run_id``; an unknown id suggests close matches."""
     path = RunPaths(home, run_id).record
     try:
-        return msgspec.json.decode(path.read_bytes(), type=RunRecord)
+        return decode_record(path.read_bytes())
     except FileNotFoundError:
         if path.parent.is_dir():  # a start interrupted before its record was written
             raise NotFound(f"run {run_id} has no run.json; remove {path.parent} by hand") from None

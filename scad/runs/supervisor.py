@@ -315,7 +315,10 @@ async def _regain(
                 await mark_lost(paths, container_id, "its start never reached the engine")
                 detail = f"{record.run_id}: {error}; its container never started"
                 return Outcome(
-                    run_id=record.run_id, status="crashed", container_id=container_id, detail=detail
+                    run_id=record.run_id,
+                    outcome="crashed",
+                    container_id=container_id,
+                    detail=detail,
                 )
             if watch.stop is not None:  # its stop may never have reached the engine
                 await engine.stop(container_id, grace=STOP_GRACE)
@@ -330,11 +333,13 @@ async def _regain(
     except (ScadError, TimeoutError):
         detail = f"{record.run_id}: {error}; whether its container {container_id[:12]} still runs is unknown"
         return Outcome(
-            run_id=record.run_id, status="unknown", container_id=container_id, detail=detail
+            run_id=record.run_id, outcome="unknown", container_id=container_id, detail=detail
         )
     # Stopped: what it printed stays in the engine's log, for a catch-up.
     detail = f"{record.run_id}: {error}; its container was stopped"
-    return Outcome(run_id=record.run_id, status="crashed", container_id=container_id, detail=detail)
+    return Outcome(
+        run_id=record.run_id, outcome="crashed", container_id=container_id, detail=detail
+    )
 
 
 async def _log_watchdog(
@@ -377,7 +382,7 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
     lost = life.lost if life is not None else None
     if exit is None or lost is not None:
         detail = lost.detail if lost else "the container ended with no exit in its log"
-        return Outcome(run_id=run_id, status="crashed", container_id=container_id, detail=detail)
+        return Outcome(run_id=run_id, outcome="crashed", container_id=container_id, detail=detail)
     if exit.stderr:
         watch.stderr.extend(exit.stderr.splitlines())
     watch.stop = watch.stop or exit.stop

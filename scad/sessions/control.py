@@ -64,7 +64,7 @@ def select_runs(
     if run_ids:
         return [find_run(home, run_id) for run_id in run_ids]
     records = [r for r in list_runs(home) if not r.cleaned]
-    return [r for r in records if all_runs or r.config == config or (batch and r.batch == batch)]
+    return [r for r in records if all_runs or r.config == config or (batch and r.batch_id == batch)]
 
 
 async def adopt_container(

@@ -168,7 +168,7 @@ async def prepare_session(
             repos={key: repo.path for key, repo in config.repos.items()},
             prompt=prompt,
             auth=credentials.method,
-            batch=batch[0] if batch else None,
+            batch_id=batch[0] if batch else None,
             item=batch[1] if batch else None,
             max_usd_per_run=max_usd_per_run,
         )

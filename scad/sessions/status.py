@@ -70,7 +70,7 @@ class CloneInfo(msgspec.Struct, kw_only=True):
     branch: str
     #: What the clone holds that the host repo lacks; None when it could not be
     #: read (see ``problem``).
-    ahead: CloneWork | None
+    work: CloneWork | None
     problem: str | None = None
 
 
@@ -81,7 +81,7 @@ class TranscriptInfo(msgspec.Struct, kw_only=True):
     entries: int | None
     problem: str | None = None
     #: Bytes read.
-    size: int = 0
+    size_bytes: int = 0
 
 
 class SessionInfo(msgspec.Struct, kw_only=True):
@@ -261,7 +261,7 @@ def list_transcripts(claude_dir: Path) -> list[TranscriptInfo]:
                             found.append(_unread(name, "past the bound on bytes read in one look"))
                             continue
                         found.append(_transcript(folder, name, min(budget, TRANSCRIPT_LIMIT)))
-                        budget -= found[-1].size
+                        budget -= found[-1].size_bytes
     except TooManyEntries as exc:
         return [*found, _unread("(more)", f"not listed: {exc}")]
     except AgentFileError:
@@ -286,7 +286,7 @@ def _transcript(folder: int, name: str, limit: int) -> TranscriptInfo:
         value = msgspec.json.decode(first, type=_TranscriptLine).timestamp
         started = printable(value) if isinstance(value, str) else None
     return TranscriptInfo(
-        session_id=session_id, started=started, entries=data.count(b"\n"), size=len(data)
+        session_id=session_id, started=started, entries=data.count(b"\n"), size_bytes=len(data)
     )
 
 
@@ -296,10 +296,10 @@ class _TranscriptLine(msgspec.Struct):
 
 async def _clone_info(paths: RunPaths, record: RunRecord, key: str, host_repo: str) -> CloneInfo:
     info = CloneInfo(
-        key=key, path=str(paths.clone(key)), host_repo=host_repo, branch=record.branch, ahead=None
+        key=key, path=str(paths.clone(key)), host_repo=host_repo, branch=record.branch, work=None
     )
     try:
-        info.ahead = await unfetched_work(paths.clone(key), paths.store(key), Path(host_repo))
+        info.work = await unfetched_work(paths.clone(key), paths.store(key), Path(host_repo))
     except UnreadableClone as exc:
         info.problem = exc.problem
     return info

@@ -177,7 +177,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
     status = await project.scad("batch", "status", batch_id, "--json", check=False)
     assert status.returncode == 1  # one run hung
     rows = {row["item"]: row for row in json.loads(status.stdout)["rows"]}
-    assert {n: (r["status"], r["attempts"]) for n, r in rows.items()} == {
+    assert {n: (r["outcome"], r["attempts"]) for n, r in rows.items()} == {
         **{n: ("succeeded", 1) for n in range(1, 10)},
         10: ("succeeded", 2),  # rate-limited, then retried
         11: ("hung", 2),  # the watchdog stopped it, twice
@@ -247,7 +247,7 @@ async def test_a_killed_supervisor_is_picked_up_and_nothing_runs_twice(
         resumed = await project.scad("batch", "resume", batch_id, "--foreground", "--json")
         tg.cancel_scope.cancel()
     view_json = json.loads(resumed.stdout)
-    assert [row["status"] for row in view_json["rows"]] == ["succeeded"] * 6
+    assert [row["outcome"] for row in view_json["rows"]] == ["succeeded"] * 6
     runs = runs_of(project, batch_id)
     assert sorted(runs) == list(range(1, 7))  # one run a prompt
     for n, run_id in runs.items():
@@ -272,7 +272,7 @@ async def test_a_budget_stops_the_batch(batch_project: Project) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     view = json.loads(result.stdout)
-    statuses = [row["status"] for row in view["rows"]]
+    statuses = [row["outcome"] for row in view["rows"]]
     # The expensive one may be stopped too, if the budget ran out before it exited.
     assert statuses[0] in ("succeeded", "cancelled") and set(statuses[1:]) == {"cancelled"}
     assert view["budget_spent"] and view["totals"]["cost_usd"] >= 0.2
@@ -422,7 +422,7 @@ async def test_an_engine_restart_mid_batch(
         open_gate(project, run_id)  # the retries go through
     assert await batch.wait(240) == 0, batch.out + batch.err
     view = json.loads(batch.out)
-    assert [row["status"] for row in view["rows"]] == ["succeeded"] * 3
+    assert [row["outcome"] for row in view["rows"]] == ["succeeded"] * 3
     ends = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "attempt"]
     for n in (1, 2, 3):
         mine = [e["status"] for e in ends if e["item"] == n]
@@ -470,7 +470,7 @@ async def test_a_run_whose_engine_restarts_under_it_is_followed_never_retried_be
     open_gate(project, run_id)
     assert await batch.wait(300) == 0, batch.err
     view = json.loads(batch.out)
-    assert [row["status"] for row in view["rows"]] == ["succeeded"]
+    assert [row["outcome"] for row in view["rows"]] == ["succeeded"]
     ends = [e for e in batch_events(project, view["batch_id"]) if e["event"] == "attempt"]
     assert [e["status"] for e in ends] == ["succeeded"]  # one attempt, from its real exit
     envelopes = project.envelopes(run_id)
@@ -517,7 +517,7 @@ async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_pa
     status = json.loads(
         (await project.scad("batch", "status", batch_id, "--json", check=False)).stdout
     )
-    assert [row["status"] for row in status["rows"]] == ["cancelled"] * 3
+    assert [row["outcome"] for row in status["rows"]] == ["cancelled"] * 3
     assert status["supervisor"] == "ended"
     for run_id in runs_of(project, batch_id).values():
         envelopes = project.envelopes(run_id)
@@ -542,5 +542,5 @@ async def test_a_batch_started_beside_a_folder_named_scad(
     assert result.returncode == 0, result.stderr.decode()
     batch_id = batch_id_of(project)
     status = json.loads((await project.scad("batch", "status", batch_id, "--json")).stdout)
-    assert [row["status"] for row in status["rows"]] == ["succeeded"]
+    assert [row["outcome"] for row in status["rows"]] == ["succeeded"]
     assert not marker.exists()

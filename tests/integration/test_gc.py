@@ -131,7 +131,7 @@ async def test_a_killed_doctors_container_is_left_while_young_and_collected_when
     try:
         dry = json.loads((await project.scad("gc", "--json")).stdout)
         assert {"kind": "container", "name": name,
-                "why": "made by scad doctor under an hour ago: it may be in use"} in dry["kept"]  # fmt: skip
+                "reason": "made by scad doctor under an hour ago: it may be in use"} in dry["kept"]  # fmt: skip
         assert name not in {item["name"] for item in dry["items"]}
         # Two hours on, no doctor can be using it.
         later = datetime.now(UTC) + timedelta(hours=2)

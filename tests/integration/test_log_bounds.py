@@ -84,7 +84,7 @@ async def test_odd_lines_leave_every_later_line_the_exit_and_the_cost_in_the_log
     prompt = f"TOKENS: 3000 400\n{run_script(ODD_LINES, '> /proc/1/fd/1')}\nSAY: all printed"
     async with open_engine() as engine:
         outcome = await run_session(engine, home, config, tag="odd", prompt=prompt)
-    assert (outcome.status, outcome.result) == ("succeeded", "all printed"), outcome.detail
+    assert (outcome.outcome, outcome.result) == ("succeeded", "all printed"), outcome.detail
     assert outcome.container_id is not None
     printed = (await anyio.run_process(["docker", "logs", outcome.container_id])).stdout
     lines = [line.decode(errors="replace") for line in printed.split(b"\n")[:-1]]

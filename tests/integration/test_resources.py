@@ -122,7 +122,7 @@ async def test_a_run_that_outgrows_its_memory_ends_as_oom(project: Project) -> N
     )  # fmt: skip
     outcome = json.loads(result.stdout)
     # The kernel kills the tool or Claude itself, whichever it judges larger.
-    assert (result.returncode, outcome["status"]) == (1, "oom")
+    assert (result.returncode, outcome["outcome"]) == (1, "oom")
     assert outcome["exit_code"] in (0, 137)
     assert container_state(outcome["run_id"])["OOMKilled"] is True
     exited = project.envelopes(outcome["run_id"])[-1]

@@ -47,7 +47,7 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     logs = await project.scad("session", "logs", run_id, "--json")
     # --json prints the stored lines as they are, Claude's bytes included, after the schema.
     stored = (project.run_dir(run_id) / "events.jsonl").read_text().splitlines()
-    assert logs.stdout.splitlines() == ['{"schema":1,' + line[1:] for line in stored]
+    assert logs.stdout.splitlines() == ['{"schema":2,' + line[1:] for line in stored]
     envelopes = [json.loads(line) for line in logs.stdout.splitlines()]
     assert [e["seq"] for e in envelopes] == list(range(1, len(envelopes) + 1))
     assert [e["event"] for e in envelopes if e["src"] == "scad"] == ["created", "started", "exited"]
@@ -70,7 +70,7 @@ async def test_headless_run_commits_and_logs_everything(project: Project) -> Non
     assert summary["usage"]["input_tokens"] == result["usage"]["input_tokens"] == 2000
     assert summary["usage"]["output_tokens"] == result["usage"]["output_tokens"] == 100
     assert info["state"] == "exited" and info["exit_code"] == 0
-    ahead = info["clones"][0]["ahead"]
+    ahead = info["clones"][0]["work"]
     assert (ahead["branches"], ahead["total"]) == ([f"scad-{run_id}"], 1)
     assert [c["subject"] for c in ahead["commits"]] == ["agent commit"]
 

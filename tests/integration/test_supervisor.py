@@ -110,7 +110,7 @@ async def test_start_wait_exits_with_the_outcome(project: Project) -> None:
                                 "--wait", "--json", "--prompt", "FAIL: 400 x20", check=False)  # fmt: skip
     assert failed.returncode == 1, failed.stdout
     outcome = json.loads(failed.stdout)
-    assert outcome["status"] == "failed" and outcome["exit_code"] == 1
+    assert outcome["outcome"] == "failed" and outcome["exit_code"] == 1
     interactive = await project.scad(
         "session", "start", "scadtest", "--tag", "i", "--wait", check=False
     )

@@ -148,7 +148,7 @@ async def test_stopping_a_batch_whose_supervisor_died(home: Home) -> None:
     engine = FakeEngine()
     record = RunRecord(run_id="p-b-01-Nov27-1000", config="p", tag="b-01", mode="headless",
                        image="scad-p:x", branch="scad-p-b-01-Nov27-1000",
-                       created="2026-11-27T10:00:00.000Z", repos={}, batch=BATCH, item=1)  # fmt: skip
+                       created="2026-11-27T10:00:00.000Z", repos={}, batch_id=BATCH, item=1)  # fmt: skip
     RunPaths(home, record.run_id).root.mkdir(parents=True)
     from scad.engine._types import ContainerSpec
     from tests.fakes import Script
@@ -196,11 +196,11 @@ async def test_the_view_sums_up_the_runs_logs(home: Home) -> None:
     event(home, "started", item=1, run_id="r1", attempt=1)
     view = await BatchWatcher(home, BATCH).look()
     row = view.rows[0]
-    assert (row.status, row.last_tool, row.input_tokens) == ("running", "Bash: make test", 1000000)
+    assert (row.outcome, row.last_tool, row.input_tokens) == ("running", "Bash: make test", 1000000)
     # A conversation still going is priced by its model: a million input tokens of Sonnet.
     assert row.cost_usd == pytest.approx(3.0) and row.cost_estimated
     assert view.supervisor == "dead"  # it said it started, and holds no lock
-    assert view.totals.statuses == {"running": 1, "queued": 2}
+    assert view.totals.outcomes == {"running": 1, "queued": 2}
 
 
 async def test_what_an_agent_prints_cannot_lower_the_spend_or_reach_the_terminal(

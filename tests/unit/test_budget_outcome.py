@@ -44,7 +44,7 @@ async def test_a_supervised_run_the_gateway_refused_ends_budget(
         refused_by_gateway(RunPaths(home, record.run_id))
     engine = FakeEngine(script=lambda spec: Script(out(INIT, REFUSED), exit_code=1))
     outcome = await _supervise(engine, home, record, spec)
-    assert outcome.status == status
+    assert outcome.outcome == status
     if gateway_refused:
         assert (
             outcome.detail

@@ -614,7 +614,7 @@ async def test_a_start_that_failed_is_not_taken_for_a_running_container(
     append_batch_event(paths, batch_event("supervisor", pid=1))
     engine.fail["start"] = EngineUnavailable("start: the Docker engine did not answer")
     outcome = await supervise(engine, home, prepared.record, prepared.spec)
-    assert outcome.status == "crashed" and "its container never started" in (outcome.detail or "")
+    assert outcome.outcome == "crashed" and "its container never started" in (outcome.detail or "")
     assert engine.made == {}  # removed: nothing is left to run beside a retry
     del engine.fail["start"]
     append_batch_event(paths, batch_event("attempt", item=1, run_id=prepared.record.run_id, attempt=1,

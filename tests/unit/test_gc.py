@@ -76,7 +76,7 @@ def make_run(
     record = RunRecord(
         run_id=run_id, config="proj", tag="t", mode="headless", image="scad-proj:x",
         branch=f"scad-{run_id}", created=iso(created), repos=repos or {},
-        cleaned=iso(created) if cleaned else None, batch=batch, item=1 if batch else None,
+        cleaned=iso(created) if cleaned else None, batch_id=batch, item=1 if batch else None,
     )  # fmt: skip
     save_run(home, record)
     paths.events.write_text('{"seq":1,"ts":"t","src":"scad","event":"created"}\n')
@@ -160,7 +160,7 @@ def listed(plan: GcPlan) -> set[tuple[str, str]]:
 
 
 def kept(plan: GcPlan) -> dict[tuple[str, str], str]:
-    return {(k.kind, k.name): k.why for k in plan.kept}
+    return {(k.kind, k.name): k.reason for k in plan.kept}
 
 
 def tree(root: Path) -> set[str]:

@@ -312,9 +312,9 @@ class Seen:
     @property
     def clone(self) -> str:
         (clone,) = self.info.clones
-        if clone.ahead is None:
+        if clone.work is None:
             return f"unreadable: {clone.problem}"
-        return f"{' '.join(clone.ahead.branches)}:{clone.ahead.total}"
+        return f"{' '.join(clone.work.branches)}:{clone.work.total}"
 
 
 async def exercise(home: Home, record: RunRecord) -> Seen:

@@ -41,7 +41,7 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (outcome.status, outcome.turns, outcome.cost_usd) == ("succeeded", 7, 1.5)
+    assert (outcome.outcome, outcome.turns, outcome.cost_usd) == ("succeeded", 7, 1.5)
     assert peak < 24 << 20, f"{peak >> 20} MB"
 
 

@@ -91,7 +91,7 @@ class Attempts:
         if status is None:
             self.running.set()
             await anyio.sleep_forever()
-        return Outcome(run_id=run.record_id, status=status, detail=status)
+        return Outcome(run_id=run.record_id, outcome=status, detail=status)
 
     async def fetch(self, record: RunRecord) -> str:
         return "fetched"

@@ -70,7 +70,7 @@ async def test_outcomes(
     tmp_path: Path, printed: list[dict[str, object]], exit_code: int, oom: bool, status: str
 ) -> None:
     outcome, home = await run_one(tmp_path, Script(out(*printed), exit_code=exit_code, oom=oom))
-    assert (outcome.status, outcome.exit_code) == (status, exit_code)
+    assert (outcome.outcome, outcome.exit_code) == (status, exit_code)
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
     kinds = [e.kind or e.payload()["type"] for e in envelopes]
     assert kinds == ["started", *[p["type"] for p in printed], "exited"]
@@ -100,7 +100,7 @@ async def test_a_crash_keeps_the_end_of_stderr(tmp_path: Path) -> None:
 
 async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
     outcome, home = await run_one(tmp_path, Script(out(INIT), hang=True), idle_timeout=0.2)
-    assert outcome.status == "hung"
+    assert outcome.outcome == "hung"
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
     assert (envelopes[-1].stop, envelopes[-1].stderr) == ("hung", None)
 
@@ -108,7 +108,7 @@ async def test_a_silent_run_is_stopped_as_hung(tmp_path: Path) -> None:
 async def test_a_run_that_talks_on_but_takes_too_long_is_timed_out(tmp_path: Path) -> None:
     chatter = Script(out(*[INIT] * 3), seconds=5)  # prints, then keeps going: not idle
     outcome, home = await run_one(tmp_path, chatter, idle_timeout=1, time_limit=0.2)
-    assert (outcome.status, outcome.exit_code) == ("timed-out", 143)
+    assert (outcome.outcome, outcome.exit_code) == ("timed-out", 143)
     envelopes = await read_all_events(RunPaths(home, outcome.run_id))
     assert (envelopes[-1].stop, envelopes[-1].stderr) == ("timed-out", None)
 
@@ -116,7 +116,7 @@ async def test_a_run_that_talks_on_but_takes_too_long_is_timed_out(tmp_path: Pat
 async def test_a_run_that_gave_up_on_rate_limits(tmp_path: Path) -> None:
     gave_up = {**result(is_error=True), "api_error_status": 529}
     outcome, _ = await run_one(tmp_path, Script(out(INIT, gave_up), exit_code=1))
-    assert outcome.status == "rate-limited"
+    assert outcome.outcome == "rate-limited"
 
 
 @pytest.mark.parametrize("method", ["create_container", "attach", "start"])
@@ -143,7 +143,7 @@ async def test_an_engine_error_once_started_is_followed_to_the_runs_real_end(
     )
     record, spec = make_run(home)
     outcome = await supervise(engine, home, record, spec)
-    assert (outcome.status, outcome.result) == ("succeeded", "done")
+    assert (outcome.outcome, outcome.result) == ("succeeded", "done")
     envelopes = await read_all_events(RunPaths(home, record.run_id))
     assert [e.kind or e.payload()["type"] for e in envelopes] == [
         "started", "system", "result", "exited",
@@ -168,7 +168,7 @@ async def test_one_run_failing_leaves_its_siblings_running(tmp_path: Path) -> No
     async with anyio.create_task_group() as tg:
         for n in range(1, 6):
             tg.start_soon(one, n)
-    assert sorted(o.status for o in outcomes.values()) == ["crashed", *["succeeded"] * 4]
+    assert sorted(o.outcome for o in outcomes.values()) == ["crashed", *["succeeded"] * 4]
 
 
 async def test_a_cancelled_run_is_stopped_kept_and_removed(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ async def test_two_homes_run_the_same_run_id_side_by_side(tmp_path: Path) -> Non
         record, spec = make_run(home)
         spec = msgspec.structs.replace(spec, labels={**spec.labels, labels.HOME: home_label(home)})
         outcomes.append(await supervise(engine, home, record, spec))
-    assert [o.status for o in outcomes] == ["succeeded", "succeeded"]
+    assert [o.outcome for o in outcomes] == ["succeeded", "succeeded"]
     names = [engine.made[o.container_id].spec.name for o in outcomes if o.container_id]
     assert names == ["scad-p-t-Nov27-1000", f"scad-p-t-Nov27-1000-{home_key(str(second.root))}"]
 
@@ -222,7 +222,7 @@ async def test_a_container_of_this_run_that_never_started_gives_up_its_name(
     record, spec = make_run(home)
     left = await engine.create_container(spec)
     outcome = await supervise(engine, home, record, spec)
-    assert outcome.status == "succeeded" and left not in engine.made
+    assert outcome.outcome == "succeeded" and left not in engine.made
     assert outcome.container_id is not None
     assert engine.made[outcome.container_id].spec.name == spec.name
 

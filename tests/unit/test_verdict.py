@@ -9,7 +9,7 @@ from scad.runs.outcomes import Outcome, Status
 
 
 def ended(status: Status, *, detail: str | None = None, result: str | None = None) -> Outcome:
-    return Outcome(run_id="r", status=status, detail=detail, result=result)
+    return Outcome(run_id="r", outcome=status, detail=detail, result=result)
 
 
 @pytest.mark.parametrize(

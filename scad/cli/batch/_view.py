@@ -134,7 +134,7 @@ def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ig
             row.turns,
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
-            _seconds(row.elapsed_s),
+            _duration(row.duration_ms),
             row.last_tool or "",
         )
         for row in view.rows
@@ -144,7 +144,7 @@ def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ig
     screen.append("  ".join(header).rstrip() + "\n", style="bold")
     for row, cells in zip(view.rows, lines, strict=True):
         screen.append("  ".join(cells[:2]) + "  ")
-        screen.append(cells[2], style=_STYLES.get(row.status, ""))
+        screen.append(cells[2], style=_STYLES.get(row.outcome, ""))
         screen.append(("  " + "  ".join(cells[3:])).rstrip() + "\n")
     screen.append(_totals_line(view, None if wide else width), style="dim")
     return screen
@@ -154,24 +154,24 @@ _STYLES = {"succeeded": "green", "running": "cyan", "retrying": "yellow", "queue
 
 
 def _state(row: BatchRow) -> str:
-    return f"{row.status} (try {row.attempts + 1})" if row.status == "retrying" else row.status
+    return f"{row.outcome} (try {row.attempts + 1})" if row.outcome == "retrying" else row.outcome
 
 
 def _cost(row: BatchRow) -> str:
     return f"{'~' if row.cost_estimated else ''}${row.cost_usd:.4f}"
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
+def _duration(ms: int | None) -> str:
+    if ms is None:
         return ""
-    minutes, seconds = divmod(int(value), 60)
+    minutes, seconds = divmod(ms // 1000, 60)
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def _totals_line(view: BatchView, width: int | None = None) -> str:
     """The batch's totals on one line, or one part a line when that is wider than ``width``."""
     totals = view.totals
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(totals.statuses.items()))
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(totals.outcomes.items()))
     limit = f"at once {view.limit}/{view.parallel}" if view.limit else f"at once {view.parallel}"
     budget = f" of ${view.budget_usd:.2f}" if view.budget_usd is not None else ""
     parts = [
@@ -228,12 +228,12 @@ def summary(view: BatchView, *, wide: bool = False, width: int | None = None) ->
         (
             row.item,
             row.run_id or row.tag,
-            row.status,
+            row.outcome,
             row.attempts,
             row.turns,
             f"{row.input_tokens}/{row.output_tokens}",
             _cost(row),
-            _seconds(row.elapsed_s),
+            _duration(row.duration_ms),
             clip(row.detail.splitlines()[0], MAX_DETAIL) if row.detail else "",
         )
         for row in view.rows

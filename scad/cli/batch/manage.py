@@ -6,10 +6,13 @@ import asyncclick as click
 
 from ...batch.store import list_batches, load_manifest
 from ...config.registry import load_registered
+from ...errors import UsageError
 from ...home import scad_home
 from .._app import Application, pass_app
 from .._json import Document, JsonCommand, JsonOutput, json_option
 from .._render import output_option, table
+from .._watch import watch as follow
+from .._watch import watch_option
 from ._options import supervise_here
 from ._view import VIEW_JSON, show_batch, summary
 
@@ -30,14 +33,30 @@ JSON = Document(("scad.batch.view:BatchView", "scad.cli._documents:BatchList"), 
 @click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
 @json_option(JSON)
 @output_option
+@watch_option
 @pass_app
 async def status(
-    app: Application, batch_id: str | None, as_json: JsonOutput | None, output: str | None
+    app: Application,
+    batch_id: str | None,
+    as_json: JsonOutput | None,
+    output: str | None,
+    watch: bool,
 ) -> None:
     """Where a batch stands, from its logs (every batch, without BATCH_ID)."""
     from ...batch.view import BatchWatcher
 
     home = app.home
+    if watch and batch_id is not None:
+        watcher = BatchWatcher(home, batch_id)
+
+        async def look() -> str:
+            view = await watcher.look()
+            return as_json.text(view) if as_json else summary(view, wide=output == "wide")
+
+        await follow(look)
+        return
+    if watch:
+        raise UsageError("--watch follows one batch: give its BATCH_ID")
     if batch_id is None:
         views = [await BatchWatcher(home, b).look() for b in list_batches(home)]
         if as_json:
@@ -47,7 +66,7 @@ async def status(
             return
         rows = [
             (v.batch_id, v.supervisor, v.totals.prompts,
-             ", ".join(f"{n} {s}" for s, n in sorted(v.totals.statuses.items())),
+             ", ".join(f"{n} {o}" for o, n in sorted(v.totals.outcomes.items())),
              f"${v.totals.cost_usd:.4f}")
             for v in views
         ]  # fmt: skip

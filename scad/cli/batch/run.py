@@ -50,7 +50,23 @@ def read_prompts(
     return parse_prompts(text, source), source
 
 
-@click.command("run", cls=JsonCommand)
+class _ConfigContext(click.Context):
+    """Names the command ``scad batch CONFIG`` in usage and errors: ``run`` is only
+    how the group reaches it."""
+
+    @property
+    def command_path(self) -> str:
+        return f"{self.parent.command_path if self.parent else 'batch'} CONFIG"
+
+
+class _BatchCommand(JsonCommand):
+    context_class = _ConfigContext
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [self.options_metavar or "[OPTIONS]"]  # CONFIG is in the command's path
+
+
+@click.command("run", cls=_BatchCommand)
 @click.argument("config_name", metavar="CONFIG", shell_complete=config_names)
 @click.option(
     "--tag", "-t", required=True, help="A short name for the batch (part of each run id)."

@@ -24,7 +24,7 @@ def command(app: Application, as_json: JsonOutput | None) -> None:
         click.echo("no configs yet; create one with `scad config new NAME`")
         return
     rows = [
-        (e.name, "ok" if e.error is None else f"invalid: {e.error}", e.target or e.path)
+        (e.name, "ok" if e.problem is None else f"invalid: {e.problem}", e.target or e.path)
         for e in entries
     ]
     click.echo(table(("NAME", "STATUS", "FILE"), rows))

@@ -69,14 +69,14 @@ async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> 
         for clone in info.clones:
             if clone.problem:
                 click.echo(f"  {clone.key}: unreadable: {clone.problem}")
-            if clone.ahead is None:
+            if clone.work is None:
                 continue
-            for commit in clone.ahead.commits[:10]:
+            for commit in clone.work.commits[:10]:
                 click.echo(f"  {clone.key}: {commit.sha[:8]} {commit.subject}")
-            if clone.ahead.total > 10:
-                click.echo(f"  {clone.key}: ... and {clone.ahead.total - 10} more")
-            if clone.ahead.branches:
-                click.echo(f"  {clone.key}: on {', '.join(clone.ahead.branches)}")
+            if clone.work.total > 10:
+                click.echo(f"  {clone.key}: ... and {clone.work.total - 10} more")
+            if clone.work.branches:
+                click.echo(f"  {clone.key}: on {', '.join(clone.work.branches)}")
     if s.sessions:
         click.echo("")
         click.echo(
@@ -119,11 +119,11 @@ def _measured(usage: GatewayUsage, max_usd: float | None) -> str:
 
 
 def _ahead(clone: CloneInfo) -> str:
-    if clone.ahead is None:
+    if clone.work is None:
         return "unknown"
-    if clone.ahead.total > MAX_COUNTED:
+    if clone.work.total > MAX_COUNTED:
         return f"> {MAX_COUNTED}"
-    return str(clone.ahead.total)
+    return str(clone.work.total)
 
 
 def _entries(transcript: TranscriptInfo) -> str:

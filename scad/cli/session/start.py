@@ -169,11 +169,11 @@ async def _start_and_wait(
     if as_json:
         as_json.echo(outcome)
     else:
-        ended = f"{outcome.run_id}: {outcome.status}"
+        ended = f"{outcome.run_id}: {outcome.outcome}"
         if outcome.exit_code is not None:
             ended += f" (exit {outcome.exit_code})"
         click.echo(f"{ended}, {outcome.turns} turns, ${outcome.cost_usd:.4f}")
-        if outcome.status != "succeeded" and (outcome.detail or outcome.result):
+        if outcome.outcome != "succeeded" and (outcome.detail or outcome.result):
             click.echo(f"  {printable(outcome.detail or outcome.result or '')}")
-    if outcome.status != "succeeded":
+    if outcome.outcome != "succeeded":
         raise click.exceptions.Exit(1)

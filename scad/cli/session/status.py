@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import asyncclick as click
 
@@ -10,6 +11,11 @@ from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._json import Document, JsonCommand, JsonOutput, json_option
 from .._render import Column, age, output_option, table
+from .._watch import watch as follow
+from .._watch import watch_option
+
+if TYPE_CHECKING:
+    from ...sessions.status import SessionStatus
 
 #: What --json prints.
 JSON = Document(("scad.cli._documents:SessionList",), items="sessions")
@@ -21,61 +27,81 @@ JSON = Document(("scad.cli._documents:SessionList",), items="sessions")
 )
 @json_option(JSON)
 @output_option
+@watch_option
 @pass_app
 async def command(
-    app: Application, include_all: bool, as_json: JsonOutput | None, output: str | None
+    app: Application,
+    include_all: bool,
+    as_json: JsonOutput | None,
+    output: str | None,
+    watch: bool,
 ) -> None:
     """Sessions with their state, activity, turns, tokens and cost."""
     from ...sessions import session_status, shared_refresh_tokens
 
     home = app.home
-    rows = await with_engine_if_up(
-        lambda engine: session_status(engine, home, include_all=include_all),
-        app.open_status_engine,
-        lacking=STATES_UNKNOWN,
-    )
     credentials = discover_credentials(os.environ)
-    warning = expiry_warning(credentials, datetime.now(UTC))
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
-    for run_ids in shared_refresh_tokens(home, rows):
+    warned = False
+
+    async def look() -> str:
+        nonlocal warned
+        rows = await with_engine_if_up(
+            lambda engine: session_status(engine, home, include_all=include_all),
+            app.open_status_engine,
+            lacking=STATES_UNKNOWN,
+        )
+        if not warned:  # once, not at every look of a watch
+            _warn(expiry_warning(credentials, datetime.now(UTC)), shared_refresh_tokens(home, rows))
+            warned = True
+        if as_json:
+            from .._documents import SessionList
+
+            auth = credentials.method if credentials else None
+            return as_json.text(SessionList(auth=auth, sessions=rows))
+        return _screen(rows, include_all=include_all, wide=output == "wide") + (
+            f"\nauth: {credentials.method if credentials else 'none found on this host'}"
+        )
+
+    if watch:
+        await follow(look)
+    else:
+        click.echo(await look())
+
+
+def _warn(expiry: str | None, shared: list[list[str]]) -> None:
+    if expiry:
+        click.echo(f"warning: {expiry}", err=True)
+    for run_ids in shared:
         click.echo(
             f"warning: sessions {', '.join(run_ids)} share one OAuth refresh token; the first "
             "to refresh it logs the others out: for parallel runs use CLAUDE_CODE_OAUTH_TOKEN "
             "(from `claude setup-token`) or ANTHROPIC_API_KEY",
             err=True,
         )
-    if as_json:
-        from .._documents import SessionList
 
-        auth = credentials.method if credentials else None
-        as_json.echo(SessionList(auth=auth, sessions=rows))
-        return
+
+def _screen(rows: list[SessionStatus], *, include_all: bool, wide: bool) -> str:
     if not rows:
-        click.echo("no running sessions" + ("" if include_all else "; `--all` shows the others"))
-    else:
-        click.echo(
-            table(
-                _COLUMNS,
-                [
-                    (
-                        r.run_id,
-                        r.config,
-                        r.mode,
-                        r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
-                        age(r.created),
-                        r.branch,
-                        f"{age(r.summary.last_activity)} ago" if r.summary.last_activity else "-",
-                        r.summary.turns,
-                        r.summary.usage.total,
-                        f"{'~' if r.summary.cost_estimated else ''}${r.summary.cost_usd:.4f}",
-                    )
-                    for r in rows
-                ],
-                wide=output == "wide",
+        return "no running sessions" + ("" if include_all else "; `--all` shows the others")
+    return table(
+        _COLUMNS,
+        [
+            (
+                r.run_id,
+                r.config,
+                r.mode,
+                r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
+                age(r.created),
+                r.branch,
+                f"{age(r.summary.last_activity)} ago" if r.summary.last_activity else "-",
+                r.summary.turns,
+                r.summary.usage.total,
+                f"{'~' if r.summary.cost_estimated else ''}${r.summary.cost_usd:.4f}",
             )
-        )
-    click.echo(f"auth: {credentials.method if credentials else 'none found on this host'}")
+            for r in rows
+        ],
+        wide=wide,
+    )
 
 
 #: At 80 columns: each run, where it stands, how lately busy, what it took; ``-o wide``

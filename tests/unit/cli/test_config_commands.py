@@ -108,7 +108,7 @@ async def test_list_marks_invalid_configs(run_cli: Cli, scad_home: Path, tmp_pat
     assert lines[1].startswith("broken  invalid: no repos;")
     assert lines[2].split()[:2] == ["proj", "ok"]
     data = json.loads((await run_cli("config", "list", "--json")).stdout)
-    assert [(e["name"], e["error"] is None) for e in data["configs"]] == [
+    assert [(e["name"], e["problem"] is None) for e in data["configs"]] == [
         ("broken", False),
         ("proj", True),
     ]

@@ -104,7 +104,7 @@ async def test_json_holds_the_plan_and_no_results_in_a_dry_run(
         {
             "kind": "image",
             "name": "scad-proj:bbb, scad-proj:latest",
-            "why": "the latest of config proj",
+            "reason": "the latest of config proj",
         }
     ]
     assert data["size_bytes"] == run_size(scad_home / "runs" / "p-cleaned")

@@ -54,3 +54,26 @@ async def test_help_names_no_hidden_command_cuts_no_line_and_shows_no_raw_float(
     assert not RAW_FLOAT.search(text.replace("\n", " ")), text
     for name in _hidden(click.Context(cli), cli):
         assert not re.search(rf"\b{re.escape(name)}\b", text), (name, text)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("batch", "calc", "--help"), id="config-help"),
+        pytest.param(("batch", "run", "--help"), id="run-help"),
+    ],
+)
+async def test_a_batch_is_started_as_scad_batch_config(run_cli: Cli, args: tuple[str, ...]) -> None:
+    """``run`` is how ``scad batch CONFIG`` is reached, never what its usage asks for."""
+    result = await run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Usage: scad batch CONFIG [OPTIONS]"
+
+
+async def test_a_batch_usage_error_points_at_the_help_of_scad_batch_config(run_cli: Cli) -> None:
+    result = await run_cli("batch", "calc")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:2] == [
+        "Usage: scad batch CONFIG [OPTIONS]",
+        "Try 'scad batch CONFIG --help' for help.",
+    ]

@@ -5,9 +5,11 @@ reference in the README is the one the documents render."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncclick as click
+import msgspec
 import pytest
 
 from scad.cli import cli
@@ -55,6 +57,66 @@ def test_every_command_with_json_declares_its_document() -> None:
     for path, command in json_commands(cli, ctx):
         assert isinstance(command, JsonCommand) and command.json_document is not None, path
         assert command.json_document.known(), path
+
+
+def _every_field(
+    info: msgspec.inspect.Type, where: str, seen: frozenset[type] = frozenset()
+) -> Iterator[tuple[str, str, msgspec.inspect.Type]]:
+    """Each field of a shape and the shapes inside it: (where, name, type)."""
+    if isinstance(info, msgspec.inspect.StructType):
+        if info.cls in seen:
+            return
+        for field in info.fields:
+            yield f"{where}.{info.cls.__name__}", field.encode_name, field.type
+            yield from _every_field(field.type, where, seen | {info.cls})
+    elif isinstance(info, msgspec.inspect.UnionType):
+        for member in info.types:
+            yield from _every_field(member, where, seen)
+    elif isinstance(info, msgspec.inspect.ListType):
+        yield from _every_field(info.item_type, where, seen)
+    elif isinstance(info, msgspec.inspect.DictType):
+        yield from _every_field(info.value_type, where, seen)
+
+
+def _scalar(info: msgspec.inspect.Type) -> str:
+    """A field's JSON kind with null left out: ``int``, ``str`` (a literal is one), ..."""
+    kinds = {
+        "str" if isinstance(t, msgspec.inspect.LiteralType | msgspec.inspect.StrType)
+        else type(t).__name__.removesuffix("Type").lower()
+        for t in (info.types if isinstance(info, msgspec.inspect.UnionType) else (info,))
+        if not isinstance(t, msgspec.inspect.NoneType)
+    }  # fmt: skip
+    return " | ".join(sorted(kinds))
+
+
+def _literals(info: msgspec.inspect.Type) -> set[object]:
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    return {v for t in members if isinstance(t, msgspec.inspect.LiteralType) for v in t.values}
+
+
+def test_one_name_for_one_idea_across_every_document() -> None:
+    """Durations are ``*_ms`` in whole milliseconds, sizes ``*_bytes``, money ``*_usd``;
+    how a run ended is its ``outcome``; a name holds one kind of value everywhere."""
+    ctx = click.Context(cli)
+    kinds: dict[str, dict[str, str]] = {}
+    for path, command in json_commands(cli, ctx):
+        assert command.json_document is not None
+        for shape in command.json_document.types():
+            for where, name, info in _every_field(msgspec.inspect.type_info(shape), path):
+                kind = _scalar(info)
+                if kind in ("int", "float", "str", "bool"):
+                    kinds.setdefault(name, {})[kind] = where
+                if name.endswith("_ms") or name.endswith("_bytes"):
+                    assert kind == "int", (where, name, kind)
+                if name.endswith("_usd"):
+                    assert kind == "float", (where, name, kind)
+                assert not name.endswith("_s"), (where, name)
+                assert name not in ("seconds", "elapsed", "size"), (where, name)
+                assert name not in ("why", "error", "batch", "statuses"), (where, name)
+                if "succeeded" in _literals(info):
+                    assert name == "outcome", (where, name)
+    mixed = {name: found for name, found in kinds.items() if len(found) > 1}
+    assert mixed == {}
 
 
 def test_the_reference_is_the_documents_rendered() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.cli._json import SCHEMA
 from scad.home import Home
 from scad.runs.records import RunPaths
 from tests.conftest import Cli
@@ -266,7 +267,7 @@ async def test_logs_without_an_engine_shows_the_log_as_last_read(
     as_json = await run_cli("session", "logs", record.run_id, "--json")
     assert (as_json.exit_code, as_json.stderr) == (0, warning)
     stored = paths.events.read_text().splitlines()
-    assert as_json.stdout.splitlines() == ['{"schema":1,' + line[1:] for line in stored]
+    assert as_json.stdout.splitlines() == [f'{{"schema":{SCHEMA},' + line[1:] for line in stored]
     text = await run_cli("session", "logs", record.run_id)
     assert (text.exit_code, text.stderr) == (0, warning)
     lines = text.stdout.splitlines()
@@ -296,7 +297,8 @@ async def test_logs_follow_without_an_engine_follows_the_file(
             # Another writer (a supervisor, elsewhere) appends: the follower prints it.
             headless(log)
             stored = paths.events.read_bytes().splitlines()
-            whole = b"".join(b'{"schema":1,' + line[1:] + b"\n" for line in stored)
+            schema = f'{{"schema":{SCHEMA},'.encode()
+            whole = b"".join(schema + line[1:] + b"\n" for line in stored)
             while len(printed) < len(whole):
                 printed += await process.stdout.receive()
         process.terminate()

@@ -42,7 +42,7 @@ def test_fold_adds_up_usage_and_counts_limits() -> None:
         cache_creation_tokens=3,
         cost_usd=0.75,
         rate_limited=2,
-        last_retry_after=7.0,
+        last_retry_after_ms=7000,
         budget_refusals=1,
     )
 

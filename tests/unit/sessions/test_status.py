@@ -56,8 +56,8 @@ def test_transcripts_are_counted_and_dated(projects: Path) -> None:
     (projects / "s1.jsonl").write_text('{"timestamp": "2026-11-27T10:00:00Z"}\n{}\n')
     (projects / "s2.jsonl").write_text("not json\n")
     assert list_transcripts(projects.parent.parent) == [
-        TranscriptInfo(session_id="s1", started="2026-11-27T10:00:00Z", entries=2, size=41),
-        TranscriptInfo(session_id="s2", started=None, entries=1, size=9),
+        TranscriptInfo(session_id="s1", started="2026-11-27T10:00:00Z", entries=2, size_bytes=41),
+        TranscriptInfo(session_id="s2", started=None, entries=1, size_bytes=9),
     ]
 
 
@@ -70,7 +70,7 @@ def test_hostile_transcripts_are_named_not_read(projects: Path, tmp_path: Path) 
     (projects.parent / "linked-project").symlink_to(tmp_path)
     (projects / "\x1b[2Jescape.jsonl").write_text('{"timestamp": "\\u001b[2J"}\n')
     assert list_transcripts(projects.parent.parent) == [
-        TranscriptInfo(session_id="\\x1b[2Jescape", started="\\x1b[2J", entries=1, size=27),
+        TranscriptInfo(session_id="\\x1b[2Jescape", started="\\x1b[2J", entries=1, size_bytes=27),
         TranscriptInfo(session_id="fifo", started=None, entries=None,
                        problem="is not a regular file"),
         TranscriptInfo(session_id="huge", started=None, entries=None,
@@ -94,8 +94,8 @@ def test_transcripts_not_utf8_or_nested_too_deep_are_counted_not_trusted(project
     )
     (projects / "deep.jsonl").write_bytes(b"[" * 100_000 + b"\n")
     assert list_transcripts(projects.parent.parent) == [
-        TranscriptInfo(session_id="deep", started=None, entries=1, size=100_001),
-        TranscriptInfo(session_id="\\udcff", started=None, entries=1, size=19),
+        TranscriptInfo(session_id="deep", started=None, entries=1, size_bytes=100_001),
+        TranscriptInfo(session_id="\\udcff", started=None, entries=1, size_bytes=19),
     ]
 
 
