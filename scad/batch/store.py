@@ -28,7 +28,7 @@ import msgspec
 
 from ..errors import NotFound, SessionError, UsageError
 from ..home import Home
-from ..names import make_run_id
+from ..names import ids_like, ids_named, make_run_id
 from ..runs.records import now_iso
 from ..threads import async_twin
 from .events import (
@@ -67,6 +67,7 @@ __all__ = [
     "batch_state",
     "claim_batch_dir",
     "close_unfinished",
+    "find_batch_id",
     "item_tags",
     "list_batches",
     "load_manifest",
@@ -189,6 +190,21 @@ def load_manifest(home: Home, batch_id: str) -> BatchManifest:
         raise NotFound(f'no batch "{batch_id}"{hint}') from None
     except msgspec.DecodeError as exc:
         raise NotFound(f"batch {batch_id} has an unreadable manifest ({exc})") from None
+
+
+def find_batch_id(home: Home, text: str) -> str:
+    """The id of the batch a user named: its id or any unique beginning of it."""
+    named = ids_named(text, list_batches(home))
+    if len(named) == 1:
+        return named[0]
+    if named:
+        shown = ", ".join(named[:6]) + (", ..." if len(named) > 6 else "")
+        raise UsageError(f'"{text}" begins {len(named)} batch ids ({shown}); give more of one')
+    if ids_named(text, home.run_ids()):
+        raise NotFound(f'"{text}" is a run, not a batch; `scad session info {text}` shows it')
+    if close := ids_like(text, list_batches(home)):
+        raise NotFound(f'no batch "{text}"; did you mean {", ".join(close)}?')
+    raise NotFound(f'no batch "{text}"; see `scad batch status`')
 
 
 def list_batches(home: Home) -> list[str]:

@@ -139,6 +139,7 @@ async def logs(
     when the batch has; otherwise it follows until interrupted, picking up runs
     that start meanwhile.
     """
+    from ..batch.store import find_batch_id
     from ..runs.merged import catch_up_runs, follow_logs, follow_runs, merge_logs
 
     home = app.home
@@ -146,6 +147,7 @@ async def logs(
         raise UsageError("name runs, or give --config or --batch (one of them)")
     batch_ended = None
     if batch_id is not None:
+        batch_id = find_batch_id(home, batch_id)
         batch_ended = _batch_ended(home, batch_id)
     since_ts = parse_since(since, datetime.now(UTC)) if since else None
     records = _selected(home, run_id_args, config, batch_id)
@@ -185,9 +187,8 @@ async def logs(
 
 def _batch_ended(home: Home, batch_id: str) -> Callable[[], bool]:
     """Whether the batch is over (nothing more comes); an unknown batch is named as such."""
-    from ..batch.store import BatchPaths, batch_over, load_manifest
+    from ..batch.store import BatchPaths, batch_over
 
-    load_manifest(home, batch_id)
     paths = BatchPaths(home, batch_id)
     return lambda: batch_over(paths)
 

@@ -10,6 +10,7 @@ from ...errors import UsageError
 from ...home import scad_home
 from .._app import Application, pass_app
 from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._names import named_batch
 from .._render import output_option, table
 from .._watch import watch as follow
 from .._watch import watch_option
@@ -22,7 +23,9 @@ def _batch_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> l
     return [b for b in list_batches(scad_home()) if b.startswith(incomplete)]
 
 
-batch_id_argument = click.argument("batch_id", metavar="BATCH_ID", shell_complete=_batch_ids)
+batch_id_argument = click.argument(
+    "batch_id", metavar="BATCH_ID", shell_complete=_batch_ids, callback=named_batch
+)
 
 
 #: What --json prints: a batch, or every batch.
@@ -30,7 +33,13 @@ JSON = Document(("scad.batch.view:BatchView", "scad.cli._documents:BatchList"), 
 
 
 @click.command("status", cls=JsonCommand)
-@click.argument("batch_id", metavar="[BATCH_ID]", required=False, shell_complete=_batch_ids)
+@click.argument(
+    "batch_id",
+    metavar="[BATCH_ID]",
+    required=False,
+    shell_complete=_batch_ids,
+    callback=named_batch,
+)
 @json_option(JSON)
 @output_option
 @watch_option

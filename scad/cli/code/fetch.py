@@ -32,15 +32,15 @@ async def command(
     for another ref (origin/main) lands under scad/RUN_ID/BRANCH instead. The host's working tree is never touched. Exits 1 when a run or a
     clone could not be fetched (each says why).
     """
-    from ...batch.store import load_manifest
+    from ...batch.store import find_batch_id
     from ...code.fetch import fetch_run
     from ...sessions import select_runs
 
     if bool(run_id_args) == (batch_id is not None):
         raise UsageError("name runs by RUN_ID, or a batch with --batch BATCH_ID (one of them)")
     home = app.home
-    if batch_id is not None:
-        load_manifest(home, batch_id)  # an unknown batch is an error, not an empty list
+    if batch_id is not None:  # an unknown batch is an error, not an empty list
+        batch_id = find_batch_id(home, batch_id)
     records = select_runs(home, run_ids=run_id_args, batch=batch_id)
     results, problems = [], []
     with ProgressLine(quiet=as_json is not None or len(records) < 2) as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,10 @@ async def test_an_unknown_config(run_cli: Cli, config: str) -> None:
 @pytest.mark.parametrize("command", ["status", "watch", "stop", "resume", "retry"])
 async def test_an_unknown_batch(run_cli: Cli, config: str, command: str) -> None:
     result = await run_cli("batch", command, "p-x-Nov27-1000")
-    assert (result.exit_code, result.stderr) == (2, 'scad: error: no batch "p-x-Nov27-1000"\n')
+    assert (result.exit_code, result.stderr) == (
+        2,
+        'scad: error: no batch "p-x-Nov27-1000"; see `scad batch status`\n',
+    )
 
 
 async def test_no_batches_yet(run_cli: Cli, config: str) -> None:
@@ -91,7 +95,10 @@ async def test_no_batches_yet(run_cli: Cli, config: str) -> None:
 
 async def test_logs_of_an_unknown_batch(run_cli: Cli, config: str) -> None:
     result = await run_cli("logs", "--batch", "p-x-Nov27-1000")
-    assert (result.exit_code, result.stderr) == (2, 'scad: error: no batch "p-x-Nov27-1000"\n')
+    assert (result.exit_code, result.stderr) == (
+        2,
+        'scad: error: no batch "p-x-Nov27-1000"; see `scad batch status`\n',
+    )
 
 
 async def test_a_prompt_file_that_is_not_text(run_cli: Cli, config: str, tmp_path: Path) -> None:
@@ -118,3 +125,40 @@ async def test_a_mount_the_agent_cannot_write_is_warned_of_before_anything_start
         first = result.stderr.splitlines()[0]
         assert first.startswith(f"warning: mount {private}: the agent (uid ")
         assert "cannot reach the Docker engine" in result.stderr  # it went on, and no further
+
+
+async def test_any_unique_beginning_of_a_batch_id_names_the_batch(
+    run_cli: Cli, config: str, scad_home: Path
+) -> None:
+    from scad.batch.store import BatchItem, BatchManifest, BatchOptions, BatchPaths, save_manifest
+    from scad.home import Home
+
+    home = Home(scad_home)
+    for batch_id in ("p-fix-Dec06-1000", "p-fix-Dec06-1100", "p-web-Dec06-0900"):
+        paths = BatchPaths(home, batch_id)
+        paths.root.mkdir(parents=True)
+        item = BatchItem(index=1, tag="x-01", prompt="p")
+        save_manifest(paths, BatchManifest(
+            batch_id=batch_id, config="p", tag="x", created="2026-12-06T10:00:00.000Z",
+            image="i", source="t", items=[item], options=BatchOptions(),
+        ))  # fmt: skip
+    (scad_home / "runs" / "p-fix-01-Dec06-1000").mkdir(parents=True)
+
+    found = await run_cli("batch", "status", "p-w", "--json")  # exits 1: never supervised
+    assert found.stderr == ""
+    assert json.loads(found.stdout)["batch_id"] == "p-web-Dec06-0900"
+    both = await run_cli("batch", "status", "p-fix")
+    assert (both.exit_code, both.stderr) == (
+        2,
+        'scad: error: "p-fix" begins 2 batch ids (p-fix-Dec06-1000, p-fix-Dec06-1100); '
+        "give more of one\n",
+    )
+    a_run = await run_cli("batch", "stop", "p-fix-01-Dec06-1000")
+    assert a_run.stderr == (
+        'scad: error: "p-fix-01-Dec06-1000" is a run, not a batch; '
+        "`scad session info p-fix-01-Dec06-1000` shows it\n"
+    )
+    typo = await run_cli("logs", "--batch", "p-wbe-Dec06-0900")
+    assert (
+        typo.stderr == 'scad: error: no batch "p-wbe-Dec06-0900"; did you mean p-web-Dec06-0900?\n'
+    )
