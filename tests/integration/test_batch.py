@@ -110,7 +110,7 @@ def runs_of(project: Project, batch_id: str) -> dict[int, str]:
     found = {}
     for record in (project.home / "runs").glob("*/run.json"):
         data = json.loads(record.read_text())
-        if data.get("batch") == batch_id:
+        if data.get("batch_id") == batch_id:
             found[data["item"]] = data["run_id"]
     return found
 
