@@ -3,6 +3,10 @@
 It takes the home's gateway lock (a second gateway of the same home ends at once),
 serves until SIGTERM or SIGINT, and keeps the lock until it ends. ``-P`` keeps the
 folder it was started from off the import path. Its output is ``gateway/gateway.log``.
+
+``SCAD_GATEWAY_OAUTH_TOKEN_ENDPOINT`` in its environment replaces Claude's OAuth token
+endpoint (where an expiring login is refreshed): for tests, which stand one up on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import anyio
 
 from ..home import Home, scad_home
 from ..runs.records import now_iso
-from ._credentials import credential_source
+from ._credentials import TOKEN_ENDPOINT, credential_source
 from ._lifecycle import GatewayInfo, GatewayPaths, read_state, write_state
 from ._server import serve_gateway
 
-__all__ = ["main"]
+__all__ = ["TOKEN_ENDPOINT_VARIABLE", "main"]
+
+#: Replaces Claude's OAuth token endpoint; for tests.
+TOKEN_ENDPOINT_VARIABLE = "SCAD_GATEWAY_OAUTH_TOKEN_ENDPOINT"
 
 #: How long a new gateway waits for the lock (others look at it for an instant).
 _LOCK_SECONDS = 2.0
@@ -58,7 +65,9 @@ def _take_lock(paths: GatewayPaths) -> bool:
 
 
 async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
-    credential = credential_source(os.environ)
+    credential = credential_source(
+        os.environ, token_endpoint=os.environ.get(TOKEN_ENDPOINT_VARIABLE) or TOKEN_ENDPOINT
+    )
     previous = read_state(paths)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with serve_gateway(

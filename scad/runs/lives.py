@@ -128,10 +128,17 @@ def last_life(envelopes: Iterable[Envelope]) -> Life | None:
     return lives.last
 
 
+#: How Claude's text reports a 402 it met outside its own turns (compacting).
+_REFUSED_TEXT = f"API Error: {BUDGET_STATUS} "
+
+
 def refused_payment(result: Result | None) -> bool:
     """Claude's result says the API refused it with 402, as the gateway refuses a
-    run past its budget. The run's own word: anything it printed can say so."""
-    return result is not None and bool(result.is_error) and result.api_error_status == BUDGET_STATUS
+    run past its budget. The run's own word: anything it printed can say so. A call
+    refused while Claude compacts its conversation leaves the 402 in its text alone."""
+    if result is None or not result.is_error:
+        return False
+    return result.api_error_status == BUDGET_STATUS or _REFUSED_TEXT in (result.result or "")
 
 
 def run_status(

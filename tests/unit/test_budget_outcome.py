@@ -20,6 +20,16 @@ pytestmark = pytest.mark.anyio
 
 REFUSED = {**result(is_error=True, text="API Error: 402 the run's budget is spent"),
            "api_error_status": 402}  # fmt: skip
+#: Refused while Claude compacted its conversation: the 402 is in its text alone.
+REFUSED_COMPACTING = {
+    **result(is_error=True, text="Prompt is too long · automatic compaction failed: "
+             "API Error: 402 scad: the run spent $90.0000 of its $0.0100 budget"),
+    "api_error_status": None,
+}  # fmt: skip
+REFUSALS = pytest.mark.parametrize(
+    "refused",
+    [pytest.param(REFUSED, id="asking"), pytest.param(REFUSED_COMPACTING, id="compacting")],
+)
 
 
 def refused_by_gateway(paths: RunPaths) -> None:
@@ -35,14 +45,15 @@ def refused_by_gateway(paths: RunPaths) -> None:
         pytest.param(False, "failed", id="the-runs-word-alone"),
     ],
 )
+@REFUSALS
 async def test_a_supervised_run_the_gateway_refused_ends_budget(
-    tmp_path: Path, gateway_refused: bool, status: str
+    tmp_path: Path, gateway_refused: bool, status: str, refused: dict[str, object]
 ) -> None:
     home = Home(tmp_path)
     record, spec = make_run(home)
     if gateway_refused:
         refused_by_gateway(RunPaths(home, record.run_id))
-    engine = FakeEngine(script=lambda spec: Script(out(INIT, REFUSED), exit_code=1))
+    engine = FakeEngine(script=lambda spec: Script(out(INIT, refused), exit_code=1))
     outcome = await _supervise(engine, home, record, spec)
     assert outcome.outcome == status
     if gateway_refused:
@@ -59,12 +70,13 @@ async def test_a_supervised_run_the_gateway_refused_ends_budget(
         pytest.param(False, "failed", id="the-runs-word-alone"),
     ],
 )
+@REFUSALS
 def test_the_log_of_a_run_the_gateway_refused_says_budget(
-    tmp_path: Path, gateway_refused: bool, status: str
+    tmp_path: Path, gateway_refused: bool, status: str, refused: dict[str, object]
 ) -> None:
     paths = RunPaths(Home(tmp_path), "r")
     paths.root.mkdir(parents=True)
-    Log(paths).scad("started").claude(REFUSED).scad("exited", exit_code=1, oom=False)
+    Log(paths).scad("started").claude(refused).scad("exited", exit_code=1, oom=False)
     assert summarise_log(paths).outcome == "failed"  # cached so
     if gateway_refused:
         refused_by_gateway(paths)
