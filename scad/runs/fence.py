@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..engine import labels
-from ..engine._types import ContainerSpec, Security
+from ..engine import ContainerSpec, Security, labels
 from ..errors import EngineError, ScadError
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["FENCE_ENV", "fence_container", "fenced", "fenced_spec"]
 
