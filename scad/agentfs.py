@@ -25,7 +25,7 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import AgentFileError, TooManyEntries
+from .errors import AgentFileError, AgentFileMissing, TooManyEntries
 
 #: What decoding an agent's JSON can raise besides msgspec's DecodeError: bytes that
 #: are not UTF-8 inside strings, and nesting deep enough to exhaust the stack.
@@ -54,7 +54,7 @@ def _refusal(name: str, exc: OSError) -> AgentFileError:
     if exc.errno == errno.ENOTDIR:
         return AgentFileError(name, "is not a folder")
     if exc.errno == errno.ENOENT:
-        return AgentFileError(name, "does not exist")
+        return AgentFileMissing(name)
     return AgentFileError(name, exc.strerror or str(exc))
 
 

@@ -28,7 +28,7 @@ from .names import image_repository
 from .runs.records import list_runs
 
 if TYPE_CHECKING:
-    from .engine._types import Engine
+    from .engine import Engine
 
 __all__ = [
     "DEMO_CONFIG",

@@ -16,6 +16,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │       └── UntrustedCertificate  it failed because it did not trust a TLS certificate
     ├── GitError             a git command failed
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
+    │   └── AgentFileMissing it is not there
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
     ├── UnreadableClone      a clone cannot be read without trusting it
     ├── CostCheckError       ccusage cannot give its figure for a run
@@ -32,6 +33,7 @@ from .text import printable
 
 __all__ = [
     "AgentFileError",
+    "AgentFileMissing",
     "BaseImageMissing",
     "BuildFailed",
     "ConfigError",
@@ -155,6 +157,13 @@ class AgentFileError(ScadError):
         self.path = printable(path)
         self.problem = printable(problem)
         super().__init__(f"{self.path} {self.problem}")
+
+
+class AgentFileMissing(AgentFileError):
+    """Raised when a file or folder an agent can write is not there (often simply not yet)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "does not exist")
 
 
 class TooManyEntries(AgentFileError):

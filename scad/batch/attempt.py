@@ -28,7 +28,7 @@ from .store import BatchItem, BatchManifest
 from .verdict import BUDGET_NOT_STARTED, BUDGET_STOPPED
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["Attempts", "ItemRun"]
 

@@ -55,7 +55,7 @@ from .store import (
 )
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["create_batch", "main", "requeue", "spawn_supervisor", "stop_batch"]
 
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
 
 async def _supervise(home: Home, batch_id: str) -> str:
     from ..config.registry import aload_registered
-    from ..engine._client import open_engine
+    from ..engine import open_engine
     from .run import run_batch
 
     manifest = await aload_manifest(home, batch_id)

@@ -40,7 +40,7 @@ from .store import (
 )
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["run_batch"]
 

@@ -55,13 +55,10 @@ __all__ = [
     "ItemState",
     "SupervisorLock",
     "aappend_batch_event",
-    "aclaim_batch_dir",
     "aclose_unfinished",
-    "alist_batches",
     "aload_manifest",
     "append_batch_event",
     "aread_batch_events",
-    "asave_manifest",
     "asupervisor_pid",
     "batch_over",
     "batch_state",
@@ -419,10 +416,7 @@ def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> No
             )
 
 
-aclaim_batch_dir = async_twin(claim_batch_dir)
-asave_manifest = async_twin(save_manifest)
 aload_manifest = async_twin(load_manifest)
-alist_batches = async_twin(list_batches)
 aappend_batch_event = async_twin(append_batch_event)
 aread_batch_events = async_twin(read_batch_events)
 asupervisor_pid = async_twin(supervisor_pid)

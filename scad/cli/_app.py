@@ -67,7 +67,7 @@ def _open_docker(*, max_connections: int = 100) -> AbstractAsyncContextManager[E
 
 
 def _open_docker_status() -> AbstractAsyncContextManager[Engine]:
-    from ..engine._socket import open_status_engine
+    from ..engine import open_status_engine
 
     return open_status_engine()
 

@@ -14,7 +14,7 @@ from ..errors import EngineUnavailable
 __all__ = ["STATES_UNKNOWN", "STATE_UNKNOWN", "with_engine_if_up"]
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 T = TypeVar("T")
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import asyncclick as click
-import msgspec
 
 from ..runs.records import parse_iso
 from ..text import printable
@@ -126,11 +125,6 @@ def output_option(fn: Any) -> Any:
         type=click.Choice(["wide"]),
         help="wide: every column, however wide the table.",
     )(fn)
-
-
-def echo_json(value: Any) -> None:
-    """Print ``value`` (Structs included) as indented JSON."""
-    click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
 
 
 def age(timestamp: str, now: datetime | None = None) -> str:

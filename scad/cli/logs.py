@@ -22,7 +22,7 @@ from ._complete import config_names, run_ids
 from ._json import Document, JsonCommand, JsonOutput, json_option
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
     from ..runs.merged import RunEnvelope
 
 COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "red")

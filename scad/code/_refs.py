@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable
 
 from .. import agentfs
-from ..errors import AgentFileError
+from ..errors import AgentFileError, AgentFileMissing
 from ..text import printable
 
 __all__ = ["read_branches", "read_head", "read_kept", "read_packed", "valid_branch"]
@@ -64,9 +64,7 @@ def read_packed(git_fd: int) -> bytes:
         return agentfs.read_file_at(
             git_fd, "packed-refs", limit=PACKED_REFS_LIMIT, label=".git/packed-refs"
         )
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
+    except AgentFileMissing:
         return b""
 
 
@@ -84,12 +82,11 @@ def read_branches(git_fd: int, data: bytes, refused: dict[str, str]) -> dict[str
                 raise AgentFileError(".git/packed-refs", f"names branch {name!r} twice")
             _add_branch(packed, refused, name, oid)
     loose: dict[str, str] = {}
-    try:
-        with agentfs.open_folder("refs/heads", dir_fd=git_fd) as heads:
-            _read_loose(heads, "", loose, refused, depth=0)
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
+    with (
+        contextlib.suppress(AgentFileMissing),
+        agentfs.open_folder("refs/heads", dir_fd=git_fd) as heads,
+    ):
+        _read_loose(heads, "", loose, refused, depth=0)
     return packed | loose  # a loose ref overrides its packed twin, as in git
 
 
@@ -220,18 +217,14 @@ def read_kept(git_fd: int, packed: bytes) -> set[str]:
 def _read_if_there(folder: int, name: str, *, limit: int) -> bytes | None:
     try:
         return agentfs.read_file_at(folder, name, limit=limit, label=f".git/{name}")
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
+    except AgentFileMissing:
         return None
 
 
 def _open_if_there(stack: contextlib.ExitStack[bool | None], parent: int, name: str) -> int | None:
     try:
         return stack.enter_context(agentfs.open_folder(name, dir_fd=parent))
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
+    except AgentFileMissing:
         return None
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .. import agentfs
-from ..errors import AgentFileError, SessionError
+from ..errors import AgentFileError, AgentFileMissing, SessionError
 from ._refs import PACKED_REFS_LIMIT, REF_FILE_LIMIT
 
 __all__ = ["RefBusy", "add_pack", "update_ref"]
@@ -97,16 +97,11 @@ def update_ref(
 
 def _read_ref(git_fd: int, ref_fd: int, name: str, ref: str) -> str | None:
     """The ref's value as git would read it: the loose file, else ``packed-refs``."""
-    try:
+    with contextlib.suppress(AgentFileMissing):
         return agentfs.read_file_at(ref_fd, name, limit=REF_FILE_LIMIT).strip().decode()
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
     try:
         packed = agentfs.read_file_at(git_fd, "packed-refs", limit=PACKED_REFS_LIMIT)
-    except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            raise
+    except AgentFileMissing:
         return None
     wanted = f" {ref}".encode()
     for line in packed.split(b"\n"):

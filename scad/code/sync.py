@@ -31,7 +31,7 @@ from .clonewrite import RefBusy, add_pack, update_ref
 from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine, ExecResult
+    from ..engine import Engine, ExecResult
 
 __all__ = ["RepoSync", "RunSync", "sync_run"]
 

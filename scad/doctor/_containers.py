@@ -18,8 +18,7 @@ import anyio
 import msgspec
 
 from ..config.schema import Config
-from ..engine import labels
-from ..engine._types import BindMount, ContainerSpec
+from ..engine import BindMount, ContainerSpec, labels
 from ..errors import ScadError
 from ..gateway import LOOPBACK, ensure_gateway, register_run, revoke_run
 from ..home import Home
@@ -34,7 +33,7 @@ from ._engine import valid_configs
 from ._host import LoadedConfig, for_each
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "CLEANUP_TIMEOUT",

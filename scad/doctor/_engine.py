@@ -18,7 +18,7 @@ from ._check import Check, skipped
 from ._host import LoadedConfig, for_each, measure_disk
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine, EngineInfo
+    from ..engine import Engine, EngineInfo
 
 __all__ = [
     "check_base_images",

@@ -21,7 +21,7 @@ from ._engine import valid_configs
 from ._host import LoadedConfig
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["check_gateway"]
 

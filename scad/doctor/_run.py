@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..engine._wire import engine_host
+from ..engine import engine_host
 from ..errors import ScadError
-from ..gateway._lifecycle import START_SECONDS
+from ..gateway import START_SECONDS
 from ..home import Home
 from ..layout import agent_ids
 from ..taskgroups import open_task_group
@@ -41,7 +41,7 @@ from ._host import (
 )
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["CHECKS", "ENGINE_TIMEOUT", "EngineFactory", "run_checks"]
 
@@ -121,7 +121,7 @@ async def _bounded(
 
 
 def _open_engine() -> AbstractAsyncContextManager[Engine]:
-    from ..engine._client import open_engine
+    from ..engine import open_engine
 
     return open_engine()
 

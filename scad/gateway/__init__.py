@@ -31,7 +31,14 @@ if TYPE_CHECKING:
         open_connect_proxy,
     )
     from ._events import BudgetRefused, Exchange, GatewayEvent, GatewayUsage, gateway_usage
-    from ._lifecycle import LOOPBACK, GatewayInfo, ensure_gateway, gateway_info, stop_gateway
+    from ._lifecycle import (
+        LOOPBACK,
+        START_SECONDS,
+        GatewayInfo,
+        ensure_gateway,
+        gateway_info,
+        stop_gateway,
+    )
     from ._login_file import credentials_path, oauth_expiry, refresh_token_fingerprint
     from ._registry import (
         DEFAULT_UPSTREAM,
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_UPSTREAM",
     "LOOPBACK",
+    "START_SECONDS",
     "BudgetRefused",
     "Credential",
     "CredentialSource",
@@ -90,6 +98,7 @@ __getattr__, __dir__ = lazy_face(
     {
         "DEFAULT_UPSTREAM": "_registry",
         "LOOPBACK": "_lifecycle",
+        "START_SECONDS": "_lifecycle",
         "BudgetRefused": "_events",
         "EgressNetwork": "_egress",
         "EgressPolicy": "_egress",

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import msgspec
 
 from ..errors import GatewayError
 from ..home import Home
+from ..threads import async_twin
 
 __all__ = [
     "LOOPBACK",
@@ -45,6 +47,7 @@ STOP_SECONDS = 15
 #: Gateways this process started: kept to be reaped when they end (a gateway outlives
 #: its starter, so the starter cannot wait for it).
 _STARTED: list[subprocess.Popen[bytes]] = []
+_STARTED_LOCK = threading.Lock()  # started and reaped on worker threads
 
 
 class GatewayInfo(msgspec.Struct, kw_only=True, frozen=True):
@@ -110,6 +113,10 @@ def gateway_info(home: Home) -> GatewayInfo | None:
     return info if info is not None and _alive(info.pid) else None
 
 
+# Async code asks on a worker thread: the state's lock and read are file work.
+_agateway_info = async_twin(gateway_info)
+
+
 async def ensure_gateway(
     home: Home, *, addresses: Sequence[str] = (), environ: Mapping[str, str] | None = None
 ) -> GatewayInfo:
@@ -120,39 +127,39 @@ async def ensure_gateway(
     process's environment).
     """
     wanted = [a for a in dict.fromkeys([LOOPBACK, *addresses])]
-    info = gateway_info(home)
+    info = await _agateway_info(home)
     if info is not None:
         if set(wanted) <= set(info.addresses) and info.proxy_port is not None:
             return info
         wanted = list(dict.fromkeys([*info.addresses, *wanted]))
         await stop_gateway(home)
     paths = GatewayPaths(home)
-    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    process = _start_process(home, paths, wanted, environ)
+    process = await anyio.to_thread.run_sync(_start_process, home, paths, wanted, environ)
     with anyio.move_on_after(START_SECONDS):
         while True:
-            info = gateway_info(home)
+            info = await _agateway_info(home)
             if info is not None and set(wanted) <= set(info.addresses):
                 return info
-            if process.poll() is not None and not _lock_held(paths):
+            if process.poll() is not None and not await _alock_held(paths):
                 break
             await anyio.sleep(0.05)
     if process.poll() is None:
         raise GatewayError(
             f"the gateway (pid {process.pid}) is not listening after {START_SECONDS} s; see {paths.log}"
         )
-    raise GatewayError(f"the gateway ended at once: {_last_line(paths.log)}")
+    said = await anyio.to_thread.run_sync(_last_line, paths.log)
+    raise GatewayError(f"the gateway ended at once: {said}")
 
 
 async def stop_gateway(home: Home) -> bool:
     """Stop the home's gateway; False when none ran."""
-    info = gateway_info(home)
+    info = await _agateway_info(home)
     if info is None:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(info.pid, signal.SIGTERM)
     with anyio.move_on_after(STOP_SECONDS) as waited:
-        while _lock_held(GatewayPaths(home)):  # noqa: ASYNC110 (another process)
+        while await _alock_held(GatewayPaths(home)):  # noqa: ASYNC110 (another process)
             await anyio.sleep(0.05)
     if waited.cancelled_caught:
         raise GatewayError(f"the gateway (pid {info.pid}) did not stop in time")
@@ -162,6 +169,7 @@ async def stop_gateway(home: Home) -> bool:
 def _start_process(
     home: Home, paths: GatewayPaths, addresses: list[str], environ: Mapping[str, str] | None
 ) -> subprocess.Popen[bytes]:
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = {**(os.environ if environ is None else environ), "SCAD_HOME": str(home.root)}
     command = [sys.executable, "-P", "-m", "scad.gateway.process"]
     for address in addresses:
@@ -177,12 +185,14 @@ def _start_process(
             cwd="/",
             start_new_session=True,  # no terminal's signals reach it
         )
-    _STARTED.append(process)
+    with _STARTED_LOCK:
+        _STARTED.append(process)
     return process
 
 
 def _reap() -> None:
-    _STARTED[:] = [process for process in _STARTED if process.poll() is None]
+    with _STARTED_LOCK:
+        _STARTED[:] = [process for process in _STARTED if process.poll() is None]
 
 
 def _lock_held(paths: GatewayPaths) -> bool:
@@ -197,6 +207,10 @@ def _lock_held(paths: GatewayPaths) -> bool:
     finally:
         os.close(fd)  # closing releases a lock taken just now
     return False
+
+
+async def _alock_held(paths: GatewayPaths) -> bool:
+    return await anyio.to_thread.run_sync(_lock_held, paths)
 
 
 def _alive(pid: int) -> bool:

@@ -22,7 +22,7 @@ from .scan import busy, entries
 from .temps import remove_temp, temp_place
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["apply_gc"]
 

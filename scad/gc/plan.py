@@ -10,8 +10,7 @@ import anyio
 
 from ..batch.store import BatchPaths
 from ..code.clones import MAX_COUNTED, unfetched_work
-from ..engine import labels
-from ..engine._types import ContainerState
+from ..engine import ContainerState, labels
 from ..errors import UnreadableClone
 from ..home import Home
 from ..progress import OnProgress, Progress
@@ -31,7 +30,7 @@ from .scan import SeenHome, SeenRun, read_home, tree_size
 from .temps import plan_temps
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["plan_gc"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from ..engine import labels
-from ..engine._types import ContainerState, ImageInfo
+from ..engine import ContainerState, ImageInfo, labels
 from ..names import image_repository, is_doctor_container
 from ..runs.records import parse_iso
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan

@@ -27,7 +27,7 @@ from .render import BuildContext, create_build_context
 from .tls import untrusted_certificate
 
 if TYPE_CHECKING:  # the engine module imports aiodocker, which is slow to import
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["BuildProgress", "BuildResult", "abuild_context", "build_context", "build_image"]
 

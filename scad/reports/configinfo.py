@@ -15,7 +15,7 @@ from ..image.build import abuild_context
 from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:  # the engine module imports the Docker client, which is slow to import
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["ConfigInfo", "MountInfo", "RepoInfo", "describe_config"]
 

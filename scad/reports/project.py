@@ -31,7 +31,7 @@ from ..taskgroups import open_task_group
 from .ccusage import ccusage_command, ccusage_report
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "PARALLEL_RUNS",

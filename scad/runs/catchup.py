@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..engine._types import ContainerState
+from ..engine import ContainerState
 from ..home import Home
 from ..taskgroups import open_task_group
 from .envelopes import Envelope, Exited
@@ -23,7 +23,7 @@ from .lines import LogLines, event_time, unix_time
 from .records import RunPaths, RunRecord
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "CATCH_UPS_AT_ONCE",

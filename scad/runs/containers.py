@@ -11,7 +11,7 @@ from .catchup import catch_up
 from .records import RunRecord
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["remove_containers", "retire_containers"]
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import aiofiles
 import anyio
@@ -168,7 +168,10 @@ def _position(cid: str, next_line: int, last: ClaudeLine | None, after: list[Env
     )
 
 
-class _Batch:
+T = TypeVar("T")
+
+
+class _PendingEnvelopes:
     """Envelopes gathered under the lock, written with one ``write``."""
 
     def __init__(self, seq: int) -> None:
@@ -223,9 +226,11 @@ def _text_field(text: str) -> bytes:
     return field
 
 
-def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:
+def _locked_append(
+    paths: RunPaths, cid: str | None, fill: Callable[[_PendingEnvelopes, Position], T]
+) -> T:
     """Under the run's lock: find where the log stands, let ``fill`` add envelopes
-    to a batch, append the batch in one write and sync it. Returns what fill did."""
+    to a batch, append them in one write and sync it. Returns what fill did."""
     with open(paths.lock, "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -237,7 +242,7 @@ def _locked_append(paths: RunPaths, cid: str | None, fill: Any) -> Any:
                         log.write(b"\n")  # close a partial line so the next stands alone
                         size += 1
                 seq, where = _scan(log, size, cid)
-                batch = _Batch(seq)
+                batch = _PendingEnvelopes(seq)
                 result = fill(batch, where)
                 if batch.parts:
                     log.write(b"".join(batch.parts))
@@ -285,7 +290,7 @@ async def append_event(paths: RunPaths, event: ScadEvent) -> None:
     characters; its ``ts``, when empty, is now)."""
     cid = _short(event.cid) if event.cid else None
 
-    def fill(batch: _Batch, _: Position) -> None:
+    def fill(batch: _PendingEnvelopes, _: Position) -> None:
         batch.event(event, cid)
 
     await anyio.to_thread.run_sync(_locked_append, paths, None, fill)
@@ -326,7 +331,7 @@ async def ingest(
     claude_head = b'"src":"claude","cid":"%s",' % cid.encode()
     life = life or (exit.life if exit else None)
 
-    def fill(batch: _Batch, where: Position) -> int:
+    def fill(batch: _PendingEnvelopes, where: Position) -> int:
         if where.ended(life):
             return 0
         expected = where.next_line
@@ -352,7 +357,7 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
     """Record, once, that the container is gone before all its output was read."""
     cid = _short(container_id)
 
-    def fill(batch: _Batch, where: Position) -> None:
+    def fill(batch: _PendingEnvelopes, where: Position) -> None:
         if not where.lost:
             batch.event(Lost(detail=detail), cid)
 

@@ -14,6 +14,7 @@ fences it.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,12 +22,11 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..engine import labels
-from ..engine._types import ContainerSpec, Security
+from ..engine import ContainerSpec, Security, labels
 from ..errors import EngineError, ScadError
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["FENCE_ENV", "fence_container", "fenced", "fenced_spec"]
 
@@ -35,6 +35,11 @@ FENCE_ENV = "SCAD_FENCE"
 #: How long the cut may take (its container starts on a busy engine).
 FENCE_SECONDS = 60
 _SCRIPT = Path(__file__).with_name("_cut_routes.py")
+
+
+@functools.cache
+def _cut_routes_script() -> str:
+    return _SCRIPT.read_text()
 
 
 def fenced_spec(spec: ContainerSpec) -> ContainerSpec:
@@ -60,11 +65,12 @@ async def fence_container(engine: Engine, container_id: str, image: str) -> None
     Raises :class:`EngineError` when the cut fails; the container's entrypoint then
     never lets Claude start.
     """
+    script = await anyio.to_thread.run_sync(_cut_routes_script)
     helper = ContainerSpec(
         image=image,
         name=f"scad-fence-{container_id[:12]}",
         labels={labels.FENCE: container_id},
-        entrypoint=["python3", "-I", "-c", _SCRIPT.read_text()],
+        entrypoint=["python3", "-I", "-c", script],
         user="0:0",
         network=f"container:{container_id}",
         cap_add=["NET_ADMIN"],

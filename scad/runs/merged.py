@@ -25,7 +25,7 @@ from .events import read_events
 from .records import RunPaths, RunRecord
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "MERGE_CHUNK",

@@ -13,7 +13,7 @@ from collections import deque
 import anyio
 import msgspec
 
-from ..engine._types import ContainerExit
+from ..engine import ContainerExit
 from .accounting import result_cost
 from .catchup import STDERR_TAIL
 from .envelopes import ClaudeLine, Exited

@@ -26,8 +26,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from ..engine import labels
-from ..engine._types import ContainerExit, ContainerSpec, OutputStream
+from ..engine import ContainerExit, ContainerSpec, OutputStream, labels
 from ..errors import EngineError, EngineUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
@@ -44,7 +43,7 @@ from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .records import RunPaths, RunRecord, save_run
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["Outcome", "Status", "adopt", "launch", "stop_run", "supervise"]
 

@@ -30,7 +30,7 @@ import anyio
 import msgspec
 
 from .. import agentfs
-from ..errors import AgentFileError, TooManyEntries
+from ..errors import AgentFileError, AgentFileMissing, TooManyEntries
 from ..text import printable
 from ._jsondepth import nests_within
 from .accounting import ClaudeSession, RunSummary, Usage, tool_call
@@ -133,9 +133,10 @@ def find_transcripts(claude_dir: Path) -> Listing:
             agentfs.open_folder("projects", dir_fd=claude) as projects,
         ):
             _walk(projects, (), listing)
+    except AgentFileMissing:
+        pass  # none yet: nothing left out
     except AgentFileError as exc:
-        if exc.problem != "does not exist":  # none yet: nothing left out
-            listing.left_out(f"claude/projects {exc.problem}")
+        listing.left_out(f"claude/projects {exc.problem}")
     return listing
 
 

@@ -18,7 +18,7 @@ import msgspec
 
 from .. import agentfs
 from ..config.schema import Config
-from ..errors import AgentFileError
+from ..errors import AgentFileError, AgentFileMissing
 from ..gateway import oauth_expiry
 from ..runs.records import RunPaths
 from .claude_setup import claude_json, settings_json
@@ -138,9 +138,10 @@ def _read_agent(path: Path, limit: int, notes: list[str]) -> bytes | None:
     """An agent file's bytes; None (with a note unless simply absent) when unreadable."""
     try:
         return agentfs.read_file(path, limit=limit)
+    except AgentFileMissing:
+        return None
     except AgentFileError as exc:
-        if exc.problem != "does not exist":
-            notes.append(f"could not read {path.name}: {exc.problem}")
+        notes.append(f"could not read {path.name}: {exc.problem}")
         return None
 
 

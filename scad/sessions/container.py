@@ -8,8 +8,7 @@ import stat
 from pathlib import Path
 
 from ..config.schema import Config
-from ..engine import labels
-from ..engine._types import BindMount, ContainerSpec, Limits, Security
+from ..engine import BindMount, ContainerSpec, Limits, Security, labels
 from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord

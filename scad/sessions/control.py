@@ -10,8 +10,7 @@ import anyio
 import msgspec
 
 from ..code.clones import MAX_COUNTED, Commit, unfetched_work
-from ..engine import labels
-from ..engine._types import ContainerState
+from ..engine import ContainerState, labels
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..gateway import revoke_run
 from ..home import Home
@@ -25,7 +24,7 @@ from ..runs.supervisor import STOP_GRACE
 from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "CleanResult",

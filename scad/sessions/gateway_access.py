@@ -21,7 +21,7 @@ import anyio
 import msgspec
 
 from ..config.schema import Config
-from ..engine._types import BindMount, ContainerSpec
+from ..engine import BindMount, ContainerSpec
 from ..errors import SessionError
 from ..gateway import (
     LOOPBACK,
@@ -37,7 +37,7 @@ from ..runs.fence import fenced_spec
 from ..runs.records import RunPaths
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "FENCED_RESOLV_CONF",

@@ -23,7 +23,7 @@ from .credentials import HostCredentials
 from .start import Prepared, _write_claude_state, _write_prompt, arequire_credentials
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["RESTARTED", "Resumed", "prepare_restart", "renew_claude_state", "resume_session"]
 

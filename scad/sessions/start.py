@@ -18,7 +18,7 @@ from .. import agentfs
 from ..code.clones import create_clone
 from ..config.repos import check_repos
 from ..config.schema import Config
-from ..engine._types import ContainerSpec
+from ..engine import ContainerSpec
 from ..errors import ScadError, SessionError, UsageError
 from ..gateway import load_registration
 from ..home import Home
@@ -38,7 +38,7 @@ from .credentials import HostCredentials, discover_credentials
 from .gateway_access import connect_run
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = [
     "Prepared",

@@ -12,8 +12,7 @@ import msgspec
 
 from .. import agentfs
 from ..code.clones import CloneWork, unfetched_work
-from ..engine import labels
-from ..engine._types import ContainerState
+from ..engine import ContainerState, labels
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..gateway import load_registration, refresh_token_fingerprint
 from ..home import Home
@@ -29,7 +28,7 @@ from .claude_state import CREDENTIALS_LIMIT
 from .control import adopt_container
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 #: Transcripts larger than this are listed, not read; nor is any once this much was read.
 TRANSCRIPT_LIMIT = 64 << 20

@@ -16,7 +16,7 @@ from ..errors import SessionError
 from ..runs.records import RunRecord
 
 if TYPE_CHECKING:
-    from ..engine._types import Engine
+    from ..engine import Engine
 
 __all__ = ["attach_command", "detach_keys", "pane_text"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scad import agentfs
-from scad.errors import AgentFileError
+from scad.errors import AgentFileError, AgentFileMissing
 
 
 @pytest.fixture
@@ -110,3 +110,17 @@ def test_replace_gives_the_new_file_and_nothing_else_to_the_owner(
     agentfs.replace_file(folder / "f", b"new", staging=tmp_path, owner=(1000, 1000))
     assert (folder / "f").lstat().st_uid == 1000
     assert (tmp_path / "outside").stat().st_uid == 0
+
+
+def test_what_is_not_there_is_said_by_its_kind(folder: Path) -> None:
+    """Callers tell "not there yet" from a refusal by the error's type, not its words."""
+    with pytest.raises(AgentFileMissing):
+        agentfs.read_file(folder / "absent", limit=10)
+    with pytest.raises(AgentFileMissing), agentfs.open_folder(folder / "absent"):
+        pass
+    with agentfs.open_folder(folder) as fd, pytest.raises(AgentFileMissing):
+        agentfs.read_file_at(fd, "absent", limit=10)
+    (folder / "link").symlink_to(folder / "absent")
+    with pytest.raises(AgentFileError) as refused:
+        agentfs.read_file(folder / "link", limit=10)
+    assert not isinstance(refused.value, AgentFileMissing)

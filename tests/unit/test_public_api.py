@@ -7,6 +7,7 @@ import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,40 @@ def test_one_module_of_a_layer_costs_that_module() -> None:
     assert not [
         m for m in loaded if m.startswith(("scad.code", "scad.runs", "scad.engine", "aiodocker"))
     ]
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """The imports in one module that name another package's private module
+    (``_name``), whether at run time or for the type checker only."""
+    here = path.relative_to(SCAD.parent).with_suffix("").parts[:-1]  # its package
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = here[: len(here) - node.level + 1]
+            target = (*base, *(node.module.split(".") if node.module else ()))
+        else:
+            target = tuple((node.module or "").split("."))
+        modules = [target, *((*target, alias.name) for alias in node.names)]
+        for module in modules:
+            if module[:1] != ("scad",):
+                continue
+            private = next((i for i, part in enumerate(module) if part.startswith("_")), None)
+            if private is None or module[private] in ("__init__", "__main__"):
+                continue
+            if private == 1 or module[:2] == here[:2]:
+                continue  # the ground's own helpers, or within one package
+            found.append(f"{path.relative_to(SCAD.parent)}:{node.lineno} {'.'.join(module)}")
+            break
+    return found
+
+
+SCAD = Path(scad.__file__).parent
+
+
+def test_no_module_reaches_past_another_package_s_face() -> None:
+    """A package's private modules are its own: every other package imports from its
+    face, so what a package offers is what its face names."""
+    reaches = [r for path in sorted(SCAD.rglob("*.py")) for r in _private_reaches(path)]
+    assert reaches == []

@@ -24,7 +24,7 @@ JSON = Document(("scad.runs.envelopes:ClaudeLine", "scad.runs.envelopes:ScadEven
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ...engine._types import Engine
+    from ...engine import Engine
     from ...home import Home
 
     Emit = Callable[[list[Envelope], bool], None]

@@ -1,0 +1,47 @@
+"""Starting the gateway keeps its file work off the event loop: every session start
+and batch goes through it while other runs stream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scad.errors import GatewayError
+from scad.gateway import _lifecycle
+from scad.home import Home
+
+pytestmark = pytest.mark.anyio
+
+
+class _EndedAtOnce:
+    pid = 1
+
+    def poll(self) -> int:
+        return 1
+
+
+async def test_a_gateway_start_reads_locks_and_spawns_on_worker_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop: list[str] = []
+
+    def watched(name: str, result: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: object) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                on_loop.append(name)
+            return result(*args)
+
+        return call
+
+    monkeypatch.setattr(_lifecycle, "_lock_held", watched("lock", lambda _paths: False))
+    monkeypatch.setattr(
+        _lifecycle, "_start_process", watched("spawn", lambda *_args: _EndedAtOnce())
+    )
+    monkeypatch.setattr(_lifecycle, "_last_line", watched("log", lambda _path: "no credential"))
+    with pytest.raises(GatewayError, match="ended at once: no credential"):
+        await _lifecycle.ensure_gateway(Home(tmp_path / "home"))
+    assert on_loop == []
