@@ -24,7 +24,7 @@ from ..errors import CredentialsError
 from ..home import Home
 from ..runs.pricing import usage_cost
 from ..runs.records import now_iso
-from ._budget import overspent
+from ._budget import Overspent
 from ._ceiling import Ceiling, ceiling_of, unfinished_cost
 from ._credentials import OAUTH_BETA, Credential, CredentialSource
 from ._events import BudgetRefused, Exchange
@@ -110,10 +110,21 @@ class Gateway:
             return error_response(
                 401, "authentication_error", "scad gateway: this token opens no live run"
             )
-        if _is_model_call(request):
-            refusal = await self._refusal(registration)
-            if refusal is not None:
-                return refusal
+        if not _is_model_call(request):
+            return await self._pass(request, registration, None)
+        try:
+            ceiling = ceiling_of(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, "request_too_large", "scad gateway: request too large")
+        async with self._ledger.call(registration, ceiling.output_usd) as over:
+            if over is not None:
+                return await self._refusal(registration, over)
+            return await self._pass(request, registration, ceiling)
+
+    async def _pass(
+        self, request: web.Request, registration: Registration, ceiling: Ceiling | None
+    ) -> web.StreamResponse:
+        """Forward the request with the host's credential, and relay its answer."""
         if self._credential is None:
             # 403: Claude Code does not retry it; a 401 would be retried ten times.
             return error_response(
@@ -153,7 +164,6 @@ class Gateway:
                 ),
             )
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
-        ceiling = ceiling_of(body) if _is_model_call(request) else None
         async with upstream:
             response = await self._relay(request, registration, upstream, started, ceiling)
         if upstream.status == 401:
@@ -163,11 +173,7 @@ class Gateway:
                 await self._credential.credential(rejected=auth)
         return response
 
-    async def _refusal(self, registration: Registration) -> web.Response | None:
-        run_spent, batch_spent = await self._ledger.spent(registration)
-        over = overspent(registration, run_spent, batch_spent)
-        if over is None:
-            return None
+    async def _refusal(self, registration: Registration, over: Overspent) -> web.Response:
         await self._journal.record(
             registration.run_id,
             BudgetRefused(
