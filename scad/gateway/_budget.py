@@ -1,6 +1,6 @@
 """Whether a run may make its next request: budgets per run and per batch. Pure.
 
-A budget is checked when a request arrives, never during it: an answer already
+A budget is checked when a model call may start (see the ledger): an answer already
 streaming runs to its end, so a run can end a little past its cap, by at most
 what the requests it had in flight cost.
 """

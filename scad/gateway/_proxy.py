@@ -24,18 +24,24 @@ from ..errors import CredentialsError
 from ..home import Home
 from ..runs.pricing import usage_cost
 from ..runs.records import now_iso
-from ._budget import overspent
+from ._budget import Overspent
+from ._ceiling import Ceiling, ceiling_of, unfinished_cost
 from ._credentials import OAUTH_BETA, Credential, CredentialSource
 from ._events import BudgetRefused, Exchange
 from ._journal import Journal
 from ._ledger import Ledger
-from ._meter import meter_for
+from ._meter import Meter, meter_for
 from ._registry import Registration, check_token
+from ._sse import StreamUsage
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
 
 #: The largest request body passed on (conversations with images run to megabytes).
 MAX_REQUEST = 64 << 20
+#: How long, and how far, an answer is still read into the meter after its client
+#: left: the API bills every token the model makes, and tells the count at the end.
+_DRAIN_SECONDS = 120
+_DRAIN_BYTES = 32 << 20
 #: Rate-limit headers kept per exchange, and the length of each value.
 _MAX_RATELIMIT = 32
 _MAX_HEADER_VALUE = 200
@@ -104,10 +110,21 @@ class Gateway:
             return error_response(
                 401, "authentication_error", "scad gateway: this token opens no live run"
             )
-        if request.method == "POST" and request.path == "/v1/messages":
-            refusal = await self._refusal(registration)
-            if refusal is not None:
-                return refusal
+        if not _is_model_call(request):
+            return await self._pass(request, registration, None)
+        try:
+            ceiling = ceiling_of(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, "request_too_large", "scad gateway: request too large")
+        async with self._ledger.call(registration, ceiling.output_usd) as over:
+            if over is not None:
+                return await self._refusal(registration, over)
+            return await self._pass(request, registration, ceiling)
+
+    async def _pass(
+        self, request: web.Request, registration: Registration, ceiling: Ceiling | None
+    ) -> web.StreamResponse:
+        """Forward the request with the host's credential, and relay its answer."""
         if self._credential is None:
             # 403: Claude Code does not retry it; a 401 would be retried ten times.
             return error_response(
@@ -148,7 +165,7 @@ class Gateway:
             )
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
         async with upstream:
-            response = await self._relay(request, registration, upstream, started)
+            response = await self._relay(request, registration, upstream, started, ceiling)
         if upstream.status == 401:
             # The API refused the host's credential: a login is refreshed now, once for
             # every request that saw it refused; Claude Code retries a 401.
@@ -156,11 +173,7 @@ class Gateway:
                 await self._credential.credential(rejected=auth)
         return response
 
-    async def _refusal(self, registration: Registration) -> web.Response | None:
-        run_spent, batch_spent = await self._ledger.spent(registration)
-        over = overspent(registration, run_spent, batch_spent)
-        if over is None:
-            return None
+    async def _refusal(self, registration: Registration, over: Overspent) -> web.Response:
         await self._journal.record(
             registration.run_id,
             BudgetRefused(
@@ -181,6 +194,7 @@ class Gateway:
         registration: Registration,
         upstream: aiohttp.ClientResponse,
         started: float,
+        ceiling: Ceiling | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in upstream.headers.items():
@@ -202,6 +216,7 @@ class Gateway:
             ended = True
         except ConnectionResetError:
             error = "client went away"
+            await _drain(upstream, meter)
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"upstream broke off: {type(exc).__name__}"
         finally:
@@ -230,6 +245,8 @@ class Gateway:
                     cache_read_tokens=usage.cache_read_tokens,
                     cache_creation_tokens=usage.cache_creation_tokens,
                 )
+            if ceiling is not None and upstream.status == 200 and not _told_its_end(usage):
+                exchange.cost_usd = max(exchange.cost_usd, unfinished_cost(ceiling, usage))
             with anyio.CancelScope(shield=True):
                 await self._record(registration, exchange)
         return response
@@ -237,6 +254,29 @@ class Gateway:
     async def _record(self, registration: Registration, exchange: Exchange) -> None:
         self._ledger.add(registration.run_id, exchange.cost_usd)
         await self._journal.record(registration.run_id, exchange)
+
+
+def _is_model_call(request: web.Request) -> bool:
+    return request.method == "POST" and request.path == "/v1/messages"
+
+
+async def _drain(upstream: aiohttp.ClientResponse, meter: Meter) -> None:
+    """Read the rest of an answer whose client left into the meter alone, within bounds."""
+    read = 0
+    with (
+        anyio.move_on_after(_DRAIN_SECONDS),
+        contextlib.suppress(aiohttp.ClientError, TimeoutError),
+    ):
+        async for chunk in upstream.content.iter_any():
+            meter.feed(chunk)
+            read += len(chunk)
+            if read > _DRAIN_BYTES:
+                return
+
+
+def _told_its_end(usage: StreamUsage | None) -> bool:
+    """Whether an answer gave its final usage, or the API's word on why it has none."""
+    return usage is not None and (usage.stopped or usage.error is not None)
 
 
 def _registration(home: Home, headers: Mapping[str, str]) -> Registration | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -97,6 +98,10 @@ class Upstream:
         await response.prepare(request)
         await response.write(START)
         self.first_sent.set()
+        if body.get("break_off"):
+            assert request.transport is not None
+            request.transport.close()  # the connection drops before the usage is told
+            return response
         if body.get("gated"):
             await self.release.wait()
         await response.write(REST)
@@ -225,6 +230,21 @@ async def test_a_compressed_answer_passes_untouched_and_is_still_metered(tmp_pat
         assert gzip.decompress(body) == START + REST
     (exchange,) = events(setup.home, "run-a")
     assert isinstance(exchange, Exchange) and exchange.output_tokens == 100
+
+
+async def test_an_answer_that_breaks_off_before_its_usage_is_charged_its_max_tokens(
+    tmp_path: Path,
+) -> None:
+    async with gateway(tmp_path) as setup:
+        run = setup.register("run-a")
+        with contextlib.suppress(aiohttp.ClientPayloadError):
+            await setup.ask(run.token, {"break_off": True, "max_tokens": 8000})
+        with anyio.fail_after(10):
+            while not events(setup.home, "run-a"):
+                await anyio.sleep(0.01)
+    (exchange,) = events(setup.home, "run-a")
+    assert isinstance(exchange, Exchange) and not exchange.complete
+    assert exchange.cost_usd == pytest.approx((1000 * 3 + 8000 * 15) / 1e6)
 
 
 async def test_rate_limits_are_recorded(tmp_path: Path) -> None:
