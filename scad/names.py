@@ -13,6 +13,7 @@ from .errors import UsageError
 __all__ = [
     "CCUSAGE_PREFIX",
     "DOCTOR_PREFIX",
+    "RESERVED_CONFIG_NAMES",
     "branch_name",
     "container_name",
     "doctor_container_name",
@@ -22,6 +23,7 @@ __all__ = [
     "image_repository",
     "is_doctor_container",
     "make_run_id",
+    "reserved_config_name",
     "short_run_id",
     "validate_tag",
 ]
@@ -39,6 +41,18 @@ _RUN_TIME_RE = re.compile(r"-[A-Z][a-z]{2}\d{2}-\d{4}(-\d+)?$")
 #: What ends a run id shown shortened.
 ELLIPSIS = "\u2026"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+#: What a config cannot be named: ``scad batch NAME`` would be one of batch's commands.
+RESERVED_CONFIG_NAMES = ("run", "status", "watch", "stop", "resume", "retry")
+
+
+def reserved_config_name(name: str) -> str | None:
+    """Why ``name`` cannot name a config, when it is reserved."""
+    if name not in RESERVED_CONFIG_NAMES:
+        return None
+    *most, last = RESERVED_CONFIG_NAMES
+    return f"a command of `scad batch` (as are {', '.join(most)} and {last}); choose another name"
 
 
 def validate_tag(tag: str) -> str:
