@@ -192,5 +192,5 @@ def test_wide_shows_the_columns_the_default_leaves_out(tmp_path: Path) -> None:
     assert f"scad-{IDS[0]}" in rows[1]
     rows, _ = screen([str(SCAD), "gateway", "status", "-o", "wide"], home, 200)
     assert rows[1].split() == [
-        "RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "USD", "CAP", "USD", "429/529", "402",
+        "RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "COST", "CAP", "429/529", "402",
     ]  # fmt: skip
