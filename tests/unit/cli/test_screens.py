@@ -53,6 +53,11 @@ from tests.unit.test_gc import image
 engine = FakeEngine(images=[
     image(f"{n:03d}", f"scad-calc-0123abcd:20261127-10{n:02d}00-build", created=n, config="calc")
     for n in range(1, 4)
+] + [
+    # Tagged many times over, by this home (named as before homes had their own) and by
+    # another home: one tag is shown, and how many more.
+    image("many", *(f"scad-calc:20261127-09{n:02d}00-build" for n in range(40)),
+          "scad-calc-89abcdef:again", created=0, config="calc"),
 ])
 home = Home(Path(sys.argv.pop(1)))
 cli(sys.argv[1:], prog_name="scad", obj=Application.with_engine(home, opening(engine)),
