@@ -13,6 +13,7 @@ from .errors import UsageError
 __all__ = [
     "CCUSAGE_PREFIX",
     "DOCTOR_PREFIX",
+    "RESERVED_CONFIG_NAMES",
     "branch_name",
     "container_name",
     "doctor_container_name",
@@ -22,6 +23,8 @@ __all__ = [
     "image_repository",
     "is_doctor_container",
     "make_run_id",
+    "reserved_config_name",
+    "short_run_id",
     "validate_tag",
 ]
 
@@ -33,7 +36,23 @@ CCUSAGE_PREFIX = "scad-ccusage-"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DOCTOR_CONTAINER_RE = re.compile(rf"^{DOCTOR_PREFIX}[a-z0-9][a-z0-9_-]{{0,62}}-[0-9a-f]{{8}}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+#: What ends a run id made by :func:`make_run_id`: its time, and a count when taken.
+_RUN_TIME_RE = re.compile(r"-[A-Z][a-z]{2}\d{2}-\d{4}(-\d+)?$")
+#: What ends a run id shown shortened.
+ELLIPSIS = "\u2026"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+#: What a config cannot be named: ``scad batch NAME`` would be one of batch's commands.
+RESERVED_CONFIG_NAMES = ("run", "status", "watch", "stop", "resume", "retry")
+
+
+def reserved_config_name(name: str) -> str | None:
+    """Why ``name`` cannot name a config, when it is reserved."""
+    if name not in RESERVED_CONFIG_NAMES:
+        return None
+    *most, last = RESERVED_CONFIG_NAMES
+    return f"a command of `scad batch` (as are {', '.join(most)} and {last}); choose another name"
 
 
 def validate_tag(tag: str) -> str:
@@ -90,10 +109,23 @@ def home_key(home: str) -> str:
 
 def ids_named(text: str, known: Collection[str]) -> list[str]:
     """The ids of ``known`` that ``text`` names, sorted: itself when it is one, else
-    every id it begins (as git's short ids do). Empty text names nothing."""
+    every id it begins (as git's short ids do). Empty text names nothing; a short
+    id copied with its ellipsis (see :func:`short_run_id`) names what it begins."""
+    text = text.removesuffix(ELLIPSIS)
     if text in known:
         return [text]
     return sorted(k for k in known if text and k.startswith(text))
+
+
+def short_run_id(run_id: str, known: Collection[str]) -> str:
+    """``run_id`` as its shortest beginning that names it alone among ``known`` (see
+    :func:`ids_named`), never shorter than its config and tag, then an ellipsis;
+    itself when no such beginning is shorter."""
+    floor = len(_RUN_TIME_RE.sub("", run_id))
+    for length in range(floor, len(run_id) - 1):
+        if ids_named(run_id[:length], known) == [run_id]:
+            return run_id[:length] + ELLIPSIS
+    return run_id
 
 
 def ids_like(text: str, known: Collection[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncclick as click
 
-from ..errors import ScadError
+from ..errors import ScadError, UsageError
 from ..home import Home, scad_home
 
 if TYPE_CHECKING:
@@ -109,8 +109,8 @@ class ScadGroup(HelpGroup):
     """A group whose commands are imported on first use.
 
     Domain errors (:class:`ScadError`) end the command here with one line on
-    stderr and the error's exit code; anything else is a bug and keeps its
-    traceback.
+    stderr and the error's exit code, and so does a value an option's type refuses
+    (exit 2, as a usage error); anything else is a bug and keeps its traceback.
     """
 
     def __init__(
@@ -134,6 +134,17 @@ class ScadGroup(HelpGroup):
             return await super().invoke(ctx)
         except ScadError as exc:
             abort(exc)
+        except click.BadParameter as exc:
+            if isinstance(exc, click.MissingParameter) or exc.param is None:
+                raise
+            abort(UsageError(f"{_spelled(exc.param)}: {exc.message.rstrip('.')}"))
+
+
+def _spelled(param: click.Parameter) -> str:
+    """A parameter as the user gives it: an option's longest name, an argument's."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return (param.metavar or param.name or "argument").upper()
 
 
 def abort(exc: ScadError) -> Any:

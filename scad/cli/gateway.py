@@ -48,8 +48,8 @@ async def status(app: Application, as_json: JsonOutput | None, output: str | Non
             run.usage.requests,
             run.usage.input_tokens,
             run.usage.output_tokens,
-            f"{run.usage.cost_usd:.4f}",
-            "" if run.budget_usd is None else f"{run.budget_usd:.2f}",
+            f"${run.usage.cost_usd:.4f}",
+            "" if run.budget_usd is None else f"${run.budget_usd:.2f}",
             run.usage.rate_limited,
             run.usage.budget_refusals,
         ]
@@ -67,8 +67,8 @@ _COLUMNS = (
     Column("REQUESTS"),
     Column("IN", wide=True),
     Column("OUT", wide=True),
-    Column("USD"),
-    Column("CAP USD"),
+    Column("COST"),
+    Column("CAP"),
     Column("429/529", wide=True),
     Column("402", wide=True),
 )

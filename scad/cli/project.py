@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import asyncclick as click
 
+from ..names import short_run_id
 from ._app import Application, HelpGroup, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._progress import ProgressLine
-from ._render import Column, output_option, table
+from ._render import Column, output_option, table_lines, terminal_width
 from ._watch import watch as follow
 from ._watch import watch_option
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["project", "status_table"]
 
 #: At 80 columns: the run, how it ended, what it took and what it left; ``-o wide``
-#: adds the tokens and the branch.
+#: adds the tokens, the duration and the branch.
 HEADERS = (
     Column("RUN ID"),
     Column("STATE"),
@@ -31,7 +33,7 @@ HEADERS = (
     Column("OUT", wide=True),
     Column("CACHE", wide=True),
     Column("COST"),
-    Column("DURATION"),
+    Column("DURATION", wide=True),
     Column("BRANCH", wide=True),
     Column("AHEAD"),
 )
@@ -78,11 +80,13 @@ async def status(
     duration as Claude reported it, and the commits its clones hold beyond the
     host repo's default branch. With --cost, ccusage's figures from Claude's
     transcripts stand beside scad's (ccusage on the PATH, else through npx).
-    Runs that gc collected keep their figures (state "collected").
+    Runs that gc collected keep their figures (state "collected"). On a terminal
+    too narrow for whole ids, each run shows as the beginning that names it.
     """
     from ..reports.project import config_runs, project_status
 
     home = app.home
+    wide = output == "wide"
     config_runs(home, config)  # an unknown name fails before the engine is asked
 
     async def look() -> ProjectStatus:
@@ -103,7 +107,7 @@ async def status(
             result = await look()
             if as_json:
                 return as_json.text(result)
-            return status_table(result, cost=cost, wide=output == "wide")
+            return status_table(result, cost=cost, wide=wide, known=home.run_ids())
 
         await follow(screen)
         return
@@ -111,7 +115,7 @@ async def status(
     if as_json:
         as_json.echo(result)
         return
-    click.echo(status_table(result, cost=cost, wide=output == "wide"))
+    click.echo(status_table(result, cost=cost, wide=wide, known=home.run_ids()))
     if result.cost_problem:
         click.echo(f"warning: no ccusage figures: {result.cost_problem}", err=True)
     for r in result.rows:
@@ -120,46 +124,50 @@ async def status(
 
 
 def status_table(
-    result: ProjectStatus, *, cost: bool, wide: bool = False, width: int | None = None
+    result: ProjectStatus,
+    *,
+    cost: bool,
+    wide: bool = False,
+    width: int | None = None,
+    known: Collection[str] = (),
 ) -> str:
-    """The rows, a total row, and the count of runs by outcome."""
+    """The rows, a total row, and the count of runs by outcome.
+
+    When the table is wider than ``width`` (else the terminal), each run id is as
+    short as names it alone among the rows and ``known`` (any unique beginning
+    names a run), and a state has no exit code (the outcome says how it ended).
+    """
     measured = any(r.gateway is not None for r in result.rows)
-    rows = [
-        (
-            r.run_id,
-            r.state if r.exit_code is None else f"{r.state} ({r.exit_code})",
-            r.outcome or "-",
-            *_figures(r),
-            r.branch,
-            "?" if r.problem else ("-" if r.ahead is None else r.ahead),
-            *(_ccusage(r) if cost else ()),
-            *(_gateway(r) if measured else ()),
-        )
-        for r in result.rows
-    ]
+    columns = HEADERS + (CCUSAGE if cost else ()) + (GATEWAY if measured else ())
+    ids = {*known, *(r.run_id for r in result.rows)}
+
+    def lines(compact: bool) -> list[str]:
+        rows = [
+            (
+                short_run_id(r.run_id, ids) if compact else r.run_id,
+                r.state if compact or r.exit_code is None else f"{r.state} ({r.exit_code})",
+                r.outcome or "-",
+                *_figures(r),
+                r.branch,
+                "?" if r.problem else ("-" if r.ahead is None else r.ahead),
+                *(_ccusage(r) if cost else ()),
+                *(_gateway(r) if measured else ()),
+            )
+            for r in result.rows
+        ]
+        t = result.totals
+        total = ("TOTAL", "", "", *_figures(t), "", t.ahead)
+        rows.append((*total, *(_ccusage(t) if cost else ()), *(_gateway(t) if measured else ())))
+        return table_lines(columns, rows, wide=wide, width=width)
+
+    shown = lines(compact=False)
+    limit = width if width is not None else (None if wide else terminal_width())
+    if limit is not None and max(len(line) for line in shown) > limit:
+        shown = lines(compact=True)
     t = result.totals
-    rows.append(
-        (
-            "TOTAL",
-            "",
-            "",
-            *_figures(t),
-            "",
-            t.ahead,
-            *(_ccusage(t) if cost else ()),
-            *(_gateway(t) if measured else ()),
-        )
-    )
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))
-    return (
-        table(
-            HEADERS + (CCUSAGE if cost else ()) + (GATEWAY if measured else ()),
-            rows,
-            wide=wide,
-            width=width,
-        )
-        + f"\n{t.runs} run{'' if t.runs == 1 else 's'}"
-        + (f": {counts}" if counts else "")
+    return "\n".join(
+        [*shown, f"{t.runs} run{'' if t.runs == 1 else 's'}" + (f": {counts}" if counts else "")]
     )
 
 

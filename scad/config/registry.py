@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import ConfigError, NotFound, UsageError
 from ..home import Home
-from ..names import NAME_RE
+from ..names import NAME_RE, reserved_config_name
 from ..threads import async_twin
 from .schema import REPO_KEY_RE, Config, load_config
 
@@ -147,6 +147,8 @@ def new_config(
         raise UsageError(
             f'invalid config name "{name}": use lowercase letters, digits, "-" and "_"'
         )
+    if reserved := reserved_config_name(name):
+        raise UsageError(f'invalid config name "{name}": {reserved}')
     path = home.config_file(name)
     if path.exists() or path.is_symlink():
         raise UsageError(

@@ -19,7 +19,7 @@ import msgspec
 import yaml
 
 from ..errors import ConfigError
-from ..names import NAME_RE
+from ..names import NAME_RE, reserved_config_name
 from ._shape import check_shape
 from .hosts import parse_host_pattern
 
@@ -263,6 +263,8 @@ def _check_rules(config: Config, label: str) -> None:
             "name",
             f'"{config.name}" is not a valid name; use lowercase letters, digits, "-" and "_"',
         )
+    if reserved := reserved_config_name(config.name):
+        fail("name", f'"{config.name}" is {reserved}')
     if not config.repos:
         fail("repos", "no repos; add at least one with `path:` and `workdir: true`")
     for key, repo in config.repos.items():

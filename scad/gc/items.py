@@ -23,7 +23,7 @@ class GcItem(msgspec.Struct, frozen=True, kw_only=True):
 
     kind: GcKind
     #: What it is, for people: a container's name, a run or batch id, an image's
-    #: tags (its id when it has none), a temporary file's path in the home (or
+    #: tag and how many more it has (its id when it has none), a temporary file's path in the home (or
     #: its absolute path, in the system's temporary folder).
     name: str
     reason: str
@@ -43,7 +43,8 @@ class GcKept(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     kind: GcKind
     name: str
     reason: str
-    #: The scad home it belongs to, when it is another home's (on the same engine).
+    #: The scad home it belongs to, when it is another home's (on the same engine):
+    #: its root, or for an image its key (as the home's image repository names it).
     home: str | None = None
 
 

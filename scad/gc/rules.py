@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 
 from ..engine import ContainerState, ImageInfo, labels
@@ -100,10 +101,11 @@ def stale_images(
 
     An image is the home's when it carries the config label and every tag it has is
     in the home's repository for that config (or in ``scad-NAME``, as images were
-    named before each home had its own: taken as the home's, as a container that
-    names no home is). One also tagged elsewhere (by another home, or by hand) is
-    someone else's too, and left. Of each config, the image tagged ``latest`` and
-    the newest by creation stay: the next run of the config uses them.
+    named before each home had its own: taken as the home's when the home has the
+    config, as a container that names no home is). One also tagged by another home
+    is kept as that home's (its key, as its repository names it); one also tagged
+    by hand is someone else's too, and left. Of each config, the image tagged
+    ``latest`` and the newest by creation stay: the next run of the config uses them.
     """
     in_use = {container.image_id for container in containers}
     by_config: dict[str, list[ImageInfo]] = {}
@@ -112,14 +114,22 @@ def stale_images(
         config = image.labels.get(labels.CONFIG)
         if not config:
             continue
-        ours = (f"{image_repository(config, home)}:", f"scad-{config}:")
-        foreign = [tag for tag in image.tags if not tag.startswith(ours)]
+        own = f"{image_repository(config, home)}:"
+        legacy = f"scad-{config}:"
+        claimed = config in configs or any(tag.startswith(own) for tag in image.tags)
+        ours = (own, legacy) if claimed else (own,)
+        foreign = sorted(tag for tag in image.tags if not tag.startswith(ours))
+        name = _image_name(image, ours)
         if not foreign:
             by_config.setdefault(config, []).append(image)
         elif len(foreign) < len(image.tags):
-            kept.append(
-                GcKept(kind="image", name=_image_name(image), reason=f"also tagged {foreign[0]}")
+            kept.append(_also_tagged(name, config, foreign))
+        elif all(tag.startswith(legacy) for tag in foreign):
+            why = (
+                f"named before each scad home had its own, of a config this home does not "
+                f"have; remove it with `docker rmi {foreign[0]}` if it is yours"
             )
+            kept.append(GcKept(kind="image", name=name, reason=why))
     items = []
     for config, group in sorted(by_config.items()):
         if config not in configs:
@@ -162,8 +172,25 @@ def _image_item(image: ImageInfo, reason: str) -> GcItem:
     )
 
 
-def _image_name(image: ImageInfo) -> str:
-    return ", ".join(sorted(image.tags)) or image.id.removeprefix("sha256:")[:12]
+def _also_tagged(name: str, config: str, foreign: list[str]) -> GcKept:
+    """An image of this home also tagged elsewhere: another home's when one of its
+    repositories (``scad-CONFIG-KEY``, see :func:`image_repository`) tags it, the
+    key saying which home; else someone's by hand."""
+    other_home = re.compile(rf"scad-{re.escape(config)}-([0-9a-f]{{8}})")
+    for tag in foreign:
+        if match := other_home.fullmatch(tag.partition(":")[0]):
+            reason = f"also tagged {tag} by another scad home"
+            return GcKept(kind="image", name=name, reason=reason, home=match.group(1))
+    return GcKept(kind="image", name=name, reason=f"also tagged {foreign[0]}")
+
+
+def _image_name(image: ImageInfo, ours: tuple[str, ...] = ()) -> str:
+    """One of the image's tags (one of this home's first), and how many more it
+    has; its short id when it has none."""
+    tags = sorted(image.tags, key=lambda tag: (not tag.startswith(ours), tag))
+    if not tags:
+        return image.id.removeprefix("sha256:")[:12]
+    return tags[0] + (f" (+{len(tags) - 1})" if len(tags) > 1 else "")
 
 
 def _seconds(created: str) -> float | None:

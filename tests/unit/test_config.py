@@ -123,6 +123,12 @@ BAD = [
         id="bad-name",
     ),
     pytest.param(
+        "name: status\nrepos:\n  code: {path: ., workdir: true}\n",
+        'proj.yml: name: "status" is a command of `scad batch` (as are run, status, watch, '
+        "stop, resume and retry); choose another name",
+        id="reserved-name",
+    ),
+    pytest.param(
         "name: 12\nrepos:\n  code: {path: ., workdir: true}\n",
         "proj.yml: name: expected a string, got a number; put it in quotes",
         id="name-number",

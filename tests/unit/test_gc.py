@@ -23,6 +23,7 @@ from scad.batch.store import (
 )
 from scad.code.clones import create_clone
 from scad.engine._types import ContainerSpec, ContainerState, ImageInfo
+from scad.engine.labels import home_label
 from scad.errors import EngineError
 from scad.gc import (
     GcItem,
@@ -257,9 +258,9 @@ async def test_each_kind_is_listed_or_kept_and_force_removes_exactly_the_list(
             ("batch", "b-open"): "its run(s) p-clones are not cleaned",
             ("batch", "b-live"): f"its supervisor is alive (pid {pid})",
             ("image", "scad-proj:bbb"): "a container uses it",
-            ("image", "scad-proj:ccc, scad-proj:latest"): "the latest of config proj",
+            ("image", "scad-proj:ccc (+1)"): "the latest of config proj",
             ("image", "scad-proj:ddd"): "the newest of config proj",
-            ("image", "mine:2, scad-proj:eee"): "also tagged mine:2",
+            ("image", "scad-proj:eee (+1)"): "also tagged mine:2",
             ("temp", "runs/p-clones/.scad-tmp-00112233"): "written less than an hour ago",
         }
         # Listed in the order they are removed: containers first, a batch after its runs.
@@ -583,7 +584,7 @@ def test_the_newest_image_and_the_latest_one_both_stay() -> None:
     plan = stale_images(images, [], "/h", {"proj"})
     assert listed(plan) == {("image", "scad-proj:old"), ("image", "scad-proj:iso")}
     assert kept(plan) == {
-        ("image", "scad-proj:back, scad-proj:latest"): "the latest of config proj",
+        ("image", "scad-proj:back (+1)"): "the latest of config proj",
         ("image", "scad-proj:newer"): "the newest of config proj",
     }
 
@@ -602,9 +603,13 @@ def test_a_home_collects_only_its_own_images() -> None:
     plan = stale_images(images, [], "/home/a", {"proj"})
     assert listed(plan) == {("image", f"{mine}:old")}
     assert kept(plan) == {
-        ("image", f"{mine}:shared, {theirs}:shared"): f"also tagged {theirs}:shared",
-        ("image", f"{mine}:current, {mine}:latest"): "the latest of config proj",
+        ("image", f"{mine}:shared (+1)"): f"also tagged {theirs}:shared by another scad home",
+        ("image", f"{mine}:current (+1)"): "the latest of config proj",
     }
+    # Kept as the other home's: listed only when other homes' are asked for.
+    assert [k.home for k in plan.kept if k.name == f"{mine}:shared (+1)"] == [
+        theirs.removeprefix("scad-proj-")
+    ]
     assert listed(stale_images(images, [], "/home/b", {"proj"})) == {("image", f"{theirs}:old")}
 
 
@@ -773,27 +778,43 @@ def test_a_tree_of_more_entries_than_are_counted_has_no_size(
 
 
 def test_the_images_of_a_config_that_is_gone_all_go_but_one_in_use() -> None:
+    gone = image_repository("gone", "/h")
     images = [
-        image("old", "scad-gone:old", created=1, config="gone"),
-        image("used", "scad-gone:used", created=2, config="gone"),
-        image("latest", "scad-gone:new", "scad-gone:latest", created=3, config="gone"),
+        image("old", f"{gone}:old", created=1, config="gone"),
+        image("used", f"{gone}:used", created=2, config="gone"),
+        image("latest", f"{gone}:new", f"{gone}:latest", created=3, config="gone"),
         image("mine", "scad-proj:latest", created=4),
     ]
     plan = stale_images(images, [container_using("sha256:used")], "/h", {"proj"})
-    assert listed(plan) == {
-        ("image", "scad-gone:old"),
-        ("image", "scad-gone:latest, scad-gone:new"),
-    }
+    assert listed(plan) == {("image", f"{gone}:latest (+1)"), ("image", f"{gone}:old")}
     assert {i.reason for i in plan.items} == {"config gone no longer exists; no container uses it"}
     assert kept(plan) == {
-        ("image", "scad-gone:used"): "a container uses it",
+        ("image", f"{gone}:used"): "a container uses it",
         ("image", "scad-proj:latest"): "the latest of config proj",
     }
 
 
+def test_an_image_named_as_before_homes_is_not_taken_for_a_config_the_home_lacks() -> None:
+    """``scad-NAME`` images may be another home's: a home that has no config NAME
+    keeps them, and says how to remove one by hand."""
+    images = [image("old", "scad-theirs:old", "scad-theirs:latest", created=1, config="theirs")]
+    plan = stale_images(images, [], "/h", {"proj"})
+    assert listed(plan) == set()
+    assert kept(plan) == {
+        ("image", "scad-theirs:latest (+1)"): "named before each scad home had its own, "
+        "of a config this home does not have; "
+        "remove it with `docker rmi scad-theirs:latest` if it is yours"
+    }
+    assert listed(stale_images(images, [], "/h", {"theirs"})) == set()
+    assert kept(stale_images(images, [], "/h", {"theirs"})) == {
+        ("image", "scad-theirs:latest (+1)"): "the latest of config theirs"
+    }
+
+
 async def test_a_plan_collects_the_images_of_configs_the_home_no_longer_has(home: Home) -> None:
-    engine = FakeEngine(images=[image("a", "scad-proj:latest", created=1)])
-    assert listed(await plan_gc(engine, home)) == {("image", "scad-proj:latest")}
+    repository = image_repository("proj", home_label(home))
+    engine = FakeEngine(images=[image("a", f"{repository}:latest", created=1)])
+    assert listed(await plan_gc(engine, home)) == {("image", f"{repository}:latest")}
     register_config(home)
     assert listed(await plan_gc(engine, home)) == set()
 

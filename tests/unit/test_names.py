@@ -10,6 +10,7 @@ from scad.names import (
     ids_named,
     is_doctor_container,
     make_run_id,
+    short_run_id,
     validate_tag,
 )
 
@@ -82,10 +83,31 @@ KNOWN = [
         ("day1", []),  # a prefix, not a substring
         ("", []),
         ("calc-day1-Dec06-14000", []),
+        ("calc-f\u2026", ["calc-fix-Dec06-0900"]),  # as a table shows it shortened
+        ("\u2026", []),
     ],
 )
 def test_ids_named_by_prefix(text: str, named: list[str]) -> None:
     assert ids_named(text, KNOWN) == named
+
+
+@pytest.mark.parametrize(
+    ("run_id", "short"),
+    [
+        ("calc-fix-Dec06-0900", "calc-fix\u2026"),  # never shorter than config and tag
+        ("web-a-Dec01-0800", "web-a\u2026"),
+        # Shorter would name both: as long as names it alone, or whole.
+        ("calc-day1-Dec06-1400", "calc-day1-Dec06-1400"),
+        ("calc-day1-Dec06-1400-2", "calc-day1-Dec06-1400-2"),
+        ("calc-day1-Dec06-1401", "calc-day1-Dec06-1401"),
+        ("calc-day2-Dec06-1400", "calc-day2\u2026"),
+        ("made-by-hand", "made-by-hand"),  # no time: nothing known to leave out
+    ],
+)
+def test_a_short_run_id_is_the_shortest_that_names_it_alone(run_id: str, short: str) -> None:
+    known = {*KNOWN, run_id, "calc-day1-Dec06-1402"}
+    assert short_run_id(run_id, known) == short
+    assert ids_named(short, known) == [run_id]
 
 
 @pytest.mark.parametrize(

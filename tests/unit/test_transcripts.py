@@ -314,6 +314,32 @@ async def test_session_logs_shows_an_interactive_run_s_tool_calls(
     assert [line.split(" ", 1)[1] for line in tail.stdout.splitlines()] == ["Done."]
 
 
+async def test_session_logs_json_says_it_leaves_out_an_interactive_run_s_transcripts(
+    run_cli: Cli, scad_home: Path
+) -> None:
+    """--json prints the run's log as stored; an interactive run's Claude wrote its
+    work to transcripts, not the log: that is said, once, on stderr."""
+    home = Home(scad_home)
+    record = add_run(home, "p-tty-Nov27-1000", mode="interactive")
+    paths = RunPaths(home, record.run_id)
+    Log(paths).scad("created").scad("started")
+    (claude_project(paths.claude_dir) / f"{SESSION}.jsonl").write_text(CONVERSATION)
+    headless_run = add_run(home, "p-head-Nov27-1000")
+    Log(RunPaths(home, headless_run.run_id)).scad("created")
+    run_cli.use_engine(scad_home, opening(FakeEngine()))
+    result = await run_cli("session", "logs", record.run_id, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["event"] for line in result.stdout.splitlines()] == [
+        "created", "started",
+    ]  # fmt: skip
+    assert result.stderr == (
+        "note: --json holds the run's log only: an interactive run's transcripts are left "
+        f"out; `scad session logs {record.run_id}` shows them\n"
+    )
+    quiet = await run_cli("session", "logs", headless_run.run_id, "--json")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 async def test_status_and_info_mark_the_cost_estimated(run_cli: Cli, scad_home: Path) -> None:
     home = Home(scad_home)
     record = add_run(home, "p-tty-Nov27-1000", mode="interactive")

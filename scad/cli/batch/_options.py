@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import asyncclick as click
 
+from ...errors import UsageError
 from ...taskgroups import open_task_group
 from ._view import show_batch
 
@@ -22,13 +23,30 @@ _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """``90``, ``90s``, ``20m``, ``2h`` as seconds."""
+    """``90``, ``90s``, ``20m``, ``2h`` as seconds; one line when it is none."""
     if value is None:
         return None
     match = _DURATION.match(value.strip())
     if not match:
-        raise click.BadParameter(f"{value!r} is not a duration: write 90s, 20m or 2h")
+        raise UsageError(f'{_option(param)}: "{value}" is not a duration; {_EXAMPLES}')
     return float(match[1]) * _SECONDS[match[2]]
+
+
+def time_allowed(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A :func:`duration` that gives a run some time: zero is refused (every run
+    would be stopped as it starts)."""
+    seconds = duration(ctx, param, value)
+    if seconds == 0:
+        raise UsageError(f'{_option(param)}: "{value}" is no time; {_EXAMPLES}')
+    return seconds
+
+
+_EXAMPLES = "use 30s, 10m, 2h"
+
+
+def _option(param: click.Parameter) -> str:
+    """How the user spells the option: its longest name."""
+    return max(param.opts, key=len)
 
 
 async def supervise_here(

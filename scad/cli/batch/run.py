@@ -18,7 +18,7 @@ from .._complete import config_names
 from .._json import JsonCommand, JsonOutput, json_option
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
-from ._options import duration, supervise_here
+from ._options import duration, supervise_here, time_allowed
 from ._view import VIEW_JSON, show_batch
 
 if TYPE_CHECKING:
@@ -88,13 +88,13 @@ class _BatchCommand(JsonCommand):
 @click.option(
     "--timeout",
     "time_limit",
-    callback=duration,
+    callback=time_allowed,
     metavar="DURATION",
     help="Stop a run that takes longer in all (90s, 20m, 2h).",
 )
 @click.option(
     "--idle-timeout",
-    callback=duration,
+    callback=time_allowed,
     metavar="DURATION",
     help="Stop a run that prints nothing for this long (it ends hung).",
 )

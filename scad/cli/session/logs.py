@@ -51,6 +51,12 @@ async def command(
 
     home = app.home
     record = find_run(home, run_id)
+    if as_json and record.mode == "interactive":
+        click.echo(
+            "note: --json holds the run's log only: an interactive run's transcripts are "
+            f"left out; `scad session logs {record.run_id}` shows them",
+            err=True,
+        )
     # With -n, what came before is held back (only the last N lines) until it ends.
     held: deque[str] | None = deque(maxlen=lines) if lines is not None else None
 

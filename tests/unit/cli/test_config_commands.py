@@ -98,6 +98,23 @@ async def test_new_rejects_bad_name(run_cli: Cli, scad_home: Path) -> None:
     assert not (scad_home / "configs").exists()
 
 
+async def test_new_refuses_the_names_of_batch_commands(run_cli: Cli, scad_home: Path) -> None:
+    """``scad batch NAME ...`` runs a config unless NAME is one of batch's commands:
+    a config cannot take such a name."""
+    from scad.cli.batch import batch
+    from scad.names import RESERVED_CONFIG_NAMES
+
+    assert set(batch.commands) == set(RESERVED_CONFIG_NAMES)
+    for name in RESERVED_CONFIG_NAMES:
+        result = await run_cli("config", "new", name)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f'scad: error: invalid config name "{name}": a command of `scad batch` (as are '
+            "run, status, watch, stop, resume and retry); choose another name\n"
+        )
+    assert not (scad_home / "configs").exists()
+
+
 async def test_list_marks_invalid_configs(run_cli: Cli, scad_home: Path, tmp_path: Path) -> None:
     await run_cli("config", "add", str(external_config(tmp_path)))
     (scad_home / "configs" / "broken.yml").write_text("name: broken\nrepos: {}\n")

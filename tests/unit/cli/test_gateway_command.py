@@ -38,8 +38,23 @@ async def test_status_lists_runs_and_their_spend(home: Home, run_cli: Cli) -> No
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "gateway: not running (it starts when a run needs it)"
-    assert lines[2].split() == ["run-a", "live", "b1", "2", "20", "10", "2.5000", "2.00", "0", "1"]
-    assert lines[3].split() == ["run-b", "revoked", "0", "0", "0", "0.0000", "0", "0"]
+    # Dollars as every other table shows them.
+    assert lines[1].split() == [
+        "RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "COST", "CAP", "429/529", "402",
+    ]  # fmt: skip
+    assert lines[2].split() == [
+        "run-a",
+        "live",
+        "b1",
+        "2",
+        "20",
+        "10",
+        "$2.5000",
+        "$2.00",
+        "0",
+        "1",
+    ]
+    assert lines[3].split() == ["run-b", "revoked", "0", "0", "0", "$0.0000", "0", "0"]
 
 
 async def test_status_as_json_shows_no_secret(home: Home, run_cli: Cli) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from scad.engine.labels import home_label
 from scad.errors import EngineError
 from scad.home import Home
+from scad.names import image_repository
 from tests.conftest import Cli, opening
 from tests.fakes import FakeEngine
 from tests.unit.test_gc import (
@@ -74,9 +76,9 @@ async def test_the_dry_run_lists_by_kind_with_a_total(
         "`scad gc --force` removes them\n"
         "\n"
         "kept:\n"
-        "KIND   NAME                             WHY\n"
-        "run    p-fresh                          touched less than an hour ago (it may be starting)\n"
-        "image  scad-proj:bbb, scad-proj:latest  the latest of config proj\n"
+        "KIND   NAME                WHY\n"
+        "run    p-fresh             touched less than an hour ago (it may be starting)\n"
+        "image  scad-proj:bbb (+1)  the latest of config proj\n"
     )
     assert engine.removed == [] and container in engine.made
     assert (scad_home / "runs" / "p-cleaned").is_dir()
@@ -103,7 +105,7 @@ async def test_json_holds_the_plan_and_no_results_in_a_dry_run(
     assert data["kept"] == [
         {
             "kind": "image",
-            "name": "scad-proj:bbb, scad-proj:latest",
+            "name": "scad-proj:bbb (+1)",
             "reason": "the latest of config proj",
         }
     ]
@@ -150,13 +152,21 @@ async def test_what_other_homes_made_is_listed_only_when_asked(
     run_cli: Cli, scad_home: Path, engine: Refusing
 ) -> None:
     await run_container(engine, "p-theirs", home=Home(scad_home / "other"))
+    # An image of this home that another home's build tagged too (same content).
+    theirs = image_repository("proj", home_label(Home(scad_home / "other")))
+    engine.image_list.append(image("ccc", "scad-proj:ccc", f"{theirs}:ccc", created=0))
     make_run(Home(scad_home), "p-cleaned", cleaned=True)
     shown = (await run_cli("gc")).stdout
     assert shown.startswith("KIND ") and "scad-p-theirs" not in shown
+    assert "scad-proj:ccc" not in shown
     assert shown.endswith(
-        "\n1 kept for other scad homes on this engine; `scad gc --other-homes` lists them\n"
+        "\n2 kept for other scad homes on this engine; `scad gc --other-homes` lists them\n"
     )
     asked = (await run_cli("gc", "--other-homes")).stdout
     assert "scad-p-theirs" in asked and "made by another scad home" in asked
+    assert "scad-proj:ccc (+1)" in asked and f"also tagged {theirs}:ccc by another" in asked
     data = json.loads((await run_cli("gc", "--json")).stdout)
-    assert [k["name"] for k in data["kept"] if k.get("home")] == ["scad-p-theirs"]
+    assert [k["name"] for k in data["kept"] if k.get("home")] == [
+        "scad-p-theirs",
+        "scad-proj:ccc (+1)",
+    ]

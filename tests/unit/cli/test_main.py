@@ -135,3 +135,25 @@ def test_no_command_reads_the_home_or_opens_an_engine_itself() -> None:
         if needle in line and "def _batch_ids" not in line
     ]
     assert found == ["batch/manage.py: scad_home()"]  # its completion of batch ids
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["session", "logs", "some-run", "-n", "x"], "--tail: 'x' is not a valid integer range"),
+        (["batch", "calc", "-t", "t", "-p", "x", "-j", "0"],
+         "--parallel: 0 is not in the range 1<=x<=200"),
+        (["gc", "-o", "tall"], "--output: 'tall' is not 'wide'"),
+    ],
+)  # fmt: skip
+async def test_a_value_an_option_refuses_is_one_line(
+    run_cli: Cli, args: list[str], message: str
+) -> None:
+    """As every other bad input: one line and exit 2, not click's usage block."""
+    result = await run_cli(*args)
+    assert (result.exit_code, result.stderr) == (2, f"scad: error: {message}\n")
+
+
+async def test_a_missing_argument_still_shows_the_usage(run_cli: Cli) -> None:
+    result = await run_cli("session", "logs")
+    assert result.exit_code == 2 and result.stderr.startswith("Usage: scad session logs")

@@ -15,15 +15,18 @@ import msgspec
 import pytest
 
 from scad.batch.store import BatchPaths, append_batch_event, save_manifest
+from scad.cli.project import status_table
 from scad.gateway._events import Exchange, encode_event
 from scad.gateway._registry import events_path, register_run
 from scad.home import Home
+from scad.names import ids_named, short_run_id
+from scad.reports.project import ProjectRow, ProjectStatus, ProjectTotals
 from scad.runs.records import RunPaths
 from tests.fakes import batch_event
 from tests.unit.test_batches import manifest
 from tests.unit.test_gc import make_run
 from tests.unit.test_projects import add_run, register
-from tests.unit.test_summaries import Log, failed, headless, running
+from tests.unit.test_summaries import Log, crashed, failed, headless, rate_limited, running
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -31,13 +34,18 @@ ROOT = Path(__file__).resolve().parents[3]
 SCAD = Path(sys.executable).with_name("scad")
 BATCH = "calc-day1-Nov27-1030"
 IDS = [f"calc-day1-{n:02d}-Nov27-1030" for n in range(1, 4)]
+#: Runs out of the batch: one killed, its id as long as a long tag makes; one rate-limited.
+MORE_IDS = ["calc-day1-with-a-longer-tag-Nov27-1030", "calc-day1-04-Nov27-1031"]
 #: The gc screen needs an engine: this one, a fake with long image tags, in the real CLI.
 GC_WITH_A_FAKE_ENGINE = """
 import sys
 from pathlib import Path
 from scad.cli import cli
 from scad.cli._app import Application
+from scad.cli.project import status_table
 from scad.home import Home
+from scad.names import ids_named, short_run_id
+from scad.reports.project import ProjectRow, ProjectStatus, ProjectTotals
 from tests.conftest import opening
 from tests.fakes import FakeEngine
 from tests.unit.test_gc import image
@@ -45,6 +53,11 @@ from tests.unit.test_gc import image
 engine = FakeEngine(images=[
     image(f"{n:03d}", f"scad-calc-0123abcd:20261127-10{n:02d}00-build", created=n, config="calc")
     for n in range(1, 4)
+] + [
+    # Tagged many times over, by this home (named as before homes had their own) and by
+    # another home: one tag is shown, and how many more.
+    image("many", *(f"scad-calc:20261127-09{n:02d}00-build" for n in range(40)),
+          "scad-calc-89abcdef:again", created=0, config="calc"),
 ])
 home = Home(Path(sys.argv.pop(1)))
 cli(sys.argv[1:], prog_name="scad", obj=Application.with_engine(home, opening(engine)),
@@ -60,6 +73,8 @@ def a_day(home: Home, tmp_path: Path) -> None:
              cost=123.4567, duration_ms=3_725_000, **big)  # fmt: skip
     failed(Log(RunPaths(home, add_run(home, IDS[1], config="calc", minute=2).run_id)))
     running(Log(RunPaths(home, add_run(home, IDS[2], config="calc", minute=3).run_id)))
+    crashed(Log(RunPaths(home, add_run(home, MORE_IDS[0], config="calc", minute=4).run_id)))
+    rate_limited(Log(RunPaths(home, add_run(home, MORE_IDS[1], config="calc", minute=5).run_id)))
     paths = BatchPaths(home, BATCH)
     paths.root.mkdir(parents=True)
     save_manifest(paths, msgspec.structs.replace(manifest(3), batch_id=BATCH, config="calc"))
@@ -138,9 +153,40 @@ def test_each_screen_fits_the_terminal_and_cuts_no_number(
     text = "\n".join(rows)
     assert rows, "nothing shown"
     assert rows == lines, f"a row wraps at {width} columns:\n{text}"
+    shortened = name == "project status" and width == 80
+    if shortened:
+        # Too wide for whole ids: each is shown as the beginning that names it.
+        known = [*IDS, *MORE_IDS, "calc-day1-cleaned-with-a-long-tag-Nov27-1030"]
+        for run_id in [*IDS, *MORE_IDS]:
+            short = short_run_id(run_id, known)
+            assert short.endswith("\u2026") and f"\n{short} " in text, text
+            text = text.replace(short, "")
     assert not CUT.search(text), f"a number or id is cut at {width} columns:\n{text}"
-    for run_id in IDS if name != "gc" else []:
+    for run_id in IDS if name != "gc" and not shortened else []:
         assert run_id in text or name == "batch list", text
+
+
+def test_a_long_id_and_an_exit_code_fit_80_columns_as_a_run_is_named() -> None:
+    """With the engine's states: a killed run's exit code and a long id make the
+    table too wide for 80 columns; it shows unique beginnings and no exit codes."""
+    rows = [
+        ProjectRow(run_id=MORE_IDS[0], created="c", state="exited", exit_code=137,
+                   outcome="rate-limited", turns=142, cost_usd=123.4567, branch="b"),
+        ProjectRow(run_id=IDS[0], created="c", state="collected", outcome="succeeded",
+                   branch="b"),
+    ]  # fmt: skip
+    totals = ProjectTotals(runs=2, turns=142, cost_usd=123.4567, ahead=12)
+    status = ProjectStatus(config="calc", rows=rows, totals=totals)
+    known = [*IDS, *MORE_IDS]
+    lines = status_table(status, cost=False, width=80, known=known).splitlines()
+    assert max(len(line) for line in lines) <= 80, "\n".join(lines)
+    assert lines[1].split()[:3] == ["calc-day1-with-a-longer-tag\u2026", "exited", "rate-limited"]
+    assert lines[2].split()[0] == "calc-day1-01\u2026"
+    assert ids_named(lines[1].split()[0], known) == [MORE_IDS[0]]
+    # Where there is room, and in -o wide, the whole id and the exit code.
+    for wide, width in ((False, 200), (True, None)):
+        lines = status_table(status, cost=False, wide=wide, width=width).splitlines()
+        assert lines[1].split()[:4] == [MORE_IDS[0], "exited", "(137)", "rate-limited"]
 
 
 def test_wide_shows_the_columns_the_default_leaves_out(tmp_path: Path) -> None:
@@ -151,5 +197,5 @@ def test_wide_shows_the_columns_the_default_leaves_out(tmp_path: Path) -> None:
     assert f"scad-{IDS[0]}" in rows[1]
     rows, _ = screen([str(SCAD), "gateway", "status", "-o", "wide"], home, 200)
     assert rows[1].split() == [
-        "RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "USD", "CAP", "USD", "429/529", "402",
+        "RUN", "TOKEN", "BATCH", "REQUESTS", "IN", "OUT", "COST", "CAP", "429/529", "402",
     ]  # fmt: skip
