@@ -1,7 +1,8 @@
 """The gateway's HTTP face: the Messages API, passed through with the host's credential.
 
 A request carries its run's token (``Authorization: Bearer`` or ``x-api-key``). The
-gateway checks it, checks the run's budget (model calls only), puts the host's
+gateway checks it, checks the call is one it serves (:mod:`._paths`), checks the run's
+budget (calls that cost money), puts the host's
 credential in its place, and forwards the request to the run's upstream. The answer
 comes back byte for byte as it arrives (no buffering, no re-chunking of the body,
 compressed bytes left compressed with their header); a copy is metered, and when it
@@ -30,6 +31,7 @@ from ._events import BudgetRefused, Exchange
 from ._journal import Journal
 from ._ledger import Ledger
 from ._meter import meter_for
+from ._paths import FORWARDED, METERED, canonical_path
 from ._registry import Registration, check_token
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
@@ -92,19 +94,26 @@ class Gateway:
         app = web.Application(client_max_size=MAX_REQUEST)
         app.router.add_route("HEAD", "/", self.probe)
         app.router.add_route("GET", "/", self.probe)
-        app.router.add_route("*", "/v1/{tail:.*}", self.forward)
+        app.router.add_route("*", "/{tail:.*}", self.forward)
         return app
 
     async def probe(self, request: web.Request) -> web.Response:
         return web.Response(status=200)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
+        raw_path, query_mark, query = request.raw_path.partition("?")
+        path = canonical_path(raw_path)
+        if path is None or (request.method, path) not in FORWARDED:
+            # 404: Claude Code does not retry it; nothing else is passed on.
+            return error_response(
+                404, "not_found_error", "scad gateway: the model API call is not one it serves"
+            )
         registration = _registration(self._home, request.headers)
         if registration is None:
             return error_response(
                 401, "authentication_error", "scad gateway: this token opens no live run"
             )
-        if request.method == "POST" and request.path == "/v1/messages":
+        if (request.method, path) in METERED:
             refusal = await self._refusal(registration)
             if refusal is not None:
                 return refusal
@@ -125,7 +134,7 @@ class Gateway:
         except CredentialsError as exc:
             return error_response(403, "authentication_error", f"scad gateway: {exc}")
         started = time.monotonic()
-        url = URL(registration.upstream + request.raw_path, encoded=True)
+        url = URL(registration.upstream + path + query_mark + query, encoded=True)
         try:
             upstream = await self._client.request(
                 request.method,
@@ -140,7 +149,7 @@ class Gateway:
                 Exchange(
                     ts=now_iso(),
                     method=request.method,
-                    path=request.path,
+                    path=path,
                     status=502,
                     error=f"upstream unreachable: {type(exc).__name__}",
                     ms=_ms_since(started),
@@ -148,7 +157,7 @@ class Gateway:
             )
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
         async with upstream:
-            response = await self._relay(request, registration, upstream, started)
+            response = await self._relay(request, path, registration, upstream, started)
         if upstream.status == 401:
             # The API refused the host's credential: a login is refreshed now, once for
             # every request that saw it refused; Claude Code retries a 401.
@@ -178,6 +187,7 @@ class Gateway:
     async def _relay(
         self,
         request: web.Request,
+        path: str,
         registration: Registration,
         upstream: aiohttp.ClientResponse,
         started: float,
@@ -187,7 +197,7 @@ class Gateway:
             if name.lower() not in _HOP_BY_HOP:
                 response.headers.add(name, value)
         meter = meter_for(
-            request.path,
+            path,
             upstream.headers.get("content-type", ""),
             upstream.headers.get("content-encoding", ""),
         )
@@ -209,7 +219,7 @@ class Gateway:
             exchange = Exchange(
                 ts=now_iso(),
                 method=request.method,
-                path=request.path,
+                path=path,
                 status=upstream.status,
                 complete=ended and (usage is None or usage.stopped),
                 error=error or (usage.error if usage else None),

@@ -14,6 +14,7 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from scad.gateway._credentials import (
     OAUTH_BETA,
@@ -364,3 +365,31 @@ async def test_without_a_host_credential_the_answer_is_not_retried(tmp_path: Pat
     run = register_run(home, "run-a", upstream="http://127.0.0.1:9")
     async with serve_gateway(home, None) as listening:
         assert await status_of(listening.port, run.token) == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/messages/batches"),
+        ("GET", "/v1/messages/batches/x/results"),
+        ("POST", "/v1/files"),
+        ("DELETE", "/v1/messages"),
+        ("POST", "/v1/models"),
+        ("POST", "/v1/%6dessages"),
+        ("POST", "/v1/x/../messages"),
+    ],
+)
+async def test_only_the_calls_claude_code_makes_are_passed_on(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    async with gateway(tmp_path) as setup:
+        run = setup.register("run-a")
+        async with setup.client.request(
+            method,
+            URL(setup.url + path, encoded=True),
+            json={},
+            headers={"x-api-key": run.token},
+        ) as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["type"] == "not_found_error"
+    assert setup.upstream.seen == []
