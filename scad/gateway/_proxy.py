@@ -36,8 +36,11 @@ from ._registry import Registration, check_token
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
 
-#: The largest request body passed on (conversations with images run to megabytes).
-MAX_REQUEST = 64 << 20
+#: The largest request body passed on: a long conversation with images runs to a few
+#: megabytes; every request being read may hold this much.
+MAX_REQUEST = 16 << 20
+#: How long a request's body may take to arrive: one that trickles in holds its bytes.
+BODY_SECONDS = 60.0
 #: Rate-limit headers kept per exchange, and the length of each value.
 _MAX_RATELIMIT = 32
 _MAX_HEADER_VALUE = 200
@@ -126,9 +129,14 @@ class Gateway:
                 "or CLAUDE_CODE_OAUTH_TOKEN where the gateway starts)",
             )
         try:
-            body = await request.read()
+            with anyio.fail_after(BODY_SECONDS):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return error_response(413, "request_too_large", "scad gateway: request too large")
+        except TimeoutError:
+            stalled = error_response(408, "timeout_error", "scad gateway: the request body stalled")
+            stalled.force_close()  # the rest of the body is never read
+            return stalled
         try:
             auth = await self._credential.credential()
         except CredentialsError as exc:
