@@ -8,8 +8,11 @@ folder it was started from off the import path. Its output is ``gateway/gateway.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import fcntl
 import os
+import resource
 import signal
 import sys
 import time
@@ -26,6 +29,10 @@ __all__ = ["main"]
 
 #: How long a new gateway waits for the lock (others look at it for an instant).
 _LOCK_SECONDS = 2.0
+#: What asyncio says, with a traceback, each time a listener cannot accept.
+_ACCEPT_SHORTAGE = "socket.accept() out of system resource"
+#: How often that is said in the log at most.
+_ACCEPT_REPORT_SECONDS = 60.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +45,36 @@ def main(argv: list[str] | None = None) -> None:
     if not _take_lock(paths):
         sys.stderr.write("scad gateway: another gateway serves this home\n")
         return
+    raise_descriptor_limit()
     anyio.run(_serve, home, paths, args.listen, backend="asyncio")
+
+
+def raise_descriptor_limit() -> None:
+    """Every connection the gateway holds is a descriptor: take as many as it may."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # an unlimited hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class AcceptShortageReport:
+    """asyncio's exception handler, saying a failed accept in one line a minute at most:
+    a flood of connections makes one traceback per attempt, and fills the log."""
+
+    def __init__(self) -> None:
+        self._said: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        if context.get("message") != _ACCEPT_SHORTAGE:
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if self._said is None or now - self._said >= _ACCEPT_REPORT_SECONDS:
+            self._said = now
+            sys.stderr.write(
+                f"scad gateway: cannot accept connections ({context.get('exception')}) "
+                f"at {now_iso()}\n"
+            )
 
 
 def _take_lock(paths: GatewayPaths) -> bool:
@@ -58,6 +94,7 @@ def _take_lock(paths: GatewayPaths) -> bool:
 
 
 async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
+    asyncio.get_running_loop().set_exception_handler(AcceptShortageReport())
     credential = credential_source(os.environ)
     previous = read_state(paths)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
