@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
+from typing import cast
 
 import anyio
 import msgspec
-from anyio.abc import ByteReceiveStream, SocketStream
+from anyio.abc import ByteReceiveStream, SocketListener, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from ..config import HostPattern, allows, normal_host, parse_host_pattern
@@ -45,6 +47,7 @@ __all__ = [
     "egress_policy",
     "ensure_egress_network",
     "open_connect_proxy",
+    "serve_listener",
     "token_admission",
 ]
 
@@ -60,6 +63,14 @@ RESOLVE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 #: Tunnels open at once; more wait for one to close.
 MAX_TUNNELS = 256
+#: Connections a listener holds at once (each a descriptor); more wait to be accepted.
+MAX_CONNECTIONS = 512
+#: How long a listener waits to accept again when the process runs short of
+#: descriptors or memory (the connection waits in the backlog meanwhile).
+ACCEPT_BACKOFF = 0.5
+_ACCEPT_SHORTAGES = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED}
+)
 
 
 class EgressPolicy(msgspec.Struct, frozen=True):
@@ -157,7 +168,9 @@ async def open_connect_proxy(
             listeners.append(await anyio.create_tcp_listener(local_host=host, local_port=bound))
         async with anyio.create_task_group() as tg:
             for listener in listeners:
-                tg.start_soon(listener.serve, handle)
+                for each in listener.listeners:  # one a socket
+                    slots = anyio.Semaphore(MAX_CONNECTIONS)
+                    tg.start_soon(serve_listener, cast(SocketListener, each), handle, slots)
             try:
                 yield ConnectProxy(host=hosts[0], port=bound)
             finally:
@@ -165,6 +178,37 @@ async def open_connect_proxy(
     finally:
         for listener in listeners:
             await listener.aclose()
+
+
+async def serve_listener(
+    listener: SocketListener,
+    handle: Callable[[SocketStream], Awaitable[None]],
+    slots: anyio.Semaphore,
+) -> None:
+    """Accept on ``listener`` and ``handle`` each connection, as many at once as
+    ``slots`` holds. A shortage of descriptors or memory waits and accepts again: a
+    flood of connections must not end the proxy for every run."""
+    async with anyio.create_task_group() as tg:
+        while True:
+            await slots.acquire()
+            try:
+                client = await listener.accept()
+            except OSError as exc:
+                slots.release()
+                if exc.errno not in _ACCEPT_SHORTAGES:
+                    raise
+                await anyio.sleep(ACCEPT_BACKOFF)
+                continue
+            tg.start_soon(_serve_in_slot, client, handle, slots)
+
+
+async def _serve_in_slot(
+    client: SocketStream, handle: Callable[[SocketStream], Awaitable[None]], slots: anyio.Semaphore
+) -> None:
+    try:
+        await handle(client)
+    finally:
+        slots.release()
 
 
 class _Refusal(Exception):

@@ -44,6 +44,8 @@ LOOPBACK = "127.0.0.1"
 START_SECONDS = 30
 #: How long a gateway may take to stop (answers in flight are cut short).
 STOP_SECONDS = 15
+#: How large the log may grow before a new gateway puts it aside (one older log kept).
+LOG_LIMIT = 8 << 20
 #: Gateways this process started: kept to be reaped when they end (a gateway outlives
 #: its starter, so the starter cannot wait for it).
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -172,6 +174,7 @@ def _start_process(
     paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = {**(os.environ if environ is None else environ), "SCAD_HOME": str(home.root)}
     command = [sys.executable, "-P", "-m", "scad.gateway.process"]
+    set_log_aside(paths.log)
     for address in addresses:
         command += ["--listen", address]
     with open(paths.log, "ab") as log:
@@ -188,6 +191,14 @@ def _start_process(
     with _STARTED_LOCK:
         _STARTED.append(process)
     return process
+
+
+def set_log_aside(log: Path) -> None:
+    """Keep ``log`` within :data:`LOG_LIMIT` across gateways: a large one becomes the
+    one older log, replacing the one before."""
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > LOG_LIMIT:
+            os.replace(log, log.with_name(log.name + ".1"))
 
 
 def _reap() -> None:

@@ -31,13 +31,17 @@ from ._events import BudgetRefused, Exchange
 from ._journal import Journal
 from ._ledger import Ledger
 from ._meter import Meter, meter_for
+from ._paths import FORWARDED, METERED, canonical_path
 from ._registry import Registration, check_token
 from ._sse import StreamUsage
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
 
-#: The largest request body passed on (conversations with images run to megabytes).
-MAX_REQUEST = 64 << 20
+#: The largest request body passed on: a long conversation with images runs to a few
+#: megabytes; every request being read may hold this much.
+MAX_REQUEST = 16 << 20
+#: How long a request's body may take to arrive: one that trickles in holds its bytes.
+BODY_SECONDS = 60.0
 #: How long, and how far, an answer is still read into the meter after its client
 #: left: the API bills every token the model makes, and tells the count at the end.
 _DRAIN_SECONDS = 120
@@ -98,33 +102,46 @@ class Gateway:
         app = web.Application(client_max_size=MAX_REQUEST)
         app.router.add_route("HEAD", "/", self.probe)
         app.router.add_route("GET", "/", self.probe)
-        app.router.add_route("*", "/v1/{tail:.*}", self.forward)
+        app.router.add_route("*", "/{tail:.*}", self.forward)
         return app
 
     async def probe(self, request: web.Request) -> web.Response:
         return web.Response(status=200)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
+        raw_path, query_mark, query = request.raw_path.partition("?")
+        path = canonical_path(raw_path)
+        if path is None or (request.method, path) not in FORWARDED:
+            # 404: Claude Code does not retry it; nothing else is passed on.
+            return error_response(
+                404, "not_found_error", "scad gateway: the model API call is not one it serves"
+            )
         registration = _registration(self._home, request.headers)
         if registration is None:
             return error_response(
                 401, "authentication_error", "scad gateway: this token opens no live run"
             )
-        if not _is_model_call(request):
-            return await self._pass(request, registration, None)
-        try:
-            ceiling = ceiling_of(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, "request_too_large", "scad gateway: request too large")
-        async with self._ledger.call(registration, ceiling.output_usd) as over:
+        target = path + query_mark + query
+        if (request.method, path) not in METERED:
+            return await self._pass(request, path, target, registration, None)
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        async with self._ledger.call(registration, ceiling_of(body).output_usd) as over:
             if over is not None:
                 return await self._refusal(registration, over)
-            return await self._pass(request, registration, ceiling)
+            return await self._pass(request, path, target, registration, ceiling_of(body))
 
     async def _pass(
-        self, request: web.Request, registration: Registration, ceiling: Ceiling | None
+        self,
+        request: web.Request,
+        path: str,
+        target: str,
+        registration: Registration,
+        ceiling: Ceiling | None,
     ) -> web.StreamResponse:
-        """Forward the request with the host's credential, and relay its answer."""
+        """Forward the request (at its canonical ``target``) with the host's credential,
+        and relay its answer."""
         if self._credential is None:
             # 403: Claude Code does not retry it; a 401 would be retried ten times.
             return error_response(
@@ -133,16 +150,15 @@ class Gateway:
                 "scad gateway: the host has no Claude credential (set ANTHROPIC_API_KEY "
                 "or CLAUDE_CODE_OAUTH_TOKEN where the gateway starts)",
             )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, "request_too_large", "scad gateway: request too large")
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
             auth = await self._credential.credential()
         except CredentialsError as exc:
             return error_response(403, "authentication_error", f"scad gateway: {exc}")
         started = time.monotonic()
-        url = URL(registration.upstream + request.raw_path, encoded=True)
+        url = URL(registration.upstream + target, encoded=True)
         try:
             upstream = await self._client.request(
                 request.method,
@@ -157,7 +173,7 @@ class Gateway:
                 Exchange(
                     ts=now_iso(),
                     method=request.method,
-                    path=request.path,
+                    path=path,
                     status=502,
                     error=f"upstream unreachable: {type(exc).__name__}",
                     ms=_ms_since(started),
@@ -165,7 +181,7 @@ class Gateway:
             )
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
         async with upstream:
-            response = await self._relay(request, registration, upstream, started, ceiling)
+            response = await self._relay(request, path, registration, upstream, started, ceiling)
         if upstream.status == 401:
             # The API refused the host's credential: a login is refreshed now, once for
             # every request that saw it refused; Claude Code retries a 401.
@@ -191,6 +207,7 @@ class Gateway:
     async def _relay(
         self,
         request: web.Request,
+        path: str,
         registration: Registration,
         upstream: aiohttp.ClientResponse,
         started: float,
@@ -201,7 +218,7 @@ class Gateway:
             if name.lower() not in _HOP_BY_HOP:
                 response.headers.add(name, value)
         meter = meter_for(
-            request.path,
+            path,
             upstream.headers.get("content-type", ""),
             upstream.headers.get("content-encoding", ""),
         )
@@ -224,7 +241,7 @@ class Gateway:
             exchange = Exchange(
                 ts=now_iso(),
                 method=request.method,
-                path=request.path,
+                path=path,
                 status=upstream.status,
                 complete=ended and (usage is None or usage.stopped),
                 error=error or (usage.error if usage else None),
@@ -256,8 +273,18 @@ class Gateway:
         await self._journal.record(registration.run_id, exchange)
 
 
-def _is_model_call(request: web.Request) -> bool:
-    return request.method == "POST" and request.path == "/v1/messages"
+async def _body(request: web.Request) -> bytes | web.Response:
+    """The request's body (read once, then kept by aiohttp), or the answer that refuses
+    it: too large, or too slow to arrive."""
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "request_too_large", "scad gateway: request too large")
+    except TimeoutError:
+        stalled = error_response(408, "timeout_error", "scad gateway: the request body stalled")
+        stalled.force_close()  # the rest of the body is never read
+        return stalled
 
 
 async def _drain(upstream: aiohttp.ClientResponse, meter: Meter) -> None:

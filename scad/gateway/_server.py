@@ -23,6 +23,12 @@ __all__ = ["LOOPBACK", "Listening", "serve_gateway"]
 #: How long a new connection to the model API may take; an answer may take as long
 #: as it takes (the API keeps a quiet stream alive with pings).
 _CONNECT_SECONDS = 30
+#: How long a client's connection may sit without a whole request head: from its
+#: first byte, and between requests (Claude Code opens another when it needs one).
+HEAD_SECONDS = 30.0
+#: How long the rest of a refused request's body is read and dropped, so its client
+#: sees the answer rather than a reset connection.
+_LINGER_SECONDS = 2.0
 
 
 class Listening(msgspec.Struct, frozen=True):
@@ -58,7 +64,13 @@ async def serve_gateway(
     ):
         await tg.start(journal.run)
         gateway = Gateway(home, credential, client, journal)
-        runner = web.AppRunner(gateway.application(), access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(
+            gateway.application(),
+            access_log=None,
+            shutdown_timeout=5.0,
+            keepalive_timeout=HEAD_SECONDS,
+            lingering_time=_LINGER_SECONDS,
+        )
         await runner.setup()
         everywhere = [LOOPBACK, *(a for a in addresses if a != LOOPBACK)]
         try:

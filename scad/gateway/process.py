@@ -12,8 +12,11 @@ endpoint (where an expiring login is refreshed): for tests, which stand one up o
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import fcntl
 import os
+import resource
 import signal
 import sys
 import time
@@ -33,6 +36,10 @@ TOKEN_ENDPOINT_VARIABLE = "SCAD_GATEWAY_OAUTH_TOKEN_ENDPOINT"
 
 #: How long a new gateway waits for the lock (others look at it for an instant).
 _LOCK_SECONDS = 2.0
+#: What asyncio says, with a traceback, each time a listener cannot accept.
+_ACCEPT_SHORTAGE = "socket.accept() out of system resource"
+#: How often that is said in the log at most.
+_ACCEPT_REPORT_SECONDS = 60.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,7 +52,36 @@ def main(argv: list[str] | None = None) -> None:
     if not _take_lock(paths):
         sys.stderr.write("scad gateway: another gateway serves this home\n")
         return
+    raise_descriptor_limit()
     anyio.run(_serve, home, paths, args.listen, backend="asyncio")
+
+
+def raise_descriptor_limit() -> None:
+    """Every connection the gateway holds is a descriptor: take as many as it may."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # an unlimited hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class AcceptShortageReport:
+    """asyncio's exception handler, saying a failed accept in one line a minute at most:
+    a flood of connections makes one traceback per attempt, and fills the log."""
+
+    def __init__(self) -> None:
+        self._said: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        if context.get("message") != _ACCEPT_SHORTAGE:
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if self._said is None or now - self._said >= _ACCEPT_REPORT_SECONDS:
+            self._said = now
+            sys.stderr.write(
+                f"scad gateway: cannot accept connections ({context.get('exception')}) "
+                f"at {now_iso()}\n"
+            )
 
 
 def _take_lock(paths: GatewayPaths) -> bool:
@@ -65,6 +101,7 @@ def _take_lock(paths: GatewayPaths) -> bool:
 
 
 async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
+    asyncio.get_running_loop().set_exception_handler(AcceptShortageReport())
     credential = credential_source(
         os.environ, token_endpoint=os.environ.get(TOKEN_ENDPOINT_VARIABLE) or TOKEN_ENDPOINT
     )

@@ -44,7 +44,7 @@ async def test_a_broken_engine_socket_fails_in_one_line_and_skips_the_rest(
     assert lines[0].startswith("FAIL  engine: cannot reach the Docker engine")
     assert lines[1].startswith("      fix: start dockerd")
     skipped = [line for line in lines if line.startswith("skip  ")]
-    assert len(skipped) == 5 and all(s.endswith(": the engine did not answer") for s in skipped)
+    assert len(skipped) == 6 and all(s.endswith(": the engine did not answer") for s in skipped)
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -128,17 +128,20 @@ async def _listed(project: Project) -> set[str]:
 async def _assert_nothing_unseen(project: Project, engine: Engine, said: str) -> None:
     """Every run folder, container and branch is one `session status --all` lists;
     every batch folder, one `batch status` lists."""
-    listed = await _listed(project)
+    # What exists is looked at before status is asked: a background supervisor may
+    # still be making runs, and status must list whatever was there when it looked.
     folders = {run_dir.name for run_dir in _runs(project)}
     containers = set(await _containers(project, engine))
+    listed = await _listed(project)
     assert folders <= listed, f"run folders status does not list; the command said:\n{said}"
     assert containers <= listed, f"containers status does not list; the command said:\n{said}"
     branches = await run("git", "-C", str(project.repo), "branch", "--list", "scad-*")
     assert branches.stdout == ""
     batches = project.home / "batches"
     if batches.is_dir():
-        shown = json.loads((await project.scad("batch", "status", "--json")).stdout)
-        assert {b.name for b in batches.iterdir()} == {v["batch_id"] for v in shown}, said
+        made = {b.name for b in batches.iterdir()}
+        shown = json.loads((await project.scad("batch", "status", "--json")).stdout)["batches"]
+        assert made == {v["batch_id"] for v in shown}, said
 
 
 async def _remove_everything(project: Project, engine: Engine) -> None:

@@ -50,7 +50,7 @@ async def test_eight_runs_supervised_at_once(project: Project, credentials: None
 
         for n in range(8):
             tg.start_soon(one, n)
-    assert sorted(o.status for o in outcomes) == ["succeeded"] * 8
+    assert sorted(o.outcome for o in outcomes) == ["succeeded"] * 8
     for outcome in outcomes:
         n = int(outcome.run_id.split("-")[1][1:])
         assert outcome.result == f"committed {n}" and outcome.turns == 2

@@ -4,16 +4,19 @@ the fenced network is made once per home. Everything here talks to 127.0.0.1 onl
 from __future__ import annotations
 
 import base64
+import errno
 import ipaddress
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import anyio
 import pytest
-from anyio.abc import SocketStream
+from anyio.abc import SocketListener, SocketStream
 
 from scad.engine import labels
 from scad.errors import EngineError, UsageError
+from scad.gateway import _egress
 from scad.gateway._egress import (
     MAX_HEAD,
     EgressNetwork,
@@ -287,3 +290,41 @@ async def test_each_run_gets_its_own_allowlist_by_its_token(
         f"HTTP/1.1 403 Forbidden | scad egress: 127.0.0.1:{other_port} is not in the egress allowlist",
         *[unknown] * 5,
     ]
+
+
+class _ShortOfDescriptors:
+    """A listener whose process runs out of descriptors, then has one again."""
+
+    def __init__(self, shortages: int) -> None:
+        self.shortages = shortages
+        self.accepted = 0
+
+    async def accept(self) -> SocketStream:
+        if self.shortages:
+            self.shortages -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        self.accepted += 1
+        return cast(SocketStream, object())
+
+
+async def test_a_listener_out_of_descriptors_accepts_again_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_egress, "ACCEPT_BACKOFF", 0)
+    listener = _ShortOfDescriptors(shortages=3)
+    handled = anyio.Event()
+
+    async def handle(client: SocketStream) -> None:
+        handled.set()
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                _egress.serve_listener, cast(SocketListener, listener), handle, anyio.Semaphore(2)
+            )
+            await handled.wait()
+            # The slots are full: the listener takes no third connection.
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()
+    assert listener.shortages == 0 and listener.accepted == 2

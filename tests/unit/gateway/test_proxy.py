@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,9 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
+from yarl import URL
 
+from scad.gateway import _proxy, _server
 from scad.gateway._credentials import (
     OAUTH_BETA,
     Credential,
@@ -384,3 +387,77 @@ async def test_without_a_host_credential_the_answer_is_not_retried(tmp_path: Pat
     run = register_run(home, "run-a", upstream="http://127.0.0.1:9")
     async with serve_gateway(home, None) as listening:
         assert await status_of(listening.port, run.token) == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/messages/batches"),
+        ("GET", "/v1/messages/batches/x/results"),
+        ("POST", "/v1/files"),
+        ("DELETE", "/v1/messages"),
+        ("POST", "/v1/models"),
+        ("POST", "/v1/%6dessages"),
+        ("POST", "/v1/x/../messages"),
+    ],
+)
+async def test_only_the_calls_claude_code_makes_are_passed_on(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    async with gateway(tmp_path) as setup:
+        run = setup.register("run-a")
+        async with setup.client.request(
+            method,
+            URL(setup.url + path, encoded=True),
+            json={},
+            headers={"x-api-key": run.token},
+        ) as response:
+            assert response.status == 404
+            assert (await response.json())["error"]["type"] == "not_found_error"
+    assert setup.upstream.seen == []
+
+
+async def test_a_body_that_stalls_is_answered_and_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_proxy, "BODY_SECONDS", 0.2)
+    async with gateway(tmp_path) as setup:
+        run = setup.register("run-a")
+        head = (
+            f"POST /v1/messages HTTP/1.1\r\nHost: g\r\nx-api-key: {run.token}\r\n"
+            "Content-Length: 1000\r\n\r\n{"
+        )
+        async with await anyio.connect_tcp("127.0.0.1", URL(setup.url).port or 0) as stream:
+            await stream.send(head.encode())
+            answer = b""
+            with anyio.fail_after(10):  # a bound on liveness: the gateway hangs up
+                async for chunk in stream:
+                    answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408") and setup.upstream.seen == [], answer
+
+
+async def test_a_body_over_the_limit_is_refused(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as setup:
+        run = setup.register("run-a")
+        async with setup.client.post(
+            f"{setup.url}/v1/messages",
+            # Far more than any request Claude Code makes, as the API's own limits go.
+            data=io.BytesIO(b"x" * ((16 << 20) + 1)),
+            headers={"x-api-key": run.token},
+        ) as response:
+            assert response.status == 413
+    assert setup.upstream.seen == []
+
+
+async def test_a_head_that_never_ends_is_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_server, "HEAD_SECONDS", 0.2)
+    async with (
+        gateway(tmp_path) as setup,
+        await anyio.connect_tcp("127.0.0.1", URL(setup.url).port or 0) as stream,
+    ):
+        await stream.send(b"GET / HTTP/1.1\r\nX: ")
+        with anyio.fail_after(10):  # a bound on liveness: the gateway hangs up
+            async for _ in stream:
+                pass
