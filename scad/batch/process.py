@@ -21,11 +21,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import aiofiles
 import anyio
 
 from ..config.repos import check_repos
 from ..config.schema import Config
+from ..detached import last_line, spawn
 from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
@@ -144,34 +144,15 @@ async def spawn_supervisor(home: Home, batch_id: str) -> int:
             f"{SPAWN_SECONDS} s; see {paths.supervisor_log} and `scad batch status {batch_id}`"
         )
     raise SessionError(
-        f"the supervisor of {batch_id} ended at once: {await _last_line(paths.supervisor_log)}"
+        f"the supervisor of {batch_id} ended at once: {await anyio.to_thread.run_sync(last_line, paths.supervisor_log)}"
     )
 
 
 def _start_process(home: Home, paths: BatchPaths, batch_id: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SCAD_HOME": str(home.root)}
-    with open(paths.supervisor_log, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-P", "-m", __name__, batch_id],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=env,
-            # Not the folder it was typed in: an empty entry of PYTHONPATH means that
-            # folder, and -P does not drop it. Its paths are absolute (SCAD_HOME too).
-            cwd="/",
-            start_new_session=True,  # no terminal's signals reach it
-        )
-
-
-async def _last_line(path: str) -> str:
-    try:
-        async with aiofiles.open(path, "rb") as log:
-            await log.seek(max(0, await log.seek(0, os.SEEK_END) - 4096))
-            lines = (await log.read()).decode(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no output)"
-    return lines[-1] if lines else "(no output)"
+    # SCAD_HOME absolute: the supervisor runs in `/`.
+    return spawn(
+        __name__, [batch_id], paths.supervisor_log, {**os.environ, "SCAD_HOME": str(home.root)}
+    )
 
 
 async def stop_batch(engine: Engine, home: Home, batch_id: str) -> None:

@@ -15,7 +15,6 @@ import fcntl
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import anyio
 import msgspec
 
+from ..detached import last_line, spawn
 from ..errors import GatewayError
 from ..home import Home
 from ..threads import async_twin
@@ -149,7 +149,7 @@ async def ensure_gateway(
         raise GatewayError(
             f"the gateway (pid {process.pid}) is not listening after {START_SECONDS} s; see {paths.log}"
         )
-    said = await anyio.to_thread.run_sync(_last_line, paths.log)
+    said = await anyio.to_thread.run_sync(last_line, paths.log)
     raise GatewayError(f"the gateway ended at once: {said}")
 
 
@@ -173,21 +173,9 @@ def _start_process(
 ) -> subprocess.Popen[bytes]:
     paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = {**(os.environ if environ is None else environ), "SCAD_HOME": str(home.root)}
-    command = [sys.executable, "-P", "-m", "scad.gateway.process"]
     set_log_aside(paths.log)
-    for address in addresses:
-        command += ["--listen", address]
-    with open(paths.log, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=env,
-            # Not the folder it was typed in (a `scad` folder there would be imported).
-            cwd="/",
-            start_new_session=True,  # no terminal's signals reach it
-        )
+    listen = [word for address in addresses for word in ("--listen", address)]
+    process = spawn("scad.gateway.process", listen, paths.log, env)
     with _STARTED_LOCK:
         _STARTED.append(process)
     return process
@@ -232,13 +220,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _last_line(path: Path) -> str:
-    try:
-        with open(path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
-            lines = log.read().decode(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no output)"
-    return lines[-1] if lines else "(no output)"

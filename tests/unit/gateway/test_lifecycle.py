@@ -41,7 +41,7 @@ async def test_a_gateway_start_reads_locks_and_spawns_on_worker_threads(
     monkeypatch.setattr(
         _lifecycle, "_start_process", watched("spawn", lambda *_args: _EndedAtOnce())
     )
-    monkeypatch.setattr(_lifecycle, "_last_line", watched("log", lambda _path: "no credential"))
+    monkeypatch.setattr(_lifecycle, "last_line", watched("log", lambda _path: "no credential"))
     with pytest.raises(GatewayError, match="ended at once: no credential"):
         await _lifecycle.ensure_gateway(Home(tmp_path / "home"))
     assert on_loop == []
