@@ -8,6 +8,7 @@ import time
 from ..runs.envelopes import (
     STOP_SAYS,
     Cancelled,
+    Checked,
     ClaudeLine,
     Envelope,
     Exited,
@@ -105,9 +106,22 @@ def _said(event: Envelope) -> str | None:
     match event:
         case Exited():
             return STOP_SAYS[event.stop] if event.stop else event.stderr
+        case Checked():
+            return _checked(event)
         case ClaudeLine() | Started() | Resumed() | Cancelled() | Stopped():
             return None
     return event.detail
+
+
+def _checked(event: Checked) -> str:
+    seconds = event.duration_ms / 1000
+    if event.stop:
+        verdict = f"stopped after {seconds:.0f}s"
+    elif event.exit_code is None:
+        verdict = "could not run"
+    else:
+        verdict = "passed" if event.passed else f"failed (exit {event.exit_code})"
+    return f"{event.name}: {verdict} in {seconds:.1f}s"
 
 
 def _given(value: str | None) -> str:

@@ -26,12 +26,14 @@ from .hosts import parse_host_pattern
 __all__ = [
     "CLAUDE_CODE_VERSION",
     "DEFAULT_PIDS_LIMIT",
+    "Check",
     "ClaudeSettings",
     "Config",
     "EgressSettings",
     "ImageSettings",
     "Marketplace",
     "Mount",
+    "NotifySettings",
     "Permissions",
     "PythonEnv",
     "Repo",
@@ -172,6 +174,29 @@ class EgressSettings(_Schema, frozen=True):
     allow: list[str] = []
 
 
+class Check(_Schema, frozen=True):
+    """A command that judges what a run committed. It runs in a fresh container from
+    the config's image, in a clean checkout of the run's branches (never in the run's
+    own container), with the workdir repo as its working directory; it passes when
+    it exits 0."""
+
+    name: str
+    run: str
+    #: Paths of the workdir repo set back to the base commit's version before the
+    #: check runs: the tests the task set, not the ones the agent rewrote.
+    pin: list[str] = []
+    #: Seconds it may take before it is stopped and reported.
+    timeout: float = 600.0
+
+
+class NotifySettings(_Schema, frozen=True):
+    """Who is told when something needs a person: a command that reads one JSON
+    document on stdin, and/or a URL that receives it by POST."""
+
+    command: str | None = None
+    url: str | None = None
+
+
 class Config(_Schema, frozen=True):
     """One project: what to clone, mount and install, and how to run Claude."""
 
@@ -187,6 +212,8 @@ class Config(_Schema, frozen=True):
     image: ImageSettings = ImageSettings()
     resources: ResourceSettings = ResourceSettings()
     security: SecuritySettings = SecuritySettings()
+    checks: list[Check] = []
+    notify: NotifySettings = NotifySettings()
 
     @property
     def workdir_key(self) -> str:

@@ -12,7 +12,7 @@ not know reads as :class:`UnknownEvent`, a partial or damaged line as None.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -21,6 +21,7 @@ from .states import Watchdog
 __all__ = [
     "STOP_SAYS",
     "Cancelled",
+    "Checked",
     "ClaudeLine",
     "Cleaned",
     "Created",
@@ -175,6 +176,28 @@ class Fetched(_Event, tag="fetched", kw_only=True):
     detail: str | None = None
 
 
+class Checked(_Event, tag="checked", kw_only=True):
+    """A check of the config judged what the run committed, run by scad in a
+    container of its own."""
+
+    name: str
+    #: Its exit code; None when it was stopped or could not start.
+    exit_code: int | None = None
+    duration_ms: int = 0
+    #: The last lines it printed (bounded).
+    output: str | None = None
+    #: ``timed-out``: it ran past its time limit and was stopped.
+    stop: Literal["timed-out"] | None = None
+    #: Pinned paths the run's commits changed (set back before the check ran).
+    pinned: list[str] = []
+    #: The commits it judged, by repo.
+    commits: dict[str, str] = {}
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
 class Cleaned(_Event, tag="cleaned", kw_only=True):
     """The run's container, clones and Claude state were removed."""
 
@@ -193,6 +216,7 @@ ScadEvent = (
     | Warned
     | Refreshed
     | Fetched
+    | Checked
     | Cleaned
 )
 

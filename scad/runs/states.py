@@ -12,8 +12,10 @@ __all__ = ["ItemStatus", "LifeStatus", "SessionState", "Status", "Watchdog"]
 #: the run's container still runs is not known (it is never tried again beside it).
 #: ``budget``: the gateway refused its next model call, its own or its batch's
 #: budget spent (its result says 402, and the gateway's events hold the refusal).
+#: ``checks-failed``: Claude finished, and a check of what it committed failed.
 Status = Literal[
     "succeeded",
+    "checks-failed",
     "failed",
     "timed-out",
     "hung",
