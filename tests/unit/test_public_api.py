@@ -16,6 +16,7 @@ import scad
 FACES = [
     "scad",
     "scad.batch",
+    "scad.checks",
     "scad.code",
     "scad.config",
     "scad.doctor",
@@ -23,8 +24,10 @@ FACES = [
     "scad.gateway",
     "scad.gc",
     "scad.image",
+    "scad.notify",
     "scad.offline",
     "scad.reports",
+    "scad.review",
     "scad.runs",
     "scad.sessions",
 ]
