@@ -33,7 +33,7 @@ class OutputTail:
         in the middle is dropped."""
         kept = bytes(self._kept[-self.max_bytes :])
         cut = self._cut or len(self._kept) > self.max_bytes
-        lines = kept.decode(errors="replace").split("\n")
+        lines = kept.decode("utf-8", "surrogateescape").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         if cut and len(lines) > 1:
