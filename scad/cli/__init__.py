@@ -29,6 +29,7 @@ __all__ = ["cli", "main"]
         "logs": "scad.cli.logs:logs",
         "offline": "scad.cli.offline:offline",
         "project": "scad.cli.project:project",
+        "review": "scad.cli.review:review",
         "session": "scad.cli.session:session",
     },
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -2,8 +2,8 @@
 
 git never runs in a clone: :mod:`.snapshot` reads one as data into a store scad
 owns, where :mod:`.git` runs; :mod:`.clones` makes clones and counts their work,
-:mod:`.fetch` brings branches home, :mod:`.sync` takes the host's into a session
-(writing refs with :mod:`.clonewrite`).
+:mod:`.diff` shows what a run changed, :mod:`.fetch` brings branches home,
+:mod:`.sync` takes the host's into a session (writing refs with :mod:`.clonewrite`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .._faces import lazy_face
 
 if TYPE_CHECKING:
     from .clones import CloneWork, Commit, create_clone, unfetched_work
+    from .diff import FileChange, RepoDiff, diff_run
     from .fetch import BranchFetch, RepoFetch, RunFetch, fetch_run
     from .snapshot import CloneSnapshot, snapshot_clone
     from .sync import RepoSync, RunSync, sync_run
@@ -23,11 +24,14 @@ __all__ = [
     "CloneSnapshot",
     "CloneWork",
     "Commit",
+    "FileChange",
+    "RepoDiff",
     "RepoFetch",
     "RepoSync",
     "RunFetch",
     "RunSync",
     "create_clone",
+    "diff_run",
     "fetch_run",
     "snapshot_clone",
     "sync_run",
@@ -41,11 +45,14 @@ __getattr__, __dir__ = lazy_face(
         "CloneSnapshot": "snapshot",
         "CloneWork": "clones",
         "Commit": "clones",
+        "FileChange": "diff",
+        "RepoDiff": "diff",
         "RepoFetch": "fetch",
         "RepoSync": "sync",
         "RunFetch": "fetch",
         "RunSync": "sync",
         "create_clone": "clones",
+        "diff_run": "diff",
         "fetch_run": "fetch",
         "snapshot_clone": "snapshot",
         "sync_run": "sync",

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import IO
 
 import anyio
+import msgspec
 
 from ..errors import GitError
 
@@ -41,6 +44,7 @@ __all__ = [
     "store_command",
     "store_environment",
     "store_git",
+    "store_git_bounded",
     "symbolic_branches",
     "top_level",
     "uncommitted_files",
@@ -142,6 +146,62 @@ async def store_git(
     if index is not None:
         env["GIT_INDEX_FILE"] = str(index)
     return await _run(command, args[0], env=env, where=store, input=input, check=True)
+
+
+class Bounded(msgspec.Struct, frozen=True, kw_only=True):
+    """What git printed, up to a bound: whole lines only when it was cut."""
+
+    text: str
+    cut: bool
+
+
+async def store_git_bounded(
+    store: Path, *args: str, limit: int, line_end: bytes = b"\n"
+) -> Bounded:
+    """Run git in a repository scad made and keep no more than ``limit`` bytes of what
+    it prints (its objects came from an agent: a diff of them can be any size). Past
+    the bound git is ended, and what was kept ends at its last whole line (lines end
+    at ``line_end``: ``\\0`` for ``-z`` output). Raises
+    GitError when git fails before the bound."""
+    command = store_command(store, *args)
+    # stderr to a file: a pipe nobody drains while stdout is read could block git.
+    with tempfile.TemporaryFile() as err:
+        process = await anyio.to_thread.run_sync(_spawn_to, command, err)
+        try:
+            head = await anyio.to_thread.run_sync(
+                _read_head, process, limit, line_end, abandon_on_cancel=True
+            )
+        except BaseException:
+            process.kill()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(process.wait)
+            raise
+        if head.cut or process.returncode == 0:
+            return head
+        err.seek(0)
+        message = err.read(64 << 10).decode(errors="replace").strip().splitlines()
+    detail = message[-1] if message else f"exit code {process.returncode}"
+    raise GitError(f"git {args[0]} in {store} failed: {detail}")
+
+
+def _spawn_to(command: Sequence[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, env=store_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=err,
+    )  # fmt: skip
+
+
+def _read_head(process: subprocess.Popen[bytes], limit: int, line_end: bytes) -> Bounded:
+    """Up to ``limit`` bytes of the process's output; past them it is killed."""
+    assert process.stdout is not None
+    with process.stdout:
+        data = process.stdout.read(limit + 1)
+        cut = len(data) > limit
+        if cut:
+            process.kill()
+            data = data[: data.rfind(line_end, 0, limit) + 1]
+    process.wait()
+    return Bounded(text=data.decode(errors="replace"), cut=cut)
 
 
 async def is_repository(path: Path) -> bool:

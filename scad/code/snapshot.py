@@ -37,6 +37,9 @@ from ._refs import read_branches, read_head, read_kept, read_packed, valid_branc
 
 __all__ = ["CloneSnapshot", "snapshot_clone", "valid_branch"]
 
+#: The store's whole configuration. ``attr.tree`` (the empty tree) keeps a git that
+#: would read a bare repository's attributes from its HEAD (the agent's branch) from
+#: taking any: a ``-diff`` there would hide a change from a review.
 STORE_CONFIG = b"""\
 [core]
 \trepositoryformatversion = 0
@@ -45,6 +48,8 @@ STORE_CONFIG = b"""\
 \tauto = 0
 [uploadpack]
 \tallowAnySHA1InWant = true
+[attr]
+\ttree = 4b825dc642cb6eb9a060e54bf8d69288fbee4904
 """
 
 

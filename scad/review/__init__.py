@@ -1,10 +1,37 @@
-"""Review: a batch's results side by side, worst first, a run's full diff, and the
-passed runs' branches merged into one."""
+"""Review: a batch's results side by side, worst first (:mod:`.batch`), one run's full
+diff and last message (:mod:`.run`), and the passed runs' branches merged into one."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._faces import lazy_face
 
-__all__: list[str] = []
+if TYPE_CHECKING:
+    from .batch import review_batch
+    from .rows import BatchReview, ReviewRow, RunReview, needs_human_first
+    from .run import review_run
+    from .runlog import CheckResults
 
-__getattr__, __dir__ = lazy_face(__name__, {})
+__all__ = [
+    "BatchReview",
+    "CheckResults",
+    "ReviewRow",
+    "RunReview",
+    "needs_human_first",
+    "review_batch",
+    "review_run",
+]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "BatchReview": "rows",
+        "CheckResults": "runlog",
+        "ReviewRow": "rows",
+        "RunReview": "rows",
+        "needs_human_first": "rows",
+        "review_batch": "batch",
+        "review_run": "run",
+    },
+)

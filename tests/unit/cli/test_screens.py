@@ -132,6 +132,7 @@ SCREENS = {
     "batch status": [str(SCAD), "batch", "status", BATCH],
     "batch list": [str(SCAD), "batch", "status"],
     "batch watch": [str(SCAD), "batch", "watch", BATCH],
+    "review": [str(SCAD), "review", BATCH],
     "gateway status": [str(SCAD), "gateway", "status"],
     "gc": [sys.executable],
 }
