@@ -120,14 +120,15 @@ async def merge_branch(host_repo: Path, branch: str, sources: Sequence[MergeSour
     start = previous or await _runs_base(host_repo, [s.commit for s in sources])
     name, email = await host_identity(host_repo)
     identity = {"user.name": name, "user.email": email}
-    tip, runs = start, []
+    start_tree = await git.git(host_repo, "rev-parse", f"{start}^{{tree}}")
+    tip, runs = _Tip(commit=start, tree=start_tree.strip()), []
     for source in sources:
-        run = await _merge_one(host_repo, branch, tip, source, identity)
-        tip = run.merge or tip
+        run, tip = await _merge_one(host_repo, branch, tip, source, identity)
         runs.append(run)
     return BranchMerge(
-        host_repo=str(host_repo), branch=branch, previous=previous, start=start, tip=tip, runs=runs
-    )
+        host_repo=str(host_repo), branch=branch, previous=previous, start=start, tip=tip.commit,
+        runs=runs,
+    )  # fmt: skip
 
 
 async def write_branch(host_repo: Path, merged: BranchMerge, reason: str) -> None:
@@ -180,18 +181,20 @@ async def _tip(host_repo: Path, branch: str) -> str | None:
 
 async def _bring(host_repo: Path, sources: Sequence[MergeSource]) -> None:
     """Fetch the commits the host lacks from the stores that hold them, by id."""
-    objects = await git.objects_folder(host_repo)
+    wanted = "".join(f"{s.commit}\n" for s in sources if s.store is not None).encode()
+    if not wanted:
+        return
+    out = await git.git(host_repo, "cat-file", "--batch-check=%(objectname)", input=wanted)
+    lacking = {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
     by_store: dict[str, list[str]] = {}
     for source in sources:
-        if source.store is not None:
+        if source.store is not None and source.commit in lacking:
             by_store.setdefault(source.store, []).append(source.commit)
     for store, commits in by_store.items():
-        lacking = await git.missing_objects(Path(store), objects, commits)
-        if lacking:
-            await git.git(
-                host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                "--no-recurse-submodules", store, *sorted(lacking),
-            )  # fmt: skip
+        await git.git(
+            host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+            "--no-recurse-submodules", store, *sorted(set(commits)),
+        )  # fmt: skip
 
 
 async def _runs_base(host_repo: Path, commits: list[str]) -> str:
@@ -201,14 +204,11 @@ async def _runs_base(host_repo: Path, commits: list[str]) -> str:
     default = await git.default_tip(host_repo)
     if default is None:
         raise BranchRefused(f"{host_repo} has no branch to start from; create the branch first")
-    related = []
-    for commit in dict.fromkeys(commits):
-        if await _merge_base(host_repo, default, commit):
-            related.append(commit)
-    if not related:
-        return default
-    out = await git.git(host_repo, "merge-base", "--octopus", default, *related)
-    return out.strip()
+    commits = list(dict.fromkeys(commits))
+    if base := await _merge_base(host_repo, "--octopus", default, *commits):
+        return base
+    related = [c for c in commits if await _merge_base(host_repo, default, c)]
+    return await _merge_base(host_repo, "--octopus", default, *related) or default
 
 
 async def _merge_base(host_repo: Path, *commits: str) -> str | None:
@@ -217,31 +217,45 @@ async def _merge_base(host_repo: Path, *commits: str) -> str | None:
 
 
 async def _merge_one(
-    host_repo: Path, branch: str, tip: str, source: MergeSource, identity: dict[str, str]
-) -> RunMerge:
-    status, _ = await git.git_status(host_repo, "merge-base", "--is-ancestor", source.commit, tip)
-    if status == 0:
-        return RunMerge(label=source.label, commit=source.commit, action="current")
+    host_repo: Path, branch: str, tip: _Tip, source: MergeSource, identity: dict[str, str]
+) -> tuple[RunMerge, _Tip]:
+    """Merge one run onto ``tip``: what became of it, and the branch's tip after."""
     merge_tree = ("merge-tree", "--write-tree", "--name-only", "-z", "--no-messages")
-    status, out = await git.git_status(host_repo, *merge_tree, tip, source.commit)
+    status, out = await git.git_status(host_repo, *merge_tree, tip.commit, source.commit)
     tree, _, names = out.partition("\0")
     if status not in (0, 1) or not _OID.fullmatch(tree):
-        if await _merge_base(host_repo, tip, source.commit) is None:
-            return RunMerge(label=source.label, commit=source.commit, action="unrelated")
+        if await _merge_base(host_repo, tip.commit, source.commit) is None:
+            return RunMerge(label=source.label, commit=source.commit, action="unrelated"), tip
         raise GitError(f"git merge-tree in {host_repo} failed on {source.label} (exit {status})")
     if status == 1:
         # Names come from the run's commits: any bytes but NUL, newlines and dashes too.
         conflicted = names.split("\0")[:-1]
-        return RunMerge(
+        run = RunMerge(
             label=source.label,
             commit=source.commit,
             action="conflicted",
             conflicts=len(conflicted),
             files=[printable(name[:NAME_WIDTH]) for name in conflicted[:MAX_FILES]],
         )
+        return run, tip
+    # Only a merge that changes nothing can be of a commit the branch holds already.
+    if tree == tip.tree:
+        status, _ = await git.git_status(
+            host_repo, "merge-base", "--is-ancestor", source.commit, tip.commit
+        )
+        if status == 0:
+            return RunMerge(label=source.label, commit=source.commit, action="current"), tip
     message = f"Merge {source.label} into {branch}\n".encode()
     merge = await git.git(
-        host_repo, "commit-tree", tree, "-p", tip, "-p", source.commit, "-F", "-",
+        host_repo, "commit-tree", tree, "-p", tip.commit, "-p", source.commit, "-F", "-",
         input=message, config=identity,
     )  # fmt: skip
-    return RunMerge(label=source.label, commit=source.commit, action="merged", merge=merge.strip())
+    run = RunMerge(label=source.label, commit=source.commit, action="merged", merge=merge.strip())
+    return run, _Tip(commit=merge.strip(), tree=tree)
+
+
+class _Tip(msgspec.Struct, frozen=True, kw_only=True):
+    """The branch as merged so far: its commit and that commit's tree."""
+
+    commit: str
+    tree: str

@@ -133,9 +133,10 @@ async def merge_batch(
     built = []
     for (key, host_repo), its_records in repos.items():
         host = Path(host_repo)
+        objects = await git.objects_folder(host)
         sources, problems = [], []
         for record in its_records:
-            found = await _source(home, record, key, host)
+            found = await _source(home, record, key, host, objects)
             if isinstance(found, MergeSource):
                 sources.append(found)
             else:
@@ -153,13 +154,15 @@ async def merge_batch(
     )
 
 
-async def _source(home: Home, record: RunRecord, key: str, host: Path) -> MergeSource | str:
+async def _source(
+    home: Home, record: RunRecord, key: str, host: Path, objects: Path
+) -> MergeSource | str:
     """The run's commit in repo ``key`` and where its objects are, or why there is none."""
     paths = RunPaths(home, record.run_id)
     clone = paths.clone(key)
     if not record.cleaned and clone.is_dir():
         try:
-            snapshot = await snapshot_clone(clone, paths.store(key), host)
+            snapshot = await snapshot_clone(clone, paths.store(key), host, host_objects=objects)
         except UnreadableClone as exc:
             return f"its clone cannot be read safely ({exc.problem})"
         commit = snapshot.branches.get(record.branch)
