@@ -15,6 +15,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     │   └── BuildFailed      a build step failed
     │       └── UntrustedCertificate  it failed because it did not trust a TLS certificate
     ├── GitError             a git command failed
+    ├── BranchRefused        a branch scad would build is not its to write      (exit 2)
     ├── AgentFileError       a file an agent can write is not what scad may read or replace
     │   └── AgentFileMissing it is not there
     │   └── TooManyEntries   a folder an agent can write holds more than scad lists
@@ -35,6 +36,7 @@ __all__ = [
     "AgentFileError",
     "AgentFileMissing",
     "BaseImageMissing",
+    "BranchRefused",
     "BuildFailed",
     "ConfigError",
     "CostCheckError",
@@ -147,6 +149,13 @@ class UntrustedCertificate(BuildFailed):
 
 class GitError(ScadError):
     """Raised when a git command fails."""
+
+
+class BranchRefused(ScadError):
+    """Raised when the host branch a merge would build must not be written: checked
+    out in a worktree, a symbolic ref, a name git refuses, or moved meanwhile."""
+
+    exit_code = 2
 
 
 class AgentFileError(ScadError):

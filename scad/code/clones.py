@@ -22,6 +22,7 @@ __all__ = [
     "CloneWork",
     "Commit",
     "create_clone",
+    "host_identity",
     "unfetched_work",
 ]
 
@@ -33,7 +34,8 @@ class Commit(msgspec.Struct, frozen=True):
     subject: str
 
 
-async def _identity(host_repo: Path) -> tuple[str, str]:
+async def host_identity(host_repo: Path) -> tuple[str, str]:
+    """The name and email the host repo's user commits as (scad's own when unset)."""
     found = await git.git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
     values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
     return (
@@ -53,7 +55,7 @@ async def create_clone(
     With ``owner`` (a root host lending files to the agent's uid) the new clone
     is handed over before any agent sees it.
     """
-    name, email = await _identity(host_repo)
+    name, email = await host_identity(host_repo)
     await git.git(
         dest.parent, "clone", "--local", "--quiet", "--no-hardlinks",
         "--config", f"user.name={name}", "--config", f"user.email={email}",

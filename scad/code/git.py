@@ -34,6 +34,7 @@ __all__ = [
     "current_branch",
     "default_tip",
     "git",
+    "git_status",
     "heads",
     "is_dirty",
     "is_repository",
@@ -116,12 +117,35 @@ def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subproce
     )
 
 
-async def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
-    """Run ``git -C repo args`` in a host repo (``input`` on stdin); raises GitError."""
+async def git(
+    repo: Path,
+    *args: str,
+    check: bool = True,
+    input: bytes | None = None,
+    config: Mapping[str, str] | None = None,
+) -> str:
+    """Run ``git -C repo args`` in a host repo (``input`` on stdin, ``config`` as
+    ``-c`` settings); raises GitError."""
+    return await _run(
+        _host_command(repo, args, config), args[0], env=_environment({}), where=repo, input=input,
+        check=check,
+    )  # fmt: skip
+
+
+def _host_command(repo: Path, args: Sequence[str], config: Mapping[str, str] | None) -> list[str]:
     # As root, git refuses a repo another user owns; this one the user named in a config.
-    safe = os.path.realpath(repo)
-    command = ["git", "-c", f"safe.directory={safe}", "-C", str(repo), *args]
-    return await _run(command, args[0], env=_environment({}), where=repo, input=input, check=check)
+    settings = {"safe.directory": os.path.realpath(repo), **(config or {})}
+    options = [part for key, value in settings.items() for part in ("-c", f"{key}={value}")]
+    return ["git", *options, "-C", str(repo), *args]
+
+
+async def git_status(repo: Path, *args: str) -> tuple[int, str]:
+    """Run ``git -C repo args`` in a host repo: its exit status and its output, for
+    commands whose status is an answer (``merge-tree``: 1 is a conflict)."""
+    returncode, stdout, _ = await _completed(
+        _host_command(repo, args, None), _environment({}), None
+    )
+    return returncode, stdout.decode(errors="replace")
 
 
 #: Bounds on git in a store: its objects came from an agent, and a pack of a few

@@ -73,12 +73,16 @@ class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     refused: dict[str, str] = {}
 
 
-async def snapshot_clone(clone: Path, store: Path, host_repo: Path) -> CloneSnapshot:
+async def snapshot_clone(
+    clone: Path, store: Path, host_repo: Path, *, host_objects: Path | None = None
+) -> CloneSnapshot:
     """Mirror ``clone``'s refs and objects into ``store`` (made when missing).
+    ``host_objects``: the host repo's object folder, when the caller knows it.
 
     Raises UnreadableClone when the clone cannot be read without trusting it.
     """
-    host_objects = await _host_objects(host_repo)
+    if host_objects is None:
+        host_objects = await _host_objects(host_repo)
     try:
         return await anyio.to_thread.run_sync(_snapshot, clone, store, host_objects)
     except (AgentFileError, GitError) as exc:
