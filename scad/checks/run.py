@@ -11,6 +11,7 @@ from ..config.schema import Config
 from ..engine import Engine
 from ..errors import GitError, SessionError, UnreadableClone
 from ..home import Home
+from ..runs.catchup import catch_up
 from ..runs.envelopes import Checked
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
@@ -29,9 +30,13 @@ async def check_run(
     time_limit: float | None = None,
 ) -> CheckReport | None:
     """Judge what the run committed with ``config``'s checks, in containers of the
-    run's image, and log each check; None when it committed nothing. Raises
+    run's image, and log each check; None when it committed nothing. Checks logged
+    before the run's container exited (it was still going) judge none of its lives. Raises
     SessionError for a cleaned run, UnreadableClone for a clone that cannot be read
     without trusting it."""
+    # The log first holds the run's exit (an unwatched run's is caught up now): a
+    # check is read as judging the life that ended before it.
+    await catch_up(engine, home, record)
     sources = await run_sources(home, record)
     if sources is None:
         return None

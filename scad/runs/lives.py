@@ -5,6 +5,8 @@ Every reader that asks goes through :class:`Life`: where a writer stands
 the supervisor reading an outcome back. A life begins at its ``started`` (or
 ``resumed``); its ``exited`` or ``lost`` ends its output, a ``cancelled`` ends
 it for scad; a line it prints after its exit is a restart (its life goes on).
+A ``checked`` after its exit judges what it committed: a life that succeeded
+with a check failing ended ``checks-failed``; the next life is judged anew.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from collections.abc import Iterable
 import msgspec
 
 from .accounting import RATE_LIMIT_STATUSES
-from .envelopes import Cancelled, ClaudeLine, Envelope, Exited, Lost, Resumed, Started, Stopped
+from .envelopes import (
+    Cancelled,
+    Checked,
+    ClaudeLine,
+    Envelope,
+    Exited,
+    Lost,
+    Resumed,
+    Started,
+    Stopped,
+)
 from .gatewaylog import BUDGET_STATUS
 from .states import LifeStatus, Status, Watchdog
 from .streamjson import Result, StreamEvent
@@ -38,6 +50,8 @@ class Life(msgspec.Struct, kw_only=True):
     stopped: bool = False
     #: Claude's last result in this life (fed by the reader that decodes it).
     result: Result | None = None
+    #: Whether each check (by name) passed, as last judged after this life's exit.
+    checks: dict[str, bool] = msgspec.field(default_factory=dict)
 
     def feed(self, envelope: Envelope) -> None:
         """One line of the log about this life (lines of other containers are the caller's
@@ -51,6 +65,8 @@ class Life(msgspec.Struct, kw_only=True):
                 self.cancelled = True
             case Stopped():
                 self.stopped = True
+            case Checked() if self.output_ended:
+                self.checks[envelope.name] = envelope.passed
             case ClaudeLine() if self.exit is not None or self.lost is not None:
                 self.exit = self.lost = None  # printing again: the container was restarted
 
@@ -73,7 +89,8 @@ class Life(msgspec.Struct, kw_only=True):
         """How it ended (``running`` while its end is not in the log). A life scad
         stopped (``session stop``) before Claude's result is ``cancelled``; one the
         gateway refused for its budget reads ``failed`` here (the summaries, which
-        read the gateway's events too, say ``budget``)."""
+        read the gateway's events too, say ``budget``). One that succeeded and whose
+        commits a check then failed is ``checks-failed``."""
         if self.lost is not None:
             return "crashed"
         if self.cancelled:
@@ -83,7 +100,10 @@ class Life(msgspec.Struct, kw_only=True):
             return "running"
         if self.stopped and self.result is None:
             return "cancelled"
-        return run_status(exit.stop, exit.exit_code, exit.oom, self.result)
+        status = run_status(exit.stop, exit.exit_code, exit.oom, self.result)
+        if status == "succeeded" and not all(self.checks.values()):
+            return "checks-failed"
+        return status
 
 
 def begins_life(envelope: Envelope) -> bool:
@@ -109,6 +129,8 @@ class RunLives:
             return self.last
         if isinstance(envelope, Stopped):
             self.stopped = True
+        elif isinstance(envelope, Checked):
+            pass  # about the run's commits, not a container: it judges the last life
         elif isinstance(envelope, Cancelled) and envelope.cid is None:
             # Cancelled before a container of its own started (or with its id unknown).
             life = self.last = life or Life(cid=None)

@@ -4,6 +4,7 @@ own, whatever the agent did to its container, its tests and its clone."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -121,6 +122,14 @@ async def test_checks_judge_what_was_committed_not_what_the_agent_made_of_its_co
     assert [c.name for c in report.failing] == ["tests", "hang"]
     commit = host_git(project.repo, "rev-parse", "HEAD")  # the host did not move
     assert commit == base and tests.commits["code"] != base
+
+    # Claude said it was done; the views say what the checks said.
+    listed = json.loads((await project.scad("session", "status", "--all", "--json")).stdout)
+    assert [(r["run_id"], r["outcome"]) for r in listed["sessions"]] == [(run_id, "checks-failed")]
+    project_rows = json.loads(
+        (await project.scad("project", "status", "scadtest", "--json")).stdout
+    )
+    assert project_rows["totals"]["outcomes"] == {"checks-failed": 1}
 
     logged = [e for e in project.envelopes(run_id) if e.get("event") == "checked"]
     assert [e["name"] for e in logged] == [c.name for c in CHECKS]

@@ -7,6 +7,7 @@ import pytest
 
 from scad.runs.envelopes import (
     Cancelled,
+    Checked,
     ClaudeLine,
     Envelope,
     Exited,
@@ -32,6 +33,8 @@ def exited(code: int = 0, *, oom: bool = False, stop: Watchdog | None = None) ->
 
 
 OK = Result(is_error=False)
+PASSED = Checked(name="tests", exit_code=0)
+FAILED = Checked(name="tests", exit_code=1)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +73,18 @@ OK = Result(is_error=False)
                      id="resumed-in-a-new-container"),
         pytest.param([Started(cid=C), exited(), Warned(detail="w"), Lost(cid=D)], OK, "succeeded",
                      True, True, id="others-events-count-not"),
+        pytest.param([Started(cid=C), exited(), PASSED, FAILED], OK, "checks-failed", True, True,
+                     id="a-check-failed"),
+        pytest.param([Started(cid=C), exited(), FAILED, PASSED], OK, "succeeded", True, True,
+                     id="checked-again-and-passed"),
+        pytest.param([Started(cid=C), exited(), FAILED, Resumed(cid=D)], None, "running", False,
+                     False, id="a-fix-attempt-goes"),
+        pytest.param([Started(cid=C), exited(), FAILED, Resumed(cid=D), Exited(cid=D, exit_code=0)],
+                     OK, "succeeded", True, True, id="a-fix-attempt-is-judged-anew"),
+        pytest.param([Started(cid=C), exited(1), FAILED], OK, "failed", True, True,
+                     id="a-failed-run-stays-failed"),
+        pytest.param([Started(cid=C), FAILED, exited()], OK, "succeeded", True, True,
+                     id="a-check-before-its-exit-judges-nothing"),
     ],
 )  # fmt: skip
 def test_a_life_ends_as_its_log_says(

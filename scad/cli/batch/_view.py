@@ -150,7 +150,13 @@ def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ig
     return screen
 
 
-_STYLES = {"succeeded": "green", "running": "cyan", "retrying": "yellow", "queued": "dim"}
+_STYLES = {
+    "succeeded": "green",
+    "checks-failed": "red",
+    "running": "cyan",
+    "retrying": "yellow",
+    "queued": "dim",
+}
 
 
 def _state(row: BatchRow) -> str:

@@ -1,0 +1,56 @@
+"""A check's checkout: written by git from a repository scad owns, pins from the base."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scad.checks.checkout import write_checkout
+from tests.conftest import make_repo
+
+pytestmark = pytest.mark.anyio
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+async def test_a_pinned_folder_the_commit_made_a_link_to_a_host_folder_is_the_base_s(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_a.py": "base\n", "calc.py": "a\n"})
+    base = git(repo, "rev-parse", "HEAD")
+    host = tmp_path / "host"
+    host.mkdir()
+    git(repo, "rm", "-rq", "tests")
+    os.symlink(host, repo / "tests")
+    (repo / "calc.py").write_text("b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agent")
+    judged = git(repo, "rev-parse", "HEAD")
+    dest = tmp_path / "checkout"
+
+    changed = await write_checkout(repo, judged, base, ["tests/"], dest)
+
+    assert changed == ["tests/"]
+    assert not (dest / "tests").is_symlink()
+    assert (dest / "tests" / "test_a.py").read_text() == "base\n"
+    assert (dest / "calc.py").read_text() == "b\n"
+    assert list(host.iterdir()) == []
+    assert not (dest / ".git").exists()
+
+
+async def test_without_pins_the_commit_is_checked_out_as_it_is(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_a.py": "base\n"})
+    os.symlink("/etc/hostname", repo / "leak")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agent")
+    dest = tmp_path / "checkout"
+    assert await write_checkout(repo, git(repo, "rev-parse", "HEAD"), None, ["tests"], dest) == []
+    assert os.readlink(dest / "leak") == "/etc/hostname"  # a link, for the container to see
