@@ -44,8 +44,9 @@ async def _identity(host_repo: Path) -> tuple[str, str]:
 
 async def create_clone(
     host_repo: Path, dest: Path, branch: str, *, owner: tuple[int, int] | None
-) -> None:
+) -> str:
     """Clone ``host_repo`` to ``dest`` on a new ``branch``; origin is the host repo.
+    Returns the commit the branch starts at (the run's base).
 
     The clone never shares files with the host repo (``--no-hardlinks``): a
     hardlinked object would let the agent rewrite the host's copy in place.
@@ -59,9 +60,12 @@ async def create_clone(
         str(host_repo), dest.name,
     )  # fmt: skip
     await git.git(dest, "checkout", "--quiet", "-b", branch)
+    # Read while the clone is still scad's alone: no agent has seen it yet.
+    base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
     if owner is not None:
         # A walk over the whole clone: off the event loop.
         await anyio.to_thread.run_sync(chown_tree, dest, owner)
+    return base
 
 
 def chown_tree(root: Path, owner: tuple[int, int]) -> None:

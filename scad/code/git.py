@@ -132,12 +132,16 @@ def store_command(store: Path, *args: str) -> list[str]:
     return ["sh", "-c", bounds, "git", "git", "--git-dir", str(store), *args]
 
 
-async def store_git(store: Path, *args: str, input: bytes | None = None) -> str:
-    """Run git in a repository scad made (``--git-dir store``); raises GitError."""
+async def store_git(
+    store: Path, *args: str, input: bytes | None = None, index: Path | None = None
+) -> str:
+    """Run git in a repository scad made (``--git-dir store``), with ``index`` as its
+    index file when given; raises GitError."""
     command = store_command(store, *args)
-    return await _run(
-        command, args[0], env=store_environment(), where=store, input=input, check=True
-    )
+    env = store_environment()
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    return await _run(command, args[0], env=env, where=store, input=input, check=True)
 
 
 async def is_repository(path: Path) -> bool:

@@ -21,6 +21,7 @@ import yaml
 from ..errors import ConfigError
 from ..names import NAME_RE, reserved_config_name
 from ._shape import check_shape
+from .checkrules import check_checks
 from .hosts import parse_host_pattern
 
 __all__ = [
@@ -328,6 +329,7 @@ def _check_rules(config: Config, label: str) -> None:
     _check_claude(config.claude, fail)
     _check_resources(config.resources, fail)
     _check_egress(config, fail)
+    check_checks(config.checks, fail)
 
 
 #: How a rule reports a field that breaks it: (field, problem), never returning.

@@ -11,7 +11,18 @@ from collections.abc import Mapping
 
 from ..home import Home
 
-__all__ = ["CONFIG", "DOCTOR", "FENCE", "HASH", "HOME", "MODE", "RUN", "home_label", "made_by"]
+__all__ = [
+    "CHECK",
+    "CONFIG",
+    "DOCTOR",
+    "FENCE",
+    "HASH",
+    "HOME",
+    "MODE",
+    "RUN",
+    "home_label",
+    "made_by",
+]
 
 #: A container's run id.
 RUN = "scad.run"
@@ -24,6 +35,8 @@ CONFIG = "scad.config"
 MODE = "scad.mode"
 #: The content hash of the build context an image was made from.
 HASH = "scad.hash"
+#: A container that runs one of a config's checks: the check's name.
+CHECK = "scad.check"
 #: A throwaway container of ``scad doctor``: the check it runs.
 DOCTOR = "scad.doctor"
 #: A fenced run's container (its routes are cut at each start), or the helper that

@@ -65,6 +65,8 @@ class RunRecord(msgspec.Struct, kw_only=True):
     item: int | None = None
     max_usd_per_run: float | None = None
     """The run's own budget (US dollars): the gateway refuses its next model call past it."""
+    bases: dict[str, str] = {}
+    """Repo key -> the commit its clone started from (what the run's commits build on)."""
 
 
 class OlderNames(msgspec.Struct):

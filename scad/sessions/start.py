@@ -6,7 +6,6 @@ import os
 import shutil
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from ..names import branch_name, make_run_id, validate_tag
 from ..runs import envelopes
 from ..runs.containers import remove_containers
 from ..runs.events import append_event
-from ..runs.records import RunPaths, RunRecord, now_iso, save_run
+from ..runs.records import RunPaths, RunRecord, asave_run, now_iso, save_run
 from ..runs.supervisor import Outcome, Start, launch, supervise
 from ..taskgroups import open_task_group
 from ..threads import async_twin
@@ -179,11 +178,16 @@ async def prepare_session(
     try:
         owner = agent_owner()
         paths.worktrees.mkdir()
+        bases: dict[str, str] = {}
+
+        async def clone(key: str, host_repo: Path) -> None:
+            bases[key] = await create_clone(host_repo, paths.clone(key), branch, owner=owner)
+
         async with open_task_group() as tg:
             for key, repo in config.repos.items():
-                tg.start_soon(
-                    partial(create_clone, Path(repo.path), paths.clone(key), branch, owner=owner)
-                )
+                tg.start_soon(clone, key, Path(repo.path))
+        record.bases = dict(sorted(bases.items()))
+        await asave_run(home, record)
         await _write_claude_state(engine, config, paths, owner, max_usd=max_usd_per_run)
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))

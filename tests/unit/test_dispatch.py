@@ -221,10 +221,10 @@ class Refusing(Scripted):
         return await super().create_container(spec)
 
 
-async def clone_fails(host_repo: Path, dest: Path, branch: str, **kw: Any) -> None:
+async def clone_fails(host_repo: Path, dest: Path, branch: str, **kw: Any) -> str:
     if "-b-02-" in str(dest):
         raise GitError("git clone failed: fatal: could not read from the host repository")
-    await create_clone(host_repo, dest, branch, **kw)
+    return await create_clone(host_repo, dest, branch, **kw)
 
 
 def state_fails(config: Config, paths: RunPaths, *args: Any) -> list[str]:
