@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from ..checks.report import CheckReport
+from ..checks.run import check_run
 from ..code.fetch import fetch_run
 from ..config.schema import Config
 from ..errors import EngineUnavailable, ScadError
@@ -29,7 +31,6 @@ from .store import BatchItem, BatchManifest
 from .verdict import BUDGET_NOT_STARTED, BUDGET_STOPPED
 
 if TYPE_CHECKING:
-    from ..checks import CheckReport
     from ..engine import Engine
 
 __all__ = ["Attempts", "ItemRun"]
@@ -176,11 +177,7 @@ class Attempts:
     async def check(self, record: RunRecord, *, time_limit: float | None) -> CheckReport | None:
         """The config's checks, run on what the run committed, in ``time_limit`` (each
         check's verdict goes to its log); None: it committed nothing."""
-        from .. import checks
-
-        return await checks.check_run(
-            self.engine, self.home, self.config, record, time_limit=time_limit
-        )
+        return await check_run(self.engine, self.home, self.config, record, time_limit=time_limit)
 
     async def fetch(self, record: RunRecord) -> str:
         """Bring a run that succeeded home (one fetch at a time, as they share host

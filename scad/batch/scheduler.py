@@ -27,8 +27,8 @@ from typing import Protocol
 import anyio
 import msgspec
 
+from ..checks.report import CheckReport
 from ..errors import ScadError
-from ..runs.envelopes import Checked
 from ..runs.gate import StartGate
 from ..runs.outcomes import Outcome
 from ..runs.records import RunRecord
@@ -80,13 +80,6 @@ class AnyioClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
-
-
-class CheckReport(Protocol):
-    """What the checks said of one attempt's commits: one per check, in config order."""
-
-    @property
-    def checks(self) -> list[Checked]: ...
 
 
 class Attempts(Protocol):
@@ -267,7 +260,7 @@ class Scheduler:
             return Judged(end=AttemptEnd(status="failed", final=True, detail=detail))
         failing = None
         if report is not None:
-            failing = [failure_of(c) for c in report.checks if not c.passed]
+            failing = [failure_of(c) for c in report.failing]
             await self.log(
                 AttemptChecked(
                     item=run.item.index, run_id=run.record.run_id, attempt=attempt,

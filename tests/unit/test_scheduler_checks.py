@@ -27,6 +27,7 @@ from scad.batch.fixes import fix_prompt
 from scad.batch.policy import backoff
 from scad.batch.scheduler import Scheduler
 from scad.batch.store import BatchPaths, ItemState, batch_state, load_manifest, save_manifest
+from scad.checks.report import CheckReport
 from scad.home import Home
 from scad.runs.envelopes import Checked
 from scad.runs.gate import StartGate
@@ -43,11 +44,6 @@ pytestmark = pytest.mark.anyio
 Verdict = Literal["pass", "fail", "nothing", "raise", "wait-pass", "wait-fail"]
 
 FAILING_OUTPUT = "FAILED test_sum - assert 3 == 4\n1 failed, 2 passed"
-
-
-@dataclass
-class Report:
-    checks: list[Checked]
 
 
 @dataclass
@@ -88,7 +84,7 @@ class Attempts:
         self.clock.advance(self.runs_for)
         return Outcome(run_id=run.record_id, outcome=self.plans[index][attempt - 1])
 
-    async def check(self, record: RunRecord, *, time_limit: float | None) -> Report | None:
+    async def check(self, record: RunRecord, *, time_limit: float | None) -> CheckReport | None:
         self.time_limits.append(time_limit)
         index = int(record.run_id.split("-")[1])
         verdict = self.verdicts[index].pop(0)
@@ -105,8 +101,8 @@ class Attempts:
                 raise
         lint = Checked(name="lint", exit_code=0)
         if verdict.endswith("pass"):
-            return Report(checks=[Checked(name="tests", exit_code=0), lint])
-        return Report(checks=[Checked(name="tests", exit_code=1, output=FAILING_OUTPUT), lint])
+            return CheckReport(checks=[Checked(name="tests", exit_code=0), lint])
+        return CheckReport(checks=[Checked(name="tests", exit_code=1, output=FAILING_OUTPUT), lint])
 
     async def fetch(self, record: RunRecord) -> str:
         self.fetched.append(record.run_id)
