@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from ..checks.report import CheckReport
+from ..checks.run import check_run
 from ..code.fetch import fetch_run
 from ..config.schema import Config
 from ..errors import EngineUnavailable, ScadError
 from ..gateway import limit_run
 from ..home import Home
-from ..runs.events import each_event
+from ..runs.envelopes import Retried
+from ..runs.events import append_event, each_event
 from ..runs.gate import StartGate, StartRefused
 from ..runs.lives import RunLives
 from ..runs.records import RunPaths, RunRecord
@@ -39,6 +42,12 @@ class ItemRun:
     def __init__(self, item: BatchItem, record: RunRecord | None) -> None:
         self.item = item
         self.record = record
+        #: The prompt of its next attempt: the item's, or a fix attempt's.
+        self.prompt = item.prompt
+        #: Why its next attempt follows the last (a retry, a fix attempt), for its log.
+        self.again: str | None = None
+        #: When its attempt going now began, on the scheduler's clock.
+        self.began: float | None = None
 
     @property
     def record_id(self) -> str:
@@ -68,6 +77,7 @@ class Attempts:
         #: The local time the batch's run ids carry: when it was made.
         self.named_at = named_at
         self.fetching = anyio.Lock()
+        self.checking = bool(config.checks)
 
     async def left_running(self, record: RunRecord) -> bool:
         """Whether a supervisor that died left this run's last container going: its
@@ -135,11 +145,16 @@ class Attempts:
         """The run made, the first time; else made ready to start again."""
         config = _item_config(self.config, run.item)
         if run.record is not None:
-            return await prepare_restart(
-                self.engine, self.home, config, run.record, prompt=run.item.prompt, resume=False
+            prepared = await prepare_restart(
+                self.engine, self.home, config, run.record, prompt=run.prompt, resume=False
             )
+            if run.again:  # after what its last container printed, before it starts again
+                await append_event(
+                    RunPaths(self.home, run.record.run_id), Retried(detail=run.again)
+                )
+            return prepared
         prepared = await prepare_session(
-            self.engine, self.home, config, tag=run.item.tag, prompt=run.item.prompt,
+            self.engine, self.home, config, tag=run.item.tag, prompt=run.prompt,
             headless=True, image=self.manifest.image,
             batch=(self.manifest.batch_id, run.item.index), named_at=self.named_at,
         )  # fmt: skip
@@ -158,6 +173,11 @@ class Attempts:
     async def _discard(self, run: ItemRun) -> None:
         await discard_run(self.home, run.record_id)
         run.record = None
+
+    async def check(self, record: RunRecord, *, time_limit: float | None) -> CheckReport | None:
+        """The config's checks, run on what the run committed, in ``time_limit`` (each
+        check's verdict goes to its log); None: it committed nothing."""
+        return await check_run(self.engine, self.home, self.config, record, time_limit=time_limit)
 
     async def fetch(self, record: RunRecord) -> str:
         """Bring a run that succeeded home (one fetch at a time, as they share host

@@ -8,15 +8,19 @@ A line of a kind this version does not know is left unread.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from ..runs.states import ItemStatus
 
 __all__ = [
+    "AttemptChecked",
     "AttemptEnded",
     "AttemptStarted",
     "BatchEvent",
     "BudgetSpent",
+    "CheckFailure",
     "Ended",
     "Fetched",
     "ItemStatus",
@@ -56,6 +60,30 @@ class AttemptEnded(_Event, tag="attempt", kw_only=True):
     final: bool
     detail: str | None = None
     cost_usd: float | None = None
+
+
+class CheckFailure(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A check that failed an attempt: enough to name it, and to show its agent what
+    went wrong in a fix attempt."""
+
+    name: str
+    #: Its exit code; None when it was stopped or could not start.
+    exit_code: int | None = None
+    #: ``timed-out``: it ran past its time limit and was stopped.
+    stop: Literal["timed-out"] | None = None
+    #: The end of what it printed (bounded).
+    output: str | None = None
+
+
+class AttemptChecked(_Event, tag="checked", kw_only=True):
+    """The config's checks judged what an attempt that succeeded committed."""
+
+    item: int
+    run_id: str
+    attempt: int
+    #: The checks that passed, by name, and those that failed, in config order.
+    passed: list[str] = []
+    failed: list[CheckFailure] = []
 
 
 class LimitMoved(_Event, tag="concurrency", kw_only=True):
@@ -99,6 +127,7 @@ class Ended(_Event, tag="ended", kw_only=True):
 BatchEvent = (
     SupervisorTook
     | AttemptStarted
+    | AttemptChecked
     | AttemptEnded
     | LimitMoved
     | Fetched

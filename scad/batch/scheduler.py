@@ -11,6 +11,11 @@ remain (:mod:`~scad.batch.verdict`). A monitor reads the fleet's signals every
 what runs and what waits. A pass (a batch's first, its retry, its resume) starts
 from its own evidence: the rate limits its runs met before it began are an earlier
 pass's, and read past without a cut; what they spent counts.
+
+When the config has checks, an attempt Claude finished is judged by them before its
+item ends, still holding its slot and within its time limit; checks cost no money,
+so a spent budget lets them end (and starts no fix attempt). An item whose checks
+failed gets up to ``fix_attempts`` more attempts, each told what failed.
 """
 
 from __future__ import annotations
@@ -20,17 +25,38 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol
 
 import anyio
+import msgspec
 
+from ..checks.report import CheckReport
+from ..errors import ScadError
 from ..runs.gate import StartGate
 from ..runs.outcomes import Outcome
 from ..runs.records import RunRecord
 from ..taskgroups import open_task_group
 from .attempt import ItemRun
-from .events import AttemptEnded, AttemptStarted, BatchEvent, BudgetSpent, Fetched, LimitMoved
+from .events import (
+    AttemptChecked,
+    AttemptEnded,
+    AttemptStarted,
+    BatchEvent,
+    BudgetSpent,
+    CheckFailure,
+    Fetched,
+    LimitMoved,
+)
+from .fixes import failure_of, fix_prompt
 from .policy import Budget, Concurrency, LimitChange, backoff
 from .signals import SignalSource
 from .store import BatchManifest, ItemState
-from .verdict import BUDGET_NOT_STARTED, BUDGET_STOPPED, attempt_end, shorten
+from .verdict import (
+    BUDGET_NOT_STARTED,
+    BUDGET_STOPPED,
+    NO_TIME_FOR_CHECKS,
+    AttemptEnd,
+    attempt_end,
+    checked_end,
+    shorten,
+)
 
 __all__ = ["MONITOR_SECONDS", "AnyioClock", "Attempts", "Clock", "Scheduler"]
 
@@ -59,6 +85,9 @@ class AnyioClock:
 class Attempts(Protocol):
     """How an item's attempts run (:class:`scad.batch.attempt.Attempts`)."""
 
+    #: The config has checks: an attempt Claude finished is judged by them.
+    checking: bool
+
     async def left_running(self, record: RunRecord) -> bool: ...
 
     async def adopt(self, run: ItemRun) -> Outcome: ...
@@ -67,7 +96,19 @@ class Attempts(Protocol):
 
     async def start(self, run: ItemRun, attempt: int, gate: StartGate) -> Outcome: ...
 
+    async def check(self, record: RunRecord, *, time_limit: float | None) -> CheckReport | None:
+        """The checks run on what the run committed (None: it committed nothing)."""
+        ...
+
     async def fetch(self, record: RunRecord) -> str: ...
+
+
+class Judged(msgspec.Struct, frozen=True, kw_only=True):
+    """An attempt Claude finished, once its checks had their say."""
+
+    end: AttemptEnd
+    #: The checks that failed it.
+    failing: list[CheckFailure] = []
 
 
 class Scheduler:
@@ -153,20 +194,31 @@ class Scheduler:
     async def _item(self, state: ItemState, record: RunRecord | None) -> None:
         """One prompt, through its attempts, to a final end."""
         run = ItemRun(self.manifest.items[state.index - 1], record)
-        attempt, tries = state.attempts + 1, state.tries
+        attempt, tries, fixes = state.attempts + 1, state.tries, state.fixes
+        if fixes and state.failing:  # a fix attempt was due, or going, when the last pass ended
+            run.prompt = fix_prompt(run.item.prompt, state.failing)
         adopting = record is not None and await self.attempts.left_running(record)
         while True:
+            judged: Judged | None = None
             with anyio.CancelScope() as scope:
                 self.scopes[state.index] = scope
                 async with self.limiter:
                     outcome = await self._attempt(run, attempt, adopting)
-            self.scopes.pop(state.index)
+                    # Checks cost no money: a budget spent from here lets them end.
+                    self.scopes.pop(state.index)
+                    if outcome.outcome == "succeeded" and self.attempts.checking:
+                        judged = await self._check(run, attempt, fixes)
+            self.scopes.pop(state.index, None)
             if scope.cancelled_caught:  # the budget stopped it, or kept it from starting
                 outcome = run.ended_early(
                     "cancelled", BUDGET_STOPPED if run.record else BUDGET_NOT_STARTED
                 )
+                judged = None
             tries += 1
-            end = attempt_end(outcome, tries=tries, retries=self.options.retries)
+            end = attempt_end(outcome, tries=tries - fixes, retries=self.options.retries)
+            if end.status == "succeeded":
+                await self._limit(self.concurrency.succeeded())
+                end = judged.end if judged else end
             await self.log(
                 AttemptEnded(
                     item=state.index, run_id=outcome.run_id or None, attempt=attempt,
@@ -174,21 +226,67 @@ class Scheduler:
                     cost_usd=outcome.cost_usd,
                 )
             )  # fmt: skip
-            if end.status == "succeeded":
-                await self._limit(self.concurrency.succeeded())
-                if self.options.fetch and run.record is not None:
-                    detail = await self.attempts.fetch(run.record)
-                    await self.log(
-                        Fetched(item=state.index, run_id=run.record.run_id, detail=shorten(detail))
-                    )
+            if end.status == "succeeded" and self.options.fetch and run.record is not None:
+                # Only a run whose checks passed comes home: one that failed them is
+                # what `scad review` is for, not the user's branches.
+                detail = await self.attempts.fetch(run.record)
+                await self.log(
+                    Fetched(item=state.index, run_id=run.record.run_id, detail=shorten(detail))
+                )
             if end.final:
                 return
-            await self._back_off(tries)
+            if judged is not None and end.status == "checks-failed":
+                fixes += 1
+                run.prompt = fix_prompt(run.item.prompt, judged.failing)
+                run.again = f"fix attempt {fixes} of {self.options.fix_attempts}: " + _first_line(
+                    end.detail
+                )
+            else:
+                await self._back_off(tries - fixes)
+                run.again = f"retry {tries - fixes} of {self.options.retries}: {end.status}"
             attempt, adopting = attempt + 1, False
+
+    async def _check(self, run: ItemRun, attempt: int, fixes: int) -> Judged:
+        """Judge what an attempt Claude finished committed, in the time it has left."""
+        assert run.record is not None
+        left = self._time_left(run)
+        if left is not None and left <= 0:
+            return Judged(end=AttemptEnd(status="timed-out", final=True, detail=NO_TIME_FOR_CHECKS))
+        try:
+            report = await self.attempts.check(run.record, time_limit=left)
+        except Exception as exc:  # the item's end, not the batch's
+            why = str(exc) if isinstance(exc, ScadError) else f"{type(exc).__name__}: {exc}"
+            detail = shorten(f"its checks could not run: {why}")
+            return Judged(end=AttemptEnd(status="failed", final=True, detail=detail))
+        failing = None
+        if report is not None:
+            failing = [failure_of(c) for c in report.failing]
+            await self.log(
+                AttemptChecked(
+                    item=run.item.index, run_id=run.record.run_id, attempt=attempt,
+                    passed=[c.name for c in report.checks if c.passed], failed=failing,
+                )
+            )  # fmt: skip
+        after = self._time_left(run)
+        end = checked_end(
+            failing, out_of_time=after is not None and after <= 0, fixes=fixes,
+            fix_attempts=self.options.fix_attempts, budget_spent=self.budget_spent.is_set(),
+        )  # fmt: skip
+        return Judged(end=end, failing=failing or [])
+
+    def _time_left(self, run: ItemRun) -> float | None:
+        """What is left of the attempt's time limit (None: it has none)."""
+        timeout = self.options.timeout
+        if timeout is None:
+            return None
+        began = self.clock.now() if run.began is None else run.began
+        return timeout - (self.clock.now() - began)
 
     async def _attempt(self, run: ItemRun, attempt: int, adopting: bool) -> Outcome:
         """One attempt, holding a slot."""
+        run.began = None
         if adopting:
+            run.began = self.clock.now()  # an adopted run's time limit counts from now
             if self.budget_spent.is_set():  # a resumed batch whose money is gone
                 return await self.attempts.stop(run)
             return await self.attempts.adopt(run)
@@ -217,6 +315,7 @@ class Scheduler:
             if wait > 0:
                 await self.clock.sleep(wait)
             self.last_start = self.clock.now()
+        run.began = self.clock.now()  # its time limit counts from its start, about now
         gate.open()
         if not gate.started.is_set():
             await gate.started.wait()
@@ -236,3 +335,7 @@ class Scheduler:
             tg.start_soon(spent)
             await self.clock.sleep(backoff(tries, self.options.backoff, self.rng))
             tg.cancel_scope.cancel()
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").partition("\n")[0]

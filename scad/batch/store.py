@@ -32,10 +32,12 @@ from ..names import ids_like, ids_named, make_run_id
 from ..runs.records import now_iso
 from ..threads import async_twin
 from .events import (
+    AttemptChecked,
     AttemptEnded,
     AttemptStarted,
     BatchEvent,
     BudgetSpent,
+    CheckFailure,
     Ended,
     Fetched,
     ItemStatus,
@@ -92,6 +94,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     stagger: float = 0.05
     #: Bring each run's branches home once it succeeded (``scad code fetch``).
     fetch: bool = False
+    #: Further attempts for a run whose checks failed, each told what failed.
+    fix_attempts: int = 0
 
 
 class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -325,6 +329,10 @@ class ItemState(msgspec.Struct, kw_only=True):
     attempts: int = 0
     current: int = 0
     tries: int = 0
+    #: Fix attempts begun since the item was last put back in the queue (what
+    #: ``--fix-attempts`` counts), and the checks that failed it last.
+    fixes: int = 0
+    failing: list[CheckFailure] = []
     #: No further attempt will come (until the item is requeued).
     final: bool = False
     detail: str | None = None
@@ -372,10 +380,14 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                 item.attempts = max(item.attempts, event.attempt)
                 item.current = max(item.current, item.attempts)
                 item.tries += 1
+                if event.status == "checks-failed" and not event.final:
+                    item.fixes += 1  # a fix attempt follows
                 item.final = event.final
                 item.status = event.status if event.final else "retrying"
                 item.detail = event.detail
                 item.finished = event.ts if event.final else None
+            case AttemptChecked(item=index) if (item := items.get(index)) is not None:
+                item.failing = event.failed
             case LimitMoved():
                 state.limit = event.limit
                 if event.detail:
@@ -389,6 +401,7 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                 for index in event.items:
                     if again := items.get(index):
                         again.final, again.finished, again.tries = False, None, 0
+                        again.fixes, again.failing = 0, []
                         again.status = "retrying" if again.run_id else "queued"
                 state.ended = state.stopping = state.budget_spent = False
             case Stopping():

@@ -43,6 +43,10 @@ class BatchRow(msgspec.Struct, kw_only=True):
     outcome: ItemStatus
     run_id: str | None = None
     attempts: int = 0
+    #: Of its attempts, those made to fix what its checks failed.
+    fix_attempts: int = 0
+    #: The checks that failed it, when it ended ``checks-failed``.
+    failing_checks: list[str] = []
     turns: int = 0
     last_tool: str | None = None
     input_tokens: int = 0
@@ -155,6 +159,8 @@ def _row(item: ItemState, summary: RunSummary | None, measured_usd: float | None
         outcome=item.status,
         run_id=item.run_id,
         attempts=item.attempts,
+        fix_attempts=item.fixes,
+        failing_checks=[f.name for f in item.failing] if item.status == "checks-failed" else [],
         detail=item.detail,
         duration_ms=_duration_ms(item.started, item.finished),
     )

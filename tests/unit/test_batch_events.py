@@ -10,10 +10,12 @@ import msgspec
 import pytest
 
 from scad.batch.events import (
+    AttemptChecked,
     AttemptEnded,
     AttemptStarted,
     BatchEvent,
     BudgetSpent,
+    CheckFailure,
     Ended,
     Fetched,
     LimitMoved,
@@ -79,6 +81,13 @@ EACH_KIND: list[BatchEvent] = [
         item=1, run_id="r", attempt=2, status="hung", final=False, detail="d", cost_usd=0.5
     ),
     AttemptEnded(item=2, attempt=0, status="cancelled", final=True),
+    AttemptChecked(
+        item=1,
+        run_id="r",
+        attempt=1,
+        passed=["lint"],
+        failed=[CheckFailure(name="tests", exit_code=1, output="1 failed")],
+    ),
     LimitMoved(limit=3, detail="up"),
     Fetched(item=1, run_id="r", detail="home"),
     BudgetSpent(cost_usd=1.0, detail="spent"),

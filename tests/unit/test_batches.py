@@ -90,6 +90,32 @@ def test_the_state_follows_attempts_retries_and_requeues(home: Home) -> None:
     assert not state.ended
 
 
+def test_the_state_counts_fix_attempts_apart_until_a_requeue(home: Home) -> None:
+    """A fix attempt follows each checks-failed end that is not final: counted, as
+    the failures that called for it are kept, until the item is put back in the queue."""
+    failure = {"name": "tests", "exit_code": 1, "output": "1 failed"}
+    event(home, "supervisor", pid=5)
+    event(home, "started", item=1, run_id="r1", attempt=1)
+    event(home, "checked", item=1, run_id="r1", attempt=1, passed=["lint"], failed=[failure])
+    event(home, "attempt", item=1, run_id="r1", attempt=1, status="checks-failed", final=False)
+    event(home, "started", item=1, run_id="r1", attempt=2)
+    event(home, "attempt", item=1, run_id="r1", attempt=2, status="crashed", final=False)
+    item = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH))).items[0]
+    assert (item.status, item.tries, item.fixes) == ("retrying", 2, 1)
+    assert [f.name for f in item.failing] == ["tests"]
+    event(home, "started", item=1, run_id="r1", attempt=3)
+    event(home, "checked", item=1, run_id="r1", attempt=3, failed=[failure])
+    event(home, "attempt", item=1, run_id="r1", attempt=3, status="checks-failed", final=True)
+    for other in (2, 3):
+        event(home, "attempt", item=other, attempt=1, status="succeeded", final=True)
+    event(home, "ended")
+    item = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH))).items[0]
+    assert (item.status, item.final, item.fixes, item.attempts) == ("checks-failed", True, 1, 3)
+    assert requeue(home, BATCH, failed_only=True) == [1]
+    item = batch_state(manifest(), read_batch_events(BatchPaths(home, BATCH))).items[0]
+    assert (item.status, item.tries, item.fixes, item.failing) == ("retrying", 0, 0, [])
+
+
 def test_a_partial_last_line_is_left_for_later(home: Home) -> None:
     event(home, "supervisor", pid=5)
     with open(BatchPaths(home, BATCH).events, "ab") as log:

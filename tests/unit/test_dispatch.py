@@ -39,6 +39,7 @@ from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output,
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.home import Home
 from scad.runs.catchup import catch_up
+from scad.runs.envelopes import Retried
 from scad.runs.events import read_all_events
 from scad.runs.records import RunPaths, RunRecord, list_runs, load_run, save_run
 from scad.runs.supervisor import launch, supervise
@@ -184,6 +185,14 @@ async def test_outcomes_retries_and_the_concurrency_bound(project: tuple[Home, C
         starts = [e for e in events if e.kind == "started"]
         again = [e for e in events if e.kind == "resumed"]
         assert len(starts) == 1 and len(again) == engine.attempts[record.tag[-2:]] - 1
+        # Each start again says why, just before it.
+        why = [events[events.index(e) - 1] for e in again]
+        assert all(isinstance(e, Retried) for e in why)
+    second = next(r for r in runs if r.item == 2)
+    retried = [
+        e for e in await read_all_events(RunPaths(home, second.run_id)) if isinstance(e, Retried)
+    ]
+    assert [e.detail for e in retried] == ["retry 1 of 1: rate-limited"]
     # Every attempt of the rate-limited run left its own container's lines.
     second = next(r for r in runs if r.item == 2)
     cids = {

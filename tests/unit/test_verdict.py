@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scad.batch.verdict import DETAIL_LIMIT, AttemptEnd, attempt_end
+from scad.batch.events import CheckFailure
+from scad.batch.verdict import DETAIL_LIMIT, NOT_CHECKED, AttemptEnd, attempt_end, checked_end
 from scad.runs.outcomes import Outcome, Status
 
 
@@ -38,3 +39,39 @@ def test_an_attempts_end_decides_its_item(
 def test_what_went_wrong_is_cut_to_the_limit() -> None:
     end = attempt_end(ended("failed", result="x" * (DETAIL_LIMIT + 5)), tries=1, retries=0)
     assert end.detail == "x" * DETAIL_LIMIT + "…"
+
+
+TESTS = CheckFailure(name="tests", exit_code=1, output="a\nb\nc\nd\ne\nf\n1 failed")
+HUNG = CheckFailure(name="tests", stop="timed-out", output="running...")
+
+
+@pytest.mark.parametrize(
+    ("failing", "out_of_time", "fixes", "fix_attempts", "budget_spent", "end"),
+    [
+        pytest.param([], False, 0, 0, False, AttemptEnd(status="succeeded", final=True), id="checks-passed"),
+        pytest.param(None, False, 0, 2, False, AttemptEnd(status="succeeded", final=True, detail=NOT_CHECKED), id="nothing-committed"),
+        pytest.param([TESTS], False, 0, 0, False, AttemptEnd(status="checks-failed", final=True, detail="checks failed: tests (exit 1)\nc\nd\ne\nf\n1 failed"), id="failed-no-fixes"),
+        pytest.param([TESTS], False, 0, 2, False, AttemptEnd(status="checks-failed", final=False, detail="checks failed: tests (exit 1); fix attempt 1 of 2 follows\nc\nd\ne\nf\n1 failed"), id="failed-fix-follows"),
+        pytest.param([TESTS], False, 2, 2, False, AttemptEnd(status="checks-failed", final=True, detail="checks failed: tests (exit 1); no fix attempts left (2 made)\nc\nd\ne\nf\n1 failed"), id="failed-fixes-used"),
+        pytest.param([TESTS], False, 0, 2, True, AttemptEnd(status="checks-failed", final=True, detail="checks failed: tests (exit 1); no fix attempt: the budget is spent\nc\nd\ne\nf\n1 failed"), id="failed-budget-spent"),
+        pytest.param([HUNG], False, 0, 1, False, AttemptEnd(status="checks-failed", final=False, detail="checks failed: tests (timed out); fix attempt 1 of 1 follows\nrunning..."), id="check-hung-on-its-own"),
+        pytest.param([HUNG], True, 0, 1, False, AttemptEnd(status="timed-out", final=True, detail="its time limit ran out during its checks: tests (timed out)"), id="time-limit-ran-out-in-checks"),
+        pytest.param([TESTS], True, 0, 1, False, AttemptEnd(status="checks-failed", final=False, detail="checks failed: tests (exit 1); fix attempt 1 of 1 follows\nc\nd\ne\nf\n1 failed"), id="failed-then-out-of-time"),
+        pytest.param([CheckFailure(name="lint", exit_code=None)], False, 0, 0, False, AttemptEnd(status="checks-failed", final=True, detail="checks failed: lint (could not run)"), id="check-could-not-run"),
+    ],
+)  # fmt: skip
+def test_checks_decide_an_attempt_claude_finished(
+    failing: list[CheckFailure] | None,
+    out_of_time: bool,
+    fixes: int,
+    fix_attempts: int,
+    budget_spent: bool,
+    end: AttemptEnd,
+) -> None:
+    assert (
+        checked_end(
+            failing, out_of_time=out_of_time, fixes=fixes, fix_attempts=fix_attempts,
+            budget_spent=budget_spent,
+        )
+        == end
+    )  # fmt: skip

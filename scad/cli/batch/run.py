@@ -106,6 +106,13 @@ class _BatchCommand(JsonCommand):
     help="Further attempts for runs that were rate-limited, hung or crashed.",
 )
 @click.option(
+    "--fix-attempts",
+    type=click.IntRange(0, 20),
+    default=0,
+    show_default=True,
+    help="Further attempts for runs whose checks failed, each told what failed.",
+)
+@click.option(
     "--backoff",
     callback=duration,
     metavar="DURATION",
@@ -149,6 +156,7 @@ async def command(
     time_limit: float | None,
     idle_timeout: float | None,
     retries: int,
+    fix_attempts: int,
     backoff: float,
     budget_usd: float | None,
     max_usd_per_run: float | None,
@@ -159,8 +167,9 @@ async def command(
 ) -> None:
     """Run each prompt as a headless session of CONFIG, many at once, and show them live.
 
-    Exits 0 only if every run succeeded. With --fetch, each run's branches come
-    home as it succeeds, as `scad code fetch` brings them.
+    Exits 0 only if every run succeeded. When CONFIG has checks, a run succeeds
+    only if its checks pass on what it committed. With --fetch, each run's branches
+    come home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
     from ...batch.process import create_batch, spawn_supervisor
 
@@ -173,7 +182,7 @@ async def command(
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
-        stagger=stagger, fetch=fetch,
+        stagger=stagger, fetch=fetch, fix_attempts=fix_attempts,
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 

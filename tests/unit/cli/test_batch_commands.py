@@ -177,3 +177,18 @@ async def test_any_unique_beginning_of_a_batch_id_names_the_batch(
     assert (
         typo.stderr == 'scad: error: no batch "p-wbe-Dec06-0900"; did you mean p-web-Dec06-0900?\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "--fix-attempts: -1 is not in the range 0<=x<=20"),
+        ("21", "--fix-attempts: 21 is not in the range 0<=x<=20"),
+        ("two", "--fix-attempts: 'two' is not a valid integer range"),
+    ],
+)
+async def test_a_bad_fix_attempts_count_is_one_line(
+    run_cli: Cli, config: str, value: str, message: str
+) -> None:
+    result = await run_cli("batch", config, "--tag", "t", "-p", "x", "--fix-attempts", value)
+    assert (result.exit_code, result.stderr) == (2, f"scad: error: {message}\n")
