@@ -16,7 +16,6 @@ import anyio
 from ..config.schema import Check, Config
 from ..engine import Engine
 from ..home import Home
-from ..layout import WORKSPACE
 from ..runs.envelopes import Checked
 from .checkout import CheckoutRefused, write_checkout
 from .container import CHECK_PREFIX, CheckRun, check_spec, run_in_container
@@ -101,10 +100,7 @@ async def _check_one(
                 pinned += changed
         except CheckoutRefused as exc:
             return Checked(name=check.name, output=f"scad: {exc}", pinned=pinned, commits=commits)
-        spec = check_spec(
-            home, config, image, name=check.name, run=check.run, checkouts=checkouts,
-            workdir=str(WORKSPACE / config.workdir_key),
-        )  # fmt: skip
+        spec = check_spec(home, config, image, name=check.name, run=check.run, checkouts=checkouts)
         ran: CheckRun = await run_in_container(engine, spec, seconds=seconds)
     finally:
         with anyio.CancelScope(shield=True):
