@@ -26,7 +26,7 @@ def make_config(tmp_path: Path, extra: str = "") -> Config:
 def spec_of(tmp_path: Path, config: Config) -> dict:
     spec = check_spec(
         Home(tmp_path / "home"), config, "scad-proj:x", name="tests", run="pytest -q",
-        checkouts={"code": "/tmp/c/code", "lib": "/tmp/c/lib"},
+        checkouts={"code": "/tmp/c/code", "lib": "/tmp/c/lib"}, folder="/tmp/c",
     )  # fmt: skip
     return container_config(spec)
 
@@ -57,3 +57,7 @@ def test_the_engine_keeps_no_more_of_a_check_s_output_than_its_cap(tmp_path: Pat
     assert log == {
         "Type": "json-file", "Config": {"max-size": str(CHECK_LOG_BYTES), "max-file": "1"},
     }  # fmt: skip
+
+
+def test_a_check_s_container_names_the_folder_its_scad_holds(tmp_path: Path) -> None:
+    assert spec_of(tmp_path, make_config(tmp_path))["Labels"]["scad.check.folder"] == "/tmp/c"
