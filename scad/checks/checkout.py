@@ -75,15 +75,17 @@ async def _repository(git_dir: Path) -> Path:
 
 
 async def _tree(git_dir: Path, commit: str) -> list[TreeEntry]:
-    listing = await _git(git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", f"{commit}^{{tree}}")
-    return parse_tree(listing.encode("utf-8", "surrogateescape"))
+    # Bytes as git gives them: a name that is not UTF-8 is written back as it was.
+    return parse_tree(
+        await _git(git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", f"{commit}^{{tree}}")
+    )
 
 
 async def _git(
     git_dir: Path, *args: str, input: bytes | None = None, index: Path | None = None
-) -> str:
+) -> bytes:
     """git in a repository scad owns, with no configuration but its own."""
-    return await git.store_git(git_dir, *args, input=input, index=index)
+    return await git.store_git_bytes(git_dir, *args, input=input, index=index)
 
 
 def _index_info(entries: list[TreeEntry]) -> bytes:

@@ -3,10 +3,6 @@ checkout of the commits and a fresh container of the config's image."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,10 +12,10 @@ import anyio
 from ..config.schema import Check, Config
 from ..engine import Engine
 from ..home import Home
-from ..layout import WORKSPACE
 from ..runs.envelopes import Checked
 from .checkout import CheckoutRefused, write_checkout
-from .container import CHECK_PREFIX, CheckRun, check_spec, run_in_container
+from .container import CheckRun, check_spec, run_in_container
+from .folder import CheckFolder
 from .report import CheckReport, CheckSource
 
 __all__ = ["check_commits", "judge"]
@@ -86,7 +82,8 @@ async def _check_one(
             output="scad: no time was left to run it",
             commits=commits,
         )
-    folder = Path(await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix=CHECK_PREFIX)))
+    held = await anyio.to_thread.run_sync(CheckFolder)
+    folder = held.path
     try:
         pinned: list[str] = []
         checkouts: dict[str, str] = {}
@@ -103,12 +100,12 @@ async def _check_one(
             return Checked(name=check.name, output=f"scad: {exc}", pinned=pinned, commits=commits)
         spec = check_spec(
             home, config, image, name=check.name, run=check.run, checkouts=checkouts,
-            workdir=str(WORKSPACE / config.workdir_key),
+            folder=str(folder),
         )  # fmt: skip
         ran: CheckRun = await run_in_container(engine, spec, seconds=seconds)
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_remove_tree, folder)
+            await anyio.to_thread.run_sync(held.close)
     return Checked(
         name=check.name,
         exit_code=ran.exit_code,
@@ -118,17 +115,3 @@ async def _check_one(
         pinned=pinned,
         commits=commits,
     )
-
-
-def _remove_tree(folder: Path) -> None:
-    """Remove a checkout, also one whose check took its own folders' write bits away
-    (links in it are removed, never followed)."""
-    try:
-        shutil.rmtree(folder)
-    except OSError:
-        for parent, dirs, _ in os.walk(folder):
-            for name in dirs:
-                path = os.path.join(parent, name)
-                if stat.S_ISDIR(os.lstat(path).st_mode):
-                    os.chmod(path, stat.S_IRWXU)
-        shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,6 @@ import contextlib
 import os
 import secrets
 import time
-from pathlib import PurePosixPath
 
 import anyio
 import msgspec
@@ -18,12 +17,23 @@ from ..engine import BindMount, ContainerSpec, Engine, labels
 from ..errors import EngineError, EngineUnavailable
 from ..home import Home
 from ..layout import WORKSPACE, agent_ids
+from ..sessions.claude_setup import container_workdir
 from ..sessions.container import container_limits, container_security, host_timezone
+from .folder import CHECK_PREFIX
 from .tail import OutputTail
 
-__all__ = ["CHECK_PREFIX", "CLEANUP_SECONDS", "CheckRun", "check_spec", "run_in_container"]
+__all__ = [
+    "CHECK_LOG_BYTES",
+    "CLEANUP_SECONDS",
+    "CheckRun",
+    "check_spec",
+    "run_in_container",
+]
 
-CHECK_PREFIX = "scad-check-"
+#: What the engine keeps of a check's output: scad reads it as it comes (attached), and
+#: a check that prints without end would otherwise fill the engine's disk until its
+#: time limit.
+CHECK_LOG_BYTES = 1 << 20
 #: How long removing a check's container may take, whatever ended it.
 CLEANUP_SECONDS = 30.0
 
@@ -46,17 +56,22 @@ def check_spec(
     name: str,
     run: str,
     checkouts: dict[str, str],
-    workdir: str,
+    folder: str,
 ) -> ContainerSpec:
-    """The container of check ``name``: ``sh -c run`` in ``workdir``, each checkout
-    (repo key -> host folder) where a run sees that repo."""
+    """The container of check ``name``: ``sh -c run`` where the run's Claude starts
+    (the workdir repo, or its focus folder), each checkout (repo key -> host folder)
+    where a run sees that repo, and the config's mounts read-only: a check sees the
+    data the run saw, and never changes it. It names the check's ``folder`` (held
+    while the check goes: see :mod:`.folder`)."""
     uid, gid = agent_ids(os.getuid(), os.getgid())
     mounts = [BindMount(folder, str(WORKSPACE / key)) for key, folder in checkouts.items()]
+    mounts += [BindMount(m.host, m.container or m.host, read_only=True) for m in config.mounts]
     return ContainerSpec(
         image=image,
         name=f"{CHECK_PREFIX}{config.name}-{secrets.token_hex(4)}",
         labels={
             labels.CHECK: name,
+            labels.CHECK_FOLDER: folder,
             labels.HOME: labels.home_label(home),
             labels.CONFIG: config.name,
         },
@@ -64,10 +79,11 @@ def check_spec(
         user=f"{uid}:{gid}",
         env={"TZ": host_timezone()},
         mounts=mounts,
-        workdir=str(PurePosixPath(workdir)),
+        workdir=container_workdir(config),
         network="none",
         limits=container_limits(config),
         security=container_security(config),
+        log_max_bytes=CHECK_LOG_BYTES,
     )
 
 

@@ -3,6 +3,7 @@ by the config's checks; each check's event goes into the run's log."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..code import git
@@ -17,6 +18,7 @@ from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from .commits import judge
 from .report import CheckReport, CheckSource
+from .tail import OutputTail
 
 __all__ = ["check_run", "run_sources"]
 
@@ -31,23 +33,38 @@ async def check_run(
 ) -> CheckReport | None:
     """Judge what the run committed with ``config``'s checks, in containers of the
     run's image, and log each check; None when it committed nothing. Checks logged
-    before the run's container exited (it was still going) judge none of its lives. Raises
-    SessionError for a cleaned run, UnreadableClone for a clone that cannot be read
-    without trusting it."""
+    before the run's container exited (it was still going) judge none of its lives. A
+    clone that cannot be read without trusting it fails every check, saying why.
+    Raises SessionError for a cleaned run, EngineUnavailable when the engine is away."""
     # The log first holds the run's exit (an unwatched run's is caught up now): a
     # check is read as judging the life that ended before it.
     await catch_up(engine, home, record)
-    sources = await run_sources(home, record)
-    if sources is None:
-        return None
     paths = RunPaths(home, record.run_id)
 
     async def logged(checked: Checked) -> None:
         await append_event(paths, checked)
 
+    try:
+        sources = await run_sources(home, record)
+    except UnreadableClone as exc:
+        return await _unjudged(config, f"scad: {exc}", logged)
+    if sources is None:
+        return None
     return await judge(
         engine, home, config, sources, image=record.image, time_limit=time_limit, on_checked=logged
     )
+
+
+async def _unjudged(
+    config: Config, why: str, on_checked: Callable[[Checked], Awaitable[None]]
+) -> CheckReport:
+    """Every check failed, none run: what the run committed cannot be read."""
+    tail = OutputTail()  # an agent chose the names in ``why``
+    tail.add(why.encode())
+    checks = [Checked(name=check.name, output=tail.text()) for check in config.checks]
+    for checked in checks:
+        await on_checked(checked)
+    return CheckReport(checks=checks)
 
 
 async def run_sources(home: Home, record: RunRecord) -> list[CheckSource] | None:

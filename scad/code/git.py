@@ -46,6 +46,7 @@ __all__ = [
     "store_environment",
     "store_git",
     "store_git_bounded",
+    "store_git_bytes",
     "symbolic_branches",
     "top_level",
     "uncommitted_files",
@@ -74,12 +75,26 @@ async def _run(
     input: bytes | None,
     check: bool,
 ) -> str:
+    return (await _run_bytes(command, verb, env=env, where=where, input=input, check=check)).decode(
+        errors="replace"
+    )
+
+
+async def _run_bytes(
+    command: Sequence[str],
+    verb: str,
+    *,
+    env: dict[str, str],
+    where: Path,
+    input: bytes | None,
+    check: bool,
+) -> bytes:
     returncode, stdout, stderr = await _completed(command, env, input)
     if check and returncode != 0:
         message = stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {returncode}"
         raise GitError(f"git {verb} in {where} failed: {detail}")
-    return stdout.decode(errors="replace")
+    return stdout
 
 
 #: How long a cancelled git has to end on SIGTERM before it is killed.
@@ -164,12 +179,21 @@ async def store_git(
     store: Path, *args: str, input: bytes | None = None, index: Path | None = None
 ) -> str:
     """Run git in a repository scad made (``--git-dir store``), with ``index`` as its
-    index file when given; raises GitError."""
+    index file when given; raises GitError. Its output is read as UTF-8 (what is not
+    is replaced): file names that are written back want :func:`store_git_bytes`."""
+    return (await store_git_bytes(store, *args, input=input, index=index)).decode(errors="replace")
+
+
+async def store_git_bytes(
+    store: Path, *args: str, input: bytes | None = None, index: Path | None = None
+) -> bytes:
+    """:func:`store_git`, its output as git wrote it: a file's name is bytes, and
+    not always UTF-8."""
     command = store_command(store, *args)
     env = store_environment()
     if index is not None:
         env["GIT_INDEX_FILE"] = str(index)
-    return await _run(command, args[0], env=env, where=store, input=input, check=True)
+    return await _run_bytes(command, args[0], env=env, where=store, input=input, check=True)
 
 
 class Bounded(msgspec.Struct, frozen=True, kw_only=True):

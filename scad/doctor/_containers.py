@@ -125,6 +125,8 @@ def _spec(
         network=network,
         limits=container_limits(config),
         security=container_security(config),
+        # Read as it prints (attached): the engine need keep no more than is read.
+        log_max_bytes=MAX_OUTPUT,
     )
 
 

@@ -80,6 +80,9 @@ class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
     init: bool = True
     limits: Limits = Limits()
     security: Security = Security()
+    #: What the engine keeps of the container's output, in bytes; None: all of it,
+    #: until the container is removed (a run nobody watched is caught up from it).
+    log_max_bytes: int | None = None
 
 
 class ContainerState(msgspec.Struct, frozen=True, kw_only=True):

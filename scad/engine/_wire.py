@@ -97,9 +97,7 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
         "Init": spec.init,
         "NetworkMode": spec.network,
         "Mounts": mounts,
-        # The engine keeps all a container prints until it is removed, whatever
-        # the daemon's default rotation: a run nobody watched is caught up from it.
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": "json-file", "Config": _log_options(spec.log_max_bytes)},
     }
     limits = spec.limits
     if limits.cpus is not None:
@@ -135,6 +133,15 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
     }
     config.update({key: value for key, value in optional.items() if value})
     return config
+
+
+def _log_options(max_bytes: int | None) -> dict[str, str]:
+    """The json-file driver's options: without a cap, whatever the daemon's default
+    rotation, all a container prints is kept until it is removed; with one, a single
+    file the engine cuts short whenever it grows past ``max_bytes``."""
+    if max_bytes is None:
+        return {}
+    return {"max-size": str(max_bytes), "max-file": "1"}
 
 
 def network_info(data: Mapping[str, Any]) -> NetworkInfo:

@@ -13,6 +13,7 @@ from ..home import Home
 
 __all__ = [
     "CHECK",
+    "CHECK_FOLDER",
     "CONFIG",
     "DOCTOR",
     "FENCE",
@@ -37,6 +38,9 @@ MODE = "scad.mode"
 HASH = "scad.hash"
 #: A container that runs one of a config's checks: the check's name.
 CHECK = "scad.check"
+#: A check's container: the folder of its checkouts, which the scad process running
+#: the check holds locked while it goes.
+CHECK_FOLDER = "scad.check.folder"
 #: A throwaway container of ``scad doctor``: the check it runs.
 DOCTOR = "scad.doctor"
 #: A fenced run's container (its routes are cut at each start), or the helper that

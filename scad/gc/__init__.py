@@ -7,13 +7,15 @@ since, and reports on each. The decisions are pure functions of what was seen
 (:mod:`.rules`); the looking (:mod:`.scan`, :mod:`.temps`) and the removing
 (:mod:`.apply`) sit around them.
 
-container  a container of this scad home whose run directory is gone, or one a
-           killed ``scad doctor`` left over an hour ago
+container  a container of this scad home whose run directory is gone, one a
+           killed ``scad doctor`` left over an hour ago, or a check's whose scad
+           process is gone (killed mid-check)
 run        a run directory whose container and clones are gone
 batch      a batch directory whose runs are all cleaned or gone
 image      a scad image that no container uses and is not its config's newest, or
            any such image of a config the home no longer has
-temp       a temporary file scad left (a process killed mid-write), over an hour old
+temp       a temporary file scad left (a process killed mid-write), over an hour old,
+           or a check's folder of checkouts whose scad process is gone
 
 Nothing that may hold work is collected: a run with clones never is (its
 commits may be the only copy), and neither is anything a live process is using,
@@ -25,7 +27,7 @@ home's gc takes them once they are old.
 from .apply import apply_gc
 from .items import STALE_SECONDS, GcItem, GcKept, GcKind, GcPlan, GcResult
 from .plan import plan_gc
-from .rules import doctor_leftovers, orphan_containers, stale_images
+from .rules import check_leftovers, doctor_leftovers, orphan_containers, stale_images
 
 __all__ = [
     "STALE_SECONDS",
@@ -35,6 +37,7 @@ __all__ = [
     "GcPlan",
     "GcResult",
     "apply_gc",
+    "check_leftovers",
     "doctor_leftovers",
     "orphan_containers",
     "plan_gc",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..batch.store import BatchPaths
+from ..checks.folder import Holder, holder
 from ..code.clones import MAX_COUNTED, unfetched_work
 from ..engine import ContainerState, labels
 from ..errors import UnreadableClone
@@ -20,6 +21,7 @@ from .items import ORDER, STALE_SECONDS, GcItem, GcKept, GcPlan
 from .rules import (
     batch_verdict,
     can_check_clones,
+    check_leftovers,
     doctor_leftovers,
     orphan_containers,
     run_reason,
@@ -65,9 +67,11 @@ async def plan_gc(
         [batch.batch_id for batch in seen.batches if batch.batch_id not in batches_gone],
         stale_before,
     )
+    holders = await anyio.to_thread.run_sync(_check_holders, containers)
     parts = [
         orphan_containers(containers, seen.run_names, labels.home_label(home)),
         doctor_leftovers(containers, moment),
+        check_leftovers(containers, holders, labels.home_label(home)),
         runs,
         batches,
         stale_images(images, containers, labels.home_label(home), configs),
@@ -79,6 +83,12 @@ async def plan_gc(
         kept=sorted((k for p in parts for k in p.kept), key=lambda k: ORDER.index(k.kind)),
         stale_before=stale_before,
     )
+
+
+def _check_holders(containers: list[ContainerState]) -> dict[str, Holder]:
+    """Who holds the folder each check's container names."""
+    folders = {c.labels.get(labels.CHECK_FOLDER) for c in containers if labels.CHECK in c.labels}
+    return {folder: holder(Path(folder)) for folder in folders if folder}
 
 
 async def _plan_runs(

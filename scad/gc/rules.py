@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
+from ..checks.folder import CHECK_PREFIX, Holder
 from ..engine import ContainerState, ImageInfo, labels
 from ..names import image_repository, is_doctor_container
 from ..runs.records import parse_iso
@@ -14,6 +15,7 @@ from .scan import SeenBatch, SeenRun
 __all__ = [
     "batch_verdict",
     "can_check_clones",
+    "check_leftovers",
     "doctor_leftovers",
     "orphan_containers",
     "run_reason",
@@ -85,6 +87,46 @@ def doctor_leftovers(containers: Iterable[ContainerState], now: float) -> GcPlan
             kept.append(GcKept(kind="container", name=name, reason=why))
         else:
             reason = "left by a scad doctor that did not finish"
+            items.append(GcItem(kind="container", name=name, reason=reason, target=container.id))
+    return GcPlan(items=items, kept=kept)
+
+
+def check_leftovers(
+    containers: Iterable[ContainerState], holders: Mapping[str, Holder], home: str
+) -> GcPlan:
+    """Containers of checks whose scad process is gone (killed mid-check).
+
+    A check's container names its folder, which the scad process running the check
+    holds locked (``holders``: each folder's holder, see :mod:`scad.checks.folder`).
+    Held, the check is going: it is kept. Left, its process is gone: it goes. With no
+    folder at all, it goes when it is this home's (its process removes the container
+    before the folder); another home's may be another host's, whose folders are not
+    here. One that names no folder cannot be told: kept.
+    """
+    items, kept = [], []
+    for container in containers:
+        name = container.name
+        if labels.CHECK not in container.labels or not name.startswith(CHECK_PREFIX):
+            continue
+        folder = container.labels.get(labels.CHECK_FOLDER)
+        held = holders.get(folder, "unknown") if folder else "unknown"
+        maker = container.labels.get(labels.HOME)
+        if held == "held":
+            why = "its check is going (the scad process running it is alive)"
+            kept.append(GcKept(kind="container", name=name, reason=why))
+        elif held == "gone" and maker != home:
+            why = f"made by another scad home ({maker}) for a check whose folder is not here"
+            kept.append(GcKept(kind="container", name=name, reason=why, home=maker))
+        elif held == "unknown":
+            why = (
+                "a check's, which cannot say whether it is going; "
+                f"remove it with `docker rm -f {name}` once it is not"
+            )
+            kept.append(GcKept(kind="container", name=name, reason=why))
+        else:
+            reason = "left by a scad that was stopped mid-check"
+            if container.running:
+                reason += "; it is running: removing it stops it"
             items.append(GcItem(kind="container", name=name, reason=reason, target=container.id))
     return GcPlan(items=items, kept=kept)
 

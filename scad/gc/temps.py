@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from ..batch.store import BatchPaths
+from ..checks.folder import CHECK_PREFIX, check_folder_place, holder, remove_check_folder
 from ..home import Home
 from ..names import CCUSAGE_PREFIX, DOCTOR_PREFIX
 from ..runs.records import RunPaths
@@ -41,7 +42,7 @@ _STORE_TEMPS = (
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
-_SYSTEM_TEMPS = (f"{CCUSAGE_PREFIX}*", f"{DOCTOR_PREFIX}*")
+_SYSTEM_TEMPS = (f"{CCUSAGE_PREFIX}*", f"{DOCTOR_PREFIX}*", f"{CHECK_PREFIX}*")
 
 
 class _Temp(msgspec.Struct, kw_only=True):
@@ -54,10 +55,26 @@ class _Temp(msgspec.Struct, kw_only=True):
 
 
 def plan_temps(home: Home, run_ids: list[str], batch_ids: list[str], stale_before: float) -> GcPlan:
-    """Temporary files untouched since ``stale_before``, in the folders that stay."""
+    """Temporary files untouched since ``stale_before``, in the folders that stay; a
+    check's folder as soon as the scad process that held it is gone, never while it
+    holds it."""
     items, kept = [], []
     for temp in _read_temps(home, run_ids, batch_ids):
-        if temp.touched < stale_before:
+        held = holder(Path(temp.path)) if _is_check_folder(Path(temp.path)) else "unknown"
+        if held == "held":
+            why = "a check's folder; its check is going (the scad process running it is alive)"
+            kept.append(GcKept(kind="temp", name=temp.name, reason=why))
+        elif held == "left":
+            items.append(
+                GcItem(
+                    kind="temp",
+                    name=temp.name,
+                    reason="a check's folder, left by a scad that was stopped mid-check",
+                    target=temp.path,
+                    size_bytes=temp.size,
+                )
+            )
+        elif temp.touched < stale_before:
             items.append(
                 GcItem(
                     kind="temp",
@@ -131,17 +148,31 @@ def temp_place(home: Home, path: Path) -> bool:
     return path.is_relative_to(home.root)
 
 
+def _is_check_folder(path: Path) -> bool:
+    return check_folder_place(path) and path.is_dir() and not path.is_symlink()
+
+
 def remove_temp(path: Path, stale_before: float) -> str | None:
     """Remove a temporary file or folder; returns why it was skipped, or None once
-    it is gone."""
+    it is gone. A check's folder goes once no scad process holds it (its files may
+    be its check's, write bits taken away)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return "already gone"
     folder = stat.S_ISDIR(info.st_mode)
+    if folder and _is_check_folder(path):
+        match holder(path):
+            case "held":
+                return "its check is going"
+            case "left":
+                remove_check_folder(path)
+                return None
     if (tree_touched(path) if folder else info.st_mtime) >= stale_before:
         return "written again since"
-    if folder:
+    if folder and _is_check_folder(path):
+        remove_check_folder(path)
+    elif folder:
         shutil.rmtree(path)
     else:
         path.unlink()

@@ -12,8 +12,9 @@ import anyio
 import msgspec
 import pytest
 
-from scad.checks import CheckSource, check_commits, check_run
-from scad.config.schema import Check, Config, load_config
+from scad.checks import CheckReport, CheckSource, check_commits, check_run
+from scad.checks.container import CHECK_LOG_BYTES
+from scad.config.schema import Check, Config, Mount, load_config
 from scad.engine import Engine, labels
 from scad.home import Home
 from scad.image.build import build_context
@@ -170,3 +171,56 @@ async def test_no_check_container_survives_a_cancelled_check(
         await wait_until(running)
         tg.cancel_scope.cancel()
     assert await check_containers(engine, home) == []
+
+
+async def test_a_check_starts_in_the_focus_folder_sees_the_mounts_read_only_and_its_log_is_capped(
+    project: Project, engine: Engine, tmp_path: Path
+) -> None:
+    home = Home(project.home)
+    head = task_files(project.repo)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    (data / "x.txt").write_text("the run's data\n")
+    data.chmod(0o755)
+    look = Check(
+        name="look",
+        run="pwd; cat /data/x.txt; touch /data/new || echo refused;"
+        " until [ -e /data/go ]; do sleep 0.1; done",
+        timeout=120,
+    )
+    plain = with_checks(project, [look])
+    tag = build_context(home, plain).tag
+    config = msgspec.structs.replace(
+        plain,
+        repos={"code": msgspec.structs.replace(plain.repos["code"], focus="tests")},
+        mounts=[Mount(host=str(data), container="/data")],
+    )
+    source = CheckSource(repo="code", git_dir=str(project.repo), commit=head, base=head)
+    found: list[CheckReport] = []
+
+    async def looking() -> list[str]:
+        listed = await engine.containers(
+            {labels.CHECK: "look", labels.HOME: labels.home_label(home)}
+        )
+        return [c.id for c in listed if c.running]
+
+    async def judged() -> None:
+        found.append(await check_commits(engine, home, config, [source], image=tag))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(judged)
+        await wait_until(looking)
+        (container,) = await looking()
+        inspected = json.loads((await run("docker", "inspect", container)).stdout)[0]
+        (data / "go").touch()
+    assert inspected["HostConfig"]["LogConfig"] == {
+        "Type": "json-file", "Config": {"max-size": str(CHECK_LOG_BYTES), "max-file": "1"},
+    }  # fmt: skip
+    (report,) = found
+    (checked,) = report.checks
+    assert checked.passed, checked.output
+    lines = (checked.output or "").splitlines()
+    assert lines[0] == "/workspace/code/tests"
+    assert lines[1] == "the run's data"
+    assert "Read-only file system" in lines[2] and lines[3] == "refused"
+    assert sorted(p.name for p in data.iterdir()) == ["go", "x.txt"]

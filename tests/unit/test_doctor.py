@@ -242,6 +242,8 @@ async def test_the_round_trip_reaches_the_gateway_with_a_run_token_in_a_file(
         "prompt.txt": "SAY: doctor ok\n",
     }
     assert "sk-test" not in json.dumps([s.env for s in host.containers.specs])
+    # Read as they print: the engine keeps no more of their output than scad reads.
+    assert {s.log_max_bytes for s in host.containers.specs} == {doctor_containers.MAX_OUTPUT}
     assert gateway.environ == host.environ  # a gateway it starts holds the host's key
     assert not Path(mount.source).exists()  # removed afterwards, with the run
     assert host.home.run_ids() == []

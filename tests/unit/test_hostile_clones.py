@@ -10,6 +10,7 @@ hang, and work that can be read is still reported.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,9 +21,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.checks import check_run
 from scad.code.clones import create_clone
 from scad.code.fetch import RepoFetch, fetch_run
 from scad.code.sync import RepoSync, sync_run
+from scad.config.schema import parse_config
 from scad.errors import UnfetchedWork
 from scad.gc import plan_gc
 from scad.home import Home
@@ -414,3 +417,35 @@ async def test_a_branch_git_would_not_name_so_is_named_and_counted_not_fetched(
     assert sorted(host_refs) == sorted(["refs/heads/main", kept])
     assert agent_git(repo, "log", "-1", "--format=%s", kept).strip() == "agent work"
     assert not (repo / ".git" / "refs" / "heads" / "HEAD").exists()
+
+
+@pytest.mark.parametrize("plant", [pytest.param(p, id=n) for n, p in UNREADABLE.items()])
+async def test_the_checks_of_an_unreadable_hostile_clone_fail_saying_why(
+    tmp_path: Path, repo: Path, plant: Callable[[Path, Trap], None]
+) -> None:
+    home, record = await make_run(tmp_path, repo)
+    trap = Trap(tmp_path / "trap-root")
+    plant(RunPaths(home, "r").clone("code"), trap)
+    config = parse_config(
+        f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n"
+        "checks:\n  - {name: tests, run: pytest}\n  - {name: lint, run: ruff check .}\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    engine = FakeEngine()
+    with anyio.fail_after(30):
+        report = await check_run(engine, home, config, record)
+    assert trap.fired() == []
+    assert report is not None and not report.passed
+    assert [c.name for c in report.failing] == ["tests", "lint"]
+    for checked in report.checks:
+        assert checked.exit_code is None and checked.stop is None
+        assert checked.output and checked.output.startswith("scad: clone code: ")
+        assert "\x1b" not in checked.output
+    assert engine.made == {}  # nothing was run on it
+    logged = [
+        json.loads(line)
+        for line in RunPaths(home, "r").events.read_text().splitlines()
+        if '"checked"' in line
+    ]
+    assert [(e["name"], e["output"]) for e in logged] == [(c.name, c.output) for c in report.checks]

@@ -54,3 +54,23 @@ async def test_without_pins_the_commit_is_checked_out_as_it_is(tmp_path: Path) -
     dest = tmp_path / "checkout"
     assert await write_checkout(repo, git(repo, "rev-parse", "HEAD"), None, ["tests"], dest) == []
     assert os.readlink(dest / "leak") == "/etc/hostname"  # a link, for the container to see
+
+
+async def test_a_file_whose_name_is_not_utf8_is_checked_out_under_its_own_name(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"tests/test_a.py": "base\n"})
+    base = git(repo, "rev-parse", "HEAD")
+    name = b"caf\xe9 \xff.txt"
+    (repo / "tests" / os.fsdecode(name)).write_text("latin-1\n")
+    (repo / os.fsdecode(name)).write_text("top\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agent")
+    dest = tmp_path / "checkout"
+
+    changed = await write_checkout(repo, git(repo, "rev-parse", "HEAD"), base, ["tests"], dest)
+
+    assert changed == ["tests"]
+    assert sorted(os.listdir(bytes(dest))) == [name, b"tests"]
+    assert (dest / os.fsdecode(name)).read_text() == "top\n"
+    assert os.listdir(bytes(dest / "tests")) == [b"test_a.py"]  # pinned to the base
