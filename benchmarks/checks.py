@@ -1,6 +1,7 @@
 """Judging a batch's runs with the config's checks, against running them by hand.
 
-Run: flock /tmp/scad-engine.lock .venv/bin/python benchmarks/checks.py [--runs 20] [--parallel 4] [--rounds 5]
+Run: .venv/bin/python benchmarks/checks.py [--runs 20] [--parallel 4] [--rounds 5]
+(where others share the engine, under their lock: flock /tmp/scad-engine.lock ...)
 
 Once, outside the timing: the test project's image (built when missing) and a batch
 of N headless runs (default 20), each of which committed a unit test of its own,
