@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from scad.checks.checkout import write_checkout
+from scad.checks.checkout import CheckoutRefused, write_checkout
 from tests.conftest import make_repo
 
 pytestmark = pytest.mark.anyio
@@ -54,3 +55,56 @@ async def test_without_pins_the_commit_is_checked_out_as_it_is(tmp_path: Path) -
     dest = tmp_path / "checkout"
     assert await write_checkout(repo, git(repo, "rev-parse", "HEAD"), None, ["tests"], dest) == []
     assert os.readlink(dest / "leak") == "/etc/hostname"  # a link, for the container to see
+
+
+def _tree_bomb(repo: Path, width: int) -> str:
+    """A commit of ``width`` ** 2 files in a few hundred bytes of objects: a tree of
+    ``width`` folders, each the same tree of ``width`` copies of one blob."""
+
+    def run(*args: str, data: bytes) -> str:
+        return (
+            subprocess.run(
+                ["git", "--git-dir", str(repo), *args], input=data, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
+
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    blob = run("hash-object", "-w", "--stdin", data=b"x")
+    leaf = run("mktree", "-z", data=b"".join(
+        f"100644 blob {blob}\t{i:04d}\0".encode() for i in range(width)
+    ))  # fmt: skip
+    top = run("mktree", "-z", data=b"".join(
+        f"040000 tree {leaf}\t{i:04d}\0".encode() for i in range(width)
+    ))  # fmt: skip
+    return run("-c", "user.name=t", "-c", "user.email=t@t", "commit-tree", top, "-m", "x", data=b"")
+
+
+async def test_a_tree_naming_a_million_files_is_refused_without_reading_its_whole_listing(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "store"
+    bomb = _tree_bomb(repo, 1000)  # a million files; a third level would be a billion
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckoutRefused, match="more files"):
+            await write_checkout(repo, bomb, None, [], tmp_path / "checkout")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Its listing alone is 70 MB (a third level would make it 90 GB), and parsed it
+    # takes ten times that.
+    assert peak < 128 << 20
+    assert not (tmp_path / "checkout").exists()
+
+
+async def test_a_file_name_that_is_not_utf8_is_checked_out_as_committed(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"calc.py": "a\n"})
+    name = os.path.join(os.fsencode(repo), b"caf\xe9.py")
+    os.close(os.open(name, os.O_CREAT | os.O_WRONLY))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agent")
+    dest = tmp_path / "checkout"
+    await write_checkout(repo, git(repo, "rev-parse", "HEAD"), None, [], dest)
+    assert sorted(os.listdir(os.fsencode(dest))) == [b"caf\xe9.py", b"calc.py"]
