@@ -179,12 +179,12 @@ class Attempts:
         check's verdict goes to its log); None: it committed nothing."""
         return await check_run(self.engine, self.home, self.config, record, time_limit=time_limit)
 
-    async def fetch(self, record: RunRecord) -> str:
+    async def fetch(self, record: RunRecord, judged: dict[str, str] | None = None) -> str:
         """Bring a run that succeeded home (one fetch at a time, as they share host
-        repos); says what became of it."""
+        repos), only what its checks judged when they did; says what became of it."""
         async with self.fetching:
             try:
-                return (await fetch_run(self.home, record)).note
+                return (await fetch_run(self.home, record, judged=judged)).note
             except ScadError as exc:
                 return str(exc)
 

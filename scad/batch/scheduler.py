@@ -100,7 +100,9 @@ class Attempts(Protocol):
         """The checks run on what the run committed (None: it committed nothing)."""
         ...
 
-    async def fetch(self, record: RunRecord) -> str: ...
+    async def fetch(self, record: RunRecord, judged: dict[str, str] | None = None) -> str:
+        """Bring the run home: with ``judged`` (repo -> commit), only what checks judged."""
+        ...
 
 
 class Judged(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +111,8 @@ class Judged(msgspec.Struct, frozen=True, kw_only=True):
     end: AttemptEnd
     #: The checks that failed it.
     failing: list[CheckFailure] = []
+    #: The commits they judged, by repo (none: it committed nothing).
+    commits: dict[str, str] = {}
 
 
 class Scheduler:
@@ -229,7 +233,8 @@ class Scheduler:
             if end.status == "succeeded" and self.options.fetch and run.record is not None:
                 # Only a run whose checks passed comes home: one that failed them is
                 # what `scad review` is for, not the user's branches.
-                detail = await self.attempts.fetch(run.record)
+                judged_commits = None if judged is None else judged.commits
+                detail = await self.attempts.fetch(run.record, judged_commits)
                 await self.log(
                     Fetched(item=state.index, run_id=run.record.run_id, detail=shorten(detail))
                 )
@@ -272,7 +277,10 @@ class Scheduler:
             failing, out_of_time=after is not None and after <= 0, fixes=fixes,
             fix_attempts=self.options.fix_attempts, budget_spent=self.budget_spent.is_set(),
         )  # fmt: skip
-        return Judged(end=end, failing=failing or [])
+        commits = (
+            {} if report is None else {r: c for k in report.checks for r, c in k.commits.items()}
+        )
+        return Judged(end=end, failing=failing or [], commits=commits)
 
     def _time_left(self, run: ItemRun) -> float | None:
         """What is left of the attempt's time limit (None: it has none)."""

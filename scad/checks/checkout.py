@@ -21,12 +21,21 @@ from ..errors import GitError, ScadError
 from ..layout import agent_owner
 from .pins import TreeEntry, changed_pins, parse_tree, pinned_tree
 
-__all__ = ["MAX_CHECKOUT_BYTES", "MAX_CHECKOUT_FILES", "CheckoutRefused", "write_checkout"]
+__all__ = [
+    "MAX_CHECKOUT_BYTES",
+    "MAX_CHECKOUT_FILES",
+    "MAX_LISTING_BYTES",
+    "CheckoutRefused",
+    "write_checkout",
+]
 
 #: What one checkout may hold: the judged commit is an agent's, and a tree of a few
 #: kilobytes can name gigabytes.
 MAX_CHECKOUT_FILES = 200_000
 MAX_CHECKOUT_BYTES = 4 << 30
+#: What is read of a tree's listing: a tree of a few hundred bytes, each of its
+#: folders the same folder, can list a billion files.
+MAX_LISTING_BYTES = 32 << 20
 
 
 class CheckoutRefused(ScadError):
@@ -75,10 +84,16 @@ async def _repository(git_dir: Path) -> Path:
 
 
 async def _tree(git_dir: Path, commit: str) -> list[TreeEntry]:
-    # Bytes as git gives them: a name that is not UTF-8 is written back as it was.
-    return parse_tree(
-        await _git(git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", f"{commit}^{{tree}}")
-    )
+    listing = await git.store_git_bounded(
+        git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", f"{commit}^{{tree}}",
+        limit=MAX_LISTING_BYTES, line_end=b"\0",
+    )  # fmt: skip
+    if listing.cut:
+        raise CheckoutRefused(
+            f"{commit[:12]} names more files than are checked out "
+            f"(their listing is over {MAX_LISTING_BYTES >> 20} MiB)"
+        )
+    return parse_tree(listing.data)
 
 
 async def _git(

@@ -33,6 +33,7 @@ again: one that is a symbolic ref or checked out by then is not written.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -126,15 +127,21 @@ class RunFetch(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.run_id}: {landed} branch{'es' if landed > 1 else ''} fetched"
 
 
-async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
+async def fetch_run(
+    home: Home, record: RunRecord, *, judged: Mapping[str, str] | None = None
+) -> RunFetch:
     """Bring every branch of every clone of ``record`` into its host repo and log
-    a ``fetched`` event. A clone that cannot be read safely is reported in its
+    a ``fetched`` event; with ``judged`` (repo -> the commit checks judged), only the
+    branches at those commits: work the checks never saw does not come home under
+    their verdict. A clone that cannot be read safely is reported in its
     ``problem``, and the other clones are still fetched."""
     if record.cleaned:
         raise SessionError(f"{record.run_id} was cleaned; its clones are gone")
     paths = RunPaths(home, record.run_id)
     repos = [
-        await _fetch_repo(paths, record, key, Path(host_repo))
+        await _fetch_repo(
+            paths, record, key, Path(host_repo), None if judged is None else judged.get(key, "")
+        )
         for key, host_repo in record.repos.items()
     ]
     moved = [
@@ -148,7 +155,12 @@ async def fetch_run(home: Home, record: RunRecord) -> RunFetch:
     return RunFetch(run_id=record.run_id, repos=repos, problems=problems)
 
 
-async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: Path) -> RepoFetch:
+async def _fetch_repo(
+    paths: RunPaths, record: RunRecord, key: str, host_repo: Path, judged: str | None
+) -> RepoFetch:
+    """One clone's branches into its host repo; only those at ``judged`` unless it is
+    None (``""``: none)."""
+
     def failed(problem: str) -> RepoFetch:
         return RepoFetch(
             key=key, host_repo=str(host_repo), default_branch=None, branches=[], problem=problem
@@ -172,12 +184,18 @@ async def _fetch_repo(paths: RunPaths, record: RunRecord, key: str, host_repo: P
             store, [snapshot.detached], [*tips.values(), *host.tips.values()]
         ):
             tips["HEAD"] = snapshot.detached
+        if judged is not None:
+            tips = {branch: tip for branch, tip in tips.items() if tip == judged}
         plans = [
             await _plan(store, record.run_id, branch, tip, host)
             for branch, tip in sorted(tips.items())
         ]
         landed, refused = await _bring(host_repo, store, record.run_id, plans, host)
-        kept = await _kept_tips(host_repo, store, [*tips.values()], snapshot.kept)
+        kept = (
+            []
+            if judged is not None
+            else await _kept_tips(host_repo, store, [*tips.values()], snapshot.kept)
+        )
         if len(kept) > MAX_BRANCHES:
             refused.append(f"{len(kept)} commits kept outside branches (more than {MAX_BRANCHES})")
             kept = []

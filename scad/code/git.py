@@ -199,8 +199,12 @@ async def store_git_bytes(
 class Bounded(msgspec.Struct, frozen=True, kw_only=True):
     """What git printed, up to a bound: whole lines only when it was cut."""
 
-    text: str
+    data: bytes
     cut: bool
+
+    @property
+    def text(self) -> str:
+        return self.data.decode(errors="replace")
 
 
 async def store_git_bounded(
@@ -249,7 +253,7 @@ def _read_head(process: subprocess.Popen[bytes], limit: int, line_end: bytes) ->
             process.kill()
             data = data[: data.rfind(line_end, 0, limit) + 1]
     process.wait()
-    return Bounded(text=data.decode(errors="replace"), cut=cut)
+    return Bounded(data=data, cut=cut)
 
 
 async def is_repository(path: Path) -> bool:

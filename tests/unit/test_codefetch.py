@@ -466,3 +466,35 @@ async def test_only_work_comes_home(tmp_path: Path, repo: Path) -> None:
         "main": ("current", None, 0),
     }
     assert git(repo, "for-each-ref", "--format=%(refname)") == before
+
+
+async def test_a_judged_run_brings_home_only_the_commits_its_checks_judged(
+    tmp_path: Path, repo: Path
+) -> None:
+    git(repo, "branch", "release")
+    home, record = await make_run(tmp_path, {"code": repo})
+    clone = RunPaths(home, RUN).clone("code")
+    judged = commit(clone, "src/a.py")
+    git(clone, "checkout", "-q", "-b", "side")
+    commit(clone, "side.txt")
+    git(clone, "checkout", "-q", "release")  # the host's, not checked out there
+    commit(clone, "unjudged.txt")
+    git(clone, "tag", "kept", commit(clone, "kept.txt"))
+    git(clone, "reset", "-q", "--hard", "HEAD~1")
+    git(clone, "checkout", "-q", "--detach", BRANCH)
+    commit(clone, "detached.txt")
+    before = host_refs(repo)
+
+    (result,) = (await fetch_run(home, record, judged={"code": judged})).repos
+    assert by_branch(result.branches) == {BRANCH: ("new", BRANCH, 1)}
+    assert host_refs(repo) == {**before, f"refs/heads/{BRANCH}": judged}
+
+    # Nothing judged (it committed nothing on its branch): nothing comes home.
+    git(repo, "branch", "-D", BRANCH)
+    (nothing,) = (await fetch_run(home, record, judged={})).repos
+    assert nothing.branches == [] and host_refs(repo) == before
+
+
+def host_refs(repo: Path) -> dict[str, str]:
+    out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    return dict(line.split() for line in out.splitlines())

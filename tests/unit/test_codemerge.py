@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -242,3 +244,38 @@ async def test_a_run_with_no_commits_has_nothing_to_merge(tmp_path: Path, host: 
     assert [r.action for r in merged.runs] == ["current"] and not merged.changed
     await write_branch(host, merged, "merge")
     assert git(host, "rev-parse", "--verify", "--quiet", "integration", check=False) == ""
+
+
+def _adding(host: Path, files: int, content: bytes) -> str:
+    """A commit on ``main`` adding ``files`` files of long names, each ``content``."""
+
+    def run(*args: str, data: bytes = b"") -> str:
+        return subprocess.run(
+            ["git", "-C", str(host), "-c", "user.name=a", "-c", "user.email=a@a", *args],
+            input=data, capture_output=True, check=True,
+        ).stdout.decode().strip()  # fmt: skip
+
+    blob = run("hash-object", "-w", "--stdin", data=content)
+    names = (f"{i:06d}".ljust(250, "x") for i in range(files))
+    big = run("mktree", "-z", data=b"".join(f"100644 blob {blob}\t{n}\0".encode() for n in names))
+    top = run("ls-tree", "main") + f"\n040000 tree {big}\tbig\n"
+    return run("commit-tree", run("mktree", data=top.encode()), "-p", "main", "-m", "add")
+
+
+@pytest.mark.xfail(strict=True, reason="open: git merge-tree's listing of conflicts is read whole")
+async def test_a_conflict_listing_megabytes_long_is_read_only_in_part(host: Path) -> None:
+    # Two runs that add the same 20,000 long names with different content: 5 MB of names.
+    ours, theirs = _adding(host, 20_000, b"ours\n"), _adding(host, 20_000, b"theirs\n")
+    tracemalloc.start()
+    try:
+        merged = await merge_branch(
+            host,
+            "integration",
+            [MergeSource(label="a", commit=ours), MergeSource(label="b", commit=theirs)],
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [run.action for run in merged.runs] == ["merged", "conflicted"]
+    assert len(merged.runs[1].files) == MAX_FILES
+    assert peak < 1 << 20

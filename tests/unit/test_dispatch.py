@@ -660,7 +660,7 @@ async def test_with_fetch_each_run_that_succeeded_brings_its_branches_home(
 async def test_a_fetch_that_fails_is_noted_and_the_batch_goes_on(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refuse(home: Home, record: RunRecord) -> None:
+    async def refuse(home: Home, record: RunRecord, judged: object = None) -> None:
         raise SessionError(f"{record.run_id}: the host repo went away")
 
     monkeypatch.setattr(dispatch, "fetch_run", refuse)

@@ -98,7 +98,7 @@ class Attempts:
     async def check(self, record: RunRecord, *, time_limit: float | None) -> None:
         raise AssertionError("no checks")
 
-    async def fetch(self, record: RunRecord) -> str:
+    async def fetch(self, record: RunRecord, judged: dict[str, str] | None = None) -> str:
         return "fetched"
 
 

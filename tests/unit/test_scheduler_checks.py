@@ -60,6 +60,8 @@ class Attempts:
     prompts: dict[int, list[str]] = field(default_factory=dict)
     time_limits: list[float | None] = field(default_factory=list)
     fetched: list[str] = field(default_factory=list)
+    #: What each fetch was told the checks judged (None: bring everything).
+    judged: list[dict[str, str] | None] = field(default_factory=list)
     waiting: anyio.Event = field(default_factory=anyio.Event)
     release: anyio.Event = field(default_factory=anyio.Event)
     cancelled: bool = False
@@ -99,13 +101,16 @@ class Attempts:
             except anyio.get_cancelled_exc_class():
                 self.cancelled = True
                 raise
-        lint = Checked(name="lint", exit_code=0)
+        commits = {"code": f"commit-{index}"}
+        lint = Checked(name="lint", exit_code=0, commits=commits)
         if verdict.endswith("pass"):
-            return CheckReport(checks=[Checked(name="tests", exit_code=0), lint])
-        return CheckReport(checks=[Checked(name="tests", exit_code=1, output=FAILING_OUTPUT), lint])
+            return CheckReport(checks=[Checked(name="tests", exit_code=0, commits=commits), lint])
+        failed = Checked(name="tests", exit_code=1, output=FAILING_OUTPUT, commits=commits)
+        return CheckReport(checks=[failed, lint])
 
-    async def fetch(self, record: RunRecord) -> str:
+    async def fetch(self, record: RunRecord, judged: dict[str, str] | None = None) -> str:
         self.fetched.append(record.run_id)
+        self.judged.append(judged)
         return "fetched"
 
 
@@ -147,6 +152,7 @@ async def test_an_attempt_whose_checks_pass_succeeds_and_only_then_is_fetched(
     assert (checked.passed, checked.failed) == (["tests", "lint"], [])
     assert _ends(log) == [(1, 1, "succeeded", True)]
     assert attempts.fetched == ["run-1"]
+    assert attempts.judged == [{"code": "commit-1"}]  # what was judged, and nothing else
 
 
 async def test_an_attempt_whose_checks_fail_ends_checks_failed_naming_them(
@@ -171,23 +177,26 @@ async def test_an_attempt_whose_checks_fail_ends_checks_failed_naming_them(
 
 async def test_a_run_that_committed_nothing_is_not_checked_and_says_so(tmp_path: object) -> None:
     home = Home(tmp_path)  # type: ignore[arg-type]
-    batch_id = make_batch(home, ["a"], fix_attempts=2)
+    batch_id = make_batch(home, ["a"], fix_attempts=2, fetch=True)
     attempts = Attempts({1: ["succeeded"]}, {1: ["nothing"]}, FakeClock())
     log: list[BatchEvent] = []
     await _run(home, batch_id, attempts, log)
     assert _ends(log) == [(1, 1, "succeeded", True)]
     assert _details(log) == ["committed nothing: no checks ran"]
     assert not any(isinstance(e, AttemptChecked) for e in log)
+    # Work on branches the checks did not judge does not come home unjudged.
+    assert attempts.judged == [{}]
 
 
 async def test_without_checks_nothing_is_judged(tmp_path: object) -> None:
     home = Home(tmp_path)  # type: ignore[arg-type]
-    batch_id = make_batch(home, ["a"], fix_attempts=2)
+    batch_id = make_batch(home, ["a"], fix_attempts=2, fetch=True)
     attempts = Attempts({1: ["succeeded"]}, {1: []}, FakeClock(), checking=False)
     log: list[BatchEvent] = []
     await _run(home, batch_id, attempts, log)
     assert _ends(log) == [(1, 1, "succeeded", True)] and _details(log) == [None]
     assert attempts.time_limits == []
+    assert attempts.judged == [None]  # every branch comes home
 
 
 async def test_a_fix_attempt_told_what_failed_turns_the_item_into_a_success(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from scad.checks.checkout import write_checkout
+from scad.checks.checkout import CheckoutRefused, write_checkout
 from tests.conftest import make_repo
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +75,45 @@ async def test_a_file_whose_name_is_not_utf8_is_checked_out_under_its_own_name(
     assert sorted(os.listdir(bytes(dest))) == [name, b"tests"]
     assert (dest / os.fsdecode(name)).read_text() == "top\n"
     assert os.listdir(bytes(dest / "tests")) == [b"test_a.py"]  # pinned to the base
+
+
+def _tree_bomb(repo: Path, width: int) -> str:
+    """A commit of ``width`` ** 2 files in a few hundred bytes of objects: a tree of
+    ``width`` folders, each the same tree of ``width`` copies of one blob."""
+
+    def run(*args: str, data: bytes) -> str:
+        return (
+            subprocess.run(
+                ["git", "--git-dir", str(repo), *args], input=data, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
+
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    blob = run("hash-object", "-w", "--stdin", data=b"x")
+    leaf = run("mktree", "-z", data=b"".join(
+        f"100644 blob {blob}\t{i:04d}\0".encode() for i in range(width)
+    ))  # fmt: skip
+    top = run("mktree", "-z", data=b"".join(
+        f"040000 tree {leaf}\t{i:04d}\0".encode() for i in range(width)
+    ))  # fmt: skip
+    return run("-c", "user.name=t", "-c", "user.email=t@t", "commit-tree", top, "-m", "x", data=b"")
+
+
+async def test_a_tree_naming_a_million_files_is_refused_without_reading_its_whole_listing(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "store"
+    bomb = _tree_bomb(repo, 1000)  # a million files; a third level would be a billion
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckoutRefused, match="more files"):
+            await write_checkout(repo, bomb, None, [], tmp_path / "checkout")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Its listing alone is 70 MB (a third level would make it 90 GB), and parsed it
+    # takes ten times that.
+    assert peak < 128 << 20
+    assert not (tmp_path / "checkout").exists()
