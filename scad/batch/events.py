@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ..notify.notice import NoticeKind
 from ..runs.states import ItemStatus
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "Fetched",
     "ItemStatus",
     "LimitMoved",
+    "Notified",
+    "NotifyFailed",
     "Requeued",
     "Stopping",
     "SupervisorTook",
@@ -92,6 +95,24 @@ class Stopping(_Event, tag="stopping", kw_only=True):
     detail: str | None = None
 
 
+class Notified(_Event, tag="notified", kw_only=True):
+    """A notice was claimed, just before it is delivered: a supervisor that picks
+    the batch up sends only the notices no earlier one claimed (``item`` and
+    ``attempt`` name the attempt a ``run-needs-attention`` is about)."""
+
+    kind: NoticeKind
+    item: int | None = None
+    attempt: int | None = None
+
+
+class NotifyFailed(_Event, tag="notify-failed", kw_only=True):
+    """A notifier did not take a notice (it failed, or its time ran out)."""
+
+    kind: NoticeKind
+    target: str
+    detail: str | None = None
+
+
 class Ended(_Event, tag="ended", kw_only=True):
     """The supervisor is done with the batch."""
 
@@ -105,5 +126,7 @@ BatchEvent = (
     | BudgetSpent
     | Requeued
     | Stopping
+    | Notified
+    | NotifyFailed
     | Ended
 )
