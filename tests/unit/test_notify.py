@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -197,3 +198,24 @@ def test_a_bad_notifier_in_the_config_is_one_line_naming_its_field(
 )
 def test_notify_tells_a_url_from_a_command_by_its_scheme(value: str, url: bool) -> None:
     assert is_url(value) is url
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        pytest.param(
+            ("https://a/x", "https://b/x"), "give at most one URL and one command", id="two-urls"
+        ),
+        pytest.param(("https:///x",), "names no host", id="no-host"),
+        pytest.param(("a", "b"), "give at most one URL and one command", id="two-commands"),
+        pytest.param(("  ",), "the command is empty", id="empty"),
+    ],
+)
+async def test_a_bad_notify_option_is_one_line(
+    run_cli: Any, values: tuple[str, ...], problem: str
+) -> None:
+    args = [arg for value in values for arg in ("--notify", value)]
+    result = await run_cli("batch", "calc", "--tag", "t", "-p", "x", *args)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("scad: error: --notify: ") and problem in line
