@@ -45,6 +45,11 @@ class Notifier:
         assert self._tg is not None, "send within `async with Notifier(...)`"
         self._tg.start_soon(self._send, notice, settings or self.settings)
 
+    def cancel(self) -> None:
+        """Give up the deliveries under way (their process stops)."""
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
     async def _send(self, notice: Notice, settings: NotifySettings) -> None:
         if not (settings.command or settings.url):
             return
