@@ -59,10 +59,10 @@ class IdleGate:
 class IdleNotices:
     """The handler of :data:`~scad.notify.hook.IDLE_PATH`."""
 
-    def __init__(self, home: Home, notifier: Notifier, gate: IdleGate | None = None) -> None:
+    def __init__(self, home: Home, notifier: Notifier) -> None:
         self._home = home
         self._notifier = notifier
-        self._gate = gate or IdleGate()
+        self._gate = IdleGate()
 
     async def heard(self, request: web.Request) -> web.Response:
         registration = registration_of(self._home, request.headers)
