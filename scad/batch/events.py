@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from ..notify.notice import NoticeKind
 from ..runs.states import ItemStatus
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "Fetched",
     "ItemStatus",
     "LimitMoved",
+    "Notified",
+    "NotifyFailed",
     "Requeued",
     "Stopping",
     "SupervisorTook",
@@ -120,6 +123,24 @@ class Stopping(_Event, tag="stopping", kw_only=True):
     detail: str | None = None
 
 
+class Notified(_Event, tag="notified", kw_only=True):
+    """A notice was claimed, just before it is delivered: a supervisor that picks
+    the batch up sends only the notices no earlier one claimed (``item`` and
+    ``attempt`` name the attempt a ``run-needs-attention`` is about)."""
+
+    kind: NoticeKind
+    item: int | None = None
+    attempt: int | None = None
+
+
+class NotifyFailed(_Event, tag="notify-failed", kw_only=True):
+    """A notifier did not take a notice (it failed, or its time ran out)."""
+
+    kind: NoticeKind
+    target: str
+    detail: str | None = None
+
+
 class Ended(_Event, tag="ended", kw_only=True):
     """The supervisor is done with the batch."""
 
@@ -134,5 +155,7 @@ BatchEvent = (
     | BudgetSpent
     | Requeued
     | Stopping
+    | Notified
+    | NotifyFailed
     | Ended
 )

@@ -13,18 +13,21 @@ import os
 import random
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskStatus
 
 from ..config.schema import Config
 from ..home import Home
+from ..notify.deliver import deliver as deliver_notice
+from ..notify.notifier import Deliver, Notifier
 from ..runs.records import RunRecord, list_runs, parse_iso
 from ..runs.supervisor import CLEANUP_SECONDS
 from ..taskgroups import open_task_group
 from .attempt import Attempts
-from .events import BatchEvent, Ended, Stopping, SupervisorTook
+from .events import AttemptEnded, BatchEvent, Ended, Stopping, SupervisorTook
+from .notices import BatchNotices
 from .scheduler import MONITOR_SECONDS, AnyioClock, Clock, Scheduler
 from .signals import GatewaySignals, SignalSource
 from .store import (
@@ -56,26 +59,45 @@ async def run_batch(
     rng: random.Random | None = None,
     clock: Clock | None = None,
     monitor_period: float = MONITOR_SECONDS,
+    deliver: Deliver = deliver_notice,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> BatchState:
     """Supervise batch ``batch_id`` until every item has ended: started afresh, or
     picked up where a supervisor that died left it. SIGTERM and SIGINT stop it
     (runs stopped and kept as ``cancelled``). Returns where the batch ended; started
-    (``task_status``) once it holds the batch, so views that follow it see it held."""
+    (``task_status``) once it holds the batch, so views that follow it see it held.
+
+    Its notices (:mod:`~scad.batch.notices`) go to ``--notify``'s notifiers, else the
+    config's; returning waits for their deliveries, each bounded by ``notify.timeout``,
+    after the batch's log says it ended."""
     paths = BatchPaths(home, batch_id)
     manifest = await aload_manifest(home, batch_id)
+    settings = manifest.options.notify or config.notify
 
-    async def log(event: BatchEvent) -> None:
+    async def append(event: BatchEvent) -> None:
         await anyio.to_thread.run_sync(append_batch_event, paths, event)
 
-    named_at = parse_iso(manifest.created).astimezone()
-    scheduler = Scheduler(
-        manifest, Attempts(engine, home, config, manifest, named_at), signals or GatewaySignals(home),
-        log, clock=clock or AnyioClock(), monitor_period=monitor_period, rng=rng,
-    )  # fmt: skip
-    async with SupervisorLock(paths):
+    async def report(*args: Any) -> None:
+        await notices.report(*args)
+
+    async with SupervisorLock(paths), Notifier(settings, report, deliver=deliver) as notifier:
+        notices = BatchNotices(manifest, notifier, append)
+
+        async def log(event: BatchEvent) -> None:
+            await append(event)
+            if isinstance(event, AttemptEnded):
+                await notices.attempt_ended(event)
+
+        named_at = parse_iso(manifest.created).astimezone()
+        scheduler = Scheduler(
+            manifest, Attempts(engine, home, config, manifest, named_at),
+            signals or GatewaySignals(home), log, clock=clock or AnyioClock(),
+            monitor_period=monitor_period, rng=rng,
+        )  # fmt: skip
         task_status.started()
-        await _supervise(home, manifest, paths, scheduler, log, stop_on_signals=stop_on_signals)
+        await _supervise(
+            home, manifest, paths, scheduler, log, notices, stop_on_signals=stop_on_signals
+        )
     return batch_state(manifest, await aread_batch_events(paths))
 
 
@@ -85,6 +107,7 @@ async def _supervise(
     paths: BatchPaths,
     scheduler: Scheduler,
     log: Callable[[BatchEvent], Awaitable[None]],
+    notices: BatchNotices,
     *,
     stop_on_signals: bool,
 ) -> None:
@@ -100,6 +123,7 @@ async def _supervise(
             if r.batch_id == manifest.batch_id and r.item is not None
         }
     await log(SupervisorTook(pid=os.getpid()))
+    await notices.catch_up(events)
     pending = [item for item in state.items if not item.final]
     why = "the batch was stopped"
     everything = anyio.CancelScope()
@@ -120,6 +144,7 @@ async def _supervise(
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
                 await anyio.to_thread.run_sync(close_unfinished, paths, manifest, why)
                 await log(Ended())
+                await notices.batch_ended(batch_state(manifest, await aread_batch_events(paths)))
         guard.cancel_scope.cancel()
 
 

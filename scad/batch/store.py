@@ -26,6 +26,7 @@ from datetime import datetime
 import anyio
 import msgspec
 
+from ..config.schema import NotifySettings
 from ..errors import NotFound, SessionError, UsageError
 from ..home import Home
 from ..names import ids_like, ids_named, make_run_id
@@ -42,6 +43,7 @@ from .events import (
     Fetched,
     ItemStatus,
     LimitMoved,
+    NotifyFailed,
     Requeued,
     Stopping,
     SupervisorTook,
@@ -96,6 +98,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     fetch: bool = False
     #: Further attempts for a run whose checks failed, each told what failed.
     fix_attempts: int = 0
+    #: Who is told in place of the config's ``notify:`` (``--notify``); None: the config's.
+    notify: NotifySettings | None = None
 
 
 class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -404,6 +408,8 @@ def batch_state(manifest: BatchManifest, events: Iterable[BatchEvent]) -> BatchS
                         again.fixes, again.failing = 0, []
                         again.status = "retrying" if again.run_id else "queued"
                 state.ended = state.stopping = state.budget_spent = False
+            case NotifyFailed():
+                state.notes.append(f"{event.kind} notice to the {event.target}: {event.detail}")
             case Stopping():
                 state.stopping = True
             case Ended():

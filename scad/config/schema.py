@@ -23,6 +23,7 @@ from ..names import NAME_RE, reserved_config_name
 from ._shape import check_shape
 from .checkrules import check_checks
 from .hosts import parse_host_pattern
+from .notifying import command_problem, url_problem
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -196,6 +197,10 @@ class NotifySettings(_Schema, frozen=True):
 
     command: str | None = None
     url: str | None = None
+    #: Seconds one delivery may take before it is given up (and logged).
+    timeout: float = 10.0
+    #: Seconds an interactive session's prompt waits for its user before they are told.
+    idle_seconds: float = 60.0
 
 
 class Config(_Schema, frozen=True):
@@ -330,10 +335,25 @@ def _check_rules(config: Config, label: str) -> None:
     _check_resources(config.resources, fail)
     _check_egress(config, fail)
     check_checks(config.checks, fail)
+    _check_notify(config.notify, fail)
 
 
 #: How a rule reports a field that breaks it: (field, problem), never returning.
 _Fail = Callable[[str, str], NoReturn]
+
+
+def _check_notify(notify: NotifySettings, fail: _Fail) -> None:
+    if notify.url is not None and (problem := url_problem(notify.url)):
+        fail("notify.url", problem)
+    if notify.command is not None and (problem := command_problem(notify.command)):
+        fail("notify.command", problem)
+    if not 0 < notify.timeout <= 3600:
+        fail("notify.timeout", f"{notify.timeout:g} is not a number of seconds from 0 to 3600")
+    if not 0 < notify.idle_seconds <= 86400:
+        fail(
+            "notify.idle_seconds",
+            f"{notify.idle_seconds:g} is not a number of seconds from 0 to 86400",
+        )
 
 
 def _check_certificate(path: str, field: str, fail: _Fail) -> None:

@@ -32,7 +32,7 @@ from ._journal import Journal
 from ._ledger import Ledger
 from ._meter import Meter, meter_for
 from ._paths import FORWARDED, METERED, canonical_path
-from ._registry import Registration, check_token
+from ._registry import Registration, registration_of
 from ._sse import StreamUsage
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
@@ -98,8 +98,10 @@ class Gateway:
         self._journal = journal
         self._ledger = Ledger(home)
 
-    def application(self) -> web.Application:
+    def application(self, *own: web.RouteDef) -> web.Application:
+        """The model API's calls, after the gateway's ``own`` endpoints."""
         app = web.Application(client_max_size=MAX_REQUEST)
+        app.router.add_routes(own)
         app.router.add_route("HEAD", "/", self.probe)
         app.router.add_route("GET", "/", self.probe)
         app.router.add_route("*", "/{tail:.*}", self.forward)
@@ -116,7 +118,7 @@ class Gateway:
             return error_response(
                 404, "not_found_error", "scad gateway: the model API call is not one it serves"
             )
-        registration = _registration(self._home, request.headers)
+        registration = registration_of(self._home, request.headers)
         if registration is None:
             return error_response(
                 401, "authentication_error", "scad gateway: this token opens no live run"
@@ -304,14 +306,6 @@ async def _drain(upstream: aiohttp.ClientResponse, meter: Meter) -> None:
 def _told_its_end(usage: StreamUsage | None) -> bool:
     """Whether an answer gave its final usage, or the API's word on why it has none."""
     return usage is not None and (usage.stopped or usage.error is not None)
-
-
-def _registration(home: Home, headers: Mapping[str, str]) -> Registration | None:
-    """The live run whose token the request carries."""
-    bearer = headers.get("authorization", "")
-    scheme, _, value = bearer.partition(" ")
-    presented = value.strip() if scheme.lower() == "bearer" else headers.get("x-api-key", "")
-    return check_token(home, presented) if presented else None
 
 
 def _outgoing_headers(incoming: CIMultiDictProxy[str], auth: Credential) -> CIMultiDict[str]:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from ..agentfs import JSON_ERRORS, open_folder, read_file_at
+from ..config.schema import NotifySettings
 from ..errors import AgentFileError, NotFound, UsageError
 from ..home import Home
 from ..runs.gatewaylog import GATEWAY_DIR
@@ -39,8 +40,10 @@ __all__ = [
     "events_path",
     "limit_run",
     "load_registration",
+    "presented_token",
     "register_run",
     "registered_runs",
+    "registration_of",
     "revoke_run",
     "upstream_of",
 ]
@@ -70,6 +73,12 @@ class Registration(msgspec.Struct, kw_only=True, frozen=True):
     egress: list[str] | None = None
     """A fenced run's allowlist (``host[:port]`` patterns) for the CONNECT proxy; None
     for a run on an open network, which the proxy refuses."""
+    config: str | None = None
+    """The config the run was made from, as its notices name it."""
+    notify: NotifySettings | None = None
+    """Who is told when the run says it waits for its user (an interactive session of a
+    config with a notifier); None: nobody. Kept here, at registration, so the gateway
+    never reads a user's config files on a run's word."""
 
     @property
     def token(self) -> str:
@@ -114,6 +123,8 @@ def register_run(
     batch_max_usd: float | None = None,
     address: str | None = None,
     egress: list[str] | None = None,
+    config: str | None = None,
+    notify: NotifySettings | None = None,
 ) -> Registration:
     """Give run ``run_id`` (its folder must exist) a new token for the gateway.
 
@@ -129,6 +140,8 @@ def register_run(
         registered=now_iso(),
         address=address,
         egress=egress,
+        config=config,
+        notify=notify,
     )
     _write(home, registration)
     return registration
@@ -189,6 +202,18 @@ def check_token(home: Home, presented: str) -> Registration | None:
     if not hmac.compare_digest(secret.encode(), registration.secret.encode()):
         return None
     return registration
+
+
+def presented_token(headers: Mapping[str, str]) -> str:
+    """The token a request carries (``Authorization: Bearer``, else ``x-api-key``)."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else headers.get("x-api-key", "")
+
+
+def registration_of(home: Home, headers: Mapping[str, str]) -> Registration | None:
+    """The live run whose token a request carries."""
+    presented = presented_token(headers)
+    return check_token(home, presented) if presented else None
 
 
 def registered_runs(home: Home) -> list[Registration]:

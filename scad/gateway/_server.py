@@ -1,20 +1,26 @@
-"""Serving the gateway on its addresses: the model API on one port, the CONNECT proxy
-of fenced runs on another."""
+"""Serving the gateway on its addresses: the model API (and a run's word that it waits
+for its user) on one port, the CONNECT proxy of fenced runs on another."""
 
 from __future__ import annotations
 
 import errno
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
 import aiohttp
 import anyio
 import msgspec
 from aiohttp import web
 
+from ..config.schema import NotifySettings
 from ..home import Home
+from ..notify.deliver import deliver
+from ..notify.hook import IDLE_PATH
+from ..notify.notifier import Deliver, Notifier
 from ._credentials import CredentialSource
 from ._egress import open_connect_proxy, token_admission
+from ._idle import IdleNotices, report_failures
 from ._journal import Journal
 from ._lifecycle import LOOPBACK
 from ._proxy import Gateway
@@ -45,13 +51,16 @@ async def serve_gateway(
     addresses: Sequence[str] = (),
     port: int = 0,
     proxy_port: int = 0,
+    deliver: Deliver = deliver,
 ) -> AsyncIterator[Listening]:
     """Serve the gateway of ``home`` on 127.0.0.1 and ``addresses``, until the block ends.
 
     ``port`` and ``proxy_port`` are the ones to take again (a restarted gateway keeps
     its runs' address); when the first is taken by something else, any free port.
+    ``deliver`` delivers the notices of runs that wait for their users.
     """
     journal = Journal(home)
+    notifier = Notifier(NotifySettings(), partial(report_failures, journal), deliver=deliver)
     # No pool limit: every stream a run has open holds a connection, and runs are
     # bounded where they start; compressed answers pass through as they are.
     connector = aiohttp.TCPConnector(limit=0)
@@ -64,8 +73,9 @@ async def serve_gateway(
     ):
         await tg.start(journal.run)
         gateway = Gateway(home, credential, client, journal)
+        idle = IdleNotices(home, notifier)
         runner = web.AppRunner(
-            gateway.application(),
+            gateway.application(web.post(IDLE_PATH, idle.heard)),
             access_log=None,
             shutdown_timeout=5.0,
             keepalive_timeout=HEAD_SECONDS,
@@ -74,9 +84,14 @@ async def serve_gateway(
         await runner.setup()
         everywhere = [LOOPBACK, *(a for a in addresses if a != LOOPBACK)]
         try:
-            api_port = await _listen(runner, everywhere, port)
-            async with _open_proxy(home, everywhere, proxy_port) as proxy:
-                yield Listening(port=api_port, addresses=everywhere, proxy_port=proxy)
+            async with notifier:
+                try:
+                    api_port = await _listen(runner, everywhere, port)
+                    async with _open_proxy(home, everywhere, proxy_port) as proxy:
+                        yield Listening(port=api_port, addresses=everywhere, proxy_port=proxy)
+                finally:
+                    # A notice still on its way when the gateway stops is given up.
+                    notifier.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await runner.cleanup()

@@ -29,6 +29,7 @@ __all__ = [
     "Exchange",
     "GatewayEvent",
     "GatewayUsage",
+    "NotifyFailed",
     "add_usage",
     "encode_event",
     "fold",
@@ -88,7 +89,16 @@ class BudgetRefused(_Event, tag="budget"):
         )
 
 
-GatewayEvent = Exchange | BudgetRefused
+class NotifyFailed(_Event, tag="notify-failed"):
+    """A notice the run asked for (its session waits for its user) that a notifier did
+    not take: it failed, or its time ran out."""
+
+    kind: str
+    target: Literal["command", "url"]
+    detail: str
+
+
+GatewayEvent = Exchange | BudgetRefused | NotifyFailed
 
 _encoder = msgspec.json.Encoder()
 _decode_event = msgspec.json.Decoder(GatewayEvent).decode
@@ -120,6 +130,8 @@ def fold(events: Iterable[GatewayEvent], into: GatewayUsage | None = None) -> Ga
     for event in events:
         if isinstance(event, BudgetRefused):
             usage.budget_refusals += 1
+            continue
+        if not isinstance(event, Exchange):
             continue
         usage.requests += 1
         usage.input_tokens += event.input_tokens

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config.schema import Config
 from ..layout import MARKETPLACES, WORKSPACE
+from ..notify.hook import idle_hook_settings
 
 __all__ = [
     "claude_arguments",
@@ -47,6 +48,8 @@ def settings_json(config: Config) -> dict[str, Any]:
         settings["skipDangerousModePermissionPrompt"] = True
     if claude.plugins:
         settings["enabledPlugins"] = dict.fromkeys(claude.plugins, True)
+    if config.notify.command or config.notify.url:
+        settings["hooks"] = idle_hook_settings()
     if claude.marketplaces:
         settings["extraKnownMarketplaces"] = {
             name: {"source": _marketplace_source(name, m.path, m.github, m.git)}
@@ -86,6 +89,8 @@ def claude_json(config: Config, existing: dict[str, Any]) -> dict[str, Any]:
         }
     state["projects"] = projects
     state.pop("customApiKeyResponses", None)
+    # How long a prompt waits before Claude Code runs its idle hook (scad's notice).
+    state["messageIdleNotifThresholdMs"] = int(config.notify.idle_seconds * 1000)
     return state
 
 

@@ -134,11 +134,13 @@ async def connect_run(
     run_id: str,
     *,
     max_usd: float | None = None,
+    interactive: bool = False,
 ) -> ModelAccess:
     """Give run ``run_id`` a new gateway token (the one before stops working; its
     budget stays, unless ``max_usd`` gives it one) and the home's gateway, started if
     need be where its container reaches it. Without ``engine``, that is where the run
-    reached it before."""
+    reached it before. An ``interactive`` session is registered with the config's
+    notifier, told when it waits for its user."""
     upstream = upstream_of(config.claude.env)
     before = await anyio.to_thread.run_sync(load_registration, home, run_id)
     fenced = config.egress.mode == "gateway"
@@ -163,6 +165,8 @@ async def connect_run(
             batch_max_usd=before.batch_max_usd if before else None,
             address=address,
             egress=list(config.egress.allow) if fenced else None,
+            config=config.name,
+            notify=config.notify if interactive else None,
         ).token
 
     token = await anyio.to_thread.run_sync(register)

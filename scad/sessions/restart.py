@@ -48,7 +48,9 @@ async def prepare_restart(
     resumed), instead of beginning anew with the prompt (a batch's next attempt)."""
     paths = RunPaths(home, record.run_id)
     await retire_containers(engine, home, record)
-    credentials, notes = await renew_claude_state(config, paths, engine=engine)
+    credentials, notes = await renew_claude_state(
+        config, paths, engine=engine, interactive=record.mode == "interactive"
+    )
     await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method
     if prompt:
@@ -58,14 +60,14 @@ async def prepare_restart(
 
 
 async def renew_claude_state(
-    config: Config, paths: RunPaths, *, engine: Engine | None = None
+    config: Config, paths: RunPaths, *, engine: Engine | None = None, interactive: bool
 ) -> tuple[HostCredentials, list[str]]:
     """Give a run that starts again a new gateway token and scad's settings (what the
     agent left is replaced, never written through); returns the host's credentials
     and what scad could not use of the agent's state (also logged as ``warning``).
     Without ``engine``, its container reaches the gateway where it did before."""
     credentials = await arequire_credentials()
-    notes = await _write_claude_state(engine, config, paths, agent_owner())
+    notes = await _write_claude_state(engine, config, paths, agent_owner(), interactive=interactive)
     for note in notes:
         await append_event(paths, envelopes.Warned(detail=note))
     return credentials, notes

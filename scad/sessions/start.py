@@ -95,11 +95,14 @@ async def _write_claude_state(
     owner: tuple[int, int] | None,
     *,
     max_usd: float | None = None,
+    interactive: bool,
 ) -> list[str]:
     """:func:`write_claude_state`, with a new gateway token for the run (see
     :func:`connect_run`); a host that cannot write it (its disk full, the config's
     CLAUDE.md gone) is the user's to fix, not a bug."""
-    access = await connect_run(engine, paths.home, config, paths.root.name, max_usd=max_usd)
+    access = await connect_run(
+        engine, paths.home, config, paths.root.name, max_usd=max_usd, interactive=interactive
+    )
     try:
         return await anyio.to_thread.run_sync(write_claude_state, config, paths, access, owner)
     except OSError as exc:
@@ -188,7 +191,9 @@ async def prepare_session(
                 tg.start_soon(clone, key, Path(repo.path))
         record.bases = dict(sorted(bases.items()))
         await asave_run(home, record)
-        await _write_claude_state(engine, config, paths, owner, max_usd=max_usd_per_run)
+        await _write_claude_state(
+            engine, config, paths, owner, max_usd=max_usd_per_run, interactive=not headless
+        )
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
         await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))
     except BaseException:

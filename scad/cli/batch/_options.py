@@ -14,7 +14,7 @@ from ._view import show_batch
 
 if TYPE_CHECKING:
     from ...batch.view import BatchView
-    from ...config.schema import Config
+    from ...config.schema import Config, NotifySettings
     from .._app import Application
     from .._json import JsonOutput
 
@@ -72,3 +72,26 @@ async def supervise_here(
         await tg.start(partial(run_batch, engine, home, config, batch_id))
         tg.start_soon(show)
     return views[0]
+
+
+def notify_targets(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> NotifySettings | None:
+    """``--notify`` (at most one URL and one command): a value that begins ``http://``
+    or ``https://`` is a URL, anything else a command; one line when it is neither."""
+    from ...config.notifying import command_problem, is_url, url_problem
+    from ...config.schema import NotifySettings
+
+    if not values:
+        return None
+    urls = [v.strip() for v in values if is_url(v)]
+    commands = [v for v in values if not is_url(v)]
+    if len(urls) > 1 or len(commands) > 1:
+        raise UsageError(f"{_option(param)}: give at most one URL and one command")
+    for url in urls:
+        if problem := url_problem(url):
+            raise UsageError(f"{_option(param)}: {problem}")
+    for command in commands:
+        if problem := command_problem(command):
+            raise UsageError(f"{_option(param)}: the command {problem}")
+    return NotifySettings(url=next(iter(urls), None), command=next(iter(commands), None))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncclick as click
+import msgspec
 
 from ...batch.prompts import BatchPrompt, parse_prompts
 from ...batch.store import BatchOptions
@@ -18,10 +19,11 @@ from .._complete import config_names
 from .._json import JsonCommand, JsonOutput, json_option
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
-from ._options import duration, supervise_here, time_allowed
+from ._options import duration, notify_targets, supervise_here, time_allowed
 from ._view import VIEW_JSON, show_batch
 
 if TYPE_CHECKING:
+    from ...config.schema import NotifySettings
     from ...image.build import BuildProgress
 
 
@@ -140,6 +142,14 @@ class _BatchCommand(JsonCommand):
 )
 @click.option("--fetch", is_flag=True, help="Bring each run's branches home once it succeeds.")
 @click.option(
+    "--notify",
+    multiple=True,
+    callback=notify_targets,
+    metavar="URL|COMMAND",
+    help="Tell this URL (http:// or https://) or command, in place of the config's notify:, "
+    "when a run needs attention and when the batch ends (repeat for both).",
+)
+@click.option(
     "--foreground",
     is_flag=True,
     help="Supervise in this process: the exit code is the outcome, Ctrl-C stops the runs.",
@@ -162,6 +172,7 @@ async def command(
     max_usd_per_run: float | None,
     stagger: float,
     fetch: bool,
+    notify: NotifySettings | None,
     foreground: bool,
     as_json: JsonOutput | None,
 ) -> None:
@@ -183,6 +194,9 @@ async def command(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
         stagger=stagger, fetch=fetch, fix_attempts=fix_attempts,
+        notify=notify and msgspec.structs.replace(
+            config.notify, command=notify.command, url=notify.url
+        ),
     )  # fmt: skip
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
 
