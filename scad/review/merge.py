@@ -52,8 +52,10 @@ class LeftOutRun(msgspec.Struct, frozen=True, kw_only=True):
 
     run_id: str
     commit: str | None
-    #: Files that conflicted: all counted, the first few named (escaped).
+    #: Files that conflicted: counted (all, unless ``conflicts_cut``: more than git's
+    #: listing read holds), the first few named (escaped).
     conflicts: int = 0
+    conflicts_cut: bool = False
     files: list[str] = []
     problem: str | None = None
 
@@ -160,6 +162,7 @@ async def _source(
     """The run's commit in repo ``key`` and where its objects are, or why there is none."""
     paths = RunPaths(home, record.run_id)
     clone = paths.clone(key)
+    base = record.bases.get(key)
     if not record.cleaned and clone.is_dir():
         try:
             snapshot = await snapshot_clone(clone, paths.store(key), host, host_objects=objects)
@@ -168,14 +171,14 @@ async def _source(
         commit = snapshot.branches.get(record.branch)
         if commit is None:
             return f"its branch {record.branch} is gone from its clone"
-        return MergeSource(label=record.run_id, commit=commit, store=snapshot.store)
+        return MergeSource(label=record.run_id, commit=commit, store=snapshot.store, base=base)
     out = await git.git(
         host, "rev-parse", "--verify", "--quiet", f"refs/heads/{record.branch}^{{commit}}",
         check=False,
     )  # fmt: skip
     if not out.strip():
         return f"its clones were cleaned and its branch {record.branch} is not on the host"
-    return MergeSource(label=record.run_id, commit=out.strip())
+    return MergeSource(label=record.run_id, commit=out.strip(), base=base)
 
 
 def _repo_merge(
@@ -186,7 +189,11 @@ def _repo_merge(
         if run.action == "conflicted":
             left_out.append(
                 LeftOutRun(
-                    run_id=run.label, commit=run.commit, conflicts=run.conflicts, files=run.files
+                    run_id=run.label,
+                    commit=run.commit,
+                    conflicts=run.conflicts,
+                    conflicts_cut=run.conflicts_cut,
+                    files=run.files,
                 )
             )
         elif run.action == "unrelated":

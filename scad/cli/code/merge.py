@@ -11,7 +11,7 @@ from .._json import Document, JsonCommand, JsonOutput, json_option
 from .._render import table
 
 if TYPE_CHECKING:
-    from ...review.merge import RepoMerge
+    from ...review.merge import BatchMerge, RepoMerge
 
 #: What --json prints.
 JSON = Document(("scad.review.merge:BatchMerge",), items="repos")
@@ -50,6 +50,9 @@ async def command(
     BRANCH starts where it is, or, when new, where the runs started (the
     commit of the host's branch they were cloned from). A BRANCH that moves
     while the runs are merged is left as it is.
+
+    Exits 0 when every chosen run merged (or the branch held it already), 1
+    when any was left out.
     """
     from ...code.merge import check_branch_name
     from ...review.merge import choose_runs, merge_batch
@@ -58,15 +61,22 @@ async def command(
     wanted = [part.strip() for text in only for part in text.split(",") if part.strip()]
     chosen = choose_runs(app.home, batch_text, wanted)
     result = await merge_batch(app.home, chosen.batch_id, chosen.run_ids, branch, dry_run=dry_run)
+    left_out = any(repo.left_out for repo in result.repos)
     if as_json:
         as_json.echo(result)
-        return
+    else:
+        _show(result, dry_run)
+    if left_out:
+        raise click.exceptions.Exit(1)
+
+
+def _show(result: BatchMerge, dry_run: bool) -> None:
     rows: list[tuple[str, str, str, str, str]] = []
     for repo in result.repos:
         rows += [(r.run_id, repo.key, "merged", r.merge[:12], "-") for r in repo.merged]
         rows += [(run_id, repo.key, "current", "-", "nothing to merge") for run_id in repo.current]
         for left in repo.left_out:
-            why = left.problem or _files(left.conflicts, left.files)
+            why = left.problem or _files(left.conflicts, left.conflicts_cut, left.files)
             rows.append((left.run_id, repo.key, "left out", (left.commit or "-")[:12], why))
     order = {run_id: n for n, run_id in enumerate(result.run_ids)}
     rows.sort(key=lambda row: (row[1], order.get(row[0], 0)))
@@ -75,9 +85,9 @@ async def command(
         click.echo(_summary(repo, dry_run))
 
 
-def _files(count: int, names: list[str]) -> str:
+def _files(count: int, cut: bool, names: list[str]) -> str:
     shown = ", ".join(names[:3])
-    return f"{count}: {shown}" + (", ..." if count > 3 else "")
+    return f"{count}{'+' if cut else ''}: {shown}" + (", ..." if cut or count > 3 else "")
 
 
 def _summary(repo: RepoMerge, dry_run: bool) -> str:
