@@ -6,25 +6,39 @@ Each run's commit is its branch (``scad-<run-id>``) as scad reads it from its cl
 (through the run's store, never git in the clone); a run whose clones were cleaned
 is merged from its branch on the host, when ``code fetch`` brought it there. The
 merging itself is :mod:`scad.code.merge`: objects only, nothing checked out moves.
-Every repo's branch is built before any is written.
+Every repo's branch is built before any is written. The branches written can then
+be judged by the batch's config's checks, as a run's commits are
+(:func:`check_merge`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
-from ..batch.store import BatchPaths, batch_state, find_batch_id, load_manifest, read_batch_events
+from ..batch.store import (
+    BatchPaths,
+    aload_manifest,
+    batch_state,
+    find_batch_id,
+    load_manifest,
+    read_batch_events,
+)
 from ..code import git
 from ..code.merge import BranchMerge, MergeSource, check_branch_name, merge_branch, write_branch
 from ..code.snapshot import snapshot_clone
 from ..errors import NotFound, UnreadableClone, UsageError
 from ..home import Home
 from ..names import ids_named
+from ..runs.envelopes import Checked
 from ..runs.records import RunPaths, RunRecord, load_run
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 __all__ = [
     "BatchMerge",
@@ -32,6 +46,7 @@ __all__ = [
     "LeftOutRun",
     "MergedRun",
     "RepoMerge",
+    "check_merge",
     "choose_runs",
     "merge_batch",
 ]
@@ -84,6 +99,17 @@ class BatchMerge(msgspec.Struct, frozen=True, kw_only=True):
     #: The runs chosen, in the batch's prompt order.
     run_ids: list[str]
     repos: list[RepoMerge]
+    #: The config's checks, judging every repo's branch as merged (None: not checked).
+    checks: list[Checked] | None = None
+
+    @property
+    def left_out(self) -> bool:
+        """Whether any chosen run is not on its repo's branch."""
+        return any(repo.left_out for repo in self.repos)
+
+    @property
+    def checks_failed(self) -> bool:
+        return any(not check.passed for check in self.checks or ())
 
 
 class ChosenRuns(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,6 +180,27 @@ async def merge_batch(
     return BatchMerge(
         batch_id=batch_id, branch=branch, dry_run=dry_run, run_ids=list(run_ids), repos=result
     )
+
+
+async def check_merge(engine: Engine, home: Home, merged: BatchMerge) -> BatchMerge:
+    """``merged`` with every repo's branch (its commit as merged, judged against
+    where it started) judged by the batch's config's checks, in containers of the
+    config's image (built first when it is not). Raises NotFound or ConfigError
+    when the config is gone or broken, EngineUnavailable when the engine is away."""
+    # Here, not above: merging alone needs neither the engine nor the image's builder.
+    from ..checks import CheckSource, check_commits
+    from ..config.registry import load_registered
+    from ..image.build import build_image
+
+    manifest = await aload_manifest(home, merged.batch_id)
+    config = await anyio.to_thread.run_sync(load_registered, home, manifest.config)
+    image = (await build_image(engine, home, config)).image
+    sources = [
+        CheckSource(repo=repo.key, git_dir=repo.host_repo, commit=repo.commit, base=repo.start)
+        for repo in merged.repos
+    ]
+    report = await check_commits(engine, home, config, sources, image=image)
+    return msgspec.structs.replace(merged, checks=report.checks)
 
 
 async def _source(
