@@ -53,6 +53,8 @@ __all__ = [
 
 #: What ``--only`` takes besides run ids: the runs that passed.
 PASSED = "passed"
+#: Runs' clones read at once (each read is a worker thread's walk of its files).
+READS_AT_ONCE = 4
 
 
 class MergedRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,7 +155,7 @@ async def merge_batch(
     host repo their runs cloned; write the branches unless ``dry_run``. Raises
     BranchRefused when a branch is not one scad may write (before any is written)."""
     check_branch_name(branch)
-    records = [await anyio.to_thread.run_sync(load_run, home, run_id) for run_id in run_ids]
+    records = await anyio.to_thread.run_sync(_load_runs, home, run_ids)
     repos: dict[tuple[str, str], list[RunRecord]] = {}
     for record in records:
         for key, host_repo in record.repos.items():
@@ -161,14 +163,13 @@ async def merge_batch(
     built = []
     for (key, host_repo), its_records in repos.items():
         host = Path(host_repo)
-        objects = await git.objects_folder(host)
-        sources, problems = [], []
-        for record in its_records:
-            found = await _source(home, record, key, host, objects)
-            if isinstance(found, MergeSource):
-                sources.append(found)
-            else:
-                problems.append(LeftOutRun(run_id=record.run_id, commit=None, problem=found))
+        found = await _sources(home, its_records, key, host)
+        sources = [source for source in found if isinstance(source, MergeSource)]
+        problems = [
+            LeftOutRun(run_id=record.run_id, commit=None, problem=source)
+            for record, source in zip(its_records, found, strict=True)
+            if isinstance(source, str)
+        ]
         built.append((key, await merge_branch(host, branch, sources), problems))
     reason = f"scad code merge {batch_id}"
     result = []
@@ -201,6 +202,29 @@ async def check_merge(engine: Engine, home: Home, merged: BatchMerge) -> BatchMe
     ]
     report = await check_commits(engine, home, config, sources, image=image)
     return msgspec.structs.replace(merged, checks=report.checks)
+
+
+def _load_runs(home: Home, run_ids: Sequence[str]) -> list[RunRecord]:
+    return [load_run(home, run_id) for run_id in run_ids]
+
+
+async def _sources(
+    home: Home, records: list[RunRecord], key: str, host: Path
+) -> list[MergeSource | str]:
+    """Each run's source in repo ``key`` (or why it has none), in ``records``' order:
+    their clones read :data:`READS_AT_ONCE` at a time."""
+    objects = await git.objects_folder(host)
+    found: list[MergeSource | str] = ["" for _ in records]
+    limiter = anyio.CapacityLimiter(READS_AT_ONCE)
+
+    async def read(n: int, record: RunRecord) -> None:
+        async with limiter:
+            found[n] = await _source(home, record, key, host, objects)
+
+    async with anyio.create_task_group() as group:
+        for n, record in enumerate(records):
+            group.start_soon(read, n, record)
+    return found
 
 
 async def _source(

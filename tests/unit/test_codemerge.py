@@ -308,3 +308,20 @@ async def test_runs_that_started_apart_start_at_their_common_ancestor(
     merged = await merge_branch(host, "integration", sources)
     assert merged.start == first_base
     assert [r.action for r in merged.runs] == ["merged"] * 3
+
+
+async def test_a_store_read_again_is_left_as_it_is_until_its_clone_moves(
+    tmp_path: Path, host: Path
+) -> None:
+    clone = await run_clone(tmp_path, host, "r1")
+    commit(clone, "a.txt")
+    store = clone.parent / "store"
+    await snapshot_clone(clone, store, host)
+    kept = ("config", "HEAD", "packed-refs", "objects/info/alternates")
+    before = {name: (store / name).stat().st_ino for name in kept}
+    await snapshot_clone(clone, store, host)
+    assert {name: (store / name).stat().st_ino for name in kept} == before
+    moved = commit(clone, "b.txt")
+    snapshot = await snapshot_clone(clone, store, host)
+    assert snapshot.branches["scad-r1"] == moved
+    assert f"{moved} refs/heads/scad-r1" in (store / "packed-refs").read_text()
