@@ -112,8 +112,10 @@ def main() -> None:
         subprocess.run(["git", "-C", str(host), "checkout", "-q", "main"], check=True)
         home = make_batch(root, host, args.branches)
         env = {**os.environ, "SCAD_HOME": str(home.root)}
+        # Outside the loop's scad-* pattern: each timed merge leaves a branch, and the
+        # loop must merge the same 20 runs every time, not the results too.
         scad = Path(root, "scad.sh")
-        scad.write_text(f'exec {SCAD} code merge {BATCH} --into "scad-merge-$$"\n')
+        scad.write_text(f'exec {SCAD} code merge {BATCH} --into "merged-$$"\n')
         loop = Path(root, "loop.sh")
         loop.write_text(f"cd {host}\n{LOOP}")
         commands = {
@@ -122,7 +124,7 @@ def main() -> None:
         }
         samples = sample_interleaved(commands, args.runs, env)
         merged = subprocess.run(
-            ["git", "-C", str(host), "for-each-ref", "--format=%(refname)", "refs/heads/scad-merge-*"],
+            ["git", "-C", str(host), "for-each-ref", "--format=%(refname)", "refs/heads/merged-*"],
             capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
         assert len(merged) == args.runs, merged
