@@ -138,6 +138,7 @@ async def test_only_named_runs_are_merged(run_cli: Cli, host: Path) -> None:
         pytest.param((BATCH, "--into", "-x"), "'-x' is not a branch name git accepts", id="dash"),
         pytest.param((BATCH, "--into", "x", "--only", "zzz"), 'no run "zzz"', id="unknown-run"),
         pytest.param((BATCH, "--into", "x", "--only", "proj-b-0"), "begins 6 run ids", id="ambiguous"),
+        pytest.param((BATCH, "--into", "x", "--check", "--dry-run"), "does not go with --dry-run", id="check-dry"),
     ],
 )  # fmt: skip
 async def test_every_bad_input_is_one_line(
