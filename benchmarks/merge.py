@@ -56,6 +56,9 @@ def make_batch(root: Path, host: Path, branches: int) -> Home:
     home = Home(root / "home")
     paths = BatchPaths(home, BATCH)
     paths.root.mkdir(parents=True)
+    # Where each run's clone started, as runs record it.
+    base = subprocess.run(["git", "-C", str(host), "rev-parse", "main"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
     items = [BatchItem(index=n, tag=f"m-{n:02d}", prompt="p") for n in range(1, branches + 1)]
     save_manifest(paths, BatchManifest(batch_id=BATCH, config="bench", tag="m",
                                        created="2026-01-01T10:00:00.000Z", image="i", source="-",
@@ -76,7 +79,8 @@ def make_batch(root: Path, host: Path, branches: int) -> Home:
         )
         save_run(home, RunRecord(run_id=run_id, config="bench", tag=item.tag, mode="headless",
                                  image="i", branch=f"scad-{run_id}", created="2026-01-01T10:00:00.000Z",
-                                 repos={"code": str(host)}, batch_id=BATCH, item=item.index))  # fmt: skip
+                                 repos={"code": str(host)}, bases={"code": base},
+                                 batch_id=BATCH, item=item.index))  # fmt: skip
         append_batch_event(paths, AttemptStarted(item=item.index, run_id=run_id, attempt=1))
         append_batch_event(paths, AttemptEnded(item=item.index, run_id=run_id, attempt=1,
                                                status="succeeded", final=True))  # fmt: skip
@@ -108,8 +112,10 @@ def main() -> None:
         subprocess.run(["git", "-C", str(host), "checkout", "-q", "main"], check=True)
         home = make_batch(root, host, args.branches)
         env = {**os.environ, "SCAD_HOME": str(home.root)}
+        # Outside the loop's scad-* pattern: each timed merge leaves a branch, and the
+        # loop must merge the same 20 runs every time, not the results too.
         scad = Path(root, "scad.sh")
-        scad.write_text(f'exec {SCAD} code merge {BATCH} --into "scad-merge-$$"\n')
+        scad.write_text(f'exec {SCAD} code merge {BATCH} --into "merged-$$"\n')
         loop = Path(root, "loop.sh")
         loop.write_text(f"cd {host}\n{LOOP}")
         commands = {
@@ -118,7 +124,7 @@ def main() -> None:
         }
         samples = sample_interleaved(commands, args.runs, env)
         merged = subprocess.run(
-            ["git", "-C", str(host), "for-each-ref", "--format=%(refname)", "refs/heads/scad-merge-*"],
+            ["git", "-C", str(host), "for-each-ref", "--format=%(refname)", "refs/heads/merged-*"],
             capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
         assert len(merged) == args.runs, merged

@@ -35,6 +35,7 @@ __all__ = [
     "default_tip",
     "git",
     "git_status",
+    "git_status_bounded",
     "heads",
     "is_dirty",
     "is_repository",
@@ -215,10 +216,34 @@ async def store_git_bounded(
     the bound git is ended, and what was kept ends at its last whole line (lines end
     at ``line_end``: ``\\0`` for ``-z`` output). Raises
     GitError when git fails before the bound."""
-    command = store_command(store, *args)
+    status, head, detail = await _bounded(
+        store_command(store, *args), store_environment(), limit, line_end
+    )
+    if head.cut or status == 0:
+        return head
+    raise GitError(f"git {args[0]} in {store} failed: {detail}")
+
+
+async def git_status_bounded(
+    repo: Path, *args: str, limit: int, line_end: bytes = b"\n"
+) -> tuple[int, Bounded]:
+    """:func:`git_status` keeping no more than ``limit`` bytes of what git prints (it
+    names what a run's commits hold: any number of files). Past the bound git is
+    ended and the status is -1."""
+    status, head, _ = await _bounded(
+        _host_command(repo, args, None), _environment({}), limit, line_end
+    )
+    return (-1 if head.cut else status), head
+
+
+async def _bounded(
+    command: Sequence[str], env: dict[str, str], limit: int, line_end: bytes
+) -> tuple[int, Bounded, str]:
+    """Run ``command`` keeping up to ``limit`` bytes of its output: its exit status,
+    what was kept, and the last line of its errors."""
     # stderr to a file: a pipe nobody drains while stdout is read could block git.
     with tempfile.TemporaryFile() as err:
-        process = await anyio.to_thread.run_sync(_spawn_to, command, err)
+        process = await anyio.to_thread.run_sync(_spawn_to, command, env, err)
         try:
             head = await anyio.to_thread.run_sync(
                 _read_head, process, limit, line_end, abandon_on_cancel=True
@@ -229,18 +254,19 @@ async def store_git_bounded(
                 await anyio.to_thread.run_sync(process.wait)
             raise
         if head.cut or process.returncode == 0:
-            return head
+            return process.returncode, head, ""
         err.seek(0)
         message = err.read(64 << 10).decode(errors="replace").strip().splitlines()
     detail = message[-1] if message else f"exit code {process.returncode}"
-    raise GitError(f"git {args[0]} in {store} failed: {detail}")
+    return process.returncode, head, detail
 
 
-def _spawn_to(command: Sequence[str], err: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn_to(
+    command: Sequence[str], env: dict[str, str], err: IO[bytes]
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        command, env=store_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=err,
-    )  # fmt: skip
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
+    )
 
 
 def _read_head(process: subprocess.Popen[bytes], limit: int, line_end: bytes) -> Bounded:

@@ -9,9 +9,11 @@ out moves.
 
 Where the branch starts: where it is, when the host has it (a second merge adds to
 the first; runs it holds already have nothing to merge); else where the runs
-started, the commit of the host's branch they were cloned from (the merge base of
-the host's default branch and the runs' commits), so the branch holds the runs'
-work and nothing else. To build on another commit, create the branch there first.
+started, the commit of the host's branch they were cloned from, so the branch holds
+the runs' work and nothing else. That is the base each run recorded when it was
+cloned; for a run recorded without one, the merge base of the host's default branch
+and its commit stands in (runs that started apart start at their common ancestor).
+To build on another commit, create the branch there first.
 
 The runs' commits come into the host repo from each run's store (where
 :mod:`scad.code.snapshot` copied them), by commit id: git never runs in a clone.
@@ -50,6 +52,9 @@ MAX_FILES = 20
 NAME_WIDTH = 200
 #: Runs merged into one branch at once.
 MAX_RUNS = 1000
+#: What one ``merge-tree`` may print (a tree and the conflicting files' names):
+#: past it the names are no longer read, nor counted.
+MERGE_TREE_BYTES = 256 << 10
 
 _OID = re.compile(r"[0-9a-f]{40}")
 _NO_COMMIT = "0" * 40
@@ -61,12 +66,14 @@ Action = Literal["merged", "conflicted", "current", "unrelated"]
 
 
 class MergeSource(msgspec.Struct, frozen=True, kw_only=True):
-    """One run to merge: a label that names it (its run id), its commit, and the
-    store scad copied its objects into (None: the host repo has them)."""
+    """One run to merge: a label that names it (its run id), its commit, the
+    store scad copied its objects into (None: the host repo has them), and the
+    commit its clone started from (None: not recorded)."""
 
     label: str
     commit: str
     store: str | None = None
+    base: str | None = None
 
 
 class RunMerge(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,9 +82,11 @@ class RunMerge(msgspec.Struct, frozen=True, kw_only=True):
     action: Action
     #: The merge commit that took it in (``merged``).
     merge: str | None = None
-    #: Files that conflicted (``conflicted``): all counted, the first ``MAX_FILES``
-    #: named, escaped.
+    #: Files that conflicted (``conflicted``): counted (all, unless ``conflicts_cut``:
+    #: git listed more than :data:`MERGE_TREE_BYTES` of them), the first
+    #: ``MAX_FILES`` named, escaped.
     conflicts: int = 0
+    conflicts_cut: bool = False
     files: list[str] = []
 
 
@@ -112,12 +121,13 @@ async def merge_branch(host_repo: Path, branch: str, sources: Sequence[MergeSour
     if len(sources) > MAX_RUNS:
         raise BranchRefused(f"{len(sources)} runs are more than the {MAX_RUNS} merged at once")
     for source in sources:
-        if not _OID.fullmatch(source.commit):
-            raise GitError(f"{source.label}: {printable(source.commit)!r} is not a commit id")
+        for oid in (source.commit, source.base or source.commit):
+            if not _OID.fullmatch(oid):
+                raise GitError(f"{source.label}: {printable(oid)!r} is not a commit id")
     await _refuse_unwritable(host_repo, branch)
     previous = await _tip(host_repo, branch)
-    await _bring(host_repo, sources)
-    start = previous or await _runs_base(host_repo, [s.commit for s in sources])
+    lacking = await _bring(host_repo, sources)
+    start = previous or await _runs_base(host_repo, sources, lacking)
     name, email = await host_identity(host_repo)
     identity = {"user.name": name, "user.email": email}
     start_tree = await git.git(host_repo, "rev-parse", f"{start}^{{tree}}")
@@ -179,12 +189,17 @@ async def _tip(host_repo: Path, branch: str) -> str | None:
     return out.strip() or None
 
 
-async def _bring(host_repo: Path, sources: Sequence[MergeSource]) -> None:
-    """Fetch the commits the host lacks from the stores that hold them, by id."""
-    wanted = "".join(f"{s.commit}\n" for s in sources if s.store is not None).encode()
+async def _bring(host_repo: Path, sources: Sequence[MergeSource]) -> set[str]:
+    """Fetch the commits the host lacks from the stores that hold them, by id; the
+    runs' bases the host lacks (it dropped them since) are returned."""
+    wanted = {s.commit for s in sources if s.store is not None}
+    wanted |= {s.base for s in sources if s.base is not None}
     if not wanted:
-        return
-    out = await git.git(host_repo, "cat-file", "--batch-check=%(objectname)", input=wanted)
+        return set()
+    out = await git.git(
+        host_repo, "cat-file", "--batch-check=%(objectname)",
+        input="".join(f"{oid}\n" for oid in sorted(wanted)).encode(),
+    )  # fmt: skip
     lacking = {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
     by_store: dict[str, list[str]] = {}
     for source in sources:
@@ -195,12 +210,28 @@ async def _bring(host_repo: Path, sources: Sequence[MergeSource]) -> None:
             host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
             "--no-recurse-submodules", store, *sorted(set(commits)),
         )  # fmt: skip
+    return lacking - {s.commit for s in sources}
 
 
-async def _runs_base(host_repo: Path, commits: list[str]) -> str:
-    """Where a new branch starts: the commit of the host's default branch the runs
-    started from (their merge base with it); the default branch's tip when no run
-    shares its history."""
+async def _runs_base(host_repo: Path, sources: Sequence[MergeSource], lacking: set[str]) -> str:
+    """Where a new branch starts: the commit the runs started from (the common
+    ancestor, when they started apart). Each run's recorded base where the host
+    has it; for the others, a guess from their commits."""
+    bases = {s.base for s in sources if s.base is not None and s.base not in lacking}
+    unknown = [s.commit for s in sources if s.base is None or s.base in lacking]
+    if unknown:
+        bases.add(await _guessed_base(host_repo, unknown))
+    if len(bases) == 1:
+        return bases.pop()
+    return await _merge_base(host_repo, "--octopus", *sorted(bases)) or await _guessed_base(
+        host_repo, [s.commit for s in sources]
+    )
+
+
+async def _guessed_base(host_repo: Path, commits: list[str]) -> str:
+    """For runs recorded without their base: the commit of the host's default
+    branch they started from (their merge base with it); the default branch's tip
+    when no run shares its history."""
     default = await git.default_tip(host_repo)
     if default is None:
         raise BranchRefused(f"{host_repo} has no branch to start from; create the branch first")
@@ -221,8 +252,12 @@ async def _merge_one(
 ) -> tuple[RunMerge, _Tip]:
     """Merge one run onto ``tip``: what became of it, and the branch's tip after."""
     merge_tree = ("merge-tree", "--write-tree", "--name-only", "-z", "--no-messages")
-    status, out = await git.git_status(host_repo, *merge_tree, tip.commit, source.commit)
-    tree, _, names = out.partition("\0")
+    status, out = await git.git_status_bounded(
+        host_repo, *merge_tree, tip.commit, source.commit, limit=MERGE_TREE_BYTES, line_end=b"\0"
+    )
+    tree, _, names = out.text.partition("\0")
+    if out.cut and _OID.fullmatch(tree):
+        status = 1  # only conflicting files' names make the listing long
     if status not in (0, 1) or not _OID.fullmatch(tree):
         if await _merge_base(host_repo, tip.commit, source.commit) is None:
             return RunMerge(label=source.label, commit=source.commit, action="unrelated"), tip
@@ -235,6 +270,7 @@ async def _merge_one(
             commit=source.commit,
             action="conflicted",
             conflicts=len(conflicted),
+            conflicts_cut=out.cut,
             files=[printable(name[:NAME_WIDTH]) for name in conflicted[:MAX_FILES]],
         )
         return run, tip

@@ -129,14 +129,25 @@ def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnaps
 def _init_store(store: Path, host_objects: Path | None) -> None:
     for folder in ("objects/pack", "objects/info", "refs/heads"):
         (store / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_file(store / "config", STORE_CONFIG)
+    _keep(store / "config", STORE_CONFIG)
     if not (store / "HEAD").exists():
         write_file(store / "HEAD", b"ref: refs/heads/main\n")  # git needs one to see a repository
     alternates = store / "objects/info/alternates"
     if host_objects is not None and host_objects.is_dir():
-        write_file(alternates, str(host_objects).encode() + b"\n")
+        _keep(alternates, str(host_objects).encode() + b"\n")
     else:
         alternates.unlink(missing_ok=True)
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a file of the store unless it holds ``data`` already: a store read again
+    with nothing new in its clone is left as it is (most of a snapshot's writing)."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    write_file(path, data)
 
 
 def _write_refs(store: Path, snapshot: CloneSnapshot) -> None:
@@ -145,8 +156,8 @@ def _write_refs(store: Path, snapshot: CloneSnapshot) -> None:
     lines += [
         f"{oid} refs/heads/{name}\n".encode() for name, oid in sorted(snapshot.branches.items())
     ]
-    write_file(store / "packed-refs", b"".join(lines))
+    _keep(store / "packed-refs", b"".join(lines))
     if snapshot.head_branch is not None:
-        write_file(store / "HEAD", f"ref: refs/heads/{snapshot.head_branch}\n".encode())
+        _keep(store / "HEAD", f"ref: refs/heads/{snapshot.head_branch}\n".encode())
     else:
-        write_file(store / "HEAD", f"{snapshot.detached}\n".encode())
+        _keep(store / "HEAD", f"{snapshot.detached}\n".encode())

@@ -6,25 +6,39 @@ Each run's commit is its branch (``scad-<run-id>``) as scad reads it from its cl
 (through the run's store, never git in the clone); a run whose clones were cleaned
 is merged from its branch on the host, when ``code fetch`` brought it there. The
 merging itself is :mod:`scad.code.merge`: objects only, nothing checked out moves.
-Every repo's branch is built before any is written.
+Every repo's branch is built before any is written. The branches written can then
+be judged by the batch's config's checks, as a run's commits are
+(:func:`check_merge`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
-from ..batch.store import BatchPaths, batch_state, find_batch_id, load_manifest, read_batch_events
+from ..batch.store import (
+    BatchPaths,
+    aload_manifest,
+    batch_state,
+    find_batch_id,
+    load_manifest,
+    read_batch_events,
+)
 from ..code import git
 from ..code.merge import BranchMerge, MergeSource, check_branch_name, merge_branch, write_branch
 from ..code.snapshot import snapshot_clone
 from ..errors import NotFound, UnreadableClone, UsageError
 from ..home import Home
 from ..names import ids_named
+from ..runs.envelopes import Checked
 from ..runs.records import RunPaths, RunRecord, load_run
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 __all__ = [
     "BatchMerge",
@@ -32,12 +46,15 @@ __all__ = [
     "LeftOutRun",
     "MergedRun",
     "RepoMerge",
+    "check_merge",
     "choose_runs",
     "merge_batch",
 ]
 
 #: What ``--only`` takes besides run ids: the runs that passed.
 PASSED = "passed"
+#: Runs' clones read at once (each read is a worker thread's walk of its files).
+READS_AT_ONCE = 4
 
 
 class MergedRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,8 +69,10 @@ class LeftOutRun(msgspec.Struct, frozen=True, kw_only=True):
 
     run_id: str
     commit: str | None
-    #: Files that conflicted: all counted, the first few named (escaped).
+    #: Files that conflicted: counted (all, unless ``conflicts_cut``: more than git's
+    #: listing read holds), the first few named (escaped).
     conflicts: int = 0
+    conflicts_cut: bool = False
     files: list[str] = []
     problem: str | None = None
 
@@ -82,6 +101,17 @@ class BatchMerge(msgspec.Struct, frozen=True, kw_only=True):
     #: The runs chosen, in the batch's prompt order.
     run_ids: list[str]
     repos: list[RepoMerge]
+    #: The config's checks, judging every repo's branch as merged (None: not checked).
+    checks: list[Checked] | None = None
+
+    @property
+    def left_out(self) -> bool:
+        """Whether any chosen run is not on its repo's branch."""
+        return any(repo.left_out for repo in self.repos)
+
+    @property
+    def checks_failed(self) -> bool:
+        return any(not check.passed for check in self.checks or ())
 
 
 class ChosenRuns(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,7 +155,7 @@ async def merge_batch(
     host repo their runs cloned; write the branches unless ``dry_run``. Raises
     BranchRefused when a branch is not one scad may write (before any is written)."""
     check_branch_name(branch)
-    records = [await anyio.to_thread.run_sync(load_run, home, run_id) for run_id in run_ids]
+    records = await anyio.to_thread.run_sync(_load_runs, home, run_ids)
     repos: dict[tuple[str, str], list[RunRecord]] = {}
     for record in records:
         for key, host_repo in record.repos.items():
@@ -133,14 +163,13 @@ async def merge_batch(
     built = []
     for (key, host_repo), its_records in repos.items():
         host = Path(host_repo)
-        objects = await git.objects_folder(host)
-        sources, problems = [], []
-        for record in its_records:
-            found = await _source(home, record, key, host, objects)
-            if isinstance(found, MergeSource):
-                sources.append(found)
-            else:
-                problems.append(LeftOutRun(run_id=record.run_id, commit=None, problem=found))
+        found = await _sources(home, its_records, key, host)
+        sources = [source for source in found if isinstance(source, MergeSource)]
+        problems = [
+            LeftOutRun(run_id=record.run_id, commit=None, problem=source)
+            for record, source in zip(its_records, found, strict=True)
+            if isinstance(source, str)
+        ]
         built.append((key, await merge_branch(host, branch, sources), problems))
     reason = f"scad code merge {batch_id}"
     result = []
@@ -154,12 +183,57 @@ async def merge_batch(
     )
 
 
+async def check_merge(engine: Engine, home: Home, merged: BatchMerge) -> BatchMerge:
+    """``merged`` with every repo's branch (its commit as merged, judged against
+    where it started) judged by the batch's config's checks, in containers of the
+    config's image (built first when it is not). Raises NotFound or ConfigError
+    when the config is gone or broken, EngineUnavailable when the engine is away."""
+    # Here, not above: merging alone needs neither the engine nor the image's builder.
+    from ..checks import CheckSource, check_commits
+    from ..config.registry import load_registered
+    from ..image.build import build_image
+
+    manifest = await aload_manifest(home, merged.batch_id)
+    config = await anyio.to_thread.run_sync(load_registered, home, manifest.config)
+    image = (await build_image(engine, home, config)).image
+    sources = [
+        CheckSource(repo=repo.key, git_dir=repo.host_repo, commit=repo.commit, base=repo.start)
+        for repo in merged.repos
+    ]
+    report = await check_commits(engine, home, config, sources, image=image)
+    return msgspec.structs.replace(merged, checks=report.checks)
+
+
+def _load_runs(home: Home, run_ids: Sequence[str]) -> list[RunRecord]:
+    return [load_run(home, run_id) for run_id in run_ids]
+
+
+async def _sources(
+    home: Home, records: list[RunRecord], key: str, host: Path
+) -> list[MergeSource | str]:
+    """Each run's source in repo ``key`` (or why it has none), in ``records``' order:
+    their clones read :data:`READS_AT_ONCE` at a time."""
+    objects = await git.objects_folder(host)
+    found: list[MergeSource | str] = ["" for _ in records]
+    limiter = anyio.CapacityLimiter(READS_AT_ONCE)
+
+    async def read(n: int, record: RunRecord) -> None:
+        async with limiter:
+            found[n] = await _source(home, record, key, host, objects)
+
+    async with anyio.create_task_group() as group:
+        for n, record in enumerate(records):
+            group.start_soon(read, n, record)
+    return found
+
+
 async def _source(
     home: Home, record: RunRecord, key: str, host: Path, objects: Path
 ) -> MergeSource | str:
     """The run's commit in repo ``key`` and where its objects are, or why there is none."""
     paths = RunPaths(home, record.run_id)
     clone = paths.clone(key)
+    base = record.bases.get(key)
     if not record.cleaned and clone.is_dir():
         try:
             snapshot = await snapshot_clone(clone, paths.store(key), host, host_objects=objects)
@@ -168,14 +242,14 @@ async def _source(
         commit = snapshot.branches.get(record.branch)
         if commit is None:
             return f"its branch {record.branch} is gone from its clone"
-        return MergeSource(label=record.run_id, commit=commit, store=snapshot.store)
+        return MergeSource(label=record.run_id, commit=commit, store=snapshot.store, base=base)
     out = await git.git(
         host, "rev-parse", "--verify", "--quiet", f"refs/heads/{record.branch}^{{commit}}",
         check=False,
     )  # fmt: skip
     if not out.strip():
         return f"its clones were cleaned and its branch {record.branch} is not on the host"
-    return MergeSource(label=record.run_id, commit=out.strip())
+    return MergeSource(label=record.run_id, commit=out.strip(), base=base)
 
 
 def _repo_merge(
@@ -186,7 +260,11 @@ def _repo_merge(
         if run.action == "conflicted":
             left_out.append(
                 LeftOutRun(
-                    run_id=run.label, commit=run.commit, conflicts=run.conflicts, files=run.files
+                    run_id=run.label,
+                    commit=run.commit,
+                    conflicts=run.conflicts,
+                    conflicts_cut=run.conflicts_cut,
+                    files=run.files,
                 )
             )
         elif run.action == "unrelated":

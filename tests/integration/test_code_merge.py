@@ -53,7 +53,8 @@ async def test_a_batch_merges_into_one_branch_leaving_out_the_conflicting_run(
         (project.repo / ".git/HEAD").read_bytes(),
     )
 
-    merged = await project.scad("code", "merge", batch_id, "--into", "integration")
+    merged = await project.scad("code", "merge", batch_id, "--into", "integration", check=False)
+    assert merged.returncode == 1, merged.stderr  # a run was left out
     lines = merged.stdout.splitlines()
     assert [line.split()[2] for line in lines[1:5]] == ["merged", "merged", "merged", "left"]
     assert lines[4].endswith("1: shared.txt")
@@ -73,3 +74,38 @@ async def test_a_batch_merges_into_one_branch_leaving_out_the_conflicting_run(
     refused = await project.scad("code", "merge", batch_id, "--into", "main", check=False)
     assert refused.returncode == 2
     assert refused.stderr.startswith("scad: error: main is checked out in a worktree")
+
+    # The branch as merged judged by the config's checks, each in a container of its own.
+    config = project.home / "configs" / "scadtest.yml"
+    config.write_text(config.read_text() + CHECKS)
+    first_three = ",".join(row["run_id"] for row in view["rows"][:3])
+    checked = await project.scad(
+        "code", "merge", batch_id, "--into", "checked", "--only", first_three, "--check", "--json",
+        check=False,
+    )  # fmt: skip
+    assert checked.returncode == 1, checked.stderr  # every run merged; a check failed
+    document = json.loads(checked.stdout)
+    tip = host_git(project, "rev-parse", "checked")
+    assert [(c["name"], c["exit_code"], c["commits"]) for c in document["checks"]] == [
+        ("files", 0, {"code": tip}),
+        ("fourth", 1, {"code": tip}),
+    ]
+    assert document["repos"][0]["left_out"] == []
+    shown = await project.scad(
+        "code", "merge", batch_id, "--into", "checked", "--only", first_three, "--check",
+        check=False,
+    )  # fmt: skip
+    assert shown.returncode == 1
+    lines = shown.stdout.splitlines()
+    assert lines[-2].startswith("check files: passed (")
+    assert lines[-1].startswith("check fourth: failed with exit code 1 (")
+    assert [line.split()[2] for line in lines[1:4]] == ["current"] * 3  # checked again as is
+    assert host_git(project, "rev-parse", "HEAD", "main") == before[1]
+
+
+#: One check the merged branch passes, one it fails (the fourth run was left out).
+CHECKS = (
+    "checks:\n"
+    "  - {name: files, run: 'test -f one.txt && test -f two.txt && test -f shared.txt'}\n"
+    "  - {name: fourth, run: 'grep -q fourth shared.txt'}\n"
+)

@@ -8,6 +8,7 @@ import subprocess
 import tracemalloc
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from scad.code.clones import create_clone
@@ -262,7 +263,6 @@ def _adding(host: Path, files: int, content: bytes) -> str:
     return run("commit-tree", run("mktree", data=top.encode()), "-p", "main", "-m", "add")
 
 
-@pytest.mark.xfail(strict=True, reason="open: git merge-tree's listing of conflicts is read whole")
 async def test_a_conflict_listing_megabytes_long_is_read_only_in_part(host: Path) -> None:
     # Two runs that add the same 20,000 long names with different content: 5 MB of names.
     ours, theirs = _adding(host, 20_000, b"ours\n"), _adding(host, 20_000, b"theirs\n")
@@ -279,3 +279,85 @@ async def test_a_conflict_listing_megabytes_long_is_read_only_in_part(host: Path
     assert [run.action for run in merged.runs] == ["merged", "conflicted"]
     assert len(merged.runs[1].files) == MAX_FILES
     assert peak < 1 << 20
+
+
+async def test_a_conflict_listing_past_the_bound_is_cut_at_a_whole_name(
+    tmp_path: Path, host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scad.code import merge
+
+    names = [f"{n:03d}-{'x' * 60}" for n in range(200)]  # some 13 kB of names
+    first, second = await run_clone(tmp_path, host, "r1"), await run_clone(tmp_path, host, "r2")
+    for clone, text in ((first, "1\n"), (second, "2\n")):
+        for name in names:
+            (clone / name).write_text(text)
+        git(clone, "add", "-A")
+        git(clone, "commit", "-q", "-m", "many")
+    sources = [await source(host, first), await source(host, second)]
+    monkeypatch.setattr(merge, "MERGE_TREE_BYTES", 4096, raising=False)
+
+    left = (await merge_branch(host, "integration", sources)).runs[1]
+    assert left.action == "conflicted"
+    assert left.conflicts_cut
+    assert 0 < left.conflicts < 4096 // 64  # whole names only, within the bound
+    assert left.files == names[:MAX_FILES]
+
+
+async def test_a_new_branch_starts_at_the_recorded_base_not_where_the_host_is_now(
+    tmp_path: Path, host: Path
+) -> None:
+    base = git(host, "rev-parse", "main")
+    clone = await run_clone(tmp_path, host, "r1")
+    work = commit(clone, "a.txt")
+    # The user moved on to a branch of its own history (a site, say) since.
+    empty_tree = git(host, "hash-object", "-t", "tree", "-w", "/dev/null")
+    empty = git(host, "commit-tree", "-m", "site", empty_tree)
+    git(host, "update-ref", "refs/heads/site", empty)
+    git(host, "symbolic-ref", "HEAD", "refs/heads/site")
+    store = clone.parent / "store"
+    await snapshot_clone(clone, store, host)
+    recorded = MergeSource(label="r1", commit=work, store=str(store), base=base)
+
+    merged = await merge_branch(host, "integration", [recorded])
+    assert merged.start == base
+    assert [r.action for r in merged.runs] == ["merged"]
+
+    # A run recorded without its base: the guess from the host's branch finds none.
+    guessed = MergeSource(label="r1", commit=work, store=str(store))
+    merged = await merge_branch(host, "integration", [guessed])
+    assert (merged.start, [r.action for r in merged.runs]) == (empty, ["unrelated"])
+
+
+async def test_runs_that_started_apart_start_at_their_common_ancestor(
+    tmp_path: Path, host: Path
+) -> None:
+    first_base = git(host, "rev-parse", "main")
+    early = await run_clone(tmp_path, host, "r1")
+    commit(host, "later.txt")  # the host moved on before the second run was cloned
+    later = await run_clone(tmp_path, host, "r2")
+    old = await run_clone(tmp_path, host, "r3")  # a run recorded without its base
+    for clone in (early, later, old):
+        commit(clone, f"{clone.parent.name}.txt")
+    sources = [await source(host, clone) for clone in (early, later, old)]
+    bases = [first_base, git(host, "rev-parse", "main"), None]
+    sources = [msgspec.structs.replace(s, base=b) for s, b in zip(sources, bases, strict=True)]
+    merged = await merge_branch(host, "integration", sources)
+    assert merged.start == first_base
+    assert [r.action for r in merged.runs] == ["merged"] * 3
+
+
+async def test_a_store_read_again_is_left_as_it_is_until_its_clone_moves(
+    tmp_path: Path, host: Path
+) -> None:
+    clone = await run_clone(tmp_path, host, "r1")
+    commit(clone, "a.txt")
+    store = clone.parent / "store"
+    await snapshot_clone(clone, store, host)
+    kept = ("config", "HEAD", "packed-refs", "objects/info/alternates")
+    before = {name: (store / name).stat().st_ino for name in kept}
+    await snapshot_clone(clone, store, host)
+    assert {name: (store / name).stat().st_ino for name in kept} == before
+    moved = commit(clone, "b.txt")
+    snapshot = await snapshot_clone(clone, store, host)
+    assert snapshot.branches["scad-r1"] == moved
+    assert f"{moved} refs/heads/scad-r1" in (store / "packed-refs").read_text()

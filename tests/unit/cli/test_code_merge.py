@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from scad.batch.store import (
@@ -20,7 +21,7 @@ from scad.batch.store import (
 )
 from scad.code.clones import create_clone
 from scad.home import Home
-from scad.runs.records import RunPaths, RunRecord, save_run
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from tests.conftest import Cli, make_repo
 from tests.fakes import batch_event
 from tests.unit.test_codefetch import commit, git
@@ -76,7 +77,7 @@ async def test_the_passed_runs_merge_and_the_conflicting_one_is_named_with_its_f
 ) -> None:
     before = host_state(host)
     result = await run_cli("code", "merge", "proj-b", "--into", "integration")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # a run was left out: a script stops here
     lines = result.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines), result.stdout
     rows = [line.split()[:3] for line in lines[1:-1]]
@@ -102,7 +103,7 @@ async def test_json_follows_the_contract_and_a_dry_run_writes_nothing(
     run_cli: Cli, host: Path
 ) -> None:
     result = await run_cli("code", "merge", BATCH, "--into", "integration", "--dry-run", "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr
     document = json.loads(result.stdout)
     assert document["schema"] == 2 and document["dry_run"] is True
     (repo,) = document["repos"]
@@ -137,6 +138,7 @@ async def test_only_named_runs_are_merged(run_cli: Cli, host: Path) -> None:
         pytest.param((BATCH, "--into", "-x"), "'-x' is not a branch name git accepts", id="dash"),
         pytest.param((BATCH, "--into", "x", "--only", "zzz"), 'no run "zzz"', id="unknown-run"),
         pytest.param((BATCH, "--into", "x", "--only", "proj-b-0"), "begins 6 run ids", id="ambiguous"),
+        pytest.param((BATCH, "--into", "x", "--check", "--dry-run"), "does not go with --dry-run", id="check-dry"),
     ],
 )  # fmt: skip
 async def test_every_bad_input_is_one_line(
@@ -180,3 +182,55 @@ async def test_a_cleaned_run_merges_from_its_fetched_branch(
     assert repo["left_out"][0]["problem"] == (
         f"its clones were cleaned and its branch scad-{gone} is not on the host"
     )
+
+
+async def test_exit_code_is_zero_only_when_no_chosen_run_is_left_out(
+    run_cli: Cli, host: Path
+) -> None:
+    clean = await run_cli("code", "merge", BATCH, "--into", "a", "--only", "proj-b-01,proj-b-05")
+    assert clean.exit_code == 0, clean.stderr
+    again = await run_cli("code", "merge", BATCH, "--into", "a", "--only", "proj-b-01", "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["repos"][0]["current"]
+    conflicting = await run_cli(
+        "code", "merge", BATCH, "--into", "b", "--only", "proj-b-02,proj-b-04", "--json"
+    )  # fmt: skip
+    assert conflicting.exit_code == 1
+    assert json.loads(conflicting.stdout)["repos"][0]["left_out"][0]["files"] == ["shared.txt"]
+
+
+def site_checked_out(host: Path) -> str:
+    """The user moved the host on to a branch of its own history (a site, say)."""
+    empty_tree = git(host, "hash-object", "-t", "tree", "-w", "/dev/null")
+    site = git(host, "commit-tree", "-m", "site", empty_tree)
+    git(host, "update-ref", "refs/heads/site", site)
+    git(host, "symbolic-ref", "HEAD", "refs/heads/site")
+    return site
+
+
+async def test_a_new_branch_starts_where_the_runs_recorded_they_started(
+    run_cli: Cli, host: Path, scad_home: Path
+) -> None:
+    home = Home(scad_home)
+    base = git(host, "rev-parse", "main")
+    for run_id in ("proj-b-01-Nov27-1000", "proj-b-06-Nov27-1000"):
+        record = load_run(home, run_id)
+        save_run(home, msgspec.structs.replace(record, bases={"code": base}))
+    site_checked_out(host)
+    result = await run_cli("code", "merge", BATCH, "--into", "x", "--only", "proj-b-01,proj-b-06", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stdout
+    (repo,) = json.loads(result.stdout)["repos"]
+    assert repo["start"] == base and len(repo["merged"]) == 2
+
+
+async def test_runs_recorded_without_bases_start_where_the_host_guess_finds(
+    run_cli: Cli, host: Path
+) -> None:
+    base = git(host, "rev-parse", "main")
+    result = await run_cli("code", "merge", BATCH, "--into", "x", "--only", "proj-b-01", "--json")
+    assert json.loads(result.stdout)["repos"][0]["start"] == base
+    site = site_checked_out(host)
+    result = await run_cli("code", "merge", BATCH, "--into", "y", "--only", "proj-b-01", "--json")
+    assert result.exit_code == 1
+    (repo,) = json.loads(result.stdout)["repos"]
+    assert repo["start"] == site
+    assert repo["left_out"][0]["problem"] == "it shares no history with the branch"
