@@ -34,6 +34,7 @@ from ._meter import Meter, meter_for
 from ._paths import FORWARDED, METERED, canonical_path
 from ._registry import Registration, check_token
 from ._sse import StreamUsage
+from ._transport import Transport, TransportLimits
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
 
@@ -91,15 +92,18 @@ class Gateway:
         credential: CredentialSource | None,
         client: aiohttp.ClientSession,
         journal: Journal,
+        transport: TransportLimits | None = None,
     ) -> None:
         self._home = home
         self._credential = credential
         self._client = client
         self._journal = journal
         self._ledger = Ledger(home)
+        self._transport = Transport(home, transport)
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST)
+        self._transport.add_routes(app)
         app.router.add_route("HEAD", "/", self.probe)
         app.router.add_route("GET", "/", self.probe)
         app.router.add_route("*", "/{tail:.*}", self.forward)

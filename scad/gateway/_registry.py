@@ -43,6 +43,7 @@ __all__ = [
     "registered_runs",
     "revoke_run",
     "upstream_of",
+    "write_registration",
 ]
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
@@ -70,6 +71,9 @@ class Registration(msgspec.Struct, kw_only=True, frozen=True):
     egress: list[str] | None = None
     """A fenced run's allowlist (``host[:port]`` patterns) for the CONNECT proxy; None
     for a run on an open network, which the proxy refuses."""
+    repos: dict[str, str] | None = None
+    """A remote run's repos (key -> host repo), which it clones and pushes through the
+    gateway (:mod:`._transport`); None for a run whose clones are mounted."""
 
     @property
     def token(self) -> str:
@@ -195,6 +199,11 @@ def registered_runs(home: Home) -> list[Registration]:
     """Every run with a registration, live or revoked, by run id."""
     found = (load_registration(home, run_id) for run_id in home.run_ids())
     return [registration for registration in found if registration is not None]
+
+
+def write_registration(home: Home, registration: Registration) -> None:
+    """Write ``registration`` over the run's (its folder must exist)."""
+    _write(home, registration)
 
 
 def _write(home: Home, registration: Registration) -> None:
