@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..code import git
-from ..code.snapshot import CloneSnapshot, snapshot_clone
+from ..code.snapshot import CloneSnapshot
+from ..code.work import has_work, snapshot_work
 from ..config.schema import Config
 from ..engine import Engine
 from ..errors import GitError, SessionError, UnreadableClone
@@ -75,11 +76,10 @@ async def run_sources(home: Home, record: RunRecord) -> list[CheckSource] | None
     paths = RunPaths(home, record.run_id)
     sources, committed = [], False
     for key, host_repo in record.repos.items():
-        clone = paths.clone(key)
-        if not clone.is_dir():
+        if not has_work(paths, key):
             raise SessionError(f"{record.run_id}: the clone of {key} is gone")
-        store = paths.store(key)
-        snapshot = await snapshot_clone(clone, store, Path(host_repo))
+        snapshot = await snapshot_work(paths, key, Path(host_repo), record.branch)
+        store = Path(snapshot.store)
         try:
             tip = _tip(snapshot, record.branch)
             base = record.bases.get(key) or await _fork_point(store, Path(host_repo), tip)

@@ -13,9 +13,11 @@ import anyio
 import msgspec
 
 from ..errors import GitError, UnreadableClone
+from ..runs.records import RunPaths
 from ..text import printable
 from . import git
-from .snapshot import snapshot_clone
+from .snapshot import CloneSnapshot, snapshot_clone
+from .work import snapshot_work
 
 __all__ = [
     "MAX_COUNTED",
@@ -23,6 +25,7 @@ __all__ = [
     "Commit",
     "create_clone",
     "host_identity",
+    "unfetched_run_work",
     "unfetched_work",
 ]
 
@@ -108,9 +111,19 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
     The clone is read through :mod:`scad.code.snapshot`: git never runs in it. Raises
     UnreadableClone when it cannot be read without trusting it.
     """
-    snapshot = await snapshot_clone(clone, store, host_repo)
+    return await _beyond_host(await snapshot_clone(clone, store, host_repo), clone.name, host_repo)
+
+
+async def unfetched_run_work(paths: RunPaths, key: str, host_repo: Path, branch: str) -> CloneWork:
+    """:func:`unfetched_work` of the run's work in repo ``key``, wherever it is (its
+    clone, or the store a remote run pushed into: :mod:`scad.code.work`)."""
+    return await _beyond_host(await snapshot_work(paths, key, host_repo, branch), key, host_repo)
+
+
+async def _beyond_host(snapshot: CloneSnapshot, name: str, host_repo: Path) -> CloneWork:
+    store = Path(snapshot.store)
     if snapshot.kept_problem is not None:
-        raise UnreadableClone(clone.name, snapshot.kept_problem)
+        raise UnreadableClone(name, snapshot.kept_problem)
     tips = dict(snapshot.branches)
     if snapshot.detached:
         tips["HEAD"] = snapshot.detached
@@ -137,7 +150,7 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
             f"--format=%H %<({SUBJECT_WIDTH},trunc)%s", input="".join(f"{sha}\n" for sha in ahead[:MAX_LISTED]).encode(),
         ) if ahead else ""  # fmt: skip
     except GitError as exc:
-        raise UnreadableClone(clone.name, str(exc)) from None
+        raise UnreadableClone(name, str(exc)) from None
     unfetched = set(ahead)
     cut = len(seen) > MAX_COUNTED  # then a tip may be ahead without being among those seen
     branches = [

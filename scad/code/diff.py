@@ -21,7 +21,7 @@ from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
 from .clones import Commit
-from .snapshot import snapshot_clone
+from .work import has_work, snapshot_work
 
 __all__ = [
     "EMPTY_TREE",
@@ -31,8 +31,8 @@ __all__ = [
     "MAX_FILES",
     "FileChange",
     "RepoDiff",
-    "diff_clone",
     "diff_run",
+    "diff_work",
 ]
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -94,29 +94,27 @@ async def diff_run(home: Home, record: RunRecord, *, detail: bool) -> list[RepoD
     paths = RunPaths(home, record.run_id)
     diffs = []
     for key, host_repo in record.repos.items():
-        clone, store = paths.clone(key), paths.store(key)
         if record.cleaned:
             diffs.append(RepoDiff(key=key, problem="the run was cleaned; its clone is gone"))
-        elif not clone.is_dir():
+        elif not has_work(paths, key):
             diffs.append(RepoDiff(key=key, problem="the run has no clone of it"))
         else:
-            found = await diff_clone(
-                key, clone, store, Path(host_repo), record.branch, detail=detail
-            )
+            found = await diff_work(paths, key, Path(host_repo), record.branch, detail=detail)
             diffs.append(found)
     return diffs
 
 
-async def diff_clone(
-    key: str, clone: Path, store: Path, host_repo: Path, branch: str, *, detail: bool
+async def diff_work(
+    paths: RunPaths, key: str, host_repo: Path, branch: str, *, detail: bool
 ) -> RepoDiff:
-    """The work on ``branch`` of ``clone`` (see the module's docstring)."""
+    """The work on ``branch`` of the run's repo ``key`` (see the module's docstring)."""
     if not await git.is_repository(host_repo):
         return RepoDiff(key=key, problem=f"{host_repo} is not a git repository any more")
     try:
-        snapshot = await snapshot_clone(clone, store, host_repo)
+        snapshot = await snapshot_work(paths, key, host_repo, branch)
     except UnreadableClone as exc:
         return RepoDiff(key=key, problem=f"cannot be read safely ({exc.problem})")
+    store = Path(snapshot.store)
     tip = snapshot.branches.get(branch) or snapshot.detached
     if tip is None and snapshot.head_branch is not None:
         tip = snapshot.branches.get(snapshot.head_branch)

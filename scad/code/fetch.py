@@ -46,7 +46,7 @@ from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
-from .snapshot import snapshot_clone
+from .work import has_work, snapshot_work
 
 __all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
 
@@ -166,15 +166,15 @@ async def _fetch_repo(
             key=key, host_repo=str(host_repo), default_branch=None, branches=[], problem=problem
         )
 
-    clone, store = paths.clone(key), paths.store(key)
-    if not clone.is_dir():
+    if not has_work(paths, key):
         return failed("the clone is gone")
     if not await git.is_repository(host_repo):
         return failed(f"{host_repo} is not a git repository any more")
     try:
-        snapshot = await snapshot_clone(clone, store, host_repo)
+        snapshot = await snapshot_work(paths, key, host_repo, record.branch)
     except UnreadableClone as exc:
         return failed(f"cannot be read safely ({exc.problem}); nothing fetched")
+    store = Path(snapshot.store)
     tips = dict(snapshot.branches)
     if len(tips) > MAX_BRANCHES:
         return failed(f"holds {len(tips)} branches, more than the {MAX_BRANCHES} fetched at once")

@@ -37,6 +37,7 @@ __all__ = [
     "git_status",
     "git_status_bounded",
     "heads",
+    "host_service",
     "is_dirty",
     "is_repository",
     "missing_objects",
@@ -153,6 +154,19 @@ def _host_command(repo: Path, args: Sequence[str], config: Mapping[str, str] | N
     settings = {"safe.directory": os.path.realpath(repo), **(config or {})}
     options = [part for key, value in settings.items() for part in ("-c", f"{key}={value}")]
     return ["git", *options, "-C", str(repo), *args]
+
+
+#: What git may not do in a host repo it serves to a remote run: run a hook or ask a
+#: file-system monitor.
+_SERVING = {"core.hooksPath": os.devnull, "core.fsmonitor": "false"}
+
+
+def host_service(repo: Path, service: str, *, advertise: bool) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``git <service> --stateless-rpc`` (the
+    ``upload-pack`` of git's smart HTTP; ``advertise``: its list of refs) serving the
+    host repo ``repo``: the user's configuration, with hooks and the monitor off."""
+    args = [service, "--stateless-rpc", *(["--advertise-refs"] if advertise else []), "."]
+    return _host_command(repo, args, _SERVING), _environment({})
 
 
 async def git_status(repo: Path, *args: str) -> tuple[int, str]:

@@ -5,7 +5,8 @@ holds the user's credential and swaps it in for each run's own token
 (:func:`register_run`, :func:`revoke_run`); it measures every answer as it streams
 past, writes what it measured as the run's gateway events (:func:`gateway_usage`
 adds them up) and refuses a run's next model call once its budget, or its batch's,
-is spent.
+is spent. A run on another machine also gets its repos and Claude state through it,
+and sends its branches and state back (:func:`enable_transport`, :mod:`._transport`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     )
     from ._server import serve_gateway
     from ._status import GatewayStatus, RunSpend, gateway_status
+    from ._transport import TransportLimits, enable_transport
 
 __all__ = [
     "DEFAULT_UPSTREAM",
@@ -71,10 +73,12 @@ __all__ = [
     "Registration",
     "RunSpend",
     "StaticCredential",
+    "TransportLimits",
     "credential_source",
     "credentials_path",
     "egress_network_name",
     "egress_policy",
+    "enable_transport",
     "ensure_egress_network",
     "ensure_gateway",
     "events_path",
@@ -117,6 +121,8 @@ __getattr__, __dir__ = lazy_face(
         "Registration": "_registry",
         "RunSpend": "_status",
         "StaticCredential": "_credentials",
+        "TransportLimits": "_transport",
+        "enable_transport": "_transport",
         "credential_source": "_credentials",
         "credentials_path": "_login_file",
         "ensure_gateway": "_lifecycle",

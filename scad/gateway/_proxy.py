@@ -34,6 +34,7 @@ from ._meter import Meter, meter_for
 from ._paths import FORWARDED, METERED, canonical_path
 from ._registry import Registration, registration_of
 from ._sse import StreamUsage
+from ._transport import Transport, TransportLimits
 
 __all__ = ["MAX_REQUEST", "Gateway", "error_response"]
 
@@ -91,17 +92,20 @@ class Gateway:
         credential: CredentialSource | None,
         client: aiohttp.ClientSession,
         journal: Journal,
+        transport: TransportLimits | None = None,
     ) -> None:
         self._home = home
         self._credential = credential
         self._client = client
         self._journal = journal
         self._ledger = Ledger(home)
+        self._transport = Transport(home, transport)
 
     def application(self, *own: web.RouteDef) -> web.Application:
         """The model API's calls, after the gateway's ``own`` endpoints."""
         app = web.Application(client_max_size=MAX_REQUEST)
         app.router.add_routes(own)
+        self._transport.add_routes(app)
         app.router.add_route("HEAD", "/", self.probe)
         app.router.add_route("GET", "/", self.probe)
         app.router.add_route("*", "/{tail:.*}", self.forward)

@@ -46,6 +46,7 @@ __all__ = [
     "registration_of",
     "revoke_run",
     "upstream_of",
+    "write_registration",
 ]
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
@@ -79,6 +80,9 @@ class Registration(msgspec.Struct, kw_only=True, frozen=True):
     """Who is told when the run says it waits for its user (an interactive session of a
     config with a notifier); None: nobody. Kept here, at registration, so the gateway
     never reads a user's config files on a run's word."""
+    repos: dict[str, str] | None = None
+    """A remote run's repos (key -> host repo), which it clones and pushes through the
+    gateway (:mod:`._transport`); None for a run whose clones are mounted."""
 
     @property
     def token(self) -> str:
@@ -220,6 +224,11 @@ def registered_runs(home: Home) -> list[Registration]:
     """Every run with a registration, live or revoked, by run id."""
     found = (load_registration(home, run_id) for run_id in home.run_ids())
     return [registration for registration in found if registration is not None]
+
+
+def write_registration(home: Home, registration: Registration) -> None:
+    """Write ``registration`` over the run's (its folder must exist)."""
+    _write(home, registration)
 
 
 def _write(home: Home, registration: Registration) -> None:

@@ -10,7 +10,7 @@ import anyio
 
 from ..batch.store import BatchPaths
 from ..checks.folder import Holder, holder
-from ..code.clones import MAX_COUNTED, unfetched_work
+from ..code.clones import MAX_COUNTED, unfetched_run_work
 from ..engine import ContainerState, labels
 from ..errors import UnreadableClone
 from ..home import Home
@@ -214,7 +214,7 @@ async def _clones_note(home: Home, run: SeenRun) -> str:
         if host is None:
             return f"it has clone {key}, which is not one of its repos; look at it by hand"
         try:
-            work = await unfetched_work(paths.clone(key), paths.store(key), Path(host))
+            work = await unfetched_run_work(paths, key, Path(host), run.record.branch)
         except UnreadableClone as exc:
             return (
                 f"it has clones; cannot tell whether clone {key} holds commits {host} lacks "

@@ -16,7 +16,8 @@ import msgspec
 
 from ..config.schema import Config
 from ..errors import ImageError
-from ..layout import AGENT_HOME, AGENT_USER, agent_ids
+from ..layout import AGENT_HOME, AGENT_USER, WORKSPACE, agent_ids
+from .remote_run import REMOTE_RUN
 
 __all__ = [
     "BuildContext",
@@ -59,7 +60,7 @@ class BuildContext(msgspec.Struct, frozen=True, kw_only=True):
             for name in sorted(self.files):
                 info = tarfile.TarInfo(name)
                 info.size = len(self.files[name])
-                info.mode = 0o755 if name.endswith(".sh") else 0o644
+                info.mode = 0o755 if name.endswith((".sh", ".py")) else 0o644
                 archive.addfile(info, io.BytesIO(self.files[name]))
         return buffer.getvalue()
 
@@ -94,8 +95,9 @@ def render_dockerfile(
         " && git config --system safe.directory '*'",
         f"RUN npm install --global --no-fund --no-audit @anthropic-ai/claude-code@{config.claude.version} \\",
         " && npm cache clean --force",
-        # The agent owns the virtualenv so it can install into it.
-        f"RUN install -d -o {uid} -g {gid} /opt/venv",
+        # The agent owns the virtualenv so it can install into it, and the workspace
+        # a remote run clones into.
+        f"RUN install -d -o {uid} -g {gid} /opt/venv {WORKSPACE}",
         f"USER {AGENT_USER}",
         "RUN python3 -m venv /opt/venv",
     ]
@@ -108,6 +110,7 @@ def render_dockerfile(
         "COPY tmux.conf /etc/tmux.conf",
         "COPY entrypoint.sh /usr/local/bin/scad-entrypoint",
         "COPY session.sh /usr/local/bin/scad-session",
+        "COPY remote-run.py /usr/local/bin/scad-remote-run",
         f"WORKDIR {AGENT_HOME}",
         "RUN claude --version",
         'ENTRYPOINT ["/usr/local/bin/scad-entrypoint"]',
@@ -203,6 +206,7 @@ def create_build_context(
     files["tmux.conf"] = TMUX_CONF.encode()
     files["entrypoint.sh"] = ENTRYPOINT.encode()
     files["session.sh"] = SESSION.encode()
+    files["remote-run.py"] = REMOTE_RUN.encode()
     return BuildContext(
         dockerfile=dockerfile,
         files=files,

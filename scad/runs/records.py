@@ -119,6 +119,15 @@ class RunPaths:
         return self.stores / f"{key}.git"
 
     @property
+    def pushed_stores(self) -> Path:
+        return self.root / "pushed"
+
+    def pushed(self, key: str) -> Path:
+        """The bare repository a remote run pushes its branches of repo ``key`` into
+        (through the gateway; see :mod:`scad.code.pushed`)."""
+        return self.pushed_stores / f"{key}.git"
+
+    @property
     def claude_dir(self) -> Path:
         return self.root / "claude"
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..code.clones import MAX_COUNTED, Commit, unfetched_work
+from ..code.clones import MAX_COUNTED, Commit, unfetched_run_work
+from ..code.work import has_work
 from ..engine import ContainerState, labels
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..gateway import revoke_run
@@ -116,11 +117,10 @@ async def _unfetched(
 ) -> list[Commit]:
     """The clone's commits the host lacks; unless ``force``, refuses to go on when
     there are some or when the clone cannot be read."""
-    clone = paths.clone(key)
-    if not clone.is_dir():
+    if not has_work(paths, key):
         return []
     try:
-        work = await unfetched_work(clone, paths.store(key), host_repo)
+        work = await unfetched_run_work(paths, key, host_repo, record.branch)
     except UnreadableClone as exc:
         if force:
             return []

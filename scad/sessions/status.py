@@ -11,7 +11,7 @@ import anyio
 import msgspec
 
 from .. import agentfs
-from ..code.clones import CloneWork, unfetched_work
+from ..code.clones import CloneWork, unfetched_run_work
 from ..engine import ContainerState, labels
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
 from ..gateway import load_registration, refresh_token_fingerprint
@@ -298,7 +298,7 @@ async def _clone_info(paths: RunPaths, record: RunRecord, key: str, host_repo: s
         key=key, path=str(paths.clone(key)), host_repo=host_repo, branch=record.branch, work=None
     )
     try:
-        info.work = await unfetched_work(paths.clone(key), paths.store(key), Path(host_repo))
+        info.work = await unfetched_run_work(paths, key, Path(host_repo), record.branch)
     except UnreadableClone as exc:
         info.problem = exc.problem
     return info

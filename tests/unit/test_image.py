@@ -80,6 +80,7 @@ def test_context_holds_only_what_the_build_needs(tmp_path: Path) -> None:
         "Dockerfile",
         "ca/00-ca.crt",
         "entrypoint.sh",
+        "remote-run.py",
         "requirements.txt",
         "session.sh",
         "tmux.conf",

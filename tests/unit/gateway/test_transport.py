@@ -1,0 +1,391 @@
+"""A remote run's git and state through the gateway: the real git client against the
+transport's handlers served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import anyio
+import msgspec
+import pytest
+from aiohttp import web
+
+from scad.code.clones import unfetched_run_work
+from scad.code.diff import diff_run
+from scad.code.fetch import fetch_run
+from scad.code.pushed import read_pushed
+from scad.gateway import TransportLimits, enable_transport
+from scad.gateway._registry import register_run, revoke_run
+from scad.gateway._transport import Transport
+from scad.home import Home
+from scad.runs.records import RunPaths, RunRecord, save_run
+from tests.conftest import make_repo
+
+pytestmark = pytest.mark.anyio
+
+RUN = "proj-t-Jan01-0000"
+OTHER = "proj-u-Jan01-0000"
+
+
+class Served(msgspec.Struct, kw_only=True):
+    home: Home
+    url: str
+    token: str
+    repo: Path
+    work: Path
+
+
+def client_env(token: str) -> dict[str, str]:
+    """git's client as a run's bootstrap runs it: the token in the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0",
+        GIT_CONFIG_COUNT="3",
+        GIT_CONFIG_KEY_0="http.extraHeader", GIT_CONFIG_VALUE_0=f"Authorization: Bearer {token}",
+        GIT_CONFIG_KEY_1="user.name", GIT_CONFIG_VALUE_1="agent",
+        GIT_CONFIG_KEY_2="user.email", GIT_CONFIG_VALUE_2="agent@example.invalid",
+    )  # fmt: skip
+    return env
+
+
+async def run_git(token: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return await anyio.to_thread.run_sync(
+        lambda: subprocess.run(
+            ["git", *args], cwd=cwd, env=client_env(token), capture_output=True, text=True
+        )
+    )
+
+
+def plain_git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+def new_run(home: Home, run_id: str) -> str:
+    home.run_dir(run_id).mkdir(parents=True)
+    return register_run(home, run_id).token
+
+
+@pytest.fixture
+def limits() -> TransportLimits:
+    return TransportLimits()
+
+
+@pytest.fixture
+async def served(tmp_path: Path, limits: TransportLimits) -> AsyncIterator[Served]:
+    home = Home(tmp_path / "home")
+    token = new_run(home, RUN)
+    repo = make_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    await enable_transport(home, RUN, {"code": repo})
+    app = web.Application()
+    Transport(home, limits).add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        yield Served(home=home, url=f"http://127.0.0.1:{port}", token=token, repo=repo, work=work)
+    finally:
+        await runner.cleanup()
+
+
+async def cloned(served: Served) -> Path:
+    done = await run_git(
+        served.token, "clone", "-q", f"{served.url}/scad/git/code.git", "code", cwd=served.work
+    )
+    assert done.returncode == 0, done.stderr
+    clone = served.work / "code"
+    await run_git(served.token, "checkout", "-q", "-b", "scad-r", cwd=clone)
+    return clone
+
+
+async def commit(served: Served, clone: Path, name: str, data: bytes) -> str:
+    (clone / name).write_bytes(data)
+    await run_git(served.token, "add", name, cwd=clone)
+    await run_git(served.token, "commit", "-qm", f"add {name}", cwd=clone)
+    return (await run_git(served.token, "rev-parse", "HEAD", cwd=clone)).stdout.strip()
+
+
+async def pushed_branches(served: Served) -> dict[str, str]:
+    return (await read_pushed(RunPaths(served.home, RUN).pushed("code"), "scad-r")).branches
+
+
+async def test_a_run_clones_its_repo_and_pushes_its_branch_home(served: Served) -> None:
+    clone = await cloned(served)
+    assert (clone / "README.md").read_text() == "hello\n"
+    tip = await commit(served, clone, "work.txt", b"done\n")
+    done = await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    assert done.returncode == 0, done.stderr
+    assert await pushed_branches(served) == {"scad-r": tip}
+    assert plain_git("-C", str(served.repo), "branch", "--list").split() == [
+        "*",
+        "main",
+    ]  # the host repo was only read
+
+
+async def test_a_push_sends_only_what_the_host_lacks(served: Served, tmp_path: Path) -> None:
+    """The store borrows the host's objects: the host's history is not sent again."""
+    for index in range(30):
+        (served.repo / f"f{index}").write_bytes(os.urandom(4096))
+        plain_git("-C", str(served.repo), "add", "-A")
+        plain_git("-C", str(served.repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                  "commit", "-qm", f"c{index}")  # fmt: skip
+    clone = await cloned(served)
+    await commit(served, clone, "work.txt", b"done\n")
+    assert (
+        await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    ).returncode == 0
+    store = RunPaths(served.home, RUN).pushed("code")
+    sizes = sum(f.stat().st_size for f in (store / "objects").rglob("*") if f.is_file())
+    assert sizes < 30 * 4096
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda s: "proj-t-Jan01-0000." + "x" * 43, id="wrong-secret"),
+        pytest.param(lambda s: "", id="none"),
+        pytest.param(lambda s: s.token.replace(RUN, "proj-z-Jan01-0000"), id="unknown-run"),
+    ],
+)
+async def test_a_wrong_token_is_refused(served: Served, token: Callable[[Served], str]) -> None:
+    done = await run_git(
+        token(served), "clone", "-q", f"{served.url}/scad/git/code.git", "code", cwd=served.work
+    )
+    assert done.returncode != 0
+    assert "could not read Username" in done.stderr  # git's answer to a 401
+    assert not (served.work / "code").exists()
+
+
+async def test_a_revoked_run_is_refused(served: Served) -> None:
+    clone = await cloned(served)
+    await commit(served, clone, "work.txt", b"done\n")
+    revoke_run(served.home, RUN)
+    done = await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    assert done.returncode != 0
+    assert await pushed_branches(served) == {}
+
+
+async def test_a_run_reaches_its_own_repos_only(served: Served, tmp_path: Path) -> None:
+    other = new_run(served.home, OTHER)
+    await enable_transport(served.home, OTHER, {"lib": make_repo(tmp_path / "lib")})
+    async with aiohttp.ClientSession() as client:
+        for token, repo in ((other, "code"), (served.token, "lib")):
+            async with client.get(
+                f"{served.url}/scad/git/{repo}.git/info/refs?service=git-upload-pack",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as answer:
+                assert answer.status == 404
+
+
+async def test_a_run_that_is_not_remote_gets_nothing(served: Served) -> None:
+    local = new_run(served.home, OTHER)
+    async with aiohttp.ClientSession() as client:
+        for path in ("/scad/git/code.git/info/refs?service=git-upload-pack", "/scad/state"):
+            async with client.get(
+                served.url + path, headers={"Authorization": f"Bearer {local}"}
+            ) as answer:
+                assert answer.status == 401
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        pytest.param("refs/tags/v1", id="tag"),
+        pytest.param("refs/notes/commits", id="notes"),
+        pytest.param("refs/remotes/origin/x", id="remote"),
+        pytest.param("HEAD", id="head"),
+    ],
+)
+async def test_only_branches_are_taken(served: Served, ref: str) -> None:
+    clone = await cloned(served)
+    await commit(served, clone, "work.txt", b"done\n")
+    done = await run_git(served.token, "push", "-q", "origin", f"HEAD:{ref}", cwd=clone)
+    assert done.returncode != 0
+    store = RunPaths(served.home, RUN).pushed("code")
+    assert plain_git("--git-dir", str(store), "for-each-ref") == ""
+
+
+async def test_a_branch_is_never_deleted(served: Served) -> None:
+    clone = await cloned(served)
+    tip = await commit(served, clone, "work.txt", b"done\n")
+    assert (
+        await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    ).returncode == 0
+    done = await run_git(served.token, "push", "-q", "origin", ":scad-r", cwd=clone)
+    assert done.returncode != 0
+    assert await pushed_branches(served) == {"scad-r": tip}
+
+
+@pytest.mark.parametrize("limits", [TransportLimits(pushed_branches=3)])
+async def test_branches_are_bounded_in_count(served: Served) -> None:
+    clone = await cloned(served)
+    await commit(served, clone, "work.txt", b"done\n")
+    refspecs = [f"HEAD:refs/heads/b{index}" for index in range(4)]
+    done = await run_git(served.token, "push", "-q", "origin", *refspecs, cwd=clone)
+    assert done.returncode != 0
+    assert await pushed_branches(served) == {}
+
+
+@pytest.mark.parametrize("limits", [TransportLimits(push_bytes=256 << 10)])
+async def test_a_huge_pack_is_refused(served: Served) -> None:
+    clone = await cloned(served)
+    await commit(served, clone, "big.bin", os.urandom(2 << 20))
+    done = await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    assert done.returncode != 0
+    assert await pushed_branches(served) == {}
+
+
+async def test_a_bad_object_is_refused(served: Served) -> None:
+    clone = await cloned(served)
+    tree = (await run_git(served.token, "rev-parse", "HEAD^{tree}", cwd=clone)).stdout.strip()
+    # A commit with no committer: git's fsck refuses it.
+    bad = f"tree {tree}\nauthor a <a@a> 1 +0000\n\nbad\n".encode()
+    made = await anyio.to_thread.run_sync(
+        lambda: subprocess.run(
+            ["git", "hash-object", "--literally", "-t", "commit", "-w", "--stdin"],
+            cwd=clone, input=bad, capture_output=True, env=client_env(served.token),
+        )
+    )  # fmt: skip
+    oid = made.stdout.decode().strip()
+    await run_git(served.token, "update-ref", "refs/heads/bad", oid, cwd=clone)
+    done = await run_git(served.token, "push", "-q", "origin", "bad", cwd=clone)
+    assert done.returncode != 0
+    assert await pushed_branches(served) == {}
+
+
+def state_tar(entries: list[tarfile.TarInfo], data: bytes = b"{}") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for info in entries:
+            archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return buffer.getvalue()
+
+
+def entry(
+    name: str, kind: bytes = tarfile.REGTYPE, size: int = 2, link: str = ""
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = kind, size if kind == tarfile.REGTYPE else 0, link
+    return info
+
+
+def write_state(home: Home) -> None:
+    paths = RunPaths(home, RUN)
+    (paths.claude_dir / "projects").mkdir(parents=True)
+    (paths.claude_dir / "projects" / "t.jsonl").write_text("old\n")
+    paths.claude_json.write_text('{"old": true}')
+    paths.inputs.mkdir()
+    (paths.inputs / "prompt.txt").write_text("do it")
+    (paths.inputs / "credentials.env").write_text("SECRET=1")
+
+
+async def put_state(served: Served, body: bytes) -> int:
+    async with aiohttp.ClientSession() as client, client.put(
+        served.url + "/scad/state", data=body,
+        headers={"Authorization": f"Bearer {served.token}"},
+    ) as answer:  # fmt: skip
+        return answer.status
+
+
+async def test_the_state_goes_out_as_a_tar(served: Served) -> None:
+    write_state(served.home)
+    os.symlink("/etc/passwd", RunPaths(served.home, RUN).claude_dir / "planted")
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(
+            served.url + "/scad/state", headers={"Authorization": f"Bearer {served.token}"}
+        ) as answer,
+    ):
+        assert answer.status == 200
+        data = await answer.read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        names = {member.name: archive.extractfile(member) for member in archive}
+        contents = {n: f.read() for n, f in names.items() if f is not None}
+    assert set(names) == {
+        "claude",
+        "claude/projects",
+        "claude/projects/t.jsonl",
+        "claude.json",
+        "prompt.txt",
+    }
+    assert contents["prompt.txt"] == b"do it"  # credentials.env stays home
+
+
+async def test_the_state_comes_back_whole(served: Served) -> None:
+    write_state(served.home)
+    body = state_tar(
+        [entry("claude", tarfile.DIRTYPE), entry("claude/new.json"), entry("claude.json")]
+    )
+    assert await put_state(served, body) == 200
+    paths = RunPaths(served.home, RUN)
+    assert sorted(p.name for p in paths.claude_dir.iterdir()) == ["new.json"]
+    assert paths.claude_json.read_text() == "{}"
+    assert sorted(p.name for p in paths.root.iterdir() if p.name.startswith(".state")) == []
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        pytest.param([entry("claude/x", tarfile.SYMTYPE, link="/etc/passwd")], id="symlink"),
+        pytest.param([entry("claude/x", tarfile.LNKTYPE, link="claude.json")], id="hardlink"),
+        pytest.param([entry("claude/../../x")], id="dotdot"),
+        pytest.param([entry("/etc/x")], id="absolute"),
+        pytest.param([entry("claude/dev", tarfile.CHRTYPE)], id="device"),
+        pytest.param([entry("claude/fifo", tarfile.FIFOTYPE)], id="fifo"),
+        pytest.param([entry("inputs/prompt.txt")], id="outside-state"),
+        pytest.param([entry("claude")], id="claude-as-file"),
+        pytest.param([entry(f"claude/f{i}") for i in range(6)], id="too-many-entries"),
+        pytest.param([entry("claude/big", size=5000)], id="too-many-bytes"),
+    ],
+)
+@pytest.mark.parametrize("limits", [TransportLimits(state_entries=5, state_bytes=4096)])
+async def test_a_hostile_state_is_refused_and_the_old_one_stays(
+    served: Served, entries: list[tarfile.TarInfo]
+) -> None:
+    write_state(served.home)
+    data = b"x" * max(2, *(info.size for info in entries))
+    good = [entry("claude/new.json"), entry("claude.json")]
+    assert await put_state(served, state_tar([*good[:1], *entries, good[1]], data)) in (413, 422)
+    paths = RunPaths(served.home, RUN)
+    assert (paths.claude_dir / "projects" / "t.jsonl").read_text() == "old\n"
+    assert not (paths.claude_dir / "new.json").exists()
+    assert paths.claude_json.read_text() == '{"old": true}'
+    assert not (served.home.runs / "x").exists()
+
+
+async def test_a_cut_upload_leaves_the_old_state(served: Served) -> None:
+    write_state(served.home)
+    body = state_tar([entry("claude/new.json"), entry("claude.json")])
+    assert await put_state(served, body[:700]) == 422
+    assert RunPaths(served.home, RUN).claude_json.read_text() == '{"old": true}'
+
+
+async def test_what_a_run_pushed_is_fetched_diffed_and_counted_as_a_clone_is(
+    served: Served,
+) -> None:
+    clone = await cloned(served)
+    tip = await commit(served, clone, "work.txt", b"done\n")
+    assert (
+        await run_git(served.token, "push", "-q", "origin", "scad-r", cwd=clone)
+    ).returncode == 0
+    record = RunRecord(run_id=RUN, config="p", tag="t", mode="headless", image="i",
+                       branch="scad-r", created="2026-11-27T00:00:00.000Z",
+                       repos={"code": str(served.repo)})  # fmt: skip
+    save_run(served.home, record)
+    paths = RunPaths(served.home, RUN)
+    work = await unfetched_run_work(paths, "code", served.repo, "scad-r")
+    assert (work.branches, work.total) == (["scad-r"], 1)
+    [diff] = await diff_run(served.home, record, detail=False)
+    assert (diff.tip, diff.ahead, diff.problem) == (tip, 1, None)
+    fetched = await fetch_run(served.home, record)
+    assert fetched.problems == []
+    assert plain_git("-C", str(served.repo), "rev-parse", "scad-r").strip() == tip
+    assert (await unfetched_run_work(paths, "code", served.repo, "scad-r")).total == 0
