@@ -206,7 +206,7 @@ async def test_a_batch_of_twelve(batch_project: Project, tmp_path: Path) -> None
         assert [json.loads(line) for line in kept if line.strip()] == [e["data"] for e in last]
     retried = project.envelopes(runs[10])
     assert [e["event"] for e in retried if e["src"] == "scad"] == [
-        "created", "started", "exited", "resumed", "exited",
+        "created", "started", "exited", "retry", "resumed", "exited",
     ]  # fmt: skip
     assert any(e["src"] == "claude" and e["data"].get("subtype") == "api_retry" for e in retried)
     notes = [
