@@ -9,7 +9,7 @@ import asyncclick as click
 
 from ..home import Home
 from ..names import ids_named, short_run_id
-from ..text import printable
+from ..text import display_width, printable
 from ._app import Application, pass_app
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._render import Column, output_option, table_lines, terminal_width
@@ -119,7 +119,7 @@ def batch_table(
 
     shown = lines(compact=False)
     limit = width if width is not None else (None if wide else terminal_width())
-    if limit is not None and max(len(line) for line in shown) > limit:
+    if limit is not None and max(display_width(line) for line in shown) > limit:
         shown = lines(compact=True)
     count = len(batch.rows)
     head = f"batch {batch.batch_id} ({batch.config}): {count} prompt{'' if count == 1 else 's'}"
