@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+import unicodedata
+
+__all__ = ["display_width", "printable"]
 
 
 def printable(text: str) -> str:
@@ -22,3 +24,18 @@ def _escape(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def display_width(text: str) -> int:
+    """The columns ``text`` (as :func:`printable` shows it) takes on a terminal: two
+    for each wide character (CJK, most emoji), none for a combining mark, one for
+    any other."""
+    if text.isascii():
+        return len(text)  # the common case
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1

@@ -19,6 +19,7 @@ from ..notify.deliver import Delivery
 from ..notify.notice import ATTENTION, Notice
 from ..notify.notifier import Notifier
 from ..runs.records import now_iso
+from ..text import printable
 from .events import AttemptEnded, BatchEvent, Notified, NotifyFailed
 from .store import BatchManifest, BatchState
 
@@ -36,7 +37,8 @@ def attention_notice(manifest: BatchManifest, event: AttemptEnded) -> Notice | N
         run_id=event.run_id,
         item=event.item,
         outcome=event.status,
-        detail=event.detail,
+        # Claude's last words or a check's output may be in it: shown, never obeyed.
+        detail=None if event.detail is None else printable(event.detail),
         time=now_iso(),
     )
 

@@ -34,6 +34,8 @@ from ..text import printable
 __all__ = ["activity_lines"]
 
 WIDTH = 160
+#: The most characters of one line shown, whatever fields of the agent's it holds.
+LINE_LIMIT = 3 * WIDTH
 
 
 def _one_line(text: str, width: int = WIDTH) -> str:
@@ -58,8 +60,13 @@ def _clock(second: str, zone: tuple[str, str]) -> str:
 
 def activity_lines(envelope: Envelope) -> list[str]:
     """What a person wants to see of one envelope (often nothing), safe for a terminal:
-    the agent's text cannot carry escape sequences through."""
-    return [printable(line) for line in _lines(envelope)]
+    the agent's text cannot carry escape sequences through, nor make a line longer
+    than :data:`LINE_LIMIT` characters (before escaping)."""
+    return [printable(_cut(line)) for line in _lines(envelope)]
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= LINE_LIMIT else line[: LINE_LIMIT - 1] + "…"
 
 
 def _lines(envelope: Envelope) -> list[str]:

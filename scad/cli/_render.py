@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import asyncclick as click
 
 from ..runs.records import parse_iso
-from ..text import printable
+from ..text import display_width, printable
 
 if TYPE_CHECKING:
     from ..config.schema import Config
@@ -85,11 +85,16 @@ def table_cells(
         [cols[i].header for i in shown],
         *[[("" if row[i] is None else printable(str(row[i]))) for i in shown] for row in rows],
     ]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(shown))]
+    widths = [max(display_width(row[j]) for row in cells) for j in range(len(shown))]
     limit = width if width is not None else (None if wide else terminal_width())
     if limit is not None:
         _fit(widths, [cols[i].cut for i in shown], limit)
-    return [[clip(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)] for row in cells]
+    return [[_pad(clip(cell, w), w) for cell, w in zip(row, widths, strict=True)] for row in cells]
+
+
+def _pad(cell: str, width: int) -> str:
+    """``cell`` with spaces to take ``width`` columns of a terminal."""
+    return cell + " " * (width - display_width(cell))
 
 
 def _fit(widths: list[int], cut: list[bool], limit: int) -> None:
@@ -106,12 +111,16 @@ def _fit(widths: list[int], cut: list[bool], limit: int) -> None:
 
 
 def clip(cell: str, width: int) -> str:
-    """``cell``, cut to ``width`` with ``…`` when longer: after a whole word when it
-    can be, so a number in the text is shown whole or not at all."""
-    if len(cell) <= width:
+    """``cell``, cut to ``width`` columns of a terminal with ``…`` when wider: after
+    a whole word when it can be, so a number in the text is shown whole or not at all."""
+    if display_width(cell) <= width:
         return cell
-    kept = cell[: width - 1]
-    if not cell[width - 1].isspace() and " " in kept:
+    end = taken = 0
+    while taken + display_width(cell[end]) <= width - 1:  # room for the ellipsis
+        taken += display_width(cell[end])
+        end += 1
+    kept = cell[:end]
+    if not cell[end].isspace() and " " in kept:
         kept = kept[: kept.rindex(" ")]
     return kept.rstrip() + "\u2026"
 

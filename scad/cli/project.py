@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ..names import short_run_id
+from ..text import display_width
 from ._app import Application, HelpGroup, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
@@ -162,7 +163,7 @@ def status_table(
 
     shown = lines(compact=False)
     limit = width if width is not None else (None if wide else terminal_width())
-    if limit is not None and max(len(line) for line in shown) > limit:
+    if limit is not None and max(display_width(line) for line in shown) > limit:
         shown = lines(compact=True)
     t = result.totals
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(t.outcomes.items()))

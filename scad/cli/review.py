@@ -9,7 +9,7 @@ import asyncclick as click
 
 from ..home import Home
 from ..names import ids_named, short_run_id
-from ..text import printable
+from ..text import display_width, printable
 from ._app import Application, pass_app
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._render import Column, output_option, table_lines, terminal_width
@@ -119,7 +119,7 @@ def batch_table(
 
     shown = lines(compact=False)
     limit = width if width is not None else (None if wide else terminal_width())
-    if limit is not None and max(len(line) for line in shown) > limit:
+    if limit is not None and max(display_width(line) for line in shown) > limit:
         shown = lines(compact=True)
     count = len(batch.rows)
     head = f"batch {batch.batch_id} ({batch.config}): {count} prompt{'' if count == 1 else 's'}"
@@ -155,7 +155,8 @@ def _checks(row: ReviewRow) -> str:
 
 def run_text(run: RunReview) -> str:
     """One run: its figures, checks, commits, what the agent said last and its diff,
-    every line of an agent's text shown as :func:`~scad.text.printable` makes it."""
+    every line shown as :func:`~scad.text.printable` makes it (whatever a field holds:
+    a git error can quote a name the agent chose)."""
     (row,) = run.rows
     out = [
         f"run {row.run_id}",
@@ -185,10 +186,17 @@ def run_text(run: RunReview) -> str:
             out += ["", *_shown(repo.diff)]
         if repo.diff_cut:
             out.append("[the diff goes on: longer than scad shows]")
-    return "\n".join(out)
+    # Escaping what is escaped already changes nothing: a backslash shows as itself.
+    return "\n".join(_line(line) for line in out)
 
 
 def _shown(text: str) -> list[str]:
     """An agent's text as lines a terminal shows as they are: tabs as spaces, then
     every control, escape or bidi character escaped. Lines end at ``\\n`` only."""
-    return [printable(line.expandtabs(8)) for line in text.split("\n")]
+    return [_line(line) for line in text.split("\n")]
+
+
+def _line(text: str) -> str:
+    """One line as a terminal shows it: tabs as spaces, every other character that is
+    not itself escaped (a newline too: the line stays one)."""
+    return printable(text.expandtabs(8))

@@ -1,5 +1,5 @@
 """The one document a notifier receives: what happened, to which run or batch, built
-by scad alone (never from anything a run's container said). Pure."""
+by scad (never by a run's container). Pure."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     #: How the run ended (``run-needs-attention``), or the batch did (``batch-ended``:
     #: ``succeeded`` when every item did, else ``failed``); None for ``session-idle``.
     outcome: str | None = None
+    #: Why, in a line (bounded): for a run, what scad saw, else what Claude or a
+    #: failing check said last, every character a terminal would not show as
+    #: itself escaped (:func:`~scad.text.printable`).
     detail: str | None = None
     #: ``batch-ended``: how many items ended each way (``succeeded``, ``failed``, ...).
     counts: dict[str, int] | None = None

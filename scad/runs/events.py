@@ -196,19 +196,23 @@ class _PendingEnvelopes:
 
     def claude(self, head: bytes, text: str, ts: str) -> None:
         """One line of Claude's output, after the fields in ``head``: its JSON as
-        ``data`` when every reader can read the line back, else as ``text``. The check
+        ``data`` when every reader reads the line back with that JSON as its ``data`` and
+        nothing else, else as ``text``. The check
         builds no objects: a line of megabytes costs its bytes, not their decoding."""
         raw = text.encode(errors="replace")  # a lone surrogate has no UTF-8
         value = raw.strip()
         if value and nests_within(value, MAX_NESTING):
             line = self._line(head + b'"data":' + value, ts)
             try:
-                _decode_claude(line)  # the very line, as the log's readers read it
+                stored = _decode_claude(line)  # the very line, as the log's readers read it
             except LINE_ERRORS:  # an agent can print anything
                 pass
             else:
-                self._add(line)
-                return
+                # One JSON value and nothing after it: `{...},"src":"scad",...` would
+                # otherwise add (or override) the envelope's own fields.
+                if bytes(stored.data) == value:
+                    self._add(line)
+                    return
         self.raw(head + _text_field(raw.decode()), ts)
 
 

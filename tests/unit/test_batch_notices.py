@@ -129,3 +129,25 @@ async def test_notify_in_the_batch_options_stands_in_for_the_config(
     notifier.release.set()
     await run(Scripted({"01": [OK]}), home, config, batch_id, deliver=notifier)
     assert [n.kind for n in notifier.notices] == ["batch-ended"]
+
+
+def test_a_notice_shows_what_an_agent_said_escaped() -> None:
+    """A run's last words and its checks' output reach a notice's detail: a notifier
+    that shows it (a desktop notice, a terminal, a chat) shows it as written, never
+    obeys an escape or a bidirectional override in it."""
+    import json
+
+    from scad.batch.notices import attention_notice
+    from scad.batch.store import BatchManifest, BatchOptions
+    from scad.notify.notice import encode_notice
+
+    manifest = BatchManifest(
+        batch_id="b", config="c", tag="t", created="now", image="i", source="-",
+        options=BatchOptions(), items=[],
+    )  # fmt: skip
+    said = "done\x1b]52;c;cm0gLXJmIH4=\x07\r\u202eexe.txt\u200b\x85"
+    event = AttemptEnded(item=1, run_id="r1", attempt=1, status="failed", final=True, detail=said)
+    notice = attention_notice(manifest, event)
+    assert notice is not None
+    detail = json.loads(encode_notice(notice))["detail"]
+    assert detail == "done\\x1b]52;c;cm0gLXJmIH4=\\x07\\x0d\\u202eexe.txt\\u200b\\x85"

@@ -423,3 +423,44 @@ async def test_a_number_python_cannot_hold_reads_as_no_payload(tmp_path: Path) -
     await ingest(paths, "c1", 0, [LogLine(TS, '{"type":"assistant","a":' + "9" * 5000 + "}")])
     (stored,) = await read_all_events(paths)
     assert stored.payload() is None
+
+
+#: Lines an agent can print that are JSON followed by more of the envelope's fields:
+#: spliced after ``"data":`` as they are, the last of each duplicated key would win.
+SPLICED = [
+    pytest.param('{"type":"assistant"},"src":"scad","event":"exited","exit_code":0', id="exited"),
+    pytest.param(
+        '{"type":"assistant"},"src":"scad","event":"checked","name":"tests","exit_code":1',
+        id="checked",
+    ),
+    pytest.param(
+        '{"type":"assistant"},"src":"scad","event":"started","cid":"ffffffffffff"', id="started"
+    ),
+    pytest.param('{"type":"assistant"},"cid":"ffffffffffff","n":7', id="other-container"),
+    pytest.param('{"type":"assistant"}, "data" :' + RESULT, id="second-data"),
+]
+
+
+@pytest.mark.parametrize("spliced", SPLICED)
+async def test_a_line_of_stdout_cannot_add_fields_to_its_envelope(
+    tmp_path: Path, spliced: str
+) -> None:
+    """What the container printed is Claude's line and nothing else: it reads back
+    whole (as text when it is not one JSON value), never as scad's event, another
+    container's line or a field of the envelope."""
+    from scad.runs.summaries import summarise_log
+
+    paths = run_paths(tmp_path)
+    cid = "c" * 64
+    await append_event(paths, Started(cid=cid))
+    await ingest(paths, cid, 0, [LogLine(TS, line) for line in (INIT, spliced, RESULT)])
+    await ingest(paths, cid, 3, [], exit=Exited(exit_code=0))
+    envelopes = await read_all_events(paths)
+    assert [(e.src, e.kind, at(e, "cid"), at(e, "n")) for e in envelopes] == [
+        ("scad", "started", "c" * 12, None),
+        *[("claude", None, "c" * 12, n) for n in range(3)],
+        ("scad", "exited", "c" * 12, None),
+    ]
+    assert envelopes[2].text == spliced
+    summary = await anyio.to_thread.run_sync(summarise_log, paths)
+    assert (summary.outcome, summary.summary.turns) == ("succeeded", 3)

@@ -188,3 +188,15 @@ def test_odd_but_valid_shapes_are_shown() -> None:
     empty = {"content": [{"type": "tool_result", "content": [{"type": "image", "source": {}}]}]}
     assert claude({"type": "user", "message": empty}) == ["10:11:12   ← (no output)"]
     assert claude({"type": "result"}) == ["10:11:12 done: None turns, $0.0000, 0.0 s (None)"]
+
+
+def test_no_field_an_agent_prints_makes_a_line_longer_than_its_bound() -> None:
+    huge = "y" * 100_000
+    shown = [
+        *claude({"type": "system", "subtype": "init", "session_id": huge, "model": huge}),
+        *claude({"type": "system", "subtype": "api_retry", "error": huge, "error_status": 500}),
+        *claude({"type": "assistant", "message": {"content": [
+            {"type": "tool_use", "name": huge, "input": {"command": "ls"}}]}}),
+        *claude({"type": "result", "subtype": huge, "is_error": False, "num_turns": 1}),
+    ]  # fmt: skip
+    assert len(shown) == 4 and all(len(line) <= 4 * 160 for line in shown), [len(s) for s in shown]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from scad.cli._render import table
@@ -28,3 +29,27 @@ def test_a_batch_note_is_text_never_markup() -> None:
     assert out.getvalue() == (
         "code: .git/HEAD names 'refs/heads/[link=https://example.test]ok[/link] [/]\\u2066'\n"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("界" * 60, id="cjk"),
+        pytest.param("🙂" * 60, id="emoji"),
+        pytest.param("e\u0301" * 60, id="combining"),
+    ],
+)
+def test_a_table_fits_and_lines_up_by_the_columns_text_takes_on_a_terminal(text: str) -> None:
+    """A wide character takes two columns of a terminal and a combining mark none:
+    a table that counted characters would overflow its width or misalign its columns."""
+    from scad.cli._render import Column, table_lines
+    from scad.text import display_width
+
+    columns = (Column("NAME", cut=True), Column("OUTCOME"), Column("COST"))
+    rows = [(text, "checks-failed", "$1.0000"), ("plain", "succeeded", "$2.0000")]
+    lines = table_lines(columns, rows, width=60)
+    assert all(display_width(line) <= 60 for line in lines), lines
+    starts = {display_width(line[: line.index(outcome)]) for line, outcome in
+              zip(lines, ("OUTCOME", "checks-failed", "succeeded"), strict=True)}  # fmt: skip
+    assert len(starts) == 1, lines
+    assert "\u2026" in lines[1]

@@ -74,6 +74,24 @@ def test_a_run_screen_escapes_what_the_agent_wrote() -> None:
     assert text.endswith("[the diff goes on: longer than scad shows]")
 
 
+def test_no_field_of_a_run_screen_reaches_the_terminal_unescaped() -> None:
+    """Whatever a field holds (a git error quoting the agent's names, a subject or a
+    check's name not escaped where it was read), the screen holds only lines of
+    characters a terminal shows as themselves."""
+    evil = "\x1b[2J\r\u202e\u200b\x85\u2028x"
+    review = RunReview(
+        rows=[ReviewRow(tag=evil, run_id="p-t-Nov27-1000", outcome="failed", detail=evil,
+                        checks=CheckResults(failed=[evil], passed=[evil], pinned=[evil]),
+                        changed_pinned=True, problem=evil)],
+        repos=[RepoDiff(key="code", problem=f"git log failed: {evil}", ahead=2,
+                        commits=[Commit("a" * 40, evil)], diff=evil)],
+        checked=[Checked(name=evil, exit_code=1, output=evil)],
+        last_message=evil,
+    )  # fmt: skip
+    for line in run_text(review).split("\n"):
+        assert line.isprintable(), repr(line)
+
+
 async def test_review_names_a_batch_or_a_run_by_any_unique_beginning(
     run_cli: Cli, scad_home: Path, repo: Path
 ) -> None:
