@@ -210,6 +210,10 @@ class Scheduler:
                     outcome = await self._attempt(run, attempt, adopting)
                     # Checks cost no money: a budget spent from here lets them end.
                     self.scopes.pop(state.index)
+                    if outcome.outcome == "budget":
+                        # The gateway refused it for a spent budget: the spend is read
+                        # before its slot goes to the next prompt, not a period later.
+                        await self.read_signals()
                     if outcome.outcome == "succeeded" and self.attempts.checking:
                         judged = await self._check(run, attempt, fixes)
             self.scopes.pop(state.index, None)

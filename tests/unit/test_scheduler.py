@@ -178,6 +178,26 @@ async def test_the_monitor_stops_what_runs_and_what_waits_once_the_budget_is_spe
     assert [e.cost_usd for e in log if isinstance(e, BudgetSpent)] == [2.0]
 
 
+async def test_a_run_refused_for_the_budget_keeps_the_next_from_starting_in_its_slot(
+    tmp_path: object,
+) -> None:
+    """The gateway refused a run's call for a spent budget: the batch reads the spend
+    before the run's slot goes to the next prompt, not a monitor period later."""
+    home = Home(tmp_path)  # type: ignore[arg-type]
+    batch_id = make_batch(home, ["a", "b"], parallel=1, budget_usd=1.0)
+    attempts = Attempts({1: ["budget"], 2: ["succeeded"]})
+    spend, clock, log = Spend(), FakeClock(), []
+    spend.spent["run-1"] = 2.0  # what the gateway counted when it refused it
+    manifest = load_manifest(home, batch_id)
+    with anyio.fail_after(10):
+        await scheduler(home, batch_id, attempts, spend, clock, log).run(
+            batch_state(manifest, []).items, {}, []
+        )
+    assert attempts.started == [1]
+    ends = sorted((e.item, e.status) for e in log if isinstance(e, AttemptEnded))
+    assert ends == [(1, "budget"), (2, "cancelled")]
+
+
 async def test_a_rate_limit_halves_the_concurrency_once_per_cooldown_on_the_clock(
     tmp_path: object,
 ) -> None:
