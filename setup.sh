@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 
 # git makes the repos, tmux is the terminal that attaches to sessions, npm
 # installs the real Claude Code for the tests and ccusage for `project status --cost`.
+# The test swarm's workers run under tini, reach its registry (docker-registry)
+# through iptables, and live in namespaces made with util-linux's nsenter/unshare.
 missing=()
-for tool in git tmux npm; do
+for tool in git tmux npm tini docker-registry iptables; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

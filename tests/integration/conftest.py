@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.from_thread import start_blocking_portal
 
 from scad.config.schema import CLAUDE_CODE_VERSION, load_config
 from scad.engine._client import Engine, open_engine
@@ -29,6 +30,7 @@ from scad.names import image_repository
 from scad.reports.ccusage import CCUSAGE_VERSION
 from tests.conftest import host_certificates, in_ci, make_repo
 
+from .cluster import Swarm, swarm_cluster
 from .sessions_support import OfflineServer, Project, remove_images, remove_run_containers
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
@@ -194,3 +196,21 @@ def project(
         os.kill(gateway.pid, signal.SIGTERM)
     for config in (project.home / "configs").glob("*.yml"):
         remove_images(image_repository(config.stem, home_label(Home(project.home))))
+
+
+@pytest.fixture(scope="session")
+def swarm() -> Iterator[Swarm]:
+    """The test swarm (tests/integration/cluster.py), formed once per test run on a
+    loop of its own, and undone at the end of the run."""
+    missing = [tool for tool in ("dockerd", "ip", "nsenter", "unshare", "tini",
+                                 "iptables", "docker-registry") if shutil.which(tool) is None]  # fmt: skip
+    if missing or os.geteuid() != 0:
+        reason = f"missing {', '.join(missing)}" if missing else "not root"
+        if in_ci():
+            pytest.fail(f"CI needs to form a swarm: {reason} (run ./setup.sh)")
+        pytest.skip(f"NO SWARM, swarm tests skipped: {reason}")
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(swarm_cluster(BASE_IMAGE, workers=3)) as formed,
+    ):
+        yield formed
