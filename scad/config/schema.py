@@ -41,6 +41,7 @@ __all__ = [
     "Repo",
     "ResourceSettings",
     "SecuritySettings",
+    "SwarmSettings",
     "load_config",
     "parse_config",
 ]
@@ -203,6 +204,23 @@ class NotifySettings(_Schema, frozen=True):
     idle_seconds: float = 60.0
 
 
+class SwarmSettings(_Schema, frozen=True):
+    """A Docker Swarm that runs this config's runs when they go ``runs_on: swarm``: each run
+    one replicated-job service of one task, reaching the host only through its gateway."""
+
+    #: The manager's engine: a ``DOCKER_HOST``-style address (``unix://``, ``tcp://``)
+    #: or ``context:NAME``; None: the local engine, which must be a manager.
+    manager: str | None = None
+    #: The registry every node pulls the run image from (``host:port``).
+    registry: str | None = None
+    #: Placement constraints, as ``docker service create --constraint`` takes them.
+    placement: list[str] = []
+    #: Runs of this config at once on one node; None: as the nodes' resources allow.
+    max_per_node: int | None = None
+    #: The address of this host the nodes' containers reach its gateway at.
+    gateway_address: str | None = None
+
+
 class Config(_Schema, frozen=True):
     """One project: what to clone, mount and install, and how to run Claude."""
 
@@ -220,6 +238,10 @@ class Config(_Schema, frozen=True):
     security: SecuritySettings = SecuritySettings()
     checks: list[Check] = []
     notify: NotifySettings = NotifySettings()
+    #: Where runs go: ``local`` (this engine, with bind mounts) or ``swarm`` (YAML
+    #: reads a bare ``on`` as true, hence the longer name; ``--on`` on the command line).
+    runs_on: Literal["local", "swarm"] = "local"
+    swarm: SwarmSettings = SwarmSettings()
 
     @property
     def workdir_key(self) -> str:
