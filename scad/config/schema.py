@@ -24,6 +24,7 @@ from ._shape import check_shape
 from .checkrules import check_checks
 from .hosts import parse_host_pattern
 from .notifying import command_problem, url_problem
+from .swarm import check_swarm
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -358,6 +359,7 @@ def _check_rules(config: Config, label: str) -> None:
     _check_egress(config, fail)
     check_checks(config.checks, fail)
     _check_notify(config.notify, fail)
+    check_swarm(config, fail)
 
 
 #: How a rule reports a field that breaks it: (field, problem), never returning.
