@@ -24,7 +24,7 @@ from ._shape import check_shape
 from .checkrules import check_checks
 from .hosts import parse_host_pattern
 from .notifying import command_problem, url_problem
-from .swarm import check_swarm
+from .swarm import Target, check_swarm
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -241,7 +241,7 @@ class Config(_Schema, frozen=True):
     notify: NotifySettings = NotifySettings()
     #: Where runs go: ``local`` (this engine, with bind mounts) or ``swarm`` (YAML
     #: reads a bare ``on`` as true, hence the longer name; ``--on`` on the command line).
-    runs_on: Literal["local", "swarm"] = "local"
+    runs_on: Target = "local"
     swarm: SwarmSettings = SwarmSettings()
 
     @property

@@ -11,19 +11,27 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
+import msgspec
+
+from ..errors import UsageError
 from .hosts import normal_host
 
 if TYPE_CHECKING:
     from .schema import Config
 
+#: Where a config's runs go: this engine, or the swarm its ``swarm:`` names.
+Target = Literal["local", "swarm"]
+
 __all__ = [
     "CONTEXT_NAME_RE",
+    "Target",
     "check_swarm",
     "constraint_problem",
     "gateway_address_problem",
     "manager_problem",
+    "placed",
     "registry_problem",
 ]
 
@@ -61,6 +69,17 @@ def check_swarm(config: Config, fail: Callable[[str, str], NoReturn]) -> None:
             "swarm.registry",
             "runs_on: swarm needs the registry every node pulls from, like registry.lan:5000",
         )
+
+
+def placed(config: Config, target: Target) -> Config:
+    """``config`` with its runs going to ``target`` (``--on``, or what a batch recorded);
+    one line when ``swarm`` is asked of a config that names no registry."""
+    if target == "swarm" and config.swarm.registry is None:
+        raise UsageError(
+            f"--on swarm: {config.name} names no swarm.registry; add swarm: {{registry: host:port}} "
+            f"to its config (`scad config edit {config.name}`)"
+        )
+    return msgspec.structs.replace(config, runs_on=target)
 
 
 def manager_problem(manager: str) -> str | None:
