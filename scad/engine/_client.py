@@ -471,6 +471,14 @@ async def open_engine(
                     f"the Docker engine at {host} ({endpoint.origin}): {tls_refused}"
                 ) from exc
             raise unreachable(host) from exc
+        except EngineError as exc:
+            hint = (
+                "" if endpoint.tls else "; over TLS, set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH"
+            )
+            raise EngineUnavailable(
+                f"the Docker engine at {host} ({endpoint.origin}) refused scad: "
+                f"{str(exc).strip().rstrip('.')}{hint}"
+            ) from exc
         yield engine
     finally:
         with anyio.CancelScope(shield=True):
@@ -483,6 +491,8 @@ def _tls_refusal(exc: BaseException) -> str | None:
     certificate the engine did not take), in one line; None when it was not TLS."""
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorCertificateError):
+            cause = cause.certificate_error  # the ssl module's error, with its reason
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (
                 f"its TLS certificate is not trusted ({cause.verify_message}); "
