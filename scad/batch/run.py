@@ -19,6 +19,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..config.schema import Config
+from ..config.swarm import placed
 from ..home import Home
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
@@ -69,9 +70,11 @@ async def run_batch(
 
     Its notices (:mod:`~scad.batch.notices`) go to ``--notify``'s notifiers, else the
     config's; returning waits for their deliveries, each bounded by ``notify.timeout``,
-    after the batch's log says it ended."""
+    after the batch's log says it ended. Its runs go where the batch was made to run
+    them (``--on``), whatever the config says now."""
     paths = BatchPaths(home, batch_id)
     manifest = await aload_manifest(home, batch_id)
+    config = placed(config, manifest.options.runs_on)
     settings = manifest.options.notify or config.notify
 
     async def append(event: BatchEvent) -> None:

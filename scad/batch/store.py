@@ -27,6 +27,7 @@ import anyio
 import msgspec
 
 from ..config.schema import NotifySettings
+from ..config.swarm import Target
 from ..errors import NotFound, SessionError, UsageError
 from ..home import Home
 from ..names import ids_like, ids_named, make_run_id
@@ -100,6 +101,8 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     fix_attempts: int = 0
     #: Who is told in place of the config's ``notify:`` (``--notify``); None: the config's.
     notify: NotifySettings | None = None
+    #: Where its runs go (``--on``, else the config's ``runs_on`` when it was made).
+    runs_on: Target = "local"
 
 
 class BatchItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

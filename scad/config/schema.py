@@ -24,6 +24,7 @@ from ._shape import check_shape
 from .checkrules import check_checks
 from .hosts import parse_host_pattern
 from .notifying import command_problem, url_problem
+from .swarm import Target, check_swarm
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -240,7 +241,7 @@ class Config(_Schema, frozen=True):
     notify: NotifySettings = NotifySettings()
     #: Where runs go: ``local`` (this engine, with bind mounts) or ``swarm`` (YAML
     #: reads a bare ``on`` as true, hence the longer name; ``--on`` on the command line).
-    runs_on: Literal["local", "swarm"] = "local"
+    runs_on: Target = "local"
     swarm: SwarmSettings = SwarmSettings()
 
     @property
@@ -358,6 +359,7 @@ def _check_rules(config: Config, label: str) -> None:
     _check_egress(config, fail)
     check_checks(config.checks, fail)
     _check_notify(config.notify, fail)
+    check_swarm(config, fail)
 
 
 #: How a rule reports a field that breaks it: (field, problem), never returning.

@@ -17,6 +17,7 @@ from .._faces import lazy_face
 
 if TYPE_CHECKING:
     from . import labels
+    from ._endpoint import Endpoint, endpoint_of
     from ._socket import open_status_engine
     from ._types import (
         BindMount,
@@ -42,6 +43,7 @@ __all__ = [
     "ContainerExit",
     "ContainerSpec",
     "ContainerState",
+    "Endpoint",
     "Engine",
     "EngineInfo",
     "ExecResult",
@@ -51,6 +53,7 @@ __all__ = [
     "Output",
     "OutputStream",
     "Security",
+    "endpoint_of",
     "engine_host",
     "labels",
     "open_engine",
@@ -67,6 +70,8 @@ __getattr__, __dir__ = lazy_face(
     __name__,
     {
         **dict.fromkeys(_TYPES, "_types"),
+        "Endpoint": "_endpoint",
+        "endpoint_of": "_endpoint",
         "engine_host": "_wire",
         "labels": "labels",
         "open_status_engine": "_socket",
@@ -74,9 +79,12 @@ __getattr__, __dir__ = lazy_face(
 )
 
 
-def open_engine(*, max_connections: int = 100) -> AbstractAsyncContextManager[Engine]:
-    """Connect to the engine (``DOCKER_HOST`` or the local socket), checked to answer;
-    ``max_connections`` sizes the pool for the streams the caller will hold."""
+def open_engine(
+    *, max_connections: int = 100, endpoint: Endpoint | None = None
+) -> AbstractAsyncContextManager[Engine]:
+    """Connect to ``endpoint``'s engine (default: ``DOCKER_HOST`` with its TLS settings,
+    a Docker context, or the local socket), checked to answer; ``max_connections``
+    sizes the pool for the streams the caller will hold."""
     from ._client import open_engine as open_client  # aiodocker: imported when used
 
-    return open_client(max_connections=max_connections)
+    return open_client(max_connections=max_connections, endpoint=endpoint)

@@ -25,14 +25,17 @@ __all__ = [
 
 
 def engine_host() -> str:
-    """``DOCKER_HOST``, else the local socket."""
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """The address of the engine scad talks to (``DOCKER_HOST``, a Docker context, else
+    the local socket: see :func:`~scad.engine._endpoint.endpoint_of`)."""
+    from ._endpoint import endpoint_of
+
+    return endpoint_of(os.environ).host
 
 
 def unreachable(host: str) -> EngineUnavailable:
     return EngineUnavailable(
         f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
-        "or point DOCKER_HOST at a running engine"
+        "or point DOCKER_HOST (or a Docker context) at a running engine"
     )
 
 

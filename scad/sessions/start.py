@@ -173,6 +173,7 @@ async def prepare_session(
             batch_id=batch[0] if batch else None,
             item=batch[1] if batch else None,
             max_usd_per_run=max_usd_per_run,
+            runs_on=config.runs_on,
         )
 
     record = await anyio.to_thread.run_sync(_claim_run, home, config.name, tag, named_at, record_of)

@@ -34,7 +34,7 @@ from scad.batch.store import (
     save_manifest,
 )
 from scad.code.clones import create_clone
-from scad.config.schema import Config, parse_config
+from scad.config.schema import Config, SwarmSettings, parse_config
 from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output, OutputStream
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
 from scad.home import Home
@@ -910,3 +910,19 @@ async def test_resume_makes_a_run_ready_as_a_batch_attempt_does(
     scad = [e.kind for e in await read_all_events(RunPaths(home, record.run_id)) if e.src == "scad"]
     assert scad == ["created", "started", "exited", "resumed"]
     assert resumed.record.prompt == "again"
+
+
+async def test_a_batch_runs_where_it_was_made_to_whatever_its_config_says_now(
+    project: tuple[Home, Config],
+) -> None:
+    """The batch's own `--on` (kept in its manifest) decides, so a resume after the config
+    was edited to `runs_on: swarm` runs where the batch began."""
+    home, config = project
+    config = msgspec.structs.replace(
+        config, runs_on="swarm", swarm=SwarmSettings(registry="registry.lan:5000")
+    )
+    batch_id = make_batch(home, ["prompt 1"], runs_on="local")
+    state = await run(Scripted({"01": [OK]}), home, config, batch_id)
+    assert [item.status for item in state.items] == ["succeeded"]
+    (record,) = list_runs(home)
+    assert record.runs_on == "local"

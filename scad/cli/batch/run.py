@@ -17,6 +17,7 @@ from ...names import validate_tag
 from .._app import Application, pass_app
 from .._complete import config_names
 from .._json import JsonCommand, JsonOutput, json_option
+from .._placement import on_option, placed_config
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._options import duration, notify_targets, supervise_here, time_allowed
@@ -24,6 +25,7 @@ from ._view import VIEW_JSON, show_batch
 
 if TYPE_CHECKING:
     from ...config.schema import NotifySettings
+    from ...config.swarm import Target
     from ...image.build import BuildProgress
 
 
@@ -149,6 +151,7 @@ class _BatchCommand(JsonCommand):
     help="Tell this URL (http:// or https://) or command, in place of the config's notify:, "
     "when a run needs attention and when the batch ends (repeat for both).",
 )
+@on_option
 @click.option(
     "--foreground",
     is_flag=True,
@@ -173,6 +176,7 @@ async def command(
     stagger: float,
     fetch: bool,
     notify: NotifySettings | None,
+    on: Target | None,
     foreground: bool,
     as_json: JsonOutput | None,
 ) -> None:
@@ -186,14 +190,14 @@ async def command(
 
     home = app.home
     validate_tag(tag)
-    config = load_registered(home, config_name)
+    config = placed_config(load_registered(home, config_name), on)
     batch_prompts, source = read_prompts(prompt_file, prompts)
     warn_unwritable_mounts(config)
     await warn_uncommitted_work(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
-        stagger=stagger, fetch=fetch, fix_attempts=fix_attempts,
+        stagger=stagger, fetch=fetch, fix_attempts=fix_attempts, runs_on=config.runs_on,
         notify=notify and msgspec.structs.replace(
             config.notify, command=notify.command, url=notify.url
         ),

@@ -19,12 +19,14 @@ from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import config_names
 from .._json import Document, JsonCommand, JsonOutput, json_option
+from .._placement import on_option, placed_config
 from .._render import warn_uncommitted_work, warn_unwritable_mounts
 from ..build import ProgressPrinter
 from ._common import prompt_options, read_prompt
 
 if TYPE_CHECKING:
     from ...config.schema import Config
+    from ...config.swarm import Target
     from ...runs.envelopes import Envelope
     from ...runs.records import RunRecord
     from ...runs.supervisor import Outcome
@@ -58,6 +60,7 @@ JSON = Document(("scad.runs.records:RunRecord", "scad.runs.outcomes:Outcome"))
     type=click.FloatRange(min=0, min_open=True),
     help="The gateway refuses the run's next model call once it has cost this much (kept on resume).",
 )
+@on_option
 @json_option(JSON, help="Print the run record (or outcome) as JSON.")
 @pass_app
 async def command(
@@ -70,16 +73,21 @@ async def command(
     no_attach: bool,
     wait: bool,
     max_usd_per_run: float | None,
+    on: Target | None,
     as_json: JsonOutput | None,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
     from ...sessions import attach_command, detach_keys, start_session
 
     home = app.home
-    config = load_registered(home, config_name)
+    config = placed_config(load_registered(home, config_name), on)
     text = read_prompt(prompt, prompt_file)
     if wait and not headless:
         raise UsageError("--wait watches a headless run: add --headless")
+    if config.runs_on == "swarm" and not headless:
+        raise UsageError(
+            "a session on a swarm runs headless (no terminal reaches a node): add --headless"
+        )
     warn_unwritable_mounts(config)
     await warn_uncommitted_work(config)
     printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty())

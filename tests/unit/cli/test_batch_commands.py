@@ -192,3 +192,48 @@ async def test_a_bad_fix_attempts_count_is_one_line(
 ) -> None:
     result = await run_cli("batch", config, "--tag", "t", "-p", "x", "--fix-attempts", value)
     assert (result.exit_code, result.stderr) == (2, f"scad: error: {message}\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["batch", "p", "--tag", "t", "-p", "x"], id="batch"),
+        pytest.param(
+            ["session", "start", "p", "--tag", "t", "-p", "x", "--headless"], id="session"
+        ),
+    ],
+)
+async def test_on_swarm_without_a_registry_is_one_line(
+    run_cli: Cli, config: str, scad_home: Path, command: list[str]
+) -> None:
+    result = await run_cli(*command, "--on", "swarm")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "scad: error: --on swarm: p names no swarm.registry; add swarm: {registry: host:port} "
+        "to its config (`scad config edit p`)\n",
+    )
+    assert not (scad_home / "batches").exists() and not (scad_home / "runs").exists()
+
+
+async def test_on_somewhere_unknown_is_one_line(run_cli: Cli, config: str) -> None:
+    result = await run_cli("batch", config, "--tag", "t", "-p", "x", "--on", "cloud")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "scad: error: --on: 'cloud' is not one of 'local', 'swarm'\n",
+    )
+
+
+async def test_a_session_on_a_swarm_is_headless(run_cli: Cli, config: str, scad_home: Path) -> None:
+    configs = scad_home / "configs"
+    text = (configs / "p.yml").read_text()
+    (configs / "p.yml").write_text(
+        text + "runs_on: swarm\nswarm: {registry: 'registry.lan:5000'}\n"
+    )
+    result = await run_cli("session", "start", config, "--tag", "t", "-p", "x")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "scad: error: a session on a swarm runs headless (no terminal reaches a node): "
+        "add --headless\n",
+    )
+    local = await run_cli("session", "start", config, "--tag", "t", "-p", "x", "--on", "local")
+    assert "headless" not in local.stderr  # --on local overrides the config's runs_on

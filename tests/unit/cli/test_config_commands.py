@@ -45,6 +45,23 @@ async def test_new_writes_a_valid_commented_template(run_cli: Cli, scad_home: Pa
     assert load_config(path).name == "demo"
 
 
+async def test_new_template_documents_swarm_runs_that_load_once_uncommented(
+    run_cli: Cli, scad_home: Path
+) -> None:
+    await run_cli("config", "new", "demo")
+    path = scad_home / "configs" / "demo.yml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = lines.index("# runs_on: local\n")
+    path.write_text("".join([*lines[:start], *(line[2:] for line in lines[start:])]))
+    config = load_config(path)
+    assert config.runs_on == "local"
+    assert config.swarm.manager == "context:lab"
+    assert config.swarm.registry == "registry.lan:5000"
+    assert config.swarm.placement == ["node.labels.scad==true", "node.role!=manager"]
+    assert config.swarm.max_per_node == 4
+    assert config.swarm.gateway_address == "192.168.1.10"
+
+
 @pytest.mark.parametrize(
     ("folder", "key"),
     [
