@@ -18,6 +18,7 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from . import labels
     from ._socket import open_status_engine
+    from ._swarmtypes import NodeState, SecretFile, ServiceSpec, SwarmEngine, TaskState
     from ._types import (
         BindMount,
         BuildLine,
@@ -48,13 +49,19 @@ __all__ = [
     "ImageInfo",
     "Limits",
     "NetworkInfo",
+    "NodeState",
     "Output",
     "OutputStream",
+    "SecretFile",
     "Security",
+    "ServiceSpec",
+    "SwarmEngine",
+    "TaskState",
     "engine_host",
     "labels",
     "open_engine",
     "open_status_engine",
+    "swarm_of",
 ]
 
 
@@ -67,6 +74,9 @@ __getattr__, __dir__ = lazy_face(
     __name__,
     {
         **dict.fromkeys(_TYPES, "_types"),
+        **dict.fromkeys(
+            ("NodeState", "SecretFile", "ServiceSpec", "SwarmEngine", "TaskState"), "_swarmtypes"
+        ),
         "engine_host": "_wire",
         "labels": "labels",
         "open_status_engine": "_socket",
@@ -80,3 +90,13 @@ def open_engine(*, max_connections: int = 100) -> AbstractAsyncContextManager[En
     from ._client import open_engine as open_client  # aiodocker: imported when used
 
     return open_client(max_connections=max_connections)
+
+
+def swarm_of(engine: Engine) -> SwarmEngine:
+    """``engine`` as a swarm manager; an engine that cannot be one is an error."""
+    swarm = getattr(engine, "swarm", None)
+    if swarm is None:
+        from ..errors import EngineError
+
+        raise EngineError("this engine cannot run services: it is not a Docker engine")
+    return swarm()  # type: ignore[no-any-return]

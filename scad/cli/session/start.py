@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ...runs.envelopes import Envelope
     from ...runs.records import RunRecord
     from ...runs.supervisor import Outcome
+    from ...sessions.start import RunsOn
 
 
 #: What --json prints.
@@ -54,6 +55,12 @@ JSON = Document(("scad.runs.records:RunRecord", "scad.runs.outcomes:Outcome"))
     help="With --headless: watch the run to its end, then exit 0 only if it succeeded.",
 )
 @click.option(
+    "--on",
+    "runs_on",
+    type=click.Choice(["local", "swarm"]),
+    help="Where the run goes (default: the config's runs_on); a run on a swarm needs --headless --wait.",
+)
+@click.option(
     "--max-usd-per-run",
     type=click.FloatRange(min=0, min_open=True),
     help="The gateway refuses the run's next model call once it has cost this much (kept on resume).",
@@ -70,6 +77,7 @@ async def command(
     no_attach: bool,
     wait: bool,
     max_usd_per_run: float | None,
+    runs_on: RunsOn | None,
     as_json: JsonOutput | None,
 ) -> None:
     """Start a session of CONFIG: its own container, clones and branch."""
@@ -98,14 +106,14 @@ async def command(
     if wait:
         await _start_and_wait(
             app, config, text, tag=tag, max_usd_per_run=max_usd_per_run, as_json=as_json,
-            on_build=on_build,
+            on_build=on_build, runs_on=runs_on,
         )  # fmt: skip
         return
     attach = not (headless or no_attach or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
     async with app.open_engine() as engine:
         record = await start_session(
             engine, home, config, tag=tag, prompt=text, headless=headless,
-            build_progress=on_build, max_usd_per_run=max_usd_per_run,
+            build_progress=on_build, max_usd_per_run=max_usd_per_run, on=runs_on,
         )  # fmt: skip
         argv = await attach_command(engine, record) if attach else None
     printer.close()
@@ -132,6 +140,7 @@ async def _start_and_wait(
     max_usd_per_run: float | None,
     as_json: JsonOutput | None,
     on_build: Callable[[BuildProgress], None],
+    runs_on: RunsOn | None,
 ) -> None:
     """Supervise a headless run in the foreground, showing what it does; the exit
     code is its outcome (Ctrl-C stops it)."""
@@ -155,7 +164,7 @@ async def _start_and_wait(
                     await run_session(
                         engine, home, config, tag=tag, prompt=prompt,
                         build_progress=on_build, max_usd_per_run=max_usd_per_run,
-                        task_status=task_status,
+                        task_status=task_status, on=runs_on,
                     )
                 )  # fmt: skip
             finally:
