@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from . import labels
     from ._endpoint import Endpoint, endpoint_of
     from ._socket import open_status_engine
+    from ._swarmtypes import NodeState, SecretFile, ServiceSpec, SwarmEngine, TaskState
     from ._types import (
         BindMount,
         BuildLine,
@@ -50,14 +51,20 @@ __all__ = [
     "ImageInfo",
     "Limits",
     "NetworkInfo",
+    "NodeState",
     "Output",
     "OutputStream",
+    "SecretFile",
     "Security",
+    "ServiceSpec",
+    "SwarmEngine",
+    "TaskState",
     "endpoint_of",
     "engine_host",
     "labels",
     "open_engine",
     "open_status_engine",
+    "swarm_of",
 ]
 
 
@@ -72,6 +79,9 @@ __getattr__, __dir__ = lazy_face(
         **dict.fromkeys(_TYPES, "_types"),
         "Endpoint": "_endpoint",
         "endpoint_of": "_endpoint",
+        **dict.fromkeys(
+            ("NodeState", "SecretFile", "ServiceSpec", "SwarmEngine", "TaskState"), "_swarmtypes"
+        ),
         "engine_host": "_wire",
         "labels": "labels",
         "open_status_engine": "_socket",
@@ -88,3 +98,13 @@ def open_engine(
     from ._client import open_engine as open_client  # aiodocker: imported when used
 
     return open_client(max_connections=max_connections, endpoint=endpoint)
+
+
+def swarm_of(engine: Engine) -> SwarmEngine:
+    """``engine`` as a swarm manager; an engine that cannot be one is an error."""
+    swarm = getattr(engine, "swarm", None)
+    if swarm is None:
+        from ..errors import EngineError
+
+        raise EngineError("this engine cannot run services: it is not a Docker engine")
+    return swarm()  # type: ignore[no-any-return]

@@ -25,6 +25,7 @@ from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._frames import LogEntries, frames
 from ._internals import log_response
+from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
     BuildLine,
@@ -329,6 +330,12 @@ class DockerEngine:
             info = await execution.inspect()
         output = bytes(tail[-EXEC_OUTPUT_LIMIT:]).decode(errors="replace")
         return ExecResult(int(info["ExitCode"]), output)
+
+    def swarm(self) -> SwarmEngine:
+        """The same engine as a swarm manager (services, tasks, nodes, secrets)."""
+        from ._swarm import DockerSwarm
+
+        return DockerSwarm(self._docker)
 
     # Networks
 

@@ -16,7 +16,8 @@ __all__ = ["REMOTE_RUN"]
 REMOTE_RUN = r'''#!/usr/bin/env python3
 """scad-remote-run [CLAUDE ARGUMENTS...]: a run whose files come through the gateway.
 
-Environment: SCAD_GATEWAY (the gateway's URL), ANTHROPIC_AUTH_TOKEN (the run's token),
+Environment: SCAD_GATEWAY (the gateway's URL), ANTHROPIC_AUTH_TOKEN (the run's token; or
+SCAD_TOKEN_FILE, a file that holds it, such as a swarm secret),
 SCAD_BRANCH, SCAD_REPOS (repo keys, space-separated), SCAD_WORKDIR (where Claude
 starts), SCAD_PUSH_SECONDS (between pushes while Claude runs), SCAD_GIT_NAME and
 SCAD_GIT_EMAIL (who the run commits as). Claude's exit status is this one's.
@@ -48,7 +49,17 @@ def env(name, default=None):
 
 
 GATEWAY = env("SCAD_GATEWAY").rstrip("/")
-TOKEN = env("ANTHROPIC_AUTH_TOKEN")
+def read_token():
+    """The run's token, from its file when it has one (Claude reads it from the
+    environment: it is set there, in this process only)."""
+    path = os.environ.get("SCAD_TOKEN_FILE")
+    if path:
+        with open(path) as source:
+            os.environ["ANTHROPIC_AUTH_TOKEN"] = source.read().strip()
+    return env("ANTHROPIC_AUTH_TOKEN")
+
+
+TOKEN = read_token()
 BRANCH = env("SCAD_BRANCH")
 REPOS = env("SCAD_REPOS").split()
 

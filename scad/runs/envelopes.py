@@ -99,6 +99,9 @@ class Created(_Event, tag="created", kw_only=True):
 class Started(_Event, tag="started", kw_only=True):
     """A container of the run was started: its output's lines count from 0 here."""
 
+    #: The swarm node it runs on (a run on a swarm; ``cid`` is then its task's id).
+    node: str | None = None
+
 
 class Resumed(_Event, tag="resumed", kw_only=True):
     """A stopped or finished session's new container was started."""

@@ -45,7 +45,7 @@ from .records import RunPaths, RunRecord, save_run
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Outcome", "Status", "adopt", "launch", "stop_run", "supervise"]
+__all__ = ["Outcome", "Status", "adopt", "budget_refusal", "launch", "stop_run", "supervise"]
 
 #: Seconds a container gets to stop before it is killed.
 STOP_GRACE = 10
@@ -207,7 +207,7 @@ async def supervise(
             return await _regain(
                 engine, home, record, container_id, exc, watch, idle_timeout, deadline
             )
-    return outcome_of(record.run_id, container_id, exit, watch, await _refusal(paths, watch))
+    return outcome_of(record.run_id, container_id, exit, watch, await budget_refusal(paths, watch))
 
 
 async def adopt(
@@ -387,11 +387,11 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
     watch.stop = watch.stop or exit.stop
     return outcome_of(
         run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch,
-        await _refusal(paths, watch),
+        await budget_refusal(paths, watch),
     )  # fmt: skip
 
 
-async def _refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:
+async def budget_refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:
     """The gateway's refusal of the run for its budget, when its result says 402 (the
     gateway writes its events a moment after it answers: they are given that moment)."""
     if not refused_payment(watch.result):

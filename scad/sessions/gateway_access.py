@@ -135,16 +135,20 @@ async def connect_run(
     *,
     max_usd: float | None = None,
     interactive: bool = False,
+    address: str | None = None,
 ) -> ModelAccess:
     """Give run ``run_id`` a new gateway token (the one before stops working; its
     budget stays, unless ``max_usd`` gives it one) and the home's gateway, started if
     need be where its container reaches it. Without ``engine``, that is where the run
     reached it before. An ``interactive`` session is registered with the config's
-    notifier, told when it waits for its user."""
+    notifier, told when it waits for its user. ``address``: where the run reaches the
+    host, when that is not for the engine to say (a run on another machine)."""
     upstream = upstream_of(config.claude.env)
     before = await anyio.to_thread.run_sync(load_registration, home, run_id)
     fenced = config.egress.mode == "gateway"
-    if engine is not None and fenced:
+    if address is not None:
+        pass
+    elif engine is not None and fenced:
         address = (await ensure_egress_network(engine, home)).gateway
     elif engine is not None:
         address = await gateway_address(engine, config)

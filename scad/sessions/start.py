@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
@@ -29,18 +29,24 @@ from ..runs.containers import remove_containers
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord, asave_run, now_iso, save_run
 from ..runs.supervisor import Outcome, Start, launch, supervise
+from ..swarm import supervise_on_swarm
 from ..taskgroups import open_task_group
 from ..threads import async_twin
 from .claude_state import Refreshed, refresh_credentials, write_claude_state
 from .container import acontainer_spec
 from .credentials import HostCredentials, discover_credentials
 from .gateway_access import connect_run
+from .remote import SwarmRun, check_swarm_config, host_bases, prepare_swarm_run, swarm_manager
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
+#: Where a run goes: this engine, or the config's swarm.
+RunsOn = Literal["local", "swarm"]
+
 __all__ = [
     "Prepared",
+    "RunsOn",
     "SessionRefresh",
     "arequire_credentials",
     "discard_run",
@@ -125,6 +131,8 @@ class Prepared(msgspec.Struct, kw_only=True):
     #: What the agent had left in its Claude state that scad could not use, and
     #: what it did instead (also in the event log, as ``warning`` events).
     notes: list[str] = []
+    #: A run on a swarm: its service and token (None: a local run, in ``spec``).
+    swarm: SwarmRun | None = None
 
 
 async def prepare_session(
@@ -140,6 +148,7 @@ async def prepare_session(
     batch: tuple[str, int] | None = None,
     named_at: datetime | None = None,
     max_usd_per_run: float | None = None,
+    on: RunsOn | None = None,
 ) -> Prepared:
     """Checks, run directory, clones and Claude state; the container is not made yet.
 
@@ -147,12 +156,19 @@ async def prepare_session(
     builds once); else it is built (with progress) when missing. ``batch`` names
     the batch and item the run belongs to; ``named_at``, the time its id
     carries (a batch's runs carry the batch's); ``max_usd_per_run``, the budget
-    the gateway holds the run to from its first model call. Any failure
-    rolls everything back: no half-made run is left behind.
+    the gateway holds the run to from its first model call; ``on``, where it runs
+    (the config's ``runs_on`` by default: on a swarm it has no clones, and gets its
+    files through the gateway). Any failure rolls everything back: no half-made run
+    is left behind.
     """
     validate_tag(tag)
     if headless and not prompt:
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
+    on_swarm = (on or config.runs_on) == "swarm"
+    if on_swarm and not headless:
+        raise UsageError("a run on a swarm is headless: add --headless")
+    if on_swarm:
+        check_swarm_config(config)
     await check_repos(config, f"{config.name}.yml")
     credentials = await arequire_credentials()
     if image is None:
@@ -179,6 +195,23 @@ async def prepare_session(
     record = await anyio.to_thread.run_sync(_claim_run, home, config.name, tag, named_at, record_of)
     run_id, branch = record.run_id, record.branch
     paths = RunPaths(home, run_id)
+    swarm_run = None
+    try:
+        if on_swarm:
+            record.bases = await host_bases(config)
+            await asave_run(home, record)
+            swarm_run = await prepare_swarm_run(
+                engine, home, config, record, max_usd=max_usd_per_run
+            )
+            await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
+            detail = f"image {swarm_run.service.image}, branch {branch}, on the swarm"
+            await append_event(paths, envelopes.Created(detail=detail))
+    except BaseException:
+        await discard_run(home, run_id)
+        raise
+    spec = await acontainer_spec(config, record, paths, resume=False)
+    if swarm_run is not None:
+        return Prepared(record=record, spec=spec, swarm=swarm_run)
     try:
         owner = agent_owner()
         paths.worktrees.mkdir()
@@ -200,7 +233,6 @@ async def prepare_session(
     except BaseException:
         await discard_run(home, run_id)
         raise
-    spec = await acontainer_spec(config, record, paths, resume=False)
     return Prepared(record=record, spec=spec)
 
 
@@ -215,6 +247,8 @@ async def start_session(engine: Engine, home: Home, config: Config, **options: A
 
     Takes :func:`prepare_session`'s options. Any failure rolls everything back.
     """
+    if (options.get("on") or config.runs_on) == "swarm":
+        raise UsageError("a run on a swarm is watched to its end: add --wait")
     prepared = await prepare_session(engine, home, config, **options)
     try:
         await launch(engine, home, prepared.record, prepared.spec)
@@ -239,6 +273,12 @@ async def run_session(
     container started. A run that could not start is rolled back, and raises."""
     prepared = await prepare_session(engine, home, config, headless=True, **options)
     try:
+        if prepared.swarm is not None:
+            return await supervise_on_swarm(
+                swarm_manager(engine, config), home, prepared.record,
+                prepared.swarm.service, prepared.swarm.token,
+                idle_timeout=idle_timeout, task_status=task_status,
+            )  # fmt: skip
         return await supervise(
             engine,
             home,

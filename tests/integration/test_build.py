@@ -142,7 +142,7 @@ def test_engine_unreachable_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr == (
         f"scad: error: cannot reach the Docker engine at {sock}; start dockerd (or Docker Desktop) "
-        "or point DOCKER_HOST at a running engine\n"
+        "or point DOCKER_HOST (or a Docker context) at a running engine\n"
     )
 
 

@@ -69,13 +69,17 @@ async def tls_engine() -> AsyncIterator[TlsEngine]:
             shutil.copy(root / f"{ca}.pem", folder / "ca.pem")
             shutil.copy(root / "client.pem", folder / "cert.pem")
             shutil.copy(root / "client-key.pem", folder / "key.pem")
+        # A bridge of its own: with `--bridge none` a dockerd deletes `docker0`, the
+        # bridge of the engine every other test uses.
+        bridge = f"sctls{os.getpid() % 100000}"
+        await anyio.run_process(["ip", "link", "add", bridge, "type", "bridge"])
         log = (root / "dockerd.log").open("ab")
         process = await anyio.open_process(
             ["dockerd", "--host", engine.host, "--tlsverify",
              "--tlscacert", str(root / "ca.pem"), "--tlscert", str(root / "server.pem"),
              "--tlskey", str(root / "server-key.pem"),
              "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-             "--pidfile", str(root / "docker.pid"), "--bridge", "none", "--iptables=false",
+             "--pidfile", str(root / "docker.pid"), "--bridge", bridge, "--iptables=false",
              "--ip-masq=false"],
             stdout=log, stderr=log,
         )  # fmt: skip
@@ -94,6 +98,7 @@ async def tls_engine() -> AsyncIterator[TlsEngine]:
         finally:
             await stop_process(process)
             log.close()
+            await anyio.run_process(["ip", "link", "delete", bridge], check=False)
     finally:
         await anyio.run_process(["rm", "-rf", "--one-file-system", str(root)], check=False)
 

@@ -34,10 +34,10 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 VERSION = b"2.1.332 (Claude Code)\n"
 UNAVAILABLE = (
     "cannot reach the Docker engine at unix:///nonexistent; start dockerd (or Docker "
-    "Desktop) or point DOCKER_HOST at a running engine"
+    "Desktop) or point DOCKER_HOST (or a Docker context) at a running engine"
 )
 ENGINE_FIX = (
-    "start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine; "
+    "start dockerd (or Docker Desktop), or point DOCKER_HOST (or a Docker context) at a running engine; "
     "`docker info` must answer"
 )
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

@@ -28,7 +28,7 @@ def no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DOCKER_HOST", socket)
     return (
         f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
-        "Desktop) or point DOCKER_HOST at a running engine; states are unknown and totals "
+        "Desktop) or point DOCKER_HOST (or a Docker context) at a running engine; states are unknown and totals "
         "are as last read\n"
     )
 

@@ -175,7 +175,7 @@ async def test_info_without_an_engine_shows_the_log_as_last_read(
     assert result.exit_code == 0
     assert result.stderr == (
         f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
-        "Desktop) or point DOCKER_HOST at a running engine; its state is unknown and its "
+        "Desktop) or point DOCKER_HOST (or a Docker context) at a running engine; its state is unknown and its "
         "totals are as last read\n"
     )
     info = json.loads(result.stdout)
@@ -261,7 +261,7 @@ async def test_logs_without_an_engine_shows_the_log_as_last_read(
     headless(Log(paths), cost=0.25)
     warning = (
         f"warning: cannot reach the Docker engine at {socket}; start dockerd (or Docker "
-        "Desktop) or point DOCKER_HOST at a running engine; showing the log as last read\n"
+        "Desktop) or point DOCKER_HOST (or a Docker context) at a running engine; showing the log as last read\n"
     )
 
     as_json = await run_cli("session", "logs", record.run_id, "--json")

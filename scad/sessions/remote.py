@@ -1,0 +1,108 @@
+"""A headless run made ready for a swarm: its record and Claude state as a local run's,
+no clones (its container clones through the gateway), its token for a swarm secret,
+its image on the swarm's registry and its service's spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from ..code.git import git_status
+from ..config.schema import Config
+from ..engine import ServiceSpec, SwarmEngine, labels, swarm_of
+from ..errors import SessionError, UsageError
+from ..gateway import enable_transport
+from ..home import Home
+from ..layout import agent_owner
+from ..names import home_key
+from ..runs.records import RunPaths, RunRecord
+from ..swarm import publish_image, remote_env, run_service_spec, service_name
+from .claude_setup import container_workdir
+from .claude_state import write_claude_state
+from .container import acontainer_spec
+from .gateway_access import connect_run
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["SwarmRun", "check_swarm_config", "host_bases", "prepare_swarm_run", "swarm_manager"]
+
+
+class SwarmRun(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run on a swarm is started with: its service and its token (for a secret)."""
+
+    service: ServiceSpec
+    token: str
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return f"SwarmRun(service={self.service.name!r})"
+
+
+def check_swarm_config(config: Config) -> str:
+    """The gateway address of a config that runs on a swarm; what it lacks, as an error."""
+    swarm = config.swarm
+    if not swarm.registry:
+        raise UsageError(f"{config.name}: runs on a swarm need swarm.registry (host:port)")
+    if not swarm.gateway_address:
+        raise UsageError(
+            f"{config.name}: runs on a swarm need swarm.gateway_address, the address of "
+            "this host that the nodes' containers reach"
+        )
+    if config.egress.mode == "gateway":
+        raise UsageError(f"{config.name}: a fenced config (egress.mode: gateway) runs locally only")
+    return swarm.gateway_address
+
+
+def swarm_manager(engine: Engine, config: Config) -> SwarmEngine:
+    """The swarm manager of ``config``: the engine scad talks to."""
+    if config.swarm.manager is not None:
+        raise UsageError(
+            f"{config.name}: swarm.manager names another engine; point DOCKER_HOST at the "
+            "manager and leave swarm.manager unset"
+        )
+    return swarm_of(engine)
+
+
+async def host_bases(config: Config) -> dict[str, str]:
+    """Each repo's HEAD on the host: what a run's clone through the gateway starts from."""
+    bases = {}
+    for key, repo in config.repos.items():
+        status, out = await git_status(Path(repo.path), "rev-parse", "--verify", "HEAD")
+        if status != 0:
+            raise SessionError(f"{config.name}: repo {key} has no commit to start a run from")
+        bases[key] = out.strip()
+    return dict(sorted(bases.items()))
+
+
+async def prepare_swarm_run(
+    engine: Engine,
+    home: Home,
+    config: Config,
+    record: RunRecord,
+    *,
+    max_usd: float | None,
+) -> SwarmRun:
+    """The run's token, Claude state and transport, and its service's spec (its image
+    pushed to the swarm's registry when the registry does not have it)."""
+    address = check_swarm_config(config)
+    paths = RunPaths(home, record.run_id)
+    access = await connect_run(
+        engine, home, config, record.run_id, max_usd=max_usd, address=address
+    )
+    try:
+        await anyio.to_thread.run_sync(write_claude_state, config, paths, access, agent_owner())
+    except OSError as exc:
+        raise SessionError(f"{record.run_id}: cannot write its Claude state: {exc}") from exc
+    await enable_transport(home, record.run_id, {k: Path(r.path) for k, r in config.repos.items()})
+    assert config.swarm.registry is not None  # checked above
+    image = await publish_image(swarm_manager(engine, config), config.swarm.registry, record.image)
+    local = await acontainer_spec(config, record, paths, resume=False)
+    env = remote_env(
+        config, gateway_url=access.base_url, branch=record.branch, workdir=container_workdir(config)
+    )
+    name = service_name(record.run_id, home_key(labels.home_label(home)))
+    service = run_service_spec(config, local, name=name, image=image, env=env)
+    return SwarmRun(service=service, token=access.token)

@@ -1,0 +1,31 @@
+"""Whether a run's task has lost its node. Pure.
+
+A swarm's job orchestrator does not act on node events: a task on a node that died
+reads ``running`` for a day, and one on a drained node goes on. scad reads the node
+itself and ends the attempt: a node the manager reports anything but ready, or
+drained under the task, has lost it.
+"""
+
+from __future__ import annotations
+
+from ..engine import NodeState, TaskState
+
+__all__ = ["node_loss"]
+
+#: Task states in which a task holds its node (placed, and not over).
+_ON_NODE = frozenset({"assigned", "accepted", "preparing", "ready", "starting", "running"})
+
+
+def node_loss(task: TaskState, node: NodeState | None) -> str | None:
+    """Why ``task`` has lost its node ``node`` (None: it has not; a node the manager no
+    longer knows is lost)."""
+    if task.node_id is None or task.state not in _ON_NODE:
+        return None
+    if node is None:
+        return f"node {task.node_id[:12]} left the swarm under it"
+    if node.state != "ready":
+        said = f" ({node.message})" if node.message else ""
+        return f"node {node.hostname} is {node.state}{said}"
+    if node.availability == "drain":
+        return f"node {node.hostname} was drained"
+    return None
