@@ -68,7 +68,7 @@ ENGINE_TIMEOUT = 20.0
 #: Bound on a check that runs no container (git, files, one engine request or two).
 QUICK_TIMEOUT = 60.0
 ENGINE_FIX = (
-    "start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine; "
+    "start dockerd (or Docker Desktop), or point DOCKER_HOST (or a Docker context) at a running engine; "
     "`docker info` must answer"
 )
 _ENGINE_CHECKS = (

@@ -14,7 +14,6 @@ from ..code.git import git_status
 from ..config.schema import Config
 from ..engine import ServiceSpec, SwarmEngine, labels, swarm_of
 from ..errors import SessionError, UsageError
-from ..gateway import enable_transport
 from ..home import Home
 from ..layout import agent_owner
 from ..names import home_key
@@ -96,6 +95,8 @@ async def prepare_swarm_run(
         await anyio.to_thread.run_sync(write_claude_state, config, paths, access, agent_owner())
     except OSError as exc:
         raise SessionError(f"{record.run_id}: cannot write its Claude state: {exc}") from exc
+    from ..gateway import enable_transport  # its HTTP server: imported when a run goes remote
+
     await enable_transport(home, record.run_id, {k: Path(r.path) for k, r in config.repos.items()})
     assert config.swarm.registry is not None  # checked above
     image = await publish_image(swarm_manager(engine, config), config.swarm.registry, record.image)
