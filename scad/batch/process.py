@@ -26,7 +26,7 @@ import anyio
 from ..config.repos import check_repos
 from ..config.schema import Config
 from ..detached import last_line, spawn
-from ..errors import ScadError, SessionError
+from ..errors import UsageError, ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
 from ..runs.records import aload_run, now_iso
@@ -57,13 +57,23 @@ from .store import (
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["create_batch", "main", "requeue", "spawn_supervisor", "stop_batch"]
+__all__ = ["check_runs_on", "create_batch", "main", "requeue", "spawn_supervisor", "stop_batch"]
 
 #: How long a new supervisor may take to take its batch.
 SPAWN_SECONDS = 30
 #: How long a supervisor may take to stop its runs and end (each is stopped,
 #: caught up and removed; all at once).
 STOP_SECONDS = STOP_GRACE + 120
+
+
+def check_runs_on(runs_on: str) -> None:
+    """Refuse a batch where it cannot run yet: a swarm run's retry needs a preparation
+    of its own (a new service, token and secret, from its pushed branch)."""
+    if runs_on == "swarm":
+        raise UsageError(
+            "a batch cannot run on a swarm yet; run its prompts one by one with "
+            "`scad session start --headless --wait --on swarm`, or pass --on local"
+        )
 
 
 async def create_batch(
@@ -79,6 +89,7 @@ async def create_batch(
 ) -> BatchManifest:
     """Check what every run will need, build the image once, and write the manifest.
     Nothing runs yet; :func:`run_batch` runs it."""
+    check_runs_on(options.runs_on)
     tags = item_tags(tag, prompts)
     await check_repos(config, f"{config.name}.yml")
     await arequire_credentials()

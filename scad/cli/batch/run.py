@@ -186,11 +186,12 @@ async def command(
     only if its checks pass on what it committed. With --fetch, each run's branches
     come home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
-    from ...batch.process import create_batch, spawn_supervisor
+    from ...batch.process import check_runs_on, create_batch, spawn_supervisor
 
     home = app.home
     validate_tag(tag)
     config = placed_config(load_registered(home, config_name), on)
+    check_runs_on(config.runs_on)
     batch_prompts, source = read_prompts(prompt_file, prompts)
     warn_unwritable_mounts(config)
     await warn_uncommitted_work(config)

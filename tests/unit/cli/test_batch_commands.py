@@ -237,3 +237,21 @@ async def test_a_session_on_a_swarm_is_headless(run_cli: Cli, config: str, scad_
     )
     local = await run_cli("session", "start", config, "--tag", "t", "-p", "x", "--on", "local")
     assert "headless" not in local.stderr  # --on local overrides the config's runs_on
+
+
+async def test_a_batch_on_a_swarm_is_refused_in_one_line(
+    run_cli: Cli, config: str, scad_home: Path
+) -> None:
+    """A swarm run's retry is not built: a batch there would go without one."""
+    configs = scad_home / "configs"
+    text = (configs / "p.yml").read_text()
+    (configs / "p.yml").write_text(
+        text + "runs_on: swarm\nswarm: {registry: 'registry.lan:5000'}\n"
+    )
+    result = await run_cli("batch", config, "--tag", "t", "-p", "x")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "scad: error: a batch cannot run on a swarm yet; run its prompts one by one with "
+        "`scad session start --headless --wait --on swarm`, or pass --on local\n",
+    )
+    assert not (scad_home / "batches").exists() and not (scad_home / "runs").exists()
