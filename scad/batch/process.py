@@ -26,7 +26,7 @@ import anyio
 from ..config.repos import check_repos
 from ..config.schema import Config
 from ..detached import last_line, spawn
-from ..errors import UsageError, ScadError, SessionError
+from ..errors import ScadError, SessionError, UsageError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
 from ..runs.records import aload_run, now_iso
