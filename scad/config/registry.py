@@ -94,7 +94,6 @@ network: bridge                 # bridge, host or none
 #   manager: context:lab        # unix:///path, tcp://host:port or context:NAME; default: this engine
 #   registry: registry.lan:5000 # every node pulls the run image from here (needed for swarm)
 #   placement: [node.labels.scad==true, node.role!=manager]
-#   max_per_node: 4             # runs of this config at once on one node
 #   gateway_address: 192.168.1.10   # this host's address as the nodes reach it
 """
 

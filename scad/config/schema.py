@@ -216,8 +216,6 @@ class SwarmSettings(_Schema, frozen=True):
     registry: str | None = None
     #: Placement constraints, as ``docker service create --constraint`` takes them.
     placement: list[str] = []
-    #: Runs of this config at once on one node; None: as the nodes' resources allow.
-    max_per_node: int | None = None
     #: The address of this host the nodes' containers reach its gateway at.
     gateway_address: str | None = None
 

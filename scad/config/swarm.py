@@ -58,8 +58,6 @@ def check_swarm(config: Config, fail: Callable[[str, str], NoReturn]) -> None:
     for index, constraint in enumerate(swarm.placement):
         if problem := constraint_problem(constraint):
             fail(f"swarm.placement[{index}]", problem)
-    if swarm.max_per_node is not None and swarm.max_per_node < 1:
-        fail("swarm.max_per_node", "must be a whole number of at least 1, or null for no limit")
     if swarm.gateway_address is not None and (
         problem := gateway_address_problem(swarm.gateway_address)
     ):

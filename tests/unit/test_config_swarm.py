@@ -36,7 +36,6 @@ GOOD = [
         "    - engine.labels.zone!=eu\n",
         id="placement",
     ),
-    pytest.param("swarm: {max_per_node: 1}\n", id="max-per-node"),
     pytest.param("swarm: {gateway_address: 10.0.0.1}\n", id="gateway-v4"),
     pytest.param("swarm: {gateway_address: 'fd00::1'}\n", id="gateway-v6"),
     pytest.param("runs_on: swarm\nswarm: {registry: 'registry.lan:5000'}\n", id="runs-on-swarm"),
@@ -128,11 +127,6 @@ BAD = [
         "swarm: {placement: [node.role==boss]}\n",
         f"swarm.placement[0]: {ROLE}",
         id="placement-bad-role",
-    ),
-    pytest.param(
-        "swarm: {max_per_node: 0}\n",
-        "swarm.max_per_node: must be a whole number of at least 1, or null for no limit",
-        id="max-per-node-zero",
     ),
     pytest.param(
         "swarm: {gateway_address: gateway.lan}\n",
