@@ -29,11 +29,14 @@ if TYPE_CHECKING:
         EngineInfo,
         ExecResult,
         ImageInfo,
+        JobSpec,
         Limits,
         NetworkInfo,
+        NodeInfo,
         Output,
         OutputStream,
         Security,
+        TaskState,
     )
     from ._wire import engine_host
 
@@ -48,11 +51,14 @@ __all__ = [
     "EngineInfo",
     "ExecResult",
     "ImageInfo",
+    "JobSpec",
     "Limits",
     "NetworkInfo",
+    "NodeInfo",
     "Output",
     "OutputStream",
     "Security",
+    "TaskState",
     "endpoint_of",
     "engine_host",
     "labels",
@@ -63,8 +69,8 @@ __all__ = [
 
 _TYPES = (
     "BindMount", "BuildLine", "ContainerExit", "ContainerSpec", "ContainerState", "Engine",
-    "EngineInfo", "ExecResult", "ImageInfo", "Limits", "NetworkInfo", "Output", "OutputStream",
-    "Security",
+    "EngineInfo", "ExecResult", "ImageInfo", "JobSpec", "Limits", "NetworkInfo", "NodeInfo",
+    "Output", "OutputStream", "Security", "TaskState",
 )  # fmt: skip
 __getattr__, __dir__ = lazy_face(
     __name__,
