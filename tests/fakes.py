@@ -27,7 +27,10 @@ from scad.engine._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
+    JobSpec,
+    JobTask,
     NetworkInfo,
+    NodeInfo,
     Output,
 )
 from scad.errors import EngineError
@@ -98,6 +101,12 @@ class FakeEngine:
         self.built: list[str] = []
         self.made: dict[str, FakeContainer] = {}
         self.networks: dict[str, NetworkInfo] = {}
+        #: Its part in a swarm, its nodes, and what a job's task ends as.
+        self.swarm_state = "inactive"
+        self.swarm_manager = False
+        self.node_list: list[NodeInfo] = []
+        self.job_task: Callable[[JobSpec], JobTask | None] = lambda spec: None
+        self.jobs: dict[str, JobSpec] = {}
         self._ids = (f"{n:012x}{0:052x}" for n in itertools.count(1))
 
     def _check(self, method: str) -> None:
@@ -113,6 +122,8 @@ class FakeEngine:
             live_restore=self.live_restore_enabled,
             data_root=self.data_root,
             host_name=self.host_name,
+            swarm_state=self.swarm_state,
+            swarm_manager=self.swarm_manager,
         )
 
     # Images
@@ -267,6 +278,25 @@ class FakeEngine:
 
     async def remove_network(self, name: str) -> None:
         self.networks.pop(name, None)
+
+    # Swarm
+
+    async def nodes(self) -> list[NodeInfo]:
+        self._check("nodes")
+        return list(self.node_list)
+
+    async def create_job(self, spec: JobSpec) -> str:
+        self._check("create_job")
+        service_id = next(self._ids)
+        self.jobs[service_id] = spec
+        return service_id
+
+    async def job_tasks(self, service_id: str) -> list[JobTask]:
+        task = self.job_task(self.jobs[service_id])
+        return [] if task is None else [task]
+
+    async def remove_service(self, service_id: str) -> None:
+        self.jobs.pop(service_id, None)
 
 
 class _Output:

@@ -33,7 +33,8 @@ JSON = Document(("scad.cli._documents:DoctorReport",), items="checks")
 @pass_app_as_is
 async def doctor(app: Application, as_json: JsonOutput | None) -> None:
     """Check that this host can run sessions: the engine, images, configs, credentials,
-    CA certificates, disk, mounts, live-restore, and a container of each built image.
+    CA certificates, disk, mounts, live-restore, and a container of each built image;
+    for a config that runs on a swarm, its manager, nodes, registry, and a job on a node.
 
     Exits 1 when a check fails; warnings do not fail.
     """

@@ -10,7 +10,9 @@ containers; mounts the agent's uid cannot write; the engine's live-restore; each
 image runs ``claude --version``; the home's model gateway starts (or runs), answers
 ``HEAD /`` and is reached from a container on the network runs use; and one headless
 Claude in a built image answers the offline model through the gateway, with a run token
-as a run has.
+as a run has. For each config that runs on a swarm: its manager answers and is one, its
+nodes are ready and some match its placement, its registry answers ``GET /v2/``, and a
+one-task job on a node pulls an image from that registry and connects to the gateway.
 """
 
 from ._check import Check, Status

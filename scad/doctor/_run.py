@@ -19,6 +19,7 @@ from ..home import Home
 from ..layout import agent_ids
 from ..taskgroups import open_task_group
 from ._check import Check, failed, skipped
+from ._cluster import MANAGER_TIMEOUT, SWARM_CHECKS, ManagerFactory, check_swarms
 from ._containers import (
     CLEANUP_TIMEOUT,
     PROBE_TIMEOUT,
@@ -28,6 +29,7 @@ from ._containers import (
     check_round_trip,
 )
 from ._engine import check_base_images, check_engine_disk, check_live_restore
+from ._from_node import JOB_TIMEOUT
 from ._gateway import HEAD_TIMEOUT, check_gateway
 from ._host import (
     LoadedConfig,
@@ -39,6 +41,7 @@ from ._host import (
     check_mounts,
     load_configs,
 )
+from ._swarm import REGISTRY_TIMEOUT
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -62,6 +65,7 @@ CHECKS = (
     "claude --version",
     "gateway",
     "round trip",
+    *SWARM_CHECKS,
 )
 #: Bound on connecting to the engine and reading its version.
 ENGINE_TIMEOUT = 20.0
@@ -126,11 +130,21 @@ def _open_engine() -> AbstractAsyncContextManager[Engine]:
     return open_engine()
 
 
+def _manager_factory(environ: Mapping[str, str]) -> ManagerFactory:
+    def open_manager(manager: str | None) -> AbstractAsyncContextManager[Engine]:
+        from ..engine import endpoint_of, open_engine
+
+        return open_engine(endpoint=endpoint_of(environ, manager))
+
+    return open_manager
+
+
 async def run_checks(
     home: Home,
     environ: Mapping[str, str],
     *,
     engine_factory: EngineFactory | None = None,
+    manager_factory: ManagerFactory | None = None,
     now: datetime | None = None,
     on_check: Callable[[Check], None] | None = None,
 ) -> list[Check]:
@@ -139,7 +153,8 @@ async def run_checks(
 
     ``environ`` is where credentials are looked up (``HOME``, ``CLAUDE_CONFIG_DIR``,
     the keys); the engine is ``engine_factory``'s (default: :func:`scad.engine.open_engine`,
-    which reads ``DOCKER_HOST``). Checks run concurrently; ``on_check`` gets each
+    which reads ``DOCKER_HOST``), a swarm's manager ``manager_factory``'s (default: the
+    engine its ``swarm.manager`` names). Checks run concurrently; ``on_check`` gets each
     result in order as soon as it is known. Checks that need the engine are skipped
     when it does not answer.
     """
@@ -162,7 +177,30 @@ async def run_checks(
         tg.start_soon(host, "home", lambda: [check_home(home)])
         tg.start_soon(host, "disk", lambda: [check_disk(home.root)])
         tg.start_soon(host, "mounts", partial(check_mounts, configs, agent))
+        tg.start_soon(
+            _cluster_checks,
+            report,
+            partial(
+                check_swarms, configs, home, environ, manager_factory or _manager_factory(environ)
+            ),
+        )
     return report.checks()
+
+
+async def _cluster_checks(
+    report: _Report, run: Callable[[], Awaitable[dict[str, list[Check]]]]
+) -> None:
+    """The swarm checks of every config that runs on one (no lines when none does),
+    bounded together."""
+    limit = MANAGER_TIMEOUT + REGISTRY_TIMEOUT + START_SECONDS + JOB_TIMEOUT + 2 * CLEANUP_TIMEOUT
+    try:
+        with anyio.fail_after(limit):
+            found = await run()
+    except TimeoutError:
+        found = {name: [] for name in SWARM_CHECKS}
+        found[SWARM_CHECKS[0]] = [failed(SWARM_CHECKS[0], f"did not finish within {limit:.0f} s")]
+    for name in SWARM_CHECKS:
+        report.put(name, found[name])
 
 
 async def _engine_checks(

@@ -30,8 +30,11 @@ if TYPE_CHECKING:
         EngineInfo,
         ExecResult,
         ImageInfo,
+        JobSpec,
+        JobTask,
         Limits,
         NetworkInfo,
+        NodeInfo,
         Output,
         OutputStream,
         Security,
@@ -49,8 +52,11 @@ __all__ = [
     "EngineInfo",
     "ExecResult",
     "ImageInfo",
+    "JobSpec",
+    "JobTask",
     "Limits",
     "NetworkInfo",
+    "NodeInfo",
     "NodeState",
     "Output",
     "OutputStream",
@@ -70,8 +76,8 @@ __all__ = [
 
 _TYPES = (
     "BindMount", "BuildLine", "ContainerExit", "ContainerSpec", "ContainerState", "Engine",
-    "EngineInfo", "ExecResult", "ImageInfo", "Limits", "NetworkInfo", "Output", "OutputStream",
-    "Security",
+    "EngineInfo", "ExecResult", "ImageInfo", "JobSpec", "JobTask", "Limits", "NetworkInfo",
+    "NodeInfo", "Output", "OutputStream", "Security",
 )  # fmt: skip
 __getattr__, __dir__ = lazy_face(
     __name__,

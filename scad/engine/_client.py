@@ -25,6 +25,7 @@ from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._frames import LogEntries, frames
 from ._internals import log_response
+from ._jobwire import job_service, node_info, task_state
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -36,7 +37,10 @@ from ._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
+    JobSpec,
+    JobTask,
     NetworkInfo,
+    NodeInfo,
     Output,
     OutputStream,
 )
@@ -111,10 +115,13 @@ class DockerEngine:
         with _request("engine info"):
             info = await self._docker.system.info()
         root, name = info.get("DockerRootDir"), info.get("Name")
+        swarm = info.get("Swarm") or {}
         return EngineInfo(
             live_restore=bool(info.get("LiveRestoreEnabled")),
             data_root=root if isinstance(root, str) and root else None,
             host_name=name if isinstance(name, str) and name else None,
+            swarm_state=str(swarm.get("LocalNodeState") or "inactive"),
+            swarm_manager=bool(swarm.get("ControlAvailable")),
         )
 
     # Images
@@ -371,6 +378,31 @@ class DockerEngine:
         try:
             with _request(f"remove network {name}"):
                 await DockerNetwork(self._docker, name).delete()
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+
+    # Swarm (asked of a manager)
+
+    async def nodes(self) -> list[NodeInfo]:
+        with _request("list swarm nodes"):
+            rows = await self._docker.nodes.list()
+        return [node_info(row) for row in rows]
+
+    async def create_job(self, spec: JobSpec) -> str:
+        with _request(f"create service {spec.name}"):
+            created = await self._docker.services.create(**job_service(spec))
+        return str(created["ID"])
+
+    async def job_tasks(self, service_id: str) -> list[JobTask]:
+        with _request(f"list tasks of service {service_id[:12]}"):
+            rows = await self._docker.tasks.list(filters={"service": [service_id]})
+        return [task_state(row) for row in rows]
+
+    async def remove_service(self, service_id: str) -> None:
+        try:
+            with _request(f"remove service {service_id[:12]}"):
+                await self._docker.services.delete(service_id)
         except EngineError as exc:
             if exc.status != 404:
                 raise
