@@ -119,6 +119,10 @@ def gateway_info(home: Home) -> GatewayInfo | None:
 _agateway_info = async_twin(gateway_info)
 
 
+#: How many times a start lost to another caller's is looked at again.
+_RACES = 3
+
+
 async def ensure_gateway(
     home: Home, *, addresses: Sequence[str] = (), environ: Mapping[str, str] | None = None
 ) -> GatewayInfo:
@@ -129,12 +133,25 @@ async def ensure_gateway(
     process's environment).
     """
     wanted = [a for a in dict.fromkeys([LOOPBACK, *addresses])]
-    info = await _agateway_info(home)
-    if info is not None:
-        if set(wanted) <= set(info.addresses) and info.proxy_port is not None:
-            return info
-        wanted = list(dict.fromkeys([*info.addresses, *wanted]))
-        await stop_gateway(home)
+    # Callers in one process may race (doctor's checks ask for their addresses at
+    # once): one that loses to the other's gateway looks at that one again.
+    for _ in range(_RACES):
+        info = await _agateway_info(home)
+        if info is not None:
+            if set(wanted) <= set(info.addresses) and info.proxy_port is not None:
+                return info
+            wanted = list(dict.fromkeys([*info.addresses, *wanted]))
+            await stop_gateway(home)
+        started = await _start(home, wanted, environ)
+        if started is not None:
+            return started
+    raise GatewayError(f"the gateway was started by another caller {_RACES} times over; try again")
+
+
+async def _start(
+    home: Home, wanted: list[str], environ: Mapping[str, str] | None
+) -> GatewayInfo | None:
+    """A new gateway on ``wanted``; None when another one took the home first."""
     paths = GatewayPaths(home)
     process = await anyio.to_thread.run_sync(_start_process, home, paths, wanted, environ)
     with anyio.move_on_after(START_SECONDS):
@@ -142,7 +159,9 @@ async def ensure_gateway(
             info = await _agateway_info(home)
             if info is not None and set(wanted) <= set(info.addresses):
                 return info
-            if process.poll() is not None and not await _alock_held(paths):
+            if process.poll() is not None:
+                if await _alock_held(paths):
+                    return None  # it found the home's lock taken: another gateway runs
                 break
             await anyio.sleep(0.05)
     if process.poll() is None:

@@ -28,3 +28,28 @@ async def test_a_gateway_on_an_oauth_login_holds_the_login(tmp_path: Path) -> No
     finally:
         if not await stop_gateway(home):
             os.kill(info.pid, signal.SIGKILL)
+
+
+async def test_callers_asking_for_other_addresses_at_once_end_on_one_gateway_with_all(
+    tmp_path: Path,
+) -> None:
+    """Two callers of one process ask for the home's gateway at once, each on an
+    address of its own (doctor's checks do): the one whose start loses to the other's
+    gateway looks at it again, and the home ends with one gateway on both."""
+    import anyio
+
+    from scad.gateway import gateway_info
+
+    home = Home(tmp_path / "home")
+    environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANTHROPIC_API_KEY": "sk-t"}
+    try:
+        async with anyio.create_task_group() as tg:
+            for address in ("127.0.0.2", "127.0.0.3"):
+                tg.start_soon(
+                    lambda a=address: ensure_gateway(home, addresses=[a], environ=environ)
+                )
+        info = gateway_info(home)
+        assert info is not None
+        assert {"127.0.0.2", "127.0.0.3"} <= set(info.addresses)
+    finally:
+        await stop_gateway(home)
