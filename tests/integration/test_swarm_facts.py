@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -203,10 +204,11 @@ async def test_task_logs_followed_late_hold_every_line_from_the_start(
     ended = anyio.Event()
 
     async def follow() -> None:
-        async for line in LogFrames.lines(
-            jobs.docker, f"tasks/{task['ID']}/logs", {**params, "follow": "1"}
-        ):
-            followed.append(line)
+        # Closed when cancelled, so its response goes back to the pool on this loop.
+        stream = LogFrames.lines(jobs.docker, f"tasks/{task['ID']}/logs", {**params, "follow": "1"})
+        async with contextlib.aclosing(stream) as lines:
+            async for line in lines:
+                followed.append(line)
         ended.set()
 
     async with anyio.create_task_group() as group:
