@@ -400,12 +400,7 @@ class DockerEngine:
         return [task_state(row) for row in rows]
 
     async def remove_service(self, service_id: str) -> None:
-        try:
-            with _request(f"remove service {service_id[:12]}"):
-                await self._docker.services.delete(service_id)
-        except EngineError as exc:
-            if exc.status != 404:
-                raise
+        await self.swarm().remove_service(service_id)
 
 
 def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
