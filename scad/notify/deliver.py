@@ -89,15 +89,17 @@ async def _run_command(command: str, document: bytes, seconds: float) -> Deliver
     except OSError as exc:
         return Delivery(target="command", ok=False, detail=f"could not start: {exc.strerror}")
     tail = bytearray()
+    output_closed = anyio.Event()
     code: int | None = None
     try:
         with anyio.move_on_after(seconds):
             async with open_task_group() as tg:
-                tg.start_soon(_read_tail, process, tail)
+                tg.start_soon(_read_tail, process, tail, output_closed)
                 await _feed(process, document)
                 code = await process.wait()
+                # A child the command left behind may hold its output open.
                 with anyio.move_on_after(_DRAIN_SECONDS):
-                    await _drained(process)
+                    await output_closed.wait()
                 tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -117,7 +119,8 @@ async def _feed(process: Process, document: bytes) -> None:
         await process.stdin.aclose()
 
 
-async def _read_tail(process: Process, tail: bytearray) -> None:
+async def _read_tail(process: Process, tail: bytearray, closed: anyio.Event) -> None:
+    """The last of the command's output kept in ``tail`` until the output closes."""
     assert process.stdout is not None
     with contextlib.suppress(
         anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
@@ -125,16 +128,7 @@ async def _read_tail(process: Process, tail: bytearray) -> None:
         while True:
             tail += await process.stdout.receive()
             del tail[:-OUTPUT_LIMIT]
-
-
-async def _drained(process: Process) -> None:
-    """Until the command's output closes."""
-    assert process.stdout is not None
-    with contextlib.suppress(
-        anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
-    ):
-        while True:
-            await process.stdout.receive()
+    closed.set()
 
 
 async def _kill(process: Process) -> None:

@@ -77,6 +77,13 @@ async def test_a_command_that_fails_is_reported_with_what_it_said() -> None:
     assert not done.ok and done.detail == "exit 3: no route to pager"
 
 
+async def test_a_command_whose_child_holds_its_output_is_done_when_it_exits() -> None:
+    # The child keeps stdout open long past the drain; the command's exit decides.
+    command = "echo paging; sleep 30 & exit 4"
+    [done] = await deliver(NotifySettings(command=command, timeout=20), NOTICE)
+    assert not done.ok and done.detail == "exit 4: paging"
+
+
 async def test_a_command_that_sleeps_forever_is_stopped_at_its_time(tmp_path: Path) -> None:
     [done] = await deliver(NotifySettings(command="sleep infinity", timeout=0.2), NOTICE)
     assert not done.ok and done.detail == "timed out after 0.2 s"
