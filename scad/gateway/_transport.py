@@ -8,6 +8,8 @@ state as a tar. A run reaches them with its own token, and only its own.
 - ``GET .../info/refs?service=git-receive-pack`` and ``POST .../git-receive-pack``:
   a push into the run's pushed store (:mod:`scad.code.pushed`), only of branches,
   never deleting one, bounded in bytes and in refs.
+- ``/scad/pushed/<key>.git/...``: ``upload-pack`` only, from the run's pushed
+  store: what its last attempt pushed, so its next attempt goes on from there.
 - ``GET /scad/state`` and ``PUT /scad/state``: Claude's state (:mod:`._statearchive`).
 
 git runs as the gateway's own child, one process per request (``--stateless-rpc``,
@@ -50,6 +52,7 @@ from ._statearchive import (
 __all__ = ["Transport", "TransportLimits", "enable_transport"]
 
 GIT_PREFIX = "/scad/git"
+PUSHED_PREFIX = "/scad/pushed"
 STATE_PATH = "/scad/state"
 _SERVICES = ("git-upload-pack", "git-receive-pack")
 _CHUNK = 64 << 10
@@ -94,8 +97,9 @@ class Transport:
         self._running = anyio.CapacityLimiter(self._limits.concurrent)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(GIT_PREFIX + "/{repo}/info/refs", self.refs)
-        app.router.add_post(GIT_PREFIX + "/{repo}/{service}", self.service)
+        for prefix in (GIT_PREFIX, PUSHED_PREFIX):
+            app.router.add_get(prefix + "/{repo}/info/refs", self.refs)
+            app.router.add_post(prefix + "/{repo}/{service}", self.service)
         app.router.add_get(STATE_PATH, self.state_out)
         app.router.add_put(STATE_PATH, self.state_in)
 
@@ -107,7 +111,10 @@ class Transport:
         registration, key = found
         response = await self._open(request, f"application/x-{service}-advertisement")
         await response.write(advertisement(service))
-        await self._git(response, registration, key, service, None, advertise=True)
+        await self._git(
+            response, registration, key, service, None,
+            advertise=True, stored=_from_store(request),
+        )  # fmt: skip
         return response
 
     async def service(self, request: web.Request) -> web.StreamResponse:
@@ -125,7 +132,10 @@ class Transport:
             if refused is not None:
                 return refused
             response = await self._open(request, f"application/x-{service}-result")
-            await self._git(response, registration, key, service, body, advertise=False)
+            await self._git(
+                response, registration, key, service, body,
+                advertise=False, stored=_from_store(request),
+            )  # fmt: skip
         return response
 
     async def state_out(self, request: web.Request) -> web.StreamResponse:
@@ -194,6 +204,8 @@ class Transport:
         key = repo.removesuffix(".git")
         if service not in _SERVICES:
             return _text(403, "only git's smart HTTP services are served")
+        if _from_store(request) and service != "git-upload-pack":
+            return _text(403, "what a run pushed is only read from here")
         assert registration.repos is not None
         if not repo.endswith(".git") or key not in registration.repos:
             return _text(404, "no such repo for this run")
@@ -229,11 +241,13 @@ class Transport:
         body: IO[bytes] | None,
         *,
         advertise: bool,
+        stored: bool,
     ) -> None:
-        """Run the service's git with ``body`` on its stdin, its stdout to the client."""
+        """Run the service's git with ``body`` on its stdin, its stdout to the client;
+        ``stored``: a fetch from the run's pushed store, not from the host repo."""
         assert registration.repos is not None
         verb = service.removeprefix("git-")
-        if verb == "upload-pack":
+        if verb == "upload-pack" and not stored:
             command, env = git.host_service(
                 Path(registration.repos[key]), verb, advertise=advertise
             )
@@ -248,6 +262,11 @@ class Transport:
                 process = await anyio.open_process(command, stdin=stdin, stderr=errors, env=env)
                 await _relay(process, response, self._limits.git_seconds)
         await response.write_eof()
+
+
+def _from_store(request: web.Request) -> bool:
+    """Whether the request reads the run's pushed store (else its host repo)."""
+    return request.path.startswith(PUSHED_PREFIX + "/")
 
 
 def _rewound(file: IO[bytes]) -> int:

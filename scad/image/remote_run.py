@@ -18,8 +18,8 @@ REMOTE_RUN = r'''#!/usr/bin/env python3
 
 Environment: SCAD_GATEWAY (the gateway's URL), ANTHROPIC_AUTH_TOKEN (the run's token; or
 SCAD_TOKEN_FILE, a file that holds it, such as a swarm secret),
-SCAD_BRANCH, SCAD_REPOS (repo keys, space-separated), SCAD_WORKDIR (where Claude
-starts), SCAD_PUSH_SECONDS (between pushes while Claude runs), SCAD_GIT_NAME and
+SCAD_BRANCH, SCAD_REPOS (repo keys, space-separated), SCAD_WORKSPACE (where they are
+cloned: /workspace), SCAD_WORKDIR (where Claude starts), SCAD_PUSH_SECONDS (between pushes while Claude runs), SCAD_GIT_NAME and
 SCAD_GIT_EMAIL (who the run commits as). Claude's exit status is this one's.
 """
 import io
@@ -32,7 +32,7 @@ import time
 import urllib.request
 
 HOME = os.path.expanduser("~")
-WORKSPACE = "/workspace"
+WORKSPACE = os.environ.get("SCAD_WORKSPACE", "/workspace")
 PROMPT = os.path.join(HOME, ".scad-prompt.txt")
 
 
@@ -107,6 +107,9 @@ def fetch_state():
 
 
 def clone_repos():
+    """Each repo cloned from the host, on the run's branch: where its last attempt
+    pushed it, or new from the host's HEAD. A clone that cannot learn what was pushed
+    does not start: its pushes would overwrite that work."""
     name, email = env("SCAD_GIT_NAME", "scad agent"), env("SCAD_GIT_EMAIL", "agent@scad.invalid")
     for key in REPOS:
         dest = os.path.join(WORKSPACE, key)
@@ -114,7 +117,14 @@ def clone_repos():
                f"{GATEWAY}/scad/git/{key}.git", dest) != 0:
             say(f"cannot clone {key}")
             sys.exit(70)
-        if git("-C", dest, "checkout", "-q", "-b", BRANCH) != 0:
+        if git("-C", dest, "fetch", "-q", f"{GATEWAY}/scad/pushed/{key}.git",
+               "+refs/heads/*:refs/remotes/pushed/*") != 0:
+            say(f"cannot read what the run pushed of {key}")
+            sys.exit(70)
+        pushed = f"refs/remotes/pushed/{BRANCH}"
+        went_on = git("-C", dest, "rev-parse", "-q", "--verify", pushed) == 0
+        start = ["-B", BRANCH, pushed] if went_on else ["-b", BRANCH]
+        if git("-C", dest, "checkout", "-q", *start) != 0:
             sys.exit(70)
 
 

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from .oauth_support import TokenEndpoint
+from .transport_support import limits, served  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

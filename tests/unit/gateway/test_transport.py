@@ -7,38 +7,26 @@ import io
 import os
 import subprocess
 import tarfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import anyio
-import msgspec
 import pytest
-from aiohttp import web
 
 from scad.code.clones import unfetched_run_work
 from scad.code.diff import diff_run
 from scad.code.fetch import fetch_run
-from scad.code.pushed import read_pushed
 from scad.gateway import TransportLimits, enable_transport
-from scad.gateway._registry import register_run, revoke_run
-from scad.gateway._transport import Transport
-from scad.home import Home
+from scad.gateway._registry import revoke_run
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
 
+from .transport_support import RUN, Served, new_run, plain_git, pushed_branches, write_state
+
 pytestmark = pytest.mark.anyio
 
-RUN = "proj-t-Jan01-0000"
 OTHER = "proj-u-Jan01-0000"
-
-
-class Served(msgspec.Struct, kw_only=True):
-    home: Home
-    url: str
-    token: str
-    repo: Path
-    work: Path
 
 
 def client_env(token: str) -> dict[str, str]:
@@ -62,40 +50,6 @@ async def run_git(token: str, *args: str, cwd: Path) -> subprocess.CompletedProc
     )
 
 
-def plain_git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-
-def new_run(home: Home, run_id: str) -> str:
-    home.run_dir(run_id).mkdir(parents=True)
-    return register_run(home, run_id).token
-
-
-@pytest.fixture
-def limits() -> TransportLimits:
-    return TransportLimits()
-
-
-@pytest.fixture
-async def served(tmp_path: Path, limits: TransportLimits) -> AsyncIterator[Served]:
-    home = Home(tmp_path / "home")
-    token = new_run(home, RUN)
-    repo = make_repo(tmp_path / "repo", {"README.md": "hello\n"})
-    await enable_transport(home, RUN, {"code": repo})
-    app = web.Application()
-    Transport(home, limits).add_routes(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    work = tmp_path / "work"
-    work.mkdir()
-    try:
-        yield Served(home=home, url=f"http://127.0.0.1:{port}", token=token, repo=repo, work=work)
-    finally:
-        await runner.cleanup()
-
-
 async def cloned(served: Served) -> Path:
     done = await run_git(
         served.token, "clone", "-q", f"{served.url}/scad/git/code.git", "code", cwd=served.work
@@ -111,10 +65,6 @@ async def commit(served: Served, clone: Path, name: str, data: bytes) -> str:
     await run_git(served.token, "add", name, cwd=clone)
     await run_git(served.token, "commit", "-qm", f"add {name}", cwd=clone)
     return (await run_git(served.token, "rev-parse", "HEAD", cwd=clone)).stdout.strip()
-
-
-async def pushed_branches(served: Served) -> dict[str, str]:
-    return (await read_pushed(RunPaths(served.home, RUN).pushed("code"), "scad-r")).branches
 
 
 async def test_a_run_clones_its_repo_and_pushes_its_branch_home(served: Served) -> None:
@@ -275,16 +225,6 @@ def entry(
     info = tarfile.TarInfo(name)
     info.type, info.size, info.linkname = kind, size if kind == tarfile.REGTYPE else 0, link
     return info
-
-
-def write_state(home: Home) -> None:
-    paths = RunPaths(home, RUN)
-    (paths.claude_dir / "projects").mkdir(parents=True)
-    (paths.claude_dir / "projects" / "t.jsonl").write_text("old\n")
-    paths.claude_json.write_text('{"old": true}')
-    paths.inputs.mkdir()
-    (paths.inputs / "prompt.txt").write_text("do it")
-    (paths.inputs / "credentials.env").write_text("SECRET=1")
 
 
 async def put_state(served: Served, body: bytes) -> int:
