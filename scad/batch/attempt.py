@@ -25,8 +25,10 @@ from ..runs.gate import StartGate, StartRefused
 from ..runs.lives import RunLives
 from ..runs.records import RunPaths, RunRecord
 from ..runs.supervisor import CLEANUP_SECONDS, Outcome, Status, adopt, stop_run, supervise
+from ..sessions.remote import swarm_manager
 from ..sessions.restart import prepare_restart
 from ..sessions.start import Prepared, discard_run, prepare_session
+from ..swarm import supervise_on_swarm
 from .store import BatchItem, BatchManifest
 from .verdict import BUDGET_NOT_STARTED, BUDGET_STOPPED
 
@@ -121,6 +123,13 @@ class Attempts:
         run_id = prepared.record.run_id
         try:
             await self._limit(run_id)  # before its container starts: no request goes unlimited
+            if prepared.swarm is not None:
+                return await supervise_on_swarm(
+                    swarm_manager(self.engine, self.config), self.home, prepared.record,
+                    prepared.swarm.service, prepared.swarm.token,
+                    idle_timeout=self.options.idle_timeout, time_limit=self.options.timeout,
+                    gate=gate,
+                )  # fmt: skip
             return await supervise(
                 self.engine, self.home, prepared.record, prepared.spec, event=prepared.event,
                 idle_timeout=self.options.idle_timeout, time_limit=self.options.timeout,

@@ -25,12 +25,14 @@ import anyio
 
 from ..config.repos import check_repos
 from ..config.schema import Config
+from ..config.swarm import placed
 from ..detached import last_line, spawn
-from ..errors import ScadError, SessionError, UsageError
+from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
 from ..runs.records import aload_run, now_iso
 from ..runs.supervisor import STOP_GRACE, stop_run
+from ..sessions.remote import check_swarm_config
 from ..sessions.start import arequire_credentials
 from .events import Ended, Requeued
 from .prompts import BatchPrompt
@@ -66,14 +68,11 @@ SPAWN_SECONDS = 30
 STOP_SECONDS = STOP_GRACE + 120
 
 
-def check_runs_on(runs_on: str) -> None:
-    """Refuse a batch where it cannot run yet: a swarm run's retry needs a preparation
-    of its own (a new service, token and secret, from its pushed branch)."""
-    if runs_on == "swarm":
-        raise UsageError(
-            "a batch cannot run on a swarm yet; run its prompts one by one with "
-            "`scad session start --headless --wait --on swarm`, or pass --on local"
-        )
+def check_runs_on(config: Config) -> None:
+    """Refuse, before anything is made, a batch whose runs cannot go where its config
+    sends them (a swarm it does not say how to reach)."""
+    if config.runs_on == "swarm":
+        check_swarm_config(config)
 
 
 async def create_batch(
@@ -89,7 +88,7 @@ async def create_batch(
 ) -> BatchManifest:
     """Check what every run will need, build the image once, and write the manifest.
     Nothing runs yet; :func:`run_batch` runs it."""
-    check_runs_on(options.runs_on)
+    check_runs_on(placed(config, options.runs_on))
     tags = item_tags(tag, prompts)
     await check_repos(config, f"{config.name}.yml")
     await arequire_credentials()

@@ -17,8 +17,10 @@ from ..errors import SessionError, UsageError
 from ..home import Home
 from ..layout import agent_owner
 from ..names import home_key
+from ..runs import envelopes
+from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
-from ..swarm import publish_image, remote_env, run_service_spec, service_name
+from ..swarm import publish_image, remote_env, retire_services, run_service_spec, service_name
 from .claude_setup import container_workdir
 from .claude_state import write_claude_state
 from .container import acontainer_spec
@@ -27,7 +29,14 @@ from .gateway_access import connect_run
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["SwarmRun", "check_swarm_config", "host_bases", "prepare_swarm_run", "swarm_manager"]
+__all__ = [
+    "SwarmRun",
+    "check_swarm_config",
+    "host_bases",
+    "prepare_swarm_restart",
+    "prepare_swarm_run",
+    "swarm_manager",
+]
 
 
 class SwarmRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +44,8 @@ class SwarmRun(msgspec.Struct, frozen=True, kw_only=True):
 
     service: ServiceSpec
     token: str
+    #: What the agent had left in its Claude state that scad could not use.
+    notes: list[str] = []
 
     def __repr__(self) -> str:  # never print a secret by accident
         return f"SwarmRun(service={self.service.name!r})"
@@ -92,7 +103,9 @@ async def prepare_swarm_run(
         engine, home, config, record.run_id, max_usd=max_usd, address=address
     )
     try:
-        await anyio.to_thread.run_sync(write_claude_state, config, paths, access, agent_owner())
+        notes = await anyio.to_thread.run_sync(
+            write_claude_state, config, paths, access, agent_owner()
+        )
     except OSError as exc:
         raise SessionError(f"{record.run_id}: cannot write its Claude state: {exc}") from exc
     from ..gateway import enable_transport  # its HTTP server: imported when a run goes remote
@@ -106,4 +119,18 @@ async def prepare_swarm_run(
     )
     name = service_name(record.run_id, home_key(labels.home_label(home)))
     service = run_service_spec(config, local, name=name, image=image, env=env)
-    return SwarmRun(service=service, token=access.token)
+    return SwarmRun(service=service, token=access.token, notes=notes)
+
+
+async def prepare_swarm_restart(
+    engine: Engine, home: Home, config: Config, record: RunRecord
+) -> SwarmRun:
+    """A run on a swarm made ready to start again: what a supervisor that died left
+    of it put away, and a new token, Claude state and service; its container goes on
+    from the branches its last attempt pushed."""
+    await retire_services(swarm_manager(engine, config), home, record)
+    prepared = await prepare_swarm_run(engine, home, config, record, max_usd=record.max_usd_per_run)
+    paths = RunPaths(home, record.run_id)
+    for note in prepared.notes:
+        await append_event(paths, envelopes.Warned(detail=note))
+    return prepared

@@ -20,6 +20,7 @@ from ..runs.records import RunPaths, RunRecord
 from ..runs.supervisor import launch
 from .container import acontainer_spec
 from .credentials import HostCredentials
+from .remote import prepare_swarm_restart
 from .start import Prepared, _write_claude_state, _write_prompt, arequire_credentials
 
 if TYPE_CHECKING:
@@ -41,22 +42,29 @@ async def prepare_restart(
     resume: bool,
 ) -> Prepared:
     """Make a run that ran before ready to start again, always in this order: what
-    its last container printed is caught up, its containers go, it gets the host's
-    credentials and scad's settings anew, and the prompt of its next start (none:
+    its last container printed is caught up, its containers go (a run on a swarm:
+    its services), it gets the host's credentials and scad's settings anew, and the prompt of its next start (none:
     an interactive session goes on where it was). Its start is logged as
     :data:`RESTARTED`. ``resume``: Claude continues its conversation (a session
     resumed), instead of beginning anew with the prompt (a batch's next attempt)."""
     paths = RunPaths(home, record.run_id)
-    await retire_containers(engine, home, record)
-    credentials, notes = await renew_claude_state(
-        config, paths, engine=engine, interactive=record.mode == "interactive"
-    )
-    await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
+    swarm_run = None
+    if record.runs_on == "swarm":
+        credentials = await arequire_credentials()
+        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)  # its state carries it
+        swarm_run = await prepare_swarm_restart(engine, home, config, record)
+        notes = swarm_run.notes
+    else:
+        await retire_containers(engine, home, record)
+        credentials, notes = await renew_claude_state(
+            config, paths, engine=engine, interactive=record.mode == "interactive"
+        )
+        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
     record.auth = credentials.method
     if prompt:
         record.prompt = prompt
     spec = await acontainer_spec(config, record, paths, resume=resume)
-    return Prepared(record=record, spec=spec, event=RESTARTED, notes=notes)
+    return Prepared(record=record, spec=spec, event=RESTARTED, notes=notes, swarm=swarm_run)
 
 
 async def renew_claude_state(
@@ -92,6 +100,12 @@ async def resume_session(
     if record.cleaned:
         raise SessionError(
             f"run {run_id} was cleaned; start a new session with `scad session start {record.config} --tag ...`"
+        )
+    if record.runs_on == "swarm":
+        raise UsageError(
+            f"{run_id} ran on a swarm, where a run starts again only as its batch's next "
+            f"attempt; start a new one with `scad session start {record.config} --headless "
+            "--wait --on swarm`"
         )
     if record.mode == "headless" and not prompt:
         raise UsageError(

@@ -280,13 +280,9 @@ async def run_session(
                 idle_timeout=idle_timeout, task_status=task_status,
             )  # fmt: skip
         return await supervise(
-            engine,
-            home,
-            prepared.record,
-            prepared.spec,
-            idle_timeout=idle_timeout,
-            task_status=task_status,
-        )
+            engine, home, prepared.record, prepared.spec,
+            idle_timeout=idle_timeout, task_status=task_status,
+        )  # fmt: skip
     except ScadError:
         await discard_run(home, prepared.record.run_id)  # it never started: nothing to keep
         raise

@@ -36,7 +36,7 @@ from scad.batch.store import (
 from scad.code.clones import create_clone
 from scad.config.schema import Config, SwarmSettings, parse_config
 from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output, OutputStream
-from scad.errors import EngineError, EngineUnavailable, GitError, SessionError
+from scad.errors import EngineError, EngineUnavailable, GitError, SessionError, UsageError
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import Retried
@@ -880,6 +880,19 @@ async def test_a_session_a_supervisor_watches_is_not_resumed_from_under_it(
     async with supervising(RunPaths(home, prepared.record.run_id)):
         with pytest.raises(SessionError, match="is being watched by its supervisor"):
             await resume_session(engine, home, config, prepared.record, prompt="again")
+
+
+async def test_a_run_on_a_swarm_is_not_resumed_here(project: tuple[Home, Config]) -> None:
+    from scad.sessions.restart import resume_session
+
+    home, config = project
+    batch_id = make_batch(home, ["a"])
+    engine = Scripted({"01": [OK]})
+    prepared = await prepare_item(engine, home, config, batch_id, 1)
+    record = msgspec.structs.replace(prepared.record, runs_on="swarm")
+    with pytest.raises(UsageError, match="ran on a swarm, where a run starts again only as"):
+        await resume_session(engine, home, config, record, prompt="again")
+    assert engine.made == {}  # nothing was made
 
 
 async def test_resume_makes_a_run_ready_as_a_batch_attempt_does(

@@ -191,7 +191,7 @@ async def command(
     home = app.home
     validate_tag(tag)
     config = placed_config(load_registered(home, config_name), on)
-    check_runs_on(config.runs_on)
+    check_runs_on(config)
     batch_prompts, source = read_prompts(prompt_file, prompts)
     warn_unwritable_mounts(config)
     await warn_uncommitted_work(config)

@@ -239,10 +239,9 @@ async def test_a_session_on_a_swarm_is_headless(run_cli: Cli, config: str, scad_
     assert "headless" not in local.stderr  # --on local overrides the config's runs_on
 
 
-async def test_a_batch_on_a_swarm_is_refused_in_one_line(
+async def test_a_batch_on_a_swarm_it_cannot_reach_is_refused_in_one_line(
     run_cli: Cli, config: str, scad_home: Path
 ) -> None:
-    """A swarm run's retry is not built: a batch there would go without one."""
     configs = scad_home / "configs"
     text = (configs / "p.yml").read_text()
     (configs / "p.yml").write_text(
@@ -251,7 +250,7 @@ async def test_a_batch_on_a_swarm_is_refused_in_one_line(
     result = await run_cli("batch", config, "--tag", "t", "-p", "x")
     assert (result.exit_code, result.stderr) == (
         2,
-        "scad: error: a batch cannot run on a swarm yet; run its prompts one by one with "
-        "`scad session start --headless --wait --on swarm`, or pass --on local\n",
+        "scad: error: p: runs on a swarm need swarm.gateway_address, the address of "
+        "this host that the nodes' containers reach\n",
     )
     assert not (scad_home / "batches").exists() and not (scad_home / "runs").exists()
