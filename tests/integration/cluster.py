@@ -277,6 +277,13 @@ async def remove_network(docker: aiodocker.Docker, name: str) -> None:
         await network.delete()
 
 
+async def set_availability(docker: aiodocker.Docker, node_id: str, availability: str) -> None:
+    """Make the node ``active``, ``pause`` or ``drain``."""
+    node = await docker.nodes.inspect(node_id=node_id)
+    spec = dict(node["Spec"], Availability=availability)
+    await docker.nodes.update(node_id=node_id, version=node["Version"]["Index"], spec=spec)
+
+
 async def label_node(docker: aiodocker.Docker, node_id: str, labels: Mapping[str, str]) -> None:
     node = await docker.nodes.inspect(node_id=node_id)
     spec = dict(node["Spec"])

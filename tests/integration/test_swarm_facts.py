@@ -14,7 +14,7 @@ import aiodocker
 import anyio
 import pytest
 
-from .cluster import NODE_LABEL, Swarm
+from .cluster import NODE_LABEL, Swarm, set_availability
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.swarm]
 
@@ -265,12 +265,6 @@ async def test_a_drained_node_keeps_its_running_job_task(jobs: Jobs, swarm: Swar
         ]
     finally:
         await set_availability(jobs.docker, worker.node_id, "active")
-
-
-async def set_availability(docker: aiodocker.Docker, node_id: str, availability: str) -> None:
-    node = await docker.nodes.inspect(node_id=node_id)
-    spec = dict(node["Spec"], Availability=availability)
-    await docker.nodes.update(node_id=node_id, version=node["Version"]["Index"], spec=spec)
 
 
 async def test_a_killed_node_turns_down_and_its_task_still_reads_running(
