@@ -30,6 +30,10 @@ class Column(NamedTuple):
 #: A cut text column keeps at least this many characters.
 MIN_CUT = 5
 
+#: The most columns a swarm node's name takes: the engine names a node by the
+#: hostname its owner gave it, which can be anything.
+NODE_WIDTH = 64
+
 
 def terminal_width() -> int | None:
     """The terminal's width when stdout is one; piped: none."""
@@ -123,6 +127,12 @@ def clip(cell: str, width: int) -> str:
     if not cell[end].isspace() and " " in kept:
         kept = kept[: kept.rindex(" ")]
     return kept.rstrip() + "\u2026"
+
+
+def node_name(node: str) -> str:
+    """A swarm node's name as scad shows it: escaped (see :func:`printable`) and cut
+    to :data:`NODE_WIDTH` columns."""
+    return clip(printable(node), NODE_WIDTH)
 
 
 def output_option(fn: Any) -> Any:
