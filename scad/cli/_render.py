@@ -137,16 +137,24 @@ def _pad(cell: str, width: int) -> str:
 
 
 def _fit(widths: list[int], cut: list[bool], limit: int) -> None:
-    """Narrow the cut columns, widest first, until the table is ``limit`` wide."""
+    """Narrow the cut columns, widest first, until the table is ``limit`` wide: the
+    widest only as far as the next, so that the room left is shared."""
     excess = _span(widths) - limit
     while excess > 0:
         candidates = [j for j, c in enumerate(cut) if c and widths[j] > MIN_CUT]
         if not candidates:
             return
-        j = max(candidates, key=lambda j: widths[j])
-        step = min(excess, widths[j] - MIN_CUT)
-        widths[j] -= step
-        excess -= step
+        top = max(widths[j] for j in candidates)
+        widest = [j for j in candidates if widths[j] == top]
+        floor = max([MIN_CUT, *(widths[j] for j in candidates if widths[j] < top)])
+        if (top - floor) * len(widest) >= excess:  # the widest give the rest, evenly
+            share, extra = divmod(excess, len(widest))
+            for n, j in enumerate(widest):
+                widths[j] -= share + (1 if n < extra else 0)
+            return
+        for j in widest:
+            widths[j] = floor
+        excess -= (top - floor) * len(widest)
 
 
 def clip(cell: str, width: int) -> str:
