@@ -200,8 +200,10 @@ def stopped_by_scad(log: Log) -> None:
     log.scad("exited", exit_code=143).scad("stopped")
 
 
-def running(log: Log) -> None:
-    log.scad("started").claude(init()).claude(assistant("m1", tool="make")).claude(assistant("m2"))
+def running(log: Log, node: str | None = None) -> None:
+    log.scad("started", node=node).claude(init()).claude(assistant("m1", tool="make")).claude(
+        assistant("m2")
+    )
 
 
 def resumed(log: Log) -> None:
