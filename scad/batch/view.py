@@ -58,6 +58,8 @@ class BatchRow(msgspec.Struct, kw_only=True):
     cost_measured: bool = False
     #: How long it ran (so far, while it runs).
     duration_ms: int | None = None
+    #: The swarm node its latest attempt runs (or ran) on; None on the local engine.
+    node: str | None = None
     detail: str | None = None
 
 
@@ -168,6 +170,7 @@ def _row(item: ItemState, summary: RunSummary | None, measured_usd: float | None
         return row
     row.turns = summary.turns
     row.last_tool = summary.last_tool
+    row.node = summary.node
     row.input_tokens = summary.usage.input_tokens
     row.output_tokens = summary.usage.output_tokens
     row.cost_usd = summary.cost_usd

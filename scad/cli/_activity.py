@@ -30,6 +30,7 @@ from ..runs.streamjson import (
     claude_event,
 )
 from ..text import printable
+from ._render import node_name
 
 __all__ = ["activity_lines"]
 
@@ -115,6 +116,8 @@ def _said(event: Envelope) -> str | None:
             return STOP_SAYS[event.stop] if event.stop else event.stderr
         case Checked():
             return _checked(event)
+        case Started(node=str(node)):
+            return f"on node {node_name(node)}"
         case ClaudeLine() | Started() | Resumed() | Cancelled() | Stopped():
             return None
     return event.detail

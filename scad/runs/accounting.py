@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import msgspec
 
 from . import streamjson
-from .envelopes import ClaudeLine, Envelope, Exited, Lost
+from .envelopes import ClaudeLine, Envelope, Exited, Lost, Resumed, Retried, Started
 from .pricing import usage_ceiling, usage_cost
 
 __all__ = [
@@ -84,6 +84,9 @@ class RunSummary(msgspec.Struct, kw_only=True):
     api_retries: int = 0
     last_activity: str | None = None
     exit_code: int | None = None
+    #: The swarm node the latest attempt runs (or ran) on, as the engine named it;
+    #: None for a run on the local engine, and between an attempt and the next.
+    node: str | None = None
     sessions: list[ClaudeSession] = []
     #: Why some of an interactive run's transcripts were not counted (see
     #: :mod:`scad.runs.transcripts`): its figures are then a part of the whole.
@@ -116,6 +119,9 @@ class RunTally:
             if not isinstance(envelope, ClaudeLine):
                 if isinstance(envelope, Exited):
                     summary.exit_code = envelope.exit_code
+                if isinstance(envelope, Started | Resumed | Retried):
+                    # Each attempt says where it runs: a local one (resumed ones are) nowhere.
+                    summary.node = envelope.node if isinstance(envelope, Started) else None
                 if isinstance(envelope, Exited | Lost):
                     self._current = None  # a conversation with no result ends with its container
                 continue

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from scad.runs.accounting import summarise
-from scad.runs.envelopes import ClaudeLine, Envelope, Exited
+from scad.runs.envelopes import ClaudeLine, Envelope, Exited, Resumed, Retried, Started
 
 
 def claude(seq: int, data: dict[str, Any]) -> Envelope:
@@ -144,3 +144,45 @@ def test_a_claimed_cost_is_capped_at_what_its_tokens_could_cost(
     cost counts for no more than its own tokens could cost, whatever the model."""
     summary = summarise([init(1), result(2, total_cost_usd=claimed, usage=usage)])
     assert summary.cost_usd == pytest.approx(min(claimed, counted))
+
+
+def started(seq: int, cid: str, node: str | None = None) -> Envelope:
+    return Started(seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", cid=cid, node=node)
+
+
+def exited(seq: int, cid: str, code: int = 0) -> Envelope:
+    return Exited(seq=seq, ts=f"2026-11-27T10:00:{seq:02d}.000Z", cid=cid, exit_code=code)
+
+
+NODE_LOGS = {
+    "local": ([started(1, "c1"), init(2), exited(3, "c1")], None),
+    "on a node": ([started(1, "t1", "node-1"), init(2)], "node-1"),
+    "ended on a node": ([started(1, "t1", "node-1"), init(2), exited(3, "t1", 137)], "node-1"),
+    "retried from a node to another": (
+        [
+            started(1, "t1", "node-1"),
+            exited(2, "t1", 137),
+            Retried(seq=3),
+            started(4, "t2", "node-2"),
+        ],
+        "node-2",
+    ),
+    "between a node's attempt and the next": (
+        [started(1, "t1", "node-1"), exited(2, "t1", 137), Retried(seq=3, detail="try 2")],
+        None,
+    ),
+    "retried locally after a node": (
+        [started(1, "t1", "node-1"), exited(2, "t1", 137), Retried(seq=3), started(4, "c2")],
+        None,
+    ),
+    "resumed locally after a node": (
+        [started(1, "t1", "node-1"), exited(2, "t1"), Resumed(seq=3, cid="c2"), init(4)],
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("name"), NODE_LOGS)
+def test_the_summary_names_the_node_of_the_latest_attempt(name: str) -> None:
+    events, node = NODE_LOGS[name]
+    assert summarise(events).node == node

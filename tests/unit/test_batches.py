@@ -311,6 +311,7 @@ async def test_the_live_table_shows_each_run_and_the_totals(home: Home) -> None:
     text = out.getvalue()
     assert "p-b-01-Nov27-1000" in text and "retrying (try 2)" in text
     assert text.count("queued") == 3  # two rows, and the totals
+    assert "NODE" not in text  # a batch on the local engine: no column for nodes
     assert "3 prompts: 2 queued, 1 retrying | at once 2/4" in text
 
 
@@ -376,3 +377,53 @@ async def test_a_supervisor_cancelled_inside_its_lock_drops_it(tmp_path: Path) -
             await anyio.sleep(1)  # cancelled here: the lock must still go
     assert scope.cancelled_caught
     assert supervisor_pid(paths) is None
+
+
+#: A node its owner named to rewrite the screen, and at length.
+EVIL_NODE = "evil\x1b[2J\x1b]52;c;Zm9v\x07" + "n" * 10_000
+
+
+async def test_the_views_name_each_items_node_while_it_runs_and_after_it_ends(
+    home: Home,
+) -> None:
+    """Item 1 moved from a node to another and succeeded there; item 2 runs on a node
+    named to attack the terminal; item 3 crashed on a node and runs again locally."""
+    import io
+
+    from rich.console import Console
+
+    from scad.cli.batch._view import live_screen, summary
+    from tests.unit.test_summaries import Log, crashed, retried_across_nodes, running
+
+    ids = [f"p-b-{n:02d}-Nov27-1000" for n in (1, 2, 3)]
+    retried_across_nodes(Log(RunPaths(home, ids[0])))
+    running(Log(RunPaths(home, ids[1])), node=EVIL_NODE)
+    log = Log(RunPaths(home, ids[2]))
+    crashed(log, node="node-1")
+    running(log.scad("retry", cid=None, detail="attempt 2"))
+    event(home, "supervisor", pid=5)
+    for item, run_id in enumerate(ids, 1):
+        event(home, "started", item=item, run_id=run_id, attempt=1)
+    event(home, "attempt", item=1, run_id=ids[0], attempt=1, status="crashed", final=False)
+    event(home, "attempt", item=3, run_id=ids[2], attempt=1, status="crashed", final=False)
+    event(home, "started", item=1, run_id=ids[0], attempt=2)
+    event(home, "started", item=3, run_id=ids[2], attempt=2)
+    event(home, "attempt", item=1, run_id=ids[0], attempt=2, status="succeeded", final=True)
+
+    view = await BatchWatcher(home, BATCH).look()
+    assert [(r.outcome, r.node) for r in view.rows] == [
+        ("succeeded", "node-2"), ("running", EVIL_NODE), ("running", None),
+    ]  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(live_screen(view, 80))
+    for shown in (out.getvalue().splitlines(), summary(view, width=80).splitlines()):
+        text = "\n".join(shown)
+        assert max(len(line) for line in shown) <= 80, text
+        assert "\x1b" not in text and "\x07" not in text, text
+        header, first, second, third = shown[1:5] if shown[0].startswith("batch") else shown[:4]
+        assert "NODE" in header.split()
+        column = header.index("NODE")
+        nodes = [line[column:].split()[0] for line in (first, second, third)]
+        assert nodes[0] == "node-2" and nodes[1].startswith("evil") and nodes[2] == "-", text
+    wide = summary(view, wide=True).splitlines()
+    assert "\\x1b[2J\\x1b]52;c;Zm9v\\x07nnn" in wide[2] and len(wide[2]) < 200, wide[2]

@@ -135,10 +135,18 @@ def result(
 
 
 def headless(
-    log: Log, *, exit_code: int = 0, oom: bool | None = None, cid: str = CID, **result_fields: Any
+    log: Log,
+    *,
+    exit_code: int = 0,
+    oom: bool | None = None,
+    cid: str = CID,
+    node: str | None = None,
+    **result_fields: Any,
 ) -> Log:
-    """A headless run's life from start to exit."""
-    log.scad("started", cid=cid).claude(init(), cid).claude(assistant("m1", tool="ls"), cid)
+    """A headless run's life from start to exit (on a swarm's ``node``, when given)."""
+    log.scad("started", cid=cid, node=node).claude(init(), cid).claude(
+        assistant("m1", tool="ls"), cid
+    )
     log.claude(tool_result("a.txt"), cid).claude(assistant("m2"), cid)
     log.claude(result(**result_fields), cid)
     return log.scad("exited", cid=cid, exit_code=exit_code, oom=oom)
@@ -159,8 +167,10 @@ def rate_limited(log: Log) -> None:
     log.claude(result(0.0, is_error=True, api_error_status=429)).scad("exited", exit_code=1)
 
 
-def crashed(log: Log) -> None:
-    log.scad("started").claude(init()).claude(assistant("m1")).scad("exited", exit_code=137)
+def crashed(log: Log, node: str | None = None) -> None:
+    log.scad("started", node=node).claude(init()).claude(assistant("m1")).scad(
+        "exited", exit_code=137
+    )
 
 
 def oom(log: Log) -> None:
@@ -190,8 +200,10 @@ def stopped_by_scad(log: Log) -> None:
     log.scad("exited", exit_code=143).scad("stopped")
 
 
-def running(log: Log) -> None:
-    log.scad("started").claude(init()).claude(assistant("m1", tool="make")).claude(assistant("m2"))
+def running(log: Log, node: str | None = None) -> None:
+    log.scad("started", node=node).claude(init()).claude(assistant("m1", tool="make")).claude(
+        assistant("m2")
+    )
 
 
 def resumed(log: Log) -> None:
@@ -206,6 +218,12 @@ def retried(log: Log) -> None:
     crashed(log)
     log.scad("retry", cid=None, detail="attempt 2")
     headless(log, cid="c0ffee000003")
+
+
+def retried_across_nodes(log: Log) -> None:
+    crashed(log, node="node-1")
+    log.scad("retry", cid=None, detail="attempt 2")
+    headless(log, cid="c0ffee000003", node="node-2")
 
 
 def damaged(log: Log) -> None:
@@ -263,6 +281,7 @@ LOGS: dict[str, tuple[Callable[[Log], None], str | None, bool]] = {
     "running": (running, "running", False),
     "resumed": (resumed, "succeeded", False),
     "retried": (retried, "succeeded", False),
+    "retried-across-nodes": (retried_across_nodes, "succeeded", False),
     "damaged-and-partial": (damaged, "running", False),
     "odd-shapes": (odd_shapes, "running", False),
     "created-only": (created_only, None, False),
@@ -315,6 +334,17 @@ async def test_the_cached_summary_is_what_a_full_read_says(
     info = paths.events.stat()
     assert cache_of(paths)["version"] == SUMMARY_VERSION
     assert cache_of(paths)["key"] == [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+async def test_the_summary_names_the_node_of_the_latest_attempt(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    retried_across_nodes(log)
+    assert (await log_summary(paths)).summary.node == "node-2"
+    assert (await log_summary(paths)).summary.node == "node-2"  # from the cache
+    assert cache_of(paths)["log"]["summary"]["node"] == "node-2"
+    log.scad("retry", cid=None).scad("started", cid="c0ffee000004")  # then locally
+    assert (await log_summary(paths)).summary.node is None
 
 
 async def test_odd_shapes_count_as_a_full_decoding_says(tmp_path: Path) -> None:

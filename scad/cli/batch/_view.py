@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Collection, Sequence
 
 import anyio
 import asyncclick as click
@@ -15,7 +16,7 @@ from ...home import Home
 from ...taskgroups import open_task_group
 from ...text import printable
 from .._json import Document, JsonOutput
-from .._render import Column, clip, table, table_cells, terminal_width
+from .._render import Column, clip, node_name, table, table_cells, terminal_width
 
 #: A detail is its first line, at most this long even when nothing cuts it to fit.
 MAX_DETAIL = 200
@@ -50,7 +51,7 @@ async def show_batch(
             if as_json:
                 await _wait(watcher)
             elif sys.stdout.isatty():
-                await _live_table(watcher, wide=wide)
+                await _live_table(watcher, wide=wide, known=home.run_ids())
             else:
                 await _log_lines(home, batch_id)
             tg.cancel_scope.cancel()
@@ -67,7 +68,7 @@ async def show_batch(
     if as_json:
         as_json.echo(view)
     else:
-        click.echo(summary(view, wide=wide))
+        click.echo(summary(view, wide=wide, known=home.run_ids()))
     return view
 
 
@@ -78,7 +79,7 @@ async def _wait(watcher: BatchWatcher) -> None:
         await anyio.sleep(REDRAW_SECONDS)
 
 
-async def _live_table(watcher: BatchWatcher, *, wide: bool) -> None:
+async def _live_table(watcher: BatchWatcher, *, wide: bool, known: Collection[str]) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -86,13 +87,15 @@ async def _live_table(watcher: BatchWatcher, *, wide: bool) -> None:
     view = await watcher.look()
     noted = 0
     with Live(
-        live_screen(view, console.width, wide=wide), console=console, refresh_per_second=4
+        live_screen(view, console.width, wide=wide, known=known),
+        console=console,
+        refresh_per_second=4,
     ) as live:
         while True:
             for note in view.notes[noted:]:
                 live.console.print(_note(note), highlight=False)
             noted = len(view.notes)
-            live.update(live_screen(view, console.width, wide=wide))
+            live.update(live_screen(view, console.width, wide=wide, known=known))
             if view.done:
                 return
             await anyio.sleep(REDRAW_SECONDS)
@@ -108,10 +111,11 @@ def _note(note: str):  # type: ignore[no-untyped-def]
 
 
 #: The live table at 80 columns: the run, where it stands, what it is doing and
-#: has spent; ``-o wide`` adds its tokens. Only the last tool's text is cut.
+#: has spent; ``-o wide`` adds its tokens. Only the last tool's text (and the
+#: node's name, see :func:`_with_nodes`) is cut.
 _LIVE = (
     Column("#"),
-    Column("RUN"),
+    Column("RUN", run_ids=True),
     Column("STATE"),
     Column("TURNS"),
     Column("TOKENS IN/OUT", wide=True),
@@ -121,9 +125,12 @@ _LIVE = (
 )
 
 
-def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ignore[no-untyped-def]
+def live_screen(  # type: ignore[no-untyped-def]
+    view: BatchView, width: int, *, wide: bool = False, known: Collection[str] = ()
+):
     """The live view: a title, a row per prompt (its state coloured) and the totals,
-    every line within ``width`` columns unless ``wide``."""
+    every line within ``width`` columns unless ``wide`` (run ids shortened among
+    ``known`` when cutting text is not enough)."""
     from rich.text import Text
 
     rows = [
@@ -139,7 +146,10 @@ def live_screen(view: BatchView, width: int, *, wide: bool = False):  # type: ig
         )
         for row in view.rows
     ]
-    header, *lines = table_cells(_LIVE, rows, wide=wide, width=None if wide else width)
+    columns, cells = _with_nodes(view, _LIVE, rows)
+    header, *lines = table_cells(
+        columns, cells, wide=wide, width=None if wide else width, known=known
+    )
     screen = Text(f"batch {view.batch_id}\n", style="bold")
     screen.append("  ".join(header).rstrip() + "\n", style="bold")
     for row, cells in zip(view.rows, lines, strict=True):
@@ -157,6 +167,24 @@ _STYLES = {
     "retrying": "yellow",
     "queued": "dim",
 }
+
+
+#: Where each item's latest attempt is: shown, before the last column, when one is
+#: on a swarm node; free text, cut to fit.
+_NODE = Column("NODE", cut=True)
+
+
+def _with_nodes(
+    view: BatchView, columns: tuple[Column, ...], rows: Sequence[Sequence[object]]
+) -> tuple[tuple[Column, ...], Sequence[Sequence[object]]]:
+    """The table's columns and rows, with the NODE column when an item is on a node
+    (a batch on the local engine is shown as it always was)."""
+    if not any(row.node for row in view.rows):
+        return columns, rows
+    nodes = [node_name(row.node) if row.node else "-" for row in view.rows]
+    return (*columns[:-1], _NODE, columns[-1]), [
+        (*cells[:-1], node, cells[-1]) for cells, node in zip(rows, nodes, strict=True)
+    ]
 
 
 def _state(row: BatchRow) -> str:
@@ -217,7 +245,7 @@ async def _log_lines(home: Home, batch_id: str) -> None:
 #: The summary at 80 columns; ``-o wide`` adds the tokens. Only the detail is cut.
 _SUMMARY = (
     Column("#"),
-    Column("RUN"),
+    Column("RUN", run_ids=True),
     Column("OUTCOME"),
     Column("TRIES"),
     Column("TURNS"),
@@ -228,8 +256,11 @@ _SUMMARY = (
 )
 
 
-def summary(view: BatchView, *, wide: bool = False, width: int | None = None) -> str:
-    """The table people compare at the end, and what to do next."""
+def summary(
+    view: BatchView, *, wide: bool = False, width: int | None = None, known: Collection[str] = ()
+) -> str:
+    """The table people compare at the end, and what to do next (run ids shortened
+    among ``known`` when cutting text is not enough to fit)."""
     rows = [
         (
             row.item,
@@ -246,7 +277,8 @@ def summary(view: BatchView, *, wide: bool = False, width: int | None = None) ->
     ]
     if width is None and not wide:
         width = terminal_width()
-    lines = [table(_SUMMARY, rows, wide=wide, width=width), _totals_line(view, width)]
+    columns, cells = _with_nodes(view, _SUMMARY, rows)
+    lines = [table(columns, cells, wide=wide, width=width, known=known), _totals_line(view, width)]
     lines += [printable(note) for note in view.notes]
     if view.supervisor == "dead":
         lines.append(

@@ -60,7 +60,9 @@ async def status(
 
         async def look() -> str:
             view = await watcher.look()
-            return as_json.text(view) if as_json else summary(view, wide=output == "wide")
+            if as_json:
+                return as_json.text(view)
+            return summary(view, wide=output == "wide", known=home.run_ids())
 
         await follow(look)
         return
@@ -85,7 +87,7 @@ async def status(
     if as_json:
         as_json.echo(view)
     else:
-        click.echo(summary(view, wide=output == "wide"))
+        click.echo(summary(view, wide=output == "wide", known=home.run_ids()))
     if view.done and not view.succeeded:
         raise click.exceptions.Exit(1)
 

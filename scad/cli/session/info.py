@@ -10,7 +10,7 @@ from .._app import Application, pass_app
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._json import Document, JsonCommand, JsonOutput, json_option
-from .._render import table
+from .._render import node_name, table
 
 if TYPE_CHECKING:
     from ...runs.gatewaylog import GatewayUsage
@@ -41,8 +41,10 @@ async def command(app: Application, run_id: str, as_json: JsonOutput | None) -> 
     state = info.state if info.exit_code is None else f"{info.state} (exit {info.exit_code})"
     click.echo(f"run        {r.run_id}   ({r.mode}, {state})")
     click.echo(f"config     {r.config}   image {r.image}")
+    node = f"   node {node_name(s.node)}" if s.node else ""
     click.echo(
-        f"container  {info.container.id[:12] if info.container else '-'}   auth {r.auth or '-'}"
+        f"container  {info.container.id[:12] if info.container else '-'}{node}"
+        f"   auth {r.auth or '-'}"
     )
     click.echo(f"created    {r.created}")
     if r.prompt:

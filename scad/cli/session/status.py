@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ from ...sessions.credentials import discover_credentials, expiry_warning
 from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._json import Document, JsonCommand, JsonOutput, json_option
-from .._render import Column, age, output_option, table
+from .._render import Column, age, node_name, output_option, table
 from .._watch import watch as follow
 from .._watch import watch_option
 
@@ -58,7 +59,8 @@ async def command(
 
             auth = credentials.method if credentials else None
             return as_json.text(SessionList(auth=auth, sessions=rows))
-        return _screen(rows, include_all=include_all, wide=output == "wide") + (
+        screen = _screen(rows, include_all=include_all, wide=output == "wide", known=home.run_ids())
+        return screen + (
             f"\nauth: {credentials.method if credentials else 'none found on this host'}"
         )
 
@@ -80,11 +82,21 @@ def _warn(expiry: str | None, shared: list[list[str]]) -> None:
         )
 
 
-def _screen(rows: list[SessionStatus], *, include_all: bool, wide: bool) -> str:
+def _screen(
+    rows: list[SessionStatus],
+    *,
+    include_all: bool,
+    wide: bool,
+    width: int | None = None,
+    known: Collection[str] = (),
+) -> str:
+    """The table; with a NODE column when a run is on a swarm (a host's own runs are
+    shown as they always were)."""
     if not rows:
         return "no running sessions" + ("" if include_all else "; `--all` shows the others")
+    on_nodes = any(r.summary.node for r in rows)
     return table(
-        _COLUMNS,
+        (*_COLUMNS, _NODE) if on_nodes else _COLUMNS,
         [
             (
                 r.run_id,
@@ -97,17 +109,20 @@ def _screen(rows: list[SessionStatus], *, include_all: bool, wide: bool) -> str:
                 r.summary.turns,
                 r.summary.usage.total,
                 f"{'~' if r.summary.cost_estimated else ''}${r.summary.cost_usd:.4f}",
+                *((node_name(r.summary.node) if r.summary.node else "-",) if on_nodes else ()),
             )
             for r in rows
         ],
         wide=wide,
+        width=width,
+        known=known,
     )
 
 
 #: At 80 columns: each run, where it stands, how lately busy, what it took; ``-o wide``
 #: adds its config, mode, age, branch and tokens.
 _COLUMNS = (
-    Column("RUN ID"),
+    Column("RUN ID", run_ids=True),
     Column("CONFIG", wide=True),
     Column("MODE", wide=True),
     Column("STATE"),
@@ -118,3 +133,6 @@ _COLUMNS = (
     Column("TOKENS", wide=True),
     Column("COST"),
 )
+#: Where each run's latest attempt is, last: free text, cut to fit (ids shortened
+#: when even that is too wide).
+_NODE = Column("NODE", cut=True)

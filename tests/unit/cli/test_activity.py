@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from scad.cli._activity import activity_lines
+from scad.cli._render import NODE_WIDTH
 from scad.runs.envelopes import ClaudeLine, Exited, Started
 
 
@@ -200,3 +201,22 @@ def test_no_field_an_agent_prints_makes_a_line_longer_than_its_bound() -> None:
         *claude({"type": "result", "subtype": huge, "is_error": False, "num_turns": 1}),
     ]  # fmt: skip
     assert len(shown) == 4 and all(len(line) <= 4 * 160 for line in shown), [len(s) for s in shown]
+
+
+def started_on(node: str | None) -> list[str]:
+    return activity_lines(Started(seq=1, ts="2026-11-27T10:11:12.000Z", cid="t1", node=node))
+
+
+def test_a_start_on_a_swarm_names_its_node() -> None:
+    assert started_on("node-2") == ["10:11:12 [scad] started (on node node-2)"]
+    assert started_on(None) == ["10:11:12 [scad] started"]
+
+
+def test_a_node_name_is_shown_escaped_and_cut() -> None:
+    assert started_on("evil\x1b]0;pwned\x07\x1b[2J") == [
+        "10:11:12 [scad] started (on node evil\\x1b]0;pwned\\x07\\x1b[2J)"
+    ]
+    (line,) = started_on("n" * 10_000)
+    assert line == f"10:11:12 [scad] started (on node {'n' * (NODE_WIDTH - 1)}…)"
+    (line,) = started_on("\x1b" * 10_000)
+    assert len(line) <= len("10:11:12 [scad] started (on node )") + NODE_WIDTH

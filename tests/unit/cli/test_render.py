@@ -53,3 +53,13 @@ def test_a_table_fits_and_lines_up_by_the_columns_text_takes_on_a_terminal(text:
               zip(lines, ("OUTCOME", "checks-failed", "succeeded"), strict=True)}  # fmt: skip
     assert len(starts) == 1, lines
     assert "\u2026" in lines[1]
+
+
+def test_the_cut_columns_share_the_room_left() -> None:
+    """The widest cut column gives way only as far as the next: a long node's name
+    and a long detail are both shown in part, neither squeezed to nothing."""
+    from scad.cli._render import Column, table_lines
+
+    columns = (Column("#"), Column("NODE", cut=True), Column("DETAIL", cut=True))
+    lines = table_lines(columns, [(1, "n" * 64, "d" * 90)], width=40)
+    assert lines[1] == f"1  {'n' * 16}\u2026  {'d' * 17}\u2026"
