@@ -25,6 +25,7 @@ __all__ = [
     "Ended",
     "Fetched",
     "ItemStatus",
+    "LimitCause",
     "LimitMoved",
     "Notified",
     "NotifyFailed",
@@ -63,6 +64,8 @@ class AttemptEnded(_Event, tag="attempt", kw_only=True):
     final: bool
     detail: str | None = None
     cost_usd: float | None = None
+    #: Seconds it waits before its next attempt (a retry's backoff); None: none.
+    backoff_s: float | None = None
 
 
 class CheckFailure(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -89,10 +92,20 @@ class AttemptChecked(_Event, tag="checked", kw_only=True):
     failed: list[CheckFailure] = []
 
 
+#: Why the concurrency limit is where it is: the ceiling the batch was given (as a
+#: supervisor begins), halved for the API's rate limits, or one up for a run that
+#: succeeded.
+LimitCause = Literal["ceiling", "rate-limited", "run-succeeded"]
+
+
 class LimitMoved(_Event, tag="concurrency", kw_only=True):
-    """How many may run at once, and why it moved."""
+    """How many may run at once, and why it moved (``cause``; None in the logs of
+    earlier versions, whose ``detail`` alone says)."""
 
     limit: int
+    cause: LimitCause | None = None
+    #: The answer's HTTP status (429, 529) when the API's rate limits cut it.
+    status: int | None = None
     detail: str | None = None
 
 

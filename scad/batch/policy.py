@@ -16,15 +16,25 @@ import random
 
 import msgspec
 
+from .events import LimitCause
+
 __all__ = ["Budget", "Concurrency", "LimitChange", "backoff"]
 
 
 class LimitChange(msgspec.Struct, frozen=True):
-    """The concurrency limit moved: from, to, and why."""
+    """The concurrency limit moved: from, to, and why (with the API's answer's status
+    when its rate limits cut it)."""
 
     old: int
     new: int
-    reason: str
+    cause: LimitCause
+    status: int | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.cause == "rate-limited":
+            return f"the API answered {self.status}"
+        return "a run succeeded" if self.cause == "run-succeeded" else "the batch's ceiling"
 
 
 class Concurrency:
@@ -44,14 +54,14 @@ class Concurrency:
             return None
         old, self.limit = self.limit, max(1, self.limit // 2)
         self._last_cut = now
-        return LimitChange(old, self.limit, f"the API answered {status}")
+        return LimitChange(old, self.limit, "rate-limited", status)
 
     def succeeded(self) -> LimitChange | None:
         """A run succeeded: one more may go at once, up to the ceiling."""
         if self.limit >= self.ceiling:
             return None
         old, self.limit = self.limit, self.limit + 1
-        return LimitChange(old, self.limit, "a run succeeded")
+        return LimitChange(old, self.limit, "run-succeeded")
 
 
 def backoff(attempt: int, base: float, rng: random.Random, *, cap: float = 600.0) -> float:

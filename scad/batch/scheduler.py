@@ -153,7 +153,7 @@ class Scheduler:
     ) -> None:
         """Every item of ``pending`` to its final end; ``records``: runs an earlier
         supervisor made for items, ``known``: every run of the batch so far."""
-        await self.log(LimitMoved(limit=int(self.limiter.total_tokens)))
+        await self.log(LimitMoved(limit=int(self.limiter.total_tokens), cause="ceiling"))
         self.runs.update(known)
         self.runs.update(r.run_id for r in records.values())
         # What earlier runs spent counts before anything starts; the rate limits they
@@ -193,7 +193,9 @@ class Scheduler:
             return
         self.limiter.total_tokens = change.new
         detail = f"concurrency {change.old} -> {change.new}: {change.reason}"
-        await self.log(LimitMoved(limit=change.new, detail=detail))
+        await self.log(
+            LimitMoved(limit=change.new, cause=change.cause, status=change.status, detail=detail)
+        )
 
     async def _item(self, state: ItemState, record: RunRecord | None) -> None:
         """One prompt, through its attempts, to a final end."""
@@ -227,11 +229,15 @@ class Scheduler:
             if end.status == "succeeded":
                 await self._limit(self.concurrency.succeeded())
                 end = judged.end if judged else end
+            fixing = judged is not None and end.status == "checks-failed"
+            wait = None  # drawn before the end is logged, so that the log says it
+            if not (end.final or fixing):
+                wait = backoff(tries - fixes, self.options.backoff, self.rng)
             await self.log(
                 AttemptEnded(
                     item=state.index, run_id=outcome.run_id or None, attempt=attempt,
                     status=end.status, final=end.final, detail=end.detail,
-                    cost_usd=outcome.cost_usd,
+                    cost_usd=outcome.cost_usd, backoff_s=wait,
                 )
             )  # fmt: skip
             if end.status == "succeeded" and self.options.fetch and run.record is not None:
@@ -244,14 +250,15 @@ class Scheduler:
                 )
             if end.final:
                 return
-            if judged is not None and end.status == "checks-failed":
+            if wait is None:  # its checks failed: a fix attempt follows at once
+                assert judged is not None
                 fixes += 1
                 run.prompt = fix_prompt(run.item.prompt, judged.failing)
                 run.again = f"fix attempt {fixes} of {self.options.fix_attempts}: " + _first_line(
                     end.detail
                 )
             else:
-                await self._back_off(tries - fixes)
+                await self._back_off(wait)
                 run.again = f"retry {tries - fixes} of {self.options.retries}: {end.status}"
             attempt, adopting = attempt + 1, False
 
@@ -336,8 +343,8 @@ class Scheduler:
                 AttemptStarted(item=run.item.index, run_id=run.record_id, attempt=attempt)
             )
 
-    async def _back_off(self, tries: int) -> None:
-        """Wait before the next attempt; no point waiting out a spent budget."""
+    async def _back_off(self, seconds: float) -> None:
+        """Wait ``seconds`` before the next attempt; no point waiting out a spent budget."""
         async with open_task_group() as tg:
 
             async def spent() -> None:
@@ -345,7 +352,7 @@ class Scheduler:
                 tg.cancel_scope.cancel()
 
             tg.start_soon(spent)
-            await self.clock.sleep(backoff(tries, self.options.backoff, self.rng))
+            await self.clock.sleep(seconds)
             tg.cancel_scope.cancel()
 
 

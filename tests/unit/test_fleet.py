@@ -13,12 +13,13 @@ from scad.batch.policy import Budget, Concurrency, LimitChange, backoff
 
 def test_rate_limits_halve_the_limit_once_per_cooldown() -> None:
     limit = Concurrency(10, cooldown=30)
-    assert limit.rate_limited(100.0, 429) == LimitChange(10, 5, "the API answered 429")
+    assert limit.rate_limited(100.0, 429) == LimitChange(10, 5, "rate-limited", 429)
     assert limit.rate_limited(110.0, 529) is None  # the same burst, reported by another run
-    assert limit.rate_limited(131.0, 529) == LimitChange(5, 2, "the API answered 529")
-    assert limit.rate_limited(200.0, 429) == LimitChange(2, 1, "the API answered 429")
+    assert limit.rate_limited(131.0, 529) == LimitChange(5, 2, "rate-limited", 529)
+    assert limit.rate_limited(200.0, 429) == LimitChange(2, 1, "rate-limited", 429)
     assert limit.rate_limited(300.0, 429) is None  # never below one
     assert limit.limit == 1
+    assert LimitChange(10, 5, "rate-limited", 429).reason == "the API answered 429"
 
 
 def test_successes_raise_it_one_at_a_time_up_to_the_ceiling() -> None:
@@ -27,8 +28,8 @@ def test_successes_raise_it_one_at_a_time_up_to_the_ceiling() -> None:
     limit.rate_limited(0.0, 429)
     assert limit.limit == 1
     assert [limit.succeeded(), limit.succeeded(), limit.succeeded()] == [
-        LimitChange(1, 2, "a run succeeded"),
-        LimitChange(2, 3, "a run succeeded"),
+        LimitChange(1, 2, "run-succeeded"),
+        LimitChange(2, 3, "run-succeeded"),
         None,
     ]
 

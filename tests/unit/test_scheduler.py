@@ -151,6 +151,8 @@ async def test_attempts_back_off_on_the_clock_until_one_goes_through(tmp_path: o
     ends = [(e.attempt, e.status, e.final) for e in log if isinstance(e, AttemptEnded)]
     assert ends == [(1, "crashed", False), (2, "hung", False), (3, "succeeded", True)]
     assert [s for s in clock.asked if s != MONITOR] == waits
+    # Each backoff is in the log, with the attempt it follows: a timeline draws it.
+    assert [e.backoff_s for e in log if isinstance(e, AttemptEnded)] == [*waits, None]
 
 
 async def test_the_monitor_stops_what_runs_and_what_waits_once_the_budget_is_spent(
@@ -217,4 +219,5 @@ async def test_a_rate_limit_halves_the_concurrency_once_per_cooldown_on_the_cloc
                 clock.advance(MONITOR)
                 await clock.sleeping(MONITOR)  # the monitor read them, and waits again
         tg.cancel_scope.cancel()
-    assert [e.limit for e in log if isinstance(e, LimitMoved)] == [4, 2, 1]
+    moves = [(e.limit, e.cause, e.status) for e in log if isinstance(e, LimitMoved)]
+    assert moves == [(4, "ceiling", None), (2, "rate-limited", 429), (1, "rate-limited", 429)]
