@@ -44,7 +44,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 #: What a config cannot be named: ``scad batch NAME`` would be one of batch's commands.
-RESERVED_CONFIG_NAMES = ("run", "status", "watch", "stop", "resume", "retry")
+RESERVED_CONFIG_NAMES = ("run", "status", "watch", "stop", "resume", "retry", "report")
 
 
 def reserved_config_name(name: str) -> str | None:

@@ -125,7 +125,7 @@ BAD = [
     pytest.param(
         "name: status\nrepos:\n  code: {path: ., workdir: true}\n",
         'proj.yml: name: "status" is a command of `scad batch` (as are run, status, watch, '
-        "stop, resume and retry); choose another name",
+        "stop, resume, retry and report); choose another name",
         id="reserved-name",
     ),
     pytest.param(

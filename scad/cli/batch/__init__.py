@@ -7,7 +7,7 @@ from typing import Any
 import asyncclick as click
 
 from .._app import HelpGroup
-from . import manage, run
+from . import manage, report, run
 
 
 class BatchGroup(HelpGroup):
@@ -21,6 +21,7 @@ class BatchGroup(HelpGroup):
     def format_usage(self, ctx: click.Context, formatter: Any) -> None:
         formatter.write_usage(ctx.command_path, "CONFIG --tag T (--prompt-file F | --prompt P ...)")
         formatter.write_usage(ctx.command_path, "status|watch|stop|resume|retry BATCH_ID")
+        formatter.write_usage(ctx.command_path, "report BATCH_ID -o FILE")
 
 
 @click.group(cls=BatchGroup)
@@ -32,5 +33,5 @@ def batch() -> None:
     """
 
 
-for command in (run.command, *manage.commands):
+for command in (run.command, *manage.commands, report.report):
     batch.add_command(command)

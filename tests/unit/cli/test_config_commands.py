@@ -126,7 +126,7 @@ async def test_new_refuses_the_names_of_batch_commands(run_cli: Cli, scad_home: 
         assert result.exit_code == 2
         assert result.stderr == (
             f'scad: error: invalid config name "{name}": a command of `scad batch` (as are '
-            "run, status, watch, stop, resume and retry); choose another name\n"
+            "run, status, watch, stop, resume, retry and report); choose another name\n"
         )
     assert not (scad_home / "configs").exists()
 
