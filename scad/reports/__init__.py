@@ -1,5 +1,6 @@
 """Reports: what a config's runs did and cost side by side (:mod:`.project`, with
-:mod:`.ccusage`'s count of Claude's transcripts), and a config's state (:mod:`.configinfo`).
+:mod:`.ccusage`'s count of Claude's transcripts), a config's state (:mod:`.configinfo`),
+a batch's timeline (:mod:`.timeline`) and its report as one HTML file (:mod:`.batchreport`).
 """
 
 from __future__ import annotations
