@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad.cli._activity import activity_lines
+from scad.runs.activity import activity_lines
 from scad.runs.envelopes import ClaudeLine, Exited, Started
 
 
