@@ -82,6 +82,7 @@ async def home(tmp_path: Path, repo: Path, engine: FakeEngine) -> Home:
     await append_event(run, Started(cid=record.container_id))
     log = Log(run)
     log.claude(init()).claude(said(SAID)).claude(result(0.5))
+    log.scad("checked", cid=None, name="tests", exit_code=1, output=f"1 failed: {SAID}")
     append_batch_event(paths, batch_event("started", item=1, run_id=RUN, attempt=1))
     append_batch_event(
         paths,
