@@ -27,8 +27,8 @@ from pathlib import Path
 import anyio
 from _bench import print_ratios
 
-from scad.cli._activity import activity_lines
 from scad.home import Home
+from scad.runs.activity import activity_lines
 from scad.runs.events import LogLine, ingest, read_events
 from scad.runs.records import RunPaths, RunRecord
 from scad.runs.streamjson import claude_event

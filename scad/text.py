@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["display_width", "printable"]
+__all__ = ["NODE_WIDTH", "clip", "display_width", "node_name", "printable"]
+
+#: The most columns a swarm node's name takes: the engine names a node by the
+#: hostname its owner gave it, which can be anything.
+NODE_WIDTH = 64
 
 
 def printable(text: str) -> str:
@@ -39,3 +43,24 @@ def _char_width(char: str) -> int:
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def clip(cell: str, width: int) -> str:
+    """``cell``, cut to ``width`` columns of a terminal with ``…`` when wider: after
+    a whole word when it can be, so a number in the text is shown whole or not at all."""
+    if display_width(cell) <= width:
+        return cell
+    end = taken = 0
+    while taken + display_width(cell[end]) <= width - 1:  # room for the ellipsis
+        taken += display_width(cell[end])
+        end += 1
+    kept = cell[:end]
+    if not cell[end].isspace() and " " in kept:
+        kept = kept[: kept.rindex(" ")]
+    return kept.rstrip() + "\u2026"
+
+
+def node_name(node: str) -> str:
+    """A swarm node's name as scad shows it: escaped (see :func:`printable`) and cut
+    to :data:`NODE_WIDTH` columns."""
+    return clip(printable(node), NODE_WIDTH)

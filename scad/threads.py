@@ -3,8 +3,8 @@
 A store keeps its core synchronous (plain functions over files: testable on their
 own) and gives async code a twin of each, ``a``-prefixed, that runs it on anyio's
 worker threads. So an fsync, a lock, a folder scan or a whole record read never
-holds up the event loop that streams every run's output. Streaming reads and
-appends of logs, a chunk at a time, use aiofiles instead.
+holds up the event loop that streams every run's output. Reads of logs, a chunk
+at a time, are such calls too: cancelled, one still closes what it opened.
 """
 
 from __future__ import annotations

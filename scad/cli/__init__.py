@@ -31,6 +31,7 @@ __all__ = ["cli", "main"]
         "project": "scad.cli.project:project",
         "review": "scad.cli.review:review",
         "session": "scad.cli.session:session",
+        "ui": "scad.cli.ui:ui",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -12,7 +12,7 @@ import asyncclick as click
 
 from ..names import short_run_id
 from ..runs.records import parse_iso
-from ..text import display_width, printable
+from ..text import clip, display_width, printable
 
 if TYPE_CHECKING:
     from ..config.schema import Config
@@ -33,10 +33,6 @@ class Column(NamedTuple):
 
 #: A cut text column keeps at least this many characters.
 MIN_CUT = 5
-
-#: The most columns a swarm node's name takes: the engine names a node by the
-#: hostname its owner gave it, which can be anything.
-NODE_WIDTH = 64
 
 
 def terminal_width() -> int | None:
@@ -155,27 +151,6 @@ def _fit(widths: list[int], cut: list[bool], limit: int) -> None:
         for j in widest:
             widths[j] = floor
         excess -= (top - floor) * len(widest)
-
-
-def clip(cell: str, width: int) -> str:
-    """``cell``, cut to ``width`` columns of a terminal with ``…`` when wider: after
-    a whole word when it can be, so a number in the text is shown whole or not at all."""
-    if display_width(cell) <= width:
-        return cell
-    end = taken = 0
-    while taken + display_width(cell[end]) <= width - 1:  # room for the ellipsis
-        taken += display_width(cell[end])
-        end += 1
-    kept = cell[:end]
-    if not cell[end].isspace() and " " in kept:
-        kept = kept[: kept.rindex(" ")]
-    return kept.rstrip() + "\u2026"
-
-
-def node_name(node: str) -> str:
-    """A swarm node's name as scad shows it: escaped (see :func:`printable`) and cut
-    to :data:`NODE_WIDTH` columns."""
-    return clip(printable(node), NODE_WIDTH)
 
 
 def output_option(fn: Any) -> Any:

@@ -14,9 +14,9 @@ import asyncclick as click
 
 from ..errors import EngineUnavailable, ScadError, UsageError
 from ..home import Home
+from ..runs.activity import activity_lines
 from ..runs.envelopes import encode_envelope
 from ..runs.records import RunRecord, find_run, list_runs
-from ._activity import activity_lines
 from ._app import Application, pass_app
 from ._complete import config_names, run_ids
 from ._json import Document, JsonCommand, JsonOutput, json_option

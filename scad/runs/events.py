@@ -31,7 +31,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-import aiofiles
 import anyio
 import msgspec
 
@@ -368,22 +367,35 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
     await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
 
 
+def _read_chunk(path: Path, offset: int, limit: int) -> bytes | None:
+    """The log's bytes from ``offset``: about ``limit`` of them, or on to the end of
+    a line longer than that; None when there is no log."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read(limit)
+            if len(data) == limit and b"\n" not in data:
+                # One line longer than the limit: read on to its end (joined once).
+                pieces = [data]
+                while (more := log.read(limit)) and b"\n" not in more:
+                    pieces.append(more)
+                data = b"".join([*pieces, more])
+            return data
+    except FileNotFoundError:
+        return None
+
+
 async def read_events(
     paths: RunPaths, offset: int = 0, *, limit: int = READ_CHUNK
 ) -> tuple[list[Envelope], int]:
     """Envelopes from byte ``offset`` up to the last complete line within about
-    ``limit`` bytes, and the offset after them; call again from there for more."""
-    try:
-        async with aiofiles.open(paths.events, "rb") as log:
-            await log.seek(offset)
-            data = await log.read(limit)
-            if len(data) == limit and b"\n" not in data:
-                # One line longer than the limit: read on to its end (joined once).
-                pieces = [data]
-                while (more := await log.read(limit)) and b"\n" not in more:
-                    pieces.append(more)
-                data = b"".join([*pieces, more])
-    except FileNotFoundError:
+    ``limit`` bytes, and the offset after them; call again from there for more.
+
+    The read is one worker-thread call: cancelled, it still ends and closes the
+    log before the cancellation lands (a reader that streams to many clients,
+    each of which may go away mid-read, leaks no file)."""
+    data = await anyio.to_thread.run_sync(_read_chunk, paths.events, offset, limit)
+    if data is None:
         return [], offset
     end = data.rfind(b"\n") + 1
     envelopes = []

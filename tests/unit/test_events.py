@@ -464,3 +464,23 @@ async def test_a_line_of_stdout_cannot_add_fields_to_its_envelope(
     assert envelopes[2].text == spliced
     summary = await anyio.to_thread.run_sync(summarise_log, paths)
     assert (summary.outcome, summary.summary.turns) == ("succeeded", 3)
+
+
+async def test_a_read_cancelled_as_it_opens_the_log_leaves_no_file_open(tmp_path: Path) -> None:
+    """A reader cancelled mid-read (a page closed while it streamed) closes what it
+    opened: a server that reads for many clients must not leak a file each."""
+    import asyncio
+    import gc
+
+    paths = RunPaths(Home(tmp_path), "r")
+    paths.root.mkdir(parents=True)
+    paths.events.write_bytes(
+        b'{"seq":1,"ts":"2026-11-27T10:00:00.000Z","src":"scad","event":"started"}\n'
+    )
+    for _ in range(50):
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await read_events(paths)
+    # Every read a worker thread began has ended; what it opened and dropped is collected.
+    await asyncio.get_running_loop().shutdown_default_executor()
+    gc.collect()

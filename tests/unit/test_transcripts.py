@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from scad.cli._activity import activity_lines
 from scad.home import Home
 from scad.runs import summaries
+from scad.runs.activity import activity_lines
 from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.runs.summaries import summarise_log, summarise_transcripts
 from scad.runs.transcripts import (

@@ -14,9 +14,9 @@ from ...batch.store import BatchPaths, batch_over, batch_state, load_manifest, r
 from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...taskgroups import open_task_group
-from ...text import printable
+from ...text import clip, node_name, printable
 from .._json import Document, JsonOutput
-from .._render import Column, clip, node_name, table, table_cells, terminal_width
+from .._render import Column, table, table_cells, terminal_width
 
 #: A detail is its first line, at most this long even when nothing cuts it to fit.
 MAX_DETAIL = 200

@@ -6,11 +6,12 @@ import asyncclick as click
 
 from ...code.clones import MAX_COUNTED
 from ...runs.records import find_run
+from ...text import node_name
 from .._app import Application, pass_app
 from .._complete import run_ids
 from .._engine import STATE_UNKNOWN, with_engine_if_up
 from .._json import Document, JsonCommand, JsonOutput, json_option
-from .._render import node_name, table
+from .._render import table
 
 if TYPE_CHECKING:
     from ...runs.gatewaylog import GatewayUsage

@@ -8,12 +8,12 @@ import anyio
 import asyncclick as click
 
 from ...errors import EngineUnavailable
+from ...runs.activity import activity_lines
 from ...runs.envelopes import Envelope, encode_envelope
 from ...runs.records import RunPaths, RunRecord, find_run
 from ...runs.transcripts import TranscriptFollower, emit_transcripts, follow_transcripts
 from ...taskgroups import open_task_group
 from ...text import printable
-from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import run_ids
 from .._json import Document, JsonCommand, JsonOutput, json_option

@@ -13,9 +13,9 @@ from anyio.abc import TaskStatus
 from ...config.registry import load_registered
 from ...errors import UsageError
 from ...image.build import BuildProgress
+from ...runs.activity import activity_lines
 from ...taskgroups import open_task_group
 from ...text import printable
-from .._activity import activity_lines
 from .._app import Application, pass_app
 from .._complete import config_names
 from .._json import Document, JsonCommand, JsonOutput, json_option

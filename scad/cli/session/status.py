@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import asyncclick as click
 
 from ...sessions.credentials import discover_credentials, expiry_warning
+from ...text import node_name
 from .._app import Application, pass_app
 from .._engine import STATES_UNKNOWN, with_engine_if_up
 from .._json import Document, JsonCommand, JsonOutput, json_option
-from .._render import Column, age, node_name, output_option, table
+from .._render import Column, age, output_option, table
 from .._watch import watch as follow
 from .._watch import watch_option
 

@@ -8,9 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from scad.cli._activity import activity_lines
-from scad.cli._render import NODE_WIDTH
+from scad.runs.activity import activity_lines
 from scad.runs.envelopes import ClaudeLine, Exited, Started
+from scad.text import NODE_WIDTH
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,13 @@
-"""Readable lines for a run's event log: one per thing the agent did. Pure."""
+"""Readable lines for a run's event log, as the terminal views and the web view show
+them: one per thing the agent did. Pure."""
 
 from __future__ import annotations
 
 import functools
 import time
 
-from ..runs.envelopes import (
+from ..text import node_name, printable
+from .envelopes import (
     STOP_SAYS,
     Cancelled,
     Checked,
@@ -16,8 +18,8 @@ from ..runs.envelopes import (
     Started,
     Stopped,
 )
-from ..runs.records import parse_iso
-from ..runs.streamjson import (
+from .records import parse_iso
+from .streamjson import (
     ApiRetry,
     Assistant,
     Block,
@@ -29,8 +31,6 @@ from ..runs.streamjson import (
     UserBlock,
     claude_event,
 )
-from ..text import printable
-from ._render import node_name
 
 __all__ = ["activity_lines"]
 

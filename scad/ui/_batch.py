@@ -1,0 +1,97 @@
+"""``/batch/ID``: a batch's prompts as ``batch status`` shows them, live, with its
+actions; its timeline has a place of its own on the page."""
+
+from __future__ import annotations
+
+import anyio
+from aiohttp import web
+
+from ..batch.store import find_batch_id
+from ..batch.view import BatchRow, BatchView
+from ..home import Home
+from ._figures import cost, duration, node_of
+from ._html import Cell, Html, Link, button, cells_json, esc, page, table
+from ._sources import served
+
+__all__ = ["routes"]
+
+ITEMS = ("#", "TAG", "RUN", "STATE", "ATTEMPTS", "CHECKS", "NODE", "TURNS", "TOKENS IN/OUT",
+         "COST", "ELAPSED", "LAST TOOL", "DETAIL")  # fmt: skip
+
+
+def item_cells(row: BatchRow) -> list[Cell]:
+    attempts = f"{row.attempts}" + (f" ({row.fix_attempts} fixes)" if row.fix_attempts else "")
+    return [
+        row.item,
+        row.tag,
+        Link(row.run_id, f"/run/{row.run_id}") if row.run_id else "-",
+        row.outcome,
+        attempts,
+        ("failed: " + ", ".join(row.failing_checks)) if row.failing_checks else "-",
+        node_of(row) or "-",
+        row.turns,
+        f"{row.input_tokens}/{row.output_tokens}",
+        cost(row.cost_usd, row.cost_estimated),
+        duration(row.duration_ms),
+        row.last_tool or "",
+        row.detail or "",
+    ]
+
+
+def summary_line(view: BatchView) -> str:
+    """Who supervises it, how many may run, what it spent of its budget."""
+    limit = f"{view.limit} of {view.parallel}" if view.limit is not None else str(view.parallel)
+    budget = "" if view.budget_usd is None else f" of {cost(view.budget_usd)}"
+    spent = " (budget spent)" if view.budget_spent else ""
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(view.totals.outcomes.items()))
+    return (
+        f"config {view.config}; supervisor {view.supervisor}; at once {limit}; "
+        f"{view.totals.prompts} prompts ({outcomes}); {cost(view.totals.cost_usd)}{budget}{spent}"
+    )
+
+
+async def _view(request: web.Request) -> BatchView:
+    state = served(request)
+    home: Home = state.sources.home
+    batch_id = await anyio.to_thread.run_sync(find_batch_id, home, request.match_info["batch_id"])
+    return await state.watcher(batch_id).look()
+
+
+async def batch_page(request: web.Request) -> web.Response:
+    view = await _view(request)
+    live = f"/batch/{view.batch_id}/view.json"
+    actions = button(
+        "Stop the batch", f"/batch/{view.batch_id}/stop", f"Stop batch {view.batch_id}?"
+    ) + button(
+        "Retry failed prompts",
+        f"/batch/{view.batch_id}/retry",
+        f"Run the prompts of {view.batch_id} that did not succeed again?",
+    )
+    body = Html(
+        f'<p id="batch-summary" class="summary">{esc(summary_line(view))}</p>'
+        f'<p class="actions">{actions}</p>'
+        + table(ITEMS, map(item_cells, view.rows), id="items", live=live)
+        + f'<pre id="batch-notes" class="notes">{esc(chr(10).join(view.notes))}</pre>'
+        + '<section id="timeline"></section>'
+    )
+    return web.Response(
+        text=page(f"batch {view.batch_id}", body, csrf=served(request).secrets.csrf),
+        content_type="text/html",
+    )
+
+
+async def batch_json(request: web.Request) -> web.Response:
+    view = await _view(request)
+    return web.json_response(
+        {
+            "tables": {"items": cells_json(map(item_cells, view.rows))},
+            "text": {"batch-summary": summary_line(view), "batch-notes": "\n".join(view.notes)},
+        }
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/batch/{batch_id}", batch_page),
+        web.get("/batch/{batch_id}/view.json", batch_json),
+    ]

@@ -1,0 +1,104 @@
+// scad's web view: live tables, the live log, and the actions. Every value the
+// server sends is put in the page as text (textContent), never as markup.
+"use strict";
+
+const csrf = document.querySelector('meta[name="scad-csrf"]').content;
+
+function cellNode(cell) {
+  if (typeof cell === "object" && cell !== null) {
+    const link = document.createElement("a");
+    link.textContent = cell.text;
+    // Only the server's own pages: an address is never taken from elsewhere.
+    if (typeof cell.href === "string" && cell.href.startsWith("/") && !cell.href.startsWith("//")) {
+      link.href = cell.href;
+    }
+    return link;
+  }
+  return document.createTextNode(String(cell));
+}
+
+function fillTable(table, rows) {
+  const body = document.createElement("tbody");
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    for (const cell of row) {
+      const td = document.createElement("td");
+      td.appendChild(cellNode(cell));
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  table.replaceChild(body, table.tBodies[0]);
+}
+
+async function poll(source, tables) {
+  try {
+    const answer = await fetch(source, { credentials: "same-origin", cache: "no-store" });
+    if (answer.ok) {
+      const view = await answer.json();
+      for (const table of tables) {
+        if (view.tables && view.tables[table.id]) fillTable(table, view.tables[table.id]);
+      }
+      for (const [id, text] of Object.entries(view.text || {})) {
+        const element = document.getElementById(id);
+        if (element) element.textContent = text;
+      }
+    }
+  } finally {
+    setTimeout(() => poll(source, tables), 1000);
+  }
+}
+
+function startLiveTables() {
+  const bySource = new Map();
+  for (const table of document.querySelectorAll("table[data-live]")) {
+    const source = table.dataset.live;
+    if (!bySource.has(source)) bySource.set(source, []);
+    bySource.get(source).push(table);
+  }
+  for (const [source, tables] of bySource) setTimeout(() => poll(source, tables), 1000);
+}
+
+function followLog() {
+  const log = document.getElementById("log");
+  if (!log) return;
+  const url = log.dataset.events + "?offset=" + encodeURIComponent(log.dataset.offset);
+  const events = new EventSource(url);
+  events.onmessage = (message) => {
+    const lines = JSON.parse(message.data);
+    const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    for (const line of lines) log.appendChild(document.createTextNode(line + "\n"));
+    log.dataset.offset = message.lastEventId;
+    if (atEnd) log.scrollTop = log.scrollHeight;
+  };
+}
+
+function startActions() {
+  const result = document.getElementById("action-result");
+  for (const button of document.querySelectorAll("button[data-action]")) {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(button.dataset.confirm)) return;
+      button.disabled = true;
+      result.textContent = "…";
+      try {
+        const answer = await fetch(button.dataset.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-Scad-Csrf": csrf },
+        });
+        const text = await answer.text();
+        result.textContent = (answer.ok ? "done: " : "failed: ") + text;
+        result.className = answer.ok ? "ok" : "failed";
+      } catch (error) {
+        result.textContent = "failed: " + error;
+        result.className = "failed";
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+startLiveTables();
+followLog();
+startActions();

@@ -1,0 +1,91 @@
+"""What the pages show, and that nothing an agent wrote is ever markup in them."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import aiohttp
+import pytest
+
+from scad.ui import Serving
+from tests.unit.ui.conftest import BATCH, BRANCH, RUN, SAID, SUBJECT, log_in
+
+pytestmark = pytest.mark.anyio
+
+
+async def page(http: aiohttp.ClientSession, serving: Serving, path: str) -> str:
+    await log_in(http, serving)
+    async with http.get(serving.bound.origin + path) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        return await response.text()
+
+
+def assert_inert(text: str) -> None:
+    """The page's only script is its own file, and no element carries a handler or a
+    style of its own: whatever an agent wrote is text."""
+    assert re.findall(r"<script[^>]*>", text) == ['<script src="/static/ui.js" defer>']
+    assert not re.search(r"<[^>]*\son\w+\s*=", text)
+    assert not re.search(r"<[^>]*\sstyle\s*=", text)
+    assert "<img" not in text and "<b>" not in text
+
+
+async def test_the_index_lists_every_run_and_batch_with_hostile_text_escaped(
+    serving: Serving, http: aiohttp.ClientSession
+) -> None:
+    text = await page(http, serving, "/")
+    assert_inert(text)
+    assert f'<a href="/run/{RUN}">{RUN}</a>' in text
+    assert f'<a href="/batch/{BATCH}">{BATCH}</a>' in text
+    assert html.escape(BRANCH, quote=True) in text
+    async with http.get(f"{serving.bound.origin}/index.json") as response:
+        view = await response.json()
+    (run,) = view["tables"]["runs"]
+    assert run[0] == {"text": RUN, "href": f"/run/{RUN}"}
+    assert BRANCH in run  # as text: the page's script sets it with textContent
+    (batch,) = view["tables"]["batches"]
+    assert batch[2:5] == ["dead", "2", "1 failed, 1 queued"]
+
+
+async def test_a_batch_page_shows_its_items_live_and_has_room_for_its_timeline(
+    serving: Serving, http: aiohttp.ClientSession
+) -> None:
+    text = await page(http, serving, f"/batch/{BATCH}")
+    assert_inert(text)
+    assert '<section id="timeline"></section>' in text
+    assert f'data-live="/batch/{BATCH}/view.json"' in text
+    assert html.escape(SAID, quote=True) in text  # the attempt's detail quotes the agent
+    async with http.get(f"{serving.bound.origin}/batch/{BATCH}/view.json") as response:
+        view = await response.json()
+    first, second = view["tables"]["items"]
+    assert first[:4] == ["1", "b-01", {"text": RUN, "href": f"/run/{RUN}"}, "failed"]
+    assert first[-1] == SAID
+    assert second[:4] == ["2", "b-02", "-", "queued"]
+    assert view["text"]["batch-summary"].startswith("config p; supervisor dead;")
+
+
+async def test_a_run_page_shows_its_log_commits_and_sessions_with_hostile_text_escaped(
+    serving: Serving, http: aiohttp.ClientSession
+) -> None:
+    text = await page(http, serving, f"/run/{RUN}")
+    assert_inert(text)
+    assert html.escape(BRANCH, quote=True) in text
+    assert re.search(r"\d\d:\d\d:\d\d " + re.escape(html.escape(SAID, quote=True)), text)
+    assert html.escape(SUBJECT, quote=True) in text
+    assert "&quot;hi&quot; &amp; &#x27;bye&#x27;" in text
+    assert "<td>s1</td>" in text  # its Claude session
+    assert "<td>tests</td><td>failed (exit 1)</td>" in text
+    assert f"<pre>1 failed: {html.escape(SAID, quote=True)}</pre>" in text
+    assert f'data-events="/run/{RUN}/events"' in text
+
+
+@pytest.mark.parametrize(
+    "path", ["/run/nope", "/batch/nope", "/batch/nope/view.json", "/run/nope/events"]
+)
+async def test_an_unknown_run_or_batch_is_not_found(
+    serving: Serving, http: aiohttp.ClientSession, path: str
+) -> None:
+    await log_in(http, serving)
+    async with http.get(serving.bound.origin + path) as response:
+        assert response.status == 404
