@@ -9,11 +9,15 @@ from aiohttp import web
 from ..batch.store import find_batch_id
 from ..batch.view import BatchRow, BatchView
 from ..home import Home
+from ..reports.timeline import read_timeline, timeline_svg
 from ._figures import cost, duration, node_of
 from ._html import Cell, Html, Link, button, cells_json, esc, page, table
 from ._sources import served
 
 __all__ = ["routes"]
+
+#: The timeline's width in pixels: as the page asks, within these bounds.
+DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 1200, 480, 2400
 
 ITEMS = ("#", "TAG", "RUN", "STATE", "ATTEMPTS", "CHECKS", "NODE", "TURNS", "TOKENS IN/OUT",
          "COST", "ELAPSED", "LAST TOOL", "DETAIL")  # fmt: skip
@@ -60,6 +64,7 @@ async def _view(request: web.Request) -> BatchView:
 async def batch_page(request: web.Request) -> web.Response:
     view = await _view(request)
     live = f"/batch/{view.batch_id}/view.json"
+    timeline = f"/batch/{view.batch_id}/timeline.svg"
     actions = button(
         "Stop the batch", f"/batch/{view.batch_id}/stop", f"Stop batch {view.batch_id}?"
     ) + button(
@@ -72,7 +77,9 @@ async def batch_page(request: web.Request) -> web.Response:
         f'<p class="actions">{actions}</p>'
         + table(ITEMS, map(item_cells, view.rows), id="items", live=live)
         + f'<pre id="batch-notes" class="notes">{esc(chr(10).join(view.notes))}</pre>'
-        + '<section id="timeline"></section>'
+        + '<section id="timeline"><h2>timeline</h2>'
+        + f'<img id="timeline-image" alt="the batch\'s timeline" src="{timeline}" '
+        + f'data-src="{timeline}"></section>'
     )
     return web.Response(
         text=page(f"batch {view.batch_id}", body, csrf=served(request).secrets.csrf),
@@ -90,8 +97,23 @@ async def batch_json(request: web.Request) -> web.Response:
     )
 
 
+async def batch_timeline(request: web.Request) -> web.Response:
+    """The timeline as an SVG image: shown by an ``<img>``, it can run nothing and
+    load nothing, whatever its labels hold."""
+    home: Home = served(request).sources.home
+    batch_id = await anyio.to_thread.run_sync(find_batch_id, home, request.match_info["batch_id"])
+    try:
+        width = int(request.query.get("width", DEFAULT_WIDTH))
+    except ValueError:
+        width = DEFAULT_WIDTH
+    width = min(max(width, MIN_WIDTH), MAX_WIDTH)
+    svg = timeline_svg(await read_timeline(home, batch_id), width=width)
+    return web.Response(text=svg, content_type="image/svg+xml")
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/batch/{batch_id}", batch_page),
         web.get("/batch/{batch_id}/view.json", batch_json),
+        web.get("/batch/{batch_id}/timeline.svg", batch_timeline),
     ]

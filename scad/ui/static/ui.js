@@ -99,6 +99,20 @@ function startActions() {
   }
 }
 
+// The timeline is an image the server draws: asked again at the page's width
+// every few seconds while the page is open.
+function refreshTimeline() {
+  const image = document.getElementById("timeline-image");
+  if (!image) return;
+  const draw = () => {
+    const width = Math.round(image.parentElement.clientWidth || 1200);
+    image.src = image.dataset.src + "?width=" + width + "&at=" + Date.now();
+  };
+  draw();
+  setInterval(draw, 5000);
+}
+
 startLiveTables();
+refreshTimeline();
 followLog();
 startActions();

@@ -28,7 +28,9 @@ def assert_inert(text: str) -> None:
     assert re.findall(r"<script[^>]*>", text) == ['<script src="/static/ui.js" defer>']
     assert not re.search(r"<[^>]*\son\w+\s*=", text)
     assert not re.search(r"<[^>]*\sstyle\s*=", text)
-    assert "<img" not in text and "<b>" not in text
+    images = re.findall(r"<img[^>]*>", text)
+    assert all(re.fullmatch(r'<img id="timeline-image" [^<>]*>', image) for image in images)
+    assert len(images) <= 1 and "<b>" not in text
 
 
 async def test_the_index_lists_every_run_and_batch_with_hostile_text_escaped(
@@ -53,7 +55,7 @@ async def test_a_batch_page_shows_its_items_live_and_has_room_for_its_timeline(
 ) -> None:
     text = await page(http, serving, f"/batch/{BATCH}")
     assert_inert(text)
-    assert '<section id="timeline"></section>' in text
+    assert f'data-src="/batch/{BATCH}/timeline.svg"' in text
     assert f'data-live="/batch/{BATCH}/view.json"' in text
     assert html.escape(SAID, quote=True) in text  # the attempt's detail quotes the agent
     async with http.get(f"{serving.bound.origin}/batch/{BATCH}/view.json") as response:
@@ -63,6 +65,22 @@ async def test_a_batch_page_shows_its_items_live_and_has_room_for_its_timeline(
     assert first[-1] == SAID
     assert second[:4] == ["2", "b-02", "-", "queued"]
     assert view["text"]["batch-summary"].startswith("config p; supervisor dead;")
+
+
+@pytest.mark.parametrize("width", ["", "?width=900", "?width=99999", "?width=wide"])
+async def test_a_batch_timeline_is_an_inert_image_drawn_at_the_width_asked_within_bounds(
+    serving: Serving, http: aiohttp.ClientSession, width: str
+) -> None:
+    await log_in(http, serving)
+    async with http.get(f"{serving.bound.origin}/batch/{BATCH}/timeline.svg{width}") as response:
+        assert response.status == 200
+        assert response.content_type == "image/svg+xml"
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        svg = await response.text()
+    asked = {"": 1200, "?width=900": 900, "?width=99999": 2400, "?width=wide": 1200}[width]
+    assert f'viewBox="0 0 {asked} ' in svg
+    assert "<script" not in svg and not re.search(r"<[^>]*\son\w+\s*=", svg)
+    assert "<img" not in svg and html.escape(SAID, quote=True) in svg  # the detail is text
 
 
 async def test_a_run_page_shows_its_log_commits_and_sessions_with_hostile_text_escaped(
