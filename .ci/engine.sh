@@ -30,8 +30,21 @@ for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
     fi
 done
 
+# dockerd outlives this script: it must not keep a file the caller holds open (a
+# lock taken around CI would stay taken for as long as the engine runs).
+start_dockerd() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then
+            eval "exec $fd>&-" 2>/dev/null || true
+        fi
+    done
+    exec nohup dockerd >"$log" 2>&1
+}
+
 echo "engine: starting dockerd (log: $log)"
-nohup dockerd >"$log" 2>&1 &
+start_dockerd &
 
 for _ in $(seq 1 60); do
     if timeout 10 docker info >/dev/null 2>&1; then
