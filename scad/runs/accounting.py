@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 import msgspec
 
 from . import streamjson
-from .envelopes import ClaudeLine, Envelope, Exited, Lost, Resumed, Retried, Started
+from .envelopes import Checked, ClaudeLine, Envelope, Exited, Lost, Resumed, Retried, Started
 from .pricing import usage_ceiling, usage_cost
 
 __all__ = [
     "RATE_LIMIT_STATUSES",
+    "CheckVerdict",
     "ClaudeSession",
     "RunSummary",
     "RunTally",
     "Usage",
+    "check_verdict",
     "result_cost",
     "summarise",
     "tool_call",
@@ -87,10 +90,24 @@ class RunSummary(msgspec.Struct, kw_only=True):
     #: The swarm node the latest attempt runs (or ran) on, as the engine named it;
     #: None for a run on the local engine, and between an attempt and the next.
     node: str | None = None
+    #: The config's checks of the latest attempt's commits: each one's verdict
+    #: (``passed``, ``failed``, ``timed-out``); empty until they run.
+    checks: dict[str, CheckVerdict] = {}
     sessions: list[ClaudeSession] = []
     #: Why some of an interactive run's transcripts were not counted (see
     #: :mod:`scad.runs.transcripts`): its figures are then a part of the whole.
     transcripts_unread: str | None = None
+
+
+#: What a check said of a run's commits.
+CheckVerdict = Literal["passed", "failed", "timed-out"]
+
+
+def check_verdict(checked: Checked) -> CheckVerdict:
+    """A check's verdict: passed only on exit 0."""
+    if checked.stop == "timed-out":
+        return "timed-out"
+    return "passed" if checked.exit_code == 0 else "failed"
 
 
 #: The HTTP statuses that say the API is rate-limited or overloaded.
@@ -122,6 +139,9 @@ class RunTally:
                 if isinstance(envelope, Started | Resumed | Retried):
                     # Each attempt says where it runs: a local one (resumed ones are) nowhere.
                     summary.node = envelope.node if isinstance(envelope, Started) else None
+                    summary.checks = {}  # its checks judge its own commits
+                if isinstance(envelope, Checked):
+                    summary.checks = {**summary.checks, envelope.name: check_verdict(envelope)}
                 if isinstance(envelope, Exited | Lost):
                     self._current = None  # a conversation with no result ends with its container
                 continue

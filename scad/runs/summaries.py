@@ -54,7 +54,7 @@ __all__ = [
 
 #: Bumped whenever what a summary holds, or how it is worked out, changes: caches
 #: written by another version are recomputed.
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 #: A cache file larger than this is not read (nor written): the log is read instead.
 CACHE_LIMIT = 16 << 20
 #: How much of the log one read takes: memory stays flat whatever its size.

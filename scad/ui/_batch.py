@@ -10,7 +10,7 @@ from ..batch.store import find_batch_id
 from ..batch.view import BatchRow, BatchView
 from ..home import Home
 from ..reports.timeline import read_timeline, timeline_svg
-from ._figures import cost, duration, node_of
+from ._figures import cost, duration
 from ._html import Cell, Html, Link, button, cells_json, esc, page, table
 from ._sources import served
 
@@ -32,7 +32,7 @@ def item_cells(row: BatchRow) -> list[Cell]:
         row.outcome,
         attempts,
         ("failed: " + ", ".join(row.failing_checks)) if row.failing_checks else "-",
-        node_of(row) or "-",
+        row.node or "-",
         row.turns,
         f"{row.input_tokens}/{row.output_tokens}",
         cost(row.cost_usd, row.cost_estimated),

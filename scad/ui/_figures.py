@@ -1,8 +1,10 @@
-"""Figures as the pages show them: costs, durations, token counts. Pure."""
+"""Figures as the pages show them: costs, durations, checks. Pure."""
 
 from __future__ import annotations
 
-__all__ = ["cost", "duration", "node_of"]
+from collections.abc import Mapping
+
+__all__ = ["checks", "cost", "duration"]
 
 
 def cost(usd: float, estimated: bool = False) -> str:
@@ -22,10 +24,12 @@ def duration(ms: int | None) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
 
 
-def node_of(*holders: object) -> str | None:
-    """The node a remote run is on, where the run's summary says so (a local run's
-    says nothing)."""
-    for holder in holders:
-        if node := getattr(holder, "node", None):
-            return str(node)
-    return None
+def checks(verdicts: Mapping[str, str]) -> str:
+    """``2 passed``, or the checks that did not pass with their verdicts; ``-`` when
+    none ran."""
+    if not verdicts:
+        return "-"
+    wrong = [
+        f"{name} {verdict}" for name, verdict in sorted(verdicts.items()) if verdict != "passed"
+    ]
+    return ", ".join(wrong) if wrong else f"{len(verdicts)} passed"

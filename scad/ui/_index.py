@@ -8,14 +8,14 @@ from aiohttp import web
 from ..batch.store import list_batches
 from ..batch.view import BatchView
 from ..sessions import SessionStatus, session_status
-from ._figures import cost, duration, node_of
+from ._figures import checks, cost, duration
 from ._html import Cell, Html, Link, cells_json, esc, page, table
 from ._sources import served, with_engine_if_up
 
 __all__ = ["routes"]
 
-RUNS = ("RUN", "CONFIG", "MODE", "STATE", "OUTCOME", "NODE", "TURNS", "TOKENS", "COST",
-        "DURATION", "CREATED", "BRANCH")  # fmt: skip
+RUNS = ("RUN", "CONFIG", "MODE", "STATE", "OUTCOME", "CHECKS", "NODE", "TURNS", "TOKENS",
+        "COST", "DURATION", "CREATED", "BRANCH")  # fmt: skip
 BATCHES = ("BATCH", "CONFIG", "SUPERVISOR", "PROMPTS", "OUTCOMES", "LIMIT", "COST", "BUDGET")
 
 
@@ -28,7 +28,8 @@ def run_cells(status: SessionStatus) -> list[Cell]:
         status.mode,
         state,
         status.outcome or "-",
-        node_of(status, summary) or "-",
+        checks(summary.checks),
+        summary.node or "-",
         summary.turns,
         summary.usage.total,
         cost(summary.cost_usd, summary.cost_estimated),

@@ -10,7 +10,7 @@ from aiohttp import web
 from ..review import RunReview, review_run
 from ..runs.records import RunPaths, find_run
 from ..sessions import SessionInfo, session_info
-from ._figures import cost, duration, node_of
+from ._figures import checks, cost, duration
 from ._html import Cell, Html, Link, button, esc, esc_block, page, table
 from ._log import LogTail, log_tail
 from ._sources import served, with_engine_if_up
@@ -38,7 +38,8 @@ def _facts(info: SessionInfo, review: RunReview, lacking: str | None) -> Html:
         ("state", state + (f" ({lacking})" if lacking else "")),
         ("outcome", row.outcome or "-"),
         ("batch", Link(record.batch_id, f"/batch/{record.batch_id}") if record.batch_id else "-"),
-        ("node", node_of(info, summary) or "-"),
+        ("checks", checks(summary.checks)),
+        ("node", summary.node or "-"),
         ("branch", record.branch),
         ("created", record.created),
         ("turns", summary.turns),

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from scad.runs.accounting import summarise
-from scad.runs.envelopes import ClaudeLine, Envelope, Exited, Resumed, Retried, Started
+from scad.runs.envelopes import Checked, ClaudeLine, Envelope, Exited, Resumed, Retried, Started
 
 
 def claude(seq: int, data: dict[str, Any]) -> Envelope:
@@ -186,3 +186,48 @@ NODE_LOGS = {
 def test_the_summary_names_the_node_of_the_latest_attempt(name: str) -> None:
     events, node = NODE_LOGS[name]
     assert summarise(events).node == node
+
+
+CHECK_LOGS: dict[str, tuple[list[Any], dict[str, str]]] = {
+    "no checks": ([started(1, "c1"), exited(2, "c1")], {}),
+    "each check's verdict": (
+        [
+            started(1, "c1"),
+            exited(2, "c1"),
+            Checked(seq=3, name="tests", exit_code=0),
+            Checked(seq=4, name="lint", exit_code=1),
+            Checked(seq=5, name="slow", stop="timed-out"),
+        ],
+        {"tests": "passed", "lint": "failed", "slow": "timed-out"},
+    ),
+    "a fix attempt is judged anew": (
+        [
+            started(1, "c1"),
+            exited(2, "c1"),
+            Checked(seq=3, name="tests", exit_code=1),
+            Checked(seq=4, name="lint", exit_code=0),
+            Retried(seq=5, detail="fix attempt 1"),
+            started(6, "c2"),
+            exited(7, "c2"),
+            Checked(seq=8, name="tests", exit_code=0),
+        ],
+        {"tests": "passed"},
+    ),
+    "while the next attempt runs": (
+        [
+            started(1, "c1"),
+            exited(2, "c1"),
+            Checked(seq=3, name="tests", exit_code=1),
+            Retried(seq=4),
+            started(5, "c2"),
+        ],
+        {},
+    ),
+    "a check that could not start failed": ([Checked(seq=1, name="tests")], {"tests": "failed"}),
+}
+
+
+@pytest.mark.parametrize("name", CHECK_LOGS)
+def test_the_summary_holds_the_latest_attempts_check_verdicts(name: str) -> None:
+    events, verdicts = CHECK_LOGS[name]
+    assert summarise(events).checks == verdicts

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from scad.ui import Serving
+from scad.ui._figures import checks
 from tests.unit.ui.conftest import BATCH, BRANCH, RUN, SAID, SUBJECT, log_in
 
 pytestmark = pytest.mark.anyio
@@ -107,3 +108,18 @@ async def test_an_unknown_run_or_batch_is_not_found(
     await log_in(http, serving)
     async with http.get(serving.bound.origin + path) as response:
         assert response.status == 404
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "shown"),
+    [
+        ({}, "-"),
+        ({"tests": "passed", "lint": "passed"}, "2 passed"),
+        (
+            {"tests": "failed", "lint": "passed", "slow": "timed-out"},
+            "slow timed-out, tests failed",
+        ),
+    ],
+)
+def test_checks_are_shown_by_what_did_not_pass(verdicts: dict[str, str], shown: str) -> None:
+    assert checks(verdicts) == shown
