@@ -60,6 +60,7 @@ from batch import SCAD, make_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.integration
 
+from scad.config.schema import DEFAULT_PIDS_LIMIT
 from scad.engine.labels import home_label
 from scad.gateway import stop_gateway
 from scad.home import Home
@@ -200,6 +201,7 @@ def raw_services(image: str, n: int, tag: str, model_url: str) -> float:
         "docker", "service", "create", "--detach", "--quiet",
         "--mode", "replicated-job", "--restart-condition", "none",
         "--constraint", "node.role==worker", "--user", f"{uid}:{gid}", "--cap-drop", "ALL",
+        "--limit-pids", str(DEFAULT_PIDS_LIMIT),
         "--env", f"ANTHROPIC_BASE_URL={model_url}", "--env", "ANTHROPIC_AUTH_TOKEN=sk-ant-bench",
         "--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
     ]  # fmt: skip
@@ -208,12 +210,22 @@ def raw_services(image: str, n: int, tag: str, model_url: str) -> float:
     try:
         made = [subprocess.Popen([*common, "--name", name, image, *command],
                                  stdout=subprocess.DEVNULL) for name in names]  # fmt: skip
-        if any(process.wait() != 0 for process in made):
+        if [process.wait() for process in made] != [0] * n:
             raise SystemExit("docker service create failed")
         await_tasks(names, expected=n, timeout=300)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        answered(names[0])
+        return seconds
     finally:
         subprocess.run(["docker", "service", "rm", *names], capture_output=True)
+
+
+def answered(service: str) -> None:
+    """SystemExit unless ``service``'s Claude reached the model and got its result."""
+    log = subprocess.run(["docker", "service", "logs", "--raw", service],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    if '"type":"result"' not in log.replace(" ", ""):
+        raise SystemExit(f"a raw service's Claude got no result:\n{log[-2000:]}")
 
 
 # --- 2. transport ---
