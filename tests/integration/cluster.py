@@ -366,15 +366,21 @@ async def swarm_cluster(image: str, workers: int = 2) -> AsyncIterator[Swarm]:
 
         began = time.monotonic()
         target = f"127.0.0.1:{port}/{REPOSITORY}:{tag}"
-        stack.push_async_callback(_untag, docker, target)
+        # What was pushed to the registry (by this fixture and by scad) is tagged
+        # under its address on the host engine too: every such tag goes at the end.
+        stack.push_async_callback(_untag_registry, docker, f"127.0.0.1:{port}/")
         pushed = await push(docker, image, target)
         timings["image_pushed"] = time.monotonic() - began
         yield Swarm(manager_id, f"127.0.0.1:{port}", pushed, nodes, timings)
 
 
-async def _untag(docker: aiodocker.Docker, name: str) -> None:
+async def _untag_registry(docker: aiodocker.Docker, prefix: str) -> None:
     with anyio.move_on_after(60, shield=True), contextlib.suppress(aiodocker.DockerError):
-        await docker.images.delete(name)
+        for image in await docker.images.list():
+            for name in image.get("RepoTags") or []:
+                if name.startswith(prefix):
+                    with contextlib.suppress(aiodocker.DockerError):
+                        await docker.images.delete(name)
 
 
 def _remove_tree(root: Path) -> None:
