@@ -184,3 +184,24 @@ async def test_a_run_made_on_this_host_is_not_started_again_on_a_remote_engine(
         "(or the Docker context) back at it to start it again, not at tcp://far.lan:2376 "
         "(DOCKER_HOST)"
     )
+
+
+async def test_a_run_on_a_swarm_is_refused_a_folder_of_this_host_too(tmp_path: Path) -> None:
+    """A mount reaches no node either: it was left out of the service without a word."""
+    (tmp_path / "data").mkdir()
+    config = make_config(
+        tmp_path,
+        "gateway_address: 10.0.0.5\nswarm: {registry: 'registry.lan:5000'}\n"
+        "mounts: [{host: data, container: /data}]\n",
+    )
+    home = Home(tmp_path / "home")
+    with pytest.raises(UsageError) as refused:
+        await prepare_session(
+            FakeEngine(), home, config, tag="t", prompt="hi", headless=True,
+            image="scad-p:abc", on="swarm",
+        )  # fmt: skip
+    assert str(refused.value) == (
+        f"p: mounts[0] ({os.path.realpath(tmp_path)}/data) is a folder of this host, which "
+        "runs on a swarm cannot see; remove it from the config to run there"
+    )
+    assert not home.runs.exists()
