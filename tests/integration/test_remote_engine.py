@@ -227,7 +227,10 @@ async def test_a_run_on_the_remote_engine_commits_through_the_gateway_and_hides_
     )
     with tarfile.open(fileobj=io.BytesIO(copied.stdout)) as archive:
         entry = archive.getmember("scad-token")
-        assert (entry.mode, entry.uid) == (0o400, int(container["Config"]["User"].split(":")[0]))
+        assert (entry.mode & 0o7777, entry.uid) == (
+            0o400,
+            int(container["Config"]["User"].split(":")[0]),
+        )
         assert archive.extractfile(entry).read().decode() == token  # type: ignore[union-attr]
 
     await project.scad("code", "fetch", run_id)
