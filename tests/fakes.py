@@ -19,6 +19,7 @@ import anyio.lowlevel
 import msgspec
 
 from scad.batch.events import BatchEvent
+from scad.engine._endpoint import DEFAULT_SOCKET, Endpoint
 from scad.engine._types import (
     BuildLine,
     ContainerExit,
@@ -86,7 +87,10 @@ class FakeEngine:
         live_restore: bool = True,
         script: Callable[[ContainerSpec], Script] | None = None,
         fail: Mapping[str, Exception] | None = None,
+        endpoint: Endpoint | None = None,
     ) -> None:
+        #: Where it is (default: this host's socket; ``tcp://`` for an engine elsewhere).
+        self.endpoint = endpoint or Endpoint(host=DEFAULT_SOCKET)
         self.image_list = list(images or [])
         self.container_list = list(containers or [])
         self.build_lines = build_lines or []

@@ -33,7 +33,9 @@ from ..image.build import BuildProgress, build_image
 from ..runs.records import aload_run, now_iso
 from ..runs.supervisor import STOP_GRACE, stop_run
 from ..sessions.remote import check_swarm_config
+from ..sessions.remote_engine import runs_on
 from ..sessions.start import arequire_credentials
+from ..sessions.start import check_runs_on as check_where
 from .events import Ended, Requeued
 from .prompts import BatchPrompt
 from .store import (
@@ -88,7 +90,9 @@ async def create_batch(
 ) -> BatchManifest:
     """Check what every run will need, build the image once, and write the manifest.
     Nothing runs yet; :func:`run_batch` runs it."""
-    check_runs_on(placed(config, options.runs_on))
+    placed_config = placed(config, options.runs_on)
+    check_runs_on(placed_config)
+    check_where(engine, placed_config, runs_on(engine, placed_config), headless=True)
     tags = item_tags(tag, prompts)
     await check_repos(config, f"{config.name}.yml")
     await arequire_credentials()

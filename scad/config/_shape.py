@@ -43,6 +43,10 @@ def _describe(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
+#: Fields that moved, where a config written before still has them.
+MOVED = {"swarm.gateway_address": "gateway_address"}
+
+
 def _check(value: Any, annotation: Any, path: str, label: str) -> None:
     """Walk ``value`` against ``annotation`` so each error names its exact field."""
     origin = typing.get_origin(annotation)
@@ -55,6 +59,8 @@ def _check(value: Any, annotation: Any, path: str, label: str) -> None:
             if key not in fields:
                 hint = difflib.get_close_matches(str(key), list(fields), n=1)
                 fix = f'did you mean "{hint[0]}"?' if hint else f"known: {', '.join(fields)}"
+                if moved := MOVED.get(_join(path, key)):
+                    fix = f'it moved: write it as the top-level "{moved}"'
                 raise ConfigError(label, f"unknown field; {fix}", field=_join(path, key))
         for key, (field_type, required) in fields.items():
             if key in value:

@@ -94,7 +94,7 @@ network: bridge                 # bridge, host or none
 #   manager: context:lab        # unix:///path, tcp://host:port or context:NAME; default: this engine
 #   registry: registry.lan:5000 # every node pulls the run image from here (needed for swarm)
 #   placement: [node.labels.scad==true, node.role!=manager]
-#   gateway_address: 192.168.1.10   # this host's address as the nodes reach it
+# gateway_address: 192.168.1.10 # this host, as a swarm's or a remote engine's containers reach it
 """
 
 

@@ -216,8 +216,6 @@ class SwarmSettings(_Schema, frozen=True):
     registry: str | None = None
     #: Placement constraints, as ``docker service create --constraint`` takes them.
     placement: list[str] = []
-    #: The address of this host the nodes' containers reach its gateway at.
-    gateway_address: str | None = None
 
 
 class Config(_Schema, frozen=True):
@@ -241,6 +239,9 @@ class Config(_Schema, frozen=True):
     #: reads a bare ``on`` as true, hence the longer name; ``--on`` on the command line).
     runs_on: Target = "local"
     swarm: SwarmSettings = SwarmSettings()
+    #: The address of this host that containers on another machine (a swarm's nodes, a
+    #: remote engine's) reach its gateway at; a local run's engine says where it is.
+    gateway_address: str | None = None
 
     @property
     def workdir_key(self) -> str:

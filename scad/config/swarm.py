@@ -1,6 +1,6 @@
 """The rules a config's ``swarm:`` keeps: a manager scad can reach, a registry every node
-can name, placement constraints the engine accepts and that can match a node, a gateway
-address the nodes can connect to.
+can name, placement constraints the engine accepts and that can match a node; and the
+``gateway_address`` the containers of a swarm or a remote engine connect to.
 
 Pure: no resolving, no I/O. Each ``*_problem`` returns why a value breaks its rule
 (one line) or None.
@@ -58,10 +58,10 @@ def check_swarm(config: Config, fail: Callable[[str, str], NoReturn]) -> None:
     for index, constraint in enumerate(swarm.placement):
         if problem := constraint_problem(constraint):
             fail(f"swarm.placement[{index}]", problem)
-    if swarm.gateway_address is not None and (
-        problem := gateway_address_problem(swarm.gateway_address)
+    if config.gateway_address is not None and (
+        problem := gateway_address_problem(config.gateway_address)
     ):
-        fail("swarm.gateway_address", problem)
+        fail("gateway_address", problem)
     if config.runs_on == "swarm" and swarm.registry is None:
         fail(
             "swarm.registry",
@@ -136,13 +136,16 @@ def constraint_problem(constraint: str) -> str | None:
 
 
 def gateway_address_problem(address: str) -> str | None:
-    """Why ``address`` is not an IP address of this host a node can connect to."""
+    """Why ``address`` is not an IP address of this host another machine can connect to."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
-        return f'"{address}" is not an IP address; give the address the nodes reach this host at'
+        return (
+            f'"{address}" is not an IP address; give the address the containers of a swarm '
+            "or remote engine reach this host at"
+        )
     if parsed.is_unspecified or parsed.is_multicast:
-        return f'"{address}" is not an address a node can connect to; give this host\'s own'
+        return f'"{address}" is not an address a container can connect to; give this host\'s own'
     return None
 
 

@@ -251,6 +251,9 @@ async def check_round_trip(
     """One headless Claude, in the first config's image that is built, answers the
     offline model (served here on 127.0.0.1) through the home's gateway with a run
     token of its own, as a run does (the container uses the host's network)."""
+    if engine.endpoint.remote:
+        why = f"the engine at {engine.endpoint.shown} is on another host, where 127.0.0.1 is not this one"
+        return [skipped("round trip", why)]
     for loaded, config in valid_configs(configs):
         if await _built(engine, loaded):
             return [await _round_trip(engine, home, loaded, config, environ)]

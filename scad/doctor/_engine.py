@@ -18,14 +18,28 @@ from ._check import Check, skipped
 from ._host import LoadedConfig, for_each, measure_disk
 
 if TYPE_CHECKING:
-    from ..engine import Engine, EngineInfo
+    from ..engine import Endpoint, Engine, EngineInfo
 
 __all__ = [
     "check_base_images",
     "check_engine_disk",
     "check_live_restore",
+    "engine_check",
     "valid_configs",
 ]
+
+
+def engine_check(endpoint: Endpoint, version: str) -> Check:
+    """Which engine scad talks to, and whether it is on this host (runs there bind-mount
+    their clones) or another (runs there get their files through the gateway)."""
+    where = (
+        "another host: runs go there with nothing mounted, their files through the gateway"
+        if endpoint.remote
+        else "this host"
+    )
+    return Check(
+        name="engine", status="pass", detail=f"Docker {version} at {endpoint.shown}, on {where}"
+    )
 
 
 def valid_configs(configs: Sequence[LoadedConfig]) -> list[tuple[LoadedConfig, Config]]:

@@ -65,12 +65,12 @@ async def check_from_node(
 ) -> Check:
     """Run the probe as a one-task job on a node matching the config's placement, and say
     what it found."""
-    address, registry = config.swarm.gateway_address, config.swarm.registry
+    address, registry = config.gateway_address, config.swarm.registry
     if address is None:
         return failed(
             NAME,
-            "swarm.gateway_address is not set: runs on the nodes could not reach the gateway",
-            f"set swarm.gateway_address to this host's address on the nodes' network "
+            "gateway_address is not set: runs on the nodes could not reach the gateway",
+            f"set gateway_address to this host's address on the nodes' network "
             f"(`scad config edit {name}`)",
             name,
         )
@@ -89,7 +89,7 @@ async def check_from_node(
         gateway = await ensure_gateway(home, addresses=[address], environ=environ)
     except (ScadError, OSError) as exc:
         detail = f"the gateway cannot listen on {address}: {exc}"
-        fix = "set swarm.gateway_address to an address of this host"
+        fix = "set gateway_address to an address of this host"
         return failed(NAME, detail, fix, name)
     task = await _run_job(engine, config, image, address, gateway.port)
     return _verdict(
@@ -155,7 +155,7 @@ def _verdict(
             NAME,
             f"a task on {node} cannot reach the gateway at {at}",
             f"the nodes must reach this host at {at.rpartition(':')[0]}: allow port "
-            f"{at.rpartition(':')[2]}/tcp in its firewall, or set swarm.gateway_address to an "
+            f"{at.rpartition(':')[2]}/tcp in its firewall, or set gateway_address to an "
             f"address of this host the nodes route to (`scad config edit {name}`)",
             name,
         )

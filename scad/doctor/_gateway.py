@@ -1,6 +1,7 @@
 """The model gateway as runs reach it: it starts (or runs) for this home, answers
 ``HEAD /`` as Claude Code's probe expects, and a container on the network runs use
-reaches it at the address runs are given."""
+reaches it at the address runs are given (on an engine on another host: the config's
+``gateway_address``, from a container there)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,20 @@ async def check_gateway(
     valid = list(valid_configs(configs))
     loaded, config = valid[0] if valid else (None, None)
     log = home.root / "gateway" / "gateway.log"
+    if config is not None and engine.endpoint.remote and config.gateway_address is None:
+        assert loaded is not None
+        return [
+            failed(
+                NAME,
+                f"the engine at {engine.endpoint.shown} is on another host, and {loaded.name} "
+                "sets no gateway_address: its runs there could not reach the gateway",
+                f"set gateway_address to this host's address as that engine's containers "
+                f"reach it (`scad config edit {loaded.name}`)",
+                loaded.name,
+            )
+        ]
     try:
-        address = await gateway_address(engine, config) if config else LOOPBACK
+        address = await _address(engine, config)
         info = await ensure_gateway(home, addresses=[address], environ=environ)
     except (ScadError, OSError) as exc:  # OSError: a home scad cannot write in
         return [failed(NAME, f"cannot start for {home.root}: {exc}", f"see {log}")]
@@ -96,6 +109,16 @@ async def _from_a_container(
         ),
         config=loaded.name,
     )
+
+
+async def _address(engine: Engine, config: Config | None) -> str:
+    """Where the config's containers reach the gateway: the address it gives when the
+    engine is on another host, else where the engine's network says."""
+    if config is None:
+        return LOOPBACK
+    if engine.endpoint.remote and config.gateway_address is not None:
+        return config.gateway_address
+    return await gateway_address(engine, config)
 
 
 def _head(host: str, port: int) -> int | str:

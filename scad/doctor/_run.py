@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..engine import engine_host
 from ..errors import ScadError
 from ..gateway import START_SECONDS
 from ..home import Home
@@ -28,7 +27,7 @@ from ._containers import (
     check_claude_versions,
     check_round_trip,
 )
-from ._engine import check_base_images, check_engine_disk, check_live_restore
+from ._engine import check_base_images, check_engine_disk, check_live_restore, engine_check
 from ._from_node import JOB_TIMEOUT
 from ._gateway import HEAD_TIMEOUT, check_gateway
 from ._host import (
@@ -222,13 +221,17 @@ async def _engine_checks(
             for name in _ENGINE_CHECKS:
                 report.put(name, [skipped(name, "the engine did not answer")])
             return
-        report.put("engine", [Check(name="engine", status="pass", detail=f"Docker {version}")])
+        report.put("engine", [engine_check(engine.endpoint, version)])
         report.put("live-restore", check_live_restore(info))
         container = CLEANUP_TIMEOUT + 10  # beyond a container's own bound and its removal
         async with open_task_group() as tg:
             for name, run, limit in (
                 ("base image", partial(check_base_images, engine, configs), QUICK_TIMEOUT),
-                ("engine disk", partial(check_engine_disk, info, engine_host()), QUICK_TIMEOUT),
+                (
+                    "engine disk",
+                    partial(check_engine_disk, info, engine.endpoint.host),
+                    QUICK_TIMEOUT,
+                ),
                 (
                     "claude --version",
                     partial(check_claude_versions, engine, configs),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         BindMount,
         BuildLine,
         ContainerExit,
+        ContainerFile,
         ContainerSpec,
         ContainerState,
         Engine,
@@ -45,6 +46,7 @@ __all__ = [
     "BindMount",
     "BuildLine",
     "ContainerExit",
+    "ContainerFile",
     "ContainerSpec",
     "ContainerState",
     "Endpoint",
@@ -75,9 +77,9 @@ __all__ = [
 
 
 _TYPES = (
-    "BindMount", "BuildLine", "ContainerExit", "ContainerSpec", "ContainerState", "Engine",
-    "EngineInfo", "ExecResult", "ImageInfo", "JobSpec", "JobTask", "Limits", "NetworkInfo",
-    "NodeInfo", "Output", "OutputStream", "Security",
+    "BindMount", "BuildLine", "ContainerExit", "ContainerFile", "ContainerSpec",
+    "ContainerState", "Engine", "EngineInfo", "ExecResult", "ImageInfo", "JobSpec", "JobTask",
+    "Limits", "NetworkInfo", "NodeInfo", "Output", "OutputStream", "Security",
 )  # fmt: skip
 __getattr__, __dir__ = lazy_face(
     __name__,

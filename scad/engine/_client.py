@@ -48,6 +48,7 @@ from ._wire import (
     LISTED_CONTAINER_FIELDS,
     container_config,
     container_state,
+    file_archive,
     listed_image,
     network_info,
     unreachable,
@@ -103,8 +104,13 @@ class DockerEngine:
     """The :class:`~scad.engine._types.Engine` of a Docker engine: a thin, typed face over
     one aiodocker client."""
 
-    def __init__(self, docker: aiodocker.Docker) -> None:
+    def __init__(self, docker: aiodocker.Docker, endpoint: Endpoint) -> None:
         self._docker = docker
+        self._endpoint = endpoint
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
 
     async def version(self) -> str:
         with _request("engine version"):
@@ -196,7 +202,8 @@ class DockerEngine:
     # Containers
 
     async def create_container(self, spec: ContainerSpec) -> str:
-        """Create (not start) a container; returns its id. Never pulls."""
+        """Create (not start) a container with ``spec.files`` written into it; returns
+        its id. Never pulls. A container its files could not go into is removed."""
         config = container_config(spec)
         try:
             with _request(f"create container {spec.name}"):
@@ -206,6 +213,15 @@ class DockerEngine:
                 raise EngineError(
                     f"image {spec.image} does not exist; build it with `scad build`"
                 ) from exc
+            raise
+        try:
+            for file in spec.files:
+                folder, archive = file_archive(file)
+                with _request(f"write {file.path} into container {spec.name}"):
+                    await container.put_archive(folder, archive)
+        except BaseException:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(REQUEST_TIMEOUT):
+                await self.remove(str(container.id), force=True)
             raise
         return str(container.id)
 
@@ -495,7 +511,7 @@ async def open_engine(
     except (ValueError, OSError) as exc:
         raise EngineUnavailable(f"cannot use {endpoint.origin} {host}: {exc}") from exc
     try:
-        engine = DockerEngine(docker)
+        engine = DockerEngine(docker, endpoint)
         try:
             with anyio.fail_after(15):
                 await engine.version()

@@ -52,6 +52,17 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     origin: str = "the local socket"
 
     @property
+    def remote(self) -> bool:
+        """Whether the engine is on another host (``tcp://``, ``ssh://``), where a
+        container sees none of this host's files: not a socket of this one."""
+        return not self.host.startswith(("unix://", "npipe://"))
+
+    @property
+    def shown(self) -> str:
+        """The address and how it was chosen, for messages."""
+        return f"{self.host} ({self.origin})"
+
+    @property
     def url(self) -> str:
         """The address as an HTTP client takes it (``https://`` under TLS)."""
         if self.host.startswith("tcp://"):

@@ -11,6 +11,7 @@ not a local socket, the full client (:func:`scad.engine.open_engine`) does the r
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from urllib.parse import quote
@@ -19,6 +20,7 @@ import anyio
 import msgspec
 
 from ..errors import EngineError
+from ._endpoint import Endpoint, endpoint_of
 from ._types import (
     BuildLine,
     ContainerExit,
@@ -34,7 +36,7 @@ from ._types import (
     NodeInfo,
     OutputStream,
 )
-from ._wire import container_state, engine_host, unreachable
+from ._wire import container_state, unreachable
 
 __all__ = ["ClientOpener", "StatusEngine", "get", "open_status_engine"]
 
@@ -71,12 +73,19 @@ class StatusEngine:
     which :meth:`client` opens on first need, once, and keeps open until the block
     this engine was handed out in ends."""
 
-    def __init__(self, stack: AsyncExitStack, socket: str, open_client: ClientOpener) -> None:
+    def __init__(
+        self, stack: AsyncExitStack, endpoint: Endpoint, open_client: ClientOpener
+    ) -> None:
         self._stack = stack
-        self._socket = socket
+        self._endpoint = endpoint
+        self._socket = endpoint.host.removeprefix("unix://")
         self._open_client = open_client
         self._client: Engine | None = None
         self._opening = anyio.Lock()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._endpoint
 
     async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         wanted = [k if v is None else f"{k}={v}" for k, v in labels.items()]
@@ -195,12 +204,11 @@ async def open_status_engine(open_client: ClientOpener = _open_client) -> AsyncI
     """An engine that answers container listings from its socket (see the module),
     and anything else through ``open_client``'s client; raises EngineUnavailable, as
     :func:`scad.engine.open_engine` does, when it does not answer."""
-    host = engine_host()
-    if not host.startswith("unix://"):
+    endpoint = endpoint_of(os.environ)
+    if not endpoint.host.startswith("unix://"):
         async with open_client() as client:
             yield client
         return
-    socket = host.removeprefix("unix://")
-    await get(socket, "/_ping")
+    await get(endpoint.host.removeprefix("unix://"), "/_ping")
     async with AsyncExitStack() as stack:
-        yield StatusEngine(stack, socket, open_client)
+        yield StatusEngine(stack, endpoint, open_client)

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
+
+if TYPE_CHECKING:
+    from ._endpoint import Endpoint
 
 __all__ = [
     "BindMount",
     "BuildLine",
     "ContainerExit",
+    "ContainerFile",
     "ContainerSpec",
     "ContainerState",
     "Engine",
@@ -58,8 +62,24 @@ class Security(msgspec.Struct, frozen=True, kw_only=True):
     cap_drop_all: bool = False
 
 
+class ContainerFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file the engine writes into a container once it is made, before it starts: how
+    a secret reaches a container on another host without showing in anything
+    ``docker inspect`` shows (environment, labels, command)."""
+
+    #: Absolute, in the container; its folder must exist in the image.
+    path: str
+    data: bytes
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o400
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return f"ContainerFile(path={self.path!r}, uid={self.uid}, gid={self.gid})"
+
+
 class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """What to create; secrets never go in here (env and labels are visible to inspect)."""
+    """What to create; secrets go in ``files`` only (env and labels are visible to inspect)."""
 
     image: str
     name: str
@@ -86,6 +106,8 @@ class ContainerSpec(msgspec.Struct, frozen=True, kw_only=True):
     #: What the engine keeps of the container's output, in bytes; None: all of it,
     #: until the container is removed (a run nobody watched is caught up from it).
     log_max_bytes: int | None = None
+    #: Written into the container after it is made and before it starts.
+    files: list[ContainerFile] = []
 
 
 class ContainerState(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,6 +243,12 @@ class Engine(Protocol):
     """What scad asks of a container engine. :class:`scad.engine.DockerEngine` is the
     real one; tests of error paths use a fake with the same face."""
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the engine is: on this host (a socket) or another (``tcp://``), which
+        decides whether its containers can see this host's files."""
+        ...
+
     async def version(self) -> str: ...
 
     async def info(self) -> EngineInfo: ...
@@ -243,7 +271,9 @@ class Engine(Protocol):
         self, context: bytes, *, tag: str, labels: Mapping[str, str], use_cache: bool = True
     ) -> AbstractAsyncContextManager[AsyncIterator[BuildLine]]: ...
 
-    async def create_container(self, spec: ContainerSpec) -> str: ...
+    async def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container with ``spec.files`` written into it."""
+        ...
 
     async def start(self, container_id: str) -> None: ...
 

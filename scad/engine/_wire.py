@@ -6,18 +6,22 @@ engine's socket (:mod:`scad.engine._socket`), so both see containers alike.
 
 from __future__ import annotations
 
+import io
 import os
+import posixpath
+import tarfile
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import EngineUnavailable
-from ._types import ContainerSpec, ContainerState, ImageInfo, NetworkInfo
+from ._types import ContainerFile, ContainerSpec, ContainerState, ImageInfo, NetworkInfo
 
 __all__ = [
     "LISTED_CONTAINER_FIELDS",
     "container_config",
     "container_state",
     "engine_host",
+    "file_archive",
     "listed_image",
     "network_info",
     "unreachable",
@@ -158,3 +162,17 @@ def network_info(data: Mapping[str, Any]) -> NetworkInfo:
         gateway=gateways[0] if gateways else None,
         labels=dict(data.get("Labels") or {}),
     )
+
+
+def file_archive(file: ContainerFile) -> tuple[str, bytes]:
+    """The folder to upload ``file`` into and the tar that holds it, owned and
+    moded as it says (the engine keeps a tar entry's owner when it unpacks one)."""
+    folder, name = posixpath.split(file.path)
+    if not posixpath.isabs(file.path) or not name:
+        raise ValueError(f"{file.path!r} is not an absolute file path")
+    entry = tarfile.TarInfo(name)
+    entry.size, entry.mode, entry.uid, entry.gid = len(file.data), file.mode, file.uid, file.gid
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(entry, io.BytesIO(file.data))
+    return folder, buffer.getvalue()

@@ -67,8 +67,10 @@ class RunRecord(msgspec.Struct, kw_only=True):
     """The run's own budget (US dollars): the gateway refuses its next model call past it."""
     bases: dict[str, str] = {}
     """Repo key -> the commit its clone started from (what the run's commits build on)."""
-    runs_on: Literal["local", "swarm"] = "local"
-    """Where it runs: this engine, or its config's swarm (``--on``, else ``runs_on:``)."""
+    runs_on: Literal["local", "swarm", "remote"] = "local"
+    """Where it runs: this engine, its config's swarm (``--on``, else ``runs_on:``), or
+    an engine on another host (``DOCKER_HOST=tcp://...``): away from here, its files
+    go through the gateway."""
 
 
 class OlderNames(msgspec.Struct):

@@ -21,6 +21,7 @@ from ..runs.supervisor import launch
 from .container import acontainer_spec
 from .credentials import HostCredentials
 from .remote import prepare_swarm_restart
+from .remote_engine import prepare_remote_run
 from .start import Prepared, _write_claude_state, _write_prompt, arequire_credentials
 
 if TYPE_CHECKING:
@@ -48,12 +49,27 @@ async def prepare_restart(
     :data:`RESTARTED`. ``resume``: Claude continues its conversation (a session
     resumed), instead of beginning anew with the prompt (a batch's next attempt)."""
     paths = RunPaths(home, record.run_id)
+    if record.runs_on == "local" and engine.endpoint.remote:
+        raise SessionError(
+            f"{record.run_id} ran on this host's engine, where its clones are; point "
+            f"DOCKER_HOST (or the Docker context) back at it to start it again, not at "
+            f"{engine.endpoint.shown}"
+        )
     swarm_run = None
+    spec = None
     if record.runs_on == "swarm":
         credentials = await arequire_credentials()
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)  # its state carries it
         swarm_run = await prepare_swarm_restart(engine, home, config, record)
         notes = swarm_run.notes
+    elif record.runs_on == "remote":
+        credentials = await arequire_credentials()
+        await retire_containers(engine, home, record)
+        await anyio.to_thread.run_sync(_write_prompt, paths, prompt)  # its state carries it
+        remote = await prepare_remote_run(engine, home, config, record, max_usd=None, resume=resume)
+        notes, spec = remote.notes, remote.spec
+        for note in notes:
+            await append_event(paths, envelopes.Warned(detail=note))
     else:
         await retire_containers(engine, home, record)
         credentials, notes = await renew_claude_state(
@@ -63,7 +79,8 @@ async def prepare_restart(
     record.auth = credentials.method
     if prompt:
         record.prompt = prompt
-    spec = await acontainer_spec(config, record, paths, resume=resume)
+    if spec is None:
+        spec = await acontainer_spec(config, record, paths, resume=resume)
     return Prepared(record=record, spec=spec, event=RESTARTED, notes=notes, swarm=swarm_run)
 
 

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
@@ -17,6 +17,7 @@ from .. import agentfs
 from ..code.clones import create_clone
 from ..config.repos import check_repos
 from ..config.schema import Config
+from ..config.swarm import Target, placed
 from ..engine import ContainerSpec
 from ..errors import ScadError, SessionError, UsageError
 from ..gateway import load_registration
@@ -37,18 +38,17 @@ from .container import acontainer_spec
 from .credentials import HostCredentials, discover_credentials
 from .gateway_access import connect_run
 from .remote import SwarmRun, check_swarm_config, host_bases, prepare_swarm_run, swarm_manager
+from .remote_engine import RunsOn, check_remote_config, prepare_remote_run, runs_on
 
 if TYPE_CHECKING:
     from ..engine import Engine
-
-#: Where a run goes: this engine, or the config's swarm.
-RunsOn = Literal["local", "swarm"]
 
 __all__ = [
     "Prepared",
     "RunsOn",
     "SessionRefresh",
     "arequire_credentials",
+    "check_runs_on",
     "discard_run",
     "prepare_session",
     "refresh_session",
@@ -148,7 +148,7 @@ async def prepare_session(
     batch: tuple[str, int] | None = None,
     named_at: datetime | None = None,
     max_usd_per_run: float | None = None,
-    on: RunsOn | None = None,
+    on: Target | None = None,
 ) -> Prepared:
     """Checks, run directory, clones and Claude state; the container is not made yet.
 
@@ -157,18 +157,15 @@ async def prepare_session(
     the batch and item the run belongs to; ``named_at``, the time its id
     carries (a batch's runs carry the batch's); ``max_usd_per_run``, the budget
     the gateway holds the run to from its first model call; ``on``, where it runs
-    (the config's ``runs_on`` by default: on a swarm it has no clones, and gets its
-    files through the gateway). Any failure rolls everything back: no half-made run
-    is left behind.
+    (the config's ``runs_on`` by default: on a swarm, or on an engine on another host,
+    it has no clones here, and gets its files through the gateway). Any failure rolls
+    everything back: no half-made run is left behind.
     """
     validate_tag(tag)
     if headless and not prompt:
         raise UsageError("a headless session needs a prompt (--prompt or --prompt-file)")
-    on_swarm = (on or config.runs_on) == "swarm"
-    if on_swarm and not headless:
-        raise UsageError("a run on a swarm is headless: add --headless")
-    if on_swarm:
-        check_swarm_config(config)
+    where = runs_on(engine, placed(config, on or config.runs_on))
+    check_runs_on(engine, config, where, headless=headless)
     await check_repos(config, f"{config.name}.yml")
     credentials = await arequire_credentials()
     if image is None:
@@ -189,29 +186,35 @@ async def prepare_session(
             batch_id=batch[0] if batch else None,
             item=batch[1] if batch else None,
             max_usd_per_run=max_usd_per_run,
-            runs_on=config.runs_on,
+            runs_on=where,
         )
 
     record = await anyio.to_thread.run_sync(_claim_run, home, config.name, tag, named_at, record_of)
     run_id, branch = record.run_id, record.branch
     paths = RunPaths(home, run_id)
-    swarm_run = None
     try:
-        if on_swarm:
+        if where != "local":
             record.bases = await host_bases(config)
             await asave_run(home, record)
+        if where == "swarm":
             swarm_run = await prepare_swarm_run(
                 engine, home, config, record, max_usd=max_usd_per_run
             )
             await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
             detail = f"image {swarm_run.service.image}, branch {branch}, on the swarm"
             await append_event(paths, envelopes.Created(detail=detail))
+            spec = await acontainer_spec(config, record, paths, resume=False)
+            return Prepared(record=record, spec=spec, swarm=swarm_run)
+        if where == "remote":
+            remote = await prepare_remote_run(engine, home, config, record, max_usd=max_usd_per_run)
+            await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
+            detail = f"image {image}, branch {branch}, on {engine.endpoint.shown}"
+            await append_event(paths, envelopes.Created(detail=detail))
+            return Prepared(record=record, spec=remote.spec)
     except BaseException:
         await discard_run(home, run_id)
         raise
     spec = await acontainer_spec(config, record, paths, resume=False)
-    if swarm_run is not None:
-        return Prepared(record=record, spec=spec, swarm=swarm_run)
     try:
         owner = agent_owner()
         paths.worktrees.mkdir()
@@ -234,6 +237,20 @@ async def prepare_session(
         await discard_run(home, run_id)
         raise
     return Prepared(record=record, spec=spec)
+
+
+def check_runs_on(engine: Engine, config: Config, where: RunsOn, *, headless: bool) -> None:
+    """Refuse, before anything is made, a run that cannot go ``where`` as ``config``
+    says (one line: what it lacks, and how to give it)."""
+    if where == "local":
+        return
+    if not headless:
+        place = "a swarm" if where == "swarm" else "a remote engine"
+        raise UsageError(f"a run on {place} is headless (no terminal reaches it): add --headless")
+    if where == "swarm":
+        check_swarm_config(config)
+    else:
+        check_remote_config(engine, config)
 
 
 async def discard_run(home: Home, run_id: str) -> None:

@@ -14,13 +14,13 @@ from .nodeloss import node_loss
 from .publish import publish_image, registry_name
 from .retire import retire_services
 from .run import supervise_on_swarm
-from .service import remote_env, run_service_spec, service_name
+from .service import TOKEN_PATH, run_service_spec, service_name
 
 __all__ = [
+    "TOKEN_PATH",
     "node_loss",
     "publish_image",
     "registry_name",
-    "remote_env",
     "retire_services",
     "run_service_spec",
     "service_name",

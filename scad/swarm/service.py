@@ -7,22 +7,20 @@ from collections.abc import Mapping
 
 from ..config.schema import Config
 from ..engine import ContainerSpec, Limits, ServiceSpec, labels
+from ..image.remote_env import remote_command
 
 __all__ = [
-    "REMOTE_RUN",
     "TOKEN_FILE",
-    "remote_env",
+    "TOKEN_PATH",
     "run_service_spec",
     "secret_name",
     "service_name",
 ]
 
-#: The image's bootstrap of a run with no mounts (see :mod:`scad.image.remote_run`).
-REMOTE_RUN = "scad-remote-run"
 #: The run's token, as the file ``/run/secrets/<TOKEN_FILE>`` in its container.
 TOKEN_FILE = "scad-token"
-#: Seconds between pushes of a run's branches while it runs: a lost node loses little.
-PUSH_SECONDS = 30
+#: Where the run's container finds it.
+TOKEN_PATH = f"/run/secrets/{TOKEN_FILE}"
 
 
 def service_name(run_id: str, home_key: str) -> str:
@@ -33,19 +31,6 @@ def service_name(run_id: str, home_key: str) -> str:
 def secret_name(run_id: str, home_key: str, attempt: str) -> str:
     """A secret's name is unique in the swarm and cannot change: one per attempt."""
     return f"scad-{run_id}-{home_key}-{attempt}"
-
-
-def remote_env(config: Config, *, gateway_url: str, branch: str, workdir: str) -> dict[str, str]:
-    """What ``scad-remote-run`` needs to find its files (the token is a secret, apart)."""
-    return {
-        "SCAD_GATEWAY": gateway_url,
-        "ANTHROPIC_BASE_URL": gateway_url,
-        "SCAD_TOKEN_FILE": f"/run/secrets/{TOKEN_FILE}",
-        "SCAD_BRANCH": branch,
-        "SCAD_REPOS": " ".join(config.repos),
-        "SCAD_WORKDIR": workdir,
-        "SCAD_PUSH_SECONDS": str(PUSH_SECONDS),
-    }
 
 
 def run_service_spec(
@@ -64,12 +49,11 @@ def run_service_spec(
     The engine's service API (1.41) has capabilities to drop but no no-new-privileges:
     a run on a swarm keeps every capability dropped, as a local one does."""
     resources = config.resources
-    claude_args = list(local.command or [])[1:]  # after the entrypoint's mode
     return ServiceSpec(
         name=name,
         image=image,
         labels={**local.labels, labels.MODE: "headless"},
-        command=[REMOTE_RUN, *claude_args],
+        command=remote_command(local.command),
         user=local.user or "",
         env={**local.env, **env},
         # None: the engine would make the folder, as root, where the run clones its

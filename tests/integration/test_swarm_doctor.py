@@ -36,7 +36,7 @@ async def home(tmp_path: Path) -> AsyncIterator[Home]:
 def swarm_config(home: Home, name: str, registry: str) -> None:
     repo = make_repo(home.root.parent / f"{name}-repo")
     swarm = (
-        f"swarm: {{registry: '{registry}', gateway_address: {MANAGER_ADDRESS}, "
+        f"gateway_address: {MANAGER_ADDRESS}\nswarm: {{registry: '{registry}', "
         f"placement: ['node.labels.{NODE_LABEL}==w1']}}\n"
     )
     extra = f"image: {{base: '{BASE_IMAGE}'}}\nruns_on: swarm\n{swarm}"

@@ -114,7 +114,7 @@ BAD = [
     ),
     pytest.param(
         BASE + "zzz: 1\n",
-        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, egress, image, resources, security, checks, notify, runs_on, swarm",
+        "proj.yml: zzz: unknown field; known: name, repos, mounts, python, apt_packages, claude, ca_certificates, network, egress, image, resources, security, checks, notify, runs_on, swarm, gateway_address",
         id="unknown-no-hint",
     ),
     pytest.param(

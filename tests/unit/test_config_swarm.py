@@ -36,8 +36,8 @@ GOOD = [
         "    - engine.labels.zone!=eu\n",
         id="placement",
     ),
-    pytest.param("swarm: {gateway_address: 10.0.0.1}\n", id="gateway-v4"),
-    pytest.param("swarm: {gateway_address: 'fd00::1'}\n", id="gateway-v6"),
+    pytest.param("gateway_address: 10.0.0.1\n", id="gateway-v4"),
+    pytest.param("gateway_address: 'fd00::1'\n", id="gateway-v6"),
     pytest.param("runs_on: swarm\nswarm: {registry: 'registry.lan:5000'}\n", id="runs-on-swarm"),
 ]
 
@@ -129,14 +129,20 @@ BAD = [
         id="placement-bad-role",
     ),
     pytest.param(
-        "swarm: {gateway_address: gateway.lan}\n",
-        'swarm.gateway_address: "gateway.lan" is not an IP address; give the address the nodes reach this host at',
+        "gateway_address: gateway.lan\n",
+        'gateway_address: "gateway.lan" is not an IP address; give the address the containers '
+        "of a swarm or remote engine reach this host at",
         id="gateway-name",
     ),
     pytest.param(
-        "swarm: {gateway_address: 0.0.0.0}\n",
-        'swarm.gateway_address: "0.0.0.0" is not an address a node can connect to; give this host\'s own',
+        "gateway_address: 0.0.0.0\n",
+        'gateway_address: "0.0.0.0" is not an address a container can connect to; give this host\'s own',
         id="gateway-unspecified",
+    ),
+    pytest.param(
+        "swarm: {gateway_address: 10.0.0.1}\n",
+        'swarm.gateway_address: unknown field; it moved: write it as the top-level "gateway_address"',
+        id="gateway-moved",
     ),
     pytest.param(
         "runs_on: swarm\n",

@@ -18,6 +18,7 @@ from scad.config.registry import load_registered
 from scad.doctor import CHECKS, DISK_FAIL_BYTES, DISK_WARN_BYTES, Check, run_checks
 from scad.doctor import _containers as doctor_containers
 from scad.doctor._cluster import SWARM_CHECKS
+from scad.engine._endpoint import Endpoint
 from scad.engine._types import ContainerSpec, Engine, ImageInfo
 from scad.errors import EngineError, EngineUnavailable, GatewayError
 from scad.gateway import GatewayInfo, Registration
@@ -181,7 +182,7 @@ async def test_a_healthy_host_passes_every_check(host: Host, gateway: FakeGatewa
     assert round_trip.status == "pass", round_trip
     assert round_trip.detail.startswith(f"claude in {tag} answered the offline model in ")
     assert checks[:-1] == [
-        ok("engine", "Docker fake"),
+        ok("engine", "Docker fake at unix:///var/run/docker.sock (the local socket), on this host"),
         ok("base image", "python:3.11-slim is present", "proj"),
         ok("config", "valid; repos: code", "proj"),
         ok("credentials", "ANTHROPIC_API_KEY (an API key)"),
@@ -204,6 +205,61 @@ async def test_a_healthy_host_passes_every_check(host: Host, gateway: FakeGatewa
     # The throwaway containers are gone, and the round trip's run with them.
     assert host.engine.made == {} and len(host.engine.removed) == 3
     assert host.home.run_ids() == []
+
+
+FAR = Endpoint(host="tcp://far.lan:2376", origin="DOCKER_HOST")
+
+
+async def test_on_a_remote_engine_a_container_there_tries_the_gateway_address(
+    host: Host, gateway: FakeGateway
+) -> None:
+    host.engine.endpoint = FAR
+    host.config(extra="gateway_address: 10.0.0.5\n")
+    host.build()
+
+    found = await host.run()
+
+    assert found["engine"] == [
+        ok(
+            "engine",
+            "Docker fake at tcp://far.lan:2376 (DOCKER_HOST), on another host: runs go there "
+            "with nothing mounted, their files through the gateway",
+        )
+    ]
+    assert gateway.asked == [["10.0.0.5"]]
+    (probe,) = [spec for spec in host.containers.specs if spec.command[0] == "python3"]
+    assert probe.command[-2:] == ["10.0.0.5", str(gateway.port)] and probe.mounts == []
+    assert found["gateway"] == [
+        ok(
+            "gateway",
+            f"pid 4321, port {gateway.port}: answers HEAD /, and a container on the bridge "
+            "network reaches it at 10.0.0.5",
+            "proj",
+        )
+    ]
+    assert [(c.status, c.detail) for c in found["round trip"]] == [
+        ("skip", "the engine at tcp://far.lan:2376 (DOCKER_HOST) is on another host, where "
+         "127.0.0.1 is not this one"),
+    ]  # fmt: skip
+
+
+async def test_on_a_remote_engine_a_config_without_gateway_address_fails_the_gateway_check(
+    host: Host, gateway: FakeGateway
+) -> None:
+    host.engine.endpoint = FAR
+    host.config()
+
+    found = await host.run()
+
+    (check,) = found["gateway"]
+    assert (check.status, check.detail, check.fix) == (
+        "fail",
+        "the engine at tcp://far.lan:2376 (DOCKER_HOST) is on another host, and proj sets no "
+        "gateway_address: its runs there could not reach the gateway",
+        "set gateway_address to this host's address as that engine's containers reach it "
+        "(`scad config edit proj`)",
+    )
+    assert gateway.asked == []
 
 
 async def test_the_round_trip_reaches_the_gateway_with_a_run_token_in_a_file(
@@ -568,7 +624,7 @@ async def test_an_engine_whose_data_is_not_here_skips_its_disk(
     docker_host: str, host_name: str | None, data_root: str | None, why: str,
 ) -> None:  # fmt: skip
     if docker_host:
-        monkeypatch.setenv("DOCKER_HOST", docker_host)
+        host.engine.endpoint = Endpoint(host=docker_host, origin="DOCKER_HOST")
     root = str(host.tmp / data_root) if data_root else None
     host.engine.data_root, host.engine.host_name = root, host_name
     assert (await host.run())["engine disk"] == [

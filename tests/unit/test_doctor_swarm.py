@@ -94,7 +94,7 @@ class Cluster:
         self.home.config_file("proj").write_text(
             f"name: proj\nrepos:\n  code: {{path: {self.repo}, workdir: true}}\n"
             f"runs_on: {runs_on}\n"
-            f"swarm: {{registry: '{self.registry}', gateway_address: {ADDRESS}{swarm}}}\n"
+            f"gateway_address: {ADDRESS}\nswarm: {{registry: '{self.registry}'{swarm}}}\n"
         )
 
     def open_manager(self, manager: str | None) -> AbstractAsyncContextManager[Engine]:
@@ -340,9 +340,9 @@ async def test_no_gateway_address_fails_the_job_check(cluster: Cluster) -> None:
     check = found["from a node"]
     assert (check.status, check.detail) == (
         "fail",
-        "swarm.gateway_address is not set: runs on the nodes could not reach the gateway",
+        "gateway_address is not set: runs on the nodes could not reach the gateway",
     )
-    assert check.fix is not None and check.fix.startswith("set swarm.gateway_address")
+    assert check.fix is not None and check.fix.startswith("set gateway_address")
     assert cluster.engine.jobs == {}
 
 

@@ -21,6 +21,7 @@ from anyio.abc import SocketStream
 
 from scad.engine import _socket as enginesocket
 from scad.engine._client import DockerEngine
+from scad.engine._endpoint import Endpoint
 from scad.engine._socket import StatusEngine, open_status_engine
 from scad.engine._types import ContainerSpec, Engine
 from scad.errors import EngineError, EngineUnavailable
@@ -219,7 +220,17 @@ STREAMS = [
     pytest.param("open_logs", ("c",), {"since": "1", "follow": False}, id="open_logs"),
     pytest.param("attach", ("c",), {}, id="attach"),
 ]
-ENGINE_METHODS = sorted(name for name in vars(Engine) if not name.startswith("_"))
+ENGINE_METHODS = sorted(
+    name
+    for name, member in vars(Engine).items()
+    if not name.startswith("_") and not isinstance(member, property)
+)
+
+
+def test_the_status_engine_is_where_the_socket_is() -> None:
+    endpoint = Endpoint(host="unix:///nowhere.sock", origin="DOCKER_HOST")
+    engine = StatusEngine(AsyncExitStack(), endpoint, AsyncMock())
+    assert engine.endpoint == endpoint and not engine.endpoint.remote
 
 
 def test_the_status_engine_answers_every_method_of_an_engine_by_name() -> None:
@@ -236,7 +247,7 @@ async def status_engine(client: Any, stack: AsyncExitStack, opened: list[int]) -
         opened.append(1)
         yield client
 
-    return StatusEngine(stack, "/nowhere.sock", open_client)
+    return StatusEngine(stack, Endpoint(host="unix:///nowhere.sock"), open_client)
 
 
 @pytest.mark.parametrize(("name", "args", "kwargs"), CALLS)

@@ -250,7 +250,8 @@ async def test_a_batch_on_a_swarm_it_cannot_reach_is_refused_in_one_line(
     result = await run_cli("batch", config, "--tag", "t", "-p", "x")
     assert (result.exit_code, result.stderr) == (
         2,
-        "scad: error: p: runs on a swarm need swarm.gateway_address, the address of "
-        "this host that the nodes' containers reach\n",
+        "scad: error: p: runs on a swarm need gateway_address, the address of this host "
+        "that the nodes' containers reach; add `gateway_address: IP` to the config "
+        "(`scad config edit p`)\n",
     )
     assert not (scad_home / "batches").exists() and not (scad_home / "runs").exists()

@@ -58,7 +58,7 @@ async def test_new_template_documents_swarm_runs_that_load_once_uncommented(
     assert config.swarm.manager == "context:lab"
     assert config.swarm.registry == "registry.lan:5000"
     assert config.swarm.placement == ["node.labels.scad==true", "node.role!=manager"]
-    assert config.swarm.gateway_address == "192.168.1.10"
+    assert config.gateway_address == "192.168.1.10"
 
 
 @pytest.mark.parametrize(

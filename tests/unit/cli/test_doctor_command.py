@@ -58,7 +58,7 @@ async def test_a_healthy_host_prints_a_line_per_check(
 
     assert result.exit_code == 0
     assert timing(result.stdout) == (
-        "ok    engine: Docker fake\n"
+        "ok    engine: Docker fake at unix:///var/run/docker.sock (the local socket), on this host\n"
         "ok    base image (proj): python:3.11-slim is present\n"
         "ok    config (proj): valid; repos: code\n"
         "ok    credentials: ANTHROPIC_API_KEY (an API key)\n"
