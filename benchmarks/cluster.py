@@ -87,7 +87,8 @@ def on_swarm(env: dict[str, str], registry: str) -> None:
     config = Path(env["SCAD_HOME"]) / "configs" / "scadtest.yml"
     config.write_text(
         config.read_text()
-        + f"swarm: {{registry: '{registry}', gateway_address: '{MANAGER_ADDRESS}',\n"
+        + f"gateway_address: '{MANAGER_ADDRESS}'\n"
+        + f"swarm: {{registry: '{registry}',\n"
         + "        placement: ['node.role==worker']}\n"
     )
 

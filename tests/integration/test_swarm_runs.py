@@ -40,7 +40,8 @@ def on_swarm(project: Project, swarm: Swarm) -> None:
     config = project.home / "configs" / "scadtest.yml"
     config.write_text(
         config.read_text()
-        + f"swarm: {{registry: '{swarm.registry}', gateway_address: '{MANAGER_ADDRESS}',\n"
+        + f"gateway_address: '{MANAGER_ADDRESS}'\n"
+        + f"swarm: {{registry: '{swarm.registry}',\n"
         # The workers: the host engine's containers share the machine with the tests'.
         + "        placement: ['node.role==worker']}\n"
     )
@@ -123,11 +124,14 @@ def pushed_subjects(project: Project, run_id: str) -> list[str]:
     return done.stdout.split("\n")[:-1] if done.returncode == 0 else []
 
 
-async def sticky_run_on_its_node(project: Project) -> tuple[str, str]:
+async def sticky_run_on_its_node(project: Project, results: list[Any]) -> tuple[str, str]:
     """The sticky prompt's run and its node, once its first commit is home."""
     found: list[tuple[str, str]] = []
 
     def pushed_first() -> bool:
+        if results:  # the batch ended first
+            done = results[0]
+            raise AssertionError(f"the batch ended: {done.returncode}\n{done.stdout}{done.stderr}")
         for run_id in runs_of(project):
             prompt = project.run_dir(run_id) / "inputs" / "prompt.txt"
             if not prompt.exists() or "first.txt" not in prompt.read_text():
@@ -169,7 +173,7 @@ def lives_by_node(project: Project, run_ids: list[str]) -> dict[str, list[tuple[
 async def batch_on_swarm(project: Project, prompts: list[str], tmp_path: Path) -> Any:
     (tmp_path / "prompts.txt").write_text("\n---\n".join(prompts))
     done = await project.scad(
-        "batch", "scadtest", "--tag", "fleet", "-f", str(tmp_path / "prompts.txt"),
+        "batch", "scadtest", "--tag", "fleet", "-f", str(tmp_path / "prompts.txt"), "--on", "swarm",
         "--parallel", str(len(prompts)), "--retries", "1", "--foreground", "--json",
         check=False,
     )  # fmt: skip
@@ -189,7 +193,7 @@ async def test_a_batch_spreads_over_the_nodes_and_outlives_a_drained_one(
             results.append(await batch_on_swarm(project, prompts, tmp_path))
 
         tg.start_soon(batch)
-        sticky, drained = await sticky_run_on_its_node(project)
+        sticky, drained = await sticky_run_on_its_node(project, results)
         node_id = swarm.worker(drained).node_id
         await set_availability(docker, node_id, "drain")
         try:
@@ -204,6 +208,7 @@ async def test_a_batch_spreads_over_the_nodes_and_outlives_a_drained_one(
         6: ("succeeded", 2),
     }
     assert rows[6]["run_id"] == sticky
+    assert all(row["node"] for row in rows.values())  # each on the swarm, named
 
     events = project.envelopes(sticky)
     lost = [e for e in events if e.get("event") == "lost"]
@@ -234,7 +239,7 @@ async def test_a_run_whose_node_dies_ends_crashed_and_is_retried_on_another(
             results.append(await batch_on_swarm(project, [STICKY], tmp_path))
 
         tg.start_soon(batch)
-        sticky, node = await sticky_run_on_its_node(project)
+        sticky, node = await sticky_run_on_its_node(project, results)
         swarm.worker(node).kill()
         await wait_until(lambda: results, timeout=600)
     [done] = results
