@@ -19,6 +19,7 @@ import anyio.lowlevel
 import msgspec
 
 from scad.batch.events import BatchEvent
+from scad.engine import NodeState, ServiceSpec, TaskState
 from scad.engine._endpoint import DEFAULT_SOCKET, Endpoint
 from scad.engine._types import (
     BuildLine,
@@ -28,10 +29,7 @@ from scad.engine._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
-    JobSpec,
-    JobTask,
     NetworkInfo,
-    NodeInfo,
     Output,
 )
 from scad.errors import EngineError
@@ -108,9 +106,9 @@ class FakeEngine:
         #: Its part in a swarm, its nodes, and what a job's task ends as.
         self.swarm_state = "inactive"
         self.swarm_manager = False
-        self.node_list: list[NodeInfo] = []
-        self.job_task: Callable[[JobSpec], JobTask | None] = lambda spec: None
-        self.jobs: dict[str, JobSpec] = {}
+        self.node_list: list[NodeState] = []
+        self.job_task: Callable[[ServiceSpec], TaskState | None] = lambda spec: None
+        self.jobs: dict[str, ServiceSpec] = {}
         self._ids = (f"{n:012x}{0:052x}" for n in itertools.count(1))
 
     def _check(self, method: str) -> None:
@@ -283,24 +281,34 @@ class FakeEngine:
     async def remove_network(self, name: str) -> None:
         self.networks.pop(name, None)
 
-    # Swarm
+    def swarm(self) -> _FakeSwarm:
+        """The same engine as a swarm manager, as far as the doctor asks of one."""
+        return _FakeSwarm(self)
 
-    async def nodes(self) -> list[NodeInfo]:
-        self._check("nodes")
-        return list(self.node_list)
 
-    async def create_job(self, spec: JobSpec) -> str:
-        self._check("create_job")
-        service_id = next(self._ids)
-        self.jobs[service_id] = spec
+class _FakeSwarm:
+    """A fake engine's swarm face: its nodes, and jobs whose task is what the engine's
+    ``job_task`` says."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._engine = engine
+
+    async def nodes(self) -> list[NodeState]:
+        self._engine._check("nodes")
+        return list(self._engine.node_list)
+
+    async def create_service(self, spec: ServiceSpec) -> str:
+        self._engine._check("create_service")
+        service_id = next(self._engine._ids)
+        self._engine.jobs[service_id] = spec
         return service_id
 
-    async def job_tasks(self, service_id: str) -> list[JobTask]:
-        task = self.job_task(self.jobs[service_id])
+    async def tasks(self, service_id: str) -> list[TaskState]:
+        task = self._engine.job_task(self._engine.jobs[service_id])
         return [] if task is None else [task]
 
     async def remove_service(self, service_id: str) -> None:
-        self.jobs.pop(service_id, None)
+        self._engine.jobs.pop(service_id, None)
 
 
 class _Output:

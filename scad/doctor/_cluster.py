@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..config.schema import Config
+from ..engine import swarm_of
 from ..errors import ScadError
 from ..home import Home
 from ..taskgroups import open_task_group
@@ -67,7 +68,7 @@ async def _one_swarm(
         async with open_manager(config.swarm.manager) as engine:
             with anyio.fail_after(MANAGER_TIMEOUT):
                 manager = check_manager(config, await engine.info(), name)
-                nodes = await engine.nodes() if manager.status == "pass" else []
+                nodes = await swarm_of(engine).nodes() if manager.status == "pass" else []
             if manager.status != "pass":
                 return [manager, _skip("swarm nodes", "there is no manager to ask", name), registry,
                         _skip("from a node", "there is no manager to run a job", name)]  # fmt: skip

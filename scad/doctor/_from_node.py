@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..config.schema import Config
-from ..engine import JobSpec, labels
+from ..engine import ServiceSpec, labels, swarm_of
 from ..errors import ScadError
 from ..gateway import ensure_gateway
 from ..home import Home
@@ -19,7 +19,7 @@ from ._check import Check, failed
 from ._containers import CLEANUP_TIMEOUT
 
 if TYPE_CHECKING:
-    from ..engine import Engine, JobTask, NodeInfo
+    from ..engine import Engine, NodeState, TaskState
 
 __all__ = ["CONNECT_SECONDS", "JOB_TIMEOUT", "check_from_node", "image_in_registry"]
 
@@ -60,7 +60,7 @@ async def check_from_node(
     name: str,
     *,
     tag: str | None,
-    nodes: Sequence[NodeInfo],
+    nodes: Sequence[NodeState],
     environ: Mapping[str, str],
 ) -> Check:
     """Run the probe as a one-task job on a node matching the config's placement, and say
@@ -99,35 +99,38 @@ async def check_from_node(
 
 async def _run_job(
     engine: Engine, config: Config, image: str, address: str, port: int
-) -> JobTask | str:
+) -> TaskState | str:
     """The job's task once it ended, or why there is none; the service is removed after."""
-    spec = JobSpec(
+    swarm = swarm_of(engine)
+    spec = ServiceSpec(
         image=image,
         name=f"scad-doctor-{secrets.token_hex(4)}",
         labels={labels.DOCTOR: NAME},
         command=["sh", "-c", PROBE, address, str(port)],
         constraints=list(config.swarm.placement),
     )
-    service = await engine.create_job(spec)
-    last: JobTask | None = None
+    service = await swarm.create_service(spec)
+    last: TaskState | None = None
     try:
         with anyio.move_on_after(JOB_TIMEOUT):
             while True:
-                tasks = await engine.job_tasks(service)
+                tasks = await swarm.tasks(service)
                 last = tasks[0] if tasks else last
                 if last is not None and last.state in _ENDED:
                     return last
                 await anyio.sleep(0.5)
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
-            await engine.remove_service(service)
-    state = f" (its task {last.state}: {last.message})" if last else " (no task was made)"
+            await swarm.remove_service(service)
+    state = (
+        f" (its task {last.state}: {last.error or last.message})" if last else " (no task was made)"
+    )
     return f"the job did not end within {JOB_TIMEOUT:.0f} s{state}"
 
 
 def _verdict(
-    task: JobTask | str,
-    nodes: Sequence[NodeInfo],
+    task: TaskState | str,
+    nodes: Sequence[NodeState],
     name: str,
     *,
     image: str,
@@ -145,7 +148,7 @@ def _verdict(
     if task.state == "rejected":
         return failed(
             NAME,
-            f"{node} cannot pull {image} from the registry: {task.message}",
+            f"{node} cannot pull {image} from the registry: {task.error or task.message}",
             f"every node must reach {registry} and trust it (a registry over plain HTTP "
             "goes in insecure-registries of each node's /etc/docker/daemon.json)",
             name,
@@ -168,7 +171,7 @@ def _verdict(
         )
     return failed(
         NAME,
-        f"the task on {node} ended {task.state}: {task.message}",
+        f"the task on {node} ended {task.state}: {task.error or task.message}",
         "`docker service logs` of such a job, or the node's engine log, says why",
         name,
     )

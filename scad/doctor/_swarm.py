@@ -14,7 +14,7 @@ from ..config.schema import Config
 from ._check import Check, failed
 
 if TYPE_CHECKING:
-    from ..engine import EngineInfo, NodeInfo
+    from ..engine import EngineInfo, NodeState
 
 __all__ = [
     "REGISTRY_TIMEOUT",
@@ -68,13 +68,13 @@ def check_manager(config: Config, info: EngineInfo, name: str) -> Check:
     )
 
 
-def matches(constraints: Sequence[str], node: NodeInfo) -> bool:
+def matches(constraints: Sequence[str], node: NodeState) -> bool:
     """Whether ``node`` meets every placement constraint, as swarmkit reads them: keys and
     values compared without case, a label the node lacks meets only ``!=``."""
     return all(_meets(constraint, node) for constraint in constraints)
 
 
-def _meets(constraint: str, node: NodeInfo) -> bool:
+def _meets(constraint: str, node: NodeState) -> bool:
     key, operator, value = (part.strip() for part in re.split(r"(==|!=)", constraint, maxsplit=1))
     lowered = key.lower()
     fields = {
@@ -95,7 +95,7 @@ def _meets(constraint: str, node: NodeInfo) -> bool:
     return equal if operator == "==" else not equal
 
 
-def check_nodes(config: Config, nodes: Sequence[NodeInfo], name: str) -> Check:
+def check_nodes(config: Config, nodes: Sequence[NodeState], name: str) -> Check:
     """How many nodes are ready, which are not (down, drained), and whether a node that
     takes work matches the placement."""
     placement = config.swarm.placement
@@ -131,7 +131,7 @@ def check_nodes(config: Config, nodes: Sequence[NodeInfo], name: str) -> Check:
     return Check(name="swarm nodes", status="pass", detail=count, config=name)
 
 
-def _availability(node: NodeInfo) -> str:
+def _availability(node: NodeState) -> str:
     return "drained" if node.availability == "drain" else node.availability or "unknown"
 
 

@@ -31,11 +31,8 @@ if TYPE_CHECKING:
         EngineInfo,
         ExecResult,
         ImageInfo,
-        JobSpec,
-        JobTask,
         Limits,
         NetworkInfo,
-        NodeInfo,
         Output,
         OutputStream,
         Security,
@@ -54,11 +51,8 @@ __all__ = [
     "EngineInfo",
     "ExecResult",
     "ImageInfo",
-    "JobSpec",
-    "JobTask",
     "Limits",
     "NetworkInfo",
-    "NodeInfo",
     "NodeState",
     "Output",
     "OutputStream",
@@ -78,8 +72,8 @@ __all__ = [
 
 _TYPES = (
     "BindMount", "BuildLine", "ContainerExit", "ContainerFile", "ContainerSpec",
-    "ContainerState", "Engine", "EngineInfo", "ExecResult", "ImageInfo", "JobSpec", "JobTask",
-    "Limits", "NetworkInfo", "NodeInfo", "Output", "OutputStream", "Security",
+    "ContainerState", "Engine", "EngineInfo", "ExecResult", "ImageInfo",
+    "Limits", "NetworkInfo", "Output", "OutputStream", "Security",
 )  # fmt: skip
 __getattr__, __dir__ = lazy_face(
     __name__,

@@ -25,7 +25,6 @@ from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._frames import LogEntries, frames
 from ._internals import log_response
-from ._jobwire import job_service, node_info, task_state
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -37,10 +36,7 @@ from ._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
-    JobSpec,
-    JobTask,
     NetworkInfo,
-    NodeInfo,
     Output,
     OutputStream,
 )
@@ -397,26 +393,6 @@ class DockerEngine:
         except EngineError as exc:
             if exc.status != 404:
                 raise
-
-    # Swarm (asked of a manager)
-
-    async def nodes(self) -> list[NodeInfo]:
-        with _request("list swarm nodes"):
-            rows = await self._docker.nodes.list()
-        return [node_info(row) for row in rows]
-
-    async def create_job(self, spec: JobSpec) -> str:
-        with _request(f"create service {spec.name}"):
-            created = await self._docker.services.create(**job_service(spec))
-        return str(created["ID"])
-
-    async def job_tasks(self, service_id: str) -> list[JobTask]:
-        with _request(f"list tasks of service {service_id[:12]}"):
-            rows = await self._docker.tasks.list(filters={"service": [service_id]})
-        return [task_state(row) for row in rows]
-
-    async def remove_service(self, service_id: str) -> None:
-        await self.swarm().remove_service(service_id)
 
 
 def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:

@@ -30,10 +30,7 @@ from ._types import (
     EngineInfo,
     ExecResult,
     ImageInfo,
-    JobSpec,
-    JobTask,
     NetworkInfo,
-    NodeInfo,
     OutputStream,
 )
 from ._wire import container_state, unreachable
@@ -179,18 +176,6 @@ class StatusEngine:
 
     async def remove_network(self, name: str) -> None:
         await (await self.client()).remove_network(name)
-
-    async def nodes(self) -> list[NodeInfo]:
-        return await (await self.client()).nodes()
-
-    async def create_job(self, spec: JobSpec) -> str:
-        return await (await self.client()).create_job(spec)
-
-    async def job_tasks(self, service_id: str) -> list[JobTask]:
-        return await (await self.client()).job_tasks(service_id)
-
-    async def remove_service(self, service_id: str) -> None:
-        await (await self.client()).remove_service(service_id)
 
 
 def _open_client() -> AbstractAsyncContextManager[Engine]:

@@ -101,6 +101,11 @@ class DockerSwarm:
             raise
         return node_state(data)
 
+    async def nodes(self) -> list[NodeState]:
+        with _request("list swarm nodes"):
+            rows = await self._docker.nodes.list()
+        return [node_state(row) for row in rows]
+
     async def task_stderr(self, task_id: str, *, tail: int) -> list[str]:
         params = {"stderr": "1", "follow": "0", "tail": str(tail)}
         what = f"stderr of task {task_id[:12]}"

@@ -1,5 +1,5 @@
 """A swarm's data: what scad asks of a swarm manager (a one-task job service) and what
-it gets back (its task, the task's node). Kept apart from the client, as ``_types`` is."""
+it gets back (its task, the swarm's nodes). Kept apart from the client, as ``_types`` is."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class ServiceSpec(msgspec.Struct, frozen=True, kw_only=True):
     image: str
     labels: dict[str, str]
     command: list[str]
-    user: str
+    #: ``uid:gid``; empty: the image's user.
+    user: str = ""
     env: dict[str, str] = {}
     workdir: str | None = None
     secrets: list[SecretFile] = []
@@ -58,8 +59,10 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     state: str
     desired_state: str = ""
     exit_code: int | None = None
-    #: The manager's word on a failure (``task: non-zero exit (3)``, no node fits).
+    #: The manager's word on a failure (``task: non-zero exit (3)``, a pull refused).
     error: str | None = None
+    #: What the manager says of the state (``pending: no suitable node``).
+    message: str = ""
     #: When the task reached its state (RFC 3339).
     timestamp: str | None = None
 
@@ -79,6 +82,12 @@ class NodeState(msgspec.Struct, frozen=True, kw_only=True):
     #: ``active``, ``pause``, ``drain``.
     availability: str
     message: str = ""
+    #: ``manager`` or ``worker``.
+    role: str = ""
+    labels: dict[str, str] = {}
+    engine_labels: dict[str, str] = {}
+    os: str = ""
+    arch: str = ""
 
 
 class SwarmEngine(Protocol):
@@ -106,6 +115,8 @@ class SwarmEngine(Protocol):
     async def tasks(self, service_id: str) -> list[TaskState]: ...
 
     async def node(self, node_id: str) -> NodeState | None: ...
+
+    async def nodes(self) -> list[NodeState]: ...
 
     async def task_stderr(self, task_id: str, *, tail: int) -> list[str]:
         """The last ``tail`` entries of the task's stderr."""

@@ -76,6 +76,7 @@ def task_state(data: Mapping[str, Any]) -> TaskState:
         desired_state=str(data.get("DesiredState", "")),
         exit_code=int(exit_code) if isinstance(exit_code, int) else None,
         error=status.get("Err") or None,
+        message=str(status.get("Message") or ""),
         timestamp=status.get("Timestamp") or None,
     )
 
@@ -83,10 +84,17 @@ def task_state(data: Mapping[str, Any]) -> TaskState:
 def node_state(data: Mapping[str, Any]) -> NodeState:
     status = data.get("Status") or {}
     spec = data.get("Spec") or {}
+    description = data.get("Description") or {}
+    platform = description.get("Platform") or {}
     return NodeState(
         id=str(data["ID"]),
-        hostname=str((data.get("Description") or {}).get("Hostname", "")),
+        hostname=str(description.get("Hostname", "")),
         state=str(status.get("State", "unknown")),
         availability=str(spec.get("Availability", "active")),
         message=str(status.get("Message", "")),
+        role=str(spec.get("Role", "")),
+        labels=dict(spec.get("Labels") or {}),
+        engine_labels=dict((description.get("Engine") or {}).get("Labels") or {}),
+        os=str(platform.get("OS", "")),
+        arch=str(platform.get("Architecture", "")),
     )

@@ -26,11 +26,8 @@ __all__ = [
     "EngineInfo",
     "ExecResult",
     "ImageInfo",
-    "JobSpec",
-    "JobTask",
     "Limits",
     "NetworkInfo",
-    "NodeInfo",
     "Output",
     "OutputStream",
     "Security",
@@ -185,47 +182,6 @@ class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
     swarm_manager: bool = False
 
 
-class NodeInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """A node of the swarm, as its manager lists it."""
-
-    id: str
-    hostname: str
-    #: manager or worker.
-    role: str
-    #: ready, down, unknown or disconnected.
-    state: str
-    #: active, pause or drain.
-    availability: str
-    labels: dict[str, str] = {}
-    engine_labels: dict[str, str] = {}
-    os: str = ""
-    arch: str = ""
-
-
-class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """A swarm service that runs one task once (a replicated job, never restarted)."""
-
-    image: str
-    name: str
-    labels: dict[str, str]
-    command: list[str]
-    #: Placement constraints, as ``docker service create --constraint`` takes them.
-    constraints: list[str] = []
-
-
-class JobTask(msgspec.Struct, frozen=True, kw_only=True):
-    """A task of a swarm service, as its manager last saw it."""
-
-    id: str
-    node_id: str | None
-    #: new, pending, assigned, accepted, preparing, starting, running, complete,
-    #: failed, rejected, shutdown, orphaned, remove.
-    state: str
-    #: What the engine says of the state (``Status.Err``, else ``Status.Message``).
-    message: str
-    exit_code: int | None = None
-
-
 class NetworkInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A network of the engine."""
 
@@ -316,20 +272,4 @@ class Engine(Protocol):
 
     async def remove_network(self, name: str) -> None:
         """Remove the network; one already gone is no error."""
-        ...
-
-    async def nodes(self) -> list[NodeInfo]:
-        """The swarm's nodes (asked of a manager)."""
-        ...
-
-    async def create_job(self, spec: JobSpec) -> str:
-        """Make a service that runs one task once; returns the service's id."""
-        ...
-
-    async def job_tasks(self, service_id: str) -> list[JobTask]:
-        """The tasks of a service (asked of a manager)."""
-        ...
-
-    async def remove_service(self, service_id: str) -> None:
-        """Remove the service and its tasks; one already gone is no error."""
         ...

@@ -15,7 +15,8 @@ from scad.doctor import CHECKS, Check
 from scad.doctor._cluster import SWARM_CHECKS, check_swarms
 from scad.doctor._from_node import NO_CONNECTION, NO_TOOL
 from scad.doctor._host import load_configs
-from scad.engine._types import Engine, ImageInfo, JobSpec, JobTask, NodeInfo
+from scad.engine import NodeState, ServiceSpec, TaskState
+from scad.engine._types import Engine, ImageInfo
 from scad.errors import EngineUnavailable
 from scad.gateway import GatewayInfo
 from scad.home import Home
@@ -30,8 +31,8 @@ GATEWAY_PORT = 4555
 
 
 def node(name: str, *, state: str = "ready", availability: str = "active",
-         role: str = "worker", **labels: str) -> NodeInfo:  # fmt: skip
-    return NodeInfo(id=f"id-{name}", hostname=name, role=role, state=state,
+         role: str = "worker", **labels: str) -> NodeState:  # fmt: skip
+    return NodeState(id=f"id-{name}", hostname=name, role=role, state=state,
                     availability=availability, labels=labels, os="linux", arch="x86_64")  # fmt: skip
 
 
@@ -86,8 +87,8 @@ class Cluster:
         self.opened: list[str | None] = []
         self.repo = make_repo(tmp_path / "repo")
 
-    def complete(self, spec: JobSpec) -> JobTask:
-        return JobTask(id="t", node_id="id-w1", state="complete", message="finished", exit_code=0)
+    def complete(self, spec: ServiceSpec) -> TaskState:
+        return TaskState(id="t", node_id="id-w1", state="complete", message="finished", exit_code=0)
 
     def config(self, swarm: str = "", runs_on: str = "swarm") -> None:
         self.home.configs.mkdir(parents=True, exist_ok=True)
@@ -152,9 +153,9 @@ async def test_the_job_probes_the_gateway_on_a_node_the_placement_allows(
     cluster: Cluster,
 ) -> None:
     cluster.config(", placement: ['node.labels.gpu==true']")
-    specs: list[JobSpec] = []
+    specs: list[ServiceSpec] = []
 
-    def seen(spec: JobSpec) -> JobTask:
+    def seen(spec: ServiceSpec) -> TaskState:
         specs.append(spec)
         return cluster.complete(spec)
 
@@ -363,26 +364,26 @@ async def test_no_image_in_the_registry_warns_with_how_to_push_one(cluster: Clus
 @pytest.mark.parametrize(
     ("task", "detail", "fix"),
     [
-        (JobTask(id="t", node_id="id-w1", state="rejected",
-                   message="No such image: reg/python:3.11-slim"),
+        (TaskState(id="t", node_id="id-w1", state="rejected",
+                   error="No such image: reg/python:3.11-slim"),
          "w1 cannot pull {image} from the registry: No such image: reg/python:3.11-slim",
          "every node must reach {registry}"),
-        (JobTask(id="t", node_id="id-w1", state="failed", message="non-zero exit (3)",
+        (TaskState(id="t", node_id="id-w1", state="failed", error="non-zero exit (3)",
                    exit_code=NO_CONNECTION),
          f"a task on w1 cannot reach the gateway at {ADDRESS}:{GATEWAY_PORT}",
          f"the nodes must reach this host at {ADDRESS}: allow port {GATEWAY_PORT}/tcp"),
-        (JobTask(id="t", node_id="id-w1", state="failed", message="non-zero exit (4)",
+        (TaskState(id="t", node_id="id-w1", state="failed", error="non-zero exit (4)",
                    exit_code=NO_TOOL),
          "{image} has neither python3 nor bash to try the gateway with",
          "push the config's image to {registry}"),
-        (JobTask(id="t", node_id="id-w1", state="failed", message="non-zero exit (137)",
+        (TaskState(id="t", node_id="id-w1", state="failed", error="non-zero exit (137)",
                    exit_code=137),
          "the task on w1 ended failed: non-zero exit (137)",
          "`docker service logs`"),
     ],
 )  # fmt: skip
 async def test_a_job_that_fails_says_what_the_node_cannot_reach(
-    cluster: Cluster, task: JobTask, detail: str, fix: str
+    cluster: Cluster, task: TaskState, detail: str, fix: str
 ) -> None:
     cluster.engine.job_task = lambda spec: task
     image = f"{cluster.registry}/python:3.11-slim"
@@ -402,7 +403,7 @@ async def test_a_job_that_never_ends_is_given_up_on_and_removed(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("scad.doctor._from_node.JOB_TIMEOUT", 0.5)
-    cluster.engine.job_task = lambda spec: JobTask(
+    cluster.engine.job_task = lambda spec: TaskState(
         id="t", node_id=None, state="pending", message="no suitable node"
     )
 
@@ -420,7 +421,7 @@ async def test_a_job_that_never_ends_is_given_up_on_and_removed(
 async def test_a_job_the_manager_refuses_fails_the_job_check(cluster: Cluster) -> None:
     from scad.errors import EngineError
 
-    cluster.engine.fail["create_job"] = EngineError("create service x: rpc error")
+    cluster.engine.fail["create_service"] = EngineError("create service x: rpc error")
 
     found = await cluster.checks()
 

@@ -208,10 +208,6 @@ CALLS = [
         "create_network", ("n",), {"labels": {"a": "b"}, "internal": True}, id="create_network"
     ),
     pytest.param("remove_network", ("n",), {}, id="remove_network"),
-    pytest.param("nodes", (), {}, id="nodes"),
-    pytest.param("create_job", ("job",), {}, id="create_job"),
-    pytest.param("job_tasks", ("s",), {}, id="job_tasks"),
-    pytest.param("remove_service", ("s",), {}, id="remove_service"),
 ]
 STREAMS = [
     pytest.param(
