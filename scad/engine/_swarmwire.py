@@ -68,7 +68,8 @@ def service_body(spec: ServiceSpec) -> dict[str, Any]:
 def task_state(data: Mapping[str, Any]) -> TaskState:
     status = data.get("Status") or {}
     container = status.get("ContainerStatus") or {}
-    exit_code = container.get("ExitCode")
+    # Only a task that ended by itself has an exit: one the swarm gave up on reads 0.
+    exit_code = container.get("ExitCode") if status.get("State") in ("complete", "failed") else None
     return TaskState(
         id=str(data["ID"]),
         node_id=data.get("NodeID") or None,

@@ -1,9 +1,11 @@
 """Whether a run's task has lost its node. Pure.
 
 A swarm's job orchestrator does not act on node events: a task on a node that died
-reads ``running`` for a day, and one on a drained node goes on. scad reads the node
+reads ``running`` for a day (or, once the node is down, is given up as ``shutdown``
+with no exit of its own), and one on a drained node goes on. scad reads the node
 itself and ends the attempt: a node the manager reports anything but ready, or
-drained under the task, has lost it.
+drained under the task, has lost it. A task that completed or failed by itself
+keeps its exit, whatever became of its node.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ __all__ = ["node_loss"]
 
 #: Task states in which a task holds its node (placed, and not over).
 _ON_NODE = frozenset({"assigned", "accepted", "preparing", "ready", "starting", "running"})
+#: States the swarm gives a placed task it gave up on, not one that ended by itself:
+#: seen when the node under it went down.
+_GIVEN_UP = frozenset({"shutdown", "orphaned", "remove"})
 
 
 def node_loss(task: TaskState, node: NodeState | None) -> str | None:
     """Why ``task`` has lost its node ``node`` (None: it has not; a node the manager no
     longer knows is lost)."""
-    if task.node_id is None or task.state not in _ON_NODE:
+    if task.node_id is None or task.state not in _ON_NODE | _GIVEN_UP:
         return None
     if node is None:
         return f"node {task.node_id[:12]} left the swarm under it"

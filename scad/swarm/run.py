@@ -187,11 +187,11 @@ async def _watch(
             task = await _task(swarm, service_id)
             if task is None or task.id != task_id:
                 return _Ended(lost="its service's task is gone")
+            node = await swarm.node(task.node_id) if task.node_id else None
+            if lost := node_loss(task, node):  # asked first: a lost task may read over
+                return _Ended(lost=lost)
             if task.over:
                 return _Ended(task=task)
-            node = await swarm.node(task.node_id) if task.node_id else None
-            if lost := node_loss(task, node):
-                return _Ended(lost=lost)
         now = anyio.current_time()
         where = await position(paths, task_id)
         if where.next_line != seen:

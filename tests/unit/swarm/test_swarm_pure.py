@@ -72,6 +72,11 @@ def node(state: str = "ready", availability: str = "active") -> NodeState:
         (task("pending", None), None, None),
         (task("complete"), node("down"), None),  # ended before: its exit stands
         (task("starting"), node("down"), "node w2 is down (heartbeat failure)"),
+        # Given up when its node went down: no exit of its own.
+        (task("shutdown"), node("down"), "node w2 is down (heartbeat failure)"),
+        (task("orphaned"), None, "node n1 left the swarm under it"),
+        (task("shutdown"), node(), None),
+        (task("failed"), node("down"), None),
     ],
 )
 def test_a_task_loses_its_node_when_the_node_is_not_ready_or_is_drained(
@@ -93,3 +98,11 @@ def test_a_task_s_exit_code_and_node_are_read_from_its_status() -> None:
         "Status": {"State": "failed", "Err": "task: non-zero exit (3)", "ContainerStatus": {"ExitCode": 3}},
     })  # fmt: skip
     assert (read.state, read.exit_code, read.node_id, read.over) == ("failed", 3, "n1", True)
+
+
+def test_a_task_the_swarm_gave_up_on_has_no_exit_code() -> None:
+    read = task_state({
+        "ID": "t1", "NodeID": "n1", "DesiredState": "shutdown",
+        "Status": {"State": "shutdown", "ContainerStatus": {"ExitCode": 0}},
+    })  # fmt: skip
+    assert (read.state, read.exit_code, read.over) == ("shutdown", None, True)
