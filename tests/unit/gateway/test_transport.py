@@ -19,6 +19,7 @@ from scad.code.diff import diff_run
 from scad.code.fetch import fetch_run
 from scad.gateway import TransportLimits, enable_transport
 from scad.gateway._registry import revoke_run
+from scad.gateway._statearchive import MAX_STATE_DEPTH
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
 
@@ -284,6 +285,7 @@ async def test_the_state_comes_back_whole(served: Served) -> None:
         pytest.param([entry("claude")], id="claude-as-file"),
         pytest.param([entry(f"claude/f{i}") for i in range(6)], id="too-many-entries"),
         pytest.param([entry("claude/big", size=5000)], id="too-many-bytes"),
+        pytest.param([entry("claude/" + "d/" * 8 + "f")], id="folders-made-on-the-way"),
     ],
 )
 @pytest.mark.parametrize("limits", [TransportLimits(state_entries=5, state_bytes=4096)])
@@ -299,6 +301,17 @@ async def test_a_hostile_state_is_refused_and_the_old_one_stays(
     assert not (paths.claude_dir / "new.json").exists()
     assert paths.claude_json.read_text() == '{"old": true}'
     assert not (served.home.runs / "x").exists()
+
+
+async def test_a_state_too_deep_is_refused(served: Served) -> None:
+    """Folders in folders past any depth Claude makes: a tree that deep would break
+    every recursive walk of the run's folder (its removal included)."""
+    write_state(served.home)
+    deep = entry("claude/" + "d/" * (MAX_STATE_DEPTH + 1) + "f")
+    assert await put_state(served, state_tar([deep, entry("claude.json")])) == 422
+    assert not (RunPaths(served.home, RUN).claude_dir / "d").exists()
+    at_bound = entry("claude/" + "d/" * (MAX_STATE_DEPTH - 2) + "f")
+    assert await put_state(served, state_tar([at_bound, entry("claude.json")])) == 200
 
 
 async def test_a_cut_upload_leaves_the_old_state(served: Served) -> None:
