@@ -342,3 +342,54 @@ async def test_what_a_run_pushed_is_fetched_diffed_and_counted_as_a_clone_is(
     assert fetched.problems == []
     assert plain_git("-C", str(served.repo), "rev-parse", "scad-r").strip() == tip
     assert (await unfetched_run_work(paths, "code", served.repo, "scad-r")).total == 0
+
+
+@pytest.mark.parametrize(
+    "limits", [TransportLimits(concurrent=1, stall_seconds=1.0, git_seconds=600.0)]
+)
+async def test_a_client_that_stops_reading_gives_its_git_up(served: Served, tmp_path: Path) -> None:
+    """A run whose fetch never reads its answer holds a git slot only until its answer
+    stalls, not for as long as a git may take: the other runs' clones go on."""
+    (served.repo / "big.bin").write_bytes(os.urandom(48 << 20))
+    plain_git("-C", str(served.repo), "add", "big.bin")
+    plain_git("-C", str(served.repo), "-c", "user.name=t", "-c", "user.email=t@t",
+              "commit", "-qm", "big")  # fmt: skip
+    tip = plain_git("-C", str(served.repo), "rev-parse", "HEAD").strip()
+    other = new_run(served.home, OTHER)
+    await enable_transport(served.home, OTHER, {"lib": make_repo(tmp_path / "lib")})
+    host, port = served.url.removeprefix("http://").split(":")
+    pkt = f"want {tip} ofs-delta\n".encode()
+    body = f"{len(pkt) + 4:04x}".encode() + pkt + b"00000009done\n"
+    head = (
+        "POST /scad/git/code.git/git-upload-pack HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {served.token}\r\n"
+        "Content-Type: application/x-git-upload-pack-request\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    async with await anyio.connect_tcp(host, int(port)) as stalled:
+        await stalled.send(head + body)
+        assert (await stalled.receive(12)).startswith(b"HTTP/1.1 200")  # its git runs
+        done = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(
+                ["git", "clone", "-q", f"{served.url}/scad/git/lib.git", "lib"],
+                cwd=served.work, env=client_env(other), capture_output=True, text=True,
+                timeout=60,
+            )
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("limits", [TransportLimits(stall_seconds=1.0)])
+async def test_a_request_that_stops_sending_is_dropped(served: Served) -> None:
+    """An upload that stops halfway holds its spool, and its run's turn, no longer
+    than the stall bound: it is answered and its connection closed."""
+    host, port = served.url.removeprefix("http://").split(":")
+    head = (
+        "PUT /scad/state HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {served.token}\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    async with await anyio.connect_tcp(host, int(port)) as stalled:
+        await stalled.send(head + b"x" * 100)
+        with anyio.fail_after(60):
+            answer = await stalled.receive()
+    assert answer.startswith(b"HTTP/1.1 408")
