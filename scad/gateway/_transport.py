@@ -38,7 +38,13 @@ from aiohttp import web
 from anyio.abc import Process
 
 from ..code import git
-from ..code.pushed import MAX_PUSH_BYTES, MAX_PUSHED_BRANCHES, create_pushed_store
+from ..code.pushed import (
+    MAX_PUSH_BYTES,
+    MAX_PUSHED_BRANCHES,
+    MAX_PUSHED_STORE_BYTES,
+    create_pushed_store,
+    stored_bytes,
+)
 from ..errors import NotFound
 from ..home import Home
 from ..runs.records import RunPaths
@@ -66,6 +72,8 @@ class TransportLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     push_bytes: int = MAX_PUSH_BYTES
     pushed_branches: int = MAX_PUSHED_BRANCHES
+    #: The most a run's pushed store may hold, all its pushes together.
+    pushed_store_bytes: int = MAX_PUSHED_STORE_BYTES
     #: A clone's or fetch's request: the commits it wants and has.
     fetch_request_bytes: int = 16 << 20
     state_entries: int = MAX_STATE_ENTRIES
@@ -254,6 +262,12 @@ class Transport:
         store = RunPaths(self._home, run_id).pushed(key)
         held = await git.store_git(store, "for-each-ref", "--format=%(refname)", "refs/heads/")
         why = refused_push(commands, len(held.splitlines()), limit)
+        if why is None:
+            bound = self._limits.pushed_store_bytes
+            sent = os.fstat(body.fileno()).st_size
+            stored = await anyio.to_thread.run_sync(lambda: stored_bytes(store, limit=bound))
+            if stored + sent > bound:
+                why = f"the run's store would hold more than its {bound} bytes"
         return None if why is None else _text(403, f"push refused: {why}")
 
     async def _open(self, request: web.Request, content_type: str) -> web.StreamResponse:

@@ -194,6 +194,30 @@ async def test_a_huge_pack_is_refused(served: Served) -> None:
     assert await pushed_branches(served) == {}
 
 
+@pytest.mark.parametrize(
+    "limits", [TransportLimits(push_bytes=1 << 20, pushed_store_bytes=3 << 20)]
+)
+async def test_a_store_stops_growing_at_its_bound(served: Served) -> None:
+    """Each push within its bound, again and again (a branch forced over with new
+    blobs each time): the store holds what they all sent, up to its own bound."""
+    clone = await cloned(served)
+    refused = None
+    for index in range(8):
+        await run_git(served.token, "rm", "-q", "--cached", "--ignore-unmatch", "blob", cwd=clone)
+        await run_git(
+            served.token, "commit", "-q", "--amend", "--allow-empty", "-m", "x", cwd=clone
+        )
+        await commit(served, clone, "blob", os.urandom(900 << 10))
+        done = await run_git(served.token, "push", "-q", "-f", "origin", "scad-r", cwd=clone)
+        if done.returncode != 0:
+            refused = index
+            break
+    assert refused is not None
+    store = RunPaths(served.home, RUN).pushed("code")
+    held = sum(f.stat().st_size for f in (store / "objects").rglob("*") if f.is_file())
+    assert held <= (3 << 20) + (1 << 20)
+
+
 async def test_a_bad_object_is_refused(served: Served) -> None:
     clone = await cloned(served)
     tree = (await run_git(served.token, "rev-parse", "HEAD^{tree}", cwd=clone)).stdout.strip()
