@@ -12,6 +12,7 @@ with a configuration or hook of the run's.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import anyio
@@ -21,10 +22,19 @@ from . import git
 from ._objects import write_file
 from .snapshot import CloneSnapshot
 
-__all__ = ["MAX_PUSHED_BRANCHES", "MAX_PUSH_BYTES", "create_pushed_store", "read_pushed"]
+__all__ = [
+    "MAX_PUSHED_BRANCHES",
+    "MAX_PUSHED_STORE_BYTES",
+    "MAX_PUSH_BYTES",
+    "create_pushed_store",
+    "read_pushed",
+    "stored_bytes",
+]
 
 #: The most one push may send (its pack, as git's ``receive.maxInputSize`` counts it).
 MAX_PUSH_BYTES = 512 << 20
+#: The most a pushed store may hold on disk, all its pushes together.
+MAX_PUSHED_STORE_BYTES = 2 << 30
 #: The most branches a pushed store may hold.
 MAX_PUSHED_BRANCHES = 100
 
@@ -72,6 +82,21 @@ def _init(store: Path, host_objects: Path, max_bytes: int) -> None:
     if not (store / "HEAD").exists():
         write_file(store / "HEAD", b"ref: refs/heads/main\n")
     write_file(store / "objects/info/alternates", str(host_objects).encode() + b"\n")
+
+
+def stored_bytes(store: Path, *, limit: int) -> int:
+    """What the objects of ``store`` take on disk, counted up to just past ``limit``
+    (a store of many small loose objects is not walked to its end)."""
+    total = 0
+    folders = [store / "objects"]
+    while folders and total <= limit:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                # Each file at least a block: a million empty ones are not free.
+                total += max(entry.stat(follow_symlinks=False).st_size, 4096)
+    return total
 
 
 async def read_pushed(store: Path, branch: str) -> CloneSnapshot:

@@ -6,7 +6,8 @@ following a link (:mod:`scad.agentfs`), bounded in entries and bytes.
 
 Back: the tar comes from the run, so it is hostile. Only folders and regular files
 under ``claude/`` and ``claude.json`` itself are taken; a link, a device, an absolute
-name, a ``..``, too many entries or too many bytes refuse the whole upload. It is
+name, a ``..``, too many entries (each folder made on the way to a file counts as
+one), too deep a path or too many bytes refuse the whole upload. It is
 written into a fresh folder of the run's first and swapped in only once whole, so an
 upload cut short leaves the state that was there.
 """
@@ -26,11 +27,20 @@ from typing import IO, BinaryIO
 from ..agentfs import list_dir, open_folder
 from ..errors import AgentFileError, AgentFileMissing
 
-__all__ = ["MAX_STATE_BYTES", "MAX_STATE_ENTRIES", "StateRefused", "pack_state", "unpack_state"]
+__all__ = [
+    "MAX_STATE_BYTES",
+    "MAX_STATE_DEPTH",
+    "MAX_STATE_ENTRIES",
+    "StateRefused",
+    "pack_state",
+    "unpack_state",
+]
 
 #: Bounds on Claude's state either way: its transcripts, settings and todos.
 MAX_STATE_ENTRIES = 20_000
 MAX_STATE_BYTES = 256 << 20
+#: The most names in one entry's path (``claude/projects/x/t.jsonl`` has four).
+MAX_STATE_DEPTH = 32
 CLAUDE_DIR = "claude"
 CLAUDE_JSON = "claude.json"
 PROMPT = "prompt.txt"
@@ -75,6 +85,8 @@ def pack_state(
 
 
 def _pack_folder(archive: tarfile.TarFile, folder: int, name: str, budget: _Budget) -> None:
+    if name.count("/") >= MAX_STATE_DEPTH:
+        raise StateRefused(f"a path is more than {MAX_STATE_DEPTH} names deep")
     budget.take(0)
     info = tarfile.TarInfo(name)
     info.type, info.mode = tarfile.DIRTYPE, 0o700
@@ -149,12 +161,12 @@ def _unpack(archive_file: BinaryIO, stage: int, budget: _Budget) -> None:
                 parts = _parts(member.name)
                 budget.take(member.size if member.isfile() else 0)
                 if member.isdir() and parts[0] == CLAUDE_DIR:
-                    with _folder_of(stage, parts):
+                    with _folder_of(stage, parts, budget):
                         pass
                 elif member.isfile() and parts != [CLAUDE_DIR]:
                     source = archive.extractfile(member)
                     assert source is not None
-                    with _folder_of(stage, parts[:-1]) as folder:
+                    with _folder_of(stage, parts[:-1], budget) as folder:
                         _write(folder, parts[-1], source)
                 else:
                     raise StateRefused(f"{member.name!r} is not a folder or a file it may be")
@@ -173,19 +185,23 @@ def _parts(name: str) -> list[str]:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise StateRefused(f"{name!r} climbs out with '..'")
+    if len(parts) > MAX_STATE_DEPTH:
+        raise StateRefused(f"a path is more than {MAX_STATE_DEPTH} names deep")
     if parts == [CLAUDE_JSON] or (parts and parts[0] == CLAUDE_DIR):
         return parts
     raise StateRefused(f"{name!r} is not under {CLAUDE_DIR}/ nor {CLAUDE_JSON}")
 
 
 @contextlib.contextmanager
-def _folder_of(stage: int, parts: list[str]) -> Iterator[int]:
-    """The staging folder at ``parts``, made on the way."""
+def _folder_of(stage: int, parts: list[str], budget: _Budget) -> Iterator[int]:
+    """The staging folder at ``parts``, made on the way (each folder made is an entry
+    of the budget: one entry's path can name many)."""
     with contextlib.ExitStack() as stack:
         folder = stage
         for part in parts:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(part, 0o700, dir_fd=folder)
+                budget.take(0)
             folder = stack.enter_context(open_folder(part, dir_fd=folder))
         yield folder
 

@@ -15,7 +15,9 @@ state as a tar. A run reaches them with its own token, and only its own.
 git runs as the gateway's own child, one process per request (``--stateless-rpc``,
 what ``git http-backend`` would run): the gateway picks the repository from the
 token, bounds the request before git reads a byte of it, and sets git's whole
-environment, with no CGI variables a request could steer. A run that is unknown,
+environment, with no CGI variables a request could steer. A run has one request
+served at a time (what a hostile one holds is one git and one request's spool), and
+a client that stops sending or reading is dropped: it holds its git no longer. A run that is unknown,
 revoked or not remote gets 401; a repo that is not its own, 404.
 """
 
@@ -25,7 +27,8 @@ import os
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
@@ -35,7 +38,13 @@ from aiohttp import web
 from anyio.abc import Process
 
 from ..code import git
-from ..code.pushed import MAX_PUSH_BYTES, MAX_PUSHED_BRANCHES, create_pushed_store
+from ..code.pushed import (
+    MAX_PUSH_BYTES,
+    MAX_PUSHED_BRANCHES,
+    MAX_PUSHED_STORE_BYTES,
+    create_pushed_store,
+    stored_bytes,
+)
 from ..errors import NotFound
 from ..home import Home
 from ..runs.records import RunPaths
@@ -63,6 +72,8 @@ class TransportLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     push_bytes: int = MAX_PUSH_BYTES
     pushed_branches: int = MAX_PUSHED_BRANCHES
+    #: The most a run's pushed store may hold, all its pushes together.
+    pushed_store_bytes: int = MAX_PUSHED_STORE_BYTES
     #: A clone's or fetch's request: the commits it wants and has.
     fetch_request_bytes: int = 16 << 20
     state_entries: int = MAX_STATE_ENTRIES
@@ -70,6 +81,9 @@ class TransportLimits(msgspec.Struct, frozen=True, kw_only=True):
     concurrent: int = 4
     #: How long one request's git may take.
     git_seconds: float = 900.0
+    #: How long a client may leave a piece of its answer unread, or of its request
+    #: unsent, before its connection is dropped.
+    stall_seconds: float = 60.0
 
 
 async def enable_transport(home: Home, run_id: str, repos: Mapping[str, Path]) -> Registration:
@@ -95,6 +109,8 @@ class Transport:
         self._home = home
         self._limits = limits or TransportLimits()
         self._running = anyio.CapacityLimiter(self._limits.concurrent)
+        #: The runs with a request being served, and the ones waiting for theirs.
+        self._serving: dict[str, anyio.Lock] = {}
 
     def add_routes(self, app: web.Application) -> None:
         for prefix in (GIT_PREFIX, PUSHED_PREFIX):
@@ -109,12 +125,13 @@ class Transport:
         if isinstance(found, web.Response):
             return found
         registration, key = found
-        response = await self._open(request, f"application/x-{service}-advertisement")
-        await response.write(advertisement(service))
-        await self._git(
-            response, registration, key, service, None,
-            advertise=True, stored=_from_store(request),
-        )  # fmt: skip
+        async with self._turn(registration.run_id):
+            response = await self._open(request, f"application/x-{service}-advertisement")
+            await response.write(advertisement(service))
+            await self._git(
+                request, response, registration, key, service, None,
+                advertise=True, stored=_from_store(request),
+            )  # fmt: skip
         return response
 
     async def service(self, request: web.Request) -> web.StreamResponse:
@@ -125,24 +142,29 @@ class Transport:
         registration, key = found
         pushing = service == "git-receive-pack"
         bound = self._limits.push_bytes if pushing else self._limits.fetch_request_bytes
-        with tempfile.TemporaryFile() as body:
-            refused = await _spool(request, body, bound)
-            if refused is None and pushing:
-                refused = await self._refused_push(registration.run_id, key, body)
-            if refused is not None:
-                return refused
-            response = await self._open(request, f"application/x-{service}-result")
-            await self._git(
-                response, registration, key, service, body,
-                advertise=False, stored=_from_store(request),
-            )  # fmt: skip
+        async with self._turn(registration.run_id):
+            with tempfile.TemporaryFile() as body:
+                refused = await _spool(request, body, bound, self._limits.stall_seconds)
+                if refused is None and pushing:
+                    refused = await self._refused_push(registration.run_id, key, body)
+                if refused is not None:
+                    return refused
+                response = await self._open(request, f"application/x-{service}-result")
+                await self._git(
+                    request, response, registration, key, service, body,
+                    advertise=False, stored=_from_store(request),
+                )  # fmt: skip
         return response
 
     async def state_out(self, request: web.Request) -> web.StreamResponse:
         registration = self._remote_run(request)
         if registration is None:
             return _text(401, "this token opens no remote run")
-        run_dir = self._home.run_dir(registration.run_id)
+        async with self._turn(registration.run_id):
+            return await self._send_state(request, registration.run_id)
+
+    async def _send_state(self, request: web.Request, run_id: str) -> web.StreamResponse:
+        run_dir = self._home.run_dir(run_id)
         with tempfile.TemporaryFile() as packed:
             try:
                 await anyio.to_thread.run_sync(
@@ -156,18 +178,24 @@ class Transport:
             packed.seek(0)
             response = await self._open(request, "application/x-tar")
             while chunk := await anyio.to_thread.run_sync(packed.read, _CHUNK):
-                await response.write(chunk)
-            await response.write_eof()
+                if not await _sent(request, response.write(chunk), self._limits.stall_seconds):
+                    return response
+            await _sent(request, response.write_eof(), self._limits.stall_seconds)
         return response
 
     async def state_in(self, request: web.Request) -> web.Response:
         registration = self._remote_run(request)
         if registration is None:
             return _text(401, "this token opens no remote run")
-        run_dir = self._home.run_dir(registration.run_id)
+        async with self._turn(registration.run_id):
+            return await self._take_state(request, registration.run_id)
+
+    async def _take_state(self, request: web.Request, run_id: str) -> web.Response:
+        run_dir = self._home.run_dir(run_id)
         with tempfile.TemporaryFile() as body:
             # A tar's blocks add to what its files hold: a little room over the bound.
-            refused = await _spool(request, body, self._limits.state_bytes + (1 << 20))
+            bound = self._limits.state_bytes + (1 << 20)
+            refused = await _spool(request, body, bound, self._limits.stall_seconds)
             if refused is not None:
                 return refused
             body.seek(0)
@@ -181,6 +209,17 @@ class Transport:
             except StateRefused as exc:
                 return _text(422, f"the state was refused: {exc}")
         return _text(200, "state stored")
+
+    @asynccontextmanager
+    async def _turn(self, run_id: str) -> AsyncIterator[None]:
+        """The run's turn: one request of a run is served at a time."""
+        lock = self._serving.setdefault(run_id, anyio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._serving.pop(run_id, None)
 
     def _remote_run(self, request: web.Request) -> Registration | None:
         """The live remote run whose token the request carries."""
@@ -223,6 +262,12 @@ class Transport:
         store = RunPaths(self._home, run_id).pushed(key)
         held = await git.store_git(store, "for-each-ref", "--format=%(refname)", "refs/heads/")
         why = refused_push(commands, len(held.splitlines()), limit)
+        if why is None:
+            bound = self._limits.pushed_store_bytes
+            sent = os.fstat(body.fileno()).st_size
+            stored = await anyio.to_thread.run_sync(lambda: stored_bytes(store, limit=bound))
+            if stored + sent > bound:
+                why = f"the run's store would hold more than its {bound} bytes"
         return None if why is None else _text(403, f"push refused: {why}")
 
     async def _open(self, request: web.Request, content_type: str) -> web.StreamResponse:
@@ -234,6 +279,7 @@ class Transport:
 
     async def _git(
         self,
+        request: web.Request,
         response: web.StreamResponse,
         registration: Registration,
         key: str,
@@ -260,8 +306,9 @@ class Transport:
             with tempfile.TemporaryFile() as errors:
                 stdin = subprocess.DEVNULL if body is None else _rewound(body)
                 process = await anyio.open_process(command, stdin=stdin, stderr=errors, env=env)
-                await _relay(process, response, self._limits.git_seconds)
-        await response.write_eof()
+                whole = await _relay(request, process, response, self._limits)
+        if whole:
+            await _sent(request, response.write_eof(), self._limits.stall_seconds)
 
 
 def _from_store(request: web.Request) -> bool:
@@ -277,29 +324,55 @@ def _rewound(file: IO[bytes]) -> int:
     return file.fileno()
 
 
-async def _relay(process: Process, response: web.StreamResponse, seconds: float) -> None:
-    """git's output to the client; git ended when the client leaves or time is up."""
+async def _relay(
+    request: web.Request, process: Process, response: web.StreamResponse, limits: TransportLimits
+) -> bool:
+    """git's output to the client; git ended when the client leaves, stalls (False)
+    or time is up."""
     try:
-        with anyio.fail_after(seconds):
+        with anyio.fail_after(limits.git_seconds):
             assert process.stdout is not None
             async for chunk in process.stdout:
-                await response.write(chunk)
+                if not await _sent(request, response.write(chunk), limits.stall_seconds):
+                    return False
             await process.wait()
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None:
                 process.kill()
             await process.aclose()
+    return True
 
 
-async def _spool(request: web.Request, into: IO[bytes], limit: int) -> web.Response | None:
+async def _sent(request: web.Request, writing: Awaitable[None], seconds: float) -> bool:
+    """Whether ``writing`` got through to the client within ``seconds``; a client
+    that took none of it meanwhile is dropped."""
+    with anyio.move_on_after(seconds) as waited:
+        await writing
+    if waited.cancelled_caught and request.transport is not None:
+        request.transport.abort()
+    return not waited.cancelled_caught
+
+
+async def _spool(
+    request: web.Request, into: IO[bytes], limit: int, stall: float
+) -> web.Response | None:
     """Copy the request's body into ``into`` (gunzipped, as git's client may send it),
-    at most ``limit`` bytes; the answer that refuses it otherwise."""
+    at most ``limit`` bytes, each piece within ``stall`` seconds; the answer that
+    refuses it otherwise."""
     encoding = request.headers.get("content-encoding", "").lower()
     inflate = zlib.decompressobj(wbits=31) if encoding in ("gzip", "x-gzip") else None
     written = 0
     try:
-        async for chunk in request.content.iter_chunked(_CHUNK):
+        while True:
+            with anyio.move_on_after(stall) as waited:
+                chunk = await request.content.read(_CHUNK)
+            if waited.cancelled_caught:
+                stalled = _text(408, f"the request sent nothing for {stall:.0f} seconds")
+                stalled.force_close()
+                return stalled
+            if not chunk:
+                break
             if inflate is not None:
                 chunk = inflate.decompress(chunk, limit + 1 - written)
                 if inflate.unconsumed_tail:

@@ -124,8 +124,25 @@ def clone_repos():
         pushed = f"refs/remotes/pushed/{BRANCH}"
         went_on = git("-C", dest, "rev-parse", "-q", "--verify", pushed) == 0
         start = ["-B", BRANCH, pushed] if went_on else ["-b", BRANCH]
-        if git("-C", dest, "checkout", "-q", *start) != 0:
+        if git("-C", dest, "checkout", "-q", *start) != 0 or not kept_pushed(dest):
             sys.exit(70)
+
+
+def kept_pushed(dest):
+    """The clone's other branches where the last attempt pushed them: every branch is
+    pushed at the end, and one left at the host's tip would go back over its work."""
+    prefix = "refs/remotes/pushed/"
+    listed = subprocess.run(["git", "-C", dest, "for-each-ref", "--format=%(refname)", prefix],
+                            env=git_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if listed.returncode != 0:
+        say("cannot list what the run pushed")
+        return False
+    for ref in listed.stdout.split():
+        name = ref[len(prefix):]
+        if name != BRANCH and git("-C", dest, "update-ref", f"refs/heads/{name}", ref) != 0:
+            say(f"cannot go on from the pushed branch {name}")
+            return False
+    return True
 
 
 def push_all():

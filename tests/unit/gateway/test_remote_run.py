@@ -30,13 +30,15 @@ git add attempts.txt && git commit -qm "$prompt"
 """
 
 
-def attempt(served: Served, tmp_path: Path, prompt: str) -> subprocess.CompletedProcess[str]:
+def attempt(
+    served: Served, tmp_path: Path, prompt: str, claude_script: str = CLAUDE
+) -> subprocess.CompletedProcess[str]:
     """One attempt of the run in its own fresh container, as far as files go."""
     place = tmp_path / f"attempt-{prompt}"
     (place / "bin").mkdir(parents=True)
     (place / "home").mkdir()
     claude = place / "bin" / "claude"
-    claude.write_text(CLAUDE)
+    claude.write_text(claude_script)
     claude.chmod(0o755)
     script = place / "scad-remote-run"
     script.write_text(REMOTE_RUN)
@@ -74,6 +76,28 @@ async def test_a_run_goes_on_from_the_branch_its_last_attempt_pushed(
     assert log_of(served, tip)[:2] == ["two", "one"]
     third_clone = tmp_path / "attempt-two" / "workspace" / "code"
     assert (third_clone / "attempts.txt").read_text() == "one\ntwo\n"
+
+
+#: A Claude that also commits on the repo's main branch.
+ON_MAIN = (
+    CLAUDE
+    + """git checkout -q main && echo "$prompt" > main.txt && git add main.txt
+git commit -qm "main: $prompt" && git checkout -q -
+"""
+)
+
+
+async def test_a_retry_keeps_the_other_branches_its_last_attempt_pushed(
+    served: Served, tmp_path: Path
+) -> None:
+    write_state(served.home)
+    first = await anyio.to_thread.run_sync(attempt, served, tmp_path, "one", ON_MAIN)
+    assert first.returncode == 0, first.stderr
+    on_main = (await pushed_branches(served))["main"]
+    second = await anyio.to_thread.run_sync(attempt, served, tmp_path, "two")
+    assert second.returncode == 0, second.stderr
+    assert log_of(served, (await pushed_branches(served))["main"])[0] == "main: one"
+    assert log_of(served, on_main)[0] == "main: one"
 
 
 async def test_an_attempt_that_cannot_read_what_was_pushed_does_not_start(

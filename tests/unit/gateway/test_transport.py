@@ -19,6 +19,7 @@ from scad.code.diff import diff_run
 from scad.code.fetch import fetch_run
 from scad.gateway import TransportLimits, enable_transport
 from scad.gateway._registry import revoke_run
+from scad.gateway._statearchive import MAX_STATE_DEPTH
 from scad.runs.records import RunPaths, RunRecord, save_run
 from tests.conftest import make_repo
 
@@ -193,6 +194,30 @@ async def test_a_huge_pack_is_refused(served: Served) -> None:
     assert await pushed_branches(served) == {}
 
 
+@pytest.mark.parametrize(
+    "limits", [TransportLimits(push_bytes=1 << 20, pushed_store_bytes=3 << 20)]
+)
+async def test_a_store_stops_growing_at_its_bound(served: Served) -> None:
+    """Each push within its bound, again and again (a branch forced over with new
+    blobs each time): the store holds what they all sent, up to its own bound."""
+    clone = await cloned(served)
+    refused = None
+    for index in range(8):
+        await run_git(served.token, "rm", "-q", "--cached", "--ignore-unmatch", "blob", cwd=clone)
+        await run_git(
+            served.token, "commit", "-q", "--amend", "--allow-empty", "-m", "x", cwd=clone
+        )
+        await commit(served, clone, "blob", os.urandom(900 << 10))
+        done = await run_git(served.token, "push", "-q", "-f", "origin", "scad-r", cwd=clone)
+        if done.returncode != 0:
+            refused = index
+            break
+    assert refused is not None
+    store = RunPaths(served.home, RUN).pushed("code")
+    held = sum(f.stat().st_size for f in (store / "objects").rglob("*") if f.is_file())
+    assert held <= (3 << 20) + (1 << 20)
+
+
 async def test_a_bad_object_is_refused(served: Served) -> None:
     clone = await cloned(served)
     tree = (await run_git(served.token, "rev-parse", "HEAD^{tree}", cwd=clone)).stdout.strip()
@@ -284,6 +309,7 @@ async def test_the_state_comes_back_whole(served: Served) -> None:
         pytest.param([entry("claude")], id="claude-as-file"),
         pytest.param([entry(f"claude/f{i}") for i in range(6)], id="too-many-entries"),
         pytest.param([entry("claude/big", size=5000)], id="too-many-bytes"),
+        pytest.param([entry("claude/" + "d/" * 8 + "f")], id="folders-made-on-the-way"),
     ],
 )
 @pytest.mark.parametrize("limits", [TransportLimits(state_entries=5, state_bytes=4096)])
@@ -299,6 +325,17 @@ async def test_a_hostile_state_is_refused_and_the_old_one_stays(
     assert not (paths.claude_dir / "new.json").exists()
     assert paths.claude_json.read_text() == '{"old": true}'
     assert not (served.home.runs / "x").exists()
+
+
+async def test_a_state_too_deep_is_refused(served: Served) -> None:
+    """Folders in folders past any depth Claude makes: a tree that deep would break
+    every recursive walk of the run's folder (its removal included)."""
+    write_state(served.home)
+    deep = entry("claude/" + "d/" * (MAX_STATE_DEPTH + 1) + "f")
+    assert await put_state(served, state_tar([deep, entry("claude.json")])) == 422
+    assert not (RunPaths(served.home, RUN).claude_dir / "d").exists()
+    at_bound = entry("claude/" + "d/" * (MAX_STATE_DEPTH - 2) + "f")
+    assert await put_state(served, state_tar([at_bound, entry("claude.json")])) == 200
 
 
 async def test_a_cut_upload_leaves_the_old_state(served: Served) -> None:
@@ -329,3 +366,54 @@ async def test_what_a_run_pushed_is_fetched_diffed_and_counted_as_a_clone_is(
     assert fetched.problems == []
     assert plain_git("-C", str(served.repo), "rev-parse", "scad-r").strip() == tip
     assert (await unfetched_run_work(paths, "code", served.repo, "scad-r")).total == 0
+
+
+@pytest.mark.parametrize(
+    "limits", [TransportLimits(concurrent=1, stall_seconds=1.0, git_seconds=600.0)]
+)
+async def test_a_client_that_stops_reading_gives_its_git_up(served: Served, tmp_path: Path) -> None:
+    """A run whose fetch never reads its answer holds a git slot only until its answer
+    stalls, not for as long as a git may take: the other runs' clones go on."""
+    (served.repo / "big.bin").write_bytes(os.urandom(48 << 20))
+    plain_git("-C", str(served.repo), "add", "big.bin")
+    plain_git("-C", str(served.repo), "-c", "user.name=t", "-c", "user.email=t@t",
+              "commit", "-qm", "big")  # fmt: skip
+    tip = plain_git("-C", str(served.repo), "rev-parse", "HEAD").strip()
+    other = new_run(served.home, OTHER)
+    await enable_transport(served.home, OTHER, {"lib": make_repo(tmp_path / "lib")})
+    host, port = served.url.removeprefix("http://").split(":")
+    pkt = f"want {tip} ofs-delta\n".encode()
+    body = f"{len(pkt) + 4:04x}".encode() + pkt + b"00000009done\n"
+    head = (
+        "POST /scad/git/code.git/git-upload-pack HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {served.token}\r\n"
+        "Content-Type: application/x-git-upload-pack-request\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    async with await anyio.connect_tcp(host, int(port)) as stalled:
+        await stalled.send(head + body)
+        assert (await stalled.receive(12)).startswith(b"HTTP/1.1 200")  # its git runs
+        done = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(
+                ["git", "clone", "-q", f"{served.url}/scad/git/lib.git", "lib"],
+                cwd=served.work, env=client_env(other), capture_output=True, text=True,
+                timeout=60,
+            )
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("limits", [TransportLimits(stall_seconds=1.0)])
+async def test_a_request_that_stops_sending_is_dropped(served: Served) -> None:
+    """An upload that stops halfway holds its spool, and its run's turn, no longer
+    than the stall bound: it is answered and its connection closed."""
+    host, port = served.url.removeprefix("http://").split(":")
+    head = (
+        "PUT /scad/state HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {served.token}\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    async with await anyio.connect_tcp(host, int(port)) as stalled:
+        await stalled.send(head + b"x" * 100)
+        with anyio.fail_after(60):
+            answer = await stalled.receive()
+    assert answer.startswith(b"HTTP/1.1 408")
