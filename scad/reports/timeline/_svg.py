@@ -156,9 +156,12 @@ def _bar(frame: _Frame, lane: Lane, bar: Bar, y: int, h: int, now: float) -> lis
     if bar.end is None:
         said += " so far"
     tip = _text(said) + (f" — {_text(bar.detail, _DETAIL_CHARS)}" if bar.detail else "")
+    # One group per attempt, marked (inert data) for whoever counts them in the drawing.
     parts = [
+        f'<g class="attempt" data-item="{lane.item}" data-attempt="{bar.attempt}" '
+        f'data-status="{_text(bar.status)}">',
         f'<rect x="{_num(x1)}" y="{y}" width="{_num(max(x2 - x1, 2))}" height="{h}" '
-        f'fill="{fill}" fill-opacity="0.45"><title>{tip}</title></rect>'
+        f'fill="{fill}" fill-opacity="0.45"><title>{tip}</title></rect>',
     ]
     if bar.started is not None:  # its container's life, solid; preparing and checks, pale
         stop = end if bar.exited is None else bar.exited
@@ -172,6 +175,7 @@ def _bar(frame: _Frame, lane: Lane, bar: Bar, y: int, h: int, now: float) -> lis
             f'<line x1="{_num(x2)}" y1="{y - 1}" x2="{_num(x2)}" y2="{y + h + 1}" '
             f'stroke="{fill}" stroke-width="2" stroke-dasharray="2 2"/>'
         )
+    parts.append("</g>")
     return parts
 
 
