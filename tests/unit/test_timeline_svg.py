@@ -84,3 +84,14 @@ def test_each_attempt_is_one_group_marked_with_its_lane_attempt_and_outcome() ->
         ("3", "1", "crashed"), ("3", "2", "running"),
     ]  # fmt: skip
     assert all(len(g) >= 1 and g[0].tag.endswith("rect") for g in groups)
+
+
+@pytest.mark.parametrize("days", [2, 40, 400])
+def test_a_timeline_of_days_labels_its_axis_as_sparsely_as_one_of_hours(days: int) -> None:
+    """A batch looked at long after it was made (its supervisor died and nobody took
+    it up) spans days: its axis still has no more labels than fit side by side."""
+    drawn = timeline()
+    drawn.duration = days * 86400.0
+    svg = timeline_svg(drawn, width=800)
+    labels = re.findall(r'<text x="[\d.]+" y="16" text-anchor="middle">([^<]*)</text>', svg)
+    assert 2 <= len(labels) <= 800 // 70

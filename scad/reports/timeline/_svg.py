@@ -115,13 +115,16 @@ def timeline_svg(timeline: Timeline, *, width: int) -> str:
 
 def _axis(frame: _Frame, bottom: int) -> list[str]:
     fits = max(2, (frame.right - frame.left) // 70)
-    step = next((s for s in _TICKS if frame.span / s <= fits), _TICKS[-1])
+    day = _TICKS[-1]
+    # Longer than the widest step covers (a batch looked at days later): whole days.
+    step = next((s for s in _TICKS if frame.span / s <= fits), day * -(-frame.span // (day * fits)))
     parts = []
-    tick = 0
+    tick = 0.0
     while tick <= frame.span:
         x = _num(frame.x(tick))
+        label = f"{tick // day:.0f}d" if step >= day else _clock(tick)
         parts.append(f'<line x1="{x}" y1="{_AXIS - 4}" x2="{x}" y2="{bottom}" stroke="{_GRID}"/>')
-        parts.append(f'<text x="{x}" y="{_AXIS - 8}" text-anchor="middle">{_clock(tick)}</text>')
+        parts.append(f'<text x="{x}" y="{_AXIS - 8}" text-anchor="middle">{label}</text>')
         tick += step
     return parts
 
