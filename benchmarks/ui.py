@@ -6,7 +6,7 @@ Needs no engine (the server is pointed at none): every log is written on disk.
 (a) a batch of 200 runs (benchmarks/batch_page.py's logs): the batch page and its
     timeline.svg, each asked of the real server to its full response,
     against `cat` of the same logs, in turns. The bar: under 1 s.
-(b) 50 runs' logs appended to by a writer process, each followed by one SSE client
+(b) 50 runs' logs appended to by a writer process (a line each per --period), each followed by one SSE client
     for S seconds: the server's CPU as a share of a core (the bar: under 5%) and its
     RSS, against `tail -F` following the same 50 logs in the same seconds.
 (c) one run with a 10 MB log, then one with a 200 MB log: its page, then its whole
@@ -178,13 +178,15 @@ async def follow(server: Server, run_ids: list[str], seconds: float) -> int:
     return received
 
 
-def fifty_live(clients: int, seconds: float) -> None:
-    print(f"(b) {clients} live runs followed by SSE for {seconds:.0f} s")
+def fifty_live(clients: int, seconds: float, period: float) -> None:
+    print(
+        f"(b) {clients} live runs, a line each every {period:g} s, followed by SSE for {seconds:.0f} s"
+    )
     with tempfile.TemporaryDirectory() as root:
         home = Path(root)
         run_ids = [f"bench-live-{n:02d}-Mar02-1400" for n in range(clients)]
         logs = [str(add_run(home, r)) for r in run_ids]
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, "0.5", *logs])
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(period), *logs])
         server = Server(home)
         tail = subprocess.Popen(
             ["tail", "-q", "-F", *logs], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -212,7 +214,7 @@ def fifty_live(clients: int, seconds: float) -> None:
             f"{used[pid] / max(used[tail.pid], 1 / TICK):>11.2f}"
         )
     print(
-        f"the writer appended {2 * seconds * clients:.0f} lines ({used[writer.pid]:.2f} CPU-s); "
+        f"the writer appended about {seconds / period * clients:.0f} lines ({used[writer.pid]:.2f} CPU-s); "
         f"the clients received {events} events"
     )
     print(
@@ -285,10 +287,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--period", type=float, default=1.0, help="seconds between a run's lines")
     parser.add_argument("--big-mb", type=int, default=200)
     args = parser.parse_args()
     page_of_200(args.runs, args.rounds)
-    fifty_live(args.clients, args.seconds)
+    fifty_live(args.clients, args.seconds, args.period)
     flat_in_size([10, args.big_mb])
 
 
