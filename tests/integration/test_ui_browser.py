@@ -39,7 +39,7 @@ PROMPTS = {
     2: f"{GATE}\nSAY: past the gate, for the table",
     3: "FAIL: 429 x2\nSAY: through at last",
     4: HOSTILE,
-    5: "RUN: sleep 600\nSAY: never",
+    5: "HANG",  # the model never answers: the run goes on until stopped
 }
 ATTEMPTS = {1: 1, 2: 1, 3: 2, 4: 1, 5: 1}
 ROWS = "return [...document.querySelectorAll(arguments[0] + ' tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
