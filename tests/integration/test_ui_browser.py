@@ -212,6 +212,12 @@ async def test_the_web_view_in_a_browser(
 
     # The batch's supervisor takes a run stopped under it for a crash and retries it:
     # "Stop the batch" from its page ends it (its retried run with it).
+    async def others_done() -> bool:
+        status = await project.scad("batch", "status", batch_id, "--json", check=False)
+        rows = json.loads(status.stdout)["rows"]
+        return all(row["outcome"] == "succeeded" for row in rows if row["item"] != 5)
+
+    await wait_until(others_done, timeout=300)
     driver.get(f"{origin}/batch/{batch_id}")
     stop_batch = f"/batch/{batch_id}/stop"
     driver.find_element("css selector", f'button[data-action="{stop_batch}"]').click()
