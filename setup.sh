@@ -12,9 +12,12 @@ cd "$(dirname "$0")"
 # installs the real Claude Code for the tests and ccusage for `project status --cost`.
 # The test swarm's workers run under tini, reach its registry (docker-registry)
 # through iptables, and live in namespaces made with util-linux's nsenter/unshare.
+# The web view's browser tests drive Debian's chromium through its chromedriver.
+# Each entry is command:package (the package that brings the command).
 missing=()
-for tool in git tmux npm tini docker-registry iptables; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
+for entry in git:git tmux:tmux npm:npm tini:tini docker-registry:docker-registry \
+    iptables:iptables chromium:chromium chromedriver:chromium-driver; do
+    command -v "${entry%%:*}" >/dev/null || missing+=("${entry#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q

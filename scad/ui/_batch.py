@@ -11,7 +11,7 @@ from ..batch.view import BatchRow, BatchView
 from ..home import Home
 from ..reports.timeline import read_timeline, timeline_svg
 from ._figures import cost, duration
-from ._html import Cell, Html, Link, button, cells_json, esc, page, table
+from ._html import Cell, Html, Link, button, cells_json, esc, esc_block, page, table
 from ._sources import served
 
 __all__ = ["routes"]
@@ -76,7 +76,7 @@ async def batch_page(request: web.Request) -> web.Response:
         f'<p id="batch-summary" class="summary">{esc(summary_line(view))}</p>'
         f'<p class="actions">{actions}</p>'
         + table(ITEMS, map(item_cells, view.rows), id="items", live=live)
-        + f'<pre id="batch-notes" class="notes">{esc(chr(10).join(view.notes))}</pre>'
+        + f'<pre id="batch-notes" class="notes">{esc_block(chr(10).join(view.notes))}</pre>'
         + '<section id="timeline"><h2>timeline</h2>'
         + f'<img id="timeline-image" alt="the batch\'s timeline" src="{timeline}" '
         + f'data-src="{timeline}"></section>'

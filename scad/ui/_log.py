@@ -93,7 +93,13 @@ async def follow_log(
     """Hand ``send`` what lands in the log after ``offset``, a chunk at a time, each
     once it was sent; until ``closing`` is set."""
     while not closing.is_set():
-        envelopes, after = await read_events(paths, offset, limit=CHUNK)
+        # A read is a worker thread and an open file; a look at the size is one stat
+        # of scad's own log (never a FIFO or a link: the agent cannot write there),
+        # cheap enough on the loop. Many pages following quiet runs only look.
+        if _size(paths.events) > offset:
+            envelopes, after = await read_events(paths, offset, limit=CHUNK)
+        else:
+            envelopes, after = [], offset
         if after == offset:
             with anyio.move_on_after(POLL_SECONDS):
                 await closing.wait()

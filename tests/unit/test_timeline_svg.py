@@ -48,7 +48,7 @@ def test_what_an_agent_wrote_is_text_never_markup(hostile: dict[str, str]) -> No
     svg = timeline_svg(timeline(**hostile), width=720)
     root = ElementTree.fromstring(svg)  # still one well-formed drawing
     names = {element.tag.rpartition("}")[2] for element in root.iter()}
-    assert names <= {"svg", "title", "text", "rect", "line", "polyline", "circle"}
+    assert names <= {"svg", "g", "title", "text", "rect", "line", "polyline", "circle"}
     assert "<script" not in svg and "<img" not in svg
     attributes = {name for element in root.iter() for name in element.attrib}
     assert not {a for a in attributes if a.startswith("on") or "href" in a or a == "style"}
@@ -68,3 +68,30 @@ def test_both_panels_and_the_legend_are_drawn() -> None:
 def test_two_hundred_lanes_draw_every_attempt() -> None:
     svg = timeline_svg(timeline(200), width=1280)
     assert svg.count("attempt 2: running") == 2 * 200  # the pale and the solid part
+
+
+def test_each_attempt_is_one_group_marked_with_its_lane_attempt_and_outcome() -> None:
+    """What a reader of the drawing (a test, a tool) counts: one marked group per
+    attempt, naming its lane, its number and how it ended; nothing in it is live."""
+    drawn = timeline(3)
+    drawn.lanes[1].bars = drawn.lanes[1].bars[:1]
+    root = ElementTree.fromstring(timeline_svg(drawn, width=1280))
+    groups = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "attempt"]
+    marked = [(g.get("data-item"), g.get("data-attempt"), g.get("data-status")) for g in groups]
+    assert marked == [
+        ("1", "1", "crashed"), ("1", "2", "running"),
+        ("2", "1", "crashed"),
+        ("3", "1", "crashed"), ("3", "2", "running"),
+    ]  # fmt: skip
+    assert all(len(g) >= 1 and g[0].tag.endswith("rect") for g in groups)
+
+
+@pytest.mark.parametrize("days", [2, 40, 400])
+def test_a_timeline_of_days_labels_its_axis_as_sparsely_as_one_of_hours(days: int) -> None:
+    """A batch looked at long after it was made (its supervisor died and nobody took
+    it up) spans days: its axis still has no more labels than fit side by side."""
+    drawn = timeline()
+    drawn.duration = days * 86400.0
+    svg = timeline_svg(drawn, width=800)
+    labels = re.findall(r'<text x="[\d.]+" y="16" text-anchor="middle">([^<]*)</text>', svg)
+    assert 2 <= len(labels) <= 800 // 70

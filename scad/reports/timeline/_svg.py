@@ -115,13 +115,16 @@ def timeline_svg(timeline: Timeline, *, width: int) -> str:
 
 def _axis(frame: _Frame, bottom: int) -> list[str]:
     fits = max(2, (frame.right - frame.left) // 70)
-    step = next((s for s in _TICKS if frame.span / s <= fits), _TICKS[-1])
+    day = _TICKS[-1]
+    # Longer than the widest step covers (a batch looked at days later): whole days.
+    step = next((s for s in _TICKS if frame.span / s <= fits), day * -(-frame.span // (day * fits)))
     parts = []
-    tick = 0
+    tick = 0.0
     while tick <= frame.span:
         x = _num(frame.x(tick))
+        label = f"{tick // day:.0f}d" if step >= day else _clock(tick)
         parts.append(f'<line x1="{x}" y1="{_AXIS - 4}" x2="{x}" y2="{bottom}" stroke="{_GRID}"/>')
-        parts.append(f'<text x="{x}" y="{_AXIS - 8}" text-anchor="middle">{_clock(tick)}</text>')
+        parts.append(f'<text x="{x}" y="{_AXIS - 8}" text-anchor="middle">{label}</text>')
         tick += step
     return parts
 
@@ -156,9 +159,12 @@ def _bar(frame: _Frame, lane: Lane, bar: Bar, y: int, h: int, now: float) -> lis
     if bar.end is None:
         said += " so far"
     tip = _text(said) + (f" — {_text(bar.detail, _DETAIL_CHARS)}" if bar.detail else "")
+    # One group per attempt, marked (inert data) for whoever counts them in the drawing.
     parts = [
+        f'<g class="attempt" data-item="{lane.item}" data-attempt="{bar.attempt}" '
+        f'data-status="{_text(bar.status)}">',
         f'<rect x="{_num(x1)}" y="{y}" width="{_num(max(x2 - x1, 2))}" height="{h}" '
-        f'fill="{fill}" fill-opacity="0.45"><title>{tip}</title></rect>'
+        f'fill="{fill}" fill-opacity="0.45"><title>{tip}</title></rect>',
     ]
     if bar.started is not None:  # its container's life, solid; preparing and checks, pale
         stop = end if bar.exited is None else bar.exited
@@ -172,6 +178,7 @@ def _bar(frame: _Frame, lane: Lane, bar: Bar, y: int, h: int, now: float) -> lis
             f'<line x1="{_num(x2)}" y1="{y - 1}" x2="{_num(x2)}" y2="{y + h + 1}" '
             f'stroke="{fill}" stroke-width="2" stroke-dasharray="2 2"/>'
         )
+    parts.append("</g>")
     return parts
 
 

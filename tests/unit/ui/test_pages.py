@@ -8,6 +8,9 @@ import re
 import aiohttp
 import pytest
 
+from scad.batch.events import LimitMoved
+from scad.batch.store import BatchPaths, append_batch_event
+from scad.home import Home
 from scad.ui import Serving
 from scad.ui._figures import checks
 from tests.unit.ui.conftest import BATCH, BRANCH, RUN, SAID, SUBJECT, log_in
@@ -123,3 +126,18 @@ async def test_an_unknown_run_or_batch_is_not_found(
 )
 def test_checks_are_shown_by_what_did_not_pass(verdicts: dict[str, str], shown: str) -> None:
     assert checks(verdicts) == shown
+
+
+async def test_a_batch_page_shows_its_notes_one_a_line(
+    serving: Serving, http: aiohttp.ClientSession, home: Home
+) -> None:
+    """The notes are lines, as the live view sends them: never a ``\\x0a`` between."""
+    for limit in (3, 2):
+        append_batch_event(
+            BatchPaths(home, BATCH),
+            LimitMoved(limit=limit, cause="rate-limited", detail=f"down to {limit}"),
+        )
+    text = await page(http, serving, f"/batch/{BATCH}")
+    notes = re.search(r'<pre id="batch-notes" class="notes">([^<]*)</pre>', text)
+    assert notes is not None and "\\x0a" not in notes[1]
+    assert len(notes[1].splitlines()) >= 2
