@@ -110,13 +110,19 @@ def outcome_of(
     exit: ContainerExit,
     watch: Watch,
     refusal: BudgetRefused | None = None,
+    *,
+    stopped: bool = False,
 ) -> Outcome:
     """The outcome of a run's container that ended with ``exit``; ``refusal``: the
-    gateway's last refusal of the run for its budget, if its events hold one."""
+    gateway's last refusal of the run for its budget, if its events hold one;
+    ``stopped``: ``session stop`` stopped it (before Claude's result, it is
+    ``cancelled``: its end is not the agent's)."""
     result = watch.result
     status = run_status(
         watch.stop, exit.exit_code, exit.oom, result, budget_refused=refusal is not None
     )
+    if stopped and result is None:
+        status = "cancelled"
     outcome = Outcome(
         run_id=run_id,
         outcome=status,

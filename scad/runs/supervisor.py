@@ -207,7 +207,10 @@ async def supervise(
             return await _regain(
                 engine, home, record, container_id, exc, watch, idle_timeout, deadline
             )
-    return outcome_of(record.run_id, container_id, exit, watch, await budget_refusal(paths, watch))
+    return outcome_of(
+        record.run_id, container_id, exit, watch, await budget_refusal(paths, watch),
+        stopped=await stopped_by_user(paths),
+    )  # fmt: skip
 
 
 async def adopt(
@@ -387,8 +390,17 @@ async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch
     watch.stop = watch.stop or exit.stop
     return outcome_of(
         run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch,
-        await budget_refusal(paths, watch),
+        await budget_refusal(paths, watch), stopped=life is not None and life.stopped,
     )  # fmt: skip
+
+
+async def stopped_by_user(paths: RunPaths) -> bool:
+    """Whether ``session stop`` stopped the run's last container (its ``stopped``
+    comes after the container's start)."""
+    lives = RunLives()
+    async for envelope in each_event(paths):
+        lives.feed(envelope)
+    return lives.stopped
 
 
 async def budget_refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:

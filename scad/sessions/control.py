@@ -101,9 +101,11 @@ async def stop_sessions(engine: Engine, home: Home, records: list[RunRecord]) ->
             results[record.run_id] = StopResult(run_id=record.run_id, outcome="not-running")
             return
         assert record.container_id is not None
+        # Logged before the stop: a supervisor that sees the exit first knows it
+        # was the user's doing, not the agent's (not a crash to retry).
+        await append_event(RunPaths(home, record.run_id), Stopped())
         await engine.stop(record.container_id, grace=STOP_GRACE)
         await catch_up(engine, home, record)
-        await append_event(RunPaths(home, record.run_id), Stopped())
         results[record.run_id] = StopResult(run_id=record.run_id, outcome="stopped")
 
     async with open_task_group() as tg:

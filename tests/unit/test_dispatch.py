@@ -385,6 +385,41 @@ async def test_a_batch_has_one_supervisor(project: tuple[Home, Config]) -> None:
     assert [i.status for i in state.items] == ["cancelled"] and state.ended
 
 
+async def test_a_run_the_user_stops_under_its_batch_is_cancelled_not_retried(
+    project: tuple[Home, Config],
+) -> None:
+    """`session stop` (or the web view's button) on a batch's run: its container's exit
+    is the user's doing, not a crash to try again, and its attempt has one end."""
+    from scad.runs.records import load_run
+    from scad.sessions.control import stop_sessions
+
+    home, config = project
+    batch_id = make_batch(home, ["a"], retries=2)
+    engine = Scripted({"01": [Script(out(INIT), hang=True), OK]})
+    states = []
+    async with anyio.create_task_group() as tg:
+        engine.tg = tg  # type: ignore[attr-defined]
+
+        async def batch() -> None:
+            states.append(await run_batch(engine, home, config, batch_id, stop_on_signals=False))
+
+        tg.start_soon(batch)
+        with anyio.fail_after(30):
+            while not any(c.status == "running" for c in engine.made.values()):
+                await anyio.sleep(0.01)
+            (run_id,) = [p.name for p in (home.root / "runs").iterdir()]
+            [stopped] = await stop_sessions(engine, home, [load_run(home, run_id)])
+            assert stopped.outcome == "stopped"
+            while not states:
+                await anyio.sleep(0.01)
+    [state] = states
+    assert [(i.status, i.attempts) for i in state.items] == [("cancelled", 1)]
+    assert engine.attempts["01"] == 1  # not tried again
+    events = read_batch_events(BatchPaths(home, batch_id))
+    ends = [(e.status, e.final) for e in events if isinstance(e, AttemptEnded)]
+    assert ends == [("cancelled", True)]
+
+
 async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
     project: tuple[Home, Config],
 ) -> None:
