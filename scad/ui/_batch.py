@@ -10,8 +10,9 @@ from ..batch.store import find_batch_id
 from ..batch.view import BatchRow, BatchView
 from ..home import Home
 from ..reports.timeline import read_timeline, timeline_svg
+from ..text import printable
 from ._figures import cost, duration
-from ._html import Cell, Html, Link, button, cells_json, esc, page, table
+from ._html import Cell, Html, Link, button, cells_json, esc, esc_block, page, shown, table
 from ._sources import served
 
 __all__ = ["routes"]
@@ -76,7 +77,7 @@ async def batch_page(request: web.Request) -> web.Response:
         f'<p id="batch-summary" class="summary">{esc(summary_line(view))}</p>'
         f'<p class="actions">{actions}</p>'
         + table(ITEMS, map(item_cells, view.rows), id="items", live=live)
-        + f'<pre id="batch-notes" class="notes">{esc(chr(10).join(view.notes))}</pre>'
+        + f'<pre id="batch-notes" class="notes">{esc_block(chr(10).join(view.notes))}</pre>'
         + '<section id="timeline"><h2>timeline</h2>'
         + f'<img id="timeline-image" alt="the batch\'s timeline" src="{timeline}" '
         + f'data-src="{timeline}"></section>'
@@ -92,7 +93,10 @@ async def batch_json(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "tables": {"items": cells_json(map(item_cells, view.rows))},
-            "text": {"batch-summary": summary_line(view), "batch-notes": "\n".join(view.notes)},
+            "text": {
+                "batch-summary": printable(summary_line(view)),
+                "batch-notes": shown("\n".join(view.notes)),
+            },
         }
     )
 

@@ -8,9 +8,17 @@ import re
 import aiohttp
 import pytest
 
+from scad.batch.store import BatchPaths, append_batch_event
+from scad.home import Home
+from scad.text import printable
 from scad.ui import Serving
 from scad.ui._figures import checks
+from scad.ui._html import esc_block, shown
+from tests.fakes import batch_event
 from tests.unit.ui.conftest import BATCH, BRANCH, RUN, SAID, SUBJECT, log_in
+
+#: What an agent may write to be read as what it is not.
+SPOOF = "evil‮gpj.exe [2J"
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +131,28 @@ async def test_an_unknown_run_or_batch_is_not_found(
 )
 def test_checks_are_shown_by_what_did_not_pass(verdicts: dict[str, str], shown: str) -> None:
     assert checks(verdicts) == shown
+
+
+async def test_the_live_tables_show_an_agents_invisible_characters_as_the_page_does(
+    serving: Serving, http: aiohttp.ClientSession, home: Home
+) -> None:
+    """A bidi override or an escape sequence in what the agent wrote reaches the page's
+    script as the escape the first render shows, not as itself: the rows the script
+    puts in the page a second later read as the ones they replace."""
+    paths = BatchPaths(home, BATCH)
+    append_batch_event(
+        paths,
+        batch_event("attempt", item=1, run_id=RUN, attempt=2, status="failed", final=True,
+                    detail=SPOOF),
+    )  # fmt: skip
+    await log_in(http, serving)
+    async with http.get(f"{serving.bound.origin}/batch/{BATCH}/view.json") as response:
+        view = await response.json()
+    first = view["tables"]["items"][0]
+    assert first[-1] == printable(SPOOF) and "\u202e" not in first[-1]
+
+
+def test_lines_the_script_shows_read_as_the_page_rendered_them() -> None:
+    text = f"first\t{SPOOF}\nsecond <b>"
+    assert html.escape(shown(text), quote=True) == esc_block(text)
+    assert shown(text).split("\n")[1] == "second <b>"
