@@ -123,11 +123,23 @@ async def test_an_action_from_elsewhere_is_refused_and_changes_nothing(
     assert not await running(engine, home)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example:{port}",
+        "127.0.0.1:{port}.",
+        "127.000.000.001:{port}",
+        "[::1]:{port}",
+        "[::ffff:127.0.0.1]:{port}",
+        "127.0.0.1",
+        "127.0.0.1:{port}:{port}",
+    ],
+)
 async def test_a_page_from_a_rebound_host_name_is_refused(
-    serving: Serving, http: aiohttp.ClientSession
+    serving: Serving, http: aiohttp.ClientSession, host: str
 ) -> None:
     await log_in(http, serving)
-    rebound = {"Host": f"evil.example:{serving.bound.port}"}
+    rebound = {"Host": host.format(port=serving.bound.port)}
     async with http.get(f"{serving.bound.origin}/", headers=rebound) as response:
         assert response.status == 403
 
