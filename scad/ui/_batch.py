@@ -10,8 +10,9 @@ from ..batch.store import find_batch_id
 from ..batch.view import BatchRow, BatchView
 from ..home import Home
 from ..reports.timeline import read_timeline, timeline_svg
+from ..text import printable
 from ._figures import cost, duration
-from ._html import Cell, Html, Link, button, cells_json, esc, esc_block, page, table
+from ._html import Cell, Html, Link, button, cells_json, esc, esc_block, page, shown, table
 from ._sources import served
 
 __all__ = ["routes"]
@@ -92,7 +93,10 @@ async def batch_json(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "tables": {"items": cells_json(map(item_cells, view.rows))},
-            "text": {"batch-summary": summary_line(view), "batch-notes": "\n".join(view.notes)},
+            "text": {
+                "batch-summary": printable(summary_line(view)),
+                "batch-notes": shown("\n".join(view.notes)),
+            },
         }
     )
 

@@ -14,7 +14,18 @@ from typing import NamedTuple
 
 from ..text import printable
 
-__all__ = ["Cell", "Html", "Link", "button", "cells_json", "esc", "esc_block", "page", "table"]
+__all__ = [
+    "Cell",
+    "Html",
+    "Link",
+    "button",
+    "cells_json",
+    "esc",
+    "esc_block",
+    "page",
+    "shown",
+    "table",
+]
 
 
 class Html(str):
@@ -46,6 +57,13 @@ def esc_block(text: str) -> Html:
     return Html("\n".join(esc(line.expandtabs(8)) for line in text.split("\n")))
 
 
+def shown(text: str) -> str:
+    """Lines of text as a page's script is to show them: each as :func:`esc_block`
+    shows it, not yet escaped (the script sets it as text). What a page renders and
+    what its script puts there a second later read the same."""
+    return "\n".join(printable(line.expandtabs(8)) for line in text.split("\n"))
+
+
 def _cell(cell: Cell) -> Html:
     if isinstance(cell, Link):
         return Html(f'<a href="{esc(cell.href)}">{esc(cell.text)}</a>')
@@ -70,12 +88,14 @@ def table(
 
 
 def cells_json(rows: Iterable[Sequence[Cell]]) -> list[list[object]]:
-    """Rows for the page's script: text as strings, links as ``{text, href}``."""
+    """Rows for the page's script: text as strings, links as ``{text, href}``; each
+    text as :func:`esc` shows it in the page (an agent's bidi override or escape
+    sequence is shown as such, not obeyed)."""
     return [
         [
-            {"text": c.text, "href": c.href}
+            {"text": printable(c.text), "href": c.href}
             if isinstance(c, Link)
-            else ("" if c is None else str(c))
+            else printable("" if c is None else str(c))
             for c in row
         ]
         for row in rows

@@ -8,6 +8,7 @@ from aiohttp import web
 from ..batch.store import list_batches
 from ..batch.view import BatchView
 from ..sessions import SessionStatus, session_status
+from ..text import printable
 from ._figures import checks, cost, duration
 from ._html import Cell, Html, Link, cells_json, esc, page, table
 from ._sources import served, with_engine_if_up
@@ -89,7 +90,7 @@ async def index_json(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "tables": {"runs": cells_json(runs), "batches": cells_json(batches)},
-            "text": {"note": note},
+            "text": {"note": printable(note or "")},
         }
     )
 

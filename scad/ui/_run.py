@@ -13,6 +13,7 @@ from ..sessions import SessionInfo, session_info
 from ._figures import checks, cost, duration
 from ._html import Cell, Html, Link, button, esc, esc_block, page, table
 from ._log import LogTail, log_tail
+from ._params import count
 from ._sources import served, with_engine_if_up
 
 __all__ = ["routes"]
@@ -23,9 +24,8 @@ MAX_TAIL_KIB = 64 << 10
 
 
 def _tail_kib(request: web.Request) -> int:
-    given = request.query.get("kib", "")
-    kib = int(given) if given.isdigit() else TAIL_KIB
-    return max(1, min(kib, MAX_TAIL_KIB))
+    kib = count(request.query.get("kib"))
+    return TAIL_KIB if kib is None else max(1, min(kib, MAX_TAIL_KIB))
 
 
 def _facts(info: SessionInfo, review: RunReview, lacking: str | None) -> Html:

@@ -78,7 +78,11 @@ class Bound:
 
 
 def _same(given: str | None, expected: str) -> bool:
-    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
+    # A header's bytes that were not UTF-8 arrive as lone surrogates: replaced, they
+    # are ``?``, which no token holds.
+    return given is not None and secrets.compare_digest(
+        given.encode(errors="replace"), expected.encode()
+    )
 
 
 def _forbidden(why: str) -> web.HTTPForbidden:

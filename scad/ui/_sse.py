@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..runs.records import RunPaths, find_run
 from ._log import LogChunk, follow_log
+from ._params import count
 from ._sources import served
 
 __all__ = ["event_bytes", "routes", "start_offset"]
@@ -28,8 +29,8 @@ def start_offset(last_event_id: str | None, offset: str | None) -> int:
     """Where the stream starts: the last event a reconnecting browser saw, else the
     offset the page was rendered to, else the log's start."""
     for given in (last_event_id, offset):
-        if given is not None and given.isdigit():
-            return int(given)
+        if (start := count(given)) is not None:
+            return start
     if last_event_id is not None or offset is not None:
         raise web.HTTPBadRequest(text="the offset is a number of bytes\n")
     return 0

@@ -11,9 +11,15 @@ import pytest
 from scad.batch.events import LimitMoved
 from scad.batch.store import BatchPaths, append_batch_event
 from scad.home import Home
+from scad.text import printable
 from scad.ui import Serving
 from scad.ui._figures import checks
+from scad.ui._html import esc_block, shown
+from tests.fakes import batch_event
 from tests.unit.ui.conftest import BATCH, BRANCH, RUN, SAID, SUBJECT, log_in
+
+#: What an agent may write to be read as what it is not.
+SPOOF = "evil‮gpj.exe [2J"
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +147,28 @@ async def test_a_batch_page_shows_its_notes_one_a_line(
     notes = re.search(r'<pre id="batch-notes" class="notes">([^<]*)</pre>', text)
     assert notes is not None and "\\x0a" not in notes[1]
     assert len(notes[1].splitlines()) >= 2
+
+
+async def test_the_live_tables_show_an_agents_invisible_characters_as_the_page_does(
+    serving: Serving, http: aiohttp.ClientSession, home: Home
+) -> None:
+    """A bidi override or an escape sequence in what the agent wrote reaches the page's
+    script as the escape the first render shows, not as itself: the rows the script
+    puts in the page a second later read as the ones they replace."""
+    paths = BatchPaths(home, BATCH)
+    append_batch_event(
+        paths,
+        batch_event("attempt", item=1, run_id=RUN, attempt=2, status="failed", final=True,
+                    detail=SPOOF),
+    )  # fmt: skip
+    await log_in(http, serving)
+    async with http.get(f"{serving.bound.origin}/batch/{BATCH}/view.json") as response:
+        view = await response.json()
+    first = view["tables"]["items"][0]
+    assert first[-1] == printable(SPOOF) and "\u202e" not in first[-1]
+
+
+def test_lines_the_script_shows_read_as_the_page_rendered_them() -> None:
+    text = f"first\t{SPOOF}\nsecond <b>"
+    assert html.escape(shown(text), quote=True) == esc_block(text)
+    assert shown(text).split("\n")[1] == "second <b>"

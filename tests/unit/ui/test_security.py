@@ -4,6 +4,7 @@ own pages only; its own host name only; and the headers every response carries."
 from __future__ import annotations
 
 import aiohttp
+import anyio
 import pytest
 
 from scad.home import Home
@@ -122,11 +123,23 @@ async def test_an_action_from_elsewhere_is_refused_and_changes_nothing(
     assert not await running(engine, home)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example:{port}",
+        "127.0.0.1:{port}.",
+        "127.000.000.001:{port}",
+        "[::1]:{port}",
+        "[::ffff:127.0.0.1]:{port}",
+        "127.0.0.1",
+        "127.0.0.1:{port}:{port}",
+    ],
+)
 async def test_a_page_from_a_rebound_host_name_is_refused(
-    serving: Serving, http: aiohttp.ClientSession
+    serving: Serving, http: aiohttp.ClientSession, host: str
 ) -> None:
     await log_in(http, serving)
-    rebound = {"Host": f"evil.example:{serving.bound.port}"}
+    rebound = {"Host": host.format(port=serving.bound.port)}
     async with http.get(f"{serving.bound.origin}/", headers=rebound) as response:
         assert response.status == 403
 
@@ -135,3 +148,34 @@ async def test_an_action_is_a_post_only(serving: Serving, http: aiohttp.ClientSe
     await log_in(http, serving)
     async with http.get(f"{serving.bound.origin}/run/{RUN}/stop") as response:
         assert response.status == 405
+
+
+async def answer_status(serving: Serving, request: bytes) -> bytes:
+    """The status line the server answers ``request`` (raw bytes, as any local
+    process may send them) with."""
+    async with await anyio.connect_tcp("127.0.0.1", serving.bound.port) as stream:
+        await stream.send(request)
+        received = b""
+        with anyio.fail_after(10):
+            while b"\r\n" not in received:
+                received += await stream.receive()
+    return received.split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"X-Scad-Csrf: \xff\xfe", b"X-Scad-Csrf: \xed\xa0\x80", b"Origin: http://\xff"],
+    ids=["csrf-not-utf8", "csrf-surrogate", "origin-not-utf8"],
+)
+async def test_a_header_of_bytes_that_are_not_text_is_refused_not_an_error(
+    serving: Serving, http: aiohttp.ClientSession, engine: FakeEngine, home: Home, header: bytes
+) -> None:
+    await log_in(http, serving)
+    (cookie,) = http.cookie_jar
+    netloc = serving.bound.netloc.encode()
+    request = (
+        b"POST /run/%s/stop HTTP/1.1\r\nHost: %s\r\nCookie: %s=%s\r\nOrigin: http://%s\r\n"
+        b"%s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ) % (RUN.encode(), netloc, cookie.key.encode(), cookie.value.encode(), netloc, header)
+    assert await answer_status(serving, request) == b"HTTP/1.1 403 Forbidden"
+    assert await running(engine, home)

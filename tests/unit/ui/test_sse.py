@@ -11,12 +11,13 @@ import aiohttp
 import anyio
 import msgspec
 import pytest
+from aiohttp import web
 
 from scad.home import Home
 from scad.runs.records import RunPaths
 from scad.ui import Serving
 from scad.ui._log import LogChunk, log_tail
-from scad.ui._sse import event_bytes
+from scad.ui._sse import event_bytes, start_offset
 from tests.unit.test_summaries import Log
 from tests.unit.ui.conftest import RUN, log_in, said
 
@@ -127,3 +128,20 @@ async def test_a_tail_reads_about_its_limit_whatever_the_log_size(home: Home) ->
 def test_an_event_is_one_data_line_whatever_the_lines_hold() -> None:
     event = event_bytes(LogChunk(["a\nb", "c\r\nd", "id: 9"], 42))
     assert event == b'id: 42\ndata: ["a\\nb","c\\r\\nd","id: 9"]\n\n'
+
+
+@pytest.mark.parametrize("given", ["²", "١٢", "-1", "+1", " 1", "1e3", "9" * 5000, "9" * 40])
+def test_an_offset_not_a_plain_count_of_bytes_is_a_bad_request(given: str) -> None:
+    with pytest.raises(web.HTTPBadRequest):
+        start_offset(given, None)
+    with pytest.raises(web.HTTPBadRequest):
+        start_offset(None, given)
+
+
+@pytest.mark.parametrize("given", ["²", "١٢", "-1", "9" * 5000, "9" * 40])
+async def test_a_page_asked_for_an_odd_length_of_log_shows_its_usual_tail(
+    serving: Serving, http: aiohttp.ClientSession, given: str
+) -> None:
+    await log_in(http, serving)
+    async with http.get(f"{serving.bound.origin}/run/{RUN}", params={"kib": given}) as response:
+        assert response.status == 200
