@@ -30,6 +30,7 @@ from .attempt import Attempts
 from .events import AttemptEnded, BatchEvent, Ended, Stopping, SupervisorTook
 from .notices import BatchNotices
 from .scheduler import MONITOR_SECONDS, AnyioClock, Clock, Scheduler
+from .scheduler import Attempts as AttemptSource
 from .signals import GatewaySignals, SignalSource
 from .store import (
     BatchManifest,
@@ -61,6 +62,7 @@ async def run_batch(
     clock: Clock | None = None,
     monitor_period: float = MONITOR_SECONDS,
     deliver: Deliver = deliver_notice,
+    attempts: AttemptSource | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> BatchState:
     """Supervise batch ``batch_id`` until every item has ended: started afresh, or
@@ -71,7 +73,8 @@ async def run_batch(
     Its notices (:mod:`~scad.batch.notices`) go to ``--notify``'s notifiers, else the
     config's; returning waits for their deliveries, each bounded by ``notify.timeout``,
     after the batch's log says it ended. Its runs go where the batch was made to run
-    them (``--on``), whatever the config says now."""
+    them (``--on``), whatever the config says now. Its attempts run on ``engine``
+    unless ``attempts`` stands in for them (a simulation of the batch)."""
     paths = BatchPaths(home, batch_id)
     manifest = await aload_manifest(home, batch_id)
     config = placed(config, manifest.options.runs_on)
@@ -93,7 +96,7 @@ async def run_batch(
 
         named_at = parse_iso(manifest.created).astimezone()
         scheduler = Scheduler(
-            manifest, Attempts(engine, home, config, manifest, named_at),
+            manifest, attempts or Attempts(engine, home, config, manifest, named_at),
             signals or GatewaySignals(home), log, clock=clock or AnyioClock(),
             monitor_period=monitor_period, rng=rng,
         )  # fmt: skip

@@ -9,7 +9,9 @@ made by a version of scad before it): :class:`LogSignals`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
+from pathlib import Path
 from typing import Protocol
 
 import anyio
@@ -70,6 +72,7 @@ class GatewaySignals:
         self.home = home
         self._log = LogSignals(home)
         self._registered: set[str] = set()
+        self._folders: dict[str, Path] = {}  # each run's gateway folder
         self._offsets: dict[str, int] = {}
         self._spent: dict[str, float] = {}
 
@@ -88,7 +91,14 @@ class GatewaySignals:
         measured, unregistered = [], []
         for run_id in run_ids:
             if run_id not in self._registered:
-                if load_registration(self.home, run_id) is None:
+                # No gateway folder, no registration: a stat, not a read, for each
+                # run that has none (a run not yet prepared, or made before the gateway).
+                gateway = self._folders.get(run_id)
+                if gateway is None:
+                    gateway = self._folders[run_id] = RunPaths(
+                        self.home, run_id
+                    ).gateway_events.parent
+                if not os.path.lexists(gateway) or load_registration(self.home, run_id) is None:
                     unregistered.append(run_id)
                     continue
                 self._registered.add(run_id)

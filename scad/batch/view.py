@@ -2,12 +2,15 @@
 
 Views (the live table, `batch status`, `--json`) only read: the manifest, the
 batch's event log and the runs' event logs, each log read on from where the
-last look left it, so refreshing a view of fifty runs costs what is new.
+last look left it (the batch's folded on from the state that look left), so
+looking again at a batch of ten thousand prompts costs what is new and a
+``stat`` of each run's logs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -22,13 +25,12 @@ from ..runs.states import ItemStatus
 from ..runs.tallies import LogTallies
 from .signals import GatewaySignals
 from .store import (
+    BatchLogFollower,
     BatchManifest,
     BatchPaths,
     ItemState,
     aload_manifest,
-    aread_batch_events,
     asupervisor_pid,
-    batch_state,
 )
 
 __all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
@@ -109,19 +111,22 @@ class BatchWatcher:
         self._tallies = LogTallies(home)
         self._gateway = GatewaySignals(home)
         self._ledger: dict[str, Collected | None] = {}
+        self._follower: BatchLogFollower | None = None
 
     async def look(self) -> BatchView:
-        if self.manifest is None:
+        if self.manifest is None or self._follower is None:
             self.manifest = await aload_manifest(self.home, self.batch_id)
+            self._follower = BatchLogFollower(self.paths, self.manifest)
         manifest = self.manifest
-        state = batch_state(manifest, await aread_batch_events(self.paths))
+        # The follower's own state, changed by the next look: what the view keeps is copied.
+        state = await anyio.to_thread.run_sync(self._follower.read)
         pid = await asupervisor_pid(self.paths)
         supervisor: SupervisorState = "ended" if state.ended else "dead"
         if pid is not None:
             supervisor = "running"
         tallies = await self._tallies.update(state.run_ids)
         summaries = {run_id: tally.summary() for run_id, tally in tallies.items()}
-        summaries |= await anyio.to_thread.run_sync(self._collected, state.run_ids)
+        summaries |= await anyio.to_thread.run_sync(self._collected, self._tallies.missing)
         spent = await anyio.to_thread.run_sync(self._gateway.measured_spend, state.run_ids)
         rows = [
             _row(item, summaries.get(item.run_id or ""), spent.get(item.run_id or ""))
@@ -136,14 +141,14 @@ class BatchWatcher:
             limit=state.limit,
             budget_usd=manifest.options.budget_usd,
             budget_spent=state.budget_spent,
-            notes=state.notes,
+            notes=list(state.notes),
             rows=rows,
             totals=_totals(rows),
         )
 
-    def _collected(self, run_ids: list[str]) -> dict[str, RunSummary]:
-        """The ledger's figures for the runs whose folders gc collected (looked up
-        once each: a collected run does not come back)."""
+    def _collected(self, run_ids: Collection[str]) -> dict[str, RunSummary]:
+        """The ledger's figures for the runs whose folders gc collected, of those
+        with no log (looked up once each: a collected run does not come back)."""
         for run_id in run_ids:
             if run_id not in self._ledger and not RunPaths(self.home, run_id).root.is_dir():
                 self._ledger[run_id] = collected_run(self.home, run_id)

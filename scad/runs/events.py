@@ -62,6 +62,7 @@ __all__ = [
     "position",
     "read_all_events",
     "read_events",
+    "read_events_blocking",
     "supervising",
 ]
 
@@ -395,6 +396,20 @@ async def read_events(
     log before the cancellation lands (a reader that streams to many clients,
     each of which may go away mid-read, leaks no file)."""
     data = await anyio.to_thread.run_sync(_read_chunk, paths.events, offset, limit)
+    return _envelopes(data, offset)
+
+
+def read_events_blocking(
+    log: Path, offset: int = 0, *, limit: int = READ_CHUNK
+) -> tuple[list[Envelope], int]:
+    """:func:`read_events` of the log at ``log``, in the calling thread (one that
+    reads many logs in one worker-thread call)."""
+    return _envelopes(_read_chunk(log, offset, limit), offset)
+
+
+def _envelopes(data: bytes | None, offset: int) -> tuple[list[Envelope], int]:
+    """The envelopes of the complete lines of ``data``, read at ``offset``, and the
+    offset after them."""
     if data is None:
         return [], offset
     end = data.rfind(b"\n") + 1
