@@ -62,6 +62,7 @@ __all__ = [
     "position",
     "read_all_events",
     "read_events",
+    "read_events_blocking",
     "supervising",
 ]
 
@@ -394,7 +395,15 @@ async def read_events(
     The read is one worker-thread call: cancelled, it still ends and closes the
     log before the cancellation lands (a reader that streams to many clients,
     each of which may go away mid-read, leaks no file)."""
-    data = await anyio.to_thread.run_sync(_read_chunk, paths.events, offset, limit)
+    return await anyio.to_thread.run_sync(read_events_blocking, paths, offset, limit)
+
+
+def read_events_blocking(
+    paths: RunPaths, offset: int = 0, limit: int = READ_CHUNK
+) -> tuple[list[Envelope], int]:
+    """:func:`read_events` in the calling thread (for a worker-thread call that reads
+    several logs at once)."""
+    data = _read_chunk(paths.events, offset, limit)
     if data is None:
         return [], offset
     end = data.rfind(b"\n") + 1
