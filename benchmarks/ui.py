@@ -1,7 +1,7 @@
 """The web view's server (`scad ui`), measured as a user meets it: a big batch's
 page, many live logs followed at once, and a huge log.
 
-Run: .venv/bin/python benchmarks/ui.py [--runs N] [--clients N] [--seconds S] [--big-mb N]
+Run: .venv/bin/python benchmarks/ui.py [--only a|b|c] [--runs N] [--clients N] [--seconds S] [--big-mb N]
 Needs no engine (the server is pointed at none): every log is written on disk.
 (a) a batch of 200 runs (benchmarks/batch_page.py's logs): the batch page and its
     timeline.svg, each asked of the real server to its full response,
@@ -289,10 +289,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--period", type=float, default=1.0, help="seconds between a run's lines")
     parser.add_argument("--big-mb", type=int, default=200)
+    parser.add_argument("--only", choices="abc", help="run only this part")
     args = parser.parse_args()
-    page_of_200(args.runs, args.rounds)
-    fifty_live(args.clients, args.seconds, args.period)
-    flat_in_size([10, args.big_mb])
+    if args.only in (None, "a"):
+        page_of_200(args.runs, args.rounds)
+    if args.only in (None, "b"):
+        fifty_live(args.clients, args.seconds, args.period)
+    if args.only in (None, "c"):
+        flat_in_size([10, args.big_mb])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """A run's log as its page shows it: the end of what is there (bounded), then what
-lands after, a chunk at a time, each line rendered as the terminal views render it.
+lands after (see ``_follow``), each line rendered as the terminal views render it.
 
 Both read with :func:`scad.runs.events.read_events`, as ``scad logs -f`` does: a
 chunk at a time from a byte offset, so memory stays flat in the log's size, and
@@ -9,18 +9,16 @@ each chunk says the offset after it (where a stream goes on from, and resumes).
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 import anyio
 
 from ..runs.activity import activity_lines
-from ..runs.catchup import POLL_SECONDS
 from ..runs.envelopes import Envelope
 from ..runs.events import read_events
 from ..runs.records import RunPaths
 
-__all__ = ["CHUNK", "LogChunk", "follow_log", "log_tail", "rendered"]
+__all__ = ["CHUNK", "LogChunk", "log_size", "log_tail", "rendered"]
 
 #: What one read takes (a line longer than this is read whole, as every reader does).
 CHUNK = 256 << 10
@@ -62,7 +60,7 @@ def _line_start(path: os.PathLike[str], at: int) -> int:
         return 0
 
 
-def _size(path: os.PathLike[str]) -> int:
+def log_size(path: os.PathLike[str]) -> int:
     try:
         return os.stat(path).st_size
     except FileNotFoundError:
@@ -71,7 +69,7 @@ def _size(path: os.PathLike[str]) -> int:
 
 async def log_tail(paths: RunPaths, limit: int) -> LogTail:
     """The lines of about the last ``limit`` bytes of the log, whole lines only."""
-    size = await anyio.to_thread.run_sync(_size, paths.events)
+    size = await anyio.to_thread.run_sync(log_size, paths.events)
     start = await anyio.to_thread.run_sync(_line_start, paths.events, size - limit)
     lines: list[str] = []
     offset = start
@@ -82,27 +80,3 @@ async def log_tail(paths: RunPaths, limit: int) -> LogTail:
         lines += rendered(envelopes)
         offset = after
     return LogTail(lines, start, offset)
-
-
-async def follow_log(
-    paths: RunPaths,
-    offset: int,
-    send: Callable[[LogChunk], Awaitable[None]],
-    closing: anyio.Event,
-) -> None:
-    """Hand ``send`` what lands in the log after ``offset``, a chunk at a time, each
-    once it was sent; until ``closing`` is set."""
-    while not closing.is_set():
-        # A read is a worker thread and an open file; a look at the size is one stat
-        # of scad's own log (never a FIFO or a link: the agent cannot write there),
-        # cheap enough on the loop. Many pages following quiet runs only look.
-        if _size(paths.events) > offset:
-            envelopes, after = await read_events(paths, offset, limit=CHUNK)
-        else:
-            envelopes, after = [], offset
-        if after == offset:
-            with anyio.move_on_after(POLL_SECONDS):
-                await closing.wait()
-            continue
-        await send(LogChunk(rendered(envelopes), after))
-        offset = after

@@ -14,6 +14,7 @@ from aiohttp import web
 from ..batch.view import BatchWatcher
 from ..errors import EngineUnavailable
 from ..home import Home
+from ._follow import LogFollowers
 from ._security import Bound, Secrets
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ class Sources:
 
 @dataclass
 class Served:
-    """One server's state: its sources, secrets and address, and its batches' watchers."""
+    """One server's state: its sources, secrets and address, its batches' watchers and
+    its live streams."""
 
     sources: Sources
     secrets: Secrets
@@ -47,6 +49,11 @@ class Served:
     watchers: dict[str, BatchWatcher] = field(default_factory=dict)
     #: Set when the server stops: its live streams end.
     closing: anyio.Event = field(default_factory=anyio.Event)
+    #: Every live stream's log, looked at together.
+    followers: LogFollowers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.followers = LogFollowers(self.closing)
 
     def watcher(self, batch_id: str) -> BatchWatcher:
         """The batch's watcher, made on first use; the oldest is let go past a bound."""

@@ -9,7 +9,8 @@ import msgspec
 from aiohttp import web
 
 from ..runs.records import RunPaths, find_run
-from ._log import LogChunk, follow_log
+from ._follow import follow_log
+from ._log import LogChunk
 from ._params import count
 from ._sources import served
 
@@ -50,7 +51,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     async def send(chunk: LogChunk) -> None:
         await response.write(event_bytes(chunk))
 
-    await follow_log(RunPaths(home, record.run_id), offset, send, state.closing)
+    await follow_log(state.followers, RunPaths(home, record.run_id), offset, send)
     return response
 
 
