@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import webbrowser
+from contextlib import ExitStack
 
 import anyio
 import asyncclick as click
@@ -30,19 +31,24 @@ async def ui(app: Application, host: str, port: int, open_browser: bool) -> None
     Only the address printed (its token) opens it. It reads the logs every other
     view reads: starting or stopping it changes no run or batch.
     """
-    from ..ui import Sources, serve_ui
+    from ..ui import Sources, launch_page, serve_ui
 
     sources = Sources(app.home, app.open_engine, app.open_status_engine)
     try:
-        async with serve_ui(sources, host=host, port=port) as serving, open_task_group() as tg:
-            click.echo(f"scad ui: {serving.url}")
-            click.echo("Ctrl-C stops it.", err=True)
-            if open_browser:
-                tg.start_soon(_open_in_browser, serving.url)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            tg.cancel_scope.cancel()
+        # The page is removed once the server has stopped.
+        with ExitStack() as stack:
+            async with serve_ui(sources, host=host, port=port) as serving, open_task_group() as tg:
+                click.echo(f"scad ui: {serving.url}")
+                click.echo("Ctrl-C stops it.", err=True)
+                if open_browser:
+                    # The browser is given a private page that refreshes to the address,
+                    # not the address: an argument list (token and all) is public in /proc.
+                    page = stack.enter_context(launch_page(serving.url))
+                    tg.start_soon(_open_in_browser, page.as_uri())
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        break
+                tg.cancel_scope.cancel()
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise UsageError(f"cannot listen on {host}:{port}: {reason}; pick another --port") from None

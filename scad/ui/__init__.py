@@ -4,7 +4,8 @@ the very library calls the commands make."""
 
 from __future__ import annotations
 
+from ._launch import launch_page
 from ._serve import Serving, serve_ui
 from ._sources import Sources
 
-__all__ = ["Serving", "Sources", "serve_ui"]
+__all__ = ["Serving", "Sources", "launch_page", "serve_ui"]

@@ -32,6 +32,12 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+#: What the token's request is answered with, beside its cookie: a refresh to the
+#: index (no script: the CSP allows none inline).
+COOKIE_PAGE = (
+    '<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0; url=/">\n'
+    '<title>scad ui</title>\n<p><a href="/">Open the web view</a></p>\n'
+)
 #: The header a page's script sends its server's CSRF token in, for every POST.
 CSRF_HEADER = "X-Scad-Csrf"
 #: What a page's methods may be: POST changes something, the others only read.
@@ -115,15 +121,17 @@ def guard(secrets_: Secrets, bound: Bound) -> Middleware:
         if token is not None and request.method in READING:
             if not _same(token, secrets_.token):
                 raise _forbidden("wrong token")
-            # The token leaves the address bar (and the history) for the cookie.
-            kept = request.rel_url.with_query(
-                {k: v for k, v in request.query.items() if k != "token"}
-            )
-            response = web.HTTPSeeOther(location=str(kept))
+            # The token leaves the address bar (and the history) for the cookie. A
+            # page, not a redirect: a browser sent here from a file (``scad ui --open``)
+            # is on a cross-site navigation, and would not send a strict cookie on a
+            # redirect's follow-up; the page's own refresh is same-site. It always
+            # goes to the index: no address taken from the request, none elsewhere.
+            response = web.Response(text=COOKIE_PAGE, content_type="text/html")
+            response.headers["Cache-Control"] = "no-store"
             response.set_cookie(
                 bound.cookie, secrets_.session, httponly=True, samesite="Strict", path="/"
             )
-            raise response
+            return response
         if not _same(request.cookies.get(bound.cookie), secrets_.session):
             raise _forbidden("open the address `scad ui` printed")
         if request.method not in READING:

@@ -8,13 +8,25 @@ function cellNode(cell) {
   if (typeof cell === "object" && cell !== null) {
     const link = document.createElement("a");
     link.textContent = cell.text;
-    // Only the server's own pages: an address is never taken from elsewhere.
-    if (typeof cell.href === "string" && cell.href.startsWith("/") && !cell.href.startsWith("//")) {
-      link.href = cell.href;
-    }
+    const own = ownAddress(cell.href);
+    if (own !== null) link.href = own;
     return link;
   }
   return document.createTextNode(String(cell));
+}
+
+// The address ``href`` leads to if it is one of the server's own pages, else null:
+// resolved as the browser resolves it (``/\host`` is another host to it), and
+// compared by origin (a ``javascript:`` or ``data:`` address has none).
+function ownAddress(href) {
+  if (typeof href !== "string" || location.origin === "null") return null;
+  let url;
+  try {
+    url = new URL(href, location.href);
+  } catch {
+    return null;
+  }
+  return url.origin === location.origin ? url.href : null;
 }
 
 function fillTable(table, rows) {

@@ -106,8 +106,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def log_in(http: aiohttp.ClientSession, serving: Serving) -> str:
-    """Open the printed address as a browser does; the page's CSRF token."""
+    """Open the printed address as a browser does (its page sets the cookie and
+    refreshes to the index); the index's CSRF token."""
     async with http.get(serving.url) as response:
+        assert response.status == 200
+    async with http.get(f"{serving.bound.origin}/") as response:
         assert response.status == 200
         match = CSRF.search(await response.text())
     assert match is not None

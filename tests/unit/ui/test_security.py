@@ -23,6 +23,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+REFRESH_TO_INDEX = '<meta http-equiv="refresh" content="0; url=/">'
 PATHS = [
     "/",
     "/index.json",
@@ -39,13 +40,35 @@ async def test_the_token_becomes_a_strict_http_only_cookie_and_leaves_the_addres
     serving: Serving, http: aiohttp.ClientSession
 ) -> None:
     async with http.get(serving.url, allow_redirects=False) as response:
-        assert response.status == 303
-        assert response.headers["Location"] == "/"
+        # A page, not a redirect: a browser sent here from a file (``--open``) is on a
+        # cross-site navigation, and would not send a strict cookie on a redirect's
+        # follow-up; the page's own refresh is same-site.
+        assert response.status == 200
+        assert "Location" not in response.headers
+        assert response.headers["Cache-Control"] == "no-store"
+        page = await response.text()
         cookie = response.cookies[serving.bound.cookie]
         assert cookie["httponly"] is True and cookie["samesite"] == "Strict"
         assert cookie["path"] == "/"
+    assert REFRESH_TO_INDEX in page
+    assert "<script" not in page and "token" not in page
     async with http.get(f"{serving.bound.origin}/") as response:
         assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["//evil.example/", "/\\evil.example/", "/run/x?a=%22%3E%3Cscript%3E"]
+)
+async def test_the_token_page_refreshes_to_the_index_whatever_its_address(
+    serving: Serving, http: aiohttp.ClientSession, path: str
+) -> None:
+    token = serving.url.split("?token=", 1)[1]
+    separator = "&" if "?" in path else "?"
+    url = f"{serving.bound.origin}{path}{separator}token={token}"
+    async with http.get(url, allow_redirects=False) as response:
+        assert response.status == 200
+        page = await response.text()
+    assert REFRESH_TO_INDEX in page and "evil" not in page and "script" not in page
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -66,8 +89,8 @@ async def test_every_response_carries_the_security_headers(
 ) -> None:
     async with http.get(serving.bound.origin + path) as refused:
         assert refused.headers.items() >= SECURITY_HEADERS.items()
-    async with http.get(serving.url, allow_redirects=False) as redirect:
-        assert redirect.headers.items() >= SECURITY_HEADERS.items()
+    async with http.get(serving.url, allow_redirects=False) as token_page:
+        assert token_page.headers.items() >= SECURITY_HEADERS.items()
     await log_in(http, serving)
     async with http.get(serving.bound.origin + path) as response:
         assert response.status in (200, 404)
