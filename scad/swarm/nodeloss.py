@@ -33,4 +33,6 @@ def node_loss(task: TaskState, node: NodeState | None) -> str | None:
         return f"node {node.hostname} is {node.state}{said}"
     if node.availability == "drain":
         return f"node {node.hostname} was drained"
+    if task.state in _GIVEN_UP:  # before the manager calls its node anything but ready
+        return f"node {node.hostname} lost it (the swarm gave its task up: {task.state})"
     return None

@@ -114,7 +114,8 @@ def screen(command: list[str], home: Path, width: int) -> tuple[list[str], list[
     tmux("new-session", "-d", "-s", name, "-x", str(width), "-y", "60", "-c", str(ROOT),
          f"{shell} 2>/dev/null; echo {done}; sleep 600")  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
+        # A bound on a stuck pane, not on speed: a loaded machine starts scad slowly.
+        deadline = time.monotonic() + 180
         while done not in (shown := tmux("capture-pane", "-p", "-t", name)):
             assert time.monotonic() < deadline, shown
             time.sleep(0.1)

@@ -75,7 +75,7 @@ def node(state: str = "ready", availability: str = "active") -> NodeState:
         # Given up when its node went down: no exit of its own.
         (task("shutdown"), node("down"), "node w2 is down (heartbeat failure)"),
         (task("orphaned"), None, "node n1 left the swarm under it"),
-        (task("shutdown"), node(), None),
+        (task("shutdown"), node(), "node w2 lost it (the swarm gave its task up: shutdown)"),
         (task("failed"), node("down"), None),
     ],
 )
