@@ -16,15 +16,19 @@ __all__ = ["node_loss"]
 
 #: Task states in which a task holds its node (placed, and not over).
 _ON_NODE = frozenset({"assigned", "accepted", "preparing", "ready", "starting", "running"})
-#: States the swarm gives a placed task it gave up on, not one that ended by itself:
-#: seen when the node under it went down.
-_GIVEN_UP = frozenset({"shutdown", "orphaned", "remove"})
+
+
+def _dropped(task: TaskState) -> bool:
+    """Ended by the swarm, not by itself: over with no exit code of its own. Seen as
+    ``shutdown`` and as ``failed`` when its node died, sometimes while the node still
+    read ready. (A task refused on its node, ``rejected``, says why itself.)"""
+    return task.over and task.exit_code is None and task.state not in ("complete", "rejected")
 
 
 def node_loss(task: TaskState, node: NodeState | None) -> str | None:
     """Why ``task`` has lost its node ``node`` (None: it has not; a node the manager no
     longer knows is lost)."""
-    if task.node_id is None or task.state not in _ON_NODE | _GIVEN_UP:
+    if task.node_id is None or not (task.state in _ON_NODE or _dropped(task)):
         return None
     if node is None:
         return f"node {task.node_id[:12]} left the swarm under it"
@@ -33,6 +37,6 @@ def node_loss(task: TaskState, node: NodeState | None) -> str | None:
         return f"node {node.hostname} is {node.state}{said}"
     if node.availability == "drain":
         return f"node {node.hostname} was drained"
-    if task.state in _GIVEN_UP:  # before the manager calls its node anything but ready
-        return f"node {node.hostname} lost it (the swarm gave its task up: {task.state})"
+    if _dropped(task):  # before the manager calls its node anything but ready
+        return f"node {node.hostname} lost it (the swarm ended its task {task.state}, no exit)"
     return None

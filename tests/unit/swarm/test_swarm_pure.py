@@ -50,8 +50,10 @@ def test_no_secret_reaches_the_spec_s_env_or_labels() -> None:
     assert "TOKEN=" not in text and "AUTH" not in text
 
 
-def task(state: str = "running", node: str | None = "n1") -> TaskState:
-    return TaskState(id="t1", node_id=node, state=state)
+def task(
+    state: str = "running", node: str | None = "n1", exit_code: int | None = None
+) -> TaskState:
+    return TaskState(id="t1", node_id=node, state=state, exit_code=exit_code)
 
 
 def node(state: str = "ready", availability: str = "active") -> NodeState:
@@ -70,13 +72,18 @@ def node(state: str = "ready", availability: str = "active") -> NodeState:
         (task(), node(availability="pause"), None),
         (task(), None, "node n1 left the swarm under it"),
         (task("pending", None), None, None),
-        (task("complete"), node("down"), None),  # ended before: its exit stands
+        (task("complete", exit_code=0), node("down"), None),  # ended before: its exit stands
         (task("starting"), node("down"), "node w2 is down (heartbeat failure)"),
         # Given up when its node went down: no exit of its own.
         (task("shutdown"), node("down"), "node w2 is down (heartbeat failure)"),
         (task("orphaned"), None, "node n1 left the swarm under it"),
-        (task("shutdown"), node(), "node w2 lost it (the swarm gave its task up: shutdown)"),
-        (task("failed"), node("down"), None),
+        (task("shutdown"), node(), "node w2 lost it (the swarm ended its task shutdown, no exit)"),
+        # Failed by the swarm when the node died, with no exit code: lost.
+        (task("failed"), node("down"), "node w2 is down (heartbeat failure)"),
+        (task("failed"), node(), "node w2 lost it (the swarm ended its task failed, no exit)"),
+        # Failed by itself, with its exit code: its end stands, whatever the node did since.
+        (task("failed", exit_code=3), node("down"), None),
+        (task("rejected"), node(), None),
     ],
 )
 def test_a_task_loses_its_node_when_the_node_is_not_ready_or_is_drained(
