@@ -5,7 +5,6 @@ reaches it at the address runs are given (on an engine on another host: the conf
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from ._check import Check, failed
 from ._containers import PROBE_TIMEOUT, probe_container
 from ._engine import valid_configs
 from ._host import LoadedConfig
+from ._http import http_status
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -123,11 +123,5 @@ async def _address(engine: Engine, config: Config | None) -> str:
 
 def _head(host: str, port: int) -> int | str:
     """The status of ``HEAD /`` at ``host:port``, or why there was none. Blocks."""
-    connection = http.client.HTTPConnection(host, port, timeout=HEAD_TIMEOUT)
-    try:
-        connection.request("HEAD", "/")
-        return connection.getresponse().status
-    except OSError as exc:
-        return f"nothing ({exc})"
-    finally:
-        connection.close()
+    answer = http_status(host, port, "HEAD", "/", timeout=HEAD_TIMEOUT)
+    return answer if isinstance(answer, int) else f"nothing ({answer})"

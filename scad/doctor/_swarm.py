@@ -3,7 +3,6 @@ nodes are ready and some match the placement, and its registry answers ``/v2/``.
 
 from __future__ import annotations
 
-import http.client
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ import anyio
 
 from ..config.schema import Config
 from ._check import Check, failed
+from ._http import http_status
 
 if TYPE_CHECKING:
     from ..engine import EngineInfo, NodeState
@@ -157,11 +157,5 @@ async def check_registry(config: Config, name: str) -> Check:
 def _get_v2(registry: str) -> int | str:
     """The status of ``GET /v2/`` at ``registry`` (host:port), or why there was none. Blocks."""
     host, _, port = registry.rpartition(":")
-    connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=REGISTRY_TIMEOUT)
-    try:
-        connection.request("GET", "/v2/")
-        return connection.getresponse().status
-    except OSError as exc:
-        return f"had no answer ({exc})"
-    finally:
-        connection.close()
+    answer = http_status(host.strip("[]"), int(port), "GET", "/v2/", timeout=REGISTRY_TIMEOUT)
+    return answer if isinstance(answer, int) else f"had no answer ({answer})"
