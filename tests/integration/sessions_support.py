@@ -97,6 +97,13 @@ async def pane(run_id: str) -> str:
     ).stdout
 
 
+def host_git(repo: Path, *args: str) -> str:
+    """git in the host repo (the test's own, made by the test): its output."""
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def git_log(repo: Path, *refs: str) -> list[str]:
     out = subprocess.run(
         ["git", "-c", "safe.directory=*", "-C", str(repo), "log", "--format=%s", *refs],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import anyio
 import pytest
@@ -17,19 +16,13 @@ from scad.home import Home
 from scad.runs.records import load_run
 from scad.sessions.claude_setup import claude_arguments
 
-from .sessions_support import Project, run, wait_for_exit
+from .sessions_support import Project, host_git, run, wait_for_exit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 PROMPT = (
     "RUN: echo remote > work.txt && git add work.txt && git commit -qm 'agent work'\nSAY: done\n"
 )
-
-
-def host_git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 async def test_a_run_without_mounts_clones_pushes_and_is_fetched_as_a_local_one(

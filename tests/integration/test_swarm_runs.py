@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from .cluster import MANAGER_ADDRESS, Swarm, set_availability
-from .sessions_support import Project, wait_until
+from .sessions_support import Project, host_git, wait_until
 
 pytestmark = [
     pytest.mark.anyio,
@@ -28,12 +28,6 @@ pytestmark = [
 PROMPT = (
     "RUN: echo swarm > work.txt && git add work.txt && git commit -qm 'agent work'\nSAY: done\n"
 )
-
-
-def host_git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def on_swarm(project: Project, swarm: Swarm) -> None:
