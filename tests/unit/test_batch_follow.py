@@ -27,10 +27,7 @@ from scad.batch.events import (
     SupervisorTook,
 )
 from scad.batch.store import (
-    BatchItem,
     BatchLogFollower,
-    BatchManifest,
-    BatchOptions,
     BatchPaths,
     append_batch_event,
     batch_state,
@@ -39,8 +36,7 @@ from scad.batch.store import (
 )
 from scad.batch.view import BatchView, BatchWatcher
 from scad.home import Home
-
-BATCH = "p-b-Nov27-1000"
+from tests.unit.test_batch_events import BATCH, manifest
 
 #: Two supervisors' worth of a batch: retries, checks, a spent budget, a requeue.
 HISTORY: list[BatchEvent] = [
@@ -67,12 +63,6 @@ HISTORY: list[BatchEvent] = [
     AttemptEnded(item=3, run_id="r3", attempt=1, status="cancelled", final=True),
     Ended(),
 ]
-
-
-def manifest() -> BatchManifest:
-    items = [BatchItem(index=n, tag=f"b-{n:02d}", prompt=f"p{n}") for n in (1, 2, 3)]
-    return BatchManifest(batch_id=BATCH, config="p", tag="b", created="2026-11-27T10:00:00.000Z",
-                         image="i", source="t", items=items, options=BatchOptions())  # fmt: skip
 
 
 @pytest.fixture
