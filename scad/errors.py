@@ -10,6 +10,7 @@ one line and exits with its ``exit_code``. Anything else is a bug.
     ├── HomeUnwritable       scad cannot write in its home ($SCAD_HOME)
     ├── EngineUnavailable    the Docker engine does not answer
     ├── EngineError          the engine refused a request
+    │   └── LogUnavailable   the engine said, in a log stream, that it could not read the log
     ├── ImageError           an image cannot be built or used
     │   ├── BaseImageMissing the base image is absent and cannot be pulled
     │   └── BuildFailed      a build step failed
@@ -47,6 +48,7 @@ __all__ = [
     "GitError",
     "HomeUnwritable",
     "ImageError",
+    "LogUnavailable",
     "NotFound",
     "ScadError",
     "SessionError",
@@ -109,6 +111,11 @@ class EngineError(ScadError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class LogUnavailable(EngineError):
+    """Raised when the engine says, in a log's own stream, that it could not read the
+    log (a swarm manager that cannot reach the node a task ran on)."""
 
 
 class ImageError(ScadError):

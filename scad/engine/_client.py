@@ -21,9 +21,10 @@ import aiohttp
 import anyio
 from aiodocker.networks import DockerNetwork
 
-from ..errors import EngineError, EngineUnavailable
+from ..errors import EngineError, EngineUnavailable, LogUnavailable
+from ..text import printable
 from ._endpoint import Endpoint, endpoint_of, tls_context
-from ._frames import LogEntries, frames
+from ._frames import SYSTEM_ERROR, LogEntries, frames
 from ._internals import log_response
 from ._swarmtypes import SwarmEngine
 from ._types import (
@@ -404,14 +405,20 @@ def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
 async def _entries(response: aiohttp.ClientResponse, timestamps: bool) -> AsyncIterator[list[str]]:
     """The entries of a log response, demultiplexed here as they arrive, those of each
     read together (aiodocker's own reader makes two small reads per entry, which
-    cost most of a long catch-up)."""
+    cost most of a long catch-up). The engine's own word that it could not read the
+    log ends it: :class:`~scad.errors.LogUnavailable`."""
     entries, buffer = LogEntries(timestamps), b""
     async for chunk in response.content.iter_any():
         buffer += chunk
         complete = frames(buffer)
-        buffer = buffer[sum(8 + len(f) for f in complete) :]
-        if complete:
-            yield [entries.decode(frame) for frame in complete]
+        buffer = buffer[sum(8 + len(payload) for _, payload in complete) :]
+        streams = [stream for stream, _ in complete]
+        cut = streams.index(SYSTEM_ERROR) if SYSTEM_ERROR in streams else len(complete)
+        if cut:
+            yield [entries.decode(payload) for _, payload in complete[:cut]]
+        if cut < len(complete):  # the engine's own word ends the log: nothing after it
+            said = complete[cut][1].decode(errors="replace").strip()
+            raise LogUnavailable(printable(said)[:300])
 
 
 class _DockerOutput:

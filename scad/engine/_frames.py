@@ -2,7 +2,8 @@
 
 The engine sends a container's output as frames (an 8-byte header: stream, three
 zero bytes, the payload's length; then the payload), each one log entry, which
-starts with its timestamp when asked for.
+starts with its timestamp when asked for. A frame of the third stream is the
+engine's own word, not the container's: it could not read the log.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import codecs
 import struct
 
-__all__ = ["LogEntries", "frames"]
+__all__ = ["SYSTEM_ERROR", "LogEntries", "frames"]
+
+#: The stream of the engine's own errors (1 is stdout, 2 stderr).
+SYSTEM_ERROR = 3
 
 
 class LogEntries:
@@ -29,15 +33,16 @@ class LogEntries:
         return f"{stamp.decode('ascii', 'replace')} {self._decoder.decode(content)}"
 
 
-def frames(body: bytes) -> list[bytes]:
-    """The whole frames of a multiplexed stream: 8-byte headers (stream, 0, 0, 0,
-    length), then the payload. scad's containers have no TTY, so their output is
-    always multiplexed. A frame cut at the end is left for the next read."""
+def frames(body: bytes) -> list[tuple[int, bytes]]:
+    """The whole frames of a multiplexed stream, each its stream and payload: 8-byte
+    headers (stream, 0, 0, 0, length), then the payload. scad's containers have no
+    TTY, so their output is always multiplexed. A frame cut at the end is left for
+    the next read."""
     found, position, end = [], 0, len(body)
     while position + 8 <= end:
-        (length,) = struct.unpack_from(">I", body, position + 4)
+        stream, length = struct.unpack_from(">BxxxI", body, position)
         if position + 8 + length > end:
             break
-        found.append(body[position + 8 : position + 8 + length])
+        found.append((stream, body[position + 8 : position + 8 + length]))
         position += 8 + length
     return found

@@ -7,7 +7,8 @@ whose environment and labels anyone who can inspect the service reads. The servi
 is one task; once the task is placed its node is logged with the ``started`` event, its log followed into the run's (:mod:`.tasklog`),
 and its state and its node's watched: an ended task gives the exit, a node lost
 under it (:func:`~.nodeloss.node_loss`) ends the attempt ``crashed``, naming the
-node. Whatever happens, the service and its secret are removed (shielded, bounded).
+node, and so does a task that failed as its node died (the manager, asked for its
+stderr, says it cannot reach the node). Whatever happens, the service and its secret are removed (shielded, bounded).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from ..engine import ContainerExit, SecretFile, ServiceSpec, SwarmEngine, TaskState, labels
-from ..errors import ScadError, SessionError
+from ..errors import LogUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
 from ..runs.catchup import STDERR_ENTRIES, STDERR_TAIL
@@ -212,18 +213,21 @@ async def _outcome(
     watch: Watch,
 ) -> Outcome:
     """The run's end in its log, once all its lines are, and its outcome."""
-    if ended.lost is not None:  # nothing more comes from a lost node
-        detail = f"{record.run_id}: {ended.lost}; its service was removed"
+    task, lost = ended.task, ended.lost
+    exit_code = KILLED if task is None or task.exit_code is None else task.exit_code
+    stderr = None
+    if lost is None and task is not None and exit_code != 0 and watch.stop is None:
+        try:
+            stderr = await _stderr(swarm, task_id) or task.error
+        except LogUnavailable as exc:  # its node died as it failed: the node lost it
+            lost = f"node {await _hostname(swarm, task)} cannot be reached ({exc})"
+    if lost is not None:  # nothing more comes from a lost node
+        detail = f"{record.run_id}: {lost}; its service was removed"
         await mark_lost(paths, task_id, detail)
         return Outcome(run_id=record.run_id, outcome="crashed", container_id=task_id, detail=detail)
     next_line = (await position(paths, task_id)).next_line
     with contextlib.suppress(ScadError), anyio.move_on_after(REST_SECONDS):
         next_line = await read_rest(swarm, paths, task_id, watch)
-    task = ended.task
-    exit_code = KILLED if task is None or task.exit_code is None else task.exit_code
-    stderr = None
-    if task is not None and exit_code != 0 and watch.stop is None:
-        stderr = await _stderr(swarm, task_id) or task.error
     exit = Exited(
         ts=event_time(task.timestamp) if task is not None and task.timestamp else "",
         exit_code=exit_code,
@@ -237,11 +241,23 @@ async def _outcome(
     return outcome_of(record.run_id, task_id, ContainerExit(exit_code=exit_code), watch, refusal)
 
 
+async def _hostname(swarm: SwarmEngine, task: TaskState) -> str:
+    """The name of ``task``'s node (its id when the manager cannot say)."""
+    node_id = task.node_id or "?"
+    with contextlib.suppress(ScadError), anyio.move_on_after(REST_SECONDS):
+        if node := await swarm.node(node_id):
+            return node.hostname
+    return node_id[:12]
+
+
 async def _stderr(swarm: SwarmEngine, task_id: str) -> str | None:
-    """A failed task's last lines of stderr (None: the manager cannot say)."""
+    """A failed task's last lines of stderr (None: the manager cannot say). Raises
+    :class:`~scad.errors.LogUnavailable` when the manager cannot reach the task's node."""
     try:
         with anyio.fail_after(REST_SECONDS):
             entries = await swarm.task_stderr(task_id, tail=STDERR_ENTRIES)
+    except LogUnavailable:
+        raise
     except (ScadError, TimeoutError):
         return None
     lines = [line for line in "".join(entries).splitlines() if line.strip()]

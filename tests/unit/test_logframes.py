@@ -1,10 +1,19 @@
-"""Demultiplexing the engine's log stream: frames, and characters cut between entries."""
+"""Demultiplexing the engine's log stream: frames, the engine's own errors among
+them, and characters cut between entries."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
+import pytest
+
+from scad.engine._client import _entries
 from scad.engine._frames import LogEntries, frames
+from scad.errors import LogUnavailable
+
+pytestmark = pytest.mark.anyio
 
 
 def frame(payload: bytes, stream: int = 1) -> bytes:
@@ -13,7 +22,55 @@ def frame(payload: bytes, stream: int = 1) -> bytes:
 
 def test_frames_and_a_cut_last_frame() -> None:
     body = frame(b"one\n") + frame(b"two\n") + frame(b"three\n")[:7]
-    assert frames(body) == [b"one\n", b"two\n"]
+    assert frames(body) == [(1, b"one\n"), (1, b"two\n")]
+
+
+def test_each_frame_keeps_its_stream() -> None:
+    body = frame(b"out\n", 1) + frame(b"err\n", 2) + frame(b"engine\n", 3)
+    assert frames(body) == [(1, b"out\n"), (2, b"err\n"), (3, b"engine\n")]
+
+
+class Body:
+    """A log response whose body arrives in the given chunks."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.content = self
+        self._chunks = chunks
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+async def entries_of(*chunks: bytes) -> list[list[str]]:
+    found = []
+    async for entries in _entries(cast(Any, Body(*chunks)), False):
+        found.append(entries)
+    return found
+
+
+async def test_the_engines_own_error_is_raised_after_the_entries_before_it() -> None:
+    """A swarm manager cut off from a task's node says so in the log's third stream:
+    never the task's output, the entries before it kept."""
+    said = b"Error grabbing logs: node 0amef is not available\n"
+    first = frame(b"one\n", 2) + frame(b"two\n", 2)[:5]
+    rest = frame(b"two\n", 2)[5:] + frame(said, 3) + frame(b"after\n", 2)
+    found: list[list[str]] = []
+    with pytest.raises(LogUnavailable, match=r"node 0amef is not available$"):
+        async for entries in _entries(cast(Any, Body(first, rest)), False):
+            found.append(entries)
+    assert found == [["one\n"], ["two\n"]]
+
+
+async def test_a_stream_without_the_engines_word_is_all_entries() -> None:
+    body = frame(b"a\n", 1) + frame(b"b\n", 2)
+    assert await entries_of(body[:3], body[3:]) == [["a\n", "b\n"]]
+
+
+async def test_the_engines_word_is_one_printable_line() -> None:
+    with pytest.raises(LogUnavailable) as raised:
+        await entries_of(frame(b"bad\x1b[2J\nsecond line\n", 3))
+    assert "\x1b" not in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_a_character_cut_between_entries_is_whole_in_the_next() -> None:
