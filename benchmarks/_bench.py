@@ -1,10 +1,25 @@
-"""What every benchmark shares: timing a command, and the table of ratios it prints."""
+"""What every benchmark shares: its quick mode, timing a command, and the table of
+ratios it prints."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import time
+
+
+def arguments(parser: argparse.ArgumentParser, **quick: object) -> argparse.Namespace:
+    """The benchmark's arguments. With ``--quick``, each argument named in ``quick`` and
+    not given takes that small size: what CI runs, to show the figures and to fail
+    only when the benchmark cannot run (never on a ratio: the machines are shared)."""
+    parser.add_argument("--quick", action="store_true", help="small sizes, as CI runs it")
+    args = parser.parse_args()
+    if args.quick:
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    return args
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from _bench import print_ratios, sample_interleaved
+from _bench import arguments, print_ratios, sample_interleaved
 
 from scad.batch.events import AttemptEnded, AttemptStarted, BatchEvent, LimitMoved, SupervisorTook
 from scad.batch.store import BatchItem, BatchManifest, BatchOptions, BatchPaths, save_manifest
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--lines", type=int, default=200, help="Claude's lines per attempt")
     parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    args = arguments(parser, runs=20, lines=50, rounds=2)
     with tempfile.TemporaryDirectory() as root:
         home = Home(Path(root))
         logs = make_batch(home, args.runs, args.lines)

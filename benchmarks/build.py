@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _bench import print_ratios, remove_images, sample_interleaved, timed
+from _bench import arguments, print_ratios, remove_images, sample_interleaved, timed
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERTS = sorted(str(p) for p in Path("/usr/local/share/ca-certificates").glob("*.crt"))
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument(
         "--full", action="store_true", help="also time a build without the layer cache"
     )
-    args = parser.parse_args()
+    args = arguments(parser, runs=2)
     with tempfile.TemporaryDirectory() as root:
         repo = Path(root, "repo")
         subprocess.run(["git", "init", "-q", str(repo)], check=True)

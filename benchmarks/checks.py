@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
+from _bench import arguments
 from batch import SCAD, docker_run_args, make_project, remove_runs
 
 from scad.checks.checkout import write_checkout
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs judged")
     parser.add_argument("--parallel", type=int, default=4, help="checks at once")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    options = parser.parse_args()
+    options = arguments(parser, runs=4, parallel=2, rounds=1)
     if min(options.runs, options.parallel, options.rounds) < 1:
         parser.error("--runs, --parallel and --rounds take 1 or more")
     root = Path(tempfile.mkdtemp(prefix="scad-bench-checks-"))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
-from _bench import print_ratios
+from _bench import arguments, print_ratios
 
 from scad.code.clones import create_clone, unfetched_work
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--commits", type=int, default=1000)
-    args = parser.parse_args()
+    args = arguments(parser, runs=2, commits=200)
     with tempfile.TemporaryDirectory() as root_name:
         root = Path(root_name)
         host = root / "host"

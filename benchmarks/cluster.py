@@ -55,6 +55,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import anyio
+from _bench import arguments
 from anyio.from_thread import start_blocking_portal
 from batch import SCAD, make_project
 
@@ -418,7 +419,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=24, help="runs dispatched at once")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each")
-    options = parser.parse_args()
+    options = arguments(parser, runs=3, rounds=1)
     if options.runs < 1 or options.rounds < 1:
         parser.error("--runs and --rounds take 1 or more")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]

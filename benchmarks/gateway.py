@@ -28,6 +28,7 @@ from pathlib import Path
 
 import aiohttp
 import anyio
+from _bench import arguments
 
 from scad.gateway import ensure_gateway, register_run, stop_gateway
 from scad.home import Home
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
-    args = parser.parse_args()
+    args = arguments(parser, samples=30, streams=5, requests=200)
     root = Path(tempfile.mkdtemp(prefix="scad-bench-gateway-"))
     offline = subprocess.Popen(
         [SCAD, "offline", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import anyio
-from _bench import print_ratios, sample_interleaved
+from _bench import arguments, print_ratios, sample_interleaved
 from clone_read import fast_import
 
 from scad.batch.events import AttemptEnded, AttemptStarted
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--branches", type=int, default=20)
     parser.add_argument("--commits", type=int, default=1000)
-    args = parser.parse_args()
+    args = arguments(parser, runs=2, branches=4, commits=200)
     with tempfile.TemporaryDirectory() as root_name:
         root = Path(root_name)
         host = root / "host"

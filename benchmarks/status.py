@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _bench import print_ratios, remove_images, sample_interleaved
+from _bench import arguments, print_ratios, remove_images, sample_interleaved
 
 SCAD = str(Path(sys.executable).parent / "scad")
 CERTS = sorted(str(p) for p in Path("/usr/local/share/ca-certificates").glob("*.crt"))
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args()
+    args = arguments(parser, sessions=2, runs=3)
     serve = subprocess.Popen(
         [SCAD, "offline", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
     )

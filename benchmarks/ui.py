@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
-from _bench import print_ratios, timed
+from _bench import arguments, print_ratios, timed
 from batch_page import BATCH, make_batch
 
 from scad.home import Home
@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=1.0, help="seconds between a run's lines")
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--only", choices="abc", help="run only this part")
-    args = parser.parse_args()
+    args = arguments(parser, runs=20, rounds=2, clients=5, seconds=3.0, big_mb=10)
     if args.only in (None, "a"):
         page_of_200(args.runs, args.rounds)
     if args.only in (None, "b"):
