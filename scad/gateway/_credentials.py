@@ -178,6 +178,10 @@ class OAuthLogin:
         self._lock = anyio.Lock()
         #: Hashes of the refresh tokens this process sent: never sent again.
         self._spent: set[str] = set()
+        #: Hashes of the access tokens a refresh after a rejection gave: a rejection of
+        #: one of these refreshes nothing (an API that refuses every login, or a call
+        #: that answers 401 whatever the login, would rotate it on every request).
+        self._given_on_rejection: set[str] = set()
 
     async def credential(self, *, rejected: Credential | None = None) -> Credential:
         async with self._lock:  # callers wait here and share one refresh
@@ -190,7 +194,11 @@ class OAuthLogin:
         return Credential(kind="oauth", secret=login.access_token)
 
     def _stale(self, login: _Login, rejected: Credential | None) -> bool:
-        if rejected is not None and rejected.secret == login.access_token:
+        if (
+            rejected is not None
+            and rejected.secret == login.access_token
+            and _digest(rejected.secret) not in self._given_on_rejection
+        ):
             return True
         return login.expires_at - self._margin <= self._clock()
 
@@ -202,7 +210,7 @@ class OAuthLogin:
             login = await anyio.to_thread.run_sync(_read_login, self._path)
             if not self._stale(login, rejected):
                 return login  # refreshed by someone else while we waited
-            spent = hashlib.sha256(login.refresh_token.encode()).hexdigest()
+            spent = _digest(login.refresh_token)
             if spent in self._spent:
                 raise CredentialsError(
                     f"the Claude login in {self._path} could not be refreshed before; {RELOGIN}"
@@ -211,6 +219,8 @@ class OAuthLogin:
             answer = await self._post(login)
             fresh = _refreshed(login, answer, self._clock())
             await anyio.to_thread.run_sync(_write_login, self._path, fresh)
+            if rejected is not None:
+                self._given_on_rejection.add(_digest(fresh.access_token))
             return fresh
 
     async def _post(self, login: _Login) -> _TokenAnswer:
@@ -241,6 +251,10 @@ class OAuthLogin:
             return msgspec.json.decode(data, type=_TokenAnswer)
         except msgspec.DecodeError:
             raise CredentialsError(f"{failed}: its answer holds no token; {RELOGIN}") from None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _oauth_error(data: bytes) -> str:

@@ -188,9 +188,10 @@ class Gateway:
             return error_response(502, "api_error", "scad gateway: the model API cannot be reached")
         async with upstream:
             response = await self._relay(request, path, registration, upstream, started, ceiling)
-        if upstream.status == 401:
-            # The API refused the host's credential: a login is refreshed now, once for
-            # every request that saw it refused; Claude Code retries a 401.
+        if upstream.status == 401 and (request.method, path) in METERED:
+            # The API refused the host's credential for a model call: a login is
+            # refreshed now, once for every request that saw it refused; Claude Code
+            # retries a 401. (Another call may answer 401 whatever the login.)
             with contextlib.suppress(CredentialsError):
                 await self._credential.credential(rejected=auth)
         return response

@@ -184,6 +184,22 @@ async def test_a_token_the_api_rejected_is_renewed_before_it_expires(
     assert len(endpoint.bodies) == 1
 
 
+async def test_a_token_given_after_a_rejection_is_not_renewed_on_its_own_rejection(
+    credentials: Path, endpoint: TokenEndpoint
+) -> None:
+    """Rejected again, the token a rejection gave stays (an API refusing every login
+    would rotate it on every call), until it nears its expiry."""
+    now = [NOW]
+    write_login(credentials, access="access-0", refresh="refresh-0", expires_at=NOW + 3600)
+    source = login(credentials, endpoint, clock=lambda: now[0])
+    given = await source.credential(rejected=await source.credential())
+    assert given.secret == "access-1"
+    assert (await source.credential(rejected=given)).secret == "access-1"
+    assert len(endpoint.bodies) == 1
+    now[0] = NOW + 7200
+    assert (await source.credential(rejected=given)).secret == "access-2"
+
+
 async def test_a_failed_refresh_is_clear_leaves_the_file_and_is_not_repeated(
     credentials: Path, endpoint: TokenEndpoint
 ) -> None:
