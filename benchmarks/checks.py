@@ -45,7 +45,6 @@ from scad.config.schema import Config, load_config
 from scad.engine import Engine
 from scad.engine._client import open_engine
 from scad.home import Home
-from scad.layout import WORKSPACE
 from scad.runs.records import RunRecord, load_run
 
 CHECK = "python3 -m unittest discover -s tests"
@@ -118,7 +117,7 @@ async def by_hand_commands(env: dict[str, str], run_ids: list[str], root: Path) 
             checkouts[source.repo] = str(dest)
         spec = check_spec(
             home, config, record.image, name=check.name, run=check.run, checkouts=checkouts,
-            workdir=str(WORKSPACE / config.workdir_key),
+            folder=str(root / record.run_id),
         )  # fmt: skip
         args = docker_run_args(spec, spec.name)
         commands.append(["docker", "run", "--rm", *args[3:]])

@@ -82,17 +82,13 @@ class Server:
 
 
 def _cookie(url: str) -> str:
-    """The session cookie the server sets for its token."""
-
-    class Keep(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    try:
-        urllib.request.build_opener(Keep).open(url, timeout=30)
-    except urllib.error.HTTPError as answer:
-        return str(answer.headers["Set-Cookie"]).split(";", 1)[0]
-    raise AssertionError("the token did not become a cookie")
+    """The session cookie the server sets for its token (its answer to the token's
+    page, which then sends the browser on)."""
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        cookie = answer.headers["Set-Cookie"]
+    if not cookie:
+        raise AssertionError("the token did not become a cookie")
+    return str(cookie).split(";", 1)[0]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -19,7 +19,7 @@ import msgspec
 
 from ..gateway import load_registration
 from ..home import Home
-from ..runs.gatewaylog import RATE_LIMIT_STATUSES, Exchange, read_gateway_events_from
+from ..runs.gatewaylog import Exchange, read_gateway_events_from
 from ..runs.records import RunPaths
 from ..runs.tallies import LogTallies
 
@@ -114,7 +114,7 @@ class GatewaySignals:
             for event in events:
                 if isinstance(event, Exchange):
                     self._spent[run_id] = self._spent.get(run_id, 0.0) + event.cost_usd
-                    if event.status in RATE_LIMIT_STATUSES:
+                    if event.throttled:
                         limits.append(event.status)
             if after == offset:
                 break  # all read, or a partial last line whose end comes later

@@ -9,18 +9,20 @@ allowed path needs either) are refused.
 
 from __future__ import annotations
 
+from ..runs.gatewaylog import MODEL_CALL
+
 __all__ = ["FORWARDED", "METERED", "canonical_path"]
 
 #: The calls Claude Code makes of the Messages API, and nothing more.
 FORWARDED = frozenset(
     {
-        ("POST", "/v1/messages"),
+        MODEL_CALL,
         ("POST", "/v1/messages/count_tokens"),
         ("GET", "/v1/models"),
     }
 )
 #: The calls that can cost money: each waits for the run's budget.
-METERED = frozenset({("POST", "/v1/messages")})
+METERED = frozenset({MODEL_CALL})
 
 
 def canonical_path(raw: str) -> str | None:

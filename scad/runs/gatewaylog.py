@@ -24,6 +24,7 @@ __all__ = [
     "BUDGET_STATUS",
     "EVENTS_FILE",
     "GATEWAY_DIR",
+    "MODEL_CALL",
     "RATE_LIMIT_STATUSES",
     "BudgetRefused",
     "Exchange",
@@ -45,6 +46,8 @@ EVENTS_FILE = "events.jsonl"
 #: The gateway's answer to a run past its budget: Claude Code ends at once on it (a
 #: 401 it would retry ten times).
 BUDGET_STATUS = 402
+#: The one call that costs money: Claude's turn.
+MODEL_CALL = ("POST", "/v1/messages")
 #: Answers that say the API is limiting: rate limited, overloaded.
 RATE_LIMIT_STATUSES = (429, 529)
 #: How much of a file one incremental read takes at most.
@@ -73,6 +76,13 @@ class Exchange(_Event, tag="exchange"):
     retry_after: float | None = None
     ratelimit: dict[str, str] = {}
     ms: int = 0
+
+    @property
+    def throttled(self) -> bool:
+        """A model call the API rate-limited (429) or found itself overloaded for
+        (529). A free call (``count_tokens``, ``models``) has limits of its own: its
+        429 says nothing of the runs' pace."""
+        return (self.method, self.path) == MODEL_CALL and self.status in RATE_LIMIT_STATUSES
 
 
 class BudgetRefused(_Event, tag="budget"):

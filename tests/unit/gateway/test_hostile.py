@@ -250,12 +250,20 @@ async def test_silent_connections_do_not_shut_the_connect_proxy_to_every_run(
     assert answer.startswith(b"HTTP/1.1 407")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a 429 on count_tokens counts as a rate limit of the batch"
+@pytest.mark.parametrize(
+    ("method", "path", "slows"),
+    [
+        ("POST", "/v1/messages/count_tokens", False),
+        ("GET", "/v1/models", False),
+        ("POST", "/v1/messages", True),
+    ],
 )
-async def test_a_429_on_a_free_call_does_not_slow_the_batch(tmp_path: Path) -> None:
+async def test_a_429_on_a_free_call_does_not_slow_the_batch(
+    tmp_path: Path, method: str, path: str, slows: bool
+) -> None:
     """``count_tokens`` costs nothing and has limits of its own: an agent that hammers
-    it until the API answers 429 must not halve every other run's concurrency."""
+    it until the API answers 429 must not halve every other run's concurrency. A model
+    call's 429 does."""
     from scad.batch.signals import GatewaySignals
     from scad.runs.gatewaylog import encode_event
     from scad.runs.records import RunPaths
@@ -264,10 +272,8 @@ async def test_a_429_on_a_free_call_does_not_slow_the_batch(tmp_path: Path) -> N
     paths = RunPaths(home, "run-a")
     paths.root.mkdir(parents=True)
     register_run(home, "run-a")
-    limited = Exchange(
-        ts="t", method="POST", path="/v1/messages/count_tokens", status=429, retry_after=30.0
-    )
+    limited = Exchange(ts="t", method=method, path=path, status=429, retry_after=30.0)
     with paths.gateway_events.open("ab") as file:
         file.write(encode_event(limited) * 5)
     (signals,) = await GatewaySignals(home).poll(["run-a"])
-    assert signals.rate_limits == ()
+    assert signals.rate_limits == ((429,) * 5 if slows else ())
