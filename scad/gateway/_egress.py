@@ -34,6 +34,7 @@ from ..errors import EngineError, UsageError
 from ..home import Home
 from ..names import home_key
 from ..text import printable
+from ._pending import Pending
 from ._registry import check_token
 
 __all__ = [
@@ -63,6 +64,8 @@ RESOLVE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 #: Tunnels open at once; more wait for one to close.
 MAX_TUNNELS = 256
+#: Connections yet to send their head; one more cuts the oldest (see :mod:`._pending`).
+MAX_PENDING = 128
 #: Connections a listener holds at once (each a descriptor); more wait to be accepted.
 MAX_CONNECTIONS = 512
 #: How long a listener waits to accept again when the process runs short of
@@ -156,10 +159,16 @@ async def open_connect_proxy(
     request's from its proxy credentials (refused with a 407 when there is none)."""
     resolver = resolve or _resolve
     limiter = anyio.CapacityLimiter(MAX_TUNNELS)
+    pending = Pending(MAX_PENDING)
 
     async def handle(client: SocketStream) -> None:
-        async with client, limiter:
-            await _serve_one(client, policy, resolver)
+        async with client:
+            incoming, head = BufferedByteReceiveStream(client), None
+            with pending.waiting():  # cut, it leaves ``head`` None
+                head = await _head(client, incoming)
+            if head is not None:  # a tunnel's place is taken only by a request said
+                async with limiter:
+                    await _serve_one(client, incoming, head, policy, resolver)
 
     listeners = [await anyio.create_tcp_listener(local_host=hosts[0], local_port=port)]
     bound = listeners[0].extra(anyio.abc.SocketAttribute.local_port)
@@ -227,20 +236,31 @@ _UNKNOWN_RUN = _Refusal(
 )
 
 
-async def _serve_one(client: SocketStream, policy: EgressPolicy | Admit, resolve: Resolve) -> None:
-    incoming = BufferedByteReceiveStream(client)
+async def _head(client: SocketStream, incoming: BufferedByteReceiveStream) -> bytes | None:
+    """The head of the client's request; None when it went, said nothing in time, was
+    cut (see :class:`._pending.Pending`), or said too much (answered)."""
     too_large = _Refusal(431, "Request Header Fields Too Large", "request head too large")
     try:
         with anyio.fail_after(HEAD_TIMEOUT):
             head = await incoming.receive_until(b"\r\n\r\n", MAX_HEAD)
     except anyio.DelimiterNotFound:
         await _answer(client, too_large)
-        return
+        return None
     except (TimeoutError, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.EndOfStream):
-        return  # gone, or never said anything: nothing to answer
+        return None  # gone, or never said anything: nothing to answer
     if len(head) > MAX_HEAD:  # found in the last read, which may overshoot the bound
         await _answer(client, too_large)
-        return
+        return None
+    return head
+
+
+async def _serve_one(
+    client: SocketStream,
+    incoming: BufferedByteReceiveStream,
+    head: bytes,
+    policy: EgressPolicy | Admit,
+    resolve: Resolve,
+) -> None:
     try:
         host, port = _target(head)
         if not isinstance(policy, EgressPolicy):
