@@ -16,31 +16,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._faces import lazy_face
-from .errors import (
-    AgentFileError,
-    BaseImageMissing,
-    BuildFailed,
-    ConfigError,
-    CostCheckError,
-    CredentialsError,
-    EngineError,
-    EngineUnavailable,
-    GitError,
-    ImageError,
-    NotFound,
-    ScadError,
-    SessionError,
-    TooManyEntries,
-    UnfetchedWork,
-    UnreadableClone,
-    UsageError,
-)
-from .home import Home, scad_home
 
 if TYPE_CHECKING:
     from .batch import create_batch, run_batch, spawn_supervisor
     from .config import Config, load_config, load_registered
     from .engine import Engine, open_engine
+    from .errors import (
+        AgentFileError,
+        BaseImageMissing,
+        BuildFailed,
+        ConfigError,
+        CostCheckError,
+        CredentialsError,
+        EngineError,
+        EngineUnavailable,
+        GitError,
+        ImageError,
+        NotFound,
+        ScadError,
+        SessionError,
+        TooManyEntries,
+        UnfetchedWork,
+        UnreadableClone,
+        UsageError,
+    )
+    from .home import Home, scad_home
     from .image import build_image
     from .sessions import run_session, start_session
 
@@ -81,19 +81,42 @@ __all__ = [
 ]
 
 
-#: Each name loaded on first use, and the package that defines it.
+_ERRORS = (
+    "AgentFileError",
+    "BaseImageMissing",
+    "BuildFailed",
+    "ConfigError",
+    "CostCheckError",
+    "CredentialsError",
+    "EngineError",
+    "EngineUnavailable",
+    "GitError",
+    "ImageError",
+    "NotFound",
+    "ScadError",
+    "SessionError",
+    "TooManyEntries",
+    "UnfetchedWork",
+    "UnreadableClone",
+    "UsageError",
+)
+#: Each name loaded on first use, and the module that defines it (`scad --version`
+#: imports this face and nothing else).
 __getattr__, _ = lazy_face(
     __name__,
     {
+        **dict.fromkeys(_ERRORS, "errors"),
         "Config": "config",
         "Engine": "engine",
         "build_image": "image",
+        "Home": "home",
         "create_batch": "batch",
         "load_config": "config",
         "load_registered": "config",
         "open_engine": "engine",
         "run_batch": "batch",
         "run_session": "sessions",
+        "scad_home": "home",
         "spawn_supervisor": "batch",
         "start_session": "sessions",
     },

@@ -1,9 +1,8 @@
-"""The root group: lazy command loading, the one place errors are reported, and the
-application every command is handed (the scad home and the way to the engine)."""
+"""The root group: the one place errors are reported, and the application every
+command is handed (the scad home and the way to the engine)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import asyncclick as click
 
 from ..errors import ScadError, UsageError
 from ..home import Home, scad_home
+from ._groups import LazyGroup
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Application",
     "EngineFactory",
-    "HelpGroup",
     "ScadGroup",
     "abort",
     "pass_app",
@@ -90,44 +89,13 @@ def pass_app(f: Callable[Concatenate[Application, P], R]) -> Callable[P, R]:
 pass_app_as_is = click.pass_obj
 
 
-class HelpGroup(click.Group):
-    """A group whose help lists each command with its first sentence whole (click
-    cuts it with ``...`` to fit one line; a wrapped sentence reads better)."""
-
-    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
-        rows = []
-        for name in self.list_commands(ctx):
-            command = self.get_command(ctx, name)
-            if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=1_000)))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-
-class ScadGroup(HelpGroup):
-    """A group whose commands are imported on first use.
+class ScadGroup(LazyGroup):
+    """The root group, its commands imported on first use.
 
     Domain errors (:class:`ScadError`) end the command here with one line on
     stderr and the error's exit code, and so does a value an option's type refuses
     (exit 2, as a usage error); anything else is a bug and keeps its traceback.
     """
-
-    def __init__(
-        self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy_commands = lazy_commands or {}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
-            module_name, attribute = self.lazy_commands[cmd_name].split(":")
-            command = getattr(importlib.import_module(module_name), attribute)
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
 
     async def invoke(self, ctx: click.Context) -> Any:
         try:

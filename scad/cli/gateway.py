@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncclick as click
 
-from ._app import Application, HelpGroup, pass_app
+from ._app import Application, pass_app
+from ._groups import HelpGroup
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._render import Column, output_option, table
 

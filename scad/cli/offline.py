@@ -9,7 +9,7 @@ import anyio
 import asyncclick as click
 
 from ..text import printable
-from ._app import HelpGroup
+from ._groups import HelpGroup
 
 if TYPE_CHECKING:
     from ..offline import Served

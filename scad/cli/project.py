@@ -9,9 +9,10 @@ import asyncclick as click
 
 from ..names import short_run_id
 from ..text import display_width
-from ._app import Application, HelpGroup, pass_app
+from ._app import Application, pass_app
 from ._complete import config_names
 from ._engine import STATES_UNKNOWN, with_engine_if_up
+from ._groups import HelpGroup
 from ._json import Document, JsonCommand, JsonOutput, json_option
 from ._progress import ProgressLine
 from ._render import Column, output_option, table_lines, terminal_width

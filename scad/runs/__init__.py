@@ -16,7 +16,7 @@ from .._faces import lazy_face
 
 if TYPE_CHECKING:
     from .accounting import RunSummary, Usage, summarise
-    from .catchup import catch_up, follow_engine, tail_events
+    from .catchup import catch_up, follow_engine, stream_events, tail_events
     from .containers import remove_containers, retire_containers
     from .envelopes import Envelope
     from .events import append_event, each_event, read_all_events, read_events
@@ -55,6 +55,7 @@ __all__ = [
     "retire_containers",
     "save_run",
     "stop_run",
+    "stream_events",
     "summarise",
     "supervise",
     "tail_events",
@@ -90,6 +91,7 @@ __getattr__, __dir__ = lazy_face(
         "retire_containers": "containers",
         "save_run": "records",
         "stop_run": "supervisor",
+        "stream_events": "catchup",
         "summarise": "accounting",
         "supervise": "supervisor",
         "tail_events": "catchup",

@@ -1,27 +1,36 @@
-"""Sessions: one run directory, one container, its own clones and Claude state."""
+"""Sessions: one run directory, one container, its own clones and Claude state.
 
-from ..runs.catchup import catch_up, follow_engine, stream_events, tail_events
-from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
-from .restart import Resumed, prepare_restart, resume_session
-from .start import (
-    Prepared,
-    SessionRefresh,
-    discard_run,
-    prepare_session,
-    refresh_session,
-    run_session,
-    start_session,
-)
-from .status import (
-    CloneInfo,
-    SessionInfo,
-    SessionStatus,
-    TranscriptInfo,
-    session_info,
-    session_status,
-    shared_refresh_tokens,
-)
-from .terminal import attach_command, detach_keys, pane_text
+Each name is loaded on first use: a status view takes the status module, not the
+machinery that starts and resumes sessions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._faces import lazy_face
+
+if TYPE_CHECKING:
+    from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
+    from .restart import Resumed, prepare_restart, resume_session
+    from .start import (
+        Prepared,
+        SessionRefresh,
+        discard_run,
+        prepare_session,
+        refresh_session,
+        run_session,
+        start_session,
+    )
+    from .status import (
+        CloneInfo,
+        SessionInfo,
+        SessionStatus,
+        TranscriptInfo,
+        session_info,
+        session_status,
+        shared_refresh_tokens,
+    )
+    from .terminal import attach_command, detach_keys, pane_text
 
 __all__ = [
     "CleanResult",
@@ -34,11 +43,9 @@ __all__ = [
     "StopResult",
     "TranscriptInfo",
     "attach_command",
-    "catch_up",
     "clean_session",
     "detach_keys",
     "discard_run",
-    "follow_engine",
     "pane_text",
     "prepare_restart",
     "prepare_session",
@@ -51,6 +58,35 @@ __all__ = [
     "shared_refresh_tokens",
     "start_session",
     "stop_sessions",
-    "stream_events",
-    "tail_events",
 ]
+
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    {
+        "CleanResult": "control",
+        "CloneInfo": "status",
+        "Prepared": "start",
+        "Resumed": "restart",
+        "SessionInfo": "status",
+        "SessionRefresh": "start",
+        "SessionStatus": "status",
+        "StopResult": "control",
+        "TranscriptInfo": "status",
+        "attach_command": "terminal",
+        "clean_session": "control",
+        "detach_keys": "terminal",
+        "discard_run": "start",
+        "pane_text": "terminal",
+        "prepare_restart": "restart",
+        "prepare_session": "start",
+        "refresh_session": "start",
+        "resume_session": "restart",
+        "run_session": "start",
+        "select_runs": "control",
+        "session_info": "status",
+        "session_status": "status",
+        "shared_refresh_tokens": "status",
+        "start_session": "start",
+        "stop_sessions": "control",
+    },
+)

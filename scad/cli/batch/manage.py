@@ -156,6 +156,3 @@ resume = _again(
     "Pick up a batch whose supervisor died: runs still going are adopted, queued prompts start.",
 )
 retry = _again("retry", True, "Run again the prompts of an ended batch that did not succeed.")
-
-
-commands = (status, watch, stop, resume, retry)

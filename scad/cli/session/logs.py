@@ -47,7 +47,8 @@ async def command(
 ) -> None:
     """What the session's agent did: messages, tool calls, results (for an interactive
     session, from Claude's transcripts)."""
-    from ...sessions import pane_text, stream_events
+    from ...runs import stream_events
+    from ...sessions import pane_text
 
     home = app.home
     record = find_run(home, run_id)
@@ -101,7 +102,7 @@ async def _interactive(
 ) -> bool:
     """An interactive run's log, then what its Claude did (its transcripts: Claude in
     a terminal prints nothing to the log); with ``follow``, both as they grow."""
-    from ...sessions import stream_events
+    from ...runs import stream_events
 
     transcripts = TranscriptFollower(RunPaths(home, record.run_id).claude_dir)
     printed = -1

@@ -143,8 +143,9 @@ async def _start_and_wait(
 ) -> None:
     """Supervise a headless run in the foreground, showing what it does; the exit
     code is its outcome (Ctrl-C stops it)."""
+    from ...runs import tail_events
     from ...runs.records import RunPaths
-    from ...sessions import run_session, tail_events
+    from ...sessions import run_session
 
     home = app.home
     outcomes: list[Outcome] = []

@@ -120,7 +120,7 @@ async def test_new_refuses_the_names_of_batch_commands(run_cli: Cli, scad_home: 
     from scad.cli.batch import batch
     from scad.names import RESERVED_CONFIG_NAMES
 
-    assert set(batch.commands) == set(RESERVED_CONFIG_NAMES)
+    assert set(batch.lazy) == set(RESERVED_CONFIG_NAMES)
     for name in RESERVED_CONFIG_NAMES:
         result = await run_cli("config", "new", name)
         assert result.exit_code == 2
