@@ -31,7 +31,7 @@ from scad.reports.ccusage import CCUSAGE_VERSION
 from tests.conftest import host_certificates, in_ci, make_repo
 
 from .cluster import Swarm, swarm_cluster
-from .sessions_support import OfflineServer, Project, remove_images, remove_run_containers
+from .sessions_support import OfflineServer, Project, remove_engine_leftovers, remove_images
 
 #: The base image .ci/base-image.sh makes when no registry is reachable.
 BASE_IMAGE = os.environ.get("SCAD_TEST_BASE_IMAGE", "python:3.11-slim")
@@ -190,7 +190,7 @@ def project(
     for tag in (context.tag, context.latest):
         subprocess.run(["docker", "tag", built_image.tag, tag], check=True, timeout=60)
     yield project
-    remove_run_containers(project.home)
+    remove_engine_leftovers(project.home)
     gateway = gateway_info(Home(project.home))
     if gateway is not None:  # the gateway the project's sessions started, by its pid
         os.kill(gateway.pid, signal.SIGTERM)

@@ -12,6 +12,9 @@ from typing import Any
 
 import anyio
 
+from scad.engine import labels
+from scad.home import Home
+
 SCAD = str(Path(sys.executable).parent / "scad")
 
 
@@ -150,12 +153,19 @@ async def wait_until(predicate: Any, timeout: float = 60) -> None:
             await anyio.sleep(0.25)
 
 
-def remove_run_containers(home: Path) -> None:
+def remove_engine_leftovers(home: Path) -> None:
+    """The home's run containers, then its networks (a fenced run's egress network)."""
     runs = home / "runs"
     for run_dir in runs.iterdir() if runs.is_dir() else []:
         subprocess.run(
             ["docker", "rm", "-f", f"scad-{run_dir.name}"], capture_output=True, timeout=120
         )
+    networks = subprocess.run(
+        ["docker", "network", "ls", "-q", "--filter", f"label={labels.HOME}={labels.home_label(Home(home))}"],
+        capture_output=True, text=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    if networks:
+        subprocess.run(["docker", "network", "rm", *networks], capture_output=True, timeout=120)
 
 
 def remove_images(repository: str) -> None:
