@@ -4,6 +4,7 @@ configs/<name>.yml     configs; `config add` registers a symlink
 runs/<run-id>/         one directory per session (mode 0700)
 batches/<batch-id>/    one directory per batch
 ledger/<run-id>.json   what each collected run was and spent
+borrowed/<repo>.git    each host repo's objects, lent read-only to local runs
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .errors import HomeUnwritable
 __all__ = ["Home", "scad_home"]
 
 #: The folders scad writes in a home (each made on first use).
-_FOLDERS = ("configs", "runs", "batches", "ledger")
+_FOLDERS = ("configs", "runs", "batches", "ledger", "borrowed")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class Home:
     @property
     def ledger(self) -> Path:
         return self.root / "ledger"
+
+    @property
+    def borrowed(self) -> Path:
+        """Where the host repos' objects are kept for local runs to borrow (see
+        :mod:`scad.code.borrowed`)."""
+        return self.root / "borrowed"
 
     def config_file(self, name: str) -> Path:
         return self.configs / f"{name}.yml"

@@ -13,9 +13,12 @@ import anyio
 import msgspec
 
 from ..errors import GitError, UnreadableClone
+from ..layout import BORROWED
 from ..runs.records import RunPaths
 from ..text import printable
 from . import git
+from ._objects import write_file
+from .borrowed import lend_objects
 from .snapshot import CloneSnapshot, snapshot_clone
 from .work import snapshot_work
 
@@ -48,29 +51,66 @@ async def host_identity(host_repo: Path) -> tuple[str, str]:
 
 
 async def create_clone(
-    host_repo: Path, dest: Path, branch: str, *, owner: tuple[int, int] | None
+    host_repo: Path,
+    dest: Path,
+    branch: str,
+    *,
+    owner: tuple[int, int] | None,
+    borrowed: Path | None = None,
 ) -> str:
     """Clone ``host_repo`` to ``dest`` on a new ``branch``; origin is the host repo.
     Returns the commit the branch starts at (the run's base).
 
-    The clone never shares files with the host repo (``--no-hardlinks``): a
+    With ``borrowed`` (the host repo's borrowed store, :mod:`scad.code.borrowed`) the
+    clone holds no object of its own: its alternates name where the run's container
+    sees that store (:data:`~scad.layout.BORROWED`/``dest.name``, read-only), and on
+    the host nothing reads it through them. Without, it copies the host's objects.
+    Either way it never shares files with the host repo (``--no-hardlinks``): a
     hardlinked object would let the agent rewrite the host's copy in place.
     With ``owner`` (a root host lending files to the agent's uid) the new clone
     is handed over before any agent sees it.
     """
     name, email = await host_identity(host_repo)
-    await git.git(
-        dest.parent, "clone", "--local", "--quiet", "--no-hardlinks",
-        "--config", f"user.name={name}", "--config", f"user.email={email}",
-        str(host_repo), dest.name,
-    )  # fmt: skip
-    await git.git(dest, "checkout", "--quiet", "-b", branch)
+    identity = ("--config", f"user.name={name}", "--config", f"user.email={email}")
+    if borrowed is None:
+        await git.git(
+            dest.parent, "clone", "--local", "--quiet", "--no-hardlinks", *identity,
+            str(host_repo), dest.name,
+        )  # fmt: skip
+        await git.git(dest, "checkout", "--quiet", "-b", branch)
+    else:
+        await _clone_borrowing(host_repo, dest, branch, borrowed, identity)
     # Read while the clone is still scad's alone: no agent has seen it yet.
     base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
+    if borrowed is not None:
+        alternates = f"{BORROWED / dest.name}\n".encode()
+        await anyio.to_thread.run_sync(
+            write_file, dest / ".git/objects/info/alternates", alternates
+        )
     if owner is not None:
         # A walk over the whole clone: off the event loop.
         await anyio.to_thread.run_sync(chown_tree, dest, owner)
     return base
+
+
+async def _clone_borrowing(
+    host_repo: Path, dest: Path, branch: str, borrowed: Path, identity: tuple[str, ...]
+) -> None:
+    """A clone of the borrowed store (brought up to date first) that shares its objects,
+    checked out where the host repo's HEAD is, with the host's current branch made
+    locally as ``git clone`` of the host would; origin is then the host repo."""
+    head = await git.current_branch(host_repo)
+    await lend_objects(borrowed, host_repo)
+    on_branch = () if head == "(detached)" else ("--branch", head)
+    await git.git(
+        dest.parent, "clone", "--shared", "--quiet", "--no-checkout", *on_branch, *identity,
+        str(borrowed), dest.name,
+    )  # fmt: skip
+    await git.git(dest, "remote", "set-url", "origin", str(host_repo))
+    start = (await git.store_git(borrowed, "rev-parse", "--verify", "refs/scad/head")).strip()
+    if head != "(detached)":
+        start = head  # the local branch clone made, at the host's tip of it
+    await git.git(dest, "checkout", "--quiet", "-b", branch, start)
 
 
 def chown_tree(root: Path, owner: tuple[int, int]) -> None:

@@ -13,8 +13,9 @@ directory (never mounted into the container), whose config scad writes:
 - objects: loose object files are copied; packs are streamed through
   ``git index-pack``, which hashes every object and writes scad's own index;
   ``objects/info/alternates`` and the clone's ``.idx`` files are never read;
-- the store borrows the host repo's objects (its own alternates, written by
-  scad), so the packs a clone shares with its host are not copied at all.
+- the store borrows the host repo's objects and those of the borrowed store the
+  clone was made from (its own alternates, written by scad), so what a clone
+  shares with its host is not copied at all.
 
 Every open goes through :mod:`scad.agentfs`: no link is followed, so a ``.git``
 that became a ``gitdir:`` file or a link, or objects that point elsewhere,
@@ -74,17 +75,26 @@ class CloneSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def snapshot_clone(
-    clone: Path, store: Path, host_repo: Path, *, host_objects: Path | None = None
+    clone: Path,
+    store: Path,
+    host_repo: Path,
+    *,
+    host_objects: Path | None = None,
+    borrowed: Path | None = None,
 ) -> CloneSnapshot:
     """Mirror ``clone``'s refs and objects into ``store`` (made when missing).
-    ``host_objects``: the host repo's object folder, when the caller knows it.
+    ``host_objects``: the host repo's object folder, when the caller knows it;
+    ``borrowed``: the borrowed store the clone was made from (:mod:`.borrowed`), whose
+    objects stay when the host repo drops them. Both are the store's alternates, as
+    scad names them: the clone's own alternates are never read.
 
     Raises UnreadableClone when the clone cannot be read without trusting it.
     """
     if host_objects is None:
         host_objects = await _host_objects(host_repo)
     try:
-        return await anyio.to_thread.run_sync(_snapshot, clone, store, host_objects)
+        lenders = [host_objects, borrowed / "objects" if borrowed else None]
+        return await anyio.to_thread.run_sync(_snapshot, clone, store, lenders)
     except (AgentFileError, GitError) as exc:
         raise UnreadableClone(clone.name, str(exc)) from None
     except OSError as exc:  # the store's side: a full disk, say
@@ -98,8 +108,9 @@ async def _host_objects(host_repo: Path) -> Path | None:
     return Path(out.strip())
 
 
-def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnapshot:
-    _init_store(store, host_objects)
+def _snapshot(clone: Path, store: Path, lenders: list[Path | None]) -> CloneSnapshot:
+    _init_store(store, lenders)
+    host_objects = lenders[0]
     with (
         agentfs.open_folder(clone) as clone_fd,
         agentfs.open_folder(".git", dir_fd=clone_fd) as git_fd,
@@ -126,15 +137,23 @@ def _snapshot(clone: Path, store: Path, host_objects: Path | None) -> CloneSnaps
     return snapshot
 
 
-def _init_store(store: Path, host_objects: Path | None) -> None:
+def _init_store(store: Path, lenders: list[Path | None]) -> None:
     for folder in ("objects/pack", "objects/info", "refs/heads"):
         (store / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     _keep(store / "config", STORE_CONFIG)
     if not (store / "HEAD").exists():
         write_file(store / "HEAD", b"ref: refs/heads/main\n")  # git needs one to see a repository
+    # A lender once named stays named (a reader that does not know of the borrowed
+    # store keeps it): the file is scad's own, written here only.
     alternates = store / "objects/info/alternates"
-    if host_objects is not None and host_objects.is_dir():
-        _keep(alternates, str(host_objects).encode() + b"\n")
+    try:
+        named = alternates.read_bytes().decode().splitlines()
+    except FileNotFoundError:
+        named = []
+    folders = dict.fromkeys([*(str(f) for f in lenders if f), *named])
+    there = [f"{folder}\n".encode() for folder in folders if Path(folder).is_dir()]
+    if there:
+        _keep(alternates, b"".join(there))
     else:
         alternates.unlink(missing_ok=True)
 

@@ -27,6 +27,7 @@ from ..layout import WORKSPACE, agent_owner
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
+from .borrowed import borrowed_store
 from .clonewrite import RefBusy, add_pack, update_ref
 from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
 
@@ -170,7 +171,8 @@ async def _sync_repo(
     default = await git.current_branch(host_repo)
     default_branch = None if default == "(detached)" else default
     try:
-        snapshot = await snapshot_clone(clone, store, host_repo)
+        borrowed = borrowed_store(paths.home, host_repo)
+        snapshot = await snapshot_clone(clone, store, host_repo, borrowed=borrowed)
         host = await git.branch_tips(host_repo)
         commits = await _send_objects(paths, store, clone, snapshot, host)
         await anyio.to_thread.run_sync(_write_origin, clone, host, agent_owner())

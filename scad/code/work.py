@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs.records import RunPaths
+from .borrowed import borrowed_store
 from .pushed import read_pushed
 from .snapshot import CloneSnapshot, snapshot_clone
 
@@ -32,5 +33,6 @@ async def snapshot_work(
     if pushed.is_dir():
         return await read_pushed(pushed, branch)
     return await snapshot_clone(
-        paths.clone(key), paths.store(key), host_repo, host_objects=host_objects
-    )
+        paths.clone(key), paths.store(key), host_repo, host_objects=host_objects,
+        borrowed=borrowed_store(paths.home, host_repo),
+    )  # fmt: skip

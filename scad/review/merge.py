@@ -29,6 +29,7 @@ from ..batch.store import (
     read_batch_events,
 )
 from ..code import git
+from ..code.borrowed import borrowed_store
 from ..code.merge import BranchMerge, MergeSource, check_branch_name, merge_branch, write_branch
 from ..code.snapshot import snapshot_clone
 from ..errors import NotFound, UnreadableClone, UsageError
@@ -236,7 +237,10 @@ async def _source(
     base = record.bases.get(key)
     if not record.cleaned and clone.is_dir():
         try:
-            snapshot = await snapshot_clone(clone, paths.store(key), host, host_objects=objects)
+            snapshot = await snapshot_clone(
+                clone, paths.store(key), host, host_objects=objects,
+                borrowed=borrowed_store(home, host),
+            )  # fmt: skip
         except UnreadableClone as exc:
             return f"its clone cannot be read safely ({exc.problem})"
         commit = snapshot.branches.get(record.branch)

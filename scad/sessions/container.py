@@ -7,9 +7,10 @@ import os
 import stat
 from pathlib import Path
 
+from ..code.borrowed import borrowed_store
 from ..config.schema import Config
 from ..engine import BindMount, ContainerSpec, Limits, Security, labels
-from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
+from ..layout import BORROWED, CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
 from ..threads import async_twin
@@ -18,6 +19,7 @@ from .gateway_access import container_env, fenced_run
 
 __all__ = [
     "acontainer_spec",
+    "borrowed_mounts",
     "container_limits",
     "container_security",
     "container_spec",
@@ -71,6 +73,7 @@ def run_container_spec(
     claude_args: list[str],
 ) -> ContainerSpec:
     mounts = [BindMount(str(paths.clone(key)), str(WORKSPACE / key)) for key in config.repos]
+    mounts += borrowed_mounts(record, paths)
     mounts += [BindMount(m.host, m.container or m.host) for m in config.mounts]
     mounts += [
         BindMount(str(paths.claude_dir), CLAUDE_DIR),
@@ -105,6 +108,18 @@ def run_container_spec(
         security=container_security(config),
     )
     return fenced_run(config, paths, spec)
+
+
+def borrowed_mounts(record: RunRecord, paths: RunPaths) -> list[BindMount]:
+    """The host objects the run's clones borrow (:mod:`scad.code.borrowed`), read-only
+    where their alternates name them; a store not made yet (a run whose clones copy
+    their objects) is not mounted."""
+    mounts = []
+    for key, repo in sorted(record.repos.items()):
+        objects = borrowed_store(paths.home, Path(repo)) / "objects"
+        if objects.is_dir():
+            mounts.append(BindMount(str(objects), str(BORROWED / key), read_only=True))
+    return mounts
 
 
 def container_limits(config: Config) -> Limits:

@@ -14,6 +14,7 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from .. import agentfs
+from ..code.borrowed import borrowed_store
 from ..code.clones import create_clone
 from ..config.repos import check_repos
 from ..config.schema import Config
@@ -214,14 +215,16 @@ async def prepare_session(
     except BaseException:
         await discard_run(home, run_id)
         raise
-    spec = await acontainer_spec(config, record, paths, resume=False)
     try:
         owner = agent_owner()
         paths.worktrees.mkdir()
         bases: dict[str, str] = {}
 
         async def clone(key: str, host_repo: Path) -> None:
-            bases[key] = await create_clone(host_repo, paths.clone(key), branch, owner=owner)
+            bases[key] = await create_clone(
+                host_repo, paths.clone(key), branch, owner=owner,
+                borrowed=borrowed_store(home, host_repo),
+            )  # fmt: skip
 
         async with open_task_group() as tg:
             for key, repo in config.repos.items():
@@ -232,6 +235,8 @@ async def prepare_session(
             engine, config, paths, owner, max_usd=max_usd_per_run, interactive=not headless
         )
         await anyio.to_thread.run_sync(_write_prompt, paths, prompt)
+        # After the clones: the stores they borrow from are mounted when they exist.
+        spec = await acontainer_spec(config, record, paths, resume=False)
         await append_event(paths, envelopes.Created(detail=f"image {image}, branch {branch}"))
     except BaseException:
         await discard_run(home, run_id)

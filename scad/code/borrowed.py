@@ -1,0 +1,139 @@
+"""The host repos' objects, lent to local runs: a clone holds only what its agent writes.
+
+scad keeps, per home and host repo, a bare copy of the repo (the *borrowed store*,
+:func:`borrowed_store`): made once by copying the host's object files, then brought up
+to date by a fetch before each clone, so it costs the host's new commits only. A run's
+container sees its ``objects`` folder read-only at :data:`~scad.layout.BORROWED`/key,
+and the clone's ``objects/info/alternates`` names that path: the clone's own objects
+are what the agent writes. A read-only mount cannot be written through, and a hard
+link across mounts cannot be made, so nothing the agent does reaches the store.
+
+The store is only ever added to: scad never repacks or prunes it (``gc.auto = 0``),
+so whatever the host repo rewrites or collects while runs live, an object a clone
+borrowed stays. On the host scad reads it by its own path, never by what a clone's
+alternates say (see :mod:`scad.code.snapshot`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shlex
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+
+from ..errors import GitError
+from ..home import Home
+from . import git
+from ._objects import write_file
+
+__all__ = ["BORROWED_CONFIG", "borrowed_store", "lend_objects"]
+
+#: The borrowed store's whole configuration: never collected, and what a fetch adds
+#: stays readable to an agent of another uid (its mount is read-only anyway).
+BORROWED_CONFIG = b"""\
+[core]
+\trepositoryformatversion = 0
+\tbare = true
+\tsharedRepository = 0644
+[gc]
+\tauto = 0
+"""
+
+#: What a fetch brings: the host's branches and tags (as a clone of it has them) and
+#: its HEAD, which may be detached.
+_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:refs/scad/head")
+
+#: How long one run waits for another's update of the same store.
+LOCK_WAIT = 600.0
+_LOCK_POLL = 0.05
+
+
+def borrowed_store(home: Home, host_repo: Path) -> Path:
+    """The borrowed store of ``host_repo`` in ``home``: one per repo, whatever the
+    config or path that names it (its real path decides)."""
+    real = os.path.realpath(host_repo)
+    digest = hashlib.sha256(real.encode(errors="surrogateescape")).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(real).name)[:40]
+    return home.borrowed / f"{name}-{digest}.git"
+
+
+async def lend_objects(store: Path, host_repo: Path) -> None:
+    """Make ``store`` hold every object the host repo's branches, tags and HEAD reach
+    (made on first use). Raises GitError."""
+    await anyio.to_thread.run_sync(lambda: store.parent.mkdir(parents=True, exist_ok=True))
+    async with _locked(store.with_name(f"{store.name}.lock")):
+        if not (store / "objects").is_dir():
+            await _create(store, host_repo)
+        await _fetch(store, host_repo)
+
+
+async def _create(store: Path, host_repo: Path) -> None:
+    """Copy the host repo's object files (no upload-pack, no index-pack: a plain
+    copy), under a temporary name so a half-made store is never used."""
+    made = store.with_name(f".tmp-{secrets.token_hex(6)}")
+    try:
+        await git.git(
+            store.parent, "clone", "--bare", "--local", "--no-hardlinks", "--quiet",
+            "--template=", str(host_repo), made.name,
+        )  # fmt: skip
+        await anyio.to_thread.run_sync(_settle, made)
+        await anyio.to_thread.run_sync(os.rename, made, store)
+    finally:
+        await anyio.to_thread.run_sync(shutil.rmtree, made, True)
+
+
+def _settle(store: Path) -> None:
+    """scad's configuration, no alternates of the host's, every file readable."""
+    write_file(store / "config", BORROWED_CONFIG)
+    (store / "objects/info/alternates").unlink(missing_ok=True)
+    for folder, _dirs, files in os.walk(store):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+async def _fetch(store: Path, host_repo: Path) -> None:
+    """Fetch what the host repo gained since; git runs as in a store (scad's config),
+    and the upload-pack it starts in the host repo names that repo safe by its path."""
+    upload = shlex.join(["git", "-c", f"safe.directory={os.path.realpath(host_repo)}"])
+    try:
+        await git.store_git(
+            store, "fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head",
+            "--no-auto-gc", "--no-recurse-submodules", f"--upload-pack={upload} upload-pack",
+            str(host_repo), *_REFSPECS,
+        )  # fmt: skip
+    except GitError as exc:
+        raise GitError(f"the objects of {host_repo} cannot be lent to a run: {exc}") from None
+
+
+@asynccontextmanager
+async def _locked(path: Path) -> AsyncIterator[None]:
+    """Hold an exclusive ``flock`` on ``path``: runs starting at once update a store
+    one after another. Polled, so waiting can be cancelled."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = await anyio.to_thread.run_sync(os.open, path, flags, 0o600)
+    try:
+        deadline = anyio.current_time() + LOCK_WAIT
+        while not _try_lock(fd):
+            if anyio.current_time() > deadline:
+                raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again")
+            await anyio.sleep(_LOCK_POLL)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

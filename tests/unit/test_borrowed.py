@@ -1,0 +1,192 @@
+"""Clones that borrow the host repo's objects: they hold only what the agent writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scad.code.borrowed import borrowed_store
+from scad.code.clones import create_clone, unfetched_run_work
+from scad.config.schema import parse_config
+from scad.errors import UnreadableClone
+from scad.home import Home
+from scad.layout import agent_owner
+from scad.runs.records import RunPaths, RunRecord
+from scad.sessions.container import run_container_spec
+
+pytestmark = pytest.mark.anyio
+
+BRANCH = "scad-r"
+
+
+def host_git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=h", "-c", "user.email=h@h", "-C", str(repo), *args],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def agent_git(home: Home, repo: Path, clone: Path, *args: str) -> str:
+    """git as the agent runs it in its container, where the borrowed objects are
+    mounted at the path the clone's alternates name: here the variable git reads
+    alternates from stands in for the mount."""
+    env = dict(os.environ, GIT_ALTERNATE_OBJECT_DIRECTORIES=str(objects_of(home, repo)))
+    return subprocess.run(
+        ["git", "-c", "safe.directory=*", "-c", "user.name=a", "-c", "user.email=a@a",
+         "-C", str(clone), *args],
+        check=True, capture_output=True, text=True, env=env,
+    ).stdout  # fmt: skip
+
+
+def has_object(git_dir: Path, oid: str) -> bool:
+    found = subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "-e", oid], check=False)
+    return found.returncode == 0
+
+
+def objects_of(home: Home, repo: Path) -> Path:
+    return borrowed_store(home, repo) / "objects"
+
+
+async def borrowing_clone(home: Home, repo: Path, run: str = "r") -> Path:
+    dest = RunPaths(home, run).clone("code")
+    dest.parent.mkdir(parents=True)
+    await create_clone(repo, dest, BRANCH, owner=agent_owner(), borrowed=borrowed_store(home, repo))
+    return dest
+
+
+def object_files(objects: Path) -> dict[str, int]:
+    """Every file of an object folder but its ``info``, with its inode."""
+    return {
+        str(p.relative_to(objects)): p.stat().st_ino
+        for p in objects.rglob("*")
+        if p.is_file() and p.parent.name != "info"
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path / "home")
+
+
+async def test_a_borrowing_clone_holds_no_object_of_its_own(home: Home, repo: Path) -> None:
+    clone = await borrowing_clone(home, repo)
+    objects = clone / ".git" / "objects"
+    assert object_files(objects) == {}
+    assert (objects / "info" / "alternates").read_text() == "/run/scad-objects/code\n"
+    # The agent sees the clone a plain clone of the host would be.
+    assert agent_git(home, repo, clone, "rev-parse", "HEAD") == host_git(repo, "rev-parse", "HEAD")
+    assert agent_git(home, repo, clone, "branch", "--format=%(refname)", "--all").split() == [
+        "refs/heads/main", "refs/heads/scad-r", "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/main",
+    ]  # fmt: skip
+    assert agent_git(home, repo, clone, "remote", "get-url", "origin").strip() == str(repo)
+    assert agent_git(home, repo, clone, "status", "--porcelain") == ""
+
+
+async def test_a_detached_host_head_is_where_the_clone_starts(home: Home, repo: Path) -> None:
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "second")
+    host_git(repo, "checkout", "-q", "--detach", "HEAD~1")
+    clone = await borrowing_clone(home, repo)
+    assert agent_git(home, repo, clone, "rev-parse", "HEAD") == host_git(repo, "rev-parse", "HEAD")
+
+
+async def test_later_clones_fetch_only_what_the_host_gained(home: Home, repo: Path) -> None:
+    await borrowing_clone(home, repo, "r1")
+    first = object_files(objects_of(home, repo))
+    await borrowing_clone(home, repo, "r2")
+    assert object_files(objects_of(home, repo)) == first  # nothing new: nothing copied
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "new on the host")
+    clone = await borrowing_clone(home, repo, "r3")
+    grown = object_files(objects_of(home, repo))
+    assert grown.items() > first.items()  # added to; what was there is the same file
+    assert len(grown) - len(first) <= 2  # one pack and its index, or one loose commit
+    assert "new on the host" in agent_git(home, repo, clone, "log", "-1", "--format=%s")
+
+
+async def test_the_borrowed_store_keeps_what_the_host_collects(home: Home, repo: Path) -> None:
+    clone = await borrowing_clone(home, repo)
+    agent_git(home, repo, clone, "commit", "-q", "--allow-empty", "-m", "the agent's")
+    old = host_git(repo, "rev-parse", "HEAD").strip()
+    # The host rewrites its only commit and collects the old one while the run lives.
+    host_git(repo, "commit", "-q", "--amend", "--allow-empty", "-m", "rewritten")
+    host_git(repo, "reflog", "expire", "--expire=now", "--all")
+    host_git(repo, "gc", "-q", "--prune=now")
+    assert not has_object(repo / ".git", old)
+    await borrowing_clone(home, repo, "r2")  # a fetch of the rewritten host
+
+    # The host holds the old commit no more: it counts as the clone's, and is read.
+    work = await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+    assert (work.branches, work.total) == (["main", BRANCH], 2)
+    assert {c.subject for c in work.commits} == {"the agent's", "init"}
+
+
+async def test_the_borrowed_store_is_readable_by_any_uid(home: Home, repo: Path) -> None:
+    await borrowing_clone(home, repo, "r1")
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "fetched later")
+    await borrowing_clone(home, repo, "r2")
+    store = borrowed_store(home, repo)
+    for path in [store, *store.rglob("*")]:
+        mode = path.stat().st_mode
+        wanted = 0o005 if stat.S_ISDIR(mode) else 0o004
+        assert mode & wanted == wanted, path
+
+
+async def test_a_rewritten_alternates_is_never_followed(
+    home: Home, repo: Path, tmp_path: Path
+) -> None:
+    """The agent names objects outside the run in its alternates and points its branch
+    at a commit that only they hold: scad reads none of them on the host."""
+    outside = tmp_path / "secret"
+    host_git(tmp_path, "init", "-q", str(outside))
+    host_git(outside, "commit", "-q", "--allow-empty", "-m", "a secret subject")
+    secret = host_git(outside, "rev-parse", "HEAD").strip()
+    clone = await borrowing_clone(home, repo)
+    alternates = clone / ".git" / "objects" / "info" / "alternates"
+    alternates.write_text(f"{outside / '.git' / 'objects'}\n{objects_of(home, repo)}\n")
+    (clone / ".git" / "refs" / "heads" / BRANCH).write_text(f"{secret}\n")
+
+    with pytest.raises(UnreadableClone, match=f"bad object {secret}"):
+        await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+    store = RunPaths(home, "r").store("code")
+    assert "secret" not in (store / "objects" / "info" / "alternates").read_text()
+    assert not has_object(store, secret)
+
+
+async def test_a_link_to_the_borrowed_store_is_not_followed(home: Home, repo: Path) -> None:
+    """A pack the agent links in (from the store it sees) is passed over, not read."""
+    host_git(repo, "gc", "-q")  # the store's first copy is then a pack
+    clone = await borrowing_clone(home, repo)
+    store_pack = next((objects_of(home, repo) / "pack").glob("*.pack"), None)
+    assert store_pack is not None
+    (clone / ".git" / "objects" / "pack" / f"pack-{'a' * 40}.pack").symlink_to(store_pack)
+    work = await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+    assert work.total == 0
+    assert list((RunPaths(home, "r").store("code") / "objects" / "pack").iterdir()) == []
+
+
+def test_a_run_sees_the_borrowed_store_read_only(tmp_path: Path, repo: Path) -> None:
+    home = Home(tmp_path / "home")
+    config = parse_config(
+        f"name: p\nrepos:\n  code: {{path: {repo}, workdir: true}}\n",
+        label="p.yml",
+        base_dir=tmp_path,
+    )
+    record = RunRecord(
+        run_id="r", config="p", tag="t", mode="headless", image="i", branch=BRANCH,
+        created="2026-11-27T10:00:00.000Z", repos={"code": str(repo)},
+    )  # fmt: skip
+    paths = RunPaths(home, "r")
+
+    def mounted() -> dict[str, tuple[str, bool]]:
+        spec = run_container_spec(
+            config, record, paths, user=(1000, 1000), timezone="UTC", claude_args=[]
+        )
+        return {m.target: (m.source, m.read_only) for m in spec.mounts}
+
+    assert "/run/scad-objects/code" not in mounted()  # none made yet: a copying clone
+    (borrowed_store(home, repo) / "objects").mkdir(parents=True)
+    assert mounted()["/run/scad-objects/code"] == (str(objects_of(home, repo)), True)
