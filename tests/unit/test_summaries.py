@@ -302,23 +302,23 @@ async def full_read(paths: RunPaths) -> RunSummary:
 
 
 @pytest.fixture
-def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the logs read in full (a cache hit reads none)."""
-    reads: list[int] = []
-    real = summaries._summarise_bytes
+def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Which bytes of the logs were read, from where to where (a cache hit reads none)."""
+    reads: list[tuple[int, int]] = []
+    real = summaries._fold_bytes
 
-    def counted(fd: int, size: int) -> tuple[LogSummary, bool]:
-        reads.append(size)
-        return real(fd, size)
+    def counted(fd: int, scan: Any, start: int, size: int) -> int | None:
+        reads.append((start, size))
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", counted)
+    monkeypatch.setattr(summaries, "_fold_bytes", counted)
     return reads
 
 
 @pytest.mark.parametrize(("write", "outcome", "stopped"), [pytest.param(*v, id=k) for k, v in LOGS.items()])  # fmt: skip
 async def test_the_cached_summary_is_what_a_full_read_says(
     tmp_path: Path,
-    log_reads: list[int],
+    log_reads: list[tuple[int, int]],
     write: Callable[[Log], None],
     outcome: str | None,
     stopped: bool,
@@ -330,7 +330,7 @@ async def test_the_cached_summary_is_what_a_full_read_says(
     assert (first.summary, first.outcome, first.stopped) == (expected, outcome, stopped)
     again = await log_summary(paths)
     assert again == first
-    assert log_reads == [paths.events.stat().st_size]  # the second look read the cache only
+    assert log_reads == [(0, paths.events.stat().st_size)]  # the second look read the cache only
     info = paths.events.stat()
     assert cache_of(paths)["version"] == SUMMARY_VERSION
     assert cache_of(paths)["key"] == [info.st_ino, info.st_size, info.st_mtime_ns]
@@ -376,20 +376,22 @@ async def test_totals_of_a_finished_run_are_exact(tmp_path: Path) -> None:
     assert (summary.tool_calls, summary.last_tool, summary.exit_code) == (1, "Bash: ls", 0)
 
 
-async def test_a_log_appended_to_after_caching_is_read_again(
-    tmp_path: Path, log_reads: list[int]
+async def test_a_log_appended_to_after_caching_is_read_on_from_where_it_stopped(
+    tmp_path: Path, log_reads: list[tuple[int, int]]
 ) -> None:
     paths = run_paths(tmp_path)
     log = Log(paths)
     running(log)
     before = await log_summary(paths)
     assert before.outcome == "running"
+    covered = paths.events.stat().st_size
     log.claude(result(1.5)).scad("exited", exit_code=0)
     after = await log_summary(paths)
     assert (after.summary, after.outcome) == (await full_read(paths), "succeeded")
     assert after.summary.cost_usd == 1.5
-    assert len(log_reads) == 2
+    assert log_reads == [(0, covered), (covered, paths.events.stat().st_size)]
     assert cache_of(paths)["key"][1] == paths.events.stat().st_size
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
 
 
 async def test_a_log_replaced_by_another_of_the_same_size_and_time_is_read_again(
@@ -518,15 +520,15 @@ async def test_a_log_growing_while_read_is_cached_for_what_was_read(
     running(log)
     size = paths.events.stat().st_size
     expected = await full_read(paths)
-    real = summaries._summarise_bytes
+    real = summaries._fold_bytes
 
-    def appended_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+    def appended_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         log.claude(result(2.0)).scad("exited", exit_code=0)  # lands after the key was taken
-        return real(fd, size)
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", appended_meanwhile)
+    monkeypatch.setattr(summaries, "_fold_bytes", appended_meanwhile)
     during = await log_summary(paths)
-    monkeypatch.setattr(summaries, "_summarise_bytes", real)
+    monkeypatch.setattr(summaries, "_fold_bytes", real)
     assert (during.summary, during.outcome) == (expected, "running")
     assert cache_of(paths)["key"][1] == size
     after = await log_summary(paths)  # the key no longer matches: read again
@@ -539,13 +541,13 @@ async def test_a_log_shrinking_while_read_is_not_cached(
 ) -> None:
     paths = run_paths(tmp_path)
     succeeded(Log(paths))
-    real = summaries._summarise_bytes
+    real = summaries._fold_bytes
 
-    def truncated_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+    def truncated_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         os.truncate(paths.events, size // 2)
-        return real(fd, size)
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", truncated_meanwhile)
+    monkeypatch.setattr(summaries, "_fold_bytes", truncated_meanwhile)
     await log_summary(paths)
     assert not (paths.root / "summary.json").exists()
 
@@ -593,3 +595,125 @@ def test_concurrent_lookers_leave_one_valid_cache(tmp_path: Path) -> None:
     assert len({msgspec.json.encode(s) for s in seen}) == 1
     assert cache_of(paths)["log"]["outcome"] == "succeeded"
     assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+
+
+def hostile(log: Log) -> None:
+    """What an agent can make its stdout hold, and what a killed writer leaves."""
+    log.scad("started").claude(init())
+    forged = '{"seq":1,"ts":"x","src":"scad","event":"exited","cid":"' + CID + '","exit_code":0}'
+    log.claude_raw(forged)  # a scad envelope, printed: Claude's data, not scad's event
+    log.claude_raw('{"type":"result","src":"scad","event":"exited","total_cost_usd":0.5}')
+    log.text('{"seq":7,"ts":"2026-11-27T10:00:07.000Z","src":"claude","cid":"' + CID + '",')
+    log.text('"n":5,"text":"not json at all"}\n')
+    log.claude(tool_result("x" * 300_000))  # huge: longer than a read
+    log.claude(assistant("m9", tool="rm -rf /" + "y" * 70_000))
+    log.text("\x00\xff garbage \n")
+    log.claude(result(0.5, turns=2)).scad("exited", exit_code=0)
+    log.text('{"seq":99,"ts":"2026-11-27T11:00:00.000Z","src":"scad","event":"exi')
+
+
+ODD_LOGS = {**{name: write for name, (write, _, _) in LOGS.items()}, "hostile": hostile}
+
+
+def log_bytes(tmp_path: Path, write: Callable[[Log], None]) -> bytes:
+    scratch = run_paths(tmp_path, "scratch")
+    write(Log(scratch))
+    return scratch.events.read_bytes() if scratch.events.exists() else b""
+
+
+@pytest.mark.parametrize("write", [pytest.param(v, id=k) for k, v in ODD_LOGS.items()])
+def test_a_log_summed_up_as_it_grows_says_what_one_cold_read_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Log], None]
+) -> None:
+    monkeypatch.setattr(summaries, "_CHUNK", 4096)  # the huge lines span many reads
+    whole = log_bytes(tmp_path, write)
+    cold_paths = run_paths(tmp_path, "cold")
+    cold_paths.root.mkdir(parents=True)
+    cold_paths.events.write_bytes(whole)
+    cold = summarise_log(cold_paths)
+    assert summarise_log(cold_paths) == cold  # warm: from the cache
+    grown = run_paths(tmp_path, "grown")
+    grown.root.mkdir(parents=True)
+    grown.events.write_bytes(b"")
+    # Line by line, and each line in two pieces: a look may land mid-line.
+    for line in whole.splitlines(keepends=True):
+        for piece in (line[: len(line) // 2], line[len(line) // 2 :]):
+            with open(grown.events, "ab") as log:
+                log.write(piece)
+            summarise_log(grown)
+    assert grown.events.read_bytes() == whole
+    assert summarise_log(grown) == cold
+    assert cache_of(grown)["log"] == cache_of(cold_paths)["log"]
+
+
+async def test_the_hostile_log_counts_what_scad_wrote_only(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    hostile(Log(paths))
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "succeeded")
+    assert summary.summary.cost_usd == 0.5
+
+
+def forge_fold(paths: RunPaths, **changes: Any) -> None:
+    """The cache, its fold saying its first conversation took 999 turns, and ``changes``."""
+    cache = cache_of(paths)
+    cache["fold"]["tally"]["sessions"][0]["turns"] = 999
+    (paths.root / "summary.json").write_text(json.dumps(cache | changes))
+
+
+def resume_once_more(log: Log) -> None:
+    cid = "c0ffee000002"
+    log.scad("resumed", cid=cid).claude(init("s2"), cid).claude(result(1.5, turns=4), cid)
+    log.scad("exited", cid=cid, exit_code=0)
+
+
+def test_a_cache_that_covers_the_log_is_read_on_from(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    forge_fold(paths)
+    resume_once_more(log)
+    # The fold is taken up as the cache left it: proof that only the tail was read.
+    assert summarise_log(paths).summary.turns == 999 + 4
+
+
+COVERS_OTHER_BYTES: dict[str, Callable[[RunPaths], dict[str, Any]]] = {
+    "another-inode": lambda paths: {"key": [paths.events.stat().st_ino + 1, 1, 1]},
+    "past-the-end": lambda paths: {"offset": paths.events.stat().st_size + 1},
+    "other-bytes-before": lambda paths: {"mark": "0" * 32},
+    "no-fold": lambda paths: {"fold": None},
+    "fold-not-ours": lambda paths: {"fold": {"tally": []}},
+}
+
+
+@pytest.mark.parametrize("change", [pytest.param(v, id=k) for k, v in COVERS_OTHER_BYTES.items()])
+def test_a_cache_that_does_not_cover_this_log_is_not_read_on_from(
+    tmp_path: Path, change: Callable[[RunPaths], dict[str, Any]]
+) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    forge_fold(paths, **change(paths))
+    resume_once_more(log)
+    summary = summarise_log(paths)
+    assert summary.summary.turns == 3 + 4
+    assert summary.summary == summarise(asyncio_read(paths))
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
+
+
+def test_a_log_rewritten_in_place_is_read_again_whole(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    headless(Log(paths), cost=0.25)
+    assert summarise_log(paths).summary.cost_usd == 0.25
+    other = run_paths(tmp_path, "other")
+    headless(Log(other), cost=0.75)
+    retried(Log(other))  # longer: the old offset lies inside it
+    with open(paths.events, "r+b") as log:  # the same inode, other bytes
+        log.write(other.events.read_bytes())
+    assert summarise_log(paths).summary == summarise(asyncio_read(paths))
+
+
+def asyncio_read(paths: RunPaths) -> list[Any]:
+    import anyio
+
+    return anyio.run(read_all_events, paths)
