@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 import anyio
 import msgspec
 
-from ._jsondepth import nests_within
+from ._jsondepth import MAX_NESTING, nests_within
 from .envelopes import (
     LINE_ERRORS,
     ClaudeLine,
@@ -47,6 +47,7 @@ from .envelopes import (
 )
 from .lives import Life, begins_life
 from .records import RunPaths, now_iso
+from .summaries import keep_summary
 
 __all__ = [
     "Envelope",
@@ -70,10 +71,6 @@ __all__ = [
 _TAIL_BLOCK = 64 << 10
 #: How much a reader takes in one call: memory stays flat whatever the log's size.
 READ_CHUNK = 4 << 20
-#: The deepest nesting of Claude's objects kept as ``data`` (deeper ones are kept as
-#: ``text``): Claude's own nest a dozen levels; the decoder's limit, about 1000 less
-#: the reader's stack depth, must never be near.
-MAX_NESTING = 128
 
 
 class LogLine(NamedTuple):
@@ -257,6 +254,16 @@ def _locked_append(
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _append_and_keep(
+    paths: RunPaths, cid: str | None, fill: Callable[[_PendingEnvelopes, Position], T]
+) -> T:
+    """:func:`_locked_append` of a container's end, then the run's summary brought up
+    to the log's end: nothing more comes, so the next look at the run reads no log."""
+    appended = _locked_append(paths, cid, fill)
+    keep_summary(paths)
+    return appended
+
+
 @asynccontextmanager
 async def supervising(paths: RunPaths) -> AsyncIterator[None]:
     """Mark the run as written live by this process for the block's duration (a lock
@@ -354,7 +361,8 @@ async def ingest(
             batch.event(exit, cid)
         return appended
 
-    return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+    append = _locked_append if exit is None else _append_and_keep
+    return await anyio.to_thread.run_sync(append, paths, cid, fill)
 
 
 async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
@@ -365,7 +373,7 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
         if not where.lost:
             batch.event(Lost(detail=detail), cid)
 
-    await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+    await anyio.to_thread.run_sync(_append_and_keep, paths, cid, fill)
 
 
 def _read_chunk(path: Path, offset: int, limit: int) -> bytes | None:

@@ -320,8 +320,10 @@ def summarise_log(paths: RunPaths, *, transcripts: bool = False) -> LogSummary:
 
 def keep_summary(paths: RunPaths) -> None:
     """Bring the run's cached summary up to the log's end (what the writer calls as a
-    container's output ends, so that the next look reads no log). Blocking."""
-    _summarise_log(paths)
+    container's output ends, so that the next look reads no log). Blocking. A summary
+    that cannot be kept (a full disk) is the next look's to fold."""
+    with contextlib.suppress(OSError):
+        _summarise_log(paths)
 
 
 def _summarise_log(paths: RunPaths) -> LogSummary:
