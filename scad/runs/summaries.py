@@ -1,15 +1,17 @@
 """A run's event log summed up as it grows, kept beside it, and read on from where it stopped.
 
 Status views look at every run, so a run's summary (:class:`LogSummary`) is
-written to ``runs/<id>/summary.json`` together with the fold it came from and
-the place in the log it covers: the log's inode, the offset of the end of the
-last complete line folded, and a digest of the bytes before that offset. A look
-at a log unchanged since (its size and modification time too) costs a ``stat``
-and a small read; a look at a log that grew folds only what follows the offset;
-a log that is not the one the cache covers (another inode, shorter than the
-offset, other bytes before it) is read again whole. The writer keeps the summary
-when a container's output ends (:func:`keep_summary`), so a look after a run
-rarely reads its log at all.
+written to ``runs/<id>/summary.json`` with the place in the log it covers: the
+log's inode, the offset of the end of the last complete line folded, and a
+digest of the bytes before that offset. The fold it came from (every message
+counted so far, and so on: many times the summary's size) is kept apart, in
+``runs/<id>/fold.json``, with the same offset and digest. A look at a log
+unchanged since (its size and modification time too) costs a ``stat`` and a
+small read; a look at a log that grew reads the fold and folds only what
+follows the offset; a log that is not the one the cache covers (another inode,
+shorter than the offset, other bytes before it), or a fold that is not the
+summary's, is read again whole. The writer keeps the summary when a container's
+output ends (:func:`keep_summary`), so a look after a run rarely reads its log.
 
 Only scad writes the run directory's root (the agent's container cannot reach
 it), but the cache is still read as untrusted: without following a link, only a
@@ -61,7 +63,7 @@ __all__ = [
 
 #: Bumped whenever what a summary holds, or how it is worked out, changes: caches
 #: written by another version are recomputed.
-SUMMARY_VERSION = 5
+SUMMARY_VERSION = 6
 #: A cache file larger than this is not read (nor written): the log is read instead.
 CACHE_LIMIT = 16 << 20
 #: How much of the log one read takes: memory stays flat whatever its size.
@@ -70,6 +72,7 @@ _CHUNK = 4 << 20
 #: covers, its digest is of.
 _MARK_SPAN = 4096
 _CACHE_NAME = "summary.json"
+_FOLD_NAME = "fold.json"
 _TRANSCRIPTS_CACHE_NAME = "transcripts.json"
 
 
@@ -123,8 +126,16 @@ class _Cache(msgspec.Struct, kw_only=True):
     offset: int = 0
     #: The digest of the log's bytes before ``offset`` (see :func:`_mark`).
     mark: str = ""
-    #: The fold, taken up again to read on past ``offset``; decoded only then.
-    fold: msgspec.Raw = msgspec.Raw()
+
+
+class _FoldCache(msgspec.Struct, kw_only=True):
+    """The fold a :class:`_Cache` came from, read only to read on past its offset."""
+
+    version: int
+    #: The cache's own: a fold whose offset or mark differ is another summary's.
+    offset: int
+    mark: str
+    fold: _Fold
 
 
 class _TranscriptsCache(msgspec.Struct, kw_only=True):
@@ -135,7 +146,7 @@ class _TranscriptsCache(msgspec.Struct, kw_only=True):
 
 
 _decode_cache = msgspec.json.Decoder(_Cache).decode
-_decode_fold = msgspec.json.Decoder(_Fold).decode
+_decode_fold = msgspec.json.Decoder(_FoldCache).decode
 _decode_transcripts_cache = msgspec.json.Decoder(_TranscriptsCache).decode
 _encode = msgspec.json.Encoder().encode
 
@@ -258,26 +269,39 @@ def _cached(paths: RunPaths) -> _Cache | None:
     return cache if cache.version == SUMMARY_VERSION else None
 
 
-def _resumed(fd: int, key: _LogKey, cache: _Cache | None) -> tuple[_LogScan, int]:
+def _cached_fold(paths: RunPaths, cache: _Cache) -> _Fold | None:
+    """The fold ``cache`` came from; None when the fold kept is not that one."""
+    try:
+        kept = _decode_fold(agentfs.read_file(paths.root / _FOLD_NAME, limit=CACHE_LIMIT))
+    except (AgentFileError, *agentfs.JSON_ERRORS):
+        return None
+    if (kept.version, kept.offset, kept.mark) != (SUMMARY_VERSION, cache.offset, cache.mark):
+        return None  # a fold of other bytes, or one a writer left as it was replaced
+    return kept.fold
+
+
+def _resumed(paths: RunPaths, fd: int, key: _LogKey, cache: _Cache | None) -> tuple[_LogScan, int]:
     """The scan to go on with and the offset to read on from: the cache's, when it
-    covers the start of this very log, else a new one from the start."""
+    covers the start of this very log and its fold is kept, else a new one from the
+    start."""
     if cache is None or cache.key.ino != key.ino or not 0 < cache.offset <= key.size:
         return _LogScan(), 0
     if cache.mark != _mark(fd, cache.offset):
         return _LogScan(), 0  # not the bytes the cache was folded from
-    try:
-        fold = _decode_fold(cache.fold)
-    except agentfs.JSON_ERRORS:
+    fold = _cached_fold(paths, cache)
+    if fold is None:
         return _LogScan(), 0
     return _LogScan(fold), cache.offset
 
 
 def _store(paths: RunPaths, fd: int, key: _LogKey, scan: _LogScan, offset: int) -> LogSummary:
+    """Keep the fold, then the summary: a reader that finds the new summary finds
+    its fold (or, should the second write fail, an old summary a fold no longer fits)."""
     log = scan.result()
-    fold = msgspec.Raw(_encode(scan.fold()))
-    cache = _Cache(
-        version=SUMMARY_VERSION, key=key, log=log, offset=offset, mark=_mark(fd, offset), fold=fold
-    )
+    mark = _mark(fd, offset)
+    fold = _FoldCache(version=SUMMARY_VERSION, offset=offset, mark=mark, fold=scan.fold())
+    _write_cache(paths, _FOLD_NAME, _encode(fold))
+    cache = _Cache(version=SUMMARY_VERSION, key=key, log=log, offset=offset, mark=mark)
     _write_cache(paths, _CACHE_NAME, _encode(cache))
     return log
 
@@ -342,7 +366,7 @@ def _summarise_log(paths: RunPaths) -> LogSummary:
         # Keyed by what this descriptor held when read began: the log only grows, so
         # its first st_size bytes are what that key names, whatever is appended meanwhile.
         key = _key(os.fstat(fd))
-        scan, start = _resumed(fd, key, cache)
+        scan, start = _resumed(paths, fd, key, cache)
         end = _fold_bytes(fd, scan, start, key.size)
         if end is None:
             return _with_gateway(paths, scan.result())  # not worth keeping

@@ -297,6 +297,10 @@ def cache_of(paths: RunPaths) -> dict[str, Any]:
     return json.loads((paths.root / "summary.json").read_bytes())
 
 
+def fold_of(paths: RunPaths) -> dict[str, Any]:
+    return json.loads((paths.root / "fold.json").read_bytes())
+
+
 async def full_read(paths: RunPaths) -> RunSummary:
     return summarise(await read_all_events(paths))
 
@@ -501,7 +505,7 @@ async def test_a_folder_in_the_way_of_the_cache_leaves_the_summary_uncached(
     (paths.root / "summary.json").mkdir()
     assert (await log_summary(paths)).summary == await full_read(paths)
     assert (paths.root / "summary.json").is_dir()
-    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+    assert [p.name for p in paths.root.iterdir() if p.name.startswith(".")] == []
 
 
 async def test_a_missing_log_is_an_empty_summary_and_caches_nothing(tmp_path: Path) -> None:
@@ -594,7 +598,11 @@ def test_concurrent_lookers_leave_one_valid_cache(tmp_path: Path) -> None:
         thread.join()
     assert len({msgspec.json.encode(s) for s in seen}) == 1
     assert cache_of(paths)["log"]["outcome"] == "succeeded"
-    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+    assert sorted(p.name for p in paths.root.iterdir()) == [
+        "events.jsonl",
+        "fold.json",
+        "summary.json",
+    ]
 
 
 def hostile(log: Log) -> None:
@@ -655,10 +663,14 @@ async def test_the_hostile_log_counts_what_scad_wrote_only(tmp_path: Path) -> No
 
 
 def forge_fold(paths: RunPaths, **changes: Any) -> None:
-    """The cache, its fold saying its first conversation took 999 turns, and ``changes``."""
-    cache = cache_of(paths)
-    cache["fold"]["tally"]["sessions"][0]["turns"] = 999
-    (paths.root / "summary.json").write_text(json.dumps(cache | changes))
+    """The fold saying its first conversation took 999 turns, and ``changes`` to the
+    summary's cache (those named ``fold_...`` to the fold's)."""
+    fold = fold_of(paths)
+    fold["fold"]["tally"]["sessions"][0]["turns"] = 999
+    fold |= {k.removeprefix("fold_"): v for k, v in changes.items() if k.startswith("fold_")}
+    (paths.root / "fold.json").write_text(json.dumps(fold))
+    cache = cache_of(paths) | {k: v for k, v in changes.items() if not k.startswith("fold_")}
+    (paths.root / "summary.json").write_text(json.dumps(cache))
 
 
 def resume_once_more(log: Log) -> None:
@@ -681,8 +693,10 @@ COVERS_OTHER_BYTES: dict[str, Callable[[RunPaths], dict[str, Any]]] = {
     "another-inode": lambda paths: {"key": [paths.events.stat().st_ino + 1, 1, 1]},
     "past-the-end": lambda paths: {"offset": paths.events.stat().st_size + 1},
     "other-bytes-before": lambda paths: {"mark": "0" * 32},
-    "no-fold": lambda paths: {"fold": None},
-    "fold-not-ours": lambda paths: {"fold": {"tally": []}},
+    "fold-not-ours": lambda paths: {"fold_fold": {"tally": []}},
+    "fold-of-other-bytes": lambda paths: {"fold_mark": "0" * 32},
+    "fold-of-another-place": lambda paths: {"fold_offset": 1},
+    "fold-of-another-version": lambda paths: {"fold_version": SUMMARY_VERSION - 1},
 }
 
 
@@ -699,6 +713,32 @@ def test_a_cache_that_does_not_cover_this_log_is_not_read_on_from(
     assert summary.summary.turns == 3 + 4
     assert summary.summary == summarise(asyncio_read(paths))
     assert cache_of(paths)["offset"] == paths.events.stat().st_size
+
+
+def test_a_summary_whose_fold_is_gone_is_folded_again_whole(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    (paths.root / "fold.json").unlink()
+    resume_once_more(log)
+    assert summarise_log(paths).summary == summarise(asyncio_read(paths))
+    assert fold_of(paths)["offset"] == cache_of(paths)["offset"] == paths.events.stat().st_size
+
+
+def test_a_look_at_an_unchanged_log_reads_a_summary_of_what_it_shows_only(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths).scad("started").claude(init())
+    for n in range(200):
+        log.claude(assistant(f"msg_{n:04d}", tool="ls"))
+    log.claude(result(0.5)).scad("exited", exit_code=0)
+    summarise_log(paths)
+    # The fold holds every message counted, to read on from; the summary none of them.
+    assert "msg_0100" in (paths.root / "fold.json").read_text()
+    assert "msg_0100" not in (paths.root / "summary.json").read_text()
+    (paths.root / "fold.json").write_text("not read")
+    assert summarise_log(paths).summary.tool_calls == 200
 
 
 def test_a_log_rewritten_in_place_is_read_again_whole(tmp_path: Path) -> None:
