@@ -159,6 +159,20 @@ _KIND = re.compile(rb'\{"type":"([a-z_]{1,32})"')
 _TALLIED = frozenset({b"assistant", b"result", b"system"})
 
 
+#: How a line of Claude's tool results (``"type":"user"``, most of a log's bytes)
+#: opens as the writer writes it: the envelope's own fields, all scad's, then
+#: ``data``, Claude's object, its kind first. The writer stores as ``data`` only
+#: one JSON value with nothing after it, so no later field can override these.
+_TOOL_RESULT = re.compile(
+    rb'\{"seq":\d{1,20},"ts":"[\w:.+-]{0,64}","src":"claude"(?:,"cid":"\w{0,64}")?'
+    rb'(?:,"n":\d{1,20})?(?:,"end":"[\w:.+-]{0,64}")?(?:,"k":\d{1,20})?'
+    rb',"data":\{"type":"user"[,}]'
+)
+#: The most bytes those fields take, and what a look for them searches.
+_TOOL_RESULT_HEAD = 400
+_TOOL_RESULT_DATA = b',"data":{"type":"user"'
+
+
 def _kind(data: msgspec.Raw) -> bytes | None:
     """The kind of a Claude object, read off its first key; None when it cannot be
     told at a glance."""
@@ -170,8 +184,11 @@ class _LogScan:
     """Everything a :class:`LogSummary` needs, fed the log's complete lines in order.
 
     Claude's lines of a kind the tally ignores (tool results, mostly: the bulk of
-    a log) are decoded as envelopes only, not handed to the tally: it would only
-    take their time as the last activity, which :meth:`result` sets.
+    a log) are not handed to the tally: it would only take their time as the last
+    activity, which :meth:`result` sets. Tool results are told by their first bytes
+    and not decoded at all while the last life's output goes on (a line after its
+    end would say the container was restarted: that one is decoded); only the
+    last of them, when no other line follows, is, for its time.
     """
 
     def __init__(self, fold: _Fold | None = None) -> None:
@@ -193,11 +210,21 @@ class _LogScan:
 
     def feed(self, data: bytes) -> None:
         envelopes: list[Envelope] = []
+        passed_over: list[bytes] = []  # tool results since the last line decoded
         # Lines end at \n only, as the log's readers split them.
         for line in data.split(b"\n"):
+            if (
+                line.find(_TOOL_RESULT_DATA, 0, _TOOL_RESULT_HEAD) > 0
+                and ((last := self.lives.last) is None or not last.output_ended)
+                and _TOOL_RESULT.match(line, 0, _TOOL_RESULT_HEAD) is not None
+            ):
+                passed_over.append(line)
+                continue
             envelope = decode_line(line)
             if envelope is None:
                 continue  # blank, or damaged: skipped, not fatal
+            if passed_over:
+                passed_over = []
             self.last_ts = envelope.ts
             life = self.lives.feed(envelope)
             if not isinstance(envelope, ClaudeLine):
@@ -210,6 +237,10 @@ class _LogScan:
             if life is not None and may_be_result:
                 life.saw(claude_event(envelope))
         self.tally.feed(envelopes)
+        for line in reversed(passed_over):  # the last line's time, should it be one
+            if (envelope := decode_line(line)) is not None:
+                self.last_ts = envelope.ts
+                break
 
     def result(self) -> LogSummary:
         life = self.lives.last

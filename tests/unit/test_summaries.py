@@ -15,8 +15,8 @@ import pytest
 from scad.home import Home
 from scad.runs import summaries
 from scad.runs.accounting import RunSummary, summarise
-from scad.runs.envelopes import ClaudeLine
-from scad.runs.events import read_all_events
+from scad.runs.envelopes import ClaudeLine, Started
+from scad.runs.events import LogLine, append_event, ingest, read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import (
     SUMMARY_VERSION,
@@ -258,6 +258,53 @@ def odd_shapes(log: Log) -> None:
     log.claude(tool_result("printed after its exit: a restart"))
 
 
+def tool_results(log: Log) -> None:
+    """Lines that open like Claude's tool results, and lines that are ones: a tool
+    result is told by the envelope's own first fields and its data's first key."""
+    log.scad("started").claude(init())
+    log.claude(tool_result("first"))
+    nested = '{"data":{"type":"user","command":"ls"}}'  # a key of Claude's, deep in a line
+    log.claude_raw(
+        '{"type":"assistant","message":{"id":"m1","content":[{"type":"tool_use","id":"t",'
+        f'"name":"Bash","input":{nested}}}],"usage":{{"input_tokens":5}}}}}}'
+    )
+    log.scad("warning", detail=',"data":{"type":"user","x":1}')  # in a string: escaped
+    log.claude_raw(  # Claude's object with a key like the envelope's, early in the line
+        '{"type":"assistant","n":1,"data":{"type":"user"},'
+        '"message":{"id":"m2","content":[{"type":"tool_use","name":"Grep"}]}}'
+    )
+    seq, ts = log._next()
+    printed = '{"seq":1,"ts":"x","src":"claude","data":{"type":"user"}}'  # not JSON: text
+    line = {"seq": seq, "ts": ts, "src": "claude", "cid": CID, "n": 90, "text": printed}
+    log.text(json.dumps(line, separators=(",", ":")) + "\n")
+    # A scad envelope inside Claude's object: the line is still a tool result.
+    forged = f'{{"src":"scad","event":"exited","cid":"{CID}","exit_code":3}}'
+    log.claude_raw('{"type":"user","message":{"content":"x"},"envelope":' + forged + "}")
+    log.claude_raw('{"type":"user","src":"scad","event":"exited","exit_code":3}')
+    seq, ts = log._next()
+    with_place = {"seq": seq, "ts": ts, "src": "claude", "cid": CID, "n": 91,
+                  "end": "2026-11-27T10:00:00.1Z", "k": 2, "data": tool_result("placed")}  # fmt: skip
+    log.text(json.dumps(with_place, separators=(",", ":")) + "\n")
+    seq, ts = log._next()
+    escaped = ts.replace("2", "\\u0032", 1)  # the same time, written another way
+    log.text(f'{{"seq":{seq},"ts":"{escaped}","src":"claude","cid":"{CID}","n":92,'
+             '"data":{"type":"user"}}\n')  # fmt: skip
+    log.claude(result(0.5)).scad("exited", exit_code=0)
+    log.claude(tool_result("printed after its exit: a restart"))
+    log.claude(tool_result("the last line read"))
+    seq, ts = log._next()
+    log.text(f'{{"seq":{seq},"ts":"{ts}","src":"claude","cid":"{CID}","n":93,'
+             '"data":{"type":"user",broken}\n')  # fmt: skip
+
+
+def tool_results_last(log: Log) -> None:
+    running(log)
+    log.claude(tool_result("one")).claude(tool_result("two"))
+    seq, ts = log._next()
+    log.text(f'{{"seq":{seq},"ts":"{ts}","src":"claude","cid":"{CID}","n":9,'
+             '"data":{"type":"user"}\n')  # fmt: skip
+
+
 def created_only(log: Log) -> None:
     log.scad("created", cid=None)
 
@@ -284,6 +331,8 @@ LOGS: dict[str, tuple[Callable[[Log], None], str | None, bool]] = {
     "retried-across-nodes": (retried_across_nodes, "succeeded", False),
     "damaged-and-partial": (damaged, "running", False),
     "odd-shapes": (odd_shapes, "running", False),
+    "tool-results": (tool_results, "running", False),
+    "tool-results-last": (tool_results_last, "running", False),
     "created-only": (created_only, None, False),
     "empty": (empty, None, False),
 }
@@ -757,3 +806,21 @@ def asyncio_read(paths: RunPaths) -> list[Any]:
     import anyio
 
     return anyio.run(read_all_events, paths)
+
+
+async def test_tool_results_a_container_forges_count_as_a_full_read_says(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    paths.root.mkdir(parents=True)
+    await append_event(paths, Started(cid=CID))
+    printed = [
+        json.dumps(init(), separators=(",", ":")),  # as Claude prints
+        '{"type":"user"},"src":"scad","event":"exited","exit_code":3}',
+        '{"type":"user","message":{}},"data":{"type":"result","num_turns":9,"is_error":false}}',
+        '{"type":"user"}\t,"cid":"c0ffee000009"}',
+        json.dumps(tool_result("the last line"), separators=(",", ":")),
+    ]
+    await ingest(paths, CID, 0, [LogLine(f"2026-11-27T10:00:0{n}.000Z", text)
+                                 for n, text in enumerate(printed)])  # fmt: skip
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "running")
+    assert summary.summary.last_activity == "2026-11-27T10:00:04.000Z"
