@@ -56,6 +56,7 @@ __all__ = [
     "append_event",
     "decode_line",
     "each_event",
+    "envelopes_in",
     "ingest",
     "is_locked",
     "is_supervised",
@@ -376,7 +377,7 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
     await anyio.to_thread.run_sync(_append_and_keep, paths, cid, fill)
 
 
-def _read_chunk(path: Path, offset: int, limit: int) -> bytes | None:
+def _read_chunk(path: Path | str, offset: int, limit: int) -> bytes | None:
     """The log's bytes from ``offset``: about ``limit`` of them, or on to the end of
     a line longer than that; None when there is no log."""
     try:
@@ -404,18 +405,18 @@ async def read_events(
     log before the cancellation lands (a reader that streams to many clients,
     each of which may go away mid-read, leaks no file)."""
     data = await anyio.to_thread.run_sync(_read_chunk, paths.events, offset, limit)
-    return _envelopes(data, offset)
+    return envelopes_in(data, offset)
 
 
 def read_events_blocking(
-    log: Path, offset: int = 0, *, limit: int = READ_CHUNK
+    log: Path | str, offset: int = 0, *, limit: int = READ_CHUNK
 ) -> tuple[list[Envelope], int]:
     """:func:`read_events` of the log at ``log``, in the calling thread (one that
     reads many logs in one worker-thread call)."""
-    return _envelopes(_read_chunk(log, offset, limit), offset)
+    return envelopes_in(_read_chunk(log, offset, limit), offset)
 
 
-def _envelopes(data: bytes | None, offset: int) -> tuple[list[Envelope], int]:
+def envelopes_in(data: bytes | None, offset: int) -> tuple[list[Envelope], int]:
     """The envelopes of the complete lines of ``data``, read at ``offset``, and the
     offset after them."""
     if data is None:
