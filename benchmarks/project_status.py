@@ -207,16 +207,19 @@ def timed(command: list[str], env: dict[str, str]) -> float:
 
 def forget_summaries(home: Home) -> None:
     for run_id in home.run_ids():
-        (home.run_dir(run_id) / "summary.json").unlink(missing_ok=True)
+        for name in ("summary.json", "fold.json"):
+            (home.run_dir(run_id) / name).unlink(missing_ok=True)
 
 
 def keep_summaries(home: Home) -> dict[Path, bytes]:
-    """Each run's summary as its writer keeps it when the container's output ends."""
+    """Each run's summary (and the fold it came from) as its writer keeps it when
+    the container's output ends."""
     kept = {}
     for run_id in home.run_ids():
         paths = RunPaths(home, run_id)
         keep_summary(paths)
-        kept[paths.root / "summary.json"] = (paths.root / "summary.json").read_bytes()
+        for name in ("summary.json", "fold.json"):
+            kept[paths.root / name] = (paths.root / name).read_bytes()
     return kept
 
 
