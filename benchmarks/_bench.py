@@ -56,3 +56,13 @@ def remove_images(repository: str) -> None:
     ).stdout.split()
     if found:
         subprocess.run(["docker", "rmi", "--force", *set(found)], capture_output=True)
+
+
+def print_goals(goals: list[tuple[str, str, str, bool]]) -> None:
+    """Each goal (what, the goal, the figure measured, whether it is met) as one line
+    of an 80-column table."""
+    print(f"{'goal':<34} {'wanted':<16} {'measured':<18} {'met':>6}")
+    for what, wanted, measured, met in goals:
+        print(
+            f"{what[:34]:<34} {wanted[:16]:<16} {measured[:18]:<18} {'yes' if met else 'MISSED':>6}"
+        )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
-from pathlib import Path
 from typing import Protocol
 
 import anyio
@@ -19,7 +18,7 @@ import msgspec
 
 from ..gateway import load_registration
 from ..home import Home
-from ..runs.gatewaylog import Exchange, read_gateway_events_from
+from ..runs.gatewaylog import GATEWAY_DIR, Exchange, read_gateway_events_from
 from ..runs.records import RunPaths
 from ..runs.tallies import LogTallies
 
@@ -72,7 +71,8 @@ class GatewaySignals:
         self.home = home
         self._log = LogSignals(home)
         self._registered: set[str] = set()
-        self._folders: dict[str, Path] = {}  # each run's gateway folder
+        self._runs = os.fspath(home.runs)
+        self._folders: dict[str, str] = {}  # each run's gateway folder, its path made once
         self._offsets: dict[str, int] = {}
         self._spent: dict[str, float] = {}
 
@@ -95,9 +95,7 @@ class GatewaySignals:
                 # run that has none (a run not yet prepared, or made before the gateway).
                 gateway = self._folders.get(run_id)
                 if gateway is None:
-                    gateway = self._folders[run_id] = RunPaths(
-                        self.home, run_id
-                    ).gateway_events.parent
+                    gateway = self._folders[run_id] = f"{self._runs}/{run_id}/{GATEWAY_DIR}"
                 if not os.path.lexists(gateway) or load_registration(self.home, run_id) is None:
                     unregistered.append(run_id)
                     continue

@@ -31,7 +31,9 @@ __all__ = ["plan_temps", "remove_temp", "temp_place"]
 _RUN_TEMPS = (
     "run.tmp",  # runs.save_run
     ".scad-tmp-*",  # agentfs.replace_file stages files for claude/ and inputs/ here
-    ".summary.json.*",  # summaries: the run's cached summary
+    ".summary.json.*",  # summaries: the run's cached summary,
+    ".fold.json.*",  # the fold it came from,
+    ".transcripts.json.*",  # and its transcripts' count
     ".sync-*",  # codesync: a folder of packs on their way into a clone
 )
 _STORE_TEMPS = (

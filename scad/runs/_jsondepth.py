@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["nests_within"]
+__all__ = ["MAX_NESTING", "nests_within"]
+
+#: The deepest nesting of Claude's objects the event log keeps as ``data`` (deeper
+#: ones are kept as ``text``): Claude's own nest a dozen levels; the decoder's limit,
+#: about 1000 less the reader's stack depth, must never be near.
+MAX_NESTING = 128
 
 # An escape within a string (an escaped quote ends nothing), and then a string, whose
 # brackets are text, not nesting. Two linear passes: one pattern for strings with

@@ -17,6 +17,7 @@ __all__ = [
     "ClaudeSession",
     "RunSummary",
     "RunTally",
+    "TallyState",
     "Usage",
     "check_verdict",
     "result_cost",
@@ -114,6 +115,17 @@ def check_verdict(checked: Checked) -> CheckVerdict:
 RATE_LIMIT_STATUSES = (429, 529)
 
 
+class TallyState(msgspec.Struct, kw_only=True):
+    """All a :class:`RunTally` needs to carry on from where it stopped (the rate-limit
+    reports left out: a tally taken up from this state holds only those it sees)."""
+
+    summary: RunSummary
+    sessions: list[ClaudeSession]
+    seen_messages: set[str | None]
+    #: The last of ``sessions`` is still going (no exit since its start).
+    in_session: bool
+
+
 class RunTally:
     """A run's totals, brought up to date as its log grows: feed it new envelopes.
 
@@ -163,6 +175,25 @@ class RunTally:
                     _close(self._current, result)
                     if result.api_error_status in RATE_LIMIT_STATUSES:
                         self.rate_limits.append(result.api_error_status)
+
+    def state(self) -> TallyState:
+        """What the tally holds, to take it up again later (see :meth:`resume`)."""
+        return TallyState(
+            summary=self._summary,
+            sessions=self._sessions,
+            seen_messages=self._seen_messages,
+            in_session=self._current is not None,
+        )
+
+    @classmethod
+    def resume(cls, state: TallyState) -> RunTally:
+        """A tally that goes on from ``state`` (it is the tally's from then on)."""
+        tally = cls()
+        tally._summary = state.summary
+        tally._sessions = state.sessions
+        tally._seen_messages = state.seen_messages
+        tally._current = state.sessions[-1] if state.in_session and state.sessions else None
+        return tally
 
     def _assistant(self, message: streamjson.AssistantMessage) -> None:
         current = self._current

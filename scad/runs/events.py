@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 import anyio
 import msgspec
 
-from ._jsondepth import nests_within
+from ._jsondepth import MAX_NESTING, nests_within
 from .envelopes import (
     LINE_ERRORS,
     ClaudeLine,
@@ -47,6 +47,7 @@ from .envelopes import (
 )
 from .lives import Life, begins_life
 from .records import RunPaths, now_iso
+from .summaries import keep_summary
 
 __all__ = [
     "Envelope",
@@ -55,6 +56,7 @@ __all__ = [
     "append_event",
     "decode_line",
     "each_event",
+    "envelopes_in",
     "ingest",
     "is_locked",
     "is_supervised",
@@ -70,10 +72,6 @@ __all__ = [
 _TAIL_BLOCK = 64 << 10
 #: How much a reader takes in one call: memory stays flat whatever the log's size.
 READ_CHUNK = 4 << 20
-#: The deepest nesting of Claude's objects kept as ``data`` (deeper ones are kept as
-#: ``text``): Claude's own nest a dozen levels; the decoder's limit, about 1000 less
-#: the reader's stack depth, must never be near.
-MAX_NESTING = 128
 
 
 class LogLine(NamedTuple):
@@ -257,6 +255,16 @@ def _locked_append(
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _append_and_keep(
+    paths: RunPaths, cid: str | None, fill: Callable[[_PendingEnvelopes, Position], T]
+) -> T:
+    """:func:`_locked_append` of a container's end, then the run's summary brought up
+    to the log's end: nothing more comes, so the next look at the run reads no log."""
+    appended = _locked_append(paths, cid, fill)
+    keep_summary(paths)
+    return appended
+
+
 @asynccontextmanager
 async def supervising(paths: RunPaths) -> AsyncIterator[None]:
     """Mark the run as written live by this process for the block's duration (a lock
@@ -354,7 +362,8 @@ async def ingest(
             batch.event(exit, cid)
         return appended
 
-    return await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+    append = _locked_append if exit is None else _append_and_keep
+    return await anyio.to_thread.run_sync(append, paths, cid, fill)
 
 
 async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
@@ -365,10 +374,10 @@ async def mark_lost(paths: RunPaths, container_id: str, detail: str) -> None:
         if not where.lost:
             batch.event(Lost(detail=detail), cid)
 
-    await anyio.to_thread.run_sync(_locked_append, paths, cid, fill)
+    await anyio.to_thread.run_sync(_append_and_keep, paths, cid, fill)
 
 
-def _read_chunk(path: Path, offset: int, limit: int) -> bytes | None:
+def _read_chunk(path: Path | str, offset: int, limit: int) -> bytes | None:
     """The log's bytes from ``offset``: about ``limit`` of them, or on to the end of
     a line longer than that; None when there is no log."""
     try:
@@ -396,18 +405,18 @@ async def read_events(
     log before the cancellation lands (a reader that streams to many clients,
     each of which may go away mid-read, leaks no file)."""
     data = await anyio.to_thread.run_sync(_read_chunk, paths.events, offset, limit)
-    return _envelopes(data, offset)
+    return envelopes_in(data, offset)
 
 
 def read_events_blocking(
-    log: Path, offset: int = 0, *, limit: int = READ_CHUNK
+    log: Path | str, offset: int = 0, *, limit: int = READ_CHUNK
 ) -> tuple[list[Envelope], int]:
     """:func:`read_events` of the log at ``log``, in the calling thread (one that
     reads many logs in one worker-thread call)."""
-    return _envelopes(_read_chunk(log, offset, limit), offset)
+    return envelopes_in(_read_chunk(log, offset, limit), offset)
 
 
-def _envelopes(data: bytes | None, offset: int) -> tuple[list[Envelope], int]:
+def envelopes_in(data: bytes | None, offset: int) -> tuple[list[Envelope], int]:
     """The envelopes of the complete lines of ``data``, read at ``offset``, and the
     offset after them."""
     if data is None:

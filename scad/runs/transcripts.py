@@ -32,10 +32,9 @@ import msgspec
 from .. import agentfs
 from ..errors import AgentFileError, AgentFileMissing, TooManyEntries
 from ..text import printable
-from ._jsondepth import nests_within
+from ._jsondepth import MAX_NESTING, nests_within
 from .accounting import ClaudeSession, RunSummary, Usage, tool_call
 from .envelopes import ClaudeLine, Envelope
-from .events import MAX_NESTING
 from .pricing import usage_cost
 from .records import parse_iso
 from .streamjson import Block

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scad.home import Home
+from scad.runs import summaries
 from scad.runs.envelopes import Created, Exited, Resumed, Started, Stopped
 from scad.runs.events import (
     LogLine,
@@ -484,3 +485,27 @@ async def test_a_read_cancelled_as_it_opens_the_log_leaves_no_file_open(tmp_path
     # Every read a worker thread began has ended; what it opened and dropped is collected.
     await asyncio.get_running_loop().shutdown_default_executor()
     gc.collect()
+
+
+@pytest.mark.parametrize("end", ["exited", "lost"])
+async def test_a_container_s_end_leaves_the_run_summed_up_to_the_log_s_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    paths = run_paths(tmp_path)
+    await append_event(paths, Started(cid="c1"))
+    result = {"type": "result", "num_turns": 4, "is_error": False, "total_cost_usd": 0.0}
+    await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, json.dumps(result))])
+    assert not (paths.root / "summary.json").exists()  # a line at a time pays no summing up
+    if end == "exited":
+        await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
+    else:
+        await mark_lost(paths, "c1", "gone")
+    cache = json.loads((paths.root / "summary.json").read_bytes())
+    assert cache["offset"] == paths.events.stat().st_size
+    reads: list[int] = []
+    real = summaries._fold_bytes
+    monkeypatch.setattr(summaries, "_fold_bytes", lambda *a: reads.append(a[2]) or real(*a))
+    look = summaries.summarise_log(paths)
+    assert reads == []  # the look read no log
+    assert look.summary.turns == 4
+    assert look.outcome == ("succeeded" if end == "exited" else "crashed")

@@ -15,8 +15,8 @@ import pytest
 from scad.home import Home
 from scad.runs import summaries
 from scad.runs.accounting import RunSummary, summarise
-from scad.runs.envelopes import ClaudeLine
-from scad.runs.events import read_all_events
+from scad.runs.envelopes import ClaudeLine, Started
+from scad.runs.events import LogLine, append_event, ingest, read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import (
     SUMMARY_VERSION,
@@ -258,6 +258,53 @@ def odd_shapes(log: Log) -> None:
     log.claude(tool_result("printed after its exit: a restart"))
 
 
+def tool_results(log: Log) -> None:
+    """Lines that open like Claude's tool results, and lines that are ones: a tool
+    result is told by the envelope's own first fields and its data's first key."""
+    log.scad("started").claude(init())
+    log.claude(tool_result("first"))
+    nested = '{"data":{"type":"user","command":"ls"}}'  # a key of Claude's, deep in a line
+    log.claude_raw(
+        '{"type":"assistant","message":{"id":"m1","content":[{"type":"tool_use","id":"t",'
+        f'"name":"Bash","input":{nested}}}],"usage":{{"input_tokens":5}}}}}}'
+    )
+    log.scad("warning", detail=',"data":{"type":"user","x":1}')  # in a string: escaped
+    log.claude_raw(  # Claude's object with a key like the envelope's, early in the line
+        '{"type":"assistant","n":1,"data":{"type":"user"},'
+        '"message":{"id":"m2","content":[{"type":"tool_use","name":"Grep"}]}}'
+    )
+    seq, ts = log._next()
+    printed = '{"seq":1,"ts":"x","src":"claude","data":{"type":"user"}}'  # not JSON: text
+    line = {"seq": seq, "ts": ts, "src": "claude", "cid": CID, "n": 90, "text": printed}
+    log.text(json.dumps(line, separators=(",", ":")) + "\n")
+    # A scad envelope inside Claude's object: the line is still a tool result.
+    forged = f'{{"src":"scad","event":"exited","cid":"{CID}","exit_code":3}}'
+    log.claude_raw('{"type":"user","message":{"content":"x"},"envelope":' + forged + "}")
+    log.claude_raw('{"type":"user","src":"scad","event":"exited","exit_code":3}')
+    seq, ts = log._next()
+    with_place = {"seq": seq, "ts": ts, "src": "claude", "cid": CID, "n": 91,
+                  "end": "2026-11-27T10:00:00.1Z", "k": 2, "data": tool_result("placed")}  # fmt: skip
+    log.text(json.dumps(with_place, separators=(",", ":")) + "\n")
+    seq, ts = log._next()
+    escaped = ts.replace("2", "\\u0032", 1)  # the same time, written another way
+    log.text(f'{{"seq":{seq},"ts":"{escaped}","src":"claude","cid":"{CID}","n":92,'
+             '"data":{"type":"user"}}\n')  # fmt: skip
+    log.claude(result(0.5)).scad("exited", exit_code=0)
+    log.claude(tool_result("printed after its exit: a restart"))
+    log.claude(tool_result("the last line read"))
+    seq, ts = log._next()
+    log.text(f'{{"seq":{seq},"ts":"{ts}","src":"claude","cid":"{CID}","n":93,'
+             '"data":{"type":"user",broken}\n')  # fmt: skip
+
+
+def tool_results_last(log: Log) -> None:
+    running(log)
+    log.claude(tool_result("one")).claude(tool_result("two"))
+    seq, ts = log._next()
+    log.text(f'{{"seq":{seq},"ts":"{ts}","src":"claude","cid":"{CID}","n":9,'
+             '"data":{"type":"user"}\n')  # fmt: skip
+
+
 def created_only(log: Log) -> None:
     log.scad("created", cid=None)
 
@@ -284,6 +331,8 @@ LOGS: dict[str, tuple[Callable[[Log], None], str | None, bool]] = {
     "retried-across-nodes": (retried_across_nodes, "succeeded", False),
     "damaged-and-partial": (damaged, "running", False),
     "odd-shapes": (odd_shapes, "running", False),
+    "tool-results": (tool_results, "running", False),
+    "tool-results-last": (tool_results_last, "running", False),
     "created-only": (created_only, None, False),
     "empty": (empty, None, False),
 }
@@ -297,28 +346,32 @@ def cache_of(paths: RunPaths) -> dict[str, Any]:
     return json.loads((paths.root / "summary.json").read_bytes())
 
 
+def fold_of(paths: RunPaths) -> dict[str, Any]:
+    return json.loads((paths.root / "fold.json").read_bytes())
+
+
 async def full_read(paths: RunPaths) -> RunSummary:
     return summarise(await read_all_events(paths))
 
 
 @pytest.fixture
-def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the logs read in full (a cache hit reads none)."""
-    reads: list[int] = []
-    real = summaries._summarise_bytes
+def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Which bytes of the logs were read, from where to where (a cache hit reads none)."""
+    reads: list[tuple[int, int]] = []
+    real = summaries._fold_bytes
 
-    def counted(fd: int, size: int) -> tuple[LogSummary, bool]:
-        reads.append(size)
-        return real(fd, size)
+    def counted(fd: int, scan: Any, start: int, size: int) -> int | None:
+        reads.append((start, size))
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", counted)
+    monkeypatch.setattr(summaries, "_fold_bytes", counted)
     return reads
 
 
 @pytest.mark.parametrize(("write", "outcome", "stopped"), [pytest.param(*v, id=k) for k, v in LOGS.items()])  # fmt: skip
 async def test_the_cached_summary_is_what_a_full_read_says(
     tmp_path: Path,
-    log_reads: list[int],
+    log_reads: list[tuple[int, int]],
     write: Callable[[Log], None],
     outcome: str | None,
     stopped: bool,
@@ -330,7 +383,7 @@ async def test_the_cached_summary_is_what_a_full_read_says(
     assert (first.summary, first.outcome, first.stopped) == (expected, outcome, stopped)
     again = await log_summary(paths)
     assert again == first
-    assert log_reads == [paths.events.stat().st_size]  # the second look read the cache only
+    assert log_reads == [(0, paths.events.stat().st_size)]  # the second look read the cache only
     info = paths.events.stat()
     assert cache_of(paths)["version"] == SUMMARY_VERSION
     assert cache_of(paths)["key"] == [info.st_ino, info.st_size, info.st_mtime_ns]
@@ -376,20 +429,22 @@ async def test_totals_of_a_finished_run_are_exact(tmp_path: Path) -> None:
     assert (summary.tool_calls, summary.last_tool, summary.exit_code) == (1, "Bash: ls", 0)
 
 
-async def test_a_log_appended_to_after_caching_is_read_again(
-    tmp_path: Path, log_reads: list[int]
+async def test_a_log_appended_to_after_caching_is_read_on_from_where_it_stopped(
+    tmp_path: Path, log_reads: list[tuple[int, int]]
 ) -> None:
     paths = run_paths(tmp_path)
     log = Log(paths)
     running(log)
     before = await log_summary(paths)
     assert before.outcome == "running"
+    covered = paths.events.stat().st_size
     log.claude(result(1.5)).scad("exited", exit_code=0)
     after = await log_summary(paths)
     assert (after.summary, after.outcome) == (await full_read(paths), "succeeded")
     assert after.summary.cost_usd == 1.5
-    assert len(log_reads) == 2
+    assert log_reads == [(0, covered), (covered, paths.events.stat().st_size)]
     assert cache_of(paths)["key"][1] == paths.events.stat().st_size
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
 
 
 async def test_a_log_replaced_by_another_of_the_same_size_and_time_is_read_again(
@@ -499,7 +554,7 @@ async def test_a_folder_in_the_way_of_the_cache_leaves_the_summary_uncached(
     (paths.root / "summary.json").mkdir()
     assert (await log_summary(paths)).summary == await full_read(paths)
     assert (paths.root / "summary.json").is_dir()
-    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+    assert [p.name for p in paths.root.iterdir() if p.name.startswith(".")] == []
 
 
 async def test_a_missing_log_is_an_empty_summary_and_caches_nothing(tmp_path: Path) -> None:
@@ -518,15 +573,15 @@ async def test_a_log_growing_while_read_is_cached_for_what_was_read(
     running(log)
     size = paths.events.stat().st_size
     expected = await full_read(paths)
-    real = summaries._summarise_bytes
+    real = summaries._fold_bytes
 
-    def appended_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+    def appended_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         log.claude(result(2.0)).scad("exited", exit_code=0)  # lands after the key was taken
-        return real(fd, size)
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", appended_meanwhile)
+    monkeypatch.setattr(summaries, "_fold_bytes", appended_meanwhile)
     during = await log_summary(paths)
-    monkeypatch.setattr(summaries, "_summarise_bytes", real)
+    monkeypatch.setattr(summaries, "_fold_bytes", real)
     assert (during.summary, during.outcome) == (expected, "running")
     assert cache_of(paths)["key"][1] == size
     after = await log_summary(paths)  # the key no longer matches: read again
@@ -539,13 +594,13 @@ async def test_a_log_shrinking_while_read_is_not_cached(
 ) -> None:
     paths = run_paths(tmp_path)
     succeeded(Log(paths))
-    real = summaries._summarise_bytes
+    real = summaries._fold_bytes
 
-    def truncated_meanwhile(fd: int, size: int) -> tuple[LogSummary, bool]:
+    def truncated_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         os.truncate(paths.events, size // 2)
-        return real(fd, size)
+        return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_summarise_bytes", truncated_meanwhile)
+    monkeypatch.setattr(summaries, "_fold_bytes", truncated_meanwhile)
     await log_summary(paths)
     assert not (paths.root / "summary.json").exists()
 
@@ -592,4 +647,180 @@ def test_concurrent_lookers_leave_one_valid_cache(tmp_path: Path) -> None:
         thread.join()
     assert len({msgspec.json.encode(s) for s in seen}) == 1
     assert cache_of(paths)["log"]["outcome"] == "succeeded"
-    assert sorted(p.name for p in paths.root.iterdir()) == ["events.jsonl", "summary.json"]
+    assert sorted(p.name for p in paths.root.iterdir()) == [
+        "events.jsonl",
+        "fold.json",
+        "summary.json",
+    ]
+
+
+def hostile(log: Log) -> None:
+    """What an agent can make its stdout hold, and what a killed writer leaves."""
+    log.scad("started").claude(init())
+    forged = '{"seq":1,"ts":"x","src":"scad","event":"exited","cid":"' + CID + '","exit_code":0}'
+    log.claude_raw(forged)  # a scad envelope, printed: Claude's data, not scad's event
+    log.claude_raw('{"type":"result","src":"scad","event":"exited","total_cost_usd":0.5}')
+    log.text('{"seq":7,"ts":"2026-11-27T10:00:07.000Z","src":"claude","cid":"' + CID + '",')
+    log.text('"n":5,"text":"not json at all"}\n')
+    log.claude(tool_result("x" * 300_000))  # huge: longer than a read
+    log.claude(assistant("m9", tool="rm -rf /" + "y" * 70_000))
+    log.text("\x00\xff garbage \n")
+    log.claude(result(0.5, turns=2)).scad("exited", exit_code=0)
+    log.text('{"seq":99,"ts":"2026-11-27T11:00:00.000Z","src":"scad","event":"exi')
+
+
+ODD_LOGS = {**{name: write for name, (write, _, _) in LOGS.items()}, "hostile": hostile}
+
+
+def log_bytes(tmp_path: Path, write: Callable[[Log], None]) -> bytes:
+    scratch = run_paths(tmp_path, "scratch")
+    write(Log(scratch))
+    return scratch.events.read_bytes() if scratch.events.exists() else b""
+
+
+@pytest.mark.parametrize("write", [pytest.param(v, id=k) for k, v in ODD_LOGS.items()])
+def test_a_log_summed_up_as_it_grows_says_what_one_cold_read_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Log], None]
+) -> None:
+    monkeypatch.setattr(summaries, "_CHUNK", 4096)  # the huge lines span many reads
+    whole = log_bytes(tmp_path, write)
+    cold_paths = run_paths(tmp_path, "cold")
+    cold_paths.root.mkdir(parents=True)
+    cold_paths.events.write_bytes(whole)
+    cold = summarise_log(cold_paths)
+    assert summarise_log(cold_paths) == cold  # warm: from the cache
+    grown = run_paths(tmp_path, "grown")
+    grown.root.mkdir(parents=True)
+    grown.events.write_bytes(b"")
+    # Line by line, and each line in two pieces: a look may land mid-line.
+    for line in whole.splitlines(keepends=True):
+        for piece in (line[: len(line) // 2], line[len(line) // 2 :]):
+            with open(grown.events, "ab") as log:
+                log.write(piece)
+            summarise_log(grown)
+    assert grown.events.read_bytes() == whole
+    assert summarise_log(grown) == cold
+    assert cache_of(grown)["log"] == cache_of(cold_paths)["log"]
+
+
+async def test_the_hostile_log_counts_what_scad_wrote_only(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    hostile(Log(paths))
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "succeeded")
+    assert summary.summary.cost_usd == 0.5
+
+
+def forge_fold(paths: RunPaths, **changes: Any) -> None:
+    """The fold saying its first conversation took 999 turns, and ``changes`` to the
+    summary's cache (those named ``fold_...`` to the fold's)."""
+    fold = fold_of(paths)
+    fold["fold"]["tally"]["sessions"][0]["turns"] = 999
+    fold |= {k.removeprefix("fold_"): v for k, v in changes.items() if k.startswith("fold_")}
+    (paths.root / "fold.json").write_text(json.dumps(fold))
+    cache = cache_of(paths) | {k: v for k, v in changes.items() if not k.startswith("fold_")}
+    (paths.root / "summary.json").write_text(json.dumps(cache))
+
+
+def resume_once_more(log: Log) -> None:
+    cid = "c0ffee000002"
+    log.scad("resumed", cid=cid).claude(init("s2"), cid).claude(result(1.5, turns=4), cid)
+    log.scad("exited", cid=cid, exit_code=0)
+
+
+def test_a_cache_that_covers_the_log_is_read_on_from(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    forge_fold(paths)
+    resume_once_more(log)
+    # The fold is taken up as the cache left it: proof that only the tail was read.
+    assert summarise_log(paths).summary.turns == 999 + 4
+
+
+COVERS_OTHER_BYTES: dict[str, Callable[[RunPaths], dict[str, Any]]] = {
+    "another-inode": lambda paths: {"key": [paths.events.stat().st_ino + 1, 1, 1]},
+    "past-the-end": lambda paths: {"offset": paths.events.stat().st_size + 1},
+    "other-bytes-before": lambda paths: {"mark": "0" * 32},
+    "fold-not-ours": lambda paths: {"fold_fold": {"tally": []}},
+    "fold-of-other-bytes": lambda paths: {"fold_mark": "0" * 32},
+    "fold-of-another-place": lambda paths: {"fold_offset": 1},
+    "fold-of-another-version": lambda paths: {"fold_version": SUMMARY_VERSION - 1},
+}
+
+
+@pytest.mark.parametrize("change", [pytest.param(v, id=k) for k, v in COVERS_OTHER_BYTES.items()])
+def test_a_cache_that_does_not_cover_this_log_is_not_read_on_from(
+    tmp_path: Path, change: Callable[[RunPaths], dict[str, Any]]
+) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    forge_fold(paths, **change(paths))
+    resume_once_more(log)
+    summary = summarise_log(paths)
+    assert summary.summary.turns == 3 + 4
+    assert summary.summary == summarise(asyncio_read(paths))
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
+
+
+def test_a_summary_whose_fold_is_gone_is_folded_again_whole(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    (paths.root / "fold.json").unlink()
+    resume_once_more(log)
+    assert summarise_log(paths).summary == summarise(asyncio_read(paths))
+    assert fold_of(paths)["offset"] == cache_of(paths)["offset"] == paths.events.stat().st_size
+
+
+def test_a_look_at_an_unchanged_log_reads_a_summary_of_what_it_shows_only(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths).scad("started").claude(init())
+    for n in range(200):
+        log.claude(assistant(f"msg_{n:04d}", tool="ls"))
+    log.claude(result(0.5)).scad("exited", exit_code=0)
+    summarise_log(paths)
+    # The fold holds every message counted, to read on from; the summary none of them.
+    assert "msg_0100" in (paths.root / "fold.json").read_text()
+    assert "msg_0100" not in (paths.root / "summary.json").read_text()
+    (paths.root / "fold.json").write_text("not read")
+    assert summarise_log(paths).summary.tool_calls == 200
+
+
+def test_a_log_rewritten_in_place_is_read_again_whole(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    headless(Log(paths), cost=0.25)
+    assert summarise_log(paths).summary.cost_usd == 0.25
+    other = run_paths(tmp_path, "other")
+    headless(Log(other), cost=0.75)
+    retried(Log(other))  # longer: the old offset lies inside it
+    with open(paths.events, "r+b") as log:  # the same inode, other bytes
+        log.write(other.events.read_bytes())
+    assert summarise_log(paths).summary == summarise(asyncio_read(paths))
+
+
+def asyncio_read(paths: RunPaths) -> list[Any]:
+    import anyio
+
+    return anyio.run(read_all_events, paths)
+
+
+async def test_tool_results_a_container_forges_count_as_a_full_read_says(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path)
+    paths.root.mkdir(parents=True)
+    await append_event(paths, Started(cid=CID))
+    printed = [
+        json.dumps(init(), separators=(",", ":")),  # as Claude prints
+        '{"type":"user"},"src":"scad","event":"exited","exit_code":3}',
+        '{"type":"user","message":{}},"data":{"type":"result","num_turns":9,"is_error":false}}',
+        '{"type":"user"}\t,"cid":"c0ffee000009"}',
+        json.dumps(tool_result("the last line"), separators=(",", ":")),
+    ]
+    await ingest(paths, CID, 0, [LogLine(f"2026-11-27T10:00:0{n}.000Z", text)
+                                 for n, text in enumerate(printed)])  # fmt: skip
+    summary = await log_summary(paths)
+    assert (summary.summary, summary.outcome) == (await full_read(paths), "running")
+    assert summary.summary.last_activity == "2026-11-27T10:00:04.000Z"
