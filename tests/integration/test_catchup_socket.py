@@ -5,10 +5,10 @@ client's path reads the same entries."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import aiodocker
+import anyio
 import pytest
 
 from scad.engine._client import ContainerSpec, DockerEngine, Engine, _entries
@@ -53,9 +53,7 @@ async def test_a_catch_up_off_the_socket_holds_every_line(
     try:
         await engine.start(container_id)
         assert (await engine.wait(container_id)).exit_code == 0
-        printed = subprocess.run(
-            ["docker", "logs", container_id], capture_output=True, check=True
-        ).stdout
+        printed = (await anyio.run_process(["docker", "logs", container_id])).stdout
         home = Home(tmp_path / "home")
         RunPaths(home, "odd").root.mkdir(parents=True)
         record = RunRecord(run_id="odd", config="c", tag="t", mode="headless", image="i",
