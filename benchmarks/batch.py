@@ -126,10 +126,22 @@ def raw_engine(env: dict[str, str], n: int, tag: str) -> tuple[float, float]:
 
 
 def scad_batch(
-    env: dict[str, str], n: int, tag: str, prompt: str
+    env: dict[str, str], n: int, tag: str, prompt: str, *, parallel: int | None = None
 ) -> tuple[float, float, dict[str, float]]:
-    """A foreground batch of N prompts at --parallel N: (all started, all finished, its rusage)."""
-    args = [SCAD, "batch", "scadtest", "--tag", tag, "--parallel", str(n), "--foreground", "--json"]
+    """A foreground batch of N prompts at --parallel N (or ``parallel``): (all started,
+    all finished, its rusage)."""
+    at_once = str(min(n, parallel or n))
+    args = [
+        SCAD,
+        "batch",
+        "scadtest",
+        "--tag",
+        tag,
+        "--parallel",
+        at_once,
+        "--foreground",
+        "--json",
+    ]
     args += [arg for _ in range(n) for arg in ("-p", prompt)]
     wall = time.time()
     started = time.perf_counter()

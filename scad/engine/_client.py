@@ -26,6 +26,7 @@ from ..text import printable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._frames import SYSTEM_ERROR, LogEntries, frames
 from ._internals import log_response
+from ._rawlog import open_log_body
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -292,14 +293,21 @@ class DockerEngine:
         self, container_id: str, params: dict[str, Any], *, timestamps: bool, follow: bool
     ) -> AsyncIterator[AsyncIterator[list[str]]]:
         """A log response's entries; a stream not followed that stalls (each read waits
-        at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
+        at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers. A local
+        socket's is read off the socket (see :mod:`._rawlog`), any other's through
+        the client."""
         what = f"logs of {container_id[:12]}"
+        stall = None if follow else REQUEST_TIMEOUT
+        if self._endpoint.host.startswith("unix://"):
+            socket = self._endpoint.host.removeprefix("unix://")
+            async with open_log_body(socket, container_id, params, what) as body:
+                yield _mapped(_entries(body, timestamps), what, stall)
+            return
         query = log_response(self._docker, container_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
-            stall = None if follow else REQUEST_TIMEOUT
-            yield _mapped(_entries(response, timestamps), what, stall)
+            yield _mapped(_entries(response.content.iter_any(), timestamps), what, stall)
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
@@ -402,13 +410,13 @@ def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
     return {key: row[key] for key in LISTED_CONTAINER_FIELDS if key in row}
 
 
-async def _entries(response: aiohttp.ClientResponse, timestamps: bool) -> AsyncIterator[list[str]]:
-    """The entries of a log response, demultiplexed here as they arrive, those of each
-    read together (aiodocker's own reader makes two small reads per entry, which
-    cost most of a long catch-up). The engine's own word that it could not read the
-    log ends it: :class:`~scad.errors.LogUnavailable`."""
+async def _entries(body: AsyncIterator[bytes], timestamps: bool) -> AsyncIterator[list[str]]:
+    """The entries of a log response's body, demultiplexed here as they arrive, those
+    of each read together (aiodocker's own reader makes two small reads per entry,
+    which cost most of a long catch-up). The engine's own word that it could not
+    read the log ends it: :class:`~scad.errors.LogUnavailable`."""
     entries, buffer = LogEntries(timestamps), b""
-    async for chunk in response.content.iter_any():
+    async for chunk in body:
         buffer += chunk
         complete = frames(buffer)
         buffer = buffer[sum(8 + len(payload) for _, payload in complete) :]

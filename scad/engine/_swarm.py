@@ -114,7 +114,9 @@ class DockerSwarm:
         with _request(what):
             response = await query.__aenter__()
         try:
-            async for entries in _mapped(_entries(response, False), what, REQUEST_TIMEOUT):
+            async for entries in _mapped(
+                _entries(response.content.iter_any(), False), what, REQUEST_TIMEOUT
+            ):
                 kept = (kept + entries)[-tail:]
         finally:
             with anyio.CancelScope(shield=True):
@@ -133,7 +135,11 @@ class DockerSwarm:
         with _request(what):
             response = await query.__aenter__()
         try:
-            yield _mapped(_entries(response, True), what, None if follow else REQUEST_TIMEOUT)
+            yield _mapped(
+                _entries(response.content.iter_any(), True),
+                what,
+                None if follow else REQUEST_TIMEOUT,
+            )
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)

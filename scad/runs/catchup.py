@@ -39,8 +39,9 @@ STDERR_TAIL = 5
 #: The engine's log entries of stderr read for them: an entry is a line, or a piece
 #: of one (16 KiB at most), and blank lines count too.
 STDERR_ENTRIES = 64
-#: Lines of the engine's log gathered before they are written, in characters: a
-#: catch-up holds no more than this (and one line), whatever the log's size.
+#: Lines of the engine's log gathered before they are written, in characters of
+#: its entries: a catch-up holds no more than three such batches (one written, one
+#: waiting, one gathered) and one line, whatever the log's size.
 BATCH_CHARS = 1 << 20
 #: Catch-ups from the engine at once, where many runs are caught up together: each
 #: holds a connection and a batch.
@@ -110,10 +111,25 @@ async def catch_up(
     first = where.next_line if where.end is not None else 0
     since = unix_time(where.end) if where.end is not None else None
     parser = LogLines(last=where.end, same=where.k)
-    async with engine.open_logs(container_id, since=since, follow=False) as chunks:
-        async for lines in _batches(chunks, parser):
-            await ingest(paths, container_id, first, lines, life=life)
-            first += len(lines)
+    # The engine's log is read and parsed while the batch before is written: the
+    # writing (a worker thread, mostly waiting for the disk) hides behind the read.
+    send, receive = anyio.create_memory_object_stream[list[LogLine]](1)
+
+    async def write() -> None:
+        nonlocal first
+        async with receive:
+            async for lines in receive:
+                await ingest(paths, container_id, first, lines, life=life)
+                first += len(lines)
+
+    async with (
+        engine.open_logs(container_id, since=since, follow=False) as chunks,
+        open_task_group() as tg,
+    ):
+        tg.start_soon(write)
+        async with send:
+            async for lines in _batches(chunks, parser):
+                await send.send(lines)
     exit, rest = None, []
     if finished:
         # Output that ended without a newline is a last line, not one still being written.
@@ -130,10 +146,8 @@ async def _batches(
     batch: list[LogLine] = []
     size = 0
     async for entries in chunks:
-        for entry in entries:
-            for line in parser.feed(entry):
-                batch.append(line)
-                size += len(line.text)
+        batch += parser.feed_all(entries)
+        size += sum(map(len, entries))
         if size >= BATCH_CHARS:
             yield batch
             batch, size = [], 0

@@ -39,6 +39,8 @@ _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
 
 def event_time(timestamp: str) -> str:
     """``2026-11-27T10:57:51.102755120Z`` -> ``2026-11-27T10:57:51.102Z``."""
+    if len(timestamp) >= 24 and timestamp[19] == "." and timestamp[-1] == "Z":
+        return timestamp[:23] + "Z"  # milliseconds there already: the engine's usual form
     head, _, fraction = timestamp.rstrip("Z").partition(".")
     return f"{head}.{(fraction + '000')[:3]}Z"
 
@@ -108,6 +110,25 @@ class LogLines:
         lines += [LogLine(stamp, text[:MAX_LINE], end, same) for text in complete]
         self._pending.take(rest)
         self._since = stamp
+        return lines
+
+    def feed_all(self, entries: list[str]) -> list[LogLine]:
+        """:meth:`feed` of each entry in turn: the complete lines of all of them.
+
+        An entry that is one whole line, stamped, with nothing pending before it
+        (almost every entry) is taken without the general path's splitting."""
+        lines: list[LogLine] = []
+        for entry in entries:
+            match = None if self._consumed or self._pending else _TIMESTAMP.match(entry, 0, 48)
+            end = len(entry) - 1
+            if match is None or entry.find("\n", match.end()) != end:
+                lines += self.feed(entry)
+                continue
+            stamp = match[1]
+            self._same = self._same + 1 if stamp == self._last else 1
+            self._last = stamp
+            since = self._since = event_time(stamp)
+            lines.append(LogLine(since, entry[match.end() : end][:MAX_LINE], stamp, self._same))
         return lines
 
     def finish(self) -> list[LogLine]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
 import pytest
 
@@ -44,7 +43,7 @@ class Body:
 
 async def entries_of(*chunks: bytes) -> list[list[str]]:
     found = []
-    async for entries in _entries(cast(Any, Body(*chunks)), False):
+    async for entries in _entries(Body(*chunks).iter_any(), False):
         found.append(entries)
     return found
 
@@ -57,7 +56,7 @@ async def test_the_engines_own_error_is_raised_after_the_entries_before_it() -> 
     rest = frame(b"two\n", 2)[5:] + frame(said, 3) + frame(b"after\n", 2)
     found: list[list[str]] = []
     with pytest.raises(LogUnavailable, match=r"node 0amef is not available$"):
-        async for entries in _entries(cast(Any, Body(first, rest)), False):
+        async for entries in _entries(Body(first, rest).iter_any(), False):
             found.append(entries)
     assert found == [["one\n"], ["two\n"]]
 

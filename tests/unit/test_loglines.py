@@ -140,3 +140,25 @@ def test_a_parse_resumed_after_any_line_gives_the_lines_after_it(
         resumed = LogLines(last=line.end, same=line.k or 0)
         rest = [later for entry in since for later in resumed.feed(entry)]
         assert rest == lines[written + 1 :]
+
+
+_STAMPS = ["2026-11-27T10:00:00.1Z ", "2026-11-27T10:00:00.1Z ", "2026-11-27T10:00:01Z ", ""]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_STAMPS), st.text(alphabet="ab\n\x00é", max_size=8)),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_entries_fed_together_give_the_lines_fed_one_by_one(
+    entries: list[tuple[str, str]], same: int
+) -> None:
+    """The whole-line shortcut of a batch of entries reads exactly as the general path."""
+    texts = [stamp + text for stamp, text in entries]
+    last = "2026-11-27T10:00:00.1Z" if same else None
+    one_by_one, together = LogLines(last=last, same=same), LogLines(last=last, same=same)
+    expected = [line for text in texts for line in one_by_one.feed(text)]
+    assert together.feed_all(texts) == expected
+    assert together.finish() == one_by_one.finish()
