@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import anyio
 import msgspec
@@ -99,6 +100,8 @@ async def _run_bytes(
     return stdout
 
 
+T = TypeVar("T")
+
 #: How long a cancelled git has to end on SIGTERM before it is killed.
 END_SECONDS = 5.0
 
@@ -112,9 +115,10 @@ async def _completed(
     killed one cannot, and a host branch stays writable), killed if it has not within
     :data:`END_SECONDS`, and reaped before the cancellation goes on."""
     process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
+    pipes = _Pipes(process)
     try:
         stdout, stderr = await anyio.to_thread.run_sync(
-            partial(process.communicate, input), abandon_on_cancel=True
+            pipes.talk, partial(process.communicate, input), abandon_on_cancel=True
         )
     except BaseException:
         process.terminate()
@@ -123,8 +127,33 @@ async def _completed(
                 await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
             process.kill()
             await anyio.to_thread.run_sync(process.wait)
+        pipes.close_unread()
         raise
     return process.returncode, stdout, stderr
+
+
+class _Pipes:
+    """A process's pipes, read to their end by the worker thread that talks to it, or
+    closed here when that thread never began: a cancellation can come before a
+    worker thread starts, and the pipes would be left open."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._taken = threading.Lock()  # by whichever comes first
+
+    def talk(self, read: Callable[[], T]) -> T:
+        """``read()`` the process's output, in the worker thread."""
+        if not self._taken.acquire(blocking=False):  # the caller was cancelled and has gone
+            raise RuntimeError("the process's pipes were closed unread")
+        return read()
+
+    def close_unread(self) -> None:
+        """Close the pipes when no thread began to read them (one that did closes them
+        as its read ends)."""
+        if self._taken.acquire(blocking=False):
+            for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subprocess.Popen[bytes]:
@@ -258,14 +287,16 @@ async def _bounded(
     # stderr to a file: a pipe nobody drains while stdout is read could block git.
     with tempfile.TemporaryFile() as err:
         process = await anyio.to_thread.run_sync(_spawn_to, command, env, err)
+        pipes = _Pipes(process)
         try:
             head = await anyio.to_thread.run_sync(
-                _read_head, process, limit, line_end, abandon_on_cancel=True
+                pipes.talk, partial(_read_head, process, limit, line_end), abandon_on_cancel=True
             )
         except BaseException:
             process.kill()
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(process.wait)
+            pipes.close_unread()
             raise
         if head.cut or process.returncode == 0:
             return process.returncode, head, ""

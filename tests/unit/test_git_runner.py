@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -60,3 +62,30 @@ async def test_a_cancelled_git_is_asked_to_end_first_so_it_removes_its_lock_file
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
     assert cleaned.exists()
+
+
+@pytest.mark.parametrize("bounded", [False, True])
+async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
+    monkeypatch: pytest.MonkeyPatch, bounded: bool
+) -> None:
+    """A cancellation that comes between the spawn and the worker thread that reads
+    the output (it may come before that thread starts) closes the pipes itself."""
+    spawned: list[subprocess.Popen[bytes]] = []
+    spawn = git._spawn_to if bounded else git._spawn
+    scope = anyio.CancelScope()
+
+    def spawn_then_cancel(*args: Any) -> subprocess.Popen[bytes]:
+        spawned.append(spawn(*args))
+        anyio.from_thread.run_sync(scope.cancel)
+        return spawned[-1]
+
+    monkeypatch.setattr(git, "_spawn_to" if bounded else "_spawn", spawn_then_cancel)
+    with scope:
+        if bounded:
+            await git._bounded(["sleep", "60"], dict(os.environ), 100, b"\n")
+        else:
+            await git._completed(["sleep", "60"], dict(os.environ), None)
+    [process] = spawned
+    assert scope.cancelled_caught and process.returncode is not None
+    assert process.stdout is not None and process.stdout.closed
+    assert process.stderr is None or process.stderr.closed
