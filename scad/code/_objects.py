@@ -14,12 +14,13 @@ import stat
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import agentfs
 from ..agentfs import MAX_ENTRIES
 from ..errors import AgentFileError, GitError, TooManyEntries
-from . import git
+from . import _reachable, git
 
 __all__ = ["copy_objects", "write_file"]
 
@@ -27,6 +28,7 @@ __all__ = ["copy_objects", "write_file"]
 LOOSE_OBJECT_LIMIT = 64 << 20
 INFLATED_LIMIT = 256 << 20
 PACK_LIMIT = 16 << 30
+IDX_LIMIT = 1 << 30
 #: New bytes one snapshot may copy into the store, bytes it may inflate to verify
 #: loose objects (the CPU it spends hashing), and new packs it may index.
 COPY_BUDGET = 4 << 30
@@ -87,7 +89,39 @@ class _Budget:
             raise AgentFileError(what, f"is past the {MAX_NEW_PACKS} new packs read at once")
 
 
-def copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
+#: The store's list of the ids a finished read brought whole (scad's own file).
+READ_TIPS = "scad-read-tips"
+
+
+def copy_objects(git_fd: int, store: Path, host_objects: Path | None, tips: set[str]) -> None:
+    """Bring into ``store`` every object ``tips`` reach in the clone that the store's
+    lenders lack. Tips a finished read brought, or that a lender holds, need nothing
+    (the common case: a read costs its refs); for the others loose objects are
+    copied, and from packs only what they reach (:mod:`._reachable`). Should git not
+    manage that (a forged ``.idx``, say), the packs the store lacks are indexed whole.
+
+    An object in the store is not proof of the rest: a read that failed half-way
+    leaves some. So the tips of each finished read are written down, and only they
+    count as brought."""
+    read_tips = store / READ_TIPS
+    try:
+        done = set(read_tips.read_text().split())
+    except FileNotFoundError:
+        done = set()
+    lacking = tips - done
+    lacking -= _reachable.held_by_lenders(store, lacking)
+    if lacking:
+        lent = _reachable.lent_tips(store)
+        if not _copy_lacking(git_fd, store, host_objects, lacking, lent):
+            return  # as ever, what needs a missing object says so; read again next time
+    if tips != done:
+        write_file(read_tips, "".join(f"{tip}\n" for tip in sorted(tips)).encode())
+
+
+def _copy_lacking(
+    git_fd: int, store: Path, host_objects: Path | None, lacking: set[str], lent: set[str]
+) -> bool:
+    """Copy what ``lacking`` reach; whether the store then holds all of it."""
     host_packs = (
         set(os.listdir(host_objects / "pack"))
         if host_objects and (host_objects / "pack").is_dir()
@@ -96,18 +130,75 @@ def copy_objects(git_fd: int, store: Path, host_objects: Path | None) -> None:
     store_packs = set(os.listdir(store / "objects/pack"))
     budget = _Budget()
     with agentfs.open_folder("objects", dir_fd=git_fd) as objects:
-        for name, kind in budget.listing(objects, ".git/objects"):
-            if kind != stat.S_IFDIR:
+        folders = [n for n, kind in budget.listing(objects, ".git/objects") if kind == stat.S_IFDIR]
+        for name in filter(_FANOUT.fullmatch, folders):
+            with agentfs.open_folder(name, dir_fd=objects) as fanout:
+                _copy_loose(fanout, name, store / "objects" / name, budget)
+        if "pack" not in folders:
+            return _reachable.is_whole(store, lacking, lent)
+        with agentfs.open_folder("pack", dir_fd=objects) as packs:
+            listed = dict(budget.listing(packs, ".git/objects/pack"))
+            new = [
+                name for name, kind in listed.items()
+                if kind == stat.S_IFREG and _PACK.fullmatch(name)
+                and name not in host_packs and name not in store_packs
+            ]  # fmt: skip
+            if not new:
+                return _reachable.is_whole(store, lacking, lent)
+            try:
+                with _opened(packs, new, listed) as opened:
+                    _reachable.bring_reachable(store, opened, lacking, lent, budget.left)
+                # A tip still missing may be one the clone lacks, or one a forged
+                # index hid: only the packs read whole tell.
+                if _reachable.is_whole(store, lacking, lent, all_there=True):
+                    return True
+            except GitError:
+                pass
+            # Indexed whole, the packs still show all the clone holds.
+            for name in new:
+                _index_pack(packs, name, store, budget)
+    return _reachable.is_whole(store, lacking, lent)
+
+
+@contextlib.contextmanager
+def _opened(
+    packs: int, names: list[str], kinds: dict[str, int]
+) -> Iterator[list[_reachable.OpenPack]]:
+    """The packs named and their indexes, opened without following links; a pack
+    with no index as a regular file beside it is left out (git would not use it)."""
+    if len(names) > MAX_NEW_PACKS:
+        raise AgentFileError(
+            ".git/objects/pack", f"is past the {MAX_NEW_PACKS} new packs read at once"
+        )
+    with contextlib.ExitStack() as stack:
+        opened = []
+        for name in names:
+            stem = name.removesuffix(".pack")
+            if kinds.get(f"{stem}.idx") != stat.S_IFREG:
                 continue
-            if _FANOUT.fullmatch(name):
-                with agentfs.open_folder(name, dir_fd=objects) as fanout:
-                    _copy_loose(fanout, name, store / "objects" / name, budget)
-            elif name == "pack":
-                with agentfs.open_folder(name, dir_fd=objects) as packs:
-                    for pack, pack_kind in budget.listing(packs, ".git/objects/pack"):
-                        new = pack not in host_packs and pack not in store_packs
-                        if pack_kind == stat.S_IFREG and _PACK.fullmatch(pack) and new:
-                            _index_pack(packs, pack, store, budget)
+            pack = _open_regular(packs, name, PACK_LIMIT)
+            stack.callback(os.close, pack)
+            idx = _open_regular(packs, f"{stem}.idx", IDX_LIMIT)
+            stack.callback(os.close, idx)
+            opened.append(_reachable.OpenPack(stem, pack, idx))
+        yield opened
+
+
+def _open_regular(folder: int, name: str, limit: int) -> int:
+    """A file of ``.git/objects/pack``, opened as a regular file within ``limit`` bytes."""
+    label = f".git/objects/pack/{name}"
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder
+        )
+    except OSError as exc:
+        raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        os.close(fd)
+        raise AgentFileError(label, "is not a regular file within bounds")
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:

@@ -123,7 +123,8 @@ def _snapshot(clone: Path, store: Path, lenders: list[Path | None]) -> CloneSnap
             kept, kept_problem = read_kept(git_fd, packed), None
         except AgentFileError as exc:  # the branches can still be fetched
             kept, kept_problem = set(), str(exc)
-        copy_objects(git_fd, store, host_objects)
+        tips = {*branches.values(), *kept, *refused.values(), *filter(None, [detached])}
+        copy_objects(git_fd, store, host_objects, tips)
     snapshot = CloneSnapshot(
         store=str(store),
         branches=branches,

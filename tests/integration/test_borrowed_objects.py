@@ -14,6 +14,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.home import Home
+from scad.runs.records import RunPaths
+
 from .sessions_support import Project, run, wait_for_exit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker, pytest.mark.claude]
@@ -58,11 +61,15 @@ async def test_a_borrowing_clone_holds_its_work_and_its_work_comes_home(
     alternates = (git_dir / "objects" / "info" / "alternates").read_text()
     assert alternates == "/run/scad-objects/code\n"
 
-    # The agent's `repack -ad` copied what it borrowed into one pack: it is read anyway.
+    # The agent's `repack -ad` copied what it borrowed into one pack; scad's read of
+    # the clone copies from it only what the host lacks: the agent's own objects.
+    assert disk_use(git_dir / "objects" / "pack") > BIG
     with anyio.fail_after(120):
         info = await project.scad("session", "info", run_id)
         await project.scad("code", "fetch", run_id)
     assert "agent work" in info.stdout
+    store = RunPaths(Home(project.home), run_id).store("code")
+    assert disk_use(store / "objects") < 64 << 10
     log = host_git(project, "log", "--format=%s", f"scad-{run_id}").split("\n")
     assert log[:3] == ["agent work", "big", "init"]
     assert (await project.scad("session", "clean", run_id)).stdout == f"cleaned {run_id}\n"

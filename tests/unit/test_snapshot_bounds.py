@@ -109,6 +109,7 @@ async def test_a_folder_the_agent_filled_is_not_listed_past_a_count(
     from scad import agentfs
 
     monkeypatch.setattr(_objects if bound == "MAX_OBJECT_ENTRIES" else agentfs, bound, 1000)
+    commit(clone, "work")  # objects are looked at only for a tip the store lacks
     filled = clone / ".git" / folder
     filled.mkdir(parents=True, exist_ok=True)
     for n in range(1500):
