@@ -10,7 +10,6 @@ from pathlib import PurePosixPath
 __all__ = [
     "AGENT_HOME",
     "AGENT_USER",
-    "BORROWED",
     "CLAUDE_DIR",
     "CLAUDE_JSON",
     "MARKETPLACES",
@@ -24,8 +23,6 @@ AGENT_HOME = "/home/agent"
 #: Where the run's clones are, one folder per repo key.
 WORKSPACE = PurePosixPath("/workspace")
 MARKETPLACES = PurePosixPath("/opt/scad/marketplaces")
-#: Where a run sees, read-only, the host objects its clones borrow: one folder per repo key.
-BORROWED = PurePosixPath("/run/scad-objects")
 CLAUDE_DIR = f"{AGENT_HOME}/.claude"
 CLAUDE_JSON = f"{AGENT_HOME}/.claude.json"
 

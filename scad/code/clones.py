@@ -13,7 +13,6 @@ import anyio
 import msgspec
 
 from ..errors import GitError, UnreadableClone
-from ..layout import BORROWED
 from ..runs.records import RunPaths
 from ..text import printable
 from . import git
@@ -62,9 +61,9 @@ async def create_clone(
     Returns the commit the branch starts at (the run's base).
 
     With ``borrowed`` (the host repo's borrowed store, :mod:`scad.code.borrowed`) the
-    clone holds no object of its own: its alternates name where the run's container
-    sees that store (:data:`~scad.layout.BORROWED`/``dest.name``, read-only), and on
-    the host nothing reads it through them. Without, it copies the host's objects.
+    clone holds no object of its own: its alternates name that store's objects, which
+    the run's container sees read-only at the same path (so git in the clone finds
+    them on the host too); scad itself never reads a clone through them. Without, it copies the host's objects.
     Either way it never shares files with the host repo (``--no-hardlinks``): a
     hardlinked object would let the agent rewrite the host's copy in place.
     With ``owner`` (a root host lending files to the agent's uid) the new clone
@@ -83,7 +82,7 @@ async def create_clone(
     # Read while the clone is still scad's alone: no agent has seen it yet.
     base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
     if borrowed is not None:
-        alternates = f"{BORROWED / dest.name}\n".encode()
+        alternates = f"{borrowed / 'objects'}\n".encode()
         await anyio.to_thread.run_sync(
             write_file, dest / ".git/objects/info/alternates", alternates
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..code.borrowed import borrowed_store
 from ..config.schema import Config
 from ..engine import BindMount, ContainerSpec, Limits, Security, labels
-from ..layout import BORROWED, CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
+from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
 from ..names import container_name
 from ..runs.records import RunPaths, RunRecord
 from ..threads import async_twin
@@ -112,13 +112,13 @@ def run_container_spec(
 
 def borrowed_mounts(record: RunRecord, paths: RunPaths) -> list[BindMount]:
     """The host objects the run's clones borrow (:mod:`scad.code.borrowed`), read-only
-    where their alternates name them; a store not made yet (a run whose clones copy
+    at their host path, where the clones' alternates name them; a store not made yet (a run whose clones copy
     their objects) is not mounted."""
     mounts = []
-    for key, repo in sorted(record.repos.items()):
+    for repo in sorted(record.repos.values()):
         objects = borrowed_store(paths.home, Path(repo)) / "objects"
         if objects.is_dir():
-            mounts.append(BindMount(str(objects), str(BORROWED / key), read_only=True))
+            mounts.append(BindMount(str(objects), str(objects), read_only=True))
     return mounts
 
 

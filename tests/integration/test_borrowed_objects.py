@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.code.borrowed import borrowed_store
 from scad.home import Home
 from scad.runs.records import RunPaths
 
@@ -59,7 +60,8 @@ async def test_a_borrowing_clone_holds_its_work_and_its_work_comes_home(
     # After git's own gc, the clone held its commit only (size-pack in KiB).
     assert int((git_dir / "after-gc").read_text().split()[1]) < 64
     alternates = (git_dir / "objects" / "info" / "alternates").read_text()
-    assert alternates == "/run/scad-objects/code\n"
+    lent = borrowed_store(Home(project.home), project.repo) / "objects"
+    assert alternates == f"{lent}\n"  # the host's path, where the container sees it too
 
     # The agent's `repack -ad` copied what it borrowed into one pack; scad's read of
     # the clone copies from it only what the host lacks: the agent's own objects.
@@ -99,9 +101,10 @@ async def test_alternates_the_agent_rewrites_reach_no_host_file(
     )  # fmt: skip
     secret = (await run("git", "-C", str(secret_repo), "rev-parse", "HEAD")).stdout.strip()
     objects = secret_repo / ".git" / "objects"
+    lent = borrowed_store(Home(project.home), project.repo) / "objects"
     prompt = (
         "RUN: git commit -q --allow-empty -m 'agent work'\n"
-        f"RUN: printf '%s\\n' '{objects}' /run/scad-objects/code > .git/objects/info/alternates\n"
+        f"RUN: printf '%s\\n' '{objects}' '{lent}' > .git/objects/info/alternates\n"
         f"RUN: git update-ref --no-deref refs/heads/secret {secret} 2>/dev/null"
         f" || echo {secret} > .git/refs/heads/secret\n"
         f"RUN: ln -s {objects} .git/objects/linked\n"

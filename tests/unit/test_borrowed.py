@@ -7,6 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 
 from scad.code.borrowed import borrowed_store
@@ -76,7 +77,14 @@ async def test_a_borrowing_clone_holds_no_object_of_its_own(home: Home, repo: Pa
     clone = await borrowing_clone(home, repo)
     objects = clone / ".git" / "objects"
     assert object_files(objects) == {}
-    assert (objects / "info" / "alternates").read_text() == "/run/scad-objects/code\n"
+    # Named at the host's path, where the run's container sees them too: git in the
+    # clone finds them on either side.
+    lent = objects_of(home, repo)
+    assert (objects / "info" / "alternates").read_text() == f"{lent}\n"
+    logged = await anyio.run_process(
+        ["git", "-c", "safe.directory=*", "-C", str(clone), "log", "--format=%s"]
+    )
+    assert logged.stdout.decode().startswith("init")
     # The agent sees the clone a plain clone of the host would be.
     assert agent_git(home, repo, clone, "rev-parse", "HEAD") == host_git(repo, "rev-parse", "HEAD")
     assert agent_git(home, repo, clone, "branch", "--format=%(refname)", "--all").split() == [
@@ -187,6 +195,7 @@ def test_a_run_sees_the_borrowed_store_read_only(tmp_path: Path, repo: Path) -> 
         )
         return {m.target: (m.source, m.read_only) for m in spec.mounts}
 
-    assert "/run/scad-objects/code" not in mounted()  # none made yet: a copying clone
+    lent = str(objects_of(home, repo))
+    assert lent not in mounted()  # none made yet: a copying clone
     (borrowed_store(home, repo) / "objects").mkdir(parents=True)
-    assert mounted()["/run/scad-objects/code"] == (str(objects_of(home, repo)), True)
+    assert mounted()[lent] == (lent, True)
