@@ -75,10 +75,3 @@ class LogTallies:
             tally.feed(envelopes)
             offset = after
         return offset
-        while offset < size:
-            envelopes, after = read_events_blocking(log, offset)
-            if after == offset:
-                break  # a partial last line: its end comes later
-            tally.feed(envelopes)
-            offset = after
-        return offset
