@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -112,11 +112,11 @@ async def _completed(
     killed one cannot, and a host branch stays writable), killed if it has not within
     :data:`END_SECONDS`, and reaped before the cancellation goes on."""
     process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
+    reader = _Reader(process, input)
     try:
-        stdout, stderr = await anyio.to_thread.run_sync(
-            partial(process.communicate, input), abandon_on_cancel=True
-        )
+        stdout, stderr = await anyio.to_thread.run_sync(reader.communicate, abandon_on_cancel=True)
     except BaseException:
+        reader.give_up()
         process.terminate()
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(END_SECONDS):
@@ -125,6 +125,34 @@ async def _completed(
             await anyio.to_thread.run_sync(process.wait)
         raise
     return process.returncode, stdout, stderr
+
+
+class _Reader:
+    """A process's output read to its end in a worker thread, which then closes its
+    pipes; given up before that thread began (cancelled as the process was spawned),
+    the pipes are closed here instead, so none is left open."""
+
+    def __init__(self, process: subprocess.Popen[bytes], input: bytes | None) -> None:
+        self._process = process
+        self._input = input
+        self._lock = threading.Lock()
+        self._begun = self._given_up = False
+
+    def communicate(self) -> tuple[bytes, bytes]:
+        with self._lock:
+            if self._given_up:
+                return b"", b""
+            self._begun = True
+        return self._process.communicate(self._input)
+
+    def give_up(self) -> None:
+        with self._lock:
+            self._given_up = True
+            if self._begun:
+                return  # the thread reading them closes them
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subprocess.Popen[bytes]:

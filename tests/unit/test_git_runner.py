@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -60,3 +62,26 @@ async def test_a_cancelled_git_is_asked_to_end_first_so_it_removes_its_lock_file
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
     assert cleaned.exists()
+
+
+async def test_a_command_cancelled_as_it_is_spawned_leaves_no_pipe_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled while its process was being spawned (a batch stopped while it made
+    its next runs), before anything read its output: its pipes are closed too."""
+    spawned: list[subprocess.Popen[bytes]] = []
+    real_spawn = git._spawn
+    with anyio.CancelScope() as scope:
+
+        def spawn_then_cancel(*args: Any) -> subprocess.Popen[bytes]:
+            spawned.append(real_spawn(*args))
+            anyio.from_thread.run_sync(scope.cancel)
+            return spawned[-1]
+
+        monkeypatch.setattr(git, "_spawn", spawn_then_cancel)
+        await git._completed(["git", "--version"], dict(os.environ), b"")
+    assert scope.cancelled_caught
+    (process,) = spawned
+    assert process.returncode is not None  # reaped
+    pipes = [process.stdin, process.stdout, process.stderr]
+    assert [pipe is not None and pipe.closed for pipe in pipes] == [True, True, True]
