@@ -52,7 +52,8 @@ def main() -> None:
         for n in sizes:
             print(f"{n} runs, {min(n, options.parallel)} at once", file=sys.stderr)
             prompt = f"SLEEP: {options.sleep:g}\nSAY: done"
-            costs[n] = scad_batch(env, n, f"s{n}", prompt, parallel=options.parallel)[2]
+            at_once = min(n, options.parallel)
+            costs[n] = scad_batch(env, n, at_once, f"s{n}", prompt, foreground=True).cost
             remove_runs(env)
     finally:
         model.terminate()

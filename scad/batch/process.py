@@ -255,9 +255,10 @@ async def _supervise(home: Home, batch_id: str) -> str:
 
 
 def engine_connections(parallel: int) -> int:
-    """Engine connections for a batch: each run holds an attach stream, and
-    waits, stops and catch-ups need more."""
-    return max(100, 3 * parallel + 20)
+    """Engine connections for a batch: each run holds an attach stream and a wait,
+    and so does each run made ahead of a slot (up to ``parallel``) its attach
+    stream; stops and catch-ups need more."""
+    return max(100, 4 * parallel + 20)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 means. No engine, no files: attempts run through :class:`Attempts`, the batch's
 log is written through ``log``, and time is an injected :class:`Clock`.
 
-Each item waits for a slot (a :class:`~anyio.CapacityLimiter` whose size follows
-:class:`~scad.batch.policy.Concurrency`); its container, once made, starts no
-sooner than ``stagger`` after the previous start; an attempt that ended
+Each item's run is made (clones, Claude state, its container) ahead of a free
+slot, while the slots are busy: at most ``parallel`` runs wait made (a
+:class:`~scad.batch.turns.Turn`), so that a spent budget or a stop throws little
+away, and what they throw away is removed. Slots (a :class:`~anyio.CapacityLimiter`
+whose size follows :class:`~scad.batch.policy.Concurrency`) go to the runs in the
+order they began to be made; a run starts once it has one, and no sooner than
+``stagger`` after the previous start; an attempt that ended
 rate-limited, hung or crashed is tried again after a backoff as long as retries
 remain (:mod:`~scad.batch.verdict`). A monitor reads the fleet's signals every
 ``monitor_period``: rate limits lower the concurrency, and a spent budget stops
@@ -48,6 +52,7 @@ from .fixes import failure_of, fix_prompt
 from .policy import Budget, Concurrency, LimitChange, backoff
 from .signals import SignalSource
 from .store import BatchManifest, ItemState
+from .turns import Turn
 from .verdict import (
     BUDGET_NOT_STARTED,
     BUDGET_STOPPED,
@@ -139,6 +144,8 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.concurrency = Concurrency(self.options.parallel)
         self.limiter = anyio.CapacityLimiter(self.options.parallel)
+        #: Places for runs made ahead of a free slot.
+        self.ready = anyio.CapacityLimiter(self.options.parallel)
         self.budget = Budget(self.options.budget_usd)
         self.budget_spent = anyio.Event()
         #: Runs whose spend counts (every run of the batch, from earlier supervisors
@@ -206,10 +213,11 @@ class Scheduler:
         adopting = record is not None and await self.attempts.left_running(record)
         while True:
             judged: Judged | None = None
+            turn = Turn(self.limiter, self.ready)
             with anyio.CancelScope() as scope:
                 self.scopes[state.index] = scope
-                async with self.limiter:
-                    outcome = await self._attempt(run, attempt, adopting)
+                try:
+                    outcome = await self._attempt(run, attempt, adopting, turn)
                     # Checks cost no money: a budget spent from here lets them end.
                     self.scopes.pop(state.index)
                     if outcome.outcome == "budget":
@@ -218,10 +226,13 @@ class Scheduler:
                         await self.read_signals()
                     if outcome.outcome == "succeeded" and self.attempts.checking:
                         judged = await self._check(run, attempt, fixes)
+                finally:
+                    turn.leave()
             self.scopes.pop(state.index, None)
             if scope.cancelled_caught:  # the budget stopped it, or kept it from starting
+                started = run.began is not None  # let go to start (or adopted)
                 outcome = run.ended_early(
-                    "cancelled", BUDGET_STOPPED if run.record else BUDGET_NOT_STARTED
+                    "cancelled", BUDGET_STOPPED if started else BUDGET_NOT_STARTED
                 )
                 judged = None
             tries += 1
@@ -301,29 +312,36 @@ class Scheduler:
         began = self.clock.now() if run.began is None else run.began
         return timeout - (self.clock.now() - began)
 
-    async def _attempt(self, run: ItemRun, attempt: int, adopting: bool) -> Outcome:
-        """One attempt, holding a slot."""
+    async def _attempt(self, run: ItemRun, attempt: int, adopting: bool, turn: Turn) -> Outcome:
+        """One attempt: its run made ahead of a slot, then started in one."""
         run.began = None
         if adopting:
+            if not self.budget_spent.is_set():
+                await turn.take_slot()
             run.began = self.clock.now()  # an adopted run's time limit counts from now
             if self.budget_spent.is_set():  # a resumed batch whose money is gone
                 return await self.attempts.stop(run)
             return await self.attempts.adopt(run)
+        if not self.budget_spent.is_set():
+            await turn.get_ready()
         if self.budget_spent.is_set():
             return run.ended_early("cancelled", BUDGET_NOT_STARTED)
         gate = StartGate()
         async with open_task_group() as tg:
-            tg.start_soon(self._pace, run, attempt, gate)
+            tg.start_soon(self._pace, run, attempt, gate, turn)
             try:
                 return await self.attempts.start(run, attempt, gate)
             finally:
                 if not gate.started.is_set():  # it never started: nothing to log
                     tg.cancel_scope.cancel()
 
-    async def _pace(self, run: ItemRun, attempt: int, gate: StartGate) -> None:
-        """Let an attempt's container start in its turn: no closer than ``stagger``
-        to the previous start, so fifty agents do not hit the API in the same second
-        (their containers are made meanwhile); once it started, say so."""
+    async def _pace(self, run: ItemRun, attempt: int, gate: StartGate, turn: Turn) -> None:
+        """Let an attempt's container start in its turn: once it has a slot (asked
+        for as it begins to be made, so that runs start in the order they were
+        made), and no closer than ``stagger`` to the previous start, so fifty agents
+        do not hit the API in the same second (their containers are made
+        meanwhile); once it started, say so."""
+        await turn.take_slot()
         await gate.created.wait()
         self.runs.add(run.record_id)
         if self.budget_spent.is_set():
@@ -336,6 +354,7 @@ class Scheduler:
             self.last_start = self.clock.now()
         run.began = self.clock.now()  # its time limit counts from its start, about now
         gate.open()
+        turn.let_go()
         if not gate.started.is_set():
             await gate.started.wait()
         with anyio.CancelScope(shield=True):

@@ -503,7 +503,8 @@ def close_unfinished(paths: BatchPaths, manifest: BatchManifest, why: str) -> No
                     attempt=attempt,
                     status="cancelled",
                     final=True,
-                    detail=why,
+                    # No run: it never started (a run made ahead of a slot is removed).
+                    detail=why if item.run_id else f"not started: {why}",
                 ),
             )
 

@@ -122,6 +122,16 @@ async def running_containers(tag: str) -> list[str]:
     return [name for name in out.stdout.split() if f"-{tag}-" in name]
 
 
+async def containers_made(tag: str) -> dict[str, str]:
+    """Run id -> state of every container of the runs tagged ``tag``, whatever its state."""
+    out = await run(
+        "docker", "ps", "-a", "--filter", "label=scad.run",
+        "--format", '{{.Label "scad.run"}} {{.State}}',
+    )  # fmt: skip
+    made = dict(line.split() for line in out.stdout.splitlines())
+    return {run_id: state for run_id, state in made.items() if f"-{tag}-" in run_id}
+
+
 def commit(n: int) -> str:
     return f"RUN: sleep 2 && echo {n} > f{n}.txt && git add f{n}.txt && git commit -qm 'item {n}'\nSAY: committed {n}"
 
@@ -289,6 +299,47 @@ async def test_a_budget_stops_the_batch(batch_project: Project) -> None:
     assert await running_containers("cost") == []
 
 
+async def test_runs_are_made_ahead_of_a_free_slot_and_started_in_order(
+    batch_project: Project, tmp_path: Path
+) -> None:
+    """More prompts than --parallel: while the first runs, the next is made (its
+    container created) and waits for the slot, and no more than that; each starts
+    in its turn, and every prompt has one container and one result."""
+    project = batch_project
+    prompts = [f"{GATE}\nSAY: item 1"] + [f"SAY: item {n}" for n in range(2, 5)]
+    batch = await Spawned.start(
+        project, tmp_path, "ahead", "batch", "scadtest", "--tag", "ahead",
+        *[arg for p in prompts for arg in ("-p", p)], "-j", "1", "--foreground", "--json",
+    )  # fmt: skip
+
+    async def second_made_ahead() -> bool:
+        states = sorted((await containers_made("ahead")).values())
+        return states == ["created", "running"]
+
+    await wait_until(second_made_ahead, timeout=120)
+    batch_id = batch_id_of(project)
+    runs = runs_of(project, batch_id)
+    assert sorted(runs) == [1, 2]  # one made ahead (--parallel 1), no more
+    made = await containers_made("ahead")
+    assert (made[runs[1]], made[runs[2]]) == ("running", "created")
+    open_gate(project, runs[1])
+    assert await batch.wait(180) == 0, batch.err
+    view = json.loads(batch.out)
+    assert [row["outcome"] for row in view["rows"]] == ["succeeded"] * 4
+    events = batch_events(project, batch_id)
+    assert [e["item"] for e in events if e["event"] == "started"] == [1, 2, 3, 4]
+    runs = runs_of(project, batch_id)
+    assert sorted(runs) == [1, 2, 3, 4]
+    assert await containers_made("ahead") == {runs[n]: "exited" for n in range(1, 5)}
+    for n, run_id in runs.items():
+        envelopes = project.envelopes(run_id)
+        assert [e["event"] for e in envelopes if e["src"] == "scad"] == [
+            "created", "started", "exited",
+        ]  # fmt: skip
+        results = [e for e in envelopes if e["src"] == "claude" and e["data"]["type"] == "result"]
+        assert [r["data"]["result"] for r in results] == [f"item {n}"]
+
+
 async def test_a_bad_prompt_file_starts_nothing(batch_project: Project, tmp_path: Path) -> None:
     project = batch_project
     (tmp_path / "p.jsonl").write_text('{"prompt": "SAY: fine"}\n{"prompt": "x", "tag": "a b"}\n')
@@ -318,7 +369,7 @@ async def test_ctrl_c_in_the_foreground_stops_the_runs(
     process.process.send_signal(signal.SIGINT)
     assert await process.wait(60) == 1, process.err
     assert "3 cancelled" in process.out, process.err
-    assert await running_containers("fg") == []
+    assert await containers_made("fg") == {}  # the third, made ahead of a slot, too
     batch_id = batch_id_of(project)
     runs = runs_of(project, batch_id)
     assert sorted(runs) == [1, 2]  # the third never started
@@ -508,7 +559,8 @@ async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_pa
     batch_id = batch_id_of(project)
 
     def both_talking() -> bool:  # each Claude has said something (and now hangs)
-        runs = runs_of(project, batch_id).values()
+        found = runs_of(project, batch_id)  # (the third's run is made ahead of a slot)
+        runs = [found[n] for n in (1, 2) if n in found]
         return len(runs) == 2 and all(
             any(e["src"] == "claude" for e in project.envelopes(run_id)) for run_id in runs
         )
@@ -519,12 +571,14 @@ async def test_stopping_a_batch_in_the_background(batch_project: Project, tmp_pa
     await project.scad("batch", "stop", batch_id)
     assert await view.wait(60) == 1
     await wait_until(lambda: not alive(pid), timeout=30)  # it exits once its lock is let go
-    assert await running_containers("stop") == []
+    assert await containers_made("stop") == {}  # the third, made ahead of a slot, too
     status = json.loads(
         (await project.scad("batch", "status", batch_id, "--json", check=False)).stdout
     )
     assert [row["outcome"] for row in status["rows"]] == ["cancelled"] * 3
+    assert status["rows"][2]["detail"] == "not started: the batch was stopped"
     assert status["supervisor"] == "ended"
+    assert sorted(runs_of(project, batch_id)) == [1, 2]  # the third left no run
     for run_id in runs_of(project, batch_id).values():
         envelopes = project.envelopes(run_id)
         assert envelopes[-1]["event"] == "cancelled"

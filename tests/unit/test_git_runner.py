@@ -84,8 +84,9 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
         if bounded:
             await git._bounded(["sleep", "60"], dict(os.environ), 100, b"\n")
         else:
-            await git._completed(["sleep", "60"], dict(os.environ), None)
+            await git._completed(["sleep", "60"], dict(os.environ), b"")
     [process] = spawned
     assert scope.cancelled_caught and process.returncode is not None
-    assert process.stdout is not None and process.stdout.closed
-    assert process.stderr is None or process.stderr.closed
+    pipes = [process.stdin, process.stdout, process.stderr]
+    assert [pipe is None or pipe.closed for pipe in pipes] == [True, True, True]
+    assert process.stdout is not None

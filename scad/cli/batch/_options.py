@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import TYPE_CHECKING
 
+import anyio
 import asyncclick as click
 
 from ...errors import UsageError
@@ -13,6 +13,8 @@ from ...taskgroups import open_task_group
 from ._view import show_batch
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
     from ...batch.view import BatchView
     from ...config.schema import Config, NotifySettings
     from .._app import Application
@@ -60,16 +62,25 @@ async def supervise_here(
     home = app.home
     views: list[BatchView] = []
     parallel = load_manifest(home, batch_id).options.parallel
+    ended = anyio.Event()
 
     async def show() -> None:
-        views.append(await show_batch(home, batch_id, as_json=as_json, detachable=False))
+        views.append(
+            await show_batch(home, batch_id, as_json=as_json, detachable=False, ended=ended)
+        )
+
+    async def supervise(*, task_status: TaskStatus[None]) -> None:
+        try:
+            await run_batch(engine, home, config, batch_id, task_status=task_status)
+        finally:
+            ended.set()  # the view shows the end at once
 
     async with (
         app.open_engine(max_connections=engine_connections(parallel)) as engine,
         open_task_group() as tg,
     ):
         # Shown once this process holds the batch: before, it would look unsupervised.
-        await tg.start(partial(run_batch, engine, home, config, batch_id))
+        await tg.start(supervise)
         tg.start_soon(show)
     return views[0]
 

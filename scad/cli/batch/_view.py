@@ -23,6 +23,8 @@ MAX_DETAIL = 200
 
 #: How often the live table is redrawn.
 REDRAW_SECONDS = 0.5
+#: How often a view that draws nothing until the end (--json) looks whether it came.
+LOOK_SECONDS = 0.1
 
 
 #: What --json prints at the end of a batch.
@@ -30,10 +32,18 @@ VIEW_JSON = Document(("scad.batch.view:BatchView",), items="rows")
 
 
 async def show_batch(
-    home: Home, batch_id: str, *, as_json: JsonOutput | None, detachable: bool, wide: bool = False
+    home: Home,
+    batch_id: str,
+    *,
+    as_json: JsonOutput | None,
+    detachable: bool,
+    wide: bool = False,
+    ended: anyio.Event | None = None,
 ) -> BatchView:
     """Show the batch until it ends (or, when ``detachable``, until Ctrl-C, which
-    leaves it running and says how to come back); then the summary."""
+    leaves it running and says how to come back); then the summary. ``ended``: set
+    when a supervisor in this process is done with the batch (the view looks again
+    at once, instead of after its pause)."""
     watcher = BatchWatcher(home, batch_id)
     interrupted = False
     with anyio.CancelScope() as scope:
@@ -49,9 +59,9 @@ async def show_batch(
 
                 tg.start_soon(on_interrupt)
             if as_json:
-                await _wait(watcher)
+                await _wait(watcher, ended)
             elif sys.stdout.isatty():
-                await _live_table(watcher, wide=wide, known=home.run_ids())
+                await _live_table(watcher, wide=wide, known=home.run_ids(), ended=ended)
             else:
                 await _log_lines(home, batch_id)
             tg.cancel_scope.cancel()
@@ -72,14 +82,22 @@ async def show_batch(
     return view
 
 
-async def _wait(watcher: BatchWatcher) -> None:
+async def _wait(watcher: BatchWatcher, ended: anyio.Event | None) -> None:
     while True:
         if (await watcher.look()).done:
             return
-        await anyio.sleep(REDRAW_SECONDS)
+        await _pause(LOOK_SECONDS, ended)
 
 
-async def _live_table(watcher: BatchWatcher, *, wide: bool, known: Collection[str]) -> None:
+async def _pause(seconds: float, ended: anyio.Event | None) -> None:
+    """Until the view's next look: ``seconds``, or until ``ended`` is set."""
+    with anyio.move_on_after(seconds):
+        await (ended.wait() if ended is not None else anyio.sleep_forever())
+
+
+async def _live_table(
+    watcher: BatchWatcher, *, wide: bool, known: Collection[str], ended: anyio.Event | None
+) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -98,7 +116,7 @@ async def _live_table(watcher: BatchWatcher, *, wide: bool, known: Collection[st
             live.update(live_screen(view, console.width, wide=wide, known=known))
             if view.done:
                 return
-            await anyio.sleep(REDRAW_SECONDS)
+            await _pause(REDRAW_SECONDS, ended)
             view = await watcher.look()
 
 
