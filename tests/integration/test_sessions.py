@@ -273,11 +273,14 @@ async def test_clean_refuses_unfetched_commits_until_fetched_or_forced(project: 
     )
     for run_id in (fetched, forced):
         run_dir = project.run_dir(run_id)
-        # What stays: the log, the record, and the gateway's (its token revoked).
+        # What stays: the log and its summary, the record, and the gateway's (its token
+        # revoked).
         assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == [
             "events.jsonl",
+            "fold.json",
             "gateway",
             "run.json",
+            "summary.json",
         ]
         assert (await run("docker", "inspect", f"scad-{run_id}", check=False)).returncode != 0
         assert project.envelopes(run_id)[-1]["event"] == "cleaned"
