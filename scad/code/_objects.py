@@ -111,7 +111,7 @@ def copy_objects(git_fd: int, store: Path, host_objects: Path | None, tips: set[
     lacking = tips - done
     lacking -= _reachable.held_by_lenders(store, lacking)
     if lacking:
-        lent = _reachable.lent_tips(store)
+        lent = _reachable.lent_tips(store) | done
         if not _copy_lacking(git_fd, store, host_objects, lacking, lent):
             return  # as ever, what needs a missing object says so; read again next time
     if tips != done:

@@ -5,9 +5,9 @@ included; indexing it whole costs the repository, not the run's work. Instead gi
 runs in a *scratch* object folder inside the store: its packs are the clone's,
 through links to files scad opened without following links (``/proc/self/fd``,
 passed to git), and its alternates, written by scad, are the store and the store's
-lenders. ``pack-objects`` packs what the new tips reach that no lender's or the
-store's own refs reach and no lender holds, and ``index-pack`` in the store hashes
-every object it gets. The clone's ``.idx`` files only help git find objects: a
+lenders. ``pack-objects`` packs what the new tips reach that no lender's refs or
+the tips of a finished read reach and no lender holds, and ``index-pack`` in the
+store hashes every object it gets. The clone's ``.idx`` files only help git find objects: a
 forged one can leave something out or bring the wrong object under its true name,
 and then the new tips are not whole in the store and this raises GitError (the
 caller then indexes the packs whole).
@@ -122,11 +122,12 @@ def _alternates(store: Path) -> list[str]:
 
 
 def lent_tips(store: Path) -> set[str]:
-    """What the store's own refs (the clone's, when it was last read) and its lenders'
-    refs name: everything they reach, the store has. A lender whose refs cannot be
-    listed names nothing (more is then copied, never less)."""
+    """What the store's lenders' refs name: everything they reach, the store has. Not
+    the store's own refs: they are the clone's as last read, whether that read
+    finished or not. A lender whose refs cannot be listed names nothing (more is
+    then copied, never less)."""
     tips: set[str] = set()
-    for repo in [store, *(Path(folder).parent for folder in _alternates(store))]:
+    for repo in (Path(folder).parent for folder in _alternates(store)):
         with contextlib.suppress(GitError):
             out = _run(
                 repo, "-c", f"safe.directory={repo}", "for-each-ref", "--format=%(objectname)"

@@ -323,3 +323,23 @@ async def test_a_tip_whose_objects_are_missing_is_read_again_once_they_are_there
     assert await read(home, repo) == 1
     blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
     assert_whole(home, {blob: "the agent's file\n"})
+
+
+async def test_a_tip_read_half_way_is_no_lent_tip_once_its_objects_come_packed(
+    home: Home, repo: Path, tmp_path: Path
+) -> None:
+    """The store's refs are the clone's as last read, whole or not: a commit whose
+    tree was missing then, and comes packed now, is read for what it reaches."""
+    clone = await borrowing_clone(home, repo)
+    (clone / "a.txt").write_text("the agent's file\n")
+    agent_git(home, repo, clone, "add", "a.txt")
+    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    tree = agent_git(home, repo, clone, "rev-parse", "HEAD^{tree}").strip()
+    loose = clone / ".git" / "objects" / tree[:2] / tree[2:]
+    loose.rename(tmp_path / "tree")
+    assert await read(home, repo) == 1
+    (tmp_path / "tree").rename(loose)
+    agent_git(home, repo, clone, "repack", "-a", "-d", "-q")  # the tree, loose no more
+    assert await read(home, repo) == 1
+    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
+    assert_whole(home, {blob: "the agent's file\n"})
