@@ -102,7 +102,7 @@ def copy_objects(git_fd: int, store: Path, host_objects: Path | None, tips: set[
 
     An object in the store is not proof of the rest: a read that failed half-way
     leaves some. So the tips of each finished read are written down, and only they
-    count as brought."""
+    count as brought; a tip it found nowhere is not (the clone may hold it later)."""
     read_tips = store / READ_TIPS
     try:
         done = set(read_tips.read_text().split())
@@ -110,12 +110,14 @@ def copy_objects(git_fd: int, store: Path, host_objects: Path | None, tips: set[
         done = set()
     lacking = tips - done
     lacking -= _reachable.held_by_lenders(store, lacking)
+    brought = tips
     if lacking:
         lent = _reachable.lent_tips(store) | done
         if not _copy_lacking(git_fd, store, host_objects, lacking, lent):
             return  # as ever, what needs a missing object says so; read again next time
-    if tips != done:
-        write_file(read_tips, "".join(f"{tip}\n" for tip in sorted(tips)).encode())
+        brought = tips - _reachable.absent(store, lacking)
+    if brought != done:
+        write_file(read_tips, "".join(f"{tip}\n" for tip in sorted(brought)).encode())
 
 
 def _copy_lacking(

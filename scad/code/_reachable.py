@@ -29,7 +29,7 @@ import msgspec
 from ..errors import AgentFileError, GitError
 from . import git
 
-__all__ = ["OpenPack", "bring_reachable", "held_by_lenders", "is_whole", "lent_tips"]
+__all__ = ["OpenPack", "absent", "bring_reachable", "held_by_lenders", "is_whole", "lent_tips"]
 
 
 class OpenPack(msgspec.Struct, frozen=True):
@@ -51,6 +51,11 @@ def held_by_lenders(store: Path, oids: set[str]) -> set[str]:
         "GIT_ALTERNATE_OBJECT_DIRECTORIES": os.pathsep.join(lenders[1:]),
     }
     return oids - _missing(store, oids, env=env)
+
+
+def absent(store: Path, oids: set[str]) -> set[str]:
+    """Which of ``oids`` neither the store nor its lenders hold."""
+    return _missing(store, oids, env=git.store_environment())
 
 
 def _missing(

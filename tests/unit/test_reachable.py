@@ -343,3 +343,24 @@ async def test_a_tip_read_half_way_is_no_lent_tip_once_its_objects_come_packed(
     assert await read(home, repo) == 1
     blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
     assert_whole(home, {blob: "the agent's file\n"})
+
+
+async def test_a_tip_the_clone_lacked_when_read_is_read_once_it_is_there(
+    home: Home, repo: Path, tmp_path: Path
+) -> None:
+    """A read that finds a branch's commit nowhere does not write it down as read:
+    once the commit is back, the next read brings it."""
+    clone = await borrowing_clone(home, repo)
+    (clone / "a.txt").write_text("the agent's file\n")
+    agent_git(home, repo, clone, "add", "a.txt")
+    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    away = tmp_path / "away"
+    shutil.copytree(clone / ".git" / "objects", away)
+    for fanout in (clone / ".git" / "objects").glob("??"):
+        shutil.rmtree(fanout)
+    with pytest.raises(UnreadableClone):
+        await read(home, repo)
+    shutil.copytree(away, clone / ".git" / "objects", dirs_exist_ok=True)
+    assert await read(home, repo) == 1
+    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
+    assert_whole(home, {blob: "the agent's file\n"})
