@@ -220,9 +220,10 @@ class Scheduler:
                     outcome = await self._attempt(run, attempt, adopting, turn)
                     # Checks cost no money: a budget spent from here lets them end.
                     self.scopes.pop(state.index)
-                    if outcome.outcome == "budget":
-                        # The gateway refused it for a spent budget: the spend is read
-                        # before its slot goes to the next prompt, not a period later.
+                    if outcome.outcome == "budget" or self.budget.limit_usd is not None:
+                        # What it spent (or the gateway's refusal for a spent budget)
+                        # is read before its slot goes to the next prompt, not a period
+                        # later: runs made ahead wait on that slot.
                         await self.read_signals()
                     if outcome.outcome == "succeeded" and self.attempts.checking:
                         judged = await self._check(run, attempt, fixes)
