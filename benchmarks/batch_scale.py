@@ -43,7 +43,7 @@ import anyio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake engine lives with the tests
 
-from _bench import print_goals  # noqa: E402
+from _bench import arguments, print_goals  # noqa: E402
 
 from scad.batch.attempt import ItemRun  # noqa: E402
 from scad.batch.events import Fetched  # noqa: E402
@@ -204,16 +204,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000", help="prompts per batch")
     parser.add_argument("--parallel", type=int, default=50, help="runs at once")
     parser.add_argument("--looks", type=int, default=3, help="timed looks (the median)")
-    parser.add_argument("--quick", action="store_true", help="sizes 100 and 1000, one look")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(parser, sizes="100,1000", looks=1)
     if args.child is not None:
         child(args.root, args.child, args.parallel, args.memory)
         return
-    sizes = [100, 1000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    rounds = 1 if args.quick else args.looks
+    sizes, rounds = [int(s) for s in args.sizes.split(",")], args.looks
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="scad-bench-scale-") as folder:
         root = Path(folder) / "home"

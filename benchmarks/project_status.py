@@ -46,7 +46,7 @@ from functools import partial
 from pathlib import Path
 
 import anyio
-from _bench import print_goals, print_ratios
+from _bench import arguments, print_goals, print_ratios
 
 from scad.code.clones import create_clone
 from scad.home import Home
@@ -248,10 +248,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed rounds")
     parser.add_argument("--clones", type=int, default=0, help="runs given a clone")
     parser.add_argument("--engine", action="store_true", help="let scad ask the Docker engine")
-    parser.add_argument("--quick", action="store_true", help="50 runs of 500 lines, 3 rounds")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs_made, args.lines, args.runs = 50, 500, 3
+    args = arguments(parser, runs_made=50, lines=500, runs=3)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         started = time.perf_counter()

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _bench import arguments
 from batch import SCAD, make_project, remove_runs, scad_batch
 
 GOAL = 1.2
@@ -36,9 +37,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,300", help="runs per batch, the first the base")
     parser.add_argument("--parallel", type=int, default=50, help="runs at once, at most")
     parser.add_argument("--sleep", type=float, default=2.0, help="seconds each run sleeps")
-    parser.add_argument("--quick", action="store_true", help="10 and 30 runs")
-    options = parser.parse_args()
-    sizes = [10, 30] if options.quick else [int(n) for n in options.sizes.split(",")]
+    options = arguments(parser, sizes="10,30")
+    sizes = [int(n) for n in options.sizes.split(",")]
     root = Path(tempfile.mkdtemp(prefix="scad-bench-supervisor-"))
     env: dict[str, str] | None = None
     model = subprocess.Popen(
