@@ -52,6 +52,14 @@ def objects_of(home: Home, repo: Path) -> Path:
     return borrowed_store(home, repo) / "objects"
 
 
+def outside_repo(path: Path) -> tuple[Path, str]:
+    """A repository no run may read, made at ``path``, and its one commit (whose
+    subject is "a secret subject")."""
+    host_git(path.parent, "init", "-q", str(path))
+    host_git(path, "commit", "-q", "--allow-empty", "-m", "a secret subject")
+    return path, host_git(path, "rev-parse", "HEAD").strip()
+
+
 async def borrowing_clone(home: Home, repo: Path, run: str = "r") -> Path:
     dest = RunPaths(home, run).clone("code")
     dest.parent.mkdir(parents=True)
@@ -148,10 +156,7 @@ async def test_a_rewritten_alternates_is_never_followed(
 ) -> None:
     """The agent names objects outside the run in its alternates and points its branch
     at a commit that only they hold: scad reads none of them on the host."""
-    outside = tmp_path / "secret"
-    host_git(tmp_path, "init", "-q", str(outside))
-    host_git(outside, "commit", "-q", "--allow-empty", "-m", "a secret subject")
-    secret = host_git(outside, "rev-parse", "HEAD").strip()
+    outside, secret = outside_repo(tmp_path / "secret")
     clone = await borrowing_clone(home, repo)
     alternates = clone / ".git" / "objects" / "info" / "alternates"
     alternates.write_text(f"{outside / '.git' / 'objects'}\n{objects_of(home, repo)}\n")

@@ -18,7 +18,14 @@ from scad.code.clones import unfetched_run_work
 from scad.errors import UnreadableClone
 from scad.home import Home
 from scad.runs.records import RunPaths
-from tests.unit.test_borrowed import BRANCH, agent_git, borrowing_clone, has_object, host_git
+from tests.unit.test_borrowed import (
+    BRANCH,
+    agent_git,
+    borrowing_clone,
+    has_object,
+    host_git,
+    outside_repo,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,6 +69,25 @@ def agent_work(home: Home, repo: Path, clone: Path) -> dict[str, str]:
 
 async def read(home: Home, repo: Path) -> int:
     return (await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)).total
+
+
+#: The one file the agent commits in :func:`clone_with_a_commit`.
+AGENT_FILE = "the agent's file\n"
+
+
+async def clone_with_a_commit(home: Home, repo: Path) -> Path:
+    """A borrowing clone whose agent committed one file, ``a.txt`` (its objects loose)."""
+    clone = await borrowing_clone(home, repo)
+    (clone / "a.txt").write_text(AGENT_FILE)
+    agent_git(home, repo, clone, "add", "a.txt")
+    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    return clone
+
+
+def assert_file_read(home: Home, repo: Path, clone: Path) -> None:
+    """The store holds the agent's file as the clone's last commit has it."""
+    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
+    assert_whole(home, {blob: AGENT_FILE})
 
 
 def assert_whole(home: Home, blobs: dict[str, str]) -> None:
@@ -287,10 +313,7 @@ async def test_the_clones_alternates_name_nothing_git_reads(
 ) -> None:
     """The agent's commit sits on a commit only another host repo holds, and its
     alternates name that repo: scad's git never looks there."""
-    outside = tmp_path / "outside"
-    host_git(tmp_path, "init", "-q", str(outside))
-    host_git(outside, "commit", "-q", "--allow-empty", "-m", "a secret subject")
-    secret = host_git(outside, "rev-parse", "HEAD").strip()
+    outside, secret = outside_repo(tmp_path / "outside")
     clone = await borrowing_clone(home, repo)
     alternates = clone / ".git" / "objects" / "info" / "alternates"
     alternates.write_text(f"{outside / '.git' / 'objects'}\n{alternates.read_text()}")
@@ -310,10 +333,7 @@ async def test_a_tip_whose_objects_are_missing_is_read_again_once_they_are_there
 ) -> None:
     """A commit whose tree the clone lacks is not written down as read: once the
     tree is back, the next read brings it."""
-    clone = await borrowing_clone(home, repo)
-    (clone / "a.txt").write_text("the agent's file\n")
-    agent_git(home, repo, clone, "add", "a.txt")
-    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    clone = await clone_with_a_commit(home, repo)
     tree = agent_git(home, repo, clone, "rev-parse", "HEAD^{tree}").strip()
     loose = clone / ".git" / "objects" / tree[:2] / tree[2:]
     loose.rename(tmp_path / "tree")
@@ -321,8 +341,7 @@ async def test_a_tip_whose_objects_are_missing_is_read_again_once_they_are_there
     assert not has_object(store(home), tree)
     (tmp_path / "tree").rename(loose)
     assert await read(home, repo) == 1
-    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
-    assert_whole(home, {blob: "the agent's file\n"})
+    assert_file_read(home, repo, clone)
 
 
 async def test_a_tip_read_half_way_is_no_lent_tip_once_its_objects_come_packed(
@@ -330,10 +349,7 @@ async def test_a_tip_read_half_way_is_no_lent_tip_once_its_objects_come_packed(
 ) -> None:
     """The store's refs are the clone's as last read, whole or not: a commit whose
     tree was missing then, and comes packed now, is read for what it reaches."""
-    clone = await borrowing_clone(home, repo)
-    (clone / "a.txt").write_text("the agent's file\n")
-    agent_git(home, repo, clone, "add", "a.txt")
-    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    clone = await clone_with_a_commit(home, repo)
     tree = agent_git(home, repo, clone, "rev-parse", "HEAD^{tree}").strip()
     loose = clone / ".git" / "objects" / tree[:2] / tree[2:]
     loose.rename(tmp_path / "tree")
@@ -341,8 +357,7 @@ async def test_a_tip_read_half_way_is_no_lent_tip_once_its_objects_come_packed(
     (tmp_path / "tree").rename(loose)
     agent_git(home, repo, clone, "repack", "-a", "-d", "-q")  # the tree, loose no more
     assert await read(home, repo) == 1
-    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
-    assert_whole(home, {blob: "the agent's file\n"})
+    assert_file_read(home, repo, clone)
 
 
 async def test_a_tip_the_clone_lacked_when_read_is_read_once_it_is_there(
@@ -350,10 +365,7 @@ async def test_a_tip_the_clone_lacked_when_read_is_read_once_it_is_there(
 ) -> None:
     """A read that finds a branch's commit nowhere does not write it down as read:
     once the commit is back, the next read brings it."""
-    clone = await borrowing_clone(home, repo)
-    (clone / "a.txt").write_text("the agent's file\n")
-    agent_git(home, repo, clone, "add", "a.txt")
-    agent_git(home, repo, clone, "commit", "-q", "-m", "agent work")
+    clone = await clone_with_a_commit(home, repo)
     away = tmp_path / "away"
     shutil.copytree(clone / ".git" / "objects", away)
     for fanout in (clone / ".git" / "objects").glob("??"):
@@ -362,5 +374,4 @@ async def test_a_tip_the_clone_lacked_when_read_is_read_once_it_is_there(
         await read(home, repo)
     shutil.copytree(away, clone / ".git" / "objects", dirs_exist_ok=True)
     assert await read(home, repo) == 1
-    blob = agent_git(home, repo, clone, "rev-parse", "HEAD:a.txt").strip()
-    assert_whole(home, {blob: "the agent's file\n"})
+    assert_file_read(home, repo, clone)
