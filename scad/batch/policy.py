@@ -5,6 +5,7 @@
   cool-down, since one burst is reported by many runs), and each run that
   succeeds raises it by one again, up to the ceiling the user gave
   (additive increase, multiplicative decrease).
+- :class:`StartPace`: when the next container may start.
 - :func:`backoff`: how long a run waits before its next attempt.
 - :class:`Budget`: whether the batch may still spend.
 """
@@ -18,7 +19,7 @@ import msgspec
 
 from .events import LimitCause
 
-__all__ = ["Budget", "Concurrency", "LimitChange", "backoff"]
+__all__ = ["Budget", "Concurrency", "LimitChange", "StartPace", "backoff"]
 
 
 class LimitChange(msgspec.Struct, frozen=True):
@@ -62,6 +63,36 @@ class Concurrency:
             return None
         old, self.limit = self.limit, self.limit + 1
         return LimitChange(old, self.limit, "run-succeeded")
+
+
+class StartPace:
+    """Starts spaced out by a token bucket: up to ``burst`` may go at once (a batch
+    starts its first slots together, as fast as the engine allows), then one per
+    ``stagger`` seconds, so fifty agents do not hit the API in the same second.
+    Quiet time earns the burst back."""
+
+    def __init__(self, stagger: float, burst: int) -> None:
+        if burst < 1:
+            raise ValueError("the burst must be at least 1")
+        self.stagger = stagger
+        self.burst = burst
+        self._tokens = float(burst)
+        self._at = -math.inf
+
+    def wait(self, now: float) -> float:
+        """Seconds from ``now`` until a start may go (0: at once)."""
+        tokens = self._refilled(now)
+        return 0.0 if tokens >= 1 else (1 - tokens) * self.stagger
+
+    def take(self, now: float) -> None:
+        """A start went at ``now``."""
+        self._tokens = max(0.0, self._refilled(now) - 1)
+        self._at = now
+
+    def _refilled(self, now: float) -> float:
+        if self.stagger <= 0 or self._at == -math.inf:
+            return float(self.burst)
+        return min(self.burst, self._tokens + (now - self._at) / self.stagger)
 
 
 def backoff(attempt: int, base: float, rng: random.Random, *, cap: float = 600.0) -> float:

@@ -7,8 +7,9 @@ slot, while the slots are busy: at most ``parallel`` runs wait made (a
 :class:`~scad.batch.turns.Turn`), so that a spent budget or a stop throws little
 away, and what they throw away is removed. Slots (a :class:`~anyio.CapacityLimiter`
 whose size follows :class:`~scad.batch.policy.Concurrency`) go to the runs in the
-order they began to be made; a run starts once it has one, and no sooner than
-``stagger`` after the previous start; an attempt that ended
+order they began to be made; a run starts once it has one, and as its
+:class:`~scad.batch.policy.StartPace` allows (``burst`` at once, then one per
+``stagger``); an attempt that ended
 rate-limited, hung or crashed is tried again after a backoff as long as retries
 remain (:mod:`~scad.batch.verdict`). A monitor reads the fleet's signals every
 ``monitor_period``: rate limits lower the concurrency, and a spent budget stops
@@ -49,7 +50,7 @@ from .events import (
     LimitMoved,
 )
 from .fixes import failure_of, fix_prompt
-from .policy import Budget, Concurrency, LimitChange, backoff
+from .policy import Budget, Concurrency, LimitChange, StartPace, backoff
 from .signals import SignalSource
 from .store import BatchManifest, ItemState
 from .turns import Turn
@@ -153,7 +154,7 @@ class Scheduler:
         self.runs: set[str] = set()
         self.scopes: dict[int, anyio.CancelScope] = {}
         self.start_lock = anyio.Lock()
-        self.last_start = -float("inf")
+        self.pace = StartPace(self.options.stagger, self.options.burst)
 
     async def run(
         self, pending: list[ItemState], records: dict[int, RunRecord], known: Collection[str]
@@ -339,9 +340,8 @@ class Scheduler:
     async def _pace(self, run: ItemRun, attempt: int, gate: StartGate, turn: Turn) -> None:
         """Let an attempt's container start in its turn: once it has a slot (asked
         for as it begins to be made, so that runs start in the order they were
-        made), and no closer than ``stagger`` to the previous start, so fifty agents
-        do not hit the API in the same second (their containers are made
-        meanwhile); once it started, say so."""
+        made), and as the pace allows (their containers are made meanwhile); once
+        it started, say so."""
         await turn.take_slot()
         await gate.created.wait()
         self.runs.add(run.record_id)
@@ -349,10 +349,9 @@ class Scheduler:
             gate.refuse(BUDGET_NOT_STARTED)  # the budget ran out while it was made
             return
         async with self.start_lock:
-            wait = self.last_start + self.options.stagger - self.clock.now()
-            if wait > 0:
+            if (wait := self.pace.wait(self.clock.now())) > 0:
                 await self.clock.sleep(wait)
-            self.last_start = self.clock.now()
+            self.pace.take(self.clock.now())
         run.began = self.clock.now()  # its time limit counts from its start, about now
         gate.open()
         turn.let_go()

@@ -96,8 +96,10 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     budget_usd: float | None = None
     #: What each run may spend (US dollars); the gateway refuses a run past it.
     max_usd_per_run: float | None = None
-    #: Seconds between two starts.
+    #: Seconds between two starts, past the first ``burst`` (see :class:`StartPace`).
     stagger: float = 0.05
+    #: Starts that may go at once before ``stagger`` spaces them.
+    burst: int = 10
     #: Bring each run's branches home once it succeeded (``scad code fetch``).
     fetch: bool = False
     #: Further attempts for a run whose checks failed, each told what failed.

@@ -623,7 +623,7 @@ async def test_a_run_stopped_by_the_budget_before_its_start_leaves_no_run(
     plans = {f"{n:02d}": [Script(out(INIT), hang=True)] for n in (1, 2)}
     batch_id = make_batch(home, ["a", "b"], parallel=2, budget_usd=1.0)
     manifest = load_manifest(home, batch_id)
-    slow = msgspec.structs.replace(manifest.options, stagger=1.0)  # item 2 waits its turn
+    slow = msgspec.structs.replace(manifest.options, stagger=1.0, burst=1)  # item 2 waits its turn
     save_manifest(BatchPaths(home, batch_id), msgspec.structs.replace(manifest, options=slow))
     engine = Scripted(plans)
     signals = Signals()

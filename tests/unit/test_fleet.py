@@ -1,4 +1,4 @@
-"""The batch's pacing policy: AIMD concurrency, backoff with jitter, the budget."""
+"""The batch's pacing policy: AIMD concurrency, start pacing, backoff with jitter, the budget."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scad.batch.policy import Budget, Concurrency, LimitChange, backoff
+from scad.batch.policy import Budget, Concurrency, LimitChange, StartPace, backoff
 
 
 def test_rate_limits_halve_the_limit_once_per_cooldown() -> None:
@@ -61,3 +61,53 @@ def test_the_budget_counts_each_runs_latest_spend() -> None:
     budget.spent_by("a", 0.5)  # a's spend went up: replaced, not added
     assert budget.spent == pytest.approx(1.0) and budget.exhausted
     assert not Budget(None).exhausted
+
+
+def _starts(pace: StartPace, count: int, now: float = 0.0) -> list[float]:
+    """When each of ``count`` starts asked for at ``now`` goes, one after another."""
+    times = []
+    for _ in range(count):
+        now += pace.wait(now)
+        pace.take(now)
+        times.append(now)
+    return times
+
+
+def test_a_burst_starts_at_once_then_one_per_stagger() -> None:
+    assert _starts(StartPace(0.5, 3), 6) == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5]
+
+
+def test_quiet_time_earns_the_burst_back_but_no_more() -> None:
+    pace = StartPace(1.0, 2)
+    _starts(pace, 2)
+    assert pace.wait(0.5) == pytest.approx(0.5)  # half a token back
+    assert _starts(pace, 4, now=100.0) == [100.0, 100.0, 101.0, 102.0]
+
+
+def test_no_stagger_never_waits() -> None:
+    assert _starts(StartPace(0.0, 1), 5, now=7.0) == [7.0] * 5
+
+
+@given(
+    stagger=st.floats(0.01, 10),
+    burst=st.integers(1, 20),
+    gaps=st.lists(st.floats(0, 30), min_size=1, max_size=40),
+)
+def test_no_window_holds_more_starts_than_the_pace_allows(
+    stagger: float, burst: int, gaps: list[float]
+) -> None:
+    """Whatever the asks, any window of w seconds holds at most burst + w / stagger starts."""
+    pace, now, times = StartPace(stagger, burst), 0.0, []
+    for gap in gaps:
+        now += gap
+        now += pace.wait(now)
+        pace.take(now)
+        times.append(now)
+    for i, first in enumerate(times):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= burst + (times[j] - first) / stagger + 1e-6
+
+
+def test_a_burst_below_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        StartPace(0.05, 0)

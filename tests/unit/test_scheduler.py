@@ -37,7 +37,7 @@ async def test_containers_start_a_stagger_apart_on_the_clock(project: tuple[Home
     home, config = project
     done = Script(out(INIT, result()))
     batch_id = make_batch(home, ["a", "b"], parallel=2)
-    _set_options(home, batch_id, stagger=30.0)
+    _set_options(home, batch_id, stagger=30.0, burst=1)
     engine = Scripted({"01": [done], "02": [done]})
     clock = FakeClock()
     finished: list[object] = []

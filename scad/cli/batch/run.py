@@ -140,7 +140,14 @@ class _BatchCommand(JsonCommand):
     metavar="DURATION",
     default="50ms",
     show_default=True,
-    help="Least time between two starts.",
+    help="Least time between two starts, once --burst have started at once.",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Starts that may go at once before --stagger spaces them out.",
 )
 @click.option("--fetch", is_flag=True, help="Bring each run's branches home once it succeeds.")
 @click.option(
@@ -174,6 +181,7 @@ async def command(
     budget_usd: float | None,
     max_usd_per_run: float | None,
     stagger: float,
+    burst: int,
     fetch: bool,
     notify: NotifySettings | None,
     on: Target | None,
@@ -198,7 +206,7 @@ async def command(
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
-        stagger=stagger, fetch=fetch, fix_attempts=fix_attempts, runs_on=config.runs_on,
+        stagger=stagger, burst=burst, fetch=fetch, fix_attempts=fix_attempts, runs_on=config.runs_on,
         notify=notify and msgspec.structs.replace(
             config.notify, command=notify.command, url=notify.url
         ),

@@ -87,6 +87,13 @@ async def test_a_bad_duration_is_one_line(
     assert (result.exit_code, result.stderr) == (2, f"scad: error: {message}\n")
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+async def test_a_bad_burst_is_one_line(run_cli: Cli, config: str, value: str) -> None:
+    result = await run_cli("batch", config, "--tag", "t", "-p", "x", "--burst", value)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("scad: error: ") and "--burst" in result.stderr
+
+
 async def test_an_unknown_config(run_cli: Cli, config: str) -> None:
     result = await run_cli("batch", "nope", "--tag", "t", "-p", "x")
     assert result.exit_code == 2 and result.stderr.startswith("scad: error: ")
