@@ -14,13 +14,19 @@ __all__ = ["last_line", "spawn"]
 
 
 def spawn(
-    module: str, args: Sequence[str], log: str | Path, env: Mapping[str, str]
+    module: str,
+    args: Sequence[str],
+    log: str | Path | None,
+    env: Mapping[str, str],
+    *,
+    stdin: int = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """``python -P -m module args`` in its own session, its output appended to ``log``."""
-    with open(log, "ab") as out:
+    """``python -P -m module args`` in its own session, its output appended to ``log``
+    (None: dropped, until the process opens a log of its own)."""
+    with open(log or os.devnull, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-P", "-m", module, *args],
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=out,
             stderr=out,
             env=dict(env),

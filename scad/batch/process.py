@@ -12,6 +12,7 @@ in place of the installed package.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ from ..sessions.start import arequire_credentials
 from ..sessions.start import check_runs_on as check_where
 from .events import Ended, Requeued
 from .prompts import BatchPrompt
+from .standby import STANDBY_ARGS, Standby
 from .store import (
     BatchItem,
     BatchManifest,
@@ -140,11 +142,14 @@ def _claim_batch(
     return manifest
 
 
-async def spawn_supervisor(home: Home, batch_id: str) -> int:
-    """Start the batch's supervisor in the background; returns its pid once it holds
-    the batch. Raises with what it said if it ends before."""
+async def spawn_supervisor(home: Home, batch_id: str, standby: Standby | None = None) -> int:
+    """Start the batch's supervisor in the background (the ``standby`` one, when it is
+    still there); returns its pid once it holds the batch. Raises with what it said
+    if it ends before."""
     paths = BatchPaths(home, batch_id)
-    process = await anyio.to_thread.run_sync(_start_process, home, paths, batch_id)
+    process = standby.hand_over(batch_id) if standby else None
+    if process is None:
+        process = await anyio.to_thread.run_sync(_start_process, home, paths, batch_id)
     with anyio.move_on_after(SPAWN_SECONDS):
         while True:
             if process.poll() is not None:
@@ -231,14 +236,40 @@ def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
 
 def main(argv: list[str] | None = None) -> None:
     """The background supervisor's process: supervise the batch named on the command
-    line (in ``$SCAD_HOME``) to its end. Its output is the supervisor's log."""
-    (batch_id,) = sys.argv[1:] if argv is None else argv
+    line (in ``$SCAD_HOME``), or standing by the one its input names, to its end.
+    Its output is the supervisor's log."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == STANDBY_ARGS:
+        if (batch_id := _stand_by()) is None:
+            return
+    else:
+        (batch_id,) = args
     try:
         ended = anyio.run(_supervise, scad_home(), batch_id, backend="asyncio")
     except ScadError as exc:
         sys.stderr.write(f"scad: error: {exc}\n")
         sys.exit(exc.exit_code)
     sys.stderr.write(f"batch {batch_id} ended: {ended}\n")
+
+
+#: What :func:`_supervise` imports (a command that imports this module does not).
+_SUPERVISING = ("scad.batch.run", "scad.config.registry", "scad.engine._client")
+
+
+def _stand_by() -> str | None:
+    """What supervising takes imported, the batch id read from the input (None: the
+    command ended without one), and the output sent to that batch's log."""
+    for module in _SUPERVISING:  # imported while the command makes the batch
+        importlib.import_module(module)
+
+    line = sys.stdin.buffer.readline(1024)
+    if not line.endswith(b"\n"):
+        return None
+    batch_id = line.decode().strip()
+    with open(BatchPaths(scad_home(), batch_id).supervisor_log, "ab") as log:
+        os.dup2(log.fileno(), sys.stdout.fileno())
+        os.dup2(log.fileno(), sys.stderr.fileno())
+    return batch_id
 
 
 async def _supervise(home: Home, batch_id: str) -> str:

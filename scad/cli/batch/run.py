@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,6 +196,7 @@ async def command(
     come home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
     from ...batch.process import check_runs_on, create_batch, spawn_supervisor
+    from ...batch.standby import supervisor_standby
 
     home = app.home
     validate_tag(tag)
@@ -202,7 +204,6 @@ async def command(
     check_runs_on(config)
     batch_prompts, source = read_prompts(prompt_file, prompts)
     warn_unwritable_mounts(config)
-    await warn_uncommitted_work(config)
     options = BatchOptions(
         parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
         backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
@@ -217,21 +218,25 @@ async def command(
         if not as_json:
             printer(event)
 
-    async with app.open_engine() as engine:
-        manifest = await create_batch(
-            engine, home, config, batch_prompts, tag=tag, source=source, options=options,
-            build_progress=on_build,
-        )  # fmt: skip
-    printer.close()
-    batch_id = manifest.batch_id
-    if not as_json:
-        click.echo(f"batch {batch_id}: {len(manifest.items)} prompts, {parallel} at once")
-    if foreground:
+    # A background supervisor starts now, and imports while the batch is made.
+    async with nullcontext() if foreground else supervisor_standby(home) as standby:
+        await warn_uncommitted_work(config)
+        async with app.open_engine() as engine:
+            manifest = await create_batch(
+                engine, home, config, batch_prompts, tag=tag, source=source, options=options,
+                build_progress=on_build,
+            )  # fmt: skip
+        printer.close()
+        batch_id = manifest.batch_id
+        if not as_json:
+            click.echo(f"batch {batch_id}: {len(manifest.items)} prompts, {parallel} at once")
+        if standby is not None:
+            pid = await spawn_supervisor(home, batch_id, standby)
+            if not as_json:
+                click.echo(f"supervised in the background (pid {pid}); Ctrl-C leaves it running")
+    if standby is None:
         view = await supervise_here(app, config, batch_id, as_json=as_json)
     else:
-        pid = await spawn_supervisor(home, batch_id)
-        if not as_json:
-            click.echo(f"supervised in the background (pid {pid}); Ctrl-C leaves it running")
         view = await show_batch(home, batch_id, as_json=as_json, detachable=True)
     if not view.succeeded:
         raise click.exceptions.Exit(1)
