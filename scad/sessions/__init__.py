@@ -11,6 +11,7 @@ from .._faces import lazy_face
 
 if TYPE_CHECKING:
     from .control import CleanResult, StopResult, clean_session, select_runs, stop_sessions
+    from .info import CloneInfo, SessionInfo, TranscriptInfo, session_info
     from .restart import Resumed, prepare_restart, resume_session
     from .start import (
         Prepared,
@@ -21,15 +22,7 @@ if TYPE_CHECKING:
         run_session,
         start_session,
     )
-    from .status import (
-        CloneInfo,
-        SessionInfo,
-        SessionStatus,
-        TranscriptInfo,
-        session_info,
-        session_status,
-        shared_refresh_tokens,
-    )
+    from .status import SessionStatus, session_status, shared_refresh_tokens
     from .terminal import attach_command, detach_keys, pane_text
 
 __all__ = [
@@ -64,14 +57,14 @@ __getattr__, __dir__ = lazy_face(
     __name__,
     {
         "CleanResult": "control",
-        "CloneInfo": "status",
+        "CloneInfo": "info",
         "Prepared": "start",
         "Resumed": "restart",
-        "SessionInfo": "status",
+        "SessionInfo": "info",
         "SessionRefresh": "start",
         "SessionStatus": "status",
         "StopResult": "control",
-        "TranscriptInfo": "status",
+        "TranscriptInfo": "info",
         "attach_command": "terminal",
         "clean_session": "control",
         "detach_keys": "terminal",
@@ -83,7 +76,7 @@ __getattr__, __dir__ = lazy_face(
         "resume_session": "restart",
         "run_session": "start",
         "select_runs": "control",
-        "session_info": "status",
+        "session_info": "info",
         "session_status": "status",
         "shared_refresh_tokens": "status",
         "start_session": "start",

@@ -22,14 +22,13 @@ from ..errors import AgentFileError, AgentFileMissing
 from ..gateway import oauth_expiry
 from ..runs.records import RunPaths
 from .claude_setup import claude_json, settings_json
-from .credentials import HostCredentials, credentials_env_file
+from .credentials import CREDENTIALS_LIMIT, HostCredentials, credentials_env_file
 from .gateway_access import FENCED_RESOLV_CONF, RESOLV_CONF, ModelAccess, model_env_file
 
 __all__ = ["Refreshed", "refresh_credentials", "write_claude_state"]
 
 #: Decoded untyped, so every byte may become a Python object: kept small.
 CLAUDE_JSON_LIMIT = 4 << 20
-CREDENTIALS_LIMIT = 1 << 20
 #: Where a run made before the gateway kept its copy of the host's OAuth login.
 LOGIN_COPY = ".credentials.json"
 

@@ -11,15 +11,14 @@ import msgspec
 
 from ..code.clones import MAX_COUNTED, Commit, unfetched_run_work
 from ..code.work import has_work
-from ..engine import ContainerState, labels
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..gateway import revoke_run
 from ..home import Home
 from ..runs.catchup import catch_up
-from ..runs.containers import remove_containers
+from ..runs.containers import adopt_container, remove_containers
 from ..runs.envelopes import Cleaned, Stopped
 from ..runs.events import append_event
-from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso, save_run
+from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso
 from ..runs.summaries import summarise_transcripts
 from ..runs.supervisor import STOP_GRACE
 from ..taskgroups import open_task_group
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CleanResult",
     "StopResult",
-    "adopt_container",
     "clean_session",
     "select_runs",
     "stop_sessions",
@@ -65,23 +63,6 @@ def select_runs(
         return [find_run(home, run_id) for run_id in run_ids]
     records = [r for r in list_runs(home) if not r.cleaned]
     return [r for r in records if all_runs or r.config == config or (batch and r.batch_id == batch)]
-
-
-async def adopt_container(
-    engine: Engine, home: Home, record: RunRecord, listed: ContainerState | None = None
-) -> None:
-    """Give ``record`` the id of its container when the id never reached ``run.json``
-    (scad killed between creating and saving): the engine's run and home labels say
-    whose it is. ``listed``: the container a listing found for the run, if any."""
-    if record.container_id or record.cleaned:
-        return
-    here = labels.home_label(home)
-    if listed is None:
-        found = await engine.containers({labels.RUN: record.run_id})
-        listed = next((c for c in found if labels.made_by(c.labels, here)), None)
-    if listed is not None and labels.made_by(listed.labels, here):
-        record.container_id = listed.id
-        await anyio.to_thread.run_sync(save_run, home, record)
 
 
 async def _running(engine: Engine, home: Home, record: RunRecord) -> bool:

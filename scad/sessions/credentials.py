@@ -19,6 +19,7 @@ import msgspec
 from ..gateway import credentials_path, oauth_expiry
 
 __all__ = [
+    "CREDENTIALS_LIMIT",
     "EXPIRY_WARNING",
     "HostCredentials",
     "credentials_env_file",
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 Method = Literal["api-key", "oauth-token", "credentials-file"]
+#: The most of a Claude credentials file read (a run's own is the agent's to write).
+CREDENTIALS_LIMIT = 1 << 20
 #: Warn when OAuth credentials expire sooner than this.
 EXPIRY_WARNING = timedelta(hours=4)
 

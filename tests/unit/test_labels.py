@@ -11,9 +11,8 @@ import pytest
 from scad.engine import labels
 from scad.engine._types import ContainerSpec
 from scad.home import Home
-from scad.runs.containers import remove_containers
+from scad.runs.containers import adopt_container, remove_containers
 from scad.runs.records import RunPaths, RunRecord, load_run, save_run
-from scad.sessions.control import adopt_container
 from scad.sessions.status import run_statuses
 from tests.fakes import FakeEngine
 

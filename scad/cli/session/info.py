@@ -15,11 +15,11 @@ from .._render import table
 
 if TYPE_CHECKING:
     from ...runs.gatewaylog import GatewayUsage
-    from ...sessions.status import CloneInfo, TranscriptInfo
+    from ...sessions.info import CloneInfo, TranscriptInfo
 
 
 #: What --json prints.
-JSON = Document(("scad.sessions.status:SessionInfo",))
+JSON = Document(("scad.sessions.info:SessionInfo",))
 
 
 @click.command("info", cls=JsonCommand)

@@ -11,13 +11,8 @@ import pytest
 from scad.home import Home
 from scad.runs.accounting import RunSummary
 from scad.runs.records import RunPaths
-from scad.sessions.status import (
-    TRANSCRIPT_LIMIT,
-    SessionStatus,
-    TranscriptInfo,
-    list_transcripts,
-    shared_refresh_tokens,
-)
+from scad.sessions.info import TRANSCRIPT_LIMIT, TranscriptInfo, list_transcripts
+from scad.sessions.status import SessionStatus, shared_refresh_tokens
 
 
 def row(run_id: str, state: str) -> SessionStatus:
@@ -102,7 +97,7 @@ def test_transcripts_not_utf8_or_nested_too_deep_are_counted_not_trusted(project
 def test_many_transcripts_are_read_up_to_a_bound(
     projects: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.sessions.status.TRANSCRIPTS_BUDGET", 25)
+    monkeypatch.setattr("scad.sessions.info.TRANSCRIPTS_BUDGET", 25)
     for n in range(3):
         (projects / f"s{n}.jsonl").write_text("x" * 9 + "\n")
     found = list_transcripts(projects.parent.parent)
@@ -116,7 +111,7 @@ def test_many_transcripts_are_read_up_to_a_bound(
 def test_many_transcripts_are_listed_up_to_a_count_and_the_cut_is_said(
     projects: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.sessions.status.MAX_TRANSCRIPTS", 100)
+    monkeypatch.setattr("scad.sessions.info.MAX_TRANSCRIPTS", 100)
     for n in range(3000):
         (projects / f"s{n:04}.jsonl").touch()
     found = list_transcripts(projects.parent.parent)
