@@ -19,7 +19,6 @@ say (see :mod:`scad.code.snapshot`).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -27,13 +26,14 @@ import secrets
 import shlex
 import shutil
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
 
 from ..errors import GitError
 from ..home import Home
+from ..locks import hold_flock
 from . import git
 from ._objects import write_file
 
@@ -63,7 +63,6 @@ _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:re
 
 #: How long one run waits for another's update of the same store.
 LOCK_WAIT = 600.0
-_LOCK_POLL = 0.05
 
 
 def borrowed_store(home: Home, host_repo: Path) -> Path:
@@ -169,24 +168,12 @@ async def _fetch(store: Path, host_repo: Path) -> None:
 
 @asynccontextmanager
 async def _locked(path: Path) -> AsyncIterator[None]:
-    """Hold an exclusive ``flock`` on ``path``: runs starting at once update a store
-    one after another. Polled, so waiting can be cancelled."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = await anyio.to_thread.run_sync(os.open, path, flags, 0o600)
-    try:
-        deadline = anyio.current_time() + LOCK_WAIT
-        while not _try_lock(fd):
-            if anyio.current_time() > deadline:
-                raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again")
-            await anyio.sleep(_LOCK_POLL)
+    """Hold the store's lock: runs starting at once update a store one after another,
+    and gc removes none that a run is about to borrow from. Raises GitError when
+    another holds it for :data:`LOCK_WAIT`."""
+    async with AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(hold_flock(path, wait=LOCK_WAIT))
+        except TimeoutError:
+            raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again") from None
         yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
