@@ -20,6 +20,7 @@ _NOUNS = {
     "container": ("container", "containers"),
     "run": ("run", "runs"),
     "batch": ("batch", "batches"),
+    "borrowed": ("borrowed store", "borrowed stores"),
     "image": ("image", "images"),
     "temp": ("temporary file", "temporary files"),
 }
@@ -46,10 +47,11 @@ async def gc(
 
     Orphan containers of this scad home (their run directory is gone), run
     directories whose container and clones are gone, batches whose runs are all
-    cleaned, images no container uses that are not their config's newest (or
+    cleaned, the copies of host repos (borrowed stores) that no run's clones
+    borrow from, images no container uses that are not their config's newest (or
     whose config is gone), and stale temporary files. What it keeps is listed
-    after, with why. A run whose clones exist is never collected, nor a
-    container another scad home made.
+    after, with why. A run whose clones exist is never collected, nor the store
+    its clones borrow from, nor a container another scad home made.
     """
     from ..gc import apply_gc, plan_gc
 

@@ -8,33 +8,43 @@ the clone's ``objects/info/alternates`` names that path (git in the clone finds 
 either side): the clone's own objects are what the agent writes. A read-only mount cannot be written through, and a hard
 link across mounts cannot be made, so nothing the agent does reaches the store.
 
-The store is only ever added to: scad never repacks or prunes it (``gc.auto = 0``),
-so whatever the host repo rewrites or collects while runs live, an object a clone
-borrowed stays. On the host scad reads it by its own path, never by what a clone's
-alternates say (see :mod:`scad.code.snapshot`).
+While runs borrow from it the store is only ever added to: scad never repacks or
+prunes it (``gc.auto = 0``), so whatever the host repo rewrites or collects while runs
+live, an object a clone borrowed stays. Once no run's clones borrow from it (as their
+records say), ``scad gc`` removes it whole (:func:`remove_store`), and the next run
+copies the host again: what the user rewrote out of the host's history is gone with
+it. On the host scad reads it by its own path, never by what a clone's alternates
+say (see :mod:`scad.code.snapshot`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
 import secrets
 import shlex
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
 
 from ..errors import GitError
 from ..home import Home
+from ..locks import hold_flock
 from . import git
 from ._objects import write_file
 
-__all__ = ["BORROWED_CONFIG", "borrowed_store", "lend_objects"]
+__all__ = [
+    "BORROWED_CONFIG",
+    "borrowed_store",
+    "is_store_name",
+    "lend_objects",
+    "lent_store",
+    "remove_store",
+]
 
 #: The borrowed store's whole configuration: never collected, and what a fetch adds
 #: stays readable to an agent of another uid (its mount is read-only anyway).
@@ -53,7 +63,6 @@ _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:re
 
 #: How long one run waits for another's update of the same store.
 LOCK_WAIT = 600.0
-_LOCK_POLL = 0.05
 
 
 def borrowed_store(home: Home, host_repo: Path) -> Path:
@@ -65,14 +74,57 @@ def borrowed_store(home: Home, host_repo: Path) -> Path:
     return home.borrowed / f"{name}-{digest}.git"
 
 
+def is_store_name(name: str) -> bool:
+    """Whether ``name`` is one :func:`borrowed_store` gives: a plain name in ``borrowed/``."""
+    return _STORE_NAME.fullmatch(name) is not None
+
+
+_STORE_NAME = re.compile(r"[A-Za-z0-9._-]{0,40}-[0-9a-f]{16}\.git")
+
+
+def lent_store(home: Home, host_repo: Path, recorded: str | None) -> Path:
+    """The store a run's clone of ``host_repo`` borrows from: the one its record named
+    when the clone was made (``recorded``), else (a record from before) the one the
+    repo's path leads to now."""
+    if recorded is not None and is_store_name(recorded):
+        return home.borrowed / recorded
+    return borrowed_store(home, host_repo)
+
+
 async def lend_objects(store: Path, host_repo: Path) -> None:
     """Make ``store`` hold every object the host repo's branches, tags and HEAD reach
     (made on first use). Raises GitError."""
     await anyio.to_thread.run_sync(lambda: store.parent.mkdir(parents=True, exist_ok=True))
-    async with _locked(store.with_name(f"{store.name}.lock")):
+    async with _locked(_lock_of(store)):
         if not (store / "objects").is_dir():
             await _create(store, host_repo)
         await _fetch(store, host_repo)
+
+
+async def remove_store(store: Path, in_use: Callable[[], str | None]) -> str | None:
+    """Remove ``store`` unless ``in_use`` (blocking) says why it stays; returns that,
+    or None once it is gone. ``in_use`` is asked holding the lock a run takes to borrow
+    from the store, so no run starts borrowing between the answer and the removal. The
+    store is renamed away first: a removal cut short leaves a temporary folder (which
+    gc collects), never a half store a run would borrow from; the next run makes it
+    again."""
+    if not is_store_name(store.name):
+        return "not a borrowed store's name"
+    async with _locked(_lock_of(store)):
+        if why := await anyio.to_thread.run_sync(in_use):
+            return why
+        doomed = store.with_name(f".tmp-{secrets.token_hex(6)}")
+        try:
+            await anyio.to_thread.run_sync(os.rename, store, doomed)
+        except FileNotFoundError:
+            return "already gone"
+    await anyio.to_thread.run_sync(shutil.rmtree, doomed)
+    return None
+
+
+def _lock_of(store: Path) -> Path:
+    # Never removed, not even with its store: a process waiting on it holds its inode.
+    return store.with_name(f"{store.name}.lock")
 
 
 async def _create(store: Path, host_repo: Path) -> None:
@@ -116,24 +168,12 @@ async def _fetch(store: Path, host_repo: Path) -> None:
 
 @asynccontextmanager
 async def _locked(path: Path) -> AsyncIterator[None]:
-    """Hold an exclusive ``flock`` on ``path``: runs starting at once update a store
-    one after another. Polled, so waiting can be cancelled."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = await anyio.to_thread.run_sync(os.open, path, flags, 0o600)
-    try:
-        deadline = anyio.current_time() + LOCK_WAIT
-        while not _try_lock(fd):
-            if anyio.current_time() > deadline:
-                raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again")
-            await anyio.sleep(_LOCK_POLL)
+    """Hold the store's lock: runs starting at once update a store one after another,
+    and gc removes none that a run is about to borrow from. Raises GitError when
+    another holds it for :data:`LOCK_WAIT`."""
+    async with AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(hold_flock(path, wait=LOCK_WAIT))
+        except TimeoutError:
+            raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again") from None
         yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True

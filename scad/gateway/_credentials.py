@@ -13,14 +13,13 @@ The rotated tokens are written back atomically where Claude Code keeps them.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
 import secrets
 import stat
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -29,6 +28,7 @@ import anyio
 import msgspec
 
 from ..errors import CredentialsError
+from ..locks import hold_flock
 from ..text import printable
 from ._login_file import MAX_BYTES as _MAX_BYTES
 from ._login_file import credentials_path, oauth_fields
@@ -365,31 +365,16 @@ def _write_login(path: Path, login: _Login) -> None:
 async def _flock(path: Path) -> AsyncIterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (made if absent): gateways exclude each
     other, and a holder that dies releases it."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = await anyio.to_thread.run_sync(os.open, path, flags, 0o600)
-    except OSError as exc:
-        raise CredentialsError(f"cannot lock {path}: {exc.strerror}") from None
-    try:
-        deadline = anyio.current_time() + _LOCK_WAIT
-        while not _try_flock(fd):  # never blocks: polled, so waiting can be cancelled
-            if anyio.current_time() > deadline:
-                raise CredentialsError(f"{path} stayed locked for {_LOCK_WAIT:.0f} s; try again")
-            await anyio.sleep(_LOCK_POLL)
+    async with AsyncExitStack() as stack:
         try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+            await stack.enter_async_context(hold_flock(path, wait=_LOCK_WAIT, poll=_LOCK_POLL))
+        except TimeoutError:
+            raise CredentialsError(
+                f"{path} stayed locked for {_LOCK_WAIT:.0f} s; try again"
+            ) from None
+        except OSError as exc:
+            raise CredentialsError(f"cannot lock {path}: {exc.strerror}") from None
+        yield
 
 
 @asynccontextmanager

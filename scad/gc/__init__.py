@@ -12,13 +12,17 @@ container  a container of this scad home whose run directory is gone, one a
            process is gone (killed mid-check)
 run        a run directory whose container and clones are gone
 batch      a batch directory whose runs are all cleaned or gone
+borrowed   a borrowed store (a copy of a host repo's objects, lent to runs' clones)
+           that no run's clones borrow from, as their records say: the next run
+           copies the host repo again, without what was rewritten out of it
 image      a scad image that no container uses and is not its config's newest, or
            any such image of a config the home no longer has
 temp       a temporary file scad left (a process killed mid-write), over an hour old,
            or a check's folder of checkouts whose scad process is gone
 
 Nothing that may hold work is collected: a run with clones never is (its
-commits may be the only copy), and neither is anything a live process is using,
+commits may be the only copy), nor the borrowed store its clones' history is in,
+and neither is anything a live process is using,
 nor a run's container whose label does not name this home (another home's, or
 one an older scad made). A doctor's throwaway containers hold nothing: any
 home's gc takes them once they are old.
@@ -27,7 +31,13 @@ home's gc takes them once they are old.
 from .apply import apply_gc
 from .items import STALE_SECONDS, GcItem, GcKept, GcKind, GcPlan, GcResult
 from .plan import plan_gc
-from .rules import check_leftovers, doctor_leftovers, orphan_containers, stale_images
+from .rules import (
+    check_leftovers,
+    doctor_leftovers,
+    orphan_containers,
+    stale_images,
+    unused_borrowed,
+)
 
 __all__ = [
     "STALE_SECONDS",
@@ -42,4 +52,5 @@ __all__ = [
     "orphan_containers",
     "plan_gc",
     "stale_images",
+    "unused_borrowed",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 
 from ..batch.store import BatchPaths, supervisor_pid
+from ..code.borrowed import is_store_name, remove_store
 from ..errors import NotFound, ScadError
 from ..home import Home
 from ..progress import OnProgress, Progress
@@ -18,7 +19,8 @@ from ..runs.records import RunPaths, load_run
 from ..runs.summaries import summarise_log
 from ..runs.supervisor import STOP_GRACE
 from .items import GcItem, GcPlan, GcResult
-from .scan import busy, entries
+from .rules import borrowed_verdict
+from .scan import busy, entries, read_borrowers
 from .temps import remove_temp, temp_place
 
 if TYPE_CHECKING:
@@ -30,13 +32,15 @@ __all__ = ["apply_gc"]
 async def apply_gc(
     engine: Engine, home: Home, plan: GcPlan, *, progress: OnProgress | None = None
 ) -> list[GcResult]:
-    """Remove the plan's items in its order (containers, runs, batches, images,
-    temporary files) and say what became of each; one failure does not stop the rest.
+    """Remove the plan's items in its order (containers, runs, batches, borrowed
+    stores, images, temporary files) and say what became of each; one failure does
+    not stop the rest.
 
     Each removal first checks again what may have changed since the plan: a run
     that a live process took up or that has clones again, a batch whose
     supervisor started or one of whose runs stayed, a container whose run
-    directory is back, a temporary file written again. Such an item is skipped.
+    directory is back, a borrowed store a run borrows from again (asked holding its
+    lock), a temporary file written again. Such an item is skipped.
     ``progress`` hears each item done.
     """
     results: list[GcResult] = []
@@ -63,6 +67,8 @@ async def _remove(
     """Remove one item; returns why it was skipped, or None once it is gone."""
     if item.kind in ("run", "batch") and not _plain_name(item.name):
         return "not a name of a folder in the home"
+    if item.kind == "borrowed" and not is_store_name(item.name):
+        return "not a name of a borrowed store"
     if item.kind == "temp" and not temp_place(home, Path(item.target)):
         return "not a temporary file of scad's"
     match item.kind:
@@ -79,6 +85,12 @@ async def _remove(
             if waiting := [run_id for run_id in item.runs if run_id in stayed]:
                 return f"its run(s) {', '.join(waiting)} were not removed"
             return await anyio.to_thread.run_sync(_remove_batch, home, item.name)
+        case "borrowed":
+            # By its name, in this home's folder: a plan built elsewhere cannot reach out.
+            return await remove_store(
+                home.borrowed / item.name,
+                lambda: borrowed_verdict(item.name, read_borrowers(home)),
+            )
         case "image":
             for reference in item.tags or [item.target]:
                 await engine.remove_image(reference)

@@ -12,19 +12,20 @@ __all__ = ["ORDER", "STALE_SECONDS", "GcItem", "GcKept", "GcKind", "GcPlan", "Gc
 #: this is left: it may be being written, or the run being prepared, right now.
 STALE_SECONDS = 3600.0
 
-GcKind = Literal["container", "run", "batch", "image", "temp"]
+GcKind = Literal["container", "run", "batch", "borrowed", "image", "temp"]
 #: The order items are listed and removed in: a container before anything it
-#: might use, a batch after its runs.
-ORDER: tuple[GcKind, ...] = ("container", "run", "batch", "image", "temp")
+#: might use, a batch after its runs, a borrowed store after the runs that borrowed.
+ORDER: tuple[GcKind, ...] = ("container", "run", "batch", "borrowed", "image", "temp")
 
 
 class GcItem(msgspec.Struct, frozen=True, kw_only=True):
     """One thing the plan removes."""
 
     kind: GcKind
-    #: What it is, for people: a container's name, a run or batch id, an image's
-    #: tag and how many more it has (its id when it has none), a temporary file's path in the home (or
-    #: its absolute path, in the system's temporary folder).
+    #: What it is, for people: a container's name, a run or batch id, a borrowed
+    #: store's folder name, an image's tag and how many more it has (its id when it
+    #: has none), a temporary file's path in the home (or its absolute path, in the
+    #: system's temporary folder).
     name: str
     reason: str
     #: What removal acts on: a container or image id, or an absolute path.

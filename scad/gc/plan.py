@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import msgspec
 
 from ..batch.store import BatchPaths
 from ..checks.folder import Holder, holder
@@ -27,8 +28,9 @@ from .rules import (
     run_reason,
     run_verdict,
     stale_images,
+    unused_borrowed,
 )
-from .scan import SeenHome, SeenRun, read_home, tree_size
+from .scan import SeenHome, SeenRun, read_borrowed, read_borrowers, read_home, tree_size
 from .temps import plan_temps
 
 if TYPE_CHECKING:
@@ -59,12 +61,14 @@ async def plan_gc(
     runs_gone = {item.name for item in runs.items}
     batches = await anyio.to_thread.run_sync(_plan_batches, home, seen, runs_gone, moment)
     batches_gone = {item.name for item in batches.items}
+    borrowed = await anyio.to_thread.run_sync(_plan_borrowed, home)
     stale_before = moment - STALE_SECONDS
     temps = await anyio.to_thread.run_sync(
         plan_temps,
         home,
         [run.run_id for run in seen.runs if run.run_id not in runs_gone],
         [batch.batch_id for batch in seen.batches if batch.batch_id not in batches_gone],
+        [kept.name for kept in borrowed.kept],
         stale_before,
     )
     holders = await anyio.to_thread.run_sync(_check_holders, containers)
@@ -74,6 +78,7 @@ async def plan_gc(
         check_leftovers(containers, holders, labels.home_label(home)),
         runs,
         batches,
+        borrowed,
         stale_images(images, containers, labels.home_label(home), configs),
         temps,
     ]
@@ -174,6 +179,13 @@ def _run_items(home: Home, runs: list[SeenRun]) -> list[GcItem]:
         )
         for run in runs
     ]
+
+
+def _plan_borrowed(home: Home) -> GcPlan:
+    """The borrowed stores no run borrows from (see :func:`~scad.gc.rules.borrowed_verdict`)."""
+    plan = unused_borrowed(read_borrowed(home), read_borrowers(home), home.borrowed)
+    items = [msgspec.structs.replace(i, size_bytes=tree_size(Path(i.target))) for i in plan.items]
+    return GcPlan(items=items, kept=plan.kept)
 
 
 def _plan_batches(home: Home, seen: SeenHome, gone: set[str], now: float) -> GcPlan:

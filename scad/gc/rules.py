@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
 
 from ..checks.folder import CHECK_PREFIX, Holder
 from ..engine import ContainerState, ImageInfo, labels
 from ..names import image_repository, is_doctor_container
 from ..runs.records import parse_iso
 from .items import STALE_SECONDS, GcItem, GcKept, GcPlan
-from .scan import SeenBatch, SeenRun
+from .scan import SeenBatch, SeenBorrower, SeenRun
 
 __all__ = [
     "batch_verdict",
+    "borrowed_verdict",
     "can_check_clones",
     "check_leftovers",
     "doctor_leftovers",
@@ -21,6 +23,7 @@ __all__ = [
     "run_reason",
     "run_verdict",
     "stale_images",
+    "unused_borrowed",
 ]
 
 
@@ -327,3 +330,41 @@ def batch_verdict(batch: SeenBatch, *, done: set[str], now: float) -> str | None
         more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
         return f"its run(s) {', '.join(waiting[:3])}{more} are not cleaned"
     return None
+
+
+def unused_borrowed(
+    stores: Iterable[str], borrowers: Collection[SeenBorrower], folder: Path
+) -> GcPlan:
+    """The borrowed stores (their names, in ``folder``) that no run borrows from (see
+    :func:`borrowed_verdict`); their sizes are not known here."""
+    items, kept = [], []
+    for name in stores:
+        why = borrowed_verdict(name, borrowers)
+        if why is not None:
+            kept.append(GcKept(kind="borrowed", name=name, reason=why))
+        else:
+            reason = "no run with clones borrows its objects; the next run copies the host again"
+            items.append(
+                GcItem(kind="borrowed", name=name, reason=reason, target=str(folder / name))
+            )
+    return GcPlan(items=items, kept=kept)
+
+
+def borrowed_verdict(name: str, borrowers: Collection[SeenBorrower]) -> str | None:
+    """Why the borrowed store ``name`` stays, or None when it goes.
+
+    It stays while a run borrows from it, as the run's record says (removing it would
+    take its clones' history, and with it their unfetched work), and while a run that
+    may borrow has no readable record (then which store it borrows is not known).
+    """
+    for borrower in borrowers:
+        if borrower.stores is None:
+            return (
+                f"run {borrower.run_id} has no readable run.json: "
+                "which stores its clones borrow from is not known"
+            )
+    lent = [borrower.run_id for borrower in borrowers if name in (borrower.stores or ())]
+    if not lent:
+        return None
+    more = f" and {len(lent) - 3} more" if len(lent) > 3 else ""
+    return f"lent to {len(lent)} run{'s' if len(lent) > 1 else ''} ({', '.join(lent[:3])}{more})"

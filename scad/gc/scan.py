@@ -14,16 +14,20 @@ from pathlib import Path
 import msgspec
 
 from ..batch.store import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
+from ..code.borrowed import is_store_name, lent_store
 from ..home import Home
 from ..runs.events import is_locked, is_supervised
 from ..runs.records import RunPaths, RunRecord, decode_record, parse_iso
 
 __all__ = [
     "SeenBatch",
+    "SeenBorrower",
     "SeenHome",
     "SeenRun",
     "busy",
     "entries",
+    "read_borrowed",
+    "read_borrowers",
     "read_home",
     "tree_size",
     "tree_touched",
@@ -64,6 +68,55 @@ class SeenHome(msgspec.Struct, kw_only=True):
     run_names: set[str]
     not_runs: list[str]
     batches: list[SeenBatch]
+
+
+class SeenBorrower(msgspec.Struct, frozen=True, kw_only=True):
+    """A run whose clones may borrow a borrowed store's objects."""
+
+    run_id: str
+    #: The names of the stores its record says it borrows from; None when its record
+    #: cannot be read (then it may borrow from any).
+    stores: list[str] | None
+
+
+def read_borrowers(home: Home) -> list[SeenBorrower]:
+    """The runs that borrow from borrowed stores, as scad's own records say: each run
+    with clones (``worktrees/``, even empty: its clones may be being made), or not
+    cleaned and with snapshot stores (which name the borrowed store as a lender).
+    What a clone's own alternates say is never read: the agent writes them."""
+    found = []
+    for entry in entries(home.runs):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        paths = RunPaths(home, entry.name)
+        try:
+            record: RunRecord | None = decode_record(paths.record.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            record = None
+        clones = os.path.lexists(paths.worktrees)
+        stores = os.path.lexists(paths.stores) and not (record and record.cleaned)
+        if not (clones or stores):
+            continue
+        borrows = None
+        if record is not None:
+            lent = {
+                lent_store(home, Path(repo), recorded).name
+                for key, repo in record.repos.items()
+                # The recorded store and the one its path leads to now: the safe side.
+                for recorded in (record.borrowed.get(key), None)
+            }
+            borrows = sorted(lent)
+        found.append(SeenBorrower(run_id=entry.name, stores=borrows))
+    return found
+
+
+def read_borrowed(home: Home) -> list[str]:
+    """The names of the home's borrowed stores (folders, not links)."""
+    return [
+        entry.name
+        for entry in entries(home.borrowed)
+        if is_store_name(entry.name) and entry.is_dir(follow_symlinks=False)
+    ]
 
 
 def read_home(home: Home) -> SeenHome:

@@ -42,6 +42,11 @@ _STORE_TEMPS = (
     "tmp_idx_*",
 )
 _BATCH_TEMPS = ("manifest.json.tmp",)  # batches.save_manifest
+#: borrowed.py: a copy of the host, or a store being removed, renamed to ``.tmp-`` and
+#: 12 hex digits (a store's own name, or its lock's, is longer: never taken for one).
+_BORROWED_TEMPS = (".tmp-" + "?" * 12,)
+#: git's, in a borrowed store's objects: a fetch into it cut short.
+_BORROWED_STORE_TEMPS = ("tmp_pack_*", "tmp_idx_*", "tmp_obj_*")
 #: Folders of scad's in the system's temporary folder (tempfile.TemporaryDirectory
 #: removes them, unless its process is killed).
 _SYSTEM_TEMPS = (f"{CCUSAGE_PREFIX}*", f"{DOCTOR_PREFIX}*", f"{CHECK_PREFIX}*")
@@ -56,12 +61,14 @@ class _Temp(msgspec.Struct, kw_only=True):
     owner: int
 
 
-def plan_temps(home: Home, run_ids: list[str], batch_ids: list[str], stale_before: float) -> GcPlan:
-    """Temporary files untouched since ``stale_before``, in the folders that stay; a
-    check's folder as soon as the scad process that held it is gone, never while it
-    holds it."""
+def plan_temps(
+    home: Home, run_ids: list[str], batch_ids: list[str], stores: list[str], stale_before: float
+) -> GcPlan:
+    """Temporary files untouched since ``stale_before``, in the folders that stay (the
+    runs, batches and borrowed stores named); a check's folder as soon as the scad
+    process that held it is gone, never while it holds it."""
     items, kept = [], []
-    for temp in _read_temps(home, run_ids, batch_ids):
+    for temp in _read_temps(home, run_ids, batch_ids, stores):
         held = holder(Path(temp.path)) if _is_check_folder(Path(temp.path)) else "unknown"
         if held == "held":
             why = "a check's folder; its check is going (the scad process running it is alive)"
@@ -91,9 +98,12 @@ def plan_temps(home: Home, run_ids: list[str], batch_ids: list[str], stale_befor
     return GcPlan(items=items, kept=kept)
 
 
-def _read_temps(home: Home, run_ids: list[str], batch_ids: list[str]) -> list[_Temp]:
+def _read_temps(
+    home: Home, run_ids: list[str], batch_ids: list[str], stores: list[str]
+) -> list[_Temp]:
     """scad's temporary names in its own folders: a run's top level and its stores,
-    a batch's folder, and its folders in the system's temporary folder."""
+    a batch's folder, the borrowed stores' folder and the stores' objects, and its
+    folders in the system's temporary folder."""
     found: list[_Temp] = []
     for run_id in run_ids:
         paths = RunPaths(home, run_id)
@@ -104,6 +114,10 @@ def _read_temps(home: Home, run_ids: list[str], batch_ids: list[str]) -> list[_T
                 dirs[:] = [d for d in dirs if not _matches(d, _STORE_TEMPS)]
     for batch_id in batch_ids:
         found += _temps_in(home, BatchPaths(home, batch_id).root, _BATCH_TEMPS)
+    found += _temps_in(home, home.borrowed, _BORROWED_TEMPS)
+    for store in stores:
+        for folder, _, _ in os.walk(home.borrowed / store / "objects"):  # links are not followed
+            found += _temps_in(home, Path(folder), _BORROWED_STORE_TEMPS)
     # Only this user's: another's are theirs to collect.
     system = _temps_in(home, Path(tempfile.gettempdir()), _SYSTEM_TEMPS)
     found += [temp for temp in system if temp.owner == os.getuid()]

@@ -67,6 +67,9 @@ class RunRecord(msgspec.Struct, kw_only=True):
     """The run's own budget (US dollars): the gateway refuses its next model call past it."""
     bases: dict[str, str] = {}
     """Repo key -> the commit its clone started from (what the run's commits build on)."""
+    borrowed: dict[str, str] = {}
+    """Repo key -> the name of the borrowed store (in the home's ``borrowed/``) its clone
+    shares objects with, recorded before the clone is made: what gc keeps while it lives."""
     runs_on: Literal["local", "swarm", "remote"] = "local"
     """Where it runs: this engine, its config's swarm (``--on``, else ``runs_on:``), or
     an engine on another host (``DOCKER_HOST=tcp://...``): away from here, its files

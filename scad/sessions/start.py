@@ -217,14 +217,17 @@ async def prepare_session(
         raise
     try:
         owner = agent_owner()
+        stores = {key: borrowed_store(home, Path(repo.path)) for key, repo in config.repos.items()}
+        # Recorded before any clone borrows: gc keeps the stores a run's record names.
+        record.borrowed = {key: store.name for key, store in sorted(stores.items())}
+        await asave_run(home, record)
         paths.worktrees.mkdir()
         bases: dict[str, str] = {}
 
         async def clone(key: str, host_repo: Path) -> None:
             bases[key] = await create_clone(
-                host_repo, paths.clone(key), branch, owner=owner,
-                borrowed=borrowed_store(home, host_repo),
-            )  # fmt: skip
+                host_repo, paths.clone(key), branch, owner=owner, borrowed=stores[key]
+            )
 
         async with open_task_group() as tg:
             for key, repo in config.repos.items():

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from scad.code.borrowed import borrowed_store
 from scad.engine.labels import home_label
 from scad.errors import EngineError
 from scad.home import Home
 from scad.names import image_repository
-from tests.conftest import Cli, opening
+from tests.conftest import Cli, make_repo, opening
 from tests.fakes import FakeEngine
+from tests.unit import test_gc_borrowed as borrowing
+from tests.unit.test_borrowed import has_object
 from tests.unit.test_gc import (
     image,
     make_run,
@@ -170,3 +173,44 @@ async def test_what_other_homes_made_is_listed_only_when_asked(
         "scad-p-theirs",
         "scad-proj:ccc (+1)",
     ]
+
+
+async def test_force_removes_a_store_no_run_borrows_from_with_what_the_host_dropped(
+    run_cli: Cli, scad_home: Path, engine: Refusing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
+    home, repo = Home(scad_home), make_repo(tmp_path / "repo")
+    config = borrowing.config_of(repo, tmp_path)
+    secret = borrowing.commit_secret(repo)
+    fake = borrowing.engine()
+    await borrowing.clean(fake, home, await borrowing.start(fake, home, config))
+    borrowing.rewrite_out(repo)
+    store = borrowed_store(home, repo)
+
+    result = await run_cli("gc", "--force", "--json")
+
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    [item] = [item for item in data["items"] if item["kind"] == "borrowed"]
+    assert (item["name"], item["target"]) == (store.name, str(store))
+    assert [(r["name"], r["outcome"]) for r in data["results"] if r["kind"] == "borrowed"] == [
+        (store.name, "removed")
+    ]
+    await borrowing.start(fake, home, config)
+    assert not has_object(store, secret)
+
+
+async def test_the_dry_run_keeps_a_store_lent_to_a_run(
+    run_cli: Cli, scad_home: Path, engine: Refusing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
+    home, repo = Home(scad_home), make_repo(tmp_path / "repo")
+    live = await borrowing.start(borrowing.engine(), home, borrowing.config_of(repo, tmp_path))
+    store = borrowed_store(home, repo)
+
+    result = await run_cli("gc")
+
+    assert result.exit_code == 0
+    assert f"borrowed  {store.name}  lent to 1 run ({live.run_id})\n" in result.stdout
