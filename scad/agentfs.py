@@ -6,6 +6,12 @@ gigabytes long. scad runs on the host, often as root, so here:
 
 - every open is relative to a folder descriptor and never follows a link
   (``O_NOFOLLOW`` at each step), so a planted link names nothing outside the run;
+- an entry is opened for reading only once it is known to be a regular file:
+  first it is opened with ``O_PATH`` (which opens nothing: no device driver, no
+  FIFO, no terminal is asked) and looked at, then that same inode is reopened
+  through ``/proc/self/fd``, so an entry swapped meanwhile is not what is read.
+  Folders are opened with ``O_DIRECTORY``, which the kernel refuses for anything
+  else before any driver is asked;
 - reads take regular files only, opened non-blocking, up to a size bound;
 - writes go to a temporary file in a folder the agent cannot write (the run's
   own root), are given their owner with ``fchown``, then renamed over the
@@ -36,6 +42,7 @@ __all__ = [
     "MAX_ENTRIES",
     "list_dir",
     "open_folder",
+    "open_regular_at",
     "read_file",
     "read_file_at",
     "replace_file",
@@ -45,7 +52,10 @@ __all__ = [
 MAX_ENTRIES = 100_000
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: An entry looked at, not opened; with O_NOFOLLOW a link is the link itself.
+_LOOK_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+#: The entry looked at, reopened for reading: no controlling terminal, no waiting.
+_READ_FLAGS = os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _refusal(name: str, exc: OSError) -> AgentFileError:
@@ -113,23 +123,66 @@ def list_dir(
     return entries
 
 
+@contextmanager
+def open_regular_at(
+    dir_fd: int, name: str, *, limit: int | None = None, label: str | None = None
+) -> Iterator[int]:
+    """A non-blocking descriptor for reading regular file ``name`` in folder
+    ``dir_fd``, at most ``limit`` bytes long when it was opened.
+
+    Raises AgentFileError (saying why) for a link, a FIFO, a folder, a device or a
+    file over ``limit``: none of them is ever opened for reading.
+    """
+    fd = _open_regular(dir_fd, name, limit, label or name)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open_regular(dir_fd: int, name: str, limit: int | None, label: str) -> int:
+    try:
+        looked = os.open(name, _LOOK_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise _refusal(label, exc) from None
+    try:
+        info = os.fstat(looked)
+        _check_regular(info, label, limit)
+        # The inode looked at, not the name: whatever is renamed there now is not read.
+        fd = os.open(f"/proc/self/fd/{looked}", _READ_FLAGS)
+    except OSError as exc:  # a file the agent made unreadable to this user, say
+        raise _refusal(label, exc) from None
+    finally:
+        os.close(looked)
+    try:
+        reopened = os.fstat(fd)
+        if (reopened.st_dev, reopened.st_ino) != (info.st_dev, info.st_ino):
+            raise AgentFileError(label, "changed while it was opened")
+        _check_regular(reopened, label, limit)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_regular(info: os.stat_result, label: str, limit: int | None) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise AgentFileError(label, "is a symbolic link; not followed")
+    if not stat.S_ISREG(info.st_mode):
+        raise AgentFileError(label, "is not a regular file")
+    if limit is not None and info.st_size > limit:
+        raise AgentFileError(label, f"is {info.st_size} bytes, over the {limit}-byte bound")
+
+
 def read_file_at(dir_fd: int, name: str, *, limit: int, label: str | None = None) -> bytes:
     """The content of regular file ``name`` in folder ``dir_fd``, at most ``limit`` bytes.
 
     Raises AgentFileError (saying why) for a link, a FIFO, a folder, a device
-    or a file over ``limit``; never blocks.
+    or a file over ``limit``; never blocks, never opens anything but a regular file.
     """
     label = label or name
+    fd = _open_regular(dir_fd, name, limit, label)
     try:
-        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
-    except OSError as exc:
-        raise _refusal(label, exc) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise AgentFileError(label, "is not a regular file")
-        if info.st_size > limit:
-            raise AgentFileError(label, f"is {info.st_size} bytes, over the {limit}-byte bound")
         chunks, size = [], 0
         while chunk := os.read(fd, min(1 << 20, limit + 1 - size)):
             chunks.append(chunk)

@@ -178,29 +178,15 @@ def _opened(
             stem = name.removesuffix(".pack")
             if kinds.get(f"{stem}.idx") != stat.S_IFREG:
                 continue
-            pack = _open_regular(packs, name, PACK_LIMIT)
-            stack.callback(os.close, pack)
-            idx = _open_regular(packs, f"{stem}.idx", IDX_LIMIT)
-            stack.callback(os.close, idx)
+            pack = stack.enter_context(_open_regular(packs, name, PACK_LIMIT))
+            idx = stack.enter_context(_open_regular(packs, f"{stem}.idx", IDX_LIMIT))
             opened.append(_reachable.OpenPack(stem, pack, idx))
         yield opened
 
 
-def _open_regular(folder: int, name: str, limit: int) -> int:
+def _open_regular(folder: int, name: str, limit: int) -> contextlib.AbstractContextManager[int]:
     """A file of ``.git/objects/pack``, opened as a regular file within ``limit`` bytes."""
-    label = f".git/objects/pack/{name}"
-    try:
-        fd = os.open(
-            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder
-        )
-    except OSError as exc:
-        raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-        os.close(fd)
-        raise AgentFileError(label, "is not a regular file within bounds")
-    os.set_blocking(fd, True)
-    return fd
+    return agentfs.open_regular_at(folder, name, limit=limit, label=f".git/objects/pack/{name}")
 
 
 def _copy_loose(fanout: int, prefix: str, dest: Path, budget: _Budget) -> None:
@@ -240,21 +226,13 @@ def _index_pack(packs: int, name: str, store: Path, budget: _Budget) -> None:
     """
     label = f".git/objects/pack/{name}"
     budget.pack(label)
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=packs)
-    except OSError as exc:
-        raise AgentFileError(label, f"cannot be opened ({exc.strerror})") from None
     pack_dir = store / "objects/pack"
     before = set(os.listdir(pack_dir))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > PACK_LIMIT:
-            raise AgentFileError(label, "is not a regular file within bounds")
-        budget.spend(info.st_size, label)
+    with _open_regular(packs, name, PACK_LIMIT) as fd:
+        size = os.fstat(fd).st_size
+        budget.spend(size, label)
         os.set_blocking(fd, True)
-        result = _feed(git.store_command(store, "index-pack", "--stdin"), fd, info.st_size)
-    finally:
-        os.close(fd)
+        result = _feed(git.store_command(store, "index-pack", "--stdin"), fd, size)
     if result.returncode != 0:
         for left in set(os.listdir(pack_dir)) - before:
             if left.startswith("tmp_"):

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..agentfs import list_dir, open_folder
+from ..agentfs import list_dir, open_folder, open_regular_at
 from ..errors import AgentFileError, AgentFileMissing
 
 __all__ = [
@@ -46,7 +46,6 @@ CLAUDE_JSON = "claude.json"
 PROMPT = "prompt.txt"
 _CHUNK = 1 << 20
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class StateRefused(ValueError):
@@ -104,14 +103,13 @@ def _pack_folder(archive: tarfile.TarFile, folder: int, name: str, budget: _Budg
 def _pack_file(
     archive: tarfile.TarFile, folder: int, entry: str, name: str, budget: _Budget
 ) -> None:
-    try:
-        fd = os.open(entry, _READ, dir_fd=folder)
-    except OSError:
-        return  # missing, a link: left out
-    with open(fd, "rb") as file:
+    with contextlib.ExitStack() as stack:
+        try:
+            fd = stack.enter_context(open_regular_at(folder, entry))
+        except AgentFileError:
+            return  # missing, a link, a FIFO, a device: left out, never opened
+        file = stack.enter_context(open(fd, "rb", closefd=False))
         found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode):
-            return
         budget.take(found.st_size)
         info = tarfile.TarInfo(name)
         info.size, info.mode = found.st_size, 0o600

@@ -16,7 +16,6 @@ going.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
@@ -76,7 +75,6 @@ FOLLOW_BYTES = 8 << 20
 #: How often a follower looks for new lines.
 POLL_SECONDS = 0.5
 _CHUNK = 1 << 20
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: A message Claude made up itself (an API error shown as a reply): no turn of the model's.
 _SYNTHETIC = "<synthetic>"
 #: Lines of these kinds are decoded, every other line is only counted: Claude writes
@@ -191,22 +189,12 @@ def _open_transcript(claude_dir: Path, file: TranscriptFile) -> Iterator[int]:
     with (
         agentfs.open_folder(claude_dir) as claude,
         agentfs.open_folder(Path("projects", *folders), dir_fd=claude) as folder,
+        agentfs.open_regular_at(folder, name) as fd,
     ):
-        try:
-            fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
-        except OSError as exc:
-            problem = "is a symbolic link" if exc.errno == errno.ELOOP else "cannot be opened"
-            raise AgentFileError(name, problem) from None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (
-                file.dev,
-                file.ino,
-            ):
-                raise AgentFileError(name, "changed since it was listed")
-            yield fd
-        finally:
-            os.close(fd)
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (file.dev, file.ino):
+            raise AgentFileError(name, "changed since it was listed")
+        yield fd
 
 
 class _Lines:

@@ -33,6 +33,7 @@ from scad.reports.project import ProjectRow, project_status
 from scad.runs.records import RunPaths, RunRecord, save_run
 from scad.sessions import SessionInfo, clean_session, session_info, session_status
 from tests.fakes import FakeEngine
+from tests.unit.planted_nodes import NODES, Opens, PlantNode
 
 pytestmark = pytest.mark.anyio
 
@@ -449,3 +450,18 @@ async def test_the_checks_of_an_unreadable_hostile_clone_fail_saying_why(
         if '"checked"' in line
     ]
     assert [(e["name"], e["output"]) for e in logged] == [(c.name, c.output) for c in report.checks]
+
+
+@pytest.mark.parametrize("entry", ["HEAD", "packed-refs"])
+@pytest.mark.parametrize("plant", NODES)
+async def test_a_device_or_fifo_in_a_clone_is_reported_and_never_opened(
+    tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch, plant: PlantNode, entry: str
+) -> None:
+    home, record = await make_run(tmp_path, repo)
+    node = RunPaths(home, "r").clone("code") / ".git" / entry
+    node.unlink(missing_ok=True)
+    opens = Opens(plant(node), monkeypatch)
+    seen = await exercise(home, record)
+    assert seen.clone == f"unreadable: .git/{entry} is not a regular file"
+    assert seen.fetched.problem is not None and "is not a regular file" in seen.fetched.problem
+    assert opens.flags and opens.for_io == []

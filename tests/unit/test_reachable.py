@@ -18,6 +18,7 @@ from scad.code.clones import unfetched_run_work
 from scad.errors import UnreadableClone
 from scad.home import Home
 from scad.runs.records import RunPaths
+from tests.unit.planted_nodes import NODES, Opens, PlantNode
 from tests.unit.test_borrowed import (
     BRANCH,
     agent_git,
@@ -239,24 +240,47 @@ async def test_a_link_planted_for_a_pack_file_is_not_followed(
     assert scratch_left(home) == []
 
 
-async def test_a_pack_swapped_for_a_link_while_read_is_refused(
-    home: Home, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _link_to_outside(path: Path) -> Path:
+    path.symlink_to(path.parent.parent)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("swap_in", "problem"),
+    [
+        pytest.param(_link_to_outside, "is a symbolic link; not followed", id="link"),
+        *[
+            pytest.param(*node.values, "is not a regular file", id=node.id, marks=node.marks)
+            for node in NODES
+        ],
+    ],
+)
+async def test_a_pack_swapped_while_read_is_refused_unopened(
+    home: Home,
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    swap_in: PlantNode,
+    problem: str,
 ) -> None:
     clone = await borrowing_clone(home, repo)
     agent_work(home, repo, clone)
     (idx,) = (clone / ".git" / "objects" / "pack").glob("*.idx")
     listed = _objects.agentfs.list_dir
+    opened: list[Opens] = []
 
     def list_then_swap(folder: int, **kwargs: object) -> list[tuple[str, int]]:
         names = listed(folder, **kwargs)  # type: ignore[arg-type]
         if kwargs.get("label") == ".git/objects/pack":
             idx.unlink()
-            idx.symlink_to(tmp_path)
+            opened.append(Opens(swap_in(idx), monkeypatch))
         return names
 
     monkeypatch.setattr(_objects.agentfs, "list_dir", list_then_swap)
-    with pytest.raises(UnreadableClone, match="idx cannot be opened"):
+    with pytest.raises(UnreadableClone) as refused:
         await read(home, repo)
+    (opens,) = opened
+    assert opens.flags and opens.for_io == []
+    assert str(refused.value).endswith(f"{idx.name} {problem}")
 
 
 @pytest.mark.parametrize("change", ["truncated", "grown"])

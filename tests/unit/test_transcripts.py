@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scad.home import Home
-from scad.runs import summaries
+from scad.runs import summaries, transcripts
 from scad.runs.activity import activity_lines
 from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.runs.summaries import summarise_log, summarise_transcripts
@@ -26,6 +26,7 @@ from scad.sessions import clean_session
 from scad.sessions.status import run_statuses
 from tests.conftest import Cli, opening
 from tests.fakes import FakeEngine
+from tests.unit.planted_nodes import NODES, Opens, PlantNode
 from tests.unit.test_projects import add_run
 from tests.unit.test_summaries import Log
 
@@ -203,14 +204,22 @@ def test_a_link_to_a_host_file_and_a_fifo_are_not_read(tmp_path: Path) -> None:
     assert follower.read() == []
 
 
-def test_a_fifo_swapped_in_after_listing_never_blocks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plant", NODES)
+def test_a_device_or_fifo_swapped_in_after_listing_is_never_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: PlantNode
+) -> None:
     paths = run_with(tmp_path)
     listing = find_transcripts(paths.claude_dir)
+    follower = TranscriptFollower(paths.claude_dir)
     transcript = claude_project(paths.claude_dir) / f"{SESSION}.jsonl"
     transcript.unlink()
-    os.mkfifo(transcript)  # no writer: an open that blocked would hang here
+    opens = Opens(plant(transcript), monkeypatch)  # a FIFO has no writer: no open may wait
     counted = count_transcripts(paths.claude_dir, listing)
     assert counted.summary.turns == 0 and not counted.whole
+    # The follower lists afresh: shown the listing from before the swap, it reads nothing.
+    monkeypatch.setattr(transcripts, "find_transcripts", lambda claude_dir: listing)
+    assert follower.read() == []
+    assert opens.flags and opens.for_io == []
 
 
 def test_a_100_mib_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:

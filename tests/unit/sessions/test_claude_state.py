@@ -15,6 +15,7 @@ from scad.runs.records import RunPaths
 from scad.sessions.claude_state import refresh_credentials, write_claude_state
 from scad.sessions.credentials import HostCredentials
 from scad.sessions.gateway_access import ModelAccess
+from tests.unit.planted_nodes import NODES, Opens, PlantNode
 
 ACCESS = ModelAccess(base_url="http://172.17.0.1:4000", token="r.run-token")
 
@@ -187,6 +188,19 @@ def test_a_fifo_or_huge_claude_json_is_replaced_without_hanging(
     ]
     assert time.monotonic() - started < 60  # a bound on hanging, not a timing claim
     assert paths.claude_json.stat().st_size < 10_000
+
+
+@pytest.mark.parametrize("plant", NODES)
+def test_a_device_or_fifo_at_claude_json_is_never_opened_and_is_replaced(
+    tmp_path: Path, paths: RunPaths, monkeypatch: pytest.MonkeyPatch, plant: PlantNode
+) -> None:
+    write_claude_state(config(tmp_path), paths, ACCESS, owner=None)
+    paths.claude_json.unlink()
+    opens = Opens(plant(paths.claude_json), monkeypatch)
+    notes = write_claude_state(config(tmp_path), paths, ACCESS, owner=None)
+    assert notes == ["could not read claude.json: is not a regular file"]
+    assert opens.flags and opens.for_io == []
+    assert json.loads(paths.claude_json.read_text())["hasCompletedOnboarding"] is True
 
 
 @pytest.mark.parametrize(
