@@ -213,6 +213,64 @@ class _PendingEnvelopes:
                     return
         self.raw(head + _text_field(raw.decode()), ts)
 
+    def claude_lines(self, head: bytes, first: int, lines: Sequence[LogLine]) -> None:
+        """Lines ``first, first+1, ...`` of Claude's output after the fields in
+        ``head``, each kept as :meth:`claude` keeps it. Claude's lines are all JSON:
+        they are checked together, with one decoding of the batch in C, and a batch
+        that fails the check (or a single line) is gone over a line at a time."""
+        values = [line.text.encode(errors="replace").strip() for line in lines]
+        if len(lines) < 2 or not _each_one_value(values):
+            for index, line in enumerate(lines, start=first):
+                self.claude(head + _place(index, line), line.text, line.ts)
+            return
+        seq, now = self.seq + 1, now_iso().encode()
+        if all(line.end is not None for line in lines):  # from the engine's log: one format
+            self.parts += [
+                b'{"seq":%d,"ts":"%s",%s"n":%d,"end":"%s","k":%d,"data":%s}\n'
+                % (
+                    seq + i,
+                    ts.encode() or now,
+                    head,
+                    first + i,
+                    (end or "").encode(),
+                    k or 0,
+                    value,
+                )
+                for i, ((ts, _, end, k), value) in enumerate(zip(lines, values, strict=True))
+            ]
+        else:
+            self.parts += [
+                b'{"seq":%d,"ts":"%s",%s%s"data":%s}\n'
+                % (seq + i, line.ts.encode() or now, head, _place(first + i, line), value)
+                for i, (line, value) in enumerate(zip(lines, values, strict=True))
+            ]
+        self.seq += len(lines)
+
+
+_decode_values = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def _each_one_value(values: list[bytes]) -> bool:
+    """Whether every one of ``values`` is one JSON value, nothing before or after it,
+    nesting within :data:`MAX_NESTING`: what :meth:`_PendingEnvelopes.claude` keeps as
+    ``data``. As the items of one array, each must be read back as itself: an item
+    that is not one value shifts, splits or breaks the array."""
+    if not all(v.count(b"[") + v.count(b"{") <= MAX_NESTING for v in values):
+        return False  # (the opener count is the depth check's own first step)
+    try:
+        items = _decode_values(b"[" + b",".join(values) + b"]")
+    except LINE_ERRORS:
+        return False
+    return list(map(bytes, items)) == values
+
+
+def _place(index: int, line: LogLine) -> bytes:
+    """The fields that say which line of the container's output ``line`` is."""
+    place = b'"n":%d,' % index
+    if line.end is not None:
+        place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
+    return place
+
 
 #: The most a line kept as text takes in the log: escaping can make a line of
 #: control characters six times its size, and a reader holds a line whole.
@@ -347,16 +405,11 @@ async def ingest(
         if where.ended(life):
             return 0
         expected = where.next_line
-        for index, line in enumerate(lines, start=first):
-            if index < expected:
-                continue  # written already
-            if index > expected:
-                break  # a gap: the lines between are another writer's to bring
-            expected += 1
-            place = b'"n":%d,' % index
-            if line.end is not None:
-                place += b'"end":"%s","k":%d,' % (line.end.encode(), line.k or 0)
-            batch.claude(claude_head + place, line.text, line.ts)
+        # Those the log holds already are skipped; after a gap, none are taken (the
+        # lines between are another writer's to bring).
+        new = lines[expected - first :] if expected >= first else []
+        batch.claude_lines(claude_head, expected, new)
+        expected += len(new)
         appended = len(batch.parts)
         if exit is not None and expected >= first + len(lines):
             batch.event(exit, cid)

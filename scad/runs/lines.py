@@ -35,6 +35,11 @@ MAX_LINE = 16 << 20
 
 # RFC 3339 with nanoseconds, as the engine writes it at the start of each entry.
 _TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+# Entries joined, each one whole line: its timestamp (ending within the 48 characters
+# an entry's is looked for in) and its text.
+_WHOLE_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,26})?Z) ([^\n]*)\n", re.MULTILINE
+)
 
 
 def event_time(timestamp: str) -> str:
@@ -115,8 +120,11 @@ class LogLines:
     def feed_all(self, entries: list[str]) -> list[LogLine]:
         """:meth:`feed` of each entry in turn: the complete lines of all of them.
 
-        An entry that is one whole line, stamped, with nothing pending before it
-        (almost every entry) is taken without the general path's splitting."""
+        Entries that are each one whole line, stamped, with nothing pending before
+        them (almost every read's) are parsed together, in C; failing that, each
+        such entry is taken without the general path's splitting."""
+        if not self._consumed and not self._pending and (whole := _whole_lines(entries)):
+            return self._stamped(whole)
         lines: list[LogLine] = []
         for entry in entries:
             match = None if self._consumed or self._pending else _TIMESTAMP.match(entry, 0, 48)
@@ -131,11 +139,34 @@ class LogLines:
             lines.append(LogLine(since, entry[match.end() : end][:MAX_LINE], stamp, self._same))
         return lines
 
+    def _stamped(self, whole: list[tuple[str, str]]) -> list[LogLine]:
+        """The lines of whole-line entries, each its timestamp and text."""
+        last, same, lines = self._last, self._same, []
+        for stamp, text in whole:
+            same = same + 1 if stamp == last else 1
+            last = stamp
+            lines.append(LogLine(event_time(stamp), text, stamp, same))
+        self._last, self._same, self._since = last, same, lines[-1].ts
+        return lines
+
     def finish(self) -> list[LogLine]:
         """The last line, when the output ended without a newline."""
         if not self._pending:
             return []
         return [LogLine(self._since or "", self._pending.text(), self._last or None, self._same)]
+
+
+def _whole_lines(entries: list[str]) -> list[tuple[str, str]]:
+    """The timestamp and text of each entry, when every one is one whole stamped line
+    of at most ``MAX_LINE``; else none. Joined, each entry is one line of the whole
+    (one newline, at its end), and each must match where its line starts."""
+    if not entries or not all(entry[-1:] == "\n" for entry in entries):
+        return []
+    text = "".join(entries)
+    if text.count("\n") != len(entries) or max(map(len, entries)) > MAX_LINE:
+        return []
+    found = _WHOLE_LINE.findall(text)
+    return found if len(found) == len(entries) else []
 
 
 class ChunkLines:

@@ -467,6 +467,27 @@ async def test_a_line_of_stdout_cannot_add_fields_to_its_envelope(
     assert (summary.outcome, summary.summary.turns) == ("succeeded", 3)
 
 
+#: Lines that read as one JSON value each only when read together with the next.
+SHIFTED = [pytest.param('1,"x\n"', id="shifted"), pytest.param("[1\n]", id="split")]
+
+
+@pytest.mark.parametrize("odd", [*ODD_LINES, *SPLICED, *SHIFTED])
+@pytest.mark.parametrize("stamped", [False, True], ids=["live", "from-engine"])
+async def test_a_batch_is_kept_as_its_lines_one_at_a_time(
+    tmp_path: Path, odd: str, stamped: bool
+) -> None:
+    """Claude's lines are checked a batch at a time: whatever one line among them
+    holds, the log is the one that writing each line alone would make."""
+    end = "2026-11-27T10:00:00.123456789Z" if stamped else None
+    lines = [INIT, '{"type":"user"}', *odd.split("\n"), "[1]", RESULT]
+    batch = [LogLine(TS, line, end, n) for n, line in enumerate(lines)]
+    together, alone = run_paths(tmp_path / "together"), run_paths(tmp_path / "alone")
+    await ingest(together, "c1", 0, batch)
+    for n, line in enumerate(batch):
+        await ingest(alone, "c1", n, [line])
+    assert together.events.read_bytes() == alone.events.read_bytes()
+
+
 async def test_a_read_cancelled_as_it_opens_the_log_leaves_no_file_open(tmp_path: Path) -> None:
     """A reader cancelled mid-read (a page closed while it streamed) closes what it
     opened: a server that reads for many clients must not leak a file each."""

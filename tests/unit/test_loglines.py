@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scad.runs.events import LogLine
@@ -112,6 +112,8 @@ def test_a_line_longer_than_the_limit_is_cut_and_still_counts_as_one(
     ]
     got = [line.text for entry in entries for line in logged.feed(entry)]
     assert got == ["01234567", "ok", "yyyyyyyy"]
+    whole = ["2026-11-27T10:00:00.1Z " + "z" * 20 + "\n", "2026-11-27T10:00:00.2Z ok\n"]
+    assert [line.text for line in LogLines().feed_all(whole)] == ["zzzzzzzz", "ok"]
 
 
 @given(
@@ -152,10 +154,15 @@ _STAMPS = ["2026-11-27T10:00:00.1Z ", "2026-11-27T10:00:00.1Z ", "2026-11-27T10:
     ),
     st.integers(min_value=0, max_value=3),
 )
+@example([(_STAMPS[0], "a\n"), (_STAMPS[1], "b\n"), (_STAMPS[2], "\n")], 1)  # all whole
+@example([(_STAMPS[0], "a\n"), ("x", _STAMPS[2] + "b\n")], 0)  # a stamp not at the start
+@example([(_STAMPS[0], "a"), (_STAMPS[2], "b\n" + _STAMPS[2] + "c\n")], 0)  # a piece first
+@example([(_STAMPS[0], "a\n"), ("2026-11-27T10:00:00." + "1" * 27 + "Z ", "b\n")], 0)
 def test_entries_fed_together_give_the_lines_fed_one_by_one(
     entries: list[tuple[str, str]], same: int
 ) -> None:
-    """The whole-line shortcut of a batch of entries reads exactly as the general path."""
+    """The shortcuts of a batch of entries (all whole lines, parsed together; one whole
+    line) read exactly as the general path."""
     texts = [stamp + text for stamp, text in entries]
     last = "2026-11-27T10:00:00.1Z" if same else None
     one_by_one, together = LogLines(last=last, same=same), LogLines(last=last, same=same)
