@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -259,9 +260,12 @@ _SUPERVISING = ("scad.batch.run", "scad.config.registry", "scad.engine._client")
 def _stand_by() -> str | None:
     """What supervising takes imported, the batch id read from the input (None: the
     command ended without one), and the output sent to that batch's log."""
-    for module in _SUPERVISING:  # imported while the command makes the batch
-        importlib.import_module(module)
-
+    failed = None
+    try:
+        for module in _SUPERVISING:  # imported while the command makes the batch
+            importlib.import_module(module)
+    except Exception:  # said in the batch's log, where the command looks for why
+        failed = traceback.format_exc()
     line = sys.stdin.buffer.readline(1024)
     if not line.endswith(b"\n"):
         return None
@@ -269,6 +273,9 @@ def _stand_by() -> str | None:
     with open(BatchPaths(scad_home(), batch_id).supervisor_log, "ab") as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
         os.dup2(log.fileno(), sys.stderr.fileno())
+    if failed:
+        sys.stderr.write(failed)
+        sys.exit(1)
     return batch_id
 
 

@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import BinaryIO
+from typing import Annotated, BinaryIO
 
 import anyio
 import msgspec
@@ -99,7 +99,7 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     #: Seconds between two starts, past the first ``burst`` (see :class:`StartPace`).
     stagger: float = 0.05
     #: Starts that may go at once before ``stagger`` spaces them.
-    burst: int = 10
+    burst: Annotated[int, msgspec.Meta(ge=1)] = 10
     #: Bring each run's branches home once it succeeded (``scad code fetch``).
     fetch: bool = False
     #: Further attempts for a run whose checks failed, each told what failed.

@@ -22,12 +22,13 @@ from scad.batch.store import (
     append_batch_event,
     batch_state,
     item_tags,
+    load_manifest,
     read_batch_events,
     save_manifest,
     supervisor_pid,
 )
 from scad.batch.view import BatchWatcher
-from scad.errors import SessionError, UsageError
+from scad.errors import NotFound, SessionError, UsageError
 from scad.home import Home
 from scad.runs.envelopes import Started
 from scad.runs.events import LogLine, append_event, ingest
@@ -427,3 +428,13 @@ async def test_the_views_name_each_items_node_while_it_runs_and_after_it_ends(
         assert nodes[0] == "node-2" and nodes[1].startswith("evil") and nodes[2] == "-", text
     wide = summary(view, wide=True).splitlines()
     assert "\\x1b[2J\\x1b]52;c;Zm9v\\x07nnn" in wide[2] and len(wide[2]) < 200, wide[2]
+
+
+def test_a_manifest_whose_burst_is_below_one_is_unreadable(home: Home) -> None:
+    """Hand-edited or made by a scad to come: refused in one line, not a traceback."""
+    path = Path(BatchPaths(home, BATCH).manifest)
+    data = json.loads(path.read_text())
+    data["options"]["burst"] = 0
+    path.write_text(json.dumps(data))
+    with pytest.raises(NotFound, match=rf"^batch {BATCH} has an unreadable manifest \(.*burst"):
+        load_manifest(home, BATCH)

@@ -3,7 +3,9 @@ place of a new process; never handed one, it is ended having done nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,22 @@ async def test_a_standby_whose_command_failed_ends(
             made.append(standby)
             raise RuntimeError("the image did not build")
     assert made[0].process.returncode is not None
+
+
+def test_a_standby_that_could_not_import_says_why_in_the_batch_log(home: Home) -> None:
+    """Handed the batch, it writes what failed where the command looks for it, and
+    ends 1 (not a silent death the command could only call "no output")."""
+    standby = (
+        "import sys; from scad.batch import process; "
+        "process._SUPERVISING = ('scad.no_such_module',); process.main(['--standby'])"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", standby],
+        input=f"{BATCH}\n".encode(),
+        env={**os.environ, "SCAD_HOME": str(home.root)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert (ended.returncode, ended.stdout, ended.stderr) == (1, b"", b"")
+    log = Path(BatchPaths(home, BATCH).supervisor_log).read_text()
+    assert log.rstrip().endswith("ModuleNotFoundError: No module named 'scad.no_such_module'")
