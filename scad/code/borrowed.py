@@ -20,11 +20,13 @@ say (see :mod:`scad.code.snapshot`).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import secrets
 import shlex
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -63,6 +65,13 @@ _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:re
 
 #: How long one run waits for another's update of the same store.
 LOCK_WAIT = 600.0
+#: How often a run waiting for the store's lock tries it: runs made at once queue on
+#: it, each wait a moment, not a whole tenth of a second.
+_LOCK_POLL = 0.01
+
+#: When (``time.monotonic``) the last fetch into each store that ended well began,
+#: in this process: the host's refs as of then are in the store.
+_fetched: dict[Path, float] = {}
 
 
 def borrowed_store(home: Home, host_repo: Path) -> Path:
@@ -93,12 +102,22 @@ def lent_store(home: Home, host_repo: Path, recorded: str | None) -> Path:
 
 async def lend_objects(store: Path, host_repo: Path) -> None:
     """Make ``store`` hold every object the host repo's branches, tags and HEAD reach
-    (made on first use). Raises GitError."""
+    (made on first use). Raises GitError.
+
+    Runs made at once (a batch's) share a fetch: one that began after this call did
+    brought all the host had when it was asked, so a run waiting behind it takes
+    the store as it is."""
+    asked = time.monotonic()
     await anyio.to_thread.run_sync(lambda: store.parent.mkdir(parents=True, exist_ok=True))
     async with _locked(_lock_of(store)):
-        if not (store / "objects").is_dir():
+        exists = (store / "objects").is_dir()
+        if exists and _fetched.get(store, -math.inf) >= asked:
+            return
+        began = time.monotonic()
+        if not exists:
             await _create(store, host_repo)
         await _fetch(store, host_repo)
+        _fetched[store] = began
 
 
 async def remove_store(store: Path, in_use: Callable[[], str | None]) -> str | None:
@@ -173,7 +192,7 @@ async def _locked(path: Path) -> AsyncIterator[None]:
     another holds it for :data:`LOCK_WAIT`."""
     async with AsyncExitStack() as stack:
         try:
-            await stack.enter_async_context(hold_flock(path, wait=LOCK_WAIT))
+            await stack.enter_async_context(hold_flock(path, wait=LOCK_WAIT, poll=_LOCK_POLL))
         except TimeoutError:
             raise GitError(f"{path} stayed locked for {LOCK_WAIT:.0f} s; try again") from None
         yield

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from scad.code import borrowed
 from scad.code.borrowed import borrowed_store
 from scad.code.clones import create_clone, unfetched_run_work
 from scad.config.schema import parse_config
@@ -121,6 +124,50 @@ async def test_later_clones_fetch_only_what_the_host_gained(home: Home, repo: Pa
     assert grown.items() > first.items()  # added to; what was there is the same file
     assert len(grown) - len(first) <= 2  # one pack and its index, or one loose commit
     assert "new on the host" in agent_git(home, repo, clone, "log", "-1", "--format=%s")
+
+
+async def test_runs_made_at_once_share_a_fetch(
+    home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten runs borrowing at once: a fetch that began after a run asked serves it,
+    so they wait behind one or two fetches, not ten; each clone is whole."""
+    fetches: list[Path] = []
+    fetch = borrowed._fetch
+
+    async def counted(store: Path, host_repo: Path) -> None:
+        fetches.append(store)
+        await fetch(store, host_repo)
+
+    monkeypatch.setattr(borrowed, "_fetch", counted)
+    clones: list[Path] = []
+
+    async def borrow(run: str) -> None:
+        clones.append(await borrowing_clone(home, repo, run))
+
+    async with anyio.create_task_group() as tg:
+        for n in range(10):
+            tg.start_soon(borrow, f"r{n}")
+    assert 1 <= len(fetches) <= 2
+    head = host_git(repo, "rev-parse", "HEAD")
+    assert {agent_git(home, repo, clone, "rev-parse", "HEAD") for clone in clones} == {head}
+    # Asked after the host moved on: fetched again.
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "later on the host")
+    clone = await borrowing_clone(home, repo, "later")
+    assert len(fetches) <= 3 and fetches[-1] == borrowed_store(home, repo)
+    assert "later on the host" in agent_git(home, repo, clone, "log", "-1", "--format=%s")
+
+
+async def test_a_store_removed_after_a_shared_fetch_is_made_again(
+    home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fetch that serves this run ended, then gc took the store away before the run
+    had the lock: the store is made again, not taken for there."""
+    await borrowing_clone(home, repo, "r1")
+    store = borrowed_store(home, repo)
+    monkeypatch.setitem(borrowed._fetched, store, math.inf)  # began after any ask
+    shutil.rmtree(store)
+    clone = await borrowing_clone(home, repo, "r2")
+    assert agent_git(home, repo, clone, "rev-parse", "HEAD") == host_git(repo, "rev-parse", "HEAD")
 
 
 async def test_the_borrowed_store_keeps_what_the_host_collects(home: Home, repo: Path) -> None:
