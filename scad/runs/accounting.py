@@ -123,8 +123,6 @@ class TallyState(msgspec.Struct, kw_only=True):
 
     summary: RunSummary
     sessions: list[ClaudeSession]
-    #: How many messages were counted: the ids :meth:`RunTally.counted_messages` gives.
-    messages: int
     #: The last of ``sessions`` is still going (no exit since its start).
     in_session: bool
 
@@ -142,7 +140,6 @@ class RunTally:
         self._seen_messages: set[str | None] | None = set()
         #: Where the ids come from when they were left out of the state resumed.
         self._load_seen: Callable[[], set[str | None]] = set
-        self._messages = 0
         self._current: ClaudeSession | None = None
         #: Statuses of the rate-limit reports seen, in order (retries and results).
         self.rate_limits: list[int] = []
@@ -187,7 +184,6 @@ class RunTally:
         return TallyState(
             summary=self._summary,
             sessions=self._sessions,
-            messages=self._messages,
             in_session=self._current is not None,
         )
 
@@ -206,7 +202,6 @@ class RunTally:
         tally._sessions = state.sessions
         tally._seen_messages = None
         tally._load_seen = messages
-        tally._messages = state.messages
         tally._current = state.sessions[-1] if state.in_session and state.sessions else None
         return tally
 
@@ -223,7 +218,6 @@ class RunTally:
             self._seen_messages = self._load_seen()
         if message.id not in self._seen_messages:
             self._seen_messages.add(message.id)
-            self._messages += 1
             current.usage.add(message.usage)
 
     def summary(self) -> RunSummary:

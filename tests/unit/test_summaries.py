@@ -496,7 +496,7 @@ async def test_a_truncated_log_is_read_again(tmp_path: Path) -> None:
 def cache_body(paths: RunPaths, *, version: int = SUMMARY_VERSION, turns: int = 999) -> bytes:
     """A cache entry keyed to the log as it is, holding a summary that is not its own."""
     info = paths.events.stat()
-    tally = {"summary": {}, "sessions": [], "messages": 0, "in_session": False}
+    tally = {"summary": {}, "sessions": [], "in_session": False}
     entry = {
         "version": version,
         "key": [info.st_ino, info.st_size, info.st_mtime_ns],
