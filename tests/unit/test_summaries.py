@@ -906,3 +906,28 @@ def test_a_cache_brought_up_to_date_is_written_over_where_it_is(tmp_path: Path) 
     assert fold_of(paths)["mark"] == cache_of(paths)["mark"]
     after = {name: (paths.root / name).stat().st_ino for name in ("summary.json", "fold.json")}
     assert after == before
+
+
+def test_a_log_replaced_by_one_that_differs_only_where_no_digest_looks_is_read_again(
+    tmp_path: Path,
+) -> None:
+    # The digest covers the log's first bytes and those before the offset: a log that
+    # differs in between is told apart by its inode.
+    def write(paths: RunPaths, tokens: int) -> None:
+        log = Log(paths).scad("started").claude(init())
+        for _ in range(10):
+            log.claude(tool_result("x" * 600))
+        log.claude(assistant("m1", tokens=tokens))
+        for _ in range(10):
+            log.claude(tool_result("x" * 600))
+
+    paths = run_paths(tmp_path)
+    write(paths, tokens=10)
+    assert summarise_log(paths).summary.usage.input_tokens == 10
+    other = run_paths(tmp_path, "other")
+    write(other, tokens=20)
+    old = paths.events.stat()
+    assert other.events.stat().st_size == old.st_size
+    os.utime(other.events, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(other.events, paths.events)  # a new inode under the old name
+    assert summarise_log(paths).summary.usage.input_tokens == 20
