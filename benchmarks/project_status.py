@@ -219,7 +219,8 @@ def keep_summaries(home: Home) -> dict[Path, bytes]:
         paths = RunPaths(home, run_id)
         keep_summary(paths)
         for name in ("summary.json", "fold.json"):
-            kept[paths.root / name] = (paths.root / name).read_bytes()
+            if (paths.root / name).exists():  # no fold.json: no message counted
+                kept[paths.root / name] = (paths.root / name).read_bytes()
     return kept
 
 

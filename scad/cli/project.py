@@ -89,14 +89,16 @@ async def status(
 
     home = app.home
     wide = output == "wide"
-    config_runs(home, config)  # an unknown name fails before the engine is asked
+    # An unknown name fails before the engine is asked; the first look takes these runs.
+    listed = [config_runs(home, config)]
 
     async def look() -> ProjectStatus:
+        runs = listed.pop() if listed else config_runs(home, config)
         # Progress only for a single look: a watch redraws the whole screen instead.
         with ProgressLine(quiet=as_json is not None or watch) as progress:
             return await with_engine_if_up(
                 lambda engine: project_status(
-                    engine, home, config, runs=config_runs(home, config), cost=cost,
+                    engine, home, config, runs=runs, cost=cost,
                     cleaned=not hide_cleaned, progress=progress,
                 ),
                 app.open_status_engine,

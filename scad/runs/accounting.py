@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import msgspec
@@ -117,11 +117,12 @@ RATE_LIMIT_STATUSES = (429, 529)
 
 class TallyState(msgspec.Struct, kw_only=True):
     """All a :class:`RunTally` needs to carry on from where it stopped (the rate-limit
-    reports left out: a tally taken up from this state holds only those it sees)."""
+    reports left out: a tally taken up from this state holds only those it sees), but
+    the ids of the messages counted: many, and needed only when one more comes (see
+    :meth:`RunTally.resume`)."""
 
     summary: RunSummary
     sessions: list[ClaudeSession]
-    seen_messages: set[str | None]
     #: The last of ``sessions`` is still going (no exit since its start).
     in_session: bool
 
@@ -136,7 +137,9 @@ class RunTally:
     def __init__(self) -> None:
         self._summary = RunSummary()
         self._sessions: list[ClaudeSession] = []
-        self._seen_messages: set[str | None] = set()
+        self._seen_messages: set[str | None] | None = set()
+        #: Where the ids come from when they were left out of the state resumed.
+        self._load_seen: Callable[[], set[str | None]] = set
         self._current: ClaudeSession | None = None
         #: Statuses of the rate-limit reports seen, in order (retries and results).
         self.rate_limits: list[int] = []
@@ -181,17 +184,24 @@ class RunTally:
         return TallyState(
             summary=self._summary,
             sessions=self._sessions,
-            seen_messages=self._seen_messages,
             in_session=self._current is not None,
         )
 
+    def counted_messages(self) -> set[str | None] | None:
+        """The ids of the messages counted; None when none came since :meth:`resume`
+        (they are still those it was given)."""
+        return self._seen_messages
+
     @classmethod
-    def resume(cls, state: TallyState) -> RunTally:
-        """A tally that goes on from ``state`` (it is the tally's from then on)."""
+    def resume(cls, state: TallyState, messages: Callable[[], set[str | None]]) -> RunTally:
+        """A tally that goes on from ``state`` (it is the tally's from then on), and
+        from the ids of the messages it counted: ``messages`` gives them, called only
+        when a message comes that they may hold (whatever it raises, ``feed`` does)."""
         tally = cls()
         tally._summary = state.summary
         tally._sessions = state.sessions
-        tally._seen_messages = state.seen_messages
+        tally._seen_messages = None
+        tally._load_seen = messages
         tally._current = state.sessions[-1] if state.in_session and state.sessions else None
         return tally
 
@@ -202,7 +212,11 @@ class RunTally:
             if block.type == "tool_use":
                 self._summary.tool_calls += 1
                 self._summary.last_tool = tool_call(block)
-        if message.id not in self._seen_messages and current.outcome == "running":
+        if current.outcome != "running":
+            return
+        if self._seen_messages is None:
+            self._seen_messages = self._load_seen()
+        if message.id not in self._seen_messages:
             self._seen_messages.add(message.id)
             current.usage.add(message.usage)
 

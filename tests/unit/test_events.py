@@ -28,6 +28,7 @@ from scad.runs.events import (
     supervising,
 )
 from scad.runs.records import RunPaths
+from tests.unit.test_summaries import cache_of
 
 pytestmark = pytest.mark.anyio
 
@@ -521,11 +522,10 @@ async def test_a_container_s_end_leaves_the_run_summed_up_to_the_log_s_end(
         await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
     else:
         await mark_lost(paths, "c1", "gone")
-    cache = json.loads((paths.root / "summary.json").read_bytes())
-    assert cache["offset"] == paths.events.stat().st_size
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
     reads: list[int] = []
-    real = summaries._fold_bytes
-    monkeypatch.setattr(summaries, "_fold_bytes", lambda *a: reads.append(a[2]) or real(*a))
+    real = summaries.fold_bytes
+    monkeypatch.setattr(summaries, "fold_bytes", lambda *a: reads.append(a[2]) or real(*a))
     look = summaries.summarise_log(paths)
     assert reads == []  # the look read no log
     assert look.summary.turns == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -13,7 +14,7 @@ import msgspec
 import pytest
 
 from scad.home import Home
-from scad.runs import summaries
+from scad.runs import _logscan, summaries
 from scad.runs.accounting import RunSummary, summarise
 from scad.runs.envelopes import ClaudeLine, Started
 from scad.runs.events import LogLine, append_event, ingest, read_all_events
@@ -342,12 +343,27 @@ def run_paths(tmp_path: Path, run_id: str = "r1") -> RunPaths:
     return RunPaths(Home(tmp_path), run_id)
 
 
+def framed(body: bytes) -> bytes:
+    """A cache file's bytes as scad writes them: the digest of its body, then the body."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b"\n" + body
+
+
+def unframed(data: bytes) -> bytes:
+    body = data.partition(b"\n")[2]
+    assert framed(body) == data, "not whole"
+    return body
+
+
 def cache_of(paths: RunPaths) -> dict[str, Any]:
-    return json.loads((paths.root / "summary.json").read_bytes())
+    return json.loads(unframed((paths.root / "summary.json").read_bytes()))
 
 
 def fold_of(paths: RunPaths) -> dict[str, Any]:
-    return json.loads((paths.root / "fold.json").read_bytes())
+    return json.loads(unframed((paths.root / "fold.json").read_bytes()))
+
+
+def put_cache(paths: RunPaths, name: str, entry: dict[str, Any]) -> None:
+    (paths.root / name).write_bytes(framed(json.dumps(entry).encode()))
 
 
 async def full_read(paths: RunPaths) -> RunSummary:
@@ -358,13 +374,13 @@ async def full_read(paths: RunPaths) -> RunSummary:
 def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Which bytes of the logs were read, from where to where (a cache hit reads none)."""
     reads: list[tuple[int, int]] = []
-    real = summaries._fold_bytes
+    real = summaries.fold_bytes
 
     def counted(fd: int, scan: Any, start: int, size: int) -> int | None:
         reads.append((start, size))
         return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_fold_bytes", counted)
+    monkeypatch.setattr(summaries, "fold_bytes", counted)
     return reads
 
 
@@ -477,35 +493,44 @@ async def test_a_truncated_log_is_read_again(tmp_path: Path) -> None:
     assert (summary.summary.cost_usd, summary.outcome) == (0.25, "succeeded")
 
 
-def write_cache(paths: RunPaths, *, version: int = SUMMARY_VERSION, turns: int = 999) -> bytes:
+def cache_body(paths: RunPaths, *, version: int = SUMMARY_VERSION, turns: int = 999) -> bytes:
     """A cache entry keyed to the log as it is, holding a summary that is not its own."""
     info = paths.events.stat()
+    tally = {"summary": {}, "sessions": [], "in_session": False}
     entry = {
         "version": version,
         "key": [info.st_ino, info.st_size, info.st_mtime_ns],
         "log": {"summary": {"turns": turns}, "stopped": True, "outcome": "oom"},
+        "offset": info.st_size,
+        "mark": "",
+        "fold": {"tally": tally, "life": None, "stopped": True, "last_ts": None},
     }
     return json.dumps(entry).encode()
 
 
-async def test_a_valid_cache_is_taken_as_it_is(tmp_path: Path) -> None:
-    # The cache's content is trusted once its key matches: that is what makes it a cache.
-    paths = run_paths(tmp_path)
-    succeeded(Log(paths))
-    (paths.root / "summary.json").write_bytes(write_cache(paths))
-    assert await log_summary(paths) == LogSummary(
-        summary=RunSummary(turns=999), stopped=True, outcome="oom"
-    )
+def write_cache(paths: RunPaths, **fields: Any) -> bytes:
+    return framed(cache_body(paths, **fields))
+
+
+def torn(data: bytes) -> bytes:
+    """A whole cache file with bytes of its body as another write left them: JSON
+    still, and keyed to the log, but not what its digest is of."""
+    assert data.count(b'"turns": 999') == 1
+    return data.replace(b'"turns": 999', b'"turns": 998')
 
 
 CORRUPT: dict[str, Callable[[RunPaths], bytes]] = {
-    "not-json": lambda paths: b"{not json",
-    "truncated": lambda paths: write_cache(paths)[:40],
-    "wrong-shape": lambda paths: b'{"version": 1, "key": "x", "log": []}',
+    "not-json": lambda paths: framed(b"{not json"),
+    "truncated": lambda paths: write_cache(paths)[:80],
+    "torn": lambda paths: torn(write_cache(paths)),
+    "not-framed": lambda paths: cache_body(paths),  # as an earlier version wrote it
+    "wrong-shape": lambda paths: framed(b'{"version": 1, "key": "x", "log": []}'),
     "wrong-version": lambda paths: write_cache(paths, version=SUMMARY_VERSION + 1),
     "old-version": lambda paths: write_cache(paths, version=0),
-    "not-utf8": lambda paths: b'{"version": 1, "key": [1, 2, 3], "log": {"outcome": "\xff"}}',
-    "too-large": lambda paths: b" " * (summaries.CACHE_LIMIT + 1) + write_cache(paths),
+    "not-utf8": lambda paths: framed(
+        b'{"version": 1, "key": [1, 2, 3], "log": {"outcome": "\xff"}}'
+    ),
+    "too-large": lambda paths: framed(b" " * (summaries.CACHE_LIMIT + 1) + cache_body(paths)),
 }
 
 
@@ -573,15 +598,15 @@ async def test_a_log_growing_while_read_is_cached_for_what_was_read(
     running(log)
     size = paths.events.stat().st_size
     expected = await full_read(paths)
-    real = summaries._fold_bytes
+    real = summaries.fold_bytes
 
     def appended_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         log.claude(result(2.0)).scad("exited", exit_code=0)  # lands after the key was taken
         return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_fold_bytes", appended_meanwhile)
+    monkeypatch.setattr(summaries, "fold_bytes", appended_meanwhile)
     during = await log_summary(paths)
-    monkeypatch.setattr(summaries, "_fold_bytes", real)
+    monkeypatch.setattr(summaries, "fold_bytes", real)
     assert (during.summary, during.outcome) == (expected, "running")
     assert cache_of(paths)["key"][1] == size
     after = await log_summary(paths)  # the key no longer matches: read again
@@ -594,13 +619,13 @@ async def test_a_log_shrinking_while_read_is_not_cached(
 ) -> None:
     paths = run_paths(tmp_path)
     succeeded(Log(paths))
-    real = summaries._fold_bytes
+    real = summaries.fold_bytes
 
     def truncated_meanwhile(fd: int, scan: Any, start: int, size: int) -> int | None:
         os.truncate(paths.events, size // 2)
         return real(fd, scan, start, size)
 
-    monkeypatch.setattr(summaries, "_fold_bytes", truncated_meanwhile)
+    monkeypatch.setattr(summaries, "fold_bytes", truncated_meanwhile)
     await log_summary(paths)
     assert not (paths.root / "summary.json").exists()
 
@@ -608,7 +633,7 @@ async def test_a_log_shrinking_while_read_is_not_cached(
 async def test_a_line_longer_than_a_read_is_taken_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(summaries, "_CHUNK", 64)
+    monkeypatch.setattr(_logscan, "CHUNK", 64)
     paths = run_paths(tmp_path)
     log = Log(paths)
     log.scad("started").claude(init()).claude(tool_result("x" * 1000))
@@ -682,7 +707,7 @@ def log_bytes(tmp_path: Path, write: Callable[[Log], None]) -> bytes:
 def test_a_log_summed_up_as_it_grows_says_what_one_cold_read_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[Log], None]
 ) -> None:
-    monkeypatch.setattr(summaries, "_CHUNK", 4096)  # the huge lines span many reads
+    monkeypatch.setattr(_logscan, "CHUNK", 4096)  # the huge lines span many reads
     whole = log_bytes(tmp_path, write)
     cold_paths = run_paths(tmp_path, "cold")
     cold_paths.root.mkdir(parents=True)
@@ -712,28 +737,38 @@ async def test_the_hostile_log_counts_what_scad_wrote_only(tmp_path: Path) -> No
 
 
 def forge_fold(paths: RunPaths, **changes: Any) -> None:
-    """The fold saying its first conversation took 999 turns, and ``changes`` to the
-    summary's cache (those named ``fold_...`` to the fold's)."""
-    fold = fold_of(paths)
-    fold["fold"]["tally"]["sessions"][0]["turns"] = 999
-    fold |= {k.removeprefix("fold_"): v for k, v in changes.items() if k.startswith("fold_")}
-    (paths.root / "fold.json").write_text(json.dumps(fold))
-    cache = cache_of(paths) | {k: v for k, v in changes.items() if not k.startswith("fold_")}
-    (paths.root / "summary.json").write_text(json.dumps(cache))
+    """The summary's fold saying its first conversation took 999 turns, and ``changes``
+    to the summary's cache (those named ``ids_...`` to the message ids kept apart)."""
+    cache = cache_of(paths)
+    cache["fold"]["tally"]["sessions"][0]["turns"] = 999
+    put_cache(
+        paths,
+        "summary.json",
+        cache | {k: v for k, v in changes.items() if not k.startswith("ids_")},
+    )
+    ids = {k.removeprefix("ids_"): v for k, v in changes.items() if k.startswith("ids_")}
+    if ids:
+        put_cache(paths, "fold.json", fold_of(paths) | ids)
 
 
-def resume_once_more(log: Log) -> None:
+def resume_once_more(log: Log, *, messages: bool = False) -> None:
+    """Another conversation; with ``messages``, one that counts an assistant message
+    (so that the ids already counted are needed)."""
     cid = "c0ffee000002"
-    log.scad("resumed", cid=cid).claude(init("s2"), cid).claude(result(1.5, turns=4), cid)
-    log.scad("exited", cid=cid, exit_code=0)
+    log.scad("resumed", cid=cid).claude(init("s2"), cid)
+    if messages:
+        log.claude(assistant("m7", tokens=5), cid)
+    log.claude(result(1.5, turns=4), cid).scad("exited", cid=cid, exit_code=0)
 
 
-def test_a_cache_that_covers_the_log_is_read_on_from(tmp_path: Path) -> None:
+@pytest.mark.parametrize("messages", [pytest.param(False, id="scad-and-result"),
+                                      pytest.param(True, id="with-a-message")])  # fmt: skip
+def test_a_cache_that_covers_the_log_is_read_on_from(tmp_path: Path, messages: bool) -> None:
     paths = run_paths(tmp_path)
     log = headless(Log(paths), turns=3)
     summarise_log(paths)
     forge_fold(paths)
-    resume_once_more(log)
+    resume_once_more(log, messages=messages)
     # The fold is taken up as the cache left it: proof that only the tail was read.
     assert summarise_log(paths).summary.turns == 999 + 4
 
@@ -742,10 +777,10 @@ COVERS_OTHER_BYTES: dict[str, Callable[[RunPaths], dict[str, Any]]] = {
     "another-inode": lambda paths: {"key": [paths.events.stat().st_ino + 1, 1, 1]},
     "past-the-end": lambda paths: {"offset": paths.events.stat().st_size + 1},
     "other-bytes-before": lambda paths: {"mark": "0" * 32},
-    "fold-not-ours": lambda paths: {"fold_fold": {"tally": []}},
-    "fold-of-other-bytes": lambda paths: {"fold_mark": "0" * 32},
-    "fold-of-another-place": lambda paths: {"fold_offset": 1},
-    "fold-of-another-version": lambda paths: {"fold_version": SUMMARY_VERSION - 1},
+    "ids-not-ours": lambda paths: {"ids_ids": {"not": "a list"}},
+    "ids-of-another-place": lambda paths: {"ids_mark": "0" * 32},
+    "ids-of-another-version": lambda paths: {"ids_version": SUMMARY_VERSION - 1},
+    "ids-named-are-other": lambda paths: {"messages": "0" * 32},
 }
 
 
@@ -757,21 +792,52 @@ def test_a_cache_that_does_not_cover_this_log_is_not_read_on_from(
     log = headless(Log(paths), turns=3)
     summarise_log(paths)
     forge_fold(paths, **change(paths))
-    resume_once_more(log)
+    resume_once_more(log, messages=True)  # the message ids are needed
     summary = summarise_log(paths)
     assert summary.summary.turns == 3 + 4
     assert summary.summary == summarise(asyncio_read(paths))
     assert cache_of(paths)["offset"] == paths.events.stat().st_size
 
 
-def test_a_summary_whose_fold_is_gone_is_folded_again_whole(tmp_path: Path) -> None:
+def test_a_summary_whose_message_ids_are_gone_is_folded_again_whole(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     log = headless(Log(paths), turns=3)
     summarise_log(paths)
+    forge_fold(paths)
     (paths.root / "fold.json").unlink()
-    resume_once_more(log)
+    resume_once_more(log, messages=True)
     assert summarise_log(paths).summary == summarise(asyncio_read(paths))
-    assert fold_of(paths)["offset"] == cache_of(paths)["offset"] == paths.events.stat().st_size
+    assert fold_of(paths)["mark"] == cache_of(paths)["messages"] == cache_of(paths)["mark"]
+
+
+def test_a_log_that_gained_scad_events_only_is_read_on_without_the_message_ids(
+    tmp_path: Path, log_reads: list[tuple[int, int]]
+) -> None:
+    paths = run_paths(tmp_path)
+    log = headless(Log(paths), turns=3)
+    summarise_log(paths)
+    forge_fold(paths)
+    (paths.root / "fold.json").write_text("not read")
+    covered = paths.events.stat().st_size
+    log.scad("fetched", detail="code")
+    summary = summarise_log(paths)
+    assert summary.summary.turns == 999  # the fold taken up, and nothing more read
+    assert log_reads == [(0, covered), (covered, paths.events.stat().st_size)]
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
+    assert (paths.root / "fold.json").read_text() == "not read"
+
+
+def test_a_message_counted_before_the_cache_is_not_counted_again_after_it(
+    tmp_path: Path,
+) -> None:
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    running(log)  # m1 and m2 counted
+    summarise_log(paths)
+    log.claude(assistant("m2")).claude(assistant("m3", tokens=4))  # m2 printed once more
+    summary = summarise_log(paths)
+    assert summary.summary == summarise(asyncio_read(paths))
+    assert summary.summary.usage.input_tokens == 10 + 10 + 4
 
 
 def test_a_look_at_an_unchanged_log_reads_a_summary_of_what_it_shows_only(
@@ -783,7 +849,7 @@ def test_a_look_at_an_unchanged_log_reads_a_summary_of_what_it_shows_only(
         log.claude(assistant(f"msg_{n:04d}", tool="ls"))
     log.claude(result(0.5)).scad("exited", exit_code=0)
     summarise_log(paths)
-    # The fold holds every message counted, to read on from; the summary none of them.
+    # The message ids are kept apart, to read on from; the summary holds none of them.
     assert "msg_0100" in (paths.root / "fold.json").read_text()
     assert "msg_0100" not in (paths.root / "summary.json").read_text()
     (paths.root / "fold.json").write_text("not read")
@@ -824,3 +890,44 @@ async def test_tool_results_a_container_forges_count_as_a_full_read_says(tmp_pat
     summary = await log_summary(paths)
     assert (summary.summary, summary.outcome) == (await full_read(paths), "running")
     assert summary.summary.last_activity == "2026-11-27T10:00:04.000Z"
+
+
+def test_a_cache_brought_up_to_date_is_written_over_where_it_is(tmp_path: Path) -> None:
+    # Replacing a file frees its blocks, which costs a journal commit a run on a look
+    # at many runs; writing over it does not.
+    paths = run_paths(tmp_path)
+    log = Log(paths)
+    running(log)
+    summarise_log(paths)
+    before = {name: (paths.root / name).stat().st_ino for name in ("summary.json", "fold.json")}
+    log.claude(assistant("m3")).scad("fetched", detail="code")
+    summarise_log(paths)
+    assert cache_of(paths)["offset"] == paths.events.stat().st_size
+    assert fold_of(paths)["mark"] == cache_of(paths)["mark"]
+    after = {name: (paths.root / name).stat().st_ino for name in ("summary.json", "fold.json")}
+    assert after == before
+
+
+def test_a_log_replaced_by_one_that_differs_only_where_no_digest_looks_is_read_again(
+    tmp_path: Path,
+) -> None:
+    # The digest covers the log's first bytes and those before the offset: a log that
+    # differs in between is told apart by its inode.
+    def write(paths: RunPaths, tokens: int) -> None:
+        log = Log(paths).scad("started").claude(init())
+        for _ in range(10):
+            log.claude(tool_result("x" * 600))
+        log.claude(assistant("m1", tokens=tokens))
+        for _ in range(10):
+            log.claude(tool_result("x" * 600))
+
+    paths = run_paths(tmp_path)
+    write(paths, tokens=10)
+    assert summarise_log(paths).summary.usage.input_tokens == 10
+    other = run_paths(tmp_path, "other")
+    write(other, tokens=20)
+    old = paths.events.stat()
+    assert other.events.stat().st_size == old.st_size
+    os.utime(other.events, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(other.events, paths.events)  # a new inode under the old name
+    assert summarise_log(paths).summary.usage.input_tokens == 20

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scad.home import Home
+from scad.runs import records
 from scad.runs.ledger import keep_collected
 from scad.runs.records import RunPaths
 from scad.runs.summaries import summarise_log
@@ -90,6 +91,25 @@ async def test_status_json_has_rows_and_totals(
         "ccusage_cost_usd": None, "ccusage_tokens": None, "gateway": None,
     }  # fmt: skip
     assert totals["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in out["rows"]))
+
+
+async def test_one_look_reads_each_run_record_once(
+    run_cli: Cli, scad_home: Path, tmp_path: Path, no_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    three_runs(scad_home, tmp_path)
+    loaded: list[str] = []
+    real = records.load_run
+
+    def counted(home: Home, run_id: str) -> records.RunRecord:
+        loaded.append(run_id)
+        return real(home, run_id)
+
+    monkeypatch.setattr(records, "load_run", counted)
+    result = await run_cli("project", "status", "proj", "--json")
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["rows"]) == 3
+    assert sorted(loaded) == sorted(set(loaded))  # four runs in the home, each read once
+    assert len(loaded) == 4
 
 
 async def test_an_unknown_config_is_one_line_and_exit_code_2(
