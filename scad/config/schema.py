@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal, NoReturn
 
 import msgspec
-import yaml
 
 from ..errors import ConfigError
 from ..names import NAME_RE, reserved_config_name
@@ -266,6 +264,8 @@ def load_config(path: Path) -> Config:
 
 def parse_config(text: str, *, label: str, base_dir: Path) -> Config:
     """Validate YAML ``text``; relative paths are taken from ``base_dir``."""
+    import yaml  # only a config's text needs it, not every user of these Structs
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -427,6 +427,8 @@ def _size(value: int | str) -> int | None:
     match = SIZE_RE.match(value.strip())
     if not match:
         return None
+    from fractions import Fraction  # exact: "1.1g" is a whole number of bytes
+
     return int(Fraction(match[1]) * SIZE_UNITS[match[2].lower()])
 
 
