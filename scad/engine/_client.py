@@ -47,6 +47,7 @@ from ._wire import (
     container_config,
     container_state,
     file_archive,
+    inspected_image,
     listed_image,
     network_info,
     unreachable,
@@ -139,12 +140,7 @@ class DockerEngine:
             if exc.status == 404:
                 return None
             raise
-        return ImageInfo(
-            id=data["Id"],
-            tags=list(data.get("RepoTags") or []),
-            labels=dict((data.get("Config") or {}).get("Labels") or {}),
-            created=data.get("Created", ""),
-        )
+        return inspected_image(data)
 
     async def images(self, repository: str) -> list[ImageInfo]:
         """Every image with a tag in ``repository``."""

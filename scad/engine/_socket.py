@@ -1,8 +1,10 @@
-"""An engine for status commands: the container listing read straight from the
-engine's unix socket, the full client opened only when something else is asked.
+"""An engine for quick commands: the container listing and an image's lookup and
+tag straight from the engine's unix socket, the full client opened only when
+something else is asked.
 
 ``session status`` and ``project status`` mostly need one answer from the engine:
-which run containers exist, in what state. The client library (aiodocker over
+which run containers exist, in what state; making a batch needs its image looked up
+(and tagged ``latest``) when it is built already. The client library (aiodocker over
 aiohttp) takes about 0.3 s to import; one HTTP/1.0 request over the socket takes
 milliseconds. When a run must be caught up from the engine's log, or the engine is
 not a local socket, the full client (:func:`scad.engine.open_engine`) does the rest.
@@ -14,7 +16,8 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import anyio
 import msgspec
@@ -33,9 +36,9 @@ from ._types import (
     NetworkInfo,
     OutputStream,
 )
-from ._wire import container_state, unreachable
+from ._wire import container_state, inspected_image, unreachable
 
-__all__ = ["ClientOpener", "StatusEngine", "get", "open_status_engine"]
+__all__ = ["ClientOpener", "StatusEngine", "ask", "get", "open_status_engine"]
 
 #: Opens the full client (:func:`scad.engine.open_engine`, unless a test gives its own).
 ClientOpener = Callable[[], AbstractAsyncContextManager[Engine]]
@@ -46,23 +49,45 @@ TIMEOUT = 15.0
 
 async def get(socket: str, path: str) -> bytes:
     """The body of ``GET path`` on the engine's unix socket."""
+    status, status_line, body = await ask(socket, "GET", path)
+    if status != 200:
+        raise EngineError(f"GET {path}: the engine answered {status_line!r}")
+    return body
+
+
+async def ask(socket: str, method: str, path: str) -> tuple[int, str, bytes]:
+    """``method path`` (no body) on the engine's unix socket: the answer's status,
+    its status line and its body."""
+    request = f"{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n"
     try:
         with anyio.fail_after(TIMEOUT):
             stream = await anyio.connect_unix(socket)
             async with stream:
-                await stream.send(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+                await stream.send(request.encode())
                 response = bytearray()
                 async for chunk in stream:
                     response += chunk
                     if len(response) > RESPONSE_LIMIT:
-                        raise EngineError(f"GET {path}: the engine's answer is too long")
+                        raise EngineError(f"{method} {path}: the engine's answer is too long")
     except (OSError, TimeoutError, anyio.BrokenResourceError) as exc:
         raise unreachable(f"unix://{socket}") from exc
     head, _, body = bytes(response).partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
-    if status_line.split(" ")[1:2] != ["200"]:
-        raise EngineError(f"GET {path}: the engine answered {status_line!r}")
-    return body
+    code = status_line.split(" ")[1:2]
+    return (int(code[0]) if code and code[0].isdigit() else 0), status_line, body
+
+
+def _refused(what: str, status: int, status_line: str, body: bytes) -> EngineError:
+    """The engine's refusal, in its own words when it gave them (as the client says it)."""
+    try:
+        message = msgspec.json.decode(body, type=_Refusal).message
+    except msgspec.DecodeError:
+        message = f"the engine answered {status_line!r}"
+    return EngineError(f"{what}: {message}", status=status)
+
+
+class _Refusal(msgspec.Struct):
+    message: str
 
 
 class StatusEngine:
@@ -104,7 +129,12 @@ class StatusEngine:
         return await (await self.client()).info()
 
     async def image(self, reference: str) -> ImageInfo | None:
-        return await (await self.client()).image(reference)
+        found = await ask(self._socket, "GET", f"/images/{_quoted(reference)}/json")
+        if found[0] == 404:
+            return None
+        if found[0] != 200:
+            raise _refused(f"inspect image {reference}", *found)
+        return inspected_image(msgspec.json.decode(found[2], type=dict[str, Any]))
 
     async def images(self, repository: str) -> list[ImageInfo]:
         return await (await self.client()).images(repository)
@@ -116,7 +146,10 @@ class StatusEngine:
         await (await self.client()).pull(reference)
 
     async def tag_image(self, image: str, repository: str, tag: str) -> None:
-        await (await self.client()).tag_image(image, repository, tag)
+        query = urlencode({"repo": repository, "tag": tag})
+        tagged = await ask(self._socket, "POST", f"/images/{_quoted(image)}/tag?{query}")
+        if tagged[0] != 201:
+            raise _refused(f"tag {image}", *tagged)
 
     async def remove_image(self, reference: str) -> None:
         await (await self.client()).remove_image(reference)
@@ -176,6 +209,11 @@ class StatusEngine:
 
     async def remove_network(self, name: str) -> None:
         await (await self.client()).remove_network(name)
+
+
+def _quoted(reference: str) -> str:
+    """An image reference in a request's path (its ``/`` and ``:`` as they are)."""
+    return quote(reference, safe="/:@")
 
 
 def _open_client() -> AbstractAsyncContextManager[Engine]:

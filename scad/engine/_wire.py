@@ -22,6 +22,7 @@ __all__ = [
     "container_state",
     "engine_host",
     "file_archive",
+    "inspected_image",
     "listed_image",
     "network_info",
     "unreachable",
@@ -40,6 +41,16 @@ def unreachable(host: str) -> EngineUnavailable:
     return EngineUnavailable(
         f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
         "or point DOCKER_HOST (or a Docker context) at a running engine"
+    )
+
+
+def inspected_image(data: Mapping[str, Any]) -> ImageInfo:
+    """An image as the engine's inspection of it says."""
+    return ImageInfo(
+        id=data["Id"],
+        tags=list(data.get("RepoTags") or []),
+        labels=dict((data.get("Config") or {}).get("Labels") or {}),
+        created=data.get("Created", ""),
     )
 
 

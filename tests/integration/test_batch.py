@@ -604,3 +604,27 @@ async def test_a_batch_started_beside_a_folder_named_scad(
     status = json.loads((await project.scad("batch", "status", batch_id, "--json")).stdout)
     assert [row["outcome"] for row in status["rows"]] == ["succeeded"]
     assert not marker.exists()
+
+
+async def test_a_background_batch_is_made_without_the_engine_client_and_handed_to_its_standby(
+    batch_project: Project,
+) -> None:
+    """The command looks its built image up on the engine's socket, and never imports
+    the engine's client; the supervisor it started while it made the batch (its
+    standby) is the one that supervises it."""
+    project = batch_project
+    result = await project.scad(
+        "batch", "scadtest", "--tag", "lean", "-p", "SAY: lean", "--json",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )  # fmt: skip
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "scad.batch.run" not in imported and "scad.batch.standby" in imported
+    assert not {"aiodocker", "aiohttp"} & imported
+    batch_id = batch_id_of(project)
+    status = json.loads((await project.scad("batch", "status", batch_id, "--json")).stdout)
+    assert [row["outcome"] for row in status["rows"]] == ["succeeded"]
+    log = (project.home / "batches" / batch_id / "supervisor.log").read_text()
+    assert f"batch {batch_id} ended: 1/1 succeeded" in log
+    # The standby imported what supervising takes before it had a log: a supervisor
+    # started after the batch was made would have said so in it.
+    assert "scad.batch.run" not in log and "|" in log

@@ -185,15 +185,77 @@ async def test_an_engine_elsewhere_is_asked_through_the_client(
         assert engine is client
 
 
+#: What the status engine asks the socket itself.
+FROM_THE_SOCKET = {"containers", "image", "tag_image"}
+
+IMAGE = {
+    "Id": "sha256:" + "a" * 64, "RepoTags": ["scad-p-1234abcd:latest"],
+    "Config": {"Labels": {"scad.config": "p"}}, "Created": "2026-12-06T10:00:00Z",
+}  # fmt: skip
+
+
+async def test_an_image_is_looked_up_and_tagged_on_the_socket_without_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What making a batch of a built image asks: its lookup, and its ``latest`` tag."""
+    answers = {
+        "/_ping": ("200 OK", b"OK"),
+        "/images/scad-p-1234abcd:c0ffee/json": ("200 OK", json.dumps(IMAGE).encode()),
+        "/images/scad-p-1234abcd:c0ffee/tag": ("201 Created", b""),
+    }
+    async with engine_at(tmp_path, answers) as (socket, asked):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+        async with open_status_engine(AsyncMock(side_effect=AssertionError)) as engine:
+            found = await engine.image("scad-p-1234abcd:c0ffee")
+            assert await engine.image("scad-p-1234abcd:gone") is None
+            await engine.tag_image("scad-p-1234abcd:c0ffee", "scad-p-1234abcd", "latest")
+    assert found is not None
+    assert (found.id, found.tags, found.labels) == (
+        IMAGE["Id"],
+        IMAGE["RepoTags"],
+        {"scad.config": "p"},
+    )
+    tag = urlsplit(asked[-1])
+    assert parse_qs(tag.query) == {"repo": ["scad-p-1234abcd"], "tag": ["latest"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (("404 Not Found", b'{"message":"No such image: x:y"}'), "^tag x:y: No such image: x:y$"),
+        (("500 Internal Server Error", b"oops"), r"^tag x:y: the engine answered 'HTTP/1\.0 500"),
+    ],
+)
+async def test_a_tag_the_engine_refuses_is_one_line_in_its_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: tuple[str, bytes], message: str
+) -> None:
+    answers = {"/_ping": ("200 OK", b"OK"), "/images/x:y/tag": answer}
+    async with engine_at(tmp_path, answers) as (socket, _):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+        async with open_status_engine() as engine:
+            with pytest.raises(EngineError, match=message) as raised:
+                await engine.tag_image("x:y", "x", "latest")
+    assert raised.value.status == int(answer[0].split()[0])
+
+
+async def test_an_image_lookup_the_engine_refuses_is_an_error_not_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = {"/_ping": ("200 OK", b"OK"), "/images/x:y/json": ("500 Server Error", b"{}")}
+    async with engine_at(tmp_path, answers) as (socket, _):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+        async with open_status_engine() as engine:
+            with pytest.raises(EngineError, match=r"^inspect image x:y: "):
+                await engine.image("x:y")
+
+
 SPEC = ContainerSpec(image="i", name="n", labels={})
 CALLS = [
     pytest.param("version", (), {}, id="version"),
     pytest.param("info", (), {}, id="info"),
-    pytest.param("image", ("i",), {}, id="image"),
     pytest.param("images", ("r",), {}, id="images"),
     pytest.param("labelled_images", ("l",), {}, id="labelled_images"),
     pytest.param("pull", ("i",), {}, id="pull"),
-    pytest.param("tag_image", ("i", "r", "t"), {}, id="tag_image"),
     pytest.param("remove_image", ("i",), {}, id="remove_image"),
     pytest.param("create_container", (SPEC,), {}, id="create_container"),
     pytest.param("start", ("c",), {}, id="start"),
@@ -230,7 +292,7 @@ def test_the_status_engine_is_where_the_socket_is() -> None:
 
 
 def test_the_status_engine_answers_every_method_of_an_engine_by_name() -> None:
-    asked = {param.values[0] for param in [*CALLS, *STREAMS]} | {"containers"}
+    asked = {param.values[0] for param in [*CALLS, *STREAMS]} | FROM_THE_SOCKET
     assert sorted(asked) == ENGINE_METHODS
     for name in ENGINE_METHODS:
         defined = inspect.signature(vars(StatusEngine)[name]).parameters

@@ -221,7 +221,9 @@ async def command(
     # A background supervisor starts now, and imports while the batch is made.
     async with nullcontext() if foreground else supervisor_standby(home) as standby:
         await warn_uncommitted_work(config)
-        async with app.open_engine() as engine:
+        # A built image is looked up on the socket: a background batch's command never
+        # imports the engine's client (its supervisor does, meanwhile).
+        async with app.open_status_engine() as engine:
             manifest = await create_batch(
                 engine, home, config, batch_prompts, tag=tag, source=source, options=options,
                 build_progress=on_build,
