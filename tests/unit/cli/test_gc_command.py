@@ -175,12 +175,18 @@ async def test_what_other_homes_made_is_listed_only_when_asked(
     ]
 
 
-async def test_force_removes_a_store_no_run_borrows_from_with_what_the_host_dropped(
-    run_cli: Cli, scad_home: Path, engine: Refusing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def lending(scad_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Home, Path]:
+    """The home, and a host repo whose runs borrow its objects."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
-    home, repo = Home(scad_home), make_repo(tmp_path / "repo")
+    return Home(scad_home), make_repo(tmp_path / "repo")
+
+
+async def test_force_removes_a_store_no_run_borrows_from_with_what_the_host_dropped(
+    run_cli: Cli, lending: tuple[Home, Path], engine: Refusing, tmp_path: Path
+) -> None:
+    home, repo = lending
     config = borrowing.config_of(repo, tmp_path)
     secret = borrowing.commit_secret(repo)
     fake = borrowing.engine()
@@ -202,11 +208,9 @@ async def test_force_removes_a_store_no_run_borrows_from_with_what_the_host_drop
 
 
 async def test_the_dry_run_keeps_a_store_lent_to_a_run(
-    run_cli: Cli, scad_home: Path, engine: Refusing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Cli, lending: tuple[Home, Path], engine: Refusing, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
-    home, repo = Home(scad_home), make_repo(tmp_path / "repo")
+    home, repo = lending
     live = await borrowing.start(borrowing.engine(), home, borrowing.config_of(repo, tmp_path))
     store = borrowed_store(home, repo)
 
