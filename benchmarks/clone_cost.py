@@ -141,7 +141,11 @@ def main() -> None:
                 agent_git(clone, borrowed, "log", "--format=%H %s")
                 seconds["log"].append(time.perf_counter() - tick)
                 tick = time.perf_counter()
-                work = anyio.run(unfetched_run_work, paths, "code", host, "scad-r")
+                work = anyio.run(
+                    functools.partial(
+                        unfetched_run_work, paths, "code", host, "scad-r", lender=borrowed
+                    )
+                )
                 seconds["read"].append(time.perf_counter() - tick)
                 assert work.total == 1, work
             shutil.rmtree(paths.root)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..code import git
+from ..code.borrowed import run_lender
 from ..code.snapshot import CloneSnapshot
 from ..code.work import has_work, snapshot_work
 from ..config.schema import Config
@@ -78,7 +79,9 @@ async def run_sources(home: Home, record: RunRecord) -> list[CheckSource] | None
     for key, host_repo in record.repos.items():
         if not has_work(paths, key):
             raise SessionError(f"{record.run_id}: the clone of {key} is gone")
-        snapshot = await snapshot_work(paths, key, Path(host_repo), record.branch)
+        snapshot = await snapshot_work(
+            paths, key, Path(host_repo), record.branch, lender=run_lender(home, record, key)
+        )
         store = Path(snapshot.store)
         try:
             tip = _tip(snapshot, record.branch)

@@ -36,6 +36,7 @@ import anyio
 from ..errors import GitError
 from ..home import Home
 from ..locks import hold_flock
+from ..runs.records import RunRecord
 from . import git
 from ._objects import write_file
 
@@ -44,8 +45,8 @@ __all__ = [
     "borrowed_store",
     "is_store_name",
     "lend_objects",
-    "lent_store",
     "remove_store",
+    "run_lender",
 ]
 
 #: The borrowed store's whole configuration: never collected, and what a fetch adds
@@ -91,13 +92,14 @@ def is_store_name(name: str) -> bool:
 _STORE_NAME = re.compile(r"[A-Za-z0-9._-]{0,40}-[0-9a-f]{16}\.git")
 
 
-def lent_store(home: Home, host_repo: Path, recorded: str | None) -> Path:
-    """The store a run's clone of ``host_repo`` borrows from: the one its record named
-    when the clone was made (``recorded``), else (a record from before) the one the
-    repo's path leads to now."""
+def run_lender(home: Home, record: RunRecord, key: str) -> Path:
+    """The store the run's clone of repo ``key`` borrows from: the one its record named
+    when the clone was made, else (a record from before) the one the repo's path leads
+    to now. Every reader of the clone, and its container's mounts, name this one."""
+    recorded = record.borrowed.get(key)
     if recorded is not None and is_store_name(recorded):
         return home.borrowed / recorded
-    return borrowed_store(home, host_repo)
+    return borrowed_store(home, Path(record.repos[key]))
 
 
 async def lend_objects(store: Path, host_repo: Path) -> None:

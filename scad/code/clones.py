@@ -153,10 +153,14 @@ async def unfetched_work(clone: Path, store: Path, host_repo: Path) -> CloneWork
     return await _beyond_host(await snapshot_clone(clone, store, host_repo), clone.name, host_repo)
 
 
-async def unfetched_run_work(paths: RunPaths, key: str, host_repo: Path, branch: str) -> CloneWork:
+async def unfetched_run_work(
+    paths: RunPaths, key: str, host_repo: Path, branch: str, *, lender: Path
+) -> CloneWork:
     """:func:`unfetched_work` of the run's work in repo ``key``, wherever it is (its
-    clone, or the store a remote run pushed into: :mod:`scad.code.work`)."""
-    return await _beyond_host(await snapshot_work(paths, key, host_repo, branch), key, host_repo)
+    clone, or the store a remote run pushed into: :mod:`scad.code.work`); ``lender``:
+    the store its clone borrows from (:func:`~scad.code.borrowed.run_lender`)."""
+    snapshot = await snapshot_work(paths, key, host_repo, branch, lender=lender)
+    return await _beyond_host(snapshot, key, host_repo)
 
 
 async def _beyond_host(snapshot: CloneSnapshot, name: str, host_repo: Path) -> CloneWork:

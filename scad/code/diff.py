@@ -20,6 +20,7 @@ from ..home import Home
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
+from .borrowed import run_lender
 from .clones import Commit
 from .work import has_work, snapshot_work
 
@@ -99,19 +100,23 @@ async def diff_run(home: Home, record: RunRecord, *, detail: bool) -> list[RepoD
         elif not has_work(paths, key):
             diffs.append(RepoDiff(key=key, problem="the run has no clone of it"))
         else:
-            found = await diff_work(paths, key, Path(host_repo), record.branch, detail=detail)
+            lender = run_lender(home, record, key)
+            found = await diff_work(
+                paths, key, Path(host_repo), record.branch, lender=lender, detail=detail
+            )
             diffs.append(found)
     return diffs
 
 
 async def diff_work(
-    paths: RunPaths, key: str, host_repo: Path, branch: str, *, detail: bool
+    paths: RunPaths, key: str, host_repo: Path, branch: str, *, lender: Path, detail: bool
 ) -> RepoDiff:
-    """The work on ``branch`` of the run's repo ``key`` (see the module's docstring)."""
+    """The work on ``branch`` of the run's repo ``key`` (see the module's docstring);
+    ``lender``: the store its clone borrows from."""
     if not await git.is_repository(host_repo):
         return RepoDiff(key=key, problem=f"{host_repo} is not a git repository any more")
     try:
-        snapshot = await snapshot_work(paths, key, host_repo, branch)
+        snapshot = await snapshot_work(paths, key, host_repo, branch, lender=lender)
     except UnreadableClone as exc:
         return RepoDiff(key=key, problem=f"cannot be read safely ({exc.problem})")
     store = Path(snapshot.store)

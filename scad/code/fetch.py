@@ -46,6 +46,7 @@ from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
+from .borrowed import run_lender
 from .work import has_work, snapshot_work
 
 __all__ = ["MAX_BRANCHES", "BranchFetch", "RepoFetch", "RunFetch", "fetch_run"]
@@ -171,7 +172,8 @@ async def _fetch_repo(
     if not await git.is_repository(host_repo):
         return failed(f"{host_repo} is not a git repository any more")
     try:
-        snapshot = await snapshot_work(paths, key, host_repo, record.branch)
+        lender = run_lender(paths.home, record, key)
+        snapshot = await snapshot_work(paths, key, host_repo, record.branch, lender=lender)
     except UnreadableClone as exc:
         return failed(f"cannot be read safely ({exc.problem}); nothing fetched")
     store = Path(snapshot.store)

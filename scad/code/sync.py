@@ -27,7 +27,7 @@ from ..layout import WORKSPACE, agent_owner
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git
-from .borrowed import borrowed_store
+from .borrowed import run_lender
 from .clonewrite import RefBusy, add_pack, update_ref
 from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
 
@@ -94,7 +94,15 @@ async def sync_run(
         for key, host_repo in record.repos.items():
             local[key] = await _can_switch(engine, container, key, Path(host_repo), checkout)
     repos = [
-        await _sync_repo(engine, paths, key, Path(host_repo), container, update_main)
+        await _sync_repo(
+            engine,
+            paths,
+            key,
+            Path(host_repo),
+            run_lender(home, record, key),
+            container,
+            update_main,
+        )
         for key, host_repo in record.repos.items()
     ]
     if checkout is not None and container is not None:
@@ -158,6 +166,7 @@ async def _sync_repo(
     paths: RunPaths,
     key: str,
     host_repo: Path,
+    lender: Path,
     container: str | None,
     update_main: bool,
 ) -> RepoSync:
@@ -171,8 +180,7 @@ async def _sync_repo(
     default = await git.current_branch(host_repo)
     default_branch = None if default == "(detached)" else default
     try:
-        borrowed = borrowed_store(paths.home, host_repo)
-        snapshot = await snapshot_clone(clone, store, host_repo, borrowed=borrowed)
+        snapshot = await snapshot_clone(clone, store, host_repo, borrowed=lender)
         host = await git.branch_tips(host_repo)
         commits = await _send_objects(paths, store, clone, snapshot, host)
         await anyio.to_thread.run_sync(_write_origin, clone, host, agent_owner())

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs.records import RunPaths
-from .borrowed import borrowed_store
 from .pushed import read_pushed
 from .snapshot import CloneSnapshot, snapshot_clone
 
@@ -24,15 +23,22 @@ def has_work(paths: RunPaths, key: str) -> bool:
 
 
 async def snapshot_work(
-    paths: RunPaths, key: str, host_repo: Path, branch: str, *, host_objects: Path | None = None
+    paths: RunPaths,
+    key: str,
+    host_repo: Path,
+    branch: str,
+    *,
+    lender: Path,
+    host_objects: Path | None = None,
 ) -> CloneSnapshot:
     """The run's branches of repo ``key`` and the store that holds them: its pushed
     store when it has one (``branch``, the run's, is its HEAD), else a snapshot of its
-    clone. Raises UnreadableClone when the work cannot be read without trusting it."""
+    clone, which borrows from ``lender`` (:func:`~scad.code.borrowed.run_lender`).
+    Raises UnreadableClone when the work cannot be read without trusting it."""
     pushed = paths.pushed(key)
     if pushed.is_dir():
         return await read_pushed(pushed, branch)
     return await snapshot_clone(
         paths.clone(key), paths.store(key), host_repo, host_objects=host_objects,
-        borrowed=borrowed_store(paths.home, host_repo),
+        borrowed=lender,
     )  # fmt: skip

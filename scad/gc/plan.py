@@ -11,6 +11,7 @@ import msgspec
 
 from ..batch.store import BatchPaths
 from ..checks.folder import Holder, holder
+from ..code.borrowed import run_lender
 from ..code.clones import MAX_COUNTED, unfetched_run_work
 from ..engine import ContainerState, labels
 from ..errors import UnreadableClone
@@ -226,7 +227,10 @@ async def _clones_note(home: Home, run: SeenRun) -> str:
         if host is None:
             return f"it has clone {key}, which is not one of its repos; look at it by hand"
         try:
-            work = await unfetched_run_work(paths, key, Path(host), run.record.branch)
+            lender = run_lender(home, run.record, key)
+            work = await unfetched_run_work(
+                paths, key, Path(host), run.record.branch, lender=lender
+            )
         except UnreadableClone as exc:
             return (
                 f"it has clones; cannot tell whether clone {key} holds commits {host} lacks "

@@ -355,15 +355,21 @@ def borrowed_verdict(name: str, borrowers: Collection[SeenBorrower]) -> str | No
 
     It stays while a run borrows from it, as the run's record says (removing it would
     take its clones' history, and with it their unfetched work), and while a run that
-    may borrow has no readable record (then which store it borrows is not known).
+    may borrow has no readable record, or one that names no store (then which store
+    it borrows is not known).
     """
     for borrower in borrowers:
-        if borrower.stores is None:
+        if borrower.unknown == "unreadable":
             return (
                 f"run {borrower.run_id} has no readable run.json: "
                 "which stores its clones borrow from is not known"
             )
-    lent = [borrower.run_id for borrower in borrowers if name in (borrower.stores or ())]
+        if borrower.unknown == "unrecorded":
+            return (
+                f"run {borrower.run_id} does not record which stores its clones borrow from "
+                "(it was made before runs did)"
+            )
+    lent = [borrower.run_id for borrower in borrowers if name in borrower.stores]
     if not lent:
         return None
     more = f" and {len(lent) - 3} more" if len(lent) > 3 else ""

@@ -10,11 +10,12 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from ..batch.store import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
-from ..code.borrowed import is_store_name, lent_store
+from ..code.borrowed import is_store_name
 from ..home import Home
 from ..runs.events import is_locked, is_supervised
 from ..runs.records import RunPaths, RunRecord, decode_record, parse_iso
@@ -74,16 +75,21 @@ class SeenBorrower(msgspec.Struct, frozen=True, kw_only=True):
     """A run whose clones may borrow a borrowed store's objects."""
 
     run_id: str
-    #: The names of the stores its record says it borrows from; None when its record
-    #: cannot be read (then it may borrow from any).
-    stores: list[str] | None
+    #: The names of the stores its record says it borrows from.
+    stores: list[str] = []
+    #: Why which stores it borrows from is not known (then it may borrow from any): its
+    #: record cannot be read, or names no store for one of its repos (a run made
+    #: before records named them).
+    unknown: Literal["unreadable", "unrecorded"] | None = None
 
 
 def read_borrowers(home: Home) -> list[SeenBorrower]:
     """The runs that borrow from borrowed stores, as scad's own records say: each run
     with clones (``worktrees/``, even empty: its clones may be being made), or not
     cleaned and with snapshot stores (which name the borrowed store as a lender).
-    What a clone's own alternates say is never read: the agent writes them."""
+    What a clone's own alternates say is never read: the agent writes them. Nor is
+    where a repo's path leads now: a link on the way may have been pointed elsewhere
+    since the clone was made."""
     found = []
     for entry in entries(home.runs):
         if not entry.is_dir(follow_symlinks=False):
@@ -97,16 +103,14 @@ def read_borrowers(home: Home) -> list[SeenBorrower]:
         stores = os.path.lexists(paths.stores) and not (record and record.cleaned)
         if not (clones or stores):
             continue
-        borrows = None
-        if record is not None:
-            lent = {
-                lent_store(home, Path(repo), recorded).name
-                for key, repo in record.repos.items()
-                # The recorded store and the one its path leads to now: the safe side.
-                for recorded in (record.borrowed.get(key), None)
-            }
-            borrows = sorted(lent)
-        found.append(SeenBorrower(run_id=entry.name, stores=borrows))
+        if record is None:
+            found.append(SeenBorrower(run_id=entry.name, unknown="unreadable"))
+            continue
+        recorded = {record.borrowed.get(key, "") for key in record.repos}
+        if not all(is_store_name(name) for name in recorded):
+            found.append(SeenBorrower(run_id=entry.name, unknown="unrecorded"))
+            continue
+        found.append(SeenBorrower(run_id=entry.name, stores=sorted(recorded)))
     return found
 
 

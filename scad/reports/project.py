@@ -17,6 +17,7 @@ import anyio
 import msgspec
 
 from ..code import git
+from ..code.borrowed import run_lender
 from ..code.snapshot import snapshot_clone
 from ..errors import CostCheckError, GitError, NotFound, UnreadableClone
 from ..gateway import load_registration
@@ -314,7 +315,10 @@ async def _count_ahead(
     problems: list[str] = []
     for key in keys:
         try:
-            count = await _clone_ahead(paths.clone(key), paths.store(key), record.repos[key], bases)
+            lender = run_lender(paths.home, record, key)
+            count = await _clone_ahead(
+                paths.clone(key), paths.store(key), record.repos[key], lender, bases
+            )
         except UnreadableClone as exc:
             problems.append(f"{key}: {exc.problem}")
             continue
@@ -326,10 +330,12 @@ async def _count_ahead(
     row.problem = "; ".join(problems) or None
 
 
-async def _clone_ahead(clone: Path, store: Path, host_repo: str, bases: _DefaultBranches) -> int:
+async def _clone_ahead(
+    clone: Path, store: Path, host_repo: str, lender: Path, bases: _DefaultBranches
+) -> int:
     """How many commits the clone's branches (and a detached HEAD) hold that the host
     repo's default branch lacks, counted in scad's store of the clone."""
-    snapshot = await snapshot_clone(clone, store, Path(host_repo))
+    snapshot = await snapshot_clone(clone, store, Path(host_repo), borrowed=lender)
     tips = set(snapshot.branches.values())
     if snapshot.detached:
         tips.add(snapshot.detached)

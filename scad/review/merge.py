@@ -29,7 +29,7 @@ from ..batch.store import (
     read_batch_events,
 )
 from ..code import git
-from ..code.borrowed import borrowed_store
+from ..code.borrowed import run_lender
 from ..code.merge import BranchMerge, MergeSource, check_branch_name, merge_branch, write_branch
 from ..code.snapshot import snapshot_clone
 from ..errors import NotFound, UnreadableClone, UsageError
@@ -239,7 +239,7 @@ async def _source(
         try:
             snapshot = await snapshot_clone(
                 clone, paths.store(key), host, host_objects=objects,
-                borrowed=borrowed_store(home, host),
+                borrowed=run_lender(home, record, key),
             )  # fmt: skip
         except UnreadableClone as exc:
             return f"its clone cannot be read safely ({exc.problem})"

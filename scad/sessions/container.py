@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..code.borrowed import lent_store
+from ..code.borrowed import run_lender
 from ..config.schema import Config
 from ..engine import BindMount, ContainerSpec, Limits, Security, labels
 from ..layout import CLAUDE_DIR, CLAUDE_JSON, MARKETPLACES, WORKSPACE, agent_ids
@@ -114,10 +114,7 @@ def borrowed_mounts(record: RunRecord, paths: RunPaths) -> list[BindMount]:
     """The host objects the run's clones borrow (:mod:`scad.code.borrowed`), read-only
     at their host path, where the clones' alternates name them; a store not made yet (a run whose clones copy
     their objects) is not mounted."""
-    stores = {
-        lent_store(paths.home, Path(repo), record.borrowed.get(key))
-        for key, repo in record.repos.items()
-    }
+    stores = {run_lender(paths.home, record, key) for key in record.repos}
     return [
         BindMount(str(objects), str(objects), read_only=True)
         for objects in sorted(store / "objects" for store in stores)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from ..code.borrowed import run_lender
 from ..code.clones import MAX_COUNTED, Commit, unfetched_run_work
 from ..code.work import has_work
 from ..errors import SessionError, UnfetchedWork, UnreadableClone
@@ -103,7 +104,8 @@ async def _unfetched(
     if not has_work(paths, key):
         return []
     try:
-        work = await unfetched_run_work(paths, key, host_repo, record.branch)
+        lender = run_lender(paths.home, record, key)
+        work = await unfetched_run_work(paths, key, host_repo, record.branch, lender=lender)
     except UnreadableClone as exc:
         if force:
             return []

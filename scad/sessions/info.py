@@ -12,6 +12,7 @@ import anyio
 import msgspec
 
 from .. import agentfs
+from ..code.borrowed import run_lender
 from ..code.clones import CloneWork, unfetched_run_work
 from ..engine import ContainerState
 from ..errors import AgentFileError, TooManyEntries, UnreadableClone
@@ -136,7 +137,10 @@ async def _clone_info(paths: RunPaths, record: RunRecord, key: str, host_repo: s
         key=key, path=str(paths.clone(key)), host_repo=host_repo, branch=record.branch, work=None
     )
     try:
-        info.work = await unfetched_run_work(paths, key, Path(host_repo), record.branch)
+        lender = run_lender(paths.home, record, key)
+        info.work = await unfetched_run_work(
+            paths, key, Path(host_repo), record.branch, lender=lender
+        )
     except UnreadableClone as exc:
         info.problem = exc.problem
     return info

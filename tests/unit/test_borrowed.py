@@ -182,7 +182,9 @@ async def test_the_borrowed_store_keeps_what_the_host_collects(home: Home, repo:
     await borrowing_clone(home, repo, "r2")  # a fetch of the rewritten host
 
     # The host holds the old commit no more: it counts as the clone's, and is read.
-    work = await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+    work = await unfetched_run_work(
+        RunPaths(home, "r"), "code", repo, BRANCH, lender=borrowed_store(home, repo)
+    )
     assert (work.branches, work.total) == (["main", BRANCH], 2)
     assert {c.subject for c in work.commits} == {"the agent's", "init"}
 
@@ -210,7 +212,9 @@ async def test_a_rewritten_alternates_is_never_followed(
     (clone / ".git" / "refs" / "heads" / BRANCH).write_text(f"{secret}\n")
 
     with pytest.raises(UnreadableClone, match=f"bad object {secret}"):
-        await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+        await unfetched_run_work(
+            RunPaths(home, "r"), "code", repo, BRANCH, lender=borrowed_store(home, repo)
+        )
     store = RunPaths(home, "r").store("code")
     assert "secret" not in (store / "objects" / "info" / "alternates").read_text()
     assert not has_object(store, secret)
@@ -223,7 +227,9 @@ async def test_a_link_to_the_borrowed_store_is_not_followed(home: Home, repo: Pa
     store_pack = next((objects_of(home, repo) / "pack").glob("*.pack"), None)
     assert store_pack is not None
     (clone / ".git" / "objects" / "pack" / f"pack-{'a' * 40}.pack").symlink_to(store_pack)
-    work = await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)
+    work = await unfetched_run_work(
+        RunPaths(home, "r"), "code", repo, BRANCH, lender=borrowed_store(home, repo)
+    )
     assert work.total == 0
     assert list((RunPaths(home, "r").store("code") / "objects" / "pack").iterdir()) == []
 

@@ -18,7 +18,7 @@ from scad.config.schema import Config, parse_config
 from scad.engine._types import ImageInfo
 from scad.gc import GcPlan, apply_gc, plan_gc
 from scad.home import Home
-from scad.runs.records import RunPaths, RunRecord, load_run
+from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.sessions import clean_session, start_session
 from tests.conftest import make_repo
 from tests.fakes import FakeEngine
@@ -200,12 +200,9 @@ async def test_a_store_named_in_the_record_stays_when_the_repo_path_names_anothe
     them: a config path (a link) that now leads to another repo changes nothing."""
     home, repo, tmp = project.home, project.repo, project.tmp
     fake = engine()
-    link = tmp / "link"
-    link.symlink_to(repo)
-    live = await start(fake, home, config_of(link, tmp))
+    live = await start(fake, home, config_of(repo, tmp))
     store = borrowed_store(home, repo)
-    link.unlink()
-    link.symlink_to(make_repo(tmp / "elsewhere"))
+    repoint(repo, make_repo(tmp / "elsewhere"))
 
     plan = await plan_gc(fake, home)
     assert borrowed_kind(plan) == (set(), {store.name: f"lent to 1 run ({live.run_id})"})
@@ -279,3 +276,67 @@ def whole_store(store: Path) -> bool:
         check=False, capture_output=True,
     )  # fmt: skip
     return checked.returncode == 0
+
+
+def repoint(repo: Path, elsewhere: Path) -> None:
+    """The user moves the repo away and puts a link to another repo at its path."""
+    repo.rename(repo.with_name(f"{repo.name}-moved"))
+    repo.symlink_to(elsewhere)
+
+
+def forget_store(home: Home, run_id: str) -> None:
+    """The run's record as scad wrote it before runs named their store."""
+    save_run(home, msgspec.structs.replace(load_run(home, run_id), borrowed={}))
+
+
+def not_recorded(run_id: str) -> str:
+    return (
+        f"run {run_id} does not record which stores its clones borrow from "
+        "(it was made before runs did)"
+    )
+
+
+async def test_a_run_recorded_before_its_store_was_keeps_every_store(project: Project) -> None:
+    """A record from before runs named their store says nothing of which one its
+    clones borrow from: the repo's path may lead to another repo now. Every store
+    stays while such a run has clones, whatever its clones' alternates say."""
+    home, repo, tmp = project.home, project.repo, project.tmp
+    fake = engine()
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "second")
+    old = await start(fake, home, config_of(repo, tmp))
+    store = borrowed_store(home, repo)
+    forget_store(home, old.run_id)
+    elsewhere = make_repo(tmp / "elsewhere")
+    await clean(fake, home, await start(fake, home, config_of(elsewhere, tmp, "q")))
+    other = borrowed_store(home, elsewhere)
+    repoint(repo, elsewhere)
+    assert borrowed_store(home, repo) == other
+
+    plan = await plan_gc(fake, home)
+    why = not_recorded(old.run_id)
+    assert borrowed_kind(plan) == (set(), {store.name: why, other.name: why})
+    results = await apply_gc(fake, home, plan)
+    assert [r for r in results if r.kind == "borrowed"] == []
+    clone = RunPaths(home, old.run_id).clone("code")
+    assert clone_log(clone) == ["second", "init"]
+    assert whole(clone)
+
+
+async def test_a_store_a_run_took_up_after_the_plan_is_not_removed(project: Project) -> None:
+    """The removal asks again under the lock as the plan did: a run that does not
+    record its store, appearing meanwhile, keeps every store."""
+    home, repo, tmp = project.home, project.repo, project.tmp
+    fake, config = engine(), config_of(repo, tmp)
+    await clean(fake, home, await start(fake, home, config))
+    plan = await plan_gc(fake, home)
+    store = borrowed_store(home, repo)
+    assert borrowed_kind(plan) == ({store.name}, {})
+
+    old = await start(fake, home, config)
+    forget_store(home, old.run_id)
+    repoint(repo, make_repo(tmp / "elsewhere"))
+    results = await apply_gc(fake, home, plan)
+    assert [(r.name, r.outcome, r.detail) for r in results if r.kind == "borrowed"] == [
+        (store.name, "skipped", not_recorded(old.run_id))
+    ]
+    assert clone_log(RunPaths(home, old.run_id).clone("code")) == ["init"]

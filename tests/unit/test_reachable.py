@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from scad.code import _objects, _reachable
+from scad.code.borrowed import borrowed_store
 from scad.code.clones import unfetched_run_work
 from scad.errors import UnreadableClone
 from scad.home import Home
@@ -69,7 +70,10 @@ def agent_work(home: Home, repo: Path, clone: Path) -> dict[str, str]:
 
 
 async def read(home: Home, repo: Path) -> int:
-    return (await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH)).total
+    lender = borrowed_store(home, repo)
+    return (
+        await unfetched_run_work(RunPaths(home, "r"), "code", repo, BRANCH, lender=lender)
+    ).total
 
 
 #: The one file the agent commits in :func:`clone_with_a_commit`.

@@ -14,6 +14,7 @@ import aiohttp
 import anyio
 import pytest
 
+from scad.code.borrowed import run_lender
 from scad.code.clones import unfetched_run_work
 from scad.code.diff import diff_run
 from scad.code.fetch import fetch_run
@@ -358,14 +359,17 @@ async def test_what_a_run_pushed_is_fetched_diffed_and_counted_as_a_clone_is(
                        repos={"code": str(served.repo)})  # fmt: skip
     save_run(served.home, record)
     paths = RunPaths(served.home, RUN)
-    work = await unfetched_run_work(paths, "code", served.repo, "scad-r")
+    lender = run_lender(served.home, record, "code")
+    work = await unfetched_run_work(paths, "code", served.repo, "scad-r", lender=lender)
     assert (work.branches, work.total) == (["scad-r"], 1)
     [diff] = await diff_run(served.home, record, detail=False)
     assert (diff.tip, diff.ahead, diff.problem) == (tip, 1, None)
     fetched = await fetch_run(served.home, record)
     assert fetched.problems == []
     assert plain_git("-C", str(served.repo), "rev-parse", "scad-r").strip() == tip
-    assert (await unfetched_run_work(paths, "code", served.repo, "scad-r")).total == 0
+    assert (
+        await unfetched_run_work(paths, "code", served.repo, "scad-r", lender=lender)
+    ).total == 0
 
 
 @pytest.mark.parametrize(
