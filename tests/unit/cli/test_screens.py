@@ -3,6 +3,7 @@ wraps, and no number or id is cut; ``-o wide`` shows the rest."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -100,8 +101,14 @@ def a_day(home: Home, tmp_path: Path) -> None:
     )
 
 
+#: A tmux server of this test process's own: another process's last session ending
+#: takes the shared default server down under a session starting here.
+SERVER = f"scad-screens-{os.getpid()}"
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    command = ["tmux", "-L", SERVER, *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False).stdout
 
 
 def screen(command: list[str], home: Path, width: int) -> tuple[list[str], list[str]]:
