@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import datetime
@@ -144,8 +145,13 @@ async def pane_shows(run_id: str, text: str) -> bool:
     return text in await pane(run_id)
 
 
+#: A tmux server of this test process's own (see tests/unit/cli/test_screens.py).
+TMUX_SERVER = f"scad-sessions-{os.getpid()}"
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    command = ["tmux", "-L", TMUX_SERVER, *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False).stdout
 
 
 async def attach_and_read(project: Project, run_id: str, name: str, *expect: str) -> str:
