@@ -77,10 +77,10 @@ async def create_clone(
             str(host_repo), dest.name,
         )  # fmt: skip
         await git.git(dest, "checkout", "--quiet", "-b", branch)
+        # Read while the clone is still scad's alone: no agent has seen it yet.
+        base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
     else:
-        await _clone_borrowing(host_repo, dest, branch, borrowed, identity)
-    # Read while the clone is still scad's alone: no agent has seen it yet.
-    base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
+        base = await _clone_borrowing(host_repo, dest, branch, borrowed, identity)
     if borrowed is not None:
         alternates = f"{borrowed / 'objects'}\n".encode()
         await anyio.to_thread.run_sync(
@@ -94,10 +94,11 @@ async def create_clone(
 
 async def _clone_borrowing(
     host_repo: Path, dest: Path, branch: str, borrowed: Path, identity: tuple[str, ...]
-) -> None:
+) -> str:
     """A clone of the borrowed store (brought up to date first) that shares its objects,
     checked out where the host repo's HEAD is, with the host's current branch made
-    locally as ``git clone`` of the host would; origin is then the host repo."""
+    locally as ``git clone`` of the host would; origin is then the host repo. Returns
+    the commit it starts at, as the store (scad's own) names it."""
     head = await git.current_branch(host_repo)
     await lend_objects(borrowed, host_repo)
     on_branch = () if head == "(detached)" else ("--branch", head)
@@ -106,10 +107,12 @@ async def _clone_borrowing(
         str(borrowed), dest.name,
     )  # fmt: skip
     await git.git(dest, "remote", "set-url", "origin", str(host_repo))
-    start = (await git.store_git(borrowed, "rev-parse", "--verify", "refs/scad/head")).strip()
-    if head != "(detached)":
-        start = head  # the local branch clone made, at the host's tip of it
+    # The host's HEAD as the store got it: its branch's tip (the local branch the clone
+    # made is there too), or the detached commit.
+    ref = "refs/scad/head" if head == "(detached)" else f"refs/heads/{head}"
+    start = (await git.store_git(borrowed, "rev-parse", "--verify", f"{ref}^{{commit}}")).strip()
     await git.git(dest, "checkout", "--quiet", "-b", branch, start)
+    return start
 
 
 def chown_tree(root: Path, owner: tuple[int, int]) -> None:
