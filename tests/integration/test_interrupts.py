@@ -49,6 +49,18 @@ def _logged(event: str) -> Moment:
     return moment
 
 
+def _batch_logged(event: str) -> Moment:
+    async def moment(project: Project, engine: Engine) -> bool:
+        batches = project.home / "batches"
+        for batch in batches.iterdir() if batches.is_dir() else []:
+            log = batch / "events.jsonl"
+            if log.exists() and f'"event":"{event}"' in log.read_text().replace(" ", ""):
+                return True
+        return False
+
+    return moment
+
+
 def _batch_has(relative: str) -> Moment:
     async def moment(project: Project, engine: Engine) -> bool:
         batches = project.home / "batches"
@@ -90,7 +102,7 @@ BATCH_MOMENTS: list[tuple[str, Moment]] = [
     ("at-once", _at_once),
     ("batch-folder", _batch_has(".")),
     ("manifest", _batch_has("manifest.json")),
-    ("supervisor", _batch_has("supervisor.pid")),
+    ("supervisor", _batch_logged("supervisor")),
     ("run-folder", _has(".")),
     ("clones", _has("worktrees/code")),
     ("container", _a_container),
