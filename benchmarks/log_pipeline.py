@@ -99,7 +99,11 @@ def pipeline(root: Path, n: int, runs: int) -> None:
         for i in range(n)
     ]
     anyio.run(
-        ingest, paths, "c" * 12, 0, [LogLine(ts, t) for ts, t in zip(stamps, raw, strict=True)]
+        ingest,
+        paths,
+        "c" * 12,
+        0,
+        [LogLine(ts, t.encode()) for ts, t in zip(stamps, raw, strict=True)],
     )
     log = paths.events
 

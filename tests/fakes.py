@@ -213,18 +213,18 @@ class FakeEngine:
         ]
         return self.container_list + made
 
-    def _entries(self, container_id: str, stderr: bool = False) -> list[str]:
+    def _entries(self, container_id: str, stderr: bool = False) -> list[bytes]:
         self._check("logs")
         wanted = 2 if stderr else 1
-        return [d.decode() for s, d in self.made[container_id].printed if s == wanted]
+        return [d for s, d in self.made[container_id].printed if s == wanted]
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        return self._entries(container_id, stderr)[-tail:]
+        return [d.decode(errors="replace") for d in self._entries(container_id, stderr)[-tail:]]
 
     @asynccontextmanager
     async def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         """Every entry from ``since`` on (the engine includes that instant), each its
         own read."""
 
@@ -232,13 +232,13 @@ class FakeEngine:
             seconds, _, nanos = unix.partition(".")
             return int(seconds), int(nanos)
 
-        async def entries() -> AsyncIterator[list[str]]:
+        async def entries() -> AsyncIterator[list[bytes]]:
             if follow:
                 await self.made[container_id].ended.wait()
-            for i, text in enumerate(self._entries(container_id)):
+            for i, data in enumerate(self._entries(container_id)):
                 stamp = f"2026-11-27T10:00:{i:02d}.{i:09d}Z"
                 if since is None or instant(unix_time(stamp)) >= instant(since):
-                    yield [f"{stamp} {text}"]
+                    yield [stamp.encode() + b" " + data]
 
         yield entries()
 

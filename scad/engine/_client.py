@@ -24,7 +24,7 @@ from aiodocker.networks import DockerNetwork
 from ..errors import EngineError, EngineUnavailable, LogUnavailable
 from ..text import printable
 from ._endpoint import Endpoint, endpoint_of, tls_context
-from ._frames import SYSTEM_ERROR, LogEntries, frames
+from ._frames import SYSTEM_ERROR, LogTexts, frames
 from ._internals import log_response
 from ._rawlog import open_log_body
 from ._swarmtypes import SwarmEngine
@@ -268,26 +268,29 @@ class DockerEngine:
         """
         params = {"stdout": not stderr, "stderr": stderr, "tail": str(tail)}
         kept: deque[str] = deque(maxlen=tail)
-        async with self._log_stream(container_id, params, timestamps=False, follow=False) as chunks:
+        texts = LogTexts()
+        async with self._log_stream(container_id, params, follow=False) as chunks:
             async for entries in chunks:
-                kept.extend(entries)
+                kept.extend(texts.decode(entries))
         return list(kept)
 
     def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
         """Timestamped stdout entries (since the UNIX time ``since``), those of each read
-        together; with ``follow``, until the container stops. Memory stays flat
-        whatever the log's size; the connection closes when the block is left."""
+        together, each as the engine sent it: its timestamp, a space, and the bytes
+        the container printed. With ``follow``, until the container stops. Memory
+        stays flat whatever the log's size; the connection closes when the block is
+        left."""
         params: dict[str, Any] = {"stdout": True, "follow": follow, "timestamps": True}
         if since is not None:
             params["since"] = since
-        return self._log_stream(container_id, params, timestamps=True, follow=follow)
+        return self._log_stream(container_id, params, follow=follow)
 
     @asynccontextmanager
     async def _log_stream(
-        self, container_id: str, params: dict[str, Any], *, timestamps: bool, follow: bool
-    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+        self, container_id: str, params: dict[str, Any], *, follow: bool
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         """A log response's entries; a stream not followed that stalls (each read waits
         at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers. A local
         socket's is read off the socket (see :mod:`._rawlog`), any other's through
@@ -297,13 +300,13 @@ class DockerEngine:
         if self._endpoint.host.startswith("unix://"):
             socket = self._endpoint.host.removeprefix("unix://")
             async with open_log_body(socket, container_id, params, what) as body:
-                yield _mapped(_entries(body, timestamps), what, stall)
+                yield _mapped(_entries(body), what, stall)
             return
         query = log_response(self._docker, container_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
-            yield _mapped(_entries(response.content.iter_any(), timestamps), what, stall)
+            yield _mapped(_entries(response.content.iter_any()), what, stall)
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
@@ -406,12 +409,13 @@ def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
     return {key: row[key] for key in LISTED_CONTAINER_FIELDS if key in row}
 
 
-async def _entries(body: AsyncIterator[bytes], timestamps: bool) -> AsyncIterator[list[str]]:
+async def _entries(body: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
     """The entries of a log response's body, demultiplexed here as they arrive, those
     of each read together (aiodocker's own reader makes two small reads per entry,
-    which cost most of a long catch-up). The engine's own word that it could not
-    read the log ends it: :class:`~scad.errors.LogUnavailable`."""
-    entries, buffer = LogEntries(timestamps), b""
+    which cost most of a long catch-up); each stays bytes, for its reader to decode
+    once. The engine's own word that it could not read the log ends it:
+    :class:`~scad.errors.LogUnavailable`."""
+    buffer = b""
     async for chunk in body:
         buffer += chunk
         complete = frames(buffer)
@@ -419,7 +423,7 @@ async def _entries(body: AsyncIterator[bytes], timestamps: bool) -> AsyncIterato
         streams = [stream for stream, _ in complete]
         cut = streams.index(SYSTEM_ERROR) if SYSTEM_ERROR in streams else len(complete)
         if cut:
-            yield [entries.decode(payload) for _, payload in complete[:cut]]
+            yield [payload for _, payload in complete[:cut]]
         if cut < len(complete):  # the engine's own word ends the log: nothing after it
             said = complete[cut][1].decode(errors="replace").strip()
             raise LogUnavailable(printable(said)[:300])

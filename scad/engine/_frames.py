@@ -11,26 +11,23 @@ from __future__ import annotations
 import codecs
 import struct
 
-__all__ = ["SYSTEM_ERROR", "LogEntries", "frames"]
+__all__ = ["SYSTEM_ERROR", "LogTexts", "frames"]
 
 #: The stream of the engine's own errors (1 is stdout, 2 stderr).
 SYSTEM_ERROR = 3
 
 
-class LogEntries:
-    """Decodes log entries in order. An entry's text is decoded across entries, so a
-    character cut where the engine split a long line is completed at the start of
-    the next entry's text (after its timestamp), where the line parser joins it."""
+class LogTexts:
+    """Decodes untimestamped log entries to text, in order. An entry's text is decoded
+    across entries, so a character cut where the engine split a long line is
+    completed at the start of the next entry's; bytes that are not UTF-8 are
+    replaced, never dropped."""
 
-    def __init__(self, timestamps: bool) -> None:
-        self._timestamps = timestamps
+    def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def decode(self, frame: bytes) -> str:
-        if not self._timestamps:
-            return self._decoder.decode(frame)
-        stamp, _, content = frame.partition(b" ")
-        return f"{stamp.decode('ascii', 'replace')} {self._decoder.decode(content)}"
+    def decode(self, entries: list[bytes]) -> list[str]:
+        return [self._decoder.decode(entry) for entry in entries]
 
 
 def frames(body: bytes) -> list[tuple[int, bytes]]:

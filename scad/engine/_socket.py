@@ -183,7 +183,7 @@ class StatusEngine:
     @asynccontextmanager
     async def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         client = await self.client()
         async with client.open_logs(container_id, since=since, follow=follow) as entries:
             yield entries

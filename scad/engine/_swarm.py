@@ -13,6 +13,7 @@ import anyio
 
 from ..errors import EngineError
 from ._client import REQUEST_TIMEOUT, _entries, _mapped, _request
+from ._frames import LogTexts
 from ._internals import engine_json, task_log_response
 from ._swarmtypes import NodeState, ServiceSpec, TaskState
 from ._swarmwire import node_state, service_body, task_state
@@ -110,14 +111,15 @@ class DockerSwarm:
         params = {"stderr": "1", "follow": "0", "tail": str(tail)}
         what = f"stderr of task {task_id[:12]}"
         kept: list[str] = []
+        texts = LogTexts()
         query = task_log_response(self._docker, task_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
             async for entries in _mapped(
-                _entries(response.content.iter_any(), False), what, REQUEST_TIMEOUT
+                _entries(response.content.iter_any()), what, REQUEST_TIMEOUT
             ):
-                kept = (kept + entries)[-tail:]
+                kept = (kept + texts.decode(entries))[-tail:]
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
@@ -126,7 +128,7 @@ class DockerSwarm:
     @asynccontextmanager
     async def open_task_logs(
         self, task_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         params: dict[str, Any] = {"stdout": "1", "follow": str(int(follow)), "timestamps": "1"}
         if since is not None:
             params["since"] = since
@@ -136,7 +138,7 @@ class DockerSwarm:
             response = await query.__aenter__()
         try:
             yield _mapped(
-                _entries(response.content.iter_any(), True),
+                _entries(response.content.iter_any()),
                 what,
                 None if follow else REQUEST_TIMEOUT,
             )

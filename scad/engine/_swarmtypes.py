@@ -124,8 +124,9 @@ class SwarmEngine(Protocol):
 
     def open_task_logs(
         self, task_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
-        """The task's timestamped stdout entries (since the UNIX time ``since``); with
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        """The task's timestamped stdout entries (since the UNIX time ``since``), as
+        :meth:`~scad.engine.Engine.open_logs` hands them over; with
         ``follow`` the stream does not end when the task does: the caller watches the
         task and leaves."""
         ...

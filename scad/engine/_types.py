@@ -247,9 +247,11 @@ class Engine(Protocol):
 
     def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
         """Timestamped stdout entries (since the UNIX time ``since``), a few at a time as
-        they arrive; with ``follow``, until the container stops, else what is there."""
+        they arrive, each as the engine sent it: its timestamp, a space, and the bytes
+        the container printed (decoded by their reader, once). With ``follow``, until
+        the container stops, else what is there."""
         ...
 
     def attach(self, container_id: str) -> AbstractAsyncContextManager[OutputStream]: ...

@@ -140,7 +140,7 @@ async def catch_up(
 
 
 async def _batches(
-    chunks: AsyncIterator[list[str]], parser: LogLines
+    chunks: AsyncIterator[list[bytes]], parser: LogLines
 ) -> AsyncIterator[list[LogLine]]:
     """The complete lines of the engine's log entries, about :data:`BATCH_CHARS` at a time."""
     batch: list[LogLine] = []
@@ -174,7 +174,7 @@ async def follow_engine(
         parser = LogLines(last=where.end, same=where.k)
         async with engine.open_logs(container_id, since=unix_time(where.end)) as chunks:
             async for entries in chunks:
-                if lines := [line for entry in entries for line in parser.feed(entry)]:
+                if lines := parser.feed_all(entries):
                     await ingest(paths, container_id, index, lines)
                     index += len(lines)
         await anyio.sleep(POLL_SECONDS)  # the stream ended: stopped, or restarting

@@ -79,7 +79,8 @@ class LogLine(NamedTuple):
 
     #: When the line began (the event log's millisecond format).
     ts: str
-    text: str
+    #: The bytes printed, without the newline: UTF-8 or not, checked when written.
+    data: bytes
     #: The engine's exact timestamp of its last piece and the count of entries with
     #: that timestamp up to it; None for lines streamed live (they carry no stamps).
     end: str | None = None
@@ -192,12 +193,12 @@ class _PendingEnvelopes:
         event = msgspec.structs.replace(event, cid=cid)
         self._add(encode_event(event, self.seq + 1, event.ts or now_iso()))
 
-    def claude(self, head: bytes, text: str, ts: str) -> None:
+    def claude(self, head: bytes, data: bytes, ts: str) -> None:
         """One line of Claude's output, after the fields in ``head``: its JSON as
         ``data`` when every reader reads the line back with that JSON as its ``data`` and
         nothing else, else as ``text``. The check
         builds no objects: a line of megabytes costs its bytes, not their decoding."""
-        raw = text.encode(errors="replace")  # a lone surrogate has no UTF-8
+        raw = _utf8(data)
         value = raw.strip()
         if value and nests_within(value, MAX_NESTING):
             line = self._line(head + b'"data":' + value, ts)
@@ -218,10 +219,10 @@ class _PendingEnvelopes:
         ``head``, each kept as :meth:`claude` keeps it. Claude's lines are all JSON:
         they are checked together, with one decoding of the batch in C, and a batch
         that fails the check (or a single line) is gone over a line at a time."""
-        values = [line.text.encode(errors="replace").strip() for line in lines]
+        values = [line.data.strip() for line in lines]
         if len(lines) < 2 or not _each_one_value(values):
             for index, line in enumerate(lines, start=first):
-                self.claude(head + _place(index, line), line.text, line.ts)
+                self.claude(head + _place(index, line), line.data, line.ts)
             return
         seq, now = self.seq + 1, now_iso().encode()
         if all(line.end is not None for line in lines):  # from the engine's log: one format
@@ -254,14 +255,33 @@ def _each_one_value(values: list[bytes]) -> bool:
     """Whether every one of ``values`` is one JSON value, nothing before or after it,
     nesting within :data:`MAX_NESTING`: what :meth:`_PendingEnvelopes.claude` keeps as
     ``data``. As the items of one array, each must be read back as itself: an item
-    that is not one value shifts, splits or breaks the array."""
+    that is not one value shifts, splits or breaks the array; and all of them must be
+    UTF-8 (a value's strings are not decoded, so not checked, by the array's)."""
     if not all(v.count(b"[") + v.count(b"{") <= MAX_NESTING for v in values):
         return False  # (the opener count is the depth check's own first step)
+    joined = b"[" + b",".join(values) + b"]"
+    if not _is_utf8(joined):
+        return False
     try:
-        items = _decode_values(b"[" + b",".join(values) + b"]")
+        items = _decode_values(joined)
     except LINE_ERRORS:
         return False
     return list(map(bytes, items)) == values
+
+
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():  # nearly always, and checked far faster than a decoding
+        return True
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8(data: bytes) -> bytes:
+    """``data`` as UTF-8: bytes that are not are each replaced (U+FFFD), not dropped."""
+    return data if _is_utf8(data) else data.decode(errors="replace").encode()
 
 
 def _place(index: int, line: LogLine) -> bytes:

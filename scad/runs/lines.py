@@ -9,6 +9,10 @@ catch-up resumes (several entries can share one timestamp).
 
 Lines streamed live (attached to the container) carry no engine timestamps:
 :class:`ChunkLines` stamps them on receipt.
+
+A line stays the bytes the container printed, pieces joined as bytes (a character
+the engine cut between entries is whole again); the event log's writer checks
+them as UTF-8 once, a batch at a time.
 """
 
 from __future__ import annotations
@@ -29,16 +33,16 @@ __all__ = [
     "unix_time",
 ]
 
-#: The longest line kept of a container's output (Claude's lines can be megabytes);
-#: the rest of a longer one is dropped, and the line still counts as one.
+#: The longest line kept of a container's output, in bytes (Claude's lines can be
+#: megabytes); the rest of a longer one is dropped, and the line still counts as one.
 MAX_LINE = 16 << 20
 
 # RFC 3339 with nanoseconds, as the engine writes it at the start of each entry.
-_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+_TIMESTAMP = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
 # Entries joined, each one whole line: its timestamp (ending within the 48 characters
-# an entry's is looked for in) and its text.
+# an entry's is looked for in) and its bytes.
 _WHOLE_LINE = re.compile(
-    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,26})?Z) ([^\n]*)\n", re.MULTILINE
+    rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,26})?Z) ([^\n]*)\n", re.MULTILINE
 )
 
 
@@ -63,13 +67,13 @@ def unix_time(timestamp: str) -> str:
     return f"{seconds}.{nanos:09d}"
 
 
-def entry_time(entry: str) -> str | None:
+def entry_time(entry: bytes) -> str | None:
     """The engine's timestamp at the start of a log entry."""
     match = _TIMESTAMP.search(entry, 0, 48)
-    return match[1] if match else None
+    return match[1].decode("ascii") if match else None
 
 
-def stamped_at(entry: str, timestamp: str) -> bool:
+def stamped_at(entry: bytes, timestamp: str) -> bool:
     """Whether a log entry carries the instant ``timestamp``."""
     stamp = entry_time(entry)
     return stamp is not None and _instant(stamp) == _instant(timestamp)
@@ -82,7 +86,7 @@ class LogLines:
         """``last`` and ``same``: a parse that resumes after a line whose last piece was
         stamped ``last``, the ``same``-th entry with that stamp. Read ``since`` that
         instant, the engine sends those ``same`` entries again: they are dropped."""
-        self._pending = _Pending()
+        self._pending = _PendingBytes()
         self._since: str | None = None
         self._last = last or ""
         #: Entries seen so far with timestamp ``_last``.
@@ -90,7 +94,7 @@ class LogLines:
         #: Entries still to drop: the log holds them already.
         self._consumed = same if last else 0
 
-    def feed(self, entry: str) -> list[LogLine]:
+    def feed(self, entry: bytes) -> list[LogLine]:
         if self._consumed:
             if stamped_at(entry, self._last):
                 self._consumed -= 1
@@ -100,24 +104,25 @@ class LogLines:
         if match is None:
             content, stamp = entry, self._since or ""
         else:
-            content, stamp = entry[: match.start()] + entry[match.end() :], event_time(match[1])
-            self._same = self._same + 1 if match[1] == self._last else 1
-            self._last = match[1]
+            at = match[1].decode("ascii")
+            content, stamp = entry[: match.start()] + entry[match.end() :], event_time(at)
+            self._same = self._same + 1 if at == self._last else 1
+            self._last = at
         if not self._pending:
             self._since = stamp
-        first, *others = content.split("\n")
+        first, *others = content.split(b"\n")
         self._pending.take(first)
         if not others:
             return []
         *complete, rest = others
         end, same = self._last or None, self._same
-        lines = [LogLine(self._since or stamp, self._pending.text(), end, same)]
-        lines += [LogLine(stamp, text[:MAX_LINE], end, same) for text in complete]
+        lines = [LogLine(self._since or stamp, self._pending.data(), end, same)]
+        lines += [LogLine(stamp, data[:MAX_LINE], end, same) for data in complete]
         self._pending.take(rest)
         self._since = stamp
         return lines
 
-    def feed_all(self, entries: list[str]) -> list[LogLine]:
+    def feed_all(self, entries: list[bytes]) -> list[LogLine]:
         """:meth:`feed` of each entry in turn: the complete lines of all of them.
 
         Entries that are each one whole line, stamped, with nothing pending before
@@ -129,23 +134,24 @@ class LogLines:
         for entry in entries:
             match = None if self._consumed or self._pending else _TIMESTAMP.match(entry, 0, 48)
             end = len(entry) - 1
-            if match is None or entry.find("\n", match.end()) != end:
+            if match is None or entry.find(b"\n", match.end()) != end:
                 lines += self.feed(entry)
                 continue
-            stamp = match[1]
+            stamp = match[1].decode("ascii")
             self._same = self._same + 1 if stamp == self._last else 1
             self._last = stamp
             since = self._since = event_time(stamp)
             lines.append(LogLine(since, entry[match.end() : end][:MAX_LINE], stamp, self._same))
         return lines
 
-    def _stamped(self, whole: list[tuple[str, str]]) -> list[LogLine]:
-        """The lines of whole-line entries, each its timestamp and text."""
+    def _stamped(self, whole: list[tuple[bytes, bytes]]) -> list[LogLine]:
+        """The lines of whole-line entries, each its timestamp and bytes."""
         last, same, lines = self._last, self._same, []
-        for stamp, text in whole:
+        for at, data in whole:
+            stamp = at.decode("ascii")
             same = same + 1 if stamp == last else 1
             last = stamp
-            lines.append(LogLine(event_time(stamp), text, stamp, same))
+            lines.append(LogLine(event_time(stamp), data, stamp, same))
         self._last, self._same, self._since = last, same, lines[-1].ts
         return lines
 
@@ -153,19 +159,19 @@ class LogLines:
         """The last line, when the output ended without a newline."""
         if not self._pending:
             return []
-        return [LogLine(self._since or "", self._pending.text(), self._last or None, self._same)]
+        return [LogLine(self._since or "", self._pending.data(), self._last or None, self._same)]
 
 
-def _whole_lines(entries: list[str]) -> list[tuple[str, str]]:
-    """The timestamp and text of each entry, when every one is one whole stamped line
+def _whole_lines(entries: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """The timestamp and bytes of each entry, when every one is one whole stamped line
     of at most ``MAX_LINE``; else none. Joined, each entry is one line of the whole
     (one newline, at its end), and each must match where its line starts."""
-    if not entries or not all(entry[-1:] == "\n" for entry in entries):
+    if not entries or not all(entry[-1:] == b"\n" for entry in entries):
         return []
-    text = "".join(entries)
-    if text.count("\n") != len(entries) or max(map(len, entries)) > MAX_LINE:
+    joined = b"".join(entries)
+    if joined.count(b"\n") != len(entries) or max(map(len, entries)) > MAX_LINE:
         return []
-    found = _WHOLE_LINE.findall(text)
+    found = _WHOLE_LINE.findall(joined)
     return found if len(found) == len(entries) else []
 
 
@@ -185,10 +191,8 @@ class ChunkLines:
         if not others:
             return []
         *complete, rest = others
-        lines = [LogLine(self._since, self._pending.text())]
-        lines += [
-            LogLine(self._since, line[:MAX_LINE].decode(errors="replace")) for line in complete
-        ]
+        lines = [LogLine(self._since, self._pending.data())]
+        lines += [LogLine(self._since, line[:MAX_LINE]) for line in complete]
         self._pending.take(rest)
         self._since = now_iso()
         return lines
@@ -196,36 +200,12 @@ class ChunkLines:
     def finish(self) -> list[LogLine]:
         if not self._pending:
             return []
-        return [LogLine(self._since, self._pending.text())]
-
-
-class _Pending:
-    """The pieces of the line being read, joined once its end comes (so a line of
-    many pieces costs what it weighs, not its square), and no more than
-    ``MAX_LINE`` of it: an agent printing without end must not exhaust the host."""
-
-    def __init__(self) -> None:
-        self._pieces: list[str] = []
-        self._size = 0
-
-    def __bool__(self) -> bool:
-        return bool(self._pieces)
-
-    def take(self, piece: str) -> None:
-        room = MAX_LINE - self._size
-        if piece and room > 0:
-            self._pieces.append(piece[:room])
-            self._size += min(len(piece), room)
-
-    def text(self) -> str:
-        """The line so far; the buffer starts afresh."""
-        text = "".join(self._pieces)
-        self._pieces, self._size = [], 0
-        return text
+        return [LogLine(self._since, self._pending.data())]
 
 
 class _PendingBytes:
-    """:class:`_Pending` for raw output."""
+    """The pieces of the line being read, and no more than ``MAX_LINE`` of it: an
+    agent printing without end must not exhaust the host."""
 
     def __init__(self) -> None:
         self._data = bytearray()
@@ -238,7 +218,8 @@ class _PendingBytes:
         if piece and room > 0:
             self._data += piece[:room]
 
-    def text(self) -> str:
-        text = self._data.decode(errors="replace")
+    def data(self) -> bytes:
+        """The line so far; the buffer starts afresh."""
+        data = bytes(self._data)
         self._data = bytearray()
-        return text
+        return data

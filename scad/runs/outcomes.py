@@ -76,9 +76,9 @@ class Watch:
         timed_out = deadline is not None and anyio.current_time() >= deadline
         self.stop = "timed-out" if timed_out else "hung"
 
-    def saw(self, text: str) -> None:
-        if '"result"' in text:  # cheap filter before decoding
-            event = decode_event(text.encode())
+    def saw(self, data: bytes) -> None:
+        if b'"result"' in data:  # cheap filter before decoding
+            event = decode_event(data.decode(errors="replace").encode())
             if isinstance(event, Result):
                 self.result = event
 

@@ -454,7 +454,7 @@ async def _ingest(
     await ingest(paths, container_id, watch.next_line, lines, exit=exit)
     watch.next_line += len(lines)
     for line in lines:
-        watch.saw(line.text)
+        watch.saw(line.data)
 
 
 async def stop_run(engine: Engine, home: Home, record: RunRecord, container_id: str | None) -> None:

@@ -31,7 +31,7 @@ async def _take(
 ) -> int:
     await ingest(paths, task_id, first, lines)
     for line in lines:
-        watch.saw(line.text)
+        watch.saw(line.data)
     return first + len(lines)
 
 
@@ -46,7 +46,7 @@ async def _read(
     index = where.next_line
     async with swarm.open_task_logs(task_id, since=since, follow=follow) as chunks:
         async for entries in chunks:
-            if lines := [line for entry in entries for line in parser.feed(entry)]:
+            if lines := parser.feed_all(entries):
                 index = await _take(paths, task_id, watch, index, lines)
     return parser
 

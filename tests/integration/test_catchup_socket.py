@@ -79,6 +79,6 @@ async def client_lines(container_id: str) -> list[str]:
     lines = []
     params = {"stdout": True, "follow": False, "timestamps": True}
     async with aiodocker.Docker() as docker, log_response(docker, container_id, params) as answer:
-        async for entries in _entries(answer.content.iter_any(), True):
-            lines += [line.text for line in parser.feed_all(entries)]
-    return lines + [line.text for line in parser.finish()]
+        async for entries in _entries(answer.content.iter_any()):
+            lines += [line.data.decode(errors="replace") for line in parser.feed_all(entries)]
+    return lines + [line.data.decode(errors="replace") for line in parser.finish()]

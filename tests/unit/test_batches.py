@@ -217,7 +217,10 @@ async def test_the_view_sums_up_the_runs_logs(home: Home) -> None:
             "usage": {"input_tokens": 1000000, "output_tokens": 0}}},
     ]  # fmt: skip
     await ingest(
-        paths, "c" * 64, 0, [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in lines]
+        paths,
+        "c" * 64,
+        0,
+        [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x).encode()) for x in lines],
     )
     event(home, "supervisor", pid=5)
     event(home, "started", item=1, run_id="r1", attempt=1)
@@ -245,7 +248,7 @@ async def test_what_an_agent_prints_cannot_lower_the_spend_or_reach_the_terminal
         {"type": "result", "is_error": True, "num_turns": 1, "total_cost_usd": -1000.0,
          "result": "\x1b[31mred\x1b[0m"},
     ]  # fmt: skip
-    lines = [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in forged]
+    lines = [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x).encode()) for x in forged]
     await ingest(paths, "c" * 64, 0, lines)
     event(home, "supervisor", pid=5)
     event(home, "started", item=1, run_id="r1", attempt=1)
@@ -274,7 +277,9 @@ async def test_the_view_counts_what_the_gateway_measured_not_what_a_run_printed(
     for run_id in ("r1", "r2"):
         paths = RunPaths(home, run_id)
         paths.root.mkdir(parents=True)
-        lines = [LogLine("2026-11-27T10:00:01.000Z", json.dumps(x)) for x in (INIT, forged)]
+        lines = [
+            LogLine("2026-11-27T10:00:01.000Z", json.dumps(x).encode()) for x in (INIT, forged)
+        ]
         await ingest(paths, "c" * 64, 0, lines)
     register_run(home, "r1", upstream="http://127.0.0.1:1")
     answer = Exchange(ts="t", method="POST", path="/v1/messages", status=200, cost_usd=0.125)

@@ -33,7 +33,10 @@ from tests.unit.test_summaries import cache_of
 pytestmark = pytest.mark.anyio
 
 TS = "2026-11-27T10:00:00.000Z"
-LINES = [LogLine(TS, json.dumps({"type": "system", "subtype": "init", "i": i})) for i in range(50)]
+LINES = [
+    LogLine(TS, json.dumps({"type": "system", "subtype": "init", "i": i}).encode())
+    for i in range(50)
+]
 
 
 def at(envelope: object, field: str) -> object:
@@ -56,8 +59,8 @@ async def test_claude_lines_are_kept_verbatim_in_envelopes(tmp_path: Path) -> No
     paths = run_paths(tmp_path)
     raw = '{"type":"assistant","message":{"content":[{"type":"text","text":"h\\u00e9 \\"q\\""}]}}'
     await append_event(paths, Started(cid="c1" * 10))
-    stamped = LogLine("2026-11-27T10:00:02.000Z", "not json", "2026-11-27T10:00:02.1Z", 2)
-    await ingest(paths, "c1" * 10, 0, [LogLine("2026-11-27T10:00:01.000Z", raw), stamped])
+    stamped = LogLine("2026-11-27T10:00:02.000Z", b"not json", "2026-11-27T10:00:02.1Z", 2)
+    await ingest(paths, "c1" * 10, 0, [LogLine("2026-11-27T10:00:01.000Z", raw.encode()), stamped])
     lines = paths.events.read_text().splitlines()
     assert lines[1] == (
         '{"seq":2,"ts":"2026-11-27T10:00:01.000Z","src":"claude","cid":"c1c1c1c1c1c1","n":0,'
@@ -99,7 +102,7 @@ async def test_the_position_is_read_back_from_the_log(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     assert await position(paths, "c1") == Position()
     await append_event(paths, Started(cid="c1"))
-    await ingest(paths, "c1", 0, [*LINES[:2], LogLine(TS, "x", "2026-11-27T10:00:01Z", 3)])
+    await ingest(paths, "c1", 0, [*LINES[:2], LogLine(TS, b"x", "2026-11-27T10:00:01Z", 3)])
     assert await position(paths, "c1") == Position(next_line=3, end="2026-11-27T10:00:01Z", k=3)
     await append_event(paths, Stopped())  # events that say nothing of lines do not count
     assert (await position(paths, "c1")).next_line == 3
@@ -135,7 +138,7 @@ async def test_a_new_container_starts_counting_again(tmp_path: Path) -> None:
 async def test_blank_lines_count_and_gaps_wait_for_their_writer(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
     # Batches as the live supervisor hands them over, one ending in a blank line.
-    assert await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, "  ")]) == 2
+    assert await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, b"  ")]) == 2
     assert await ingest(paths, "c1", 2, LINES[2:4]) == 2
     # Lines 6.. cannot be written before 4 and 5 are; nor the exit after them.
     assert await ingest(paths, "c1", 6, LINES[6:8], exit=Exited(exit_code=0)) == 0
@@ -196,7 +199,7 @@ async def test_reads_come_in_bounded_chunks(tmp_path: Path) -> None:
     assert len(rest) == 50
     # A single line longer than the chunk is still read whole.
     before = paths.events.stat().st_size
-    await ingest(paths, "c1", 50, [LogLine(TS, json.dumps({"big": "x" * 5000}))])
+    await ingest(paths, "c1", 50, [LogLine(TS, json.dumps({"big": "x" * 5000}).encode())])
     (big,), _ = await read_events(paths, before, limit=100)
     assert big.n == 50
 
@@ -239,7 +242,7 @@ def test_any_kill_point_and_any_reader_see_each_line_at_most_once(
     tmp_path_factory: pytest.TempPathFactory, texts: list[str], steps: list[tuple]
 ) -> None:
     paths = run_paths(tmp_path_factory.mktemp("log"))
-    lines = [LogLine(TS, json.dumps({"t": t}) if t.isdigit() else t) for t in texts]
+    lines = [LogLine(TS, (json.dumps({"t": t}) if t.isdigit() else t).encode()) for t in texts]
     expected = list(range(len(lines)))
 
     async def check_reader() -> list[int]:
@@ -289,7 +292,7 @@ async def test_a_carriage_return_cannot_forge_an_envelope(tmp_path: Path) -> Non
         '{"type":"result","is_error":false,"num_turns":3,"total_cost_usd":4.0,'
         '"usage":{"output_tokens":100000}}',
     ]
-    await ingest(paths, "c" * 64, 0, [LogLine(TS, line) for line in lines])
+    await ingest(paths, "c" * 64, 0, [LogLine(TS, line.encode()) for line in lines])
     envelopes = await read_all_events(paths)
     assert [(e.src, e.kind) for e in envelopes] == [("claude", None)] * 3
     summary = summarise(envelopes)
@@ -316,6 +319,9 @@ ODD_LINES = [
     pytest.param('{"type":"assistant","x":"\\ud800"}', id="lone-surrogate-escape"),
     pytest.param('{"type":"assistant","x":"\ud800"}', id="lone-surrogate"),
     pytest.param('{"type":"assistant","x":"\ufffd\ufffd"}', id="replaced-bytes"),
+    pytest.param(b'{"type":"assistant","x":"a\xffb"}', id="not-utf8"),
+    pytest.param(b'{"type":"assistant","x":"caf\xc3"}', id="cut-character"),
+    pytest.param(b"\xfe\xff not json", id="not-utf8-text"),
     pytest.param('{"type":"assistant",\r"x":1}\r', id="carriage-returns"),
     pytest.param('{"type":"assistant","x":"\u2028\u2029\x85"}', id="line-separators"),
     pytest.param('{"type":"assistant","x":123456789012345678901234567890}', id="bigint"),
@@ -326,8 +332,16 @@ ODD_LINES = [
 ]
 
 
+def printed(line: str | bytes) -> bytes:
+    """The bytes a program prints for ``line``: a lone surrogate is printed as its
+    three bytes, which are not UTF-8."""
+    return line if isinstance(line, bytes) else line.encode(errors="surrogatepass")
+
+
 @pytest.mark.parametrize("odd", ODD_LINES)
-async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, odd: str) -> None:
+async def test_what_the_writer_stores_every_reader_reads_back(
+    tmp_path: Path, odd: str | bytes
+) -> None:
     """Lines written one batch at a time, as the live supervisor writes them: each write
     finds its place from the lines before, whatever an agent printed in them."""
     from scad.runs.summaries import summarise_log
@@ -337,7 +351,7 @@ async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, od
     await append_event(paths, Started(cid=cid))
     lines = [INIT, odd, '{"type":"user"}', RESULT]
     for n, line in enumerate(lines):
-        await ingest(paths, cid, n, [LogLine(TS, line)])
+        await ingest(paths, cid, n, [LogLine(TS, printed(line))])
         assert (await position(paths, cid)).next_line == n + 1
     await ingest(paths, cid, len(lines), [], exit=Exited(exit_code=0))
     envelopes = await read_all_events(paths)
@@ -348,8 +362,9 @@ async def test_what_the_writer_stores_every_reader_reads_back(tmp_path: Path, od
     ]
     assert [e.seq for e in envelopes] == list(range(1, len(lines) + 3))
     stored = envelopes[2]
-    # A lone surrogate has no UTF-8: it is kept as the replacement any decoder makes.
-    kept = odd.encode(errors="replace").decode()
+    # Bytes that are not UTF-8 (a lone surrogate has none) are kept as the replacement
+    # any decoder makes.
+    kept = printed(odd).decode(errors="replace")
     assert stored.text == kept or stored.payload() == json.loads(kept)
     summary = await anyio.to_thread.run_sync(summarise_log, paths)
     assert (summary.outcome, summary.summary.turns, summary.summary.cost_usd) == (
@@ -377,7 +392,7 @@ def test_any_line_an_agent_prints_is_read_back_and_keeps_the_count(
 
     async def scenario() -> list:
         for n, line in enumerate([odd, RESULT]):
-            await ingest(paths, "c1", n, [LogLine(TS, line)])
+            await ingest(paths, "c1", n, [LogLine(TS, line.encode())])
         await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
         return await read_all_events(paths)
 
@@ -393,7 +408,7 @@ async def test_no_nesting_depth_blinds_the_log(tmp_path: Path) -> None:
         paths = RunPaths(Home(tmp_path), f"r{depth}")
         paths.root.mkdir(parents=True)
         for n, line in enumerate([nested(depth), RESULT]):
-            await ingest(paths, "c1", n, [LogLine(TS, line)])
+            await ingest(paths, "c1", n, [LogLine(TS, line.encode())])
         await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))
         envelopes = await read_all_events(paths)
         assert [(at(e, "n"), e.kind) for e in envelopes] == [
@@ -413,7 +428,7 @@ async def test_a_line_kept_as_text_is_bounded_in_the_log_not_only_on_screen(
     from scad.runs.lines import MAX_LINE
 
     paths = run_paths(tmp_path)
-    await ingest(paths, "c1", 0, [LogLine(TS, "\x01" * MAX_LINE), LogLine(TS, RESULT)])
+    await ingest(paths, "c1", 0, [LogLine(TS, b"\x01" * MAX_LINE), LogLine(TS, RESULT.encode())])
     assert paths.events.stat().st_size < MAX_TEXT + 4096
     first, second = await read_all_events(paths)
     assert first.text is not None and set(first.text) == {"\x01"}
@@ -422,7 +437,7 @@ async def test_a_line_kept_as_text_is_bounded_in_the_log_not_only_on_screen(
 
 async def test_a_number_python_cannot_hold_reads_as_no_payload(tmp_path: Path) -> None:
     paths = run_paths(tmp_path)
-    await ingest(paths, "c1", 0, [LogLine(TS, '{"type":"assistant","a":' + "9" * 5000 + "}")])
+    await ingest(paths, "c1", 0, [LogLine(TS, b'{"type":"assistant","a":' + b"9" * 5000 + b"}")])
     (stored,) = await read_all_events(paths)
     assert stored.payload() is None
 
@@ -455,7 +470,7 @@ async def test_a_line_of_stdout_cannot_add_fields_to_its_envelope(
     paths = run_paths(tmp_path)
     cid = "c" * 64
     await append_event(paths, Started(cid=cid))
-    await ingest(paths, cid, 0, [LogLine(TS, line) for line in (INIT, spliced, RESULT)])
+    await ingest(paths, cid, 0, [LogLine(TS, line.encode()) for line in (INIT, spliced, RESULT)])
     await ingest(paths, cid, 3, [], exit=Exited(exit_code=0))
     envelopes = await read_all_events(paths)
     assert [(e.src, e.kind, at(e, "cid"), at(e, "n")) for e in envelopes] == [
@@ -475,13 +490,13 @@ SHIFTED = [pytest.param('1,"x\n"', id="shifted"), pytest.param("[1\n]", id="spli
 @pytest.mark.parametrize("odd", [*ODD_LINES, *SPLICED, *SHIFTED])
 @pytest.mark.parametrize("stamped", [False, True], ids=["live", "from-engine"])
 async def test_a_batch_is_kept_as_its_lines_one_at_a_time(
-    tmp_path: Path, odd: str, stamped: bool
+    tmp_path: Path, odd: str | bytes, stamped: bool
 ) -> None:
     """Claude's lines are checked a batch at a time: whatever one line among them
     holds, the log is the one that writing each line alone would make."""
     end = "2026-11-27T10:00:00.123456789Z" if stamped else None
-    lines = [INIT, '{"type":"user"}', *odd.split("\n"), "[1]", RESULT]
-    batch = [LogLine(TS, line, end, n) for n, line in enumerate(lines)]
+    lines = [INIT, '{"type":"user"}', *printed(odd).split(b"\n"), "[1]", RESULT]
+    batch = [LogLine(TS, printed(line), end, n) for n, line in enumerate(lines)]
     together, alone = run_paths(tmp_path / "together"), run_paths(tmp_path / "alone")
     await ingest(together, "c1", 0, batch)
     for n, line in enumerate(batch):
@@ -516,7 +531,7 @@ async def test_a_container_s_end_leaves_the_run_summed_up_to_the_log_s_end(
     paths = run_paths(tmp_path)
     await append_event(paths, Started(cid="c1"))
     result = {"type": "result", "num_turns": 4, "is_error": False, "total_cost_usd": 0.0}
-    await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, json.dumps(result))])
+    await ingest(paths, "c1", 0, [LINES[0], LogLine(TS, json.dumps(result).encode())])
     assert not (paths.root / "summary.json").exists()  # a line at a time pays no summing up
     if end == "exited":
         await ingest(paths, "c1", 2, [], exit=Exited(exit_code=0))

@@ -28,10 +28,10 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
     paths.root.mkdir(parents=True)
     await append_event(paths, Started(cid=CID))
     pad = "x" * 2000
-    lines = [LogLine("t", json.dumps({"type": "user", "pad": pad})) for _ in range(30_000)]
+    lines = [LogLine("t", json.dumps({"type": "user", "pad": pad}).encode()) for _ in range(30_000)]
     result = {"type": "result", "is_error": False, "num_turns": 7, "total_cost_usd": 1.5,
               "usage": {"output_tokens": 100_000}}  # fmt: skip
-    lines.append(LogLine("t", json.dumps(result)))
+    lines.append(LogLine("t", json.dumps(result).encode()))
     await ingest(paths, CID, 0, lines, exit=Exited(exit_code=0))
     del lines
     assert paths.events.stat().st_size > 60 << 20
@@ -54,7 +54,7 @@ async def test_writing_a_line_of_megabytes_costs_its_bytes_not_its_decoding(
     line = "[" + ",".join(["{}"] * (3 << 20)) + "]"  # 9 MB
     tracemalloc.start()
     try:
-        await ingest(paths, CID, 0, [LogLine("t", line)])
+        await ingest(paths, CID, 0, [LogLine("t", line.encode())])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

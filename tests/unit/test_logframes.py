@@ -1,5 +1,5 @@
 """Demultiplexing the engine's log stream: frames, the engine's own errors among
-them, and characters cut between entries."""
+them, and untimestamped entries' text with characters cut between them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from scad.engine._client import _entries
-from scad.engine._frames import LogEntries, frames
+from scad.engine._frames import LogTexts, frames
 from scad.errors import LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -41,9 +41,9 @@ class Body:
             yield chunk
 
 
-async def entries_of(*chunks: bytes) -> list[list[str]]:
+async def entries_of(*chunks: bytes) -> list[list[bytes]]:
     found = []
-    async for entries in _entries(Body(*chunks).iter_any(), False):
+    async for entries in _entries(Body(*chunks).iter_any()):
         found.append(entries)
     return found
 
@@ -54,16 +54,16 @@ async def test_the_engines_own_error_is_raised_after_the_entries_before_it() -> 
     said = b"Error grabbing logs: node 0amef is not available\n"
     first = frame(b"one\n", 2) + frame(b"two\n", 2)[:5]
     rest = frame(b"two\n", 2)[5:] + frame(said, 3) + frame(b"after\n", 2)
-    found: list[list[str]] = []
+    found: list[list[bytes]] = []
     with pytest.raises(LogUnavailable, match=r"node 0amef is not available$"):
-        async for entries in _entries(Body(first, rest).iter_any(), False):
+        async for entries in _entries(Body(first, rest).iter_any()):
             found.append(entries)
-    assert found == [["one\n"], ["two\n"]]
+    assert found == [[b"one\n"], [b"two\n"]]
 
 
 async def test_a_stream_without_the_engines_word_is_all_entries() -> None:
     body = frame(b"a\n", 1) + frame(b"b\n", 2)
-    assert await entries_of(body[:3], body[3:]) == [["a\n", "b\n"]]
+    assert await entries_of(body[:3], body[3:]) == [[b"a\n", b"b\n"]]
 
 
 async def test_the_engines_word_is_one_printable_line() -> None:
@@ -73,13 +73,9 @@ async def test_the_engines_word_is_one_printable_line() -> None:
 
 
 def test_a_character_cut_between_entries_is_whole_in_the_next() -> None:
-    entries = LogEntries(timestamps=True)
     first, second = "café!\n".encode()[:4], "café!\n".encode()[4:]
-    assert [
-        entries.decode(b"2026-11-27T10:00:00.1Z " + first),
-        entries.decode(b"2026-11-27T10:00:00.2Z " + second),
-    ] == ["2026-11-27T10:00:00.1Z caf", "2026-11-27T10:00:00.2Z é!\n"]
+    assert LogTexts().decode([first, second]) == ["caf", "é!\n"]
 
 
 def test_bytes_that_are_not_utf8_are_replaced_not_dropped() -> None:
-    assert LogEntries(timestamps=False).decode(b"a\xffb\n") == "a\ufffdb\n"
+    assert LogTexts().decode([b"a\xffb\n"]) == ["a\ufffdb\n"]

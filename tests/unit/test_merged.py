@@ -28,7 +28,9 @@ def at(second: int) -> str:
 async def write(home: Home, run_id: str, seconds: list[int], first: int = 0) -> None:
     paths = RunPaths(home, run_id)
     paths.root.mkdir(parents=True, exist_ok=True)
-    lines = [LogLine(at(s), json.dumps({"type": "x", "s": s, "run": run_id})) for s in seconds]
+    lines = [
+        LogLine(at(s), json.dumps({"type": "x", "s": s, "run": run_id}).encode()) for s in seconds
+    ]
     await ingest(paths, "c", first, lines)
 
 
@@ -130,7 +132,7 @@ async def test_logs_without_an_engine_shows_the_logs_as_they_are(
             paths,
             "c",
             0,
-            [LogLine(at(s), json.dumps(t)) for s, t in zip(seconds, text, strict=True)],
+            [LogLine(at(s), json.dumps(t).encode()) for s, t in zip(seconds, text, strict=True)],
         )
     result = await run_cli("logs", "--json")
     assert result.exit_code == 0

@@ -53,8 +53,8 @@ async def engine_answering(tmp_path: Path, *sends: bytes) -> AsyncIterator[tuple
         tg.cancel_scope.cancel()
 
 
-async def entries(engine: DockerEngine, **options: Any) -> list[str]:
-    found: list[str] = []
+async def entries(engine: DockerEngine, **options: Any) -> list[bytes]:
+    found: list[bytes] = []
     async with engine.open_logs("c0ffee", follow=False, **options) as chunks:
         async for batch in chunks:
             found += batch
@@ -66,7 +66,7 @@ async def test_the_log_is_read_off_the_socket_in_any_cuts(tmp_path: Path) -> Non
     sends = [CHUNKED + body[:5], body[5:17], body[17:]]
     async with engine_answering(tmp_path, *sends) as (engine, requests):
         found = await entries(engine, since="12.5")
-    assert found == ["2026-11-27T10:00:00.1Z one\n", "2026-11-27T10:00:00.2Z tw"]
+    assert found == [b"2026-11-27T10:00:00.1Z one\n", b"2026-11-27T10:00:00.2Z tw"]
     line = requests[0].split(b"\r\n", 1)[0]
     assert line == b"GET /containers/c0ffee/logs?stdout=1&follow=0&timestamps=1&since=12.5 HTTP/1.1"
 
@@ -75,19 +75,19 @@ async def test_a_body_with_a_length_is_read_to_it(tmp_path: Path) -> None:
     body = frame(b"2026-11-27T10:00:00.1Z one\n")
     answer = HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
     async with engine_answering(tmp_path, answer) as (engine, _):
-        assert await entries(engine) == ["2026-11-27T10:00:00.1Z one\n"]
+        assert await entries(engine) == [b"2026-11-27T10:00:00.1Z one\n"]
 
 
 async def test_the_engines_own_error_ends_the_log(tmp_path: Path) -> None:
     said = b"Error grabbing logs: log file is gone\n"
     body = chunked(frame(b"2026-11-27T10:00:00.1Z one\n"), frame(said, 3), frame(b"after\n"))
-    found: list[str] = []
+    found: list[bytes] = []
     async with engine_answering(tmp_path, CHUNKED + body) as (engine, _):
         with pytest.raises(LogUnavailable, match=r"log file is gone$"):
             async with engine.open_logs("c0ffee", follow=False) as chunks:
                 async for batch in chunks:
                     found += batch
-    assert found == ["2026-11-27T10:00:00.1Z one\n"]
+    assert found == [b"2026-11-27T10:00:00.1Z one\n"]
 
 
 async def test_a_refusal_is_the_engines_message_and_status(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ async def test_a_run_whose_exit_is_logged_asks_only_whether_it_lives_again(
     )  # fmt: skip
     paths = RunPaths(home, record.run_id)
     paths.root.mkdir(parents=True)
-    await ingest(paths, "c1", 0, [LogLine("t0", '{"type":"result"}')], exit=Exited(exit_code=0))
+    await ingest(paths, "c1", 0, [LogLine("t0", b'{"type":"result"}')], exit=Exited(exit_code=0))
     assert await catch_up(cast(Any, GoneEngine()), home, record) is False
     assert [e.kind for e in await read_all_events(paths)] == [None, "exited"]
 
@@ -85,10 +85,10 @@ class LogEngine:
     @asynccontextmanager
     async def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AsyncIterator[AsyncIterator[list[str]]]:
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         assert not follow
 
-        async def reads() -> AsyncIterator[list[str]]:
+        async def reads() -> AsyncIterator[list[bytes]]:
             for i, entry in enumerate(self.entries):
                 if since is not None and unix_time(entry.split(" ")[0]) < since:
                     continue
@@ -98,7 +98,7 @@ class LogEngine:
                 self.entries_read += 1
                 if self.on_read is not None:
                     self.on_read(i)
-                yield [entry]
+                yield [entry.encode()]
 
         yield reads()
 
@@ -196,7 +196,7 @@ async def test_a_restart_whose_stop_was_seen_is_read_after_all(tmp_path: Path) -
     first_life = "2026-11-27T09:00:00Z"
     await ingest(
         paths, record.container_id or "", 0,
-        [LogLine(f"t{n}", json.dumps({"type": "user", "n": n, "pad": "x" * 50}),
+        [LogLine(f"t{n}", json.dumps({"type": "user", "n": n, "pad": "x" * 50}).encode(),
                  end=engine.entries[-1].split(" ")[0], k=3) for n in range(4)],
         exit=Exited(exit_code=137, life=first_life),
     )  # fmt: skip

@@ -885,7 +885,7 @@ async def test_tool_results_a_container_forges_count_as_a_full_read_says(tmp_pat
         '{"type":"user"}\t,"cid":"c0ffee000009"}',
         json.dumps(tool_result("the last line"), separators=(",", ":")),
     ]
-    await ingest(paths, CID, 0, [LogLine(f"2026-11-27T10:00:0{n}.000Z", text)
+    await ingest(paths, CID, 0, [LogLine(f"2026-11-27T10:00:0{n}.000Z", text.encode())
                                  for n, text in enumerate(printed)])  # fmt: skip
     summary = await log_summary(paths)
     assert (summary.summary, summary.outcome) == (await full_read(paths), "running")

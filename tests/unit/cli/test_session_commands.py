@@ -144,7 +144,10 @@ async def test_status_without_an_engine_shows_what_the_logs_hold(
     }
     init = {"type": "system", "subtype": "init", "session_id": "s"}
     await ingest(
-        paths, "c1", 0, [LogLine("t1", json.dumps(init)), LogLine("t2", json.dumps(result_line))]
+        paths,
+        "c1",
+        0,
+        [LogLine("t1", json.dumps(init).encode()), LogLine("t2", json.dumps(result_line).encode())],
     )
 
     result = await run_cli("session", "status", "--json")
