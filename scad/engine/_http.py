@@ -81,23 +81,26 @@ class ChunkedBody:
         if self._partial:
             data, self._partial = self._partial + data, b""
         out: list[bytes] = []
+        # The state is kept in locals while the feed lasts: a log is tens of thousands
+        # of small chunks, and each is a few steps of this loop.
+        state, left = self._state, self._left
         pos, end = 0, len(data)
         while pos < end:
-            if self._left:
-                take = min(self._left, end - pos)
+            if left:
+                take = min(left, end - pos)
                 out.append(data[pos : pos + take])
                 pos += take
-                self._left -= take
+                left -= take
                 continue
-            if self._state == _DONE:
+            if state == _DONE:
                 raise HttpError("bytes after the end of a chunked body")
-            if self._state == _DATA_END:
+            if state == _DATA_END:
                 if end - pos < 2:
                     break
                 if data[pos : pos + 2] != b"\r\n":
                     raise HttpError("a chunk that does not end where its size says")
                 pos += 2
-                self._state = _SIZE
+                state = _SIZE
                 continue
             newline = data.find(b"\r\n", pos, pos + MAX_SIZE_LINE)
             if newline < 0:
@@ -105,17 +108,25 @@ class ChunkedBody:
                     raise HttpError(f"a chunk-size line longer than {MAX_SIZE_LINE} bytes")
                 break
             line, pos = data[pos:newline], newline + 2
-            if self._state == _TRAILER:
+            if state == _TRAILER:
                 if not line:
-                    self._state = _DONE
+                    state = _DONE
                 continue
-            self._start_chunk(line)
+            left = _chunk_size(line)
+            state = _DATA_END if left else _TRAILER
+            after = pos + left
+            if left and data[after : after + 2] == b"\r\n":
+                # The whole chunk and its end are here (the engine's usual): taken at once.
+                out.append(data[pos:after])
+                pos, left, state = after + 2, 0, _SIZE
+        self._state, self._left = state, left
         self._partial = data[pos:]
         return b"".join(out)
 
-    def _start_chunk(self, line: bytes) -> None:
-        digits = line.split(b";", 1)[0].strip()
-        if not digits or len(digits) > _MAX_SIZE_DIGITS or not _HEX.issuperset(digits):
-            raise HttpError(f"a chunk size that is no size: {line[:40]!r}")
-        self._left = int(digits, 16)
-        self._state = _DATA_END if self._left else _TRAILER
+
+def _chunk_size(line: bytes) -> int:
+    """The size a chunk-size line gives (its extensions skipped)."""
+    digits = line.split(b";", 1)[0].strip()
+    if not digits or len(digits) > _MAX_SIZE_DIGITS or not _HEX.issuperset(digits):
+        raise HttpError(f"a chunk size that is no size: {line[:40]!r}")
+    return int(digits, 16)
