@@ -24,7 +24,7 @@ from aiodocker.networks import DockerNetwork
 from ..errors import EngineError, EngineUnavailable, LogUnavailable
 from ..text import printable
 from ._endpoint import Endpoint, endpoint_of, tls_context
-from ._frames import SYSTEM_ERROR, LogTexts, frames
+from ._frames import LogTexts, frames
 from ._internals import log_response
 from ._rawlog import open_log_body
 from ._swarmtypes import SwarmEngine
@@ -419,13 +419,11 @@ async def _entries(body: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
     async for chunk in body:
         buffer += chunk
         complete = frames(buffer)
-        buffer = buffer[sum(8 + len(payload) for _, payload in complete) :]
-        streams = [stream for stream, _ in complete]
-        cut = streams.index(SYSTEM_ERROR) if SYSTEM_ERROR in streams else len(complete)
-        if cut:
-            yield [payload for _, payload in complete[:cut]]
-        if cut < len(complete):  # the engine's own word ends the log: nothing after it
-            said = complete[cut][1].decode(errors="replace").strip()
+        buffer = buffer[complete.used :]
+        if complete.payloads:
+            yield complete.payloads
+        if complete.said is not None:  # the engine's own word ends the log: nothing after it
+            said = complete.said.decode(errors="replace").strip()
             raise LogUnavailable(printable(said)[:300])
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import codecs
 import struct
+from typing import NamedTuple
 
-__all__ = ["SYSTEM_ERROR", "LogTexts", "frames"]
+__all__ = ["SYSTEM_ERROR", "Frames", "LogTexts", "frames"]
 
 #: The stream of the engine's own errors (1 is stdout, 2 stderr).
 SYSTEM_ERROR = 3
@@ -30,16 +31,33 @@ class LogTexts:
         return [self._decoder.decode(entry) for entry in entries]
 
 
-def frames(body: bytes) -> list[tuple[int, bytes]]:
-    """The whole frames of a multiplexed stream, each its stream and payload: 8-byte
-    headers (stream, 0, 0, 0, length), then the payload. scad's containers have no
-    TTY, so their output is always multiplexed. A frame cut at the end is left for
-    the next read."""
-    found, position, end = [], 0, len(body)
+class Frames(NamedTuple):
+    """The whole frames at the start of a multiplexed stream."""
+
+    #: Their payloads, in order, up to the engine's own word (when one came).
+    payloads: list[bytes]
+    #: The engine's own word: a frame of :data:`SYSTEM_ERROR`, after which nothing counts.
+    said: bytes | None
+    #: The bytes they took; the rest is a frame cut by the read, left for the next.
+    used: int
+
+
+def frames(body: bytes) -> Frames:
+    """The whole frames of a multiplexed stream: 8-byte headers (stream, 0, 0, 0,
+    length), then the payload. scad's containers have no TTY, so their output is
+    always multiplexed. A frame cut at the end is left for the next read."""
+    found: list[bytes] = []
+    position, end = 0, len(body)
     while position + 8 <= end:
-        stream, length = struct.unpack_from(">BxxxI", body, position)
-        if position + 8 + length > end:
+        stream, length = _HEADER.unpack_from(body, position)
+        stop = position + 8 + length
+        if stop > end:
             break
-        found.append((stream, body[position + 8 : position + 8 + length]))
-        position += 8 + length
-    return found
+        if stream == SYSTEM_ERROR:
+            return Frames(found, body[position + 8 : stop], stop)
+        found.append(body[position + 8 : stop])
+        position = stop
+    return Frames(found, None, position)
+
+
+_HEADER = struct.Struct(">BxxxI")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from scad.engine._client import _entries
-from scad.engine._frames import LogTexts, frames
+from scad.engine._frames import Frames, LogTexts, frames
 from scad.errors import LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -21,12 +21,12 @@ def frame(payload: bytes, stream: int = 1) -> bytes:
 
 def test_frames_and_a_cut_last_frame() -> None:
     body = frame(b"one\n") + frame(b"two\n") + frame(b"three\n")[:7]
-    assert frames(body) == [(1, b"one\n"), (1, b"two\n")]
+    assert frames(body) == Frames([b"one\n", b"two\n"], None, 2 * 12)
 
 
-def test_each_frame_keeps_its_stream() -> None:
-    body = frame(b"out\n", 1) + frame(b"err\n", 2) + frame(b"engine\n", 3)
-    assert frames(body) == [(1, b"out\n"), (2, b"err\n"), (3, b"engine\n")]
+def test_the_engines_own_word_ends_the_frames() -> None:
+    body = frame(b"out\n", 1) + frame(b"err\n", 2) + frame(b"engine\n", 3) + frame(b"after\n")
+    assert frames(body) == Frames([b"out\n", b"err\n"], b"engine\n", 2 * 12 + 15)
 
 
 class Body:
