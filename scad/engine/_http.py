@@ -85,42 +85,44 @@ class ChunkedBody:
         # of small chunks, and each is a few steps of this loop.
         state, left = self._state, self._left
         pos, end = 0, len(data)
-        while pos < end:
-            if left:
-                take = min(left, end - pos)
-                out.append(data[pos : pos + take])
-                pos += take
-                left -= take
-                continue
-            if state == _DONE:
-                raise HttpError("bytes after the end of a chunked body")
-            if state == _DATA_END:
-                if end - pos < 2:
+        try:
+            while pos < end:
+                if left:
+                    take = min(left, end - pos)
+                    out.append(data[pos : pos + take])
+                    pos += take
+                    left -= take
+                    continue
+                if state == _DONE:
+                    raise HttpError("bytes after the end of a chunked body")
+                if state == _DATA_END:
+                    if end - pos < 2:
+                        break
+                    if data[pos : pos + 2] != b"\r\n":
+                        raise HttpError("a chunk that does not end where its size says")
+                    pos += 2
+                    state = _SIZE
+                    continue
+                newline = data.find(b"\r\n", pos, pos + MAX_SIZE_LINE)
+                if newline < 0:
+                    if end - pos >= MAX_SIZE_LINE:
+                        raise HttpError(f"a chunk-size line longer than {MAX_SIZE_LINE} bytes")
                     break
-                if data[pos : pos + 2] != b"\r\n":
-                    raise HttpError("a chunk that does not end where its size says")
-                pos += 2
-                state = _SIZE
-                continue
-            newline = data.find(b"\r\n", pos, pos + MAX_SIZE_LINE)
-            if newline < 0:
-                if end - pos >= MAX_SIZE_LINE:
-                    raise HttpError(f"a chunk-size line longer than {MAX_SIZE_LINE} bytes")
-                break
-            line, pos = data[pos:newline], newline + 2
-            if state == _TRAILER:
-                if not line:
-                    state = _DONE
-                continue
-            left = _chunk_size(line)
-            state = _DATA_END if left else _TRAILER
-            after = pos + left
-            if left and data[after : after + 2] == b"\r\n":
-                # The whole chunk and its end are here (the engine's usual): taken at once.
-                out.append(data[pos:after])
-                pos, left, state = after + 2, 0, _SIZE
-        self._state, self._left = state, left
-        self._partial = data[pos:]
+                line, pos = data[pos:newline], newline + 2
+                if state == _TRAILER:
+                    if not line:
+                        state = _DONE
+                    continue
+                left = _chunk_size(line)
+                state = _DATA_END if left else _TRAILER
+                after = pos + left
+                if left and data[after : after + 2] == b"\r\n":
+                    # The whole chunk and its end are here (the engine's usual): taken at once.
+                    out.append(data[pos:after])
+                    pos, left, state = after + 2, 0, _SIZE
+        finally:  # where it stopped, an error included, is where it stands
+            self._state, self._left = state, left
+            self._partial = data[pos:]
         return b"".join(out)
 
 

@@ -69,8 +69,10 @@ def test_a_size_line_without_end_is_refused_not_buffered() -> None:
 
 
 def test_bytes_after_the_end_are_an_error() -> None:
+    body = ChunkedBody()
     with pytest.raises(HttpError, match="after the end"):
-        ChunkedBody().feed(chunked(b"a") + b"more")
+        body.feed(chunked(b"a") + b"more")
+    assert body.done  # the error leaves it where it stopped: at its end
 
 
 def test_the_head_says_how_the_body_comes() -> None:
