@@ -6,7 +6,7 @@ import aiodocker
 import pytest
 
 from scad.engine._client import ContainerSpec, Engine
-from scad.engine._frames import frames
+from scad.engine._frames import Frames, frames
 from scad.engine._internals import log_response
 from scad.errors import EngineError
 
@@ -90,7 +90,10 @@ async def test_the_log_response_is_the_engines_frames(engine: Engine, test_label
             err = await log_body(docker, container_id, {"stderr": True, "follow": False})
     finally:
         await engine.remove(container_id, force=True)
-    assert (frames(out), frames(err)) == ([(1, b"one\n"), (1, b"three\n")], [(2, b"two\n")])
+    assert frames(out) == Frames([b"one\n", b"three\n"], None, len(out))
+    assert frames(err) == Frames([b"two\n"], None, len(err))
+    # Each frame's header names its stream: stdout's two, then stderr's one.
+    assert (out[0], out[8 + len(b"one\n")], err[0]) == (1, 1, 2)
 
 
 async def log_body(docker: aiodocker.Docker, container_id: str, params: dict[str, bool]) -> bytes:
