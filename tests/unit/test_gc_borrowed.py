@@ -175,15 +175,22 @@ async def test_a_store_lent_to_a_run_stays_whatever_its_clone_names(project: Pro
     assert whole(clone)
 
 
+async def planned_removal(project: Project) -> tuple[FakeEngine, Config, GcPlan, Path]:
+    """A run made and cleaned, and a gc plan that removes the store it borrowed from:
+    the engine, the config, the plan and the store."""
+    fake, config = engine(), config_of(project.repo, project.tmp)
+    await clean(fake, project.home, await start(fake, project.home, config))
+    plan = await plan_gc(fake, project.home)
+    store = borrowed_store(project.home, project.repo)
+    assert borrowed_kind(plan) == ({store.name}, {})
+    return fake, config, plan, store
+
+
 async def test_a_store_borrowed_from_after_the_plan_is_not_removed(project: Project) -> None:
     """A run that starts between the plan and its removal keeps the store: the
     removal asks again, holding the lock runs take to borrow."""
-    home, repo, tmp = project.home, project.repo, project.tmp
-    fake, config = engine(), config_of(repo, tmp)
-    await clean(fake, home, await start(fake, home, config))
-    plan = await plan_gc(fake, home)
-    store = borrowed_store(home, repo)
-    assert borrowed_kind(plan) == ({store.name}, {})
+    home = project.home
+    fake, config, plan, store = await planned_removal(project)
 
     live = await start(fake, home, config)
     results = await apply_gc(fake, home, plan)
@@ -326,11 +333,7 @@ async def test_a_store_a_run_took_up_after_the_plan_is_not_removed(project: Proj
     """The removal asks again under the lock as the plan did: a run that does not
     record its store, appearing meanwhile, keeps every store."""
     home, repo, tmp = project.home, project.repo, project.tmp
-    fake, config = engine(), config_of(repo, tmp)
-    await clean(fake, home, await start(fake, home, config))
-    plan = await plan_gc(fake, home)
-    store = borrowed_store(home, repo)
-    assert borrowed_kind(plan) == ({store.name}, {})
+    fake, config, plan, store = await planned_removal(project)
 
     old = await start(fake, home, config)
     forget_store(home, old.run_id)

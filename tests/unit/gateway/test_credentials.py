@@ -3,7 +3,6 @@ back where Claude Code keeps it; a login someone else refreshed is used as it is
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -22,6 +21,7 @@ from scad.gateway._credentials import (
     StaticCredential,
     credential_source,
 )
+from tests.unit.test_locks import is_free
 
 from .oauth_support import NOW, TokenEndpoint, write_login
 
@@ -150,16 +150,7 @@ async def test_claude_on_the_host_refreshing_is_waited_for(
 
 
 def _locked(path: Path) -> bool:
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return path.exists() and not is_free(path)
 
 
 async def test_each_refresh_sends_the_latest_refresh_token(
