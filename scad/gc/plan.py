@@ -31,7 +31,7 @@ from .rules import (
     stale_images,
     unused_borrowed,
 )
-from .scan import SeenHome, SeenRun, read_borrowed, read_borrowers, read_home, tree_size
+from .scan import SeenHome, SeenRun, borrower, read_borrowed, read_home, tree_size
 from .temps import plan_temps
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ async def plan_gc(
     runs_gone = {item.name for item in runs.items}
     batches = await anyio.to_thread.run_sync(_plan_batches, home, seen, runs_gone, moment)
     batches_gone = {item.name for item in batches.items}
-    borrowed = await anyio.to_thread.run_sync(_plan_borrowed, home)
+    borrowed = await anyio.to_thread.run_sync(_plan_borrowed, home, seen)
     stale_before = moment - STALE_SECONDS
     temps = await anyio.to_thread.run_sync(
         plan_temps,
@@ -182,9 +182,15 @@ def _run_items(home: Home, runs: list[SeenRun]) -> list[GcItem]:
     ]
 
 
-def _plan_borrowed(home: Home) -> GcPlan:
-    """The borrowed stores no run borrows from (see :func:`~scad.gc.rules.borrowed_verdict`)."""
-    plan = unused_borrowed(read_borrowed(home), read_borrowers(home), home.borrowed)
+def _plan_borrowed(home: Home, seen: SeenHome) -> GcPlan:
+    """The borrowed stores no run borrows from (see :func:`~scad.gc.rules.borrowed_verdict`),
+    as the runs' records read for the plan say."""
+    borrowers = [
+        found
+        for run in seen.runs
+        if (found := borrower(run.run_id, run.record, worktrees=run.worktrees, stores=run.stores))
+    ]
+    plan = unused_borrowed(read_borrowed(home), borrowers, home.borrowed)
     items = [msgspec.structs.replace(i, size_bytes=tree_size(Path(i.target))) for i in plan.items]
     return GcPlan(items=items, kept=plan.kept)
 

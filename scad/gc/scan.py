@@ -25,6 +25,7 @@ __all__ = [
     "SeenBorrower",
     "SeenHome",
     "SeenRun",
+    "borrower",
     "busy",
     "entries",
     "read_borrowed",
@@ -84,12 +85,8 @@ class SeenBorrower(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def read_borrowers(home: Home) -> list[SeenBorrower]:
-    """The runs that borrow from borrowed stores, as scad's own records say: each run
-    with clones (``worktrees/``, even empty: its clones may be being made), or not
-    cleaned and with snapshot stores (which name the borrowed store as a lender).
-    What a clone's own alternates say is never read: the agent writes them. Nor is
-    where a repo's path leads now: a link on the way may have been pointed elsewhere
-    since the clone was made."""
+    """The runs that borrow from borrowed stores, as their records say now (see
+    :func:`borrower`)."""
     found = []
     for entry in entries(home.runs):
         if not entry.is_dir(follow_symlinks=False):
@@ -99,19 +96,29 @@ def read_borrowers(home: Home) -> list[SeenBorrower]:
             record: RunRecord | None = decode_record(paths.record.read_bytes())
         except (OSError, msgspec.DecodeError):
             record = None
-        clones = os.path.lexists(paths.worktrees)
-        stores = os.path.lexists(paths.stores) and not (record and record.cleaned)
-        if not (clones or stores):
-            continue
-        if record is None:
-            found.append(SeenBorrower(run_id=entry.name, unknown="unreadable"))
-            continue
-        recorded = {record.borrowed.get(key, "") for key in record.repos}
-        if not all(is_store_name(name) for name in recorded):
-            found.append(SeenBorrower(run_id=entry.name, unknown="unrecorded"))
-            continue
-        found.append(SeenBorrower(run_id=entry.name, stores=sorted(recorded)))
+        clones, stores = os.path.lexists(paths.worktrees), os.path.lexists(paths.stores)
+        if seen := borrower(entry.name, record, worktrees=clones, stores=stores):
+            found.append(seen)
     return found
+
+
+def borrower(
+    run_id: str, record: RunRecord | None, *, worktrees: bool, stores: bool
+) -> SeenBorrower | None:
+    """The run as scad's own records say it borrows, or None when it borrows from no
+    store: a run borrows with clones (``worktrees/``, even empty: its clones may be
+    being made), or not cleaned and with snapshot stores (which name the borrowed
+    store as a lender). What a clone's own alternates say is never read: the agent
+    writes them. Nor is where a repo's path leads now: a link on the way may have
+    been pointed elsewhere since the clone was made."""
+    if not (worktrees or (stores and not (record and record.cleaned))):
+        return None
+    if record is None:
+        return SeenBorrower(run_id=run_id, unknown="unreadable")
+    recorded = {record.borrowed.get(key, "") for key in record.repos}
+    if not all(is_store_name(name) for name in recorded):
+        return SeenBorrower(run_id=run_id, unknown="unrecorded")
+    return SeenBorrower(run_id=run_id, stores=sorted(recorded))
 
 
 def read_borrowed(home: Home) -> list[str]:
