@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 #: What :func:`_supervise` imports (a command that imports this module does not).
-_SUPERVISING = ("scad.batch.run", "scad.config.registry", "scad.engine._client")
+_SUPERVISING = ("scad.batch.run", "scad.config.registry", "scad.engine._socket")
 
 
 def _stand_by() -> str | None:
@@ -281,15 +281,26 @@ def _stand_by() -> str | None:
 
 async def _supervise(home: Home, batch_id: str) -> str:
     from ..config.registry import aload_registered
-    from ..engine import open_engine
+    from ..engine import open_engine, open_socket_engine
     from .run import run_batch
 
     manifest = await aload_manifest(home, batch_id)
     config = await aload_registered(home, manifest.config)
-    async with open_engine(max_connections=engine_connections(manifest.options.parallel)) as engine:
+    opened = (
+        open_engine(max_connections=engine_connections(manifest.options.parallel))
+        if needs_client(manifest)
+        else open_socket_engine()
+    )
+    async with opened as engine:
         state = await run_batch(engine, home, config, batch_id)
     succeeded = sum(1 for item in state.items if item.status == "succeeded")
     return f"{succeeded}/{len(state.items)} succeeded"
+
+
+def needs_client(manifest: BatchManifest) -> bool:
+    """Whether the batch's runs need the engine's full client: a swarm's services do;
+    a container's life is asked straight on a local engine's socket."""
+    return manifest.options.runs_on == "swarm"
 
 
 def engine_connections(parallel: int) -> int:

@@ -40,22 +40,23 @@ class EngineFactory(Protocol):
 @dataclass(frozen=True)
 class Application:
     """What every command shares, on the click context: the scad home, the engine,
-    and the status views' engine (the container listing without the Docker client).
+    and the socket engine (a local container's life and the listings without the
+    Docker client: see :func:`scad.engine.open_socket_engine`).
     A command never reads ``SCAD_HOME`` or opens an engine of its own; tests hand
     the root group an application of theirs (``obj=``)."""
 
     home: Home
     open_engine: EngineFactory
-    open_status_engine: Callable[[], AbstractAsyncContextManager[Engine]]
+    open_socket_engine: Callable[[], AbstractAsyncContextManager[Engine]]
 
     @classmethod
     def for_host(cls) -> Application:
         """``$SCAD_HOME`` and the engine at ``DOCKER_HOST`` (else the local socket)."""
-        return cls(scad_home(), _open_docker, _open_docker_status)
+        return cls(scad_home(), _open_docker, _open_docker_socket)
 
     @classmethod
     def with_engine(cls, home: Home, open_engine: EngineFactory) -> Application:
-        """``home``, and ``open_engine``'s engine for the status views too."""
+        """``home``, and ``open_engine``'s engine in place of the socket engine too."""
         return cls(home, open_engine, open_engine)
 
 
@@ -65,10 +66,10 @@ def _open_docker(*, max_connections: int = 100) -> AbstractAsyncContextManager[E
     return open_engine(max_connections=max_connections)
 
 
-def _open_docker_status() -> AbstractAsyncContextManager[Engine]:
-    from ..engine import open_status_engine
+def _open_docker_socket() -> AbstractAsyncContextManager[Engine]:
+    from ..engine import open_socket_engine
 
-    return open_status_engine()
+    return open_socket_engine()
 
 
 def pass_app(f: Callable[Concatenate[Application, P], R]) -> Callable[P, R]:

@@ -101,7 +101,7 @@ async def status(
                     engine, home, config, runs=runs, cost=cost,
                     cleaned=not hide_cleaned, progress=progress,
                 ),
-                app.open_status_engine,
+                app.open_socket_engine,
                 lacking=STATES_UNKNOWN,
             )  # fmt: skip
 

@@ -33,7 +33,7 @@ async def ui(app: Application, host: str, port: int, open_browser: bool) -> None
     """
     from ..ui import Sources, launch_page, serve_ui
 
-    sources = Sources(app.home, app.open_engine, app.open_status_engine)
+    sources = Sources(app.home, app.open_engine, app.open_socket_engine)
     try:
         # The page is removed once the server has stopped.
         with ExitStack() as stack:

@@ -2,8 +2,9 @@
 
 :class:`Engine` is the interface the rest of scad programs against (its types are
 in ``_types``); :func:`open_engine` opens the aiodocker client behind it, imported
-only when asked (aiohttp is slow to import); :func:`open_status_engine` answers the
-status views over the engine's socket without it. Converting to and from the
+only when asked (aiohttp is slow to import); :func:`open_socket_engine` asks a local
+engine's socket for a container's life, the listings and an image's lookup without
+it (what a batch's supervisor and the status views need). Converting to and from the
 engine's wire format (``_wire``) and its log frames (``_frames``) stay inside;
 :mod:`.labels` names what scad puts on containers and images.
 """
@@ -18,7 +19,7 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from . import labels
     from ._endpoint import Endpoint, endpoint_of
-    from ._socket import open_status_engine
+    from ._socket import open_socket_engine
     from ._swarmtypes import NodeState, SecretFile, ServiceSpec, SwarmEngine, TaskState
     from ._types import (
         BindMount,
@@ -65,7 +66,7 @@ __all__ = [
     "engine_host",
     "labels",
     "open_engine",
-    "open_status_engine",
+    "open_socket_engine",
     "swarm_of",
 ]
 
@@ -86,7 +87,7 @@ __getattr__, __dir__ = lazy_face(
         ),
         "engine_host": "_wire",
         "labels": "labels",
-        "open_status_engine": "_socket",
+        "open_socket_engine": "_socket",
     },
 )
 

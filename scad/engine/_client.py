@@ -11,7 +11,6 @@ import io
 import json
 import os
 import ssl
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
@@ -21,12 +20,11 @@ import aiohttp
 import anyio
 from aiodocker.networks import DockerNetwork
 
-from ..errors import EngineError, EngineUnavailable, LogUnavailable
-from ..text import printable
+from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
-from ._frames import LogTexts, frames
 from ._internals import log_response
-from ._rawlog import open_log_body
+from ._logs import entries, followed_params, last_texts, log_target, tail_params
+from ._rawhttp import open_answer
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -260,19 +258,10 @@ class DockerEngine:
         return [container_state(listed_fields(row)) for row in rows]
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        """The last ``tail`` log entries of stdout (or stderr): the engine sends no more,
-        and no more are kept whatever it sends.
-
-        Entries are not lines: a long line comes as several entries, only the
-        last of which ends in a newline.
-        """
-        params = {"stdout": not stderr, "stderr": stderr, "tail": str(tail)}
-        kept: deque[str] = deque(maxlen=tail)
-        texts = LogTexts()
-        async with self._log_stream(container_id, params, follow=False) as chunks:
-            async for entries in chunks:
-                kept.extend(texts.decode(entries))
-        return list(kept)
+        """The last ``tail`` log entries of stdout (or stderr) (see :func:`._logs.last_texts`)."""
+        params = tail_params(stderr=stderr, tail=tail)
+        async with self._log_stream(container_id, params, follow=False) as log:
+            return await last_texts(log, tail)
 
     def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
@@ -282,9 +271,7 @@ class DockerEngine:
         the container printed. With ``follow``, until the container stops. Memory
         stays flat whatever the log's size; the connection closes when the block is
         left."""
-        params: dict[str, Any] = {"stdout": True, "follow": follow, "timestamps": True}
-        if since is not None:
-            params["since"] = since
+        params = followed_params(since=since, follow=follow)
         return self._log_stream(container_id, params, follow=follow)
 
     @asynccontextmanager
@@ -293,20 +280,21 @@ class DockerEngine:
     ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
         """A log response's entries; a stream not followed that stalls (each read waits
         at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers. A local
-        socket's is read off the socket (see :mod:`._rawlog`), any other's through
+        socket's is read off the socket (see :mod:`._rawhttp`), any other's through
         the client."""
         what = f"logs of {container_id[:12]}"
         stall = None if follow else REQUEST_TIMEOUT
         if self._endpoint.host.startswith("unix://"):
             socket = self._endpoint.host.removeprefix("unix://")
-            async with open_log_body(socket, container_id, params, what) as body:
-                yield _mapped(_entries(body), what, stall)
+            target = log_target(container_id, params)
+            async with open_answer(socket, "GET", target, what) as body:
+                yield _mapped(entries(body), what, stall)
             return
         query = log_response(self._docker, container_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
-            yield _mapped(_entries(response.content.iter_any()), what, stall)
+            yield _mapped(entries(response.content.iter_any()), what, stall)
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
@@ -407,24 +395,6 @@ def listed_fields(row: aiodocker.containers.DockerContainer) -> dict[str, Any]:
     """A listed container's fields that :func:`container_state` reads, through the
     row's public item access."""
     return {key: row[key] for key in LISTED_CONTAINER_FIELDS if key in row}
-
-
-async def _entries(body: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
-    """The entries of a log response's body, demultiplexed here as they arrive, those
-    of each read together (aiodocker's own reader makes two small reads per entry,
-    which cost most of a long catch-up); each stays bytes, for its reader to decode
-    once. The engine's own word that it could not read the log ends it:
-    :class:`~scad.errors.LogUnavailable`."""
-    buffer = b""
-    async for chunk in body:
-        buffer += chunk
-        complete = frames(buffer)
-        buffer = buffer[complete.used :]
-        if complete.payloads:
-            yield complete.payloads
-        if complete.said is not None:  # the engine's own word ends the log: nothing after it
-            said = complete.said.decode(errors="replace").strip()
-            raise LogUnavailable(printable(said)[:300])
 
 
 class _DockerOutput:

@@ -12,7 +12,7 @@ import codecs
 import struct
 from typing import NamedTuple
 
-__all__ = ["SYSTEM_ERROR", "Frames", "LogTexts", "frames"]
+__all__ = ["SYSTEM_ERROR", "Frames", "LogTexts", "frames", "outputs"]
 
 #: The stream of the engine's own errors (1 is stdout, 2 stderr).
 SYSTEM_ERROR = 3
@@ -58,6 +58,22 @@ def frames(body: bytes) -> Frames:
         found.append(body[position + 8 : stop])
         position = stop
     return Frames(found, None, position)
+
+
+def outputs(body: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """The whole frames at the start of an attached container's stream, each as its
+    stream (1 stdout, 2 stderr) and payload, and the bytes they took (a frame cut
+    at the end is left for the next read)."""
+    found: list[tuple[int, bytes]] = []
+    position, end = 0, len(body)
+    while position + 8 <= end:
+        stream, length = _HEADER.unpack_from(body, position)
+        stop = position + 8 + length
+        if stop > end:
+            break
+        found.append((stream, body[position + 8 : stop]))
+        position = stop
+    return found, position
 
 
 _HEADER = struct.Struct(">BxxxI")

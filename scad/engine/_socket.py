@@ -1,29 +1,33 @@
-"""An engine for quick commands: the container listing and an image's lookup and
-tag straight from the engine's unix socket, the full client opened only when
-something else is asked.
+"""An engine on this host's socket: a container's life (create, attach, start, wait,
+logs, stop, remove), the listing, and an image's lookup and tag asked straight on
+the engine's unix socket; the full client opened only when something else is asked.
 
-``session status`` and ``project status`` mostly need one answer from the engine:
-which run containers exist, in what state; making a batch needs its image looked up
-(and tagged ``latest``) when it is built already. The client library (aiodocker over
-aiohttp) takes about 0.3 s to import; one HTTP/1.0 request over the socket takes
-milliseconds. When a run must be caught up from the engine's log, or the engine is
-not a local socket, the full client (:func:`scad.engine.open_engine`) does the rest.
+A batch's supervisor and the status views need little of the engine, and quickly:
+the client library (aiodocker over aiohttp) takes about 0.2 s to import, and
+aiohttp builds TLS contexts as it is imported, while one request over the socket
+takes milliseconds. Builds, pulls, execs, networks and swarms go through the full
+client (:func:`scad.engine.open_engine`), as does every request to an engine that
+is not a local socket.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import anyio
 import msgspec
 
-from ..errors import EngineError
+from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of
+from ._frames import outputs
+from ._logs import entries, followed_params, last_texts, log_target, tail_params
+from ._rawhttp import REQUEST_TIMEOUT, ask, open_answer
 from ._types import (
     BuildLine,
     ContainerExit,
@@ -34,66 +38,26 @@ from ._types import (
     ExecResult,
     ImageInfo,
     NetworkInfo,
+    Output,
     OutputStream,
 )
-from ._wire import container_state, inspected_image, unreachable
+from ._wire import container_config, container_state, file_archive, inspected_image, unreachable
 
-__all__ = ["ClientOpener", "StatusEngine", "ask", "get", "open_status_engine"]
+__all__ = ["ClientOpener", "SocketEngine", "open_socket_engine"]
 
 #: Opens the full client (:func:`scad.engine.open_engine`, unless a test gives its own).
 ClientOpener = Callable[[], AbstractAsyncContextManager[Engine]]
 
-RESPONSE_LIMIT = 64 << 20
-TIMEOUT = 15.0
+T = TypeVar("T")
+
+#: Time for the engine to answer that it is there.
+PING_TIMEOUT = 15.0
 
 
-async def get(socket: str, path: str) -> bytes:
-    """The body of ``GET path`` on the engine's unix socket."""
-    status, status_line, body = await ask(socket, "GET", path)
-    if status != 200:
-        raise EngineError(f"GET {path}: the engine answered {status_line!r}")
-    return body
-
-
-async def ask(socket: str, method: str, path: str) -> tuple[int, str, bytes]:
-    """``method path`` (no body) on the engine's unix socket: the answer's status,
-    its status line and its body."""
-    request = f"{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n"
-    try:
-        with anyio.fail_after(TIMEOUT):
-            stream = await anyio.connect_unix(socket)
-            async with stream:
-                await stream.send(request.encode())
-                response = bytearray()
-                async for chunk in stream:
-                    response += chunk
-                    if len(response) > RESPONSE_LIMIT:
-                        raise EngineError(f"{method} {path}: the engine's answer is too long")
-    except (OSError, TimeoutError, anyio.BrokenResourceError) as exc:
-        raise unreachable(f"unix://{socket}") from exc
-    head, _, body = bytes(response).partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
-    code = status_line.split(" ")[1:2]
-    return (int(code[0]) if code and code[0].isdigit() else 0), status_line, body
-
-
-def _refused(what: str, status: int, status_line: str, body: bytes) -> EngineError:
-    """The engine's refusal, in its own words when it gave them (as the client says it)."""
-    try:
-        message = msgspec.json.decode(body, type=_Refusal).message
-    except msgspec.DecodeError:
-        message = f"the engine answered {status_line!r}"
-    return EngineError(f"{what}: {message}", status=status)
-
-
-class _Refusal(msgspec.Struct):
-    message: str
-
-
-class StatusEngine:
-    """:meth:`containers` from the socket; every other method asks the full client,
-    which :meth:`client` opens on first need, once, and keeps open until the block
-    this engine was handed out in ends."""
+class SocketEngine:
+    """An engine that asks its socket what it can (see the module); every other
+    method asks the full client, which :meth:`client` opens on first need, once, and
+    keeps open until the block this engine was handed out in ends."""
 
     def __init__(
         self, stack: AsyncExitStack, endpoint: Endpoint, open_client: ClientOpener
@@ -109,32 +73,172 @@ class StatusEngine:
     def endpoint(self) -> Endpoint:
         return self._endpoint
 
-    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
-        wanted = [k if v is None else f"{k}={v}" for k, v in labels.items()]
-        filters = quote(json.dumps({"label": wanted}))
-        body = await get(self._socket, f"/containers/json?all=1&filters={filters}")
-        return [container_state(row) for row in msgspec.json.decode(body, type=list[dict])]
-
     async def client(self) -> Engine:
-        """The full client, opened now if it is not yet (importing it costs ~0.3 s)."""
+        """The full client, opened now if it is not yet (importing it costs ~0.2 s)."""
         async with self._opening:
             if self._client is None:
                 self._client = await self._stack.enter_async_context(self._open_client())
             return self._client
+
+    async def _ask(
+        self,
+        method: str,
+        target: str,
+        what: str,
+        *,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        grace: float = 0.0,
+        bounded: bool = True,
+    ) -> bytes:
+        """The answer to a request that does not stream, within :data:`REQUEST_TIMEOUT`
+        and ``grace`` seconds (unless not ``bounded``)."""
+        within = REQUEST_TIMEOUT + grace if bounded else None
+        return await ask(
+            self._socket, method, target, what, body=body, content_type=content_type, within=within
+        )
+
+    # Asked on the socket
+
+    async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        wanted = [k if v is None else f"{k}={v}" for k, v in labels.items()]
+        filters = quote(json.dumps({"label": wanted}))
+        what = "list containers"
+        body = await self._ask("GET", f"/containers/json?all=1&filters={filters}", what)
+        return [container_state(row) for row in _decoded(body, list[dict[str, Any]], what)]
+
+    async def image(self, reference: str) -> ImageInfo | None:
+        what = f"inspect image {reference}"
+        try:
+            body = await self._ask("GET", f"/images/{_quoted(reference)}/json", what)
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return inspected_image(_decoded(body, dict[str, Any], what))
+
+    async def tag_image(self, image: str, repository: str, tag: str) -> None:
+        query = urlencode({"repo": repository, "tag": tag})
+        await self._ask("POST", f"/images/{_quoted(image)}/tag?{query}", f"tag {image}")
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container with ``spec.files`` written into it; returns
+        its id. Never pulls. A container its files could not go into is removed."""
+        config = msgspec.json.encode(container_config(spec))
+        what = f"create container {spec.name}"
+        target = f"/containers/create?{urlencode({'name': spec.name})}"
+        try:
+            created = await self._ask("POST", target, what, body=config)
+        except EngineError as exc:
+            if exc.status == 404:
+                raise EngineError(
+                    f"image {spec.image} does not exist; build it with `scad build`"
+                ) from exc
+            raise
+        container_id = _decoded(created, _Created, what).Id
+        try:
+            for file in spec.files:
+                folder, archive = file_archive(file)
+                await self._ask(
+                    "PUT",
+                    f"/containers/{container_id}/archive?{urlencode({'path': folder})}",
+                    f"write {file.path} into container {spec.name}",
+                    body=archive, content_type="application/x-tar",
+                )  # fmt: skip
+        except BaseException:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(REQUEST_TIMEOUT):
+                await self.remove(container_id, force=True)
+            raise
+        return container_id
+
+    async def start(self, container_id: str) -> None:
+        await self._ask(
+            "POST", f"/containers/{_id(container_id)}/start", _said("start container", container_id)
+        )
+
+    async def stop(self, container_id: str, *, grace: int = 10) -> None:
+        try:
+            await self._ask(
+                "POST", f"/containers/{_id(container_id)}/stop?t={grace}",
+                _said("stop container", container_id), grace=grace,
+            )  # fmt: skip
+        except EngineError as exc:
+            if exc.status != 404:  # gone already
+                raise
+
+    async def remove(self, container_id: str, *, force: bool = False) -> None:
+        try:
+            await self._ask(
+                "DELETE", f"/containers/{_id(container_id)}?force={int(force)}",
+                _said("remove container", container_id),
+            )  # fmt: skip
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
+
+    async def inspect(self, container_id: str) -> ContainerState | None:
+        """The container's state, or None when it does not exist."""
+        what = _said("inspect container", container_id)
+        try:
+            body = await self._ask("GET", f"/containers/{_id(container_id)}/json", what)
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return container_state(_decoded(body, dict[str, Any], what))
+
+    async def wait(self, container_id: str) -> ContainerExit:
+        """Wait for the container to stop (no time bound: the caller sets one)."""
+        what = _said("wait for", container_id)
+        body = await self._ask("POST", f"/containers/{_id(container_id)}/wait", what, bounded=False)
+        result = _decoded(body, _Waited, what)
+        state = await self.inspect(container_id)
+        return ContainerExit(
+            exit_code=result.StatusCode,
+            oom=bool(state and state.oom_killed),
+            finished_at=state.finished_at if state else None,
+            started_at=state.started_at if state else None,
+        )
+
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        """The last ``tail`` log entries of stdout (or stderr)."""
+        params = tail_params(stderr=stderr, tail=tail)
+        async with self._log(container_id, params, follow=False) as log:
+            return await last_texts(log, tail)
+
+    def open_logs(
+        self, container_id: str, *, since: str | None = None, follow: bool = True
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        params = followed_params(since=since, follow=follow)
+        return self._log(container_id, params, follow=follow)
+
+    @asynccontextmanager
+    async def _log(
+        self, container_id: str, params: dict[str, Any], *, follow: bool
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
+        """A log's entries; one not followed that stalls (each read waits at most
+        :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
+        what = _said("logs of", container_id)
+        target = log_target(container_id, params)
+        async with open_answer(self._socket, "GET", target, what) as body:
+            yield _bounded(entries(body), what, None if follow else REQUEST_TIMEOUT)
+
+    @asynccontextmanager
+    async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
+        """The container's stdout and stderr from the moment of attaching: attach to a
+        created container before starting it and nothing it prints is missed."""
+        what = _said("output of", container_id)
+        target = f"/containers/{_id(container_id)}/attach?stream=1&stdout=1&stderr=1"
+        async with open_answer(self._socket, "POST", target, what, upgrade=True) as body:
+            yield _AttachedOutput(body)
+
+    # Asked of the full client
 
     async def version(self) -> str:
         return await (await self.client()).version()
 
     async def info(self) -> EngineInfo:
         return await (await self.client()).info()
-
-    async def image(self, reference: str) -> ImageInfo | None:
-        found = await ask(self._socket, "GET", f"/images/{_quoted(reference)}/json")
-        if found[0] == 404:
-            return None
-        if found[0] != 200:
-            raise _refused(f"inspect image {reference}", *found)
-        return inspected_image(msgspec.json.decode(found[2], type=dict[str, Any]))
 
     async def images(self, repository: str) -> list[ImageInfo]:
         return await (await self.client()).images(repository)
@@ -144,12 +248,6 @@ class StatusEngine:
 
     async def pull(self, reference: str) -> None:
         await (await self.client()).pull(reference)
-
-    async def tag_image(self, image: str, repository: str, tag: str) -> None:
-        query = urlencode({"repo": repository, "tag": tag})
-        tagged = await ask(self._socket, "POST", f"/images/{_quoted(image)}/tag?{query}")
-        if tagged[0] != 201:
-            raise _refused(f"tag {image}", *tagged)
 
     async def remove_image(self, reference: str) -> None:
         await (await self.client()).remove_image(reference)
@@ -161,40 +259,6 @@ class StatusEngine:
         client = await self.client()
         async with client.open_build(context, tag=tag, labels=labels, use_cache=use_cache) as lines:
             yield lines
-
-    async def create_container(self, spec: ContainerSpec) -> str:
-        return await (await self.client()).create_container(spec)
-
-    async def start(self, container_id: str) -> None:
-        await (await self.client()).start(container_id)
-
-    async def stop(self, container_id: str, *, grace: int = 10) -> None:
-        await (await self.client()).stop(container_id, grace=grace)
-
-    async def remove(self, container_id: str, *, force: bool = False) -> None:
-        await (await self.client()).remove(container_id, force=force)
-
-    async def inspect(self, container_id: str) -> ContainerState | None:
-        return await (await self.client()).inspect(container_id)
-
-    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        return await (await self.client()).logs(container_id, stderr=stderr, tail=tail)
-
-    @asynccontextmanager
-    async def open_logs(
-        self, container_id: str, *, since: str | None = None, follow: bool = True
-    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
-        client = await self.client()
-        async with client.open_logs(container_id, since=since, follow=follow) as entries:
-            yield entries
-
-    @asynccontextmanager
-    async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
-        async with (await self.client()).attach(container_id) as output:
-            yield output
-
-    async def wait(self, container_id: str) -> ContainerExit:
-        return await (await self.client()).wait(container_id)
 
     async def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
         return await (await self.client()).exec(container_id, command, user=user)
@@ -211,27 +275,99 @@ class StatusEngine:
         await (await self.client()).remove_network(name)
 
 
+class _Created(msgspec.Struct):
+    Id: str
+
+
+class _Waited(msgspec.Struct):
+    StatusCode: int = -1
+
+
+class _AttachedOutput:
+    """An attached container's output, chunk by chunk, demultiplexed as it comes."""
+
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self._body = body
+        self._buffer = b""
+        self._ready: deque[tuple[int, bytes]] = deque()
+
+    async def read(self) -> Output | None:
+        """The next chunk (``stream`` 1 is stdout, 2 stderr), or None once it ended."""
+        while not self._ready:
+            try:
+                more = await self._body.__anext__()
+            except StopAsyncIteration:
+                return None  # a frame cut by the end is no output
+            self._buffer += more
+            whole, used = outputs(self._buffer)
+            self._ready.extend(whole)
+            self._buffer = self._buffer[used:]
+        stream, data = self._ready.popleft()
+        return Output(stream=stream, data=data)
+
+
+async def _bounded(
+    stream: AsyncIterator[list[bytes]], what: str, stall: float | None
+) -> AsyncIterator[list[bytes]]:
+    """``stream``, each item awaited at most ``stall`` seconds (no scope held across
+    yield): one that stalls means the engine no longer answers."""
+    while True:
+        try:
+            with anyio.fail_after(stall):
+                try:
+                    item = await stream.__anext__()
+                except StopAsyncIteration:
+                    return
+        except TimeoutError as exc:
+            raise EngineUnavailable(
+                f"{what}: the Docker engine did not answer within {stall:.0f} s"
+            ) from exc
+        yield item
+
+
+def _decoded(answer: bytes, shape: type[T], what: str) -> T:
+    """The engine's JSON answer as ``shape``; an answer that is not one is an error."""
+    try:
+        return msgspec.json.decode(answer, type=shape)
+    except msgspec.DecodeError as exc:  # a ValidationError too
+        raise EngineError(f"{what}: the engine's answer is not what it should be ({exc})") from exc
+
+
+def _id(container_id: str) -> str:
+    return quote(container_id, safe="")
+
+
+def _said(doing: str, container_id: str) -> str:
+    return f"{doing} {container_id[:12]}"
+
+
 def _quoted(reference: str) -> str:
     """An image reference in a request's path (its ``/`` and ``:`` as they are)."""
     return quote(reference, safe="/:@")
 
 
 def _open_client() -> AbstractAsyncContextManager[Engine]:
-    from ._client import open_engine  # aiodocker: imported when a status view needs it
+    from ._client import open_engine  # aiodocker: imported when something needs it
 
     return open_engine()
 
 
 @asynccontextmanager
-async def open_status_engine(open_client: ClientOpener = _open_client) -> AsyncIterator[Engine]:
-    """An engine that answers container listings from its socket (see the module),
-    and anything else through ``open_client``'s client; raises EngineUnavailable, as
-    :func:`scad.engine.open_engine` does, when it does not answer."""
+async def open_socket_engine(open_client: ClientOpener = _open_client) -> AsyncIterator[Engine]:
+    """An engine that asks its local socket what it can (see the module), and anything
+    else through ``open_client``'s client; raises EngineUnavailable, as
+    :func:`scad.engine.open_engine` does, when it does not answer. An engine that is
+    not a local socket is ``open_client``'s client."""
     endpoint = endpoint_of(os.environ)
     if not endpoint.host.startswith("unix://"):
         async with open_client() as client:
             yield client
         return
-    await get(endpoint.host.removeprefix("unix://"), "/_ping")
+    try:
+        await ask(
+            endpoint.host.removeprefix("unix://"), "GET", "/_ping", "ping", within=PING_TIMEOUT
+        )
+    except EngineUnavailable as exc:
+        raise unreachable(endpoint.host) from exc
     async with AsyncExitStack() as stack:
-        yield StatusEngine(stack, endpoint, open_client)
+        yield SocketEngine(stack, endpoint, open_client)

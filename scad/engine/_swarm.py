@@ -12,9 +12,9 @@ import aiodocker
 import anyio
 
 from ..errors import EngineError
-from ._client import REQUEST_TIMEOUT, _entries, _mapped, _request
-from ._frames import LogTexts
+from ._client import REQUEST_TIMEOUT, _mapped, _request
 from ._internals import engine_json, task_log_response
+from ._logs import entries, last_texts
 from ._swarmtypes import NodeState, ServiceSpec, TaskState
 from ._swarmwire import node_state, service_body, task_state
 
@@ -110,20 +110,15 @@ class DockerSwarm:
     async def task_stderr(self, task_id: str, *, tail: int) -> list[str]:
         params = {"stderr": "1", "follow": "0", "tail": str(tail)}
         what = f"stderr of task {task_id[:12]}"
-        kept: list[str] = []
-        texts = LogTexts()
         query = task_log_response(self._docker, task_id, params)
         with _request(what):
             response = await query.__aenter__()
         try:
-            async for entries in _mapped(
-                _entries(response.content.iter_any()), what, REQUEST_TIMEOUT
-            ):
-                kept = (kept + texts.decode(entries))[-tail:]
+            log = _mapped(entries(response.content.iter_any()), what, REQUEST_TIMEOUT)
+            return await last_texts(log, tail)
         finally:
             with anyio.CancelScope(shield=True):
                 await query.__aexit__(None, None, None)
-        return kept
 
     @asynccontextmanager
     async def open_task_logs(
@@ -138,7 +133,7 @@ class DockerSwarm:
             response = await query.__aenter__()
         try:
             yield _mapped(
-                _entries(response.content.iter_any()),
+                entries(response.content.iter_any()),
                 what,
                 None if follow else REQUEST_TIMEOUT,
             )

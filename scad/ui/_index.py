@@ -61,7 +61,7 @@ async def _look(request: web.Request) -> tuple[list[list[Cell]], list[list[Cell]
     state = served(request)
     home = state.sources.home
     runs, lacking = await with_engine_if_up(
-        state.sources.open_status_engine,
+        state.sources.open_socket_engine,
         lambda engine: session_status(engine, home, include_all=True),
     )
     batch_ids = await anyio.to_thread.run_sync(list_batches, home)

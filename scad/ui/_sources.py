@@ -35,7 +35,7 @@ class Sources:
 
     home: Home
     open_engine: OpenEngine
-    open_status_engine: OpenEngine
+    open_socket_engine: OpenEngine
 
 
 @dataclass

@@ -628,3 +628,6 @@ async def test_a_background_batch_is_made_without_the_engine_client_and_handed_t
     # The standby imported what supervising takes before it had a log: a supervisor
     # started after the batch was made would have said so in it.
     assert "scad.batch.run" not in log and "|" in log
+    # Nor did supervising a local batch import the client: its runs' containers were
+    # asked for on the engine's socket.
+    assert "aiohttp" not in log and "aiodocker" not in log

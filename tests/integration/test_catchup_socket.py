@@ -11,8 +11,9 @@ import aiodocker
 import anyio
 import pytest
 
-from scad.engine._client import ContainerSpec, DockerEngine, Engine, _entries
+from scad.engine._client import ContainerSpec, DockerEngine, Engine
 from scad.engine._internals import log_response
+from scad.engine._logs import entries as log_entries
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import ClaudeLine, Exited
@@ -79,6 +80,6 @@ async def client_lines(container_id: str) -> list[str]:
     lines = []
     params = {"stdout": True, "follow": False, "timestamps": True}
     async with aiodocker.Docker() as docker, log_response(docker, container_id, params) as answer:
-        async for entries in _entries(answer.content.iter_any()):
+        async for entries in log_entries(answer.content.iter_any()):
             lines += [line.data.decode(errors="replace") for line in parser.feed_all(entries)]
     return lines + [line.data.decode(errors="replace") for line in parser.finish()]

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from scad.engine._client import _entries
 from scad.engine._frames import Frames, LogTexts, frames
+from scad.engine._logs import entries as log_entries
 from scad.errors import LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +43,7 @@ class Body:
 
 async def entries_of(*chunks: bytes) -> list[list[bytes]]:
     found = []
-    async for entries in _entries(Body(*chunks).iter_any()):
+    async for entries in log_entries(Body(*chunks).iter_any()):
         found.append(entries)
     return found
 
@@ -56,7 +56,7 @@ async def test_the_engines_own_error_is_raised_after_the_entries_before_it() -> 
     rest = frame(b"two\n", 2)[5:] + frame(said, 3) + frame(b"after\n", 2)
     found: list[list[bytes]] = []
     with pytest.raises(LogUnavailable, match=r"node 0amef is not available$"):
-        async for entries in _entries(Body(first, rest).iter_any()):
+        async for entries in log_entries(Body(first, rest).iter_any()):
             found.append(entries)
     assert found == [[b"one\n"], [b"two\n"]]
 

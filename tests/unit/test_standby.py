@@ -120,3 +120,19 @@ def test_a_standby_that_could_not_import_says_why_in_the_batch_log(home: Home) -
     assert (ended.returncode, ended.stdout, ended.stderr) == (1, b"", b"")
     log = Path(BatchPaths(home, BATCH).supervisor_log).read_text()
     assert log.rstrip().endswith("ModuleNotFoundError: No module named 'scad.no_such_module'")
+
+
+def test_what_a_standby_imports_leaves_out_the_engine_client() -> None:
+    """A local batch's supervisor asks the engine's socket for its runs' containers:
+    what it imports while the command makes the batch is not the Docker client,
+    whose import (aiohttp builds TLS contexts as it loads) would delay the handover."""
+    probe = (
+        "import importlib, sys\n"
+        "from scad.batch.process import _SUPERVISING\n"
+        "for module in _SUPERVISING: importlib.import_module(module)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'aiodocker')))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.split() == ["[]"]

@@ -55,13 +55,18 @@ async def supervise_here(
     app: Application, config: Config, batch_id: str, *, as_json: JsonOutput | None
 ) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
-    from ...batch.process import engine_connections
+    from ...batch.process import engine_connections, needs_client
     from ...batch.run import run_batch
     from ...batch.store import load_manifest
 
     home = app.home
     views: list[BatchView] = []
-    parallel = load_manifest(home, batch_id).options.parallel
+    manifest = load_manifest(home, batch_id)
+    opened = (
+        app.open_engine(max_connections=engine_connections(manifest.options.parallel))
+        if needs_client(manifest)
+        else app.open_socket_engine()
+    )
     ended = anyio.Event()
 
     async def show() -> None:
@@ -76,7 +81,7 @@ async def supervise_here(
             ended.set()  # the view shows the end at once
 
     async with (
-        app.open_engine(max_connections=engine_connections(parallel)) as engine,
+        opened as engine,
         open_task_group() as tg,
     ):
         # Shown once this process holds the batch: before, it would look unsupervised.

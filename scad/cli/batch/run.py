@@ -223,7 +223,7 @@ async def command(
         await warn_uncommitted_work(config)
         # A built image is looked up on the socket: a background batch's command never
         # imports the engine's client (its supervisor does, meanwhile).
-        async with app.open_status_engine() as engine:
+        async with app.open_socket_engine() as engine:
             manifest = await create_batch(
                 engine, home, config, batch_prompts, tag=tag, source=source, options=options,
                 build_progress=on_build,

@@ -49,7 +49,7 @@ async def command(
         nonlocal warned
         rows = await with_engine_if_up(
             lambda engine: session_status(engine, home, include_all=include_all),
-            app.open_status_engine,
+            app.open_socket_engine,
             lacking=STATES_UNKNOWN,
         )
         if not warned:  # once, not at every look of a watch

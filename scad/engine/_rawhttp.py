@@ -1,17 +1,17 @@
-"""A container's log read straight off the engine's unix socket.
+"""One request on the engine's unix socket, its answer read straight off the socket.
 
 A long catch-up is a stream of tens of thousands of small chunks; a general HTTP
 client handles each one on its own, which costs about as much as the engine
-takes to send them. Here one ``GET`` goes out over a socket of its own and the
-answer is read in large reads, its chunked body decoded by :mod:`._http`. Only a
-local socket is read so: TCP, TLS and the rest go through the client.
+takes to send them, and importing one (aiohttp) costs a third of a second. Here
+each request goes out over a socket of its own (``Connection: close``) and the
+answer is read in large reads, a chunked body decoded by :mod:`._http`. Only a
+local socket is asked so: TCP, TLS and the rest go through the client.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from urllib.parse import quote, urlencode
 
 import anyio
 import anyio.abc
@@ -21,52 +21,100 @@ from ..errors import EngineError, EngineUnavailable
 from ..text import printable
 from ._http import MAX_HEAD, ChunkedBody, Head, HttpError, head_of
 
-__all__ = ["open_log_body"]
+__all__ = ["REQUEST_TIMEOUT", "ask", "open_answer"]
 
 #: How much one read takes off the socket.
 READ_SIZE = 256 << 10
 #: The most of a refusal's body read for its message.
 MAX_REFUSAL = 64 << 10
-#: Time for the engine to answer the request with its head.
+#: Time for the engine to answer a request with its head.
 HEAD_TIMEOUT = 60.0
+#: Time for a request whose answer does not stream.
+REQUEST_TIMEOUT = 60.0
+#: The longest answer :func:`ask` takes.
+ANSWER_LIMIT = 64 << 20
 
 
 @asynccontextmanager
-async def open_log_body(
-    socket: str, container_id: str, params: Mapping[str, str | bool], what: str
+async def open_answer(
+    socket: str,
+    method: str,
+    target: str,
+    what: str,
+    *,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    upgrade: bool = False,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
-    """``GET /containers/{id}/logs`` with ``params`` on the unix socket at ``socket``:
-    the block's value is the body's bytes as they come (the engine's multiplexed
-    frames), with no time limit (the caller bounds each read). Raises
+    """``method target`` with ``body`` on the unix socket at ``socket``: the block's
+    value is the answer's body as it comes, with no time limit (the caller bounds
+    each read). With ``upgrade``, the connection is taken over (as ``attach`` wants)
+    and the body is what the engine sends until it closes it. Raises
     :class:`EngineUnavailable` when the engine does not answer or its answer ends
-    early, :class:`EngineError` (with its status) when it refuses. The connection
-    closes when the block is left."""
-    query = urlencode({k: _param(v) for k, v in params.items()})
-    target = f"/containers/{quote(container_id, safe='')}/logs?{query}"
+    early, :class:`EngineError` (with its status and in the engine's words) when it
+    refuses. The connection closes when the block is left."""
     try:
         with anyio.fail_after(HEAD_TIMEOUT):
             stream = await anyio.connect_unix(socket)
     except (OSError, TimeoutError) as exc:
         raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
     async with stream:
-        request = f"GET {target} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+        connection = "Connection: Upgrade\r\nUpgrade: tcp" if upgrade else "Connection: close"
+        request = (
+            f"{method} {target} HTTP/1.1\r\nHost: docker\r\n{connection}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         try:
             with anyio.fail_after(HEAD_TIMEOUT):
-                await stream.send(request.encode("ascii"))
+                await _send(stream, request.encode("ascii") + body, what)
                 head, rest = await _read_head(stream, what)
         except TimeoutError as exc:
             raise EngineUnavailable(
                 f"{what}: the Docker engine did not answer within {HEAD_TIMEOUT:.0f} s"
             ) from exc
-        if head.status != 200:
+        if head.status >= 400:
             with anyio.move_on_after(HEAD_TIMEOUT):
                 rest = await _read_some(stream, rest, MAX_REFUSAL)
             raise EngineError(f"{what}: {_message(rest, head)}", status=head.status)
-        yield _body(stream, head, rest, what)
+        # An upgraded connection's body is whatever comes until it closes.
+        framing = Head(status=head.status, reason=head.reason, chunked=False) if upgrade else head
+        yield _body(stream, framing, rest, what)
 
 
-def _param(value: str | bool) -> str:
-    return ("1" if value else "0") if isinstance(value, bool) else value
+async def ask(
+    socket: str,
+    method: str,
+    target: str,
+    what: str,
+    *,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    within: float | None = REQUEST_TIMEOUT,
+) -> bytes:
+    """The whole answer to ``method target`` (see :func:`open_answer`), within
+    ``within`` seconds (None: no bound) and :data:`ANSWER_LIMIT` bytes."""
+    answer = bytearray()
+    try:
+        with anyio.fail_after(within):
+            async with open_answer(
+                socket, method, target, what, body=body, content_type=content_type
+            ) as chunks:
+                async for chunk in chunks:
+                    answer += chunk
+                    if len(answer) > ANSWER_LIMIT:
+                        raise EngineError(f"{what}: the engine's answer is too long")
+    except TimeoutError as exc:
+        raise EngineUnavailable(
+            f"{what}: the Docker engine did not answer within {within:.0f} s"
+        ) from exc
+    return bytes(answer)
+
+
+async def _send(stream: anyio.abc.ByteStream, data: bytes, what: str) -> None:
+    try:
+        await stream.send(data)
+    except (OSError, anyio.BrokenResourceError) as exc:
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
 
 
 async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
@@ -95,9 +143,12 @@ async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, byt
 
 
 async def _read_some(stream: anyio.abc.ByteStream, data: bytes, limit: int) -> bytes:
-    """``data`` and what follows it on the socket, up to ``limit`` bytes."""
-    while len(data) < limit and (more := await _receive(stream, "")):
-        data += more
+    """``data`` and what follows it on the socket, up to ``limit`` bytes, until the
+    engine closes it (a refusal's connection may be reset: the engine did not read
+    the body it refused)."""
+    with suppress(EngineUnavailable):
+        while len(data) < limit and (more := await _receive(stream, "")):
+            data += more
     return data[:limit]
 
 
