@@ -240,17 +240,25 @@ def main(argv: list[str] | None = None) -> None:
     line (in ``$SCAD_HOME``), or standing by the one its input names, to its end.
     Its output is the supervisor's log."""
     args = sys.argv[1:] if argv is None else argv
-    if args == STANDBY_ARGS:
-        if (batch_id := _stand_by()) is None:
-            return
-    else:
-        (batch_id,) = args
     try:
-        ended = anyio.run(_supervise, scad_home(), batch_id, backend="asyncio")
+        said = anyio.run(_stand_by_or_supervise, scad_home(), args, backend="asyncio")
     except ScadError as exc:
         sys.stderr.write(f"scad: error: {exc}\n")
         sys.exit(exc.exit_code)
-    sys.stderr.write(f"batch {batch_id} ended: {ended}\n")
+    if said is not None:
+        sys.stderr.write(said)
+
+
+async def _stand_by_or_supervise(home: Home, args: list[str]) -> str | None:
+    """The batch supervised, and how it ended; a standby waits for its batch with its
+    event loop already up (asyncio's import and start are off the batch's path)."""
+    if args == STANDBY_ARGS:
+        if (batch_id := await anyio.to_thread.run_sync(_stand_by)) is None:
+            return None
+    else:
+        (batch_id,) = args
+    ended = await _supervise(home, batch_id)
+    return f"batch {batch_id} ended: {ended}\n"
 
 
 #: What :func:`_supervise` imports (a command that imports this module does not).
