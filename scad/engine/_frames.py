@@ -30,6 +30,10 @@ class LogTexts:
     def decode(self, entries: list[bytes]) -> list[str]:
         return [self._decoder.decode(entry) for entry in entries]
 
+    def finish(self) -> str:
+        """What a character cut by the log's end leaves (U+FFFD), else nothing."""
+        return self._decoder.decode(b"", final=True)
+
 
 class Frames(NamedTuple):
     """The whole frames at the start of a multiplexed stream."""

@@ -65,4 +65,6 @@ async def last_texts(log: AsyncIterator[list[bytes]], tail: int) -> list[str]:
     texts = LogTexts()
     async for some in log:
         kept.extend(texts.decode(some))
+    if kept and (cut := texts.finish()):
+        kept[-1] += cut
     return list(kept)

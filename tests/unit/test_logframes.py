@@ -10,6 +10,7 @@ import pytest
 
 from scad.engine._frames import Frames, LogTexts, frames
 from scad.engine._logs import entries as log_entries
+from scad.engine._logs import last_texts
 from scad.errors import LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -79,3 +80,13 @@ def test_a_character_cut_between_entries_is_whole_in_the_next() -> None:
 
 def test_bytes_that_are_not_utf8_are_replaced_not_dropped() -> None:
     assert LogTexts().decode([b"a\xffb\n"]) == ["a\ufffdb\n"]
+
+
+async def test_a_log_that_ends_mid_character_keeps_what_is_there() -> None:
+    """The last entries' text: a character the log's end cut is replaced, not dropped."""
+
+    async def log() -> AsyncIterator[list[bytes]]:
+        yield [b"first\n", "last é".encode()[:-1]]
+
+    assert await last_texts(log(), 2) == ["first\n", "last \ufffd"]
+    assert await last_texts(log(), 1) == ["last \ufffd"]
