@@ -31,7 +31,7 @@ WATCHED_BATCHES = 64
 
 @dataclass(frozen=True)
 class Sources:
-    """The home, the engine the actions use, and the status views' engine."""
+    """The home, the engine the actions use, and the socket engine the views use."""
 
     home: Home
     open_engine: OpenEngine

@@ -279,13 +279,13 @@ ENGINE_METHODS = sorted(
 )
 
 
-def test_the_status_engine_is_where_the_socket_is() -> None:
+def test_the_socket_engine_is_where_the_socket_is() -> None:
     endpoint = Endpoint(host="unix:///nowhere.sock", origin="DOCKER_HOST")
     engine = SocketEngine(AsyncExitStack(), endpoint, AsyncMock())
     assert engine.endpoint == endpoint and not engine.endpoint.remote
 
 
-def test_the_status_engine_answers_every_method_of_an_engine_by_name() -> None:
+def test_the_socket_engine_answers_every_method_of_an_engine_by_name() -> None:
     asked = {param.values[0] for param in [*CALLS, *STREAMS]} | FROM_THE_SOCKET
     assert sorted(asked) == ENGINE_METHODS
     for name in ENGINE_METHODS:
