@@ -78,7 +78,7 @@ async def open_answer(
             raise EngineError(f"{what}: {_message(rest, head)}", status=head.status)
         # An upgraded connection's body is whatever comes until it closes.
         framing = Head(status=head.status, reason=head.reason, chunked=False) if upgrade else head
-        yield _body(stream, framing, rest, what)
+        yield _Body(stream, framing, rest, what)
 
 
 async def ask(
@@ -168,33 +168,50 @@ class _Refusal(msgspec.Struct):
     message: str = ""
 
 
-async def _body(
-    stream: anyio.abc.ByteStream, head: Head, first: bytes, what: str
-) -> AsyncIterator[bytes]:
-    """The body's bytes, decoded from its chunks (or as they come, with a length)."""
-    chunks = ChunkedBody() if head.chunked else None
-    left = head.length
-    data = first
-    while True:
-        if chunks is not None:
+class _Body:
+    """The body's bytes, decoded from its chunks (or as they come, with a length). A
+    read given up on (cancelled) loses nothing: the next one goes on where it was."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, head: Head, first: bytes, what: str) -> None:
+        self._stream = stream
+        self._chunks = ChunkedBody() if head.chunked else None
+        #: The body's bytes still to come, when its length is given.
+        self._left = head.length
+        self._data = first
+        self._what = what
+        self._done = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            data, self._data = self._data, b""
+            if content := self._content(data):
+                return content
+            if self._done:
+                break
+            # The only wait: cancelled here, nothing read is lost.
+            more = await _receive(self._stream, self._what)
+            if not more:
+                if self._chunks is not None or self._left is not None:
+                    raise EngineUnavailable(f"{self._what}: the Docker engine's answer ended early")
+                self._done = True  # neither length nor chunks: it ends as the connection does
+            self._data = more
+        raise StopAsyncIteration
+
+    def _content(self, data: bytes) -> bytes:
+        """The body's content in ``data``, the framing's state moved past it."""
+        if self._chunks is not None:
             try:
-                content = chunks.feed(data)
+                content = self._chunks.feed(data)
             except HttpError as exc:
-                raise EngineError(f"{what}: {exc}") from exc
-            if content:
-                yield content
-            if chunks.done:
-                return
-        else:
-            content = data if left is None else data[:left]
-            if content:
-                yield content
-            if left is not None:
-                left -= len(content)
-                if not left:
-                    return
-        data = await _receive(stream, what)
-        if not data:
-            if chunks is None and left is None:
-                return  # a body with neither length nor chunks ends as the connection does
-            raise EngineUnavailable(f"{what}: the Docker engine's answer ended early")
+                raise EngineError(f"{self._what}: {exc}") from exc
+            self._done = self._chunks.done
+            return content
+        if self._left is None:
+            return data
+        content = data[: self._left]
+        self._left -= len(content)
+        self._done = not self._left
+        return content

@@ -432,3 +432,55 @@ async def test_a_creation_answer_that_is_no_answer_is_an_error(
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
         with pytest.raises((EngineError, EngineUnavailable), match=r"^create container n: "):
             await engine.create_container(ContainerSpec(image="i", name="n", labels={}))
+
+
+@asynccontextmanager
+async def gated_engine(
+    tmp_path: Path, pieces: list[bytes | anyio.Event]
+) -> AsyncIterator[tuple[Path, list[bytes]]]:
+    """A unix socket that answers each request with ``pieces`` in turn: bytes are sent,
+    an event is waited for; then it closes the connection. The requests' bytes, as
+    far as they were read, are listed."""
+    socket, asked = tmp_path / "gated.sock", []
+
+    async def serve(stream: SocketStream) -> None:
+        async with stream:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += await stream.receive()
+            asked.append(request)
+            for piece in pieces:
+                if isinstance(piece, anyio.Event):
+                    await piece.wait()
+                else:
+                    await stream.send(piece)
+
+    listener = await anyio.create_unix_listener(socket)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield socket, asked
+        tg.cancel_scope.cancel()
+
+
+UPGRADED = b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
+
+
+async def test_attached_output_goes_on_after_a_read_given_up_on(tmp_path: Path) -> None:
+    """A read given up on (a run quiet past its idle time, then stopped) loses nothing:
+    what the container prints while it stops still comes, and the output ends only
+    when the engine ends it."""
+    more = anyio.Event()
+    pieces: list[bytes | anyio.Event] = [UPGRADED + frame(1, b"one\n"), more, frame(1, b"two\n")]
+    async with gated_engine(tmp_path, pieces) as (socket, _):
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        async with engine.attach("c" * 64) as output:
+            first = await output.read()
+            with anyio.move_on_after(0.05) as waited:
+                await output.read()
+            assert waited.cancelled_caught
+            more.set()
+            rest = []
+            while (chunk := await output.read()) is not None:
+                rest.append(chunk.data)
+    assert first is not None and first.data == b"one\n"
+    assert rest == [b"two\n"]
