@@ -66,8 +66,7 @@ async def open_answer(
         )
         try:
             with anyio.fail_after(HEAD_TIMEOUT):
-                await _send(stream, request.encode("ascii") + body, what)
-                head, rest = await _read_head(stream, what)
+                head, rest = await _exchange(stream, request.encode("ascii") + body, what)
         except TimeoutError as exc:
             raise EngineUnavailable(
                 f"{what}: the Docker engine did not answer within {HEAD_TIMEOUT:.0f} s"
@@ -108,6 +107,21 @@ async def ask(
             f"{what}: the Docker engine did not answer within {within:.0f} s"
         ) from exc
     return bytes(answer)
+
+
+async def _exchange(stream: anyio.abc.ByteStream, request: bytes, what: str) -> tuple[Head, bytes]:
+    """Send ``request``; the head of its answer, and the bytes of the body that came
+    with it. The engine may refuse a request by its head and close the connection
+    before taking its whole body: then the refusal, when it came, is the answer."""
+    try:
+        await _send(stream, request, what)
+    except EngineUnavailable:
+        with suppress(EngineUnavailable, EngineError):
+            head, rest = await _read_head(stream, what)
+            if head.status >= 400:
+                return head, rest
+        raise  # no refusal came: the engine did not take the request
+    return await _read_head(stream, what)
 
 
 async def _send(stream: anyio.abc.ByteStream, data: bytes, what: str) -> None:

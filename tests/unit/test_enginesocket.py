@@ -24,7 +24,7 @@ from scad.engine import _socket as enginesocket
 from scad.engine._client import DockerEngine
 from scad.engine._endpoint import Endpoint
 from scad.engine._socket import SocketEngine, open_socket_engine
-from scad.engine._types import ContainerSpec, Engine
+from scad.engine._types import ContainerFile, ContainerSpec, Engine
 from scad.errors import EngineError, EngineUnavailable
 from tests.fakes import FakeEngine
 
@@ -484,3 +484,33 @@ async def test_attached_output_goes_on_after_a_read_given_up_on(tmp_path: Path) 
                 rest.append(chunk.data)
     assert first is not None and first.data == b"one\n"
     assert rest == [b"two\n"]
+
+
+async def test_a_file_the_engine_refuses_before_taking_it_all_is_its_refusal(
+    tmp_path: Path,
+) -> None:
+    """The engine may refuse a file by its head and close without reading the rest:
+    the refusal, in its words, is the error (not an engine that did not answer), and
+    the container made for it is removed."""
+    made = "d" * 64
+
+    def answer(request: bytes) -> list[bytes]:
+        line = request.split(b"\r\n", 1)[0]
+        if line.startswith(b"POST /containers/create"):
+            body = json.dumps({"Id": made}).encode()
+            return [b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body) + body]
+        if line.startswith(b"PUT "):
+            refusal = b'{"message":"Could not find the file /nowhere in container n"}'
+            return [b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n" + refusal]
+        return [b"HTTP/1.1 204 No Content\r\n\r\n"]
+
+    file = ContainerFile(path="/nowhere/secret", data=os.urandom(4 << 20))
+    spec = ContainerSpec(image="i", name="n", labels={}, files=[file])
+    async with raw_engine(tmp_path, answer) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        with pytest.raises(EngineError) as raised:
+            await engine.create_container(spec)
+    assert str(raised.value) == (
+        "write /nowhere/secret into container n: Could not find the file /nowhere in container n"
+    )
+    assert raised.value.status == 404
