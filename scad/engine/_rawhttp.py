@@ -57,7 +57,7 @@ async def open_answer(
         with anyio.fail_after(HEAD_TIMEOUT):
             stream = await anyio.connect_unix(socket)
     except (OSError, TimeoutError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
     async with stream:
         connection = "Connection: Upgrade\r\nUpgrade: tcp" if upgrade else "Connection: close"
         request = (
@@ -128,7 +128,7 @@ async def _send(stream: anyio.abc.ByteStream, data: bytes, what: str) -> None:
     try:
         await stream.send(data)
     except (OSError, anyio.BrokenResourceError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
 
 
 async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
@@ -138,7 +138,12 @@ async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
     except anyio.EndOfStream:
         return b""
     except (OSError, anyio.BrokenResourceError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
+
+
+def _why(exc: BaseException) -> str:
+    """What broke the connection (anyio's error says it only in its cause)."""
+    return str(exc.__cause__ or exc) or type(exc).__name__
 
 
 async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -514,3 +515,12 @@ async def test_a_file_the_engine_refuses_before_taking_it_all_is_its_refusal(
         "write /nowhere/secret into container n: Could not find the file /nowhere in container n"
     )
     assert raised.value.status == 404
+
+
+async def test_an_engine_that_drops_a_request_says_why(tmp_path: Path) -> None:
+    """A connection the engine closes while the request is still being sent is one
+    line that says what broke it."""
+    async with raw_engine(tmp_path, lambda _: []) as socket:
+        with pytest.raises(EngineUnavailable) as raised:
+            await rawhttp.ask(str(socket), "PUT", "/x", "put x", body=bytes(8 << 20))
+    assert re.fullmatch(r"put x: the Docker engine did not answer \(.*\w.*\)", str(raised.value))
