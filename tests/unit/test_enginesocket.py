@@ -524,3 +524,28 @@ async def test_an_engine_that_drops_a_request_says_why(tmp_path: Path) -> None:
         with pytest.raises(EngineUnavailable) as raised:
             await rawhttp.ask(str(socket), "PUT", "/x", "put x", body=bytes(8 << 20))
     assert re.fullmatch(r"put x: the Docker engine did not answer \(.*\w.*\)", str(raised.value))
+
+
+async def test_a_made_containers_id_goes_into_its_file_requests_quoted(tmp_path: Path) -> None:
+    """The id the engine gives a container is a path segment of the requests that
+    write its files, whatever it holds: it never ends the request line."""
+    made = "d1 /../x\r\nX-Injected: 1"
+    asked: list[bytes] = []
+
+    def answer(request: bytes) -> list[bytes]:
+        asked.append(request.split(b"\r\n", 1)[0])
+        if request.startswith(b"POST /containers/create"):
+            body = json.dumps({"Id": made}).encode()
+            return [b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body) + body]
+        return [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+
+    spec = ContainerSpec(
+        image="i", name="n", labels={}, files=[ContainerFile(path="/etc/f", data=b"x")]
+    )
+    async with raw_engine(tmp_path, answer) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        assert await engine.create_container(spec) == made
+    assert (
+        asked[1]
+        == b"PUT /containers/d1%20%2F..%2Fx%0D%0AX-Injected%3A%201/archive?path=%2Fetc HTTP/1.1"
+    )
