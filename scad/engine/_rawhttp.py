@@ -45,16 +45,19 @@ async def open_answer(
     body: bytes = b"",
     content_type: str = "application/json",
     upgrade: bool = False,
+    head_within: float | None = HEAD_TIMEOUT,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """``method target`` with ``body`` on the unix socket at ``socket``: the block's
     value is the answer's body as it comes, with no time limit (the caller bounds
     each read). With ``upgrade``, the connection is taken over (as ``attach`` wants)
-    and the body is what the engine sends until it closes it. Raises
+    and the body is what the engine sends until it closes it. The engine has
+    ``head_within`` seconds to take the request and answer with its head (None: the
+    caller bounds the request as a whole). Raises
     :class:`EngineUnavailable` when the engine does not answer or its answer ends
     early, :class:`EngineError` (with its status and in the engine's words) when it
     refuses. The connection closes when the block is left."""
     try:
-        with anyio.fail_after(HEAD_TIMEOUT):
+        with anyio.fail_after(head_within):
             stream = await anyio.connect_unix(socket)
     except (OSError, TimeoutError) as exc:
         raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
@@ -65,11 +68,11 @@ async def open_answer(
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         try:
-            with anyio.fail_after(HEAD_TIMEOUT):
+            with anyio.fail_after(head_within):
                 head, rest = await _exchange(stream, request.encode("ascii") + body, what)
         except TimeoutError as exc:
             raise EngineUnavailable(
-                f"{what}: the Docker engine did not answer within {HEAD_TIMEOUT:.0f} s"
+                f"{what}: the Docker engine did not answer within {head_within:.0f} s"
             ) from exc
         if head.status >= 400:
             with anyio.move_on_after(HEAD_TIMEOUT):
@@ -95,9 +98,12 @@ async def ask(
     answer = bytearray()
     try:
         with anyio.fail_after(within):
+            # Bounded as a whole, the request is given all its time for the head too
+            # (a stop answers once the container stopped); unbounded, the head at least.
             async with open_answer(
-                socket, method, target, what, body=body, content_type=content_type
-            ) as chunks:
+                socket, method, target, what, body=body, content_type=content_type,
+                head_within=HEAD_TIMEOUT if within is None else None,
+            ) as chunks:  # fmt: skip
                 async for chunk in chunks:
                     answer += chunk
                     if len(answer) > ANSWER_LIMIT:

@@ -549,3 +549,14 @@ async def test_a_made_containers_id_goes_into_its_file_requests_quoted(tmp_path:
         asked[1]
         == b"PUT /containers/d1%20%2F..%2Fx%0D%0AX-Injected%3A%201/archive?path=%2Fetc HTTP/1.1"
     )
+
+
+async def test_a_stop_has_its_grace_on_top_of_the_requests_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine answers a stop only once the container stopped: the request's bound
+    with the grace, not the bound of an answer's head, is what it is given."""
+    monkeypatch.setattr(rawhttp, "HEAD_TIMEOUT", 0)
+    async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 204 No Content\r\n\r\n"]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        await engine.stop("c" * 64, grace=10)
