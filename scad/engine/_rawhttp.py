@@ -33,6 +33,8 @@ HEAD_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 #: The longest answer :func:`ask` takes.
 ANSWER_LIMIT = 64 << 20
+#: The statuses of answers that have no body (No Content, Not Modified).
+_NO_BODY = (204, 304)
 
 
 @asynccontextmanager
@@ -78,8 +80,11 @@ async def open_answer(
             with anyio.move_on_after(HEAD_TIMEOUT):
                 rest = await _read_some(stream, rest, MAX_REFUSAL)
             raise EngineError(f"{what}: {_message(rest, head)}", status=head.status)
-        # An upgraded connection's body is whatever comes until it closes.
-        framing = Head(status=head.status, reason=head.reason, chunked=False) if upgrade else head
+        framing = head
+        if upgrade:  # an upgraded connection's body is whatever comes until it closes
+            framing = Head(status=head.status, reason=head.reason, chunked=False)
+        elif head.status in _NO_BODY:  # whatever its head says, and kept open or not
+            framing = Head(status=head.status, reason=head.reason, chunked=False, length=0)
         yield _Body(stream, framing, rest, what)
 
 

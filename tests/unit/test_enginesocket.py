@@ -560,3 +560,16 @@ async def test_a_stop_has_its_grace_on_top_of_the_requests_time(
     async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 204 No Content\r\n\r\n"]) as socket:
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
         await engine.stop("c" * 64, grace=10)
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+async def test_an_answer_without_a_body_is_whole_at_its_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: bytes
+) -> None:
+    """A 204 or 304 has no body, whether the connection closes after it or not: a
+    start is done when its head comes."""
+    monkeypatch.setattr(enginesocket, "REQUEST_TIMEOUT", 0.5)
+    async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 " + status + b"\r\n\r\n", b""]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        await engine.start("c" * 64)
+        await engine.stop("c" * 64)
