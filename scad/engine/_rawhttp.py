@@ -77,9 +77,8 @@ async def open_answer(
                 f"{what}: the Docker engine did not answer within {head_within:.0f} s"
             ) from exc
         if head.status >= 400:
-            with anyio.move_on_after(HEAD_TIMEOUT):
-                rest = await _read_some(stream, rest, MAX_REFUSAL)
-            raise EngineError(f"{what}: {_message(rest, head)}", status=head.status)
+            said = await _refusal(stream, head, rest)
+            raise EngineError(f"{what}: {_message(said, head)}", status=head.status)
         framing = head
         if upgrade:  # an upgraded connection's body is whatever comes until it closes
             framing = Head(status=head.status, reason=head.reason, chunked=False)
@@ -172,21 +171,21 @@ async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, byt
         raise EngineError(f"{what}: {exc}") from exc
 
 
-async def _read_some(stream: anyio.abc.ByteStream, data: bytes, limit: int) -> bytes:
-    """``data`` and what follows it on the socket, up to ``limit`` bytes, until the
-    engine closes it (a refusal's connection may be reset: the engine did not read
-    the body it refused)."""
-    with suppress(EngineUnavailable):
-        while len(data) < limit and (more := await _receive(stream, "")):
-            data += more
-    return data[:limit]
+async def _refusal(stream: anyio.abc.ByteStream, head: Head, first: bytes) -> bytes:
+    """A refusal's body, as far as it goes (up to :data:`MAX_REFUSAL` bytes) or came
+    within :data:`HEAD_TIMEOUT` (a refusal's connection may be reset: the engine did
+    not read the body it refused)."""
+    said = bytearray()
+    with anyio.move_on_after(HEAD_TIMEOUT), suppress(EngineUnavailable, EngineError):
+        async for content in _Body(stream, head, first, ""):
+            said += content
+            if len(said) >= MAX_REFUSAL:
+                break
+    return bytes(said[:MAX_REFUSAL])
 
 
 def _message(body: bytes, head: Head) -> str:
     """The engine's message in a refusal (``{"message": ...}``), else its status."""
-    if head.chunked:
-        with suppress(HttpError):
-            body = ChunkedBody().feed(body)
     try:
         said = msgspec.json.decode(body, type=_Refusal).message
     except msgspec.DecodeError:

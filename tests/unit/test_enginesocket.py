@@ -573,3 +573,31 @@ async def test_an_answer_without_a_body_is_whole_at_its_head(
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
         await engine.start("c" * 64)
         await engine.stop("c" * 64)
+
+
+REFUSAL = b'{"message":"cannot start: boom"}'
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param(b"Content-Length: %d\r\n\r\n" % len(REFUSAL) + REFUSAL, id="length"),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(REFUSAL), REFUSAL),
+            id="chunked",
+        ),
+    ],
+)
+async def test_a_refusal_is_whole_at_the_end_of_its_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, framing: bytes
+) -> None:
+    """A refusal's message is read as far as its body goes, whether the connection
+    closes after it or not: it is the error, never an engine that did not answer."""
+    monkeypatch.setattr(enginesocket, "REQUEST_TIMEOUT", 0.5)
+    head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+    async with raw_engine(tmp_path, lambda _: [head + framing, b""]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        with pytest.raises(EngineError) as raised:
+            await engine.start("c" * 64)
+    assert str(raised.value) == "start container cccccccccccc: cannot start: boom"
+    assert raised.value.status == 500
