@@ -33,6 +33,8 @@ HEAD_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 #: The longest answer :func:`ask` takes.
 ANSWER_LIMIT = 64 << 20
+#: The statuses of answers that have no body (No Content, Not Modified).
+_NO_BODY = (204, 304)
 
 
 @asynccontextmanager
@@ -45,19 +47,22 @@ async def open_answer(
     body: bytes = b"",
     content_type: str = "application/json",
     upgrade: bool = False,
+    head_within: float | None = HEAD_TIMEOUT,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """``method target`` with ``body`` on the unix socket at ``socket``: the block's
     value is the answer's body as it comes, with no time limit (the caller bounds
     each read). With ``upgrade``, the connection is taken over (as ``attach`` wants)
-    and the body is what the engine sends until it closes it. Raises
+    and the body is what the engine sends until it closes it. The engine has
+    ``head_within`` seconds to take the request and answer with its head (None: the
+    caller bounds the request as a whole). Raises
     :class:`EngineUnavailable` when the engine does not answer or its answer ends
     early, :class:`EngineError` (with its status and in the engine's words) when it
     refuses. The connection closes when the block is left."""
     try:
-        with anyio.fail_after(HEAD_TIMEOUT):
+        with anyio.fail_after(head_within):
             stream = await anyio.connect_unix(socket)
     except (OSError, TimeoutError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
     async with stream:
         connection = "Connection: Upgrade\r\nUpgrade: tcp" if upgrade else "Connection: close"
         request = (
@@ -65,20 +70,21 @@ async def open_answer(
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         try:
-            with anyio.fail_after(HEAD_TIMEOUT):
-                await _send(stream, request.encode("ascii") + body, what)
-                head, rest = await _read_head(stream, what)
+            with anyio.fail_after(head_within):
+                head, rest = await _exchange(stream, request.encode("ascii") + body, what)
         except TimeoutError as exc:
             raise EngineUnavailable(
-                f"{what}: the Docker engine did not answer within {HEAD_TIMEOUT:.0f} s"
+                f"{what}: the Docker engine did not answer within {head_within:.0f} s"
             ) from exc
         if head.status >= 400:
-            with anyio.move_on_after(HEAD_TIMEOUT):
-                rest = await _read_some(stream, rest, MAX_REFUSAL)
-            raise EngineError(f"{what}: {_message(rest, head)}", status=head.status)
-        # An upgraded connection's body is whatever comes until it closes.
-        framing = Head(status=head.status, reason=head.reason, chunked=False) if upgrade else head
-        yield _body(stream, framing, rest, what)
+            said = await _refusal(stream, head, rest)
+            raise EngineError(f"{what}: {_message(said, head)}", status=head.status)
+        framing = head
+        if upgrade:  # an upgraded connection's body is whatever comes until it closes
+            framing = Head(status=head.status, reason=head.reason, chunked=False)
+        elif head.status in _NO_BODY:  # whatever its head says, and kept open or not
+            framing = Head(status=head.status, reason=head.reason, chunked=False, length=0)
+        yield _Body(stream, framing, rest, what)
 
 
 async def ask(
@@ -96,9 +102,12 @@ async def ask(
     answer = bytearray()
     try:
         with anyio.fail_after(within):
+            # Bounded as a whole, the request is given all its time for the head too
+            # (a stop answers once the container stopped); unbounded, the head at least.
             async with open_answer(
-                socket, method, target, what, body=body, content_type=content_type
-            ) as chunks:
+                socket, method, target, what, body=body, content_type=content_type,
+                head_within=HEAD_TIMEOUT if within is None else None,
+            ) as chunks:  # fmt: skip
                 async for chunk in chunks:
                     answer += chunk
                     if len(answer) > ANSWER_LIMIT:
@@ -110,11 +119,26 @@ async def ask(
     return bytes(answer)
 
 
+async def _exchange(stream: anyio.abc.ByteStream, request: bytes, what: str) -> tuple[Head, bytes]:
+    """Send ``request``; the head of its answer, and the bytes of the body that came
+    with it. The engine may refuse a request by its head and close the connection
+    before taking its whole body: then the refusal, when it came, is the answer."""
+    try:
+        await _send(stream, request, what)
+    except EngineUnavailable:
+        with suppress(EngineUnavailable, EngineError):
+            head, rest = await _read_head(stream, what)
+            if head.status >= 400:
+                return head, rest
+        raise  # no refusal came: the engine did not take the request
+    return await _read_head(stream, what)
+
+
 async def _send(stream: anyio.abc.ByteStream, data: bytes, what: str) -> None:
     try:
         await stream.send(data)
     except (OSError, anyio.BrokenResourceError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
 
 
 async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
@@ -124,7 +148,12 @@ async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
     except anyio.EndOfStream:
         return b""
     except (OSError, anyio.BrokenResourceError) as exc:
-        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
+
+
+def _why(exc: BaseException) -> str:
+    """What broke the connection (anyio's error says it only in its cause)."""
+    return str(exc.__cause__ or exc) or type(exc).__name__
 
 
 async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, bytes]:
@@ -142,21 +171,21 @@ async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, byt
         raise EngineError(f"{what}: {exc}") from exc
 
 
-async def _read_some(stream: anyio.abc.ByteStream, data: bytes, limit: int) -> bytes:
-    """``data`` and what follows it on the socket, up to ``limit`` bytes, until the
-    engine closes it (a refusal's connection may be reset: the engine did not read
-    the body it refused)."""
-    with suppress(EngineUnavailable):
-        while len(data) < limit and (more := await _receive(stream, "")):
-            data += more
-    return data[:limit]
+async def _refusal(stream: anyio.abc.ByteStream, head: Head, first: bytes) -> bytes:
+    """A refusal's body, as far as it goes (up to :data:`MAX_REFUSAL` bytes) or came
+    within :data:`HEAD_TIMEOUT` (a refusal's connection may be reset: the engine did
+    not read the body it refused)."""
+    said = bytearray()
+    with anyio.move_on_after(HEAD_TIMEOUT), suppress(EngineUnavailable, EngineError):
+        async for content in _Body(stream, head, first, ""):
+            said += content
+            if len(said) >= MAX_REFUSAL:
+                break
+    return bytes(said[:MAX_REFUSAL])
 
 
 def _message(body: bytes, head: Head) -> str:
     """The engine's message in a refusal (``{"message": ...}``), else its status."""
-    if head.chunked:
-        with suppress(HttpError):
-            body = ChunkedBody().feed(body)
     try:
         said = msgspec.json.decode(body, type=_Refusal).message
     except msgspec.DecodeError:
@@ -168,33 +197,50 @@ class _Refusal(msgspec.Struct):
     message: str = ""
 
 
-async def _body(
-    stream: anyio.abc.ByteStream, head: Head, first: bytes, what: str
-) -> AsyncIterator[bytes]:
-    """The body's bytes, decoded from its chunks (or as they come, with a length)."""
-    chunks = ChunkedBody() if head.chunked else None
-    left = head.length
-    data = first
-    while True:
-        if chunks is not None:
+class _Body:
+    """The body's bytes, decoded from its chunks (or as they come, with a length). A
+    read given up on (cancelled) loses nothing: the next one goes on where it was."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, head: Head, first: bytes, what: str) -> None:
+        self._stream = stream
+        self._chunks = ChunkedBody() if head.chunked else None
+        #: The body's bytes still to come, when its length is given.
+        self._left = head.length
+        self._data = first
+        self._what = what
+        self._done = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            data, self._data = self._data, b""
+            if content := self._content(data):
+                return content
+            if self._done:
+                break
+            # The only wait: cancelled here, nothing read is lost.
+            more = await _receive(self._stream, self._what)
+            if not more:
+                if self._chunks is not None or self._left is not None:
+                    raise EngineUnavailable(f"{self._what}: the Docker engine's answer ended early")
+                self._done = True  # neither length nor chunks: it ends as the connection does
+            self._data = more
+        raise StopAsyncIteration
+
+    def _content(self, data: bytes) -> bytes:
+        """The body's content in ``data``, the framing's state moved past it."""
+        if self._chunks is not None:
             try:
-                content = chunks.feed(data)
+                content = self._chunks.feed(data)
             except HttpError as exc:
-                raise EngineError(f"{what}: {exc}") from exc
-            if content:
-                yield content
-            if chunks.done:
-                return
-        else:
-            content = data if left is None else data[:left]
-            if content:
-                yield content
-            if left is not None:
-                left -= len(content)
-                if not left:
-                    return
-        data = await _receive(stream, what)
-        if not data:
-            if chunks is None and left is None:
-                return  # a body with neither length nor chunks ends as the connection does
-            raise EngineUnavailable(f"{what}: the Docker engine's answer ended early")
+                raise EngineError(f"{self._what}: {exc}") from exc
+            self._done = self._chunks.done
+            return content
+        if self._left is None:
+            return data
+        content = data[: self._left]
+        self._left -= len(content)
+        self._done = not self._left
+        return content

@@ -141,7 +141,7 @@ class SocketEngine:
                 folder, archive = file_archive(file)
                 await self._ask(
                     "PUT",
-                    f"/containers/{container_id}/archive?{urlencode({'path': folder})}",
+                    f"/containers/{_id(container_id)}/archive?{urlencode({'path': folder})}",
                     f"write {file.path} into container {spec.name}",
                     body=archive, content_type="application/x-tar",
                 )  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +25,7 @@ from scad.engine import _socket as enginesocket
 from scad.engine._client import DockerEngine
 from scad.engine._endpoint import Endpoint
 from scad.engine._socket import SocketEngine, open_socket_engine
-from scad.engine._types import ContainerSpec, Engine
+from scad.engine._types import ContainerFile, ContainerSpec, Engine
 from scad.errors import EngineError, EngineUnavailable
 from tests.fakes import FakeEngine
 
@@ -432,3 +433,171 @@ async def test_a_creation_answer_that_is_no_answer_is_an_error(
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
         with pytest.raises((EngineError, EngineUnavailable), match=r"^create container n: "):
             await engine.create_container(ContainerSpec(image="i", name="n", labels={}))
+
+
+@asynccontextmanager
+async def gated_engine(
+    tmp_path: Path, pieces: list[bytes | anyio.Event]
+) -> AsyncIterator[tuple[Path, list[bytes]]]:
+    """A unix socket that answers each request with ``pieces`` in turn: bytes are sent,
+    an event is waited for; then it closes the connection. The requests' bytes, as
+    far as they were read, are listed."""
+    socket, asked = tmp_path / "gated.sock", []
+
+    async def serve(stream: SocketStream) -> None:
+        async with stream:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += await stream.receive()
+            asked.append(request)
+            for piece in pieces:
+                if isinstance(piece, anyio.Event):
+                    await piece.wait()
+                else:
+                    await stream.send(piece)
+
+    listener = await anyio.create_unix_listener(socket)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield socket, asked
+        tg.cancel_scope.cancel()
+
+
+UPGRADED = b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
+
+
+async def test_attached_output_goes_on_after_a_read_given_up_on(tmp_path: Path) -> None:
+    """A read given up on (a run quiet past its idle time, then stopped) loses nothing:
+    what the container prints while it stops still comes, and the output ends only
+    when the engine ends it."""
+    more = anyio.Event()
+    pieces: list[bytes | anyio.Event] = [UPGRADED + frame(1, b"one\n"), more, frame(1, b"two\n")]
+    async with gated_engine(tmp_path, pieces) as (socket, _):
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        async with engine.attach("c" * 64) as output:
+            first = await output.read()
+            with anyio.move_on_after(0.05) as waited:
+                await output.read()
+            assert waited.cancelled_caught
+            more.set()
+            rest = []
+            while (chunk := await output.read()) is not None:
+                rest.append(chunk.data)
+    assert first is not None and first.data == b"one\n"
+    assert rest == [b"two\n"]
+
+
+async def test_a_file_the_engine_refuses_before_taking_it_all_is_its_refusal(
+    tmp_path: Path,
+) -> None:
+    """The engine may refuse a file by its head and close without reading the rest:
+    the refusal, in its words, is the error (not an engine that did not answer), and
+    the container made for it is removed."""
+    made = "d" * 64
+
+    def answer(request: bytes) -> list[bytes]:
+        line = request.split(b"\r\n", 1)[0]
+        if line.startswith(b"POST /containers/create"):
+            body = json.dumps({"Id": made}).encode()
+            return [b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body) + body]
+        if line.startswith(b"PUT "):
+            refusal = b'{"message":"Could not find the file /nowhere in container n"}'
+            return [b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n" + refusal]
+        return [b"HTTP/1.1 204 No Content\r\n\r\n"]
+
+    file = ContainerFile(path="/nowhere/secret", data=os.urandom(4 << 20))
+    spec = ContainerSpec(image="i", name="n", labels={}, files=[file])
+    async with raw_engine(tmp_path, answer) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        with pytest.raises(EngineError) as raised:
+            await engine.create_container(spec)
+    assert str(raised.value) == (
+        "write /nowhere/secret into container n: Could not find the file /nowhere in container n"
+    )
+    assert raised.value.status == 404
+
+
+async def test_an_engine_that_drops_a_request_says_why(tmp_path: Path) -> None:
+    """A connection the engine closes while the request is still being sent is one
+    line that says what broke it."""
+    async with raw_engine(tmp_path, lambda _: []) as socket:
+        with pytest.raises(EngineUnavailable) as raised:
+            await rawhttp.ask(str(socket), "PUT", "/x", "put x", body=bytes(8 << 20))
+    assert re.fullmatch(r"put x: the Docker engine did not answer \(.*\w.*\)", str(raised.value))
+
+
+async def test_a_made_containers_id_goes_into_its_file_requests_quoted(tmp_path: Path) -> None:
+    """The id the engine gives a container is a path segment of the requests that
+    write its files, whatever it holds: it never ends the request line."""
+    made = "d1 /../x\r\nX-Injected: 1"
+    asked: list[bytes] = []
+
+    def answer(request: bytes) -> list[bytes]:
+        asked.append(request.split(b"\r\n", 1)[0])
+        if request.startswith(b"POST /containers/create"):
+            body = json.dumps({"Id": made}).encode()
+            return [b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body) + body]
+        return [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+
+    spec = ContainerSpec(
+        image="i", name="n", labels={}, files=[ContainerFile(path="/etc/f", data=b"x")]
+    )
+    async with raw_engine(tmp_path, answer) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        assert await engine.create_container(spec) == made
+    assert (
+        asked[1]
+        == b"PUT /containers/d1%20%2F..%2Fx%0D%0AX-Injected%3A%201/archive?path=%2Fetc HTTP/1.1"
+    )
+
+
+async def test_a_stop_has_its_grace_on_top_of_the_requests_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine answers a stop only once the container stopped: the request's bound
+    with the grace, not the bound of an answer's head, is what it is given."""
+    monkeypatch.setattr(rawhttp, "HEAD_TIMEOUT", 0)
+    async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 204 No Content\r\n\r\n"]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        await engine.stop("c" * 64, grace=10)
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+async def test_an_answer_without_a_body_is_whole_at_its_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: bytes
+) -> None:
+    """A 204 or 304 has no body, whether the connection closes after it or not: a
+    start is done when its head comes."""
+    monkeypatch.setattr(enginesocket, "REQUEST_TIMEOUT", 0.5)
+    async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 " + status + b"\r\n\r\n", b""]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        await engine.start("c" * 64)
+        await engine.stop("c" * 64)
+
+
+REFUSAL = b'{"message":"cannot start: boom"}'
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        pytest.param(b"Content-Length: %d\r\n\r\n" % len(REFUSAL) + REFUSAL, id="length"),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(REFUSAL), REFUSAL),
+            id="chunked",
+        ),
+    ],
+)
+async def test_a_refusal_is_whole_at_the_end_of_its_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, framing: bytes
+) -> None:
+    """A refusal's message is read as far as its body goes, whether the connection
+    closes after it or not: it is the error, never an engine that did not answer."""
+    monkeypatch.setattr(enginesocket, "REQUEST_TIMEOUT", 0.5)
+    head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+    async with raw_engine(tmp_path, lambda _: [head + framing, b""]) as socket:
+        engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
+        with pytest.raises(EngineError) as raised:
+            await engine.start("c" * 64)
+    assert str(raised.value) == "start container cccccccccccc: cannot start: boom"
+    assert raised.value.status == 500
