@@ -195,34 +195,35 @@ async def command(
     only if its checks pass on what it committed. With --fetch, each run's branches
     come home as it succeeds, as `scad code fetch` brings them.
     """  # fmt: skip
-    from ...batch.process import check_runs_on, create_batch, spawn_supervisor
     from ...batch.standby import supervisor_standby
 
     home = app.home
     validate_tag(tag)
-    config = placed_config(load_registered(home, config_name), on)
-    check_runs_on(config)
-    batch_prompts, source = read_prompts(prompt_file, prompts)
-    warn_unwritable_mounts(config)
-    options = BatchOptions(
-        parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
-        backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
-        stagger=stagger, burst=burst, fetch=fetch, fix_attempts=fix_attempts, runs_on=config.runs_on,
-        notify=notify and msgspec.structs.replace(
-            config.notify, command=notify.command, url=notify.url
-        ),
-    )  # fmt: skip
-    printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
-
-    def on_build(event: BuildProgress) -> None:
-        if not as_json:
-            printer(event)
-
-    # A background supervisor starts now, and imports while the batch is made.
+    # A background supervisor starts first, and imports while the batch is checked and made.
     async with nullcontext() if foreground else supervisor_standby(home) as standby:
+        from ...batch.process import check_runs_on, create_batch, spawn_supervisor
+
+        config = placed_config(load_registered(home, config_name), on)
+        check_runs_on(config)
+        batch_prompts, source = read_prompts(prompt_file, prompts)
+        warn_unwritable_mounts(config)
+        options = BatchOptions(
+            parallel=parallel, timeout=time_limit, idle_timeout=idle_timeout, retries=retries,
+            backoff=backoff, budget_usd=budget_usd, max_usd_per_run=max_usd_per_run,
+            stagger=stagger, burst=burst, fetch=fetch, fix_attempts=fix_attempts, runs_on=config.runs_on,
+            notify=notify and msgspec.structs.replace(
+                config.notify, command=notify.command, url=notify.url
+            ),
+        )  # fmt: skip
+        printer = ProgressPrinter(verbose=False, live=sys.stdout.isatty() and not as_json)
+
+        def on_build(event: BuildProgress) -> None:
+            if not as_json:
+                printer(event)
+
         await warn_uncommitted_work(config)
-        # A built image is looked up on the socket: a background batch's command never
-        # imports the engine's client (its supervisor does, meanwhile).
+        # A built image is looked up on the socket: the command never imports the
+        # engine's client unless it builds.
         async with app.open_socket_engine() as engine:
             manifest = await create_batch(
                 engine, home, config, batch_prompts, tag=tag, source=source, options=options,
