@@ -78,7 +78,10 @@ async def gc(
 def _show_plan(plan: GcPlan, *, other_homes: bool, wide: bool) -> None:
     """What would go first, then what stays: another home's only when asked."""
     if plan.items:
-        rows = [(i.kind, i.name, _size(i.size_bytes), i.reason) for i in plan.items]
+        rows = [
+            (i.kind, shown_name(i.kind, i.name, wide), _size(i.size_bytes), i.reason)
+            for i in plan.items
+        ]
         click.echo(table(_ITEM_COLUMNS, rows, wide=wide))
         click.echo(f"total: {_counts(i.kind for i in plan.items)}; {_size(plan.size_bytes)}")
         click.echo("`scad gc --force` removes them")
@@ -87,7 +90,13 @@ def _show_plan(plan: GcPlan, *, other_homes: bool, wide: bool) -> None:
     kept = [k for k in plan.kept if other_homes or k.home is None]
     if kept:
         click.echo("\nkept:")
-        click.echo(table(_KEPT_COLUMNS, [(k.kind, k.name, k.reason) for k in kept], wide=wide))
+        click.echo(
+            table(
+                _KEPT_COLUMNS,
+                [(k.kind, shown_name(k.kind, k.name, wide), k.reason) for k in kept],
+                wide=wide,
+            )
+        )
     if hidden := len(plan.kept) - len(kept):
         click.echo(
             f"\n{hidden} kept for other scad homes on this engine; "
@@ -101,11 +110,22 @@ _KEPT_COLUMNS = (Column("KIND"), Column("NAME"), Column("WHY", cut=True))
 _RESULT_COLUMNS = (Column("KIND"), Column("NAME"), Column("OUTCOME"), Column("DETAIL", cut=True))
 
 
+def shown_name(kind: str, name: str, wide: bool) -> str:
+    """``name`` as the table shows it: a borrowed store's (its repo's name, then 16
+    digits of its path's digest) with 8 of the digits, which tell stores apart, so
+    that a row fits 80 columns; whole with ``-o wide`` (and in ``--json``)."""
+    if kind != "borrowed" or wide:
+        return name
+    stem = name.removesuffix(".git")
+    prefix, dash, digest = stem.rpartition("-")
+    return f"{prefix}-{digest[:8]}…" if dash and len(digest) > 8 else name
+
+
 def _show_results(plan: GcPlan, results: list[GcResult], *, wide: bool) -> None:
     if not results:
         click.echo("nothing to collect")
         return
-    rows = [(r.kind, r.name, r.outcome, r.detail or "") for r in results]
+    rows = [(r.kind, shown_name(r.kind, r.name, wide), r.outcome, r.detail or "") for r in results]
     click.echo(table(_RESULT_COLUMNS, rows, wide=wide))
     removed = [r for r in results if r.outcome == "removed"]
     freed = sum(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scad.cli._render import table
+from scad.cli.gc import _ITEM_COLUMNS, shown_name
 from scad.code.borrowed import borrowed_store
 from scad.engine.labels import home_label
 from scad.errors import EngineError
@@ -217,4 +219,20 @@ async def test_the_dry_run_keeps_a_store_lent_to_a_run(
     result = await run_cli("gc")
 
     assert result.exit_code == 0
-    assert f"borrowed  {store.name}  lent to 1 run ({live.run_id})\n" in result.stdout
+    lent = f"lent to 1 run ({live.run_id})"
+    [row] = [line.split() for line in result.stdout.splitlines() if line.startswith("borrowed")]
+    assert row[:2] == ["borrowed", shown_name("borrowed", store.name, wide=False)]
+    assert " ".join(row[2:]) == lent
+    wide = await run_cli("gc", "-o", "wide")
+    assert f"borrowed  {store.name}  {lent}\n" in wide.stdout
+
+
+@pytest.mark.parametrize("repo", ["r", "a-repo", "x" * 40])
+def test_a_borrowed_store_row_fits_80_columns_and_tells_stores_apart(repo: str) -> None:
+    names = [f"{repo}-{digest}.git" for digest in ("0123456789abcdef", "fedcba9876543210")]
+    shown = [shown_name("borrowed", name, wide=False) for name in names]
+    assert len(set(shown)) == 2 and all(s.startswith(f"{repo}-") for s in shown)
+    rows = [("borrowed", name, "1023.9 MB", "no run's clones borrow from it") for name in shown]
+    assert all(len(line) <= 80 for line in table(_ITEM_COLUMNS, rows, width=80).splitlines())
+    assert [shown_name("borrowed", name, wide=True) for name in names] == names
+    assert shown_name("run", names[0], wide=False) == names[0]
