@@ -107,15 +107,21 @@ class SocketEngine:
         body = await self._ask("GET", f"/containers/json?all=1&filters={filters}", what)
         return [container_state(row) for row in _decoded(body, list[dict[str, Any]], what)]
 
-    async def image(self, reference: str) -> ImageInfo | None:
-        what = f"inspect image {reference}"
+    async def _found(self, target: str, what: str) -> dict[str, Any] | None:
+        """The engine's description at ``GET target``; None when it has no such thing."""
         try:
-            body = await self._ask("GET", f"/images/{_quoted(reference)}/json", what)
+            body = await self._ask("GET", target, what)
         except EngineError as exc:
             if exc.status == 404:
                 return None
             raise
-        return inspected_image(_decoded(body, dict[str, Any], what))
+        return _decoded(body, dict[str, Any], what)
+
+    async def image(self, reference: str) -> ImageInfo | None:
+        found = await self._found(
+            f"/images/{_quoted(reference)}/json", f"inspect image {reference}"
+        )
+        return None if found is None else inspected_image(found)
 
     async def tag_image(self, image: str, repository: str, tag: str) -> None:
         query = urlencode({"repo": repository, "tag": tag})
@@ -179,13 +185,8 @@ class SocketEngine:
     async def inspect(self, container_id: str) -> ContainerState | None:
         """The container's state, or None when it does not exist."""
         what = _said("inspect container", container_id)
-        try:
-            body = await self._ask("GET", f"/containers/{_id(container_id)}/json", what)
-        except EngineError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return container_state(_decoded(body, dict[str, Any], what))
+        found = await self._found(f"/containers/{_id(container_id)}/json", what)
+        return None if found is None else container_state(found)
 
     async def wait(self, container_id: str) -> ContainerExit:
         """Wait for the container to stop (no time bound: the caller sets one)."""
