@@ -20,6 +20,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from ..config.repos import check_repos
 from ..config.schema import Config
 from ..config.swarm import placed
 from ..detached import last_line, spawn
+from ..engine import endpoint_of
 from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
@@ -261,7 +263,9 @@ async def _stand_by_or_supervise(home: Home, args: list[str]) -> str | None:
     return f"batch {batch_id} ended: {ended}\n"
 
 
-#: What :func:`_supervise` imports (a command that imports this module does not).
+#: What :func:`_supervise` imports (a command that imports this module does not). A
+#: swarm batch, or one on an engine elsewhere, imports the Docker client after it is
+#: handed its batch: most batches never do.
 _SUPERVISING = ("scad.batch.run", "scad.config.registry", "scad.engine._socket")
 
 
@@ -294,25 +298,30 @@ async def _supervise(home: Home, batch_id: str) -> str:
 
     manifest = await aload_manifest(home, batch_id)
     config = await aload_registered(home, manifest.config)
-    opened = (
-        open_engine(max_connections=engine_connections(manifest.options.parallel))
-        if needs_client(manifest)
-        else open_socket_engine()
-    )
-    async with opened as engine:
+    async with open_batch_engine(manifest, open_engine, open_socket_engine) as engine:
         state = await run_batch(engine, home, config, batch_id)
     succeeded = sum(1 for item in state.items if item.status == "succeeded")
     return f"{succeeded}/{len(state.items)} succeeded"
 
 
-def needs_client(manifest: BatchManifest) -> bool:
-    """Whether the batch's runs need the engine's full client: a swarm's services do;
-    a container's life is asked straight on a local engine's socket."""
-    return manifest.options.runs_on == "swarm"
+def open_batch_engine(
+    manifest: BatchManifest,
+    open_client: Callable[..., AbstractAsyncContextManager[Engine]],
+    open_socket: Callable[[], AbstractAsyncContextManager[Engine]],
+) -> AbstractAsyncContextManager[Engine]:
+    """The engine a batch's supervisor works through: on a local engine, the socket
+    engine (a container's life asked straight on the socket, no client imported);
+    a swarm's services, or an engine on another host, take ``open_client``'s client
+    with a pool sized for the batch (:func:`engine_connections`)."""
+    if manifest.options.runs_on == "swarm" or not endpoint_of(os.environ).host.startswith(
+        "unix://"
+    ):
+        return open_client(max_connections=engine_connections(manifest.options.parallel))
+    return open_socket()
 
 
 def engine_connections(parallel: int) -> int:
-    """Engine connections for a batch: each run holds an attach stream and a wait,
+    """Client connections for a batch: each run holds an attach stream and a wait,
     and so does each run made ahead of a slot (up to ``parallel``) its attach
     stream; stops and catch-ups need more."""
     return max(100, 4 * parallel + 20)

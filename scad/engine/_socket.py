@@ -370,5 +370,10 @@ async def open_socket_engine(open_client: ClientOpener = _open_client) -> AsyncI
         )
     except EngineUnavailable as exc:
         raise unreachable(endpoint.host) from exc
+    except EngineError as exc:  # something answers there, but not as an engine would
+        raise EngineUnavailable(
+            f"the Docker engine at {endpoint.host} ({endpoint.origin}) refused scad: "
+            f"{str(exc).strip().rstrip('.')}"
+        ) from exc
     async with AsyncExitStack() as stack:
         yield SocketEngine(stack, endpoint, open_client)

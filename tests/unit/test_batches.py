@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from scad.batch.events import SupervisorTook
-from scad.batch.process import requeue, stop_batch
+from scad.batch.process import open_batch_engine, requeue, stop_batch
 from scad.batch.prompts import BatchPrompt
 from scad.batch.store import (
     BatchItem,
@@ -443,3 +443,37 @@ def test_a_manifest_whose_burst_is_below_one_is_unreadable(home: Home) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(NotFound, match=rf"^batch {BATCH} has an unreadable manifest \(.*burst"):
         load_manifest(home, BATCH)
+
+
+@pytest.mark.parametrize(
+    ("host", "runs_on", "opened"),
+    [
+        ("unix:///var/run/docker.sock", "local", "socket"),
+        ("unix:///var/run/docker.sock", "swarm", "client"),
+        ("tcp://127.0.0.1:2375", "local", "client"),
+        ("tcp://127.0.0.1:2375", "swarm", "client"),
+    ],
+)
+def test_a_batch_is_supervised_through_the_socket_only_on_a_local_engine(
+    monkeypatch: pytest.MonkeyPatch, host: str, runs_on: str, opened: str
+) -> None:
+    """A local engine's containers are asked for on its socket; a swarm's services and
+    an engine elsewhere take the client, its pool sized for the batch's runs."""
+    monkeypatch.setenv("DOCKER_HOST", host)
+    asked: list[tuple[str, int | None]] = []
+
+    def open_client(*, max_connections: int) -> str:
+        asked.append(("client", max_connections))
+        return "client"
+
+    def open_socket() -> str:
+        asked.append(("socket", None))
+        return "socket"
+
+    chosen = open_batch_engine(
+        manifest(parallel=50, runs_on=runs_on),
+        open_client,
+        open_socket,  # type: ignore[arg-type]
+    )
+    assert chosen == opened
+    assert asked == [("socket", None)] if opened == "socket" else [("client", 220)]

@@ -1,5 +1,5 @@
-"""The status commands' engine: listings from the socket, everything else through the
-client. A small HTTP server on a unix socket stands in for the engine here; the real
+"""The socket engine: a container's life, the listings and an image's lookup asked on
+the engine's unix socket, everything else through the client. A small HTTP server on a unix socket stands in for the engine here; the real
 engine answers the same requests in the integration tests."""
 
 from __future__ import annotations
@@ -139,6 +139,22 @@ async def test_an_engine_that_does_not_answer_is_one_line(
     ):
         async with open_socket_engine():
             pass
+
+
+async def test_a_socket_that_answers_but_not_as_an_engine_is_no_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine_at(tmp_path, {"/_ping": ("403 Forbidden", b'{"message":"no"}')}) as (
+        socket,
+        _,
+    ):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+        with pytest.raises(
+            EngineUnavailable,
+            match=rf"^the Docker engine at unix://{socket} \(DOCKER_HOST\) refused scad: ping: no$",
+        ):
+            async with open_socket_engine():
+                pass
 
 
 async def test_an_engine_that_refuses_is_one_line(

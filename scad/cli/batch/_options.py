@@ -55,18 +55,14 @@ async def supervise_here(
     app: Application, config: Config, batch_id: str, *, as_json: JsonOutput | None
 ) -> BatchView:
     """Supervise the batch in this process while showing it; Ctrl-C stops its runs."""
-    from ...batch.process import engine_connections, needs_client
+    from ...batch.process import open_batch_engine
     from ...batch.run import run_batch
     from ...batch.store import load_manifest
 
     home = app.home
     views: list[BatchView] = []
     manifest = load_manifest(home, batch_id)
-    opened = (
-        app.open_engine(max_connections=engine_connections(manifest.options.parallel))
-        if needs_client(manifest)
-        else app.open_socket_engine()
-    )
+    opened = open_batch_engine(manifest, app.open_engine, app.open_socket_engine)
     ended = anyio.Event()
 
     async def show() -> None:
