@@ -47,17 +47,18 @@ async def open_answer(
     body: bytes = b"",
     content_type: str = "application/json",
     upgrade: bool = False,
-    head_within: float | None = HEAD_TIMEOUT,
+    head_bounded: bool = True,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """``method target`` with ``body`` on the unix socket at ``socket``: the block's
     value is the answer's body as it comes, with no time limit (the caller bounds
     each read). With ``upgrade``, the connection is taken over (as ``attach`` wants)
     and the body is what the engine sends until it closes it. The engine has
-    ``head_within`` seconds to take the request and answer with its head (None: the
-    caller bounds the request as a whole). Raises
+    :data:`HEAD_TIMEOUT` seconds to take the request and answer with its head (unless
+    not ``head_bounded``: the caller bounds the request as a whole). Raises
     :class:`EngineUnavailable` when the engine does not answer or its answer ends
     early, :class:`EngineError` (with its status and in the engine's words) when it
     refuses. The connection closes when the block is left."""
+    head_within = HEAD_TIMEOUT if head_bounded else None
     try:
         with anyio.fail_after(head_within):
             stream = await anyio.connect_unix(socket)
@@ -106,7 +107,7 @@ async def ask(
             # (a stop answers once the container stopped); unbounded, the head at least.
             async with open_answer(
                 socket, method, target, what, body=body, content_type=content_type,
-                head_within=HEAD_TIMEOUT if within is None else None,
+                head_bounded=within is None,
             ) as chunks:  # fmt: skip
                 async for chunk in chunks:
                     answer += chunk

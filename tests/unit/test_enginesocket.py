@@ -9,7 +9,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -350,9 +350,12 @@ async def test_a_stream_is_the_clients_with_its_arguments(
 
 
 @asynccontextmanager
-async def raw_engine(tmp_path: Path, answer: Callable[[bytes], list[bytes]]) -> AsyncIterator[Path]:
+async def raw_engine(
+    tmp_path: Path, answer: Callable[[bytes], Sequence[bytes | float]]
+) -> AsyncIterator[Path]:
     """A unix socket that answers each request's head with ``answer``'s pieces, sent
-    one by one (an empty piece: hold the connection open, sending nothing more)."""
+    one by one (an empty piece: hold the connection open, sending nothing more; a
+    number: wait that many seconds first)."""
     socket = tmp_path / "raw.sock"
 
     async def serve(stream: SocketStream) -> None:
@@ -361,6 +364,9 @@ async def raw_engine(tmp_path: Path, answer: Callable[[bytes], list[bytes]]) -> 
             while b"\r\n\r\n" not in request:
                 request += await stream.receive()
             for piece in answer(request):
+                if isinstance(piece, float):
+                    await anyio.sleep(piece)
+                    continue
                 if not piece:
                     await anyio.sleep_forever()
                 await stream.send(piece)
@@ -436,18 +442,20 @@ async def test_a_request_the_engine_never_answers_is_one_line(
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "error"),
     [
-        pytest.param(b'HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\n{"Id":', id="cut"),
-        pytest.param(b"HTTP/1.1 201 Created\r\n\r\n[]", id="no-id"),
+        pytest.param(
+            b'HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\n{"Id":', EngineUnavailable, id="cut"
+        ),
+        pytest.param(b"HTTP/1.1 201 Created\r\n\r\n[]", EngineError, id="no-id"),
     ],
 )
 async def test_a_creation_answer_that_is_no_answer_is_an_error(
-    tmp_path: Path, answer: bytes
+    tmp_path: Path, answer: bytes, error: type[Exception]
 ) -> None:
     async with raw_engine(tmp_path, lambda _: [answer]) as socket:
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
-        with pytest.raises((EngineError, EngineUnavailable), match=r"^create container n: "):
+        with pytest.raises(error, match=r"^create container n: "):
             await engine.create_container(ContainerSpec(image="i", name="n", labels={}))
 
 
@@ -510,9 +518,11 @@ async def test_a_file_the_engine_refuses_before_taking_it_all_is_its_refusal(
     the refusal, in its words, is the error (not an engine that did not answer), and
     the container made for it is removed."""
     made = "d" * 64
+    asked: list[bytes] = []
 
     def answer(request: bytes) -> list[bytes]:
         line = request.split(b"\r\n", 1)[0]
+        asked.append(line)
         if line.startswith(b"POST /containers/create"):
             body = json.dumps({"Id": made}).encode()
             return [b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body) + body]
@@ -531,6 +541,7 @@ async def test_a_file_the_engine_refuses_before_taking_it_all_is_its_refusal(
         "write /nowhere/secret into container n: Could not find the file /nowhere in container n"
     )
     assert raised.value.status == 404
+    assert asked[-1] == b"DELETE /containers/" + made.encode() + b"?force=1 HTTP/1.1"
 
 
 async def test_an_engine_that_drops_a_request_says_why(tmp_path: Path) -> None:
@@ -572,8 +583,9 @@ async def test_a_stop_has_its_grace_on_top_of_the_requests_time(
 ) -> None:
     """The engine answers a stop only once the container stopped: the request's bound
     with the grace, not the bound of an answer's head, is what it is given."""
-    monkeypatch.setattr(rawhttp, "HEAD_TIMEOUT", 0)
-    async with raw_engine(tmp_path, lambda _: [b"HTTP/1.1 204 No Content\r\n\r\n"]) as socket:
+    monkeypatch.setattr(rawhttp, "HEAD_TIMEOUT", 0.05)
+    stopped = [0.5, b"HTTP/1.1 204 No Content\r\n\r\n"]  # the head, well past HEAD_TIMEOUT
+    async with raw_engine(tmp_path, lambda _: stopped) as socket:
         engine = SocketEngine(AsyncExitStack(), Endpoint(host=f"unix://{socket}"), AsyncMock())
         await engine.stop("c" * 64, grace=10)
 
