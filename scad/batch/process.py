@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     except ScadError as exc:
         sys.stderr.write(f"scad: error: {exc}\n")
         sys.exit(exc.exit_code)
+    except _CannotSupervise:
+        sys.exit(1)
     if said is not None:
         sys.stderr.write(said)
 
@@ -287,8 +289,12 @@ def _stand_by() -> str | None:
         os.dup2(log.fileno(), sys.stderr.fileno())
     if failed:
         sys.stderr.write(failed)
-        sys.exit(1)
+        raise _CannotSupervise
     return batch_id
+
+
+class _CannotSupervise(Exception):
+    """What supervising takes could not be imported (why is in the batch's log)."""
 
 
 async def _supervise(home: Home, batch_id: str) -> str:

@@ -24,7 +24,7 @@ from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._internals import log_response
 from ._logs import entries, followed_params, last_texts, log_target, tail_params
-from ._rawhttp import open_answer
+from ._rawhttp import REQUEST_TIMEOUT, open_answer
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -64,9 +64,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: Timeout for requests that do not stream.
-REQUEST_TIMEOUT = 60.0
 
 
 #: aiodocker reports a connection failure as a DockerError with this status.

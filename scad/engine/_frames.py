@@ -1,4 +1,5 @@
-"""The engine's log stream: multiplexed frames, and entries decoded in order. Pure.
+"""The engine's multiplexed streams (a log, an attached container's output): frames,
+and entries decoded in order. Pure.
 
 The engine sends a container's output as frames (an 8-byte header: stream, three
 zero bytes, the payload's length; then the payload), each one log entry, which
@@ -12,7 +13,7 @@ import codecs
 import struct
 from typing import NamedTuple
 
-__all__ = ["SYSTEM_ERROR", "Frames", "LogTexts", "frames", "outputs"]
+__all__ = ["SYSTEM_ERROR", "Frames", "LogTexts", "Outputs", "frames", "outputs"]
 
 #: The stream of the engine's own errors (1 is stdout, 2 stderr).
 SYSTEM_ERROR = 3
@@ -64,9 +65,17 @@ def frames(body: bytes) -> Frames:
     return Frames(found, None, position)
 
 
-def outputs(body: bytes) -> tuple[list[tuple[int, bytes]], int]:
-    """The whole frames at the start of an attached container's stream, each as its
-    stream (1 stdout, 2 stderr) and payload, and the bytes they took (a frame cut
+class Outputs(NamedTuple):
+    """The whole frames at the start of an attached container's stream."""
+
+    #: Each frame's stream (1 stdout, 2 stderr) and payload, in order.
+    chunks: list[tuple[int, bytes]]
+    #: The bytes they took; the rest is a frame cut by the read, left for the next.
+    used: int
+
+
+def outputs(body: bytes) -> Outputs:
+    """The whole frames at the start of an attached container's stream (a frame cut
     at the end is left for the next read)."""
     found: list[tuple[int, bytes]] = []
     position, end = 0, len(body)
@@ -77,7 +86,7 @@ def outputs(body: bytes) -> tuple[list[tuple[int, bytes]], int]:
             break
         found.append((stream, body[position + 8 : stop]))
         position = stop
-    return found, position
+    return Outputs(found, position)
 
 
 _HEADER = struct.Struct(">BxxxI")
