@@ -23,8 +23,8 @@ from aiodocker.networks import DockerNetwork
 from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of, tls_context
 from ._internals import log_response
-from ._logs import entries, followed_params, last_texts, log_target, tail_params
-from ._rawhttp import REQUEST_TIMEOUT, open_answer
+from ._logs import entries, followed_params, last_texts, open_socket_log, tail_params
+from ._rawhttp import REQUEST_TIMEOUT
 from ._swarmtypes import SwarmEngine
 from ._types import (
     BindMount,
@@ -279,14 +279,13 @@ class DockerEngine:
         at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers. A local
         socket's is read off the socket (see :mod:`._rawhttp`), any other's through
         the client."""
-        what = f"logs of {container_id[:12]}"
-        stall = None if follow else REQUEST_TIMEOUT
         if self._endpoint.host.startswith("unix://"):
             socket = self._endpoint.host.removeprefix("unix://")
-            target = log_target(container_id, params)
-            async with open_answer(socket, "GET", target, what) as body:
-                yield _mapped(entries(body), what, stall)
+            async with open_socket_log(socket, container_id, params, follow=follow) as log:
+                yield log
             return
+        what = f"logs of {container_id[:12]}"
+        stall = None if follow else REQUEST_TIMEOUT
         query = log_response(self._docker, container_id, params)
         with _request(what):
             response = await query.__aenter__()

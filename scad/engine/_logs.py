@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..errors import LogUnavailable
+import anyio
+
+from ..errors import EngineUnavailable, LogUnavailable
 from ..text import printable
 from ._frames import LogTexts, frames
+from ._rawhttp import REQUEST_TIMEOUT, open_answer
 
-__all__ = ["entries", "followed_params", "last_texts", "log_target", "tail_params"]
+__all__ = ["entries", "followed_params", "last_texts", "open_socket_log", "tail_params"]
 
 
 def tail_params(*, stderr: bool, tail: int) -> dict[str, Any]:
@@ -29,7 +33,39 @@ def followed_params(*, since: str | None, follow: bool) -> dict[str, Any]:
     return params
 
 
-def log_target(container_id: str, params: dict[str, Any]) -> str:
+@asynccontextmanager
+async def open_socket_log(
+    socket: str, container_id: str, params: dict[str, Any], *, follow: bool
+) -> AsyncIterator[AsyncIterator[list[bytes]]]:
+    """The log's entries read straight off the engine's unix socket at ``socket``; a
+    log not followed that stalls (each read waits at most :data:`REQUEST_TIMEOUT`)
+    means the engine no longer answers."""
+    what = f"logs of {container_id[:12]}"
+    target = _log_target(container_id, params)
+    async with open_answer(socket, "GET", target, what) as body:
+        yield _bounded(entries(body), what, None if follow else REQUEST_TIMEOUT)
+
+
+async def _bounded(
+    stream: AsyncIterator[list[bytes]], what: str, stall: float | None
+) -> AsyncIterator[list[bytes]]:
+    """``stream``, each item awaited at most ``stall`` seconds (no scope held across
+    yield)."""
+    while True:
+        try:
+            with anyio.fail_after(stall):
+                try:
+                    item = await stream.__anext__()
+                except StopAsyncIteration:
+                    return
+        except TimeoutError as exc:
+            raise EngineUnavailable(
+                f"{what}: the Docker engine did not answer within {stall:.0f} s"
+            ) from exc
+        yield item
+
+
+def _log_target(container_id: str, params: dict[str, Any]) -> str:
     """The path and query of the log request with ``params``."""
     query = urlencode({k: _param(v) for k, v in params.items()})
     return f"/containers/{quote(container_id, safe='')}/logs?{query}"

@@ -26,7 +26,7 @@ import msgspec
 from ..errors import EngineError, EngineUnavailable
 from ._endpoint import Endpoint, endpoint_of
 from ._frames import outputs
-from ._logs import entries, followed_params, last_texts, log_target, tail_params
+from ._logs import followed_params, last_texts, open_socket_log, tail_params
 from ._rawhttp import REQUEST_TIMEOUT, ask, open_answer
 from ._types import (
     BuildLine,
@@ -204,25 +204,14 @@ class SocketEngine:
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
         """The last ``tail`` log entries of stdout (or stderr)."""
         params = tail_params(stderr=stderr, tail=tail)
-        async with self._log(container_id, params, follow=False) as log:
+        async with open_socket_log(self._socket, container_id, params, follow=False) as log:
             return await last_texts(log, tail)
 
     def open_logs(
         self, container_id: str, *, since: str | None = None, follow: bool = True
     ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
         params = followed_params(since=since, follow=follow)
-        return self._log(container_id, params, follow=follow)
-
-    @asynccontextmanager
-    async def _log(
-        self, container_id: str, params: dict[str, Any], *, follow: bool
-    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
-        """A log's entries; one not followed that stalls (each read waits at most
-        :data:`REQUEST_TIMEOUT`) means the engine no longer answers."""
-        what = _said("logs of", container_id)
-        target = log_target(container_id, params)
-        async with open_answer(self._socket, "GET", target, what) as body:
-            yield _bounded(entries(body), what, None if follow else REQUEST_TIMEOUT)
+        return open_socket_log(self._socket, container_id, params, follow=follow)
 
     @asynccontextmanager
     async def attach(self, container_id: str) -> AsyncIterator[OutputStream]:
@@ -305,25 +294,6 @@ class _AttachedOutput:
             self._buffer = self._buffer[used:]
         stream, data = self._ready.popleft()
         return Output(stream=stream, data=data)
-
-
-async def _bounded(
-    stream: AsyncIterator[list[bytes]], what: str, stall: float | None
-) -> AsyncIterator[list[bytes]]:
-    """``stream``, each item awaited at most ``stall`` seconds (no scope held across
-    yield): one that stalls means the engine no longer answers."""
-    while True:
-        try:
-            with anyio.fail_after(stall):
-                try:
-                    item = await stream.__anext__()
-                except StopAsyncIteration:
-                    return
-        except TimeoutError as exc:
-            raise EngineUnavailable(
-                f"{what}: the Docker engine did not answer within {stall:.0f} s"
-            ) from exc
-        yield item
 
 
 def _decoded(answer: bytes, shape: type[T], what: str) -> T:

@@ -20,6 +20,7 @@ import anyio
 import pytest
 from anyio.abc import SocketStream
 
+from scad.engine import _logs as enginelogs
 from scad.engine import _rawhttp as rawhttp
 from scad.engine import _socket as enginesocket
 from scad.engine._client import DockerEngine
@@ -414,7 +415,7 @@ async def test_attached_output_comes_whole_however_the_reads_cut_it(tmp_path: Pa
 async def test_a_log_not_followed_that_stalls_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(enginesocket, "REQUEST_TIMEOUT", 0.2)
+    monkeypatch.setattr(enginelogs, "REQUEST_TIMEOUT", 0.2)
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     entry = frame(1, b"2026-12-06T10:00:00Z one\n")
     chunk = b"%x\r\n" % len(entry) + entry + b"\r\n"
