@@ -23,8 +23,11 @@ from ..config.swarm import placed
 from ..home import Home
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
-from ..runs.records import RunRecord, list_runs, parse_iso
+from ..runs.envelopes import Created
+from ..runs.events import each_event
+from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
 from ..runs.supervisor import CLEANUP_SECONDS
+from ..sessions.start import discard_run
 from ..taskgroups import open_task_group
 from .attempt import Attempts
 from .events import AttemptEnded, BatchEvent, Ended, Stopping, SupervisorTook
@@ -107,6 +110,15 @@ async def run_batch(
     return batch_state(manifest, await aread_batch_events(paths))
 
 
+async def _was_made(home: Home, record: RunRecord) -> bool:
+    """Whether making the run ended: its log begins with ``created``, the last step of
+    making one (a supervisor killed before it leaves a run that never held a
+    container, its clones half made)."""
+    async for envelope in each_event(RunPaths(home, record.run_id)):
+        return isinstance(envelope, Created)
+    return False
+
+
 async def _supervise(
     home: Home,
     manifest: BatchManifest,
@@ -128,6 +140,10 @@ async def _supervise(
             for r in await anyio.to_thread.run_sync(list_runs, home)
             if r.batch_id == manifest.batch_id and r.item is not None
         }
+        for item, record in list(records.items()):
+            if not await _was_made(home, record):  # it died making it: nothing ran in it
+                await discard_run(home, record.run_id)
+                del records[item]
     await log(SupervisorTook(pid=os.getpid()))
     await notices.catch_up(events)
     pending = [item for item in state.items if not item.final]

@@ -460,6 +460,29 @@ async def test_resume_adopts_what_is_running_and_runs_nothing_twice(
     ]  # fmt: skip
 
 
+async def test_a_run_its_supervisor_died_making_is_made_afresh(
+    project: tuple[Home, Config],
+) -> None:
+    """A supervisor killed while it made item 1's run (its record claimed, its log not
+    yet begun with ``created``) left a run that never held a container: the next one
+    removes it and makes the item a run of its own, started once."""
+    home, config = project
+    batch_id = make_batch(home, ["a", "b"])
+    engine = Scripted({"01": [OK], "02": [OK]})
+    append_batch_event(BatchPaths(home, batch_id), batch_event("supervisor", pid=1))
+    half_made = (await prepare_item(engine, home, config, batch_id, 1)).record
+    RunPaths(home, half_made.run_id).events.write_bytes(b"")  # killed before `created`
+    state = await run(engine, home, config, batch_id)
+    assert [(i.status, i.attempts) for i in state.items] == [("succeeded", 1)] * 2
+    assert engine.attempts == {"01": 1, "02": 1}
+    [made] = [r for r in list_runs(home) if r.item == 1]
+    events = await read_all_events(RunPaths(home, made.run_id))
+    assert [e.kind for e in events if e.kind in ("created", "started", "resumed", "exited")] == [
+        "created", "started", "exited",
+    ]  # fmt: skip
+    assert not RunPaths(home, half_made.run_id).root.exists() or made.run_id == half_made.run_id
+
+
 async def drain(engine: FakeEngine, container_id: str) -> None:
     async with engine.attach(container_id) as output:
         while await output.read() is not None:
