@@ -47,6 +47,7 @@ from ._wire import (
     file_archive,
     inspected_image,
     listed_image,
+    missing_image,
     network_info,
     unreachable,
 )
@@ -199,9 +200,7 @@ class DockerEngine:
                 container = await self._docker.containers.create(config, name=spec.name)
         except EngineError as exc:
             if exc.status == 404:
-                raise EngineError(
-                    f"image {spec.image} does not exist; build it with `scad build`"
-                ) from exc
+                raise missing_image(spec.image) from exc
             raise
         try:
             for file in spec.files:

@@ -41,7 +41,14 @@ from ._types import (
     Output,
     OutputStream,
 )
-from ._wire import container_config, container_state, file_archive, inspected_image, unreachable
+from ._wire import (
+    container_config,
+    container_state,
+    file_archive,
+    inspected_image,
+    missing_image,
+    unreachable,
+)
 
 __all__ = ["ClientOpener", "SocketEngine", "open_socket_engine"]
 
@@ -137,9 +144,7 @@ class SocketEngine:
             created = await self._ask("POST", target, what, body=config)
         except EngineError as exc:
             if exc.status == 404:
-                raise EngineError(
-                    f"image {spec.image} does not exist; build it with `scad build`"
-                ) from exc
+                raise missing_image(spec.image) from exc
             raise
         container_id = _decoded(created, _Created, what).Id
         try:

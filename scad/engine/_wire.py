@@ -13,7 +13,7 @@ import tarfile
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import EngineUnavailable
+from ..errors import EngineError, EngineUnavailable
 from ._types import ContainerFile, ContainerSpec, ContainerState, ImageInfo, NetworkInfo
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "file_archive",
     "inspected_image",
     "listed_image",
+    "missing_image",
     "network_info",
     "unreachable",
 ]
@@ -42,6 +43,11 @@ def unreachable(host: str) -> EngineUnavailable:
         f"cannot reach the Docker engine at {host}; start dockerd (or Docker Desktop) "
         "or point DOCKER_HOST (or a Docker context) at a running engine"
     )
+
+
+def missing_image(image: str) -> EngineError:
+    """What a container's create says when the engine has no ``image`` (it never pulls)."""
+    return EngineError(f"image {image} does not exist; build it with `scad build`")
 
 
 def inspected_image(data: Mapping[str, Any]) -> ImageInfo:
