@@ -20,7 +20,6 @@ say (see :mod:`scad.code.snapshot`).
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import secrets
@@ -32,6 +31,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
+import msgspec
 
 from ..errors import GitError
 from ..home import Home
@@ -42,6 +42,7 @@ from ._objects import write_file
 
 __all__ = [
     "BORROWED_CONFIG",
+    "HostAtFetch",
     "borrowed_store",
     "is_store_name",
     "lend_objects",
@@ -70,9 +71,22 @@ LOCK_WAIT = 600.0
 #: it, each wait a moment, not a whole tenth of a second.
 _LOCK_POLL = 0.01
 
-#: When (``time.monotonic``) the last fetch into each store that ended well began,
-#: in this process: the host's refs as of then are in the store.
-_fetched: dict[Path, float] = {}
+
+class HostAtFetch(msgspec.Struct, frozen=True):
+    """The host repo as a fetch into its store found it: what a clone made from the
+    store starts from, read once for every run that fetch serves."""
+
+    #: The branch checked out in the host repo, or ``(detached)``.
+    head: str
+    #: The commit the host's HEAD was at, as the store names it.
+    start: str
+    #: The name and email the host repo's user commits as.
+    identity: tuple[str, str]
+
+
+#: The last fetch into each store that ended well, in this process: when
+#: (``time.monotonic``) it began, and the host as it found it.
+_fetched: dict[Path, tuple[float, HostAtFetch]] = {}
 
 
 def borrowed_store(home: Home, host_repo: Path) -> Path:
@@ -102,24 +116,33 @@ def run_lender(home: Home, record: RunRecord, key: str) -> Path:
     return borrowed_store(home, Path(record.repos[key]))
 
 
-async def lend_objects(store: Path, host_repo: Path) -> None:
+async def lend_objects(store: Path, host_repo: Path) -> HostAtFetch:
     """Make ``store`` hold every object the host repo's branches, tags and HEAD reach
-    (made on first use). Raises GitError.
+    (made on first use); returns the host as that fetch found it. Raises GitError.
 
     Runs made at once (a batch's) share a fetch: one that began after this call did
     brought all the host had when it was asked, so a run waiting behind it takes
-    the store as it is."""
+    the store, and the host's HEAD and identity, as that fetch found them."""
     asked = time.monotonic()
     await anyio.to_thread.run_sync(lambda: store.parent.mkdir(parents=True, exist_ok=True))
     async with _locked(_lock_of(store)):
         exists = (store / "objects").is_dir()
-        if exists and _fetched.get(store, -math.inf) >= asked:
-            return
+        last = _fetched.get(store)
+        if exists and last is not None and last[0] >= asked:
+            return last[1]
         began = time.monotonic()
+        # Read before the fetch: the HEAD it names is then among what the fetch brings.
+        head = await git.current_branch(host_repo)
+        identity = await git.host_identity(host_repo)
         if not exists:
             await _create(store, host_repo)
         await _fetch(store, host_repo)
-        _fetched[store] = began
+        # The host's HEAD as the store got it: its branch's tip, or the detached commit.
+        ref = "refs/scad/head" if head == "(detached)" else f"refs/heads/{head}"
+        start = (await git.store_git(store, "rev-parse", "--verify", f"{ref}^{{commit}}")).strip()
+        found = HostAtFetch(head=head, start=start, identity=identity)
+        _fetched[store] = (began, found)
+        return found
 
 
 async def remove_store(store: Path, in_use: Callable[[], str | None]) -> str | None:

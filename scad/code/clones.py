@@ -26,27 +26,14 @@ __all__ = [
     "CloneWork",
     "Commit",
     "create_clone",
-    "host_identity",
     "unfetched_run_work",
     "unfetched_work",
 ]
-
-DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
 
 
 class Commit(msgspec.Struct, frozen=True):
     sha: str
     subject: str
-
-
-async def host_identity(host_repo: Path) -> tuple[str, str]:
-    """The name and email the host repo's user commits as (scad's own when unset)."""
-    found = await git.git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
-    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
-    return (
-        values.get("user.name", "").strip() or DEFAULT_IDENTITY[0],
-        values.get("user.email", "").strip() or DEFAULT_IDENTITY[1],
-    )
 
 
 async def create_clone(
@@ -69,9 +56,8 @@ async def create_clone(
     With ``owner`` (a root host lending files to the agent's uid) the new clone
     is handed over before any agent sees it.
     """
-    name, email = await host_identity(host_repo)
-    identity = ("--config", f"user.name={name}", "--config", f"user.email={email}")
     if borrowed is None:
+        identity = _identity_options(await git.host_identity(host_repo))
         await git.git(
             dest.parent, "clone", "--local", "--quiet", "--no-hardlinks", *identity,
             str(host_repo), dest.name,
@@ -80,8 +66,7 @@ async def create_clone(
         # Read while the clone is still scad's alone: no agent has seen it yet.
         base = (await git.git(dest, "rev-parse", "--verify", "HEAD^{commit}")).strip()
     else:
-        base = await _clone_borrowing(host_repo, dest, branch, borrowed, identity)
-    if borrowed is not None:
+        base = await _clone_borrowing(host_repo, dest, branch, borrowed)
         alternates = f"{borrowed / 'objects'}\n".encode()
         await anyio.to_thread.run_sync(
             write_file, dest / ".git/objects/info/alternates", alternates
@@ -92,27 +77,27 @@ async def create_clone(
     return base
 
 
-async def _clone_borrowing(
-    host_repo: Path, dest: Path, branch: str, borrowed: Path, identity: tuple[str, ...]
-) -> str:
+def _identity_options(identity: tuple[str, str]) -> tuple[str, ...]:
+    """``git clone``'s options that make the clone commit as ``identity`` (name, email)."""
+    name, email = identity
+    return ("--config", f"user.name={name}", "--config", f"user.email={email}")
+
+
+async def _clone_borrowing(host_repo: Path, dest: Path, branch: str, borrowed: Path) -> str:
     """A clone of the borrowed store (brought up to date first) that shares its objects,
-    checked out where the host repo's HEAD is, with the host's current branch made
-    locally as ``git clone`` of the host would; origin is then the host repo. Returns
-    the commit it starts at, as the store (scad's own) names it."""
-    head = await git.current_branch(host_repo)
-    await lend_objects(borrowed, host_repo)
-    on_branch = () if head == "(detached)" else ("--branch", head)
+    checked out where the host repo's HEAD was when the store fetched it, with the
+    host's current branch made locally as ``git clone`` of the host would; origin is
+    then the host repo. Returns the commit it starts at, as the store (scad's own)
+    names it."""
+    host = await lend_objects(borrowed, host_repo)
+    on_branch = () if host.head == "(detached)" else ("--branch", host.head)
     await git.git(
-        dest.parent, "clone", "--shared", "--quiet", "--no-checkout", *on_branch, *identity,
-        str(borrowed), dest.name,
+        dest.parent, "clone", "--shared", "--quiet", "--no-checkout", *on_branch,
+        *_identity_options(host.identity), str(borrowed), dest.name,
     )  # fmt: skip
     await git.git(dest, "remote", "set-url", "origin", str(host_repo))
-    # The host's HEAD as the store got it: its branch's tip (the local branch the clone
-    # made is there too), or the detached commit.
-    ref = "refs/scad/head" if head == "(detached)" else f"refs/heads/{head}"
-    start = (await git.store_git(borrowed, "rev-parse", "--verify", f"{ref}^{{commit}}")).strip()
-    await git.git(dest, "checkout", "--quiet", "-b", branch, start)
-    return start
+    await git.git(dest, "checkout", "--quiet", "-b", branch, host.start)
+    return host.start
 
 
 def chown_tree(root: Path, owner: tuple[int, int]) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "git_status",
     "git_status_bounded",
     "heads",
+    "host_identity",
     "host_service",
     "is_dirty",
     "is_repository",
@@ -347,6 +348,20 @@ async def current_branch(repo: Path) -> str:
     """The checked-out branch, or ``(detached)``."""
     out = (await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)).strip()
     return out or "(detached)"
+
+
+#: Who a clone's commits are by when the host repo's user has no name or email.
+DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
+
+
+async def host_identity(host_repo: Path) -> tuple[str, str]:
+    """The name and email the host repo's user commits as (scad's own when unset)."""
+    found = await git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
+    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
+    return (
+        values.get("user.name", "").strip() or DEFAULT_IDENTITY[0],
+        values.get("user.email", "").strip() or DEFAULT_IDENTITY[1],
+    )
 
 
 async def is_dirty(repo: Path) -> bool:

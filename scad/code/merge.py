@@ -34,7 +34,6 @@ import msgspec
 from ..errors import BranchRefused, GitError
 from ..text import printable
 from . import git
-from .clones import host_identity
 from .snapshot import valid_branch
 
 __all__ = [
@@ -128,7 +127,7 @@ async def merge_branch(host_repo: Path, branch: str, sources: Sequence[MergeSour
     previous = await _tip(host_repo, branch)
     lacking = await _bring(host_repo, sources)
     start = previous or await _runs_base(host_repo, sources, lacking)
-    name, email = await host_identity(host_repo)
+    name, email = await git.host_identity(host_repo)
     identity = {"user.name": name, "user.email": email}
     start_tree = await git.git(host_repo, "rev-parse", f"{start}^{{tree}}")
     tip, runs = _Tip(commit=start, tree=start_tree.strip()), []

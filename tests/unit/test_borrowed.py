@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.code import borrowed
+from scad.code import borrowed, git
 from scad.code.borrowed import borrowed_store
 from scad.code.clones import create_clone, unfetched_run_work
 from scad.config.schema import parse_config
@@ -157,6 +157,63 @@ async def test_runs_made_at_once_share_a_fetch(
     assert "later on the host" in agent_git(home, repo, clone, "log", "-1", "--format=%s")
 
 
+async def test_runs_made_at_once_read_the_host_once(
+    home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's HEAD and identity are read with each fetch, not for each run: ten
+    runs made at once ask git for them as often as they fetch."""
+    reads: list[str] = []
+    for name in ("current_branch", "host_identity"):
+        real = getattr(git, name)
+
+        async def counted(host_repo: Path, real=real, name=name) -> object:  # type: ignore[no-untyped-def]
+            reads.append(name)
+            return await real(host_repo)
+
+        monkeypatch.setattr(git, name, counted)
+    fetches: list[Path] = []
+    fetch = borrowed._fetch
+
+    async def counted_fetch(store: Path, host_repo: Path) -> None:
+        fetches.append(store)
+        await fetch(store, host_repo)
+
+    monkeypatch.setattr(borrowed, "_fetch", counted_fetch)
+    async with anyio.create_task_group() as tg:
+        for n in range(10):
+            tg.start_soon(borrowing_clone, home, repo, f"r{n}")
+    assert sorted(reads) == ["current_branch", "host_identity"] * len(fetches)
+    assert 1 <= len(fetches) <= 2
+
+
+async def test_a_run_served_by_a_fetch_starts_where_that_fetch_found_the_host(
+    home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run served by a fetch that began after it asked starts from the HEAD and
+    commits as the identity that fetch found, though the host moved on since; a run
+    that asks later fetches, and starts from where the host is then."""
+    host_git(repo, "config", "user.name", "First Name")
+    await borrowing_clone(home, repo, "r1")
+    store = borrowed_store(home, repo)
+    before = host_git(repo, "rev-parse", "HEAD").strip()
+    host_git(repo, "checkout", "-q", "-b", "elsewhere")
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "on another branch")
+    host_git(repo, "config", "user.name", "Second Name")
+
+    began, found = borrowed._fetched[store]
+    monkeypatch.setitem(borrowed._fetched, store, (math.inf, found))  # began after any ask
+    shared = await borrowing_clone(home, repo, "r2")
+    assert agent_git(home, repo, shared, "rev-parse", "HEAD").strip() == before
+    assert "refs/heads/main" in agent_git(home, repo, shared, "branch", "--format=%(refname)")
+    assert agent_git(home, repo, shared, "config", "--local", "user.name").strip() == "First Name"
+
+    monkeypatch.setitem(borrowed._fetched, store, (began, found))
+    later = await borrowing_clone(home, repo, "r3")
+    assert agent_git(home, repo, later, "log", "-1", "--format=%s").strip() == "on another branch"
+    assert "refs/heads/elsewhere" in agent_git(home, repo, later, "branch", "--format=%(refname)")
+    assert agent_git(home, repo, later, "config", "--local", "user.name").strip() == "Second Name"
+
+
 async def test_a_store_removed_after_a_shared_fetch_is_made_again(
     home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,7 +221,8 @@ async def test_a_store_removed_after_a_shared_fetch_is_made_again(
     had the lock: the store is made again, not taken for there."""
     await borrowing_clone(home, repo, "r1")
     store = borrowed_store(home, repo)
-    monkeypatch.setitem(borrowed._fetched, store, math.inf)  # began after any ask
+    _, found = borrowed._fetched[store]
+    monkeypatch.setitem(borrowed._fetched, store, (math.inf, found))  # began after any ask
     shutil.rmtree(store)
     clone = await borrowing_clone(home, repo, "r2")
     assert agent_git(home, repo, clone, "rev-parse", "HEAD") == host_git(repo, "rev-parse", "HEAD")
