@@ -35,7 +35,8 @@ from _bench import print_ratios
 
 from scad.home import Home
 from scad.runs.activity import activity_lines
-from scad.runs.events import LogLine, ingest, read_events
+from scad.runs.events import LogLine, ingest
+from scad.runs.logread import read_events
 from scad.runs.records import RunPaths, RunRecord
 from scad.runs.streamjson import claude_event
 

@@ -20,9 +20,10 @@ from ..errors import EngineUnavailable, ScadError
 from ..gateway import limit_run
 from ..home import Home
 from ..runs.envelopes import Retried
-from ..runs.events import append_event, each_event
+from ..runs.events import append_event
 from ..runs.gate import StartGate, StartRefused
 from ..runs.lives import RunLives
+from ..runs.logread import each_event
 from ..runs.records import RunPaths, RunRecord
 from ..runs.supervisor import CLEANUP_SECONDS, Outcome, Status, adopt, stop_run, supervise
 from ..sessions.remote import swarm_manager

@@ -24,7 +24,7 @@ from ..home import Home
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
 from ..runs.envelopes import Created
-from ..runs.events import each_event
+from ..runs.logread import each_event
 from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
 from ..runs.supervisor import CLEANUP_SECONDS
 from ..sessions.start import discard_run

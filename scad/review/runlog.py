@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import msgspec
 
 from ..runs.envelopes import Checked, ClaudeLine, Envelope, Resumed, Started
-from ..runs.events import each_event
+from ..runs.logread import each_event
 from ..runs.records import RunPaths
 from ..runs.streamjson import Result, claude_event
 from ..text import printable

@@ -1,11 +1,12 @@
 """Runs: their records, their event logs, and what watches and sums them up.
 
-A run is a folder (:mod:`.records`); its event log (:mod:`.events`) is written only
-by scad, from the container's output as it comes (:mod:`.supervisor`) or caught up
-from the engine's log later (:mod:`.catchup`), exactly once either way; its
-containers are found and removed by its label (:mod:`.containers`). Claude's lines
-are typed on reading (:mod:`.streamjson`), summed up (:mod:`.accounting`,
-:mod:`.summaries`) and merged across runs (:mod:`.merged`).
+A run is a folder (:mod:`.records`); its event log (:mod:`.events`, read by
+:mod:`.logread`) is written only by scad, from the container's output as it comes
+(:mod:`.supervisor`) or caught up from the engine's log later (:mod:`.catchup`),
+exactly once either way; its containers are found and removed by its label
+(:mod:`.containers`). Claude's lines are typed on reading (:mod:`.streamjson`),
+summed up (:mod:`.accounting`, :mod:`.summaries`) and merged across runs
+(:mod:`.merged`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     from .catchup import catch_up, follow_engine, stream_events, tail_events
     from .containers import remove_containers, retire_containers
     from .envelopes import Envelope
-    from .events import append_event, each_event, read_all_events, read_events
+    from .events import append_event
+    from .logread import each_event, read_all_events, read_events
     from .merged import follow_logs, merge_logs
     from .outcomes import Outcome
     from .records import RunPaths, RunRecord, find_run, list_runs, load_run, save_run
@@ -75,7 +77,7 @@ __getattr__, __dir__ = lazy_face(
         "adopt": "supervisor",
         "append_event": "events",
         "catch_up": "catchup",
-        "each_event": "events",
+        "each_event": "logread",
         "follow_engine": "catchup",
         "follow_logs": "merged",
         "launch": "supervisor",
@@ -85,8 +87,8 @@ __getattr__, __dir__ = lazy_face(
         "log_summaries": "summaries",
         "log_summary": "summaries",
         "merge_logs": "merged",
-        "read_all_events": "events",
-        "read_events": "events",
+        "read_all_events": "logread",
+        "read_events": "logread",
         "remove_containers": "containers",
         "retire_containers": "containers",
         "save_run": "records",

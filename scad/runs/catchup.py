@@ -18,8 +18,9 @@ from ..engine import ContainerState
 from ..home import Home
 from ..taskgroups import open_task_group
 from .envelopes import Envelope, Exited
-from .events import LogLine, ingest, is_supervised, mark_lost, position, read_events
+from .events import LogLine, ingest, is_supervised, mark_lost, position
 from .lines import LogLines, event_time, unix_time
+from .logread import read_events
 from .records import RunPaths, RunRecord
 
 if TYPE_CHECKING:

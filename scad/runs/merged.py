@@ -21,7 +21,7 @@ from ..home import Home
 from ..taskgroups import open_task_group
 from .catchup import CATCH_UPS_AT_ONCE, POLL_SECONDS, catch_up, follow_engine
 from .envelopes import Envelope
-from .events import read_events
+from .logread import read_events
 from .records import RunPaths, RunRecord
 
 if TYPE_CHECKING:

@@ -34,11 +34,12 @@ from ..taskgroups import open_task_group
 from .catchup import catch_up, follow_engine
 from .containers import remove_containers
 from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
-from .events import LogLine, append_event, each_event, ingest, mark_lost, position, supervising
+from .events import LogLine, append_event, ingest, mark_lost, position, supervising
 from .fence import fence_container, fenced
 from .gate import StartGate
 from .gatewaylog import BudgetRefused, refused_by_budget
 from .lives import RunLives, refused_payment
+from .logread import each_event
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
 from .records import RunPaths, RunRecord, save_run
 

@@ -9,7 +9,7 @@ import anyio
 
 from ..home import Home
 from .accounting import RunTally
-from .events import READ_CHUNK, envelopes_in, read_events_blocking
+from .logread import READ_CHUNK, envelopes_in, read_events_blocking
 
 __all__ = ["LogTallies"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 
 from ..runs.catchup import POLL_SECONDS
-from ..runs.events import read_events_blocking
+from ..runs.logread import read_events_blocking
 from ..runs.records import RunPaths
 from ._log import CHUNK, LogChunk, log_size, rendered
 

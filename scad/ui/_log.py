@@ -1,7 +1,7 @@
 """A run's log as its page shows it: the end of what is there (bounded), then what
 lands after (see ``_follow``), each line rendered as the terminal views render it.
 
-Both read with :func:`scad.runs.events.read_events`, as ``scad logs -f`` does: a
+Both read with :func:`scad.runs.logread.read_events`, as ``scad logs -f`` does: a
 chunk at a time from a byte offset, so memory stays flat in the log's size, and
 each chunk says the offset after it (where a stream goes on from, and resumes).
 """
@@ -15,7 +15,7 @@ import anyio
 
 from ..runs.activity import activity_lines
 from ..runs.envelopes import Envelope
-from ..runs.events import read_events
+from ..runs.logread import read_events
 from ..runs.records import RunPaths
 
 __all__ = ["CHUNK", "LogChunk", "log_size", "log_tail", "rendered"]

@@ -17,8 +17,8 @@ from scad.engine._logs import entries as log_entries
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import ClaudeLine, Exited
-from scad.runs.events import read_all_events
 from scad.runs.lines import LogLines
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord
 
 from .conftest import BASE_IMAGE

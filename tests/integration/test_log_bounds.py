@@ -18,7 +18,8 @@ from scad.engine._client import open_engine
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import ClaudeLine, Exited, Started
-from scad.runs.events import Envelope, append_event, read_all_events
+from scad.runs.events import Envelope, append_event
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord
 from scad.runs.summaries import log_summary
 from scad.sessions import run_session

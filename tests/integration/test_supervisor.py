@@ -12,7 +12,7 @@ import pytest
 from scad.config.schema import load_config
 from scad.engine._client import open_engine
 from scad.home import Home
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord
 from scad.runs.supervisor import Outcome
 from scad.sessions import run_session

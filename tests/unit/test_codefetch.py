@@ -12,7 +12,7 @@ from scad.code.clones import create_clone, unfetched_work
 from scad.code.fetch import MAX_BRANCHES, BranchFetch, fetch_run
 from scad.errors import SessionError
 from scad.home import Home
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord, save_run
 
 pytestmark = pytest.mark.anyio

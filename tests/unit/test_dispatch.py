@@ -40,7 +40,7 @@ from scad.errors import EngineError, EngineUnavailable, GitError, SessionError, 
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import Retried
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord, list_runs, load_run, save_run
 from scad.runs.supervisor import launch, supervise
 from scad.sessions.claude_state import write_claude_state

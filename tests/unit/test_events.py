@@ -23,10 +23,9 @@ from scad.runs.events import (
     is_supervised,
     mark_lost,
     position,
-    read_all_events,
-    read_events,
     supervising,
 )
+from scad.runs.logread import read_all_events, read_events
 from scad.runs.records import RunPaths
 from tests.unit.test_summaries import cache_of
 
@@ -424,7 +423,7 @@ async def test_a_line_kept_as_text_is_bounded_in_the_log_not_only_on_screen(
 ) -> None:
     """Escaping makes a line of control characters six times its size: what the log
     keeps of it is cut to the same bound as any line, and the lines after it follow."""
-    from scad.runs.events import MAX_TEXT
+    from scad.runs._pending import MAX_TEXT
     from scad.runs.lines import MAX_LINE
 
     paths = run_paths(tmp_path)

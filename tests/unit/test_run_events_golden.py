@@ -9,7 +9,8 @@ import pytest
 
 from scad.home import Home
 from scad.runs.envelopes import ClaudeLine, Created, Exited, UnknownEvent
-from scad.runs.events import Position, position, read_all_events
+from scad.runs.events import Position, position
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import summarise_log
 

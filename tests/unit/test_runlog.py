@@ -16,8 +16,9 @@ from scad.errors import EngineUnavailable
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import Exited
-from scad.runs.events import LogLine, ingest, read_all_events
+from scad.runs.events import LogLine, ingest
 from scad.runs.lines import unix_time
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord
 
 pytestmark = pytest.mark.anyio

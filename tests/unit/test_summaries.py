@@ -17,7 +17,8 @@ from scad.home import Home
 from scad.runs import _logscan, summaries
 from scad.runs.accounting import RunSummary, summarise
 from scad.runs.envelopes import ClaudeLine, Started
-from scad.runs.events import LogLine, append_event, ingest, read_all_events
+from scad.runs.events import LogLine, append_event, ingest
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.summaries import (
     SUMMARY_VERSION,

@@ -15,7 +15,7 @@ from scad.engine.labels import home_label
 from scad.errors import EngineError, SessionError
 from scad.home import Home
 from scad.names import home_key
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.runs.supervisor import Outcome, supervise
 from tests.fakes import FakeEngine, Script

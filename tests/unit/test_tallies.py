@@ -9,7 +9,7 @@ import pytest
 from scad.home import Home
 from scad.runs import tallies
 from scad.runs.accounting import summarise
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths
 from scad.runs.tallies import LogTallies
 

@@ -11,7 +11,7 @@ import pytest
 from scad.batch.events import Ended, Requeued
 from scad.batch.store import BatchPaths, read_batch_events
 from scad.home import Home
-from scad.runs.events import read_all_events
+from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, load_run
 from scad.ui import Serving
 from tests.fakes import FakeEngine
