@@ -21,6 +21,7 @@ from anyio.abc import TaskStatus
 from ..config.schema import Config
 from ..config.swarm import placed
 from ..home import Home
+from ..interrupts import open_signal_receiver
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
 from ..runs.envelopes import Created
@@ -173,7 +174,7 @@ async def _supervise(
 async def _stop_on_signals(
     everything: anyio.CancelScope, log: Callable[[BatchEvent], Awaitable[None]]
 ) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+    with open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
         async for _ in received:
             if not everything.cancel_called:
                 await log(Stopping(detail="stopped on request"))

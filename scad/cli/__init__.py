@@ -27,13 +27,23 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(VERSION)
         return
+    from functools import partial
+
+    import anyio
+
+    from ..interrupts import run_until_stopped
     from ._root import cli
 
     try:
-        cli(prog_name="scad", _anyio_backend="asyncio")
-    except KeyboardInterrupt:
-        # Work in flight was rolled back or left consistent by its own cleanup.
-        raise SystemExit(130) from None
+        # Work in flight is rolled back or left consistent by its own clean-up, which
+        # a Ctrl-C or a SIGTERM reaches as an anyio cancellation (shields hold).
+        stopped = anyio.run(
+            run_until_stopped, partial(cli.main, prog_name="scad"), backend="asyncio"
+        )
+    except KeyboardInterrupt:  # before the command's handler is in place
+        stopped = 130
+    if stopped is not None:
+        raise SystemExit(stopped)
 
 
 #: The root group, loaded with click when asked for.

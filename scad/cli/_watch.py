@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import asyncclick as click
 
+from ..interrupts import open_signal_receiver
 from ..taskgroups import open_task_group
 
 __all__ = ["WATCH_SECONDS", "show_changes", "watch", "watch_option"]
@@ -57,7 +58,7 @@ async def watch(render: Callable[[], Awaitable[str]]) -> None:
         async with open_task_group() as tg:
 
             async def on_interrupt() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT) as received:
+                with open_signal_receiver(signal.SIGINT) as received:
                     async for _ in received:
                         scope.cancel()
 

@@ -11,6 +11,7 @@ import anyio
 import asyncclick as click
 
 from ..errors import UsageError
+from ..interrupts import open_signal_receiver
 from ..taskgroups import open_task_group
 from ._app import Application, pass_app
 
@@ -45,7 +46,7 @@ async def ui(app: Application, host: str, port: int, open_browser: bool) -> None
                     # not the address: an argument list (token and all) is public in /proc.
                     page = stack.enter_context(launch_page(serving.url))
                     tg.start_soon(_open_in_browser, page.as_uri())
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
                         break
                 tg.cancel_scope.cancel()

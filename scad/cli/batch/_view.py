@@ -13,6 +13,7 @@ import asyncclick as click
 from ...batch.store import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
 from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
+from ...interrupts import open_signal_receiver
 from ...taskgroups import open_task_group
 from ...text import clip, node_name, printable
 from .._json import Document, JsonOutput
@@ -52,7 +53,7 @@ async def show_batch(
 
                 async def on_interrupt() -> None:
                     nonlocal interrupted
-                    with anyio.open_signal_receiver(signal.SIGINT) as received:
+                    with open_signal_receiver(signal.SIGINT) as received:
                         async for _ in received:
                             interrupted = True
                             scope.cancel()
