@@ -4,7 +4,8 @@ A batch is a manifest and a log of its own (:mod:`.store`), made and handed to a
 supervisor in a background process (:mod:`.process`), which schedules its runs
 (:mod:`.scheduler`) under a pure policy of concurrency, backoff and budget
 (:mod:`.policy`) fed by the runs' signals (:mod:`.signals`). Every view of it
-(:mod:`.view`) only reads those logs.
+(:mod:`.view`) only reads those logs, folded into where its items stand
+(:mod:`.state`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ if TYPE_CHECKING:
     from .process import create_batch, requeue, spawn_supervisor, stop_batch
     from .prompts import BatchPrompt, parse_prompts
     from .run import run_batch
-    from .store import (
-        BatchManifest,
-        BatchOptions,
-        BatchPaths,
-        BatchState,
-        list_batches,
-        load_manifest,
-    )
+    from .state import BatchState
+    from .store import BatchManifest, BatchOptions, BatchPaths, list_batches, load_manifest
     from .view import BatchView, BatchWatcher
 
 __all__ = [
@@ -52,7 +47,7 @@ __getattr__, __dir__ = lazy_face(
         "BatchOptions": "store",
         "BatchPaths": "store",
         "BatchPrompt": "prompts",
-        "BatchState": "store",
+        "BatchState": "state",
         "BatchView": "view",
         "BatchWatcher": "view",
         "create_batch": "process",

@@ -2,7 +2,7 @@
 event, told apart by its ``event`` tag, as Claude's own lines are by ``type``.
 
 The supervisor writes them (:func:`~scad.batch.store.append_batch_event`); every
-view folds them into where the batch stands (:func:`~scad.batch.store.batch_state`).
+view folds them into where the batch stands (:func:`~scad.batch.state.batch_state`).
 A line of a kind this version does not know is left unread.
 """
 

@@ -21,7 +21,8 @@ from ..notify.notifier import Notifier
 from ..runs.records import now_iso
 from ..text import printable
 from .events import AttemptEnded, BatchEvent, Notified, NotifyFailed
-from .store import BatchManifest, BatchState
+from .state import BatchState
+from .store import BatchManifest
 
 __all__ = ["BatchNotices", "attention_notice", "ended_notice", "unclaimed"]
 

@@ -43,18 +43,17 @@ from ..sessions.start import check_runs_on as check_where
 from .events import Ended, Requeued
 from .prompts import BatchPrompt
 from .standby import STANDBY_ARGS, Standby
+from .state import aclose_unfinished, batch_state
 from .store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
     BatchPaths,
     aappend_batch_event,
-    aclose_unfinished,
     aload_manifest,
     append_batch_event,
     aread_batch_events,
     asupervisor_pid,
-    batch_state,
     claim_batch_dir,
     item_tags,
     load_manifest,

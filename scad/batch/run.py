@@ -36,16 +36,14 @@ from .notices import BatchNotices
 from .scheduler import MONITOR_SECONDS, AnyioClock, Clock, Scheduler
 from .scheduler import Attempts as AttemptSource
 from .signals import GatewaySignals, SignalSource
+from .state import BatchState, batch_state, close_unfinished
 from .store import (
     BatchManifest,
     BatchPaths,
-    BatchState,
     SupervisorLock,
     aload_manifest,
     append_batch_event,
     aread_batch_events,
-    batch_state,
-    close_unfinished,
 )
 
 if TYPE_CHECKING:

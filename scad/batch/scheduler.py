@@ -52,7 +52,8 @@ from .events import (
 from .fixes import failure_of, fix_prompt
 from .policy import Budget, Concurrency, LimitChange, StartPace, backoff
 from .signals import SignalSource
-from .store import BatchManifest, ItemState
+from .state import ItemState
+from .store import BatchManifest
 from .turns import Turn
 from .verdict import (
     BUDGET_NOT_STARTED,

@@ -24,14 +24,8 @@ from ..runs.records import RunPaths, parse_iso
 from ..runs.states import ItemStatus
 from ..runs.tallies import LogTallies
 from .signals import GatewaySignals
-from .store import (
-    BatchLogFollower,
-    BatchManifest,
-    BatchPaths,
-    ItemState,
-    aload_manifest,
-    asupervisor_pid,
-)
+from .state import BatchLogFollower, ItemState
+from .store import BatchManifest, BatchPaths, aload_manifest, asupervisor_pid
 
 __all__ = ["BatchRow", "BatchTotals", "BatchView", "BatchWatcher", "SupervisorState"]
 

@@ -14,7 +14,8 @@ from typing import Literal
 
 import msgspec
 
-from ..batch.store import BatchManifest, BatchPaths, batch_state, read_batch_events, supervisor_pid
+from ..batch.state import batch_state
+from ..batch.store import BatchManifest, BatchPaths, read_batch_events, supervisor_pid
 from ..code.borrowed import is_store_name
 from ..home import Home
 from ..runs.events import is_locked, is_supervised

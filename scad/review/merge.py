@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
+from ..batch.state import batch_state
 from ..batch.store import (
     BatchPaths,
     aload_manifest,
-    batch_state,
     find_batch_id,
     load_manifest,
     read_batch_events,

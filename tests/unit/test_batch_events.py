@@ -23,13 +23,13 @@ from scad.batch.events import (
     Stopping,
     SupervisorTook,
 )
+from scad.batch.state import batch_state
 from scad.batch.store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
     BatchPaths,
     append_batch_event,
-    batch_state,
     read_batch_events,
 )
 from scad.home import Home

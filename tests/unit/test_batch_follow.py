@@ -26,14 +26,8 @@ from scad.batch.events import (
     Stopping,
     SupervisorTook,
 )
-from scad.batch.store import (
-    BatchLogFollower,
-    BatchPaths,
-    append_batch_event,
-    batch_state,
-    read_batch_events,
-    save_manifest,
-)
+from scad.batch.state import BatchLogFollower, BatchState, batch_state
+from scad.batch.store import BatchPaths, append_batch_event, read_batch_events, save_manifest
 from scad.batch.view import BatchView, BatchWatcher
 from scad.home import Home
 from tests.unit.test_batch_events import BATCH, manifest
@@ -79,7 +73,7 @@ def log_bytes(events: list[BatchEvent]) -> bytes:
     return b"".join(msgspec.json.encode(e) + b"\n" for e in stamped)
 
 
-def cold(paths: BatchPaths) -> store.BatchState:
+def cold(paths: BatchPaths) -> BatchState:
     return batch_state(manifest(), read_batch_events(paths))
 
 

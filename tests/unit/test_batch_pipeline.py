@@ -16,7 +16,8 @@ import pytest
 from scad.batch.events import AttemptEnded, AttemptStarted
 from scad.batch.process import requeue
 from scad.batch.run import run_batch
-from scad.batch.store import BatchPaths, batch_state, load_manifest, read_batch_events
+from scad.batch.state import batch_state
+from scad.batch.store import BatchPaths, load_manifest, read_batch_events
 from scad.code.clones import create_clone
 from scad.config.schema import Config
 from scad.errors import GitError

@@ -13,6 +13,7 @@ import pytest
 from scad.batch.events import SupervisorTook
 from scad.batch.process import open_batch_engine, requeue, stop_batch
 from scad.batch.prompts import BatchPrompt
+from scad.batch.state import batch_state
 from scad.batch.store import (
     BatchItem,
     BatchManifest,
@@ -20,7 +21,6 @@ from scad.batch.store import (
     BatchPaths,
     SupervisorLock,
     append_batch_event,
-    batch_state,
     item_tags,
     load_manifest,
     read_batch_events,

@@ -21,14 +21,13 @@ from scad.batch.events import AttemptEnded, AttemptStarted, Fetched, LimitMoved
 from scad.batch.process import requeue
 from scad.batch.run import run_batch
 from scad.batch.signals import RunSignals
+from scad.batch.state import BatchState, batch_state
 from scad.batch.store import (
     BatchItem,
     BatchManifest,
     BatchOptions,
     BatchPaths,
-    BatchState,
     append_batch_event,
-    batch_state,
     load_manifest,
     read_batch_events,
     save_manifest,

@@ -14,7 +14,8 @@ import pytest
 from scad.batch.events import BatchEvent, BudgetSpent, LimitMoved
 from scad.batch.scheduler import Scheduler
 from scad.batch.signals import GatewaySignals, RunSignals
-from scad.batch.store import batch_state, load_manifest
+from scad.batch.state import batch_state
+from scad.batch.store import load_manifest
 from scad.gateway._registry import register_run
 from scad.home import Home
 from scad.runs.gatewaylog import BudgetRefused, Exchange, GatewayEvent, encode_event

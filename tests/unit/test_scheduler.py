@@ -16,7 +16,8 @@ from scad.batch.policy import backoff
 from scad.batch.run import run_batch
 from scad.batch.scheduler import Scheduler
 from scad.batch.signals import RunSignals
-from scad.batch.store import BatchPaths, batch_state, load_manifest, read_batch_events
+from scad.batch.state import batch_state
+from scad.batch.store import BatchPaths, load_manifest, read_batch_events
 from scad.config.schema import Config
 from scad.home import Home
 from scad.runs.gate import StartGate

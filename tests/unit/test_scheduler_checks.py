@@ -26,7 +26,8 @@ from scad.batch.events import (
 from scad.batch.fixes import fix_prompt
 from scad.batch.policy import backoff
 from scad.batch.scheduler import Scheduler
-from scad.batch.store import BatchPaths, ItemState, batch_state, load_manifest, save_manifest
+from scad.batch.state import ItemState, batch_state
+from scad.batch.store import BatchPaths, load_manifest, save_manifest
 from scad.checks.report import CheckReport
 from scad.home import Home
 from scad.runs.envelopes import Checked

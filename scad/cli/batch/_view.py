@@ -10,7 +10,8 @@ from collections.abc import Collection, Sequence
 import anyio
 import asyncclick as click
 
-from ...batch.store import BatchPaths, batch_over, batch_state, load_manifest, read_batch_events
+from ...batch.state import batch_state
+from ...batch.store import BatchPaths, batch_over, load_manifest, read_batch_events
 from ...batch.view import BatchRow, BatchView, BatchWatcher
 from ...home import Home
 from ...interrupts import open_signal_receiver
