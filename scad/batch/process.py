@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -34,6 +35,7 @@ from ..engine import endpoint_of
 from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
+from ..interrupts import run_until_stopped
 from ..runs.records import aload_run, now_iso
 from ..runs.supervisor import STOP_GRACE, stop_run
 from ..sessions.remote import check_swarm_config
@@ -239,29 +241,32 @@ def requeue(home: Home, batch_id: str, *, failed_only: bool) -> list[int]:
 def main(argv: list[str] | None = None) -> None:
     """The background supervisor's process: supervise the batch named on the command
     line (in ``$SCAD_HOME``), or standing by the one its input names, to its end.
-    Its output is the supervisor's log."""
+    Its output is the supervisor's log. A SIGTERM or Ctrl-C before the batch's own
+    handler is up stops it as an anyio cancellation (see :mod:`scad.interrupts`)."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        said = anyio.run(_stand_by_or_supervise, scad_home(), args, backend="asyncio")
+        stopped = anyio.run(
+            run_until_stopped, partial(_stand_by_or_supervise, scad_home(), args), backend="asyncio"
+        )
     except ScadError as exc:
         sys.stderr.write(f"scad: error: {exc}\n")
         sys.exit(exc.exit_code)
     except _CannotSupervise:
         sys.exit(1)
-    if said is not None:
-        sys.stderr.write(said)
+    if stopped is not None:
+        sys.exit(stopped)
 
 
-async def _stand_by_or_supervise(home: Home, args: list[str]) -> str | None:
-    """The batch supervised, and how it ended; a standby waits for its batch with its
+async def _stand_by_or_supervise(home: Home, args: list[str]) -> None:
+    """The batch supervised, saying how it ended; a standby waits for its batch with its
     event loop already up (asyncio's import and start are off the batch's path)."""
     if args == STANDBY_ARGS:
         if (batch_id := await anyio.to_thread.run_sync(_stand_by)) is None:
-            return None
+            return
     else:
         (batch_id,) = args
     ended = await _supervise(home, batch_id)
-    return f"batch {batch_id} ended: {ended}\n"
+    sys.stderr.write(f"batch {batch_id} ended: {ended}\n")
 
 
 #: What :func:`_supervise` imports (a command that imports this module does not). A

@@ -151,8 +151,8 @@ async def _supervise(
     # The signal handler outlives the runs: a second SIGTERM during the clean-up
     # must not kill the supervisor halfway.
     async with open_task_group() as guard:
-        if stop_on_signals:
-            guard.start_soon(_stop_on_signals, everything, log)
+        if stop_on_signals:  # up before a run starts: each signal is the batch's
+            await guard.start(_stop_on_signals, everything, log)
         try:
             with everything:
                 await scheduler.run(pending, records, state.run_ids)
@@ -170,9 +170,13 @@ async def _supervise(
 
 
 async def _stop_on_signals(
-    everything: anyio.CancelScope, log: Callable[[BatchEvent], Awaitable[None]]
+    everything: anyio.CancelScope,
+    log: Callable[[BatchEvent], Awaitable[None]],
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     with open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+        task_status.started()
         async for _ in received:
             if not everything.cancel_called:
                 await log(Stopping(detail="stopped on request"))

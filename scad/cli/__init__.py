@@ -8,6 +8,7 @@ before click and the event loop are loaded (they are most of a command's start).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -27,23 +28,29 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(VERSION)
         return
-    from functools import partial
-
-    import anyio
-
-    from ..interrupts import run_until_stopped
-    from ._root import cli
-
     try:
+        from functools import partial
+
+        import anyio
+
+        from ..interrupts import run_until_stopped
+        from ._root import cli
+
         # Work in flight is rolled back or left consistent by its own clean-up, which
         # a Ctrl-C or a SIGTERM reaches as an anyio cancellation (shields hold).
+        command = partial(cli.main, prog_name="scad")
         stopped = anyio.run(
-            run_until_stopped, partial(cli.main, prog_name="scad"), backend="asyncio"
+            partial(run_until_stopped, command, repeated=_say_cleaning_up), backend="asyncio"
         )
     except KeyboardInterrupt:  # before the command's handler is in place
         stopped = 130
     if stopped is not None:
         raise SystemExit(stopped)
+
+
+def _say_cleaning_up() -> None:
+    # Called from a signal handler: one unbuffered write, never the (maybe busy) stream.
+    os.write(2, b"scad: stopping: cleaning up what was under way (Ctrl-\\ quits now)\n")
 
 
 #: The root group, loaded with click when asked for.

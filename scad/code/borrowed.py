@@ -2,11 +2,12 @@
 
 scad keeps, per home and host repo, a bare copy of the repo (the *borrowed store*,
 :func:`borrowed_store`): made once by copying the host's object files, then brought up
-to date by a fetch before each clone, so it costs the host's new commits only. A run's
-container sees its ``objects`` folder read-only at the same path as on the host, and
-the clone's ``objects/info/alternates`` names that path (git in the clone finds it on
-either side): the clone's own objects are what the agent writes. A read-only mount cannot be written through, and a hard
-link across mounts cannot be made, so nothing the agent does reaches the store.
+to date by a fetch before each clone (runs made at once share one), so it costs the
+host's new commits only. A run's container sees its ``objects`` folder read-only at
+the same path as on the host, and the clone's ``objects/info/alternates`` names that
+path (git in the clone finds it on either side): the clone's own objects are what
+the agent writes. A read-only mount cannot be written through, and a hard link
+across mounts cannot be made, so nothing the agent does reaches the store.
 
 While runs borrow from it the store is only ever added to: scad never repacks or
 prunes it (``gc.auto = 0``), so whatever the host repo rewrites or collects while runs

@@ -24,6 +24,7 @@ import time
 import anyio
 
 from ..home import Home, scad_home
+from ..interrupts import open_signal_receiver
 from ..runs.records import now_iso
 from ._credentials import TOKEN_ENDPOINT, credential_source
 from ._lifecycle import GatewayInfo, GatewayPaths, read_state, write_state
@@ -106,7 +107,7 @@ async def _serve(home: Home, paths: GatewayPaths, addresses: list[str]) -> None:
         os.environ, token_endpoint=os.environ.get(TOKEN_ENDPOINT_VARIABLE) or TOKEN_ENDPOINT
     )
     previous = read_state(paths)
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with serve_gateway(
             home,
             credential,

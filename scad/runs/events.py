@@ -19,7 +19,7 @@ nests far below the decoder's recursion limit (which counts the reader's own
 stack); anything else an agent prints is kept as ``text``. So no reader, and no
 writer finding its place, depends on decoding what an agent printed.
 
-Readers tolerate a partial last line and event types they do not know.
+Readers (:mod:`.logread`) tolerate a partial last line and event types they do not know.
 """
 
 from __future__ import annotations
