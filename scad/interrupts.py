@@ -68,8 +68,9 @@ async def run_until_stopped(
     it, the exit code a shell gives a process that signal ended (128 + its number),
     else None. A signal after the first calls ``repeated`` (to say what is going on)
     and changes nothing else: the clean-ups then under way are shielded, and each is
-    bounded by its own timeout. Call it in the main thread (the one that takes
-    signals)."""
+    bounded by its own timeout. A signal that comes once nothing is left to cancel
+    (the command's last shielded step) lets it end as it would have. Call it in the
+    main thread (the one that takes signals)."""
     loop = asyncio.get_running_loop()
     stopped_by: list[int] = []
     with anyio.CancelScope() as scope:
