@@ -5,8 +5,8 @@ asyncio's runner answers a Ctrl-C by cancelling its main task natively, and no
 that a Ctrl-C waits for the container's id was cut short, the roll-back found no
 container yet, and the one the engine made a moment later was no run's. A command
 runs instead in a cancel scope that the signals cancel (:func:`run_until_stopped`),
-and every shield holds. SIGTERM (a ``kill``, ``timeout``, a process manager) stops
-it the same way: it rolls back what it was making.
+and every shield holds. SIGTERM (a ``kill``, ``timeout``, a process manager) and
+SIGHUP (its terminal closed) stop it the same way: it rolls back what it was making.
 
 Every handler here is Python's own, put in place with one ``signal.signal`` and
 put back with another, so there is no moment between two handlers when a signal
@@ -36,8 +36,8 @@ __all__ = [
     "run_until_stopped",
 ]
 
-#: The signals that stop a command: a Ctrl-C, and a polite kill.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The signals that stop a command: a Ctrl-C, a polite kill, and its terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: Signals a receiver holds until they are read; more at once are dropped (one
 #: read already says what a second would).

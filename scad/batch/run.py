@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from anyio.abc import TaskStatus
 from ..config.schema import Config
 from ..config.swarm import placed
 from ..home import Home
-from ..interrupts import open_signal_receiver
+from ..interrupts import STOP_SIGNALS, open_signal_receiver
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
 from ..runs.envelopes import Created
@@ -175,7 +174,7 @@ async def _stop_on_signals(
     *,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    with open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+    with open_signal_receiver(*STOP_SIGNALS) as received:
         task_status.started()
         async for _ in received:
             if not everything.cancel_called:

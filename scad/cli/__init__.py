@@ -8,6 +8,7 @@ before click and the event loop are loaded (they are most of a command's start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -49,8 +50,10 @@ def main() -> None:
 
 
 def _say_cleaning_up() -> None:
-    # Called from a signal handler: one unbuffered write, never the (maybe busy) stream.
-    os.write(2, b"scad: stopping: cleaning up what was under way (Ctrl-\\ quits now)\n")
+    # Called from a signal handler: one unbuffered write, never the (maybe busy) stream,
+    # and nothing raised into the code it interrupted (the terminal may be gone).
+    with contextlib.suppress(OSError):
+        os.write(2, b"scad: stopping: cleaning up what was under way (Ctrl-\\ quits now)\n")
 
 
 #: The root group, loaded with click when asked for.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import webbrowser
 from contextlib import ExitStack
 
@@ -11,7 +10,7 @@ import anyio
 import asyncclick as click
 
 from ..errors import UsageError
-from ..interrupts import open_signal_receiver
+from ..interrupts import STOP_SIGNALS, open_signal_receiver
 from ..taskgroups import open_task_group
 from ._app import Application, pass_app
 
@@ -46,7 +45,7 @@ async def ui(app: Application, host: str, port: int, open_browser: bool) -> None
                     # not the address: an argument list (token and all) is public in /proc.
                     page = stack.enter_context(launch_page(serving.url))
                     tg.start_soon(_open_in_browser, page.as_uri())
-                with open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with open_signal_receiver(*STOP_SIGNALS) as signals:
                     async for _ in signals:
                         break
                 tg.cancel_scope.cancel()

@@ -131,6 +131,7 @@ def ended(process: subprocess.Popen[str]) -> tuple[int, str]:
     [
         pytest.param([signal.SIGINT], 130, id="ctrl-c"),
         pytest.param([signal.SIGTERM], 143, id="sigterm"),
+        pytest.param([signal.SIGHUP], 129, id="terminal-closed"),
         pytest.param([signal.SIGINT, signal.SIGINT], 130, id="ctrl-c-twice"),
         pytest.param([signal.SIGINT, signal.SIGTERM], 130, id="ctrl-c-then-sigterm"),
     ],
@@ -144,6 +145,18 @@ def test_a_signal_waits_for_shielded_work_then_ends_the_command(
         interrupt(process, signals, tmp_path)
         said = "scad: stopping: cleaning up what was under way (Ctrl-\\ quits now)\n"
         assert ended(process) == (code, said * (len(signals) - 1))
+    assert (tmp_path / "done").exists()
+
+
+def test_a_second_signal_with_nowhere_to_say_so_changes_nothing(tmp_path: Path) -> None:
+    """The line a second signal says cannot be written (the terminal is gone, the pipe
+    closed): the handler swallows that, never raising into the clean-up it interrupted."""
+    with holding(tmp_path, "hold", str(tmp_path), "2") as process:
+        assert process.stderr is not None
+        process.stderr.close()  # a write to it now fails (EPIPE)
+        interrupt(process, [signal.SIGINT, signal.SIGHUP], tmp_path)
+        process.wait(timeout=30)
+        assert process.returncode == 130
     assert (tmp_path / "done").exists()
 
 
