@@ -36,8 +36,9 @@ from ..errors import ScadError, SessionError
 from ..home import Home, scad_home
 from ..image.build import BuildProgress, build_image
 from ..interrupts import run_until_stopped
+from ..runs.containers import STOP_GRACE
 from ..runs.records import aload_run, now_iso
-from ..runs.supervisor import STOP_GRACE, stop_run
+from ..runs.supervisor import stop_run
 from ..sessions.remote import check_swarm_config
 from ..sessions.remote_engine import runs_on
 from ..sessions.start import arequire_credentials

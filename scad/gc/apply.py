@@ -14,10 +14,10 @@ from ..code.borrowed import is_store_name, remove_store
 from ..errors import NotFound, ScadError
 from ..home import Home
 from ..progress import OnProgress, Progress
+from ..runs.containers import STOP_GRACE
 from ..runs.ledger import keep_collected
 from ..runs.records import RunPaths, load_run
 from ..runs.summaries import summarise_log
-from ..runs.supervisor import STOP_GRACE
 from .items import GcItem, GcPlan, GcResult
 from .rules import borrowed_verdict
 from .scan import busy, entries, read_borrowers

@@ -16,7 +16,10 @@ from .records import RunRecord, save_run
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["adopt_container", "remove_containers", "retire_containers"]
+__all__ = ["STOP_GRACE", "adopt_container", "remove_containers", "retire_containers"]
+
+#: Seconds a container gets to stop before it is killed.
+STOP_GRACE = 10
 
 
 async def adopt_container(

@@ -26,40 +26,36 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from ..engine import ContainerExit, ContainerSpec, OutputStream, labels
+from ..engine import ContainerSpec, OutputStream, labels
 from ..errors import EngineError, EngineUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
-from ..taskgroups import open_task_group
-from .catchup import catch_up, follow_engine
-from .containers import remove_containers
-from .envelopes import Cancelled, ClaudeLine, Exited, Resumed, Started
-from .events import LogLine, append_event, ingest, mark_lost, position, supervising
+from ._regain import follow_to_end, regain
+from .catchup import catch_up
+from .containers import STOP_GRACE, remove_containers
+from .envelopes import Cancelled, Exited, Resumed, Started
+from .events import LogLine, append_event, ingest, mark_lost, supervising
 from .fence import fence_container, fenced
 from .gate import StartGate
-from .gatewaylog import BudgetRefused, refused_by_budget
-from .lives import RunLives, refused_payment
-from .logread import each_event
 from .outcomes import Outcome, Status, Watch, exit_event, outcome_of
+from .readback import budget_refusal, logged_outcome, stopped_by_user
 from .records import RunPaths, RunRecord, save_run
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Outcome", "Status", "adopt", "budget_refusal", "launch", "stop_run", "supervise"]
+__all__ = [
+    "CLEANUP_SECONDS",
+    "Outcome",
+    "Status",
+    "adopt",
+    "launch",
+    "stop_run",
+    "supervise",
+]
 
-#: Seconds a container gets to stop before it is killed.
-STOP_GRACE = 10
 #: Bound on the shielded clean-up of a cancelled run: longer than a stop may take.
 CLEANUP_SECONDS = STOP_GRACE + 90
-#: How long a supervisor that lost the engine mid-run waits for it to answer again
-#: (an engine restart with live-restore takes seconds), and its pauses between asking.
-REGAIN_SECONDS = 300.0
-REGAIN_PAUSES = (0.5, 10.0)
-
-
-#: How long a run that says the API refused it with 402 waits for the gateway's word.
-REFUSAL_WAIT = 2.0
 
 
 async def _create(engine: Engine, home: Home, record: RunRecord, spec: ContainerSpec) -> str:
@@ -163,7 +159,7 @@ async def supervise(
     A run that cannot start raises the ScadError that kept it from starting (its
     container removed, its end logged; the caller names the run). Once started,
     an engine that fails is waited for and the run followed to its real end (see
-    :func:`_regain`); only cancellation (or a bug) propagates, after the run is
+    :func:`._regain.regain`); only cancellation (or a bug) propagates, after the run is
     stopped, caught up and removed.
     """
     paths = RunPaths(home, record.run_id)
@@ -205,7 +201,7 @@ async def supervise(
                         await mark_lost(paths, container_id, f"it could not start: {exc}")
                 raise  # as it came: the caller names the run
             assert container_id is not None
-            return await _regain(
+            return await regain(
                 engine, home, record, container_id, exc, watch, idle_timeout, deadline
             )
     return outcome_of(
@@ -238,12 +234,12 @@ async def adopt(
                 # Its supervisor died before starting it.
                 await _start(engine, container_id, state.labels, state.image_id)
             watch.started = True
-            await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
+            await follow_to_end(engine, home, record, container_id, watch, idle_timeout, deadline)
         except ScadError as exc:
-            return await _regain(
+            return await regain(
                 engine, home, record, container_id, exc, watch, idle_timeout, deadline
             )
-    return await _logged_outcome(paths, record.run_id, container_id, watch)
+    return await logged_outcome(paths, record.run_id, container_id, watch)
 
 
 @contextlib.asynccontextmanager
@@ -261,161 +257,6 @@ async def _never_left_running(
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
             await stop_run(engine, home, record, container())
         raise
-
-
-async def _follow(
-    engine: Engine,
-    home: Home,
-    record: RunRecord,
-    container_id: str,
-    watch: Watch,
-    idle_timeout: float | None,
-    deadline: float | None,
-) -> None:
-    """The container's output through the engine's log into the run's, to its end,
-    under the watchdogs."""
-    paths = RunPaths(home, record.run_id)
-    async with open_task_group() as tg:
-        tg.start_soon(_log_watchdog, engine, paths, container_id, watch, idle_timeout, deadline)
-        await follow_engine(engine, home, record, supervisor=True)
-        tg.cancel_scope.cancel()
-
-
-async def _regain(
-    engine: Engine,
-    home: Home,
-    record: RunRecord,
-    container_id: str,
-    error: ScadError,
-    watched: Watch,
-    idle_timeout: float | None,
-    deadline: float | None,
-) -> Outcome:
-    """The engine failed while the run was watched, and its container may live on (a
-    dropped connection, an engine restarted with live-restore). Once the engine
-    answers again (asked with growing pauses, for up to :data:`REGAIN_SECONDS`),
-    the container is followed through the engine's log to its end and the outcome
-    is its real exit; one gone meanwhile is ``crashed`` (``lost`` in its log).
-
-    An engine that never answers leaves the container's fate unknown: it is stopped
-    if the engine lets it (then ``crashed``: it is gone, and may be tried again),
-    else the run ends ``unknown``, which nobody tries again beside a container that
-    may still be running.
-    """
-    paths = RunPaths(home, record.run_id)
-    until = anyio.current_time() + REGAIN_SECONDS
-    pause, longest = REGAIN_PAUSES
-    while anyio.current_time() + pause < until:
-        await anyio.sleep(pause)
-        pause = min(2 * pause, longest)
-        # What was seen live is read back from the log, with its watchdogs' verdict.
-        watch = Watch()
-        watch.started, watch.stop = True, watched.stop
-        try:
-            state = await engine.inspect(container_id)
-            if state is not None and state.status == "created":  # the start never reached it
-                await engine.remove(container_id, force=True)
-                await mark_lost(paths, container_id, "its start never reached the engine")
-                detail = f"{record.run_id}: {error}; its container never started"
-                return Outcome(
-                    run_id=record.run_id,
-                    outcome="crashed",
-                    container_id=container_id,
-                    detail=detail,
-                )
-            if watch.stop is not None:  # its stop may never have reached the engine
-                await engine.stop(container_id, grace=STOP_GRACE)
-            await _follow(engine, home, record, container_id, watch, idle_timeout, deadline)
-        except ScadError as exc:
-            error = exc
-            continue
-        return await _logged_outcome(paths, record.run_id, container_id, watch)
-    try:
-        with anyio.fail_after(STOP_GRACE + 30):
-            await engine.stop(container_id, grace=STOP_GRACE)
-    except (ScadError, TimeoutError):
-        detail = f"{record.run_id}: {error}; whether its container {container_id[:12]} still runs is unknown"
-        return Outcome(
-            run_id=record.run_id, outcome="unknown", container_id=container_id, detail=detail
-        )
-    # Stopped: what it printed stays in the engine's log, for a catch-up.
-    detail = f"{record.run_id}: {error}; its container was stopped"
-    return Outcome(
-        run_id=record.run_id, outcome="crashed", container_id=container_id, detail=detail
-    )
-
-
-async def _log_watchdog(
-    engine: Engine,
-    paths: RunPaths,
-    container_id: str,
-    watch: Watch,
-    idle_timeout: float | None,
-    deadline: float | None,
-) -> None:
-    """The watchdogs of a run followed through the engine's log: quiet is measured
-    by the lines reaching the event log."""
-    seen, since = -1, anyio.current_time()
-    while (wait := watch.wait_for(idle_timeout, deadline)) is not None:
-        await anyio.sleep(min(wait, 1.0))
-        where = await position(paths, container_id)
-        now = anyio.current_time()
-        if where.next_line != seen:
-            seen, since = where.next_line, now
-        quiet = idle_timeout is not None and now - since >= idle_timeout
-        if quiet or (deadline is not None and now >= deadline):
-            watch.expire(deadline)
-            with contextlib.suppress(ScadError):  # the follower sees what became of it
-                await engine.stop(container_id, grace=STOP_GRACE)
-
-
-async def _logged_outcome(paths: RunPaths, run_id: str, container_id: str, watch: Watch) -> Outcome:
-    """The outcome of a container's life as its event log tells it."""
-    cid = container_id[:12]
-    lives = RunLives()
-    life = None
-    async for envelope in each_event(paths):
-        about = lives.feed(envelope)
-        if about is None or about.cid != cid:
-            continue
-        life = about
-        if isinstance(envelope, ClaudeLine):
-            watch.saw_envelope(envelope)
-    exit = life.exit if life is not None else None
-    lost = life.lost if life is not None else None
-    if exit is None or lost is not None:
-        detail = lost.detail if lost else "the container ended with no exit in its log"
-        return Outcome(run_id=run_id, outcome="crashed", container_id=container_id, detail=detail)
-    if exit.stderr:
-        watch.stderr.extend(exit.stderr.splitlines())
-    watch.stop = watch.stop or exit.stop
-    return outcome_of(
-        run_id, container_id, ContainerExit(exit_code=exit.exit_code, oom=exit.oom), watch,
-        await budget_refusal(paths, watch), stopped=life is not None and life.stopped,
-    )  # fmt: skip
-
-
-async def stopped_by_user(paths: RunPaths) -> bool:
-    """Whether ``session stop`` stopped the run's last container (its ``stopped``
-    comes after the container's start)."""
-    lives = RunLives()
-    async for envelope in each_event(paths):
-        lives.feed(envelope)
-    return lives.stopped
-
-
-async def budget_refusal(paths: RunPaths, watch: Watch) -> BudgetRefused | None:
-    """The gateway's refusal of the run for its budget, when its result says 402 (the
-    gateway writes its events a moment after it answers: they are given that moment)."""
-    if not refused_payment(watch.result):
-        return None
-    with anyio.move_on_after(REFUSAL_WAIT):
-        while True:
-            refusal = await anyio.to_thread.run_sync(refused_by_budget, paths.gateway_events)
-            if refusal is not None:
-                return refusal
-            await anyio.sleep(0.05)
-    return None
 
 
 async def _stream(

@@ -16,12 +16,11 @@ from ..errors import SessionError, UnfetchedWork, UnreadableClone
 from ..gateway import revoke_run
 from ..home import Home
 from ..runs.catchup import catch_up
-from ..runs.containers import adopt_container, remove_containers
+from ..runs.containers import STOP_GRACE, adopt_container, remove_containers
 from ..runs.envelopes import Cleaned, Stopped
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord, asave_run, find_run, list_runs, now_iso
 from ..runs.summaries import summarise_transcripts
-from ..runs.supervisor import STOP_GRACE
 from ..taskgroups import open_task_group
 
 if TYPE_CHECKING:

@@ -31,8 +31,8 @@ from ..runs.events import append_event, ingest, mark_lost, position, supervising
 from ..runs.gate import StartGate
 from ..runs.lines import event_time
 from ..runs.outcomes import Outcome, Watch, outcome_of
+from ..runs.readback import budget_refusal
 from ..runs.records import RunPaths, RunRecord
-from ..runs.supervisor import budget_refusal
 from ..taskgroups import open_task_group
 from .nodeloss import node_loss
 from .service import TOKEN_FILE, secret_name

@@ -130,6 +130,8 @@ async def sticky_run_on_its_node(project: Project, results: list[Any]) -> tuple[
             prompt = project.run_dir(run_id) / "inputs" / "prompt.txt"
             if not prompt.exists() or "first.txt" not in prompt.read_text():
                 continue
+            if not (project.run_dir(run_id) / "events.jsonl").exists():
+                continue  # its prompt is written, its log not begun yet (a retry being made)
             started = [e for e in project.envelopes(run_id) if e.get("event") == "started"]
             if started and pushed_subjects(project, run_id)[:1] == ["first"]:
                 found.append((run_id, started[-1]["node"]))

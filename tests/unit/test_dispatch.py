@@ -592,7 +592,7 @@ async def test_a_retried_batch_gives_each_prompt_its_retries_again(
 async def test_losing_the_engine_while_adopting_a_run_ends_that_run_not_the_batch(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.runs.supervisor.REGAIN_SECONDS", 0.5)
+    monkeypatch.setattr("scad.runs._regain.REGAIN_SECONDS", 0.5)
     home, config = project
     batch_id = make_batch(home, ["a", "b"])
     engine = Scripted({"01": [Script(out(INIT), hang=True)], "02": [OK]})
@@ -851,7 +851,7 @@ async def test_a_run_whose_engine_went_away_is_followed_to_its_real_end_not_retr
 async def test_a_run_whose_engine_never_answers_again_is_unknown_and_not_retried(
     project: tuple[Home, Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scad.runs.supervisor.REGAIN_SECONDS", 0.5)
+    monkeypatch.setattr("scad.runs._regain.REGAIN_SECONDS", 0.5)
     home, config = project
     batch_id = make_batch(home, ["a"], retries=2)
     engine = Vanishing({"01": [Script(out(INIT), hang=True), OK]})

@@ -13,8 +13,8 @@ from scad.home import Home
 from scad.runs.envelopes import Exited, Started
 from scad.runs.events import LogLine, append_event, ingest
 from scad.runs.outcomes import Watch
+from scad.runs.readback import logged_outcome
 from scad.runs.records import RunPaths
-from scad.runs.supervisor import _logged_outcome
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ async def test_the_outcome_of_an_adopted_run_reads_its_log_a_chunk_at_a_time(
     assert paths.events.stat().st_size > 60 << 20
     tracemalloc.start()
     try:
-        outcome = await _logged_outcome(paths, "r1", CID, Watch())
+        outcome = await logged_outcome(paths, "r1", CID, Watch())
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
