@@ -324,9 +324,7 @@ def open_batch_engine(
     engine (a container's life asked straight on the socket, no client imported);
     a swarm's services, or an engine on another host, take ``open_client``'s client
     with a pool sized for the batch (:func:`engine_connections`)."""
-    if manifest.options.runs_on == "swarm" or not endpoint_of(os.environ).host.startswith(
-        "unix://"
-    ):
+    if manifest.options.runs_on == "swarm" or endpoint_of(os.environ).socket is None:
         return open_client(max_connections=engine_connections(manifest.options.parallel))
     return open_socket()
 

@@ -278,8 +278,7 @@ class DockerEngine:
         at most :data:`REQUEST_TIMEOUT`) means the engine no longer answers. A local
         socket's is read off the socket (see :mod:`._rawhttp`), any other's through
         the client."""
-        if self._endpoint.host.startswith("unix://"):
-            socket = self._endpoint.host.removeprefix("unix://")
+        if (socket := self._endpoint.socket) is not None:
             async with open_socket_log(socket, container_id, params, follow=follow) as log:
                 yield log
             return
@@ -450,9 +449,9 @@ async def open_engine(
     host = endpoint.host
     connector: aiohttp.BaseConnector
     try:
-        if host.startswith("unix://"):
+        if endpoint.socket is not None:
             # With a connector of our own, aiodocker wants the placeholder host it uses itself.
-            connector = aiohttp.UnixConnector(host.removeprefix("unix://"), limit=max_connections)
+            connector = aiohttp.UnixConnector(endpoint.socket, limit=max_connections)
             docker = aiodocker.Docker(url="unix://localhost", connector=connector)
         elif host.startswith("tcp://"):
             tls: ssl.SSLContext | bool = False

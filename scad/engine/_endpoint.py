@@ -58,6 +58,11 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
         return not self.host.startswith(("unix://", "npipe://"))
 
     @property
+    def socket(self) -> str | None:
+        """The path of the engine's unix socket on this host; None for any other address."""
+        return self.host.removeprefix("unix://") if self.host.startswith("unix://") else None
+
+    @property
     def shown(self) -> str:
         """The address and how it was chosen, for messages."""
         return f"{self.host} ({self.origin})"

@@ -335,14 +335,12 @@ async def open_socket_engine(open_client: ClientOpener = _open_client) -> AsyncI
     :func:`scad.engine.open_engine` does, when it does not answer. An engine that is
     not a local socket is ``open_client``'s client."""
     endpoint = endpoint_of(os.environ)
-    if not endpoint.host.startswith("unix://"):
+    if endpoint.socket is None:
         async with open_client() as client:
             yield client
         return
     try:
-        await ask(
-            endpoint.host.removeprefix("unix://"), "GET", "/_ping", "ping", within=PING_TIMEOUT
-        )
+        await ask(endpoint.socket, "GET", "/_ping", "ping", within=PING_TIMEOUT)
     except EngineUnavailable as exc:
         raise unreachable(endpoint.host) from exc
     except EngineError as exc:  # something answers there, but not as an engine would

@@ -106,3 +106,17 @@ def test_tls_files_that_are_not_pem_are_named_never_shown(tmp_path: Path) -> Non
         f"DOCKER_HOST: cannot use the TLS files {tmp_path}/cert.pem, {key} ("
     )
     assert "SECRET" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "socket"),
+    [
+        ("unix:///var/run/docker.sock", "/var/run/docker.sock"),
+        ("unix:///tmp/a dir/d.sock", "/tmp/a dir/d.sock"),
+        ("tcp://127.0.0.1:2376", None),
+        ("ssh://user@box", None),
+        ("npipe:////./pipe/docker_engine", None),
+    ],
+)
+def test_only_a_unix_address_is_a_socket_on_this_host(host: str, socket: str | None) -> None:
+    assert Endpoint(host=host).socket == socket
