@@ -24,7 +24,7 @@ from ..interrupts import STOP_SIGNALS, open_signal_receiver
 from ..notify.deliver import deliver as deliver_notice
 from ..notify.notifier import Deliver, Notifier
 from ..runs.envelopes import Created
-from ..runs.logread import each_event
+from ..runs.logread import read_events
 from ..runs.records import RunPaths, RunRecord, list_runs, parse_iso
 from ..runs.supervisor import CLEANUP_SECONDS
 from ..sessions.start import discard_run
@@ -108,13 +108,16 @@ async def run_batch(
     return batch_state(manifest, await aread_batch_events(paths))
 
 
+#: How much of a run's log :func:`_was_made` reads: its first line, not the whole log.
+_FIRST_LINE = 4096
+
+
 async def _was_made(home: Home, record: RunRecord) -> bool:
     """Whether making the run ended: its log begins with ``created``, the last step of
     making one (a supervisor killed before it leaves a run that never held a
     container, its clones half made)."""
-    async for envelope in each_event(RunPaths(home, record.run_id)):
-        return isinstance(envelope, Created)
-    return False
+    envelopes, _ = await read_events(RunPaths(home, record.run_id), limit=_FIRST_LINE)
+    return bool(envelopes) and isinstance(envelopes[0], Created)
 
 
 async def _supervise(
