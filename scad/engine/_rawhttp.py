@@ -12,15 +12,15 @@ the client.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, closing, suppress
 
 import anyio
-import anyio.abc
 import msgspec
 
 from ..errors import EngineError, EngineUnavailable
 from ..text import printable
 from ._http import MAX_HEAD, ChunkedBody, Head, HttpError, head_of
+from ._unixsocket import UnixConnection, connect
 
 __all__ = ["REQUEST_TIMEOUT", "ask", "open_answer"]
 
@@ -62,10 +62,10 @@ async def open_answer(
     head_within = HEAD_TIMEOUT if head_bounded else None
     try:
         with anyio.fail_after(head_within):
-            stream = await anyio.connect_unix(socket)
+            stream = await connect(socket)
     except (OSError, TimeoutError) as exc:
         raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
-    async with stream:
+    with closing(stream):
         connection = "Connection: Upgrade\r\nUpgrade: tcp" if upgrade else "Connection: close"
         request = (
             f"{method} {target} HTTP/1.1\r\nHost: docker\r\n{connection}\r\n"
@@ -121,7 +121,7 @@ async def ask(
     return bytes(answer)
 
 
-async def _exchange(stream: anyio.abc.ByteStream, request: bytes, what: str) -> tuple[Head, bytes]:
+async def _exchange(stream: UnixConnection, request: bytes, what: str) -> tuple[Head, bytes]:
     """Send ``request``; the head of its answer, and the bytes of the body that came
     with it. The engine may refuse a request by its head and close the connection
     before taking its whole body: then the refusal, when it came, is the answer."""
@@ -136,29 +136,27 @@ async def _exchange(stream: anyio.abc.ByteStream, request: bytes, what: str) -> 
     return await _read_head(stream, what)
 
 
-async def _send(stream: anyio.abc.ByteStream, data: bytes, what: str) -> None:
+async def _send(stream: UnixConnection, data: bytes, what: str) -> None:
     try:
         await stream.send(data)
-    except (OSError, anyio.BrokenResourceError) as exc:
+    except OSError as exc:
         raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
 
 
-async def _receive(stream: anyio.abc.ByteStream, what: str) -> bytes:
+async def _receive(stream: UnixConnection, what: str) -> bytes:
     """The next bytes off the socket; b"" once the engine closed it."""
     try:
         return await stream.receive(READ_SIZE)
-    except anyio.EndOfStream:
-        return b""
-    except (OSError, anyio.BrokenResourceError) as exc:
+    except OSError as exc:
         raise EngineUnavailable(f"{what}: the Docker engine did not answer ({_why(exc)})") from exc
 
 
-def _why(exc: BaseException) -> str:
-    """What broke the connection (anyio's error says it only in its cause)."""
-    return str(exc.__cause__ or exc) or type(exc).__name__
+def _why(exc: OSError) -> str:
+    """What broke the connection."""
+    return str(exc) or type(exc).__name__
 
 
-async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, bytes]:
+async def _read_head(stream: UnixConnection, what: str) -> tuple[Head, bytes]:
     """The answer's head, and the bytes of the body that came with it."""
     data = b""
     while (end := data.find(b"\r\n\r\n")) < 0:
@@ -173,7 +171,7 @@ async def _read_head(stream: anyio.abc.ByteStream, what: str) -> tuple[Head, byt
         raise EngineError(f"{what}: {exc}") from exc
 
 
-async def _refusal(stream: anyio.abc.ByteStream, head: Head, first: bytes) -> bytes:
+async def _refusal(stream: UnixConnection, head: Head, first: bytes) -> bytes:
     """A refusal's body, as far as it goes (up to :data:`MAX_REFUSAL` bytes) or came
     within :data:`HEAD_TIMEOUT` (a refusal's connection may be reset: the engine did
     not read the body it refused)."""
@@ -203,7 +201,7 @@ class _Body:
     """The body's bytes, decoded from its chunks (or as they come, with a length). A
     read given up on (cancelled) loses nothing: the next one goes on where it was."""
 
-    def __init__(self, stream: anyio.abc.ByteStream, head: Head, first: bytes, what: str) -> None:
+    def __init__(self, stream: UnixConnection, head: Head, first: bytes, what: str) -> None:
         self._stream = stream
         self._chunks = ChunkedBody() if head.chunked else None
         #: The body's bytes still to come, when its length is given.

@@ -4,6 +4,8 @@ one of scad's errors."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ import pytest
 
 from scad.engine._client import DockerEngine
 from scad.engine._endpoint import Endpoint
+from scad.engine._rawhttp import open_answer
 from scad.errors import EngineError, EngineUnavailable, LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -125,3 +128,41 @@ async def test_no_engine_is_engine_unavailable(tmp_path: Path) -> None:
     engine = DockerEngine(cast(Any, None), Endpoint(host=f"unix://{tmp_path}/none.sock"))
     with pytest.raises(EngineUnavailable, match="did not answer"):
         await entries(engine)
+
+
+async def test_a_read_cancelled_in_the_turn_its_bytes_come_ends_quietly(tmp_path: Path) -> None:
+    """A Ctrl-C lands (a scope cancelled from a callback) in the same turn of the loop
+    as the engine's next bytes: the read is cancelled, and the wake-up meant for it
+    reaches no cancelled future (asyncio would print that as a traceback)."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    path = tmp_path / "engine.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    listener.setblocking(False)
+    read_once = anyio.Event()
+
+    async def read(*, task_status: anyio.abc.TaskStatus[anyio.CancelScope]) -> None:
+        with anyio.CancelScope() as scope:
+            task_status.started(scope)
+            async with open_answer(str(path), "GET", "/logs", "reading") as body:
+                async for _ in body:
+                    read_once.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            scope = await tg.start(read)
+            await anyio.wait_all_tasks_blocked()
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst")
+                await read_once.wait()
+                await anyio.wait_all_tasks_blocked()  # the reader waits for more
+                connection.sendall(b"more")
+                loop.call_soon(scope.cancel)
+    finally:
+        listener.close()
+        loop.set_exception_handler(None)
+    assert reported == []
