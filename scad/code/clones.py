@@ -90,11 +90,16 @@ async def _clone_borrowing(host_repo: Path, dest: Path, branch: str, borrowed: P
     then the host repo. Returns the commit it starts at, as the store (scad's own)
     names it."""
     host = await lend_objects(borrowed, host_repo)
-    on_branch = () if host.head == "(detached)" else ("--branch", host.head)
+    detached = host.head == "(detached)"
     await git.git(
-        dest.parent, "clone", "--shared", "--quiet", "--no-checkout", *on_branch,
+        dest.parent, "clone", "--shared", "--quiet", "--no-checkout",
+        *(() if detached else ("--branch", host.head)),
         *_identity_options(host.identity), str(borrowed), dest.name,
     )  # fmt: skip
+    if not detached:
+        # The clone made the branch where the store has it now: a fetch for a later
+        # run may have moved it since this run's fetch found the host.
+        await git.git(dest, "update-ref", f"refs/heads/{host.head}", host.start)
     await git.git(dest, "remote", "set-url", "origin", str(host_repo))
     await git.git(dest, "checkout", "--quiet", "-b", branch, host.start)
     return host.start

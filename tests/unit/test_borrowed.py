@@ -211,6 +211,27 @@ async def test_a_run_served_by_a_fetch_starts_where_that_fetch_found_the_host(
     assert agent_git(home, repo, later, "config", "--local", "user.name").strip() == "Second Name"
 
 
+async def test_a_run_served_by_an_earlier_fetch_keeps_the_host_branch_where_it_found_it(
+    home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another fetch moved the store's copy of the host's branch after the one that
+    serves this run: the clone's local copy of that branch is where the run's fetch
+    found it, as its own branch is, not where the store has it now."""
+    await borrowing_clone(home, repo, "r1")
+    store = borrowed_store(home, repo)
+    first = borrowed._fetched[store]
+    at_first = host_git(repo, "rev-parse", "HEAD").strip()
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "later on the host")
+    await borrowing_clone(home, repo, "r2")  # its fetch moves the store's main
+    monkeypatch.setitem(borrowed._fetched, store, (math.inf, first[1]))  # served by the first
+
+    clone = await borrowing_clone(home, repo, "r3")
+    assert agent_git(home, repo, clone, "rev-parse", "HEAD").strip() == at_first
+    assert agent_git(home, repo, clone, "rev-parse", "refs/heads/main").strip() == at_first
+    upstream = agent_git(home, repo, clone, "rev-parse", "--abbrev-ref", "main@{upstream}")
+    assert upstream.strip() == "origin/main"
+
+
 async def test_a_store_removed_after_a_shared_fetch_is_made_again(
     home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
