@@ -44,6 +44,8 @@ LOOPBACK = "127.0.0.1"
 START_SECONDS = 30
 #: How long a gateway may take to stop (answers in flight are cut short).
 STOP_SECONDS = 15
+#: How long a gateway that let go of its lock may take to end, when this process reaps it.
+REAP_SECONDS = 5.0
 #: How large the log may grow before a new gateway puts it aside (one older log kept).
 LOG_LIMIT = 8 << 20
 #: Gateways this process started: kept to be reaped when they end (a gateway outlives
@@ -184,6 +186,7 @@ async def stop_gateway(home: Home) -> bool:
             await anyio.sleep(0.05)
     if waited.cancelled_caught:
         raise GatewayError(f"the gateway (pid {info.pid}) did not stop in time")
+    await anyio.to_thread.run_sync(_reap_ended, info.pid)
     return True
 
 
@@ -211,6 +214,17 @@ def set_log_aside(log: Path) -> None:
 def _reap() -> None:
     with _STARTED_LOCK:
         _STARTED[:] = [process for process in _STARTED if process.poll() is None]
+
+
+def _reap_ended(pid: int) -> None:
+    """Reap the gateway ``pid`` if this process started it: it let go of its lock as
+    it ended, and is gone a moment later (else it would stay a zombie)."""
+    with _STARTED_LOCK:
+        ours = [process for process in _STARTED if process.pid == pid]
+    for process in ours:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=REAP_SECONDS)
+    _reap()
 
 
 def _lock_held(paths: GatewayPaths) -> bool:

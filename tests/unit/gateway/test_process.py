@@ -53,3 +53,16 @@ async def test_callers_asking_for_other_addresses_at_once_end_on_one_gateway_wit
         assert {"127.0.0.2", "127.0.0.3"} <= set(info.addresses)
     finally:
         await stop_gateway(home)
+
+
+async def test_a_gateway_this_process_started_is_reaped_when_it_stops_it(tmp_path: Path) -> None:
+    """Stopped by the process that started it, the gateway leaves no zombie behind (and
+    no process object that says it still runs, which Python warns about at exit)."""
+    from scad.gateway import _lifecycle
+
+    home = Home(tmp_path / "home")
+    environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANTHROPIC_API_KEY": "sk-t"}
+    info = await ensure_gateway(home, environ=environ)
+    assert await stop_gateway(home)
+    assert [p.pid for p in _lifecycle._STARTED if p.returncode is None] == []
+    assert not Path(f"/proc/{info.pid}").exists()
