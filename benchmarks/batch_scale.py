@@ -7,7 +7,8 @@ Each size runs in a fresh process through `run_batch`, the code `scad batch
 --foreground` runs (the supervisor's lock, its batch log written and synced event
 by event, its notices, the scheduler and its monitor reading the runs' signals),
 on the fake engine, with attempts that are instant: each writes its run's log (a
-start, Claude's init and result, the exit) and succeeds. No container, no clone:
+start, Claude's init and result, the exit) and succeeds, under a budget it never
+reaches (so each attempt's spend is read as it ends). No container, no clone:
 what is measured is the supervisor around the runs. It prints, per prompt:
 
 - CPU seconds of the batch (imports and set-up left out);
@@ -69,6 +70,9 @@ BATCH_ID = "sim-b-Jan01-0000"
 GOAL_PER_PROMPT_X = 1.2
 GOAL_LOOK_S = 1.0
 TS = "2026-01-01T00:00:00.000Z"
+#: A budget the batch never reaches: each attempt's spend is read as it ends, as a
+#: batch run with `--budget-usd` does.
+BUDGET = 1e6
 
 
 class InstantAttempts:
@@ -136,7 +140,7 @@ def make_batch(home: Home, prompts: int, parallel: int) -> None:
     save_manifest(paths, BatchManifest(
         batch_id=BATCH_ID, config="sim", tag="b", created=TS, image="scad-sim:x",
         source="simulation", items=items,
-        options=BatchOptions(parallel=parallel, stagger=0.0, backoff=0.01),
+        options=BatchOptions(parallel=parallel, stagger=0.0, backoff=0.01, budget_usd=BUDGET),
     ))  # fmt: skip
 
 

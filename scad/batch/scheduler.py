@@ -181,10 +181,12 @@ class Scheduler:
             await self.clock.sleep(self.monitor_period)
             await self.read_signals()
 
-    async def read_signals(self, *, rate_limits: bool = True) -> None:
-        """Spend and rate limits, as the runs report them (without ``rate_limits``,
-        those reported since the last read are read past)."""
-        for signal_ in await self.signals.poll(sorted(self.runs)):
+    async def read_signals(
+        self, run_ids: Collection[str] | None = None, *, rate_limits: bool = True
+    ) -> None:
+        """Spend and rate limits, as ``run_ids`` (else every run of the batch) report
+        them (without ``rate_limits``, those reported since the last read are read past)."""
+        for signal_ in await self.signals.poll(sorted(self.runs if run_ids is None else run_ids)):
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
             for status in signal_.rate_limits if rate_limits else ():
                 await self._limit(self.concurrency.rate_limited(self.clock.now(), status))
@@ -222,11 +224,14 @@ class Scheduler:
                     outcome = await self._attempt(run, attempt, adopting, turn)
                     # Checks cost no money: a budget spent from here lets them end.
                     self.scopes.pop(state.index)
-                    if outcome.outcome == "budget" or self.budget.limit_usd is not None:
-                        # What it spent (or the gateway's refusal for a spent budget)
-                        # is read before its slot goes to the next prompt, not a period
-                        # later: runs made ahead wait on that slot.
+                    # What it spent is read before its slot goes to the next prompt,
+                    # not a period later: runs made ahead wait on that slot. Its own
+                    # run's alone (the monitor reads the rest), unless the gateway
+                    # refused it for the budget the runs spent together.
+                    if outcome.outcome == "budget":
                         await self.read_signals()
+                    elif self.budget.limit_usd is not None and outcome.run_id:
+                        await self.read_signals([outcome.run_id])
                     if outcome.outcome == "succeeded" and self.attempts.checking:
                         judged = await self._check(run, attempt, fixes)
                 finally:

@@ -107,8 +107,10 @@ class Spend:
     def __init__(self) -> None:
         self.spent: dict[str, float] = {}
         self.rate_limits: dict[str, tuple[int, ...]] = {}
+        self.polled: list[list[str]] = []
 
     async def poll(self, run_ids: Collection[str]) -> list[RunSignals]:
+        self.polled.append(list(run_ids))
         return [RunSignals(run_id=r, spent_usd=self.spent.get(r, 0.0),
                            rate_limits=self.rate_limits.pop(r, ())) for r in run_ids]  # fmt: skip
 
@@ -199,6 +201,29 @@ async def test_a_run_refused_for_the_budget_keeps_the_next_from_starting_in_its_
     assert attempts.started == [1]
     ends = sorted((e.item, e.status) for e in log if isinstance(e, AttemptEnded))
     assert ends == [(1, "budget"), (2, "cancelled")]
+
+
+async def test_under_a_budget_an_attempt_s_end_reads_its_own_run_s_spend_only(
+    tmp_path: object,
+) -> None:
+    """With a budget, each attempt's spend is read as it ends, before its slot goes to
+    the next prompt: its own run's, not every run the batch made so far (which would
+    make a batch of N read N times N logs)."""
+    home = Home(tmp_path)  # type: ignore[arg-type]
+    batch_id = make_batch(home, list("abcdef"), parallel=2, budget_usd=100.0)
+    attempts = Attempts({n: ["succeeded"] for n in range(1, 7)})
+    spend, clock, log = Spend(), FakeClock(), []
+    for n in range(1, 7):
+        spend.spent[f"run-{n}"] = 1.0
+    manifest = load_manifest(home, batch_id)
+    with anyio.fail_after(10):
+        await scheduler(home, batch_id, attempts, spend, clock, log).run(
+            batch_state(manifest, []).items, {}, []
+        )
+    at_ends = spend.polled[1:]  # the first: what earlier passes spent, before any start
+    assert sorted(at_ends) == [[f"run-{n}"] for n in range(1, 7)]
+    assert [e.status for e in log if isinstance(e, AttemptEnded)] == ["succeeded"] * 6
+    assert not [e for e in log if isinstance(e, BudgetSpent)]
 
 
 async def test_a_rate_limit_halves_the_concurrency_once_per_cooldown_on_the_clock(
