@@ -46,8 +46,7 @@ from typing import Any
 import anyio
 
 from scad.config.schema import load_config
-from scad.engine import labels
-from scad.engine._client import open_engine
+from scad.engine import labels, open_engine
 from scad.engine._types import ContainerSpec
 from scad.home import Home
 from scad.image.build import build_image

@@ -42,8 +42,7 @@ from scad.checks.checkout import write_checkout
 from scad.checks.container import check_spec
 from scad.checks.run import check_run, run_sources
 from scad.config.schema import Config, load_config
-from scad.engine import Engine
-from scad.engine._client import open_engine
+from scad.engine import Engine, open_engine
 from scad.home import Home
 from scad.runs.records import RunRecord, load_run
 

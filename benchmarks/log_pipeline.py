@@ -147,7 +147,7 @@ def run_container(n: int) -> str:
 
 def catch_up_once(root: Path, container: str) -> int:
     """Catch a fresh log up from ``container``; the lines it holds afterwards."""
-    from scad.engine._client import open_engine
+    from scad.engine import open_engine
     from scad.runs.catchup import catch_up
 
     home = Home(root)

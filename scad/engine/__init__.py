@@ -98,7 +98,7 @@ def open_engine(
     """Connect to ``endpoint``'s engine (default: ``DOCKER_HOST`` with its TLS settings,
     a Docker context, or the local socket), checked to answer; ``max_connections``
     sizes the pool for the streams the caller will hold."""
-    from ._client import open_engine as open_client  # aiodocker: imported when used
+    from ._connect import open_engine as open_client  # aiodocker: imported when used
 
     return open_client(max_connections=max_connections, endpoint=endpoint)
 

@@ -323,7 +323,7 @@ def _quoted(reference: str) -> str:
 
 
 def _open_client() -> AbstractAsyncContextManager[Engine]:
-    from ._client import open_engine  # aiodocker: imported when something needs it
+    from ._connect import open_engine  # aiodocker: imported when something needs it
 
     return open_engine()
 

@@ -12,9 +12,10 @@ import aiodocker
 import anyio
 
 from ..errors import EngineError
-from ._client import REQUEST_TIMEOUT, _mapped, _request
 from ._internals import engine_json, task_log_response
 from ._logs import entries, last_texts
+from ._rawhttp import REQUEST_TIMEOUT
+from ._requests import mapped, request
 from ._swarmtypes import NodeState, ServiceSpec, TaskState
 from ._swarmwire import node_state, service_body, task_state
 
@@ -30,7 +31,7 @@ class DockerSwarm:
 
     async def registry_digest(self, reference: str) -> str | None:
         try:
-            with _request(f"look up {reference} in its registry"):
+            with request(f"look up {reference} in its registry"):
                 found = await engine_json(self._docker, f"distribution/{reference}/json")
         except EngineError as exc:
             if exc.status in (401, 403, 404, 500):  # the engine reports "not found" as 500 too
@@ -40,10 +41,10 @@ class DockerSwarm:
         return str(digest) if digest else None
 
     async def push_image(self, image: str, repository: str, tag: str) -> str:
-        with _request(f"tag {image} as {repository}:{tag}"):
+        with request(f"tag {image} as {repository}:{tag}"):
             await self._docker.images.tag(image, repository, tag=tag)
         digest = ""
-        with _request(f"push {repository}:{tag}", timeout=None):  # the caller bounds it
+        with request(f"push {repository}:{tag}", timeout=None):  # the caller bounds it
             async for progress in self._docker.images.push(repository, tag=tag, stream=True):
                 if "error" in progress:
                     raise EngineError(f"push of {repository}:{tag}: {progress['error']}")
@@ -54,20 +55,20 @@ class DockerSwarm:
 
     async def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
         encoded = base64.b64encode(data).decode()
-        with _request(f"create secret {name}"):
+        with request(f"create secret {name}"):
             made = await self._docker.secrets.create(name, encoded, b64=True, labels=labels)
         return str(made["ID"])
 
     async def remove_secret(self, secret_id: str) -> None:
         try:
-            with _request(f"remove secret {secret_id[:12]}"):
+            with request(f"remove secret {secret_id[:12]}"):
                 await self._docker.secrets.delete(secret_id)
         except EngineError as exc:
             if exc.status != 404:
                 raise
 
     async def create_service(self, spec: ServiceSpec) -> str:
-        with _request(f"create service {spec.name}"):
+        with request(f"create service {spec.name}"):
             made = await engine_json(
                 self._docker, "services/create", method="POST", body=service_body(spec)
             )
@@ -75,7 +76,7 @@ class DockerSwarm:
 
     async def remove_service(self, service_id: str) -> None:
         try:
-            with _request(f"remove service {service_id[:12]}"):
+            with request(f"remove service {service_id[:12]}"):
                 await self._docker.services.delete(service_id)
         except EngineError as exc:
             if exc.status != 404:
@@ -83,18 +84,18 @@ class DockerSwarm:
 
     async def services(self, labels: dict[str, str]) -> list[str]:
         wanted = [f"{key}={value}" for key, value in labels.items()]
-        with _request("list services"):
+        with request("list services"):
             rows = await self._docker.services.list(filters={"label": wanted})
         return [str(row["ID"]) for row in rows]
 
     async def tasks(self, service_id: str) -> list[TaskState]:
-        with _request(f"list tasks of {service_id[:12]}"):
+        with request(f"list tasks of {service_id[:12]}"):
             rows = await self._docker.tasks.list(filters={"service": [service_id]})
         return [task_state(row) for row in rows]
 
     async def node(self, node_id: str) -> NodeState | None:
         try:
-            with _request(f"inspect node {node_id[:12]}"):
+            with request(f"inspect node {node_id[:12]}"):
                 data = await self._docker.nodes.inspect(node_id=node_id)
         except EngineError as exc:
             if exc.status == 404:
@@ -103,7 +104,7 @@ class DockerSwarm:
         return node_state(data)
 
     async def nodes(self) -> list[NodeState]:
-        with _request("list swarm nodes"):
+        with request("list swarm nodes"):
             rows = await self._docker.nodes.list()
         return [node_state(row) for row in rows]
 
@@ -111,10 +112,10 @@ class DockerSwarm:
         params = {"stderr": "1", "follow": "0", "tail": str(tail)}
         what = f"stderr of task {task_id[:12]}"
         query = task_log_response(self._docker, task_id, params)
-        with _request(what):
+        with request(what):
             response = await query.__aenter__()
         try:
-            log = _mapped(entries(response.content.iter_any()), what, REQUEST_TIMEOUT)
+            log = mapped(entries(response.content.iter_any()), what, REQUEST_TIMEOUT)
             return await last_texts(log, tail)
         finally:
             with anyio.CancelScope(shield=True):
@@ -129,10 +130,10 @@ class DockerSwarm:
             params["since"] = since
         what = f"logs of task {task_id[:12]}"
         query = task_log_response(self._docker, task_id, params)
-        with _request(what):
+        with request(what):
             response = await query.__aenter__()
         try:
-            yield _mapped(
+            yield mapped(
                 entries(response.content.iter_any()),
                 what,
                 None if follow else REQUEST_TIMEOUT,

@@ -20,7 +20,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from scad.config.schema import CLAUDE_CODE_VERSION, load_config
-from scad.engine._client import Engine, open_engine
+from scad.engine import Engine, open_engine
 from scad.engine.labels import home_label
 from scad.errors import EngineUnavailable
 from scad.gateway import gateway_info

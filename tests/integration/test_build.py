@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.engine._client import ContainerSpec, Engine
+from scad.engine import ContainerSpec, Engine
 from scad.engine.labels import home_label
 from scad.home import Home
 from scad.names import image_repository

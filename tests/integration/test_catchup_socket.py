@@ -11,7 +11,8 @@ import aiodocker
 import anyio
 import pytest
 
-from scad.engine._client import ContainerSpec, DockerEngine, Engine
+from scad.engine import ContainerSpec, Engine
+from scad.engine._client import DockerEngine
 from scad.engine._internals import log_response
 from scad.engine._logs import entries as log_entries
 from scad.home import Home

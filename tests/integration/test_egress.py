@@ -12,7 +12,7 @@ import anyio
 import pytest
 from anyio.abc import SocketStream
 
-from scad.engine._client import ContainerSpec, Engine
+from scad.engine import ContainerSpec, Engine
 from scad.engine._types import BindMount, Security
 from scad.gateway._egress import (
     EgressNetwork,

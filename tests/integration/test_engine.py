@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiodocker
 import pytest
 
-from scad.engine._client import ContainerSpec, Engine
+from scad.engine import ContainerSpec, Engine
 from scad.engine._frames import Frames, frames
 from scad.engine._internals import log_response
 from scad.errors import EngineError

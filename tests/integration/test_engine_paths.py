@@ -9,8 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
-from scad.engine import open_socket_engine
-from scad.engine._client import open_engine
+from scad.engine import open_engine, open_socket_engine
 from scad.engine._types import ContainerFile, ContainerSpec, Engine
 from scad.errors import EngineError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.engine._client import open_engine
+from scad.engine import open_engine
 from scad.gc import GcPlan, apply_gc, plan_gc
 from scad.home import Home
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.engine import labels
-from scad.engine._client import Engine
+from scad.engine import Engine, labels
 from scad.home import Home
 
 from .sessions_support import SCAD, Project, run

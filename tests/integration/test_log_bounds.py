@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from scad.config.schema import load_config
-from scad.engine._client import open_engine
+from scad.engine import open_engine
 from scad.home import Home
 from scad.runs.catchup import catch_up
 from scad.runs.envelopes import ClaudeLine, Exited, Started

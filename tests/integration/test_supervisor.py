@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from scad.config.schema import load_config
-from scad.engine._client import open_engine
+from scad.engine import open_engine
 from scad.home import Home
 from scad.runs.logread import read_all_events
 from scad.runs.records import RunPaths, RunRecord

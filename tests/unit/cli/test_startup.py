@@ -31,7 +31,7 @@ with open(os.environ["PROBE_OUT"], "w") as out:
     json.dump(sorted(sys.modules), out)
 """
 
-DOCKER_CLIENT = {"aiodocker", "aiohttp", "scad.engine._client"}
+DOCKER_CLIENT = {"aiodocker", "aiohttp", "scad.engine._client", "scad.engine._connect"}
 SESSION_COMMANDS = {
     f"scad.cli.session.{name}"
     for name in ("attach", "clean", "info", "logs", "resume", "start", "stop")
