@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ..code import git
+from ..code import git, hostrepo
 from ..code.borrowed import run_lender
 from ..code.snapshot import CloneSnapshot
 from ..code.work import has_work, snapshot_work
@@ -111,7 +111,7 @@ def _tip(snapshot: CloneSnapshot, branch: str) -> str | None:
 
 async def _fork_point(store: Path, host_repo: Path, tip: str | None) -> str | None:
     """For a run recorded before its bases were: where its branch left the host's."""
-    host = await git.default_tip(host_repo)
+    host = await hostrepo.default_tip(host_repo)
     if host is None or tip is None:
         return host
     try:

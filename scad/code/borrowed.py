@@ -38,7 +38,7 @@ from ..errors import GitError
 from ..home import Home
 from ..locks import hold_flock
 from ..runs.records import RunRecord
-from . import git
+from . import git, hostrepo
 from ._objects import write_file
 
 __all__ = [
@@ -133,8 +133,8 @@ async def lend_objects(store: Path, host_repo: Path) -> HostAtFetch:
             return last[1]
         began = time.monotonic()
         # Read before the fetch: the HEAD it names is then among what the fetch brings.
-        head = await git.current_branch(host_repo)
-        identity = await git.host_identity(host_repo)
+        head = await hostrepo.current_branch(host_repo)
+        identity = await hostrepo.host_identity(host_repo)
         if not exists:
             await _create(store, host_repo)
         await _fetch(store, host_repo)

@@ -15,7 +15,7 @@ import msgspec
 from ..errors import GitError, UnreadableClone
 from ..runs.records import RunPaths
 from ..text import printable
-from . import git
+from . import git, hostrepo
 from ._objects import write_file
 from .borrowed import lend_objects
 from .snapshot import CloneSnapshot, snapshot_clone
@@ -57,7 +57,7 @@ async def create_clone(
     is handed over before any agent sees it.
     """
     if borrowed is None:
-        identity = _identity_options(await git.host_identity(host_repo))
+        identity = _identity_options(await hostrepo.host_identity(host_repo))
         await git.git(
             dest.parent, "clone", "--local", "--quiet", "--no-hardlinks", *identity,
             str(host_repo), dest.name,
@@ -165,9 +165,9 @@ async def _beyond_host(snapshot: CloneSnapshot, name: str, host_repo: Path) -> C
         tips["HEAD"] = snapshot.detached
     host_tips: list[str] = []
     host_objects = None
-    if await git.is_repository(host_repo):
+    if await hostrepo.is_repository(host_repo):
         host_tips = (await git.git(host_repo, "for-each-ref", "--format=%(objectname)")).split()
-        host_objects = await git.objects_folder(host_repo)
+        host_objects = await hostrepo.objects_folder(host_repo)
     try:
         kept = await git.commits_named(store, snapshot.kept, all_there=True)
         if not tips and not kept:

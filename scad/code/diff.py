@@ -19,7 +19,7 @@ from ..errors import GitError, UnreadableClone
 from ..home import Home
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
-from . import git
+from . import git, hostrepo
 from .borrowed import run_lender
 from .clones import Commit
 from .work import has_work, snapshot_work
@@ -113,7 +113,7 @@ async def diff_work(
 ) -> RepoDiff:
     """The work on ``branch`` of the run's repo ``key`` (see the module's docstring);
     ``lender``: the store its clone borrows from."""
-    if not await git.is_repository(host_repo):
+    if not await hostrepo.is_repository(host_repo):
         return RepoDiff(key=key, problem=f"{host_repo} is not a git repository any more")
     try:
         snapshot = await snapshot_work(paths, key, host_repo, branch, lender=lender)
@@ -144,7 +144,7 @@ async def diff_work(
 async def _base(store: Path, host_repo: Path, tip: str) -> str:
     """Where ``tip`` left the host's default branch; the empty tree when they share
     nothing (or the host has no default branch)."""
-    default = await git.default_tip(host_repo)
+    default = await hostrepo.default_tip(host_repo)
     if default is None:
         return EMPTY_TREE
     try:

@@ -45,7 +45,7 @@ from ..runs.envelopes import Fetched
 from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
-from . import git
+from . import git, hostrepo
 from .borrowed import run_lender
 from .work import has_work, snapshot_work
 
@@ -169,7 +169,7 @@ async def _fetch_repo(
 
     if not has_work(paths, key):
         return failed("the clone is gone")
-    if not await git.is_repository(host_repo):
+    if not await hostrepo.is_repository(host_repo):
         return failed(f"{host_repo} is not a git repository any more")
     try:
         lender = run_lender(paths.home, record, key)
@@ -235,7 +235,7 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
     names: set[str]
     #: The run's own branch: the one ``scad-*`` name it may bring under its name.
     own: str
-    #: The commit "ahead" counts from (see :func:`scad.code.git.default_tip`).
+    #: The commit "ahead" counts from (see :func:`scad.code.hostrepo.default_tip`).
     base: str | None
 
     def misleading(self, branch: str) -> bool:
@@ -260,7 +260,7 @@ class _Host(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _look_at(host_repo: Path, own: str) -> _Host:
-    all_refs = await git.refs(host_repo)
+    all_refs = await hostrepo.refs(host_repo)
     remotes = set((await git.git(host_repo, "remote")).split())
     names = set(remotes)
     for ref in all_refs:
@@ -270,14 +270,14 @@ async def _look_at(host_repo: Path, own: str) -> _Host:
         if space in ("tags", "remotes"):
             names.add(short)
     return _Host(
-        tips=git.heads(all_refs),
-        checked_out={b.casefold() for b in await git.checked_out_branches(host_repo)},
-        aliases=await git.symbolic_branches(host_repo),
-        default=await git.current_branch(host_repo),
+        tips=hostrepo.heads(all_refs),
+        checked_out={b.casefold() for b in await hostrepo.checked_out_branches(host_repo)},
+        aliases=await hostrepo.symbolic_branches(host_repo),
+        default=await hostrepo.current_branch(host_repo),
         remotes=remotes,
         names=names,
         own=own,
-        base=await git.default_tip(host_repo),
+        base=await hostrepo.default_tip(host_repo),
     )
 
 
@@ -326,10 +326,10 @@ async def _kept_tips(
     named = await git.commits_named(store, kept)
     if not named:
         return []
-    reached = [*branch_tips, *(await git.refs(host_repo)).values()]
+    reached = [*branch_tips, *(await hostrepo.refs(host_repo)).values()]
     listed = ("rev-list", "--stdin", f"--max-count={MAX_KEPT_LOOKED_AT}")
     seen = (await git.store_git(store, *listed, input=git.revisions(named, reached))).split()
-    lacking = await git.missing_objects(store, await git.objects_folder(host_repo), seen)
+    lacking = await git.missing_objects(store, await hostrepo.objects_folder(host_repo), seen)
     tips = sorted({tip for tip in named if tip in lacking})
     if len(tips) <= 1 or len(tips) > MAX_BRANCHES:
         return tips

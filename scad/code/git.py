@@ -8,52 +8,36 @@ git runs in two kinds of repository only, never in an agent's clone:
   configuration but the one scad wrote: neither the system's nor the user's.
 
 Variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` in scad's own
-environment are dropped, so nothing outside these arguments steers git.
+environment are dropped, so nothing outside these arguments steers git. The
+process itself (off the event loop, ended when cancelled) is :mod:`._process`'s.
+Beside the runners, the questions asked of a store: the commits tips reach or
+name, and the objects a host repo lacks; those asked of a host repo are
+:mod:`.hostrepo`'s.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TypeVar
-
-import anyio
-import msgspec
 
 from ..errors import GitError
+from ._process import Bounded, bounded, completed
 
 __all__ = [
-    "branch_tips",
-    "checked_out_branches",
     "commits_named",
     "count_commits",
-    "current_branch",
-    "default_tip",
     "git",
     "git_status",
     "git_status_bounded",
-    "heads",
-    "host_identity",
     "host_service",
-    "is_dirty",
-    "is_repository",
     "missing_objects",
-    "objects_folder",
-    "refs",
     "revisions",
     "store_command",
     "store_environment",
     "store_git",
     "store_git_bounded",
     "store_git_bytes",
-    "symbolic_branches",
-    "top_level",
-    "uncommitted_files",
 ]
 
 
@@ -93,75 +77,12 @@ async def _run_bytes(
     input: bytes | None,
     check: bool,
 ) -> bytes:
-    returncode, stdout, stderr = await _completed(command, env, input)
+    returncode, stdout, stderr = await completed(command, env, input)
     if check and returncode != 0:
         message = stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {returncode}"
         raise GitError(f"git {verb} in {where} failed: {detail}")
     return stdout
-
-
-T = TypeVar("T")
-
-#: How long a cancelled git has to end on SIGTERM before it is killed.
-END_SECONDS = 5.0
-
-
-async def _completed(
-    command: Sequence[str], env: dict[str, str], input: bytes | None
-) -> tuple[int, bytes, bytes]:
-    """Run ``command`` to its end in worker threads: spawning a process (a fork of a
-    big interpreter) and reaping it would otherwise hold the event loop. Cancelled,
-    the process is asked to end (SIGTERM: git then removes its lock files, as a
-    killed one cannot, and a host branch stays writable), killed if it has not within
-    :data:`END_SECONDS`, and reaped before the cancellation goes on."""
-    process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
-    pipes = _Pipes(process)
-    try:
-        stdout, stderr = await anyio.to_thread.run_sync(
-            pipes.talk, partial(process.communicate, input), abandon_on_cancel=True
-        )
-    except BaseException:
-        process.terminate()
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(END_SECONDS):
-                await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
-            process.kill()
-            await anyio.to_thread.run_sync(process.wait)
-        pipes.close_unread()
-        raise
-    return process.returncode, stdout, stderr
-
-
-class _Pipes:
-    """A process's pipes, read to their end by the worker thread that talks to it, or
-    closed here when that thread never began: a cancellation can come before a
-    worker thread starts, and the pipes would be left open."""
-
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self._process = process
-        self._taken = threading.Lock()  # by whichever comes first
-
-    def talk(self, read: Callable[[], T]) -> T:
-        """``read()`` the process's output, in the worker thread."""
-        if not self._taken.acquire(blocking=False):  # the caller was cancelled and has gone
-            raise RuntimeError("the process's pipes were closed unread")
-        return read()
-
-    def close_unread(self) -> None:
-        """Close the pipes when no thread began to read them (one that did closes them
-        as its read ends)."""
-        if self._taken.acquire(blocking=False):
-            for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
-                if pipe is not None:
-                    pipe.close()
-
-
-def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subprocess.Popen[bytes]:
-    stdin = subprocess.PIPE if piped else subprocess.DEVNULL
-    return subprocess.Popen(
-        command, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
 
 
 async def git(
@@ -202,9 +123,7 @@ def host_service(repo: Path, service: str, *, advertise: bool) -> tuple[list[str
 async def git_status(repo: Path, *args: str) -> tuple[int, str]:
     """Run ``git -C repo args`` in a host repo: its exit status and its output, for
     commands whose status is an answer (``merge-tree``: 1 is a conflict)."""
-    returncode, stdout, _ = await _completed(
-        _host_command(repo, args, None), _environment({}), None
-    )
+    returncode, stdout, _ = await completed(_host_command(repo, args, None), _environment({}), None)
     return returncode, stdout.decode(errors="replace")
 
 
@@ -241,17 +160,6 @@ async def store_git_bytes(
     return await _run_bytes(command, args[0], env=env, where=store, input=input, check=True)
 
 
-class Bounded(msgspec.Struct, frozen=True, kw_only=True):
-    """What git printed, up to a bound: whole lines only when it was cut."""
-
-    data: bytes
-    cut: bool
-
-    @property
-    def text(self) -> str:
-        return self.data.decode(errors="replace")
-
-
 async def store_git_bounded(
     store: Path, *args: str, limit: int, line_end: bytes = b"\n"
 ) -> Bounded:
@@ -260,7 +168,7 @@ async def store_git_bounded(
     the bound git is ended, and what was kept ends at its last whole line (lines end
     at ``line_end``: ``\\0`` for ``-z`` output). Raises
     GitError when git fails before the bound."""
-    status, head, detail = await _bounded(
+    status, head, detail = await bounded(
         store_command(store, *args), store_environment(), limit, line_end
     )
     if head.cut or status == 0:
@@ -274,148 +182,10 @@ async def git_status_bounded(
     """:func:`git_status` keeping no more than ``limit`` bytes of what git prints (it
     names what a run's commits hold: any number of files). Past the bound git is
     ended and the status is -1."""
-    status, head, _ = await _bounded(
+    status, head, _ = await bounded(
         _host_command(repo, args, None), _environment({}), limit, line_end
     )
     return (-1 if head.cut else status), head
-
-
-async def _bounded(
-    command: Sequence[str], env: dict[str, str], limit: int, line_end: bytes
-) -> tuple[int, Bounded, str]:
-    """Run ``command`` keeping up to ``limit`` bytes of its output: its exit status,
-    what was kept, and the last line of its errors."""
-    # stderr to a file: a pipe nobody drains while stdout is read could block git.
-    with tempfile.TemporaryFile() as err:
-        process = await anyio.to_thread.run_sync(_spawn_to, command, env, err)
-        pipes = _Pipes(process)
-        try:
-            head = await anyio.to_thread.run_sync(
-                pipes.talk, partial(_read_head, process, limit, line_end), abandon_on_cancel=True
-            )
-        except BaseException:
-            process.kill()
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(process.wait)
-            pipes.close_unread()
-            raise
-        if head.cut or process.returncode == 0:
-            return process.returncode, head, ""
-        err.seek(0)
-        message = err.read(64 << 10).decode(errors="replace").strip().splitlines()
-    detail = message[-1] if message else f"exit code {process.returncode}"
-    return process.returncode, head, detail
-
-
-def _spawn_to(
-    command: Sequence[str], env: dict[str, str], err: IO[bytes]
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
-    )
-
-
-def _read_head(process: subprocess.Popen[bytes], limit: int, line_end: bytes) -> Bounded:
-    """Up to ``limit`` bytes of the process's output; past them it is killed."""
-    assert process.stdout is not None
-    with process.stdout:
-        data = process.stdout.read(limit + 1)
-        cut = len(data) > limit
-        if cut:
-            process.kill()
-            data = data[: data.rfind(line_end, 0, limit) + 1]
-    process.wait()
-    return Bounded(data=data, cut=cut)
-
-
-async def is_repository(path: Path) -> bool:
-    if not path.is_dir():
-        return False
-    out = await git(path, "rev-parse", "--is-inside-work-tree", check=False)
-    return out.strip() == "true"
-
-
-async def top_level(path: Path) -> Path | None:
-    """The top folder of the host work tree ``path`` is in; None outside any (or in a
-    bare repository or a ``.git`` folder)."""
-    if not path.is_dir():
-        return None
-    out = (await git(path, "rev-parse", "--show-toplevel", check=False)).strip()
-    return Path(out) if out else None
-
-
-async def current_branch(repo: Path) -> str:
-    """The checked-out branch, or ``(detached)``."""
-    out = (await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)).strip()
-    return out or "(detached)"
-
-
-#: Who a clone's commits are by when the host repo's user has no name or email.
-DEFAULT_IDENTITY = ("scad agent", "agent@scad.invalid")
-
-
-async def host_identity(host_repo: Path) -> tuple[str, str]:
-    """The name and email the host repo's user commits as (scad's own when unset)."""
-    found = await git(host_repo, "config", "--get-regexp", r"^user\.(name|email)$", check=False)
-    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
-    return (
-        values.get("user.name", "").strip() or DEFAULT_IDENTITY[0],
-        values.get("user.email", "").strip() or DEFAULT_IDENTITY[1],
-    )
-
-
-async def is_dirty(repo: Path) -> bool:
-    return bool((await git(repo, "status", "--porcelain", "--untracked-files=normal")).strip())
-
-
-async def uncommitted_files(repo: Path) -> int:
-    """How many files of the host work tree ``repo`` differ from its last commit:
-    changed, staged or new (not ignored); 0 when git cannot tell."""
-    out = await git(
-        repo, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
-        "--ignore-submodules=none", check=False,
-    )  # fmt: skip
-    return out.count("\0")
-
-
-async def branch_tips(repo: Path) -> dict[str, str]:
-    """The host repo's branches (name without ``refs/heads/``) and their commits."""
-    return heads(await refs(repo, "refs/heads/"))
-
-
-async def refs(repo: Path, *patterns: str) -> dict[str, str]:
-    """The host repo's refs (full names) and their objects; those under ``patterns``
-    when given."""
-    out = await git(repo, "for-each-ref", "--format=%(objectname) %(refname)", *patterns)
-    return {ref: oid for oid, _, ref in (line.partition(" ") for line in out.splitlines())}
-
-
-def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
-    """The branches among ``all_refs`` (as :func:`refs` gives them), by short name."""
-    prefix = "refs/heads/"
-    return {
-        ref.removeprefix(prefix): oid for ref, oid in all_refs.items() if ref.startswith(prefix)
-    }
-
-
-async def symbolic_branches(repo: Path) -> dict[str, str]:
-    """The host repo's branches that are symbolic refs (``master -> main``), by short
-    name, with the ref each ends at (git follows a chain to its end). One that names
-    a missing ref is not listed: git skips it."""
-    out = await git(repo, "for-each-ref", "--format=%(symref) %(refname)", "refs/heads/")
-    found = (line.partition(" ") for line in out.splitlines())
-    return {ref.removeprefix("refs/heads/"): target for target, _, ref in found if target}
-
-
-async def checked_out_branches(repo: Path) -> set[str]:
-    """Branches checked out in the repo or any of its linked worktrees: updating one
-    would leave that working tree out of step with its branch."""
-    out = await git(repo, "worktree", "list", "--porcelain")
-    return {
-        line.removeprefix("branch refs/heads/")
-        for line in out.splitlines()
-        if line.startswith("branch refs/heads/")
-    }
 
 
 def revisions(tips: Iterable[str], excluded: Iterable[str] = ()) -> bytes:
@@ -451,12 +221,6 @@ async def commits_named(store: Path, oids: Iterable[str], *, all_there: bool = F
     return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
 
 
-async def objects_folder(repo: Path) -> Path:
-    """The object folder of a host repo (a linked worktree's is its main repo's)."""
-    out = await git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
-    return Path(out.strip())
-
-
 async def missing_objects(store: Path, objects: Path, oids: Iterable[str]) -> set[str]:
     """Which of ``oids`` the object folder ``objects`` (a host repo's, through its own
     alternates) lacks. git runs as in the store, with the store's configuration:
@@ -468,20 +232,3 @@ async def missing_objects(store: Path, objects: Path, oids: Iterable[str]) -> se
     command = store_command(store, "cat-file", "--batch-check=%(objectname)")
     out = await _run(command, "cat-file", env=env, where=objects, input=wanted, check=True)
     return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
-
-
-async def default_tip(repo: Path) -> str | None:
-    """The commit of the branch HEAD names in the host repo, else of ``main`` or
-    ``master``; None when there is none (no repository, an unborn branch)."""
-    if not await is_repository(repo):
-        return None
-    head = (await git(repo, "symbolic-ref", "--quiet", "HEAD", check=False)).strip()
-    for ref in dict.fromkeys([head, "refs/heads/main", "refs/heads/master"]):
-        if ref and (tip := await _commit_of(repo, ref)):
-            return tip
-    return None
-
-
-async def _commit_of(repo: Path, ref: str) -> str | None:
-    out = await git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-    return out.strip() or None

@@ -33,7 +33,7 @@ import msgspec
 
 from ..errors import BranchRefused, GitError
 from ..text import printable
-from . import git
+from . import git, hostrepo
 from .snapshot import valid_branch
 
 __all__ = [
@@ -127,7 +127,7 @@ async def merge_branch(host_repo: Path, branch: str, sources: Sequence[MergeSour
     previous = await _tip(host_repo, branch)
     lacking = await _bring(host_repo, sources)
     start = previous or await _runs_base(host_repo, sources, lacking)
-    name, email = await git.host_identity(host_repo)
+    name, email = await hostrepo.host_identity(host_repo)
     identity = {"user.name": name, "user.email": email}
     start_tree = await git.git(host_repo, "rev-parse", f"{start}^{{tree}}")
     tip, runs = _Tip(commit=start, tree=start_tree.strip()), []
@@ -167,7 +167,7 @@ async def write_branch(host_repo: Path, merged: BranchMerge, reason: str) -> Non
 
 
 async def _refuse_unwritable(host_repo: Path, branch: str) -> None:
-    checked_out = {b.casefold() for b in await git.checked_out_branches(host_repo)}
+    checked_out = {b.casefold() for b in await hostrepo.checked_out_branches(host_repo)}
     if branch.casefold() in checked_out:
         raise BranchRefused(
             f"{branch} is checked out in a worktree of {host_repo}; "
@@ -231,7 +231,7 @@ async def _guessed_base(host_repo: Path, commits: list[str]) -> str:
     """For runs recorded without their base: the commit of the host's default
     branch they started from (their merge base with it); the default branch's tip
     when no run shares its history."""
-    default = await git.default_tip(host_repo)
+    default = await hostrepo.default_tip(host_repo)
     if default is None:
         raise BranchRefused(f"{host_repo} has no branch to start from; create the branch first")
     commits = list(dict.fromkeys(commits))

@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from ..errors import GitError, UnreadableClone
-from . import git
+from . import git, hostrepo
 from ._objects import write_file
 from .snapshot import CloneSnapshot
 
@@ -70,7 +70,7 @@ async def create_pushed_store(
 ) -> None:
     """Make (or remake the configuration of) the pushed store ``store`` for
     ``host_repo``; what was pushed into it already stays."""
-    objects = await git.objects_folder(host_repo)
+    objects = await hostrepo.objects_folder(host_repo)
     await anyio.to_thread.run_sync(_init, store, objects, max_bytes)
 
 

@@ -32,7 +32,7 @@ import msgspec
 
 from .. import agentfs
 from ..errors import AgentFileError, GitError, UnreadableClone
-from . import git
+from . import git, hostrepo
 from ._objects import copy_objects, write_file
 from ._refs import read_branches, read_head, read_kept, read_packed, valid_branch
 
@@ -102,7 +102,7 @@ async def snapshot_clone(
 
 
 async def _host_objects(host_repo: Path) -> Path | None:
-    if not await git.is_repository(host_repo):
+    if not await hostrepo.is_repository(host_repo):
         return None
     out = await git.git(host_repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
     return Path(out.strip())

@@ -26,7 +26,7 @@ from ..home import Home
 from ..layout import WORKSPACE, agent_owner
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
-from . import git
+from . import git, hostrepo
 from .borrowed import run_lender
 from .clonewrite import RefBusy, add_pack, update_ref
 from .snapshot import CloneSnapshot, snapshot_clone, valid_branch
@@ -144,7 +144,7 @@ async def _can_switch(
     )
     if found.exit_code == 0:
         return True
-    if await git.is_repository(host_repo) and branch in await git.branch_tips(host_repo):
+    if await hostrepo.is_repository(host_repo) and branch in await hostrepo.branch_tips(host_repo):
         return False
     raise SessionError(f"clone {key} has no branch {branch}, nor has its host repo")
 
@@ -173,15 +173,15 @@ async def _sync_repo(
     clone, store = paths.clone(key), paths.store(key)
     if not clone.is_dir():
         return RepoSync(key=key, default_branch=None, problem="the clone is gone")
-    if not await git.is_repository(host_repo):
+    if not await hostrepo.is_repository(host_repo):
         return RepoSync(
             key=key, default_branch=None, problem=f"{host_repo} is not a git repository"
         )
-    default = await git.current_branch(host_repo)
+    default = await hostrepo.current_branch(host_repo)
     default_branch = None if default == "(detached)" else default
     try:
         snapshot = await snapshot_clone(clone, store, host_repo, borrowed=lender)
-        host = await git.branch_tips(host_repo)
+        host = await hostrepo.branch_tips(host_repo)
         commits = await _send_objects(paths, store, clone, snapshot, host)
         await anyio.to_thread.run_sync(_write_origin, clone, host, agent_owner())
         main: MainUpdate = "kept"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..code import git
+from ..code import hostrepo
 from ..errors import ConfigError
 from .schema import Config
 
@@ -25,7 +25,7 @@ async def check_repos(config: Config, label: str) -> None:
     """Every repo is a git repository and every focus folder exists; else one clear line."""
     for key, repo in config.repos.items():
         path = Path(repo.path)
-        if not await git.is_repository(path):
+        if not await hostrepo.is_repository(path):
             what = "does not exist" if not path.exists() else "is not a git repository"
             raise ConfigError(
                 label,
@@ -43,6 +43,6 @@ async def uncommitted_work(config: Config) -> list[UncommittedWork]:
     commit, so an agent never sees them), in the config's order."""
     found = []
     for key, repo in config.repos.items():
-        if files := await git.uncommitted_files(Path(repo.path)):
+        if files := await hostrepo.uncommitted_files(Path(repo.path)):
             found.append(UncommittedWork(key=key, path=repo.path, files=files))
     return found

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from ..code import git
+from ..code import hostrepo
 from ..config.schema import Config
 from ..errors import ImageError
 from ..home import Home
@@ -61,13 +61,13 @@ async def _describe_repo(key: str, config: Config) -> RepoInfo:
     path = Path(repo.path)
     branch: str | None = None
     dirty: bool | None = None
-    if not await git.is_repository(path):
+    if not await hostrepo.is_repository(path):
         problem: str | None = "does not exist" if not path.exists() else "not a git repository"
     else:
         problem = None
         if repo.focus and not (path / repo.focus).is_dir():
             problem = f"focus folder {repo.focus} does not exist"
-        branch, dirty = await git.current_branch(path), await git.is_dirty(path)
+        branch, dirty = await hostrepo.current_branch(path), await hostrepo.is_dirty(path)
     return RepoInfo(
         key=key,
         path=repo.path,

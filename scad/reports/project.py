@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ..code import git
+from ..code import git, hostrepo
 from ..code.borrowed import run_lender
 from ..code.snapshot import snapshot_clone
 from ..errors import CostCheckError, GitError, NotFound, UnreadableClone
@@ -303,7 +303,7 @@ class _DefaultBranches:
     async def tip(self, host_repo: str) -> str | None:
         async with self._locks.setdefault(host_repo, anyio.Lock()):
             if host_repo not in self._tips:
-                self._tips[host_repo] = await git.default_tip(Path(host_repo))
+                self._tips[host_repo] = await hostrepo.default_tip(Path(host_repo))
             return self._tips[host_repo]
 
 

@@ -28,7 +28,7 @@ from ..batch.store import (
     load_manifest,
     read_batch_events,
 )
-from ..code import git
+from ..code import git, hostrepo
 from ..code.borrowed import run_lender
 from ..code.merge import BranchMerge, MergeSource, check_branch_name, merge_branch, write_branch
 from ..code.snapshot import snapshot_clone
@@ -214,7 +214,7 @@ async def _sources(
 ) -> list[MergeSource | str]:
     """Each run's source in repo ``key`` (or why it has none), in ``records``' order:
     their clones read :data:`READS_AT_ONCE` at a time."""
-    objects = await git.objects_folder(host)
+    objects = await hostrepo.objects_folder(host)
     found: list[MergeSource | str] = ["" for _ in records]
     limiter = anyio.CapacityLimiter(READS_AT_ONCE)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.code import borrowed, git
+from scad.code import borrowed, hostrepo
 from scad.code.borrowed import borrowed_store
 from scad.code.clones import create_clone, unfetched_run_work
 from scad.config.schema import parse_config
@@ -169,13 +169,13 @@ async def test_runs_made_at_once_read_the_host_once(
     runs made at once ask git for them as often as they fetch."""
     reads: list[str] = []
     for name in ("current_branch", "host_identity"):
-        real = getattr(git, name)
+        real = getattr(hostrepo, name)
 
         async def counted(host_repo: Path, real=real, name=name) -> object:  # type: ignore[no-untyped-def]
             reads.append(name)
             return await real(host_repo)
 
-        monkeypatch.setattr(git, name, counted)
+        monkeypatch.setattr(hostrepo, name, counted)
     async with anyio.create_task_group() as tg:
         for n in range(10):
             tg.start_soon(borrowing_clone, home, repo, f"r{n}")

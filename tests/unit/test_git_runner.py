@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from scad.code import git
+from scad.code import _process, git
 from scad.errors import GitError
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +23,7 @@ async def test_a_cancelled_command_is_killed_and_reaped(tmp_path: Path) -> None:
         async with anyio.create_task_group() as tg:
 
             async def run() -> None:
-                await git._completed(["sh", "-c", script], dict(os.environ), None)
+                await _process.completed(["sh", "-c", script], dict(os.environ), None)
 
             tg.start_soon(run)
             while not pid_file.exists() or not pid_file.read_text().strip():
@@ -36,7 +36,7 @@ async def test_a_cancelled_command_is_killed_and_reaped(tmp_path: Path) -> None:
 
 
 async def test_input_output_and_the_exit_code_come_back(tmp_path: Path) -> None:
-    code, out, err = await git._completed(
+    code, out, err = await _process.completed(
         ["sh", "-c", "cat; echo oops >&2; exit 3"], dict(os.environ), b"in"
     )
     assert (code, out, err) == (3, b"in", b"oops\n")
@@ -55,7 +55,7 @@ async def test_a_cancelled_git_is_asked_to_end_first_so_it_removes_its_lock_file
         async with anyio.create_task_group() as tg:
 
             async def run() -> None:
-                await git._completed(["sh", "-c", script], dict(os.environ), None)
+                await _process.completed(["sh", "-c", script], dict(os.environ), None)
 
             tg.start_soon(run)
             while not started.exists():
@@ -71,7 +71,7 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
     """A cancellation that comes between the spawn and the worker thread that reads
     the output (it may come before that thread starts) closes the pipes itself."""
     spawned: list[subprocess.Popen[bytes]] = []
-    spawn = git._spawn_to if bounded else git._spawn
+    spawn = _process._spawn_to if bounded else _process._spawn
     scope = anyio.CancelScope()
 
     def spawn_then_cancel(*args: Any) -> subprocess.Popen[bytes]:
@@ -79,12 +79,12 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
         anyio.from_thread.run_sync(scope.cancel)
         return spawned[-1]
 
-    monkeypatch.setattr(git, "_spawn_to" if bounded else "_spawn", spawn_then_cancel)
+    monkeypatch.setattr(_process, "_spawn_to" if bounded else "_spawn", spawn_then_cancel)
     with scope:
         if bounded:
-            await git._bounded(["sleep", "60"], dict(os.environ), 100, b"\n")
+            await _process.bounded(["sleep", "60"], dict(os.environ), 100, b"\n")
         else:
-            await git._completed(["sleep", "60"], dict(os.environ), b"")
+            await _process.completed(["sleep", "60"], dict(os.environ), b"")
     [process] = spawned
     assert scope.cancelled_caught and process.returncode is not None
     pipes = [process.stdin, process.stdout, process.stderr]

@@ -4,7 +4,7 @@ from pathlib import Path
 import anyio
 import asyncclick as click
 
-from ...code import git
+from ...code import hostrepo
 from ...config.certificates import host_certificates
 from ...config.registry import new_config
 from .._app import Application, pass_app
@@ -22,7 +22,7 @@ async def command(app: Application, name: str, open_editor: bool) -> None:
     trusts the extra CA certificates this host trusts (a TLS-intercepting proxy's).
     """
     home = app.home
-    repo = await git.top_level(Path.cwd())
+    repo = await hostrepo.top_level(Path.cwd())
     certificates = await anyio.to_thread.run_sync(host_certificates)
     path = await anyio.to_thread.run_sync(
         partial(new_config, home, name, repo=repo, certificates=certificates)
