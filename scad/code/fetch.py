@@ -32,10 +32,8 @@ again: one that is a symbolic ref or checked out by then is not written.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 
@@ -46,6 +44,8 @@ from ..runs.events import append_event
 from ..runs.records import RunPaths, RunRecord
 from ..text import printable
 from . import git, hostrepo
+from ._hostwrite import bring, fetched, unwritable
+from ._landing import Action, Host, Plan, look_at, plan_branch
 from .borrowed import run_lender
 from .work import has_work, snapshot_work
 
@@ -59,28 +59,8 @@ MAX_KEPT_LOOKED_AT = 100_000
 MAX_FILES = 20
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-#: new: created on the host under its name; updated: fast-forwarded; diverged,
-#: checked-out, aliased (a symbolic ref on the host), misleading (a name that could
-#: pass for another ref) and refused (git would not update it): landed under
-#: ``scad/<run-id>/``; current: the host has it (or the branch holds nothing beyond
-#: the host's default branch, so it makes no branch there).
-Action = Literal[
-    "new",
-    "updated",
-    "diverged",
-    "checked-out",
-    "aliased",
-    "misleading",
-    "refused",
-    "kept",
-    "current",
-]
 #: The ``branch`` of commits only other refs and reflogs keep (action ``kept``).
 KEPT = "(kept)"
-#: First parts of a branch name that git or scad read as something else.
-RESERVED = frozenset({"refs", "heads", "tags", "remotes", "scad", "HEAD"})
-#: Names git reads as a special ref (``ORIG_HEAD``) or as a commit id.
-_SPECIAL = re.compile(r"[A-Z_]*HEAD|[0-9a-fA-F]{4,64}")
 
 
 class BranchFetch(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,7 +161,7 @@ async def _fetch_repo(
     if len(tips) > MAX_BRANCHES:
         return failed(f"holds {len(tips)} branches, more than the {MAX_BRANCHES} fetched at once")
     try:
-        host = await _look_at(host_repo, record.branch)
+        host = await look_at(host_repo, record.branch)
         if snapshot.detached and await git.count_commits(
             store, [snapshot.detached], [*tips.values(), *host.tips.values()]
         ):
@@ -189,10 +169,10 @@ async def _fetch_repo(
         if judged is not None:
             tips = {branch: tip for branch, tip in tips.items() if tip == judged}
         plans = [
-            await _plan(store, record.run_id, branch, tip, host)
+            await plan_branch(store, record.run_id, branch, tip, host)
             for branch, tip in sorted(tips.items())
         ]
-        landed, refused = await _bring(host_repo, store, record.run_id, plans, host)
+        landed, refused = await bring(host_repo, store, record.run_id, plans, host)
         kept = (
             []
             if judged is not None
@@ -203,9 +183,9 @@ async def _fetch_repo(
             kept = []
         for tip in kept:
             target = f"scad/{record.run_id}/kept/{tip[:12]}"
-            why = await _unwritable(host_repo, target, host)
-            if why is None and await _fetched(host_repo, store, tip, target):
-                landed.append(_Plan(branch=KEPT, commit=tip, action="kept", target=target))
+            why = await unwritable(host_repo, target, host)
+            if why is None and await fetched(host_repo, store, tip, target):
+                landed.append(Plan(branch=KEPT, commit=tip, action="kept", target=target))
             else:
                 refused.append(f"{KEPT} {tip[:12]} ({why})" if why else f"{KEPT} {tip[:12]}")
         branches = [await _described(store, plan, host) for plan in landed]
@@ -221,100 +201,6 @@ async def _fetch_repo(
         branches=branches,
         problem=f"not fetched: {', '.join(refused)}" if refused else None,
     )
-
-
-class _Host(msgspec.Struct, frozen=True, kw_only=True):
-    tips: dict[str, str]
-    #: Branches checked out in any worktree, case folded.
-    checked_out: set[str]
-    #: Branches that are symbolic refs, and the ref each ends at.
-    aliases: dict[str, str]
-    default: str
-    remotes: set[str]
-    #: Every name a ref of the host's answers to besides a branch (``v1``, ``origin/main``).
-    names: set[str]
-    #: The run's own branch: the one ``scad-*`` name it may bring under its name.
-    own: str
-    #: The commit "ahead" counts from (see :func:`scad.code.hostrepo.default_tip`).
-    base: str | None
-
-    def misleading(self, branch: str) -> bool:
-        """Whether a branch of this name would read as another ref, or as another run's:
-        git resolves ``origin/main`` to ``refs/heads/origin/main`` before the
-        remote-tracking branch, and a tag or ``ORIG_HEAD`` after a branch of that name."""
-        first = branch.split("/", 1)[0]
-        return (
-            first in RESERVED
-            or branch in self.names
-            or ("/" in branch and first in self.remotes)
-            or bool(_SPECIAL.fullmatch(branch))
-            or (branch.startswith("scad-") and branch != self.own)
-        )
-
-    def is_checked_out(self, branch: str) -> bool:
-        return branch.casefold() in self.checked_out
-
-    @property
-    def default_branch(self) -> str | None:
-        return None if self.default == "(detached)" else self.default
-
-
-async def _look_at(host_repo: Path, own: str) -> _Host:
-    all_refs = await hostrepo.refs(host_repo)
-    remotes = set((await git.git(host_repo, "remote")).split())
-    names = set(remotes)
-    for ref in all_refs:
-        rest = ref.removeprefix("refs/")
-        space, _, short = rest.partition("/")
-        names.add(rest)  # refs/x/y answers to x/y
-        if space in ("tags", "remotes"):
-            names.add(short)
-    return _Host(
-        tips=hostrepo.heads(all_refs),
-        checked_out={b.casefold() for b in await hostrepo.checked_out_branches(host_repo)},
-        aliases=await hostrepo.symbolic_branches(host_repo),
-        default=await hostrepo.current_branch(host_repo),
-        remotes=remotes,
-        names=names,
-        own=own,
-        base=await hostrepo.default_tip(host_repo),
-    )
-
-
-async def _bring(
-    host_repo: Path, store: Path, run_id: str, plans: list[_Plan], host: _Host
-) -> tuple[list[_Plan], list[str]]:
-    """Fetch each plan's commit to its target, one branch at a time; a branch git
-    will not update under its own name lands under ``scad/<run-id>/`` instead.
-    Returns the plans as they landed, and the branches that could not land at all
-    (each with why, when scad knows)."""
-    landed, refused = [], []
-    for plan in plans:
-        if plan.target is None:
-            landed.append(plan)
-            continue
-        why = await _unwritable(host_repo, plan.target, host)
-        if why is None and await _fetched(host_repo, store, plan.commit, plan.target):
-            landed.append(plan)
-            continue
-        if plan.target == plan.branch:
-            apart = await _landing(store, run_id, plan.branch, plan.commit, host)
-            why = await _unwritable(host_repo, apart, host)
-            if why is None and await _fetched(host_repo, store, plan.commit, apart):
-                alias_of = await _alias_of(host_repo, plan.branch)
-                action: Action = (
-                    "aliased"
-                    if alias_of
-                    else "checked-out"
-                    if host.is_checked_out(plan.branch)
-                    else "refused"
-                )
-                landed.append(
-                    msgspec.structs.replace(plan, action=action, target=apart, alias_of=alias_of)
-                )
-                continue
-        refused.append(f"{plan.branch} ({why})" if why else plan.branch)
-    return landed, refused
 
 
 async def _kept_tips(
@@ -336,84 +222,7 @@ async def _kept_tips(
     return sorted((await git.store_git(store, "merge-base", "--independent", *tips)).split())
 
 
-async def _unwritable(host_repo: Path, target: str, host: _Host) -> str | None:
-    """Why the host's branch ``target`` must not be written, looked at right before
-    the write; None when it may be."""
-    if alias_of := await _alias_of(host_repo, target):
-        return f"{target} is a symbolic ref to {alias_of} on the host"
-    if host.is_checked_out(target):
-        return f"{target} is checked out on the host"
-    return None
-
-
-async def _alias_of(host_repo: Path, branch: str) -> str | None:
-    """The ref the host's ``branch`` ends at when it is a symbolic ref (one that names
-    a missing ref too), else None: a fetch to it would write to that ref instead."""
-    out = await git.git(host_repo, "symbolic-ref", "--quiet", f"refs/heads/{branch}", check=False)
-    return out.strip() or None
-
-
-async def _fetched(host_repo: Path, store: Path, commit: str, target: str) -> bool:
-    """Whether the host's ``target`` holds ``commit`` after fetching it there."""
-    ref = f"refs/heads/{target}"
-    await git.git(
-        host_repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-        "--no-recurse-submodules", str(store), f"{commit}:{ref}", check=False,
-    )  # fmt: skip
-    now = await git.git(host_repo, "rev-parse", "--verify", "--quiet", ref, check=False)
-    return now.strip() == commit
-
-
-class _Plan(msgspec.Struct, frozen=True, kw_only=True):
-    branch: str
-    commit: str
-    action: Action
-    target: str | None
-    alias_of: str | None = None
-
-
-async def _plan(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> _Plan:
-    """Where ``branch`` (at ``tip``) goes on the host, decided before anything moves."""
-    hosts = host.tips.get(branch)
-    # Only work comes home: a branch with nothing beyond the host's (or beyond its
-    # default branch, as a run's branch that saw no commit) makes no branch there.
-    have = [hosts] if hosts is not None else [host.base] if host.base else []
-    if have and not await git.count_commits(store, [tip], have):
-        return _Plan(branch=branch, commit=tip, action="current", target=None)
-    if branch == "HEAD":
-        action: Action = "diverged"
-    elif host.misleading(branch):
-        action = "misleading"
-    elif branch in host.aliases:
-        action = "aliased"
-    elif host.is_checked_out(branch):
-        action = "checked-out"
-    elif hosts is None:
-        return _Plan(branch=branch, commit=tip, action="new", target=branch)
-    elif not await git.count_commits(store, [hosts], [tip]):
-        return _Plan(branch=branch, commit=tip, action="updated", target=branch)
-    else:
-        action = "diverged"
-    return _Plan(
-        branch=branch,
-        commit=tip,
-        action=action,
-        target=await _landing(store, run_id, branch, tip, host),
-        alias_of=host.aliases.get(branch) if action == "aliased" else None,
-    )
-
-
-async def _landing(store: Path, run_id: str, branch: str, tip: str, host: _Host) -> str:
-    """``scad/<run-id>/<branch>``, unless that holds commits ``tip`` lacks (the
-    agent rewrote the branch since it last landed): then a name of its own."""
-    name = f"scad/{run_id}/{'detached' if branch == 'HEAD' else branch}"
-    there = host.tips.get(name)
-    if there is None or not await git.count_commits(store, [there], [tip]):
-        return name
-    return f"{name}-{tip[:8]}"
-
-
-async def _described(store: Path, plan: _Plan, host: _Host) -> BranchFetch:
+async def _described(store: Path, plan: Plan, host: Host) -> BranchFetch:
     """The plan with what the branch holds beyond the host's default branch."""
     base = host.base
     ahead = await git.count_commits(store, [plan.commit], [base] if base else [])
