@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scad.home import Home
-from scad.runs import summaries, transcripts
+from scad.runs import summaries
 from scad.runs.activity import activity_lines
 from scad.runs.records import RunPaths, RunRecord, load_run, save_run
 from scad.runs.summaries import summarise_log, summarise_transcripts
@@ -217,7 +217,9 @@ def test_a_device_or_fifo_swapped_in_after_listing_is_never_opened(
     counted = count_transcripts(paths.claude_dir, listing)
     assert counted.summary.turns == 0 and not counted.whole
     # The follower lists afresh: shown the listing from before the swap, it reads nothing.
-    monkeypatch.setattr(transcripts, "find_transcripts", lambda claude_dir: listing)
+    monkeypatch.setattr(
+        "scad.runs.transcripts._follow.find_transcripts", lambda claude_dir: listing
+    )
     assert follower.read() == []
     assert opens.flags and opens.for_io == []
 
