@@ -45,7 +45,7 @@ from typing import Any
 
 import anyio
 
-from scad.config.schema import load_config
+from scad.config.loading import load_config
 from scad.engine import labels, open_engine
 from scad.engine._types import ContainerSpec
 from scad.home import Home

@@ -58,7 +58,7 @@ from scad.batch.store import (  # noqa: E402
     save_manifest,
 )
 from scad.batch.view import BatchWatcher  # noqa: E402
-from scad.config.schema import parse_config  # noqa: E402
+from scad.config.loading import parse_config  # noqa: E402
 from scad.home import Home  # noqa: E402
 from scad.runs.envelopes import ClaudeLine, Exited, Started, encode_envelope  # noqa: E402
 from scad.runs.gate import StartGate  # noqa: E402

@@ -41,7 +41,8 @@ from batch import SCAD, docker_run_args, make_project, remove_runs
 from scad.checks.checkout import write_checkout
 from scad.checks.container import check_spec
 from scad.checks.run import check_run, run_sources
-from scad.config.schema import Config, load_config
+from scad.config.loading import load_config
+from scad.config.schema import Config
 from scad.engine import Engine, open_engine
 from scad.home import Home
 from scad.runs.records import RunRecord, load_run

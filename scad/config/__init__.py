@@ -1,9 +1,9 @@
 """Configs: a project described once in YAML, validated into typed Structs.
 
-:mod:`.schema` is the config and its loading, :mod:`.registry` the configs a scad
-home knows, :mod:`.repos` the check that a config's repos are there to clone, :mod:`.hosts` the
-host patterns of an egress allowlist, :mod:`.certificates` the extra CA certificates this
-host trusts.
+:mod:`.schema` is the config, :mod:`.loading` reads it from YAML, :mod:`.registry` the
+configs a scad home knows, :mod:`.repos` the check that a config's repos are there to
+clone, :mod:`.hosts` the host patterns of an egress allowlist, :mod:`.certificates` the
+extra CA certificates this host trusts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .._faces import lazy_face
 if TYPE_CHECKING:
     from .certificates import host_certificates
     from .hosts import HostPattern, allows, normal_host, parse_host_pattern
+    from .loading import load_config, parse_config
     from .registry import (
         ConfigEntry,
         add_config,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
         remove_config,
     )
     from .repos import check_repos
-    from .schema import CLAUDE_CODE_VERSION, Config, EgressSettings, load_config, parse_config
+    from .schema import CLAUDE_CODE_VERSION, Config, EgressSettings
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -61,11 +62,11 @@ __getattr__, __dir__ = lazy_face(
         "check_repos": "repos",
         "host_certificates": "certificates",
         "list_configs": "registry",
-        "load_config": "schema",
+        "load_config": "loading",
         "load_registered": "registry",
         "new_config": "registry",
         "normal_host": "hosts",
-        "parse_config": "schema",
+        "parse_config": "loading",
         "parse_host_pattern": "hosts",
         "registered_file": "registry",
         "remove_config": "registry",

@@ -19,7 +19,9 @@ from ..errors import ConfigError, NotFound, UsageError
 from ..home import Home
 from ..names import NAME_RE, reserved_config_name
 from ..threads import async_twin
-from .schema import REPO_KEY_RE, Config, load_config
+from ._rules import REPO_KEY_RE
+from .loading import load_config
+from .schema import Config
 
 __all__ = [
     "ConfigEntry",

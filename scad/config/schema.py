@@ -1,28 +1,18 @@
-"""Project configs: the YAML schema, and loading it into validated Structs.
+"""Project configs: the YAML schema, as the msgspec Structs a config is loaded into.
 
-A config is decoded in two steps so that every error names the exact field: the
-YAML is walked against the Structs' annotations (:mod:`scad.config._shape`: unknown
-fields get a "did you mean", missing ones a hint), then semantic rules that span
-fields are checked.
-Paths are made absolute relative to the config file's directory.
+Every Struct is strict (an unknown field is an error), keyword-only and immutable;
+:mod:`.loading` reads a config's YAML into them and checks the rules that span
+fields. Sizes are read as Docker reads them (:func:`size_bytes`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal
 
 import msgspec
 
-from ..errors import ConfigError
-from ..names import NAME_RE, reserved_config_name
-from ._shape import check_shape
-from .checkrules import check_checks
-from .hosts import parse_host_pattern
-from .notifying import command_problem, url_problem
-from .swarm import Target, check_swarm
+from .swarm import Target
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
@@ -41,8 +31,7 @@ __all__ = [
     "ResourceSettings",
     "SecuritySettings",
     "SwarmSettings",
-    "load_config",
-    "parse_config",
+    "size_bytes",
 ]
 
 #: The Claude Code release scad installs unless a config pins another.
@@ -53,21 +42,6 @@ CLAUDE_CODE_VERSION = "2.1.332"
 #: hundred), so this is ample headroom, while a runaway fork loop stops long before it
 #: exhausts the host's pid space (kernel.pid_max may be 32768, shared by all containers).
 DEFAULT_PIDS_LIMIT = 4096
-#: Docker refuses a memory limit below 6 MiB.
-MIN_MEMORY = 6 * 1024**2
-#: Fewer CPUs is below the kernel's smallest CFS quota (1 ms per 100 ms period).
-#: The most Docker accepts is the engine's CPU count, which a config cannot know.
-MIN_CPUS = 0.01
-MAX_CPUS = 1024
-
-REPO_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-# Debian policy: lowercase alphanumerics, '+', '-', '.', at least two characters.
-APT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_ENV_RE = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-PYTHON_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
-CLAUDE_VERSION_RE = re.compile(r"^(latest|stable|\d+\.\d+\.\d+)$")
-PLUGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Docker's own size syntax (binary units): "512m", "1.5g", "2GiB", "1024 kb", "100000000".
 SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgt]?)i?b?$", re.IGNORECASE)
 SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -150,7 +124,7 @@ class ResourceSettings(_Schema, frozen=True):
     @property
     def memory_bytes(self) -> int | None:
         """``memory`` in bytes (a loaded config's ``memory`` always parses)."""
-        return None if self.memory is None else _size(self.memory)
+        return None if self.memory is None else size_bytes(self.memory)
 
 
 class SecuritySettings(_Schema, frozen=True):
@@ -250,177 +224,7 @@ class Config(_Schema, frozen=True):
         return self.image.base or f"python:{self.python.version}-slim"
 
 
-def load_config(path: Path) -> Config:
-    """Read, validate and return the config at ``path``; raises :class:`ConfigError`."""
-    label = path.name
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(label, "file not found") from None
-    except OSError as exc:
-        raise ConfigError(label, f"cannot read: {exc.strerror}") from None
-    return parse_config(text, label=label, base_dir=path.resolve().parent)
-
-
-def parse_config(text: str, *, label: str, base_dir: Path) -> Config:
-    """Validate YAML ``text``; relative paths are taken from ``base_dir``."""
-    import yaml  # only a config's text needs it, not every user of these Structs
-
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(label, f"invalid YAML: {problem}", field=where) from None
-    if raw is None:
-        raise ConfigError(label, "the file is empty; start from `scad config new NAME`")
-    check_shape(raw, Config, label)
-    config = msgspec.convert(raw, Config)
-    config = _absolute_paths(config, base_dir)
-    _check_rules(config, label)
-    return config
-
-
-def _absolute(raw: str, base_dir: Path) -> str:
-    return str((base_dir / Path(raw).expanduser()).resolve())
-
-
-def _absolute_paths(config: Config, base_dir: Path) -> Config:
-    replace = msgspec.structs.replace
-    repos = {k: replace(r, path=_absolute(r.path, base_dir)) for k, r in config.repos.items()}
-    mounts = [
-        replace(
-            m,
-            host=_absolute(m.host, base_dir),
-            container=m.container or _absolute(m.host, base_dir),
-        )
-        for m in config.mounts
-    ]
-    marketplaces = {
-        k: replace(m, path=_absolute(m.path, base_dir)) if m.path else m
-        for k, m in config.claude.marketplaces.items()
-    }
-    claude_md = _absolute(config.claude.claude_md, base_dir) if config.claude.claude_md else None
-    claude = replace(config.claude, marketplaces=marketplaces, claude_md=claude_md)
-    certs = [_absolute(c, base_dir) for c in config.ca_certificates]
-    return replace(config, repos=repos, mounts=mounts, claude=claude, ca_certificates=certs)
-
-
-def _check_rules(config: Config, label: str) -> None:
-    """Rules that a type cannot express; each raises one precise ConfigError."""
-
-    def fail(field: str, problem: str) -> NoReturn:
-        raise ConfigError(label, problem, field=field)
-
-    if not NAME_RE.match(config.name):
-        fail(
-            "name",
-            f'"{config.name}" is not a valid name; use lowercase letters, digits, "-" and "_"',
-        )
-    if reserved := reserved_config_name(config.name):
-        fail("name", f'"{config.name}" is {reserved}')
-    if not config.repos:
-        fail("repos", "no repos; add at least one with `path:` and `workdir: true`")
-    for key, repo in config.repos.items():
-        if not REPO_KEY_RE.match(key) or ".." in key:
-            fail(f"repos.{key}", 'not a safe folder name; use letters, digits, ".", "-" and "_"')
-        if repo.focus is not None and (
-            Path(repo.focus).is_absolute() or ".." in Path(repo.focus).parts
-        ):
-            fail(f"repos.{key}.focus", "must be a subfolder inside the repo (relative, no '..')")
-    workdirs = [key for key, repo in config.repos.items() if repo.workdir]
-    if not workdirs:
-        fail("repos", "no repo has `workdir: true`; mark the one Claude starts in")
-    if len(workdirs) > 1:
-        fail("repos", f"only one repo may have `workdir: true`, found {', '.join(workdirs)}")
-    seen: set[str] = set()
-    for index, mount in enumerate(config.mounts):
-        if not Path(mount.host).exists():
-            fail(f"mounts[{index}].host", f"{mount.host} does not exist; create it or fix the path")
-        assert mount.container is not None
-        if not mount.container.startswith("/"):
-            fail(f"mounts[{index}].container", "must be an absolute path in the container")
-        if mount.container in seen:
-            fail(f"mounts[{index}].container", f"{mount.container} is mounted twice")
-        seen.add(mount.container)
-    if not PYTHON_VERSION_RE.match(config.python.version):
-        fail("python.version", f'"{config.python.version}" is not a Python version like "3.11"')
-    if config.python.requirements and Path(config.python.requirements).is_absolute():
-        fail("python.requirements", "must be relative to the workdir repo")
-    for index, package in enumerate(config.apt_packages):
-        if not APT_NAME_RE.match(package):
-            fail(f"apt_packages[{index}]", f'"{package}" is not a Debian package name')
-    for index, cert in enumerate(config.ca_certificates):
-        _check_certificate(cert, f"ca_certificates[{index}]", fail)
-    _check_claude(config.claude, fail)
-    _check_resources(config.resources, fail)
-    _check_egress(config, fail)
-    check_checks(config.checks, fail)
-    _check_notify(config.notify, fail)
-    check_swarm(config, fail)
-
-
-#: How a rule reports a field that breaks it: (field, problem), never returning.
-_Fail = Callable[[str, str], NoReturn]
-
-
-def _check_notify(notify: NotifySettings, fail: _Fail) -> None:
-    if notify.url is not None and (problem := url_problem(notify.url)):
-        fail("notify.url", problem)
-    if notify.command is not None and (problem := command_problem(notify.command)):
-        fail("notify.command", problem)
-    if not 0 < notify.timeout <= 3600:
-        fail("notify.timeout", f"{notify.timeout:g} is not a number of seconds from 0 to 3600")
-    if not 0 < notify.idle_seconds <= 86400:
-        fail(
-            "notify.idle_seconds",
-            f"{notify.idle_seconds:g} is not a number of seconds from 0 to 86400",
-        )
-
-
-def _check_certificate(path: str, field: str, fail: _Fail) -> None:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        fail(field, f"{path} cannot be read; point it at a PEM certificate file")
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        fail(field, f"{path} is not a PEM certificate (no BEGIN CERTIFICATE line)")
-
-
-def _check_claude(claude: ClaudeSettings, fail: _Fail) -> None:
-    if not CLAUDE_VERSION_RE.match(claude.version):
-        fail(
-            "claude.version",
-            f'"{claude.version}" is not a version like "{CLAUDE_CODE_VERSION}" or "latest"',
-        )
-    for name in claude.env:
-        if not ENV_NAME_RE.match(name):
-            fail(f"claude.env.{name}", "not a valid environment variable name")
-        if SECRET_ENV_RE.search(name):
-            fail(
-                f"claude.env.{name}",
-                "looks like a secret; scad passes credentials from the host's environment, never from configs",
-            )
-    if claude.max_turns is not None and claude.max_turns < 1:
-        fail("claude.max_turns", "must be a whole number of at least 1, or null for no limit")
-    for index, plugin in enumerate(claude.plugins):
-        if not PLUGIN_RE.match(plugin):
-            fail(f"claude.plugins[{index}]", f'"{plugin}" must be written as name@marketplace')
-    for key, market in claude.marketplaces.items():
-        sources = [s for s in (market.path, market.github, market.git) if s]
-        if len(sources) != 1:
-            fail(f"claude.marketplaces.{key}", "give exactly one of path, github or git")
-        if market.path and not Path(market.path, ".claude-plugin", "marketplace.json").is_file():
-            fail(
-                f"claude.marketplaces.{key}.path",
-                f"{market.path} has no .claude-plugin/marketplace.json",
-            )
-    if claude.claude_md and not Path(claude.claude_md).is_file():
-        fail("claude.claude_md", f"{claude.claude_md} does not exist")
-
-
-def _size(value: int | str) -> int | None:
+def size_bytes(value: int | str) -> int | None:
     """Bytes in a Docker-style size (``int`` is bytes already), or None if it is not one."""
     if isinstance(value, int):
         return value
@@ -430,50 +234,3 @@ def _size(value: int | str) -> int | None:
     from fractions import Fraction  # exact: "1.1g" is a whole number of bytes
 
     return int(Fraction(match[1]) * SIZE_UNITS[match[2].lower()])
-
-
-def _check_resources(resources: ResourceSettings, fail: _Fail) -> None:
-    # Written as "not in range" so that NaN fails too.
-    if resources.cpus is not None and not MIN_CPUS <= resources.cpus <= MAX_CPUS:
-        fail("resources.cpus", f"must be a number from {MIN_CPUS} to {MAX_CPUS}, like 1.5")
-    if resources.memory is not None:
-        size = _size(resources.memory)
-        shown = (
-            f"{resources.memory} bytes"
-            if isinstance(resources.memory, int)
-            else f'"{resources.memory}"'
-        )
-        if size is None:
-            fail(
-                "resources.memory",
-                f'{shown} is not a size; write it like "512m", "2g" or "1.5g", or give bytes',
-            )
-        if size < MIN_MEMORY:
-            fail(
-                "resources.memory",
-                f'{shown} is below Docker\'s minimum of 6 MiB; give at least "6m"',
-            )
-        if size >= 2**63:
-            fail("resources.memory", f"{shown} is too large")
-    if resources.pids is not None and resources.pids < 1:
-        fail("resources.pids", "must be a whole number of at least 1, or null for no limit")
-
-
-def _check_egress(config: Config, fail: _Fail) -> None:
-    egress = config.egress
-    for index, entry in enumerate(egress.allow):
-        if parse_host_pattern(entry) is None:
-            fail(
-                f"egress.allow[{index}]",
-                f'"{entry}" is not a host like "pypi.org", "*.pythonhosted.org" or "git.example.com:8443"',
-            )
-    if egress.mode == "open" and egress.allow:
-        fail(
-            "egress.allow",
-            "has no effect while egress.mode is open (every host is reachable); set egress.mode: gateway",
-        )
-    if egress.mode == "gateway" and config.network != "bridge":
-        fail(
-            "egress.mode",
-            f"gateway puts runs on a network of its own; remove network: {config.network} or set egress.mode: open",
-        )

@@ -19,7 +19,8 @@ import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from scad.config.schema import CLAUDE_CODE_VERSION, load_config
+from scad.config.loading import load_config
+from scad.config.schema import CLAUDE_CODE_VERSION
 from scad.engine import Engine, open_engine
 from scad.engine.labels import home_label
 from scad.errors import EngineUnavailable

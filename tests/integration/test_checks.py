@@ -14,7 +14,8 @@ import pytest
 
 from scad.checks import CheckReport, CheckSource, check_commits, check_run
 from scad.checks.container import CHECK_LOG_BYTES
-from scad.config.schema import Check, Config, Mount, load_config
+from scad.config.loading import load_config
+from scad.config.schema import Check, Config, Mount
 from scad.engine import Engine, labels
 from scad.home import Home
 from scad.image.build import build_context

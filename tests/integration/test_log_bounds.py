@@ -13,7 +13,7 @@ import anyio
 import msgspec
 import pytest
 
-from scad.config.schema import load_config
+from scad.config.loading import load_config
 from scad.engine import open_engine
 from scad.home import Home
 from scad.runs.catchup import catch_up

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from scad.config.schema import load_config
+from scad.config.loading import load_config
 from scad.engine import endpoint_of, open_engine
 from scad.errors import EngineUnavailable
 from scad.home import Home

@@ -9,7 +9,7 @@ import signal
 import anyio
 import pytest
 
-from scad.config.schema import load_config
+from scad.config.loading import load_config
 from scad.engine import open_engine
 from scad.home import Home
 from scad.runs.logread import read_all_events

@@ -31,7 +31,8 @@ import pytest
 from scad.batch.run import run_batch
 from scad.batch.scheduler import Scheduler
 from scad.batch.store import BatchItem, BatchManifest, BatchOptions, BatchPaths, save_manifest
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._types import ContainerSpec
 from scad.home import Home
 from scad.runs.records import RunRecord

@@ -16,7 +16,7 @@ import pytest
 from scad.code import borrowed, hostrepo
 from scad.code.borrowed import borrowed_store
 from scad.code.clones import create_clone, unfetched_run_work
-from scad.config.schema import parse_config
+from scad.config.loading import parse_config
 from scad.errors import UnreadableClone
 from scad.home import Home
 from scad.layout import agent_owner

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import parse_config
+from scad.config.loading import parse_config
 from scad.engine._types import BuildLine, ImageInfo
 from scad.errors import BaseImageMissing, BuildFailed
 from scad.home import Home

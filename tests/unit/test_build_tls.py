@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from scad.config import certificates
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._types import BuildLine, ImageInfo
 from scad.errors import BuildFailed, UntrustedCertificate
 from scad.home import Home

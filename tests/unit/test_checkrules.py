@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import parse_config
+from scad.config.loading import parse_config
 from scad.errors import ConfigError
 
 HEAD = "name: proj\nrepos: {code: {path: /tmp, workdir: true}}\n"

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.sessions.claude_setup import (
     claude_arguments,
     claude_json,

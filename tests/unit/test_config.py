@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import (
-    CLAUDE_CODE_VERSION,
-    DEFAULT_PIDS_LIMIT,
-    EgressSettings,
-    load_config,
-)
+from scad.config.loading import load_config
+from scad.config.schema import CLAUDE_CODE_VERSION, DEFAULT_PIDS_LIMIT, EgressSettings
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import load_config
+from scad.config.loading import load_config
 from scad.errors import ConfigError
 
 BASE = "name: proj\nrepos:\n  code: {path: ., workdir: true}\n"

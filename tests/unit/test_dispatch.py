@@ -33,7 +33,8 @@ from scad.batch.store import (
     save_manifest,
 )
 from scad.code.clones import create_clone
-from scad.config.schema import Config, SwarmSettings, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config, SwarmSettings
 from scad.engine._types import ContainerSpec, ContainerState, ImageInfo, Output, OutputStream
 from scad.errors import EngineError, EngineUnavailable, GitError, SessionError, UsageError
 from scad.home import Home

@@ -14,7 +14,8 @@ import pytest
 
 from scad.code import borrowed
 from scad.code.borrowed import borrowed_store
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._types import ImageInfo
 from scad.gc import GcPlan, apply_gc, plan_gc
 from scad.home import Home

@@ -25,7 +25,7 @@ from scad.checks import check_run
 from scad.code.clones import create_clone
 from scad.code.fetch import RepoFetch, fetch_run
 from scad.code.sync import RepoSync, sync_run
-from scad.config.schema import parse_config
+from scad.config.loading import parse_config
 from scad.errors import UnfetchedWork
 from scad.gc import plan_gc
 from scad.home import Home

@@ -9,7 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.errors import ImageError
 from scad.image.render import create_build_context, render_dockerfile
 from scad.layout import agent_ids

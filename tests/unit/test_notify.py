@@ -13,8 +13,9 @@ import anyio
 import pytest
 from aiohttp import web
 
+from scad.config.loading import parse_config
 from scad.config.notifying import is_url
-from scad.config.schema import NotifySettings, parse_config
+from scad.config.schema import NotifySettings
 from scad.errors import ConfigError
 from scad.notify.deliver import command_argv, deliver
 from scad.notify.notice import Notice, encode_notice

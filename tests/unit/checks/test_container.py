@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from scad.checks.container import CHECK_LOG_BYTES, check_spec
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._wire import container_config
 from scad.home import Home
 

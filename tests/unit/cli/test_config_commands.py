@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from scad.config import certificates
-from scad.config.schema import Repo, load_config
+from scad.config.loading import load_config
+from scad.config.schema import Repo
 from tests.conftest import Cli, make_repo
 
 pytestmark = pytest.mark.anyio

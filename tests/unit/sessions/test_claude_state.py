@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import parse_config
+from scad.config.loading import parse_config
 from scad.home import Home
 from scad.runs.records import RunPaths
 from scad.sessions.claude_state import refresh_credentials, write_claude_state

@@ -3,7 +3,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scad.config.schema import DEFAULT_PIDS_LIMIT, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import DEFAULT_PIDS_LIMIT
 from scad.engine._types import BindMount, ContainerSpec, Limits, Security
 from scad.gateway import egress_network_name
 from scad.home import Home

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import Config, NotifySettings, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config, NotifySettings
 from scad.engine._types import ImageInfo
 from scad.gateway import load_registration
 from scad.home import Home

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._endpoint import Endpoint
 from scad.engine._types import ContainerFile
 from scad.engine._wire import file_archive

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scad.config.schema import Config, parse_config
+from scad.config.loading import parse_config
+from scad.config.schema import Config
 from scad.engine._types import ContainerSpec, ImageInfo
 from scad.gateway import load_registration
 from scad.home import Home
