@@ -4,7 +4,7 @@ anyio's unix stream wakes a waiting read by setting its future's result from the
 loop's reader callback, unguarded. When a cancellation (a Ctrl-C) and the socket's
 next bytes land in one turn of the loop, that wake-up reaches a future already
 cancelled, and asyncio prints the ``InvalidStateError`` as a traceback. asyncio's
-``sock_*`` calls look at their future first.
+``sock_recv`` and ``sock_sendall`` look at their future first.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import anyio
 import anyio.lowlevel
 
 __all__ = ["UnixConnection", "connect"]
+
+#: How soon a connection the listener's full queue refused is tried again.
+_QUEUE_FULL_RETRY = 0.01
 
 
 class UnixConnection:
@@ -40,11 +44,20 @@ class UnixConnection:
 
 
 async def connect(path: str) -> UnixConnection:
-    """A connection to the socket at ``path``. Raises OSError when none is made."""
+    """A connection to the socket at ``path``, waiting (for as long as the caller
+    allows) while the listener's queue is full. Raises OSError when none is made."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, path)
+        while True:
+            try:
+                sock.connect(path)
+                break
+            except BlockingIOError:
+                # A full queue (EAGAIN). Not asyncio's sock_connect: it takes EAGAIN for
+                # a connection under way, and a unix socket that is not connected is
+                # writable at once, so it reports one that never connected as made.
+                await anyio.sleep(_QUEUE_FULL_RETRY)
     except BaseException:
         sock.close()
         raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from scad.engine._client import DockerEngine
 from scad.engine._endpoint import Endpoint
-from scad.engine._rawhttp import open_answer
+from scad.engine._rawhttp import ask, open_answer
 from scad.errors import EngineError, EngineUnavailable, LogUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -166,3 +167,36 @@ async def test_a_read_cancelled_in_the_turn_its_bytes_come_ends_quietly(tmp_path
         listener.close()
         loop.set_exception_handler(None)
     assert reported == []
+
+
+async def test_a_request_waits_while_the_engine_s_queue_of_connections_is_full(
+    tmp_path: Path,
+) -> None:
+    """A burst of connections filled the engine's queue: a request waits for room (as
+    long as it may), then goes through on a connection that is made, not one that
+    only looked made; with no room in time, the engine did not answer."""
+    path = tmp_path / "engine.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(0)
+    waiting = socket.socket(socket.AF_UNIX)
+    waiting.connect(str(path))  # fills the queue
+    try:
+        with pytest.raises(EngineUnavailable, match="did not answer within 1 s"):
+            await ask(str(path), "GET", "/_ping", "ping", within=1)
+
+        def answer() -> None:  # in a thread: the request waits on the loop meanwhile
+            time.sleep(0.2)
+            listener.accept()[0].close()  # the one that filled the queue
+            with listener.accept()[0] as connection:
+                while not connection.recv(4096).endswith(b"\r\n\r\n"):
+                    pass
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, answer)
+            with anyio.fail_after(10):
+                assert await ask(str(path), "GET", "/_ping", "ping") == b"OK"
+    finally:
+        waiting.close()
+        listener.close()
