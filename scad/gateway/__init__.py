@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .._faces import lazy_face
 
 if TYPE_CHECKING:
+    from ._connect_proxy import open_connect_proxy
     from ._credentials import (
         Credential,
         CredentialSource,
@@ -23,14 +24,7 @@ if TYPE_CHECKING:
         StaticCredential,
         credential_source,
     )
-    from ._egress import (
-        EgressNetwork,
-        EgressPolicy,
-        egress_network_name,
-        egress_policy,
-        ensure_egress_network,
-        open_connect_proxy,
-    )
+    from ._egress import EgressPolicy, egress_policy
     from ._events import BudgetRefused, Exchange, GatewayEvent, GatewayUsage, gateway_usage
     from ._lifecycle import (
         LOOPBACK,
@@ -41,6 +35,7 @@ if TYPE_CHECKING:
         stop_gateway,
     )
     from ._login_file import credentials_path, oauth_expiry, refresh_token_fingerprint
+    from ._network import EgressNetwork, egress_network_name, ensure_egress_network
     from ._registry import (
         DEFAULT_UPSTREAM,
         Registration,
@@ -104,12 +99,12 @@ __getattr__, __dir__ = lazy_face(
         "LOOPBACK": "_lifecycle",
         "START_SECONDS": "_lifecycle",
         "BudgetRefused": "_events",
-        "EgressNetwork": "_egress",
+        "EgressNetwork": "_network",
         "EgressPolicy": "_egress",
-        "egress_network_name": "_egress",
+        "egress_network_name": "_network",
         "egress_policy": "_egress",
-        "ensure_egress_network": "_egress",
-        "open_connect_proxy": "_egress",
+        "ensure_egress_network": "_network",
+        "open_connect_proxy": "_connect_proxy",
         "Credential": "_credentials",
         "CredentialSource": "_credentials",
         "Exchange": "_events",

@@ -18,8 +18,9 @@ from ..home import Home
 from ..notify.deliver import deliver
 from ..notify.hook import IDLE_PATH
 from ..notify.notifier import Deliver, Notifier
+from ._connect_proxy import open_connect_proxy
 from ._credentials import CredentialSource
-from ._egress import open_connect_proxy, token_admission
+from ._egress import token_admission
 from ._idle import IdleNotices, report_failures
 from ._journal import Journal
 from ._lifecycle import LOOPBACK

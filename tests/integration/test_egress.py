@@ -14,12 +14,9 @@ from anyio.abc import SocketStream
 
 from scad.engine import ContainerSpec, Engine
 from scad.engine._types import BindMount, Security
-from scad.gateway._egress import (
-    EgressNetwork,
-    egress_policy,
-    ensure_egress_network,
-    open_connect_proxy,
-)
+from scad.gateway._connect_proxy import open_connect_proxy
+from scad.gateway._egress import egress_policy
+from scad.gateway._network import EgressNetwork, ensure_egress_network
 from scad.home import Home
 from scad.runs.fence import fence_container, fenced_spec
 from scad.sessions.gateway_access import FENCED_RESOLV_CONF

@@ -16,17 +16,10 @@ from anyio.abc import SocketListener, SocketStream
 
 from scad.engine import labels
 from scad.errors import EngineError, UsageError
-from scad.gateway import _egress
-from scad.gateway._egress import (
-    MAX_HEAD,
-    EgressNetwork,
-    IPAddress,
-    egress_network_name,
-    egress_policy,
-    ensure_egress_network,
-    open_connect_proxy,
-    token_admission,
-)
+from scad.gateway import _accept
+from scad.gateway._connect_proxy import MAX_HEAD, open_connect_proxy
+from scad.gateway._egress import IPAddress, egress_policy, token_admission
+from scad.gateway._network import EgressNetwork, egress_network_name, ensure_egress_network
 from scad.gateway._registry import register_run, revoke_run
 from scad.home import Home
 from tests.fakes import FakeEngine
@@ -310,7 +303,7 @@ class _ShortOfDescriptors:
 async def test_a_listener_out_of_descriptors_accepts_again_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_egress, "ACCEPT_BACKOFF", 0)
+    monkeypatch.setattr(_accept, "ACCEPT_BACKOFF", 0)
     listener = _ShortOfDescriptors(shortages=3)
     handled = anyio.Event()
 
@@ -321,7 +314,7 @@ async def test_a_listener_out_of_descriptors_accepts_again_later(
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(
-                _egress.serve_listener, cast(SocketListener, listener), handle, anyio.Semaphore(2)
+                _accept.serve_listener, cast(SocketListener, listener), handle, anyio.Semaphore(2)
             )
             await handled.wait()
             # The slots are full: the listener takes no third connection.

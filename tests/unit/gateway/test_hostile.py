@@ -14,13 +14,9 @@ import anyio
 import pytest
 from aiohttp import web
 
+from scad.gateway._connect_proxy import MAX_CONNECTIONS, MAX_TUNNELS, open_connect_proxy
 from scad.gateway._credentials import OAuthLogin
-from scad.gateway._egress import (
-    MAX_CONNECTIONS,
-    MAX_TUNNELS,
-    open_connect_proxy,
-    token_admission,
-)
+from scad.gateway._egress import token_admission
 from scad.gateway._events import Exchange, read_gateway_events
 from scad.gateway._registry import Registration, events_path, register_run
 from scad.gateway._server import serve_gateway
