@@ -48,8 +48,9 @@ async def top_level(path: Path) -> Path | None:
 
 async def current_branch(repo: Path) -> str:
     """The checked-out branch, or ``(detached)``."""
-    out = (await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)).strip()
-    return out or "(detached)"
+    # Not ``--short``: beside a tag of the same name, it says ``heads/main``.
+    out = (await git(repo, "symbolic-ref", "--quiet", "HEAD", check=False)).strip()
+    return out.removeprefix("refs/heads/") if out.startswith("refs/heads/") else "(detached)"
 
 
 #: Who a clone's commits are by when the host repo's user has no name or email.

@@ -41,7 +41,6 @@ __all__ = [
     "OAuthLogin",
     "StaticCredential",
     "credential_source",
-    "credentials_path",
 ]
 
 #: Claude Code's OAuth token endpoint and client id (read in Claude Code 2.1.332).

@@ -232,6 +232,20 @@ async def test_a_run_served_by_an_earlier_fetch_keeps_the_host_branch_where_it_f
     assert upstream.strip() == "origin/main"
 
 
+async def test_a_tag_named_as_the_host_s_branch_leaves_the_branch_the_run_s(
+    home: Home, repo: Path
+) -> None:
+    """A tag of the same name as the checked-out branch (a release branch and its
+    tag): the run starts on that branch, not on a ``heads/...`` git spells it as."""
+    host_git(repo, "checkout", "-q", "-b", "release-1")
+    host_git(repo, "commit", "-q", "--allow-empty", "-m", "on the release branch")
+    host_git(repo, "tag", "release-1", "HEAD~1")
+    clone = await borrowing_clone(home, repo)
+    tip = host_git(repo, "rev-parse", "refs/heads/release-1").strip()
+    assert agent_git(home, repo, clone, "rev-parse", "HEAD").strip() == tip
+    assert agent_git(home, repo, clone, "rev-parse", "refs/heads/release-1").strip() == tip
+
+
 async def test_a_store_removed_after_a_shared_fetch_is_made_again(
     home: Home, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
