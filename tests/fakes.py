@@ -219,7 +219,10 @@ class FakeEngine:
         return [d for s, d in self.made[container_id].printed if s == wanted]
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        return [d.decode(errors="replace") for d in self._entries(container_id, stderr)[-tail:]]
+        """As the engine: a tail counted over both streams, then one stream's entries."""
+        self._check("logs")
+        last = self.made[container_id].printed[-tail:]
+        return [d.decode(errors="replace") for s, d in last if s == (2 if stderr else 1)]
 
     @asynccontextmanager
     async def open_logs(

@@ -195,7 +195,8 @@ class DockerEngine:
         return [container_state(listed_fields(row)) for row in rows]
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        """The last ``tail`` log entries of stdout (or stderr) (see :func:`._logs.last_texts`)."""
+        """The stdout (or stderr) entries among the last ``tail`` of the log (see
+        :meth:`.Engine.logs`, and :func:`._logs.last_texts`)."""
         params = tail_params(stderr=stderr, tail=tail)
         async with self._log_stream(container_id, params, follow=False) as log:
             return await last_texts(log, tail)

@@ -207,7 +207,8 @@ class SocketEngine:
         )
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        """The last ``tail`` log entries of stdout (or stderr)."""
+        """The stdout (or stderr) entries among the last ``tail`` of the log (see
+        :meth:`.Engine.logs`)."""
         params = tail_params(stderr=stderr, tail=tail)
         async with open_socket_log(self._socket, container_id, params, follow=False) as log:
             return await last_texts(log, tail)

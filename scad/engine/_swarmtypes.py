@@ -119,7 +119,8 @@ class SwarmEngine(Protocol):
     async def nodes(self) -> list[NodeState]: ...
 
     async def task_stderr(self, task_id: str, *, tail: int) -> list[str]:
-        """The last ``tail`` entries of the task's stderr."""
+        """The stderr entries among the last ``tail`` of the task's log (a tail counted
+        over both streams, as :meth:`.Engine.logs`)."""
         ...
 
     def open_task_logs(

@@ -242,7 +242,9 @@ class Engine(Protocol):
     async def containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]: ...
 
     async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
-        """The last ``tail`` log entries of stdout (or stderr)."""
+        """The stdout (or stderr) entries among the last ``tail`` of the log: the
+        engine counts a tail over both streams, so fewer when the other stream has
+        some of them."""
         ...
 
     def open_logs(

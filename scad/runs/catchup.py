@@ -9,7 +9,8 @@ line lands once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -31,15 +32,18 @@ __all__ = [
     "catch_up",
     "exit_of",
     "follow_engine",
+    "last_stderr",
     "stream_events",
     "tail_events",
 ]
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
-#: The engine's log entries of stderr read for them: an entry is a line, or a piece
-#: of one (16 KiB at most), and blank lines count too.
-STDERR_ENTRIES = 64
+#: The engine's log entries read for them, more in turn while fewer hold them: an
+#: entry is a line, or a piece of one (16 KiB at most), blank lines count too, and
+#: the engine counts a tail over stdout and stderr both, so the last entries may be
+#: all stdout's.
+STDERR_ENTRIES = (64, 4096)
 #: Lines of the engine's log gathered before they are written, in characters of
 #: its entries: a catch-up holds no more than three such batches (one written, one
 #: waiting, one gathered) and one line, whatever the log's size.
@@ -56,9 +60,7 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exited:
     exit_code = container.exit_code if container.exit_code is not None else -1
     stderr = None
     if exit_code != 0:
-        entries = await engine.logs(container.id, stderr=True, tail=STDERR_ENTRIES)
-        lines = [line for line in "".join(entries).splitlines() if line.strip()]
-        stderr = "\n".join(lines[-STDERR_TAIL:]) or None
+        stderr = await last_stderr(partial(engine.logs, container.id, stderr=True))
     return Exited(
         ts=event_time(container.finished_at) if container.finished_at else "",
         exit_code=exit_code,
@@ -66,6 +68,16 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exited:
         life=container.started_at,
         stderr=stderr,
     )
+
+
+async def last_stderr(read: Callable[..., Awaitable[list[str]]]) -> str | None:
+    """The last :data:`STDERR_TAIL` lines of a log's stderr that are not blank (None:
+    none), ``read(tail=N)`` its entries among the last N."""
+    for tail in STDERR_ENTRIES:
+        lines = [line for line in "".join(await read(tail=tail)).splitlines() if line.strip()]
+        if len(lines) >= STDERR_TAIL:
+            break
+    return "\n".join(lines[-STDERR_TAIL:]) or None
 
 
 async def catch_up(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from functools import partial
 
 import anyio
 import msgspec
@@ -25,7 +26,7 @@ from ..engine import ContainerExit, SecretFile, ServiceSpec, SwarmEngine, TaskSt
 from ..errors import LogUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
-from ..runs.catchup import STDERR_ENTRIES, STDERR_TAIL
+from ..runs.catchup import last_stderr
 from ..runs.envelopes import Cancelled, Exited, Started
 from ..runs.events import append_event, ingest, mark_lost, position, supervising
 from ..runs.gate import StartGate
@@ -255,10 +256,8 @@ async def _stderr(swarm: SwarmEngine, task_id: str) -> str | None:
     :class:`~scad.errors.LogUnavailable` when the manager cannot reach the task's node."""
     try:
         with anyio.fail_after(REST_SECONDS):
-            entries = await swarm.task_stderr(task_id, tail=STDERR_ENTRIES)
+            return await last_stderr(partial(swarm.task_stderr, task_id))
     except LogUnavailable:
         raise
     except (ScadError, TimeoutError):
         return None
-    lines = [line for line in "".join(entries).splitlines() if line.strip()]
-    return "\n".join(lines[-STDERR_TAIL:]) or None

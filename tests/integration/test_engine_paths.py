@@ -12,6 +12,7 @@ import pytest
 from scad.engine import open_engine, open_socket_engine
 from scad.engine._types import ContainerFile, ContainerSpec, Engine
 from scad.errors import EngineError
+from scad.runs.catchup import exit_of
 
 from .conftest import BASE_IMAGE
 
@@ -148,3 +149,23 @@ async def test_a_file_that_cannot_go_in_leaves_no_container(
     with pytest.raises(EngineError, match=r"^write /no/such/folder/secret into container scad-"):
         await either.create_container(spec)
     assert await either.containers({"scad.test": test_label}) == []
+
+
+async def test_a_failure_s_stderr_before_much_stdout_is_in_its_exit(
+    either: Engine, test_label: str
+) -> None:
+    """The engine counts a log's tail over both streams: a failure's stderr that much
+    stdout followed is still what its `exited` event says."""
+    spec = ContainerSpec(
+        image=BASE_IMAGE,
+        name=f"scad-{test_label}",
+        labels={"scad.test": test_label},
+        command=["sh", "-c", "echo the failure >&2; sleep 0.2; seq 1 500; exit 1"],
+    )
+    async with container(either, spec) as container_id:
+        await either.start(container_id)
+        await either.wait(container_id)
+        state = await either.inspect(container_id)
+        assert state is not None
+        exited = await exit_of(either, state)
+        assert (exited.exit_code, exited.stderr) == (1, "the failure")

@@ -14,7 +14,7 @@ import pytest
 from scad.engine._types import ContainerState
 from scad.errors import EngineUnavailable
 from scad.home import Home
-from scad.runs.catchup import catch_up
+from scad.runs.catchup import catch_up, exit_of
 from scad.runs.envelopes import Exited
 from scad.runs.events import LogLine, ingest
 from scad.runs.lines import unix_time
@@ -207,3 +207,49 @@ async def test_a_restart_whose_stop_was_seen_is_read_after_all(tmp_path: Path) -
     claude = [e for e in envelopes if e.src == "claude"]
     assert [e.n for e in claude] == list(range(7))
     assert [e.kind for e in envelopes if e.src == "scad"] == ["exited", "exited"]
+
+
+class BothStreams:
+    """An engine's log of both streams in the order printed: a tail counts both, as
+    the engine's does, and the stream asked for is taken from it."""
+
+    def __init__(self, printed: list[tuple[int, str]]) -> None:
+        self.printed = printed
+        self.tails: list[int] = []
+
+    async def logs(self, container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        self.tails.append(tail)
+        return [text for stream, text in self.printed[-tail:] if stream == (2 if stderr else 1)]
+
+
+FAILED = ContainerState(
+    id="c", name="n", image="i", image_id="i", status="exited", running=False, exit_code=1,
+    labels={}, started_at="2026-11-27T10:00:00Z", finished_at="2026-11-27T11:00:00Z",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("printed", "said", "tails"),
+    [
+        pytest.param(
+            [(2, "the failure\n")] + [(1, f"{n}\n") for n in range(1000)],
+            "the failure", [64, 4096], id="stderr-before-much-stdout",
+        ),
+        pytest.param(
+            [(1, "out\n")] * 5000 + [(2, f"err {n}\n") for n in range(6)],
+            "err 1\nerr 2\nerr 3\nerr 4\nerr 5", [64], id="stderr-last",
+        ),
+        pytest.param(
+            [(2, "too early\n")] + [(1, "out\n")] * 5000, None, [64, 4096], id="stderr-long-before",
+        ),
+        pytest.param([(1, "out\n")] * 10, None, [64, 4096], id="no-stderr"),
+    ],
+)  # fmt: skip
+async def test_a_failure_s_stderr_is_found_among_stdout_within_a_bounded_read(
+    printed: list[tuple[int, str]], said: str | None, tails: list[int]
+) -> None:
+    """The engine counts a tail over both streams: a failure's stderr followed by much
+    stdout is found by asking for more, up to a bound; stderr at the end, at once."""
+    engine = BothStreams(printed)
+    exited = await exit_of(cast(Any, engine), FAILED)
+    assert (exited.stderr, engine.tails) == (said, tails)
