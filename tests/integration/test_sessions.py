@@ -189,20 +189,29 @@ async def terminal_screen(project: Project, args: list[str], name: str, *expect:
             screen = tmux("capture-pane", "-p", "-t", name)
             return all(text in screen for text in expect)
 
-        await wait_until(shows, timeout=60)
+        try:
+            await wait_until(shows, timeout=60)
+        except TimeoutError:
+            missing = [text for text in expect if text not in screen]
+            raise AssertionError(f"the screen never showed {missing}:\n{screen}") from None
         return screen
     finally:
         tmux("kill-session", "-t", name)
+
+
+#: How the interactive test's prompt shows on Claude's screen.
+ASKED = "❯ RUN: echo hi > hi.txt"
 
 
 async def test_interactive_prompt_in_a_real_terminal_then_stop_and_resume(project: Project) -> None:
     prompt = "RUN: echo hi > hi.txt && git add hi.txt && git commit -qm 'interactive commit'\nSAY: interactive done"
     run_id = await project.start("--tag", "tty", "--prompt", prompt)
     await wait_until(lambda: git_log(project.clone(run_id))[0] == "interactive commit")
+    # Each look waits for every line it needs: a screen read mid-redraw may lack one.
+    # A line that never shows fails the wait.
     screen = await attach_and_read(
-        project, run_id, f"t-{run_id}", "interactive done", "bypass permissions on"
+        project, run_id, f"t-{run_id}", "interactive done", "bypass permissions on", ASKED
     )
-    assert "❯ RUN: echo hi > hi.txt" in screen and "bypass permissions on" in screen
     for first_run_screen in (
         "trust this folder",
         "Choose the text style",
@@ -216,8 +225,7 @@ async def test_interactive_prompt_in_a_real_terminal_then_stop_and_resume(projec
 
     await project.scad("session", "resume", run_id)
     # Claude starts with --continue: the earlier conversation is on screen again.
-    screen = await attach_and_read(project, run_id, f"r-{run_id}", "interactive done")
-    assert "❯ RUN: echo hi > hi.txt" in screen
+    await attach_and_read(project, run_id, f"r-{run_id}", "interactive done", ASKED)
     pane = (await project.scad("session", "logs", run_id)).stdout
     assert "[scad] resumed" in pane and "--- tmux pane ---" in pane
 
