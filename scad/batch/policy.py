@@ -115,16 +115,25 @@ class Budget:
     def __init__(self, limit_usd: float | None) -> None:
         self.limit_usd = limit_usd
         self._runs: dict[str, float] = {}
+        #: What the gateway counted when it refused a run for the batch's budget.
+        self._refused_at: float | None = None
 
     def spent_by(self, run_id: str, usd: float) -> None:
         """What ``run_id`` has spent so far: it never goes down (a run's own output
         could claim less than it did before)."""
         self._runs[run_id] = max(usd, self._runs.get(run_id, 0.0))
 
+    def refused_at(self, usd: float) -> None:
+        """The gateway refused a run a request for the batch's budget, having counted
+        ``usd`` spent: the budget is spent, whatever the runs read so far add up to."""
+        self._refused_at = max(usd, self._refused_at or 0.0)
+
     @property
     def spent(self) -> float:
-        return sum(self._runs.values())
+        return max(sum(self._runs.values()), self._refused_at or 0.0)
 
     @property
     def exhausted(self) -> bool:
-        return self.limit_usd is not None and self.spent >= self.limit_usd
+        if self.limit_usd is None:
+            return False
+        return self._refused_at is not None or self.spent >= self.limit_usd

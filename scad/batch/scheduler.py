@@ -188,6 +188,8 @@ class Scheduler:
         them (without ``rate_limits``, those reported since the last read are read past)."""
         for signal_ in await self.signals.poll(sorted(self.runs if run_ids is None else run_ids)):
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
+            if signal_.batch_refused_at_usd is not None:
+                self.budget.refused_at(signal_.batch_refused_at_usd)
             for status in signal_.rate_limits if rate_limits else ():
                 await self._limit(self.concurrency.rate_limited(self.clock.now(), status))
         if self.budget.exhausted and not self.budget_spent.is_set():
@@ -224,13 +226,11 @@ class Scheduler:
                     outcome = await self._attempt(run, attempt, adopting, turn)
                     # Checks cost no money: a budget spent from here lets them end.
                     self.scopes.pop(state.index)
-                    # What it spent is read before its slot goes to the next prompt,
-                    # not a period later: runs made ahead wait on that slot. Its own
-                    # run's alone (the monitor reads the rest), unless the gateway
-                    # refused it for the budget the runs spent together.
-                    if outcome.outcome == "budget":
-                        await self.read_signals()
-                    elif self.budget.limit_usd is not None and outcome.run_id:
+                    # What it spent, or the gateway's refusal for the batch's budget,
+                    # is read before its slot goes to the next prompt, not a period
+                    # later: runs made ahead wait on that slot. Its own run's alone:
+                    # the monitor reads the others'.
+                    if self.budget.limit_usd is not None and outcome.run_id:
                         await self.read_signals([outcome.run_id])
                     if outcome.outcome == "succeeded" and self.attempts.checking:
                         judged = await self._check(run, attempt, fixes)

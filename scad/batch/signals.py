@@ -18,7 +18,7 @@ import msgspec
 
 from ..gateway import load_registration
 from ..home import Home
-from ..runs.gatewaylog import GATEWAY_DIR, Exchange, read_gateway_events_from
+from ..runs.gatewaylog import GATEWAY_DIR, BudgetRefused, Exchange, read_gateway_events_from
 from ..runs.records import RunPaths
 from ..runs.tallies import LogTallies
 
@@ -33,6 +33,9 @@ class RunSignals(msgspec.Struct, frozen=True, kw_only=True):
     spent_usd: float
     #: HTTP statuses of the rate-limit reports (429, 529) seen since the last poll.
     rate_limits: tuple[int, ...] = ()
+    #: What the batch had spent as the gateway counted it, when it refused the run a
+    #: request for the batch's budget (None: it did not).
+    batch_refused_at_usd: float | None = None
 
 
 class SignalSource(Protocol):
@@ -107,6 +110,7 @@ class GatewaySignals:
         path = RunPaths(self.home, run_id).gateway_events
         offset = self._offsets.get(run_id, 0)
         limits: list[int] = []
+        refused_at = None
         while True:
             events, after = read_gateway_events_from(path, offset)
             for event in events:
@@ -114,10 +118,13 @@ class GatewaySignals:
                     self._spent[run_id] = self._spent.get(run_id, 0.0) + event.cost_usd
                     if event.throttled:
                         limits.append(event.status)
+                elif isinstance(event, BudgetRefused) and event.scope == "batch":
+                    refused_at = event.spent_usd
             if after == offset:
                 break  # all read, or a partial last line whose end comes later
             offset = after
         self._offsets[run_id] = offset
         return RunSignals(
-            run_id=run_id, spent_usd=self._spent.get(run_id, 0.0), rate_limits=tuple(limits)
-        )
+            run_id=run_id, spent_usd=self._spent.get(run_id, 0.0), rate_limits=tuple(limits),
+            batch_refused_at_usd=refused_at,
+        )  # fmt: skip

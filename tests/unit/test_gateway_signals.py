@@ -11,7 +11,7 @@ import anyio
 import msgspec
 import pytest
 
-from scad.batch.events import BatchEvent, BudgetSpent, LimitMoved
+from scad.batch.events import AttemptEnded, BatchEvent, BudgetSpent, LimitMoved
 from scad.batch.scheduler import Scheduler
 from scad.batch.signals import GatewaySignals, RunSignals
 from scad.batch.state import batch_state
@@ -130,6 +130,36 @@ async def test_forged_lines_move_neither_concurrency_nor_budget_and_the_gateways
             measured(paths, exchange(cost=0.9))
             clock.advance(MONITOR)  # the budget is spent: the run is stopped, the batch ends
     assert [e.cost_usd for e in log if isinstance(e, BudgetSpent)] == [pytest.approx(1.0)]
+
+
+async def test_the_gateway_s_refusal_for_the_batch_s_budget_stops_the_batch_at_once(
+    tmp_path: Path,
+) -> None:
+    """The gateway refused a run for the batch's budget, counting the spend of runs
+    the batch has not read yet: the batch takes the gateway's word from that run's
+    own events, before its slot goes to the next prompt. A refusal for the run's own
+    budget spends only that run."""
+    home = Home(tmp_path)
+    batch_id = make_batch(home, ["a", "b", "c"], parallel=1, budget_usd=1.0)
+    own = made_run(home, "run-1", registered=True)
+    measured(
+        own, exchange(cost=0.2), BudgetRefused(ts="t", scope="run", spent_usd=0.2, cap_usd=0.2)
+    )
+    batch = made_run(home, "run-2", registered=True)
+    measured(
+        batch, exchange(cost=0.1), BudgetRefused(ts="t", scope="batch", spent_usd=1.05, cap_usd=1.0)
+    )
+    attempts = Attempts({1: ["budget"], 2: ["budget"], 3: ["succeeded"]})
+    clock, log = FakeClock(), []
+    manifest = load_manifest(home, batch_id)
+    with anyio.fail_after(10):
+        await _scheduler(manifest, attempts, GatewaySignals(home), clock, log).run(
+            batch_state(manifest, []).items, {}, []
+        )
+    assert attempts.started == [1, 2]
+    ends = sorted((e.item, e.status) for e in log if isinstance(e, AttemptEnded))
+    assert ends == [(1, "budget"), (2, "budget"), (3, "cancelled")]
+    assert [e.cost_usd for e in log if isinstance(e, BudgetSpent)] == [1.05]
 
 
 async def test_a_new_pass_does_not_halve_for_the_rate_limits_of_the_one_before(
