@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from . import git
+from . import git, hostrepo
 from ._landing import Action, Host, Plan, landing
 
 __all__ = ["bring", "fetched", "unwritable"]
@@ -38,7 +38,7 @@ async def bring(
             apart = await landing(store, run_id, plan.branch, plan.commit, host)
             why = await unwritable(host_repo, apart, host)
             if why is None and await fetched(host_repo, store, plan.commit, apart):
-                alias_of = await _alias_of(host_repo, plan.branch)
+                alias_of = await hostrepo.branch_alias(host_repo, plan.branch)
                 action: Action = (
                     "aliased"
                     if alias_of
@@ -57,18 +57,11 @@ async def bring(
 async def unwritable(host_repo: Path, target: str, host: Host) -> str | None:
     """Why the host's branch ``target`` must not be written, looked at right before
     the write; None when it may be."""
-    if alias_of := await _alias_of(host_repo, target):
+    if alias_of := await hostrepo.branch_alias(host_repo, target):
         return f"{target} is a symbolic ref to {alias_of} on the host"
     if host.is_checked_out(target):
         return f"{target} is checked out on the host"
     return None
-
-
-async def _alias_of(host_repo: Path, branch: str) -> str | None:
-    """The ref the host's ``branch`` ends at when it is a symbolic ref (one that names
-    a missing ref too), else None: a fetch to it would write to that ref instead."""
-    out = await git.git(host_repo, "symbolic-ref", "--quiet", f"refs/heads/{branch}", check=False)
-    return out.strip() or None
 
 
 async def fetched(host_repo: Path, store: Path, commit: str, target: str) -> bool:

@@ -33,7 +33,8 @@ async def completed(
     the process is asked to end (SIGTERM: git then removes its lock files, as a
     killed one cannot, and a host branch stays writable), killed if it has not within
     :data:`END_SECONDS`, and reaped before the cancellation goes on."""
-    process = await anyio.to_thread.run_sync(_spawn, command, env, input is not None)
+    stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
+    process = await anyio.to_thread.run_sync(_spawn, command, env, stdin, subprocess.PIPE)
     pipes = _Pipes(process)
     try:
         stdout, stderr = await anyio.to_thread.run_sync(
@@ -75,15 +76,14 @@ class _Pipes:
                     pipe.close()
 
 
-def _spawn(command: Sequence[str], env: dict[str, str], piped: bool) -> subprocess.Popen[bytes]:
-    stdin = subprocess.PIPE if piped else subprocess.DEVNULL
-    return subprocess.Popen(
-        command, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+def _spawn(
+    command: Sequence[str], env: dict[str, str], stdin: int, stderr: int | IO[bytes]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr)
 
 
 class Bounded(msgspec.Struct, frozen=True, kw_only=True):
-    """What git printed, up to a bound: whole lines only when it was cut."""
+    """What a command printed, up to a bound: whole lines only when it was cut."""
 
     data: bytes
     cut: bool
@@ -100,7 +100,7 @@ async def bounded(
     what was kept, and the last line of its errors."""
     # stderr to a file: a pipe nobody drains while stdout is read could block git.
     with tempfile.TemporaryFile() as err:
-        process = await anyio.to_thread.run_sync(_spawn_to, command, env, err)
+        process = await anyio.to_thread.run_sync(_spawn, command, env, subprocess.DEVNULL, err)
         pipes = _Pipes(process)
         try:
             head = await anyio.to_thread.run_sync(
@@ -118,14 +118,6 @@ async def bounded(
         message = err.read(64 << 10).decode(errors="replace").strip().splitlines()
     detail = message[-1] if message else f"exit code {process.returncode}"
     return process.returncode, head, detail
-
-
-def _spawn_to(
-    command: Sequence[str], env: dict[str, str], err: IO[bytes]
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
-    )
 
 
 def _read_head(process: subprocess.Popen[bytes], limit: int, line_end: bytes) -> Bounded:

@@ -14,6 +14,7 @@ from pathlib import Path
 from .git import git
 
 __all__ = [
+    "branch_alias",
     "branch_tips",
     "checked_out_branches",
     "current_branch",
@@ -99,6 +100,13 @@ def heads(all_refs: Mapping[str, str]) -> dict[str, str]:
     return {
         ref.removeprefix(prefix): oid for ref, oid in all_refs.items() if ref.startswith(prefix)
     }
+
+
+async def branch_alias(repo: Path, branch: str) -> str | None:
+    """The ref the host's ``branch`` ends at when it is a symbolic ref (one that names
+    a missing ref too), else None: a write to it would go to that ref instead."""
+    out = await git(repo, "symbolic-ref", "--quiet", f"refs/heads/{branch}", check=False)
+    return out.strip() or None
 
 
 async def symbolic_branches(repo: Path) -> dict[str, str]:

@@ -173,9 +173,7 @@ async def _refuse_unwritable(host_repo: Path, branch: str) -> None:
             f"{branch} is checked out in a worktree of {host_repo}; "
             "merging writes no working tree: name another branch"
         )
-    ref = f"refs/heads/{branch}"
-    alias = (await git.git(host_repo, "symbolic-ref", "--quiet", ref, check=False)).strip()
-    if alias:
+    if alias := await hostrepo.branch_alias(host_repo, branch):
         raise BranchRefused(
             f"{branch} is a symbolic ref to {printable(alias)} in {host_repo}; not written through"
         )

@@ -71,7 +71,7 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
     """A cancellation that comes between the spawn and the worker thread that reads
     the output (it may come before that thread starts) closes the pipes itself."""
     spawned: list[subprocess.Popen[bytes]] = []
-    spawn = _process._spawn_to if bounded else _process._spawn
+    spawn = _process._spawn
     scope = anyio.CancelScope()
 
     def spawn_then_cancel(*args: Any) -> subprocess.Popen[bytes]:
@@ -79,7 +79,7 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
         anyio.from_thread.run_sync(scope.cancel)
         return spawned[-1]
 
-    monkeypatch.setattr(_process, "_spawn_to" if bounded else "_spawn", spawn_then_cancel)
+    monkeypatch.setattr(_process, "_spawn", spawn_then_cancel)
     with scope:
         if bounded:
             await _process.bounded(["sleep", "60"], dict(os.environ), 100, b"\n")
