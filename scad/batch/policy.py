@@ -109,7 +109,8 @@ class Budget:
     Each run reports everything it has cost so far, over all its attempts: as the
     gateway measured its answers (a run made before the gateway: finished
     conversations at the cost Claude Code reported, one still going at its usage
-    priced by model).
+    priced by model), and as the gateway counted the batch when it refused a run
+    for the batch's budget.
     """
 
     def __init__(self, limit_usd: float | None) -> None:
@@ -123,10 +124,11 @@ class Budget:
         could claim less than it did before)."""
         self._runs[run_id] = max(usd, self._runs.get(run_id, 0.0))
 
-    def refused_at(self, usd: float) -> None:
+    def gateway_refused(self, batch_spent_usd: float) -> None:
         """The gateway refused a run a request for the batch's budget, having counted
-        ``usd`` spent: the budget is spent, whatever the runs read so far add up to."""
-        self._refused_at = max(usd, self._refused_at or 0.0)
+        ``batch_spent_usd``: the batch spent that much, whatever the runs read so far
+        add up to."""
+        self._refused_at = max(batch_spent_usd, self._refused_at or 0.0)
 
     @property
     def spent(self) -> float:
@@ -134,6 +136,4 @@ class Budget:
 
     @property
     def exhausted(self) -> bool:
-        if self.limit_usd is None:
-            return False
-        return self._refused_at is not None or self.spent >= self.limit_usd
+        return self.limit_usd is not None and self.spent >= self.limit_usd

@@ -189,7 +189,7 @@ class Scheduler:
         for signal_ in await self.signals.poll(sorted(self.runs if run_ids is None else run_ids)):
             self.budget.spent_by(signal_.run_id, signal_.spent_usd)
             if signal_.batch_refused_at_usd is not None:
-                self.budget.refused_at(signal_.batch_refused_at_usd)
+                self.budget.gateway_refused(signal_.batch_refused_at_usd)
             for status in signal_.rate_limits if rate_limits else ():
                 await self._limit(self.concurrency.rate_limited(self.clock.now(), status))
         if self.budget.exhausted and not self.budget_spent.is_set():

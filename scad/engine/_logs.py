@@ -21,7 +21,8 @@ __all__ = ["entries", "followed_params", "last_texts", "open_socket_log", "tail_
 
 
 def tail_params(*, stderr: bool, tail: int) -> dict[str, Any]:
-    """The query for the last ``tail`` entries of stdout (or stderr)."""
+    """The query for the stdout (or stderr) entries among the last ``tail`` (a tail
+    the engine counts over both streams)."""
     return {"stdout": not stderr, "stderr": stderr, "tail": str(tail)}
 
 

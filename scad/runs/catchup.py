@@ -9,13 +9,14 @@ line lands once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
 
 from ..engine import ContainerState
+from ..errors import ScadError
 from ..home import Home
 from ..taskgroups import open_task_group
 from .envelopes import Envelope, Exited
@@ -39,11 +40,14 @@ __all__ = [
 
 #: Lines of stderr kept in the `exited` event of a failed run.
 STDERR_TAIL = 5
-#: The engine's log entries read for them, more in turn while fewer hold them: an
-#: entry is a line, or a piece of one (16 KiB at most), blank lines count too, and
-#: the engine counts a tail over stdout and stderr both, so the last entries may be
-#: all stdout's.
-STDERR_ENTRIES = (64, 4096)
+#: The engine's log entries read for them: an entry is a line, or a piece of one (16
+#: KiB at most), blank lines count too, and the engine counts a tail over stdout and
+#: stderr both, so the last entries may all be stdout's. When they hold fewer lines
+#: than wanted, the last :data:`MORE_STDERR_ENTRIES` are read (16 MiB at most).
+STDERR_ENTRIES = 64
+MORE_STDERR_ENTRIES = 1024
+#: Characters kept of each of those lines (an agent can print one of any length).
+STDERR_LINE_CHARS = 2000
 #: Lines of the engine's log gathered before they are written, in characters of
 #: its entries: a catch-up holds no more than three such batches (one written, one
 #: waiting, one gathered) and one line, whatever the log's size.
@@ -60,7 +64,11 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exited:
     exit_code = container.exit_code if container.exit_code is not None else -1
     stderr = None
     if exit_code != 0:
-        stderr = await last_stderr(partial(engine.logs, container.id, stderr=True))
+
+        async def read(tail: int) -> list[str]:
+            return await engine.logs(container.id, stderr=True, tail=tail)
+
+        stderr = await last_stderr(read)
     return Exited(
         ts=event_time(container.finished_at) if container.finished_at else "",
         exit_code=exit_code,
@@ -70,14 +78,20 @@ async def exit_of(engine: Engine, container: ContainerState) -> Exited:
     )
 
 
-async def last_stderr(read: Callable[..., Awaitable[list[str]]]) -> str | None:
+async def last_stderr(read: Callable[[int], Awaitable[list[str]]]) -> str | None:
     """The last :data:`STDERR_TAIL` lines of a log's stderr that are not blank (None:
-    none), ``read(tail=N)`` its entries among the last N."""
-    for tail in STDERR_ENTRIES:
-        lines = [line for line in "".join(await read(tail=tail)).splitlines() if line.strip()]
-        if len(lines) >= STDERR_TAIL:
-            break
-    return "\n".join(lines[-STDERR_TAIL:]) or None
+    none), each cut to :data:`STDERR_LINE_CHARS`; ``read(N)`` gives its entries among
+    the last N. When the first read fails, so does this; when the second does, what
+    the first found is kept."""
+    lines = _said(await read(STDERR_ENTRIES))
+    if len(lines) < STDERR_TAIL:
+        with contextlib.suppress(ScadError, TimeoutError):
+            lines = _said(await read(MORE_STDERR_ENTRIES))
+    return "\n".join(line[:STDERR_LINE_CHARS] for line in lines[-STDERR_TAIL:]) or None
+
+
+def _said(entries: list[str]) -> list[str]:
+    return [line for line in "".join(entries).splitlines() if line.strip()]
 
 
 async def catch_up(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
-from functools import partial
 
 import anyio
 import msgspec
@@ -254,9 +253,13 @@ async def _hostname(swarm: SwarmEngine, task: TaskState) -> str:
 async def _stderr(swarm: SwarmEngine, task_id: str) -> str | None:
     """A failed task's last lines of stderr (None: the manager cannot say). Raises
     :class:`~scad.errors.LogUnavailable` when the manager cannot reach the task's node."""
-    try:
+
+    async def read(tail: int) -> list[str]:
         with anyio.fail_after(REST_SECONDS):
-            return await last_stderr(partial(swarm.task_stderr, task_id))
+            return await swarm.task_stderr(task_id, tail=tail)
+
+    try:
+        return await last_stderr(read)
     except LogUnavailable:
         raise
     except (ScadError, TimeoutError):

@@ -71,7 +71,7 @@ async def test_a_git_cancelled_as_it_starts_leaves_no_pipe_open(
     """A cancellation that comes between the spawn and the worker thread that reads
     the output (it may come before that thread starts) closes the pipes itself."""
     spawned: list[subprocess.Popen[bytes]] = []
-    spawn = _process._spawn
+    spawn = _process._spawn  # the real one, before it is patched
     scope = anyio.CancelScope()
 
     def spawn_then_cancel(*args: Any) -> subprocess.Popen[bytes]:

@@ -233,16 +233,19 @@ FAILED = ContainerState(
     [
         pytest.param(
             [(2, "the failure\n")] + [(1, f"{n}\n") for n in range(1000)],
-            "the failure", [64, 4096], id="stderr-before-much-stdout",
+            "the failure", [64, 1024], id="stderr-before-much-stdout",
         ),
         pytest.param(
             [(1, "out\n")] * 5000 + [(2, f"err {n}\n") for n in range(6)],
             "err 1\nerr 2\nerr 3\nerr 4\nerr 5", [64], id="stderr-last",
         ),
         pytest.param(
-            [(2, "too early\n")] + [(1, "out\n")] * 5000, None, [64, 4096], id="stderr-long-before",
+            [(2, "too early\n")] + [(1, "out\n")] * 5000, None, [64, 1024], id="stderr-long-before",
         ),
-        pytest.param([(1, "out\n")] * 10, None, [64, 4096], id="no-stderr"),
+        pytest.param([(1, "out\n")] * 10, None, [64, 1024], id="no-stderr"),
+        pytest.param(
+            [(2, "x" * 16384)] * 2000 + [(2, "\n")], "x" * 2000, [64, 1024], id="endless-line",
+        ),
     ],
 )  # fmt: skip
 async def test_a_failure_s_stderr_is_found_among_stdout_within_a_bounded_read(
@@ -253,3 +256,16 @@ async def test_a_failure_s_stderr_is_found_among_stdout_within_a_bounded_read(
     engine = BothStreams(printed)
     exited = await exit_of(cast(Any, engine), FAILED)
     assert (exited.stderr, engine.tails) == (said, tails)
+
+
+async def test_a_failed_second_read_of_stderr_keeps_what_the_first_found() -> None:
+    engine = BothStreams([(2, "first words\n")] + [(1, "out\n")] * 10)
+
+    async def logs(container_id: str, *, stderr: bool = False, tail: int) -> list[str]:
+        if tail > 64:
+            raise EngineUnavailable("the engine went away")
+        return await BothStreams.logs(engine, container_id, stderr=stderr, tail=tail)
+
+    engine.logs = logs  # type: ignore[method-assign]
+    exited = await exit_of(cast(Any, engine), FAILED)
+    assert exited.stderr == "first words"
