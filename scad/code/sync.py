@@ -185,7 +185,7 @@ async def _sync_repo(
         commits = await _send_objects(paths, store, clone, snapshot, host)
         await anyio.to_thread.run_sync(_write_origin, clone, host, agent_owner())
         main: MainUpdate = "kept"
-        if default_branch is None:
+        if default_branch is None or default_branch not in host:  # detached, or no commit yet
             main = "none"
         elif update_main:
             main = await _update_main(

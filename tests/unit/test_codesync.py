@@ -150,3 +150,16 @@ async def test_a_stale_lock_or_a_folder_in_origin_is_that_clone_problem_only(
     code, docs = (await sync_run(FakeEngine(), home, record)).repos
     assert code.problem is not None and docs.problem is None
     assert git(RunPaths(home, RUN).clone("docs"), "rev-parse", "origin/main") == news
+
+
+async def test_a_host_on_a_branch_with_no_commit_yet_has_no_main_to_bring(
+    tmp_path: Path, repo: Path
+) -> None:
+    """The host switched to a branch it has not committed to (``git switch --orphan``):
+    there is no main to bring; the host's other branches still come."""
+    home, record = await make_run(tmp_path, {"code": repo})
+    git(repo, "switch", "-q", "--orphan", "fresh")
+    (result,) = (await sync_run(FakeEngine(), home, record)).repos
+    assert (result.problem, result.default_branch, result.main) == (None, "fresh", "none")
+    clone = RunPaths(home, RUN).clone("code")
+    assert git(clone, "rev-parse", "origin/main") == git(repo, "rev-parse", "main")
