@@ -186,7 +186,8 @@ async def stop_gateway(home: Home) -> bool:
             await anyio.sleep(0.05)
     if waited.cancelled_caught:
         raise GatewayError(f"the gateway (pid {info.pid}) did not stop in time")
-    await anyio.to_thread.run_sync(_reap_ended, info.pid)
+    # A Ctrl-C need not wait for it: the thread reaps on by itself.
+    await anyio.to_thread.run_sync(_reap_ended, info.pid, abandon_on_cancel=True)
     return True
 
 
