@@ -34,6 +34,7 @@ __all__ = [
     "exit_of",
     "follow_engine",
     "last_stderr",
+    "stderr_lines",
     "stream_events",
     "tail_events",
 ]
@@ -83,15 +84,17 @@ async def last_stderr(read: Callable[[int], Awaitable[list[str]]]) -> str | None
     none), each cut to :data:`STDERR_LINE_CHARS`; ``read(N)`` gives its entries among
     the last N. When the first read fails, so does this; when the second does, what
     the first found is kept."""
-    lines = _said(await read(STDERR_ENTRIES))
+    lines = stderr_lines("".join(await read(STDERR_ENTRIES)))
     if len(lines) < STDERR_TAIL:
         with contextlib.suppress(ScadError, TimeoutError):
-            lines = _said(await read(MORE_STDERR_ENTRIES))
-    return "\n".join(line[:STDERR_LINE_CHARS] for line in lines[-STDERR_TAIL:]) or None
+            lines = stderr_lines("".join(await read(MORE_STDERR_ENTRIES)))
+    return "\n".join(lines[-STDERR_TAIL:]) or None
 
 
-def _said(entries: list[str]) -> list[str]:
-    return [line for line in "".join(entries).splitlines() if line.strip()]
+def stderr_lines(text: str) -> list[str]:
+    """The lines of a failure's stderr in ``text`` worth keeping: those not blank, each
+    cut to :data:`STDERR_LINE_CHARS`."""
+    return [line[:STDERR_LINE_CHARS] for line in text.splitlines() if line.strip()]
 
 
 async def catch_up(

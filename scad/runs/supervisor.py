@@ -31,7 +31,7 @@ from ..errors import EngineError, EngineUnavailable, ScadError, SessionError
 from ..home import Home
 from ..names import home_key
 from ._regain import follow_to_end, regain
-from .catchup import catch_up
+from .catchup import catch_up, stderr_lines
 from .containers import STOP_GRACE, remove_containers
 from .envelopes import Cancelled, Exited, Resumed, Started
 from .events import LogLine, append_event, ingest, mark_lost, supervising
@@ -280,8 +280,7 @@ async def _stream(
         if chunk is None:
             return
         if chunk.stream == 2:
-            text = chunk.data.decode(errors="replace")
-            watch.stderr.extend(line for line in text.splitlines() if line.strip())
+            watch.stderr.extend(stderr_lines(chunk.data.decode(errors="replace")))
         elif lines := watch.stdout.feed(chunk.data):
             await _ingest(paths, container_id, watch, lines)
 

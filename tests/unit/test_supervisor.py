@@ -238,3 +238,19 @@ async def test_a_container_of_this_run_that_ran_is_never_joined_by_a_second(
     with pytest.raises(SessionError, match=r"earlier container .* is still there \(running\)"):
         await supervise(engine, home, record, spec)
     assert list(engine.made) == [earlier]
+
+
+async def test_a_watched_run_s_stderr_is_kept_as_a_caught_up_one_s_is(tmp_path: Path) -> None:
+    """The lines of a failure's stderr kept live follow the catch-up's rule: the last
+    ones not blank, each cut to STDERR_LINE_CHARS (an agent prints any length)."""
+    from scad.runs.catchup import STDERR_LINE_CHARS
+
+    home = Home(tmp_path)
+    said = b"first\n\n" + b"x" * 100_000 + b"\n  \n"
+    engine = FakeEngine(script=lambda spec: Script([(2, said)], exit_code=1))
+    record, spec = make_run(home)
+    outcome = await supervise(engine, home, record, spec)
+    assert outcome.detail == "first\n" + "x" * STDERR_LINE_CHARS
+    events = await read_all_events(RunPaths(home, record.run_id))
+    (exited,) = [e for e in events if e.kind == "exited"]
+    assert exited.stderr == outcome.detail
